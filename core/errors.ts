@@ -1,0 +1,52 @@
+import { StatusCode, describeStatus, type StatusCodeValue } from './status-codes.ts';
+
+/**
+ * Every error Cairn raises on purpose carries the status code a job would end
+ * with and, where there was one, the underlying cause.
+ */
+export class CairnError extends Error {
+  readonly statusCode: StatusCodeValue;
+  readonly details: readonly string[];
+
+  constructor(statusCode: StatusCodeValue, message: string, options: { cause?: unknown; details?: readonly string[] } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CairnError';
+    this.statusCode = statusCode;
+    this.details = options.details ?? [];
+  }
+
+  toJSON(): { error: string; statusCode: number; statusText: string; message: string; details: readonly string[] } {
+    return { error: this.name, statusCode: this.statusCode, statusText: describeStatus(this.statusCode), message: this.message, details: this.details };
+  }
+}
+
+/** Input that does not match its schema; `details` names every problem as `path: reason`. */
+export class ValidationError extends CairnError {
+  constructor(message: string, details: readonly string[], options: { statusCode?: StatusCodeValue; cause?: unknown } = {}) {
+    super(options.statusCode ?? StatusCode.INVALID_COMMAND_USAGE, `${message}: ${details.join('; ')}`, { details, cause: options.cause });
+    this.name = 'ValidationError';
+  }
+}
+
+export class NotFoundError extends CairnError {
+  constructor(what: string, statusCode: StatusCodeValue = StatusCode.IMAGE_NOT_FOUND) {
+    super(statusCode, `${what} not found`);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** A conditional write lost: somebody else changed the record first. */
+export class ConflictError extends CairnError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(StatusCode.INTERNAL_ERROR, message, options);
+    this.name = 'ConflictError';
+  }
+}
+
+export function statusOf(error: unknown): StatusCodeValue {
+  return error instanceof CairnError ? error.statusCode : StatusCode.INTERNAL_ERROR;
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { BackupLevel } from './policy.ts';
+import { IsoTime, Name } from './names.ts';
+
+export const Fragment = z
+  .object({
+    /** 1-based fragment number; one tar archive each. */
+    number: z.number().int().positive(),
+    key: z.string(),
+    bytes: z.number().int().min(0),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  })
+  .strict();
+export type Fragment = z.output<typeof Fragment>;
+
+export const ImageState = z.enum(['ACTIVE', 'EXPIRED']);
+
+export const Image = z
+  .object({
+    backupId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*_\d{10}$/),
+    client: Name,
+    policy: Name,
+    schedule: Name,
+    level: BackupLevel,
+    storageUnit: Name,
+    jobId: z.number().int().positive(),
+    /** 0, or 1 when some files could not be read (the image is kept and lists them). */
+    statusCode: z.number().int(),
+    fragments: z.array(Fragment).min(1),
+    fileCount: z.number().int().min(0),
+    bytes: z.number().int().min(0),
+    indexKey: z.string(),
+    indexSha256: z.string().regex(/^[0-9a-f]{64}$/),
+    manifestKey: z.string(),
+    createdAt: IsoTime,
+    expiresAt: IsoTime,
+    state: ImageState,
+  })
+  .strict();
+export type Image = z.output<typeof Image>;

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { BackupLevel } from './policy.ts';
+import { Fragment } from './image.ts';
+import { Name } from './names.ts';
+import { StorageUnit } from './storage-unit.ts';
+
+/** Data buffers between the reader and the writer (NUMBER_DATA_BUFFERS × SIZE_DATA_BUFFERS). */
+export const BufferSettings = z
+  .object({
+    count: z.number().int().min(2).max(1024).default(16),
+    sizeBytes: z.number().int().min(4096).max(64 * 1024 * 1024).default(256 * 1024),
+  })
+  .strict();
+export type BufferSettings = z.output<typeof BufferSettings>;
+
+/** What the job engine sends the edge agent for one backup (the SSM command's `task` parameter). */
+export const BackupTask = z
+  .object({
+    jobId: z.number().int().positive(),
+    backupId: z.string(),
+    client: Name,
+    policy: Name,
+    schedule: Name,
+    level: BackupLevel,
+    selections: z.array(z.string()).min(1),
+    exclude: z.array(z.string()).default([]),
+    storageUnit: StorageUnit,
+    buffers: BufferSettings.default({ count: 16, sizeBytes: 256 * 1024 }),
+  })
+  .strict();
+export type BackupTask = z.output<typeof BackupTask>;
+export type BackupTaskInput = z.input<typeof BackupTask>;
+
+/** What the agent reports when every byte of the image is durable in the storage unit. */
+export const BackupTaskResult = z
+  .object({
+    backupId: z.string(),
+    /** 0, or 1 when some files could not be read. */
+    statusCode: z.union([z.literal(0), z.literal(1)]),
+    fragments: z.array(Fragment).min(1),
+    fileCount: z.number().int().min(0),
+    bytes: z.number().int().min(0),
+    indexKey: z.string(),
+    indexSha256: z.string(),
+    manifestKey: z.string(),
+    /** The first unreadable paths with their reasons; `unreadableCount` has them all. */
+    unreadable: z.array(z.string()),
+    unreadableCount: z.number().int().min(0),
+    writerWaits: z.number().int().min(0),
+    readerWaits: z.number().int().min(0),
+    elapsedMs: z.number().min(0),
+  })
+  .strict();
+export type BackupTaskResult = z.output<typeof BackupTaskResult>;
+
+/** One line of an image's file index (index.ndjson.gz), in walk order. */
+export const IndexEntry = z
+  .object({
+    path: z.string(),
+    type: z.enum(['file', 'directory', 'symlink', 'hardlink']),
+    mode: z.number().int(),
+    uid: z.number().int(),
+    gid: z.number().int(),
+    size: z.number().int().min(0),
+    /** Milliseconds since the epoch. */
+    mtimeMs: z.number(),
+    linkTarget: z.string().optional(),
+    fragment: z.number().int().positive(),
+    /** Byte offset of the member's first header inside its fragment. */
+    offset: z.number().int().min(0),
+    sha256: z.string().optional(),
+  })
+  .strict();
+export type IndexEntry = z.output<typeof IndexEntry>;
+
+/** Ports the agent reports through while it works: progress to the job record, liveness to the workflow. */
+export interface TaskReporter {
+  progress(update: { files: number; bytes: number; throughputBps: number; writerWaits: number; readerWaits: number; currentPath?: string }): Promise<void>;
+  heartbeat(): Promise<void>;
+}

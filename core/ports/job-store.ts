@@ -1,0 +1,27 @@
+import type { Job, JobState } from '../model/job.ts';
+
+export interface JobQuery {
+  state?: JobState;
+  /** At most this many, newest (highest job id) first. Default 100. */
+  limit?: number;
+}
+
+/**
+ * The job database (bpjobd). Job ids are sequential and never reused.
+ * `update` is a compare-and-swap: two concurrent updates never lose one another.
+ */
+export interface JobStore {
+  /** Atomically allocates the next job id (1, 2, 3, ...), even under concurrent callers. */
+  nextJobId(): Promise<number>;
+  /** Stores a new job; ConflictError when that job id exists already. */
+  create(job: Job): Promise<void>;
+  get(jobId: number): Promise<Job | undefined>;
+  /**
+   * Applies `change` to the current job and stores the result atomically.
+   * `change` may be called more than once (it is retried on a concurrent write), so it must be pure.
+   * NotFoundError when the job does not exist; ConflictError when `expectedStates`
+   * is given and the job's state is not one of them (nothing is written then).
+   */
+  update(jobId: number, change: (job: Job) => Job, options?: { expectedStates?: readonly JobState[] }): Promise<Job>;
+  list(query?: JobQuery): Promise<Job[]>;
+}

@@ -1,0 +1,36 @@
+import { ValidationError } from '../errors.ts';
+
+export type ObjectBody = AsyncIterable<Uint8Array> | Uint8Array;
+
+/**
+ * Where image fragments, file indexes and manifests are kept: a directory of
+ * a disk storage unit or an S3 prefix.
+ *
+ * - `put` is atomic: readers see the whole new object or none of it, never a
+ *   partial one, even when the body stream fails half-way (then `put` rejects
+ *   and nothing is left behind).
+ * - `put` consumes each chunk before it asks for the next and keeps no
+ *   reference to it afterwards, so callers may reuse buffers.
+ * - `get` of a missing key rejects with NotFoundError; `range.end` is exclusive.
+ * - `delete` is idempotent.
+ */
+export interface ObjectStore {
+  put(key: string, body: ObjectBody): Promise<{ bytes: number }>;
+  get(key: string, range?: { start: number; end?: number }): Promise<AsyncIterable<Uint8Array>>;
+  head(key: string): Promise<{ bytes: number } | undefined>;
+  /** Keys under `prefix`, sorted. */
+  list(prefix: string): Promise<string[]>;
+  delete(key: string): Promise<void>;
+}
+
+/** Keys are relative, `/`-separated, with no empty, `.` or `..` segments. */
+export function assertObjectKey(key: string): void {
+  const bad = key.length === 0 || key.startsWith('/') || key.includes('\\') || key.includes('\0') || key.split('/').some((s) => s === '' || s === '.' || s === '..');
+  if (bad) throw new ValidationError('invalid object key', [`${JSON.stringify(key)}: keys are relative paths without empty, "." or ".." segments`]);
+}
+
+export async function readAll(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,53 @@
+import type { ConfigStore } from '#core/ports/config-store.ts';
+import type { Policy } from '#core/model/policy.ts';
+import type { StorageUnit } from '#core/model/storage-unit.ts';
+import type { SqliteDatabase } from './sqlite-database.ts';
+
+type Kind = 'POLICY' | 'STU' | 'SETTING';
+
+export class SqliteConfigStore implements ConfigStore {
+  readonly #db: SqliteDatabase;
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+  }
+
+  #put(kind: Kind, name: string, value: unknown): void {
+    this.#db.prepare('INSERT INTO config (kind, name, value) VALUES (?, ?, ?) ON CONFLICT (kind, name) DO UPDATE SET value = excluded.value').run(kind, name, JSON.stringify(value));
+  }
+  #get<T>(kind: Kind, name: string): T | undefined {
+    const row = this.#db.prepare('SELECT value FROM config WHERE kind = ? AND name = ?').get(kind, name) as { value: string } | undefined;
+    return row ? (JSON.parse(row.value) as T) : undefined;
+  }
+  #list<T>(kind: Kind): T[] {
+    const rows = this.#db.prepare('SELECT value FROM config WHERE kind = ? ORDER BY name').all(kind) as { value: string }[];
+    return rows.map((r) => JSON.parse(r.value) as T);
+  }
+
+  async putPolicy(policy: Policy): Promise<void> {
+    this.#put('POLICY', policy.name, policy);
+  }
+  async getPolicy(name: string): Promise<Policy | undefined> {
+    return this.#get('POLICY', name);
+  }
+  async listPolicies(): Promise<Policy[]> {
+    return this.#list('POLICY');
+  }
+  async deletePolicy(name: string): Promise<boolean> {
+    return this.#db.prepare("DELETE FROM config WHERE kind = 'POLICY' AND name = ?").run(name).changes > 0;
+  }
+  async putStorageUnit(unit: StorageUnit): Promise<void> {
+    this.#put('STU', unit.name, unit);
+  }
+  async getStorageUnit(name: string): Promise<StorageUnit | undefined> {
+    return this.#get('STU', name);
+  }
+  async listStorageUnits(): Promise<StorageUnit[]> {
+    return this.#list('STU');
+  }
+  async getSetting(key: string): Promise<unknown> {
+    return this.#get('SETTING', key);
+  }
+  async putSetting(key: string, value: unknown): Promise<void> {
+    this.#put('SETTING', key, value);
+  }
+}

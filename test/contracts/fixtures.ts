@@ -1,0 +1,74 @@
+import type { Job } from '#core/model/job.ts';
+import type { Image } from '#core/model/image.ts';
+import { Policy } from '#core/model/policy.ts';
+import { StorageUnit } from '#core/model/storage-unit.ts';
+import { makeBackupId } from '#core/ids.ts';
+
+/** How a contract suite gets a fresh, empty store of the adapter under test. */
+export interface StoreFixture<T> {
+  store: T;
+  cleanup?: () => Promise<void>;
+}
+export type OpenStore<T> = () => Promise<StoreFixture<T>>;
+
+export function samplePolicy(name = 'daily-home', overrides: Partial<Policy> = {}): Policy {
+  return Policy.parse({
+    name,
+    clients: [{ name: 'client1' }, { name: 'client2', priority: 10 }],
+    selections: ['/home', '/etc'],
+    schedules: [{ name: 'full', type: 'full', frequencySeconds: 604800, retention: { days: 28 } }],
+    storageUnit: 'disk1',
+    ...overrides,
+  });
+}
+
+export function sampleStorageUnit(name = 'disk1'): StorageUnit {
+  return StorageUnit.parse({ name, kind: 'disk', path: '/var/cairn/disk1', maxConcurrentJobs: 2 });
+}
+
+export function sampleJob(jobId: number, overrides: Partial<Job> = {}): Job {
+  const at = new Date(Date.UTC(2026, 10, 1, 2, 0, jobId)).toISOString();
+  return {
+    jobId,
+    type: 'backup',
+    state: 'QUEUED',
+    attempt: 1,
+    policy: 'daily-home',
+    client: 'client1',
+    schedule: 'full',
+    level: 'full',
+    storageUnit: 'disk1',
+    selections: ['/home'],
+    exclude: [],
+    retentionDays: 14,
+    progress: { files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 },
+    unreadable: [],
+    queuedAt: at,
+    updatedAt: at,
+    ...overrides,
+  };
+}
+
+export function sampleImage(client: string, at: Date, overrides: Partial<Image> = {}): Image {
+  const backupId = makeBackupId(client, at);
+  return {
+    backupId,
+    client,
+    policy: 'daily-home',
+    schedule: 'full',
+    level: 'full',
+    storageUnit: 'disk1',
+    jobId: 1,
+    statusCode: 0,
+    fragments: [{ number: 1, key: `images/${client}/${backupId}/fragment-00001.tar`, bytes: 10240, sha256: 'a'.repeat(64) }],
+    fileCount: 3,
+    bytes: 10240,
+    indexKey: `images/${client}/${backupId}/index.ndjson.gz`,
+    indexSha256: 'b'.repeat(64),
+    manifestKey: `images/${client}/${backupId}/manifest.json`,
+    createdAt: at.toISOString(),
+    expiresAt: new Date(at.getTime() + 14 * 86400_000).toISOString(),
+    state: 'ACTIVE',
+    ...overrides,
+  };
+}

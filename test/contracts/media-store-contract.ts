@@ -1,0 +1,64 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { MediaStore } from '#core/ports/media-store.ts';
+import type { OpenStore, StoreFixture } from './fixtures.ts';
+
+export function describeMediaStoreContract(adapter: string, open: OpenStore<MediaStore>, skipReason?: string): void {
+  describe.skipIf(Boolean(skipReason))(`MediaStore contract: ${adapter}${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+    let fixture: StoreFixture<MediaStore>;
+    beforeEach(async () => {
+      fixture = await open();
+    });
+    afterEach(async () => {
+      await fixture?.cleanup?.();
+    });
+    const at = new Date('2026-11-01T02:00:00Z');
+    const reserve = (jobId: number, storageUnit = 'disk1', maxConcurrentJobs = 2) => fixture.store.reserve({ jobId, storageUnit, maxConcurrentJobs, at });
+
+    it('grants slots up to the unit maximum and then says why not', async () => {
+      expect((await reserve(1)).granted).toBe(true);
+      expect((await reserve(2)).granted).toBe(true);
+      const third = await reserve(3);
+      expect(third.granted).toBe(false);
+      if (!third.granted) {
+        expect(third.inUse).toBe(2);
+        expect(third.reason).toMatch(/disk1/);
+      }
+    });
+
+    it('counts slots per storage unit', async () => {
+      expect((await reserve(1, 'disk1', 1)).granted).toBe(true);
+      expect((await reserve(2, 'disk2', 1)).granted).toBe(true);
+      expect((await reserve(3, 'disk1', 1)).granted).toBe(false);
+    });
+
+    it('grants a job its own reservation again without taking a second slot', async () => {
+      expect((await reserve(1, 'disk1', 2)).granted).toBe(true);
+      expect((await reserve(1, 'disk1', 2)).granted).toBe(true);
+      expect((await fixture.store.listReservations('disk1')).map((r) => r.jobId)).toEqual([1]);
+      expect((await reserve(2, 'disk1', 2)).granted).toBe(true);
+    });
+
+    it('releases idempotently and frees the slot', async () => {
+      await reserve(1, 'disk1', 1);
+      expect(await fixture.store.release(1)).toBe(true);
+      expect(await fixture.store.release(1)).toBe(false);
+      expect(await fixture.store.listReservations()).toEqual([]);
+      expect((await reserve(2, 'disk1', 1)).granted).toBe(true);
+    });
+
+    it('never grants more slots than the maximum to racing jobs', async () => {
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => reserve(i + 1, 'disk1', 3)));
+      expect(results.filter((r) => r.granted)).toHaveLength(3);
+      expect(await fixture.store.listReservations('disk1')).toHaveLength(3);
+    });
+
+    it('lists reservations by job id with their unit and time', async () => {
+      await reserve(2, 'disk2');
+      await reserve(1, 'disk1');
+      expect(await fixture.store.listReservations()).toEqual([
+        { jobId: 1, storageUnit: 'disk1', reservedAt: at.toISOString() },
+        { jobId: 2, storageUnit: 'disk2', reservedAt: at.toISOString() },
+      ]);
+    });
+  });
+}

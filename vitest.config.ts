@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    setupFiles: ['test/setup/polyfills.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Suites that share one emulator process run in their own files; forks keep
+    // native modules (better-sqlite3) out of worker threads.
+    pool: 'forks',
+  },
+});
