@@ -50,3 +50,15 @@ export function statusOf(error: unknown): StatusCodeValue {
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * Step Functions matches errors by name, so a CairnError crosses into a
+ * workflow as an Error named `Status<code>` (e.g. `Status219`) with the
+ * message as its cause. Other errors pass through unchanged.
+ */
+export function toWorkflowError(error: unknown): unknown {
+  if (!(error instanceof CairnError)) return error;
+  const wrapped = new Error(error.message, { cause: error });
+  wrapped.name = `Status${error.statusCode}`;
+  return wrapped;
+}

@@ -45,6 +45,8 @@ export const Job = z
     /** Files that could not be read (status 1); the first few, for the operator. */
     unreadable: z.array(z.string()).default([]),
     error: z.string().optional(),
+    /** The runtime instance running the job (standalone: `local:<host>:<pid>`), for orphan detection. */
+    owner: z.string().optional(),
     queuedAt: IsoTime,
     startedAt: IsoTime.optional(),
     endedAt: IsoTime.optional(),

@@ -1,0 +1,52 @@
+import type { ConfigStore } from '#core/ports/config-store.ts';
+import type { JobStore } from '#core/ports/job-store.ts';
+import type { CatalogStore } from '#core/ports/catalog-store.ts';
+import type { MediaStore } from '#core/ports/media-store.ts';
+import type { Clock } from '#core/ports/clock.ts';
+import type { JobRef } from '#core/jobs/job-service.ts';
+import type { BackupRun } from '#local/job-engine.ts';
+
+/** What the CLI talks to: the standalone runtime on this machine, or a deployed stack. */
+export interface Backend {
+  kind: 'local' | 'aws';
+  config: ConfigStore;
+  jobs: JobStore;
+  catalog: CatalogStore;
+  media: MediaStore;
+  clock: Clock;
+  /** Starts a backup job and resolves when it has ended. */
+  runBackup(request: Record<string, unknown>, hooks: { onQueued?: (job: JobRef) => void }): Promise<BackupRun>;
+  close(): void;
+}
+
+export interface GlobalOptions {
+  home?: string;
+  aws?: boolean;
+  region?: string;
+  profile?: string;
+  endpoint?: string;
+  stack?: string;
+  json?: boolean;
+}
+
+export async function openBackend(options: GlobalOptions): Promise<Backend> {
+  if (options.aws) {
+    const { openAwsBackend } = await import('./aws-backend.ts');
+    return openAwsBackend(options);
+  }
+  const { openLocalRuntime } = await import('#local/runtime.ts');
+  const { runBackupJob } = await import('#local/job-engine.ts');
+  const { endOrphanedJobs } = await import('#local/orphans.ts');
+  const runtime = await openLocalRuntime({ home: options.home });
+  await endOrphanedJobs(runtime);
+  return {
+    kind: 'local',
+    config: runtime.config,
+    jobs: runtime.jobs,
+    catalog: runtime.catalog,
+    media: runtime.media,
+    clock: runtime.clock,
+    runBackup: (request, hooks) => runBackupJob(runtime, request, hooks),
+    close: () => runtime.close(),
+  };
+}

@@ -1,0 +1,64 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { StorageUnit } from '#core/model/storage-unit.ts';
+import { parseOrThrow } from '#core/validation.ts';
+import { type GlobalOptions, openBackend } from '../backend.ts';
+import { formatBytes, printJson, table } from '../output.ts';
+
+/** `cairn storage-unit` (bpstulist / bpstuadd). */
+export function registerStorageUnits(program: Command): void {
+  const stu = program.command('storage-unit').alias('stu').description('storage units (like bpstulist / bpstuadd)');
+  stu
+    .command('list')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const backend = await openBackend(globals);
+      try {
+        const units = await backend.config.listStorageUnits();
+        const reservations = await backend.media.listReservations();
+        if (options.json ?? globals.json) return printJson(units.map((u) => ({ ...u, inUse: reservations.filter((r) => r.storageUnit === u.name).length })));
+        console.log(
+          table(
+            ['NAME', 'KIND', 'LOCATION', 'MAX JOBS', 'IN USE', 'FRAGMENT SIZE'],
+            units.map((u) => [u.name, u.kind, u.kind === 'disk' ? u.path : `s3://${u.bucket}/${u.prefix}`, u.maxConcurrentJobs, reservations.filter((r) => r.storageUnit === u.name).length, formatBytes(u.fragmentSizeBytes)]),
+          ),
+        );
+      } finally {
+        backend.close();
+      }
+    });
+  stu
+    .command('add')
+    .description('create or replace a storage unit')
+    .requiredOption('--name <name>', 'storage unit name')
+    .requiredOption('--kind <kind>', 'disk or s3')
+    .option('--path <dir>', 'directory (disk)')
+    .option('--bucket <bucket>', 'bucket (s3)')
+    .option('--prefix <prefix>', 'key prefix (s3)')
+    .option('--max-jobs <n>', 'concurrent jobs', (v) => Number.parseInt(v, 10))
+    .option('--fragment-mib <n>', 'fragment size in MiB', (v) => Number.parseInt(v, 10))
+    .option('--json', 'print JSON')
+    .action(async (o: { name: string; kind: string; path?: string; bucket?: string; prefix?: string; maxJobs?: number; fragmentMib?: number; json?: boolean }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const unit = parseOrThrow(
+        StorageUnit,
+        {
+          name: o.name,
+          kind: o.kind,
+          ...(o.kind === 'disk' ? { path: o.path && resolve(o.path) } : { bucket: o.bucket, prefix: o.prefix }),
+          maxConcurrentJobs: o.maxJobs,
+          fragmentSizeBytes: o.fragmentMib === undefined ? undefined : o.fragmentMib * 1024 * 1024,
+        },
+        'storage unit',
+      );
+      const backend = await openBackend(globals);
+      try {
+        await backend.config.putStorageUnit(unit);
+        if (o.json ?? globals.json) printJson(unit);
+        else console.log(`storage unit ${unit.name} saved`);
+      } finally {
+        backend.close();
+      }
+    });
+}

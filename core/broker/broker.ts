@@ -1,0 +1,93 @@
+import type { BackupTask } from '../model/task.ts';
+import type { ConfigStore } from '../ports/config-store.ts';
+import type { JobStore } from '../ports/job-store.ts';
+import type { MediaStore } from '../ports/media-store.ts';
+import type { CatalogStore } from '../ports/catalog-store.ts';
+import type { Job } from '../model/job.ts';
+import { CairnError } from '../errors.ts';
+import { StatusCode } from '../status-codes.ts';
+import { makeBackupId } from '../ids.ts';
+import { loadSettings } from '../settings.ts';
+
+export interface BrokerDeps {
+  config: ConfigStore;
+  jobs: JobStore;
+  media: MediaStore;
+  catalog: CatalogStore;
+}
+
+export type ReserveDecision =
+  | { granted: true; task: BackupTask; agentInstanceId: string }
+  | { granted: false; reason: string; retryAfterSeconds: number };
+
+/**
+ * The resource broker (nbrb): reserves what a queued job needs in one atomic
+ * step. Granted, the job turns ACTIVE with its backup id and the agent task is
+ * returned; refused, the job stays QUEUED and shows why it waits.
+ * Safe to call again for a job already granted (a retried workflow step).
+ */
+export async function reserveResources(deps: BrokerDeps, jobId: number, now: Date): Promise<ReserveDecision> {
+  const job = await deps.jobs.get(jobId);
+  if (!job) throw new CairnError(StatusCode.INTERNAL_ERROR, `job ${jobId} does not exist`);
+  if (job.state === 'DONE') throw new CairnError((job.statusCode ?? StatusCode.TERMINATED_BY_ADMINISTRATOR) as never, `job ${jobId} ended before it was granted resources`);
+  const unit = await deps.config.getStorageUnit(job.storageUnit);
+  if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${job.storageUnit} does not exist`);
+  const settings = await loadSettings(deps.config);
+
+  const result = await deps.media.reserve({ jobId, storageUnit: unit.name, maxConcurrentJobs: unit.maxConcurrentJobs, at: now });
+  if (!result.granted) {
+    const reason = `waiting for storage unit slot: ${result.reason}`;
+    await deps.jobs.update(jobId, (j) => ({ ...j, waitingReason: reason, updatedAt: now.toISOString() }), { expectedStates: ['QUEUED'] });
+    return { granted: false, reason, retryAfterSeconds: settings.resourceRetrySeconds };
+  }
+
+  const active =
+    job.state === 'ACTIVE' && job.backupId
+      ? job
+      : await deps.jobs.update(
+          jobId,
+          (j) => ({ ...j, state: 'ACTIVE', backupId: undefined, waitingReason: undefined, startedAt: now.toISOString(), updatedAt: now.toISOString() }),
+          { expectedStates: ['QUEUED'] },
+        );
+  const backupId = active.backupId ?? (await assignBackupId(deps, active, now));
+  const policy = job.policy ? await deps.config.getPolicy(job.policy) : undefined;
+  const agentInstanceId = policy?.clients.find((c) => c.name === job.client)?.agentInstanceId ?? 'local';
+  return {
+    granted: true,
+    agentInstanceId,
+    task: {
+      jobId,
+      backupId,
+      client: job.client,
+      policy: job.policy,
+      schedule: job.schedule,
+      level: job.level,
+      selections: job.selections,
+      exclude: job.exclude,
+      storageUnit: unit,
+      buffers: settings.buffers,
+    },
+  };
+}
+
+/**
+ * Backup ids have one-second resolution, as in NetBackup; two jobs of one
+ * client started in the same second get consecutive seconds instead of
+ * sharing an id (and so an image location).
+ */
+async function assignBackupId(deps: BrokerDeps, job: Job, now: Date): Promise<string> {
+  const taken = new Set((await deps.jobs.list({ state: 'ACTIVE', limit: 1000 })).flatMap((j) => (j.backupId && j.jobId !== job.jobId ? [j.backupId] : [])));
+  let at = now.getTime();
+  let backupId = makeBackupId(job.client, new Date(at));
+  while (taken.has(backupId) || (await deps.catalog.getImage(backupId))) {
+    at += 1000;
+    backupId = makeBackupId(job.client, new Date(at));
+  }
+  const updated = await deps.jobs.update(job.jobId, (j) => ({ ...j, backupId: j.backupId ?? backupId }));
+  return updated.backupId ?? backupId;
+}
+
+/** Gives back everything the job holds. Runs on every path out of a job; idempotent. */
+export async function releaseResources(deps: Pick<BrokerDeps, 'media'>, jobId: number): Promise<{ released: boolean }> {
+  return { released: await deps.media.release(jobId) };
+}

@@ -1,0 +1,57 @@
+import type { Image } from '../model/image.ts';
+import { BackupTaskResult } from '../model/task.ts';
+import type { CatalogStore } from '../ports/catalog-store.ts';
+import type { JobStore } from '../ports/job-store.ts';
+import { CairnError } from '../errors.ts';
+import { StatusCode } from '../status-codes.ts';
+import { parseBackupId } from '../ids.ts';
+import { parseOrThrow } from '../validation.ts';
+
+export interface CatalogDeps {
+  jobs: JobStore;
+  catalog: CatalogStore;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Records the image once the agent has reported every byte durable (data
+ * first, catalog last). Idempotent for a retried step.
+ */
+export async function commitImage(deps: CatalogDeps, jobId: number, rawResult: unknown, now: Date): Promise<{ backupId: string; statusCode: number }> {
+  const result = parseOrThrow(BackupTaskResult, rawResult, 'agent result', StatusCode.CORRUPT_IMAGE);
+  const job = await deps.jobs.get(jobId);
+  if (!job) throw new CairnError(StatusCode.INTERNAL_ERROR, `job ${jobId} does not exist`);
+  if (job.backupId !== result.backupId) {
+    throw new CairnError(StatusCode.CORRUPT_IMAGE, `agent reported image ${result.backupId} for job ${jobId}, which writes ${job.backupId ?? 'no image'}`);
+  }
+  const createdAt = parseBackupId(result.backupId).createdAt;
+  const image: Image = {
+    backupId: result.backupId,
+    client: job.client,
+    policy: job.policy,
+    schedule: job.schedule,
+    level: job.level,
+    storageUnit: job.storageUnit,
+    jobId,
+    statusCode: result.statusCode,
+    fragments: result.fragments,
+    fileCount: result.fileCount,
+    bytes: result.bytes,
+    indexKey: result.indexKey,
+    indexSha256: result.indexSha256,
+    manifestKey: result.manifestKey,
+    createdAt: createdAt.toISOString(),
+    expiresAt: new Date(createdAt.getTime() + job.retentionDays * DAY_MS).toISOString(),
+    state: 'ACTIVE',
+  };
+  await deps.catalog.putImage(image);
+  const seconds = Math.max(result.elapsedMs / 1000, 0.001);
+  await deps.jobs.update(jobId, (j) => ({
+    ...j,
+    progress: { ...j.progress, files: result.fileCount, bytes: result.bytes, throughputBps: Math.round(result.bytes / seconds), writerWaits: result.writerWaits, readerWaits: result.readerWaits, currentPath: undefined },
+    unreadable: result.unreadable,
+    updatedAt: now.toISOString(),
+  }));
+  return { backupId: image.backupId, statusCode: result.statusCode };
+}

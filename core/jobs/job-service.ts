@@ -1,0 +1,149 @@
+import type { Job, JobProgress } from '../model/job.ts';
+import type { ConfigStore } from '../ports/config-store.ts';
+import type { JobStore } from '../ports/job-store.ts';
+import { CairnError } from '../errors.ts';
+import { StatusCode, describeStatus, type StatusCodeValue } from '../status-codes.ts';
+import { BackupRequest, MANUAL_POLICY, MANUAL_SCHEDULE } from './backup-request.ts';
+import { loadSettings } from '../settings.ts';
+import { parseOrThrow } from '../validation.ts';
+
+export interface JobDeps {
+  config: ConfigStore;
+  jobs: JobStore;
+}
+
+/** The part of a job the state machine carries from state to state. */
+export interface JobRef {
+  jobId: number;
+  client: string;
+  policy: string;
+  schedule: string;
+}
+
+/**
+ * Resolves a request against the policy (or the manual-backup defaults) and
+ * records a QUEUED job. Everything the job needs is copied onto it, so a
+ * policy edited later does not change a job already queued.
+ */
+export async function queueBackupJob(deps: JobDeps, rawRequest: unknown, now: Date): Promise<JobRef> {
+  const request = parseOrThrow(BackupRequest, rawRequest, 'backup request');
+  const settings = await loadSettings(deps.config);
+  let resolved: Pick<Job, 'policy' | 'schedule' | 'level' | 'storageUnit' | 'selections' | 'exclude' | 'retentionDays'>;
+
+  if (request.policy) {
+    const policy = await deps.config.getPolicy(request.policy);
+    if (!policy) throw new CairnError(StatusCode.INVALID_POLICY, `policy ${request.policy} does not exist`);
+    if (!policy.clients.some((c) => c.name === request.client)) {
+      throw new CairnError(StatusCode.INVALID_POLICY, `client ${request.client} is not in policy ${policy.name}`);
+    }
+    const schedule = request.schedule ? policy.schedules.find((s) => s.name === request.schedule) : (policy.schedules.find((s) => s.type === 'full') ?? policy.schedules[0]);
+    if (!schedule) throw new CairnError(StatusCode.INVALID_POLICY, `policy ${policy.name} has no schedule ${request.schedule}`);
+    resolved = {
+      policy: policy.name,
+      schedule: schedule.name,
+      level: request.level ?? schedule.type,
+      storageUnit: request.storageUnit ?? policy.storageUnit,
+      selections: request.selections ?? policy.selections,
+      exclude: policy.exclude,
+      retentionDays: request.retentionDays ?? schedule.retention.days,
+    };
+  } else {
+    if (!request.selections) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, 'a manual backup without a policy needs at least one path');
+    const storageUnit = request.storageUnit ?? settings.defaultStorageUnit;
+    if (!storageUnit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, 'no storage unit given and no defaultStorageUnit setting');
+    resolved = {
+      policy: MANUAL_POLICY,
+      schedule: request.schedule ?? MANUAL_SCHEDULE,
+      level: request.level ?? 'full',
+      storageUnit,
+      selections: request.selections,
+      exclude: [],
+      retentionDays: request.retentionDays ?? settings.defaultRetentionDays,
+    };
+  }
+  if (!(await deps.config.getStorageUnit(resolved.storageUnit))) {
+    throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${resolved.storageUnit} does not exist`);
+  }
+
+  const jobId = await deps.jobs.nextJobId();
+  const at = now.toISOString();
+  const job: Job = {
+    jobId,
+    type: 'backup',
+    state: 'QUEUED',
+    attempt: 1,
+    client: request.client,
+    ...resolved,
+    waitingReason: 'waiting for resources',
+    progress: { files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 },
+    unreadable: [],
+    owner: request.owner,
+    queuedAt: at,
+    updatedAt: at,
+  };
+  await deps.jobs.create(job);
+  return { jobId, client: job.client, policy: job.policy, schedule: job.schedule };
+}
+
+/** Progress from the agent. Ignored once the job has ended (a late report after cancel). */
+export async function recordProgress(jobs: JobStore, jobId: number, progress: Partial<JobProgress>, now: Date): Promise<void> {
+  const current = await jobs.get(jobId);
+  if (!current || current.state !== 'ACTIVE') return;
+  await jobs
+    .update(jobId, (job) => ({ ...job, progress: { ...job.progress, ...progress }, updatedAt: now.toISOString() }), { expectedStates: ['ACTIVE'] })
+    .catch(() => undefined);
+}
+
+/**
+ * How the workflow reports a job's end: the agent's status on success, or the
+ * caught error of the state that failed.
+ */
+export interface JobOutcome {
+  statusCode?: number;
+  failure?: { Error?: string; Cause?: string };
+}
+
+/** Maps a Step Functions error name to a status code: `Status84` is ours, the rest are the service's. */
+export function statusFromFailure(failure: { Error?: string; Cause?: string }): StatusCodeValue {
+  const name = failure.Error ?? '';
+  const ours = /^Status(\d+)$/.exec(name);
+  if (ours) return Number(ours[1]) as StatusCodeValue;
+  if (name === 'States.HeartbeatTimeout' || name === 'States.Timeout') return StatusCode.NETWORK_TIMEOUT;
+  if (name === 'States.TaskFailed' || name.startsWith('SSM.') || name.startsWith('Ssm')) return StatusCode.CLIENT_PROCESS_ABORTED;
+  return StatusCode.INTERNAL_ERROR;
+}
+
+/** Human text for a failure's cause: Lambda errors arrive as a JSON string. */
+function failureMessage(failure: { Error?: string; Cause?: string }): string {
+  const cause = failure.Cause ?? '';
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: string };
+    if (parsed && typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // not JSON: the cause is the message itself
+  }
+  return cause || failure.Error || 'unknown failure';
+}
+
+/**
+ * Ends the job DONE with its status. Idempotent, and a job that already ended
+ * (cancelled by an administrator, say) keeps the status it ended with.
+ */
+export async function finishJob(jobs: JobStore, jobId: number, outcome: JobOutcome, now: Date): Promise<{ jobId: number; statusCode: number }> {
+  const current = await jobs.get(jobId);
+  if (!current) throw new CairnError(StatusCode.INTERNAL_ERROR, `job ${jobId} vanished before it ended`);
+  if (current.state === 'DONE') return { jobId, statusCode: current.statusCode ?? StatusCode.INTERNAL_ERROR };
+  const statusCode = outcome.failure ? statusFromFailure(outcome.failure) : (outcome.statusCode ?? StatusCode.INTERNAL_ERROR);
+  const error = outcome.failure ? failureMessage(outcome.failure) : undefined;
+  const ended = await jobs.update(jobId, (job) => ({
+    ...job,
+    state: 'DONE',
+    statusCode,
+    statusText: describeStatus(statusCode),
+    waitingReason: undefined,
+    error,
+    endedAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+  }));
+  return { jobId, statusCode: ended.statusCode ?? statusCode };
+}

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { BufferSettings } from './model/task.ts';
+import type { ConfigStore } from './ports/config-store.ts';
+import { parseOrThrow } from './validation.ts';
+
+/** Global settings (bpconfig), each stored under its own key in the ConfigStore. */
+export const Settings = z.object({
+  defaultStorageUnit: z.string().optional(),
+  defaultRetentionDays: z.number().int().min(0).default(14),
+  /** How long a job waits before asking the broker again for resources. */
+  resourceRetrySeconds: z.number().int().min(1).max(3600).default(30),
+  buffers: BufferSettings.default({ count: 16, sizeBytes: 256 * 1024 }),
+});
+export type Settings = z.output<typeof Settings>;
+export const settingKeys = Object.keys(Settings.shape) as (keyof Settings)[];
+
+export async function loadSettings(config: ConfigStore): Promise<Settings> {
+  const raw: Record<string, unknown> = {};
+  for (const key of settingKeys) {
+    const value = await config.getSetting(key);
+    if (value !== undefined) raw[key] = value;
+  }
+  return parseOrThrow(Settings, raw, 'settings');
+}
+
+/** Validates one setting before it is stored, so a bad value never reaches a job. */
+export async function saveSetting(config: ConfigStore, key: string, value: unknown): Promise<void> {
+  if (!(settingKeys as string[]).includes(key)) parseOrThrow(z.enum(settingKeys as [string, ...string[]]), key, 'setting name');
+  const field = Settings.shape[key as keyof Settings];
+  await config.putSetting(key, parseOrThrow(field, value, `setting ${key}`));
+}

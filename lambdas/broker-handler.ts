@@ -1,0 +1,13 @@
+import { z } from 'zod';
+import type { Clock } from '#core/ports/clock.ts';
+import { type BrokerDeps, releaseResources, reserveResources } from '#core/broker/broker.ts';
+import { taskHandler } from './handler-kit.ts';
+
+const BrokerInput = z.object({ action: z.enum(['reserve', 'release']), jobId: z.number().int().positive() });
+
+/** The resource broker's Task states: Reserve and Release. */
+export function createBrokerHandler(deps: BrokerDeps & { clock: Clock }) {
+  return taskHandler(BrokerInput, 'broker', async (input) =>
+    input.action === 'reserve' ? reserveResources(deps, input.jobId, deps.clock.now()) : releaseResources(deps, input.jobId),
+  );
+}

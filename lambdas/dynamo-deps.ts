@@ -1,0 +1,19 @@
+import { createAwsClients } from '#aws/clients.ts';
+import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
+import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
+import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
+import { DynamoMediaStore } from '#aws/dynamo-media-store.ts';
+import { systemClock } from '#core/ports/clock.ts';
+import type { LambdaEnvironment } from './environment.ts';
+
+/** The stores every Cairn Lambda is wired to, built once per cold start. */
+export function dynamoDeps(env: LambdaEnvironment) {
+  const client = createAwsClients({ region: env.AWS_REGION }).documents;
+  return {
+    config: new DynamoConfigStore({ client, tableName: env.CONFIG_TABLE }),
+    jobs: new DynamoJobStore({ client, tableName: env.JOBS_TABLE }),
+    catalog: new DynamoCatalogStore({ client, tableName: env.CATALOG_TABLE }),
+    media: new DynamoMediaStore({ client, tableName: env.MEDIA_TABLE }),
+    clock: systemClock,
+  };
+}

@@ -1,0 +1,176 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { NotFoundError, ValidationError } from '#core/errors.ts';
+import { assertObjectKey, type ObjectBody, type ObjectStore } from '#core/ports/object-store.ts';
+
+/**
+ * Names that end in this marker are partial uploads in flight (or left by a
+ * crash); `list` never shows them. Keys may not use the marker themselves.
+ */
+const PARTIAL_MARKER = '.cairn-partial-';
+const PARTIAL_PATTERN = /\.cairn-partial-[0-9a-f]{16}$/;
+
+/**
+ * The object store of a disk storage unit: one file per key under `root`.
+ *
+ * `put` writes a temporary file next to the final one, fsyncs it, renames it
+ * into place and fsyncs the directory, so a reader sees the whole object or
+ * none of it and a completed `put` survives a power cut. A body stream that
+ * fails removes the temporary file before `put` rejects.
+ */
+export class FsObjectStore implements ObjectStore {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  async put(key: string, body: ObjectBody): Promise<{ bytes: number }> {
+    const file = this.#pathOf(key);
+    const dir = path.dirname(file);
+    await mkdir(dir, { recursive: true });
+    const temp = `${file}${PARTIAL_MARKER}${randomBytes(8).toString('hex')}`;
+    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    let bytes = 0;
+    try {
+      if (body instanceof Uint8Array) {
+        bytes = await writeFully(handle, body);
+      } else {
+        // One chunk at a time: the chunk is fully written before the next is
+        // requested, so callers may reuse the buffer they handed us.
+        for await (const chunk of body) bytes += await writeFully(handle, chunk);
+      }
+      await handle.sync();
+      await handle.close();
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      await unlink(temp).catch(() => undefined);
+      throw error;
+    }
+    try {
+      await rename(temp, file);
+    } catch (error) {
+      await unlink(temp).catch(() => undefined);
+      throw error;
+    }
+    await syncDirectory(dir);
+    return { bytes };
+  }
+
+  async get(key: string, range?: { start: number; end?: number }): Promise<AsyncIterable<Uint8Array>> {
+    const file = this.#pathOf(key);
+    const handle = await openExisting(file, key);
+    const size = (await handle.stat()).size;
+    const start = Math.max(0, range?.start ?? 0);
+    const end = Math.min(size, range?.end ?? size);
+    if (end <= start) {
+      await handle.close();
+      return emptyBody();
+    }
+    // createReadStream's `end` is inclusive; the port's is exclusive.
+    return handle.createReadStream({ start, end: end - 1, autoClose: true });
+  }
+
+  async head(key: string): Promise<{ bytes: number } | undefined> {
+    const file = this.#pathOf(key);
+    try {
+      const info = await stat(file);
+      return info.isFile() ? { bytes: info.size } : undefined;
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    if (prefix.startsWith('/') || prefix.includes('\\') || prefix.includes('\0') || prefix.split('/').some((s) => s === '..' || s === '.')) {
+      throw new ValidationError('invalid key prefix', [`${JSON.stringify(prefix)}: prefixes are relative and have no "." or ".." segments`]);
+    }
+    // Start from the deepest directory the prefix names in full; the rest of
+    // the prefix filters names inside it, as S3 prefixes do.
+    const slash = prefix.lastIndexOf('/');
+    const base = slash === -1 ? '' : prefix.slice(0, slash);
+    const keys: string[] = [];
+    await collect(path.join(this.root, ...base.split('/').filter(Boolean)), base, prefix, keys);
+    // S3 lists in UTF-8 byte order; so do we.
+    return keys.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = this.#pathOf(key);
+    try {
+      await unlink(file);
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw error;
+    }
+  }
+
+  #pathOf(key: string): string {
+    assertObjectKey(key);
+    if (key.includes(PARTIAL_MARKER)) throw new ValidationError('invalid object key', [`${JSON.stringify(key)}: "${PARTIAL_MARKER}" is reserved for uploads in flight`]);
+    return path.join(this.root, ...key.split('/'));
+  }
+}
+
+async function writeFully(handle: FileHandle, chunk: Uint8Array): Promise<number> {
+  let offset = 0;
+  while (offset < chunk.byteLength) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+    offset += bytesWritten;
+  }
+  return chunk.byteLength;
+}
+
+/** A rename is durable only once the directory that holds it is synced. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function openExisting(file: string, key: string): Promise<FileHandle> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    if (isMissing(error) || (error as NodeJS.ErrnoException).code === 'ELOOP') throw new NotFoundError(`object ${key}`);
+    throw error;
+  }
+  if (!(await handle.stat()).isFile()) {
+    await handle.close();
+    throw new NotFoundError(`object ${key}`);
+  }
+  return handle;
+}
+
+async function collect(dir: string, dirKey: string, prefix: string, into: string[]): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    if (isMissing(error)) return;
+    throw error;
+  }
+  for (const entry of entries) {
+    const key = dirKey ? `${dirKey}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) {
+      // Descend only where keys with this prefix can live.
+      if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await collect(path.join(dir, entry.name), key, prefix, into);
+    } else if (entry.isFile() && key.startsWith(prefix) && !PARTIAL_PATTERN.test(entry.name)) {
+      into.push(key);
+    }
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+async function* emptyBody(): AsyncIterable<Uint8Array> {}

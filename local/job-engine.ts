@@ -1,0 +1,107 @@
+import './polyfills.ts';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { z } from 'zod';
+import { BackupTask } from '#core/model/task.ts';
+import type { JobRef } from '#core/jobs/job-service.ts';
+import { recordProgress } from '#core/jobs/job-service.ts';
+import { CairnError, messageOf, statusOf, toWorkflowError } from '#core/errors.ts';
+import { parseOrThrow } from '#core/validation.ts';
+import { StatusCode } from '#core/status-codes.ts';
+import { createJobsHandler } from '#lambdas/jobs-handler.ts';
+import { createBrokerHandler } from '#lambdas/broker-handler.ts';
+import { createCatalogHandler } from '#lambdas/catalog-handler.ts';
+import { runBackup } from '#agent/backup.ts';
+import { openStorageUnit } from '#agent/open-storage-unit.ts';
+import { loadBackupJobDefinition } from './asl-definition.ts';
+import type { LocalRuntime } from './runtime.ts';
+
+/** The `Parameters` the Stream state hands to ssm:SendCommand; locally they go to the in-process agent. */
+const SendCommandInput = z.object({
+  Parameters: z.object({ task: z.array(z.string()).length(1), taskToken: z.array(z.string()).length(1) }),
+});
+
+export interface BackupRun {
+  jobId?: number;
+  statusCode: number;
+  backupId?: string;
+  error?: string;
+}
+
+export interface RunHooks {
+  /** Called once the job has its id, before it is granted resources. */
+  onQueued?: (job: JobRef) => void;
+}
+
+/**
+ * Runs one backup job through the real backup-job.asl.json in-process. Every
+ * Task state runs the same handler code as the Lambdas, wired to SQLite; the
+ * Stream state runs the edge agent in this process instead of through SSM.
+ */
+export async function runBackupJob(runtime: LocalRuntime, request: Record<string, unknown>, hooks: RunHooks = {}): Promise<BackupRun> {
+  const jobsHandler = createJobsHandler(runtime);
+  const brokerHandler = createBrokerHandler(runtime);
+  const catalogHandler = createCatalogHandler(runtime);
+  let jobId: number | undefined;
+  let rejected: unknown;
+
+  const stream = async (input: unknown): Promise<unknown> => {
+    try {
+      const command = parseOrThrow(SendCommandInput, input, 'agent command');
+      const task = parseOrThrow(BackupTask, JSON.parse(command.Parameters.task[0]!), 'backup task');
+      const store = await openStorageUnit(task.storageUnit);
+      return await runBackup(task, {
+        store,
+        now: () => runtime.clock.now(),
+        reporter: {
+          progress: (update: Parameters<typeof recordProgress>[2]) => recordProgress(runtime.jobs, task.jobId, update, runtime.clock.now()),
+          // In-process the agent's liveness is this process's own.
+          heartbeat: async () => undefined,
+        },
+      });
+    } catch (error) {
+      throw toWorkflowError(error);
+    }
+  };
+
+  const machine = new StateMachine(loadBackupJobDefinition() as never, { validationOptions: { checkPaths: true, checkArn: false } });
+  const execution = machine.run(
+    { request: { owner: runtime.owner, ...request } },
+    {
+      context: { Task: { Token: 'local' } } as never,
+      overrides: {
+        // The interpreter types handlers as JSON in, JSON out; ours return plain data objects.
+        taskResourceLocalHandlers: {
+          Queue: async (input: unknown) => {
+            try {
+              const ref = (await jobsHandler(input)) as JobRef;
+              jobId = ref.jobId;
+              hooks.onQueued?.(ref);
+              return ref;
+            } catch (failure) {
+              rejected = failure;
+              throw failure;
+            }
+          },
+          Reserve: (input: unknown) => brokerHandler(input),
+          Stream: stream,
+          Catalog: (input: unknown) => catalogHandler(input),
+          Release: (input: unknown) => brokerHandler(input),
+          EndJob: (input: unknown) => jobsHandler(input),
+        } satisfies Record<string, (input: unknown) => Promise<unknown>> as never,
+      },
+    },
+  );
+
+  let error: string | undefined;
+  try {
+    await execution.result;
+  } catch (failure) {
+    error = failure instanceof Error ? (failure.cause instanceof Error ? failure.cause.message : failure.message) : String(failure);
+  }
+  if (jobId === undefined) {
+    const cause = rejected instanceof Error && rejected.cause instanceof CairnError ? rejected.cause : rejected;
+    return { statusCode: statusOf(cause), error: cause === undefined ? (error ?? 'the job was not queued') : messageOf(cause) };
+  }
+  const job = await runtime.jobs.get(jobId);
+  return { jobId, statusCode: job?.statusCode ?? StatusCode.INTERNAL_ERROR, backupId: job?.backupId, error: job?.error ?? error };
+}

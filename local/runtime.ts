@@ -1,0 +1,58 @@
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { systemClock, type Clock } from '#core/ports/clock.ts';
+import { StorageUnit } from '#core/model/storage-unit.ts';
+import { openSqliteDatabase, type SqliteDatabase } from './sqlite-database.ts';
+import { SqliteConfigStore } from './sqlite-config-store.ts';
+import { SqliteJobStore } from './sqlite-job-store.ts';
+import { SqliteCatalogStore } from './sqlite-catalog-store.ts';
+import { SqliteMediaStore } from './sqlite-media-store.ts';
+
+export const DEFAULT_STORAGE_UNIT = 'local-disk';
+
+/** The standalone runtime's stores, all in one SQLite file under CAIRN_HOME. */
+export interface LocalRuntime {
+  home: string;
+  db: SqliteDatabase;
+  config: SqliteConfigStore;
+  jobs: SqliteJobStore;
+  catalog: SqliteCatalogStore;
+  media: SqliteMediaStore;
+  clock: Clock;
+  /** `local:<host>:<pid>`: marks the jobs this process runs, for orphan detection. */
+  owner: string;
+  close(): void;
+}
+
+export function resolveCairnHome(explicit?: string): string {
+  return resolve(explicit ?? process.env.CAIRN_HOME ?? '.cairn');
+}
+
+/**
+ * Opens the standalone runtime, creating CAIRN_HOME on first use with one
+ * disk storage unit (`local-disk`, under CAIRN_HOME/storage) as the default.
+ */
+export async function openLocalRuntime(options: { home?: string; clock?: Clock } = {}): Promise<LocalRuntime> {
+  const home = resolveCairnHome(options.home);
+  mkdirSync(home, { recursive: true });
+  const db = openSqliteDatabase(join(home, 'cairn.db'));
+  const runtime: LocalRuntime = {
+    home,
+    db,
+    config: new SqliteConfigStore(db),
+    jobs: new SqliteJobStore(db),
+    catalog: new SqliteCatalogStore(db),
+    media: new SqliteMediaStore(db),
+    clock: options.clock ?? systemClock,
+    owner: `local:${hostname()}:${process.pid}`,
+    close: () => db.close(),
+  };
+  if ((await runtime.config.listStorageUnits()).length === 0) {
+    const path = join(home, 'storage', DEFAULT_STORAGE_UNIT);
+    mkdirSync(path, { recursive: true });
+    await runtime.config.putStorageUnit(StorageUnit.parse({ name: DEFAULT_STORAGE_UNIT, kind: 'disk', path }));
+    if ((await runtime.config.getSetting('defaultStorageUnit')) === undefined) await runtime.config.putSetting('defaultStorageUnit', DEFAULT_STORAGE_UNIT);
+  }
+  return runtime;
+}

@@ -1,0 +1,28 @@
+// Writes docs/status-codes.md from core/status-codes.ts, so the two never disagree.
+import { writeFileSync } from 'node:fs';
+import { retryableStatusCodes, statusText } from '#core/status-codes.ts';
+
+export function renderStatusCodes(): string {
+  const rows = Object.entries(statusText)
+    .map(([code, text]) => `| ${code} | ${text} | ${retryableStatusCodes.has(Number(code)) ? 'yes' : 'no'} |`)
+    .join('\n');
+  return `# Status codes
+
+Every job ends DONE with one of these codes. The numbers are NetBackup's where
+NetBackup has one, so an administrator reads them at a glance; 0 and 1 are
+successes (1 keeps the image and lists what could not be read). Generated from
+\`core/status-codes.ts\` by \`npm run docs:status-codes\`; a test keeps the two equal.
+
+| code | meaning | retried under Backup Tries |
+|---:|---|---|
+${rows}
+
+In a workflow a status travels as an error named \`Status<code>\` (for example
+\`Status84\`); Step Functions' own \`States.Timeout\` and \`States.HeartbeatTimeout\`
+become 41, a failed SSM command 50.
+`;
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
+  writeFileSync(new URL('../docs/status-codes.md', import.meta.url), renderStatusCodes());
+}

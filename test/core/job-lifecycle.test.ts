@@ -1,0 +1,87 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
+import { finishJob, queueBackupJob, statusFromFailure } from '#core/jobs/job-service.ts';
+import { releaseResources, reserveResources } from '#core/broker/broker.ts';
+import { CairnError } from '#core/errors.ts';
+import { FakeClock } from '#core/ports/clock.ts';
+import { saveSetting, loadSettings } from '#core/settings.ts';
+import { samplePolicy } from '../contracts/fixtures.ts';
+
+describe('the job manager and the resource broker', () => {
+  let home: string;
+  let rt: LocalRuntime;
+  const clock = new FakeClock('2026-11-23T02:00:00Z');
+  beforeEach(async () => {
+    home = mkdtempSync(join(tmpdir(), 'cairn-core-'));
+    rt = await openLocalRuntime({ home, clock });
+    await rt.config.putPolicy(samplePolicy('nightly', { storageUnit: 'local-disk' }));
+  });
+  afterEach(() => {
+    rt.close();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  const statusOfRejection = async (promise: Promise<unknown>): Promise<number> => {
+    const error = await promise.then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(CairnError);
+    return (error as CairnError).statusCode;
+  };
+
+  it('rejects requests it cannot run with the status an administrator expects, and queues nothing', async () => {
+    expect(await statusOfRejection(queueBackupJob(rt, { client: 'client1', policy: 'missing' }, clock.now()))).toBe(230);
+    expect(await statusOfRejection(queueBackupJob(rt, { client: 'stranger', policy: 'nightly' }, clock.now()))).toBe(230);
+    expect(await statusOfRejection(queueBackupJob(rt, { client: 'client1', policy: 'nightly', schedule: 'nope' }, clock.now()))).toBe(230);
+    expect(await statusOfRejection(queueBackupJob(rt, { client: 'client1' }, clock.now()))).toBe(20);
+    expect(await statusOfRejection(queueBackupJob(rt, { client: 'client1', selections: ['/x'], storageUnit: 'ghost' }, clock.now()))).toBe(219);
+    expect(await statusOfRejection(queueBackupJob(rt, { client: '../etc', selections: ['/x'] }, clock.now()))).toBe(20);
+    expect(await statusOfRejection(queueBackupJob(rt, { client: 'c', selections: ['relative/path'] }, clock.now()))).toBe(20);
+    expect(await rt.jobs.list()).toEqual([]);
+  });
+
+  it('copies the policy onto the job, so later policy edits do not change it', async () => {
+    const ref = await queueBackupJob(rt, { client: 'client1', policy: 'nightly' }, clock.now());
+    await rt.config.putPolicy(samplePolicy('nightly', { selections: ['/changed'], storageUnit: 'local-disk' }));
+    expect(await rt.jobs.get(ref.jobId)).toMatchObject({ state: 'QUEUED', selections: ['/home', '/etc'], retentionDays: 28, level: 'full', waitingReason: 'waiting for resources' });
+  });
+
+  it('grants a job ACTIVE with a backup id, idempotently, and gives two same-second jobs of one client different ids', async () => {
+    const a = await queueBackupJob(rt, { client: 'client1', selections: ['/a'] }, clock.now());
+    const b = await queueBackupJob(rt, { client: 'client1', selections: ['/b'] }, clock.now());
+    const first = await reserveResources(rt, a.jobId, clock.now());
+    const again = await reserveResources(rt, a.jobId, clock.now());
+    const second = await reserveResources(rt, b.jobId, clock.now());
+    if (!first.granted || !again.granted || !second.granted) throw new Error('expected grants');
+    expect(again.task.backupId).toBe(first.task.backupId);
+    expect(first.task.backupId).toBe('client1_1795399200');
+    expect(second.task.backupId).toBe('client1_1795399201');
+    expect((await rt.media.listReservations()).map((r) => r.jobId)).toEqual([a.jobId, b.jobId]);
+    expect((await rt.jobs.get(a.jobId))?.state).toBe('ACTIVE');
+  });
+
+  it('keeps the status of a job that ended before the workflow finished it', async () => {
+    const ref = await queueBackupJob(rt, { client: 'client1', selections: ['/a'] }, clock.now());
+    await finishJob(rt.jobs, ref.jobId, { failure: { Error: 'Status150', Cause: 'cancelled by admin' } }, clock.now());
+    expect(await finishJob(rt.jobs, ref.jobId, { statusCode: 0 }, clock.now())).toEqual({ jobId: ref.jobId, statusCode: 150 });
+    expect(await statusOfRejection(reserveResources(rt, ref.jobId, clock.now()))).toBe(150);
+    expect(await releaseResources(rt, ref.jobId)).toEqual({ released: false });
+  });
+
+  it('maps workflow errors to status codes', () => {
+    expect(statusFromFailure({ Error: 'Status84' })).toBe(84);
+    expect(statusFromFailure({ Error: 'States.HeartbeatTimeout' })).toBe(41);
+    expect(statusFromFailure({ Error: 'States.Timeout' })).toBe(41);
+    expect(statusFromFailure({ Error: 'States.TaskFailed' })).toBe(50);
+    expect(statusFromFailure({ Error: 'TypeError' })).toBe(2000);
+  });
+
+  it('validates a setting before storing it and names what was wrong', async () => {
+    await saveSetting(rt.config, 'resourceRetrySeconds', 5);
+    expect((await loadSettings(rt.config)).resourceRetrySeconds).toBe(5);
+    await expect(saveSetting(rt.config, 'resourceRetrySeconds', -1)).rejects.toThrow(/setting resourceRetrySeconds/);
+    await expect(saveSetting(rt.config, 'noSuchSetting', 1)).rejects.toThrow(/setting name/);
+    expect((await loadSettings(rt.config)).resourceRetrySeconds).toBe(5);
+  });
+});

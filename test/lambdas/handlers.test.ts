@@ -1,0 +1,52 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
+import { createJobsHandler } from '#lambdas/jobs-handler.ts';
+import { createBrokerHandler } from '#lambdas/broker-handler.ts';
+import { createCatalogHandler } from '#lambdas/catalog-handler.ts';
+import { readEnvironment } from '#lambdas/environment.ts';
+
+describe('Lambda handlers', () => {
+  let home: string;
+  let rt: LocalRuntime;
+  beforeEach(async () => {
+    home = mkdtempSync(join(tmpdir(), 'cairn-lambda-'));
+    rt = await openLocalRuntime({ home });
+  });
+  afterEach(() => {
+    rt.close();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('turn a Cairn error into an error named Status<code>, which Step Functions matches on', async () => {
+    const jobs = createJobsHandler(rt);
+    const error = await jobs({ action: 'queue', request: { client: 'c1', policy: 'missing' } }).catch((e: unknown) => e as Error);
+    expect(error.name).toBe('Status230');
+    expect(error.message).toMatch(/policy missing does not exist/);
+  });
+
+  it('reject malformed input naming the field', async () => {
+    const broker = createBrokerHandler(rt);
+    const error = await broker({ action: 'reserve', jobId: 'one' }).catch((e: unknown) => e as Error);
+    expect(error.name).toBe('Status20');
+    expect(error.message).toMatch(/jobId/);
+    const catalog = createCatalogHandler(rt);
+    const bad = await catalog({ action: 'commit', jobId: 1, result: { backupId: 'x' } }).catch((e: unknown) => e as Error);
+    expect(bad.name).toBe('Status2001');
+  });
+
+  it('queue and finish a job through the jobs handler', async () => {
+    const jobs = createJobsHandler(rt);
+    const ref = (await jobs({ action: 'queue', request: { client: 'c1', selections: ['/data'] } })) as { jobId: number };
+    expect(await jobs({ action: 'finish', jobId: ref.jobId, outcome: { failure: { Error: 'States.HeartbeatTimeout', Cause: 'agent gone' } } })).toEqual({ jobId: ref.jobId, statusCode: 41 });
+    expect(await rt.jobs.get(ref.jobId)).toMatchObject({ state: 'DONE', statusCode: 41, error: 'agent gone' });
+  });
+
+  it('parse their environment once and say which variable is missing', () => {
+    expect(() => readEnvironment({ CONFIG_TABLE: 'c', JOBS_TABLE: 'j', CATALOG_TABLE: 'k' })).toThrow(/MEDIA_TABLE/);
+    const env = readEnvironment({ CONFIG_TABLE: 'c', JOBS_TABLE: 'j', CATALOG_TABLE: 'k', MEDIA_TABLE: 'm' });
+    expect(Object.isFrozen(env)).toBe(true);
+  });
+});

@@ -1,0 +1,121 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
+import { runBackupJob } from '#local/job-engine.ts';
+import { endOrphanedJobs } from '#local/orphans.ts';
+import { StorageUnit } from '#core/model/storage-unit.ts';
+import { restoreImage } from '#agent/restore.ts';
+import { openStorageUnit } from '#agent/open-storage-unit.ts';
+import { makeSampleTree } from '#cli/demo/sample-tree.ts';
+import { compareTrees } from '#cli/demo/compare-trees.ts';
+import { sampleJob, samplePolicy } from '../contracts/fixtures.ts';
+
+/** The standalone runtime end to end: the real ASL, the real handlers, SQLite, the agent, a disk storage unit. */
+describe('a backup job in the standalone runtime', () => {
+  let work: string;
+  let runtime: LocalRuntime;
+  beforeEach(async () => {
+    work = mkdtempSync(join(tmpdir(), 'cairn-e2e-'));
+    runtime = await openLocalRuntime({ home: join(work, 'home') });
+  });
+  afterEach(() => {
+    runtime.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('backs up a tree, catalogs the image, releases its slot, and restores it byte for byte', async () => {
+    // Prepare
+    const source = join(work, 'source');
+    makeSampleTree(source, { largeBytes: 3 * 1024 * 1024 });
+    const queued: number[] = [];
+    // Act
+    const run = await runBackupJob(runtime, { client: 'host1', selections: [source] }, { onQueued: (job) => queued.push(job.jobId) });
+    // Assess
+    expect(run.error).toBeUndefined();
+    expect(run.statusCode).toBe(0);
+    expect(queued).toEqual([run.jobId]);
+    const job = await runtime.jobs.get(run.jobId!);
+    expect(job).toMatchObject({ state: 'DONE', statusCode: 0, policy: 'manual', storageUnit: 'local-disk', backupId: run.backupId });
+    expect(job!.progress.files).toBeGreaterThan(10);
+    expect(job!.backupId).toMatch(/^host1_\d{10}$/);
+    expect(await runtime.media.listReservations()).toEqual([]);
+
+    const image = await runtime.catalog.getImage(run.backupId!);
+    expect(image).toMatchObject({ client: 'host1', statusCode: 0, jobId: run.jobId, state: 'ACTIVE' });
+    const unit = (await runtime.config.getStorageUnit('local-disk'))!;
+    const target = join(work, 'restore');
+    const restored = await restoreImage({ store: await openStorageUnit(unit), manifestKey: image!.manifestKey, targetDir: target });
+    expect(restored.refused).toEqual([]);
+    const comparison = await compareTrees(source, join(target, source));
+    expect(comparison.differences).toEqual([]);
+    expect(comparison.hardLinks).toBe(1);
+    expect(comparison.symlinks).toBe(2);
+  });
+
+  it('ends with status 71 and no image when none of the selections exist', async () => {
+    const run = await runBackupJob(runtime, { client: 'host1', selections: [join(work, 'does-not-exist')] });
+    expect(run.statusCode).toBe(71);
+    expect((await runtime.jobs.get(run.jobId!))?.state).toBe('DONE');
+    expect(await runtime.catalog.listImages()).toEqual([]);
+    expect(await runtime.media.listReservations()).toEqual([]);
+  });
+
+  it('rejects a request for an unknown policy with status 230 and queues nothing', async () => {
+    const run = await runBackupJob(runtime, { client: 'host1', policy: 'no-such-policy' });
+    expect(run.statusCode).toBe(230);
+    expect(run.error).toMatch(/no-such-policy/);
+    expect(await runtime.jobs.list()).toEqual([]);
+  });
+
+  it('runs a policy for one of its clients with the policy selections and retention', async () => {
+    const source = join(work, 'data');
+    makeSampleTree(source, { largeBytes: 1024 });
+    await runtime.config.putPolicy(samplePolicy('nightly', { selections: [source], storageUnit: 'local-disk', clients: [{ name: 'host2', priority: 1 }] }));
+    const run = await runBackupJob(runtime, { client: 'host2', policy: 'nightly' });
+    expect(run.statusCode).toBe(0);
+    const image = await runtime.catalog.getImage(run.backupId!);
+    expect(image).toMatchObject({ policy: 'nightly', schedule: 'full', level: 'full' });
+    expect(Date.parse(image!.expiresAt) - Date.parse(image!.createdAt)).toBe(28 * 86_400_000);
+  });
+
+  it('waits QUEUED with a visible reason while the storage unit is full, then runs', async () => {
+    const source = join(work, 'small');
+    makeSampleTree(source, { largeBytes: 10 });
+    await runtime.config.putStorageUnit(StorageUnit.parse({ name: 'one-slot', kind: 'disk', path: join(work, 'one-slot'), maxConcurrentJobs: 1 }));
+    await runtime.config.putSetting('resourceRetrySeconds', 1);
+    await runtime.media.reserve({ jobId: 999, storageUnit: 'one-slot', maxConcurrentJobs: 1, at: new Date() });
+    let jobId = 0;
+    const running = runBackupJob(runtime, { client: 'host1', selections: [source], storageUnit: 'one-slot' }, { onQueued: (job) => (jobId = job.jobId) });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const waiting = await runtime.jobs.get(jobId);
+    expect(waiting?.state).toBe('QUEUED');
+    expect(waiting?.waitingReason).toMatch(/one-slot has 1 of 1 slots in use/);
+    await runtime.media.release(999);
+    expect((await running).statusCode).toBe(0);
+  });
+
+  it('ends with a media error and releases the slot when the storage unit cannot be written', async () => {
+    const source = join(work, 'small');
+    makeSampleTree(source, { largeBytes: 10 });
+    const notADirectory = join(work, 'a-file');
+    writeFileSync(notADirectory, 'x');
+    await runtime.config.putStorageUnit(StorageUnit.parse({ name: 'broken', kind: 'disk', path: join(notADirectory, 'unit') }));
+    const run = await runBackupJob(runtime, { client: 'host1', selections: [source], storageUnit: 'broken' });
+    expect(run.statusCode).toBe(84);
+    expect((await runtime.jobs.get(run.jobId!))?.error).toBeTruthy();
+    expect(await runtime.media.listReservations()).toEqual([]);
+    expect(await runtime.catalog.listImages()).toEqual([]);
+  });
+
+  it('ends jobs orphaned by a dead process with status 2002 and releases what they held', async () => {
+    await runtime.jobs.create(sampleJob(41, { state: 'ACTIVE', owner: 'local:' + (await import('node:os')).hostname() + ':999999999', storageUnit: 'local-disk' }));
+    await runtime.media.reserve({ jobId: 41, storageUnit: 'local-disk', maxConcurrentJobs: 4, at: new Date() });
+    await runtime.jobs.create(sampleJob(42, { state: 'ACTIVE', owner: runtime.owner }));
+    expect(await endOrphanedJobs(runtime)).toEqual([41]);
+    expect(await runtime.jobs.get(41)).toMatchObject({ state: 'DONE', statusCode: 2002 });
+    expect((await runtime.jobs.get(42))?.state).toBe('ACTIVE');
+    expect(await runtime.media.listReservations()).toEqual([]);
+  });
+});

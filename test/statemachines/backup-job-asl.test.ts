@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { createRequire } from 'node:module';
+import { loadBackupJobDefinition } from '#local/asl-definition.ts';
+
+const require = createRequire(import.meta.url);
+const aslValidator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errors: unknown[] };
+
+interface State {
+  Type: string;
+  Resource?: string;
+  TimeoutSeconds?: number;
+  HeartbeatSeconds?: number;
+  Next?: string;
+  Catch?: { Next: string }[];
+  Choices?: { Next: string }[];
+  Default?: string;
+  Parameters?: Record<string, unknown>;
+}
+const definition = loadBackupJobDefinition() as { StartAt: string; States: Record<string, State> };
+const states = definition.States;
+
+describe('backup-job.asl.json', () => {
+  it('is valid Amazon States Language', () => {
+    const result = aslValidator(definition);
+    expect(result.errors).toEqual([]);
+    expect(result.isValid).toBe(true);
+  });
+
+  it('sets TimeoutSeconds on every Task state explicitly', () => {
+    const tasks = Object.entries(states).filter(([, s]) => s.Type === 'Task');
+    expect(tasks.length).toBeGreaterThanOrEqual(6);
+    for (const [name, state] of tasks) expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
+  });
+
+  it('streams through the SSM callback integration with a heartbeat', () => {
+    expect(states.Stream?.Resource).toBe('arn:aws:states:::aws-sdk:ssm:sendCommand.waitForTaskToken');
+    expect(states.Stream?.HeartbeatSeconds).toBeGreaterThan(0);
+    expect(states.Stream?.HeartbeatSeconds).toBeLessThan(states.Stream!.TimeoutSeconds!);
+  });
+
+  it('uses JSONPath only: no JSONata, no Assign', () => {
+    const text = JSON.stringify(definition);
+    expect(text).not.toMatch(/"QueryLanguage"\s*:\s*"JSONata"/);
+    expect(text).not.toMatch(/"Assign"/);
+    expect(text).not.toMatch(/\{%/);
+  });
+
+  it('routes every failure after Queue through Release before the job ends', () => {
+    const afterQueue = ['Reserve', 'Stream', 'Catalog'];
+    for (const name of afterQueue) {
+      const catchers = states[name]?.Catch ?? [];
+      expect(catchers.map((c) => c.Next), name).toEqual(['Failed']);
+    }
+    expect(states.Failed?.Next).toBe('Release');
+    expect(states.Succeeded?.Next).toBe('Release');
+    expect(states.Release?.Next).toBe('EndJob');
+  });
+
+  it('reaches every state from StartAt', () => {
+    const seen = new Set<string>();
+    const visit = (name: string): void => {
+      if (seen.has(name)) return;
+      seen.add(name);
+      const s = states[name]!;
+      [s.Next, s.Default, ...(s.Catch ?? []).map((c) => c.Next), ...(s.Choices ?? []).map((c) => c.Next)].filter((n): n is string => Boolean(n)).forEach(visit);
+    };
+    visit(definition.StartAt);
+    expect([...seen].sort()).toEqual(Object.keys(states).sort());
+  });
+});
