@@ -29,8 +29,8 @@ export class ValidationError extends CairnError {
 }
 
 export class NotFoundError extends CairnError {
-  constructor(what: string, statusCode: StatusCodeValue = StatusCode.IMAGE_NOT_FOUND) {
-    super(statusCode, `${what} not found`);
+  constructor(what: string, statusCode: StatusCodeValue = StatusCode.IMAGE_NOT_FOUND, options: { cause?: unknown } = {}) {
+    super(statusCode, `${what} not found`, options);
     this.name = 'NotFoundError';
   }
 }

@@ -1,4 +1,5 @@
 import type { MediaStore, Reservation, ReservationResult } from '#core/ports/media-store.ts';
+import { ConflictError } from '#core/errors.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
 
 interface ReservationRow {
@@ -18,6 +19,9 @@ export class SqliteMediaStore implements MediaStore {
     // IMMEDIATE: count and insert under one write lock, so racing jobs cannot both take the last slot.
     const attempt = this.#db.transaction((): ReservationResult => {
       const held = this.#db.prepare('SELECT * FROM reservations WHERE job_id = ?').get(request.jobId) as ReservationRow | undefined;
+      if (held && held.storage_unit !== request.storageUnit) {
+        throw new ConflictError(`job ${request.jobId} holds a slot of ${held.storage_unit} already, not of ${request.storageUnit}`);
+      }
       if (held) return { granted: true, reservation: toReservation(held) };
       const { inUse } = this.#db.prepare('SELECT COUNT(*) AS inUse FROM reservations WHERE storage_unit = ?').get(request.storageUnit) as { inUse: number };
       if (inUse >= request.maxConcurrentJobs) {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MediaStore } from '#core/ports/media-store.ts';
+import { ConflictError } from '#core/errors.ts';
 import type { OpenStore, StoreFixture } from './fixtures.ts';
 
 export function describeMediaStoreContract(adapter: string, open: OpenStore<MediaStore>, skipReason?: string): void {
@@ -36,6 +37,19 @@ export function describeMediaStoreContract(adapter: string, open: OpenStore<Medi
       expect((await reserve(1, 'disk1', 2)).granted).toBe(true);
       expect((await fixture.store.listReservations('disk1')).map((r) => r.jobId)).toEqual([1]);
       expect((await reserve(2, 'disk1', 2)).granted).toBe(true);
+    });
+
+    it('refuses a job that holds a slot of another unit, without taking a second one', async () => {
+      expect((await reserve(1, 'disk1', 2)).granted).toBe(true);
+      await expect(reserve(1, 'disk2', 2)).rejects.toBeInstanceOf(ConflictError);
+      expect(await fixture.store.listReservations()).toHaveLength(1);
+    });
+
+    it('takes one slot for a job that asks several times at once', async () => {
+      const results = await Promise.all(Array.from({ length: 5 }, () => reserve(7, 'disk1', 3)));
+      expect(results.every((r) => r.granted)).toBe(true);
+      expect(await fixture.store.listReservations('disk1')).toHaveLength(1);
+      expect((await reserve(8, 'disk1', 2)).granted).toBe(true);
     });
 
     it('releases idempotently and frees the slot', async () => {

@@ -1,0 +1,119 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/** Environment variable pointing every client at an AWS endpoint emulator (moto_server, LocalStack). */
+export const AWS_ENDPOINT_ENV = 'CAIRN_AWS_ENDPOINT';
+
+export interface AwsClientOptions {
+  /** Defaults to AWS_REGION, then to the SDK's own resolution (profile, instance metadata). */
+  region?: string;
+  /** An emulator's URL; defaults to CAIRN_AWS_ENDPOINT. S3 then uses path-style addressing. */
+  endpoint?: string;
+  /** A named profile from the shared config files; the SDK's default chain when absent. */
+  profile?: string;
+  /** Explicit credentials, for emulators only; real deployments use the default chain. */
+  credentials?: S3ClientConfig['credentials'];
+  /**
+   * Connections per client (SDK default 50). 1 sends one request at a time:
+   * moto_server runs concurrent requests on threads without the per-item
+   * serialisation DynamoDB gives, so conditional writes racing there could both win.
+   */
+  maxSockets?: number;
+}
+
+/** The SDK clients of one process. Each is created on first use and then reused. */
+export interface AwsClients {
+  readonly options: Readonly<AwsClientOptions>;
+  readonly dynamodb: DynamoDBClient;
+  /** Document client over `dynamodb`; what the Dynamo stores take. */
+  readonly documents: DynamoDBDocumentClient;
+  readonly s3: S3Client;
+  readonly sfn: SFNClient;
+  readonly ssm: SSMClient;
+  /** Closes the sockets of every client created so far. */
+  destroy(): void;
+}
+
+/** Options as given, completed from AWS_REGION and CAIRN_AWS_ENDPOINT where not given. */
+export function resolveAwsClientOptions(options: AwsClientOptions = {}, env: NodeJS.ProcessEnv = process.env): Readonly<AwsClientOptions> {
+  const region = options.region ?? nonEmpty(env.AWS_REGION);
+  const endpoint = options.endpoint ?? nonEmpty(env[AWS_ENDPOINT_ENV]);
+  return Object.freeze({
+    ...(region === undefined ? {} : { region }),
+    ...(endpoint === undefined ? {} : { endpoint }),
+    ...(options.profile === undefined ? {} : { profile: options.profile }),
+    ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+    ...(options.maxSockets === undefined ? {} : { maxSockets: options.maxSockets }),
+  });
+}
+
+/**
+ * Creates the clients once per process (call it at module scope in a Lambda,
+ * so warm invocations reuse connections). Nothing is created until first used.
+ */
+export function createAwsClients(options: AwsClientOptions = {}, env: NodeJS.ProcessEnv = process.env): AwsClients {
+  const resolved = resolveAwsClientOptions(options, env);
+  const common = {
+    ...(resolved.region === undefined ? {} : { region: resolved.region }),
+    ...(resolved.endpoint === undefined ? {} : { endpoint: resolved.endpoint }),
+    ...(resolved.profile === undefined ? {} : { profile: resolved.profile }),
+    ...(resolved.credentials === undefined ? {} : { credentials: resolved.credentials }),
+    ...(resolved.maxSockets === undefined
+      ? {}
+      : { requestHandler: { httpAgent: { keepAlive: true, maxSockets: resolved.maxSockets }, httpsAgent: { keepAlive: true, maxSockets: resolved.maxSockets } } }),
+  };
+  const created: { destroy(): void }[] = [];
+  const once = <T extends { destroy(): void }>(make: () => T): (() => T) => {
+    let client: T | undefined;
+    return () => {
+      if (client === undefined) {
+        client = make();
+        created.push(client);
+      }
+      return client;
+    };
+  };
+  const dynamodb = once(() => new DynamoDBClient(common));
+  const documents = once(() => createDocumentClient(dynamodb()));
+  // Emulators serve buckets by path (http://host:port/bucket), not by virtual host.
+  const s3 = once(() => new S3Client({ ...common, ...(resolved.endpoint === undefined ? {} : { forcePathStyle: true }) }));
+  const sfn = once(() => new SFNClient(common));
+  const ssm = once(() => new SSMClient(common));
+  return {
+    options: resolved,
+    get dynamodb() {
+      return dynamodb();
+    },
+    get documents() {
+      return documents();
+    },
+    get s3() {
+      return s3();
+    },
+    get sfn() {
+      return sfn();
+    },
+    get ssm() {
+      return ssm();
+    },
+    destroy() {
+      for (const client of created.splice(0)) client.destroy();
+    },
+  };
+}
+
+/**
+ * The document client the stores expect. The stores keep their models as JSON
+ * strings, so they do not depend on these options; they only make stray
+ * `undefined` attributes harmless.
+ */
+export function createDocumentClient(dynamodb: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}

@@ -1,0 +1,161 @@
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { CairnError, ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
+import type { Job, JobState } from '#core/model/job.ts';
+import type { JobQuery, JobStore } from '#core/ports/job-store.ts';
+import { StatusCode } from '#core/status-codes.ts';
+import {
+  MAX_OPTIMISTIC_ATTEMPTS,
+  backoff,
+  dynamoFailure,
+  isConditionalCheckFailed,
+  isJobId,
+  jobSortKey,
+  numberAttribute,
+  parseDocument,
+  type DynamoStoreOptions,
+} from './dynamo-support.ts';
+
+const JOB = 'JOB';
+const COUNTER_KEY = { pk: 'COUNTER', sk: 'jobId' } as const;
+
+/**
+ * JobStore on the Jobs table.
+ *
+ * Item layouts:
+ * - job: `{ pk: 'JOB', sk: <12-digit job id>, jobId, state, rev, json }`. `json`
+ *   is the Job as JSON; `state` is copied out for the list filter; `rev` counts
+ *   writes and is the compare-and-swap token of `update`.
+ * - counter: `{ pk: 'COUNTER', sk: 'jobId', value }`, incremented with `ADD`,
+ *   which DynamoDB applies atomically, so concurrent callers never share an id.
+ */
+export class DynamoJobStore implements JobStore {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #table: string;
+
+  constructor(options: DynamoStoreOptions) {
+    this.#client = options.client;
+    this.#table = options.tableName;
+  }
+
+  async nextJobId(): Promise<number> {
+    let value: number | undefined;
+    try {
+      const out = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: COUNTER_KEY,
+          UpdateExpression: 'ADD #value :one',
+          ExpressionAttributeNames: { '#value': 'value' },
+          ExpressionAttributeValues: { ':one': 1 },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      value = numberAttribute(out.Attributes?.value);
+    } catch (error) {
+      throw dynamoFailure('UpdateItem', this.#table, error);
+    }
+    if (value === undefined) throw new CairnError(StatusCode.INTERNAL_ERROR, `the job id counter in table ${this.#table} returned no value`);
+    return value;
+  }
+
+  async create(job: Job): Promise<void> {
+    try {
+      await this.#client.send(
+        new PutCommand({ TableName: this.#table, Item: this.#item(job, 0), ConditionExpression: 'attribute_not_exists(pk)' }),
+      );
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) throw new ConflictError(`job ${job.jobId} exists already`, { cause: error });
+      throw dynamoFailure('PutItem', this.#table, error);
+    }
+  }
+
+  async get(jobId: number): Promise<Job | undefined> {
+    return (await this.#read(jobId))?.job;
+  }
+
+  async update(jobId: number, change: (job: Job) => Job, options: { expectedStates?: readonly JobState[] } = {}): Promise<Job> {
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.#read(jobId);
+      if (current === undefined) throw new NotFoundError(`job ${jobId}`);
+      const { expectedStates } = options;
+      if (expectedStates !== undefined && !expectedStates.includes(current.job.state)) {
+        throw new ConflictError(`job ${jobId} is ${current.job.state}, expected ${expectedStates.join(' or ') || 'no state'}`);
+      }
+      const next = change(current.job);
+      if (next.jobId !== jobId) throw new ValidationError('invalid job update', [`jobId: a change must keep job id ${jobId}, not make it ${next.jobId}`]);
+      try {
+        await this.#client.send(
+          new PutCommand({
+            TableName: this.#table,
+            Item: this.#item(next, current.rev + 1),
+            ConditionExpression: '#rev = :rev',
+            ExpressionAttributeNames: { '#rev': 'rev' },
+            ExpressionAttributeValues: { ':rev': current.rev },
+          }),
+        );
+        return JSON.parse(JSON.stringify(next)) as Job;
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw dynamoFailure('PutItem', this.#table, error);
+        // Somebody else wrote the job since we read it: read again and re-apply `change`.
+        if (attempt >= MAX_OPTIMISTIC_ATTEMPTS) {
+          throw new ConflictError(`job ${jobId} kept changing under ${attempt} attempts to update it`, { cause: error });
+        }
+        await backoff(attempt);
+      }
+    }
+  }
+
+  async list(query: JobQuery = {}): Promise<Job[]> {
+    const limit = query.limit ?? 100;
+    const jobs: Job[] = [];
+    if (limit <= 0) return jobs;
+    const filter = query.state === undefined ? {} : {
+      FilterExpression: '#state = :state',
+      ExpressionAttributeNames: { '#state': 'state' },
+    };
+    let startKey: Record<string, unknown> | undefined;
+    try {
+      do {
+        const remaining = limit - jobs.length;
+        // Limit counts items read before the filter: without a filter it is exact;
+        // with one, read a little ahead and keep paging until `limit` items matched.
+        const out = await this.#client.send(
+          new QueryCommand({
+            TableName: this.#table,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': JOB, ...(query.state === undefined ? {} : { ':state': query.state }) },
+            ...filter,
+            ScanIndexForward: false,
+            ConsistentRead: true,
+            Limit: query.state === undefined ? remaining : Math.min(1000, Math.max(remaining * 4, 100)),
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of out.Items ?? []) {
+          if (jobs.length < limit) jobs.push(parseDocument<Job>(item, this.#table)!);
+        }
+        startKey = out.LastEvaluatedKey;
+      } while (startKey !== undefined && jobs.length < limit);
+    } catch (error) {
+      throw dynamoFailure('Query', this.#table, error);
+    }
+    return jobs;
+  }
+
+  async #read(jobId: number): Promise<{ job: Job; rev: number } | undefined> {
+    if (!isJobId(jobId)) return undefined;
+    const key = { pk: JOB, sk: jobSortKey(jobId) };
+    let item: Record<string, unknown> | undefined;
+    try {
+      item = (await this.#client.send(new GetCommand({ TableName: this.#table, Key: key, ConsistentRead: true }))).Item;
+    } catch (error) {
+      throw dynamoFailure('GetItem', this.#table, error);
+    }
+    const job = parseDocument<Job>(item, this.#table);
+    return job === undefined ? undefined : { job, rev: numberAttribute(item?.rev) ?? 0 };
+  }
+
+  #item(job: Job, rev: number): Record<string, unknown> {
+    return { pk: JOB, sk: jobSortKey(job.jobId), jobId: job.jobId, state: job.state, rev, json: JSON.stringify(job) };
+  }
+}
