@@ -1,0 +1,83 @@
+import * as fs from 'node:fs';
+import { Arn, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+
+export interface BackupJobStateMachineProps {
+  /** statemachines/backup-job.asl.json: the same file the local runtime runs in-process. */
+  readonly definitionPath: string;
+  readonly jobsFunction: lambda.IFunction;
+  readonly brokerFunction: lambda.IFunction;
+  readonly catalogFunction: lambda.IFunction;
+  readonly agentDocumentName: string;
+}
+
+/**
+ * The placeholders the ASL file may use. CloudFormation substitutes them
+ * (DefinitionSubstitutions) when it creates the state machine; the local
+ * runtime maps Task states by name instead, so the file stays deployable as is.
+ */
+export const DEFINITION_SUBSTITUTIONS = ['JobsFunctionArn', 'BrokerFunctionArn', 'CatalogFunctionArn', 'AgentDocumentName'] as const;
+
+/**
+ * nbjm's per-job process: one STANDARD execution per backup job, from the ASL
+ * file. Its role may invoke the three Cairn functions and send the agent
+ * document to managed instances, nothing else (plus the log delivery and X-Ray
+ * permissions the CDK adds for logging and tracing).
+ */
+export class BackupJobStateMachine extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: BackupJobStateMachineProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+
+    // Executions are audit history: ALL events, but no execution data, which
+    // carries task payloads (client paths) and task tokens.
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      // The /aws/vendedlogs/ prefix keeps the CloudWatch Logs resource policy small.
+      logGroupName: `/aws/vendedlogs/states/${stack.stackName}-backup-job`,
+      retention: logs.RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const substitutions: Record<(typeof DEFINITION_SUBSTITUTIONS)[number], string> = {
+      JobsFunctionArn: props.jobsFunction.functionArn,
+      BrokerFunctionArn: props.brokerFunction.functionArn,
+      CatalogFunctionArn: props.catalogFunction.functionArn,
+      AgentDocumentName: props.agentDocumentName,
+    };
+
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName: `${stack.stackName}-backup-job`,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromString(fs.readFileSync(props.definitionPath, 'utf8')),
+      definitionSubstitutions: substitutions,
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+      tracingEnabled: true,
+    });
+
+    for (const fn of [props.jobsFunction, props.brokerFunction, props.catalogFunction]) {
+      fn.grantInvoke(this.stateMachine);
+    }
+
+    // sendCommand.waitForTaskToken: SendCommand is authorized against the
+    // document and against every target instance, so both are listed. Hybrid
+    // agents are managed instances (mi-...); an agent on EC2 is an instance (i-...).
+    const arn = (service: string, resource: string) => Arn.format({ service, resource, resourceName: '*' }, stack);
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ssm:SendCommand'],
+        resources: [
+          Arn.format({ service: 'ssm', resource: 'document', resourceName: props.agentDocumentName }, stack),
+          arn('ssm', 'managed-instance'),
+          arn('ec2', 'instance'),
+        ],
+      }),
+    );
+  }
+}

@@ -1,0 +1,35 @@
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Construct } from 'constructs';
+import type { CairnTables } from './cairn-tables.ts';
+import { newCairnFunction, type CairnFunctionSource } from './cairn-function.ts';
+
+export interface BrokerFunctionProps {
+  readonly projectRoot: string;
+  readonly tables: CairnTables;
+  readonly imageBucket: s3.IBucket;
+}
+
+/**
+ * nbrb / nbemm: reserves and releases storage-unit slots, drives and volumes in
+ * one transaction. Reads and writes the media database and the jobs (waiting
+ * reasons, ACTIVE); reads policies and storage units.
+ */
+export class BrokerFunction extends Construct {
+  static readonly source = (projectRoot: string): CairnFunctionSource => ({ projectRoot, entry: 'lambdas/broker.ts' });
+
+  readonly function: NodejsFunction;
+
+  constructor(scope: Construct, id: string, props: BrokerFunctionProps) {
+    super(scope, id);
+    this.function = newCairnFunction(this, 'Function', {
+      source: BrokerFunction.source(props.projectRoot),
+      description: 'Cairn broker: atomic reservation of storage units, drives and volumes',
+      tables: props.tables,
+      imageBucketName: props.imageBucket.bucketName,
+    });
+    props.tables.media.grantReadWriteData(this.function);
+    props.tables.jobs.grantReadWriteData(this.function);
+    props.tables.config.grantReadData(this.function);
+  }
+}

@@ -1,0 +1,99 @@
+import * as path from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { Construct } from 'constructs';
+import { IMAGE_BUCKET_ENV, tableEnvVar } from '#aws/tables.ts';
+import type { CairnTables } from './cairn-tables.ts';
+
+/**
+ * Where a Lambda's source lives. `projectRoot` is the directory holding
+ * package.json (its `imports` map resolves `#core/...`) and package-lock.json;
+ * `entry` is relative to it and exports `handler`.
+ */
+export interface CairnFunctionSource {
+  readonly projectRoot: string;
+  readonly entry: string;
+}
+
+/** What every Cairn function shares; the per-function constructs add their own grants. */
+export interface CairnFunctionProps {
+  readonly source: CairnFunctionSource;
+  readonly description: string;
+  readonly tables: CairnTables;
+  readonly imageBucketName: string;
+  /** Lambda timeout; keep it below the TimeoutSeconds of the Task states that call the function. */
+  readonly timeout?: Duration;
+}
+
+/**
+ * The ESM output keeps `import.meta.url` working; the banner gives bundled CommonJS
+ * dependencies (which call `require`) a real `require`, since ESM has none.
+ */
+export const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+
+export const POWERTOOLS_SERVICE_NAME = 'cairn';
+
+/**
+ * The environment every handler parses at cold start (lambdas/environment.ts):
+ * all four table names and the image bucket. A name is not a permission: each
+ * function construct grants only the tables it uses, so a handler that touches
+ * another table is refused by IAM, not by a missing variable.
+ */
+export function cairnEnvironment(tables: CairnTables, imageBucketName: string): Record<string, string> {
+  const environment: Record<string, string> = {
+    POWERTOOLS_SERVICE_NAME,
+    // Stack traces point into the TypeScript sources through the bundled source map.
+    NODE_OPTIONS: '--enable-source-maps',
+    [IMAGE_BUCKET_ENV]: imageBucketName,
+  };
+  for (const [name, table] of Object.entries(tables) as [keyof CairnTables, CairnTables[keyof CairnTables]][]) {
+    environment[tableEnvVar[name]] = table.tableName;
+  }
+  return environment;
+}
+
+/**
+ * A Node.js 22 arm64 function bundled by the local esbuild (never Docker, so
+ * synth works offline) into one minified ESM file with a source map. The AWS
+ * SDK is bundled too: the function runs the SDK versions the tests ran against,
+ * not whatever the runtime ships that month. esbuild resolves package.json
+ * subpath imports (`#core/*.ts`) itself, with the .ts extensions as written.
+ */
+export function newCairnFunction(scope: Construct, id: string, props: CairnFunctionProps): NodejsFunction {
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+    retention: logs.RetentionDays.THREE_MONTHS,
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  return new NodejsFunction(scope, id, {
+    description: props.description,
+    entry: path.join(props.source.projectRoot, props.source.entry),
+    handler: 'handler',
+    projectRoot: props.source.projectRoot,
+    depsLockFilePath: path.join(props.source.projectRoot, 'package-lock.json'),
+    runtime: lambda.Runtime.NODEJS_22_X,
+    architecture: lambda.Architecture.ARM_64,
+    memorySize: 512,
+    timeout: props.timeout ?? Duration.seconds(30),
+    tracing: lambda.Tracing.ACTIVE,
+    loggingFormat: lambda.LoggingFormat.JSON,
+    logGroup,
+    environment: cairnEnvironment(props.tables, props.imageBucketName),
+    bundling: {
+      forceDockerBundling: false,
+      format: OutputFormat.ESM,
+      target: 'node22',
+      mainFields: ['module', 'main'],
+      banner: ESM_REQUIRE_BANNER,
+      minify: true,
+      sourceMap: true,
+      sourceMapMode: SourceMapMode.DEFAULT,
+      sourcesContent: false,
+      bundleAwsSDK: true,
+      externalModules: [],
+      // esbuild's warnings (an unresolvable import, say) still show; its size summary does not.
+      logLevel: LogLevel.WARNING,
+    },
+  });
+}

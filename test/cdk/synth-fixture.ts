@@ -1,0 +1,112 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { CairnStack, REPO_ROOT } from '../../cdk/cairn-stack.ts';
+
+export const LAMBDA_ENTRIES = ['lambdas/jobs.ts', 'lambdas/broker.ts', 'lambdas/catalog.ts'] as const;
+export const BACKUP_JOB_ASL = 'statemachines/backup-job.asl.json';
+
+/**
+ * Stands in for statemachines/backup-job.asl.json while it is not written yet:
+ * every placeholder, every Task with TimeoutSeconds. Lives only in a temp dir.
+ */
+const MINIMAL_ASL = {
+  StartAt: 'Queue',
+  States: {
+    Queue: { Type: 'Task', Resource: '${JobsFunctionArn}', TimeoutSeconds: 60, Next: 'Reserve' },
+    Reserve: { Type: 'Task', Resource: '${BrokerFunctionArn}', TimeoutSeconds: 60, Next: 'Stream' },
+    Stream: {
+      Type: 'Task',
+      Resource: 'arn:aws:states:::aws-sdk:ssm:sendCommand.waitForTaskToken',
+      Parameters: { DocumentName: '${AgentDocumentName}', 'InstanceIds.$': '$.instanceIds', Parameters: { 'taskToken.$': 'States.Array($$.Task.Token)' } },
+      TimeoutSeconds: 3600,
+      HeartbeatSeconds: 600,
+      Next: 'Catalog',
+    },
+    Catalog: { Type: 'Task', Resource: '${CatalogFunctionArn}', TimeoutSeconds: 60, End: true },
+  },
+};
+
+export interface SynthResult {
+  readonly template: Template;
+  /** The synthesized template as written to the cloud assembly (what cdk deploy would upload). */
+  readonly templatePath: string;
+  readonly assemblyDir: string;
+  /** Why Lambda bundling was skipped, or undefined when the real handlers were bundled. */
+  readonly bundlingSkipped?: string;
+  /** Why the real ASL file was replaced by the minimal one, or undefined. */
+  readonly aslReplaced?: string;
+  /** Removes the temp directories (assembly, stubs). */
+  readonly cleanup: () => void;
+}
+
+/** cdk.json's context (feature flags), so tests synthesize what `npx cdk synth` does. */
+export function cdkJsonContext(): Record<string, unknown> {
+  const cdkJson = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> };
+  return cdkJson.context ?? {};
+}
+
+function tempDir(prefix: string, created: string[]): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  created.push(dir);
+  return dir;
+}
+
+/**
+ * A project root with empty handler files, for when the real ones are missing:
+ * NodejsFunction insists that the entry and the lock file exist even when it
+ * does not bundle.
+ */
+function stubProject(created: string[]): string {
+  const dir = tempDir('cairn-cdk-stub-', created);
+  fs.copyFileSync(path.join(REPO_ROOT, 'package.json'), path.join(dir, 'package.json'));
+  fs.copyFileSync(path.join(REPO_ROOT, 'package-lock.json'), path.join(dir, 'package-lock.json'));
+  for (const entry of LAMBDA_ENTRIES) {
+    fs.mkdirSync(path.dirname(path.join(dir, entry)), { recursive: true });
+    fs.writeFileSync(path.join(dir, entry), 'export const handler = async () => ({});\n');
+  }
+  return dir;
+}
+
+/**
+ * One synth of CairnStack into a temp cloud assembly. Bundles the real handlers
+ * when they exist (several seconds: share the result across a file's tests);
+ * with `bundle: false`, or when a handler is missing, bundling is skipped
+ * through the CDK's own `aws:cdk:bundling-stacks` context.
+ */
+export function synthCairnStack(options: { bundle?: boolean; objectLock?: boolean } = {}): SynthResult {
+  const created: string[] = [];
+  const missingEntries = LAMBDA_ENTRIES.filter((entry) => !fs.existsSync(path.join(REPO_ROOT, entry)));
+  const bundlingSkipped =
+    options.bundle === false
+      ? 'bundling not requested'
+      : missingEntries.length > 0
+        ? `handler entries not written yet: ${missingEntries.join(', ')}`
+        : undefined;
+  const projectRoot = missingEntries.length > 0 ? stubProject(created) : REPO_ROOT;
+
+  let backupJobDefinitionPath = path.join(REPO_ROOT, BACKUP_JOB_ASL);
+  let aslReplaced: string | undefined;
+  if (!fs.existsSync(backupJobDefinitionPath)) {
+    aslReplaced = `${BACKUP_JOB_ASL} not written yet; using a minimal definition`;
+    backupJobDefinitionPath = path.join(tempDir('cairn-cdk-asl-', created), 'backup-job.asl.json');
+    fs.writeFileSync(backupJobDefinitionPath, JSON.stringify(MINIMAL_ASL, null, 2));
+  }
+
+  const assemblyDir = tempDir('cairn-cdk-out-', created);
+  const context: Record<string, unknown> = { ...cdkJsonContext() };
+  if (bundlingSkipped) context['aws:cdk:bundling-stacks'] = [];
+  const app = new App({ outdir: assemblyDir, context, analyticsReporting: false });
+  const stack = new CairnStack(app, 'CairnStack', { projectRoot, backupJobDefinitionPath, objectLock: options.objectLock ?? false });
+  const assembly = app.synth();
+  return {
+    template: Template.fromStack(stack),
+    templatePath: assembly.getStackByName(stack.stackName).templateFullPath,
+    assemblyDir,
+    bundlingSkipped,
+    aslReplaced,
+    cleanup: () => created.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })),
+  };
+}
