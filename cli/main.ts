@@ -44,6 +44,7 @@ export async function main(argv: string[]): Promise<void> {
     if (json) process.stdout.write(`${JSON.stringify(error instanceof CairnError ? error.toJSON() : { error: 'Error', message: messageOf(error) }, null, 2)}\n`);
     else if (error instanceof CairnError) {
       process.stderr.write(`cairn: status ${error.statusCode} (${describeStatus(error.statusCode)}): ${error.message}\n`);
+      for (const detail of error.details) process.stderr.write(`  ${detail}\n`);
     } else process.stderr.write(`cairn: ${messageOf(error)}\n`);
     process.exitCode = 2;
   }

@@ -1,10 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode, describeStatus } from '#core/status-codes.ts';
+import { StorageUnit } from '#core/model/storage-unit.ts';
+import { resolveCairnHome } from '#local/runtime.ts';
 import { restoreImage } from '#agent/restore.ts';
 import { openStorageUnit } from '#agent/open-storage-unit.ts';
 import { type GlobalOptions, openBackend } from '../backend.ts';
@@ -38,7 +40,10 @@ export function registerDemo(program: Command): void {
         const sample = makeSampleTree(source);
         say(`1. sample tree ${source}: ${sample.files} files, ${formatBytes(sample.bytes)}, a symlink, a hard link, an empty dir, non-ASCII names`);
 
-        const run = await backend.runBackup({ client: 'demo-client', selections: [source] }, { onQueued: (job) => say(`2. job ${job.jobId} queued; running Queue → Reserve → Stream → Catalog → Release through backup-job.asl.json`) });
+        // A storage unit with 1 MiB fragments, so the image spans several tar archives.
+        const demoUnit = StorageUnit.parse({ name: 'demo-disk', kind: 'disk', path: join(resolveCairnHome(globals.home), 'storage', 'demo-disk'), fragmentSizeBytes: 1024 * 1024 });
+        if (!(await backend.config.getStorageUnit(demoUnit.name))) await backend.config.putStorageUnit(demoUnit);
+        const run = await backend.runBackup({ client: 'demo-client', selections: [source], storageUnit: demoUnit.name }, { onQueued: (job) => say(`2. job ${job.jobId} queued; running Queue → Reserve → Stream → Catalog → Release through backup-job.asl.json`) });
         if (run.statusCode !== 0 || !run.backupId) throw new CairnError(StatusCode.INTERNAL_ERROR, `the demo backup ended with status ${run.statusCode} (${describeStatus(run.statusCode)}): ${run.error ?? ''}`);
         const job = await backend.jobs.get(run.jobId!);
         const image = await backend.catalog.getImage(run.backupId);
@@ -57,10 +62,16 @@ export function registerDemo(program: Command): void {
 
         let gnuTarMembers = 0;
         if (unit.kind === 'disk') {
-          for (const fragment of image.fragments) {
-            gnuTarMembers += execFileSync('tar', ['-tf', join(unit.path, fragment.key)], { encoding: 'utf8' }).split('\n').filter(Boolean).length;
-          }
-          say(`6. GNU tar lists every fragment: ${gnuTarMembers} members in ${image.fragments.length} fragment(s)`);
+          const gnuTarTarget = join(work, 'gnu-tar');
+          mkdirSync(gnuTarTarget);
+          const files = image.fragments.map((fragment) => join(unit.path, fragment.key));
+          for (const file of files) gnuTarMembers += execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).split('\n').filter(Boolean).length;
+          // Each fragment is a whole tar archive; read as one stream (-i skips the
+          // end-of-archive blocks between them), tar sets directory times once, at the end.
+          execFileSync('sh', ['-c', 'cat "$@" | tar -xif - -C "$0"', gnuTarTarget, ...files]);
+          const byGnuTar = await compareTrees(source, join(gnuTarTarget, source));
+          if (byGnuTar.differences.length > 0) throw new CairnError(StatusCode.CORRUPT_IMAGE, 'GNU tar extracted something else than the source', { details: byGnuTar.differences });
+          say(`6. GNU tar lists and extracts all ${image.fragments.length} fragments (${gnuTarMembers} members); what it extracted matches the source byte for byte`);
         }
         if (json) printJson({ ok: true, jobId: job.jobId, statusCode: job.statusCode, backupId: image.backupId, image, restored, comparison, gnuTarMembers, work: options.keep ? work : undefined });
         else say(`demo passed: job ${job.jobId} status 0, image ${image.backupId} restored and verified. See it with: npx cairn jobs; npx cairn images`);

@@ -20,20 +20,22 @@ describe('Lambda handlers', () => {
     rmSync(home, { recursive: true, force: true });
   });
 
+  const failureOf = (promise: Promise<unknown>): Promise<Error> => promise.then(() => new Error('expected a failure'), (e: unknown) => e as Error);
+
   it('turn a Cairn error into an error named Status<code>, which Step Functions matches on', async () => {
     const jobs = createJobsHandler(rt);
-    const error = await jobs({ action: 'queue', request: { client: 'c1', policy: 'missing' } }).catch((e: unknown) => e as Error);
+    const error = await failureOf(jobs({ action: 'queue', request: { client: 'c1', policy: 'missing' } }));
     expect(error.name).toBe('Status230');
     expect(error.message).toMatch(/policy missing does not exist/);
   });
 
   it('reject malformed input naming the field', async () => {
     const broker = createBrokerHandler(rt);
-    const error = await broker({ action: 'reserve', jobId: 'one' }).catch((e: unknown) => e as Error);
+    const error = await failureOf(broker({ action: 'reserve', jobId: 'one' }));
     expect(error.name).toBe('Status20');
     expect(error.message).toMatch(/jobId/);
     const catalog = createCatalogHandler(rt);
-    const bad = await catalog({ action: 'commit', jobId: 1, result: { backupId: 'x' } }).catch((e: unknown) => e as Error);
+    const bad = await failureOf(catalog({ action: 'commit', jobId: 1, result: { backupId: 'x' } }));
     expect(bad.name).toBe('Status2001');
   });
 

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { makeSampleTree } from '#cli/demo/sample-tree.ts';
+import { compareTrees } from '#cli/demo/compare-trees.ts';
+
+const run = promisify(execFile);
+const bin = new URL('../../bin/cairn.js', import.meta.url).pathname;
+
+/** The `cairn` command as an operator runs it: a real process, real state under --home. */
+describe('the cairn CLI', () => {
+  let work: string;
+  let home: string;
+  const cairn = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
+    try {
+      const { stdout, stderr } = await run(process.execPath, [bin, '--home', home, ...args], { maxBuffer: 16 * 1024 * 1024 });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), 'cairn-cli-'));
+    home = join(work, 'home');
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('backs up, lists the job and the image, and restores it, all as JSON', async () => {
+    const source = join(work, 'source');
+    makeSampleTree(source, { largeBytes: 100_000 });
+    const backup = await cairn('backup', '--client', 'cli-host', '--path', source, '--json');
+    expect(backup.code, backup.stderr).toBe(0);
+    const result = JSON.parse(backup.stdout) as { jobId: number; statusCode: number; backupId: string };
+    expect(result.statusCode).toBe(0);
+    expect(result.backupId).toMatch(/^cli-host_\d{10}$/);
+
+    const jobs = JSON.parse((await cairn('jobs', '--json')).stdout) as { jobId: number; state: string; statusCode: number }[];
+    expect(jobs[0]).toMatchObject({ jobId: result.jobId, state: 'DONE', statusCode: 0 });
+    const shown = JSON.parse((await cairn('jobs', 'show', String(result.jobId), '--json')).stdout) as { backupId: string };
+    expect(shown.backupId).toBe(result.backupId);
+    const images = JSON.parse((await cairn('images', '--client', 'cli-host', '--json')).stdout) as { backupId: string }[];
+    expect(images.map((i) => i.backupId)).toEqual([result.backupId]);
+
+    const target = join(work, 'restore');
+    const restore = await cairn('restore', '--backup-id', result.backupId, '--to', target, '--json');
+    expect(restore.code, restore.stderr).toBe(0);
+    expect((await compareTrees(source, join(target, source))).differences).toEqual([]);
+  });
+
+  it('prints a table for people', async () => {
+    const jobs = await cairn('jobs');
+    expect(jobs.stdout).toMatch(/^JOBID\s+STATE\s+STATUS/);
+  });
+
+  it('answers an unknown image with status 227 and says which', async () => {
+    const restore = await cairn('restore', '--backup-id', 'nohost_1700000000', '--to', join(work, 'x'), '--json');
+    expect(restore.code).toBe(2);
+    expect(JSON.parse(restore.stdout)).toMatchObject({ statusCode: 227, message: 'image nohost_1700000000 not found' });
+    const human = await cairn('restore', '--backup-id', 'nohost_1700000000', '--to', join(work, 'x'));
+    expect(human.stderr).toMatch(/status 227 .*image nohost_1700000000 not found/);
+  });
+
+  it('refuses a malformed storage unit and names the field', async () => {
+    const add = await cairn('storage-unit', 'add', '--name', '../bad', '--kind', 'disk', '--path', work, '--json');
+    expect(add.code).toBe(2);
+    expect(JSON.parse(add.stdout).details.join('\n')).toMatch(/^name: /m);
+    const units = JSON.parse((await cairn('storage-unit', 'list', '--json')).stdout) as { name: string }[];
+    expect(units.map((u) => u.name)).toEqual(['local-disk']);
+  });
+
+  it('ends a backup of a missing path with status 71 and exit code 2', async () => {
+    const backup = await cairn('backup', '--client', 'cli-host', '--path', join(work, 'nothing-here'));
+    expect(backup.code).toBe(2);
+    expect(backup.stderr).toMatch(/status 71 \(none of the files in the file list exist\)/);
+  });
+});
