@@ -13,7 +13,22 @@ import { createCatalogHandler } from '#lambdas/catalog-handler.ts';
 import { runBackup } from '#agent/backup.ts';
 import { openStorageUnit } from '#agent/open-storage-unit.ts';
 import { loadBackupJobDefinition } from './asl-definition.ts';
-import type { LocalRuntime } from './runtime.ts';
+import type { ConfigStore } from '#core/ports/config-store.ts';
+import type { JobStore } from '#core/ports/job-store.ts';
+import type { CatalogStore } from '#core/ports/catalog-store.ts';
+import type { MediaStore } from '#core/ports/media-store.ts';
+import type { Clock } from '#core/ports/clock.ts';
+
+/** What the engine runs against: the standalone runtime's SQLite stores, or (in tests) any adapters of the same ports. */
+export interface JobEngineDeps {
+  config: ConfigStore;
+  jobs: JobStore;
+  catalog: CatalogStore;
+  media: MediaStore;
+  clock: Clock;
+  /** Recorded on each job this process runs, for orphan detection. */
+  owner: string;
+}
 
 /** The `Parameters` the Stream state hands to ssm:SendCommand; locally they go to the in-process agent. */
 const SendCommandInput = z.object({
@@ -37,7 +52,7 @@ export interface RunHooks {
  * Task state runs the same handler code as the Lambdas, wired to SQLite; the
  * Stream state runs the edge agent in this process instead of through SSM.
  */
-export async function runBackupJob(runtime: LocalRuntime, request: Record<string, unknown>, hooks: RunHooks = {}): Promise<BackupRun> {
+export async function runBackupJob(runtime: JobEngineDeps, request: Record<string, unknown>, hooks: RunHooks = {}): Promise<BackupRun> {
   const jobsHandler = createJobsHandler(runtime);
   const brokerHandler = createBrokerHandler(runtime);
   const catalogHandler = createCatalogHandler(runtime);
