@@ -11,6 +11,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['bin/**/*.js'],
+    languageOptions: { globals: { process: 'readonly' } },
+  },
+  {
     // core/ is the pure domain: no AWS SDK, no filesystem, no processes, no wall clock.
     files: ['core/**/*.ts'],
     rules: {

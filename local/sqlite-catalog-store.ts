@@ -25,13 +25,16 @@ export class SqliteCatalogStore implements CatalogStore {
   }
 
   async listImages(query: ImageQuery = {}): Promise<Image[]> {
-    const where: string[] = [];
-    const args: string[] = [];
-    if (query.client) (where.push('client = ?'), args.push(query.client));
-    if (query.policy) (where.push('policy = ?'), args.push(query.policy));
     // created_at is ISO-8601 UTC, so text order is time order.
-    if (query.from) (where.push('created_at >= ?'), args.push(query.from.toISOString()));
-    if (query.to) (where.push('created_at <= ?'), args.push(query.to.toISOString()));
+    const conditions: [string, string | undefined][] = [
+      ['client = ?', query.client],
+      ['policy = ?', query.policy],
+      ['created_at >= ?', query.from?.toISOString()],
+      ['created_at <= ?', query.to?.toISOString()],
+    ];
+    const used = conditions.filter((c): c is [string, string] => c[1] !== undefined);
+    const where = used.map(([sql]) => sql);
+    const args = used.map(([, value]) => value);
     const sql = `SELECT value FROM images ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, backup_id DESC`;
     return (this.#db.prepare(sql).all(...args) as { value: string }[]).map((r) => JSON.parse(r.value) as Image);
   }
