@@ -13,6 +13,14 @@ const PARTIAL_MARKER = '.cairn-partial-';
 const PARTIAL_PATTERN = /\.cairn-partial-[0-9a-f]{16}$/;
 
 /**
+ * While a big object is being written, start the disk writing it out every
+ * this many bytes. Linux otherwise holds gigabytes of dirty pages until the
+ * final fsync, which then stalls the put for seconds; flushing as we go
+ * overlaps the disk with the data path (1 GiB: 3.8 s → 2.3 s durable).
+ */
+const WRITEBACK_EVERY_BYTES = 32 * 1024 * 1024;
+
+/**
  * The object store of a disk storage unit: one file per key under `root`.
  *
  * `put` writes a temporary file next to the final one, fsyncs it, renames it
@@ -34,17 +42,23 @@ export class FsObjectStore implements ObjectStore {
     const temp = `${file}${PARTIAL_MARKER}${randomBytes(8).toString('hex')}`;
     const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
     let bytes = 0;
+    const writeback = new Writeback(handle);
     try {
       if (body instanceof Uint8Array) {
         bytes = await writeFully(handle, body);
       } else {
         // One chunk at a time: the chunk is fully written before the next is
         // requested, so callers may reuse the buffer they handed us.
-        for await (const chunk of body) bytes += await writeFully(handle, chunk);
+        for await (const chunk of body) {
+          bytes += await writeFully(handle, chunk);
+          writeback.wrote(chunk.byteLength);
+        }
       }
+      await writeback.settle();
       await handle.sync();
       await handle.close();
     } catch (error) {
+      await writeback.settle().catch(() => undefined);
       await handle.close().catch(() => undefined);
       await unlink(temp).catch(() => undefined);
       throw error;
@@ -112,6 +126,37 @@ export class FsObjectStore implements ObjectStore {
     assertObjectKey(key);
     if (key.includes(PARTIAL_MARKER)) throw new ValidationError('invalid object key', [`${JSON.stringify(key)}: "${PARTIAL_MARKER}" is reserved for uploads in flight`]);
     return path.join(this.root, ...key.split('/'));
+  }
+}
+
+/** Early, overlapping `fdatasync`s while a put writes; at most one in flight. */
+class Writeback {
+  readonly #handle: FileHandle;
+  #sinceLast = 0;
+  #inFlight: Promise<void> | undefined;
+  #failure: { error: unknown } | undefined;
+
+  constructor(handle: FileHandle) {
+    this.#handle = handle;
+  }
+
+  wrote(bytes: number): void {
+    this.#sinceLast += bytes;
+    if (this.#sinceLast < WRITEBACK_EVERY_BYTES || this.#inFlight) return;
+    this.#sinceLast = 0;
+    this.#inFlight = this.#handle.datasync().then(
+      () => void (this.#inFlight = undefined),
+      (error: unknown) => {
+        this.#failure ??= { error };
+        this.#inFlight = undefined;
+      },
+    );
+  }
+
+  /** Waits for the flush in flight; rejects if any flush failed (the data may not be on disk). */
+  async settle(): Promise<void> {
+    await this.#inFlight;
+    if (this.#failure) throw this.#failure.error;
   }
 }
 

@@ -1,0 +1,188 @@
+import path from 'node:path';
+import { CairnError, ValidationError } from '#core/errors.ts';
+import { imageKeys } from '#core/ids.ts';
+import { BackupTaskResult, type BackupTask, type TaskReporter } from '#core/model/task.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
+import { StatusCode } from '#core/status-codes.ts';
+import { BufferPool } from './buffer-pool.ts';
+import { excludeMatcher } from './exclude.ts';
+import { ImageWriter } from './image-writer.ts';
+import { encodeManifest, MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type ImageManifest } from './manifest.ts';
+import { ProgressTicker } from './progress.ts';
+import { readAhead } from './read-ahead.ts';
+import { statSelections, walk } from './walker.ts';
+
+export interface BackupDeps {
+  store: ObjectStore;
+  reporter: TaskReporter;
+  now: () => Date;
+  /** Aborting ends the backup with status 150 and removes what it wrote. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Entries opened and read ahead of the one being packed. Bounds the memory
+ * this takes to this many first chunks (each at most one data buffer).
+ */
+const READ_AHEAD_ENTRIES = 16;
+
+/** How many unreadable paths the result (and so the job record) carries; the manifest keeps more. */
+const RESULT_UNREADABLE_LIMIT = 100;
+
+/**
+ * Backs up the task's selections into one image in the storage unit behind
+ * `deps.store`: fragments (tar archives), then the file index, then the
+ * manifest, each durable before the next is written, so a manifest in the
+ * store means a complete image.
+ *
+ * Outcomes:
+ * - resolves with statusCode 0, or 1 when some files could not be read or
+ *   changed while being read (the image is kept and lists them);
+ * - rejects with a CairnError: 71 when none of the selections exist (nothing
+ *   is written), 84 when the store fails (cause: the store's error), 150 when
+ *   `deps.signal` aborts, 41 when a heartbeat fails, 20 for a bad task.
+ *   After a rejection nothing of the image is left in the store (best effort;
+ *   objects that could not be removed are named in the error's details).
+ */
+export async function runBackup(task: BackupTask, deps: BackupDeps): Promise<BackupTaskResult> {
+  const startedAt = deps.now();
+  const keys = imageKeys(task.backupId);
+  const relative = task.selections.filter((s) => !path.isAbsolute(s));
+  if (relative.length > 0) throw new ValidationError('invalid backup selections', relative.map((s) => `${s}: a selection is an absolute path`));
+  if (deps.signal?.aborted) throw terminated(deps.signal.reason);
+
+  const exclude = excludeMatcher(task.exclude);
+  const { roots, missing, excluded } = await statSelections(task.selections, exclude);
+  if (roots.length === 0) {
+    throw new CairnError(StatusCode.NONE_OF_THE_FILES_EXIST, 'none of the files in the file list exist', {
+      details: [...missing.map((m) => `${m.path}: ${m.reason}`), ...excluded.map((p) => `${p}: excluded`)],
+    });
+  }
+
+  const pool = new BufferPool(task.buffers);
+  // One signal for every reason to stop: the administrator, or a lost workflow.
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort(terminated(deps.signal?.reason));
+  deps.signal?.addEventListener('abort', onAbort, { once: true });
+  const writer = new ImageWriter({ store: deps.store, backupId: task.backupId, pool, fragmentSizeBytes: task.storageUnit.fragmentSizeBytes, signal: stop.signal });
+  // Stop the uploads at once, rather than when the reader next checks the signal.
+  stop.signal.addEventListener('abort', () => void writer.abort(stop.signal.reason), { once: true });
+  for (const m of missing) writer.unreadable(m.path, m.reason);
+  writer.counts.excluded += excluded.length;
+  const ticker = new ProgressTicker({
+    reporter: deps.reporter,
+    now: deps.now,
+    snapshot: () => ({ files: writer.fileCount, bytes: writer.bytes, writerWaits: pool.writerWaits, readerWaits: pool.readerWaits, currentPath: writer.currentPath }),
+    onHeartbeatFailure: (error) => stop.abort(new CairnError(StatusCode.NETWORK_TIMEOUT, 'the job workflow no longer accepts heartbeats from this agent', { cause: error })),
+  });
+
+  ticker.start();
+  try {
+    const hooks = { exclude, onProblem: (p: string, reason: string) => writer.unreadable(p, reason), onExcluded: () => void (writer.counts.excluded += 1) };
+    const prepared = readAhead(walk(roots, hooks), (entry) => writer.prepare(entry), (p) => writer.dispose(p), READ_AHEAD_ENTRIES);
+    for await (const entry of prepared) {
+      stop.signal.throwIfAborted();
+      await writer.add(entry);
+    }
+    stop.signal.throwIfAborted();
+    const image = await writer.finish();
+    const statusCode = writer.problems.count > 0 ? 1 : 0;
+    const bytes = image.fragments.reduce((sum, f) => sum + f.bytes, 0);
+    const completedAt = deps.now();
+    const manifest: ImageManifest = {
+      format: MANIFEST_FORMAT,
+      formatVersion: MANIFEST_FORMAT_VERSION,
+      backupId: task.backupId,
+      jobId: task.jobId,
+      client: task.client,
+      policy: task.policy,
+      schedule: task.schedule,
+      level: task.level,
+      storageUnit: task.storageUnit.name,
+      createdAt: startedAt.toISOString(),
+      completedAt: completedAt.toISOString(),
+      statusCode,
+      selections: task.selections,
+      exclude: task.exclude,
+      fragmentSizeBytes: task.storageUnit.fragmentSizeBytes,
+      fragments: image.fragments,
+      fileCount: image.indexEntries,
+      bytes,
+      dataBytes: writer.dataBytes,
+      indexKey: image.indexKey,
+      indexSha256: image.indexSha256,
+      indexEntries: image.indexEntries,
+      unreadable: writer.problems.first(),
+      unreadableCount: writer.problems.count,
+      counts: { ...writer.counts },
+      buffers: { count: pool.count, sizeBytes: pool.sizeBytes, writerWaits: pool.writerWaits, readerWaits: pool.readerWaits },
+    };
+    // Everything that can fail is done before the manifest goes out: once it
+    // is in the store the image is complete and must not be removed.
+    const result = BackupTaskResult.parse({
+      backupId: task.backupId,
+      statusCode,
+      fragments: image.fragments,
+      fileCount: image.indexEntries,
+      bytes,
+      indexKey: image.indexKey,
+      indexSha256: image.indexSha256,
+      manifestKey: keys.manifest,
+      unreadable: writer.problems.first(RESULT_UNREADABLE_LIMIT),
+      unreadableCount: writer.problems.count,
+      writerWaits: pool.writerWaits,
+      readerWaits: pool.readerWaits,
+      elapsedMs: Math.max(0, completedAt.getTime() - startedAt.getTime()),
+    });
+    const encoded = encodeManifest(manifest);
+    stop.signal.throwIfAborted();
+    try {
+      await deps.store.put(keys.manifest, encoded);
+    } catch (error) {
+      throw mediaWriteError(keys.manifest, error);
+    }
+    await ticker.finish();
+    return result;
+  } catch (error) {
+    ticker.stop();
+    // Read the store's failure before stopping the uploads, whose own failures follow from it.
+    const storeFailure = writer.storeFailure;
+    await writer.abort(error);
+    const failure = classify(error, stop.signal, storeFailure, task.backupId);
+    const leftovers = await removeObjects(deps.store, writer.writtenKeys);
+    if (leftovers.length === 0) throw failure;
+    throw new CairnError(failure.statusCode, failure.message, { cause: failure.cause, details: [...failure.details, ...leftovers] });
+  } finally {
+    deps.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** The one error a failed backup ends with, most specific reason first. */
+function classify(error: unknown, stop: AbortSignal, storeFailure: unknown, backupId: string): CairnError {
+  if (stop.aborted && stop.reason instanceof CairnError) return stop.reason;
+  if (storeFailure !== undefined) return mediaWriteError(backupId, storeFailure);
+  if (error instanceof CairnError) return error;
+  return new CairnError(StatusCode.INTERNAL_ERROR, `backup ${backupId} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
+
+function mediaWriteError(what: string, cause: unknown): CairnError {
+  if (cause instanceof CairnError && cause.statusCode === StatusCode.MEDIA_WRITE_ERROR) return cause;
+  return new CairnError(StatusCode.MEDIA_WRITE_ERROR, `media write error writing ${what}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+}
+
+function terminated(reason: unknown): CairnError {
+  return new CairnError(StatusCode.TERMINATED_BY_ADMINISTRATOR, 'termination requested by administrator', reason === undefined ? {} : { cause: reason });
+}
+
+/** Removes a failed image's objects; returns the ones that could not be removed, as `key: reason`. */
+async function removeObjects(store: ObjectStore, keys: readonly string[]): Promise<string[]> {
+  const leftovers: string[] = [];
+  for (const key of keys) {
+    try {
+      await store.delete(key);
+    } catch (error) {
+      leftovers.push(`${key}: could not remove partial image object (${error instanceof Error ? error.message : String(error)})`);
+    }
+  }
+  return leftovers;
+}

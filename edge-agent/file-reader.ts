@@ -1,0 +1,226 @@
+import { createHash } from 'node:crypto';
+import { closeSync, constants, fstatSync, open as openCallback, read as readCallback, type BigIntStats } from 'node:fs';
+import { promisify } from 'node:util';
+import { describeFsError } from './fs-errors.ts';
+
+/*
+ * File descriptors rather than FileHandles, and a deliberate split between
+ * asynchronous and synchronous calls: `open` and `read` may wait for the
+ * disk, so they go to the thread pool and several files are in flight at
+ * once; `fstat` of an open file and `close` of a read-only one only touch
+ * the in-memory inode, so they are made directly. Each thread-pool round
+ * trip costs tens of microseconds, which is what limits a tree of small files.
+ */
+const openFd = promisify(openCallback);
+const readFd = promisify(readCallback);
+
+/** A file the walk found that cannot be backed up; `reason` is for the unreadable list. */
+export class UnreadableFileError extends Error {
+  readonly reason: string;
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(reason, options);
+    this.name = 'UnreadableFileError';
+    this.reason = reason;
+  }
+}
+
+export interface OpenedFile {
+  fd: number;
+  /** `fstat` of the open file: its size is what the tar header promises. */
+  stats: BigIntStats;
+}
+
+/**
+ * Opens a file the walk found, refusing to follow a symlink swapped in since
+ * (O_NOFOLLOW) or to block on a FIFO swapped in (O_NONBLOCK), and checking it
+ * is still the same regular file. Rejects with UnreadableFileError.
+ */
+export async function openWalkedFile(path: string, walked: BigIntStats): Promise<OpenedFile> {
+  let fd: number;
+  try {
+    fd = await openFd(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    throw new UnreadableFileError(describeFsError(error, 'vanished during backup'), { cause: error });
+  }
+  try {
+    const stats = fstatSync(fd, { bigint: true });
+    if (!stats.isFile() || stats.ino !== walked.ino || stats.dev !== walked.dev) throw new UnreadableFileError('replaced during backup');
+    return { fd, stats };
+  } catch (error) {
+    closeSync(fd);
+    if (error instanceof UnreadableFileError) throw error;
+    throw new UnreadableFileError(describeFsError(error), { cause: error });
+  }
+}
+
+export interface CopyResult {
+  sha256: string;
+  /** Set when what was stored differs from the file as it is now: the reason, for the unreadable list. */
+  problem?: string;
+}
+
+/**
+ * A regular file opened for backup with its first chunk already read, so
+ * that several files can be opened and read ahead of the one being packed
+ * (a walk of small files is otherwise one file-system round trip after
+ * another). A file that fits in the first chunk is closed at once; a bigger
+ * one stays open and streams the rest in `copyTo`. Memory: one chunk.
+ */
+export interface PreparedFile {
+  /** `fstat` at open; `stats.size` is the size the tar header promises. */
+  readonly stats: BigIntStats;
+  /**
+   * Streams exactly `stats.size` bytes to `write` (see copyFileContent for
+   * files that change meanwhile), then closes the file. Call once.
+   */
+  copyTo(write: (chunk: Uint8Array) => Promise<void>, signal?: AbortSignal): Promise<CopyResult>;
+  /** Closes the file without copying it (it became a hard link, or the backup stopped). */
+  dispose(): Promise<void>;
+}
+
+export async function prepareFile(path: string, walked: BigIntStats, chunkBytes: number): Promise<PreparedFile> {
+  const { fd, stats } = await openWalkedFile(path, walked);
+  const reader = new ContentReader(fd, Number(stats.size), chunkBytes);
+  let head: Buffer | undefined;
+  let open = true;
+  const release = (): void => {
+    if (open) closeSync(fd);
+    open = false;
+  };
+  try {
+    head = await reader.next();
+    if (reader.done) {
+      reader.checkUnchanged(stats.mtimeNs);
+      release();
+    }
+  } catch (error) {
+    release();
+    throw error;
+  }
+  return {
+    stats,
+    async copyTo(write, signal) {
+      try {
+        const hash = createHash('sha256');
+        const pass = async (chunk: Uint8Array): Promise<void> => {
+          hash.update(chunk);
+          if (chunk.byteLength > 0) await write(chunk);
+        };
+        if (head) await pass(head);
+        head = undefined;
+        await copyRest(reader, pass, signal);
+        if (open) reader.checkUnchanged(stats.mtimeNs);
+        return reader.problem ? { sha256: hash.digest('hex'), problem: reader.problem } : { sha256: hash.digest('hex') };
+      } finally {
+        release();
+      }
+    },
+    async dispose() {
+      head = undefined;
+      release();
+    },
+  };
+}
+
+/**
+ * Streams exactly `size` bytes of an open file to `write`, hashing them as
+ * they pass; nothing is held beyond the chunk in flight.
+ *
+ * The tar header already promised `size` bytes, so the member must have them
+ * whatever the file does meanwhile (as GNU tar does): a file that shrank or
+ * fails to read is zero-filled to `size`, one that grew is cut at `size`, and
+ * the result names the problem. The sha256 is of the bytes stored, so a
+ * restore verifies what the image holds.
+ */
+export async function copyFileContent(
+  fd: number,
+  size: number,
+  write: (chunk: Uint8Array) => Promise<void>,
+  options: { chunkBytes: number; signal?: AbortSignal; mtimeNs?: bigint },
+): Promise<CopyResult> {
+  const hash = createHash('sha256');
+  const reader = new ContentReader(fd, size, options.chunkBytes);
+  await copyRest(
+    reader,
+    async (chunk) => {
+      hash.update(chunk);
+      if (chunk.byteLength > 0) await write(chunk);
+    },
+    options.signal,
+  );
+  if (options.mtimeNs !== undefined) reader.checkUnchanged(options.mtimeNs);
+  return reader.problem ? { sha256: hash.digest('hex'), problem: reader.problem } : { sha256: hash.digest('hex') };
+}
+
+/** A read-only block of zeros; chunks handed on are never written to, so one copy serves every padding. */
+const ZEROS = Buffer.alloc(64 * 1024);
+
+async function copyRest(reader: ContentReader, pass: (chunk: Uint8Array) => Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  while (!reader.done) {
+    signal?.throwIfAborted();
+    const chunk = await reader.next();
+    if (chunk) await pass(chunk);
+  }
+  for (let missing = reader.size - reader.position; missing > 0; missing = reader.size - reader.position) {
+    const zeros = ZEROS.subarray(0, Math.min(ZEROS.length, missing));
+    reader.position += zeros.byteLength;
+    await pass(zeros);
+  }
+}
+
+/** Reads a file's content as `size` bytes, noting (not throwing) when the file does not match. */
+class ContentReader {
+  readonly fd: number;
+  readonly size: number;
+  readonly chunkBytes: number;
+  position = 0;
+  done = false;
+  problem: string | undefined;
+
+  constructor(fd: number, size: number, chunkBytes: number) {
+    this.fd = fd;
+    this.size = size;
+    this.chunkBytes = chunkBytes;
+  }
+
+  /** The next chunk; undefined once the content is read or cannot be read further. */
+  async next(): Promise<Buffer | undefined> {
+    if (this.done) return undefined;
+    const remaining = this.size - this.position;
+    const want = Math.min(this.chunkBytes, remaining);
+    // On the last read ask for one byte more: getting it means the file grew,
+    // and we learn that without another read.
+    const last = want === remaining;
+    const buffer = Buffer.allocUnsafe(last ? want + 1 : want);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await readFd(this.fd, buffer, 0, buffer.length, this.position));
+    } catch (error) {
+      this.done = true;
+      this.problem = `read failed at byte ${this.position} (${describeFsError(error)}); stored zeros from there`;
+      return undefined;
+    }
+    if (bytesRead === 0 && remaining > 0) {
+      this.done = true;
+      this.problem = `changed during backup: shrank from ${this.size} to ${this.position} bytes; stored zeros from there`;
+      return undefined;
+    }
+    if (bytesRead > want) this.problem = `changed during backup: grew beyond ${this.size} bytes; stored the first ${this.size}`;
+    const data = buffer.subarray(0, Math.min(bytesRead, want));
+    this.position += data.byteLength;
+    if (this.position === this.size) this.done = true;
+    return data;
+  }
+
+  /** After the last read: a file whose mtime moved was written to while we read it. */
+  checkUnchanged(mtimeNs: bigint): void {
+    if (this.problem) return;
+    let after: BigIntStats;
+    try {
+      after = fstatSync(this.fd, { bigint: true });
+    } catch {
+      return; // the content is already read; an fstat failure now says nothing about it
+    }
+    if (after.mtimeNs !== mtimeNs) this.problem = 'changed during backup: modified while being read';
+  }
+}

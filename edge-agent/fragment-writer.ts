@@ -1,0 +1,218 @@
+import { createHash, type Hash } from 'node:crypto';
+import { pack as createPack, type Pack } from 'tar-stream';
+import type { Fragment } from '#core/model/image.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
+import { throughPool, type BufferPool } from './buffer-pool.ts';
+import type { PackHeader } from './tar-member.ts';
+
+export interface FragmentWriterOptions {
+  store: ObjectStore;
+  /** Object key of fragment `n` (1-based). */
+  keyOf: (n: number) => string;
+  pool: BufferPool;
+  /** A new fragment starts at the first member boundary at or past this size. */
+  fragmentSizeBytes: number;
+}
+
+/** Where a member landed: its fragment and the offset of its first header block in it. */
+export interface MemberPlace {
+  fragment: number;
+  offset: number;
+}
+
+/** Writes member content; resolves once the sink has taken the chunk. */
+export type ContentWriter = (chunk: Uint8Array) => Promise<void>;
+
+interface OpenFragment {
+  number: number;
+  key: string;
+  pack: Pack;
+  /** Bytes tar-stream has produced for this fragment so far. */
+  produced: () => number;
+  hash: Hash;
+  put: Promise<{ bytes: number }>;
+}
+
+/**
+ * Packs members into an image made of fragments, each one a complete tar
+ * archive (with its own end-of-archive blocks) streamed to the store while
+ * it is being packed: tar-stream → buffer pool → `store.put`.
+ *
+ * A fragment is closed at the first member boundary once it has reached
+ * `fragmentSizeBytes`, so one member is never split: a file bigger than the
+ * fragment size makes one fragment that much bigger. That keeps every
+ * fragment readable by GNU tar on its own.
+ *
+ * When a `put` fails, the fragment's tar stream is destroyed, so the member
+ * being written fails at once; `failure` then holds the store's error, which
+ * is the cause worth reporting.
+ */
+export class FragmentWriter {
+  readonly #options: FragmentWriterOptions;
+  readonly #fragments: Fragment[] = [];
+  #current: OpenFragment | undefined;
+  #failure: { error: unknown } | undefined;
+  /** After `abort`, uploads fail because we stopped them: that is not the store's failure. */
+  #aborted = false;
+
+  constructor(options: FragmentWriterOptions) {
+    this.#options = options;
+  }
+
+  /** The store's error, if a fragment upload failed. */
+  get failure(): unknown {
+    return this.#failure?.error;
+  }
+
+  /** Fragments completely written so far. */
+  get fragments(): readonly Fragment[] {
+    return this.#fragments;
+  }
+
+  /** Image bytes produced so far, including the fragment being written. */
+  get bytes(): number {
+    return this.#fragments.reduce((sum, f) => sum + f.bytes, 0) + (this.#current?.produced() ?? 0);
+  }
+
+  /**
+   * Adds one member. For files, `content` must write exactly `header.size`
+   * bytes through the writer it is given; its result is passed back. When
+   * `add` rejects, the writer is done: the fragment in progress is abandoned.
+   */
+  async add<R = undefined>(header: PackHeader, content?: (write: ContentWriter) => Promise<R>): Promise<MemberPlace & { result: R | undefined }> {
+    this.#throwIfFailed();
+    if (this.#current && this.#current.produced() >= this.#options.fragmentSizeBytes) await this.#close();
+    const fragment = this.#current ?? this.#open();
+    const offset = fragment.produced();
+    let settle!: { resolve: () => void; reject: (error: unknown) => void };
+    const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    // The entry can fail while `content` is still reading the file; it is awaited below.
+    done.catch(() => undefined);
+    const sink = fragment.pack.entry(header, (error) => (error ? settle.reject(error) : settle.resolve()));
+    // Errors reach us through the entry callback; an 'error' event without a listener would crash the process.
+    sink.on('error', () => undefined);
+    let result: R | undefined;
+    try {
+      if (content) {
+        result = await content((chunk) => writeToSink(sink, chunk));
+        sink.end(undefined);
+      }
+      await done;
+    } catch (error) {
+      // A store that stops reading ends the tar stream before its put has
+      // rejected; wait for that rejection so the store's error is the one reported.
+      if (fragment.pack.destroyed || fragment.pack.destroying) await fragment.put.then(noop, noop);
+      this.#throwIfFailed();
+      // A half-written member cannot be finished: the fragment is abandoned.
+      await this.abort(error);
+      throw error;
+    }
+    return { fragment: fragment.number, offset, result };
+  }
+
+  /** Closes the last fragment (an image always has at least one) and returns them all. */
+  async finish(): Promise<Fragment[]> {
+    this.#throwIfFailed();
+    if (!this.#current && this.#fragments.length === 0) this.#open();
+    if (this.#current) await this.#close();
+    return [...this.#fragments];
+  }
+
+  /** Stops the fragment being written; its `put` leaves nothing behind. Never rejects. */
+  async abort(reason: unknown): Promise<void> {
+    this.#aborted = true;
+    const current = this.#current;
+    this.#current = undefined;
+    if (!current) return;
+    current.pack.destroy(reason instanceof Error ? reason : new Error(String(reason)));
+    await current.put.catch(() => undefined);
+  }
+
+  #open(): OpenFragment {
+    const number = this.#fragments.length + 1;
+    const key = this.#options.keyOf(number);
+    const pack = createPack();
+    pack.on('error', () => undefined); // surfaces through the put and the entry callbacks
+    const produced = countProduced(pack);
+    const hash = createHash('sha256');
+    const body = hashed(throughPool(pack as AsyncIterable<Uint8Array>, this.#options.pool), hash);
+    const put = this.#options.store.put(key, body);
+    put.catch((error: unknown) => {
+      if (!this.#aborted) this.#failure ??= { error };
+      pack.destroy(error instanceof Error ? error : new Error(String(error)));
+    });
+    this.#current = { number, key, pack, produced, hash, put };
+    return this.#current;
+  }
+
+  async #close(): Promise<void> {
+    const current = this.#current;
+    if (!current) return;
+    current.pack.finalize();
+    let stored: { bytes: number };
+    try {
+      stored = await current.put;
+    } catch (error) {
+      this.#current = undefined;
+      if (!this.#aborted) this.#failure ??= { error };
+      throw error;
+    }
+    this.#current = undefined;
+    if (stored.bytes !== current.produced()) {
+      const error = new Error(`fragment ${current.number}: the store took ${stored.bytes} bytes of ${current.produced()}`);
+      this.#failure ??= { error };
+      throw error;
+    }
+    this.#fragments.push({ number: current.number, key: current.key, bytes: stored.bytes, sha256: current.hash.digest('hex') });
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failure) throw this.#failure.error;
+  }
+}
+
+/**
+ * tar-stream does not say how many bytes it has produced, and the index needs
+ * each member's offset. Every byte it emits (headers, pax records, data,
+ * padding, end-of-archive) goes through `push`, so we count there; when a
+ * member starts, the count is its offset.
+ */
+function countProduced(pack: Pack): () => number {
+  let produced = 0;
+  const push = pack.push.bind(pack);
+  pack.push = (chunk: unknown) => {
+    if (chunk instanceof Uint8Array) produced += chunk.byteLength;
+    return push(chunk);
+  };
+  return () => produced;
+}
+
+/** Hashes what the store consumes, chunk by chunk, without holding on to any. */
+async function* hashed(source: AsyncIterable<Uint8Array>, hash: Hash): AsyncGenerator<Uint8Array, void, undefined> {
+  for await (const chunk of source) {
+    hash.update(chunk);
+    yield chunk;
+  }
+}
+
+type Sink = ReturnType<Pack['entry']>;
+
+/** Writes one chunk, waiting while tar-stream applies backpressure; rejects if the entry is destroyed. */
+function writeToSink(sink: Sink, chunk: Uint8Array): Promise<void> {
+  if (sink.destroyed || sink.destroying) return Promise.reject(new Error('tar entry destroyed'));
+  if (sink.write(chunk)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => {
+      sink.off('close', onClose);
+      resolve();
+    };
+    const onClose = (): void => {
+      sink.off('drain', onDrain);
+      reject(new Error('tar entry destroyed'));
+    };
+    sink.once('drain', onDrain);
+    sink.once('close', onClose);
+  });
+}
+
+function noop(): void {}

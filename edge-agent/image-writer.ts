@@ -1,0 +1,246 @@
+import type { BigIntStats } from 'node:fs';
+import { readlink } from 'node:fs/promises';
+import { imageKeys } from '#core/ids.ts';
+import type { Fragment } from '#core/model/image.ts';
+import type { IndexEntry } from '#core/model/task.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
+import type { BufferPool } from './buffer-pool.ts';
+import { prepareFile, UnreadableFileError, type CopyResult, type PreparedFile } from './file-reader.ts';
+import { FragmentWriter, type MemberPlace } from './fragment-writer.ts';
+import { describeFsError } from './fs-errors.ts';
+import { IndexWriter } from './index-writer.ts';
+import { ProblemList } from './problems.ts';
+import { packHeader, type MemberSpec } from './tar-member.ts';
+import type { WalkEntry } from './walker.ts';
+
+export interface ImageCounts {
+  files: number;
+  directories: number;
+  symlinks: number;
+  hardlinks: number;
+  changed: number;
+  unreadable: number;
+  excluded: number;
+  skipped: number;
+}
+
+export interface ImageWriterOptions {
+  store: ObjectStore;
+  backupId: string;
+  pool: BufferPool;
+  fragmentSizeBytes: number;
+  signal?: AbortSignal;
+}
+
+/** Bigger reads do not go faster and would only raise the memory in flight. */
+const MAX_READ_BYTES = 1024 * 1024;
+
+/**
+ * A walk entry with its file-system work done ahead of packing (see
+ * `prepare`): a regular file opened with its first chunk read, a symlink's
+ * target read, or why it could not be.
+ */
+export interface PreparedEntry {
+  entry: WalkEntry;
+  file?: PreparedFile;
+  linkTarget?: string;
+  unreadable?: string;
+}
+
+/**
+ * Turns walk entries into image members: each entry goes into the current
+ * fragment and gets its line in the index. Owns the hard-link table (the
+ * first path of a multiply-linked file carries the data; later paths become
+ * hard-link members pointing at it) and the list of what could not be read.
+ */
+export class ImageWriter {
+  readonly problems = new ProblemList();
+  readonly counts: ImageCounts = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, changed: 0, unreadable: 0, excluded: 0, skipped: 0 };
+  dataBytes = 0;
+  currentPath: string | undefined;
+  readonly #options: ImageWriterOptions;
+  readonly #keys: ReturnType<typeof imageKeys>;
+  readonly #fragments: FragmentWriter;
+  readonly #index: IndexWriter;
+  readonly #hardlinks = new Map<string, string>();
+  /** dev:ino of multiply-linked files already prepared, so their later paths are not opened for nothing. */
+  readonly #linksPrepared = new Set<string>();
+  readonly #chunkBytes: number;
+  #indexDone = false;
+
+  constructor(options: ImageWriterOptions) {
+    this.#options = options;
+    this.#keys = imageKeys(options.backupId);
+    this.#fragments = new FragmentWriter({ store: options.store, keyOf: this.#keys.fragment, pool: options.pool, fragmentSizeBytes: options.fragmentSizeBytes });
+    this.#index = new IndexWriter(options.store, this.#keys.index);
+    this.#chunkBytes = Math.min(options.pool.sizeBytes, MAX_READ_BYTES);
+  }
+
+  /** Members written so far. */
+  get fileCount(): number {
+    return this.#index.entries;
+  }
+
+  /** Image bytes produced so far. */
+  get bytes(): number {
+    return this.#fragments.bytes;
+  }
+
+  /** The store's error when an upload failed: the cause of the job's failure. */
+  get storeFailure(): unknown {
+    return this.#fragments.failure ?? this.#index.failure;
+  }
+
+  /** Keys of objects completely written, for clean-up after a failure. */
+  get writtenKeys(): string[] {
+    return [...this.#fragments.fragments.map((f) => f.key), ...(this.#indexDone ? [this.#keys.index] : [])];
+  }
+
+  unreadable(path: string, reason: string): void {
+    this.counts.unreadable += 1;
+    this.problems.add(path, reason);
+  }
+
+  /**
+   * The file-system part of adding an entry, safe to run for several entries
+   * ahead of `add` (in walk order). Never rejects for a file that cannot be
+   * read: that becomes `unreadable`.
+   */
+  async prepare(entry: WalkEntry): Promise<PreparedEntry> {
+    const { path, stats } = entry;
+    if (stats.isSymbolicLink()) {
+      try {
+        return { entry, linkTarget: await readlink(path) };
+      } catch (error) {
+        return { entry, unreadable: describeFsError(error, 'vanished during backup') };
+      }
+    }
+    if (!stats.isFile()) return { entry };
+    const linkKey = linkKeyOf(stats);
+    if (linkKey !== undefined) {
+      if (this.#linksPrepared.has(linkKey)) return { entry };
+      this.#linksPrepared.add(linkKey);
+    }
+    try {
+      return { entry, file: await prepareFile(path, stats, this.#chunkBytes) };
+    } catch (error) {
+      if (error instanceof UnreadableFileError) return { entry, unreadable: error.reason };
+      throw error;
+    }
+  }
+
+  /** Releases what `prepare` holds when the entry will not be added. */
+  async dispose(prepared: PreparedEntry): Promise<void> {
+    await prepared.file?.dispose();
+  }
+
+  /** Packs a prepared entry into the image and indexes it. Call in walk order. */
+  async add(prepared: PreparedEntry): Promise<void> {
+    const { path, stats } = prepared.entry;
+    this.currentPath = path;
+    if (path === '/') return; // the root itself has no member name; its contents follow
+    if (stats.isDirectory()) {
+      const spec = this.#spec(path, 'directory', stats);
+      await this.#record(spec, await this.#fragments.add(packHeader(spec)));
+      this.counts.directories += 1;
+    } else if (stats.isSymbolicLink()) {
+      if (prepared.linkTarget === undefined) return this.unreadable(path, prepared.unreadable ?? 'cannot read the link');
+      const spec = { ...this.#spec(path, 'symlink', stats), linkTarget: prepared.linkTarget };
+      await this.#record(spec, await this.#fragments.add(packHeader(spec)));
+      this.counts.symlinks += 1;
+    } else if (stats.isFile()) {
+      await this.#addFile(prepared);
+    } else {
+      // Sockets, FIFOs and devices are not data; GNU tar skips sockets too.
+      this.counts.skipped += 1;
+    }
+  }
+
+  /** Closes the last fragment and the index; after this every object but the manifest is durable. */
+  async finish(): Promise<{ fragments: Fragment[]; indexKey: string; indexSha256: string; indexEntries: number }> {
+    const fragments = await this.#fragments.finish();
+    const index = await this.#index.finish();
+    this.#indexDone = true;
+    return { fragments, indexKey: this.#keys.index, indexSha256: index.sha256, indexEntries: index.entries };
+  }
+
+  /** Stops every upload in flight; they leave nothing behind. Never rejects. */
+  async abort(reason: unknown): Promise<void> {
+    await Promise.all([this.#fragments.abort(reason), this.#index.abort(reason)]);
+  }
+
+  async #addFile(prepared: PreparedEntry): Promise<void> {
+    const { path, stats: walked } = prepared.entry;
+    const linkKey = linkKeyOf(walked);
+    const first = linkKey === undefined ? undefined : this.#hardlinks.get(linkKey);
+    if (first !== undefined) {
+      await prepared.file?.dispose();
+      const spec = { ...this.#spec(path, 'link', walked), linkTarget: first };
+      await this.#record(spec, await this.#fragments.add(packHeader(spec)));
+      this.counts.hardlinks += 1;
+      return;
+    }
+    if (prepared.unreadable !== undefined) return this.unreadable(path, prepared.unreadable);
+    let file = prepared.file;
+    if (!file) {
+      // Skipped ahead as a later link of a file whose first path then could not be read.
+      try {
+        file = await prepareFile(path, walked, this.#chunkBytes);
+      } catch (error) {
+        if (!(error instanceof UnreadableFileError)) throw error;
+        return this.unreadable(path, error.reason);
+      }
+    }
+    const spec = this.#spec(path, 'file', file.stats);
+    let place: MemberPlace & { result: CopyResult | undefined };
+    try {
+      place = await this.#fragments.add(packHeader(spec), (write) => file.copyTo(write, this.#options.signal));
+    } finally {
+      await file.dispose();
+    }
+    const copied = place.result!;
+    if (copied.problem) {
+      // The member is in the image, but it is not the file as it is now.
+      this.counts.changed += 1;
+      this.problems.add(path, copied.problem);
+    }
+    if (linkKey !== undefined) this.#hardlinks.set(linkKey, path);
+    this.counts.files += 1;
+    this.dataBytes += spec.size;
+    await this.#record(spec, place, copied.sha256);
+  }
+
+  #spec(path: string, type: MemberSpec['type'], stats: BigIntStats): MemberSpec {
+    return {
+      path,
+      type,
+      mode: Number(stats.mode) & 0o7777,
+      uid: Number(stats.uid),
+      gid: Number(stats.gid),
+      mtimeNs: stats.mtimeNs,
+      size: type === 'file' ? Number(stats.size) : 0,
+    };
+  }
+
+  async #record(spec: MemberSpec, place: MemberPlace, sha256?: string): Promise<void> {
+    const entry: IndexEntry = {
+      path: spec.path,
+      type: spec.type === 'link' ? 'hardlink' : spec.type,
+      mode: spec.mode,
+      uid: spec.uid,
+      gid: spec.gid,
+      size: spec.size,
+      mtimeMs: Number(spec.mtimeNs) / 1e6,
+      fragment: place.fragment,
+      offset: place.offset,
+    };
+    if (spec.linkTarget !== undefined) entry.linkTarget = spec.linkTarget;
+    if (sha256 !== undefined) entry.sha256 = sha256;
+    await this.#index.add(entry);
+  }
+}
+
+/** Identity of a file with more than one name; undefined for a file with one. */
+function linkKeyOf(stats: BigIntStats): string | undefined {
+  return stats.nlink > 1n ? `${stats.dev}:${stats.ino}` : undefined;
+}

@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { CairnError } from '#core/errors.ts';
+import { Fragment } from '#core/model/image.ts';
+import { IsoTime, Name } from '#core/model/names.ts';
+import { BackupLevel } from '#core/model/policy.ts';
+import { readAll, type ObjectStore } from '#core/ports/object-store.ts';
+import { StatusCode } from '#core/status-codes.ts';
+import { describeIssues } from '#core/validation.ts';
+
+export const MANIFEST_FORMAT = 'cairn-image';
+export const MANIFEST_FORMAT_VERSION = 1;
+
+const count = z.number().int().min(0);
+
+/**
+ * The image's table of contents, written last: it exists only once every
+ * fragment and the index are durable, so a manifest is the mark of a
+ * complete image (data first, catalog last). Restore needs nothing else.
+ */
+export const ImageManifest = z
+  .object({
+    format: z.literal(MANIFEST_FORMAT),
+    formatVersion: z.literal(MANIFEST_FORMAT_VERSION),
+    backupId: z.string(),
+    jobId: z.number().int().positive(),
+    client: Name,
+    policy: Name,
+    schedule: Name,
+    level: BackupLevel,
+    storageUnit: Name,
+    createdAt: IsoTime,
+    completedAt: IsoTime,
+    /** 0, or 1 when some files could not be read (they are listed). */
+    statusCode: z.union([z.literal(0), z.literal(1)]),
+    selections: z.array(z.string()),
+    exclude: z.array(z.string()),
+    fragmentSizeBytes: count,
+    fragments: z.array(Fragment).min(1),
+    /** Members in the image (files, directories, links). */
+    fileCount: count,
+    /** Bytes of the image: the sum of the fragments' sizes. */
+    bytes: count,
+    /** Bytes of file content in the image. */
+    dataBytes: count,
+    indexKey: z.string(),
+    indexSha256: z.string().regex(/^[0-9a-f]{64}$/),
+    indexEntries: count,
+    /** The first unreadable paths as `path: reason`; `unreadableCount` has them all. */
+    unreadable: z.array(z.string()),
+    unreadableCount: count,
+    counts: z
+      .object({
+        files: count,
+        directories: count,
+        symlinks: count,
+        hardlinks: count,
+        /** In the image, but changed while being read (also in `unreadable`). */
+        changed: count,
+        /** Not in the image (also in `unreadable`). */
+        unreadable: count,
+        excluded: count,
+        /** Sockets, FIFOs and devices: not backed up. */
+        skipped: count,
+      })
+      .strict(),
+    buffers: z.object({ count: count, sizeBytes: count, writerWaits: count, readerWaits: count }).strict(),
+  })
+  .strict();
+export type ImageManifest = z.output<typeof ImageManifest>;
+
+export function encodeManifest(manifest: ImageManifest): Uint8Array {
+  return Buffer.from(`${JSON.stringify(ImageManifest.parse(manifest), null, 2)}\n`);
+}
+
+/** Reads and checks a manifest; a missing one rejects with NotFoundError, a malformed one with CORRUPT_IMAGE. */
+export async function readManifest(store: ObjectStore, key: string): Promise<ImageManifest> {
+  const text = (await readAll(await store.get(key))).toString('utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new CairnError(StatusCode.CORRUPT_IMAGE, `manifest ${key} is not JSON`, { cause: error });
+  }
+  const parsed = ImageManifest.safeParse(json);
+  if (!parsed.success) throw new CairnError(StatusCode.CORRUPT_IMAGE, `manifest ${key} is not a Cairn image manifest`, { cause: parsed.error, details: describeIssues(parsed.error) });
+  return parsed.data;
+}

@@ -1,0 +1,20 @@
+import type { StorageUnit } from '#core/model/storage-unit.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
+import { FsObjectStore } from '#local/fs-object-store.ts';
+
+/**
+ * The object store behind a storage unit: a directory for a disk unit, a
+ * bucket prefix for an S3 unit. The S3 adapter (and with it the AWS SDK) is
+ * loaded only when an S3 unit is opened, so an agent that writes to disk
+ * starts without it.
+ */
+export async function openStorageUnit(unit: StorageUnit): Promise<ObjectStore> {
+  switch (unit.kind) {
+    case 'disk':
+      return new FsObjectStore(unit.path);
+    case 's3': {
+      const { S3ObjectStore } = await import('#aws/s3-object-store.ts');
+      return new S3ObjectStore({ bucket: unit.bucket, prefix: unit.prefix });
+    }
+  }
+}

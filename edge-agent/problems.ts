@@ -1,0 +1,28 @@
+/**
+ * What could not be backed up, as `path: reason` lines. All are counted;
+ * only the first `limit` are kept, so a tree of a million unreadable files
+ * cannot exhaust memory or overflow the job record.
+ */
+export class ProblemList {
+  readonly limit: number;
+  readonly #lines: string[] = [];
+  #count = 0;
+
+  constructor(limit = 1000) {
+    this.limit = limit;
+  }
+
+  add(path: string, reason: string): void {
+    this.#count += 1;
+    if (this.#lines.length < this.limit) this.#lines.push(`${path}: ${reason}`);
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** The first `max` problems (at most `limit`). */
+  first(max = this.limit): string[] {
+    return this.#lines.slice(0, max);
+  }
+}

@@ -1,0 +1,72 @@
+import { BackupTask, type TaskReporter } from '#core/model/task.ts';
+import { CairnError, messageOf, statusOf } from '#core/errors.ts';
+import { recordProgress } from '#core/jobs/job-service.ts';
+import { parseOrThrow } from '#core/validation.ts';
+import { createAwsClients } from '#aws/clients.ts';
+import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
+import { TaskGoneError, sendTaskFailure, sendTaskHeartbeat, sendTaskSuccess } from '#aws/sfn-task-reporter.ts';
+import { runBackup } from './backup.ts';
+import { openStorageUnit } from './open-storage-unit.ts';
+
+/** How often the agent tells Step Functions it is alive; well inside the Stream state's HeartbeatSeconds. */
+const HEARTBEAT_MS = 60_000;
+
+export interface RunTaskOptions {
+  taskToken: string;
+  task: string;
+  /** The Jobs table for progress reports; without it only heartbeats are sent. */
+  jobsTable?: string;
+  region?: string;
+  endpoint?: string;
+}
+
+/**
+ * The cloud runtime's agent entry (`cairn-agent run-task`, run by the SSM
+ * document): runs the backup, heartbeats, reports progress to the job record,
+ * and ends the task token with the result or a `Status<code>` failure. When
+ * the workflow stops waiting (timed out, cancelled) the backup is aborted.
+ * Returns the status code as the process exit status.
+ */
+export async function runTask(options: RunTaskOptions): Promise<number> {
+  const clients = createAwsClients({ region: options.region, endpoint: options.endpoint });
+  const abort = new AbortController();
+  try {
+    let task: BackupTask;
+    try {
+      task = parseOrThrow(BackupTask, JSON.parse(options.task), 'backup task');
+    } catch (error) {
+      const failure = error instanceof CairnError ? error : new CairnError(20, `the task is not JSON: ${messageOf(error)}`, { cause: error });
+      await sendTaskFailure(clients.sfn, options.taskToken, failure);
+      return failure.statusCode;
+    }
+    const jobs = options.jobsTable ? new DynamoJobStore({ client: clients.documents, tableName: options.jobsTable }) : undefined;
+    const heartbeat = async (): Promise<void> => {
+      try {
+        await sendTaskHeartbeat(clients.sfn, options.taskToken);
+      } catch (error) {
+        if (error instanceof TaskGoneError) abort.abort(error);
+        else throw error;
+      }
+    };
+    const reporter: TaskReporter = {
+      progress: async (update) => {
+        if (jobs) await recordProgress(jobs, task.jobId, update, new Date());
+      },
+      heartbeat,
+    };
+    const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_MS);
+    try {
+      const result = await runBackup(task, { store: await openStorageUnit(task.storageUnit), reporter, now: () => new Date(), signal: abort.signal });
+      await sendTaskSuccess(clients.sfn, options.taskToken, result);
+      return result.statusCode;
+    } catch (error) {
+      // A workflow that stopped waiting needs no answer; any other failure is reported with its status.
+      if (!abort.signal.aborted) await sendTaskFailure(clients.sfn, options.taskToken, error);
+      return statusOf(error);
+    } finally {
+      clearInterval(timer);
+    }
+  } finally {
+    clients.destroy();
+  }
+}

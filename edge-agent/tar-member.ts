@@ -1,0 +1,106 @@
+import { constants } from 'node:fs';
+import type { Pack } from 'tar-stream';
+
+/** The member types a Cairn image holds (tar-stream's names; `link` is a hard link). */
+export type MemberType = 'file' | 'directory' | 'symlink' | 'link';
+
+export type PackHeader = Parameters<Pack['entry']>[0];
+
+/** What the image writer knows about one member before it packs it. */
+export interface MemberSpec {
+  /** Absolute path on the client. */
+  path: string;
+  type: MemberType;
+  /** Permission bits (`mode & 0o7777`). */
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeNs: bigint;
+  /** Bytes of member data: the file size for files, 0 otherwise. */
+  size: number;
+  /** Symlink: the link's text as read. Hard link: the absolute path of the first link. */
+  linkTarget?: string;
+}
+
+/** Largest value the 8-byte octal ustar fields hold; bigger ids go into pax records. */
+const MAX_USTAR_ID = 0o7777777;
+const MAX_USTAR_TIME = 0o77777777777n;
+const NS_PER_SECOND = 1_000_000_000n;
+
+/**
+ * Member names are the absolute path without its leading `/`, as GNU tar
+ * stores them, so extracting with `tar -x` recreates the tree under the
+ * current directory; directories end in `/`.
+ */
+export function memberName(absolutePath: string, type: MemberType): string {
+  const relative = absolutePath.replace(/^\/+/, '');
+  return type === 'directory' && relative !== '' && !relative.endsWith('/') ? `${relative}/` : relative;
+}
+
+/** The client path a member name stands for (inverse of `memberName`). */
+export function pathOfMember(name: string): string {
+  return `/${name.replace(/\/+$/, '')}`;
+}
+
+/**
+ * The tar-stream header for a member. tar-stream writes a pax extended
+ * header (which GNU tar reads) when we hand it pax records and by itself when
+ * a name or link target is too long for ustar or is not ASCII. We add records
+ * for what ustar cannot carry: sub-second or out-of-range mtimes and uid/gid
+ * beyond 7 octal digits.
+ */
+export function packHeader(spec: MemberSpec): PackHeader {
+  const pax: Record<string, string> = {};
+  const seconds = floorDiv(spec.mtimeNs, NS_PER_SECOND);
+  if (spec.mtimeNs % NS_PER_SECOND !== 0n || seconds < 0n || seconds > MAX_USTAR_TIME) pax.mtime = paxTime(spec.mtimeNs);
+  if (spec.uid > MAX_USTAR_ID) pax.uid = String(spec.uid);
+  if (spec.gid > MAX_USTAR_ID) pax.gid = String(spec.gid);
+  const header: PackHeader = {
+    name: memberName(spec.path, spec.type),
+    type: spec.type,
+    // tar-stream replaces a falsy mode with 0644/0755; the file-type bits keep a
+    // mode of 0 from being "fixed" and are masked off when the header is encoded.
+    mode: (spec.mode & 0o7777) | typeBits(spec.type),
+    uid: spec.uid > MAX_USTAR_ID ? 0 : spec.uid,
+    gid: spec.gid > MAX_USTAR_ID ? 0 : spec.gid,
+    mtime: new Date(Number(seconds > MAX_USTAR_TIME ? MAX_USTAR_TIME : seconds < 0n ? 0n : seconds) * 1000),
+    size: spec.type === 'file' ? spec.size : 0,
+  };
+  if (spec.type === 'symlink') header.linkname = spec.linkTarget ?? '';
+  if (spec.type === 'link') header.linkname = memberName(spec.linkTarget ?? '', 'file');
+  if (Object.keys(pax).length > 0) header.pax = pax;
+  return header;
+}
+
+/** A pax time value: seconds with up to nine decimals, e.g. `1700000000.5`. */
+export function paxTime(ns: bigint): string {
+  const sign = ns < 0n ? '-' : '';
+  const abs = ns < 0n ? -ns : ns;
+  const whole = abs / NS_PER_SECOND;
+  const fraction = (abs % NS_PER_SECOND).toString().padStart(9, '0').replace(/0+$/, '');
+  return `${sign}${whole}${fraction ? `.${fraction}` : ''}`;
+}
+
+/** Seconds since the epoch (fractional) from a member's header, preferring its pax mtime. */
+export function memberMtimeSeconds(header: { mtime?: Date | null; pax?: unknown }): number {
+  const pax = header.pax as Record<string, string> | null | undefined;
+  const text = pax?.mtime;
+  if (text !== undefined && /^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+  return (header.mtime?.getTime() ?? 0) / 1000;
+}
+
+function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a % b !== 0n && a < 0n ? q - 1n : q;
+}
+
+function typeBits(type: MemberType): number {
+  switch (type) {
+    case 'directory':
+      return constants.S_IFDIR;
+    case 'symlink':
+      return constants.S_IFLNK;
+    default:
+      return constants.S_IFREG;
+  }
+}

@@ -1,0 +1,105 @@
+import type { BigIntStats } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { ExcludeMatcher } from './exclude.ts';
+import { describeFsError } from './fs-errors.ts';
+
+/** One thing found on the client, with the `lstat` taken when it was found. */
+export interface WalkEntry {
+  path: string;
+  stats: BigIntStats;
+}
+
+export interface WalkHooks {
+  exclude: ExcludeMatcher;
+  /** Something that could not be walked; the walk goes on without it. */
+  onProblem: (path: string, reason: string) => void;
+  onExcluded?: (path: string) => void;
+  /** How many entries of a directory are stat'ed ahead of the one being yielded (default 32). */
+  statAhead?: number;
+}
+
+const DEFAULT_STAT_AHEAD = 32;
+
+/**
+ * Depth-first walk of already stat'ed selection roots, in a deterministic
+ * order: each directory before its contents, the contents sorted by name.
+ *
+ * Symbolic links are yielded as links and never followed. Mount points are
+ * crossed. Children are stat'ed a small window ahead of the walk, so memory
+ * holds one sorted name list per open directory level, never the tree.
+ */
+export async function* walk(roots: readonly WalkEntry[], hooks: WalkHooks): AsyncGenerator<WalkEntry, void, undefined> {
+  for (const root of roots) yield* walkFrom(root, hooks);
+}
+
+async function* walkFrom(entry: WalkEntry, hooks: WalkHooks): AsyncGenerator<WalkEntry, void, undefined> {
+  yield entry;
+  if (!entry.stats.isDirectory()) return;
+  let names: string[];
+  try {
+    names = await readdir(entry.path);
+  } catch (error) {
+    hooks.onProblem(entry.path, `cannot read directory: ${describeFsError(error)}`);
+    return;
+  }
+  names.sort();
+  const children: string[] = [];
+  for (const name of names) {
+    const child = path.join(entry.path, name);
+    if (name.includes('\uFFFD')) {
+      // Node decodes names as UTF-8; an undecodable name cannot be opened again by its decoded form.
+      hooks.onProblem(child, 'file name is not valid UTF-8');
+    } else if (hooks.exclude(child)) {
+      hooks.onExcluded?.(child);
+    } else {
+      children.push(child);
+    }
+  }
+  // Stat a window of children ahead: one round trip after another is what makes a walk slow.
+  const window = Math.max(1, hooks.statAhead ?? DEFAULT_STAT_AHEAD);
+  const stat = (child: string): Promise<{ stats: BigIntStats } | { error: unknown }> =>
+    lstat(child, { bigint: true }).then(
+      (stats) => ({ stats }),
+      (error: unknown) => ({ error }),
+    );
+  const pending: Array<Promise<{ stats: BigIntStats } | { error: unknown }> | undefined> = children.slice(0, window).map(stat);
+  for (let i = 0; i < children.length; i++) {
+    const result = await pending[i]!;
+    pending[i] = undefined;
+    const child = children[i]!;
+    if ('error' in result) hooks.onProblem(child, describeFsError(result.error, 'vanished during backup'));
+    else yield* walkFrom({ path: child, stats: result.stats }, hooks);
+    if (i + window < children.length) pending.push(stat(children[i + window]!));
+  }
+}
+
+/**
+ * Turns the task's selections into walk roots: absolute, normalised, without
+ * duplicates or selections already inside another one (a path is backed up
+ * once), excluded ones dropped. Selections that cannot be stat'ed are
+ * returned in `missing` with their reasons.
+ */
+export async function statSelections(selections: readonly string[], exclude: ExcludeMatcher): Promise<{ roots: WalkEntry[]; missing: Array<{ path: string; reason: string }>; excluded: string[] }> {
+  const normalised = [...new Set(selections.map((s) => path.resolve(s)))];
+  const kept = normalised.filter((p) => !normalised.some((other) => other !== p && isInside(p, other)));
+  const roots: WalkEntry[] = [];
+  const missing: Array<{ path: string; reason: string }> = [];
+  const excluded: string[] = [];
+  for (const selection of kept) {
+    if (exclude(selection)) {
+      excluded.push(selection);
+      continue;
+    }
+    try {
+      roots.push({ path: selection, stats: await lstat(selection, { bigint: true }) });
+    } catch (error) {
+      missing.push({ path: selection, reason: describeFsError(error, 'does not exist') });
+    }
+  }
+  return { roots, missing, excluded };
+}
+
+function isInside(child: string, parent: string): boolean {
+  return parent === '/' ? child !== '/' : child.startsWith(`${parent}/`);
+}
