@@ -40,7 +40,7 @@ async function resolveDeployment(options: GlobalOptions): Promise<Deployment> {
   if (Object.values(fromEnv).every(Boolean)) return fromEnv as Deployment;
   const cfn = new CloudFormationClient({ region: options.region, endpoint: options.endpoint, profile: options.profile });
   try {
-    const stack = (await cfn.send(new DescribeStacksCommand({ StackName: options.stack ?? 'Cairn' }))).Stacks?.[0];
+    const stack = (await cfn.send(new DescribeStacksCommand({ StackName: options.stack ?? 'CairnStack' }))).Stacks?.[0];
     const outputs = stack?.Outputs ?? [];
     const find = (key: keyof Deployment): string => {
       const value = fromEnv[key] ?? outputs.find((o) => outputPatterns[key].test(o.OutputKey ?? ''))?.OutputValue;

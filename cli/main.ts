@@ -14,7 +14,7 @@ export function buildProgram(): Command {
     .description('Cairn backup: operator CLI (standalone by default; --aws talks to a deployed stack)')
     .option('--home <dir>', 'standalone state directory (default $CAIRN_HOME or ./.cairn)')
     .option('--aws', 'talk to a deployed Cairn stack instead of the standalone runtime')
-    .option('--stack <name>', 'CloudFormation stack name of the deployment', 'Cairn')
+    .option('--stack <name>', 'CloudFormation stack name of the deployment', 'CairnStack')
     .option('--region <region>', 'AWS region')
     .option('--profile <profile>', 'AWS profile')
     .option('--endpoint <url>', 'AWS endpoint (an emulator such as LocalStack or moto_server)')
