@@ -54,7 +54,7 @@ export function registerDemo(program: Command): void {
         if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${image.storageUnit} is gone`);
         const target = join(work, 'restore');
         const restored = await restoreImage({ store: await openStorageUnit(unit), manifestKey: image.manifestKey, targetDir: target });
-        say(`4. restored into ${target}: ${restored.files} files, ${formatBytes(restored.bytes)}, ${restored.verified} sha256 checks passed`);
+        say(`4. restored into ${target}: ${restored.files} entries, ${formatBytes(restored.bytes)}, ${restored.verified} sha256 checks passed`);
 
         const comparison = await compareTrees(source, join(target, source));
         if (comparison.differences.length > 0) throw new CairnError(StatusCode.CORRUPT_IMAGE, `the restore differs from the source`, { details: comparison.differences });

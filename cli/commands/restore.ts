@@ -31,7 +31,7 @@ export function registerRestore(program: Command): void {
         const statusCode = result.refused.length > 0 ? StatusCode.PARTIAL_SUCCESS : StatusCode.SUCCESS;
         if (json) printJson({ backupId: image.backupId, targetDir, statusCode, ...result });
         else {
-          note(`restored ${result.files} files, ${formatBytes(result.bytes)}; ${result.verified} checksums verified`);
+          note(`restored ${result.files} entries, ${formatBytes(result.bytes)}; ${result.verified} checksums verified`);
           for (const refused of result.refused) note(`  refused: ${refused}`);
         }
         process.exitCode = statusCode;

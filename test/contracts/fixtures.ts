@@ -1,3 +1,4 @@
+import { afterEach, beforeEach, describe } from 'vitest';
 import type { Job } from '#core/model/job.ts';
 import type { Image } from '#core/model/image.ts';
 import { Policy } from '#core/model/policy.ts';
@@ -71,4 +72,25 @@ export function sampleImage(client: string, at: Date, overrides: Partial<Image> 
     state: 'ACTIVE',
     ...overrides,
   };
+}
+
+/**
+ * The frame every contract suite shares: a fresh store per test, cleaned up
+ * after, and a one-line skip reason when the adapter's backing is missing.
+ */
+export function describeContract<T>(port: string, adapter: string, open: OpenStore<T>, skipReason: string | undefined, body: (store: () => T) => void): void {
+  describe.skipIf(Boolean(skipReason))(`${port} contract: ${adapter}${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+    let fixture: StoreFixture<T> | undefined;
+    beforeEach(async () => {
+      fixture = await open();
+    });
+    afterEach(async () => {
+      await fixture?.cleanup?.();
+      fixture = undefined;
+    });
+    body(() => {
+      if (!fixture) throw new Error('the store is only open inside a test');
+      return fixture.store;
+    });
+  });
 }

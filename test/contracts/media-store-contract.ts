@@ -1,19 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { MediaStore } from '#core/ports/media-store.ts';
 import { ConflictError } from '#core/errors.ts';
-import type { OpenStore, StoreFixture } from './fixtures.ts';
+import { type OpenStore, describeContract } from './fixtures.ts';
 
 export function describeMediaStoreContract(adapter: string, open: OpenStore<MediaStore>, skipReason?: string): void {
-  describe.skipIf(Boolean(skipReason))(`MediaStore contract: ${adapter}${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-    let fixture: StoreFixture<MediaStore>;
-    beforeEach(async () => {
-      fixture = await open();
-    });
-    afterEach(async () => {
-      await fixture?.cleanup?.();
-    });
+  describeContract('MediaStore', adapter, open, skipReason, (store) => {
     const at = new Date('2026-11-01T02:00:00Z');
-    const reserve = (jobId: number, storageUnit = 'disk1', maxConcurrentJobs = 2) => fixture.store.reserve({ jobId, storageUnit, maxConcurrentJobs, at });
+    const reserve = (jobId: number, storageUnit = 'disk1', maxConcurrentJobs = 2) => store().reserve({ jobId, storageUnit, maxConcurrentJobs, at });
 
     it('grants slots up to the unit maximum and then says why not', async () => {
       expect((await reserve(1)).granted).toBe(true);
@@ -35,41 +28,41 @@ export function describeMediaStoreContract(adapter: string, open: OpenStore<Medi
     it('grants a job its own reservation again without taking a second slot', async () => {
       expect((await reserve(1, 'disk1', 2)).granted).toBe(true);
       expect((await reserve(1, 'disk1', 2)).granted).toBe(true);
-      expect((await fixture.store.listReservations('disk1')).map((r) => r.jobId)).toEqual([1]);
+      expect((await store().listReservations('disk1')).map((r) => r.jobId)).toEqual([1]);
       expect((await reserve(2, 'disk1', 2)).granted).toBe(true);
     });
 
     it('refuses a job that holds a slot of another unit, without taking a second one', async () => {
       expect((await reserve(1, 'disk1', 2)).granted).toBe(true);
       await expect(reserve(1, 'disk2', 2)).rejects.toBeInstanceOf(ConflictError);
-      expect(await fixture.store.listReservations()).toHaveLength(1);
+      expect(await store().listReservations()).toHaveLength(1);
     });
 
     it('takes one slot for a job that asks several times at once', async () => {
       const results = await Promise.all(Array.from({ length: 5 }, () => reserve(7, 'disk1', 3)));
       expect(results.every((r) => r.granted)).toBe(true);
-      expect(await fixture.store.listReservations('disk1')).toHaveLength(1);
+      expect(await store().listReservations('disk1')).toHaveLength(1);
       expect((await reserve(8, 'disk1', 2)).granted).toBe(true);
     });
 
     it('releases idempotently and frees the slot', async () => {
       await reserve(1, 'disk1', 1);
-      expect(await fixture.store.release(1)).toBe(true);
-      expect(await fixture.store.release(1)).toBe(false);
-      expect(await fixture.store.listReservations()).toEqual([]);
+      expect(await store().release(1)).toBe(true);
+      expect(await store().release(1)).toBe(false);
+      expect(await store().listReservations()).toEqual([]);
       expect((await reserve(2, 'disk1', 1)).granted).toBe(true);
     });
 
     it('never grants more slots than the maximum to racing jobs', async () => {
       const results = await Promise.all(Array.from({ length: 8 }, (_, i) => reserve(i + 1, 'disk1', 3)));
       expect(results.filter((r) => r.granted)).toHaveLength(3);
-      expect(await fixture.store.listReservations('disk1')).toHaveLength(3);
+      expect(await store().listReservations('disk1')).toHaveLength(3);
     });
 
     it('lists reservations by job id with their unit and time', async () => {
       await reserve(2, 'disk2');
       await reserve(1, 'disk1');
-      expect(await fixture.store.listReservations()).toEqual([
+      expect(await store().listReservations()).toEqual([
         { jobId: 1, storageUnit: 'disk1', reservedAt: at.toISOString() },
         { jobId: 2, storageUnit: 'disk2', reservedAt: at.toISOString() },
       ]);

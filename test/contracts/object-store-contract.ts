@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { readAll } from '#core/ports/object-store.ts';
 import { NotFoundError, ValidationError } from '#core/errors.ts';
-import type { OpenStore, StoreFixture } from './fixtures.ts';
+import { type OpenStore, describeContract } from './fixtures.ts';
 
 async function* chunks(data: Buffer, size: number, reuse = false): AsyncIterable<Uint8Array> {
   // With `reuse`, one buffer is refilled for every chunk: the port promises
@@ -24,67 +24,60 @@ async function* failingAfter(data: Buffer): AsyncIterable<Uint8Array> {
 }
 
 export function describeObjectStoreContract(adapter: string, open: OpenStore<ObjectStore>, skipReason?: string): void {
-  describe.skipIf(Boolean(skipReason))(`ObjectStore contract: ${adapter}${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-    let fixture: StoreFixture<ObjectStore>;
-    beforeEach(async () => {
-      fixture = await open();
-    });
-    afterEach(async () => {
-      await fixture?.cleanup?.();
-    });
+  describeContract('ObjectStore', adapter, open, skipReason, (store) => {
 
     it('stores a buffer and a chunked stream and returns the same bytes', async () => {
       const small = Buffer.from('hello cairn');
-      expect(await fixture.store.put('a/small.bin', small)).toEqual({ bytes: small.length });
+      expect(await store().put('a/small.bin', small)).toEqual({ bytes: small.length });
       const large = randomBytes(12 * 1024 * 1024 + 123);
-      expect(await fixture.store.put('a/large.bin', chunks(large, 1024 * 1024 + 7, true))).toEqual({ bytes: large.length });
-      expect(await readAll(await fixture.store.get('a/small.bin'))).toEqual(small);
-      expect((await readAll(await fixture.store.get('a/large.bin'))).equals(large)).toBe(true);
-      expect(await fixture.store.head('a/large.bin')).toEqual({ bytes: large.length });
+      expect(await store().put('a/large.bin', chunks(large, 1024 * 1024 + 7, true))).toEqual({ bytes: large.length });
+      expect(await readAll(await store().get('a/small.bin'))).toEqual(small);
+      expect((await readAll(await store().get('a/large.bin'))).equals(large)).toBe(true);
+      expect(await store().head('a/large.bin')).toEqual({ bytes: large.length });
     });
 
     it('reads a byte range, end exclusive', async () => {
-      await fixture.store.put('r.bin', Buffer.from('0123456789'));
-      expect((await readAll(await fixture.store.get('r.bin', { start: 2, end: 5 }))).toString()).toBe('234');
-      expect((await readAll(await fixture.store.get('r.bin', { start: 7 }))).toString()).toBe('789');
+      await store().put('r.bin', Buffer.from('0123456789'));
+      expect((await readAll(await store().get('r.bin', { start: 2, end: 5 }))).toString()).toBe('234');
+      expect((await readAll(await store().get('r.bin', { start: 7 }))).toString()).toBe('789');
     });
 
     it('stores an empty object', async () => {
-      await fixture.store.put('empty', Buffer.alloc(0));
-      expect(await fixture.store.head('empty')).toEqual({ bytes: 0 });
-      expect((await readAll(await fixture.store.get('empty'))).length).toBe(0);
+      await store().put('empty', Buffer.alloc(0));
+      expect(await store().head('empty')).toEqual({ bytes: 0 });
+      expect((await readAll(await store().get('empty'))).length).toBe(0);
     });
 
     it('leaves nothing behind when the body fails half-way', async () => {
-      await expect(fixture.store.put('broken.bin', failingAfter(randomBytes(1024)))).rejects.toThrow();
-      expect(await fixture.store.head('broken.bin')).toBeUndefined();
-      expect(await fixture.store.list('')).toEqual([]);
+      await expect(store().put('broken.bin', failingAfter(randomBytes(1024)))).rejects.toThrow();
+      expect(await store().head('broken.bin')).toBeUndefined();
+      expect(await store().list('')).toEqual([]);
     });
 
     it('keeps the old object whole when an overwrite fails', async () => {
-      await fixture.store.put('keep.bin', Buffer.from('old'));
-      await expect(fixture.store.put('keep.bin', failingAfter(Buffer.from('new')))).rejects.toThrow();
-      expect((await readAll(await fixture.store.get('keep.bin'))).toString()).toBe('old');
+      await store().put('keep.bin', Buffer.from('old'));
+      await expect(store().put('keep.bin', failingAfter(Buffer.from('new')))).rejects.toThrow();
+      expect((await readAll(await store().get('keep.bin'))).toString()).toBe('old');
     });
 
     it('lists keys under a prefix, sorted', async () => {
-      for (const key of ['images/c1/b/2', 'images/c1/a/1', 'images/c2/x', 'other']) await fixture.store.put(key, Buffer.from(key));
-      expect(await fixture.store.list('images/c1/')).toEqual(['images/c1/a/1', 'images/c1/b/2']);
-      expect(await fixture.store.list('')).toEqual(['images/c1/a/1', 'images/c1/b/2', 'images/c2/x', 'other']);
+      for (const key of ['images/c1/b/2', 'images/c1/a/1', 'images/c2/x', 'other']) await store().put(key, Buffer.from(key));
+      expect(await store().list('images/c1/')).toEqual(['images/c1/a/1', 'images/c1/b/2']);
+      expect(await store().list('')).toEqual(['images/c1/a/1', 'images/c1/b/2', 'images/c2/x', 'other']);
     });
 
     it('reports a missing object as NotFoundError and deletes idempotently', async () => {
-      await expect(fixture.store.get('missing')).rejects.toBeInstanceOf(NotFoundError);
-      expect(await fixture.store.head('missing')).toBeUndefined();
-      await fixture.store.put('d', Buffer.from('x'));
-      await fixture.store.delete('d');
-      await fixture.store.delete('d');
-      expect(await fixture.store.head('d')).toBeUndefined();
+      await expect(store().get('missing')).rejects.toBeInstanceOf(NotFoundError);
+      expect(await store().head('missing')).toBeUndefined();
+      await store().put('d', Buffer.from('x'));
+      await store().delete('d');
+      await store().delete('d');
+      expect(await store().head('d')).toBeUndefined();
     });
 
     it('rejects keys that could escape the store', async () => {
       for (const key of ['../etc/passwd', '/abs', 'a/../../b', 'a//b', '']) {
-        await expect(fixture.store.put(key, Buffer.from('x'))).rejects.toBeInstanceOf(ValidationError);
+        await expect(store().put(key, Buffer.from('x'))).rejects.toBeInstanceOf(ValidationError);
       }
     });
   });
