@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startAwsEmulator, emulatorClients } from '../setup/aws-emulator.ts';
+import { createTables } from '#aws/create-tables.ts';
+import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
+import { imageKeys } from '#core/ids.ts';
+import { makeSampleTree } from '#cli/demo/sample-tree.ts';
+import { sampleJob } from '../contracts/fixtures.ts';
+
+const run = promisify(execFile);
+const bin = new URL('../../bin/cairn-agent.js', import.meta.url).pathname;
+const emulator = await startAwsEmulator();
+const skip = 'skip' in emulator ? emulator.skip : undefined;
+
+/**
+ * `cairn-agent run-task` as the SSM document runs it: a real process that
+ * writes the image, reports progress to the Jobs table and ends the task
+ * token, all through the SDK (moto accepts SendTask* calls without a workflow).
+ */
+describe.skipIf(Boolean(skip))(`cairn-agent run-task${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let work: string;
+  let jobs: DynamoJobStore;
+  let jobsTable: string;
+  beforeAll(async () => {
+    if ('skip' in emulator) return;
+    work = mkdtempSync(join(tmpdir(), 'cairn-agent-'));
+    const clients = emulatorClients(emulator.endpoint);
+    jobsTable = (await createTables(clients.dynamodb, `agent${Date.now()}`)).jobs;
+    jobs = new DynamoJobStore({ client: clients.documents, tableName: jobsTable });
+  });
+  afterAll(async () => {
+    if (work) rmSync(work, { recursive: true, force: true });
+    if (!('skip' in emulator)) await emulator.stop();
+  });
+
+  const agent = async (task: unknown): Promise<{ code: number; stderr: string }> => {
+    const env = { ...process.env, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' };
+    const args = [bin, 'run-task', '--task-token', 'token-1', '--task', typeof task === 'string' ? task : JSON.stringify(task), '--jobs-table', jobsTable, '--region', 'us-east-1', '--endpoint', (emulator as { endpoint: string }).endpoint];
+    try {
+      const { stderr } = await run(process.execPath, args, { env });
+      return { code: 0, stderr };
+    } catch (error) {
+      const e = error as { code: number; stderr: string };
+      return { code: e.code, stderr: e.stderr };
+    }
+  };
+
+  it('writes the image, records progress on the job, and exits 0', async () => {
+    const source = join(work, 'source');
+    makeSampleTree(source, { largeBytes: 1000 });
+    await jobs.create(sampleJob(5, { state: 'ACTIVE', backupId: 'agenthost_1795400000' }));
+    const unitPath = join(work, 'unit');
+    const result = await agent({ jobId: 5, backupId: 'agenthost_1795400000', client: 'agenthost', policy: 'p', schedule: 's', level: 'full', selections: [source], storageUnit: { name: 'disk1', kind: 'disk', path: unitPath } });
+    expect(result.stderr).toMatch(/task ended with status 0/);
+    expect(result.code).toBe(0);
+    expect(existsSync(join(unitPath, imageKeys('agenthost_1795400000').manifest))).toBe(true);
+    expect((await jobs.get(5))?.progress.files).toBeGreaterThan(10);
+  });
+
+  it('fails the task with status 71 when nothing to back up exists', async () => {
+    const result = await agent({ jobId: 6, backupId: 'agenthost_1795400001', client: 'agenthost', policy: 'p', schedule: 's', level: 'full', selections: [join(work, 'nothing')], storageUnit: { name: 'disk1', kind: 'disk', path: join(work, 'unit') } });
+    expect(result.stderr).toMatch(/task ended with status 71/);
+    expect(result.code).toBe(1);
+  });
+
+  it('fails the task with status 20 for a task that is not valid', async () => {
+    const result = await agent('{"jobId": "x"');
+    expect(result.stderr).toMatch(/task ended with status 20/);
+  });
+});
