@@ -8,6 +8,7 @@ import { registerRestore } from './commands/restore.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerLocal } from './commands/local.ts';
 import { registerStorageUnits } from './commands/storage-units.ts';
+import { registerPolicy } from './commands/policy.ts';
 
 export function buildProgram(): Command {
   const program = new Command('cairn')
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerImages(program);
   registerRestore(program);
   registerStorageUnits(program);
+  registerPolicy(program);
   registerLocal(program);
   registerDemo(program);
   return program;

@@ -1,21 +1,74 @@
 import { z } from 'zod';
 import { Name } from './names.ts';
+import { Duration } from './durations.ts';
 
 export const BackupLevel = z.enum(['full', 'differential-incremental', 'cumulative-incremental']);
 export type BackupLevel = z.output<typeof BackupLevel>;
 
+export const Weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+export type Weekday = z.output<typeof Weekday>;
+export const weekdays: readonly Weekday[] = Weekday.options;
+
+const LocalDate = z.iso.date();
+
+/** A valid IANA time zone name, as the runtime's Intl knows them. */
+export const TimeZone = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'an IANA time zone such as Europe/Berlin or UTC');
+
 export const Retention = z.object({ days: z.number().int().min(0).max(36500) }).strict();
+
+/**
+ * A start window: on each of `days`, jobs may start from `start` (local time
+ * in the policy's zone) for `duration`. A window may run past midnight.
+ */
+export const StartWindow = z
+  .object({
+    days: z.array(Weekday).min(1),
+    start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time HH:MM'),
+    duration: Duration.pipe(z.number().max(7 * 86_400, 'a window lasts at most 7 days')),
+  })
+  .strict();
+export type StartWindow = z.output<typeof StartWindow>;
+
+/** Calendar-based run days: a schedule runs once on each run day, inside its window. */
+export const Calendar = z
+  .object({
+    weekdays: z.array(Weekday).default([]),
+    daysOfMonth: z.array(z.number().int().min(1).max(31)).default([]),
+    lastDayOfMonth: z.boolean().default(false),
+    dates: z.array(LocalDate).default([]),
+    excludeDates: z.array(LocalDate).default([]),
+  })
+  .strict()
+  .refine((c) => c.weekdays.length + c.daysOfMonth.length + c.dates.length > 0 || c.lastDayOfMonth, 'a calendar needs at least one run day');
+export type Calendar = z.output<typeof Calendar>;
 
 export const Schedule = z
   .object({
     name: Name,
     type: BackupLevel,
-    /** Frequency-based schedules: due when this much time passed since the last success. */
-    frequencySeconds: z.number().int().positive().optional(),
+    /** Frequency-based: due when this much time passed since the last success (`1d`, `12h`, `1w`, or seconds). */
+    frequency: Duration.optional(),
+    /** Calendar-based: due once on each run day. */
+    calendar: Calendar.optional(),
+    windows: z.array(StartWindow).default([]),
     retention: Retention.default({ days: 14 }),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.frequency !== undefined && s.calendar !== undefined) ctx.addIssue({ code: 'custom', path: ['calendar'], message: 'a schedule is frequency-based or calendar-based, not both' });
+    if ((s.frequency !== undefined || s.calendar !== undefined) && s.windows.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['windows'], message: 'a scheduled backup needs at least one start window (none: it would never start)' });
+    }
+  });
 export type Schedule = z.output<typeof Schedule>;
+export type ScheduleInput = z.input<typeof Schedule>;
 
 export const PolicyClient = z
   .object({
@@ -34,6 +87,8 @@ export const Policy = z
     /** Higher runs first, as NetBackup's job priority. */
     priority: z.number().int().min(0).max(99999).default(0),
     maxJobsPerPolicy: z.number().int().min(1).optional(),
+    /** The zone start windows and calendar days are read in. */
+    timeZone: TimeZone.default('UTC'),
     clients: z.array(PolicyClient).min(1),
     /** Absolute paths on the client. */
     selections: z.array(z.string().startsWith('/', 'a backup selection is an absolute path')).min(1),
@@ -43,16 +98,15 @@ export const Policy = z
   })
   .strict()
   .superRefine((policy, ctx) => {
-    const seen = new Set<string>();
-    policy.schedules.forEach((s, i) => {
-      if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['schedules', i, 'name'], message: `duplicate schedule name "${s.name}"` });
-      seen.add(s.name);
-    });
-    const clients = new Set<string>();
-    policy.clients.forEach((c, i) => {
-      if (clients.has(c.name)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'name'], message: `duplicate client "${c.name}"` });
-      clients.add(c.name);
-    });
+    const duplicates = (names: string[], path: string, what: string): void => {
+      const seen = new Set<string>();
+      names.forEach((name, i) => {
+        if (seen.has(name)) ctx.addIssue({ code: 'custom', path: [path, i, 'name'], message: `duplicate ${what} "${name}"` });
+        seen.add(name);
+      });
+    };
+    duplicates(policy.schedules.map((s) => s.name), 'schedules', 'schedule name');
+    duplicates(policy.clients.map((c) => c.name), 'clients', 'client');
   });
 export type Policy = z.output<typeof Policy>;
 export type PolicyInput = z.input<typeof Policy>;

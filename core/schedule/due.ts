@@ -19,7 +19,7 @@ export interface NotDue {
 /**
  * Which (policy, client, schedule) are due at `now`, each with its reason, and
  * why the rest are not. Frequency-based schedules only: due when the last
- * successful image of that schedule is at least `frequencySeconds` old (or
+ * successful image of that schedule is at least `frequency` old (or
  * there is none) and no job for it is in flight. Backup windows, calendars and
  * retries are not modelled yet (issue 3).
  */
@@ -36,7 +36,7 @@ export function dueJobs(input: { policies: Policy[]; images: Image[]; jobsInFlig
           notDue.push({ ...key, reason: 'policy is inactive' });
           continue;
         }
-        if (schedule.frequencySeconds === undefined) {
+        if (schedule.frequency === undefined) {
           notDue.push({ ...key, reason: 'schedule has no frequency (manual only)' });
           continue;
         }
@@ -52,8 +52,8 @@ export function dueJobs(input: { policies: Policy[]; images: Image[]; jobsInFlig
           continue;
         }
         const ageSeconds = (input.now.getTime() - Date.parse(last.createdAt)) / 1000;
-        if (ageSeconds >= schedule.frequencySeconds) due.push({ ...key, level: schedule.type, reason: `last success ${last.backupId} is ${Math.floor(ageSeconds)} s old, frequency ${schedule.frequencySeconds} s` });
-        else notDue.push({ ...key, reason: `next due in ${Math.ceil(schedule.frequencySeconds - ageSeconds)} s (last success ${last.backupId})` });
+        if (ageSeconds >= schedule.frequency) due.push({ ...key, level: schedule.type, reason: `last success ${last.backupId} is ${Math.floor(ageSeconds)} s old, frequency ${schedule.frequency} s` });
+        else notDue.push({ ...key, reason: `next due in ${Math.ceil(schedule.frequency - ageSeconds)} s (last success ${last.backupId})` });
       }
     }
   }

@@ -17,7 +17,7 @@ export function samplePolicy(name = 'daily-home', overrides: Partial<Policy> = {
     name,
     clients: [{ name: 'client1' }, { name: 'client2', priority: 10 }],
     selections: ['/home', '/etc'],
-    schedules: [{ name: 'full', type: 'full', frequencySeconds: 604800, retention: { days: 28 } }],
+    schedules: [{ name: 'full', type: 'full', frequency: 604800, windows: [{ days: ['sat'], start: '22:00', duration: 36000 }], retention: { days: 28 } }],
     storageUnit: 'disk1',
     ...overrides,
   });

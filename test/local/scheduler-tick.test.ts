@@ -30,7 +30,7 @@ describe('the standalone scheduler tick', () => {
         selections: [join(work, 'data')],
         storageUnit: 'local-disk',
         clients: [{ name: 'h1', priority: 1 }],
-        schedules: [{ name: 'incr', type: 'full', frequencySeconds: 3600, retention: { days: 1 } }],
+        schedules: [{ name: 'incr', type: 'full', frequency: 3600, windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', duration: 86400 }], retention: { days: 1 } }],
       }),
     );
     const first = await Promise.all(await schedulerTick(rt));
@@ -48,7 +48,7 @@ describe('dueJobs', () => {
   const policy = samplePolicy('p', {
     priority: 5,
     clients: [{ name: 'b', priority: 20 }, { name: 'a', priority: 10 }],
-    schedules: [{ name: 'daily', type: 'full', frequencySeconds: 86400, retention: { days: 7 } }],
+    schedules: [{ name: 'daily', type: 'full', frequency: 86400, windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', duration: 86400 }], retention: { days: 7 } }],
   });
 
   it('orders the worklist by policy priority, then client priority, and says why', () => {

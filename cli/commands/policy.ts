@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { parseAllDocuments } from 'yaml';
+import { applyPolicies } from '#core/policies/apply-policies.ts';
+import { formatDuration } from '#core/model/durations.ts';
+import type { Policy } from '#core/model/policy.ts';
+import { CairnError, NotFoundError, ValidationError } from '#core/errors.ts';
+import { StatusCode } from '#core/status-codes.ts';
+import { type GlobalOptions, openBackend } from '../backend.ts';
+import { printJson, table } from '../output.ts';
+
+/** A policy file: one policy, several YAML documents, or a list (`policies:` or a top-level array). */
+export function readPolicyFile(path: string): unknown[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `cannot read ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  const docs = parseAllDocuments(text);
+  const syntax = docs.flatMap((d) => d.errors.map((e) => `${path}: ${e.message.split('\n')[0]}`));
+  if (syntax.length > 0) throw new ValidationError('policy file is not valid YAML or JSON, nothing was changed', syntax, { statusCode: StatusCode.INVALID_POLICY });
+  return docs.flatMap((d) => {
+    const value: unknown = d.toJS();
+    if (Array.isArray(value)) return value;
+    if (value && typeof value === 'object' && 'policies' in value && Array.isArray((value as { policies: unknown }).policies)) return (value as { policies: unknown[] }).policies;
+    return value === null || value === undefined ? [] : [value];
+  });
+}
+
+function describeSchedule(s: Policy['schedules'][number]): string {
+  const when = s.frequency !== undefined ? `every ${formatDuration(s.frequency)}` : s.calendar ? 'calendar' : 'manual only';
+  const windows = s.windows.map((w) => `${w.days.join(',')} ${w.start}+${formatDuration(w.duration)}`).join('; ');
+  return `${s.name} (${s.type}, ${when}${windows ? `, windows ${windows}` : ''}, retention ${s.retention.days}d)`;
+}
+
+/** `cairn policy` (bppllist / bpplinfo): policies as files an administrator keeps in git. */
+export function registerPolicy(program: Command): void {
+  const policy = program.command('policy').description('backup policies (like bppllist / bpplinfo)');
+  policy
+    .command('apply')
+    .description('create or update the policies in a YAML/JSON file; a file with any problem changes nothing')
+    .requiredOption('-f, --file <path>', 'policy file')
+    .option('--dry-run', 'validate and report what would change')
+    .option('--json', 'print JSON')
+    .action(async (options: { file: string; dryRun?: boolean; json?: boolean }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const documents = readPolicyFile(options.file);
+      const backend = await openBackend(globals);
+      try {
+        const results = await applyPolicies(backend.config, documents, { dryRun: options.dryRun });
+        if (options.json ?? globals.json) return printJson(results);
+        for (const r of results) console.log(`policy ${r.policy} ${options.dryRun ? `would be ${r.action}` : r.action}`);
+      } finally {
+        backend.close();
+      }
+    });
+  policy
+    .command('list')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const backend = await openBackend(globals);
+      try {
+        const policies = await backend.config.listPolicies();
+        if (options.json ?? globals.json) return printJson(policies);
+        console.log(table(['NAME', 'ACTIVE', 'PRIORITY', 'CLIENTS', 'SCHEDULES', 'STORAGE UNIT', 'TIME ZONE'], policies.map((p) => [p.name, p.active ? 'yes' : 'no', p.priority, p.clients.length, p.schedules.map((s) => s.name).join(','), p.storageUnit, p.timeZone])));
+      } finally {
+        backend.close();
+      }
+    });
+  policy
+    .command('show <name>')
+    .option('--json', 'print JSON')
+    .action(async (name: string, options: { json?: boolean }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const backend = await openBackend(globals);
+      try {
+        const p = await backend.config.getPolicy(name);
+        if (!p) throw new NotFoundError(`policy ${name}`, StatusCode.INVALID_POLICY);
+        if (options.json ?? globals.json) return printJson(p);
+        console.log(`policy ${p.name}: ${p.active ? 'active' : 'INACTIVE'}, priority ${p.priority}, time zone ${p.timeZone}, storage unit ${p.storageUnit}`);
+        console.log(`  clients:    ${p.clients.map((c) => `${c.name} (priority ${c.priority})`).join(', ')}`);
+        console.log(`  selections: ${p.selections.join(', ')}${p.exclude.length ? `; exclude ${p.exclude.join(', ')}` : ''}`);
+        for (const s of p.schedules) console.log(`  schedule:   ${describeSchedule(s)}`);
+      } finally {
+        backend.close();
+      }
+    });
+  policy
+    .command('delete <name>')
+    .option('--json', 'print JSON')
+    .action(async (name: string, options: { json?: boolean }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const backend = await openBackend(globals);
+      try {
+        if (!(await backend.config.deletePolicy(name))) throw new NotFoundError(`policy ${name}`, StatusCode.INVALID_POLICY);
+        if (options.json ?? globals.json) printJson({ policy: name, action: 'deleted' });
+        else console.log(`policy ${name} deleted`);
+      } finally {
+        backend.close();
+      }
+    });
+}
