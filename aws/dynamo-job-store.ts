@@ -1,4 +1,4 @@
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CairnError, ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
 import type { Job, JobState } from '#core/model/job.ts';
 import type { JobQuery, JobStore } from '#core/ports/job-store.ts';
@@ -6,6 +6,7 @@ import { StatusCode } from '#core/status-codes.ts';
 import {
   MAX_OPTIMISTIC_ATTEMPTS,
   backoff,
+  cancellationReasons,
   dynamoFailure,
   isConditionalCheckFailed,
   isJobId,
@@ -17,6 +18,8 @@ import {
 
 const JOB = 'JOB';
 const COUNTER_KEY = { pk: 'COUNTER', sk: 'jobId' } as const;
+/** `{ pk: 'EXEC', sk: <execution name>, jobId }`: claims a scheduled job's execution name. */
+const EXECUTION = 'EXEC';
 
 /**
  * JobStore on the Jobs table.
@@ -59,6 +62,7 @@ export class DynamoJobStore implements JobStore {
   }
 
   async create(job: Job): Promise<void> {
+    if (job.executionName !== undefined) return this.#createClaimingExecution(job, job.executionName);
     try {
       await this.#client.send(
         new PutCommand({ TableName: this.#table, Item: this.#item(job, 0), ConditionExpression: 'attribute_not_exists(pk)' }),
@@ -66,6 +70,25 @@ export class DynamoJobStore implements JobStore {
     } catch (error) {
       if (isConditionalCheckFailed(error)) throw new ConflictError(`job ${job.jobId} exists already`, { cause: error });
       throw dynamoFailure('PutItem', this.#table, error);
+    }
+  }
+
+  /** The job and its execution-name claim are written in one transaction: a second job with the name is refused. */
+  async #createClaimingExecution(job: Job, executionName: string): Promise<void> {
+    try {
+      await this.#client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: this.#table, Item: this.#item(job, 0), ConditionExpression: 'attribute_not_exists(pk)' } },
+            { Put: { TableName: this.#table, Item: { pk: EXECUTION, sk: executionName, jobId: job.jobId }, ConditionExpression: 'attribute_not_exists(pk)' } },
+          ],
+        }),
+      );
+    } catch (error) {
+      const reasons = cancellationReasons(error);
+      if (reasons?.[1]?.Code === 'ConditionalCheckFailed') throw new ConflictError(`a job for execution ${executionName} exists already`, { cause: error });
+      if (reasons?.[0]?.Code === 'ConditionalCheckFailed') throw new ConflictError(`job ${job.jobId} exists already`, { cause: error });
+      throw dynamoFailure('TransactWriteItems', this.#table, error);
     }
   }
 

@@ -9,6 +9,7 @@ import { registerDemo } from './commands/demo.ts';
 import { registerLocal } from './commands/local.ts';
 import { registerStorageUnits } from './commands/storage-units.ts';
 import { registerPolicy } from './commands/policy.ts';
+import { registerConfig, registerSchedule } from './commands/schedule.ts';
 
 export function buildProgram(): Command {
   const program = new Command('cairn')
@@ -27,6 +28,8 @@ export function buildProgram(): Command {
   registerRestore(program);
   registerStorageUnits(program);
   registerPolicy(program);
+  registerSchedule(program);
+  registerConfig(program);
   registerLocal(program);
   registerDemo(program);
   return program;

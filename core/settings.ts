@@ -9,6 +9,8 @@ export const Settings = z.object({
   defaultRetentionDays: z.number().int().min(0).default(14),
   /** How long a job waits before asking the broker again for resources. */
   resourceRetrySeconds: z.number().int().min(1).max(3600).default(30),
+  /** `cairn schedule suspend`: the scheduler starts nothing while set. */
+  schedulerSuspended: z.boolean().default(false),
   buffers: BufferSettings.default({ count: 16, sizeBytes: 256 * 1024 }),
 });
 export type Settings = z.output<typeof Settings>;

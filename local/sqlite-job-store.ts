@@ -18,8 +18,16 @@ export class SqliteJobStore implements JobStore {
   }
 
   async create(job: Job): Promise<void> {
-    const result = this.#db.prepare('INSERT INTO jobs (job_id, state, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(job.jobId, job.state, JSON.stringify(job));
-    if (result.changes === 0) throw new ConflictError(`job ${job.jobId} exists already`);
+    // The job and its execution-name claim commit together or not at all.
+    const insert = this.#db.transaction(() => {
+      if (job.executionName !== undefined) {
+        const claimed = this.#db.prepare('INSERT INTO executions (name, job_id) VALUES (?, ?) ON CONFLICT DO NOTHING').run(job.executionName, job.jobId);
+        if (claimed.changes === 0) throw new ConflictError(`a job for execution ${job.executionName} exists already`);
+      }
+      const result = this.#db.prepare('INSERT INTO jobs (job_id, state, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(job.jobId, job.state, JSON.stringify(job));
+      if (result.changes === 0) throw new ConflictError(`job ${job.jobId} exists already`);
+    });
+    insert.immediate();
   }
 
   async get(jobId: number): Promise<Job | undefined> {

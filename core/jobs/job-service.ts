@@ -78,6 +78,8 @@ export async function queueBackupJob(deps: JobDeps, rawRequest: unknown, now: Da
     progress: { files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 },
     unreadable: [],
     owner: request.owner,
+    windowStart: request.windowStart,
+    executionName: request.executionName,
     queuedAt: at,
     updatedAt: at,
   };

@@ -41,6 +41,8 @@ export const Job = z
     retentionDays: z.number().int().min(0),
     backupId: z.string().optional(),
     executionName: z.string().optional(),
+    /** The start-window opening a scheduled job belongs to: one job per (policy, client, schedule, window). */
+    windowStart: IsoTime.optional(),
     progress: JobProgress.default({ files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 }),
     /** Files that could not be read (status 1); the first few, for the operator. */
     unreadable: z.array(z.string()).default([]),

@@ -13,7 +13,11 @@ export interface JobQuery {
 export interface JobStore {
   /** Atomically allocates the next job id (1, 2, 3, ...), even under concurrent callers. */
   nextJobId(): Promise<number>;
-  /** Stores a new job; ConflictError when that job id exists already. */
+  /**
+   * Stores a new job; ConflictError when that job id exists already, or when
+   * the job has an `executionName` another job has: a scheduled job cannot be
+   * created twice, however many scheduler ticks race.
+   */
   create(job: Job): Promise<void>;
   get(jobId: number): Promise<Job | undefined>;
   /**

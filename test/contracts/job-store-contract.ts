@@ -25,6 +25,18 @@ export function describeJobStoreContract(adapter: string, open: OpenStore<JobSto
       expect(await store().get(2)).toBeUndefined();
     });
 
+    it('refuses a second job with the same execution name, even when both race', async () => {
+      const results = await Promise.allSettled([
+        store().create(sampleJob(1, { executionName: 'nightly.c1.full.1795399200' })),
+        store().create(sampleJob(2, { executionName: 'nightly.c1.full.1795399200' })),
+      ]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect(rejected.reason).toBeInstanceOf(ConflictError);
+      expect((await store().list()).map((j) => j.executionName)).toEqual(['nightly.c1.full.1795399200']);
+      await store().create(sampleJob(3, { executionName: 'nightly.c1.full.1795485600' }));
+    });
+
     it('updates a job through a change function', async () => {
       await store().create(sampleJob(1));
       const updated = await store().update(1, (job) => ({ ...job, state: 'ACTIVE', backupId: 'client1_1700000000' }));

@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
 import { schedulerTick } from '#local/scheduler-tick.ts';
 import { FakeClock } from '#core/ports/clock.ts';
-import { dueJobs } from '#core/schedule/due.ts';
-import { samplePolicy, sampleImage, sampleJob } from '../contracts/fixtures.ts';
+import { samplePolicy } from '../contracts/fixtures.ts';
 
 describe('the standalone scheduler tick', () => {
   let work: string;
@@ -24,7 +23,7 @@ describe('the standalone scheduler tick', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('starts each due schedule once, and nothing again until its frequency has passed', async () => {
+  it('starts each due schedule once per window, and again in the next window', async () => {
     await rt.config.putPolicy(
       samplePolicy('hourly', {
         selections: [join(work, 'data')],
@@ -37,31 +36,36 @@ describe('the standalone scheduler tick', () => {
     expect(first.map((r) => r.statusCode)).toEqual([0]);
     expect(await schedulerTick(rt)).toEqual([]);
     clock.advance(3601_000);
+    // Still the same window opening: one job per (policy, client, schedule, window).
+    expect(await schedulerTick(rt)).toEqual([]);
+    clock.advance(86_400_000);
     const later = await Promise.all(await schedulerTick(rt));
     expect(later.map((r) => r.statusCode)).toEqual([0]);
     expect((await rt.catalog.listImages({ client: 'h1' })).length).toBe(2);
   });
 });
 
-describe('dueJobs', () => {
-  const now = new Date('2026-11-23T12:00:00Z');
-  const policy = samplePolicy('p', {
-    priority: 5,
-    clients: [{ name: 'b', priority: 20 }, { name: 'a', priority: 10 }],
-    schedules: [{ name: 'daily', type: 'full', frequency: 86400, windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', duration: 86400 }], retention: { days: 7 } }],
-  });
-
-  it('orders the worklist by policy priority, then client priority, and says why', () => {
-    const low = samplePolicy('low', { priority: 1, clients: [{ name: 'z', priority: 1 }], schedules: policy.schedules });
-    const { due } = dueJobs({ policies: [low, policy], images: [], jobsInFlight: [], now });
-    expect(due.map((d) => `${d.policy}/${d.client}`)).toEqual(['p/a', 'p/b', 'low/z']);
-    expect(due[0]!.reason).toBe('no successful backup yet');
-  });
-
-  it('is not due while a job is in flight or the last success is younger than the frequency', () => {
-    const recent = sampleImage('a', new Date(now.getTime() - 3600_000), { policy: 'p', schedule: 'daily' });
-    const { due, notDue } = dueJobs({ policies: [policy], images: [recent], jobsInFlight: [sampleJob(1, { policy: 'p', client: 'b', schedule: 'daily', state: 'ACTIVE' })], now });
-    expect(due).toEqual([]);
-    expect(notDue.map((n) => n.reason)).toEqual([expect.stringMatching(/^next due in 82800 s/), 'a job for it is already queued or active']);
-  });
+it('starts a due job once when two ticks race', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'cairn-race-'));
+  const rt = await openLocalRuntime({ home: join(work, 'home') });
+  try {
+    mkdirSync(join(work, 'data'));
+    writeFileSync(join(work, 'data', 'f.txt'), 'hello');
+    await rt.config.putPolicy(
+      samplePolicy('race', {
+        selections: [join(work, 'data')],
+        storageUnit: 'local-disk',
+        clients: [{ name: 'h1', priority: 1 }],
+        schedules: [{ name: 'full', type: 'full', frequency: 3600, windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', duration: 86400 }], retention: { days: 1 } }],
+      }),
+    );
+    const [a, b] = await Promise.all([schedulerTick(rt), schedulerTick(rt)]);
+    const runs = await Promise.all([...a!, ...b!]);
+    expect(runs.filter((r) => r.statusCode === 0)).toHaveLength(1);
+    expect((await rt.jobs.list()).map((j) => j.executionName)).toHaveLength(1);
+    expect(await rt.catalog.listImages()).toHaveLength(1);
+  } finally {
+    rt.close();
+    rmSync(work, { recursive: true, force: true });
+  }
 });

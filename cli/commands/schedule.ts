@@ -1,0 +1,107 @@
+import type { Command } from 'commander';
+import { dueJobs } from '#core/schedule/due.ts';
+import { loadSettings, saveSetting, settingKeys } from '#core/settings.ts';
+import { CairnError } from '#core/errors.ts';
+import { StatusCode } from '#core/status-codes.ts';
+import { type GlobalOptions, openBackend } from '../backend.ts';
+import { printJson, table } from '../output.ts';
+
+function parseAt(text: string | undefined, now: Date): Date {
+  if (text === undefined) return now;
+  const at = new Date(text);
+  if (Number.isNaN(at.getTime())) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `--at ${text}: not a date (use ISO 8601, e.g. 2026-11-24T22:30:00Z)`);
+  return at;
+}
+
+/** `cairn schedule` (nbpemreq): what is due and why, and suspending the scheduler. */
+export function registerSchedule(program: Command): void {
+  const schedule = program.command('schedule').description('the scheduler: due preview, suspend, resume (like nbpemreq)');
+  schedule
+    .command('due')
+    .description('what is due now or at --at, with the reason for every schedule (like nbpemreq -due -date)')
+    .option('--at <date>', 'preview at this instant (ISO 8601)')
+    .option('--client <name>', 'only this client')
+    .option('--policy <name>', 'only this policy')
+    .option('--all', 'also list what is not due and why')
+    .option('--json', 'print JSON')
+    .action(async (options: { at?: string; client?: string; policy?: string; all?: boolean; json?: boolean }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const backend = await openBackend(globals);
+      try {
+        const now = parseAt(options.at, backend.clock.now());
+        const [policies, images, jobs, settings] = await Promise.all([backend.config.listPolicies(), backend.catalog.listImages(), backend.jobs.list({ limit: 5000 }), loadSettings(backend.config)]);
+        const result = dueJobs({ policies: policies.filter((p) => !options.policy || p.name === options.policy), images, jobs, suspended: settings.schedulerSuspended, now });
+        const keep = <T extends { client: string }>(rows: T[]): T[] => rows.filter((r) => !options.client || r.client === options.client);
+        const due = keep(result.due);
+        const notDue = keep(result.notDue);
+        if (options.json ?? globals.json) return printJson({ at: now.toISOString(), due, notDue });
+        console.log(`due at ${now.toISOString()}${settings.schedulerSuspended ? ' (scheduling is SUSPENDED)' : ''}:`);
+        console.log(due.length ? table(['POLICY', 'CLIENT', 'SCHEDULE', 'LEVEL', 'WINDOW', 'WHY'], due.map((d) => [d.policy, d.client, d.schedule, d.level, `${d.windowStart} – ${d.windowEnd}`, d.reason])) : '  nothing');
+        if (options.all) {
+          console.log('\nnot due:');
+          console.log(notDue.length ? table(['POLICY', 'CLIENT', 'SCHEDULE', 'WHY NOT'], notDue.map((n) => [n.policy, n.client, n.schedule, n.reason])) : '  nothing');
+        }
+      } finally {
+        backend.close();
+      }
+    });
+  for (const [name, value] of [['suspend', true], ['resume', false]] as const) {
+    schedule
+      .command(name)
+      .description(value ? 'stop starting scheduled jobs (running jobs go on)' : 'start scheduled jobs again')
+      .option('--json', 'print JSON')
+      .action(async (options: { json?: boolean }, command: Command) => {
+        const globals = command.optsWithGlobals<GlobalOptions>();
+        const backend = await openBackend(globals);
+        try {
+          await saveSetting(backend.config, 'schedulerSuspended', value);
+          if (options.json ?? globals.json) printJson({ schedulerSuspended: value });
+          else console.log(value ? 'scheduling suspended' : 'scheduling resumed');
+        } finally {
+          backend.close();
+        }
+      });
+  }
+}
+
+/** `cairn config` (bpconfig): global settings. Values are JSON (numbers, booleans, objects) or plain strings. */
+export function registerConfig(program: Command): void {
+  const config = program.command('config').description(`global settings (like bpconfig): ${settingKeys.join(', ')}`);
+  config
+    .command('get [key]')
+    .option('--json', 'print JSON')
+    .action(async (key: string | undefined, options: { json?: boolean }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const backend = await openBackend(globals);
+      try {
+        const settings = await loadSettings(backend.config);
+        if (key !== undefined && !(settingKeys as string[]).includes(key)) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `unknown setting ${key} (known: ${settingKeys.join(', ')})`);
+        const value = key === undefined ? settings : settings[key as keyof typeof settings];
+        if (options.json ?? globals.json) printJson(value);
+        else if (key === undefined) for (const [k, v] of Object.entries(settings)) console.log(`${k.padEnd(22)} ${JSON.stringify(v)}`);
+        else console.log(JSON.stringify(value));
+      } finally {
+        backend.close();
+      }
+    });
+  config
+    .command('set <key> <value>')
+    .option('--json', 'print JSON')
+    .action(async (key: string, raw: string, options: { json?: boolean }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      let value: unknown;
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        value = raw;
+      }
+      const backend = await openBackend(globals);
+      try {
+        await saveSetting(backend.config, key, value);
+        if (options.json ?? globals.json) printJson({ [key]: value });
+        else console.log(`${key} = ${JSON.stringify(value)}`);
+      } finally {
+        backend.close();
+      }
+    });
+}
