@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, type Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
@@ -13,6 +13,7 @@ import { CairnTablesConstruct } from './constructs/cairn-tables.ts';
 import { CatalogFunction } from './constructs/catalog-function.ts';
 import { ImageStore } from './constructs/image-store.ts';
 import { JobsFunction } from './constructs/jobs-function.ts';
+import { SchedulerFunction } from './constructs/scheduler-function.ts';
 
 /** The repository root: package.json, package-lock.json, lambdas/, statemachines/. */
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -26,12 +27,14 @@ export interface CairnStackProps extends StackProps {
   readonly projectRoot?: string;
   /** The backup-job ASL file. Default: statemachines/backup-job.asl.json under projectRoot. */
   readonly backupJobDefinitionPath?: string;
+  /** How often the scheduler ticks (context `schedulerRate`, in minutes). Default 1 minute. */
+  readonly schedulerRate?: Duration;
 }
 
 /**
  * Cairn in the cloud: the tables, the image bucket, the job/broker/catalog
- * Lambdas, the backup-job state machine, the SSM document and role the edge
- * agents run with, and the reports topic.
+ * Lambdas, the backup-job state machine, the scheduler tick that starts it,
+ * the SSM document and role the edge agents run with, and the reports topic.
  */
 export class CairnStack extends Stack {
   constructor(scope: Construct, id: string, props: CairnStackProps = {}) {
@@ -54,6 +57,8 @@ export class CairnStack extends Stack {
       catalogFunction: catalog.function,
       agentDocumentName: agentDocument.documentName,
     });
+    // Depends on the state machine, never the reverse: the workflow does not know who starts it.
+    const schedulerTick = new SchedulerFunction(this, 'Scheduler', { ...functionProps, stateMachine: backupJob.stateMachine, rate: props.schedulerRate });
     const agent = new AgentRole(this, 'Agent', { jobsTable: tables.jobs, imageBucket: images.bucket, imageKey: images.key });
 
     // Completion reports (savegroup completion). Its own key, so that being able
@@ -73,6 +78,7 @@ export class CairnStack extends Stack {
     new CfnOutput(this, 'ImageBucketName', { value: images.bucket.bucketName, description: 'IMAGE_BUCKET' });
     new CfnOutput(this, 'ImageKeyArn', { value: images.key.keyArn });
     new CfnOutput(this, 'BackupJobStateMachineArn', { value: backupJob.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'SchedulerFunctionName', { value: schedulerTick.function.functionName, description: 'the scheduler tick (aws lambda invoke to tick now)' });
     new CfnOutput(this, 'AgentDocumentName', { value: agentDocument.documentName });
     new CfnOutput(this, 'AgentRoleArn', { value: agent.role.roleArn });
     new CfnOutput(this, 'AgentRoleName', { value: agent.role.roleName, description: 'for aws ssm create-activation --iam-role' });

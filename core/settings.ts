@@ -9,6 +9,10 @@ export const Settings = z.object({
   defaultRetentionDays: z.number().int().min(0).default(14),
   /** How long a job waits before asking the broker again for resources. */
   resourceRetrySeconds: z.number().int().min(1).max(3600).default(30),
+  /** Job Retry Delay: how long a failed job waits before its next attempt. */
+  jobRetryDelaySeconds: z.number().int().min(0).max(86_400).default(600),
+  /** Backup Tries: at most `tries` attempts of a job within `withinHours`. */
+  backupTries: z.object({ tries: z.number().int().min(1).max(100), withinHours: z.number().int().min(1).max(720) }).strict().default({ tries: 2, withinHours: 12 }),
   /** `cairn schedule suspend`: the scheduler starts nothing while set. */
   schedulerSuspended: z.boolean().default(false),
   buffers: BufferSettings.default({ count: 16, sizeBytes: 256 * 1024 }),

@@ -64,11 +64,18 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
       const command = parseOrThrow(SendCommandInput, input, 'agent command');
       const task = parseOrThrow(BackupTask, JSON.parse(command.Parameters.task[0]!), 'backup task');
       const store = await openStorageUnit(task.storageUnit);
+      const cancelled = new AbortController();
       return await runBackup(task, {
         store,
         now: () => runtime.clock.now(),
+        signal: cancelled.signal,
         reporter: {
-          progress: (update: Parameters<typeof recordProgress>[2]) => recordProgress(runtime.jobs, task.jobId, update, runtime.clock.now()),
+          progress: async (update: Parameters<typeof recordProgress>[2]) => {
+            // `cairn jobs cancel` from another process ends the job record; the agent stops at its next report.
+            const job = await runtime.jobs.get(task.jobId);
+            if (job?.state === 'DONE') cancelled.abort(new Error(`job ${task.jobId} was ended (status ${job.statusCode})`));
+            else await recordProgress(runtime.jobs, task.jobId, update, runtime.clock.now());
+          },
           // In-process the agent's liveness is this process's own.
           heartbeat: async () => undefined,
         },
@@ -101,6 +108,7 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
           Stream: stream,
           Catalog: (input: unknown) => catalogHandler(input),
           Release: (input: unknown) => brokerHandler(input),
+          RetryDecision: (input: unknown) => jobsHandler(input),
           EndJob: (input: unknown) => jobsHandler(input),
         } satisfies Record<string, (input: unknown) => Promise<unknown>> as never,
       },

@@ -33,12 +33,18 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
   const unit = await deps.config.getStorageUnit(job.storageUnit);
   if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${job.storageUnit} does not exist`);
   const settings = await loadSettings(deps.config);
+  const windowEnd = job.windowEnd ? new Date(job.windowEnd) : undefined;
+  if (job.state === 'QUEUED' && windowEnd && now >= windowEnd) {
+    throw new CairnError(StatusCode.BACKUP_WINDOW_CLOSED, `job ${jobId} was still queued when its window closed at ${job.windowEnd}${job.waitingReason ? ` (${job.waitingReason})` : ''}`);
+  }
 
   const result = await deps.media.reserve({ jobId, storageUnit: unit.name, maxConcurrentJobs: unit.maxConcurrentJobs, at: now });
   if (!result.granted) {
     const reason = `waiting for storage unit slot: ${result.reason}`;
     await deps.jobs.update(jobId, (j) => ({ ...j, waitingReason: reason, updatedAt: now.toISOString() }), { expectedStates: ['QUEUED'] });
-    return { granted: false, reason, retryAfterSeconds: settings.resourceRetrySeconds };
+    // Wake up when the window closes at the latest, so the job ends 196 on time.
+    const untilClose = windowEnd ? Math.max(1, Math.ceil((windowEnd.getTime() - now.getTime()) / 1000)) : Infinity;
+    return { granted: false, reason, retryAfterSeconds: Math.min(settings.resourceRetrySeconds, untilClose) };
   }
 
   const active =

@@ -22,6 +22,10 @@ export async function commitImage(deps: CatalogDeps, jobId: number, rawResult: u
   const result = parseOrThrow(BackupTaskResult, rawResult, 'agent result', StatusCode.CORRUPT_IMAGE);
   const job = await deps.jobs.get(jobId);
   if (!job) throw new CairnError(StatusCode.INTERNAL_ERROR, `job ${jobId} does not exist`);
+  if (job.state !== 'ACTIVE') {
+    // Cancelled (150) or otherwise ended while the agent worked: its image is not catalogued.
+    throw new CairnError((job.statusCode ?? StatusCode.TERMINATED_BY_ADMINISTRATOR) as never, `job ${jobId} ended (${job.state}, status ${job.statusCode}) before its image could be catalogued`);
+  }
   if (job.backupId !== result.backupId) {
     throw new CairnError(StatusCode.CORRUPT_IMAGE, `agent reported image ${result.backupId} for job ${jobId}, which writes ${job.backupId ?? 'no image'}`);
   }

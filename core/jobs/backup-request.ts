@@ -20,6 +20,7 @@ export const BackupRequest = z
     retentionDays: z.number().int().min(0).optional(),
     /** Set by the scheduler: the window opening and execution name this job belongs to. */
     windowStart: z.iso.datetime({ offset: true }).optional(),
+    windowEnd: z.iso.datetime({ offset: true }).optional(),
     executionName: z.string().max(80).optional(),
     /** Who runs the job (for orphan detection in the standalone runtime). */
     owner: z.string().optional(),

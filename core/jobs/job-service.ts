@@ -2,7 +2,7 @@ import type { Job, JobProgress } from '../model/job.ts';
 import type { ConfigStore } from '../ports/config-store.ts';
 import type { JobStore } from '../ports/job-store.ts';
 import { CairnError } from '../errors.ts';
-import { StatusCode, describeStatus, type StatusCodeValue } from '../status-codes.ts';
+import { StatusCode, describeStatus, retryableStatusCodes, type StatusCodeValue } from '../status-codes.ts';
 import { BackupRequest, MANUAL_POLICY, MANUAL_SCHEDULE } from './backup-request.ts';
 import { loadSettings } from '../settings.ts';
 import { parseOrThrow } from '../validation.ts';
@@ -79,6 +79,8 @@ export async function queueBackupJob(deps: JobDeps, rawRequest: unknown, now: Da
     unreadable: [],
     owner: request.owner,
     windowStart: request.windowStart,
+    windowEnd: request.windowEnd,
+    attempts: [],
     executionName: request.executionName,
     queuedAt: at,
     updatedAt: at,
@@ -148,4 +150,63 @@ export async function finishJob(jobs: JobStore, jobId: number, outcome: JobOutco
     updatedAt: now.toISOString(),
   }));
   return { jobId, statusCode: ended.statusCode ?? statusCode };
+}
+
+export type RetryDecision = { retry: true; attempt: number; delaySeconds: number; reason: string } | { retry: false; reason: string };
+
+/**
+ * NetBackup's retry rules, decided after an attempt has released its
+ * resources: a retryable failure is tried again after Job Retry Delay, up to
+ * Backup Tries attempts within its hours, and never past the job's window.
+ * Retrying turns the job QUEUED again as its next attempt, with the failed
+ * attempt kept in `attempts`. Success, partial success and non-retryable
+ * statuses (71, 150, 196, ...) are not retried.
+ */
+export async function decideRetry(deps: JobDeps, jobId: number, outcome: JobOutcome, now: Date): Promise<RetryDecision> {
+  const job = await deps.jobs.get(jobId);
+  if (!job) throw new CairnError(StatusCode.INTERNAL_ERROR, `job ${jobId} vanished before its retry decision`);
+  if (job.state === 'DONE') return { retry: false, reason: `job already ended with status ${job.statusCode}` };
+  const statusCode = outcome.failure ? statusFromFailure(outcome.failure) : (outcome.statusCode ?? StatusCode.INTERNAL_ERROR);
+  if (!retryableStatusCodes.has(statusCode)) return { retry: false, reason: `status ${statusCode} is not retried` };
+  const settings = await loadSettings(deps.config);
+  const { tries, withinHours } = settings.backupTries;
+  const since = now.getTime() - withinHours * 3_600_000;
+  const recentAttempts = (job.attempts ?? []).filter((a) => Date.parse(a.endedAt) >= since).length + 1;
+  if (recentAttempts >= tries) return { retry: false, reason: `Backup Tries reached: ${recentAttempts} of ${tries} attempts within ${withinHours} h` };
+  const retryAt = new Date(now.getTime() + settings.jobRetryDelaySeconds * 1000);
+  if (job.windowEnd && retryAt >= new Date(job.windowEnd)) return { retry: false, reason: `the window closes at ${job.windowEnd}, before the retry delay ends` };
+
+  const error = outcome.failure ? failureMessage(outcome.failure) : undefined;
+  const reason = `attempt ${job.attempt} ended with status ${statusCode}; attempt ${job.attempt + 1} of ${tries} at ${retryAt.toISOString()}`;
+  const next = await deps.jobs.update(
+    jobId,
+    (j) => ({
+      ...j,
+      state: 'QUEUED',
+      attempt: j.attempt + 1,
+      attempts: [...(j.attempts ?? []), { attempt: j.attempt, statusCode, error, backupId: j.backupId, startedAt: j.startedAt, endedAt: now.toISOString() }],
+      backupId: undefined,
+      startedAt: undefined,
+      waitingReason: `retry: ${reason}`,
+      progress: { files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 },
+      unreadable: [],
+      updatedAt: now.toISOString(),
+    }),
+    { expectedStates: ['QUEUED', 'ACTIVE'] },
+  );
+  return { retry: true, attempt: next.attempt, delaySeconds: settings.jobRetryDelaySeconds, reason };
+}
+
+/**
+ * An administrator ends a job (status 150) and takes back what it holds. The
+ * running workflow notices at its next step (the agent at its next progress
+ * report) and ends without cataloguing anything.
+ */
+export async function cancelJob(deps: JobDeps & { media: { release(jobId: number): Promise<boolean> } }, jobId: number, now: Date): Promise<{ jobId: number; statusCode: number; released: boolean }> {
+  const job = await deps.jobs.get(jobId);
+  if (!job) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `job ${jobId} does not exist`);
+  if (job.state === 'DONE') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `job ${jobId} has already ended with status ${job.statusCode}`);
+  const ended = await finishJob(deps.jobs, jobId, { failure: { Error: `Status${StatusCode.TERMINATED_BY_ADMINISTRATOR}`, Cause: 'cancelled by an administrator' } }, now);
+  const released = await deps.media.release(jobId);
+  return { ...ended, released };
 }

@@ -43,6 +43,12 @@ export const Job = z
     executionName: z.string().optional(),
     /** The start-window opening a scheduled job belongs to: one job per (policy, client, schedule, window). */
     windowStart: IsoTime.optional(),
+    /** When the window closes: a job still queued then ends with status 196. */
+    windowEnd: IsoTime.optional(),
+    /** Earlier attempts of this job that failed and were retried (Backup Tries). */
+    attempts: z
+      .array(z.object({ attempt: z.number().int().positive(), statusCode: z.number().int(), error: z.string().optional(), backupId: z.string().optional(), startedAt: IsoTime.optional(), endedAt: IsoTime }).strict())
+      .default([]),
     progress: JobProgress.default({ files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 }),
     /** Files that could not be read (status 1); the first few, for the operator. */
     unreadable: z.array(z.string()).default([]),

@@ -2,12 +2,14 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Duration } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { tableEnvVar, tableNames, type TableName } from '#aws/tables.ts';
 import { REPO_ROOT } from '../../cdk/cairn-stack.ts';
 import { AGENT_DOCUMENT_NAME } from '../../cdk/constructs/agent-document.ts';
 import { DEFINITION_SUBSTITUTIONS } from '../../cdk/constructs/backup-job-state-machine.ts';
 import { ESM_REQUIRE_BANNER } from '../../cdk/constructs/cairn-function.ts';
+import { SCHEDULER_RETRY_ATTEMPTS, STATE_MACHINE_ARN_ENV } from '../../cdk/constructs/scheduler-function.ts';
 import { allStatements, asList, referencedIds, roleStatements, type Statement } from './policy-walk.ts';
 import { synthCairnStack, type SynthResult } from './synth-fixture.ts';
 
@@ -47,7 +49,7 @@ function tableIds(): Record<TableName, string> {
   return ids;
 }
 
-const functions = { jobs: 'JobsFunction', broker: 'BrokerFunction', catalog: 'CatalogFunction' } as const;
+const functions = { jobs: 'JobsFunction', broker: 'BrokerFunction', catalog: 'CatalogFunction', scheduler: 'SchedulerFunction' } as const;
 type FunctionName = keyof typeof functions;
 
 function lambda(name: FunctionName) {
@@ -161,7 +163,7 @@ describe('image bucket', () => {
 describe('Lambda functions', () => {
   it('run nodejs22.x on arm64 with the bundled ESM handler', () => {
     const lambdas = ofType('AWS::Lambda::Function');
-    expect(lambdas).toHaveLength(3);
+    expect(lambdas).toHaveLength(Object.keys(functions).length);
     for (const [, fn] of lambdas) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', TracingConfig: { Mode: 'Active' } });
     }
@@ -193,6 +195,7 @@ describe('Lambda functions', () => {
     expect(tableAccess(roleIdOf('jobs'))).toEqual({ write: ['jobs'], read: ['config', 'jobs'] });
     expect(tableAccess(roleIdOf('broker'))).toEqual({ write: ['jobs', 'media'], read: ['config', 'jobs', 'media'] });
     expect(tableAccess(roleIdOf('catalog'))).toEqual({ write: ['catalog', 'jobs'], read: ['catalog', 'config', 'jobs'] });
+    expect(tableAccess(roleIdOf('scheduler'))).toEqual({ write: [], read: ['catalog', 'config', 'jobs'] });
   });
 
   it('only the catalog reads the bucket, and none writes it', () => {
@@ -226,21 +229,35 @@ describe('Lambda bundles', () => {
     }
   });
 
+  /** Imports a bundle in a fresh Node with the environment its construct sets (placeholder values), minus `without`. */
+  function loadBundle(name: FunctionName, without: string[] = []) {
+    const entry = path.join(bundleDir(name), 'index.mjs');
+    const env: NodeJS.ProcessEnv = { ...process.env, AWS_REGION: 'eu-west-1', NODE_NO_WARNINGS: '1' };
+    for (const table of tableNames) env[tableEnvVar[table]] = `${table}-table`;
+    env.IMAGE_BUCKET = 'image-bucket';
+    env[STATE_MACHINE_ARN_ENV] = 'arn:aws:states:eu-west-1:123456789012:stateMachine:CairnStack-backup-job';
+    for (const key of without) delete env[key];
+    return spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(entry)}); process.stdout.write(typeof m.handler);`], {
+      env,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+  }
+
   it('load in Node and export a handler function', (ctx) => {
     if (synth.bundlingSkipped) return ctx.skip(synth.bundlingSkipped);
     for (const name of Object.keys(functions) as FunctionName[]) {
-      const entry = path.join(bundleDir(name), 'index.mjs');
-      const env: NodeJS.ProcessEnv = { ...process.env, AWS_REGION: 'eu-west-1', NODE_NO_WARNINGS: '1' };
-      for (const table of tableNames) env[tableEnvVar[table]] = `${table}-table`;
-      env.IMAGE_BUCKET = 'image-bucket';
-      const result = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(entry)}); process.stdout.write(typeof m.handler);`], {
-        env,
-        encoding: 'utf8',
-        timeout: 30_000,
-      });
+      const result = loadBundle(name);
       expect(result.stderr, name).toBe('');
       expect(result.stdout, name).toBe('function');
     }
+  });
+
+  it('the scheduler refuses to start without the state machine ARN, naming the variable', (ctx) => {
+    if (synth.bundlingSkipped) return ctx.skip(synth.bundlingSkipped);
+    const result = loadBundle('scheduler', [STATE_MACHINE_ARN_ENV]);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/invalid scheduler environment: STATE_MACHINE_ARN/);
   });
 });
 
@@ -313,6 +330,77 @@ describe('backup-job state machine', () => {
 
     const other = statements.flatMap(actionsOf).filter((a) => !/^(lambda:InvokeFunction|ssm:SendCommand|logs:.*|xray:.*)$/.test(a));
     expect(other).toEqual([]);
+  });
+});
+
+describe('scheduler tick', () => {
+  const stateMachineId = () => only('AWS::StepFunctions::StateMachine')[0];
+
+  it('runs every minute by default, on time (no flexible window), invoking the scheduler function', () => {
+    const [, schedule] = only('AWS::Scheduler::Schedule');
+    expect(schedule).toMatchObject({ ScheduleExpression: 'rate(1 minute)', FlexibleTimeWindow: { Mode: 'OFF' }, State: 'ENABLED' });
+    const target = schedule.Target as Record<string, unknown>;
+    expect(target.Arn).toEqual({ 'Fn::GetAtt': [lambda('scheduler').logicalId, 'Arn'] });
+  });
+
+  it('retries a failed delivery a few times, never past the next tick, and Lambda does not retry a failed tick', () => {
+    const [, schedule] = only('AWS::Scheduler::Schedule');
+    expect((schedule.Target as Record<string, unknown>).RetryPolicy).toEqual({ MaximumRetryAttempts: SCHEDULER_RETRY_ATTEMPTS, MaximumEventAgeInSeconds: 60 });
+    expect(SCHEDULER_RETRY_ATTEMPTS).toBeLessThanOrEqual(3);
+    const [, asyncConfig] = only('AWS::Lambda::EventInvokeConfig');
+    expect(asyncConfig).toMatchObject({ FunctionName: { Ref: lambda('scheduler').logicalId }, MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
+  });
+
+  it('has a role of its own that schedules of this account in its group may assume, and that may only invoke the scheduler function', () => {
+    const [, schedule] = only('AWS::Scheduler::Schedule');
+    const [groupId, group] = only('AWS::Scheduler::ScheduleGroup');
+    expect(schedule.GroupName).toBe(group.Name);
+    const roleId = referencedIds((schedule.Target as Record<string, unknown>).RoleArn)[0]!;
+    expect(resources[roleId]!.Properties!.AssumeRolePolicyDocument).toMatchObject({
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: 'sts:AssumeRole',
+          Principal: { Service: 'scheduler.amazonaws.com' },
+          Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' }, 'aws:SourceArn': { 'Fn::GetAtt': [groupId, 'Arn'] } } },
+        },
+      ],
+    });
+    const statements = roleStatements(resources, roleId);
+    expect(statements.map((s) => [s.Effect, actionsOf(s)])).toEqual([['Allow', ['lambda:InvokeFunction']]]);
+    // The function and its versions/aliases (`<arn>:*`): nothing else.
+    expect(referencedIds(statements[0]!.Resource)).toEqual([lambda('scheduler').logicalId]);
+    expect(asList(statements[0]!.Resource)).toHaveLength(2);
+    expect(asList(resources[roleId]!.Properties!.ManagedPolicyArns as unknown[] | undefined)).toEqual([]);
+  });
+
+  it('lets the scheduler function start executions of the backup-job state machine only, and nothing else in Step Functions', () => {
+    const statements = roleStatements(resources, roleIdOf('scheduler')).filter((s) => s.Effect === 'Allow');
+    const states = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('states:')));
+    expect(states).toHaveLength(1);
+    expect(actionsOf(states[0]!)).toEqual(['states:StartExecution']);
+    expect(states[0]!.Resource).toEqual({ Ref: stateMachineId() });
+    const other = statements.flatMap(actionsOf).filter((a) => !/^(states:StartExecution|dynamodb:.*|xray:.*)$/.test(a));
+    expect(other).toEqual([]);
+    for (const name of ['jobs', 'broker', 'catalog'] as const) {
+      expect(roleStatements(resources, roleIdOf(name)).flatMap(actionsOf).filter((a) => a.startsWith('states:')), name).toEqual([]);
+    }
+  });
+
+  it('gives the scheduler function the state machine ARN, and no other function', () => {
+    const variables = (name: FunctionName) => (lambda(name).props.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(variables('scheduler')[STATE_MACHINE_ARN_ENV]).toEqual({ Ref: stateMachineId() });
+    for (const name of ['jobs', 'broker', 'catalog'] as const) expect(variables(name)[STATE_MACHINE_ARN_ENV], name).toBeUndefined();
+  });
+
+  it('ticks at the rate the stack is given (context schedulerRate)', () => {
+    const slow = synthCairnStack({ bundle: false, schedulerRate: Duration.minutes(5) });
+    try {
+      slow.template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(5 minutes)', Target: Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: SCHEDULER_RETRY_ATTEMPTS, MaximumEventAgeInSeconds: 300 } }) });
+      slow.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumEventAgeInSeconds: 300 });
+    } finally {
+      slow.cleanup();
+    }
   });
 });
 
@@ -410,6 +498,7 @@ describe('stack outputs', () => {
         'MediaTableName',
         'ImageBucketName',
         'BackupJobStateMachineArn',
+        'SchedulerFunctionName',
         'AgentDocumentName',
         'AgentRoleArn',
       ]),

@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, type Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { CairnStack, REPO_ROOT } from '../../cdk/cairn-stack.ts';
 
-export const LAMBDA_ENTRIES = ['lambdas/jobs.ts', 'lambdas/broker.ts', 'lambdas/catalog.ts'] as const;
+export const LAMBDA_ENTRIES = ['lambdas/jobs.ts', 'lambdas/broker.ts', 'lambdas/catalog.ts', 'lambdas/scheduler.ts'] as const;
 export const BACKUP_JOB_ASL = 'statemachines/backup-job.asl.json';
 
 /**
@@ -76,7 +76,7 @@ function stubProject(created: string[]): string {
  * with `bundle: false`, or when a handler is missing, bundling is skipped
  * through the CDK's own `aws:cdk:bundling-stacks` context.
  */
-export function synthCairnStack(options: { bundle?: boolean; objectLock?: boolean } = {}): SynthResult {
+export function synthCairnStack(options: { bundle?: boolean; objectLock?: boolean; schedulerRate?: Duration } = {}): SynthResult {
   const created: string[] = [];
   const missingEntries = LAMBDA_ENTRIES.filter((entry) => !fs.existsSync(path.join(REPO_ROOT, entry)));
   const bundlingSkipped =
@@ -99,7 +99,7 @@ export function synthCairnStack(options: { bundle?: boolean; objectLock?: boolea
   const context: Record<string, unknown> = { ...cdkJsonContext() };
   if (bundlingSkipped) context['aws:cdk:bundling-stacks'] = [];
   const app = new App({ outdir: assemblyDir, context, analyticsReporting: false });
-  const stack = new CairnStack(app, 'CairnStack', { projectRoot, backupJobDefinitionPath, objectLock: options.objectLock ?? false });
+  const stack = new CairnStack(app, 'CairnStack', { projectRoot, backupJobDefinitionPath, objectLock: options.objectLock ?? false, schedulerRate: options.schedulerRate });
   const assembly = app.synth();
   return {
     template: Template.fromStack(stack),

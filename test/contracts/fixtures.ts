@@ -44,6 +44,7 @@ export function sampleJob(jobId: number, overrides: Partial<Job> = {}): Job {
     retentionDays: 14,
     progress: { files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 },
     unreadable: [],
+    attempts: [],
     queuedAt: at,
     updatedAt: at,
     ...overrides,

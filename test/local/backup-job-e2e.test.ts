@@ -102,11 +102,80 @@ describe('a backup job in the standalone runtime', () => {
     const notADirectory = join(work, 'a-file');
     writeFileSync(notADirectory, 'x');
     await runtime.config.putStorageUnit(StorageUnit.parse({ name: 'broken', kind: 'disk', path: join(notADirectory, 'unit') }));
+    await runtime.config.putSetting('backupTries', { tries: 1, withinHours: 12 });
     const run = await runBackupJob(runtime, { client: 'host1', selections: [source], storageUnit: 'broken' });
     expect(run.statusCode).toBe(84);
     expect((await runtime.jobs.get(run.jobId!))?.error).toBeTruthy();
     expect(await runtime.media.listReservations()).toEqual([]);
     expect(await runtime.catalog.listImages()).toEqual([]);
+  });
+
+  it('retries a retryable failure after the delay as the next attempt of the same job, and shows the attempts', async () => {
+    const source = join(work, 'small');
+    makeSampleTree(source, { largeBytes: 10 });
+    const blocker = join(work, 'blocker');
+    writeFileSync(blocker, 'x');
+    await runtime.config.putStorageUnit(StorageUnit.parse({ name: 'flaky', kind: 'disk', path: join(blocker, 'unit') }));
+    await runtime.config.putSetting('jobRetryDelaySeconds', 1);
+    await runtime.config.putSetting('backupTries', { tries: 3, withinHours: 12 });
+    let jobId = 0;
+    const running = runBackupJob(runtime, { client: 'host1', selections: [source], storageUnit: 'flaky' }, { onQueued: (job) => (jobId = job.jobId) });
+    // Attempt 1 fails (84: the unit's path runs through a file); fix the unit while the job waits its retry delay.
+    for (let i = 0; i < 50 && (await runtime.jobs.get(jobId))?.attempt !== 2; i++) await new Promise((r) => setTimeout(r, 100));
+    const waiting = await runtime.jobs.get(jobId);
+    expect(waiting).toMatchObject({ state: 'QUEUED', attempt: 2, waitingReason: expect.stringMatching(/^retry: attempt 1 ended with status 84; attempt 2 of 3/) });
+    rmSync(blocker);
+    const run = await running;
+    expect(run).toMatchObject({ jobId, statusCode: 0 });
+    const job = await runtime.jobs.get(jobId);
+    expect(job).toMatchObject({ state: 'DONE', statusCode: 0, attempt: 2 });
+    expect(job!.attempts).toEqual([expect.objectContaining({ attempt: 1, statusCode: 84 })]);
+    expect(await runtime.catalog.listImages({ client: 'host1' })).toHaveLength(1);
+  });
+
+  it('gives up after Backup Tries and does not retry what retrying cannot fix', async () => {
+    await runtime.config.putSetting('jobRetryDelaySeconds', 0);
+    const blocker = join(work, 'blocker');
+    writeFileSync(blocker, 'x');
+    const source = join(work, 'small');
+    makeSampleTree(source, { largeBytes: 10 });
+    await runtime.config.putStorageUnit(StorageUnit.parse({ name: 'dead', kind: 'disk', path: join(blocker, 'unit') }));
+    const failing = await runBackupJob(runtime, { client: 'host1', selections: [source], storageUnit: 'dead' });
+    expect(failing.statusCode).toBe(84);
+    expect((await runtime.jobs.get(failing.jobId!))?.attempts.map((a) => a.statusCode)).toEqual([84]);
+    const missing = await runBackupJob(runtime, { client: 'host1', selections: [join(work, 'nothing')] });
+    expect(missing.statusCode).toBe(71);
+    expect((await runtime.jobs.get(missing.jobId!))).toMatchObject({ attempt: 1, attempts: [] });
+    expect(await runtime.media.listReservations()).toEqual([]);
+  });
+
+  it('ends a job still queued when its window closes with status 196 and releases it', async () => {
+    const source = join(work, 'small');
+    makeSampleTree(source, { largeBytes: 10 });
+    await runtime.config.putStorageUnit(StorageUnit.parse({ name: 'busy', kind: 'disk', path: join(work, 'busy'), maxConcurrentJobs: 1 }));
+    await runtime.media.reserve({ jobId: 999, storageUnit: 'busy', maxConcurrentJobs: 1, at: new Date() });
+    const windowEnd = new Date(Date.now() + 1500).toISOString();
+    const run = await runBackupJob(runtime, { client: 'host1', selections: [source], storageUnit: 'busy', windowEnd });
+    expect(run.statusCode).toBe(196);
+    expect((await runtime.jobs.get(run.jobId!))?.error).toMatch(/still queued when its window closed/);
+    expect((await runtime.media.listReservations()).map((r) => r.jobId)).toEqual([999]);
+  });
+
+  it('cancels a running job with status 150: the agent stops, nothing is catalogued, the slot is released', async () => {
+    const source = join(work, 'big');
+    makeSampleTree(source, { largeBytes: 64 * 1024 * 1024 });
+    await runtime.config.putSetting('buffers', { count: 2, sizeBytes: 4096 });
+    let jobId = 0;
+    const running = runBackupJob(runtime, { client: 'host1', selections: [source] }, { onQueued: (job) => (jobId = job.jobId) });
+    for (let i = 0; i < 100 && (await runtime.jobs.get(jobId))?.state !== 'ACTIVE'; i++) await new Promise((r) => setTimeout(r, 20));
+    const { cancelJob } = await import('#core/jobs/job-service.ts');
+    expect(await cancelJob(runtime, jobId, new Date())).toMatchObject({ statusCode: 150 });
+    const run = await running;
+    expect(run.statusCode).toBe(150);
+    expect(await runtime.catalog.listImages()).toEqual([]);
+    expect(await runtime.media.listReservations()).toEqual([]);
+    const unit = (await runtime.config.getStorageUnit('local-disk'))!;
+    expect((await (await openStorageUnit(unit)).list('images/'))).toEqual([]);
   });
 
   it('ends jobs orphaned by a dead process with status 2002 and releases what they held', async () => {

@@ -53,7 +53,9 @@ describe('backup-job.asl.json', () => {
     }
     expect(states.Failed?.Next).toBe('Release');
     expect(states.Succeeded?.Next).toBe('Release');
-    expect(states.Release?.Next).toBe('EndJob');
+    expect(states.Release?.Next).toBe('RetryDecision');
+    expect(states['Retry?']?.Default).toBe('EndJob');
+    expect(states.WaitBeforeRetry?.Next).toBe('Reserve');
   });
 
   it('reaches every state from StartAt', () => {

@@ -1,0 +1,95 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Construct } from 'constructs';
+import type { CairnTables } from './cairn-tables.ts';
+import { newCairnFunction, type CairnFunctionSource } from './cairn-function.ts';
+
+/** The variable lambdas/scheduler.ts reads the backup-job state machine's ARN from. */
+export const STATE_MACHINE_ARN_ENV = 'STATE_MACHINE_ARN';
+
+export const DEFAULT_SCHEDULER_RATE = Duration.minutes(1);
+
+/** How often EventBridge Scheduler retries handing a tick to Lambda (throttling, service errors). */
+export const SCHEDULER_RETRY_ATTEMPTS = 2;
+
+export interface SchedulerFunctionProps {
+  readonly projectRoot: string;
+  readonly tables: CairnTables;
+  readonly imageBucket: s3.IBucket;
+  /** The backup-job state machine: the only one the scheduler may start executions of. */
+  readonly stateMachine: sfn.IStateMachine;
+  /** How often the tick runs (context `schedulerRate`, in minutes). Default 1 minute. */
+  readonly rate?: Duration;
+}
+
+/**
+ * nbpem: the scheduler tick. An EventBridge Scheduler schedule invokes the
+ * function every `rate`; each tick starts one backup-job execution per due job,
+ * named after its (policy, client, schedule, window opening), so a repeated or
+ * concurrent tick starts nothing twice.
+ *
+ * The function reads policies and settings, the catalog and the jobs, and may
+ * start executions of the backup-job state machine; it writes nothing itself
+ * (the Queue state records the job). The schedule's own role may invoke this
+ * function and nothing else, and only schedules in Cairn's schedule group may
+ * assume it.
+ *
+ * A tick that is late by more than one period is dropped, both by the schedule
+ * and by Lambda's asynchronous queue: the next tick does the same work, so
+ * retrying an old one would only pile ticks up. Lambda does not retry a failed
+ * tick for the same reason.
+ */
+export class SchedulerFunction extends Construct {
+  static readonly source = (projectRoot: string): CairnFunctionSource => ({ projectRoot, entry: 'lambdas/scheduler.ts' });
+
+  readonly function: NodejsFunction;
+  readonly schedule: scheduler.Schedule;
+  readonly scheduleGroup: scheduler.ScheduleGroup;
+  readonly scheduleRole: iam.Role;
+
+  constructor(scope: Construct, id: string, props: SchedulerFunctionProps) {
+    super(scope, id);
+    const rate = props.rate ?? DEFAULT_SCHEDULER_RATE;
+    // Scheduler accepts event ages of 1 minute to 1 day, Lambda's async queue up to 6 hours.
+    const maxEventAge = Duration.seconds(Math.min(Math.max(rate.toSeconds(), 60), 6 * 3600));
+
+    this.function = newCairnFunction(this, 'Function', {
+      source: SchedulerFunction.source(props.projectRoot),
+      description: 'Cairn scheduler: starts one backup-job execution per due job',
+      tables: props.tables,
+      imageBucketName: props.imageBucket.bucketName,
+      // Starting many due jobs is one StartExecution each; a slow tick overlapping the next is harmless.
+      timeout: Duration.seconds(60),
+    });
+    this.function.addEnvironment(STATE_MACHINE_ARN_ENV, props.stateMachine.stateMachineArn);
+    this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge });
+    props.tables.config.grantReadData(this.function);
+    props.tables.catalog.grantReadData(this.function);
+    props.tables.jobs.grantReadData(this.function);
+    props.stateMachine.grantStartExecution(this.function);
+
+    // A group of its own, so the role's trust can name exactly where the schedule lives. It holds no data.
+    this.scheduleGroup = new scheduler.ScheduleGroup(this, 'Group', { removalPolicy: RemovalPolicy.DESTROY });
+    this.scheduleRole = new iam.Role(this, 'ScheduleRole', {
+      description: 'Cairn: EventBridge Scheduler invokes the scheduler tick',
+      // Confused-deputy guard: only schedules of this account in Cairn's group may assume it.
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': this.scheduleGroup.env.account, 'aws:SourceArn': this.scheduleGroup.scheduleGroupArn } },
+      }),
+    });
+    this.schedule = new scheduler.Schedule(this, 'Tick', {
+      description: 'Cairn scheduler tick',
+      schedule: scheduler.ScheduleExpression.rate(rate),
+      scheduleGroup: this.scheduleGroup,
+      timeWindow: scheduler.TimeWindow.off(),
+      target: new targets.LambdaInvoke(this.function, { role: this.scheduleRole, retryAttempts: SCHEDULER_RETRY_ATTEMPTS, maxEventAge }),
+    });
+    // The schedule names its group by a literal name, which CloudFormation cannot order by.
+    this.schedule.node.addDependency(this.scheduleGroup);
+  }
+}
