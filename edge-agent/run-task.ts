@@ -50,7 +50,11 @@ export async function runTask(options: RunTaskOptions): Promise<number> {
     };
     const reporter: TaskReporter = {
       progress: async (update) => {
-        if (jobs) await recordProgress(jobs, task.jobId, update, new Date());
+        if (!jobs) return;
+        // `cairn jobs cancel` ends the job record; the agent stops at its next report.
+        const job = await jobs.get(task.jobId);
+        if (job?.state === 'DONE') abort.abort(new Error(`job ${task.jobId} was ended (status ${job.statusCode})`));
+        else await recordProgress(jobs, task.jobId, update, new Date());
       },
       heartbeat,
     };
@@ -60,8 +64,8 @@ export async function runTask(options: RunTaskOptions): Promise<number> {
       await sendTaskSuccess(clients.sfn, options.taskToken, result);
       return result.statusCode;
     } catch (error) {
-      // A workflow that stopped waiting needs no answer; any other failure is reported with its status.
-      if (!abort.signal.aborted) await sendTaskFailure(clients.sfn, options.taskToken, error);
+      // A workflow that stopped waiting needs no answer; any other failure (a cancel included) is reported with its status.
+      if (!(abort.signal.reason instanceof TaskGoneError)) await sendTaskFailure(clients.sfn, options.taskToken, error);
       return statusOf(error);
     } finally {
       clearInterval(timer);

@@ -1,10 +1,19 @@
 import type { Command } from 'commander';
 import { JobState } from '#core/model/job.ts';
 import { describeStatus } from '#core/status-codes.ts';
-import { NotFoundError } from '#core/errors.ts';
+import { CairnError, NotFoundError } from '#core/errors.ts';
 import { parseOrThrow } from '#core/validation.ts';
+import { cancelJob } from '#core/jobs/job-service.ts';
+import type { Job } from '#core/model/job.ts';
 import { type GlobalOptions, openBackend } from '../backend.ts';
-import { formatBytes, printJson, table } from '../output.ts';
+import { formatBytes, note, printJson, table } from '../output.ts';
+
+function jobsTable(list: Job[]): string {
+  return table(
+    ['JOBID', 'STATE', 'STATUS', 'TRY', 'POLICY', 'SCHEDULE', 'CLIENT', 'FILES', 'BYTES', 'RATE', 'BACKUPID / WAITING', 'STARTED'],
+    list.map((j) => [j.jobId, j.state, j.statusCode, j.attempt, j.policy, j.schedule, j.client, j.progress.files, formatBytes(j.progress.bytes), j.state === 'ACTIVE' ? `${formatBytes(j.progress.throughputBps)}/s` : '', j.state === 'QUEUED' ? j.waitingReason : j.backupId, j.startedAt ?? j.queuedAt]),
+  );
+}
 
 /** `cairn jobs` (bpdbjobs): the job database, newest first. */
 export function registerJobs(program: Command): void {
@@ -13,20 +22,67 @@ export function registerJobs(program: Command): void {
     .description('list jobs, newest first (like bpdbjobs)')
     .option('--state <state>', 'QUEUED, ACTIVE or DONE')
     .option('--limit <n>', 'how many', (v) => Number.parseInt(v, 10), 50)
+    .option('--watch [seconds]', 'redraw every few seconds until interrupted, like the Activity Monitor')
     .option('--json', 'print JSON')
-    .action(async (options: { state?: string; limit: number; json?: boolean }, command: Command) => {
+    .action(async (options: { state?: string; limit: number; watch?: boolean | string; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const backend = await openBackend(globals);
       try {
         const state = options.state === undefined ? undefined : parseOrThrow(JobState, options.state.toUpperCase(), '--state');
-        const list = await backend.jobs.list({ state, limit: options.limit });
-        if (options.json ?? globals.json) return printJson(list);
-        console.log(
-          table(
-            ['JOBID', 'STATE', 'STATUS', 'POLICY', 'SCHEDULE', 'CLIENT', 'FILES', 'BYTES', 'BACKUPID / WAITING', 'STARTED'],
-            list.map((j) => [j.jobId, j.state, j.statusCode, j.policy, j.schedule, j.client, j.progress.files, formatBytes(j.progress.bytes), j.state === 'QUEUED' ? j.waitingReason : j.backupId, j.startedAt ?? j.queuedAt]),
-          ),
+        const json = options.json ?? globals.json;
+        const show = async (): Promise<void> => {
+          const list = await backend.jobs.list({ state, limit: options.limit });
+          if (json) return printJson(list);
+          if (options.watch) process.stdout.write(`\x1b[H\x1b[2J${new Date().toISOString()}  (Ctrl-C to stop)\n`);
+          console.log(jobsTable(list));
+        };
+        await show();
+        if (!options.watch) return;
+        const seconds = typeof options.watch === 'string' ? Math.max(1, Number(options.watch) || 2) : 2;
+        const timer = setInterval(() => void show(), seconds * 1000);
+        await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+        clearInterval(timer);
+      } finally {
+        backend.close();
+      }
+    });
+
+  jobs
+    .command('cancel <jobId>')
+    .description('end a queued or active job with status 150 and release its resources (like bpdbjobs -cancel)')
+    .option('--json', 'print JSON')
+    .action(async (jobId: string, options: { json?: boolean }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const backend = await openBackend(globals);
+      try {
+        const result = await cancelJob(backend, Number(jobId), backend.clock.now());
+        if (options.json ?? globals.json) printJson(result);
+        else console.log(`job ${jobId} cancelled: status 150 (${describeStatus(150)})${result.released ? ', resources released' : ''}`);
+      } finally {
+        backend.close();
+      }
+    });
+
+  jobs
+    .command('restart <jobId>')
+    .description('run an ended job again as a new job with the same policy, client, schedule and selections (like bpdbjobs -restart)')
+    .option('--json', 'print JSON')
+    .action(async (jobId: string, options: { json?: boolean }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const json = options.json ?? globals.json;
+      const backend = await openBackend(globals);
+      try {
+        const job = await backend.jobs.get(Number(jobId));
+        if (!job) throw new NotFoundError(`job ${jobId}`, 20);
+        if (job.state !== 'DONE') throw new CairnError(20, `job ${jobId} is ${job.state}; only an ended job can be restarted`);
+        const manual = job.policy === 'manual';
+        const run = await backend.runBackup(
+          { client: job.client, policy: manual ? undefined : job.policy, schedule: job.schedule, level: job.level, selections: job.selections, storageUnit: job.storageUnit, retentionDays: job.retentionDays },
+          { onQueued: (ref) => (json ? undefined : note(`job ${jobId} restarted as job ${ref.jobId}`)) },
         );
+        if (json) printJson({ restartedFrom: Number(jobId), ...run, statusText: describeStatus(run.statusCode) });
+        else note(`job ${run.jobId ?? '-'} DONE: status ${run.statusCode} (${describeStatus(run.statusCode)})${run.backupId ? `, image ${run.backupId}` : ''}`);
+        process.exitCode = run.statusCode === 0 ? 0 : run.statusCode === 1 ? 1 : 2;
       } finally {
         backend.close();
       }
@@ -58,6 +114,8 @@ export function registerJobs(program: Command): void {
           ['throughput', `${formatBytes(job.progress.throughputBps)}/s`],
           ['buffer waits', `writer waited ${job.progress.writerWaits} times for data (client-bound), reader waited ${job.progress.readerWaits} times for buffers (media-bound)`],
           ['queued / started / ended', `${job.queuedAt} / ${job.startedAt ?? '-'} / ${job.endedAt ?? '-'}`],
+          ['window', job.windowStart ? `${job.windowStart} – ${job.windowEnd ?? '?'}` : undefined],
+          ['earlier attempts', (job.attempts ?? []).map((a) => `#${a.attempt}: status ${a.statusCode} at ${a.endedAt}${a.error ? ` (${a.error})` : ''}`).join('\n                          ')],
           ['error', job.error],
           ['unreadable', job.unreadable.join('\n                          ')],
         ];

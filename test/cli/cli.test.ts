@@ -51,6 +51,26 @@ describe('the cairn CLI', () => {
     expect((await compareTrees(source, join(target, source))).differences).toEqual([]);
   });
 
+  it('cancels a queued job with status 150 and restarts an ended one as a new job', async () => {
+    const { openLocalRuntime } = await import('#local/runtime.ts');
+    const { hostname } = await import('node:os');
+    const rt = await openLocalRuntime({ home });
+    const { sampleJob } = await import('../contracts/fixtures.ts');
+    const id = await rt.jobs.nextJobId();
+    // Owned by this (living) test process, so the CLI does not take it for an orphan.
+    await rt.jobs.create(sampleJob(id, { storageUnit: 'local-disk', owner: `local:${hostname()}:${process.pid}` }));
+    rt.close();
+    const cancel = await cairn('jobs', 'cancel', String(id), '--json');
+    expect(JSON.parse(cancel.stdout)).toMatchObject({ jobId: id, statusCode: 150 });
+    const again = await cairn('jobs', 'cancel', String(id), '--json');
+    expect(JSON.parse(again.stdout)).toMatchObject({ statusCode: 20, message: expect.stringMatching(/already ended with status 150/) });
+
+    const first = (JSON.parse((await cairn('jobs', '--state', 'DONE', '--json')).stdout) as { jobId: number; statusCode: number }[]).find((j) => j.statusCode === 0)!;
+    const restart = await cairn('jobs', 'restart', String(first.jobId), '--json');
+    expect(restart.code, restart.stderr).toBe(0);
+    expect(JSON.parse(restart.stdout)).toMatchObject({ restartedFrom: first.jobId, statusCode: 0 });
+  });
+
   it('prints a table for people', async () => {
     const jobs = await cairn('jobs');
     expect(jobs.stdout).toMatch(/^JOBID\s+STATE\s+STATUS/);
