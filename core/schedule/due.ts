@@ -54,8 +54,10 @@ export function executionNameFor(policy: string, client: string, schedule: strin
  * schedule) are due at `now`, each with why, and why each other one is not.
  * Pure: everything comes in as values.
  *
- * - Frequency-based: due when the last successful image of the schedule is
- *   at least `frequency` old (or there is none) and a start window is open.
+ * - Frequency-based: due when the last successful image of the schedule (or
+ *   of one with a longer frequency and at least its level, as a full covers
+ *   an incremental) is at least `frequency` old, or there is none, and a
+ *   start window is open.
  * - Calendar-based: due once per run day, inside a window that opened on it.
  * - Never twice for one window opening, never while a job for it is in flight.
  * - Of several schedules due for one policy and client, the longest frequency
@@ -104,8 +106,15 @@ export function dueJobs(input: DueInput): { due: DueJob[]; notDue: NotDue[] } {
           no(`job ${ranInWindow.jobId} already started in this window (opened ${windowStart})`);
           continue;
         }
+        // A backup of a schedule with a longer (or equal) frequency and at least this level
+        // satisfies this one too: after the weekly full, the daily incremental waits a day.
+        const satisfying = new Set(
+          policy.schedules
+            .filter((o) => o.name === schedule.name || (schedule.frequency !== undefined && o.frequency !== undefined && o.frequency >= schedule.frequency && levelRank[o.type] >= levelRank[schedule.type]))
+            .map((o) => o.name),
+        );
         const last = input.images
-          .filter((i) => i.policy === policy.name && i.client === client.name && i.schedule === schedule.name && i.statusCode <= 1)
+          .filter((i) => i.policy === policy.name && i.client === client.name && satisfying.has(i.schedule) && i.statusCode <= 1)
           .reduce<Image | undefined>((latest, i) => (!latest || i.createdAt > latest.createdAt ? i : latest), undefined);
         const lastAt = last ? new Date(last.createdAt) : undefined;
 

@@ -237,7 +237,9 @@ describe('Lambda bundles', () => {
     env.IMAGE_BUCKET = 'image-bucket';
     env[STATE_MACHINE_ARN_ENV] = 'arn:aws:states:eu-west-1:123456789012:stateMachine:CairnStack-backup-job';
     for (const key of without) delete env[key];
-    return spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(entry)}); process.stdout.write(typeof m.handler);`], {
+    // On failure print only the message: Node would otherwise quote the minified source line (megabytes).
+    const script = `try { const m = await import(${JSON.stringify(entry)}); process.stdout.write(typeof m.handler); } catch (e) { process.stderr.write(String(e?.message ?? e)); process.exit(1); }`;
+    return spawnSync(process.execPath, ['--input-type=module', '-e', script], {
       env,
       encoding: 'utf8',
       timeout: 30_000,
