@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { CairnError, ValidationError } from '#core/errors.ts';
 import { imageKeys } from '#core/ids.ts';
-import { BackupTaskResult, type BackupTask, type TaskReporter } from '#core/model/task.ts';
+import { BackupTaskResult, type BackupTask, type IndexEntry, type TaskReporter } from '#core/model/task.ts';
+import type { StorageUnit } from '#core/model/storage-unit.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { BufferPool } from './buffer-pool.ts';
@@ -11,9 +12,13 @@ import { encodeManifest, MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type ImageMan
 import { ProgressTicker } from './progress.ts';
 import { readAhead } from './read-ahead.ts';
 import { statSelections, walk } from './walker.ts';
+import { readIndex } from './index-reader.ts';
+import { openStorageUnit } from './open-storage-unit.ts';
 
 export interface BackupDeps {
   store: ObjectStore;
+  /** Opens the storage unit an incremental's base image is in (default: openStorageUnit). */
+  openStore?: (unit: StorageUnit) => Promise<ObjectStore>;
   reporter: TaskReporter;
   now: () => Date;
   /** Aborting ends the backup with status 150 and removes what it wrote. */
@@ -64,7 +69,8 @@ export async function runBackup(task: BackupTask, deps: BackupDeps): Promise<Bac
   const stop = new AbortController();
   const onAbort = (): void => stop.abort(terminated(deps.signal?.reason));
   deps.signal?.addEventListener('abort', onAbort, { once: true });
-  const writer = new ImageWriter({ store: deps.store, backupId: task.backupId, pool, fragmentSizeBytes: task.storageUnit.fragmentSizeBytes, signal: stop.signal });
+  const base = task.base ? { backupId: task.base.backupId, entries: await loadBaseIndex(task.base, deps.openStore ?? openStorageUnit) } : undefined;
+  const writer = new ImageWriter({ store: deps.store, backupId: task.backupId, pool, fragmentSizeBytes: task.storageUnit.fragmentSizeBytes, signal: stop.signal, base });
   // Stop the uploads at once, rather than when the reader next checks the signal.
   stop.signal.addEventListener('abort', () => void writer.abort(stop.signal.reason), { once: true });
   for (const m of missing) writer.unreadable(m.path, m.reason);
@@ -112,6 +118,7 @@ export async function runBackup(task: BackupTask, deps: BackupDeps): Promise<Bac
       indexKey: image.indexKey,
       indexSha256: image.indexSha256,
       indexEntries: image.indexEntries,
+      baseBackupId: task.base?.backupId,
       unreadable: writer.problems.first(),
       unreadableCount: writer.problems.count,
       counts: { ...writer.counts },
@@ -130,6 +137,7 @@ export async function runBackup(task: BackupTask, deps: BackupDeps): Promise<Bac
       manifestKey: keys.manifest,
       unreadable: writer.problems.first(RESULT_UNREADABLE_LIMIT),
       unreadableCount: writer.problems.count,
+      unchangedCount: writer.counts.unchanged,
       writerWaits: pool.writerWaits,
       readerWaits: pool.readerWaits,
       elapsedMs: Math.max(0, completedAt.getTime() - startedAt.getTime()),
@@ -185,4 +193,21 @@ async function removeObjects(store: ObjectStore, keys: readonly string[]): Promi
     }
   }
   return leftovers;
+}
+
+/**
+ * The base image's file index, by path, for change detection. Memory grows
+ * with the base's file count (one small record a file): the price of
+ * detecting changes from size, mtime, ctime and inode without reading data.
+ */
+async function loadBaseIndex(base: NonNullable<BackupTask['base']>, openStore: (unit: StorageUnit) => Promise<ObjectStore>): Promise<Map<string, IndexEntry>> {
+  const entries = new Map<string, IndexEntry>();
+  try {
+    const store = await openStore(base.storageUnit);
+    for await (const entry of readIndex(store, base.indexKey, base.indexSha256)) if (entry.type === 'file') entries.set(entry.path, entry);
+  } catch (error) {
+    if (error instanceof CairnError) throw new CairnError(error.statusCode, `cannot read the index of base image ${base.backupId}: ${error.message}`, { cause: error });
+    throw new CairnError(StatusCode.MEDIA_READ_ERROR, `cannot read the index of base image ${base.backupId}`, { cause: error });
+  }
+  return entries;
 }

@@ -22,6 +22,8 @@ export interface ImageCounts {
   unreadable: number;
   excluded: number;
   skipped: number;
+  /** Files an incremental left in earlier images. */
+  unchanged: number;
 }
 
 export interface ImageWriterOptions {
@@ -30,6 +32,8 @@ export interface ImageWriterOptions {
   pool: BufferPool;
   fragmentSizeBytes: number;
   signal?: AbortSignal;
+  /** For an incremental: the base image's index by path, and its backup id. */
+  base?: { backupId: string; entries: ReadonlyMap<string, IndexEntry> };
 }
 
 /** Bigger reads do not go faster and would only raise the memory in flight. */
@@ -43,6 +47,8 @@ const MAX_READ_BYTES = 1024 * 1024;
 export interface PreparedEntry {
   entry: WalkEntry;
   file?: PreparedFile;
+  /** An incremental's unchanged file: its base index line, and no data to read. */
+  unchanged?: IndexEntry;
   linkTarget?: string;
   unreadable?: string;
 }
@@ -55,7 +61,7 @@ export interface PreparedEntry {
  */
 export class ImageWriter {
   readonly problems = new ProblemList();
-  readonly counts: ImageCounts = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, changed: 0, unreadable: 0, excluded: 0, skipped: 0 };
+  readonly counts: ImageCounts = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, changed: 0, unreadable: 0, excluded: 0, skipped: 0, unchanged: 0 };
   dataBytes = 0;
   currentPath: string | undefined;
   readonly #options: ImageWriterOptions;
@@ -116,6 +122,8 @@ export class ImageWriter {
       }
     }
     if (!stats.isFile()) return { entry };
+    const unchanged = this.#unchangedSinceBase(entry);
+    if (unchanged) return { entry, unchanged };
     const linkKey = linkKeyOf(stats);
     if (linkKey !== undefined) {
       if (this.#linksPrepared.has(linkKey)) return { entry };
@@ -141,7 +149,7 @@ export class ImageWriter {
     if (path === '/') return; // the root itself has no member name; its contents follow
     if (stats.isDirectory()) {
       const spec = this.#spec(path, 'directory', stats);
-      await this.#record(spec, await this.#fragments.add(packHeader(spec)));
+      await this.#record(spec, await this.#fragments.add(packHeader(spec)), undefined, stats);
       this.counts.directories += 1;
     } else if (stats.isSymbolicLink()) {
       if (prepared.linkTarget === undefined) return this.unreadable(path, prepared.unreadable ?? 'cannot read the link');
@@ -169,8 +177,45 @@ export class ImageWriter {
     await Promise.all([this.#fragments.abort(reason), this.#index.abort(reason)]);
   }
 
+  /**
+   * An incremental leaves a file out when the base image has it with the
+   * same size, mtime, ctime and inode: then its content cannot have changed
+   * (a rewrite moves mtime or ctime; a replacement changes the inode).
+   * Multiply-linked files are always taken, so hard-link members never point
+   * at a path outside the image.
+   */
+  #unchangedSinceBase(entry: WalkEntry): IndexEntry | undefined {
+    const before = this.#options.base?.entries.get(entry.path);
+    const { stats } = entry;
+    if (!before || before.type !== 'file' || before.sha256 === undefined || stats.nlink > 1n) return undefined;
+    const same = before.size === Number(stats.size) && before.mtimeMs === Number(stats.mtimeNs) / 1e6 && before.ctimeMs === Number(stats.ctimeNs) / 1e6 && before.ino === String(stats.ino);
+    return same ? before : undefined;
+  }
+
+  async #addUnchanged(before: IndexEntry, walked: BigIntStats): Promise<void> {
+    const spec = this.#spec(before.path, 'file', walked);
+    const entry: IndexEntry = {
+      path: before.path,
+      type: 'file',
+      mode: spec.mode,
+      uid: spec.uid,
+      gid: spec.gid,
+      size: before.size,
+      mtimeMs: before.mtimeMs,
+      fragment: 0,
+      offset: 0,
+      sha256: before.sha256,
+      ctimeMs: before.ctimeMs,
+      ino: before.ino,
+      fromBackupId: before.fromBackupId ?? this.#options.base!.backupId,
+    };
+    this.counts.unchanged += 1;
+    await this.#index.add(entry);
+  }
+
   async #addFile(prepared: PreparedEntry): Promise<void> {
     const { path, stats: walked } = prepared.entry;
+    if (prepared.unchanged) return this.#addUnchanged(prepared.unchanged, walked);
     const linkKey = linkKeyOf(walked);
     const first = linkKey === undefined ? undefined : this.#hardlinks.get(linkKey);
     if (first !== undefined) {
@@ -207,7 +252,7 @@ export class ImageWriter {
     if (linkKey !== undefined) this.#hardlinks.set(linkKey, path);
     this.counts.files += 1;
     this.dataBytes += spec.size;
-    await this.#record(spec, place, copied.sha256);
+    await this.#record(spec, place, copied.sha256, file.stats);
   }
 
   #spec(path: string, type: MemberSpec['type'], stats: BigIntStats): MemberSpec {
@@ -222,7 +267,7 @@ export class ImageWriter {
     };
   }
 
-  async #record(spec: MemberSpec, place: MemberPlace, sha256?: string): Promise<void> {
+  async #record(spec: MemberSpec, place: MemberPlace, sha256?: string, stats?: BigIntStats): Promise<void> {
     const entry: IndexEntry = {
       path: spec.path,
       type: spec.type === 'link' ? 'hardlink' : spec.type,
@@ -236,6 +281,10 @@ export class ImageWriter {
     };
     if (spec.linkTarget !== undefined) entry.linkTarget = spec.linkTarget;
     if (sha256 !== undefined) entry.sha256 = sha256;
+    if (stats !== undefined) {
+      entry.ctimeMs = Number(stats.ctimeNs) / 1e6;
+      entry.ino = String(stats.ino);
+    }
     await this.#index.add(entry);
   }
 }

@@ -45,6 +45,8 @@ export const ImageManifest = z
     indexKey: z.string(),
     indexSha256: z.string().regex(/^[0-9a-f]{64}$/),
     indexEntries: count,
+    /** The image an incremental was taken against. */
+    baseBackupId: z.string().optional(),
     /** The first unreadable paths as `path: reason`; `unreadableCount` has them all. */
     unreadable: z.array(z.string()),
     unreadableCount: count,
@@ -61,6 +63,8 @@ export const ImageManifest = z
         excluded: count,
         /** Sockets, FIFOs and devices: not backed up. */
         skipped: count,
+        /** Unchanged files an incremental left in earlier images (index lines with `fromBackupId`). */
+        unchanged: count.default(0),
       })
       .strict(),
     buffers: z.object({ count: count, sizeBytes: count, writerWaits: count, readerWaits: count }).strict(),

@@ -17,6 +17,8 @@ export interface RestoreOptions {
   targetDir: string;
   /** Client paths to restore, with everything under them; all when absent. */
   paths?: string[];
+  /** Exactly which client paths to restore (overrides `paths`): a point-in-time restore's picks from an earlier image. */
+  select?: (clientPath: string) => boolean;
   onProgress?: (progress: RestoreProgress) => void;
   signal?: AbortSignal;
 }
@@ -51,7 +53,7 @@ export interface RestoreResult {
 export async function restoreImage(options: RestoreOptions): Promise<RestoreResult> {
   const { store } = options;
   const manifest = await readManifest(store, options.manifestKey);
-  const selected = options.paths === undefined ? undefined : pathSelector(options.paths);
+  const selected = options.select ?? (options.paths === undefined ? undefined : pathSelector(options.paths));
   const plan = selected === undefined ? { fragments: new Set(manifest.fragments.map((f) => f.number)), linkTargets: new Set<string>() } : await planSelection(store, manifest, selected);
   const wanted = (clientPath: string): boolean => selected === undefined || selected(clientPath) || plan.linkTargets.has(clientPath);
 

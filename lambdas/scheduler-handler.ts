@@ -82,7 +82,7 @@ export function createSchedulerHandler(deps: SchedulerDeps) {
 }
 
 /**
- * Logs each tick's outcome; its onError runs before statusCodeErrors', so it
+ * Logs each tick's outcome. Its onError runs before statusCodeErrors' does, so it
  * sees the CairnError with its details. Returns nothing: in middy, a value a
  * middleware returns replaces the response.
  */

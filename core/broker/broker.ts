@@ -56,6 +56,10 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
           { expectedStates: ['QUEUED'] },
         );
   const backupId = active.backupId ?? (await assignBackupId(deps, active, now));
+  const { level, base } = await chooseBase(deps, active, now);
+  if (level !== active.level || base?.backupId !== active.baseBackupId) {
+    await deps.jobs.update(jobId, (j) => ({ ...j, level, baseBackupId: base?.backupId }));
+  }
   const policy = job.policy ? await deps.config.getPolicy(job.policy) : undefined;
   const agentInstanceId = policy?.clients.find((c) => c.name === job.client)?.agentInstanceId ?? 'local';
   return {
@@ -67,13 +71,31 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
       client: job.client,
       policy: job.policy,
       schedule: job.schedule,
-      level: job.level,
+      level,
       selections: job.selections,
       exclude: job.exclude,
       storageUnit: unit,
       buffers: settings.buffers,
+      ...(base ? { base } : {}),
     },
   };
+}
+
+/**
+ * The image an incremental is taken against: a differential incremental
+ * against the last backup of any level, a cumulative one against the last
+ * full, both of the same policy and client. With no full to build on, the
+ * job runs as a full, as NetBackup does.
+ */
+async function chooseBase(deps: BrokerDeps, job: Job, now: Date): Promise<{ level: Job['level']; base?: BackupTask['base'] }> {
+  if (job.level === 'full') return { level: 'full' };
+  const images = (await deps.catalog.listImages({ client: job.client, policy: job.policy, to: now })).filter((i) => i.statusCode <= 1 && i.state === 'ACTIVE' && i.backupId !== job.backupId);
+  const lastFull = images.find((i) => i.level === 'full');
+  if (!lastFull) return { level: 'full' };
+  const image = job.level === 'differential-incremental' ? images[0]! : lastFull;
+  const unit = await deps.config.getStorageUnit(image.storageUnit);
+  if (!unit) return { level: 'full' };
+  return { level: job.level, base: { backupId: image.backupId, indexKey: image.indexKey, indexSha256: image.indexSha256, storageUnit: unit } };
 }
 
 /**

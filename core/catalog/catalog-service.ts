@@ -48,6 +48,7 @@ export async function commitImage(deps: CatalogDeps, jobId: number, rawResult: u
     createdAt: createdAt.toISOString(),
     expiresAt: new Date(createdAt.getTime() + job.retentionDays * DAY_MS).toISOString(),
     state: 'ACTIVE',
+    ...(job.baseBackupId ? { baseBackupId: job.baseBackupId } : {}),
   };
   await deps.catalog.putImage(image);
   const seconds = Math.max(result.elapsedMs / 1000, 0.001);

@@ -26,7 +26,8 @@ export const Image = z
     jobId: z.number().int().positive(),
     /** 0, or 1 when some files could not be read (the image is kept and lists them). */
     statusCode: z.number().int(),
-    fragments: z.array(Fragment).min(1),
+    /** Empty for an incremental in which nothing changed. */
+    fragments: z.array(Fragment),
     fileCount: z.number().int().min(0),
     bytes: z.number().int().min(0),
     indexKey: z.string(),
@@ -35,6 +36,8 @@ export const Image = z
     createdAt: IsoTime,
     expiresAt: IsoTime,
     state: ImageState,
+    /** The image an incremental was taken against. */
+    baseBackupId: z.string().optional(),
   })
   .strict();
 export type Image = z.output<typeof Image>;

@@ -40,6 +40,8 @@ export const Job = z
     exclude: z.array(z.string()).default([]),
     retentionDays: z.number().int().min(0),
     backupId: z.string().optional(),
+    /** For an incremental: the image it is taken against (set when resources are granted). */
+    baseBackupId: z.string().optional(),
     executionName: z.string().optional(),
     /** The start-window opening a scheduled job belongs to: one job per (policy, client, schedule, window). */
     windowStart: IsoTime.optional(),

@@ -26,6 +26,11 @@ export const BackupTask = z
     exclude: z.array(z.string()).default([]),
     storageUnit: StorageUnit,
     buffers: BufferSettings.default({ count: 16, sizeBytes: 256 * 1024 }),
+    /** For an incremental: the image changes are detected against, and where its index is. */
+    base: z
+      .object({ backupId: z.string(), indexKey: z.string(), indexSha256: z.string(), storageUnit: StorageUnit })
+      .strict()
+      .optional(),
   })
   .strict();
 export type BackupTask = z.output<typeof BackupTask>;
@@ -37,12 +42,14 @@ export const BackupTaskResult = z
     backupId: z.string(),
     /** 0, or 1 when some files could not be read. */
     statusCode: z.union([z.literal(0), z.literal(1)]),
-    fragments: z.array(Fragment).min(1),
+    fragments: z.array(Fragment),
     fileCount: z.number().int().min(0),
     bytes: z.number().int().min(0),
     indexKey: z.string(),
     indexSha256: z.string(),
     manifestKey: z.string(),
+    /** Files an incremental found unchanged and left in earlier images. */
+    unchangedCount: z.number().int().min(0).default(0),
     /** The first unreadable paths with their reasons; `unreadableCount` has them all. */
     unreadable: z.array(z.string()),
     unreadableCount: z.number().int().min(0),
@@ -65,10 +72,16 @@ export const IndexEntry = z
     /** Milliseconds since the epoch. */
     mtimeMs: z.number(),
     linkTarget: z.string().optional(),
-    fragment: z.number().int().positive(),
+    /** The fragment holding the member; 0 when the data is in an earlier image (`fromBackupId`). */
+    fragment: z.number().int().min(0),
     /** Byte offset of the member's first header inside its fragment. */
     offset: z.number().int().min(0),
     sha256: z.string().optional(),
+    /** Change detection for the next incremental: ctime and inode, next to size and mtime. */
+    ctimeMs: z.number().optional(),
+    ino: z.string().optional(),
+    /** An unchanged file of an incremental: its data is in this earlier image (True Image Restore). */
+    fromBackupId: z.string().optional(),
   })
   .strict();
 export type IndexEntry = z.output<typeof IndexEntry>;
