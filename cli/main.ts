@@ -9,6 +9,7 @@ import { registerDemo } from './commands/demo.ts';
 import { registerLocal } from './commands/local.ts';
 import { registerStorageUnits } from './commands/storage-units.ts';
 import { registerPolicy } from './commands/policy.ts';
+import { registerLs } from './commands/ls.ts';
 import { registerConfig, registerSchedule } from './commands/schedule.ts';
 
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerJobs(program);
   registerImages(program);
   registerRestore(program);
+  registerLs(program);
   registerStorageUnits(program);
   registerPolicy(program);
   registerSchedule(program);

@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { CairnError } from '#core/errors.ts';
+import { StatusCode } from '#core/status-codes.ts';
+import { imageAt } from '#core/catalog/point-in-time.ts';
+import { listImagePath } from '#agent/point-in-time.ts';
+import { openStorageUnit } from '#agent/open-storage-unit.ts';
+import { type GlobalOptions, openBackend } from '../backend.ts';
+import { formatBytes, printJson, table } from '../output.ts';
+
+/** `cairn ls` (bplist): what a client had at a path at a point in time. */
+export function registerLs(program: Command): void {
+  program
+    .command('ls <path>')
+    .description('list a directory of a client as it was backed up at a time (like bplist)')
+    .requiredOption('--client <name>', 'client')
+    .option('--at <time>', 'point in time (ISO 8601); default now')
+    .option('--policy <name>', 'only images of this policy')
+    .option('--json', 'print JSON')
+    .action(async (path: string, options: { client: string; at?: string; policy?: string; json?: boolean }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const backend = await openBackend(globals);
+      try {
+        const at = options.at === undefined ? backend.clock.now() : new Date(options.at);
+        if (Number.isNaN(at.getTime())) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `--at ${options.at}: not a date (use ISO 8601)`);
+        const image = await imageAt(backend.catalog, { client: options.client, policy: options.policy, at });
+        const unit = await backend.config.getStorageUnit(image.storageUnit);
+        if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${image.storageUnit} does not exist`);
+        const entries = await listImagePath(await openStorageUnit(unit), image, path);
+        if (options.json ?? globals.json) return printJson({ backupId: image.backupId, entries });
+        console.log(`${image.backupId} (${image.level}, ${image.createdAt}):`);
+        console.log(
+          table(
+            ['MODE', 'SIZE', 'MODIFIED', 'PATH', 'IN IMAGE'],
+            entries.map((e) => [`${e.type[0]}${(e.mode & 0o7777).toString(8).padStart(4, '0')}`, formatBytes(e.size), new Date(e.mtimeMs).toISOString(), e.linkTarget ? `${e.path} -> ${e.linkTarget}` : e.path, e.fromBackupId ?? image.backupId]),
+          ),
+        );
+      } finally {
+        backend.close();
+      }
+    });
+}
