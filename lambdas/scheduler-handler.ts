@@ -7,7 +7,7 @@ import type { Clock } from '#core/ports/clock.ts';
 import type { ConfigStore } from '#core/ports/config-store.ts';
 import type { ExecutionStarter } from '#core/ports/execution-starter.ts';
 import type { JobStore } from '#core/ports/job-store.ts';
-import { dueJobs, type DueJob } from '#core/schedule/due.ts';
+import { dueJobs, scheduledRequest } from '#core/schedule/due.ts';
 import { loadSettings } from '#core/settings.ts';
 import { statusCodeErrors } from './handler-kit.ts';
 
@@ -31,18 +31,6 @@ export interface TickResult {
   notDue: number;
 }
 
-/** The Queue state's `request` for a due job: the same fields the standalone tick passes. */
-export function scheduledRequest(job: DueJob) {
-  return {
-    policy: job.policy,
-    client: job.client,
-    schedule: job.schedule,
-    level: job.level,
-    windowStart: job.windowStart,
-    windowEnd: job.windowEnd,
-    executionName: job.executionName,
-  };
-}
 
 /**
  * The scheduler tick (nbpem): core decides what is due, and each due job

@@ -1,4 +1,4 @@
-import { dueJobs, type DueJob } from '#core/schedule/due.ts';
+import { dueJobs, scheduledRequest, type DueJob } from '#core/schedule/due.ts';
 import { loadSettings } from '#core/settings.ts';
 import type { LocalRuntime } from './runtime.ts';
 import { runBackupJob, type BackupRun } from './job-engine.ts';
@@ -19,6 +19,6 @@ export async function schedulerTick(runtime: LocalRuntime, onStart?: (due: DueJo
   const { due } = dueJobs({ policies, images, jobs, suspended: settings.schedulerSuspended, now: runtime.clock.now() });
   return due.map((job) => {
     onStart?.(job);
-    return runBackupJob(runtime, { policy: job.policy, client: job.client, schedule: job.schedule, level: job.level, windowStart: job.windowStart, windowEnd: job.windowEnd, executionName: job.executionName });
+    return runBackupJob(runtime, scheduledRequest(job));
   });
 }

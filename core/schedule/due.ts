@@ -172,3 +172,8 @@ export function dueJobs(input: DueInput): { due: DueJob[]; notDue: NotDue[] } {
   );
   return { due: due.map(({ policyPriority: _p, clientPriority: _c, precedence: _r, ...job }) => job), notDue };
 }
+
+/** What a due job asks the backup-job workflow for: the same in the standalone tick and the scheduler Lambda. */
+export function scheduledRequest(job: DueJob): { policy: string; client: string; schedule: string; level: DueJob['level']; windowStart: string; windowEnd: string; executionName: string } {
+  return { policy: job.policy, client: job.client, schedule: job.schedule, level: job.level, windowStart: job.windowStart, windowEnd: job.windowEnd, executionName: job.executionName };
+}
