@@ -143,13 +143,16 @@ export async function runBackup(task: BackupTask, deps: BackupDeps): Promise<Bac
       elapsedMs: Math.max(0, completedAt.getTime() - startedAt.getTime()),
     });
     const encoded = encodeManifest(manifest);
+    // The final report goes out before the manifest: a job cancelled meanwhile
+    // aborts here, and its objects are removed instead of becoming an image
+    // nobody catalogues.
+    await ticker.finish();
     stop.signal.throwIfAborted();
     try {
       await deps.store.put(keys.manifest, encoded);
     } catch (error) {
       throw mediaWriteError(keys.manifest, error);
     }
-    await ticker.finish();
     return result;
   } catch (error) {
     ticker.stop();
