@@ -1,0 +1,55 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
+import { queueBackupJob } from '#core/jobs/job-service.ts';
+import { reserveResources } from '#core/broker/broker.ts';
+import { FakeClock } from '#core/ports/clock.ts';
+import { samplePolicy, sampleImage } from '../contracts/fixtures.ts';
+
+describe('the base an incremental is taken against', () => {
+  let home: string;
+  let rt: LocalRuntime;
+  const clock = new FakeClock('2026-11-23T02:00:00Z');
+  beforeEach(async () => {
+    home = mkdtempSync(join(tmpdir(), 'cairn-base-'));
+    rt = await openLocalRuntime({ home, clock });
+    await rt.config.putPolicy(
+      samplePolicy('p', {
+        storageUnit: 'local-disk',
+        clients: [{ name: 'c1', priority: 1 }],
+        schedules: [
+          { name: 'full', type: 'full', retention: { days: 7 }, windows: [] },
+          { name: 'diff', type: 'differential-incremental', retention: { days: 7 }, windows: [] },
+          { name: 'cum', type: 'cumulative-incremental', retention: { days: 7 }, windows: [] },
+        ],
+      }),
+    );
+  });
+  afterEach(() => {
+    rt.close();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  const baseFor = async (schedule: string): Promise<{ level: string; base?: string }> => {
+    const ref = await queueBackupJob(rt, { client: 'c1', policy: 'p', schedule }, clock.now());
+    const decision = await reserveResources(rt, ref.jobId, clock.now());
+    if (!decision.granted) throw new Error('not granted');
+    await rt.media.release(ref.jobId);
+    return { level: decision.task.level, base: decision.task.base?.backupId };
+  };
+
+  it('runs an incremental as a full when there is no full to build on', async () => {
+    expect(await baseFor('diff')).toEqual({ level: 'full', base: undefined });
+    expect(await baseFor('cum')).toEqual({ level: 'full', base: undefined });
+  });
+
+  it('takes a differential against the last backup of any level and a cumulative against the last full', async () => {
+    await rt.catalog.putImage(sampleImage('c1', new Date('2026-11-20T01:00:00Z'), { policy: 'p', schedule: 'full', level: 'full', storageUnit: 'local-disk' }));
+    await rt.catalog.putImage(sampleImage('c1', new Date('2026-11-21T01:00:00Z'), { policy: 'p', schedule: 'diff', level: 'differential-incremental', storageUnit: 'local-disk' }));
+    await rt.catalog.putImage(sampleImage('c1', new Date('2026-11-22T01:00:00Z'), { policy: 'p', schedule: 'diff', level: 'differential-incremental', storageUnit: 'local-disk', statusCode: 84 }));
+    expect(await baseFor('diff')).toEqual({ level: 'differential-incremental', base: 'c1_1795222800' });
+    expect(await baseFor('cum')).toEqual({ level: 'cumulative-incremental', base: 'c1_1795136400' });
+  });
+});
