@@ -50,3 +50,13 @@ export async function openBackend(options: GlobalOptions): Promise<Backend> {
     close: () => runtime.close(),
   };
 }
+
+/** Opens the backend for one command and always closes it, whatever the command does. */
+export async function withBackend<T>(globals: GlobalOptions, run: (backend: Backend) => Promise<T>): Promise<T> {
+  const backend = await openBackend(globals);
+  try {
+    return await run(backend);
+  } finally {
+    backend.close();
+  }
+}

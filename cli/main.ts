@@ -39,6 +39,11 @@ export function buildProgram(): Command {
 
 /** Errors print as one precise line (and as JSON with --json); the exit code is 2 for failures. */
 export async function main(argv: string[]): Promise<void> {
+  // `cairn jobs | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   const program = buildProgram();
   const json = argv.includes('--json');
   try {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { type GlobalOptions, openBackend } from '../backend.ts';
+import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, printJson, table } from '../output.ts';
 
 /** `cairn images` (bpimagelist): catalogued images, newest first. */
@@ -12,8 +12,7 @@ export function registerImages(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (options: { client?: string; policy?: string; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const backend = await openBackend(globals);
-      try {
+      await withBackend(globals, async (backend) => {
         const images = await backend.catalog.listImages({ client: options.client, policy: options.policy });
         if (options.json ?? globals.json) return printJson(images);
         console.log(
@@ -22,8 +21,6 @@ export function registerImages(program: Command): void {
             images.map((i) => [i.backupId, i.client, i.policy, i.schedule, i.level, i.statusCode, i.fileCount, formatBytes(i.bytes), i.fragments.length, i.createdAt, i.expiresAt]),
           ),
         );
-      } finally {
-        backend.close();
-      }
+      });
     });
 }

@@ -5,7 +5,7 @@ import { CairnError, NotFoundError } from '#core/errors.ts';
 import { parseOrThrow } from '#core/validation.ts';
 import { cancelJob } from '#core/jobs/job-service.ts';
 import type { Job } from '#core/model/job.ts';
-import { type GlobalOptions, openBackend } from '../backend.ts';
+import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, note, printJson, table } from '../output.ts';
 
 function jobsTable(list: Job[]): string {
@@ -26,8 +26,7 @@ export function registerJobs(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (options: { state?: string; limit: number; watch?: boolean | string; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const backend = await openBackend(globals);
-      try {
+      await withBackend(globals, async (backend) => {
         const state = options.state === undefined ? undefined : parseOrThrow(JobState, options.state.toUpperCase(), '--state');
         const json = options.json ?? globals.json;
         const show = async (): Promise<void> => {
@@ -42,9 +41,7 @@ export function registerJobs(program: Command): void {
         const timer = setInterval(() => void show(), seconds * 1000);
         await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
         clearInterval(timer);
-      } finally {
-        backend.close();
-      }
+      });
     });
 
   jobs
@@ -53,14 +50,11 @@ export function registerJobs(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (jobId: string, options: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const backend = await openBackend(globals);
-      try {
+      await withBackend(globals, async (backend) => {
         const result = await cancelJob(backend, Number(jobId), backend.clock.now());
         if (options.json ?? globals.json) printJson(result);
         else console.log(`job ${jobId} cancelled: status 150 (${describeStatus(150)})${result.released ? ', resources released' : ''}`);
-      } finally {
-        backend.close();
-      }
+      });
     });
 
   jobs
@@ -70,8 +64,7 @@ export function registerJobs(program: Command): void {
     .action(async (jobId: string, options: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const json = options.json ?? globals.json;
-      const backend = await openBackend(globals);
-      try {
+      await withBackend(globals, async (backend) => {
         const job = await backend.jobs.get(Number(jobId));
         if (!job) throw new NotFoundError(`job ${jobId}`, 20);
         if (job.state !== 'DONE') throw new CairnError(20, `job ${jobId} is ${job.state}; only an ended job can be restarted`);
@@ -83,9 +76,7 @@ export function registerJobs(program: Command): void {
         if (json) printJson({ restartedFrom: Number(jobId), ...run, statusText: describeStatus(run.statusCode) });
         else note(`job ${run.jobId ?? '-'} DONE: status ${run.statusCode} (${describeStatus(run.statusCode)})${run.backupId ? `, image ${run.backupId}` : ''}`);
         process.exitCode = run.statusCode === 0 ? 0 : run.statusCode === 1 ? 1 : 2;
-      } finally {
-        backend.close();
-      }
+      });
     });
 
   jobs
@@ -94,8 +85,7 @@ export function registerJobs(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (jobId: string, options: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const backend = await openBackend(globals);
-      try {
+      await withBackend(globals, async (backend) => {
         const job = await backend.jobs.get(Number(jobId));
         if (!job) throw new NotFoundError(`job ${jobId}`, 20);
         if (options.json ?? globals.json) return printJson(job);
@@ -120,8 +110,6 @@ export function registerJobs(program: Command): void {
           ['unreadable', job.unreadable.join('\n                          ')],
         ];
         for (const [k, v] of lines) if (v !== undefined && v !== '') console.log(`${k.padEnd(24)}  ${String(v)}`);
-      } finally {
-        backend.close();
-      }
+      });
     });
 }

@@ -4,7 +4,7 @@ import { StatusCode } from '#core/status-codes.ts';
 import { imageAt } from '#core/catalog/point-in-time.ts';
 import { listImagePath } from '#agent/point-in-time.ts';
 import { openStorageUnit } from '#agent/open-storage-unit.ts';
-import { type GlobalOptions, openBackend } from '../backend.ts';
+import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, printJson, table } from '../output.ts';
 
 /** `cairn ls` (bplist): what a client had at a path at a point in time. */
@@ -18,8 +18,7 @@ export function registerLs(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (path: string, options: { client: string; at?: string; policy?: string; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const backend = await openBackend(globals);
-      try {
+      await withBackend(globals, async (backend) => {
         const at = options.at === undefined ? backend.clock.now() : new Date(options.at);
         if (Number.isNaN(at.getTime())) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `--at ${options.at}: not a date (use ISO 8601)`);
         const image = await imageAt(backend.catalog, { client: options.client, policy: options.policy, at });
@@ -34,8 +33,6 @@ export function registerLs(program: Command): void {
             entries.map((e) => [`${e.type[0]}${(e.mode & 0o7777).toString(8).padStart(4, '0')}`, formatBytes(e.size), new Date(e.mtimeMs).toISOString(), e.linkTarget ? `${e.path} -> ${e.linkTarget}` : e.path, e.fromBackupId ?? image.backupId]),
           ),
         );
-      } finally {
-        backend.close();
-      }
+      });
     });
 }

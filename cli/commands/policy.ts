@@ -6,7 +6,7 @@ import { formatDuration } from '#core/model/durations.ts';
 import type { Policy } from '#core/model/policy.ts';
 import { CairnError, NotFoundError, ValidationError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { type GlobalOptions, openBackend } from '../backend.ts';
+import { type GlobalOptions, withBackend } from '../backend.ts';
 import { printJson, table } from '../output.ts';
 
 /** A policy file: one policy, several YAML documents, or a list (`policies:` or a top-level array). */
@@ -46,36 +46,29 @@ export function registerPolicy(program: Command): void {
     .action(async (options: { file: string; dryRun?: boolean; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const documents = readPolicyFile(options.file);
-      const backend = await openBackend(globals);
-      try {
+      await withBackend(globals, async (backend) => {
         const results = await applyPolicies(backend.config, documents, { dryRun: options.dryRun });
         if (options.json ?? globals.json) return printJson(results);
         for (const r of results) console.log(`policy ${r.policy} ${options.dryRun ? `would be ${r.action}` : r.action}`);
-      } finally {
-        backend.close();
-      }
+      });
     });
   policy
     .command('list')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const backend = await openBackend(globals);
-      try {
+      await withBackend(globals, async (backend) => {
         const policies = await backend.config.listPolicies();
         if (options.json ?? globals.json) return printJson(policies);
         console.log(table(['NAME', 'ACTIVE', 'PRIORITY', 'CLIENTS', 'SCHEDULES', 'STORAGE UNIT', 'TIME ZONE'], policies.map((p) => [p.name, p.active ? 'yes' : 'no', p.priority, p.clients.length, p.schedules.map((s) => s.name).join(','), p.storageUnit, p.timeZone])));
-      } finally {
-        backend.close();
-      }
+      });
     });
   policy
     .command('show <name>')
     .option('--json', 'print JSON')
     .action(async (name: string, options: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const backend = await openBackend(globals);
-      try {
+      await withBackend(globals, async (backend) => {
         const p = await backend.config.getPolicy(name);
         if (!p) throw new NotFoundError(`policy ${name}`, StatusCode.INVALID_POLICY);
         if (options.json ?? globals.json) return printJson(p);
@@ -83,22 +76,17 @@ export function registerPolicy(program: Command): void {
         console.log(`  clients:    ${p.clients.map((c) => `${c.name} (priority ${c.priority})`).join(', ')}`);
         console.log(`  selections: ${p.selections.join(', ')}${p.exclude.length ? `; exclude ${p.exclude.join(', ')}` : ''}`);
         for (const s of p.schedules) console.log(`  schedule:   ${describeSchedule(s)}`);
-      } finally {
-        backend.close();
-      }
+      });
     });
   policy
     .command('delete <name>')
     .option('--json', 'print JSON')
     .action(async (name: string, options: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const backend = await openBackend(globals);
-      try {
+      await withBackend(globals, async (backend) => {
         if (!(await backend.config.deletePolicy(name))) throw new NotFoundError(`policy ${name}`, StatusCode.INVALID_POLICY);
         if (options.json ?? globals.json) printJson({ policy: name, action: 'deleted' });
         else console.log(`policy ${name} deleted`);
-      } finally {
-        backend.close();
-      }
+      });
     });
 }

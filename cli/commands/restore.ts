@@ -6,7 +6,7 @@ import { restoreImage } from '#agent/restore.ts';
 import { restorePointInTime } from '#agent/point-in-time.ts';
 import { imageAt } from '#core/catalog/point-in-time.ts';
 import { openStorageUnit } from '#agent/open-storage-unit.ts';
-import { type GlobalOptions, openBackend } from '../backend.ts';
+import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, note, printJson } from '../output.ts';
 
 /** `cairn restore` (bprestore): a whole image or selected paths into a target directory. */
@@ -25,8 +25,7 @@ export function registerRestore(program: Command): void {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const json = options.json ?? globals.json;
       if (Boolean(options.backupId) === Boolean(options.client)) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, 'give either --backup-id ID, or --client C [--at TIME]');
-      const backend = await openBackend(globals);
-      try {
+      await withBackend(globals, async (backend) => {
         const openImage = async (backupId: string) => {
           const image = await backend.catalog.getImage(backupId);
           if (!image) throw new NotFoundError(`image ${backupId}`);
@@ -49,8 +48,6 @@ export function registerRestore(program: Command): void {
           for (const refused of result.refused) note(`  refused: ${refused}`);
         }
         process.exitCode = statusCode;
-      } finally {
-        backend.close();
-      }
+      });
     });
 }

@@ -3,7 +3,7 @@ import { dueJobs } from '#core/schedule/due.ts';
 import { loadSettings, saveSetting, settingKeys } from '#core/settings.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { type GlobalOptions, openBackend } from '../backend.ts';
+import { type GlobalOptions, withBackend } from '../backend.ts';
 import { printJson, table } from '../output.ts';
 
 function parseAt(text: string | undefined, now: Date): Date {
@@ -26,8 +26,7 @@ export function registerSchedule(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (options: { at?: string; client?: string; policy?: string; all?: boolean; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const backend = await openBackend(globals);
-      try {
+      await withBackend(globals, async (backend) => {
         const now = parseAt(options.at, backend.clock.now());
         const [policies, images, jobs, settings] = await Promise.all([backend.config.listPolicies(), backend.catalog.listImages(), backend.jobs.list({ limit: 5000 }), loadSettings(backend.config)]);
         const result = dueJobs({ policies: policies.filter((p) => !options.policy || p.name === options.policy), images, jobs, suspended: settings.schedulerSuspended, now });
@@ -41,9 +40,7 @@ export function registerSchedule(program: Command): void {
           console.log('\nnot due:');
           console.log(notDue.length ? table(['POLICY', 'CLIENT', 'SCHEDULE', 'WHY NOT'], notDue.map((n) => [n.policy, n.client, n.schedule, n.reason])) : '  nothing');
         }
-      } finally {
-        backend.close();
-      }
+      });
     });
   for (const [name, value] of [['suspend', true], ['resume', false]] as const) {
     schedule
@@ -52,14 +49,11 @@ export function registerSchedule(program: Command): void {
       .option('--json', 'print JSON')
       .action(async (options: { json?: boolean }, command: Command) => {
         const globals = command.optsWithGlobals<GlobalOptions>();
-        const backend = await openBackend(globals);
-        try {
+        await withBackend(globals, async (backend) => {
           await saveSetting(backend.config, 'schedulerSuspended', value);
           if (options.json ?? globals.json) printJson({ schedulerSuspended: value });
           else console.log(value ? 'scheduling suspended' : 'scheduling resumed');
-        } finally {
-          backend.close();
-        }
+        });
       });
   }
 }
@@ -72,17 +66,14 @@ export function registerConfig(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (key: string | undefined, options: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const backend = await openBackend(globals);
-      try {
+      await withBackend(globals, async (backend) => {
         const settings = await loadSettings(backend.config);
         if (key !== undefined && !(settingKeys as string[]).includes(key)) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `unknown setting ${key} (known: ${settingKeys.join(', ')})`);
         const value = key === undefined ? settings : settings[key as keyof typeof settings];
         if (options.json ?? globals.json) printJson(value);
         else if (key === undefined) for (const [k, v] of Object.entries(settings)) console.log(`${k.padEnd(22)} ${JSON.stringify(v)}`);
         else console.log(JSON.stringify(value));
-      } finally {
-        backend.close();
-      }
+      });
     });
   config
     .command('set <key> <value>')
@@ -95,13 +86,10 @@ export function registerConfig(program: Command): void {
       } catch {
         value = raw;
       }
-      const backend = await openBackend(globals);
-      try {
+      await withBackend(globals, async (backend) => {
         await saveSetting(backend.config, key, value);
         if (options.json ?? globals.json) printJson({ [key]: value });
         else console.log(`${key} = ${JSON.stringify(value)}`);
-      } finally {
-        backend.close();
-      }
+      });
     });
 }

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { StorageUnit } from '#core/model/storage-unit.ts';
 import { parseOrThrow } from '#core/validation.ts';
-import { type GlobalOptions, openBackend } from '../backend.ts';
+import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, printJson, table } from '../output.ts';
 
 /** `cairn storage-unit` (bpstulist / bpstuadd). */
@@ -13,8 +13,7 @@ export function registerStorageUnits(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const backend = await openBackend(globals);
-      try {
+      await withBackend(globals, async (backend) => {
         const units = await backend.config.listStorageUnits();
         const reservations = await backend.media.listReservations();
         if (options.json ?? globals.json) return printJson(units.map((u) => ({ ...u, inUse: reservations.filter((r) => r.storageUnit === u.name).length })));
@@ -24,9 +23,7 @@ export function registerStorageUnits(program: Command): void {
             units.map((u) => [u.name, u.kind, u.kind === 'disk' ? u.path : `s3://${u.bucket}/${u.prefix}`, u.maxConcurrentJobs, reservations.filter((r) => r.storageUnit === u.name).length, formatBytes(u.fragmentSizeBytes)]),
           ),
         );
-      } finally {
-        backend.close();
-      }
+      });
     });
   stu
     .command('add')
@@ -52,13 +49,10 @@ export function registerStorageUnits(program: Command): void {
         },
         'storage unit',
       );
-      const backend = await openBackend(globals);
-      try {
+      await withBackend(globals, async (backend) => {
         await backend.config.putStorageUnit(unit);
         if (o.json ?? globals.json) printJson(unit);
         else console.log(`storage unit ${unit.name} saved`);
-      } finally {
-        backend.close();
-      }
+      });
     });
 }
