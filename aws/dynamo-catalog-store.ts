@@ -1,21 +1,47 @@
 import { isDeepStrictEqual } from 'node:util';
-import { GetCommand, PutCommand, paginateQuery, paginateScan, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, TransactWriteCommand, paginateQuery, paginateScan, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, ValidationError } from '#core/errors.ts';
 import { makeBackupId } from '#core/ids.ts';
-import type { Image } from '#core/model/image.ts';
+import type { Image, ImageClaim } from '#core/model/image.ts';
 import type { CatalogStore, ImageQuery } from '#core/ports/catalog-store.ts';
-import { conditionFailureItem, dynamoFailure, isConditionalCheckFailed, parseDocument, type DynamoStoreOptions } from './dynamo-support.ts';
+import {
+  MAX_OPTIMISTIC_ATTEMPTS,
+  backoff,
+  cancellationReasons,
+  dynamoFailure,
+  isConditionalCheckFailed,
+  isRetryableCancellation,
+  numberAttribute,
+  parseDocument,
+  type DynamoStoreOptions,
+} from './dynamo-support.ts';
 
 /** `<client>_<10-digit epoch seconds>`; the client part may itself contain `_`. */
 const BACKUP_ID = /^(.+)_(\d{10})$/;
 
+/** The partition of claims: no client name can start with `#`, so it never meets a client's images. */
+const CLAIM = '#CLAIM';
+
+/** The client a backup id belongs to; a ValidationError when it names another. */
+function clientOf(backupId: string, client: string): string {
+  if (BACKUP_ID.exec(backupId)?.[1] !== client) {
+    throw new ValidationError('invalid image', [`backupId: ${backupId} does not belong to client ${client} (expected ${client}_<epochSeconds>)`]);
+  }
+  return client;
+}
+
 /**
  * CatalogStore on the Catalog table.
  *
- * Item layout: `{ pk: client, sk: backupId, policy, createdAt, json }`. A
- * backup id ends in its epoch seconds, zero-padded, so a client's images sort
- * by time inside its partition and a time range is a key condition. `policy`
- * is copied out for the filter; `json` is the Image as JSON.
+ * Item layouts:
+ * - image: `{ pk: client, sk: backupId, policy, createdAt, json }`. A backup
+ *   id ends in its epoch seconds, zero-padded, so a client's images sort by
+ *   time inside its partition and a time range is a key condition. `policy`
+ *   is copied out for the filter; `json` is the Image as JSON.
+ * - claim: `{ pk: '#CLAIM', sk: backupId, jobId, json }`: an image being
+ *   staged. Claiming checks the image item in the same transaction, and
+ *   committing replaces the claim with the image in one transaction, so a
+ *   backup id is held by one claim or one image, never two.
  */
 export class DynamoCatalogStore implements CatalogStore {
   readonly #client: DynamoDBDocumentClient;
@@ -26,30 +52,124 @@ export class DynamoCatalogStore implements CatalogStore {
     this.#table = options.tableName;
   }
 
-  async putImage(image: Image): Promise<void> {
-    const client = BACKUP_ID.exec(image.backupId)?.[1];
-    if (client !== image.client) {
-      throw new ValidationError('invalid image', [`backupId: ${image.backupId} does not belong to client ${image.client} (expected ${image.client}_<epochSeconds>)`]);
+  async claimBackupId(claim: ImageClaim): Promise<boolean> {
+    const client = clientOf(claim.backupId, claim.client);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Put: { TableName: this.#table, Item: { pk: CLAIM, sk: claim.backupId, jobId: claim.jobId, json: JSON.stringify(claim) }, ConditionExpression: 'attribute_not_exists(pk)' } },
+              { ConditionCheck: { TableName: this.#table, Key: { pk: client, sk: claim.backupId }, ConditionExpression: 'attribute_not_exists(pk)' } },
+            ],
+          }),
+        );
+        return true;
+      } catch (error) {
+        const reasons = cancellationReasons(error);
+        if (reasons === undefined) throw dynamoFailure('TransactWriteItems', this.#table, error);
+        if (isRetryableCancellation(reasons) && attempt < MAX_OPTIMISTIC_ATTEMPTS) {
+          await backoff(attempt);
+          continue;
+        }
+        if (reasons[1]?.Code === 'ConditionalCheckFailed') return false;
+        if (reasons[0]?.Code === 'ConditionalCheckFailed') return (await this.#claimHolder(claim.backupId)) === claim.jobId;
+        throw dynamoFailure('TransactWriteItems', this.#table, error);
+      }
     }
-    const json = JSON.stringify(image);
+  }
+
+  async listClaims(): Promise<ImageClaim[]> {
+    const claims: ImageClaim[] = [];
+    try {
+      const pages = paginateQuery({ client: this.#client }, { TableName: this.#table, KeyConditionExpression: 'pk = :claim', ExpressionAttributeValues: { ':claim': CLAIM }, ConsistentRead: true });
+      for await (const page of pages) for (const item of page.Items ?? []) claims.push(parseDocument<ImageClaim>(item, this.#table)!);
+    } catch (error) {
+      throw dynamoFailure('Query', this.#table, error);
+    }
+    return claims.sort((a, b) => a.claimedAt.localeCompare(b.claimedAt) || a.backupId.localeCompare(b.backupId));
+  }
+
+  async dropClaim(backupId: string, jobId: number): Promise<boolean> {
     try {
       await this.#client.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: { pk: image.client, sk: image.backupId, policy: image.policy, createdAt: image.createdAt, json },
-          ConditionExpression: 'attribute_not_exists(pk)',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        new DeleteCommand({ TableName: this.#table, Key: { pk: CLAIM, sk: backupId }, ConditionExpression: 'jobId = :jobId', ExpressionAttributeValues: { ':jobId': jobId } }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw dynamoFailure('DeleteItem', this.#table, error);
+    }
+  }
+
+  async putImage(image: Image): Promise<void> {
+    const client = clientOf(image.backupId, image.client);
+    const json = JSON.stringify(image);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Put: {
+                  TableName: this.#table,
+                  Item: { pk: client, sk: image.backupId, policy: image.policy, createdAt: image.createdAt, json },
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
+              },
+              {
+                Delete: {
+                  TableName: this.#table,
+                  Key: { pk: CLAIM, sk: image.backupId },
+                  ConditionExpression: 'jobId = :jobId',
+                  ExpressionAttributeValues: { ':jobId': image.jobId },
+                },
+              },
+            ],
+          }),
+        );
+        return;
+      } catch (error) {
+        const reasons = cancellationReasons(error);
+        if (reasons === undefined) throw dynamoFailure('TransactWriteItems', this.#table, error);
+        if (isRetryableCancellation(reasons) && attempt < MAX_OPTIMISTIC_ATTEMPTS) {
+          await backoff(attempt);
+          continue;
+        }
+        // A record exists: the same one is a retried Catalog step, a different one is a conflict.
+        const existingJson = (await this.#getItem(client, image.backupId))?.json;
+        if (typeof existingJson === 'string') {
+          if (isDeepStrictEqual(JSON.parse(existingJson), JSON.parse(json))) return;
+          throw new ConflictError(`the catalog already holds a different image ${image.backupId}`, { cause: error });
+        }
+        const holder = await this.#claimHolder(image.backupId);
+        throw new ConflictError(
+          `image ${image.backupId} cannot be catalogued: ${holder === undefined ? `job ${image.jobId} holds no claim on that backup id (it was dropped)` : `job ${holder} holds its backup id, not job ${image.jobId}`}`,
+          { cause: error },
+        );
+      }
+    }
+  }
+
+  async withdrawImage(backupId: string, at: Date): Promise<boolean> {
+    const image = await this.getImage(backupId);
+    if (image === undefined) return false;
+    const claim: ImageClaim = { backupId, jobId: image.jobId, client: image.client, storageUnit: image.storageUnit, claimedAt: at.toISOString() };
+    try {
+      await this.#client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Delete: { TableName: this.#table, Key: { pk: image.client, sk: backupId }, ConditionExpression: 'attribute_exists(pk)' } },
+            { Put: { TableName: this.#table, Item: { pk: CLAIM, sk: backupId, jobId: image.jobId, json: JSON.stringify(claim) }, ConditionExpression: 'attribute_not_exists(pk)' } },
+          ],
         }),
       );
-      return;
+      return true;
     } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw dynamoFailure('PutItem', this.#table, error);
-      // A record exists: the same one is a retried Catalog step, a different one is a conflict.
-      const existingJson = conditionFailureItem(error)?.json?.S ?? (await this.#getItem(image.client, image.backupId))?.json;
-      const existing: unknown = typeof existingJson === 'string' ? JSON.parse(existingJson) : undefined;
-      if (existing === undefined || !isDeepStrictEqual(existing, JSON.parse(json))) {
-        throw new ConflictError(`the catalog already holds a different image ${image.backupId}`, { cause: error });
-      }
+      const reasons = cancellationReasons(error);
+      // Withdrawn meanwhile by somebody else: the image is gone and its claim stands, as asked.
+      if (reasons !== undefined && reasons[0]?.Code === 'ConditionalCheckFailed') return false;
+      throw dynamoFailure('TransactWriteItems', this.#table, error);
     }
   }
 
@@ -92,7 +212,8 @@ export class DynamoCatalogStore implements CatalogStore {
           { client: this.#client },
           { TableName: this.#table, ...policyFilter, ...(query.policy === undefined ? {} : { ExpressionAttributeValues: values }), ConsistentRead: true },
         );
-        for await (const page of pages) for (const item of page.Items ?? []) images.push(parseDocument<Image>(item, this.#table)!);
+        // Claims share the table; they are never listed as images.
+        for await (const page of pages) for (const item of page.Items ?? []) if (item.pk !== CLAIM) images.push(parseDocument<Image>(item, this.#table)!);
       }
     } catch (error) {
       throw dynamoFailure(query.client === undefined ? 'Scan' : 'Query', this.#table, error);
@@ -103,6 +224,10 @@ export class DynamoCatalogStore implements CatalogStore {
         return at >= from && at <= to;
       })
       .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || (a.backupId < b.backupId ? 1 : a.backupId > b.backupId ? -1 : 0));
+  }
+
+  async #claimHolder(backupId: string): Promise<number | undefined> {
+    return numberAttribute((await this.#getItem(CLAIM, backupId))?.jobId);
   }
 
   async #getItem(client: string, backupId: string): Promise<Record<string, unknown> | undefined> {

@@ -29,14 +29,6 @@ export function isConditionalCheckFailed(error: unknown): boolean {
   return errorName(error) === 'ConditionalCheckFailedException';
 }
 
-/** The raw (not unmarshalled) item DynamoDB returns with a failed condition when asked for ALL_OLD. */
-export function conditionFailureItem(error: unknown): Record<string, { S?: string; N?: string }> | undefined {
-  if (typeof error === 'object' && error !== null && 'Item' in error && typeof error.Item === 'object' && error.Item !== null) {
-    return error.Item as Record<string, { S?: string; N?: string }>;
-  }
-  return undefined;
-}
-
 export interface CancellationReason {
   Code?: string;
   Message?: string;

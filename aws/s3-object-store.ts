@@ -1,8 +1,18 @@
 import { Readable } from 'node:stream';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, S3Client, paginateListObjectsV2 } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectsCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  S3Client,
+  paginateListObjectsV2,
+  ListMultipartUploadsCommand,
+  ListObjectVersionsCommand,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { CairnError, NotFoundError, ValidationError } from '#core/errors.ts';
-import { assertObjectKey, type ObjectBody, type ObjectStore } from '#core/ports/object-store.ts';
+import { assertFolderPrefix, assertObjectKey, type IncompleteWrite, type ObjectBody, type ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode, type StatusCodeValue } from '#core/status-codes.ts';
 import { errorName, httpStatusOf, withCause } from './aws-errors.ts';
 import { createAwsClients, type AwsClients } from './clients.ts';
@@ -147,6 +157,84 @@ export class S3ObjectStore implements ObjectStore {
       if (isMissingKey(error)) return;
       throw this.#failure('delete', Key, error, StatusCode.MEDIA_WRITE_ERROR);
     }
+  }
+
+  async listIncomplete(prefix: string): Promise<IncompleteWrite[]> {
+    return (await this.#uploads(prefix)).map((u) => ({ key: u.key }));
+  }
+
+  /**
+   * Aborts the multipart uploads under the prefix first (a put in flight
+   * then fails and a dead one's parts are freed), then deletes every version
+   * of every object there, so a staged image leaves no bytes behind even in
+   * a versioned bucket. Object Lock retention still protects what it
+   * protects: such a version is reported as a failure, never bypassed.
+   */
+  async deletePrefix(prefix: string): Promise<{ objects: number; incomplete: number; bytes: number }> {
+    assertFolderPrefix(prefix);
+    const Prefix = this.#prefix + prefix;
+    const uploads = await this.#uploads(prefix);
+    for (const upload of uploads) {
+      try {
+        await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: this.#prefix + upload.key, UploadId: upload.uploadId }));
+      } catch (error) {
+        if (errorName(error) !== 'NoSuchUpload') throw this.#failure('abort multipart upload', this.#prefix + upload.key, error, StatusCode.MEDIA_WRITE_ERROR);
+      }
+    }
+    const versions: { Key: string; VersionId?: string }[] = [];
+    const keys = new Set<string>();
+    let bytes = 0;
+    try {
+      // No paginator exists for versions: follow the key and version markers.
+      let marker: { KeyMarker?: string; VersionIdMarker?: string } = {};
+      for (;;) {
+        const page = await this.#client.send(new ListObjectVersionsCommand({ Bucket: this.#bucket, Prefix, ...marker }));
+        for (const v of page.Versions ?? []) {
+          if (v.Key === undefined) continue;
+          versions.push({ Key: v.Key, VersionId: v.VersionId });
+          keys.add(v.Key);
+          bytes += v.Size ?? 0;
+        }
+        for (const m of page.DeleteMarkers ?? []) if (m.Key !== undefined) versions.push({ Key: m.Key, VersionId: m.VersionId });
+        if (!page.IsTruncated) break;
+        marker = { KeyMarker: page.NextKeyMarker, VersionIdMarker: page.NextVersionIdMarker };
+      }
+    } catch (error) {
+      throw this.#failure('list object versions', Prefix, error, StatusCode.MEDIA_READ_ERROR);
+    }
+    // DeleteObjects takes at most 1,000 keys a call.
+    for (let i = 0; i < versions.length; i += 1000) {
+      const batch = versions.slice(i, i + 1000);
+      let failed: string[];
+      try {
+        const out = await this.#client.send(new DeleteObjectsCommand({ Bucket: this.#bucket, Delete: { Objects: batch, Quiet: true } }));
+        failed = (out.Errors ?? []).map((e) => `${e.Key ?? '?'} (version ${e.VersionId ?? '-'}): ${e.Code ?? 'Error'}: ${e.Message ?? ''}`);
+      } catch (error) {
+        throw this.#failure('delete objects', Prefix, error, StatusCode.MEDIA_WRITE_ERROR);
+      }
+      if (failed.length > 0) {
+        throw new CairnError(StatusCode.MEDIA_WRITE_ERROR, `S3 could not delete ${failed.length} object version(s) under s3://${this.#bucket}/${Prefix}`, { details: failed });
+      }
+    }
+    return { objects: keys.size, incomplete: uploads.length, bytes };
+  }
+
+  async #uploads(prefix: string): Promise<{ key: string; uploadId: string }[]> {
+    const trimmed = prefix.replace(/\/$/, '');
+    if (trimmed !== '') assertObjectKey(trimmed);
+    const uploads: { key: string; uploadId: string }[] = [];
+    try {
+      let marker: { KeyMarker?: string; UploadIdMarker?: string } = {};
+      for (;;) {
+        const page = await this.#client.send(new ListMultipartUploadsCommand({ Bucket: this.#bucket, Prefix: this.#prefix + prefix, ...marker }));
+        for (const u of page.Uploads ?? []) if (u.Key !== undefined && u.UploadId !== undefined) uploads.push({ key: u.Key.slice(this.#prefix.length), uploadId: u.UploadId });
+        if (!page.IsTruncated) break;
+        marker = { KeyMarker: page.NextKeyMarker, UploadIdMarker: page.NextUploadIdMarker };
+      }
+    } catch (error) {
+      throw this.#failure('list multipart uploads', this.#prefix + prefix, error, StatusCode.MEDIA_READ_ERROR);
+    }
+    return uploads;
   }
 
   #key(key: string): string {

@@ -36,9 +36,10 @@ export async function openBackend(options: GlobalOptions): Promise<Backend> {
   }
   const { openLocalRuntime } = await import('#local/runtime.ts');
   const { runBackupJob } = await import('#local/job-engine.ts');
-  const { endOrphanedJobs } = await import('#local/orphans.ts');
+  const { runJanitor } = await import('#local/janitor.ts');
   const runtime = await openLocalRuntime({ home: options.home });
-  await endOrphanedJobs(runtime);
+  // Every command starts from a consistent state: what a killed process left is ended and removed first.
+  await runJanitor(runtime);
   return {
     kind: 'local',
     config: runtime.config,

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { NotFoundError, ValidationError } from '#core/errors.ts';
-import { assertObjectKey, type ObjectBody, type ObjectStore } from '#core/ports/object-store.ts';
+import { assertFolderPrefix, assertObjectKey, type IncompleteWrite, type ObjectBody, type ObjectStore } from '#core/ports/object-store.ts';
 
 /**
  * Names that end in this marker are partial uploads in flight (or left by a
@@ -11,6 +11,14 @@ import { assertObjectKey, type ObjectBody, type ObjectStore } from '#core/ports/
  */
 const PARTIAL_MARKER = '.cairn-partial-';
 const PARTIAL_PATTERN = /\.cairn-partial-[0-9a-f]{16}$/;
+
+/**
+ * Image data is private to the backup administrator whatever the umask:
+ * a file that was 0600 on the client must not become readable to every
+ * local user of the media server. (The umask can only take bits away.)
+ */
+const PRIVATE_DIRECTORY = 0o700;
+const PRIVATE_FILE = 0o600;
 
 /**
  * While a big object is being written, start the disk writing it out every
@@ -26,7 +34,9 @@ const WRITEBACK_EVERY_BYTES = 32 * 1024 * 1024;
  * `put` writes a temporary file next to the final one, fsyncs it, renames it
  * into place and fsyncs the directory, so a reader sees the whole object or
  * none of it and a completed `put` survives a power cut. A body stream that
- * fails removes the temporary file before `put` rejects.
+ * fails removes the temporary file before `put` rejects; one a killed
+ * process left is an incomplete write that `deletePrefix` removes.
+ * Directories are created 0700 and files 0600.
  */
 export class FsObjectStore implements ObjectStore {
   readonly root: string;
@@ -38,9 +48,9 @@ export class FsObjectStore implements ObjectStore {
   async put(key: string, body: ObjectBody): Promise<{ bytes: number }> {
     const file = this.#pathOf(key);
     const dir = path.dirname(file);
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: PRIVATE_DIRECTORY });
     const temp = `${file}${PARTIAL_MARKER}${randomBytes(8).toString('hex')}`;
-    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, PRIVATE_FILE);
     let bytes = 0;
     const writeback = new Writeback(handle);
     try {
@@ -99,6 +109,30 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async list(prefix: string): Promise<string[]> {
+    const keys = (await this.#walk(prefix)).filter((f) => !f.partial).map((f) => f.key);
+    // S3 lists in UTF-8 byte order; so do we.
+    return keys.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  }
+
+  async listIncomplete(prefix: string): Promise<IncompleteWrite[]> {
+    const partial = (await this.#walk(prefix)).filter((f) => f.partial);
+    return Promise.all(partial.map(async (f) => ({ key: f.key, bytes: (await lstat(f.file).catch(() => undefined))?.size ?? 0 })));
+  }
+
+  async deletePrefix(prefix: string): Promise<{ objects: number; incomplete: number; bytes: number }> {
+    assertFolderPrefix(prefix);
+    const found = await this.#walk(prefix);
+    let bytes = 0;
+    for (const f of found) bytes += (await lstat(f.file).catch(() => undefined))?.size ?? 0;
+    // The folder is the image's own: removing it whole takes partial files
+    // and directories of a killed writer with it.
+    await rm(path.join(this.root, ...prefix.split('/').filter(Boolean)), { recursive: true, force: true });
+    const incomplete = found.filter((f) => f.partial).length;
+    return { objects: found.length - incomplete, incomplete, bytes };
+  }
+
+  /** Every file under `prefix`, complete or partial. */
+  async #walk(prefix: string): Promise<{ key: string; file: string; partial: boolean }[]> {
     if (prefix.startsWith('/') || prefix.includes('\\') || prefix.includes('\0') || prefix.split('/').some((s) => s === '..' || s === '.')) {
       throw new ValidationError('invalid key prefix', [`${JSON.stringify(prefix)}: prefixes are relative and have no "." or ".." segments`]);
     }
@@ -106,10 +140,9 @@ export class FsObjectStore implements ObjectStore {
     // the prefix filters names inside it, as S3 prefixes do.
     const slash = prefix.lastIndexOf('/');
     const base = slash === -1 ? '' : prefix.slice(0, slash);
-    const keys: string[] = [];
-    await collect(path.join(this.root, ...base.split('/').filter(Boolean)), base, prefix, keys);
-    // S3 lists in UTF-8 byte order; so do we.
-    return keys.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    const found: { key: string; file: string; partial: boolean }[] = [];
+    await collect(path.join(this.root, ...base.split('/').filter(Boolean)), base, prefix, found);
+    return found;
   }
 
   async delete(key: string): Promise<void> {
@@ -194,7 +227,7 @@ async function openExisting(file: string, key: string): Promise<FileHandle> {
   return handle;
 }
 
-async function collect(dir: string, dirKey: string, prefix: string, into: string[]): Promise<void> {
+async function collect(dir: string, dirKey: string, prefix: string, into: { key: string; file: string; partial: boolean }[]): Promise<void> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -207,8 +240,11 @@ async function collect(dir: string, dirKey: string, prefix: string, into: string
     if (entry.isDirectory()) {
       // Descend only where keys with this prefix can live.
       if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await collect(path.join(dir, entry.name), key, prefix, into);
-    } else if (entry.isFile() && key.startsWith(prefix) && !PARTIAL_PATTERN.test(entry.name)) {
-      into.push(key);
+    } else if (entry.isFile()) {
+      const partial = PARTIAL_PATTERN.test(entry.name);
+      // A partial file stands for the key it was being written as.
+      const forKey = partial ? key.slice(0, key.lastIndexOf(PARTIAL_MARKER)) : key;
+      if (forKey.startsWith(prefix)) into.push({ key: forKey, file: path.join(dir, entry.name), partial });
     }
   }
 }

@@ -1,27 +1,74 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { CatalogStore, ImageQuery } from '#core/ports/catalog-store.ts';
-import type { Image } from '#core/model/image.ts';
+import type { Image, ImageClaim } from '#core/model/image.ts';
 import { ConflictError } from '#core/errors.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
 
+/**
+ * CatalogStore on SQLite. A backup id lives in `image_claims` while its
+ * image is staged and in `images` once committed; every step that moves it
+ * between the two, or checks both, is one transaction, so a backup id is in
+ * at most one of them and held by at most one job.
+ */
 export class SqliteCatalogStore implements CatalogStore {
   readonly #db: SqliteDatabase;
   constructor(db: SqliteDatabase) {
     this.#db = db;
   }
 
+  async claimBackupId(claim: ImageClaim): Promise<boolean> {
+    return this.#db
+      .transaction((): boolean => {
+        if (this.#db.prepare('SELECT 1 FROM images WHERE backup_id = ?').get(claim.backupId)) return false;
+        this.#db.prepare('INSERT INTO image_claims (backup_id, job_id, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(claim.backupId, claim.jobId, JSON.stringify(claim));
+        return this.#claimHolder(claim.backupId) === claim.jobId;
+      })
+      .immediate();
+  }
+
+  async listClaims(): Promise<ImageClaim[]> {
+    const rows = this.#db.prepare('SELECT value FROM image_claims').all() as { value: string }[];
+    return rows.map((r) => JSON.parse(r.value) as ImageClaim).sort((a, b) => a.claimedAt.localeCompare(b.claimedAt) || a.backupId.localeCompare(b.backupId));
+  }
+
+  async dropClaim(backupId: string, jobId: number): Promise<boolean> {
+    return this.#db.prepare('DELETE FROM image_claims WHERE backup_id = ? AND job_id = ?').run(backupId, jobId).changes > 0;
+  }
+
   async putImage(image: Image): Promise<void> {
-    const inserted = this.#db
-      .prepare('INSERT INTO images (backup_id, client, policy, created_at, value) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING')
-      .run(image.backupId, image.client, image.policy, image.createdAt, JSON.stringify(image));
-    if (inserted.changes > 0) return;
-    const existing = await this.getImage(image.backupId);
-    if (!isDeepStrictEqual(existing, image)) throw new ConflictError(`a different image ${image.backupId} is in the catalog already`);
+    this.#db
+      .transaction(() => {
+        const existing = this.#image(image.backupId);
+        if (existing !== undefined) {
+          // The same record is a retried Catalog step; its claim went with the first commit.
+          if (isDeepStrictEqual(existing, image)) return;
+          throw new ConflictError(`a different image ${image.backupId} is in the catalog already`);
+        }
+        const holder = this.#claimHolder(image.backupId);
+        if (holder !== image.jobId) {
+          throw new ConflictError(`image ${image.backupId} cannot be catalogued: ${holder === undefined ? 'job ' + image.jobId + ' holds no claim on that backup id (it was dropped)' : `job ${holder} holds its backup id, not job ${image.jobId}`}`);
+        }
+        this.#db.prepare('INSERT INTO images (backup_id, client, policy, created_at, value) VALUES (?, ?, ?, ?, ?)').run(image.backupId, image.client, image.policy, image.createdAt, JSON.stringify(image));
+        this.#db.prepare('DELETE FROM image_claims WHERE backup_id = ?').run(image.backupId);
+      })
+      .immediate();
+  }
+
+  async withdrawImage(backupId: string, at: Date): Promise<boolean> {
+    return this.#db
+      .transaction((): boolean => {
+        const image = this.#image(backupId);
+        if (image === undefined) return false;
+        const claim: ImageClaim = { backupId, jobId: image.jobId, client: image.client, storageUnit: image.storageUnit, claimedAt: at.toISOString() };
+        this.#db.prepare('DELETE FROM images WHERE backup_id = ?').run(backupId);
+        this.#db.prepare('INSERT INTO image_claims (backup_id, job_id, value) VALUES (?, ?, ?)').run(backupId, image.jobId, JSON.stringify(claim));
+        return true;
+      })
+      .immediate();
   }
 
   async getImage(backupId: string): Promise<Image | undefined> {
-    const row = this.#db.prepare('SELECT value FROM images WHERE backup_id = ?').get(backupId) as { value: string } | undefined;
-    return row ? (JSON.parse(row.value) as Image) : undefined;
+    return this.#image(backupId);
   }
 
   async listImages(query: ImageQuery = {}): Promise<Image[]> {
@@ -37,5 +84,14 @@ export class SqliteCatalogStore implements CatalogStore {
     const args = used.map(([, value]) => value);
     const sql = `SELECT value FROM images ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, backup_id DESC`;
     return (this.#db.prepare(sql).all(...args) as { value: string }[]).map((r) => JSON.parse(r.value) as Image);
+  }
+
+  #image(backupId: string): Image | undefined {
+    const row = this.#db.prepare('SELECT value FROM images WHERE backup_id = ?').get(backupId) as { value: string } | undefined;
+    return row ? (JSON.parse(row.value) as Image) : undefined;
+  }
+
+  #claimHolder(backupId: string): number | undefined {
+    return (this.#db.prepare('SELECT job_id FROM image_claims WHERE backup_id = ?').get(backupId) as { job_id: number } | undefined)?.job_id;
   }
 }

@@ -10,6 +10,7 @@ CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, job_id);
 CREATE TABLE IF NOT EXISTS executions (name TEXT PRIMARY KEY, job_id INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS images (backup_id TEXT PRIMARY KEY, client TEXT NOT NULL, policy TEXT NOT NULL, created_at TEXT NOT NULL, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS images_by_client ON images (client, created_at);
+CREATE TABLE IF NOT EXISTS image_claims (backup_id TEXT PRIMARY KEY, job_id INTEGER NOT NULL, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reservations (job_id INTEGER PRIMARY KEY, storage_unit TEXT NOT NULL, reserved_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS reservations_by_unit ON reservations (storage_unit);
 `;

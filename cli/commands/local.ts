@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { describeStatus } from '#core/status-codes.ts';
 import { openLocalRuntime } from '#local/runtime.ts';
-import { endOrphanedJobs } from '#local/orphans.ts';
+import { runJanitor } from '#local/janitor.ts';
+import type { JanitorReport } from '#core/jobs/janitor.ts';
 import { schedulerTick } from '#local/scheduler-tick.ts';
 import type { GlobalOptions } from '../backend.ts';
 import { note } from '../output.ts';
@@ -17,14 +18,14 @@ export function registerLocal(program: Command): void {
     .action(async (options: { tickSeconds: number; once?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const runtime = await openLocalRuntime({ home: globals.home });
-      const orphans = await endOrphanedJobs(runtime);
       note(`cairn: standalone service on ${runtime.home} (${runtime.owner})`);
-      if (orphans.length) note(`cairn: ended orphaned jobs ${orphans.join(', ')} with status 2002`);
+      reportJanitor(await runJanitor(runtime));
       const units = await runtime.config.listStorageUnits();
       const policies = await runtime.config.listPolicies();
       note(`cairn: ${units.length} storage unit(s): ${units.map((u) => u.name).join(', ')}; ${policies.length} polic${policies.length === 1 ? 'y' : 'ies'}`);
       const inFlight = new Set<Promise<unknown>>();
       const tick = async (): Promise<void> => {
+        reportJanitor(await runJanitor(runtime));
         const runs = await schedulerTick(runtime, (due) => note(`cairn: starting ${due.policy}/${due.schedule} for ${due.client}: ${due.reason}`));
         for (const run of runs) {
           const tracked = run.then((r) => note(`cairn: job ${r.jobId ?? '-'} ended with status ${r.statusCode} (${describeStatus(r.statusCode)})`)).finally(() => inFlight.delete(tracked));
@@ -51,4 +52,11 @@ export function registerLocal(program: Command): void {
       await Promise.all(inFlight);
       runtime.close();
     });
+}
+
+function reportJanitor(report: JanitorReport): void {
+  for (const job of report.endedJobs) note(`cairn: ended job ${job.jobId} with status ${job.statusCode}: ${job.reason}`);
+  for (const image of report.withdrawnImages) note(`cairn: withdrew image ${image.backupId} of job ${image.jobId}: ${image.reason}`);
+  for (const claim of report.removedClaims) note(`cairn: removed staged image ${claim.backupId} of job ${claim.jobId} from ${claim.storageUnit} (${claim.objects} objects, ${claim.incomplete} incomplete, ${claim.bytes} bytes): ${claim.reason}`);
+  for (const problem of report.problems) note(`cairn: janitor: ${problem}`);
 }

@@ -47,15 +47,13 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
     return { granted: false, reason, retryAfterSeconds: Math.min(settings.resourceRetrySeconds, untilClose) };
   }
 
-  const active =
-    job.state === 'ACTIVE' && job.backupId
-      ? job
-      : await deps.jobs.update(
-          jobId,
-          (j) => ({ ...j, state: 'ACTIVE', backupId: undefined, waitingReason: undefined, startedAt: now.toISOString(), updatedAt: now.toISOString() }),
-          { expectedStates: ['QUEUED'] },
-        );
-  const backupId = active.backupId ?? (await assignBackupId(deps, active, now));
+  const started = job.state === 'ACTIVE' && job.backupId ? { active: job, backupId: job.backupId } : await claimAndStart(deps, job, unit.name, now);
+  if (!('active' in started)) {
+    const reason = `waiting for a backup id: ${started.taken} is taken by another job; trying the next second`;
+    await deps.jobs.update(jobId, (j) => ({ ...j, backupId: undefined, waitingReason: reason, updatedAt: now.toISOString() }), { expectedStates: ['QUEUED'] });
+    return { granted: false, reason, retryAfterSeconds: 1 };
+  }
+  const { active, backupId } = started;
   const { level, base } = await chooseBase(deps, active, now);
   if (level !== active.level || base?.backupId !== active.baseBackupId) {
     await deps.jobs.update(jobId, (j) => ({ ...j, level, baseBackupId: base?.backupId }));
@@ -99,20 +97,33 @@ async function chooseBase(deps: BrokerDeps, job: Job, now: Date): Promise<{ leve
 }
 
 /**
- * Backup ids have one-second resolution, as in NetBackup; two jobs of one
- * client started in the same second get consecutive seconds instead of
- * sharing an id (and so an image location).
+ * Gives a QUEUED job its backup id and turns it ACTIVE, or says which id was
+ * taken.
+ *
+ * Backup ids have one-second resolution, as in NetBackup, and are never
+ * ahead of the clock: the id is `<client>_<now>`, claimed atomically in the
+ * catalog before any byte is written. A job that loses the claim to another
+ * job of its client in the same second waits for the next second and tries
+ * again (the workflow's Wait), so two jobs never share an id or an image
+ * location and an id never names a second after its job started.
+ *
+ * The job names the id before claiming it, so a claim whose job does not
+ * name it is never one that is about to be used (the janitor relies on it).
+ * A job that already holds a claim (a retried step) keeps it.
  */
-async function assignBackupId(deps: BrokerDeps, job: Job, now: Date): Promise<string> {
-  const taken = new Set((await deps.jobs.list({ state: 'ACTIVE', limit: 1000 })).flatMap((j) => (j.backupId && j.jobId !== job.jobId ? [j.backupId] : [])));
-  let at = now.getTime();
-  let backupId = makeBackupId(job.client, new Date(at));
-  while (taken.has(backupId) || (await deps.catalog.getImage(backupId))) {
-    at += 1000;
-    backupId = makeBackupId(job.client, new Date(at));
+async function claimAndStart(deps: BrokerDeps, job: Job, storageUnit: string, now: Date): Promise<{ active: Job; backupId: string } | { taken: string }> {
+  const backupId = job.backupId ?? makeBackupId(job.client, now);
+  if (job.backupId !== backupId) {
+    await deps.jobs.update(job.jobId, (j) => ({ ...j, backupId, updatedAt: now.toISOString() }), { expectedStates: ['QUEUED'] });
   }
-  const updated = await deps.jobs.update(job.jobId, (j) => ({ ...j, backupId: j.backupId ?? backupId }));
-  return updated.backupId ?? backupId;
+  const claimed = await deps.catalog.claimBackupId({ backupId, jobId: job.jobId, client: job.client, storageUnit, claimedAt: now.toISOString() });
+  if (!claimed) return { taken: backupId };
+  const active = await deps.jobs.update(
+    job.jobId,
+    (j) => ({ ...j, state: 'ACTIVE', backupId, waitingReason: undefined, startedAt: now.toISOString(), updatedAt: now.toISOString() }),
+    { expectedStates: ['QUEUED'] },
+  );
+  return { active, backupId };
 }
 
 /** Gives back everything the job holds. Runs on every path out of a job; idempotent. */

@@ -51,6 +51,15 @@ export async function commitImage(deps: CatalogDeps, jobId: number, rawResult: u
     ...(job.baseBackupId ? { baseBackupId: job.baseBackupId } : {}),
   };
   await deps.catalog.putImage(image);
+  // An administrator may have ended the job while the image was committed.
+  // The job record is what the operator saw, so the image goes (its data
+  // stays claimed until the janitor removes it). cancelJob checks the same
+  // thing from its side, so one of the two always sees the other.
+  const after = await deps.jobs.get(jobId);
+  if (after?.state !== 'ACTIVE') {
+    await deps.catalog.withdrawImage(image.backupId, now);
+    throw new CairnError((after?.statusCode ?? StatusCode.TERMINATED_BY_ADMINISTRATOR) as never, `job ${jobId} ended (status ${after?.statusCode}) while its image ${image.backupId} was catalogued; the image was withdrawn`);
+  }
   const seconds = Math.max(result.elapsedMs / 1000, 0.001);
   await deps.jobs.update(jobId, (j) => ({
     ...j,

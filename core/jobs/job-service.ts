@@ -1,6 +1,8 @@
 import type { Job, JobProgress } from '../model/job.ts';
 import type { ConfigStore } from '../ports/config-store.ts';
 import type { JobStore } from '../ports/job-store.ts';
+import type { MediaStore } from '../ports/media-store.ts';
+import type { CatalogStore } from '../ports/catalog-store.ts';
 import { CairnError } from '../errors.ts';
 import { StatusCode, describeStatus, retryableStatusCodes, type StatusCodeValue } from '../status-codes.ts';
 import { BackupRequest, MANUAL_POLICY, MANUAL_SCHEDULE } from './backup-request.ts';
@@ -202,11 +204,17 @@ export async function decideRetry(deps: JobDeps, jobId: number, outcome: JobOutc
  * running workflow notices at its next step (the agent at its next progress
  * report) and ends without cataloguing anything.
  */
-export async function cancelJob(deps: JobDeps & { media: { release(jobId: number): Promise<boolean> } }, jobId: number, now: Date): Promise<{ jobId: number; statusCode: number; released: boolean }> {
+export async function cancelJob(deps: JobDeps & { media: Pick<MediaStore, 'release'>; catalog: Pick<CatalogStore, 'getImage' | 'withdrawImage'> }, jobId: number, now: Date): Promise<{ jobId: number; statusCode: number; released: boolean }> {
   const job = await deps.jobs.get(jobId);
   if (!job) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `job ${jobId} does not exist`);
   if (job.state === 'DONE') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `job ${jobId} has already ended with status ${job.statusCode}`);
   const ended = await finishJob(deps.jobs, jobId, { failure: { Error: `Status${StatusCode.TERMINATED_BY_ADMINISTRATOR}`, Cause: 'cancelled by an administrator' } }, now);
+  // The Catalog step may have committed the job's image just before: a job
+  // and its image always agree, so the image is withdrawn (commitImage
+  // checks the job after committing, so one of the two sees the other).
+  const current = await deps.jobs.get(jobId);
+  const image = current?.backupId ? await deps.catalog.getImage(current.backupId) : undefined;
+  if (image?.jobId === jobId && ended.statusCode >= 2) await deps.catalog.withdrawImage(image.backupId, now);
   const released = await deps.media.release(jobId);
   return { ...ended, released };
 }

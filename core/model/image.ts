@@ -41,3 +41,22 @@ export const Image = z
   })
   .strict();
 export type Image = z.output<typeof Image>;
+
+/**
+ * A backup id taken by a job before it writes a byte (DESIGN §8): the id, and
+ * so the image location `images/<client>/<backupId>/` in `storageUnit`, belong
+ * to that job alone. While the claim stands the image is being staged: its
+ * data may be partial and nothing lists or restores it. Committing the image
+ * replaces the claim; a claim whose job stopped is removed by the janitor
+ * together with its data.
+ */
+export const ImageClaim = z
+  .object({
+    backupId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*_\d{10}$/),
+    jobId: z.number().int().positive(),
+    client: Name,
+    storageUnit: Name,
+    claimedAt: IsoTime,
+  })
+  .strict();
+export type ImageClaim = z.output<typeof ImageClaim>;

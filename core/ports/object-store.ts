@@ -13,6 +13,10 @@ export type ObjectBody = AsyncIterable<Uint8Array> | Uint8Array;
  *   reference to it afterwards, so callers may reuse buffers.
  * - `get` of a missing key rejects with NotFoundError; `range.end` is exclusive.
  * - `delete` is idempotent.
+ * - `deletePrefix` removes a whole staged image: every object under a
+ *   folder prefix and every incomplete write there (a partial file left by
+ *   a killed process, an unfinished multipart upload). Idempotent. A `put`
+ *   still running under the prefix may fail; it leaves nothing behind.
  */
 export interface ObjectStore {
   put(key: string, body: ObjectBody): Promise<{ bytes: number }>;
@@ -21,6 +25,25 @@ export interface ObjectStore {
   /** Keys under `prefix`, sorted. */
   list(prefix: string): Promise<string[]>;
   delete(key: string): Promise<void>;
+  /**
+   * Writes under `prefix` that never completed, by the key they were for:
+   * a put in flight, or one a dead process left. `list` never shows them.
+   */
+  listIncomplete(prefix: string): Promise<IncompleteWrite[]>;
+  /** Removes everything under a folder prefix (`images/c1/c1_1795400000/`): objects and incomplete writes. */
+  deletePrefix(prefix: string): Promise<{ objects: number; incomplete: number; bytes: number }>;
+}
+
+export interface IncompleteWrite {
+  key: string;
+  /** Bytes stored so far, where the backing can tell. */
+  bytes?: number;
+}
+
+/** A folder prefix: relative, `/`-separated, ending in `/`, without empty, `.` or `..` segments. */
+export function assertFolderPrefix(prefix: string): void {
+  if (!prefix.endsWith('/')) throw new ValidationError('invalid folder prefix', [`${JSON.stringify(prefix)}: a folder prefix ends in "/"`]);
+  assertObjectKey(prefix.slice(0, -1));
 }
 
 /** Keys are relative, `/`-separated, with no empty, `.` or `..` segments. */

@@ -1,33 +1,34 @@
 import { expect, it } from 'vitest';
 import type { CatalogStore } from '#core/ports/catalog-store.ts';
 import { ConflictError } from '#core/errors.ts';
-import { type OpenStore, sampleImage, describeContract } from './fixtures.ts';
+import { type OpenStore, catalogImage, claimOf, sampleImage, describeContract } from './fixtures.ts';
 
 export function describeCatalogStoreContract(adapter: string, open: OpenStore<CatalogStore>, skipReason?: string): void {
   describeContract('CatalogStore', adapter, open, skipReason, (store) => {
 
     const t = (day: number): Date => new Date(Date.UTC(2026, 10, day, 1, 0, 0));
 
-    it('returns an image exactly as it was put', async () => {
+    it('returns an image exactly as it was committed', async () => {
       const image = sampleImage('client1', t(1));
-      await store().putImage(image);
+      await catalogImage(store(), image);
       expect(await store().getImage(image.backupId)).toEqual(image);
       expect(await store().getImage('client1_0000000001')).toBeUndefined();
     });
 
     it('accepts the same image twice (a retried catalog step) but not a different one under its id', async () => {
       const image = sampleImage('client1', t(1));
-      await store().putImage(image);
+      await catalogImage(store(), image);
       await store().putImage(image);
       await expect(store().putImage({ ...image, fileCount: 999 })).rejects.toBeInstanceOf(ConflictError);
       expect((await store().getImage(image.backupId))?.fileCount).toBe(image.fileCount);
     });
 
     it('lists images newest first, by client, policy and time range', async () => {
-      await store().putImage(sampleImage('client1', t(1)));
-      await store().putImage(sampleImage('client1', t(3), { policy: 'other' }));
-      await store().putImage(sampleImage('client2', t(2)));
-      await store().putImage(sampleImage('client1', t(5)));
+      await catalogImage(store(), sampleImage('client1', t(1)));
+      await catalogImage(store(), sampleImage('client1', t(3), { policy: 'other' }));
+      await catalogImage(store(), sampleImage('client2', t(2)));
+      await catalogImage(store(), sampleImage('client1', t(5)));
+      await store().claimBackupId(claimOf(sampleImage('client1', t(4))));
       const ids = (images: { backupId: string }[]): string[] => images.map((i) => i.backupId);
       expect(ids(await store().listImages())).toEqual([
         sampleImage('client1', t(5)).backupId,
@@ -38,6 +39,57 @@ export function describeCatalogStoreContract(adapter: string, open: OpenStore<Ca
       expect(ids(await store().listImages({ client: 'client2' }))).toEqual([sampleImage('client2', t(2)).backupId]);
       expect(ids(await store().listImages({ client: 'client1', policy: 'other' }))).toEqual([sampleImage('client1', t(3)).backupId]);
       expect(ids(await store().listImages({ from: t(2), to: t(3) }))).toEqual([sampleImage('client1', t(3)).backupId, sampleImage('client2', t(2)).backupId]);
+    });
+
+    it('gives a backup id to one job only, however many claim it at once', async () => {
+      const image = sampleImage('client1', t(1));
+      const outcomes = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((jobId) => store().claimBackupId(claimOf(image, jobId))));
+      expect(outcomes.filter(Boolean)).toHaveLength(1);
+      const winner = outcomes.indexOf(true) + 1;
+      expect(await store().claimBackupId(claimOf(image, winner))).toBe(true);
+      expect(await store().claimBackupId(claimOf(image, winner === 1 ? 2 : 1))).toBe(false);
+      expect(await store().listClaims()).toEqual([claimOf(image, winner)]);
+    });
+
+    it('never gives out the backup id of a catalogued image', async () => {
+      const image = sampleImage('client1', t(1));
+      await catalogImage(store(), image);
+      expect(await store().listClaims()).toEqual([]);
+      expect(await store().claimBackupId(claimOf(image, 99))).toBe(false);
+      expect(await store().claimBackupId(claimOf(image))).toBe(false);
+    });
+
+    it('commits an image only for the job that holds its claim', async () => {
+      const image = sampleImage('client1', t(1), { jobId: 7 });
+      await expect(store().putImage(image)).rejects.toBeInstanceOf(ConflictError);
+      await store().claimBackupId(claimOf(image, 8));
+      await expect(store().putImage(image)).rejects.toThrow(/job 8 holds its backup id/);
+      expect(await store().getImage(image.backupId)).toBeUndefined();
+      expect(await store().dropClaim(image.backupId, 7)).toBe(false);
+      expect(await store().dropClaim(image.backupId, 8)).toBe(true);
+      expect(await store().dropClaim(image.backupId, 8)).toBe(false);
+      await expect(store().putImage(image)).rejects.toThrow(/holds no claim/);
+      expect(await store().listClaims()).toEqual([]);
+    });
+
+    it('lists claims oldest first', async () => {
+      const later = sampleImage('client2', t(3));
+      const earlier = sampleImage('client1', t(2));
+      await store().claimBackupId(claimOf(later, 2));
+      await store().claimBackupId(claimOf(earlier, 1));
+      expect(await store().listClaims()).toEqual([claimOf(earlier, 1), claimOf(later, 2)]);
+    });
+
+    it('withdraws a catalogued image back into a claim of its job', async () => {
+      const image = sampleImage('client1', t(1), { jobId: 5 });
+      await catalogImage(store(), image);
+      expect(await store().withdrawImage(image.backupId, t(2))).toBe(true);
+      expect(await store().getImage(image.backupId)).toBeUndefined();
+      expect(await store().listImages()).toEqual([]);
+      expect(await store().listClaims()).toEqual([{ ...claimOf(image), claimedAt: t(2).toISOString() }]);
+      expect(await store().withdrawImage(image.backupId, t(3))).toBe(false);
+      expect(await store().claimBackupId(claimOf(image, 6))).toBe(false);
+      expect(await store().dropClaim(image.backupId, 5)).toBe(true);
     });
   });
 }

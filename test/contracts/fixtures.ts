@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe } from 'vitest';
 import type { Job } from '#core/model/job.ts';
-import type { Image } from '#core/model/image.ts';
+import type { Image, ImageClaim } from '#core/model/image.ts';
+import type { CatalogStore } from '#core/ports/catalog-store.ts';
 import { Policy } from '#core/model/policy.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
 import { makeBackupId } from '#core/ids.ts';
@@ -73,6 +74,17 @@ export function sampleImage(client: string, at: Date, overrides: Partial<Image> 
     state: 'ACTIVE',
     ...overrides,
   };
+}
+
+/** The claim a job takes on an image's backup id before writing it. */
+export function claimOf(image: Image, jobId = image.jobId): ImageClaim {
+  return { backupId: image.backupId, jobId, client: image.client, storageUnit: image.storageUnit, claimedAt: image.createdAt };
+}
+
+/** Catalogues an image the way a job does: claim its backup id, then commit. */
+export async function catalogImage(store: CatalogStore, image: Image): Promise<void> {
+  if (!(await store.claimBackupId(claimOf(image)))) throw new Error(`backup id ${image.backupId} is taken`);
+  await store.putImage(image);
 }
 
 /**

@@ -23,6 +23,14 @@ async function* failingAfter(data: Buffer): AsyncIterable<Uint8Array> {
   throw new Error('reader died');
 }
 
+async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 export function describeObjectStoreContract(adapter: string, open: OpenStore<ObjectStore>, skipReason?: string): void {
   describeContract('ObjectStore', adapter, open, skipReason, (store) => {
 
@@ -73,6 +81,40 @@ export function describeObjectStoreContract(adapter: string, open: OpenStore<Obj
       await store().delete('d');
       await store().delete('d');
       expect(await store().head('d')).toBeUndefined();
+    });
+
+    it('removes a staged image whole: objects, and a write still in flight', async () => {
+      await store().put('images/c1/c1_1/fragment-00001.tar', randomBytes(4096));
+      await store().put('images/c1/c1_1/index.ndjson.gz', Buffer.from('index'));
+      await store().put('images/c1/c1_10/keep.tar', Buffer.from('neighbour'));
+      // A put that stops half-way, as a killed process leaves it: more than a
+      // multipart part is stored, and the body never ends on its own.
+      let release: (error: Error) => void = () => undefined;
+      const stalled = new Promise<never>((_, reject) => (release = reject));
+      async function* hanging(): AsyncIterable<Uint8Array> {
+        yield randomBytes(9 * 1024 * 1024);
+        await stalled;
+      }
+      const inFlight = store().put('images/c1/c1_1/fragment-00002.tar', hanging()).catch((error: unknown) => error);
+      await eventually(async () => (await store().listIncomplete('images/c1/c1_1/')).length === 1);
+      expect(await store().listIncomplete('images/c1/c1_1/')).toEqual([expect.objectContaining({ key: 'images/c1/c1_1/fragment-00002.tar' })]);
+
+      const removed = await store().deletePrefix('images/c1/c1_1/');
+
+      expect(removed).toMatchObject({ objects: 2, incomplete: 1 });
+      expect(removed.bytes).toBeGreaterThanOrEqual(4096 + 5);
+      release(new Error('the writer was killed'));
+      expect(await inFlight).toBeInstanceOf(Error);
+      expect(await store().list('images/c1/c1_1/')).toEqual([]);
+      expect(await store().listIncomplete('images/')).toEqual([]);
+      expect(await store().list('images/')).toEqual(['images/c1/c1_10/keep.tar']);
+      expect(await store().deletePrefix('images/c1/c1_1/')).toEqual({ objects: 0, incomplete: 0, bytes: 0 });
+    });
+
+    it('deletes only whole folders', async () => {
+      for (const prefix of ['images/c1', '../x/', '/abs/', '']) {
+        await expect(store().deletePrefix(prefix)).rejects.toBeInstanceOf(ValidationError);
+      }
     });
 
     it('rejects keys that could escape the store', async () => {

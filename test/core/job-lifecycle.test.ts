@@ -47,18 +47,30 @@ describe('the job manager and the resource broker', () => {
     expect(await rt.jobs.get(ref.jobId)).toMatchObject({ state: 'QUEUED', selections: ['/home', '/etc'], retentionDays: 28, level: 'full', waitingReason: 'waiting for resources' });
   });
 
-  it('grants a job ACTIVE with a backup id, idempotently, and gives two same-second jobs of one client different ids', async () => {
+  it('grants a job ACTIVE with a backup id, idempotently; a second job of the client in that second waits for the next', async () => {
     const a = await queueBackupJob(rt, { client: 'client1', selections: ['/a'] }, clock.now());
     const b = await queueBackupJob(rt, { client: 'client1', selections: ['/b'] }, clock.now());
     const first = await reserveResources(rt, a.jobId, clock.now());
     const again = await reserveResources(rt, a.jobId, clock.now());
-    const second = await reserveResources(rt, b.jobId, clock.now());
-    if (!first.granted || !again.granted || !second.granted) throw new Error('expected grants');
+    const waiting = await reserveResources(rt, b.jobId, clock.now());
+    if (!first.granted || !again.granted) throw new Error('expected grants');
     expect(again.task.backupId).toBe(first.task.backupId);
     expect(first.task.backupId).toBe('client1_1795399200');
+    expect(waiting).toMatchObject({ granted: false, retryAfterSeconds: 1 });
+    expect(await rt.jobs.get(b.jobId)).toMatchObject({ state: 'QUEUED', waitingReason: expect.stringMatching(/client1_1795399200 is taken/) });
+    expect((await rt.jobs.get(b.jobId))?.backupId).toBeUndefined();
+
+    clock.advance(1000);
+    const second = await reserveResources(rt, b.jobId, clock.now());
+
+    if (!second.granted) throw new Error('expected a grant');
     expect(second.task.backupId).toBe('client1_1795399201');
+    expect(await rt.jobs.get(b.jobId)).toMatchObject({ state: 'ACTIVE', startedAt: clock.now().toISOString() });
     expect((await rt.media.listReservations()).map((r) => r.jobId)).toEqual([a.jobId, b.jobId]);
-    expect((await rt.jobs.get(a.jobId))?.state).toBe('ACTIVE');
+    expect((await rt.catalog.listClaims()).map((c) => [c.backupId, c.jobId])).toEqual([
+      ['client1_1795399200', a.jobId],
+      ['client1_1795399201', b.jobId],
+    ]);
   });
 
   it('keeps the status of a job that ended before the workflow finished it', async () => {

@@ -3,7 +3,7 @@ import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync
 import os from 'node:os';
 import path from 'node:path';
 import { BackupTask, type BackupTaskInput, type TaskReporter } from '#core/model/task.ts';
-import type { ObjectBody, ObjectStore } from '#core/ports/object-store.ts';
+import type { IncompleteWrite, ObjectBody, ObjectStore } from '#core/ports/object-store.ts';
 
 /** A temp directory removed by the returned `cleanup`. */
 export function tempDir(label: string): { dir: string; cleanup: () => void } {
@@ -146,6 +146,14 @@ export class InstrumentedStore implements ObjectStore {
 
   delete(key: string): Promise<void> {
     return this.inner.delete(key);
+  }
+
+  listIncomplete(prefix: string): Promise<IncompleteWrite[]> {
+    return this.inner.listIncomplete(prefix);
+  }
+
+  deletePrefix(prefix: string): Promise<{ objects: number; incomplete: number; bytes: number }> {
+    return this.inner.deletePrefix(prefix);
   }
 }
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
 import { runBackupJob } from '#local/job-engine.ts';
-import { endOrphanedJobs } from '#local/orphans.ts';
+import { runJanitor } from '#local/janitor.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
 import { restoreImage } from '#agent/restore.ts';
 import { openStorageUnit } from '#agent/open-storage-unit.ts';
@@ -182,7 +182,7 @@ describe('a backup job in the standalone runtime', () => {
     await runtime.jobs.create(sampleJob(41, { state: 'ACTIVE', owner: 'local:' + (await import('node:os')).hostname() + ':999999999', storageUnit: 'local-disk' }));
     await runtime.media.reserve({ jobId: 41, storageUnit: 'local-disk', maxConcurrentJobs: 4, at: new Date() });
     await runtime.jobs.create(sampleJob(42, { state: 'ACTIVE', owner: runtime.owner }));
-    expect(await endOrphanedJobs(runtime)).toEqual([41]);
+    expect((await runJanitor(runtime)).endedJobs.map((j) => j.jobId)).toEqual([41]);
     expect(await runtime.jobs.get(41)).toMatchObject({ state: 'DONE', statusCode: 2002 });
     expect((await runtime.jobs.get(42))?.state).toBe('ACTIVE');
     expect(await runtime.media.listReservations()).toEqual([]);

@@ -1,0 +1,46 @@
+import { imageKeys } from '#core/ids.ts';
+import type { StagingArea } from '#core/jobs/janitor.ts';
+import type { Image } from '#core/model/image.ts';
+import type { StorageUnit } from '#core/model/storage-unit.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
+import { messageOf } from '#core/errors.ts';
+import { readManifest } from './manifest.ts';
+import { openStorageUnit } from './open-storage-unit.ts';
+
+/**
+ * The staging area of object-store units (disk and S3): an image is staged
+ * under its own folder, `images/<client>/<backupId>/`, which only its claim
+ * owns until the image is catalogued; discarding a claim removes that
+ * folder with any partial file or unfinished multipart upload in it.
+ */
+export function objectStoreStaging(openStore: (unit: StorageUnit) => Promise<ObjectStore> = openStorageUnit): StagingArea {
+  return {
+    discard: async (claim, unit) => (await openStore(unit)).deletePrefix(`${imageKeys(claim.backupId).prefix}/`),
+    check: async (image, unit) => checkImageObjects(await openStore(unit), image),
+  };
+}
+
+/**
+ * Cheap structural check of a catalogued image: the manifest is there and
+ * says what the catalog says, and every fragment and the index are there
+ * with the catalogued sizes. Content checksums are restore's and verify's job.
+ */
+export async function checkImageObjects(store: ObjectStore, image: Image): Promise<string[]> {
+  const problems: string[] = [];
+  try {
+    const manifest = await readManifest(store, image.manifestKey);
+    const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+    if (manifest.backupId !== image.backupId) problems.push(`manifest ${image.manifestKey} is of image ${manifest.backupId}`);
+    if (manifest.indexKey !== image.indexKey || manifest.indexSha256 !== image.indexSha256) problems.push(`manifest ${image.manifestKey} names another index than the catalog`);
+    if (!same(manifest.fragments, image.fragments)) problems.push(`manifest ${image.manifestKey} lists other fragments than the catalog`);
+  } catch (error) {
+    problems.push(`manifest ${image.manifestKey}: ${messageOf(error)}`);
+  }
+  for (const fragment of image.fragments) {
+    const found = await store.head(fragment.key);
+    if (!found) problems.push(`fragment ${fragment.number} (${fragment.key}) is missing`);
+    else if (found.bytes !== fragment.bytes) problems.push(`fragment ${fragment.number} (${fragment.key}) has ${found.bytes} bytes, the catalog says ${fragment.bytes}`);
+  }
+  if (!(await store.head(image.indexKey))) problems.push(`index ${image.indexKey} is missing`);
+  return problems;
+}
