@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseBackupId } from '#core/ids.ts';
+import { StorageUnit } from '#core/model/storage-unit.ts';
+import { openLocalRuntime } from '#local/runtime.ts';
+import { compareTrees } from '#cli/demo/compare-trees.ts';
+import { patterned } from '../edge-agent/helpers.ts';
+import { runCairn } from './cli-process.ts';
+
+const CONCURRENT = 8;
+const ROUNDS = 5;
+
+interface BackupOutput {
+  jobId: number;
+  statusCode: number;
+  backupId: string;
+  job: { startedAt: string; backupId: string; attempts: unknown[] };
+}
+
+/**
+ * Eight `cairn backup` processes of one client at once, five rounds: the
+ * defect this guards against gave two of them one backup id, and one image
+ * restored the other job's data.
+ */
+describe('concurrent backups of one client', () => {
+  let work: string;
+  let home: string;
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'cairn-concurrent-'));
+    home = join(work, 'home');
+    const runtime = await openLocalRuntime({ home });
+    const unit = (await runtime.config.getStorageUnit('local-disk'))!;
+    await runtime.config.putStorageUnit(StorageUnit.parse({ ...unit, maxConcurrentJobs: CONCURRENT }));
+    runtime.close();
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it(`gives ${CONCURRENT} jobs × ${ROUNDS} rounds unique ids, never ahead of their start, each image holding its own job's data`, async () => {
+    const outputs: { source: string; output: BackupOutput }[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      const sources = Array.from({ length: CONCURRENT }, (_, i) => {
+        const dir = join(work, `r${round}`, `dir${i}`);
+        mkdirSync(join(dir, 'sub'), { recursive: true });
+        writeFileSync(join(dir, 'own.bin'), patterned(50_000 + i * 1000, round * 100 + i));
+        writeFileSync(join(dir, 'sub', 'name.txt'), `round ${round} dir ${i}\n`);
+        return dir;
+      });
+      const results = await Promise.all(sources.map((source) => runCairn(home, ['backup', '--client', 'same', '--path', source, '--json'])));
+      results.forEach((result, i) => {
+        expect(result.code, result.stderr).toBe(0);
+        outputs.push({ source: sources[i]!, output: JSON.parse(result.stdout) as BackupOutput });
+      });
+    }
+
+    const ids = outputs.map((o) => o.output.backupId);
+    expect(new Set(ids).size).toBe(CONCURRENT * ROUNDS);
+    for (const { output } of outputs) {
+      expect(output.statusCode).toBe(0);
+      expect(output.job.attempts).toEqual([]);
+      // The id is the second the job was granted in: never after its start, never a guess ahead.
+      const idMs = parseBackupId(output.backupId).createdAt.getTime();
+      const startedMs = Date.parse(output.job.startedAt);
+      expect(idMs).toBeLessThanOrEqual(startedMs);
+      expect(startedMs - idMs).toBeLessThan(1000);
+    }
+    // Every image restores its own job's directory, and nothing else.
+    for (let i = 0; i < outputs.length; i += 4) {
+      await Promise.all(
+        outputs.slice(i, i + 4).map(async ({ source, output }) => {
+          const target = join(work, 'restore', output.backupId);
+          const restored = await runCairn(home, ['restore', '--backup-id', output.backupId, '--to', target, '--json']);
+          expect(restored.code, restored.stderr).toBe(0);
+          expect((await compareTrees(source, join(target, source))).differences).toEqual([]);
+        }),
+      );
+    }
+  }, 300_000);
+});
