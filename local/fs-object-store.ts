@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { NotFoundError, ValidationError } from '#core/errors.ts';
+import { PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE } from './private-files.ts';
 import { assertFolderPrefix, assertObjectKey, type IncompleteWrite, type ObjectBody, type ObjectStore } from '#core/ports/object-store.ts';
 
 /**
@@ -12,13 +13,6 @@ import { assertFolderPrefix, assertObjectKey, type IncompleteWrite, type ObjectB
 const PARTIAL_MARKER = '.cairn-partial-';
 const PARTIAL_PATTERN = /\.cairn-partial-[0-9a-f]{16}$/;
 
-/**
- * Image data is private to the backup administrator whatever the umask:
- * a file that was 0600 on the client must not become readable to every
- * local user of the media server. (The umask can only take bits away.)
- */
-const PRIVATE_DIRECTORY = 0o700;
-const PRIVATE_FILE = 0o600;
 
 /**
  * While a big object is being written, start the disk writing it out every
@@ -36,7 +30,7 @@ const WRITEBACK_EVERY_BYTES = 32 * 1024 * 1024;
  * none of it and a completed `put` survives a power cut. A body stream that
  * fails removes the temporary file before `put` rejects; one a killed
  * process left is an incomplete write that `deletePrefix` removes.
- * Directories are created 0700 and files 0600.
+ * Directories are created 0700 and files 0600 (private-files.ts says why).
  */
 export class FsObjectStore implements ObjectStore {
   readonly root: string;
@@ -48,9 +42,9 @@ export class FsObjectStore implements ObjectStore {
   async put(key: string, body: ObjectBody): Promise<{ bytes: number }> {
     const file = this.#pathOf(key);
     const dir = path.dirname(file);
-    await mkdir(dir, { recursive: true, mode: PRIVATE_DIRECTORY });
+    await mkdir(dir, { recursive: true, mode: PRIVATE_DIRECTORY_MODE });
     const temp = `${file}${PARTIAL_MARKER}${randomBytes(8).toString('hex')}`;
-    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, PRIVATE_FILE);
+    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, PRIVATE_FILE_MODE);
     let bytes = 0;
     const writeback = new Writeback(handle);
     try {

@@ -1,9 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { systemClock, type Clock } from '#core/ports/clock.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
 import { openSqliteDatabase, type SqliteDatabase } from './sqlite-database.ts';
+import { ensurePrivateDirectory, ensurePrivateFile } from './private-files.ts';
 import { SqliteConfigStore } from './sqlite-config-store.ts';
 import { SqliteJobStore } from './sqlite-job-store.ts';
 import { SqliteCatalogStore } from './sqlite-catalog-store.ts';
@@ -32,11 +33,15 @@ export function resolveCairnHome(explicit?: string): string {
 /**
  * Opens the standalone runtime, creating CAIRN_HOME on first use with one
  * disk storage unit (`local-disk`, under CAIRN_HOME/storage) as the default.
+ * The home, the database and the storage directories are owner-only.
  */
 export async function openLocalRuntime(options: { home?: string; clock?: Clock } = {}): Promise<LocalRuntime> {
   const home = resolveCairnHome(options.home);
-  mkdirSync(home, { recursive: true });
-  const db = openSqliteDatabase(join(home, 'cairn.db'));
+  const dbFile = join(home, 'cairn.db');
+  // Owner-only whatever the umask; a home an earlier version made open is closed.
+  ensurePrivateDirectory(home, { tighten: () => existsSync(dbFile) });
+  ensurePrivateFile(dbFile);
+  const db = openSqliteDatabase(dbFile);
   const runtime: LocalRuntime = {
     home,
     db,
@@ -50,7 +55,7 @@ export async function openLocalRuntime(options: { home?: string; clock?: Clock }
   };
   if ((await runtime.config.listStorageUnits()).length === 0) {
     const path = join(home, 'storage', DEFAULT_STORAGE_UNIT);
-    mkdirSync(path, { recursive: true });
+    ensurePrivateDirectory(path);
     await runtime.config.putStorageUnit(StorageUnit.parse({ name: DEFAULT_STORAGE_UNIT, kind: 'disk', path }));
     if ((await runtime.config.getSetting('defaultStorageUnit')) === undefined) await runtime.config.putSetting('defaultStorageUnit', DEFAULT_STORAGE_UNIT);
   }
