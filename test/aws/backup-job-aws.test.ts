@@ -16,6 +16,9 @@ import { systemClock } from '#core/ports/clock.ts';
 import { restoreImage } from '#agent/restore.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';
+import { imageKeys } from '#core/ids.ts';
+import { reconcile } from '#core/jobs/janitor.ts';
+import { objectStoreStaging } from '#agent/staging-area.ts';
 
 const emulator = await startAwsEmulator();
 const skip = 'skip' in emulator ? emulator.skip : undefined;
@@ -73,5 +76,37 @@ describe.skipIf(Boolean(skip))(`a backup job on DynamoDB and S3${skip ? ` (skipp
     const restored = await restoreImage({ store: bucketStore, manifestKey: image!.manifestKey, targetDir: target });
     expect(restored.refused).toEqual([]);
     expect((await compareTrees(source, join(target, source))).differences).toEqual([]);
+  });
+
+  it('removes an image a dead agent was staging in S3, its unfinished multipart upload included, and ends its job 2002', async () => {
+    // Prepare: a job whose runner is gone, holding its claim, with one complete
+    // fragment and a multipart upload of the next one left open.
+    const backupId = 'deadhost_1795400000';
+    const now = new Date();
+    await deps.jobs.create({ ...(await import('../contracts/fixtures.ts')).sampleJob(await deps.jobs.nextJobId(), { state: 'ACTIVE', client: 'deadhost', storageUnit: 's3-unit', backupId, owner: 'gone' }) });
+    const [job] = await deps.jobs.list({ limit: 1 });
+    await deps.media.reserve({ jobId: job!.jobId, storageUnit: 's3-unit', maxConcurrentJobs: 4, at: now });
+    expect(await deps.catalog.claimBackupId({ backupId, jobId: job!.jobId, client: 'deadhost', storageUnit: 's3-unit', claimedAt: now.toISOString() })).toBe(true);
+    await bucketStore.put(imageKeys(backupId).fragment(1), Buffer.alloc(2048, 7));
+    let kill: (error: Error) => void = () => undefined;
+    const killed = new Promise<never>((_, reject) => (kill = reject));
+    const stalled = bucketStore.put(imageKeys(backupId).fragment(2), (async function* () {
+      yield Buffer.alloc(9 * 1024 * 1024, 8);
+      await killed;
+    })()).catch(() => undefined);
+    for (let i = 0; i < 200 && (await bucketStore.listIncomplete(`${imageKeys(backupId).prefix}/`)).length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+
+    // Act: the janitor, with this job taken for orphaned.
+    const report = await reconcile({ ...deps, staging: objectStoreStaging(async () => bucketStore), isOrphaned: (j) => j.owner === 'gone' }, new Date());
+
+    // Assess
+    kill(new Error('agent killed'));
+    await stalled;
+    expect(report.endedJobs).toEqual([expect.objectContaining({ jobId: job!.jobId, statusCode: 2002 })]);
+    expect(report.removedClaims).toEqual([expect.objectContaining({ backupId, objects: 1, incomplete: 1 })]);
+    expect(await bucketStore.list(`${imageKeys(backupId).prefix}/`)).toEqual([]);
+    expect(await bucketStore.listIncomplete('images/')).toEqual([]);
+    expect(await deps.catalog.listClaims()).toEqual([]);
+    expect(await deps.media.listReservations()).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import {
   PutObjectLockConfigurationCommand,
   ListObjectVersionsCommand,
   AbortMultipartUploadCommand,
+  PutBucketVersioningCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { S3ObjectStore } from '#aws/s3-object-store.ts';
@@ -79,6 +80,25 @@ describe.skipIf(Boolean(skip))('S3ObjectStore', () => {
       // Assess
       expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual([]);
       expect(await store.head('big.bin')).toBeUndefined();
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('removes every version of a staged image in a versioned bucket, and leaves the neighbours', async () => {
+    const { store, bucket, s3, cleanup } = await openBucket();
+    try {
+      await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+      await store.put('images/c1/c1_1/fragment-00001.tar', Buffer.from('first'));
+      await store.put('images/c1/c1_1/fragment-00001.tar', Buffer.from('second'));
+      await store.put('images/c1/c1_1/index.ndjson.gz', Buffer.from('index'));
+      await store.delete('images/c1/c1_1/index.ndjson.gz');
+      await store.put('images/c1/c1_10/fragment-00001.tar', Buffer.from('neighbour'));
+
+      expect(await store.deletePrefix('images/c1/c1_1/')).toEqual({ objects: 2, incomplete: 0, bytes: 16 });
+
+      const left = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: 'cairn/disk1/images/' }));
+      expect([...(left.Versions ?? []), ...(left.DeleteMarkers ?? [])].map((v) => v.Key)).toEqual(['cairn/disk1/images/c1/c1_10/fragment-00001.tar']);
     } finally {
       await cleanup();
     }
