@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { systemClock, type Clock } from '#core/ports/clock.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
 import { openSqliteDatabase, type SqliteDatabase } from './sqlite-database.ts';
+import { localOwner } from './orphans.ts';
 import { ensurePrivateDirectory, ensurePrivateFile } from './private-files.ts';
 import { SqliteConfigStore } from './sqlite-config-store.ts';
 import { SqliteJobStore } from './sqlite-job-store.ts';
@@ -21,7 +21,7 @@ export interface LocalRuntime {
   catalog: SqliteCatalogStore;
   media: SqliteMediaStore;
   clock: Clock;
-  /** `local:<host>:<pid>`: marks the jobs this process runs, for orphan detection. */
+  /** `local:<host>:<pid>:<start time>`: marks the jobs this process runs, for orphan detection. */
   owner: string;
   close(): void;
 }
@@ -50,7 +50,7 @@ export async function openLocalRuntime(options: { home?: string; clock?: Clock }
     catalog: new SqliteCatalogStore(db),
     media: new SqliteMediaStore(db),
     clock: options.clock ?? systemClock,
-    owner: `local:${hostname()}:${process.pid}`,
+    owner: localOwner(),
     close: () => db.close(),
   };
   if ((await runtime.config.listStorageUnits()).length === 0) {

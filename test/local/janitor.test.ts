@@ -12,6 +12,7 @@ import type { CatalogStore } from '#core/ports/catalog-store.ts';
 import type { Image } from '#core/model/image.ts';
 import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
 import { runJanitor } from '#local/janitor.ts';
+import { isOrphanOwner, localOwner, processStartTime } from '#local/orphans.ts';
 import { runBackupJob } from '#local/job-engine.ts';
 import { FsObjectStore } from '#local/fs-object-store.ts';
 import { runBackup } from '#agent/backup.ts';
@@ -41,6 +42,19 @@ function filesUnder(root: string): string[] {
   visit(root, '');
   return out;
 }
+
+describe('who runs a job', () => {
+  it('takes a job for orphaned when its process is gone, or its pid now belongs to another program', () => {
+    const self = localOwner();
+    const other = `local:${hostname()}:${process.ppid}:${processStartTime(process.ppid)}`;
+    expect(isOrphanOwner(other, self)).toBe(false);
+    expect(isOrphanOwner(`local:${hostname()}:${process.ppid}`, self)).toBe(false);
+    expect(isOrphanOwner(`local:${hostname()}:${process.ppid}:1`, self)).toBe(true);
+    expect(isOrphanOwner(deadOwner, self)).toBe(true);
+    expect(isOrphanOwner(`local:another-host:${process.ppid}:1`, self)).toBe(false);
+    expect(isOrphanOwner('aws', self)).toBe(false);
+  });
+});
 
 describe('the janitor: jobs, catalog and storage agree after a crash', () => {
   let work: string;
