@@ -13,7 +13,8 @@ export interface BrokerFunctionProps {
 /**
  * nbrb / nbemm: reserves and releases storage-unit slots, drives and volumes in
  * one transaction. Reads and writes the media database and the jobs (waiting
- * reasons, ACTIVE); reads policies and storage units.
+ * reasons, ACTIVE); claims backup ids in the catalog and reads the images an
+ * incremental is based on; reads policies and storage units.
  */
 export class BrokerFunction extends Construct {
   static readonly source = (projectRoot: string): CairnFunctionSource => ({ projectRoot, entry: 'lambdas/broker.ts' });
@@ -31,5 +32,7 @@ export class BrokerFunction extends Construct {
     props.tables.media.grantReadWriteData(this.function);
     props.tables.jobs.grantReadWriteData(this.function);
     props.tables.config.grantReadData(this.function);
+    // Claims each job's backup id in the catalog, and reads the base image of an incremental there.
+    props.tables.catalog.grantReadWriteData(this.function);
   }
 }

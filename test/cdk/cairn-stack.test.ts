@@ -193,7 +193,7 @@ describe('Lambda functions', () => {
 
   it('are granted only the tables they use (least privilege)', () => {
     expect(tableAccess(roleIdOf('jobs'))).toEqual({ write: ['jobs'], read: ['config', 'jobs'] });
-    expect(tableAccess(roleIdOf('broker'))).toEqual({ write: ['jobs', 'media'], read: ['config', 'jobs', 'media'] });
+    expect(tableAccess(roleIdOf('broker'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['catalog', 'config', 'jobs', 'media'] });
     expect(tableAccess(roleIdOf('catalog'))).toEqual({ write: ['catalog', 'jobs'], read: ['catalog', 'config', 'jobs'] });
     expect(tableAccess(roleIdOf('scheduler'))).toEqual({ write: [], read: ['catalog', 'config', 'jobs'] });
   });
