@@ -131,7 +131,7 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, options: Ru
     const before = failures.count;
     // Reading the index to its end checks its sha256 once more (it was read again for the data).
     await cursor.finish((entry) => {
-      if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, `the index places it in fragment ${entry.fragment} at byte ${entry.offset}, where there is no such member`);
+      if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, `the index places it in ${fragmentLabel(plan.image.fragments.find((f) => f.number === entry.fragment)!)} at byte ${entry.offset}, where there is no such member`);
     });
     stopOnFailure(before);
   } finally {
@@ -142,6 +142,11 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, options: Ru
 /** Restores the wanted members of one fragment; whatever is wrong with it goes to `failures`. */
 async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: IndexCursor, extractor: TarExtractor, failures: ProblemList): Promise<void> {
   const label = fragmentLabel(fragment);
+  const labelOf = (number: number): string => {
+    const listed = plan.image.fragments.find((f) => f.number === number);
+    return listed ? fragmentLabel(listed) : `fragment ${number}`;
+  };
+  const noMember = (e: IndexEntry): string => `the index places it in ${labelOf(e.fragment)} at byte ${e.offset}, where there is no such member`;
   const missing = (reason: (entry: IndexEntry) => string) => (entry: IndexEntry) => {
     if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, reason(entry));
   };
@@ -158,7 +163,7 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
   const check = new FragmentCheck(fragment);
   const decide = async (member: ExtractMember): Promise<MemberDecision> => {
     const clientPath = pathOfMember(member.name);
-    const entry = await cursor.match({ path: clientPath, offset: member.offset }, fragment.number, missing((e) => `the index places it in ${label} at byte ${e.offset}, where there is no such member`));
+    const entry = await cursor.match({ path: clientPath, offset: member.offset }, fragment.number, missing(noMember));
     if (entry === undefined) {
       if (plan.wants(clientPath)) failures.add(`${clientPath}${plan.source}`, `${label} holds it (header at byte ${member.offset}) where the index does not list it`);
       return { restore: false };
@@ -181,7 +186,7 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
   const checksum = check.problem();
   if (broken) failures.addLine(checksum === undefined ? broken.message : `${broken.message}; ${checksum}`);
   else if (checksum !== undefined) failures.addLine(`${label}: ${checksum}`);
-  await cursor.endFragment(fragment.number, missing((e) => (broken ? `not restored: ${label} is unreadable from there on` : `the index places it in ${label} at byte ${e.offset}, where there is no such member`)));
+  await cursor.endFragment(fragment.number, missing(broken ? () => `not restored: ${label} is unreadable from there on` : noMember));
 }
 
 /** Hashes a fragment as it streams; once it has ended, says how it differs from the catalog. */
