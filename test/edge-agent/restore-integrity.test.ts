@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '#agent/backup.ts';
 import { chainRefusal, restorePointInTime } from '#agent/point-in-time.ts';
 import { restoreImage, type RestoreOptions } from '#agent/restore.ts';
