@@ -370,6 +370,25 @@ describe('restore of a damaged or forged image', () => {
       expectNothingOutside(f);
     });
 
+    it('names a fragment missing from the storage unit, and with continueOnError restores the others', async () => {
+      const f = await backedUp();
+      const fragment = f.image.fragments[2]!;
+      await f.store.delete(fragment.key);
+
+      const failure = await failureOf(restore(f, f.image));
+      const partial = await restore(f, f.image, { continueOnError: true, existing: 'overwrite' });
+
+      expect(failure.statusCode).toBe(StatusCode.CORRUPT_IMAGE);
+      expect(failure.message).toBe(`image host1_1700000000 is corrupt: fragment 3 (${fragment.key}) of image host1_1700000000 is missing from storage unit disk1`);
+      expect(partial.failures).toEqual([
+        `fragment 3 (${fragment.key}) of image host1_1700000000 is missing from storage unit disk1`,
+        `${f.line('c').path}: not restored: fragment 3 (${fragment.key}) is missing`,
+        `${f.line('c/three.txt').path}: not restored: fragment 3 (${fragment.key}) is missing`,
+      ]);
+      expect(readFileSync(f.restored('b/note.txt'), 'utf8')).toBe('note\n');
+      expect(existsSync(f.restored('c'))).toBe(false);
+    });
+
     it('sets directory modes when the restore is aborted (150)', async () => {
       const f = await backedUp();
       const stop = new AbortController();
