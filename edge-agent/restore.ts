@@ -9,7 +9,7 @@ import { IndexCursor } from './index-cursor.ts';
 import { ProblemList } from './problems.ts';
 import { checkExisting, checkTarget, type ExistingEntries } from './restore-target.ts';
 import { planImage, type ImagePlan } from './restore-plan.ts';
-import { TarExtractor, type ExtractMember, type MemberDecision, type RestoreProgress } from './tar-extractor.ts';
+import { MalformedArchiveError, TarExtractor, type ExtractMember, type MemberDecision, type RestoreProgress } from './tar-extractor.ts';
 import { memberOwner, pathOfMember } from './tar-member.ts';
 
 export interface RestoreOptions {
@@ -131,7 +131,7 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, options: Ru
     const before = failures.count;
     // Reading the index to its end checks its sha256 once more (it was read again for the data).
     await cursor.finish((entry) => {
-      if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, `the index places it in ${fragmentLabel(plan.image.fragments.find((f) => f.number === entry.fragment)!)} at byte ${entry.offset}, where there is no such member`);
+      if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, noMemberFor(plan.image, entry));
     });
     stopOnFailure(before);
   } finally {
@@ -142,11 +142,7 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, options: Ru
 /** Restores the wanted members of one fragment; whatever is wrong with it goes to `failures`. */
 async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: IndexCursor, extractor: TarExtractor, failures: ProblemList): Promise<void> {
   const label = fragmentLabel(fragment);
-  const labelOf = (number: number): string => {
-    const listed = plan.image.fragments.find((f) => f.number === number);
-    return listed ? fragmentLabel(listed) : `fragment ${number}`;
-  };
-  const noMember = (e: IndexEntry): string => `the index places it in ${labelOf(e.fragment)} at byte ${e.offset}, where there is no such member`;
+  const noMember = (e: IndexEntry): string => noMemberFor(plan.image, e);
   const missing = (reason: (entry: IndexEntry) => string) => (entry: IndexEntry) => {
     if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, reason(entry));
   };
@@ -176,11 +172,12 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
     return plan.decide(entry);
   };
 
-  let broken: CairnError | undefined;
+  let broken: MalformedArchiveError | undefined;
   try {
     await extractor.extract(check.pass(body), decide, label);
   } catch (error) {
-    if (!(error instanceof CairnError) || error.statusCode !== StatusCode.CORRUPT_IMAGE) throw error;
+    // Only the archive being malformed is this fragment's failure; anything else (the index, the target, the store) ends the restore.
+    if (!(error instanceof MalformedArchiveError)) throw error;
     broken = error;
   }
   const checksum = check.problem();
@@ -239,6 +236,12 @@ function disagreementOf(entry: IndexEntry, member: ExtractMember): string | unde
   if (entry.type === 'symlink' && header.linkname !== entry.linkTarget) return differs('link target', header.linkname, entry.linkTarget);
   if (entry.type === 'hardlink' && pathOfMember(header.linkname ?? '') !== entry.linkTarget) return differs('link target', pathOfMember(header.linkname ?? ''), entry.linkTarget);
   return undefined;
+}
+
+/** The reason for an index line that no member matched. */
+function noMemberFor(image: Image, entry: IndexEntry): string {
+  const fragment = image.fragments.find((f) => f.number === entry.fragment);
+  return `the index places it in ${fragment ? fragmentLabel(fragment) : `fragment ${entry.fragment}`} at byte ${entry.offset}, where there is no such member`;
 }
 
 function mediaReadError(label: string, error: unknown): CairnError {

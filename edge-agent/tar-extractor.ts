@@ -148,8 +148,8 @@ export class TarExtractor {
 
   /**
    * Extracts one tar archive; `label` names it in errors (`fragment 2 (key)`).
-   * Rejects with a CairnError: 2001 (CORRUPT_IMAGE) when the archive is
-   * malformed or truncated, naming the member being read; 85 when `source`
+   * Rejects with a CairnError: MalformedArchiveError (2001) when the archive
+   * is malformed or truncated, naming the member being read; 85 when `source`
    * fails; 174 when the target cannot be written; 150 when the signal
    * aborts; or with whatever `decide` throws.
    */
@@ -216,7 +216,7 @@ export class TarExtractor {
       position === undefined
         ? 'at its first header'
         : `${position.dataRead ? 'after' : 'in the data of'} member ${position.name} (header at byte ${position.offset})`;
-    return new CairnError(StatusCode.CORRUPT_IMAGE, `${label} is not a readable tar archive ${where}: ${describeTarError(cause)}`, { cause });
+    return new MalformedArchiveError(`${label} is not a readable tar archive ${where}: ${describeTarError(cause)}`, { cause });
   }
 
   async #member(entry: Entry, decide: DecideMember | undefined): Promise<void> {
@@ -441,6 +441,14 @@ export async function extractTarStream(source: AsyncIterable<Uint8Array>, option
   const result = extractor.totals();
   if (result.corrupt.length > 0) throw new CairnError(StatusCode.CORRUPT_IMAGE, `corrupt member: ${result.corrupt[0]}`, { details: result.corrupt });
   return result;
+}
+
+/** The archive itself is malformed or truncated (2001): what follows the break cannot be read. */
+export class MalformedArchiveError extends CairnError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(StatusCode.CORRUPT_IMAGE, message, options);
+    this.name = 'MalformedArchiveError';
+  }
 }
 
 /** Reading a member's data failed: the parser found the archive broken (its error is the cause). */
