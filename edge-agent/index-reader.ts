@@ -14,7 +14,7 @@ import { describeIssues } from '#core/validation.ts';
  *
  * The sha256 of the stored bytes is checked against `expectedSha256` when the
  * end is reached, so a consumer that reads to the end has read a verified
- * index. Rejects with CORRUPT_IMAGE (232) for a bad checksum, bad gzip or a
+ * index. Rejects with CORRUPT_IMAGE (2001) for a bad checksum, bad gzip or a
  * line that is not an IndexEntry, and MEDIA_READ_ERROR (85) when the store
  * fails.
  */
@@ -38,7 +38,7 @@ export async function* readIndex(store: ObjectStore, key: string, expectedSha256
   rest += decoder.end();
   if (rest.length > 0) yield parseLine(rest, line + 1, key);
   const actual = hash.digest('hex');
-  if (actual !== expectedSha256) throw new CairnError(StatusCode.CORRUPT_IMAGE, `index ${key} has sha256 ${actual}, the manifest says ${expectedSha256}`);
+  if (actual !== expectedSha256) throw new CairnError(StatusCode.CORRUPT_IMAGE, `index ${key} has sha256 ${actual}, expected ${expectedSha256} (the catalog's)`);
 }
 
 function parseLine(text: string, line: number, key: string): IndexEntry {

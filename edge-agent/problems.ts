@@ -13,8 +13,13 @@ export class ProblemList {
   }
 
   add(path: string, reason: string): void {
+    this.addLine(`${path}: ${reason}`);
+  }
+
+  /** A problem that is not about one path (a fragment, an image). */
+  addLine(line: string): void {
     this.#count += 1;
-    if (this.#lines.length < this.limit) this.#lines.push(`${path}: ${reason}`);
+    if (this.#lines.length < this.limit) this.#lines.push(line);
   }
 
   get count(): number {
@@ -24,5 +29,11 @@ export class ProblemList {
   /** The first `max` problems (at most `limit`). */
   first(max = this.limit): string[] {
     return this.#lines.slice(0, max);
+  }
+
+  /** Every kept line, then how many more there were when the list is capped. */
+  report(): string[] {
+    const more = this.#count - this.#lines.length;
+    return more > 0 ? [...this.#lines, `(${more} more not listed)`] : [...this.#lines];
   }
 }

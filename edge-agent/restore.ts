@@ -1,24 +1,29 @@
 import { createHash } from 'node:crypto';
-import { CairnError } from '#core/errors.ts';
-import type { Fragment } from '#core/model/image.ts';
+import { CairnError, NotFoundError } from '#core/errors.ts';
+import type { Fragment, Image } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { readIndex } from './index-reader.ts';
-import { readManifest, type ImageManifest } from './manifest.ts';
-import { pathSelector } from './safe-path.ts';
-import { TarExtractor, type ExtractMember, type MemberDecision, type RestoreProgress } from './tar-extractor.ts';
-import { pathOfMember } from './tar-member.ts';
+import { corruptImageError, fragmentLabel, trustedIndex } from './image-trust.ts';
+import { IndexCursor } from './index-cursor.ts';
+import { ProblemList } from './problems.ts';
+import { checkExisting, checkTarget, type ExistingEntries } from './restore-target.ts';
+import { planImage, type ImagePlan } from './restore-plan.ts';
+import { MalformedArchiveError, TarExtractor, type ExtractMember, type MemberDecision, type RestoreProgress } from './tar-extractor.ts';
+import { memberOwner, pathOfMember } from './tar-member.ts';
 
 export interface RestoreOptions {
   store: ObjectStore;
-  manifestKey: string;
+  /** The catalog record of the image: the root of the chain of trust. */
+  image: Image;
   /** Members are written under it (`/home/a/x` → `<targetDir>/home/a/x`). Created if missing. */
   targetDir: string;
-  /** Client paths to restore, with everything under them; all when absent. */
+  /** Client paths to restore, with everything under them; all when absent. Each must match something. */
   paths?: string[];
-  /** Exactly which client paths to restore (overrides `paths`): a point-in-time restore's picks from an earlier image. */
-  select?: (clientPath: string) => boolean;
+  /** What to do when the target already holds entries; default `refuse` (nothing is written into a non-empty directory). */
+  existing?: ExistingEntries;
+  /** Best effort: list corrupt fragments and files, restore everything else. */
+  continueOnError?: boolean;
   onProgress?: (progress: RestoreProgress) => void;
   signal?: AbortSignal;
 }
@@ -28,142 +33,218 @@ export interface RestoreResult {
   files: number;
   /** Bytes of file content written. */
   bytes: number;
-  /** Members not restored because they would have escaped the target, as `name: reason`. */
-  refused: string[];
   /** Files whose content matched the sha256 in the index. */
   verified: number;
+  /** Members not restored because they would escape the target or the file system cannot hold them, as `name: reason`. */
+  refused: string[];
+  /** Existing entries kept under another name (`existing: 'rename'`), as `path: kept as path.cairn-old`. */
+  renamed: string[];
+  /** With `continueOnError`: what could not be restored because the image is corrupt there, as `what: reason`. */
+  failures: string[];
+}
+
+/** What running restore plans needs besides the plans. */
+export type RunOptions = Omit<RestoreOptions, 'store' | 'image' | 'paths'> & { failures: ProblemList; subject: string };
+
+/**
+ * Restores an image (or the `paths` of it) under `targetDir`, following the
+ * chain of trust: the catalog record → the manifest (must agree with it) →
+ * the index (its sha256, from the catalog) → every fragment (bytes and
+ * sha256, from the catalog) → every file (sha256 from the index).
+ *
+ * Before anything is written: the target is checked, the manifest compared
+ * with the catalog, the whole index read (verifying its sha256 and every
+ * line), the paths matched, and a non-empty target refused unless
+ * `existing` says otherwise. Then the needed fragments are streamed in order
+ * through one TarExtractor with the index alongside (both are in walk order,
+ * so nothing is held in memory).
+ *
+ * Failures: without `continueOnError`, the restore ends with 2001
+ * (CORRUPT_IMAGE) at the end of the first fragment in which something was
+ * wrong. A fragment that cannot be parsed ends where it breaks; a file whose
+ * sha256 does not match is not put in place, and the rest of its fragment is
+ * still read (each file is verified on its own), so the error can also say
+ * whether the fragment's own checksum fails. The details name every problem.
+ * With `continueOnError`, every fragment is read and the problems are
+ * returned in `failures` (partial success).
+ * Directory modes and times are set on every exit path.
+ *
+ * Other rejections: 227 when a path matches nothing, 20 or 174 for a target
+ * that cannot be used, 85 when the store cannot be read, 174 when the target
+ * cannot be written, 150 when the signal aborts.
+ */
+export async function restoreImage(options: RestoreOptions): Promise<RestoreResult> {
+  await checkTarget(options.targetDir);
+  const failures = new ProblemList();
+  const subject = `image ${options.image.backupId}`;
+  const plan = await planImage({
+    store: options.store,
+    image: options.image,
+    selection: options.paths === undefined ? { kind: 'all' } : { kind: 'paths', paths: options.paths },
+    failures,
+  });
+  if (failures.count > 0 && !options.continueOnError) throw corruptImageError(subject, failures);
+  return runPlans([plan], { ...options, failures, subject });
 }
 
 /**
- * Restores an image (or the `paths` of it) under `targetDir`.
- *
- * Reads the manifest, then streams the fragments in order through one
- * TarExtractor, walking the index alongside: fragments and index are both in
- * walk order, so each member is matched with its index line with nothing
- * held in memory, and every file is checked against its sha256. With
- * `paths`, one pass over the index finds the fragments that hold them and
- * only those are read; a selected hard link brings the file it links to.
- *
- * Rejects with a CairnError: 232 (CORRUPT_IMAGE) when a file, a fragment or
- * the index fails its checksum or the fragments and the index disagree (the
- * rest of the image is still restored first, and details name every bad
- * path); 227 when the manifest is missing; 85 when the store cannot be read;
- * 174 when the target cannot be written; 150 when the signal aborts.
+ * Restores planned images in order through one extractor, so directory
+ * metadata is set once, after everything, and on every exit path.
  */
-export async function restoreImage(options: RestoreOptions): Promise<RestoreResult> {
-  const { store } = options;
-  const manifest = await readManifest(store, options.manifestKey);
-  const selected = options.select ?? (options.paths === undefined ? undefined : pathSelector(options.paths));
-  const plan = selected === undefined ? { fragments: new Set(manifest.fragments.map((f) => f.number)), linkTargets: new Set<string>() } : await planSelection(store, manifest, selected);
-  const wanted = (clientPath: string): boolean => selected === undefined || selected(clientPath) || plan.linkTargets.has(clientPath);
-
-  const extractor = await TarExtractor.open({ targetDir: options.targetDir, onProgress: options.onProgress, signal: options.signal });
-  const index = new IndexCursor(readIndex(store, manifest.indexKey, manifest.indexSha256));
-  const badFragments: string[] = [];
+export async function runPlans(plans: readonly ImagePlan[], options: RunOptions): Promise<RestoreResult> {
+  const { failures } = options;
+  await checkExisting(options.targetDir, options.existing ?? 'refuse');
+  const extractor = await TarExtractor.open({
+    targetDir: options.targetDir,
+    existing: options.existing === 'rename' ? 'rename' : 'overwrite',
+    onProgress: options.onProgress,
+    signal: options.signal,
+    onCorrupt: (clientPath, reason) => failures.add(clientPath, reason),
+  });
+  let completed = false;
   try {
-    for (const fragment of manifest.fragments) {
-      if (!plan.fragments.has(fragment.number)) continue;
-      const body = verifiedFragment(await readFragment(store, fragment), fragment, (problem) => badFragments.push(problem));
-      await extractor.extract(body, async (member) => {
-        const entry = await index.expect(member, fragment.number);
-        return decisionFor(entry, wanted);
-      });
-    }
-    // Reading the index to its end is what verifies its checksum.
-    await index.finish();
+    for (const plan of plans) await restorePlan(plan, extractor, options);
+    completed = true;
   } finally {
-    await index.close();
+    // On a failure, setting directory modes is best effort: the failure is what the caller needs to see.
+    await extractor.finish().catch((error: unknown) => {
+      if (completed) throw error;
+    });
   }
-  const result = await extractor.finish();
-  const corrupt = [...result.corrupt, ...badFragments];
-  if (corrupt.length > 0) {
-    throw new CairnError(StatusCode.CORRUPT_IMAGE, `image ${manifest.backupId} is corrupt: ${corrupt[0]}`, { details: corrupt });
-  }
-  return { files: result.files, bytes: result.bytes, refused: result.refused, verified: result.verified };
+  const totals = extractor.totals();
+  return { files: totals.files, bytes: totals.bytes, verified: totals.verified, refused: totals.refused, renamed: totals.renamed, failures: failures.report() };
 }
 
-function decisionFor(entry: IndexEntry, wanted: (clientPath: string) => boolean): MemberDecision {
-  if (!wanted(entry.path)) return { restore: false };
-  return entry.sha256 === undefined ? { restore: true } : { restore: true, sha256: entry.sha256 };
-}
-
-/** The fragments that hold the selected paths, and the files selected hard links point at. */
-async function planSelection(store: ObjectStore, manifest: ImageManifest, selected: (clientPath: string) => boolean): Promise<{ fragments: Set<number>; linkTargets: Set<string> }> {
-  const fragments = new Set<number>();
-  const linkTargets = new Set<string>();
-  for await (const entry of readIndex(store, manifest.indexKey, manifest.indexSha256)) {
-    if (!selected(entry.path)) continue;
-    fragments.add(entry.fragment);
-    if (entry.type === 'hardlink' && entry.linkTarget !== undefined && !selected(entry.linkTarget)) linkTargets.add(entry.linkTarget);
-  }
-  if (linkTargets.size > 0) {
-    // A hard link's file comes earlier in walk order, so a second pass finds its fragment.
-    for await (const entry of readIndex(store, manifest.indexKey, manifest.indexSha256)) {
-      if (linkTargets.has(entry.path)) fragments.add(entry.fragment);
+async function restorePlan(plan: ImagePlan, extractor: TarExtractor, options: RunOptions): Promise<void> {
+  const { failures } = options;
+  const stopOnFailure = (before: number): void => {
+    if (failures.count > before && !options.continueOnError) throw corruptImageError(options.subject, failures);
+  };
+  const cursor = new IndexCursor(trustedIndex(plan.store, plan.image), new Set(plan.fragments.map((f) => f.number)));
+  try {
+    for (const fragment of plan.fragments) {
+      if (options.signal?.aborted) throw new CairnError(StatusCode.TERMINATED_BY_ADMINISTRATOR, 'termination requested by administrator', { cause: options.signal.reason });
+      const before = failures.count;
+      await restoreFragment(plan, fragment, cursor, extractor, failures);
+      stopOnFailure(before);
     }
+    const before = failures.count;
+    // Reading the index to its end checks its sha256 once more (it was read again for the data).
+    await cursor.finish((entry) => {
+      if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, noMemberFor(plan.image, entry));
+    });
+    stopOnFailure(before);
+  } finally {
+    await cursor.close();
   }
-  return { fragments, linkTargets };
+}
+
+/** Restores the wanted members of one fragment; whatever is wrong with it goes to `failures`. */
+async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: IndexCursor, extractor: TarExtractor, failures: ProblemList): Promise<void> {
+  const label = fragmentLabel(fragment);
+  const noMember = (e: IndexEntry): string => noMemberFor(plan.image, e);
+  const missing = (reason: (entry: IndexEntry) => string) => (entry: IndexEntry) => {
+    if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, reason(entry));
+  };
+  let body: AsyncIterable<Uint8Array>;
+  try {
+    body = await plan.store.get(fragment.key);
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw mediaReadError(label, error);
+    failures.addLine(`${label} of image ${plan.image.backupId} is missing from storage unit ${plan.image.storageUnit}`);
+    await cursor.endFragment(fragment.number, missing(() => `not restored: ${label} is missing`));
+    return;
+  }
+
+  const check = new FragmentCheck(fragment);
+  const decide = async (member: ExtractMember): Promise<MemberDecision> => {
+    const clientPath = pathOfMember(member.name);
+    const entry = await cursor.match({ path: clientPath, offset: member.offset }, fragment.number, missing(noMember));
+    if (entry === undefined) {
+      if (plan.wants(clientPath)) failures.add(`${clientPath}${plan.source}`, `${label} holds it (header at byte ${member.offset}) where the index does not list it`);
+      return { restore: false };
+    }
+    const disagreement = disagreementOf(entry, member);
+    if (disagreement !== undefined) {
+      if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, `${label}: ${disagreement}`);
+      return { restore: false };
+    }
+    return plan.decide(entry);
+  };
+
+  let broken: MalformedArchiveError | undefined;
+  try {
+    await extractor.extract(check.pass(body), decide, label);
+  } catch (error) {
+    // Only the archive being malformed is this fragment's failure; anything else (the index, the target, the store) ends the restore.
+    if (!(error instanceof MalformedArchiveError)) throw error;
+    broken = error;
+  }
+  const checksum = check.problem();
+  if (broken) failures.addLine(checksum === undefined ? broken.message : `${broken.message}; ${checksum}`);
+  else if (checksum !== undefined) failures.addLine(`${label}: ${checksum}`);
+  await cursor.endFragment(fragment.number, missing(broken ? () => `not restored: ${label} is unreadable from there on` : noMember));
+}
+
+/** Hashes a fragment as it streams; once it has ended, says how it differs from the catalog. */
+class FragmentCheck {
+  readonly #fragment: Fragment;
+  readonly #hash = createHash('sha256');
+  #bytes = 0;
+  #ended = false;
+
+  constructor(fragment: Fragment) {
+    this.#fragment = fragment;
+  }
+
+  async *pass(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
+    for await (const chunk of body) {
+      this.#hash.update(chunk);
+      this.#bytes += chunk.byteLength;
+      yield chunk;
+    }
+    this.#ended = true;
+  }
+
+  /** Undefined when the fragment matches (or was not read to its end). */
+  problem(): string | undefined {
+    if (!this.#ended) return undefined;
+    const sha256 = this.#hash.digest('hex');
+    const { bytes: expectedBytes, sha256: expected } = this.#fragment;
+    if (this.#bytes === expectedBytes && sha256 === expected) return undefined;
+    const size = this.#bytes < expectedBytes ? `truncated: ${this.#bytes} of ${expectedBytes} bytes` : this.#bytes > expectedBytes ? `${this.#bytes} bytes, the catalog says ${expectedBytes}` : `${this.#bytes} bytes as expected`;
+    return `the fragment is ${size}, with sha256 ${sha256} where the catalog says ${expected}`;
+  }
 }
 
 const memberTypeOf: Record<IndexEntry['type'], string> = { file: 'file', directory: 'directory', symlink: 'symlink', hardlink: 'link' };
 
-/** Walks the index in step with the fragments' members. */
-class IndexCursor {
-  readonly #entries: AsyncGenerator<IndexEntry, void, undefined>;
-
-  constructor(entries: AsyncGenerator<IndexEntry, void, undefined>) {
-    this.#entries = entries;
-  }
-
-  /** The index line of the next member of `fragment`, skipping lines of fragments not being read. */
-  async expect(member: ExtractMember, fragment: number): Promise<IndexEntry> {
-    const clientPath = pathOfMember(member.name);
-    for (;;) {
-      const step = await this.#entries.next();
-      if (step.done) throw corrupt(`fragment ${fragment} holds ${clientPath}, which the index does not list`);
-      const entry = step.value;
-      if (entry.fragment < fragment) continue;
-      if (entry.fragment !== fragment || entry.path !== clientPath) throw corrupt(`fragment ${fragment} holds ${clientPath} where the index lists ${entry.path} in fragment ${entry.fragment}`);
-      if (memberTypeOf[entry.type] !== member.header.type || (entry.type === 'file' && entry.size !== member.header.size)) {
-        throw corrupt(`${clientPath}: the fragment holds a ${member.header.type} of ${member.header.size} bytes, the index a ${entry.type} of ${entry.size}`);
-      }
-      return entry;
-    }
-  }
-
-  async finish(): Promise<void> {
-    for (;;) if ((await this.#entries.next()).done) return;
-  }
-
-  async close(): Promise<void> {
-    await this.#entries.return(undefined);
-  }
+/**
+ * How a member's header differs from its (verified) index line, or
+ * undefined. The fragment's own checksum is known only at its end, so what
+ * restore applies from a header before then (type, size, mode, owner, link
+ * target) must agree with the index first.
+ */
+function disagreementOf(entry: IndexEntry, member: ExtractMember): string | undefined {
+  const { header } = member;
+  const differs = (what: string, found: unknown, expected: unknown): string => `the member's ${what} is ${JSON.stringify(found)}, the index says ${JSON.stringify(expected)}`;
+  if (memberTypeOf[entry.type] !== header.type) return differs('type', header.type, memberTypeOf[entry.type]);
+  if (entry.type === 'file' && entry.size !== header.size) return differs('size', header.size, entry.size);
+  if ((entry.mode & 0o7777) !== (header.mode & 0o7777)) return differs('mode', (header.mode & 0o7777).toString(8), (entry.mode & 0o7777).toString(8));
+  const [uid, gid] = memberOwner(header);
+  if (uid !== entry.uid || gid !== entry.gid) return differs('owner', `${uid}:${gid}`, `${entry.uid}:${entry.gid}`);
+  if (entry.type === 'symlink' && header.linkname !== entry.linkTarget) return differs('link target', header.linkname, entry.linkTarget);
+  if (entry.type === 'hardlink' && pathOfMember(header.linkname ?? '') !== entry.linkTarget) return differs('link target', pathOfMember(header.linkname ?? ''), entry.linkTarget);
+  return undefined;
 }
 
-async function readFragment(store: ObjectStore, fragment: Fragment): Promise<AsyncIterable<Uint8Array>> {
-  try {
-    return await store.get(fragment.key);
-  } catch (error) {
-    if (error instanceof CairnError) throw error;
-    throw new CairnError(StatusCode.MEDIA_READ_ERROR, `cannot read fragment ${fragment.number} (${fragment.key}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-  }
+/** The reason for an index line that no member matched. */
+function noMemberFor(image: Image, entry: IndexEntry): string {
+  const fragment = image.fragments.find((f) => f.number === entry.fragment);
+  return `the index places it in ${fragment ? fragmentLabel(fragment) : `fragment ${entry.fragment}`} at byte ${entry.offset}, where there is no such member`;
 }
 
-/** Passes a fragment through, and at its end reports a size or sha256 that differs from the manifest. */
-async function* verifiedFragment(body: AsyncIterable<Uint8Array>, fragment: Fragment, onMismatch: (problem: string) => void): AsyncGenerator<Uint8Array, void, undefined> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of body) {
-    hash.update(chunk);
-    bytes += chunk.byteLength;
-    yield chunk;
-  }
-  const sha256 = hash.digest('hex');
-  if (sha256 !== fragment.sha256 || bytes !== fragment.bytes) {
-    onMismatch(`fragment ${fragment.number} (${fragment.key}): ${bytes} bytes with sha256 ${sha256}; the manifest says ${fragment.bytes} bytes with sha256 ${fragment.sha256}`);
-  }
-}
-
-function corrupt(message: string): CairnError {
-  return new CairnError(StatusCode.CORRUPT_IMAGE, message);
+function mediaReadError(label: string, error: unknown): CairnError {
+  if (error instanceof CairnError) return error;
+  return new CairnError(StatusCode.MEDIA_READ_ERROR, `cannot read ${label}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
 }

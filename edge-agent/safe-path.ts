@@ -18,12 +18,22 @@ export function parseMemberPath(name: string): MemberPath {
   return { segments, relative: segments.join('/') };
 }
 
+/** A path as an operator gives it (absolute, or relative to `/`) → the client path it names. */
+export function selectionRoot(p: string): string {
+  return path.posix.resolve('/', p);
+}
+
+/** Whether `clientPath` is `root` or lies under it. */
+export function isAtOrUnder(clientPath: string, root: string): boolean {
+  return root === '/' || clientPath === root || clientPath.startsWith(`${root}/`);
+}
+
 /**
  * `paths` as an operator gives them (absolute client paths, or relative to
  * `/`) → a test for client paths equal to or under one of them.
  */
 export function pathSelector(paths: readonly string[]): (clientPath: string) => boolean {
-  const roots = paths.map((p) => path.posix.resolve('/', p));
+  const roots = paths.map(selectionRoot);
   if (roots.includes('/')) return () => true;
-  return (clientPath) => roots.some((root) => clientPath === root || clientPath.startsWith(`${root}/`));
+  return (clientPath) => roots.some((root) => isAtOrUnder(clientPath, root));
 }

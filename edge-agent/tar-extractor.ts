@@ -5,13 +5,17 @@ import path from 'node:path';
 import { extract as createExtract, type Extract, type Header } from 'tar-stream';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
+import { describeFsError } from './fs-errors.ts';
+import { ProblemList } from './problems.ts';
 import { parseMemberPath } from './safe-path.ts';
-import { memberMtimeSeconds, pathOfMember } from './tar-member.ts';
+import { memberMtimeSeconds, memberOwner, pathOfMember } from './tar-member.ts';
 
 export interface ExtractMember {
   /** The name as stored in the archive, before any checks. */
   name: string;
   header: Header;
+  /** Byte offset of the member's own header block in the archive (after any pax header). */
+  offset: number;
 }
 
 /** Whether to restore a member and, for files, the sha256 its content must have. */
@@ -29,11 +33,23 @@ export interface RestoreProgress {
   currentPath: string;
 }
 
+/**
+ * What to do with an entry already at a member's path: `overwrite` replaces
+ * files, symlinks and links; `rename` keeps each one (and a directory in the
+ * way of a non-directory) as `NAME.cairn-old`, `NAME.cairn-old.1`, ...
+ * Existing directories are always merged into, never replaced.
+ */
+export type ExistingEntryAction = 'overwrite' | 'rename';
+
 export interface ExtractOptions {
   /** Created if missing. Nothing is ever written outside it. */
   targetDir: string;
   /** Restore owners (uid/gid); defaults to "when running as root". Best effort. */
   restoreOwnership?: boolean;
+  /** Default `overwrite`. */
+  existing?: ExistingEntryAction;
+  /** A file whose content failed its sha256 (it is not put in place); collected in `corrupt` when absent. */
+  onCorrupt?: (clientPath: string, reason: string) => void;
   onProgress?: (progress: RestoreProgress) => void;
   signal?: AbortSignal;
 }
@@ -45,9 +61,11 @@ export interface ExtractResult {
   bytes: number;
   /** Files whose content matched the sha256 they were expected to have. */
   verified: number;
-  /** Members not restored because they would escape the target, as `name: reason`. */
+  /** Members not restored, as `name: reason`: they would escape the target, or the file system cannot hold them. */
   refused: string[];
-  /** Files not restored because their content did not match, as `path: reason`. */
+  /** Existing entries kept under another name (`existing: 'rename'`), as `path: kept as path.cairn-old`. */
+  renamed: string[];
+  /** Files not restored because their content did not match, as `path: reason` (without `onCorrupt`). */
   corrupt: string[];
 }
 
@@ -59,7 +77,15 @@ interface DeferredDirectory {
   gid: number;
 }
 
+/** The member being read when an archive turns out to be malformed. */
+interface Position {
+  name: string;
+  offset: number;
+  dataRead: boolean;
+}
+
 const TEMP_PREFIX = '.cairn-restore-';
+const KEPT_SUFFIX = '.cairn-old';
 
 /** One member as tar-stream's extractor yields it: a readable stream of its data, with its header. */
 type Entry = Extract extends AsyncIterable<infer S> ? S : never;
@@ -76,7 +102,11 @@ type Entry = Extract extends AsyncIterable<infer S> ? S : never;
  *   there with unlink + create. None of these follow a symlink at the final
  *   name. Directories are never replaced, so a checked parent stays checked.
  * - Hard-link targets must be regular files inside the target.
- * - Directory modes and mtimes are set by `finish`, after their contents.
+ * - A name the file system cannot hold (ENAMETOOLONG, EILSEQ) is refused and
+ *   listed; the other members are still restored.
+ * - Directory modes and mtimes are set by `finish`, after their contents;
+ *   callers run it on every exit path (it is idempotent), so a failed or
+ *   aborted restore does not leave directories at the 0700 they are made with.
  *
  * The checks protect against what the archive contains. A local user racing
  * the restore inside the target directory could still swap a checked parent
@@ -94,6 +124,7 @@ export class TarExtractor {
   readonly #knownDirectories = new Set<string>();
   readonly #deferred: DeferredDirectory[] = [];
   readonly #refused: string[] = [];
+  readonly #renamed = new ProblemList();
   readonly #corrupt: string[] = [];
   #files = 0;
   #bytes = 0;
@@ -105,71 +136,105 @@ export class TarExtractor {
     this.#ownership = options.restoreOwnership ?? process.getuid?.() === 0;
   }
 
+  /** Creates the target if missing. Rejects with 174 when it cannot be created or resolved. */
   static async open(options: ExtractOptions): Promise<TarExtractor> {
-    await mkdir(options.targetDir, { recursive: true });
-    return new TarExtractor(await realpath(options.targetDir), options);
+    try {
+      await mkdir(options.targetDir, { recursive: true });
+      return new TarExtractor(await realpath(options.targetDir), options);
+    } catch (error) {
+      throw new CairnError(StatusCode.SYSTEM_ERROR_DURING_RESTORE, `cannot create the restore target ${options.targetDir}: ${describeFsError(error)}`, { cause: error });
+    }
   }
 
   /**
-   * Extracts one tar archive. Rejects with a CairnError: 232 when the archive
-   * is malformed, 85 when `source` fails, 174 when the target cannot be
-   * written, 150 when the signal aborts; or with whatever `decide` throws.
+   * Extracts one tar archive; `label` names it in errors (`fragment 2 (key)`).
+   * Rejects with a CairnError: MalformedArchiveError (2001) when the archive
+   * is malformed or truncated, naming the member being read; 85 when `source`
+   * fails; 174 when the target cannot be written; 150 when the signal
+   * aborts; or with whatever `decide` throws.
    */
-  async extract(source: AsyncIterable<Uint8Array>, decide?: DecideMember): Promise<void> {
+  async extract(source: AsyncIterable<Uint8Array>, decide?: DecideMember, label = 'the archive'): Promise<void> {
     const extract = createExtract();
-    extract.on('error', () => undefined); // surfaces through the iteration below
+    let parserError: unknown;
+    extract.on('error', (error: unknown) => {
+      parserError ??= error;
+    });
     const feeding = feed(source, extract);
+    let position: Position | undefined;
     try {
       for await (const entry of extract) {
         if (this.#options.signal?.aborted) throw terminated(this.#options.signal.reason);
+        position = { name: entry.header.name, offset: entry.offset, dataRead: false };
         await this.#member(entry, decide);
+        position.dataRead = true;
       }
     } catch (error) {
       extract.destroy();
       const fed = await feeding;
-      throw this.#failure(error, fed.error);
+      throw this.#failure(error, { sourceError: fed.error, parserError, label, position });
     }
     const fed = await feeding;
-    if (fed.error !== undefined) throw this.#failure(fed.error, fed.error);
+    if (fed.error !== undefined) throw this.#failure(fed.error, { sourceError: fed.error, parserError, label, position });
   }
 
-  /** Sets the deferred directory metadata and returns the totals. */
+  /**
+   * Sets the deferred directory metadata (deepest first) and returns the
+   * totals. Safe to call more than once and after a failed `extract`.
+   */
   async finish(): Promise<ExtractResult> {
-    for (const dir of this.#deferred.reverse()) {
-      const stats = await lstatOrUndefined(dir.absolute);
-      if (!stats?.isDirectory()) continue;
-      if (this.#ownership) await lchown(dir.absolute, dir.uid, dir.gid).catch(() => undefined);
-      await chmod(dir.absolute, dir.mode);
-      await utimes(dir.absolute, dir.mtime, dir.mtime);
+    const deferred = this.#deferred.splice(0).reverse();
+    for (const dir of deferred) {
+      try {
+        const stats = await lstatOrUndefined(dir.absolute);
+        if (!stats?.isDirectory()) continue;
+        if (this.#ownership) await lchown(dir.absolute, dir.uid, dir.gid).catch(() => undefined);
+        await chmod(dir.absolute, dir.mode);
+        await utimes(dir.absolute, dir.mtime, dir.mtime);
+      } catch (error) {
+        throw new CairnError(StatusCode.SYSTEM_ERROR_DURING_RESTORE, `cannot set the mode and time of ${dir.absolute}: ${describeFsError(error)}`, { cause: error });
+      }
     }
-    this.#deferred.length = 0;
-    return { files: this.#files, bytes: this.#bytes, verified: this.#verified, refused: [...this.#refused], corrupt: [...this.#corrupt] };
+    return this.totals();
   }
 
-  #failure(error: unknown, sourceError: unknown): CairnError {
+  /** What was restored so far. */
+  totals(): ExtractResult {
+    return { files: this.#files, bytes: this.#bytes, verified: this.#verified, refused: [...this.#refused], renamed: this.#renamed.report(), corrupt: [...this.#corrupt] };
+  }
+
+  #failure(error: unknown, context: { sourceError: unknown; parserError: unknown; label: string; position: Position | undefined }): CairnError {
     if (this.#options.signal?.aborted) return terminated(this.#options.signal.reason);
     if (error instanceof CairnError) return error;
-    if (sourceError !== undefined) return new CairnError(StatusCode.MEDIA_READ_ERROR, `cannot read the archive: ${messageOf(sourceError)}`, { cause: sourceError });
-    // What is left comes from tar-stream's parser.
-    return new CairnError(StatusCode.CORRUPT_IMAGE, `not a readable tar archive: ${messageOf(error)}`, { cause: error });
+    const { sourceError, label, position } = context;
+    if (sourceError !== undefined) {
+      if (sourceError instanceof CairnError) return sourceError;
+      return new CairnError(StatusCode.MEDIA_READ_ERROR, `cannot read ${label}: ${messageOf(sourceError)}`, { cause: sourceError });
+    }
+    // What is left comes from tar-stream's parser: the archive itself is bad.
+    const cause = context.parserError ?? (error instanceof MemberDataError ? error.cause : error);
+    const where =
+      position === undefined
+        ? 'at its first header'
+        : `${position.dataRead ? 'after' : 'in the data of'} member ${position.name} (header at byte ${position.offset})`;
+    return new MalformedArchiveError(`${label} is not a readable tar archive ${where}: ${describeTarError(cause)}`, { cause });
   }
 
   async #member(entry: Entry, decide: DecideMember | undefined): Promise<void> {
     const header = entry.header;
     const name = header.name;
-    const decision = decide ? await decide({ name, header }) : { restore: true };
-    if (!decision.restore) return discard(entry);
+    const decision = decide ? await decide({ name, header, offset: entry.offset }) : { restore: true };
+    if (!decision.restore) return skipData(entry);
     const parsed = parseMemberPath(name);
     if ('refused' in parsed) {
       // `./` stands for the target itself, which exists.
       if (!(header.type === 'directory' && parsed.refused === 'empty path')) this.#refuse(name, parsed.refused);
-      return discard(entry);
+      return skipData(entry);
     }
     try {
       const parentProblem = await this.#checkParents(parsed.segments, true);
       if (parentProblem) {
         this.#refuse(name, parentProblem);
-        return await discard(entry);
+        return await skipData(entry);
       }
       const absolute = path.join(this.#target, parsed.relative);
       switch (header.type) {
@@ -177,21 +242,26 @@ export class TarExtractor {
         case 'contiguous-file':
           return await this.#file(entry, parsed.relative, absolute, decision);
         case 'directory':
-          await discard(entry);
+          await skipData(entry);
           return await this.#directory(parsed.relative, absolute, header);
         case 'symlink':
-          await discard(entry);
+          await skipData(entry);
           return await this.#symlink(parsed.relative, absolute, header);
         case 'link':
-          await discard(entry);
+          await skipData(entry);
           return await this.#hardlink(parsed.relative, absolute, header);
         default:
           this.#refuse(name, `unsupported member type ${String(header.type)}`);
-          return await discard(entry);
+          return await skipData(entry);
       }
     } catch (error) {
-      if (error instanceof CairnError) throw error;
-      throw new CairnError(StatusCode.SYSTEM_ERROR_DURING_RESTORE, `cannot restore ${name}: ${messageOf(error)}`, { cause: error });
+      if (error instanceof CairnError || error instanceof MemberDataError) throw error;
+      if (isUnrepresentableName(error)) {
+        // This member cannot exist here; the rest of the archive can.
+        this.#refuse(name, describeFsError(error));
+        return await skipData(entry);
+      }
+      throw new CairnError(StatusCode.SYSTEM_ERROR_DURING_RESTORE, `cannot restore ${name} under ${this.#target}: ${describeFsError(error)}`, { cause: error });
     }
   }
 
@@ -221,9 +291,9 @@ export class TarExtractor {
 
   async #file(entry: Entry, relative: string, absolute: string, decision: MemberDecision): Promise<void> {
     const header = entry.header;
-    if ((await lstatOrUndefined(absolute))?.isDirectory()) {
+    if ((await lstatOrUndefined(absolute))?.isDirectory() && !this.#mayRenameDirectory(relative)) {
       this.#refuse(header.name, 'a directory is in the way');
-      return discard(entry);
+      return skipData(entry);
     }
     const temp = path.join(path.dirname(absolute), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
@@ -232,22 +302,29 @@ export class TarExtractor {
     try {
       const hash = createHash('sha256');
       let bytes = 0;
-      for await (const chunk of entry as AsyncIterable<Uint8Array>) {
+      for await (const chunk of memberData(entry)) {
         hash.update(chunk);
         await writeFully(handle, chunk);
         bytes += chunk.byteLength;
       }
       const sha256 = hash.digest('hex');
       if (decision.sha256 !== undefined && sha256 !== decision.sha256) {
-        this.#corrupt.push(`${pathOfMember(relative)}: content sha256 ${sha256} does not match the index (${decision.sha256})`);
+        this.#reportCorrupt(pathOfMember(relative), `content sha256 ${sha256} does not match the index (${decision.sha256})`);
         return;
       }
-      if (this.#ownership) await handle.chown(...ownerOf(header)).catch(() => undefined);
+      if (this.#ownership) await handle.chown(...memberOwner(header)).catch(() => undefined);
       await handle.chmod(header.mode & 0o7777);
       const mtime = memberMtimeSeconds(header);
       await handle.utimes(mtime, mtime);
       await handle.close();
       closed = true;
+      // Only a verified file displaces what is there.
+      const existing = await lstatOrUndefined(absolute);
+      if (existing && this.#options.existing === 'rename') await this.#keepAside(relative, absolute);
+      else if (existing?.isDirectory()) {
+        this.#refuse(header.name, 'a directory is in the way');
+        return;
+      }
       await rename(temp, absolute);
       placed = true;
       this.#restored(relative, bytes);
@@ -261,25 +338,26 @@ export class TarExtractor {
   async #directory(relative: string, absolute: string, header: Header): Promise<void> {
     const existing = await lstatOrUndefined(absolute);
     if (!existing?.isDirectory()) {
-      // A file or symlink in the way is removed, never followed.
-      if (existing) await unlink(absolute);
+      // A file or symlink in the way is removed (or kept aside), never followed.
+      if (existing && this.#options.existing === 'rename') await this.#keepAside(relative, absolute);
+      else if (existing) await unlink(absolute);
       // Owner-only until `finish` sets the real mode, so a read-only
       // directory can still receive its contents.
       await mkdir(absolute, 0o700);
     }
     this.#knownDirectories.add(relative);
-    const [uid, gid] = ownerOf(header);
+    const [uid, gid] = memberOwner(header);
     this.#deferred.push({ absolute, mode: header.mode & 0o7777, mtime: memberMtimeSeconds(header), uid, gid });
     this.#restored(relative, 0);
   }
 
   async #symlink(relative: string, absolute: string, header: Header): Promise<void> {
     if (!header.linkname) return this.#refuse(header.name, 'symbolic link without a target');
-    if (!(await this.#clearForLink(header.name, absolute))) return;
+    if (!(await this.#clearForLink(header.name, relative, absolute))) return;
     // The link's text is kept as it was, even when it points outside the
     // target: restore never follows it, and later members cannot go through it.
     await symlink(header.linkname, absolute);
-    if (this.#ownership) await lchown(absolute, ...ownerOf(header)).catch(() => undefined);
+    if (this.#ownership) await lchown(absolute, ...memberOwner(header)).catch(() => undefined);
     const mtime = memberMtimeSeconds(header);
     await lutimes(absolute, mtime, mtime);
     this.#restored(relative, 0);
@@ -293,20 +371,46 @@ export class TarExtractor {
     if (parentProblem) return this.#refuse(header.name, `hard link target ${target.relative}: ${parentProblem}`);
     const targetPath = path.join(this.#target, target.relative);
     if (!(await lstatOrUndefined(targetPath))?.isFile()) return this.#refuse(header.name, `hard link target ${target.relative} is not a regular file in the target directory`);
-    if (!(await this.#clearForLink(header.name, absolute))) return;
+    if (!(await this.#clearForLink(header.name, relative, absolute))) return;
     await link(targetPath, absolute);
     this.#restored(relative, 0);
   }
 
-  /** Removes a non-directory at `absolute`; refuses (returns false) when a directory is there. */
-  async #clearForLink(name: string, absolute: string): Promise<boolean> {
+  /** Makes room for a link: removes (or keeps aside) what is there; refuses (returns false) when a directory is in the way. */
+  async #clearForLink(name: string, relative: string, absolute: string): Promise<boolean> {
     const existing = await lstatOrUndefined(absolute);
-    if (existing?.isDirectory()) {
+    if (!existing) return true;
+    if (this.#options.existing === 'rename' && (!existing.isDirectory() || this.#mayRenameDirectory(relative))) {
+      await this.#keepAside(relative, absolute);
+      return true;
+    }
+    if (existing.isDirectory()) {
       this.#refuse(name, 'a directory is in the way');
       return false;
     }
-    if (existing) await unlink(absolute);
+    await unlink(absolute);
     return true;
+  }
+
+  /** A directory this restore made or went through is never moved: later members rely on it. */
+  #mayRenameDirectory(relative: string): boolean {
+    return this.#options.existing === 'rename' && !this.#knownDirectories.has(relative);
+  }
+
+  /** Renames the entry at `absolute` to the first free `NAME.cairn-old[.N]` next to it. */
+  async #keepAside(relative: string, absolute: string): Promise<void> {
+    for (let n = 0; ; n++) {
+      const suffix = n === 0 ? KEPT_SUFFIX : `${KEPT_SUFFIX}.${n}`;
+      if (await lstatOrUndefined(`${absolute}${suffix}`)) continue;
+      await rename(absolute, `${absolute}${suffix}`);
+      this.#renamed.add(pathOfMember(relative), `kept as ${pathOfMember(relative)}${suffix}`);
+      return;
+    }
+  }
+
+  #reportCorrupt(clientPath: string, reason: string): void {
+    if (this.#options.onCorrupt) this.#options.onCorrupt(clientPath, reason);
+    else this.#corrupt.push(`${clientPath}: ${reason}`);
   }
 
   #refuse(name: string, reason: string): void {
@@ -322,16 +426,53 @@ export class TarExtractor {
 
 /**
  * Extracts one tar stream under `targetDir` with the protections of
- * TarExtractor. Rejects with CORRUPT_IMAGE (232) if a file fails the sha256
- * that `decide` asked for; otherwise resolves with what was restored and
- * what was refused.
+ * TarExtractor. Rejects with CORRUPT_IMAGE (2001) if a file fails the sha256
+ * that `decide` asked for, or the archive is malformed; otherwise resolves
+ * with what was restored and what was refused. Directory modes are set
+ * whatever the outcome.
  */
 export async function extractTarStream(source: AsyncIterable<Uint8Array>, options: ExtractOptions & { decide?: DecideMember }): Promise<ExtractResult> {
   const extractor = await TarExtractor.open(options);
-  await extractor.extract(source, options.decide);
-  const result = await extractor.finish();
+  try {
+    await extractor.extract(source, options.decide);
+  } finally {
+    await extractor.finish();
+  }
+  const result = extractor.totals();
   if (result.corrupt.length > 0) throw new CairnError(StatusCode.CORRUPT_IMAGE, `corrupt member: ${result.corrupt[0]}`, { details: result.corrupt });
   return result;
+}
+
+/** The archive itself is malformed or truncated (2001): what follows the break cannot be read. */
+export class MalformedArchiveError extends CairnError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(StatusCode.CORRUPT_IMAGE, message, options);
+    this.name = 'MalformedArchiveError';
+  }
+}
+
+/** Reading a member's data failed: the parser found the archive broken (its error is the cause). */
+class MemberDataError extends Error {}
+
+/** A member's data; a failure of the parser surfaces as MemberDataError, not as a write error. */
+async function* memberData(entry: Entry): AsyncGenerator<Uint8Array, void, undefined> {
+  try {
+    for await (const chunk of entry as AsyncIterable<Uint8Array>) yield chunk;
+  } catch (error) {
+    throw new MemberDataError('member data unreadable', { cause: error });
+  }
+}
+
+/**
+ * Reads a member's data to the end without keeping it. A directory's size
+ * field is ignored, as POSIX says (no data follows a directory header), and
+ * tar-stream never feeds data to it: reading it would wait forever.
+ */
+async function skipData(entry: Entry): Promise<void> {
+  if (entry.header.type === 'directory' && entry.header.size > 0) return;
+  for await (const _chunk of memberData(entry)) {
+    // skipped
+  }
 }
 
 /** Feeds the archive to tar-stream with backpressure. Never rejects: a source error destroys the parser and is returned. */
@@ -362,11 +503,21 @@ function drainedOrClosed(extract: Extract): Promise<void> {
   });
 }
 
-/** Reads a member's data to the end without keeping it. */
-async function discard(entry: AsyncIterable<unknown>): Promise<void> {
-  for await (const _chunk of entry) {
-    // skipped
-  }
+/** tar-stream's parser errors in an operator's words (its checksum error suggests gunzip, which never applies here). */
+function describeTarError(error: unknown): string {
+  const message = messageOf(error);
+  if (message.startsWith('Invalid tar header. Maybe')) return 'a header block fails its checksum';
+  if (message === 'Invalid tar header: unknown format.') return 'a header block has no ustar magic';
+  if (message === 'Unexpected end of data') return 'the archive ends before the data its headers promise (truncated, or a size field too large)';
+  if (message === 'Invalid header') return 'a header has an invalid size field';
+  if (message === 'Header exceeds max size') return 'an extended header is larger than 4 MiB';
+  return message;
+}
+
+/** The member's name cannot exist on this file system; other members can. */
+function isUnrepresentableName(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENAMETOOLONG' || code === 'EILSEQ';
 }
 
 async function writeFully(handle: FileHandle, chunk: Uint8Array): Promise<void> {
@@ -382,14 +533,6 @@ async function lstatOrUndefined(absolute: string): Promise<Stats | undefined> {
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw error;
   }
-}
-
-/** uid and gid, from pax records when ustar could not hold them. */
-function ownerOf(header: Header): [number, number] {
-  const pax = (header.pax ?? {}) as Record<string, string>;
-  const uid = pax.uid !== undefined && /^\d+$/.test(pax.uid) ? Number(pax.uid) : header.uid;
-  const gid = pax.gid !== undefined && /^\d+$/.test(pax.gid) ? Number(pax.gid) : header.gid;
-  return [uid, gid];
 }
 
 function terminated(reason: unknown): CairnError {

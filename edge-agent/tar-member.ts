@@ -89,6 +89,14 @@ export function memberMtimeSeconds(header: { mtime?: Date | null; pax?: unknown 
   return (header.mtime?.getTime() ?? 0) / 1000;
 }
 
+/** uid and gid of a member, from pax records when ustar could not hold them. */
+export function memberOwner(header: { uid: number; gid: number; pax?: unknown }): [number, number] {
+  const pax = (header.pax ?? {}) as Record<string, string>;
+  const uid = pax.uid !== undefined && /^\d+$/.test(pax.uid) ? Number(pax.uid) : header.uid;
+  const gid = pax.gid !== undefined && /^\d+$/.test(pax.gid) ? Number(pax.gid) : header.gid;
+  return [uid, gid];
+}
+
 function floorDiv(a: bigint, b: bigint): bigint {
   const q = a / b;
   return a % b !== 0n && a < 0n ? q - 1n : q;

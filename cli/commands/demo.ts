@@ -53,7 +53,7 @@ export function registerDemo(program: Command): void {
         const unit = await backend.config.getStorageUnit(image.storageUnit);
         if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${image.storageUnit} is gone`);
         const target = join(work, 'restore');
-        const restored = await restoreImage({ store: await openStorageUnit(unit), manifestKey: image.manifestKey, targetDir: target });
+        const restored = await restoreImage({ store: await openStorageUnit(unit), image, targetDir: target });
         say(`4. restored into ${target}: ${restored.files} entries, ${formatBytes(restored.bytes)}, ${restored.verified} sha256 checks passed`);
 
         const comparison = await compareTrees(source, join(target, source));

@@ -2,14 +2,34 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CairnError, NotFoundError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { restoreImage } from '#agent/restore.ts';
+import { restoreImage, type RestoreResult } from '#agent/restore.ts';
+import type { ExistingEntries } from '#agent/restore-target.ts';
 import { restorePointInTime } from '#agent/point-in-time.ts';
 import { imageAt } from '#core/catalog/point-in-time.ts';
 import { openStorageUnit } from '#agent/open-storage-unit.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, note, printJson } from '../output.ts';
 
-/** `cairn restore` (bprestore): a whole image or selected paths into a target directory. */
+interface RestoreCommandOptions {
+  backupId?: string;
+  client?: string;
+  at?: string;
+  policy?: string;
+  to: string;
+  path?: string[];
+  overwrite?: boolean;
+  renameExisting?: boolean;
+  continueOnError?: boolean;
+  json?: boolean;
+}
+
+/**
+ * `cairn restore` (bprestore): a whole image or selected paths into a target
+ * directory. A non-empty target is refused unless --overwrite or
+ * --rename-existing says what to do with what is there. Exit 0 success,
+ * 1 partial success (refused members, best-effort failures), 2 failure
+ * (a corrupt image ends with status 2001 unless --continue-on-error).
+ */
 export function registerRestore(program: Command): void {
   program
     .command('restore')
@@ -19,12 +39,17 @@ export function registerRestore(program: Command): void {
     .option('--at <time>', 'with --client: rebuild the tree as it was at this time (ISO 8601), from the image chain')
     .option('--policy <name>', 'with --at: only images of this policy')
     .requiredOption('--to <dir>', 'target directory; nothing is written outside it')
-    .option('--path <path...>', 'only these paths (as backed up, e.g. /home/user/file)')
+    .option('--path <path...>', 'only these paths (as backed up, e.g. /home/user/file); each must be in the image')
+    .option('--overwrite', 'the target may hold entries: replace existing files (directories are merged)')
+    .option('--rename-existing', 'the target may hold entries: keep each one that would be replaced as NAME.cairn-old[.N]')
+    .option('--continue-on-error', 'best effort: list corrupt fragments and files, restore the rest, exit 1')
     .option('--json', 'print JSON')
-    .action(async (options: { backupId?: string; client?: string; at?: string; policy?: string; to: string; path?: string[]; json?: boolean }, command: Command) => {
+    .action(async (options: RestoreCommandOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const json = options.json ?? globals.json;
       if (Boolean(options.backupId) === Boolean(options.client)) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, 'give either --backup-id ID, or --client C [--at TIME]');
+      if (options.overwrite && options.renameExisting) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, 'give --overwrite or --rename-existing, not both');
+      const existing: ExistingEntries = options.overwrite ? 'overwrite' : options.renameExisting ? 'rename' : 'refuse';
       await withBackend(globals, async (backend) => {
         const openImage = async (backupId: string) => {
           const image = await backend.catalog.getImage(backupId);
@@ -38,16 +63,22 @@ export function registerRestore(program: Command): void {
         if (Number.isNaN(at.getTime())) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `--at ${options.at}: not a date (use ISO 8601)`);
         const { image, store } = await openImage(options.backupId ?? (await imageAt(backend.catalog, { client: options.client!, policy: options.policy, at })).backupId);
         if (!json) note(`restoring ${image.backupId} (${image.level}, ${image.fileCount} entries, ${formatBytes(image.bytes)}) to ${targetDir}`);
-        const result = options.client
-          ? await restorePointInTime({ image, openImage, targetDir, paths: options.path })
-          : await restoreImage({ store, manifestKey: image.manifestKey, targetDir, paths: options.path });
-        const statusCode = result.refused.length > 0 ? StatusCode.PARTIAL_SUCCESS : StatusCode.SUCCESS;
+        const how = { targetDir, paths: options.path, existing, continueOnError: options.continueOnError };
+        const result = options.client ? await restorePointInTime({ ...how, image, openImage, policy: options.policy }) : await restoreImage({ ...how, store, image });
+        // Refused members and best-effort failures: the rest is restored, exit 1 (partial success).
+        const statusCode = result.refused.length > 0 || result.failures.length > 0 ? StatusCode.PARTIAL_SUCCESS : StatusCode.SUCCESS;
         if (json) printJson({ backupId: image.backupId, targetDir, statusCode, ...result });
-        else {
-          note(`restored ${result.files} entries, ${formatBytes(result.bytes)}; ${result.verified} checksums verified`);
-          for (const refused of result.refused) note(`  refused: ${refused}`);
-        }
+        else printSummary(result, statusCode);
         process.exitCode = statusCode;
       });
     });
+}
+
+function printSummary(result: RestoreResult & { images?: string[] }, statusCode: number): void {
+  const from = result.images && result.images.length > 1 ? ` from ${result.images.length} images (${result.images.join(', ')})` : '';
+  note(`restored ${result.files} entries, ${formatBytes(result.bytes)}${from}; ${result.verified} checksums verified`);
+  for (const renamed of result.renamed) note(`  renamed: ${renamed}`);
+  for (const refused of result.refused) note(`  refused: ${refused}`);
+  for (const failure of result.failures) note(`  failed: ${failure}`);
+  if (statusCode !== StatusCode.SUCCESS) note(`partial success (status 1): ${result.refused.length} refused, ${result.failures.length} failed`);
 }

@@ -73,7 +73,7 @@ describe.skipIf(Boolean(skip))(`a backup job on DynamoDB and S3${skip ? ` (skipp
     expect(await deps.media.listReservations()).toEqual([]);
     expect(await deps.jobs.get(run.jobId!)).toMatchObject({ state: 'DONE', statusCode: 0 });
     const target = join(work, 'restore');
-    const restored = await restoreImage({ store: bucketStore, manifestKey: image!.manifestKey, targetDir: target });
+    const restored = await restoreImage({ store: bucketStore, image: image!, targetDir: target });
     expect(restored.refused).toEqual([]);
     expect((await compareTrees(source, join(target, source))).differences).toEqual([]);
   });

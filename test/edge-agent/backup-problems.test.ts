@@ -11,7 +11,7 @@ import { statSelections, walk } from '#agent/walker.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { FsObjectStore } from '#local/fs-object-store.ts';
-import { backupTask, InstrumentedStore, patterned, recordingReporter, tempDir } from './helpers.ts';
+import { backupTask, catalogImage, InstrumentedStore, patterned, recordingReporter, tempDir } from './helpers.ts';
 
 /** A file every process, root included, is refused reading: the kernel checks its mode itself. */
 const WRITE_ONLY_PROC_FILE = '/proc/sys/vm/drop_caches';
@@ -86,7 +86,7 @@ describe('backup outcomes other than success', () => {
     expect(result.unreadable).toEqual([`${WRITE_ONLY_PROC_FILE}: permission denied (EACCES)`]);
     const target = tempDir('target');
     try {
-      const restored = await restoreImage({ store, manifestKey: result.manifestKey, targetDir: target.dir });
+      const restored = await restoreImage({ store, image: catalogImage(task, result), targetDir: target.dir });
       expect(restored.files).toBe(4);
       expect(existsSync(path.join(target.dir, WRITE_ONLY_PROC_FILE))).toBe(false);
     } finally {

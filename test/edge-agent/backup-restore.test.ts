@@ -11,11 +11,12 @@ import { restoreImage } from '#agent/restore.ts';
 import { memberName } from '#agent/tar-member.ts';
 import { CairnError } from '#core/errors.ts';
 import { imageKeys } from '#core/ids.ts';
+import type { Image } from '#core/model/image.ts';
 import type { BackupTaskResult, IndexEntry } from '#core/model/task.ts';
 import { readAll } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { FsObjectStore } from '#local/fs-object-store.ts';
-import { backupTask, InstrumentedStore, patterned, recordingReporter, snapshotTree, tempDir, type TreeNode } from './helpers.ts';
+import { backupTask, catalogImage, InstrumentedStore, patterned, recordingReporter, snapshotTree, tempDir, type TreeNode } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 const GNU_TAR = '/usr/bin/tar';
@@ -96,6 +97,7 @@ describe('backup and restore of a tree', () => {
   let instrumented: InstrumentedStore;
   const reporter = recordingReporter();
   let result: BackupTaskResult;
+  let image: Image;
   let sourceTree: Map<string, TreeNode>;
 
   beforeAll(async () => {
@@ -108,6 +110,7 @@ describe('backup and restore of a tree', () => {
     sourceTree = withoutExcluded(snapshotTree(source.dir));
     const task = backupTask(unit.dir, [source.dir], { exclude: ['*.tmp', 'cache'] });
     result = await runBackup(task, { store: instrumented, reporter, now: () => new Date() });
+    image = catalogImage(task, result);
   });
 
   afterAll(() => {
@@ -169,14 +172,14 @@ describe('backup and restore of a tree', () => {
 
   it('restores every file, directory and link byte for byte with modes, mtimes and hard links', async () => {
     const target = path.join(scratch.dir, 'full');
-    const restored = await restoreImage({ store, manifestKey: result.manifestKey, targetDir: target });
+    const restored = await restoreImage({ store, image, targetDir: target });
     expect(restored.refused).toEqual([]);
     expect(restored.files).toBe(result.fileCount);
     expect(restored.verified).toBe([...sourceTree.values()].filter((n) => n.type === 'file').length - 1); // the second hard link has no data
     expectSameTree(snapshotTree(path.join(target, source.dir)), sourceTree, { hardLinks: [['hard/first', 'hard/second']] });
 
-    // Restoring again over the first restore gives the same tree.
-    const again = await restoreImage({ store, manifestKey: result.manifestKey, targetDir: target });
+    // Restoring again over the first restore (allowed to overwrite) gives the same tree.
+    const again = await restoreImage({ store, image, targetDir: target, existing: 'overwrite' });
     expect(again).toEqual(restored);
     expectSameTree(snapshotTree(path.join(target, source.dir)), sourceTree, { hardLinks: [['hard/first', 'hard/second']] });
   });
@@ -200,7 +203,7 @@ describe('backup and restore of a tree', () => {
 
   it('restores only the selected paths, and the file a selected hard link needs', async () => {
     const target = path.join(scratch.dir, 'selected');
-    const restored = await restoreImage({ store, manifestKey: result.manifestKey, targetDir: target, paths: [`${source.dir}/a`, `${source.dir}/hard/second`] });
+    const restored = await restoreImage({ store, image, targetDir: target, paths: [`${source.dir}/a`, `${source.dir}/hard/second`] });
     const root = path.join(target, source.dir);
     expect(readdirSync(root).sort()).toEqual(['a', 'hard']);
     expect(readdirSync(path.join(root, 'hard')).sort()).toEqual(['first', 'second']);
@@ -222,7 +225,8 @@ describe('restore of a damaged image', () => {
       writeFileSync(path.join(source.dir, 'victim.bin'), data);
       writeFileSync(path.join(source.dir, 'bystander.txt'), 'fine\n');
       const store = new FsObjectStore(unit.dir);
-      const result = await runBackup(backupTask(unit.dir, [source.dir]), { store, reporter: recordingReporter(), now: () => new Date() });
+      const task = backupTask(unit.dir, [source.dir]);
+      const result = await runBackup(task, { store, reporter: recordingReporter(), now: () => new Date() });
       const fragment = result.fragments[0]!;
       const bytes = await readAll(await store.get(fragment.key));
       const at = bytes.indexOf(data.subarray(100_000, 100_064));
@@ -231,7 +235,7 @@ describe('restore of a damaged image', () => {
       await store.put(fragment.key, bytes);
 
       // Act
-      const failure = await restoreImage({ store, manifestKey: result.manifestKey, targetDir: target.dir }).catch((error: unknown) => error);
+      const failure = await restoreImage({ store, image: catalogImage(task, result), targetDir: target.dir }).catch((error: unknown) => error);
 
       // Assess
       expect(failure).toBeInstanceOf(CairnError);

@@ -46,7 +46,7 @@ describe('a backup job in the standalone runtime', () => {
     expect(image).toMatchObject({ client: 'host1', statusCode: 0, jobId: run.jobId, state: 'ACTIVE' });
     const unit = (await runtime.config.getStorageUnit('local-disk'))!;
     const target = join(work, 'restore');
-    const restored = await restoreImage({ store: await openStorageUnit(unit), manifestKey: image!.manifestKey, targetDir: target });
+    const restored = await restoreImage({ store: await openStorageUnit(unit), image: image!, targetDir: target });
     expect(restored.refused).toEqual([]);
     const comparison = await compareTrees(source, join(target, source));
     expect(comparison.differences).toEqual([]);

@@ -1,0 +1,92 @@
+import { CairnError, NotFoundError } from '#core/errors.ts';
+import type { Fragment, Image } from '#core/model/image.ts';
+import type { IndexEntry } from '#core/model/task.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
+import { StatusCode } from '#core/status-codes.ts';
+import { readIndex } from './index-reader.ts';
+import { readManifest, type ImageManifest } from './manifest.ts';
+import type { ProblemList } from './problems.ts';
+
+/*
+ * Restore's chain of trust: catalog → index sha256 → manifest → fragment
+ * sha256 → file sha256. The catalog record is the root: what the storage
+ * unit holds is believed only as far as it agrees with it, and where both
+ * name a value (fragments, index key and sha256) the catalog's is used.
+ */
+
+/**
+ * The image's manifest, checked against its catalog record. A missing or
+ * disagreeing manifest is a corrupt image (2001): the details name every
+ * field that differs, with the catalog's value and the manifest's.
+ */
+export async function readTrustedManifest(store: ObjectStore, image: Image): Promise<ImageManifest> {
+  let manifest: ImageManifest;
+  try {
+    manifest = await readManifest(store, image.manifestKey);
+  } catch (error) {
+    if (error instanceof NotFoundError) throw corruptImage(image.backupId, `its manifest ${image.manifestKey} is missing from storage unit ${image.storageUnit}`, [], error);
+    if (error instanceof CairnError && error.statusCode === StatusCode.CORRUPT_IMAGE) throw corruptImage(image.backupId, error.message, error.details, error);
+    throw error;
+  }
+  const mismatches = manifestMismatches(image, manifest);
+  if (mismatches.length > 0) {
+    throw corruptImage(image.backupId, `manifest ${image.manifestKey} disagrees with the catalog: ${mismatches[0]}`, mismatches);
+  }
+  return manifest;
+}
+
+/** Every field in which the manifest differs from the catalog record, as `field: manifest has X, the catalog Y`. */
+export function manifestMismatches(image: Image, manifest: ImageManifest): string[] {
+  const out: string[] = [];
+  const compare = (field: string, catalog: unknown, found: unknown): void => {
+    if (catalog !== found) out.push(`${field}: the manifest has ${JSON.stringify(found)}, the catalog ${JSON.stringify(catalog)}`);
+  };
+  compare('backupId', image.backupId, manifest.backupId);
+  compare('client', image.client, manifest.client);
+  compare('policy', image.policy, manifest.policy);
+  compare('schedule', image.schedule, manifest.schedule);
+  compare('level', image.level, manifest.level);
+  compare('jobId', image.jobId, manifest.jobId);
+  compare('indexKey', image.indexKey, manifest.indexKey);
+  compare('indexSha256', image.indexSha256, manifest.indexSha256);
+  compare('fileCount', image.fileCount, manifest.fileCount);
+  compare('bytes', image.bytes, manifest.bytes);
+  compare('fragments.length', image.fragments.length, manifest.fragments.length);
+  image.fragments.forEach((fragment, i) => {
+    const found = manifest.fragments[i];
+    if (!found) return;
+    for (const field of ['number', 'key', 'bytes', 'sha256'] as const) compare(`fragments[${i}].${field}`, fragment[field], found[field]);
+  });
+  return out;
+}
+
+/**
+ * The image's index lines, read with the catalog's key and sha256. The
+ * checksum is checked when the end is reached, so a consumer that reads to
+ * the end has read the index the catalog vouches for. A missing or bad
+ * index rejects with 2001 naming the image.
+ */
+export async function* trustedIndex(store: ObjectStore, image: Image): AsyncGenerator<IndexEntry, void, undefined> {
+  try {
+    yield* readIndex(store, image.indexKey, image.indexSha256);
+  } catch (error) {
+    if (error instanceof NotFoundError) throw corruptImage(image.backupId, `its index ${image.indexKey} is missing from storage unit ${image.storageUnit}`, [], error);
+    if (error instanceof CairnError && error.statusCode === StatusCode.CORRUPT_IMAGE) throw corruptImage(image.backupId, error.message, error.details, error);
+    throw error;
+  }
+}
+
+/** `fragment 2 (images/host/host_1700000000/fragment-00002.tar)`: how errors name a fragment. */
+export function fragmentLabel(fragment: Fragment): string {
+  return `fragment ${fragment.number} (${fragment.key})`;
+}
+
+/** The error a restore ends with when the image is corrupt; `failures` are its details. */
+export function corruptImageError(subject: string, failures: ProblemList): CairnError {
+  const details = failures.report();
+  return new CairnError(StatusCode.CORRUPT_IMAGE, `${subject} is corrupt: ${details[0] ?? 'unknown problem'}`, { details });
+}
+
+function corruptImage(backupId: string, problem: string, details: readonly string[], cause?: unknown): CairnError {
+  return new CairnError(StatusCode.CORRUPT_IMAGE, `image ${backupId} is corrupt: ${problem}`, { details, cause });
+}

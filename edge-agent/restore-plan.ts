@@ -1,0 +1,171 @@
+import { CairnError } from '#core/errors.ts';
+import type { Fragment, Image } from '#core/model/image.ts';
+import type { IndexEntry } from '#core/model/task.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
+import { StatusCode } from '#core/status-codes.ts';
+import { readTrustedManifest, trustedIndex } from './image-trust.ts';
+import type { ProblemList } from './problems.ts';
+import { isAtOrUnder, selectionRoot } from './safe-path.ts';
+import type { MemberDecision } from './tar-extractor.ts';
+
+/** What a point-in-time restore expects of a file it takes from an earlier image: the final image's index line says so. */
+export interface ExpectedContent {
+  sha256: string;
+  size: number;
+}
+
+/** Which index lines of an image to restore. */
+export type Selection =
+  | { kind: 'all' }
+  /** Operator paths, each with everything under it; each must match something. */
+  | { kind: 'paths'; paths: readonly string[] }
+  /** Exactly these files, with the content another image's index promises (`by`). */
+  | { kind: 'picks'; picks: ReadonlyMap<string, ExpectedContent>; by: string };
+
+export interface PlanOptions {
+  store: ObjectStore;
+  /** The catalog record: the root of trust. */
+  image: Image;
+  selection: Selection;
+  /** Where problems with wanted lines are listed (with the line left out of the restore). */
+  failures: ProblemList;
+  /**
+   * Selected lines whose data is in an earlier image (`fromBackupId`): a
+   * point-in-time restore takes them from there. Without it such lines are
+   * not restorable from this image and do not count as matches.
+   */
+  onUnchanged?: (entry: IndexEntry & { sha256: string; fromBackupId: string }) => void;
+}
+
+/** One image's share of a restore, decided from its verified index before anything is written. */
+export interface ImagePlan {
+  image: Image;
+  store: ObjectStore;
+  /** The catalog's fragments holding wanted members, in order. */
+  fragments: Fragment[];
+  /** Appended to paths in failures, to say which image a file came from (point in time). */
+  source: string;
+  /** Whether this restore wants the member at a client path (whether or not it can be trusted). */
+  wants(clientPath: string): boolean;
+  /** Restore a member with this line, and the sha256 its content must have? */
+  decide(entry: IndexEntry): MemberDecision;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * Checks the image against its catalog record (manifest, then a full pass
+ * over the index, which verifies its sha256) and decides what to restore:
+ * which lines, which fragments. Nothing is written.
+ *
+ * Lines that cannot be trusted (a file without a sha256, a fragment the
+ * catalog does not list, a point-in-time pick whose content differs from
+ * what the final image says) are listed in `failures` and left out.
+ * Rejects with 2001 when the manifest or index is missing or disagrees with
+ * the catalog, and with 227 when an operator path matches nothing (naming
+ * the paths and the image).
+ */
+export async function planImage(options: PlanOptions): Promise<ImagePlan> {
+  const { image, store, selection, failures } = options;
+  await readTrustedManifest(store, image);
+  const catalogFragments = new Map(image.fragments.map((f) => [f.number, f]));
+  const source = selection.kind === 'picks' ? ` (from image ${image.backupId})` : '';
+  const roots = selection.kind === 'paths' ? selection.paths.map((given) => ({ given, root: selectionRoot(given), matched: false, unchangedIn: undefined as string | undefined })) : [];
+  const selects = (clientPath: string): boolean => {
+    switch (selection.kind) {
+      case 'all':
+        return true;
+      case 'paths':
+        return roots.some((r) => isAtOrUnder(clientPath, r.root));
+      case 'picks':
+        return selection.picks.has(clientPath);
+    }
+  };
+  const linkTargets = new Set<string>();
+  const fragments = new Set<number>();
+  const found = new Set<string>();
+
+  for await (const entry of trustedIndex(store, image)) {
+    if (!selects(entry.path)) continue;
+    if (selection.kind === 'picks') found.add(entry.path);
+    if (entry.fromBackupId !== undefined && !options.onUnchanged && selection.kind !== 'picks') {
+      // Not restorable from this image: its data is elsewhere.
+      for (const r of roots) if (isAtOrUnder(entry.path, r.root)) r.unchangedIn ??= entry.fromBackupId;
+      continue;
+    }
+    for (const r of roots) if (isAtOrUnder(entry.path, r.root)) r.matched = true;
+    const problem = lineProblem(entry, catalogFragments) ?? (selection.kind === 'picks' ? pickProblem(entry, selection) : undefined);
+    if (problem !== undefined) {
+      failures.add(`${entry.path}${source}`, `the index of image ${image.backupId} ${problem}`);
+      continue;
+    }
+    if (entry.fromBackupId !== undefined) {
+      options.onUnchanged?.(entry as IndexEntry & { sha256: string; fromBackupId: string });
+      continue;
+    }
+    fragments.add(entry.fragment);
+    if (entry.type === 'hardlink' && entry.linkTarget !== undefined && !selects(entry.linkTarget)) linkTargets.add(entry.linkTarget);
+  }
+
+  const unmatched = roots.filter((r) => !r.matched);
+  if (unmatched.length > 0) throw nothingMatches(image, unmatched);
+  if (selection.kind === 'picks') {
+    for (const path of selection.picks.keys()) {
+      if (!found.has(path)) failures.add(`${path}${source}`, `image ${selection.by} says its data is in image ${image.backupId}, whose index does not list it`);
+    }
+  }
+  if (linkTargets.size > 0) {
+    // A selected hard link brings its file, which comes earlier in walk order: a second pass finds its fragment.
+    for await (const entry of trustedIndex(store, image)) {
+      if (linkTargets.has(entry.path) && entry.fromBackupId === undefined && lineProblem(entry, catalogFragments) === undefined) fragments.add(entry.fragment);
+    }
+  }
+
+  const wants = (clientPath: string): boolean => selects(clientPath) || linkTargets.has(clientPath);
+  return {
+    image,
+    store,
+    fragments: image.fragments.filter((f) => fragments.has(f.number)),
+    source,
+    wants,
+    decide: (entry) => {
+      if (!wants(entry.path) || entry.fromBackupId !== undefined || lineProblem(entry, catalogFragments) !== undefined) return { restore: false };
+      if (selection.kind === 'picks') {
+        const pick = selection.picks.get(entry.path);
+        if (!pick || pickProblem(entry, selection) !== undefined) return { restore: false };
+        return { restore: true, sha256: pick.sha256 };
+      }
+      return entry.type === 'file' ? { restore: true, sha256: entry.sha256 } : { restore: true };
+    },
+  };
+}
+
+/** Why an index line cannot be trusted on its own, or undefined. */
+export function lineProblem(entry: IndexEntry, catalogFragments: ReadonlyMap<number, Fragment>): string | undefined {
+  if (entry.type === 'file' && (entry.sha256 === undefined || !SHA256.test(entry.sha256))) return 'lists it as a file without a sha256';
+  if ((entry.type === 'symlink' || entry.type === 'hardlink') && !entry.linkTarget) return `lists it as a ${entry.type} without a target`;
+  if (entry.fromBackupId !== undefined) {
+    if (entry.type !== 'file' || entry.fragment !== 0) return `says its data is in image ${entry.fromBackupId} but lists it as a ${entry.type} in fragment ${entry.fragment}`;
+    return undefined;
+  }
+  if (!catalogFragments.has(entry.fragment)) return `places it in fragment ${entry.fragment}, which the catalog does not list`;
+  return undefined;
+}
+
+/** Why an earlier image's line does not hold what the final image's index promises, or undefined. */
+function pickProblem(entry: IndexEntry, selection: Extract<Selection, { kind: 'picks' }>): string | undefined {
+  const pick = selection.picks.get(entry.path);
+  if (!pick) return undefined;
+  if (entry.fromBackupId !== undefined) return `does not hold its data either (it points at image ${entry.fromBackupId})`;
+  if (entry.type !== 'file') return `lists it as a ${entry.type}, where image ${selection.by} expects a file`;
+  if (entry.sha256 !== pick.sha256 || entry.size !== pick.size) return `has ${entry.size} bytes with sha256 ${entry.sha256 ?? '(none)'}; image ${selection.by} expects ${pick.size} bytes with sha256 ${pick.sha256}`;
+  return undefined;
+}
+
+function nothingMatches(image: Image, unmatched: ReadonlyArray<{ given: string; unchangedIn: string | undefined }>): CairnError {
+  const paths = unmatched.map((r) => r.given).join(', ');
+  const hints = unmatched
+    .filter((r) => r.unchangedIn !== undefined)
+    .map((r) => `${r.given} is unchanged since image ${r.unchangedIn} and its data is there: rebuild the tree of that time (--client ${image.client} --at ${image.createdAt})`);
+  return new CairnError(StatusCode.IMAGE_NOT_FOUND, `nothing in image ${image.backupId} matches ${paths}; nothing was restored`, { details: hints });
+}
