@@ -5,6 +5,7 @@ import type { StorageUnit } from '#core/model/storage-unit.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { messageOf } from '#core/errors.ts';
 import { readManifest } from './manifest.ts';
+import { manifestMismatches } from './image-trust.ts';
 import { openStorageUnit } from './open-storage-unit.ts';
 
 /**
@@ -29,10 +30,7 @@ export async function checkImageObjects(store: ObjectStore, image: Image): Promi
   const problems: string[] = [];
   try {
     const manifest = await readManifest(store, image.manifestKey);
-    const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-    if (manifest.backupId !== image.backupId) problems.push(`manifest ${image.manifestKey} is of image ${manifest.backupId}`);
-    if (manifest.indexKey !== image.indexKey || manifest.indexSha256 !== image.indexSha256) problems.push(`manifest ${image.manifestKey} names another index than the catalog`);
-    if (!same(manifest.fragments, image.fragments)) problems.push(`manifest ${image.manifestKey} lists other fragments than the catalog`);
+    problems.push(...manifestMismatches(image, manifest).map((m) => `manifest ${image.manifestKey} disagrees with the catalog: ${m}`));
   } catch (error) {
     problems.push(`manifest ${image.manifestKey}: ${messageOf(error)}`);
   }
