@@ -7,8 +7,8 @@ import type { JobRef } from '#core/jobs/job-service.ts';
 import type { BackupRun } from '#local/job-engine.ts';
 import type { LocalRuntime } from '#local/runtime.ts';
 import { CairnError } from '#core/errors.ts';
-import { describeFsError } from '#core/fs-errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
+import { fsReason } from './errno-text.ts';
 
 /** What the CLI talks to: the standalone runtime on this machine, or a deployed stack. */
 export interface Backend {
@@ -66,7 +66,7 @@ export async function openStandaloneRuntime(home: string | undefined): Promise<L
   } catch (error) {
     if (error instanceof CairnError) throw error;
     const source = home !== undefined ? '--home' : process.env.CAIRN_HOME !== undefined ? '$CAIRN_HOME' : 'state directory';
-    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `${source} ${resolveCairnHome(home)}: cannot be used as the state directory: ${describeFsError(error, 'a parent is missing or not a directory')}`, { cause: error });
+    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `${source} ${resolveCairnHome(home)}: cannot be used as the state directory: ${fsReason(error)}`, { cause: error });
   }
 }
 

@@ -3,6 +3,7 @@ import { describeStatus, StatusCode, type StatusCodeValue } from '#core/status-c
 import type { Job } from '#core/model/job.ts';
 import type { BackupRun } from '#local/job-engine.ts';
 import type { Backend } from './backend.ts';
+import { jobWithoutErrnoText, withoutErrnoText } from './errno-text.ts';
 
 /** What `cairn backup` and `cairn jobs restart` report about a finished backup job. */
 export interface BackupOutcome {
@@ -32,17 +33,23 @@ export async function backupOutcome(backend: Backend, run: BackupRun): Promise<B
   const record = run.jobId === undefined ? undefined : await backend.jobs.get(run.jobId);
   const claimed = run.backupId ?? record?.backupId;
   const image = claimed === undefined ? undefined : await backend.catalog.getImage(claimed);
-  const job = record && { ...record, backupId: image?.backupId, attempts: record.attempts.map(({ backupId: _failedAttempt, ...attempt }) => attempt) };
+  const job = record && shownJob(record, image?.backupId);
   const statusText = describeStatus(run.statusCode);
   return {
     jobId: run.jobId,
     statusCode: run.statusCode,
     statusText,
     backupId: image?.backupId,
-    error: run.error && run.error !== statusText ? run.error : undefined,
+    error: run.error && run.error !== statusText ? withoutErrnoText(run.error) : undefined,
     missing: run.statusCode === StatusCode.NONE_OF_THE_FILES_EXIST ? record?.selections : undefined,
     job,
   };
+}
+
+/** The job as the operator sees it: no image id the catalog lacks (failed attempts never have one), no errno text. */
+function shownJob(job: Job, backupId: string | undefined): Job {
+  const shown = jobWithoutErrnoText(job);
+  return { ...shown, backupId, attempts: shown.attempts.map(({ backupId: _failedAttempt, ...attempt }) => attempt) };
 }
 
 /** The closing lines for people: the status, then each thing that went wrong, once. */

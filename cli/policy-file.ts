@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { type CST, Lexer, LineCounter, Parser, parseAllDocuments } from 'yaml';
 import { CairnError, ValidationError } from '#core/errors.ts';
-import { describeFsError } from '#core/fs-errors.ts';
+import { fsReason } from './errno-text.ts';
 import { StatusCode } from '#core/status-codes.ts';
 
 /**
@@ -115,7 +115,7 @@ function readBounded(path: string, max: number): string {
   try {
     fd = openSync(path, 'r');
   } catch (error) {
-    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `-f ${path}: cannot read the policy file: ${describeFsError(error)}`, { cause: error });
+    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `-f ${path}: cannot read the policy file: ${fsReason(error)}`, { cause: error });
   }
   try {
     const buffer = Buffer.alloc(max + 1);
@@ -129,7 +129,7 @@ function readBounded(path: string, max: number): string {
     return buffer.toString('utf8', 0, length);
   } catch (error) {
     if (error instanceof CairnError) throw error;
-    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `-f ${path}: cannot read the policy file: ${describeFsError(error)}`, { cause: error });
+    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `-f ${path}: cannot read the policy file: ${fsReason(error)}`, { cause: error });
   } finally {
     closeSync(fd);
   }

@@ -1,7 +1,8 @@
 import { CairnError, ValidationError, messageOf } from '#core/errors.ts';
-import { describeFsError, errnoCode } from '#core/fs-errors.ts';
+import { errnoCode } from '#core/fs-errors.ts';
 import { StatusCode, describeStatus } from '#core/status-codes.ts';
 import { UsageError } from './usage-errors.ts';
+import { fsReason, withoutErrnoText } from './errno-text.ts';
 
 /**
  * Any error as a CairnError, so every error the CLI prints has a status: an
@@ -12,19 +13,10 @@ export function asCairnError(error: unknown): CairnError {
   if (error instanceof CairnError) return error;
   if (errnoCode(error)) {
     const path = (error as NodeJS.ErrnoException).path;
-    return new CairnError(StatusCode.INTERNAL_ERROR, `${path ?? 'file system'}: ${describeFsError(error)}`, { cause: error });
+    return new CairnError(StatusCode.INTERNAL_ERROR, `${path ?? 'file system'}: ${fsReason(error)}`, { cause: error });
   }
   const message = messageOf(error).trim();
   return new CairnError(StatusCode.INTERNAL_ERROR, message || (error instanceof Error ? error.name : 'unknown error'), { cause: error });
-}
-
-/**
- * Messages built elsewhere (an adapter, the agent, a library) may carry
- * Node's errno text (`EACCES: permission denied, open '/x'`); it is rewritten
- * to the words the rest of the output uses (`/x: permission denied (EACCES)`).
- */
-export function withoutErrnoText(text: string): string {
-  return text.replace(/\b(E[A-Z0-9]+): [^,\n]+, [a-z_]+ '([^']*)'(?: -> '[^']*')?/g, (_, code: string, path: string) => `${path}: ${describeFsError({ code })}`);
 }
 
 /**

@@ -10,6 +10,7 @@ import { formatBytes, note, printJson, table } from '../output.ts';
 import { positiveNumber } from '../number-option.ts';
 import { backupOutcome, outcomeLines } from '../backup-outcome.ts';
 import { exitCodeFor } from '../exit-code.ts';
+import { jobWithoutErrnoText } from '../errno-text.ts';
 
 function jobsTable(list: Job[]): string {
   return table(
@@ -33,7 +34,7 @@ export function registerJobs(program: Command): void {
         const state = options.state === undefined ? undefined : parseOrThrow(JobState, options.state.toUpperCase(), '--state');
         const json = options.json ?? globals.json;
         const show = async (): Promise<void> => {
-          const list = await backend.jobs.list({ state, limit: options.limit });
+          const list = (await backend.jobs.list({ state, limit: options.limit })).map(jobWithoutErrnoText);
           if (json) return printJson(list);
           if (options.watch) process.stdout.write(`\x1b[H\x1b[2J${new Date().toISOString()}  (Ctrl-C to stop)\n`);
           console.log(jobsTable(list));
@@ -93,8 +94,9 @@ export function registerJobs(program: Command): void {
     .action(async (jobId: number, options: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
-        const job = await backend.jobs.get(jobId);
-        if (!job) throw new NotFoundError(`job ${jobId}`, 20);
+        const record = await backend.jobs.get(jobId);
+        if (!record) throw new NotFoundError(`job ${jobId}`, 20);
+        const job = jobWithoutErrnoText(record);
         if (options.json ?? globals.json) return printJson(job);
         const lines: [string, unknown][] = [
           ['job id', job.jobId],

@@ -43,7 +43,7 @@ const rows: Row[] = [
     name: '--home under a regular file names the directory and the reason, not the errno text',
     args: ['--home', '{work}/a-file/home', 'jobs'],
     exit: 2,
-    expected: /^cairn: status 20 \(invalid command parameter\): --home \S+\/a-file\/home: cannot be used as the state directory: a parent is missing or not a directory \(ENOTDIR\)\n$/,
+    expected: /^cairn: status 20 \(invalid command parameter\): --home \S+\/a-file\/home: cannot be used as the state directory: a part of the path is not a directory \(ENOTDIR\)\n$/,
     never: /mkdir/,
   },
   {

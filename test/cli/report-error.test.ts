@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { reportError, withoutErrnoText } from '#cli/report-error.ts';
+import { reportError } from '#cli/report-error.ts';
+import { withoutErrnoText } from '#cli/errno-text.ts';
 import { ValidationError } from '#core/errors.ts';
 
 function captured(stream: NodeJS.WriteStream): () => string {
@@ -34,5 +35,6 @@ describe('how the CLI prints an error', () => {
 
   it('rewrites errno text built into a message elsewhere', () => {
     expect(withoutErrnoText("media write error: ENOSPC: no space left on device, write '/stu/f1'")).toBe('media write error: /stu/f1: no space left on device (ENOSPC)');
+    expect(withoutErrnoText("writing c_1: ENOTDIR: not a directory, mkdir '/etc/passwd/stu/images'")).toBe('writing c_1: /etc/passwd/stu/images: a part of the path is not a directory (ENOTDIR)');
   });
 });
