@@ -53,8 +53,12 @@ export function routeUsageErrors(program: Command): Command {
 }
 
 function toUsageError(command: Command, error: CommanderError): UsageError {
-  // A command with subcommands given none: commander would print the whole help; name what is missing instead.
-  if (error.code === 'commander.help') return new UsageError(`missing command (one of: ${command.commands.map((c) => c.name()).join(', ')})`, command, { cause: error });
+  // A command with subcommands given none (or `help` given an unknown one): commander would print the whole help; name what is wrong instead.
+  if (error.code === 'commander.help') {
+    const known = command.commands.map((c) => c.name()).join(', ');
+    const unknown = command.args.find((arg) => !arg.startsWith('-') && arg !== 'help');
+    return new UsageError(`${unknown === undefined ? 'missing command' : `unknown command '${unknown}'`} (one of: ${known})`, command, { cause: error });
+  }
   return new UsageError(error.message.replace(/^error: /, ''), command, { cause: error });
 }
 
