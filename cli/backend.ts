@@ -5,6 +5,10 @@ import type { MediaStore } from '#core/ports/media-store.ts';
 import type { Clock } from '#core/ports/clock.ts';
 import type { JobRef } from '#core/jobs/job-service.ts';
 import type { BackupRun } from '#local/job-engine.ts';
+import type { LocalRuntime } from '#local/runtime.ts';
+import { CairnError } from '#core/errors.ts';
+import { StatusCode } from '#core/status-codes.ts';
+import { fsReason } from './errno-text.ts';
 
 /** What the CLI talks to: the standalone runtime on this machine, or a deployed stack. */
 export interface Backend {
@@ -34,10 +38,9 @@ export async function openBackend(options: GlobalOptions): Promise<Backend> {
     const { openAwsBackend } = await import('./aws-backend.ts');
     return openAwsBackend(options);
   }
-  const { openLocalRuntime } = await import('#local/runtime.ts');
   const { runBackupJob } = await import('#local/job-engine.ts');
   const { runJanitor } = await import('#local/janitor.ts');
-  const runtime = await openLocalRuntime({ home: options.home });
+  const runtime = await openStandaloneRuntime(options.home);
   // Every command starts from a consistent state: what a killed process left is ended and removed first.
   await runJanitor(runtime);
   return {
@@ -50,6 +53,22 @@ export async function openBackend(options: GlobalOptions): Promise<Backend> {
     runBackup: (request, hooks) => runBackupJob(runtime, request, hooks),
     close: () => runtime.close(),
   };
+}
+
+/**
+ * The standalone runtime under --home / $CAIRN_HOME / ./.cairn. A state
+ * directory that cannot be used (a parent is a file, no permission, read-only)
+ * is status 20 naming the directory, where it came from and why.
+ */
+export async function openStandaloneRuntime(home: string | undefined): Promise<LocalRuntime> {
+  const { openLocalRuntime, resolveCairnHome } = await import('#local/runtime.ts');
+  try {
+    return await openLocalRuntime({ home });
+  } catch (error) {
+    if (error instanceof CairnError) throw error;
+    const source = home !== undefined ? '--home' : process.env.CAIRN_HOME !== undefined ? '$CAIRN_HOME' : 'state directory';
+    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `${source} ${resolveCairnHome(home)}: cannot be used as the state directory: ${fsReason(error)}`, { cause: error });
+  }
 }
 
 /** Opens the backend for one command and always closes it, whatever the command does. */

@@ -1,6 +1,5 @@
-import { Command, CommanderError } from 'commander';
-import { CairnError, messageOf } from '#core/errors.ts';
-import { describeStatus } from '#core/status-codes.ts';
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
 import { registerBackup } from './commands/backup.ts';
 import { registerJobs } from './commands/jobs.ts';
 import { registerImages } from './commands/images.ts';
@@ -11,6 +10,10 @@ import { registerStorageUnits } from './commands/storage-units.ts';
 import { registerPolicy } from './commands/policy.ts';
 import { registerLs } from './commands/ls.ts';
 import { registerConfig, registerSchedule } from './commands/schedule.ts';
+import { isCleanExit, routeUsageErrors } from './usage-errors.ts';
+import { reportError } from './report-error.ts';
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
 export function buildProgram(): Command {
   const program = new Command('cairn')
@@ -21,8 +24,7 @@ export function buildProgram(): Command {
     .option('--region <region>', 'AWS region')
     .option('--profile <profile>', 'AWS profile')
     .option('--endpoint <url>', 'AWS endpoint (an emulator such as LocalStack or moto_server)')
-    .showHelpAfterError()
-    .exitOverride();
+    .version(version);
   registerBackup(program);
   registerJobs(program);
   registerImages(program);
@@ -34,30 +36,35 @@ export function buildProgram(): Command {
   registerConfig(program);
   registerLocal(program);
   registerDemo(program);
-  return program;
+  return routeUsageErrors(program);
 }
 
-/** Errors print as one precise line (and as JSON with --json); the exit code is 2 for failures. */
+/**
+ * Exit codes: 0 success, 1 partial success (set by the command), 2 failure.
+ * Every error, usage errors included, is printed once with its status code
+ * (as JSON with --json); nothing escapes as a bare stack or errno text.
+ */
 export async function main(argv: string[]): Promise<void> {
+  const json = argv.includes('--json');
+  const fail = (error: unknown): void => {
+    reportError(error, { json });
+    process.exitCode = 2;
+  };
   // `cairn jobs | head` closes the pipe early: that is the reader's choice, not an error.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw error;
+    reportError(error, { json: false });
+    process.exit(2);
   });
-  const program = buildProgram();
-  const json = argv.includes('--json');
+  // A failure outside the command's own promise (a timer, a stream) is still reported with a status.
+  process.on('unhandledRejection', (error) => {
+    fail(error);
+    process.exit(2);
+  });
   try {
-    await program.parseAsync(argv);
+    await buildProgram().parseAsync(argv);
   } catch (error) {
-    if (error instanceof CommanderError) {
-      process.exitCode = error.exitCode;
-      return;
-    }
-    if (json) process.stdout.write(`${JSON.stringify(error instanceof CairnError ? error.toJSON() : { error: 'Error', message: messageOf(error) }, null, 2)}\n`);
-    else if (error instanceof CairnError) {
-      process.stderr.write(`cairn: status ${error.statusCode} (${describeStatus(error.statusCode)}): ${error.message}\n`);
-      for (const detail of error.details) process.stderr.write(`  ${detail}\n`);
-    } else process.stderr.write(`cairn: ${messageOf(error)}\n`);
-    process.exitCode = 2;
+    if (isCleanExit(error)) process.exitCode = 0;
+    else fail(error);
   }
 }

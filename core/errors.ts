@@ -20,11 +20,18 @@ export class CairnError extends Error {
   }
 }
 
-/** Input that does not match its schema; `details` names every problem as `path: reason`. */
+/**
+ * Input that does not match its schema; `details` names every problem as `path: reason`.
+ * The message joins them too (it is what a job record or a log line keeps);
+ * `summary` is the message without them, for output that lists the details itself.
+ */
 export class ValidationError extends CairnError {
+  readonly summary: string;
+
   constructor(message: string, details: readonly string[], options: { statusCode?: StatusCodeValue; cause?: unknown } = {}) {
     super(options.statusCode ?? StatusCode.INVALID_COMMAND_USAGE, `${message}: ${details.join('; ')}`, { details, cause: options.cause });
     this.name = 'ValidationError';
+    this.summary = message;
   }
 }
 

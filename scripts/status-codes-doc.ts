@@ -20,6 +20,14 @@ ${rows}
 In a workflow a status travels as an error named \`Status<code>\` (for example
 \`Status84\`); Step Functions' own \`States.Timeout\` and \`States.HeartbeatTimeout\`
 become 41, a failed SSM command 50.
+
+The \`cairn\` command exits 0 for status 0, 1 for status 1 and 2 for anything
+else, and prints the status with every error (\`cairn: status N (meaning):
+message\`, or a JSON object with \`--json\`). A wrong command line (missing
+or unknown option, unknown command, an impossible \`--at\` date) is status 20
+with the command's usage line; a rejected policy file is status 230 and names
+the file, the field and the rule; an error Cairn did not expect is status 2000
+with its message.
 `;
 }
 

@@ -1,9 +1,11 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { describeStatus, isSuccessStatus } from '#core/status-codes.ts';
 import type { Job } from '#core/model/job.ts';
 import { type GlobalOptions, openBackend } from '../backend.ts';
 import { formatBytes, note, printJson } from '../output.ts';
+import { backupOutcome, outcomeLines } from '../backup-outcome.ts';
+import { exitCodeFor } from '../exit-code.ts';
+import { wholeNumber } from '../number-option.ts';
 
 export interface BackupOptions {
   client: string;
@@ -30,7 +32,7 @@ export function registerBackup(program: Command): void {
     .option('--policy <name>', 'policy to run; without it the backup is a manual user backup')
     .option('--schedule <name>', 'schedule of the policy (default: its full schedule)')
     .option('--storage-unit <name>', 'storage unit (default: the policy\'s, or the defaultStorageUnit setting)')
-    .option('--retention-days <n>', 'retention of the image', (v) => Number.parseInt(v, 10))
+    .option('--retention-days <n>', 'retention of the image', wholeNumber)
     .option('--json', 'print the result as JSON')
     .action(async (options: BackupOptions & { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
@@ -60,16 +62,13 @@ export function registerBackup(program: Command): void {
           },
         });
         clearInterval(timer);
-        const job = run.jobId === undefined ? undefined : await backend.jobs.get(run.jobId);
-        const result = { ...run, statusText: describeStatus(run.statusCode), job };
-        if (json) printJson(result);
+        const outcome = await backupOutcome(backend, run);
+        if (json) printJson(outcome);
         else {
-          if (job) note(progressLine(job));
-          note(`job ${run.jobId ?? '-'} DONE: status ${run.statusCode} (${describeStatus(run.statusCode)})${run.backupId ? `, image ${run.backupId}` : ''}`);
-          if (run.error && !isSuccessStatus(run.statusCode)) note(`  ${run.error}`);
-          for (const path of job?.unreadable ?? []) note(`  not backed up: ${path}`);
+          if (outcome.job) note(progressLine(outcome.job));
+          for (const line of outcomeLines(outcome)) note(line);
         }
-        process.exitCode = run.statusCode === 0 ? 0 : run.statusCode === 1 ? 1 : 2;
+        process.exitCode = exitCodeFor(run.statusCode);
       } finally {
         clearInterval(timer);
         backend.close();

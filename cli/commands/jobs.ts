@@ -7,6 +7,10 @@ import { cancelJob } from '#core/jobs/job-service.ts';
 import type { Job } from '#core/model/job.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, note, printJson, table } from '../output.ts';
+import { positiveNumber } from '../number-option.ts';
+import { backupOutcome, outcomeLines } from '../backup-outcome.ts';
+import { exitCodeFor } from '../exit-code.ts';
+import { jobWithoutErrnoText } from '../errno-text.ts';
 
 function jobsTable(list: Job[]): string {
   return table(
@@ -21,7 +25,7 @@ export function registerJobs(program: Command): void {
     .command('jobs')
     .description('list jobs, newest first (like bpdbjobs)')
     .option('--state <state>', 'QUEUED, ACTIVE or DONE')
-    .option('--limit <n>', 'how many', (v) => Number.parseInt(v, 10), 50)
+    .option('--limit <n>', 'how many', positiveNumber, 50)
     .option('--watch [seconds]', 'redraw every few seconds until interrupted, like the Activity Monitor')
     .option('--json', 'print JSON')
     .action(async (options: { state?: string; limit: number; watch?: boolean | string; json?: boolean }, command: Command) => {
@@ -30,7 +34,7 @@ export function registerJobs(program: Command): void {
         const state = options.state === undefined ? undefined : parseOrThrow(JobState, options.state.toUpperCase(), '--state');
         const json = options.json ?? globals.json;
         const show = async (): Promise<void> => {
-          const list = await backend.jobs.list({ state, limit: options.limit });
+          const list = (await backend.jobs.list({ state, limit: options.limit })).map(jobWithoutErrnoText);
           if (json) return printJson(list);
           if (options.watch) process.stdout.write(`\x1b[H\x1b[2J${new Date().toISOString()}  (Ctrl-C to stop)\n`);
           console.log(jobsTable(list));
@@ -45,27 +49,29 @@ export function registerJobs(program: Command): void {
     });
 
   jobs
-    .command('cancel <jobId>')
+    .command('cancel')
+    .argument('<jobId>', 'job id', positiveNumber)
     .description('end a queued or active job with status 150 and release its resources (like bpdbjobs -cancel)')
     .option('--json', 'print JSON')
-    .action(async (jobId: string, options: { json?: boolean }, command: Command) => {
+    .action(async (jobId: number, options: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
-        const result = await cancelJob(backend, Number(jobId), backend.clock.now());
+        const result = await cancelJob(backend, jobId, backend.clock.now());
         if (options.json ?? globals.json) printJson(result);
         else console.log(`job ${jobId} cancelled: status 150 (${describeStatus(150)})${result.released ? ', resources released' : ''}`);
       });
     });
 
   jobs
-    .command('restart <jobId>')
+    .command('restart')
+    .argument('<jobId>', 'job id', positiveNumber)
     .description('run an ended job again as a new job with the same policy, client, schedule and selections (like bpdbjobs -restart)')
     .option('--json', 'print JSON')
-    .action(async (jobId: string, options: { json?: boolean }, command: Command) => {
+    .action(async (jobId: number, options: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const json = options.json ?? globals.json;
       await withBackend(globals, async (backend) => {
-        const job = await backend.jobs.get(Number(jobId));
+        const job = await backend.jobs.get(jobId);
         if (!job) throw new NotFoundError(`job ${jobId}`, 20);
         if (job.state !== 'DONE') throw new CairnError(20, `job ${jobId} is ${job.state}; only an ended job can be restarted`);
         const manual = job.policy === 'manual';
@@ -73,21 +79,24 @@ export function registerJobs(program: Command): void {
           { client: job.client, policy: manual ? undefined : job.policy, schedule: job.schedule, level: job.level, selections: job.selections, storageUnit: job.storageUnit, retentionDays: job.retentionDays },
           { onQueued: (ref) => (json ? undefined : note(`job ${jobId} restarted as job ${ref.jobId}`)) },
         );
-        if (json) printJson({ restartedFrom: Number(jobId), ...run, statusText: describeStatus(run.statusCode) });
-        else note(`job ${run.jobId ?? '-'} DONE: status ${run.statusCode} (${describeStatus(run.statusCode)})${run.backupId ? `, image ${run.backupId}` : ''}`);
-        process.exitCode = run.statusCode === 0 ? 0 : run.statusCode === 1 ? 1 : 2;
+        const outcome = await backupOutcome(backend, run);
+        if (json) printJson({ restartedFrom: jobId, ...outcome });
+        else for (const line of outcomeLines(outcome)) note(line);
+        process.exitCode = exitCodeFor(run.statusCode);
       });
     });
 
   jobs
-    .command('show <jobId>')
+    .command('show')
+    .argument('<jobId>', 'job id', positiveNumber)
     .description('one job in detail')
     .option('--json', 'print JSON')
-    .action(async (jobId: string, options: { json?: boolean }, command: Command) => {
+    .action(async (jobId: number, options: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
-        const job = await backend.jobs.get(Number(jobId));
-        if (!job) throw new NotFoundError(`job ${jobId}`, 20);
+        const record = await backend.jobs.get(jobId);
+        if (!record) throw new NotFoundError(`job ${jobId}`, 20);
+        const job = jobWithoutErrnoText(record);
         if (options.json ?? globals.json) return printJson(job);
         const lines: [string, unknown][] = [
           ['job id', job.jobId],

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { describeStatus } from '#core/status-codes.ts';
-import { openLocalRuntime } from '#local/runtime.ts';
 import { runJanitor } from '#local/janitor.ts';
 import type { JanitorReport } from '#core/jobs/janitor.ts';
 import { schedulerTick } from '#local/scheduler-tick.ts';
-import type { GlobalOptions } from '../backend.ts';
+import { type GlobalOptions, openStandaloneRuntime } from '../backend.ts';
 import { note } from '../output.ts';
+import { positiveNumber } from '../number-option.ts';
 
 /** `cairn local serve` (`npm start`): the standalone service in the foreground. */
 export function registerLocal(program: Command): void {
@@ -13,11 +13,11 @@ export function registerLocal(program: Command): void {
   local
     .command('serve')
     .description('run the scheduler tick, job engine and agent in the foreground until interrupted')
-    .option('--tick-seconds <n>', 'seconds between scheduler ticks', (v) => Number.parseInt(v, 10), 60)
+    .option('--tick-seconds <n>', 'seconds between scheduler ticks', positiveNumber, 60)
     .option('--once', 'run one tick, wait for the jobs it started, and exit')
     .action(async (options: { tickSeconds: number; once?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const runtime = await openLocalRuntime({ home: globals.home });
+      const runtime = await openStandaloneRuntime(globals.home);
       note(`cairn: standalone service on ${runtime.home} (${runtime.owner})`);
       reportJanitor(await runJanitor(runtime));
       const units = await runtime.config.listStorageUnits();

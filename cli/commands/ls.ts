@@ -6,6 +6,7 @@ import { listImagePath } from '#agent/point-in-time.ts';
 import { openStorageUnit } from '#agent/open-storage-unit.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, printJson, table } from '../output.ts';
+import { parseIsoTime } from '../time-option.ts';
 
 /** `cairn ls` (bplist): what a client had at a path at a point in time. */
 export function registerLs(program: Command): void {
@@ -13,14 +14,13 @@ export function registerLs(program: Command): void {
     .command('ls <path>')
     .description('list a directory of a client as it was backed up at a time (like bplist)')
     .requiredOption('--client <name>', 'client')
-    .option('--at <time>', 'point in time (ISO 8601); default now')
+    .option('--at <time>', 'point in time (ISO 8601); default now', parseIsoTime)
     .option('--policy <name>', 'only images of this policy')
     .option('--json', 'print JSON')
-    .action(async (path: string, options: { client: string; at?: string; policy?: string; json?: boolean }, command: Command) => {
+    .action(async (path: string, options: { client: string; at?: Date; policy?: string; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
-        const at = options.at === undefined ? backend.clock.now() : new Date(options.at);
-        if (Number.isNaN(at.getTime())) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `--at ${options.at}: not a date (use ISO 8601)`);
+        const at = options.at ?? backend.clock.now();
         const image = await imageAt(backend.catalog, { client: options.client, policy: options.policy, at });
         const unit = await backend.config.getStorageUnit(image.storageUnit);
         if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${image.storageUnit} does not exist`);

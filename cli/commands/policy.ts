@@ -1,32 +1,14 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { parseAllDocuments } from 'yaml';
 import { applyPolicies } from '#core/policies/apply-policies.ts';
 import { formatDuration } from '#core/model/durations.ts';
 import type { Policy } from '#core/model/policy.ts';
-import { CairnError, NotFoundError, ValidationError } from '#core/errors.ts';
+import { NotFoundError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { printJson, table } from '../output.ts';
+import { inPolicyFile, readPolicyFile } from '../policy-file.ts';
 
-/** A policy file: one policy, several YAML documents, or a list (`policies:` or a top-level array). */
-export function readPolicyFile(path: string): unknown[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `cannot read ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  const docs = parseAllDocuments(text);
-  const syntax = docs.flatMap((d) => d.errors.map((e) => `${path}: ${e.message.split('\n')[0]}`));
-  if (syntax.length > 0) throw new ValidationError('policy file is not valid YAML or JSON, nothing was changed', syntax, { statusCode: StatusCode.INVALID_POLICY });
-  return docs.flatMap((d) => {
-    const value: unknown = d.toJS();
-    if (Array.isArray(value)) return value;
-    if (value && typeof value === 'object' && 'policies' in value && Array.isArray((value as { policies: unknown }).policies)) return (value as { policies: unknown[] }).policies;
-    return value === null || value === undefined ? [] : [value];
-  });
-}
+export { readPolicyFile };
 
 function describeSchedule(s: Policy['schedules'][number]): string {
   const when = s.frequency !== undefined ? `every ${formatDuration(s.frequency)}` : s.calendar ? 'calendar' : 'manual only';
@@ -47,7 +29,9 @@ export function registerPolicy(program: Command): void {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const documents = readPolicyFile(options.file);
       await withBackend(globals, async (backend) => {
-        const results = await applyPolicies(backend.config, documents, { dryRun: options.dryRun });
+        const results = await applyPolicies(backend.config, documents, { dryRun: options.dryRun }).catch((error: unknown) => {
+          throw inPolicyFile(options.file, error);
+        });
         if (options.json ?? globals.json) return printJson(results);
         for (const r of results) console.log(`policy ${r.policy} ${options.dryRun ? `would be ${r.action}` : r.action}`);
       });

@@ -9,11 +9,12 @@ import { imageAt } from '#core/catalog/point-in-time.ts';
 import { openStorageUnit } from '#agent/open-storage-unit.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, note, printJson } from '../output.ts';
+import { parseIsoTime } from '../time-option.ts';
 
 interface RestoreCommandOptions {
   backupId?: string;
   client?: string;
-  at?: string;
+  at?: Date;
   policy?: string;
   to: string;
   path?: string[];
@@ -36,7 +37,7 @@ export function registerRestore(program: Command): void {
     .description('restore an image, or selected paths of it, into a directory (like bprestore)')
     .option('--backup-id <id>', 'the image to restore (its own members)')
     .option('--client <name>', 'with --at: the client whose tree to rebuild')
-    .option('--at <time>', 'with --client: rebuild the tree as it was at this time (ISO 8601), from the image chain')
+    .option('--at <time>', 'with --client: rebuild the tree as it was at this time (ISO 8601), from the image chain', parseIsoTime)
     .option('--policy <name>', 'with --at: only images of this policy')
     .requiredOption('--to <dir>', 'target directory; nothing is written outside it')
     .option('--path <path...>', 'only these paths (as backed up, e.g. /home/user/file); each must be in the image')
@@ -59,8 +60,7 @@ export function registerRestore(program: Command): void {
           return { image, store: await openStorageUnit(unit) };
         };
         const targetDir = resolve(options.to);
-        const at = options.at === undefined ? backend.clock.now() : new Date(options.at);
-        if (Number.isNaN(at.getTime())) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `--at ${options.at}: not a date (use ISO 8601)`);
+        const at = options.at ?? backend.clock.now();
         const { image, store } = await openImage(options.backupId ?? (await imageAt(backend.catalog, { client: options.client!, policy: options.policy, at })).backupId);
         if (!json) note(`restoring ${image.backupId} (${image.level}, ${image.fileCount} entries, ${formatBytes(image.bytes)}) to ${targetDir}`);
         const how = { targetDir, paths: options.path, existing, continueOnError: options.continueOnError };

@@ -5,13 +5,7 @@ import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { printJson, table } from '../output.ts';
-
-function parseAt(text: string | undefined, now: Date): Date {
-  if (text === undefined) return now;
-  const at = new Date(text);
-  if (Number.isNaN(at.getTime())) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `--at ${text}: not a date (use ISO 8601, e.g. 2026-11-24T22:30:00Z)`);
-  return at;
-}
+import { parseIsoTime } from '../time-option.ts';
 
 /** `cairn schedule` (nbpemreq): what is due and why, and suspending the scheduler. */
 export function registerSchedule(program: Command): void {
@@ -19,15 +13,15 @@ export function registerSchedule(program: Command): void {
   schedule
     .command('due')
     .description('what is due now or at --at, with the reason for every schedule (like nbpemreq -due -date)')
-    .option('--at <date>', 'preview at this instant (ISO 8601)')
+    .option('--at <time>', 'preview at this instant (ISO 8601)', parseIsoTime)
     .option('--client <name>', 'only this client')
     .option('--policy <name>', 'only this policy')
     .option('--all', 'also list what is not due and why')
     .option('--json', 'print JSON')
-    .action(async (options: { at?: string; client?: string; policy?: string; all?: boolean; json?: boolean }, command: Command) => {
+    .action(async (options: { at?: Date; client?: string; policy?: string; all?: boolean; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
-        const now = parseAt(options.at, backend.clock.now());
+        const now = options.at ?? backend.clock.now();
         const [policies, images, jobs, settings] = await Promise.all([backend.config.listPolicies(), backend.catalog.listImages(), backend.jobs.list({ limit: 5000 }), loadSettings(backend.config)]);
         const result = dueJobs({ policies: policies.filter((p) => !options.policy || p.name === options.policy), images, jobs, suspended: settings.schedulerSuspended, now });
         const keep = <T extends { client: string }>(rows: T[]): T[] => rows.filter((r) => !options.client || r.client === options.client);

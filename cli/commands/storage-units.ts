@@ -4,6 +4,7 @@ import { StorageUnit } from '#core/model/storage-unit.ts';
 import { parseOrThrow } from '#core/validation.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, printJson, table } from '../output.ts';
+import { positiveNumber } from '../number-option.ts';
 
 /** `cairn storage-unit` (bpstulist / bpstuadd). */
 export function registerStorageUnits(program: Command): void {
@@ -33,8 +34,8 @@ export function registerStorageUnits(program: Command): void {
     .option('--path <dir>', 'directory (disk)')
     .option('--bucket <bucket>', 'bucket (s3)')
     .option('--prefix <prefix>', 'key prefix (s3)')
-    .option('--max-jobs <n>', 'concurrent jobs', (v) => Number.parseInt(v, 10))
-    .option('--fragment-mib <n>', 'fragment size in MiB', (v) => Number.parseInt(v, 10))
+    .option('--max-jobs <n>', 'concurrent jobs', positiveNumber)
+    .option('--fragment-mib <n>', 'fragment size in MiB', positiveNumber)
     .option('--json', 'print JSON')
     .action(async (o: { name: string; kind: string; path?: string; bucket?: string; prefix?: string; maxJobs?: number; fragmentMib?: number; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();

@@ -71,7 +71,7 @@ describe('policy files', () => {
       /schedules\[0\]\.type: Invalid option/,
       /schedules\[1\]\.windows\[0\]\.days\[0\]: Invalid option/,
       /schedules\[1\]\.windows\[0\]\.start: a local time HH:MM/,
-      /schedules\[1\]\.windows\[0\]\.duration: a duration must be longer than zero/,
+      /schedules\[1\]\.windows\[0\]\.duration: 0h: a duration must be positive/,
       /schedules\[2\]\.calendar: a schedule is frequency-based or calendar-based, not both/,
     ]) {
       expect(details).toMatch(expected);
