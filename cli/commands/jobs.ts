@@ -15,8 +15,17 @@ import { jobWithoutErrnoText } from '../errno-text.ts';
 function jobsTable(list: Job[]): string {
   return table(
     ['JOBID', 'STATE', 'STATUS', 'TRY', 'POLICY', 'SCHEDULE', 'CLIENT', 'FILES', 'BYTES', 'RATE', 'BACKUPID / WAITING', 'STARTED'],
-    list.map((j) => [j.jobId, j.state, j.statusCode, j.attempt, j.policy, j.schedule, j.client, j.progress.files, formatBytes(j.progress.bytes), j.state === 'ACTIVE' ? `${formatBytes(j.progress.throughputBps)}/s` : '', j.state === 'QUEUED' ? j.waitingReason : j.backupId, j.startedAt ?? j.queuedAt]),
+    list.map((j) => [j.jobId, j.state, j.statusCode, j.attempt, j.policy, j.schedule, j.client, j.progress.files, formatBytes(j.progress.bytes), j.state === 'ACTIVE' ? `${formatBytes(j.progress.throughputBps)}/s` : '', j.state === 'QUEUED' ? j.waitingReason : shownBackupId(j), j.startedAt ?? j.queuedAt]),
   );
+}
+
+/**
+ * A job claims its backup id before it writes a byte; a job that failed
+ * leaves no image under it, so the views do not show the id as if one existed.
+ */
+function shownBackupId(job: Job): string | undefined {
+  if (job.backupId === undefined) return undefined;
+  return job.state === 'DONE' && (job.statusCode ?? 2) > 1 ? '-' : job.backupId;
 }
 
 /** `cairn jobs` (bpdbjobs): the job database, newest first. */
@@ -108,7 +117,7 @@ export function registerJobs(program: Command): void {
           ['client', job.client],
           ['storage unit', job.storageUnit],
           ['selections', job.selections.join(', ')],
-          ['backup id', job.backupId],
+          ['backup id', shownBackupId(job) === '-' ? `none (${job.backupId} was claimed; the job ended with status ${job.statusCode}, so no image has it)` : job.backupId],
           ['files / bytes', `${job.progress.files} / ${formatBytes(job.progress.bytes)}`],
           ['throughput', `${formatBytes(job.progress.throughputBps)}/s`],
           ['buffer waits', `writer waited ${job.progress.writerWaits} times for data (client-bound), reader waited ${job.progress.readerWaits} times for buffers (media-bound)`],

@@ -96,5 +96,9 @@ describe('the cairn CLI', () => {
     const backup = await cairn('backup', '--client', 'cli-host', '--path', join(work, 'nothing-here'));
     expect(backup.code).toBe(2);
     expect(backup.stderr).toMatch(/status 71 \(none of the files in the file list exist\)/);
+    // The id the job claimed names no image, so the job views do not show it as one.
+    const [job] = JSON.parse((await cairn('jobs', '--json')).stdout) as { jobId: number; backupId: string }[];
+    expect((await cairn('jobs')).stdout).toMatch(new RegExp(`^${job!.jobId} +DONE +71 .* - +\\S+$`, 'm'));
+    expect((await cairn('jobs', 'show', String(job!.jobId))).stdout).toMatch(new RegExp(`backup id +none \\(${job!.backupId} was claimed; the job ended with status 71, so no image has it\\)`));
   });
 });
