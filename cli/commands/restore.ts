@@ -10,6 +10,7 @@ import { openStorageUnit } from '#agent/open-storage-unit.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, note, printJson } from '../output.ts';
 import { parseIsoTime } from '../time-option.ts';
+import { UsageError } from '../usage-errors.ts';
 
 interface RestoreCommandOptions {
   backupId?: string;
@@ -48,7 +49,7 @@ export function registerRestore(program: Command): void {
     .action(async (options: RestoreCommandOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const json = options.json ?? globals.json;
-      if (Boolean(options.backupId) === Boolean(options.client)) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, 'give either --backup-id ID, or --client C [--at TIME]');
+      if (Boolean(options.backupId) === Boolean(options.client)) throw new UsageError('give either --backup-id ID, or --client C [--at TIME]', command);
       if (options.overwrite && options.renameExisting) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, 'give --overwrite or --rename-existing, not both');
       const existing: ExistingEntries = options.overwrite ? 'overwrite' : options.renameExisting ? 'rename' : 'refuse';
       await withBackend(globals, async (backend) => {
