@@ -55,7 +55,8 @@ function shownJob(job: Job, backupId: string | undefined): Job {
 /** The closing lines for people: the status, then each thing that went wrong, once. */
 export function outcomeLines(outcome: BackupOutcome): string[] {
   const lines = [`job ${outcome.jobId} DONE: status ${outcome.statusCode} (${outcome.statusText})${outcome.backupId ? `, image ${outcome.backupId}` : ''}`];
-  if (outcome.error) lines.push(`  ${outcome.error}`);
+  // A 71's error lists the missing selections again; the lines below say it per path.
+  if (outcome.error && outcome.missing === undefined) lines.push(`  ${outcome.error}`);
   const where = `not found on client ${outcome.job?.client ?? '?'}${outcome.job?.exclude.length ? ' (or excluded)' : ''}`;
   for (const path of outcome.missing ?? []) lines.push(`  ${where}: ${path}`);
   for (const path of outcome.job?.unreadable ?? []) lines.push(`  not backed up: ${path}`);

@@ -58,14 +58,24 @@ export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** How many of an error's details travel with it into the job record. */
+const WORKFLOW_DETAILS = 10;
+
 /**
  * Step Functions matches errors by name, so a CairnError crosses into a
  * workflow as an Error named `Status<code>` (e.g. `Status219`) with the
- * message as its cause. Other errors pass through unchanged.
+ * message, and its first details, as its cause. Other errors pass through
+ * unchanged.
  */
+
 export function toWorkflowError(error: unknown): unknown {
   if (!(error instanceof CairnError)) return error;
-  const wrapped = new Error(error.message, { cause: error });
+  // The cause is all the job record keeps of a failure: the first details go with it
+  // (a 71 names the selections that were missing), within Step Functions' 32 KiB.
+  const details = error.details.slice(0, WORKFLOW_DETAILS).join('; ');
+  const more = error.details.length > WORKFLOW_DETAILS ? `; and ${error.details.length - WORKFLOW_DETAILS} more` : '';
+  const message = details && !error.message.includes(details) ? `${error.message}: ${details}${more}`.slice(0, 8192) : error.message;
+  const wrapped = new Error(message, { cause: error });
   wrapped.name = `Status${error.statusCode}`;
   return wrapped;
 }
