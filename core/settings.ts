@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { BufferSettings } from './model/task.ts';
 import type { ConfigStore } from './ports/config-store.ts';
-import { parseOrThrow } from './validation.ts';
+import { describeIssues, parseOrThrow } from './validation.ts';
+import { ValidationError } from './errors.ts';
 
 /** Global settings (bpconfig), each stored under its own key in the ConfigStore. */
 export const Settings = z.object({
@@ -31,7 +32,10 @@ export async function loadSettings(config: ConfigStore): Promise<Settings> {
 
 /** Validates one setting before it is stored, so a bad value never reaches a job. */
 export async function saveSetting(config: ConfigStore, key: string, value: unknown): Promise<void> {
-  if (!(settingKeys as string[]).includes(key)) parseOrThrow(z.enum(settingKeys as [string, ...string[]]), key, 'setting name');
+  if (!(settingKeys as string[]).includes(key)) throw new ValidationError('unknown setting', [`${key}: not a setting (known: ${settingKeys.join(', ')})`]);
   const field = Settings.shape[key as keyof Settings];
-  await config.putSetting(key, parseOrThrow(field, value, `setting ${key}`));
+  const parsed = field.safeParse(value);
+  // Problems are named from the setting down (`buffers.count: ...`), with the value that was refused.
+  if (!parsed.success) throw new ValidationError(`invalid setting ${key} ${JSON.stringify(value)}`, describeIssues(parsed.error, key), { cause: parsed.error });
+  await config.putSetting(key, parsed.data);
 }

@@ -3,9 +3,9 @@ import { ValidationError } from './errors.ts';
 import type { StatusCodeValue } from './status-codes.ts';
 
 /** `policies[0].schedules[1].type: Invalid option ...` for every issue zod found. */
-export function describeIssues(error: z.ZodError): string[] {
+export function describeIssues(error: z.ZodError, root?: string): string[] {
   return error.issues.map((issue) => {
-    const path = issue.path.reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), '');
+    const path = issue.path.reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), root ?? '');
     return `${path || '(root)'}: ${issue.message}`;
   });
 }

@@ -93,7 +93,7 @@ describe('the job manager and the resource broker', () => {
     await saveSetting(rt.config, 'resourceRetrySeconds', 5);
     expect((await loadSettings(rt.config)).resourceRetrySeconds).toBe(5);
     await expect(saveSetting(rt.config, 'resourceRetrySeconds', -1)).rejects.toThrow(/setting resourceRetrySeconds/);
-    await expect(saveSetting(rt.config, 'noSuchSetting', 1)).rejects.toThrow(/setting name/);
+    await expect(saveSetting(rt.config, 'noSuchSetting', 1)).rejects.toThrow(/unknown setting: noSuchSetting: not a setting/);
     expect((await loadSettings(rt.config)).resourceRetrySeconds).toBe(5);
   });
 });
