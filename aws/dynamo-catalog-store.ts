@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { DeleteCommand, GetCommand, TransactWriteCommand, paginateQuery, paginateScan, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, TransactWriteCommand, paginateQuery, paginateScan, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, ValidationError } from '#core/errors.ts';
 import { makeBackupId } from '#core/ids.ts';
 import type { Image, ImageClaim } from '#core/model/image.ts';
@@ -8,6 +8,7 @@ import {
   MAX_OPTIMISTIC_ATTEMPTS,
   backoff,
   cancellationReasons,
+  type CancellationReason,
   dynamoFailure,
   isConditionalCheckFailed,
   isRetryableCancellation,
@@ -54,29 +55,14 @@ export class DynamoCatalogStore implements CatalogStore {
 
   async claimBackupId(claim: ImageClaim): Promise<boolean> {
     const client = clientOf(claim.backupId, claim.client);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#client.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              { Put: { TableName: this.#table, Item: { pk: CLAIM, sk: claim.backupId, jobId: claim.jobId, json: JSON.stringify(claim) }, ConditionExpression: 'attribute_not_exists(pk)' } },
-              { ConditionCheck: { TableName: this.#table, Key: { pk: client, sk: claim.backupId }, ConditionExpression: 'attribute_not_exists(pk)' } },
-            ],
-          }),
-        );
-        return true;
-      } catch (error) {
-        const reasons = cancellationReasons(error);
-        if (reasons === undefined) throw dynamoFailure('TransactWriteItems', this.#table, error);
-        if (isRetryableCancellation(reasons) && attempt < MAX_OPTIMISTIC_ATTEMPTS) {
-          await backoff(attempt);
-          continue;
-        }
-        if (reasons[1]?.Code === 'ConditionalCheckFailed') return false;
-        if (reasons[0]?.Code === 'ConditionalCheckFailed') return (await this.#claimHolder(claim.backupId)) === claim.jobId;
-        throw dynamoFailure('TransactWriteItems', this.#table, error);
-      }
-    }
+    const refused = await this.#transact([
+      { Put: { TableName: this.#table, Item: { pk: CLAIM, sk: claim.backupId, jobId: claim.jobId, json: JSON.stringify(claim) }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      { ConditionCheck: { TableName: this.#table, Key: { pk: client, sk: claim.backupId }, ConditionExpression: 'attribute_not_exists(pk)' } },
+    ]);
+    if (refused === undefined) return true;
+    if (refused[1]?.Code === 'ConditionalCheckFailed') return false;
+    // A claim exists: this job's own (a retried step) or another's.
+    return (await this.#claimHolder(claim.backupId)) === claim.jobId;
   }
 
   async listClaims(): Promise<ImageClaim[]> {
@@ -105,72 +91,33 @@ export class DynamoCatalogStore implements CatalogStore {
   async putImage(image: Image): Promise<void> {
     const client = clientOf(image.backupId, image.client);
     const json = JSON.stringify(image);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#client.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                Put: {
-                  TableName: this.#table,
-                  Item: { pk: client, sk: image.backupId, policy: image.policy, createdAt: image.createdAt, json },
-                  ConditionExpression: 'attribute_not_exists(pk)',
-                },
-              },
-              {
-                Delete: {
-                  TableName: this.#table,
-                  Key: { pk: CLAIM, sk: image.backupId },
-                  ConditionExpression: 'jobId = :jobId',
-                  ExpressionAttributeValues: { ':jobId': image.jobId },
-                },
-              },
-            ],
-          }),
-        );
-        return;
-      } catch (error) {
-        const reasons = cancellationReasons(error);
-        if (reasons === undefined) throw dynamoFailure('TransactWriteItems', this.#table, error);
-        if (isRetryableCancellation(reasons) && attempt < MAX_OPTIMISTIC_ATTEMPTS) {
-          await backoff(attempt);
-          continue;
-        }
-        // A record exists: the same one is a retried Catalog step, a different one is a conflict.
-        const existingJson = (await this.#getItem(client, image.backupId))?.json;
-        if (typeof existingJson === 'string') {
-          if (isDeepStrictEqual(JSON.parse(existingJson), JSON.parse(json))) return;
-          throw new ConflictError(`the catalog already holds a different image ${image.backupId}`, { cause: error });
-        }
-        const holder = await this.#claimHolder(image.backupId);
-        throw new ConflictError(
-          `image ${image.backupId} cannot be catalogued: ${holder === undefined ? `job ${image.jobId} holds no claim on that backup id (it was dropped)` : `job ${holder} holds its backup id, not job ${image.jobId}`}`,
-          { cause: error },
-        );
-      }
+    const refused = await this.#transact([
+      { Put: { TableName: this.#table, Item: { pk: client, sk: image.backupId, policy: image.policy, createdAt: image.createdAt, json }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      { Delete: { TableName: this.#table, Key: { pk: CLAIM, sk: image.backupId }, ConditionExpression: 'jobId = :jobId', ExpressionAttributeValues: { ':jobId': image.jobId } } },
+    ]);
+    if (refused === undefined) return;
+    // A record exists: the same one is a retried Catalog step, a different one is a conflict.
+    const existingJson = (await this.#getItem(client, image.backupId))?.json;
+    if (typeof existingJson === 'string') {
+      if (isDeepStrictEqual(JSON.parse(existingJson), JSON.parse(json))) return;
+      throw new ConflictError(`the catalog already holds a different image ${image.backupId}`);
     }
+    const holder = await this.#claimHolder(image.backupId);
+    throw new ConflictError(
+      `image ${image.backupId} cannot be catalogued: ${holder === undefined ? `job ${image.jobId} holds no claim on that backup id (it was dropped)` : `job ${holder} holds its backup id, not job ${image.jobId}`}`,
+    );
   }
 
   async withdrawImage(backupId: string, at: Date): Promise<boolean> {
     const image = await this.getImage(backupId);
     if (image === undefined) return false;
     const claim: ImageClaim = { backupId, jobId: image.jobId, client: image.client, storageUnit: image.storageUnit, claimedAt: at.toISOString() };
-    try {
-      await this.#client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Delete: { TableName: this.#table, Key: { pk: image.client, sk: backupId }, ConditionExpression: 'attribute_exists(pk)' } },
-            { Put: { TableName: this.#table, Item: { pk: CLAIM, sk: backupId, jobId: image.jobId, json: JSON.stringify(claim) }, ConditionExpression: 'attribute_not_exists(pk)' } },
-          ],
-        }),
-      );
-      return true;
-    } catch (error) {
-      const reasons = cancellationReasons(error);
-      // Withdrawn meanwhile by somebody else: the image is gone and its claim stands, as asked.
-      if (reasons !== undefined && reasons[0]?.Code === 'ConditionalCheckFailed') return false;
-      throw dynamoFailure('TransactWriteItems', this.#table, error);
-    }
+    const refused = await this.#transact([
+      { Delete: { TableName: this.#table, Key: { pk: image.client, sk: backupId }, ConditionExpression: 'attribute_exists(pk)' } },
+      { Put: { TableName: this.#table, Item: { pk: CLAIM, sk: backupId, jobId: image.jobId, json: JSON.stringify(claim) }, ConditionExpression: 'attribute_not_exists(pk)' } },
+    ]);
+    // Refused: withdrawn meanwhile by somebody else; the image is gone and its claim stands, as asked.
+    return refused === undefined;
   }
 
   async getImage(backupId: string): Promise<Image | undefined> {
@@ -224,6 +171,26 @@ export class DynamoCatalogStore implements CatalogStore {
         return at >= from && at <= to;
       })
       .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || (a.backupId < b.backupId ? 1 : a.backupId > b.backupId ? -1 : 0));
+  }
+
+  /**
+   * Runs one transaction; a loss to a concurrent transaction is run again.
+   * Resolves undefined when it committed, or with the per-item reasons when
+   * a condition refused it (nothing was written then).
+   */
+  async #transact(items: NonNullable<TransactWriteCommandInput['TransactItems']>): Promise<CancellationReason[] | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#client.send(new TransactWriteCommand({ TransactItems: items }));
+        return undefined;
+      } catch (error) {
+        const reasons = cancellationReasons(error);
+        if (reasons === undefined) throw dynamoFailure('TransactWriteItems', this.#table, error);
+        if (!isRetryableCancellation(reasons)) return reasons;
+        if (attempt >= MAX_OPTIMISTIC_ATTEMPTS) throw dynamoFailure('TransactWriteItems', this.#table, error);
+        await backoff(attempt);
+      }
+    }
   }
 
   async #claimHolder(backupId: string): Promise<number | undefined> {

@@ -1,18 +1,15 @@
-import type { Image } from '../model/image.ts';
 import { BackupTaskResult } from '../model/task.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
 import type { JobStore } from '../ports/job-store.ts';
 import { CairnError } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
-import { parseBackupId } from '../ids.ts';
 import { parseOrThrow } from '../validation.ts';
+import { imageRecord } from './image-record.ts';
 
 export interface CatalogDeps {
   jobs: JobStore;
   catalog: CatalogStore;
 }
-
-const DAY_MS = 86_400_000;
 
 /**
  * Records the image once the agent has reported every byte durable (data
@@ -29,27 +26,7 @@ export async function commitImage(deps: CatalogDeps, jobId: number, rawResult: u
   if (job.backupId !== result.backupId) {
     throw new CairnError(StatusCode.CORRUPT_IMAGE, `agent reported image ${result.backupId} for job ${jobId}, which writes ${job.backupId ?? 'no image'}`);
   }
-  const createdAt = parseBackupId(result.backupId).createdAt;
-  const image: Image = {
-    backupId: result.backupId,
-    client: job.client,
-    policy: job.policy,
-    schedule: job.schedule,
-    level: job.level,
-    storageUnit: job.storageUnit,
-    jobId,
-    statusCode: result.statusCode,
-    fragments: result.fragments,
-    fileCount: result.fileCount,
-    bytes: result.bytes,
-    indexKey: result.indexKey,
-    indexSha256: result.indexSha256,
-    manifestKey: result.manifestKey,
-    createdAt: createdAt.toISOString(),
-    expiresAt: new Date(createdAt.getTime() + job.retentionDays * DAY_MS).toISOString(),
-    state: 'ACTIVE',
-    ...(job.baseBackupId ? { baseBackupId: job.baseBackupId } : {}),
-  };
+  const image = imageRecord({ ...job, jobId }, result);
   await deps.catalog.putImage(image);
   // An administrator may have ended the job while the image was committed.
   // The job record is what the operator saw, so the image goes (its data

@@ -6,7 +6,7 @@ import { createTables } from '#aws/create-tables.ts';
 import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
-import { catalogImage, sampleImage, sampleJob, sampleStorageUnit } from '../contracts/fixtures.ts';
+import { claimAndCommit, sampleImage, sampleJob, sampleStorageUnit } from '../contracts/fixtures.ts';
 
 const run = promisify(execFile);
 const bin = new URL('../../bin/cairn.js', import.meta.url).pathname;
@@ -22,7 +22,7 @@ describe.skipIf(Boolean(skip))(`the cairn CLI against a deployed stack${skip ? `
     const tables = await createTables(clients.dynamodb, `cli${Date.now()}`);
     const client = clients.documents;
     await new DynamoJobStore({ client, tableName: tables.jobs }).create(sampleJob(7, { state: 'DONE', statusCode: 0 }));
-    await catalogImage(new DynamoCatalogStore({ client, tableName: tables.catalog }), sampleImage('client1', new Date('2026-11-01T01:00:00Z')));
+    await claimAndCommit(new DynamoCatalogStore({ client, tableName: tables.catalog }), sampleImage('client1', new Date('2026-11-01T01:00:00Z')));
     await new DynamoConfigStore({ client, tableName: tables.config }).putStorageUnit(sampleStorageUnit('disk1'));
     env = {
       ...process.env,

@@ -1,12 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { runCairn, type CliResult } from './cli-process.ts';
 
-const run = promisify(execFile);
-const bin = new URL('../../bin/cairn.js', import.meta.url).pathname;
 const isRoot = process.getuid?.() === 0;
 
 interface Context {
@@ -161,15 +158,7 @@ const rows: Row[] = [
 describe('cairn restore when something is wrong', () => {
   const context = { targets: 0 } as Context & { targets: number };
   let home: string;
-  const cairn = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
-    try {
-      const { stdout, stderr } = await run(process.execPath, [bin, '--home', home, ...args], { maxBuffer: 16 * 1024 * 1024 });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const cairn = (...args: string[]): Promise<CliResult> => runCairn(home, args);
   const backUp = async (client: string): Promise<{ backupId: string; fragmentKey: string }> => {
     const backup = await cairn('backup', '--client', client, '--path', context.source, '--json');
     expect(backup.code, backup.stderr).toBe(0);

@@ -1,28 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';
+import { runCairn, type CliResult } from './cli-process.ts';
 
-const run = promisify(execFile);
-const bin = new URL('../../bin/cairn.js', import.meta.url).pathname;
 
 /** The `cairn` command as an operator runs it: a real process, real state under --home. */
 describe('the cairn CLI', () => {
   let work: string;
   let home: string;
-  const cairn = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
-    try {
-      const { stdout, stderr } = await run(process.execPath, [bin, '--home', home, ...args], { maxBuffer: 16 * 1024 * 1024 });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const cairn = (...args: string[]): Promise<CliResult> => runCairn(home, args);
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), 'cairn-cli-'));
     home = join(work, 'home');

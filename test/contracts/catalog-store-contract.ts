@@ -1,7 +1,7 @@
 import { expect, it } from 'vitest';
 import type { CatalogStore } from '#core/ports/catalog-store.ts';
 import { ConflictError } from '#core/errors.ts';
-import { type OpenStore, catalogImage, claimOf, sampleImage, describeContract } from './fixtures.ts';
+import { type OpenStore, claimAndCommit, claimOf, sampleImage, describeContract } from './fixtures.ts';
 
 export function describeCatalogStoreContract(adapter: string, open: OpenStore<CatalogStore>, skipReason?: string): void {
   describeContract('CatalogStore', adapter, open, skipReason, (store) => {
@@ -10,24 +10,24 @@ export function describeCatalogStoreContract(adapter: string, open: OpenStore<Ca
 
     it('returns an image exactly as it was committed', async () => {
       const image = sampleImage('client1', t(1));
-      await catalogImage(store(), image);
+      await claimAndCommit(store(), image);
       expect(await store().getImage(image.backupId)).toEqual(image);
       expect(await store().getImage('client1_0000000001')).toBeUndefined();
     });
 
     it('accepts the same image twice (a retried catalog step) but not a different one under its id', async () => {
       const image = sampleImage('client1', t(1));
-      await catalogImage(store(), image);
+      await claimAndCommit(store(), image);
       await store().putImage(image);
       await expect(store().putImage({ ...image, fileCount: 999 })).rejects.toBeInstanceOf(ConflictError);
       expect((await store().getImage(image.backupId))?.fileCount).toBe(image.fileCount);
     });
 
     it('lists images newest first, by client, policy and time range', async () => {
-      await catalogImage(store(), sampleImage('client1', t(1)));
-      await catalogImage(store(), sampleImage('client1', t(3), { policy: 'other' }));
-      await catalogImage(store(), sampleImage('client2', t(2)));
-      await catalogImage(store(), sampleImage('client1', t(5)));
+      await claimAndCommit(store(), sampleImage('client1', t(1)));
+      await claimAndCommit(store(), sampleImage('client1', t(3), { policy: 'other' }));
+      await claimAndCommit(store(), sampleImage('client2', t(2)));
+      await claimAndCommit(store(), sampleImage('client1', t(5)));
       await store().claimBackupId(claimOf(sampleImage('client1', t(4))));
       const ids = (images: { backupId: string }[]): string[] => images.map((i) => i.backupId);
       expect(ids(await store().listImages())).toEqual([
@@ -53,7 +53,7 @@ export function describeCatalogStoreContract(adapter: string, open: OpenStore<Ca
 
     it('never gives out the backup id of a catalogued image', async () => {
       const image = sampleImage('client1', t(1));
-      await catalogImage(store(), image);
+      await claimAndCommit(store(), image);
       expect(await store().listClaims()).toEqual([]);
       expect(await store().claimBackupId(claimOf(image, 99))).toBe(false);
       expect(await store().claimBackupId(claimOf(image))).toBe(false);
@@ -82,7 +82,7 @@ export function describeCatalogStoreContract(adapter: string, open: OpenStore<Ca
 
     it('withdraws a catalogued image back into a claim of its job', async () => {
       const image = sampleImage('client1', t(1), { jobId: 5 });
-      await catalogImage(store(), image);
+      await claimAndCommit(store(), image);
       expect(await store().withdrawImage(image.backupId, t(2))).toBe(true);
       expect(await store().getImage(image.backupId)).toBeUndefined();
       expect(await store().listImages()).toEqual([]);

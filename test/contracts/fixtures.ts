@@ -82,7 +82,7 @@ export function claimOf(image: Image, jobId = image.jobId): ImageClaim {
 }
 
 /** Catalogues an image the way a job does: claim its backup id, then commit. */
-export async function catalogImage(store: CatalogStore, image: Image): Promise<void> {
+export async function claimAndCommit(store: CatalogStore, image: Image): Promise<void> {
   if (!(await store.claimBackupId(claimOf(image)))) throw new Error(`backup id ${image.backupId} is taken`);
   await store.putImage(image);
 }

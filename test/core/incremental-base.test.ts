@@ -6,7 +6,7 @@ import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
 import { queueBackupJob } from '#core/jobs/job-service.ts';
 import { reserveResources } from '#core/broker/broker.ts';
 import { FakeClock } from '#core/ports/clock.ts';
-import { catalogImage, samplePolicy, sampleImage } from '../contracts/fixtures.ts';
+import { claimAndCommit, samplePolicy, sampleImage } from '../contracts/fixtures.ts';
 
 describe('the base an incremental is taken against', () => {
   let home: string;
@@ -48,9 +48,9 @@ describe('the base an incremental is taken against', () => {
   });
 
   it('takes a differential against the last backup of any level and a cumulative against the last full', async () => {
-    await catalogImage(rt.catalog, sampleImage('c1', new Date('2026-11-20T01:00:00Z'), { policy: 'p', schedule: 'full', level: 'full', storageUnit: 'local-disk' }));
-    await catalogImage(rt.catalog, sampleImage('c1', new Date('2026-11-21T01:00:00Z'), { policy: 'p', schedule: 'diff', level: 'differential-incremental', storageUnit: 'local-disk' }));
-    await catalogImage(rt.catalog, sampleImage('c1', new Date('2026-11-22T01:00:00Z'), { policy: 'p', schedule: 'diff', level: 'differential-incremental', storageUnit: 'local-disk', statusCode: 84 }));
+    await claimAndCommit(rt.catalog, sampleImage('c1', new Date('2026-11-20T01:00:00Z'), { policy: 'p', schedule: 'full', level: 'full', storageUnit: 'local-disk' }));
+    await claimAndCommit(rt.catalog, sampleImage('c1', new Date('2026-11-21T01:00:00Z'), { policy: 'p', schedule: 'diff', level: 'differential-incremental', storageUnit: 'local-disk' }));
+    await claimAndCommit(rt.catalog, sampleImage('c1', new Date('2026-11-22T01:00:00Z'), { policy: 'p', schedule: 'diff', level: 'differential-incremental', storageUnit: 'local-disk', statusCode: 84 }));
     expect(await baseFor('diff')).toEqual({ level: 'differential-incremental', base: 'c1_1795222800' });
     expect(await baseFor('cum')).toEqual({ level: 'cumulative-incremental', base: 'c1_1795136400' });
   });

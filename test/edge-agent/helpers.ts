@@ -3,6 +3,7 @@ import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync
 import os from 'node:os';
 import path from 'node:path';
 import type { Image } from '#core/model/image.ts';
+import { imageRecord } from '#core/catalog/image-record.ts';
 import { BackupTask, type BackupTaskInput, type BackupTaskResult, type TaskReporter } from '#core/model/task.ts';
 import type { IncompleteWrite, ObjectBody, ObjectStore } from '#core/ports/object-store.ts';
 
@@ -29,27 +30,7 @@ export function backupTask(unitPath: string, selections: string[], overrides: Pa
 
 /** The catalog record the Catalog step would commit for a backup (restore's root of trust). */
 export function catalogImage(task: BackupTask, result: BackupTaskResult): Image {
-  const createdAt = new Date(Number(task.backupId.slice(task.backupId.lastIndexOf('_') + 1)) * 1000);
-  return {
-    backupId: result.backupId,
-    client: task.client,
-    policy: task.policy,
-    schedule: task.schedule,
-    level: task.level,
-    storageUnit: task.storageUnit.name,
-    jobId: task.jobId,
-    statusCode: result.statusCode,
-    fragments: result.fragments,
-    fileCount: result.fileCount,
-    bytes: result.bytes,
-    indexKey: result.indexKey,
-    indexSha256: result.indexSha256,
-    manifestKey: result.manifestKey,
-    createdAt: createdAt.toISOString(),
-    expiresAt: new Date(createdAt.getTime() + 30 * 86_400_000).toISOString(),
-    state: 'ACTIVE',
-    ...(task.base ? { baseBackupId: task.base.backupId } : {}),
-  };
+  return imageRecord({ ...task, storageUnit: task.storageUnit.name, retentionDays: 30, baseBackupId: task.base?.backupId }, result);
 }
 
 /** A reporter that remembers what it was told. */

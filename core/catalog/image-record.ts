@@ -1,0 +1,47 @@
+import type { Image } from '../model/image.ts';
+import type { BackupTaskResult } from '../model/task.ts';
+import { parseBackupId } from '../ids.ts';
+
+const DAY_MS = 86_400_000;
+
+/** What the catalog takes from the job (or task) that wrote an image. */
+export interface ImageOrigin {
+  client: string;
+  policy: string;
+  schedule: string;
+  level: Image['level'];
+  storageUnit: string;
+  jobId: number;
+  retentionDays: number;
+  baseBackupId?: string;
+}
+
+/**
+ * The catalog record of an image the agent reported durable: its identity
+ * from the job, its contents from the agent's result, its times from the
+ * backup id (the second the job was granted), so a retried Catalog step
+ * builds the identical record.
+ */
+export function imageRecord(origin: ImageOrigin, result: BackupTaskResult): Image {
+  const createdAt = parseBackupId(result.backupId).createdAt;
+  return {
+    backupId: result.backupId,
+    client: origin.client,
+    policy: origin.policy,
+    schedule: origin.schedule,
+    level: origin.level,
+    storageUnit: origin.storageUnit,
+    jobId: origin.jobId,
+    statusCode: result.statusCode,
+    fragments: result.fragments,
+    fileCount: result.fileCount,
+    bytes: result.bytes,
+    indexKey: result.indexKey,
+    indexSha256: result.indexSha256,
+    manifestKey: result.manifestKey,
+    createdAt: createdAt.toISOString(),
+    expiresAt: new Date(createdAt.getTime() + origin.retentionDays * DAY_MS).toISOString(),
+    state: 'ACTIVE',
+    ...(origin.baseBackupId ? { baseBackupId: origin.baseBackupId } : {}),
+  };
+}
