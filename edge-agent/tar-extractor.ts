@@ -3,7 +3,7 @@ import { constants, type Stats } from 'node:fs';
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, realpath, rename, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { extract as createExtract, type Extract, type Header } from 'tar-stream';
-import { CairnError } from '#core/errors.ts';
+import { CairnError, messageOf } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { describeFsError } from './fs-errors.ts';
 import { ProblemList } from './problems.ts';
@@ -537,8 +537,4 @@ async function lstatOrUndefined(absolute: string): Promise<Stats | undefined> {
 
 function terminated(reason: unknown): CairnError {
   return new CairnError(StatusCode.TERMINATED_BY_ADMINISTRATOR, 'termination requested by administrator', reason === undefined ? {} : { cause: reason });
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
