@@ -3,5 +3,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../edge-agent/main.ts');
+const { main } = await import('../edge-agent/transport/main.ts');
 await main(process.argv);

@@ -1,5 +1,5 @@
 import { reconcile, type JanitorReport } from '#core/jobs/janitor.ts';
-import { objectStoreStaging } from '#agent/staging-area.ts';
+import { objectStoreStaging } from '#agent/transport/staging-area.ts';
 import { isOrphanOwner } from './orphans.ts';
 import type { LocalRuntime } from './runtime.ts';
 

@@ -13,12 +13,12 @@ import { S3ObjectStore } from '#aws/s3-object-store.ts';
 import { runBackupJob, type JobEngineDeps } from '#local/job-engine.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
 import { systemClock } from '#core/ports/clock.ts';
-import { restoreImage } from '#agent/restore.ts';
+import { restoreImage } from '#agent/restore/restore.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';
 import { imageKeys } from '#core/ids.ts';
 import { reconcile } from '#core/jobs/janitor.ts';
-import { objectStoreStaging } from '#agent/staging-area.ts';
+import { objectStoreStaging } from '#agent/transport/staging-area.ts';
 
 const emulator = await startAwsEmulator();
 const skip = 'skip' in emulator ? emulator.skip : undefined;

@@ -6,8 +6,8 @@ import { parseBackupId } from '#core/ids.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
 import { openLocalRuntime } from '#local/runtime.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';
-import { restoreImage } from '#agent/restore.ts';
-import { openStorageUnit } from '#agent/open-storage-unit.ts';
+import { restoreImage } from '#agent/restore/restore.ts';
+import { openStorageUnit } from '#agent/transport/open-storage-unit.ts';
 import { patterned } from '../edge-agent/helpers.ts';
 import { runCairn } from './cli-process.ts';
 

@@ -4,11 +4,11 @@ import { chmodSync, existsSync, linkSync, lstatSync, lutimesSync, mkdirSync, rea
 import path from 'node:path';
 import { extract as tarExtract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runBackup } from '#agent/backup.ts';
-import { readIndex } from '#agent/index-reader.ts';
-import { readManifest } from '#agent/manifest.ts';
-import { restoreImage } from '#agent/restore.ts';
-import { memberName } from '#agent/tar-member.ts';
+import { runBackup } from '#agent/image/backup.ts';
+import { readIndex } from '#agent/image/index-reader.ts';
+import { readManifest } from '#agent/image/manifest.ts';
+import { restoreImage } from '#agent/restore/restore.ts';
+import { memberName } from '#agent/image/tar-member.ts';
 import { CairnError } from '#core/errors.ts';
 import { imageKeys } from '#core/ids.ts';
 import type { Image } from '#core/model/image.ts';

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { BufferPool, throughPool } from '#agent/buffer-pool.ts';
+import { BufferPool, throughPool } from '#agent/transport/buffer-pool.ts';
 
 async function* chunksOf(total: number, chunkSize: number, delayMs = 0): AsyncGenerator<Uint8Array> {
   for (let offset = 0; offset < total; offset += chunkSize) {

@@ -1,8 +1,8 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runBackup } from '#agent/backup.ts';
-import { restoreImage } from '#agent/restore.ts';
+import { runBackup } from '#agent/image/backup.ts';
+import { restoreImage } from '#agent/restore/restore.ts';
 import { CairnError } from '#core/errors.ts';
 import type { Image } from '#core/model/image.ts';
 import { FsObjectStore } from '#local/fs-object-store.ts';

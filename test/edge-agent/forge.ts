@@ -5,7 +5,7 @@ import { imageKeys } from '#core/ids.ts';
 import type { Image } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
 import { readAll, type ObjectStore } from '#core/ports/object-store.ts';
-import { encodeManifest, MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type ImageManifest } from '#agent/manifest.ts';
+import { encodeManifest, MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type ImageManifest } from '#agent/image/manifest.ts';
 
 /*
  * Tools to damage a stored image the way media, bugs or an attacker could,

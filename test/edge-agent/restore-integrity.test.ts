@@ -1,9 +1,9 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runBackup } from '#agent/backup.ts';
-import { chainRefusal, restorePointInTime } from '#agent/point-in-time.ts';
-import { restoreImage, type RestoreOptions } from '#agent/restore.ts';
+import { runBackup } from '#agent/image/backup.ts';
+import { chainRefusal, restorePointInTime } from '#agent/restore/point-in-time.ts';
+import { restoreImage, type RestoreOptions } from '#agent/restore/restore.ts';
 import { CairnError } from '#core/errors.ts';
 import type { Image } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';

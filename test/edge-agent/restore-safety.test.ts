@@ -2,8 +2,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, lstatSy
 import path from 'node:path';
 import { pack as createPack, type Pack } from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { extractTarStream } from '#agent/tar-extractor.ts';
-import { parseMemberPath } from '#agent/safe-path.ts';
+import { extractTarStream } from '#agent/restore/tar-extractor.ts';
+import { parseMemberPath } from '#agent/restore/safe-path.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { tempDir } from './helpers.ts';

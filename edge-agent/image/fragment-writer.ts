@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { pack as createPack, type Pack } from 'tar-stream';
 import type { Fragment } from '#core/model/image.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
-import { throughPool, type BufferPool } from './buffer-pool.ts';
+import { throughPool, type BufferPool } from '../transport/buffer-pool.ts';
 import type { PackHeader } from './tar-member.ts';
 
 export interface FragmentWriterOptions {

@@ -3,7 +3,7 @@ import { access, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { describeFsError } from './fs-errors.ts';
+import { describeFsError } from '../reader/fs-errors.ts';
 
 /**
  * What a restore does when its target already holds entries (NetBackup's

@@ -6,11 +6,11 @@ import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { corruptImageError, fragmentLabel, trustedIndex } from './image-trust.ts';
 import { IndexCursor } from './index-cursor.ts';
-import { ProblemList } from './problems.ts';
+import { ProblemList } from '../reader/problems.ts';
 import { checkExisting, checkTarget, type ExistingEntries } from './restore-target.ts';
 import { planImage, type ImagePlan } from './restore-plan.ts';
 import { MalformedArchiveError, TarExtractor, type ExtractMember, type MemberDecision, type RestoreProgress } from './tar-extractor.ts';
-import { memberOwner, pathOfMember } from './tar-member.ts';
+import { memberOwner, pathOfMember } from '../image/tar-member.ts';
 
 export interface RestoreOptions {
   store: ObjectStore;

@@ -3,9 +3,9 @@ import type { Fragment, Image } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { readIndex } from './index-reader.ts';
-import { readManifest, type ImageManifest } from './manifest.ts';
-import type { ProblemList } from './problems.ts';
+import { readIndex } from '../image/index-reader.ts';
+import { readManifest, type ImageManifest } from '../image/manifest.ts';
+import type { ProblemList } from '../reader/problems.ts';
 
 /*
  * Restore's chain of trust: catalog → index sha256 → manifest → fragment

@@ -5,10 +5,10 @@ import path from 'node:path';
 import { extract as createExtract, type Extract, type Header } from 'tar-stream';
 import { CairnError, messageOf } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { describeFsError } from './fs-errors.ts';
-import { ProblemList } from './problems.ts';
+import { describeFsError } from '../reader/fs-errors.ts';
+import { ProblemList } from '../reader/problems.ts';
 import { parseMemberPath } from './safe-path.ts';
-import { memberMtimeSeconds, memberOwner, pathOfMember } from './tar-member.ts';
+import { memberMtimeSeconds, memberOwner, pathOfMember } from '../image/tar-member.ts';
 
 export interface ExtractMember {
   /** The name as stored in the archive, before any checks. */

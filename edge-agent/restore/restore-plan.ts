@@ -4,7 +4,7 @@ import type { IndexEntry } from '#core/model/task.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { readTrustedManifest, trustedIndex } from './image-trust.ts';
-import type { ProblemList } from './problems.ts';
+import type { ProblemList } from '../reader/problems.ts';
 import { isAtOrUnder, selectionRoot } from './safe-path.ts';
 import type { MemberDecision } from './tar-extractor.ts';
 

@@ -4,14 +4,14 @@ import { imageKeys } from '#core/ids.ts';
 import type { Fragment } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
-import type { BufferPool } from './buffer-pool.ts';
-import { prepareFile, UnreadableFileError, type CopyResult, type PreparedFile } from './file-reader.ts';
+import type { BufferPool } from '../transport/buffer-pool.ts';
+import { prepareFile, UnreadableFileError, type CopyResult, type PreparedFile } from '../reader/file-reader.ts';
 import { FragmentWriter, type MemberPlace } from './fragment-writer.ts';
-import { describeFsError } from './fs-errors.ts';
+import { describeFsError } from '../reader/fs-errors.ts';
 import { IndexWriter } from './index-writer.ts';
-import { ProblemList } from './problems.ts';
+import { ProblemList } from '../reader/problems.ts';
 import { packHeader, type MemberSpec } from './tar-member.ts';
-import type { WalkEntry } from './walker.ts';
+import type { WalkEntry } from '../reader/walker.ts';
 
 export interface ImageCounts {
   files: number;

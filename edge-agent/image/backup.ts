@@ -5,15 +5,15 @@ import { BackupTaskResult, type BackupTask, type IndexEntry, type TaskReporter }
 import type { StorageUnit } from '#core/model/storage-unit.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { BufferPool } from './buffer-pool.ts';
-import { excludeMatcher } from './exclude.ts';
+import { BufferPool } from '../transport/buffer-pool.ts';
+import { excludeMatcher } from '../reader/exclude.ts';
 import { ImageWriter } from './image-writer.ts';
 import { encodeManifest, MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type ImageManifest } from './manifest.ts';
-import { ProgressTicker } from './progress.ts';
-import { readAhead } from './read-ahead.ts';
-import { statSelections, walk } from './walker.ts';
+import { ProgressTicker } from '../transport/progress.ts';
+import { readAhead } from '../reader/read-ahead.ts';
+import { statSelections, walk } from '../reader/walker.ts';
 import { readIndex } from './index-reader.ts';
-import { openStorageUnit } from './open-storage-unit.ts';
+import { openStorageUnit } from '../transport/open-storage-unit.ts';
 
 export interface BackupDeps {
   store: ObjectStore;

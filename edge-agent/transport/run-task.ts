@@ -5,7 +5,7 @@ import { parseOrThrow } from '#core/validation.ts';
 import { createAwsClients } from '#aws/clients.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { TaskGoneError, sendTaskFailure, sendTaskHeartbeat, sendTaskSuccess } from '#aws/sfn-task-reporter.ts';
-import { runBackup } from './backup.ts';
+import { runBackup } from '../image/backup.ts';
 import { openStorageUnit } from './open-storage-unit.ts';
 
 /** How often the agent tells Step Functions it is alive; well inside the Stream state's HeartbeatSeconds. */

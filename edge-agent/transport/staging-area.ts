@@ -4,8 +4,8 @@ import type { Image } from '#core/model/image.ts';
 import type { StorageUnit } from '#core/model/storage-unit.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { messageOf } from '#core/errors.ts';
-import { readManifest } from './manifest.ts';
-import { manifestMismatches } from './image-trust.ts';
+import { readManifest } from '../image/manifest.ts';
+import { manifestMismatches } from '../restore/image-trust.ts';
 import { openStorageUnit } from './open-storage-unit.ts';
 
 /**
