@@ -1,6 +1,6 @@
 import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { CairnError, messageOf } from '#core/errors.ts';
-import { systemClock, type Clock } from '#core/ports/clock.ts';
+import type { Clock } from '#core/ports/clock.ts';
 import type { ExecutionStarter, StartOutcome } from '#core/ports/execution-starter.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { errorName } from './aws-errors.ts';
@@ -8,7 +8,11 @@ import { errorName } from './aws-errors.ts';
 export interface SfnExecutionStarterOptions {
   client: SFNClient;
   stateMachineArn: string;
-  /** When the request is sent; compared with the start date Step Functions answers with. */
+  /**
+   * When the request is sent; compared with the start date Step Functions
+   * answers with. Default: the host's wall clock (an adapter may read it; the
+   * Lambdas pass lambdas/system-clock.ts, tests a FakeClock).
+   */
   clock?: Clock;
 }
 
@@ -40,7 +44,7 @@ export class SfnExecutionStarter implements ExecutionStarter {
   constructor(options: SfnExecutionStarterOptions) {
     this.#client = options.client;
     this.#stateMachineArn = options.stateMachineArn;
-    this.#clock = options.clock ?? systemClock;
+    this.#clock = options.clock ?? { now: () => new Date() };
   }
 
   async start(name: string, input: unknown): Promise<StartOutcome> {

@@ -1,31 +1,16 @@
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { CairnError, messageOf, statusOf } from '#core/errors.ts';
 import { StatusCode, type StatusCodeValue } from '#core/status-codes.ts';
+import { TaskGoneError, type TaskToken } from '#core/ports/task-token.ts';
 import { errorName } from './aws-errors.ts';
+
+/** Defined with the TaskToken port it belongs to; exported here too for the callers of these functions. */
+export { TaskGoneError };
 
 /** Step Functions limits on SendTaskFailure (characters) and on a task's output (bytes, UTF-8). */
 export const SFN_ERROR_MAX_CHARS = 256;
 export const SFN_CAUSE_MAX_CHARS = 32768;
 export const SFN_OUTPUT_MAX_BYTES = 256 * 1024;
-
-/**
- * The workflow no longer waits for this task token: it timed out (missed
- * heartbeats, status 41) or its execution ended (stopped by an operator,
- * status 150). The agent should stop the work it does for that task.
- */
-export class TaskGoneError extends CairnError {
-  readonly reason: 'timed-out' | 'not-found';
-
-  constructor(reason: 'timed-out' | 'not-found', options: { cause?: unknown } = {}) {
-    super(
-      reason === 'timed-out' ? StatusCode.NETWORK_TIMEOUT : StatusCode.TERMINATED_BY_ADMINISTRATOR,
-      reason === 'timed-out' ? 'the workflow gave up on this task (heartbeat or task timeout)' : 'the workflow execution of this task has ended',
-      options,
-    );
-    this.name = 'TaskGoneError';
-    this.reason = reason;
-  }
-}
 
 /** The ASL `Catch`/`Retry` error name for a status code: `Status71`. */
 export function taskErrorName(statusCode: number): string {
@@ -62,6 +47,15 @@ export async function sendTaskFailure(client: SFNClient, token: string, error: u
 /** Tells the workflow the agent is alive; TaskGoneError when the workflow stopped waiting. */
 export async function sendTaskHeartbeat(client: SFNClient, token: string): Promise<void> {
   await call('SendTaskHeartbeat', () => client.send(new SendTaskHeartbeatCommand({ taskToken: token })));
+}
+
+/** The TaskToken port on Step Functions: the three calls above, bound to one task token. */
+export function sfnTaskToken(client: SFNClient, token: string): TaskToken {
+  return {
+    heartbeat: () => sendTaskHeartbeat(client, token),
+    succeed: (output) => sendTaskSuccess(client, token, output),
+    fail: (error) => sendTaskFailure(client, token, error),
+  };
 }
 
 /** Cuts `text` to at most `max` characters without splitting a surrogate pair, marking the cut with `…`. */

@@ -1,60 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { createAwsClients } from '#aws/clients.ts';
+import { resolveDeployment } from '#aws/deployment-outputs.ts';
 import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
 import { DynamoMediaStore } from '#aws/dynamo-media-store.ts';
-import { systemClock } from '#core/ports/clock.ts';
-import { CairnError } from '#core/errors.ts';
+import { SfnExecutionStarter } from '#aws/sfn-execution-starter.ts';
+import { systemClock } from '#lambdas/system-clock.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import type { Backend, GlobalOptions } from './backend.ts';
-
-/** What the CLI needs from a deployment; from env (CAIRN_*) or the stack's outputs. */
-interface Deployment {
-  configTable: string;
-  jobsTable: string;
-  catalogTable: string;
-  mediaTable: string;
-  stateMachineArn: string;
-}
-
-const outputPatterns: Record<keyof Deployment, RegExp> = {
-  configTable: /ConfigTable/i,
-  jobsTable: /JobsTable/i,
-  catalogTable: /CatalogTable/i,
-  mediaTable: /MediaTable/i,
-  stateMachineArn: /StateMachine/i,
-};
-const envNames: Record<keyof Deployment, string> = {
-  configTable: 'CAIRN_CONFIG_TABLE',
-  jobsTable: 'CAIRN_JOBS_TABLE',
-  catalogTable: 'CAIRN_CATALOG_TABLE',
-  mediaTable: 'CAIRN_MEDIA_TABLE',
-  stateMachineArn: 'CAIRN_STATE_MACHINE_ARN',
-};
-
-async function resolveDeployment(options: GlobalOptions): Promise<Deployment> {
-  const fromEnv = Object.fromEntries(Object.entries(envNames).map(([k, v]) => [k, process.env[v]])) as Partial<Deployment>;
-  if (Object.values(fromEnv).every(Boolean)) return fromEnv as Deployment;
-  const cfn = new CloudFormationClient({ region: options.region, endpoint: options.endpoint, profile: options.profile });
-  try {
-    const stack = (await cfn.send(new DescribeStacksCommand({ StackName: options.stack ?? 'CairnStack' }))).Stacks?.[0];
-    const outputs = stack?.Outputs ?? [];
-    const find = (key: keyof Deployment): string => {
-      const value = fromEnv[key] ?? outputs.find((o) => outputPatterns[key].test(o.OutputKey ?? ''))?.OutputValue;
-      if (!value) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `stack ${options.stack} has no output for ${key}; set ${envNames[key]}`);
-      return value;
-    };
-    return { configTable: find('configTable'), jobsTable: find('jobsTable'), catalogTable: find('catalogTable'), mediaTable: find('mediaTable'), stateMachineArn: find('stateMachineArn') };
-  } catch (error) {
-    if (error instanceof CairnError) throw error;
-    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `cannot read stack ${options.stack}: set ${Object.values(envNames).join(', ')} or deploy with cdk deploy`, { cause: error });
-  } finally {
-    cfn.destroy();
-  }
-}
+import type { Backend, GlobalOptions } from './backend-interface.ts';
 
 /**
  * The CLI against a deployed stack: the same stores on DynamoDB, and backups
@@ -66,6 +20,7 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
   const clients = createAwsClients({ region: options.region, endpoint: options.endpoint, profile: options.profile });
   const client = clients.documents;
   const jobs = new DynamoJobStore({ client, tableName: deployment.jobsTable });
+  const starter = new SfnExecutionStarter({ client: clients.sfn, stateMachineArn: deployment.stateMachineArn, clock: systemClock });
   return {
     kind: 'aws',
     config: new DynamoConfigStore({ client, tableName: deployment.configTable }),
@@ -76,7 +31,9 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
     async runBackup(request, hooks) {
       const owner = `cli:${request.client as string}:${Date.now()}`;
       const name = owner.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
-      await clients.sfn.send(new StartExecutionCommand({ stateMachineArn: deployment.stateMachineArn, name, input: JSON.stringify({ request: { ...request, owner } }) }));
+      // The name carries this call's client and instant, so the execution of that name is this call's whatever
+      // the outcome says ('already-started' here can only be this host's clock running ahead of AWS's).
+      await starter.start(name, { request: { ...request, owner } });
       // Follow the job the execution queued (it carries our owner tag) until it is DONE.
       let jobId: number | undefined;
       for (;;) {

@@ -1,38 +1,12 @@
-import type { ConfigStore } from '#core/ports/config-store.ts';
-import type { JobStore } from '#core/ports/job-store.ts';
-import type { CatalogStore } from '#core/ports/catalog-store.ts';
-import type { MediaStore } from '#core/ports/media-store.ts';
-import type { Clock } from '#core/ports/clock.ts';
-import type { JobRef } from '#core/jobs/job-service.ts';
-import type { BackupRun } from '#local/job-engine.ts';
 import type { LocalRuntime } from '#local/runtime.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { fsReason } from './errno-text.ts';
+import type { Backend, GlobalOptions } from './backend-interface.ts';
 
-/** What the CLI talks to: the standalone runtime on this machine, or a deployed stack. */
-export interface Backend {
-  kind: 'local' | 'aws';
-  config: ConfigStore;
-  jobs: JobStore;
-  catalog: CatalogStore;
-  media: MediaStore;
-  clock: Clock;
-  /** Starts a backup job and resolves when it has ended. */
-  runBackup(request: Record<string, unknown>, hooks: { onQueued?: (job: JobRef) => void }): Promise<BackupRun>;
-  close(): void;
-}
+export type { Backend, GlobalOptions } from './backend-interface.ts';
 
-export interface GlobalOptions {
-  home?: string;
-  aws?: boolean;
-  region?: string;
-  profile?: string;
-  endpoint?: string;
-  stack?: string;
-  json?: boolean;
-}
-
+/** The backend a command runs against: the deployed stack with --aws, else the standalone runtime (its janitor run first). */
 export async function openBackend(options: GlobalOptions): Promise<Backend> {
   if (options.aws) {
     const { openAwsBackend } = await import('./aws-backend.ts');

@@ -3,8 +3,8 @@ import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
 import { DynamoMediaStore } from '#aws/dynamo-media-store.ts';
-import { systemClock } from '#core/ports/clock.ts';
 import type { LambdaEnvironment } from './environment.ts';
+import { systemClock } from './system-clock.ts';
 
 /** The stores every Cairn Lambda is wired to, built once per cold start. */
 export function dynamoDeps(env: LambdaEnvironment) {

@@ -1,6 +1,7 @@
 import { reconcile, type JanitorReport } from '#core/jobs/janitor.ts';
 import { objectStoreStaging } from '#agent/transport/staging-area.ts';
 import { isOrphanOwner } from './orphans.ts';
+import { openStorageUnit } from './open-storage-unit.ts';
 import type { LocalRuntime } from './runtime.ts';
 
 /**
@@ -16,7 +17,7 @@ export async function runJanitor(runtime: LocalRuntime): Promise<JanitorReport> 
       jobs: runtime.jobs,
       catalog: runtime.catalog,
       media: runtime.media,
-      staging: objectStoreStaging(),
+      staging: objectStoreStaging(openStorageUnit),
       isOrphaned: (job) => isOrphanOwner(job.owner, runtime.owner),
     },
     runtime.clock.now(),

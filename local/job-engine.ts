@@ -11,7 +11,7 @@ import { createJobsHandler } from '#lambdas/jobs-handler.ts';
 import { createBrokerHandler } from '#lambdas/broker-handler.ts';
 import { createCatalogHandler } from '#lambdas/catalog-handler.ts';
 import { runBackup } from '#agent/image/backup.ts';
-import { openStorageUnit } from '#agent/transport/open-storage-unit.ts';
+import { openStorageUnit } from './open-storage-unit.ts';
 import { loadBackupJobDefinition } from './asl-definition.ts';
 import type { ConfigStore } from '#core/ports/config-store.ts';
 import type { JobStore } from '#core/ports/job-store.ts';
@@ -67,6 +67,7 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
       const cancelled = new AbortController();
       return await runBackup(task, {
         store,
+        openStore: openStorageUnit,
         now: () => runtime.clock.now(),
         signal: cancelled.signal,
         reporter: {

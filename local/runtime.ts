@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { systemClock, type Clock } from '#core/ports/clock.ts';
+import type { Clock } from '#core/ports/clock.ts';
+import { systemClock } from '#lambdas/system-clock.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
 import { openSqliteDatabase, type SqliteDatabase } from './sqlite-database.ts';
 import { localOwner } from './orphans.ts';

@@ -8,7 +8,7 @@ import { StatusCode, describeStatus } from '#core/status-codes.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
 import { resolveCairnHome } from '#local/runtime.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
-import { openStorageUnit } from '#agent/transport/open-storage-unit.ts';
+import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { type GlobalOptions, openBackend } from '../backend.ts';
 import { formatBytes, note, printJson } from '../output.ts';
 import { makeSampleTree } from '../demo/sample-tree.ts';

@@ -3,7 +3,7 @@ import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { imageAt } from '#core/catalog/point-in-time.ts';
 import { listImagePath } from '#agent/restore/point-in-time.ts';
-import { openStorageUnit } from '#agent/transport/open-storage-unit.ts';
+import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, printJson, table } from '../output.ts';
 import { parseIsoTime } from '../time-option.ts';

@@ -6,7 +6,7 @@ import { restoreImage, type RestoreResult } from '#agent/restore/restore.ts';
 import type { ExistingEntries } from '#agent/restore/restore-target.ts';
 import { restorePointInTime } from '#agent/restore/point-in-time.ts';
 import { imageAt } from '#core/catalog/point-in-time.ts';
-import { openStorageUnit } from '#agent/transport/open-storage-unit.ts';
+import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, note, printJson } from '../output.ts';
 import { parseIsoTime } from '../time-option.ts';

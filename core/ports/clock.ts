@@ -1,9 +1,10 @@
-/** Time comes from outside so that rules can be tested at any instant. */
+/**
+ * Time comes from outside so that rules can be tested at any instant. The
+ * wall clock itself is an adapter (lambdas/system-clock.ts): core/ never reads it.
+ */
 export interface Clock {
   now(): Date;
 }
-
-export const systemClock: Clock = { now: () => new Date() };
 
 /** A clock tests move by hand. */
 export class FakeClock implements Clock {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { CairnError, ValidationError } from '#core/errors.ts';
 import { imageKeys } from '#core/ids.ts';
 import { BackupTaskResult, type BackupTask, type IndexEntry, type TaskReporter } from '#core/model/task.ts';
-import type { StorageUnit } from '#core/model/storage-unit.ts';
+import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { BufferPool } from '../transport/buffer-pool.ts';
@@ -13,12 +13,11 @@ import { ProgressTicker } from '../transport/progress.ts';
 import { readAhead } from '../reader/read-ahead.ts';
 import { statSelections, walk } from '../reader/walker.ts';
 import { readIndex } from './index-reader.ts';
-import { openStorageUnit } from '../transport/open-storage-unit.ts';
 
 export interface BackupDeps {
   store: ObjectStore;
-  /** Opens the storage unit an incremental's base image is in (default: openStorageUnit). */
-  openStore?: (unit: StorageUnit) => Promise<ObjectStore>;
+  /** Opens the storage unit an incremental's base image is in; given by the entry point, needed only for a task with a base. */
+  openStore?: StorageUnitOpener;
   reporter: TaskReporter;
   now: () => Date;
   /** Aborting ends the backup with status 150 and removes what it wrote. */
@@ -69,7 +68,7 @@ export async function runBackup(task: BackupTask, deps: BackupDeps): Promise<Bac
   const stop = new AbortController();
   const onAbort = (): void => stop.abort(terminated(deps.signal?.reason));
   deps.signal?.addEventListener('abort', onAbort, { once: true });
-  const base = task.base ? { backupId: task.base.backupId, entries: await loadBaseIndex(task.base, deps.openStore ?? openStorageUnit) } : undefined;
+  const base = task.base ? { backupId: task.base.backupId, entries: await loadBaseIndex(task.base, deps.openStore ?? noOpener) } : undefined;
   const writer = new ImageWriter({ store: deps.store, backupId: task.backupId, pool, fragmentSizeBytes: task.storageUnit.fragmentSizeBytes, signal: stop.signal, base });
   // Stop the uploads at once, rather than when the reader next checks the signal.
   stop.signal.addEventListener('abort', () => void writer.abort(stop.signal.reason), { once: true });
@@ -203,7 +202,12 @@ async function removeObjects(store: ObjectStore, keys: readonly string[]): Promi
  * with the base's file count (one small record a file): the price of
  * detecting changes from size, mtime, ctime and inode without reading data.
  */
-async function loadBaseIndex(base: NonNullable<BackupTask['base']>, openStore: (unit: StorageUnit) => Promise<ObjectStore>): Promise<Map<string, IndexEntry>> {
+/** The opener of an agent that was given none: an incremental cannot read its base. */
+const noOpener: StorageUnitOpener = async (unit) => {
+  throw new CairnError(StatusCode.INTERNAL_ERROR, `no storage-unit opener was given to the agent, so storage unit ${unit.name} cannot be opened`);
+};
+
+async function loadBaseIndex(base: NonNullable<BackupTask['base']>, openStore: StorageUnitOpener): Promise<Map<string, IndexEntry>> {
   const entries = new Map<string, IndexEntry>();
   try {
     const store = await openStore(base.storageUnit);

@@ -1,7 +1,16 @@
 import { Command } from 'commander';
+import { createAwsClients } from '#aws/clients.ts';
+import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
+import { sfnTaskToken } from '#aws/sfn-task-reporter.ts';
+import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { runTask } from './run-task.ts';
 
-/** `cairn-agent`: what the SSM document runs on an on-premise host. */
+/**
+ * `cairn-agent`: what the SSM document runs on an on-premise host. This is the
+ * agent's composition root, the one edge-agent file that may import adapters
+ * (aws/, the storage-unit opener): it builds them from the command line and
+ * the environment and hands them to the agent code, which sees only ports.
+ */
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('cairn-agent').description('Cairn edge agent');
   program
@@ -13,7 +22,20 @@ export async function main(argv: string[]): Promise<void> {
     .option('--region <region>', 'AWS region', process.env.AWS_REGION)
     .option('--endpoint <url>', 'AWS endpoint (an emulator)')
     .action(async (options: { taskToken: string; task: string; jobsTable?: string; region?: string; endpoint?: string }) => {
-      const status = await runTask(options);
+      const clients = createAwsClients({ region: options.region, endpoint: options.endpoint });
+      let status: number;
+      try {
+        status = await runTask(
+          { task: options.task },
+          {
+            token: sfnTaskToken(clients.sfn, options.taskToken),
+            jobs: options.jobsTable ? new DynamoJobStore({ client: clients.documents, tableName: options.jobsTable }) : undefined,
+            openStore: openStorageUnit,
+          },
+        );
+      } finally {
+        clients.destroy();
+      }
       process.stderr.write(`cairn-agent: task ended with status ${status}\n`);
       // Partial success (1) is a success for SSM too; the workflow has the details.
       process.exitCode = status <= 1 ? 0 : 1;

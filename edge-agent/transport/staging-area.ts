@@ -1,20 +1,20 @@
 import { imageKeys } from '#core/ids.ts';
 import type { StagingArea } from '#core/jobs/janitor.ts';
 import type { Image } from '#core/model/image.ts';
-import type { StorageUnit } from '#core/model/storage-unit.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
+import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
 import { messageOf } from '#core/errors.ts';
 import { readManifest } from '../image/manifest.ts';
 import { manifestMismatches } from '../restore/image-trust.ts';
-import { openStorageUnit } from './open-storage-unit.ts';
 
 /**
  * The staging area of object-store units (disk and S3): an image is staged
  * under its own folder, `images/<client>/<backupId>/`, which only its claim
  * owns until the image is catalogued; discarding a claim removes that
- * folder with any partial file or unfinished multipart upload in it.
+ * folder with any partial file or unfinished multipart upload in it. The
+ * caller gives the opener (the standalone janitor: local/open-storage-unit.ts).
  */
-export function objectStoreStaging(openStore: (unit: StorageUnit) => Promise<ObjectStore> = openStorageUnit): StagingArea {
+export function objectStoreStaging(openStore: StorageUnitOpener): StagingArea {
   return {
     discard: async (claim, unit) => (await openStore(unit)).deletePrefix(`${imageKeys(claim.backupId).prefix}/`),
     check: async (image, unit) => checkImageObjects(await openStore(unit), image),

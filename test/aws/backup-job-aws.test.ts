@@ -12,7 +12,7 @@ import { DynamoMediaStore } from '#aws/dynamo-media-store.ts';
 import { S3ObjectStore } from '#aws/s3-object-store.ts';
 import { runBackupJob, type JobEngineDeps } from '#local/job-engine.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
-import { systemClock } from '#core/ports/clock.ts';
+import { systemClock } from '#lambdas/system-clock.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';

@@ -7,7 +7,7 @@ import { StorageUnit } from '#core/model/storage-unit.ts';
 import { openLocalRuntime } from '#local/runtime.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
-import { openStorageUnit } from '#agent/transport/open-storage-unit.ts';
+import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { patterned } from '../edge-agent/helpers.ts';
 import { runCairn } from './cli-process.ts';
 

@@ -9,6 +9,7 @@ import type { Image } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { FsObjectStore } from '#local/fs-object-store.ts';
+import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { forgeImage, headerOffset, indexLines, objectBytes, rewriteFragment, rewriteIndex, setHeaderSize, sha256 } from './forge.ts';
 import { backupTask, catalogImage, patterned, recordingReporter, tempDir } from './helpers.ts';
 
@@ -83,7 +84,7 @@ describe('restore of a damaged or forged image', () => {
       ...ids,
       ...(base ? { level: 'differential-incremental', base: { backupId: base.backupId, indexKey: base.indexKey, indexSha256: base.indexSha256, storageUnit: { name: 'disk1', kind: 'disk', path: unit, fragmentSizeBytes: MiB } } } : {}),
     });
-    const result = await runBackup(task, { store, reporter: recordingReporter(), now: () => new Date() });
+    const result = await runBackup(task, { store, openStore: openStorageUnit, reporter: recordingReporter(), now: () => new Date() });
     const image = catalogImage(task, result);
     const lines = await indexLines(store, image);
     return {

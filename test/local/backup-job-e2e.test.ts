@@ -7,7 +7,7 @@ import { runBackupJob } from '#local/job-engine.ts';
 import { runJanitor } from '#local/janitor.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
-import { openStorageUnit } from '#agent/transport/open-storage-unit.ts';
+import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';
 import { sampleJob, samplePolicy } from '../contracts/fixtures.ts';

@@ -8,7 +8,7 @@ import { schedulerTick } from '#local/scheduler-tick.ts';
 import { FakeClock } from '#core/ports/clock.ts';
 import { imageAt } from '#core/catalog/point-in-time.ts';
 import { restorePointInTime, listImagePath } from '#agent/restore/point-in-time.ts';
-import { openStorageUnit } from '#agent/transport/open-storage-unit.ts';
+import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';
 import { samplePolicy } from '../contracts/fixtures.ts';

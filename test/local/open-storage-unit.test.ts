@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openStorageUnit } from '#agent/transport/open-storage-unit.ts';
+import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { S3ObjectStore } from '#aws/s3-object-store.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
 import { FsObjectStore } from '#local/fs-object-store.ts';

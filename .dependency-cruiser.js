@@ -1,0 +1,180 @@
+// Who may import whom in Cairn: the dependency rules, stated once, here.
+//
+// Why dependency-cruiser (and not only ESLint): these rules are about the
+// resolved import graph. It resolves `#core/...` subpath imports, `../..`
+// paths and dynamic `import()` to the file they reach, tells Node built-ins
+// from npm packages from our own files, and finds cycles across the whole
+// tree in one pass; per-file ESLint rules see only the import string. What is
+// about code rather than imports (core reading process.env, the wall clock,
+// randomness) is checked by ESLint: see eslint.config.js. `npm run lint` runs
+// both; test/boundaries/ feeds each rule a probe that must fail.
+//
+// Paths are relative to the repository root. Rule names and comments are what
+// a violation prints, so each says what to do instead.
+
+/** Our top-level folders of production code; test/, bench/ and scripts/ may import any of them. */
+const OURS = '^(core|aws|local|lambdas|edge-agent|cli|cdk|bin|statemachines)/';
+
+/** Node built-ins that do I/O, spawn, talk to the network or expose the process: never in core/. */
+const NODE_IO = '^(node:)?(fs|fs/promises|child_process|os|net|http|https|http2|worker_threads|process|cluster|dgram|dns|tls|readline|inspector|perf_hooks|crypto)$';
+
+/** Packages that reach AWS, a database, the CDK, an interpreter or a command line: never in core/. */
+const IO_PACKAGES = '(^|/)node_modules/(@aws-sdk/|@smithy/|aws-cdk-lib/|constructs/|better-sqlite3/|aws-local-stepfunctions/|@middy/|commander/)';
+
+/** The cairn-agent composition root: the one edge-agent file that builds adapters and hands them to the agent. */
+const AGENT_ENTRY = '^edge-agent/transport/main\\.ts$';
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+export default {
+  forbidden: [
+    {
+      name: 'no-circular',
+      comment: 'No import cycles: split out the shared part (an interface, a type) into a file both import.',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'not-to-unresolvable',
+      comment: 'An import that does not resolve to a file or an installed package: a typo, or a missing dependency.',
+      severity: 'error',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+    {
+      name: 'core-imports-only-core',
+      comment: 'core/ is the pure domain: it imports nothing of ours outside core/. Define a port in core/ports/ and let the caller pass the adapter.',
+      severity: 'error',
+      from: { path: '^core/' },
+      to: { path: OURS, pathNot: '^core/' },
+    },
+    {
+      name: 'core-no-io-modules',
+      comment: 'core/ does no I/O and reads no process, clock or randomness: no fs, child_process, os, net, http(s), worker_threads, process, crypto. Take the value or a port as a parameter.',
+      severity: 'error',
+      from: { path: '^core/' },
+      to: { dependencyTypes: ['core'], path: NODE_IO },
+    },
+    {
+      name: 'core-no-io-packages',
+      comment: 'core/ imports no AWS SDK, CDK, SQLite, workflow interpreter, middleware or CLI package: those are adapters and entry points.',
+      severity: 'error',
+      from: { path: '^core/' },
+      to: { path: IO_PACKAGES },
+    },
+    {
+      name: 'only-aws-imports-the-sdk',
+      comment: 'aws/ is the only importer of @aws-sdk/* (tests, bench/ and scripts/ may use it too). Put the SDK call in an aws/ adapter and wire it from the entry point.',
+      severity: 'error',
+      from: { pathNot: '^(aws|test|bench|scripts)/' },
+      to: { path: '(^|/)node_modules/(@aws-sdk|@smithy)/' },
+    },
+    {
+      name: 'only-cdk-imports-the-cdk',
+      comment: 'aws-cdk-lib and constructs are for the CDK app in cdk/ (and its tests) only.',
+      severity: 'error',
+      from: { pathNot: '^(cdk|test)/' },
+      to: { path: '(^|/)node_modules/(aws-cdk-lib|constructs)/' },
+    },
+    {
+      name: 'aws-imports-core-and-itself',
+      comment: 'aws/ holds adapters for AWS: it imports core/ (the ports it implements) and its own files, nothing else of ours.',
+      severity: 'error',
+      from: { path: '^aws/' },
+      to: { path: OURS, pathNot: '^(core|aws)/' },
+    },
+    {
+      name: 'agent-depends-on-ports',
+      comment:
+        'edge-agent/ imports core/ and its own files; it gets its adapters (object stores, the job store, the task token) as parameters from its entry point, edge-agent/transport/main.ts, or from the runtime that calls it in-process.',
+      severity: 'error',
+      from: { path: '^edge-agent/', pathNot: AGENT_ENTRY },
+      to: { path: OURS, pathNot: '^(core|edge-agent)/' },
+    },
+    {
+      name: 'agent-entry-wires-adapters-only',
+      comment: 'The cairn-agent entry (edge-agent/transport/main.ts) may import aws/ adapters and the storage-unit opener (local/open-storage-unit.ts, local/fs-object-store.ts); nothing else of local/, and no lambdas/, cli/ or cdk/.',
+      severity: 'error',
+      from: { path: AGENT_ENTRY },
+      to: { path: OURS, pathNot: '^(core/|edge-agent/|aws/|local/open-storage-unit\\.ts$|local/fs-object-store\\.ts$)' },
+    },
+    {
+      name: 'lambdas-import-core-aws-and-themselves',
+      comment: 'lambdas/ holds the handlers (shared with the standalone runtime) and their DynamoDB wiring: it imports core/, aws/ and its own files, never local/, edge-agent/, cli/ or cdk/.',
+      severity: 'error',
+      from: { path: '^lambdas/' },
+      to: { path: OURS, pathNot: '^(core|aws|lambdas)/' },
+    },
+    {
+      name: 'local-imports-core-lambdas-agent-and-itself',
+      comment: 'local/ (the standalone runtime) imports core/, lambdas/ (the same handlers), edge-agent/ (the in-process agent) and its own files; never cli/ or cdk/.',
+      severity: 'error',
+      from: { path: '^local/' },
+      to: { path: OURS, pathNot: '^(core|lambdas|edge-agent|local|aws)/' },
+    },
+    {
+      name: 'local-reaches-aws-only-through-the-opener',
+      comment: 'local/ does not import aws/: the one exception is local/open-storage-unit.ts loading the S3 adapter for an S3 storage unit.',
+      severity: 'error',
+      from: { path: '^local/', pathNot: '^local/open-storage-unit\\.ts$' },
+      to: { path: '^aws/' },
+    },
+    {
+      name: 'opener-loads-only-the-s3-adapter',
+      comment: 'local/open-storage-unit.ts may reach aws/s3-object-store.ts only (the adapter of S3 storage units).',
+      severity: 'error',
+      from: { path: '^local/open-storage-unit\\.ts$' },
+      to: { path: '^aws/', pathNot: '^aws/s3-object-store\\.ts$' },
+    },
+    {
+      name: 'opener-loads-the-s3-adapter-lazily',
+      comment: 'local/open-storage-unit.ts loads aws/s3-object-store.ts by dynamic import(), so a runtime or agent that writes to disk starts without the AWS SDK.',
+      severity: 'error',
+      from: { path: '^local/open-storage-unit\\.ts$' },
+      to: { path: '^aws/', dynamic: false },
+    },
+    {
+      name: 'cli-does-not-import-cdk',
+      comment: 'cli/ wires any runtime (standalone or deployed) but never imports the CDK app; deployment stays `cdk deploy`.',
+      severity: 'error',
+      from: { path: '^cli/' },
+      to: { path: '^cdk/' },
+    },
+    {
+      name: 'cdk-imports-itself-and-table-descriptions',
+      comment: 'cdk/ imports its own files and aws/tables.ts (the table names and keys it creates and the adapters read); it reads statemachines/*.asl.json from disk, not by import.',
+      severity: 'error',
+      from: { path: '^cdk/' },
+      to: { path: OURS, pathNot: '^(cdk/|aws/tables\\.ts$)' },
+    },
+    {
+      name: 'bin-starts-entry-points-only',
+      comment: 'bin/ starts the two programs, cli/main.ts and edge-agent/transport/main.ts, and nothing else of ours.',
+      severity: 'error',
+      from: { path: '^bin/' },
+      to: { path: OURS, pathNot: '^(cli/main\\.ts|edge-agent/transport/main\\.ts)$' },
+    },
+    {
+      name: 'production-code-does-not-import-tests-or-tools',
+      comment: 'Nothing shipped imports test/, bench/ or scripts/: fixtures and tools stay out of the product.',
+      severity: 'error',
+      from: { path: OURS },
+      to: { path: '^(test|bench|scripts)/' },
+    },
+  ],
+  options: {
+    // node_modules is never cruised itself, only seen as the target of an import (the package rules need that).
+    doNotFollow: { path: ['node_modules'] },
+    exclude: { path: ['^cdk\\.out/', '^\\.cairn/', '^dist/'] },
+    // Type-only imports count: a cycle through types is still a cycle, and a port's type must not come from an adapter.
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    // `#core/*` and friends resolve through package.json `imports`, as Node resolves them.
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      mainFields: ['module', 'main', 'types', 'typings'],
+    },
+    skipAnalysisNotInRules: true,
+  },
+};

@@ -1,0 +1,66 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CairnError } from '#core/errors.ts';
+import { StatusCode } from '#core/status-codes.ts';
+
+/** What a client of a deployed stack needs to find it: the tables and the backup-job state machine. */
+export interface Deployment {
+  configTable: string;
+  jobsTable: string;
+  catalogTable: string;
+  mediaTable: string;
+  stateMachineArn: string;
+}
+
+export interface DeploymentLookup {
+  /** The CloudFormation stack; default `CairnStack` (the CDK app's). */
+  stack?: string;
+  region?: string;
+  endpoint?: string;
+  profile?: string;
+}
+
+/** The stack outputs (cdk/cairn-stack.ts) that name each part, matched by output key. */
+const outputPatterns: Record<keyof Deployment, RegExp> = {
+  configTable: /ConfigTable/i,
+  jobsTable: /JobsTable/i,
+  catalogTable: /CatalogTable/i,
+  mediaTable: /MediaTable/i,
+  stateMachineArn: /StateMachine/i,
+};
+
+/** Environment variables that name each part without asking CloudFormation. */
+export const deploymentEnvNames: Record<keyof Deployment, string> = {
+  configTable: 'CAIRN_CONFIG_TABLE',
+  jobsTable: 'CAIRN_JOBS_TABLE',
+  catalogTable: 'CAIRN_CATALOG_TABLE',
+  mediaTable: 'CAIRN_MEDIA_TABLE',
+  stateMachineArn: 'CAIRN_STATE_MACHINE_ARN',
+};
+
+/**
+ * Finds a deployment: every part from the CAIRN_* variables when all are set,
+ * otherwise from the stack's outputs (a variable that is set still wins).
+ * A stack that cannot be read, or lacks an output, is status 20 saying which
+ * variable to set.
+ */
+export async function resolveDeployment(lookup: DeploymentLookup, env: NodeJS.ProcessEnv = process.env): Promise<Deployment> {
+  const fromEnv = Object.fromEntries(Object.entries(deploymentEnvNames).map(([k, v]) => [k, env[v]])) as Partial<Deployment>;
+  if (Object.values(fromEnv).every(Boolean)) return fromEnv as Deployment;
+  const stackName = lookup.stack ?? 'CairnStack';
+  const cfn = new CloudFormationClient({ region: lookup.region, endpoint: lookup.endpoint, profile: lookup.profile });
+  try {
+    const stack = (await cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
+    const outputs = stack?.Outputs ?? [];
+    const find = (key: keyof Deployment): string => {
+      const value = fromEnv[key] ?? outputs.find((o) => outputPatterns[key].test(o.OutputKey ?? ''))?.OutputValue;
+      if (!value) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `stack ${stackName} has no output for ${key}; set ${deploymentEnvNames[key]}`);
+      return value;
+    };
+    return { configTable: find('configTable'), jobsTable: find('jobsTable'), catalogTable: find('catalogTable'), mediaTable: find('mediaTable'), stateMachineArn: find('stateMachineArn') };
+  } catch (error) {
+    if (error instanceof CairnError) throw error;
+    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `cannot read stack ${stackName}: set ${Object.values(deploymentEnvNames).join(', ')} or deploy with cdk deploy`, { cause: error });
+  } finally {
+    cfn.destroy();
+  }
+}

@@ -1,0 +1,35 @@
+import type { ConfigStore } from '#core/ports/config-store.ts';
+import type { JobStore } from '#core/ports/job-store.ts';
+import type { CatalogStore } from '#core/ports/catalog-store.ts';
+import type { MediaStore } from '#core/ports/media-store.ts';
+import type { Clock } from '#core/ports/clock.ts';
+import type { JobRef } from '#core/jobs/job-service.ts';
+import type { BackupRun } from '#local/job-engine.ts';
+
+/**
+ * What the CLI talks to: the standalone runtime on this machine, or a deployed
+ * stack. On its own file so that backend.ts (which picks one) and
+ * aws-backend.ts (which builds one) both import it without importing each other.
+ */
+export interface Backend {
+  kind: 'local' | 'aws';
+  config: ConfigStore;
+  jobs: JobStore;
+  catalog: CatalogStore;
+  media: MediaStore;
+  clock: Clock;
+  /** Starts a backup job and resolves when it has ended. */
+  runBackup(request: Record<string, unknown>, hooks: { onQueued?: (job: JobRef) => void }): Promise<BackupRun>;
+  close(): void;
+}
+
+/** The options every command takes: which backend, and how output is written. */
+export interface GlobalOptions {
+  home?: string;
+  aws?: boolean;
+  region?: string;
+  profile?: string;
+  endpoint?: string;
+  stack?: string;
+  json?: boolean;
+}
