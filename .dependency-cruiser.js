@@ -155,6 +155,13 @@ export default {
       to: { path: OURS, pathNot: '^(cli/main\\.ts|edge-agent/transport/main\\.ts)$' },
     },
     {
+      name: 'statemachines-are-read-not-imported',
+      comment: 'statemachines/*.asl.json are read from disk (cdk/, local/asl-definition.ts), so both runtimes run the same file as written; no code imports them.',
+      severity: 'error',
+      from: { pathNot: '^test/' },
+      to: { path: '^statemachines/' },
+    },
+    {
       name: 'production-code-does-not-import-tests-or-tools',
       comment: 'Nothing shipped imports test/, bench/ or scripts/: fixtures and tools stay out of the product.',
       severity: 'error',

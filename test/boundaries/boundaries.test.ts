@@ -63,6 +63,7 @@ const importProbes: ImportProbe[] = [
   probe('cdk → core', 'cdk', "import { StatusCode } from '#core/status-codes.ts';\nexport const x = StatusCode;\n", 'cdk-imports-itself-and-table-descriptions'),
   probe('cdk → aws adapters', 'cdk', "import { createAwsClients } from '#aws/clients.ts';\nexport const x = createAwsClients;\n", 'cdk-imports-itself-and-table-descriptions'),
   probe('lambdas → test fixtures', 'lambdas', "import { sampleJob } from '#test/contracts/fixtures.ts';\nexport const x = sampleJob;\n", 'production-code-does-not-import-tests-or-tools'),
+  probe('cdk → statemachines by import', 'cdk', "import definition from '../statemachines/backup-job.asl.json' with { type: 'json' };\nexport const x = definition;\n", 'statemachines-are-read-not-imported'),
   // Allowed directions: each must pass, or the rules forbid more than they say.
   probe('edge-agent → core (allowed)', 'edge-agent/image', "import { imageKeys } from '#core/ids.ts';\nexport const x = imageKeys;\n", undefined),
   probe('lambdas → aws (allowed)', 'lambdas', "import { createAwsClients } from '#aws/clients.ts';\nexport const x = createAwsClients;\n", undefined),
