@@ -106,6 +106,13 @@ export default {
       to: { path: OURS, pathNot: '^(core|aws|lambdas)/' },
     },
     {
+      name: 'lambda-handlers-take-their-adapters',
+      comment: 'A *-handler.ts factory takes its stores and clients as arguments; only the entry files (jobs.ts, scheduler.ts, dynamo-deps.ts, ...) import aws/. So tests and the standalone runtime run the same handler without AWS.',
+      severity: 'error',
+      from: { path: '^lambdas/.+-handler\\.ts$' },
+      to: { path: '^aws/' },
+    },
+    {
       name: 'local-imports-core-lambdas-agent-and-itself',
       comment: 'local/ (the standalone runtime) imports core/, lambdas/ (the same handlers), edge-agent/ (the in-process agent) and its own files; never cli/ or cdk/.',
       severity: 'error',

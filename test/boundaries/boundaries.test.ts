@@ -56,6 +56,12 @@ const importProbes: ImportProbe[] = [
   probe('cli → cdk', 'cli', "import { CairnStack } from '../cdk/cairn-stack.ts';\nexport const x = CairnStack;\n", 'cli-does-not-import-cdk'),
   probe('lambdas → local', 'lambdas', "import { runBackupJob } from '#local/job-engine.ts';\nexport const x = runBackupJob;\n", 'lambdas-import-core-aws-and-themselves'),
   probe('lambdas → edge-agent', 'lambdas', "import { runBackup } from '#agent/image/backup.ts';\nexport const x = runBackup;\n", 'lambdas-import-core-aws-and-themselves'),
+  {
+    name: 'a lambda handler factory → aws',
+    file: `lambdas/${tag}-handler.ts`,
+    source: "import { DynamoJobStore } from '#aws/dynamo-job-store.ts';\nexport const x = DynamoJobStore;\n",
+    rule: 'lambda-handlers-take-their-adapters',
+  },
   probe('aws → local', 'aws', "import { FsObjectStore } from '#local/fs-object-store.ts';\nexport const x = FsObjectStore;\n", 'aws-imports-core-and-itself'),
   probe('local → aws', 'local', "import { createAwsClients } from '#aws/clients.ts';\nexport const x = createAwsClients;\n", 'local-reaches-aws-only-through-the-opener'),
   probe('local → cli', 'local', "import { main } from '#cli/main.ts';\nexport const x = main;\n", 'local-imports-core-lambdas-agent-and-itself'),
