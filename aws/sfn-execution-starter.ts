@@ -10,8 +10,8 @@ export interface SfnExecutionStarterOptions {
   stateMachineArn: string;
   /**
    * When the request is sent; compared with the start date Step Functions
-   * answers with. Default: the host's wall clock (an adapter may read it; the
-   * Lambdas pass lambdas/system-clock.ts, tests a FakeClock).
+   * answers with. Default: the host's wall clock, which an adapter may read
+   * (core/ may not); tests pass a FakeClock.
    */
   clock?: Clock;
 }

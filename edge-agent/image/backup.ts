@@ -197,16 +197,16 @@ async function removeObjects(store: ObjectStore, keys: readonly string[]): Promi
   return leftovers;
 }
 
-/**
- * The base image's file index, by path, for change detection. Memory grows
- * with the base's file count (one small record a file): the price of
- * detecting changes from size, mtime, ctime and inode without reading data.
- */
 /** The opener of an agent that was given none: an incremental cannot read its base. */
 const noOpener: StorageUnitOpener = async (unit) => {
   throw new CairnError(StatusCode.INTERNAL_ERROR, `no storage-unit opener was given to the agent, so storage unit ${unit.name} cannot be opened`);
 };
 
+/**
+ * The base image's file index, by path, for change detection. Memory grows
+ * with the base's file count (one small record a file): the price of
+ * detecting changes from size, mtime, ctime and inode without reading data.
+ */
 async function loadBaseIndex(base: NonNullable<BackupTask['base']>, openStore: StorageUnitOpener): Promise<Map<string, IndexEntry>> {
   const entries = new Map<string, IndexEntry>();
   try {
