@@ -70,7 +70,9 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     expect(outcomes.full).toMatchObject({ output: { image: { statusCode: 0 }, final: { statusCode: 0 } } });
     expect(outcomes.incremental).toMatchObject({ output: { reservation: { task: { base: expect.anything() } }, final: { statusCode: 0 } } });
     expect(outcomes.failed).toEqual({ error: expect.stringMatching(/status code above 1/) });
+    // A failed image on AWS is removed by the agent that wrote it (s3:DeleteObject, images/ only): nothing of it stays visible.
     expect(outcomes.cancelled).toMatchObject({ statusCode: 150, answer: { error: 'Status150' } });
+    expect(outcomes.cancelledLeftovers).toEqual([]);
     // Two due jobs per tick; the emulator does not refuse a repeated execution name as Step Functions does, so the second tick starts them again.
     expect((outcomes.ticks as { started: string[]; alreadyStarted: string[] }[]).map((t) => t.started.length + t.alreadyStarted.length)).toEqual([2, 2]);
     for (const component of COMPONENTS) expect(calls[component].length, component).toBeGreaterThan(0);

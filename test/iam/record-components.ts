@@ -10,7 +10,6 @@ import { createTables } from '#aws/create-tables.ts';
 import { S3ObjectStore } from '#aws/s3-object-store.ts';
 import { SfnExecutionStarter } from '#aws/sfn-execution-starter.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
-import { systemClock } from '#core/ports/clock.ts';
 import { createBrokerHandler } from '#lambdas/broker-handler.ts';
 import { createCatalogHandler } from '#lambdas/catalog-handler.ts';
 import { dynamoDeps } from '#lambdas/dynamo-deps.ts';
@@ -90,6 +89,8 @@ export async function recordComponents(endpoint: string): Promise<Recording> {
     outcomes.incremental = await runWorkflow({ client: 'cloudhost', selections: [source], storageUnit: 's3-unit', level: 'differential-incremental', owner: 'iam' });
     outcomes.failed = await runWorkflow({ client: 'cloudhost', selections: [join(work, 'missing')], storageUnit: 's3-unit', owner: 'iam' });
     outcomes.cancelled = await runCancelledAgent(admin, agent, source);
+    // What a reader of the bucket still sees of the cancelled image (its bytes stay as noncurrent versions until they expire).
+    outcomes.cancelledLeftovers = await new S3ObjectStore({ bucket, prefix: 'site1', client: setup.s3 }).list('images/cancelhost/');
 
     const tick = createSchedulerHandler({
       ...dynamoDeps(env, clients.scheduler),
