@@ -1,5 +1,5 @@
-import type { JobQuery, JobStore } from '#core/ports/job-store.ts';
-import type { Job, JobState } from '#core/model/job.ts';
+import type { JobQuery, JobStore, ProgressOutcome } from '#core/ports/job-store.ts';
+import type { Job, JobProgress, JobState } from '#core/model/job.ts';
 import { ConflictError, NotFoundError } from '#core/errors.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
 
@@ -62,4 +62,22 @@ export class SqliteJobStore implements JobStore {
     ) as { value: string }[];
     return rows.map((r) => JSON.parse(r.value) as Job);
   }
+
+  async recordProgress(jobId: number, progress: Partial<JobProgress>, at: Date): Promise<ProgressOutcome> {
+    // One statement: json_patch merges the reported fields into the stored job
+    // (RFC 7396: only the keys given change), and the WHERE clause is the
+    // ACTIVE check, so a report racing a cancel either lands before it or not at all.
+    const patch = JSON.stringify({ progress: withoutUndefined(progress), updatedAt: at.toISOString() });
+    const result = this.#db.prepare("UPDATE jobs SET value = json_patch(value, ?) WHERE job_id = ? AND state = 'ACTIVE'").run(patch, jobId);
+    if (result.changes > 0) return { recorded: true };
+    const row = this.#db.prepare('SELECT value FROM jobs WHERE job_id = ?').get(jobId) as { value: string } | undefined;
+    if (!row) return { recorded: false };
+    const job = JSON.parse(row.value) as Job;
+    return { recorded: false, state: job.state, ...(job.statusCode === undefined ? {} : { statusCode: job.statusCode }) };
+  }
+}
+
+/** json_patch reads a JSON null as "remove this key": drop undefined fields instead of sending them. */
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

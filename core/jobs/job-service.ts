@@ -1,9 +1,9 @@
 import type { Job, JobProgress } from '../model/job.ts';
 import type { ConfigStore } from '../ports/config-store.ts';
-import type { JobStore } from '../ports/job-store.ts';
+import type { JobStore, ProgressOutcome } from '../ports/job-store.ts';
 import type { MediaStore } from '../ports/media-store.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
-import { CairnError } from '../errors.ts';
+import { CairnError, messageOf } from '../errors.ts';
 import { StatusCode, describeStatus, retryableStatusCodes, type StatusCodeValue } from '../status-codes.ts';
 import { BackupRequest, MANUAL_POLICY, MANUAL_SCHEDULE } from './backup-request.ts';
 import { loadSettings } from '../settings.ts';
@@ -91,13 +91,20 @@ export async function queueBackupJob(deps: JobDeps, rawRequest: unknown, now: Da
   return { jobId, client: job.client, policy: job.policy, schedule: job.schedule };
 }
 
-/** Progress from the agent. Ignored once the job has ended (a late report after cancel). */
-export async function recordProgress(jobs: JobStore, jobId: number, progress: Partial<JobProgress>, now: Date): Promise<void> {
-  const current = await jobs.get(jobId);
-  if (!current || current.state !== 'ACTIVE') return;
-  await jobs
-    .update(jobId, (job) => ({ ...job, progress: { ...job.progress, ...progress }, updatedAt: now.toISOString() }), { expectedStates: ['ACTIVE'] })
-    .catch(() => undefined);
+/**
+ * Progress from the agent, recorded only while the job is ACTIVE. The outcome
+ * says whether it was, and if not the job's state: DONE means the job ended
+ * (cancelled, say) and the agent should stop. A store failure rejects with a
+ * CairnError naming the job: the caller decides (the agent's reporter logs it
+ * and carries on, because the next report supersedes it and the data path
+ * must not stop for the job record; see edge-agent/transport/progress.ts).
+ */
+export async function recordProgress(jobs: JobStore, jobId: number, progress: Partial<JobProgress>, now: Date): Promise<ProgressOutcome> {
+  try {
+    return await jobs.recordProgress(jobId, progress, now);
+  } catch (error) {
+    throw new CairnError(error instanceof CairnError ? error.statusCode : StatusCode.INTERNAL_ERROR, `could not record the progress of job ${jobId}: ${messageOf(error)}`, { cause: error });
+  }
 }
 
 /**

@@ -1,4 +1,11 @@
-import type { Job, JobState } from '../model/job.ts';
+import type { Job, JobProgress, JobState } from '../model/job.ts';
+
+/**
+ * What `recordProgress` did. Not recorded: the job is not ACTIVE (it ended,
+ * a cancel among the reasons, or it is not running yet), with the state and
+ * status the job has then, or it does not exist (no state).
+ */
+export type ProgressOutcome = { recorded: true } | { recorded: false; state?: JobState; statusCode?: number };
 
 export interface JobQuery {
   state?: JobState;
@@ -28,4 +35,12 @@ export interface JobStore {
    */
   update(jobId: number, change: (job: Job) => Job, options?: { expectedStates?: readonly JobState[] }): Promise<Job>;
   list(query?: JobQuery): Promise<Job[]>;
+  /**
+   * Merges `progress` into the job's progress and sets `updatedAt`, only while
+   * the job is ACTIVE, in one conditional write (never read-then-write): a
+   * report that arrives after the job ended changes nothing and says why, so
+   * the agent learns of a cancel from the answer. Concurrent `update`s lose
+   * nothing to it and it loses nothing to them. Store failures reject.
+   */
+  recordProgress(jobId: number, progress: Partial<JobProgress>, at: Date): Promise<ProgressOutcome>;
 }

@@ -1,8 +1,10 @@
 import { BackupTask, type TaskReporter } from '#core/model/task.ts';
 import { CairnError, messageOf, statusOf } from '#core/errors.ts';
 import { recordProgress } from '#core/jobs/job-service.ts';
+import type { ProgressOutcome } from '#core/ports/job-store.ts';
 import { parseOrThrow } from '#core/validation.ts';
-import { createAwsClients } from '#aws/clients.ts';
+import { createAwsClients, type AwsClients } from '#aws/clients.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { TaskGoneError, sendTaskFailure, sendTaskHeartbeat, sendTaskSuccess } from '#aws/sfn-task-reporter.ts';
 import { runBackup } from '../image/backup.ts';
@@ -18,6 +20,10 @@ export interface RunTaskOptions {
   jobsTable?: string;
   region?: string;
   endpoint?: string;
+  /** The SDK clients to use (tests pass recording ones); by default made from region and endpoint, and destroyed at the end. */
+  clients?: AwsClients;
+  /** Opens the task's storage unit; default openStorageUnit. */
+  openStore?: (unit: BackupTask['storageUnit']) => Promise<ObjectStore>;
 }
 
 /**
@@ -28,7 +34,7 @@ export interface RunTaskOptions {
  * Returns the status code as the process exit status.
  */
 export async function runTask(options: RunTaskOptions): Promise<number> {
-  const clients = createAwsClients({ region: options.region, endpoint: options.endpoint });
+  const clients = options.clients ?? createAwsClients({ region: options.region, endpoint: options.endpoint });
   const abort = new AbortController();
   try {
     let task: BackupTask;
@@ -51,16 +57,22 @@ export async function runTask(options: RunTaskOptions): Promise<number> {
     const reporter: TaskReporter = {
       progress: async (update) => {
         if (!jobs) return;
+        let outcome: ProgressOutcome;
+        try {
+          outcome = await recordProgress(jobs, task.jobId, update, new Date());
+        } catch (error) {
+          // Not fatal (the next report supersedes it), but never silent: SSM keeps stderr in the command output.
+          process.stderr.write(`cairn-agent: ${messageOf(error)}\n`);
+          throw error;
+        }
         // `cairn jobs cancel` ends the job record; the agent stops at its next report.
-        const job = await jobs.get(task.jobId);
-        if (job?.state === 'DONE') abort.abort(new Error(`job ${task.jobId} was ended (status ${job.statusCode})`));
-        else await recordProgress(jobs, task.jobId, update, new Date());
+        if (!outcome.recorded && outcome.state === 'DONE') abort.abort(new Error(`job ${task.jobId} was ended (status ${outcome.statusCode})`));
       },
       heartbeat,
     };
     const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_MS);
     try {
-      const result = await runBackup(task, { store: await openStorageUnit(task.storageUnit), reporter, now: () => new Date(), signal: abort.signal });
+      const result = await runBackup(task, { store: await (options.openStore ?? openStorageUnit)(task.storageUnit), reporter, now: () => new Date(), signal: abort.signal, ...(options.openStore ? { openStore: options.openStore } : {}) });
       await sendTaskSuccess(clients.sfn, options.taskToken, result);
       return result.statusCode;
     } catch (error) {
@@ -71,6 +83,6 @@ export async function runTask(options: RunTaskOptions): Promise<number> {
       clearInterval(timer);
     }
   } finally {
-    clients.destroy();
+    if (options.clients === undefined) clients.destroy();
   }
 }
