@@ -1,5 +1,6 @@
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { CairnError, messageOf, statusOf } from '#core/errors.ts';
+import type { TaskReporter } from '#core/ports/task-reporter.ts';
 import { StatusCode, type StatusCodeValue } from '#core/status-codes.ts';
 import { errorName } from './aws-errors.ts';
 
@@ -62,6 +63,40 @@ export async function sendTaskFailure(client: SFNClient, token: string, error: u
 /** Tells the workflow the agent is alive; TaskGoneError when the workflow stopped waiting. */
 export async function sendTaskHeartbeat(client: SFNClient, token: string): Promise<void> {
   await call('SendTaskHeartbeat', () => client.send(new SendTaskHeartbeatCommand({ taskToken: token })));
+}
+
+export interface SfnTaskReporterOptions {
+  client: SFNClient;
+  taskToken: string;
+  /** Aborted with the TaskGoneError when the workflow no longer waits for this task. */
+  abort: AbortController;
+}
+
+/**
+ * The Step Functions task-token side of TaskReporter: a heartbeat is
+ * SendTaskHeartbeat, and a workflow that stopped waiting (timed out, 41;
+ * execution ended, 150) aborts the work with the TaskGoneError. Progress is
+ * not the workflow's business (it goes to the job record), so `progress`
+ * only resolves.
+ */
+export class SfnTaskReporter implements TaskReporter {
+  readonly #options: SfnTaskReporterOptions;
+
+  constructor(options: SfnTaskReporterOptions) {
+    this.#options = options;
+  }
+
+  async progress(): Promise<void> {}
+
+  async heartbeat(): Promise<void> {
+    if (this.#options.abort.signal.aborted) return;
+    try {
+      await sendTaskHeartbeat(this.#options.client, this.#options.taskToken);
+    } catch (error) {
+      if (!(error instanceof TaskGoneError)) throw error;
+      this.#options.abort.abort(error);
+    }
+  }
 }
 
 /** Cuts `text` to at most `max` characters without splitting a surrogate pair, marking the cut with `…`. */

@@ -82,6 +82,7 @@ export async function queueBackupJob(deps: JobDeps, rawRequest: unknown, now: Da
     owner: request.owner,
     windowStart: request.windowStart,
     windowEnd: request.windowEnd,
+    dueAt: request.dueAt,
     attempts: [],
     executionName: request.executionName,
     queuedAt: at,

@@ -1,12 +1,13 @@
-import { BackupTask, type TaskReporter } from '#core/model/task.ts';
+import { BackupTask } from '#core/model/task.ts';
+import type { TaskReporter } from '#core/ports/task-reporter.ts';
+import { systemClock } from '#core/ports/clock.ts';
 import { CairnError, messageOf, statusOf } from '#core/errors.ts';
-import { recordProgress } from '#core/jobs/job-service.ts';
-import type { ProgressOutcome } from '#core/ports/job-store.ts';
+import { jobRecordReporter } from '#core/jobs/job-reporter.ts';
 import { parseOrThrow } from '#core/validation.ts';
 import { createAwsClients, type AwsClients } from '#aws/clients.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
-import { TaskGoneError, sendTaskFailure, sendTaskHeartbeat, sendTaskSuccess } from '#aws/sfn-task-reporter.ts';
+import { SfnTaskReporter, TaskGoneError, sendTaskFailure, sendTaskSuccess } from '#aws/sfn-task-reporter.ts';
 import { runBackup } from '../image/backup.ts';
 import { openStorageUnit } from './open-storage-unit.ts';
 
@@ -46,31 +47,18 @@ export async function runTask(options: RunTaskOptions): Promise<number> {
       return failure.statusCode;
     }
     const jobs = options.jobsTable ? new DynamoJobStore({ client: clients.documents, tableName: options.jobsTable }) : undefined;
-    const heartbeat = async (): Promise<void> => {
-      try {
-        await sendTaskHeartbeat(clients.sfn, options.taskToken);
-      } catch (error) {
-        if (error instanceof TaskGoneError) abort.abort(error);
-        else throw error;
-      }
-    };
-    const reporter: TaskReporter = {
-      progress: async (update) => {
-        if (!jobs) return;
-        let outcome: ProgressOutcome;
-        try {
-          outcome = await recordProgress(jobs, task.jobId, update, new Date());
-        } catch (error) {
+    // Liveness to the workflow through the task token; progress and `cairn jobs cancel` through the job record.
+    const taskToken = new SfnTaskReporter({ client: clients.sfn, taskToken: options.taskToken, abort });
+    const reporter: TaskReporter = jobs ? jobRecordReporter({
+          jobs,
+          jobId: task.jobId,
+          clock: systemClock,
+          abort,
+          heartbeat: () => taskToken.heartbeat(),
           // Not fatal (the next report supersedes it), but never silent: SSM keeps stderr in the command output.
-          process.stderr.write(`cairn-agent: ${messageOf(error)}\n`);
-          throw error;
-        }
-        // `cairn jobs cancel` ends the job record; the agent stops at its next report.
-        if (!outcome.recorded && outcome.state === 'DONE') abort.abort(new Error(`job ${task.jobId} was ended (status ${outcome.statusCode})`));
-      },
-      heartbeat,
-    };
-    const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_MS);
+          onProgressFailure: (error) => process.stderr.write(`cairn-agent: ${messageOf(error)}\n`),
+        }) : taskToken;
+    const timer = setInterval(() => void reporter.heartbeat().catch(() => undefined), HEARTBEAT_MS);
     try {
       const result = await runBackup(task, { store: await (options.openStore ?? openStorageUnit)(task.storageUnit), reporter, now: () => new Date(), signal: abort.signal, ...(options.openStore ? { openStore: options.openStore } : {}) });
       await sendTaskSuccess(clients.sfn, options.taskToken, result);
