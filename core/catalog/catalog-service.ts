@@ -38,11 +38,19 @@ export async function commitImage(deps: CatalogDeps, jobId: number, rawResult: u
     throw new CairnError((after?.statusCode ?? StatusCode.TERMINATED_BY_ADMINISTRATOR) as never, `job ${jobId} ended (status ${after?.statusCode}) while its image ${image.backupId} was catalogued; the image was withdrawn`);
   }
   const seconds = Math.max(result.elapsedMs / 1000, 0.001);
-  await deps.jobs.update(jobId, (j) => ({
-    ...j,
-    progress: { ...j.progress, files: result.fileCount, bytes: result.bytes, throughputBps: Math.round(result.bytes / seconds), writerWaits: result.writerWaits, readerWaits: result.readerWaits, currentPath: undefined },
-    unreadable: result.unreadable,
-    updatedAt: now.toISOString(),
-  }));
+  try {
+    await deps.jobs.update(jobId, (j) => ({
+      ...j,
+      progress: { ...j.progress, files: result.fileCount, bytes: result.bytes, throughputBps: Math.round(result.bytes / seconds), writerWaits: result.writerWaits, readerWaits: result.readerWaits, currentPath: undefined },
+      unreadable: result.unreadable,
+      updatedAt: now.toISOString(),
+    }));
+  } catch (error) {
+    // The step fails, so the attempt fails (and may be retried as a new image):
+    // its image must not stay listed. Withdrawn, its data stays claimed until
+    // the janitor removes it.
+    await deps.catalog.withdrawImage(image.backupId, now).catch(() => undefined);
+    throw error;
+  }
   return { backupId: image.backupId, statusCode: result.statusCode };
 }
