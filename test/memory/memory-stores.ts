@@ -1,4 +1,5 @@
 import { FakeClock } from '#core/ports/clock.ts';
+import { StorageUnit } from '#core/model/storage-unit.ts';
 import { MemoryConfigStore } from './memory-config-store.ts';
 import { MemoryJobStore } from './memory-job-store.ts';
 import { MemoryCatalogStore } from './memory-catalog-store.ts';
@@ -24,4 +25,14 @@ export function memoryStores(start: Date | string = '2026-11-23T02:00:00Z'): Mem
     clock: new FakeClock(start),
     owner: 'memory:test',
   };
+}
+
+/**
+ * The configuration a fresh standalone home starts with: one disk storage
+ * unit `local-disk`, the default. Its path is never opened by the core.
+ */
+export async function withLocalDisk<S extends MemoryStores>(stores: S): Promise<S> {
+  await stores.config.putStorageUnit(StorageUnit.parse({ name: 'local-disk', kind: 'disk', path: '/nonexistent/cairn/local-disk' }));
+  await stores.config.putSetting('defaultStorageUnit', 'local-disk');
+  return stores;
 }
