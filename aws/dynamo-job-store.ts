@@ -1,7 +1,8 @@
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { CairnError, ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
+import { CairnError, ConflictError, NotFoundError } from '#core/errors.ts';
+import { assertJobId, assertSameJobId } from '#core/ids.ts';
 import type { Job, JobProgress, JobState } from '#core/model/job.ts';
-import type { JobQuery, JobStore, ProgressOutcome } from '#core/ports/job-store.ts';
+import { jobQueryLimit, type JobQuery, type JobStore, type ProgressOutcome } from '#core/ports/job-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import {
   MAX_OPTIMISTIC_ATTEMPTS,
@@ -67,6 +68,7 @@ export class DynamoJobStore implements JobStore {
   }
 
   async create(job: Job): Promise<void> {
+    assertJobId(job.jobId);
     if (job.executionName !== undefined) return this.#createClaimingExecution(job, job.executionName);
     try {
       await this.#client.send(
@@ -104,13 +106,13 @@ export class DynamoJobStore implements JobStore {
   async update(jobId: number, change: (job: Job) => Job, options: { expectedStates?: readonly JobState[] } = {}): Promise<Job> {
     for (let attempt = 1; ; attempt++) {
       const current = await this.#read(jobId);
-      if (current === undefined) throw new NotFoundError(`job ${jobId}`);
+      if (current === undefined) throw new NotFoundError('job', jobId);
       const { expectedStates } = options;
       if (expectedStates !== undefined && !expectedStates.includes(current.job.state)) {
         throw new ConflictError(`job ${jobId} is ${current.job.state}, expected ${expectedStates.join(' or ') || 'no state'}`);
       }
       const next = change(current.job);
-      if (next.jobId !== jobId) throw new ValidationError('invalid job update', [`jobId: a change must keep job id ${jobId}, not make it ${next.jobId}`]);
+      assertSameJobId(jobId, next);
       try {
         await this.#client.send(
           new PutCommand({
@@ -126,7 +128,7 @@ export class DynamoJobStore implements JobStore {
         if (!isConditionalCheckFailed(error)) throw dynamoFailure('PutItem', this.#table, error);
         // Somebody else wrote the job since we read it: read again and re-apply `change`.
         if (attempt >= MAX_OPTIMISTIC_ATTEMPTS) {
-          throw new ConflictError(`job ${jobId} kept changing under ${attempt} attempts to update it`, { cause: error });
+          throw new ConflictError(`job ${jobId} kept changing under ${attempt} attempts to update it`, { cause: error, kind: 'contention' });
         }
         await backoff(attempt);
       }
@@ -134,7 +136,7 @@ export class DynamoJobStore implements JobStore {
   }
 
   async list(query: JobQuery = {}): Promise<Job[]> {
-    const limit = query.limit ?? 100;
+    const limit = jobQueryLimit(query);
     const jobs: Job[] = [];
     if (limit <= 0) return jobs;
     const filter = query.state === undefined ? {} : {

@@ -145,7 +145,7 @@ function failureMessage(failure: { Error?: string; Cause?: string }): string {
  */
 export async function finishJob(jobs: JobStore, jobId: number, outcome: JobOutcome, now: Date): Promise<{ jobId: number; statusCode: number }> {
   const current = await jobs.get(jobId);
-  if (!current) throw new CairnError(StatusCode.INTERNAL_ERROR, `job ${jobId} vanished before it ended`);
+  if (!current) throw new CairnError(StatusCode.JOB_NOT_FOUND, `job ${jobId} vanished before it ended`);
   if (current.state === 'DONE') return { jobId, statusCode: current.statusCode ?? StatusCode.INTERNAL_ERROR };
   const statusCode = outcome.failure ? statusFromFailure(outcome.failure) : (outcome.statusCode ?? StatusCode.INTERNAL_ERROR);
   const error = outcome.failure ? failureMessage(outcome.failure) : undefined;
@@ -174,7 +174,7 @@ export type RetryDecision = { retry: true; attempt: number; delaySeconds: number
  */
 export async function decideRetry(deps: JobDeps, jobId: number, outcome: JobOutcome, now: Date): Promise<RetryDecision> {
   const job = await deps.jobs.get(jobId);
-  if (!job) throw new CairnError(StatusCode.INTERNAL_ERROR, `job ${jobId} vanished before its retry decision`);
+  if (!job) throw new CairnError(StatusCode.JOB_NOT_FOUND, `job ${jobId} vanished before its retry decision`);
   if (job.state === 'DONE') return { retry: false, reason: `job already ended with status ${job.statusCode}` };
   const statusCode = outcome.failure ? statusFromFailure(outcome.failure) : (outcome.statusCode ?? StatusCode.INTERNAL_ERROR);
   if (!retryableStatusCodes.has(statusCode)) return { retry: false, reason: `status ${statusCode} is not retried` };

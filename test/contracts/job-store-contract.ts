@@ -1,6 +1,7 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { JobStore } from '#core/ports/job-store.ts';
-import { ConflictError, NotFoundError } from '#core/errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
+import { StatusCode } from '#core/status-codes.ts';
 import { type OpenStore, sampleJob, describeContract } from './fixtures.ts';
 
 export function describeJobStoreContract(adapter: string, open: OpenStore<JobStore>, skipReason?: string): void {
@@ -68,6 +69,34 @@ export function describeJobStoreContract(adapter: string, open: OpenStore<JobSto
       expect((await store().list({ state: 'DONE' })).map((j) => j.jobId)).toEqual([12, 9, 6, 3]);
       expect((await store().list({ limit: 3 })).map((j) => j.jobId)).toEqual([12, 11, 10]);
       expect((await store().list({ state: 'QUEUED', limit: 2 })).map((j) => j.jobId)).toEqual([11, 10]);
+    });
+
+    describe('where adapters used to disagree', () => {
+      it('refuses a change that alters the job id, and writes nothing', async () => {
+        await store().create(sampleJob(1));
+        await expect(store().update(1, (job) => ({ ...job, jobId: 2, state: 'ACTIVE' }))).rejects.toBeInstanceOf(ValidationError);
+        expect(await store().get(1)).toEqual(sampleJob(1));
+        expect(await store().get(2)).toBeUndefined();
+      });
+
+      it('refuses a job id that is not a whole number from 1, and a negative list limit', async () => {
+        for (const jobId of [0, -1, 1.5]) await expect(store().create(sampleJob(jobId))).rejects.toBeInstanceOf(ValidationError);
+        expect(await store().list()).toEqual([]);
+        await store().create(sampleJob(1));
+        await expect(store().list({ limit: -1 })).rejects.toBeInstanceOf(ValidationError);
+        expect(await store().list({ limit: 0 })).toEqual([]);
+      });
+
+      it('says a missing job is a missing job, and a state conflict is not worth retrying', async () => {
+        const missing = await store().update(99, (job) => job).catch((e: unknown) => e);
+        expect(missing).toMatchObject({ statusCode: StatusCode.JOB_NOT_FOUND, message: 'job 99 not found' });
+        await store().create(sampleJob(1, { state: 'DONE', statusCode: 150 }));
+        const conflict = await store().update(1, (job) => job, { expectedStates: ['ACTIVE'] }).catch((e: unknown) => e);
+        expect(conflict).toBeInstanceOf(ConflictError);
+        expect(conflict).toMatchObject({ statusCode: StatusCode.CONFLICT, retryable: false });
+        const twice = await store().create(sampleJob(1)).catch((e: unknown) => e);
+        expect(twice).toMatchObject({ statusCode: StatusCode.CONFLICT, retryable: false });
+      });
     });
   });
   // recordProgress: the agent's one write (one conditional UpdateItem on AWS, see cdk/constructs/agent-role.ts).

@@ -154,10 +154,19 @@ function agentRunner(clients: AwsClients, jobsTable: string) {
     }) as never,
     { step: 'initialize', name: 'iamTaskAnswer', priority: 'low' } as never,
   );
+  let afterPut: ((key: string) => Promise<void>) | undefined;
   const openStore = async (unit: StorageUnit) => {
     if (unit.kind !== 's3') throw new Error('the IAM suite backs up to S3 only');
-    return new S3ObjectStore({ bucket: unit.bucket, prefix: unit.prefix, client: clients.s3 });
+    const store = new S3ObjectStore({ bucket: unit.bucket, prefix: unit.prefix, client: clients.s3 });
+    const put: S3ObjectStore['put'] = async (key, body) => {
+      const written = await S3ObjectStore.prototype.put.call(store, key, body);
+      await afterPut?.(key);
+      return written;
+    };
+    return Object.assign(store, { put });
   };
+  /** Runs `hook` after each object the agent writes until the next run (a cancel that lands mid-stream). */
+  const onPut = (hook: ((key: string) => Promise<void>) | undefined): void => void (afterPut = hook);
   const run = async (task: string, taskToken: string) => {
     answer = {};
     const statusCode = await runTask({ task, taskToken, jobsTable, clients, openStore });
@@ -169,7 +178,7 @@ function agentRunner(clients: AwsClients, jobsTable: string) {
     if (sent.output !== undefined) return JSON.parse(sent.output) as unknown;
     throw Object.assign(new Error(sent.cause ?? 'no answer'), { name: sent.error ?? 'States.TaskFailed' });
   };
-  return { stream, run };
+  return { stream, run, onPut };
 }
 
 /** A job cancelled while its agent runs: the agent learns it from its progress report, removes what it wrote and fails the task. */
@@ -183,8 +192,15 @@ async function runCancelledAgent(admin: ReturnType<typeof dynamoDeps>, agent: Re
     selections: [source], exclude: [], retentionDays: 7, backupId, progress: { files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 },
     unreadable: [], attempts: [], queuedAt: at, updatedAt: at,
   });
-  // `cairn jobs cancel` before the agent's first report: it sees DONE and stops.
-  await admin.jobs.update(jobId, (job) => ({ ...job, state: 'DONE', statusCode: 150 }));
+  // `cairn jobs cancel` once the first fragment is stored: the agent sees DONE at its next report, stops and removes what it wrote.
+  agent.onPut(async () => {
+    agent.onPut(undefined);
+    await admin.jobs.update(jobId, (job) => ({ ...job, state: 'DONE', statusCode: 150 }));
+  });
   const task = { jobId, backupId, client: 'cancelhost', policy: 'manual', schedule: 'manual', level: 'full', selections: [source], storageUnit: unit };
-  return agent.run(JSON.stringify(task), 'iam-cancel-token');
+  try {
+    return await agent.run(JSON.stringify(task), 'iam-cancel-token');
+  } finally {
+    agent.onPut(undefined);
+  }
 }
