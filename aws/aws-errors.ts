@@ -8,12 +8,3 @@ export function httpStatusOf(error: unknown): number | undefined {
   const metadata = typeof error === 'object' && error !== null && '$metadata' in error ? (error.$metadata as { httpStatusCode?: unknown }) : undefined;
   return typeof metadata?.httpStatusCode === 'number' ? metadata.httpStatusCode : undefined;
 }
-
-/**
- * Attaches the SDK error as `cause` to a Cairn error whose constructor takes
- * none (NotFoundError), the way `new Error(message, { cause })` would.
- */
-export function withCause<E extends Error>(error: E, cause: unknown): E {
-  Object.defineProperty(error, 'cause', { value: cause, writable: true, configurable: true, enumerable: false });
-  return error;
-}

@@ -3,6 +3,7 @@ import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { recordCalls, type CallRecorder } from './call-recorder.ts';
 
 /** Environment variable pointing every client at an AWS endpoint emulator (moto_server, LocalStack). */
 export const AWS_ENDPOINT_ENV = 'CAIRN_AWS_ENDPOINT';
@@ -22,6 +23,12 @@ export interface AwsClientOptions {
    * serialisation DynamoDB gives, so conditional writes racing there could both win.
    */
   maxSockets?: number;
+  /**
+   * Receives every call the clients make, as IAM action and resource
+   * (aws/call-recorder.ts). test/iam/ uses it to check the CDK grants against
+   * what the code calls; production code leaves it unset.
+   */
+  recorder?: CallRecorder;
 }
 
 /** The SDK clients of one process. Each is created on first use and then reused. */
@@ -76,12 +83,17 @@ export function createAwsClients(options: AwsClientOptions = {}, env: NodeJS.Pro
       return client;
     };
   };
-  const dynamodb = once(() => new DynamoDBClient(common));
+  const recorded = <T extends Parameters<typeof recordCalls>[0] & { destroy(): void }>(client: T): T => {
+    if (options.recorder !== undefined) recordCalls(client, options.recorder);
+    return client;
+  };
+  const dynamodb = once(() => recorded(new DynamoDBClient(common)));
+  // Shares the middleware stack of `dynamodb`, recorder included.
   const documents = once(() => createDocumentClient(dynamodb()));
   // Emulators serve buckets by path (http://host:port/bucket), not by virtual host.
-  const s3 = once(() => new S3Client({ ...common, ...(resolved.endpoint === undefined ? {} : { forcePathStyle: true }) }));
-  const sfn = once(() => new SFNClient(common));
-  const ssm = once(() => new SSMClient(common));
+  const s3 = once(() => recorded(new S3Client({ ...common, ...(resolved.endpoint === undefined ? {} : { forcePathStyle: true }) })));
+  const sfn = once(() => recorded(new SFNClient(common)));
+  const ssm = once(() => recorded(new SSMClient(common)));
   return {
     options: resolved,
     get dynamodb() {

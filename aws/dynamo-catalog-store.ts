@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { DeleteCommand, GetCommand, TransactWriteCommand, paginateQuery, paginateScan, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import { ConflictError, ValidationError } from '#core/errors.ts';
+import { byCodePoint } from '#core/code-point-order.ts';
+import { assertBackupIdOf, differentImage, uncataloguable } from '#core/catalog/catalog-refusals.ts';
 import { makeBackupId } from '#core/ids.ts';
 import type { Image, ImageClaim } from '#core/model/image.ts';
 import type { CatalogStore, ImageQuery } from '#core/ports/catalog-store.ts';
@@ -25,9 +26,7 @@ const CLAIM = '#CLAIM';
 
 /** The client a backup id belongs to; a ValidationError when it names another. */
 function clientOf(backupId: string, client: string): string {
-  if (BACKUP_ID.exec(backupId)?.[1] !== client) {
-    throw new ValidationError('invalid image', [`backupId: ${backupId} does not belong to client ${client} (expected ${client}_<epochSeconds>)`]);
-  }
+  assertBackupIdOf(backupId, client);
   return client;
 }
 
@@ -73,7 +72,7 @@ export class DynamoCatalogStore implements CatalogStore {
     } catch (error) {
       throw dynamoFailure('Query', this.#table, error);
     }
-    return claims.sort((a, b) => a.claimedAt.localeCompare(b.claimedAt) || a.backupId.localeCompare(b.backupId));
+    return claims.sort((a, b) => byCodePoint(a.claimedAt, b.claimedAt) || byCodePoint(a.backupId, b.backupId));
   }
 
   async dropClaim(backupId: string, jobId: number): Promise<boolean> {
@@ -100,12 +99,10 @@ export class DynamoCatalogStore implements CatalogStore {
     const existingJson = (await this.#getItem(client, image.backupId))?.json;
     if (typeof existingJson === 'string') {
       if (isDeepStrictEqual(JSON.parse(existingJson), JSON.parse(json))) return;
-      throw new ConflictError(`the catalog already holds a different image ${image.backupId}`);
+      throw differentImage(image.backupId);
     }
     const holder = await this.#claimHolder(image.backupId);
-    throw new ConflictError(
-      `image ${image.backupId} cannot be catalogued: ${holder === undefined ? `job ${image.jobId} holds no claim on that backup id (it was dropped)` : `job ${holder} holds its backup id, not job ${image.jobId}`}`,
-    );
+    throw uncataloguable(image, holder);
   }
 
   async withdrawImage(backupId: string, at: Date): Promise<boolean> {

@@ -1,6 +1,7 @@
 import { DeleteCommand, GetCommand, PutCommand, paginateQuery, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from '#core/errors.ts';
-import type { ConfigStore } from '#core/ports/config-store.ts';
+import { byCodePoint } from '#core/code-point-order.ts';
+import { settingJson, type ConfigStore } from '#core/ports/config-store.ts';
 import type { Policy } from '#core/model/policy.ts';
 import type { StorageUnit } from '#core/model/storage-unit.ts';
 import { dynamoFailure, parseDocument, type DynamoStoreOptions } from './dynamo-support.ts';
@@ -61,8 +62,13 @@ export class DynamoConfigStore implements ConfigStore {
     return this.#get<unknown>('SETTING', key);
   }
 
-  putSetting(key: string, value: unknown): Promise<void> {
-    return this.#put('SETTING', key, value);
+  async putSetting(key: string, value: unknown): Promise<void> {
+    if (settingJson(key, value) !== undefined) return this.#put('SETTING', key, value);
+    try {
+      await this.#client.send(new DeleteCommand({ TableName: this.#table, Key: { pk: 'SETTING', sk: key } }));
+    } catch (error) {
+      throw dynamoFailure('DeleteItem', this.#table, error);
+    }
   }
 
   async #put(kind: Kind, name: string, value: unknown): Promise<void> {
@@ -95,8 +101,7 @@ export class DynamoConfigStore implements ConfigStore {
     } catch (error) {
       throw dynamoFailure('Query', this.#table, error);
     }
-    // DynamoDB already returns sort-key order (UTF-8 bytes); sorting here makes the
-    // order the same code-unit order every other adapter uses.
-    return values.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // DynamoDB returns sort-key order (UTF-8 bytes) already; the sort states the port's order.
+    return values.sort((a, b) => byCodePoint(a.name, b.name));
   }
 }

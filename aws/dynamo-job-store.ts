@@ -1,7 +1,8 @@
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { CairnError, ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
-import type { Job, JobState } from '#core/model/job.ts';
-import type { JobQuery, JobStore } from '#core/ports/job-store.ts';
+import { CairnError, ConflictError, NotFoundError } from '#core/errors.ts';
+import { assertJobId, assertSameJobId } from '#core/ids.ts';
+import type { Job, JobProgress, JobState } from '#core/model/job.ts';
+import { jobQueryLimit, type JobQuery, type JobStore, type ProgressOutcome } from '#core/ports/job-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import {
   MAX_OPTIMISTIC_ATTEMPTS,
@@ -25,9 +26,14 @@ const EXECUTION = 'EXEC';
  * JobStore on the Jobs table.
  *
  * Item layouts:
- * - job: `{ pk: 'JOB', sk: <12-digit job id>, jobId, state, rev, json }`. `json`
- *   is the Job as JSON; `state` is copied out for the list filter; `rev` counts
- *   writes and is the compare-and-swap token of `update`.
+ * - job: `{ pk: 'JOB', sk: <12-digit job id>, jobId, state, rev, json, progress,
+ *   updatedAt }`. `json` is the Job as JSON; `state` is copied out for the list
+ *   filter; `rev` counts writes and is the compare-and-swap token of `update`.
+ *   `progress` (a map) and `updatedAt` are copies too, and win over `json` on
+ *   read: `recordProgress` changes only them, with one UpdateItem, so the agent
+ *   needs no read and no PutItem, and IAM can limit it to these attributes
+ *   (cdk/constructs/agent-role.ts). Items written before they existed read as
+ *   before; the first progress report on such an item writes the whole map.
  * - counter: `{ pk: 'COUNTER', sk: 'jobId', value }`, incremented with `ADD`,
  *   which DynamoDB applies atomically, so concurrent callers never share an id.
  */
@@ -62,6 +68,7 @@ export class DynamoJobStore implements JobStore {
   }
 
   async create(job: Job): Promise<void> {
+    assertJobId(job.jobId);
     if (job.executionName !== undefined) return this.#createClaimingExecution(job, job.executionName);
     try {
       await this.#client.send(
@@ -99,13 +106,13 @@ export class DynamoJobStore implements JobStore {
   async update(jobId: number, change: (job: Job) => Job, options: { expectedStates?: readonly JobState[] } = {}): Promise<Job> {
     for (let attempt = 1; ; attempt++) {
       const current = await this.#read(jobId);
-      if (current === undefined) throw new NotFoundError(`job ${jobId}`);
+      if (current === undefined) throw new NotFoundError('job', jobId);
       const { expectedStates } = options;
       if (expectedStates !== undefined && !expectedStates.includes(current.job.state)) {
         throw new ConflictError(`job ${jobId} is ${current.job.state}, expected ${expectedStates.join(' or ') || 'no state'}`);
       }
       const next = change(current.job);
-      if (next.jobId !== jobId) throw new ValidationError('invalid job update', [`jobId: a change must keep job id ${jobId}, not make it ${next.jobId}`]);
+      assertSameJobId(jobId, next);
       try {
         await this.#client.send(
           new PutCommand({
@@ -121,7 +128,7 @@ export class DynamoJobStore implements JobStore {
         if (!isConditionalCheckFailed(error)) throw dynamoFailure('PutItem', this.#table, error);
         // Somebody else wrote the job since we read it: read again and re-apply `change`.
         if (attempt >= MAX_OPTIMISTIC_ATTEMPTS) {
-          throw new ConflictError(`job ${jobId} kept changing under ${attempt} attempts to update it`, { cause: error });
+          throw new ConflictError(`job ${jobId} kept changing under ${attempt} attempts to update it`, { cause: error, kind: 'contention' });
         }
         await backoff(attempt);
       }
@@ -129,7 +136,7 @@ export class DynamoJobStore implements JobStore {
   }
 
   async list(query: JobQuery = {}): Promise<Job[]> {
-    const limit = query.limit ?? 100;
+    const limit = jobQueryLimit(query);
     const jobs: Job[] = [];
     if (limit <= 0) return jobs;
     const filter = query.state === undefined ? {} : {
@@ -155,7 +162,7 @@ export class DynamoJobStore implements JobStore {
           }),
         );
         for (const item of out.Items ?? []) {
-          if (jobs.length < limit) jobs.push(parseDocument<Job>(item, this.#table)!);
+          if (jobs.length < limit) jobs.push(withProgress(parseDocument<Job>(item, this.#table)!, item));
         }
         startKey = out.LastEvaluatedKey;
       } while (startKey !== undefined && jobs.length < limit);
@@ -175,10 +182,86 @@ export class DynamoJobStore implements JobStore {
       throw dynamoFailure('GetItem', this.#table, error);
     }
     const job = parseDocument<Job>(item, this.#table);
-    return job === undefined ? undefined : { job, rev: numberAttribute(item?.rev) ?? 0 };
+    return job === undefined ? undefined : { job: withProgress(job, item!), rev: numberAttribute(item?.rev) ?? 0 };
   }
 
   #item(job: Job, rev: number): Record<string, unknown> {
-    return { pk: JOB, sk: jobSortKey(job.jobId), jobId: job.jobId, state: job.state, rev, json: JSON.stringify(job) };
+    return { pk: JOB, sk: jobSortKey(job.jobId), jobId: job.jobId, state: job.state, rev, json: JSON.stringify(job), progress: job.progress, updatedAt: job.updatedAt };
   }
+
+  async recordProgress(jobId: number, progress: Partial<JobProgress>, at: Date): Promise<ProgressOutcome> {
+    if (!isJobId(jobId)) return { recorded: false };
+    const fields = Object.entries(progress).filter(([, value]) => value !== undefined);
+    for (let attempt = 1; ; attempt++) {
+      // One conditional UpdateItem: the fields into the progress map, updatedAt, and
+      // `rev` bumped so a concurrent `update` (compare-and-swap on rev) re-reads
+      // instead of writing back the progress it read before.
+      const names: Record<string, string> = { '#progress': 'progress', '#updatedAt': 'updatedAt', '#rev': 'rev', '#state': 'state' };
+      const values: Record<string, unknown> = { ':at': at.toISOString(), ':one': 1, ':active': 'ACTIVE', ':map': 'M' };
+      fields.forEach(([name, value], i) => {
+        names[`#f${i}`] = name;
+        values[`:f${i}`] = value;
+      });
+      const sets = [...fields.map((_, i) => `#progress.#f${i} = :f${i}`), '#updatedAt = :at'];
+      let failed: Record<string, unknown> | undefined;
+      try {
+        await this.#client.send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: { pk: JOB, sk: jobSortKey(jobId) },
+            UpdateExpression: `SET ${sets.join(', ')} ADD #rev :one`,
+            ConditionExpression: '#state = :active AND attribute_type(#progress, :map)',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            // The job as it was when the condition failed: why the report was not recorded, without a read.
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return { recorded: true };
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw dynamoFailure('UpdateItem', this.#table, error);
+        failed = (error as { Item?: Record<string, unknown> }).Item;
+      }
+      const state = stringAttribute(failed?.state);
+      if (failed === undefined || state === undefined) return { recorded: false };
+      const json = stringAttribute(failed.json);
+      const job = json === undefined ? undefined : (JSON.parse(json) as Job);
+      if (state !== 'ACTIVE' || job === undefined) return { recorded: false, state: state as JobState, ...(job?.statusCode === undefined ? {} : { statusCode: job.statusCode }) };
+      // ACTIVE but written before the progress map existed: write the whole map once.
+      if (attempt >= 3) throw new ConflictError(`job ${jobId}: its progress could not be recorded in ${attempt} attempts`);
+      try {
+        await this.#client.send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: { pk: JOB, sk: jobSortKey(jobId) },
+            UpdateExpression: 'SET #progress = :progress, #updatedAt = :at ADD #rev :one',
+            ConditionExpression: '#state = :active AND attribute_not_exists(#progress)',
+            ExpressionAttributeNames: { '#progress': 'progress', '#updatedAt': 'updatedAt', '#rev': 'rev', '#state': 'state' },
+            ExpressionAttributeValues: { ':progress': { ...job.progress, ...Object.fromEntries(fields) }, ':at': at.toISOString(), ':one': 1, ':active': 'ACTIVE' },
+          }),
+        );
+        return { recorded: true };
+      } catch (error) {
+        // Another report wrote the map first, or the job ended: the loop asks again.
+        if (!isConditionalCheckFailed(error)) throw dynamoFailure('UpdateItem', this.#table, error);
+      }
+    }
+  }
+}
+
+/** The job with the progress and updatedAt attributes laid over its JSON (they are newer when `recordProgress` wrote them). */
+function withProgress(job: Job, item: Record<string, unknown>): Job {
+  const progress = item.progress;
+  const updatedAt = item.updatedAt;
+  return {
+    ...job,
+    ...(progress !== null && typeof progress === 'object' ? { progress: { ...job.progress, ...(progress as Partial<JobProgress>) } } : {}),
+    ...(typeof updatedAt === 'string' ? { updatedAt } : {}),
+  };
+}
+
+/** A string attribute of a raw (not unmarshalled) item, as errors carry them: `{ S: '...' }`. */
+function stringAttribute(value: unknown): string | undefined {
+  const s = (value as { S?: unknown } | undefined)?.S;
+  return typeof s === 'string' ? s : undefined;
 }

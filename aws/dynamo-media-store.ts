@@ -1,5 +1,6 @@
 import { GetCommand, TransactWriteCommand, paginateQuery, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CairnError, ConflictError } from '#core/errors.ts';
+import { assertJobId } from '#core/ids.ts';
 import type { MediaStore, Reservation, ReservationResult } from '#core/ports/media-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import {
@@ -43,7 +44,7 @@ export class DynamoMediaStore implements MediaStore {
   async reserve(request: { jobId: number; storageUnit: string; maxConcurrentJobs: number; at: Date }): Promise<ReservationResult> {
     const { jobId, storageUnit, maxConcurrentJobs, at } = request;
     const reservation: Reservation = { jobId, storageUnit, reservedAt: at.toISOString() };
-    if (!isJobId(jobId)) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `job id ${jobId} is not a positive integer`);
+    assertJobId(jobId);
     for (let attempt = 1; ; attempt++) {
       const held = await this.#reservation(jobId);
       if (held !== undefined) return this.#alreadyHeld(held, storageUnit);
@@ -93,7 +94,7 @@ export class DynamoMediaStore implements MediaStore {
         const retryable = ownReservationAppeared || isRetryableCancellation(reasons);
         if (!retryable) throw dynamoFailure('TransactWriteItems', this.#table, error);
         if (attempt >= MAX_OPTIMISTIC_ATTEMPTS) {
-          throw new ConflictError(`reserving a slot of ${storageUnit} for job ${jobId} kept colliding with other transactions`, { cause: error });
+          throw new ConflictError(`reserving a slot of ${storageUnit} for job ${jobId} kept colliding with other transactions`, { cause: error, kind: 'contention' });
         }
         await backoff(attempt);
       }
@@ -143,7 +144,7 @@ export class DynamoMediaStore implements MediaStore {
         }
         if (!retryable) throw dynamoFailure('TransactWriteItems', this.#table, error);
         if (attempt >= MAX_OPTIMISTIC_ATTEMPTS) {
-          throw new ConflictError(`releasing job ${jobId} kept colliding with other transactions`, { cause: error });
+          throw new ConflictError(`releasing job ${jobId} kept colliding with other transactions`, { cause: error, kind: 'contention' });
         }
         await backoff(attempt);
       }

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CairnError } from '#core/errors.ts';
+import { assertJobId } from '#core/ids.ts';
 import { StatusCode, type StatusCodeValue } from '#core/status-codes.ts';
 import { errorName } from './aws-errors.ts';
 
@@ -15,9 +16,7 @@ export interface DynamoStoreOptions {
  * order DynamoDB sorts by is the numeric order ("newest first" is one Query).
  */
 export function jobSortKey(jobId: number): string {
-  if (!isJobId(jobId)) {
-    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `job id ${jobId} is not an integer between 1 and 999999999999`);
-  }
+  assertJobId(jobId);
   return String(jobId).padStart(12, '0');
 }
 

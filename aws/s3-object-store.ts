@@ -11,10 +11,11 @@ import {
   ListObjectVersionsCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { CairnError, NotFoundError, ValidationError } from '#core/errors.ts';
-import { assertFolderPrefix, assertObjectKey, type IncompleteWrite, type ObjectBody, type ObjectStore } from '#core/ports/object-store.ts';
+import { CairnError, NotFoundError } from '#core/errors.ts';
+import { byCodePoint } from '#core/code-point-order.ts';
+import { assertByteRange, assertFolderPrefix, assertKeyPrefix, assertObjectKey, type IncompleteWrite, type ObjectBody, type ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode, type StatusCodeValue } from '#core/status-codes.ts';
-import { errorName, httpStatusOf, withCause } from './aws-errors.ts';
+import { errorName, httpStatusOf } from './aws-errors.ts';
 import { createAwsClients, type AwsClients } from './clients.ts';
 
 /** Multipart part size and parallel parts: memory per put is bounded by PART_SIZE × (QUEUE_SIZE + 1). */
@@ -98,10 +99,10 @@ export class S3ObjectStore implements ObjectStore {
 
   async get(key: string, range?: { start: number; end?: number }): Promise<AsyncIterable<Uint8Array>> {
     const Key = this.#key(key);
-    if (range !== undefined) checkRange(range);
+    if (range !== undefined) assertByteRange(range);
     if (range?.end !== undefined && range.end <= range.start) {
       // S3 ignores an empty range and would send the whole object.
-      if ((await this.head(key)) === undefined) throw new NotFoundError(`object ${key}`);
+      if ((await this.head(key)) === undefined) throw new NotFoundError('object', key);
       return emptyBody();
     }
     const wholeObject = range === undefined || (range.start === 0 && range.end === undefined);
@@ -115,7 +116,7 @@ export class S3ObjectStore implements ObjectStore {
       }
       return readBody(body as AsyncIterable<Uint8Array>, `s3://${this.#bucket}/${Key}`);
     } catch (error) {
-      if (isMissingKey(error)) throw withCause(new NotFoundError(`object ${key}`), error);
+      if (isMissingKey(error)) throw new NotFoundError('object', key, { cause: error });
       // The range starts at or after the end of the object: nothing to read.
       if (errorName(error) === 'InvalidRange' || httpStatusOf(error) === 416) return emptyBody();
       throw this.#failure('get', Key, error, StatusCode.MEDIA_READ_ERROR);
@@ -134,8 +135,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async list(prefix: string): Promise<string[]> {
-    const trimmed = prefix.replace(/\/$/, '');
-    if (trimmed !== '') assertObjectKey(trimmed);
+    assertKeyPrefix(prefix);
     const keys: string[] = [];
     try {
       const pages = paginateListObjectsV2({ client: this.#client }, { Bucket: this.#bucket, Prefix: this.#prefix + prefix });
@@ -145,8 +145,8 @@ export class S3ObjectStore implements ObjectStore {
     } catch (error) {
       throw this.#failure('list', this.#prefix + prefix, error, StatusCode.MEDIA_READ_ERROR);
     }
-    // S3 lists in UTF-8 byte order; sort in the code-unit order every other store uses.
-    return keys.sort();
+    // S3 lists in UTF-8 byte order already; the sort states the port's order, whatever the emulator.
+    return keys.sort(byCodePoint);
   }
 
   async delete(key: string): Promise<void> {
@@ -220,8 +220,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async #uploads(prefix: string): Promise<{ key: string; uploadId: string }[]> {
-    const trimmed = prefix.replace(/\/$/, '');
-    if (trimmed !== '') assertObjectKey(trimmed);
+    assertKeyPrefix(prefix);
     const uploads: { key: string; uploadId: string }[] = [];
     try {
       let marker: { KeyMarker?: string; UploadIdMarker?: string } = {};
@@ -258,13 +257,6 @@ function isMissingKey(error: unknown): boolean {
   const name = errorName(error);
   // HEAD answers a bare 404 (the SDK names it NotFound): no body, no error code.
   return name === 'NoSuchKey' || name === 'NotFound' || (name !== 'NoSuchBucket' && httpStatusOf(error) === 404);
-}
-
-function checkRange(range: { start: number; end?: number }): void {
-  const problems: string[] = [];
-  if (!Number.isSafeInteger(range.start) || range.start < 0) problems.push(`start: ${range.start} is not a byte offset`);
-  if (range.end !== undefined && (!Number.isSafeInteger(range.end) || range.end < 0)) problems.push(`end: ${range.end} is not a byte offset`);
-  if (problems.length > 0) throw new ValidationError('invalid byte range', problems);
 }
 
 async function* emptyBody(): AsyncIterable<Uint8Array> {

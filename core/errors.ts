@@ -1,4 +1,4 @@
-import { StatusCode, describeStatus, type StatusCodeValue } from './status-codes.ts';
+import { StatusCode, describeStatus, isRetryableStatus, type StatusCodeValue } from './status-codes.ts';
 
 /**
  * Every error Cairn raises on purpose carries the status code a job would end
@@ -35,19 +35,70 @@ export class ValidationError extends CairnError {
   }
 }
 
+/** What a NotFoundError says is missing; each has the status code a job or command ends with. */
+export type MissingThing = 'job' | 'image' | 'object' | 'policy' | 'storage unit';
+
+const missingStatus: Record<MissingThing, StatusCodeValue> = {
+  job: StatusCode.JOB_NOT_FOUND,
+  image: StatusCode.IMAGE_NOT_FOUND,
+  object: StatusCode.OBJECT_NOT_FOUND,
+  policy: StatusCode.INVALID_POLICY,
+  'storage unit': StatusCode.STORAGE_UNIT_UNAVAILABLE,
+};
+
+/**
+ * A named thing does not exist: `new NotFoundError('job', 12)` is "job 12
+ * not found", status 2003. The status follows from what is missing, so a
+ * missing job never reads as "image not in the catalog".
+ */
 export class NotFoundError extends CairnError {
-  constructor(what: string, statusCode: StatusCodeValue = StatusCode.IMAGE_NOT_FOUND, options: { cause?: unknown } = {}) {
-    super(statusCode, `${what} not found`, options);
+  readonly missing: MissingThing;
+  readonly id: string;
+
+  constructor(missing: MissingThing, id: string | number, options: { cause?: unknown } = {}) {
+    super(missingStatus[missing], `${missing} ${id} not found`, options);
     this.name = 'NotFoundError';
+    this.missing = missing;
+    this.id = String(id);
   }
 }
 
-/** A conditional write lost: somebody else changed the record first. */
+/** What a ConflictError reports; each kind has its own status code. */
+export type ConflictKind =
+  /** The record is not as this step expects: another job or step changed it first. Not retryable: status 2005. */
+  | 'state'
+  /** Optimistic writes lost to concurrent ones every time they were tried; nothing was decided. Retryable: status 2006. */
+  | 'contention'
+  /** The job's claim on its backup id is gone: the janitor took the job for dead and removed its data. Retryable as a new attempt: status 2002. */
+  | 'claim-lost';
+
+const conflictStatus: Record<ConflictKind, StatusCodeValue> = {
+  state: StatusCode.CONFLICT,
+  contention: StatusCode.WRITE_CONTENTION,
+  'claim-lost': StatusCode.JOB_ORPHANED,
+};
+
+/**
+ * A conditional write lost: somebody else changed the record first. Nothing
+ * was written. `retryable` says whether trying the step again can succeed.
+ */
 export class ConflictError extends CairnError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super(StatusCode.INTERNAL_ERROR, message, options);
+  readonly kind: ConflictKind;
+
+  constructor(message: string, options: { cause?: unknown; kind?: ConflictKind } = {}) {
+    super(conflictStatus[options.kind ?? 'state'], message, options);
     this.name = 'ConflictError';
+    this.kind = options.kind ?? 'state';
   }
+
+  get retryable(): boolean {
+    return isRetryableStatus(this.statusCode);
+  }
+}
+
+/** Whether a failure is worth another attempt (Backup Tries, or a step's own retry). */
+export function isRetryable(error: unknown): boolean {
+  return isRetryableStatus(statusOf(error));
 }
 
 export function statusOf(error: unknown): StatusCodeValue {

@@ -22,3 +22,19 @@ export function imageKeys(backupId: string): { prefix: string; fragment: (n: num
     manifest: `${prefix}/manifest.json`,
   };
 }
+
+/**
+ * Job ids are whole numbers from 1 below 10^12 (DynamoDB keeps them as
+ * 12-digit sort keys); every JobStore and MediaStore refuses any other with
+ * the same ValidationError before writing.
+ */
+export function assertJobId(jobId: number): void {
+  if (!(Number.isSafeInteger(jobId) && jobId >= 1 && jobId < 1e12)) {
+    throw new ValidationError('invalid job id', [`jobId: ${jobId} is not a whole number from 1 to 999999999999`]);
+  }
+}
+
+/** `update` refuses a change that gives the job another id; nothing is written. */
+export function assertSameJobId(jobId: number, changed: { jobId: number }): void {
+  if (changed.jobId !== jobId) throw new ValidationError('invalid job update', [`jobId: a change must keep job id ${jobId}, not make it ${changed.jobId}`]);
+}

@@ -25,6 +25,10 @@ export const StatusCode = {
   /** Cairn's own codes (no NetBackup equivalent) start at 2000. */
   CORRUPT_IMAGE: 2001,
   JOB_ORPHANED: 2002,
+  JOB_NOT_FOUND: 2003,
+  OBJECT_NOT_FOUND: 2004,
+  CONFLICT: 2005,
+  WRITE_CONTENTION: 2006,
 } as const;
 
 export type StatusCodeValue = (typeof StatusCode)[keyof typeof StatusCode];
@@ -49,10 +53,23 @@ export const statusText: Record<StatusCodeValue, string> = {
   2000: 'unexpected internal error',
   2001: 'image is corrupt: a checksum or structure check failed',
   2002: 'job ended because the process running it stopped (orphaned)',
+  2003: 'no such job in the job database',
+  2004: 'object not found in the storage unit',
+  2005: 'conflicting change: the record is not in the state this step expects (another job or step changed it)',
+  2006: 'a write kept colliding with concurrent writes to the same record',
 };
 
-/** Outcomes that are worth another attempt under the Backup Tries setting. */
-export const retryableStatusCodes: ReadonlySet<number> = new Set([13, 41, 50, 84, 96, 219, 2000, 2002]);
+/**
+ * Outcomes that are worth another attempt under the Backup Tries setting.
+ * A conflict (2005) is not: the record says the step is no longer wanted
+ * (the job ended, another job holds the id), and trying again cannot change
+ * that. Contention (2006) is: nothing was decided, the writes only collided.
+ */
+export const retryableStatusCodes: ReadonlySet<number> = new Set([13, 41, 50, 84, 96, 219, 2000, 2002, 2006]);
+
+export function isRetryableStatus(code: number): boolean {
+  return retryableStatusCodes.has(code);
+}
 
 export function describeStatus(code: number): string {
   return (statusText as Record<number, string>)[code] ?? `status ${code}`;

@@ -4,7 +4,8 @@ import { lstat, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle 
 import path from 'node:path';
 import { NotFoundError, ValidationError } from '#core/errors.ts';
 import { PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE } from './private-files.ts';
-import { assertFolderPrefix, assertObjectKey, type IncompleteWrite, type ObjectBody, type ObjectStore } from '#core/ports/object-store.ts';
+import { byCodePoint } from '#core/code-point-order.ts';
+import { assertByteRange, assertFolderPrefix, assertKeyPrefix, assertObjectKey, type IncompleteWrite, type ObjectBody, type ObjectStore } from '#core/ports/object-store.ts';
 
 /**
  * Names that end in this marker are partial uploads in flight (or left by a
@@ -79,9 +80,10 @@ export class FsObjectStore implements ObjectStore {
 
   async get(key: string, range?: { start: number; end?: number }): Promise<AsyncIterable<Uint8Array>> {
     const file = this.#pathOf(key);
+    if (range !== undefined) assertByteRange(range);
     const handle = await openExisting(file, key);
     const size = (await handle.stat()).size;
-    const start = Math.max(0, range?.start ?? 0);
+    const start = range?.start ?? 0;
     const end = Math.min(size, range?.end ?? size);
     if (end <= start) {
       await handle.close();
@@ -104,8 +106,7 @@ export class FsObjectStore implements ObjectStore {
 
   async list(prefix: string): Promise<string[]> {
     const keys = (await this.#walk(prefix)).filter((f) => !f.partial).map((f) => f.key);
-    // S3 lists in UTF-8 byte order; so do we.
-    return keys.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    return keys.sort(byCodePoint);
   }
 
   async listIncomplete(prefix: string): Promise<IncompleteWrite[]> {
@@ -127,9 +128,7 @@ export class FsObjectStore implements ObjectStore {
 
   /** Every file under `prefix`, complete or partial. */
   async #walk(prefix: string): Promise<{ key: string; file: string; partial: boolean }[]> {
-    if (prefix.startsWith('/') || prefix.includes('\\') || prefix.includes('\0') || prefix.split('/').some((s) => s === '..' || s === '.')) {
-      throw new ValidationError('invalid key prefix', [`${JSON.stringify(prefix)}: prefixes are relative and have no "." or ".." segments`]);
-    }
+    assertKeyPrefix(prefix);
     // Start from the deepest directory the prefix names in full; the rest of
     // the prefix filters names inside it, as S3 prefixes do.
     const slash = prefix.lastIndexOf('/');
@@ -211,12 +210,12 @@ async function openExisting(file: string, key: string): Promise<FileHandle> {
   try {
     handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (error) {
-    if (isMissing(error) || (error as NodeJS.ErrnoException).code === 'ELOOP') throw new NotFoundError(`object ${key}`);
+    if (isMissing(error) || (error as NodeJS.ErrnoException).code === 'ELOOP') throw new NotFoundError('object', key);
     throw error;
   }
   if (!(await handle.stat()).isFile()) {
     await handle.close();
-    throw new NotFoundError(`object ${key}`);
+    throw new NotFoundError('object', key);
   }
   return handle;
 }

@@ -3,7 +3,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { z } from 'zod';
 import { BackupTask } from '#core/model/task.ts';
 import type { JobRef } from '#core/jobs/job-service.ts';
-import { recordProgress } from '#core/jobs/job-service.ts';
+import { jobRecordReporter } from '#core/jobs/job-reporter.ts';
 import { CairnError, messageOf, statusOf, toWorkflowError } from '#core/errors.ts';
 import { parseOrThrow } from '#core/validation.ts';
 import { StatusCode } from '#core/status-codes.ts';
@@ -70,16 +70,9 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
         openStore: openStorageUnit,
         now: () => runtime.clock.now(),
         signal: cancelled.signal,
-        reporter: {
-          progress: async (update: Parameters<typeof recordProgress>[2]) => {
-            // `cairn jobs cancel` from another process ends the job record; the agent stops at its next report.
-            const job = await runtime.jobs.get(task.jobId);
-            if (job?.state === 'DONE') cancelled.abort(new Error(`job ${task.jobId} was ended (status ${job.statusCode})`));
-            else await recordProgress(runtime.jobs, task.jobId, update, runtime.clock.now());
-          },
-          // In-process the agent's liveness is this process's own.
-          heartbeat: async () => undefined,
-        },
+        // `cairn jobs cancel` from another process ends the job record; the agent stops at its next report.
+        // In-process the agent's liveness is this process's own: no workflow heartbeat.
+        reporter: jobRecordReporter({ jobs: runtime.jobs, jobId: task.jobId, clock: runtime.clock, abort: cancelled, heartbeat: async () => undefined }),
       });
     } catch (error) {
       throw toWorkflowError(error);

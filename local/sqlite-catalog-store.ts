@@ -1,7 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { CatalogStore, ImageQuery } from '#core/ports/catalog-store.ts';
 import type { Image, ImageClaim } from '#core/model/image.ts';
-import { ConflictError } from '#core/errors.ts';
+import { byCodePoint } from '#core/code-point-order.ts';
+import { assertBackupIdOf, differentImage, uncataloguable } from '#core/catalog/catalog-refusals.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
 
 /**
@@ -17,6 +18,7 @@ export class SqliteCatalogStore implements CatalogStore {
   }
 
   async claimBackupId(claim: ImageClaim): Promise<boolean> {
+    assertBackupIdOf(claim.backupId, claim.client);
     return this.#db
       .transaction((): boolean => {
         if (this.#db.prepare('SELECT 1 FROM images WHERE backup_id = ?').get(claim.backupId)) return false;
@@ -28,7 +30,7 @@ export class SqliteCatalogStore implements CatalogStore {
 
   async listClaims(): Promise<ImageClaim[]> {
     const rows = this.#db.prepare('SELECT value FROM image_claims').all() as { value: string }[];
-    return rows.map((r) => JSON.parse(r.value) as ImageClaim).sort((a, b) => a.claimedAt.localeCompare(b.claimedAt) || a.backupId.localeCompare(b.backupId));
+    return rows.map((r) => JSON.parse(r.value) as ImageClaim).sort((a, b) => byCodePoint(a.claimedAt, b.claimedAt) || byCodePoint(a.backupId, b.backupId));
   }
 
   async dropClaim(backupId: string, jobId: number): Promise<boolean> {
@@ -36,18 +38,17 @@ export class SqliteCatalogStore implements CatalogStore {
   }
 
   async putImage(image: Image): Promise<void> {
+    assertBackupIdOf(image.backupId, image.client);
     this.#db
       .transaction(() => {
         const existing = this.#image(image.backupId);
         if (existing !== undefined) {
           // The same record is a retried Catalog step; its claim went with the first commit.
           if (isDeepStrictEqual(existing, image)) return;
-          throw new ConflictError(`a different image ${image.backupId} is in the catalog already`);
+          throw differentImage(image.backupId);
         }
         const holder = this.#claimHolder(image.backupId);
-        if (holder !== image.jobId) {
-          throw new ConflictError(`image ${image.backupId} cannot be catalogued: ${holder === undefined ? 'job ' + image.jobId + ' holds no claim on that backup id (it was dropped)' : `job ${holder} holds its backup id, not job ${image.jobId}`}`);
-        }
+        if (holder !== image.jobId) throw uncataloguable(image, holder);
         this.#db.prepare('INSERT INTO images (backup_id, client, policy, created_at, value) VALUES (?, ?, ?, ?, ?)').run(image.backupId, image.client, image.policy, image.createdAt, JSON.stringify(image));
         this.#db.prepare('DELETE FROM image_claims WHERE backup_id = ?').run(image.backupId);
       })

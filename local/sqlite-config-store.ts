@@ -1,4 +1,4 @@
-import type { ConfigStore } from '#core/ports/config-store.ts';
+import { settingJson, type ConfigStore } from '#core/ports/config-store.ts';
 import type { Policy } from '#core/model/policy.ts';
 import type { StorageUnit } from '#core/model/storage-unit.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
@@ -19,6 +19,7 @@ export class SqliteConfigStore implements ConfigStore {
     return row ? (JSON.parse(row.value) as T) : undefined;
   }
   #list<T>(kind: Kind): T[] {
+    // BINARY collation compares UTF-8 bytes: code point order, as the port asks.
     const rows = this.#db.prepare('SELECT value FROM config WHERE kind = ? ORDER BY name').all(kind) as { value: string }[];
     return rows.map((r) => JSON.parse(r.value) as T);
   }
@@ -48,6 +49,8 @@ export class SqliteConfigStore implements ConfigStore {
     return this.#get('SETTING', key);
   }
   async putSetting(key: string, value: unknown): Promise<void> {
-    this.#put('SETTING', key, value);
+    const json = settingJson(key, value);
+    if (json === undefined) this.#db.prepare("DELETE FROM config WHERE kind = 'SETTING' AND name = ?").run(key);
+    else this.#put('SETTING', key, value);
   }
 }

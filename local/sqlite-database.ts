@@ -16,6 +16,17 @@ CREATE INDEX IF NOT EXISTS reservations_by_unit ON reservations (storage_unit);
 `;
 
 /**
+ * Issue 7 (one tick): the execution names the standalone ExecutionStarter has
+ * claimed (local/local-execution-starter.ts). The primary key is the claim: a
+ * second start of a name, from this process or another, finds it taken and
+ * answers 'already-started', as Step Functions does. Additive, so a database
+ * written before it opens unchanged.
+ */
+const executionStartsSchema = `
+CREATE TABLE IF NOT EXISTS execution_starts (name TEXT PRIMARY KEY, started_at TEXT NOT NULL, input TEXT NOT NULL);
+`;
+
+/**
  * Opens (creating if needed) the standalone runtime's database. WAL and a
  * busy timeout let the CLI and a running `cairn local serve` share the file.
  */
@@ -26,5 +37,6 @@ export function openSqliteDatabase(file: string): SqliteDatabase {
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.exec(schema);
+  db.exec(executionStartsSchema);
   return db;
 }

@@ -1,6 +1,7 @@
-import type { JobQuery, JobStore } from '#core/ports/job-store.ts';
-import type { Job, JobState } from '#core/model/job.ts';
+import { jobQueryLimit, type JobQuery, type JobStore, type ProgressOutcome } from '#core/ports/job-store.ts';
+import type { Job, JobProgress, JobState } from '#core/model/job.ts';
 import { ConflictError, NotFoundError } from '#core/errors.ts';
+import { assertJobId, assertSameJobId } from '#core/ids.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
 
 export class SqliteJobStore implements JobStore {
@@ -18,6 +19,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async create(job: Job): Promise<void> {
+    assertJobId(job.jobId);
     // The job and its execution-name claim commit together or not at all.
     const insert = this.#db.transaction(() => {
       if (job.executionName !== undefined) {
@@ -40,13 +42,13 @@ export class SqliteJobStore implements JobStore {
     // change is applied to the latest record even across processes.
     const apply = this.#db.transaction((): Job => {
       const row = this.#db.prepare('SELECT value FROM jobs WHERE job_id = ?').get(jobId) as { value: string } | undefined;
-      if (!row) throw new NotFoundError(`job ${jobId}`);
+      if (!row) throw new NotFoundError('job', jobId);
       const current = JSON.parse(row.value) as Job;
       if (options.expectedStates && !options.expectedStates.includes(current.state)) {
         throw new ConflictError(`job ${jobId} is ${current.state}, expected ${options.expectedStates.join(' or ')}`);
       }
       const next = change(current);
-      if (next.jobId !== jobId) throw new ConflictError(`a change may not alter the job id (${jobId} -> ${next.jobId})`);
+      assertSameJobId(jobId, next);
       this.#db.prepare('UPDATE jobs SET state = ?, value = ? WHERE job_id = ?').run(next.state, JSON.stringify(next), jobId);
       return next;
     });
@@ -54,7 +56,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async list(query: JobQuery = {}): Promise<Job[]> {
-    const limit = query.limit ?? 100;
+    const limit = jobQueryLimit(query);
     const rows = (
       query.state
         ? this.#db.prepare('SELECT value FROM jobs WHERE state = ? ORDER BY job_id DESC LIMIT ?').all(query.state, limit)
@@ -62,4 +64,22 @@ export class SqliteJobStore implements JobStore {
     ) as { value: string }[];
     return rows.map((r) => JSON.parse(r.value) as Job);
   }
+
+  async recordProgress(jobId: number, progress: Partial<JobProgress>, at: Date): Promise<ProgressOutcome> {
+    // One statement: json_patch merges the reported fields into the stored job
+    // (RFC 7396: only the keys given change), and the WHERE clause is the
+    // ACTIVE check, so a report racing a cancel either lands before it or not at all.
+    const patch = JSON.stringify({ progress: withoutUndefined(progress), updatedAt: at.toISOString() });
+    const result = this.#db.prepare("UPDATE jobs SET value = json_patch(value, ?) WHERE job_id = ? AND state = 'ACTIVE'").run(patch, jobId);
+    if (result.changes > 0) return { recorded: true };
+    const row = this.#db.prepare('SELECT value FROM jobs WHERE job_id = ?').get(jobId) as { value: string } | undefined;
+    if (!row) return { recorded: false };
+    const job = JSON.parse(row.value) as Job;
+    return { recorded: false, state: job.state, ...(job.statusCode === undefined ? {} : { statusCode: job.statusCode }) };
+  }
+}
+
+/** json_patch reads a JSON null as "remove this key": drop undefined fields instead of sending them. */
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,5 +1,6 @@
 import type { MediaStore, Reservation, ReservationResult } from '#core/ports/media-store.ts';
 import { ConflictError } from '#core/errors.ts';
+import { assertJobId } from '#core/ids.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
 
 interface ReservationRow {
@@ -16,6 +17,7 @@ export class SqliteMediaStore implements MediaStore {
   }
 
   async reserve(request: { jobId: number; storageUnit: string; maxConcurrentJobs: number; at: Date }): Promise<ReservationResult> {
+    assertJobId(request.jobId);
     // IMMEDIATE: count and insert under one write lock, so racing jobs cannot both take the last slot.
     const attempt = this.#db.transaction((): ReservationResult => {
       const held = this.#db.prepare('SELECT * FROM reservations WHERE job_id = ?').get(request.jobId) as ReservationRow | undefined;

@@ -17,6 +17,14 @@ successes (1 keeps the image and lists what could not be read). Generated from
 |---:|---|---|
 ${rows}
 
+Something that does not exist ends with the code of what is missing: a job
+2003, an image 227, an object in a storage unit 2004, a policy 230, a storage
+unit 219. A conflicting change (the record is no longer in the state the step
+expects: the job ended, another job holds the backup id) is 2005 and is not
+retried; writes that only kept colliding with concurrent ones are 2006 and
+are retried; a job whose claim on its backup id was dropped because it was
+taken for dead is 2002.
+
 In a workflow a status travels as an error named \`Status<code>\` (for example
 \`Status84\`); Step Functions' own \`States.Timeout\` and \`States.HeartbeatTimeout\`
 become 41, a failed SSM command 50.

@@ -14,10 +14,18 @@ export interface AgentRoleProps {
 /**
  * The role of on-premise edge agents: hosts registered with an SSM hybrid
  * activation (`aws ssm create-activation --iam-role <AgentRoleName>`) run with
- * its credentials. It may report on its task, update its job record and write
- * image data; it cannot read the catalog, the config or other tables, nor delete
- * objects.
+ * its credentials. It may report on its task, record progress on job records
+ * (those attributes only), and write, read and remove image objects; it cannot
+ * read the catalog, the config or other tables, read job records, delete an
+ * object version, or touch anything outside `images/`. test/iam checks these
+ * grants against every call the agent makes.
  */
+/** The job-record attributes the agent writes (aws/dynamo-job-store.ts recordProgress) plus the key; `state` is read by its condition. */
+export const AGENT_JOB_ATTRIBUTES = ['pk', 'sk', 'progress', 'updatedAt', 'rev', 'state'] as const;
+
+/** Where the agent's objects live: `<storage unit prefix>/images/<client>/<backup id>/...` (core/ids.ts). */
+export const AGENT_OBJECT_KEYS = '*images/*';
+
 export class AgentRole extends Construct {
   readonly role: iam.Role;
 
@@ -49,18 +57,39 @@ export class AgentRole extends Construct {
       }),
     );
 
-    // Progress on its own job record (files, bytes, buffer waits).
-    props.jobsTable.grant(this.role, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
-
-    // Write fragments, indexes and manifests (multipart uploads: PutObject covers
-    // create/upload part/complete); read them back for restores and verification.
+    // Progress: one conditional UpdateItem of the progress map, updatedAt and rev
+    // (JobStore.recordProgress), which also answers with the job's state when it
+    // is no longer ACTIVE, so no GetItem. The condition keeps the agent off the
+    // record itself (`json`, `state`): it cannot end, restart or rewrite a job.
     this.role.addToPolicy(
       new iam.PolicyStatement({
-        actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
-        resources: [props.imageBucket.arnForObjects('*')],
+        actions: ['dynamodb:UpdateItem'],
+        resources: [props.jobsTable.tableArn],
+        conditions: {
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...AGENT_JOB_ATTRIBUTES] },
+          'StringEqualsIfExists': { 'dynamodb:ReturnValues': ['NONE', 'UPDATED_NEW'] },
+        },
       }),
     );
-    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.imageBucket.bucketArn] }));
-    props.imageKey.grant(this.role, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey');
+
+    // Write fragments, indexes and manifests (multipart uploads: PutObject covers
+    // create/upload part/complete; AbortMultipartUpload when a body fails); read
+    // them back (the base index of an incremental, restores); and remove what a
+    // failed or cancelled backup wrote (edge-agent/image/backup.ts). Deleting
+    // without a version id only adds a delete marker in this versioned bucket:
+    // the agent cannot destroy a version, so under Object Lock retention nothing
+    // it can do removes locked data, and a marker it should not have added is
+    // undone by deleting the marker. The bytes a failed backup leaves as
+    // noncurrent versions go with the bucket's noncurrent-version expiration
+    // (cdk/constructs/image-store.ts). See cdk/README.md "Grants".
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+        resources: [props.imageBucket.arnForObjects(AGENT_OBJECT_KEYS)],
+      }),
+    );
+    // SSE-KMS: S3 asks KMS with the agent's permissions. GenerateDataKey for an
+    // upload, Decrypt to complete a multipart upload and to read.
+    props.imageKey.grant(this.role, 'kms:Decrypt', 'kms:GenerateDataKey');
   }
 }

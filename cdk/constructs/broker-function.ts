@@ -29,10 +29,14 @@ export class BrokerFunction extends Construct {
       tables: props.tables,
       imageBucketName: props.imageBucket.bucketName,
     });
-    props.tables.media.grantReadWriteData(this.function);
-    props.tables.jobs.grantReadWriteData(this.function);
-    props.tables.config.grantReadData(this.function);
-    // Claims each job's backup id in the catalog, and reads the base image of an incremental there.
-    props.tables.catalog.grantReadWriteData(this.function);
+    // Exactly what lambdas/broker.ts calls (test/iam checks it). A reservation and
+    // its unit's slot counter change in one TransactWriteItems (Put/Delete the
+    // reservation, Update the counter); the job is read and written back.
+    props.tables.media.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    props.tables.config.grant(this.function, 'dynamodb:GetItem');
+    // Claims each job's backup id (a Put with a ConditionCheck on the image item),
+    // and finds the base image of an incremental (Query of the client's images).
+    props.tables.catalog.grant(this.function, 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem', 'dynamodb:Query');
   }
 }

@@ -3,6 +3,9 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
+/** How long a deleted image object's bytes stay recoverable (a marker added by mistake can be removed meanwhile). */
+export const NONCURRENT_VERSION_DAYS = 7;
+
 export interface ImageStoreProps {
   /**
    * Create the bucket with S3 Object Lock enabled (context `objectLock=true`).
@@ -44,7 +47,14 @@ export class ImageStore extends Construct {
       enforceSSL: true,
       minimumTLSVersion: 1.2,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      lifecycleRules: [{ id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) }],
+      lifecycleRules: [
+        { id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
+        // A failed or cancelled backup's objects, deleted by the agent, stay as
+        // noncurrent versions (the agent may not delete versions): they expire
+        // here. Committed images are never overwritten or deleted by Cairn, so
+        // their versions stay current; Object Lock retention outlasts this rule.
+        { id: 'expire-deleted-image-objects', noncurrentVersionExpiration: Duration.days(NONCURRENT_VERSION_DAYS) },
+      ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
   }

@@ -68,9 +68,11 @@ export class SchedulerFunction extends Construct {
     });
     this.function.addEnvironment(STATE_MACHINE_ARN_ENV, props.stateMachine.stateMachineArn);
     this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge });
-    props.tables.config.grantReadData(this.function);
-    props.tables.catalog.grantReadData(this.function);
-    props.tables.jobs.grantReadData(this.function);
+    // Exactly what lambdas/scheduler.ts calls (test/iam checks it): policies
+    // (Query) and settings (GetItem), every image (Scan), the recent jobs (Query).
+    props.tables.config.grant(this.function, 'dynamodb:Query', 'dynamodb:GetItem');
+    props.tables.catalog.grant(this.function, 'dynamodb:Scan');
+    props.tables.jobs.grant(this.function, 'dynamodb:Query');
     props.stateMachine.grantStartExecution(this.function);
 
     // A group of its own, so the role's trust can name exactly where the schedule lives. It holds no data.

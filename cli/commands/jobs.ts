@@ -81,7 +81,7 @@ export function registerJobs(program: Command): void {
       const json = options.json ?? globals.json;
       await withBackend(globals, async (backend) => {
         const job = await backend.jobs.get(jobId);
-        if (!job) throw new NotFoundError(`job ${jobId}`, 20);
+        if (!job) throw new NotFoundError('job', jobId);
         if (job.state !== 'DONE') throw new CairnError(20, `job ${jobId} is ${job.state}; only an ended job can be restarted`);
         const manual = job.policy === 'manual';
         const run = await backend.runBackup(
@@ -104,7 +104,7 @@ export function registerJobs(program: Command): void {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
         const record = await backend.jobs.get(jobId);
-        if (!record) throw new NotFoundError(`job ${jobId}`, 20);
+        if (!record) throw new NotFoundError('job', jobId);
         const job = jobWithoutErrnoText(record);
         if (options.json ?? globals.json) return printJson(job);
         const lines: [string, unknown][] = [

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { describeStatus } from '#core/status-codes.ts';
 import { runJanitor } from '#local/janitor.ts';
 import type { JanitorReport } from '#core/jobs/janitor.ts';
-import { schedulerTick } from '#local/scheduler-tick.ts';
+import { localScheduler } from '#local/scheduler-tick.ts';
 import { type GlobalOptions, openStandaloneRuntime } from '../backend.ts';
 import { note } from '../output.ts';
 import { positiveNumber } from '../number-option.ts';
@@ -23,18 +23,17 @@ export function registerLocal(program: Command): void {
       const units = await runtime.config.listStorageUnits();
       const policies = await runtime.config.listPolicies();
       note(`cairn: ${units.length} storage unit(s): ${units.map((u) => u.name).join(', ')}; ${policies.length} polic${policies.length === 1 ? 'y' : 'ies'}`);
-      const inFlight = new Set<Promise<unknown>>();
+      const scheduler = localScheduler(runtime, {
+        onStarted: (due) => note(`cairn: starting ${due.policy}/${due.schedule} for ${due.client}: ${due.reason}`),
+        onEnded: (_name, run) => note(`cairn: job ${run.jobId ?? '-'} ended with status ${run.statusCode} (${describeStatus(run.statusCode)})`),
+      });
       const tick = async (): Promise<void> => {
         reportJanitor(await runJanitor(runtime));
-        const runs = await schedulerTick(runtime, (due) => note(`cairn: starting ${due.policy}/${due.schedule} for ${due.client}: ${due.reason}`));
-        for (const run of runs) {
-          const tracked = run.then((r) => note(`cairn: job ${r.jobId ?? '-'} ended with status ${r.statusCode} (${describeStatus(r.statusCode)})`)).finally(() => inFlight.delete(tracked));
-          inFlight.add(tracked);
-        }
+        await scheduler.tick();
       };
       if (options.once) {
         await tick();
-        await Promise.all(inFlight);
+        await scheduler.settled();
         runtime.close();
         return;
       }
@@ -49,7 +48,7 @@ export function registerLocal(program: Command): void {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
-      await Promise.all(inFlight);
+      await scheduler.settled();
       runtime.close();
     });
 }

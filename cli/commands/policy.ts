@@ -3,7 +3,6 @@ import { applyPolicies } from '#core/policies/apply-policies.ts';
 import { formatDuration } from '#core/model/durations.ts';
 import type { Policy } from '#core/model/policy.ts';
 import { NotFoundError } from '#core/errors.ts';
-import { StatusCode } from '#core/status-codes.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { printJson, table } from '../output.ts';
 import { inPolicyFile, readPolicyFile } from '../policy-file.ts';
@@ -54,7 +53,7 @@ export function registerPolicy(program: Command): void {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
         const p = await backend.config.getPolicy(name);
-        if (!p) throw new NotFoundError(`policy ${name}`, StatusCode.INVALID_POLICY);
+        if (!p) throw new NotFoundError('policy', name);
         if (options.json ?? globals.json) return printJson(p);
         console.log(`policy ${p.name}: ${p.active ? 'active' : 'INACTIVE'}, priority ${p.priority}, time zone ${p.timeZone}, storage unit ${p.storageUnit}`);
         console.log(`  clients:    ${p.clients.map((c) => `${c.name} (priority ${c.priority})`).join(', ')}`);
@@ -68,7 +67,7 @@ export function registerPolicy(program: Command): void {
     .action(async (name: string, options: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
-        if (!(await backend.config.deletePolicy(name))) throw new NotFoundError(`policy ${name}`, StatusCode.INVALID_POLICY);
+        if (!(await backend.config.deletePolicy(name))) throw new NotFoundError('policy', name);
         if (options.json ?? globals.json) printJson({ policy: name, action: 'deleted' });
         else console.log(`policy ${name} deleted`);
       });

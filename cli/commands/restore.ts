@@ -55,7 +55,7 @@ export function registerRestore(program: Command): void {
       await withBackend(globals, async (backend) => {
         const openImage = async (backupId: string) => {
           const image = await backend.catalog.getImage(backupId);
-          if (!image) throw new NotFoundError(`image ${backupId}`);
+          if (!image) throw new NotFoundError('image', backupId);
           const unit = await backend.config.getStorageUnit(image.storageUnit);
           if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${image.storageUnit} of image ${image.backupId} does not exist`);
           return { image, store: await openStorageUnit(unit) };

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { dueJobs } from '#core/schedule/due.ts';
+import { loadDueInput } from '#core/schedule/tick.ts';
 import { loadSettings, saveSetting, settingKeys } from '#core/settings.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
@@ -22,14 +23,15 @@ export function registerSchedule(program: Command): void {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
         const now = options.at ?? backend.clock.now();
-        const [policies, images, jobs, settings] = await Promise.all([backend.config.listPolicies(), backend.catalog.listImages(), backend.jobs.list({ limit: 5000 }), loadSettings(backend.config)]);
-        const result = dueJobs({ policies: policies.filter((p) => !options.policy || p.name === options.policy), images, jobs, suspended: settings.schedulerSuspended, now });
+        // The same data, read the same way, as the scheduler tick decides on.
+        const input = await loadDueInput(backend, now);
+        const result = dueJobs({ ...input, policies: input.policies.filter((p) => !options.policy || p.name === options.policy) });
         const keep = <T extends { client: string }>(rows: T[]): T[] => rows.filter((r) => !options.client || r.client === options.client);
         const due = keep(result.due);
         const notDue = keep(result.notDue);
         if (options.json ?? globals.json) return printJson({ at: now.toISOString(), due, notDue });
-        console.log(`due at ${now.toISOString()}${settings.schedulerSuspended ? ' (scheduling is SUSPENDED)' : ''}:`);
-        console.log(due.length ? table(['POLICY', 'CLIENT', 'SCHEDULE', 'LEVEL', 'WINDOW', 'WHY'], due.map((d) => [d.policy, d.client, d.schedule, d.level, `${d.windowStart} – ${d.windowEnd}`, d.reason])) : '  nothing');
+        console.log(`due at ${now.toISOString()}${input.suspended ? ' (scheduling is SUSPENDED)' : ''}:`);
+        console.log(due.length ? table(['POLICY', 'CLIENT', 'SCHEDULE', 'LEVEL', 'DUE', 'WINDOW', 'WHY'], due.map((d) => [d.policy, d.client, d.schedule, d.level, d.dueSince, `${d.windowStart} – ${d.windowEnd}`, d.reason])) : '  nothing');
         if (options.all) {
           console.log('\nnot due:');
           console.log(notDue.length ? table(['POLICY', 'CLIENT', 'SCHEDULE', 'WHY NOT'], notDue.map((n) => [n.policy, n.client, n.schedule, n.reason])) : '  nothing');

@@ -4,7 +4,7 @@ import type { JobStore } from '../ports/job-store.ts';
 import type { MediaStore } from '../ports/media-store.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
 import type { Job } from '../model/job.ts';
-import { CairnError } from '../errors.ts';
+import { CairnError, NotFoundError } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { makeBackupId } from '../ids.ts';
 import { loadSettings } from '../settings.ts';
@@ -28,7 +28,7 @@ export type ReserveDecision =
  */
 export async function reserveResources(deps: BrokerDeps, jobId: number, now: Date): Promise<ReserveDecision> {
   const job = await deps.jobs.get(jobId);
-  if (!job) throw new CairnError(StatusCode.INTERNAL_ERROR, `job ${jobId} does not exist`);
+  if (!job) throw new NotFoundError('job', jobId);
   if (job.state === 'DONE') throw new CairnError((job.statusCode ?? StatusCode.TERMINATED_BY_ADMINISTRATOR) as never, `job ${jobId} ended before it was granted resources`);
   const unit = await deps.config.getStorageUnit(job.storageUnit);
   if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${job.storageUnit} does not exist`);

@@ -1,7 +1,7 @@
 import { BackupTaskResult } from '../model/task.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
 import type { JobStore } from '../ports/job-store.ts';
-import { CairnError } from '../errors.ts';
+import { CairnError, NotFoundError } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { parseOrThrow } from '../validation.ts';
 import { imageRecord } from './image-record.ts';
@@ -18,7 +18,7 @@ export interface CatalogDeps {
 export async function commitImage(deps: CatalogDeps, jobId: number, rawResult: unknown, now: Date): Promise<{ backupId: string; statusCode: number }> {
   const result = parseOrThrow(BackupTaskResult, rawResult, 'agent result', StatusCode.CORRUPT_IMAGE);
   const job = await deps.jobs.get(jobId);
-  if (!job) throw new CairnError(StatusCode.INTERNAL_ERROR, `job ${jobId} does not exist`);
+  if (!job) throw new NotFoundError('job', jobId);
   if (job.state !== 'ACTIVE') {
     // Cancelled (150) or otherwise ended while the agent worked: its image is not catalogued.
     throw new CairnError((job.statusCode ?? StatusCode.TERMINATED_BY_ADMINISTRATOR) as never, `job ${jobId} ended (${job.state}, status ${job.statusCode}) before its image could be catalogued`);
@@ -38,11 +38,19 @@ export async function commitImage(deps: CatalogDeps, jobId: number, rawResult: u
     throw new CairnError((after?.statusCode ?? StatusCode.TERMINATED_BY_ADMINISTRATOR) as never, `job ${jobId} ended (status ${after?.statusCode}) while its image ${image.backupId} was catalogued; the image was withdrawn`);
   }
   const seconds = Math.max(result.elapsedMs / 1000, 0.001);
-  await deps.jobs.update(jobId, (j) => ({
-    ...j,
-    progress: { ...j.progress, files: result.fileCount, bytes: result.bytes, throughputBps: Math.round(result.bytes / seconds), writerWaits: result.writerWaits, readerWaits: result.readerWaits, currentPath: undefined },
-    unreadable: result.unreadable,
-    updatedAt: now.toISOString(),
-  }));
+  try {
+    await deps.jobs.update(jobId, (j) => ({
+      ...j,
+      progress: { ...j.progress, files: result.fileCount, bytes: result.bytes, throughputBps: Math.round(result.bytes / seconds), writerWaits: result.writerWaits, readerWaits: result.readerWaits, currentPath: undefined },
+      unreadable: result.unreadable,
+      updatedAt: now.toISOString(),
+    }));
+  } catch (error) {
+    // The step fails, so the attempt fails (and may be retried as a new image):
+    // its image must not stay listed. Withdrawn, its data stays claimed until
+    // the janitor removes it.
+    await deps.catalog.withdrawImage(image.backupId, now).catch(() => undefined);
+    throw error;
+  }
   return { backupId: image.backupId, statusCode: result.statusCode };
 }

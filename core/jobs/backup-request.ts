@@ -18,9 +18,10 @@ export const BackupRequest = z
     /** Required without a policy unless the `defaultStorageUnit` setting names one. */
     storageUnit: Name.optional(),
     retentionDays: z.number().int().min(0).optional(),
-    /** Set by the scheduler: the window opening and execution name this job belongs to. */
+    /** Set by the scheduler: the window opening, the due instant and the execution name this job belongs to. */
     windowStart: z.iso.datetime({ offset: true }).optional(),
     windowEnd: z.iso.datetime({ offset: true }).optional(),
+    dueAt: z.iso.datetime({ offset: true }).optional(),
     executionName: z.string().max(80).optional(),
     /** Who runs the job (for orphan detection in the standalone runtime). */
     owner: z.string().optional(),

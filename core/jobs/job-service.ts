@@ -1,9 +1,9 @@
 import type { Job, JobProgress } from '../model/job.ts';
 import type { ConfigStore } from '../ports/config-store.ts';
-import type { JobStore } from '../ports/job-store.ts';
+import type { JobStore, ProgressOutcome } from '../ports/job-store.ts';
 import type { MediaStore } from '../ports/media-store.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
-import { CairnError } from '../errors.ts';
+import { CairnError, messageOf } from '../errors.ts';
 import { StatusCode, describeStatus, retryableStatusCodes, type StatusCodeValue } from '../status-codes.ts';
 import { BackupRequest, MANUAL_POLICY, MANUAL_SCHEDULE } from './backup-request.ts';
 import { loadSettings } from '../settings.ts';
@@ -82,6 +82,7 @@ export async function queueBackupJob(deps: JobDeps, rawRequest: unknown, now: Da
     owner: request.owner,
     windowStart: request.windowStart,
     windowEnd: request.windowEnd,
+    dueAt: request.dueAt,
     attempts: [],
     executionName: request.executionName,
     queuedAt: at,
@@ -91,13 +92,20 @@ export async function queueBackupJob(deps: JobDeps, rawRequest: unknown, now: Da
   return { jobId, client: job.client, policy: job.policy, schedule: job.schedule };
 }
 
-/** Progress from the agent. Ignored once the job has ended (a late report after cancel). */
-export async function recordProgress(jobs: JobStore, jobId: number, progress: Partial<JobProgress>, now: Date): Promise<void> {
-  const current = await jobs.get(jobId);
-  if (!current || current.state !== 'ACTIVE') return;
-  await jobs
-    .update(jobId, (job) => ({ ...job, progress: { ...job.progress, ...progress }, updatedAt: now.toISOString() }), { expectedStates: ['ACTIVE'] })
-    .catch(() => undefined);
+/**
+ * Progress from the agent, recorded only while the job is ACTIVE. The outcome
+ * says whether it was, and if not the job's state: DONE means the job ended
+ * (cancelled, say) and the agent should stop. A store failure rejects with a
+ * CairnError naming the job: the caller decides (the agent's reporter logs it
+ * and carries on, because the next report supersedes it and the data path
+ * must not stop for the job record; see edge-agent/transport/progress.ts).
+ */
+export async function recordProgress(jobs: JobStore, jobId: number, progress: Partial<JobProgress>, now: Date): Promise<ProgressOutcome> {
+  try {
+    return await jobs.recordProgress(jobId, progress, now);
+  } catch (error) {
+    throw new CairnError(error instanceof CairnError ? error.statusCode : StatusCode.INTERNAL_ERROR, `could not record the progress of job ${jobId}: ${messageOf(error)}`, { cause: error });
+  }
 }
 
 /**
@@ -137,7 +145,7 @@ function failureMessage(failure: { Error?: string; Cause?: string }): string {
  */
 export async function finishJob(jobs: JobStore, jobId: number, outcome: JobOutcome, now: Date): Promise<{ jobId: number; statusCode: number }> {
   const current = await jobs.get(jobId);
-  if (!current) throw new CairnError(StatusCode.INTERNAL_ERROR, `job ${jobId} vanished before it ended`);
+  if (!current) throw new CairnError(StatusCode.JOB_NOT_FOUND, `job ${jobId} vanished before it ended`);
   if (current.state === 'DONE') return { jobId, statusCode: current.statusCode ?? StatusCode.INTERNAL_ERROR };
   const statusCode = outcome.failure ? statusFromFailure(outcome.failure) : (outcome.statusCode ?? StatusCode.INTERNAL_ERROR);
   const error = outcome.failure ? failureMessage(outcome.failure) : undefined;
@@ -166,7 +174,7 @@ export type RetryDecision = { retry: true; attempt: number; delaySeconds: number
  */
 export async function decideRetry(deps: JobDeps, jobId: number, outcome: JobOutcome, now: Date): Promise<RetryDecision> {
   const job = await deps.jobs.get(jobId);
-  if (!job) throw new CairnError(StatusCode.INTERNAL_ERROR, `job ${jobId} vanished before its retry decision`);
+  if (!job) throw new CairnError(StatusCode.JOB_NOT_FOUND, `job ${jobId} vanished before its retry decision`);
   if (job.state === 'DONE') return { retry: false, reason: `job already ended with status ${job.statusCode}` };
   const statusCode = outcome.failure ? statusFromFailure(outcome.failure) : (outcome.statusCode ?? StatusCode.INTERNAL_ERROR);
   if (!retryableStatusCodes.has(statusCode)) return { retry: false, reason: `status ${statusCode} is not retried` };

@@ -43,8 +43,10 @@ export const Job = z
     /** For an incremental: the image it is taken against (set when resources are granted). */
     baseBackupId: z.string().optional(),
     executionName: z.string().optional(),
-    /** The start-window opening a scheduled job belongs to: one job per (policy, client, schedule, window). */
+    /** The start-window opening a scheduled job starts in. */
     windowStart: IsoTime.optional(),
+    /** A scheduled job's due instant: one job per (policy, client, schedule, due instant). Older jobs have none: theirs is `windowStart`. */
+    dueAt: IsoTime.optional(),
     /** When the window closes: a job still queued then ends with status 196. */
     windowEnd: IsoTime.optional(),
     /** Earlier attempts of this job that failed and were retried (Backup Tries). */

@@ -85,9 +85,3 @@ export const IndexEntry = z
   })
   .strict();
 export type IndexEntry = z.output<typeof IndexEntry>;
-
-/** Ports the agent reports through while it works: progress to the job record, liveness to the workflow. */
-export interface TaskReporter {
-  progress(update: { files: number; bytes: number; throughputBps: number; writerWaits: number; readerWaits: number; currentPath?: string }): Promise<void>;
-  heartbeat(): Promise<void>;
-}

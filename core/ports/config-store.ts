@@ -1,4 +1,5 @@
 import type { Policy } from '../model/policy.ts';
+import { ValidationError } from '../errors.ts';
 import type { StorageUnit } from '../model/storage-unit.ts';
 
 /**
@@ -20,7 +21,20 @@ export interface ConfigStore {
   /** All storage units, sorted by name. */
   listStorageUnits(): Promise<StorageUnit[]>;
 
-  /** A global setting as JSON, or undefined when never set. */
+  /** A global setting as JSON, or undefined when never set (or unset). */
   getSetting(key: string): Promise<unknown>;
+  /**
+   * Stores a JSON value. `undefined` unsets the setting, so it reads as never
+   * set (an optional setting without a value); a value JSON cannot hold (a
+   * function, a symbol) is refused with ValidationError.
+   */
   putSetting(key: string, value: unknown): Promise<void>;
+}
+
+/** A setting's stored form: its JSON, or undefined to unset it; ValidationError for what JSON cannot hold. */
+export function settingJson(key: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const json = JSON.stringify(value) as string | undefined;
+  if (json === undefined) throw new ValidationError('invalid setting value', [`${key}: the value must be representable as JSON`]);
+  return json;
 }

@@ -8,7 +8,7 @@ export type StartOutcome = 'started' | 'already-started';
  * - Idempotent by name: however often, and however concurrently, `start` is
  *   called with one name, at most one execution of that name ever runs. This
  *   is what makes a scheduler tick safe to repeat: the name is derived from
- *   (policy, client, schedule, window opening).
+ *   (policy, client, schedule, due instant).
  * - 'started' when this call started the execution; 'already-started' when an
  *   execution of that name existed before it (running, finished, or started
  *   with a different input). Two calls racing may both see 'started' where

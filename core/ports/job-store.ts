@@ -1,8 +1,16 @@
-import type { Job, JobState } from '../model/job.ts';
+import type { Job, JobProgress, JobState } from '../model/job.ts';
+import { ValidationError } from '../errors.ts';
+
+/**
+ * What `recordProgress` did. Not recorded: the job is not ACTIVE (it ended,
+ * a cancel among the reasons, or it is not running yet), with the state and
+ * status the job has then, or it does not exist (no state).
+ */
+export type ProgressOutcome = { recorded: true } | { recorded: false; state?: JobState; statusCode?: number };
 
 export interface JobQuery {
   state?: JobState;
-  /** At most this many, newest (highest job id) first. Default 100. */
+  /** At most this many (a whole number, 0 or more), newest (highest job id) first. Default 100. */
   limit?: number;
 }
 
@@ -14,7 +22,7 @@ export interface JobStore {
   /** Atomically allocates the next job id (1, 2, 3, ...), even under concurrent callers. */
   nextJobId(): Promise<number>;
   /**
-   * Stores a new job; ConflictError when that job id exists already, or when
+   * Stores a new job; ValidationError when its id is not a job id (`assertJobId`); ConflictError when that job id exists already, or when
    * the job has an `executionName` another job has: a scheduled job cannot be
    * created twice, however many scheduler ticks race.
    */
@@ -24,8 +32,24 @@ export interface JobStore {
    * Applies `change` to the current job and stores the result atomically.
    * `change` may be called more than once (it is retried on a concurrent write), so it must be pure.
    * NotFoundError when the job does not exist; ConflictError when `expectedStates`
-   * is given and the job's state is not one of them (nothing is written then).
+   * is given and the job's state is not one of them; ValidationError when the
+   * change alters the job id. Nothing is written in any of these cases.
    */
   update(jobId: number, change: (job: Job) => Job, options?: { expectedStates?: readonly JobState[] }): Promise<Job>;
   list(query?: JobQuery): Promise<Job[]>;
+  /**
+   * Merges `progress` into the job's progress and sets `updatedAt`, only while
+   * the job is ACTIVE, in one conditional write (never read-then-write): a
+   * report that arrives after the job ended changes nothing and says why, so
+   * the agent learns of a cancel from the answer. Concurrent `update`s lose
+   * nothing to it and it loses nothing to them. Store failures reject.
+   */
+  recordProgress(jobId: number, progress: Partial<JobProgress>, at: Date): Promise<ProgressOutcome>;
+}
+
+/** The limit of a job query, checked the same way by every adapter. */
+export function jobQueryLimit(query: JobQuery): number {
+  const limit = query.limit ?? 100;
+  if (!(Number.isSafeInteger(limit) && limit >= 0)) throw new ValidationError('invalid job query', [`limit: ${limit} is not a whole number of jobs`]);
+  return limit;
 }

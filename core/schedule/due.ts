@@ -2,20 +2,24 @@ import type { Policy, Schedule } from '../model/policy.ts';
 import type { Job } from '../model/job.ts';
 import type { Image } from '../model/image.ts';
 import { formatDuration } from '../model/durations.ts';
-import { isCalendarRunDay, nextWindowAfter, openWindowAt } from './windows.ts';
+import { isCalendarRunDay, nextWindowAfter, openWindowAt, type WindowOccurrence } from './windows.ts';
 
 export interface DueJob {
   policy: string;
   client: string;
   schedule: string;
   level: Schedule['type'];
-  /** The window opening the job starts in; one job per (policy, client, schedule, window). */
+  /** The window opening the job starts in; a job still queued when it closes ends with status 196. */
   windowStart: string;
   windowEnd: string;
-  /** When it became due: the later of the window's start and the frequency running out. */
+  /**
+   * The due instant: the later of the window's opening and the last success
+   * plus the frequency (calendar: the window opening of the run day). One job
+   * per (policy, client, schedule, due instant).
+   */
   dueSince: string;
   reason: string;
-  /** The workflow execution name: the same due job always gets the same name, so it cannot start twice. */
+  /** The workflow execution name, built from the due instant: the same due job always gets the same name, so it cannot start twice. */
   executionName: string;
 }
 
@@ -30,7 +34,7 @@ export interface DueInput {
   policies: readonly Policy[];
   /** Catalogued images: the last success per (policy, client, schedule) comes from here. */
   images: readonly Image[];
-  /** Recent jobs, any state: in-flight ones block, and so does a job already started in the same window. */
+  /** Recent jobs, any state: in-flight ones block, and so does a job already started for the same due instant. */
   jobs: readonly Job[];
   suspended?: boolean;
   now: Date;
@@ -41,12 +45,31 @@ const levelRank: Record<Schedule['type'], number> = { full: 3, 'cumulative-incre
 const CALENDAR_PRECEDENCE_SECONDS = 7 * 86_400;
 
 /** Execution names allow 80 characters of [A-Za-z0-9._-]; names are built from restricted names, and hashed if too long. */
-export function executionNameFor(policy: string, client: string, schedule: string, windowStart: Date): string {
-  const name = `${policy}.${client}.${schedule}.${Math.floor(windowStart.getTime() / 1000)}`;
+export function executionNameFor(policy: string, client: string, schedule: string, dueAt: Date): string {
+  const name = `${policy}.${client}.${schedule}.${Math.floor(dueAt.getTime() / 1000)}`;
   if (name.length <= 80) return name;
   let hash = 0x811c9dc5;
   for (const ch of name) hash = Math.imul(hash ^ ch.charCodeAt(0), 0x01000193) >>> 0;
   return `${name.slice(0, 71)}-${hash.toString(16).padStart(8, '0')}`;
+}
+
+/**
+ * The due instant a job stands for. Jobs from before due instants were
+ * recorded ran once per window opening, and their execution name was built
+ * from it, so the window opening is their due instant.
+ */
+export function dueInstantOf(job: Pick<Job, 'dueAt' | 'windowStart'>): string | undefined {
+  return job.dueAt ?? job.windowStart;
+}
+
+type Candidate = DueJob & { policyPriority: number; clientPriority: number; precedence: [number, number] };
+type Decision = { due: Candidate } | { notDue: string };
+/** Everything one (policy, client, schedule) is decided on. */
+interface ScheduleContext {
+  policy: Policy;
+  client: Policy['clients'][number];
+  schedule: Schedule;
+  input: DueInput;
 }
 
 /**
@@ -57,112 +80,148 @@ export function executionNameFor(policy: string, client: string, schedule: strin
  * - Frequency-based: due when the last successful image of the schedule (or
  *   of one with a longer frequency and at least its level, as a full covers
  *   an incremental) is at least `frequency` old, or there is none, and a
- *   start window is open.
- * - Calendar-based: due once per run day, inside a window that opened on it.
- * - Never twice for one window opening, never while a job for it is in flight.
+ *   start window is open. The due instant is the later of the window opening
+ *   and the last success plus the frequency, so an hourly schedule in a
+ *   24-hour window runs up to 24 times (as NetBackup does).
+ * - Calendar-based: due once per run day, inside a window that opened on it;
+ *   the due instant is that window opening.
+ * - Never twice for one due instant, never while a job for it is in flight.
+ *   A frequency schedule whose job for a due instant ended without a backup
+ *   (failed, cancelled) is next due one frequency later.
  * - Of several schedules due for one policy and client, the longest frequency
  *   wins (a calendar schedule counts as weekly), then the higher level.
  * - The worklist is ordered by policy priority (higher first), client
  *   priority (lower first), then the time each became due.
  */
 export function dueJobs(input: DueInput): { due: DueJob[]; notDue: NotDue[] } {
-  const due: (DueJob & { policyPriority: number; clientPriority: number; precedence: [number, number] })[] = [];
+  const due: Candidate[] = [];
   const notDue: NotDue[] = [];
-  const now = input.now;
-
   for (const policy of input.policies) {
     for (const client of policy.clients) {
-      const candidates: typeof due = [];
+      const candidates: Candidate[] = [];
       for (const schedule of policy.schedules) {
-        const key = { policy: policy.name, client: client.name, schedule: schedule.name };
-        const no = (reason: string): void => void notDue.push({ ...key, reason });
-        if (input.suspended) {
-          no('scheduling is suspended (cairn schedule resume)');
-          continue;
-        }
-        if (!policy.active) {
-          no('policy is inactive');
-          continue;
-        }
-        if (schedule.frequency === undefined && schedule.calendar === undefined) {
-          no('manual-only schedule (no frequency or calendar)');
-          continue;
-        }
-        const sameKey = input.jobs.filter((j) => j.policy === policy.name && j.client === client.name && j.schedule === schedule.name);
-        const inFlight = sameKey.find((j) => j.state !== 'DONE');
-        if (inFlight) {
-          no(`job ${inFlight.jobId} for it is ${inFlight.state}`);
-          continue;
-        }
-        const window = openWindowAt(schedule.windows, policy.timeZone, now);
-        if (!window) {
-          const next = nextWindowAfter(schedule.windows, policy.timeZone, now);
-          no(`no start window is open${next ? `; the next opens ${next.start.toISOString()}` : ''}`);
-          continue;
-        }
-        const windowStart = window.start.toISOString();
-        const ranInWindow = sameKey.find((j) => j.windowStart === windowStart);
-        if (ranInWindow) {
-          no(`job ${ranInWindow.jobId} already started in this window (opened ${windowStart})`);
-          continue;
-        }
-        // A backup of a schedule with a longer (or equal) frequency and at least this level
-        // satisfies this one too: after the weekly full, the daily incremental waits a day.
-        const satisfying = new Set(
-          policy.schedules
-            .filter((o) => o.name === schedule.name || (schedule.frequency !== undefined && o.frequency !== undefined && o.frequency >= schedule.frequency && levelRank[o.type] >= levelRank[schedule.type]))
-            .map((o) => o.name),
-        );
-        const last = input.images
-          .filter((i) => i.policy === policy.name && i.client === client.name && satisfying.has(i.schedule) && i.statusCode <= 1)
-          .reduce<Image | undefined>((latest, i) => (!latest || i.createdAt > latest.createdAt ? i : latest), undefined);
-        const lastAt = last ? new Date(last.createdAt) : undefined;
-
-        let dueSince: Date;
-        let reason: string;
-        if (schedule.frequency !== undefined) {
-          if (lastAt && now.getTime() - lastAt.getTime() < schedule.frequency * 1000) {
-            const at = new Date(lastAt.getTime() + schedule.frequency * 1000);
-            no(`frequency ${formatDuration(schedule.frequency)} not reached: last success ${last!.backupId}, due again ${at.toISOString()}`);
-            continue;
-          }
-          const frequencyRanOut = lastAt ? new Date(lastAt.getTime() + schedule.frequency * 1000) : window.start;
-          dueSince = frequencyRanOut > window.start ? frequencyRanOut : window.start;
-          reason = lastAt ? `last success ${last!.backupId} is older than the frequency ${formatDuration(schedule.frequency)}` : 'no successful backup yet';
-        } else {
-          const runDay = isCalendarRunDay(schedule.calendar!, window.runDay);
-          if (!runDay.runDay) {
-            no(runDay.why);
-            continue;
-          }
-          if (lastAt && lastAt >= window.start) {
-            no(`already backed up on run day ${window.runDay} (${last!.backupId})`);
-            continue;
-          }
-          dueSince = window.start;
-          reason = `calendar run day: ${runDay.why}`;
-        }
-        candidates.push({
-          ...key,
-          level: schedule.type,
-          windowStart,
-          windowEnd: window.end.toISOString(),
-          dueSince: dueSince.toISOString(),
-          reason,
-          executionName: executionNameFor(policy.name, client.name, schedule.name, window.start),
-          policyPriority: policy.priority,
-          clientPriority: client.priority,
-          precedence: [schedule.frequency ?? CALENDAR_PRECEDENCE_SECONDS, levelRank[schedule.type]],
-        });
+        const decision = decideSchedule({ policy, client, schedule, input });
+        if ('due' in decision) candidates.push(decision.due);
+        else notDue.push({ policy: policy.name, client: client.name, schedule: schedule.name, reason: decision.notDue });
       }
-      candidates.sort((a, b) => b.precedence[0] - a.precedence[0] || b.precedence[1] - a.precedence[1] || a.schedule.localeCompare(b.schedule));
-      const [winner, ...losers] = candidates;
+      const { winner, losers } = bySchedulePrecedence(candidates);
       if (winner) due.push(winner);
-      for (const loser of losers) notDue.push({ policy: loser.policy, client: loser.client, schedule: loser.schedule, reason: `due, but schedule ${winner!.schedule} of the same client has the longer frequency and runs instead` });
+      notDue.push(...losers);
     }
   }
+  return { due: inWorklistOrder(due).map(({ policyPriority: _p, clientPriority: _c, precedence: _r, ...job }) => job), notDue };
+}
 
-  due.sort(
+/** One (policy, client, schedule): the gates in the order an operator reads them, then the due instant. */
+function decideSchedule(ctx: ScheduleContext): Decision {
+  const closed = schedulingGate(ctx);
+  if (closed) return { notDue: closed };
+  const sameKey = ctx.input.jobs.filter((j) => j.policy === ctx.policy.name && j.client === ctx.client.name && j.schedule === ctx.schedule.name);
+  const inFlight = sameKey.find((j) => j.state !== 'DONE');
+  if (inFlight) return { notDue: `job ${inFlight.jobId} for it is ${inFlight.state}` };
+  const window = openWindowAt(ctx.schedule.windows, ctx.policy.timeZone, ctx.input.now);
+  if (!window) {
+    const next = nextWindowAfter(ctx.schedule.windows, ctx.policy.timeZone, ctx.input.now);
+    return { notDue: `no start window is open${next ? `; the next opens ${next.start.toISOString()}` : ''}` };
+  }
+  const instant = ctx.schedule.frequency !== undefined ? frequencyDueInstant(ctx, ctx.schedule.frequency, window, sameKey) : calendarDueInstant(ctx, window, sameKey);
+  if ('notDue' in instant) return instant;
+  return {
+    due: {
+      policy: ctx.policy.name,
+      client: ctx.client.name,
+      schedule: ctx.schedule.name,
+      level: ctx.schedule.type,
+      windowStart: window.start.toISOString(),
+      windowEnd: window.end.toISOString(),
+      dueSince: instant.dueAt.toISOString(),
+      reason: instant.reason,
+      executionName: executionNameFor(ctx.policy.name, ctx.client.name, ctx.schedule.name, instant.dueAt),
+      policyPriority: ctx.policy.priority,
+      clientPriority: ctx.client.priority,
+      precedence: [ctx.schedule.frequency ?? CALENDAR_PRECEDENCE_SECONDS, levelRank[ctx.schedule.type]],
+    },
+  };
+}
+
+/** Reasons that hold whatever the time: scheduling suspended, policy inactive, a manual-only schedule. */
+function schedulingGate({ policy, schedule, input }: ScheduleContext): string | undefined {
+  if (input.suspended) return 'scheduling is suspended (cairn schedule resume)';
+  if (!policy.active) return 'policy is inactive';
+  if (schedule.frequency === undefined && schedule.calendar === undefined) return 'manual-only schedule (no frequency or calendar)';
+  return undefined;
+}
+
+/**
+ * The newest successful image that satisfies this schedule: its own, or one
+ * of a schedule with a longer (or equal) frequency and at least this level.
+ * After the weekly full, the daily incremental waits a day.
+ */
+function lastSuccess({ policy, client, schedule, input }: ScheduleContext): Image | undefined {
+  const satisfying = new Set(
+    policy.schedules
+      .filter((o) => o.name === schedule.name || (schedule.frequency !== undefined && o.frequency !== undefined && o.frequency >= schedule.frequency && levelRank[o.type] >= levelRank[schedule.type]))
+      .map((o) => o.name),
+  );
+  return input.images
+    .filter((i) => i.policy === policy.name && i.client === client.name && satisfying.has(i.schedule) && i.statusCode <= 1)
+    .reduce<Image | undefined>((latest, i) => (!latest || i.createdAt > latest.createdAt ? i : latest), undefined);
+}
+
+type Instant = { dueAt: Date; reason: string } | { notDue: string };
+
+/**
+ * A frequency schedule's due instant: the later of the window opening and the
+ * last success plus the frequency. A due instant that already has a job (one
+ * that ended without a backup, or the success is not catalogued yet) is
+ * skipped by whole frequencies, so a failure does not block the rest of the
+ * window and no instant ever gets a second job.
+ */
+function frequencyDueInstant(ctx: ScheduleContext, frequency: number, window: WindowOccurrence, sameKey: readonly Job[]): Instant {
+  const now = ctx.input.now;
+  const last = lastSuccess(ctx);
+  const lastAt = last ? new Date(last.createdAt) : undefined;
+  const frequencyMs = frequency * 1000;
+  if (lastAt && now.getTime() - lastAt.getTime() < frequencyMs) {
+    return { notDue: `frequency ${formatDuration(frequency)} not reached: last success ${last!.backupId}, due again ${new Date(lastAt.getTime() + frequencyMs).toISOString()}` };
+  }
+  const frequencyRanOut = lastAt ? new Date(lastAt.getTime() + frequencyMs) : window.start;
+  let dueAt = frequencyRanOut > window.start ? frequencyRanOut : window.start;
+  const started = new Map(sameKey.map((j) => [dueInstantOf(j), j] as const));
+  let blocking: Job | undefined;
+  for (let job = started.get(dueAt.toISOString()); job; job = started.get(dueAt.toISOString())) {
+    blocking ??= job;
+    dueAt = new Date(dueAt.getTime() + frequencyMs);
+  }
+  if (blocking && dueAt > now) {
+    return { notDue: `job ${blocking.jobId} already started for due instant ${dueInstantOf(blocking)}; the next due instant is ${dueAt.toISOString()}` };
+  }
+  const reason = lastAt ? `last success ${last!.backupId} is older than the frequency ${formatDuration(frequency)}` : 'no successful backup yet';
+  return { dueAt, reason: blocking ? `${reason}; job ${blocking.jobId} already ran for due instant ${dueInstantOf(blocking)}` : reason };
+}
+
+/** A calendar schedule's due instant: the window opening of a run day not yet backed up, once. */
+function calendarDueInstant(ctx: ScheduleContext, window: WindowOccurrence, sameKey: readonly Job[]): Instant {
+  const windowStart = window.start.toISOString();
+  const ranInWindow = sameKey.find((j) => dueInstantOf(j) === windowStart);
+  if (ranInWindow) return { notDue: `job ${ranInWindow.jobId} already started in this window (opened ${windowStart})` };
+  const runDay = isCalendarRunDay(ctx.schedule.calendar!, window.runDay);
+  if (!runDay.runDay) return { notDue: runDay.why };
+  const last = lastSuccess(ctx);
+  if (last && new Date(last.createdAt) >= window.start) return { notDue: `already backed up on run day ${window.runDay} (${last.backupId})` };
+  return { dueAt: window.start, reason: `calendar run day: ${runDay.why}` };
+}
+
+/** Of one client's due schedules the longest frequency runs (a calendar counts as weekly), then the higher level. */
+function bySchedulePrecedence(candidates: Candidate[]): { winner?: Candidate; losers: NotDue[] } {
+  const [winner, ...rest] = [...candidates].sort((a, b) => b.precedence[0] - a.precedence[0] || b.precedence[1] - a.precedence[1] || a.schedule.localeCompare(b.schedule));
+  const losers = rest.map((loser) => ({ policy: loser.policy, client: loser.client, schedule: loser.schedule, reason: `due, but schedule ${winner!.schedule} of the same client has the longer frequency and runs instead` }));
+  return { winner, losers };
+}
+
+/** Policy priority (higher first), client priority (lower first), then the time each became due. */
+function inWorklistOrder(due: Candidate[]): Candidate[] {
+  return [...due].sort(
     (a, b) =>
       b.policyPriority - a.policyPriority ||
       a.clientPriority - b.clientPriority ||
@@ -170,10 +229,9 @@ export function dueJobs(input: DueInput): { due: DueJob[]; notDue: NotDue[] } {
       a.policy.localeCompare(b.policy) ||
       a.client.localeCompare(b.client),
   );
-  return { due: due.map(({ policyPriority: _p, clientPriority: _c, precedence: _r, ...job }) => job), notDue };
 }
 
-/** What a due job asks the backup-job workflow for: the same in the standalone tick and the scheduler Lambda. */
-export function scheduledRequest(job: DueJob): { policy: string; client: string; schedule: string; level: DueJob['level']; windowStart: string; windowEnd: string; executionName: string } {
-  return { policy: job.policy, client: job.client, schedule: job.schedule, level: job.level, windowStart: job.windowStart, windowEnd: job.windowEnd, executionName: job.executionName };
+/** What a due job asks the backup-job workflow for: the same in every runtime's tick. */
+export function scheduledRequest(job: DueJob): { policy: string; client: string; schedule: string; level: DueJob['level']; windowStart: string; windowEnd: string; dueAt: string; executionName: string } {
+  return { policy: job.policy, client: job.client, schedule: job.schedule, level: job.level, windowStart: job.windowStart, windowEnd: job.windowEnd, dueAt: job.dueSince, executionName: job.executionName };
 }

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { CairnError, ValidationError } from '#core/errors.ts';
 import { imageKeys } from '#core/ids.ts';
-import { BackupTaskResult, type BackupTask, type IndexEntry, type TaskReporter } from '#core/model/task.ts';
+import { BackupTaskResult, type BackupTask, type IndexEntry } from '#core/model/task.ts';
+import type { TaskReporter } from '#core/ports/task-reporter.ts';
 import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';

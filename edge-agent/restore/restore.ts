@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CairnError, NotFoundError } from '#core/errors.ts';
+import { readUntilAborted, terminated, untilAborted } from './until-aborted.ts';
 import type { Fragment, Image } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
@@ -125,7 +126,7 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, options: Ru
     for (const fragment of plan.fragments) {
       if (options.signal?.aborted) throw new CairnError(StatusCode.TERMINATED_BY_ADMINISTRATOR, 'termination requested by administrator', { cause: options.signal.reason });
       const before = failures.count;
-      await restoreFragment(plan, fragment, cursor, extractor, failures);
+      await restoreFragment(plan, fragment, cursor, extractor, failures, options.signal);
       stopOnFailure(before);
     }
     const before = failures.count;
@@ -140,7 +141,7 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, options: Ru
 }
 
 /** Restores the wanted members of one fragment; whatever is wrong with it goes to `failures`. */
-async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: IndexCursor, extractor: TarExtractor, failures: ProblemList): Promise<void> {
+async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: IndexCursor, extractor: TarExtractor, failures: ProblemList, signal: AbortSignal | undefined): Promise<void> {
   const label = fragmentLabel(fragment);
   const noMember = (e: IndexEntry): string => noMemberFor(plan.image, e);
   const missing = (reason: (entry: IndexEntry) => string) => (entry: IndexEntry) => {
@@ -148,8 +149,9 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
   };
   let body: AsyncIterable<Uint8Array>;
   try {
-    body = await plan.store.get(fragment.key);
+    body = readUntilAborted(await untilAborted(plan.store.get(fragment.key), signal), signal);
   } catch (error) {
+    if (signal?.aborted) throw terminated(signal);
     if (!(error instanceof NotFoundError)) throw mediaReadError(label, error);
     failures.addLine(`${label} of image ${plan.image.backupId} is missing from storage unit ${plan.image.storageUnit}`);
     await cursor.endFragment(fragment.number, missing(() => `not restored: ${label} is missing`));

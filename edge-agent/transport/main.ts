@@ -31,6 +31,10 @@ export async function main(argv: string[]): Promise<void> {
             token: sfnTaskToken(clients.sfn, options.taskToken),
             jobs: options.jobsTable ? new DynamoJobStore({ client: clients.documents, tableName: options.jobsTable }) : undefined,
             openStore: openStorageUnit,
+            // The agent host's clock: the one place the agent reads the time.
+            clock: { now: () => new Date() },
+            // Not fatal (the next report supersedes it), but never silent: SSM keeps stderr in the command output.
+            onProgressFailure: (error) => process.stderr.write(`cairn-agent: ${error instanceof Error ? error.message : String(error)}\n`),
           },
         );
       } finally {

@@ -1,4 +1,4 @@
-import type { TaskReporter } from '#core/model/task.ts';
+import type { TaskReporter } from '#core/ports/task-reporter.ts';
 
 export interface ProgressSnapshot {
   files: number;

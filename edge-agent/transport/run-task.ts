@@ -1,6 +1,8 @@
-import { BackupTask, type TaskReporter } from '#core/model/task.ts';
+import { BackupTask } from '#core/model/task.ts';
+import type { Clock } from '#core/ports/clock.ts';
+import type { TaskReporter } from '#core/ports/task-reporter.ts';
 import { CairnError, messageOf, statusOf } from '#core/errors.ts';
-import { recordProgress } from '#core/jobs/job-service.ts';
+import { jobRecordReporter, taskTokenReporter } from '#core/jobs/job-reporter.ts';
 import { parseOrThrow } from '#core/validation.ts';
 import type { JobStore } from '#core/ports/job-store.ts';
 import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
@@ -23,17 +25,22 @@ export interface RunTaskAdapters {
   jobs?: JobStore;
   /** Opens the task's storage unit (and an incremental's base unit). */
   openStore: StorageUnitOpener;
+  /** Stamps progress reports and the image's times. */
+  clock: Clock;
+  /** Told of a progress write that failed (the entry point writes it to stderr, which SSM keeps). */
+  onProgressFailure?: (error: unknown) => void;
 }
 
 /**
  * The cloud runtime's agent entry (`cairn-agent run-task`, run by the SSM
  * document): runs the backup, heartbeats, reports progress to the job record,
  * and ends the task token with the result or a `Status<code>` failure. When
- * the workflow stops waiting (timed out, cancelled) the backup is aborted.
- * Returns the status code as the process exit status.
+ * the workflow stops waiting (timed out, cancelled) or the job record says the
+ * job was ended, the backup is aborted. Returns the status code as the
+ * process exit status.
  */
 export async function runTask(options: RunTaskOptions, adapters: RunTaskAdapters): Promise<number> {
-  const { token, jobs, openStore } = adapters;
+  const { token, jobs, openStore, clock } = adapters;
   const abort = new AbortController();
   let task: BackupTask;
   try {
@@ -43,27 +50,14 @@ export async function runTask(options: RunTaskOptions, adapters: RunTaskAdapters
     await token.fail(failure);
     return failure.statusCode;
   }
-  const heartbeat = async (): Promise<void> => {
-    try {
-      await token.heartbeat();
-    } catch (error) {
-      if (error instanceof TaskGoneError) abort.abort(error);
-      else throw error;
-    }
-  };
-  const reporter: TaskReporter = {
-    progress: async (update) => {
-      if (!jobs) return;
-      // `cairn jobs cancel` ends the job record; the agent stops at its next report.
-      const job = await jobs.get(task.jobId);
-      if (job?.state === 'DONE') abort.abort(new Error(`job ${task.jobId} was ended (status ${job.statusCode})`));
-      else await recordProgress(jobs, task.jobId, update, new Date());
-    },
-    heartbeat,
-  };
-  const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_MS);
+  // Liveness to the workflow through the task token; progress and `cairn jobs cancel` through the job record.
+  const liveness = taskTokenReporter(token, abort);
+  const reporter: TaskReporter = jobs
+    ? jobRecordReporter({ jobs, jobId: task.jobId, clock, abort, heartbeat: () => liveness.heartbeat(), onProgressFailure: adapters.onProgressFailure })
+    : liveness;
+  const timer = setInterval(() => void reporter.heartbeat().catch(() => undefined), HEARTBEAT_MS);
   try {
-    const result = await runBackup(task, { store: await openStore(task.storageUnit), openStore, reporter, now: () => new Date(), signal: abort.signal });
+    const result = await runBackup(task, { store: await openStore(task.storageUnit), openStore, reporter, now: () => clock.now(), signal: abort.signal });
     await token.succeed(result);
     return result.statusCode;
   } catch (error) {

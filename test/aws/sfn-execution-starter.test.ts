@@ -6,6 +6,7 @@ import { CairnError } from '#core/errors.ts';
 import { FakeClock } from '#core/ports/clock.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { emulatorClients, startAwsEmulator } from '../setup/aws-emulator.ts';
+import { describeExecutionStarterContract } from '../contracts/execution-starter-contract.ts';
 
 const emulator = await startAwsEmulator();
 const skip = 'skip' in emulator ? emulator.skip : undefined;
@@ -125,3 +126,33 @@ describe('SfnExecutionStarter outcomes', () => {
     expect(error).toMatchObject({ statusCode: StatusCode.INTERNAL_ERROR, cause: throttled });
   });
 });
+
+/**
+ * The port's contract on moto_server: a fresh Pass state machine per case
+ * (its executions stay RUNNING there, so the closed-execution case is left to
+ * the outcome tests above). The later starter's clock is a minute ahead, as a
+ * next tick's would be: for a RUNNING execution with identical input, Step
+ * Functions answers with the first start date, and only the age of that date
+ * tells a repeated start from this one.
+ */
+describeExecutionStarterContract(
+  'Step Functions (moto_server)',
+  async () => {
+    if ('skip' in emulator) throw new Error(emulator.skip);
+    const clients = emulatorClients(emulator.endpoint);
+    const { stateMachineArn } = await clients.sfn.send(
+      new CreateStateMachineCommand({ name: `contract-${Date.now()}-${Math.floor(Math.random() * 1e6)}`, roleArn: 'arn:aws:iam::123456789012:role/x', definition: JSON.stringify({ StartAt: 'Queue', States: { Queue: { Type: 'Pass', End: true } } }) }),
+    );
+    return {
+      starter: new SfnExecutionStarter({ client: clients.sfn, stateMachineArn: stateMachineArn! }),
+      laterStarter: new SfnExecutionStarter({ client: clients.sfn, stateMachineArn: stateMachineArn!, clock: new FakeClock(new Date(Date.now() + 60_000)) }),
+      executions: async (name) => {
+        const listed = (await clients.sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions ?? [];
+        const named = listed.filter((e) => e.name === name);
+        return Promise.all(named.map(async (e) => JSON.parse((await clients.sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn }))).input!) as unknown));
+      },
+      cleanup: async () => clients.destroy(),
+    };
+  },
+  skip,
+);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import { SFNServiceException } from '@aws-sdk/client-sfn';
+import { SendTaskHeartbeatCommand, SFNServiceException } from '@aws-sdk/client-sfn';
 import { CairnError, ValidationError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { TaskGoneError, sendTaskFailure, sendTaskHeartbeat, sendTaskSuccess } from '#aws/sfn-task-reporter.ts';
+import { sfnTaskReporter, TaskGoneError, sendTaskFailure, sendTaskHeartbeat, sendTaskSuccess } from '#aws/sfn-task-reporter.ts';
+import { describeTaskReporterContract } from '../contracts/task-reporter-contract.ts';
 
 /** An SFN client that records what it was sent, or fails with `error`. */
 function fakeSfn(error?: unknown): { client: SFNClient; sent: { command: string; input: Record<string, unknown> }[] } {
@@ -62,4 +63,35 @@ describe('Step Functions task reporting', () => {
     expect((error as CairnError).cause).toBe(cause);
     expect((error as CairnError).message).toMatch(/SendTaskSuccess failed: InvalidToken/);
   });
+});
+
+/**
+ * The task-token side of TaskReporter against a fake SFN client: moto_server
+ * does not run `.waitForTaskToken` integrations, so it has no task tokens to
+ * heartbeat. The fake answers the way the service does (TaskTimedOut once the
+ * workflow gave up on the task).
+ */
+describeTaskReporterContract('Step Functions task token (fake SFN client)', async () => {
+  const abort = new AbortController();
+  let delivered = 0;
+  let answer: SFNServiceException | undefined;
+  let once: SFNServiceException | undefined;
+  const client = {
+    send: async (command: unknown) => {
+      if (!(command instanceof SendTaskHeartbeatCommand)) throw new Error(`unexpected ${String(command)}`);
+      const failure = once ?? answer;
+      once = undefined;
+      if (failure) throw failure;
+      delivered += 1;
+      return {};
+    },
+  } as unknown as SFNClient;
+  return {
+    reporter: sfnTaskReporter({ client, taskToken: 'token-1', abort }),
+    signal: abort.signal,
+    endTask: async () => void (answer = sfnError('TaskTimedOut')),
+    endedStatus: StatusCode.NETWORK_TIMEOUT,
+    failNextHeartbeat: () => void (once = sfnError('ThrottlingException')),
+    heartbeatsDelivered: () => delivered,
+  };
 });

@@ -1,6 +1,7 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CatalogStore } from '#core/ports/catalog-store.ts';
-import { ConflictError } from '#core/errors.ts';
+import { ConflictError, ValidationError } from '#core/errors.ts';
+import { StatusCode } from '#core/status-codes.ts';
 import { type OpenStore, claimAndCommit, claimOf, sampleImage, describeContract } from './fixtures.ts';
 
 export function describeCatalogStoreContract(adapter: string, open: OpenStore<CatalogStore>, skipReason?: string): void {
@@ -90,6 +91,30 @@ export function describeCatalogStoreContract(adapter: string, open: OpenStore<Ca
       expect(await store().withdrawImage(image.backupId, t(3))).toBe(false);
       expect(await store().claimBackupId(claimOf(image, 6))).toBe(false);
       expect(await store().dropClaim(image.backupId, 5)).toBe(true);
+    });
+
+    describe('where adapters used to disagree', () => {
+      it("refuses a claim or an image whose backup id is another client's, and writes nothing", async () => {
+        const image = sampleImage('client1', t(1), { jobId: 3 });
+        const foreign = { ...image, client: 'client2' };
+        await expect(store().claimBackupId(claimOf(foreign))).rejects.toThrow(/does not belong to client client2/);
+        await expect(store().claimBackupId(claimOf(foreign))).rejects.toBeInstanceOf(ValidationError);
+        expect(await store().listClaims()).toEqual([]);
+        await store().claimBackupId(claimOf(image));
+        await expect(store().putImage(foreign)).rejects.toBeInstanceOf(ValidationError);
+        await expect(store().putImage({ ...image, backupId: 'not-a-backup-id' })).rejects.toBeInstanceOf(ValidationError);
+        expect(await store().listImages()).toEqual([]);
+        expect(await store().listClaims()).toEqual([claimOf(image)]);
+      });
+
+      it('tells a lost claim (retryable as a new attempt) from a claim another job holds (not retryable)', async () => {
+        const image = sampleImage('client1', t(1), { jobId: 7 });
+        const lost = await store().putImage(image).catch((e: unknown) => e);
+        expect(lost).toMatchObject({ statusCode: StatusCode.JOB_ORPHANED, retryable: true });
+        await store().claimBackupId(claimOf(image, 8));
+        const taken = await store().putImage(image).catch((e: unknown) => e);
+        expect(taken).toMatchObject({ statusCode: StatusCode.CONFLICT, retryable: false });
+      });
     });
   });
 }

@@ -1,4 +1,5 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from '#core/errors.ts';
 import type { ConfigStore } from '#core/ports/config-store.ts';
 import { type OpenStore, samplePolicy, sampleStorageUnit, describeContract } from './fixtures.ts';
 
@@ -47,6 +48,28 @@ export function describeConfigStoreContract(adapter: string, open: OpenStore<Con
       await store().putSetting('backupTries', { tries: 2, withinHours: 12 });
       expect(await store().getSetting('jobRetryDelaySeconds')).toBe(600);
       expect(await store().getSetting('backupTries')).toEqual({ tries: 2, withinHours: 12 });
+    });
+
+    describe('where adapters used to disagree', () => {
+      it('unsets a setting put as undefined, and refuses a value JSON cannot hold', async () => {
+        await store().putSetting('defaultStorageUnit', 'disk1');
+        await store().putSetting('defaultStorageUnit', undefined);
+        expect(await store().getSetting('defaultStorageUnit')).toBeUndefined();
+        await store().putSetting('neverSet', undefined);
+        expect(await store().getSetting('neverSet')).toBeUndefined();
+        await expect(store().putSetting('broken', () => 1)).rejects.toBeInstanceOf(ValidationError);
+        expect(await store().getSetting('broken')).toBeUndefined();
+      });
+
+      it('lists names in code point order (UTF-8 byte order), also beyond ASCII', async () => {
+        // JavaScript's default sort puts U+1F600 (a surrogate pair) before U+FF21; code point order after.
+        const names = ['\u{1F600}x', '\uFF21', 'b', '\u00E9', 'a'];
+        for (const name of names) await store().putPolicy({ ...samplePolicy(), name });
+        for (const name of names) await store().putStorageUnit({ ...sampleStorageUnit(), name });
+        const expected = ['a', 'b', '\u00E9', '\uFF21', '\u{1F600}x'];
+        expect((await store().listPolicies()).map((p) => p.name)).toEqual(expected);
+        expect((await store().listStorageUnits()).map((u) => u.name)).toEqual(expected);
+      });
     });
   });
 }

@@ -1,6 +1,7 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { JobStore } from '#core/ports/job-store.ts';
-import { ConflictError, NotFoundError } from '#core/errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
+import { StatusCode } from '#core/status-codes.ts';
 import { type OpenStore, sampleJob, describeContract } from './fixtures.ts';
 
 export function describeJobStoreContract(adapter: string, open: OpenStore<JobStore>, skipReason?: string): void {
@@ -68,6 +69,87 @@ export function describeJobStoreContract(adapter: string, open: OpenStore<JobSto
       expect((await store().list({ state: 'DONE' })).map((j) => j.jobId)).toEqual([12, 9, 6, 3]);
       expect((await store().list({ limit: 3 })).map((j) => j.jobId)).toEqual([12, 11, 10]);
       expect((await store().list({ state: 'QUEUED', limit: 2 })).map((j) => j.jobId)).toEqual([11, 10]);
+    });
+
+    describe('where adapters used to disagree', () => {
+      it('refuses a change that alters the job id, and writes nothing', async () => {
+        await store().create(sampleJob(1));
+        await expect(store().update(1, (job) => ({ ...job, jobId: 2, state: 'ACTIVE' }))).rejects.toBeInstanceOf(ValidationError);
+        expect(await store().get(1)).toEqual(sampleJob(1));
+        expect(await store().get(2)).toBeUndefined();
+      });
+
+      it('refuses a job id that is not a whole number from 1, and a negative list limit', async () => {
+        for (const jobId of [0, -1, 1.5]) await expect(store().create(sampleJob(jobId))).rejects.toBeInstanceOf(ValidationError);
+        expect(await store().list()).toEqual([]);
+        await store().create(sampleJob(1));
+        await expect(store().list({ limit: -1 })).rejects.toBeInstanceOf(ValidationError);
+        expect(await store().list({ limit: 0 })).toEqual([]);
+      });
+
+      it('says a missing job is a missing job, and a state conflict is not worth retrying', async () => {
+        const missing = await store().update(99, (job) => job).catch((e: unknown) => e);
+        expect(missing).toMatchObject({ statusCode: StatusCode.JOB_NOT_FOUND, message: 'job 99 not found' });
+        await store().create(sampleJob(1, { state: 'DONE', statusCode: 150 }));
+        const conflict = await store().update(1, (job) => job, { expectedStates: ['ACTIVE'] }).catch((e: unknown) => e);
+        expect(conflict).toBeInstanceOf(ConflictError);
+        expect(conflict).toMatchObject({ statusCode: StatusCode.CONFLICT, retryable: false });
+        const twice = await store().create(sampleJob(1)).catch((e: unknown) => e);
+        expect(twice).toMatchObject({ statusCode: StatusCode.CONFLICT, retryable: false });
+      });
+    });
+  });
+  // recordProgress: the agent's one write (one conditional UpdateItem on AWS, see cdk/constructs/agent-role.ts).
+  describeContract('JobStore.recordProgress', adapter, open, skipReason, (store) => {
+    const at = new Date('2026-11-20T10:00:05.000Z');
+
+    it('merges the reported fields into an ACTIVE job and sets updatedAt, leaving the rest as it was', async () => {
+      const job = sampleJob(1, { state: 'ACTIVE', progress: { files: 1, bytes: 10, throughputBps: 5, writerWaits: 2, readerWaits: 3 } });
+      await store().create(job);
+      expect(await store().recordProgress(1, { files: 7, bytes: 700, currentPath: '/home/a' }, at)).toEqual({ recorded: true });
+      expect(await store().get(1)).toEqual({ ...job, progress: { files: 7, bytes: 700, throughputBps: 5, writerWaits: 2, readerWaits: 3, currentPath: '/home/a' }, updatedAt: at.toISOString() });
+      expect((await store().list())[0]?.progress.files).toBe(7);
+    });
+
+    it('records nothing on a job that ended, and answers with its state and status (how the agent sees a cancel)', async () => {
+      const job = sampleJob(1, { state: 'DONE', statusCode: 150 });
+      await store().create(job);
+      expect(await store().recordProgress(1, { files: 7 }, at)).toEqual({ recorded: false, state: 'DONE', statusCode: 150 });
+      expect(await store().get(1)).toEqual(job);
+    });
+
+    it('records nothing on a QUEUED job, and answers with its state', async () => {
+      await store().create(sampleJob(1, { state: 'QUEUED' }));
+      expect(await store().recordProgress(1, { files: 7 }, at)).toEqual({ recorded: false, state: 'QUEUED' });
+      expect((await store().get(1))?.progress.files).toBe(0);
+    });
+
+    it('answers "not recorded" without a state for a job that does not exist, and creates nothing', async () => {
+      expect(await store().recordProgress(42, { files: 7 }, at)).toEqual({ recorded: false });
+      expect(await store().get(42)).toBeUndefined();
+    });
+
+    it('neither loses nor is lost to updates running at the same time', async () => {
+      await store().create(sampleJob(1, { state: 'ACTIVE' }));
+      await Promise.all([
+        ...Array.from({ length: 5 }, () => store().update(1, (job) => ({ ...job, attempt: job.attempt + 1 }))),
+        ...Array.from({ length: 5 }, (_, i) => store().recordProgress(1, { bytes: 100 * (i + 1) }, at)),
+      ]);
+      const job = await store().get(1);
+      expect(job?.attempt).toBe(6);
+      expect(job?.progress.bytes).toBeGreaterThanOrEqual(100);
+      // The next report lands on top of whatever the updates wrote.
+      await store().recordProgress(1, { bytes: 999 }, at);
+      await store().update(1, (j) => ({ ...j, attempt: j.attempt + 1 }));
+      expect((await store().get(1))?.progress.bytes).toBe(999);
+    });
+
+    it('a report after the job ended does not bring back its old state', async () => {
+      await store().create(sampleJob(1, { state: 'ACTIVE' }));
+      await store().recordProgress(1, { files: 3 }, at);
+      await store().update(1, (job) => ({ ...job, state: 'DONE', statusCode: 0 }));
+      expect(await store().recordProgress(1, { files: 4 }, at)).toEqual({ recorded: false, state: 'DONE', statusCode: 0 });
+      expect(await store().get(1)).toMatchObject({ state: 'DONE', statusCode: 0, progress: { files: 3 } });
     });
   });
 }

@@ -1,6 +1,7 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { MediaStore } from '#core/ports/media-store.ts';
-import { ConflictError } from '#core/errors.ts';
+import { ConflictError, ValidationError } from '#core/errors.ts';
+import { StatusCode } from '#core/status-codes.ts';
 import { type OpenStore, describeContract } from './fixtures.ts';
 
 export function describeMediaStoreContract(adapter: string, open: OpenStore<MediaStore>, skipReason?: string): void {
@@ -66,6 +67,18 @@ export function describeMediaStoreContract(adapter: string, open: OpenStore<Medi
         { jobId: 1, storageUnit: 'disk1', reservedAt: at.toISOString() },
         { jobId: 2, storageUnit: 'disk2', reservedAt: at.toISOString() },
       ]);
+    });
+
+    describe('where adapters used to disagree', () => {
+      it('refuses a job id that is not a whole number from 1, and takes no slot', async () => {
+        for (const jobId of [0, -3, 2.5]) await expect(reserve(jobId)).rejects.toBeInstanceOf(ValidationError);
+        expect(await store().listReservations()).toEqual([]);
+      });
+
+      it('reports a job holding another unit as a conflict that is not worth retrying', async () => {
+        await reserve(1, 'disk1');
+        expect(await reserve(1, 'disk2').catch((e: unknown) => e)).toMatchObject({ statusCode: StatusCode.CONFLICT, retryable: false });
+      });
     });
   });
 }

@@ -1,4 +1,5 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { StatusCode } from '#core/status-codes.ts';
 import { randomBytes } from 'node:crypto';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { readAll } from '#core/ports/object-store.ts';
@@ -121,6 +122,37 @@ export function describeObjectStoreContract(adapter: string, open: OpenStore<Obj
       for (const key of ['../etc/passwd', '/abs', 'a/../../b', 'a//b', '']) {
         await expect(store().put(key, Buffer.from('x'))).rejects.toBeInstanceOf(ValidationError);
       }
+    });
+
+    describe('where adapters used to disagree', () => {
+      it('refuses a negative or fractional byte range, and reads nothing past the end or before the start', async () => {
+        await store().put('r.bin', Buffer.from('0123456789'));
+        for (const range of [{ start: -1 }, { start: -5, end: 3 }, { start: 1.5 }, { start: 0, end: -1 }]) {
+          await expect(store().get('r.bin', range)).rejects.toBeInstanceOf(ValidationError);
+        }
+        expect((await readAll(await store().get('r.bin', { start: 20 }))).length).toBe(0);
+        expect((await readAll(await store().get('r.bin', { start: 5, end: 3 }))).length).toBe(0);
+        expect((await readAll(await store().get('r.bin', { start: 8, end: 50 }))).toString()).toBe('89');
+      });
+
+      it('lists keys in code point order (UTF-8 byte order), also beyond ASCII', async () => {
+        // JavaScript's default sort puts U+1F600 (a surrogate pair) before U+FF21; code point order after.
+        for (const name of ['\u{1F600}', '\uFF21', 'b', '\u00E9', 'a', 'B']) await store().put(`k/${name}`, Buffer.from(name));
+        expect(await store().list('k/')).toEqual(['k/B', 'k/a', 'k/b', 'k/\u00E9', 'k/\uFF21', 'k/\u{1F600}']);
+      });
+
+      it('refuses list prefixes that are not relative key paths', async () => {
+        for (const prefix of ['../x/', '/abs', 'a//', 'a/./b', '/']) {
+          await expect(store().list(prefix)).rejects.toBeInstanceOf(ValidationError);
+          await expect(store().listIncomplete(prefix)).rejects.toBeInstanceOf(ValidationError);
+        }
+        expect(await store().list('')).toEqual([]);
+      });
+
+      it('says a missing object is a missing object', async () => {
+        expect(await store().get('images/none').catch((e: unknown) => e)).toMatchObject({ statusCode: StatusCode.OBJECT_NOT_FOUND, message: 'object images/none not found' });
+        expect(await store().get('images/none', { start: 2, end: 2 }).catch((e: unknown) => e)).toBeInstanceOf(NotFoundError);
+      });
     });
   });
 }

@@ -28,7 +28,7 @@ describe('due computation', () => {
     ]);
   });
 
-  it('says why not: outside the window, frequency not reached, in flight, already ran in this window, inactive, suspended', () => {
+  it('says why not: outside the window, frequency not reached, in flight, already ran for the due instant, inactive, suspended', () => {
     const schedules = [{ name: 'daily', type: 'full' as const, frequency: '1d', windows: [{ days: everyDay, start: '20:00', duration: '4h' }] }];
     const policy = policyOf({ name: 'p', schedules });
     const now = new Date('2026-11-23T21:00:00Z');
@@ -36,8 +36,12 @@ describe('due computation', () => {
     expect(reasons({ now: new Date('2026-11-23T12:00:00Z') })).toEqual(['no start window is open; the next opens 2026-11-23T20:00:00.000Z']);
     expect(reasons({ images: [sampleImage('c1', new Date('2026-11-23T08:00:00Z'), { policy: 'p', schedule: 'daily' })] })[0]).toMatch(/^frequency 1d not reached: last success c1_1795420800, due again 2026-11-24T08:00:00.000Z/);
     expect(reasons({ jobs: [sampleJob(9, { policy: 'p', client: 'c1', schedule: 'daily', state: 'ACTIVE' })] })).toEqual(['job 9 for it is ACTIVE']);
+    expect(reasons({ jobs: [sampleJob(9, { policy: 'p', client: 'c1', schedule: 'daily', state: 'DONE', statusCode: 84, dueAt: '2026-11-23T20:00:00.000Z', windowStart: '2026-11-23T20:00:00.000Z' })] })).toEqual([
+      'job 9 already started for due instant 2026-11-23T20:00:00.000Z; the next due instant is 2026-11-24T20:00:00.000Z',
+    ]);
+    // A job recorded before due instants existed stands for its window opening.
     expect(reasons({ jobs: [sampleJob(9, { policy: 'p', client: 'c1', schedule: 'daily', state: 'DONE', statusCode: 84, windowStart: '2026-11-23T20:00:00.000Z' })] })).toEqual([
-      'job 9 already started in this window (opened 2026-11-23T20:00:00.000Z)',
+      'job 9 already started for due instant 2026-11-23T20:00:00.000Z; the next due instant is 2026-11-24T20:00:00.000Z',
     ]);
     expect(dueJobs({ policies: [{ ...policy, active: false }], images: [], jobs: [], now }).notDue[0]?.reason).toBe('policy is inactive');
     expect(reasons({ suspended: true })).toEqual(['scheduling is suspended (cairn schedule resume)']);
@@ -124,15 +128,19 @@ describe('due computation properties', () => {
     );
   });
 
-  it('never gives one (policy, client, schedule, window) a second job', () => {
+  it('never gives one (policy, client, schedule, due instant) a second job, and names each due instant differently', () => {
     fc.assert(
-      fc.property(arbInput, fc.integer({ min: 0, max: 3600 }), ({ policies, now }, laterSeconds) => {
+      fc.property(arbInput, fc.integer({ min: 0, max: 3 * 86_400 }), ({ policies, now }, laterSeconds) => {
         const first = dueJobs({ policies, images: [], jobs: [], now }).due;
         expect(new Set(first.map((d) => `${d.policy}/${d.client}`)).size).toBe(first.length);
-        const started = first.map((d, i) => sampleJob(i + 1, { policy: d.policy, client: d.client, schedule: d.schedule, state: 'DONE', statusCode: 13, windowStart: d.windowStart }));
+        // The jobs ended without a backup (status 13): nothing in the catalog moves the due instant on.
+        const started = first.map((d, i) => sampleJob(i + 1, { policy: d.policy, client: d.client, schedule: d.schedule, state: 'DONE', statusCode: 13, windowStart: d.windowStart, dueAt: d.dueSince }));
         const later = new Date(now.getTime() + laterSeconds * 1000);
         for (const again of dueJobs({ policies, images: [], jobs: started, now: later }).due) {
-          expect(first.some((d) => d.policy === again.policy && d.client === again.client && d.schedule === again.schedule && d.windowStart === again.windowStart)).toBe(false);
+          const before = first.find((d) => d.policy === again.policy && d.client === again.client && d.schedule === again.schedule);
+          if (!before) continue;
+          expect(again.dueSince).not.toBe(before.dueSince);
+          expect(again.executionName).not.toBe(before.executionName);
         }
       }),
       { numRuns: 300 },

@@ -1,20 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { memoryStores, withLocalDisk, type MemoryStores } from '#test/memory/memory-stores.ts';
 import { queueBackupJob } from '#core/jobs/job-service.ts';
 import { reserveResources } from '#core/broker/broker.ts';
 import { FakeClock } from '#core/ports/clock.ts';
 import { claimAndCommit, samplePolicy, sampleImage } from '../contracts/fixtures.ts';
 
 describe('the base an incremental is taken against', () => {
-  let home: string;
-  let rt: LocalRuntime;
+  let rt: MemoryStores;
   const clock = new FakeClock('2026-11-23T02:00:00Z');
   beforeEach(async () => {
-    home = mkdtempSync(join(tmpdir(), 'cairn-base-'));
-    rt = await openLocalRuntime({ home, clock });
+    rt = await withLocalDisk({ ...memoryStores(), clock });
     await rt.config.putPolicy(
       samplePolicy('p', {
         storageUnit: 'local-disk',
@@ -26,10 +21,6 @@ describe('the base an incremental is taken against', () => {
         ],
       }),
     );
-  });
-  afterEach(() => {
-    rt.close();
-    rmSync(home, { recursive: true, force: true });
   });
 
   const baseFor = async (schedule: string): Promise<{ level: string; base?: string }> => {

@@ -1,8 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { memoryStores, withLocalDisk, type MemoryStores } from '#test/memory/memory-stores.ts';
 import { finishJob, queueBackupJob, statusFromFailure } from '#core/jobs/job-service.ts';
 import { releaseResources, reserveResources } from '#core/broker/broker.ts';
 import { CairnError } from '#core/errors.ts';
@@ -11,17 +8,11 @@ import { saveSetting, loadSettings } from '#core/settings.ts';
 import { samplePolicy } from '../contracts/fixtures.ts';
 
 describe('the job manager and the resource broker', () => {
-  let home: string;
-  let rt: LocalRuntime;
+  let rt: MemoryStores;
   const clock = new FakeClock('2026-11-23T02:00:00Z');
   beforeEach(async () => {
-    home = mkdtempSync(join(tmpdir(), 'cairn-core-'));
-    rt = await openLocalRuntime({ home, clock });
+    rt = await withLocalDisk({ ...memoryStores(), clock });
     await rt.config.putPolicy(samplePolicy('nightly', { storageUnit: 'local-disk' }));
-  });
-  afterEach(() => {
-    rt.close();
-    rmSync(home, { recursive: true, force: true });
   });
 
   const statusOfRejection = async (promise: Promise<unknown>): Promise<number> => {

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Image } from '#core/model/image.ts';
 import { imageRecord } from '#core/catalog/image-record.ts';
-import { BackupTask, type BackupTaskInput, type BackupTaskResult, type TaskReporter } from '#core/model/task.ts';
+import { BackupTask, type BackupTaskInput, type BackupTaskResult } from '#core/model/task.ts';
+import type { TaskReporter } from '#core/ports/task-reporter.ts';
 import type { IncompleteWrite, ObjectBody, ObjectStore } from '#core/ports/object-store.ts';
 
 /** A temp directory removed by the returned `cleanup`. */

@@ -1,23 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { memoryStores, withLocalDisk, type MemoryStores } from '#test/memory/memory-stores.ts';
 import { createJobsHandler } from '#lambdas/jobs-handler.ts';
 import { createBrokerHandler } from '#lambdas/broker-handler.ts';
 import { createCatalogHandler } from '#lambdas/catalog-handler.ts';
 import { readEnvironment } from '#lambdas/environment.ts';
 
 describe('Lambda handlers', () => {
-  let home: string;
-  let rt: LocalRuntime;
+  let rt: MemoryStores;
   beforeEach(async () => {
-    home = mkdtempSync(join(tmpdir(), 'cairn-lambda-'));
-    rt = await openLocalRuntime({ home });
-  });
-  afterEach(() => {
-    rt.close();
-    rmSync(home, { recursive: true, force: true });
+    rt = await withLocalDisk(memoryStores());
   });
 
   const failureOf = (promise: Promise<unknown>): Promise<Error> => promise.then(() => new Error('expected a failure'), (e: unknown) => e as Error);

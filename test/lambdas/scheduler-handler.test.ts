@@ -62,18 +62,18 @@ describe('the scheduler tick', () => {
     rmSync(home, { recursive: true, force: true });
   });
 
-  it('starts one execution per due job, named from (policy, client, schedule, window start), in worklist order', async () => {
+  it('starts one execution per due job, named from (policy, client, schedule, due instant), in worklist order', async () => {
     const result = await tick({});
 
     expect(result).toEqual({ at: NOW, started: [nameOf('client2'), nameOf('client1')], alreadyStarted: [], notDue: 0 });
     expect(starter.calls).toEqual([
       {
         name: nameOf('client2'),
-        input: { request: { policy: 'nightly', client: 'client2', schedule: 'daily', level: 'full', windowStart: WINDOW_START, windowEnd: WINDOW_END, executionName: nameOf('client2') } },
+        input: { request: { policy: 'nightly', client: 'client2', schedule: 'daily', level: 'full', windowStart: WINDOW_START, windowEnd: WINDOW_END, dueAt: WINDOW_START, executionName: nameOf('client2') } },
       },
       {
         name: nameOf('client1'),
-        input: { request: { policy: 'nightly', client: 'client1', schedule: 'daily', level: 'full', windowStart: WINDOW_START, windowEnd: WINDOW_END, executionName: nameOf('client1') } },
+        input: { request: { policy: 'nightly', client: 'client1', schedule: 'daily', level: 'full', windowStart: WINDOW_START, windowEnd: WINDOW_END, dueAt: WINDOW_START, executionName: nameOf('client1') } },
       },
     ]);
   });
@@ -97,7 +97,7 @@ describe('the scheduler tick', () => {
     clock.advance(60_000);
     const next = await tick({});
 
-    expect(await rt.jobs.get(ref.jobId)).toMatchObject({ state: 'QUEUED', client: 'client1', windowStart: WINDOW_START, executionName: nameOf('client1') });
+    expect(await rt.jobs.get(ref.jobId)).toMatchObject({ state: 'QUEUED', client: 'client1', windowStart: WINDOW_START, dueAt: WINDOW_START, executionName: nameOf('client1') });
     expect(next.started).toEqual([]);
     expect(next.alreadyStarted).toEqual([nameOf('client2')]);
     expect(next.notDue).toBe(1);

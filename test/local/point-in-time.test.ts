@@ -4,7 +4,7 @@ import { appendFileSync, mkdtempSync, renameSync, rmSync, utimesSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
-import { schedulerTick } from '#local/scheduler-tick.ts';
+import { tickAndWait } from './tick-and-wait.ts';
 import { FakeClock } from '#core/ports/clock.ts';
 import { imageAt } from '#core/catalog/point-in-time.ts';
 import { restorePointInTime, listImagePath } from '#agent/restore/point-in-time.ts';
@@ -51,7 +51,7 @@ describe('incrementals and point-in-time restore in the standalone runtime', () 
     );
     const snapshots: { backupId: string; at: Date; copy: string }[] = [];
     const tick = async (label: string): Promise<string> => {
-      const runs = await Promise.all(await schedulerTick(rt));
+      const runs = await tickAndWait(rt);
       expect(runs.map((r) => r.statusCode), label).toEqual([0]);
       const copy = join(work, `snapshot-${snapshots.length}`);
       execFileSync('cp', ['-a', source, copy]);

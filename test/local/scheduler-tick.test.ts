@@ -3,9 +3,13 @@ import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
-import { schedulerTick } from '#local/scheduler-tick.ts';
+import type { BackupRun } from '#local/job-engine.ts';
+import { localScheduler } from '#local/scheduler-tick.ts';
 import { FakeClock } from '#core/ports/clock.ts';
 import { samplePolicy } from '../contracts/fixtures.ts';
+import { tickAndWait } from './tick-and-wait.ts';
+
+const everyDay = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
 describe('the standalone scheduler tick', () => {
   let work: string;
@@ -23,29 +27,30 @@ describe('the standalone scheduler tick', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('starts each due schedule once per window, and again in the next window', async () => {
+  it('starts an hourly schedule again an hour later inside the same window, once per due instant', async () => {
     await rt.config.putPolicy(
       samplePolicy('hourly', {
         selections: [join(work, 'data')],
         storageUnit: 'local-disk',
         clients: [{ name: 'h1', priority: 1 }],
-        schedules: [{ name: 'incr', type: 'full', frequency: 3600, windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', duration: 86400 }], retention: { days: 1 } }],
+        schedules: [{ name: 'incr', type: 'full', frequency: 3600, windows: [{ days: [...everyDay], start: '00:00', duration: 86400 }], retention: { days: 1 } }],
       }),
     );
-    const first = await Promise.all(await schedulerTick(rt));
-    expect(first.map((r) => r.statusCode)).toEqual([0]);
-    expect(await schedulerTick(rt)).toEqual([]);
-    clock.advance(3601_000);
-    // Still the same window opening: one job per (policy, client, schedule, window).
-    expect(await schedulerTick(rt)).toEqual([]);
-    clock.advance(86_400_000);
-    const later = await Promise.all(await schedulerTick(rt));
-    expect(later.map((r) => r.statusCode)).toEqual([0]);
+    expect((await tickAndWait(rt)).map((r) => r.statusCode)).toEqual([0]);
+    expect(await tickAndWait(rt)).toEqual([]);
+    clock.advance(1800_000);
+    expect(await tickAndWait(rt)).toEqual([]);
+    // The frequency has run out: a new due instant, whether or not the window opened again.
+    clock.advance(1801_000);
+    expect((await tickAndWait(rt)).map((r) => r.statusCode)).toEqual([0]);
+    const jobs = await rt.jobs.list();
+    expect(jobs).toHaveLength(2);
+    expect(new Set(jobs.map((j) => j.dueAt)).size).toBe(2);
     expect((await rt.catalog.listImages({ client: 'h1' })).length).toBe(2);
   });
 });
 
-it('starts a due job once when two ticks race', async () => {
+it('starts a due job once when two ticks race, and the other tick finds it already started', async () => {
   const work = mkdtempSync(join(tmpdir(), 'cairn-race-'));
   const rt = await openLocalRuntime({ home: join(work, 'home') });
   try {
@@ -56,12 +61,18 @@ it('starts a due job once when two ticks race', async () => {
         selections: [join(work, 'data')],
         storageUnit: 'local-disk',
         clients: [{ name: 'h1', priority: 1 }],
-        schedules: [{ name: 'full', type: 'full', frequency: 3600, windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', duration: 86400 }], retention: { days: 1 } }],
+        schedules: [{ name: 'full', type: 'full', frequency: 3600, windows: [{ days: [...everyDay], start: '00:00', duration: 86400 }], retention: { days: 1 } }],
       }),
     );
-    const [a, b] = await Promise.all([schedulerTick(rt), schedulerTick(rt)]);
-    const runs = await Promise.all([...a!, ...b!]);
-    expect(runs.filter((r) => r.statusCode === 0)).toHaveLength(1);
+    const runs: BackupRun[] = [];
+    const [a, b] = [localScheduler(rt, { onEnded: (_n, run) => runs.push(run) }), localScheduler(rt, { onEnded: (_n, run) => runs.push(run) })];
+
+    const ticks = await Promise.all([a.tick(), b.tick()]);
+    await Promise.all([a.settled(), b.settled()]);
+
+    expect(ticks.flatMap((t) => t.started)).toHaveLength(1);
+    expect(ticks.flatMap((t) => t.alreadyStarted)).toEqual(ticks.flatMap((t) => t.started));
+    expect(runs.map((r) => r.statusCode)).toEqual([0]);
     expect((await rt.jobs.list()).map((j) => j.executionName)).toHaveLength(1);
     expect(await rt.catalog.listImages()).toHaveLength(1);
   } finally {

@@ -1,0 +1,76 @@
+import { CairnError, messageOf, statusOf } from '../errors.ts';
+import type { CatalogStore } from '../ports/catalog-store.ts';
+import type { ConfigStore } from '../ports/config-store.ts';
+import type { ExecutionStarter, StartOutcome } from '../ports/execution-starter.ts';
+import type { JobStore } from '../ports/job-store.ts';
+import { loadSettings } from '../settings.ts';
+import { dueJobs, scheduledRequest, type DueInput, type DueJob } from './due.ts';
+
+/** How many recent jobs a tick reads: in-flight jobs and the jobs of recent due instants are among them. */
+const RECENT_JOBS = 5000;
+
+/** The stores the due decision reads. */
+export interface ScheduleReaders {
+  config: ConfigStore;
+  catalog: CatalogStore;
+  jobs: JobStore;
+}
+
+export interface TickDeps extends ScheduleReaders {
+  starter: ExecutionStarter;
+}
+
+export interface TickResult {
+  at: string;
+  /** Execution names this tick started. */
+  started: string[];
+  /** Execution names that existed before this tick: a repeated or concurrent tick. */
+  alreadyStarted: string[];
+  /** How many (policy, client, schedule) were not due, each for a reason `cairn schedule due` shows. */
+  notDue: number;
+}
+
+export interface TickHooks {
+  /** Told of each due job with what starting it came to (the standalone service prints the ones it started). */
+  onOutcome?: (job: DueJob, outcome: StartOutcome) => void;
+}
+
+/**
+ * Everything the due decision reads, through the ports: policies, catalogued
+ * images, recent jobs and the suspend setting. The scheduler tick and
+ * `cairn schedule due` read the same.
+ */
+export async function loadDueInput(deps: ScheduleReaders, now: Date): Promise<DueInput> {
+  const [policies, images, jobs, settings] = await Promise.all([deps.config.listPolicies(), deps.catalog.listImages(), deps.jobs.list({ limit: RECENT_JOBS }), loadSettings(deps.config)]);
+  return { policies, images, jobs, suspended: settings.schedulerSuspended, now };
+}
+
+/**
+ * The scheduler tick (nbpem), one for every runtime: core decides what is
+ * due, and each due job becomes one backup-job execution named after its
+ * (policy, client, schedule, due instant), so a repeated or concurrent tick
+ * starts nothing twice (the starter answers 'already-started'). Jobs start in
+ * worklist order; one that fails to start does not hold up the others, and
+ * the tick then fails naming each (the next tick tries them again).
+ */
+export async function schedulerTick(deps: TickDeps, now: Date, hooks: TickHooks = {}): Promise<TickResult> {
+  const { due, notDue } = dueJobs(await loadDueInput(deps, now));
+  const result: TickResult = { at: now.toISOString(), started: [], alreadyStarted: [], notDue: notDue.length };
+  const failed: { name: string; error: unknown }[] = [];
+  for (const job of due) {
+    let outcome: StartOutcome;
+    try {
+      outcome = await deps.starter.start(job.executionName, { request: scheduledRequest(job) });
+    } catch (error) {
+      failed.push({ name: job.executionName, error });
+      continue;
+    }
+    (outcome === 'started' ? result.started : result.alreadyStarted).push(job.executionName);
+    hooks.onOutcome?.(job, outcome);
+  }
+  if (failed.length > 0) {
+    const details = failed.map(({ name, error }) => `${name}: ${messageOf(error)}`);
+    throw new CairnError(statusOf(failed[0]!.error), `scheduler tick at ${result.at} could not start ${failed.length} of ${due.length} due jobs (started ${result.started.length})`, { cause: failed[0]!.error, details });
+  }
+  return result;
+}

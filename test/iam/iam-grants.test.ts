@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AwsCall } from '#aws/call-recorder.ts';
+import { startAwsEmulator } from '../setup/aws-emulator.ts';
+import { roleStatements, type Statement } from '../cdk/policy-walk.ts';
+import { synthCairnStack, type SynthResult } from '../cdk/synth-fixture.ts';
+import { ALLOWED_UNUSED, ROLE_PREFIXES, checkGrants, impliedCalls, type Template } from './policy-check.ts';
+import { COMPONENTS, recordComponents, type Component, type Recording } from './record-components.ts';
+
+const emulator = await startAwsEmulator();
+const skip = 'skip' in emulator ? emulator.skip : undefined;
+
+/** The role of a component in a template: its logical id, found by construct path. */
+function roleId(template: Template, component: Component): string {
+  const ids = Object.entries(template.Resources).filter(([id, r]) => r.Type === 'AWS::IAM::Role' && id.startsWith(ROLE_PREFIXES[component]));
+  if (ids.length !== 1) throw new Error(`expected one role for ${component}, found ${ids.map(([id]) => id).join(', ') || 'none'}`);
+  return ids[0]![0];
+}
+
+const statementsOf = (component: Component, template: Template): Statement[] => roleStatements(template.Resources, roleId(template, component));
+
+/** A deep copy of the template with `edit` applied to every policy document attached to the component's role. */
+function editRole(template: Template, component: Component, edit: (statements: Statement[]) => Statement[]): Template {
+  const copy = JSON.parse(JSON.stringify(template)) as Template;
+  const role = roleId(copy, component);
+  for (const resource of Object.values(copy.Resources)) {
+    if (resource.Type !== 'AWS::IAM::Policy') continue;
+    const roles = (resource.Properties?.Roles as unknown[] | undefined) ?? [];
+    if (!roles.some((r) => JSON.stringify(r) === JSON.stringify({ Ref: role }))) continue;
+    const document = resource.Properties!.PolicyDocument as { Statement: Statement[] };
+    document.Statement = edit(document.Statement);
+  }
+  return copy;
+}
+
+/** The template without one action in the component's role (a statement left with no action goes too). */
+function withoutAction(template: Template, component: Component, action: string): Template {
+  return editRole(template, component, (statements) =>
+    statements
+      .map((s) => ({ ...s, Action: (Array.isArray(s.Action) ? s.Action : [s.Action!]).filter((a) => a !== action) }))
+      .filter((s) => s.Action.length > 0),
+  );
+}
+
+/**
+ * IAM tied to the code: every AWS call each component makes on the emulator,
+ * through its real code paths, is checked against the IAM policy its role has
+ * in the synthesized stack. A call the role does not allow, a grant no call
+ * uses (outside a short, reasoned allow-list), and any service-wide action
+ * fail. The mutation tests prove the check bites.
+ */
+describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let synth: SynthResult;
+  let template: Template;
+  let recording: Recording;
+
+  beforeAll(async () => {
+    if ('skip' in emulator) return;
+    // Policies do not depend on the bundles: skip esbuild.
+    synth = synthCairnStack({ bundle: false });
+    template = synth.template.toJSON() as Template;
+    recording = await recordComponents(emulator.endpoint);
+  }, 240_000);
+  afterAll(async () => {
+    synth?.cleanup();
+    if (!('skip' in emulator)) await emulator.stop();
+  });
+
+  it('drove every path it claims to (so an empty recording cannot pass)', () => {
+    const { outcomes, calls } = recording;
+    expect(outcomes.full).toMatchObject({ output: { image: { statusCode: 0 }, final: { statusCode: 0 } } });
+    expect(outcomes.incremental).toMatchObject({ output: { reservation: { task: { base: expect.anything() } }, final: { statusCode: 0 } } });
+    expect(outcomes.failed).toEqual({ error: expect.stringMatching(/status code above 1/) });
+    // A failed image on AWS is removed by the agent that wrote it (s3:DeleteObject, images/ only): nothing of it stays visible.
+    expect(outcomes.cancelled).toMatchObject({ statusCode: 150, answer: { error: 'Status150' } });
+    expect(outcomes.cancelledLeftovers).toEqual([]);
+    // Two due jobs per tick; the emulator does not refuse a repeated execution name as Step Functions does, so the second tick starts them again.
+    expect((outcomes.ticks as { started: string[]; alreadyStarted: string[] }[]).map((t) => t.started.length + t.alreadyStarted.length)).toEqual([2, 2]);
+    for (const component of COMPONENTS) expect(calls[component].length, component).toBeGreaterThan(0);
+    const agentActions = new Set(calls.agent.map((c) => c.action));
+    // Multipart upload, cleanup of a cancelled image, the base index of the incremental, progress, the task token.
+    for (const action of ['s3:PutObject', 's3:DeleteObject', 's3:GetObject', 'dynamodb:UpdateItem', 'states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat']) {
+      expect(agentActions, action).toContain(action);
+    }
+    expect(calls.agent.some((c) => c.operation === 'UploadPart')).toBe(true);
+  });
+
+  it('every call each component makes is allowed by its role, and its role grants nothing it does not call', () => {
+    const result = checkGrants(template, recording.names, recording.calls, statementsOf);
+    expect(result.missing).toEqual([]);
+    expect(result.excess).toEqual([]);
+    expect(result.serviceWide).toEqual([]);
+  });
+
+  it('keeps its allow-list of unused grants short, and each entry says why', () => {
+    for (const component of COMPONENTS) {
+      expect(ALLOWED_UNUSED[component].length).toBeLessThanOrEqual(2);
+      for (const entry of ALLOWED_UNUSED[component]) expect(entry.reason.length).toBeGreaterThan(20);
+    }
+  });
+
+  it('fails, naming component, action and resource, when any one action the code uses is removed from the stack', () => {
+    const used = new Map<string, { component: Component; action: string }>();
+    for (const component of COMPONENTS) {
+      for (const call of [...recording.calls[component], ...impliedCalls(recording.calls[component], recording.names)]) used.set(`${component} ${call.action}`, { component, action: call.action });
+    }
+    expect(used.size).toBeGreaterThan(15);
+    for (const { component, action } of used.values()) {
+      const result = checkGrants(withoutAction(template, component, action), recording.names, recording.calls, statementsOf);
+      expect(result.missing.some((line) => line.startsWith(`${component}: ${action} on `)), `${component} without ${action}`).toBe(true);
+    }
+  });
+
+  it('fails when dynamodb:* or s3:* is granted anywhere: to any role, or in a resource policy', () => {
+    for (const wide of ['dynamodb:*', 's3:*']) {
+      for (const component of COMPONENTS) {
+        const widened = editRole(template, component, (statements) => [...statements, { Effect: 'Allow', Action: wide, Resource: '*' } as Statement]);
+        const result = checkGrants(widened, recording.names, recording.calls, statementsOf);
+        expect(result.serviceWide, `${wide} on ${component}`).not.toEqual([]);
+      }
+      const copy = JSON.parse(JSON.stringify(template)) as Template;
+      const bucketPolicy = Object.values(copy.Resources).find((r) => r.Type === 'AWS::S3::BucketPolicy')!;
+      (bucketPolicy.Properties!.PolicyDocument as { Statement: Statement[] }).Statement.push({ Effect: 'Allow', Action: [wide], Resource: '*', Principal: { AWS: '*' } });
+      expect(checkGrants(copy, recording.names, recording.calls, statementsOf).serviceWide, `${wide} in the bucket policy`).not.toEqual([]);
+    }
+  });
+
+  it('fails when a role grants an action on a resource its code never touches', () => {
+    const widened = editRole(template, 'agent', (statements) => [...statements, { Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: { 'Fn::GetAtt': [Object.keys(template.Resources).find((id) => id.startsWith('TablesCatalogTable'))!, 'Arn'] } } as Statement]);
+    expect(checkGrants(widened, recording.names, recording.calls, statementsOf).excess).toEqual([expect.stringMatching(/^agent: dynamodb:GetItem on arn:aws:dynamodb:.*:table\/iam\d+-catalog/)]);
+  });
+
+  it('fails when the agent writes an attribute of its job record outside its dynamodb:Attributes condition', () => {
+    const rewrite: AwsCall = { action: 'dynamodb:UpdateItem', operation: 'UpdateItem', resource: { kind: 'table', table: recording.names.tables.jobs }, attributes: ['json', 'pk', 'sk'] };
+    const result = checkGrants(template, recording.names, { ...recording.calls, agent: [...recording.calls.agent, rewrite] }, statementsOf);
+    expect(result.missing).toEqual([expect.stringMatching(/^agent: dynamodb:UpdateItem on .*jobs/)]);
+  });
+});

@@ -1,0 +1,212 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { CreateBucketCommand, PutBucketVersioningCommand } from '@aws-sdk/client-s3';
+import { CreateStateMachineCommand } from '@aws-sdk/client-sfn';
+import { CallLog, type AwsCall } from '#aws/call-recorder.ts';
+import { createAwsClients, type AwsClients } from '#aws/clients.ts';
+import { createTables } from '#aws/create-tables.ts';
+import { S3ObjectStore } from '#aws/s3-object-store.ts';
+import { SfnExecutionStarter } from '#aws/sfn-execution-starter.ts';
+import { sfnTaskToken } from '#aws/sfn-task-reporter.ts';
+import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
+import { systemClock } from '#lambdas/system-clock.ts';
+import { StorageUnit } from '#core/model/storage-unit.ts';
+import { createBrokerHandler } from '#lambdas/broker-handler.ts';
+import { createCatalogHandler } from '#lambdas/catalog-handler.ts';
+import { dynamoDeps } from '#lambdas/dynamo-deps.ts';
+import { createJobsHandler } from '#lambdas/jobs-handler.ts';
+import { createSchedulerHandler } from '#lambdas/scheduler-handler.ts';
+import { runTask } from '#agent/transport/run-task.ts';
+import { loadBackupJobDefinition } from '#local/asl-definition.ts';
+import { makeSampleTree } from '#cli/demo/sample-tree.ts';
+import { emulatorClientOptions } from '../setup/aws-emulator.ts';
+import { samplePolicy } from '../contracts/fixtures.ts';
+
+/** The principals of the stack whose calls our code makes (cdk/constructs/*). */
+export const COMPONENTS = ['jobs', 'broker', 'catalog', 'scheduler', 'agent'] as const;
+export type Component = (typeof COMPONENTS)[number];
+
+/** The names the emulator's resources got; the checker maps the template's tables and bucket onto them. */
+export interface EmulatedNames {
+  tables: { config: string; jobs: string; catalog: string; media: string };
+  bucket: string;
+  stateMachineArn: string;
+}
+
+export interface Recording {
+  calls: Record<Component, AwsCall[]>;
+  names: EmulatedNames;
+  /** What each scenario ended with, so the suite can tell a scenario that went wrong from one that ran. */
+  outcomes: Record<string, unknown>;
+}
+
+const SCHEDULER_NOW = new Date('2026-11-24T22:30:00.000Z');
+
+/**
+ * Runs every cloud code path once against the emulator, each component with
+ * its own recording SDK clients, as each runs in AWS: the Lambdas through
+ * their handlers (wired by lambdas/dynamo-deps.ts) in the real backup-job ASL,
+ * the agent through `runTask` on an S3 storage unit, the scheduler through its
+ * tick. Paths: a full and an incremental backup, a backup that fails (nothing
+ * to back up: the Failed, Release, RetryDecision and EndJob states), a job
+ * cancelled under a running agent (its objects removed), and two ticks of the
+ * scheduler (started, then already started).
+ */
+export async function recordComponents(endpoint: string): Promise<Recording> {
+  const work = mkdtempSync(join(tmpdir(), 'cairn-iam-'));
+  const setup = createAwsClients(emulatorClientOptions(endpoint), {});
+  const logs = Object.fromEntries(COMPONENTS.map((c) => [c, new CallLog()])) as Record<Component, CallLog>;
+  const clients = Object.fromEntries(COMPONENTS.map((c) => [c, createAwsClients({ ...emulatorClientOptions(endpoint), maxSockets: 4, recorder: logs[c] }, {})])) as Record<Component, AwsClients>;
+  try {
+    // Prepare: the stack's resources on the emulator (versioned bucket, as cdk/constructs/image-store.ts makes it).
+    const tables = await createTables(setup.dynamodb, `iam${Date.now()}`);
+    const bucket = `cairn-iam-${Date.now()}`;
+    await setup.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await setup.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    const created = await setup.sfn.send(
+      new CreateStateMachineCommand({ name: `backup-job-${Date.now()}`, definition: JSON.stringify(loadBackupJobDefinition()), roleArn: 'arn:aws:iam::123456789012:role/cairn-state-machine' }),
+    );
+    const stateMachineArn = created.stateMachineArn!;
+    const env = { CONFIG_TABLE: tables.config, JOBS_TABLE: tables.jobs, CATALOG_TABLE: tables.catalog, MEDIA_TABLE: tables.media, AWS_REGION: 'us-east-1' };
+    const admin = dynamoDeps(env, setup);
+    await admin.config.putStorageUnit(StorageUnit.parse({ name: 's3-unit', kind: 's3', bucket, prefix: 'site1', fragmentSizeBytes: 1024 * 1024 }));
+    // Due every evening (SCHEDULER_NOW is a Tuesday 22:30 UTC), for both of its clients.
+    const everyDay = { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '22:00', duration: 7200 };
+    await admin.config.putPolicy(
+      samplePolicy('nightly', { storageUnit: 's3-unit', selections: [join(work, 'source')], schedules: [{ name: 'full', type: 'full', frequency: 86400, windows: [everyDay], retention: { days: 7 } }] as never }),
+    );
+
+    const jobsHandler = createJobsHandler(dynamoDeps(env, clients.jobs));
+    const brokerHandler = createBrokerHandler(dynamoDeps(env, clients.broker));
+    const catalogHandler = createCatalogHandler(dynamoDeps(env, clients.catalog));
+    const agent = agentRunner(clients.agent, tables.jobs);
+    const runWorkflow = (request: Record<string, unknown>) => runBackupWorkflow({ jobs: jobsHandler, broker: brokerHandler, catalog: catalogHandler, stream: agent.stream }, request);
+
+    // Act: the paths.
+    const outcomes: Record<string, unknown> = {};
+    const source = join(work, 'source');
+    makeSampleTree(source, { largeBytes: 9 * 1024 * 1024 });
+    outcomes.full = await runWorkflow({ client: 'cloudhost', selections: [source], storageUnit: 's3-unit', owner: 'iam' });
+    outcomes.incremental = await runWorkflow({ client: 'cloudhost', selections: [source], storageUnit: 's3-unit', level: 'differential-incremental', owner: 'iam' });
+    outcomes.failed = await runWorkflow({ client: 'cloudhost', selections: [join(work, 'missing')], storageUnit: 's3-unit', owner: 'iam' });
+    outcomes.cancelled = await runCancelledAgent(admin, agent, source);
+    // What a reader of the bucket still sees of the cancelled image (its bytes stay as noncurrent versions until they expire).
+    outcomes.cancelledLeftovers = await new S3ObjectStore({ bucket, prefix: 'site1', client: setup.s3 }).list('images/cancelhost/');
+
+    const tick = createSchedulerHandler({
+      ...dynamoDeps(env, clients.scheduler),
+      starter: new SfnExecutionStarter({ client: clients.scheduler.sfn, stateMachineArn }),
+      clock: { now: () => SCHEDULER_NOW },
+    });
+    outcomes.ticks = [await tick(), await tick()];
+
+    const calls = Object.fromEntries(COMPONENTS.map((c) => [c, logs[c].calls])) as Record<Component, AwsCall[]>;
+    return { calls, names: { tables, bucket, stateMachineArn }, outcomes };
+  } finally {
+    for (const c of COMPONENTS) clients[c].destroy();
+    setup.destroy();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+type Handler = (input: unknown) => Promise<unknown>;
+
+/** The real ASL in-process, each Task state handled by its component, as in AWS. */
+async function runBackupWorkflow(handlers: { jobs: Handler; broker: Handler; catalog: Handler; stream: Handler }, request: Record<string, unknown>): Promise<unknown> {
+  const machine = new StateMachine(loadBackupJobDefinition() as never, { validationOptions: { checkPaths: true, checkArn: false } });
+  const execution = machine.run(
+    { request } as never,
+    {
+      context: { Task: { Token: 'iam-task-token' } } as never,
+      overrides: {
+        taskResourceLocalHandlers: {
+          Queue: handlers.jobs,
+          RetryDecision: handlers.jobs,
+          EndJob: handlers.jobs,
+          Reserve: handlers.broker,
+          Release: handlers.broker,
+          Catalog: handlers.catalog,
+          Stream: handlers.stream,
+        } as never,
+      },
+    },
+  );
+  try {
+    return { output: await execution.result };
+  } catch (error) {
+    return { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
+  }
+}
+
+/**
+ * The agent as the SSM document runs it (`runTask`), with the agent's clients.
+ * The task-token answer it sends (SendTaskSuccess / SendTaskFailure) is what
+ * the Stream state returns or throws, as Step Functions would make it.
+ */
+function agentRunner(clients: AwsClients, jobsTable: string) {
+  let answer: { output?: string; error?: string; cause?: string } = {};
+  clients.sfn.middlewareStack.add(
+    ((next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: { input: Record<string, string> }) => {
+      // Answers here instead of the emulator, which has no task for the token (recorded already: the recorder runs first).
+      if (context.commandName === 'SendTaskSuccessCommand') answer = { output: args.input.output };
+      else if (context.commandName === 'SendTaskFailureCommand') answer = { error: args.input.error, cause: args.input.cause };
+      else return next(args);
+      return { output: {} };
+    }) as never,
+    { step: 'initialize', name: 'iamTaskAnswer', priority: 'low' } as never,
+  );
+  let afterPut: ((key: string) => Promise<void>) | undefined;
+  const openStore = async (unit: StorageUnit) => {
+    if (unit.kind !== 's3') throw new Error('the IAM suite backs up to S3 only');
+    const store = new S3ObjectStore({ bucket: unit.bucket, prefix: unit.prefix, client: clients.s3 });
+    const put: S3ObjectStore['put'] = async (key, body) => {
+      const written = await S3ObjectStore.prototype.put.call(store, key, body);
+      await afterPut?.(key);
+      return written;
+    };
+    return Object.assign(store, { put });
+  };
+  /** Runs `hook` after each object the agent writes until the next run (a cancel that lands mid-stream). */
+  const onPut = (hook: ((key: string) => Promise<void>) | undefined): void => void (afterPut = hook);
+  const run = async (task: string, taskToken: string) => {
+    answer = {};
+    const statusCode = await runTask(
+      { task },
+      { token: sfnTaskToken(clients.sfn, taskToken), jobs: new DynamoJobStore({ client: clients.documents, tableName: jobsTable }), openStore, clock: systemClock },
+    );
+    return { statusCode, answer };
+  };
+  const stream: Handler = async (input) => {
+    const parameters = (input as { Parameters: { task: string[]; taskToken: string[] } }).Parameters;
+    const { answer: sent } = await run(parameters.task[0]!, parameters.taskToken[0]!);
+    if (sent.output !== undefined) return JSON.parse(sent.output) as unknown;
+    throw Object.assign(new Error(sent.cause ?? 'no answer'), { name: sent.error ?? 'States.TaskFailed' });
+  };
+  return { stream, run, onPut };
+}
+
+/** A job cancelled while its agent runs: the agent learns it from its progress report, removes what it wrote and fails the task. */
+async function runCancelledAgent(admin: ReturnType<typeof dynamoDeps>, agent: ReturnType<typeof agentRunner>, source: string): Promise<unknown> {
+  const jobId = await admin.jobs.nextJobId();
+  const backupId = `cancelhost_${1795400000 + jobId}`;
+  const at = new Date().toISOString();
+  const unit = await admin.config.getStorageUnit('s3-unit');
+  await admin.jobs.create({
+    jobId, type: 'backup', state: 'ACTIVE', attempt: 1, client: 'cancelhost', policy: 'manual', schedule: 'manual', level: 'full', storageUnit: 's3-unit',
+    selections: [source], exclude: [], retentionDays: 7, backupId, progress: { files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 },
+    unreadable: [], attempts: [], queuedAt: at, updatedAt: at,
+  });
+  // `cairn jobs cancel` once the first fragment is stored: the agent sees DONE at its next report, stops and removes what it wrote.
+  agent.onPut(async () => {
+    agent.onPut(undefined);
+    await admin.jobs.update(jobId, (job) => ({ ...job, state: 'DONE', statusCode: 150 }));
+  });
+  const task = { jobId, backupId, client: 'cancelhost', policy: 'manual', schedule: 'manual', level: 'full', selections: [source], storageUnit: unit };
+  try {
+    return await agent.run(JSON.stringify(task), 'iam-cancel-token');
+  } finally {
+    agent.onPut(undefined);
+  }
+}
