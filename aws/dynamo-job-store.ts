@@ -1,6 +1,6 @@
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CairnError, ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
-import type { Job, JobState } from '#core/model/job.ts';
+import { storedJob, type Job, type JobState } from '#core/model/job.ts';
 import type { JobQuery, JobStore } from '#core/ports/job-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import {
@@ -155,7 +155,7 @@ export class DynamoJobStore implements JobStore {
           }),
         );
         for (const item of out.Items ?? []) {
-          if (jobs.length < limit) jobs.push(parseDocument<Job>(item, this.#table)!);
+          if (jobs.length < limit) jobs.push(storedJob(parseDocument(item, this.#table), `${String(item.sk)} in table ${this.#table}`));
         }
         startKey = out.LastEvaluatedKey;
       } while (startKey !== undefined && jobs.length < limit);
@@ -174,8 +174,8 @@ export class DynamoJobStore implements JobStore {
     } catch (error) {
       throw dynamoFailure('GetItem', this.#table, error);
     }
-    const job = parseDocument<Job>(item, this.#table);
-    return job === undefined ? undefined : { job, rev: numberAttribute(item?.rev) ?? 0 };
+    const document = parseDocument(item, this.#table);
+    return document === undefined ? undefined : { job: storedJob(document, `${jobId} in table ${this.#table}`), rev: numberAttribute(item?.rev) ?? 0 };
   }
 
   #item(job: Job, rev: number): Record<string, unknown> {

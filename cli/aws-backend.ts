@@ -9,6 +9,7 @@ import { DynamoMediaStore } from '#aws/dynamo-media-store.ts';
 import { systemClock } from '#core/ports/clock.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
+import { imageWrittenBy, type BackupJob } from '#core/model/job.ts';
 import type { Backend, GlobalOptions } from './backend.ts';
 
 /** What the CLI needs from a deployment; from env (CAIRN_*) or the stack's outputs. */
@@ -82,7 +83,7 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
       for (;;) {
         await sleep(2000);
         if (jobId === undefined) {
-          const job = (await jobs.list({ limit: 50 })).find((j) => j.owner === owner);
+          const job = (await jobs.list({ limit: 50 })).find((j): j is BackupJob => j.type === 'backup' && j.owner === owner);
           if (job) {
             jobId = job.jobId;
             hooks.onQueued?.({ jobId: job.jobId, client: job.client, policy: job.policy, schedule: job.schedule });
@@ -90,7 +91,7 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
           continue;
         }
         const job = await jobs.get(jobId);
-        if (job?.state === 'DONE') return { jobId, statusCode: job.statusCode ?? StatusCode.INTERNAL_ERROR, backupId: job.backupId, error: job.error };
+        if (job?.state === 'DONE') return { jobId, statusCode: job.statusCode ?? StatusCode.INTERNAL_ERROR, backupId: imageWrittenBy(job), error: job.error };
       }
     },
     close: () => clients.destroy(),

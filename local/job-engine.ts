@@ -6,6 +6,7 @@ import type { JobRef } from '#core/jobs/job-service.ts';
 import { recordProgress } from '#core/jobs/job-service.ts';
 import { CairnError, messageOf, statusOf, toWorkflowError } from '#core/errors.ts';
 import { parseOrThrow } from '#core/validation.ts';
+import { imageWrittenBy } from '#core/model/job.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { createJobsHandler } from '#lambdas/jobs-handler.ts';
 import { createBrokerHandler } from '#lambdas/broker-handler.ts';
@@ -126,5 +127,5 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
     return { statusCode: statusOf(cause), error: cause === undefined ? (error ?? 'the job was not queued') : messageOf(cause) };
   }
   const job = await runtime.jobs.get(jobId);
-  return { jobId, statusCode: job?.statusCode ?? StatusCode.INTERNAL_ERROR, backupId: job?.backupId, error: job?.error ?? error };
+  return { jobId, statusCode: job?.statusCode ?? StatusCode.INTERNAL_ERROR, backupId: job && imageWrittenBy(job), error: job?.error ?? error };
 }

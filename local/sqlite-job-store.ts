@@ -1,5 +1,5 @@
 import type { JobQuery, JobStore } from '#core/ports/job-store.ts';
-import type { Job, JobState } from '#core/model/job.ts';
+import { storedJob, type Job, type JobState } from '#core/model/job.ts';
 import { ConflictError, NotFoundError } from '#core/errors.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
 
@@ -32,7 +32,7 @@ export class SqliteJobStore implements JobStore {
 
   async get(jobId: number): Promise<Job | undefined> {
     const row = this.#db.prepare('SELECT value FROM jobs WHERE job_id = ?').get(jobId) as { value: string } | undefined;
-    return row ? (JSON.parse(row.value) as Job) : undefined;
+    return row ? storedJob(JSON.parse(row.value), `${jobId} in SQLite`) : undefined;
   }
 
   async update(jobId: number, change: (job: Job) => Job, options: { expectedStates?: readonly JobState[] } = {}): Promise<Job> {
@@ -41,7 +41,7 @@ export class SqliteJobStore implements JobStore {
     const apply = this.#db.transaction((): Job => {
       const row = this.#db.prepare('SELECT value FROM jobs WHERE job_id = ?').get(jobId) as { value: string } | undefined;
       if (!row) throw new NotFoundError(`job ${jobId}`);
-      const current = JSON.parse(row.value) as Job;
+      const current = storedJob(JSON.parse(row.value), `${jobId} in SQLite`);
       if (options.expectedStates && !options.expectedStates.includes(current.state)) {
         throw new ConflictError(`job ${jobId} is ${current.state}, expected ${options.expectedStates.join(' or ')}`);
       }
@@ -60,6 +60,6 @@ export class SqliteJobStore implements JobStore {
         ? this.#db.prepare('SELECT value FROM jobs WHERE state = ? ORDER BY job_id DESC LIMIT ?').all(query.state, limit)
         : this.#db.prepare('SELECT value FROM jobs ORDER BY job_id DESC LIMIT ?').all(limit)
     ) as { value: string }[];
-    return rows.map((r) => JSON.parse(r.value) as Job);
+    return rows.map((r) => storedJob(JSON.parse(r.value), 'in SQLite'));
   }
 }

@@ -1,5 +1,5 @@
 import type { Policy, Schedule } from '../model/policy.ts';
-import type { Job } from '../model/job.ts';
+import type { BackupJob, Job } from '../model/job.ts';
 import type { Image } from '../model/image.ts';
 import { formatDuration } from '../model/durations.ts';
 import { isCalendarRunDay, nextWindowAfter, openWindowAt } from './windows.ts';
@@ -88,7 +88,7 @@ export function dueJobs(input: DueInput): { due: DueJob[]; notDue: NotDue[] } {
           no('manual-only schedule (no frequency or calendar)');
           continue;
         }
-        const sameKey = input.jobs.filter((j) => j.policy === policy.name && j.client === client.name && j.schedule === schedule.name);
+        const sameKey = input.jobs.filter((j): j is BackupJob => j.type === 'backup' && j.policy === policy.name && j.client === client.name && j.schedule === schedule.name);
         const inFlight = sameKey.find((j) => j.state !== 'DONE');
         if (inFlight) {
           no(`job ${inFlight.jobId} for it is ${inFlight.state}`);

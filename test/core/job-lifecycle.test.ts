@@ -9,6 +9,7 @@ import { CairnError } from '#core/errors.ts';
 import { FakeClock } from '#core/ports/clock.ts';
 import { saveSetting, loadSettings } from '#core/settings.ts';
 import { samplePolicy } from '../contracts/fixtures.ts';
+import { asKind } from '#core/model/job.ts';
 
 describe('the job manager and the resource broker', () => {
   let home: string;
@@ -58,7 +59,7 @@ describe('the job manager and the resource broker', () => {
     expect(first.task.backupId).toBe('client1_1795399200');
     expect(waiting).toMatchObject({ granted: false, retryAfterSeconds: 1 });
     expect(await rt.jobs.get(b.jobId)).toMatchObject({ state: 'QUEUED', waitingReason: expect.stringMatching(/client1_1795399200 is taken/) });
-    expect((await rt.jobs.get(b.jobId))?.backupId).toBeUndefined();
+    expect(asKind(await rt.jobs.get(b.jobId), 'backup')?.backupId).toBeUndefined();
 
     clock.advance(1000);
     const second = await reserveResources(rt, b.jobId, clock.now());
