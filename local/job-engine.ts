@@ -1,7 +1,7 @@
 import './polyfills.ts';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { z } from 'zod';
-import { BackupTask } from '#core/model/task.ts';
+import { commandJobId, parseAgentCommand } from '#core/model/agent-command.ts';
 import type { JobRef } from '#core/jobs/job-service.ts';
 import { recordProgress } from '#core/jobs/job-service.ts';
 import { CairnError, messageOf, statusOf, toWorkflowError } from '#core/errors.ts';
@@ -13,6 +13,7 @@ import { createBrokerHandler } from '#lambdas/broker-handler.ts';
 import { createCatalogHandler } from '#lambdas/catalog-handler.ts';
 import { runBackup } from '#agent/image/backup.ts';
 import { openStorageUnit } from '#agent/transport/open-storage-unit.ts';
+import { dispatchCommand } from '#agent/transport/dispatch.ts';
 import { loadBackupJobDefinition } from './asl-definition.ts';
 import type { ConfigStore } from '#core/ports/config-store.ts';
 import type { JobStore } from '#core/ports/job-store.ts';
@@ -33,7 +34,7 @@ export interface JobEngineDeps {
 
 /** The `Parameters` the Stream state hands to ssm:SendCommand; locally they go to the in-process agent. */
 const SendCommandInput = z.object({
-  Parameters: z.object({ task: z.array(z.string()).length(1), taskToken: z.array(z.string()).length(1) }),
+  Parameters: z.object({ command: z.array(z.string()).length(1), taskToken: z.array(z.string()).length(1) }),
 });
 
 export interface BackupRun {
@@ -62,24 +63,22 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
 
   const stream = async (input: unknown): Promise<unknown> => {
     try {
-      const command = parseOrThrow(SendCommandInput, input, 'agent command');
-      const task = parseOrThrow(BackupTask, JSON.parse(command.Parameters.task[0]!), 'backup task');
-      const store = await openStorageUnit(task.storageUnit);
+      const sent = parseOrThrow(SendCommandInput, input, 'ssm:sendCommand input');
+      const command = parseAgentCommand(sent.Parameters.command[0]!);
+      const jobId = commandJobId(command);
       const cancelled = new AbortController();
-      return await runBackup(task, {
-        store,
-        now: () => runtime.clock.now(),
-        signal: cancelled.signal,
-        reporter: {
-          progress: async (update: Parameters<typeof recordProgress>[2]) => {
-            // `cairn jobs cancel` from another process ends the job record; the agent stops at its next report.
-            const job = await runtime.jobs.get(task.jobId);
-            if (job?.state === 'DONE') cancelled.abort(new Error(`job ${task.jobId} was ended (status ${job.statusCode})`));
-            else await recordProgress(runtime.jobs, task.jobId, update, runtime.clock.now());
-          },
-          // In-process the agent's liveness is this process's own.
-          heartbeat: async () => undefined,
+      const reporter = {
+        progress: async (update: Parameters<typeof recordProgress>[2]) => {
+          // `cairn jobs cancel` from another process ends the job record; the agent stops at its next report.
+          const job = await runtime.jobs.get(jobId);
+          if (job?.state === 'DONE') cancelled.abort(new Error(`job ${jobId} was ended (status ${job.statusCode})`));
+          else await recordProgress(runtime.jobs, jobId, update, runtime.clock.now());
         },
+        // In-process the agent's liveness is this process's own.
+        heartbeat: async () => undefined,
+      };
+      return await dispatchCommand(command, {
+        backup: async (task) => runBackup(task, { store: await openStorageUnit(task.storageUnit), now: () => runtime.clock.now(), signal: cancelled.signal, reporter }),
       });
     } catch (error) {
       throw toWorkflowError(error);

@@ -1,4 +1,5 @@
 import type { BackupTask } from '../model/task.ts';
+import type { BackupCommand } from '../model/agent-command.ts';
 import type { ConfigStore } from '../ports/config-store.ts';
 import type { JobStore } from '../ports/job-store.ts';
 import type { MediaStore } from '../ports/media-store.ts';
@@ -20,7 +21,8 @@ export interface BrokerDeps {
 }
 
 export type ReserveDecision =
-  | { granted: true; task: BackupTask; agentInstanceId: string }
+  /** Granted: the command the Stream state sends the agent (`$.reservation.command`), and where to. */
+  | { granted: true; command: BackupCommand; agentInstanceId: string }
   | { granted: false; reason: string; retryAfterSeconds: number };
 
 /**
@@ -66,28 +68,32 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
   return {
     granted: true,
     agentInstanceId,
-    task: {
-      jobId,
-      backupId,
-      client: job.client,
-      policy: job.policy,
-      schedule: job.schedule,
-      level,
-      selections: job.selections,
-      exclude: job.exclude,
-      storageUnit: unit,
-      buffers: settings.buffers,
-      ...(base ? { base } : {}),
+    command: {
+      kind: 'backup',
+      task: {
+        jobId,
+        backupId,
+        client: job.client,
+        policy: job.policy,
+        schedule: job.schedule,
+        level,
+        selections: job.selections,
+        exclude: job.exclude,
+        storageUnit: unit,
+        buffers: settings.buffers,
+        ...(base ? { base } : {}),
+      },
     },
   };
 }
+
+/** How a queued job's waiting reason names the resource it waits for, as NetBackup's Activity Monitor does. */
+const WAITING_FOR: Record<ResourceKind, string> = { 'storage-unit-slot': 'storage unit slot', drive: 'drive', volume: 'volume' };
 
 /**
  * What a backup needs, reserved in one transaction: a slot of its storage
  * unit (Maximum Concurrent Jobs). A tape unit will add a drive and a volume.
  */
-/** How a queued job's waiting reason names the resource it waits for, as NetBackup's Activity Monitor does. */
-const WAITING_FOR: Record<ResourceKind, string> = { 'storage-unit-slot': 'storage unit slot', drive: 'drive', volume: 'volume' };
 
 export function backupResources(unit: StorageUnit): RequestedResource[] {
   return [{ kind: 'storage-unit-slot', storageUnit: unit.name, maxConcurrentJobs: unit.maxConcurrentJobs }];

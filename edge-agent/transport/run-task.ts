@@ -1,19 +1,21 @@
-import { BackupTask, type TaskReporter } from '#core/model/task.ts';
+import type { TaskReporter } from '#core/model/task.ts';
+import { commandJobId, parseAgentCommand, type RunnableCommand } from '#core/model/agent-command.ts';
 import { CairnError, messageOf, statusOf } from '#core/errors.ts';
 import { recordProgress } from '#core/jobs/job-service.ts';
-import { parseOrThrow } from '#core/validation.ts';
 import { createAwsClients } from '#aws/clients.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { TaskGoneError, sendTaskFailure, sendTaskHeartbeat, sendTaskSuccess } from '#aws/sfn-task-reporter.ts';
 import { runBackup } from '../image/backup.ts';
 import { openStorageUnit } from './open-storage-unit.ts';
+import { dispatchCommand } from './dispatch.ts';
 
 /** How often the agent tells Step Functions it is alive; well inside the Stream state's HeartbeatSeconds. */
 const HEARTBEAT_MS = 60_000;
 
 export interface RunTaskOptions {
   taskToken: string;
-  task: string;
+  /** The agent command envelope as JSON (core/model/agent-command.ts), e.g. `{ "kind": "backup", "task": ... }`. */
+  command: string;
   /** The Jobs table for progress reports; without it only heartbeats are sent. */
   jobsTable?: string;
   region?: string;
@@ -22,7 +24,7 @@ export interface RunTaskOptions {
 
 /**
  * The cloud runtime's agent entry (`cairn-agent run-task`, run by the SSM
- * document): runs the backup, heartbeats, reports progress to the job record,
+ * document): runs the command (a backup), heartbeats, reports progress to the job record,
  * and ends the task token with the result or a `Status<code>` failure. When
  * the workflow stops waiting (timed out, cancelled) the backup is aborted.
  * Returns the status code as the process exit status.
@@ -31,14 +33,16 @@ export async function runTask(options: RunTaskOptions): Promise<number> {
   const clients = createAwsClients({ region: options.region, endpoint: options.endpoint });
   const abort = new AbortController();
   try {
-    let task: BackupTask;
+    let command: RunnableCommand;
     try {
-      task = parseOrThrow(BackupTask, JSON.parse(options.task), 'backup task');
+      command = parseAgentCommand(options.command);
     } catch (error) {
-      const failure = error instanceof CairnError ? error : new CairnError(20, `the task is not JSON: ${messageOf(error)}`, { cause: error });
+      // Unknown or not-yet-supported kinds, and bad payloads, end the task with status 20.
+      const failure = error instanceof CairnError ? error : new CairnError(20, messageOf(error), { cause: error });
       await sendTaskFailure(clients.sfn, options.taskToken, failure);
       return failure.statusCode;
     }
+    const jobId = commandJobId(command);
     const jobs = options.jobsTable ? new DynamoJobStore({ client: clients.documents, tableName: options.jobsTable }) : undefined;
     const heartbeat = async (): Promise<void> => {
       try {
@@ -52,15 +56,17 @@ export async function runTask(options: RunTaskOptions): Promise<number> {
       progress: async (update) => {
         if (!jobs) return;
         // `cairn jobs cancel` ends the job record; the agent stops at its next report.
-        const job = await jobs.get(task.jobId);
-        if (job?.state === 'DONE') abort.abort(new Error(`job ${task.jobId} was ended (status ${job.statusCode})`));
-        else await recordProgress(jobs, task.jobId, update, new Date());
+        const job = await jobs.get(jobId);
+        if (job?.state === 'DONE') abort.abort(new Error(`job ${jobId} was ended (status ${job.statusCode})`));
+        else await recordProgress(jobs, jobId, update, new Date());
       },
       heartbeat,
     };
     const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_MS);
     try {
-      const result = await runBackup(task, { store: await openStorageUnit(task.storageUnit), reporter, now: () => new Date(), signal: abort.signal });
+      const result = await dispatchCommand(command, {
+        backup: async (task) => runBackup(task, { store: await openStorageUnit(task.storageUnit), reporter, now: () => new Date(), signal: abort.signal }),
+      });
       await sendTaskSuccess(clients.sfn, options.taskToken, result);
       return result.statusCode;
     } catch (error) {
