@@ -37,9 +37,10 @@ export const JobAttempt = z
   .strict();
 export type JobAttempt = z.output<typeof JobAttempt>;
 
-/** What every job has, whatever its kind: identity, lifecycle, owner, progress, times. */
+const JobId = z.number().int().positive();
+
+/** What every job has, whatever its kind (besides `jobId` and `type`, which lead each record): lifecycle, owner, progress, times. */
 const jobBase = {
-  jobId: z.number().int().positive(),
   state: JobState,
   statusCode: z.number().int().optional(),
   statusText: z.string().optional(),
@@ -62,8 +63,9 @@ const jobBase = {
 
 export const BackupJob = z
   .object({
-    ...jobBase,
+    jobId: JobId,
     type: z.literal('backup'),
+    ...jobBase,
     policy: Name,
     client: Name,
     schedule: Name,
@@ -115,8 +117,9 @@ export type RestoreSource = z.output<typeof RestoreSource>;
  */
 export const RestoreJob = z
   .object({
-    ...jobBase,
+    jobId: JobId,
     type: z.literal('restore'),
+    ...jobBase,
     /** The client whose images are restored. */
     client: Name,
     source: RestoreSource,
