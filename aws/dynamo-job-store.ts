@@ -1,7 +1,7 @@
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CairnError, ConflictError, NotFoundError } from '#core/errors.ts';
 import { assertJobId, assertSameJobId } from '#core/ids.ts';
-import type { Job, JobProgress, JobState } from '#core/model/job.ts';
+import { storedJob, type Job, type JobProgress, type JobState } from '#core/model/job.ts';
 import { jobQueryLimit, type JobQuery, type JobStore, type ProgressOutcome } from '#core/ports/job-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import {
@@ -162,7 +162,7 @@ export class DynamoJobStore implements JobStore {
           }),
         );
         for (const item of out.Items ?? []) {
-          if (jobs.length < limit) jobs.push(withProgress(parseDocument<Job>(item, this.#table)!, item));
+          if (jobs.length < limit) jobs.push(withProgress(storedJob(parseDocument(item, this.#table), `${String(item.sk)} in table ${this.#table}`), item));
         }
         startKey = out.LastEvaluatedKey;
       } while (startKey !== undefined && jobs.length < limit);
@@ -181,8 +181,8 @@ export class DynamoJobStore implements JobStore {
     } catch (error) {
       throw dynamoFailure('GetItem', this.#table, error);
     }
-    const job = parseDocument<Job>(item, this.#table);
-    return job === undefined ? undefined : { job: withProgress(job, item!), rev: numberAttribute(item?.rev) ?? 0 };
+    const document = parseDocument(item, this.#table);
+    return document === undefined ? undefined : { job: withProgress(storedJob(document, `${jobId} in table ${this.#table}`), item!), rev: numberAttribute(item?.rev) ?? 0 };
   }
 
   #item(job: Job, rev: number): Record<string, unknown> {

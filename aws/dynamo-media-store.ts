@@ -1,7 +1,8 @@
 import { GetCommand, TransactWriteCommand, paginateQuery, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CairnError, ConflictError } from '#core/errors.ts';
 import { assertJobId } from '#core/ids.ts';
-import type { MediaStore, Reservation, ReservationResult } from '#core/ports/media-store.ts';
+import type { HeldResource, MediaStore, Reservation, ReservationResult, RequestedResource, ResourceRequest } from '#core/ports/media-store.ts';
+import { checkRequest, compareReservations, describeResource, heldResource, holdsExactly } from '#core/model/resource-request.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import {
   MAX_OPTIMISTIC_ATTEMPTS,
@@ -18,19 +19,29 @@ import {
 const RES = 'RES';
 const STU = 'STU';
 
+/** A job's reservation item, as read: everything it holds, and when it was granted. */
+interface Held {
+  jobId: number;
+  resources: HeldResource[];
+  reservedAt: string;
+}
+
 /**
  * MediaStore on the Media table.
  *
  * Item layouts:
- * - reservation: `{ pk: 'RES', sk: <12-digit job id>, jobId, storageUnit, reservedAt }`
+ * - reservation: `{ pk: 'RES', sk: <12-digit job id>, jobId, resources: [HeldResource...], reservedAt }`;
+ *   items written before resource requests have `storageUnit` instead of
+ *   `resources` and are read as one storage-unit slot.
  * - slot counter: `{ pk: 'STU', sk: <unit name>, inUse }`
  *
- * A reservation and its counter change in ONE TransactWriteItems, so the
- * counter always equals the number of reservation items of its unit, and two
- * jobs racing for the last slot cannot both win: DynamoDB serialises the
- * conditional increments. A transaction that merely collided with another one
- * (TransactionConflict) is run again; only a failed `inUse < max` condition is
- * a denial.
+ * A job's whole request is ONE TransactWriteItems: the reservation item and
+ * a conditional increment of every slot counter it takes. So the counters
+ * always equal the slots held, a request is granted entirely or not at all,
+ * and two jobs racing for the last slot cannot both win: DynamoDB serialises
+ * the conditional increments. A transaction that merely collided with
+ * another one (TransactionConflict) is run again; only a failed
+ * `inUse < max` condition is a denial.
  */
 export class DynamoMediaStore implements MediaStore {
   readonly #client: DynamoDBDocumentClient;
@@ -41,60 +52,59 @@ export class DynamoMediaStore implements MediaStore {
     this.#table = options.tableName;
   }
 
-  async reserve(request: { jobId: number; storageUnit: string; maxConcurrentJobs: number; at: Date }): Promise<ReservationResult> {
-    const { jobId, storageUnit, maxConcurrentJobs, at } = request;
-    const reservation: Reservation = { jobId, storageUnit, reservedAt: at.toISOString() };
-    assertJobId(jobId);
+  async reserve(request: ResourceRequest): Promise<ReservationResult> {
+    assertJobId(request.jobId);
+    checkRequest(request);
+    const { jobId, at } = request;
+    const slots = request.resources.filter((r) => r.kind === 'storage-unit-slot'); // checkRequest admits slots only
+    const held: Held = { jobId, resources: request.resources.map(heldResource), reservedAt: at.toISOString() };
     for (let attempt = 1; ; attempt++) {
-      const held = await this.#reservation(jobId);
-      if (held !== undefined) return this.#alreadyHeld(held, storageUnit);
-      if (!(maxConcurrentJobs >= 1)) {
-        const inUse = await this.#inUse(storageUnit);
-        return { granted: false, reason: `storage unit ${storageUnit} accepts no jobs (maximum ${maxConcurrentJobs}, ${inUse} in use)`, inUse };
+      const current = await this.#held(jobId);
+      if (current !== undefined) return this.#alreadyHeld(current, request.resources);
+      const closed = slots.find((s) => !(s.maxConcurrentJobs >= 1));
+      if (closed) {
+        const inUse = await this.#inUse(closed.storageUnit);
+        return { granted: false, refused: closed, inUse, reason: `storage unit ${closed.storageUnit} accepts no jobs (maximum ${closed.maxConcurrentJobs}, ${inUse} in use)` };
       }
       try {
         await this.#client.send(
           new TransactWriteCommand({
             TransactItems: [
-              {
+              { Put: { TableName: this.#table, Item: { pk: RES, sk: jobSortKey(jobId), ...held }, ConditionExpression: 'attribute_not_exists(pk)' } },
+              ...slots.map((slot) => ({
                 Update: {
                   TableName: this.#table,
-                  Key: { pk: STU, sk: storageUnit },
+                  Key: { pk: STU, sk: slot.storageUnit },
                   UpdateExpression: 'SET inUse = if_not_exists(inUse, :zero) + :one',
                   ConditionExpression: 'attribute_not_exists(inUse) OR inUse < :max',
-                  ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':max': maxConcurrentJobs },
-                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+                  ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':max': slot.maxConcurrentJobs },
+                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
                 },
-              },
-              {
-                Put: {
-                  TableName: this.#table,
-                  Item: { pk: RES, sk: jobSortKey(jobId), ...reservation },
-                  ConditionExpression: 'attribute_not_exists(pk)',
-                },
-              },
+              })),
             ],
           }),
         );
-        return { granted: true, reservation };
+        return { granted: true, reservations: toReservations(held) };
       } catch (error) {
         const reasons = cancellationReasons(error);
         if (reasons === undefined) throw dynamoFailure('TransactWriteItems', this.#table, error);
-        const [counter, put] = reasons;
+        const [put, ...counters] = reasons;
         // The job's own reservation appeared meanwhile (a concurrent retry of the same
         // step): the next round reads it and answers idempotently.
         const ownReservationAppeared = put?.Code === 'ConditionalCheckFailed';
-        if (counter?.Code === 'ConditionalCheckFailed' && !ownReservationAppeared) {
-          // DynamoDB may report only the first failed condition: look once more for the job's own slot.
-          const heldNow = await this.#reservation(jobId);
-          if (heldNow !== undefined) return this.#alreadyHeld(heldNow, storageUnit);
-          const inUse = numberAttribute(counter.Item?.inUse?.N) ?? (await this.#inUse(storageUnit));
-          return { granted: false, reason: `storage unit ${storageUnit} has ${inUse} of ${maxConcurrentJobs} slots in use`, inUse };
+        const full = counters.findIndex((c) => c?.Code === 'ConditionalCheckFailed');
+        if (full >= 0 && !ownReservationAppeared) {
+          // DynamoDB may report only the first failed condition: look once more for the job's own reservation.
+          const heldNow = await this.#held(jobId);
+          if (heldNow !== undefined) return this.#alreadyHeld(heldNow, request.resources);
+          const slot = slots[full]!;
+          const inUse = numberAttribute(counters[full]?.Item?.inUse?.N) ?? (await this.#inUse(slot.storageUnit));
+          return { granted: false, refused: slot, inUse, reason: `storage unit ${slot.storageUnit} has ${inUse} of ${slot.maxConcurrentJobs} slots in use` };
         }
         const retryable = ownReservationAppeared || isRetryableCancellation(reasons);
         if (!retryable) throw dynamoFailure('TransactWriteItems', this.#table, error);
         if (attempt >= MAX_OPTIMISTIC_ATTEMPTS) {
-          throw new ConflictError(`reserving a slot of ${storageUnit} for job ${jobId} kept colliding with other transactions`, { cause: error, kind: 'contention' });
+          throw new ConflictError(`reserving ${request.resources.map(describeResource).join(', ')} for job ${jobId} kept colliding with other transactions`, { cause: error, kind: 'contention' });
         }
         await backoff(attempt);
       }
@@ -103,28 +113,23 @@ export class DynamoMediaStore implements MediaStore {
 
   async release(jobId: number): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
-      const held = await this.#reservation(jobId);
+      const held = await this.#held(jobId);
       if (held === undefined) return false;
+      const units = held.resources.flatMap((r) => (r.kind === 'storage-unit-slot' ? [r.storageUnit] : []));
       try {
         await this.#client.send(
           new TransactWriteCommand({
             TransactItems: [
-              {
-                Delete: {
-                  TableName: this.#table,
-                  Key: { pk: RES, sk: jobSortKey(jobId) },
-                  ConditionExpression: 'attribute_exists(pk)',
-                },
-              },
-              {
+              { Delete: { TableName: this.#table, Key: { pk: RES, sk: jobSortKey(jobId) }, ConditionExpression: 'attribute_exists(pk)' } },
+              ...units.map((unit) => ({
                 Update: {
                   TableName: this.#table,
-                  Key: { pk: STU, sk: held.storageUnit },
+                  Key: { pk: STU, sk: unit },
                   UpdateExpression: 'SET inUse = inUse - :one',
                   ConditionExpression: 'inUse > :zero',
                   ExpressionAttributeValues: { ':zero': 0, ':one': 1 },
                 },
-              },
+              })),
             ],
           }),
         );
@@ -132,13 +137,14 @@ export class DynamoMediaStore implements MediaStore {
       } catch (error) {
         const reasons = cancellationReasons(error);
         if (reasons === undefined) throw dynamoFailure('TransactWriteItems', this.#table, error);
-        const [reservation, counter] = reasons;
+        const [reservation, ...counters] = reasons;
         // Released by a concurrent call: the next round finds nothing and answers false.
         const retryable = reservation?.Code === 'ConditionalCheckFailed' || isRetryableCancellation(reasons);
-        if (!retryable && counter?.Code === 'ConditionalCheckFailed') {
+        const empty = counters.findIndex((c) => c?.Code === 'ConditionalCheckFailed');
+        if (!retryable && empty >= 0) {
           throw new CairnError(
             StatusCode.INTERNAL_ERROR,
-            `storage unit ${held.storageUnit} counts no slot in use although job ${jobId} holds one; the media table ${this.#table} needs a consistency check`,
+            `storage unit ${units[empty]} counts no slot in use although job ${jobId} holds one; the media table ${this.#table} needs a consistency check`,
             { cause: error },
           );
         }
@@ -156,34 +162,28 @@ export class DynamoMediaStore implements MediaStore {
     try {
       const pages = paginateQuery(
         { client: this.#client },
-        {
-          TableName: this.#table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': RES, ...(storageUnit === undefined ? {} : { ':unit': storageUnit }) },
-          ...(storageUnit === undefined ? {} : { FilterExpression: 'storageUnit = :unit' }),
-          ConsistentRead: true,
-        },
+        { TableName: this.#table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': RES }, ConsistentRead: true },
       );
-      // Zero-padded sort keys: the Query returns job ids ascending.
-      for await (const page of pages) for (const item of page.Items ?? []) reservations.push(toReservation(item));
+      for await (const page of pages) for (const item of page.Items ?? []) reservations.push(...toReservations(toHeld(item)));
     } catch (error) {
       throw dynamoFailure('Query', this.#table, error);
     }
-    return reservations;
+    const mine = storageUnit === undefined ? reservations : reservations.filter((r) => 'storageUnit' in r && r.storageUnit === storageUnit);
+    return mine.sort(compareReservations);
   }
 
-  #alreadyHeld(held: Reservation, storageUnit: string): ReservationResult {
-    if (held.storageUnit !== storageUnit) {
-      throw new ConflictError(`job ${held.jobId} already holds a slot of storage unit ${held.storageUnit}, not ${storageUnit}; release it first`);
+  #alreadyHeld(held: Held, request: readonly RequestedResource[]): ReservationResult {
+    if (!holdsExactly(held.resources, request)) {
+      throw new ConflictError(`job ${held.jobId} holds ${held.resources.map(describeResource).join(', ')} already, not what it asks for now (${request.map(describeResource).join(', ')}); release it first`);
     }
-    return { granted: true, reservation: held };
+    return { granted: true, reservations: toReservations(held) };
   }
 
-  async #reservation(jobId: number): Promise<Reservation | undefined> {
+  async #held(jobId: number): Promise<Held | undefined> {
     if (!isJobId(jobId)) return undefined;
     try {
       const out = await this.#client.send(new GetCommand({ TableName: this.#table, Key: { pk: RES, sk: jobSortKey(jobId) }, ConsistentRead: true }));
-      return out.Item === undefined ? undefined : toReservation(out.Item);
+      return out.Item === undefined ? undefined : toHeld(out.Item);
     } catch (error) {
       throw dynamoFailure('GetItem', this.#table, error);
     }
@@ -199,6 +199,14 @@ export class DynamoMediaStore implements MediaStore {
   }
 }
 
-function toReservation(item: Record<string, unknown>): Reservation {
-  return { jobId: numberAttribute(item.jobId) ?? 0, storageUnit: String(item.storageUnit), reservedAt: String(item.reservedAt) };
+/** A reservation item of either layout: `resources`, or (before resource requests) one `storageUnit` slot. */
+function toHeld(item: Record<string, unknown>): Held {
+  const resources = Array.isArray(item.resources)
+    ? (item.resources as HeldResource[])
+    : [{ kind: 'storage-unit-slot' as const, storageUnit: String(item.storageUnit) }];
+  return { jobId: numberAttribute(item.jobId) ?? 0, resources, reservedAt: String(item.reservedAt) };
+}
+
+function toReservations(held: Held): Reservation[] {
+  return held.resources.map((resource) => ({ jobId: held.jobId, ...resource, reservedAt: held.reservedAt })).sort(compareReservations);
 }

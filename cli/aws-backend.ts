@@ -8,6 +8,7 @@ import { DynamoMediaStore } from '#aws/dynamo-media-store.ts';
 import { SfnExecutionStarter } from '#aws/sfn-execution-starter.ts';
 import { systemClock } from '#lambdas/system-clock.ts';
 import { StatusCode } from '#core/status-codes.ts';
+import { imageWrittenBy, type BackupJob } from '#core/model/job.ts';
 import type { Backend, GlobalOptions } from './backend-interface.ts';
 
 /**
@@ -39,7 +40,7 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
       for (;;) {
         await sleep(2000);
         if (jobId === undefined) {
-          const job = (await jobs.list({ limit: 50 })).find((j) => j.owner === owner);
+          const job = (await jobs.list({ limit: 50 })).find((j): j is BackupJob => j.type === 'backup' && j.owner === owner);
           if (job) {
             jobId = job.jobId;
             hooks.onQueued?.({ jobId: job.jobId, client: job.client, policy: job.policy, schedule: job.schedule });
@@ -47,7 +48,7 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
           continue;
         }
         const job = await jobs.get(jobId);
-        if (job?.state === 'DONE') return { jobId, statusCode: job.statusCode ?? StatusCode.INTERNAL_ERROR, backupId: job.backupId, error: job.error };
+        if (job?.state === 'DONE') return { jobId, statusCode: job.statusCode ?? StatusCode.INTERNAL_ERROR, backupId: imageWrittenBy(job), error: job.error };
       }
     },
     close: () => clients.destroy(),

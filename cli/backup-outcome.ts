@@ -1,6 +1,6 @@
 import { CairnError } from '#core/errors.ts';
 import { describeStatus, StatusCode, type StatusCodeValue } from '#core/status-codes.ts';
-import type { Job } from '#core/model/job.ts';
+import { asKind, type BackupJob } from '#core/model/job.ts';
 import type { BackupRun } from '#local/job-engine.ts';
 import type { Backend } from './backend.ts';
 import { jobWithoutErrnoText, withoutErrnoText } from './errno-text.ts';
@@ -17,7 +17,7 @@ export interface BackupOutcome {
   /** Status 71: the selections, none of which was found on the client. */
   missing?: string[];
   /** The job record; a backup id it claimed for an image that was never catalogued is left out. */
-  job?: Job;
+  job?: BackupJob;
 }
 
 /**
@@ -30,7 +30,7 @@ export interface BackupOutcome {
 export async function backupOutcome(backend: Backend, run: BackupRun): Promise<BackupOutcome> {
   // Refused before it was queued (an unknown policy, a bad request): an error, not a job that ended.
   if (run.jobId === undefined) throw new CairnError(run.statusCode as StatusCodeValue, run.error ?? 'the backup was refused before it was queued');
-  const record = run.jobId === undefined ? undefined : await backend.jobs.get(run.jobId);
+  const record = asKind(await backend.jobs.get(run.jobId), 'backup');
   const claimed = run.backupId ?? record?.backupId;
   const image = claimed === undefined ? undefined : await backend.catalog.getImage(claimed);
   const job = record && shownJob(record, image?.backupId);
@@ -47,7 +47,7 @@ export async function backupOutcome(backend: Backend, run: BackupRun): Promise<B
 }
 
 /** The job as the operator sees it: no image id the catalog lacks (failed attempts never have one), no errno text. */
-function shownJob(job: Job, backupId: string | undefined): Job {
+function shownJob(job: BackupJob, backupId: string | undefined): BackupJob {
   const shown = jobWithoutErrnoText(job);
   return { ...shown, backupId, attempts: shown.attempts.map(({ backupId: _failedAttempt, ...attempt }) => attempt) };
 }

@@ -17,11 +17,12 @@ export function withoutErrnoText(text: string): string {
 }
 
 /** A job record as the CLI shows it, as text or JSON: its error, its attempts' errors and its unreadable list without errno text. */
-export function jobWithoutErrnoText(job: Job): Job {
+export function jobWithoutErrnoText<J extends Job>(record: J): J {
+  const job: Job = record;
+  const shown: Job = job.type === 'backup' ? { ...job, unreadable: job.unreadable.map(withoutErrnoText) } : job;
   return {
-    ...job,
+    ...shown,
     error: job.error && withoutErrnoText(job.error),
-    unreadable: job.unreadable.map(withoutErrnoText),
     attempts: job.attempts.map((attempt) => ({ ...attempt, error: attempt.error && withoutErrnoText(attempt.error) })),
-  };
+  } as J;
 }

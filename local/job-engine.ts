@@ -1,17 +1,19 @@
 import './polyfills.ts';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { z } from 'zod';
-import { BackupTask } from '#core/model/task.ts';
+import { commandJobId, parseAgentCommand } from '#core/model/agent-command.ts';
 import type { JobRef } from '#core/jobs/job-service.ts';
 import { jobRecordReporter } from '#core/jobs/job-reporter.ts';
 import { CairnError, messageOf, statusOf, toWorkflowError } from '#core/errors.ts';
 import { parseOrThrow } from '#core/validation.ts';
+import { imageWrittenBy } from '#core/model/job.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { createJobsHandler } from '#lambdas/jobs-handler.ts';
 import { createBrokerHandler } from '#lambdas/broker-handler.ts';
 import { createCatalogHandler } from '#lambdas/catalog-handler.ts';
 import { runBackup } from '#agent/image/backup.ts';
 import { openStorageUnit } from './open-storage-unit.ts';
+import { dispatchCommand } from '#agent/transport/dispatch.ts';
 import { loadBackupJobDefinition } from './asl-definition.ts';
 import type { ConfigStore } from '#core/ports/config-store.ts';
 import type { JobStore } from '#core/ports/job-store.ts';
@@ -32,7 +34,7 @@ export interface JobEngineDeps {
 
 /** The `Parameters` the Stream state hands to ssm:SendCommand; locally they go to the in-process agent. */
 const SendCommandInput = z.object({
-  Parameters: z.object({ task: z.array(z.string()).length(1), taskToken: z.array(z.string()).length(1) }),
+  Parameters: z.object({ command: z.array(z.string()).length(1), taskToken: z.array(z.string()).length(1) }),
 });
 
 export interface BackupRun {
@@ -61,18 +63,15 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
 
   const stream = async (input: unknown): Promise<unknown> => {
     try {
-      const command = parseOrThrow(SendCommandInput, input, 'agent command');
-      const task = parseOrThrow(BackupTask, JSON.parse(command.Parameters.task[0]!), 'backup task');
-      const store = await openStorageUnit(task.storageUnit);
+      const sent = parseOrThrow(SendCommandInput, input, 'ssm:sendCommand input');
+      const command = parseAgentCommand(sent.Parameters.command[0]!);
+      const jobId = commandJobId(command);
       const cancelled = new AbortController();
-      return await runBackup(task, {
-        store,
-        openStore: openStorageUnit,
-        now: () => runtime.clock.now(),
-        signal: cancelled.signal,
-        // `cairn jobs cancel` from another process ends the job record; the agent stops at its next report.
-        // In-process the agent's liveness is this process's own: no workflow heartbeat.
-        reporter: jobRecordReporter({ jobs: runtime.jobs, jobId: task.jobId, clock: runtime.clock, abort: cancelled, heartbeat: async () => undefined }),
+      // `cairn jobs cancel` from another process ends the job record; the agent stops at its next report.
+      // In-process the agent's liveness is this process's own: no workflow heartbeat.
+      const reporter = jobRecordReporter({ jobs: runtime.jobs, jobId, clock: runtime.clock, abort: cancelled, heartbeat: async () => undefined });
+      return await dispatchCommand(command, {
+        backup: async (task) => runBackup(task, { store: await openStorageUnit(task.storageUnit), openStore: openStorageUnit, now: () => runtime.clock.now(), signal: cancelled.signal, reporter }),
       });
     } catch (error) {
       throw toWorkflowError(error);
@@ -120,5 +119,5 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
     return { statusCode: statusOf(cause), error: cause === undefined ? (error ?? 'the job was not queued') : messageOf(cause) };
   }
   const job = await runtime.jobs.get(jobId);
-  return { jobId, statusCode: job?.statusCode ?? StatusCode.INTERNAL_ERROR, backupId: job?.backupId, error: job?.error ?? error };
+  return { jobId, statusCode: job?.statusCode ?? StatusCode.INTERNAL_ERROR, backupId: job && imageWrittenBy(job), error: job?.error ?? error };
 }

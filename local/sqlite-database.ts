@@ -12,7 +12,12 @@ CREATE TABLE IF NOT EXISTS images (backup_id TEXT PRIMARY KEY, client TEXT NOT N
 CREATE INDEX IF NOT EXISTS images_by_client ON images (client, created_at);
 CREATE TABLE IF NOT EXISTS image_claims (backup_id TEXT PRIMARY KEY, job_id INTEGER NOT NULL, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reservations (job_id INTEGER PRIMARY KEY, storage_unit TEXT NOT NULL, reserved_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS reservations_by_unit ON reservations (storage_unit);
+CREATE TABLE IF NOT EXISTS held_resources (job_id INTEGER NOT NULL, resource TEXT NOT NULL, kind TEXT NOT NULL, storage_unit TEXT, value TEXT NOT NULL, reserved_at TEXT NOT NULL, PRIMARY KEY (job_id, resource));
+CREATE INDEX IF NOT EXISTS held_resources_by_unit ON held_resources (kind, storage_unit);
+-- Slots held in the one-slot-per-job table of earlier versions move over, so a job in flight during an upgrade keeps its slot.
+INSERT OR IGNORE INTO held_resources (job_id, resource, kind, storage_unit, value, reserved_at)
+  SELECT job_id, 'storage-unit-slot:' || storage_unit, 'storage-unit-slot', storage_unit, json_object('kind', 'storage-unit-slot', 'storageUnit', storage_unit), reserved_at FROM reservations;
+DELETE FROM reservations;
 `;
 
 /**

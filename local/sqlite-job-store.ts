@@ -1,5 +1,5 @@
 import { jobQueryLimit, type JobQuery, type JobStore, type ProgressOutcome } from '#core/ports/job-store.ts';
-import type { Job, JobProgress, JobState } from '#core/model/job.ts';
+import { storedJob, type Job, type JobProgress, type JobState } from '#core/model/job.ts';
 import { ConflictError, NotFoundError } from '#core/errors.ts';
 import { assertJobId, assertSameJobId } from '#core/ids.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
@@ -34,7 +34,7 @@ export class SqliteJobStore implements JobStore {
 
   async get(jobId: number): Promise<Job | undefined> {
     const row = this.#db.prepare('SELECT value FROM jobs WHERE job_id = ?').get(jobId) as { value: string } | undefined;
-    return row ? (JSON.parse(row.value) as Job) : undefined;
+    return row ? storedJob(JSON.parse(row.value), `${jobId} in SQLite`) : undefined;
   }
 
   async update(jobId: number, change: (job: Job) => Job, options: { expectedStates?: readonly JobState[] } = {}): Promise<Job> {
@@ -43,7 +43,7 @@ export class SqliteJobStore implements JobStore {
     const apply = this.#db.transaction((): Job => {
       const row = this.#db.prepare('SELECT value FROM jobs WHERE job_id = ?').get(jobId) as { value: string } | undefined;
       if (!row) throw new NotFoundError('job', jobId);
-      const current = JSON.parse(row.value) as Job;
+      const current = storedJob(JSON.parse(row.value), `${jobId} in SQLite`);
       if (options.expectedStates && !options.expectedStates.includes(current.state)) {
         throw new ConflictError(`job ${jobId} is ${current.state}, expected ${options.expectedStates.join(' or ')}`);
       }
@@ -62,7 +62,7 @@ export class SqliteJobStore implements JobStore {
         ? this.#db.prepare('SELECT value FROM jobs WHERE state = ? ORDER BY job_id DESC LIMIT ?').all(query.state, limit)
         : this.#db.prepare('SELECT value FROM jobs ORDER BY job_id DESC LIMIT ?').all(limit)
     ) as { value: string }[];
-    return rows.map((r) => JSON.parse(r.value) as Job);
+    return rows.map((r) => storedJob(JSON.parse(r.value), 'in SQLite'));
   }
 
   async recordProgress(jobId: number, progress: Partial<JobProgress>, at: Date): Promise<ProgressOutcome> {

@@ -1,14 +1,19 @@
-import type { MediaStore, Reservation, ReservationResult } from '#core/ports/media-store.ts';
+import type { HeldResource, MediaStore, Reservation, ReservationResult, ResourceRequest } from '#core/ports/media-store.ts';
+import { checkRequest, compareReservations, describeResource, heldResource, holdsExactly, resourceKey } from '#core/model/resource-request.ts';
 import { ConflictError } from '#core/errors.ts';
 import { assertJobId } from '#core/ids.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
 
-interface ReservationRow {
+/** One row per held resource; `value` is the HeldResource as JSON, `storage_unit` copied out for counting and the list filter. */
+interface HeldRow {
   job_id: number;
-  storage_unit: string;
+  resource: string;
+  kind: string;
+  storage_unit: string | null;
+  value: string;
   reserved_at: string;
 }
-const toReservation = (row: ReservationRow): Reservation => ({ jobId: row.job_id, storageUnit: row.storage_unit, reservedAt: row.reserved_at });
+const toReservation = (row: HeldRow): Reservation => ({ jobId: row.job_id, ...(JSON.parse(row.value) as HeldResource), reservedAt: row.reserved_at });
 
 export class SqliteMediaStore implements MediaStore {
   readonly #db: SqliteDatabase;
@@ -16,36 +21,50 @@ export class SqliteMediaStore implements MediaStore {
     this.#db = db;
   }
 
-  async reserve(request: { jobId: number; storageUnit: string; maxConcurrentJobs: number; at: Date }): Promise<ReservationResult> {
+  async reserve(request: ResourceRequest): Promise<ReservationResult> {
     assertJobId(request.jobId);
-    // IMMEDIATE: count and insert under one write lock, so racing jobs cannot both take the last slot.
+    checkRequest(request);
+    const { jobId, resources, at } = request;
+    // IMMEDIATE: count and insert under one write lock, so racing jobs cannot both take the last slot,
+    // and every resource of the request is checked before any is taken.
     const attempt = this.#db.transaction((): ReservationResult => {
-      const held = this.#db.prepare('SELECT * FROM reservations WHERE job_id = ?').get(request.jobId) as ReservationRow | undefined;
-      if (held && held.storage_unit !== request.storageUnit) {
-        throw new ConflictError(`job ${request.jobId} holds a slot of ${held.storage_unit} already, not of ${request.storageUnit}`);
+      const held = this.#db.prepare('SELECT * FROM held_resources WHERE job_id = ? ORDER BY resource').all(jobId) as HeldRow[];
+      if (held.length > 0) {
+        const holding = held.map(toReservation);
+        if (!holdsExactly(holding, resources)) {
+          throw new ConflictError(`job ${jobId} holds ${holding.map(describeResource).join(', ')} already, not what it asks for now (${resources.map(describeResource).join(', ')}); release it first`);
+        }
+        return { granted: true, reservations: holding };
       }
-      if (held) return { granted: true, reservation: toReservation(held) };
-      const { inUse } = this.#db.prepare('SELECT COUNT(*) AS inUse FROM reservations WHERE storage_unit = ?').get(request.storageUnit) as { inUse: number };
-      if (inUse >= request.maxConcurrentJobs) {
-        return { granted: false, inUse, reason: `storage unit ${request.storageUnit} has ${inUse} of ${request.maxConcurrentJobs} slots in use` };
+      for (const resource of resources) {
+        if (resource.kind !== 'storage-unit-slot') continue; // checkRequest admits slots only
+        const { inUse } = this.#db.prepare("SELECT COUNT(*) AS inUse FROM held_resources WHERE kind = 'storage-unit-slot' AND storage_unit = ?").get(resource.storageUnit) as { inUse: number };
+        if (inUse >= resource.maxConcurrentJobs) {
+          return { granted: false, refused: resource, inUse, reason: `storage unit ${resource.storageUnit} has ${inUse} of ${resource.maxConcurrentJobs} slots in use` };
+        }
       }
-      const row: ReservationRow = { job_id: request.jobId, storage_unit: request.storageUnit, reserved_at: request.at.toISOString() };
-      this.#db.prepare('INSERT INTO reservations (job_id, storage_unit, reserved_at) VALUES (@job_id, @storage_unit, @reserved_at)').run(row);
-      return { granted: true, reservation: toReservation(row) };
+      const insert = this.#db.prepare('INSERT INTO held_resources (job_id, resource, kind, storage_unit, value, reserved_at) VALUES (@job_id, @resource, @kind, @storage_unit, @value, @reserved_at)');
+      const reservations = resources.map((requested) => {
+        const resource = heldResource(requested);
+        const row: HeldRow = { job_id: jobId, resource: resourceKey(resource), kind: resource.kind, storage_unit: 'storageUnit' in resource ? resource.storageUnit : null, value: JSON.stringify(resource), reserved_at: at.toISOString() };
+        insert.run(row);
+        return toReservation(row);
+      });
+      return { granted: true, reservations: reservations.sort(compareReservations) };
     });
     return attempt.immediate();
   }
 
   async release(jobId: number): Promise<boolean> {
-    return this.#db.prepare('DELETE FROM reservations WHERE job_id = ?').run(jobId).changes > 0;
+    return this.#db.prepare('DELETE FROM held_resources WHERE job_id = ?').run(jobId).changes > 0;
   }
 
   async listReservations(storageUnit?: string): Promise<Reservation[]> {
     const rows = (
       storageUnit
-        ? this.#db.prepare('SELECT * FROM reservations WHERE storage_unit = ? ORDER BY job_id').all(storageUnit)
-        : this.#db.prepare('SELECT * FROM reservations ORDER BY job_id').all()
-    ) as ReservationRow[];
+        ? this.#db.prepare('SELECT * FROM held_resources WHERE storage_unit = ? ORDER BY job_id, resource').all(storageUnit)
+        : this.#db.prepare('SELECT * FROM held_resources ORDER BY job_id, resource').all()
+    ) as HeldRow[];
     return rows.map(toReservation);
   }
 }

@@ -22,13 +22,13 @@ export const SINGLE_LINE_PATTERN = '^[^\\r\\n]+$';
  *
  * Quoting: SSM substitutes a parameter reference (double braces around the
  * name) into the script as raw text before the shell sees it. Written inside
- * quotes, as in `--task '<ref>'`, a task whose selections contain a `'` (a path
+ * quotes, as in `--command '<ref>'`, a command whose selections contain a `'` (a path
  * like /home/o'brien) would end the quote and run the rest as shell code, as
  * root. So the values never appear in shell syntax:
  *
  * - With `interpolationType: ENV_VAR` (SSM Agent 3.3.2746.0 and later) SSM also
  *   passes each value as the environment variable `SSM_<name>`, and the script
- *   uses only `"$SSM_task"` / `"$SSM_taskToken"`, always double-quoted.
+ *   uses only `"$SSM_command"` / `"$SSM_taskToken"`, always double-quoted.
  * - Older agents do not set those variables. The script then reads each value
  *   from a here-document whose delimiter is quoted, so the shell performs no
  *   expansion of any kind inside it. The only way out of a here-document is a
@@ -47,12 +47,12 @@ export function agentScript(): string[] {
     '{{ taskToken }}',
     'CAIRN_TASK_TOKEN_END',
     'fi',
-    'if [ -z "${SSM_task+x}" ]; then',
-    "IFS= read -r SSM_task <<'CAIRN_TASK_END'",
-    '{{ task }}',
-    'CAIRN_TASK_END',
+    'if [ -z "${SSM_command+x}" ]; then',
+    "IFS= read -r SSM_command <<'CAIRN_COMMAND_END'",
+    '{{ command }}',
+    'CAIRN_COMMAND_END',
     'fi',
-    'exec cairn-agent run-task --task-token "$SSM_taskToken" --task "$SSM_task"',
+    'exec cairn-agent run-task --task-token "$SSM_taskToken" --command "$SSM_command"',
   ];
 }
 
@@ -61,7 +61,7 @@ export function agentDocumentContent(): Record<string, unknown> {
   return {
     schemaVersion: '2.2',
     description:
-      'Cairn: run one backup task with the edge agent on this managed instance. The agent heartbeats and ends the Step Functions task token itself.',
+      'Cairn: run one agent command (a backup) with the edge agent on this managed instance. The agent heartbeats and ends the Step Functions task token itself.',
     parameters: {
       taskToken: {
         type: 'String',
@@ -69,9 +69,9 @@ export function agentDocumentContent(): Record<string, unknown> {
         interpolationType: 'ENV_VAR',
         allowedPattern: SINGLE_LINE_PATTERN,
       },
-      task: {
+      command: {
         type: 'String',
-        description: 'The backup task as one line of JSON (core/model/task.ts BackupTask).',
+        description: 'The agent command envelope as one line of JSON (core/model/agent-command.ts), e.g. {"kind":"backup","task":{...}}.',
         interpolationType: 'ENV_VAR',
         allowedPattern: SINGLE_LINE_PATTERN,
       },

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { JobState } from '#core/model/job.ts';
+import { JobState, imageWrittenBy, type RestoreJob } from '#core/model/job.ts';
 import { describeStatus } from '#core/status-codes.ts';
 import { CairnError, NotFoundError } from '#core/errors.ts';
 import { parseOrThrow } from '#core/validation.ts';
@@ -15,7 +15,7 @@ import { jobWithoutErrnoText } from '../errno-text.ts';
 function jobsTable(list: Job[]): string {
   return table(
     ['JOBID', 'STATE', 'STATUS', 'TRY', 'POLICY', 'SCHEDULE', 'CLIENT', 'FILES', 'BYTES', 'RATE', 'BACKUPID / WAITING', 'STARTED'],
-    list.map((j) => [j.jobId, j.state, j.statusCode, j.attempt, j.policy, j.schedule, j.client, j.progress.files, formatBytes(j.progress.bytes), j.state === 'ACTIVE' ? `${formatBytes(j.progress.throughputBps)}/s` : '', j.state === 'QUEUED' ? j.waitingReason : shownBackupId(j), j.startedAt ?? j.queuedAt]),
+    list.map((j) => [j.jobId, j.state, j.statusCode, j.attempt, j.type === 'backup' ? j.policy : '-', j.type === 'backup' ? j.schedule : j.type, j.client, j.progress.files, formatBytes(j.progress.bytes), j.state === 'ACTIVE' ? `${formatBytes(j.progress.throughputBps)}/s` : '', j.state === 'QUEUED' ? j.waitingReason : shownBackupId(j), j.startedAt ?? j.queuedAt]),
   );
 }
 
@@ -24,8 +24,21 @@ function jobsTable(list: Job[]): string {
  * leaves no image under it, so the views do not show the id as if one existed.
  */
 function shownBackupId(job: Job): string | undefined {
-  if (job.backupId === undefined) return undefined;
-  return job.state === 'DONE' && (job.statusCode ?? 2) > 1 ? '-' : job.backupId;
+  const backupId = imageWrittenBy(job);
+  if (backupId === undefined) return undefined;
+  return job.state === 'DONE' && (job.statusCode ?? 2) > 1 ? '-' : backupId;
+}
+
+/** The lines of `jobs show` that only a restore job has. */
+function restoreLines(job: RestoreJob): [string, unknown][] {
+  const source = 'backupId' in job.source ? `image ${job.source.backupId}` : `the tree at ${job.source.pointInTime}${job.source.policy ? ` (policy ${job.source.policy})` : ''}`;
+  return [
+    ['kind', 'restore'],
+    ['client', job.client],
+    ['from', source],
+    ['to', `${job.target.client}:${job.target.directory} (existing entries: ${job.target.existing})`],
+    ['paths', job.paths.length > 0 ? job.paths.join(', ') : 'all'],
+  ];
 }
 
 /** `cairn jobs` (bpdbjobs): the job database, newest first. */
@@ -82,6 +95,7 @@ export function registerJobs(program: Command): void {
       await withBackend(globals, async (backend) => {
         const job = await backend.jobs.get(jobId);
         if (!job) throw new NotFoundError('job', jobId);
+        if (job.type !== 'backup') throw new CairnError(20, `job ${jobId} is a ${job.type} job; only a backup job can be restarted`);
         if (job.state !== 'DONE') throw new CairnError(20, `job ${jobId} is ${job.state}; only an ended job can be restarted`);
         const manual = job.policy === 'manual';
         const run = await backend.runBackup(
@@ -113,20 +127,25 @@ export function registerJobs(program: Command): void {
           ['status', job.statusCode === undefined ? '' : `${job.statusCode} (${describeStatus(job.statusCode)})`],
           ['attempt', job.attempt],
           ['waiting reason', job.waitingReason],
+        ];
+        if (job.type === 'restore') lines.push(...restoreLines(job));
+        else lines.push(
           ['policy / schedule', `${job.policy} / ${job.schedule} (${job.level})`],
           ['client', job.client],
           ['storage unit', job.storageUnit],
           ['selections', job.selections.join(', ')],
           ['backup id', shownBackupId(job) === '-' ? `none (${job.backupId} was claimed; the job ended with status ${job.statusCode}, so no image has it)` : job.backupId],
+        );
+        lines.push(
           ['files / bytes', `${job.progress.files} / ${formatBytes(job.progress.bytes)}`],
           ['throughput', `${formatBytes(job.progress.throughputBps)}/s`],
           ['buffer waits', `writer waited ${job.progress.writerWaits} times for data (client-bound), reader waited ${job.progress.readerWaits} times for buffers (media-bound)`],
           ['queued / started / ended', `${job.queuedAt} / ${job.startedAt ?? '-'} / ${job.endedAt ?? '-'}`],
-          ['window', job.windowStart ? `${job.windowStart} – ${job.windowEnd ?? '?'}` : undefined],
+          ['window', job.type === 'backup' && job.windowStart ? `${job.windowStart} – ${job.windowEnd ?? '?'}` : undefined],
           ['earlier attempts', (job.attempts ?? []).map((a) => `#${a.attempt}: status ${a.statusCode} at ${a.endedAt}${a.error ? ` (${a.error})` : ''}`).join('\n                          ')],
           ['error', job.error],
-          ['unreadable', job.unreadable.join('\n                          ')],
-        ];
+          ['unreadable', job.type === 'backup' ? job.unreadable.join('\n                          ') : undefined],
+        );
         for (const [k, v] of lines) if (v !== undefined && v !== '') console.log(`${k.padEnd(24)}  ${String(v)}`);
       });
     });

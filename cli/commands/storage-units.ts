@@ -17,11 +17,11 @@ export function registerStorageUnits(program: Command): void {
       await withBackend(globals, async (backend) => {
         const units = await backend.config.listStorageUnits();
         const reservations = await backend.media.listReservations();
-        if (options.json ?? globals.json) return printJson(units.map((u) => ({ ...u, inUse: reservations.filter((r) => r.storageUnit === u.name).length })));
+        if (options.json ?? globals.json) return printJson(units.map((u) => ({ ...u, inUse: reservations.filter((r) => r.kind === 'storage-unit-slot' && r.storageUnit === u.name).length })));
         console.log(
           table(
             ['NAME', 'KIND', 'LOCATION', 'MAX JOBS', 'IN USE', 'FRAGMENT SIZE'],
-            units.map((u) => [u.name, u.kind, u.kind === 'disk' ? u.path : `s3://${u.bucket}/${u.prefix}`, u.maxConcurrentJobs, reservations.filter((r) => r.storageUnit === u.name).length, formatBytes(u.fragmentSizeBytes)]),
+            units.map((u) => [u.name, u.kind, u.kind === 'disk' ? u.path : `s3://${u.bucket}/${u.prefix}`, u.maxConcurrentJobs, reservations.filter((r) => r.kind === 'storage-unit-slot' && r.storageUnit === u.name).length, formatBytes(u.fragmentSizeBytes)]),
           ),
         );
       });

@@ -1,10 +1,14 @@
 import type { BackupTask } from '../model/task.ts';
+import type { BackupCommand } from '../model/agent-command.ts';
 import type { ConfigStore } from '../ports/config-store.ts';
 import type { JobStore } from '../ports/job-store.ts';
 import type { MediaStore } from '../ports/media-store.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
-import type { Job } from '../model/job.ts';
-import { CairnError, NotFoundError } from '../errors.ts';
+import type { BackupJob } from '../model/job.ts';
+import type { StorageUnit } from '../model/storage-unit.ts';
+import type { RequestedResource, ResourceKind } from '../model/resource-request.ts';
+import { getJobOfKind, updateJobOfKind } from '../jobs/job-of-kind.ts';
+import { CairnError } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { makeBackupId } from '../ids.ts';
 import { loadSettings } from '../settings.ts';
@@ -17,7 +21,8 @@ export interface BrokerDeps {
 }
 
 export type ReserveDecision =
-  | { granted: true; task: BackupTask; agentInstanceId: string }
+  /** Granted: the command the Stream state sends the agent (`$.reservation.command`), and where to. */
+  | { granted: true; command: BackupCommand; agentInstanceId: string }
   | { granted: false; reason: string; retryAfterSeconds: number };
 
 /**
@@ -27,8 +32,8 @@ export type ReserveDecision =
  * Safe to call again for a job already granted (a retried workflow step).
  */
 export async function reserveResources(deps: BrokerDeps, jobId: number, now: Date): Promise<ReserveDecision> {
-  const job = await deps.jobs.get(jobId);
-  if (!job) throw new NotFoundError('job', jobId);
+  // Only backups are queued today; the other kinds bring their own requests (a restore: a drive and its volumes).
+  const job = await getJobOfKind(deps.jobs, jobId, 'backup');
   if (job.state === 'DONE') throw new CairnError((job.statusCode ?? StatusCode.TERMINATED_BY_ADMINISTRATOR) as never, `job ${jobId} ended before it was granted resources`);
   const unit = await deps.config.getStorageUnit(job.storageUnit);
   if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${job.storageUnit} does not exist`);
@@ -38,9 +43,9 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
     throw new CairnError(StatusCode.BACKUP_WINDOW_CLOSED, `job ${jobId} was still queued when its window closed at ${job.windowEnd}${job.waitingReason ? ` (${job.waitingReason})` : ''}`);
   }
 
-  const result = await deps.media.reserve({ jobId, storageUnit: unit.name, maxConcurrentJobs: unit.maxConcurrentJobs, at: now });
+  const result = await deps.media.reserve({ jobId, resources: backupResources(unit), at: now });
   if (!result.granted) {
-    const reason = `waiting for storage unit slot: ${result.reason}`;
+    const reason = `waiting for ${WAITING_FOR[result.refused.kind]}: ${result.reason}`;
     await deps.jobs.update(jobId, (j) => ({ ...j, waitingReason: reason, updatedAt: now.toISOString() }), { expectedStates: ['QUEUED'] });
     // Wake up when the window closes at the latest, so the job ends 196 on time.
     const untilClose = windowEnd ? Math.max(1, Math.ceil((windowEnd.getTime() - now.getTime()) / 1000)) : Infinity;
@@ -50,33 +55,48 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
   const started = job.state === 'ACTIVE' && job.backupId ? { active: job, backupId: job.backupId } : await claimAndStart(deps, job, unit.name, now);
   if (!('active' in started)) {
     const reason = `waiting for a backup id: ${started.taken} is taken by another job; trying the next second`;
-    await deps.jobs.update(jobId, (j) => ({ ...j, backupId: undefined, waitingReason: reason, updatedAt: now.toISOString() }), { expectedStates: ['QUEUED'] });
+    await updateJobOfKind(deps.jobs, jobId, 'backup', (j) => ({ ...j, backupId: undefined, waitingReason: reason, updatedAt: now.toISOString() }), { expectedStates: ['QUEUED'] });
     return { granted: false, reason, retryAfterSeconds: 1 };
   }
   const { active, backupId } = started;
   const { level, base } = await chooseBase(deps, active, now);
   if (level !== active.level || base?.backupId !== active.baseBackupId) {
-    await deps.jobs.update(jobId, (j) => ({ ...j, level, baseBackupId: base?.backupId }));
+    await updateJobOfKind(deps.jobs, jobId, 'backup', (j) => ({ ...j, level, baseBackupId: base?.backupId }));
   }
   const policy = job.policy ? await deps.config.getPolicy(job.policy) : undefined;
   const agentInstanceId = policy?.clients.find((c) => c.name === job.client)?.agentInstanceId ?? 'local';
   return {
     granted: true,
     agentInstanceId,
-    task: {
-      jobId,
-      backupId,
-      client: job.client,
-      policy: job.policy,
-      schedule: job.schedule,
-      level,
-      selections: job.selections,
-      exclude: job.exclude,
-      storageUnit: unit,
-      buffers: settings.buffers,
-      ...(base ? { base } : {}),
+    command: {
+      kind: 'backup',
+      task: {
+        jobId,
+        backupId,
+        client: job.client,
+        policy: job.policy,
+        schedule: job.schedule,
+        level,
+        selections: job.selections,
+        exclude: job.exclude,
+        storageUnit: unit,
+        buffers: settings.buffers,
+        ...(base ? { base } : {}),
+      },
     },
   };
+}
+
+/** How a queued job's waiting reason names the resource it waits for, as NetBackup's Activity Monitor does. */
+const WAITING_FOR: Record<ResourceKind, string> = { 'storage-unit-slot': 'storage unit slot', drive: 'drive', volume: 'volume' };
+
+/**
+ * What a backup needs, reserved in one transaction: a slot of its storage
+ * unit (Maximum Concurrent Jobs). A tape unit will add a drive and a volume.
+ */
+
+export function backupResources(unit: StorageUnit): RequestedResource[] {
+  return [{ kind: 'storage-unit-slot', storageUnit: unit.name, maxConcurrentJobs: unit.maxConcurrentJobs }];
 }
 
 /**
@@ -85,7 +105,7 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
  * full, both of the same policy and client. With no full to build on, the
  * job runs as a full, as NetBackup does.
  */
-async function chooseBase(deps: BrokerDeps, job: Job, now: Date): Promise<{ level: Job['level']; base?: BackupTask['base'] }> {
+async function chooseBase(deps: BrokerDeps, job: BackupJob, now: Date): Promise<{ level: BackupJob['level']; base?: BackupTask['base'] }> {
   if (job.level === 'full') return { level: 'full' };
   const images = (await deps.catalog.listImages({ client: job.client, policy: job.policy, to: now })).filter((i) => i.statusCode <= 1 && i.state === 'ACTIVE' && i.backupId !== job.backupId);
   const lastFull = images.find((i) => i.level === 'full');
@@ -111,15 +131,17 @@ async function chooseBase(deps: BrokerDeps, job: Job, now: Date): Promise<{ leve
  * name it is never one that is about to be used (the janitor relies on it).
  * A job that already holds a claim (a retried step) keeps it.
  */
-async function claimAndStart(deps: BrokerDeps, job: Job, storageUnit: string, now: Date): Promise<{ active: Job; backupId: string } | { taken: string }> {
+async function claimAndStart(deps: BrokerDeps, job: BackupJob, storageUnit: string, now: Date): Promise<{ active: BackupJob; backupId: string } | { taken: string }> {
   const backupId = job.backupId ?? makeBackupId(job.client, now);
   if (job.backupId !== backupId) {
     await deps.jobs.update(job.jobId, (j) => ({ ...j, backupId, updatedAt: now.toISOString() }), { expectedStates: ['QUEUED'] });
   }
   const claimed = await deps.catalog.claimBackupId({ backupId, jobId: job.jobId, client: job.client, storageUnit, claimedAt: now.toISOString() });
   if (!claimed) return { taken: backupId };
-  const active = await deps.jobs.update(
+  const active = await updateJobOfKind(
+    deps.jobs,
     job.jobId,
+    'backup',
     (j) => ({ ...j, state: 'ACTIVE', backupId, waitingReason: undefined, startedAt: now.toISOString(), updatedAt: now.toISOString() }),
     { expectedStates: ['QUEUED'] },
   );

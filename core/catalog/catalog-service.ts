@@ -1,10 +1,11 @@
 import { BackupTaskResult } from '../model/task.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
 import type { JobStore } from '../ports/job-store.ts';
-import { CairnError, NotFoundError } from '../errors.ts';
+import { CairnError } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { parseOrThrow } from '../validation.ts';
 import { imageRecord } from './image-record.ts';
+import { getJobOfKind } from '../jobs/job-of-kind.ts';
 
 export interface CatalogDeps {
   jobs: JobStore;
@@ -17,8 +18,7 @@ export interface CatalogDeps {
  */
 export async function commitImage(deps: CatalogDeps, jobId: number, rawResult: unknown, now: Date): Promise<{ backupId: string; statusCode: number }> {
   const result = parseOrThrow(BackupTaskResult, rawResult, 'agent result', StatusCode.CORRUPT_IMAGE);
-  const job = await deps.jobs.get(jobId);
-  if (!job) throw new NotFoundError('job', jobId);
+  const job = await getJobOfKind(deps.jobs, jobId, 'backup');
   if (job.state !== 'ACTIVE') {
     // Cancelled (150) or otherwise ended while the agent worked: its image is not catalogued.
     throw new CairnError((job.statusCode ?? StatusCode.TERMINATED_BY_ADMINISTRATOR) as never, `job ${jobId} ended (${job.state}, status ${job.statusCode}) before its image could be catalogued`);

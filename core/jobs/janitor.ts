@@ -1,5 +1,5 @@
 import type { Image, ImageClaim } from '../model/image.ts';
-import type { Job } from '../model/job.ts';
+import { imageWrittenBy, type Job } from '../model/job.ts';
 import type { StorageUnit } from '../model/storage-unit.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
 import type { ConfigStore } from '../ports/config-store.ts';
@@ -103,7 +103,8 @@ async function endOrphanedJobs(deps: JanitorDeps, now: Date, report: JanitorRepo
 /** An orphan with a catalogued image that checks out succeeded; any other ends 2002. */
 async function outcomeOfOrphan(deps: JanitorDeps, job: Job, now: Date, report: JanitorReport): Promise<{ statusCode?: number; reason: string }> {
   const stopped = `the process that ran the job (${job.owner ?? 'unknown'}) stopped while the job was ${job.state}`;
-  const image = job.backupId ? await deps.catalog.getImage(job.backupId) : undefined;
+  const backupId = imageWrittenBy(job);
+  const image = backupId ? await deps.catalog.getImage(backupId) : undefined;
   if (!image || image.jobId !== job.jobId) return { reason: stopped };
   const unit = await deps.config.getStorageUnit(image.storageUnit);
   const problems = unit ? await deps.staging.check(image, unit).catch((error: unknown) => [messageOf(error)]) : [`storage unit ${image.storageUnit} does not exist`];
@@ -138,7 +139,7 @@ async function removeAbandonedClaims(deps: JanitorDeps, now: Date, report: Janit
 function abandonment(deps: JanitorDeps, claim: ImageClaim, job: Job | undefined, now: Date): string | undefined {
   if (!job) return `job ${claim.jobId} does not exist`;
   const orphaned = deps.isOrphaned(job);
-  const uses = job.state !== 'DONE' && job.backupId === claim.backupId;
+  const uses = job.state !== 'DONE' && imageWrittenBy(job) === claim.backupId;
   if (uses && !orphaned) return undefined;
   const why = uses ? `the process running job ${job.jobId} stopped` : job.state === 'DONE' ? `job ${job.jobId} ended with status ${job.statusCode}` : `job ${job.jobId} moved on to attempt ${job.attempt}`;
   if (orphaned) return why;

@@ -1,4 +1,4 @@
-import type { Job, JobProgress } from '../model/job.ts';
+import { imageWrittenBy, type BackupJob, type JobProgress } from '../model/job.ts';
 import type { ConfigStore } from '../ports/config-store.ts';
 import type { JobStore, ProgressOutcome } from '../ports/job-store.ts';
 import type { MediaStore } from '../ports/media-store.ts';
@@ -30,7 +30,7 @@ export interface JobRef {
 export async function queueBackupJob(deps: JobDeps, rawRequest: unknown, now: Date): Promise<JobRef> {
   const request = parseOrThrow(BackupRequest, rawRequest, 'backup request');
   const settings = await loadSettings(deps.config);
-  let resolved: Pick<Job, 'policy' | 'schedule' | 'level' | 'storageUnit' | 'selections' | 'exclude' | 'retentionDays'>;
+  let resolved: Pick<BackupJob, 'policy' | 'schedule' | 'level' | 'storageUnit' | 'selections' | 'exclude' | 'retentionDays'>;
 
   if (request.policy) {
     const policy = await deps.config.getPolicy(request.policy);
@@ -69,7 +69,7 @@ export async function queueBackupJob(deps: JobDeps, rawRequest: unknown, now: Da
 
   const jobId = await deps.jobs.nextJobId();
   const at = now.toISOString();
-  const job: Job = {
+  const job: BackupJob = {
     jobId,
     type: 'backup',
     state: 'QUEUED',
@@ -184,24 +184,28 @@ export async function decideRetry(deps: JobDeps, jobId: number, outcome: JobOutc
   const recentAttempts = (job.attempts ?? []).filter((a) => Date.parse(a.endedAt) >= since).length + 1;
   if (recentAttempts >= tries) return { retry: false, reason: `Backup Tries reached: ${recentAttempts} of ${tries} attempts within ${withinHours} h` };
   const retryAt = new Date(now.getTime() + settings.jobRetryDelaySeconds * 1000);
-  if (job.windowEnd && retryAt >= new Date(job.windowEnd)) return { retry: false, reason: `the window closes at ${job.windowEnd}, before the retry delay ends` };
+  const windowEnd = job.type === 'backup' ? job.windowEnd : undefined;
+  if (windowEnd && retryAt >= new Date(windowEnd)) return { retry: false, reason: `the window closes at ${windowEnd}, before the retry delay ends` };
 
   const error = outcome.failure ? failureMessage(outcome.failure) : undefined;
   const reason = `attempt ${job.attempt} ended with status ${statusCode}; attempt ${job.attempt + 1} of ${tries} at ${retryAt.toISOString()}`;
   const next = await deps.jobs.update(
     jobId,
-    (j) => ({
-      ...j,
-      state: 'QUEUED',
-      attempt: j.attempt + 1,
-      attempts: [...(j.attempts ?? []), { attempt: j.attempt, statusCode, error, backupId: j.backupId, startedAt: j.startedAt, endedAt: now.toISOString() }],
-      backupId: undefined,
-      startedAt: undefined,
-      waitingReason: `retry: ${reason}`,
-      progress: { files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 },
-      unreadable: [],
-      updatedAt: now.toISOString(),
-    }),
+    (j) => {
+      const backupId = imageWrittenBy(j);
+      const retried = {
+        ...j,
+        state: 'QUEUED' as const,
+        attempt: j.attempt + 1,
+        attempts: [...(j.attempts ?? []), { attempt: j.attempt, statusCode, error, backupId, startedAt: j.startedAt, endedAt: now.toISOString() }],
+        startedAt: undefined,
+        waitingReason: `retry: ${reason}`,
+        progress: { files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 },
+        updatedAt: now.toISOString(),
+      };
+      // A backup's next attempt writes a new image, under a new id, with its own unreadable files.
+      return retried.type === 'backup' ? { ...retried, backupId: undefined, unreadable: [] } : retried;
+    },
     { expectedStates: ['QUEUED', 'ACTIVE'] },
   );
   return { retry: true, attempt: next.attempt, delaySeconds: settings.jobRetryDelaySeconds, reason };
@@ -221,7 +225,8 @@ export async function cancelJob(deps: JobDeps & { media: Pick<MediaStore, 'relea
   // and its image always agree, so the image is withdrawn (commitImage
   // checks the job after committing, so one of the two sees the other).
   const current = await deps.jobs.get(jobId);
-  const image = current?.backupId ? await deps.catalog.getImage(current.backupId) : undefined;
+  const backupId = current && imageWrittenBy(current);
+  const image = backupId ? await deps.catalog.getImage(backupId) : undefined;
   if (image?.jobId === jobId && ended.statusCode >= 2) await deps.catalog.withdrawImage(image.backupId, now);
   const released = await deps.media.release(jobId);
   return { ...ended, released };

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { BackupLevel } from './policy.ts';
 import { IsoTime, Name } from './names.ts';
+import { StatusCode } from '../status-codes.ts';
+import { parseOrThrow } from '../validation.ts';
 
 export const JobState = z.enum(['QUEUED', 'ACTIVE', 'DONE']);
 export type JobState = z.output<typeof JobState>;
@@ -20,16 +22,50 @@ export const JobProgress = z
   .strict();
 export type JobProgress = z.output<typeof JobProgress>;
 
-export const Job = z
+/**
+ * Every kind of job. `type` is the discriminant and has been stored on every
+ * job record since the first one (`type: 'backup'`), so records written
+ * before kinds existed are read as they are: no migration.
+ * Kinds still to come: verify, duplicate, expire, catalog-backup, inventory.
+ */
+export const JOB_KINDS = ['backup', 'restore'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+/** What one attempt of a job ended with, kept when the job is retried (Backup Tries). */
+export const JobAttempt = z
+  .object({ attempt: z.number().int().positive(), statusCode: z.number().int(), error: z.string().optional(), backupId: z.string().optional(), startedAt: IsoTime.optional(), endedAt: IsoTime })
+  .strict();
+export type JobAttempt = z.output<typeof JobAttempt>;
+
+const JobId = z.number().int().positive();
+
+/** What every job has, whatever its kind (besides `jobId` and `type`, which lead each record): lifecycle, owner, progress, times. */
+const jobBase = {
+  state: JobState,
+  statusCode: z.number().int().optional(),
+  statusText: z.string().optional(),
+  attempt: z.number().int().min(1).default(1),
+  /** Why a QUEUED job is not running yet ("waiting for storage unit slot"). */
+  waitingReason: z.string().optional(),
+  /** The workflow execution running the job; a scheduled job's name makes a double start harmless. */
+  executionName: z.string().optional(),
+  /** Earlier attempts of this job that failed and were retried. */
+  attempts: z.array(JobAttempt).default([]),
+  progress: JobProgress.default({ files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 }),
+  error: z.string().optional(),
+  /** The runtime instance running the job (standalone: `local:<host>:<pid>`), for orphan detection. */
+  owner: z.string().optional(),
+  queuedAt: IsoTime,
+  startedAt: IsoTime.optional(),
+  endedAt: IsoTime.optional(),
+  updatedAt: IsoTime,
+};
+
+export const BackupJob = z
   .object({
-    jobId: z.number().int().positive(),
-    type: z.enum(['backup']),
-    state: JobState,
-    statusCode: z.number().int().optional(),
-    statusText: z.string().optional(),
-    attempt: z.number().int().min(1).default(1),
-    /** Why a QUEUED job is not running yet ("waiting for storage unit slot"). */
-    waitingReason: z.string().optional(),
+    jobId: JobId,
+    type: z.literal('backup'),
+    ...jobBase,
     policy: Name,
     client: Name,
     schedule: Name,
@@ -42,27 +78,84 @@ export const Job = z
     backupId: z.string().optional(),
     /** For an incremental: the image it is taken against (set when resources are granted). */
     baseBackupId: z.string().optional(),
-    executionName: z.string().optional(),
-    /** The start-window opening a scheduled job starts in. */
+    /** The start-window opening a scheduled job belongs to. */
     windowStart: IsoTime.optional(),
     /** A scheduled job's due instant: one job per (policy, client, schedule, due instant). Older jobs have none: theirs is `windowStart`. */
     dueAt: IsoTime.optional(),
     /** When the window closes: a job still queued then ends with status 196. */
     windowEnd: IsoTime.optional(),
-    /** Earlier attempts of this job that failed and were retried (Backup Tries). */
-    attempts: z
-      .array(z.object({ attempt: z.number().int().positive(), statusCode: z.number().int(), error: z.string().optional(), backupId: z.string().optional(), startedAt: IsoTime.optional(), endedAt: IsoTime }).strict())
-      .default([]),
-    progress: JobProgress.default({ files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 }),
     /** Files that could not be read (status 1); the first few, for the operator. */
     unreadable: z.array(z.string()).default([]),
-    error: z.string().optional(),
-    /** The runtime instance running the job (standalone: `local:<host>:<pid>`), for orphan detection. */
-    owner: z.string().optional(),
-    queuedAt: IsoTime,
-    startedAt: IsoTime.optional(),
-    endedAt: IsoTime.optional(),
-    updatedAt: IsoTime,
   })
   .strict();
+export type BackupJob = z.output<typeof BackupJob>;
+
+/** Where a restore writes: a directory on a client (the image's own client unless redirected). */
+export const RestoreTarget = z
+  .object({
+    client: Name,
+    directory: z.string().min(1),
+    /** What to do with entries already in the directory (bprestore's overwrite / rename options). */
+    existing: z.enum(['refuse', 'overwrite', 'rename']).default('refuse'),
+  })
+  .strict();
+export type RestoreTarget = z.output<typeof RestoreTarget>;
+
+/**
+ * What a restore reads: one image, or the client's tree as it was at a point
+ * in time, rebuilt from the image chain (optionally of one policy).
+ */
+export const RestoreSource = z.union([
+  z.object({ backupId: z.string().min(1) }).strict(),
+  z.object({ pointInTime: IsoTime, policy: Name.optional() }).strict(),
+]);
+export type RestoreSource = z.output<typeof RestoreSource>;
+
+/**
+ * Restore a client's tree into a target. Defined so the union is real;
+ * nothing queues a restore job yet (`cairn restore` runs in-process).
+ * Its image is `source`, never `backupId`: on a backup job `backupId` is
+ * the image the job writes, which the janitor and retries act on.
+ */
+export const RestoreJob = z
+  .object({
+    jobId: JobId,
+    type: z.literal('restore'),
+    ...jobBase,
+    /** The client whose images are restored. */
+    client: Name,
+    source: RestoreSource,
+    target: RestoreTarget,
+    /** Paths as backed up; empty restores everything. */
+    paths: z.array(z.string()).default([]),
+    continueOnError: z.boolean().default(false),
+  })
+  .strict();
+export type RestoreJob = z.output<typeof RestoreJob>;
+
+export const Job = z.discriminatedUnion('type', [BackupJob, RestoreJob]);
 export type Job = z.output<typeof Job>;
+export type JobOfKind<K extends JobKind> = Extract<Job, { type: K }>;
+
+/** The job if it is of kind `kind`, else undefined: for code that acts on one kind only. */
+export function asKind<K extends JobKind>(job: Job | undefined, kind: K): JobOfKind<K> | undefined {
+  return job?.type === kind ? (job as JobOfKind<K>) : undefined;
+}
+
+/**
+ * A job as read back from a store, checked against the union: the stores
+ * keep the record as written (JSON), and records of every earlier version
+ * parse unchanged because `type` has always been there. A record that does
+ * not parse is a store fault (status 2000), named by `where`.
+ */
+export function storedJob(record: unknown, where: string): Job {
+  return parseOrThrow(Job, record, `job record ${where}`, StatusCode.INTERNAL_ERROR);
+}
+
+/**
+ * The id of the image the job writes (claimed in the catalog), if it writes
+ * one. The janitor and cancel act on it; a restore reads images and writes none.
+ */
+export function imageWrittenBy(job: Job): string | undefined {
+  return job.type === 'backup' ? job.backupId : undefined;
+}

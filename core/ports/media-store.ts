@@ -1,27 +1,26 @@
-export interface Reservation {
-  jobId: number;
-  storageUnit: string;
-  reservedAt: string;
-}
+import type { Reservation, ReservationResult, ResourceRequest } from '../model/resource-request.ts';
 
-export type ReservationResult =
-  | { granted: true; reservation: Reservation }
-  | { granted: false; reason: string; inUse: number };
+export type { HeldResource, RequestedResource, Reservation, ReservationResult, ResourceRequest } from '../model/resource-request.ts';
 
 /**
- * The resource broker's database (EMM): which job holds which storage-unit
- * slot. Reserving is one atomic step, so two jobs racing for the last slot
- * cannot both win.
+ * The resource broker's database (EMM): which job holds which resources
+ * (storage-unit slots today; drives and volumes when tape lands).
  */
 export interface MediaStore {
   /**
-   * Takes one slot of `storageUnit` for `jobId` when fewer than
-   * `maxConcurrentJobs` are held. Idempotent: a job that already holds its
-   * slot is granted again without taking a second one.
+   * Reserves a job's whole resource request in ONE transaction: every
+   * resource is granted, or nothing is taken and the answer names the first
+   * resource that is not available and why. Racing jobs never take more
+   * slots than a unit allows.
+   * Idempotent: a job that already holds exactly this request is granted
+   * again without taking anything more; a job that holds something else gets
+   * a ConflictError (release first). Kinds that cannot be reserved yet
+   * (drive, volume) and malformed requests are refused with status 20
+   * (`checkRequest`).
    */
-  reserve(request: { jobId: number; storageUnit: string; maxConcurrentJobs: number; at: Date }): Promise<ReservationResult>;
-  /** Gives back whatever the job holds. Idempotent; true when something was released. */
+  reserve(request: ResourceRequest): Promise<ReservationResult>;
+  /** Gives back everything the job holds, in one step. Idempotent; true when something was released. */
   release(jobId: number): Promise<boolean>;
-  /** Current reservations, by job id ascending. */
+  /** Current reservations, one per held resource, by job id ascending; only those of `storageUnit` when given. */
   listReservations(storageUnit?: string): Promise<Reservation[]>;
 }

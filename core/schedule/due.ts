@@ -1,5 +1,5 @@
 import type { Policy, Schedule } from '../model/policy.ts';
-import type { Job } from '../model/job.ts';
+import type { BackupJob, Job } from '../model/job.ts';
 import type { Image } from '../model/image.ts';
 import { formatDuration } from '../model/durations.ts';
 import { isCalendarRunDay, nextWindowAfter, openWindowAt, type WindowOccurrence } from './windows.ts';
@@ -58,7 +58,7 @@ export function executionNameFor(policy: string, client: string, schedule: strin
  * recorded ran once per window opening, and their execution name was built
  * from it, so the window opening is their due instant.
  */
-export function dueInstantOf(job: Pick<Job, 'dueAt' | 'windowStart'>): string | undefined {
+export function dueInstantOf(job: Pick<BackupJob, 'dueAt' | 'windowStart'>): string | undefined {
   return job.dueAt ?? job.windowStart;
 }
 
@@ -116,7 +116,7 @@ export function dueJobs(input: DueInput): { due: DueJob[]; notDue: NotDue[] } {
 function decideSchedule(ctx: ScheduleContext): Decision {
   const closed = schedulingGate(ctx);
   if (closed) return { notDue: closed };
-  const sameKey = ctx.input.jobs.filter((j) => j.policy === ctx.policy.name && j.client === ctx.client.name && j.schedule === ctx.schedule.name);
+  const sameKey = ctx.input.jobs.filter((j): j is BackupJob => j.type === 'backup' && j.policy === ctx.policy.name && j.client === ctx.client.name && j.schedule === ctx.schedule.name);
   const inFlight = sameKey.find((j) => j.state !== 'DONE');
   if (inFlight) return { notDue: `job ${inFlight.jobId} for it is ${inFlight.state}` };
   const window = openWindowAt(ctx.schedule.windows, ctx.policy.timeZone, ctx.input.now);
@@ -177,7 +177,7 @@ type Instant = { dueAt: Date; reason: string } | { notDue: string };
  * skipped by whole frequencies, so a failure does not block the rest of the
  * window and no instant ever gets a second job.
  */
-function frequencyDueInstant(ctx: ScheduleContext, frequency: number, window: WindowOccurrence, sameKey: readonly Job[]): Instant {
+function frequencyDueInstant(ctx: ScheduleContext, frequency: number, window: WindowOccurrence, sameKey: readonly BackupJob[]): Instant {
   const now = ctx.input.now;
   const last = lastSuccess(ctx);
   const lastAt = last ? new Date(last.createdAt) : undefined;
@@ -188,7 +188,7 @@ function frequencyDueInstant(ctx: ScheduleContext, frequency: number, window: Wi
   const frequencyRanOut = lastAt ? new Date(lastAt.getTime() + frequencyMs) : window.start;
   let dueAt = frequencyRanOut > window.start ? frequencyRanOut : window.start;
   const started = new Map(sameKey.map((j) => [dueInstantOf(j), j] as const));
-  let blocking: Job | undefined;
+  let blocking: BackupJob | undefined;
   for (let job = started.get(dueAt.toISOString()); job; job = started.get(dueAt.toISOString())) {
     blocking ??= job;
     dueAt = new Date(dueAt.getTime() + frequencyMs);
@@ -201,7 +201,7 @@ function frequencyDueInstant(ctx: ScheduleContext, frequency: number, window: Wi
 }
 
 /** A calendar schedule's due instant: the window opening of a run day not yet backed up, once. */
-function calendarDueInstant(ctx: ScheduleContext, window: WindowOccurrence, sameKey: readonly Job[]): Instant {
+function calendarDueInstant(ctx: ScheduleContext, window: WindowOccurrence, sameKey: readonly BackupJob[]): Instant {
   const windowStart = window.start.toISOString();
   const ranInWindow = sameKey.find((j) => dueInstantOf(j) === windowStart);
   if (ranInWindow) return { notDue: `job ${ranInWindow.jobId} already started in this window (opened ${windowStart})` };

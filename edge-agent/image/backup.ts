@@ -23,6 +23,11 @@ export interface BackupDeps {
   now: () => Date;
   /** Aborting ends the backup with status 150 and removes what it wrote. */
   signal?: AbortSignal;
+  /**
+   * Where to read a selection's tree instead of the selection itself (a
+   * snapshot mount), by selection; the image records the selection's names.
+   */
+  sourceRoots?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -57,7 +62,8 @@ export async function runBackup(task: BackupTask, deps: BackupDeps): Promise<Bac
   if (deps.signal?.aborted) throw terminated(deps.signal.reason);
 
   const exclude = excludeMatcher(task.exclude);
-  const { roots, missing, excluded } = await statSelections(task.selections, exclude);
+  const selections = task.selections.map((s) => (deps.sourceRoots?.[s] === undefined ? s : { path: s, sourceRoot: deps.sourceRoots[s] }));
+  const { roots, missing, excluded } = await statSelections(selections, exclude);
   if (roots.length === 0) {
     throw new CairnError(StatusCode.NONE_OF_THE_FILES_EXIST, 'none of the files in the file list exist', {
       details: [...missing.map((m) => `${m.path}: ${m.reason}`), ...excluded.map((p) => `${p}: excluded`)],

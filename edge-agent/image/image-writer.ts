@@ -113,10 +113,10 @@ export class ImageWriter {
    * read: that becomes `unreadable`.
    */
   async prepare(entry: WalkEntry): Promise<PreparedEntry> {
-    const { path, stats } = entry;
+    const { sourcePath, stats } = entry;
     if (stats.isSymbolicLink()) {
       try {
-        return { entry, linkTarget: await readlink(path) };
+        return { entry, linkTarget: await readlink(sourcePath) };
       } catch (error) {
         return { entry, unreadable: describeFsError(error, 'vanished during backup') };
       }
@@ -130,7 +130,7 @@ export class ImageWriter {
       this.#linksPrepared.add(linkKey);
     }
     try {
-      return { entry, file: await prepareFile(path, stats, this.#chunkBytes) };
+      return { entry, file: await prepareFile(sourcePath, stats, this.#chunkBytes) };
     } catch (error) {
       if (error instanceof UnreadableFileError) return { entry, unreadable: error.reason };
       throw error;
@@ -214,7 +214,7 @@ export class ImageWriter {
   }
 
   async #addFile(prepared: PreparedEntry): Promise<void> {
-    const { path, stats: walked } = prepared.entry;
+    const { path, sourcePath, stats: walked } = prepared.entry;
     if (prepared.unchanged) return this.#addUnchanged(prepared.unchanged, walked);
     const linkKey = linkKeyOf(walked);
     const first = linkKey === undefined ? undefined : this.#hardlinks.get(linkKey);
@@ -230,7 +230,7 @@ export class ImageWriter {
     if (!file) {
       // Skipped ahead as a later link of a file whose first path then could not be read.
       try {
-        file = await prepareFile(path, walked, this.#chunkBytes);
+        file = await prepareFile(sourcePath, walked, this.#chunkBytes);
       } catch (error) {
         if (!(error instanceof UnreadableFileError)) throw error;
         return this.unreadable(path, error.reason);

@@ -34,11 +34,14 @@ export interface OpenedFile {
  * Opens a file the walk found, refusing to follow a symlink swapped in since
  * (O_NOFOLLOW) or to block on a FIFO swapped in (O_NONBLOCK), and checking it
  * is still the same regular file. Rejects with UnreadableFileError.
+ * `sourcePath` is the walk entry's source (what was lstat'ed), not the name
+ * the image records; reasons never name it, the caller reports them under
+ * the recorded name.
  */
-export async function openWalkedFile(path: string, walked: BigIntStats): Promise<OpenedFile> {
+export async function openWalkedFile(sourcePath: string, walked: BigIntStats): Promise<OpenedFile> {
   let fd: number;
   try {
-    fd = await openFd(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = await openFd(sourcePath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     throw new UnreadableFileError(describeFsError(error, 'vanished during backup'), { cause: error });
   }
@@ -78,8 +81,8 @@ export interface PreparedFile {
   dispose(): Promise<void>;
 }
 
-export async function prepareFile(path: string, walked: BigIntStats, chunkBytes: number): Promise<PreparedFile> {
-  const { fd, stats } = await openWalkedFile(path, walked);
+export async function prepareFile(sourcePath: string, walked: BigIntStats, chunkBytes: number): Promise<PreparedFile> {
+  const { fd, stats } = await openWalkedFile(sourcePath, walked);
   const reader = new ContentReader(fd, Number(stats.size), chunkBytes);
   let head: Buffer | undefined;
   let open = true;

@@ -4,11 +4,25 @@ import path from 'node:path';
 import type { ExcludeMatcher } from './exclude.ts';
 import { describeFsError } from './fs-errors.ts';
 
-/** One thing found on the client, with the `lstat` taken when it was found. */
+/**
+ * One thing found on the client, with the `lstat` taken when it was found.
+ * `path` is the name the image records (tar member, index, exclude rules,
+ * problems): the path on the client as the operator knows it. `sourcePath`
+ * is what is opened and stat'ed: the same path, or the same file under
+ * another root (a snapshot mount, a device), so a frozen copy is backed up
+ * under its original names.
+ */
 export interface WalkEntry {
   path: string;
+  sourcePath: string;
   stats: BigIntStats;
 }
+
+/**
+ * A selection to back up: a path, or a path whose tree is read from
+ * `sourceRoot` (`/home` read from `/mnt/snap/home` is recorded as `/home/...`).
+ */
+export type Selection = string | { path: string; sourceRoot: string };
 
 export interface WalkHooks {
   exclude: ExcludeMatcher;
@@ -38,7 +52,7 @@ async function* walkFrom(entry: WalkEntry, hooks: WalkHooks): AsyncGenerator<Wal
   if (!entry.stats.isDirectory()) return;
   let names: string[];
   try {
-    names = await readdir(entry.path);
+    names = await readdir(entry.sourcePath);
   } catch (error) {
     hooks.onProblem(entry.path, `cannot read directory: ${describeFsError(error)}`);
     return;
@@ -53,13 +67,13 @@ async function* walkFrom(entry: WalkEntry, hooks: WalkHooks): AsyncGenerator<Wal
     } else if (hooks.exclude(child)) {
       hooks.onExcluded?.(child);
     } else {
-      children.push(child);
+      children.push(name);
     }
   }
   // Stat a window of children ahead: one round trip after another is what makes a walk slow.
   const window = Math.max(1, hooks.statAhead ?? DEFAULT_STAT_AHEAD);
-  const stat = (child: string): Promise<{ stats: BigIntStats } | { error: unknown }> =>
-    lstat(child, { bigint: true }).then(
+  const stat = (name: string): Promise<{ stats: BigIntStats } | { error: unknown }> =>
+    lstat(path.join(entry.sourcePath, name), { bigint: true }).then(
       (stats) => ({ stats }),
       (error: unknown) => ({ error }),
     );
@@ -67,9 +81,10 @@ async function* walkFrom(entry: WalkEntry, hooks: WalkHooks): AsyncGenerator<Wal
   for (let i = 0; i < children.length; i++) {
     const result = await pending[i]!;
     pending[i] = undefined;
-    const child = children[i]!;
+    const name = children[i]!;
+    const child = path.join(entry.path, name);
     if ('error' in result) hooks.onProblem(child, describeFsError(result.error, 'vanished during backup'));
-    else yield* walkFrom({ path: child, stats: result.stats }, hooks);
+    else yield* walkFrom({ path: child, sourcePath: path.join(entry.sourcePath, name), stats: result.stats }, hooks);
     if (i + window < children.length) pending.push(stat(children[i + window]!));
   }
 }
@@ -77,11 +92,17 @@ async function* walkFrom(entry: WalkEntry, hooks: WalkHooks): AsyncGenerator<Wal
 /**
  * Turns the task's selections into walk roots: absolute, normalised, without
  * duplicates or selections already inside another one (a path is backed up
- * once), excluded ones dropped. Selections that cannot be stat'ed are
- * returned in `missing` with their reasons.
+ * once, read from the outer selection's source), excluded ones dropped.
+ * Selections that cannot be stat'ed are returned in `missing` with their
+ * reasons. Names in all three are the recorded paths, never source paths.
  */
-export async function statSelections(selections: readonly string[], exclude: ExcludeMatcher): Promise<{ roots: WalkEntry[]; missing: Array<{ path: string; reason: string }>; excluded: string[] }> {
-  const normalised = [...new Set(selections.map((s) => path.resolve(s)))];
+export async function statSelections(selections: readonly Selection[], exclude: ExcludeMatcher): Promise<{ roots: WalkEntry[]; missing: Array<{ path: string; reason: string }>; excluded: string[] }> {
+  const sources = new Map<string, string>();
+  for (const selection of selections) {
+    const recorded = path.resolve(typeof selection === 'string' ? selection : selection.path);
+    if (!sources.has(recorded)) sources.set(recorded, typeof selection === 'string' ? recorded : path.resolve(selection.sourceRoot));
+  }
+  const normalised = [...sources.keys()];
   const kept = normalised.filter((p) => !normalised.some((other) => other !== p && isInside(p, other)));
   const roots: WalkEntry[] = [];
   const missing: Array<{ path: string; reason: string }> = [];
@@ -91,8 +112,9 @@ export async function statSelections(selections: readonly string[], exclude: Exc
       excluded.push(selection);
       continue;
     }
+    const sourcePath = sources.get(selection)!;
     try {
-      roots.push({ path: selection, stats: await lstat(selection, { bigint: true }) });
+      roots.push({ path: selection, sourcePath, stats: await lstat(sourcePath, { bigint: true }) });
     } catch (error) {
       missing.push({ path: selection, reason: describeFsError(error, 'does not exist') });
     }

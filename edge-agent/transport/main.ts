@@ -15,18 +15,18 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command('cairn-agent').description('Cairn edge agent');
   program
     .command('run-task')
-    .description('run one backup task sent by the backup-job state machine and end its task token')
+    .description('run one agent command (a backup) sent by the backup-job state machine and end its task token')
     .requiredOption('--task-token <token>', 'the Step Functions task token')
-    .requiredOption('--task <json>', 'the backup task as JSON')
+    .requiredOption('--command <json>', 'the agent command envelope as JSON: {"kind":"backup","task":{...}}')
     .option('--jobs-table <name>', 'Jobs table for progress reports', process.env.CAIRN_JOBS_TABLE)
     .option('--region <region>', 'AWS region', process.env.AWS_REGION)
     .option('--endpoint <url>', 'AWS endpoint (an emulator)')
-    .action(async (options: { taskToken: string; task: string; jobsTable?: string; region?: string; endpoint?: string }) => {
+    .action(async (options: { taskToken: string; command: string; jobsTable?: string; region?: string; endpoint?: string }) => {
       const clients = createAwsClients({ region: options.region, endpoint: options.endpoint });
       let status: number;
       try {
         status = await runTask(
-          { task: options.task },
+          { command: options.command },
           {
             token: sfnTaskToken(clients.sfn, options.taskToken),
             jobs: options.jobsTable ? new DynamoJobStore({ client: clients.documents, tableName: options.jobsTable }) : undefined,

@@ -1,20 +1,20 @@
-import { BackupTask } from '#core/model/task.ts';
+import { commandJobId, parseAgentCommand, type RunnableCommand } from '#core/model/agent-command.ts';
 import type { Clock } from '#core/ports/clock.ts';
 import type { TaskReporter } from '#core/ports/task-reporter.ts';
 import { CairnError, messageOf, statusOf } from '#core/errors.ts';
 import { jobRecordReporter, taskTokenReporter } from '#core/jobs/job-reporter.ts';
-import { parseOrThrow } from '#core/validation.ts';
 import type { JobStore } from '#core/ports/job-store.ts';
 import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
 import { TaskGoneError, type TaskToken } from '#core/ports/task-token.ts';
 import { runBackup } from '../image/backup.ts';
+import { dispatchCommand } from './dispatch.ts';
 
 /** How often the agent tells Step Functions it is alive; well inside the Stream state's HeartbeatSeconds. */
 const HEARTBEAT_MS = 60_000;
 
 export interface RunTaskOptions {
-  /** The backup task as JSON, as the workflow sent it. */
-  task: string;
+  /** The agent command envelope as JSON (core/model/agent-command.ts), e.g. `{ "kind": "backup", "task": ... }`. */
+  command: string;
 }
 
 /** The adapters the agent runs with, built by its entry point (main.ts). */
@@ -33,31 +33,34 @@ export interface RunTaskAdapters {
 
 /**
  * The cloud runtime's agent entry (`cairn-agent run-task`, run by the SSM
- * document): runs the backup, heartbeats, reports progress to the job record,
- * and ends the task token with the result or a `Status<code>` failure. When
- * the workflow stops waiting (timed out, cancelled) or the job record says the
- * job was ended, the backup is aborted. Returns the status code as the
- * process exit status.
+ * document): runs the command (a backup), heartbeats, reports progress to
+ * the job record, and ends the task token with the result or a
+ * `Status<code>` failure. When the workflow stops waiting (timed out,
+ * cancelled) or the job record says the job was ended, the work is aborted.
+ * Returns the status code as the process exit status.
  */
 export async function runTask(options: RunTaskOptions, adapters: RunTaskAdapters): Promise<number> {
   const { token, jobs, openStore, clock } = adapters;
   const abort = new AbortController();
-  let task: BackupTask;
+  let command: RunnableCommand;
   try {
-    task = parseOrThrow(BackupTask, JSON.parse(options.task), 'backup task');
+    command = parseAgentCommand(options.command);
   } catch (error) {
-    const failure = error instanceof CairnError ? error : new CairnError(20, `the task is not JSON: ${messageOf(error)}`, { cause: error });
+    // Unknown or not-yet-supported kinds, and bad payloads, end the task with status 20.
+    const failure = error instanceof CairnError ? error : new CairnError(20, messageOf(error), { cause: error });
     await token.fail(failure);
     return failure.statusCode;
   }
   // Liveness to the workflow through the task token; progress and `cairn jobs cancel` through the job record.
   const liveness = taskTokenReporter(token, abort);
   const reporter: TaskReporter = jobs
-    ? jobRecordReporter({ jobs, jobId: task.jobId, clock, abort, heartbeat: () => liveness.heartbeat(), onProgressFailure: adapters.onProgressFailure })
+    ? jobRecordReporter({ jobs, jobId: commandJobId(command), clock, abort, heartbeat: () => liveness.heartbeat(), onProgressFailure: adapters.onProgressFailure })
     : liveness;
   const timer = setInterval(() => void reporter.heartbeat().catch(() => undefined), HEARTBEAT_MS);
   try {
-    const result = await runBackup(task, { store: await openStore(task.storageUnit), openStore, reporter, now: () => clock.now(), signal: abort.signal });
+    const result = await dispatchCommand(command, {
+      backup: async (task) => runBackup(task, { store: await openStore(task.storageUnit), openStore, reporter, now: () => clock.now(), signal: abort.signal }),
+    });
     await token.succeed(result);
     return result.statusCode;
   } catch (error) {

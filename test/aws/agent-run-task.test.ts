@@ -37,9 +37,10 @@ describe.skipIf(Boolean(skip))(`cairn-agent run-task${skip ? ` (skipped: ${skip}
     if (!('skip' in emulator)) await emulator.stop();
   });
 
-  const agent = async (task: unknown): Promise<{ code: number; stderr: string }> => {
+  /** Runs the agent with a command envelope (a string is sent as it is). */
+  const send = async (command: unknown): Promise<{ code: number; stderr: string }> => {
     const env = { ...process.env, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' };
-    const args = [bin, 'run-task', '--task-token', 'token-1', '--task', typeof task === 'string' ? task : JSON.stringify(task), '--jobs-table', jobsTable, '--region', 'us-east-1', '--endpoint', (emulator as { endpoint: string }).endpoint];
+    const args = [bin, 'run-task', '--task-token', 'token-1', '--command', typeof command === 'string' ? command : JSON.stringify(command), '--jobs-table', jobsTable, '--region', 'us-east-1', '--endpoint', (emulator as { endpoint: string }).endpoint];
     try {
       const { stderr } = await run(process.execPath, args, { env });
       return { code: 0, stderr };
@@ -48,6 +49,8 @@ describe.skipIf(Boolean(skip))(`cairn-agent run-task${skip ? ` (skipped: ${skip}
       return { code: e.code, stderr: e.stderr };
     }
   };
+  /** Runs the agent with a backup command for `task`. */
+  const agent = (task: unknown) => send({ kind: 'backup', task });
 
   it('writes the image, records progress on the job, and exits 0', async () => {
     const source = join(work, 'source');
@@ -67,8 +70,16 @@ describe.skipIf(Boolean(skip))(`cairn-agent run-task${skip ? ` (skipped: ${skip}
     expect(result.code).toBe(1);
   });
 
-  it('fails the task with status 20 for a task that is not valid', async () => {
-    const result = await agent('{"jobId": "x"');
-    expect(result.stderr).toMatch(/task ended with status 20/);
+  it('fails the task with status 20 for a command that is not JSON, or a backup task that is not valid', async () => {
+    expect((await send('{"kind": "backup"')).stderr).toMatch(/task ended with status 20/);
+    expect((await agent({ jobId: 'x' })).stderr).toMatch(/task ended with status 20/);
+  });
+
+  it('refuses an unknown command kind, and one it does not run yet, with status 20', async () => {
+    for (const kind of ['defragment', 'mount', 'restore']) {
+      const result = await send({ kind, task: { jobId: 9 } });
+      expect(result.stderr, kind).toMatch(/task ended with status 20/);
+      expect(result.code, kind).toBe(1);
+    }
   });
 });

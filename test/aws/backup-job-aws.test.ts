@@ -85,7 +85,7 @@ describe.skipIf(Boolean(skip))(`a backup job on DynamoDB and S3${skip ? ` (skipp
     const now = new Date();
     await deps.jobs.create({ ...(await import('../contracts/fixtures.ts')).sampleJob(await deps.jobs.nextJobId(), { state: 'ACTIVE', client: 'deadhost', storageUnit: 's3-unit', backupId, owner: 'gone' }) });
     const [job] = await deps.jobs.list({ limit: 1 });
-    await deps.media.reserve({ jobId: job!.jobId, storageUnit: 's3-unit', maxConcurrentJobs: 4, at: now });
+    await deps.media.reserve({ jobId: job!.jobId, resources: [{ kind: 'storage-unit-slot', storageUnit: 's3-unit', maxConcurrentJobs: 4 }], at: now });
     expect(await deps.catalog.claimBackupId({ backupId, jobId: job!.jobId, client: 'deadhost', storageUnit: 's3-unit', claimedAt: now.toISOString() })).toBe(true);
     await bucketStore.put(imageKeys(backupId).fragment(1), Buffer.alloc(2048, 7));
     let kill: (error: Error) => void = () => undefined;

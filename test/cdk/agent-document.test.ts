@@ -28,12 +28,12 @@ function interpolate(script: string, values: Record<string, string>): string {
   return script.replace(/\{\{\s*(\w+)\s*\}\}/g, (ref, name: string) => values[name] ?? ref);
 }
 
-function run(shell: string, values: { taskToken: string; task: string }, agentSetsEnvironment: boolean): string[] {
+function run(shell: string, values: { taskToken: string; command: string }, agentSetsEnvironment: boolean): string[] {
   fs.rmSync(path.join(dir, 'args'), { force: true });
   const script = interpolate(agentScript().join('\n'), values);
   // A bare environment, as under the SSM Agent (HOME too, so bash finds no startup files).
   const env: NodeJS.ProcessEnv = { PATH: `${path.join(dir, 'bin')}:/usr/bin:/bin`, HOME: dir };
-  if (agentSetsEnvironment) Object.assign(env, { SSM_taskToken: values.taskToken, SSM_task: values.task });
+  if (agentSetsEnvironment) Object.assign(env, { SSM_taskToken: values.taskToken, SSM_command: values.command });
   const result = spawnSync(shell, ['-c', script], { cwd: dir, env, encoding: 'utf8' });
   expect(result.stderr).toBe('');
   expect(result.status).toBe(0);
@@ -42,20 +42,20 @@ function run(shell: string, values: { taskToken: string; task: string }, agentSe
 
 const hostile = [
   JSON.stringify({ jobId: 7, selections: ["/home/o'brien", '/srv/$(touch pwned)', '/srv/`touch pwned`'] }),
-  JSON.stringify({ selections: ['a"b', 'c\\d', '$HOME', '*', '${SSM_task}', "'; touch pwned; '"] }),
-  `{"x":"CAIRN_TASK_END"} CAIRN_TASK_END`,
+  JSON.stringify({ selections: ['a"b', 'c\\d', '$HOME', '*', '${SSM_command}', "'; touch pwned; '"] }),
+  `{"x":"CAIRN_COMMAND_END"} CAIRN_COMMAND_END`,
   '   leading and trailing spaces   ',
   '{{ taskToken }}',
 ];
 
 describe('agent document script', () => {
   it.each(shells.flatMap((shell) => [true, false].map((env) => [shell, env] as const)))(
-    'passes the task and token to cairn-agent byte for byte, never as shell code (%s, SSM_ variables set: %s)',
+    'passes the command and token to cairn-agent byte for byte, never as shell code (%s, SSM_ variables set: %s)',
     (shell, agentSetsEnvironment) => {
-      for (const task of hostile) {
+      for (const command of hostile) {
         const taskToken = `AAAA+token/with=chars'"$(touch pwned)`;
-        const args = run(shell, { taskToken, task }, agentSetsEnvironment);
-        expect(args).toEqual(['run-task', '--task-token', taskToken, '--task', task]);
+        const args = run(shell, { taskToken, command }, agentSetsEnvironment);
+        expect(args).toEqual(['run-task', '--task-token', taskToken, '--command', command]);
         expect(fs.existsSync(path.join(dir, 'pwned'))).toBe(false);
       }
     },
@@ -64,7 +64,7 @@ describe('agent document script', () => {
   it('refuses multi-line values, which could close the here-document', () => {
     const pattern = new RegExp(SINGLE_LINE_PATTERN);
     expect(pattern.test(JSON.stringify({ selections: ['/a\nb'] }))).toBe(true);
-    expect(pattern.test('{"x":1}\nCAIRN_TASK_END\ntouch pwned')).toBe(false);
+    expect(pattern.test('{"x":1}\nCAIRN_COMMAND_END\ntouch pwned')).toBe(false);
     expect(pattern.test('a\rb')).toBe(false);
     expect(pattern.test('')).toBe(false);
   });

@@ -407,7 +407,7 @@ describe('scheduler tick', () => {
 });
 
 describe('edge agent access', () => {
-  it('defines the Cairn-RunBackupTask Command document (schema 2.2, runShellScript, taskToken and task)', () => {
+  it('defines the Cairn-RunBackupTask Command document (schema 2.2, runShellScript, taskToken and command)', () => {
     synth.template.hasResourceProperties('AWS::SSM::Document', {
       Name: AGENT_DOCUMENT_NAME,
       DocumentType: 'Command',
@@ -415,7 +415,7 @@ describe('edge agent access', () => {
         schemaVersion: '2.2',
         parameters: {
           taskToken: { type: 'String', interpolationType: 'ENV_VAR' },
-          task: { type: 'String', interpolationType: 'ENV_VAR' },
+          command: { type: 'String', interpolationType: 'ENV_VAR' },
         },
         mainSteps: [Match.objectLike({ action: 'aws:runShellScript' })],
       },

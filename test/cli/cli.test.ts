@@ -65,6 +65,22 @@ describe('the cairn CLI', () => {
     expect(jobs.stdout).toMatch(/^JOBID\s+STATE\s+STATUS/);
   });
 
+  it('shows a restore job for what it is, and restarts only backup jobs', async () => {
+    const { openLocalRuntime } = await import('#local/runtime.ts');
+    const { sampleRestoreJob } = await import('../contracts/fixtures.ts');
+    const rt = await openLocalRuntime({ home });
+    const id = await rt.jobs.nextJobId();
+    await rt.jobs.create(sampleRestoreJob(id, { state: 'DONE', statusCode: 0, endedAt: '2026-11-01T03:10:00.000Z' }));
+    rt.close();
+    expect((await cairn('jobs')).stdout).toMatch(new RegExp(`^${id} +DONE +0 +1 +- +restore +client1 `, 'm'));
+    const show = (await cairn('jobs', 'show', String(id))).stdout;
+    expect(show).toMatch(/^from +the tree at 2026-11-01T02:00:00\.000Z \(policy daily-home\)$/m);
+    expect(show).toMatch(/^to +client2:\/restore \(existing entries: rename\)$/m);
+    const restart = await cairn('jobs', 'restart', String(id), '--json');
+    expect(restart.code).toBe(2);
+    expect(JSON.parse(restart.stdout)).toMatchObject({ statusCode: 20, message: `job ${id} is a restore job; only a backup job can be restarted` });
+  });
+
   it('answers an unknown image with status 227 and says which', async () => {
     const restore = await cairn('restore', '--backup-id', 'nohost_1700000000', '--to', join(work, 'x'), '--json');
     expect(restore.code).toBe(2);

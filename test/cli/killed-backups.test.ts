@@ -11,6 +11,7 @@ import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';
 import { patterned } from '../edge-agent/helpers.ts';
 import { runCairn, spawnCairn } from './cli-process.ts';
+import { asKind, imageWrittenBy } from '#core/model/job.ts';
 
 const KILLS = 10;
 
@@ -39,7 +40,8 @@ function moments(seed: number, count: number, maxMs: number): number[] {
 
 /** What the state looked like when the process died, for the failure message and the log. */
 async function phaseOf(runtime: LocalRuntime): Promise<string> {
-  const [job] = await runtime.jobs.list({ limit: 1 });
+  const [listed] = await runtime.jobs.list({ limit: 1 });
+  const job = asKind(listed, 'backup');
   if (!job || job.state === 'DONE') return job ? `job ${job.jobId} DONE ${job.statusCode}` : 'no job yet';
   const image = job.backupId ? await runtime.catalog.getImage(job.backupId) : undefined;
   if (image) return `job ${job.jobId} ${job.state}, image catalogued`;
@@ -138,7 +140,7 @@ describe('backups killed at random moments', () => {
       for (const job of jobs) {
         expect(job.state, `${context}: job ${job.jobId}`).toBe('DONE');
         const image = images.find((i) => i.jobId === job.jobId);
-        if (job.statusCode! <= 1) expect(image?.backupId, `${context}: job ${job.jobId} succeeded, so its image is catalogued`).toBe(job.backupId);
+        if (job.statusCode! <= 1) expect(image?.backupId, `${context}: job ${job.jobId} succeeded, so its image is catalogued`).toBe(imageWrittenBy(job));
         else expect(image, `${context}: job ${job.jobId} failed (${job.statusCode}), so it has no image`).toBeUndefined();
       }
       // Every byte in storage belongs to a catalogued image, and every catalogued image is whole.

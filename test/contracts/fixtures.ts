@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe } from 'vitest';
-import type { Job } from '#core/model/job.ts';
+import type { BackupJob, RestoreJob } from '#core/model/job.ts';
 import type { Image, ImageClaim } from '#core/model/image.ts';
 import type { CatalogStore } from '#core/ports/catalog-store.ts';
 import { Policy } from '#core/model/policy.ts';
@@ -28,7 +28,7 @@ export function sampleStorageUnit(name = 'disk1'): StorageUnit {
   return StorageUnit.parse({ name, kind: 'disk', path: '/var/cairn/disk1', maxConcurrentJobs: 2 });
 }
 
-export function sampleJob(jobId: number, overrides: Partial<Job> = {}): Job {
+export function sampleJob(jobId: number, overrides: Partial<BackupJob> = {}): BackupJob {
   const at = new Date(Date.UTC(2026, 10, 1, 2, 0, jobId)).toISOString();
   return {
     jobId,
@@ -45,6 +45,27 @@ export function sampleJob(jobId: number, overrides: Partial<Job> = {}): Job {
     retentionDays: 14,
     progress: { files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 },
     unreadable: [],
+    attempts: [],
+    queuedAt: at,
+    updatedAt: at,
+    ...overrides,
+  };
+}
+
+/** A restore job (nothing queues one yet; the stores keep every kind). */
+export function sampleRestoreJob(jobId: number, overrides: Partial<RestoreJob> = {}): RestoreJob {
+  const at = new Date(Date.UTC(2026, 10, 1, 3, 0, jobId)).toISOString();
+  return {
+    jobId,
+    type: 'restore',
+    state: 'QUEUED',
+    attempt: 1,
+    client: 'client1',
+    source: { pointInTime: '2026-11-01T02:00:00.000Z', policy: 'daily-home' },
+    target: { client: 'client2', directory: '/restore', existing: 'rename' },
+    paths: ['/home/user'],
+    continueOnError: false,
+    progress: { files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 },
     attempts: [],
     queuedAt: at,
     updatedAt: at,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { JobStore } from '#core/ports/job-store.ts';
 import { ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { type OpenStore, sampleJob, describeContract } from './fixtures.ts';
+import { type OpenStore, sampleJob, sampleRestoreJob, describeContract } from './fixtures.ts';
 
 export function describeJobStoreContract(adapter: string, open: OpenStore<JobStore>, skipReason?: string): void {
   describeContract('JobStore', adapter, open, skipReason, (store) => {
@@ -69,6 +69,14 @@ export function describeJobStoreContract(adapter: string, open: OpenStore<JobSto
       expect((await store().list({ state: 'DONE' })).map((j) => j.jobId)).toEqual([12, 9, 6, 3]);
       expect((await store().list({ limit: 3 })).map((j) => j.jobId)).toEqual([12, 11, 10]);
       expect((await store().list({ state: 'QUEUED', limit: 2 })).map((j) => j.jobId)).toEqual([11, 10]);
+    });
+
+    it('keeps jobs of every kind with their own details', async () => {
+      await store().create(sampleJob(1));
+      await store().create(sampleRestoreJob(2));
+      await store().update(2, (job) => ({ ...job, state: 'ACTIVE' }));
+      expect(await store().get(2)).toEqual({ ...sampleRestoreJob(2), state: 'ACTIVE' });
+      expect((await store().list()).map((j) => j.type)).toEqual(['restore', 'backup']);
     });
 
     describe('where adapters used to disagree', () => {

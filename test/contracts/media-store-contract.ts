@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { MediaStore } from '#core/ports/media-store.ts';
-import { ConflictError, ValidationError } from '#core/errors.ts';
+import { CairnError, ConflictError, ValidationError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
+import type { RequestedResource } from '#core/model/resource-request.ts';
 import { type OpenStore, describeContract } from './fixtures.ts';
 
 export function describeMediaStoreContract(adapter: string, open: OpenStore<MediaStore>, skipReason?: string): void {
   describeContract('MediaStore', adapter, open, skipReason, (store) => {
     const at = new Date('2026-11-01T02:00:00Z');
-    const reserve = (jobId: number, storageUnit = 'disk1', maxConcurrentJobs = 2) => store().reserve({ jobId, storageUnit, maxConcurrentJobs, at });
+    const reserve = (jobId: number, storageUnit = 'disk1', maxConcurrentJobs = 2) => store().reserve({ jobId, resources: [{ kind: 'storage-unit-slot', storageUnit, maxConcurrentJobs }], at });
 
     it('grants slots up to the unit maximum and then says why not', async () => {
       expect((await reserve(1)).granted).toBe(true);
@@ -64,8 +65,8 @@ export function describeMediaStoreContract(adapter: string, open: OpenStore<Medi
       await reserve(2, 'disk2');
       await reserve(1, 'disk1');
       expect(await store().listReservations()).toEqual([
-        { jobId: 1, storageUnit: 'disk1', reservedAt: at.toISOString() },
-        { jobId: 2, storageUnit: 'disk2', reservedAt: at.toISOString() },
+        { jobId: 1, kind: 'storage-unit-slot', storageUnit: 'disk1', reservedAt: at.toISOString() },
+        { jobId: 2, kind: 'storage-unit-slot', storageUnit: 'disk2', reservedAt: at.toISOString() },
       ]);
     });
 
@@ -79,6 +80,79 @@ export function describeMediaStoreContract(adapter: string, open: OpenStore<Medi
         await reserve(1, 'disk1');
         expect(await reserve(1, 'disk2').catch((e: unknown) => e)).toMatchObject({ statusCode: StatusCode.CONFLICT, retryable: false });
       });
+    });
+  });
+
+  describeContract('MediaStore resource requests', adapter, open, skipReason, (store) => {
+    const at = new Date('2026-11-01T02:00:00Z');
+    const slot = (storageUnit: string, maxConcurrentJobs: number): RequestedResource => ({ kind: 'storage-unit-slot', storageUnit, maxConcurrentJobs });
+    const request = (jobId: number, ...resources: RequestedResource[]) => store().reserve({ jobId, resources, at });
+
+    it('takes nothing of a request when one of its resources is full, and says which one', async () => {
+      expect((await request(1, slot('disk2', 1))).granted).toBe(true);
+      const refused = await request(2, slot('disk1', 1), slot('disk2', 1));
+      expect(refused).toMatchObject({ granted: false, refused: { kind: 'storage-unit-slot', storageUnit: 'disk2' }, inUse: 1, reason: expect.stringMatching(/disk2/) });
+      expect((await store().listReservations()).map((r) => r.jobId)).toEqual([1]);
+      // disk1's slot was not taken by the refused request
+      expect((await request(3, slot('disk1', 1))).granted).toBe(true);
+    });
+
+    it('grants every resource of a request at once', async () => {
+      const granted = await request(1, slot('disk2', 1), slot('disk1', 1));
+      expect(granted.granted && granted.reservations.map((r) => r.kind === 'storage-unit-slot' && r.storageUnit)).toEqual(['disk1', 'disk2']);
+      expect(await store().listReservations()).toEqual([
+        { jobId: 1, kind: 'storage-unit-slot', storageUnit: 'disk1', reservedAt: at.toISOString() },
+        { jobId: 1, kind: 'storage-unit-slot', storageUnit: 'disk2', reservedAt: at.toISOString() },
+      ]);
+      expect((await store().listReservations('disk2')).map((r) => r.jobId)).toEqual([1]);
+    });
+
+    it('grants a job that holds its whole request again, without taking more', async () => {
+      const first = await request(1, slot('disk1', 2), slot('disk2', 2));
+      const again = await request(1, slot('disk2', 2), slot('disk1', 2));
+      expect(again).toEqual(first);
+      expect(await store().listReservations()).toHaveLength(2);
+      expect((await request(2, slot('disk1', 2), slot('disk2', 2))).granted).toBe(true);
+      expect((await request(3, slot('disk1', 2))).granted).toBe(false);
+    });
+
+    it('refuses a job whose request differs from what it holds, and takes nothing more', async () => {
+      await request(1, slot('disk1', 2));
+      await expect(request(1, slot('disk1', 2), slot('disk2', 2))).rejects.toBeInstanceOf(ConflictError);
+      expect(await store().listReservations()).toHaveLength(1);
+    });
+
+    it('gives back every resource of the job on release', async () => {
+      await request(1, slot('disk1', 1), slot('disk2', 1));
+      expect(await store().release(1)).toBe(true);
+      expect(await store().listReservations()).toEqual([]);
+      expect((await request(2, slot('disk1', 1), slot('disk2', 1))).granted).toBe(true);
+      expect(await store().release(1)).toBe(false);
+    });
+
+    it('lets exactly one of many racers take the last slot, and a multi-resource loser takes nothing', async () => {
+      expect((await request(100, slot('disk1', 3), slot('disk2', 9))).granted).toBe(true);
+      expect((await request(101, slot('disk1', 3))).granted).toBe(true);
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => request(i + 1, slot('disk1', 3), slot('disk2', 9))));
+      expect(results.filter((r) => r.granted)).toHaveLength(1);
+      expect(await store().listReservations('disk1')).toHaveLength(3);
+      // disk2 counts the winner and job 100 only: no loser kept its disk2 slot
+      expect(await store().listReservations('disk2')).toHaveLength(2);
+    });
+
+    it('refuses drives, volumes and malformed requests with status 20, naming what was asked for', async () => {
+      const refusals: [RequestedResource[], RegExp][] = [
+        [[slot('disk1', 2), { kind: 'drive', storageUnit: 'tld1' }], /a drive of storage unit tld1.*tape/],
+        [[{ kind: 'volume', pool: 'weekly', mediaId: 'A00001' }], /volume A00001 of pool weekly.*tape/],
+        [[], /names no resource/],
+        [[slot('disk1', 2), slot('disk1', 2)], /slot of storage unit disk1 twice/],
+      ];
+      for (const [resources, message] of refusals) {
+        const refused = store().reserve({ jobId: 1, resources, at });
+        await expect(refused).rejects.toBeInstanceOf(CairnError);
+        await expect(refused).rejects.toMatchObject({ statusCode: 20, message: expect.stringMatching(message) });
+      }
+      expect(await store().listReservations()).toEqual([]);
     });
   });
 }

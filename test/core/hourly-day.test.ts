@@ -4,6 +4,7 @@ import { Policy, weekdays } from '#core/model/policy.ts';
 import type { Image } from '#core/model/image.ts';
 import type { Job } from '#core/model/job.ts';
 import { sampleImage, sampleJob } from '../contracts/fixtures.ts';
+import { asKind } from '#core/model/job.ts';
 
 const hourly = Policy.parse({
   name: 'hourly',
@@ -52,7 +53,7 @@ describe('an hourly schedule in a 24-hour window', () => {
     expect(started).toHaveLength(24);
     expect(started.map((d) => d.dueSince.slice(11, 16))).toEqual(Array.from({ length: 24 }, (_, h) => `${String(h).padStart(2, '0')}:00`));
     expect(started[4]?.reason).toBe('last success db01_1795399200 is older than the frequency 1h; job 4 already ran for due instant 2026-11-23T03:00:00.000Z');
-    expect(jobs.filter((j) => j.statusCode !== 0).map((j) => j.dueAt)).toEqual(['2026-11-23T03:00:00.000Z']);
+    expect(jobs.filter((j) => j.statusCode !== 0).map((j) => asKind(j, 'backup')?.dueAt)).toEqual(['2026-11-23T03:00:00.000Z']);
   });
 
   it('says why it is not due between two due instants', () => {

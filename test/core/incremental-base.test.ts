@@ -30,7 +30,7 @@ describe('the base an incremental is taken against', () => {
     await rt.media.release(ref.jobId);
     // Each job takes the backup id of its second.
     clock.advance(1000);
-    return { level: decision.task.level, base: decision.task.base?.backupId };
+    return { level: decision.command.task.level, base: decision.command.task.base?.backupId };
   };
 
   it('runs an incremental as a full when there is no full to build on', async () => {

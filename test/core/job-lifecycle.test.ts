@@ -6,6 +6,7 @@ import { CairnError } from '#core/errors.ts';
 import { FakeClock } from '#core/ports/clock.ts';
 import { saveSetting, loadSettings } from '#core/settings.ts';
 import { samplePolicy } from '../contracts/fixtures.ts';
+import { asKind } from '#core/model/job.ts';
 
 describe('the job manager and the resource broker', () => {
   let rt: MemoryStores;
@@ -45,17 +46,17 @@ describe('the job manager and the resource broker', () => {
     const again = await reserveResources(rt, a.jobId, clock.now());
     const waiting = await reserveResources(rt, b.jobId, clock.now());
     if (!first.granted || !again.granted) throw new Error('expected grants');
-    expect(again.task.backupId).toBe(first.task.backupId);
-    expect(first.task.backupId).toBe('client1_1795399200');
+    expect(again.command.task.backupId).toBe(first.command.task.backupId);
+    expect(first.command.task.backupId).toBe('client1_1795399200');
     expect(waiting).toMatchObject({ granted: false, retryAfterSeconds: 1 });
     expect(await rt.jobs.get(b.jobId)).toMatchObject({ state: 'QUEUED', waitingReason: expect.stringMatching(/client1_1795399200 is taken/) });
-    expect((await rt.jobs.get(b.jobId))?.backupId).toBeUndefined();
+    expect(asKind(await rt.jobs.get(b.jobId), 'backup')?.backupId).toBeUndefined();
 
     clock.advance(1000);
     const second = await reserveResources(rt, b.jobId, clock.now());
 
     if (!second.granted) throw new Error('expected a grant');
-    expect(second.task.backupId).toBe('client1_1795399201');
+    expect(second.command.task.backupId).toBe('client1_1795399201');
     expect(await rt.jobs.get(b.jobId)).toMatchObject({ state: 'ACTIVE', startedAt: clock.now().toISOString() });
     expect((await rt.media.listReservations()).map((r) => r.jobId)).toEqual([a.jobId, b.jobId]);
     expect((await rt.catalog.listClaims()).map((c) => [c.backupId, c.jobId])).toEqual([

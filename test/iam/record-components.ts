@@ -170,17 +170,17 @@ function agentRunner(clients: AwsClients, jobsTable: string) {
   };
   /** Runs `hook` after each object the agent writes until the next run (a cancel that lands mid-stream). */
   const onPut = (hook: ((key: string) => Promise<void>) | undefined): void => void (afterPut = hook);
-  const run = async (task: string, taskToken: string) => {
+  const run = async (command: string, taskToken: string) => {
     answer = {};
     const statusCode = await runTask(
-      { task },
+      { command },
       { token: sfnTaskToken(clients.sfn, taskToken), jobs: new DynamoJobStore({ client: clients.documents, tableName: jobsTable }), openStore, clock: systemClock },
     );
     return { statusCode, answer };
   };
   const stream: Handler = async (input) => {
-    const parameters = (input as { Parameters: { task: string[]; taskToken: string[] } }).Parameters;
-    const { answer: sent } = await run(parameters.task[0]!, parameters.taskToken[0]!);
+    const parameters = (input as { Parameters: { command: string[]; taskToken: string[] } }).Parameters;
+    const { answer: sent } = await run(parameters.command[0]!, parameters.taskToken[0]!);
     if (sent.output !== undefined) return JSON.parse(sent.output) as unknown;
     throw Object.assign(new Error(sent.cause ?? 'no answer'), { name: sent.error ?? 'States.TaskFailed' });
   };
@@ -205,7 +205,7 @@ async function runCancelledAgent(admin: ReturnType<typeof dynamoDeps>, agent: Re
   });
   const task = { jobId, backupId, client: 'cancelhost', policy: 'manual', schedule: 'manual', level: 'full', selections: [source], storageUnit: unit };
   try {
-    return await agent.run(JSON.stringify(task), 'iam-cancel-token');
+    return await agent.run(JSON.stringify({ kind: 'backup', task }), 'iam-cancel-token');
   } finally {
     agent.onPut(undefined);
   }

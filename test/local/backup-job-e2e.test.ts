@@ -11,6 +11,7 @@ import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';
 import { sampleJob, samplePolicy } from '../contracts/fixtures.ts';
+import { asKind } from '#core/model/job.ts';
 
 /** The standalone runtime end to end: the real ASL, the real handlers, SQLite, the agent, a disk storage unit. */
 describe('a backup job in the standalone runtime', () => {
@@ -36,7 +37,7 @@ describe('a backup job in the standalone runtime', () => {
     expect(run.error).toBeUndefined();
     expect(run.statusCode).toBe(0);
     expect(queued).toEqual([run.jobId]);
-    const job = await runtime.jobs.get(run.jobId!);
+    const job = asKind(await runtime.jobs.get(run.jobId!), 'backup');
     expect(job).toMatchObject({ state: 'DONE', statusCode: 0, policy: 'manual', storageUnit: 'local-disk', backupId: run.backupId });
     expect(job!.progress.files).toBeGreaterThan(10);
     expect(job!.backupId).toMatch(/^host1_\d{10}$/);
@@ -85,7 +86,7 @@ describe('a backup job in the standalone runtime', () => {
     makeSampleTree(source, { largeBytes: 10 });
     await runtime.config.putStorageUnit(StorageUnit.parse({ name: 'one-slot', kind: 'disk', path: join(work, 'one-slot'), maxConcurrentJobs: 1 }));
     await runtime.config.putSetting('resourceRetrySeconds', 1);
-    await runtime.media.reserve({ jobId: 999, storageUnit: 'one-slot', maxConcurrentJobs: 1, at: new Date() });
+    await runtime.media.reserve({ jobId: 999, resources: [{ kind: 'storage-unit-slot', storageUnit: 'one-slot', maxConcurrentJobs: 1 }], at: new Date() });
     let jobId = 0;
     const running = runBackupJob(runtime, { client: 'host1', selections: [source], storageUnit: 'one-slot' }, { onQueued: (job) => (jobId = job.jobId) });
     await new Promise((resolve) => setTimeout(resolve, 400));
@@ -153,7 +154,7 @@ describe('a backup job in the standalone runtime', () => {
     const source = join(work, 'small');
     makeSampleTree(source, { largeBytes: 10 });
     await runtime.config.putStorageUnit(StorageUnit.parse({ name: 'busy', kind: 'disk', path: join(work, 'busy'), maxConcurrentJobs: 1 }));
-    await runtime.media.reserve({ jobId: 999, storageUnit: 'busy', maxConcurrentJobs: 1, at: new Date() });
+    await runtime.media.reserve({ jobId: 999, resources: [{ kind: 'storage-unit-slot', storageUnit: 'busy', maxConcurrentJobs: 1 }], at: new Date() });
     const windowEnd = new Date(Date.now() + 1500).toISOString();
     const run = await runBackupJob(runtime, { client: 'host1', selections: [source], storageUnit: 'busy', windowEnd });
     expect(run.statusCode).toBe(196);
@@ -180,7 +181,7 @@ describe('a backup job in the standalone runtime', () => {
 
   it('ends jobs orphaned by a dead process with status 2002 and releases what they held', async () => {
     await runtime.jobs.create(sampleJob(41, { state: 'ACTIVE', owner: 'local:' + (await import('node:os')).hostname() + ':999999999', storageUnit: 'local-disk' }));
-    await runtime.media.reserve({ jobId: 41, storageUnit: 'local-disk', maxConcurrentJobs: 4, at: new Date() });
+    await runtime.media.reserve({ jobId: 41, resources: [{ kind: 'storage-unit-slot', storageUnit: 'local-disk', maxConcurrentJobs: 4 }], at: new Date() });
     await runtime.jobs.create(sampleJob(42, { state: 'ACTIVE', owner: runtime.owner }));
     expect((await runJanitor(runtime)).endedJobs.map((j) => j.jobId)).toEqual([41]);
     expect(await runtime.jobs.get(41)).toMatchObject({ state: 'DONE', statusCode: 2002 });

@@ -7,6 +7,7 @@ import { StorageUnit } from '#core/model/storage-unit.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { memoryStores, type MemoryStores } from '#test/memory/memory-stores.ts';
 import { withFaults } from '#test/support/faults.ts';
+import { asKind } from '#core/model/job.ts';
 
 /**
  * The real backup-job.asl.json in-process on the in-memory stores, with
@@ -41,7 +42,7 @@ describe('a backup job when a store fails under it', () => {
     const run = await runBackupJob(engine({ catalog: catalog.port }), { client: 'host1', selections: [source], storageUnit: 'disk1' });
     // Assess
     expect(run.statusCode).toBe(0);
-    const job = await stores.jobs.get(run.jobId!);
+    const job = asKind(await stores.jobs.get(run.jobId!), 'backup');
     expect(job).toMatchObject({ state: 'DONE', statusCode: 0, attempt: 2, attempts: [{ attempt: 1, statusCode: 2000 }] });
     expect((await stores.catalog.listImages()).map((i) => i.backupId)).toEqual([run.backupId]);
     expect(await stores.media.listReservations()).toEqual([]);
@@ -56,7 +57,7 @@ describe('a backup job when a store fails under it', () => {
     const run = await runBackupJob(engine({ catalog: catalog.port, jobs: jobs.port }), { client: 'host1', selections: [source], storageUnit: 'disk1' });
     // Assess: the failed attempt's image is not listed; the retried one is the job's only image.
     expect(run.statusCode).toBe(0);
-    const job = await stores.jobs.get(run.jobId!);
+    const job = asKind(await stores.jobs.get(run.jobId!), 'backup');
     expect(job).toMatchObject({ state: 'DONE', statusCode: 0, attempt: 2 });
     const images = await stores.catalog.listImages();
     expect(images.map((i) => i.backupId)).toEqual([job!.backupId]);

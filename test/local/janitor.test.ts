@@ -19,6 +19,7 @@ import { runBackup } from '#agent/image/backup.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { sampleJob } from '../contracts/fixtures.ts';
 import { recordingReporter } from '../edge-agent/helpers.ts';
+import { asKind } from '#core/model/job.ts';
 
 const deadOwner = `local:${hostname()}:999999999`;
 
@@ -79,7 +80,7 @@ describe('the janitor: jobs, catalog and storage agree after a crash', () => {
   /** A job a dead process was running: ACTIVE, holding a slot and the claim on its backup id. */
   async function stoppedJob(jobId: number, backupId: string, owner = deadOwner): Promise<void> {
     await runtime.jobs.create(sampleJob(jobId, { state: 'ACTIVE', owner, client: 'host1', storageUnit: 'local-disk', backupId, startedAt: clock.now().toISOString() }));
-    await runtime.media.reserve({ jobId, storageUnit: 'local-disk', maxConcurrentJobs: 4, at: clock.now() });
+    await runtime.media.reserve({ jobId, resources: [{ kind: 'storage-unit-slot', storageUnit: 'local-disk', maxConcurrentJobs: 4 }], at: clock.now() });
     expect(await runtime.catalog.claimBackupId({ backupId, jobId, client: 'host1', storageUnit: 'local-disk', claimedAt: clock.now().toISOString() })).toBe(true);
   }
 
@@ -157,7 +158,7 @@ describe('the janitor: jobs, catalog and storage agree after a crash', () => {
   it('withdraws an image whose job was cancelled while the image was committed', async () => {
     // Prepare: a granted job whose agent wrote a complete image.
     await stoppedJob(61, 'host1_1795400003', runtime.owner);
-    const job = (await runtime.jobs.get(61))!;
+    const job = asKind(await runtime.jobs.get(61), 'backup')!;
     const unit = (await runtime.config.getStorageUnit('local-disk'))!;
     const result = await runBackup(
       { jobId: 61, backupId: job.backupId!, client: 'host1', policy: job.policy, schedule: job.schedule, level: 'full', selections: [source], exclude: [], storageUnit: unit, buffers: { count: 4, sizeBytes: 65536 } },

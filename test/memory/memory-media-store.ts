@@ -1,43 +1,57 @@
 import { ConflictError } from '#core/errors.ts';
 import { assertJobId } from '#core/ids.ts';
-import type { MediaStore, Reservation, ReservationResult } from '#core/ports/media-store.ts';
+import { checkRequest, compareReservations, describeResource, heldResource, holdsExactly } from '#core/model/resource-request.ts';
+import type { MediaStore, Reservation, ReservationResult, ResourceRequest } from '#core/ports/media-store.ts';
 import { io, stored } from './copy.ts';
 
 /**
  * MediaStore in memory, for tests and benchmarks only (see README.md).
- * Counting the unit's slots and taking one happen in one synchronous step,
- * so racing jobs cannot both take the last slot.
+ * Checking every resource of a request and taking them all happen in one
+ * synchronous step, so a request is all-or-nothing and racing jobs cannot
+ * both take the last slot.
  */
 export class MemoryMediaStore implements MediaStore {
-  readonly #reservations = new Map<number, Reservation>();
+  /** What each job holds: its whole granted request. */
+  readonly #held = new Map<number, Reservation[]>();
 
-  async reserve(request: { jobId: number; storageUnit: string; maxConcurrentJobs: number; at: Date }): Promise<ReservationResult> {
+  async reserve(request: ResourceRequest): Promise<ReservationResult> {
     assertJobId(request.jobId);
+    checkRequest(request);
     await io();
-    const held = this.#reservations.get(request.jobId);
-    if (held !== undefined && held.storageUnit !== request.storageUnit) {
-      throw new ConflictError(`job ${request.jobId} holds a slot of ${held.storageUnit} already, not of ${request.storageUnit}`);
+    const { jobId, resources, at } = request;
+    const holding = this.#held.get(jobId);
+    if (holding !== undefined) {
+      if (!holdsExactly(holding, resources)) {
+        throw new ConflictError(`job ${jobId} holds ${holding.map(describeResource).join(', ')} already, not what it asks for now (${resources.map(describeResource).join(', ')}); release it first`);
+      }
+      return { granted: true, reservations: holding.map(stored) };
     }
-    if (held !== undefined) return { granted: true, reservation: stored(held) };
-    const inUse = [...this.#reservations.values()].filter((r) => r.storageUnit === request.storageUnit).length;
-    if (inUse >= request.maxConcurrentJobs) {
-      return { granted: false, inUse, reason: `storage unit ${request.storageUnit} has ${inUse} of ${request.maxConcurrentJobs} slots in use` };
+    for (const resource of resources) {
+      if (resource.kind !== 'storage-unit-slot') continue; // checkRequest admits slots only
+      const inUse = this.#all().filter((r) => r.kind === 'storage-unit-slot' && r.storageUnit === resource.storageUnit).length;
+      if (inUse >= resource.maxConcurrentJobs) {
+        return { granted: false, refused: resource, inUse, reason: `storage unit ${resource.storageUnit} has ${inUse} of ${resource.maxConcurrentJobs} slots in use` };
+      }
     }
-    const reservation: Reservation = { jobId: request.jobId, storageUnit: request.storageUnit, reservedAt: request.at.toISOString() };
-    this.#reservations.set(request.jobId, reservation);
-    return { granted: true, reservation: stored(reservation) };
+    const reservations = resources.map((r): Reservation => ({ ...heldResource(r), jobId, reservedAt: at.toISOString() })).sort(compareReservations);
+    this.#held.set(jobId, reservations);
+    return { granted: true, reservations: reservations.map(stored) };
   }
 
   async release(jobId: number): Promise<boolean> {
     await io();
-    return this.#reservations.delete(jobId);
+    return this.#held.delete(jobId);
   }
 
   async listReservations(storageUnit?: string): Promise<Reservation[]> {
     await io();
-    return [...this.#reservations.values()]
-      .filter((r) => storageUnit === undefined || r.storageUnit === storageUnit)
-      .sort((a, b) => a.jobId - b.jobId)
+    return this.#all()
+      .filter((r) => storageUnit === undefined || ('storageUnit' in r && r.storageUnit === storageUnit))
+      .sort(compareReservations)
       .map(stored);
+  }
+
+  #all(): Reservation[] {
+    return [...this.#held.values()].flat();
   }
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import { loadBackupJobDefinition } from '#local/asl-definition.ts';
+import { agentDocumentContent } from '../../cdk/constructs/agent-document.ts';
 
 const require = createRequire(import.meta.url);
 const aslValidator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errors: unknown[] };
@@ -36,6 +37,15 @@ describe('backup-job.asl.json', () => {
     expect(states.Stream?.Resource).toBe('arn:aws:states:::aws-sdk:ssm:sendCommand.waitForTaskToken');
     expect(states.Stream?.HeartbeatSeconds).toBeGreaterThan(0);
     expect(states.Stream?.HeartbeatSeconds).toBeLessThan(states.Stream!.TimeoutSeconds!);
+  });
+
+  it('sends the agent the command envelope the broker built, and its task token, as the SSM document parameters', () => {
+    const parameters = states.Stream?.Parameters?.Parameters;
+    expect(parameters).toEqual({
+      'taskToken.$': 'States.Array($$.Task.Token)',
+      'command.$': 'States.Array(States.JsonToString($.reservation.command))',
+    });
+    expect(Object.keys(agentDocumentContent().parameters as object).sort()).toEqual(['command', 'taskToken']);
   });
 
   it('uses JSONPath only: no JSONata, no Assign', () => {

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { BackupTask } from './task.ts';
+import { Image } from './image.ts';
+import { RestoreSource, RestoreTarget } from './job.ts';
+import { Name } from './names.ts';
+import { StorageUnit } from './storage-unit.ts';
+import { CairnError, messageOf } from '../errors.ts';
+import { StatusCode } from '../status-codes.ts';
+import { parseOrThrow } from '../validation.ts';
+
+/**
+ * What the job engine sends the edge agent: a typed envelope, `{ kind, ... }`,
+ * through SSM (the document's `command` parameter) or in process. One agent
+ * entry serves every kind; the agent refuses a kind it cannot run with status
+ * 20 and a message naming it, so a workflow never waits on a command the
+ * agent silently ignored.
+ */
+
+/** Run one backup: read the selections, write the image, report the result. */
+export const BackupCommand = z.object({ kind: z.literal('backup'), task: BackupTask }).strict();
+export type BackupCommand = z.output<typeof BackupCommand>;
+
+/**
+ * Restore a client's tree into a target, from images the engine resolved
+ * (the image, or the chain that rebuilds a point in time, oldest first),
+ * each with the storage unit it lives on.
+ */
+export const RestoreTask = z
+  .object({
+    jobId: z.number().int().positive(),
+    client: Name,
+    source: RestoreSource,
+    target: RestoreTarget,
+    paths: z.array(z.string()).default([]),
+    continueOnError: z.boolean().default(false),
+    images: z.array(z.object({ image: Image, storageUnit: StorageUnit }).strict()).min(1),
+  })
+  .strict();
+export type RestoreTask = z.output<typeof RestoreTask>;
+export const RestoreCommand = z.object({ kind: z.literal('restore'), task: RestoreTask }).strict();
+export type RestoreCommand = z.output<typeof RestoreCommand>;
+
+export const AgentCommand = z.discriminatedUnion('kind', [BackupCommand, RestoreCommand]);
+export type AgentCommand = z.output<typeof AgentCommand>;
+export type AgentCommandInput = z.input<typeof AgentCommand>;
+
+/**
+ * Every kind an agent may be sent: the defined ones, and those reserved for
+ * what comes next (mount and unmount a tape, take a snapshot, inventory a
+ * library), whose payloads are defined when they land.
+ */
+export const AGENT_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount', 'snapshot', 'inventory'] as const;
+export type AgentCommandKind = (typeof AGENT_COMMAND_KINDS)[number];
+
+/** The kinds this agent runs; any other kind is refused by `parseAgentCommand`. */
+export const RUNNABLE_COMMAND_KINDS = ['backup'] as const satisfies readonly AgentCommand['kind'][];
+export type RunnableCommand = Extract<AgentCommand, { kind: (typeof RUNNABLE_COMMAND_KINDS)[number] }>;
+
+const isKnownKind = (kind: string): kind is AgentCommandKind => (AGENT_COMMAND_KINDS as readonly string[]).includes(kind);
+const isRunnable = (kind: AgentCommandKind): kind is RunnableCommand['kind'] => (RUNNABLE_COMMAND_KINDS as readonly string[]).includes(kind);
+
+/**
+ * Parses the envelope as sent (JSON text) into a command this agent runs.
+ * Status 20, naming the problem, for text that is not JSON, an envelope
+ * without a kind, an unknown kind, a kind this agent does not run yet, or a
+ * payload that does not match its kind's schema.
+ */
+export function parseAgentCommand(text: string): RunnableCommand {
+  let envelope: unknown;
+  try {
+    envelope = JSON.parse(text);
+  } catch (error) {
+    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `the agent command is not JSON: ${messageOf(error)}`, { cause: error });
+  }
+  const kind = typeof envelope === 'object' && envelope !== null && 'kind' in envelope ? (envelope as { kind: unknown }).kind : undefined;
+  if (typeof kind !== 'string') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, 'the agent command has no kind (expected { "kind": "backup", "task": ... })');
+  if (!isKnownKind(kind)) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `unknown agent command kind '${kind}' (known: ${AGENT_COMMAND_KINDS.join(', ')})`);
+  if (!isRunnable(kind)) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `agent command kind '${kind}' is not supported by this agent yet (it runs: ${RUNNABLE_COMMAND_KINDS.join(', ')})`);
+  return parseOrThrow(AgentCommand, envelope, `${kind} command`) as RunnableCommand;
+}
+
+/** The job a command works for: its progress goes to that job's record. */
+export function commandJobId(command: AgentCommand): number {
+  return command.task.jobId;
+}

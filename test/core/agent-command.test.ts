@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { AGENT_COMMAND_KINDS, AgentCommand, commandJobId, parseAgentCommand, type AgentCommandInput } from '#core/model/agent-command.ts';
+import { CairnError } from '#core/errors.ts';
+import { dispatchCommand } from '#agent/transport/dispatch.ts';
+import type { BackupTaskResult } from '#core/model/task.ts';
+
+const backup: AgentCommandInput = {
+  kind: 'backup',
+  task: {
+    jobId: 12,
+    backupId: 'host1_1795400000',
+    client: 'host1',
+    policy: 'daily',
+    schedule: 'full',
+    level: 'full',
+    selections: ["/home/o'brien", '/srv/数据'],
+    storageUnit: { name: 'disk1', kind: 'disk', path: '/var/cairn/disk1' },
+  },
+};
+
+/** What parsing `text` throws: status and message. */
+function refusal(text: string): { statusCode: number; message: string } {
+  try {
+    parseAgentCommand(text);
+  } catch (error) {
+    expect(error).toBeInstanceOf(CairnError);
+    return { statusCode: (error as CairnError).statusCode, message: (error as CairnError).message };
+  }
+  throw new Error(`${text} was accepted`);
+}
+
+describe('agent command envelope', () => {
+  it('round-trips a backup command through JSON, as SSM carries it', () => {
+    const sent = AgentCommand.parse(backup);
+    const received = parseAgentCommand(JSON.stringify(sent));
+    expect(received).toEqual(sent);
+    expect(received.kind).toBe('backup');
+    expect(commandJobId(received)).toBe(12);
+  });
+
+  it('refuses an unknown kind with status 20, naming it', () => {
+    expect(refusal(JSON.stringify({ kind: 'defragment', task: {} }))).toEqual({ statusCode: 20, message: expect.stringMatching(/unknown agent command kind 'defragment'/) });
+  });
+
+  it.each(AGENT_COMMAND_KINDS.filter((k) => k !== 'backup'))('refuses %s, a kind this agent does not run yet, with status 20 naming it', (kind) => {
+    expect(refusal(JSON.stringify({ kind, task: { jobId: 1 } }))).toEqual({ statusCode: 20, message: expect.stringContaining(`agent command kind '${kind}' is not supported by this agent yet`) });
+  });
+
+  it('refuses text that is not JSON, an envelope without a kind, and a payload that does not fit its kind, with status 20', () => {
+    expect(refusal('{"kind":')).toMatchObject({ statusCode: 20, message: expect.stringMatching(/not JSON/) });
+    expect(refusal(JSON.stringify(backup.task))).toMatchObject({ statusCode: 20, message: expect.stringMatching(/has no kind/) });
+    expect(refusal(JSON.stringify({ kind: 'backup', task: { ...backup.task, selections: [] } }))).toMatchObject({ statusCode: 20, message: expect.stringMatching(/invalid backup command.*task\.selections/) });
+  });
+
+  it('dispatches a backup command to the backup handler with its task', async () => {
+    const result = { backupId: 'host1_1795400000' } as BackupTaskResult;
+    const seen: unknown[] = [];
+    const out = await dispatchCommand(parseAgentCommand(JSON.stringify(backup)), {
+      backup: async (task) => {
+        seen.push(task);
+        return result;
+      },
+    });
+    expect(out).toBe(result);
+    expect(seen).toEqual([AgentCommand.parse(backup).task]);
+  });
+});
