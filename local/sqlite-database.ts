@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { migrate } from './sqlite-migrations.ts';
 
 export type SqliteDatabase = Database.Database;
 
@@ -18,6 +19,7 @@ CREATE INDEX IF NOT EXISTS reservations_by_unit ON reservations (storage_unit);
 /**
  * Opens (creating if needed) the standalone runtime's database. WAL and a
  * busy timeout let the CLI and a running `cairn local serve` share the file.
+ * A database written by older code is migrated on open (sqlite-migrations.ts).
  */
 export function openSqliteDatabase(file: string): SqliteDatabase {
   const db = new Database(file);
@@ -25,6 +27,12 @@ export function openSqliteDatabase(file: string): SqliteDatabase {
   db.pragma('busy_timeout = 5000');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
-  db.exec(schema);
+  try {
+    db.exec(schema);
+    migrate(db);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   return db;
 }

@@ -4,6 +4,7 @@ import type { JobStore } from '../ports/job-store.ts';
 import type { MediaStore } from '../ports/media-store.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
 import type { Job } from '../model/job.ts';
+import { primaryCopy } from '../model/image.ts';
 import { CairnError } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { makeBackupId } from '../ids.ts';
@@ -91,9 +92,11 @@ async function chooseBase(deps: BrokerDeps, job: Job, now: Date): Promise<{ leve
   const lastFull = images.find((i) => i.level === 'full');
   if (!lastFull) return { level: 'full' };
   const image = job.level === 'differential-incremental' ? images[0]! : lastFull;
-  const unit = await deps.config.getStorageUnit(image.storageUnit);
+  // Changes are detected against the base's primary copy: the one a restore of it reads.
+  const copy = primaryCopy(image);
+  const unit = await deps.config.getStorageUnit(copy.storageUnit);
   if (!unit) return { level: 'full' };
-  return { level: job.level, base: { backupId: image.backupId, indexKey: image.indexKey, indexSha256: image.indexSha256, storageUnit: unit } };
+  return { level: job.level, base: { backupId: image.backupId, indexKey: copy.indexKey, indexSha256: copy.indexSha256, storageUnit: unit } };
 }
 
 /**
