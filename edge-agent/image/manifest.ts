@@ -79,9 +79,8 @@ export const ImageManifest = z
 export type ImageManifest = z.output<typeof ImageManifest>;
 
 /** A version 1 manifest: the same fields but `copyNumber`, and fragments by object key. */
-const ManifestV1 = ImageManifest.extend({
+const ManifestV1 = ImageManifest.omit({ copyNumber: true }).extend({
   formatVersion: z.literal(1),
-  copyNumber: z.undefined(),
   fragments: z.array(z.object({ number: z.number().int().positive(), key: z.string().min(1), bytes: count, sha256: z.string() }).strict()).min(1),
 }).transform(
   (v1): ImageManifest => ({
