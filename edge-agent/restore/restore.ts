@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { CairnError, NotFoundError } from '#core/errors.ts';
 import { fragmentLabel, type Fragment, type ImageCopy, type Image } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
+import type { FragmentSource } from '#core/ports/fragment-sink.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { corruptImageError, trustedIndex } from './image-trust.ts';
@@ -19,6 +20,8 @@ export interface RestoreOptions {
   image: Image;
   /** The copy to read (default: the primary, copy 1). */
   copy?: ImageCopy;
+  /** Reads the copy's fragments by location (default: objects in `store`). */
+  fragmentSource?: FragmentSource;
   /** Members are written under it (`/home/a/x` → `<targetDir>/home/a/x`). Created if missing. */
   targetDir: string;
   /** Client paths to restore, with everything under them; all when absent. Each must match something. */
@@ -47,7 +50,7 @@ export interface RestoreResult {
 }
 
 /** What running restore plans needs besides the plans. */
-export type RunOptions = Omit<RestoreOptions, 'store' | 'image' | 'copy' | 'paths'> & { failures: ProblemList; subject: string };
+export type RunOptions = Omit<RestoreOptions, 'store' | 'image' | 'copy' | 'fragmentSource' | 'paths'> & { failures: ProblemList; subject: string };
 
 /**
  * Restores an image (or the `paths` of it) under `targetDir`, following the
@@ -84,6 +87,7 @@ export async function restoreImage(options: RestoreOptions): Promise<RestoreResu
     store: options.store,
     image: options.image,
     ...(options.copy ? { copy: options.copy } : {}),
+    ...(options.fragmentSource ? { fragmentSource: options.fragmentSource } : {}),
     selection: options.paths === undefined ? { kind: 'all' } : { kind: 'paths', paths: options.paths },
     failures,
   });
