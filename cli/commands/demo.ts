@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { primaryCopy } from '#core/model/image.ts';
+import { imageJson } from '../image-json.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode, describeStatus } from '#core/status-codes.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
@@ -75,7 +76,7 @@ export function registerDemo(program: Command): void {
           if (byGnuTar.differences.length > 0) throw new CairnError(StatusCode.CORRUPT_IMAGE, 'GNU tar extracted something else than the source', { details: byGnuTar.differences });
           say(`6. GNU tar lists and extracts all ${copy.fragments.length} fragments (${gnuTarMembers} members); what it extracted matches the source byte for byte`);
         }
-        if (json) printJson({ ok: true, jobId: job.jobId, statusCode: job.statusCode, backupId: image.backupId, image, restored, comparison, gnuTarMembers, work: options.keep ? work : undefined });
+        if (json) printJson({ ok: true, jobId: job.jobId, statusCode: job.statusCode, backupId: image.backupId, image: imageJson(image), restored, comparison, gnuTarMembers, work: options.keep ? work : undefined });
         else say(`demo passed: job ${job.jobId} status 0, image ${image.backupId} restored and verified. See it with: npx cairn jobs; npx cairn images`);
       } finally {
         backend.close();

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, printJson, table } from '../output.ts';
 import { primaryCopy } from '#core/model/image.ts';
+import { imageJson } from '../image-json.ts';
 
 /** `cairn images` (bpimagelist): catalogued images, newest first. */
 export function registerImages(program: Command): void {
@@ -15,8 +16,7 @@ export function registerImages(program: Command): void {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
         const images = await backend.catalog.listImages({ client: options.client, policy: options.policy });
-        // `storageUnit` stays in the JSON (the primary copy's) for scripts that read it; where each copy is, is in `copies`.
-        if (options.json ?? globals.json) return printJson(images.map((i) => ({ ...i, storageUnit: primaryCopy(i).storageUnit })));
+        if (options.json ?? globals.json) return printJson(images.map(imageJson));
         console.log(
           table(
             ['BACKUPID', 'CLIENT', 'POLICY', 'SCHEDULE', 'LEVEL', 'STATUS', 'FILES', 'SIZE', 'FRAGS', 'CREATED', 'EXPIRES'],
