@@ -104,7 +104,6 @@ interface ImageRun {
   writer: ImageWriter;
   ticker: ProgressTicker;
   stop: AbortController;
-  store: ObjectStore;
   /** Stops listening to the caller's signal. */
   detach: () => void;
 }
@@ -134,7 +133,7 @@ async function startImage(task: BackupTask, deps: BackupDeps): Promise<ImageRun>
     snapshot: () => ({ files: writer.fileCount, bytes: writer.bytes, writerWaits: pool.writerWaits, readerWaits: pool.readerWaits, currentPath: writer.currentPath }),
     onHeartbeatFailure: (error) => stop.abort(new CairnError(StatusCode.NETWORK_TIMEOUT, 'the job workflow no longer accepts heartbeats from this agent', { cause: error })),
   });
-  return { pool, writer, ticker, stop, store: deps.store, detach };
+  return { pool, writer, ticker, stop, detach };
 }
 
 /** Walks the roots and packs every entry, reading a few entries ahead; stops as soon as the stop signal fires. */
