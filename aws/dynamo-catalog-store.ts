@@ -3,7 +3,8 @@ import { DeleteCommand, GetCommand, TransactWriteCommand, paginateQuery, paginat
 import { byCodePoint } from '#core/code-point-order.ts';
 import { assertBackupIdOf, differentImage, uncataloguable } from '#core/catalog/catalog-refusals.ts';
 import { makeBackupId } from '#core/ids.ts';
-import type { Image, ImageClaim } from '#core/model/image.ts';
+import { primaryCopy, type Image, type ImageClaim } from '#core/model/image.ts';
+import { IMAGE_RECORD_VERSION, upgradeImageRecord } from '#core/catalog/image-versions.ts';
 import type { CatalogStore, ImageQuery } from '#core/ports/catalog-store.ts';
 import {
   MAX_OPTIMISTIC_ATTEMPTS,
@@ -24,6 +25,12 @@ const BACKUP_ID = /^(.+)_(\d{10})$/;
 /** The partition of claims: no client name can start with `#`, so it never meets a client's images. */
 const CLAIM = '#CLAIM';
 
+/** An image item of any known version, as the current image record. */
+function imageOf(item: Record<string, unknown>, table: string): Image {
+  const version = numberAttribute(item.v) ?? 1;
+  return upgradeImageRecord(parseDocument<unknown>(item, table), version);
+}
+
 /** The client a backup id belongs to; a ValidationError when it names another. */
 function clientOf(backupId: string, client: string): string {
   assertBackupIdOf(backupId, client);
@@ -34,10 +41,13 @@ function clientOf(backupId: string, client: string): string {
  * CatalogStore on the Catalog table.
  *
  * Item layouts:
- * - image: `{ pk: client, sk: backupId, policy, createdAt, json }`. A backup
- *   id ends in its epoch seconds, zero-padded, so a client's images sort by
- *   time inside its partition and a time range is a key condition. `policy`
- *   is copied out for the filter; `json` is the Image as JSON.
+ * - image: `{ pk: client, sk: backupId, v, policy, createdAt, json }`. A
+ *   backup id ends in its epoch seconds, zero-padded, so a client's images
+ *   sort by time inside its partition and a time range is a key condition.
+ *   `policy` is copied out for the filter; `json` is the Image as JSON, in
+ *   the image record version `v` (absent: 1, written before versions were
+ *   recorded). Items of older versions are read as the current version, and
+ *   every image written is written in the current one.
  * - claim: `{ pk: '#CLAIM', sk: backupId, jobId, json }`: an image being
  *   staged. Claiming checks the image item in the same transaction, and
  *   committing replaces the claim with the image in one transaction, so a
@@ -91,14 +101,15 @@ export class DynamoCatalogStore implements CatalogStore {
     const client = clientOf(image.backupId, image.client);
     const json = JSON.stringify(image);
     const refused = await this.#transact([
-      { Put: { TableName: this.#table, Item: { pk: client, sk: image.backupId, policy: image.policy, createdAt: image.createdAt, json }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      { Put: { TableName: this.#table, Item: { pk: client, sk: image.backupId, v: IMAGE_RECORD_VERSION, policy: image.policy, createdAt: image.createdAt, json }, ConditionExpression: 'attribute_not_exists(pk)' } },
       { Delete: { TableName: this.#table, Key: { pk: CLAIM, sk: image.backupId }, ConditionExpression: 'jobId = :jobId', ExpressionAttributeValues: { ':jobId': image.jobId } } },
     ]);
     if (refused === undefined) return;
     // A record exists: the same one is a retried Catalog step, a different one is a conflict.
-    const existingJson = (await this.#getItem(client, image.backupId))?.json;
-    if (typeof existingJson === 'string') {
-      if (isDeepStrictEqual(JSON.parse(existingJson), JSON.parse(json))) return;
+    const existing = await this.#getItem(client, image.backupId);
+    if (typeof existing?.json === 'string') {
+      // Compared as records of the current version: an item an older version wrote holds the same image in its own layout.
+      if (isDeepStrictEqual(imageOf(existing, this.#table), JSON.parse(json))) return;
       throw differentImage(image.backupId);
     }
     const holder = await this.#claimHolder(image.backupId);
@@ -108,7 +119,8 @@ export class DynamoCatalogStore implements CatalogStore {
   async withdrawImage(backupId: string, at: Date): Promise<boolean> {
     const image = await this.getImage(backupId);
     if (image === undefined) return false;
-    const claim: ImageClaim = { backupId, jobId: image.jobId, client: image.client, storageUnit: image.storageUnit, claimedAt: at.toISOString() };
+    // The claim owns the data the job wrote: its primary copy.
+    const claim: ImageClaim = { backupId, jobId: image.jobId, client: image.client, storageUnit: primaryCopy(image).storageUnit, claimedAt: at.toISOString() };
     const refused = await this.#transact([
       { Delete: { TableName: this.#table, Key: { pk: image.client, sk: backupId }, ConditionExpression: 'attribute_exists(pk)' } },
       { Put: { TableName: this.#table, Item: { pk: CLAIM, sk: backupId, jobId: image.jobId, json: JSON.stringify(claim) }, ConditionExpression: 'attribute_not_exists(pk)' } },
@@ -120,7 +132,8 @@ export class DynamoCatalogStore implements CatalogStore {
   async getImage(backupId: string): Promise<Image | undefined> {
     const client = BACKUP_ID.exec(backupId)?.[1];
     if (client === undefined) return undefined;
-    return parseDocument<Image>(await this.#getItem(client, backupId), this.#table);
+    const item = await this.#getItem(client, backupId);
+    return item === undefined ? undefined : imageOf(item, this.#table);
   }
 
   async listImages(query: ImageQuery = {}): Promise<Image[]> {
@@ -150,14 +163,14 @@ export class DynamoCatalogStore implements CatalogStore {
           { client: this.#client },
           { TableName: this.#table, KeyConditionExpression: keyCondition, ExpressionAttributeValues: values, ...policyFilter, ScanIndexForward: false, ConsistentRead: true },
         );
-        for await (const page of pages) for (const item of page.Items ?? []) images.push(parseDocument<Image>(item, this.#table)!);
+        for await (const page of pages) for (const item of page.Items ?? []) images.push(imageOf(item, this.#table));
       } else {
         const pages = paginateScan(
           { client: this.#client },
           { TableName: this.#table, ...policyFilter, ...(query.policy === undefined ? {} : { ExpressionAttributeValues: values }), ConsistentRead: true },
         );
         // Claims share the table; they are never listed as images.
-        for await (const page of pages) for (const item of page.Items ?? []) if (item.pk !== CLAIM) images.push(parseDocument<Image>(item, this.#table)!);
+        for await (const page of pages) for (const item of page.Items ?? []) if (item.pk !== CLAIM) images.push(imageOf(item, this.#table));
       }
     } catch (error) {
       throw dynamoFailure(query.client === undefined ? 'Scan' : 'Query', this.#table, error);

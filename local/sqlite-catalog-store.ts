@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { CatalogStore, ImageQuery } from '#core/ports/catalog-store.ts';
-import type { Image, ImageClaim } from '#core/model/image.ts';
+import { primaryCopy, type Image, type ImageClaim } from '#core/model/image.ts';
 import { byCodePoint } from '#core/code-point-order.ts';
 import { assertBackupIdOf, differentImage, uncataloguable } from '#core/catalog/catalog-refusals.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
@@ -9,7 +9,8 @@ import type { SqliteDatabase } from './sqlite-database.ts';
  * CatalogStore on SQLite. A backup id lives in `image_claims` while its
  * image is staged and in `images` once committed; every step that moves it
  * between the two, or checks both, is one transaction, so a backup id is in
- * at most one of them and held by at most one job.
+ * at most one of them and held by at most one job. Rows hold the current
+ * image record version: older ones are migrated when the database opens.
  */
 export class SqliteCatalogStore implements CatalogStore {
   readonly #db: SqliteDatabase;
@@ -60,7 +61,8 @@ export class SqliteCatalogStore implements CatalogStore {
       .transaction((): boolean => {
         const image = this.#image(backupId);
         if (image === undefined) return false;
-        const claim: ImageClaim = { backupId, jobId: image.jobId, client: image.client, storageUnit: image.storageUnit, claimedAt: at.toISOString() };
+        // The claim owns the data the job wrote: its primary copy.
+        const claim: ImageClaim = { backupId, jobId: image.jobId, client: image.client, storageUnit: primaryCopy(image).storageUnit, claimedAt: at.toISOString() };
         this.#db.prepare('DELETE FROM images WHERE backup_id = ?').run(backupId);
         this.#db.prepare('INSERT INTO image_claims (backup_id, job_id, value) VALUES (?, ?, ?)').run(backupId, image.jobId, JSON.stringify(claim));
         return true;

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { migrate } from './sqlite-migrations.ts';
 
 export type SqliteDatabase = Database.Database;
 
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS execution_starts (name TEXT PRIMARY KEY, started_at T
 /**
  * Opens (creating if needed) the standalone runtime's database. WAL and a
  * busy timeout let the CLI and a running `cairn local serve` share the file.
+ * A database written by older code is migrated on open (sqlite-migrations.ts).
  */
 export function openSqliteDatabase(file: string): SqliteDatabase {
   const db = new Database(file);
@@ -41,7 +43,13 @@ export function openSqliteDatabase(file: string): SqliteDatabase {
   db.pragma('busy_timeout = 5000');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
-  db.exec(schema);
-  db.exec(executionStartsSchema);
+  try {
+    db.exec(schema);
+    db.exec(executionStartsSchema);
+    migrate(db);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   return db;
 }

@@ -3,6 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { primaryCopy } from '#core/model/image.ts';
+import { imageJson } from '../image-json.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode, describeStatus } from '#core/status-codes.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
@@ -48,10 +50,11 @@ export function registerDemo(program: Command): void {
         const job = await backend.jobs.get(run.jobId!);
         const image = await backend.catalog.getImage(run.backupId);
         if (!job || !image) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${run.backupId} is not in the catalog`);
-        say(`3. job ${job.jobId} ${job.state}, status ${job.statusCode}: image ${image.backupId}, ${image.fileCount} entries, ${image.fragments.length} fragment(s), ${formatBytes(image.bytes)}`);
+        say(`3. job ${job.jobId} ${job.state}, status ${job.statusCode}: image ${image.backupId}, ${image.fileCount} entries, ${primaryCopy(image).fragments.length} fragment(s), ${formatBytes(image.bytes)}`);
 
-        const unit = await backend.config.getStorageUnit(image.storageUnit);
-        if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${image.storageUnit} is gone`);
+        const copy = primaryCopy(image);
+        const unit = await backend.config.getStorageUnit(copy.storageUnit);
+        if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${copy.storageUnit} is gone`);
         const target = join(work, 'restore');
         const restored = await restoreImage({ store: await openStorageUnit(unit), image, targetDir: target });
         say(`4. restored into ${target}: ${restored.files} entries, ${formatBytes(restored.bytes)}, ${restored.verified} sha256 checks passed`);
@@ -64,16 +67,16 @@ export function registerDemo(program: Command): void {
         if (unit.kind === 'disk') {
           const gnuTarTarget = join(work, 'gnu-tar');
           mkdirSync(gnuTarTarget);
-          const files = image.fragments.map((fragment) => join(unit.path, fragment.key));
+          const files = copy.fragments.flatMap((f) => (f.location.kind === 'object' ? [join(unit.path, f.location.key)] : []));
           for (const file of files) gnuTarMembers += execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).split('\n').filter(Boolean).length;
           // Each fragment is a whole tar archive; read as one stream (-i skips the
           // end-of-archive blocks between them), tar sets directory times once, at the end.
           execFileSync('sh', ['-c', 'cat "$@" | tar -xif - -C "$0"', gnuTarTarget, ...files]);
           const byGnuTar = await compareTrees(source, join(gnuTarTarget, source));
           if (byGnuTar.differences.length > 0) throw new CairnError(StatusCode.CORRUPT_IMAGE, 'GNU tar extracted something else than the source', { details: byGnuTar.differences });
-          say(`6. GNU tar lists and extracts all ${image.fragments.length} fragments (${gnuTarMembers} members); what it extracted matches the source byte for byte`);
+          say(`6. GNU tar lists and extracts all ${copy.fragments.length} fragments (${gnuTarMembers} members); what it extracted matches the source byte for byte`);
         }
-        if (json) printJson({ ok: true, jobId: job.jobId, statusCode: job.statusCode, backupId: image.backupId, image, restored, comparison, gnuTarMembers, work: options.keep ? work : undefined });
+        if (json) printJson({ ok: true, jobId: job.jobId, statusCode: job.statusCode, backupId: image.backupId, image: imageJson(image), restored, comparison, gnuTarMembers, work: options.keep ? work : undefined });
         else say(`demo passed: job ${job.jobId} status 0, image ${image.backupId} restored and verified. See it with: npx cairn jobs; npx cairn images`);
       } finally {
         backend.close();

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { primaryCopy } from '#core/model/image.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { imageAt } from '#core/catalog/point-in-time.ts';
@@ -22,8 +23,9 @@ export function registerLs(program: Command): void {
       await withBackend(globals, async (backend) => {
         const at = options.at ?? backend.clock.now();
         const image = await imageAt(backend.catalog, { client: options.client, policy: options.policy, at });
-        const unit = await backend.config.getStorageUnit(image.storageUnit);
-        if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${image.storageUnit} does not exist`);
+        const { storageUnit } = primaryCopy(image);
+        const unit = await backend.config.getStorageUnit(storageUnit);
+        if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${storageUnit} does not exist`);
         const entries = await listImagePath(await openStorageUnit(unit), image, path);
         if (options.json ?? globals.json) return printJson({ backupId: image.backupId, entries });
         console.log(`${image.backupId} (${image.level}, ${image.createdAt}):`);

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { primaryCopy } from '#core/model/image.ts';
 import { CairnError, NotFoundError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { restoreImage, type RestoreResult } from '#agent/restore/restore.ts';
@@ -56,8 +57,10 @@ export function registerRestore(program: Command): void {
         const openImage = async (backupId: string) => {
           const image = await backend.catalog.getImage(backupId);
           if (!image) throw new NotFoundError('image', backupId);
-          const unit = await backend.config.getStorageUnit(image.storageUnit);
-          if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${image.storageUnit} of image ${image.backupId} does not exist`);
+          // Restores read the primary copy, as bprestore does without -copy.
+          const { storageUnit } = primaryCopy(image);
+          const unit = await backend.config.getStorageUnit(storageUnit);
+          if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${storageUnit} of image ${image.backupId} does not exist`);
           return { image, store: await openStorageUnit(unit) };
         };
         const targetDir = resolve(options.to);

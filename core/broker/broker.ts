@@ -8,6 +8,7 @@ import type { BackupJob } from '../model/job.ts';
 import type { StorageUnit } from '../model/storage-unit.ts';
 import type { RequestedResource, ResourceKind } from '../model/resource-request.ts';
 import { getJobOfKind, updateJobOfKind } from '../jobs/job-of-kind.ts';
+import { primaryCopy } from '../model/image.ts';
 import { CairnError } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { makeBackupId } from '../ids.ts';
@@ -111,9 +112,11 @@ async function chooseBase(deps: BrokerDeps, job: BackupJob, now: Date): Promise<
   const lastFull = images.find((i) => i.level === 'full');
   if (!lastFull) return { level: 'full' };
   const image = job.level === 'differential-incremental' ? images[0]! : lastFull;
-  const unit = await deps.config.getStorageUnit(image.storageUnit);
+  // Changes are detected against the base's primary copy: the one a restore of it reads.
+  const copy = primaryCopy(image);
+  const unit = await deps.config.getStorageUnit(copy.storageUnit);
   if (!unit) return { level: 'full' };
-  return { level: job.level, base: { backupId: image.backupId, indexKey: image.indexKey, indexSha256: image.indexSha256, storageUnit: unit } };
+  return { level: job.level, base: { backupId: image.backupId, indexKey: copy.indexKey, indexSha256: copy.indexSha256, storageUnit: unit } };
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Image } from '../model/image.ts';
+import { PRIMARY_COPY, type Image } from '../model/image.ts';
 import type { BackupTaskResult } from '../model/task.ts';
 import { parseBackupId } from '../ids.ts';
 
@@ -10,6 +10,7 @@ export interface ImageOrigin {
   policy: string;
   schedule: string;
   level: Image['level'];
+  /** Where the backup wrote copy 1. */
   storageUnit: string;
   jobId: number;
   retentionDays: number;
@@ -30,18 +31,24 @@ export function imageRecord(origin: ImageOrigin, result: BackupTaskResult): Imag
     policy: origin.policy,
     schedule: origin.schedule,
     level: origin.level,
-    storageUnit: origin.storageUnit,
     jobId: origin.jobId,
     statusCode: result.statusCode,
-    fragments: result.fragments,
     fileCount: result.fileCount,
     bytes: result.bytes,
-    indexKey: result.indexKey,
-    indexSha256: result.indexSha256,
-    manifestKey: result.manifestKey,
     createdAt: createdAt.toISOString(),
     expiresAt: new Date(createdAt.getTime() + origin.retentionDays * DAY_MS).toISOString(),
     state: 'ACTIVE',
     ...(origin.baseBackupId ? { baseBackupId: origin.baseBackupId } : {}),
+    // A backup writes the primary copy; more copies come from duplication.
+    copies: [
+      {
+        copyNumber: PRIMARY_COPY,
+        storageUnit: origin.storageUnit,
+        fragments: result.fragments,
+        indexKey: result.indexKey,
+        indexSha256: result.indexSha256,
+        manifestKey: result.manifestKey,
+      },
+    ],
   };
 }

@@ -1,4 +1,4 @@
-import type { Image, ImageClaim } from '../model/image.ts';
+import { primaryCopy, type Image, type ImageClaim } from '../model/image.ts';
 import { imageWrittenBy, type Job } from '../model/job.ts';
 import type { StorageUnit } from '../model/storage-unit.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
@@ -106,8 +106,10 @@ async function outcomeOfOrphan(deps: JanitorDeps, job: Job, now: Date, report: J
   const backupId = imageWrittenBy(job);
   const image = backupId ? await deps.catalog.getImage(backupId) : undefined;
   if (!image || image.jobId !== job.jobId) return { reason: stopped };
-  const unit = await deps.config.getStorageUnit(image.storageUnit);
-  const problems = unit ? await deps.staging.check(image, unit).catch((error: unknown) => [messageOf(error)]) : [`storage unit ${image.storageUnit} does not exist`];
+  // The job wrote the primary copy; that is the one to check.
+  const { storageUnit } = primaryCopy(image);
+  const unit = await deps.config.getStorageUnit(storageUnit);
+  const problems = unit ? await deps.staging.check(image, unit).catch((error: unknown) => [messageOf(error)]) : [`storage unit ${storageUnit} does not exist`];
   if (problems.length === 0) return { statusCode: image.statusCode, reason: `${stopped}, after its image ${image.backupId} was catalogued; the image checks out` };
   const reason = `${stopped}; its catalogued image ${image.backupId} does not check out (${problems[0]}${problems.length > 1 ? `, and ${problems.length - 1} more` : ''}) and was withdrawn`;
   await deps.catalog.withdrawImage(image.backupId, now);

@@ -2,45 +2,117 @@ import { z } from 'zod';
 import { BackupLevel } from './policy.ts';
 import { IsoTime, Name } from './names.ts';
 
+const SHA256 = z.string().regex(/^[0-9a-f]{64}$/);
+const BACKUP_ID = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*_\d{10}$/);
+
+/**
+ * Where a fragment's bytes are: an object in the copy's storage unit (disk
+ * directory, S3 bucket), or a tape file on a volume. A tape position is the
+ * tape file number (counted from the label, between filemarks) and the block
+ * inside it where the fragment starts, so a restore can position without
+ * reading what comes before.
+ */
+export const FragmentLocation = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('object'), key: z.string().min(1) }).strict(),
+  z
+    .object({
+      kind: z.literal('tape'),
+      /** The volume's media id (its barcode / label), as vmquery shows it. */
+      mediaId: z.string().regex(/^[A-Za-z0-9]{1,16}$/),
+      fileNumber: z.number().int().min(0),
+      blockOffset: z.number().int().min(0),
+    })
+    .strict(),
+]);
+export type FragmentLocation = z.output<typeof FragmentLocation>;
+
 export const Fragment = z
   .object({
-    /** 1-based fragment number; one tar archive each. */
+    /** 1-based fragment number within its copy; one tar archive each. */
     number: z.number().int().positive(),
-    key: z.string(),
     bytes: z.number().int().min(0),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    sha256: SHA256,
+    location: FragmentLocation,
   })
   .strict();
 export type Fragment = z.output<typeof Fragment>;
 
+/** Copy 1 is the primary copy: the one restores read unless told otherwise (NetBackup's copy numbers). */
+export const PRIMARY_COPY = 1;
+
+/**
+ * One copy of an image (NetBackup's copy 1, 2, ...): the whole image on one
+ * storage unit. A copy has its own fragments (a copy on tape may be cut into
+ * fragments differently, at end of media), so it has its own file index
+ * (whose lines name fragments of this copy) and its own manifest.
+ */
+export const ImageCopy = z
+  .object({
+    copyNumber: z.number().int().positive(),
+    storageUnit: Name,
+    /** Empty for an incremental in which nothing changed. */
+    fragments: z.array(Fragment),
+    indexKey: z.string(),
+    indexSha256: SHA256,
+    manifestKey: z.string(),
+  })
+  .strict();
+export type ImageCopy = z.output<typeof ImageCopy>;
+
 export const ImageState = z.enum(['ACTIVE', 'EXPIRED']);
 
+/**
+ * One backup of one client at one time (bpdbm's image record). What the
+ * backup was (identity, client, policy, schedule, level, job, status,
+ * counts, times, state, base) is the image's; where its bytes are is each
+ * copy's. `bytes` is the size of the primary copy.
+ */
 export const Image = z
   .object({
-    backupId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*_\d{10}$/),
+    backupId: BACKUP_ID,
     client: Name,
     policy: Name,
     schedule: Name,
     level: BackupLevel,
-    storageUnit: Name,
     jobId: z.number().int().positive(),
     /** 0, or 1 when some files could not be read (the image is kept and lists them). */
     statusCode: z.number().int(),
-    /** Empty for an incremental in which nothing changed. */
-    fragments: z.array(Fragment),
     fileCount: z.number().int().min(0),
     bytes: z.number().int().min(0),
-    indexKey: z.string(),
-    indexSha256: z.string().regex(/^[0-9a-f]{64}$/),
-    manifestKey: z.string(),
     createdAt: IsoTime,
     expiresAt: IsoTime,
     state: ImageState,
     /** The image an incremental was taken against. */
     baseBackupId: z.string().optional(),
+    /** Copy 1 (the primary) first; copy numbers are unique. */
+    copies: z.array(ImageCopy).min(1),
   })
-  .strict();
+  .strict()
+  .superRefine((image, ctx) => {
+    const numbers = image.copies.map((c) => c.copyNumber);
+    if (numbers[0] !== PRIMARY_COPY) ctx.addIssue({ code: 'custom', path: ['copies', 0, 'copyNumber'], message: `the first copy is the primary, copy ${PRIMARY_COPY}` });
+    if (new Set(numbers).size !== numbers.length) ctx.addIssue({ code: 'custom', path: ['copies'], message: `copy numbers repeat: ${numbers.join(', ')}` });
+  });
 export type Image = z.output<typeof Image>;
+
+/** The copy restores read by default. Every image has one (the schema requires it first). */
+export function primaryCopy(image: Image): ImageCopy {
+  return image.copies[0]!;
+}
+
+/** Copy `copyNumber` of the image, or undefined. */
+export function copyOf(image: Image, copyNumber: number): ImageCopy | undefined {
+  return image.copies.find((c) => c.copyNumber === copyNumber);
+}
+
+/** `fragment 2 (images/host/host_1700000000/fragment-00002.tar)` or `fragment 2 (media A00001, file 3, block 0)`: how messages name a fragment. */
+export function fragmentLabel(fragment: Fragment): string {
+  return `fragment ${fragment.number} (${locationLabel(fragment.location)})`;
+}
+
+export function locationLabel(location: FragmentLocation): string {
+  return location.kind === 'object' ? location.key : `media ${location.mediaId}, file ${location.fileNumber}, block ${location.blockOffset}`;
+}
 
 /**
  * A backup id taken by a job before it writes a byte (DESIGN §8): the id, and
@@ -48,11 +120,11 @@ export type Image = z.output<typeof Image>;
  * to that job alone. While the claim stands the image is being staged: its
  * data may be partial and nothing lists or restores it. Committing the image
  * replaces the claim; a claim whose job stopped is removed by the janitor
- * together with its data.
+ * together with its data. `storageUnit` is where copy 1 is being written.
  */
 export const ImageClaim = z
   .object({
-    backupId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*_\d{10}$/),
+    backupId: BACKUP_ID,
     jobId: z.number().int().positive(),
     client: Name,
     storageUnit: Name,

@@ -4,11 +4,14 @@ import { imageKeys } from '#core/ids.ts';
 import { BackupTaskResult, type BackupTask, type IndexEntry } from '#core/model/task.ts';
 import type { TaskReporter } from '#core/ports/task-reporter.ts';
 import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
+import type { FragmentSinks } from '#core/ports/fragment-sink.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
+import { PRIMARY_COPY } from '#core/model/image.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { BufferPool } from '../transport/buffer-pool.ts';
 import { excludeMatcher } from '../reader/exclude.ts';
-import { ImageWriter } from './image-writer.ts';
+import { ImageWriter, type ImageWriterOptions } from './image-writer.ts';
+import { objectStoreSinks } from './object-store-fragments.ts';
 import { encodeManifest, MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type ImageManifest } from './manifest.ts';
 import { ProgressTicker } from '../transport/progress.ts';
 import { readAhead } from '../reader/read-ahead.ts';
@@ -16,7 +19,10 @@ import { statSelections, walk } from '../reader/walker.ts';
 import { readIndex } from './index-reader.ts';
 
 export interface BackupDeps {
+  /** The storage unit of the copy: the index and manifest go here, and the fragments unless `sinks` says otherwise. */
   store: ObjectStore;
+  /** Where the fragments go (default: objects in `store`, `images/<client>/<backupId>/fragment-NNNNN.tar`). */
+  sinks?: FragmentSinks;
   /** Opens the storage unit an incremental's base image is in; given by the entry point, needed only for a task with a base. */
   openStore?: StorageUnitOpener;
   reporter: TaskReporter;
@@ -40,138 +46,215 @@ const READ_AHEAD_ENTRIES = 16;
 const RESULT_UNREADABLE_LIMIT = 100;
 
 /**
- * Backs up the task's selections into one image in the storage unit behind
- * `deps.store`: fragments (tar archives), then the file index, then the
- * manifest, each durable before the next is written, so a manifest in the
- * store means a complete image.
+ * Backs up the task's selections into one image (its copy 1) in the storage
+ * unit behind `deps.store`: fragments (tar archives, through the fragment
+ * sinks), then the file index, then the manifest, each durable before the
+ * next is written, so a manifest in the store means a complete image.
  *
  * Outcomes:
  * - resolves with statusCode 0, or 1 when some files could not be read or
  *   changed while being read (the image is kept and lists them);
  * - rejects with a CairnError: 71 when none of the selections exist (nothing
- *   is written), 84 when the store fails (cause: the store's error), 150 when
+ *   is written), 84 when the store fails (cause: the store's error), 96 when
+ *   a sink reaches end of media and there is no next one, 150 when
  *   `deps.signal` aborts, 41 when a heartbeat fails, 20 for a bad task.
  *   After a rejection nothing of the image is left in the store (best effort;
  *   objects that could not be removed are named in the error's details).
  */
 export async function runBackup(task: BackupTask, deps: BackupDeps): Promise<BackupTaskResult> {
   const startedAt = deps.now();
-  const keys = imageKeys(task.backupId);
+  checkSelections(task);
+  if (deps.signal?.aborted) throw terminated(deps.signal.reason);
+  const exclude = excludeMatcher(task.exclude);
+  const { roots, missing, excluded } = await findRoots(task, exclude, deps.sourceRoots);
+  const run = await startImage(task, deps);
+  try {
+    for (const m of missing) run.writer.unreadable(m.path, m.reason);
+    run.writer.counts.excluded += excluded.length;
+    run.ticker.start();
+    await packTree(run, roots, exclude);
+    const image = await run.writer.finish();
+    const completedAt = deps.now();
+    const manifest = describeImage(task, run, image, { startedAt, completedAt });
+    const result = resultOf(task, run, manifest, { startedAt, completedAt });
+    await publishManifest(deps, run, manifest);
+    return result;
+  } catch (error) {
+    throw await discardFailedImage(task, run, error);
+  } finally {
+    run.detach();
+  }
+}
+
+/** Selections are absolute client paths; anything else is a bad task (20), refused before anything is read. */
+function checkSelections(task: BackupTask): void {
   const relative = task.selections.filter((s) => !path.isAbsolute(s));
   if (relative.length > 0) throw new ValidationError('invalid backup selections', relative.map((s) => `${s}: a selection is an absolute path`));
-  if (deps.signal?.aborted) throw terminated(deps.signal.reason);
+}
 
-  const exclude = excludeMatcher(task.exclude);
-  const selections = task.selections.map((s) => (deps.sourceRoots?.[s] === undefined ? s : { path: s, sourceRoot: deps.sourceRoots[s] }));
-  const { roots, missing, excluded } = await statSelections(selections, exclude);
-  if (roots.length === 0) {
+/**
+ * The selections that exist and are not excluded, each read from its source
+ * root when one is given; 71 when there are none (nothing is written then).
+ */
+async function findRoots(task: BackupTask, exclude: ReturnType<typeof excludeMatcher>, sourceRoots: BackupDeps['sourceRoots']): Promise<Awaited<ReturnType<typeof statSelections>>> {
+  const selections = task.selections.map((s) => (sourceRoots?.[s] === undefined ? s : { path: s, sourceRoot: sourceRoots[s] }));
+  const found = await statSelections(selections, exclude);
+  if (found.roots.length === 0) {
     throw new CairnError(StatusCode.NONE_OF_THE_FILES_EXIST, 'none of the files in the file list exist', {
-      details: [...missing.map((m) => `${m.path}: ${m.reason}`), ...excluded.map((p) => `${p}: excluded`)],
+      details: [...found.missing.map((m) => `${m.path}: ${m.reason}`), ...found.excluded.map((p) => `${p}: excluded`)],
     });
   }
+  return found;
+}
 
+/** What a backup in progress holds: its buffers, its writer, its progress ticker and the one signal that stops it. */
+interface ImageRun {
+  pool: BufferPool;
+  writer: ImageWriter;
+  ticker: ProgressTicker;
+  stop: AbortController;
+  /** Stops listening to the caller's signal. */
+  detach: () => void;
+}
+
+/** Sets up the writer (with the base index for an incremental), the progress ticker and the stop signal. */
+async function startImage(task: BackupTask, deps: BackupDeps): Promise<ImageRun> {
   const pool = new BufferPool(task.buffers);
   // One signal for every reason to stop: the administrator, or a lost workflow.
   const stop = new AbortController();
   const onAbort = (): void => stop.abort(terminated(deps.signal?.reason));
   deps.signal?.addEventListener('abort', onAbort, { once: true });
-  const base = task.base ? { backupId: task.base.backupId, entries: await loadBaseIndex(task.base, deps.openStore ?? noOpener) } : undefined;
-  const writer = new ImageWriter({ store: deps.store, backupId: task.backupId, pool, fragmentSizeBytes: task.storageUnit.fragmentSizeBytes, signal: stop.signal, base });
+  const detach = (): void => deps.signal?.removeEventListener('abort', onAbort);
+  let base: ImageWriterOptions['base'];
+  try {
+    base = task.base ? { backupId: task.base.backupId, entries: await loadBaseIndex(task.base, deps.openStore ?? noOpener) } : undefined;
+  } catch (error) {
+    detach();
+    throw error;
+  }
+  const sinks = deps.sinks ?? objectStoreSinks(deps.store, imageKeys(task.backupId).fragment);
+  const writer = new ImageWriter({ store: deps.store, sinks, backupId: task.backupId, pool, fragmentSizeBytes: task.storageUnit.fragmentSizeBytes, signal: stop.signal, base });
   // Stop the uploads at once, rather than when the reader next checks the signal.
   stop.signal.addEventListener('abort', () => void writer.abort(stop.signal.reason), { once: true });
-  for (const m of missing) writer.unreadable(m.path, m.reason);
-  writer.counts.excluded += excluded.length;
   const ticker = new ProgressTicker({
     reporter: deps.reporter,
     now: deps.now,
     snapshot: () => ({ files: writer.fileCount, bytes: writer.bytes, writerWaits: pool.writerWaits, readerWaits: pool.readerWaits, currentPath: writer.currentPath }),
     onHeartbeatFailure: (error) => stop.abort(new CairnError(StatusCode.NETWORK_TIMEOUT, 'the job workflow no longer accepts heartbeats from this agent', { cause: error })),
   });
+  return { pool, writer, ticker, stop, detach };
+}
 
-  ticker.start();
-  try {
-    const hooks = { exclude, onProblem: (p: string, reason: string) => writer.unreadable(p, reason), onExcluded: () => void (writer.counts.excluded += 1) };
-    const prepared = readAhead(walk(roots, hooks), (entry) => writer.prepare(entry), (p) => writer.dispose(p), READ_AHEAD_ENTRIES);
-    for await (const entry of prepared) {
-      stop.signal.throwIfAborted();
-      await writer.add(entry);
-    }
+/** Walks the roots and packs every entry, reading a few entries ahead; stops as soon as the stop signal fires. */
+async function packTree(run: ImageRun, roots: Awaited<ReturnType<typeof statSelections>>['roots'], exclude: ReturnType<typeof excludeMatcher>): Promise<void> {
+  const { writer, stop } = run;
+  const hooks = { exclude, onProblem: (p: string, reason: string) => writer.unreadable(p, reason), onExcluded: () => void (writer.counts.excluded += 1) };
+  const prepared = readAhead(walk(roots, hooks), (entry) => writer.prepare(entry), (p) => writer.dispose(p), READ_AHEAD_ENTRIES);
+  for await (const entry of prepared) {
     stop.signal.throwIfAborted();
-    const image = await writer.finish();
-    const statusCode = writer.problems.count > 0 ? 1 : 0;
-    const bytes = image.fragments.reduce((sum, f) => sum + f.bytes, 0);
-    const completedAt = deps.now();
-    const manifest: ImageManifest = {
-      format: MANIFEST_FORMAT,
-      formatVersion: MANIFEST_FORMAT_VERSION,
-      backupId: task.backupId,
-      jobId: task.jobId,
-      client: task.client,
-      policy: task.policy,
-      schedule: task.schedule,
-      level: task.level,
-      storageUnit: task.storageUnit.name,
-      createdAt: startedAt.toISOString(),
-      completedAt: completedAt.toISOString(),
-      statusCode,
-      selections: task.selections,
-      exclude: task.exclude,
-      fragmentSizeBytes: task.storageUnit.fragmentSizeBytes,
-      fragments: image.fragments,
-      fileCount: image.indexEntries,
-      bytes,
-      dataBytes: writer.dataBytes,
-      indexKey: image.indexKey,
-      indexSha256: image.indexSha256,
-      indexEntries: image.indexEntries,
-      baseBackupId: task.base?.backupId,
-      unreadable: writer.problems.first(),
-      unreadableCount: writer.problems.count,
-      counts: { ...writer.counts },
-      buffers: { count: pool.count, sizeBytes: pool.sizeBytes, writerWaits: pool.writerWaits, readerWaits: pool.readerWaits },
-    };
-    // Everything that can fail is done before the manifest goes out: once it
-    // is in the store the image is complete and must not be removed.
-    const result = BackupTaskResult.parse({
-      backupId: task.backupId,
-      statusCode,
-      fragments: image.fragments,
-      fileCount: image.indexEntries,
-      bytes,
-      indexKey: image.indexKey,
-      indexSha256: image.indexSha256,
-      manifestKey: keys.manifest,
-      unreadable: writer.problems.first(RESULT_UNREADABLE_LIMIT),
-      unreadableCount: writer.problems.count,
-      unchangedCount: writer.counts.unchanged,
-      writerWaits: pool.writerWaits,
-      readerWaits: pool.readerWaits,
-      elapsedMs: Math.max(0, completedAt.getTime() - startedAt.getTime()),
-    });
-    const encoded = encodeManifest(manifest);
-    // The final report goes out before the manifest: a job cancelled meanwhile
-    // aborts here, and its objects are removed instead of becoming an image
-    // nobody catalogues.
-    await ticker.finish();
-    stop.signal.throwIfAborted();
-    try {
-      await deps.store.put(keys.manifest, encoded);
-    } catch (error) {
-      throw mediaWriteError(keys.manifest, error);
-    }
-    return result;
-  } catch (error) {
-    ticker.stop();
-    // Read the store's failure before stopping the uploads, whose own failures follow from it.
-    const storeFailure = writer.storeFailure;
-    await writer.abort(error);
-    const failure = classify(error, stop.signal, storeFailure, task.backupId);
-    const leftovers = await removeObjects(deps.store, writer.writtenKeys);
-    if (leftovers.length === 0) throw failure;
-    throw new CairnError(failure.statusCode, failure.message, { cause: failure.cause, details: [...failure.details, ...leftovers] });
-  } finally {
-    deps.signal?.removeEventListener('abort', onAbort);
+    await writer.add(entry);
   }
+  stop.signal.throwIfAborted();
+}
+
+type FinishedImage = Awaited<ReturnType<ImageWriter['finish']>>;
+interface RunTimes {
+  startedAt: Date;
+  completedAt: Date;
+}
+
+/** The manifest of the finished copy: everything restore needs, checked against the schema. */
+function describeImage(task: BackupTask, run: ImageRun, image: FinishedImage, times: RunTimes): ImageManifest {
+  const { writer, pool } = run;
+  return {
+    format: MANIFEST_FORMAT,
+    formatVersion: MANIFEST_FORMAT_VERSION,
+    backupId: task.backupId,
+    copyNumber: PRIMARY_COPY,
+    jobId: task.jobId,
+    client: task.client,
+    policy: task.policy,
+    schedule: task.schedule,
+    level: task.level,
+    storageUnit: task.storageUnit.name,
+    createdAt: times.startedAt.toISOString(),
+    completedAt: times.completedAt.toISOString(),
+    statusCode: writer.problems.count > 0 ? 1 : 0,
+    selections: task.selections,
+    exclude: task.exclude,
+    fragmentSizeBytes: task.storageUnit.fragmentSizeBytes,
+    fragments: image.fragments,
+    fileCount: image.indexEntries,
+    bytes: image.fragments.reduce((sum, f) => sum + f.bytes, 0),
+    dataBytes: writer.dataBytes,
+    indexKey: image.indexKey,
+    indexSha256: image.indexSha256,
+    indexEntries: image.indexEntries,
+    baseBackupId: task.base?.backupId,
+    unreadable: writer.problems.first(),
+    unreadableCount: writer.problems.count,
+    counts: { ...writer.counts },
+    buffers: { count: pool.count, sizeBytes: pool.sizeBytes, writerWaits: pool.writerWaits, readerWaits: pool.readerWaits },
+  };
+}
+
+/**
+ * What the agent reports. Built (and so validated) before the manifest goes
+ * out: once the manifest is in the store the image is complete and must
+ * not be removed, so everything that can fail comes first.
+ */
+function resultOf(task: BackupTask, run: ImageRun, manifest: ImageManifest, times: RunTimes): BackupTaskResult {
+  const { writer, pool } = run;
+  return BackupTaskResult.parse({
+    backupId: task.backupId,
+    statusCode: manifest.statusCode,
+    fragments: manifest.fragments,
+    fileCount: manifest.fileCount,
+    bytes: manifest.bytes,
+    indexKey: manifest.indexKey,
+    indexSha256: manifest.indexSha256,
+    manifestKey: imageKeys(task.backupId).manifest,
+    unreadable: writer.problems.first(RESULT_UNREADABLE_LIMIT),
+    unreadableCount: writer.problems.count,
+    unchangedCount: writer.counts.unchanged,
+    writerWaits: pool.writerWaits,
+    readerWaits: pool.readerWaits,
+    elapsedMs: Math.max(0, times.completedAt.getTime() - times.startedAt.getTime()),
+  });
+}
+
+/**
+ * Sends the final progress report, then writes the manifest: the mark of a
+ * complete image. The report goes first so that a job cancelled meanwhile
+ * aborts here, and its objects are removed instead of becoming an image
+ * nobody catalogues.
+ */
+async function publishManifest(deps: BackupDeps, run: ImageRun, manifest: ImageManifest): Promise<void> {
+  const key = imageKeys(manifest.backupId).manifest;
+  const encoded = encodeManifest(manifest);
+  await run.ticker.finish();
+  run.stop.signal.throwIfAborted();
+  try {
+    await deps.store.put(key, encoded);
+  } catch (error) {
+    throw mediaWriteError(key, error);
+  }
+}
+
+/**
+ * After a failure: stops the ticker and the uploads, removes what was
+ * written, and returns the one error the backup ends with (with what could
+ * not be removed in its details).
+ */
+async function discardFailedImage(task: BackupTask, run: ImageRun, error: unknown): Promise<CairnError> {
+  run.ticker.stop();
+  // Read the store's failure before stopping the uploads, whose own failures follow from it.
+  const storeFailure = run.writer.storeFailure;
+  await run.writer.abort(error);
+  const failure = classify(error, run.stop.signal, storeFailure, task.backupId);
+  const leftovers = await run.writer.discardWritten();
+  if (leftovers.length === 0) return failure;
+  return new CairnError(failure.statusCode, failure.message, { cause: failure.cause, details: [...failure.details, ...leftovers] });
 }
 
 /** The one error a failed backup ends with, most specific reason first. */
@@ -189,19 +272,6 @@ function mediaWriteError(what: string, cause: unknown): CairnError {
 
 function terminated(reason: unknown): CairnError {
   return new CairnError(StatusCode.TERMINATED_BY_ADMINISTRATOR, 'termination requested by administrator', reason === undefined ? {} : { cause: reason });
-}
-
-/** Removes a failed image's objects; returns the ones that could not be removed, as `key: reason`. */
-async function removeObjects(store: ObjectStore, keys: readonly string[]): Promise<string[]> {
-  const leftovers: string[] = [];
-  for (const key of keys) {
-    try {
-      await store.delete(key);
-    } catch (error) {
-      leftovers.push(`${key}: could not remove partial image object (${error instanceof Error ? error.message : String(error)})`);
-    }
-  }
-  return leftovers;
 }
 
 /** The opener of an agent that was given none: an incremental cannot read its base. */

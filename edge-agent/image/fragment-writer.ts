@@ -1,14 +1,12 @@
-import { createHash, type Hash } from 'node:crypto';
 import { pack as createPack, type Pack } from 'tar-stream';
 import type { Fragment } from '#core/model/image.ts';
-import type { ObjectStore } from '#core/ports/object-store.ts';
+import type { FragmentSink, FragmentSinks, WrittenFragment } from '#core/ports/fragment-sink.ts';
 import { throughPool, type BufferPool } from '../transport/buffer-pool.ts';
 import type { PackHeader } from './tar-member.ts';
 
 export interface FragmentWriterOptions {
-  store: ObjectStore;
-  /** Object key of fragment `n` (1-based). */
-  keyOf: (n: number) => string;
+  /** Where the fragments go: the first sink, then the next one at each end of media. */
+  sinks: FragmentSinks;
   pool: BufferPool;
   /** A new fragment starts at the first member boundary at or past this size. */
   fragmentSizeBytes: number;
@@ -25,31 +23,38 @@ export type ContentWriter = (chunk: Uint8Array) => Promise<void>;
 
 interface OpenFragment {
   number: number;
-  key: string;
+  sink: FragmentSink;
   pack: Pack;
   /** Bytes tar-stream has produced for this fragment so far. */
   produced: () => number;
-  hash: Hash;
-  put: Promise<{ bytes: number }>;
+  put: Promise<WrittenFragment>;
+}
+
+/** A fragment completely written, and the sink that holds it (to discard it if the image fails). */
+export interface StoredFragment {
+  fragment: Fragment;
+  sink: FragmentSink;
 }
 
 /**
  * Packs members into an image made of fragments, each one a complete tar
- * archive (with its own end-of-archive blocks) streamed to the store while
- * it is being packed: tar-stream → buffer pool → `store.put`.
+ * archive (with its own end-of-archive blocks) streamed to a fragment sink
+ * while it is being packed: tar-stream → buffer pool → `sink.write`.
  *
  * A fragment is closed at the first member boundary once it has reached
- * `fragmentSizeBytes`, so one member is never split: a file bigger than the
- * fragment size makes one fragment that much bigger. That keeps every
- * fragment readable by GNU tar on its own.
+ * `fragmentSizeBytes`, or once its sink reports end of media; after end of
+ * media the next fragment goes to the next sink. One member is never split:
+ * a file bigger than the fragment size makes one fragment that much bigger.
+ * That keeps every fragment readable by GNU tar on its own.
  *
- * When a `put` fails, the fragment's tar stream is destroyed, so the member
- * being written fails at once; `failure` then holds the store's error, which
- * is the cause worth reporting.
+ * When a sink's `write` fails, the fragment's tar stream is destroyed, so
+ * the member being written fails at once; `failure` then holds the sink's
+ * error, which is the cause worth reporting.
  */
 export class FragmentWriter {
   readonly #options: FragmentWriterOptions;
-  readonly #fragments: Fragment[] = [];
+  readonly #stored: StoredFragment[] = [];
+  #sink: FragmentSink | undefined;
   #current: OpenFragment | undefined;
   #failure: { error: unknown } | undefined;
   /** After `abort`, uploads fail because we stopped them: that is not the store's failure. */
@@ -59,19 +64,19 @@ export class FragmentWriter {
     this.#options = options;
   }
 
-  /** The store's error, if a fragment upload failed. */
+  /** The sink's error, if a fragment write failed. */
   get failure(): unknown {
     return this.#failure?.error;
   }
 
   /** Fragments completely written so far. */
-  get fragments(): readonly Fragment[] {
-    return this.#fragments;
+  get fragments(): readonly StoredFragment[] {
+    return this.#stored;
   }
 
   /** Image bytes produced so far, including the fragment being written. */
   get bytes(): number {
-    return this.#fragments.reduce((sum, f) => sum + f.bytes, 0) + (this.#current?.produced() ?? 0);
+    return this.#stored.reduce((sum, s) => sum + s.fragment.bytes, 0) + (this.#current?.produced() ?? 0);
   }
 
   /**
@@ -81,8 +86,8 @@ export class FragmentWriter {
    */
   async add<R = undefined>(header: PackHeader, content?: (write: ContentWriter) => Promise<R>): Promise<MemberPlace & { result: R | undefined }> {
     this.#throwIfFailed();
-    if (this.#current && this.#current.produced() >= this.#options.fragmentSizeBytes) await this.#close();
-    const fragment = this.#current ?? this.#open();
+    if (this.#current && (this.#current.produced() >= this.#options.fragmentSizeBytes || this.#current.sink.endOfMedia)) await this.#close();
+    const fragment = this.#current ?? (await this.#open());
     const offset = fragment.produced();
     let settle!: { resolve: () => void; reject: (error: unknown) => void };
     const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
@@ -113,9 +118,9 @@ export class FragmentWriter {
   /** Closes the last fragment (an image always has at least one) and returns them all. */
   async finish(): Promise<Fragment[]> {
     this.#throwIfFailed();
-    if (!this.#current && this.#fragments.length === 0) this.#open();
+    if (!this.#current && this.#stored.length === 0) await this.#open();
     if (this.#current) await this.#close();
-    return [...this.#fragments];
+    return this.#stored.map((s) => s.fragment);
   }
 
   /** Stops the fragment being written; its `put` leaves nothing behind. Never rejects. */
@@ -128,28 +133,33 @@ export class FragmentWriter {
     await current.put.catch(() => undefined);
   }
 
-  #open(): OpenFragment {
-    const number = this.#fragments.length + 1;
-    const key = this.#options.keyOf(number);
+  async #open(): Promise<OpenFragment> {
+    const number = this.#stored.length + 1;
+    const sink = await this.#nextSink();
     const pack = createPack();
     pack.on('error', () => undefined); // surfaces through the put and the entry callbacks
     const produced = countProduced(pack);
-    const hash = createHash('sha256');
-    const body = hashed(throughPool(pack as AsyncIterable<Uint8Array>, this.#options.pool), hash);
-    const put = this.#options.store.put(key, body);
+    const put = sink.write(number, throughPool(pack as AsyncIterable<Uint8Array>, this.#options.pool));
     put.catch((error: unknown) => {
       if (!this.#aborted) this.#failure ??= { error };
       pack.destroy(error instanceof Error ? error : new Error(String(error)));
     });
-    this.#current = { number, key, pack, produced, hash, put };
+    this.#current = { number, sink, pack, produced, put };
     return this.#current;
+  }
+
+  /** The sink for a new fragment: the first one, the same one, or, once it reached end of media, the next. */
+  async #nextSink(): Promise<FragmentSink> {
+    if (this.#sink === undefined) this.#sink = await this.#options.sinks.first();
+    else if (this.#sink.endOfMedia) this.#sink = await this.#options.sinks.next(this.#sink);
+    return this.#sink;
   }
 
   async #close(): Promise<void> {
     const current = this.#current;
     if (!current) return;
     current.pack.finalize();
-    let stored: { bytes: number };
+    let stored: WrittenFragment;
     try {
       stored = await current.put;
     } catch (error) {
@@ -159,11 +169,11 @@ export class FragmentWriter {
     }
     this.#current = undefined;
     if (stored.bytes !== current.produced()) {
-      const error = new Error(`fragment ${current.number}: the store took ${stored.bytes} bytes of ${current.produced()}`);
+      const error = new Error(`fragment ${current.number}: the sink took ${stored.bytes} bytes of ${current.produced()}`);
       this.#failure ??= { error };
       throw error;
     }
-    this.#fragments.push({ number: current.number, key: current.key, bytes: stored.bytes, sha256: current.hash.digest('hex') });
+    this.#stored.push({ fragment: { number: current.number, bytes: stored.bytes, sha256: stored.sha256, location: stored.location }, sink: current.sink });
   }
 
   #throwIfFailed(): void {
@@ -185,14 +195,6 @@ function countProduced(pack: Pack): () => number {
     return push(chunk);
   };
   return () => produced;
-}
-
-/** Hashes what the store consumes, chunk by chunk, without holding on to any. */
-async function* hashed(source: AsyncIterable<Uint8Array>, hash: Hash): AsyncGenerator<Uint8Array, void, undefined> {
-  for await (const chunk of source) {
-    hash.update(chunk);
-    yield chunk;
-  }
 }
 
 type Sink = ReturnType<Pack['entry']>;

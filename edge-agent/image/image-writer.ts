@@ -1,9 +1,11 @@
 import type { BigIntStats } from 'node:fs';
 import { readlink } from 'node:fs/promises';
 import { imageKeys } from '#core/ids.ts';
-import type { Fragment } from '#core/model/image.ts';
+import { fragmentLabel, type Fragment } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
+import type { FragmentSinks } from '#core/ports/fragment-sink.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
+import { messageOf } from '#core/errors.ts';
 import type { BufferPool } from '../transport/buffer-pool.ts';
 import { prepareFile, UnreadableFileError, type CopyResult, type PreparedFile } from '../reader/file-reader.ts';
 import { FragmentWriter, type MemberPlace } from './fragment-writer.ts';
@@ -27,7 +29,10 @@ export interface ImageCounts {
 }
 
 export interface ImageWriterOptions {
+  /** Where the index goes (the storage unit of the copy). */
   store: ObjectStore;
+  /** Where the fragments go. */
+  sinks: FragmentSinks;
   backupId: string;
   pool: BufferPool;
   fragmentSizeBytes: number;
@@ -77,7 +82,7 @@ export class ImageWriter {
   constructor(options: ImageWriterOptions) {
     this.#options = options;
     this.#keys = imageKeys(options.backupId);
-    this.#fragments = new FragmentWriter({ store: options.store, keyOf: this.#keys.fragment, pool: options.pool, fragmentSizeBytes: options.fragmentSizeBytes });
+    this.#fragments = new FragmentWriter({ sinks: options.sinks, pool: options.pool, fragmentSizeBytes: options.fragmentSizeBytes });
     this.#index = new IndexWriter(options.store, this.#keys.index);
     this.#chunkBytes = Math.min(options.pool.sizeBytes, MAX_READ_BYTES);
   }
@@ -97,9 +102,23 @@ export class ImageWriter {
     return this.#fragments.failure ?? this.#index.failure;
   }
 
-  /** Keys of objects completely written, for clean-up after a failure. */
-  get writtenKeys(): string[] {
-    return [...this.#fragments.fragments.map((f) => f.key), ...(this.#indexDone ? [this.#keys.index] : [])];
+  /**
+   * Removes what was completely written (fragments, through the sink that
+   * holds each, and the index), for clean-up after a failure. Returns what
+   * could not be removed, as `what: reason`. Call after `abort`.
+   */
+  async discardWritten(): Promise<string[]> {
+    const leftovers: string[] = [];
+    const attempt = async (what: string, remove: () => Promise<void>): Promise<void> => {
+      try {
+        await remove();
+      } catch (error) {
+        leftovers.push(`${what}: could not remove partial image object (${messageOf(error)})`);
+      }
+    };
+    for (const { fragment, sink } of this.#fragments.fragments) await attempt(fragmentLabel(fragment), () => sink.discard(fragment.location));
+    if (this.#indexDone) await attempt(this.#keys.index, () => this.#options.store.delete(this.#keys.index));
+    return leftovers;
   }
 
   unreadable(path: string, reason: string): void {

@@ -8,12 +8,16 @@ import { StatusCode } from '#core/status-codes.ts';
 import { describeIssues } from '#core/validation.ts';
 
 export const MANIFEST_FORMAT = 'cairn-image';
-export const MANIFEST_FORMAT_VERSION = 1;
+/**
+ * 2: fragments by `location` and the copy's number. 1 (read, never written):
+ * fragments by object `key`, always copy 1; read as version 2.
+ */
+export const MANIFEST_FORMAT_VERSION = 2;
 
 const count = z.number().int().min(0);
 
 /**
- * The image's table of contents, written last: it exists only once every
+ * The table of contents of one copy of an image, written last, next to it: it exists only once every
  * fragment and the index are durable, so a manifest is the mark of a
  * complete image (data first, catalog last). Restore needs nothing else.
  */
@@ -22,6 +26,8 @@ export const ImageManifest = z
     format: z.literal(MANIFEST_FORMAT),
     formatVersion: z.literal(MANIFEST_FORMAT_VERSION),
     backupId: z.string(),
+    /** The copy this manifest describes (1: the one the backup wrote). */
+    copyNumber: z.number().int().positive(),
     jobId: z.number().int().positive(),
     client: Name,
     policy: Name,
@@ -72,6 +78,19 @@ export const ImageManifest = z
   .strict();
 export type ImageManifest = z.output<typeof ImageManifest>;
 
+/** A version 1 manifest: the same fields but `copyNumber`, and fragments by object key. */
+const ManifestV1 = ImageManifest.omit({ copyNumber: true }).extend({
+  formatVersion: z.literal(1),
+  fragments: z.array(z.object({ number: z.number().int().positive(), key: z.string().min(1), bytes: count, sha256: z.string() }).strict()).min(1),
+}).transform(
+  (v1): ImageManifest => ({
+    ...v1,
+    formatVersion: MANIFEST_FORMAT_VERSION,
+    copyNumber: 1,
+    fragments: v1.fragments.map((f) => ({ number: f.number, bytes: f.bytes, sha256: f.sha256, location: { kind: 'object' as const, key: f.key } })),
+  }),
+);
+
 export function encodeManifest(manifest: ImageManifest): Uint8Array {
   return Buffer.from(`${JSON.stringify(ImageManifest.parse(manifest), null, 2)}\n`);
 }
@@ -85,7 +104,8 @@ export async function readManifest(store: ObjectStore, key: string): Promise<Ima
   } catch (error) {
     throw new CairnError(StatusCode.CORRUPT_IMAGE, `manifest ${key} is not JSON`, { cause: error });
   }
-  const parsed = ImageManifest.safeParse(json);
+  const version = typeof json === 'object' && json !== null && 'formatVersion' in json ? json.formatVersion : undefined;
+  const parsed = version === 1 ? ManifestV1.safeParse(json) : ImageManifest.safeParse(json);
   if (!parsed.success) throw new CairnError(StatusCode.CORRUPT_IMAGE, `manifest ${key} is not a Cairn image manifest`, { cause: parsed.error, details: describeIssues(parsed.error) });
   return parsed.data;
 }

@@ -1,5 +1,5 @@
 import { CairnError, NotFoundError } from '#core/errors.ts';
-import type { Fragment, Image } from '#core/model/image.ts';
+import type { Image, ImageCopy } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
@@ -12,6 +12,8 @@ import type { ProblemList } from '../reader/problems.ts';
  * sha256 → file sha256. The catalog record is the root: what the storage
  * unit holds is believed only as far as it agrees with it, and where both
  * name a value (fragments, index key and sha256) the catalog's is used.
+ * A restore reads one copy of the image; each copy has its own manifest,
+ * index and fragments, checked against that copy's catalog entry.
  */
 
 /**
@@ -19,27 +21,28 @@ import type { ProblemList } from '../reader/problems.ts';
  * disagreeing manifest is a corrupt image (2001): the details name every
  * field that differs, with the catalog's value and the manifest's.
  */
-export async function readTrustedManifest(store: ObjectStore, image: Image): Promise<ImageManifest> {
+export async function readTrustedManifest(store: ObjectStore, image: Image, copy: ImageCopy): Promise<ImageManifest> {
   let manifest: ImageManifest;
   try {
-    manifest = await readManifest(store, image.manifestKey);
+    manifest = await readManifest(store, copy.manifestKey);
   } catch (error) {
-    if (error instanceof NotFoundError) throw corruptImage(image.backupId, `its manifest ${image.manifestKey} is missing from storage unit ${image.storageUnit}`, [], error);
+    if (error instanceof NotFoundError) throw corruptImage(image.backupId, `its manifest ${copy.manifestKey} is missing from storage unit ${copy.storageUnit}`, [], error);
     if (error instanceof CairnError && error.statusCode === StatusCode.CORRUPT_IMAGE) throw corruptImage(image.backupId, error.message, error.details, error);
     throw error;
   }
-  const mismatches = manifestMismatches(image, manifest);
+  const mismatches = manifestMismatches(image, copy, manifest);
   if (mismatches.length > 0) {
-    throw corruptImage(image.backupId, `manifest ${image.manifestKey} disagrees with the catalog: ${mismatches[0]}`, mismatches);
+    throw corruptImage(image.backupId, `manifest ${copy.manifestKey} disagrees with the catalog: ${mismatches[0]}`, mismatches);
   }
   return manifest;
 }
 
-/** Every field in which the manifest differs from the catalog record, as `field: manifest has X, the catalog Y`. */
-export function manifestMismatches(image: Image, manifest: ImageManifest): string[] {
+/** Every field in which a copy's manifest differs from the catalog record of the image and that copy, as `field: manifest has X, the catalog Y`. */
+export function manifestMismatches(image: Image, copy: ImageCopy, manifest: ImageManifest): string[] {
   const out: string[] = [];
   const compare = (field: string, catalog: unknown, found: unknown): void => {
-    if (catalog !== found) out.push(`${field}: the manifest has ${JSON.stringify(found)}, the catalog ${JSON.stringify(catalog)}`);
+    // Locations are objects; everything else compared here is a scalar.
+    if (JSON.stringify(catalog) !== JSON.stringify(found)) out.push(`${field}: the manifest has ${JSON.stringify(found)}, the catalog ${JSON.stringify(catalog)}`);
   };
   compare('backupId', image.backupId, manifest.backupId);
   compare('client', image.client, manifest.client);
@@ -47,15 +50,16 @@ export function manifestMismatches(image: Image, manifest: ImageManifest): strin
   compare('schedule', image.schedule, manifest.schedule);
   compare('level', image.level, manifest.level);
   compare('jobId', image.jobId, manifest.jobId);
-  compare('indexKey', image.indexKey, manifest.indexKey);
-  compare('indexSha256', image.indexSha256, manifest.indexSha256);
+  compare('copyNumber', copy.copyNumber, manifest.copyNumber);
+  compare('indexKey', copy.indexKey, manifest.indexKey);
+  compare('indexSha256', copy.indexSha256, manifest.indexSha256);
   compare('fileCount', image.fileCount, manifest.fileCount);
-  compare('bytes', image.bytes, manifest.bytes);
-  compare('fragments.length', image.fragments.length, manifest.fragments.length);
-  image.fragments.forEach((fragment, i) => {
+  if (copy.copyNumber === 1) compare('bytes', image.bytes, manifest.bytes);
+  compare('fragments.length', copy.fragments.length, manifest.fragments.length);
+  copy.fragments.forEach((fragment, i) => {
     const found = manifest.fragments[i];
     if (!found) return;
-    for (const field of ['number', 'key', 'bytes', 'sha256'] as const) compare(`fragments[${i}].${field}`, fragment[field], found[field]);
+    for (const field of ['number', 'location', 'bytes', 'sha256'] as const) compare(`fragments[${i}].${field}`, fragment[field], found[field]);
   });
   return out;
 }
@@ -66,19 +70,14 @@ export function manifestMismatches(image: Image, manifest: ImageManifest): strin
  * the end has read the index the catalog vouches for. A missing or bad
  * index rejects with 2001 naming the image.
  */
-export async function* trustedIndex(store: ObjectStore, image: Image): AsyncGenerator<IndexEntry, void, undefined> {
+export async function* trustedIndex(store: ObjectStore, image: Image, copy: ImageCopy): AsyncGenerator<IndexEntry, void, undefined> {
   try {
-    yield* readIndex(store, image.indexKey, image.indexSha256);
+    yield* readIndex(store, copy.indexKey, copy.indexSha256);
   } catch (error) {
-    if (error instanceof NotFoundError) throw corruptImage(image.backupId, `its index ${image.indexKey} is missing from storage unit ${image.storageUnit}`, [], error);
+    if (error instanceof NotFoundError) throw corruptImage(image.backupId, `its index ${copy.indexKey} is missing from storage unit ${copy.storageUnit}`, [], error);
     if (error instanceof CairnError && error.statusCode === StatusCode.CORRUPT_IMAGE) throw corruptImage(image.backupId, error.message, error.details, error);
     throw error;
   }
-}
-
-/** `fragment 2 (images/host/host_1700000000/fragment-00002.tar)`: how errors name a fragment. */
-export function fragmentLabel(fragment: Fragment): string {
-  return `fragment ${fragment.number} (${fragment.key})`;
 }
 
 /** The error a restore ends with when the image is corrupt; `failures` are its details. */

@@ -1,4 +1,4 @@
-import type { Image } from '#core/model/image.ts';
+import { primaryCopy, type Image } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { CairnError } from '#core/errors.ts';
@@ -13,7 +13,7 @@ import { checkTarget } from './restore-target.ts';
 export interface PointInTimeOptions extends Omit<RestoreOptions, 'store' | 'image'> {
   /** The image that shows the tree at the chosen time (see core imageAt): the catalog record. */
   image: Image;
-  /** Opens the image a backup id names, with its store: the final image and those its unchanged files point at. */
+  /** Opens the image a backup id names, with the store of its primary copy: the final image and those its unchanged files point at. */
   openImage: (backupId: string) => Promise<{ image: Image; store: ObjectStore }>;
   /** When the image was chosen within a policy: earlier images must be of that policy too. */
   policy?: string;
@@ -96,11 +96,12 @@ export function chainRefusal(candidate: Image, backupId: string, final: Image, p
   return undefined;
 }
 
-/** The entries of an image's index at or directly under `path` (bplist): what was there at that time. */
+/** The entries of an image's index at or directly under `path` (bplist): what was there at that time. `store` is the primary copy's storage unit. */
 export async function listImagePath(store: ObjectStore, image: Image, path: string): Promise<IndexEntry[]> {
   const dir = path === '/' ? '/' : path.replace(/\/+$/, '');
   const out: IndexEntry[] = [];
-  for await (const entry of readIndex(store, image.indexKey, image.indexSha256)) {
+  const copy = primaryCopy(image);
+  for await (const entry of readIndex(store, copy.indexKey, copy.indexSha256)) {
     const parent = entry.path.slice(0, Math.max(entry.path.lastIndexOf('/'), 1));
     if (entry.path === dir || parent === dir) out.push(entry);
   }

@@ -1,5 +1,7 @@
 import { CairnError } from '#core/errors.ts';
-import type { Fragment, Image } from '#core/model/image.ts';
+import { primaryCopy, type Fragment, type Image, type ImageCopy } from '#core/model/image.ts';
+import type { FragmentSource } from '#core/ports/fragment-sink.ts';
+import { objectStoreFragmentSource } from '../image/object-store-fragments.ts';
 import type { IndexEntry } from '#core/model/task.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
@@ -23,9 +25,14 @@ export type Selection =
   | { kind: 'picks'; picks: ReadonlyMap<string, ExpectedContent>; by: string };
 
 export interface PlanOptions {
+  /** The storage unit of the copy read: its manifest and index. */
   store: ObjectStore;
   /** The catalog record: the root of trust. */
   image: Image;
+  /** The copy to read (default: the primary, copy 1). */
+  copy?: ImageCopy;
+  /** Reads the copy's fragments by location (default: objects in `store`). */
+  fragmentSource?: FragmentSource;
   selection: Selection;
   /** Where problems with wanted lines are listed (with the line left out of the restore). */
   failures: ProblemList;
@@ -40,8 +47,11 @@ export interface PlanOptions {
 /** One image's share of a restore, decided from its verified index before anything is written. */
 export interface ImagePlan {
   image: Image;
+  /** The copy read, its storage unit, and where its fragments are read from. */
+  copy: ImageCopy;
   store: ObjectStore;
-  /** The catalog's fragments holding wanted members, in order. */
+  fragmentSource: FragmentSource;
+  /** The catalog's fragments of the copy holding wanted members, in order. */
   fragments: Fragment[];
   /** Appended to paths in failures, to say which image a file came from (point in time). */
   source: string;
@@ -67,8 +77,9 @@ const SHA256 = /^[0-9a-f]{64}$/;
  */
 export async function planImage(options: PlanOptions): Promise<ImagePlan> {
   const { image, store, selection, failures } = options;
-  await readTrustedManifest(store, image);
-  const catalogFragments = new Map(image.fragments.map((f) => [f.number, f]));
+  const copy = options.copy ?? primaryCopy(image);
+  await readTrustedManifest(store, image, copy);
+  const catalogFragments = new Map(copy.fragments.map((f) => [f.number, f]));
   const source = selection.kind === 'picks' ? ` (from image ${image.backupId})` : '';
   const roots = selection.kind === 'paths' ? selection.paths.map((given) => ({ given, root: selectionRoot(given), matched: false, unchangedIn: undefined as string | undefined })) : [];
   const selects = (clientPath: string): boolean => {
@@ -85,7 +96,7 @@ export async function planImage(options: PlanOptions): Promise<ImagePlan> {
   const fragments = new Set<number>();
   const found = new Set<string>();
 
-  for await (const entry of trustedIndex(store, image)) {
+  for await (const entry of trustedIndex(store, image, copy)) {
     if (!selects(entry.path)) continue;
     if (selection.kind === 'picks') found.add(entry.path);
     if (entry.fromBackupId !== undefined && !options.onUnchanged && selection.kind !== 'picks') {
@@ -116,7 +127,7 @@ export async function planImage(options: PlanOptions): Promise<ImagePlan> {
   }
   if (linkTargets.size > 0) {
     // A selected hard link brings its file, which comes earlier in walk order: a second pass finds its fragment.
-    for await (const entry of trustedIndex(store, image)) {
+    for await (const entry of trustedIndex(store, image, copy)) {
       if (linkTargets.has(entry.path) && entry.fromBackupId === undefined && lineProblem(entry, catalogFragments) === undefined) fragments.add(entry.fragment);
     }
   }
@@ -124,8 +135,10 @@ export async function planImage(options: PlanOptions): Promise<ImagePlan> {
   const wants = (clientPath: string): boolean => selects(clientPath) || linkTargets.has(clientPath);
   return {
     image,
+    copy,
     store,
-    fragments: image.fragments.filter((f) => fragments.has(f.number)),
+    fragmentSource: options.fragmentSource ?? objectStoreFragmentSource(store, copy.storageUnit),
+    fragments: copy.fragments.filter((f) => fragments.has(f.number)),
     source,
     wants,
     decide: (entry) => {

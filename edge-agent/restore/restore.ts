@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { CairnError, NotFoundError } from '#core/errors.ts';
 import { readUntilAborted, terminated, untilAborted } from './until-aborted.ts';
-import type { Fragment, Image } from '#core/model/image.ts';
+import { fragmentLabel, type Fragment, type ImageCopy, type Image } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
+import type { FragmentSource } from '#core/ports/fragment-sink.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { corruptImageError, fragmentLabel, trustedIndex } from './image-trust.ts';
+import { corruptImageError, trustedIndex } from './image-trust.ts';
 import { IndexCursor } from './index-cursor.ts';
 import { ProblemList } from '../reader/problems.ts';
 import { checkExisting, checkTarget, type ExistingEntries } from './restore-target.ts';
@@ -14,9 +15,14 @@ import { MalformedArchiveError, TarExtractor, type ExtractMember, type MemberDec
 import { memberOwner, pathOfMember } from '../image/tar-member.ts';
 
 export interface RestoreOptions {
+  /** The storage unit of the copy read (the primary copy's unless `copy` says otherwise). */
   store: ObjectStore;
   /** The catalog record of the image: the root of the chain of trust. */
   image: Image;
+  /** The copy to read (default: the primary, copy 1). */
+  copy?: ImageCopy;
+  /** Reads the copy's fragments by location (default: objects in `store`). */
+  fragmentSource?: FragmentSource;
   /** Members are written under it (`/home/a/x` → `<targetDir>/home/a/x`). Created if missing. */
   targetDir: string;
   /** Client paths to restore, with everything under them; all when absent. Each must match something. */
@@ -45,7 +51,7 @@ export interface RestoreResult {
 }
 
 /** What running restore plans needs besides the plans. */
-export type RunOptions = Omit<RestoreOptions, 'store' | 'image' | 'paths'> & { failures: ProblemList; subject: string };
+export type RunOptions = Omit<RestoreOptions, 'store' | 'image' | 'copy' | 'fragmentSource' | 'paths'> & { failures: ProblemList; subject: string };
 
 /**
  * Restores an image (or the `paths` of it) under `targetDir`, following the
@@ -81,6 +87,8 @@ export async function restoreImage(options: RestoreOptions): Promise<RestoreResu
   const plan = await planImage({
     store: options.store,
     image: options.image,
+    ...(options.copy ? { copy: options.copy } : {}),
+    ...(options.fragmentSource ? { fragmentSource: options.fragmentSource } : {}),
     selection: options.paths === undefined ? { kind: 'all' } : { kind: 'paths', paths: options.paths },
     failures,
   });
@@ -121,7 +129,7 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, options: Ru
   const stopOnFailure = (before: number): void => {
     if (failures.count > before && !options.continueOnError) throw corruptImageError(options.subject, failures);
   };
-  const cursor = new IndexCursor(trustedIndex(plan.store, plan.image), new Set(plan.fragments.map((f) => f.number)));
+  const cursor = new IndexCursor(trustedIndex(plan.store, plan.image, plan.copy), new Set(plan.fragments.map((f) => f.number)));
   try {
     for (const fragment of plan.fragments) {
       if (options.signal?.aborted) throw new CairnError(StatusCode.TERMINATED_BY_ADMINISTRATOR, 'termination requested by administrator', { cause: options.signal.reason });
@@ -132,7 +140,7 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, options: Ru
     const before = failures.count;
     // Reading the index to its end checks its sha256 once more (it was read again for the data).
     await cursor.finish((entry) => {
-      if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, noMemberFor(plan.image, entry));
+      if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, noMemberFor(plan.copy, entry));
     });
     stopOnFailure(before);
   } finally {
@@ -143,17 +151,17 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, options: Ru
 /** Restores the wanted members of one fragment; whatever is wrong with it goes to `failures`. */
 async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: IndexCursor, extractor: TarExtractor, failures: ProblemList, signal: AbortSignal | undefined): Promise<void> {
   const label = fragmentLabel(fragment);
-  const noMember = (e: IndexEntry): string => noMemberFor(plan.image, e);
+  const noMember = (e: IndexEntry): string => noMemberFor(plan.copy, e);
   const missing = (reason: (entry: IndexEntry) => string) => (entry: IndexEntry) => {
     if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, reason(entry));
   };
   let body: AsyncIterable<Uint8Array>;
   try {
-    body = readUntilAborted(await untilAborted(plan.store.get(fragment.key), signal), signal);
+    body = readUntilAborted(await untilAborted(plan.fragmentSource.read(fragment), signal), signal);
   } catch (error) {
     if (signal?.aborted) throw terminated(signal);
     if (!(error instanceof NotFoundError)) throw mediaReadError(label, error);
-    failures.addLine(`${label} of image ${plan.image.backupId} is missing from storage unit ${plan.image.storageUnit}`);
+    failures.addLine(`${label} of image ${plan.image.backupId} is missing from storage unit ${plan.copy.storageUnit}`);
     await cursor.endFragment(fragment.number, missing(() => `not restored: ${label} is missing`));
     return;
   }
@@ -241,8 +249,8 @@ function disagreementOf(entry: IndexEntry, member: ExtractMember): string | unde
 }
 
 /** The reason for an index line that no member matched. */
-function noMemberFor(image: Image, entry: IndexEntry): string {
-  const fragment = image.fragments.find((f) => f.number === entry.fragment);
+function noMemberFor(copy: ImageCopy, entry: IndexEntry): string {
+  const fragment = copy.fragments.find((f) => f.number === entry.fragment);
   return `the index places it in ${fragment ? fragmentLabel(fragment) : `fragment ${entry.fragment}`} at byte ${entry.offset}, where there is no such member`;
 }
 

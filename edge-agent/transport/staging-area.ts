@@ -1,6 +1,6 @@
 import { imageKeys } from '#core/ids.ts';
 import type { StagingArea } from '#core/jobs/janitor.ts';
-import type { Image } from '#core/model/image.ts';
+import { fragmentLabel, primaryCopy, type Image, type ImageCopy } from '#core/model/image.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
 import { messageOf } from '#core/errors.ts';
@@ -22,23 +22,27 @@ export function objectStoreStaging(openStore: StorageUnitOpener): StagingArea {
 }
 
 /**
- * Cheap structural check of a catalogued image: the manifest is there and
+ * Cheap structural check of a catalogued image's copy (default: the primary): the manifest is there and
  * says what the catalog says, and every fragment and the index are there
  * with the catalogued sizes. Content checksums are restore's and verify's job.
  */
-export async function checkImageObjects(store: ObjectStore, image: Image): Promise<string[]> {
+export async function checkImageObjects(store: ObjectStore, image: Image, copy: ImageCopy = primaryCopy(image)): Promise<string[]> {
   const problems: string[] = [];
   try {
-    const manifest = await readManifest(store, image.manifestKey);
-    problems.push(...manifestMismatches(image, manifest).map((m) => `manifest ${image.manifestKey} disagrees with the catalog: ${m}`));
+    const manifest = await readManifest(store, copy.manifestKey);
+    problems.push(...manifestMismatches(image, copy, manifest).map((m) => `manifest ${copy.manifestKey} disagrees with the catalog: ${m}`));
   } catch (error) {
-    problems.push(`manifest ${image.manifestKey}: ${messageOf(error)}`);
+    problems.push(`manifest ${copy.manifestKey}: ${messageOf(error)}`);
   }
-  for (const fragment of image.fragments) {
-    const found = await store.head(fragment.key);
-    if (!found) problems.push(`fragment ${fragment.number} (${fragment.key}) is missing`);
-    else if (found.bytes !== fragment.bytes) problems.push(`fragment ${fragment.number} (${fragment.key}) has ${found.bytes} bytes, the catalog says ${fragment.bytes}`);
+  for (const fragment of copy.fragments) {
+    if (fragment.location.kind !== 'object') {
+      problems.push(`${fragmentLabel(fragment)} is not an object, but copy ${copy.copyNumber} is on object storage unit ${copy.storageUnit}`);
+      continue;
+    }
+    const found = await store.head(fragment.location.key);
+    if (!found) problems.push(`${fragmentLabel(fragment)} is missing`);
+    else if (found.bytes !== fragment.bytes) problems.push(`${fragmentLabel(fragment)} has ${found.bytes} bytes, the catalog says ${fragment.bytes}`);
   }
-  if (!(await store.head(image.indexKey))) problems.push(`index ${image.indexKey} is missing`);
+  if (!(await store.head(copy.indexKey))) problems.push(`index ${copy.indexKey} is missing`);
   return problems;
 }

@@ -69,7 +69,7 @@ describe.skipIf(Boolean(skip))(`a backup job on DynamoDB and S3${skip ? ` (skipp
     expect(run.error).toBeUndefined();
     expect(run.statusCode).toBe(0);
     const image = await deps.catalog.getImage(run.backupId!);
-    expect(image?.fragments.length).toBeGreaterThan(1);
+    expect(image?.copies[0]!.fragments.length).toBeGreaterThan(1);
     expect(await deps.media.listReservations()).toEqual([]);
     expect(await deps.jobs.get(run.jobId!)).toMatchObject({ state: 'DONE', statusCode: 0 });
     const target = join(work, 'restore');

@@ -74,7 +74,7 @@ describe('concurrent backups of one client', () => {
       for (const { source, output } of outputs) {
         const image = (await runtime.catalog.getImage(output.backupId))!;
         expect(image.jobId).toBe(output.jobId);
-        const store = await openStorageUnit((await runtime.config.getStorageUnit(image.storageUnit))!);
+        const store = await openStorageUnit((await runtime.config.getStorageUnit(image.copies[0]!.storageUnit))!);
         const target = join(work, 'restore', output.backupId);
         await restoreImage({ store, image, targetDir: target });
         expect((await compareTrees(source, join(target, source))).differences).toEqual([]);

@@ -1,3 +1,4 @@
+import { keyOf } from '../edge-agent/forge.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -144,12 +145,12 @@ describe('backups killed at random moments', () => {
         else expect(image, `${context}: job ${job.jobId} failed (${job.statusCode}), so it has no image`).toBeUndefined();
       }
       // Every byte in storage belongs to a catalogued image, and every catalogued image is whole.
-      const owned = new Set(images.flatMap((i) => [...i.fragments.map((f) => f.key), i.indexKey, i.manifestKey]));
+      const owned = new Set(images.flatMap((i) => [...i.copies[0]!.fragments.map((f) => keyOf(f)), i.copies[0]!.indexKey, i.copies[0]!.manifestKey]));
       const stray = filesUnder(storage).filter((f) => !owned.has(f));
       expect(stray, `${context}: files no catalogued image owns`).toEqual([]);
       const store = new FsObjectStore(storage);
       for (const image of images) {
-        expect(image.manifestKey.startsWith(imageKeys(image.backupId).prefix)).toBe(true);
+        expect(image.copies[0]!.manifestKey.startsWith(imageKeys(image.backupId).prefix)).toBe(true);
         expect(await checkImageObjects(store, image), `${context}: image ${image.backupId}`).toEqual([]);
       }
     } finally {

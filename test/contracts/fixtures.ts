@@ -73,33 +73,40 @@ export function sampleRestoreJob(jobId: number, overrides: Partial<RestoreJob> =
   };
 }
 
-export function sampleImage(client: string, at: Date, overrides: Partial<Image> = {}): Image {
+/** An image with one copy (copy 1) on `storageUnit` (default `disk1`), one object fragment. */
+export function sampleImage(client: string, at: Date, overrides: Partial<Image> & { storageUnit?: string } = {}): Image {
   const backupId = makeBackupId(client, at);
+  const { storageUnit = 'disk1', ...rest } = overrides;
   return {
     backupId,
     client,
     policy: 'daily-home',
     schedule: 'full',
     level: 'full',
-    storageUnit: 'disk1',
     jobId: 1,
     statusCode: 0,
-    fragments: [{ number: 1, key: `images/${client}/${backupId}/fragment-00001.tar`, bytes: 10240, sha256: 'a'.repeat(64) }],
     fileCount: 3,
     bytes: 10240,
-    indexKey: `images/${client}/${backupId}/index.ndjson.gz`,
-    indexSha256: 'b'.repeat(64),
-    manifestKey: `images/${client}/${backupId}/manifest.json`,
     createdAt: at.toISOString(),
     expiresAt: new Date(at.getTime() + 14 * 86400_000).toISOString(),
     state: 'ACTIVE',
-    ...overrides,
+    copies: [
+      {
+        copyNumber: 1,
+        storageUnit,
+        fragments: [{ number: 1, bytes: 10240, sha256: 'a'.repeat(64), location: { kind: 'object', key: `images/${client}/${backupId}/fragment-00001.tar` } }],
+        indexKey: `images/${client}/${backupId}/index.ndjson.gz`,
+        indexSha256: 'b'.repeat(64),
+        manifestKey: `images/${client}/${backupId}/manifest.json`,
+      },
+    ],
+    ...rest,
   };
 }
 
-/** The claim a job takes on an image's backup id before writing it. */
+/** The claim a job takes on an image's backup id before writing it (its primary copy's storage unit). */
 export function claimOf(image: Image, jobId = image.jobId): ImageClaim {
-  return { backupId: image.backupId, jobId, client: image.client, storageUnit: image.storageUnit, claimedAt: image.createdAt };
+  return { backupId: image.backupId, jobId, client: image.client, storageUnit: image.copies[0]!.storageUnit, claimedAt: image.createdAt };
 }
 
 /** Catalogues an image the way a job does: claim its backup id, then commit. */

@@ -1,3 +1,4 @@
+import { keyOf } from './forge.ts';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
@@ -126,9 +127,9 @@ describe('backup and restore of a tree', () => {
     expect(result.statusCode).toBe(0);
     expect(result.fragments.length).toBeGreaterThanOrEqual(3);
     for (const fragment of result.fragments.slice(0, -1)) expect(fragment.bytes).toBeGreaterThanOrEqual(MiB);
-    expect(instrumented.completed).toEqual([...result.fragments.map((f) => f.key), keys.index, keys.manifest]);
+    expect(instrumented.completed).toEqual([...result.fragments.map((f) => keyOf(f)), keys.index, keys.manifest]);
     for (const fragment of result.fragments) {
-      const bytes = await readAll(await store.get(fragment.key));
+      const bytes = await readAll(await store.get(keyOf(fragment)));
       expect(bytes.length).toBe(fragment.bytes);
       expect(createHash('sha256').update(bytes).digest('hex')).toBe(fragment.sha256);
     }
@@ -149,7 +150,7 @@ describe('backup and restore of a tree', () => {
     for (const entry of entries) {
       const fragment = result.fragments[entry.fragment - 1]!;
       const parser = tarExtract();
-      const body = await store.get(fragment.key, { start: entry.offset, end: Math.min(fragment.bytes, entry.offset + 4096) });
+      const body = await store.get(keyOf(fragment), { start: entry.offset, end: Math.min(fragment.bytes, entry.offset + 4096) });
       const first = new Promise<string>((resolve, reject) => {
         parser.on('entry', (header, stream) => {
           resolve(header.name);
@@ -189,7 +190,7 @@ describe('backup and restore of a tree', () => {
     mkdirSync(target);
     const listed: string[] = [];
     for (const fragment of result.fragments) {
-      const file = path.join(unit.dir, fragment.key);
+      const file = path.join(unit.dir, keyOf(fragment));
       const listing = spawnSync(GNU_TAR, ['-tvf', file], { encoding: 'utf8' });
       expect({ status: listing.status, stderr: listing.stderr }).toEqual({ status: 0, stderr: '' });
       listed.push(...spawnSync(GNU_TAR, ['-tf', file], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean));
@@ -228,11 +229,11 @@ describe('restore of a damaged image', () => {
       const task = backupTask(unit.dir, [source.dir]);
       const result = await runBackup(task, { store, reporter: recordingReporter(), now: () => new Date() });
       const fragment = result.fragments[0]!;
-      const bytes = await readAll(await store.get(fragment.key));
+      const bytes = await readAll(await store.get(keyOf(fragment)));
       const at = bytes.indexOf(data.subarray(100_000, 100_064));
       expect(at).toBeGreaterThan(0);
       bytes[at + 10] = bytes[at + 10]! ^ 0xff;
-      await store.put(fragment.key, bytes);
+      await store.put(keyOf(fragment), bytes);
 
       // Act
       const failure = await restoreImage({ store, image: catalogImage(task, result), targetDir: target.dir }).catch((error: unknown) => error);

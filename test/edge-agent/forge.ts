@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { extract as tarExtract, pack as tarPack, type Header } from 'tar-stream';
 import { imageKeys } from '#core/ids.ts';
-import type { Image } from '#core/model/image.ts';
+import type { Fragment, Image, ImageCopy } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
 import { readAll, type ObjectStore } from '#core/ports/object-store.ts';
 import { encodeManifest, MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type ImageManifest } from '#agent/image/manifest.ts';
@@ -15,13 +15,29 @@ import { encodeManifest, MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type ImageMan
 
 export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
+/** The primary copy, where the tests' images are written and read. */
+export function copy1(image: Image): ImageCopy {
+  return image.copies[0]!;
+}
+
+/** The image with its primary copy changed by `patch`. */
+export function withCopy1(image: Image, patch: Partial<ImageCopy>): Image {
+  return { ...image, copies: [{ ...copy1(image), ...patch }, ...image.copies.slice(1)] };
+}
+
+/** The object key of a fragment on an object store. */
+export function keyOf(fragment: Fragment): string {
+  if (fragment.location.kind !== 'object') throw new Error(`fragment ${fragment.number} is not an object`);
+  return fragment.location.key;
+}
+
 export async function objectBytes(store: ObjectStore, key: string): Promise<Buffer> {
   return readAll(await store.get(key));
 }
 
 /** The index lines as stored, without checking anything. */
 export async function indexLines(store: ObjectStore, image: Image): Promise<IndexEntry[]> {
-  const text = gunzipSync(await objectBytes(store, image.indexKey)).toString('utf8');
+  const text = gunzipSync(await objectBytes(store, copy1(image).indexKey)).toString('utf8');
   return text
     .split('\n')
     .filter(Boolean)
@@ -29,23 +45,24 @@ export async function indexLines(store: ObjectStore, image: Image): Promise<Inde
 }
 
 async function rewriteManifest(store: ObjectStore, image: Image, edit: (manifest: ImageManifest) => void): Promise<void> {
-  const manifest = JSON.parse((await objectBytes(store, image.manifestKey)).toString('utf8')) as ImageManifest;
+  const { manifestKey } = copy1(image);
+  const manifest = JSON.parse((await objectBytes(store, manifestKey)).toString('utf8')) as ImageManifest;
   edit(manifest);
-  await store.put(image.manifestKey, encodeManifest(manifest));
+  await store.put(manifestKey, encodeManifest(manifest));
 }
 
 /** Replaces the index with `edit`'s lines; with `reseal` (default) the manifest and the returned catalog record carry its new sha256. */
 export async function rewriteIndex(store: ObjectStore, image: Image, edit: (lines: IndexEntry[]) => unknown[], options: { reseal?: boolean } = {}): Promise<Image> {
   const lines = edit(await indexLines(store, image));
   const bytes = gzipSync(Buffer.from(lines.map((l) => `${JSON.stringify(l)}\n`).join('')));
-  await store.put(image.indexKey, bytes);
+  await store.put(copy1(image).indexKey, bytes);
   if (options.reseal === false) return image;
   const indexSha256 = sha256(bytes);
   await rewriteManifest(store, image, (m) => {
     m.indexSha256 = indexSha256;
     m.indexEntries = lines.length;
   });
-  return { ...image, indexSha256 };
+  return withCopy1(image, { indexSha256 });
 }
 
 /**
@@ -54,18 +71,18 @@ export async function rewriteIndex(store: ObjectStore, image: Image, edit: (line
  * record, so only what the edit changed inside the tar is wrong.
  */
 export async function rewriteFragment(store: ObjectStore, image: Image, number: number, edit: (bytes: Buffer) => Buffer, options: { reseal?: boolean } = {}): Promise<Image> {
-  const fragment = image.fragments.find((f) => f.number === number)!;
-  const bytes = edit(await objectBytes(store, fragment.key));
-  await store.put(fragment.key, bytes);
+  const fragment = copy1(image).fragments.find((f) => f.number === number)!;
+  const bytes = edit(await objectBytes(store, keyOf(fragment)));
+  await store.put(keyOf(fragment), bytes);
   if (options.reseal === false) return image;
   const sealed = { ...fragment, bytes: bytes.length, sha256: sha256(bytes) };
-  const fragments = image.fragments.map((f) => (f.number === number ? sealed : f));
+  const fragments = copy1(image).fragments.map((f) => (f.number === number ? sealed : f));
   const total = fragments.reduce((sum, f) => sum + f.bytes, 0);
   await rewriteManifest(store, image, (m) => {
     m.fragments = fragments;
     m.bytes = total;
   });
-  return { ...image, fragments, bytes: total };
+  return { ...withCopy1(image, { fragments }), bytes: total };
 }
 
 /** Offset of a member's own ustar header: its index offset, past a pax header when there is one. */
@@ -137,13 +154,14 @@ export async function forgeImage(store: ObjectStore, backupId: string, members: 
   const index = gzipSync(Buffer.from(lines.map((l) => `${JSON.stringify(l)}\n`).join('')));
   await store.put(keys.index, index);
 
-  const fragments = [{ number: 1, key: keys.fragment(1), bytes: tar.length, sha256: sha256(tar) }];
+  const fragments: Fragment[] = [{ number: 1, bytes: tar.length, sha256: sha256(tar), location: { kind: 'object', key: keys.fragment(1) } }];
   const createdAt = new Date(Number(backupId.slice(backupId.lastIndexOf('_') + 1)) * 1000).toISOString();
   const files = lines.filter((l) => l.type === 'file').length;
   const manifest: ImageManifest = {
     format: MANIFEST_FORMAT,
     formatVersion: MANIFEST_FORMAT_VERSION,
     backupId,
+    copyNumber: 1,
     jobId: 1,
     client,
     policy: 'forged',
@@ -175,18 +193,14 @@ export async function forgeImage(store: ObjectStore, backupId: string, members: 
     policy: 'forged',
     schedule: 'full',
     level: 'full',
-    storageUnit: 'disk1',
     jobId: 1,
     statusCode: 0,
-    fragments,
     fileCount: lines.length,
     bytes: tar.length,
-    indexKey: keys.index,
-    indexSha256: manifest.indexSha256,
-    manifestKey: keys.manifest,
     createdAt,
     expiresAt: new Date(Date.parse(createdAt) + 86_400_000).toISOString(),
     state: 'ACTIVE',
+    copies: [{ copyNumber: 1, storageUnit: 'disk1', fragments, indexKey: keys.index, indexSha256: manifest.indexSha256, manifestKey: keys.manifest }],
   };
 }
 

@@ -10,7 +10,7 @@ import type { IndexEntry } from '#core/model/task.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { FsObjectStore } from '#local/fs-object-store.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
-import { forgeImage, headerOffset, indexLines, objectBytes, rewriteFragment, rewriteIndex, setHeaderSize, sha256 } from './forge.ts';
+import { copy1, forgeImage, keyOf, headerOffset, indexLines, objectBytes, rewriteFragment, rewriteIndex, setHeaderSize, sha256 } from './forge.ts';
 import { backupTask, catalogImage, patterned, recordingReporter, tempDir } from './helpers.ts';
 
 const MiB = 1024 * 1024;
@@ -82,7 +82,7 @@ describe('restore of a damaged or forged image', () => {
     const { base, selections, ...ids } = overrides;
     const task = backupTask(unit, selections ?? [source.dir], {
       ...ids,
-      ...(base ? { level: 'differential-incremental', base: { backupId: base.backupId, indexKey: base.indexKey, indexSha256: base.indexSha256, storageUnit: { name: 'disk1', kind: 'disk', path: unit, fragmentSizeBytes: MiB } } } : {}),
+      ...(base ? { level: 'differential-incremental', base: { backupId: base.backupId, indexKey: copy1(base).indexKey, indexSha256: copy1(base).indexSha256, storageUnit: { name: 'disk1', kind: 'disk', path: unit, fragmentSizeBytes: MiB } } } : {}),
     });
     const result = await runBackup(task, { store, openStore: openStorageUnit, reporter: recordingReporter(), now: () => new Date() });
     const image = catalogImage(task, result);
@@ -117,17 +117,17 @@ describe('restore of a damaged or forged image', () => {
       // Prepare: a second image of the same client in the same unit; its manifest and index replace the first one's.
       const f = await backedUp();
       const other = await backedUp({ backupId: 'host1_1700000100' }, f.unit);
-      await f.store.put(f.image.manifestKey, await objectBytes(f.store, other.image.manifestKey));
-      await f.store.put(f.image.indexKey, await objectBytes(f.store, other.image.indexKey));
+      await f.store.put(copy1(f.image).manifestKey, await objectBytes(f.store, copy1(other.image).manifestKey));
+      await f.store.put(copy1(f.image).indexKey, await objectBytes(f.store, copy1(other.image).indexKey));
 
       // Act
       const failure = await failureOf(restore(f, f.image));
 
       // Assess
       expect(failure.statusCode).toBe(StatusCode.CORRUPT_IMAGE);
-      expect(failure.message).toBe(`image host1_1700000000 is corrupt: manifest ${f.image.manifestKey} disagrees with the catalog: backupId: the manifest has "host1_1700000100", the catalog "host1_1700000000"`);
-      expect(failure.details).toContain(`indexKey: the manifest has "${other.image.indexKey}", the catalog "${f.image.indexKey}"`);
-      expect(failure.details).toContain(`fragments[0].key: the manifest has "${other.image.fragments[0]!.key}", the catalog "${f.image.fragments[0]!.key}"`);
+      expect(failure.message).toBe(`image host1_1700000000 is corrupt: manifest ${copy1(f.image).manifestKey} disagrees with the catalog: backupId: the manifest has "host1_1700000100", the catalog "host1_1700000000"`);
+      expect(failure.details).toContain(`indexKey: the manifest has "${copy1(other.image).indexKey}", the catalog "${copy1(f.image).indexKey}"`);
+      expect(failure.details).toContain(`fragments[0].location: the manifest has ${JSON.stringify(copy1(other.image).fragments[0]!.location)}, the catalog ${JSON.stringify(copy1(f.image).fragments[0]!.location)}`);
       expect(existsSync(f.target)).toBe(false);
       expectNothingOutside(f);
     });
@@ -135,23 +135,23 @@ describe('restore of a damaged or forged image', () => {
     it('refuses an index that is not the one the catalog vouches for, and writes nothing', async () => {
       const f = await backedUp();
       const other = await backedUp({ backupId: 'host1_1700000100', selections: [path.join(source.dir, 'c')] }, f.unit);
-      await f.store.put(f.image.indexKey, await objectBytes(f.store, other.image.indexKey));
+      await f.store.put(copy1(f.image).indexKey, await objectBytes(f.store, copy1(other.image).indexKey));
 
       const failure = await failureOf(restore(f, f.image));
 
       expect(failure.statusCode).toBe(StatusCode.CORRUPT_IMAGE);
-      expect(failure.message).toMatch(new RegExp(`^image host1_1700000000 is corrupt: index ${f.image.indexKey} has sha256 [0-9a-f]{64}, expected ${f.image.indexSha256}`));
+      expect(failure.message).toMatch(new RegExp(`^image host1_1700000000 is corrupt: index ${copy1(f.image).indexKey} has sha256 [0-9a-f]{64}, expected ${copy1(f.image).indexSha256}`));
       expect(existsSync(f.target)).toBe(false);
     });
 
     it('refuses a manifest that is missing, naming it', async () => {
       const f = await backedUp();
-      await f.store.delete(f.image.manifestKey);
+      await f.store.delete(copy1(f.image).manifestKey);
 
       const failure = await failureOf(restore(f, f.image));
 
       expect(failure.statusCode).toBe(StatusCode.CORRUPT_IMAGE);
-      expect(failure.message).toBe(`image host1_1700000000 is corrupt: its manifest ${f.image.manifestKey} is missing from storage unit disk1`);
+      expect(failure.message).toBe(`image host1_1700000000 is corrupt: its manifest ${copy1(f.image).manifestKey} is missing from storage unit disk1`);
     });
 
     it('refuses a file whose index line has no sha256, before anything is written', async () => {
@@ -171,9 +171,9 @@ describe('restore of a damaged or forged image', () => {
         case: 'a line after the last member of its fragment',
         edit: (f: Fixture) => (lines: IndexEntry[]) => {
           const at = lines.findIndex((l) => l.path === f.line('a/one.bin').path) + 1;
-          return [...lines.slice(0, at), ghost(f, f.image.fragments[0]!.bytes - 1024), ...lines.slice(at)];
+          return [...lines.slice(0, at), ghost(f, copy1(f.image).fragments[0]!.bytes - 1024), ...lines.slice(at)];
         },
-        expected: (f: Fixture) => `${path.join(source.dir, 'a/ghost.txt')}: the index places it in fragment 1 (${f.image.fragments[0]!.key}) at byte ${f.image.fragments[0]!.bytes - 1024}, where there is no such member`,
+        expected: (f: Fixture) => `${path.join(source.dir, 'a/ghost.txt')}: the index places it in fragment 1 (${keyOf(copy1(f.image).fragments[0]!)}) at byte ${copy1(f.image).fragments[0]!.bytes - 1024}, where there is no such member`,
       },
       {
         case: 'a line between two members',
@@ -181,12 +181,12 @@ describe('restore of a damaged or forged image', () => {
           const at = lines.findIndex((l) => l.path === f.line('a/one.bin').path);
           return [...lines.slice(0, at), ghost(f, f.line('a/one.bin').offset - 1), ...lines.slice(at)];
         },
-        expected: (f: Fixture) => `${path.join(source.dir, 'a/ghost.txt')}: the index places it in fragment 1 (${f.image.fragments[0]!.key}) at byte ${f.line('a/one.bin').offset - 1}, where there is no such member`,
+        expected: (f: Fixture) => `${path.join(source.dir, 'a/ghost.txt')}: the index places it in fragment 1 (${keyOf(copy1(f.image).fragments[0]!)}) at byte ${f.line('a/one.bin').offset - 1}, where there is no such member`,
       },
       {
         case: 'a member without its line',
         edit: (f: Fixture) => (lines: IndexEntry[]) => lines.filter((l) => l.path !== f.line('a/small.txt').path),
-        expected: (f: Fixture) => `${f.line('a/small.txt').path}: fragment 2 (${f.image.fragments[1]!.key}) holds it (header at byte ${headerOffsetOf(f, 'a/small.txt')}) where the index does not list it`,
+        expected: (f: Fixture) => `${f.line('a/small.txt').path}: fragment 2 (${keyOf(copy1(f.image).fragments[1]!)}) holds it (header at byte ${headerOffsetOf(f, 'a/small.txt')}) where the index does not list it`,
       },
     ])('names the disagreement between index and fragment: $case (status 2001), keeping directory modes', async ({ edit, expected }) => {
       // Prepare
@@ -278,7 +278,7 @@ describe('restore of a damaged or forged image', () => {
     it('names a truncated fragment and the member being read (2001), and keeps directory modes', async () => {
       // Prepare: fragment 2 loses its last 100 000 bytes, inside b/two.bin.
       const f = await backedUp();
-      const fragment = f.image.fragments[1]!;
+      const fragment = copy1(f.image).fragments[1]!;
       await rewriteFragment(f.store, f.image, 2, (bytes) => bytes.subarray(0, bytes.length - 100_000), { reseal: false });
 
       // Act
@@ -288,7 +288,7 @@ describe('restore of a damaged or forged image', () => {
       expect(failure.statusCode).toBe(StatusCode.CORRUPT_IMAGE);
       const member = f.line('b/two.bin').path.slice(1);
       expect(failure.message).toMatch(
-        new RegExp(`^image host1_1700000000 is corrupt: fragment 2 \\(${fragment.key}\\) is not a readable tar archive in the data of member ${escape(member)} \\(header at byte \\d+\\): the archive ends before the data its headers promise .*; the fragment is truncated: ${fragment.bytes - 100_000} of ${fragment.bytes} bytes`),
+        new RegExp(`^image host1_1700000000 is corrupt: fragment 2 \\(${keyOf(fragment)}\\) is not a readable tar archive in the data of member ${escape(member)} \\(header at byte \\d+\\): the archive ends before the data its headers promise .*; the fragment is truncated: ${fragment.bytes - 100_000} of ${fragment.bytes} bytes`),
       );
       expect(failure.details).toHaveLength(1);
       expect([modeOf(f.restored('')), modeOf(f.restored('a')), modeOf(f.restored('b'))]).toEqual(['755', '755', '750']);
@@ -309,7 +309,7 @@ describe('restore of a damaged or forged image', () => {
       const failure = await failureOf(restore(f, image));
 
       expect(failure.statusCode).toBe(StatusCode.CORRUPT_IMAGE);
-      const label = `fragment 3 (${image.fragments[2]!.key})`;
+      const label = `fragment 3 (${keyOf(copy1(image).fragments[2]!)})`;
       expect(failure.message).toBe(`image host1_1700000000 is corrupt: ${three.path}: ${label}: the member's size is 5000, the index says 6`);
       expect(failure.details[1]).toMatch(new RegExp(`^${escape(label)} is not a readable tar archive in the data of member ${escape(three.path.slice(1))} .*: the archive ends before the data its headers promise`));
       expect(existsSync(f.restored('c/three.txt'))).toBe(false);
@@ -343,7 +343,7 @@ describe('restore of a damaged or forged image', () => {
 
       expect(failure.statusCode).toBe(StatusCode.CORRUPT_IMAGE);
       expect(failure.message).toMatch(
-        new RegExp(`^image host1_1700000000 is corrupt: fragment 2 \\(${escape(image.fragments[1]!.key)}\\) is not a readable tar archive after member ${escape(f.line('b').path.slice(1))}/ \\(header at byte \\d+\\): a header block fails its checksum$`),
+        new RegExp(`^image host1_1700000000 is corrupt: fragment 2 \\(${escape(keyOf(copy1(image).fragments[1]!))}\\) is not a readable tar archive after member ${escape(f.line('b').path.slice(1))}/ \\(header at byte \\d+\\): a header block fails its checksum$`),
       );
       expect(modeOf(f.restored('b'))).toBe('750');
       expectNothingOutside(f);
@@ -373,18 +373,18 @@ describe('restore of a damaged or forged image', () => {
 
     it('names a fragment missing from the storage unit, and with continueOnError restores the others', async () => {
       const f = await backedUp();
-      const fragment = f.image.fragments[2]!;
-      await f.store.delete(fragment.key);
+      const fragment = copy1(f.image).fragments[2]!;
+      await f.store.delete(keyOf(fragment));
 
       const failure = await failureOf(restore(f, f.image));
       const partial = await restore(f, f.image, { continueOnError: true, existing: 'overwrite' });
 
       expect(failure.statusCode).toBe(StatusCode.CORRUPT_IMAGE);
-      expect(failure.message).toBe(`image host1_1700000000 is corrupt: fragment 3 (${fragment.key}) of image host1_1700000000 is missing from storage unit disk1`);
+      expect(failure.message).toBe(`image host1_1700000000 is corrupt: fragment 3 (${keyOf(fragment)}) of image host1_1700000000 is missing from storage unit disk1`);
       expect(partial.failures).toEqual([
-        `fragment 3 (${fragment.key}) of image host1_1700000000 is missing from storage unit disk1`,
-        `${f.line('c').path}: not restored: fragment 3 (${fragment.key}) is missing`,
-        `${f.line('c/three.txt').path}: not restored: fragment 3 (${fragment.key}) is missing`,
+        `fragment 3 (${keyOf(fragment)}) of image host1_1700000000 is missing from storage unit disk1`,
+        `${f.line('c').path}: not restored: fragment 3 (${keyOf(fragment)}) is missing`,
+        `${f.line('c/three.txt').path}: not restored: fragment 3 (${keyOf(fragment)}) is missing`,
       ]);
       expect(readFileSync(f.restored('b/note.txt'), 'utf8')).toBe('note\n');
       expect(existsSync(f.restored('c'))).toBe(false);
@@ -406,7 +406,7 @@ describe('restore of a damaged or forged image', () => {
     it('with continueOnError restores the intact fragments around a corrupt one and lists what it could not restore', async () => {
       // Prepare: a flipped bit in b/note.txt's header breaks fragment 2 from there on.
       const f = await backedUp();
-      const fragment = f.image.fragments[1]!;
+      const fragment = copy1(f.image).fragments[1]!;
       await rewriteFragment(
         f.store,
         f.image,
@@ -424,9 +424,9 @@ describe('restore of a damaged or forged image', () => {
 
       // Assess: fragments 1 and 3 whole, fragment 2 up to the damage; the rest listed.
       expect(restored.failures).toEqual([
-        expect.stringMatching(new RegExp(`^fragment 2 \\(${escape(fragment.key)}\\) is not a readable tar archive after member ${escape(f.line('b').path.slice(1))}/ .*: a header block fails its checksum$`)),
-        `${f.line('b/note.txt').path}: not restored: fragment 2 (${fragment.key}) is unreadable from there on`,
-        `${f.line('b/two.bin').path}: not restored: fragment 2 (${fragment.key}) is unreadable from there on`,
+        expect.stringMatching(new RegExp(`^fragment 2 \\(${escape(keyOf(fragment))}\\) is not a readable tar archive after member ${escape(f.line('b').path.slice(1))}/ .*: a header block fails its checksum$`)),
+        `${f.line('b/note.txt').path}: not restored: fragment 2 (${keyOf(fragment)}) is unreadable from there on`,
+        `${f.line('b/two.bin').path}: not restored: fragment 2 (${keyOf(fragment)}) is unreadable from there on`,
       ]);
       expect(readFileSync(f.restored('a/one.bin')).equals(patterned(MiB + 100_000, 1))).toBe(true);
       expect(readFileSync(f.restored('a/small.txt'), 'utf8')).toBe('small\n');
@@ -497,8 +497,8 @@ describe('restore of a damaged or forged image', () => {
 const headerOffsets = new WeakMap<Fixture, Map<string, number>>();
 async function headerOffsetsOf(f: Fixture): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  for (const fragment of f.image.fragments) {
-    const bytes = await objectBytes(f.store, fragment.key);
+  for (const fragment of copy1(f.image).fragments) {
+    const bytes = await objectBytes(f.store, keyOf(fragment));
     for (const line of f.lines.filter((l) => l.fragment === fragment.number)) out.set(line.path, headerOffset(bytes, line));
   }
   return out;

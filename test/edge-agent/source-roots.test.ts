@@ -8,6 +8,7 @@ import { excludeMatcher } from '#agent/reader/exclude.ts';
 import { statSelections, walk } from '#agent/reader/walker.ts';
 import { FsObjectStore } from '#local/fs-object-store.ts';
 import { backupTask, catalogImage, patterned, recordingReporter, snapshotTree, tempDir } from './helpers.ts';
+import { primaryCopy } from '#core/model/image.ts';
 
 /**
  * A snapshot is the client's tree mounted somewhere else. The reader opens
@@ -48,7 +49,7 @@ describe('reading a tree from another location (a snapshot mount)', () => {
     // Assess
     expect(result.statusCode).toBe(0);
     const names: string[] = [];
-    for await (const entry of readIndex(store, image.indexKey, image.indexSha256)) names.push(entry.path);
+    for await (const entry of readIndex(store, primaryCopy(image).indexKey, primaryCopy(image).indexSha256)) names.push(entry.path);
     expect(names).toEqual([original, `${original}/sub`, `${original}/sub/deeper`, `${original}/sub/deeper/big.bin`, `${original}/sub/hard`, `${original}/sub/link`, `${original}/top.txt`]);
     expect(names.some((name) => name.includes(work.dir))).toBe(false);
     expect(restored.refused).toEqual([]);

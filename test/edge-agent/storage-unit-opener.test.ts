@@ -8,6 +8,7 @@ import type { StorageUnit } from '#core/model/storage-unit.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { FsObjectStore } from '#local/fs-object-store.ts';
 import { backupTask, catalogImage, recordingReporter, tempDir } from './helpers.ts';
+import { primaryCopy } from '#core/model/image.ts';
 
 /**
  * The agent opens storage only through the opener its entry point hands it
@@ -37,7 +38,7 @@ describe('the storage-unit opener the agent is given', () => {
     backupTask(unit.dir, [source.dir], {
       backupId: 'host1_1700003600',
       level: 'differential-incremental',
-      base: { backupId: full.backupId, indexKey: full.indexKey, indexSha256: full.indexSha256, storageUnit: { name: 'disk1', kind: 'disk', path: unit.dir, fragmentSizeBytes: 1024 * 1024 } },
+      base: { backupId: full.backupId, indexKey: primaryCopy(full).indexKey, indexSha256: primaryCopy(full).indexSha256, storageUnit: { name: 'disk1', kind: 'disk', path: unit.dir, fragmentSizeBytes: 1024 * 1024 } },
     });
 
   it("reads an incremental's base index through the opener, from the base's storage unit", async () => {

@@ -1,3 +1,4 @@
+import { keyOf } from '../edge-agent/forge.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -125,7 +126,7 @@ describe('the janitor: jobs, catalog and storage agree after a crash', () => {
     const run = await runBackupJob(runtime, { client: 'host1', selections: [source] });
     const image = (await runtime.catalog.getImage(run.backupId!))!;
     await runtime.jobs.update(run.jobId!, (j) => ({ ...j, state: 'ACTIVE', statusCode: undefined, statusText: undefined, endedAt: undefined, owner: deadOwner }));
-    rmSync(join(storage, image.fragments[0]!.key));
+    rmSync(join(storage, keyOf(image.copies[0]!.fragments[0]!)));
 
     const report = await runJanitor(runtime);
 

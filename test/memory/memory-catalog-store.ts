@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { assertBackupIdOf, differentImage, uncataloguable } from '#core/catalog/catalog-refusals.ts';
 import { byCodePoint } from '#core/code-point-order.ts';
-import type { Image, ImageClaim } from '#core/model/image.ts';
+import { primaryCopy, type Image, type ImageClaim } from '#core/model/image.ts';
 import type { CatalogStore, ImageQuery } from '#core/ports/catalog-store.ts';
 import { io, stored } from './copy.ts';
 
@@ -56,7 +56,7 @@ export class MemoryCatalogStore implements CatalogStore {
     const image = this.#images.get(backupId);
     if (image === undefined) return false;
     this.#images.delete(backupId);
-    this.#claims.set(backupId, { backupId, jobId: image.jobId, client: image.client, storageUnit: image.storageUnit, claimedAt: at.toISOString() });
+    this.#claims.set(backupId, { backupId, jobId: image.jobId, client: image.client, storageUnit: primaryCopy(image).storageUnit, claimedAt: at.toISOString() });
     return true;
   }
 

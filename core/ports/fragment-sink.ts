@@ -1,0 +1,52 @@
+import type { Fragment, FragmentLocation } from '../model/image.ts';
+
+/** A fragment as its sink stored it: where, how many bytes, and the sha256 of exactly those bytes. */
+export interface WrittenFragment {
+  location: FragmentLocation;
+  bytes: number;
+  sha256: string;
+}
+
+/**
+ * Where the fragment writer's bytes go: an object store now (disk, S3), a
+ * tape drive with a mounted volume next (DESIGN §6, §9).
+ *
+ * - `write` stores fragment `number` of the copy from `body` and resolves
+ *   once it is durable, with where it is. It consumes each chunk before it
+ *   asks for the next and keeps no reference to it (the chunks are pooled
+ *   buffers). When `body` fails or `write` rejects, what was written of the
+ *   fragment is not a fragment: an object store leaves nothing behind; a
+ *   tape leaves bytes that no catalog points at.
+ * - `endOfMedia` turns true once the medium passed its early-warning mark:
+ *   the writer then closes the fragment at the next member boundary (a tape
+ *   still has room past the mark for that) and goes on with the next sink.
+ *   An object store never reaches it.
+ * - `discard` removes a fragment this sink wrote, for a failed image.
+ *   Idempotent. A tape sink may leave it where it is: nothing points at it
+ *   and relabelling the volume reclaims it.
+ */
+export interface FragmentSink {
+  write(number: number, body: AsyncIterable<Uint8Array>): Promise<WrittenFragment>;
+  readonly endOfMedia: boolean;
+  discard(location: FragmentLocation): Promise<void>;
+}
+
+/**
+ * The sinks one copy is written to, in order: the first, and the next one
+ * whenever the current one reaches end of media (for tape: reserve and
+ * mount the next volume). `next` rejects with a CairnError (96, unable to
+ * allocate new media) when there is none; the backup then fails.
+ */
+export interface FragmentSinks {
+  first(): Promise<FragmentSink>;
+  next(full: FragmentSink): Promise<FragmentSink>;
+}
+
+/**
+ * Reads a copy's fragments by location, for restore. `read` rejects with
+ * NotFoundError when the fragment is not there, and with a CairnError naming
+ * the location when this source cannot read that kind of location.
+ */
+export interface FragmentSource {
+  read(fragment: Fragment): Promise<AsyncIterable<Uint8Array>>;
+}

@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+import { CairnError } from '#core/errors.ts';
+import { fragmentLabel, type FragmentLocation } from '#core/model/image.ts';
+import type { FragmentSink, FragmentSinks, FragmentSource, WrittenFragment } from '#core/ports/fragment-sink.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
+import { StatusCode } from '#core/status-codes.ts';
+
+/**
+ * The fragment sink of an object-store storage unit (disk, S3): fragment `n`
+ * is the object `keyOf(n)`. An object store has no end of media, so one
+ * sink takes the whole copy.
+ */
+export class ObjectStoreFragmentSink implements FragmentSink {
+  readonly endOfMedia = false;
+  readonly #store: ObjectStore;
+  readonly #keyOf: (n: number) => string;
+
+  constructor(store: ObjectStore, keyOf: (n: number) => string) {
+    this.#store = store;
+    this.#keyOf = keyOf;
+  }
+
+  async write(number: number, body: AsyncIterable<Uint8Array>): Promise<WrittenFragment> {
+    const key = this.#keyOf(number);
+    const hash = createHash('sha256');
+    const stored = await this.#store.put(key, hashed(body, hash));
+    return { location: { kind: 'object', key }, bytes: stored.bytes, sha256: hash.digest('hex') };
+  }
+
+  async discard(location: FragmentLocation): Promise<void> {
+    if (location.kind !== 'object') throw new Error(`an object store holds no ${location.kind} fragments`);
+    await this.#store.delete(location.key);
+  }
+}
+
+/** The sinks of a copy on an object store: one, never full. */
+export function objectStoreSinks(store: ObjectStore, keyOf: (n: number) => string): FragmentSinks {
+  const sink = new ObjectStoreFragmentSink(store, keyOf);
+  return {
+    first: () => Promise.resolve(sink),
+    next: () => Promise.reject(new CairnError(StatusCode.UNABLE_TO_ALLOCATE_MEDIA, 'an object storage unit reported end of media')),
+  };
+}
+
+/**
+ * Reads fragments at object locations from `store` (the copy's storage
+ * unit). A fragment on tape is refused with 219: this agent has no tape
+ * reader yet, and reading some other copy silently is not its call.
+ */
+export function objectStoreFragmentSource(store: ObjectStore, storageUnit: string): FragmentSource {
+  return {
+    read: async (fragment) => {
+      const { location } = fragment;
+      if (location.kind === 'object') return store.get(location.key);
+      throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `${fragmentLabel(fragment)} is on tape, and this agent cannot read tape yet; storage unit ${storageUnit} holds objects only`);
+    },
+  };
+}
+
+/** Hashes what the store consumes, chunk by chunk, without holding on to any. */
+async function* hashed(source: AsyncIterable<Uint8Array>, hash: ReturnType<typeof createHash>): AsyncGenerator<Uint8Array, void, undefined> {
+  for await (const chunk of source) {
+    hash.update(chunk);
+    yield chunk;
+  }
+}
