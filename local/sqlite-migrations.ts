@@ -1,7 +1,10 @@
 import { CairnError } from '#core/errors.ts';
 import { IMAGE_RECORD_VERSION, upgradeImageRecord } from '#core/catalog/image-versions.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import type { SqliteDatabase } from './sqlite-database.ts';
+import type Database from 'better-sqlite3';
+
+/** The standalone database (sqlite-database.ts's SqliteDatabase; named here so the two files do not import each other). */
+type SqliteDatabase = Database.Database;
 
 /**
  * The version of the data in a standalone database, in `PRAGMA
