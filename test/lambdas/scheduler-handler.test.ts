@@ -3,14 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLocalRuntime, DEFAULT_STORAGE_UNIT, type LocalRuntime } from '#local/runtime.ts';
-import { CairnError } from '#core/errors.ts';
 import { FakeClock } from '#core/ports/clock.ts';
-import type { ExecutionStarter, StartOutcome } from '#core/ports/execution-starter.ts';
 import { weekdays } from '#core/model/policy.ts';
-import { StatusCode } from '#core/status-codes.ts';
 import { createJobsHandler } from '#lambdas/jobs-handler.ts';
 import { createSchedulerHandler, type TickResult } from '#lambdas/scheduler-handler.ts';
 import { samplePolicy } from '../contracts/fixtures.ts';
+import { MemoryExecutionStarter } from '../memory/memory-execution-starter.ts';
 
 /** Tuesday 22:30 UTC, inside the nightly window that opened at 20:00. */
 const NOW = '2026-11-24T22:30:00.000Z';
@@ -18,29 +16,11 @@ const WINDOW_START = '2026-11-24T20:00:00.000Z';
 const WINDOW_END = '2026-11-25T04:00:00.000Z';
 const nameOf = (client: string) => `nightly.${client}.daily.${Date.parse(WINDOW_START) / 1000}`;
 
-/**
- * An ExecutionStarter with Step Functions' at-most-once by name: it records
- * every call and each execution it started, and fails names it is told to.
- */
-class RecordingStarter implements ExecutionStarter {
-  readonly calls: { name: string; input: unknown }[] = [];
-  readonly executions = new Map<string, unknown>();
-  readonly failing = new Set<string>();
-
-  async start(name: string, input: unknown): Promise<StartOutcome> {
-    this.calls.push({ name, input });
-    if (this.failing.has(name)) throw new CairnError(StatusCode.INTERNAL_ERROR, `StartExecution ${name} failed: ThrottlingException`);
-    if (this.executions.has(name)) return 'already-started';
-    this.executions.set(name, input);
-    return 'started';
-  }
-}
-
 describe('the scheduler tick', () => {
   let home: string;
   let rt: LocalRuntime;
   let clock: FakeClock;
-  let starter: RecordingStarter;
+  let starter: MemoryExecutionStarter;
   let tick: (event?: unknown) => Promise<TickResult>;
 
   beforeEach(async () => {
@@ -54,7 +34,7 @@ describe('the scheduler tick', () => {
         schedules: [{ name: 'daily', type: 'full', frequency: 86_400, windows: [{ days: [...weekdays], start: '20:00', duration: 8 * 3600 }], retention: { days: 14 } }],
       }),
     );
-    starter = new RecordingStarter();
+    starter = new MemoryExecutionStarter();
     tick = createSchedulerHandler({ config: rt.config, catalog: rt.catalog, jobs: rt.jobs, starter, clock });
   });
   afterEach(() => {
@@ -66,7 +46,7 @@ describe('the scheduler tick', () => {
     const result = await tick({});
 
     expect(result).toEqual({ at: NOW, started: [nameOf('client2'), nameOf('client1')], alreadyStarted: [], notDue: 0 });
-    expect(starter.calls).toEqual([
+    expect(starter.executions.calls).toEqual([
       {
         name: nameOf('client2'),
         input: { request: { policy: 'nightly', client: 'client2', schedule: 'daily', level: 'full', windowStart: WINDOW_START, windowEnd: WINDOW_END, dueAt: WINDOW_START, executionName: nameOf('client2') } },
@@ -84,14 +64,14 @@ describe('the scheduler tick', () => {
     const again = await tick({});
 
     expect(again).toEqual({ at: NOW, started: [], alreadyStarted: [nameOf('client2'), nameOf('client1')], notDue: 0 });
-    expect(starter.calls.map((c) => c.name)).toEqual([nameOf('client2'), nameOf('client1'), nameOf('client2'), nameOf('client1')]);
-    expect([...starter.executions.keys()]).toEqual([nameOf('client2'), nameOf('client1')]);
+    expect(starter.executions.calls.map((c) => c.name)).toEqual([nameOf('client2'), nameOf('client1'), nameOf('client2'), nameOf('client1')]);
+    expect([...starter.executions.started.keys()]).toEqual([nameOf('client2'), nameOf('client1')]);
   });
 
   it('gives the Queue state a request it accepts, and once the job is queued it is no longer due', async () => {
     await tick({});
     const jobs = createJobsHandler(rt);
-    const input = starter.executions.get(nameOf('client1')) as { request: unknown };
+    const input = starter.executions.started.get(nameOf('client1')) as { request: unknown };
 
     const ref = (await jobs({ action: 'queue', request: input.request })) as { jobId: number };
     clock.advance(60_000);
@@ -109,11 +89,11 @@ describe('the scheduler tick', () => {
     const result = await tick({});
 
     expect(result).toEqual({ at: NOW, started: [], alreadyStarted: [], notDue: 2 });
-    expect(starter.calls).toEqual([]);
+    expect(starter.executions.calls).toEqual([]);
   });
 
   it('starts the other due jobs when one cannot be started, then fails naming it', async () => {
-    starter.failing.add(nameOf('client2'));
+    starter.executions.failing.add(nameOf('client2'));
     const logged: { level: string; message: string; data: unknown }[] = [];
     const logging = createSchedulerHandler({ config: rt.config, catalog: rt.catalog, jobs: rt.jobs, starter, clock, log: (level, message, data) => logged.push({ level, message, data }) });
 
@@ -122,7 +102,7 @@ describe('the scheduler tick', () => {
       (e: unknown) => e as Error,
     );
 
-    expect([...starter.executions.keys()]).toEqual([nameOf('client1')]);
+    expect([...starter.executions.started.keys()]).toEqual([nameOf('client1')]);
     expect(error?.name).toBe('Status2000');
     expect(error?.message).toMatch(/could not start 1 of 2 due jobs \(started 1\)/);
     const detail = `${nameOf('client2')}: StartExecution ${nameOf('client2')} failed: ThrottlingException`;
