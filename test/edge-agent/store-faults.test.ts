@@ -56,7 +56,7 @@ describe('the agent when its object store misbehaves', () => {
     expect(failure.statusCode).toBe(StatusCode.MEDIA_WRITE_ERROR);
     const left = await store.list('');
     expect(left).toHaveLength(1);
-    expect(failure.details).toEqual([expect.stringContaining(`${left[0]}: could not remove partial image object (permission denied)`)]);
+    expect(failure.details).toEqual([expect.stringContaining(`fragment 1 (${left[0]}): could not remove partial image object (permission denied)`)]);
   });
 
   it('stops a restore whose fragment read hangs with 150 as soon as the administrator aborts', async () => {

@@ -68,7 +68,7 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
   it('drove every path it claims to (so an empty recording cannot pass)', () => {
     const { outcomes, calls } = recording;
     expect(outcomes.full).toMatchObject({ output: { image: { statusCode: 0 }, final: { statusCode: 0 } } });
-    expect(outcomes.incremental).toMatchObject({ output: { reservation: { task: { base: expect.anything() } }, final: { statusCode: 0 } } });
+    expect(outcomes.incremental).toMatchObject({ output: { reservation: { command: { kind: 'backup', task: { base: expect.anything() } } }, final: { statusCode: 0 } } });
     expect(outcomes.failed).toEqual({ error: expect.stringMatching(/status code above 1/) });
     // A failed image on AWS is removed by the agent that wrote it (s3:DeleteObject, images/ only): nothing of it stays visible.
     expect(outcomes.cancelled).toMatchObject({ statusCode: 150, answer: { error: 'Status150' } });
