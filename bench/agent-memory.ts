@@ -88,7 +88,7 @@ async function generateTree(root: string, options: Options): Promise<{ bytes: nu
 /** Runs in the child: one backup, RSS sampled every 100 ms; prints a ChildReport as JSON. */
 async function child(treeDir: string, unitDir: string): Promise<void> {
   const { runBackup } = await import('#agent/image/backup.ts');
-  const { FsObjectStore } = await import('#local/fs-object-store.ts');
+  const { FsObjectStore } = await import('#agent/disk/fs-object-store.ts');
   const { BackupTask } = await import('#core/model/task.ts');
   const baselineRssBytes = process.memoryUsage().rss;
   let sampledPeak = baselineRssBytes;

@@ -1,14 +1,13 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync, constants } from 'node:fs';
 
+import { PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE } from '#agent/disk/fs-object-store.ts';
+
 /**
- * What Cairn keeps is as private as the most private file it backed up: a
- * key that was 0600 on a client must not become readable to every user of
- * the media server through the catalog, a fragment or an index. Modes are
- * asked for explicitly (the umask can only take bits away), so a usual
- * umask of 022 changes nothing.
+ * What Cairn keeps is as private as the most private file it backed up: the
+ * catalog as much as a fragment or an index. The modes are the disk store's
+ * (owner-only directories and files), asked for explicitly.
  */
-export const PRIVATE_DIRECTORY_MODE = 0o700;
-export const PRIVATE_FILE_MODE = 0o600;
+export { PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE };
 
 /**
  * Creates `dir` (and missing parents) owner-only. A directory that exists

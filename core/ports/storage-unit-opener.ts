@@ -6,6 +6,8 @@ import type { ObjectStore } from './object-store.ts';
  * a bucket prefix for an S3 unit. The agent reads and writes storage only
  * through the opener its entry point gives it (edge-agent/transport/main.ts,
  * the standalone job engine, the CLI), so it never picks an adapter itself.
- * The implementation both runtimes use is local/open-storage-unit.ts.
+ * The implementation is edge-agent/transport/open-storage-unit.ts's
+ * storageUnitOpener, given the S3 adapter by each composition root
+ * (cairn-agent's main.ts, local/open-storage-unit.ts).
  */
 export type StorageUnitOpener = (unit: StorageUnit) => Promise<ObjectStore>;

@@ -2,13 +2,14 @@ import { Command } from 'commander';
 import { createAwsClients } from '#aws/clients.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { sfnTaskToken } from '#aws/sfn-task-reporter.ts';
-import { openStorageUnit } from '#local/open-storage-unit.ts';
+import { S3ObjectStore } from '#aws/s3-object-store.ts';
+import { storageUnitOpener } from './open-storage-unit.ts';
 import { runTask } from './run-task.ts';
 
 /**
  * `cairn-agent`: what the SSM document runs on an on-premise host. This is the
  * agent's composition root, the one edge-agent file that may import adapters
- * (aws/, the storage-unit opener): it builds them from the command line and
+ * (aws/): it builds them from the command line and
  * the environment and hands them to the agent code, which sees only ports.
  */
 export async function main(argv: string[]): Promise<void> {
@@ -30,7 +31,8 @@ export async function main(argv: string[]): Promise<void> {
           {
             token: sfnTaskToken(clients.sfn, options.taskToken),
             jobs: options.jobsTable ? new DynamoJobStore({ client: clients.documents, tableName: options.jobsTable }) : undefined,
-            openStore: openStorageUnit,
+            // S3 units through the same clients (region, endpoint) as the rest of the task.
+            openStore: storageUnitOpener(async (unit) => new S3ObjectStore({ bucket: unit.bucket, prefix: unit.prefix, client: clients.s3 })),
             // The agent host's clock: the one place the agent reads the time.
             clock: { now: () => new Date() },
             // Not fatal (the next report supersedes it), but never silent: SSM keeps stderr in the command output.

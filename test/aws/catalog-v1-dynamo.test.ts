@@ -9,7 +9,7 @@ import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
 import { IMAGE_RECORD_VERSION } from '#core/catalog/image-versions.ts';
 import type { Image } from '#core/model/image.ts';
 import { ConflictError } from '#core/errors.ts';
-import { FsObjectStore } from '#local/fs-object-store.ts';
+import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
 import { restorePointInTime } from '#agent/restore/point-in-time.ts';
 import { sampleImage, claimAndCommit } from '#test/contracts/fixtures.ts';

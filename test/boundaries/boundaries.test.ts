@@ -35,7 +35,7 @@ const probe = (name: string, dir: string, source: string, rule: string | undefin
 
 const importProbes: ImportProbe[] = [
   probe('core → local', 'core', "import { openLocalRuntime } from '#local/runtime.ts';\nexport const x = openLocalRuntime;\n", 'core-imports-only-core'),
-  probe('core → local by relative path', 'core', "import { FsObjectStore } from '../local/fs-object-store.ts';\nexport const x = FsObjectStore;\n", 'core-imports-only-core'),
+  probe('core → local by relative path', 'core', "import { SqliteJobStore } from '../local/sqlite-job-store.ts';\nexport const x = SqliteJobStore;\n", 'core-imports-only-core'),
   probe('core → aws', 'core', "import { tableNames } from '#aws/tables.ts';\nexport const x = tableNames;\n", 'core-imports-only-core'),
   probe('core → edge-agent', 'core', "import { excludeMatcher } from '#agent/reader/exclude.ts';\nexport const x = excludeMatcher;\n", 'core-imports-only-core'),
   probe('core → lambdas', 'core', "import { systemClock } from '#lambdas/system-clock.ts';\nexport const x = systemClock;\n", 'core-imports-only-core'),
@@ -49,7 +49,7 @@ const importProbes: ImportProbe[] = [
   probe('core → unresolvable', 'core', "import { x as y } from '#core/no-such-module.ts';\nexport const x = y;\n", 'not-to-unresolvable'),
   probe('edge-agent → aws', 'edge-agent/transport', "import { createAwsClients } from '#aws/clients.ts';\nexport const x = createAwsClients;\n", 'agent-depends-on-ports'),
   probe('edge-agent → aws by import()', 'edge-agent/image', "export const x = () => import('#aws/s3-object-store.ts');\n", 'agent-depends-on-ports'),
-  probe('edge-agent → local', 'edge-agent/reader', "import { FsObjectStore } from '#local/fs-object-store.ts';\nexport const x = FsObjectStore;\n", 'agent-depends-on-ports'),
+  probe('edge-agent → local', 'edge-agent/reader', "import { SqliteJobStore } from '#local/sqlite-job-store.ts';\nexport const x = SqliteJobStore;\n", 'agent-depends-on-ports'),
   probe('edge-agent → the AWS SDK', 'edge-agent/transport', "import { SFNClient } from '@aws-sdk/client-sfn';\nexport const x = SFNClient;\n", 'only-aws-imports-the-sdk'),
   probe('cli → the AWS SDK', 'cli', "import { CloudFormationClient } from '@aws-sdk/client-cloudformation';\nexport const x = CloudFormationClient;\n", 'only-aws-imports-the-sdk'),
   probe('lambdas → the AWS SDK', 'lambdas', "import type { SFNClient } from '@aws-sdk/client-sfn';\nexport type X = SFNClient;\n", 'only-aws-imports-the-sdk'),
@@ -62,7 +62,7 @@ const importProbes: ImportProbe[] = [
     source: "import { DynamoJobStore } from '#aws/dynamo-job-store.ts';\nexport const x = DynamoJobStore;\n",
     rule: 'lambda-handlers-take-their-adapters',
   },
-  probe('aws → local', 'aws', "import { FsObjectStore } from '#local/fs-object-store.ts';\nexport const x = FsObjectStore;\n", 'aws-imports-core-and-itself'),
+  probe('aws → local', 'aws', "import { SqliteJobStore } from '#local/sqlite-job-store.ts';\nexport const x = SqliteJobStore;\n", 'aws-imports-core-and-itself'),
   probe('local → aws', 'local', "import { createAwsClients } from '#aws/clients.ts';\nexport const x = createAwsClients;\n", 'local-reaches-aws-only-through-the-opener'),
   probe('local → cli', 'local', "import { main } from '#cli/main.ts';\nexport const x = main;\n", 'local-imports-core-lambdas-agent-and-itself'),
   probe('local → aws-cdk-lib', 'local', "import { App } from 'aws-cdk-lib';\nexport const x = App;\n", 'only-cdk-imports-the-cdk'),

@@ -7,7 +7,7 @@ import { imageKeys } from '#core/ids.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
 import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
 import { checkImageObjects } from '#agent/transport/staging-area.ts';
-import { FsObjectStore } from '#local/fs-object-store.ts';
+import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';
 import { patterned } from '../edge-agent/helpers.ts';

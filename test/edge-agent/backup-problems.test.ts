@@ -10,7 +10,7 @@ import { restoreImage } from '#agent/restore/restore.ts';
 import { statSelections, walk } from '#agent/reader/walker.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { FsObjectStore } from '#local/fs-object-store.ts';
+import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { backupTask, catalogImage, InstrumentedStore, patterned, recordingReporter, tempDir } from './helpers.ts';
 
 /** A file every process, root included, is refused reading: the kernel checks its mode itself. */

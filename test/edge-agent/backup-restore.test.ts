@@ -16,7 +16,7 @@ import type { Image } from '#core/model/image.ts';
 import type { BackupTaskResult, IndexEntry } from '#core/model/task.ts';
 import { readAll } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { FsObjectStore } from '#local/fs-object-store.ts';
+import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { backupTask, catalogImage, InstrumentedStore, patterned, recordingReporter, snapshotTree, tempDir, type TreeNode } from './helpers.ts';
 
 const MiB = 1024 * 1024;

@@ -6,7 +6,7 @@ import { runBackup } from '#agent/image/backup.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
 import { CairnError } from '#core/errors.ts';
 import type { Image } from '#core/model/image.ts';
-import { FsObjectStore } from '#local/fs-object-store.ts';
+import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';
 import { backupTask, catalogImage, recordingReporter, tempDir } from './helpers.ts';

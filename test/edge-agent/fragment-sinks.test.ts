@@ -8,7 +8,7 @@ import { CairnError, NotFoundError } from '#core/errors.ts';
 import type { FragmentLocation } from '#core/model/image.ts';
 import type { FragmentSink, FragmentSinks, FragmentSource, WrittenFragment } from '#core/ports/fragment-sink.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { FsObjectStore } from '#local/fs-object-store.ts';
+import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { backupTask, catalogImage, patterned, recordingReporter, snapshotTree, tempDir } from './helpers.ts';
 
 /**

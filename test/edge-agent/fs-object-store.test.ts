@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { NotFoundError, ValidationError } from '#core/errors.ts';
 import { readAll } from '#core/ports/object-store.ts';
-import { FsObjectStore } from '#local/fs-object-store.ts';
+import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { describeObjectStoreContract } from '#test/contracts/object-store-contract.ts';
 import { tempDir } from './helpers.ts';
 

@@ -8,7 +8,7 @@ import { CairnError } from '#core/errors.ts';
 import type { Image } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { FsObjectStore } from '#local/fs-object-store.ts';
+import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { copy1, forgeImage, keyOf, headerOffset, indexLines, objectBytes, rewriteFragment, rewriteIndex, setHeaderSize, sha256 } from './forge.ts';
 import { backupTask, catalogImage, patterned, recordingReporter, tempDir } from './helpers.ts';

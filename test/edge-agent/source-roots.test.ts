@@ -6,7 +6,7 @@ import { readIndex } from '#agent/image/index-reader.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
 import { excludeMatcher } from '#agent/reader/exclude.ts';
 import { statSelections, walk } from '#agent/reader/walker.ts';
-import { FsObjectStore } from '#local/fs-object-store.ts';
+import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { backupTask, catalogImage, patterned, recordingReporter, snapshotTree, tempDir } from './helpers.ts';
 import { primaryCopy } from '#core/model/image.ts';
 

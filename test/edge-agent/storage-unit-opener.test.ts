@@ -6,7 +6,7 @@ import { CairnError } from '#core/errors.ts';
 import type { Image } from '#core/model/image.ts';
 import type { StorageUnit } from '#core/model/storage-unit.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { FsObjectStore } from '#local/fs-object-store.ts';
+import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { backupTask, catalogImage, recordingReporter, tempDir } from './helpers.ts';
 import { primaryCopy } from '#core/model/image.ts';
 

@@ -15,7 +15,7 @@ import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
 import { runJanitor } from '#local/janitor.ts';
 import { isOrphanOwner, localOwner, processStartTime } from '#local/orphans.ts';
 import { runBackupJob } from '#local/job-engine.ts';
-import { FsObjectStore } from '#local/fs-object-store.ts';
+import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { runBackup } from '#agent/image/backup.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { sampleJob } from '../contracts/fixtures.ts';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { S3ObjectStore } from '#aws/s3-object-store.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
-import { FsObjectStore } from '#local/fs-object-store.ts';
+import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 
 describe('openStorageUnit', () => {
   it('opens a disk unit as a directory store rooted at its path', async () => {

@@ -3,9 +3,19 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { NotFoundError, ValidationError } from '#core/errors.ts';
-import { PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE } from './private-files.ts';
 import { byCodePoint } from '#core/code-point-order.ts';
 import { assertByteRange, assertFolderPrefix, assertKeyPrefix, assertObjectKey, type IncompleteWrite, type ObjectBody, type ObjectStore } from '#core/ports/object-store.ts';
+
+/**
+ * What Cairn keeps is as private as the most private file it backed up: a
+ * key that was 0600 on a client must not become readable to every user of
+ * the media server through a fragment or an index. Modes are asked for
+ * explicitly (the umask can only take bits away), so a usual umask of 022
+ * changes nothing. The standalone runtime's own files use the same modes
+ * (local/private-files.ts).
+ */
+export const PRIVATE_DIRECTORY_MODE = 0o700;
+export const PRIVATE_FILE_MODE = 0o600;
 
 /**
  * Names that end in this marker are partial uploads in flight (or left by a
