@@ -20,6 +20,7 @@ import type { JobStore } from '#core/ports/job-store.ts';
 import type { CatalogStore } from '#core/ports/catalog-store.ts';
 import type { MediaStore } from '#core/ports/media-store.ts';
 import type { Clock } from '#core/ports/clock.ts';
+import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
 
 /** What the engine runs against: the standalone runtime's SQLite stores, or (in tests) any adapters of the same ports. */
 export interface JobEngineDeps {
@@ -30,6 +31,10 @@ export interface JobEngineDeps {
   clock: Clock;
   /** Recorded on each job this process runs, for orphan detection. */
   owner: string;
+  /** Opens a task's storage unit for the in-process agent (default `local/open-storage-unit.ts`; tests wrap it with faults). */
+  openStorageUnit?: StorageUnitOpener;
+  /** How long a stopped agent waits for an upload to stop before it leaves it to the janitor (runBackup's default unless given). */
+  abortGraceMs?: number;
 }
 
 /** The `Parameters` the Stream state hands to ssm:SendCommand; locally they go to the in-process agent. */
@@ -60,6 +65,7 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
   const catalogHandler = createCatalogHandler(runtime);
   let jobId: number | undefined;
   let rejected: unknown;
+  const open = runtime.openStorageUnit ?? openStorageUnit;
 
   const stream = async (input: unknown): Promise<unknown> => {
     try {
@@ -71,7 +77,7 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
       // In-process the agent's liveness is this process's own: no workflow heartbeat.
       const reporter = jobRecordReporter({ jobs: runtime.jobs, jobId, clock: runtime.clock, abort: cancelled, heartbeat: async () => undefined });
       return await dispatchCommand(command, {
-        backup: async (task) => runBackup(task, { store: await openStorageUnit(task.storageUnit), openStore: openStorageUnit, now: () => runtime.clock.now(), signal: cancelled.signal, reporter }),
+        backup: async (task) => runBackup(task, { store: await open(task.storageUnit), openStore: open, now: () => runtime.clock.now(), signal: cancelled.signal, reporter, abortGraceMs: runtime.abortGraceMs }),
       });
     } catch (error) {
       throw toWorkflowError(error);

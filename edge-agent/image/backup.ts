@@ -34,6 +34,11 @@ export interface BackupDeps {
    * snapshot mount), by selection; the image records the selection's names.
    */
   sourceRoots?: Readonly<Record<string, string>>;
+  /**
+   * How long a stopped backup waits for each upload to stop before it gives
+   * up on it and ends (default 10 s, ABORT_GRACE_MS); tests shorten it.
+   */
+  abortGraceMs?: number;
 }
 
 /**
@@ -133,7 +138,7 @@ async function startImage(task: BackupTask, deps: BackupDeps): Promise<ImageRun>
     throw error;
   }
   const sinks = deps.sinks ?? objectStoreSinks(deps.store, imageKeys(task.backupId).fragment);
-  const writer = new ImageWriter({ store: deps.store, sinks, backupId: task.backupId, pool, fragmentSizeBytes: task.storageUnit.fragmentSizeBytes, signal: stop.signal, base });
+  const writer = new ImageWriter({ store: deps.store, sinks, backupId: task.backupId, pool, fragmentSizeBytes: task.storageUnit.fragmentSizeBytes, signal: stop.signal, base, abortGraceMs: deps.abortGraceMs });
   // Stop the uploads at once, rather than when the reader next checks the signal.
   stop.signal.addEventListener('abort', () => void writer.abort(stop.signal.reason), { once: true });
   const ticker = new ProgressTicker({

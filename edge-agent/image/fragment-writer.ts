@@ -3,6 +3,7 @@ import type { Fragment } from '#core/model/image.ts';
 import type { FragmentSink, FragmentSinks, WrittenFragment } from '#core/ports/fragment-sink.ts';
 import { throughPool, type BufferPool } from '../transport/buffer-pool.ts';
 import type { PackHeader } from './tar-member.ts';
+import { ABORT_GRACE_MS, AbandonableWrite } from './abandonable-write.ts';
 
 export interface FragmentWriterOptions {
   /** Where the fragments go: the first sink, then the next one at each end of media. */
@@ -10,6 +11,8 @@ export interface FragmentWriterOptions {
   pool: BufferPool;
   /** A new fragment starts at the first member boundary at or past this size. */
   fragmentSizeBytes: number;
+  /** How long `abort` waits for the fragment's write to stop before leaving it behind (default ABORT_GRACE_MS). */
+  abortGraceMs?: number;
 }
 
 /** Where a member landed: its fragment and the offset of its first header block in it. */
@@ -27,7 +30,8 @@ interface OpenFragment {
   pack: Pack;
   /** Bytes tar-stream has produced for this fragment so far. */
   produced: () => number;
-  put: Promise<WrittenFragment>;
+  /** The sink's write; `put.result` is what every wait on it awaits, so `abort` can release them all. */
+  put: AbandonableWrite<WrittenFragment>;
 }
 
 /** A fragment completely written, and the sink that holds it (to discard it if the image fails). */
@@ -50,6 +54,10 @@ export interface StoredFragment {
  * When a sink's `write` fails, the fragment's tar stream is destroyed, so
  * the member being written fails at once; `failure` then holds the sink's
  * error, which is the cause worth reporting.
+ *
+ * `abort` stops the fragment being written and waits a bounded time for its
+ * write to stop (see AbandonableWrite): a sink that never settles cannot
+ * hold the backup. After `abort`, `add` and `finish` reject with its reason.
  */
 export class FragmentWriter {
   readonly #options: FragmentWriterOptions;
@@ -59,6 +67,10 @@ export class FragmentWriter {
   #failure: { error: unknown } | undefined;
   /** After `abort`, uploads fail because we stopped them: that is not the store's failure. */
   #aborted = false;
+  #abortReason: unknown;
+  /** The one abort in progress: every caller waits for the same bounded wait. */
+  #aborting: Promise<void> | undefined;
+  readonly #abandoned: string[] = [];
 
   constructor(options: FragmentWriterOptions) {
     this.#options = options;
@@ -67,6 +79,11 @@ export class FragmentWriter {
   /** The sink's error, if a fragment write failed. */
   get failure(): unknown {
     return this.#failure?.error;
+  }
+
+  /** Fragment writes `abort` gave up waiting for, as `what: reason`: what they wrote is left to the job's claim. */
+  get abandoned(): readonly string[] {
+    return this.#abandoned;
   }
 
   /** Fragments completely written so far. */
@@ -106,7 +123,7 @@ export class FragmentWriter {
     } catch (error) {
       // A store that stops reading ends the tar stream before its put has
       // rejected; wait for that rejection so the store's error is the one reported.
-      if (fragment.pack.destroyed || fragment.pack.destroying) await fragment.put.then(noop, noop);
+      if (fragment.pack.destroyed || fragment.pack.destroying) await fragment.put.result.then(noop, noop);
       this.#throwIfFailed();
       // A half-written member cannot be finished: the fragment is abandoned.
       await this.abort(error);
@@ -123,24 +140,39 @@ export class FragmentWriter {
     return this.#stored.map((s) => s.fragment);
   }
 
-  /** Stops the fragment being written; its `put` leaves nothing behind. Never rejects. */
-  async abort(reason: unknown): Promise<void> {
+  /**
+   * Stops the fragment being written; its write leaves nothing behind, or,
+   * if it has not stopped within the grace time, is abandoned and named in
+   * `abandoned`. Never rejects; a second call waits for the first.
+   */
+  abort(reason: unknown): Promise<void> {
+    this.#aborting ??= this.#abort(reason);
+    return this.#aborting;
+  }
+
+  async #abort(reason: unknown): Promise<void> {
     this.#aborted = true;
+    this.#abortReason = reason;
     const current = this.#current;
     this.#current = undefined;
     if (!current) return;
     current.pack.destroy(reason instanceof Error ? reason : new Error(String(reason)));
-    await current.put.catch(() => undefined);
+    const graceMs = this.#options.abortGraceMs ?? ABORT_GRACE_MS;
+    if (!(await current.put.settleWithin(graceMs, reason))) {
+      this.#abandoned.push(`fragment ${current.number}: its write did not stop within ${graceMs} ms of the abort; what it wrote is left for the janitor to remove with the job's claim`);
+    }
   }
 
   async #open(): Promise<OpenFragment> {
     const number = this.#stored.length + 1;
     const sink = await this.#nextSink();
+    // An abort while we waited for the sink: open nothing it would not stop.
+    this.#throwIfFailed();
     const pack = createPack();
     pack.on('error', () => undefined); // surfaces through the put and the entry callbacks
     const produced = countProduced(pack);
-    const put = sink.write(number, throughPool(pack as AsyncIterable<Uint8Array>, this.#options.pool));
-    put.catch((error: unknown) => {
+    const put = new AbandonableWrite(sink.write(number, throughPool(pack as AsyncIterable<Uint8Array>, this.#options.pool)));
+    put.result.catch((error: unknown) => {
       if (!this.#aborted) this.#failure ??= { error };
       pack.destroy(error instanceof Error ? error : new Error(String(error)));
     });
@@ -161,7 +193,7 @@ export class FragmentWriter {
     current.pack.finalize();
     let stored: WrittenFragment;
     try {
-      stored = await current.put;
+      stored = await current.put.result;
     } catch (error) {
       this.#current = undefined;
       if (!this.#aborted) this.#failure ??= { error };
@@ -178,6 +210,7 @@ export class FragmentWriter {
 
   #throwIfFailed(): void {
     if (this.#failure) throw this.#failure.error;
+    if (this.#aborted) throw this.#abortReason;
   }
 }
 

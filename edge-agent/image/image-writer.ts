@@ -39,6 +39,8 @@ export interface ImageWriterOptions {
   signal?: AbortSignal;
   /** For an incremental: the base image's index by path, and its backup id. */
   base?: { backupId: string; entries: ReadonlyMap<string, IndexEntry> };
+  /** How long `abort` waits for each upload to stop before leaving it behind (default ABORT_GRACE_MS). */
+  abortGraceMs?: number;
 }
 
 /** Bigger reads do not go faster and would only raise the memory in flight. */
@@ -82,8 +84,8 @@ export class ImageWriter {
   constructor(options: ImageWriterOptions) {
     this.#options = options;
     this.#keys = imageKeys(options.backupId);
-    this.#fragments = new FragmentWriter({ sinks: options.sinks, pool: options.pool, fragmentSizeBytes: options.fragmentSizeBytes });
-    this.#index = new IndexWriter(options.store, this.#keys.index);
+    this.#fragments = new FragmentWriter({ sinks: options.sinks, pool: options.pool, fragmentSizeBytes: options.fragmentSizeBytes, abortGraceMs: options.abortGraceMs });
+    this.#index = new IndexWriter(options.store, this.#keys.index, options.abortGraceMs);
     this.#chunkBytes = Math.min(options.pool.sizeBytes, MAX_READ_BYTES);
   }
 
@@ -105,10 +107,12 @@ export class ImageWriter {
   /**
    * Removes what was completely written (fragments, through the sink that
    * holds each, and the index), for clean-up after a failure. Returns what
-   * could not be removed, as `what: reason`. Call after `abort`.
+   * could not be removed, as `what: reason`, with the uploads `abort` gave
+   * up waiting for. Call after `abort`.
    */
   async discardWritten(): Promise<string[]> {
-    const leftovers: string[] = [];
+    const leftovers: string[] = [...this.#fragments.abandoned];
+    if (this.#index.abandoned !== undefined) leftovers.push(this.#index.abandoned);
     const attempt = async (what: string, remove: () => Promise<void>): Promise<void> => {
       try {
         await remove();
@@ -191,7 +195,7 @@ export class ImageWriter {
     return { fragments, indexKey: this.#keys.index, indexSha256: index.sha256, indexEntries: index.entries };
   }
 
-  /** Stops every upload in flight; they leave nothing behind. Never rejects. */
+  /** Stops every upload in flight; they leave nothing behind, or are named by `discardWritten` if they would not stop. Never rejects. */
   async abort(reason: unknown): Promise<void> {
     await Promise.all([this.#fragments.abort(reason), this.#index.abort(reason)]);
   }

@@ -59,6 +59,27 @@ describe('the agent when its object store misbehaves', () => {
     expect(failure.details).toEqual([expect.stringContaining(`fragment 1 (${left[0]}): could not remove partial image object (permission denied)`)]);
   });
 
+  it('ends a cancelled backup with 150 within the grace time when its fragment write never settles, and names the write it left behind', async () => {
+    // Prepare: fragment writes never reach the store and never answer (a dead connection).
+    const store = new MemoryObjectStore();
+    const faults = withFaults(store).hang('put', { when: isFragment });
+    const abort = new AbortController();
+    const reporter = recordingReporter();
+    // Cancel once the first fragment write is under way (the index's put is call 1), so the abort finds it hanging.
+    const cancelWhenWriting = setInterval(() => faults.calls('put') > 1 && abort.abort(new Error('cairn jobs cancel')), 5);
+    const started = Date.now();
+    // Act
+    const failure = await failureOf(runBackup(backupTask('/unused', [source.dir]), { store: faults.port, reporter, now: () => new Date(), signal: abort.signal, abortGraceMs: 200 }));
+    clearInterval(cancelWhenWriting);
+    // Assess
+    expect(failure.statusCode).toBe(StatusCode.TERMINATED_BY_ADMINISTRATOR);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(failure.details).toEqual([expect.stringMatching(/^fragment 1: its write did not stop within 200 ms of the abort; .*janitor/)]);
+    // The index (not hung) was stopped and removed; the hung write never reached the store.
+    expect(await store.list('')).toEqual([]);
+    expect(await store.listIncomplete('')).toEqual([]);
+  }, 5_000);
+
   it('stops a restore whose fragment read hangs with 150 as soon as the administrator aborts', async () => {
     // Prepare: a good image, then a store whose fragment reads never answer.
     const store = new MemoryObjectStore();

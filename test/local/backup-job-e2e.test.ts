@@ -12,6 +12,8 @@ import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';
 import { sampleJob, samplePolicy } from '../contracts/fixtures.ts';
 import { asKind } from '#core/model/job.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
+import { withFaults } from '#test/support/faults.ts';
 
 /** The standalone runtime end to end: the real ASL, the real handlers, SQLite, the agent, a disk storage unit. */
 describe('a backup job in the standalone runtime', () => {
@@ -163,20 +165,37 @@ describe('a backup job in the standalone runtime', () => {
   });
 
   it('cancels a running job with status 150: the agent stops, nothing is catalogued, the slot is released', async () => {
+    // Prepare: the agent's fragment writes never answer (a store on a dead
+    // connection), so the job is certainly still running when it is cancelled
+    // and only the cancel can end it; if the cancel does not stop the agent,
+    // the test times out. `release` lets the hung write go once the test is over.
     const source = join(work, 'big');
-    makeSampleTree(source, { largeBytes: 64 * 1024 * 1024 });
-    await runtime.config.putSetting('buffers', { count: 2, sizeBytes: 4096 });
+    makeSampleTree(source, { largeBytes: 1024 * 1024 });
+    const release = new AbortController();
+    let faults: ReturnType<typeof withFaults<ObjectStore>> | undefined;
+    const openStore = async (unit: StorageUnit): Promise<ObjectStore> => {
+      faults = withFaults(await openStorageUnit(unit)).hang('put', { when: (key) => /fragment-\d+\.tar$/.test(key), signal: release.signal });
+      return faults.port;
+    };
     let jobId = 0;
-    const running = runBackupJob(runtime, { client: 'host1', selections: [source] }, { onQueued: (job) => (jobId = job.jobId) });
-    for (let i = 0; i < 100 && (await runtime.jobs.get(jobId))?.state !== 'ACTIVE'; i++) await new Promise((r) => setTimeout(r, 20));
-    const { cancelJob } = await import('#core/jobs/job-service.ts');
-    expect(await cancelJob(runtime, jobId, new Date())).toMatchObject({ statusCode: 150 });
-    const run = await running;
-    expect(run.statusCode).toBe(150);
-    expect(await runtime.catalog.listImages()).toEqual([]);
-    expect(await runtime.media.listReservations()).toEqual([]);
-    const unit = (await runtime.config.getStorageUnit('local-disk'))!;
-    expect((await (await openStorageUnit(unit)).list('images/'))).toEqual([]);
+    try {
+      const running = runBackupJob({ ...runtime, openStorageUnit: openStore, abortGraceMs: 200 }, { client: 'host1', selections: [source] }, { onQueued: (job) => (jobId = job.jobId) });
+      // The agent is running and blocked once it has asked for its first fragment write (the index's put comes first).
+      while ((faults?.calls('put') ?? 0) < 2) await new Promise((r) => setTimeout(r, 10));
+      expect((await runtime.jobs.get(jobId))?.state).toBe('ACTIVE');
+      // Act
+      const { cancelJob } = await import('#core/jobs/job-service.ts');
+      expect(await cancelJob(runtime, jobId, new Date())).toMatchObject({ statusCode: 150 });
+      const run = await running;
+      // Assess
+      expect(run.statusCode).toBe(150);
+      expect(await runtime.catalog.listImages()).toEqual([]);
+      expect(await runtime.media.listReservations()).toEqual([]);
+      const unit = (await runtime.config.getStorageUnit('local-disk'))!;
+      expect(await (await openStorageUnit(unit)).list('images/')).toEqual([]);
+    } finally {
+      release.abort(new Error('test over'));
+    }
   });
 
   it('ends jobs orphaned by a dead process with status 2002 and releases what they held', async () => {
