@@ -25,6 +25,8 @@ export type CallResource =
   | { kind: 'object'; bucket: string; key: string }
   | { kind: 'stateMachine'; arn: string }
   | { kind: 'any' }
+  /** Already an ARN: the calls an AWS service makes with a role of ours (Step Functions, Scheduler), which test/iam derives from the stack instead of recording. */
+  | { kind: 'arn'; arn: string }
   | { kind: 'unknown'; detail: string };
 
 export interface AwsCall {

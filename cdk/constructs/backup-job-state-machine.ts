@@ -24,9 +24,10 @@ export const DEFINITION_SUBSTITUTIONS = ['JobsFunctionArn', 'BrokerFunctionArn',
 
 /**
  * nbjm's per-job process: one STANDARD execution per backup job, from the ASL
- * file. Its role may invoke the three Cairn functions and send the agent
- * document to managed instances, nothing else (plus the log delivery and X-Ray
- * permissions the CDK adds for logging and tracing).
+ * file. Its role may invoke the three Cairn functions the ASL names and send
+ * the agent document to managed instances, nothing else (plus the log delivery
+ * and X-Ray permissions the CDK adds for logging and tracing). test/iam derives
+ * these calls from the ASL file and checks them against the role.
  */
 export class BackupJobStateMachine extends Construct {
   readonly stateMachine: sfn.StateMachine;
@@ -61,21 +62,27 @@ export class BackupJobStateMachine extends Construct {
       tracingEnabled: true,
     });
 
-    for (const fn of [props.jobsFunction, props.brokerFunction, props.catalogFunction]) {
-      fn.grantInvoke(this.stateMachine);
-    }
+    // The Task states name the functions by their unqualified ARNs (the
+    // substitutions above), so that is all the role may invoke: not their
+    // versions or aliases (`<arn>:*`), which grantInvoke would add.
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [props.jobsFunction.functionArn, props.brokerFunction.functionArn, props.catalogFunction.functionArn],
+      }),
+    );
 
     // sendCommand.waitForTaskToken: SendCommand is authorized against the
-    // document and against every target instance, so both are listed. Hybrid
-    // agents are managed instances (mi-...); an agent on EC2 is an instance (i-...).
-    const arn = (service: string, resource: string) => Arn.format({ service, resource, resourceName: '*' }, stack);
+    // document and against every target instance, so both are listed. Agents
+    // register through SSM hybrid activations with the agent role
+    // (agent-role.ts), so every target is a managed instance (mi-...); the
+    // stack gives no EC2 instance a way to run the agent.
     this.stateMachine.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['ssm:SendCommand'],
         resources: [
           Arn.format({ service: 'ssm', resource: 'document', resourceName: props.agentDocumentName }, stack),
-          arn('ssm', 'managed-instance'),
-          arn('ec2', 'instance'),
+          Arn.format({ service: 'ssm', resource: 'managed-instance', resourceName: '*' }, stack),
         ],
       }),
     );

@@ -89,8 +89,12 @@ export class SchedulerFunction extends Construct {
       schedule: scheduler.ScheduleExpression.rate(rate),
       scheduleGroup: this.scheduleGroup,
       timeWindow: scheduler.TimeWindow.off(),
-      target: new targets.LambdaInvoke(this.function, { role: this.scheduleRole, retryAttempts: SCHEDULER_RETRY_ATTEMPTS, maxEventAge }),
+      // LambdaInvoke would grant the function and its versions (`<arn>:*`); the
+      // schedule invokes the unqualified ARN only, so the grant is ours (below)
+      // and the target gets a view of the role it cannot add statements to.
+      target: new targets.LambdaInvoke(this.function, { role: this.scheduleRole.withoutPolicyUpdates(), retryAttempts: SCHEDULER_RETRY_ATTEMPTS, maxEventAge }),
     });
+    this.scheduleRole.addToPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.function.functionArn] }));
     // The schedule names its group by a literal name, which CloudFormation cannot order by.
     this.schedule.node.addDependency(this.scheduleGroup);
   }

@@ -319,16 +319,19 @@ describe('backup-job state machine', () => {
     const statements = roleStatements(resources, roleId).filter((s) => s.Effect === 'Allow');
     const invoke = statements.filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
     expect(invoke).toHaveLength(1);
-    expect(referencedIds(invoke[0]!.Resource).sort()).toEqual([lambda('broker').logicalId, lambda('catalog').logicalId, lambda('jobs').logicalId].sort());
+    // The unqualified ARNs the ASL's Task states name: no versions or aliases (`<arn>:*`).
+    const byJson = (values: unknown[]) => values.map((v) => JSON.stringify(v)).sort();
+    expect(byJson(asList(invoke[0]!.Resource))).toEqual(byJson((['jobs', 'broker', 'catalog'] as const).map((name) => ({ 'Fn::GetAtt': [lambda(name).logicalId, 'Arn'] }))));
 
     const send = statements.filter((s) => actionsOf(s).includes('ssm:SendCommand'));
     expect(send).toHaveLength(1);
     expect(actionsOf(send[0]!)).toEqual(['ssm:SendCommand']);
     const arns = JSON.stringify(send[0]!.Resource);
     expect(arns).toContain(':managed-instance/*');
-    expect(arns).toContain(':instance/*');
+    // Agents are SSM hybrid-activated (mi-...): no EC2 instance is a target.
+    expect(arns).not.toContain(':ec2:');
     expect(arns).toMatch(/:document\/".*AgentDocument/);
-    expect(asList(send[0]!.Resource)).toHaveLength(3);
+    expect(asList(send[0]!.Resource)).toHaveLength(2);
 
     const other = statements.flatMap(actionsOf).filter((a) => !/^(lambda:InvokeFunction|ssm:SendCommand|logs:.*|xray:.*)$/.test(a));
     expect(other).toEqual([]);
@@ -370,9 +373,8 @@ describe('scheduler tick', () => {
     });
     const statements = roleStatements(resources, roleId);
     expect(statements.map((s) => [s.Effect, actionsOf(s)])).toEqual([['Allow', ['lambda:InvokeFunction']]]);
-    // The function and its versions/aliases (`<arn>:*`): nothing else.
-    expect(referencedIds(statements[0]!.Resource)).toEqual([lambda('scheduler').logicalId]);
-    expect(asList(statements[0]!.Resource)).toHaveLength(2);
+    // The unqualified function the schedule targets: not its versions or aliases (`<arn>:*`).
+    expect(statements[0]!.Resource).toEqual({ 'Fn::GetAtt': [lambda('scheduler').logicalId, 'Arn'] });
     expect(asList(resources[roleId]!.Properties!.ManagedPolicyArns as unknown[] | undefined)).toEqual([]);
   });
 

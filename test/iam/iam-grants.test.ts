@@ -1,10 +1,17 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AwsCall } from '#aws/call-recorder.ts';
 import { startAwsEmulator } from '../setup/aws-emulator.ts';
 import { roleStatements, type Statement } from '../cdk/policy-walk.ts';
-import { synthCairnStack, type SynthResult } from '../cdk/synth-fixture.ts';
-import { ALLOWED_UNUSED, ROLE_PREFIXES, checkGrants, impliedCalls, type Template } from './policy-check.ts';
-import { COMPONENTS, recordComponents, type Component, type Recording } from './record-components.ts';
+import { BACKUP_JOB_ASL, synthCairnStack, type SynthResult } from '../cdk/synth-fixture.ts';
+import { REPO_ROOT } from '../../cdk/cairn-stack.ts';
+import { ALLOWED_UNUSED, ROLE_PREFIXES, arnOf, checkGrants, impliedCalls, type Template } from './policy-check.ts';
+import { COMPONENTS as RECORDED, recordComponents, type Recording } from './record-components.ts';
+import { SERVICE_COMPONENTS, serviceCalls, type CheckedComponent as Component } from './service-calls.ts';
+
+/** The SDK-recorded components, then the roles AWS services use for us (their calls derived from the stack). */
+const COMPONENTS = [...RECORDED, ...SERVICE_COMPONENTS] as const;
 
 const emulator = await startAwsEmulator();
 const skip = 'skip' in emulator ? emulator.skip : undefined;
@@ -52,6 +59,8 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
   let synth: SynthResult;
   let template: Template;
   let recording: Recording;
+  /** Every component's calls: recorded on the emulator, or derived from the ASL file and the schedule. */
+  let calls: Record<Component, AwsCall[]>;
 
   beforeAll(async () => {
     if ('skip' in emulator) return;
@@ -59,6 +68,7 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     synth = synthCairnStack({ bundle: false });
     template = synth.template.toJSON() as Template;
     recording = await recordComponents(emulator.endpoint);
+    calls = { ...recording.calls, ...serviceCalls(template, recording.names, readFileSync(join(REPO_ROOT, BACKUP_JOB_ASL), 'utf8')) };
   }, 240_000);
   afterAll(async () => {
     synth?.cleanup();
@@ -66,7 +76,7 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
   });
 
   it('drove every path it claims to (so an empty recording cannot pass)', () => {
-    const { outcomes, calls } = recording;
+    const { outcomes } = recording;
     expect(outcomes.full).toMatchObject({ output: { image: { statusCode: 0 }, final: { statusCode: 0 } } });
     expect(outcomes.incremental).toMatchObject({ output: { reservation: { command: { kind: 'backup', task: { base: expect.anything() } } }, final: { statusCode: 0 } } });
     expect(outcomes.failed).toEqual({ error: expect.stringMatching(/status code above 1/) });
@@ -82,10 +92,20 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
       expect(agentActions, action).toContain(action);
     }
     expect(calls.agent.some((c) => c.operation === 'UploadPart')).toBe(true);
+    // Every Task state of the ASL file: the three functions, by the states that invoke them, and the agent command.
+    const invoked = (prefix: string) => calls.stateMachine.filter((c) => c.action === 'lambda:InvokeFunction' && arnOf(c.resource).includes(`:function:${prefix}`)).map((c) => c.operation.slice(5));
+    expect(invoked('JobsFunction')).toEqual(['Queue', 'RetryDecision', 'EndJob']);
+    expect(invoked('BrokerFunction')).toEqual(['Reserve', 'Release']);
+    expect(invoked('CatalogFunction')).toEqual(['Catalog']);
+    expect(calls.stateMachine.filter((c) => c.action === 'ssm:SendCommand').map((c) => arnOf(c.resource))).toEqual([
+      'arn:aws:ssm:us-east-1:123456789012:document/Cairn-RunBackupTask',
+      'arn:aws:ssm:us-east-1:123456789012:managed-instance/mi-*',
+    ]);
+    expect(calls.schedule.map((c) => [c.action, arnOf(c.resource)])).toEqual([['lambda:InvokeFunction', expect.stringMatching(/:function:SchedulerFunction/)]]);
   });
 
   it('every call each component makes is allowed by its role, and its role grants nothing it does not call', () => {
-    const result = checkGrants(template, recording.names, recording.calls, statementsOf);
+    const result = checkGrants(template, recording.names, calls, statementsOf);
     expect(result.missing).toEqual([]);
     expect(result.excess).toEqual([]);
     expect(result.serviceWide).toEqual([]);
@@ -101,37 +121,67 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
   it('fails, naming component, action and resource, when any one action the code uses is removed from the stack', () => {
     const used = new Map<string, { component: Component; action: string }>();
     for (const component of COMPONENTS) {
-      for (const call of [...recording.calls[component], ...impliedCalls(recording.calls[component], recording.names)]) used.set(`${component} ${call.action}`, { component, action: call.action });
+      for (const call of [...calls[component], ...impliedCalls(calls[component], recording.names)]) used.set(`${component} ${call.action}`, { component, action: call.action });
     }
-    expect(used.size).toBeGreaterThan(15);
+    expect(used.size).toBeGreaterThan(30);
+    for (const component of COMPONENTS) expect([...used.values()].some((u) => u.component === component), component).toBe(true);
     for (const { component, action } of used.values()) {
-      const result = checkGrants(withoutAction(template, component, action), recording.names, recording.calls, statementsOf);
+      const result = checkGrants(withoutAction(template, component, action), recording.names, calls, statementsOf);
       expect(result.missing.some((line) => line.startsWith(`${component}: ${action} on `)), `${component} without ${action}`).toBe(true);
     }
   });
 
-  it('fails when dynamodb:* or s3:* is granted anywhere: to any role, or in a resource policy', () => {
-    for (const wide of ['dynamodb:*', 's3:*']) {
+  it('fails when dynamodb:*, s3:*, lambda:* or ssm:* is granted anywhere: to any role, or in a resource policy', () => {
+    for (const wide of ['dynamodb:*', 's3:*', 'lambda:*', 'ssm:*']) {
       for (const component of COMPONENTS) {
         const widened = editRole(template, component, (statements) => [...statements, { Effect: 'Allow', Action: wide, Resource: '*' } as Statement]);
-        const result = checkGrants(widened, recording.names, recording.calls, statementsOf);
+        const result = checkGrants(widened, recording.names, calls, statementsOf);
         expect(result.serviceWide, `${wide} on ${component}`).not.toEqual([]);
       }
       const copy = JSON.parse(JSON.stringify(template)) as Template;
       const bucketPolicy = Object.values(copy.Resources).find((r) => r.Type === 'AWS::S3::BucketPolicy')!;
       (bucketPolicy.Properties!.PolicyDocument as { Statement: Statement[] }).Statement.push({ Effect: 'Allow', Action: [wide], Resource: '*', Principal: { AWS: '*' } });
-      expect(checkGrants(copy, recording.names, recording.calls, statementsOf).serviceWide, `${wide} in the bucket policy`).not.toEqual([]);
+      expect(checkGrants(copy, recording.names, calls, statementsOf).serviceWide, `${wide} in the bucket policy`).not.toEqual([]);
     }
   });
 
   it('fails when a role grants an action on a resource its code never touches', () => {
     const widened = editRole(template, 'agent', (statements) => [...statements, { Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: { 'Fn::GetAtt': [Object.keys(template.Resources).find((id) => id.startsWith('TablesCatalogTable'))!, 'Arn'] } } as Statement]);
-    expect(checkGrants(widened, recording.names, recording.calls, statementsOf).excess).toEqual([expect.stringMatching(/^agent: dynamodb:GetItem on arn:aws:dynamodb:.*:table\/iam\d+-catalog/)]);
+    expect(checkGrants(widened, recording.names, calls, statementsOf).excess).toEqual([expect.stringMatching(/^agent: dynamodb:GetItem on arn:aws:dynamodb:.*:table\/iam\d+-catalog/)]);
   });
 
   it('fails when the agent writes an attribute of its job record outside its dynamodb:Attributes condition', () => {
     const rewrite: AwsCall = { action: 'dynamodb:UpdateItem', operation: 'UpdateItem', resource: { kind: 'table', table: recording.names.tables.jobs }, attributes: ['json', 'pk', 'sk'] };
-    const result = checkGrants(template, recording.names, { ...recording.calls, agent: [...recording.calls.agent, rewrite] }, statementsOf);
+    const result = checkGrants(template, recording.names, { ...calls, agent: [...calls.agent, rewrite] }, statementsOf);
     expect(result.missing).toEqual([expect.stringMatching(/^agent: dynamodb:UpdateItem on .*jobs/)]);
+  });
+
+  /** The template with one more Allow statement in the component's role. */
+  const granting = (component: Component, action: string, resource: unknown) =>
+    editRole(template, component, (statements) => [...statements, { Effect: 'Allow', Action: action, Resource: resource } as Statement]);
+  const functionId = (prefix: string) => Object.keys(template.Resources).find((id) => id.startsWith(prefix) && template.Resources[id]!.Type === 'AWS::Lambda::Function')!;
+  const qualified = (prefix: string) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [functionId(prefix), 'Arn'] }, ':*']] });
+
+  it('fails when the state machine or the schedule may invoke more than the unqualified functions they name, or send the command to EC2 instances', () => {
+    expect(checkGrants(granting('stateMachine', 'lambda:InvokeFunction', qualified('JobsFunction')), recording.names, calls, statementsOf).excess).toEqual([
+      expect.stringMatching(/^stateMachine: lambda:InvokeFunction on arn:aws:lambda:.*:function:JobsFunction\w+:\*$/),
+    ]);
+    expect(checkGrants(granting('schedule', 'lambda:InvokeFunction', qualified('SchedulerFunction')), recording.names, calls, statementsOf).excess).toEqual([
+      expect.stringMatching(/^schedule: lambda:InvokeFunction on .*:function:SchedulerFunction\w+:\*$/),
+    ]);
+    expect(checkGrants(granting('stateMachine', 'lambda:InvokeFunction', { 'Fn::GetAtt': [functionId('SchedulerFunction'), 'Arn'] }), recording.names, calls, statementsOf).excess).toEqual([
+      expect.stringMatching(/^stateMachine: lambda:InvokeFunction on .*:function:SchedulerFunction\w+$/),
+    ]);
+    expect(checkGrants(granting('stateMachine', 'ssm:SendCommand', 'arn:aws:ec2:us-east-1:123456789012:instance/*'), recording.names, calls, statementsOf).excess).toEqual([
+      'stateMachine: ssm:SendCommand on arn:aws:ec2:us-east-1:123456789012:instance/*',
+    ]);
+  });
+
+  it('fails, naming the Task state, when the state machine may not invoke one function its ASL names', () => {
+    const catalog = functionId('CatalogFunction');
+    const narrowed = editRole(template, 'stateMachine', (statements) =>
+      statements.map((s) => (s.Action === 'lambda:InvokeFunction' ? { ...s, Resource: (s.Resource as unknown[]).filter((r) => !JSON.stringify(r).includes(catalog)) } : s)),
+    );
+    expect(checkGrants(narrowed, recording.names, calls, statementsOf).missing).toEqual([expect.stringMatching(/^stateMachine: lambda:InvokeFunction on .*:function:CatalogFunction\w+ \(Task Catalog\)$/)]);
   });
 });
