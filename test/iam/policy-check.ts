@@ -1,7 +1,7 @@
 import type { AwsCall, CallResource } from '#aws/call-recorder.ts';
 import { asList, type Statement } from '../cdk/policy-walk.ts';
 import type { EmulatedNames } from './record-components.ts';
-import type { CheckedComponent as Component } from './service-calls.ts';
+import type { CheckedComponent as Component } from './components.ts';
 
 /**
  * Evaluates a synthesized template's identity policies against recorded AWS

@@ -1,7 +1,8 @@
 import type { AwsCall } from '#aws/call-recorder.ts';
 import { referencedIds } from '../cdk/policy-walk.ts';
 import { ROLE_PREFIXES, resolveResource, type Template } from './policy-check.ts';
-import type { Component, EmulatedNames } from './record-components.ts';
+import type { EmulatedNames } from './record-components.ts';
+import type { ServiceComponent } from './components.ts';
 
 /**
  * The calls AWS services make with two of Cairn's roles: Step Functions runs
@@ -15,10 +16,7 @@ import type { Component, EmulatedNames } from './record-components.ts';
  * kind of call fails the check instead of slipping past it.
  */
 
-export const SERVICE_COMPONENTS = ['stateMachine', 'schedule'] as const;
-export type ServiceComponent = (typeof SERVICE_COMPONENTS)[number];
-/** Every principal test/iam checks: the SDK-recorded components and the service-driven ones. */
-export type CheckedComponent = Component | ServiceComponent;
+export { SERVICE_COMPONENTS, type CheckedComponent, type ServiceComponent } from './components.ts';
 
 const REGION = 'us-east-1';
 const ACCOUNT = '123456789012';
