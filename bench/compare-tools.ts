@@ -8,7 +8,8 @@
  * is timed with it. Cairn's backup is not followed by a sync: its disk
  * storage unit fsyncs every object and its directory before the job ends
  * (edge-agent/disk/fs-object-store.ts), so its time already includes
- * durability. Restores do not fsync in any tool, so every restore is timed
+ * durability of the image; its catalog (SQLite, WAL, synchronous=NORMAL)
+ * makes the image's record durable at the next WAL sync, not at commit. Restores do not fsync in any tool, so every restore is timed
  * with a `sync -f` of its target, Cairn's too.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
@@ -139,7 +140,7 @@ export function borgTool(context: ToolContext): Tool {
 interface CairnBackupJson {
   statusCode: number;
   backupId?: string;
-  job?: { startedAt?: string; endedAt?: string; level?: string; progress?: { files: number; bytes: number; writerWaits?: number; readerWaits?: number } };
+  job?: { queuedAt?: string; startedAt?: string; endedAt?: string; level?: string; progress?: { files: number; bytes: number; writerWaits?: number; readerWaits?: number } };
 }
 
 /**
@@ -158,18 +159,24 @@ export function cairnTool(context: ToolContext): Tool & { backupIds: string[]; h
   const run = (script: string): StepCost => step(script, { ioFile: ioFile(context) });
   const backup = (schedule: string): StepResult => {
     const rssFile = path.join(context.work, 'rss');
+    const startedMs = Date.now();
     const cost = run(`/usr/bin/time -f %M -o ${quote(rssFile)} ${cli(`backup --client bench --policy bench --schedule ${schedule} --json`)}`);
     const outcome = JSON.parse(cost.stdout) as CairnBackupJson;
     if (outcome.statusCode !== 0 || !outcome.backupId) throw new Error(`cairn backup ended with status ${outcome.statusCode}: ${cost.stdout.slice(0, 2000)}`);
     backupIds.push(outcome.backupId);
     const job = outcome.job;
     const jobSeconds = job?.startedAt && job.endedAt ? (Date.parse(job.endedAt) - Date.parse(job.startedAt)) / 1000 : NaN;
+    // Where the wall time outside the job goes: before it was queued (CLI start-up, janitor, engine start), after it ended (outcome, close, exit).
+    const beforeJobSeconds = job?.queuedAt ? (Date.parse(job.queuedAt) - startedMs) / 1000 : NaN;
+    const afterJobSeconds = job?.endedAt ? (startedMs + cost.seconds * 1000 - Date.parse(job.endedAt)) / 1000 : NaN;
     return {
       ...cost,
       stored: storedBytes(path.join(unit, 'images/bench', outcome.backupId)),
       detail: {
         backupId: outcome.backupId,
         jobSeconds,
+        beforeJobSeconds,
+        afterJobSeconds,
         peakRssMB: Math.round((Number(readFileSync(rssFile, 'utf8').trim().split('\n').at(-1)) * 1024) / 1e6),
         writerWaits: job?.progress?.writerWaits ?? NaN,
         readerWaits: job?.progress?.readerWaits ?? NaN,

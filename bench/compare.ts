@@ -175,13 +175,13 @@ async function main(): Promise<void> {
     } else {
       const cairnDetail = (c: CaseName): string => {
         const d = rows.find((r) => r.case === c && r.tool === 'Cairn')?.detail;
-        return d ? `${d.jobSeconds} s inside the job (the rest is CLI start-up and catalog), ${d.peakRssMB} MB peak RSS, writer waits ${d.writerWaits}, reader waits ${d.readerWaits}` : '';
+        return d ? `${d.jobSeconds} s inside the job, ${round(Number(d.beforeJobSeconds))} s before it was queued (CLI start-up, janitor), ${round(Number(d.afterJobSeconds))} s after it ended; ${d.peakRssMB} MB peak RSS, writer waits ${d.writerWaits}, reader waits ${d.readerWaits}` : '';
       };
       process.stdout.write(
         [
           `dataset: ${mb(dataBytes)} apparent, ${dayOne.files} files (scale ${options.scale}, seed ${options.seed}); ${os.cpus().length} CPUs; page cache warm, not dropped; machine possibly shared`,
           `day 2: ${change.smallRewritten} small files rewritten, ${change.smallDeleted} deleted, ${change.smallAdded} added; ${change.mediumRewritten} medium rewritten, ${change.mediumDeleted} deleted, ${change.mediumAdded} added; ${change.vmBlocksChanged} × 64 KiB of the VM image, ${change.dbPagesChanged} database pages; log +${mb(change.logAppendedBytes)}`,
-          'durable: peers timed with `sync -f` of their archive/repository; Cairn fsyncs every object and directory itself (no sync added); every restore timed with `sync -f` of its target',
+          'durable: peers timed with `sync -f` of their archive/repository; Cairn fsyncs every image object and directory itself (no sync added; its SQLite catalog is WAL with synchronous=NORMAL); every restore timed with `sync -f` of its target',
           '',
           renderTable(table),
           '',
