@@ -73,6 +73,7 @@ function cliStartSeconds(work: string): number {
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  const loadAtStart = os.loadavg()[0]!;
   const work = mkdtempSync(path.join(os.tmpdir(), 'cairn-compare-'));
   try {
     const data = path.join(work, 'data');
@@ -163,6 +164,7 @@ async function main(): Promise<void> {
       seed: options.seed,
       dataset: { bytes: dataBytes, files: dayOne.files, digest: dayOne.sha256, shape, dayTwo: change },
       pageCache: 'warm (not dropped)',
+      loadAverage: { start: round(loadAtStart), end: round(os.loadavg()[0]!) },
       cpus: os.cpus().length,
       skipped,
       rows: table,
@@ -179,7 +181,7 @@ async function main(): Promise<void> {
       };
       process.stdout.write(
         [
-          `dataset: ${mb(dataBytes)} apparent, ${dayOne.files} files (scale ${options.scale}, seed ${options.seed}); ${os.cpus().length} CPUs; page cache warm, not dropped; machine possibly shared`,
+          `dataset: ${mb(dataBytes)} apparent, ${dayOne.files} files (scale ${options.scale}, seed ${options.seed}); ${os.cpus().length} CPUs; page cache warm, not dropped; 1-minute load average ${round(loadAtStart)} at the start, ${round(os.loadavg()[0]!)} at the end (above the CPU count: other work shared the machine)`,
           `day 2: ${change.smallRewritten} small files rewritten, ${change.smallDeleted} deleted, ${change.smallAdded} added; ${change.mediumRewritten} medium rewritten, ${change.mediumDeleted} deleted, ${change.mediumAdded} added; ${change.vmBlocksChanged} × 64 KiB of the VM image, ${change.dbPagesChanged} database pages; log +${mb(change.logAppendedBytes)}`,
           'durable: peers timed with `sync -f` of their archive/repository; Cairn fsyncs every image object and directory itself (no sync added; its SQLite catalog is WAL with synchronous=NORMAL); every restore timed with `sync -f` of its target',
           '',
