@@ -1,0 +1,211 @@
+/**
+ * Cairn next to tar, tar | zstd, restic and borg on one seeded dataset, in
+ * one run (issue 8's table):
+ *
+ *   npm run bench:compare -- [--scale 0.1] [--seed S] [--json] [--keep] [--only tar,restic,...]
+ *
+ * 1. generates the dataset (compare-dataset.ts; about 2 GB at scale 1) and
+ *    records its digest;
+ * 2. full backup with every tool, durable (compare-tools.ts says how);
+ * 3. full restore of it into an empty directory, durable, checked against
+ *    the digest; then the restore of one 1 MiB file, checked, with the bytes
+ *    the tool read (and, for Cairn, the image data it read);
+ * 4. the seeded day-2 change, then a differential incremental with each tool;
+ * 5. prints one table and the issue's goals with their verdicts.
+ *
+ * The page cache is left warm (no drop_caches: the machine is shared, and the
+ * issue's figures are warm). restic and borg are skipped when not installed.
+ * Needs about 7× the dataset size free in the temp directory at scale 1.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { applyDayTwo, generateDataset, ONE_MIB_FILE, shapeAt } from './compare-dataset.ts';
+import { differences, digestTree } from './compare-digest.ts';
+import { settle, storedBytes } from './compare-shell.ts';
+import { borgTool, cairnTool, emptyDir, resticTool, tarTool, type Tool, type StepResult } from './compare-tools.ts';
+import { imageBytesReadForOneFile } from './compare-image-reads.ts';
+import { goals, renderGoals, renderTable, round, withRatios, mb, type CaseName, type Row } from './compare-report.ts';
+
+const MB = 1e6;
+
+interface Options {
+  scale: number;
+  seed: string;
+  json: boolean;
+  keep: boolean;
+  only?: Set<string>;
+}
+
+function parseArgs(argv: string[]): Options {
+  const value = (name: string): string | undefined => {
+    const at = argv.indexOf(name);
+    return at === -1 ? undefined : argv[at + 1];
+  };
+  const scale = Number(value('--scale') ?? 1);
+  if (!(scale > 0 && scale <= 4)) throw new Error('--scale takes a number in (0, 4]');
+  const only = value('--only');
+  return { scale, seed: value('--seed') ?? 'cairn-issue-8', json: argv.includes('--json'), keep: argv.includes('--keep'), only: only ? new Set(only.split(',')) : undefined };
+}
+
+async function sha256File(file: string): Promise<string> {
+  return createHash('sha256').update(await readFile(file)).digest('hex');
+}
+
+/** Best of three `cairn images` on an empty home: the CLI's start-up. */
+function cliStartSeconds(work: string): number {
+  const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/cairn.js');
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const home = emptyDir(path.join(work, `empty-home-${i}`));
+    const started = process.hrtime.bigint();
+    const run = spawnSync(process.execPath, [bin, '--home', home, 'images'], { stdio: 'ignore' });
+    if (run.status !== 0) throw new Error(`cairn images exited with ${run.status}`);
+    times.push(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+  return Math.min(...times);
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  const loadAtStart = os.loadavg()[0]!;
+  const work = mkdtempSync(path.join(os.tmpdir(), 'cairn-compare-'));
+  try {
+    const data = path.join(work, 'data');
+    const shape = shapeAt(options.scale);
+    log(`generating the dataset (scale ${options.scale}, seed ${options.seed}) in ${data} ...`);
+    const dataBytes = await generateDataset(data, options.seed, shape);
+    const vmImageBytes = shape.vmBytes;
+    const dayOne = await digestTree(data);
+    const oneFileSha = await sha256File(path.join(data, ONE_MIB_FILE));
+    log(`dataset: ${dayOne.files} files, ${mb(dataBytes)} apparent, ${mb(storedBytes(data))} in files; digest ${dayOne.sha256.slice(0, 16)}`);
+
+    const cairn = cairnTool({ data, work: path.join(work, 'cairn') });
+    const candidates: Tool[] = [
+      tarTool({ data, work: path.join(work, 'tar') }, false),
+      tarTool({ data, work: path.join(work, 'tar-zstd') }, true),
+      resticTool({ data, work: path.join(work, 'restic') }),
+      borgTool({ data, work: path.join(work, 'borg') }),
+      cairn,
+    ];
+    const skipped: Record<string, string> = {};
+    const tools = candidates.filter((tool) => {
+      if (options.only && tool.name !== 'Cairn' && !options.only.has(tool.name.split(' ')[0]!)) return false;
+      const why = tool.missing();
+      if (why) skipped[tool.name] = why;
+      return !why;
+    });
+    for (const [name, why] of Object.entries(skipped)) log(`skipping ${name}: ${why}`);
+
+    const rows: Row[] = [];
+    const record = (c: CaseName, tool: Tool, result: StepResult, extra: Partial<Row> = {}): void => {
+      rows.push({ case: c, tool: tool.name, seconds: result.seconds, storedBytes: c === 'full backup' || c === 'day-2 incremental' ? result.stored : undefined, readBytes: result.readBytes, detail: result.detail, ...extra });
+      log(`  ${c.padEnd(18)} ${tool.name.padEnd(18)} ${result.seconds.toFixed(2)} s${extra.verified ? ` (${extra.verified})` : ''}`);
+    };
+
+    log('full backups ...');
+    for (const tool of tools) {
+      settle();
+      const result = tool.full();
+      record('full backup', tool, result, { mbPerSecond: dataBytes / MB / result.seconds });
+    }
+
+    log('full restores of day 1 ...');
+    for (const tool of tools) {
+      const target = emptyDir(path.join(work, 'restore'));
+      settle();
+      const result = tool.restore(target);
+      const restored = await digestTree(result.dataDir);
+      const diff = differences(dayOne, restored);
+      record('full restore', tool, result, { mbPerSecond: dataBytes / MB / result.seconds, verified: restored.sha256 === dayOne.sha256 ? 'ok' : `DIFFERS: ${diff.join('; ')}` });
+      rmSync(target, { recursive: true, force: true });
+    }
+
+    log(`restores of one 1 MiB file (${ONE_MIB_FILE}) ...`);
+    for (const tool of tools) {
+      const target = emptyDir(path.join(work, 'restore'));
+      settle();
+      const result = tool.restoreOne(target, ONE_MIB_FILE);
+      const ok = (await sha256File(result.file)) === oneFileSha;
+      record('one 1 MiB file', tool, result, { verified: ok ? 'ok' : 'DIFFERS' });
+      rmSync(target, { recursive: true, force: true });
+    }
+    const oneTarget = emptyDir(path.join(work, 'restore'));
+    const cairnImageBytesForOneFile = await imageBytesReadForOneFile(cairn.home, cairn.backupIds[0]!, path.join(data, ONE_MIB_FILE), oneTarget);
+    rmSync(oneTarget, { recursive: true, force: true });
+
+    log('day-2 change ...');
+    const change = await applyDayTwo(data, options.seed, shape);
+    log('day-2 differential incrementals ...');
+    for (const tool of tools) {
+      settle();
+      record('day-2 incremental', tool, tool.dayTwo());
+    }
+
+    const ordered = (['full backup', 'day-2 incremental', 'full restore', 'one 1 MiB file'] as const).flatMap((c) => rows.filter((r) => r.case === c));
+    const table = withRatios(ordered);
+    const cairnFull = rows.find((r) => r.case === 'full backup' && r.tool === 'Cairn')!;
+    const measurements = {
+      rows: table,
+      vmImageBytes,
+      cairnImageBytesForOneFile,
+      cliStartSeconds: cliStartSeconds(work),
+      cairnPeakRssMB: Number(cairnFull.detail?.peakRssMB ?? NaN),
+    };
+    const verdicts = goals(measurements);
+    const failedChecks = table.filter((r) => r.verified !== undefined && r.verified !== 'ok');
+    const report = {
+      scale: options.scale,
+      seed: options.seed,
+      dataset: { bytes: dataBytes, files: dayOne.files, digest: dayOne.sha256, shape, dayTwo: change },
+      pageCache: 'warm (not dropped)',
+      loadAverage: { start: round(loadAtStart), end: round(os.loadavg()[0]!) },
+      cpus: os.cpus().length,
+      skipped,
+      rows: table,
+      cairnImageBytesForOneFile,
+      cliStartSeconds: round(measurements.cliStartSeconds),
+      goals: verdicts,
+    };
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    } else {
+      const cairnDetail = (c: CaseName): string => {
+        const d = rows.find((r) => r.case === c && r.tool === 'Cairn')?.detail;
+        return d ? `${d.jobSeconds} s inside the job, ${round(Number(d.beforeJobSeconds))} s before it was queued (CLI start-up, janitor), ${round(Number(d.afterJobSeconds))} s after it ended; ${d.peakRssMB} MB peak RSS, writer waits ${d.writerWaits}, reader waits ${d.readerWaits}` : '';
+      };
+      process.stdout.write(
+        [
+          `dataset: ${mb(dataBytes)} apparent, ${dayOne.files} files (scale ${options.scale}, seed ${options.seed}); ${os.cpus().length} CPUs; page cache warm, not dropped; 1-minute load average ${round(loadAtStart)} at the start, ${round(os.loadavg()[0]!)} at the end (above the CPU count: other work shared the machine)`,
+          `day 2: ${change.smallRewritten} small files rewritten, ${change.smallDeleted} deleted, ${change.smallAdded} added; ${change.mediumRewritten} medium rewritten, ${change.mediumDeleted} deleted, ${change.mediumAdded} added; ${change.vmBlocksChanged} × 64 KiB of the VM image, ${change.dbPagesChanged} database pages; log +${mb(change.logAppendedBytes)}`,
+          'durable: peers timed with `sync -f` of their archive/repository; Cairn fsyncs every image object and directory itself (no sync added; its SQLite catalog is WAL with synchronous=NORMAL); every restore timed with `sync -f` of its target',
+          '',
+          renderTable(table),
+          '',
+          `ratio = peer time / Cairn time in the same case; read = bytes read through read(2) by the step's processes (page cache hits included)`,
+          `Cairn full backup: ${cairnDetail('full backup')}`,
+          `Cairn day 2: ${cairnDetail('day-2 incremental')}`,
+          `Cairn one-file restore: ${mb(cairnImageBytesForOneFile)} of image data read (counted at the object store)`,
+          ...Object.entries(skipped).map(([name, why]) => `skipped ${name}: ${why}`),
+          '',
+          renderGoals(verdicts),
+          '',
+        ].join('\n'),
+      );
+    }
+    if (failedChecks.length > 0) {
+      log(`byte-for-byte check failed: ${failedChecks.map((r) => `${r.case} ${r.tool}`).join(', ')}`);
+      process.exitCode = 1;
+    }
+  } finally {
+    if (options.keep) log(`kept ${work}`);
+    else rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
