@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// The `cairn` command. The sources are TypeScript run through tsx, so a
-// checkout needs no build step: `npx cairn ...` works after `npm ci`.
-import { register } from 'tsx/esm/api';
+// The `cairn` command: the compiled bundle (dist/cairn.js, built by
+// `npm run build`, which `npm ci` runs) when it is up to date, else
+// cli/main.ts through tsx. See launch.js.
+import { load } from './launch.js';
 
-register();
-const { main } = await import('../cli/main.ts');
+const { main } = await load(import.meta.url, 'cairn.js', () => import('../cli/main.ts'));
 await main(process.argv);

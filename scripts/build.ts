@@ -1,0 +1,103 @@
+// `npm run build` (also run by `prepare`, so `npm ci` builds): the two
+// programs as ESM bundles in dist/, which bin/cairn.js and bin/cairn-agent.js
+// run when dist/build-manifest.json says they match the sources.
+//
+// Why esbuild bundles and not `tsc` emit: one bundle per program (with shared
+// chunks for what a command loads on use) resolves the `#core/*` imports and
+// `.ts` specifiers at build time, so nothing is rewritten and Node resolves
+// no package `imports` map at start-up; tsc would keep `.ts` in specifiers
+// (rewriteRelativeImportExtensions needs TypeScript 5.7+ and leaves `#core/*`
+// pointing at .ts files) and emits ~130 files Node then loads one by one.
+// esbuild builds the whole tree in well under a second, offline.
+//
+// Packages stay external (better-sqlite3 is native; the others are resolved
+// from node_modules as before). The bundle's files all sit in dist/, one
+// folder below the root like every source folder, so a module that finds a
+// file relative to itself (`new URL('../package.json', import.meta.url)`,
+// local/asl-definition.ts's statemachines/backup-job.asl.json) finds the
+// same file from dist/; the build refuses a module that does so from deeper.
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as esbuild from 'esbuild';
+import { MANIFEST_FORMAT, MANIFEST_NAME, fingerprint } from '../bin/launch.js';
+
+export interface BuildOptions {
+  /** The package root: package.json and the sources. */
+  root: string;
+  /** Bundle name (without .js) → entry module, relative to root. */
+  entryPoints: Record<string, string>;
+  /** Where the bundles go; default root/dist. Must be one folder below root (see above). */
+  outdir?: string;
+}
+
+export const PROGRAMS: Record<string, string> = { cairn: 'cli/main.ts', 'cairn-agent': 'edge-agent/transport/main.ts' };
+
+/**
+ * Packages bundled rather than loaded from node_modules: zod is pure ESM and
+ * ships as ~100 small modules, whose loading was a third of `cairn images`'
+ * start-up; bundled, it is parsed as part of one chunk. Everything else stays
+ * external: native (better-sqlite3), CommonJS (which an ESM bundle cannot
+ * `require` Node built-ins from), or only loaded by a command that needs it.
+ */
+const BUNDLED_PACKAGES = new Set(['zod']);
+
+/** Every dependency but the bundled ones, with its subpaths (`@aws-sdk/lib-dynamodb`, `zod/v4`). */
+function externals(root: string): string[] {
+  const { dependencies = {}, devDependencies = {} } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+  return [...Object.keys(dependencies), ...Object.keys(devDependencies)].filter((name) => !BUNDLED_PACKAGES.has(name)).flatMap((name) => [name, `${name}/*`]);
+}
+
+/** Files outside the bundle's inputs whose change changes the bundle. */
+const CONFIG_FILES = ['package.json', 'tsconfig.json', 'scripts/build.ts'];
+
+/**
+ * Builds the bundles into a fresh directory and swaps it in whole, so a
+ * program started during a build sees the old build or none (and then runs
+ * the sources), never half of one. Returns the manifest's input list.
+ */
+export async function build(options: BuildOptions): Promise<string[]> {
+  const root = options.root;
+  const outdir = options.outdir ?? join(root, 'dist');
+  if (dirname(outdir) !== root.replace(/\/$/, '')) throw new Error(`build: ${outdir} must be one folder below ${root}`);
+  const staging = `${outdir}.tmp-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  const result = await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: options.entryPoints,
+    outdir: staging,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: externals(root),
+    // Error classes and anything that prints a constructor's name keep the names they have in the sources.
+    keepNames: true,
+    sourcemap: 'linked',
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const inputs = [...new Set([...Object.keys(result.metafile.inputs), ...CONFIG_FILES])].sort();
+  for (const file of inputs) {
+    if (file.split('/').length !== 2 && file.endsWith('.ts') && readFileSync(join(root, file), 'utf8').includes('import.meta.url')) {
+      throw new Error(`build: ${file} resolves a path from import.meta.url but is not one folder below the root, so it would not find it from dist/`);
+    }
+  }
+  // The manifest is written last: a staging directory without one is never taken for a build.
+  const manifest = { format: MANIFEST_FORMAT, inputs: Object.fromEntries(inputs.map((file) => [file, fingerprint(join(root, file))])) };
+  writeFileSync(join(staging, MANIFEST_NAME), `${JSON.stringify(manifest, null, 1)}\n`);
+  const old = `${outdir}.old-${process.pid}`;
+  mkdirSync(outdir, { recursive: true });
+  renameSync(outdir, old);
+  renameSync(staging, outdir);
+  rmSync(old, { recursive: true, force: true });
+  return inputs;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+  const started = performance.now();
+  const inputs = await build({ root, entryPoints: PROGRAMS });
+  console.log(`built ${Object.keys(PROGRAMS).map((p) => `dist/${p}.js`).join(', ')} from ${inputs.length} files in ${Math.round(performance.now() - started)} ms`);
+}
