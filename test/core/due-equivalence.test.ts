@@ -29,7 +29,11 @@ const levels = ['full', 'differential-incremental', 'cumulative-incremental'] as
 
 const arbWindow = fc.record({
   days: fc.subarray([...weekdays], { minLength: 1 }),
-  start: fc.tuple(fc.integer({ min: 0, max: 23 }), fc.constantFrom(0, 15, 30, 45)).map(([h, m]) => `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`),
+  start: fc.oneof(
+    fc.tuple(fc.integer({ min: 0, max: 23 }), fc.constantFrom(0, 15, 30, 45)).map(([h, m]) => `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`),
+    // Few distinct starts, so windows of one schedule open together (and, across a DST gap, 02:30 and 03:30 are one instant).
+    fc.constantFrom('00:00', '22:00', '02:30', '03:30'),
+  ),
   duration: fc.integer({ min: 1, max: 7 * 24 }).map((h) => h * 3600),
 });
 const arbCalendar = fc.record({
@@ -63,6 +67,8 @@ const arbPolicy = (name: string) =>
 
 /** Instants on the quarter hour within the last days before `now`: window openings and due instants fall on them. */
 const arbRecent = (now: Date) => fc.integer({ min: 0, max: 4 * 96 }).map((q) => new Date(Math.floor(now.getTime() / 900_000) * 900_000 - q * 900_000));
+/** A few instants only, so images of several schedules of one client are equally new (the catalog's order decides). */
+const arbTied = (now: Date) => fc.constantFrom(1, 25, 169).map((hours) => new Date(Math.floor(now.getTime() / HOUR) * HOUR - hours * HOUR));
 const arbNow = fc.oneof(
   fc.date({ min: new Date('2026-01-01T00:00:00Z'), max: new Date('2027-12-31T00:00:00Z'), noInvalidDate: true }),
   // Around DST changes in Europe, North America, Lord Howe and Santiago.
@@ -75,9 +81,9 @@ const arbInput: fc.Arbitrary<DueInput> = fc
   .chain(({ policies, now, suspended }) =>
     fc.record({
       images: fc.array(
-        fc.record({ policy: arbName(policyNames), client: arbName(clientNames), schedule: arbName(scheduleNames), level: fc.constantFrom(...levels), statusCode: fc.constantFrom(0, 0, 1, 84), at: arbRecent(now) }).map(({ client, at, ...rest }) => sampleImage(client, at, rest)),
+        fc.record({ policy: arbName(policyNames), client: arbName(clientNames), schedule: arbName(scheduleNames), level: fc.constantFrom(...levels), statusCode: fc.constantFrom(0, 0, 1, 84), at: fc.oneof(arbRecent(now), arbTied(now)) }),
         { maxLength: 25 },
-      ),
+      ).map((specs) => specs.map(({ client, at, ...rest }, i) => sampleImage(client, at, { ...rest, backupId: `${client}_${at.getTime() / 1000}_${i}` }))),
       jobs: fc.array(
         fc.oneof(
           { weight: 9, arbitrary: fc.record({ policy: arbName(policyNames), client: arbName(clientNames), schedule: arbName(scheduleNames), state: fc.constantFrom('DONE', 'DONE', 'DONE', 'ACTIVE', 'QUEUED'), statusCode: fc.constantFrom(0, 13, 84), at: arbRecent(now), legacy: fc.boolean() }) },
@@ -98,6 +104,26 @@ const arbInput: fc.Arbitrary<DueInput> = fc
 describe('the fast due computation decides as the reference did', () => {
   it('on generated policies, images and jobs', () => {
     fc.assert(fc.property(arbInput, expectSame), { numRuns: 800 });
+  });
+
+  it('when images of several schedules that satisfy one another are equally new (the catalog order decides)', () => {
+    const always = [{ days: [...weekdays], start: '00:00', duration: 7 * 86_400 }];
+    const arbTies = fc
+      .record({
+        schedules: fc.tuple(...scheduleNames.map((name) => fc.record({ name: fc.constant(name), type: fc.constantFrom(...levels), frequency: fc.constantFrom(3600, 86_400, 7 * 86_400), windows: fc.constant(always) }))),
+        now: arbNow,
+      })
+      .chain(({ schedules, now }) =>
+        fc
+          .array(fc.record({ client: fc.constantFrom('a', 'b'), schedule: fc.constantFrom(...scheduleNames), at: arbTied(now) }), { maxLength: 12 })
+          .map((specs): DueInput => ({
+            policies: [Policy.parse({ name: 'p1', clients: [{ name: 'a' }, { name: 'b' }], selections: ['/data'], storageUnit: 'disk1', schedules })],
+            images: specs.map(({ client, schedule, at }, i) => sampleImage(client, at, { policy: 'p1', schedule, backupId: `${client}_${at.getTime() / 1000}_${i}` })),
+            jobs: [],
+            now,
+          })),
+      );
+    fc.assert(fc.property(arbTies, expectSame), { numRuns: 300 });
   });
 
   it('on the benchmark installation, scaled down, with several seeds', () => {
