@@ -1,8 +1,8 @@
-import type { Policy, Schedule } from '../model/policy.ts';
+import type { Policy, Schedule, StartWindow } from '../model/policy.ts';
 import type { BackupJob, Job } from '../model/job.ts';
 import type { Image } from '../model/image.ts';
 import { formatDuration } from '../model/durations.ts';
-import { isCalendarRunDay, nextWindowAfter, openWindowAt, type WindowOccurrence } from './windows.ts';
+import { isCalendarRunDay, LocalDays, type WindowOccurrence } from './windows.ts';
 
 export interface DueJob {
   policy: string;
@@ -64,12 +64,31 @@ export function dueInstantOf(job: Pick<BackupJob, 'dueAt' | 'windowStart'>): str
 
 type Candidate = DueJob & { policyPriority: number; clientPriority: number; precedence: [number, number] };
 type Decision = { due: Candidate } | { notDue: string };
+
+/**
+ * What one schedule of one policy is decided on, the same for every client:
+ * worked out once per call and shared by the policy's clients (the window
+ * opening is the costly part).
+ */
+interface SchedulePlan {
+  policy: Policy;
+  schedule: Schedule;
+  /** Why it is never due at this instant, whatever the client (suspended, inactive, manual-only). */
+  gate: string | undefined;
+  /** The schedules whose images satisfy this one (see `lastSuccess`). */
+  satisfiedBy: readonly string[];
+  /** The open window, or why none is; computed on first use. */
+  window(): { open: WindowOccurrence } | { notDue: string };
+  /** A calendar schedule's run-day verdict for the open window's day; computed on first use. */
+  runDay(window: WindowOccurrence): { runDay: boolean; why: string };
+}
+
 /** Everything one (policy, client, schedule) is decided on. */
 interface ScheduleContext {
-  policy: Policy;
+  plan: SchedulePlan;
   client: Policy['clients'][number];
-  schedule: Schedule;
-  input: DueInput;
+  history: History;
+  now: Date;
 }
 
 /**
@@ -92,17 +111,24 @@ interface ScheduleContext {
  *   wins (a calendar schedule counts as weekly), then the higher level.
  * - The worklist is ordered by policy priority (higher first), client
  *   priority (lower first), then the time each became due.
+ *
+ * Cost: window openings are computed once per (windows, time zone) and the
+ * history is indexed once per call, so a call is linear in triples plus
+ * history (issue 8: 100,000 triples in well under a second).
  */
 export function dueJobs(input: DueInput): { due: DueJob[]; notDue: NotDue[] } {
   const due: Candidate[] = [];
   const notDue: NotDue[] = [];
+  const history = indexHistory(input);
+  const windows = new WindowBook(input.now);
   for (const policy of input.policies) {
+    const plans = policy.schedules.map((schedule) => planSchedule(policy, schedule, input, windows));
     for (const client of policy.clients) {
       const candidates: Candidate[] = [];
-      for (const schedule of policy.schedules) {
-        const decision = decideSchedule({ policy, client, schedule, input });
+      for (const plan of plans) {
+        const decision = decideSchedule({ plan, client, history, now: input.now });
         if ('due' in decision) candidates.push(decision.due);
-        else notDue.push({ policy: policy.name, client: client.name, schedule: schedule.name, reason: decision.notDue });
+        else notDue.push({ policy: policy.name, client: client.name, schedule: plan.schedule.name, reason: decision.notDue });
       }
       const { winner, losers } = bySchedulePrecedence(candidates);
       if (winner) due.push(winner);
@@ -112,61 +138,162 @@ export function dueJobs(input: DueInput): { due: DueJob[]; notDue: NotDue[] } {
   return { due: inWorklistOrder(due).map(({ policyPriority: _p, clientPriority: _c, precedence: _r, ...job }) => job), notDue };
 }
 
+/**
+ * Window openings at one instant, by time zone and by windows: schedules with
+ * the same windows in the same zone (every client of a policy, and policies
+ * that share window definitions) share one computation.
+ */
+class WindowBook {
+  private readonly zones = new Map<string, LocalDays>();
+  private readonly openings = new Map<string, { open: WindowOccurrence } | { notDue: string }>();
+
+  constructor(private readonly now: Date) {}
+
+  window(windows: readonly StartWindow[], zone: string): { open: WindowOccurrence } | { notDue: string } {
+    const key = `${zone}\u0000${windows.map((w) => `${w.days.join(',')}@${w.start}+${w.duration}`).join(';')}`;
+    let found = this.openings.get(key);
+    if (!found) {
+      let days = this.zones.get(zone);
+      if (!days) this.zones.set(zone, (days = new LocalDays(zone, this.now)));
+      const open = days.openWindow(windows);
+      if (open) found = { open };
+      else {
+        const next = days.nextWindow(windows);
+        found = { notDue: `no start window is open${next ? `; the next opens ${next.start.toISOString()}` : ''}` };
+      }
+      this.openings.set(key, found);
+    }
+    return found;
+  }
+}
+
+/** One schedule of one policy: what holds for all its clients, computed at most once. */
+function planSchedule(policy: Policy, schedule: Schedule, input: DueInput, windows: WindowBook): SchedulePlan {
+  let window: ReturnType<SchedulePlan['window']> | undefined;
+  const runDays = new Map<string, { runDay: boolean; why: string }>();
+  return {
+    policy,
+    schedule,
+    gate: schedulingGate(policy, schedule, input),
+    satisfiedBy: satisfyingSchedules(policy, schedule),
+    window: () => (window ??= windows.window(schedule.windows, policy.timeZone)),
+    runDay: (open) => {
+      let verdict = runDays.get(open.runDay);
+      if (!verdict) runDays.set(open.runDay, (verdict = isCalendarRunDay(schedule.calendar!, open.runDay)));
+      return verdict;
+    },
+  };
+}
+
 /** One (policy, client, schedule): the gates in the order an operator reads them, then the due instant. */
 function decideSchedule(ctx: ScheduleContext): Decision {
-  const closed = schedulingGate(ctx);
-  if (closed) return { notDue: closed };
-  const sameKey = ctx.input.jobs.filter((j): j is BackupJob => j.type === 'backup' && j.policy === ctx.policy.name && j.client === ctx.client.name && j.schedule === ctx.schedule.name);
+  const { plan, client } = ctx;
+  const { policy, schedule } = plan;
+  if (plan.gate) return { notDue: plan.gate };
+  const sameKey = ctx.history.jobsOf(policy.name, client.name, schedule.name);
   const inFlight = sameKey.find((j) => j.state !== 'DONE');
   if (inFlight) return { notDue: `job ${inFlight.jobId} for it is ${inFlight.state}` };
-  const window = openWindowAt(ctx.schedule.windows, ctx.policy.timeZone, ctx.input.now);
-  if (!window) {
-    const next = nextWindowAfter(ctx.schedule.windows, ctx.policy.timeZone, ctx.input.now);
-    return { notDue: `no start window is open${next ? `; the next opens ${next.start.toISOString()}` : ''}` };
-  }
-  const instant = ctx.schedule.frequency !== undefined ? frequencyDueInstant(ctx, ctx.schedule.frequency, window, sameKey) : calendarDueInstant(ctx, window, sameKey);
+  const window = plan.window();
+  if ('notDue' in window) return window;
+  const instant = schedule.frequency !== undefined ? frequencyDueInstant(ctx, schedule.frequency, window.open, sameKey) : calendarDueInstant(ctx, window.open, sameKey);
   if ('notDue' in instant) return instant;
   return {
     due: {
-      policy: ctx.policy.name,
-      client: ctx.client.name,
-      schedule: ctx.schedule.name,
-      level: ctx.schedule.type,
-      windowStart: window.start.toISOString(),
-      windowEnd: window.end.toISOString(),
+      policy: policy.name,
+      client: client.name,
+      schedule: schedule.name,
+      level: schedule.type,
+      windowStart: window.open.start.toISOString(),
+      windowEnd: window.open.end.toISOString(),
       dueSince: instant.dueAt.toISOString(),
       reason: instant.reason,
-      executionName: executionNameFor(ctx.policy.name, ctx.client.name, ctx.schedule.name, instant.dueAt),
-      policyPriority: ctx.policy.priority,
-      clientPriority: ctx.client.priority,
-      precedence: [ctx.schedule.frequency ?? CALENDAR_PRECEDENCE_SECONDS, levelRank[ctx.schedule.type]],
+      executionName: executionNameFor(policy.name, client.name, schedule.name, instant.dueAt),
+      policyPriority: policy.priority,
+      clientPriority: client.priority,
+      precedence: [schedule.frequency ?? CALENDAR_PRECEDENCE_SECONDS, levelRank[schedule.type]],
     },
   };
 }
 
 /** Reasons that hold whatever the time: scheduling suspended, policy inactive, a manual-only schedule. */
-function schedulingGate({ policy, schedule, input }: ScheduleContext): string | undefined {
+function schedulingGate(policy: Policy, schedule: Schedule, input: DueInput): string | undefined {
   if (input.suspended) return 'scheduling is suspended (cairn schedule resume)';
   if (!policy.active) return 'policy is inactive';
   if (schedule.frequency === undefined && schedule.calendar === undefined) return 'manual-only schedule (no frequency or calendar)';
   return undefined;
 }
 
+/** The schedules whose successful images satisfy `schedule`: itself, and those with a longer (or equal) frequency and at least its level. */
+function satisfyingSchedules(policy: Policy, schedule: Schedule): string[] {
+  const names = policy.schedules
+    .filter((o) => o.name === schedule.name || (schedule.frequency !== undefined && o.frequency !== undefined && o.frequency >= schedule.frequency && levelRank[o.type] >= levelRank[schedule.type]))
+    .map((o) => o.name);
+  return [...new Set(names)];
+}
+
+/** The history a call reads, indexed once by (policy, client, schedule) instead of filtered for every triple. */
+interface History {
+  /** The backup jobs of one triple, in input order. */
+  jobsOf(policy: string, client: string, schedule: string): readonly BackupJob[];
+  /** The newest successful image of one triple (of equally new ones the first in input order), with its input position. */
+  newestSuccessOf(policy: string, client: string, schedule: string): { image: Image; at: number } | undefined;
+}
+
+/** policy → client → schedule → T: nested maps, so a look-up builds no key string. */
+class TripleMap<T> {
+  private readonly byPolicy = new Map<string, Map<string, Map<string, T>>>();
+
+  get(policy: string, client: string, schedule: string): T | undefined {
+    return this.byPolicy.get(policy)?.get(client)?.get(schedule);
+  }
+
+  set(policy: string, client: string, schedule: string, value: T): void {
+    let byClient = this.byPolicy.get(policy);
+    if (!byClient) this.byPolicy.set(policy, (byClient = new Map()));
+    let bySchedule = byClient.get(client);
+    if (!bySchedule) byClient.set(client, (bySchedule = new Map()));
+    bySchedule.set(schedule, value);
+  }
+}
+
+const NO_JOBS: readonly BackupJob[] = [];
+
+function indexHistory(input: DueInput): History {
+  const jobs = new TripleMap<BackupJob[]>();
+  for (const job of input.jobs) {
+    if (job.type !== 'backup') continue;
+    const list = jobs.get(job.policy, job.client, job.schedule);
+    if (list) list.push(job);
+    else jobs.set(job.policy, job.client, job.schedule, [job]);
+  }
+  const newest = new TripleMap<{ image: Image; at: number }>();
+  input.images.forEach((image, at) => {
+    if (image.statusCode > 1) return;
+    const found = newest.get(image.policy, image.client, image.schedule);
+    if (!found || image.createdAt > found.image.createdAt) newest.set(image.policy, image.client, image.schedule, { image, at });
+  });
+  return {
+    jobsOf: (policy, client, schedule) => jobs.get(policy, client, schedule) ?? NO_JOBS,
+    newestSuccessOf: (policy, client, schedule) => newest.get(policy, client, schedule),
+  };
+}
+
 /**
  * The newest successful image that satisfies this schedule: its own, or one
  * of a schedule with a longer (or equal) frequency and at least this level.
- * After the weekly full, the daily incremental waits a day.
+ * After the weekly full, the daily incremental waits a day. Of equally new
+ * images, the first in the catalog's order.
  */
-function lastSuccess({ policy, client, schedule, input }: ScheduleContext): Image | undefined {
-  const satisfying = new Set(
-    policy.schedules
-      .filter((o) => o.name === schedule.name || (schedule.frequency !== undefined && o.frequency !== undefined && o.frequency >= schedule.frequency && levelRank[o.type] >= levelRank[schedule.type]))
-      .map((o) => o.name),
-  );
-  return input.images
-    .filter((i) => i.policy === policy.name && i.client === client.name && satisfying.has(i.schedule) && i.statusCode <= 1)
-    .reduce<Image | undefined>((latest, i) => (!latest || i.createdAt > latest.createdAt ? i : latest), undefined);
+function lastSuccess({ plan, client, history }: ScheduleContext): Image | undefined {
+  let latest: { image: Image; at: number } | undefined;
+  for (const name of plan.satisfiedBy) {
+    const found = history.newestSuccessOf(plan.policy.name, client.name, name);
+    if (found && (!latest || found.image.createdAt > latest.image.createdAt || (found.image.createdAt === latest.image.createdAt && found.at < latest.at))) latest = found;
+  }
+  return latest?.image;
 }
+
+const NO_STARTS: ReadonlyMap<string | undefined, BackupJob> = new Map();
 
 type Instant = { dueAt: Date; reason: string } | { notDue: string };
 
@@ -178,7 +305,7 @@ type Instant = { dueAt: Date; reason: string } | { notDue: string };
  * window and no instant ever gets a second job.
  */
 function frequencyDueInstant(ctx: ScheduleContext, frequency: number, window: WindowOccurrence, sameKey: readonly BackupJob[]): Instant {
-  const now = ctx.input.now;
+  const now = ctx.now;
   const last = lastSuccess(ctx);
   const lastAt = last ? new Date(last.createdAt) : undefined;
   const frequencyMs = frequency * 1000;
@@ -187,7 +314,7 @@ function frequencyDueInstant(ctx: ScheduleContext, frequency: number, window: Wi
   }
   const frequencyRanOut = lastAt ? new Date(lastAt.getTime() + frequencyMs) : window.start;
   let dueAt = frequencyRanOut > window.start ? frequencyRanOut : window.start;
-  const started = new Map(sameKey.map((j) => [dueInstantOf(j), j] as const));
+  const started = sameKey.length === 0 ? NO_STARTS : new Map(sameKey.map((j) => [dueInstantOf(j), j] as const));
   let blocking: BackupJob | undefined;
   for (let job = started.get(dueAt.toISOString()); job; job = started.get(dueAt.toISOString())) {
     blocking ??= job;
@@ -205,7 +332,7 @@ function calendarDueInstant(ctx: ScheduleContext, window: WindowOccurrence, same
   const windowStart = window.start.toISOString();
   const ranInWindow = sameKey.find((j) => dueInstantOf(j) === windowStart);
   if (ranInWindow) return { notDue: `job ${ranInWindow.jobId} already started in this window (opened ${windowStart})` };
-  const runDay = isCalendarRunDay(ctx.schedule.calendar!, window.runDay);
+  const runDay = ctx.plan.runDay(window);
   if (!runDay.runDay) return { notDue: runDay.why };
   const last = lastSuccess(ctx);
   if (last && new Date(last.createdAt) >= window.start) return { notDue: `already backed up on run day ${window.runDay} (${last.backupId})` };
