@@ -113,7 +113,9 @@ export async function prepareFile(sourcePath: string, walked: BigIntStats, chunk
       try {
         const hash = createHash('sha256');
         const pass = async (chunk: Uint8Array): Promise<void> => {
-          meters.hash.time(() => hash.update(chunk));
+          meters.hash.start();
+          hash.update(chunk);
+          meters.hash.stop();
           if (chunk.byteLength > 0) await write(chunk);
         };
         if (head) await pass(head);

@@ -1,10 +1,10 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { DataPathTimes } from '#core/model/task.ts';
 
-/** Nanoseconds from an arbitrary start: process.hrtime.bigint, or a test's fake. */
-export type Clock = () => bigint;
+/** Milliseconds (with a fraction) from an arbitrary start: performance.now, or a test's fake. A number, not a bigint: nothing allocated per reading. */
+export type Clock = () => number;
 
-const hrtime: Clock = () => process.hrtime.bigint();
+const monotonic: Clock = () => performance.now();
 
 /**
  * Wall-clock time during which at least one operation of a kind was in
@@ -16,10 +16,10 @@ const hrtime: Clock = () => process.hrtime.bigint();
 export class BusyMeter {
   readonly #clock: Clock;
   #inFlight = 0;
-  #since = 0n;
-  #totalNs = 0n;
+  #since = 0;
+  #totalMs = 0;
 
-  constructor(clock: Clock = hrtime) {
+  constructor(clock: Clock = monotonic) {
     this.#clock = clock;
   }
 
@@ -30,7 +30,7 @@ export class BusyMeter {
   /** Ends one operation; a stop without a start is ignored. */
   stop(): void {
     if (this.#inFlight === 0) return;
-    if (--this.#inFlight === 0) this.#totalNs += this.#clock() - this.#since;
+    if (--this.#inFlight === 0) this.#totalMs += this.#clock() - this.#since;
   }
 
   /** Runs `work`, counting the time until it settles. */
@@ -55,8 +55,8 @@ export class BusyMeter {
 
   /** Milliseconds counted so far, including an operation still in flight. */
   get ms(): number {
-    const open = this.#inFlight > 0 ? this.#clock() - this.#since : 0n;
-    return Number(this.#totalNs + open) / 1e6;
+    const open = this.#inFlight > 0 ? this.#clock() - this.#since : 0;
+    return this.#totalMs + open;
   }
 }
 
@@ -82,7 +82,7 @@ export class DataPathMeters {
   readonly fragmentHash = new BusyMeter();
   readonly readerWait: BusyMeter;
   readonly writerWait: BusyMeter;
-  readonly #startedAt = hrtime();
+  readonly #startedAt = monotonic();
   readonly #loopAtStart: EventLoopUtilization = performance.eventLoopUtilization();
 
   /** `pool`: the buffer pool, which measures the waits on either side of it. */
@@ -97,7 +97,7 @@ export class DataPathMeters {
     const writerWaitMs = this.writerWait.ms;
     const fragmentHashMs = this.fragmentHash.ms;
     return {
-      elapsedMs: ms(Number(hrtime() - this.#startedAt) / 1e6),
+      elapsedMs: ms(monotonic() - this.#startedAt),
       readMs: ms(this.read.ms),
       writeMs: ms(Math.max(0, this.sinkSpan.ms - writerWaitMs - fragmentHashMs)),
       hashMs: ms(this.fileHash.ms + fragmentHashMs),
