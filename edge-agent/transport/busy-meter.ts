@@ -43,16 +43,6 @@ export class BusyMeter {
     }
   }
 
-  /** Runs synchronous work (a hash update), counting its time. */
-  time<T>(work: () => T): T {
-    this.start();
-    try {
-      return work();
-    } finally {
-      this.stop();
-    }
-  }
-
   /** Milliseconds counted so far, including an operation still in flight. */
   get ms(): number {
     const open = this.#inFlight > 0 ? this.#clock() - this.#since : 0;
