@@ -4,6 +4,7 @@ import { describeStatus } from '#core/status-codes.ts';
 import { CairnError, NotFoundError } from '#core/errors.ts';
 import { parseOrThrow } from '#core/validation.ts';
 import { cancelJob } from '#core/jobs/job-service.ts';
+import { bottleneckOf, type Bottleneck } from '#core/jobs/bottleneck.ts';
 import type { Job } from '#core/model/job.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, note, printJson, table } from '../output.ts';
@@ -27,6 +28,15 @@ function shownBackupId(job: Job): string | undefined {
   const backupId = imageWrittenBy(job);
   if (backupId === undefined) return undefined;
   return job.state === 'DONE' && (job.statusCode ?? 2) > 1 ? '-' : backupId;
+}
+
+/** The verdict, then the figures behind it (like NetBackup's "waited for full buffer" lines, interpreted). */
+function bottleneckLines(bottleneck: Bottleneck | undefined): [string, unknown][] {
+  if (!bottleneck) return [];
+  return [
+    ['bottleneck', `${bottleneck.label}: ${bottleneck.because}`],
+    ['  figures', bottleneck.figures],
+  ];
 }
 
 /** The lines of `jobs show` that only a restore job has. */
@@ -120,7 +130,9 @@ export function registerJobs(program: Command): void {
         const record = await backend.jobs.get(jobId);
         if (!record) throw new NotFoundError('job', jobId);
         const job = jobWithoutErrnoText(record);
-        if (options.json ?? globals.json) return printJson(job);
+        // Only a backup moves data through the buffer pool; the verdict is about that data path.
+        const bottleneck = job.type === 'backup' && job.state !== 'QUEUED' ? bottleneckOf(job.progress) : undefined;
+        if (options.json ?? globals.json) return printJson(bottleneck ? { ...job, bottleneck } : job);
         const lines: [string, unknown][] = [
           ['job id', job.jobId],
           ['state', job.state],
@@ -139,7 +151,7 @@ export function registerJobs(program: Command): void {
         lines.push(
           ['files / bytes', `${job.progress.files} / ${formatBytes(job.progress.bytes)}`],
           ['throughput', `${formatBytes(job.progress.throughputBps)}/s`],
-          ['buffer waits', `writer waited ${job.progress.writerWaits} times for data (client-bound), reader waited ${job.progress.readerWaits} times for buffers (media-bound)`],
+          ...(job.type === 'backup' ? bottleneckLines(bottleneck) : [['buffer waits', `writer waited ${job.progress.writerWaits} times for data (client-bound), reader waited ${job.progress.readerWaits} times for buffers (media-bound)`] as [string, unknown]]),
           ['queued / started / ended', `${job.queuedAt} / ${job.startedAt ?? '-'} / ${job.endedAt ?? '-'}`],
           ['window', job.type === 'backup' && job.windowStart ? `${job.windowStart} – ${job.windowEnd ?? '?'}` : undefined],
           ['earlier attempts', (job.attempts ?? []).map((a) => `#${a.attempt}: status ${a.statusCode} at ${a.endedAt}${a.error ? ` (${a.error})` : ''}`).join('\n                          ')],

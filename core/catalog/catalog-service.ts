@@ -41,7 +41,7 @@ export async function commitImage(deps: CatalogDeps, jobId: number, rawResult: u
   try {
     await deps.jobs.update(jobId, (j) => ({
       ...j,
-      progress: { ...j.progress, files: result.fileCount, bytes: result.bytes, throughputBps: Math.round(result.bytes / seconds), writerWaits: result.writerWaits, readerWaits: result.readerWaits, currentPath: undefined },
+      progress: { ...j.progress, files: result.fileCount, bytes: result.bytes, throughputBps: Math.round(result.bytes / seconds), writerWaits: result.writerWaits, readerWaits: result.readerWaits, times: result.times ?? j.progress.times, currentPath: undefined },
       unreadable: result.unreadable,
       updatedAt: now.toISOString(),
     }));

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BackupLevel } from './policy.ts';
 import { IsoTime, Name } from './names.ts';
+import { DataPathTimes } from './task.ts';
 import { StatusCode } from '../status-codes.ts';
 import { parseOrThrow } from '../validation.ts';
 
@@ -18,6 +19,8 @@ export const JobProgress = z
     /** How often the reader waited for an empty buffer: the media (writer) is the bottleneck. */
     readerWaits: z.number().int().min(0).default(0),
     currentPath: z.string().optional(),
+    /** Where the time went (the figures behind the bottleneck verdict); absent from older agents and records. */
+    times: DataPathTimes.optional(),
   })
   .strict();
 export type JobProgress = z.output<typeof JobProgress>;

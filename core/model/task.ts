@@ -36,6 +36,32 @@ export const BackupTask = z
 export type BackupTask = z.output<typeof BackupTask>;
 export type BackupTaskInput = z.input<typeof BackupTask>;
 
+/**
+ * Where a backup's time went, in milliseconds of wall-clock time, measured
+ * by the agent on its data path (edge-agent/transport/busy-meter.ts). Read by
+ * the bottleneck verdict (core/jobs/bottleneck.ts). Overlapping operations of
+ * one kind count once, so each figure can be set against `elapsedMs`.
+ */
+export const DataPathTimes = z
+  .object({
+    /** From the start of the image to its last byte durable. */
+    elapsedMs: z.number().int().min(0),
+    /** The reader's file-system work: walking, opening, fstat, reading. */
+    readMs: z.number().int().min(0),
+    /** The writer's sink and storage writes (flush and fsync included), less its waits and hashing. */
+    writeMs: z.number().int().min(0),
+    /** SHA-256 of file content and of fragments. */
+    hashMs: z.number().int().min(0),
+    /** The reader waited for the writer: for an empty buffer, or for a fragment to be durable. */
+    readerWaitMs: z.number().int().min(0),
+    /** The writer waited for a full buffer. */
+    writerWaitMs: z.number().int().min(0),
+    /** The agent's main thread was busy (JavaScript, hashing, copying, synchronous calls). */
+    mainThreadMs: z.number().int().min(0),
+  })
+  .strict();
+export type DataPathTimes = z.output<typeof DataPathTimes>;
+
 /** What the agent reports when every byte of the image is durable in the storage unit. */
 export const BackupTaskResult = z
   .object({
@@ -56,6 +82,8 @@ export const BackupTaskResult = z
     writerWaits: z.number().int().min(0),
     readerWaits: z.number().int().min(0),
     elapsedMs: z.number().min(0),
+    /** Where the time went; absent from agents older than the bottleneck verdict. */
+    times: DataPathTimes.optional(),
   })
   .strict();
 export type BackupTaskResult = z.output<typeof BackupTaskResult>;

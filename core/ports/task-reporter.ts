@@ -1,3 +1,5 @@
+import type { DataPathTimes } from '../model/task.ts';
+
 /** What a running task reports: figures for the job record (the Activity Monitor). */
 export interface TaskProgress {
   files: number;
@@ -6,6 +8,8 @@ export interface TaskProgress {
   writerWaits: number;
   readerWaits: number;
   currentPath?: string;
+  /** Where the time went so far (the figures behind the bottleneck verdict). */
+  times?: DataPathTimes;
 }
 
 /**

@@ -9,6 +9,7 @@ import type { ObjectStore } from '#core/ports/object-store.ts';
 import { PRIMARY_COPY } from '#core/model/image.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { BufferPool } from '../transport/buffer-pool.ts';
+import { DataPathMeters, metered } from '../transport/busy-meter.ts';
 import { excludeMatcher } from '../reader/exclude.ts';
 import { ImageWriter, type ImageWriterOptions } from './image-writer.ts';
 import { objectStoreSinks } from './object-store-fragments.ts';
@@ -115,6 +116,8 @@ async function findRoots(task: BackupTask, exclude: ReturnType<typeof excludeMat
 /** What a backup in progress holds: its buffers, its writer, its progress ticker and the one signal that stops it. */
 interface ImageRun {
   pool: BufferPool;
+  /** Where the time goes, for the bottleneck verdict. */
+  meters: DataPathMeters;
   writer: ImageWriter;
   ticker: ProgressTicker;
   stop: AbortController;
@@ -137,24 +140,27 @@ async function startImage(task: BackupTask, deps: BackupDeps): Promise<ImageRun>
     detach();
     throw error;
   }
-  const sinks = deps.sinks ?? objectStoreSinks(deps.store, imageKeys(task.backupId).fragment);
-  const writer = new ImageWriter({ store: deps.store, sinks, backupId: task.backupId, pool, fragmentSizeBytes: task.storageUnit.fragmentSizeBytes, signal: stop.signal, base, abortGraceMs: deps.abortGraceMs });
+  const meters = new DataPathMeters(pool);
+  const sinks = deps.sinks ?? objectStoreSinks(deps.store, imageKeys(task.backupId).fragment, meters.fragmentHash);
+  const writer = new ImageWriter({ store: deps.store, sinks, backupId: task.backupId, pool, fragmentSizeBytes: task.storageUnit.fragmentSizeBytes, signal: stop.signal, base, abortGraceMs: deps.abortGraceMs, meters });
   // Stop the uploads at once, rather than when the reader next checks the signal.
   stop.signal.addEventListener('abort', () => void writer.abort(stop.signal.reason), { once: true });
   const ticker = new ProgressTicker({
     reporter: deps.reporter,
     now: deps.now,
-    snapshot: () => ({ files: writer.fileCount, bytes: writer.bytes, writerWaits: pool.writerWaits, readerWaits: pool.readerWaits, currentPath: writer.currentPath }),
+    snapshot: () => ({ files: writer.fileCount, bytes: writer.bytes, writerWaits: pool.writerWaits, readerWaits: pool.readerWaits, currentPath: writer.currentPath, times: meters.times() }),
     onHeartbeatFailure: (error) => stop.abort(new CairnError(StatusCode.NETWORK_TIMEOUT, 'the job workflow no longer accepts heartbeats from this agent', { cause: error })),
   });
-  return { pool, writer, ticker, stop, detach };
+  return { pool, meters, writer, ticker, stop, detach };
 }
 
 /** Walks the roots and packs every entry, reading a few entries ahead; stops as soon as the stop signal fires. */
 async function packTree(run: ImageRun, roots: Awaited<ReturnType<typeof statSelections>>['roots'], exclude: ReturnType<typeof excludeMatcher>): Promise<void> {
-  const { writer, stop } = run;
+  const { writer, stop, meters } = run;
   const hooks = { exclude, onProblem: (p: string, reason: string) => writer.unreadable(p, reason), onExcluded: () => void (writer.counts.excluded += 1) };
-  const prepared = readAhead(walk(roots, hooks), (entry) => writer.prepare(entry), (p) => writer.dispose(p), READ_AHEAD_ENTRIES);
+  // The walk and the read-ahead are the reader's file-system work: they count as its busy time.
+  const walked = metered(walk(roots, hooks), meters.read);
+  const prepared = readAhead(walked, (entry) => meters.read.track(() => writer.prepare(entry)), (p) => writer.dispose(p), READ_AHEAD_ENTRIES);
   for await (const entry of prepared) {
     stop.signal.throwIfAborted();
     await writer.add(entry);
@@ -209,7 +215,7 @@ function describeImage(task: BackupTask, run: ImageRun, image: FinishedImage, ti
  * not be removed, so everything that can fail comes first.
  */
 function resultOf(task: BackupTask, run: ImageRun, manifest: ImageManifest, times: RunTimes): BackupTaskResult {
-  const { writer, pool } = run;
+  const { writer, pool, meters } = run;
   return BackupTaskResult.parse({
     backupId: task.backupId,
     statusCode: manifest.statusCode,
@@ -225,6 +231,7 @@ function resultOf(task: BackupTask, run: ImageRun, manifest: ImageManifest, time
     writerWaits: pool.writerWaits,
     readerWaits: pool.readerWaits,
     elapsedMs: Math.max(0, times.completedAt.getTime() - times.startedAt.getTime()),
+    times: meters.times(),
   });
 }
 

@@ -4,6 +4,7 @@ import type { FragmentSink, FragmentSinks, WrittenFragment } from '#core/ports/f
 import { throughPool, type BufferPool } from '../transport/buffer-pool.ts';
 import type { PackHeader } from './tar-member.ts';
 import { ABORT_GRACE_MS, AbandonableWrite } from './abandonable-write.ts';
+import type { BusyMeter } from '../transport/busy-meter.ts';
 
 export interface FragmentWriterOptions {
   /** Where the fragments go: the first sink, then the next one at each end of media. */
@@ -13,6 +14,8 @@ export interface FragmentWriterOptions {
   fragmentSizeBytes: number;
   /** How long `abort` waits for the fragment's write to stop before leaving it behind (default ABORT_GRACE_MS). */
   abortGraceMs?: number;
+  /** Counts the time fragment writes are in progress at their sink (the writer's side, see DataPathMeters). */
+  sinkSpan?: BusyMeter;
 }
 
 /** Where a member landed: its fragment and the offset of its first header block in it. */
@@ -171,7 +174,10 @@ export class FragmentWriter {
     const pack = createPack();
     pack.on('error', () => undefined); // surfaces through the put and the entry callbacks
     const produced = countProduced(pack);
+    const span = this.#options.sinkSpan;
+    span?.start();
     const put = new AbandonableWrite(sink.write(number, throughPool(pack as AsyncIterable<Uint8Array>, this.#options.pool)));
+    if (span) put.result.then(() => span.stop(), () => span.stop());
     put.result.catch((error: unknown) => {
       if (!this.#aborted) this.#failure ??= { error };
       pack.destroy(error instanceof Error ? error : new Error(String(error)));
@@ -193,7 +199,8 @@ export class FragmentWriter {
     current.pack.finalize();
     let stored: WrittenFragment;
     try {
-      stored = await current.put.result;
+      // The reader cannot go on until the fragment is durable (flush, fsync): it waits for the writer.
+      stored = await this.#options.pool.readerWait.track(() => current.put.result);
     } catch (error) {
       this.#current = undefined;
       if (!this.#aborted) this.#failure ??= { error };

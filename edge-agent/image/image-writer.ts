@@ -7,7 +7,8 @@ import type { FragmentSinks } from '#core/ports/fragment-sink.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { messageOf } from '#core/errors.ts';
 import type { BufferPool } from '../transport/buffer-pool.ts';
-import { prepareFile, UnreadableFileError, type CopyResult, type PreparedFile } from '../reader/file-reader.ts';
+import type { DataPathMeters } from '../transport/busy-meter.ts';
+import { prepareFile, UnreadableFileError, type CopyResult, type FileMeters, type PreparedFile } from '../reader/file-reader.ts';
 import { FragmentWriter, type MemberPlace } from './fragment-writer.ts';
 import { describeFsError } from '../reader/fs-errors.ts';
 import { IndexWriter } from './index-writer.ts';
@@ -41,6 +42,8 @@ export interface ImageWriterOptions {
   base?: { backupId: string; entries: ReadonlyMap<string, IndexEntry> };
   /** How long `abort` waits for each upload to stop before leaving it behind (default ABORT_GRACE_MS). */
   abortGraceMs?: number;
+  /** Where the time goes: reads, file hashing, fragment writes. */
+  meters: DataPathMeters;
 }
 
 /** Bigger reads do not go faster and would only raise the memory in flight. */
@@ -79,12 +82,14 @@ export class ImageWriter {
   /** dev:ino of multiply-linked files already prepared, so their later paths are not opened for nothing. */
   readonly #linksPrepared = new Set<string>();
   readonly #chunkBytes: number;
+  readonly #fileMeters: FileMeters;
   #indexDone = false;
 
   constructor(options: ImageWriterOptions) {
     this.#options = options;
     this.#keys = imageKeys(options.backupId);
-    this.#fragments = new FragmentWriter({ sinks: options.sinks, pool: options.pool, fragmentSizeBytes: options.fragmentSizeBytes, abortGraceMs: options.abortGraceMs });
+    this.#fragments = new FragmentWriter({ sinks: options.sinks, pool: options.pool, fragmentSizeBytes: options.fragmentSizeBytes, abortGraceMs: options.abortGraceMs, sinkSpan: options.meters.sinkSpan });
+    this.#fileMeters = { read: options.meters.read, hash: options.meters.fileHash };
     this.#index = new IndexWriter(options.store, this.#keys.index, options.abortGraceMs);
     this.#chunkBytes = Math.min(options.pool.sizeBytes, MAX_READ_BYTES);
   }
@@ -153,7 +158,7 @@ export class ImageWriter {
       this.#linksPrepared.add(linkKey);
     }
     try {
-      return { entry, file: await prepareFile(sourcePath, stats, this.#chunkBytes) };
+      return { entry, file: await prepareFile(sourcePath, stats, this.#chunkBytes, this.#fileMeters) };
     } catch (error) {
       if (error instanceof UnreadableFileError) return { entry, unreadable: error.reason };
       throw error;
@@ -253,7 +258,7 @@ export class ImageWriter {
     if (!file) {
       // Skipped ahead as a later link of a file whose first path then could not be read.
       try {
-        file = await prepareFile(sourcePath, walked, this.#chunkBytes);
+        file = await prepareFile(sourcePath, walked, this.#chunkBytes, this.#fileMeters);
       } catch (error) {
         if (!(error instanceof UnreadableFileError)) throw error;
         return this.unreadable(path, error.reason);

@@ -2,6 +2,13 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, open as openCallback, read as readCallback, type BigIntStats } from 'node:fs';
 import { promisify } from 'node:util';
 import { describeFsError } from './fs-errors.ts';
+import { BusyMeter } from '../transport/busy-meter.ts';
+
+/** Where a file's time goes: reading it (the reader's busy time) and hashing it. */
+export interface FileMeters {
+  read: BusyMeter;
+  hash: BusyMeter;
+}
 
 /*
  * File descriptors rather than FileHandles, and a deliberate split between
@@ -81,9 +88,9 @@ export interface PreparedFile {
   dispose(): Promise<void>;
 }
 
-export async function prepareFile(sourcePath: string, walked: BigIntStats, chunkBytes: number): Promise<PreparedFile> {
-  const { fd, stats } = await openWalkedFile(sourcePath, walked);
-  const reader = new ContentReader(fd, Number(stats.size), chunkBytes);
+export async function prepareFile(sourcePath: string, walked: BigIntStats, chunkBytes: number, meters: FileMeters = { read: new BusyMeter(), hash: new BusyMeter() }): Promise<PreparedFile> {
+  const { fd, stats } = await meters.read.track(() => openWalkedFile(sourcePath, walked));
+  const reader = new ContentReader(fd, Number(stats.size), chunkBytes, meters.read);
   let head: Buffer | undefined;
   let open = true;
   const release = (): void => {
@@ -106,7 +113,9 @@ export async function prepareFile(sourcePath: string, walked: BigIntStats, chunk
       try {
         const hash = createHash('sha256');
         const pass = async (chunk: Uint8Array): Promise<void> => {
+          meters.hash.start();
           hash.update(chunk);
+          meters.hash.stop();
           if (chunk.byteLength > 0) await write(chunk);
         };
         if (head) await pass(head);
@@ -176,14 +185,17 @@ class ContentReader {
   readonly fd: number;
   readonly size: number;
   readonly chunkBytes: number;
+  readonly #readTime: BusyMeter | undefined;
   position = 0;
   done = false;
   problem: string | undefined;
 
-  constructor(fd: number, size: number, chunkBytes: number) {
+  /** `readTime` counts the time reads are in flight (the reader's busy time). */
+  constructor(fd: number, size: number, chunkBytes: number, readTime?: BusyMeter) {
     this.fd = fd;
     this.size = size;
     this.chunkBytes = chunkBytes;
+    this.#readTime = readTime;
   }
 
   /** The next chunk; undefined once the content is read or cannot be read further. */
@@ -197,7 +209,12 @@ class ContentReader {
     const buffer = Buffer.allocUnsafe(last ? want + 1 : want);
     let bytesRead: number;
     try {
-      ({ bytesRead } = await readFd(this.fd, buffer, 0, buffer.length, this.position));
+      this.#readTime?.start();
+      try {
+        ({ bytesRead } = await readFd(this.fd, buffer, 0, buffer.length, this.position));
+      } finally {
+        this.#readTime?.stop();
+      }
     } catch (error) {
       this.done = true;
       this.problem = `read failed at byte ${this.position} (${describeFsError(error)}); stored zeros from there`;

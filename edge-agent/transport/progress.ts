@@ -1,3 +1,4 @@
+import type { DataPathTimes } from '#core/model/task.ts';
 import type { TaskReporter } from '#core/ports/task-reporter.ts';
 
 export interface ProgressSnapshot {
@@ -6,6 +7,8 @@ export interface ProgressSnapshot {
   writerWaits: number;
   readerWaits: number;
   currentPath?: string;
+  /** Where the time went so far; reported with each progress update, so a running job shows its verdict too. */
+  times?: DataPathTimes;
 }
 
 export interface ProgressTickerOptions {

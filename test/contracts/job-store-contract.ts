@@ -119,6 +119,14 @@ export function describeJobStoreContract(adapter: string, open: OpenStore<JobSto
       expect((await store().list())[0]?.progress.files).toBe(7);
     });
 
+    it('keeps the data path timings (the figures of the bottleneck verdict), each report replacing the last', async () => {
+      await store().create(sampleJob(1, { state: 'ACTIVE' }));
+      const times = { elapsedMs: 1500, readMs: 1200, writeMs: 300, hashMs: 200, readerWaitMs: 10, writerWaitMs: 900, mainThreadMs: 600 };
+      await store().recordProgress(1, { bytes: 10, times }, at);
+      await store().recordProgress(1, { bytes: 20, times: { ...times, elapsedMs: 2500 } }, at);
+      expect((await store().get(1))?.progress).toMatchObject({ bytes: 20, times: { ...times, elapsedMs: 2500 } });
+    });
+
     it('records nothing on a job that ended, and answers with its state and status (how the agent sees a cancel)', async () => {
       const job = sampleJob(1, { state: 'DONE', statusCode: 150 });
       await store().create(job);

@@ -171,6 +171,18 @@ describe('backup and restore of a tree', () => {
     expect(result.writerWaits + result.readerWaits).toBeGreaterThan(0);
   });
 
+  it('measures where the time went, for the bottleneck verdict, in the result and the last progress report', () => {
+    const times = result.times!;
+    expect(times.elapsedMs).toBeGreaterThan(0);
+    // Each figure counts overlapping work once, so none exceeds the time the image took.
+    for (const figure of [times.readMs, times.writeMs, times.hashMs, times.readerWaitMs, times.writerWaitMs]) expect(figure).toBeLessThanOrEqual(times.elapsedMs);
+    // The tree has files to read and hash and fragments to write.
+    expect(times.readMs).toBeGreaterThan(0);
+    expect(times.writeMs).toBeGreaterThan(0);
+    expect(times.hashMs).toBeGreaterThan(0);
+    expect(reporter.progressCalls.at(-1)!.times).toMatchObject({ readMs: expect.any(Number), writerWaitMs: expect.any(Number) });
+  });
+
   it('restores every file, directory and link byte for byte with modes, mtimes and hard links', async () => {
     const target = path.join(scratch.dir, 'full');
     const restored = await restoreImage({ store, image, targetDir: target });

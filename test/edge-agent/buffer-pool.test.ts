@@ -109,6 +109,34 @@ describe('throughPool', () => {
     expect(slowReader.readerWaits).toBe(0);
   });
 
+  it('measures how long each side waited, not only how often', async () => {
+    // Slow writer: 16 buffers consumed 2 ms apart through 2 buffers; the reader waits out most of those sleeps.
+    const slowWriter = new BufferPool({ count: 2, sizeBytes: 4096 });
+    for await (const _chunk of throughPool(chunksOf(64 * 1024, 4096), slowWriter)) await sleep(2);
+    expect(slowWriter.readerWait.ms).toBeGreaterThanOrEqual(10);
+
+    // Slow reader: 8 chunks each 2 ms late; the writer waits for every one.
+    const slowReader = new BufferPool({ count: 2, sizeBytes: 4096 });
+    for await (const _chunk of throughPool(chunksOf(32 * 1024, 4096, 2), slowReader)) {
+      // consume at once
+    }
+    expect(slowReader.writerWait.ms).toBeGreaterThanOrEqual(10);
+    expect(slowReader.readerWait.ms).toBe(0);
+  });
+
+  it('stops timing a reader wait when its signal aborts', async () => {
+    const pool = new BufferPool({ count: 2, sizeBytes: 4096 });
+    await pool.acquire();
+    await pool.acquire();
+    const controller = new AbortController();
+    const waiting = pool.acquire(controller.signal);
+    controller.abort(new Error('stop'));
+    await expect(waiting).rejects.toThrow('stop');
+    const after = pool.readerWait.ms;
+    await sleep(5);
+    expect(pool.readerWait.ms).toBe(after);
+  });
+
   it('passes a failing source on to the writer and returns every buffer', async () => {
     const pool = new BufferPool({ count: 3, sizeBytes: 4096 });
     async function* failing(): AsyncGenerator<Uint8Array> {
