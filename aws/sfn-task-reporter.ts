@@ -1,9 +1,7 @@
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { CairnError, messageOf, statusOf } from '#core/errors.ts';
-import type { TaskReporter } from '#core/ports/task-reporter.ts';
 import { StatusCode, type StatusCodeValue } from '#core/status-codes.ts';
 import { TaskGoneError, type TaskToken } from '#core/ports/task-token.ts';
-import { taskTokenReporter } from '#core/jobs/job-reporter.ts';
 import { errorName } from './aws-errors.ts';
 
 /** Defined with the TaskToken port it belongs to; exported here too for the callers of these functions. */
@@ -58,23 +56,6 @@ export function sfnTaskToken(client: SFNClient, token: string): TaskToken {
     succeed: (output) => sendTaskSuccess(client, token, output),
     fail: (error) => sendTaskFailure(client, token, error),
   };
-}
-
-export interface SfnTaskReporterOptions {
-  client: SFNClient;
-  taskToken: string;
-  /** Aborted with the TaskGoneError when the workflow no longer waits for this task. */
-  abort: AbortController;
-}
-
-/**
- * The Step Functions task-token side of TaskReporter: core's
- * `taskTokenReporter` on the SFN calls above, the reporter the agent uses when
- * it has no job record to report to (and the heartbeat under the job-record
- * reporter when it has one).
- */
-export function sfnTaskReporter(options: SfnTaskReporterOptions): TaskReporter {
-  return taskTokenReporter(sfnTaskToken(options.client, options.taskToken), options.abort);
 }
 
 /** Cuts `text` to at most `max` characters without splitting a surrogate pair, marking the cut with `…`. */

@@ -1,13 +1,10 @@
 import { CairnError, messageOf, statusOf } from '#core/errors.ts';
 import type { Clock } from '#core/ports/clock.ts';
-import type { ExecutionStarter, StartOutcome } from '#core/ports/execution-starter.ts';
+import { assertExecutionName, type ExecutionStarter, type StartOutcome } from '#core/ports/execution-starter.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { runBackupJob, type BackupRun } from './job-engine.ts';
 import type { LocalRuntime } from './runtime.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
-
-/** The names Step Functions accepts: at most 80 of [A-Za-z0-9._-] (our names keep to these). */
-const EXECUTION_NAME = /^[A-Za-z0-9._-]{1,80}$/;
 
 /** How an execution this starter started ended: the workflow's result, or what it threw. */
 export type ExecutionEnd<R> = { result: R } | { error: unknown };
@@ -40,7 +37,7 @@ export class LocalExecutionStarter<R = unknown> implements ExecutionStarter {
   }
 
   async start(name: string, input: unknown): Promise<StartOutcome> {
-    if (!EXECUTION_NAME.test(name)) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `execution name ${JSON.stringify(name)} is not 1 to 80 of [A-Za-z0-9._-]`);
+    assertExecutionName(name);
     const json = JSON.stringify(input ?? null);
     if (!this.#claim(name, json)) return 'already-started';
     const execution = (async (): Promise<ExecutionEnd<R>> => {

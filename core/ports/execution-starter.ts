@@ -1,3 +1,6 @@
+import { CairnError } from '../errors.ts';
+import { StatusCode } from '../status-codes.ts';
+
 /** What starting a named workflow execution came to. */
 export type StartOutcome = 'started' | 'already-started';
 
@@ -20,4 +23,15 @@ export type StartOutcome = 'started' | 'already-started';
  */
 export interface ExecutionStarter {
   start(name: string, input: unknown): Promise<StartOutcome>;
+}
+
+/** The names Step Functions accepts: 1 to 80 of [A-Za-z0-9._-] (names from `executionNameFor` keep to these). */
+const EXECUTION_NAME = /^[A-Za-z0-9._-]{1,80}$/;
+
+/**
+ * Refuses, with status 20, a name Step Functions would refuse, so the
+ * standalone and in-memory starters answer as the service does.
+ */
+export function assertExecutionName(name: string): void {
+  if (!EXECUTION_NAME.test(name)) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `execution name ${JSON.stringify(name)} is not 1 to 80 of [A-Za-z0-9._-]`);
 }

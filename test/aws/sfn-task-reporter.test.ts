@@ -3,8 +3,9 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import { SendTaskHeartbeatCommand, SFNServiceException } from '@aws-sdk/client-sfn';
 import { CairnError, ValidationError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { sfnTaskReporter, TaskGoneError, sendTaskFailure, sendTaskHeartbeat, sendTaskSuccess } from '#aws/sfn-task-reporter.ts';
+import { sfnTaskToken, TaskGoneError, sendTaskFailure, sendTaskHeartbeat, sendTaskSuccess } from '#aws/sfn-task-reporter.ts';
 import { describeTaskReporterContract } from '../contracts/task-reporter-contract.ts';
+import { taskTokenReporter } from '#core/jobs/job-reporter.ts';
 
 /** An SFN client that records what it was sent, or fails with `error`. */
 function fakeSfn(error?: unknown): { client: SFNClient; sent: { command: string; input: Record<string, unknown> }[] } {
@@ -87,7 +88,8 @@ describeTaskReporterContract('Step Functions task token (fake SFN client)', asyn
     },
   } as unknown as SFNClient;
   return {
-    reporter: sfnTaskReporter({ client, taskToken: 'token-1', abort }),
+    // What the agent runs (edge-agent/transport/run-task.ts): core's task-token reporter on the SFN calls.
+    reporter: taskTokenReporter(sfnTaskToken(client, 'token-1'), abort),
     signal: abort.signal,
     endTask: async () => void (answer = sfnError('TaskTimedOut')),
     endedStatus: StatusCode.NETWORK_TIMEOUT,

@@ -1,10 +1,7 @@
 import { CairnError } from '#core/errors.ts';
-import type { ExecutionStarter, StartOutcome } from '#core/ports/execution-starter.ts';
+import { assertExecutionName, type ExecutionStarter, type StartOutcome } from '#core/ports/execution-starter.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { io, stored } from './copy.ts';
-
-/** The names Step Functions accepts: at most 80 of [A-Za-z0-9._-]. */
-const EXECUTION_NAME = /^[A-Za-z0-9._-]{1,80}$/;
 
 /** What several starters share, as several scheduler ticks share one state machine. */
 export class MemoryExecutions {
@@ -32,7 +29,7 @@ export class MemoryExecutionStarter implements ExecutionStarter {
   async start(name: string, input: unknown): Promise<StartOutcome> {
     await io();
     this.executions.calls.push({ name, input: stored(input ?? null) });
-    if (!EXECUTION_NAME.test(name)) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `execution name ${JSON.stringify(name)} is not 1 to 80 of [A-Za-z0-9._-]`);
+    assertExecutionName(name);
     if (this.executions.failing.has(name)) throw new CairnError(StatusCode.INTERNAL_ERROR, `StartExecution ${name} failed: ThrottlingException`);
     if (this.executions.started.has(name)) return 'already-started';
     this.executions.started.set(name, stored(input ?? null));
