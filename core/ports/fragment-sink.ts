@@ -43,10 +43,24 @@ export interface FragmentSinks {
 }
 
 /**
- * Reads a copy's fragments by location, for restore. `read` rejects with
+ * A span of a fragment's tar stream: `start` inclusive, `end` exclusive,
+ * both offsets into the tar archive the fragment holds (the index's member
+ * offsets), whatever the fragment's stored encoding. `end` past the archive
+ * reads to its end.
+ */
+export interface TarRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * Reads a copy's fragments by location, for restore. `read` yields the
+ * fragment's stored bytes (what its `bytes` and `sha256` describe) when no
+ * range is given, and exactly the tar bytes of `range` when one is (a single
+ * file restored from a large image reads its member only). It rejects with
  * NotFoundError when the fragment is not there, and with a CairnError naming
  * the location when this source cannot read that kind of location.
  */
 export interface FragmentSource {
-  read(fragment: Fragment): Promise<AsyncIterable<Uint8Array>>;
+  read(fragment: Fragment, range?: TarRange): Promise<AsyncIterable<Uint8Array>>;
 }

@@ -53,9 +53,10 @@ export function objectStoreSinks(store: ObjectStore, keyOf: (n: number) => strin
  */
 export function objectStoreFragmentSource(store: ObjectStore, storageUnit: string): FragmentSource {
   return {
-    read: async (fragment) => {
+    read: async (fragment, range) => {
       const { location } = fragment;
-      if (location.kind === 'object') return store.get(location.key);
+      // A plain fragment's stored bytes are its tar archive: a tar range is a byte range of the object.
+      if (location.kind === 'object') return range === undefined ? store.get(location.key) : store.get(location.key, { start: range.start, end: range.end });
       throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `${fragmentLabel(fragment)} is on tape, and this agent cannot read tape yet; storage unit ${storageUnit} holds objects only`);
     },
   };
