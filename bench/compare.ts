@@ -24,6 +24,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
+import { buildState } from '../bin/launch.js';
+import { PROGRAMS, build } from '../scripts/build.ts';
 import { applyDayTwo, generateDataset, ONE_MIB_FILE, shapeAt } from './compare-dataset.ts';
 import { differences, digestTree } from './compare-digest.ts';
 import { settle, storedBytes } from './compare-shell.ts';
@@ -73,6 +75,12 @@ function cliStartSeconds(work: string): number {
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  // Cairn runs as users run it, from the compiled build: a stale one would run the sources through tsx and time that instead.
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  if (!buildState(root).fresh) {
+    log('building dist/ (stale or missing) ...');
+    await build({ root, entryPoints: PROGRAMS });
+  }
   const loadAtStart = os.loadavg()[0]!;
   const work = mkdtempSync(path.join(os.tmpdir(), 'cairn-compare-'));
   try {
