@@ -27,10 +27,10 @@ class CountingStore extends MemoryObjectStore {
   override async get(key: string, range?: { start: number; end?: number }): Promise<AsyncIterable<Uint8Array>> {
     const body = await super.get(key, range);
     this.gets += 1;
-    const self = this;
+    const count = (n: number): void => void (this.bytesRead += n);
     return (async function* () {
       for await (const chunk of body) {
-        self.bytesRead += chunk.byteLength;
+        count(chunk.byteLength);
         yield chunk;
       }
     })();
