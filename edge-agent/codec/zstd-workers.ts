@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 /**
@@ -104,7 +104,8 @@ export class ZstdWorkers {
 
   constructor(size = availableParallelism()) {
     this.#size = Math.max(1, size);
-    this.#zstdPath = createRequire(import.meta.url).resolve('zstd-napi');
+    // Resolved as a package (not a path next to this file), so it works from the sources and from the dist/ bundle alike.
+    this.#zstdPath = fileURLToPath(import.meta.resolve('zstd-napi'));
   }
 
   /** Workers, hence frames worth keeping in flight to use them all. */
