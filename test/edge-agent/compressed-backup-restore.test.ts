@@ -115,6 +115,47 @@ describe('backup and restore through a compressed disk storage unit', () => {
     }
   });
 
+  it('reads a 1 MiB file\'s member by its index offsets with under 2 MiB of stored data (seek table and covering frames)', async () => {
+    const at = entries.findIndex((e) => e.path.endsWith('big/one-mib.bin'));
+    const entry = entries[at]!;
+    const next = entries[at + 1];
+    const fragment = result.fragments[entry.fragment - 1]!;
+    const end = next && next.fragment === entry.fragment ? next.offset : fragment.encoding!.tarBytes;
+    let read = 0;
+    const counting = new Proxy(store, {
+      get(target, property) {
+        if (property !== 'get') return Reflect.get(target, property, target) as unknown;
+        return async (key: string, range?: { start: number; end?: number }) => {
+          const body = await target.get(key, range);
+          return (async function* () {
+            for await (const chunk of body) {
+              read += chunk.byteLength;
+              yield chunk;
+            }
+          })();
+        };
+      },
+    });
+    const member = await readAll(await objectStoreFragmentSource(counting, 'disk1').read(fragment, { start: entry.offset, end }));
+    expect(member.length).toBe(end - entry.offset);
+    // The range starts at the member's first header and holds its whole data.
+    const parser = tarExtract();
+    const first = new Promise<{ name: string; data: Buffer }>((resolve, reject) => {
+      parser.on('entry', (header, stream) => {
+        void readAll(stream as unknown as AsyncIterable<Uint8Array>).then((data) => {
+          resolve({ name: header.name, data });
+          parser.destroy();
+        }, reject);
+      });
+      parser.on('error', reject);
+    });
+    parser.end(member);
+    const { name, data } = await first;
+    expect(name).toBe(memberName(entry.path, 'file'));
+    expect(data.equals(sourceTree.get('big/one-mib.bin')!.content!)).toBe(true);
+    expect(read).toBeLessThanOrEqual(2 * MiB);
+  });
+
   it('restores the whole tree byte for byte, and selected paths alone', async () => {
     const target = path.join(scratch.dir, 'full');
     const restored = await restoreImage({ store, image, targetDir: target });
