@@ -1,7 +1,7 @@
 import type { FragmentLocation } from '#core/model/image.ts';
 import type { FragmentSink, FragmentSinks, WrittenFragment } from '#core/ports/fragment-sink.ts';
 import { encodeSeekTable, type FrameEntry } from './seek-table.ts';
-import { sharedZstdWorkers, type ZstdWorkers } from './zstd-workers.ts';
+import { compressBound, sharedZstdWorkers, type CompressedSlot, type ZstdWorkers } from './zstd-workers.ts';
 
 /**
  * Tar bytes per zstd frame. A ranged read decompresses whole frames, so a
@@ -30,8 +30,11 @@ export interface ZstdSinkOptions {
  * `bytes` and `sha256` are of what is stored; the result adds the
  * `encoding` (tar size, frame size) that reads need.
  *
- * Memory: at most FRAMES_PER_WORKER frames per worker in flight, each with
- * its compressed copy (at most 4 MiB with two workers and 256 KiB frames).
+ * Memory: BATCHES_PER_WORKER batches of FRAMES_PER_BATCH frames per
+ * worker in flight, plus the one being filled and the one being stored,
+ * each in a slot of its tar bytes and their worst-case compressed size
+ * (about 12 MiB with two workers and 256 KiB frames), allocated once per
+ * fragment and reused.
  */
 export function zstdFragmentSinks(inner: FragmentSinks, options: ZstdSinkOptions): FragmentSinks {
   const settings = { level: options.level, frameBytes: options.frameBytes ?? FRAME_BYTES, workers: options.workers ?? sharedZstdWorkers() };
@@ -78,70 +81,78 @@ class ZstdFragmentSink implements FragmentSink {
   }
 }
 
-/**
- * Frames in flight per worker. The replies queue behind the main thread's
- * other work (file reads, hashing), so a frame's round trip is far longer
- * than its compression (about 0.25 ms for 256 KiB at level 1); a few per
- * worker keep the tar stream flowing meanwhile.
- */
-const FRAMES_PER_WORKER = 4;
+/** Frames sent to a worker in one message (1 MiB of tar with 256 KiB frames). */
+const FRAMES_PER_BATCH = 4;
 
-/** A frame buffer that owns its whole ArrayBuffer (so it can be transferred), not zero-filled: it is filled before it is used. */
-function newFrame(frameBytes: number): Uint8Array<ArrayBuffer> {
-  const buffer = Buffer.allocUnsafeSlow(frameBytes);
-  return new Uint8Array(buffer.buffer as ArrayBuffer, 0, frameBytes);
-}
+/**
+ * Batches in flight per worker. The replies queue behind the main thread's
+ * other work (file reads, hashing), so a batch's round trip is longer than
+ * its compression (about 1 ms for 1 MiB at level 1); two per worker keep
+ * the tar stream flowing meanwhile.
+ */
+const BATCHES_PER_WORKER = 2;
 
 interface InFlight {
-  compressed: Promise<Buffer>;
+  compressed: Promise<CompressedSlot>;
   tarBytes: number;
 }
 
 /**
  * The stored form of `body`: its frames in order, then the seek table.
- * Every chunk is copied into the frame being filled before the next is
+ * Every chunk is copied into the slot being filled before the next is
  * asked for (the chunks are pooled buffers); `frames` receives each
- * frame's sizes as it is yielded.
+ * frame's sizes as it is yielded. A compressed frame is yielded as a view
+ * of its slot, which is reused once the consumer asked for the chunk after
+ * the batch's last frame (the FragmentSink and ObjectStore contracts: a
+ * chunk is consumed before the next is asked for, and no reference is kept).
  */
 async function* encode(body: AsyncIterable<Uint8Array>, settings: Settings, frames: FrameEntry[]): AsyncGenerator<Uint8Array, void, undefined> {
   const { frameBytes, level, workers } = settings;
-  const limit = workers.size * FRAMES_PER_WORKER;
+  const limit = workers.size * BATCHES_PER_WORKER;
+  const batchBytes = frameBytes * FRAMES_PER_BATCH;
+  const bound = compressBound(frameBytes);
+  const outputAt = batchBytes;
+  const slotBytes = batchBytes + bound * FRAMES_PER_BATCH;
+  const free: ArrayBuffer[] = [];
   const inFlight: InFlight[] = [];
-  let frame = newFrame(frameBytes);
+  let slot = new ArrayBuffer(slotBytes);
+  let filling = new Uint8Array(slot, 0, batchBytes);
   let filled = 0;
-  const submit = (data: Uint8Array<ArrayBuffer>): void => {
-    // Taken first: compressing transfers (detaches) the buffer.
-    const tarBytes = data.byteLength;
-    const compressed = workers.compress(data, level);
+  const submit = (): void => {
+    const compressed = workers.compress({ slot, tarBytes: filled, frameBytes, outputAt, bound }, level);
     // Awaited in order below; until then a failure must not count as unhandled.
     compressed.catch(() => undefined);
-    inFlight.push({ compressed, tarBytes });
+    inFlight.push({ compressed, tarBytes: filled });
   };
   async function* settle(keep: number): AsyncGenerator<Uint8Array, void, undefined> {
     while (inFlight.length > keep) {
       const next = inFlight.shift()!;
-      const compressed = await next.compressed;
-      frames.push({ compressedBytes: compressed.byteLength, tarBytes: next.tarBytes });
-      yield compressed;
+      const done = await next.compressed;
+      for (const [i, compressedBytes] of done.compressedSizes.entries()) {
+        frames.push({ compressedBytes, tarBytes: Math.min(frameBytes, next.tarBytes - i * frameBytes) });
+        yield new Uint8Array(done.slot, outputAt + i * bound, compressedBytes);
+      }
+      free.push(done.slot);
     }
   }
 
   for await (const chunk of body) {
     let at = 0;
     while (at < chunk.byteLength) {
-      const take = Math.min(frameBytes - filled, chunk.byteLength - at);
-      frame.set(chunk.subarray(at, at + take), filled);
+      const take = Math.min(batchBytes - filled, chunk.byteLength - at);
+      filling.set(chunk.subarray(at, at + take), filled);
       filled += take;
       at += take;
-      if (filled === frameBytes) {
-        submit(frame);
-        frame = newFrame(frameBytes);
+      if (filled === batchBytes) {
+        submit();
+        slot = free.pop() ?? new ArrayBuffer(slotBytes);
+        filling = new Uint8Array(slot, 0, batchBytes);
         filled = 0;
         yield* settle(limit - 1);
       }
     }
   }
-  if (filled > 0) submit(frame.slice(0, filled));
+  if (filled > 0) submit();
   yield* settle(0);
   yield encodeSeekTable(frames);
 }
