@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Decompressor } from 'zstd-napi';
+import zstd from 'zstd-napi/binding.js';
 import { fragmentLabel, type Fragment, type FragmentEncoding } from '#core/model/image.ts';
 import type { FragmentSource, TarRange } from '#core/ports/fragment-sink.ts';
 import { readAll } from '#core/ports/object-store.ts';
@@ -90,19 +90,26 @@ async function readRange(stored: StoredFragmentReader, fragment: Fragment, encod
   })();
 }
 
-let decompressor: Decompressor | undefined;
+let dctx: InstanceType<typeof zstd.DCtx> | undefined;
 
-/** The tar bytes of one frame, its checksum verified; 2001 naming the frame otherwise. */
+/**
+ * The tar bytes of one frame, its checksum verified; 2001 naming the frame
+ * otherwise. Decompressed into a buffer of exactly the size the seek table
+ * and the catalog give (ZSTD_decompressDCtx): a frame claiming more (a
+ * forged content size, a zip bomb) fails there instead of allocating what
+ * it claims, which zstd-napi's `Decompressor` would.
+ */
 function decompressFrame(fragment: Fragment, place: FramePlace, frame: Buffer): Buffer {
   const expected = place.tarEnd - place.tarStart;
-  let tar: Buffer;
+  const tar = Buffer.allocUnsafe(expected);
+  let size: number;
   try {
-    decompressor ??= new Decompressor();
-    tar = decompressor.decompress(frame);
+    dctx ??= new zstd.DCtx();
+    size = dctx.decompress(tar, frame);
   } catch (error) {
     throw new CorruptFragmentError(`${frameLabel(fragment, place)} does not decompress: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
-  if (tar.byteLength !== expected) throw new CorruptFragmentError(`${frameLabel(fragment, place)} decompresses to ${tar.byteLength} bytes, not ${expected}`);
+  if (size !== expected) throw new CorruptFragmentError(`${frameLabel(fragment, place)} decompresses to ${size} bytes, not ${expected}`);
   return tar;
 }
 

@@ -4,6 +4,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pack as tarPack } from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
+import { compress } from 'zstd-napi';
+import { encodeSeekTable } from '#agent/codec/seek-table.ts';
 import { zstdFragmentSinks } from '#agent/codec/zstd-fragment-sinks.ts';
 import { objectStoreFragmentSource, objectStoreSinks } from '#agent/image/object-store-fragments.ts';
 import { CairnError } from '#core/errors.ts';
@@ -212,6 +214,26 @@ describe('compressed fragments (zstd seekable format)', () => {
 
       const tarSize = await corrupted((s) => s, (f) => ({ ...f, encoding: { ...f.encoding!, tarBytes: f.encoding!.tarBytes - 1 } }));
       expect((await failureOf(tarSize.source.read(tarSize.fragment))).message).toMatch(/frame 5 holds 32768 tar bytes, not 32767/);
+    });
+
+    it('a frame that claims more than its tar span (a zip bomb) fails without inflating it', async () => {
+      // Prepare: one frame of 64 MiB of zeros (a few KiB compressed) where the table says 64 KiB, catalog resealed to match.
+      const bomb = compress(Buffer.alloc(64 * 1024 * KiB), { checksumFlag: true });
+      const stored = Buffer.concat([bomb, encodeSeekTable([{ compressedBytes: bomb.length, tarBytes: FRAME }])]);
+      const store = new MemoryObjectStore();
+      await store.put('images/c_1/fragment-1.tar.zst', stored);
+      const fragment: Fragment = {
+        number: 1,
+        bytes: stored.length,
+        sha256: createHash('sha256').update(stored).digest('hex'),
+        location: { kind: 'object', key: 'images/c_1/fragment-1.tar.zst' },
+        encoding: { codec: 'zstd-seekable', tarBytes: FRAME, frameBytes: FRAME },
+      };
+      // Act
+      const error = await failureOf(bytesOf(await objectStoreFragmentSource(store, 'disk1').read(fragment)));
+      // Assess
+      expect(error.statusCode).toBe(StatusCode.CORRUPT_IMAGE);
+      expect(error.message).toMatch(/frame 0 \(tar bytes 0-65536, stored at 0-\d+\) does not decompress: .*too small/i);
     });
 
     it('a truncated object, and stored bytes whose sha256 is not the catalog\'s', async () => {
