@@ -4,9 +4,10 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pack as tarPack } from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compress } from 'zstd-napi';
+import { compress, decompress } from 'zstd-napi';
 import { encodeSeekTable } from '#agent/codec/seek-table.ts';
 import { zstdFragmentSinks } from '#agent/codec/zstd-fragment-sinks.ts';
+import { compressBound, ZstdWorkers } from '#agent/codec/zstd-workers.ts';
 import { objectStoreFragmentSource, objectStoreSinks } from '#agent/image/object-store-fragments.ts';
 import { CairnError } from '#core/errors.ts';
 import type { Fragment } from '#core/model/image.ts';
@@ -155,6 +156,17 @@ describe('compressed fragments (zstd seekable format)', () => {
     const whole = execFileSync('zstd', ['-dc', file]);
     expect(whole.equals(tar)).toBe(true);
     expect(fragment.encoding?.tarBytes).toBe(tar.length);
+  });
+
+  it('a compression that fails in its worker rejects with the reason, and the worker goes on', async () => {
+    const workers = new ZstdWorkers(1);
+    const bound = compressBound(1024);
+    // A slot without room for the output.
+    await expect(workers.compress({ slot: new ArrayBuffer(1024), tarBytes: 1024, frameBytes: 1024, outputAt: 1024, bound }, 1)).rejects.toThrow(/^zstd compression failed: /);
+    const slot = new ArrayBuffer(1024 + bound);
+    new Uint8Array(slot, 0, 1024).fill(7);
+    const done = await workers.compress({ slot, tarBytes: 1024, frameBytes: 1024, outputAt: 1024, bound }, 1);
+    expect(decompress(new Uint8Array(done.slot, 1024, done.compressedSizes[0]))).toEqual(Buffer.alloc(1024, 7));
   });
 
   describe('refuse corrupt input with 2001, naming the fragment and the frame', () => {
