@@ -150,8 +150,10 @@ interface CairnBackupJson {
  * catalog, the in-process agent), and the issue's figures are of it; the
  * job's own start-to-end time is kept beside the wall time, so CLI start-up
  * is visible. Peak RSS of the backup comes from /usr/bin/time.
+ * `compression: 'zstd'` makes the storage unit compress (zstd level 1,
+ * the compression goal's run, next to `tar | zstd -1 -T0`).
  */
-export function cairnTool(context: ToolContext): Tool & { backupIds: string[]; home: string } {
+export function cairnTool(context: ToolContext, options: { compression?: 'zstd' } = {}): Tool & { backupIds: string[]; home: string } {
   const home = path.join(context.work, 'home');
   const unit = path.join(context.work, 'unit');
   const backupIds: string[] = [];
@@ -184,14 +186,15 @@ export function cairnTool(context: ToolContext): Tool & { backupIds: string[]; h
     };
   };
   return {
-    name: 'Cairn',
+    name: options.compression ? `Cairn ${options.compression}` : 'Cairn',
     home,
     backupIds,
     missing: () => undefined,
     full: () => {
       mkdirSync(context.work, { recursive: true });
       writeFileSync(path.join(context.work, 'policy.yaml'), policyYaml(context.data));
-      run(`${cli(`storage-unit add --name bench-disk --kind disk --path ${quote(unit)}`)} >/dev/null && ${cli(`policy apply -f ${quote(path.join(context.work, 'policy.yaml'))}`)} >/dev/null`);
+      const compression = options.compression ? ` --compression ${options.compression}` : '';
+      run(`${cli(`storage-unit add --name bench-disk --kind disk --path ${quote(unit)}${compression}`)} >/dev/null && ${cli(`policy apply -f ${quote(path.join(context.work, 'policy.yaml'))}`)} >/dev/null`);
       return backup('full');
     },
     dayTwo: () => backup('incr'),

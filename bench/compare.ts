@@ -123,6 +123,14 @@ async function main(): Promise<void> {
       record('full backup', tool, result, { mbPerSecond: dataBytes / MB / result.seconds });
     }
 
+    // Compression: Cairn again on a zstd storage unit, full backup only, next to `tar | zstd -1 -T0` (run when that peer is).
+    const cairnZstd = tools.some((t) => t.name === 'tar | zstd -1 -T0') ? cairnTool({ data, work: path.join(work, 'cairn-zstd') }, { compression: 'zstd' }) : undefined;
+    if (cairnZstd) {
+      settle();
+      const result = cairnZstd.full();
+      record('full backup', cairnZstd, result, { mbPerSecond: dataBytes / MB / result.seconds });
+    }
+
     log('full restores of day 1 ...');
     for (const tool of tools) {
       const target = emptyDir(path.join(work, 'restore'));
@@ -146,6 +154,13 @@ async function main(): Promise<void> {
     const oneTarget = emptyDir(path.join(work, 'restore'));
     const cairnImageBytesForOneFile = await imageBytesReadForOneFile(cairn.home, cairn.backupIds[0]!, path.join(data, ONE_MIB_FILE), oneTarget);
     rmSync(oneTarget, { recursive: true, force: true });
+    let cairnZstdImageBytesForOneFile: number | undefined;
+    if (cairnZstd) {
+      const zstdTarget = emptyDir(path.join(work, 'restore'));
+      cairnZstdImageBytesForOneFile = await imageBytesReadForOneFile(cairnZstd.home, cairnZstd.backupIds[0]!, path.join(data, ONE_MIB_FILE), zstdTarget);
+      if ((await sha256File(path.join(zstdTarget, data, ONE_MIB_FILE))) !== oneFileSha) throw new Error('the one file restored from the compressed image differs from the source');
+      rmSync(zstdTarget, { recursive: true, force: true });
+    }
 
     log('day-2 change ...');
     const change = await applyDayTwo(data, options.seed, shape);
@@ -162,6 +177,7 @@ async function main(): Promise<void> {
       rows: table,
       vmImageBytes,
       cairnImageBytesForOneFile,
+      cairnZstdImageBytesForOneFile,
       cliStartSeconds: cliStartSeconds(work),
       cairnPeakRssMB: Number(cairnFull.detail?.peakRssMB ?? NaN),
     };
@@ -177,6 +193,7 @@ async function main(): Promise<void> {
       skipped,
       rows: table,
       cairnImageBytesForOneFile,
+      cairnZstdImageBytesForOneFile,
       cliStartSeconds: round(measurements.cliStartSeconds),
       goals: verdicts,
     };
@@ -198,7 +215,7 @@ async function main(): Promise<void> {
           `ratio = peer time / Cairn time in the same case; read = bytes read through read(2) by the step's processes (page cache hits included)`,
           `Cairn full backup: ${cairnDetail('full backup')}`,
           `Cairn day 2: ${cairnDetail('day-2 incremental')}`,
-          `Cairn one-file restore: ${mb(cairnImageBytesForOneFile)} of image data read (counted at the object store)`,
+          `Cairn one-file restore: ${mb(cairnImageBytesForOneFile)} of image data read (counted at the object store)${cairnZstdImageBytesForOneFile === undefined ? '' : `; from the compressed image: ${mb(cairnZstdImageBytesForOneFile)}`}`,
           ...Object.entries(skipped).map(([name, why]) => `skipped ${name}: ${why}`),
           '',
           renderGoals(verdicts),

@@ -13,7 +13,7 @@ export function imageJson(image: Image): Record<string, unknown> {
   return {
     ...rest,
     storageUnit: primary.storageUnit,
-    fragments: primary.fragments.map((f) => ({ number: f.number, ...(f.location.kind === 'object' ? { key: f.location.key } : {}), bytes: f.bytes, sha256: f.sha256, location: f.location })),
+    fragments: primary.fragments.map((f) => ({ number: f.number, ...(f.location.kind === 'object' ? { key: f.location.key } : {}), bytes: f.bytes, sha256: f.sha256, location: f.location, ...(f.encoding ? { encoding: f.encoding } : {}) })),
     indexKey: primary.indexKey,
     indexSha256: primary.indexSha256,
     manifestKey: primary.manifestKey,

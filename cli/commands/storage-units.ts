@@ -6,6 +6,11 @@ import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, printJson, table } from '../output.ts';
 import { positiveNumber } from '../number-option.ts';
 
+/** `zstd-1`, or `none` for a unit that stores plain tar fragments. */
+function compressionLabel(compression: StorageUnit['compression']): string {
+  return compression?.codec === 'zstd' ? `zstd-${compression.level}` : 'none';
+}
+
 /** `cairn storage-unit` (bpstulist / bpstuadd). */
 export function registerStorageUnits(program: Command): void {
   const stu = program.command('storage-unit').alias('stu').description('storage units (like bpstulist / bpstuadd)');
@@ -20,8 +25,8 @@ export function registerStorageUnits(program: Command): void {
         if (options.json ?? globals.json) return printJson(units.map((u) => ({ ...u, inUse: reservations.filter((r) => r.kind === 'storage-unit-slot' && r.storageUnit === u.name).length })));
         console.log(
           table(
-            ['NAME', 'KIND', 'LOCATION', 'MAX JOBS', 'IN USE', 'FRAGMENT SIZE'],
-            units.map((u) => [u.name, u.kind, u.kind === 'disk' ? u.path : `s3://${u.bucket}/${u.prefix}`, u.maxConcurrentJobs, reservations.filter((r) => r.kind === 'storage-unit-slot' && r.storageUnit === u.name).length, formatBytes(u.fragmentSizeBytes)]),
+            ['NAME', 'KIND', 'LOCATION', 'MAX JOBS', 'IN USE', 'FRAGMENT SIZE', 'COMPRESSION'],
+            units.map((u) => [u.name, u.kind, u.kind === 'disk' ? u.path : `s3://${u.bucket}/${u.prefix}`, u.maxConcurrentJobs, reservations.filter((r) => r.kind === 'storage-unit-slot' && r.storageUnit === u.name).length, formatBytes(u.fragmentSizeBytes), compressionLabel(u.compression)]),
           ),
         );
       });
@@ -36,8 +41,10 @@ export function registerStorageUnits(program: Command): void {
     .option('--prefix <prefix>', 'key prefix (s3)')
     .option('--max-jobs <n>', 'concurrent jobs', positiveNumber)
     .option('--fragment-mib <n>', 'fragment size in MiB', positiveNumber)
+    .option('--compression <codec>', 'none (default) or zstd: fragments stored as seekable zstd')
+    .option('--compression-level <n>', 'zstd level, 1 (default) to 19', positiveNumber)
     .option('--json', 'print JSON')
-    .action(async (o: { name: string; kind: string; path?: string; bucket?: string; prefix?: string; maxJobs?: number; fragmentMib?: number; json?: boolean }, command: Command) => {
+    .action(async (o: { name: string; kind: string; path?: string; bucket?: string; prefix?: string; maxJobs?: number; fragmentMib?: number; compression?: string; compressionLevel?: number; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const unit = parseOrThrow(
         StorageUnit,
@@ -47,6 +54,8 @@ export function registerStorageUnits(program: Command): void {
           ...(o.kind === 'disk' ? { path: o.path && resolve(o.path) } : { bucket: o.bucket, prefix: o.prefix }),
           maxConcurrentJobs: o.maxJobs,
           fragmentSizeBytes: o.fragmentMib === undefined ? undefined : o.fragmentMib * 1024 * 1024,
+          // The schema says what is wrong with a codec or level (a level without zstd included).
+          compression: o.compression === undefined && o.compressionLevel === undefined ? undefined : { codec: o.compression ?? 'none', ...(o.compressionLevel === undefined ? {} : { level: o.compressionLevel }) },
         },
         'storage unit',
       );

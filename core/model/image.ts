@@ -26,13 +26,33 @@ export const FragmentLocation = z.discriminatedUnion('kind', [
 ]);
 export type FragmentLocation = z.output<typeof FragmentLocation>;
 
+/**
+ * How a fragment's tar archive is stored, when it is not stored as is.
+ * `zstd-seekable`: independent zstd frames, each of `frameBytes` of the tar
+ * archive (the last may be shorter), then the zstd seekable format's seek
+ * table (docs/image-format.md, Fragments). The index's offsets stay tar
+ * offsets; `tarBytes` is the archive's size, which the frames and seek
+ * table must add up to.
+ */
+export const FragmentEncoding = z
+  .object({
+    codec: z.literal('zstd-seekable'),
+    tarBytes: z.number().int().min(0),
+    frameBytes: z.number().int().positive(),
+  })
+  .strict();
+export type FragmentEncoding = z.output<typeof FragmentEncoding>;
+
 export const Fragment = z
   .object({
     /** 1-based fragment number within its copy; one tar archive each. */
     number: z.number().int().positive(),
+    /** Bytes and sha256 of the stored object (compressed, for an encoded fragment). */
     bytes: z.number().int().min(0),
     sha256: SHA256,
     location: FragmentLocation,
+    /** Absent: the stored bytes are the tar archive (every fragment before compression existed). */
+    encoding: FragmentEncoding.optional(),
   })
   .strict();
 export type Fragment = z.output<typeof Fragment>;

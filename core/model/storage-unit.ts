@@ -1,12 +1,30 @@
 import { z } from 'zod';
 import { Name } from './names.ts';
 
+/**
+ * A storage unit's compression. `none` (the default) stores each fragment
+ * as a plain tar archive; `zstd` stores it as independent zstd frames with
+ * a seek table (the zstd seekable format), so `zstd -dc` reads it and a
+ * restore of one file reads only the frames that hold it (docs/image-format.md).
+ * Levels 1-19 (zstd's ordinary range; 1 is the fast default, the levels
+ * above 19 need far more memory than an agent should take). It applies to
+ * fragments written from then on: each fragment records its own encoding,
+ * so changing it never makes older images unreadable.
+ */
+export const Compression = z.discriminatedUnion('codec', [
+  z.object({ codec: z.literal('none') }).strict(),
+  z.object({ codec: z.literal('zstd'), level: z.number().int().min(1).max(19).default(1) }).strict(),
+]);
+export type Compression = z.output<typeof Compression>;
+
 const common = {
   name: Name,
   /** Concurrent jobs the unit accepts; the broker never grants more slots. */
   maxConcurrentJobs: z.number().int().min(1).max(1000).default(4),
-  /** Target size of one image fragment (a tar archive of its own). */
+  /** Target size of one image fragment (a tar archive of its own), in tar bytes (before compression). */
   fragmentSizeBytes: z.number().int().min(1024 * 1024).default(1024 * 1024 * 1024),
+  /** How fragments written to the unit are stored; absent: as plain tar archives. See Compression. */
+  compression: Compression.optional(),
 };
 
 export const DiskStorageUnit = z.object({ ...common, kind: z.literal('disk'), path: z.string().min(1) }).strict();

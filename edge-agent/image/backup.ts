@@ -13,6 +13,7 @@ import { DataPathMeters, metered } from '../transport/busy-meter.ts';
 import { excludeMatcher } from '../reader/exclude.ts';
 import { ImageWriter, type ImageWriterOptions } from './image-writer.ts';
 import { objectStoreSinks } from './object-store-fragments.ts';
+import { compressedAsConfigured, compressedKey } from '../codec/storage-unit-compression.ts';
 import { encodeManifest, MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type ImageManifest } from './manifest.ts';
 import { ProgressTicker } from '../transport/progress.ts';
 import { readAhead } from '../reader/read-ahead.ts';
@@ -22,7 +23,7 @@ import { readIndex } from './index-reader.ts';
 export interface BackupDeps {
   /** The storage unit of the copy: the index and manifest go here, and the fragments unless `sinks` says otherwise. */
   store: ObjectStore;
-  /** Where the fragments go (default: objects in `store`, `images/<client>/<backupId>/fragment-NNNNN.tar`). */
+  /** Where the fragments go (default: objects in `store`, `images/<client>/<backupId>/fragment-NNNNN.tar`, `.tar.zst` when the unit compresses); compressed when the task's storage unit says so. */
   sinks?: FragmentSinks;
   /** Opens the storage unit an incremental's base image is in; given by the entry point, needed only for a task with a base. */
   openStore?: StorageUnitOpener;
@@ -141,7 +142,7 @@ async function startImage(task: BackupTask, deps: BackupDeps): Promise<ImageRun>
     throw error;
   }
   const meters = new DataPathMeters(pool);
-  const sinks = deps.sinks ?? objectStoreSinks(deps.store, imageKeys(task.backupId).fragment, meters.fragmentHash);
+  const sinks = compressedAsConfigured(task.storageUnit.compression, deps.sinks ?? objectStoreSinks(deps.store, fragmentKeys(task), meters.fragmentHash));
   const writer = new ImageWriter({ store: deps.store, sinks, backupId: task.backupId, pool, fragmentSizeBytes: task.storageUnit.fragmentSizeBytes, signal: stop.signal, base, abortGraceMs: deps.abortGraceMs, meters });
   // Stop the uploads at once, rather than when the reader next checks the signal.
   stop.signal.addEventListener('abort', () => void writer.abort(stop.signal.reason), { once: true });
@@ -152,6 +153,12 @@ async function startImage(task: BackupTask, deps: BackupDeps): Promise<ImageRun>
     onHeartbeatFailure: (error) => stop.abort(new CairnError(StatusCode.NETWORK_TIMEOUT, 'the job workflow no longer accepts heartbeats from this agent', { cause: error })),
   });
   return { pool, meters, writer, ticker, stop, detach };
+}
+
+/** Fragment `n`'s object key: `fragment-NNNNN.tar`, or `.tar.zst` on a unit that compresses (what `zstd -dc` expects). */
+function fragmentKeys(task: BackupTask): (n: number) => string {
+  const plain = imageKeys(task.backupId).fragment;
+  return (n) => compressedKey(task.storageUnit.compression, plain(n));
 }
 
 /** Walks the roots and packs every entry, reading a few entries ahead; stops as soon as the stop signal fires. */

@@ -207,12 +207,15 @@ export class FragmentWriter {
       throw error;
     }
     this.#current = undefined;
-    if (stored.bytes !== current.produced()) {
-      const error = new Error(`fragment ${current.number}: the sink took ${stored.bytes} bytes of ${current.produced()}`);
+    // An encoding sink (compression, edge-agent/codec) stores other bytes than it took: its tar size is what must match.
+    const took = stored.encoding?.tarBytes ?? stored.bytes;
+    if (took !== current.produced()) {
+      const error = new Error(`fragment ${current.number}: the sink took ${took} bytes of ${current.produced()}`);
       this.#failure ??= { error };
       throw error;
     }
-    this.#stored.push({ fragment: { number: current.number, bytes: stored.bytes, sha256: stored.sha256, location: stored.location }, sink: current.sink });
+    const encoding = stored.encoding ? { encoding: stored.encoding } : {};
+    this.#stored.push({ fragment: { number: current.number, bytes: stored.bytes, sha256: stored.sha256, location: stored.location, ...encoding }, sink: current.sink });
   }
 
   #throwIfFailed(): void {

@@ -5,6 +5,7 @@ import type { FragmentSink, FragmentSinks, FragmentSource, WrittenFragment } fro
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { BusyMeter } from '../transport/busy-meter.ts';
+import { decodingFragmentSource } from '../codec/zstd-fragment-source.ts';
 
 /**
  * The fragment sink of an object-store storage unit (disk, S3): fragment `n`
@@ -48,18 +49,17 @@ export function objectStoreSinks(store: ObjectStore, keyOf: (n: number) => strin
 
 /**
  * Reads fragments at object locations from `store` (the copy's storage
- * unit). A fragment on tape is refused with 219: this agent has no tape
- * reader yet, and reading some other copy silently is not its call.
+ * unit), each as its tar archive: a compressed fragment is decompressed
+ * (edge-agent/codec/zstd-fragment-source.ts), a plain one read as stored.
+ * A fragment on tape is refused with 219: this agent has no tape reader
+ * yet, and reading some other copy silently is not its call.
  */
 export function objectStoreFragmentSource(store: ObjectStore, storageUnit: string): FragmentSource {
-  return {
-    read: async (fragment, range) => {
-      const { location } = fragment;
-      // A plain fragment's stored bytes are its tar archive: a tar range is a byte range of the object.
-      if (location.kind === 'object') return range === undefined ? store.get(location.key) : store.get(location.key, { start: range.start, end: range.end });
-      throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `${fragmentLabel(fragment)} is on tape, and this agent cannot read tape yet; storage unit ${storageUnit} holds objects only`);
-    },
-  };
+  return decodingFragmentSource(async (fragment, range) => {
+    const { location } = fragment;
+    if (location.kind === 'object') return range === undefined ? store.get(location.key) : store.get(location.key, { start: range.start, end: range.end });
+    throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `${fragmentLabel(fragment)} is on tape, and this agent cannot read tape yet; storage unit ${storageUnit} holds objects only`);
+  });
 }
 
 /** Hashes what the store consumes, chunk by chunk, without holding on to any. */

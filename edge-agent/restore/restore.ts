@@ -13,6 +13,7 @@ import { checkExisting, checkTarget, type ExistingEntries } from './restore-targ
 import { planImage, type ImagePlan } from './restore-plan.ts';
 import { MalformedArchiveError, TarExtractor, type ExtractMember, type MemberDecision, type RestoreProgress } from './tar-extractor.ts';
 import { memberOwner, pathOfMember } from '../image/tar-member.ts';
+import { CorruptFragmentError } from '../codec/seek-table.ts';
 
 export interface RestoreOptions {
   /** The storage unit of the copy read (the primary copy's unless `copy` says otherwise). */
@@ -182,12 +183,12 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
     return plan.decide(entry);
   };
 
-  let broken: MalformedArchiveError | undefined;
+  let broken: MalformedArchiveError | CorruptFragmentError | undefined;
   try {
     await extractor.extract(check.pass(body), decide, label);
   } catch (error) {
-    // Only the archive being malformed is this fragment's failure; anything else (the index, the target, the store) ends the restore.
-    if (!(error instanceof MalformedArchiveError)) throw error;
+    // Only the archive being malformed (or its compressed form: codec/) is this fragment's failure; anything else (the index, the target, the store) ends the restore.
+    if (!(error instanceof MalformedArchiveError) && !(error instanceof CorruptFragmentError)) throw error;
     broken = error;
   }
   const checksum = check.problem();
@@ -208,8 +209,10 @@ class FragmentCheck {
   }
 
   async *pass(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
+    // An encoded fragment's sha256 is of its stored bytes, which its source hashes: hashing the tar bytes too would be wasted.
+    const hashing = this.#fragment.encoding === undefined;
     for await (const chunk of body) {
-      this.#hash.update(chunk);
+      if (hashing) this.#hash.update(chunk);
       this.#bytes += chunk.byteLength;
       yield chunk;
     }
@@ -219,6 +222,9 @@ class FragmentCheck {
   /** Undefined when the fragment matches (or was not read to its end). */
   problem(): string | undefined {
     if (!this.#ended) return undefined;
+    // An encoded (compressed) fragment reads as its tar archive: its source checked the stored bytes and sha256 (codec/zstd-fragment-source.ts); the tar size is what is left to check.
+    const { encoding } = this.#fragment;
+    if (encoding !== undefined) return this.#bytes === encoding.tarBytes ? undefined : `the fragment decompresses to ${this.#bytes} tar bytes, the catalog says ${encoding.tarBytes}`;
     const sha256 = this.#hash.digest('hex');
     const { bytes: expectedBytes, sha256: expected } = this.#fragment;
     if (this.#bytes === expectedBytes && sha256 === expected) return undefined;

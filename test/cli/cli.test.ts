@@ -97,6 +97,17 @@ describe('the cairn CLI', () => {
     expect(units.map((u) => u.name)).toEqual(['local-disk']);
   });
 
+  it('adds a compressing storage unit, and refuses a compression level without zstd naming the field', async () => {
+    const bad = await cairn('storage-unit', 'add', '--name', 'zbad', '--kind', 'disk', '--path', join(work, 'zbad'), '--compression-level', '3', '--json');
+    expect(bad.code).toBe(2);
+    expect(JSON.parse(bad.stdout).details.join('\n')).toMatch(/^compression: .*level/m);
+    const add = await cairn('storage-unit', 'add', '--name', 'zdisk', '--kind', 'disk', '--path', join(work, 'zdisk'), '--compression', 'zstd', '--json');
+    expect(add.code).toBe(0);
+    const units = JSON.parse((await cairn('storage-unit', 'list', '--json')).stdout) as { name: string; compression?: unknown }[];
+    expect(units.find((u) => u.name === 'zdisk')?.compression).toEqual({ codec: 'zstd', level: 1 });
+    expect((await cairn('storage-unit', 'list')).stdout).toMatch(/^zdisk +disk .* zstd-1$/m);
+  });
+
   it('ends a backup of a missing path with status 71 and exit code 2', async () => {
     const backup = await cairn('backup', '--client', 'cli-host', '--path', join(work, 'nothing-here'));
     expect(backup.code).toBe(2);

@@ -43,6 +43,15 @@ export function describeCatalogCopiesContract(adapter: string, open: OpenStore<C
       expect(await store().getImage(image.backupId)).toEqual(image);
     });
 
+    it('keeps a compressed fragment\'s encoding', async () => {
+      const image = sampleImage('client1', at, { storageUnit: 'disk1' });
+      const primary = image.copies[0]!;
+      const compressed: Image = { ...image, copies: [{ ...primary, fragments: primary.fragments.map((f) => ({ ...f, encoding: { codec: 'zstd-seekable' as const, tarBytes: 20480, frameBytes: 262144 } })) }] };
+      await claimAndCommit(store(), compressed);
+      expect(await store().getImage(image.backupId)).toEqual(compressed);
+      expect(await store().listImages({ client: 'client1' })).toEqual([compressed]);
+    });
+
     it('withdraws an image into a claim on the storage unit of its primary copy', async () => {
       const image = twoCopies();
       await claimAndCommit(store(), image);

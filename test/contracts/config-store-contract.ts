@@ -42,6 +42,12 @@ export function describeConfigStoreContract(adapter: string, open: OpenStore<Con
       expect(await store().getStorageUnit('other')).toBeUndefined();
     });
 
+    it('keeps a storage unit\'s compression', async () => {
+      const unit = { ...sampleStorageUnit('zdisk'), compression: { codec: 'zstd' as const, level: 3 } };
+      await store().putStorageUnit(unit);
+      expect(await store().getStorageUnit('zdisk')).toEqual(unit);
+    });
+
     it('stores settings as JSON values', async () => {
       expect(await store().getSetting('jobRetryDelaySeconds')).toBeUndefined();
       await store().putSetting('jobRetryDelaySeconds', 600);

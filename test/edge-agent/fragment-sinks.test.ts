@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodingFragmentSource } from '#agent/codec/zstd-fragment-source.ts';
 import { runBackup } from '#agent/image/backup.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
 import { CairnError, NotFoundError } from '#core/errors.ts';
@@ -75,6 +76,12 @@ function shelf(volumes: number, capacity: number): FragmentSinks & { mounted: Me
 }
 
 const KiB = 1024;
+
+async function collect(body: AsyncIterable<Uint8Array>): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(Buffer.from(chunk));
+  return chunks;
+}
 
 describe('a backup written through fragment sinks', () => {
   let source: ReturnType<typeof tempDir>;
@@ -160,5 +167,38 @@ describe('a backup written through fragment sinks', () => {
     expect(failure).toBeInstanceOf(CairnError);
     expect((failure as CairnError).statusCode).toBe(StatusCode.STORAGE_UNIT_UNAVAILABLE);
     expect((failure as CairnError).message).toBe('fragment 1 (media MEM001, file 1, block 0) is on tape, and this agent cannot read tape yet; storage unit disk1 holds objects only');
+  });
+
+  it('spans volumes with compressed fragments too: the compressing sinks pass end of media and the next volume through', async () => {
+    // Prepare: 12 MiB of incompressible files, 3 MiB to each volume's early-warning mark. Compressed bytes reach
+    // the volume a few batches behind the tar stream, so a volume overshoots its mark by up to about 5 MiB.
+    const big = tempDir('sinks-zsrc');
+    scratch.push(big);
+    for (let i = 0; i < 24; i++) writeFileSync(path.join(big.dir, `r${String(i).padStart(2, '0')}.bin`), randomBytes(512 * KiB));
+    const dir = unit();
+    const store = new FsObjectStore(dir);
+    const volumes = shelf(50, 3 * 1024 * KiB);
+    const task = backupTask(dir, [big.dir], { storageUnit: { name: 'disk1', kind: 'disk', path: dir, fragmentSizeBytes: 64 * 1024 * KiB, compression: { codec: 'zstd', level: 1 } } });
+
+    // Act
+    const result = await runBackup(task, { store, sinks: volumes, reporter: recordingReporter(), now: () => new Date() });
+    const image = catalogImage(task, result);
+    const onVolumes = decodingFragmentSource(async (fragment, range) => {
+      const file = Buffer.concat(await collect(await volumes.source.read(fragment)));
+      return (async function* () {
+        yield range === undefined ? file : file.subarray(range.start, range.end);
+      })();
+    });
+    const restored = await restoreImage({ store, image, targetDir: path.join(unit(), 'target'), fragmentSource: onVolumes });
+
+    // Assess
+    expect(volumes.mounted.length).toBeGreaterThanOrEqual(2);
+    expect(result.fragments.map((f) => f.location)).toEqual(volumes.mounted.map((v) => ({ kind: 'tape', mediaId: v.mediaId, fileNumber: 1, blockOffset: 0 })));
+    for (const [i, fragment] of result.fragments.entries()) {
+      const file = volumes.mounted[i]!.files[0]!;
+      expect(fragment).toMatchObject({ bytes: file.length, sha256: createHash('sha256').update(file).digest('hex'), encoding: { codec: 'zstd-seekable' } });
+    }
+    expect(restored.failures).toEqual([]);
+    expect(restored.verified).toBe(24);
   });
 });
