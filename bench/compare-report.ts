@@ -33,12 +33,14 @@ export interface Goal {
 }
 
 /** Features of issue 8 that this tree does not have yet: their goals say "not built yet" when they are not met. */
-const NOT_BUILT = new Set(['compression', 'block-incremental', 'ranged-restore']);
+const NOT_BUILT = new Set(['compression', 'block-incremental']);
 
 export interface Measurements {
   rows: Row[];
   vmImageBytes: number;
+  /** Everything the one-file restore read of the image (fragments, index, manifest), and the fragments' share. */
   cairnImageBytesForOneFile: number;
+  cairnFragmentBytesForOneFile: number;
   cliStartSeconds: number;
   cairnPeakRssMB: number;
 }
@@ -87,7 +89,7 @@ export function goals(m: Measurements): Goal[] {
   ratioGoal('full restore: ≥ 0.9× tar -xf && sync', 'full restore', 'tar', 0.9);
   out.push({
     goal: 'one 1 MiB file restored reads ≤ 2 MiB of image data',
-    measured: `${round(m.cairnImageBytesForOneFile / MiB)} MiB of image data read`,
+    measured: `${round(m.cairnImageBytesForOneFile / MiB)} MiB of image data read (fragments ${round(m.cairnFragmentBytesForOneFile / MiB)} MiB, the rest index and manifest)`,
     verdict: feature('ranged-restore', m.cairnImageBytesForOneFile <= 2 * MiB),
   });
   out.push({ goal: 'due computation, 100,000 triples: ≤ 1 s on one core', measured: 'not part of this benchmark', verdict: 'not measured here' });

@@ -136,7 +136,7 @@ async function main(): Promise<void> {
       rmSync(target, { recursive: true, force: true });
     }
     const oneTarget = emptyDir(path.join(work, 'restore'));
-    const cairnImageBytesForOneFile = await imageBytesReadForOneFile(cairn.home, cairn.backupIds[0]!, path.join(data, ONE_MIB_FILE), oneTarget);
+    const { bytes: cairnImageBytesForOneFile, fragmentBytes: cairnFragmentBytesForOneFile } = await imageBytesReadForOneFile(cairn.home, cairn.backupIds[0]!, path.join(data, ONE_MIB_FILE), oneTarget);
     rmSync(oneTarget, { recursive: true, force: true });
 
     log('day-2 change ...');
@@ -154,6 +154,7 @@ async function main(): Promise<void> {
       rows: table,
       vmImageBytes,
       cairnImageBytesForOneFile,
+      cairnFragmentBytesForOneFile,
       cliStartSeconds: cliStartSeconds(work),
       cairnPeakRssMB: Number(cairnFull.detail?.peakRssMB ?? NaN),
     };
@@ -169,6 +170,7 @@ async function main(): Promise<void> {
       skipped,
       rows: table,
       cairnImageBytesForOneFile,
+      cairnFragmentBytesForOneFile,
       cliStartSeconds: round(measurements.cliStartSeconds),
       goals: verdicts,
     };
@@ -190,7 +192,7 @@ async function main(): Promise<void> {
           `ratio = peer time / Cairn time in the same case; read = bytes read through read(2) by the step's processes (page cache hits included)`,
           `Cairn full backup: ${cairnDetail('full backup')}`,
           `Cairn day 2: ${cairnDetail('day-2 incremental')}`,
-          `Cairn one-file restore: ${mb(cairnImageBytesForOneFile)} of image data read (counted at the object store)`,
+          `Cairn one-file restore: ${mb(cairnImageBytesForOneFile)} of image data read, ${mb(cairnFragmentBytesForOneFile)} of it fragments (counted at the object store, ranged reads included)`,
           ...Object.entries(skipped).map(([name, why]) => `skipped ${name}: ${why}`),
           '',
           renderGoals(verdicts),
