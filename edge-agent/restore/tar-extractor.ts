@@ -206,8 +206,12 @@ export class TarExtractor {
       extract.destroy();
       const fed = await feeding;
       // The files already read are settled first: none is left half-written, and none is written after this rejects.
-      await this.#inFlight.drain().catch(() => undefined);
-      throw this.#failure(error, { sourceError: fed.error, parserError, label, position });
+      // A file that could not be written is the graver failure: the target is in trouble, not just this archive.
+      const unwritten = await this.#inFlight.drain().then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      throw this.#failure(unwritten ?? error, { sourceError: fed.error, parserError, label, position });
     }
     const fed = await feeding;
     try {
