@@ -74,9 +74,11 @@ const WRITE_BATCH = 1024 * 1024;
 /**
  * Writes a file's content to `handle` (a fresh temporary file) and returns
  * the bytes written, or undefined when the content failed its check (already
- * reported) and must not be put in place. Plain members have one writer
- * (`bufferedContent`, `streamedContent`); other encodings of a file's
- * content (sparse members, block differences) plug in here.
+ * reported) and must not be put in place. A plain member's is one write
+ * of its verified content (small files) or `#streamedContent` (large ones);
+ * other encodings of a file's content (sparse members, block differences)
+ * plug in here, with `#writeFile` doing the rest (temporary name, owner,
+ * mode, times, rename).
  */
 export type ContentWriter = (handle: FileHandle) => Promise<number | undefined>;
 
@@ -141,6 +143,11 @@ type Entry = Extract extends AsyncIterable<infer S> ? S : never;
  *
  * One extractor can take several archives in turn (the fragments of one
  * image), so hard links may point into an earlier fragment.
+ *
+ * Files are written while the parser reads on (up to `inFlight` of them);
+ * a member at a path, under it, or hard-linking to it waits for the file
+ * being written there, so the result is what restoring the members one by
+ * one would give.
  */
 export class TarExtractor {
   readonly #target: string;
@@ -364,7 +371,7 @@ export class TarExtractor {
       return;
     }
     this.#inFlight.add(relative, content.byteLength, async () => {
-      // A cancel stops files not yet begun; the ones begun are finished and put in place (they were verified).
+      // Nothing is begun after a cancel; what was begun is finished and put in place (it was verified).
       if (this.#options.signal?.aborted) return;
       try {
         await this.#writeFile(relative, absolute, header, decision, async (handle) => {
