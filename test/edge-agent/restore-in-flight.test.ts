@@ -18,8 +18,9 @@ const FILES_PER_DIR = 100;
 /**
  * 2,000 small files (0 to about 6 KiB, modes and mtimes of their own) in 20
  * directories of distinct modes, every 10th file with a second hard link in
- * another directory, a symlink per directory, and one 3 MiB file and one
- * 6 MiB file (streamed, not buffered) in the middle.
+ * another directory and every 10th with one right after it (the link's
+ * member must wait for its file, still in flight), a symlink per directory,
+ * and one 3 MiB file and one 6 MiB file (streamed, not buffered).
  */
 function buildTree(root: string): void {
   for (let d = 0; d < DIRS; d++) {
@@ -31,6 +32,8 @@ function buildTree(root: string): void {
       chmodSync(file, [0o644, 0o600, 0o755, 0o444][f % 4]!);
       utimesSync(file, 1_600_000_000 + f, 1_600_000_000 + d * 1000 + f);
       if (f % 10 === 0 && d > 0) linkSync(file, path.join(root, `d${String(d - 1).padStart(2, '0')}`, `link-to-d${d}-f${f}`));
+      // The next member in walk order: its link must wait for the file, which is still being written.
+      if (f % 10 === 5) linkSync(file, `${file}-link`);
     }
     symlinkSync(`../d00/f00${d % 10}`, path.join(dir, 'sym'));
     lutimesSync(path.join(dir, 'sym'), 1_500_000_000, 1_500_000_000 + d);
