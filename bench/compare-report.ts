@@ -33,14 +33,17 @@ export interface Goal {
 }
 
 /** Features of issue 8 that this tree does not have yet: their goals say "not built yet" when they are not met. */
-const NOT_BUILT = new Set(['block-incremental', 'ranged-restore']);
+const NOT_BUILT = new Set(['block-incremental']);
 
 export interface Measurements {
   rows: Row[];
   vmImageBytes: number;
+  /** Everything the one-file restore read of the image (fragments, index, manifest), and the fragments' share. */
   cairnImageBytesForOneFile: number;
   /** The same, from the image of the compressed storage unit ("Cairn zstd"), when it ran. */
   cairnZstdImageBytesForOneFile?: number;
+  cairnZstdFragmentBytesForOneFile?: number;
+  cairnFragmentBytesForOneFile: number;
   cliStartSeconds: number;
   cairnPeakRssMB: number;
 }
@@ -84,13 +87,13 @@ export function goals(m: Measurements): Goal[] {
   ratioGoal('full restore: ≥ 0.9× tar -xf && sync', 'full restore', 'tar', 0.9);
   out.push({
     goal: 'one 1 MiB file restored reads ≤ 2 MiB of image data',
-    measured: `${round(m.cairnImageBytesForOneFile / MiB)} MiB of image data read`,
+    measured: `${round(m.cairnImageBytesForOneFile / MiB)} MiB of image data read (fragments ${round(m.cairnFragmentBytesForOneFile / MiB)} MiB, the rest index and manifest)`,
     verdict: feature('ranged-restore', m.cairnImageBytesForOneFile <= 2 * MiB),
   });
   if (m.cairnZstdImageBytesForOneFile !== undefined) {
     out.push({
       goal: 'one 1 MiB file restored from a compressed image reads ≤ 2 MiB of image data',
-      measured: `${round(m.cairnZstdImageBytesForOneFile / MiB)} MiB of image data read`,
+      measured: `${round(m.cairnZstdImageBytesForOneFile / MiB)} MiB of image data read (fragments ${round((m.cairnZstdFragmentBytesForOneFile ?? 0) / MiB)} MiB, the rest index and manifest)`,
       verdict: feature('ranged-restore', m.cairnZstdImageBytesForOneFile <= 2 * MiB),
     });
   }

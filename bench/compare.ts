@@ -152,12 +152,13 @@ async function main(): Promise<void> {
       rmSync(target, { recursive: true, force: true });
     }
     const oneTarget = emptyDir(path.join(work, 'restore'));
-    const cairnImageBytesForOneFile = await imageBytesReadForOneFile(cairn.home, cairn.backupIds[0]!, path.join(data, ONE_MIB_FILE), oneTarget);
+    const { bytes: cairnImageBytesForOneFile, fragmentBytes: cairnFragmentBytesForOneFile } = await imageBytesReadForOneFile(cairn.home, cairn.backupIds[0]!, path.join(data, ONE_MIB_FILE), oneTarget);
     rmSync(oneTarget, { recursive: true, force: true });
     let cairnZstdImageBytesForOneFile: number | undefined;
+    let cairnZstdFragmentBytesForOneFile: number | undefined;
     if (cairnZstd) {
       const zstdTarget = emptyDir(path.join(work, 'restore'));
-      cairnZstdImageBytesForOneFile = await imageBytesReadForOneFile(cairnZstd.home, cairnZstd.backupIds[0]!, path.join(data, ONE_MIB_FILE), zstdTarget);
+      ({ bytes: cairnZstdImageBytesForOneFile, fragmentBytes: cairnZstdFragmentBytesForOneFile } = await imageBytesReadForOneFile(cairnZstd.home, cairnZstd.backupIds[0]!, path.join(data, ONE_MIB_FILE), zstdTarget));
       if ((await sha256File(path.join(zstdTarget, data, ONE_MIB_FILE))) !== oneFileSha) throw new Error('the one file restored from the compressed image differs from the source');
       rmSync(zstdTarget, { recursive: true, force: true });
     }
@@ -178,6 +179,8 @@ async function main(): Promise<void> {
       vmImageBytes,
       cairnImageBytesForOneFile,
       cairnZstdImageBytesForOneFile,
+      cairnZstdFragmentBytesForOneFile,
+      cairnFragmentBytesForOneFile,
       cliStartSeconds: cliStartSeconds(work),
       cairnPeakRssMB: Number(cairnFull.detail?.peakRssMB ?? NaN),
     };
@@ -194,6 +197,8 @@ async function main(): Promise<void> {
       rows: table,
       cairnImageBytesForOneFile,
       cairnZstdImageBytesForOneFile,
+      cairnZstdFragmentBytesForOneFile,
+      cairnFragmentBytesForOneFile,
       cliStartSeconds: round(measurements.cliStartSeconds),
       goals: verdicts,
     };
@@ -215,7 +220,7 @@ async function main(): Promise<void> {
           `ratio = peer time / Cairn time in the same case; read = bytes read through read(2) by the step's processes (page cache hits included)`,
           `Cairn full backup: ${cairnDetail('full backup')}`,
           `Cairn day 2: ${cairnDetail('day-2 incremental')}`,
-          `Cairn one-file restore: ${mb(cairnImageBytesForOneFile)} of image data read (counted at the object store)${cairnZstdImageBytesForOneFile === undefined ? '' : `; from the compressed image: ${mb(cairnZstdImageBytesForOneFile)}`}`,
+          `Cairn one-file restore: ${mb(cairnImageBytesForOneFile)} of image data read, ${mb(cairnFragmentBytesForOneFile)} of it fragments (counted at the object store, ranged reads included)${cairnZstdImageBytesForOneFile === undefined ? '' : `; from the compressed image: ${mb(cairnZstdImageBytesForOneFile)}`}`,
           ...Object.entries(skipped).map(([name, why]) => `skipped ${name}: ${why}`),
           '',
           renderGoals(verdicts),

@@ -7,6 +7,7 @@ import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { readTrustedManifest, trustedIndex } from './image-trust.ts';
 import type { ProblemList } from '../reader/problems.ts';
+import { MemberRanges, type MemberRange } from './member-ranges.ts';
 import { isAtOrUnder, selectionRoot } from './safe-path.ts';
 import type { MemberDecision } from './tar-extractor.ts';
 
@@ -53,6 +54,18 @@ export interface ImagePlan {
   fragmentSource: FragmentSource;
   /** The catalog's fragments of the copy holding wanted members, in order. */
   fragments: Fragment[];
+  /**
+   * The spans of a fragment to read (in order) when the restore wants a
+   * small part of it; undefined when it is read whole (every full restore).
+   */
+  rangesOf(fragment: Fragment): MemberRange[] | undefined;
+  /**
+   * The index lines the members read are matched against, in index order:
+   * the selected lines kept from the plan's pass over the verified index
+   * when a selective restore wants few of them (the index is then read
+   * once), else the whole index read again.
+   */
+  lines(): AsyncGenerator<IndexEntry, void, undefined>;
   /** Appended to paths in failures, to say which image a file came from (point in time). */
   source: string;
   /** Whether this restore wants the member at a client path (whether or not it can be trusted). */
@@ -62,6 +75,9 @@ export interface ImagePlan {
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
+
+/** A selective restore keeps up to this many selected index lines (a few MB) rather than read the index a second time. */
+const KEPT_LINES = 20_000;
 
 /**
  * Checks the image against its catalog record (manifest, then a full pass
@@ -95,9 +111,22 @@ export async function planImage(options: PlanOptions): Promise<ImagePlan> {
   const linkTargets = new Set<string>();
   const fragments = new Set<number>();
   const found = new Set<string>();
+  // A selective restore reads only the spans of its members (every selected line in a listed fragment, as a whole read would meet them).
+  const ranges = selection.kind === 'all' ? undefined : new MemberRanges();
+  // The selected lines, with their place in the index, while there are few.
+  let kept: Array<{ line: number; entry: IndexEntry }> | undefined = selection.kind === 'all' ? undefined : [];
+  const keep = (line: number, entry: IndexEntry): void => {
+    if (kept === undefined) return;
+    if (kept.length < KEPT_LINES) kept.push({ line, entry });
+    else kept = undefined;
+  };
 
+  let line = 0;
   for await (const entry of trustedIndex(store, image, copy)) {
+    line += 1;
+    ranges?.note(entry, selects(entry.path) && catalogFragments.has(entry.fragment));
     if (!selects(entry.path)) continue;
+    keep(line, entry);
     if (selection.kind === 'picks') found.add(entry.path);
     if (entry.fromBackupId !== undefined && !options.onUnchanged && selection.kind !== 'picks') {
       // Not restorable from this image: its data is elsewhere.
@@ -125,12 +154,22 @@ export async function planImage(options: PlanOptions): Promise<ImagePlan> {
       if (!found.has(path)) failures.add(`${path}${source}`, `image ${selection.by} says its data is in image ${image.backupId}, whose index does not list it`);
     }
   }
+  ranges?.finish();
+  const targetRanges = new MemberRanges();
   if (linkTargets.size > 0) {
-    // A selected hard link brings its file, which comes earlier in walk order: a second pass finds its fragment.
+    // A selected hard link brings its file, which comes earlier in walk order: a second pass finds its fragment and its span.
+    let targetLine = 0;
     for await (const entry of trustedIndex(store, image, copy)) {
-      if (linkTargets.has(entry.path) && entry.fromBackupId === undefined && lineProblem(entry, catalogFragments) === undefined) fragments.add(entry.fragment);
+      targetLine += 1;
+      const wanted = linkTargets.has(entry.path) && entry.fromBackupId === undefined && lineProblem(entry, catalogFragments) === undefined;
+      if (wanted) fragments.add(entry.fragment);
+      if (linkTargets.has(entry.path) && !selects(entry.path)) keep(targetLine, entry);
+      targetRanges.note(entry, wanted);
     }
+    targetRanges.finish();
+    kept?.sort((a, b) => a.line - b.line);
   }
+  const keptLines = kept?.map((k) => k.entry);
 
   const wants = (clientPath: string): boolean => selects(clientPath) || linkTargets.has(clientPath);
   return {
@@ -139,6 +178,18 @@ export async function planImage(options: PlanOptions): Promise<ImagePlan> {
     store,
     fragmentSource: options.fragmentSource ?? objectStoreFragmentSource(store, copy.storageUnit),
     fragments: copy.fragments.filter((f) => fragments.has(f.number)),
+    rangesOf: (fragment) => {
+      if (ranges === undefined) return undefined;
+      const own = ranges.rangesOf(fragment.number, fragment.bytes);
+      if (linkTargets.size === 0) return own;
+      const targets = targetRanges.rangesOf(fragment.number, fragment.bytes);
+      // Both are wanted: when either half is better read whole, so is the fragment.
+      const ownWanted = ranges.wants(fragment.number);
+      const targetsWanted = targetRanges.wants(fragment.number);
+      if ((ownWanted && own === undefined) || (targetsWanted && targets === undefined)) return undefined;
+      return mergeRanges(own ?? [], targets ?? []);
+    },
+    lines: keptLines === undefined ? () => trustedIndex(store, image, copy) : () => listed(keptLines),
     source,
     wants,
     decide: (entry) => {
@@ -151,6 +202,21 @@ export async function planImage(options: PlanOptions): Promise<ImagePlan> {
       return entry.type === 'file' ? { restore: true, sha256: entry.sha256 } : { restore: true };
     },
   };
+}
+
+async function* listed(entries: readonly IndexEntry[]): AsyncGenerator<IndexEntry, void, undefined> {
+  yield* entries;
+}
+
+/** Two fragments' worth of ranges as one list in offset order; overlapping spans are joined. */
+function mergeRanges(a: readonly MemberRange[], b: readonly MemberRange[]): MemberRange[] {
+  const out: MemberRange[] = [];
+  for (const range of [...a, ...b].sort((x, y) => x.start - y.start)) {
+    const last = out.at(-1);
+    if (last !== undefined && range.start <= last.end) last.end = Math.max(last.end, range.end);
+    else out.push({ ...range });
+  }
+  return out;
 }
 
 /** Why an index line cannot be trusted on its own, or undefined. */

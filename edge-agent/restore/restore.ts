@@ -6,10 +6,11 @@ import type { IndexEntry } from '#core/model/task.ts';
 import type { FragmentSource } from '#core/ports/fragment-sink.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { corruptImageError, trustedIndex } from './image-trust.ts';
+import { corruptImageError } from './image-trust.ts';
 import { IndexCursor } from './index-cursor.ts';
 import { ProblemList } from '../reader/problems.ts';
 import { checkExisting, checkTarget, type ExistingEntries } from './restore-target.ts';
+import type { MemberRange } from './member-ranges.ts';
 import { planImage, type ImagePlan } from './restore-plan.ts';
 import { MalformedArchiveError, TarExtractor, type ExtractMember, type MemberDecision, type RestoreProgress } from './tar-extractor.ts';
 import { memberOwner, pathOfMember } from '../image/tar-member.ts';
@@ -130,7 +131,7 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, options: Ru
   const stopOnFailure = (before: number): void => {
     if (failures.count > before && !options.continueOnError) throw corruptImageError(options.subject, failures);
   };
-  const cursor = new IndexCursor(trustedIndex(plan.store, plan.image, plan.copy), new Set(plan.fragments.map((f) => f.number)));
+  const cursor = new IndexCursor(plan.lines(), new Set(plan.fragments.map((f) => f.number)));
   try {
     for (const fragment of plan.fragments) {
       if (options.signal?.aborted) throw new CairnError(StatusCode.TERMINATED_BY_ADMINISTRATOR, 'termination requested by administrator', { cause: options.signal.reason });
@@ -139,7 +140,7 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, options: Ru
       stopOnFailure(before);
     }
     const before = failures.count;
-    // Reading the index to its end checks its sha256 once more (it was read again for the data).
+    // Reading the index to its end checks its sha256 once more when it was read again for the data.
     await cursor.finish((entry) => {
       if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, noMemberFor(plan.copy, entry));
     });
@@ -149,25 +150,32 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, options: Ru
   }
 }
 
-/** Restores the wanted members of one fragment; whatever is wrong with it goes to `failures`. */
+/**
+ * Restores the wanted members of one fragment; whatever is wrong with it
+ * goes to `failures`. A fragment the plan reads by ranges (a selective
+ * restore wanting a small part of it) is read span by span, each fed to the
+ * extractor at its offset; otherwise it is read whole and its sha256 checked.
+ */
 async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: IndexCursor, extractor: TarExtractor, failures: ProblemList, signal: AbortSignal | undefined): Promise<void> {
   const label = fragmentLabel(fragment);
   const noMember = (e: IndexEntry): string => noMemberFor(plan.copy, e);
   const missing = (reason: (entry: IndexEntry) => string) => (entry: IndexEntry) => {
     if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, reason(entry));
   };
-  let body: AsyncIterable<Uint8Array>;
-  try {
-    body = readUntilAborted(await untilAborted(plan.fragmentSource.read(fragment), signal), signal);
-  } catch (error) {
-    if (signal?.aborted) throw terminated(signal);
-    if (!(error instanceof NotFoundError)) throw mediaReadError(label, error);
-    failures.addLine(`${label} of image ${plan.image.backupId} is missing from storage unit ${plan.copy.storageUnit}`);
-    await cursor.endFragment(fragment.number, missing(() => `not restored: ${label} is missing`));
-    return;
-  }
+  /** The fragment's bytes (or those of `range`); undefined, with the failure listed, when the fragment is not in the store. */
+  const open = async (range?: MemberRange): Promise<AsyncIterable<Uint8Array> | undefined> => {
+    try {
+      const body = await untilAborted(range === undefined ? plan.fragmentSource.read(fragment) : plan.fragmentSource.read(fragment, { start: range.start, end: range.end }), signal);
+      return readUntilAborted(body, signal);
+    } catch (error) {
+      if (signal?.aborted) throw terminated(signal);
+      if (!(error instanceof NotFoundError)) throw mediaReadError(label, error);
+      failures.addLine(`${label} of image ${plan.image.backupId} is missing from storage unit ${plan.copy.storageUnit}`);
+      await cursor.endFragment(fragment.number, missing(() => `not restored: ${label} is missing`));
+      return undefined;
+    }
+  };
 
-  const check = new FragmentCheck(fragment);
   const decide = async (member: ExtractMember): Promise<MemberDecision> => {
     const clientPath = pathOfMember(member.name);
     const entry = await cursor.match({ path: clientPath, offset: member.offset }, fragment.number, missing(noMember));
@@ -183,6 +191,28 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
     return plan.decide(entry);
   };
 
+  const ranges = plan.rangesOf(fragment);
+  if (ranges !== undefined) {
+    // No fragment checksum here: trust rests on the verified index, each header agreeing with its line, and each file's sha256.
+    for (const range of ranges) {
+      if (signal?.aborted) throw terminated(signal);
+      const body = await open(range);
+      if (body === undefined) return;
+      try {
+        await extractor.extract(body, decide, `${label} at byte ${range.start} (where the index places ${range.first})`, range.start);
+      } catch (error) {
+        // A span that does not parse is this fragment's failure; the next span starts at a header of its own.
+        if (!(error instanceof MalformedArchiveError) && !(error instanceof CorruptFragmentError)) throw error;
+        failures.addLine(error.message);
+      }
+    }
+    await cursor.endFragment(fragment.number, missing(noMember));
+    return;
+  }
+
+  const body = await open();
+  if (body === undefined) return;
+  const check = new FragmentCheck(fragment);
   let broken: MalformedArchiveError | CorruptFragmentError | undefined;
   try {
     await extractor.extract(check.pass(body), decide, label);

@@ -7,6 +7,7 @@ import { CairnError, messageOf } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { describeFsError } from '../reader/fs-errors.ts';
 import { ProblemList } from '../reader/problems.ts';
+import { InFlight, type InFlightLimits } from './in-flight.ts';
 import { parseMemberPath } from './safe-path.ts';
 import { memberMtimeSeconds, memberOwner, pathOfMember } from '../image/tar-member.ts';
 
@@ -52,7 +53,34 @@ export interface ExtractOptions {
   onCorrupt?: (clientPath: string, reason: string) => void;
   onProgress?: (progress: RestoreProgress) => void;
   signal?: AbortSignal;
+  /** Files written at once while the parser reads on, and the content bytes they may hold (default DEFAULT_IN_FLIGHT). */
+  inFlight?: InFlightLimits;
 }
+
+/**
+ * Small files are the restore's bottleneck: each costs half a dozen file
+ * system calls (open, write, chmod, utimes, close, rename), each a round
+ * trip to libuv's thread pool. With 64 of them under way the pool's threads
+ * stay busy while the parser and the sha256 go on; 32 MiB bounds the memory.
+ */
+export const DEFAULT_IN_FLIGHT: InFlightLimits = { files: 64, bytes: 32 * 1024 * 1024 };
+
+/** Files up to this size are read whole, verified, then written by one task in flight; larger ones are streamed to disk as they are read. */
+const BUFFERED_FILE_MAX = 4 * 1024 * 1024;
+
+/** A streamed file is written in batches of this size (fewer, bigger writes), one batch written while the next is read. */
+const WRITE_BATCH = 1024 * 1024;
+
+/**
+ * Writes a file's content to `handle` (a fresh temporary file) and returns
+ * the bytes written, or undefined when the content failed its check (already
+ * reported) and must not be put in place. A plain member's is one write
+ * of its verified content (small files) or `#streamedContent` (large ones);
+ * other encodings of a file's content (sparse members, block differences)
+ * plug in here, with `#writeFile` doing the rest (temporary name, owner,
+ * mode, times, rename).
+ */
+export type ContentWriter = (handle: FileHandle) => Promise<number | undefined>;
 
 export interface ExtractResult {
   /** Members restored (files, directories, links). */
@@ -115,6 +143,11 @@ type Entry = Extract extends AsyncIterable<infer S> ? S : never;
  *
  * One extractor can take several archives in turn (the fragments of one
  * image), so hard links may point into an earlier fragment.
+ *
+ * Files are written while the parser reads on (up to `inFlight` of them);
+ * a member at a path, under it, or hard-linking to it waits for the file
+ * being written there, so the result is what restoring the members one by
+ * one would give.
  */
 export class TarExtractor {
   readonly #target: string;
@@ -126,6 +159,9 @@ export class TarExtractor {
   readonly #refused: string[] = [];
   readonly #renamed = new ProblemList();
   readonly #corrupt: string[] = [];
+  readonly #inFlight: InFlight;
+  /** With `existing: 'rename'`, files are put in place one at a time, so two never pick the same `.cairn-old` name. */
+  #placing: Promise<unknown> = Promise.resolve();
   #files = 0;
   #bytes = 0;
   #verified = 0;
@@ -134,6 +170,7 @@ export class TarExtractor {
     this.#target = target;
     this.#options = options;
     this.#ownership = options.restoreOwnership ?? process.getuid?.() === 0;
+    this.#inFlight = new InFlight(options.inFlight ?? DEFAULT_IN_FLIGHT);
   }
 
   /** Creates the target if missing. Rejects with 174 when it cannot be created or resolved. */
@@ -148,12 +185,16 @@ export class TarExtractor {
 
   /**
    * Extracts one tar archive; `label` names it in errors (`fragment 2 (key)`).
-   * Rejects with a CairnError: MalformedArchiveError (2001) when the archive
+   * `baseOffset` is where `source` starts in the archive it is part of (a
+   * ranged read), so member offsets are the archive's. Files are written
+   * while the parser reads on (see InFlight); all of them are settled (put
+   * in place, reported corrupt, or their temporary file removed) before it
+   * resolves or rejects. Rejects with a CairnError: MalformedArchiveError (2001) when the archive
    * is malformed or truncated, naming the member being read; 85 when `source`
    * fails; 174 when the target cannot be written; 150 when the signal
    * aborts; or with whatever `decide` throws.
    */
-  async extract(source: AsyncIterable<Uint8Array>, decide?: DecideMember, label = 'the archive'): Promise<void> {
+  async extract(source: AsyncIterable<Uint8Array>, decide?: DecideMember, label = 'the archive', baseOffset = 0): Promise<void> {
     const extract = createExtract();
     let parserError: unknown;
     extract.on('error', (error: unknown) => {
@@ -164,16 +205,27 @@ export class TarExtractor {
     try {
       for await (const entry of extract) {
         if (this.#options.signal?.aborted) throw terminated(this.#options.signal.reason);
-        position = { name: entry.header.name, offset: entry.offset, dataRead: false };
-        await this.#member(entry, decide);
+        position = { name: entry.header.name, offset: baseOffset + entry.offset, dataRead: false };
+        await this.#member(entry, position.offset, decide);
         position.dataRead = true;
       }
     } catch (error) {
       extract.destroy();
       const fed = await feeding;
-      throw this.#failure(error, { sourceError: fed.error, parserError, label, position });
+      // The files already read are settled first: none is left half-written, and none is written after this rejects.
+      // A file that could not be written is the graver failure: the target is in trouble, not just this archive.
+      const unwritten = await this.#inFlight.drain().then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      throw this.#failure(unwritten ?? error, { sourceError: fed.error, parserError, label, position });
     }
     const fed = await feeding;
+    try {
+      await this.#inFlight.drain();
+    } catch (error) {
+      throw this.#failure(error, { sourceError: undefined, parserError: undefined, label, position });
+    }
     if (fed.error !== undefined) throw this.#failure(fed.error, { sourceError: fed.error, parserError, label, position });
   }
 
@@ -219,10 +271,10 @@ export class TarExtractor {
     return new MalformedArchiveError(`${label} is not a readable tar archive ${where}: ${describeTarError(cause)}`, { cause });
   }
 
-  async #member(entry: Entry, decide: DecideMember | undefined): Promise<void> {
+  async #member(entry: Entry, offset: number, decide: DecideMember | undefined): Promise<void> {
     const header = entry.header;
     const name = header.name;
-    const decision = decide ? await decide({ name, header, offset: entry.offset }) : { restore: true };
+    const decision = decide ? await decide({ name, header, offset }) : { restore: true };
     if (!decision.restore) return skipData(entry);
     const parsed = parseMemberPath(name);
     if ('refused' in parsed) {
@@ -237,6 +289,8 @@ export class TarExtractor {
         return await skipData(entry);
       }
       const absolute = path.join(this.#target, parsed.relative);
+      // A file still being written at this path is put in place first, as if members were restored one by one.
+      await this.#inFlight.settled(parsed.relative);
       switch (header.type) {
         case 'file':
         case 'contiguous-file':
@@ -261,8 +315,12 @@ export class TarExtractor {
         this.#refuse(name, describeFsError(error));
         return await skipData(entry);
       }
-      throw new CairnError(StatusCode.SYSTEM_ERROR_DURING_RESTORE, `cannot restore ${name} under ${this.#target}: ${describeFsError(error)}`, { cause: error });
+      throw this.#writeError(name, error);
     }
+  }
+
+  #writeError(name: string, error: unknown): CairnError {
+    return new CairnError(StatusCode.SYSTEM_ERROR_DURING_RESTORE, `cannot restore ${name} under ${this.#target}: ${describeFsError(error)}`, { cause: error });
   }
 
   /**
@@ -273,6 +331,7 @@ export class TarExtractor {
     for (let i = 1; i < segments.length; i++) {
       const relative = segments.slice(0, i).join('/');
       if (this.#knownDirectories.has(relative)) continue;
+      await this.#inFlight.settled(relative);
       const absolute = path.join(this.#target, relative);
       let stats = await lstatOrUndefined(absolute);
       if (!stats && create) {
@@ -289,49 +348,141 @@ export class TarExtractor {
     return undefined;
   }
 
+  /**
+   * A file up to BUFFERED_FILE_MAX is read and verified here, then written
+   * and put in place by a task in flight while the parser goes on; a larger
+   * one is streamed to disk here, in batches, and verified at its end.
+   */
   async #file(entry: Entry, relative: string, absolute: string, decision: MemberDecision): Promise<void> {
     const header = entry.header;
-    if ((await lstatOrUndefined(absolute))?.isDirectory() && !this.#mayRenameDirectory(relative)) {
-      this.#refuse(header.name, 'a directory is in the way');
-      return skipData(entry);
+    if (header.size > BUFFERED_FILE_MAX) {
+      if ((await lstatOrUndefined(absolute))?.isDirectory() && !this.#mayRenameDirectory(relative)) {
+        this.#refuse(header.name, 'a directory is in the way');
+        return skipData(entry);
+      }
+      return this.#writeFile(relative, absolute, header, decision, (handle) => this.#streamedContent(entry, relative, handle, decision));
     }
+    await this.#inFlight.room(header.size);
+    const content = await readWhole(entry);
+    const sha256 = createHash('sha256').update(content).digest('hex');
+    if (decision.sha256 !== undefined && sha256 !== decision.sha256) {
+      // Never written: a file that fails its sha256 does not reach the disk.
+      this.#reportCorrupt(pathOfMember(relative), contentMismatch(sha256, decision.sha256));
+      return;
+    }
+    this.#inFlight.add(relative, content.byteLength, async () => {
+      // Nothing is begun after a cancel; what was begun is finished and put in place (it was verified).
+      if (this.#options.signal?.aborted) return;
+      try {
+        await this.#writeFile(relative, absolute, header, decision, async (handle) => {
+          await writeFully(handle, content);
+          return content.byteLength;
+        });
+      } catch (error) {
+        if (error instanceof CairnError) throw error;
+        if (!isUnrepresentableName(error)) throw this.#writeError(header.name, error);
+        this.#refuse(header.name, describeFsError(error));
+      }
+    });
+  }
+
+  /** Streams a large member to `handle` in batches, hashing as it goes: one batch is written while the next is read. */
+  async #streamedContent(entry: Entry, relative: string, handle: FileHandle, decision: MemberDecision): Promise<number | undefined> {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let writing: Promise<void> = Promise.resolve();
+    // Chunks are copied into the batch as they come: the source may reuse its buffers once the next chunk is asked for.
+    let batch = Buffer.allocUnsafeSlow(WRITE_BATCH);
+    let filled = 0;
+    try {
+      for await (const chunk of memberData(entry)) {
+        hash.update(chunk);
+        bytes += chunk.byteLength;
+        let at = 0;
+        while (at < chunk.byteLength) {
+          const n = Math.min(chunk.byteLength - at, WRITE_BATCH - filled);
+          batch.set(chunk.subarray(at, at + n), filled);
+          filled += n;
+          at += n;
+          if (filled === WRITE_BATCH) {
+            await writing;
+            writing = writeFully(handle, batch);
+            batch = Buffer.allocUnsafeSlow(WRITE_BATCH);
+            filled = 0;
+          }
+        }
+      }
+      await writing;
+      if (filled > 0) await writeFully(handle, batch.subarray(0, filled));
+    } catch (error) {
+      // The write under way settles before the caller closes the handle.
+      await writing.catch(() => undefined);
+      throw error;
+    }
+    const sha256 = hash.digest('hex');
+    if (decision.sha256 !== undefined && sha256 !== decision.sha256) {
+      this.#reportCorrupt(pathOfMember(relative), contentMismatch(sha256, decision.sha256));
+      return undefined;
+    }
+    return bytes;
+  }
+
+  /**
+   * Writes a file under a fresh temporary name next to its final one
+   * (O_EXCL|O_NOFOLLOW), sets its owner, mode and times, and renames it over
+   * the final name only once its content is written and verified; on any
+   * failure the temporary file is removed, so no half-written file is ever
+   * under a member's name.
+   */
+  async #writeFile(relative: string, absolute: string, header: Header, decision: MemberDecision, content: ContentWriter): Promise<void> {
     const temp = path.join(path.dirname(absolute), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     let closed = false;
     let placed = false;
     try {
-      const hash = createHash('sha256');
-      let bytes = 0;
-      for await (const chunk of memberData(entry)) {
-        hash.update(chunk);
-        await writeFully(handle, chunk);
-        bytes += chunk.byteLength;
-      }
-      const sha256 = hash.digest('hex');
-      if (decision.sha256 !== undefined && sha256 !== decision.sha256) {
-        this.#reportCorrupt(pathOfMember(relative), `content sha256 ${sha256} does not match the index (${decision.sha256})`);
-        return;
-      }
+      const bytes = await content(handle);
+      if (bytes === undefined) return;
       if (this.#ownership) await handle.chown(...memberOwner(header)).catch(() => undefined);
       await handle.chmod(header.mode & 0o7777);
       const mtime = memberMtimeSeconds(header);
       await handle.utimes(mtime, mtime);
       await handle.close();
       closed = true;
-      // Only a verified file displaces what is there.
-      const existing = await lstatOrUndefined(absolute);
-      if (existing && this.#options.existing === 'rename') await this.#keepAside(relative, absolute);
-      else if (existing?.isDirectory()) {
-        this.#refuse(header.name, 'a directory is in the way');
-        return;
-      }
-      await rename(temp, absolute);
-      placed = true;
+      placed = await this.#place(relative, absolute, temp, header.name);
+      if (!placed) return;
       this.#restored(relative, bytes);
       if (decision.sha256 !== undefined) this.#verified += 1;
     } finally {
       if (!closed) await handle.close().catch(() => undefined);
       if (!placed) await unlink(temp).catch(() => undefined);
+    }
+  }
+
+  /** Renames a finished temporary file over the member's name; false (refused) when a directory is in the way. */
+  async #place(relative: string, absolute: string, temp: string, name: string): Promise<boolean> {
+    if (this.#options.existing === 'rename') {
+      const placing = this.#placing.then(async () => {
+        // Only a verified file displaces what is there.
+        const existing = await lstatOrUndefined(absolute);
+        if (existing?.isDirectory() && !this.#mayRenameDirectory(relative)) {
+          this.#refuse(name, 'a directory is in the way');
+          return false;
+        }
+        if (existing) await this.#keepAside(relative, absolute);
+        await rename(temp, absolute);
+        return true;
+      });
+      this.#placing = placing.catch(() => undefined);
+      return placing;
+    }
+    try {
+      // rename(2) replaces a file or symlink and fails on a directory: no lstat needed first.
+      await rename(temp, absolute);
+      return true;
+    } catch (error) {
+      if (!(await lstatOrUndefined(absolute))?.isDirectory()) throw error;
+      this.#refuse(name, 'a directory is in the way');
+      return false;
     }
   }
 
@@ -370,6 +521,8 @@ export class TarExtractor {
     const parentProblem = await this.#checkParents(target.segments, false);
     if (parentProblem) return this.#refuse(header.name, `hard link target ${target.relative}: ${parentProblem}`);
     const targetPath = path.join(this.#target, target.relative);
+    // The link waits for its target's file to be complete.
+    await this.#inFlight.settled(target.relative);
     if (!(await lstatOrUndefined(targetPath))?.isFile()) return this.#refuse(header.name, `hard link target ${target.relative} is not a regular file in the target directory`);
     if (!(await this.#clearForLink(header.name, relative, absolute))) return;
     await link(targetPath, absolute);
@@ -461,6 +614,22 @@ async function* memberData(entry: Entry): AsyncGenerator<Uint8Array, void, undef
   } catch (error) {
     throw new MemberDataError('member data unreadable', { cause: error });
   }
+}
+
+/** A member's whole content, copied into one buffer of its header's size (the source may reuse its chunks). */
+async function readWhole(entry: Entry): Promise<Buffer> {
+  const content = Buffer.allocUnsafe(entry.header.size);
+  let filled = 0;
+  for await (const chunk of memberData(entry)) {
+    // tar-stream yields exactly `size` bytes, or fails (MemberDataError).
+    content.set(chunk, filled);
+    filled += chunk.byteLength;
+  }
+  return filled === content.byteLength ? content : content.subarray(0, filled);
+}
+
+function contentMismatch(sha256: string, expected: string): string {
+  return `content sha256 ${sha256} does not match the index (${expected})`;
 }
 
 /**
