@@ -9,6 +9,8 @@ import { describeFsError } from '../reader/fs-errors.ts';
 import { ProblemList } from '../reader/problems.ts';
 import { parseMemberPath } from './safe-path.ts';
 import { memberMtimeSeconds, memberOwner, pathOfMember } from '../image/tar-member.ts';
+import { isSparseMember, realMemberName, SparseMapError } from '../image/sparse-member.ts';
+import { restoreSparseMember, type BaseContent } from './sparse-restore.ts';
 
 export interface ExtractMember {
   /** The name as stored in the archive, before any checks. */
@@ -22,6 +24,8 @@ export interface ExtractMember {
 export interface MemberDecision {
   restore: boolean;
   sha256?: string;
+  /** A block diff (a sparse member holding changed blocks only): writes the file's earlier version first (block-chain.ts). */
+  base?: BaseContent;
 }
 
 /** Called for every member in archive order, before any check or write. */
@@ -221,7 +225,8 @@ export class TarExtractor {
 
   async #member(entry: Entry, decide: DecideMember | undefined): Promise<void> {
     const header = entry.header;
-    const name = header.name;
+    // A GNU sparse member's header name is a stand-in; its real name is in a pax record.
+    const name = realMemberName(header);
     const decision = decide ? await decide({ name, header, offset: entry.offset }) : { restore: true };
     if (!decision.restore) return skipData(entry);
     const parsed = parseMemberPath(name);
@@ -300,14 +305,7 @@ export class TarExtractor {
     let closed = false;
     let placed = false;
     try {
-      const hash = createHash('sha256');
-      let bytes = 0;
-      for await (const chunk of memberData(entry)) {
-        hash.update(chunk);
-        await writeFully(handle, chunk);
-        bytes += chunk.byteLength;
-      }
-      const sha256 = hash.digest('hex');
+      const { bytes, sha256 } = isSparseMember(header) || decision.base ? await sparseContent(entry, handle, temp, decision) : await plainContent(entry, handle);
       if (decision.sha256 !== undefined && sha256 !== decision.sha256) {
         this.#reportCorrupt(pathOfMember(relative), `content sha256 ${sha256} does not match the index (${decision.sha256})`);
         return;
@@ -460,6 +458,28 @@ async function* memberData(entry: Entry): AsyncGenerator<Uint8Array, void, undef
     for await (const chunk of entry as AsyncIterable<Uint8Array>) yield chunk;
   } catch (error) {
     throw new MemberDataError('member data unreadable', { cause: error });
+  }
+}
+
+async function plainContent(entry: Entry, handle: FileHandle): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of memberData(entry)) {
+    hash.update(chunk);
+    await writeFully(handle, chunk);
+    bytes += chunk.byteLength;
+  }
+  return { bytes, sha256: hash.digest('hex') };
+}
+
+/** A GNU sparse member, or a block diff on an earlier image's version: sparse-restore.ts writes it; a bad map is a malformed archive. */
+async function sparseContent(entry: Entry, handle: FileHandle, temp: string, decision: MemberDecision): Promise<{ bytes: number; sha256: string }> {
+  if (!isSparseMember(entry.header)) throw new MemberDataError('member data unreadable', { cause: new Error('the index says this file is a block diff, and its member is not a sparse member') });
+  try {
+    return await restoreSparseMember(memberData(entry), entry.header, handle, temp, decision.base);
+  } catch (error) {
+    if (error instanceof SparseMapError) throw new MemberDataError('member data unreadable', { cause: error });
+    throw error;
   }
 }
 
