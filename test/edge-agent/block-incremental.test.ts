@@ -3,7 +3,9 @@ import { appendFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSyn
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runBackup } from '#agent/image/backup.ts';
+import { pack as createPack } from 'tar-stream';
 import { BLOCK_BYTES } from '#agent/image/block-map.ts';
+import { sparseHeader } from '#agent/image/sparse-member.ts';
 import { restorePointInTime } from '#agent/restore/point-in-time.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
 import { extractTarStream } from '#agent/restore/tar-extractor.ts';
@@ -49,6 +51,10 @@ function rewriteBlocks(file: string, seed: number, count: number): void {
   } finally {
     closeSync(fd);
   }
+}
+
+async function* chunks(bytes: Buffer): AsyncGenerator<Uint8Array> {
+  yield bytes;
 }
 
 const scratch: Array<ReturnType<typeof tempDir>> = [];
@@ -116,7 +122,7 @@ describe('large files by blocks', () => {
 
     // Act
     const target = path.join(track('gnu-dst'), 'target');
-    const result = await extractTarStream([readFileSync(archive)], { targetDir: target });
+    const result = await extractTarStream(chunks(readFileSync(archive)), { targetDir: target });
 
     // Assess
     expect(result.files).toBe(1);
@@ -124,18 +130,43 @@ describe('large files by blocks', () => {
     expect(statSync(path.join(target, 'disk.img')).blocks * 512).toBeLessThan(6 * MiB);
   });
 
+  it('refuses a sparse member whose map is malformed as a malformed archive (2001), and writes no file', async () => {
+    // Prepare: a map that promises a segment past the real size.
+    const map = Buffer.alloc(512);
+    map.write('1\n4096\n8192\n');
+    const spec = { path: '/data/x.img', type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtimeNs: 1_700_000_000_000_000_000n, size: 10_000 };
+    const pack = createPack();
+    pack.entry(sparseHeader(spec, [{ offset: 4096, length: 8192 }], 512), Buffer.concat([map, Buffer.alloc(8192, 1)]));
+    pack.finalize();
+    const target = path.join(track('sparse-bad'), 'target');
+
+    // Act
+    const failure = await extractTarStream(pack as AsyncIterable<Uint8Array>, { targetDir: target }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+
+    // Assess
+    expect(failure).toBeInstanceOf(CairnError);
+    expect((failure as CairnError).statusCode).toBe(StatusCode.CORRUPT_IMAGE);
+    expect((failure as CairnError).message).toContain('ends past the real size 10000');
+    expect(existsSync(path.join(target, 'data/x.img'))).toBe(false);
+  });
+
   describe('a chain of five incrementals', () => {
     /**
      * A full backup and five differential incrementals, each on the one
      * before: every time some blocks of the sparse image are rewritten, the
-     * log grows and the database shrinks. Returns the images and the
-     * content of each large file as each image saw it.
+     * log grows and the database shrinks; a fourth large file stays as it
+     * was until the last day, when one block changes. Returns the images
+     * and the content of each large file as each image saw it.
      */
-    async function chain(): Promise<{ unit: string; source: string; images: Backed[]; seen: Array<Map<string, Buffer>>; changedBlocks: number[]; files: Record<string, string> }> {
+    async function chain(): Promise<{ unit: string; source: string; images: Backed[]; seen: Array<Map<string, Buffer>>; changedBlocks: number[]; files: { vm: string; log: string; db: string; still: string } }> {
       const source = track('chain-src');
       const unit = track('chain-unit');
-      const files = { vm: path.join(source, 'vm/disk.img'), log: path.join(source, 'log/app.log'), db: path.join(source, 'db/app.db') };
-      for (const dir of ['vm', 'log', 'db']) mkdirSync(path.join(source, dir));
+      const files = { vm: path.join(source, 'vm/disk.img'), log: path.join(source, 'log/app.log'), db: path.join(source, 'db/app.db'), still: path.join(source, 'still/data.bin') };
+      for (const dir of ['vm', 'log', 'db', 'still']) mkdirSync(path.join(source, dir));
+      writeFileSync(files.still, patterned(10 * MiB, 5));
       writeSparseImage(files.vm);
       writeFileSync(files.log, patterned(9 * MiB + 123, 3));
       writeFileSync(files.db, patterned(12 * MiB, 4));
@@ -147,9 +178,14 @@ describe('large files by blocks', () => {
         rewriteBlocks(files.vm, day, day + 1);
         appendFileSync(files.log, patterned(100_000 + day, 20 + day));
         truncateSync(files.db, 12 * MiB - day * 70_000);
+        if (day === 5) {
+          const fd = openSync(files.still, 'r+');
+          writeSync(fd, patterned(1000, 55), 0, 1000, 3 * MiB + 10);
+          closeSync(fd);
+        }
         images.push(await backUp(unit, source, `host1_${1700000000 + day * 3600}`, images.at(-1)!.image));
         seen.push(snapshot());
-        changedBlocks.push(day + 1);
+        changedBlocks.push(day + 1 + (day === 5 ? 1 : 0));
       }
       return { unit, source, images, seen, changedBlocks, files };
     }
@@ -170,7 +206,12 @@ describe('large files by blocks', () => {
         const { stored, lines } = images[day]!;
         const logGrowth = Math.ceil((100_000 + day) / BLOCK_BYTES) + 1;
         expect(stored, `incremental ${day} stores ${stored} bytes`).toBeLessThanOrEqual((changedBlocks[day]! + logGrowth + 1) * BLOCK_BYTES + 32 * 1024);
-        for (const file of Object.values(files)) expect(lines.find((l) => l.path === file)?.unchangedBlocksIn).toBe(images[day - 1]!.image.backupId);
+        for (const file of [files.vm, files.log, files.db]) expect(lines.find((l) => l.path === file)?.unchangedBlocksIn).toBe(images[day - 1]!.image.backupId);
+        // Unchanged, it is carried with its block map; changed on day 5, its diff is on the full backup that holds it.
+        const still = lines.find((l) => l.path === files.still)!;
+        expect(still.blockMap).toBeDefined();
+        if (day < 5) expect(still.fromBackupId).toBe(images[0]!.image.backupId);
+        else expect(still.unchangedBlocksIn).toBe(images[0]!.image.backupId);
       }
 
       for (let day = 0; day <= 5; day++) {
@@ -183,11 +224,31 @@ describe('large files by blocks', () => {
         // Assess
         expect(result.failures).toEqual([]);
         for (const [file, content] of seen[day]!) {
-          expect(readFileSync(path.join(plain, file)).equals(content), `${file} of image ${day} (plain)`).toBe(true);
+          // A plain restore of an incremental restores what it holds: not its unchanged files.
+          if (images[day]!.lines.find((l) => l.path === file)!.fromBackupId === undefined) expect(readFileSync(path.join(plain, file)).equals(content), `${file} of image ${day} (plain)`).toBe(true);
+          else expect(existsSync(path.join(plain, file))).toBe(false);
           expect(readFileSync(path.join(pit, file)).equals(content), `${file} of image ${day} (point in time)`).toBe(true);
         }
         expect(statSync(path.join(plain, files.vm)).blocks * 512).toBeLessThan(8 * MiB);
       }
+    });
+
+    it('stores a file that mostly changed whole again, and restores the chain through it', async () => {
+      // Prepare: the database rewritten entirely on top of the chain.
+      const { unit, source, images, files } = await chain();
+      writeFileSync(files.db, patterned(12 * MiB, 77));
+      const next = await backUp(unit, source, 'host1_1700100000', images.at(-1)!.image);
+      const line = next.lines.find((l) => l.path === files.db)!;
+
+      // Act
+      const target = path.join(track('chain-whole'), 'target');
+      await restorePointInTime({ image: next.image, targetDir: target, openImage: openerOf(unit, [...images, next]) });
+
+      // Assess
+      expect(line.unchangedBlocksIn).toBeUndefined();
+      expect(next.stored).toBeGreaterThan(12 * MiB);
+      expect(readFileSync(path.join(target, files.db)).equals(readFileSync(files.db))).toBe(true);
+      expect(readFileSync(path.join(target, files.vm)).equals(readFileSync(files.vm))).toBe(true);
     });
 
     it('catches a corrupt block earlier in the chain by the whole-file sha256, and does not put the file in place', async () => {
