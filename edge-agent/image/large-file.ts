@@ -85,9 +85,8 @@ async function storeDiff(input: LargeFileInput, reader: BlockReader, spec: Membe
   const changed: Array<{ index: number; data: Buffer }> = [];
   let changedBytes = 0;
   const limit = Math.min(MAX_DIFF_BYTES, spec.size / 2);
-  for (let position = 0; position < spec.size; position += READ_BYTES) {
+  for await (const { position, chunk } of reader.chunks(0, spec.size, false)) {
     input.signal?.throwIfAborted();
-    const chunk = await reader.read(position, Math.min(READ_BYTES, spec.size - position));
     input.meters.hash.start();
     whole.update(chunk);
     for (let at = 0; at < chunk.byteLength; at += BLOCK_BYTES) {
@@ -121,9 +120,8 @@ async function storeSparse(input: LargeFileInput, reader: BlockReader, spec: Mem
   // First pass: which blocks hold data. Comparing with zeros costs far less than hashing.
   const count = blockCount(spec.size);
   const data = new Uint8Array(count);
-  for (let position = 0; position < spec.size; position += READ_BYTES) {
+  for await (const { position, chunk } of reader.chunks(0, spec.size, false)) {
     input.signal?.throwIfAborted();
-    const chunk = await reader.read(position, Math.min(READ_BYTES, spec.size - position));
     for (let at = 0; at < chunk.byteLength; at += BLOCK_BYTES) if (!isZeroBlock(chunk.subarray(at, at + BLOCK_BYTES))) data[(position + at) / BLOCK_BYTES] = 1;
   }
   const segments: Segment[] = [];
@@ -168,9 +166,8 @@ async function storePlain(input: LargeFileInput, reader: BlockReader, spec: Memb
 
 /** Copies the blocks in [from, to) (block-aligned `from`) to the member, hashing them whole and block by block. */
 async function copyBlocks(input: LargeFileInput, reader: BlockReader, from: number, to: number, whole: ReturnType<typeof createHash>, hashes: Buffer, write: ContentWriter): Promise<void> {
-  for (let position = from; position < to; position += READ_BYTES) {
+  for await (const { position, chunk } of reader.chunks(from, to, true)) {
     input.signal?.throwIfAborted();
-    const chunk = await reader.read(position, Math.min(READ_BYTES, to - position));
     input.meters.hash.start();
     whole.update(chunk);
     for (let at = 0; at < chunk.byteLength; at += BLOCK_BYTES) blockSha256(chunk.subarray(at, at + BLOCK_BYTES)).copy(hashes, ((position + at) / BLOCK_BYTES) * HASH_BYTES);
@@ -204,9 +201,27 @@ class BlockReader {
     this.#meter = meter;
   }
 
-  /** A fresh buffer each time: the tar stream may still hold the previous one. */
-  async read(position: number, length: number): Promise<Buffer> {
-    const buffer = Buffer.alloc(length);
+  /**
+   * The chunks of [from, to) (from block-aligned), each read while the one
+   * before is being hashed. `fresh`: a new buffer each time, for chunks
+   * handed to the tar stream (which may hold them after the write
+   * resolves); otherwise two buffers take turns, and a chunk is valid until
+   * the next one is asked for.
+   */
+  async *chunks(from: number, to: number, fresh: boolean): AsyncGenerator<{ position: number; chunk: Buffer }, void, undefined> {
+    const spare = fresh ? undefined : [Buffer.allocUnsafe(READ_BYTES), Buffer.allocUnsafe(READ_BYTES)];
+    let turn = 0;
+    const start = (position: number): Promise<Buffer> => this.#read(position, Math.min(READ_BYTES, to - position), spare?.[turn++ % 2]);
+    let pending = from < to ? start(from) : undefined;
+    for (let position = from; position < to; position += READ_BYTES) {
+      const chunk = await pending!;
+      pending = position + READ_BYTES < to ? start(position + READ_BYTES) : undefined;
+      yield { position, chunk };
+    }
+  }
+
+  async #read(position: number, length: number, into: Buffer | undefined): Promise<Buffer> {
+    const buffer = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
     let filled = 0;
     this.#meter.start();
     try {
@@ -223,6 +238,7 @@ class BlockReader {
     } finally {
       this.#meter.stop();
     }
+    buffer.fill(0, filled);
     return buffer;
   }
 }
