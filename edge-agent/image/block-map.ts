@@ -105,7 +105,19 @@ export class BlockMapWriter {
     const stream = this.#open();
     const ref = { blockBytes: BLOCK_BYTES, offset: this.#offset, sha256: createHash('sha256').update(hashes).digest('hex') };
     this.#offset += hashes.byteLength;
-    if (!stream.write(hashes)) await new Promise<void>((resolve) => stream.once('drain', resolve));
+    if (!stream.write(hashes)) {
+      // A failed put destroys the stream: 'close' then ends the wait, and the failure is thrown.
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          stream.off('drain', done);
+          stream.off('close', done);
+          resolve();
+        };
+        stream.on('drain', done);
+        stream.on('close', done);
+      });
+      if (this.failure !== undefined) throw this.failure;
+    }
     return ref;
   }
 

@@ -15,6 +15,8 @@ import type { Image } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
+import { MemoryObjectStore } from '#test/memory/memory-object-store.ts';
+import { withFaults } from '#test/support/faults.ts';
 import { copy1, indexLines, keyOf, objectBytes } from './forge.ts';
 import { backupTask, catalogImage, patterned, recordingReporter, tempDir } from './helpers.ts';
 
@@ -151,6 +153,27 @@ describe('large files by blocks', () => {
     expect((failure as CairnError).statusCode).toBe(StatusCode.CORRUPT_IMAGE);
     expect((failure as CairnError).message).toContain('ends past the real size 10000');
     expect(existsSync(path.join(target, 'data/x.img'))).toBe(false);
+  });
+
+  it('ends a backup with 84 when the block maps cannot be stored, and leaves nothing behind', async () => {
+    // Prepare
+    const source = track('maps-src');
+    for (const n of [1, 2]) writeFileSync(path.join(source, `big${n}.bin`), patterned(9 * MiB, n));
+    const store = new MemoryObjectStore();
+    const broken = new Error('storage unit went away');
+    const faults = withFaults(store).failOn('put', 1, broken, (key) => key.endsWith('/blocks.bin'));
+
+    // Act
+    const failure = await runBackup(backupTask('/unused', [source]), { store: faults.port, reporter: recordingReporter(), now: () => new Date() }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+
+    // Assess
+    expect(failure).toBeInstanceOf(CairnError);
+    expect((failure as CairnError).statusCode).toBe(StatusCode.MEDIA_WRITE_ERROR);
+    expect((failure as CairnError).cause).toBe(broken);
+    expect(await store.list('')).toEqual([]);
   });
 
   describe('a chain of five incrementals', () => {
