@@ -12,6 +12,7 @@ import { pathOfMember } from '../image/tar-member.ts';
 import { corruptImageError, readTrustedManifest, trustedIndex } from './image-trust.ts';
 import { writeAt, writeSparseData, type BaseContent } from './sparse-restore.ts';
 import { ProblemList } from '../reader/problems.ts';
+import type { ImagePlan } from './restore-plan.ts';
 
 /** Opens the image a backup id names, with the store of its primary copy (as for a point-in-time restore). */
 export type OpenImage = (backupId: string) => Promise<{ image: Image; store: ObjectStore }>;
@@ -53,6 +54,28 @@ export class BlockChain {
 
   constructor(openImage: OpenImage | undefined) {
     this.#openImage = openImage;
+  }
+
+  /**
+   * Opens and checks, before anything is written, every earlier image the
+   * wanted block-diff files of `plans` need, back to their whole members;
+   * rejects as `baseOf` would (227 for an image that cannot be opened, 2001
+   * for one that cannot be trusted). Full images hold no block diffs and
+   * are not read again.
+   */
+  async check(plans: readonly ImagePlan[]): Promise<void> {
+    for (const plan of plans) {
+      if (plan.image.level === 'full') continue;
+      for await (const line of trustedIndex(plan.store, plan.image, plan.copy)) {
+        if (line.unchangedBlocksIn !== undefined && plan.wants(line.path) && line.fromBackupId === undefined) await this.#resolve(line.unchangedBlocksIn, line.path, plan.image);
+      }
+    }
+  }
+
+  async #resolve(backupId: string, path: string, by: Image): Promise<void> {
+    const source = await this.#image(backupId, by, path);
+    const next = source.versions.get(path)?.line.unchangedBlocksIn;
+    if (next !== undefined) await this.#resolve(next, path, source.image);
   }
 
   /** Writes the base version of the file `entry` (a block-diff line of `image`) into a file being restored. */

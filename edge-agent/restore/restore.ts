@@ -107,6 +107,9 @@ export async function restoreImage(options: RestoreOptions): Promise<RestoreResu
 export async function runPlans(plans: readonly ImagePlan[], options: RunOptions): Promise<RestoreResult> {
   const { failures } = options;
   await checkExisting(options.targetDir, options.existing ?? 'refuse');
+  // Block diffs need earlier images: all of them are opened and checked before anything is written.
+  const chain = new BlockChain(options.openImage);
+  await chain.check(plans);
   const extractor = await TarExtractor.open({
     targetDir: options.targetDir,
     existing: options.existing === 'rename' ? 'rename' : 'overwrite',
@@ -115,7 +118,6 @@ export async function runPlans(plans: readonly ImagePlan[], options: RunOptions)
     onCorrupt: (clientPath, reason) => failures.add(clientPath, reason),
   });
   let completed = false;
-  const chain = new BlockChain(options.openImage);
   try {
     for (const plan of plans) await restorePlan(plan, extractor, chain, options);
     completed = true;
