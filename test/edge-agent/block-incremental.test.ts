@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runBackup } from '#agent/image/backup.ts';
 import { pack as createPack } from 'tar-stream';
-import { BLOCK_BYTES } from '#agent/image/block-map.ts';
+import { BLOCK_BYTES, LARGE_FILE_BYTES } from '#agent/image/block-map.ts';
 import { sparseHeader } from '#agent/image/sparse-member.ts';
 import { restorePointInTime } from '#agent/restore/point-in-time.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
@@ -21,6 +21,8 @@ import { copy1, indexLines, keyOf, objectBytes } from './forge.ts';
 import { backupTask, catalogImage, patterned, recordingReporter, tempDir } from './helpers.ts';
 
 const MiB = 1024 * 1024;
+/** Sizes just past the large-file threshold, so every file below is stored by blocks. */
+const LARGE = LARGE_FILE_BYTES;
 const hasGnuTar = (() => {
   try {
     return execFileSync('tar', ['--version'], { encoding: 'utf8' }).includes('GNU tar');
@@ -29,7 +31,7 @@ const hasGnuTar = (() => {
   }
 })();
 
-/** A 24 MiB sparse file: three 1 MiB extents of data, the rest holes. */
+/** A sparse file of 24 MiB (past LARGE_FILE_BYTES): three 1 MiB extents of data, the rest holes. */
 function writeSparseImage(file: string): void {
   writeFileSync(file, '');
   truncateSync(file, 24 * MiB);
@@ -158,7 +160,7 @@ describe('large files by blocks', () => {
   it('ends a backup with 84 when the block maps cannot be stored, and leaves nothing behind', async () => {
     // Prepare
     const source = track('maps-src');
-    for (const n of [1, 2]) writeFileSync(path.join(source, `big${n}.bin`), patterned(9 * MiB, n));
+    for (const n of [1, 2]) writeFileSync(path.join(source, `big${n}.bin`), patterned(LARGE + MiB, n));
     const store = new MemoryObjectStore();
     const broken = new Error('storage unit went away');
     const faults = withFaults(store).failOn('put', 1, broken, (key) => key.endsWith('/blocks.bin'));
@@ -189,10 +191,10 @@ describe('large files by blocks', () => {
       const unit = track('chain-unit');
       const files = { vm: path.join(source, 'vm/disk.img'), log: path.join(source, 'log/app.log'), db: path.join(source, 'db/app.db'), still: path.join(source, 'still/data.bin') };
       for (const dir of ['vm', 'log', 'db', 'still']) mkdirSync(path.join(source, dir));
-      writeFileSync(files.still, patterned(10 * MiB, 5));
+      writeFileSync(files.still, patterned(LARGE + 2 * MiB, 5));
       writeSparseImage(files.vm);
-      writeFileSync(files.log, patterned(9 * MiB + 123, 3));
-      writeFileSync(files.db, patterned(12 * MiB, 4));
+      writeFileSync(files.log, patterned(LARGE + MiB + 123, 3));
+      writeFileSync(files.db, patterned(LARGE + 4 * MiB, 4));
       const snapshot = (): Map<string, Buffer> => new Map(Object.values(files).map((f) => [f, readFileSync(f)]));
       const images = [await backUp(unit, source, 'host1_1700000000')];
       const seen = [snapshot()];
@@ -200,7 +202,7 @@ describe('large files by blocks', () => {
       for (let day = 1; day <= 5; day++) {
         rewriteBlocks(files.vm, day, day + 1);
         appendFileSync(files.log, patterned(100_000 + day, 20 + day));
-        truncateSync(files.db, 12 * MiB - day * 70_000);
+        truncateSync(files.db, LARGE + 4 * MiB - day * 70_000);
         if (day === 5) {
           const fd = openSync(files.still, 'r+');
           writeSync(fd, patterned(1000, 55), 0, 1000, 3 * MiB + 10);
@@ -259,7 +261,7 @@ describe('large files by blocks', () => {
     it('stores a file that mostly changed whole again, and restores the chain through it', async () => {
       // Prepare: the database rewritten entirely on top of the chain.
       const { unit, source, images, files } = await chain();
-      writeFileSync(files.db, patterned(12 * MiB, 77));
+      writeFileSync(files.db, patterned(LARGE + 4 * MiB, 77));
       const next = await backUp(unit, source, 'host1_1700100000', images.at(-1)!.image);
       const line = next.lines.find((l) => l.path === files.db)!;
 
@@ -269,7 +271,7 @@ describe('large files by blocks', () => {
 
       // Assess
       expect(line.unchangedBlocksIn).toBeUndefined();
-      expect(next.stored).toBeGreaterThan(12 * MiB);
+      expect(next.stored).toBeGreaterThan(LARGE + 4 * MiB);
       expect(readFileSync(path.join(target, files.db)).equals(readFileSync(files.db))).toBe(true);
       expect(readFileSync(path.join(target, files.vm)).equals(readFileSync(files.vm))).toBe(true);
     });
@@ -296,7 +298,7 @@ describe('large files by blocks', () => {
       expect((failure as CairnError).statusCode).toBe(StatusCode.CORRUPT_IMAGE);
       expect((failure as CairnError).message).toContain(`${files.vm}: content sha256`);
       expect(existsSync(path.join(target, files.vm))).toBe(false);
-      expect(readFileSync(path.join(target, files.log)).byteLength).toBeGreaterThan(9 * MiB);
+      expect(readFileSync(path.join(target, files.log)).byteLength).toBeGreaterThan(LARGE + MiB);
     });
 
     it('refuses precisely when an image the chain needs is gone, before writing anything', async () => {
