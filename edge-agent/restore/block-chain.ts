@@ -51,6 +51,8 @@ interface ChainImage {
 export class BlockChain {
   readonly #openImage: OpenImage | undefined;
   readonly #images = new Map<string, Promise<ChainImage>>();
+  /** Block-diff files (`backupId:path`) whose chain failed its check in a best-effort restore: they are listed, not restored. */
+  readonly #skipped = new Set<string>();
 
   constructor(openImage: OpenImage | undefined) {
     this.#openImage = openImage;
@@ -61,15 +63,28 @@ export class BlockChain {
    * wanted block-diff files of `plans` need, back to their whole members;
    * rejects as `baseOf` would (227 for an image that cannot be opened, 2001
    * for one that cannot be trusted). Full images hold no block diffs and
-   * are not read again.
+   * are not read again. With `failures` (best effort), such a file is
+   * listed there instead, and `skips` it.
    */
-  async check(plans: readonly ImagePlan[]): Promise<void> {
+  async check(plans: readonly ImagePlan[], failures?: ProblemList): Promise<void> {
     for (const plan of plans) {
       if (plan.image.level === 'full') continue;
       for await (const line of trustedIndex(plan.store, plan.image, plan.copy)) {
-        if (line.unchangedBlocksIn !== undefined && plan.wants(line.path) && line.fromBackupId === undefined) await this.#resolve(line.unchangedBlocksIn, line.path, plan.image);
+        if (line.unchangedBlocksIn === undefined || !plan.wants(line.path) || line.fromBackupId !== undefined) continue;
+        try {
+          await this.#resolve(line.unchangedBlocksIn, line.path, plan.image);
+        } catch (error) {
+          if (!failures || !(error instanceof CairnError)) throw error;
+          failures.add(`${line.path}${plan.source}`, `not restored: ${error.message}`);
+          this.#skipped.add(`${plan.image.backupId}:${line.path}`);
+        }
       }
     }
+  }
+
+  /** Whether `check` listed this block-diff line as not restorable. */
+  skips(image: Image, entry: IndexEntry): boolean {
+    return this.#skipped.has(`${image.backupId}:${entry.path}`);
   }
 
   async #resolve(backupId: string, path: string, by: Image): Promise<void> {
@@ -134,26 +149,40 @@ export class BlockChain {
     if (!found) throw corruptImageError(`image ${source.image.backupId}`, problem(`${where}: no member at byte ${line.offset}`));
   }
 
-  #image(backupId: string, by: Image, path: string): Promise<ChainImage> {
-    let opened = this.#images.get(backupId);
-    if (!opened) {
-      opened = this.#open(backupId, by, path);
-      this.#images.set(backupId, opened);
+  /**
+   * The earlier image `backupId`, opened and checked once per restore, and
+   * followed from `by` only if the chain may go there. Errors name the file
+   * and both images.
+   */
+  async #image(backupId: string, by: Image, path: string): Promise<ChainImage> {
+    const holds = `${path} in image ${by.backupId} is a block diff whose unchanged blocks are in image ${backupId}`;
+    let opening = this.#images.get(backupId);
+    if (!opening) {
+      opening = this.#open(backupId);
+      this.#images.set(backupId, opening);
     }
-    return opened;
+    let source: ChainImage;
+    try {
+      source = await opening;
+    } catch (error) {
+      if (!(error instanceof CairnError)) throw error;
+      throw new CairnError(error.statusCode, `${holds}, ${error.message}`, { cause: error, details: error.details });
+    }
+    const refusal = chainRefusal(source.image, backupId, by);
+    if (refusal !== undefined) throw corruptImageError(`image ${by.backupId}`, problem(`${holds}: ${refusal}; not followed`));
+    return source;
   }
 
-  async #open(backupId: string, by: Image, path: string): Promise<ChainImage> {
-    const holds = `${path} in image ${by.backupId} is a block diff whose unchanged blocks are in image ${backupId}`;
-    if (!this.#openImage) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `${holds}, and this restore cannot open other images`);
+  /** Opens an earlier image through the catalog and reads its (verified) index once; errors say what is wrong with it. */
+  async #open(backupId: string): Promise<ChainImage> {
+    if (!this.#openImage) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, 'and this restore cannot open other images');
     let opened: { image: Image; store: ObjectStore };
     try {
       opened = await this.#openImage(backupId);
     } catch (error) {
-      throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `${holds}, which cannot be opened (expired or deleted?): ${messageOf(error)}`, { cause: error });
+      throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `which cannot be opened (expired or deleted?): ${messageOf(error)}`, { cause: error });
     }
-    const refusal = chainRefusal(opened.image, backupId, by);
-    if (refusal !== undefined) throw corruptImageError(`image ${by.backupId}`, problem(`${holds}: ${refusal}; not followed`));
+    if (opened.image.backupId !== backupId) throw new CairnError(StatusCode.CORRUPT_IMAGE, `for which the catalog answered with image ${opened.image.backupId}`);
     const copy = primaryCopy(opened.image);
     await readTrustedManifest(opened.store, opened.image, copy);
     const versions = new Map<string, StoredVersion>();

@@ -109,7 +109,7 @@ export async function runPlans(plans: readonly ImagePlan[], options: RunOptions)
   await checkExisting(options.targetDir, options.existing ?? 'refuse');
   // Block diffs need earlier images: all of them are opened and checked before anything is written.
   const chain = new BlockChain(options.openImage);
-  await chain.check(plans);
+  await chain.check(plans, options.continueOnError ? failures : undefined);
   const extractor = await TarExtractor.open({
     targetDir: options.targetDir,
     existing: options.existing === 'rename' ? 'rename' : 'overwrite',
@@ -188,7 +188,8 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
     }
     const decision = plan.decide(entry);
     // A block diff holds the changed blocks only: the rest is the file's version in an earlier image.
-    return decision.restore && entry.unchangedBlocksIn !== undefined ? { ...decision, base: chain.baseOf(plan.image, entry) } : decision;
+    if (!decision.restore || entry.unchangedBlocksIn === undefined) return decision;
+    return chain.skips(plan.image, entry) ? { restore: false } : { ...decision, base: chain.baseOf(plan.image, entry) };
   };
 
   let broken: MalformedArchiveError | undefined;

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, existsSync, lstatSync, mkdirSync, openSync, closeSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runBackup } from '#agent/image/backup.ts';
@@ -317,6 +317,22 @@ describe('large files by blocks', () => {
       expect((failure as CairnError).statusCode).toBe(StatusCode.IMAGE_NOT_FOUND);
       expect((failure as CairnError).message).toContain(`in image ${images[2]!.image.backupId} is a block diff whose unchanged blocks are in image ${images[1]!.image.backupId}, which cannot be opened`);
       expect(existsSync(target), 'nothing is written').toBe(false);
+    });
+
+    it('with best effort, lists the files whose chain is broken and restores the rest', async () => {
+      // Prepare
+      const { unit, images, files } = await chain();
+
+      // Act
+      const target = path.join(track('chain-best-effort'), 'target');
+      const result = await restoreImage({ store: new FsObjectStore(unit), image: images[3]!.image, targetDir: target, openImage: openerOf(unit, images, images[1]!.image.backupId), continueOnError: true });
+
+      // Assess: every block diff of image 3 goes back through image 1; nothing else is lost.
+      expect(result.failures).toHaveLength(3);
+      expect(result.failures[0]).toContain(`${files.db}: not restored: ${files.db} in image ${images[2]!.image.backupId} is a block diff whose unchanged blocks are in image ${images[1]!.image.backupId}, which cannot be opened`);
+      expect(result.failures[2]).toContain(`${files.vm}: not restored: ${files.vm} in image ${images[2]!.image.backupId} is a block diff whose unchanged blocks are in image ${images[1]!.image.backupId}, which cannot be opened`);
+      for (const file of [files.vm, files.log, files.db]) expect(existsSync(path.join(target, file))).toBe(false);
+      expect(lstatSync(path.join(target, path.dirname(files.vm))).isDirectory()).toBe(true);
     });
   });
 });
