@@ -33,7 +33,7 @@ export interface Goal {
 }
 
 /** Features of issue 8 that this tree does not have yet: their goals say "not built yet" when they are not met. */
-const NOT_BUILT = new Set(['block-incremental']);
+const NOT_BUILT = new Set<string>();
 
 export interface Measurements {
   rows: Row[];

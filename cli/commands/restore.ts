@@ -68,7 +68,7 @@ export function registerRestore(program: Command): void {
         const { image, store } = await openImage(options.backupId ?? (await imageAt(backend.catalog, { client: options.client!, policy: options.policy, at })).backupId);
         if (!json) note(`restoring ${image.backupId} (${image.level}, ${image.fileCount} entries, ${formatBytes(image.bytes)}) to ${targetDir}`);
         const how = { targetDir, paths: options.path, existing, continueOnError: options.continueOnError };
-        const result = options.client ? await restorePointInTime({ ...how, image, openImage, policy: options.policy }) : await restoreImage({ ...how, store, image });
+        const result = options.client ? await restorePointInTime({ ...how, image, openImage, policy: options.policy }) : await restoreImage({ ...how, store, image, openImage });
         // Refused members and best-effort failures: the rest is restored, exit 1 (partial success).
         const statusCode = result.refused.length > 0 || result.failures.length > 0 ? StatusCode.PARTIAL_SUCCESS : StatusCode.SUCCESS;
         if (json) printJson({ backupId: image.backupId, targetDir, statusCode, ...result });

@@ -110,6 +110,18 @@ export const IndexEntry = z
     ino: z.string().optional(),
     /** An unchanged file of an incremental: its data is in this earlier image (True Image Restore). */
     fromBackupId: z.string().optional(),
+    /**
+     * A large file: where its per-block sha256 map is in this image's
+     * block-map object (`blocks.bin`), and that map's sha256, for the next
+     * incremental to find the blocks that changed.
+     */
+    blockMap: z.object({ blockBytes: z.number().int().min(1), offset: z.number().int().min(0), sha256: z.string() }).strict().optional(),
+    /**
+     * A block diff: the member holds only the blocks that changed (a sparse
+     * member whose holes are the unchanged blocks); those are the file's
+     * content in this earlier image. `sha256` and `size` are of the whole file.
+     */
+    unchangedBlocksIn: z.string().optional(),
   })
   .strict();
 export type IndexEntry = z.output<typeof IndexEntry>;

@@ -136,7 +136,7 @@ async function startImage(task: BackupTask, deps: BackupDeps): Promise<ImageRun>
   const detach = (): void => deps.signal?.removeEventListener('abort', onAbort);
   let base: ImageWriterOptions['base'];
   try {
-    base = task.base ? { backupId: task.base.backupId, entries: await loadBaseIndex(task.base, deps.openStore ?? noOpener) } : undefined;
+    base = task.base ? { backupId: task.base.backupId, ...(await loadBaseIndex(task.base, deps.openStore ?? noOpener)) } : undefined;
   } catch (error) {
     detach();
     throw error;
@@ -303,14 +303,16 @@ const noOpener: StorageUnitOpener = async (unit) => {
  * with the base's file count (one small record a file): the price of
  * detecting changes from size, mtime, ctime and inode without reading data.
  */
-async function loadBaseIndex(base: NonNullable<BackupTask['base']>, openStore: StorageUnitOpener): Promise<Map<string, IndexEntry>> {
+async function loadBaseIndex(base: NonNullable<BackupTask['base']>, openStore: StorageUnitOpener): Promise<{ entries: Map<string, IndexEntry>; store: ObjectStore }> {
   const entries = new Map<string, IndexEntry>();
+  let store: ObjectStore;
   try {
-    const store = await openStore(base.storageUnit);
+    store = await openStore(base.storageUnit);
     for await (const entry of readIndex(store, base.indexKey, base.indexSha256)) if (entry.type === 'file') entries.set(entry.path, entry);
   } catch (error) {
     if (error instanceof CairnError) throw new CairnError(error.statusCode, `cannot read the index of base image ${base.backupId}: ${error.message}`, { cause: error });
     throw new CairnError(StatusCode.MEDIA_READ_ERROR, `cannot read the index of base image ${base.backupId}`, { cause: error });
   }
-  return entries;
+  // The store stays with the base: large files read their block maps from it (block-map.ts).
+  return { entries, store };
 }

@@ -15,6 +15,8 @@ import { IndexWriter } from './index-writer.ts';
 import { ProblemList } from '../reader/problems.ts';
 import { packHeader, type MemberSpec } from './tar-member.ts';
 import type { WalkEntry } from '../reader/walker.ts';
+import { BlockMapWriter, LARGE_FILE_BYTES, readBlockMap } from './block-map.ts';
+import { packLargeFile } from './large-file.ts';
 
 export interface ImageCounts {
   files: number;
@@ -38,8 +40,8 @@ export interface ImageWriterOptions {
   pool: BufferPool;
   fragmentSizeBytes: number;
   signal?: AbortSignal;
-  /** For an incremental: the base image's index by path, and its backup id. */
-  base?: { backupId: string; entries: ReadonlyMap<string, IndexEntry> };
+  /** For an incremental: the base image's index by path, its backup id, and its storage unit (for its block maps). */
+  base?: { backupId: string; entries: ReadonlyMap<string, IndexEntry>; store?: ObjectStore };
   /** How long `abort` waits for each upload to stop before leaving it behind (default ABORT_GRACE_MS). */
   abortGraceMs?: number;
   /** Where the time goes: reads, file hashing, fragment writes. */
@@ -61,6 +63,8 @@ export interface PreparedEntry {
   unchanged?: IndexEntry;
   linkTarget?: string;
   unreadable?: string;
+  /** A large file (block-map.ts): read and stored by blocks when it is added, not ahead. */
+  large?: boolean;
 }
 
 /**
@@ -78,6 +82,7 @@ export class ImageWriter {
   readonly #keys: ReturnType<typeof imageKeys>;
   readonly #fragments: FragmentWriter;
   readonly #index: IndexWriter;
+  readonly #blockMaps: BlockMapWriter;
   readonly #hardlinks = new Map<string, string>();
   /** dev:ino of multiply-linked files already prepared, so their later paths are not opened for nothing. */
   readonly #linksPrepared = new Set<string>();
@@ -91,6 +96,7 @@ export class ImageWriter {
     this.#fragments = new FragmentWriter({ sinks: options.sinks, pool: options.pool, fragmentSizeBytes: options.fragmentSizeBytes, abortGraceMs: options.abortGraceMs, sinkSpan: options.meters.sinkSpan });
     this.#fileMeters = { read: options.meters.read, hash: options.meters.fileHash };
     this.#index = new IndexWriter(options.store, this.#keys.index, options.abortGraceMs);
+    this.#blockMaps = new BlockMapWriter(options.store, options.backupId, options.abortGraceMs);
     this.#chunkBytes = Math.min(options.pool.sizeBytes, MAX_READ_BYTES);
   }
 
@@ -106,7 +112,7 @@ export class ImageWriter {
 
   /** The store's error when an upload failed: the cause of the job's failure. */
   get storeFailure(): unknown {
-    return this.#fragments.failure ?? this.#index.failure;
+    return this.#fragments.failure ?? this.#blockMaps.failure ?? this.#index.failure;
   }
 
   /**
@@ -118,6 +124,7 @@ export class ImageWriter {
   async discardWritten(): Promise<string[]> {
     const leftovers: string[] = [...this.#fragments.abandoned];
     if (this.#index.abandoned !== undefined) leftovers.push(this.#index.abandoned);
+    if (this.#blockMaps.abandoned !== undefined) leftovers.push(this.#blockMaps.abandoned);
     const attempt = async (what: string, remove: () => Promise<void>): Promise<void> => {
       try {
         await remove();
@@ -126,6 +133,7 @@ export class ImageWriter {
       }
     };
     for (const { fragment, sink } of this.#fragments.fragments) await attempt(fragmentLabel(fragment), () => sink.discard(fragment.location));
+    if (this.#blockMaps.written) await attempt(this.#blockMaps.key, () => this.#options.store.delete(this.#blockMaps.key));
     if (this.#indexDone) await attempt(this.#keys.index, () => this.#options.store.delete(this.#keys.index));
     return leftovers;
   }
@@ -153,6 +161,7 @@ export class ImageWriter {
     const unchanged = this.#unchangedSinceBase(entry);
     if (unchanged) return { entry, unchanged };
     const linkKey = linkKeyOf(stats);
+    if (linkKey === undefined && stats.size >= LARGE_FILE_BYTES) return { entry, large: true };
     if (linkKey !== undefined) {
       if (this.#linksPrepared.has(linkKey)) return { entry };
       this.#linksPrepared.add(linkKey);
@@ -195,6 +204,7 @@ export class ImageWriter {
   /** Closes the last fragment and the index; after this every object but the manifest is durable. */
   async finish(): Promise<{ fragments: Fragment[]; indexKey: string; indexSha256: string; indexEntries: number }> {
     const fragments = await this.#fragments.finish();
+    await this.#blockMaps.finish();
     const index = await this.#index.finish();
     this.#indexDone = true;
     return { fragments, indexKey: this.#keys.index, indexSha256: index.sha256, indexEntries: index.entries };
@@ -202,7 +212,7 @@ export class ImageWriter {
 
   /** Stops every upload in flight; they leave nothing behind, or are named by `discardWritten` if they would not stop. Never rejects. */
   async abort(reason: unknown): Promise<void> {
-    await Promise.all([this.#fragments.abort(reason), this.#index.abort(reason)]);
+    await Promise.all([this.#fragments.abort(reason), this.#index.abort(reason), this.#blockMaps.abort(reason)]);
   }
 
   /**
@@ -237,6 +247,9 @@ export class ImageWriter {
       ino: before.ino,
       fromBackupId: before.fromBackupId ?? this.#options.base!.backupId,
     };
+    // Every image lists the block maps of all its large files, so the next incremental reads its base's only.
+    const map = await this.#baseBlockMap(before);
+    if (map) entry.blockMap = await this.#blockMaps.add(map);
     this.counts.unchanged += 1;
     await this.#index.add(entry);
   }
@@ -244,6 +257,7 @@ export class ImageWriter {
   async #addFile(prepared: PreparedEntry): Promise<void> {
     const { path, sourcePath, stats: walked } = prepared.entry;
     if (prepared.unchanged) return this.#addUnchanged(prepared.unchanged, walked);
+    if (prepared.large) return this.#addLarge(prepared.entry);
     const linkKey = linkKeyOf(walked);
     const first = linkKey === undefined ? undefined : this.#hardlinks.get(linkKey);
     if (first !== undefined) {
@@ -283,6 +297,35 @@ export class ImageWriter {
     await this.#record(spec, place, copied.sha256, file.stats);
   }
 
+  /** A large file, stored by blocks (large-file.ts): a block diff against its base version when there is one with a block map. */
+  async #addLarge({ path, sourcePath, stats: walked }: WalkEntry): Promise<void> {
+    const before = this.#options.base?.entries.get(path);
+    const map = before ? await this.#baseBlockMap(before) : undefined;
+    const base = map && before ? { backupId: before.fromBackupId ?? this.#options.base!.backupId, map } : undefined;
+    let stored;
+    try {
+      stored = await packLargeFile({ sourcePath, walked, spec: (stats) => this.#spec(path, 'file', stats), fragments: this.#fragments, base, signal: this.#options.signal, meters: this.#fileMeters });
+    } catch (error) {
+      if (!(error instanceof UnreadableFileError)) throw error;
+      return this.unreadable(path, error.reason);
+    }
+    if (stored.problem) {
+      this.counts.changed += 1;
+      this.problems.add(path, stored.problem);
+    }
+    this.counts.files += 1;
+    this.dataBytes += stored.spec.size;
+    const blockMap = await this.#blockMaps.add(stored.hashes);
+    await this.#record(stored.spec, stored.place, stored.sha256, stored.stats, { blockMap, ...(stored.unchangedBlocksIn ? { unchangedBlocksIn: stored.unchangedBlocksIn } : {}) });
+  }
+
+  /** The base version's block map, read from the base image's block-map object; undefined when it has none or it does not verify. */
+  async #baseBlockMap(before: IndexEntry): Promise<Buffer | undefined> {
+    const base = this.#options.base;
+    if (!before.blockMap || !base?.store) return undefined;
+    return readBlockMap(base.store, base.backupId, before.blockMap, before.size);
+  }
+
   #spec(path: string, type: MemberSpec['type'], stats: BigIntStats): MemberSpec {
     return {
       path,
@@ -295,7 +338,7 @@ export class ImageWriter {
     };
   }
 
-  async #record(spec: MemberSpec, place: MemberPlace, sha256?: string, stats?: BigIntStats): Promise<void> {
+  async #record(spec: MemberSpec, place: MemberPlace, sha256?: string, stats?: BigIntStats, blocks?: Pick<IndexEntry, 'blockMap' | 'unchangedBlocksIn'>): Promise<void> {
     const entry: IndexEntry = {
       path: spec.path,
       type: spec.type === 'link' ? 'hardlink' : spec.type,
@@ -313,6 +356,7 @@ export class ImageWriter {
       entry.ctimeMs = Number(stats.ctimeNs) / 1e6;
       entry.ino = String(stats.ino);
     }
+    if (blocks) Object.assign(entry, blocks);
     await this.#index.add(entry);
   }
 }

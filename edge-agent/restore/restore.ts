@@ -15,6 +15,8 @@ import { planImage, type ImagePlan } from './restore-plan.ts';
 import { MalformedArchiveError, TarExtractor, type ExtractMember, type MemberDecision, type RestoreProgress } from './tar-extractor.ts';
 import { memberOwner, pathOfMember } from '../image/tar-member.ts';
 import { CorruptFragmentError } from '../codec/seek-table.ts';
+import { realMemberSize } from '../image/sparse-member.ts';
+import { BlockChain, type OpenImage } from './block-chain.ts';
 
 export interface RestoreOptions {
   /** The storage unit of the copy read (the primary copy's unless `copy` says otherwise). */
@@ -35,6 +37,8 @@ export interface RestoreOptions {
   continueOnError?: boolean;
   onProgress?: (progress: RestoreProgress) => void;
   signal?: AbortSignal;
+  /** Opens earlier images (catalog record and store): block-diff files need the image their unchanged blocks are in. */
+  openImage?: OpenImage;
 }
 
 export interface RestoreResult {
@@ -105,6 +109,9 @@ export async function restoreImage(options: RestoreOptions): Promise<RestoreResu
 export async function runPlans(plans: readonly ImagePlan[], options: RunOptions): Promise<RestoreResult> {
   const { failures } = options;
   await checkExisting(options.targetDir, options.existing ?? 'refuse');
+  // Block diffs need earlier images: all of them are opened and checked before anything is written.
+  const chain = new BlockChain(options.openImage);
+  await chain.check(plans, options.continueOnError ? failures : undefined);
   const extractor = await TarExtractor.open({
     targetDir: options.targetDir,
     existing: options.existing === 'rename' ? 'rename' : 'overwrite',
@@ -114,7 +121,7 @@ export async function runPlans(plans: readonly ImagePlan[], options: RunOptions)
   });
   let completed = false;
   try {
-    for (const plan of plans) await restorePlan(plan, extractor, options);
+    for (const plan of plans) await restorePlan(plan, extractor, chain, options);
     completed = true;
   } finally {
     // On a failure, setting directory modes is best effort: the failure is what the caller needs to see.
@@ -126,7 +133,7 @@ export async function runPlans(plans: readonly ImagePlan[], options: RunOptions)
   return { files: totals.files, bytes: totals.bytes, verified: totals.verified, refused: totals.refused, renamed: totals.renamed, failures: failures.report() };
 }
 
-async function restorePlan(plan: ImagePlan, extractor: TarExtractor, options: RunOptions): Promise<void> {
+async function restorePlan(plan: ImagePlan, extractor: TarExtractor, chain: BlockChain, options: RunOptions): Promise<void> {
   const { failures } = options;
   const stopOnFailure = (before: number): void => {
     if (failures.count > before && !options.continueOnError) throw corruptImageError(options.subject, failures);
@@ -136,7 +143,7 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, options: Ru
     for (const fragment of plan.fragments) {
       if (options.signal?.aborted) throw new CairnError(StatusCode.TERMINATED_BY_ADMINISTRATOR, 'termination requested by administrator', { cause: options.signal.reason });
       const before = failures.count;
-      await restoreFragment(plan, fragment, cursor, extractor, failures, options.signal);
+      await restoreFragment(plan, fragment, cursor, extractor, chain, failures, options.signal);
       stopOnFailure(before);
     }
     const before = failures.count;
@@ -156,7 +163,7 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, options: Ru
  * restore wanting a small part of it) is read span by span, each fed to the
  * extractor at its offset; otherwise it is read whole and its sha256 checked.
  */
-async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: IndexCursor, extractor: TarExtractor, failures: ProblemList, signal: AbortSignal | undefined): Promise<void> {
+async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: IndexCursor, extractor: TarExtractor, chain: BlockChain, failures: ProblemList, signal: AbortSignal | undefined): Promise<void> {
   const label = fragmentLabel(fragment);
   const noMember = (e: IndexEntry): string => noMemberFor(plan.copy, e);
   const missing = (reason: (entry: IndexEntry) => string) => (entry: IndexEntry) => {
@@ -188,7 +195,10 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
       if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, `${label}: ${disagreement}`);
       return { restore: false };
     }
-    return plan.decide(entry);
+    const decision = plan.decide(entry);
+    // A block diff holds the changed blocks only: the rest is the file's version in an earlier image.
+    if (!decision.restore || entry.unchangedBlocksIn === undefined) return decision;
+    return chain.skips(plan.image, entry) ? { restore: false } : { ...decision, base: chain.baseOf(plan.image, entry) };
   };
 
   const ranges = plan.rangesOf(fragment);
@@ -275,7 +285,7 @@ function disagreementOf(entry: IndexEntry, member: ExtractMember): string | unde
   const { header } = member;
   const differs = (what: string, found: unknown, expected: unknown): string => `the member's ${what} is ${JSON.stringify(found)}, the index says ${JSON.stringify(expected)}`;
   if (memberTypeOf[entry.type] !== header.type) return differs('type', header.type, memberTypeOf[entry.type]);
-  if (entry.type === 'file' && entry.size !== header.size) return differs('size', header.size, entry.size);
+  if (entry.type === 'file' && entry.size !== realMemberSize(header)) return differs('size', realMemberSize(header), entry.size);
   if ((entry.mode & 0o7777) !== (header.mode & 0o7777)) return differs('mode', (header.mode & 0o7777).toString(8), (entry.mode & 0o7777).toString(8));
   const [uid, gid] = memberOwner(header);
   if (uid !== entry.uid || gid !== entry.gid) return differs('owner', `${uid}:${gid}`, `${entry.uid}:${entry.gid}`);

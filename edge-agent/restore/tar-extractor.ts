@@ -10,6 +10,8 @@ import { ProblemList } from '../reader/problems.ts';
 import { InFlight, type InFlightLimits } from './in-flight.ts';
 import { parseMemberPath } from './safe-path.ts';
 import { memberMtimeSeconds, memberOwner, pathOfMember } from '../image/tar-member.ts';
+import { isSparseMember, realMemberName, SparseMapError } from '../image/sparse-member.ts';
+import { restoreSparseMember, type BaseContent } from './sparse-restore.ts';
 
 export interface ExtractMember {
   /** The name as stored in the archive, before any checks. */
@@ -23,6 +25,8 @@ export interface ExtractMember {
 export interface MemberDecision {
   restore: boolean;
   sha256?: string;
+  /** A block diff (a sparse member holding changed blocks only): writes the file's earlier version first (block-chain.ts). */
+  base?: BaseContent;
 }
 
 /** Called for every member in archive order, before any check or write. */
@@ -80,7 +84,7 @@ const WRITE_BATCH = 1024 * 1024;
  * plug in here, with `#writeFile` doing the rest (temporary name, owner,
  * mode, times, rename).
  */
-export type ContentWriter = (handle: FileHandle) => Promise<number | undefined>;
+export type ContentWriter = (handle: FileHandle, temp: string) => Promise<number | undefined>;
 
 export interface ExtractResult {
   /** Members restored (files, directories, links). */
@@ -273,7 +277,8 @@ export class TarExtractor {
 
   async #member(entry: Entry, offset: number, decide: DecideMember | undefined): Promise<void> {
     const header = entry.header;
-    const name = header.name;
+    // A GNU sparse member's header name is a stand-in; its real name is in a pax record.
+    const name = realMemberName(header);
     const decision = decide ? await decide({ name, header, offset }) : { restore: true };
     if (!decision.restore) return skipData(entry);
     const parsed = parseMemberPath(name);
@@ -355,11 +360,14 @@ export class TarExtractor {
    */
   async #file(entry: Entry, relative: string, absolute: string, decision: MemberDecision): Promise<void> {
     const header = entry.header;
-    if (header.size > BUFFERED_FILE_MAX) {
+    // A sparse member (holes, or a block diff on an earlier version) is written segment by segment at its offsets, by sparse-restore.ts.
+    const sparse = isSparseMember(header) || decision.base !== undefined;
+    if (sparse || header.size > BUFFERED_FILE_MAX) {
       if ((await lstatOrUndefined(absolute))?.isDirectory() && !this.#mayRenameDirectory(relative)) {
         this.#refuse(header.name, 'a directory is in the way');
         return skipData(entry);
       }
+      if (sparse) return this.#writeFile(relative, absolute, header, decision, (handle, temp) => this.#sparseContent(entry, relative, handle, temp, decision));
       return this.#writeFile(relative, absolute, header, decision, (handle) => this.#streamedContent(entry, relative, handle, decision));
     }
     await this.#inFlight.room(header.size);
@@ -384,6 +392,16 @@ export class TarExtractor {
         this.#refuse(header.name, describeFsError(error));
       }
     });
+  }
+
+  /** Writes a sparse member (or block diff) through sparse-restore.ts and checks the whole file's sha256 once it is assembled. */
+  async #sparseContent(entry: Entry, relative: string, handle: FileHandle, temp: string, decision: MemberDecision): Promise<number | undefined> {
+    const { bytes, sha256 } = await sparseContent(entry, handle, temp, decision);
+    if (decision.sha256 !== undefined && sha256 !== decision.sha256) {
+      this.#reportCorrupt(pathOfMember(relative), contentMismatch(sha256, decision.sha256));
+      return undefined;
+    }
+    return bytes;
   }
 
   /** Streams a large member to `handle` in batches, hashing as it goes: one batch is written while the next is read. */
@@ -440,7 +458,7 @@ export class TarExtractor {
     let closed = false;
     let placed = false;
     try {
-      const bytes = await content(handle);
+      const bytes = await content(handle, temp);
       if (bytes === undefined) return;
       if (this.#ownership) await handle.chown(...memberOwner(header)).catch(() => undefined);
       await handle.chmod(header.mode & 0o7777);
@@ -630,6 +648,17 @@ async function readWhole(entry: Entry): Promise<Buffer> {
 
 function contentMismatch(sha256: string, expected: string): string {
   return `content sha256 ${sha256} does not match the index (${expected})`;
+}
+
+/** A GNU sparse member, or a block diff on an earlier image's version: sparse-restore.ts writes it; a bad map is a malformed archive. */
+async function sparseContent(entry: Entry, handle: FileHandle, temp: string, decision: MemberDecision): Promise<{ bytes: number; sha256: string }> {
+  if (!isSparseMember(entry.header)) throw new MemberDataError('member data unreadable', { cause: new Error('the index says this file is a block diff, and its member is not a sparse member') });
+  try {
+    return await restoreSparseMember(memberData(entry), entry.header, handle, temp, decision.base);
+  } catch (error) {
+    if (error instanceof SparseMapError) throw new MemberDataError('member data unreadable', { cause: error });
+    throw error;
+  }
 }
 
 /**

@@ -1,0 +1,244 @@
+import { createHash } from 'node:crypto';
+import { closeSync, fstatSync, read as readCallback, type BigIntStats } from 'node:fs';
+import { promisify } from 'node:util';
+import { describeFsError } from '../reader/fs-errors.ts';
+import { openWalkedFile } from '../reader/file-reader.ts';
+import type { BusyMeter } from '../transport/busy-meter.ts';
+import { BLOCK_BYTES, HASH_BYTES, ZERO_BLOCK_SHA256, blockCount, blockSha256, hashZeros, isZeroBlock } from './block-map.ts';
+import type { ContentWriter, FragmentWriter, MemberPlace } from './fragment-writer.ts';
+import { encodeSparseMap, sparseHeader, type Segment } from './sparse-member.ts';
+import { packHeader, type MemberSpec } from './tar-member.ts';
+
+const readFd = promisify(readCallback);
+
+/** Reads go in whole blocks, this many at a time. */
+const READ_BYTES = 16 * BLOCK_BYTES;
+/**
+ * The changed blocks of a diff are held in memory from the one read that
+ * hashes them to the member that stores them, so what is stored is exactly
+ * what was hashed even if the file changes meanwhile. Past this (or past half
+ * the file) the file is stored whole instead.
+ */
+export const MAX_DIFF_BYTES = 32 * 1024 * 1024;
+
+export interface LargeFileInput {
+  sourcePath: string;
+  walked: BigIntStats;
+  /** The member spec for the file as opened (its size is what the member holds). */
+  spec: (stats: BigIntStats) => MemberSpec;
+  fragments: FragmentWriter;
+  /** The file's version in the base image: the image holding its data and its verified block map. */
+  base?: { backupId: string; map: Buffer };
+  signal?: AbortSignal;
+  meters: { read: BusyMeter; hash: BusyMeter };
+}
+
+export interface LargeFileResult {
+  place: MemberPlace;
+  spec: MemberSpec;
+  stats: BigIntStats;
+  /** Of the whole file content, as a restore reassembles it. */
+  sha256: string;
+  /** The file's block map: one sha256 a block. */
+  hashes: Buffer;
+  /** Set when the member holds only changed blocks: the others are in this image's version of the file. */
+  unchangedBlocksIn?: string;
+  /** Member data bytes stored (map and segments, or the whole file). */
+  storedBytes: number;
+  /** The file changed or failed to read while being stored; what is stored is consistent with `sha256`. */
+  problem?: string;
+}
+
+/**
+ * Stores one large file (see block-map.ts) in the image, as
+ * - a block diff against its base version when the base has a block map
+ *   and few blocks changed: a sparse member whose holes are the unchanged
+ *   blocks (`unchangedBlocksIn` names the image they are in);
+ * - otherwise, when the file has holes on disk (st_blocks below its size, GNU
+ *   tar's test), a sparse member whose holes are its all-zero blocks;
+ * - otherwise a plain member.
+ * Every way hashes exactly the bytes the member holds (holes as zeros, or
+ * the base's blocks), so the whole-file sha256 verifies what a restore
+ * reassembles. Rejects with UnreadableFileError when the file cannot be opened.
+ */
+export async function packLargeFile(input: LargeFileInput): Promise<LargeFileResult> {
+  const { fd, stats } = await openWalkedFile(input.sourcePath, input.walked);
+  try {
+    const reader = new BlockReader(fd, Number(stats.size), input.meters.read);
+    const spec = input.spec(stats);
+    let result: Omit<LargeFileResult, 'place' | 'spec' | 'stats'> & { place: MemberPlace } | undefined;
+    if (input.base) result = await storeDiff(input, reader, spec, input.base);
+    if (!result && Number(stats.blocks) * 512 < spec.size) result = await storeSparse(input, reader, spec);
+    result ??= await storePlain(input, reader, spec);
+    const problem = reader.problem ?? changedSince(fd, stats);
+    return { ...result, spec, stats, ...(problem ? { problem } : {}) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function storeDiff(input: LargeFileInput, reader: BlockReader, spec: MemberSpec, base: { backupId: string; map: Buffer }) {
+  const count = blockCount(spec.size);
+  const baseCount = base.map.byteLength / HASH_BYTES;
+  const hashes = Buffer.alloc(count * HASH_BYTES);
+  const whole = createHash('sha256');
+  const changed: Array<{ index: number; data: Buffer }> = [];
+  let changedBytes = 0;
+  const limit = Math.min(MAX_DIFF_BYTES, spec.size / 2);
+  for await (const { position, chunk } of reader.chunks(0, spec.size, false)) {
+    input.signal?.throwIfAborted();
+    input.meters.hash.start();
+    whole.update(chunk);
+    for (let at = 0; at < chunk.byteLength; at += BLOCK_BYTES) {
+      const index = (position + at) / BLOCK_BYTES;
+      const block = chunk.subarray(at, at + BLOCK_BYTES);
+      const hash = blockSha256(block);
+      hash.copy(hashes, index * HASH_BYTES);
+      if (index < baseCount && hash.equals(base.map.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES))) continue;
+      changed.push({ index, data: Buffer.from(block) });
+      changedBytes += block.byteLength;
+    }
+    input.meters.hash.stop();
+    // Too much changed: storing the whole file costs no more and starts a fresh chain.
+    if (changedBytes > limit) return undefined;
+  }
+  const segments: Segment[] = [];
+  for (const { index, data } of changed) {
+    const last = segments.at(-1);
+    if (last && last.offset + last.length === index * BLOCK_BYTES) last.length += data.byteLength;
+    else segments.push({ offset: index * BLOCK_BYTES, length: data.byteLength });
+  }
+  const map = encodeSparseMap(segments, spec.size);
+  const place = await input.fragments.add(sparseHeader(spec, segments, map.byteLength), async (write) => {
+    await write(map);
+    for (const { data } of changed) await write(data);
+  });
+  return { place, sha256: whole.digest('hex'), hashes, unchangedBlocksIn: base.backupId, storedBytes: map.byteLength + changedBytes };
+}
+
+async function storeSparse(input: LargeFileInput, reader: BlockReader, spec: MemberSpec) {
+  // First pass: which blocks hold data. Comparing with zeros costs far less than hashing.
+  const count = blockCount(spec.size);
+  const data = new Uint8Array(count);
+  for await (const { position, chunk } of reader.chunks(0, spec.size, false)) {
+    input.signal?.throwIfAborted();
+    for (let at = 0; at < chunk.byteLength; at += BLOCK_BYTES) if (!isZeroBlock(chunk.subarray(at, at + BLOCK_BYTES))) data[(position + at) / BLOCK_BYTES] = 1;
+  }
+  const segments: Segment[] = [];
+  for (let index = 0; index < count; index++) {
+    if (!data[index]) continue;
+    const length = Math.min(BLOCK_BYTES, spec.size - index * BLOCK_BYTES);
+    const last = segments.at(-1);
+    if (last && last.offset + last.length === index * BLOCK_BYTES) last.length += length;
+    else segments.push({ offset: index * BLOCK_BYTES, length });
+  }
+  // Second pass: the data blocks only. Holes are hashed as the zeros a restore gives back.
+  const hashes = Buffer.alloc(count * HASH_BYTES);
+  const whole = createHash('sha256');
+  const map = encodeSparseMap(segments, spec.size);
+  let end = 0;
+  const holeTo = (offset: number): void => {
+    hashZeros(whole, offset - end);
+    for (let index = end / BLOCK_BYTES; index * BLOCK_BYTES < offset; index++) {
+      const length = Math.min(BLOCK_BYTES, spec.size - index * BLOCK_BYTES);
+      (length === BLOCK_BYTES ? ZERO_BLOCK_SHA256 : blockSha256(Buffer.alloc(length))).copy(hashes, index * HASH_BYTES);
+    }
+    end = offset;
+  };
+  const place = await input.fragments.add(sparseHeader(spec, segments, map.byteLength), async (write) => {
+    await write(map);
+    for (const segment of segments) {
+      holeTo(segment.offset);
+      await copyBlocks(input, reader, segment.offset, segment.offset + segment.length, whole, hashes, write);
+      end = segment.offset + segment.length;
+    }
+    holeTo(spec.size);
+  });
+  return { place, sha256: whole.digest('hex'), hashes, storedBytes: map.byteLength + segments.reduce((sum, s) => sum + s.length, 0) };
+}
+
+async function storePlain(input: LargeFileInput, reader: BlockReader, spec: MemberSpec) {
+  const hashes = Buffer.alloc(blockCount(spec.size) * HASH_BYTES);
+  const whole = createHash('sha256');
+  const place = await input.fragments.add(packHeader(spec), (write) => copyBlocks(input, reader, 0, spec.size, whole, hashes, write));
+  return { place, sha256: whole.digest('hex'), hashes, storedBytes: spec.size };
+}
+
+/** Copies the blocks in [from, to) (block-aligned `from`) to the member, hashing them whole and block by block. */
+async function copyBlocks(input: LargeFileInput, reader: BlockReader, from: number, to: number, whole: ReturnType<typeof createHash>, hashes: Buffer, write: ContentWriter): Promise<void> {
+  for await (const { position, chunk } of reader.chunks(from, to, true)) {
+    input.signal?.throwIfAborted();
+    input.meters.hash.start();
+    whole.update(chunk);
+    for (let at = 0; at < chunk.byteLength; at += BLOCK_BYTES) blockSha256(chunk.subarray(at, at + BLOCK_BYTES)).copy(hashes, ((position + at) / BLOCK_BYTES) * HASH_BYTES);
+    input.meters.hash.stop();
+    await write(chunk);
+  }
+}
+
+/** How the file differs from when it was opened, or undefined: a stored file that changed meanwhile is reported, as for small files. */
+function changedSince(fd: number, opened: BigIntStats): string | undefined {
+  const now = fstatSync(fd, { bigint: true });
+  if (now.size !== opened.size) return `changed during backup: ${opened.size} bytes when opened, ${now.size} after; stored the first ${opened.size}`;
+  if (now.mtimeNs !== opened.mtimeNs) return 'changed during backup (its mtime moved while it was read)';
+  return undefined;
+}
+
+/**
+ * Positioned reads of exactly the bytes asked for: a file that shrank or
+ * fails to read gives zeros from there (the header promised its size), and
+ * the first such problem is kept for the report.
+ */
+class BlockReader {
+  readonly #fd: number;
+  readonly #size: number;
+  readonly #meter: BusyMeter;
+  problem: string | undefined;
+
+  constructor(fd: number, size: number, meter: BusyMeter) {
+    this.#fd = fd;
+    this.#size = size;
+    this.#meter = meter;
+  }
+
+  /**
+   * The chunks of [from, to) (from block-aligned), each read while the one
+   * before is being hashed. `fresh`: a new buffer each time, for chunks
+   * handed to the tar stream (which may hold them after the write
+   * resolves); otherwise two buffers take turns, and a chunk is valid until
+   * the next one is asked for.
+   */
+  async *chunks(from: number, to: number, fresh: boolean): AsyncGenerator<{ position: number; chunk: Buffer }, void, undefined> {
+    const spare = fresh ? undefined : [Buffer.allocUnsafe(READ_BYTES), Buffer.allocUnsafe(READ_BYTES)];
+    let turn = 0;
+    const start = (position: number): Promise<Buffer> => this.#read(position, Math.min(READ_BYTES, to - position), spare?.[turn++ % 2]);
+    let pending = from < to ? start(from) : undefined;
+    for (let position = from; position < to; position += READ_BYTES) {
+      const chunk = await pending!;
+      pending = position + READ_BYTES < to ? start(position + READ_BYTES) : undefined;
+      yield { position, chunk };
+    }
+  }
+
+  async #read(position: number, length: number, into: Buffer | undefined): Promise<Buffer> {
+    const buffer = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
+    let filled = 0;
+    this.#meter.start();
+    try {
+      while (filled < length) {
+        const { bytesRead } = await readFd(this.#fd, buffer, filled, length - filled, position + filled);
+        if (bytesRead === 0) {
+          this.problem ??= `changed during backup: shrank below ${position + filled} of ${this.#size} bytes; stored zeros from there`;
+          break;
+        }
+        filled += bytesRead;
+      }
+    } catch (error) {
+      this.problem ??= `read failed at byte ${position + filled} (${describeFsError(error)}); stored zeros from there`;
+    } finally {
+      this.#meter.stop();
+    }
+    buffer.fill(0, filled);
+    return buffer;
+  }
+}
