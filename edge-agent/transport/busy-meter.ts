@@ -43,6 +43,15 @@ export class BusyMeter {
     }
   }
 
+  /**
+   * Counts `ms` measured elsewhere: work done on another thread that reports
+   * its own duration (the reader thread's hashing). Such work is serial on
+   * its thread, so its durations add up without overlapping.
+   */
+  add(ms: number): void {
+    if (ms > 0) this.#totalMs += ms;
+  }
+
   /** Milliseconds counted so far, including an operation still in flight. */
   get ms(): number {
     const open = this.#inFlight > 0 ? this.#clock() - this.#since : 0;
