@@ -26,12 +26,25 @@ export const FragmentLocation = z.discriminatedUnion('kind', [
 ]);
 export type FragmentLocation = z.output<typeof FragmentLocation>;
 
+/**
+ * What a fragment's `sha256` is the sha256 of (docs/image-format.md, Fragments):
+ * - `stored-bytes`: every byte of the fragment as stored (images before
+ *   `tar-members-1`, whose fragments carry no `checksum`);
+ * - `tar-members-1`: the fragment's tar stream with each regular file's data
+ *   replaced by the sha256 of that data (which the index also holds), so the
+ *   writer hashes every byte once.
+ */
+export const FragmentChecksum = z.enum(['stored-bytes', 'tar-members-1']);
+export type FragmentChecksum = z.output<typeof FragmentChecksum>;
+
 export const Fragment = z
   .object({
     /** 1-based fragment number within its copy; one tar archive each. */
     number: z.number().int().positive(),
     bytes: z.number().int().min(0),
     sha256: SHA256,
+    /** Absent: `stored-bytes` (every fragment written before the field existed). */
+    checksum: FragmentChecksum.optional(),
     location: FragmentLocation,
   })
   .strict();

@@ -1,10 +1,13 @@
 import type { Fragment, FragmentLocation } from '../model/image.ts';
 
-/** A fragment as its sink stored it: where, how many bytes, and the sha256 of exactly those bytes. */
+/**
+ * A fragment as its sink stored it: where, and how many bytes. Its checksum
+ * is the fragment writer's, computed from the tar stream it produced
+ * (`tar-members-1`), not the sink's: the same for every kind of sink.
+ */
 export interface WrittenFragment {
   location: FragmentLocation;
   bytes: number;
-  sha256: string;
 }
 
 /**
@@ -55,7 +58,7 @@ export interface TarRange {
 
 /**
  * Reads a copy's fragments by location, for restore. `read` yields the
- * fragment's stored bytes (what its `bytes` and `sha256` describe) when no
+ * fragment's stored bytes (what its `bytes` and checksum describe) when no
  * range is given, and exactly the tar bytes of `range` when one is (a single
  * file restored from a large image reads its member only). It rejects with
  * NotFoundError when the fragment is not there, and with a CairnError naming

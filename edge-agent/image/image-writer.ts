@@ -91,7 +91,7 @@ export class ImageWriter {
   constructor(options: ImageWriterOptions) {
     this.#options = options;
     this.#keys = imageKeys(options.backupId);
-    this.#fragments = new FragmentWriter({ sinks: options.sinks, pool: options.pool, fragmentSizeBytes: options.fragmentSizeBytes, abortGraceMs: options.abortGraceMs, sinkSpan: options.meters.sinkSpan });
+    this.#fragments = new FragmentWriter({ sinks: options.sinks, pool: options.pool, fragmentSizeBytes: options.fragmentSizeBytes, abortGraceMs: options.abortGraceMs, sinkSpan: options.meters.sinkSpan, checksumTime: options.meters.fragmentHash });
     this.#fileMeters = { read: options.meters.read, hash: options.meters.fileHash };
     this.#index = new IndexWriter(options.store, this.#keys.index, options.abortGraceMs);
     this.#chunkBytes = Math.min(options.pool.sizeBytes, MAX_READ_BYTES);

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { CairnError, NotFoundError } from '#core/errors.ts';
 import { readUntilAborted, terminated, untilAborted } from './until-aborted.ts';
 import { fragmentLabel, type Fragment, type ImageCopy, type Image } from '#core/model/image.ts';
@@ -13,6 +12,7 @@ import { checkExisting, checkTarget, type ExistingEntries } from './restore-targ
 import { planImage, type ImagePlan } from './restore-plan.ts';
 import { MalformedArchiveError, TarExtractor, type ExtractMember, type MemberDecision, type RestoreProgress } from './tar-extractor.ts';
 import { memberOwner, pathOfMember } from '../image/tar-member.ts';
+import { fragmentChecksum } from '../image/fragment-digest.ts';
 
 export interface RestoreOptions {
   /** The storage unit of the copy read (the primary copy's unless `copy` says otherwise). */
@@ -196,15 +196,16 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
   await cursor.endFragment(fragment.number, missing(broken ? () => `not restored: ${label} is unreadable from there on` : noMember));
 }
 
-/** Hashes a fragment as it streams; once it has ended, says how it differs from the catalog. */
+/** Recomputes a fragment's checksum (whichever its `checksum` says) as it streams; once it has ended, says how it differs from the catalog. */
 class FragmentCheck {
   readonly #fragment: Fragment;
-  readonly #hash = createHash('sha256');
+  readonly #hash: ReturnType<typeof fragmentChecksum>;
   #bytes = 0;
   #ended = false;
 
   constructor(fragment: Fragment) {
     this.#fragment = fragment;
+    this.#hash = fragmentChecksum(fragment);
   }
 
   async *pass(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
