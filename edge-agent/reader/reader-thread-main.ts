@@ -6,7 +6,9 @@
  * therefore use nothing from outside itself but Node built-ins, which it gets
  * through `process.getBuiltinModule`, and declares no classes.
  *
- * Protocol (one message in, at most one reply out, in order):
+ * Protocol: messages are batches (arrays) of requests, handled in order;
+ * the replies to a batch go back as one array. Requests (at most one reply
+ * each):
  * - `{ op: 'open', id, path, dev, ino, chunkBytes }`: opens the walked file
  *   (O_NOFOLLOW | O_NONBLOCK), fstats it, checks it is the same regular file,
  *   reads and hashes its first chunk. Replies an OpenFailure or a ChunkReply
@@ -177,17 +179,25 @@ export function readerThreadMain(): void {
     return reply;
   };
 
-  const send = (reply: ReaderReply): void => {
-    if ('data' in reply) port.postMessage(reply, [reply.data]);
-    else port.postMessage(reply);
-  };
-
-  port.on('message', (request: ReaderRequest) => {
-    if (request.op === 'open') return send(open(request));
-    if (request.op === 'close') return closeFile(request.id);
+  const handle = (request: ReaderRequest): ReaderReply | undefined => {
+    if (request.op === 'open') return open(request);
+    if (request.op === 'close') return void closeFile(request.id);
     const file = files.get(request.id);
     // A `next` for a file already done or closed is a caller's bug; answer it so nothing waits forever.
-    if (!file) return send({ id: request.id, bug: `the reader thread has no open file ${request.id}` });
-    send(readChunk(request.id, file));
+    if (!file) return { id: request.id, bug: `the reader thread has no open file ${request.id}` };
+    return readChunk(request.id, file);
+  };
+
+  // Requests come in batches and the replies go back as one: one wake-up of each thread per batch, not per file.
+  port.on('message', (batch: ReaderRequest[]) => {
+    const replies: ReaderReply[] = [];
+    const transfer: ArrayBuffer[] = [];
+    for (const request of batch) {
+      const reply = handle(request);
+      if (reply === undefined) continue;
+      replies.push(reply);
+      if ('data' in reply) transfer.push(reply.data);
+    }
+    if (replies.length > 0) port.postMessage(replies, transfer);
   });
 }

@@ -31,16 +31,20 @@ export class ReaderThread {
   readonly #worker: Worker;
   readonly #pending = new Map<number, { resolve: (reply: ReaderReply) => void; reject: (error: unknown) => void }>();
   #nextId = 1;
+  #outbox: ReaderRequest[] = [];
   #dead: Error | undefined;
 
   constructor() {
     // esbuild's keepNames may wrap nested functions in `__name(...)`; the thread has no such helper, so it gets a no-op one.
-    this.#worker = new Worker(`const __name = (target) => target;\n(${readerThreadMain.toString()})();`, { eval: true });
+    // No execArgv: the thread needs no loader hooks (`--import tsx`), and loading them would cost it a start-up.
+    this.#worker = new Worker(`const __name = (target) => target;\n(${readerThreadMain.toString()})();`, { eval: true, execArgv: [] });
     this.#worker.unref();
-    this.#worker.on('message', (reply: ReaderReply) => {
-      const waiter = this.#pending.get(reply.id);
-      this.#pending.delete(reply.id);
-      waiter?.resolve(reply);
+    this.#worker.on('message', (replies: ReaderReply[]) => {
+      for (const reply of replies) {
+        const waiter = this.#pending.get(reply.id);
+        this.#pending.delete(reply.id);
+        waiter?.resolve(reply);
+      }
     });
     this.#worker.on('error', (error) => this.#fail(new Error(`the reader thread failed: ${error.message}`, { cause: error })));
     this.#worker.on('exit', (code) => this.#fail(new Error(`the reader thread exited (code ${code})`)));
@@ -63,7 +67,7 @@ export class ReaderThread {
     let head: ChunkReply | undefined = first;
     let open = !first.done;
     const close = (): void => {
-      if (open && !this.#dead) this.#worker.postMessage({ op: 'close', id } satisfies ReaderRequest);
+      if (open && !this.#dead) this.#post({ op: 'close', id });
       open = false;
     };
     return {
@@ -121,7 +125,18 @@ export class ReaderThread {
     if (this.#dead) return Promise.reject(this.#dead);
     return new Promise((resolve, reject) => {
       this.#pending.set(request.id, { resolve, reject });
-      this.#worker.postMessage(request);
+      this.#post(request);
+    });
+  }
+
+  /** Queues a request; what is queued in one turn of the event loop (the read-ahead's opens) goes as one message. */
+  #post(request: ReaderRequest): void {
+    this.#outbox.push(request);
+    if (this.#outbox.length > 1) return;
+    queueMicrotask(() => {
+      const batch = this.#outbox;
+      this.#outbox = [];
+      if (!this.#dead) this.#worker.postMessage(batch);
     });
   }
 
