@@ -23,8 +23,8 @@ const ZEROS = Buffer.alloc(64 * 1024);
  * first chunks and one chunk prefetched for the file being copied); the
  * thread holds no data between requests.
  *
- * The thread is `unref`'d, so a forgotten one never keeps the process alive;
- * `close` ends it. A thread that dies fails every request in flight and
+ * The thread keeps the process alive only while a reply is awaited, so a
+ * forgotten idle one never does; `close` ends it. A thread that dies fails every request in flight and
  * every later one.
  */
 export class ReaderThread {
@@ -45,6 +45,7 @@ export class ReaderThread {
         this.#pending.delete(reply.id);
         waiter?.resolve(reply);
       }
+      if (this.#pending.size === 0) this.#worker.unref();
     });
     this.#worker.on('error', (error) => this.#fail(new Error(`the reader thread failed: ${error.message}`, { cause: error })));
     this.#worker.on('exit', (code) => this.#fail(new Error(`the reader thread exited (code ${code})`)));
@@ -124,6 +125,8 @@ export class ReaderThread {
   #request(request: ReaderRequest): Promise<ReaderReply> {
     if (this.#dead) return Promise.reject(this.#dead);
     return new Promise((resolve, reject) => {
+      // Referenced while a reply is awaited: a backup waiting only on its reader must not let the process end.
+      if (this.#pending.size === 0) this.#worker.ref();
       this.#pending.set(request.id, { resolve, reject });
       this.#post(request);
     });

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, mkdirSync, readdirSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
@@ -156,6 +157,29 @@ describe('the reader thread', () => {
     await (await reader.prepare(file, walked, 65_536, meters())).copyTo(collector().write);
 
     expect(openDescriptors()).toBe(before);
+  });
+
+  it('keeps the process alive while a reply is awaited, even when nothing else does', () => {
+    // Prepare: a process whose only pending work is a read on the thread (the progress ticker is unref'd too).
+    const file = path.join(dir.dir, 'f');
+    writeFileSync(file, 'hello');
+    const script = [
+      "import { lstatSync } from 'node:fs';",
+      "import { ReaderThread } from '#agent/reader/reader-thread.ts';",
+      "import { BusyMeter } from '#agent/transport/busy-meter.ts';",
+      'const reader = new ReaderThread();',
+      'const file = process.argv[1];',
+      'const prepared = await reader.prepare(file, lstatSync(file, { bigint: true }), 4096, { read: new BusyMeter(), hash: new BusyMeter() });',
+      'console.log((await prepared.copyTo(async () => undefined)).sha256);',
+    ].join('\n');
+
+    // Act: no close at the end either: an idle thread must not keep the process alive.
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, file], { encoding: 'utf8', timeout: 30_000 });
+
+    // Assess
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim()).toBe(sha256(Buffer.from('hello')));
   });
 
   it('fails requests once it is closed', async () => {
