@@ -45,7 +45,7 @@ export async function indexLines(store: ObjectStore, image: Image): Promise<Inde
     .map((line) => JSON.parse(line) as IndexEntry);
 }
 
-async function rewriteManifest(store: ObjectStore, image: Image, edit: (manifest: ImageManifest) => void): Promise<void> {
+export async function rewriteManifest(store: ObjectStore, image: Image, edit: (manifest: ImageManifest) => void): Promise<void> {
   const { manifestKey } = copy1(image);
   const manifest = JSON.parse((await objectBytes(store, manifestKey)).toString('utf8')) as ImageManifest;
   edit(manifest);
