@@ -11,9 +11,12 @@ import type { DataPathTimes } from '../model/task.ts';
  *    nothing about steady state.
  * 2. unmeasured: no timings (an agent or a job record older than the verdict).
  * 3. cpu-bound: the agent's main thread was busy at least CPU_BUSY_PERCENT of
- *    the job, or hashing alone took HASH_PERCENT. That thread hashes, packs and
+ *    the job, or hashing alone took HASH_PERCENT. That thread packs and
  *    copies for both sides; when it is never idle, a faster disk or store
  *    would not help, and the waits below are its symptoms, not their cause.
+ *    File content is hashed on the agent's reader thread, one pass: hashing
+ *    that takes HASH_PERCENT of the job is that thread's limit, whatever the
+ *    main thread does.
  * 4. reader-bound: the writer waited for a full buffer at least WAIT_PERCENT of
  *    the job and at least WAIT_DOMINANCE times as long as the reader waited.
  *    NetBackup's reading: many waits for a full buffer on the media side mean

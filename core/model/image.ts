@@ -43,13 +43,27 @@ export const FragmentEncoding = z
   .strict();
 export type FragmentEncoding = z.output<typeof FragmentEncoding>;
 
+/**
+ * What a fragment's `sha256` is the sha256 of (docs/image-format.md, Fragments):
+ * - `stored-bytes`: every byte of the fragment as stored (images before
+ *   `tar-members-1`, whose fragments carry no `checksum`);
+ * - `tar-members-1`: the fragment's tar stream with each regular file's data
+ *   replaced by the sha256 of that data (which the index also holds), so the
+ *   writer hashes every byte once.
+ */
+export const FragmentChecksum = z.enum(['stored-bytes', 'tar-members-1']);
+export type FragmentChecksum = z.output<typeof FragmentChecksum>;
+
 export const Fragment = z
   .object({
     /** 1-based fragment number within its copy; one tar archive each. */
     number: z.number().int().positive(),
-    /** Bytes and sha256 of the stored object (compressed, for an encoded fragment). */
+    /** Bytes of the stored object (compressed, for an encoded fragment). */
     bytes: z.number().int().min(0),
+    /** The fragment's checksum, of the kind `checksum` says: `tar-members-1` is over the tar archive (decompressed, for an encoded fragment). */
     sha256: SHA256,
+    /** Absent: `stored-bytes` (every fragment written before the field existed). */
+    checksum: FragmentChecksum.optional(),
     location: FragmentLocation,
     /** Absent: the stored bytes are the tar archive (every fragment before compression existed). */
     encoding: FragmentEncoding.optional(),

@@ -1,14 +1,15 @@
 import type { Fragment, FragmentEncoding, FragmentLocation } from '../model/image.ts';
 
 /**
- * A fragment as its sink stored it: where, how many bytes, and the sha256
- * of exactly those bytes; with `encoding` when the sink stored the tar
- * archive encoded (compressed), whose `tarBytes` is what it was given.
+ * A fragment as its sink stored it: where, and how many bytes; with
+ * `encoding` when the sink stored the tar archive encoded (compressed),
+ * whose `tarBytes` is what it was given. Its checksum is the fragment
+ * writer's, computed from the tar stream it produced (`tar-members-1`), not
+ * the sink's: the same for every kind of sink and encoding.
  */
 export interface WrittenFragment {
   location: FragmentLocation;
   bytes: number;
-  sha256: string;
   encoding?: FragmentEncoding;
 }
 
@@ -62,10 +63,11 @@ export interface TarRange {
  * Reads a copy's fragments by location, for restore. `read` yields the
  * fragment's tar archive when no range is given, and exactly the tar bytes
  * of `range` when one is (a single file restored from a large image reads
- * its member only). For a plain fragment the archive is its stored bytes
- * (what its `bytes` and `sha256` describe); for an encoded one (compressed,
- * `encoding`) the source decodes it, and a whole read checks the stored
- * bytes' count and sha256 itself, rejecting with 2001 when they differ. It rejects with
+ * its member only). For a plain fragment the archive is its stored bytes;
+ * for an encoded one (compressed, `encoding`) the source decodes it, and a
+ * whole read checks the stored bytes' count (and, for a fragment whose
+ * checksum is `stored-bytes`, their sha256) itself, rejecting with 2001
+ * when they differ. It rejects with
  * NotFoundError when the fragment is not there, and with a CairnError naming
  * the location when this source cannot read that kind of location.
  */

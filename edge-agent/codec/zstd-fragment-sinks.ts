@@ -26,9 +26,10 @@ export interface ZstdSinkOptions {
  * compressed, in the zstd seekable format: the tar stream cut into frames
  * of `frameBytes`, each compressed on its own (on the worker threads, a
  * few frames in flight, stored in order), then the seek table. The inner
- * sink stores, hashes and counts those bytes as ever, so the fragment's
- * `bytes` and `sha256` are of what is stored; the result adds the
- * `encoding` (tar size, frame size) that reads need.
+ * sink stores and counts those bytes as ever, so the fragment's `bytes`
+ * are of what is stored (its checksum is the fragment writer's, over the
+ * tar stream); the result adds the `encoding` (tar size, frame size) that
+ * reads need.
  *
  * Memory: BATCHES_PER_WORKER batches of FRAMES_PER_BATCH frames per
  * worker in flight, plus the one being filled and the one being stored,

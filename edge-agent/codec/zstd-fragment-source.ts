@@ -15,10 +15,11 @@ export type StoredFragmentReader = (fragment: Fragment, range?: { start: number;
  * here.
  *
  * Reading a compressed fragment whole yields its tar archive and checks
- * what restore would check of plain stored bytes: the stored bytes' count
- * and sha256 must be the catalog's, else the read ends with 2001 after its
- * last frame. (Restore's own fragment check sees tar bytes, so for an
- * encoded fragment it checks only their count: edge-agent/restore/restore.ts.)
+ * the stored bytes' count, else the read ends with 2001 after its last
+ * frame. Their sha256 is checked here too when the fragment's checksum is
+ * `stored-bytes`; a `tar-members-1` checksum is over the tar archive, and
+ * restore's fragment check computes it from the bytes this yields
+ * (edge-agent/restore/restore.ts).
  * Reading a range reads the seek table and the frames covering the range,
  * and yields exactly its tar bytes; the catalog's sha256 covers the whole
  * object, so a range relies on each frame's content checksum, and restore
@@ -49,11 +50,13 @@ async function readSeekTable(stored: StoredFragmentReader, fragment: Fragment, e
 
 async function readWhole(stored: StoredFragmentReader, fragment: Fragment, encoding: FragmentEncoding, places: FramePlace[]): Promise<AsyncIterable<Uint8Array>> {
   const body = await stored(fragment);
+  // Only a stored-bytes checksum is of what is read here; tar-members-1 is restore's to check, over the tar archive.
+  const checksOwnSha256 = (fragment.checksum ?? 'stored-bytes') === 'stored-bytes';
   const hash = createHash('sha256');
   let bytes = 0;
   const counted = (async function* () {
     for await (const chunk of body) {
-      hash.update(chunk);
+      if (checksOwnSha256) hash.update(chunk);
       bytes += chunk.byteLength;
       yield chunk;
     }
@@ -64,7 +67,7 @@ async function readWhole(stored: StoredFragmentReader, fragment: Fragment, encod
     // What follows the frames is the seek table, read (and checked) already: it only counts towards the bytes and the sha256.
     await cutter.drain();
     const sha256 = hash.digest('hex');
-    if (bytes !== fragment.bytes || sha256 !== fragment.sha256) {
+    if (bytes !== fragment.bytes || (checksOwnSha256 && sha256 !== fragment.sha256)) {
       const size = bytes < fragment.bytes ? `truncated: ${bytes} of ${fragment.bytes} bytes` : bytes > fragment.bytes ? `${bytes} bytes, the catalog says ${fragment.bytes}` : `${bytes} bytes as expected`;
       throw new CorruptFragmentError(`${fragmentLabel(fragment)}: the stored fragment is ${size}, with sha256 ${sha256} where the catalog says ${fragment.sha256}`);
     }

@@ -5,6 +5,7 @@ import { throughPool, type BufferPool } from '../transport/buffer-pool.ts';
 import type { PackHeader } from './tar-member.ts';
 import { ABORT_GRACE_MS, AbandonableWrite } from './abandonable-write.ts';
 import type { BusyMeter } from '../transport/busy-meter.ts';
+import { TAR_MEMBERS_CHECKSUM, TarMembersDigest } from './fragment-digest.ts';
 
 export interface FragmentWriterOptions {
   /** Where the fragments go: the first sink, then the next one at each end of media. */
@@ -16,6 +17,8 @@ export interface FragmentWriterOptions {
   abortGraceMs?: number;
   /** Counts the time fragment writes are in progress at their sink (the writer's side, see DataPathMeters). */
   sinkSpan?: BusyMeter;
+  /** Counts the time spent on the fragments' checksum (headers and padding; see fragment-digest.ts). */
+  checksumTime?: BusyMeter;
 }
 
 /** Where a member landed: its fragment and the offset of its first header block in it. */
@@ -27,12 +30,21 @@ export interface MemberPlace {
 /** Writes member content; resolves once the sink has taken the chunk. */
 export type ContentWriter = (chunk: Uint8Array) => Promise<void>;
 
+/** What writing a file member's content returns: at least the sha256 of the bytes written, which the fragment checksum takes in their place. */
+export interface ContentResult {
+  sha256: string;
+}
+
 interface OpenFragment {
   number: number;
   sink: FragmentSink;
   pack: Pack;
   /** Bytes tar-stream has produced for this fragment so far. */
   produced: () => number;
+  /** The fragment's checksum (tar-members-1), fed as tar-stream produces. */
+  digest: TarMembersDigest;
+  /** The content chunks handed to tar-stream: the bytes the checksum takes as their member's sha256. */
+  content: WeakSet<Uint8Array>;
   /** The sink's write; `put.result` is what every wait on it awaits, so `abort` can release them all. */
   put: AbandonableWrite<WrittenFragment>;
 }
@@ -104,7 +116,7 @@ export class FragmentWriter {
    * bytes through the writer it is given; its result is passed back. When
    * `add` rejects, the writer is done: the fragment in progress is abandoned.
    */
-  async add<R = undefined>(header: PackHeader, content?: (write: ContentWriter) => Promise<R>): Promise<MemberPlace & { result: R | undefined }> {
+  async add<R extends ContentResult = ContentResult>(header: PackHeader, content?: (write: ContentWriter) => Promise<R>): Promise<MemberPlace & { result: R | undefined }> {
     this.#throwIfFailed();
     if (this.#current && (this.#current.produced() >= this.#options.fragmentSizeBytes || this.#current.sink.endOfMedia)) await this.#close();
     const fragment = this.#current ?? (await this.#open());
@@ -119,7 +131,12 @@ export class FragmentWriter {
     let result: R | undefined;
     try {
       if (content) {
-        result = await content((chunk) => writeToSink(sink, chunk));
+        result = await content((chunk) => {
+          fragment.content.add(chunk);
+          return writeToSink(sink, chunk);
+        });
+        // Before the padding that follows: the member's digest stands where its data is.
+        if ((header.size ?? 0) > 0) fragment.digest.member(result.sha256);
         sink.end(undefined);
       }
       await done;
@@ -173,7 +190,15 @@ export class FragmentWriter {
     this.#throwIfFailed();
     const pack = createPack();
     pack.on('error', () => undefined); // surfaces through the put and the entry callbacks
-    const produced = countProduced(pack);
+    const digest = new TarMembersDigest();
+    const content = new WeakSet<Uint8Array>();
+    const produced = countProduced(pack, (chunk) => {
+      if (content.has(chunk)) return;
+      const time = this.#options.checksumTime;
+      time?.start();
+      digest.raw(chunk);
+      time?.stop();
+    });
     const span = this.#options.sinkSpan;
     span?.start();
     const put = new AbandonableWrite(sink.write(number, throughPool(pack as AsyncIterable<Uint8Array>, this.#options.pool)));
@@ -182,7 +207,7 @@ export class FragmentWriter {
       if (!this.#aborted) this.#failure ??= { error };
       pack.destroy(error instanceof Error ? error : new Error(String(error)));
     });
-    this.#current = { number, sink, pack, produced, put };
+    this.#current = { number, sink, pack, produced, digest, content, put };
     return this.#current;
   }
 
@@ -215,7 +240,7 @@ export class FragmentWriter {
       throw error;
     }
     const encoding = stored.encoding ? { encoding: stored.encoding } : {};
-    this.#stored.push({ fragment: { number: current.number, bytes: stored.bytes, sha256: stored.sha256, location: stored.location, ...encoding }, sink: current.sink });
+    this.#stored.push({ fragment: { number: current.number, bytes: stored.bytes, sha256: current.digest.digest(), checksum: TAR_MEMBERS_CHECKSUM, location: stored.location, ...encoding }, sink: current.sink });
   }
 
   #throwIfFailed(): void {
@@ -227,14 +252,19 @@ export class FragmentWriter {
 /**
  * tar-stream does not say how many bytes it has produced, and the index needs
  * each member's offset. Every byte it emits (headers, pax records, data,
- * padding, end-of-archive) goes through `push`, so we count there; when a
- * member starts, the count is its offset.
+ * padding, end-of-archive) goes through `push`, in order, so we count there;
+ * when a member starts, the count is its offset. `onChunk` sees each chunk
+ * too (the fragment checksum); tar-stream pushes member data as the very
+ * objects it was given, which is how the checksum tells data from headers.
  */
-function countProduced(pack: Pack): () => number {
+function countProduced(pack: Pack, onChunk: (chunk: Uint8Array) => void): () => number {
   let produced = 0;
   const push = pack.push.bind(pack);
   pack.push = (chunk: unknown) => {
-    if (chunk instanceof Uint8Array) produced += chunk.byteLength;
+    if (chunk instanceof Uint8Array) {
+      produced += chunk.byteLength;
+      onChunk(chunk);
+    }
     return push(chunk);
   };
   return () => produced;

@@ -8,7 +8,8 @@ import type { ObjectStore } from '#core/ports/object-store.ts';
 import { messageOf } from '#core/errors.ts';
 import type { BufferPool } from '../transport/buffer-pool.ts';
 import type { DataPathMeters } from '../transport/busy-meter.ts';
-import { prepareFile, UnreadableFileError, type CopyResult, type FileMeters, type PreparedFile } from '../reader/file-reader.ts';
+import { UnreadableFileError, type CopyResult, type FileMeters, type FileStats, type PreparedFile } from '../reader/file-reader.ts';
+import { ReaderThread } from '../reader/reader-thread.ts';
 import { FragmentWriter, type MemberPlace } from './fragment-writer.ts';
 import { describeFsError } from '../reader/fs-errors.ts';
 import { IndexWriter } from './index-writer.ts';
@@ -88,12 +89,14 @@ export class ImageWriter {
   readonly #linksPrepared = new Set<string>();
   readonly #chunkBytes: number;
   readonly #fileMeters: FileMeters;
+  /** Opens, reads and hashes files off the main thread; ended by `finish` or `abort`. */
+  readonly #reader = new ReaderThread();
   #indexDone = false;
 
   constructor(options: ImageWriterOptions) {
     this.#options = options;
     this.#keys = imageKeys(options.backupId);
-    this.#fragments = new FragmentWriter({ sinks: options.sinks, pool: options.pool, fragmentSizeBytes: options.fragmentSizeBytes, abortGraceMs: options.abortGraceMs, sinkSpan: options.meters.sinkSpan });
+    this.#fragments = new FragmentWriter({ sinks: options.sinks, pool: options.pool, fragmentSizeBytes: options.fragmentSizeBytes, abortGraceMs: options.abortGraceMs, sinkSpan: options.meters.sinkSpan, checksumTime: options.meters.fragmentHash });
     this.#fileMeters = { read: options.meters.read, hash: options.meters.fileHash };
     this.#index = new IndexWriter(options.store, this.#keys.index, options.abortGraceMs);
     this.#blockMaps = new BlockMapWriter(options.store, options.backupId, options.abortGraceMs);
@@ -167,7 +170,7 @@ export class ImageWriter {
       this.#linksPrepared.add(linkKey);
     }
     try {
-      return { entry, file: await prepareFile(sourcePath, stats, this.#chunkBytes, this.#fileMeters) };
+      return { entry, file: await this.#reader.prepare(sourcePath, stats, this.#chunkBytes, this.#fileMeters) };
     } catch (error) {
       if (error instanceof UnreadableFileError) return { entry, unreadable: error.reason };
       throw error;
@@ -203,6 +206,7 @@ export class ImageWriter {
 
   /** Closes the last fragment and the index; after this every object but the manifest is durable. */
   async finish(): Promise<{ fragments: Fragment[]; indexKey: string; indexSha256: string; indexEntries: number }> {
+    await this.#reader.close();
     const fragments = await this.#fragments.finish();
     await this.#blockMaps.finish();
     const index = await this.#index.finish();
@@ -212,7 +216,7 @@ export class ImageWriter {
 
   /** Stops every upload in flight; they leave nothing behind, or are named by `discardWritten` if they would not stop. Never rejects. */
   async abort(reason: unknown): Promise<void> {
-    await Promise.all([this.#fragments.abort(reason), this.#index.abort(reason), this.#blockMaps.abort(reason)]);
+    await Promise.all([this.#fragments.abort(reason), this.#index.abort(reason), this.#blockMaps.abort(reason), this.#reader.close()]);
   }
 
   /**
@@ -272,7 +276,7 @@ export class ImageWriter {
     if (!file) {
       // Skipped ahead as a later link of a file whose first path then could not be read.
       try {
-        file = await prepareFile(sourcePath, walked, this.#chunkBytes, this.#fileMeters);
+        file = await this.#reader.prepare(sourcePath, walked, this.#chunkBytes, this.#fileMeters);
       } catch (error) {
         if (!(error instanceof UnreadableFileError)) throw error;
         return this.unreadable(path, error.reason);
@@ -326,7 +330,7 @@ export class ImageWriter {
     return readBlockMap(base.store, base.backupId, before.blockMap, before.size);
   }
 
-  #spec(path: string, type: MemberSpec['type'], stats: BigIntStats): MemberSpec {
+  #spec(path: string, type: MemberSpec['type'], stats: FileStats): MemberSpec {
     return {
       path,
       type,
@@ -338,7 +342,7 @@ export class ImageWriter {
     };
   }
 
-  async #record(spec: MemberSpec, place: MemberPlace, sha256?: string, stats?: BigIntStats, blocks?: Pick<IndexEntry, 'blockMap' | 'unchangedBlocksIn'>): Promise<void> {
+  async #record(spec: MemberSpec, place: MemberPlace, sha256?: string, stats?: FileStats, blocks?: Pick<IndexEntry, 'blockMap' | 'unchangedBlocksIn'>): Promise<void> {
     const entry: IndexEntry = {
       path: spec.path,
       type: spec.type === 'link' ? 'hardlink' : spec.type,

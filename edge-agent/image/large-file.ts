@@ -110,8 +110,15 @@ async function storeDiff(input: LargeFileInput, reader: BlockReader, spec: Membe
   }
   const map = encodeSparseMap(segments, spec.size);
   const place = await input.fragments.add(sparseHeader(spec, segments, map.byteLength), async (write) => {
-    await write(map);
-    for (const { data } of changed) await write(data);
+    // The fragment checksum takes the member's data (map and segments) by its sha256: a few changed blocks, hashed once more.
+    const member = createHash('sha256');
+    const pass = async (chunk: Uint8Array): Promise<void> => {
+      member.update(chunk);
+      await write(chunk);
+    };
+    await pass(map);
+    for (const { data } of changed) await pass(data);
+    return { sha256: member.digest('hex') };
   });
   return { place, sha256: whole.digest('hex'), hashes, unchangedBlocksIn: base.backupId, storedBytes: map.byteLength + changedBytes };
 }
@@ -146,13 +153,20 @@ async function storeSparse(input: LargeFileInput, reader: BlockReader, spec: Mem
     end = offset;
   };
   const place = await input.fragments.add(sparseHeader(spec, segments, map.byteLength), async (write) => {
-    await write(map);
+    // The fragment checksum takes the member's data (map and data blocks, not the file with its holes) by its sha256.
+    const member = createHash('sha256');
+    const pass = async (chunk: Uint8Array): Promise<void> => {
+      member.update(chunk);
+      await write(chunk);
+    };
+    await pass(map);
     for (const segment of segments) {
       holeTo(segment.offset);
-      await copyBlocks(input, reader, segment.offset, segment.offset + segment.length, whole, hashes, write);
+      await copyBlocks(input, reader, segment.offset, segment.offset + segment.length, whole, hashes, pass);
       end = segment.offset + segment.length;
     }
     holeTo(spec.size);
+    return { sha256: member.digest('hex') };
   });
   return { place, sha256: whole.digest('hex'), hashes, storedBytes: map.byteLength + segments.reduce((sum, s) => sum + s.length, 0) };
 }
@@ -160,8 +174,12 @@ async function storeSparse(input: LargeFileInput, reader: BlockReader, spec: Mem
 async function storePlain(input: LargeFileInput, reader: BlockReader, spec: MemberSpec) {
   const hashes = Buffer.alloc(blockCount(spec.size) * HASH_BYTES);
   const whole = createHash('sha256');
-  const place = await input.fragments.add(packHeader(spec), (write) => copyBlocks(input, reader, 0, spec.size, whole, hashes, write));
-  return { place, sha256: whole.digest('hex'), hashes, storedBytes: spec.size };
+  // A whole member's data is the file: its sha256 is also what the fragment checksum takes.
+  const place = await input.fragments.add(packHeader(spec), async (write) => {
+    await copyBlocks(input, reader, 0, spec.size, whole, hashes, write);
+    return { sha256: whole.digest('hex') };
+  });
+  return { place, sha256: place.result!.sha256, hashes, storedBytes: spec.size };
 }
 
 /** Copies the blocks in [from, to) (block-aligned `from`) to the member, hashing them whole and block by block. */

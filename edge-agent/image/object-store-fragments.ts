@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
 import { CairnError } from '#core/errors.ts';
 import { fragmentLabel, type FragmentLocation } from '#core/model/image.ts';
 import type { FragmentSink, FragmentSinks, FragmentSource, WrittenFragment } from '#core/ports/fragment-sink.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { BusyMeter } from '../transport/busy-meter.ts';
 import { decodingFragmentSource } from '../codec/zstd-fragment-source.ts';
 
 /**
@@ -16,20 +14,16 @@ export class ObjectStoreFragmentSink implements FragmentSink {
   readonly endOfMedia = false;
   readonly #store: ObjectStore;
   readonly #keyOf: (n: number) => string;
-  readonly #hashTime: BusyMeter;
 
-  /** `hashTime` counts the time spent on the fragments' sha256 (the job's hashing figure). */
-  constructor(store: ObjectStore, keyOf: (n: number) => string, hashTime = new BusyMeter()) {
+  constructor(store: ObjectStore, keyOf: (n: number) => string) {
     this.#store = store;
     this.#keyOf = keyOf;
-    this.#hashTime = hashTime;
   }
 
   async write(number: number, body: AsyncIterable<Uint8Array>): Promise<WrittenFragment> {
     const key = this.#keyOf(number);
-    const hash = createHash('sha256');
-    const stored = await this.#store.put(key, hashed(body, hash, this.#hashTime));
-    return { location: { kind: 'object', key }, bytes: stored.bytes, sha256: hash.digest('hex') };
+    const stored = await this.#store.put(key, body);
+    return { location: { kind: 'object', key }, bytes: stored.bytes };
   }
 
   async discard(location: FragmentLocation): Promise<void> {
@@ -39,8 +33,8 @@ export class ObjectStoreFragmentSink implements FragmentSink {
 }
 
 /** The sinks of a copy on an object store: one, never full. */
-export function objectStoreSinks(store: ObjectStore, keyOf: (n: number) => string, hashTime?: BusyMeter): FragmentSinks {
-  const sink = new ObjectStoreFragmentSink(store, keyOf, hashTime);
+export function objectStoreSinks(store: ObjectStore, keyOf: (n: number) => string): FragmentSinks {
+  const sink = new ObjectStoreFragmentSink(store, keyOf);
   return {
     first: () => Promise.resolve(sink),
     next: () => Promise.reject(new CairnError(StatusCode.UNABLE_TO_ALLOCATE_MEDIA, 'an object storage unit reported end of media')),
@@ -60,14 +54,4 @@ export function objectStoreFragmentSource(store: ObjectStore, storageUnit: strin
     if (location.kind === 'object') return range === undefined ? store.get(location.key) : store.get(location.key, { start: range.start, end: range.end });
     throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `${fragmentLabel(fragment)} is on tape, and this agent cannot read tape yet; storage unit ${storageUnit} holds objects only`);
   });
-}
-
-/** Hashes what the store consumes, chunk by chunk, without holding on to any. */
-async function* hashed(source: AsyncIterable<Uint8Array>, hash: ReturnType<typeof createHash>, hashTime: BusyMeter): AsyncGenerator<Uint8Array, void, undefined> {
-  for await (const chunk of source) {
-    hashTime.start();
-    hash.update(chunk);
-    hashTime.stop();
-    yield chunk;
-  }
 }

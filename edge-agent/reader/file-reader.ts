@@ -63,6 +63,26 @@ export async function openWalkedFile(sourcePath: string, walked: BigIntStats): P
   }
 }
 
+/** The `fstat` fields of an opened file that the image records (a BigIntStats has them all). */
+export type FileStats = Pick<BigIntStats, 'dev' | 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'size' | 'mtimeNs' | 'ctimeNs'>;
+
+/** Why the content stored differs from the file as it is now (see copyFileContent). */
+export type ContentProblem = { kind: 'read-failed'; at: number; error: unknown } | { kind: 'shrank'; from: number; to: number } | { kind: 'grew'; size: number } | { kind: 'modified' };
+
+/** A content problem in words, for the unreadable list; the one wording of both readers (this one and reader-thread.ts). */
+export function problemText(problem: ContentProblem): string {
+  switch (problem.kind) {
+    case 'read-failed':
+      return `read failed at byte ${problem.at} (${describeFsError(problem.error)}); stored zeros from there`;
+    case 'shrank':
+      return `changed during backup: shrank from ${problem.from} to ${problem.to} bytes; stored zeros from there`;
+    case 'grew':
+      return `changed during backup: grew beyond ${problem.size} bytes; stored the first ${problem.size}`;
+    case 'modified':
+      return 'changed during backup: modified while being read';
+  }
+}
+
 export interface CopyResult {
   sha256: string;
   /** Set when what was stored differs from the file as it is now: the reason, for the unreadable list. */
@@ -78,7 +98,7 @@ export interface CopyResult {
  */
 export interface PreparedFile {
   /** `fstat` at open; `stats.size` is the size the tar header promises. */
-  readonly stats: BigIntStats;
+  readonly stats: FileStats;
   /**
    * Streams exactly `stats.size` bytes to `write` (see copyFileContent for
    * files that change meanwhile), then closes the file. Call once.
@@ -217,15 +237,15 @@ class ContentReader {
       }
     } catch (error) {
       this.done = true;
-      this.problem = `read failed at byte ${this.position} (${describeFsError(error)}); stored zeros from there`;
+      this.problem = problemText({ kind: 'read-failed', at: this.position, error });
       return undefined;
     }
     if (bytesRead === 0 && remaining > 0) {
       this.done = true;
-      this.problem = `changed during backup: shrank from ${this.size} to ${this.position} bytes; stored zeros from there`;
+      this.problem = problemText({ kind: 'shrank', from: this.size, to: this.position });
       return undefined;
     }
-    if (bytesRead > want) this.problem = `changed during backup: grew beyond ${this.size} bytes; stored the first ${this.size}`;
+    if (bytesRead > want) this.problem = problemText({ kind: 'grew', size: this.size });
     const data = buffer.subarray(0, Math.min(bytesRead, want));
     this.position += data.byteLength;
     if (this.position === this.size) this.done = true;
@@ -241,6 +261,6 @@ class ContentReader {
     } catch {
       return; // the content is already read; an fstat failure now says nothing about it
     }
-    if (after.mtimeNs !== mtimeNs) this.problem = 'changed during backup: modified while being read';
+    if (after.mtimeNs !== mtimeNs) this.problem = problemText({ kind: 'modified' });
   }
 }

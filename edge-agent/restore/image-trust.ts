@@ -59,7 +59,7 @@ export function manifestMismatches(image: Image, copy: ImageCopy, manifest: Imag
   copy.fragments.forEach((fragment, i) => {
     const found = manifest.fragments[i];
     if (!found) return;
-    for (const field of ['number', 'location', 'bytes', 'sha256', 'encoding'] as const) compare(`fragments[${i}].${field}`, fragment[field], found[field]);
+    for (const field of ['number', 'location', 'bytes', 'sha256', 'checksum', 'encoding'] as const) compare(`fragments[${i}].${field}`, fragment[field], found[field]);
   });
   return out;
 }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { CairnError, NotFoundError } from '#core/errors.ts';
 import { readUntilAborted, terminated, untilAborted } from './until-aborted.ts';
 import { fragmentLabel, type Fragment, type ImageCopy, type Image } from '#core/model/image.ts';
@@ -17,6 +16,7 @@ import { memberOwner, pathOfMember } from '../image/tar-member.ts';
 import { CorruptFragmentError } from '../codec/seek-table.ts';
 import { realMemberSize } from '../image/sparse-member.ts';
 import { BlockChain, type OpenImage } from './block-chain.ts';
+import { fragmentChecksum, TAR_MEMBERS_CHECKSUM } from '../image/fragment-digest.ts';
 
 export interface RestoreOptions {
   /** The storage unit of the copy read (the primary copy's unless `copy` says otherwise). */
@@ -237,22 +237,24 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
   await cursor.endFragment(fragment.number, missing(broken ? () => `not restored: ${label} is unreadable from there on` : noMember));
 }
 
-/** Hashes a fragment as it streams; once it has ended, says how it differs from the catalog. */
+/** Recomputes a fragment's checksum (whichever its `checksum` says) as it streams; once it has ended, says how it differs from the catalog. */
 class FragmentCheck {
   readonly #fragment: Fragment;
-  readonly #hash = createHash('sha256');
+  readonly #hash: ReturnType<typeof fragmentChecksum>;
+  /** False for a compressed fragment whose checksum is of its stored bytes: its source checked those (codec/zstd-fragment-source.ts). */
+  readonly #hashing: boolean;
   #bytes = 0;
   #ended = false;
 
   constructor(fragment: Fragment) {
     this.#fragment = fragment;
+    this.#hash = fragmentChecksum(fragment);
+    this.#hashing = fragment.encoding === undefined || fragment.checksum === TAR_MEMBERS_CHECKSUM;
   }
 
   async *pass(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
-    // An encoded fragment's sha256 is of its stored bytes, which its source hashes: hashing the tar bytes too would be wasted.
-    const hashing = this.#fragment.encoding === undefined;
     for await (const chunk of body) {
-      if (hashing) this.#hash.update(chunk);
+      if (this.#hashing) this.#hash.update(chunk);
       this.#bytes += chunk.byteLength;
       yield chunk;
     }
@@ -262,14 +264,14 @@ class FragmentCheck {
   /** Undefined when the fragment matches (or was not read to its end). */
   problem(): string | undefined {
     if (!this.#ended) return undefined;
-    // An encoded (compressed) fragment reads as its tar archive: its source checked the stored bytes and sha256 (codec/zstd-fragment-source.ts); the tar size is what is left to check.
-    const { encoding } = this.#fragment;
-    if (encoding !== undefined) return this.#bytes === encoding.tarBytes ? undefined : `the fragment decompresses to ${this.#bytes} tar bytes, the catalog says ${encoding.tarBytes}`;
+    // A compressed fragment reads as its tar archive: its size is `encoding.tarBytes`, not the stored `bytes`.
+    const { encoding, sha256: expected } = this.#fragment;
+    const expectedBytes = encoding?.tarBytes ?? this.#fragment.bytes;
+    const sizeProblem = this.#bytes === expectedBytes ? undefined : encoding !== undefined ? `decompresses to ${this.#bytes} tar bytes, the catalog says ${expectedBytes}` : this.#bytes < expectedBytes ? `is truncated: ${this.#bytes} of ${expectedBytes} bytes` : `is ${this.#bytes} bytes, the catalog says ${expectedBytes}`;
+    if (!this.#hashing) return sizeProblem === undefined ? undefined : `the fragment ${sizeProblem}`;
     const sha256 = this.#hash.digest('hex');
-    const { bytes: expectedBytes, sha256: expected } = this.#fragment;
-    if (this.#bytes === expectedBytes && sha256 === expected) return undefined;
-    const size = this.#bytes < expectedBytes ? `truncated: ${this.#bytes} of ${expectedBytes} bytes` : this.#bytes > expectedBytes ? `${this.#bytes} bytes, the catalog says ${expectedBytes}` : `${this.#bytes} bytes as expected`;
-    return `the fragment is ${size}, with sha256 ${sha256} where the catalog says ${expected}`;
+    if (sizeProblem === undefined && sha256 === expected) return undefined;
+    return `the fragment ${sizeProblem ?? `is ${this.#bytes} bytes as expected`}, with sha256 ${sha256} where the catalog says ${expected}`;
   }
 }
 

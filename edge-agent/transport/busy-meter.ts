@@ -43,6 +43,15 @@ export class BusyMeter {
     }
   }
 
+  /**
+   * Counts `ms` measured elsewhere: work done on another thread that reports
+   * its own duration (the reader thread's hashing). Such work is serial on
+   * its thread, so its durations add up without overlapping.
+   */
+  add(ms: number): void {
+    if (ms > 0) this.#totalMs += ms;
+  }
+
   /** Milliseconds counted so far, including an operation still in flight. */
   get ms(): number {
     const open = this.#inFlight > 0 ? this.#clock() - this.#since : 0;
@@ -54,16 +63,22 @@ export class BusyMeter {
  * Where a backup's time goes, measured on the data path (see the rule in
  * core/jobs/bottleneck.ts, which reads these figures):
  * - `read`: the reader side's file-system work: walking (readdir, lstat),
- *   opening and fstat'ing files, reading them;
+ *   opening and fstat'ing files, reading them (on the reader thread: from
+ *   the request to its answer, so its queue counts as reading);
  * - `sinkSpan`: fragment writes in progress at the sink, from its first
  *   call to its durable end (flush, fsync); the writer's busy time is this
- *   span less its waits for a full buffer and its hashing;
- * - `fileHash`, `fragmentHash`: the sha256 of file content and of fragments;
+ *   span less its waits for a full buffer;
+ * - `fileHash`: the sha256 of file content, which the reader thread times
+ *   and reports (its hashing is serial, so the reports add up);
+ * - `fragmentHash`: the fragment checksum's own hashing, of headers and
+ *   padding only (tar-members-1, see image/fragment-digest.ts), done as
+ *   the packer produces them, on the reader's side of the pool;
  * - `readerWait`: the reader waited for the writer: for an empty buffer, or
  *   for a fragment's sink to finish before the next fragment could start;
  * - `writerWait`: the writer waited for a full buffer.
  * The main thread's busy time comes from Node's event loop utilisation:
- * it is the one thread that hashes, packs and copies.
+ * it packs, copies into the pool and drives the writes; file I/O and
+ * content hashing are on the reader thread, whose hashing `fileHash` shows.
  */
 export class DataPathMeters {
   readonly read = new BusyMeter();
@@ -85,12 +100,11 @@ export class DataPathMeters {
   times(): DataPathTimes {
     const loop = performance.eventLoopUtilization(this.#loopAtStart);
     const writerWaitMs = this.writerWait.ms;
-    const fragmentHashMs = this.fragmentHash.ms;
     return {
       elapsedMs: ms(monotonic() - this.#startedAt),
       readMs: ms(this.read.ms),
-      writeMs: ms(Math.max(0, this.sinkSpan.ms - writerWaitMs - fragmentHashMs)),
-      hashMs: ms(this.fileHash.ms + fragmentHashMs),
+      writeMs: ms(Math.max(0, this.sinkSpan.ms - writerWaitMs)),
+      hashMs: ms(this.fileHash.ms + this.fragmentHash.ms),
       readerWaitMs: ms(this.readerWait.ms),
       writerWaitMs: ms(writerWaitMs),
       mainThreadMs: ms(loop.active),

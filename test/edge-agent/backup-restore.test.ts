@@ -6,6 +6,7 @@ import path from 'node:path';
 import { extract as tarExtract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '#agent/image/backup.ts';
+import { TarMembersVerifier } from '#agent/image/fragment-digest.ts';
 import { readIndex } from '#agent/image/index-reader.ts';
 import { readManifest } from '#agent/image/manifest.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
@@ -131,7 +132,8 @@ describe('backup and restore of a tree', () => {
     for (const fragment of result.fragments) {
       const bytes = await readAll(await store.get(keyOf(fragment)));
       expect(bytes.length).toBe(fragment.bytes);
-      expect(createHash('sha256').update(bytes).digest('hex')).toBe(fragment.sha256);
+      expect(fragment.checksum).toBe('tar-members-1');
+      expect(new TarMembersVerifier().update(bytes).digest()).toBe(fragment.sha256);
     }
     const manifest = await readManifest(store, result.manifestKey);
     expect(manifest).toMatchObject({ backupId: result.backupId, fileCount: result.fileCount, bytes: result.bytes, indexSha256: result.indexSha256, fragments: result.fragments });

@@ -5,6 +5,7 @@ import { imageKeys } from '#core/ids.ts';
 import type { Fragment, Image, ImageCopy } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
 import { readAll, type ObjectStore } from '#core/ports/object-store.ts';
+import { fragmentChecksum } from '#agent/image/fragment-digest.ts';
 import { encodeManifest, MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type ImageManifest } from '#agent/image/manifest.ts';
 
 /*
@@ -44,7 +45,7 @@ export async function indexLines(store: ObjectStore, image: Image): Promise<Inde
     .map((line) => JSON.parse(line) as IndexEntry);
 }
 
-async function rewriteManifest(store: ObjectStore, image: Image, edit: (manifest: ImageManifest) => void): Promise<void> {
+export async function rewriteManifest(store: ObjectStore, image: Image, edit: (manifest: ImageManifest) => void): Promise<void> {
   const { manifestKey } = copy1(image);
   const manifest = JSON.parse((await objectBytes(store, manifestKey)).toString('utf8')) as ImageManifest;
   edit(manifest);
@@ -67,7 +68,7 @@ export async function rewriteIndex(store: ObjectStore, image: Image, edit: (line
 
 /**
  * Replaces fragment `number` with `edit`'s bytes; with `reseal` (default)
- * its size and sha256 are fixed in the manifest and the returned catalog
+ * its size and checksum are fixed in the manifest and the returned catalog
  * record, so only what the edit changed inside the tar is wrong.
  */
 export async function rewriteFragment(store: ObjectStore, image: Image, number: number, edit: (bytes: Buffer) => Buffer, options: { reseal?: boolean } = {}): Promise<Image> {
@@ -75,7 +76,10 @@ export async function rewriteFragment(store: ObjectStore, image: Image, number: 
   const bytes = edit(await objectBytes(store, keyOf(fragment)));
   await store.put(keyOf(fragment), bytes);
   if (options.reseal === false) return image;
-  const sealed = { ...fragment, bytes: bytes.length, sha256: sha256(bytes) };
+  // Resealed with the checksum the fragment records (tar-members-1, or stored-bytes for an old image).
+  const checksum = fragmentChecksum(fragment);
+  checksum.update(bytes);
+  const sealed = { ...fragment, bytes: bytes.length, sha256: checksum.digest('hex') };
   const fragments = copy1(image).fragments.map((f) => (f.number === number ? sealed : f));
   const total = fragments.reduce((sum, f) => sum + f.bytes, 0);
   await rewriteManifest(store, image, (m) => {

@@ -10,7 +10,7 @@ import type { IndexEntry } from '#core/model/task.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
-import { copy1, forgeImage, keyOf, headerOffset, indexLines, objectBytes, rewriteFragment, rewriteIndex, setHeaderSize, sha256 } from './forge.ts';
+import { copy1, forgeImage, keyOf, headerOffset, indexLines, objectBytes, rewriteFragment, rewriteIndex, rewriteManifest, setHeaderSize, sha256 } from './forge.ts';
 import { backupTask, catalogImage, patterned, recordingReporter, tempDir } from './helpers.ts';
 
 const MiB = 1024 * 1024;
@@ -152,6 +152,23 @@ describe('restore of a damaged or forged image', () => {
 
       expect(failure.statusCode).toBe(StatusCode.CORRUPT_IMAGE);
       expect(failure.message).toBe(`image host1_1700000000 is corrupt: its manifest ${copy1(f.image).manifestKey} is missing from storage unit disk1`);
+    });
+
+    it('refuses a manifest that says a fragment has the older whole-byte checksum where the catalog says tar-members-1', async () => {
+      // Prepare: a forger swaps fragment 1 and rewrites its manifest entry as a stored-bytes sha256, which is easier to forge for a whole file.
+      const f = await backedUp();
+      const fragment = copy1(f.image).fragments[0]!;
+      expect(fragment.checksum).toBe('tar-members-1');
+      const bytes = await objectBytes(f.store, keyOf(fragment));
+      await rewriteManifest(f.store, f.image, (m) => {
+        m.fragments[0] = { ...m.fragments[0]!, checksum: 'stored-bytes', sha256: sha256(bytes) };
+      });
+
+      const failure = await failureOf(restore(f, f.image));
+
+      expect(failure.statusCode).toBe(StatusCode.CORRUPT_IMAGE);
+      expect(failure.details).toContain('fragments[0].checksum: the manifest has "stored-bytes", the catalog "tar-members-1"');
+      expect(existsSync(f.target)).toBe(false);
     });
 
     it('refuses a file whose index line has no sha256, before anything is written', async () => {

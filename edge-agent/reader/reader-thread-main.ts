@@ -1,0 +1,203 @@
+/*
+ * The body of the reader thread (see reader-thread.ts), as one self-contained
+ * function: the thread is started from its source text (`eval`), so the same
+ * code runs from the TypeScript sources, from the esbuild bundle and under
+ * the test runner, with no second entry file to locate or to bundle. It may
+ * therefore use nothing from outside itself but Node built-ins, which it gets
+ * through `process.getBuiltinModule`, and declares no classes.
+ *
+ * Protocol: messages are batches (arrays) of requests, handled in order;
+ * the replies to a batch go back as one array. Requests (at most one reply
+ * each):
+ * - `{ op: 'open', id, path, dev, ino, chunkBytes }`: opens the walked file
+ *   (O_NOFOLLOW | O_NONBLOCK), fstats it, checks it is the same regular file,
+ *   reads and hashes its first chunk. Replies an OpenFailure or a ChunkReply
+ *   with `stats`.
+ * - `{ op: 'next', id }`: reads and hashes the next chunk; a ChunkReply.
+ * - `{ op: 'close', id }`: closes the file; no reply.
+ * A ChunkReply carries the chunk's bytes as a transferred ArrayBuffer, and
+ * once the content is done: `sha256` (of the bytes stored, zero-fill
+ * included), `problem` when the file did not match its header size or was
+ * modified while read, and `zeros`, how many zero bytes to store after the
+ * last chunk. The file is closed as soon as it is done.
+ */
+
+/** The file-system fields of the `fstat` at open that the image needs (bigints, as `{ bigint: true }` gives them). */
+export interface WorkerStats {
+  dev: bigint;
+  ino: bigint;
+  mode: bigint;
+  nlink: bigint;
+  uid: bigint;
+  gid: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+export type ReaderRequest = { op: 'open'; id: number; path: string; dev: bigint; ino: bigint; chunkBytes: number } | { op: 'next'; id: number } | { op: 'close'; id: number };
+
+export interface ChunkReply {
+  id: number;
+  stats?: WorkerStats;
+  data: ArrayBuffer;
+  length: number;
+  done: boolean;
+  sha256?: string;
+  problem?: ReadProblem;
+  zeros?: number;
+  /** Milliseconds this reply spent hashing, for the job's hashing figure. */
+  hashMs: number;
+}
+
+/** What went wrong reading a file, in data; the main thread words it (file-reader.ts's problem texts). */
+export type ReadProblem = { kind: 'read-failed'; at: number; error: FsErrorData } | { kind: 'shrank'; from: number; to: number } | { kind: 'grew'; size: number } | { kind: 'modified' };
+
+/** A file-system error as it crosses threads: its errno code and message. */
+export interface FsErrorData {
+  code?: string;
+  message: string;
+}
+
+/** The file cannot be backed up: at `open` (what `missing` means for ENOENT there) or its fstat, or it was replaced. */
+export type OpenFailure = { id: number; error: FsErrorData; at: 'open' | 'fstat' } | { id: number; replaced: true };
+
+export type ReaderReply = ChunkReply | OpenFailure | { id: number; bug: string };
+
+export function readerThreadMain(): void {
+  const fs = process.getBuiltinModule('node:fs');
+  const crypto = process.getBuiltinModule('node:crypto');
+  const { parentPort } = process.getBuiltinModule('node:worker_threads');
+  const { performance } = process.getBuiltinModule('node:perf_hooks');
+  if (!parentPort) return;
+  const port = parentPort;
+  const ZEROS = new Uint8Array(64 * 1024);
+
+  interface OpenFile {
+    fd: number;
+    size: number;
+    position: number;
+    chunkBytes: number;
+    mtimeNs: bigint;
+    hash: ReturnType<typeof crypto.createHash>;
+    problem: ReadProblem | undefined;
+  }
+  const files = new Map<number, OpenFile>();
+
+  const errorData = (error: unknown): FsErrorData => {
+    const code = (error as { code?: unknown } | undefined)?.code;
+    const message = error instanceof Error ? error.message : String(error);
+    return typeof code === 'string' ? { code, message } : { message };
+  };
+
+  const closeFile = (id: number): void => {
+    const file = files.get(id);
+    if (!file) return;
+    files.delete(id);
+    try {
+      fs.closeSync(file.fd);
+    } catch {
+      // A read-only descriptor: nothing was written that a failed close could lose.
+    }
+  };
+
+  /** Reads the next chunk; see ContentReader.next in file-reader.ts, whose semantics this keeps. */
+  const readChunk = (id: number, file: OpenFile): ChunkReply => {
+    const remaining = file.size - file.position;
+    const want = Math.min(file.chunkBytes, remaining);
+    // On the last read ask for one byte more: getting it means the file grew.
+    const last = want === remaining;
+    const buffer = Buffer.allocUnsafeSlow(last ? want + 1 : want);
+    let bytesRead = 0;
+    let failed: unknown;
+    try {
+      bytesRead = fs.readSync(file.fd, buffer, 0, buffer.length, file.position);
+    } catch (error) {
+      failed = error ?? new Error('read failed');
+    }
+    let hashMs = 0;
+    let length = 0;
+    let done = false;
+    if (failed !== undefined) {
+      file.problem = { kind: 'read-failed', at: file.position, error: errorData(failed) };
+      done = true;
+    } else if (bytesRead === 0 && remaining > 0) {
+      file.problem = { kind: 'shrank', from: file.size, to: file.position };
+      done = true;
+    } else {
+      if (bytesRead > want) file.problem = { kind: 'grew', size: file.size };
+      length = Math.min(bytesRead, want);
+      const started = performance.now();
+      file.hash.update(buffer.subarray(0, length));
+      hashMs += performance.now() - started;
+      file.position += length;
+      done = file.position === file.size;
+    }
+    const reply: ChunkReply = { id, data: buffer.buffer as ArrayBuffer, length, done, hashMs };
+    if (!done) return reply;
+    const zeros = file.size - file.position;
+    const started = performance.now();
+    for (let left = zeros; left > 0; left -= ZEROS.length) file.hash.update(left >= ZEROS.length ? ZEROS : ZEROS.subarray(0, left));
+    reply.sha256 = file.hash.digest('hex');
+    reply.hashMs += performance.now() - started;
+    if (zeros > 0) reply.zeros = zeros;
+    if (file.problem === undefined) {
+      // After the last read: a file whose mtime moved was written to while we read it.
+      try {
+        if (fs.fstatSync(file.fd, { bigint: true }).mtimeNs !== file.mtimeNs) file.problem = { kind: 'modified' };
+      } catch {
+        // The content is already read; an fstat failure now says nothing about it.
+      }
+    }
+    if (file.problem !== undefined) reply.problem = file.problem;
+    closeFile(id);
+    return reply;
+  };
+
+  const open = (request: Extract<ReaderRequest, { op: 'open' }>): ReaderReply => {
+    let fd: number;
+    try {
+      fd = fs.openSync(request.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    } catch (error) {
+      return { id: request.id, error: errorData(error), at: 'open' };
+    }
+    let stats;
+    try {
+      stats = fs.fstatSync(fd, { bigint: true });
+    } catch (error) {
+      fs.closeSync(fd);
+      return { id: request.id, error: errorData(error), at: 'fstat' };
+    }
+    if (!stats.isFile() || stats.ino !== request.ino || stats.dev !== request.dev) {
+      fs.closeSync(fd);
+      return { id: request.id, replaced: true };
+    }
+    const file: OpenFile = { fd, size: Number(stats.size), position: 0, chunkBytes: request.chunkBytes, mtimeNs: stats.mtimeNs, hash: crypto.createHash('sha256'), problem: undefined };
+    files.set(request.id, file);
+    const reply = readChunk(request.id, file);
+    reply.stats = { dev: stats.dev, ino: stats.ino, mode: stats.mode, nlink: stats.nlink, uid: stats.uid, gid: stats.gid, size: stats.size, mtimeNs: stats.mtimeNs, ctimeNs: stats.ctimeNs };
+    return reply;
+  };
+
+  const handle = (request: ReaderRequest): ReaderReply | undefined => {
+    if (request.op === 'open') return open(request);
+    if (request.op === 'close') return void closeFile(request.id);
+    const file = files.get(request.id);
+    // A `next` for a file already done or closed is a caller's bug; answer it so nothing waits forever.
+    if (!file) return { id: request.id, bug: `the reader thread has no open file ${request.id}` };
+    return readChunk(request.id, file);
+  };
+
+  // Requests come in batches and the replies go back as one: one wake-up of each thread per batch, not per file.
+  port.on('message', (batch: ReaderRequest[]) => {
+    const replies: ReaderReply[] = [];
+    const transfer: ArrayBuffer[] = [];
+    for (const request of batch) {
+      const reply = handle(request);
+      if (reply === undefined) continue;
+      replies.push(reply);
+      if ('data' in reply) transfer.push(reply.data);
+    }
+    if (replies.length > 0) port.postMessage(replies, transfer);
+  });
+}

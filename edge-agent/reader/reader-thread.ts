@@ -1,0 +1,156 @@
+import { Worker } from 'node:worker_threads';
+import { describeFsError } from './fs-errors.ts';
+import { problemText, UnreadableFileError, type CopyResult, type FileMeters, type PreparedFile } from './file-reader.ts';
+import { readerThreadMain, type ChunkReply, type FsErrorData, type ReaderReply, type ReaderRequest } from './reader-thread-main.ts';
+
+/** A read-only block of zeros for the zero-fill of a file that shrank; chunks handed on are never written to. */
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/**
+ * The client reader's file I/O and content hashing on a thread of its own.
+ *
+ * Why: on the main thread every small file cost an `open` and a `read`
+ * through the libuv thread pool (two hand-offs and two wake-ups each) plus
+ * synchronous `fstat`s, and every byte was hashed there; with 20,000 small
+ * files that thread was the bottleneck. Here one thread does the whole
+ * sequence synchronously (open O_NOFOLLOW|O_NONBLOCK, fstat, check it is the
+ * walked file, read, hash, the mtime re-check, close) and hands back filled
+ * buffers by transfer, so the main thread only packs and writes. The safety
+ * checks and the zero-fill/cut semantics are those of file-reader.ts; the
+ * problem texts are worded there.
+ *
+ * Memory: what is in flight is what the caller asks for (the read-ahead's
+ * first chunks and one chunk prefetched for the file being copied); the
+ * thread holds no data between requests.
+ *
+ * The thread keeps the process alive only while a reply is awaited, so a
+ * forgotten idle one never does; `close` ends it. A thread that dies fails every request in flight and
+ * every later one.
+ */
+export class ReaderThread {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, { resolve: (reply: ReaderReply) => void; reject: (error: unknown) => void }>();
+  #nextId = 1;
+  #outbox: ReaderRequest[] = [];
+  #dead: Error | undefined;
+
+  constructor() {
+    // esbuild's keepNames may wrap nested functions in `__name(...)`; the thread has no such helper, so it gets a no-op one.
+    // No execArgv: the thread needs no loader hooks (`--import tsx`), and loading them would cost it a start-up.
+    this.#worker = new Worker(`const __name = (target) => target;\n(${readerThreadMain.toString()})();`, { eval: true, execArgv: [] });
+    this.#worker.unref();
+    this.#worker.on('message', (replies: ReaderReply[]) => {
+      for (const reply of replies) {
+        const waiter = this.#pending.get(reply.id);
+        this.#pending.delete(reply.id);
+        waiter?.resolve(reply);
+      }
+      if (this.#pending.size === 0) this.#worker.unref();
+    });
+    this.#worker.on('error', (error) => this.#fail(new Error(`the reader thread failed: ${error.message}`, { cause: error })));
+    this.#worker.on('exit', (code) => this.#fail(new Error(`the reader thread exited (code ${code})`)));
+  }
+
+  /**
+   * Opens a walked file on the thread and reads its first chunk: the
+   * thread's PreparedFile (see prepareFile in file-reader.ts for the
+   * contract). Rejects with UnreadableFileError for a file that cannot be
+   * backed up, and with an Error when the thread itself failed.
+   */
+  async prepare(sourcePath: string, walked: { dev: bigint; ino: bigint }, chunkBytes: number, meters: FileMeters): Promise<PreparedFile> {
+    const id = this.#nextId++;
+    const reply = await meters.read.track(() => this.#request({ op: 'open', id, path: sourcePath, dev: walked.dev, ino: walked.ino, chunkBytes }));
+    if ('replaced' in reply) throw new UnreadableFileError('replaced during backup');
+    if ('error' in reply) throw new UnreadableFileError(reply.at === 'open' ? describeFsError(asError(reply.error), 'vanished during backup') : describeFsError(asError(reply.error)), { cause: asError(reply.error) });
+    const first = this.#chunk(reply);
+    const stats = first.stats!;
+    meters.hash.add(first.hashMs);
+    let head: ChunkReply | undefined = first;
+    let open = !first.done;
+    const close = (): void => {
+      if (open && !this.#dead) this.#post({ op: 'close', id });
+      open = false;
+    };
+    return {
+      stats,
+      copyTo: async (write, signal) => {
+        let current = head;
+        head = undefined;
+        if (!current) throw new Error('copyTo called twice');
+        let prefetch: Promise<ChunkReply> | undefined;
+        try {
+          for (;;) {
+            // Ask for the next chunk before writing this one: the thread reads while we write.
+            prefetch = current.done ? undefined : this.#next(id, meters);
+            prefetch?.catch(() => undefined);
+            if (current.length > 0) await write(Buffer.from(current.data, 0, current.length));
+            if (!prefetch) break;
+            signal?.throwIfAborted();
+            current = await prefetch;
+            prefetch = undefined;
+          }
+          open = false;
+          for (let left = current.zeros ?? 0; left > 0; left -= ZEROS.length) await write(left >= ZEROS.length ? ZEROS : ZEROS.subarray(0, left));
+          const result: CopyResult = { sha256: current.sha256! };
+          if (current.problem) result.problem = problemText(current.problem.kind === 'read-failed' ? { ...current.problem, error: asError(current.problem.error) } : current.problem);
+          return result;
+        } finally {
+          close();
+        }
+      },
+      dispose: async () => {
+        head = undefined;
+        close();
+      },
+    };
+  }
+
+  /** Ends the thread; requests in flight reject. */
+  async close(): Promise<void> {
+    this.#fail(new Error('the reader thread was closed'));
+    await this.#worker.terminate();
+  }
+
+  async #next(id: number, meters: FileMeters): Promise<ChunkReply> {
+    const reply = this.#chunk(await meters.read.track(() => this.#request({ op: 'next', id })));
+    meters.hash.add(reply.hashMs);
+    return reply;
+  }
+
+  #chunk(reply: ReaderReply): ChunkReply {
+    if ('data' in reply) return reply;
+    throw new Error('bug' in reply ? reply.bug : 'the reader thread answered a read with a failure to open');
+  }
+
+  #request(request: ReaderRequest): Promise<ReaderReply> {
+    if (this.#dead) return Promise.reject(this.#dead);
+    return new Promise((resolve, reject) => {
+      // Referenced while a reply is awaited: a backup waiting only on its reader must not let the process end.
+      if (this.#pending.size === 0) this.#worker.ref();
+      this.#pending.set(request.id, { resolve, reject });
+      this.#post(request);
+    });
+  }
+
+  /** Queues a request; what is queued in one turn of the event loop (the read-ahead's opens) goes as one message. */
+  #post(request: ReaderRequest): void {
+    this.#outbox.push(request);
+    if (this.#outbox.length > 1) return;
+    queueMicrotask(() => {
+      const batch = this.#outbox;
+      this.#outbox = [];
+      if (!this.#dead) this.#worker.postMessage(batch);
+    });
+  }
+
+  #fail(error: Error): void {
+    this.#dead ??= error;
+    for (const waiter of this.#pending.values()) waiter.reject(this.#dead);
+    this.#pending.clear();
+  }
+}
+
+/** A file-system error rebuilt from what crossed the thread boundary, for describeFsError. */
+function asError(data: FsErrorData): Error {
+  return Object.assign(new Error(data.message), data.code === undefined ? {} : { code: data.code });
+}
