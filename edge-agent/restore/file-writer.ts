@@ -210,11 +210,10 @@ export class FileWriter {
     const id = this.#nextId++;
     const files = entries.map((e) => ({ ...e.file, at: e.at, length: e.length }));
     const failed = (error: Error): void => {
-      // A dead worker's files are each complete under their name or absent: its temporary files are removed here.
-      for (const e of entries) {
-        void unlink(e.file.temp).catch(() => undefined);
-        e.resolve({ status: 'failed', error });
-      }
+      // A dead worker's files are each complete under their name or absent: its temporary files are removed here, before the files are answered.
+      void Promise.all(entries.map((e) => unlink(e.file.temp).catch(() => undefined))).then(() => {
+        for (const e of entries) e.resolve({ status: 'failed', error });
+      });
     };
     if (this.#failure) return failed(this.#failure);
     const worker = this.#started();
@@ -228,11 +227,18 @@ export class FileWriter {
     Atomics.store(this.#abort, 0, 1);
   }
 
-  /** Stops the worker (after the batches sent are answered: call when nothing is waited for). */
+  /**
+   * Stops the worker. Meant for when every batch sent was answered; a batch
+   * still under way is cut short: its files fail (each is complete under its
+   * name or absent, its temporary file removed).
+   */
   async close(): Promise<void> {
     const worker = this.#worker;
     this.#worker = undefined;
     if (worker) await worker.terminate();
+    const cut = new Error("the restore's file writer thread was stopped with files under way");
+    for (const sent of this.#sent.values()) sent.reject(cut);
+    this.#sent.clear();
   }
 
   #started(): Worker {

@@ -77,7 +77,9 @@ const WRITE_BATCH = 1024 * 1024;
  * Writes a file's content to `handle` (a fresh temporary file) and returns
  * the bytes written, or undefined when the content failed its check (already
  * reported) and must not be put in place. A plain member's is one write
- * of its verified content (small files) or `#streamedContent` (large ones);
+ * of its verified content (small files with `existing: 'rename'`; with
+ * `overwrite` they go to the writer thread instead, `#batchedFile`) or
+ * `#streamedContent` (large ones);
  * other encodings of a file's content (sparse members, block differences)
  * plug in here, with `#writeFile` doing the rest (temporary name, owner,
  * mode, times, rename).

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pack as createPack, type Pack } from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileWriter, type SmallFileOutcome } from '#agent/restore/file-writer.ts';
 import { extractTarStream, type DecideMember } from '#agent/restore/tar-extractor.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
@@ -191,3 +192,33 @@ describe('small files written in batches by the writer thread', () => {
 function sha256Of(buffer: Buffer): string {
   return createHash('sha256').update(buffer).digest('hex');
 }
+
+describe('FileWriter', () => {
+  it('leaves each file of a batch cut short (its thread stopped) complete under its name or absent, with no temporary file', async () => {
+    const sandbox = tempDir('file-writer-cut');
+    try {
+      const writer = new FileWriter(sandbox.dir);
+      const outcomes: Promise<SmallFileOutcome>[] = [];
+      for (let i = 0; i < 120; i++) {
+        const data = content(i);
+        const view = writer.reserve(data.byteLength);
+        view.set(data);
+        outcomes.push(writer.add({ temp: path.join(sandbox.dir, `.cairn-restore-${i}`), absolute: path.join(sandbox.dir, `f${i}`), mode: 0o600, mtime: 1_600_000_000, uid: 0, gid: 0, chown: false }, view));
+      }
+      writer.flush();
+      await writer.close();
+      const settled = await Promise.all(outcomes);
+
+      for (const [i, outcome] of settled.entries()) {
+        const file = path.join(sandbox.dir, `f${i}`);
+        if (outcome.status === 'placed') expect(readFileSync(file).equals(content(i)), `f${i}`).toBe(true);
+        else expect(outcome).toMatchObject({ status: 'failed', error: { message: "the restore's file writer thread was stopped with files under way" } });
+        // A file renamed into place just before the thread stopped is complete all the same.
+        if (existsSync(file)) expect(readFileSync(file).equals(content(i)), `f${i}`).toBe(true);
+      }
+      expect(tempFiles(sandbox.dir)).toEqual([]);
+    } finally {
+      sandbox.cleanup();
+    }
+  });
+});
