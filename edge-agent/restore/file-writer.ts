@@ -186,7 +186,8 @@ export class FileWriter {
    */
   reserve(length: number): Uint8Array {
     if (this.#slab && (this.#filled + length > this.#slab.byteLength || this.#batch.length >= this.#limits.files)) this.flush();
-    this.#slab ??= new ArrayBuffer(Math.max(this.#limits.bytes, length));
+    // Uninitialised (not zero-filled): a batch of a few small files touches only the pages it fills.
+    this.#slab ??= Buffer.allocUnsafeSlow(Math.max(this.#limits.bytes, length)).buffer;
     return new Uint8Array(this.#slab, this.#filled, length);
   }
 
