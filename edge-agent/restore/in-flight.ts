@@ -21,14 +21,19 @@ export class InFlight {
   #failed = false;
   #failure: unknown;
 
-  constructor(limits: InFlightLimits) {
+  readonly #beforeWait: () => void;
+
+  /** `beforeWait` runs before any wait for a task: work gathered in batches (restore/file-writer.ts) is sent then, or the wait would never end. */
+  constructor(limits: InFlightLimits, beforeWait: () => void = () => undefined) {
     this.#limits = limits;
+    this.#beforeWait = beforeWait;
   }
 
   /** Waits until a task holding `bytes` fits within the limits (one always fits when nothing is in flight); rethrows a failed task's error. */
   async room(bytes: number): Promise<void> {
     while (this.#tasks.size > 0 && (this.#tasks.size >= this.#limits.files || this.#bytes + bytes > this.#limits.bytes)) {
       this.#throwIfFailed();
+      this.#beforeWait();
       await Promise.race(this.#tasks.values());
     }
     this.#throwIfFailed();
@@ -53,12 +58,18 @@ export class InFlight {
 
   /** Waits for the task of `key`, if one is in flight (it never rejects: its failure is kept). */
   async settled(key: string): Promise<void> {
-    await this.#tasks.get(key);
+    const task = this.#tasks.get(key);
+    if (task === undefined) return;
+    this.#beforeWait();
+    await task;
   }
 
   /** Waits for every task; rethrows the first failure. */
   async drain(): Promise<void> {
-    while (this.#tasks.size > 0) await Promise.all(this.#tasks.values());
+    while (this.#tasks.size > 0) {
+      this.#beforeWait();
+      await Promise.all(this.#tasks.values());
+    }
     this.#throwIfFailed();
   }
 

@@ -7,6 +7,7 @@ import { CairnError, messageOf } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { describeFsError } from '../reader/fs-errors.ts';
 import { ProblemList } from '../reader/problems.ts';
+import { FileWriter, type SmallFileOutcome } from './file-writer.ts';
 import { InFlight, type InFlightLimits } from './in-flight.ts';
 import { parseMemberPath } from './safe-path.ts';
 import { memberMtimeSeconds, memberOwner, pathOfMember } from '../image/tar-member.ts';
@@ -63,11 +64,12 @@ export interface ExtractOptions {
 
 /**
  * Small files are the restore's bottleneck: each costs half a dozen file
- * system calls (open, write, chmod, utimes, close, rename), each a round
- * trip to libuv's thread pool. With 64 of them under way the pool's threads
- * stay busy while the parser and the sha256 go on; 32 MiB bounds the memory.
+ * system calls (open, write, chmod, utimes, close, rename). They are written
+ * in batches of up to 128 by a worker thread (file-writer.ts); 512 in
+ * flight keep a few batches queued while the parser goes on; 32 MiB bounds
+ * the memory.
  */
-export const DEFAULT_IN_FLIGHT: InFlightLimits = { files: 64, bytes: 32 * 1024 * 1024 };
+export const DEFAULT_IN_FLIGHT: InFlightLimits = { files: 512, bytes: 32 * 1024 * 1024 };
 
 /** Files up to this size are read whole, verified, then written by one task in flight; larger ones are streamed to disk as they are read. */
 const BUFFERED_FILE_MAX = 4 * 1024 * 1024;
@@ -79,7 +81,9 @@ const WRITE_BATCH = 1024 * 1024;
  * Writes a file's content to `handle` (a fresh temporary file) and returns
  * the bytes written, or undefined when the content failed its check (already
  * reported) and must not be put in place. A plain member's is one write
- * of its verified content (small files) or `#streamedContent` (large ones);
+ * of its verified content (small files with `existing: 'rename'`; with
+ * `overwrite` they go to the writer thread instead, `#batchedFile`) or
+ * `#streamedContent` (large ones);
  * other encodings of a file's content (sparse members, block differences)
  * plug in here, with `#writeFile` doing the rest (temporary name, owner,
  * mode, times, rename).
@@ -164,6 +168,8 @@ export class TarExtractor {
   readonly #renamed = new ProblemList();
   readonly #corrupt: string[] = [];
   readonly #inFlight: InFlight;
+  /** Writes small files in batches on a worker thread (started at the first one). */
+  readonly #writer: FileWriter;
   /** With `existing: 'rename'`, files are put in place one at a time, so two never pick the same `.cairn-old` name. */
   #placing: Promise<unknown> = Promise.resolve();
   #files = 0;
@@ -174,7 +180,10 @@ export class TarExtractor {
     this.#target = target;
     this.#options = options;
     this.#ownership = options.restoreOwnership ?? process.getuid?.() === 0;
-    this.#inFlight = new InFlight(options.inFlight ?? DEFAULT_IN_FLIGHT);
+    this.#writer = new FileWriter(target);
+    this.#inFlight = new InFlight(options.inFlight ?? DEFAULT_IN_FLIGHT, () => this.#writer.flush());
+    // A cancel stops the writer between two files: nothing new is begun, the file being written is finished.
+    options.signal?.addEventListener('abort', () => this.#writer.abort(), { once: true });
   }
 
   /** Creates the target if missing. Rejects with 174 when it cannot be created or resolved. */
@@ -238,6 +247,8 @@ export class TarExtractor {
    * totals. Safe to call more than once and after a failed `extract`.
    */
   async finish(): Promise<ExtractResult> {
+    // Every batch was answered when the last `extract` settled.
+    await this.#writer.close();
     const deferred = this.#deferred.splice(0).reverse();
     for (const dir of deferred) {
       try {
@@ -371,6 +382,8 @@ export class TarExtractor {
       return this.#writeFile(relative, absolute, header, decision, (handle) => this.#streamedContent(entry, relative, handle, decision));
     }
     await this.#inFlight.room(header.size);
+    // `rename` puts files in place one at a time, choosing `.cairn-old` names: that stays here.
+    if (this.#options.existing !== 'rename') return this.#batchedFile(entry, relative, absolute, decision);
     const content = await readWhole(entry);
     const sha256 = createHash('sha256').update(content).digest('hex');
     if (decision.sha256 !== undefined && sha256 !== decision.sha256) {
@@ -402,6 +415,62 @@ export class TarExtractor {
       return undefined;
     }
     return bytes;
+  }
+
+  /**
+   * A small file with `existing: 'overwrite'`: its content is read into the
+   * writer's current batch and the worker checks its sha256, writes it under
+   * a temporary name, sets owner, mode and times and renames it into place
+   * (file-writer.ts), exactly as `#writeFile` does; its task in flight
+   * settles when the batch is answered.
+   */
+  async #batchedFile(entry: Entry, relative: string, absolute: string, decision: MemberDecision): Promise<void> {
+    const header = entry.header;
+    const view = this.#writer.reserve(header.size);
+    let filled = 0;
+    for await (const chunk of memberData(entry)) {
+      // tar-stream yields exactly `size` bytes, or fails (MemberDataError).
+      view.set(chunk, filled);
+      filled += chunk.byteLength;
+    }
+    // Nothing is begun after a cancel.
+    if (this.#options.signal?.aborted) return;
+    const [uid, gid] = memberOwner(header);
+    const outcome = this.#writer.add(
+      {
+        temp: path.join(path.dirname(absolute), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`),
+        absolute,
+        mode: header.mode & 0o7777,
+        mtime: memberMtimeSeconds(header),
+        uid,
+        gid,
+        chown: this.#ownership,
+        ...(decision.sha256 === undefined ? {} : { sha256: decision.sha256 }),
+      },
+      view.subarray(0, filled),
+    );
+    this.#inFlight.add(relative, filled, async () => this.#batchedOutcome(await outcome, relative, header.name, filled, decision));
+  }
+
+  #batchedOutcome(outcome: SmallFileOutcome, relative: string, name: string, bytes: number, decision: MemberDecision): void {
+    switch (outcome.status) {
+      case 'placed':
+        this.#restored(relative, bytes);
+        if (decision.sha256 !== undefined) this.#verified += 1;
+        return;
+      case 'directory':
+        return this.#refuse(name, 'a directory is in the way');
+      case 'refused':
+        return this.#refuse(name, outcome.reason);
+      case 'corrupt':
+        // Never written: the worker checks the sha256 before it opens anything.
+        return this.#reportCorrupt(pathOfMember(relative), contentMismatch(outcome.sha256, decision.sha256 ?? ''));
+      case 'skipped':
+        return;
+      case 'failed':
+        if (!isUnrepresentableName(outcome.error)) throw this.#writeError(name, outcome.error);
+        return this.#refuse(name, describeFsError(outcome.error));
+    }
   }
 
   /** Streams a large member to `handle` in batches, hashing as it goes: one batch is written while the next is read. */
