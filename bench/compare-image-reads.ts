@@ -27,7 +27,7 @@ function countingStore(store: ObjectStore, counter: ImageBytesRead): ObjectStore
           return (async function* () {
             for await (const chunk of body) {
               counter.bytes += chunk.byteLength;
-              if (/\/fragment-\d+\.tar$/.test(key)) counter.fragmentBytes += chunk.byteLength;
+              if (/\/fragment-\d+\.tar(\.zst)?$/.test(key)) counter.fragmentBytes += chunk.byteLength;
               yield chunk;
             }
           })();

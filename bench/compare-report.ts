@@ -45,6 +45,8 @@ export interface Measurements {
   cairnZstdFragmentBytesForOneFile?: number;
   cairnFragmentBytesForOneFile: number;
   cliStartSeconds: number;
+  /** bench/due.ts's median. */
+  dueSeconds: number;
   cairnPeakRssMB: number;
 }
 
@@ -97,8 +99,8 @@ export function goals(m: Measurements): Goal[] {
       verdict: feature('ranged-restore', m.cairnZstdImageBytesForOneFile <= 2 * MiB),
     });
   }
-  out.push({ goal: 'due computation, 100,000 triples: ≤ 1 s on one core', measured: 'not part of this benchmark', verdict: 'not measured here' });
-  out.push({ goal: 'CLI start-up (cairn images, empty home): ≤ 0.2 s', measured: `${round(m.cliStartSeconds)} s (best of 3)`, verdict: m.cliStartSeconds <= 0.2 ? 'met' : 'not met' });
+  out.push({ goal: 'due computation, 100,000 triples, 10,000 images, 5,000 jobs: ≤ 1 s on one core', measured: `${round(m.dueSeconds)} s (median of 7, bench/due.ts)`, verdict: m.dueSeconds <= 1 ? 'met' : 'not met' });
+  out.push({ goal: 'CLI start-up (cairn images, empty home): ≤ 0.2 s', measured: `${round(m.cliStartSeconds)} s (median of 7)`, verdict: m.cliStartSeconds <= 0.2 ? 'met' : 'not met' });
   out.push({ goal: 'agent RSS ≤ 300 MB (the CLI process of the full backup, agent in-process)', measured: `${m.cairnPeakRssMB} MB`, verdict: m.cairnPeakRssMB <= 300 ? 'met' : 'not met' });
   return out;
 }
