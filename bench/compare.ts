@@ -30,7 +30,7 @@ import { applyDayTwo, generateDataset, ONE_MIB_FILE, shapeAt } from './compare-d
 import { differences, digestTree } from './compare-digest.ts';
 import { settle, storedBytes } from './compare-shell.ts';
 import { borgTool, cairnTool, emptyDir, resticTool, tarTool, type Tool, type StepResult } from './compare-tools.ts';
-import { imageBytesReadForOneFile } from './compare-image-reads.ts';
+import { imageBytesReadForOneFile, storedMemberOf } from './compare-image-reads.ts';
 import { goals, renderGoals, renderTable, round, withRatios, mb, type CaseName, type Row } from './compare-report.ts';
 
 const MB = 1e6;
@@ -178,6 +178,8 @@ async function main(): Promise<void> {
       settle();
       record('day-2 incremental', tool, tool.dayTwo());
     }
+    // How the day-2 image stored the VM image, which changed in eight 64 KiB blocks: a block diff of those, or whole.
+    const vmDayTwo = cairn.backupIds[1] === undefined ? undefined : await storedMemberOf(cairn.home, cairn.backupIds[1], path.join(data, 'vm/disk.img'));
 
     const ordered = (['full backup', 'day-2 incremental', 'full restore', 'one 1 MiB file'] as const).flatMap((c) => rows.filter((r) => r.case === c));
     const table = withRatios(ordered);
@@ -185,6 +187,7 @@ async function main(): Promise<void> {
     const measurements = {
       rows: table,
       vmImageBytes,
+      vmDayTwo,
       cairnImageBytesForOneFile,
       cairnZstdImageBytesForOneFile,
       cairnZstdFragmentBytesForOneFile,
