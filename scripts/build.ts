@@ -97,34 +97,41 @@ export async function build(options: BuildOptions): Promise<string[]> {
   if (dirname(outdir) !== root.replace(/\/$/, '')) throw new Error(`build: ${outdir} must be one folder below ${root}`);
   const staging = `${outdir}.tmp-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
-  const result = await esbuild.build({
-    absWorkingDir: root,
-    entryPoints: options.entryPoints,
-    outdir: staging,
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    external: externals(root),
-    // Error classes and anything that prints a constructor's name keep the names they have in the sources.
-    keepNames: true,
-    sourcemap: 'linked',
-    metafile: true,
-    logLevel: 'warning',
-    plugins: [interpreterStubs(root), zodLocalesEnglishOnly],
-  });
-  // Virtual modules (`namespace:path`, made by the plugins above) are no files: the plugin's code is in build.ts, a config file.
-  const files = Object.keys(result.metafile.inputs).filter((input) => !/^[\w-]+:/.test(input));
-  const inputs = [...new Set([...files, ...CONFIG_FILES])].sort();
-  for (const file of inputs) {
-    if (file.split('/').length !== 2 && file.endsWith('.ts') && readFileSync(join(root, file), 'utf8').includes('import.meta.url')) {
-      throw new Error(`build: ${file} resolves a path from import.meta.url but is not one folder below the root, so it would not find it from dist/`);
+  let inputs: string[];
+  try {
+    const result = await esbuild.build({
+      absWorkingDir: root,
+      entryPoints: options.entryPoints,
+      outdir: staging,
+      bundle: true,
+      splitting: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      external: externals(root),
+      // Error classes and anything that prints a constructor's name keep the names they have in the sources.
+      keepNames: true,
+      sourcemap: 'linked',
+      metafile: true,
+      logLevel: 'warning',
+      plugins: [interpreterStubs(root), zodLocalesEnglishOnly],
+    });
+    // Virtual modules (`namespace:path`, made by the plugins above) are no files: the plugin's code is in build.ts, a config file.
+    const files = Object.keys(result.metafile.inputs).filter((input) => !/^[\w-]+:/.test(input));
+    inputs = [...new Set([...files, ...CONFIG_FILES])].sort();
+    for (const file of inputs) {
+      if (file.split('/').length !== 2 && file.endsWith('.ts') && readFileSync(join(root, file), 'utf8').includes('import.meta.url')) {
+        throw new Error(`build: ${file} resolves a path from import.meta.url but is not one folder below the root, so it would not find it from dist/`);
+      }
     }
+    // The manifest is written last: a staging directory without one is never taken for a build.
+    const manifest = { format: MANIFEST_FORMAT, inputs: Object.fromEntries(inputs.map((file) => [file, fingerprint(join(root, file))])) };
+    writeFileSync(join(staging, MANIFEST_NAME), `${JSON.stringify(manifest, null, 1)}\n`);
+  } catch (error) {
+    // A failed build leaves no staging directory behind.
+    rmSync(staging, { recursive: true, force: true });
+    throw error;
   }
-  // The manifest is written last: a staging directory without one is never taken for a build.
-  const manifest = { format: MANIFEST_FORMAT, inputs: Object.fromEntries(inputs.map((file) => [file, fingerprint(join(root, file))])) };
-  writeFileSync(join(staging, MANIFEST_NAME), `${JSON.stringify(manifest, null, 1)}\n`);
   const old = `${outdir}.old-${process.pid}`;
   mkdirSync(outdir, { recursive: true });
   renameSync(outdir, old);
