@@ -177,6 +177,11 @@ export class ImageWriter {
     }
   }
 
+  /** The walk's lstats, made on the reader thread in one message a batch (see walker.ts's `lstat` hook). */
+  lstat(paths: string[]): ReturnType<ReaderThread['lstat']> {
+    return this.#reader.lstat(paths);
+  }
+
   /** Releases what `prepare` holds when the entry will not be added. */
   async dispose(prepared: PreparedEntry): Promise<void> {
     await prepared.file?.dispose();

@@ -15,6 +15,8 @@
  *   with `stats`.
  * - `{ op: 'next', id }`: reads and hashes the next chunk; a ChunkReply.
  * - `{ op: 'close', id }`: closes the file; no reply.
+ * - `{ op: 'lstat', id, paths }`: lstats each path (the walk's stats, see
+ *   walker.ts); an LstatReply with one result per path, in order.
  * A ChunkReply carries the chunk's bytes as a transferred ArrayBuffer, and
  * once the content is done: `sha256` (of the bytes stored, zero-fill
  * included), `problem` when the file did not match its header size or was
@@ -35,7 +37,34 @@ export interface WorkerStats {
   ctimeNs: bigint;
 }
 
-export type ReaderRequest = { op: 'open'; id: number; path: string; dev: bigint; ino: bigint; chunkBytes: number } | { op: 'next'; id: number } | { op: 'close'; id: number };
+export type ReaderRequest =
+  | { op: 'open'; id: number; path: string; dev: bigint; ino: bigint; chunkBytes: number }
+  | { op: 'next'; id: number }
+  | { op: 'close'; id: number }
+  | { op: 'lstat'; id: number; paths: string[] };
+
+/** The `lstat` fields (bigints) that cross the thread boundary; the Ms and Date fields are derived from them on the other side. */
+export interface LstatFields {
+  dev: bigint;
+  mode: bigint;
+  nlink: bigint;
+  uid: bigint;
+  gid: bigint;
+  rdev: bigint;
+  blksize: bigint;
+  ino: bigint;
+  size: bigint;
+  blocks: bigint;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  birthtimeNs: bigint;
+}
+
+export interface LstatReply {
+  id: number;
+  results: Array<{ stats: LstatFields } | { error: FsErrorData }>;
+}
 
 export interface ChunkReply {
   id: number;
@@ -62,7 +91,7 @@ export interface FsErrorData {
 /** The file cannot be backed up: at `open` (what `missing` means for ENOENT there) or its fstat, or it was replaced. */
 export type OpenFailure = { id: number; error: FsErrorData; at: 'open' | 'fstat' } | { id: number; replaced: true };
 
-export type ReaderReply = ChunkReply | OpenFailure | { id: number; bug: string };
+export type ReaderReply = ChunkReply | OpenFailure | LstatReply | { id: number; bug: string };
 
 export function readerThreadMain(): void {
   const fs = process.getBuiltinModule('node:fs');
@@ -179,8 +208,24 @@ export function readerThreadMain(): void {
     return reply;
   };
 
+  const lstat = (request: Extract<ReaderRequest, { op: 'lstat' }>): LstatReply => {
+    const results: LstatReply['results'] = [];
+    for (const path of request.paths) {
+      try {
+        const s = fs.lstatSync(path, { bigint: true });
+        results.push({
+          stats: { dev: s.dev, mode: s.mode, nlink: s.nlink, uid: s.uid, gid: s.gid, rdev: s.rdev, blksize: s.blksize, ino: s.ino, size: s.size, blocks: s.blocks, atimeNs: s.atimeNs, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, birthtimeNs: s.birthtimeNs },
+        });
+      } catch (error) {
+        results.push({ error: errorData(error) });
+      }
+    }
+    return { id: request.id, results };
+  };
+
   const handle = (request: ReaderRequest): ReaderReply | undefined => {
     if (request.op === 'open') return open(request);
+    if (request.op === 'lstat') return lstat(request);
     if (request.op === 'close') return void closeFile(request.id);
     const file = files.get(request.id);
     // A `next` for a file already done or closed is a caller's bug; answer it so nothing waits forever.

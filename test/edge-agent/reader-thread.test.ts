@@ -182,6 +182,29 @@ describe('the reader thread', () => {
     expect(run.stdout.trim()).toBe(sha256(Buffer.from('hello')));
   });
 
+  it('lstats a batch of paths as fs.lstat does: the same fields and type tests, symlinks not followed, errors with their code', async () => {
+    // Prepare: a file, a directory, a symlink to the file, a missing path
+    const file = path.join(dir.dir, 'f');
+    writeFileSync(file, 'hello');
+    utimesSync(file, new Date('1965-03-04T05:06:07.891Z'), new Date('1965-03-04T05:06:07.891Z'));
+    mkdirSync(path.join(dir.dir, 'd'));
+    symlinkSync(file, path.join(dir.dir, 'l'));
+    const paths = ['f', 'd', 'l', 'missing'].map((name) => path.join(dir.dir, name));
+
+    // Act
+    const results = await reader.lstat(paths);
+
+    // Assess
+    expect(results).toHaveLength(4);
+    for (const [i, p] of paths.slice(0, 3).entries()) {
+      const expected = await lstat(p, { bigint: true });
+      const got = (results[i] as { stats: typeof expected }).stats;
+      for (const key of Object.keys(expected) as Array<keyof typeof expected>) expect([key, got[key]]).toEqual([key, expected[key]]);
+      expect([got.isFile(), got.isDirectory(), got.isSymbolicLink()]).toEqual([expected.isFile(), expected.isDirectory(), expected.isSymbolicLink()]);
+    }
+    expect((results[3] as { error: NodeJS.ErrnoException }).error.code).toBe('ENOENT');
+  });
+
   it('fails requests once it is closed', async () => {
     const own = new ReaderThread();
     const file = path.join(dir.dir, 'f');
