@@ -1,8 +1,25 @@
 import { lstatSync, type BigIntStats } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { describeFsError } from './fs-errors.ts';
+import type { BusyMeter } from '../transport/busy-meter.ts';
 import { problemText, UnreadableFileError, type CopyResult, type FileMeters, type PreparedFile } from './file-reader.ts';
 import { readerThreadMain, type ChunkReply, type FsErrorData, type LstatFields, type ReaderReply, type ReaderRequest } from './reader-thread-main.ts';
+
+/** A hash slot's usual size: a large file's read (large-file.ts's READ_BYTES). */
+const SLOT_BYTES = 1024 * 1024;
+const MAX_FREE_SLOTS = 4;
+
+/** See ReaderThread.blockHasher. */
+export interface BlockHasher {
+  /** Feeds a chunk that starts on a block boundary; resolves with its blocks' sha256s (32 bytes each). The chunk is copied at once. */
+  chunk(data: Uint8Array): Promise<Buffer>;
+  /** Feeds `length` zero bytes (a sparse file's hole) to the whole-content hash. */
+  zeros(length: number): void;
+  /** The whole content's sha256 (hex); the hasher is done. */
+  digest(): Promise<string>;
+  /** Drops a hash not digested (the file failed or was given up). */
+  dispose(): void;
+}
 
 /** A read-only block of zeros for the zero-fill of a file that shrank; chunks handed on are never written to. */
 const ZEROS = Buffer.alloc(64 * 1024);
@@ -39,9 +56,17 @@ const ZEROS = Buffer.alloc(64 * 1024);
  */
 export class ReaderThread {
   readonly #worker: Worker;
-  readonly #pending = new Map<number, { resolve: (reply: ReaderReply) => void; reject: (error: unknown) => void }>();
+  /** Waiters by request id, first in first out: a hash has several chunks in flight under its one id, and the thread answers in order. */
+  readonly #pending = new Map<number, Array<{ resolve: (reply: ReaderReply) => void; reject: (error: unknown) => void }>>();
   #nextId = 1;
   #outbox: ReaderRequest[] = [];
+  /**
+   * Shared memory the chunks to hash are copied into, reused: a transferred
+   * copy per chunk left the freeing to the thread's garbage collector, which
+   * let tens of MiB pile up. In use: the chunks in flight (two at most, see
+   * large-file.ts); kept free: MAX_FREE_SLOTS.
+   */
+  readonly #slots: SharedArrayBuffer[] = [];
   #dead: Error | undefined;
 
   constructor() {
@@ -51,8 +76,9 @@ export class ReaderThread {
     this.#worker.unref();
     this.#worker.on('message', (replies: ReaderReply[]) => {
       for (const reply of replies) {
-        const waiter = this.#pending.get(reply.id);
-        this.#pending.delete(reply.id);
+        const waiters = this.#pending.get(reply.id);
+        const waiter = waiters?.shift();
+        if (waiters?.length === 0) this.#pending.delete(reply.id);
         waiter?.resolve(reply);
       }
       if (this.#pending.size === 0) this.#worker.unref();
@@ -126,6 +152,55 @@ export class ReaderThread {
     return reply.results.map((result) => ('stats' in result ? { stats: asBigIntStats(result.stats) } : { error: asError(result.error) }));
   }
 
+  /**
+   * A whole-content sha256 with block sha256s, computed on the thread (for
+   * large files, see large-file.ts): the main thread only copies each chunk
+   * over (into shared memory). `hashMs` of the thread's replies goes to `meter`.
+   */
+  blockHasher(blockBytes: number, meter: BusyMeter): BlockHasher {
+    const id = this.#nextId++;
+    let open = true;
+    this.#post({ op: 'hashStart', id, blockBytes });
+    return {
+      chunk: async (data) => {
+        // A copy into shared memory, made now: the caller's buffer is reused or written out meanwhile.
+        const slot = this.#takeSlot(data.byteLength);
+        new Uint8Array(slot, 0, data.byteLength).set(data);
+        let reply: ReaderReply;
+        try {
+          reply = await this.#request({ op: 'hashChunk', id, data: slot, length: data.byteLength });
+        } finally {
+          // The thread answers after hashing: the slot is free again.
+          if (this.#slots.length < MAX_FREE_SLOTS) this.#slots.push(slot);
+        }
+        if (!('blockHashes' in reply)) throw new Error('bug' in reply ? reply.bug : 'the reader thread answered a hash with something else');
+        meter.add(reply.hashMs);
+        return Buffer.from(reply.blockHashes);
+      },
+      zeros: (length) => {
+        if (length > 0) this.#post({ op: 'hashZeros', id, length });
+      },
+      digest: async () => {
+        open = false;
+        const reply = await this.#request({ op: 'hashEnd', id });
+        if (!('wholeSha256' in reply)) throw new Error('bug' in reply ? reply.bug : 'the reader thread answered a hash with something else');
+        meter.add(reply.hashMs);
+        return reply.wholeSha256;
+      },
+      dispose: () => {
+        if (open && !this.#dead) this.#post({ op: 'close', id });
+        open = false;
+      },
+    };
+  }
+
+  /** A free shared slot of at least `bytes` (see `blockHasher`), or a new one. */
+  #takeSlot(bytes: number): SharedArrayBuffer {
+    const at = this.#slots.findIndex((slot) => slot.byteLength >= bytes);
+    if (at !== -1) return this.#slots.splice(at, 1)[0]!;
+    return new SharedArrayBuffer(Math.max(bytes, SLOT_BYTES));
+  }
+
   /** Ends the thread; requests in flight reject. */
   async close(): Promise<void> {
     this.#fail(new Error('the reader thread was closed'));
@@ -148,7 +223,9 @@ export class ReaderThread {
     return new Promise((resolve, reject) => {
       // Referenced while a reply is awaited: a backup waiting only on its reader must not let the process end.
       if (this.#pending.size === 0) this.#worker.ref();
-      this.#pending.set(request.id, { resolve, reject });
+      const waiters = this.#pending.get(request.id);
+      if (waiters) waiters.push({ resolve, reject });
+      else this.#pending.set(request.id, [{ resolve, reject }]);
       this.#post(request);
     });
   }
@@ -171,7 +248,7 @@ export class ReaderThread {
 
   #fail(error: Error): void {
     this.#dead ??= error;
-    for (const waiter of this.#pending.values()) waiter.reject(this.#dead);
+    for (const waiters of this.#pending.values()) for (const waiter of waiters) waiter.reject(this.#dead);
     this.#pending.clear();
   }
 }

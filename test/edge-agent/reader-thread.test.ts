@@ -205,6 +205,26 @@ describe('the reader thread', () => {
     expect((results[3] as { error: NodeJS.ErrnoException }).error.code).toBe('ENOENT');
   });
 
+  it('hashes large-file chunks: the whole content with zeros fed between, and each block, with chunks in flight together', async () => {
+    // Prepare: blocks of 4 bytes; a chunk with a zero block, zeros, a chunk ending in a partial block
+    const hash = meters().hash;
+    const first = Buffer.from([1, 2, 3, 4, 0, 0, 0, 0, 5, 6, 7, 8]);
+    const last = Buffer.from([9, 9, 9, 9, 7]);
+    const hasher = reader.blockHasher(4, hash);
+
+    // Act: the second chunk is asked for before the first is answered; the caller's buffer is reused at once
+    const hashesOf = [hasher.chunk(first), (hasher.zeros(8), hasher.chunk(last))];
+    first.fill(0xff);
+    const [a, b] = await Promise.all(hashesOf);
+    const whole = await hasher.digest();
+
+    // Assess
+    const block = (bytes: number[]): Buffer => createHash('sha256').update(Buffer.from(bytes)).digest();
+    expect(a).toEqual(Buffer.concat([block([1, 2, 3, 4]), block([0, 0, 0, 0]), block([5, 6, 7, 8])]));
+    expect(b).toEqual(Buffer.concat([block([9, 9, 9, 9]), block([7])]));
+    expect(whole).toBe(sha256(Buffer.from([1, 2, 3, 4, 0, 0, 0, 0, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 7])));
+  });
+
   it('fails requests once it is closed', async () => {
     const own = new ReaderThread();
     const file = path.join(dir.dir, 'f');
