@@ -45,9 +45,12 @@ export interface BackupDeps {
 
 /**
  * Entries opened and read ahead of the one being packed. Bounds the memory
- * this takes to this many first chunks (each at most one data buffer).
+ * this takes to this many first chunks (each at most one data buffer). 32
+ * rather than 16: refilled in bursts of half (read-ahead.ts), a burst of 16
+ * small files a message kept the reader thread busier (a folder of 5,000
+ * small files: about 750 ms instead of 925).
  */
-const READ_AHEAD_ENTRIES = 16;
+const READ_AHEAD_ENTRIES = 32;
 
 /** How many unreadable paths the result (and so the job record) carries; the manifest keeps more. */
 const RESULT_UNREADABLE_LIMIT = 100;
