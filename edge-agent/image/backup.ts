@@ -45,9 +45,12 @@ export interface BackupDeps {
 
 /**
  * Entries opened and read ahead of the one being packed. Bounds the memory
- * this takes to this many first chunks (each at most one data buffer).
+ * this takes to this many first chunks (each at most one data buffer). 32
+ * rather than 16: refilled in bursts of half (read-ahead.ts), a burst of 16
+ * small files a message kept the reader thread busier (a folder of 5,000
+ * small files: about 750 ms instead of 925).
  */
-const READ_AHEAD_ENTRIES = 16;
+const READ_AHEAD_ENTRIES = 32;
 
 /** How many unreadable paths the result (and so the job record) carries; the manifest keeps more. */
 const RESULT_UNREADABLE_LIMIT = 100;
@@ -164,7 +167,7 @@ function fragmentKeys(task: BackupTask): (n: number) => string {
 /** Walks the roots and packs every entry, reading a few entries ahead; stops as soon as the stop signal fires. */
 async function packTree(run: ImageRun, roots: Awaited<ReturnType<typeof statSelections>>['roots'], exclude: ReturnType<typeof excludeMatcher>): Promise<void> {
   const { writer, stop, meters } = run;
-  const hooks = { exclude, onProblem: (p: string, reason: string) => writer.unreadable(p, reason), onExcluded: () => void (writer.counts.excluded += 1) };
+  const hooks = { exclude, onProblem: (p: string, reason: string) => writer.unreadable(p, reason), onExcluded: () => void (writer.counts.excluded += 1), lstat: (paths: string[]) => writer.lstat(paths) };
   // The walk and the read-ahead are the reader's file-system work: they count as its busy time.
   const walked = metered(walk(roots, hooks), meters.read);
   const prepared = readAhead(walked, (entry) => meters.read.track(() => writer.prepare(entry)), (p) => writer.dispose(p), READ_AHEAD_ENTRIES);

@@ -16,7 +16,7 @@ import { IndexWriter } from './index-writer.ts';
 import { ProblemList } from '../reader/problems.ts';
 import { packHeader, type MemberSpec } from './tar-member.ts';
 import type { WalkEntry } from '../reader/walker.ts';
-import { BlockMapWriter, LARGE_FILE_BYTES, readBlockMap } from './block-map.ts';
+import { BLOCK_BYTES, BlockMapWriter, LARGE_FILE_BYTES, readBlockMap } from './block-map.ts';
 import { packLargeFile } from './large-file.ts';
 
 export interface ImageCounts {
@@ -177,6 +177,11 @@ export class ImageWriter {
     }
   }
 
+  /** The walk's lstats, made on the reader thread in one message a batch (see walker.ts's `lstat` hook). */
+  lstat(paths: string[]): ReturnType<ReaderThread['lstat']> {
+    return this.#reader.lstat(paths);
+  }
+
   /** Releases what `prepare` holds when the entry will not be added. */
   async dispose(prepared: PreparedEntry): Promise<void> {
     await prepared.file?.dispose();
@@ -308,7 +313,7 @@ export class ImageWriter {
     const base = map && before ? { backupId: before.fromBackupId ?? this.#options.base!.backupId, map } : undefined;
     let stored;
     try {
-      stored = await packLargeFile({ sourcePath, walked, spec: (stats) => this.#spec(path, 'file', stats), fragments: this.#fragments, base, signal: this.#options.signal, meters: this.#fileMeters });
+      stored = await packLargeFile({ sourcePath, walked, spec: (stats) => this.#spec(path, 'file', stats), fragments: this.#fragments, base, signal: this.#options.signal, meters: this.#fileMeters, hasher: () => this.#reader.blockHasher(BLOCK_BYTES, this.#fileMeters.hash) });
     } catch (error) {
       if (!(error instanceof UnreadableFileError)) throw error;
       return this.unreadable(path, error.reason);

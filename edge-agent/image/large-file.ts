@@ -3,8 +3,9 @@ import { closeSync, fstatSync, read as readCallback, type BigIntStats } from 'no
 import { promisify } from 'node:util';
 import { describeFsError } from '../reader/fs-errors.ts';
 import { openWalkedFile } from '../reader/file-reader.ts';
+import type { BlockHasher } from '../reader/reader-thread.ts';
 import type { BusyMeter } from '../transport/busy-meter.ts';
-import { BLOCK_BYTES, HASH_BYTES, ZERO_BLOCK_SHA256, blockCount, blockSha256, hashZeros, isZeroBlock } from './block-map.ts';
+import { BLOCK_BYTES, HASH_BYTES, ZERO_BLOCK_SHA256, blockCount, blockSha256, isZeroBlock } from './block-map.ts';
 import type { ContentWriter, FragmentWriter, MemberPlace } from './fragment-writer.ts';
 import { encodeSparseMap, sparseHeader, type Segment } from './sparse-member.ts';
 import { packHeader, type MemberSpec } from './tar-member.ts';
@@ -31,6 +32,12 @@ export interface LargeFileInput {
   base?: { backupId: string; map: Buffer };
   signal?: AbortSignal;
   meters: { read: BusyMeter; hash: BusyMeter };
+  /**
+   * A new whole-content and block hasher (BLOCK_BYTES blocks): the reader
+   * thread's, so hashing every byte twice (whole file and blocks, holes
+   * included) stays off the main thread, which only reads and writes.
+   */
+  hasher: () => BlockHasher;
 }
 
 export interface LargeFileResult {
@@ -81,26 +88,31 @@ async function storeDiff(input: LargeFileInput, reader: BlockReader, spec: Membe
   const count = blockCount(spec.size);
   const baseCount = base.map.byteLength / HASH_BYTES;
   const hashes = Buffer.alloc(count * HASH_BYTES);
-  const whole = createHash('sha256');
+  const whole = input.hasher();
   const changed: Array<{ index: number; data: Buffer }> = [];
   let changedBytes = 0;
   const limit = Math.min(MAX_DIFF_BYTES, spec.size / 2);
-  for await (const { position, chunk } of reader.chunks(0, spec.size, false)) {
-    input.signal?.throwIfAborted();
-    input.meters.hash.start();
-    whole.update(chunk);
-    for (let at = 0; at < chunk.byteLength; at += BLOCK_BYTES) {
-      const index = (position + at) / BLOCK_BYTES;
-      const block = chunk.subarray(at, at + BLOCK_BYTES);
-      const hash = blockSha256(block);
-      hash.copy(hashes, index * HASH_BYTES);
-      if (index < baseCount && hash.equals(base.map.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES))) continue;
-      changed.push({ index, data: Buffer.from(block) });
-      changedBytes += block.byteLength;
+  let sha256: string;
+  try {
+    for await (const { position, chunk } of reader.chunks(0, spec.size, false)) {
+      input.signal?.throwIfAborted();
+      // The next read is in flight meanwhile (BlockReader.chunks).
+      const blockHashes = await whole.chunk(chunk);
+      for (let at = 0, k = 0; at < chunk.byteLength; at += BLOCK_BYTES, k++) {
+        const index = (position + at) / BLOCK_BYTES;
+        const hash = blockHashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES);
+        hash.copy(hashes, index * HASH_BYTES);
+        if (index < baseCount && hash.equals(base.map.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES))) continue;
+        const block = chunk.subarray(at, at + BLOCK_BYTES);
+        changed.push({ index, data: Buffer.from(block) });
+        changedBytes += block.byteLength;
+      }
+      // Too much changed: storing the whole file costs no more and starts a fresh chain.
+      if (changedBytes > limit) return undefined;
     }
-    input.meters.hash.stop();
-    // Too much changed: storing the whole file costs no more and starts a fresh chain.
-    if (changedBytes > limit) return undefined;
+    sha256 = await whole.digest();
+  } finally {
+    whole.dispose();
   }
   const segments: Segment[] = [];
   for (const { index, data } of changed) {
@@ -120,7 +132,7 @@ async function storeDiff(input: LargeFileInput, reader: BlockReader, spec: Membe
     for (const { data } of changed) await pass(data);
     return { sha256: member.digest('hex') };
   });
-  return { place, sha256: whole.digest('hex'), hashes, unchangedBlocksIn: base.backupId, storedBytes: map.byteLength + changedBytes };
+  return { place, sha256, hashes, unchangedBlocksIn: base.backupId, storedBytes: map.byteLength + changedBytes };
 }
 
 async function storeSparse(input: LargeFileInput, reader: BlockReader, spec: MemberSpec) {
@@ -141,57 +153,71 @@ async function storeSparse(input: LargeFileInput, reader: BlockReader, spec: Mem
   }
   // Second pass: the data blocks only. Holes are hashed as the zeros a restore gives back.
   const hashes = Buffer.alloc(count * HASH_BYTES);
-  const whole = createHash('sha256');
+  const whole = input.hasher();
   const map = encodeSparseMap(segments, spec.size);
   let end = 0;
   const holeTo = (offset: number): void => {
-    hashZeros(whole, offset - end);
+    whole.zeros(offset - end);
     for (let index = end / BLOCK_BYTES; index * BLOCK_BYTES < offset; index++) {
       const length = Math.min(BLOCK_BYTES, spec.size - index * BLOCK_BYTES);
       (length === BLOCK_BYTES ? ZERO_BLOCK_SHA256 : blockSha256(Buffer.alloc(length))).copy(hashes, index * HASH_BYTES);
     }
     end = offset;
   };
-  const place = await input.fragments.add(sparseHeader(spec, segments, map.byteLength), async (write) => {
-    // The fragment checksum takes the member's data (map and data blocks, not the file with its holes) by its sha256.
-    const member = createHash('sha256');
-    const pass = async (chunk: Uint8Array): Promise<void> => {
-      member.update(chunk);
-      await write(chunk);
-    };
-    await pass(map);
-    for (const segment of segments) {
-      holeTo(segment.offset);
-      await copyBlocks(input, reader, segment.offset, segment.offset + segment.length, whole, hashes, pass);
-      end = segment.offset + segment.length;
-    }
-    holeTo(spec.size);
-    return { sha256: member.digest('hex') };
-  });
-  return { place, sha256: whole.digest('hex'), hashes, storedBytes: map.byteLength + segments.reduce((sum, s) => sum + s.length, 0) };
+  try {
+    const place = await input.fragments.add(sparseHeader(spec, segments, map.byteLength), async (write) => {
+      // The fragment checksum takes the member's data (map and data blocks, not the file with its holes) by its sha256.
+      const member = createHash('sha256');
+      const pass = async (chunk: Uint8Array): Promise<void> => {
+        member.update(chunk);
+        await write(chunk);
+      };
+      await pass(map);
+      for (const segment of segments) {
+        holeTo(segment.offset);
+        await copyBlocks(input, reader, segment.offset, segment.offset + segment.length, whole, hashes, pass);
+        end = segment.offset + segment.length;
+      }
+      holeTo(spec.size);
+      return { sha256: member.digest('hex') };
+    });
+    return { place, sha256: await whole.digest(), hashes, storedBytes: map.byteLength + segments.reduce((sum, s) => sum + s.length, 0) };
+  } finally {
+    whole.dispose();
+  }
 }
 
 async function storePlain(input: LargeFileInput, reader: BlockReader, spec: MemberSpec) {
   const hashes = Buffer.alloc(blockCount(spec.size) * HASH_BYTES);
-  const whole = createHash('sha256');
-  // A whole member's data is the file: its sha256 is also what the fragment checksum takes.
-  const place = await input.fragments.add(packHeader(spec), async (write) => {
-    await copyBlocks(input, reader, 0, spec.size, whole, hashes, write);
-    return { sha256: whole.digest('hex') };
-  });
-  return { place, sha256: place.result!.sha256, hashes, storedBytes: spec.size };
+  const whole = input.hasher();
+  try {
+    // A whole member's data is the file: its sha256 is also what the fragment checksum takes.
+    const place = await input.fragments.add(packHeader(spec), async (write) => {
+      await copyBlocks(input, reader, 0, spec.size, whole, hashes, write);
+      return { sha256: await whole.digest() };
+    });
+    return { place, sha256: place.result!.sha256, hashes, storedBytes: spec.size };
+  } finally {
+    whole.dispose();
+  }
 }
 
-/** Copies the blocks in [from, to) (block-aligned `from`) to the member, hashing them whole and block by block. */
-async function copyBlocks(input: LargeFileInput, reader: BlockReader, from: number, to: number, whole: ReturnType<typeof createHash>, hashes: Buffer, write: ContentWriter): Promise<void> {
+/**
+ * Copies the blocks in [from, to) (block-aligned `from`) to the member,
+ * hashing them whole and block by block on the hasher's thread while they
+ * are written; at most two chunks' copies wait there, so memory stays bounded.
+ */
+async function copyBlocks(input: LargeFileInput, reader: BlockReader, from: number, to: number, whole: BlockHasher, hashes: Buffer, write: ContentWriter): Promise<void> {
+  let previous: Promise<void> | undefined;
   for await (const { position, chunk } of reader.chunks(from, to, true)) {
     input.signal?.throwIfAborted();
-    input.meters.hash.start();
-    whole.update(chunk);
-    for (let at = 0; at < chunk.byteLength; at += BLOCK_BYTES) blockSha256(chunk.subarray(at, at + BLOCK_BYTES)).copy(hashes, ((position + at) / BLOCK_BYTES) * HASH_BYTES);
-    input.meters.hash.stop();
+    const hashed = whole.chunk(chunk).then((blockHashes) => void blockHashes.copy(hashes, (position / BLOCK_BYTES) * HASH_BYTES));
+    hashed.catch(() => undefined); // awaited below; a write failing first must not leave it unhandled
     await write(chunk);
+    await previous;
+    previous = hashed;
   }
+  await previous;
 }
 
 /** How the file differs from when it was opened, or undefined: a stored file that changed meanwhile is reported, as for small files. */

@@ -3,6 +3,12 @@
  * results in source order. Lets file-system round trips (open, stat, first
  * read) of the next files overlap with packing the current one.
  *
+ * The queue is refilled in bursts (once it is down to half of `depth`, up
+ * to `depth`), so the prepares of a burst are asked for together: the
+ * reader thread (reader-thread.ts) takes what is asked in one turn of the
+ * event loop as one message, so a burst costs one round trip, not one per
+ * item.
+ *
  * A `prepare` that rejects makes the iteration throw when its turn comes.
  * When the consumer stops early, everything prepared but not yet taken is
  * handed to `dispose` (e.g. to close files) before the iteration ends.
@@ -14,7 +20,8 @@ export async function* readAhead<T, P>(source: AsyncIterable<T>, prepare: (item:
   let exhausted = false;
   try {
     for (;;) {
-      while (!exhausted && queue.length < depth) {
+      const refill = queue.length <= depth / 2;
+      while (refill && !exhausted && queue.length < depth) {
         const step = await iterator.next();
         if (step.done) exhausted = true;
         else

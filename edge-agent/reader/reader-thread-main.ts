@@ -15,6 +15,17 @@
  *   with `stats`.
  * - `{ op: 'next', id }`: reads and hashes the next chunk; a ChunkReply.
  * - `{ op: 'close', id }`: closes the file; no reply.
+ * - `{ op: 'lstat', id, paths }`: lstats each path (the walk's stats, see
+ *   walker.ts); an LstatReply with one result per path, in order.
+ * - Hashing for large files (large-file.ts), whose reads stay on the main
+ *   thread: `{ op: 'hashStart', id, blockBytes }` starts a whole-content
+ *   sha256 (no reply); `{ op: 'hashChunk', id, data, length }` feeds it a
+ *   chunk (a copy in shared memory, starting on a block boundary, not to be
+ *   used after the reply) and replies a
+ *   HashChunkReply with the chunk's block sha256s (an all-zero whole block
+ *   answered without hashing); `{ op: 'hashZeros', id, length }` feeds it
+ *   zeros (no reply); `{ op: 'hashEnd', id }` replies a HashEndReply with
+ *   the sha256. `close` drops a hash not ended.
  * A ChunkReply carries the chunk's bytes as a transferred ArrayBuffer, and
  * once the content is done: `sha256` (of the bytes stored, zero-fill
  * included), `problem` when the file did not match its header size or was
@@ -35,7 +46,52 @@ export interface WorkerStats {
   ctimeNs: bigint;
 }
 
-export type ReaderRequest = { op: 'open'; id: number; path: string; dev: bigint; ino: bigint; chunkBytes: number } | { op: 'next'; id: number } | { op: 'close'; id: number };
+export type ReaderRequest =
+  | { op: 'open'; id: number; path: string; dev: bigint; ino: bigint; chunkBytes: number }
+  | { op: 'next'; id: number }
+  | { op: 'close'; id: number }
+  | { op: 'lstat'; id: number; paths: string[] }
+  | { op: 'hashStart'; id: number; blockBytes: number }
+  | { op: 'hashChunk'; id: number; data: SharedArrayBuffer; length: number }
+  | { op: 'hashZeros'; id: number; length: number }
+  | { op: 'hashEnd'; id: number };
+
+export interface HashChunkReply {
+  id: number;
+  /** The chunk's block sha256s, 32 bytes each, in order. */
+  blockHashes: ArrayBuffer;
+  hashMs: number;
+}
+
+export interface HashEndReply {
+  id: number;
+  wholeSha256: string;
+  /** Hashing time since the last reply (the zeros fed meanwhile). */
+  hashMs: number;
+}
+
+/** The `lstat` fields (bigints) that cross the thread boundary; the Ms and Date fields are derived from them on the other side. */
+export interface LstatFields {
+  dev: bigint;
+  mode: bigint;
+  nlink: bigint;
+  uid: bigint;
+  gid: bigint;
+  rdev: bigint;
+  blksize: bigint;
+  ino: bigint;
+  size: bigint;
+  blocks: bigint;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  birthtimeNs: bigint;
+}
+
+export interface LstatReply {
+  id: number;
+  results: Array<{ stats: LstatFields } | { error: FsErrorData }>;
+}
 
 export interface ChunkReply {
   id: number;
@@ -62,7 +118,7 @@ export interface FsErrorData {
 /** The file cannot be backed up: at `open` (what `missing` means for ENOENT there) or its fstat, or it was replaced. */
 export type OpenFailure = { id: number; error: FsErrorData; at: 'open' | 'fstat' } | { id: number; replaced: true };
 
-export type ReaderReply = ChunkReply | OpenFailure | { id: number; bug: string };
+export type ReaderReply = ChunkReply | OpenFailure | LstatReply | HashChunkReply | HashEndReply | { id: number; bug: string };
 
 export function readerThreadMain(): void {
   const fs = process.getBuiltinModule('node:fs');
@@ -90,7 +146,52 @@ export function readerThreadMain(): void {
     return typeof code === 'string' ? { code, message } : { message };
   };
 
+  interface BlockHash {
+    blockBytes: number;
+    whole: ReturnType<typeof crypto.createHash>;
+    zeroBlock: Uint8Array;
+    zeroBlockSha256: Uint8Array;
+    /** Hashing time not yet reported. */
+    ms: number;
+  }
+  const hashes = new Map<number, BlockHash>();
+
+  const hashChunk = (request: Extract<ReaderRequest, { op: 'hashChunk' }>): ReaderReply => {
+    const state = hashes.get(request.id);
+    if (!state) return { id: request.id, bug: `the reader thread has no hash ${request.id}` };
+    const started = performance.now();
+    const data = new Uint8Array(request.data, 0, request.length);
+    state.whole.update(data);
+    const { blockBytes } = state;
+    const count = Math.ceil(request.length / blockBytes);
+    const out = Buffer.allocUnsafeSlow(count * 32);
+    for (let k = 0; k < count; k++) {
+      const block = data.subarray(k * blockBytes, (k + 1) * blockBytes);
+      const zero = block.byteLength === blockBytes && Buffer.compare(block, state.zeroBlock) === 0;
+      out.set(zero ? state.zeroBlockSha256 : crypto.createHash('sha256').update(block).digest(), k * 32);
+    }
+    const hashMs = state.ms + performance.now() - started;
+    state.ms = 0;
+    return { id: request.id, blockHashes: out.buffer as ArrayBuffer, hashMs };
+  };
+
+  const hashZeros = (request: Extract<ReaderRequest, { op: 'hashZeros' }>): void => {
+    const state = hashes.get(request.id);
+    if (!state) return;
+    const started = performance.now();
+    for (let left = request.length; left > 0; left -= state.blockBytes) state.whole.update(left >= state.blockBytes ? state.zeroBlock : state.zeroBlock.subarray(0, left));
+    state.ms += performance.now() - started;
+  };
+
+  const hashEnd = (id: number): ReaderReply => {
+    const state = hashes.get(id);
+    if (!state) return { id, bug: `the reader thread has no hash ${id}` };
+    hashes.delete(id);
+    return { id, wholeSha256: state.whole.digest('hex'), hashMs: state.ms };
+  };
+
   const closeFile = (id: number): void => {
+    hashes.delete(id);
     const file = files.get(id);
     if (!file) return;
     files.delete(id);
@@ -179,8 +280,32 @@ export function readerThreadMain(): void {
     return reply;
   };
 
+  const lstat = (request: Extract<ReaderRequest, { op: 'lstat' }>): LstatReply => {
+    const results: LstatReply['results'] = [];
+    for (const path of request.paths) {
+      try {
+        const s = fs.lstatSync(path, { bigint: true });
+        results.push({
+          stats: { dev: s.dev, mode: s.mode, nlink: s.nlink, uid: s.uid, gid: s.gid, rdev: s.rdev, blksize: s.blksize, ino: s.ino, size: s.size, blocks: s.blocks, atimeNs: s.atimeNs, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, birthtimeNs: s.birthtimeNs },
+        });
+      } catch (error) {
+        results.push({ error: errorData(error) });
+      }
+    }
+    return { id: request.id, results };
+  };
+
   const handle = (request: ReaderRequest): ReaderReply | undefined => {
     if (request.op === 'open') return open(request);
+    if (request.op === 'lstat') return lstat(request);
+    if (request.op === 'hashStart') {
+      const zeroBlock = new Uint8Array(request.blockBytes);
+      hashes.set(request.id, { blockBytes: request.blockBytes, whole: crypto.createHash('sha256'), zeroBlock, zeroBlockSha256: crypto.createHash('sha256').update(zeroBlock).digest(), ms: 0 });
+      return undefined;
+    }
+    if (request.op === 'hashChunk') return hashChunk(request);
+    if (request.op === 'hashZeros') return void hashZeros(request);
+    if (request.op === 'hashEnd') return hashEnd(request.id);
     if (request.op === 'close') return void closeFile(request.id);
     const file = files.get(request.id);
     // A `next` for a file already done or closed is a caller's bug; answer it so nothing waits forever.
@@ -197,6 +322,7 @@ export function readerThreadMain(): void {
       if (reply === undefined) continue;
       replies.push(reply);
       if ('data' in reply) transfer.push(reply.data);
+      if ('blockHashes' in reply) transfer.push(reply.blockHashes);
     }
     if (replies.length > 0) port.postMessage(replies, transfer);
   });

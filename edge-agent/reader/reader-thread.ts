@@ -1,7 +1,28 @@
+import { lstatSync, type BigIntStats } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { describeFsError } from './fs-errors.ts';
+import type { BusyMeter } from '../transport/busy-meter.ts';
 import { problemText, UnreadableFileError, type CopyResult, type FileMeters, type PreparedFile } from './file-reader.ts';
-import { readerThreadMain, type ChunkReply, type FsErrorData, type ReaderReply, type ReaderRequest } from './reader-thread-main.ts';
+import { readerThreadMain, type ChunkReply, type FsErrorData, type LstatFields, type ReaderReply, type ReaderRequest } from './reader-thread-main.ts';
+
+/** Requests that go at once rather than with the turn's batch (see `#post`). */
+const URGENT: ReadonlySet<ReaderRequest['op']> = new Set(['next', 'hashChunk', 'hashEnd']);
+
+/** A hash slot's usual size: a large file's read (large-file.ts's READ_BYTES). */
+const SLOT_BYTES = 1024 * 1024;
+const MAX_FREE_SLOTS = 4;
+
+/** See ReaderThread.blockHasher. */
+export interface BlockHasher {
+  /** Feeds a chunk that starts on a block boundary; resolves with its blocks' sha256s (32 bytes each). The chunk is copied at once. */
+  chunk(data: Uint8Array): Promise<Buffer>;
+  /** Feeds `length` zero bytes (a sparse file's hole) to the whole-content hash. */
+  zeros(length: number): void;
+  /** The whole content's sha256 (hex); the hasher is done. */
+  digest(): Promise<string>;
+  /** Drops a hash not digested (the file failed or was given up). */
+  dispose(): void;
+}
 
 /** A read-only block of zeros for the zero-fill of a file that shrank; chunks handed on are never written to. */
 const ZEROS = Buffer.alloc(64 * 1024);
@@ -19,6 +40,15 @@ const ZEROS = Buffer.alloc(64 * 1024);
  * checks and the zero-fill/cut semantics are those of file-reader.ts; the
  * problem texts are worded there.
  *
+ * The walk's `lstat`s go there too (`lstat`, a list of paths a request): a
+ * promise `lstat` on the main thread cost a thread-pool round trip and a
+ * BigIntStats per entry, the biggest item of a small-file backup's profile.
+ *
+ * Traffic: every request made within one turn of the event loop goes in one
+ * message, and the thread answers it with one message (see `#post`), so a
+ * read-ahead that asks for several files at once (read-ahead.ts refills in
+ * bursts) costs one round trip, not one per file.
+ *
  * Memory: what is in flight is what the caller asks for (the read-ahead's
  * first chunks and one chunk prefetched for the file being copied); the
  * thread holds no data between requests.
@@ -29,9 +59,18 @@ const ZEROS = Buffer.alloc(64 * 1024);
  */
 export class ReaderThread {
   readonly #worker: Worker;
-  readonly #pending = new Map<number, { resolve: (reply: ReaderReply) => void; reject: (error: unknown) => void }>();
+  /** Waiters by request id, first in first out: a hash has several chunks in flight under its one id, and the thread answers in order. */
+  readonly #pending = new Map<number, Array<{ resolve: (reply: ReaderReply) => void; reject: (error: unknown) => void }>>();
   #nextId = 1;
   #outbox: ReaderRequest[] = [];
+  #flushQueued = false;
+  /**
+   * Shared memory the chunks to hash are copied into, reused: a transferred
+   * copy per chunk left the freeing to the thread's garbage collector, which
+   * let tens of MiB pile up. In use: the chunks in flight (two at most, see
+   * large-file.ts); kept free: MAX_FREE_SLOTS.
+   */
+  readonly #slots: SharedArrayBuffer[] = [];
   #dead: Error | undefined;
 
   constructor() {
@@ -41,8 +80,9 @@ export class ReaderThread {
     this.#worker.unref();
     this.#worker.on('message', (replies: ReaderReply[]) => {
       for (const reply of replies) {
-        const waiter = this.#pending.get(reply.id);
-        this.#pending.delete(reply.id);
+        const waiters = this.#pending.get(reply.id);
+        const waiter = waiters?.shift();
+        if (waiters?.length === 0) this.#pending.delete(reply.id);
         waiter?.resolve(reply);
       }
       if (this.#pending.size === 0) this.#worker.unref();
@@ -105,6 +145,66 @@ export class ReaderThread {
     };
   }
 
+  /**
+   * `lstat`s of `paths` (no symlink followed), in order: each a BigIntStats
+   * as `fs.lstat(path, { bigint: true })` gives it, or the error (with its
+   * errno code) that lstat failed with.
+   */
+  async lstat(paths: string[]): Promise<Array<{ stats: BigIntStats } | { error: Error }>> {
+    const reply = await this.#request({ op: 'lstat', id: this.#nextId++, paths });
+    if (!('results' in reply)) throw new Error('bug' in reply ? reply.bug : 'the reader thread answered an lstat with something else');
+    return reply.results.map((result) => ('stats' in result ? { stats: asBigIntStats(result.stats) } : { error: asError(result.error) }));
+  }
+
+  /**
+   * A whole-content sha256 with block sha256s, computed on the thread (for
+   * large files, see large-file.ts): the main thread only copies each chunk
+   * over (into shared memory). `hashMs` of the thread's replies goes to `meter`.
+   */
+  blockHasher(blockBytes: number, meter: BusyMeter): BlockHasher {
+    const id = this.#nextId++;
+    let open = true;
+    this.#post({ op: 'hashStart', id, blockBytes });
+    return {
+      chunk: async (data) => {
+        // A copy into shared memory, made now: the caller's buffer is reused or written out meanwhile.
+        const slot = this.#takeSlot(data.byteLength);
+        new Uint8Array(slot, 0, data.byteLength).set(data);
+        let reply: ReaderReply;
+        try {
+          reply = await this.#request({ op: 'hashChunk', id, data: slot, length: data.byteLength });
+        } finally {
+          // The thread answers after hashing: the slot is free again.
+          if (this.#slots.length < MAX_FREE_SLOTS) this.#slots.push(slot);
+        }
+        if (!('blockHashes' in reply)) throw new Error('bug' in reply ? reply.bug : 'the reader thread answered a hash with something else');
+        meter.add(reply.hashMs);
+        return Buffer.from(reply.blockHashes);
+      },
+      zeros: (length) => {
+        if (length > 0) this.#post({ op: 'hashZeros', id, length });
+      },
+      digest: async () => {
+        open = false;
+        const reply = await this.#request({ op: 'hashEnd', id });
+        if (!('wholeSha256' in reply)) throw new Error('bug' in reply ? reply.bug : 'the reader thread answered a hash with something else');
+        meter.add(reply.hashMs);
+        return reply.wholeSha256;
+      },
+      dispose: () => {
+        if (open && !this.#dead) this.#post({ op: 'close', id });
+        open = false;
+      },
+    };
+  }
+
+  /** A free shared slot of at least `bytes` (see `blockHasher`), or a new one. */
+  #takeSlot(bytes: number): SharedArrayBuffer {
+    const at = this.#slots.findIndex((slot) => slot.byteLength >= bytes);
+    if (at !== -1) return this.#slots.splice(at, 1)[0]!;
+    return new SharedArrayBuffer(Math.max(bytes, SLOT_BYTES));
+  }
+
   /** Ends the thread; requests in flight reject. */
   async close(): Promise<void> {
     this.#fail(new Error('the reader thread was closed'));
@@ -127,25 +227,44 @@ export class ReaderThread {
     return new Promise((resolve, reject) => {
       // Referenced while a reply is awaited: a backup waiting only on its reader must not let the process end.
       if (this.#pending.size === 0) this.#worker.ref();
-      this.#pending.set(request.id, { resolve, reject });
+      const waiters = this.#pending.get(request.id);
+      if (waiters) waiters.push({ resolve, reject });
+      else this.#pending.set(request.id, [{ resolve, reject }]);
       this.#post(request);
     });
   }
 
-  /** Queues a request; what is queued in one turn of the event loop (the read-ahead's opens) goes as one message. */
+  /**
+   * Queues a request; what is queued in one turn of the event loop goes as
+   * one message. `setImmediate`, not a microtask: a burst of read-ahead
+   * opens is made across several promise hops (the walk is an async
+   * generator), which a microtask flush would split into one message each.
+   * A request someone is waiting on right now (the next chunk of the file
+   * being copied, a large file's hash) is `urgent`: it goes at once, with
+   * whatever is queued before it, since waiting for the turn to end cost
+   * medium files more than the batching saved.
+   */
   #post(request: ReaderRequest): void {
     this.#outbox.push(request);
-    if (this.#outbox.length > 1) return;
-    queueMicrotask(() => {
-      const batch = this.#outbox;
-      this.#outbox = [];
-      if (!this.#dead) this.#worker.postMessage(batch);
+    if (URGENT.has(request.op)) return this.#flush();
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    setImmediate(() => {
+      this.#flushQueued = false;
+      this.#flush();
     });
+  }
+
+  #flush(): void {
+    if (this.#outbox.length === 0) return;
+    const batch = this.#outbox;
+    this.#outbox = [];
+    if (!this.#dead) this.#worker.postMessage(batch);
   }
 
   #fail(error: Error): void {
     this.#dead ??= error;
-    for (const waiter of this.#pending.values()) waiter.reject(this.#dead);
+    for (const waiters of this.#pending.values()) for (const waiter of waiters) waiter.reject(this.#dead);
     this.#pending.clear();
   }
 }
@@ -153,4 +272,39 @@ export class ReaderThread {
 /** A file-system error rebuilt from what crossed the thread boundary, for describeFsError. */
 function asError(data: FsErrorData): Error {
   return Object.assign(new Error(data.message), data.code === undefined ? {} : { code: data.code });
+}
+
+/**
+ * A BigIntStats rebuilt from the fields that crossed the thread boundary:
+ * the prototype of a real one (so `isDirectory()` and the other mode tests
+ * are Node's own), the fields as Node sets them, and the Date fields made on
+ * demand (nothing in the data path reads them).
+ */
+function asBigIntStats(fields: LstatFields): BigIntStats {
+  const stats = Object.create(walkStatsPrototype()) as Record<string, unknown>;
+  Object.assign(stats, fields);
+  stats.atimeMs = fields.atimeNs / NS_PER_MS;
+  stats.mtimeMs = fields.mtimeNs / NS_PER_MS;
+  stats.ctimeMs = fields.ctimeNs / NS_PER_MS;
+  stats.birthtimeMs = fields.birthtimeNs / NS_PER_MS;
+  return stats as unknown as BigIntStats;
+}
+
+const NS_PER_MS = 1_000_000n;
+let prototype: object | undefined;
+
+function walkStatsPrototype(): object {
+  if (prototype) return prototype;
+  const dateOf = (field: string) => ({
+    get(this: Record<string, bigint>): Date {
+      return new Date(Number(this[field]!) / 1e6);
+    },
+  });
+  prototype = Object.create(Object.getPrototypeOf(lstatSync('/', { bigint: true })) as object, {
+    atime: dateOf('atimeNs'),
+    mtime: dateOf('mtimeNs'),
+    ctime: dateOf('ctimeNs'),
+    birthtime: dateOf('birthtimeNs'),
+  }) as object;
+  return prototype;
 }

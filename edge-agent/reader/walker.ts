@@ -29,19 +29,37 @@ export interface WalkHooks {
   /** Something that could not be walked; the walk goes on without it. */
   onProblem: (path: string, reason: string) => void;
   onExcluded?: (path: string) => void;
-  /** How many entries of a directory are stat'ed ahead of the one being yielded (default 32). */
+  /** How many entries of a directory are stat'ed in one batch; the next batch is asked for once the walk is halfway through this one (default 64). */
   statAhead?: number;
+  /**
+   * Stats a batch of paths without following symlinks, one result per path
+   * in order (default: `fs.promises.lstat` of each, in parallel). The
+   * backup gives the reader thread's, which makes a batch one message.
+   */
+  lstat?: (paths: string[]) => Promise<Array<{ stats: BigIntStats } | { error: unknown }>>;
 }
 
-const DEFAULT_STAT_AHEAD = 32;
+const DEFAULT_STAT_AHEAD = 64;
+
+function lstatEach(paths: string[]): Promise<Array<{ stats: BigIntStats } | { error: unknown }>> {
+  return Promise.all(
+    paths.map((p) =>
+      lstat(p, { bigint: true }).then(
+        (stats) => ({ stats }),
+        (error: unknown) => ({ error }),
+      ),
+    ),
+  );
+}
 
 /**
  * Depth-first walk of already stat'ed selection roots, in a deterministic
  * order: each directory before its contents, the contents sorted by name.
  *
  * Symbolic links are yielded as links and never followed. Mount points are
- * crossed. Children are stat'ed a small window ahead of the walk, so memory
- * holds one sorted name list per open directory level, never the tree.
+ * crossed. Children are stat'ed in batches, one batch ahead of the walk, so
+ * memory holds one sorted name list and two batches of stats per open
+ * directory level, never the tree.
  */
 export async function* walk(roots: readonly WalkEntry[], hooks: WalkHooks): AsyncGenerator<WalkEntry, void, undefined> {
   for (const root of roots) yield* walkFrom(root, hooks);
@@ -70,22 +88,28 @@ async function* walkFrom(entry: WalkEntry, hooks: WalkHooks): AsyncGenerator<Wal
       children.push(name);
     }
   }
-  // Stat a window of children ahead: one round trip after another is what makes a walk slow.
-  const window = Math.max(1, hooks.statAhead ?? DEFAULT_STAT_AHEAD);
-  const stat = (name: string): Promise<{ stats: BigIntStats } | { error: unknown }> =>
-    lstat(path.join(entry.sourcePath, name), { bigint: true }).then(
-      (stats) => ({ stats }),
-      (error: unknown) => ({ error }),
-    );
-  const pending: Array<Promise<{ stats: BigIntStats } | { error: unknown }> | undefined> = children.slice(0, window).map(stat);
-  for (let i = 0; i < children.length; i++) {
-    const result = await pending[i]!;
-    pending[i] = undefined;
-    const name = children[i]!;
-    const child = path.join(entry.path, name);
-    if ('error' in result) hooks.onProblem(child, describeFsError(result.error, 'vanished during backup'));
-    else yield* walkFrom({ path: child, sourcePath: path.join(entry.sourcePath, name), stats: result.stats }, hooks);
-    if (i + window < children.length) pending.push(stat(children[i + window]!));
+  // Stat the children in batches, the next one asked for halfway through walking this one: one round trip after another is what makes a walk slow.
+  const size = Math.max(1, hooks.statAhead ?? DEFAULT_STAT_AHEAD);
+  const statBatch = hooks.lstat ?? lstatEach;
+  const batch = (from: number): Promise<Array<{ stats: BigIntStats } | { error: unknown }>> | undefined => {
+    if (from >= children.length) return undefined;
+    const pending = statBatch(children.slice(from, from + size).map((name) => path.join(entry.sourcePath, name)));
+    pending.catch(() => undefined); // awaited in turn; a walk stopped early must not leave it unhandled
+    return pending;
+  };
+  let next = batch(0);
+  for (let from = 0; next; from += size) {
+    const results = await next;
+    next = undefined;
+    const half = Math.floor((results.length - 1) / 2);
+    for (let i = 0; i < results.length; i++) {
+      const result = results[i]!;
+      const name = children[from + i]!;
+      const child = path.join(entry.path, name);
+      if ('error' in result) hooks.onProblem(child, describeFsError(result.error, 'vanished during backup'));
+      else yield* walkFrom({ path: child, sourcePath: path.join(entry.sourcePath, name), stats: result.stats }, hooks);
+      if (i === half) next = batch(from + size);
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { existsSync, fstatSync, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, fstatSync, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { excludeMatcher } from '#agent/reader/exclude.ts';
 import { copyFileContent, openWalkedFile, UnreadableFileError } from '#agent/reader/file-reader.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
 import { statSelections, walk } from '#agent/reader/walker.ts';
+import { ReaderThread } from '#agent/reader/reader-thread.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
@@ -195,6 +196,36 @@ describe('files that change under the reader', () => {
     }
     expect(seen).toEqual([path.basename(dir.dir), 'a', 'c']);
     expect(problems).toEqual([`${dir.dir}/b: vanished during backup (ENOENT)`]);
+  });
+
+  it("walks the same entries in the same order with the reader thread's batched lstats, problems included", async () => {
+    // Prepare: more children than a batch, a nested directory, a symlink, an excluded name, and a file removed mid-walk
+    for (let i = 0; i < 7; i++) writeFileSync(path.join(dir.dir, `f${i}`), `${i}`);
+    mkdirSync(path.join(dir.dir, 'sub'));
+    for (const name of ['x', 'y', 'skip.tmp']) writeFileSync(path.join(dir.dir, 'sub', name), name);
+    symlinkSync('f0', path.join(dir.dir, 'link'));
+    const walkWith = async (lstatHook: ReaderThread['lstat'] | undefined): Promise<string[]> => {
+      writeFileSync(path.join(dir.dir, 'f6'), '6');
+      const seen: string[] = [];
+      const { roots } = await statSelections([dir.dir], excludeMatcher([]));
+      const hooks = { exclude: excludeMatcher(['*.tmp']), statAhead: 2, onProblem: (p: string, reason: string) => seen.push(`problem ${p}: ${reason}`), onExcluded: (p: string) => seen.push(`excluded ${p}`) };
+      for await (const entry of walk(roots, lstatHook ? { ...hooks, lstat: lstatHook } : hooks)) {
+        seen.push(`${entry.path} ${entry.stats.isDirectory() ? 'd' : entry.stats.isSymbolicLink() ? 'l' : 'f'} ${entry.stats.ino}`);
+        if (entry.path.endsWith('/f3')) rmSync(path.join(dir.dir, 'f6'));
+      }
+      return seen;
+    };
+    const reader = new ReaderThread();
+
+    // Act
+    const threaded = await walkWith((paths) => reader.lstat(paths)).finally(() => reader.close());
+    const plain = await walkWith(undefined);
+
+    // Assess
+    expect(threaded).toEqual(plain);
+    expect(plain).toContain(`problem ${dir.dir}/f6: vanished during backup (ENOENT)`);
+    expect(plain).toContain(`excluded ${dir.dir}/sub/skip.tmp`);
+    expect(plain.filter((line) => !line.startsWith('problem') && !line.startsWith('excluded'))).toHaveLength(1 + 6 + 1 + 1 + 2);
   });
 
   it('selections are backed up once, even when one lies inside another', async () => {

@@ -182,6 +182,49 @@ describe('the reader thread', () => {
     expect(run.stdout.trim()).toBe(sha256(Buffer.from('hello')));
   });
 
+  it('lstats a batch of paths as fs.lstat does: the same fields and type tests, symlinks not followed, errors with their code', async () => {
+    // Prepare: a file, a directory, a symlink to the file, a missing path
+    const file = path.join(dir.dir, 'f');
+    writeFileSync(file, 'hello');
+    utimesSync(file, new Date('1965-03-04T05:06:07.891Z'), new Date('1965-03-04T05:06:07.891Z'));
+    mkdirSync(path.join(dir.dir, 'd'));
+    symlinkSync(file, path.join(dir.dir, 'l'));
+    const paths = ['f', 'd', 'l', 'missing'].map((name) => path.join(dir.dir, name));
+
+    // Act
+    const results = await reader.lstat(paths);
+
+    // Assess
+    expect(results).toHaveLength(4);
+    for (const [i, p] of paths.slice(0, 3).entries()) {
+      const expected = await lstat(p, { bigint: true });
+      const got = (results[i] as { stats: typeof expected }).stats;
+      for (const key of Object.keys(expected) as Array<keyof typeof expected>) expect([key, got[key]]).toEqual([key, expected[key]]);
+      expect([got.isFile(), got.isDirectory(), got.isSymbolicLink()]).toEqual([expected.isFile(), expected.isDirectory(), expected.isSymbolicLink()]);
+    }
+    expect((results[3] as { error: NodeJS.ErrnoException }).error.code).toBe('ENOENT');
+  });
+
+  it('hashes large-file chunks: the whole content with zeros fed between, and each block, with chunks in flight together', async () => {
+    // Prepare: blocks of 4 bytes; a chunk with a zero block, zeros, a chunk ending in a partial block
+    const hash = meters().hash;
+    const first = Buffer.from([1, 2, 3, 4, 0, 0, 0, 0, 5, 6, 7, 8]);
+    const last = Buffer.from([9, 9, 9, 9, 7]);
+    const hasher = reader.blockHasher(4, hash);
+
+    // Act: the second chunk is asked for before the first is answered; the caller's buffer is reused at once
+    const hashesOf = [hasher.chunk(first), (hasher.zeros(8), hasher.chunk(last))];
+    first.fill(0xff);
+    const [a, b] = await Promise.all(hashesOf);
+    const whole = await hasher.digest();
+
+    // Assess
+    const block = (bytes: number[]): Buffer => createHash('sha256').update(Buffer.from(bytes)).digest();
+    expect(a).toEqual(Buffer.concat([block([1, 2, 3, 4]), block([0, 0, 0, 0]), block([5, 6, 7, 8])]));
+    expect(b).toEqual(Buffer.concat([block([9, 9, 9, 9]), block([7])]));
+    expect(whole).toBe(sha256(Buffer.from([1, 2, 3, 4, 0, 0, 0, 0, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 7])));
+  });
+
   it('fails requests once it is closed', async () => {
     const own = new ReaderThread();
     const file = path.join(dir.dir, 'f');
