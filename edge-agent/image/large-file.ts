@@ -123,14 +123,10 @@ async function storeDiff(input: LargeFileInput, reader: BlockReader, spec: Membe
   const map = encodeSparseMap(segments, spec.size);
   const place = await input.fragments.add(sparseHeader(spec, segments, map.byteLength), async (write) => {
     // The fragment checksum takes the member's data (map and segments) by its sha256: a few changed blocks, hashed once more.
-    const member = createHash('sha256');
-    const pass = async (chunk: Uint8Array): Promise<void> => {
-      member.update(chunk);
-      await write(chunk);
-    };
-    await pass(map);
-    for (const { data } of changed) await pass(data);
-    return { sha256: member.digest('hex') };
+    const member = hashedWriter(write);
+    await member.pass(map);
+    for (const { data } of changed) await member.pass(data);
+    return { sha256: member.digest() };
   });
   return { place, sha256, hashes, unchangedBlocksIn: base.backupId, storedBytes: map.byteLength + changedBytes };
 }
@@ -167,11 +163,8 @@ async function storeSparse(input: LargeFileInput, reader: BlockReader, spec: Mem
   try {
     const place = await input.fragments.add(sparseHeader(spec, segments, map.byteLength), async (write) => {
       // The fragment checksum takes the member's data (map and data blocks, not the file with its holes) by its sha256.
-      const member = createHash('sha256');
-      const pass = async (chunk: Uint8Array): Promise<void> => {
-        member.update(chunk);
-        await write(chunk);
-      };
+      const member = hashedWriter(write);
+      const pass = member.pass;
       await pass(map);
       for (const segment of segments) {
         holeTo(segment.offset);
@@ -179,7 +172,7 @@ async function storeSparse(input: LargeFileInput, reader: BlockReader, spec: Mem
         end = segment.offset + segment.length;
       }
       holeTo(spec.size);
-      return { sha256: member.digest('hex') };
+      return { sha256: member.digest() };
     });
     return { place, sha256: await whole.digest(), hashes, storedBytes: map.byteLength + segments.reduce((sum, s) => sum + s.length, 0) };
   } finally {
@@ -285,4 +278,16 @@ class BlockReader {
     buffer.fill(0, filled);
     return buffer;
   }
+}
+
+/** A member's content writer that also hashes what it writes: the sha256 the fragment checksum takes for the member's data. */
+function hashedWriter(write: ContentWriter): { pass: ContentWriter; digest: () => string } {
+  const hash = createHash('sha256');
+  return {
+    pass: async (chunk) => {
+      hash.update(chunk);
+      await write(chunk);
+    },
+    digest: () => hash.digest('hex'),
+  };
 }
