@@ -11,6 +11,7 @@ import { isSparseMember, realMemberName } from '../image/sparse-member.ts';
 import { pathOfMember } from '../image/tar-member.ts';
 import { corruptImageError, readTrustedManifest, trustedIndex } from './image-trust.ts';
 import { writeAt, writeSparseData, type BaseContent } from './sparse-restore.ts';
+import { drainedOrClosed } from './tar-drain.ts';
 import { ProblemList } from '../reader/problems.ts';
 import type { ImagePlan } from './restore-plan.ts';
 
@@ -222,17 +223,7 @@ async function feed(source: AsyncIterable<Uint8Array>, extract: Extract): Promis
   try {
     for await (const chunk of source) {
       if (extract.destroyed) return;
-      if (!extract.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          const done = (): void => {
-            extract.off('drain', done);
-            extract.off('close', done);
-            resolve();
-          };
-          extract.on('drain', done);
-          extract.on('close', done);
-        });
-      }
+      if (!extract.write(chunk)) await drainedOrClosed(extract);
     }
     extract.end(undefined);
   } catch (error) {

@@ -10,6 +10,7 @@ import { ProblemList } from '../reader/problems.ts';
 import { FileWriter, type SmallFileOutcome } from './file-writer.ts';
 import { InFlight, type InFlightLimits } from './in-flight.ts';
 import { parseMemberPath } from './safe-path.ts';
+import { drainedOrClosed } from './tar-drain.ts';
 import { memberMtimeSeconds, memberOwner, pathOfMember } from '../image/tar-member.ts';
 import { isSparseMember, realMemberName, SparseMapError } from '../image/sparse-member.ts';
 import { restoreSparseMember, type BaseContent } from './sparse-restore.ts';
@@ -755,19 +756,6 @@ async function feed(source: AsyncIterable<Uint8Array>, extract: Extract): Promis
     extract.destroy(error instanceof Error ? error : new Error(String(error)));
     return { error };
   }
-}
-
-function drainedOrClosed(extract: Extract): Promise<void> {
-  if (extract.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      extract.off('drain', done);
-      extract.off('close', done);
-      resolve();
-    };
-    extract.on('drain', done);
-    extract.on('close', done);
-  });
 }
 
 /** tar-stream's parser errors in an operator's words (its checksum error suggests gunzip, which never applies here). */
