@@ -9,10 +9,9 @@ import { copyFileContent, openWalkedFile, UnreadableFileError } from '#agent/rea
 import { restoreImage } from '#agent/restore/restore.ts';
 import { statSelections, walk } from '#agent/reader/walker.ts';
 import { ReaderThread } from '#agent/reader/reader-thread.ts';
-import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
-import { backupTask, catalogImage, InstrumentedStore, patterned, recordingReporter, tempDir } from './helpers.ts';
+import { backupTask, catalogImage, failureOf, InstrumentedStore, patterned, recordingReporter, tempDir } from './helpers.ts';
 
 /** A file every process, root included, is refused reading: the kernel checks its mode itself. */
 const WRITE_ONLY_PROC_FILE = '/proc/sys/vm/drop_caches';
@@ -25,15 +24,6 @@ const unreadableForAll = ((): string | undefined => {
     return undefined;
   }
 })();
-
-async function failureOf(promise: Promise<unknown>): Promise<CairnError> {
-  const failure = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  expect(failure).toBeInstanceOf(CairnError);
-  return failure as CairnError;
-}
 
 describe('backup outcomes other than success', () => {
   let source: ReturnType<typeof tempDir>;

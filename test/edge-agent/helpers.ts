@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, type Stats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { expect } from 'vitest';
+import { CairnError } from '#core/errors.ts';
 import type { Image } from '#core/model/image.ts';
 import { imageRecord } from '#core/catalog/image-record.ts';
 import { BackupTask, type BackupTaskInput, type BackupTaskResult } from '#core/model/task.ts';
@@ -167,4 +169,14 @@ export class InstrumentedStore implements ObjectStore {
 
 async function* single(body: Uint8Array): AsyncGenerator<Uint8Array> {
   yield body;
+}
+
+/** The CairnError `promise` rejects with; fails the test when it resolves or rejects with anything else. */
+export async function failureOf(promise: Promise<unknown>): Promise<CairnError> {
+  const outcome = await promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  expect(outcome, 'the operation should have failed with a CairnError').toBeInstanceOf(CairnError);
+  return outcome as CairnError;
 }

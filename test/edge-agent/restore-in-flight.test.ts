@@ -6,11 +6,10 @@ import { objectStoreFragmentSource } from '#agent/image/object-store-fragments.t
 import { InFlight } from '#agent/restore/in-flight.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
 import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
-import { CairnError } from '#core/errors.ts';
 import type { Fragment, Image } from '#core/model/image.ts';
 import type { FragmentSource } from '#core/ports/fragment-sink.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { backupTask, catalogImage, patterned, recordingReporter, snapshotTree, tempDir, type TreeNode } from './helpers.ts';
+import { backupTask, catalogImage, failureOf, patterned, recordingReporter, snapshotTree, tempDir, type TreeNode } from './helpers.ts';
 
 const DIRS = 20;
 const FILES_PER_DIR = 100;
@@ -62,15 +61,6 @@ function allFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((d) => !d.isDirectory())
     .map((d) => path.relative(dir, path.join(d.parentPath, d.name)));
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<CairnError> {
-  const outcome = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  expect(outcome, 'the restore should have failed').toBeInstanceOf(CairnError);
-  return outcome as CairnError;
 }
 
 describe('a restore with many files in flight', () => {

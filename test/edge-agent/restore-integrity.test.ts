@@ -4,14 +4,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '#agent/image/backup.ts';
 import { chainRefusal, restorePointInTime } from '#agent/restore/point-in-time.ts';
 import { restoreImage, type RestoreOptions } from '#agent/restore/restore.ts';
-import { CairnError } from '#core/errors.ts';
 import type { Image } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { copy1, forgeImage, keyOf, headerOffset, indexLines, objectBytes, rewriteFragment, rewriteIndex, rewriteManifest, setHeaderSize, sha256 } from './forge.ts';
-import { backupTask, catalogImage, patterned, recordingReporter, tempDir } from './helpers.ts';
+import { backupTask, catalogImage, failureOf, patterned, recordingReporter, tempDir } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 
@@ -48,15 +47,6 @@ interface Fixture {
   restored: (relative: string) => string;
   /** The index line of `relative`. */
   line: (relative: string) => IndexEntry;
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<CairnError> {
-  const outcome = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  expect(outcome, 'the restore should have failed').toBeInstanceOf(CairnError);
-  return outcome as CairnError;
 }
 
 const modeOf = (p: string): string => (lstatSync(p).mode & 0o7777).toString(8);

@@ -6,7 +6,6 @@ import { objectStoreFragmentSource } from '#agent/image/object-store-fragments.t
 import { restorePointInTime } from '#agent/restore/point-in-time.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
 import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
-import { CairnError } from '#core/errors.ts';
 import type { Fragment, Image } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
 import type { FragmentSource, TarRange } from '#core/ports/fragment-sink.ts';
@@ -14,7 +13,7 @@ import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { copy1, headerOffset, indexLines, objectBytes, keyOf, rewriteFragment, rewriteIndex } from './forge.ts';
-import { backupTask, catalogImage, patterned, recordingReporter, tempDir } from './helpers.ts';
+import { backupTask, catalogImage, failureOf, patterned, recordingReporter, tempDir } from './helpers.ts';
 
 const KiB = 1024;
 /** A name longer than ustar's 100 bytes: its member starts with a pax header, before the header the extractor reports. */
@@ -68,15 +67,6 @@ class CountingStore {
       },
     });
   }
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<CairnError> {
-  const outcome = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  expect(outcome, 'the restore should have failed').toBeInstanceOf(CairnError);
-  return outcome as CairnError;
 }
 
 /** Every file under `dir`, relative. */

@@ -3,17 +3,10 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runBackup } from '#agent/image/backup.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
-import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { MemoryObjectStore } from '#test/memory/memory-object-store.ts';
 import { withFaults } from '#test/support/faults.ts';
-import { backupTask, catalogImage, patterned, recordingReporter, tempDir } from './helpers.ts';
-
-async function failureOf(promise: Promise<unknown>): Promise<CairnError> {
-  const failure = await promise.then(() => undefined, (error: unknown) => error);
-  expect(failure).toBeInstanceOf(CairnError);
-  return failure as CairnError;
-}
+import { backupTask, catalogImage, failureOf, patterned, recordingReporter, tempDir } from './helpers.ts';
 
 const isFragment = (key: string): boolean => /fragment-\d+\.tar$/.test(key);
 

@@ -9,13 +9,12 @@ import { encodeSeekTable } from '#agent/codec/seek-table.ts';
 import { zstdFragmentSinks } from '#agent/codec/zstd-fragment-sinks.ts';
 import { compressBound, ZstdWorkers } from '#agent/codec/zstd-workers.ts';
 import { objectStoreFragmentSource, objectStoreSinks } from '#agent/image/object-store-fragments.ts';
-import { CairnError } from '#core/errors.ts';
 import type { Fragment } from '#core/model/image.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { readAll } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { MemoryObjectStore } from '#test/memory/memory-object-store.ts';
-import { patterned, tempDir } from './helpers.ts';
+import { failureOf, patterned, tempDir } from './helpers.ts';
 
 const KiB = 1024;
 const FRAME = 64 * KiB;
@@ -71,15 +70,6 @@ async function tarOf(files: Array<[string, Buffer]>): Promise<Buffer> {
   for (const [name, content] of files) pack.entry({ name, size: content.length, mode: 0o644, mtime: new Date(1_600_000_000_000) }, content);
   pack.finalize();
   return out;
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<CairnError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(CairnError);
-  return error as CairnError;
 }
 
 const tmp = tempDir('zstd');
