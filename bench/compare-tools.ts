@@ -28,6 +28,8 @@ export interface Tool {
   name: string;
   /** Why the tool is skipped (not installed), if it is. */
   missing(): string | undefined;
+  /** Removes what the tool wrote, so the next `full` starts from nothing (bench:compare runs the full backup twice). */
+  reset(): void;
   full(): StepResult;
   dayTwo(): StepResult;
   /** Restores the day-1 backup into an empty `target`; returns the result and where the dataset landed in it. */
@@ -69,6 +71,7 @@ export function tarTool(context: ToolContext, zstd: boolean): Tool {
   return {
     name: zstd ? 'tar | zstd -1 -T0' : 'tar',
     missing: () => (commandExists('tar') ? (zstd && !commandExists('zstd') ? 'zstd not installed' : undefined) : 'tar not installed'),
+    reset: () => rmSync(context.work, { recursive: true, force: true }),
     full: () => {
       mkdirSync(context.work, { recursive: true });
       return create('full', path.join(context.work, 'full.snar'));
@@ -96,6 +99,7 @@ export function resticTool(context: ToolContext): Tool {
   return {
     name: 'restic',
     missing: () => (commandExists('restic') ? undefined : 'restic not installed (apt-get install restic)'),
+    reset: () => rmSync(context.work, { recursive: true, force: true }),
     full: () => {
       mkdirSync(context.work, { recursive: true });
       writeFileSync(path.join(context.work, 'password'), 'bench-compare-password\n', { mode: 0o600 });
@@ -125,6 +129,7 @@ export function borgTool(context: ToolContext): Tool {
   return {
     name: 'borg lz4',
     missing: () => (commandExists('borg') ? undefined : 'borg not installed (apt-get install borgbackup)'),
+    reset: () => rmSync(context.work, { recursive: true, force: true }),
     full: () => {
       mkdirSync(context.work, { recursive: true });
       run(`borg init -e none ${quote(repo)}`);
@@ -190,6 +195,10 @@ export function cairnTool(context: ToolContext, options: { compression?: 'zstd' 
     home,
     backupIds,
     missing: () => undefined,
+    reset: () => {
+      rmSync(context.work, { recursive: true, force: true });
+      backupIds.length = 0;
+    },
     full: () => {
       mkdirSync(context.work, { recursive: true });
       writeFileSync(path.join(context.work, 'policy.yaml'), policyYaml(context.data));
