@@ -170,7 +170,7 @@ async function packTree(run: ImageRun, roots: Awaited<ReturnType<typeof statSele
   const hooks = { exclude, onProblem: (p: string, reason: string) => writer.unreadable(p, reason), onExcluded: () => void (writer.counts.excluded += 1), lstat: (paths: string[]) => writer.lstat(paths) };
   // The walk and the read-ahead are the reader's file-system work: they count as its busy time.
   const walked = metered(walk(roots, hooks), meters.read);
-  const prepared = readAhead(walked, (entry) => meters.read.track(() => writer.prepare(entry)), (p) => writer.dispose(p), READ_AHEAD_ENTRIES);
+  const prepared = readAhead(walked, (entry) => meters.read.track(() => writer.prepare(entry)), (p) => writer.dispose(p), READ_AHEAD_ENTRIES, () => writer.flushReads());
   for await (const entry of prepared) {
     stop.signal.throwIfAborted();
     await writer.add(entry);

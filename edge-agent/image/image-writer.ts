@@ -182,6 +182,11 @@ export class ImageWriter {
     return this.#reader.lstat(paths);
   }
 
+  /** Sends the reads `prepare` asked for so far to the reader thread now (see ReaderThread.flush). */
+  flushReads(): void {
+    this.#reader.flush();
+  }
+
   /** Releases what `prepare` holds when the entry will not be added. */
   async dispose(prepared: PreparedEntry): Promise<void> {
     await prepared.file?.dispose();

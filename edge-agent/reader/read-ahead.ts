@@ -9,18 +9,22 @@
  * event loop as one message, so a burst costs one round trip, not one per
  * item.
  *
+ * `afterRefill` runs once a burst has been asked for: the reader thread's
+ * `flush`, so the burst goes now and is read while the consumer packs the
+ * entries it already has.
+ *
  * A `prepare` that rejects makes the iteration throw when its turn comes.
  * When the consumer stops early, everything prepared but not yet taken is
  * handed to `dispose` (e.g. to close files) before the iteration ends.
  */
-export async function* readAhead<T, P>(source: AsyncIterable<T>, prepare: (item: T) => Promise<P>, dispose: (prepared: P) => Promise<void>, depth: number): AsyncGenerator<P, void, undefined> {
+export async function* readAhead<T, P>(source: AsyncIterable<T>, prepare: (item: T) => Promise<P>, dispose: (prepared: P) => Promise<void>, depth: number, afterRefill?: () => void): AsyncGenerator<P, void, undefined> {
   type Settled = { value: P } | { error: unknown };
   const iterator = source[Symbol.asyncIterator]();
   const queue: Array<Promise<Settled>> = [];
   let exhausted = false;
   try {
     for (;;) {
-      const refill = queue.length <= depth / 2;
+      const refill = queue.length <= depth / 2 && !exhausted;
       while (refill && !exhausted && queue.length < depth) {
         const step = await iterator.next();
         if (step.done) exhausted = true;
@@ -32,6 +36,7 @@ export async function* readAhead<T, P>(source: AsyncIterable<T>, prepare: (item:
             ),
           );
       }
+      if (refill) afterRefill?.();
       const head = queue.shift();
       if (!head) return;
       const settled = await head;

@@ -15,6 +15,8 @@
  *   with `stats`.
  * - `{ op: 'next', id }`: reads and hashes the next chunk; a ChunkReply.
  * - `{ op: 'close', id }`: closes the file; no reply.
+ * - `{ op: 'recycle', buffers }`: read buffers the main thread is done with
+ *   (transferred back, see chunk-recycling.ts), for later chunks; no reply.
  * - `{ op: 'lstat', id, paths }`: lstats each path (the walk's stats, see
  *   walker.ts); an LstatReply with one result per path, in order.
  * - Hashing for large files (large-file.ts), whose reads stay on the main
@@ -50,6 +52,7 @@ export type ReaderRequest =
   | { op: 'open'; id: number; path: string; dev: bigint; ino: bigint; chunkBytes: number }
   | { op: 'next'; id: number }
   | { op: 'close'; id: number }
+  | { op: 'recycle'; buffers: ArrayBuffer[] }
   | { op: 'lstat'; id: number; paths: string[] }
   | { op: 'hashStart'; id: number; blockBytes: number }
   | { op: 'hashChunk'; id: number; data: SharedArrayBuffer; length: number }
@@ -128,6 +131,16 @@ export function readerThreadMain(): void {
   if (!parentPort) return;
   const port = parentPort;
   const ZEROS = new Uint8Array(64 * 1024);
+  /** Read buffers given back (op `recycle`); a few are kept, the rest left to the collector. */
+  const spare: ArrayBuffer[] = [];
+  const MAX_SPARE = 16;
+  /** A buffer of `bytes` for a read: a spare one that fits without wasting more than half of it, or a new one. */
+  const readBuffer = (bytes: number): Buffer => {
+    const at = spare.findIndex((b) => b.byteLength >= bytes && b.byteLength <= 2 * bytes);
+    if (at === -1) return Buffer.allocUnsafeSlow(bytes);
+    const [buffer] = spare.splice(at, 1);
+    return Buffer.from(buffer!, 0, bytes);
+  };
 
   interface OpenFile {
     fd: number;
@@ -208,7 +221,7 @@ export function readerThreadMain(): void {
     const want = Math.min(file.chunkBytes, remaining);
     // On the last read ask for one byte more: getting it means the file grew.
     const last = want === remaining;
-    const buffer = Buffer.allocUnsafeSlow(last ? want + 1 : want);
+    const buffer = readBuffer(last ? want + 1 : want);
     let bytesRead = 0;
     let failed: unknown;
     try {
@@ -307,6 +320,10 @@ export function readerThreadMain(): void {
     if (request.op === 'hashZeros') return void hashZeros(request);
     if (request.op === 'hashEnd') return hashEnd(request.id);
     if (request.op === 'close') return void closeFile(request.id);
+    if (request.op === 'recycle') {
+      for (const buffer of request.buffers) if (spare.length < MAX_SPARE) spare.push(buffer);
+      return undefined;
+    }
     const file = files.get(request.id);
     // A `next` for a file already done or closed is a caller's bug; answer it so nothing waits forever.
     if (!file) return { id: request.id, bug: `the reader thread has no open file ${request.id}` };

@@ -2,15 +2,24 @@ import { lstatSync, type BigIntStats } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { describeFsError } from './fs-errors.ts';
 import type { BusyMeter } from '../transport/busy-meter.ts';
+import { recycleAfterCopy } from '../transport/chunk-recycling.ts';
 import { problemText, UnreadableFileError, type CopyResult, type FileMeters, type PreparedFile } from './file-reader.ts';
 import { readerThreadMain, type ChunkReply, type FsErrorData, type LstatFields, type ReaderReply, type ReaderRequest } from './reader-thread-main.ts';
 
-/** Requests that go at once rather than with the turn's batch (see `#post`). */
-const URGENT: ReadonlySet<ReaderRequest['op']> = new Set(['next', 'hashChunk', 'hashEnd']);
+/**
+ * Requests that go at once rather than with the turn's batch (see `#post`).
+ * An `lstat` is a batch of paths already, and the walk asks for it ahead of
+ * need: held for the turn's end it went only when the main thread ran out of
+ * work, which made every batch a stall.
+ */
+const URGENT: ReadonlySet<ReaderRequest['op']> = new Set(['next', 'hashChunk', 'hashEnd', 'lstat']);
 
 /** A hash slot's usual size: a large file's read (large-file.ts's READ_BYTES). */
 const SLOT_BYTES = 1024 * 1024;
 const MAX_FREE_SLOTS = 4;
+
+/** Read buffers at least this big go back to the thread once copied (chunk-recycling.ts); smaller ones are cheap to leave to the collector. */
+const RECYCLE_MIN_BYTES = 64 * 1024;
 
 /** See ReaderThread.blockHasher. */
 export interface BlockHasher {
@@ -71,6 +80,11 @@ export class ReaderThread {
    * large-file.ts); kept free: MAX_FREE_SLOTS.
    */
   readonly #slots: SharedArrayBuffer[] = [];
+  /** Read buffers the pool has copied, to go back to the thread with the next message. */
+  #returned: ArrayBuffer[] = [];
+  readonly #giveBack = (buffer: ArrayBuffer): void => {
+    this.#returned.push(buffer);
+  };
   #dead: Error | undefined;
 
   constructor() {
@@ -123,7 +137,10 @@ export class ReaderThread {
             // Ask for the next chunk before writing this one: the thread reads while we write.
             prefetch = current.done ? undefined : this.#next(id, meters);
             prefetch?.catch(() => undefined);
-            if (current.length > 0) await write(Buffer.from(current.data, 0, current.length));
+            if (current.length > 0) {
+              if (current.data.byteLength >= RECYCLE_MIN_BYTES) recycleAfterCopy(current.data, this.#giveBack);
+              await write(Buffer.from(current.data, 0, current.length));
+            }
             if (!prefetch) break;
             signal?.throwIfAborted();
             current = await prefetch;
@@ -222,7 +239,7 @@ export class ReaderThread {
     throw new Error('bug' in reply ? reply.bug : 'the reader thread answered a read with a failure to open');
   }
 
-  #request(request: ReaderRequest): Promise<ReaderReply> {
+  #request(request: Exclude<ReaderRequest, { op: 'recycle' }>): Promise<ReaderReply> {
     if (this.#dead) return Promise.reject(this.#dead);
     return new Promise((resolve, reject) => {
       // Referenced while a reply is awaited: a backup waiting only on its reader must not let the process end.
@@ -242,24 +259,35 @@ export class ReaderThread {
    * A request someone is waiting on right now (the next chunk of the file
    * being copied, a large file's hash) is `urgent`: it goes at once, with
    * whatever is queued before it, since waiting for the turn to end cost
-   * medium files more than the batching saved.
+   * medium files more than the batching saved. A caller that knows its burst
+   * is complete calls `flush` (read-ahead.ts after a refill): the turn ends
+   * only when the main thread has nothing left to do, so a burst left for
+   * it reached the thread only once the main thread was already waiting.
    */
   #post(request: ReaderRequest): void {
     this.#outbox.push(request);
-    if (URGENT.has(request.op)) return this.#flush();
+    if (URGENT.has(request.op)) return this.flush();
     if (this.#flushQueued) return;
     this.#flushQueued = true;
     setImmediate(() => {
       this.#flushQueued = false;
-      this.#flush();
+      this.flush();
     });
   }
 
-  #flush(): void {
+  /** Sends what is queued now, as one message. */
+  flush(): void {
     if (this.#outbox.length === 0) return;
     const batch = this.#outbox;
     this.#outbox = [];
-    if (!this.#dead) this.#worker.postMessage(batch);
+    if (this.#dead) return;
+    // Copied read buffers ride along with the requests that will need them.
+    const buffers = this.#returned;
+    if (buffers.length > 0) {
+      this.#returned = [];
+      batch.unshift({ op: 'recycle', buffers });
+    }
+    this.#worker.postMessage(batch, buffers);
   }
 
   #fail(error: Error): void {

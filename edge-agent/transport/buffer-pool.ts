@@ -1,5 +1,6 @@
 import type { BufferSettings } from '#core/model/task.ts';
 import { BusyMeter } from './busy-meter.ts';
+import { copied } from './chunk-recycling.ts';
 
 /**
  * The data buffers between the client reader and the media writer
@@ -222,6 +223,7 @@ async function fill(source: AsyncIterable<Uint8Array>, pool: BufferPool, full: F
           current = undefined;
         }
       }
+      copied(chunk);
     }
     if (current && filled > 0) {
       full.push({ buffer: current, length: filled });

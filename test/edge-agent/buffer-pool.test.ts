@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { BufferPool, throughPool } from '#agent/transport/buffer-pool.ts';
+import { recycleAfterCopy } from '#agent/transport/chunk-recycling.ts';
 
 async function* chunksOf(total: number, chunkSize: number, delayMs = 0): AsyncGenerator<Uint8Array> {
   for (let offset = 0; offset < total; offset += chunkSize) {
@@ -169,3 +170,42 @@ describe('throughPool', () => {
     expect(pool.available).toBe(3);
   });
 });
+
+describe('chunk recycling', () => {
+  it('gives a registered read buffer back only after the pool copied all of it, so overwriting it at once loses nothing', async () => {
+    // Prepare: chunks larger than a pool buffer (each spans three), every one registered; its owner zeroes it the moment it gets it back.
+    const pool = new BufferPool({ count: 2, sizeBytes: 4096 });
+    const total = 64 * 1024;
+    let given = 0;
+    async function* registered(): AsyncGenerator<Uint8Array> {
+      for await (const chunk of chunksOf(total, 10_000)) {
+        const own = new ArrayBuffer(chunk.byteLength + 1);
+        const view = Buffer.from(own, 0, chunk.byteLength);
+        view.set(chunk);
+        recycleAfterCopy(own, (back) => {
+          expect(back).toBe(own);
+          given += 1;
+          new Uint8Array(back).fill(0);
+        });
+        yield view;
+      }
+    }
+
+    // Act
+    const out: number[] = [];
+    for await (const piece of throughPool(registered(), pool)) out.push(...piece);
+
+    // Assert
+    expect(out.length).toBe(total);
+    expect(out.every((byte, i) => byte === expectedByte(i))).toBe(true);
+    expect(given).toBe(Math.ceil(total / 10_000));
+  });
+
+  it('leaves an unregistered chunk alone', async () => {
+    const pool = new BufferPool({ count: 2, sizeBytes: 4096 });
+    const out: number[] = [];
+    for await (const piece of throughPool(chunksOf(9000, 3000), pool)) out.push(...piece);
+    expect(out.every((byte, i) => byte === expectedByte(i))).toBe(true);
+  });
+});
+
