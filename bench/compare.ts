@@ -124,7 +124,7 @@ async function main(): Promise<void> {
 
     const rows: Row[] = [];
     const record = (c: CaseName, tool: Tool, result: StepResult, extra: Partial<Row> = {}): void => {
-      rows.push({ case: c, tool: tool.name, seconds: result.seconds, storedBytes: c === 'full backup' || c === 'day-2 incremental' ? result.stored : undefined, readBytes: result.readBytes, detail: result.detail, ...extra });
+      rows.push({ case: c, tool: tool.name, seconds: result.seconds, cpuSeconds: result.cpuSeconds, storedBytes: c === 'full backup' || c === 'day-2 incremental' ? result.stored : undefined, readBytes: result.readBytes, detail: result.detail, ...extra });
       log(`  ${c.padEnd(18)} ${tool.name.padEnd(18)} ${result.seconds.toFixed(2)} s${extra.verified ? ` (${extra.verified})` : ''}`);
     };
 
@@ -257,7 +257,7 @@ async function main(): Promise<void> {
           '',
           renderTable(table),
           '',
-          `ratio = peer time / Cairn time in the same case; read = bytes read through read(2) by the step's processes (page cache hits included)`,
+          `ratio = peer time / Cairn time in the same case; cpu = user + system seconds of the step's processes (all threads), which the disk's speed does not change; read = bytes read through read(2) by the step's processes (page cache hits included)`,
           `Cairn full backup: ${cairnDetail('full backup')}`,
           `Cairn day 2: ${cairnDetail('day-2 incremental')}`,
           `Cairn one-file restore: ${mb(cairnImageBytesForOneFile)} of image data read, ${mb(cairnFragmentBytesForOneFile)} of it fragments (counted at the object store, ranged reads included)${cairnZstdImageBytesForOneFile === undefined ? '' : `; from the compressed image: ${mb(cairnZstdImageBytesForOneFile)}`}`,
