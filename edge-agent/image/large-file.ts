@@ -93,23 +93,32 @@ async function storeDiff(input: LargeFileInput, reader: BlockReader, spec: Membe
   let changedBytes = 0;
   const limit = Math.min(MAX_DIFF_BYTES, spec.size / 2);
   let sha256: string;
-  try {
-    for await (const { position, chunk } of reader.chunks(0, spec.size, false)) {
-      input.signal?.throwIfAborted();
-      // The next read is in flight meanwhile (BlockReader.chunks).
-      const blockHashes = await whole.chunk(chunk);
-      for (let at = 0, k = 0; at < chunk.byteLength; at += BLOCK_BYTES, k++) {
-        const index = (position + at) / BLOCK_BYTES;
-        const hash = blockHashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES);
-        hash.copy(hashes, index * HASH_BYTES);
-        if (index < baseCount && hash.equals(base.map.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES))) continue;
-        const block = chunk.subarray(at, at + BLOCK_BYTES);
-        changed.push({ index, data: Buffer.from(block) });
-        changedBytes += block.byteLength;
-      }
-      // Too much changed: storing the whole file costs no more and starts a fresh chain.
-      if (changedBytes > limit) return undefined;
+  // Each chunk goes to the hasher as soon as it is read, and is compared when the next one has gone too: the
+  // thread hashes one chunk while the main thread reads the next and compares the one before (three buffers take
+  // turns, see BlockReader.chunks, so a chunk is still intact when its hashes come back).
+  const compare = (position: number, chunk: Buffer, blockHashes: Buffer): boolean => {
+    for (let at = 0, k = 0; at < chunk.byteLength; at += BLOCK_BYTES, k++) {
+      const index = (position + at) / BLOCK_BYTES;
+      const hash = blockHashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES);
+      hash.copy(hashes, index * HASH_BYTES);
+      if (index < baseCount && hash.equals(base.map.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES))) continue;
+      const block = chunk.subarray(at, at + BLOCK_BYTES);
+      changed.push({ index, data: Buffer.from(block) });
+      changedBytes += block.byteLength;
     }
+    // Too much changed: storing the whole file costs no more and starts a fresh chain.
+    return changedBytes <= limit;
+  };
+  let previous: { position: number; chunk: Buffer; hashed: Promise<Buffer> } | undefined;
+  try {
+    for await (const { position, chunk } of reader.chunks(0, spec.size, 3)) {
+      input.signal?.throwIfAborted();
+      const hashed = whole.chunk(chunk);
+      hashed.catch(() => undefined); // awaited in turn; a failure before then must not leave it unhandled
+      if (previous && !compare(previous.position, previous.chunk, await previous.hashed)) return undefined;
+      previous = { position, chunk, hashed };
+    }
+    if (previous && !compare(previous.position, previous.chunk, await previous.hashed)) return undefined;
     sha256 = await whole.digest();
   } finally {
     whole.dispose();
@@ -135,7 +144,7 @@ async function storeSparse(input: LargeFileInput, reader: BlockReader, spec: Mem
   // First pass: which blocks hold data. Comparing with zeros costs far less than hashing.
   const count = blockCount(spec.size);
   const data = new Uint8Array(count);
-  for await (const { position, chunk } of reader.chunks(0, spec.size, false)) {
+  for await (const { position, chunk } of reader.chunks(0, spec.size, 2)) {
     input.signal?.throwIfAborted();
     for (let at = 0; at < chunk.byteLength; at += BLOCK_BYTES) if (!isZeroBlock(chunk.subarray(at, at + BLOCK_BYTES))) data[(position + at) / BLOCK_BYTES] = 1;
   }
@@ -202,7 +211,7 @@ async function storePlain(input: LargeFileInput, reader: BlockReader, spec: Memb
  */
 async function copyBlocks(input: LargeFileInput, reader: BlockReader, from: number, to: number, whole: BlockHasher, hashes: Buffer, write: ContentWriter): Promise<void> {
   let previous: Promise<void> | undefined;
-  for await (const { position, chunk } of reader.chunks(from, to, true)) {
+  for await (const { position, chunk } of reader.chunks(from, to, 0)) {
     input.signal?.throwIfAborted();
     const hashed = whole.chunk(chunk).then((blockHashes) => void blockHashes.copy(hashes, (position / BLOCK_BYTES) * HASH_BYTES));
     hashed.catch(() => undefined); // awaited below; a write failing first must not leave it unhandled
@@ -240,15 +249,16 @@ class BlockReader {
 
   /**
    * The chunks of [from, to) (from block-aligned), each read while the one
-   * before is being hashed. `fresh`: a new buffer each time, for chunks
+   * before is being hashed. `buffers` 0: a new buffer each time, for chunks
    * handed to the tar stream (which may hold them after the write
-   * resolves); otherwise two buffers take turns, and a chunk is valid until
-   * the next one is asked for.
+   * resolves); otherwise that many buffers (at least 2) take turns, and a
+   * chunk is valid until `buffers - 1` more have been asked for (one read
+   * is always in flight ahead).
    */
-  async *chunks(from: number, to: number, fresh: boolean): AsyncGenerator<{ position: number; chunk: Buffer }, void, undefined> {
-    const spare = fresh ? undefined : [Buffer.allocUnsafe(READ_BYTES), Buffer.allocUnsafe(READ_BYTES)];
+  async *chunks(from: number, to: number, buffers: number): AsyncGenerator<{ position: number; chunk: Buffer }, void, undefined> {
+    const spare = buffers === 0 ? undefined : Array.from({ length: Math.max(2, buffers) }, () => Buffer.allocUnsafe(READ_BYTES));
     let turn = 0;
-    const start = (position: number): Promise<Buffer> => this.#read(position, Math.min(READ_BYTES, to - position), spare?.[turn++ % 2]);
+    const start = (position: number): Promise<Buffer> => this.#read(position, Math.min(READ_BYTES, to - position), spare?.[turn++ % spare.length]);
     let pending = from < to ? start(from) : undefined;
     for (let position = from; position < to; position += READ_BYTES) {
       const chunk = await pending!;
