@@ -70,7 +70,8 @@ export class BlockChain {
   async check(plans: readonly ImagePlan[], failures?: ProblemList): Promise<void> {
     for (const plan of plans) {
       if (plan.image.level === 'full') continue;
-      for await (const line of trustedIndex(plan.store, plan.image, plan.copy)) {
+      // The plan's pass over the verified index kept these: the index is not read again.
+      for (const line of plan.blockDiffs) {
         if (line.unchangedBlocksIn === undefined || !plan.wants(line.path) || line.fromBackupId !== undefined) continue;
         try {
           await this.#resolve(line.unchangedBlocksIn, line.path, plan.image);
