@@ -238,6 +238,8 @@ describe('a restore of a few paths from an image with thousands of files', () =>
   it('has a chunk table the catalog vouches for, of several chunks', () => {
     expect(copy1(image).indexChunksSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(chunks.length).toBeGreaterThanOrEqual(4);
+    // A real walk never breaks the order: chunks end by size only, each after the one before.
+    for (let i = 1; i < chunks.length; i++) expect(comparePaths(chunks[i - 1]!.last, chunks[i]!.first)).toBeLessThan(0);
   });
 
   it('restores one file byte for byte, reading one or two chunks of the index', async () => {
