@@ -86,11 +86,14 @@ export async function* trustedIndex(store: ObjectStore, image: Image, copy: Imag
 /**
  * The index's chunk table when the catalog vouches for it: the copy's
  * `indexChunksSha256` is that of the manifest's table (which
- * `readTrustedManifest` checked). Undefined for copies catalogued without
- * one: their index is read whole.
+ * `readTrustedManifest` refuses otherwise; checked here again, so a table
+ * is never used on a caller's word). Undefined for copies catalogued
+ * without one: their index is read whole.
  */
 export function trustedChunkTable(copy: ImageCopy, manifest: ImageManifest): IndexChunkTable | undefined {
-  return copy.indexChunksSha256 !== undefined ? manifest.indexChunks : undefined;
+  const table = manifest.indexChunks;
+  if (copy.indexChunksSha256 === undefined || table === undefined) return undefined;
+  return chunkTableSha256(table) === copy.indexChunksSha256 ? table : undefined;
 }
 
 /**
