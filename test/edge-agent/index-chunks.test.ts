@@ -415,3 +415,40 @@ describe('a restore of a few paths from an image with thousands of files', () =>
     }
   }, 120_000);
 });
+
+describe('an image of selections listed out of walk order', () => {
+  it('gets a chunk per selection, and a one-path restore reads only the chunk of its selection', async () => {
+    // Prepare: two selections, the second sorting before the first.
+    const source = tempDir('chunks-order-src');
+    const unit = tempDir('chunks-order-unit');
+    const scratch = tempDir('chunks-order-target');
+    try {
+      for (const root of ['zz', 'aa']) {
+        mkdirSync(path.join(source.dir, root));
+        for (let f = 0; f < 20; f++) writeFileSync(path.join(source.dir, root, `f${f}`), patterned(100 + f, f));
+      }
+      const store = new FsObjectStore(unit.dir);
+      const task = backupTask(unit.dir, [path.join(source.dir, 'zz'), path.join(source.dir, 'aa')]);
+      const image = catalogImage(task, await runBackup(task, { store, reporter: recordingReporter(), now: () => new Date() }));
+      const chunks = (await readManifest(store, copy1(image).manifestKey)).indexChunks!;
+      expect(chunks.map((c) => [c.first, c.last])).toEqual([
+        [path.join(source.dir, 'zz'), path.join(source.dir, 'zz', 'f9')],
+        [path.join(source.dir, 'aa'), path.join(source.dir, 'aa', 'f9')],
+      ]);
+      const counting = new CountingStore(store);
+      const wanted = path.join(source.dir, 'aa', 'f7');
+
+      // Act
+      const result = await restoreImage({ store: counting.store, image, targetDir: scratch.dir, paths: [wanted] });
+
+      // Assess
+      expect(result).toMatchObject({ files: 1, verified: 1, failures: [] });
+      expect(readFileSync(path.join(scratch.dir, wanted)).equals(readFileSync(wanted))).toBe(true);
+      expect(counting.indexBytes).toBe(chunks[1]!.bytes);
+    } finally {
+      source.cleanup();
+      unit.cleanup();
+      scratch.cleanup();
+    }
+  });
+});
