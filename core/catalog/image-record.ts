@@ -47,6 +47,7 @@ export function imageRecord(origin: ImageOrigin, result: BackupTaskResult): Imag
         fragments: result.fragments,
         indexKey: result.indexKey,
         indexSha256: result.indexSha256,
+        ...(result.indexChunksSha256 !== undefined ? { indexChunksSha256: result.indexChunksSha256 } : {}),
         manifestKey: result.manifestKey,
       },
     ],

@@ -88,6 +88,13 @@ export const ImageCopy = z
     fragments: z.array(Fragment),
     indexKey: z.string(),
     indexSha256: SHA256,
+    /**
+     * The sha256 of the index's chunk table, which is in the manifest
+     * (edge-agent/image/index-chunks.ts): with it, a restore of a few paths
+     * reads only the index chunks that can hold them. Absent on copies
+     * written before chunked indexes: their index is read whole.
+     */
+    indexChunksSha256: SHA256.optional(),
     manifestKey: z.string(),
   })
   .strict();

@@ -73,6 +73,8 @@ export const BackupTaskResult = z
     bytes: z.number().int().min(0),
     indexKey: z.string(),
     indexSha256: z.string(),
+    /** The sha256 of the manifest's index chunk table; absent when the index has none (and from older agents). */
+    indexChunksSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
     manifestKey: z.string(),
     /** Files an incremental found unchanged and left in earlier images. */
     unchangedCount: z.number().int().min(0).default(0),

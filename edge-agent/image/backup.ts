@@ -19,6 +19,7 @@ import { ProgressTicker } from '../transport/progress.ts';
 import { readAhead } from '../reader/read-ahead.ts';
 import { statSelections, walk } from '../reader/walker.ts';
 import { readIndex } from './index-reader.ts';
+import { chunkTableSha256 } from './index-chunks.ts';
 
 export interface BackupDeps {
   /** The storage unit of the copy: the index and manifest go here, and the fragments unless `sinks` says otherwise. */
@@ -211,6 +212,7 @@ function describeImage(task: BackupTask, run: ImageRun, image: FinishedImage, ti
     indexKey: image.indexKey,
     indexSha256: image.indexSha256,
     indexEntries: image.indexEntries,
+    ...(image.indexChunks ? { indexChunks: image.indexChunks } : {}),
     baseBackupId: task.base?.backupId,
     unreadable: writer.problems.first(),
     unreadableCount: writer.problems.count,
@@ -234,6 +236,7 @@ function resultOf(task: BackupTask, run: ImageRun, manifest: ImageManifest, time
     bytes: manifest.bytes,
     indexKey: manifest.indexKey,
     indexSha256: manifest.indexSha256,
+    ...(manifest.indexChunks ? { indexChunksSha256: chunkTableSha256(manifest.indexChunks) } : {}),
     manifestKey: imageKeys(task.backupId).manifest,
     unreadable: writer.problems.first(RESULT_UNREADABLE_LIMIT),
     unreadableCount: writer.problems.count,

@@ -13,6 +13,7 @@ import { ReaderThread } from '../reader/reader-thread.ts';
 import { FragmentWriter, type MemberPlace } from './fragment-writer.ts';
 import { describeFsError } from '../reader/fs-errors.ts';
 import { IndexWriter } from './index-writer.ts';
+import type { IndexChunkTable } from './index-chunks.ts';
 import { ProblemList } from '../reader/problems.ts';
 import { packHeader, type MemberSpec } from './tar-member.ts';
 import type { WalkEntry } from '../reader/walker.ts';
@@ -215,13 +216,13 @@ export class ImageWriter {
   }
 
   /** Closes the last fragment and the index; after this every object but the manifest is durable. */
-  async finish(): Promise<{ fragments: Fragment[]; indexKey: string; indexSha256: string; indexEntries: number }> {
+  async finish(): Promise<{ fragments: Fragment[]; indexKey: string; indexSha256: string; indexEntries: number; indexChunks?: IndexChunkTable }> {
     await this.#reader.close();
     const fragments = await this.#fragments.finish();
     await this.#blockMaps.finish();
     const index = await this.#index.finish();
     this.#indexDone = true;
-    return { fragments, indexKey: this.#keys.index, indexSha256: index.sha256, indexEntries: index.entries };
+    return { fragments, indexKey: this.#keys.index, indexSha256: index.sha256, indexEntries: index.entries, ...(index.chunks ? { indexChunks: index.chunks } : {}) };
   }
 
   /** Stops every upload in flight; they leave nothing behind, or are named by `discardWritten` if they would not stop. Never rejects. */

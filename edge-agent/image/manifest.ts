@@ -6,6 +6,7 @@ import { BackupLevel } from '#core/model/policy.ts';
 import { readAll, type ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { describeIssues } from '#core/validation.ts';
+import { IndexChunkTable } from './index-chunks.ts';
 
 export const MANIFEST_FORMAT = 'cairn-image';
 /**
@@ -51,6 +52,13 @@ export const ImageManifest = z
     indexKey: z.string(),
     indexSha256: z.string().regex(/^[0-9a-f]{64}$/),
     indexEntries: count,
+    /**
+     * Where each chunk of the index is (index-chunks.ts), so a restore of a
+     * few paths reads only the chunks that can hold them. Trusted only when
+     * the catalog's copy has its sha256 (`indexChunksSha256`); absent on
+     * images written before chunks, and on an index whose order broke too often.
+     */
+    indexChunks: IndexChunkTable.optional(),
     /** The image an incremental was taken against. */
     baseBackupId: z.string().optional(),
     /** The first unreadable paths as `path: reason`; `unreadableCount` has them all. */

@@ -63,14 +63,15 @@ export class BlockChain {
    * Opens and checks, before anything is written, every earlier image the
    * wanted block-diff files of `plans` need, back to their whole members;
    * rejects as `baseOf` would (227 for an image that cannot be opened, 2001
-   * for one that cannot be trusted). Full images hold no block diffs and
-   * are not read again. With `failures` (best effort), such a file is
+   * for one that cannot be trusted). The wanted block-diff lines are the
+   * plans' (kept from their pass over the index); full images hold none. With `failures` (best effort), such a file is
    * listed there instead, and `skips` it.
    */
   async check(plans: readonly ImagePlan[], failures?: ProblemList): Promise<void> {
     for (const plan of plans) {
       if (plan.image.level === 'full') continue;
-      for await (const line of trustedIndex(plan.store, plan.image, plan.copy)) {
+      // The plan's pass over the verified index kept these: the index is not read again.
+      for (const line of plan.blockDiffs) {
         if (line.unchangedBlocksIn === undefined || !plan.wants(line.path) || line.fromBackupId !== undefined) continue;
         try {
           await this.#resolve(line.unchangedBlocksIn, line.path, plan.image);

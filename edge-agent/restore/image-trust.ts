@@ -3,7 +3,8 @@ import type { Image, ImageCopy } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { readIndex } from '../image/index-reader.ts';
+import { chunkTableSha256, type IndexChunkTable } from '../image/index-chunks.ts';
+import { readIndex, readIndexChunk } from '../image/index-reader.ts';
 import { readManifest, type ImageManifest } from '../image/manifest.ts';
 import type { ProblemList } from '../reader/problems.ts';
 
@@ -53,6 +54,8 @@ export function manifestMismatches(image: Image, copy: ImageCopy, manifest: Imag
   compare('copyNumber', copy.copyNumber, manifest.copyNumber);
   compare('indexKey', copy.indexKey, manifest.indexKey);
   compare('indexSha256', copy.indexSha256, manifest.indexSha256);
+  // A copy catalogued without a chunk table reads its index whole, whatever its manifest says.
+  if (copy.indexChunksSha256 !== undefined) compare('indexChunksSha256', copy.indexChunksSha256, manifest.indexChunks ? chunkTableSha256(manifest.indexChunks) : undefined);
   compare('fileCount', image.fileCount, manifest.fileCount);
   if (copy.copyNumber === 1) compare('bytes', image.bytes, manifest.bytes);
   compare('fragments.length', copy.fragments.length, manifest.fragments.length);
@@ -73,6 +76,34 @@ export function manifestMismatches(image: Image, copy: ImageCopy, manifest: Imag
 export async function* trustedIndex(store: ObjectStore, image: Image, copy: ImageCopy): AsyncGenerator<IndexEntry, void, undefined> {
   try {
     yield* readIndex(store, copy.indexKey, copy.indexSha256);
+  } catch (error) {
+    if (error instanceof NotFoundError) throw corruptImage(image.backupId, `its index ${copy.indexKey} is missing from storage unit ${copy.storageUnit}`, [], error);
+    if (error instanceof CairnError && error.statusCode === StatusCode.CORRUPT_IMAGE) throw corruptImage(image.backupId, error.message, error.details, error);
+    throw error;
+  }
+}
+
+/**
+ * The index's chunk table when the catalog vouches for it: the copy's
+ * `indexChunksSha256` is that of the manifest's table (which
+ * `readTrustedManifest` refuses otherwise; checked here again, so a table
+ * is never used on a caller's word). Undefined for copies catalogued
+ * without one: their index is read whole.
+ */
+export function trustedChunkTable(copy: ImageCopy, manifest: ImageManifest): IndexChunkTable | undefined {
+  const table = manifest.indexChunks;
+  if (copy.indexChunksSha256 === undefined || table === undefined) return undefined;
+  return chunkTableSha256(table) === copy.indexChunksSha256 ? table : undefined;
+}
+
+/**
+ * The lines of chunk `i` (0-based) of the copy's index, read by range and
+ * checked against the trusted chunk table. A missing index or a chunk that
+ * does not verify rejects with 2001 naming the image.
+ */
+export async function trustedIndexChunk(store: ObjectStore, image: Image, copy: ImageCopy, chunks: IndexChunkTable, i: number): Promise<IndexEntry[]> {
+  try {
+    return await readIndexChunk(store, copy.indexKey, chunks[i]!, i + 1);
   } catch (error) {
     if (error instanceof NotFoundError) throw corruptImage(image.backupId, `its index ${copy.indexKey} is missing from storage unit ${copy.storageUnit}`, [], error);
     if (error instanceof CairnError && error.statusCode === StatusCode.CORRUPT_IMAGE) throw corruptImage(image.backupId, error.message, error.details, error);

@@ -5,7 +5,8 @@ import { objectStoreFragmentSource } from '../image/object-store-fragments.ts';
 import type { IndexEntry } from '#core/model/task.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { readTrustedManifest, trustedIndex } from './image-trust.ts';
+import { readTrustedManifest, trustedChunkTable, trustedIndex, trustedIndexChunk } from './image-trust.ts';
+import { chunkMayHoldPath, chunkMayHoldSubtree, type IndexChunk, type IndexChunkTable } from '../image/index-chunks.ts';
 import type { ProblemList } from '../reader/problems.ts';
 import { MemberRanges, type MemberRange } from './member-ranges.ts';
 import { isAtOrUnder, selectionRoot } from './safe-path.ts';
@@ -66,6 +67,8 @@ export interface ImagePlan {
    * once), else the whole index read again.
    */
   lines(): AsyncGenerator<IndexEntry, void, undefined>;
+  /** The wanted block-diff lines (`unchangedBlocksIn`) whose data is in this image: the block chain checks their earlier versions. */
+  blockDiffs: readonly IndexEntry[];
   /** Appended to paths in failures, to say which image a file came from (point in time). */
   source: string;
   /** Whether this restore wants the member at a client path (whether or not it can be trusted). */
@@ -80,9 +83,12 @@ const SHA256 = /^[0-9a-f]{64}$/;
 const KEPT_LINES = 20_000;
 
 /**
- * Checks the image against its catalog record (manifest, then a full pass
- * over the index, which verifies its sha256) and decides what to restore:
- * which lines, which fragments. Nothing is written.
+ * Checks the image against its catalog record (manifest, then a pass over
+ * the index) and decides what to restore: which lines, which fragments.
+ * Nothing is written. The pass reads the whole index (which verifies its
+ * sha256), or, for a selective restore of a copy whose index has a chunk
+ * table the catalog vouches for, only the chunks that can hold the wanted
+ * paths (each verified against the table).
  *
  * Lines that cannot be trusted (a file without a sha256, a fragment the
  * catalog does not list, a point-in-time pick whose content differs from
@@ -94,7 +100,7 @@ const KEPT_LINES = 20_000;
 export async function planImage(options: PlanOptions): Promise<ImagePlan> {
   const { image, store, selection, failures } = options;
   const copy = options.copy ?? primaryCopy(image);
-  await readTrustedManifest(store, image, copy);
+  const chunks = trustedChunkTable(copy, await readTrustedManifest(store, image, copy));
   const catalogFragments = new Map(copy.fragments.map((f) => [f.number, f]));
   const source = selection.kind === 'picks' ? ` (from image ${image.backupId})` : '';
   const roots = selection.kind === 'paths' ? selection.paths.map((given) => ({ given, root: selectionRoot(given), matched: false, unchangedIn: undefined as string | undefined })) : [];
@@ -109,6 +115,7 @@ export async function planImage(options: PlanOptions): Promise<ImagePlan> {
     }
   };
   const linkTargets = new Set<string>();
+  const blockDiffs: IndexEntry[] = [];
   const fragments = new Set<number>();
   const found = new Set<string>();
   // A selective restore reads only the spans of its members (every selected line in a listed fragment, as a whole read would meet them).
@@ -121,31 +128,32 @@ export async function planImage(options: PlanOptions): Promise<ImagePlan> {
     else kept = undefined;
   };
 
-  let line = 0;
-  for await (const entry of trustedIndex(store, image, copy)) {
-    line += 1;
+  const pass: IndexPass = { store, image, copy, chunks };
+  const mayHold = selectionChunks(selection, roots);
+  await eachLine(pass, mayHold, (line, entry) => {
     ranges?.note(entry, selects(entry.path) && catalogFragments.has(entry.fragment));
-    if (!selects(entry.path)) continue;
+    if (!selects(entry.path)) return;
     keep(line, entry);
+    if (entry.unchangedBlocksIn !== undefined && entry.fromBackupId === undefined) blockDiffs.push(entry);
     if (selection.kind === 'picks') found.add(entry.path);
     if (entry.fromBackupId !== undefined && !options.onUnchanged && selection.kind !== 'picks') {
       // Not restorable from this image: its data is elsewhere.
       for (const r of roots) if (isAtOrUnder(entry.path, r.root)) r.unchangedIn ??= entry.fromBackupId;
-      continue;
+      return;
     }
     for (const r of roots) if (isAtOrUnder(entry.path, r.root)) r.matched = true;
     const problem = lineProblem(entry, catalogFragments) ?? (selection.kind === 'picks' ? pickProblem(entry, selection) : undefined);
     if (problem !== undefined) {
       failures.add(`${entry.path}${source}`, `the index of image ${image.backupId} ${problem}`);
-      continue;
+      return;
     }
     if (entry.fromBackupId !== undefined) {
       options.onUnchanged?.(entry as IndexEntry & { sha256: string; fromBackupId: string });
-      continue;
+      return;
     }
     fragments.add(entry.fragment);
     if (entry.type === 'hardlink' && entry.linkTarget !== undefined && !selects(entry.linkTarget)) linkTargets.add(entry.linkTarget);
-  }
+  }, ranges);
 
   const unmatched = roots.filter((r) => !r.matched);
   if (unmatched.length > 0) throw nothingMatches(image, unmatched);
@@ -158,14 +166,12 @@ export async function planImage(options: PlanOptions): Promise<ImagePlan> {
   const targetRanges = new MemberRanges();
   if (linkTargets.size > 0) {
     // A selected hard link brings its file, which comes earlier in walk order: a second pass finds its fragment and its span.
-    let targetLine = 0;
-    for await (const entry of trustedIndex(store, image, copy)) {
-      targetLine += 1;
+    await eachLine(pass, (chunk) => [...linkTargets].some((target) => chunkMayHoldPath(chunk, target)), (targetLine, entry) => {
       const wanted = linkTargets.has(entry.path) && entry.fromBackupId === undefined && lineProblem(entry, catalogFragments) === undefined;
       if (wanted) fragments.add(entry.fragment);
       if (linkTargets.has(entry.path) && !selects(entry.path)) keep(targetLine, entry);
       targetRanges.note(entry, wanted);
-    }
+    }, targetRanges);
     targetRanges.finish();
     kept?.sort((a, b) => a.line - b.line);
   }
@@ -190,6 +196,7 @@ export async function planImage(options: PlanOptions): Promise<ImagePlan> {
       return mergeRanges(own ?? [], targets ?? []);
     },
     lines: keptLines === undefined ? () => trustedIndex(store, image, copy) : () => listed(keptLines),
+    blockDiffs,
     source,
     wants,
     decide: (entry) => {
@@ -202,6 +209,65 @@ export async function planImage(options: PlanOptions): Promise<ImagePlan> {
       return entry.type === 'file' ? { restore: true, sha256: entry.sha256 } : { restore: true };
     },
   };
+}
+
+/** The copy an index pass reads, and its chunk table when the catalog vouches for one. */
+interface IndexPass {
+  store: ObjectStore;
+  image: Image;
+  copy: ImageCopy;
+  chunks: IndexChunkTable | undefined;
+}
+
+/** Which chunks of the index a plan's first pass must read: those that can hold a selected path (undefined: all of it). */
+function selectionChunks(selection: Selection, roots: ReadonlyArray<{ root: string }>): ((chunk: IndexChunk) => boolean) | undefined {
+  switch (selection.kind) {
+    case 'all':
+      return undefined;
+    case 'paths':
+      return (chunk) => roots.some((r) => chunkMayHoldSubtree(chunk, r.root));
+    case 'picks':
+      return (chunk) => {
+        for (const path of selection.picks.keys()) if (chunkMayHoldPath(chunk, path)) return true;
+        return false;
+      };
+  }
+}
+
+/**
+ * Calls `visit` with the index lines that `mayHold` chunks hold (with their
+ * line numbers in the whole index), in order: the whole index, read and
+ * verified in one stream, when there is no trusted chunk table, no filter,
+ * or every chunk is wanted; else the wanted chunks by range, each verified
+ * against the table.
+ *
+ * `ranges` must see every line after a wanted member up to the next member,
+ * which may lie in a chunk not read: there the table's `next` (the first
+ * member after the chunk) is noted in its place, which ends the span of the
+ * chunk's last wanted member as that member's line would.
+ */
+async function eachLine(pass: IndexPass, mayHold: ((chunk: IndexChunk) => boolean) | undefined, visit: (line: number, entry: IndexEntry) => void, ranges: MemberRanges | undefined): Promise<void> {
+  const { store, image, copy, chunks } = pass;
+  const read = chunks === undefined || mayHold === undefined ? undefined : chunks.flatMap((chunk, i) => (mayHold(chunk) ? [i] : []));
+  if (chunks === undefined || read === undefined || read.length === chunks.length) {
+    let line = 0;
+    for await (const entry of trustedIndex(store, image, copy)) visit((line += 1), entry);
+    return;
+  }
+  const firstLine: number[] = [];
+  chunks.reduce((before, chunk, i) => ((firstLine[i] = before), before + chunk.entries), 0);
+  for (const [k, i] of read.entries()) {
+    const entries = await trustedIndexChunk(store, image, copy, chunks, i);
+    entries.forEach((entry, j) => visit(firstLine[i]! + j + 1, entry));
+    const following = read[k + 1];
+    if (following === i + 1) continue;
+    // Chunks skipped: unless no member lies in them (the next chunk read then starts with the member after this one), note that member.
+    const next = chunks[i]!.next;
+    const afterSkipped = following === undefined ? undefined : chunks[following - 1]!.next;
+    if (next !== undefined && (following === undefined || next.fragment !== afterSkipped?.fragment || next.offset !== afterSkipped.offset)) {
+      ranges?.note({ path: '', type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtimeMs: 0, fragment: next.fragment, offset: next.offset }, false);
+    }
+  }
 }
 
 async function* listed(entries: readonly IndexEntry[]): AsyncGenerator<IndexEntry, void, undefined> {

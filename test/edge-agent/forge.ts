@@ -59,11 +59,14 @@ export async function rewriteIndex(store: ObjectStore, image: Image, edit: (line
   await store.put(copy1(image).indexKey, bytes);
   if (options.reseal === false) return image;
   const indexSha256 = sha256(bytes);
+  // The new index is one gzip member: resealed as an index without a chunk table.
   await rewriteManifest(store, image, (m) => {
     m.indexSha256 = indexSha256;
     m.indexEntries = lines.length;
+    delete m.indexChunks;
   });
-  return withCopy1(image, { indexSha256 });
+  const { indexChunksSha256: _dropped, ...copy } = copy1(image);
+  return { ...image, copies: [{ ...copy, indexSha256 }, ...image.copies.slice(1)] };
 }
 
 /**
