@@ -183,6 +183,9 @@ export class TarExtractor {
   #files = 0;
   #bytes = 0;
   #verified = 0;
+  /** Temporary names are this restore's random tag and a counter: unguessable before it starts, and one randomBytes call instead of one per file. */
+  readonly #tempTag = randomBytes(8).toString('hex');
+  #temps = 0;
 
   private constructor(target: string, options: ExtractOptions) {
     this.#target = target;
@@ -460,7 +463,7 @@ export class TarExtractor {
     const [uid, gid] = memberOwner(header);
     const outcome = this.#writer.add(
       {
-        temp: path.join(path.dirname(absolute), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`),
+        temp: this.#tempName(absolute),
         absolute,
         mode: header.mode & 0o7777,
         mtime: memberMtimeSeconds(header),
@@ -500,29 +503,25 @@ export class TarExtractor {
     const hash = contentHash ? undefined : createHash('sha256');
     let bytes = 0;
     let writing: Promise<void> = Promise.resolve();
-    // Chunks are copied into the batch as they come: the source may reuse its buffers once the next chunk is asked for.
-    let batch = Buffer.allocUnsafeSlow(WRITE_BATCH);
+    // The parser's chunks are written as they are (one writev per batch), not copied: they are
+    // slices of the source's chunks, which no source reuses (tar-stream itself keeps them while it parses).
+    let batch: Uint8Array[] = [];
     let filled = 0;
     try {
       for await (const chunk of memberData(entry)) {
         hash?.update(chunk);
         bytes += chunk.byteLength;
-        let at = 0;
-        while (at < chunk.byteLength) {
-          const n = Math.min(chunk.byteLength - at, WRITE_BATCH - filled);
-          batch.set(chunk.subarray(at, at + n), filled);
-          filled += n;
-          at += n;
-          if (filled === WRITE_BATCH) {
-            await writing;
-            writing = writeFully(handle, batch);
-            batch = Buffer.allocUnsafeSlow(WRITE_BATCH);
-            filled = 0;
-          }
+        batch.push(chunk);
+        filled += chunk.byteLength;
+        if (filled >= WRITE_BATCH) {
+          await writing;
+          writing = writevFully(handle, batch);
+          batch = [];
+          filled = 0;
         }
       }
       await writing;
-      if (filled > 0) await writeFully(handle, batch.subarray(0, filled));
+      if (filled > 0) await writevFully(handle, batch);
     } catch (error) {
       // The write under way settles before the caller closes the handle.
       await writing.catch(() => undefined);
@@ -544,7 +543,7 @@ export class TarExtractor {
    * under a member's name.
    */
   async #writeFile(relative: string, absolute: string, header: Header, decision: MemberDecision, content: ContentWriter): Promise<void> {
-    const temp = path.join(path.dirname(absolute), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    const temp = this.#tempName(absolute);
     const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     let closed = false;
     let placed = false;
@@ -668,6 +667,11 @@ export class TarExtractor {
       this.#renamed.add(pathOfMember(relative), `kept as ${pathOfMember(relative)}${suffix}`);
       return;
     }
+  }
+
+  /** A fresh temporary name next to `absolute` (created with O_EXCL, so a name already taken fails rather than being followed). */
+  #tempName(absolute: string): string {
+    return path.join(path.dirname(absolute), `${TEMP_PREFIX}${this.#tempTag}-${(this.#temps++).toString(36)}`);
   }
 
   #reportCorrupt(clientPath: string, reason: string): void {
@@ -811,6 +815,18 @@ function describeTarError(error: unknown): string {
 function isUnrepresentableName(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENAMETOOLONG' || code === 'EILSEQ';
+}
+
+/** Writes `chunks` in order at the file position, however many calls the kernel takes. */
+async function writevFully(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
+  let left = chunks;
+  while (left.length > 0) {
+    let { bytesWritten } = await handle.writev(left);
+    // A short write: drop what went out, and the written part of the chunk it stopped in.
+    let i = 0;
+    while (i < left.length && bytesWritten >= left[i]!.byteLength) bytesWritten -= left[i++]!.byteLength;
+    left = i < left.length ? [left[i]!.subarray(bytesWritten), ...left.slice(i + 1)] : [];
+  }
 }
 
 async function writeFully(handle: FileHandle, chunk: Uint8Array): Promise<void> {
