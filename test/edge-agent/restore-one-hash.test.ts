@@ -3,6 +3,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '#agent/image/backup.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
+import { TarExtractor } from '#agent/restore/tar-extractor.ts';
+import type { MemberDigests } from '#agent/image/fragment-digest.ts';
+import { pack as tarPack } from 'tar-stream';
 import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import type { Image } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
@@ -99,4 +102,49 @@ describe('restore checks every file with the fragment check’s digest of its by
       });
     }
   }
+
+  describe('the extractor', () => {
+    /** A one-file archive: `f` with `content`. */
+    async function oneFile(content: Buffer): Promise<Buffer> {
+      const pack = tarPack();
+      pack.entry({ name: 'f', size: content.length, mode: 0o644 }, content);
+      pack.finalize();
+      const chunks: Buffer[] = [];
+      for await (const chunk of pack) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    }
+
+    async function extractWith(digests: MemberDigests | undefined, content: Buffer, existing: 'overwrite' | 'rename'): Promise<{ corrupt: string[]; target: string }> {
+      const sandbox = tempDir('one-hash-extract');
+      scratch.push(sandbox);
+      const extractor = await TarExtractor.open({ targetDir: sandbox.dir, existing });
+      const tar = await oneFile(content);
+      await extractor.extract((async function* () { yield tar; })(), () => ({ restore: true, sha256: sha256(content) }), 'the archive', 0, digests);
+      return { corrupt: (await extractor.finish()).corrupt, target: sandbox.dir };
+    }
+
+    /** Digests that vouch for the member at byte 512 (data of the first member) with `sha256`, or for nothing. */
+    const vouching = (sha: string | undefined): MemberDigests => ({
+      covers: (start) => sha !== undefined && start === 512,
+      take: (start) => (start === 512 ? sha : undefined),
+      passed: () => undefined,
+    });
+
+    for (const size of [1000, 5 * MiB]) {
+      for (const existing of ['overwrite', 'rename'] as const) {
+        it(`judges a ${size}-byte file by the digest the fragment check gives, and hashes it itself when there is none (existing: ${existing})`, async () => {
+          const content = patterned(size, 9);
+
+          const lied = await extractWith(vouching('0'.repeat(64)), content, existing);
+          const none = await extractWith(vouching(undefined), content, existing);
+
+          // A digest that disagrees with the index keeps even an intact file out: it is the digest that is checked.
+          expect(lied.corrupt).toEqual([`/f: content sha256 ${'0'.repeat(64)} does not match the index (${sha256(content)})`]);
+          expect(readdirSync(lied.target)).toEqual([]);
+          expect(none.corrupt).toEqual([]);
+          expect(readFileSync(path.join(none.target, 'f')).equals(content)).toBe(true);
+        });
+      }
+    }
+  });
 });
