@@ -33,6 +33,9 @@ const PARTIAL_PATTERN = /\.cairn-partial-[0-9a-f]{16}$/;
  */
 const WRITEBACK_EVERY_BYTES = 32 * 1024 * 1024;
 
+/** Bytes per read(2) when an object is read: a restore streams fragments of hundreds of MB. */
+const READ_CHUNK = 1024 * 1024;
+
 /**
  * The object store of a disk storage unit: one file per key under `root`.
  *
@@ -99,8 +102,10 @@ export class FsObjectStore implements ObjectStore {
       await handle.close();
       return emptyBody();
     }
-    // createReadStream's `end` is inclusive; the port's is exclusive.
-    return handle.createReadStream({ start, end: end - 1, autoClose: true });
+    // createReadStream's `end` is inclusive; the port's is exclusive. Chunks of
+    // 1 MiB instead of the default 64 KiB: a restore reading a fragment spent
+    // about 0.7 ms of CPU per MB on the per-chunk read calls and promises alone.
+    return handle.createReadStream({ start, end: end - 1, autoClose: true, highWaterMark: READ_CHUNK });
   }
 
   async head(key: string): Promise<{ bytes: number } | undefined> {

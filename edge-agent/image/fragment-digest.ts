@@ -54,12 +54,32 @@ export class TarMembersDigest {
 }
 
 /**
+ * The digests of member data that computing `tar-members-1` yields anyway:
+ * each regular file's sha256 is the very hash restore checks against the
+ * index, so one pass over the bytes serves both (restore/tar-extractor.ts).
+ */
+export interface MemberDigests {
+  /**
+   * Whether the data of `size` bytes starting at tar offset `start` is
+   * hashed as one member's: then, once all of it has gone through, `take`
+   * gives its sha256. False where the checksum's reading of the headers
+   * differs (the caller hashes the data itself).
+   */
+  covers(start: number, size: number): boolean;
+  /** The hex sha256 of the member data that started at `start`, once all of it went through; forgets it and every earlier one. */
+  take(start: number): string | undefined;
+  /** Forgets the digests of members before `start` (members the caller skips). */
+  passed(start: number): void;
+}
+
+/**
  * The reader's side: computes `tar-members-1` from a fragment's bytes as
  * they stream, following the member boundaries from the headers (restore's
- * fragment check). Tolerates anything: a malformed stream gives some other
- * checksum, never an exception.
+ * fragment check), and offers each member's data digest (MemberDigests).
+ * Tolerates anything: a malformed stream gives some other checksum, never
+ * an exception.
  */
-export class TarMembersVerifier {
+export class TarMembersVerifier implements MemberDigests {
   readonly #hash = createHash('sha256');
   readonly #header = Buffer.alloc(BLOCK);
   #headerBytes = 0;
@@ -68,6 +88,19 @@ export class TarMembersVerifier {
   #left = 0;
   #padding = 0;
   #member: Hash | undefined;
+  /** Tar offset of the next byte `update` takes. */
+  #offset = 0;
+  /** Where the current content member's data starts, and its size. */
+  #start = 0;
+  #size = 0;
+  /** Finished members' digests by data offset, in offset order, until taken or passed; kept only when asked for (`memberDigests`). */
+  readonly #done = new Map<number, { size: number; sha256: Buffer }>();
+  readonly #keep: boolean;
+
+  /** `memberDigests`: keep each member's digest for `take` (its reader must `take` or `pass` them, or they pile up). */
+  constructor(options: { memberDigests?: boolean } = {}) {
+    this.#keep = options.memberDigests ?? false;
+  }
 
   update(chunk: Uint8Array): this {
     let at = 0;
@@ -77,6 +110,7 @@ export class TarMembersVerifier {
         this.#header.set(chunk.subarray(at, at + n), this.#headerBytes);
         this.#headerBytes += n;
         at += n;
+        this.#offset += n;
         if (this.#headerBytes === BLOCK) this.#onHeader();
         continue;
       }
@@ -86,6 +120,7 @@ export class TarMembersVerifier {
       else this.#hash.update(part);
       this.#left -= n;
       at += n;
+      this.#offset += n;
       if (this.#left === 0) this.#onDataEnd();
     }
     return this;
@@ -98,6 +133,25 @@ export class TarMembersVerifier {
     return this.#hash.digest('hex');
   }
 
+  covers(start: number, size: number): boolean {
+    if (!this.#keep) return false;
+    if (this.#mode === 'content' && this.#start === start) return this.#size === size;
+    return this.#done.get(start)?.size === size;
+  }
+
+  take(start: number): string | undefined {
+    const sha256 = this.#done.get(start)?.sha256.toString('hex');
+    this.passed(start + 1);
+    return sha256;
+  }
+
+  passed(start: number): void {
+    for (const offset of this.#done.keys()) {
+      if (offset >= start) return;
+      this.#done.delete(offset);
+    }
+  }
+
   #onHeader(): void {
     this.#headerBytes = 0;
     this.#hash.update(this.#header);
@@ -108,6 +162,8 @@ export class TarMembersVerifier {
     if (isRegularFile(typeflag)) {
       this.#mode = 'content';
       this.#left = size;
+      this.#start = this.#offset;
+      this.#size = size;
       this.#member = createHash('sha256');
     } else {
       // pax records, GNU long names and any other member's data: hashed as they are.
@@ -119,7 +175,9 @@ export class TarMembersVerifier {
 
   #onDataEnd(): void {
     if (this.#mode === 'content') {
-      this.#hash.update(this.#member!.digest());
+      const sha256 = this.#member!.digest();
+      this.#hash.update(sha256);
+      if (this.#keep) this.#done.set(this.#start, { size: this.#size, sha256 });
       this.#member = undefined;
       if (this.#padding > 0) {
         this.#mode = 'raw';

@@ -9,8 +9,10 @@ import { Worker } from 'node:worker_threads';
  * work to libuv and waking up for the answers, while the main thread goes
  * on parsing the next members.
  *
- * The worker also checks each file's sha256 before it opens anything, so
- * the main thread only frames bytes and a file that fails its check is
+ * The worker also checks a file's sha256 before it opens anything when it
+ * is given one (the extractor had no digest of the bytes: ranged reads,
+ * older fragments; with `tar-members-1` the fragment check's digest was
+ * checked on the main thread already), so a file that fails its check is
  * never written. Each file is written exactly as TarExtractor writes one:
  * a fresh temporary name next to the final one (O_CREAT|O_EXCL|O_NOFOLLOW),
  * owner, mode and times set on the open file, then rename(2) over the

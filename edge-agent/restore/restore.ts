@@ -16,7 +16,7 @@ import { memberOwner, pathOfMember } from '../image/tar-member.ts';
 import { CorruptFragmentError } from '../codec/seek-table.ts';
 import { realMemberSize } from '../image/sparse-member.ts';
 import { BlockChain, type OpenImage } from './block-chain.ts';
-import { fragmentChecksum, TAR_MEMBERS_CHECKSUM } from '../image/fragment-digest.ts';
+import { fragmentChecksum, TAR_MEMBERS_CHECKSUM, TarMembersVerifier, type MemberDigests } from '../image/fragment-digest.ts';
 
 export interface RestoreOptions {
   /** The storage unit of the copy read (the primary copy's unless `copy` says otherwise). */
@@ -225,7 +225,7 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
   const check = new FragmentCheck(fragment);
   let broken: MalformedArchiveError | CorruptFragmentError | undefined;
   try {
-    await extractor.extract(check.pass(body), decide, label);
+    await extractor.extract(check.pass(body), decide, label, 0, check.digests);
   } catch (error) {
     // Only the archive being malformed (or its compressed form: codec/) is this fragment's failure; anything else (the index, the target, the store) ends the restore.
     if (!(error instanceof MalformedArchiveError) && !(error instanceof CorruptFragmentError)) throw error;
@@ -237,10 +237,18 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
   await cursor.endFragment(fragment.number, missing(broken ? () => `not restored: ${label} is unreadable from there on` : noMember));
 }
 
-/** Recomputes a fragment's checksum (whichever its `checksum` says) as it streams; once it has ended, says how it differs from the catalog. */
+/**
+ * Recomputes a fragment's checksum (whichever its `checksum` says) as it
+ * streams; once it has ended, says how it differs from the catalog. A
+ * `tar-members-1` checksum hashes each file's data on its own: those
+ * digests (`digests`) are what the extractor checks each file against the
+ * index with, so every byte is hashed once.
+ */
 class FragmentCheck {
   readonly #fragment: Fragment;
   readonly #hash: ReturnType<typeof fragmentChecksum>;
+  /** The member data digests the checksum computes, for the extractor; undefined for a checksum of the stored bytes. */
+  readonly digests: MemberDigests | undefined;
   /** False for a compressed fragment whose checksum is of its stored bytes: its source checked those (codec/zstd-fragment-source.ts). */
   readonly #hashing: boolean;
   #bytes = 0;
@@ -248,7 +256,13 @@ class FragmentCheck {
 
   constructor(fragment: Fragment) {
     this.#fragment = fragment;
-    this.#hash = fragmentChecksum(fragment);
+    if (fragment.checksum === TAR_MEMBERS_CHECKSUM) {
+      const verifier = new TarMembersVerifier({ memberDigests: true });
+      this.#hash = { update: (chunk) => verifier.update(chunk), digest: () => verifier.digest() };
+      this.digests = verifier;
+    } else {
+      this.#hash = fragmentChecksum(fragment);
+    }
     this.#hashing = fragment.encoding === undefined || fragment.checksum === TAR_MEMBERS_CHECKSUM;
   }
 

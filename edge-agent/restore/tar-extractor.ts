@@ -14,6 +14,7 @@ import { drainedOrClosed } from './tar-drain.ts';
 import { memberMtimeSeconds, memberOwner, pathOfMember } from '../image/tar-member.ts';
 import { isSparseMember, realMemberName, SparseMapError } from '../image/sparse-member.ts';
 import { restoreSparseMember, type BaseContent } from './sparse-restore.ts';
+import type { MemberDigests } from '../image/fragment-digest.ts';
 
 export interface ExtractMember {
   /** The name as stored in the archive, before any checks. */
@@ -77,6 +78,12 @@ const BUFFERED_FILE_MAX = 4 * 1024 * 1024;
 
 /** A streamed file is written in batches of this size (fewer, bigger writes), one batch written while the next is read. */
 const WRITE_BATCH = 1024 * 1024;
+
+/** A tar header block: a member's data starts this far after its (own) header. */
+const HEADER_BLOCK = 512;
+
+/** How a file's content sha256 is had: hashed here as it is read, or the one the fragment check computed from the same bytes (`shared`). */
+type ContentHash = { shared: () => string } | undefined;
 
 /**
  * Writes a file's content to `handle` (a fresh temporary file) and returns
@@ -176,6 +183,9 @@ export class TarExtractor {
   #files = 0;
   #bytes = 0;
   #verified = 0;
+  /** Temporary names are this restore's random tag and a counter: unguessable before it starts, and one randomBytes call instead of one per file. */
+  readonly #tempTag = randomBytes(8).toString('hex');
+  #temps = 0;
 
   private constructor(target: string, options: ExtractOptions) {
     this.#target = target;
@@ -207,8 +217,13 @@ export class TarExtractor {
    * is malformed or truncated, naming the member being read; 85 when `source`
    * fails; 174 when the target cannot be written; 150 when the signal
    * aborts; or with whatever `decide` throws.
+   *
+   * `digests`: the sha256 of each member's data, computed by whoever
+   * checksums `source` as it streams (restore's fragment check for
+   * `tar-members-1`): a file's content is then checked against the digest
+   * of the very bytes the parser hands on, and not hashed a second time.
    */
-  async extract(source: AsyncIterable<Uint8Array>, decide?: DecideMember, label = 'the archive', baseOffset = 0): Promise<void> {
+  async extract(source: AsyncIterable<Uint8Array>, decide?: DecideMember, label = 'the archive', baseOffset = 0, digests?: MemberDigests): Promise<void> {
     const extract = createExtract();
     let parserError: unknown;
     extract.on('error', (error: unknown) => {
@@ -220,7 +235,9 @@ export class TarExtractor {
       for await (const entry of extract) {
         if (this.#options.signal?.aborted) throw terminated(this.#options.signal.reason);
         position = { name: entry.header.name, offset: baseOffset + entry.offset, dataRead: false };
-        await this.#member(entry, position.offset, decide);
+        // Members before this one are done with: their digests (taken or not) are forgotten.
+        digests?.passed(position.offset);
+        await this.#member(entry, position.offset, decide, digests);
         position.dataRead = true;
       }
     } catch (error) {
@@ -287,7 +304,7 @@ export class TarExtractor {
     return new MalformedArchiveError(`${label} is not a readable tar archive ${where}: ${describeTarError(cause)}`, { cause });
   }
 
-  async #member(entry: Entry, offset: number, decide: DecideMember | undefined): Promise<void> {
+  async #member(entry: Entry, offset: number, decide: DecideMember | undefined, digests: MemberDigests | undefined): Promise<void> {
     const header = entry.header;
     // A GNU sparse member's header name is a stand-in; its real name is in a pax record.
     const name = realMemberName(header);
@@ -311,7 +328,7 @@ export class TarExtractor {
       switch (header.type) {
         case 'file':
         case 'contiguous-file':
-          return await this.#file(entry, parsed.relative, absolute, decision);
+          return await this.#file(entry, parsed.relative, absolute, decision, contentHash(digests, offset + HEADER_BLOCK, header.size));
         case 'directory':
           await skipData(entry);
           return await this.#directory(parsed.relative, absolute, header);
@@ -370,7 +387,7 @@ export class TarExtractor {
    * and put in place by a task in flight while the parser goes on; a larger
    * one is streamed to disk here, in batches, and verified at its end.
    */
-  async #file(entry: Entry, relative: string, absolute: string, decision: MemberDecision): Promise<void> {
+  async #file(entry: Entry, relative: string, absolute: string, decision: MemberDecision, hash: ContentHash): Promise<void> {
     const header = entry.header;
     // A sparse member (holes, or a block diff on an earlier version) is written segment by segment at its offsets, by sparse-restore.ts.
     const sparse = isSparseMember(header) || decision.base !== undefined;
@@ -380,13 +397,13 @@ export class TarExtractor {
         return skipData(entry);
       }
       if (sparse) return this.#writeFile(relative, absolute, header, decision, (handle, temp) => this.#sparseContent(entry, relative, handle, temp, decision));
-      return this.#writeFile(relative, absolute, header, decision, (handle) => this.#streamedContent(entry, relative, handle, decision));
+      return this.#writeFile(relative, absolute, header, decision, (handle) => this.#streamedContent(entry, relative, handle, decision, hash));
     }
     await this.#inFlight.room(header.size);
     // `rename` puts files in place one at a time, choosing `.cairn-old` names: that stays here.
-    if (this.#options.existing !== 'rename') return this.#batchedFile(entry, relative, absolute, decision);
+    if (this.#options.existing !== 'rename') return this.#batchedFile(entry, relative, absolute, decision, hash);
     const content = await readWhole(entry);
-    const sha256 = createHash('sha256').update(content).digest('hex');
+    const sha256 = hash ? hash.shared() : createHash('sha256').update(content).digest('hex');
     if (decision.sha256 !== undefined && sha256 !== decision.sha256) {
       // Never written: a file that fails its sha256 does not reach the disk.
       this.#reportCorrupt(pathOfMember(relative), contentMismatch(sha256, decision.sha256));
@@ -423,9 +440,11 @@ export class TarExtractor {
    * writer's current batch and the worker checks its sha256, writes it under
    * a temporary name, sets owner, mode and times and renames it into place
    * (file-writer.ts), exactly as `#writeFile` does; its task in flight
-   * settles when the batch is answered.
+   * settles when the batch is answered. When the fragment check already
+   * hashed its bytes (`hash`), that digest is checked here and a file that
+   * fails it never reaches the writer.
    */
-  async #batchedFile(entry: Entry, relative: string, absolute: string, decision: MemberDecision): Promise<void> {
+  async #batchedFile(entry: Entry, relative: string, absolute: string, decision: MemberDecision, hash: ContentHash): Promise<void> {
     const header = entry.header;
     const view = this.#writer.reserve(header.size);
     let filled = 0;
@@ -436,17 +455,22 @@ export class TarExtractor {
     }
     // Nothing is begun after a cancel.
     if (this.#options.signal?.aborted) return;
+    if (hash && decision.sha256 !== undefined) {
+      const sha256 = hash.shared();
+      // Never written: its reserved room is taken by the next file.
+      if (sha256 !== decision.sha256) return this.#reportCorrupt(pathOfMember(relative), contentMismatch(sha256, decision.sha256));
+    }
     const [uid, gid] = memberOwner(header);
     const outcome = this.#writer.add(
       {
-        temp: path.join(path.dirname(absolute), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`),
+        temp: this.#tempName(absolute),
         absolute,
         mode: header.mode & 0o7777,
         mtime: memberMtimeSeconds(header),
         uid,
         gid,
         chown: this.#ownership,
-        ...(decision.sha256 === undefined ? {} : { sha256: decision.sha256 }),
+        ...(decision.sha256 === undefined || hash ? {} : { sha256: decision.sha256 }),
       },
       view.subarray(0, filled),
     );
@@ -474,40 +498,36 @@ export class TarExtractor {
     }
   }
 
-  /** Streams a large member to `handle` in batches, hashing as it goes: one batch is written while the next is read. */
-  async #streamedContent(entry: Entry, relative: string, handle: FileHandle, decision: MemberDecision): Promise<number | undefined> {
-    const hash = createHash('sha256');
+  /** Streams a large member to `handle` in batches, hashing as it goes (unless the fragment check does): one batch is written while the next is read. */
+  async #streamedContent(entry: Entry, relative: string, handle: FileHandle, decision: MemberDecision, contentHash: ContentHash): Promise<number | undefined> {
+    const hash = contentHash ? undefined : createHash('sha256');
     let bytes = 0;
     let writing: Promise<void> = Promise.resolve();
-    // Chunks are copied into the batch as they come: the source may reuse its buffers once the next chunk is asked for.
-    let batch = Buffer.allocUnsafeSlow(WRITE_BATCH);
+    // The parser's chunks are written as they are (one writev per batch), not copied: they are
+    // slices of the source's chunks, which no source reuses (tar-stream itself keeps them while it parses).
+    let batch: Uint8Array[] = [];
     let filled = 0;
     try {
       for await (const chunk of memberData(entry)) {
-        hash.update(chunk);
+        hash?.update(chunk);
         bytes += chunk.byteLength;
-        let at = 0;
-        while (at < chunk.byteLength) {
-          const n = Math.min(chunk.byteLength - at, WRITE_BATCH - filled);
-          batch.set(chunk.subarray(at, at + n), filled);
-          filled += n;
-          at += n;
-          if (filled === WRITE_BATCH) {
-            await writing;
-            writing = writeFully(handle, batch);
-            batch = Buffer.allocUnsafeSlow(WRITE_BATCH);
-            filled = 0;
-          }
+        batch.push(chunk);
+        filled += chunk.byteLength;
+        if (filled >= WRITE_BATCH) {
+          await writing;
+          writing = writevFully(handle, batch);
+          batch = [];
+          filled = 0;
         }
       }
       await writing;
-      if (filled > 0) await writeFully(handle, batch.subarray(0, filled));
+      if (filled > 0) await writevFully(handle, batch);
     } catch (error) {
       // The write under way settles before the caller closes the handle.
       await writing.catch(() => undefined);
       throw error;
     }
-    const sha256 = hash.digest('hex');
+    const sha256 = hash ? hash.digest('hex') : contentHash!.shared();
     if (decision.sha256 !== undefined && sha256 !== decision.sha256) {
       this.#reportCorrupt(pathOfMember(relative), contentMismatch(sha256, decision.sha256));
       return undefined;
@@ -523,7 +543,7 @@ export class TarExtractor {
    * under a member's name.
    */
   async #writeFile(relative: string, absolute: string, header: Header, decision: MemberDecision, content: ContentWriter): Promise<void> {
-    const temp = path.join(path.dirname(absolute), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    const temp = this.#tempName(absolute);
     const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     let closed = false;
     let placed = false;
@@ -649,6 +669,11 @@ export class TarExtractor {
     }
   }
 
+  /** A fresh temporary name next to `absolute` (created with O_EXCL, so a name already taken fails rather than being followed). */
+  #tempName(absolute: string): string {
+    return path.join(path.dirname(absolute), `${TEMP_PREFIX}${this.#tempTag}-${(this.#temps++).toString(36)}`);
+  }
+
   #reportCorrupt(clientPath: string, reason: string): void {
     if (this.#options.onCorrupt) this.#options.onCorrupt(clientPath, reason);
     else this.#corrupt.push(`${clientPath}: ${reason}`);
@@ -716,6 +741,23 @@ async function readWhole(entry: Entry): Promise<Buffer> {
   return filled === content.byteLength ? content : content.subarray(0, filled);
 }
 
+/**
+ * The shared digest of the member data at tar offset `start` when `digests`
+ * hashes it as one member of `size` bytes; undefined (hash it here) when
+ * there is none or it reads the headers otherwise (e.g. a pax `size`).
+ */
+function contentHash(digests: MemberDigests | undefined, start: number, size: number): ContentHash {
+  if (digests === undefined || size === 0 || !digests.covers(start, size)) return undefined;
+  return {
+    shared: () => {
+      // The check saw every byte before the parser did, so the digest is there once the data has been read.
+      const sha256 = digests.take(start);
+      if (sha256 === undefined) throw new Error(`the fragment check has no digest of the member data at byte ${start}`);
+      return sha256;
+    },
+  };
+}
+
 function contentMismatch(sha256: string, expected: string): string {
   return `content sha256 ${sha256} does not match the index (${expected})`;
 }
@@ -773,6 +815,18 @@ function describeTarError(error: unknown): string {
 function isUnrepresentableName(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENAMETOOLONG' || code === 'EILSEQ';
+}
+
+/** Writes `chunks` in order at the file position, however many calls the kernel takes. */
+async function writevFully(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
+  let left = chunks;
+  while (left.length > 0) {
+    let { bytesWritten } = await handle.writev(left);
+    // A short write: drop what went out, and the written part of the chunk it stopped in.
+    let i = 0;
+    while (i < left.length && bytesWritten >= left[i]!.byteLength) bytesWritten -= left[i++]!.byteLength;
+    left = i < left.length ? [left[i]!.subarray(bytesWritten), ...left.slice(i + 1)] : [];
+  }
 }
 
 async function writeFully(handle: FileHandle, chunk: Uint8Array): Promise<void> {

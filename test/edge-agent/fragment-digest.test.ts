@@ -97,4 +97,31 @@ describe('the fragment checksum tar-members-1', () => {
     expect(check({})).toBe(createHash('sha256').update(tar).digest('hex'));
     expect(check({ checksum: 'stored-bytes' })).toBe(createHash('sha256').update(tar).digest('hex'));
   });
+
+  it('offers each file member’s data sha256 by where its data starts, once all of it went through, when asked to keep them', async () => {
+    // Prepare: the data offsets of the three files with data, found without a tar parser.
+    const { tar, contents } = await sampleTar();
+    const starts = contents.map((content) => tar.indexOf(content));
+    const verifier = new TarMembersVerifier({ memberDigests: true });
+
+    // Act: the stream arrives up to the middle of the last file's data.
+    verifier.update(tar.subarray(0, starts[2]! + 100));
+
+    // Assess: finished members are offered at their data offset and size only; the one under way is covered, not yet given.
+    expect(verifier.covers(starts[0]!, 5)).toBe(true);
+    expect(verifier.covers(starts[0]!, 6)).toBe(false);
+    expect(verifier.covers(starts[0]! + 512, 5)).toBe(false);
+    expect(verifier.covers(starts[2]!, 70_001)).toBe(true);
+    expect(verifier.take(starts[1]!)).toBe(sha256(contents[1]!).toString('hex'));
+    // Taking one forgets it and every earlier one.
+    expect(verifier.covers(starts[0]!, 5)).toBe(false);
+    expect(verifier.take(starts[1]!)).toBeUndefined();
+    expect(verifier.take(starts[2]!)).toBeUndefined();
+    verifier.update(tar.subarray(starts[2]! + 100));
+    expect(verifier.take(starts[2]!)).toBe(sha256(contents[2]!).toString('hex'));
+    expect(verifier.digest()).toBe(expectedDigest(tar, contents));
+    // Without being asked, nothing is kept.
+    const plain = new TarMembersVerifier().update(tar);
+    expect([plain.covers(starts[0]!, 5), plain.take(starts[0]!)]).toEqual([false, undefined]);
+  });
 });
