@@ -93,9 +93,6 @@ async function storeDiff(input: LargeFileInput, reader: BlockReader, spec: Membe
   let changedBytes = 0;
   const limit = Math.min(MAX_DIFF_BYTES, spec.size / 2);
   let sha256: string;
-  // Each chunk goes to the hasher as soon as it is read, and is compared when the next one has gone too: the
-  // thread hashes one chunk while the main thread reads the next and compares the one before (three buffers take
-  // turns, see BlockReader.chunks, so a chunk is still intact when its hashes come back).
   const compare = (position: number, chunk: Buffer, blockHashes: Buffer): boolean => {
     for (let at = 0, k = 0; at < chunk.byteLength; at += BLOCK_BYTES, k++) {
       const index = (position + at) / BLOCK_BYTES;
@@ -109,16 +106,23 @@ async function storeDiff(input: LargeFileInput, reader: BlockReader, spec: Membe
     // Too much changed: storing the whole file costs no more and starts a fresh chain.
     return changedBytes <= limit;
   };
-  let previous: { position: number; chunk: Buffer; hashed: Promise<Buffer> } | undefined;
+  // The two hashes of every byte are split between the threads: the reader thread takes the whole-file sha256
+  // (`feed`) while this thread, idle otherwise until the diff is known, hashes the chunk's blocks and compares them.
+  // One chunk's feed is awaited before the next is sent, so at most two copies wait on the thread.
+  let previous: Promise<void> | undefined;
   try {
-    for await (const { position, chunk } of reader.chunks(0, spec.size, 3)) {
+    for await (const { position, chunk } of reader.chunks(0, spec.size, 2)) {
       input.signal?.throwIfAborted();
-      const hashed = whole.chunk(chunk);
-      hashed.catch(() => undefined); // awaited in turn; a failure before then must not leave it unhandled
-      if (previous && !compare(previous.position, previous.chunk, await previous.hashed)) return undefined;
-      previous = { position, chunk, hashed };
+      const fed = whole.feed(chunk);
+      fed.catch(() => undefined); // awaited in turn; a failure before then must not leave it unhandled
+      const started = performance.now();
+      const blockHashes = hashBlocks(chunk);
+      input.meters.hash.add(performance.now() - started);
+      if (!compare(position, chunk, blockHashes)) return undefined;
+      await previous;
+      previous = fed;
     }
-    if (previous && !compare(previous.position, previous.chunk, await previous.hashed)) return undefined;
+    await previous;
     sha256 = await whole.digest();
   } finally {
     whole.dispose();
@@ -206,20 +210,33 @@ async function storePlain(input: LargeFileInput, reader: BlockReader, spec: Memb
 
 /**
  * Copies the blocks in [from, to) (block-aligned `from`) to the member,
- * hashing them whole and block by block on the hasher's thread while they
- * are written; at most two chunks' copies wait there, so memory stays bounded.
+ * hashing them whole on the hasher's thread and block by block here while
+ * they are written; at most two chunks' copies wait there, so memory stays
+ * bounded.
  */
 async function copyBlocks(input: LargeFileInput, reader: BlockReader, from: number, to: number, whole: BlockHasher, hashes: Buffer, write: ContentWriter): Promise<void> {
   let previous: Promise<void> | undefined;
   for await (const { position, chunk } of reader.chunks(from, to, 0)) {
     input.signal?.throwIfAborted();
-    const hashed = whole.chunk(chunk).then((blockHashes) => void blockHashes.copy(hashes, (position / BLOCK_BYTES) * HASH_BYTES));
+    // The whole-file sha256 on the reader thread, the blocks' here (as in storeDiff): each thread hashes every byte once.
+    const hashed = whole.feed(chunk);
     hashed.catch(() => undefined); // awaited below; a write failing first must not leave it unhandled
+    const started = performance.now();
+    hashBlocks(chunk).copy(hashes, (position / BLOCK_BYTES) * HASH_BYTES);
+    input.meters.hash.add(performance.now() - started);
     await write(chunk);
     await previous;
     previous = hashed;
   }
   await previous;
+}
+
+/** The sha256 of each block of `chunk` (one that starts on a block boundary; a short last block hashed as it is), 32 bytes each, as the reader thread's `chunk` gives them. */
+function hashBlocks(chunk: Buffer): Buffer {
+  const count = Math.ceil(chunk.byteLength / BLOCK_BYTES);
+  const out = Buffer.allocUnsafe(count * HASH_BYTES);
+  for (let k = 0; k < count; k++) blockSha256(chunk.subarray(k * BLOCK_BYTES, (k + 1) * BLOCK_BYTES)).copy(out, k * HASH_BYTES);
+  return out;
 }
 
 /** How the file differs from when it was opened, or undefined: a stored file that changed meanwhile is reported, as for small files. */

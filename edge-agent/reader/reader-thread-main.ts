@@ -21,11 +21,12 @@
  *   walker.ts); an LstatReply with one result per path, in order.
  * - Hashing for large files (large-file.ts), whose reads stay on the main
  *   thread: `{ op: 'hashStart', id, blockBytes }` starts a whole-content
- *   sha256 (no reply); `{ op: 'hashChunk', id, data, length }` feeds it a
+ *   sha256 (no reply); `{ op: 'hashChunk', id, data, length, blocks? }` feeds it a
  *   chunk (a copy in shared memory, starting on a block boundary, not to be
  *   used after the reply) and replies a
  *   HashChunkReply with the chunk's block sha256s (an all-zero whole block
- *   answered without hashing); `{ op: 'hashZeros', id, length }` feeds it
+ *   answered without hashing), or none with `blocks: false` (the caller
+ *   hashes the blocks itself meanwhile); `{ op: 'hashZeros', id, length }` feeds it
  *   zeros (no reply); `{ op: 'hashEnd', id }` replies a HashEndReply with
  *   the sha256. `close` drops a hash not ended.
  * A ChunkReply carries the chunk's bytes as a transferred ArrayBuffer, and
@@ -55,7 +56,7 @@ export type ReaderRequest =
   | { op: 'recycle'; buffers: ArrayBuffer[] }
   | { op: 'lstat'; id: number; paths: string[] }
   | { op: 'hashStart'; id: number; blockBytes: number }
-  | { op: 'hashChunk'; id: number; data: SharedArrayBuffer; length: number }
+  | { op: 'hashChunk'; id: number; data: SharedArrayBuffer; length: number; blocks?: false }
   | { op: 'hashZeros'; id: number; length: number }
   | { op: 'hashEnd'; id: number };
 
@@ -175,6 +176,11 @@ export function readerThreadMain(): void {
     const started = performance.now();
     const data = new Uint8Array(request.data, 0, request.length);
     state.whole.update(data);
+    if (request.blocks === false) {
+      const hashMs = state.ms + performance.now() - started;
+      state.ms = 0;
+      return { id: request.id, blockHashes: new ArrayBuffer(0), hashMs };
+    }
     const { blockBytes } = state;
     const count = Math.ceil(request.length / blockBytes);
     const out = Buffer.allocUnsafeSlow(count * 32);

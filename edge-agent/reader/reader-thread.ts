@@ -25,6 +25,8 @@ const RECYCLE_MIN_BYTES = 64 * 1024;
 export interface BlockHasher {
   /** Feeds a chunk that starts on a block boundary; resolves with its blocks' sha256s (32 bytes each). The chunk is copied at once. */
   chunk(data: Uint8Array): Promise<Buffer>;
+  /** Feeds a chunk to the whole-content hash only (the caller hashes its blocks); resolves once the thread has hashed it. The chunk is copied at once. */
+  feed(data: Uint8Array): Promise<void>;
   /** Feeds `length` zero bytes (a sparse file's hole) to the whole-content hash. */
   zeros(length: number): void;
   /** The whole content's sha256 (hex); the hasher is done. */
@@ -182,22 +184,24 @@ export class ReaderThread {
     const id = this.#nextId++;
     let open = true;
     this.#post({ op: 'hashStart', id, blockBytes });
+    const send = async (data: Uint8Array, blocks: boolean): Promise<ArrayBuffer> => {
+      // A copy into shared memory, made now: the caller's buffer is reused or written out meanwhile.
+      const slot = this.#takeSlot(data.byteLength);
+      new Uint8Array(slot, 0, data.byteLength).set(data);
+      let reply: ReaderReply;
+      try {
+        reply = await this.#request(blocks ? { op: 'hashChunk', id, data: slot, length: data.byteLength } : { op: 'hashChunk', id, data: slot, length: data.byteLength, blocks: false });
+      } finally {
+        // The thread answers after hashing: the slot is free again.
+        if (this.#slots.length < MAX_FREE_SLOTS) this.#slots.push(slot);
+      }
+      if (!('blockHashes' in reply)) throw new Error('bug' in reply ? reply.bug : 'the reader thread answered a hash with something else');
+      meter.add(reply.hashMs);
+      return reply.blockHashes;
+    };
     return {
-      chunk: async (data) => {
-        // A copy into shared memory, made now: the caller's buffer is reused or written out meanwhile.
-        const slot = this.#takeSlot(data.byteLength);
-        new Uint8Array(slot, 0, data.byteLength).set(data);
-        let reply: ReaderReply;
-        try {
-          reply = await this.#request({ op: 'hashChunk', id, data: slot, length: data.byteLength });
-        } finally {
-          // The thread answers after hashing: the slot is free again.
-          if (this.#slots.length < MAX_FREE_SLOTS) this.#slots.push(slot);
-        }
-        if (!('blockHashes' in reply)) throw new Error('bug' in reply ? reply.bug : 'the reader thread answered a hash with something else');
-        meter.add(reply.hashMs);
-        return Buffer.from(reply.blockHashes);
-      },
+      chunk: async (data) => Buffer.from(await send(data, true)),
+      feed: async (data) => void (await send(data, false)),
       zeros: (length) => {
         if (length > 0) this.#post({ op: 'hashZeros', id, length });
       },

@@ -225,6 +225,26 @@ describe('the reader thread', () => {
     expect(whole).toBe(sha256(Buffer.from([1, 2, 3, 4, 0, 0, 0, 0, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 7])));
   });
 
+  it('feeds chunks to the whole-content hash alone, mixed with chunks that also get block hashes, in order', async () => {
+    // Prepare
+    const hasher = reader.blockHasher(4, meters().hash);
+    const first = Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]);
+    const second = Buffer.from([9, 9, 9, 9]);
+    const third = Buffer.from([6, 5]);
+
+    // Act: a feed, a chunk, a feed, asked for before any is answered; the first buffer is reused at once
+    const fed = hasher.feed(first);
+    first.fill(0xee);
+    const blocks = hasher.chunk(second);
+    const fedAgain = hasher.feed(third);
+    await Promise.all([fed, fedAgain]);
+    const whole = await hasher.digest();
+
+    // Assess
+    expect(await blocks).toEqual(createHash('sha256').update(second).digest());
+    expect(whole).toBe(sha256(Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 9, 6, 5])));
+  });
+
   it('fails requests once it is closed', async () => {
     const own = new ReaderThread();
     const file = path.join(dir.dir, 'f');
