@@ -176,9 +176,10 @@ export class ReaderThread {
   }
 
   /**
-   * A whole-content sha256 with block sha256s, computed on the thread (for
-   * large files, see large-file.ts): the main thread only copies each chunk
-   * over (into shared memory). `hashMs` of the thread's replies goes to `meter`.
+   * A whole-content sha256, with block sha256s for the chunks fed by
+   * `chunk`, computed on the thread (for large files, see large-file.ts):
+   * the main thread only copies each chunk over (into shared memory).
+   * `hashMs` of the thread's replies goes to `meter`.
    */
   blockHasher(blockBytes: number, meter: BusyMeter): BlockHasher {
     const id = this.#nextId++;
