@@ -6,10 +6,10 @@ import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
 import { DynamoMediaStore } from '#aws/dynamo-media-store.ts';
 import { SfnExecutionStarter } from '#aws/sfn-execution-starter.ts';
+import { describeExecution, executionArnOf } from '#aws/sfn-execution-status.ts';
 import { systemClock } from '#lambdas/system-clock.ts';
-import { StatusCode } from '#core/status-codes.ts';
-import { imageWrittenBy, type BackupJob } from '#core/model/job.ts';
 import type { Backend, GlobalOptions } from './backend-interface.ts';
+import { followBackup } from './follow-backup.ts';
 
 /**
  * The CLI against a deployed stack: the same stores on DynamoDB, and backups
@@ -35,21 +35,9 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
       // The name carries this call's client and instant, so the execution of that name is this call's whatever
       // the outcome says ('already-started' here can only be this host's clock running ahead of AWS's).
       await starter.start(name, { request: { ...request, owner } });
-      // Follow the job the execution queued (it carries our owner tag) until it is DONE.
-      let jobId: number | undefined;
-      for (;;) {
-        await sleep(2000);
-        if (jobId === undefined) {
-          const job = (await jobs.list({ limit: 50 })).find((j): j is BackupJob => j.type === 'backup' && j.owner === owner);
-          if (job) {
-            jobId = job.jobId;
-            hooks.onQueued?.({ jobId: job.jobId, client: job.client, policy: job.policy, schedule: job.schedule });
-          }
-          continue;
-        }
-        const job = await jobs.get(jobId);
-        if (job?.state === 'DONE') return { jobId, statusCode: job.statusCode ?? StatusCode.INTERNAL_ERROR, backupId: imageWrittenBy(job), error: job.error };
-      }
+      // Follow the job the execution queued (it carries our owner tag) and the execution itself, until one of them has ended.
+      const executionArn = executionArnOf(deployment.stateMachineArn, name);
+      return followBackup({ owner, executionName: name, jobs, execution: () => describeExecution(clients.sfn, executionArn), pause: () => sleep(2000), onQueued: hooks.onQueued });
     },
     close: () => clients.destroy(),
   };
