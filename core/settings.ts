@@ -8,7 +8,7 @@ import { ValidationError } from './errors.ts';
 export const Settings = z.object({
   defaultStorageUnit: z.string().optional(),
   defaultRetentionDays: z.number().int().min(0).default(14),
-  /** How long a job waits before asking the broker again for resources. */
+  /** How long a job waits before asking the broker again for resources, at first: the wait grows with the time waited (broker/resource-retry.ts). */
   resourceRetrySeconds: z.number().int().min(1).max(3600).default(30),
   /** Job Retry Delay: how long a failed job waits before its next attempt. */
   jobRetryDelaySeconds: z.number().int().min(0).max(86_400).default(600),

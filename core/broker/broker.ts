@@ -12,6 +12,7 @@ import { primaryCopy } from '../model/image.ts';
 import { CairnError } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { makeBackupId } from '../ids.ts';
+import { resourceRetrySeconds, waitingSince } from './resource-retry.ts';
 import { loadSettings } from '../settings.ts';
 
 export interface BrokerDeps {
@@ -48,9 +49,10 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
   if (!result.granted) {
     const reason = `waiting for ${WAITING_FOR[result.refused.kind]}: ${result.reason}`;
     await deps.jobs.update(jobId, (j) => ({ ...j, waitingReason: reason, updatedAt: now.toISOString() }), { expectedStates: ['QUEUED'] });
-    // Wake up when the window closes at the latest, so the job ends 196 on time.
+    // Wake up when the window closes at the latest, so the job ends 196 on time; otherwise back off (resource-retry.ts says why).
     const untilClose = windowEnd ? Math.max(1, Math.ceil((windowEnd.getTime() - now.getTime()) / 1000)) : Infinity;
-    return { granted: false, reason, retryAfterSeconds: Math.min(settings.resourceRetrySeconds, untilClose) };
+    const waited = (now.getTime() - waitingSince(job).getTime()) / 1000;
+    return { granted: false, reason, retryAfterSeconds: Math.min(resourceRetrySeconds(settings.resourceRetrySeconds, waited), untilClose) };
   }
 
   const started = job.state === 'ACTIVE' && job.backupId ? { active: job, backupId: job.backupId } : await claimAndStart(deps, job, unit.name, now);
