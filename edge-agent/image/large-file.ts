@@ -111,7 +111,7 @@ async function storeDiff(input: LargeFileInput, reader: BlockReader, spec: Membe
   // One chunk's feed is awaited before the next is sent, so at most two copies wait on the thread.
   let previous: Promise<void> | undefined;
   try {
-    for await (const { position, chunk } of reader.chunks(0, spec.size, 2)) {
+    for await (const { position, chunk } of reader.chunks(0, spec.size, false)) {
       input.signal?.throwIfAborted();
       const fed = whole.feed(chunk);
       fed.catch(() => undefined); // awaited in turn; a failure before then must not leave it unhandled
@@ -148,7 +148,7 @@ async function storeSparse(input: LargeFileInput, reader: BlockReader, spec: Mem
   // First pass: which blocks hold data. Comparing with zeros costs far less than hashing.
   const count = blockCount(spec.size);
   const data = new Uint8Array(count);
-  for await (const { position, chunk } of reader.chunks(0, spec.size, 2)) {
+  for await (const { position, chunk } of reader.chunks(0, spec.size, false)) {
     input.signal?.throwIfAborted();
     for (let at = 0; at < chunk.byteLength; at += BLOCK_BYTES) if (!isZeroBlock(chunk.subarray(at, at + BLOCK_BYTES))) data[(position + at) / BLOCK_BYTES] = 1;
   }
@@ -216,7 +216,7 @@ async function storePlain(input: LargeFileInput, reader: BlockReader, spec: Memb
  */
 async function copyBlocks(input: LargeFileInput, reader: BlockReader, from: number, to: number, whole: BlockHasher, hashes: Buffer, write: ContentWriter): Promise<void> {
   let previous: Promise<void> | undefined;
-  for await (const { position, chunk } of reader.chunks(from, to, 0)) {
+  for await (const { position, chunk } of reader.chunks(from, to, true)) {
     input.signal?.throwIfAborted();
     // The whole-file sha256 on the reader thread, the blocks' here (as in storeDiff): each thread hashes every byte once.
     const hashed = whole.feed(chunk);
@@ -266,16 +266,15 @@ class BlockReader {
 
   /**
    * The chunks of [from, to) (from block-aligned), each read while the one
-   * before is being hashed. `buffers` 0: a new buffer each time, for chunks
+   * before is being hashed. `fresh`: a new buffer each time, for chunks
    * handed to the tar stream (which may hold them after the write
-   * resolves); otherwise that many buffers (at least 2) take turns, and a
-   * chunk is valid until `buffers - 1` more have been asked for (one read
-   * is always in flight ahead).
+   * resolves); otherwise two buffers take turns, and a chunk is valid until
+   * the next one is asked for.
    */
-  async *chunks(from: number, to: number, buffers: number): AsyncGenerator<{ position: number; chunk: Buffer }, void, undefined> {
-    const spare = buffers === 0 ? undefined : Array.from({ length: Math.max(2, buffers) }, () => Buffer.allocUnsafe(READ_BYTES));
+  async *chunks(from: number, to: number, fresh: boolean): AsyncGenerator<{ position: number; chunk: Buffer }, void, undefined> {
+    const spare = fresh ? undefined : [Buffer.allocUnsafe(READ_BYTES), Buffer.allocUnsafe(READ_BYTES)];
     let turn = 0;
-    const start = (position: number): Promise<Buffer> => this.#read(position, Math.min(READ_BYTES, to - position), spare?.[turn++ % spare.length]);
+    const start = (position: number): Promise<Buffer> => this.#read(position, Math.min(READ_BYTES, to - position), spare?.[turn++ % 2]);
     let pending = from < to ? start(from) : undefined;
     for (let position = from; position < to; position += READ_BYTES) {
       const chunk = await pending!;
