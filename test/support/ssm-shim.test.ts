@@ -22,14 +22,14 @@ function documentContent(): string {
       bundleUrl: { type: 'String', default: 'https://shim-bucket.s3.us-east-1.amazonaws.com/assets/tool.txt' },
     },
     mainSteps: [
-      { action: 'aws:downloadContent', name: 'fetch', inputs: { sourceType: 'S3', sourceInfo: '{"path":"{{ bundleUrl }}"}', destinationPath: 'tool.txt' } },
-      { action: 'aws:runShellScript', name: 'run', inputs: { runCommand: ['printf "%s|%s|%s" "${SSM_word-unset}" "{{ word }}" "$(cat tool.txt)" > out.txt'] } },
+      { action: 'aws:downloadContent', name: 'fetch', inputs: { sourceType: 'S3', sourceInfo: '{"path":"{{ bundleUrl }}"}', destinationPath: '/opt/shim-test/' } },
+      { action: 'aws:runShellScript', name: 'run', inputs: { workingDirectory: '/opt/shim-test', runCommand: ['printf "%s|%s|%s" "${SSM_word-unset}" "{{ word }}" "$(cat tool.txt)" > out.txt'] } },
     ],
   });
 }
 
 describe.skipIf(Boolean(skip))(`the SSM shim runs sent commands as the SSM Agent would${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  it('downloads from S3, substitutes the text and exports ENV_VAR parameters (new agent) or not (old agent)', async () => {
+  it('downloads from S3 into the sandboxed absolute path, runs in its working directory, substitutes the text and exports ENV_VAR parameters (new agent) or not (old agent)', async () => {
     if ('skip' in emulator) return;
     const clients = emulatorClients(emulator.endpoint);
     await clients.s3.send(new CreateBucketCommand({ Bucket: 'shim-bucket' }));
@@ -46,7 +46,7 @@ describe.skipIf(Boolean(skip))(`the SSM shim runs sent commands as the SSM Agent
       const [run] = shim.runs;
       expect(run!.stderr).toBe('');
       expect(run!.exitCode).toBe(0);
-      expect(readFileSync(join(run!.workDir, 'out.txt'), 'utf8')).toBe(`${envVars ? 'hello world' : 'unset'}|hello world|fetched`);
+      expect(readFileSync(join(shim.root, 'opt/shim-test/out.txt'), 'utf8')).toBe(`${envVars ? 'hello world' : 'unset'}|hello world|fetched`);
     }
   });
 });

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -14,8 +14,8 @@ import { GetDocumentCommand, ListCommandsCommand, type SSMClient } from '@aws-sd
  * each command's document (GetDocument) and runs its steps the way the agent
  * does, for the two actions Cairn's document uses:
  *
- * - `aws:runShellScript`: the lines, joined by newlines, run by /bin/sh in a
- *   fresh working directory, after the textual `{{ name }}` substitution SSM
+ * - `aws:runShellScript`: the lines, joined by newlines, run by /bin/sh in its
+ *   `workingDirectory` (else a fresh directory per command), after the textual `{{ name }}` substitution SSM
  *   makes; with `interpolationType: ENV_VAR` each value is also exported as
  *   `SSM_<name>` (SSM Agent 3.3.2746.0 and later; `envVars: false` plays an
  *   older agent, which exports nothing).
@@ -37,6 +37,8 @@ export interface SsmShimOptions {
   /** The environment the steps run with (credentials, endpoint); PATH is kept. */
   env?: NodeJS.ProcessEnv;
   pollMs?: number;
+  /** Where the document's absolute paths land. Default: a fresh temporary directory. */
+  root?: string;
 }
 
 export interface ShimRun {
@@ -58,9 +60,17 @@ export class SsmShim {
   readonly #running = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** The sandbox the document's absolute paths are placed under. */
+  readonly root: string;
 
   constructor(options: SsmShimOptions) {
     this.#options = options;
+    this.root = options.root ?? mkdtempSync(join(tmpdir(), 'cairn-ssm-root-'));
+  }
+
+  /** A document path as the shim places it: absolute ones under root, relative ones under the command's directory. */
+  #place(path: string, workDir: string): string {
+    return isAbsolute(path) ? join(this.root, path) : join(workDir, path);
   }
 
   /** Commands already sent are not run: only what arrives after start. */
@@ -123,8 +133,9 @@ export class SsmShim {
       if (inputs['sourceType'] !== 'S3') throw new Error(`step ${step.name}: sourceType ${String(inputs['sourceType'])} is not emulated`);
       const { path } = JSON.parse(String(inputs['sourceInfo'])) as { path: string };
       const { bucket, key } = s3Location(path);
-      const destination = join(record.workDir, String(inputs['destinationPath'] ?? ''));
-      const target = key.endsWith('/') || String(inputs['destinationPath'] ?? '').endsWith('/') ? join(destination, key.split('/').pop()!) : destination;
+      const destinationPath = String(inputs['destinationPath'] ?? '');
+      const destination = this.#place(destinationPath, record.workDir);
+      const target = destinationPath === '' || destinationPath.endsWith('/') ? join(destination, key.split('/').pop()!) : destination;
       mkdirSync(dirname(target), { recursive: true });
       const object = await this.#options.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       await pipeline(object.Body as Readable, createWriteStream(target));
@@ -140,7 +151,9 @@ export class SsmShim {
         if (definition.interpolationType === 'ENV_VAR' && values.has(name)) env[`SSM_${name}`] = values.get(name);
       }
     }
-    const child = spawn('/bin/sh', ['-c', script], { cwd: record.workDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const cwd = typeof inputs['workingDirectory'] === 'string' ? this.#place(inputs['workingDirectory'], record.workDir) : record.workDir;
+    mkdirSync(cwd, { recursive: true });
+    const child = spawn('/bin/sh', ['-c', script], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.setEncoding('utf8').on('data', (text: string) => (record.stdout += text));
     child.stderr.setEncoding('utf8').on('data', (text: string) => (record.stderr += text));
     record.exitCode = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
