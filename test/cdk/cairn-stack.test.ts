@@ -7,7 +7,8 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { tableEnvVar, tableNames, type TableName } from '#aws/tables.ts';
 import { REPO_ROOT } from '../../cdk/cairn-stack.ts';
 import { AGENT_DOCUMENT_NAME } from '../../cdk/constructs/agent-document.ts';
-import { AGENT_GRANTS_ENV } from '../../cdk/constructs/agent-grants-function.ts';
+import { AGENT_GRANTS_ENV, AGENT_GRANTS_IAM_ACTIONS } from '../../cdk/constructs/agent-grants-function.ts';
+import { AGENT_GRANT_POLICY_COUNT } from '../../cdk/constructs/agent-role.ts';
 import { DEFINITION_SUBSTITUTIONS } from '../../cdk/constructs/backup-job-state-machine.ts';
 import { ESM_REQUIRE_BANNER } from '../../cdk/constructs/cairn-function.ts';
 import { SCHEDULER_RETRY_ATTEMPTS, STATE_MACHINE_ARN_ENV } from '../../cdk/constructs/scheduler-function.ts';
@@ -456,6 +457,58 @@ describe('edge agent access', () => {
     expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('s3:'))).toEqual([]);
     expect(actionsOf(byAction('kms:GenerateDataKey')!).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
     expect(statements.flatMap(actionsOf)).toHaveLength(3 + 1 + 2);
+  });
+});
+
+describe('agent grants (per-instance image prefixes)', () => {
+  const agentRoleId = () => only('AWS::IAM::Role', 'AgentRole')[0];
+  const grantPolicies = () => ofType('AWS::IAM::ManagedPolicy').filter(([id]) => id.startsWith('AgentClientGrants'));
+
+  it('no policy of the agent role grants image objects outright: every S3 grant is written later, per instance', () => {
+    const attached = ofType('AWS::IAM::ManagedPolicy').filter(([, r]) => JSON.stringify(r.Properties?.Roles) === JSON.stringify([{ Ref: agentRoleId() }]));
+    const statements = [...roleStatements(resources, agentRoleId()), ...attached.flatMap(([, r]) => asList((r.Properties!.PolicyDocument as { Statement: Statement[] }).Statement))];
+    expect(statements.filter((s) => s.Effect === 'Allow' && actionsOf(s).some((a) => a.startsWith('s3:')))).toEqual([]);
+    expect(JSON.stringify(statements)).not.toContain('images/*');
+  });
+
+  it('attaches four customer managed policies to the agent role, each starting as a Deny that grants nothing', () => {
+    expect(grantPolicies()).toHaveLength(AGENT_GRANT_POLICY_COUNT);
+    for (const [id, policy] of grantPolicies()) {
+      expect(policy.Properties!.Roles, id).toEqual([{ Ref: agentRoleId() }]);
+      expect(policy.Properties!.ManagedPolicyName, 'no fixed name').toBeUndefined();
+      const statements = asList((policy.Properties!.PolicyDocument as { Statement: Statement[] }).Statement);
+      expect(statements.map((s) => s.Effect)).toEqual(['Deny']);
+    }
+  });
+
+  it('lets its function change only the versions of those policies, and read the config table', () => {
+    const roleId = roleIdOf('agentGrants');
+    const statements = roleStatements(resources, roleId).filter((s) => s.Effect === 'Allow');
+    const iamStatements = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('iam:')));
+    expect(iamStatements).toHaveLength(1);
+    expect(actionsOf(iamStatements[0]!).sort()).toEqual(['iam:CreatePolicyVersion', 'iam:DeletePolicyVersion', 'iam:GetPolicyVersion', 'iam:ListPolicyVersions']);
+    expect(asList(iamStatements[0]!.Resource)).toEqual(grantPolicies().map(([id]) => ({ Ref: id })));
+    expect(iamStatements[0]!.Condition).toBeUndefined();
+    // Stream reads (Lambda polls with the function's role), X-Ray, and the one Query of policies.
+    expect(statements.flatMap(actionsOf).sort()).toEqual(
+      ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams', 'dynamodb:Query', ...AGENT_GRANTS_IAM_ACTIONS, 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort(),
+    );
+    const variables = (lambda('agentGrants').props.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(variables[AGENT_GRANTS_ENV.partition]).toEqual({ Ref: 'AWS::Partition' });
+    expect(referencedIds(variables[AGENT_GRANTS_ENV.policyArns])).toEqual(grantPolicies().map(([id]) => id));
+  });
+
+  it('runs on changes to the config table’s policy and client items (a KEYS_ONLY stream on that table only)', () => {
+    const ids = tableIds();
+    for (const [id, table] of ofType('AWS::DynamoDB::Table')) {
+      expect(table.Properties!.StreamSpecification, id).toEqual(id === ids.config ? { StreamViewType: 'KEYS_ONLY' } : undefined);
+    }
+    const [, mapping] = only('AWS::Lambda::EventSourceMapping');
+    expect(mapping).toMatchObject({ StartingPosition: 'LATEST', MaximumRetryAttempts: 2, FunctionName: { Ref: lambda('agentGrants').logicalId } });
+    expect(referencedIds(mapping.EventSourceArn)).toEqual([ids.config]);
+    const patterns = (mapping.FilterCriteria as { Filters: { Pattern: string }[] }).Filters.map((f) => JSON.parse(f.Pattern) as unknown);
+    expect(patterns).toEqual([{ dynamodb: { Keys: { pk: { S: ['POLICY', 'CLIENT'] } } } }]);
+    expect(Object.keys(synth.template.toJSON().Outputs as Record<string, unknown>)).toContain('AgentGrantsFunctionName');
   });
 });
 
