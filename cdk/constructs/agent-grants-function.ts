@@ -48,7 +48,9 @@ export interface AgentGrantsFunctionProps {
  * function reads the whole mapping each time, so duplicate, late or batched
  * records change nothing; a failed batch is retried twice, then dropped (the
  * next change, or `aws lambda invoke`, resyncs). The stream is KEYS_ONLY:
- * the function never reads item contents from it.
+ * the function never reads item contents from it. Lambda reads a stream shard
+ * one batch at a time, and the config table is far too small to have more
+ * than one shard, so two runs do not race to write an older mapping last.
  */
 export class AgentGrantsFunction extends Construct {
   static readonly source = (projectRoot: string): CairnFunctionSource => ({ projectRoot, entry: 'lambdas/agent-grants.ts' });

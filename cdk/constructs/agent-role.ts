@@ -27,7 +27,7 @@ export const AGENT_JOB_ATTRIBUTES = ['pk', 'sk', 'progress', 'updatedAt', 'rev',
 /**
  * How many customer managed policies hold the per-instance S3 grants: each
  * holds at most 6,144 characters, and a role may have 10 managed policies
- * attached (AmazonSSMManagedInstanceCore is one). Four hold about 250 client
+ * attached (AmazonSSMManagedInstanceCore is one). Four hold about 240 client
  * assignments (docs/architecture.md "Agent access"); beyond that the
  * agent-grants function refuses the mapping and changes nothing.
  */
@@ -93,10 +93,12 @@ export class AgentRole extends Construct {
     // The policies start as a statement that grants nothing (IAM refuses an
     // empty policy). Its text never changes, so a later deploy does not
     // overwrite what the function wrote (CloudFormation updates a managed
-    // policy only when its template document changes).
+    // policy only when its template document changes). A deploy that adds
+    // slots needs the function run once (cdk/README.md, Synth and deploy).
     this.grantPolicies = Array.from({ length: AGENT_GRANT_POLICY_COUNT }, (_, i) =>
       new iam.ManagedPolicy(this, `ClientGrants${i}`, {
-        description: `Cairn: image prefixes of the clients assigned to each agent instance (${i + 1} of ${AGENT_GRANT_POLICY_COUNT}), written by the agent-grants function`,
+        // No count in the text: a changed description replaces the policy, and a new policy starts empty.
+        description: `Cairn: image prefixes of the clients assigned to each agent instance, written by the agent-grants function (slot ${i})`,
         document: iam.PolicyDocument.fromJson({
           Version: '2012-10-17',
           Statement: [{ Sid: 'NoClientAssigned', Effect: 'Deny', Action: 's3:PutObject', Resource: props.imageBucket.arnForObjects('cairn-no-client-assigned') }],
