@@ -6,6 +6,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { tableEnvVar, tableNames } from '#aws/tables.ts';
 import { AgentDocument } from './constructs/agent-document.ts';
+import { AgentGrantsFunction } from './constructs/agent-grants-function.ts';
 import { AgentRole } from './constructs/agent-role.ts';
 import { BackupJobStateMachine } from './constructs/backup-job-state-machine.ts';
 import { BrokerFunction } from './constructs/broker-function.ts';
@@ -60,6 +61,8 @@ export class CairnStack extends Stack {
     // Depends on the state machine, never the reverse: the workflow does not know who starts it.
     const schedulerTick = new SchedulerFunction(this, 'Scheduler', { ...functionProps, stateMachine: backupJob.stateMachine, rate: props.schedulerRate });
     const agent = new AgentRole(this, 'Agent', { jobsTable: tables.jobs, imageBucket: images.bucket, imageKey: images.key });
+    // Writes each agent instance's client image prefixes into the agent role's grant policies.
+    const agentGrants = new AgentGrantsFunction(this, 'AgentGrants', { ...functionProps, grantPolicies: agent.grantPolicies });
 
     // Completion reports (savegroup completion). Its own key, so that being able
     // to publish a report never implies being able to decrypt backup images.
@@ -82,6 +85,7 @@ export class CairnStack extends Stack {
     new CfnOutput(this, 'AgentDocumentName', { value: agentDocument.documentName });
     new CfnOutput(this, 'AgentRoleArn', { value: agent.role.roleArn });
     new CfnOutput(this, 'AgentRoleName', { value: agent.role.roleName, description: 'for aws ssm create-activation --iam-role' });
+    new CfnOutput(this, 'AgentGrantsFunctionName', { value: agentGrants.function.functionName, description: 'rewrites the agent grants from the client mapping (aws lambda invoke after the first deploy)' });
     new CfnOutput(this, 'ReportsTopicArn', { value: reports.topicArn });
   }
 }

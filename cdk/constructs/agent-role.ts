@@ -15,7 +15,8 @@ export interface AgentRoleProps {
  * The role of on-premise edge agents: hosts registered with an SSM hybrid
  * activation (`aws ssm create-activation --iam-role <AgentRoleName>`) run with
  * its credentials. It may report on its task, record progress on job records
- * (those attributes only), and write, read and remove image objects; it cannot
+ * (those attributes only), and write, read and remove the image objects of the
+ * clients assigned to its instance (grantPolicies); it cannot
  * read the catalog, the config or other tables, read job records, delete an
  * object version, or touch anything outside `images/`. test/iam checks these
  * grants against every call the agent makes.
@@ -23,11 +24,19 @@ export interface AgentRoleProps {
 /** The job-record attributes the agent writes (aws/dynamo-job-store.ts recordProgress) plus the key; `state` is read by its condition. */
 export const AGENT_JOB_ATTRIBUTES = ['pk', 'sk', 'progress', 'updatedAt', 'rev', 'state'] as const;
 
-/** Where the agent's objects live: `<storage unit prefix>/images/<client>/<backup id>/...` (core/ids.ts). */
-export const AGENT_OBJECT_KEYS = '*images/*';
+/**
+ * How many customer managed policies hold the per-instance S3 grants: each
+ * holds at most 6,144 characters, and a role may have 10 managed policies
+ * attached (AmazonSSMManagedInstanceCore is one). Four hold about 240 client
+ * assignments (docs/architecture.md "Agent access"); beyond that the
+ * agent-grants function refuses the mapping and changes nothing.
+ */
+export const AGENT_GRANT_POLICY_COUNT = 4;
 
 export class AgentRole extends Construct {
   readonly role: iam.Role;
+  /** The managed policies the agent-grants function writes the per-instance S3 grants into, in slot order. */
+  readonly grantPolicies: readonly iam.ManagedPolicy[];
 
   constructor(scope: Construct, id: string, props: AgentRoleProps) {
     super(scope, id);
@@ -72,22 +81,32 @@ export class AgentRole extends Construct {
       }),
     );
 
-    // Write fragments, indexes and manifests (multipart uploads: PutObject covers
-    // create/upload part/complete; AbortMultipartUpload when a body fails); read
-    // them back (the base index of an incremental, restores); and remove what a
-    // failed or cancelled backup wrote (edge-agent/image/backup.ts). Deleting
-    // without a version id only adds a delete marker in this versioned bucket:
-    // the agent cannot destroy a version, so under Object Lock retention nothing
-    // it can do removes locked data, and a marker it should not have added is
-    // undone by deleting the marker. The bytes a failed backup leaves as
-    // noncurrent versions go with the bucket's noncurrent-version expiration
-    // (cdk/constructs/image-store.ts). See cdk/README.md "Grants".
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
-        resources: [props.imageBucket.arnForObjects(AGENT_OBJECT_KEYS)],
+    // No S3 grant here: which image objects an agent may touch depends on the
+    // clients assigned to its instance, so those grants live in the managed
+    // policies below, written by the agent-grants function
+    // (cdk/constructs/agent-grants-function.ts, core/policies/agent-grants.ts):
+    // per instance, PutObject/GetObject/DeleteObject/AbortMultipartUpload on
+    // `<bucket>/*images/<client>/*` of its clients, conditioned on the
+    // session (`aws:userid` `*:<instance id>`). Until the function has run, an
+    // agent can touch no image object.
+    //
+    // The policies start as a statement that grants nothing (IAM refuses an
+    // empty policy). Its text never changes, so a later deploy does not
+    // overwrite what the function wrote (CloudFormation updates a managed
+    // policy only when its template document changes). A deploy that adds
+    // slots needs the function run once (cdk/README.md, Synth and deploy).
+    this.grantPolicies = Array.from({ length: AGENT_GRANT_POLICY_COUNT }, (_, i) =>
+      new iam.ManagedPolicy(this, `ClientGrants${i}`, {
+        // No count in the text: a changed description replaces the policy, and a new policy starts empty.
+        description: `Cairn: image prefixes of the clients assigned to each agent instance, written by the agent-grants function (slot ${i})`,
+        document: iam.PolicyDocument.fromJson({
+          Version: '2012-10-17',
+          Statement: [{ Sid: 'NoClientAssigned', Effect: 'Deny', Action: 's3:PutObject', Resource: props.imageBucket.arnForObjects('cairn-no-client-assigned') }],
+        }),
+        roles: [this.role],
       }),
     );
+
     // SSE-KMS: S3 asks KMS with the agent's permissions. GenerateDataKey for an
     // upload, Decrypt to complete a multipart upload and to read.
     props.imageKey.grant(this.role, 'kms:Decrypt', 'kms:GenerateDataKey');

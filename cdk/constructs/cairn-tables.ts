@@ -41,6 +41,8 @@ export class CairnTablesConstruct extends Construct {
         encryption: dynamodb.TableEncryption.AWS_MANAGED,
         deletionProtection: true,
         removalPolicy: RemovalPolicy.RETAIN,
+        // Config changes (the client → instance mapping) trigger the agent-grants function; keys are all it reads.
+        ...(name === 'config' ? { stream: dynamodb.StreamViewType.KEYS_ONLY } : {}),
       });
     }
     this.tables = Object.freeze(tables);

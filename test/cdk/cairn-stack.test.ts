@@ -7,6 +7,8 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { tableEnvVar, tableNames, type TableName } from '#aws/tables.ts';
 import { REPO_ROOT } from '../../cdk/cairn-stack.ts';
 import { AGENT_DOCUMENT_NAME } from '../../cdk/constructs/agent-document.ts';
+import { AGENT_GRANTS_ENV, AGENT_GRANTS_IAM_ACTIONS } from '../../cdk/constructs/agent-grants-function.ts';
+import { AGENT_GRANT_POLICY_COUNT } from '../../cdk/constructs/agent-role.ts';
 import { DEFINITION_SUBSTITUTIONS } from '../../cdk/constructs/backup-job-state-machine.ts';
 import { ESM_REQUIRE_BANNER } from '../../cdk/constructs/cairn-function.ts';
 import { SCHEDULER_RETRY_ATTEMPTS, STATE_MACHINE_ARN_ENV } from '../../cdk/constructs/scheduler-function.ts';
@@ -49,7 +51,7 @@ function tableIds(): Record<TableName, string> {
   return ids;
 }
 
-const functions = { jobs: 'JobsFunction', broker: 'BrokerFunction', catalog: 'CatalogFunction', scheduler: 'SchedulerFunction' } as const;
+const functions = { jobs: 'JobsFunction', broker: 'BrokerFunction', catalog: 'CatalogFunction', scheduler: 'SchedulerFunction', agentGrants: 'AgentGrantsFunction' } as const;
 type FunctionName = keyof typeof functions;
 
 function lambda(name: FunctionName) {
@@ -196,6 +198,7 @@ describe('Lambda functions', () => {
     expect(tableAccess(roleIdOf('broker'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['catalog', 'config', 'jobs', 'media'] });
     expect(tableAccess(roleIdOf('catalog'))).toEqual({ write: ['catalog', 'jobs'], read: ['jobs'] });
     expect(tableAccess(roleIdOf('scheduler'))).toEqual({ write: [], read: ['catalog', 'config', 'jobs'] });
+    expect(tableAccess(roleIdOf('agentGrants'))).toEqual({ write: [], read: ['config'] });
   });
 
   // test/iam/iam-grants.test.ts checks each grant, action by action, against the calls each Lambda makes.
@@ -236,6 +239,8 @@ describe('Lambda bundles', () => {
     for (const table of tableNames) env[tableEnvVar[table]] = `${table}-table`;
     env.IMAGE_BUCKET = 'image-bucket';
     env[STATE_MACHINE_ARN_ENV] = 'arn:aws:states:eu-west-1:123456789012:stateMachine:CairnStack-backup-job';
+    env[AGENT_GRANTS_ENV.partition] = 'aws';
+    env[AGENT_GRANTS_ENV.policyArns] = 'arn:aws:iam::123456789012:policy/CairnStack-AgentClientGrants0-ABC,arn:aws:iam::123456789012:policy/CairnStack-AgentClientGrants1-DEF';
     for (const key of without) delete env[key];
     // On failure print only the message: Node would otherwise quote the minified source line (megabytes).
     const script = `try { const m = await import(${JSON.stringify(entry)}); process.stdout.write(typeof m.handler); } catch (e) { process.stderr.write(String(e?.message ?? e)); process.exit(1); }`;
@@ -424,7 +429,7 @@ describe('edge agent access', () => {
     });
   });
 
-  it('gives the agent role exactly its task callbacks, its job record and the image data', () => {
+  it('gives the agent role exactly its task callbacks, its job record and the image key; image objects only through its grant policies', () => {
     const [roleId, role] = only('AWS::IAM::Role', 'AgentRole');
     expect(role.AssumeRolePolicyDocument).toMatchObject({
       Statement: [
@@ -448,10 +453,62 @@ describe('edge agent access', () => {
       'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'progress', 'updatedAt', 'rev', 'state'] },
       StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE', 'UPDATED_NEW'] },
     });
-    expect(actionsOf(byAction('s3:PutObject')!).sort()).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject']);
-    expect(JSON.stringify(byAction('s3:PutObject')!.Resource)).toContain('/*images/*');
+    // No S3 grant on the role itself: per instance, in the grant policies (test/cdk/agent-grants.test.ts).
+    expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('s3:'))).toEqual([]);
     expect(actionsOf(byAction('kms:GenerateDataKey')!).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
-    expect(statements.flatMap(actionsOf)).toHaveLength(3 + 1 + 4 + 2);
+    expect(statements.flatMap(actionsOf)).toHaveLength(3 + 1 + 2);
+  });
+});
+
+describe('agent grants (per-instance image prefixes)', () => {
+  const agentRoleId = () => only('AWS::IAM::Role', 'AgentRole')[0];
+  const grantPolicies = () => ofType('AWS::IAM::ManagedPolicy').filter(([id]) => id.startsWith('AgentClientGrants'));
+
+  it('no policy of the agent role grants image objects outright: every S3 grant is written later, per instance', () => {
+    const attached = ofType('AWS::IAM::ManagedPolicy').filter(([, r]) => JSON.stringify(r.Properties?.Roles) === JSON.stringify([{ Ref: agentRoleId() }]));
+    const statements = [...roleStatements(resources, agentRoleId()), ...attached.flatMap(([, r]) => asList((r.Properties!.PolicyDocument as { Statement: Statement[] }).Statement))];
+    expect(statements.filter((s) => s.Effect === 'Allow' && actionsOf(s).some((a) => a.startsWith('s3:')))).toEqual([]);
+    expect(JSON.stringify(statements)).not.toContain('images/*');
+  });
+
+  it('attaches four customer managed policies to the agent role, each starting as a Deny that grants nothing', () => {
+    expect(grantPolicies()).toHaveLength(AGENT_GRANT_POLICY_COUNT);
+    for (const [id, policy] of grantPolicies()) {
+      expect(policy.Properties!.Roles, id).toEqual([{ Ref: agentRoleId() }]);
+      expect(policy.Properties!.ManagedPolicyName, 'no fixed name').toBeUndefined();
+      const statements = asList((policy.Properties!.PolicyDocument as { Statement: Statement[] }).Statement);
+      expect(statements.map((s) => s.Effect)).toEqual(['Deny']);
+    }
+  });
+
+  it('lets its function change only the versions of those policies, and read the config table', () => {
+    const roleId = roleIdOf('agentGrants');
+    const statements = roleStatements(resources, roleId).filter((s) => s.Effect === 'Allow');
+    const iamStatements = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('iam:')));
+    expect(iamStatements).toHaveLength(1);
+    expect(actionsOf(iamStatements[0]!).sort()).toEqual(['iam:CreatePolicyVersion', 'iam:DeletePolicyVersion', 'iam:GetPolicyVersion', 'iam:ListPolicyVersions']);
+    expect(asList(iamStatements[0]!.Resource)).toEqual(grantPolicies().map(([id]) => ({ Ref: id })));
+    expect(iamStatements[0]!.Condition).toBeUndefined();
+    // Stream reads (Lambda polls with the function's role), X-Ray, and the one Query of policies.
+    expect(statements.flatMap(actionsOf).sort()).toEqual(
+      ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams', 'dynamodb:Query', ...AGENT_GRANTS_IAM_ACTIONS, 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort(),
+    );
+    const variables = (lambda('agentGrants').props.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(variables[AGENT_GRANTS_ENV.partition]).toEqual({ Ref: 'AWS::Partition' });
+    expect(referencedIds(variables[AGENT_GRANTS_ENV.policyArns])).toEqual(grantPolicies().map(([id]) => id));
+  });
+
+  it('runs on changes to the config table’s policy and client items (a KEYS_ONLY stream on that table only)', () => {
+    const ids = tableIds();
+    for (const [id, table] of ofType('AWS::DynamoDB::Table')) {
+      expect(table.Properties!.StreamSpecification, id).toEqual(id === ids.config ? { StreamViewType: 'KEYS_ONLY' } : undefined);
+    }
+    const [, mapping] = only('AWS::Lambda::EventSourceMapping');
+    expect(mapping).toMatchObject({ StartingPosition: 'LATEST', MaximumRetryAttempts: 2, FunctionName: { Ref: lambda('agentGrants').logicalId } });
+    expect(referencedIds(mapping.EventSourceArn)).toEqual([ids.config]);
+    const patterns = (mapping.FilterCriteria as { Filters: { Pattern: string }[] }).Filters.map((f) => JSON.parse(f.Pattern) as unknown);
+    expect(patterns).toEqual([{ dynamodb: { Keys: { pk: { S: ['POLICY', 'CLIENT'] } } } }]);
+    expect(Object.keys(synth.template.toJSON().Outputs as Record<string, unknown>)).toContain('AgentGrantsFunctionName');
   });
 });
 
@@ -490,6 +547,10 @@ describe('IAM policies', () => {
     const offending = allStatements(resources)
       .filter(({ kind, statement }) => kind === 'identity' && statement.Effect === 'Allow' && asList(statement.Resource).includes('*'))
       .flatMap(({ logicalId, statement }) => asList(statement.Action).map((action) => ({ logicalId, action })))
+      // The one exemption: the agent-grants function's stream trigger. Lambda checks
+      // ListStreams when it creates the event source mapping, and ListStreams has no
+      // resource type (Service Authorization Reference); it lists stream ARNs, no data.
+      .filter(({ logicalId, action }) => !(action === 'dynamodb:ListStreams' && logicalId.startsWith('AgentGrantsFunction')))
       .filter(({ action }) => dataServices.test(action));
     expect(offending).toEqual([]);
   });

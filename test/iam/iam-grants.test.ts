@@ -6,9 +6,12 @@ import { startAwsEmulator } from '../setup/aws-emulator.ts';
 import { roleStatements, type Statement } from '../cdk/policy-walk.ts';
 import { BACKUP_JOB_ASL, synthCairnStack, type SynthResult } from '../cdk/synth-fixture.ts';
 import { REPO_ROOT } from '../../cdk/cairn-stack.ts';
-import { ALLOWED_UNUSED, ROLE_PREFIXES, arnOf, checkGrants, impliedCalls, type Template } from './policy-check.ts';
+import { ALLOWED_UNUSED, ROLE_PREFIXES, TEST_AGENT_INSTANCE, TEST_AGENT_SESSION, arnOf, checkGrants, impliedCalls, inSession, withAgentGrantsAsWritten, type Template } from './policy-check.ts';
 import { COMPONENTS as RECORDED, recordComponents, type Recording } from './record-components.ts';
 import { SERVICE_COMPONENTS, serviceCalls, type CheckedComponent as Component } from './service-calls.ts';
+
+/** The clients record-components.ts backs up through the agent (a full, an incremental and a failed run; a cancelled run). */
+const AGENT_CLIENTS = ['cloudhost', 'cancelhost'];
 
 /** The SDK-recorded components, then the roles AWS services use for us (their calls derived from the stack). */
 const COMPONENTS = [...RECORDED, ...SERVICE_COMPONENTS] as const;
@@ -66,9 +69,15 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     if ('skip' in emulator) return;
     // Policies do not depend on the bundles: skip esbuild.
     synth = synthCairnStack({ bundle: false });
-    template = synth.template.toJSON() as Template;
     recording = await recordComponents(emulator.endpoint);
-    calls = { ...recording.calls, ...serviceCalls(template, recording.names, readFileSync(join(REPO_ROOT, BACKUP_JOB_ASL), 'utf8')) };
+    // The agent's S3 grants are written at run time per instance (core/policies/agent-grants.ts):
+    // check its calls as made from one host, with the grants for that host's two clients in place.
+    template = withAgentGrantsAsWritten(synth.template.toJSON() as Template, recording.names, AGENT_CLIENTS.map((client) => ({ client, instanceId: TEST_AGENT_INSTANCE })));
+    calls = {
+      ...recording.calls,
+      agent: inSession(recording.calls.agent, TEST_AGENT_SESSION),
+      ...serviceCalls(template, recording.names, readFileSync(join(REPO_ROOT, BACKUP_JOB_ASL), 'utf8')),
+    };
   }, 240_000);
   afterAll(async () => {
     synth?.cleanup();
@@ -109,6 +118,18 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     expect(result.missing).toEqual([]);
     expect(result.excess).toEqual([]);
     expect(result.serviceWide).toEqual([]);
+  });
+
+  it('refuses the agent every image object call until its instance is granted those clients, and from another host', () => {
+    const objectCall = (line: string) => /^agent: s3:\w+ on arn:aws:s3:::[^/]+\/site1\/images\//.test(line);
+    const agentObjectCalls = new Set(calls.agent.filter((c) => c.resource.kind === 'object').map((c) => `${c.action} ${arnOf(c.resource)}`));
+    expect(agentObjectCalls.size).toBeGreaterThan(3);
+    // The stack as deployed, before the agent-grants function has written anything.
+    const bare = checkGrants(synth.template.toJSON() as Template, recording.names, calls, statementsOf).missing.filter(objectCall);
+    expect(new Set(bare.map((line) => line.replace(/^agent: (\S+) on (\S+) .*$/, '$1 $2')))).toEqual(agentObjectCalls);
+    // The grants written, but the calls come from a host the clients are not assigned to.
+    const otherHost = { ...calls, agent: inSession(recording.calls.agent, 'AROAAGENTROLEEXAMPLE1:mi-0fedcba9876543210') };
+    expect(checkGrants(template, recording.names, otherHost, statementsOf).missing.filter(objectCall).length).toBe(bare.length);
   });
 
   it('keeps its allow-list of unused grants short, and each entry says why', () => {
