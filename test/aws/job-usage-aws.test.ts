@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectsCommand, ListObjectsV2Command, UploadPartCommand } from '@aws-sdk/client-s3';
 import { CreateStateMachineCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { createAwsClients, type AwsClients } from '#aws/clients.ts';
 import { createTables } from '#aws/create-tables.ts';
@@ -78,6 +78,17 @@ describe.skipIf(Boolean(skip))(`job usage on AWS${skip ? ` (skipped: ${skip})` :
       await store.head('images/c1/b1/f1');
       await store.delete('images/c1/b1/f1');
       expect(meter.take()).toMatchObject({ s3Tier1Requests: 1, s3Tier2Requests: 2, s3FreeRequests: 1, s3BytesUp: body.length, s3BytesDown: body.length });
+
+      // A multipart upload is a PUT-class request per call (create, each part, complete); a listing too; a batch delete is free.
+      const Key = 'site1/images/c1/b1/f2';
+      const { UploadId } = await clients.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }));
+      const parts = [Buffer.alloc(5 * 1024 * 1024, 1), Buffer.alloc(1024, 2)];
+      const etags = [];
+      for (const [i, part] of parts.entries()) etags.push((await clients.s3.send(new UploadPartCommand({ Bucket: bucket, Key, UploadId, PartNumber: i + 1, Body: part }))).ETag);
+      await clients.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key, UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }));
+      await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'site1/' }));
+      await clients.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key }] } }));
+      expect(meter.take()).toMatchObject({ s3Tier1Requests: 5, s3Tier2Requests: 0, s3FreeRequests: 1, s3BytesUp: 5 * 1024 * 1024 + 1024, s3BytesDown: 0 });
     } finally {
       clients.destroy();
     }
