@@ -14,6 +14,7 @@ import { exitCodeFor } from '../exit-code.ts';
 import { jobWithoutErrnoText } from '../errno-text.ts';
 import { formatUsd, jobCost, type CostLine, type JobCost } from '#core/cost/job-cost.ts';
 import type { Backend } from '../backend-interface.ts';
+import type { JobUsage } from '#core/model/job-usage.ts';
 
 function jobsTable(list: Job[]): string {
   return table(
@@ -57,7 +58,7 @@ function restoreLines(job: RestoreJob): [string, unknown][] {
 const STANDALONE_COST = 'none: the standalone runtime runs no Step Functions, Lambda or DynamoDB (the requests of an S3 storage unit are not counted)';
 
 /** The job's measured usage priced for its stack's region; undefined on the standalone runtime. */
-async function costOf(backend: Backend, job: Job): Promise<{ cost: JobCost; usage: Awaited<ReturnType<NonNullable<Backend['cloudCost']>['usage']>> } | undefined> {
+async function costOf(backend: Backend, job: Job): Promise<{ cost: JobCost; usage: JobUsage } | undefined> {
   if (backend.cloudCost === undefined) return undefined;
   const usage = await backend.cloudCost.usage(job);
   return { usage, cost: jobCost(usage, backend.cloudCost.region) };
@@ -71,7 +72,7 @@ function costLine(line: CostLine, cost: JobCost): [string, unknown] {
 }
 
 /** The cost section of `jobs show`: measured counts, their list price, what is not measured. */
-function costLines(priced: Awaited<ReturnType<typeof costOf>>): [string, unknown][] {
+function costLines(priced: { cost: JobCost } | undefined): [string, unknown][] {
   if (priced === undefined) return [['cloud cost', STANDALONE_COST]];
   const { cost } = priced;
   const total = cost.totalUsd === undefined ? `unknown for ${cost.region}` : `${cost.totalAtLeast ? 'at least ' : ''}${formatUsd(cost.totalUsd)}`;
