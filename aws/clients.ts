@@ -4,6 +4,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { recordCalls, type CallRecorder } from './call-recorder.ts';
+import { meterCalls, type UsageMeter } from './usage-meter.ts';
 
 /** Environment variable pointing every client at an AWS endpoint emulator (moto_server, LocalStack). */
 export const AWS_ENDPOINT_ENV = 'CAIRN_AWS_ENDPOINT';
@@ -29,6 +30,8 @@ export interface AwsClientOptions {
    * what the code calls; production code leaves it unset.
    */
   recorder?: CallRecorder;
+  /** Counts the billed requests of every client (aws/usage-meter.ts): what a job's Lambdas and agent report as its usage. */
+  meter?: UsageMeter;
 }
 
 /** The SDK clients of one process. Each is created on first use and then reused. */
@@ -85,6 +88,7 @@ export function createAwsClients(options: AwsClientOptions = {}, env: NodeJS.Pro
   };
   const recorded = <T extends Parameters<typeof recordCalls>[0] & { destroy(): void }>(client: T): T => {
     if (options.recorder !== undefined) recordCalls(client, options.recorder);
+    if (options.meter !== undefined) meterCalls(client, options.meter);
     return client;
   };
   const dynamodb = once(() => recorded(new DynamoDBClient(common)));

@@ -2,6 +2,8 @@ import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateComma
 import { CairnError, ConflictError, NotFoundError } from '#core/errors.ts';
 import { assertJobId, assertSameJobId } from '#core/ids.ts';
 import { storedJob, type Job, type JobProgress, type JobState } from '#core/model/job.ts';
+import { USAGE_COUNTERS, UsageCounters, checkedUsageDelta, emptyUsage, type UsageDelta } from '#core/model/job-usage.ts';
+import { parseOrThrow } from '#core/validation.ts';
 import { jobQueryLimit, type JobQuery, type JobStore, type ProgressOutcome } from '#core/ports/job-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import {
@@ -21,6 +23,8 @@ const JOB = 'JOB';
 const COUNTER_KEY = { pk: 'COUNTER', sk: 'jobId' } as const;
 /** `{ pk: 'EXEC', sk: <execution name>, jobId }`: claims a scheduled job's execution name. */
 const EXECUTION = 'EXEC';
+/** `{ pk: 'USAGE', sk: <12-digit job id>, jobId, <counter>: number, ... }`: what the workflow's Lambdas recorded (recordUsage). */
+const USAGE = 'USAGE';
 
 /**
  * JobStore on the Jobs table.
@@ -36,6 +40,13 @@ const EXECUTION = 'EXEC';
  *   before; the first progress report on such an item writes the whole map.
  * - counter: `{ pk: 'COUNTER', sk: 'jobId', value }`, incremented with `ADD`,
  *   which DynamoDB applies atomically, so concurrent callers never share an id.
+ * - usage: `{ pk: 'USAGE', sk: <12-digit job id>, jobId, <counter>... }`, one
+ *   number attribute per usage counter, added to with `ADD` (atomic, no read).
+ *   Its own item, not the job's: `update` rewrites the job item whole, and the
+ *   usage item stays small. Its largest form (every counter, names of at most
+ *   22 bytes, numbers of at most 21) is about 650 bytes, under the 1 KB that
+ *   one write request unit covers, so each `recordUsage` costs exactly one
+ *   unit whatever it adds, and counts itself as such.
  */
 export class DynamoJobStore implements JobStore {
   readonly #client: DynamoDBDocumentClient;
@@ -246,6 +257,45 @@ export class DynamoJobStore implements JobStore {
         if (!isConditionalCheckFailed(error)) throw dynamoFailure('UpdateItem', this.#table, error);
       }
     }
+  }
+
+  async recordUsage(jobId: number, usage: UsageDelta): Promise<void> {
+    assertJobId(jobId);
+    // This write is one more write request of one unit (see the class comment).
+    const delta = Object.entries(checkedUsageDelta({ ...usage, dynamoWriteRequests: (usage.dynamoWriteRequests ?? 0) + 1, dynamoWriteUnits: (usage.dynamoWriteUnits ?? 0) + 1 }));
+    const names: Record<string, string> = { '#jobId': 'jobId' };
+    const values: Record<string, unknown> = { ':jobId': jobId };
+    delta.forEach(([name, value], i) => {
+      names[`#c${i}`] = name;
+      values[`:c${i}`] = value;
+    });
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: USAGE, sk: jobSortKey(jobId) },
+          UpdateExpression: `SET #jobId = :jobId ADD ${delta.map((_, i) => `#c${i} :c${i}`).join(', ')}`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      throw dynamoFailure('UpdateItem', this.#table, error);
+    }
+  }
+
+  async usage(jobId: number): Promise<UsageCounters> {
+    if (!isJobId(jobId)) return emptyUsage();
+    let item: Record<string, unknown> | undefined;
+    try {
+      item = (await this.#client.send(new GetCommand({ TableName: this.#table, Key: { pk: USAGE, sk: jobSortKey(jobId) }, ConsistentRead: true }))).Item;
+    } catch (error) {
+      throw dynamoFailure('GetItem', this.#table, error);
+    }
+    if (item === undefined) return emptyUsage();
+    const stored = item;
+    const counters = Object.fromEntries(USAGE_COUNTERS.filter((name) => stored[name] !== undefined).map((name) => [name, numberAttribute(stored[name])]));
+    return parseOrThrow(UsageCounters, counters, `usage of job ${jobId} in table ${this.#table}`, StatusCode.INTERNAL_ERROR);
   }
 }
 

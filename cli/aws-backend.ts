@@ -7,6 +7,7 @@ import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
 import { DynamoMediaStore } from '#aws/dynamo-media-store.ts';
 import { SfnExecutionStarter } from '#aws/sfn-execution-starter.ts';
 import { describeExecution, executionArnOf } from '#aws/sfn-execution-status.ts';
+import { readJobUsage, regionOfArn } from '#aws/job-usage-reader.ts';
 import { systemClock } from '#lambdas/system-clock.ts';
 import type { Backend, GlobalOptions } from './backend-interface.ts';
 import { followBackup } from './follow-backup.ts';
@@ -29,16 +30,26 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
     catalog: new DynamoCatalogStore({ client, tableName: deployment.catalogTable }),
     media: new DynamoMediaStore({ client, tableName: deployment.mediaTable }),
     clock: systemClock,
+    cloudCost: {
+      region: regionOfArn(deployment.stateMachineArn),
+      usage: (job) => readJobUsage(job, { jobs, sfn: clients.sfn, stateMachineArn: deployment.stateMachineArn, executionName: job.owner?.startsWith('cli:') ? executionNameOfOwner(job.owner) : undefined }),
+    },
     async runBackup(request, hooks) {
       const owner = `cli:${request.client as string}:${Date.now()}`;
-      const name = owner.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
+      const name = executionNameOfOwner(owner);
       // The name carries this call's client and instant, so the execution of that name is this call's whatever
       // the outcome says ('already-started' here can only be this host's clock running ahead of AWS's).
-      await starter.start(name, { request: { ...request, owner } });
+      // The job records it (executionName), so `jobs show` finds the execution's history (its state transitions).
+      await starter.start(name, { request: { ...request, owner, executionName: name } });
       // Follow the job the execution queued (it carries our owner tag) and the execution itself, until one of them has ended.
       const executionArn = executionArnOf(deployment.stateMachineArn, name);
       return followBackup({ owner, executionName: name, jobs, execution: () => describeExecution(clients.sfn, executionArn), pause: () => sleep(2000), onQueued: hooks.onQueued });
     },
     close: () => clients.destroy(),
   };
+}
+
+/** The execution a `cairn --aws backup` starts, named after its owner tag (also how `jobs show` finds it for jobs that did not record it). */
+function executionNameOfOwner(owner: string): string {
+  return owner.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
 }

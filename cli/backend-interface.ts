@@ -5,6 +5,8 @@ import type { MediaStore } from '#core/ports/media-store.ts';
 import type { Clock } from '#core/ports/clock.ts';
 import type { JobRef } from '#core/jobs/job-service.ts';
 import type { BackupRun } from '#local/job-engine.ts';
+import type { Job } from '#core/model/job.ts';
+import type { JobUsage } from '#core/model/job-usage.ts';
 
 /**
  * What the CLI talks to: the standalone runtime on this machine, or a deployed
@@ -18,6 +20,8 @@ export interface Backend {
   catalog: CatalogStore;
   media: MediaStore;
   clock: Clock;
+  /** A deployed stack's region (its list prices) and a job's measured usage there; absent for the standalone runtime, which has no cloud cost. */
+  cloudCost?: { region: string; usage(job: Job): Promise<JobUsage> };
   /** Starts a backup job and resolves when it has ended. */
   runBackup(request: Record<string, unknown>, hooks: { onQueued?: (job: JobRef) => void }): Promise<BackupRun>;
   close(): void;

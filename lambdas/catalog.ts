@@ -1,6 +1,9 @@
 // Lambda entry: environment and SDK clients are set up once per cold start.
 import { readEnvironment } from './environment.ts';
-import { dynamoDeps } from './dynamo-deps.ts';
+import { meteredDynamoDeps } from './metered-deps.ts';
+import { withUsageRecording } from './usage-recording.ts';
 import { createCatalogHandler } from './catalog-handler.ts';
 
-export const handler = createCatalogHandler(dynamoDeps(readEnvironment()));
+// Each invocation adds what it used to its job (cairn jobs show prints the cost).
+const { deps, recording } = meteredDynamoDeps(readEnvironment());
+export const handler = withUsageRecording(createCatalogHandler(deps), recording);

@@ -33,6 +33,14 @@ CREATE TABLE IF NOT EXISTS execution_starts (name TEXT PRIMARY KEY, started_at T
 `;
 
 /**
+ * Issue 9 (cost per job): the usage a job's workflow recorded (JobStore.recordUsage),
+ * one JSON object of counters per job. Additive, like the table above.
+ */
+const jobUsageSchema = `
+CREATE TABLE IF NOT EXISTS job_usage (job_id INTEGER PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+/**
  * Opens (creating if needed) the standalone runtime's database. WAL and a
  * busy timeout let the CLI and a running `cairn local serve` share the file.
  * A database written by older code is migrated on open (sqlite-migrations.ts).
@@ -46,6 +54,7 @@ export function openSqliteDatabase(file: string): SqliteDatabase {
   try {
     db.exec(schema);
     db.exec(executionStartsSchema);
+    db.exec(jobUsageSchema);
     migrate(db);
   } catch (error) {
     db.close();

@@ -2,6 +2,9 @@ import { jobQueryLimit, type JobQuery, type JobStore, type ProgressOutcome } fro
 import { storedJob, type Job, type JobProgress, type JobState } from '#core/model/job.ts';
 import { ConflictError, NotFoundError } from '#core/errors.ts';
 import { assertJobId, assertSameJobId } from '#core/ids.ts';
+import { addUsage, checkedUsageDelta, emptyUsage, UsageCounters, type UsageDelta } from '#core/model/job-usage.ts';
+import { parseOrThrow } from '#core/validation.ts';
+import { StatusCode } from '#core/status-codes.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
 
 export class SqliteJobStore implements JobStore {
@@ -76,6 +79,27 @@ export class SqliteJobStore implements JobStore {
     if (!row) return { recorded: false };
     const job = JSON.parse(row.value) as Job;
     return { recorded: false, state: job.state, ...(job.statusCode === undefined ? {} : { statusCode: job.statusCode }) };
+  }
+
+  async recordUsage(jobId: number, usage: UsageDelta): Promise<void> {
+    assertJobId(jobId);
+    const delta = checkedUsageDelta(usage);
+    // Read and write in one IMMEDIATE transaction: concurrent processes add in turn.
+    const add = this.#db.transaction(() => {
+      const row = this.#db.prepare('SELECT value FROM job_usage WHERE job_id = ?').get(jobId) as { value: string } | undefined;
+      const sum = addUsage(row ? this.#usageOf(row.value, jobId) : {}, delta);
+      this.#db.prepare('INSERT INTO job_usage (job_id, value) VALUES (?, ?) ON CONFLICT (job_id) DO UPDATE SET value = excluded.value').run(jobId, JSON.stringify(sum));
+    });
+    add.immediate();
+  }
+
+  async usage(jobId: number): Promise<UsageCounters> {
+    const row = this.#db.prepare('SELECT value FROM job_usage WHERE job_id = ?').get(jobId) as { value: string } | undefined;
+    return row ? this.#usageOf(row.value, jobId) : emptyUsage();
+  }
+
+  #usageOf(value: string, jobId: number): UsageCounters {
+    return parseOrThrow(UsageCounters, JSON.parse(value), `usage of job ${jobId} in SQLite`, StatusCode.INTERNAL_ERROR);
   }
 }
 

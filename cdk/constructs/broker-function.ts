@@ -33,7 +33,8 @@ export class BrokerFunction extends Construct {
     // its unit's slot counter change in one TransactWriteItems (Put/Delete the
     // reservation, Update the counter); the job is read and written back.
     props.tables.media.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
-    props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    // UpdateItem: each invocation adds its usage to the job's usage item (lambdas/usage-recording.ts).
+    props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     props.tables.config.grant(this.function, 'dynamodb:GetItem');
     // Claims each job's backup id (a Put with a ConditionCheck on the image item),
     // and finds the base image of an incremental (Query of the client's images).

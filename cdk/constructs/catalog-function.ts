@@ -33,6 +33,7 @@ export class CatalogFunction extends Construct {
     // Delete the claim), and ends the job's catalog step on its record. It reads
     // nothing from the bucket: the agent's result carries what the image record needs.
     props.tables.catalog.grant(this.function, 'dynamodb:PutItem', 'dynamodb:DeleteItem');
-    props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    // UpdateItem: each invocation adds its usage to the job's usage item (lambdas/usage-recording.ts).
+    props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
   }
 }

@@ -12,6 +12,9 @@ import { positiveNumber } from '../number-option.ts';
 import { backupOutcome, outcomeLines } from '../backup-outcome.ts';
 import { exitCodeFor } from '../exit-code.ts';
 import { jobWithoutErrnoText } from '../errno-text.ts';
+import { formatUsd, jobCost, type CostLine, type JobCost } from '#core/cost/job-cost.ts';
+import type { Backend } from '../backend-interface.ts';
+import type { JobUsage } from '#core/model/job-usage.ts';
 
 function jobsTable(list: Job[]): string {
   return table(
@@ -48,6 +51,37 @@ function restoreLines(job: RestoreJob): [string, unknown][] {
     ['from', source],
     ['to', `${job.target.client}:${job.target.directory} (existing entries: ${job.target.existing})`],
     ['paths', job.paths.length > 0 ? job.paths.join(', ') : 'all'],
+  ];
+}
+
+/** What the standalone runtime says in place of a cost: it runs no billed cloud service (an S3 storage unit's requests are not counted). */
+const STANDALONE_COST = 'none: the standalone runtime runs no Step Functions, Lambda or DynamoDB (the requests of an S3 storage unit are not counted)';
+
+/** The job's measured usage priced for its stack's region; undefined on the standalone runtime. */
+async function costOf(backend: Backend, job: Job): Promise<{ cost: JobCost; usage: JobUsage } | undefined> {
+  if (backend.cloudCost === undefined) return undefined;
+  const usage = await backend.cloudCost.usage(job);
+  return { usage, cost: jobCost(usage, backend.cloudCost.region) };
+}
+
+/** One line of the cost section: the count, then its price (or why there is none). */
+function costLine(line: CostLine, cost: JobCost): [string, unknown] {
+  const quantity = line.unit === 'bytes' ? formatBytes(line.quantity) : `${Number(line.quantity.toFixed(4))} ${line.unit}`;
+  const price = line.unknown !== undefined ? `unknown: ${line.unknown}` : line.usd === undefined ? `price ${cost.priceNote}` : `${line.atLeast ? 'at least ' : ''}${formatUsd(line.usd)}`;
+  return [`  ${line.service}`, `${line.what}: ${line.unknown !== undefined ? '?' : quantity}  ${price}`];
+}
+
+/** The cost section of `jobs show`: measured counts, their list price, what is not measured. */
+function costLines(priced: { cost: JobCost } | undefined): [string, unknown][] {
+  if (priced === undefined) return [['cloud cost', STANDALONE_COST]];
+  const { cost } = priced;
+  const total = cost.totalUsd === undefined ? `unknown for ${cost.region}` : `${cost.totalAtLeast ? 'at least ' : ''}${formatUsd(cost.totalUsd)}`;
+  const storage = cost.storagePerMonthUsd === undefined ? '' : `; the bytes written cost ${formatUsd(cost.storagePerMonthUsd)} a month in S3 Standard`;
+  return [
+    ['cost', `${cost.region}, list prices of ${cost.pricesAsOf} (core/cost/prices.ts)`],
+    ...cost.lines.map((line) => costLine(line, cost)),
+    ['  total', `${total}${storage}`],
+    ['  not measured', cost.notMeasured.join('\n                          ')],
   ];
 }
 
@@ -132,7 +166,11 @@ export function registerJobs(program: Command): void {
         const job = jobWithoutErrnoText(record);
         // Only a backup moves data through the buffer pool; the verdict is about that data path.
         const bottleneck = job.type === 'backup' && job.state !== 'QUEUED' ? bottleneckOf(job.progress) : undefined;
-        if (options.json ?? globals.json) return printJson(bottleneck ? { ...job, bottleneck } : job);
+        const priced = await costOf(backend, record);
+        if (options.json ?? globals.json) {
+          const cost = priced === undefined ? { cost: { runtime: 'standalone', note: STANDALONE_COST } } : { usage: priced.usage, cost: priced.cost };
+          return printJson({ ...job, ...(bottleneck ? { bottleneck } : {}), ...cost });
+        }
         const lines: [string, unknown][] = [
           ['job id', job.jobId],
           ['state', job.state],
@@ -157,6 +195,7 @@ export function registerJobs(program: Command): void {
           ['earlier attempts', (job.attempts ?? []).map((a) => `#${a.attempt}: status ${a.statusCode} at ${a.endedAt}${a.error ? ` (${a.error})` : ''}`).join('\n                          ')],
           ['error', job.error],
           ['unreadable', job.type === 'backup' ? job.unreadable.join('\n                          ') : undefined],
+          ...costLines(priced),
         );
         for (const [k, v] of lines) if (v !== undefined && v !== '') console.log(`${k.padEnd(24)}  ${String(v)}`);
       });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BackupLevel } from './policy.ts';
 import { IsoTime, Name } from './names.ts';
 import { DataPathTimes } from './task.ts';
+import { UsageCounters } from './job-usage.ts';
 import { StatusCode } from '../status-codes.ts';
 import { parseOrThrow } from '../validation.ts';
 
@@ -21,6 +22,8 @@ export const JobProgress = z
     currentPath: z.string().optional(),
     /** Where the time went (the figures behind the bottleneck verdict); absent from older agents and records. */
     times: DataPathTimes.optional(),
+    /** The agent's own S3 and DynamoDB requests so far (its totals, each report replacing the last); absent from older agents. */
+    usage: UsageCounters.optional(),
   })
   .strict();
 export type JobProgress = z.output<typeof JobProgress>;

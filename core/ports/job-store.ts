@@ -1,4 +1,5 @@
 import type { Job, JobProgress, JobState } from '../model/job.ts';
+import type { UsageCounters, UsageDelta } from '../model/job-usage.ts';
 import { ValidationError } from '../errors.ts';
 
 /**
@@ -45,6 +46,21 @@ export interface JobStore {
    * nothing to it and it loses nothing to them. Store failures reject.
    */
   recordProgress(jobId: number, progress: Partial<JobProgress>, at: Date): Promise<ProgressOutcome>;
+  /**
+   * Adds `usage` (counts the workflow's Lambdas measured of themselves while
+   * they worked on the job) to what is recorded for the job id, atomically:
+   * concurrent calls lose nothing. Kept apart from the job record, so no
+   * `update` or `recordProgress` loses it or is lost to it. It does not check
+   * that the job exists (a single conditional write cannot on DynamoDB): only
+   * a job's own workflow records for its id, and ids are never reused.
+   * ValidationError for a job id that is not one (`assertJobId`), or a
+   * counter that is unknown, negative or not finite; nothing is recorded then.
+   * The DynamoDB adapter adds the write that records it, which it knows the
+   * size of (docs/cost.md).
+   */
+  recordUsage(jobId: number, usage: UsageDelta): Promise<void>;
+  /** What `recordUsage` added up for the job; every counter 0 when nothing was recorded. */
+  usage(jobId: number): Promise<UsageCounters>;
 }
 
 /** The limit of a job query, checked the same way by every adapter. */

@@ -1,4 +1,5 @@
 import type { DataPathTimes } from '../model/task.ts';
+import type { UsageCounters } from '../model/job-usage.ts';
 
 /** What a running task reports: figures for the job record (the Activity Monitor). */
 export interface TaskProgress {
@@ -10,6 +11,8 @@ export interface TaskProgress {
   currentPath?: string;
   /** Where the time went so far (the figures behind the bottleneck verdict). */
   times?: DataPathTimes;
+  /** The agent's requests to the cloud services so far (its totals), when its runtime counts them. */
+  usage?: UsageCounters;
 }
 
 /**

@@ -3,6 +3,7 @@ import { createAwsClients } from '#aws/clients.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { sfnTaskToken } from '#aws/sfn-task-reporter.ts';
 import { S3ObjectStore } from '#aws/s3-object-store.ts';
+import { UsageMeter } from '#aws/usage-meter.ts';
 import { storageUnitOpener } from './open-storage-unit.ts';
 import { runTask } from './run-task.ts';
 
@@ -23,7 +24,9 @@ export async function main(argv: string[]): Promise<void> {
     .option('--region <region>', 'AWS region', process.env.AWS_REGION)
     .option('--endpoint <url>', 'AWS endpoint (an emulator)')
     .action(async (options: { taskToken: string; command: string; jobsTable?: string; region?: string; endpoint?: string }) => {
-      const clients = createAwsClients({ region: options.region, endpoint: options.endpoint });
+      // The meter counts the task's S3 and DynamoDB requests; they go to the job with its progress (docs/cost.md).
+      const meter = new UsageMeter();
+      const clients = createAwsClients({ region: options.region, endpoint: options.endpoint, meter });
       let status: number;
       try {
         status = await runTask(
@@ -37,6 +40,7 @@ export async function main(argv: string[]): Promise<void> {
             clock: { now: () => new Date() },
             // Not fatal (the next report supersedes it), but never silent: SSM keeps stderr in the command output.
             onProgressFailure: (error) => process.stderr.write(`cairn-agent: ${error instanceof Error ? error.message : String(error)}\n`),
+            usage: () => meter.snapshot(),
           },
         );
       } finally {

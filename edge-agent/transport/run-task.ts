@@ -4,6 +4,7 @@ import type { TaskReporter } from '#core/ports/task-reporter.ts';
 import { CairnError, messageOf, statusOf } from '#core/errors.ts';
 import { jobRecordReporter, taskTokenReporter } from '#core/jobs/job-reporter.ts';
 import type { JobStore } from '#core/ports/job-store.ts';
+import { addUsage, type UsageCounters } from '#core/model/job-usage.ts';
 import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
 import { TaskGoneError, type TaskToken } from '#core/ports/task-token.ts';
 import { runBackup } from '../image/backup.ts';
@@ -29,6 +30,8 @@ export interface RunTaskAdapters {
   clock: Clock;
   /** Told of a progress write that failed (the entry point writes it to stderr, which SSM keeps). */
   onProgressFailure?: (error: unknown) => void;
+  /** The agent's billed requests so far (aws/usage-meter.ts), reported with its progress as the job's usage; absent, none is reported. */
+  usage?: () => UsageCounters;
 }
 
 /**
@@ -53,21 +56,44 @@ export async function runTask(options: RunTaskOptions, adapters: RunTaskAdapters
   }
   // Liveness to the workflow through the task token; progress and `cairn jobs cancel` through the job record.
   const liveness = taskTokenReporter(token, abort);
+  const jobId = commandJobId(command);
   const reporter: TaskReporter = jobs
-    ? jobRecordReporter({ jobs, jobId: commandJobId(command), clock, abort, heartbeat: () => liveness.heartbeat(), onProgressFailure: adapters.onProgressFailure })
+    ? withUsage(jobRecordReporter({ jobs, jobId, clock, abort, heartbeat: () => liveness.heartbeat(), onProgressFailure: adapters.onProgressFailure }), adapters.usage)
     : liveness;
+  // The requests made after the last progress report (closing the image, removing a cancelled one), in one last report.
+  const finalUsage = async (): Promise<void> => {
+    if (jobs === undefined || adapters.usage === undefined) return;
+    await jobs.recordProgress(jobId, { usage: carrying(adapters.usage()) }, clock.now()).catch((error: unknown) => adapters.onProgressFailure?.(error));
+  };
   const timer = setInterval(() => void reporter.heartbeat().catch(() => undefined), HEARTBEAT_MS);
   try {
     const result = await dispatchCommand(command, {
       backup: async (task) => runBackup(task, { store: await openStore(task.storageUnit), openStore, reporter, now: () => clock.now(), signal: abort.signal }),
     });
+    await finalUsage();
     await token.succeed(result);
     return result.statusCode;
   } catch (error) {
+    await finalUsage();
     // A workflow that stopped waiting needs no answer; any other failure (a cancel included) is reported with its status.
     if (!(abort.signal.reason instanceof TaskGoneError)) await token.fail(error);
     return statusOf(error);
   } finally {
     clearInterval(timer);
   }
+}
+
+/** A reporter whose progress reports carry the agent's usage so far (its totals: each report replaces the last). */
+function withUsage(reporter: TaskReporter, usage: (() => UsageCounters) | undefined): TaskReporter {
+  if (usage === undefined) return reporter;
+  return { progress: (update) => reporter.progress({ ...update, usage: carrying(usage()) }), heartbeat: () => reporter.heartbeat() };
+}
+
+/**
+ * The usage with the write that carries it: one more DynamoDB write, whose
+ * units DynamoDB returns only after it is made, so it counts as unmeasured
+ * (priced at one unit, the least a write costs) until the next report.
+ */
+function carrying(usage: UsageCounters): UsageCounters {
+  return addUsage(usage, { dynamoWriteRequests: 1, dynamoWritesUnmeasured: 1 });
 }

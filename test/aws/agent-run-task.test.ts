@@ -62,6 +62,13 @@ describe.skipIf(Boolean(skip))(`cairn-agent run-task${skip ? ` (skipped: ${skip}
     expect(result.code).toBe(0);
     expect(existsSync(join(unitPath, imageKeys('agenthost_1795400000').manifest))).toBe(true);
     expect((await jobs.get(5))?.progress.files).toBeGreaterThan(10);
+    // Its own usage rides with its progress (docs/cost.md): the progress writes it made, measured, and the last
+    // report's own write, whose units come back only after it; no S3 request, the unit being a disk.
+    const usage = (await jobs.get(5))?.progress.usage;
+    expect(usage?.dynamoWritesUnmeasured).toBe(1);
+    expect(usage?.dynamoWriteRequests).toBeGreaterThanOrEqual(2);
+    expect(usage?.dynamoWriteUnits).toBeGreaterThan(0);
+    expect(usage?.s3Tier1Requests).toBe(0);
   });
 
   it('fails the task with status 71 when nothing to back up exists', async () => {

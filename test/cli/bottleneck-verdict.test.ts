@@ -46,6 +46,9 @@ describe('the bottleneck verdict in cairn jobs show', () => {
     expect(shown.bottleneck.verdict).toMatch(/^(reader-bound|writer-bound|cpu-bound|balanced|too-short)$/);
     expect(`bottleneck                ${shown.bottleneck.label}: ${shown.bottleneck.because}`).toMatch(VERDICT);
     expect(Object.keys(shown.bottleneck.shares).sort()).toEqual(['hash', 'mainThread', 'read', 'readerWait', 'write', 'writerWait']);
+    // The standalone runtime says it has no cloud cost, rather than showing a price of zero (docs/cost.md).
+    expect(show.stdout).toMatch(/^cloud cost {16}none: the standalone runtime runs no Step Functions, Lambda or DynamoDB/m);
+    expect((JSON.parse(json.stdout) as { cost: { runtime: string } }).cost.runtime).toBe('standalone');
 
     // The job list stays as it was.
     expect((await cairn('jobs')).stdout).not.toMatch(/bottleneck|bound/);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { JobStore } from '#core/ports/job-store.ts';
 import { ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
+import { emptyUsage, type UsageCounters } from '#core/model/job-usage.ts';
 import { type OpenStore, sampleJob, sampleRestoreJob, describeContract } from './fixtures.ts';
 
 export function describeJobStoreContract(adapter: string, open: OpenStore<JobStore>, skipReason?: string): void {
@@ -166,6 +167,69 @@ export function describeJobStoreContract(adapter: string, open: OpenStore<JobSto
       await store().update(1, (job) => ({ ...job, state: 'DONE', statusCode: 0 }));
       expect(await store().recordProgress(1, { files: 4 }, at)).toEqual({ recorded: false, state: 'DONE', statusCode: 0 });
       expect(await store().get(1)).toMatchObject({ state: 'DONE', statusCode: 0, progress: { files: 3 } });
+    });
+  });
+
+  // recordUsage / usage: what the workflow's Lambdas count of themselves per job (docs/cost.md).
+  // The DynamoDB adapter adds its own write (one request, one unit) to each record, so the
+  // DynamoDB write counters are checked as "at least" here and exactly in test/aws/.
+  describeContract('JobStore.recordUsage', adapter, open, skipReason, (store) => {
+    const withoutOwnWrites = (usage: UsageCounters): Partial<UsageCounters> => {
+      const { dynamoWriteRequests: _requests, dynamoWriteUnits: _units, ...rest } = usage;
+      return rest;
+    };
+
+    it('reads all zeros for a job with nothing recorded', async () => {
+      await store().create(sampleJob(1));
+      expect(withoutOwnWrites(await store().usage(1))).toEqual(withoutOwnWrites(emptyUsage()));
+      expect(await store().usage(1)).toMatchObject({ dynamoWriteRequests: 0, dynamoWriteUnits: 0 });
+    });
+
+    it('adds what each record brings, counter by counter, job by job', async () => {
+      await store().create(sampleJob(1));
+      await store().create(sampleJob(2));
+      await store().recordUsage(1, { lambdaInvocations: 1, lambdaBilledMs: 120, lambdaArmMbMs: 120 * 512, dynamoReadUnits: 0.5, dynamoWriteRequests: 2, dynamoWriteUnits: 3 });
+      await store().recordUsage(1, { lambdaInvocations: 1, lambdaBilledMs: 30, lambdaColdStarts: 1, dynamoReadUnits: 1 });
+      await store().recordUsage(2, { s3Tier1Requests: 9 });
+      const one = await store().usage(1);
+      expect(withoutOwnWrites(one)).toEqual({ ...withoutOwnWrites(emptyUsage()), lambdaInvocations: 2, lambdaBilledMs: 150, lambdaArmMbMs: 61440, lambdaColdStarts: 1, dynamoReadUnits: 1.5 });
+      expect(one.dynamoWriteRequests).toBeGreaterThanOrEqual(2);
+      expect(one.dynamoWriteUnits).toBeGreaterThanOrEqual(3);
+      expect((await store().usage(2)).s3Tier1Requests).toBe(9);
+      expect((await store().usage(2)).lambdaInvocations).toBe(0);
+    });
+
+    it('loses nothing when many records arrive at once', async () => {
+      await store().create(sampleJob(1));
+      await Promise.all(Array.from({ length: 10 }, () => store().recordUsage(1, { lambdaInvocations: 1, s3BytesUp: 1000 })));
+      expect(await store().usage(1)).toMatchObject({ lambdaInvocations: 10, s3BytesUp: 10_000 });
+    });
+
+    it('is kept apart from the job record: updates and progress neither lose it nor see it', async () => {
+      const job = sampleJob(1, { state: 'ACTIVE' });
+      await store().create(job);
+      await store().recordUsage(1, { lambdaInvocations: 1 });
+      await store().update(1, (j) => ({ ...j, attempt: 2 }));
+      await store().recordProgress(1, { files: 3 }, new Date('2026-11-20T10:00:05.000Z'));
+      await store().recordUsage(1, { lambdaInvocations: 1 });
+      expect((await store().usage(1)).lambdaInvocations).toBe(2);
+      expect(await store().get(1)).toEqual({ ...job, attempt: 2, progress: { ...job.progress, files: 3 }, updatedAt: '2026-11-20T10:00:05.000Z' });
+    });
+
+    it('refuses a negative or unknown counter and a job id that is not one, and records nothing', async () => {
+      await store().create(sampleJob(1));
+      await expect(store().recordUsage(1, { lambdaInvocations: 1, s3BytesUp: -5 })).rejects.toBeInstanceOf(ValidationError);
+      await expect(store().recordUsage(1, { bogus: 1 } as never)).rejects.toBeInstanceOf(ValidationError);
+      await expect(store().recordUsage(0, { lambdaInvocations: 1 })).rejects.toBeInstanceOf(ValidationError);
+      expect((await store().usage(1)).lambdaInvocations).toBe(0);
+    });
+
+    it('keeps the agent\'s usage reported with its progress, each report replacing the last', async () => {
+      await store().create(sampleJob(1, { state: 'ACTIVE' }));
+      const at = new Date('2026-11-20T10:00:05.000Z');
+      await store().recordProgress(1, { bytes: 10, usage: { ...emptyUsage(), s3Tier1Requests: 3, s3BytesUp: 10 } }, at);
+      await store().recordProgress(1, { bytes: 20, usage: { ...emptyUsage(), s3Tier1Requests: 5, s3BytesUp: 20 } }, at);
+      expect((await store().get(1))?.progress.usage).toEqual({ ...emptyUsage(), s3Tier1Requests: 5, s3BytesUp: 20 });
     });
   });
 }

@@ -17,6 +17,7 @@ import { createBrokerHandler } from '#lambdas/broker-handler.ts';
 import { createCatalogHandler } from '#lambdas/catalog-handler.ts';
 import { dynamoDeps } from '#lambdas/dynamo-deps.ts';
 import { createJobsHandler } from '#lambdas/jobs-handler.ts';
+import { withUsageRecording } from '#lambdas/usage-recording.ts';
 import { createSchedulerHandler } from '#lambdas/scheduler-handler.ts';
 import { runTask } from '#agent/transport/run-task.ts';
 import { loadBackupJobDefinition } from '#local/asl-definition.ts';
@@ -78,9 +79,15 @@ export async function recordComponents(endpoint: string): Promise<Recording> {
       samplePolicy('nightly', { storageUnit: 's3-unit', selections: [join(work, 'source')], schedules: [{ name: 'full', type: 'full', frequency: 86400, windows: [everyDay], retention: { days: 7 } }] as never }),
     );
 
-    const jobsHandler = createJobsHandler(dynamoDeps(env, clients.jobs));
-    const brokerHandler = createBrokerHandler(dynamoDeps(env, clients.broker));
-    const catalogHandler = createCatalogHandler(dynamoDeps(env, clients.catalog));
+    // As the entry files wire them (lambdas/metered-deps.ts): each invocation adds its usage to its job.
+    const metered = <O>(deps: ReturnType<typeof dynamoDeps>, handler: (event: unknown) => Promise<O>) =>
+      withUsageRecording(handler, { jobs: deps.jobs, takeUsage: () => ({}), elapsedMs: () => performance.now(), arch: process.arch, onFailure: (error) => { throw error; } });
+    const jobsDeps = dynamoDeps(env, clients.jobs);
+    const brokerDeps = dynamoDeps(env, clients.broker);
+    const catalogDeps = dynamoDeps(env, clients.catalog);
+    const jobsHandler = metered(jobsDeps, createJobsHandler(jobsDeps));
+    const brokerHandler = metered(brokerDeps, createBrokerHandler(brokerDeps));
+    const catalogHandler = metered(catalogDeps, createCatalogHandler(catalogDeps));
     const agent = agentRunner(clients.agent, tables.jobs);
     const runWorkflow = (request: Record<string, unknown>) => runBackupWorkflow({ jobs: jobsHandler, broker: brokerHandler, catalog: catalogHandler, stream: agent.stream }, request);
 

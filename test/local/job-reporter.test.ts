@@ -85,6 +85,8 @@ describe('the job-record reporter', () => {
       recordProgress: async () => Promise.reject(new Error("database is locked")),
       update: (jobId, change, options) => jobs.update(jobId, change, options),
       list: (query) => jobs.list(query),
+      recordUsage: (jobId, usage) => jobs.recordUsage(jobId, usage),
+      usage: (jobId) => jobs.usage(jobId),
     };
     const abort = new AbortController();
     const reporter = jobRecordReporter({ jobs: broken, jobId: JOB_ID, clock, abort, heartbeat: async () => void (heartbeats += 1) });

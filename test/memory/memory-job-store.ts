@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { CairnError, ConflictError, NotFoundError } from '#core/errors.ts';
 import { assertJobId, assertSameJobId } from '#core/ids.ts';
 import type { Job, JobProgress, JobState } from '#core/model/job.ts';
+import { addUsage, checkedUsageDelta, emptyUsage, type UsageCounters, type UsageDelta } from '#core/model/job-usage.ts';
 import { jobQueryLimit, type JobQuery, type JobStore, type ProgressOutcome } from '#core/ports/job-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { io, stored } from './copy.ts';
@@ -18,6 +19,7 @@ import { io, stored } from './copy.ts';
 export class MemoryJobStore implements JobStore {
   readonly #jobs = new Map<number, Job>();
   readonly #executions = new Map<string, number>();
+  readonly #usage = new Map<number, UsageCounters>();
   #lastId = 0;
 
   async nextJobId(): Promise<number> {
@@ -76,5 +78,17 @@ export class MemoryJobStore implements JobStore {
     const given = Object.fromEntries(Object.entries(progress).filter(([, value]) => value !== undefined));
     this.#jobs.set(jobId, stored({ ...current, progress: { ...current.progress, ...given }, updatedAt: at.toISOString() }));
     return { recorded: true };
+  }
+
+  async recordUsage(jobId: number, usage: UsageDelta): Promise<void> {
+    assertJobId(jobId);
+    const delta = checkedUsageDelta(usage);
+    await io();
+    this.#usage.set(jobId, addUsage(this.#usage.get(jobId) ?? {}, delta));
+  }
+
+  async usage(jobId: number): Promise<UsageCounters> {
+    await io();
+    return { ...(this.#usage.get(jobId) ?? emptyUsage()) };
   }
 }
