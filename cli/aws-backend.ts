@@ -34,7 +34,8 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
       const name = owner.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
       // The name carries this call's client and instant, so the execution of that name is this call's whatever
       // the outcome says ('already-started' here can only be this host's clock running ahead of AWS's).
-      await starter.start(name, { request: { ...request, owner } });
+      // The job records its execution's name, so the janitor and the sweep can find it when the execution ends without ending it.
+      await starter.start(name, { request: { ...request, owner, executionName: name } });
       // Follow the job the execution queued (it carries our owner tag) and the execution itself, until one of them has ended.
       const executionArn = executionArnOf(deployment.stateMachineArn, name);
       return followBackup({ owner, executionName: name, jobs, execution: () => describeExecution(clients.sfn, executionArn), pause: () => sleep(2000), onQueued: hooks.onQueued });
