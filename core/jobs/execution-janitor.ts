@@ -195,8 +195,19 @@ export async function sweepJobs(deps: SweepDeps, recentJobs: readonly Job[], now
   return report;
 }
 
-/** Releases reservations of jobs that are DONE or do not exist: nothing will release them otherwise. */
-async function releaseStranded(deps: SweepDeps, recentJobs: readonly Job[], limit: number, report: SweepReport): Promise<void> {
+/**
+ * Releases reservations of jobs that are DONE or do not exist: nothing will
+ * release them otherwise (a Release that failed for good, a Reserve step
+ * that granted after its job was ended). A DONE job never holds anything, so
+ * this is safe beside running jobs. `recentJobs` spares reads: a listed job
+ * that is not DONE is left to a later pass. Reports into `report`.
+ */
+export async function releaseStranded(
+  deps: { jobs: Pick<JobStore, 'get'>; media: Pick<MediaStore, 'release' | 'listReservations'> },
+  recentJobs: readonly Job[],
+  limit: number,
+  report: { released: number[]; problems: string[] },
+): Promise<void> {
   let holders: number[];
   try {
     holders = [...new Set((await deps.media.listReservations()).map((r) => r.jobId))];
