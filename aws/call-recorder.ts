@@ -15,7 +15,8 @@
  * - DynamoDB: TransactWriteItems is authorized item by item as PutItem,
  *   UpdateItem, DeleteItem or ConditionCheckItem on each item's table;
  *   TransactGetItems as GetItem.
- * - Step Functions: SendTask* name no resource (Resource "*").
+ * - Step Functions: SendTask* name no resource (Resource "*"); StartExecution
+ *   acts on the state machine, DescribeExecution on the execution.
  */
 
 /** What an action acts on, by kind; the checker turns it into an ARN. */
@@ -24,6 +25,8 @@ export type CallResource =
   | { kind: 'bucket'; bucket: string }
   | { kind: 'object'; bucket: string; key: string }
   | { kind: 'stateMachine'; arn: string }
+  /** An execution of a state machine (DescribeExecution). */
+  | { kind: 'execution'; arn: string }
   | { kind: 'any' }
   /** Already an ARN: the calls an AWS service makes with a role of ours (Step Functions, Scheduler), which test/iam derives from the stack instead of recording. */
   | { kind: 'arn'; arn: string }
@@ -132,6 +135,7 @@ export function iamCallsOf(clientName: string, commandName: string, input: Input
   if (service === 'states') {
     if (operation.startsWith('SendTask')) return [{ action: `states:${operation}`, operation, resource: { kind: 'any' } }];
     if (operation === 'StartExecution') return [{ action: 'states:StartExecution', operation, resource: { kind: 'stateMachine', arn: str(input.stateMachineArn) } }];
+    if (operation === 'DescribeExecution') return [{ action: 'states:DescribeExecution', operation, resource: { kind: 'execution', arn: str(input.executionArn) } }];
   }
   return [{ action: `${service}:${operation}`, operation, resource: { kind: 'unknown', detail: JSON.stringify(Object.keys(input ?? {})) } }];
 }

@@ -114,6 +114,20 @@ export class DynamoJobStore implements JobStore {
     return (await this.#read(jobId))?.job;
   }
 
+  /** Two GetItems: the execution-name claim `create` wrote, then the job it names. */
+  async findByExecution(executionName: string): Promise<Job | undefined> {
+    // DynamoDB refuses an empty key attribute; no execution has an empty name.
+    if (executionName === '') return undefined;
+    let item: Record<string, unknown> | undefined;
+    try {
+      item = (await this.#client.send(new GetCommand({ TableName: this.#table, Key: { pk: EXECUTION, sk: executionName }, ConsistentRead: true }))).Item;
+    } catch (error) {
+      throw dynamoFailure('GetItem', this.#table, error);
+    }
+    const jobId = numberAttribute(item?.jobId);
+    return jobId === undefined ? undefined : this.get(jobId);
+  }
+
   async update(jobId: number, change: (job: Job) => Job, options: { expectedStates?: readonly JobState[] } = {}): Promise<Job> {
     for (let attempt = 1; ; attempt++) {
       const current = await this.#read(jobId);

@@ -1,15 +1,11 @@
 import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { CairnError, messageOf } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
+import type { ExecutionState, ExecutionStatuses } from '#core/ports/execution-status.ts';
 import { errorName } from './aws-errors.ts';
 
 /** Where an execution of the backup-job state machine is: Step Functions' status, and why it failed when it did. */
-export interface ExecutionState {
-  /** RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED or PENDING_REDRIVE. */
-  status: string;
-  error?: string;
-  cause?: string;
-}
+export type { ExecutionState } from '#core/ports/execution-status.ts';
 
 /**
  * The ARN of the execution `name` of `stateMachineArn`: the same partition,
@@ -33,5 +29,20 @@ export async function describeExecution(client: SFNClient, executionArn: string)
   } catch (error) {
     if (errorName(error) === 'ExecutionDoesNotExist') return undefined;
     throw new CairnError(StatusCode.INTERNAL_ERROR, `Step Functions DescribeExecution ${executionArn} failed: ${errorName(error) ?? 'Error'}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/** ExecutionStatuses on Step Functions: DescribeExecution of the execution of that name of one state machine. */
+export class SfnExecutionStatuses implements ExecutionStatuses {
+  readonly #client: SFNClient;
+  readonly #stateMachineArn: string;
+
+  constructor(options: { client: SFNClient; stateMachineArn: string }) {
+    this.#client = options.client;
+    this.#stateMachineArn = options.stateMachineArn;
+  }
+
+  describe(executionName: string): Promise<ExecutionState | undefined> {
+    return describeExecution(this.#client, executionArnOf(this.#stateMachineArn, executionName));
   }
 }

@@ -13,6 +13,7 @@ import { BrokerFunction } from './constructs/broker-function.ts';
 import { CairnTablesConstruct } from './constructs/cairn-tables.ts';
 import { CatalogFunction } from './constructs/catalog-function.ts';
 import { ImageStore } from './constructs/image-store.ts';
+import { JanitorFunction } from './constructs/janitor-function.ts';
 import { JobsFunction } from './constructs/jobs-function.ts';
 import { SchedulerFunction } from './constructs/scheduler-function.ts';
 
@@ -60,6 +61,8 @@ export class CairnStack extends Stack {
     });
     // Depends on the state machine, never the reverse: the workflow does not know who starts it.
     const schedulerTick = new SchedulerFunction(this, 'Scheduler', { ...functionProps, stateMachine: backupJob.stateMachine, rate: props.schedulerRate });
+    // Ends the job of an execution that stopped, timed out or failed, and releases what it holds.
+    new JanitorFunction(this, 'Janitor', { ...functionProps, stateMachine: backupJob.stateMachine });
     const agent = new AgentRole(this, 'Agent', { jobsTable: tables.jobs, imageBucket: images.bucket, imageKey: images.key });
     // Writes each agent instance's client image prefixes into the agent role's grant policies.
     const agentGrants = new AgentGrantsFunction(this, 'AgentGrants', { ...functionProps, grantPolicies: agent.grantPolicies });

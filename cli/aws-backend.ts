@@ -39,7 +39,8 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
       const name = executionNameOfOwner(owner);
       // The name carries this call's client and instant, so the execution of that name is this call's whatever
       // the outcome says ('already-started' here can only be this host's clock running ahead of AWS's).
-      // The job records it (executionName), so `jobs show` finds the execution's history (its state transitions).
+      // The job records its execution's name: `jobs show` finds the execution's history (its state transitions), and the
+      // janitor and the sweep find the job when the execution ends without ending it.
       await starter.start(name, { request: { ...request, owner, executionName: name } });
       // Follow the job the execution queued (it carries our owner tag) and the execution itself, until one of them has ended.
       const executionArn = executionArnOf(deployment.stateMachineArn, name);

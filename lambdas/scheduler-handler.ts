@@ -7,7 +7,7 @@ import type { Clock } from '#core/ports/clock.ts';
 import type { ConfigStore } from '#core/ports/config-store.ts';
 import type { ExecutionStarter } from '#core/ports/execution-starter.ts';
 import type { JobStore } from '#core/ports/job-store.ts';
-import { schedulerTick, type TickResult } from '#core/schedule/tick.ts';
+import { schedulerTick, type TickDeps, type TickResult } from '#core/schedule/tick.ts';
 import { statusCodeErrors } from './handler-kit.ts';
 
 export type { TickResult } from '#core/schedule/tick.ts';
@@ -17,6 +17,8 @@ export interface SchedulerDeps {
   catalog: CatalogStore;
   jobs: JobStore;
   starter: ExecutionStarter;
+  /** Given, each tick also sweeps: jobs whose execution is gone or no longer running end, stranded reservations are released. */
+  sweep?: TickDeps['sweep'];
   clock: Clock;
   /** Where each tick's outcome goes (the tick runs as an asynchronous invocation: nobody reads its return value). */
   log?: (level: 'info' | 'error', message: string, data: unknown) => void;
@@ -24,8 +26,10 @@ export interface SchedulerDeps {
 
 /**
  * The scheduler Lambda: one core scheduler tick (core/schedule/tick.ts) per
- * invocation, starting Step Functions executions; a tick that could not start
- * some due job fails as `Status<code>`, and its outcome is logged either way.
+ * invocation, starting Step Functions executions, then (with `sweep`)
+ * repairing jobs whose execution ended without ending them; a tick that could
+ * not start some due job, or not repair something, fails as `Status<code>`,
+ * and its outcome is logged either way.
  */
 export function createSchedulerHandler(deps: SchedulerDeps) {
   const tick = (): Promise<TickResult> => schedulerTick(deps, deps.clock.now());

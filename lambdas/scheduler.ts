@@ -1,31 +1,28 @@
 // Lambda entry: environment and SDK clients are set up once per cold start.
-import { z } from 'zod';
 import { createAwsClients } from '#aws/clients.ts';
 import { SfnExecutionStarter } from '#aws/sfn-execution-starter.ts';
-import { parseOrThrow } from '#core/validation.ts';
-import { readEnvironment, type LambdaEnvironment } from './environment.ts';
+import { SfnExecutionStatuses } from '#aws/sfn-execution-status.ts';
 import { dynamoDeps } from './dynamo-deps.ts';
 import { createSchedulerHandler } from './scheduler-handler.ts';
+import { readStateMachineEnvironment, type StateMachineEnvironment } from './state-machine-environment.ts';
 
-/** What the scheduler needs besides the shared environment; the name matches cdk/constructs/scheduler-function.ts. */
-const SchedulerEnvironment = z.object({
-  STATE_MACHINE_ARN: z.string().regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[\w.-]+$/, 'the backup-job state machine ARN'),
-});
-export type SchedulerEnvironment = LambdaEnvironment & Readonly<z.output<typeof SchedulerEnvironment>>;
+export type SchedulerEnvironment = StateMachineEnvironment;
 
 export function readSchedulerEnvironment(env: NodeJS.ProcessEnv = process.env): SchedulerEnvironment {
-  return Object.freeze({ ...readEnvironment(env), ...parseOrThrow(SchedulerEnvironment, env, 'scheduler environment') });
+  return readStateMachineEnvironment('scheduler', env);
 }
 
 const env = readSchedulerEnvironment();
-const { config, catalog, jobs, clock } = dynamoDeps(env);
-const starter = new SfnExecutionStarter({ client: createAwsClients({ region: env.AWS_REGION }).sfn, stateMachineArn: env.STATE_MACHINE_ARN });
+const { config, catalog, jobs, media, clock } = dynamoDeps(env);
+const { sfn } = createAwsClients({ region: env.AWS_REGION });
 
 export const handler = createSchedulerHandler({
   config,
   catalog,
   jobs,
-  starter,
+  starter: new SfnExecutionStarter({ client: sfn, stateMachineArn: env.STATE_MACHINE_ARN }),
+  // The sweep: jobs whose execution is gone or no longer running are ended, stranded reservations released.
+  sweep: { executions: new SfnExecutionStatuses({ client: sfn, stateMachineArn: env.STATE_MACHINE_ARN }), media },
   clock,
   // The function logs JSON (CDK loggingFormat): one record per tick, errors at ERROR level.
   log: (level, message, data) => console[level](JSON.stringify({ message, ...(typeof data === 'object' && data !== null ? data : { data }) })),

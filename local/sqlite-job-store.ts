@@ -40,6 +40,11 @@ export class SqliteJobStore implements JobStore {
     return row ? storedJob(JSON.parse(row.value), `${jobId} in SQLite`) : undefined;
   }
 
+  async findByExecution(executionName: string): Promise<Job | undefined> {
+    const row = this.#db.prepare('SELECT jobs.value FROM executions JOIN jobs ON jobs.job_id = executions.job_id WHERE executions.name = ?').get(executionName) as { value: string } | undefined;
+    return row ? storedJob(JSON.parse(row.value), `of execution ${executionName} in SQLite`) : undefined;
+  }
+
   async update(jobId: number, change: (job: Job) => Job, options: { expectedStates?: readonly JobState[] } = {}): Promise<Job> {
     // An IMMEDIATE transaction holds the write lock from the read on, so the
     // change is applied to the latest record even across processes.

@@ -34,8 +34,10 @@ export interface SchedulerFunctionProps {
  * concurrent tick starts nothing twice.
  *
  * The function reads policies and settings, the catalog and the jobs, and may
- * start executions of the backup-job state machine; it writes nothing itself
- * (the Queue state records the job). The schedule's own role may invoke this
+ * start executions of the backup-job state machine (the Queue state records
+ * the job). Each tick also sweeps: it may describe executions of that state
+ * machine, end a job whose execution is gone or no longer running (and
+ * withdraw its image) and release reservations nothing else will. The schedule's own role may invoke this
  * function and nothing else, and only schedules in Cairn's schedule group may
  * assume it.
  *
@@ -74,6 +76,16 @@ export class SchedulerFunction extends Construct {
     props.tables.catalog.grant(this.function, 'dynamodb:Scan');
     props.tables.jobs.grant(this.function, 'dynamodb:Query');
     props.stateMachine.grantStartExecution(this.function);
+    // The sweep (core/jobs/execution-janitor.ts): the state of a quiet job's
+    // execution (DescribeExecution, executions of this state machine only);
+    // ending a job (Jobs: GetItem, PutItem) and withdrawing its failed image
+    // (Catalog: GetItem, then PutItem and DeleteItem in one transaction);
+    // the reservations (Media: Query) and releasing one (GetItem, then
+    // DeleteItem and UpdateItem in one transaction).
+    props.stateMachine.grantExecution(this.function, 'states:DescribeExecution');
+    props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    props.tables.catalog.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
+    props.tables.media.grant(this.function, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
 
     // A group of its own, so the role's trust can name exactly where the schedule lives. It holds no data.
     this.scheduleGroup = new scheduler.ScheduleGroup(this, 'Group', { removalPolicy: RemovalPolicy.DESTROY });

@@ -55,6 +55,7 @@ export function registerLocal(program: Command): void {
 
 function reportJanitor(report: JanitorReport): void {
   for (const job of report.endedJobs) note(`cairn: ended job ${job.jobId} with status ${job.statusCode}: ${job.reason}`);
+  for (const jobId of report.releasedReservations) note(`cairn: released what ended job ${jobId} still held`);
   for (const image of report.withdrawnImages) note(`cairn: withdrew image ${image.backupId} of job ${image.jobId}: ${image.reason}`);
   for (const claim of report.removedClaims) note(`cairn: removed staged image ${claim.backupId} of job ${claim.jobId} from ${claim.storageUnit} (${claim.objects} objects, ${claim.incomplete} incomplete, ${claim.bytes} bytes): ${claim.reason}`);
   for (const problem of report.problems) note(`cairn: janitor: ${problem}`);

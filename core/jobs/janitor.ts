@@ -8,6 +8,7 @@ import type { MediaStore } from '../ports/media-store.ts';
 import { messageOf } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { finishJob } from './job-service.ts';
+import { releaseStranded, SWEEP_LIMIT } from './execution-janitor.ts';
 
 /**
  * Where a storage unit keeps staged images, seen from the janitor. Disk and
@@ -29,7 +30,7 @@ export interface JanitorDeps {
   config: ConfigStore;
   jobs: JobStore;
   catalog: CatalogStore;
-  media: Pick<MediaStore, 'release'>;
+  media: Pick<MediaStore, 'release' | 'listReservations'>;
   staging: StagingArea;
   /**
    * True when nothing runs the job any more: the process that ran it is
@@ -52,6 +53,8 @@ export interface JanitorReport {
   endedJobs: { jobId: number; statusCode: number; reason: string }[];
   /** Staged images removed, with what they held. */
   removedClaims: { backupId: string; jobId: number; storageUnit: string; objects: number; incomplete: number; bytes: number; reason: string }[];
+  /** Jobs that were DONE (or gone) but still held a reservation (their Release failed), now released. */
+  releasedReservations: number[];
   /** Catalogued images taken back because their job and they disagreed. */
   withdrawnImages: { backupId: string; jobId: number; reason: string }[];
   /** What could not be cleaned up this time (it is tried again next time). */
@@ -66,7 +69,8 @@ export interface JanitorReport {
  *    catalogued its image (the process died between the Catalog and EndJob
  *    steps) and the image checks out, the job succeeded: it ends with the
  *    image's status. Otherwise it ends 2002, and an image it catalogued is
- *    withdrawn. Its reservation is released either way.
+ *    withdrawn. Its reservation is released either way, and so is one a
+ *    DONE job still holds (its Release step failed for good).
  * 2. A claim whose job no longer uses it (the job ended, moved on to another
  *    attempt, or is gone) has its data removed from the storage unit, then
  *    the claim itself: at once when the job's runner is gone, otherwise
@@ -78,8 +82,11 @@ export interface JanitorReport {
  * running job owns is touched.
  */
 export async function reconcile(deps: JanitorDeps, now: Date): Promise<JanitorReport> {
-  const report: JanitorReport = { endedJobs: [], removedClaims: [], withdrawnImages: [], problems: [] };
+  const report: JanitorReport = { endedJobs: [], releasedReservations: [], removedClaims: [], withdrawnImages: [], problems: [] };
   await endOrphanedJobs(deps, now, report);
+  // The same pass the cloud sweep makes (execution-janitor.ts); every job is read, none is listed.
+  const stranded = { released: report.releasedReservations, problems: report.problems };
+  await releaseStranded(deps, [], SWEEP_LIMIT, stranded);
   await removeAbandonedClaims(deps, now, report);
   return report;
 }

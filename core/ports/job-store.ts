@@ -30,6 +30,12 @@ export interface JobStore {
   create(job: Job): Promise<void>;
   get(jobId: number): Promise<Job | undefined>;
   /**
+   * The job created with `executionName` (the name of the workflow execution
+   * that runs it), or undefined when no job has it. The janitor finds the job
+   * of an execution that ended this way (core/jobs/execution-janitor.ts).
+   */
+  findByExecution(executionName: string): Promise<Job | undefined>;
+  /**
    * Applies `change` to the current job and stores the result atomically.
    * `change` may be called more than once (it is retried on a concurrent write), so it must be pure.
    * NotFoundError when the job does not exist; ConflictError when `expectedStates`

@@ -3,7 +3,11 @@ import type { CatalogStore } from '../ports/catalog-store.ts';
 import type { ConfigStore } from '../ports/config-store.ts';
 import type { ExecutionStarter, StartOutcome } from '../ports/execution-starter.ts';
 import type { JobStore } from '../ports/job-store.ts';
+import type { ExecutionStatuses } from '../ports/execution-status.ts';
+import type { MediaStore } from '../ports/media-store.ts';
+import { sweepJobs, type SweepReport } from '../jobs/execution-janitor.ts';
 import { loadSettings } from '../settings.ts';
+import { StatusCode } from '../status-codes.ts';
 import { dueJobs, scheduledRequest, type DueInput, type DueJob } from './due.ts';
 
 /** How many recent jobs a tick reads: in-flight jobs and the jobs of recent due instants are among them. */
@@ -18,6 +22,13 @@ export interface ScheduleReaders {
 
 export interface TickDeps extends ScheduleReaders {
   starter: ExecutionStarter;
+  /**
+   * With these, each tick also sweeps (core/jobs/execution-janitor.ts): jobs
+   * whose execution is gone or no longer running are ended, stranded
+   * reservations released. The cloud scheduler passes them; the standalone
+   * runtime's own janitor (local/janitor.ts) does this job there.
+   */
+  sweep?: { executions: ExecutionStatuses; media: Pick<MediaStore, 'release' | 'listReservations'> };
 }
 
 export interface TickResult {
@@ -28,6 +39,8 @@ export interface TickResult {
   alreadyStarted: string[];
   /** How many (policy, client, schedule) were not due, each for a reason `cairn schedule due` shows. */
   notDue: number;
+  /** What the sweep repaired (only when the tick sweeps). */
+  swept?: SweepReport;
 }
 
 export interface TickHooks {
@@ -51,10 +64,13 @@ export async function loadDueInput(deps: ScheduleReaders, now: Date): Promise<Du
  * (policy, client, schedule, due instant), so a repeated or concurrent tick
  * starts nothing twice (the starter answers 'already-started'). Jobs start in
  * worklist order; one that fails to start does not hold up the others, and
- * the tick then fails naming each (the next tick tries them again).
+ * the tick then fails naming each (the next tick tries them again). With
+ * `deps.sweep` it then repairs what failed executions left (`sweepJobs`), and
+ * fails likewise naming what it could not repair.
  */
 export async function schedulerTick(deps: TickDeps, now: Date, hooks: TickHooks = {}): Promise<TickResult> {
-  const { due, notDue } = dueJobs(await loadDueInput(deps, now));
+  const input = await loadDueInput(deps, now);
+  const { due, notDue } = dueJobs(input);
   const result: TickResult = { at: now.toISOString(), started: [], alreadyStarted: [], notDue: notDue.length };
   const failed: { name: string; error: unknown }[] = [];
   for (const job of due) {
@@ -68,9 +84,14 @@ export async function schedulerTick(deps: TickDeps, now: Date, hooks: TickHooks 
     (outcome === 'started' ? result.started : result.alreadyStarted).push(job.executionName);
     hooks.onOutcome?.(job, outcome);
   }
+  // After the starts, so a slow sweep never delays a due job; it reads the jobs the due decision read.
+  const problems = deps.sweep ? (result.swept = await sweepJobs({ ...deps.sweep, jobs: deps.jobs, catalog: deps.catalog }, input.jobs, now)).problems : [];
   if (failed.length > 0) {
-    const details = failed.map(({ name, error }) => `${name}: ${messageOf(error)}`);
+    const details = [...failed.map(({ name, error }) => `${name}: ${messageOf(error)}`), ...problems];
     throw new CairnError(statusOf(failed[0]!.error), `scheduler tick at ${result.at} could not start ${failed.length} of ${due.length} due jobs (started ${result.started.length})`, { cause: failed[0]!.error, details });
+  }
+  if (problems.length > 0) {
+    throw new CairnError(StatusCode.INTERNAL_ERROR, `scheduler tick at ${result.at} started what was due but could not repair ${problems.length} jobs or reservations (they are tried again next tick)`, { details: problems });
   }
   return result;
 }

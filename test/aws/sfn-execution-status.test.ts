@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateStateMachineCommand, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { describeExecution, executionArnOf } from '#aws/sfn-execution-status.ts';
+import { SfnExecutionStatuses, describeExecution, executionArnOf } from '#aws/sfn-execution-status.ts';
 import type { AwsClients } from '#aws/clients.ts';
 import { CairnError } from '#core/errors.ts';
 import { emulatorClients, startAwsEmulator } from '../setup/aws-emulator.ts';
@@ -42,6 +42,10 @@ describe.skipIf(Boolean(skip))(`describeExecution on Step Functions${skip ? ` (s
     expect(await describeExecution(clients.sfn, executionArnOf(stateMachineArn, name))).toMatchObject({ status: 'RUNNING' });
     await clients.sfn.send(new StopExecutionCommand({ executionArn: started.executionArn }));
     expect(await describeExecution(clients.sfn, executionArnOf(stateMachineArn, name))).toMatchObject({ status: 'ABORTED' });
+    // The port the scheduler's sweep reads, by name under its state machine.
+    const statuses = new SfnExecutionStatuses({ client: clients.sfn, stateMachineArn });
+    expect(await statuses.describe(name)).toMatchObject({ status: 'ABORTED' });
+    expect(await statuses.describe('never-started')).toBeUndefined();
   });
 
   it('answers undefined for an execution Step Functions does not know', async () => {

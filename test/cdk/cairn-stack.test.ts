@@ -12,6 +12,7 @@ import { AGENT_GRANT_POLICY_COUNT } from '../../cdk/constructs/agent-role.ts';
 import { DEFINITION_SUBSTITUTIONS } from '../../cdk/constructs/backup-job-state-machine.ts';
 import { ESM_REQUIRE_BANNER } from '../../cdk/constructs/cairn-function.ts';
 import { SCHEDULER_RETRY_ATTEMPTS, STATE_MACHINE_ARN_ENV } from '../../cdk/constructs/scheduler-function.ts';
+import { JANITOR_RETRY_ATTEMPTS } from '../../cdk/constructs/janitor-function.ts';
 import { allStatements, asList, referencedIds, roleStatements, type Statement } from './policy-walk.ts';
 import { synthCairnStack, type SynthResult } from './synth-fixture.ts';
 
@@ -51,7 +52,7 @@ function tableIds(): Record<TableName, string> {
   return ids;
 }
 
-const functions = { jobs: 'JobsFunction', broker: 'BrokerFunction', catalog: 'CatalogFunction', scheduler: 'SchedulerFunction', agentGrants: 'AgentGrantsFunction' } as const;
+const functions = { jobs: 'JobsFunction', broker: 'BrokerFunction', catalog: 'CatalogFunction', scheduler: 'SchedulerFunction', agentGrants: 'AgentGrantsFunction', janitor: 'JanitorFunction' } as const;
 type FunctionName = keyof typeof functions;
 
 function lambda(name: FunctionName) {
@@ -197,7 +198,9 @@ describe('Lambda functions', () => {
     expect(tableAccess(roleIdOf('jobs'))).toEqual({ write: ['jobs'], read: ['config', 'jobs'] });
     expect(tableAccess(roleIdOf('broker'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['catalog', 'config', 'jobs', 'media'] });
     expect(tableAccess(roleIdOf('catalog'))).toEqual({ write: ['catalog', 'jobs'], read: ['jobs'] });
-    expect(tableAccess(roleIdOf('scheduler'))).toEqual({ write: [], read: ['catalog', 'config', 'jobs'] });
+    // The sweep ends jobs (and withdraws their failed images) and releases reservations; the janitor the same, for one execution.
+    expect(tableAccess(roleIdOf('scheduler'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['catalog', 'config', 'jobs', 'media'] });
+    expect(tableAccess(roleIdOf('janitor'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['catalog', 'jobs', 'media'] });
     expect(tableAccess(roleIdOf('agentGrants'))).toEqual({ write: [], read: ['config'] });
   });
 
@@ -260,11 +263,13 @@ describe('Lambda bundles', () => {
     }
   });
 
-  it('the scheduler refuses to start without the state machine ARN, naming the variable', (ctx) => {
+  it('the scheduler and the janitor refuse to start without the state machine ARN, naming the variable', (ctx) => {
     if (synth.bundlingSkipped) return ctx.skip(synth.bundlingSkipped);
-    const result = loadBundle('scheduler', [STATE_MACHINE_ARN_ENV]);
-    expect(result.status).not.toBe(0);
-    expect(result.stderr).toMatch(/invalid scheduler environment: STATE_MACHINE_ARN/);
+    for (const name of ['scheduler', 'janitor'] as const) {
+      const result = loadBundle(name, [STATE_MACHINE_ARN_ENV]);
+      expect(result.status, name).not.toBe(0);
+      expect(result.stderr).toMatch(new RegExp(`invalid ${name} environment: STATE_MACHINE_ARN`));
+    }
   });
 });
 
@@ -357,7 +362,7 @@ describe('scheduler tick', () => {
     const [, schedule] = only('AWS::Scheduler::Schedule');
     expect((schedule.Target as Record<string, unknown>).RetryPolicy).toEqual({ MaximumRetryAttempts: SCHEDULER_RETRY_ATTEMPTS, MaximumEventAgeInSeconds: 60 });
     expect(SCHEDULER_RETRY_ATTEMPTS).toBeLessThanOrEqual(3);
-    const [, asyncConfig] = only('AWS::Lambda::EventInvokeConfig');
+    const [, asyncConfig] = only('AWS::Lambda::EventInvokeConfig', 'Scheduler');
     expect(asyncConfig).toMatchObject({ FunctionName: { Ref: lambda('scheduler').logicalId }, MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
   });
 
@@ -383,22 +388,27 @@ describe('scheduler tick', () => {
     expect(asList(resources[roleId]!.Properties!.ManagedPolicyArns as unknown[] | undefined)).toEqual([]);
   });
 
-  it('lets the scheduler function start executions of the backup-job state machine only, and nothing else in Step Functions', () => {
+  it('lets the scheduler function start executions of the backup-job state machine and describe them (the sweep), nothing else in Step Functions', () => {
     const statements = roleStatements(resources, roleIdOf('scheduler')).filter((s) => s.Effect === 'Allow');
     const states = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('states:')));
-    expect(states).toHaveLength(1);
-    expect(actionsOf(states[0]!)).toEqual(['states:StartExecution']);
+    expect(states.map(actionsOf)).toEqual([['states:StartExecution'], ['states:DescribeExecution']]);
     expect(states[0]!.Resource).toEqual({ Ref: stateMachineId() });
-    const other = statements.flatMap(actionsOf).filter((a) => !/^(states:StartExecution|dynamodb:.*|xray:.*)$/.test(a));
+    // arn:<partition>:states:<region>:<account>:execution:<the state machine's name>:*
+    const executions = JSON.stringify(states[1]!.Resource);
+    expect(executions).toContain(':execution:');
+    expect(executions).toContain(`{"Ref":"${stateMachineId()}"}`);
+    expect(executions).toMatch(/":\*"\]\]\}$/);
+    const other = statements.flatMap(actionsOf).filter((a) => !/^(states:StartExecution|states:DescribeExecution|dynamodb:.*|xray:.*)$/.test(a));
     expect(other).toEqual([]);
-    for (const name of ['jobs', 'broker', 'catalog'] as const) {
+    for (const name of ['jobs', 'broker', 'catalog', 'janitor'] as const) {
       expect(roleStatements(resources, roleIdOf(name)).flatMap(actionsOf).filter((a) => a.startsWith('states:')), name).toEqual([]);
     }
   });
 
-  it('gives the scheduler function the state machine ARN, and no other function', () => {
+  it('gives the scheduler and janitor functions the state machine ARN, and no other function', () => {
     const variables = (name: FunctionName) => (lambda(name).props.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(variables('scheduler')[STATE_MACHINE_ARN_ENV]).toEqual({ Ref: stateMachineId() });
+    expect(variables('janitor')[STATE_MACHINE_ARN_ENV]).toEqual({ Ref: stateMachineId() });
     for (const name of ['jobs', 'broker', 'catalog'] as const) expect(variables(name)[STATE_MACHINE_ARN_ENV], name).toBeUndefined();
   });
 
@@ -410,6 +420,47 @@ describe('scheduler tick', () => {
     } finally {
       slow.cleanup();
     }
+  });
+});
+
+describe('execution janitor', () => {
+  const stateMachineId = () => only('AWS::StepFunctions::StateMachine')[0];
+
+  it('runs on every execution of the backup-job state machine that ends ABORTED, TIMED_OUT or FAILED, and on nothing else', () => {
+    const [, rule] = only('AWS::Events::Rule', 'Janitor');
+    expect(rule.State).toBe('ENABLED');
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { stateMachineArn: [{ Ref: stateMachineId() }], status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
+    });
+    const targets = rule.Targets as { Arn: unknown; RetryPolicy?: unknown }[];
+    expect(targets).toHaveLength(1);
+    expect(targets[0]!.Arn).toEqual({ 'Fn::GetAtt': [lambda('janitor').logicalId, 'Arn'] });
+    expect(targets[0]!.RetryPolicy).toEqual({ MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 86_400 });
+  });
+
+  it('may be invoked by that rule only', () => {
+    const [ruleId] = only('AWS::Events::Rule', 'Janitor');
+    const permissions = ofType('AWS::Lambda::Permission').filter(([, p]) => JSON.stringify(p.Properties?.FunctionName).includes(lambda('janitor').logicalId));
+    expect(permissions.map(([, p]) => p.Properties)).toEqual([
+      { Action: 'lambda:InvokeFunction', FunctionName: { 'Fn::GetAtt': [lambda('janitor').logicalId, 'Arn'] }, Principal: 'events.amazonaws.com', SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] } },
+    ]);
+    const asyncConfig = ofType('AWS::Lambda::EventInvokeConfig').find(([, c]) => JSON.stringify(c.Properties?.FunctionName).includes(lambda('janitor').logicalId));
+    expect(asyncConfig?.[1].Properties).toMatchObject({ MaximumRetryAttempts: JANITOR_RETRY_ATTEMPTS });
+  });
+
+  it('is given no Step Functions, S3 or configuration access: the event carries the status, the job what it holds', () => {
+    const actions = roleStatements(resources, roleIdOf('janitor')).filter((s) => s.Effect === 'Allow').flatMap(actionsOf);
+    expect(actions.filter((a) => !/^(dynamodb:(GetItem|PutItem|UpdateItem|DeleteItem)|xray:.*)$/.test(a))).toEqual([]);
+  });
+
+  it('deploys the Catch paths that end the job when Release or EndJob keep failing', () => {
+    const definition = JSON.parse((only('AWS::StepFunctions::StateMachine')[1].DefinitionString as string).replace(/\$\{([^}]*)\}/g, 'x')) as { States: Record<string, { Catch?: { ErrorEquals: string[]; Next: string }[]; Error?: string }> };
+    expect(definition.States.Release?.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.releaseFailure', Next: 'EndJob' }]);
+    expect(definition.States.EndJob?.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.endFailure', Next: 'NotEnded' }]);
+    expect(definition.States.JobNotEnded?.Error).toBe('JobNotEnded');
+    expect(definition.States.NotReleased?.Error).toBe('ReservationNotReleased');
   });
 });
 

@@ -5,7 +5,7 @@ import { App, type Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { CairnStack, REPO_ROOT } from '../../cdk/cairn-stack.ts';
 
-export const LAMBDA_ENTRIES = ['lambdas/jobs.ts', 'lambdas/broker.ts', 'lambdas/catalog.ts', 'lambdas/scheduler.ts', 'lambdas/agent-grants.ts'] as const;
+export const LAMBDA_ENTRIES = ['lambdas/jobs.ts', 'lambdas/broker.ts', 'lambdas/catalog.ts', 'lambdas/scheduler.ts', 'lambdas/agent-grants.ts', 'lambdas/janitor.ts'] as const;
 export const BACKUP_JOB_ASL = 'statemachines/backup-job.asl.json';
 
 /**

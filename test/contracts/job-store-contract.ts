@@ -39,6 +39,16 @@ export function describeJobStoreContract(adapter: string, open: OpenStore<JobSto
       await store().create(sampleJob(3, { executionName: 'nightly.c1.full.1795485600' }));
     });
 
+    it('finds a job by the name of the execution that runs it, as it is now', async () => {
+      await store().create(sampleJob(1, { executionName: 'nightly.c1.full.1795399200' }));
+      await store().create(sampleJob(2));
+      await store().update(1, (job) => ({ ...job, state: 'ACTIVE' }));
+      expect(await store().findByExecution('nightly.c1.full.1795399200')).toEqual(await store().get(1));
+      expect((await store().findByExecution('nightly.c1.full.1795399200'))?.state).toBe('ACTIVE');
+      expect(await store().findByExecution('nightly.c1.full.1795485600')).toBeUndefined();
+      expect(await store().findByExecution('')).toBeUndefined();
+    });
+
     it('updates a job through a change function', async () => {
       await store().create(sampleJob(1));
       const updated = await store().update(1, (job) => ({ ...job, state: 'ACTIVE', backupId: 'client1_1700000000' }));

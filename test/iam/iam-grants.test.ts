@@ -94,6 +94,11 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     expect(outcomes.cancelledLeftovers).toEqual([]);
     // Two due jobs per tick; the emulator does not refuse a repeated execution name as Step Functions does, so the second tick starts them again.
     expect((outcomes.ticks as { started: string[]; alreadyStarted: string[] }[]).map((t) => t.started.length + t.alreadyStarted.length)).toEqual([2, 2]);
+    // The janitor ended the stopped execution's job, withdrew its image and released its slot; the first tick's sweep did the same for the job whose execution is gone.
+    expect(outcomes.janitor).toMatchObject({ jobId: 9001, action: 'ended', statusCode: 150, released: true, withdrawnImage: expect.any(String) });
+    const swept = (outcomes.ticks as { swept?: { ended: unknown[]; problems: string[] } }[]).map((t) => t.swept);
+    expect(swept[0]).toMatchObject({ ended: [{ jobId: 9002, action: 'ended', statusCode: 2002, released: true, withdrawnImage: expect.any(String) }], problems: [] });
+    expect(swept[1]).toMatchObject({ ended: [], problems: [] });
     for (const component of COMPONENTS) expect(calls[component].length, component).toBeGreaterThan(0);
     const agentActions = new Set(calls.agent.map((c) => c.action));
     // Multipart upload, cleanup of a cancelled image, the base index of the incremental, progress, the task token.

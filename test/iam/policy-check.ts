@@ -28,6 +28,7 @@ export const ROLE_PREFIXES: Record<Component, string> = {
   broker: 'BrokerFunctionServiceRole',
   catalog: 'CatalogFunctionServiceRole',
   scheduler: 'SchedulerFunctionServiceRole',
+  janitor: 'JanitorFunctionServiceRole',
   agent: 'AgentRole',
   stateMachine: 'BackupJobStateMachineRole',
   schedule: 'SchedulerScheduleRole',
@@ -42,6 +43,7 @@ export const ALLOWED_UNUSED: Record<Component, { action: string; reason: string 
   broker: xray(),
   catalog: xray(),
   scheduler: xray(),
+  janitor: xray(),
   agent: [
     {
       action: 's3:AbortMultipartUpload',
@@ -90,6 +92,7 @@ export function arnOf(resource: CallResource): string {
     case 'object':
       return `arn:${PARTITION}:s3:::${resource.bucket}/${resource.key}`;
     case 'stateMachine':
+    case 'execution':
       return resource.arn.replace(/^arn:aws:states:[^:]+:\d+:/, `arn:${PARTITION}:states:${REGION}:${ACCOUNT}:`);
     case 'any':
       return '*';
@@ -143,6 +146,16 @@ export function resolveResource(value: unknown, template: Template, names: Emula
     if (Array.isArray(o['Fn::Join'])) {
       const [separator, parts] = o['Fn::Join'] as [string, unknown[]];
       return parts.map(resolve).join(separator);
+    }
+    // A part of an ARN (Arn.split: the state machine's name in its executions' ARN).
+    if (Array.isArray(o['Fn::Select'])) {
+      const [index, list] = o['Fn::Select'] as [number | string, unknown];
+      const split = (list as Record<string, unknown>)['Fn::Split'];
+      if (Array.isArray(split)) {
+        const [separator, source] = split as [string, unknown];
+        const part = resolve(source).split(separator)[Number(index)];
+        if (part !== undefined) return part;
+      }
     }
     return `unresolved:${JSON.stringify(v)}`;
   };

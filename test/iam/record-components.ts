@@ -9,6 +9,7 @@ import { createAwsClients, type AwsClients } from '#aws/clients.ts';
 import { createTables } from '#aws/create-tables.ts';
 import { S3ObjectStore } from '#aws/s3-object-store.ts';
 import { SfnExecutionStarter } from '#aws/sfn-execution-starter.ts';
+import { SfnExecutionStatuses } from '#aws/sfn-execution-status.ts';
 import { sfnTaskToken } from '#aws/sfn-task-reporter.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { systemClock } from '#lambdas/system-clock.ts';
@@ -19,14 +20,15 @@ import { dynamoDeps } from '#lambdas/dynamo-deps.ts';
 import { createJobsHandler } from '#lambdas/jobs-handler.ts';
 import { withUsageRecording } from '#lambdas/usage-recording.ts';
 import { createSchedulerHandler } from '#lambdas/scheduler-handler.ts';
+import { createJanitorHandler } from '#lambdas/janitor-handler.ts';
 import { runTask } from '#agent/transport/run-task.ts';
 import { loadBackupJobDefinition } from '#local/asl-definition.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { emulatorClientOptions } from '../setup/aws-emulator.ts';
-import { samplePolicy } from '../contracts/fixtures.ts';
+import { claimOf, sampleImage, sampleJob, samplePolicy } from '../contracts/fixtures.ts';
 
 /** The principals of the stack whose calls our code makes (cdk/constructs/*). */
-export const COMPONENTS = ['jobs', 'broker', 'catalog', 'scheduler', 'agent'] as const;
+export const COMPONENTS = ['jobs', 'broker', 'catalog', 'scheduler', 'janitor', 'agent'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 /** The names the emulator's resources got; the checker maps the template's tables and bucket onto them. */
@@ -53,7 +55,10 @@ const SCHEDULER_NOW = new Date('2026-11-24T22:30:00.000Z');
  * tick. Paths: a full and an incremental backup, a backup that fails (nothing
  * to back up: the Failed, Release, RetryDecision and EndJob states), a job
  * cancelled under a running agent (its objects removed), and two ticks of the
- * scheduler (started, then already started).
+ * scheduler (started, then already started; the first sweeps a job whose
+ * execution does not exist), and the janitor on a stopped execution's job.
+ * The janitor's and the sweep's jobs each hold a slot and have a catalogued
+ * image, so ending them withdraws it and releases the slot.
  */
 export async function recordComponents(endpoint: string): Promise<Recording> {
   const work = mkdtempSync(join(tmpdir(), 'cairn-iam-'));
@@ -102,9 +107,17 @@ export async function recordComponents(endpoint: string): Promise<Recording> {
     // What a reader of the bucket still sees of the cancelled image (its bytes stay as noncurrent versions until they expire).
     outcomes.cancelledLeftovers = await new S3ObjectStore({ bucket, prefix: 'site1', client: setup.s3 }).list('images/cancelhost/');
 
+    // The janitor on the event of a stopped execution, as EventBridge delivers it.
+    await stuckJob(admin, 9001, 'iam-stopped');
+    const janitor = createJanitorHandler({ ...dynamoDeps(env, clients.janitor), stateMachineArn, clock: { now: () => SCHEDULER_NOW } });
+    outcomes.janitor = await janitor(executionEvent(stateMachineArn, 'iam-stopped', 'ABORTED'));
+
+    await stuckJob(admin, 9002, 'iam-gone');
+    const schedulerDeps = dynamoDeps(env, clients.scheduler);
     const tick = createSchedulerHandler({
-      ...dynamoDeps(env, clients.scheduler),
+      ...schedulerDeps,
       starter: new SfnExecutionStarter({ client: clients.scheduler.sfn, stateMachineArn }),
+      sweep: { executions: new SfnExecutionStatuses({ client: clients.scheduler.sfn, stateMachineArn }), media: schedulerDeps.media },
       clock: { now: () => SCHEDULER_NOW },
     });
     outcomes.ticks = [await tick(), await tick()];
@@ -216,4 +229,43 @@ async function runCancelledAgent(admin: ReturnType<typeof dynamoDeps>, agent: Re
   } finally {
     agent.onPut(undefined);
   }
+}
+
+/** A job its execution left ACTIVE: quiet since before the scheduler's tick, holding a slot, its image catalogued. */
+async function stuckJob(admin: ReturnType<typeof dynamoDeps>, jobId: number, executionName: string): Promise<void> {
+  const at = new Date(SCHEDULER_NOW.getTime() - 3 * 3600_000 + jobId * 1000);
+  const image = sampleImage('stuckhost', at, { jobId, storageUnit: 's3-unit' });
+  await admin.jobs.create(sampleJob(jobId, { client: 'stuckhost', state: 'ACTIVE', executionName, backupId: image.backupId, storageUnit: 's3-unit', updatedAt: at.toISOString() }));
+  await admin.media.reserve({ jobId, resources: [{ kind: 'storage-unit-slot', storageUnit: 's3-unit', maxConcurrentJobs: 4 }], at });
+  await admin.catalog.claimBackupId(claimOf(image));
+  await admin.catalog.putImage(image);
+}
+
+/** The EventBridge event Step Functions sends when an execution of `stateMachineArn` ends with `status`. */
+export function executionEvent(stateMachineArn: string, name: string, status: string, error: string | null = null, cause: string | null = null) {
+  const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+  return {
+    version: '0',
+    id: `event-${name}`,
+    'detail-type': 'Step Functions Execution Status Change',
+    source: 'aws.states',
+    account: '123456789012',
+    time: SCHEDULER_NOW.toISOString(),
+    region: 'us-east-1',
+    resources: [executionArn],
+    detail: {
+      executionArn,
+      stateMachineArn,
+      name,
+      status,
+      startDate: SCHEDULER_NOW.getTime() - 3600_000,
+      stopDate: SCHEDULER_NOW.getTime(),
+      input: '{}',
+      inputDetails: { included: true },
+      output: null,
+      outputDetails: null,
+      error,
+      cause,
+    },
+  };
 }

@@ -105,6 +105,19 @@ describe('the janitor: jobs, catalog and storage agree after a crash', () => {
     expect(await runtime.jobs.get(41)).toMatchObject({ state: 'DONE', statusCode: 2002 });
   });
 
+  it('releases the slot a job that ended still holds (its Release step failed for good), and leaves a running job’s', async () => {
+    const slot = { kind: 'storage-unit-slot' as const, storageUnit: 'local-disk', maxConcurrentJobs: 4 };
+    await runtime.jobs.create(sampleJob(61, { state: 'DONE', statusCode: 0, owner: runtime.owner }));
+    await runtime.jobs.create(sampleJob(62, { state: 'ACTIVE', owner: runtime.owner }));
+    for (const jobId of [61, 62]) await runtime.media.reserve({ jobId, resources: [slot], at: clock.now() });
+
+    const report = await runJanitor(runtime);
+
+    expect(report.releasedReservations).toEqual([61]);
+    expect((await runtime.media.listReservations()).map((r) => r.jobId)).toEqual([62]);
+    expect(await runtime.jobs.get(61)).toMatchObject({ state: 'DONE', statusCode: 0 });
+  });
+
   it('ends a job killed after its image was catalogued with the image status, keeping the image', async () => {
     // Prepare: a real job, then its record put back to how a kill before EndJob leaves it.
     const run = await runBackupJob(runtime, { client: 'host1', selections: [source] });

@@ -82,6 +82,7 @@ describe('the job-record reporter', () => {
       nextJobId: () => jobs.nextJobId(),
       create: (job) => jobs.create(job),
       get: (jobId) => jobs.get(jobId),
+      findByExecution: (name) => jobs.findByExecution(name),
       recordProgress: async () => Promise.reject(new Error("database is locked")),
       update: (jobId, change, options) => jobs.update(jobId, change, options),
       list: (query) => jobs.list(query),

@@ -42,6 +42,13 @@ export class MemoryJobStore implements JobStore {
     return job === undefined ? undefined : stored(job);
   }
 
+  async findByExecution(executionName: string): Promise<Job | undefined> {
+    await io();
+    const jobId = this.#executions.get(executionName);
+    const job = jobId === undefined ? undefined : this.#jobs.get(jobId);
+    return job === undefined ? undefined : stored(job);
+  }
+
   async update(jobId: number, change: (job: Job) => Job, options: { expectedStates?: readonly JobState[] } = {}): Promise<Job> {
     await io();
     const current = this.#jobs.get(jobId);

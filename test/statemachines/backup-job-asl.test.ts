@@ -68,6 +68,16 @@ describe('backup-job.asl.json', () => {
     expect(states.WaitBeforeRetry?.Next).toBe('Reserve');
   });
 
+  it('ends the job when Release fails for good, and fails the execution where the janitor can repair it when EndJob does', () => {
+    expect(states.Release?.Catch?.map((c) => c.Next)).toEqual(['EndJob']);
+    expect(states.EndJob?.Catch?.map((c) => c.Next)).toEqual(['NotEnded']);
+    expect(states.EndJob?.Next).toBe('Released?');
+    expect(states['Released?']?.Choices?.map((c) => c.Next)).toEqual(['NotReleased']);
+    expect(states['Released?']?.Default).toBe('Status?');
+    expect(states.NotReleased).toMatchObject({ Type: 'Fail', Error: 'ReservationNotReleased' });
+    expect(states.JobNotEnded).toMatchObject({ Type: 'Fail', Error: 'JobNotEnded', CausePath: '$.notEnded.cause' });
+  });
+
   it('reaches every state from StartAt', () => {
     const seen = new Set<string>();
     const visit = (name: string): void => {

@@ -1,0 +1,74 @@
+import { Duration } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Construct } from 'constructs';
+import type { CairnTables } from './cairn-tables.ts';
+import { newCairnFunction, type CairnFunctionSource } from './cairn-function.ts';
+import { STATE_MACHINE_ARN_ENV } from './scheduler-function.ts';
+
+/** The execution statuses the janitor repairs: every way an execution ends without its workflow ending the job. */
+export const JANITOR_STATUSES = ['ABORTED', 'TIMED_OUT', 'FAILED'] as const;
+
+/** How often Lambda retries a janitor invocation that failed (a throttled table, say); the sweep is the backstop after that. */
+export const JANITOR_RETRY_ATTEMPTS = 2;
+
+export interface JanitorFunctionProps {
+  readonly projectRoot: string;
+  readonly tables: CairnTables;
+  readonly imageBucket: s3.IBucket;
+  /** The backup-job state machine: the only one whose executions the rule hands to the janitor. */
+  readonly stateMachine: sfn.IStateMachine;
+}
+
+/**
+ * The execution janitor: an EventBridge rule on the backup-job state
+ * machine's executions that end ABORTED (StopExecution), TIMED_OUT (its
+ * TimeoutSeconds) or FAILED (a step whose Catch could not end the job:
+ * JobNotEnded, ReservationNotReleased, a runtime error) invokes the function,
+ * which ends the execution's job with the status that means and releases what
+ * it holds (lambdas/janitor.ts, core/jobs/execution-janitor.ts).
+ *
+ * The function finds the job by its execution name (Jobs: GetItem), ends it
+ * (Jobs: GetItem, PutItem), withdraws the image of a job that ended with a
+ * failure (Catalog: GetItem, then PutItem and DeleteItem in one transaction)
+ * and releases its reservation (Media: GetItem, then DeleteItem and
+ * UpdateItem in one transaction). Nothing else: it reads no configuration and
+ * never touches the bucket or Step Functions (the event carries the status).
+ */
+export class JanitorFunction extends Construct {
+  static readonly source = (projectRoot: string): CairnFunctionSource => ({ projectRoot, entry: 'lambdas/janitor.ts' });
+
+  readonly function: NodejsFunction;
+  readonly rule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: JanitorFunctionProps) {
+    super(scope, id);
+    this.function = newCairnFunction(this, 'Function', {
+      source: JanitorFunction.source(props.projectRoot),
+      description: 'Cairn janitor: ends the job of a backup-job execution that stopped, timed out or failed, and releases what it holds',
+      tables: props.tables,
+      imageBucketName: props.imageBucket.bucketName,
+    });
+    // The handler refuses events of any other state machine.
+    this.function.addEnvironment(STATE_MACHINE_ARN_ENV, props.stateMachine.stateMachineArn);
+    this.function.configureAsyncInvoke({ retryAttempts: JANITOR_RETRY_ATTEMPTS });
+    // Exactly what lambdas/janitor.ts calls (test/iam checks it).
+    props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    props.tables.catalog.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
+    props.tables.media.grant(this.function, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+
+    this.rule = new events.Rule(this, 'ExecutionEnded', {
+      description: 'Cairn: a backup-job execution ended without its workflow ending the job (stopped, timed out, failed)',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { stateMachineArn: [props.stateMachine.stateMachineArn], status: [...JANITOR_STATUSES] },
+      },
+      // Delivery to Lambda is retried by EventBridge for up to a day; the function's own failures by Lambda (above).
+      targets: [new targets.LambdaFunction(this.function, { retryAttempts: 8, maxEventAge: Duration.hours(24) })],
+    });
+  }
+}

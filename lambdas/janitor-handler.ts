@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { CairnError } from '#core/errors.ts';
+import { endJobOfExecution, type ExecutionJanitorDeps, type JanitorAction } from '#core/jobs/execution-janitor.ts';
+import type { Clock } from '#core/ports/clock.ts';
+import { StatusCode } from '#core/status-codes.ts';
+import { taskHandler } from './handler-kit.ts';
+
+/**
+ * The EventBridge event Step Functions sends when an execution changes
+ * status, as the janitor's rule delivers it (ABORTED, TIMED_OUT, FAILED).
+ * `error` and `cause` are null when the execution has none.
+ */
+const ExecutionStatusChange = z.object({
+  source: z.literal('aws.states'),
+  'detail-type': z.literal('Step Functions Execution Status Change'),
+  detail: z.object({
+    executionArn: z.string().min(1),
+    stateMachineArn: z.string().min(1),
+    status: z.enum(['ABORTED', 'TIMED_OUT', 'FAILED']),
+    error: z.string().nullish(),
+    cause: z.string().nullish(),
+  }),
+});
+
+export interface JanitorDeps extends ExecutionJanitorDeps {
+  clock: Clock;
+  /** The backup-job state machine: events of any other are refused. */
+  stateMachineArn: string;
+  /** Where each action goes (EventBridge invokes the function asynchronously: nobody reads its return value). */
+  log?: (action: JanitorAction) => void;
+}
+
+/**
+ * The janitor Lambda: an execution of the backup-job state machine ended
+ * ABORTED, TIMED_OUT or FAILED, so its job is ended with the status that
+ * means and what it holds is released (core/jobs/execution-janitor.ts).
+ */
+export function createJanitorHandler(deps: JanitorDeps) {
+  return taskHandler(ExecutionStatusChange, 'janitor', async ({ detail }) => {
+    // An execution of our state machine: `arn:<partition>:states:<region>:<account>:execution:<machine>:<name>`.
+    const prefix = `${deps.stateMachineArn.replace(':stateMachine:', ':execution:')}:`;
+    const executionName = detail.executionArn.slice(prefix.length);
+    if (detail.stateMachineArn !== deps.stateMachineArn || !detail.executionArn.startsWith(prefix) || executionName === '' || executionName.includes(':')) {
+      throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `execution ${detail.executionArn} is not one of the backup-job state machine ${deps.stateMachineArn}`);
+    }
+    const action = await endJobOfExecution(deps, { executionName, status: detail.status, error: detail.error ?? undefined, cause: detail.cause ?? undefined }, deps.clock.now());
+    deps.log?.(action);
+    return action;
+  });
+}
