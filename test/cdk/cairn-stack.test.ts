@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -409,7 +410,7 @@ describe('scheduler tick', () => {
 });
 
 describe('edge agent access', () => {
-  it('defines the Cairn-RunBackupTask Command document (schema 2.2, runShellScript, taskToken and command)', () => {
+  it('defines the Cairn-RunBackupTask Command document (schema 2.2, download then runShellScript, taskToken and command)', () => {
     synth.template.hasResourceProperties('AWS::SSM::Document', {
       Name: AGENT_DOCUMENT_NAME,
       DocumentType: 'Command',
@@ -419,9 +420,24 @@ describe('edge agent access', () => {
           taskToken: { type: 'String', interpolationType: 'ENV_VAR' },
           command: { type: 'String', interpolationType: 'ENV_VAR' },
         },
-        mainSteps: [Match.objectLike({ action: 'aws:runShellScript' })],
+        mainSteps: [Match.objectLike({ action: 'aws:downloadContent' }), Match.objectLike({ action: 'aws:runShellScript' })],
       },
     });
+  });
+
+  it('has the document fetch the published agent bundle and check the sha256 of the file built at synth', () => {
+    const [, document] = only('AWS::SSM::Document', 'AgentDocument');
+    const content = JSON.stringify((document.Properties as { Content: unknown }).Content);
+    const assets = JSON.parse(fs.readFileSync(path.join(synth.assemblyDir, 'CairnStack.assets.json'), 'utf8')) as { files: Record<string, { source: { path: string }; destinations: Record<string, { objectKey: string }> }> };
+    const bundle = Object.values(assets.files).find((file) => file.source.path.endsWith('.mjs'));
+    expect(bundle, 'the agent bundle is a file asset').toBeDefined();
+    const sha256 = createHash('sha256').update(fs.readFileSync(path.join(synth.assemblyDir, bundle!.source.path))).digest('hex');
+    const objectKey = Object.values(bundle!.destinations)[0]!.objectKey;
+    expect(content).toContain(sha256);
+    expect(content).toContain(objectKey);
+    // The region and the Jobs table come from the stack, not from the host's environment.
+    expect(content).toContain('--region');
+    expect(content).toContain(tableIds().jobs);
   });
 
   it('gives the agent role exactly its task callbacks, its job record and the image data', () => {
@@ -434,8 +450,11 @@ describe('edge agent access', () => {
           Principal: { Service: 'ssm.amazonaws.com' },
           Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } }, ArnLike: { 'aws:SourceArn': expect.anything() } },
         },
+        // EC2 instances run the agent through the instance profile.
+        { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'ec2.amazonaws.com' } },
       ],
     });
+    expect(referencedIds((only('AWS::IAM::InstanceProfile', 'Agent')[1].Properties as { Roles: unknown }).Roles)).toEqual([roleId]);
     expect(JSON.stringify(role.ManagedPolicyArns)).toContain(':iam::aws:policy/AmazonSSMManagedInstanceCore');
 
     const statements = roleStatements(resources, roleId).filter((s) => s.Effect === 'Allow');
@@ -451,7 +470,10 @@ describe('edge agent access', () => {
     expect(actionsOf(byAction('s3:PutObject')!).sort()).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject']);
     expect(JSON.stringify(byAction('s3:PutObject')!.Resource)).toContain('/*images/*');
     expect(actionsOf(byAction('kms:GenerateDataKey')!).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
-    expect(statements.flatMap(actionsOf)).toHaveLength(3 + 1 + 4 + 2);
+    // Reading the agent bundle: the CDK assets bucket (the bootstrap's), read-only.
+    const assetRead = statements.filter((s) => JSON.stringify(s.Resource).includes('cdk-') || JSON.stringify(s.Resource).includes('AssetParameters') || JSON.stringify(s.Resource).includes('assets'));
+    expect(assetRead.flatMap(actionsOf).every((action) => /^s3:(GetObject\*|GetBucket\*|List\*)$/.test(action))).toBe(true);
+    expect(statements.flatMap(actionsOf).length - assetRead.flatMap(actionsOf).length).toBe(3 + 1 + 4 + 2);
   });
 });
 
@@ -509,6 +531,8 @@ describe('stack outputs', () => {
         'SchedulerFunctionName',
         'AgentDocumentName',
         'AgentRoleArn',
+        'AgentRoleName',
+        'AgentInstanceProfileName',
       ]),
     );
   });
