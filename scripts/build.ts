@@ -33,6 +33,8 @@ export interface BuildOptions {
   entryPoints: Record<string, string>;
   /** Where the bundles go; default root/dist. Must be one folder below root (see above). */
   outdir?: string;
+  /** Also write the self-contained agent, AGENT_BUNDLE_NAME (`npm run build` does). */
+  agentBundle?: boolean;
 }
 
 export const PROGRAMS: Record<string, string> = { cairn: 'cli/main.ts', 'cairn-agent': 'edge-agent/transport/main.ts' };
@@ -174,7 +176,7 @@ export async function build(options: BuildOptions): Promise<string[]> {
         throw new Error(`build: ${file} resolves a path from import.meta.url but is not one folder below the root, so it would not find it from dist/`);
       }
     }
-    await buildAgentBundle(root, join(staging, AGENT_BUNDLE_NAME));
+    if (options.agentBundle) await buildAgentBundle(root, join(staging, AGENT_BUNDLE_NAME));
     // The manifest is written last: a staging directory without one is never taken for a build.
     const manifest = { format: MANIFEST_FORMAT, inputs: Object.fromEntries(inputs.map((file) => [file, fingerprint(join(root, file))])) };
     writeFileSync(join(staging, MANIFEST_NAME), `${JSON.stringify(manifest, null, 1)}\n`);
@@ -202,6 +204,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     process.exit(0);
   }
   const started = performance.now();
-  const inputs = await build({ root, entryPoints: PROGRAMS });
-  console.log(`built ${Object.keys(PROGRAMS).map((p) => `dist/${p}.js`).join(', ')} from ${inputs.length} files in ${Math.round(performance.now() - started)} ms`);
+  const inputs = await build({ root, entryPoints: PROGRAMS, agentBundle: true });
+  console.log(`built ${[...Object.keys(PROGRAMS).map((p) => `dist/${p}.js`), `dist/${AGENT_BUNDLE_NAME}`].join(', ')} from ${inputs.length} files in ${Math.round(performance.now() - started)} ms`);
 }

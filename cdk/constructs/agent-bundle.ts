@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Token } from 'aws-cdk-lib';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 
@@ -56,8 +56,12 @@ export class AgentBundle extends Construct {
     this.fileName = path.posix.basename(this.asset.s3ObjectKey);
   }
 
-  /** Lets the agent's hosts download it (the assets bucket is the bootstrap's, not Cairn's). */
+  /**
+   * Lets the agent's hosts download it: s3:GetObject on this one object. The
+   * assets bucket is the CDK bootstrap's, shared with every stack of the
+   * environment, so not Asset.grantRead (GetObject*, GetBucket*, List* on all of it).
+   */
   grantRead(role: iam.IGrantable): void {
-    this.asset.grantRead(role);
+    iam.Grant.addToPrincipal({ grantee: role, actions: ['s3:GetObject'], resourceArns: [this.asset.bucket.arnForObjects(this.asset.s3ObjectKey)] });
   }
 }

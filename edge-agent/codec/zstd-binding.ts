@@ -37,8 +37,10 @@ let binding: typeof ZstdBinding | undefined;
 /** The loaded binding; status 219 naming the package when it cannot be loaded. */
 export function zstdBinding(): typeof ZstdBinding {
   if (binding) return binding;
+  const path = zstdBindingPath();
   try {
-    binding = createRequire(import.meta.url)(SPECIFIER) as typeof ZstdBinding;
+    // Required by its resolved path: a package resolved as ESM resolves it (import.meta.resolve), CommonJS loads the addon.
+    binding = createRequire(path)(path) as typeof ZstdBinding;
   } catch (error) {
     throw missing(error);
   }
