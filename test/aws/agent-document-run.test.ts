@@ -53,6 +53,12 @@ describe('the agent bundle', () => {
       rmSync(empty, { recursive: true, force: true });
     }
   });
+
+  it('refuses to run a task without a region, saying how to give one (it could not even report its failure)', () => {
+    const result = spawnSync(process.execPath, [bundle, 'run-task', '--task-token', 't', '--command', '{}'], { cwd: work, env: bareEnv({}), encoding: 'utf8' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('cairn-agent: no AWS region: pass --region');
+  });
 });
 
 /**
