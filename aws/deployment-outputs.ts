@@ -64,3 +64,28 @@ export async function resolveDeployment(lookup: DeploymentLookup, env: NodeJS.Pr
     cfn.destroy();
   }
 }
+
+/** Environment variable naming the agent role without asking CloudFormation. */
+export const AGENT_ROLE_ENV = 'CAIRN_AGENT_ROLE_NAME';
+
+/**
+ * The agent role's name (stack output AgentRoleName), for hybrid
+ * activations: CAIRN_AGENT_ROLE_NAME when set, else the stack's output.
+ * Status 20 naming the variable when neither gives it.
+ */
+export async function resolveAgentRoleName(lookup: DeploymentLookup, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  if (env[AGENT_ROLE_ENV]) return env[AGENT_ROLE_ENV];
+  const stackName = lookup.stack ?? 'CairnStack';
+  const cfn = new CloudFormationClient({ region: lookup.region, endpoint: lookup.endpoint, profile: lookup.profile });
+  let value: string | undefined;
+  try {
+    const stack = (await cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
+    value = stack?.Outputs?.find((o) => o.OutputKey === 'AgentRoleName')?.OutputValue;
+  } catch (error) {
+    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `cannot read stack ${stackName}: set ${AGENT_ROLE_ENV} or deploy with cdk deploy`, { cause: error });
+  } finally {
+    cfn.destroy();
+  }
+  if (!value) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `stack ${stackName} has no output AgentRoleName; set ${AGENT_ROLE_ENV}`);
+  return value;
+}

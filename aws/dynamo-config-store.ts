@@ -2,16 +2,17 @@ import { DeleteCommand, GetCommand, PutCommand, paginateQuery, type DynamoDBDocu
 import { ValidationError } from '#core/errors.ts';
 import { byCodePoint } from '#core/code-point-order.ts';
 import { settingJson, type ConfigStore } from '#core/ports/config-store.ts';
+import type { Client } from '#core/model/client.ts';
 import type { Policy } from '#core/model/policy.ts';
 import type { StorageUnit } from '#core/model/storage-unit.ts';
 import { dynamoFailure, parseDocument, type DynamoStoreOptions } from './dynamo-support.ts';
 
-type Kind = 'POLICY' | 'STU' | 'SETTING';
+type Kind = 'POLICY' | 'STU' | 'SETTING' | 'CLIENT';
 
 /**
  * ConfigStore on the Config table.
  *
- * Item layout: `{ pk: 'POLICY' | 'STU' | 'SETTING', sk: name, json }` where
+ * Item layout: `{ pk: 'POLICY' | 'STU' | 'SETTING' | 'CLIENT', sk: name, json }` where
  * `json` is the value exactly as put, serialised as JSON (so nothing depends on
  * the document client's marshalling options, and a value comes back as it went in).
  * One partition per kind keeps "all policies sorted by name" a single Query.
@@ -37,13 +38,8 @@ export class DynamoConfigStore implements ConfigStore {
     return this.#list<Policy>('POLICY');
   }
 
-  async deletePolicy(name: string): Promise<boolean> {
-    try {
-      const out = await this.#client.send(new DeleteCommand({ TableName: this.#table, Key: { pk: 'POLICY', sk: name }, ReturnValues: 'ALL_OLD' }));
-      return out.Attributes !== undefined;
-    } catch (error) {
-      throw dynamoFailure('DeleteItem', this.#table, error);
-    }
+  deletePolicy(name: string): Promise<boolean> {
+    return this.#delete('POLICY', name);
   }
 
   putStorageUnit(unit: StorageUnit): Promise<void> {
@@ -58,6 +54,22 @@ export class DynamoConfigStore implements ConfigStore {
     return this.#list<StorageUnit>('STU');
   }
 
+  putClient(client: Client): Promise<void> {
+    return this.#put('CLIENT', client.name, client);
+  }
+
+  getClient(name: string): Promise<Client | undefined> {
+    return this.#get<Client>('CLIENT', name);
+  }
+
+  listClients(): Promise<Client[]> {
+    return this.#list<Client>('CLIENT');
+  }
+
+  deleteClient(name: string): Promise<boolean> {
+    return this.#delete('CLIENT', name);
+  }
+
   getSetting(key: string): Promise<unknown> {
     return this.#get<unknown>('SETTING', key);
   }
@@ -66,6 +78,15 @@ export class DynamoConfigStore implements ConfigStore {
     if (settingJson(key, value) !== undefined) return this.#put('SETTING', key, value);
     try {
       await this.#client.send(new DeleteCommand({ TableName: this.#table, Key: { pk: 'SETTING', sk: key } }));
+    } catch (error) {
+      throw dynamoFailure('DeleteItem', this.#table, error);
+    }
+  }
+
+  async #delete(kind: Kind, name: string): Promise<boolean> {
+    try {
+      const out = await this.#client.send(new DeleteCommand({ TableName: this.#table, Key: { pk: kind, sk: name }, ReturnValues: 'ALL_OLD' }));
+      return out.Attributes !== undefined;
     } catch (error) {
       throw dynamoFailure('DeleteItem', this.#table, error);
     }

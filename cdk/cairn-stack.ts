@@ -5,6 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { tableEnvVar, tableNames } from '#aws/tables.ts';
+import { AgentBundle } from './constructs/agent-bundle.ts';
 import { AgentDocument } from './constructs/agent-document.ts';
 import { AgentGrantsFunction } from './constructs/agent-grants-function.ts';
 import { AgentRole } from './constructs/agent-role.ts';
@@ -51,7 +52,9 @@ export class CairnStack extends Stack {
     const broker = new BrokerFunction(this, 'Broker', functionProps);
     const catalog = new CatalogFunction(this, 'Catalog', functionProps);
 
-    const agentDocument = new AgentDocument(this, 'AgentDocument');
+    // The agent as one file, fetched and checked by the document on each host (cdk/constructs/agent-bundle.ts).
+    const agentBundle = new AgentBundle(this, 'AgentBundle');
+    const agentDocument = new AgentDocument(this, 'AgentDocument', { bundle: agentBundle, jobsTable: tables.jobs.tableName });
     const backupJob = new BackupJobStateMachine(this, 'BackupJob', {
       definitionPath: props.backupJobDefinitionPath ?? path.join(projectRoot, 'statemachines', 'backup-job.asl.json'),
       jobsFunction: jobs.function,
@@ -66,6 +69,7 @@ export class CairnStack extends Stack {
     const agent = new AgentRole(this, 'Agent', { jobsTable: tables.jobs, imageBucket: images.bucket, imageKey: images.key });
     // Writes each agent instance's client image prefixes into the agent role's grant policies.
     const agentGrants = new AgentGrantsFunction(this, 'AgentGrants', { ...functionProps, grantPolicies: agent.grantPolicies });
+    agentBundle.grantRead(agent.role);
 
     // Completion reports (savegroup completion). Its own key, so that being able
     // to publish a report never implies being able to decrypt backup images.
@@ -87,7 +91,8 @@ export class CairnStack extends Stack {
     new CfnOutput(this, 'SchedulerFunctionName', { value: schedulerTick.function.functionName, description: 'the scheduler tick (aws lambda invoke to tick now)' });
     new CfnOutput(this, 'AgentDocumentName', { value: agentDocument.documentName });
     new CfnOutput(this, 'AgentRoleArn', { value: agent.role.roleArn });
-    new CfnOutput(this, 'AgentRoleName', { value: agent.role.roleName, description: 'for aws ssm create-activation --iam-role' });
+    new CfnOutput(this, 'AgentRoleName', { value: agent.role.roleName, description: 'the role of hybrid activations (cairn --aws agent activate)' });
+    new CfnOutput(this, 'AgentInstanceProfileName', { value: agent.instanceProfile.instanceProfileName, description: 'for EC2 instances that run the agent' });
     new CfnOutput(this, 'AgentGrantsFunctionName', { value: agentGrants.function.functionName, description: 'rewrites the agent grants from the client mapping (aws lambda invoke after the first deploy)' });
     new CfnOutput(this, 'ReportsTopicArn', { value: reports.topicArn });
   }

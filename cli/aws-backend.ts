@@ -9,6 +9,7 @@ import { SfnExecutionStarter } from '#aws/sfn-execution-starter.ts';
 import { describeExecution, executionArnOf } from '#aws/sfn-execution-status.ts';
 import { readJobUsage, regionOfArn } from '#aws/job-usage-reader.ts';
 import { systemClock } from '#lambdas/system-clock.ts';
+import { requireAgentInstance } from '#core/clients/agent-instance.ts';
 import type { Backend, GlobalOptions } from './backend-interface.ts';
 import { followBackup } from './follow-backup.ts';
 
@@ -23,9 +24,10 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
   const client = clients.documents;
   const jobs = new DynamoJobStore({ client, tableName: deployment.jobsTable });
   const starter = new SfnExecutionStarter({ client: clients.sfn, stateMachineArn: deployment.stateMachineArn, clock: systemClock });
+  const config = new DynamoConfigStore({ client, tableName: deployment.configTable });
   return {
     kind: 'aws',
-    config: new DynamoConfigStore({ client, tableName: deployment.configTable }),
+    config,
     jobs,
     catalog: new DynamoCatalogStore({ client, tableName: deployment.catalogTable }),
     media: new DynamoMediaStore({ client, tableName: deployment.mediaTable }),
@@ -35,6 +37,9 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
       usage: (job) => readJobUsage(job, { jobs, sfn: clients.sfn, stateMachineArn: deployment.stateMachineArn, executionName: job.owner?.startsWith('cli:') ? executionNameOfOwner(job.owner) : undefined }),
     },
     async runBackup(request, hooks) {
+      // Refused before any execution starts: a client no agent serves would only fail later, in the broker (status 48 too).
+      const policy = typeof request.policy === 'string' ? await config.getPolicy(request.policy) : undefined;
+      await requireAgentInstance(config, request.client as string, policy);
       const owner = `cli:${request.client as string}:${Date.now()}`;
       const name = executionNameOfOwner(owner);
       // The name carries this call's client and instant, so the execution of that name is this call's whatever

@@ -1,9 +1,11 @@
 import { settingJson, type ConfigStore } from '#core/ports/config-store.ts';
+import type { Client } from '#core/model/client.ts';
 import type { Policy } from '#core/model/policy.ts';
 import type { StorageUnit } from '#core/model/storage-unit.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
 
-type Kind = 'POLICY' | 'STU' | 'SETTING';
+// One table of (kind, name, value) rows: a new kind (CLIENT) needs no schema change and no migration.
+type Kind = 'POLICY' | 'STU' | 'SETTING' | 'CLIENT';
 
 export class SqliteConfigStore implements ConfigStore {
   readonly #db: SqliteDatabase;
@@ -44,6 +46,18 @@ export class SqliteConfigStore implements ConfigStore {
   }
   async listStorageUnits(): Promise<StorageUnit[]> {
     return this.#list('STU');
+  }
+  async putClient(client: Client): Promise<void> {
+    this.#put('CLIENT', client.name, client);
+  }
+  async getClient(name: string): Promise<Client | undefined> {
+    return this.#get('CLIENT', name);
+  }
+  async listClients(): Promise<Client[]> {
+    return this.#list('CLIENT');
+  }
+  async deleteClient(name: string): Promise<boolean> {
+    return this.#db.prepare("DELETE FROM config WHERE kind = 'CLIENT' AND name = ?").run(name).changes > 0;
   }
   async getSetting(key: string): Promise<unknown> {
     return this.#get('SETTING', key);

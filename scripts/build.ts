@@ -16,6 +16,10 @@
 // file relative to itself (`new URL('../package.json', import.meta.url)`,
 // local/asl-definition.ts's statemachines/backup-job.asl.json) finds the
 // same file from dist/; the build refuses a module that does so from deeper.
+//
+// The agent also ships as ONE self-contained file, dist/cairn-agent.mjs
+// (buildAgentBundle below): what the stack publishes as an asset and the SSM
+// document runs on a host that has Node and nothing else.
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -29,6 +33,8 @@ export interface BuildOptions {
   entryPoints: Record<string, string>;
   /** Where the bundles go; default root/dist. Must be one folder below root (see above). */
   outdir?: string;
+  /** Also write the self-contained agent, AGENT_BUNDLE_NAME (`npm run build` does). */
+  agentBundle?: boolean;
 }
 
 export const PROGRAMS: Record<string, string> = { cairn: 'cli/main.ts', 'cairn-agent': 'edge-agent/transport/main.ts' };
@@ -83,6 +89,52 @@ function externals(root: string): string[] {
   return [...Object.keys(dependencies), ...Object.keys(devDependencies)].filter((name) => !BUNDLED_PACKAGES.has(name)).flatMap((name) => [name, `${name}/*`]);
 }
 
+/** The self-contained agent's file name (in dist/, and on the host under the SSM document's directory). */
+export const AGENT_BUNDLE_NAME = 'cairn-agent.mjs';
+
+/**
+ * Native addons the agent bundle cannot inline. zstd-napi is loaded on first
+ * use only (edge-agent/codec/zstd-binding.ts: a host without it runs every
+ * uncompressed storage unit and gets status 219 naming the package for a
+ * compressed one). better-sqlite3 is the standalone runtime's and must never
+ * reach the agent: the build fails if anything in its graph imports it.
+ */
+const AGENT_EXTERNALS = ['zstd-napi', 'zstd-napi/*'];
+const AGENT_FORBIDDEN = /(^|[\\/])node_modules[\\/](better-sqlite3|tsx|aws-cdk-lib|aws-local-stepfunctions)[\\/]/;
+
+/**
+ * The edge agent as one ESM file with every JavaScript dependency inlined
+ * (AWS SDK, commander, zod, tar-stream, ...): no splitting, no node_modules,
+ * no source map file (stack traces name the bundled functions, which keepNames
+ * preserves, and the code is not minified). `node cairn-agent.mjs --help` works from any
+ * directory. The banner gives the inlined CommonJS packages (the AWS SDK) a
+ * real `require` for Node built-ins, which ESM lacks.
+ */
+export async function buildAgentBundle(root: string, outfile: string): Promise<void> {
+  const result = await esbuild.build({
+    absWorkingDir: root,
+    // The entry runs the agent's main, as bin/cairn-agent.js does for the dist/ build.
+    stdin: { contents: "import { main } from './edge-agent/transport/main.ts';\nawait main(process.argv);\n", resolveDir: root, sourcefile: 'cairn-agent-entry.ts', loader: 'ts' },
+    outfile,
+    bundle: true,
+    splitting: false,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: AGENT_EXTERNALS,
+    keepNames: true,
+    // Not minified: the reader thread runs `readerThreadMain.toString()` with a `__name` helper of its own
+    // (edge-agent/reader/reader-thread.ts), which renamed identifiers would break.
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'warning',
+    banner: { js: "import { createRequire as __cairnCreateRequire } from 'node:module'; const require = __cairnCreateRequire(import.meta.url);" },
+    plugins: [zodLocalesEnglishOnly],
+  });
+  const forbidden = Object.keys(result.metafile.inputs).filter((input) => AGENT_FORBIDDEN.test(input));
+  if (forbidden.length > 0) throw new Error(`build: the agent bundle must not contain ${forbidden.slice(0, 3).join(', ')}: something in edge-agent imports the standalone runtime or a devDependency`);
+}
+
 /** Files outside the bundle's inputs whose change changes the bundle. */
 const CONFIG_FILES = ['package.json', 'tsconfig.json', 'scripts/build.ts'];
 
@@ -124,6 +176,7 @@ export async function build(options: BuildOptions): Promise<string[]> {
         throw new Error(`build: ${file} resolves a path from import.meta.url but is not one folder below the root, so it would not find it from dist/`);
       }
     }
+    if (options.agentBundle) await buildAgentBundle(root, join(staging, AGENT_BUNDLE_NAME));
     // The manifest is written last: a staging directory without one is never taken for a build.
     const manifest = { format: MANIFEST_FORMAT, inputs: Object.fromEntries(inputs.map((file) => [file, fingerprint(join(root, file))])) };
     writeFileSync(join(staging, MANIFEST_NAME), `${JSON.stringify(manifest, null, 1)}\n`);
@@ -142,7 +195,15 @@ export async function build(options: BuildOptions): Promise<string[]> {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+  // `build.ts --agent-bundle FILE`: only the agent bundle, where the CDK app asks for it (cdk/constructs/agent-bundle.ts).
+  const agentOnly = process.argv.indexOf('--agent-bundle');
+  if (agentOnly >= 0) {
+    const outfile = process.argv[agentOnly + 1];
+    if (!outfile) throw new Error('build: --agent-bundle needs a file name');
+    await buildAgentBundle(root, outfile);
+    process.exit(0);
+  }
   const started = performance.now();
-  const inputs = await build({ root, entryPoints: PROGRAMS });
-  console.log(`built ${Object.keys(PROGRAMS).map((p) => `dist/${p}.js`).join(', ')} from ${inputs.length} files in ${Math.round(performance.now() - started)} ms`);
+  const inputs = await build({ root, entryPoints: PROGRAMS, agentBundle: true });
+  console.log(`built ${[...Object.keys(PROGRAMS).map((p) => `dist/${p}.js`), `dist/${AGENT_BUNDLE_NAME}`].join(', ')} from ${inputs.length} files in ${Math.round(performance.now() - started)} ms`);
 }

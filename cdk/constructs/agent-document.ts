@@ -1,5 +1,7 @@
+import { Stack, Token } from 'aws-cdk-lib';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import type { AgentBundle } from './agent-bundle.ts';
 
 export const AGENT_DOCUMENT_NAME = 'Cairn-RunBackupTask';
 
@@ -16,6 +18,34 @@ export const AGENT_SCRIPT_TIMEOUT_SECONDS = 172_800;
  * fallback below safe.
  */
 export const SINGLE_LINE_PATTERN = '^[^\\r\\n]+$';
+
+/**
+ * Where the document puts the agent on the host: the download step's
+ * destination and the script step's working directory (the script refers to
+ * the file relative to it, so a test can run the script in a temp directory).
+ */
+export const AGENT_DIRECTORY = '/var/lib/cairn-agent/';
+
+/** What the script needs to know about the stack, all fixed at synth (CloudFormation tokens in the stack). */
+export interface AgentRunConfig {
+  /** The agent file's name in AGENT_DIRECTORY: the basename of the asset's S3 key. */
+  readonly fileName: string;
+  /** sha256 (hex) of the bundle the stack published, computed at synth from the built file. */
+  readonly sha256: string;
+  /** The stack's region: the agent's SDK clients use it (SSM does not set AWS_REGION for the script). */
+  readonly region: string;
+  /** The Jobs table the agent records progress on and reads cancellation from. */
+  readonly jobsTable: string;
+}
+
+/** Values that are written into the script between single quotes: a token (resolved by CloudFormation) or a plain name. */
+const SAFE_LITERAL = /^[A-Za-z0-9._-]+$/;
+
+function literal(name: string, value: string): string {
+  // Region and table names resolved by CloudFormation are [A-Za-z0-9._-] by AWS's own rules.
+  if (!Token.isUnresolved(value) && !SAFE_LITERAL.test(value)) throw new Error(`agent document: ${name} ${JSON.stringify(value)} may only hold letters, digits, '.', '_' and '-'`);
+  return `'${value}'`;
+}
 
 /**
  * The script the document runs, one array entry per line.
@@ -35,9 +65,20 @@ export const SINGLE_LINE_PATTERN = '^[^\\r\\n]+$';
  *   line equal to the delimiter, and allowedPattern keeps every value on a single
  *   line, so no value can end it early.
  *
+ * The stack's own values (file name, checksum, region, table) are fixed at
+ * synth and written single-quoted; `literal` refuses any that could end the quote.
+ *
+ * Before running anything it checks Node (the bundle targets Node 20) and the
+ * file's sha256 against the one the stack published, so a file changed on the
+ * host, or one of another version, is never run. What it cannot do on those
+ * failures is end the task token (that needs the agent): SSM records the
+ * command as failed with the message on stderr, and the Stream state's
+ * HeartbeatSeconds ends the job.
+ *
  * POSIX sh only: SSM runs the script with /bin/sh, which may be dash.
  */
-export function agentScript(): string[] {
+export function agentScript(config: AgentRunConfig): string[] {
+  if (!/^[0-9a-f]{64}$/.test(config.sha256)) throw new Error(`agent document: ${JSON.stringify(config.sha256)} is not a sha256 in hex`);
   return [
     'set -eu',
     '# SSM Agent < 3.3.2746.0 does not export SSM_<parameter>: fall back to the textual value,',
@@ -52,12 +93,24 @@ export function agentScript(): string[] {
     '{{ command }}',
     'CAIRN_COMMAND_END',
     'fi',
-    'exec cairn-agent run-task --task-token "$SSM_taskToken" --command "$SSM_command"',
+    `agent=./${literal('file name', config.fileName)}`,
+    "if ! command -v node >/dev/null 2>&1; then echo 'cairn: node is not on PATH: the Cairn agent needs Node.js 20 or later on this host' >&2; exit 127; fi",
+    "if ! node -e 'process.exit(Number(process.versions.node.split(\".\")[0]) >= 20 ? 0 : 1)'; then echo \"cairn: node $(node --version) is too old: the Cairn agent needs Node.js 20 or later\" >&2; exit 1; fi",
+    'if [ ! -f "$agent" ]; then echo "cairn: $agent is missing in $(pwd): the download step did not place the agent" >&2; exit 1; fi',
+    "if ! command -v sha256sum >/dev/null 2>&1; then echo 'cairn: sha256sum is not on PATH: it checks the agent before it runs (coreutils or busybox)' >&2; exit 127; fi",
+    'set -- $(sha256sum "$agent")',
+    `if [ "$1" != '${config.sha256}' ]; then echo "cairn: $agent has sha256 $1, not the ${config.sha256} this stack published: refusing to run it" >&2; exit 1; fi`,
+    `exec node "$agent" run-task --task-token "$SSM_taskToken" --command "$SSM_command" --region ${literal('region', config.region)} --jobs-table ${literal('jobs table', config.jobsTable)}`,
   ];
 }
 
-/** The Command document's content (schema 2.2). */
-export function agentDocumentContent(): Record<string, unknown> {
+/** Where the download step fetches the agent from: the asset's object, by its HTTPS URL (aws:downloadContent's S3 source). */
+export interface AgentSource {
+  readonly httpUrl: string;
+}
+
+/** The Command document's content (schema 2.2): download the agent, then check and run it. */
+export function agentDocumentContent(config: AgentRunConfig, source: AgentSource): Record<string, unknown> {
   return {
     schemaVersion: '2.2',
     description:
@@ -78,28 +131,51 @@ export function agentDocumentContent(): Record<string, unknown> {
     },
     mainSteps: [
       {
+        // With the instance's own credentials (the agent role: read access to this asset only); the host needs no AWS CLI.
+        action: 'aws:downloadContent',
+        name: 'downloadAgent',
+        precondition: { StringEquals: ['platformType', 'Linux'] },
+        inputs: {
+          sourceType: 'S3',
+          sourceInfo: JSON.stringify({ path: source.httpUrl }),
+          destinationPath: AGENT_DIRECTORY,
+        },
+      },
+      {
         action: 'aws:runShellScript',
         name: 'runBackupTask',
         precondition: { StringEquals: ['platformType', 'Linux'] },
         inputs: {
           timeoutSeconds: String(AGENT_SCRIPT_TIMEOUT_SECONDS),
-          runCommand: agentScript(),
+          workingDirectory: AGENT_DIRECTORY,
+          runCommand: agentScript(config),
         },
       },
     ],
   };
 }
 
+export interface AgentDocumentProps {
+  /** The agent bundle the document fetches and runs. */
+  readonly bundle: AgentBundle;
+  /** The Jobs table name, passed to the agent. */
+  readonly jobsTable: string;
+}
+
 /**
  * The SSM Command document the Stream state sends (ssm:sendCommand.waitForTaskToken)
  * to the agent's managed instance: Cairn's replacement for PBX/vnetd, with no
- * inbound port on the host.
+ * inbound port on the host. Each stack version's document names the agent
+ * bundle of that version (asset key and sha256), so a host always runs the
+ * agent that matches the workflow that sent the command.
  */
 export class AgentDocument extends Construct {
   readonly documentName: string;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: AgentDocumentProps) {
     super(scope, id);
+    const { bundle } = props;
+    const config: AgentRunConfig = { fileName: bundle.fileName, sha256: bundle.sha256, region: Stack.of(this).region, jobsTable: props.jobsTable };
     const document = new ssm.CfnDocument(this, 'Document', {
       name: AGENT_DOCUMENT_NAME,
       documentType: 'Command',
@@ -109,7 +185,7 @@ export class AgentDocument extends Construct {
       // A named document cannot be replaced in place; new content becomes a new
       // (default) version instead.
       updateMethod: 'NewVersion',
-      content: agentDocumentContent(),
+      content: agentDocumentContent(config, { httpUrl: bundle.asset.httpUrl }),
     });
     this.documentName = document.ref;
   }

@@ -12,9 +12,12 @@ export interface AgentRoleProps {
 }
 
 /**
- * The role of on-premise edge agents: hosts registered with an SSM hybrid
- * activation (`aws ssm create-activation --iam-role <AgentRoleName>`) run with
- * its credentials. It may report on its task, record progress on job records
+ * The role of edge agents, on premise and on EC2 alike. On-premise hosts
+ * registered with an SSM hybrid activation (`cairn --aws agent activate`,
+ * which calls CreateActivation with this role) run with its credentials,
+ * which SSM hands them; EC2 instances get the same role through
+ * `instanceProfile` (stack output AgentInstanceProfileName), so an EC2 client
+ * is managed by SSM and runs the agent exactly as a hybrid one does. It may report on its task, record progress on job records
  * (those attributes only), and write, read and remove the image objects of the
  * clients assigned to its instance (grantPolicies); it cannot
  * read the catalog, the config or other tables, read job records, delete an
@@ -37,22 +40,30 @@ export class AgentRole extends Construct {
   readonly role: iam.Role;
   /** The managed policies the agent-grants function writes the per-instance S3 grants into, in slot order. */
   readonly grantPolicies: readonly iam.ManagedPolicy[];
+  /** For EC2 instances that run the agent: attach it at launch or with `aws ec2 associate-iam-instance-profile`. */
+  readonly instanceProfile: iam.InstanceProfile;
 
   constructor(scope: Construct, id: string, props: AgentRoleProps) {
     super(scope, id);
     const stack = Stack.of(this);
 
     this.role = new iam.Role(this, 'Role', {
-      description: 'Cairn edge agents on SSM hybrid-activated hosts',
-      // Confused-deputy guard: only SSM acting for this account and region may assume it.
-      assumedBy: new iam.ServicePrincipal('ssm.amazonaws.com', {
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': stack.account },
-          ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:ssm:${stack.region}:${stack.account}:*` },
-        },
-      }),
+      description: 'Cairn edge agents on SSM hybrid-activated hosts and EC2 instances',
+      assumedBy: new iam.CompositePrincipal(
+        // Hybrid activations. Confused-deputy guard: only SSM acting for this account and region may assume it.
+        new iam.ServicePrincipal('ssm.amazonaws.com', {
+          conditions: {
+            StringEquals: { 'aws:SourceAccount': stack.account },
+            ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:ssm:${stack.region}:${stack.account}:*` },
+          },
+        }),
+        // EC2 instances launched with the instance profile below. EC2 assumes an instance
+        // profile's role for the instance itself; who may attach it is governed by iam:PassRole.
+        new iam.ServicePrincipal('ec2.amazonaws.com'),
+      ),
       managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
     });
+    this.instanceProfile = new iam.InstanceProfile(this, 'InstanceProfile', { role: this.role });
 
     // The Service Authorization Reference lists no resource type for these three
     // actions, so IAM only honours Resource "*" for them (a statement naming the

@@ -74,15 +74,16 @@ export class BackupJobStateMachine extends Construct {
 
     // sendCommand.waitForTaskToken: SendCommand is authorized against the
     // document and against every target instance, so both are listed. Agents
-    // register through SSM hybrid activations with the agent role
-    // (agent-role.ts), so every target is a managed instance (mi-...); the
-    // stack gives no EC2 instance a way to run the agent.
+    // run on hybrid-activated hosts (managed-instance/mi-...) and on EC2
+    // instances launched with the agent role's instance profile (ec2
+    // instance/i-...), agent-role.ts.
     this.stateMachine.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['ssm:SendCommand'],
         resources: [
           Arn.format({ service: 'ssm', resource: 'document', resourceName: props.agentDocumentName }, stack),
           Arn.format({ service: 'ssm', resource: 'managed-instance', resourceName: '*' }, stack),
+          Arn.format({ service: 'ec2', resource: 'instance', resourceName: '*' }, stack),
         ],
       }),
     );

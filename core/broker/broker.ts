@@ -14,13 +14,25 @@ import { StatusCode } from '../status-codes.ts';
 import { makeBackupId } from '../ids.ts';
 import { resourceRetrySeconds, waitingSince } from './resource-retry.ts';
 import { loadSettings } from '../settings.ts';
+import { requireAgentInstance } from '../clients/agent-instance.ts';
 
 export interface BrokerDeps {
   config: ConfigStore;
   jobs: JobStore;
   media: MediaStore;
   catalog: CatalogStore;
+  /**
+   * Where agents run. `managed-instances` (the cloud runtime, lambdas/broker.ts):
+   * each client's SSM managed instance (core/clients/agent-instance.ts), and a
+   * client with none fails with status 48 before anything is sent. `in-process`
+   * (the default; the standalone runtime): the agent runs in this process and
+   * the instance is IN_PROCESS_AGENT.
+   */
+  agents?: 'managed-instances' | 'in-process';
 }
+
+/** The standalone runtime's agent: the one in its own process (never an SSM target). */
+export const IN_PROCESS_AGENT = 'local';
 
 export type ReserveDecision =
   /** Granted: the command the Stream state sends the agent (`$.reservation.command`), and where to. */
@@ -45,6 +57,10 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
     throw new CairnError(StatusCode.BACKUP_WINDOW_CLOSED, `job ${jobId} was still queued when its window closed at ${job.windowEnd}${job.waitingReason ? ` (${job.waitingReason})` : ''}`);
   }
 
+  // Before anything is reserved or claimed: a client no agent serves fails (48) holding nothing.
+  const policy = job.policy ? await deps.config.getPolicy(job.policy) : undefined;
+  const agentInstanceId = deps.agents === 'managed-instances' ? await requireAgentInstance(deps.config, job.client, policy) : IN_PROCESS_AGENT;
+
   const result = await deps.media.reserve({ jobId, resources: backupResources(unit), at: now });
   if (!result.granted) {
     const reason = `waiting for ${WAITING_FOR[result.refused.kind]}: ${result.reason}`;
@@ -66,8 +82,6 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
   if (level !== active.level || base?.backupId !== active.baseBackupId) {
     await updateJobOfKind(deps.jobs, jobId, 'backup', (j) => ({ ...j, level, baseBackupId: base?.backupId }));
   }
-  const policy = job.policy ? await deps.config.getPolicy(job.policy) : undefined;
-  const agentInstanceId = policy?.clients.find((c) => c.name === job.client)?.agentInstanceId ?? 'local';
   return {
     granted: true,
     agentInstanceId,

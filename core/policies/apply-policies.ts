@@ -3,6 +3,7 @@ import type { ConfigStore } from '../ports/config-store.ts';
 import { ValidationError } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { describeIssues } from '../validation.ts';
+import { policyInstanceConflicts } from '../clients/agent-instance.ts';
 
 export interface ApplyResult {
   policy: string;
@@ -33,6 +34,8 @@ export async function applyPolicies(config: ConfigStore, documents: readonly unk
     policies.push(parsed.data);
   });
   if (documents.length === 0) problems.push('(root): the file holds no policy');
+  // A policy client's agentInstanceId must agree with the client's mapping (core/clients/agent-instance.ts).
+  for (const policy of policies) problems.push(...(await policyInstanceConflicts(config, policy)).map((p) => `policy ${policy.name}: ${p}`));
   if (problems.length > 0) throw new ValidationError('policy file rejected, nothing was changed', problems, { statusCode: StatusCode.INVALID_POLICY });
 
   const results: ApplyResult[] = [];

@@ -82,3 +82,21 @@ export function policyClientInstances(config: Pick<ConfigStore, 'listPolicies'>)
     },
   };
 }
+
+/**
+ * The mapping as the cloud runtime resolves it (core/clients/agent-instance.ts):
+ * a client's own mapping (`cairn client add NAME --instance ID`) wins, and a
+ * policy client's `agentInstanceId` counts only for a client with no
+ * mapping, so the grants follow exactly the instance backups are sent to.
+ */
+export function configClientInstances(config: Pick<ConfigStore, 'listPolicies' | 'listClients'>): ClientInstanceSource {
+  const fromPolicies = policyClientInstances(config);
+  return {
+    async listClientInstances() {
+      const mapped = await config.listClients();
+      const names = new Set(mapped.map((client) => client.name));
+      const byPolicy = (await fromPolicies.listClientInstances()).filter((entry) => !names.has(entry.client));
+      return [...mapped.map((client) => ({ client: client.name, instanceId: client.instanceId })), ...byPolicy];
+    },
+  };
+}

@@ -1,9 +1,10 @@
+import type { Client } from '../model/client.ts';
 import type { Policy } from '../model/policy.ts';
 import { ValidationError } from '../errors.ts';
 import type { StorageUnit } from '../model/storage-unit.ts';
 
 /**
- * Policies, storage units and global settings (bpconfig). Values are stored
+ * Policies, storage units, clients and global settings (bpconfig). Values are stored
  * whole and returned exactly as put; writers validate before calling.
  * Every method is idempotent and safe to retry.
  */
@@ -20,6 +21,14 @@ export interface ConfigStore {
   getStorageUnit(name: string): Promise<StorageUnit | undefined>;
   /** All storage units, sorted by name. */
   listStorageUnits(): Promise<StorageUnit[]>;
+
+  /** Creates or replaces the client of that name (its managed instance). */
+  putClient(client: Client): Promise<void>;
+  getClient(name: string): Promise<Client | undefined>;
+  /** All clients, sorted by name. */
+  listClients(): Promise<Client[]>;
+  /** True when a client was removed, false when there was none. */
+  deleteClient(name: string): Promise<boolean>;
 
   /** A global setting as JSON, or undefined when never set (or unset). */
   getSetting(key: string): Promise<unknown>;

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import zstd from 'zstd-napi/binding.js';
+import type * as ZstdBinding from 'zstd-napi/binding.js';
 import { fragmentLabel, type Fragment, type FragmentEncoding } from '#core/model/image.ts';
 import type { FragmentSource, TarRange } from '#core/ports/fragment-sink.ts';
 import { readAll } from '#core/ports/object-store.ts';
+import { zstdBinding } from './zstd-binding.ts';
 import { CorruptFragmentError, frameCount, framesCovering, parseSeekTable, seekTableBytes, type FramePlace } from './seek-table.ts';
 
 /** Reads a fragment's stored bytes: all of them, or the byte range [start, end). */
@@ -93,7 +94,7 @@ async function readRange(stored: StoredFragmentReader, fragment: Fragment, encod
   })();
 }
 
-let dctx: InstanceType<typeof zstd.DCtx> | undefined;
+let dctx: InstanceType<typeof ZstdBinding.DCtx> | undefined;
 
 /**
  * The tar bytes of one frame, its checksum verified; 2001 naming the frame
@@ -105,9 +106,10 @@ let dctx: InstanceType<typeof zstd.DCtx> | undefined;
 function decompressFrame(fragment: Fragment, place: FramePlace, frame: Buffer): Buffer {
   const expected = place.tarEnd - place.tarStart;
   const tar = Buffer.allocUnsafe(expected);
+  // Outside the try: a host without zstd-napi is status 219 (zstd-binding.ts), not a corrupt frame.
+  dctx ??= new (zstdBinding().DCtx)();
   let size: number;
   try {
-    dctx ??= new zstd.DCtx();
     size = dctx.decompress(tar, frame);
   } catch (error) {
     throw new CorruptFragmentError(`${frameLabel(fragment, place)} does not decompress: ${error instanceof Error ? error.message : String(error)}`, { cause: error });

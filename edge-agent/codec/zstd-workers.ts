@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { zstdBindingPath } from './zstd-binding.ts';
 
 /**
  * Compresses zstd frames on worker threads, one frame per task, so the
@@ -144,8 +144,8 @@ export class ZstdWorkers {
 
   constructor(size = availableParallelism()) {
     this.#size = Math.max(1, size);
-    // Resolved as a package (not a path next to this file), so it works from the sources and from the dist/ bundle alike.
-    this.#bindingPath = fileURLToPath(import.meta.resolve('zstd-napi/binding.js'));
+    // Found on first use (zstd-binding.ts): the bundled agent may run without it.
+    this.#bindingPath = zstdBindingPath();
   }
 
   /** Workers, hence frames worth keeping in flight to use them all. */

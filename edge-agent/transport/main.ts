@@ -21,12 +21,21 @@ export async function main(argv: string[]): Promise<void> {
     .requiredOption('--task-token <token>', 'the Step Functions task token')
     .requiredOption('--command <json>', 'the agent command envelope as JSON: {"kind":"backup","task":{...}}')
     .option('--jobs-table <name>', 'Jobs table for progress reports', process.env.CAIRN_JOBS_TABLE)
-    .option('--region <region>', 'AWS region', process.env.AWS_REGION)
+    .option('--region <region>', 'AWS region (the SSM document passes the stack\'s; default AWS_REGION)', process.env.AWS_REGION)
     .option('--endpoint <url>', 'AWS endpoint (an emulator)')
     .action(async (options: { taskToken: string; command: string; jobsTable?: string; region?: string; endpoint?: string }) => {
       // The meter counts the task's S3 and DynamoDB requests; they go to the job with its progress (docs/cost.md).
       const meter = new UsageMeter();
       const clients = createAwsClients({ region: options.region, endpoint: options.endpoint, meter });
+      // Without a region the agent could not even report its failure: say so where SSM keeps it (the document passes --region).
+      try {
+        await clients.sfn.config.region();
+      } catch {
+        clients.destroy();
+        process.stderr.write('cairn-agent: no AWS region: pass --region (the SSM document passes the stack\'s) or set AWS_REGION\n');
+        process.exitCode = 1;
+        return;
+      }
       let status: number;
       try {
         status = await runTask(

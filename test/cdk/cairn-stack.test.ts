@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -338,10 +339,11 @@ describe('backup-job state machine', () => {
     expect(actionsOf(send[0]!)).toEqual(['ssm:SendCommand']);
     const arns = JSON.stringify(send[0]!.Resource);
     expect(arns).toContain(':managed-instance/*');
-    // Agents are SSM hybrid-activated (mi-...): no EC2 instance is a target.
-    expect(arns).not.toContain(':ec2:');
+    // EC2 instances with the agent's instance profile are targets too (i-...).
+    expect(arns).toContain(':ec2:');
+    expect(arns).toContain(':instance/*');
     expect(arns).toMatch(/:document\/".*AgentDocument/);
-    expect(asList(send[0]!.Resource)).toHaveLength(2);
+    expect(asList(send[0]!.Resource)).toHaveLength(3);
 
     const other = statements.flatMap(actionsOf).filter((a) => !/^(lambda:InvokeFunction|ssm:SendCommand|logs:.*|xray:.*)$/.test(a));
     expect(other).toEqual([]);
@@ -465,7 +467,7 @@ describe('execution janitor', () => {
 });
 
 describe('edge agent access', () => {
-  it('defines the Cairn-RunBackupTask Command document (schema 2.2, runShellScript, taskToken and command)', () => {
+  it('defines the Cairn-RunBackupTask Command document (schema 2.2, download then runShellScript, taskToken and command)', () => {
     synth.template.hasResourceProperties('AWS::SSM::Document', {
       Name: AGENT_DOCUMENT_NAME,
       DocumentType: 'Command',
@@ -475,9 +477,24 @@ describe('edge agent access', () => {
           taskToken: { type: 'String', interpolationType: 'ENV_VAR' },
           command: { type: 'String', interpolationType: 'ENV_VAR' },
         },
-        mainSteps: [Match.objectLike({ action: 'aws:runShellScript' })],
+        mainSteps: [Match.objectLike({ action: 'aws:downloadContent' }), Match.objectLike({ action: 'aws:runShellScript' })],
       },
     });
+  });
+
+  it('has the document fetch the published agent bundle and check the sha256 of the file built at synth', () => {
+    const [, document] = only('AWS::SSM::Document', 'AgentDocument');
+    const content = JSON.stringify(document.Content);
+    const assets = JSON.parse(fs.readFileSync(path.join(synth.assemblyDir, 'CairnStack.assets.json'), 'utf8')) as { files: Record<string, { source: { path: string }; destinations: Record<string, { objectKey: string }> }> };
+    const bundle = Object.values(assets.files).find((file) => file.source.path.endsWith('.mjs'));
+    expect(bundle, 'the agent bundle is a file asset').toBeDefined();
+    const sha256 = createHash('sha256').update(fs.readFileSync(path.join(synth.assemblyDir, bundle!.source.path))).digest('hex');
+    const objectKey = Object.values(bundle!.destinations)[0]!.objectKey;
+    expect(content).toContain(sha256);
+    expect(content).toContain(objectKey);
+    // The region and the Jobs table come from the stack, not from the host's environment.
+    expect(content).toContain('--region');
+    expect(content).toContain(tableIds().jobs);
   });
 
   it('gives the agent role exactly its task callbacks, its job record and the image key; image objects only through its grant policies', () => {
@@ -490,8 +507,11 @@ describe('edge agent access', () => {
           Principal: { Service: 'ssm.amazonaws.com' },
           Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } }, ArnLike: { 'aws:SourceArn': expect.anything() } },
         },
+        // EC2 instances run the agent through the instance profile.
+        { Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { Service: 'ec2.amazonaws.com' } },
       ],
     });
+    expect(referencedIds(only('AWS::IAM::InstanceProfile', 'Agent')[1].Roles)).toEqual([roleId]);
     expect(JSON.stringify(role.ManagedPolicyArns)).toContain(':iam::aws:policy/AmazonSSMManagedInstanceCore');
 
     const statements = roleStatements(resources, roleId).filter((s) => s.Effect === 'Allow');
@@ -504,10 +524,14 @@ describe('edge agent access', () => {
       'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'progress', 'updatedAt', 'rev', 'state'] },
       StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE', 'UPDATED_NEW'] },
     });
-    // No S3 grant on the role itself: per instance, in the grant policies (test/cdk/agent-grants.test.ts).
-    expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('s3:'))).toEqual([]);
+    // No image-object grant on the role itself: per instance, in the grant policies (below); the one S3 read is the agent bundle.
+    expect(statements.filter((s) => !JSON.stringify(s.Resource).includes('-assets-')).flatMap(actionsOf).filter((a) => a.startsWith('s3:'))).toEqual([]);
     expect(actionsOf(byAction('kms:GenerateDataKey')!).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
-    expect(statements.flatMap(actionsOf)).toHaveLength(3 + 1 + 2);
+    // Reading the agent bundle: GetObject on its one object in the CDK assets bucket (the bootstrap's, shared).
+    const assetRead = statements.filter((s) => JSON.stringify(s.Resource).includes('-assets-'));
+    expect(assetRead.flatMap(actionsOf)).toEqual(['s3:GetObject']);
+    expect(JSON.stringify(assetRead[0]!.Resource)).toMatch(/\/[0-9a-f]{64}\.mjs"/);
+    expect(statements.flatMap(actionsOf)).toHaveLength(3 + 1 + 2 + 1);
   });
 });
 
@@ -518,7 +542,8 @@ describe('agent grants (per-instance image prefixes)', () => {
   it('no policy of the agent role grants image objects outright: every S3 grant is written later, per instance', () => {
     const attached = ofType('AWS::IAM::ManagedPolicy').filter(([, r]) => JSON.stringify(r.Properties?.Roles) === JSON.stringify([{ Ref: agentRoleId() }]));
     const statements = [...roleStatements(resources, agentRoleId()), ...attached.flatMap(([, r]) => asList((r.Properties!.PolicyDocument as { Statement: Statement[] }).Statement))];
-    expect(statements.filter((s) => s.Effect === 'Allow' && actionsOf(s).some((a) => a.startsWith('s3:')))).toEqual([]);
+    // The agent bundle's one object in the CDK assets bucket is the only S3 object the role itself may read.
+    expect(statements.filter((s) => s.Effect === 'Allow' && actionsOf(s).some((a) => a.startsWith('s3:')) && !JSON.stringify(s.Resource).includes('-assets-'))).toEqual([]);
     expect(JSON.stringify(statements)).not.toContain('images/*');
   });
 
@@ -621,6 +646,8 @@ describe('stack outputs', () => {
         'SchedulerFunctionName',
         'AgentDocumentName',
         'AgentRoleArn',
+        'AgentRoleName',
+        'AgentInstanceProfileName',
       ]),
     );
   });

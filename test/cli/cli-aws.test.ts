@@ -28,6 +28,8 @@ describe.skipIf(Boolean(skip))(`the cairn CLI against a deployed stack${skip ? `
     await new DynamoJobStore({ client, tableName: tables.jobs }).create(sampleJob(7, { state: 'DONE', statusCode: 0 }));
     await claimAndCommit(new DynamoCatalogStore({ client, tableName: tables.catalog }), sampleImage('client1', new Date('2026-11-01T01:00:00Z')));
     await new DynamoConfigStore({ client, tableName: tables.config }).putStorageUnit(sampleStorageUnit('disk1'));
+    // A manual backup of a client with no agent instance is refused before it starts (cli-aws-clients.test.ts).
+    await new DynamoConfigStore({ client, tableName: tables.config }).putClient({ name: 'client9', instanceId: 'mi-0123456789abcdef0' });
     env = {
       ...process.env,
       AWS_ACCESS_KEY_ID: 'testing',

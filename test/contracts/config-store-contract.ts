@@ -48,6 +48,33 @@ export function describeConfigStoreContract(adapter: string, open: OpenStore<Con
       expect(await store().getStorageUnit('zdisk')).toEqual(unit);
     });
 
+    it('maps clients to managed instances: put, replace, list sorted by name, remove idempotently', async () => {
+      expect(await store().getClient('web1')).toBeUndefined();
+      await store().putClient({ name: 'web1', instanceId: 'mi-0123456789abcdef0' });
+      await store().putClient({ name: 'db1', instanceId: 'i-0123456789abcdef0' });
+      await store().putClient({ name: 'web1', instanceId: 'mi-00000000000000001' });
+      expect(await store().getClient('web1')).toEqual({ name: 'web1', instanceId: 'mi-00000000000000001' });
+      expect(await store().listClients()).toEqual([
+        { name: 'db1', instanceId: 'i-0123456789abcdef0' },
+        { name: 'web1', instanceId: 'mi-00000000000000001' },
+      ]);
+      expect(await store().deleteClient('web1')).toBe(true);
+      expect(await store().deleteClient('web1')).toBe(false);
+      expect((await store().listClients()).map((c) => c.name)).toEqual(['db1']);
+    });
+
+    it('keeps clients apart from policies, storage units and settings of the same name', async () => {
+      await store().putClient({ name: 'same', instanceId: 'mi-0123456789abcdef0' });
+      await store().putPolicy(samplePolicy('same'));
+      await store().putStorageUnit(sampleStorageUnit('same'));
+      await store().putSetting('same', 1);
+      expect(await store().deletePolicy('same')).toBe(true);
+      expect(await store().getClient('same')).toEqual({ name: 'same', instanceId: 'mi-0123456789abcdef0' });
+      expect(await store().deleteClient('same')).toBe(true);
+      expect(await store().getStorageUnit('same')).toEqual(sampleStorageUnit('same'));
+      expect(await store().getSetting('same')).toBe(1);
+    });
+
     it('stores settings as JSON values', async () => {
       expect(await store().getSetting('jobRetryDelaySeconds')).toBeUndefined();
       await store().putSetting('jobRetryDelaySeconds', 600);

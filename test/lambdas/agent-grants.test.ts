@@ -5,7 +5,7 @@ import { createTables } from '#aws/create-tables.ts';
 import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
 import { IamPolicyVersions } from '#aws/iam-policy-versions.ts';
 import { emptyGrantDocument, type PolicyDocument } from '#core/policies/agent-grants.ts';
-import { policyClientInstances } from '#core/policies/sync-agent-grants.ts';
+import { configClientInstances } from '#core/policies/sync-agent-grants.ts';
 import { readAgentGrantsEnvironment } from '#lambdas/agent-grants-environment.ts';
 import { createAgentGrantsHandler } from '#lambdas/agent-grants-handler.ts';
 import { samplePolicy } from '../contracts/fixtures.ts';
@@ -76,7 +76,7 @@ describe.skipIf(Boolean(skip))(`agent-grants function on the emulator${skip ? ` 
     for (let i = 0; i < 4; i++) policyArns.push(await createPolicy(emulator.endpoint, `${run}-AgentClientGrants${i}`));
     // Wired as lambdas/agent-grants.ts wires it, on recorded clients.
     handler = createAgentGrantsHandler({
-      mapping: policyClientInstances(new DynamoConfigStore({ client: clients.documents, tableName: tables.config })),
+      mapping: configClientInstances(new DynamoConfigStore({ client: clients.documents, tableName: tables.config })),
       policies: new IamPolicyVersions({ partition: 'aws', endpoint: emulator.endpoint, credentials, recorder: log }),
       slots: { partition: 'aws', bucket: BUCKET, policyArns },
     });
@@ -118,6 +118,21 @@ describe.skipIf(Boolean(skip))(`agent-grants function on the emulator${skip ? ` 
     ]);
     const deletes = log.calls.filter((c) => c.action === 'iam:DeletePolicyVersion');
     expect(deletes.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it('follows the client mapping as well as policy clients’ agentInstanceId (as backups are routed)', async () => {
+    await assign('daily', [['db1', A], ['web1', undefined as unknown as string]]);
+    await config.putClient({ name: 'web1', instanceId: A });
+    await config.putClient({ name: 'laptop', instanceId: B });
+    await handler({});
+    const [slot0] = await state();
+    expect(slot0!.document.Statement.map((s) => [s.Condition!.StringLike!['aws:userid'], s.Resource])).toEqual([
+      [`*:${A}`, [`arn:aws:s3:::${BUCKET}/*images/db1/*`, `arn:aws:s3:::${BUCKET}/*images/web1/*`]],
+      [`*:${B}`, [`arn:aws:s3:::${BUCKET}/*images/laptop/*`]],
+    ]);
+    await config.deleteClient('web1');
+    await config.deleteClient('laptop');
+    await handler({});
   });
 
   it('fills further policies as the mapping grows, and empties them again as it shrinks', async () => {

@@ -1,4 +1,5 @@
 import { byCodePoint } from '#core/code-point-order.ts';
+import type { Client } from '#core/model/client.ts';
 import type { Policy } from '#core/model/policy.ts';
 import type { StorageUnit } from '#core/model/storage-unit.ts';
 import { settingJson, type ConfigStore } from '#core/ports/config-store.ts';
@@ -9,6 +10,7 @@ export class MemoryConfigStore implements ConfigStore {
   readonly #policies = new Map<string, Policy>();
   readonly #units = new Map<string, StorageUnit>();
   readonly #settings = new Map<string, string>();
+  readonly #clients = new Map<string, Client>();
 
   async putPolicy(policy: Policy): Promise<void> {
     await io();
@@ -37,6 +39,22 @@ export class MemoryConfigStore implements ConfigStore {
   async listStorageUnits(): Promise<StorageUnit[]> {
     await io();
     return sortedByName(this.#units);
+  }
+  async putClient(client: Client): Promise<void> {
+    await io();
+    this.#clients.set(client.name, stored(client));
+  }
+  async getClient(name: string): Promise<Client | undefined> {
+    await io();
+    return copyOf(this.#clients.get(name));
+  }
+  async listClients(): Promise<Client[]> {
+    await io();
+    return sortedByName(this.#clients);
+  }
+  async deleteClient(name: string): Promise<boolean> {
+    await io();
+    return this.#clients.delete(name);
   }
   async getSetting(key: string): Promise<unknown> {
     await io();

@@ -45,7 +45,7 @@ describe('backup-job.asl.json', () => {
       'taskToken.$': 'States.Array($$.Task.Token)',
       'command.$': 'States.Array(States.JsonToString($.reservation.command))',
     });
-    expect(Object.keys(agentDocumentContent().parameters as object).sort()).toEqual(['command', 'taskToken']);
+    expect(Object.keys(agentDocumentContent({ fileName: 'a.mjs', sha256: '0'.repeat(64), region: 'us-east-1', jobsTable: 'jobs' }, { httpUrl: 'https://example/a.mjs' }).parameters as object).sort()).toEqual(['command', 'taskToken']);
   });
 
   it('uses JSONPath only: no JSONata, no Assign', () => {
