@@ -16,6 +16,8 @@
  *   UpdateItem, DeleteItem or ConditionCheckItem on each item's table;
  *   TransactGetItems as GetItem.
  * - Step Functions: SendTask* name no resource (Resource "*").
+ * - EventBridge: PutEvents is events:PutEvents on the bus of each entry
+ *   (`default` when an entry names none).
  */
 
 /** What an action acts on, by kind; the checker turns it into an ARN. */
@@ -24,6 +26,8 @@ export type CallResource =
   | { kind: 'bucket'; bucket: string }
   | { kind: 'object'; bucket: string; key: string }
   | { kind: 'stateMachine'; arn: string }
+  /** An EventBridge event bus, by name (`default`) or ARN. */
+  | { kind: 'eventBus'; bus: string }
   | { kind: 'any' }
   /** Already an ARN: the calls an AWS service makes with a role of ours (Step Functions, Scheduler), which test/iam derives from the stack instead of recording. */
   | { kind: 'arn'; arn: string }
@@ -73,7 +77,7 @@ export function recordCalls(client: MiddlewareHost, recorder: CallRecorder): voi
   client.middlewareStack.add(middleware as never, { step: 'initialize', name: 'cairnCallRecorder', override: true } as never);
 }
 
-const SERVICES: Record<string, string> = { DynamoDBClient: 'dynamodb', S3Client: 's3', SFNClient: 'states', SSMClient: 'ssm' };
+const SERVICES: Record<string, string> = { DynamoDBClient: 'dynamodb', S3Client: 's3', SFNClient: 'states', SSMClient: 'ssm', EventBridgeClient: 'events' };
 
 const S3_OBJECT_ACTIONS: Record<string, string> = {
   PutObject: 's3:PutObject',
@@ -132,6 +136,10 @@ export function iamCallsOf(clientName: string, commandName: string, input: Input
   if (service === 'states') {
     if (operation.startsWith('SendTask')) return [{ action: `states:${operation}`, operation, resource: { kind: 'any' } }];
     if (operation === 'StartExecution') return [{ action: 'states:StartExecution', operation, resource: { kind: 'stateMachine', arn: str(input.stateMachineArn) } }];
+  }
+  if (service === 'events' && operation === 'PutEvents') {
+    const buses = new Set(((input.Entries as { EventBusName?: string }[] | undefined) ?? []).map((e) => e.EventBusName || 'default'));
+    return [...buses].map((bus) => ({ action: 'events:PutEvents', operation, resource: { kind: 'eventBus', bus } }));
   }
   return [{ action: `${service}:${operation}`, operation, resource: { kind: 'unknown', detail: JSON.stringify(Object.keys(input ?? {})) } }];
 }

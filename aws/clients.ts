@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -29,6 +30,12 @@ export interface AwsClientOptions {
    * what the code calls; production code leaves it unset.
    */
   recorder?: CallRecorder;
+  /**
+   * Called with each client when it is created; returns the client to use.
+   * The Lambdas pass Powertools' `tracer.captureAWSv3Client`, so every call
+   * becomes an X-Ray subsegment; everything else leaves it unset.
+   */
+  instrument?: <T extends object>(client: T) => T;
 }
 
 /** The SDK clients of one process. Each is created on first use and then reused. */
@@ -40,6 +47,8 @@ export interface AwsClients {
   readonly s3: S3Client;
   readonly sfn: SFNClient;
   readonly ssm: SSMClient;
+  /** EventBridge: where the Lambdas publish job state changes (aws/eventbridge-job-events.ts). */
+  readonly events: EventBridgeClient;
   /** Closes the sockets of every client created so far. */
   destroy(): void;
 }
@@ -85,7 +94,7 @@ export function createAwsClients(options: AwsClientOptions = {}, env: NodeJS.Pro
   };
   const recorded = <T extends Parameters<typeof recordCalls>[0] & { destroy(): void }>(client: T): T => {
     if (options.recorder !== undefined) recordCalls(client, options.recorder);
-    return client;
+    return options.instrument === undefined ? client : options.instrument(client);
   };
   const dynamodb = once(() => recorded(new DynamoDBClient(common)));
   // Shares the middleware stack of `dynamodb`, recorder included.
@@ -94,6 +103,7 @@ export function createAwsClients(options: AwsClientOptions = {}, env: NodeJS.Pro
   const s3 = once(() => recorded(new S3Client({ ...common, ...(resolved.endpoint === undefined ? {} : { forcePathStyle: true }) })));
   const sfn = once(() => recorded(new SFNClient(common)));
   const ssm = once(() => recorded(new SSMClient(common)));
+  const events = once(() => recorded(new EventBridgeClient(common)));
   return {
     options: resolved,
     get dynamodb() {
@@ -110,6 +120,9 @@ export function createAwsClients(options: AwsClientOptions = {}, env: NodeJS.Pro
     },
     get ssm() {
       return ssm();
+    },
+    get events() {
+      return events();
     },
     destroy() {
       for (const client of created.splice(0)) client.destroy();

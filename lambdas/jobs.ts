@@ -1,6 +1,10 @@
-// Lambda entry: environment and SDK clients are set up once per cold start.
+// Lambda entry: environment, Powertools and SDK clients are set up once per cold start.
 import { readEnvironment } from './environment.ts';
 import { dynamoDeps } from './dynamo-deps.ts';
+import { observedLambda } from './observability.ts';
 import { createJobsHandler } from './jobs-handler.ts';
 
-export const handler = createJobsHandler(dynamoDeps(readEnvironment()));
+const env = readEnvironment();
+const { observability, clients } = observedLambda(env);
+
+export const handler = createJobsHandler(dynamoDeps(env, clients, observability), observability);

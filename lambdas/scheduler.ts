@@ -1,10 +1,10 @@
 // Lambda entry: environment and SDK clients are set up once per cold start.
 import { z } from 'zod';
-import { createAwsClients } from '#aws/clients.ts';
 import { SfnExecutionStarter } from '#aws/sfn-execution-starter.ts';
 import { parseOrThrow } from '#core/validation.ts';
 import { readEnvironment, type LambdaEnvironment } from './environment.ts';
 import { dynamoDeps } from './dynamo-deps.ts';
+import { observedLambda } from './observability.ts';
 import { createSchedulerHandler } from './scheduler-handler.ts';
 
 /** What the scheduler needs besides the shared environment; the name matches cdk/constructs/scheduler-function.ts. */
@@ -18,8 +18,9 @@ export function readSchedulerEnvironment(env: NodeJS.ProcessEnv = process.env): 
 }
 
 const env = readSchedulerEnvironment();
-const { config, catalog, jobs, clock } = dynamoDeps(env);
-const starter = new SfnExecutionStarter({ client: createAwsClients({ region: env.AWS_REGION }).sfn, stateMachineArn: env.STATE_MACHINE_ARN });
+const { observability, clients } = observedLambda(env);
+const { config, catalog, jobs, clock } = dynamoDeps(env, clients, observability);
+const starter = new SfnExecutionStarter({ client: clients.sfn, stateMachineArn: env.STATE_MACHINE_ARN });
 
 export const handler = createSchedulerHandler({
   config,
@@ -27,6 +28,7 @@ export const handler = createSchedulerHandler({
   jobs,
   starter,
   clock,
-  // The function logs JSON (CDK loggingFormat): one record per tick, errors at ERROR level.
-  log: (level, message, data) => console[level](JSON.stringify({ message, ...(typeof data === 'object' && data !== null ? data : { data }) })),
+  // One JSON record per tick (Powertools Logger), errors at ERROR level; the tick's metrics.
+  log: observability.log,
+  observability,
 });

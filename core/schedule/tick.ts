@@ -33,6 +33,8 @@ export interface TickResult {
 export interface TickHooks {
   /** Told of each due job with what starting it came to (the standalone service prints the ones it started). */
   onOutcome?: (job: DueJob, outcome: StartOutcome) => void;
+  /** Told what the due decision read (the Lambda counts the recent jobs still QUEUED past their window from it). */
+  onDueInput?: (input: DueInput) => void;
 }
 
 /**
@@ -54,7 +56,9 @@ export async function loadDueInput(deps: ScheduleReaders, now: Date): Promise<Du
  * the tick then fails naming each (the next tick tries them again).
  */
 export async function schedulerTick(deps: TickDeps, now: Date, hooks: TickHooks = {}): Promise<TickResult> {
-  const { due, notDue } = dueJobs(await loadDueInput(deps, now));
+  const input = await loadDueInput(deps, now);
+  hooks.onDueInput?.(input);
+  const { due, notDue } = dueJobs(input);
   const result: TickResult = { at: now.toISOString(), started: [], alreadyStarted: [], notDue: notDue.length };
   const failed: { name: string; error: unknown }[] = [];
   for (const job of due) {
