@@ -13,6 +13,7 @@ import { CairnTablesConstruct } from './constructs/cairn-tables.ts';
 import { CatalogFunction } from './constructs/catalog-function.ts';
 import { ImageStore } from './constructs/image-store.ts';
 import { JobsFunction } from './constructs/jobs-function.ts';
+import { Monitoring } from './constructs/monitoring.ts';
 import { SchedulerFunction } from './constructs/scheduler-function.ts';
 
 /** The repository root: package.json, package-lock.json, lambdas/, statemachines/. */
@@ -29,6 +30,8 @@ export interface CairnStackProps extends StackProps {
   readonly backupJobDefinitionPath?: string;
   /** How often the scheduler ticks (context `schedulerRate`, in minutes). Default 1 minute. */
   readonly schedulerRate?: Duration;
+  /** Subscribes this address to the reports topic, where every alarm notifies. Default: none. */
+  readonly alarmEmail?: string;
 }
 
 /**
@@ -69,6 +72,8 @@ export class CairnStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     const reports = new sns.Topic(this, 'Reports', { topicName: REPORTS_TOPIC_NAME, masterKey: reportsKey, enforceSSL: true });
+    const functions = { jobs: jobs.function, broker: broker.function, catalog: catalog.function, scheduler: schedulerTick.function };
+    new Monitoring(this, 'Monitoring', { stateMachine: backupJob.stateMachine, functions, scheduleGroup: schedulerTick.scheduleGroup, topic: reports, alarmEmail: props.alarmEmail });
 
     for (const name of tableNames) {
       // JobsTableName, ...: the names the agent and the CLI need (same variables as the Lambdas).
