@@ -48,10 +48,9 @@ export function jobKeysOf(value: unknown): Record<string, unknown> {
 
 /**
  * One log record per invocation, carrying the job's keys: INFO with the
- * action when it succeeds, ERROR with the status code when it fails. Its
- * onError runs before statusCodeErrors' (middy unwinds in reverse), so it
- * sees the CairnError itself. Returns nothing: a value a middy hook returns
- * replaces the response.
+ * action when it succeeds, ERROR with the status code when it fails (used
+ * after statusCodeErrors, so it sees the CairnError itself). Returns nothing:
+ * a value a middy hook returns replaces the response.
  */
 function jobLog(name: string, observability: HandlerObservability): MiddlewareObj {
   const actionOf = (event: unknown): unknown => (typeof event === 'object' && event !== null ? (event as { action?: unknown }).action : undefined);
@@ -79,7 +78,9 @@ export type TaskHandler<I, O> = (event: I, context?: Context) => Promise<O>;
 /** validate → one core call → map result: the shape every Cairn handler has. */
 export function taskHandler<S extends z.ZodType, O>(schema: S, name: string, run: (input: z.output<S>) => Promise<O>, observability?: HandlerObservability): TaskHandler<unknown, O> {
   const handler = middy(async (event: unknown) => run(parseOrThrow(schema, event, `${name} input`)));
-  if (observability) handler.use([...observability.middlewares, jobLog(name, observability)]);
+  // Powertools outermost; jobLog innermost, so its onError (middy unwinds in reverse) sees the CairnError before statusCodeErrors renames it.
+  if (observability) handler.use([...observability.middlewares]);
   handler.use(statusCodeErrors());
+  if (observability) handler.use(jobLog(name, observability));
   return (event, context) => handler(event, context ?? ({} as Context));
 }
