@@ -103,7 +103,10 @@ export function createAwsClients(options: AwsClientOptions = {}, env: NodeJS.Pro
   const s3 = once(() => recorded(new S3Client({ ...common, ...(resolved.endpoint === undefined ? {} : { forcePathStyle: true }) })));
   const sfn = once(() => recorded(new SFNClient(common)));
   const ssm = once(() => recorded(new SSMClient(common)));
-  const events = once(() => recorded(new EventBridgeClient(common)));
+  // Publishing a job event must never hold a Task state up for long (aws/eventbridge-job-events.ts):
+  // a stalled request fails after 2 s (throwOnRequestTimeout: the handler only warns otherwise), so the
+  // SDK's 3 attempts end in about 6 s, well inside a Lambda's timeout.
+  const events = once(() => recorded(new EventBridgeClient({ ...common, requestHandler: { ...common.requestHandler, connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true } })));
   return {
     options: resolved,
     get dynamodb() {
