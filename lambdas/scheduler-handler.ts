@@ -8,7 +8,7 @@ import type { ConfigStore } from '#core/ports/config-store.ts';
 import type { ExecutionStarter } from '#core/ports/execution-starter.ts';
 import type { JobStore } from '#core/ports/job-store.ts';
 import { queuedPastWindow } from '#core/jobs/queued-past-window.ts';
-import { schedulerTick, type TickResult } from '#core/schedule/tick.ts';
+import { schedulerTick, type TickHooks, type TickResult } from '#core/schedule/tick.ts';
 import { statusCodeErrors, type HandlerObservability } from './handler-kit.ts';
 import { Metric } from './metric-names.ts';
 
@@ -36,8 +36,8 @@ export function createSchedulerHandler(deps: SchedulerDeps) {
   const tick = (): Promise<TickResult> => {
     const now = deps.clock.now();
     // Counted from the jobs the due decision reads anyway: no second read of the Jobs table.
-    const countStuck = observability && { onDueInput: ({ jobs }: { jobs: Parameters<typeof queuedPastWindow>[0] }) => observability.count(Metric.JobsQueuedPastWindow, queuedPastWindow(jobs, now).length) };
-    return schedulerTick(deps, now, countStuck);
+    const hooks: TickHooks = observability ? { onDueInput: ({ jobs }) => observability.count(Metric.JobsQueuedPastWindow, queuedPastWindow(jobs, now).length) } : {};
+    return schedulerTick(deps, now, hooks);
   };
   const handler = middy(tick);
   if (observability) handler.use([...observability.middlewares, tickMetrics(observability)]);
