@@ -113,6 +113,22 @@ export default {
       to: { path: '^aws/' },
     },
     {
+      name: 'powertools-only-in-lambda-observability',
+      comment:
+        'Powertools for AWS Lambda is imported by lambdas/observability.ts alone, which the Lambda entry files wire; handlers take a HandlerObservability (lambdas/handler-kit.ts) instead, so the runtimes that share them do not load it.',
+      severity: 'error',
+      from: { pathNot: '^(lambdas/observability\\.ts|test/)' },
+      to: { path: '(^|/)node_modules/@aws-lambda-powertools/' },
+    },
+    {
+      name: 'local-and-cli-never-reach-powertools',
+      comment:
+        'The standalone runtime, the CLI and the agent never load Powertools, not even through a lambdas/ file they import: pass a HandlerObservability (or none) instead of importing lambdas/observability.ts.',
+      severity: 'error',
+      from: { path: '^(local|cli|edge-agent|bin)/' },
+      to: { path: '(^|/)node_modules/@aws-lambda-powertools/', reachable: true },
+    },
+    {
       name: 'local-imports-core-lambdas-agent-and-itself',
       comment: 'local/ (the standalone runtime) imports core/, lambdas/ (the same handlers), edge-agent/ (the in-process agent) and its own files; never cli/ or cdk/.',
       severity: 'error',

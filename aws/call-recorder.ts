@@ -17,6 +17,8 @@
  *   TransactGetItems as GetItem.
  * - Step Functions: SendTask* name no resource (Resource "*"); StartExecution
  *   acts on the state machine, DescribeExecution on the execution.
+ * - EventBridge: PutEvents is events:PutEvents on the bus of each entry
+ *   (`default` when an entry names none).
  */
 
 /** What an action acts on, by kind; the checker turns it into an ARN. */
@@ -27,6 +29,8 @@ export type CallResource =
   | { kind: 'stateMachine'; arn: string }
   /** An execution of a state machine (DescribeExecution). */
   | { kind: 'execution'; arn: string }
+  /** An EventBridge event bus, by name (`default`) or ARN. */
+  | { kind: 'eventBus'; bus: string }
   | { kind: 'any' }
   /** Already an ARN: the calls an AWS service makes with a role of ours (Step Functions, Scheduler), which test/iam derives from the stack instead of recording. */
   | { kind: 'arn'; arn: string }
@@ -76,7 +80,7 @@ export function recordCalls(client: MiddlewareHost, recorder: CallRecorder): voi
   client.middlewareStack.add(middleware as never, { step: 'initialize', name: 'cairnCallRecorder', override: true } as never);
 }
 
-const SERVICES: Record<string, string> = { DynamoDBClient: 'dynamodb', S3Client: 's3', SFNClient: 'states', SSMClient: 'ssm' };
+const SERVICES: Record<string, string> = { DynamoDBClient: 'dynamodb', S3Client: 's3', SFNClient: 'states', SSMClient: 'ssm', EventBridgeClient: 'events' };
 
 const S3_OBJECT_ACTIONS: Record<string, string> = {
   PutObject: 's3:PutObject',
@@ -136,6 +140,10 @@ export function iamCallsOf(clientName: string, commandName: string, input: Input
     if (operation.startsWith('SendTask')) return [{ action: `states:${operation}`, operation, resource: { kind: 'any' } }];
     if (operation === 'StartExecution') return [{ action: 'states:StartExecution', operation, resource: { kind: 'stateMachine', arn: str(input.stateMachineArn) } }];
     if (operation === 'DescribeExecution') return [{ action: 'states:DescribeExecution', operation, resource: { kind: 'execution', arn: str(input.executionArn) } }];
+  }
+  if (service === 'events' && operation === 'PutEvents') {
+    const buses = new Set(((input.Entries as { EventBusName?: string }[] | undefined) ?? []).map((e) => e.EventBusName || 'default'));
+    return [...buses].map((bus) => ({ action: 'events:PutEvents', operation, resource: { kind: 'eventBus', bus } }));
   }
   return [{ action: `${service}:${operation}`, operation, resource: { kind: 'unknown', detail: JSON.stringify(Object.keys(input ?? {})) } }];
 }

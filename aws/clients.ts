@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -32,6 +33,12 @@ export interface AwsClientOptions {
   recorder?: CallRecorder;
   /** Counts the billed requests of every client (aws/usage-meter.ts): what a job's Lambdas and agent report as its usage. */
   meter?: UsageMeter;
+  /**
+   * Called with each client when it is created; returns the client to use.
+   * The Lambdas pass Powertools' `tracer.captureAWSv3Client`, so every call
+   * becomes an X-Ray subsegment; everything else leaves it unset.
+   */
+  instrument?: <T extends object>(client: T) => T;
 }
 
 /** The SDK clients of one process. Each is created on first use and then reused. */
@@ -43,6 +50,8 @@ export interface AwsClients {
   readonly s3: S3Client;
   readonly sfn: SFNClient;
   readonly ssm: SSMClient;
+  /** EventBridge: where the Lambdas publish job state changes (aws/eventbridge-job-events.ts). */
+  readonly events: EventBridgeClient;
   /** Closes the sockets of every client created so far. */
   destroy(): void;
 }
@@ -89,7 +98,7 @@ export function createAwsClients(options: AwsClientOptions = {}, env: NodeJS.Pro
   const recorded = <T extends Parameters<typeof recordCalls>[0] & { destroy(): void }>(client: T): T => {
     if (options.recorder !== undefined) recordCalls(client, options.recorder);
     if (options.meter !== undefined) meterCalls(client, options.meter);
-    return client;
+    return options.instrument === undefined ? client : options.instrument(client);
   };
   const dynamodb = once(() => recorded(new DynamoDBClient(common)));
   // Shares the middleware stack of `dynamodb`, recorder included.
@@ -98,6 +107,10 @@ export function createAwsClients(options: AwsClientOptions = {}, env: NodeJS.Pro
   const s3 = once(() => recorded(new S3Client({ ...common, ...(resolved.endpoint === undefined ? {} : { forcePathStyle: true }) })));
   const sfn = once(() => recorded(new SFNClient(common)));
   const ssm = once(() => recorded(new SSMClient(common)));
+  // Publishing a job event must never hold a Task state up for long (aws/eventbridge-job-events.ts):
+  // a stalled request fails after 2 s (throwOnRequestTimeout: the handler only warns otherwise), so the
+  // SDK's 3 attempts end in about 6 s, well inside a Lambda's timeout.
+  const events = once(() => recorded(new EventBridgeClient({ ...common, requestHandler: { ...common.requestHandler, connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true } })));
   return {
     options: resolved,
     get dynamodb() {
@@ -114,6 +127,9 @@ export function createAwsClients(options: AwsClientOptions = {}, env: NodeJS.Pro
     },
     get ssm() {
       return ssm();
+    },
+    get events() {
+      return events();
     },
     destroy() {
       for (const client of created.splice(0)) client.destroy();

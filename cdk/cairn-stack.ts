@@ -16,6 +16,7 @@ import { CatalogFunction } from './constructs/catalog-function.ts';
 import { ImageStore } from './constructs/image-store.ts';
 import { JanitorFunction } from './constructs/janitor-function.ts';
 import { JobsFunction } from './constructs/jobs-function.ts';
+import { Monitoring } from './constructs/monitoring.ts';
 import { SchedulerFunction } from './constructs/scheduler-function.ts';
 
 /** The repository root: package.json, package-lock.json, lambdas/, statemachines/. */
@@ -32,6 +33,8 @@ export interface CairnStackProps extends StackProps {
   readonly backupJobDefinitionPath?: string;
   /** How often the scheduler ticks (context `schedulerRate`, in minutes). Default 1 minute. */
   readonly schedulerRate?: Duration;
+  /** Subscribes this address to the reports topic, where every alarm notifies. Default: none. */
+  readonly alarmEmail?: string;
 }
 
 /**
@@ -65,7 +68,7 @@ export class CairnStack extends Stack {
     // Depends on the state machine, never the reverse: the workflow does not know who starts it.
     const schedulerTick = new SchedulerFunction(this, 'Scheduler', { ...functionProps, stateMachine: backupJob.stateMachine, rate: props.schedulerRate });
     // Ends the job of an execution that stopped, timed out or failed, and releases what it holds.
-    new JanitorFunction(this, 'Janitor', { ...functionProps, stateMachine: backupJob.stateMachine });
+    const janitor = new JanitorFunction(this, 'Janitor', { ...functionProps, stateMachine: backupJob.stateMachine });
     const agent = new AgentRole(this, 'Agent', { jobsTable: tables.jobs, imageBucket: images.bucket, imageKey: images.key });
     // Writes each agent instance's client image prefixes into the agent role's grant policies.
     const agentGrants = new AgentGrantsFunction(this, 'AgentGrants', { ...functionProps, grantPolicies: agent.grantPolicies });
@@ -79,6 +82,8 @@ export class CairnStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     const reports = new sns.Topic(this, 'Reports', { topicName: REPORTS_TOPIC_NAME, masterKey: reportsKey, enforceSSL: true });
+    const functions = { jobs: jobs.function, broker: broker.function, catalog: catalog.function, scheduler: schedulerTick.function, janitor: janitor.function, agentGrants: agentGrants.function };
+    new Monitoring(this, 'Monitoring', { stateMachine: backupJob.stateMachine, functions, scheduleGroup: schedulerTick.scheduleGroup, topic: reports, alarmEmail: props.alarmEmail });
 
     for (const name of tableNames) {
       // JobsTableName, ...: the names the agent and the CLI need (same variables as the Lambdas).

@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import type { Clock } from '#core/ports/clock.ts';
 import { type BrokerDeps, releaseResources, reserveResources } from '#core/broker/broker.ts';
-import { taskHandler } from './handler-kit.ts';
+import { taskHandler, type HandlerObservability } from './handler-kit.ts';
 
 const BrokerInput = z.object({ action: z.enum(['reserve', 'release']), jobId: z.number().int().positive() });
 
 /** The resource broker's Task states: Reserve and Release. */
-export function createBrokerHandler(deps: BrokerDeps & { clock: Clock }) {
+export function createBrokerHandler(deps: BrokerDeps & { clock: Clock }, observability?: HandlerObservability) {
   return taskHandler(BrokerInput, 'broker', async (input) =>
     input.action === 'reserve' ? reserveResources(deps, input.jobId, deps.clock.now()) : releaseResources(deps, input.jobId),
+    observability,
   );
 }

@@ -1,10 +1,12 @@
-// Lambda entry: environment and SDK clients are set up once per cold start.
+// Lambda entry: environment, Powertools and SDK clients are set up once per cold start.
 import { dynamoDeps } from './dynamo-deps.ts';
+import { observedLambda } from './observability.ts';
 import { createJanitorHandler } from './janitor-handler.ts';
 import { readStateMachineEnvironment } from './state-machine-environment.ts';
 
 const env = readStateMachineEnvironment('janitor');
-const { jobs, media, catalog, clock } = dynamoDeps(env);
+const { observability, clients } = observedLambda(env);
+const { jobs, media, catalog, clock } = dynamoDeps(env, clients, observability);
 
 export const handler = createJanitorHandler({
   jobs,
@@ -12,6 +14,6 @@ export const handler = createJanitorHandler({
   catalog,
   clock,
   stateMachineArn: env.STATE_MACHINE_ARN,
-  // The function logs JSON (CDK loggingFormat): one record per execution it looked after.
-  log: (action) => console.info(JSON.stringify({ message: 'execution janitor', ...action })),
+  // One Powertools record per execution it looked after.
+  log: (action) => observability.log('info', 'execution janitor', action),
 });

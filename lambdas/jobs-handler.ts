@@ -3,7 +3,7 @@ import type { ConfigStore } from '#core/ports/config-store.ts';
 import type { JobStore } from '#core/ports/job-store.ts';
 import type { Clock } from '#core/ports/clock.ts';
 import { decideRetry, finishJob, queueBackupJob } from '#core/jobs/job-service.ts';
-import { taskHandler } from './handler-kit.ts';
+import { taskHandler, type HandlerObservability } from './handler-kit.ts';
 
 const Outcome = z.object({ statusCode: z.number().int().optional(), failure: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional() });
 const JobsInput = z.discriminatedUnion('action', [
@@ -13,7 +13,7 @@ const JobsInput = z.discriminatedUnion('action', [
 ]);
 
 /** The job manager's Task states: Queue, RetryDecision and EndJob. */
-export function createJobsHandler(deps: { config: ConfigStore; jobs: JobStore; clock: Clock }) {
+export function createJobsHandler(deps: { config: ConfigStore; jobs: JobStore; clock: Clock }, observability?: HandlerObservability) {
   return taskHandler(JobsInput, 'jobs', async (input) => {
     switch (input.action) {
       case 'queue':
@@ -23,5 +23,5 @@ export function createJobsHandler(deps: { config: ConfigStore; jobs: JobStore; c
       case 'finish':
         return finishJob(deps.jobs, input.jobId, input.outcome, deps.clock.now());
     }
-  });
+  }, observability);
 }

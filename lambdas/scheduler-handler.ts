@@ -7,8 +7,10 @@ import type { Clock } from '#core/ports/clock.ts';
 import type { ConfigStore } from '#core/ports/config-store.ts';
 import type { ExecutionStarter } from '#core/ports/execution-starter.ts';
 import type { JobStore } from '#core/ports/job-store.ts';
-import { schedulerTick, type TickDeps, type TickResult } from '#core/schedule/tick.ts';
-import { statusCodeErrors } from './handler-kit.ts';
+import { queuedPastWindow } from '#core/jobs/queued-past-window.ts';
+import { schedulerTick, type TickDeps, type TickHooks, type TickResult } from '#core/schedule/tick.ts';
+import { statusCodeErrors, type HandlerObservability } from './handler-kit.ts';
+import { Metric } from './metric-names.ts';
 
 export type { TickResult } from '#core/schedule/tick.ts';
 
@@ -22,6 +24,8 @@ export interface SchedulerDeps {
   clock: Clock;
   /** Where each tick's outcome goes (the tick runs as an asynchronous invocation: nobody reads its return value). */
   log?: (level: 'info' | 'error', message: string, data: unknown) => void;
+  /** The Lambda's Powertools (lambdas/observability.ts): the tick's metrics. Absent in the standalone runtime. */
+  observability?: HandlerObservability;
 }
 
 /**
@@ -32,8 +36,16 @@ export interface SchedulerDeps {
  * and its outcome is logged either way.
  */
 export function createSchedulerHandler(deps: SchedulerDeps) {
-  const tick = (): Promise<TickResult> => schedulerTick(deps, deps.clock.now());
-  const handler = middy(tick).use(statusCodeErrors()).use(tickLog(deps.log));
+  const { observability } = deps;
+  const tick = (): Promise<TickResult> => {
+    const now = deps.clock.now();
+    // Counted from the jobs the due decision reads anyway: no second read of the Jobs table.
+    const hooks: TickHooks = observability ? { onDueInput: ({ jobs }) => observability.count(Metric.JobsQueuedPastWindow, queuedPastWindow(jobs, now).length) } : {};
+    return schedulerTick(deps, now, hooks);
+  };
+  const handler = middy(tick);
+  if (observability) handler.use([...observability.middlewares, tickMetrics(observability)]);
+  handler.use(statusCodeErrors()).use(tickLog(deps.log));
   return (event?: unknown, context?: Context): Promise<TickResult> => handler(event, context ?? ({} as Context));
 }
 
@@ -50,6 +62,19 @@ function tickLog(log: SchedulerDeps['log']): MiddlewareObj<unknown, TickResult> 
     onError: async (request) => {
       const error = request.error;
       log?.('error', 'scheduler tick failed', { message: messageOf(error), details: error instanceof CairnError ? error.details : [] });
+    },
+  };
+}
+
+/** The tick's metrics: executions started, and whether it failed (0 or 1, so the alarm's metric always has data while ticks run). */
+function tickMetrics(observability: HandlerObservability): MiddlewareObj<unknown, TickResult> {
+  return {
+    after: async (request) => {
+      observability.count(Metric.JobsStartedByTick, request.response?.started.length ?? 0);
+      observability.count(Metric.SchedulerTickFailed, 0);
+    },
+    onError: async () => {
+      observability.count(Metric.SchedulerTickFailed, 1);
     },
   };
 }

@@ -1,8 +1,8 @@
 // Lambda entry: environment and SDK clients are set up once per cold start.
-import { createAwsClients } from '#aws/clients.ts';
 import { SfnExecutionStarter } from '#aws/sfn-execution-starter.ts';
 import { SfnExecutionStatuses } from '#aws/sfn-execution-status.ts';
 import { dynamoDeps } from './dynamo-deps.ts';
+import { observedLambda } from './observability.ts';
 import { createSchedulerHandler } from './scheduler-handler.ts';
 import { readStateMachineEnvironment, type StateMachineEnvironment } from './state-machine-environment.ts';
 
@@ -13,8 +13,9 @@ export function readSchedulerEnvironment(env: NodeJS.ProcessEnv = process.env): 
 }
 
 const env = readSchedulerEnvironment();
-const { config, catalog, jobs, media, clock } = dynamoDeps(env);
-const { sfn } = createAwsClients({ region: env.AWS_REGION });
+const { observability, clients } = observedLambda(env);
+const { config, catalog, jobs, media, clock } = dynamoDeps(env, clients, observability);
+const { sfn } = clients;
 
 export const handler = createSchedulerHandler({
   config,
@@ -24,6 +25,7 @@ export const handler = createSchedulerHandler({
   // The sweep: jobs whose execution is gone or no longer running are ended, stranded reservations released.
   sweep: { executions: new SfnExecutionStatuses({ client: sfn, stateMachineArn: env.STATE_MACHINE_ARN }), media },
   clock,
-  // The function logs JSON (CDK loggingFormat): one record per tick, errors at ERROR level.
-  log: (level, message, data) => console[level](JSON.stringify({ message, ...(typeof data === 'object' && data !== null ? data : { data }) })),
+  // One JSON record per tick (Powertools Logger), errors at ERROR level; the tick's metrics.
+  log: observability.log,
+  observability,
 });

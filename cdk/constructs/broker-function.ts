@@ -2,6 +2,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
 import type { CairnTables } from './cairn-tables.ts';
+import { grantPutJobEvents } from './job-events-grant.ts';
 import { newCairnFunction, type CairnFunctionSource } from './cairn-function.ts';
 
 export interface BrokerFunctionProps {
@@ -39,5 +40,7 @@ export class BrokerFunction extends Construct {
     // Claims each job's backup id (a Put with a ConditionCheck on the image item),
     // and finds the base image of an incremental (Query of the client's images).
     props.tables.catalog.grant(this.function, 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem', 'dynamodb:Query');
+    // Publishes the state changes of the jobs it granted resources (QUEUED → ACTIVE) to the default event bus.
+    grantPutJobEvents(this.function);
   }
 }

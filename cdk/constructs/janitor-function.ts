@@ -7,6 +7,7 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
 import type { CairnTables } from './cairn-tables.ts';
 import { newCairnFunction, type CairnFunctionSource } from './cairn-function.ts';
+import { grantPutJobEvents } from './job-events-grant.ts';
 import { STATE_MACHINE_ARN_ENV } from './scheduler-function.ts';
 
 /** The execution statuses the janitor repairs: every way an execution ends without its workflow ending the job. */
@@ -59,6 +60,8 @@ export class JanitorFunction extends Construct {
     props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem');
     props.tables.catalog.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
     props.tables.media.grant(this.function, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    // The job it ends is a job state change: published like any other (lambdas/dynamo-deps.ts).
+    grantPutJobEvents(this.function);
 
     this.rule = new events.Rule(this, 'ExecutionEnded', {
       description: 'Cairn: a backup-job execution ended without its workflow ending the job (stopped, timed out, failed)',

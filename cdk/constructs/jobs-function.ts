@@ -2,6 +2,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
 import type { CairnTables } from './cairn-tables.ts';
+import { grantPutJobEvents } from './job-events-grant.ts';
 import { newCairnFunction, type CairnFunctionSource } from './cairn-function.ts';
 
 export interface JobsFunctionProps {
@@ -32,5 +33,7 @@ export class JobsFunction extends Construct {
     // execution-name claim in one TransactWriteItems of two Puts), settings and policies.
     props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     props.tables.config.grant(this.function, 'dynamodb:GetItem');
+    // Publishes the state changes of the jobs it queued, retried and ended to the default event bus.
+    grantPutJobEvents(this.function);
   }
 }

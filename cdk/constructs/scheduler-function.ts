@@ -8,6 +8,7 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
 import type { CairnTables } from './cairn-tables.ts';
 import { newCairnFunction, type CairnFunctionSource } from './cairn-function.ts';
+import { grantPutJobEvents } from './job-events-grant.ts';
 
 /** The variable lambdas/scheduler.ts reads the backup-job state machine's ARN from. */
 export const STATE_MACHINE_ARN_ENV = 'STATE_MACHINE_ARN';
@@ -86,6 +87,8 @@ export class SchedulerFunction extends Construct {
     props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem');
     props.tables.catalog.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
     props.tables.media.grant(this.function, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    // A job the sweep ends is a job state change: published like any other (lambdas/dynamo-deps.ts).
+    grantPutJobEvents(this.function);
 
     // A group of its own, so the role's trust can name exactly where the schedule lives. It holds no data.
     this.scheduleGroup = new scheduler.ScheduleGroup(this, 'Group', { removalPolicy: RemovalPolicy.DESTROY });

@@ -46,6 +46,8 @@ export interface TickResult {
 export interface TickHooks {
   /** Told of each due job with what starting it came to (the standalone service prints the ones it started). */
   onOutcome?: (job: DueJob, outcome: StartOutcome) => void;
+  /** Told what the due decision read (the Lambda counts the recent jobs still QUEUED past their window from it). */
+  onDueInput?: (input: DueInput) => void;
 }
 
 /**
@@ -70,6 +72,7 @@ export async function loadDueInput(deps: ScheduleReaders, now: Date): Promise<Du
  */
 export async function schedulerTick(deps: TickDeps, now: Date, hooks: TickHooks = {}): Promise<TickResult> {
   const input = await loadDueInput(deps, now);
+  hooks.onDueInput?.(input);
   const { due, notDue } = dueJobs(input);
   const result: TickResult = { at: now.toISOString(), started: [], alreadyStarted: [], notDue: notDue.length };
   const failed: { name: string; error: unknown }[] = [];

@@ -62,6 +62,9 @@ const importProbes: ImportProbe[] = [
     source: "import { DynamoJobStore } from '#aws/dynamo-job-store.ts';\nexport const x = DynamoJobStore;\n",
     rule: 'lambda-handlers-take-their-adapters',
   },
+  probe('lambdas → Powertools outside observability.ts', 'lambdas', "import { Logger } from '@aws-lambda-powertools/logger';\nexport const x = Logger;\n", 'powertools-only-in-lambda-observability'),
+  probe('local → Powertools through lambdas/', 'local', "import { lambdaObservability } from '#lambdas/observability.ts';\nexport const x = lambdaObservability;\n", 'local-and-cli-never-reach-powertools'),
+  probe('cli → Powertools through lambdas/', 'cli', "import { observedLambda } from '#lambdas/observability.ts';\nexport const x = observedLambda;\n", 'local-and-cli-never-reach-powertools'),
   probe('aws → local', 'aws', "import { SqliteJobStore } from '#local/sqlite-job-store.ts';\nexport const x = SqliteJobStore;\n", 'aws-imports-core-and-itself'),
   probe('local → aws', 'local', "import { createAwsClients } from '#aws/clients.ts';\nexport const x = createAwsClients;\n", 'local-reaches-aws-only-through-the-opener'),
   probe('local → cli', 'local', "import { main } from '#cli/main.ts';\nexport const x = main;\n", 'local-imports-core-lambdas-agent-and-itself'),
@@ -72,6 +75,7 @@ const importProbes: ImportProbe[] = [
   probe('cdk → statemachines by import', 'cdk', "import definition from '../statemachines/backup-job.asl.json' with { type: 'json' };\nexport const x = definition;\n", 'statemachines-are-read-not-imported'),
   // Allowed directions: each must pass, or the rules forbid more than they say.
   probe('edge-agent → core (allowed)', 'edge-agent/image', "import { imageKeys } from '#core/ids.ts';\nexport const x = imageKeys;\n", undefined),
+  probe('local → the handler kit (allowed: no Powertools behind it)', 'local', "import { taskHandler } from '#lambdas/handler-kit.ts';\nexport const x = taskHandler;\n", undefined),
   probe('lambdas → aws (allowed)', 'lambdas', "import { createAwsClients } from '#aws/clients.ts';\nexport const x = createAwsClients;\n", undefined),
   probe('local → edge-agent (allowed)', 'local', "import { runBackup } from '#agent/image/backup.ts';\nexport const x = runBackup;\n", undefined),
   probe('cli → local and aws (allowed)', 'cli', "import { openLocalRuntime } from '#local/runtime.ts';\nimport { createAwsClients } from '#aws/clients.ts';\nexport const x = [openLocalRuntime, createAwsClients];\n", undefined),

@@ -105,6 +105,8 @@ export function arnOf(resource: CallResource): string {
     case 'stateMachine':
     case 'execution':
       return resource.arn.replace(/^arn:aws:states:[^:]+:\d+:/, `arn:${PARTITION}:states:${REGION}:${ACCOUNT}:`);
+    case 'eventBus':
+      return resource.bus.startsWith('arn:') ? resource.bus : `arn:${PARTITION}:events:${REGION}:${ACCOUNT}:event-bus/${resource.bus}`;
     case 'any':
       return '*';
     case 'arn':
