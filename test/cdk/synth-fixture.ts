@@ -77,6 +77,8 @@ function stubProject(created: string[]): string {
 export interface StackSpec {
   readonly stackName: string;
   readonly props?: CairnStackProps;
+  /** Adds to the stack before the synth (a test's deliberate flaw, to prove a check bites). */
+  readonly extend?: (stack: CairnStack) => void;
 }
 
 /**
@@ -85,9 +87,11 @@ export interface StackSpec {
  * with `bundle: false`, or when a handler is missing, bundling is skipped
  * through the CDK's own `aws:cdk:bundling-stacks` context.
  */
-export function synthCairnStack(options: { bundle?: boolean; objectLock?: ObjectLockSettings; schedulerRate?: Duration; props?: CairnStackProps; stackName?: string } = {}): SynthResult {
+export function synthCairnStack(
+  options: { bundle?: boolean; objectLock?: ObjectLockSettings; schedulerRate?: Duration; props?: CairnStackProps; stackName?: string; extend?: (stack: CairnStack) => void } = {},
+): SynthResult {
   const props: CairnStackProps = { objectLock: options.objectLock, schedulerRate: options.schedulerRate, ...options.props };
-  const [result] = synthCairnStacks([{ stackName: options.stackName ?? 'CairnStack', props }], { bundle: options.bundle });
+  const [result] = synthCairnStacks([{ stackName: options.stackName ?? 'CairnStack', props, extend: options.extend }], { bundle: options.bundle });
   return result!;
 }
 
@@ -118,7 +122,11 @@ export function synthCairnStacks(specs: readonly StackSpec[], options: { bundle?
   const context: Record<string, unknown> = { ...cdkJsonContext() };
   if (bundlingSkipped) context['aws:cdk:bundling-stacks'] = [];
   const app = new App({ outdir: assemblyDir, context, analyticsReporting: false });
-  const stacks = specs.map((spec) => new CairnStack(app, spec.stackName, { projectRoot, backupJobDefinitionPath, ...spec.props }));
+  const stacks = specs.map((spec) => {
+    const stack = new CairnStack(app, spec.stackName, { projectRoot, backupJobDefinitionPath, ...spec.props });
+    spec.extend?.(stack);
+    return stack;
+  });
   const assembly = app.synth();
   const cleanup = () => created.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true }));
   return stacks.map((stack) => ({
