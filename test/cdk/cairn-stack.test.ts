@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Duration } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { tableEnvVar, tableNames, type TableName } from '#aws/tables.ts';
+import { DEPLOYMENT_OUTPUT_KEYS } from '#aws/deployment-outputs.ts';
 import { REPO_ROOT } from '../../cdk/cairn-stack.ts';
 import { AGENT_DOCUMENT_BASE_NAME } from '../../cdk/constructs/agent-document.ts';
 import { DEFINITION_SUBSTITUTIONS } from '../../cdk/constructs/backup-job-state-machine.ts';
@@ -613,6 +614,11 @@ describe('IAM policies', () => {
 });
 
 describe('stack outputs', () => {
+  it('publishes every output the CLI finds a deployment by (aws/deployment-outputs.ts), under the exact key it reads', () => {
+    const outputs = synth.template.toJSON().Outputs as Record<string, unknown>;
+    for (const key of Object.values(DEPLOYMENT_OUTPUT_KEYS)) expect(Object.keys(outputs), key).toContain(key);
+  });
+
   it('publishes the table names, bucket, state machine, document and agent role', () => {
     const outputs = Object.keys(synth.template.toJSON().Outputs as Record<string, unknown>);
     expect(outputs).toEqual(
