@@ -79,15 +79,14 @@ export class CairnStack extends Stack {
     const resourceTags = Object.freeze({ ...DEFAULT_TAGS, ...props.tags });
     super(scope, id, { ...props, tags: resourceTags });
     const projectRoot = props.projectRoot ?? REPO_ROOT;
-    // First: every construct below reads them (stack-settings.ts settingsOf).
-    recordSettings(this, {
+    const settings = {
       namePrefix: props.namePrefix ?? DEFAULT_SETTINGS.namePrefix,
       logRetention: props.logRetention ?? DEFAULT_SETTINGS.logRetention,
       lambdaMemoryMiB: props.lambdaMemoryMiB ?? DEFAULT_SETTINGS.lambdaMemoryMiB,
-    });
-    this.namePrefix = props.namePrefix ?? DEFAULT_SETTINGS.namePrefix;
-    this.logRetention = props.logRetention ?? DEFAULT_SETTINGS.logRetention;
-    this.lambdaMemoryMiB = props.lambdaMemoryMiB ?? DEFAULT_SETTINGS.lambdaMemoryMiB;
+    };
+    // First: every construct below reads them (stack-settings.ts settingsOf). Throws on a bad value.
+    recordSettings(this, settings);
+    ({ namePrefix: this.namePrefix, logRetention: this.logRetention, lambdaMemoryMiB: this.lambdaMemoryMiB } = settings);
     if (props.alarmEmail !== undefined && !EMAIL.test(props.alarmEmail)) throw new Error(`alarmEmail must be an email address, not ${JSON.stringify(props.alarmEmail)}`);
     this.alarmEmail = props.alarmEmail;
     this.resourceTags = resourceTags;
