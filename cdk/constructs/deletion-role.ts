@@ -3,7 +3,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { bucketObjectsFinding } from '../nag-findings.ts';
-import { AGENT_OBJECT_KEYS } from './agent-role.ts';
+
+/** Every image object: `<storage unit prefix>/images/<client>/<backup id>/...` (core/ids.ts), of every client. */
+export const IMAGE_OBJECT_KEYS = '*images/*';
 
 export interface DeletionRoleProps {
   readonly imageBucket: s3.Bucket;
@@ -39,7 +41,7 @@ export class DeletionRole extends Construct {
     this.role.addToPolicy(
       new iam.PolicyStatement({
         actions: [...VERSION_DELETE_ACTIONS, 's3:DeleteObject'],
-        resources: [props.imageBucket.arnForObjects(AGENT_OBJECT_KEYS)],
+        resources: [props.imageBucket.arnForObjects(IMAGE_OBJECT_KEYS)],
       }),
     );
     // Finding an image's versions: ListObjectVersions with its prefix.
@@ -47,7 +49,7 @@ export class DeletionRole extends Construct {
       new iam.PolicyStatement({
         actions: ['s3:ListBucketVersions'],
         resources: [props.imageBucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [AGENT_OBJECT_KEYS] } },
+        conditions: { StringLike: { 's3:prefix': [IMAGE_OBJECT_KEYS] } },
       }),
     );
     // Enforced on the bucket too, not only by no other role having the grant:
@@ -66,7 +68,7 @@ export class DeletionRole extends Construct {
     // cdk-nag IAM5: image objects sit under `<storage unit prefix>/images/`,
     // one prefix per storage unit and client, known only at run time.
     Validations.of(this.role).acknowledge({
-      id: bucketObjectsFinding(props.imageBucket, AGENT_OBJECT_KEYS),
+      id: bucketObjectsFinding(props.imageBucket, IMAGE_OBJECT_KEYS),
       reason: 'Image objects live under <storage unit>/images/<client>/<backup id>/, chosen at run time; the grant stays inside images/',
     });
   }
