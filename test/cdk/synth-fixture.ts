@@ -118,17 +118,25 @@ export function synthCairnStacks(specs: readonly StackSpec[], options: { bundle?
     fs.writeFileSync(backupJobDefinitionPath, JSON.stringify(MINIMAL_ASL, null, 2));
   }
 
+  const cleanup = () => created.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true }));
   const assemblyDir = tempDir('cairn-cdk-out-', created);
   const context: Record<string, unknown> = { ...cdkJsonContext() };
   if (bundlingSkipped) context['aws:cdk:bundling-stacks'] = [];
   const app = new App({ outdir: assemblyDir, context, analyticsReporting: false });
-  const stacks = specs.map((spec) => {
-    const stack = new CairnStack(app, spec.stackName, { projectRoot, backupJobDefinitionPath, ...spec.props });
-    spec.extend?.(stack);
-    return stack;
-  });
-  const assembly = app.synth();
-  const cleanup = () => created.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true }));
+  let stacks: CairnStack[];
+  let assembly: ReturnType<App['synth']>;
+  try {
+    stacks = specs.map((spec) => {
+      const stack = new CairnStack(app, spec.stackName, { projectRoot, backupJobDefinitionPath, ...spec.props });
+      spec.extend?.(stack);
+      return stack;
+    });
+    assembly = app.synth();
+  } catch (error) {
+    // A stack its props refuse (a test expecting the throw) leaves no temp directory behind.
+    cleanup();
+    throw error;
+  }
   return stacks.map((stack) => ({
     template: Template.fromStack(stack),
     stack,
