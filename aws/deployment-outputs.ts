@@ -19,14 +19,19 @@ export interface DeploymentLookup {
   profile?: string;
 }
 
-/** The stack outputs (cdk/cairn-stack.ts) that name each part, matched by output key. */
-const outputPatterns: Record<keyof Deployment, RegExp> = {
-  configTable: /ConfigTable/i,
-  jobsTable: /JobsTable/i,
-  catalogTable: /CatalogTable/i,
-  mediaTable: /MediaTable/i,
-  stateMachineArn: /StateMachine/i,
-};
+/**
+ * The stack outputs (cdk/cairn-stack.ts) that name each part, by exact output
+ * key: the stack sets no fixed physical names (each ends in the stack's own
+ * id), so these outputs are the only way to find them, and a loose match
+ * could pick another output that merely contains the word.
+ */
+export const DEPLOYMENT_OUTPUT_KEYS: Readonly<Record<keyof Deployment, string>> = Object.freeze({
+  configTable: 'ConfigTableName',
+  jobsTable: 'JobsTableName',
+  catalogTable: 'CatalogTableName',
+  mediaTable: 'MediaTableName',
+  stateMachineArn: 'BackupJobStateMachineArn',
+});
 
 /** Environment variables that name each part without asking CloudFormation. */
 export const deploymentEnvNames: Record<keyof Deployment, string> = {
@@ -52,8 +57,8 @@ export async function resolveDeployment(lookup: DeploymentLookup, env: NodeJS.Pr
     const stack = (await cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
     const outputs = stack?.Outputs ?? [];
     const find = (key: keyof Deployment): string => {
-      const value = fromEnv[key] ?? outputs.find((o) => outputPatterns[key].test(o.OutputKey ?? ''))?.OutputValue;
-      if (!value) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `stack ${stackName} has no output for ${key}; set ${deploymentEnvNames[key]}`);
+      const value = fromEnv[key] ?? outputs.find((o) => o.OutputKey === DEPLOYMENT_OUTPUT_KEYS[key])?.OutputValue;
+      if (!value) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `stack ${stackName} has no output ${DEPLOYMENT_OUTPUT_KEYS[key]}; set ${deploymentEnvNames[key]}`);
       return value;
     };
     return { configTable: find('configTable'), jobsTable: find('jobsTable'), catalogTable: find('catalogTable'), mediaTable: find('mediaTable'), stateMachineArn: find('stateMachineArn') };

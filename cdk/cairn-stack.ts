@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, type Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, type Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { tableEnvVar, tableNames } from '#aws/tables.ts';
@@ -13,28 +14,55 @@ import { BackupJobStateMachine } from './constructs/backup-job-state-machine.ts'
 import { BrokerFunction } from './constructs/broker-function.ts';
 import { CairnTablesConstruct } from './constructs/cairn-tables.ts';
 import { CatalogFunction } from './constructs/catalog-function.ts';
-import { ImageStore } from './constructs/image-store.ts';
+import { DeletionRole } from './constructs/deletion-role.ts';
+import { ImageStore, type ObjectLockSettings } from './constructs/image-store.ts';
 import { JanitorFunction } from './constructs/janitor-function.ts';
 import { JobsFunction } from './constructs/jobs-function.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { SchedulerFunction } from './constructs/scheduler-function.ts';
+import { DEFAULT_SETTINGS, recordSettings, uniqueName } from './stack-settings.ts';
 
 /** The repository root: package.json, package-lock.json, lambdas/, statemachines/. */
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-export const REPORTS_TOPIC_NAME = 'cairn-reports';
+/** Tags every resource gets unless the stack's `tags` say otherwise. */
+export const DEFAULT_TAGS: Readonly<Record<string, string>> = Object.freeze({ Application: 'Cairn' });
+
+/** What an alarm email address must look like before SNS is asked to confirm it. */
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 export interface CairnStackProps extends StackProps {
-  /** Create the image bucket with S3 Object Lock (context `objectLock`). Default off. */
-  readonly objectLock?: boolean;
+  /**
+   * First part of every physical name Cairn sets (context `namePrefix`):
+   * `<prefix>-backup-job-<stack id>`, `<prefix>-reports-<stack id>`, ...
+   * Default `cairn`. The stack id part keeps names unique across stacks and
+   * redeployments, so the prefix only has to make them readable.
+   */
+  readonly namePrefix?: string;
+  /** Retention of every log group (context `logRetention`, in days). Default one year. */
+  readonly logRetention?: logs.RetentionDays;
+  /** Memory of every Lambda, in MiB (context `lambdaMemory`). Default 512. */
+  readonly lambdaMemoryMiB?: number;
+  /**
+   * Tags on every taggable resource, and on the CloudFormation stack (context
+   * `tags`, a JSON object). Merged over DEFAULT_TAGS (`Application: Cairn`).
+   */
+  readonly tags?: Record<string, string>;
+  /** Where alarm notifications go (context `alarmEmail`): an email subscription to the reports topic. Default none. */
+  readonly alarmEmail?: string;
+  /**
+   * Create the image bucket with S3 Object Lock and this default retention
+   * (context `objectLock`, `objectLockDays`). Default off.
+   */
+  readonly objectLock?: ObjectLockSettings;
+  /** Days a deleted image object's bytes (noncurrent versions) are kept (context `noncurrentVersionDays`). Default 7. */
+  readonly noncurrentVersionDays?: number;
   /** Where package.json, package-lock.json and lambdas/ live. Default: the repository root. */
   readonly projectRoot?: string;
   /** The backup-job ASL file. Default: statemachines/backup-job.asl.json under projectRoot. */
   readonly backupJobDefinitionPath?: string;
   /** How often the scheduler ticks (context `schedulerRate`, in minutes). Default 1 minute. */
   readonly schedulerRate?: Duration;
-  /** Subscribes this address to the reports topic, where every alarm notifies. Default: none. */
-  readonly alarmEmail?: string;
 }
 
 /**
@@ -43,12 +71,34 @@ export interface CairnStackProps extends StackProps {
  * the SSM document and role the edge agents run with, and the reports topic.
  */
 export class CairnStack extends Stack {
+  readonly namePrefix: string;
+  readonly logRetention: logs.RetentionDays;
+  readonly lambdaMemoryMiB: number;
+  /** The address alarm notifications are sent to, if any (monitoring subscribes it to the reports topic). */
+  readonly alarmEmail?: string;
+  /** The tags every resource carries. */
+  readonly resourceTags: Readonly<Record<string, string>>;
+
   constructor(scope: Construct, id: string, props: CairnStackProps = {}) {
-    super(scope, id, props);
+    const resourceTags = Object.freeze({ ...DEFAULT_TAGS, ...props.tags });
+    super(scope, id, { ...props, tags: resourceTags });
     const projectRoot = props.projectRoot ?? REPO_ROOT;
+    const settings = {
+      namePrefix: props.namePrefix ?? DEFAULT_SETTINGS.namePrefix,
+      logRetention: props.logRetention ?? DEFAULT_SETTINGS.logRetention,
+      lambdaMemoryMiB: props.lambdaMemoryMiB ?? DEFAULT_SETTINGS.lambdaMemoryMiB,
+    };
+    // First: every construct below reads them (stack-settings.ts settingsOf). Throws on a bad value.
+    recordSettings(this, settings);
+    ({ namePrefix: this.namePrefix, logRetention: this.logRetention, lambdaMemoryMiB: this.lambdaMemoryMiB } = settings);
+    if (props.alarmEmail !== undefined && !EMAIL.test(props.alarmEmail)) throw new Error(`alarmEmail must be an email address, not ${JSON.stringify(props.alarmEmail)}`);
+    this.alarmEmail = props.alarmEmail;
+    this.resourceTags = resourceTags;
+    // Tags.of reaches every taggable resource, including those other constructs add later.
+    for (const [key, value] of Object.entries(resourceTags)) Tags.of(this).add(key, value);
 
     const { tables } = new CairnTablesConstruct(this, 'Tables');
-    const images = new ImageStore(this, 'Images', { objectLock: props.objectLock ?? false });
+    const images = new ImageStore(this, 'Images', { objectLock: props.objectLock, noncurrentVersionDays: props.noncurrentVersionDays });
 
     const functionProps = { projectRoot, tables, imageBucket: images.bucket };
     const jobs = new JobsFunction(this, 'Jobs', functionProps);
@@ -73,6 +123,8 @@ export class CairnStack extends Stack {
     // Writes each agent instance's client image prefixes into the agent role's grant policies.
     const agentGrants = new AgentGrantsFunction(this, 'AgentGrants', { ...functionProps, grantPolicies: agent.grantPolicies });
     agentBundle.grantRead(agent.role);
+    // The only principal that may destroy image versions (the agent may only add delete markers).
+    const deletion = new DeletionRole(this, 'Deletion', { imageBucket: images.bucket });
 
     // Completion reports (savegroup completion). Its own key, so that being able
     // to publish a report never implies being able to decrypt backup images.
@@ -81,7 +133,7 @@ export class CairnStack extends Stack {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    const reports = new sns.Topic(this, 'Reports', { topicName: REPORTS_TOPIC_NAME, masterKey: reportsKey, enforceSSL: true });
+    const reports = new sns.Topic(this, 'Reports', { topicName: uniqueName(this, 'reports'), masterKey: reportsKey, enforceSSL: true });
     const functions = { jobs: jobs.function, broker: broker.function, catalog: catalog.function, scheduler: schedulerTick.function, janitor: janitor.function, agentGrants: agentGrants.function };
     new Monitoring(this, 'Monitoring', { stateMachine: backupJob.stateMachine, functions, scheduleGroup: schedulerTick.scheduleGroup, topic: reports, alarmEmail: props.alarmEmail });
 
@@ -100,5 +152,8 @@ export class CairnStack extends Stack {
     new CfnOutput(this, 'AgentInstanceProfileName', { value: agent.instanceProfile.instanceProfileName, description: 'for EC2 instances that run the agent' });
     new CfnOutput(this, 'AgentGrantsFunctionName', { value: agentGrants.function.functionName, description: 'rewrites the agent grants from the client mapping (aws lambda invoke after the first deploy)' });
     new CfnOutput(this, 'ReportsTopicArn', { value: reports.topicArn });
+    new CfnOutput(this, 'ReportsTopicName', { value: reports.topicName });
+    new CfnOutput(this, 'DeletionRoleArn', { value: deletion.role.roleArn, description: 'the only principal that may delete image object versions' });
+    new CfnOutput(this, 'AccessLogBucketName', { value: images.accessLogs.bucketName, description: 'S3 server access logs of the image bucket' });
   }
 }

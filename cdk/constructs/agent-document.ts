@@ -2,8 +2,10 @@ import { Stack, Token } from 'aws-cdk-lib';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import type { AgentBundle } from './agent-bundle.ts';
+import { uniqueName } from '../stack-settings.ts';
 
-export const AGENT_DOCUMENT_NAME = 'Cairn-RunBackupTask';
+/** The middle of the document's name: `<prefix>-RunBackupTask-<stack id>` (stack-settings.ts uniqueName). */
+export const AGENT_DOCUMENT_BASE_NAME = 'RunBackupTask';
 
 /**
  * aws:runShellScript's own ceiling (48 hours). SSM stops the script when it is
@@ -177,7 +179,11 @@ export class AgentDocument extends Construct {
     const { bundle } = props;
     const config: AgentRunConfig = { fileName: bundle.fileName, sha256: bundle.sha256, region: Stack.of(this).region, jobsTable: props.jobsTable };
     const document = new ssm.CfnDocument(this, 'Document', {
-      name: AGENT_DOCUMENT_NAME,
+      // Not a fixed name: a second stack in the account, or this one deployed
+      // again, gets a document of its own. The state machine receives the name
+      // through its definition substitutions, operators through the
+      // AgentDocumentName output.
+      name: uniqueName(this, AGENT_DOCUMENT_BASE_NAME),
       documentType: 'Command',
       documentFormat: 'JSON',
       // Hybrid (mi-) and EC2 (i-) managed instances alike.

@@ -6,11 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Duration } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { tableEnvVar, tableNames, type TableName } from '#aws/tables.ts';
+import { DEPLOYMENT_OUTPUT_KEYS } from '#aws/deployment-outputs.ts';
 import { REPO_ROOT } from '../../cdk/cairn-stack.ts';
-import { AGENT_DOCUMENT_NAME } from '../../cdk/constructs/agent-document.ts';
+import { AGENT_DOCUMENT_BASE_NAME } from '../../cdk/constructs/agent-document.ts';
 import { AGENT_GRANTS_ENV, AGENT_GRANTS_IAM_ACTIONS } from '../../cdk/constructs/agent-grants-function.ts';
 import { AGENT_GRANT_POLICY_COUNT } from '../../cdk/constructs/agent-role.ts';
 import { DEFINITION_SUBSTITUTIONS } from '../../cdk/constructs/backup-job-state-machine.ts';
+import { NONCURRENT_VERSION_DAYS } from '../../cdk/constructs/image-store.ts';
 import { ESM_REQUIRE_BANNER } from '../../cdk/constructs/cairn-function.ts';
 import { SCHEDULER_RETRY_ATTEMPTS, STATE_MACHINE_ARN_ENV } from '../../cdk/constructs/scheduler-function.ts';
 import { JANITOR_RETRY_ATTEMPTS } from '../../cdk/constructs/janitor-function.ts';
@@ -141,16 +143,54 @@ describe('image bucket', () => {
     });
   });
 
-  it('has Object Lock off unless the objectLock context flag is set', () => {
-    const [, bucket] = only('AWS::S3::Bucket');
+  it('has Object Lock off by default, and with the objectLock option a default retention in the mode and days given', () => {
+    const [, bucket] = only('AWS::S3::Bucket', 'ImagesImageBucket');
     expect(bucket.ObjectLockEnabled ?? false).toBe(false);
-    // Bundling is irrelevant here; skipping it keeps this second synth fast.
-    const locked = synthCairnStack({ bundle: false, objectLock: true });
-    try {
-      locked.template.hasResourceProperties('AWS::S3::Bucket', { ObjectLockEnabled: true, VersioningConfiguration: { Status: 'Enabled' } });
-    } finally {
-      locked.cleanup();
+    expect(bucket.ObjectLockConfiguration).toBeUndefined();
+    // Bundling is irrelevant here; skipping it keeps these synths fast.
+    for (const lock of [{ mode: 'GOVERNANCE', days: 14 }, { mode: 'COMPLIANCE', days: 365 }] as const) {
+      const locked = synthCairnStack({ bundle: false, objectLock: lock });
+      try {
+        const [, lockedBucket] = Object.entries(locked.template.findResources('AWS::S3::Bucket')).find(([id]) => id.startsWith('ImagesImageBucket'))!;
+        expect(lockedBucket.Properties).toMatchObject({
+          ObjectLockEnabled: true,
+          ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: lock.mode, Days: lock.days } } },
+          VersioningConfiguration: { Status: 'Enabled' },
+        });
+      } finally {
+        locked.cleanup();
+      }
     }
+    expect(() => synthCairnStack({ bundle: false, objectLock: { mode: 'LEGAL' as never, days: 1 } })).toThrow(/GOVERNANCE or COMPLIANCE/);
+    expect(() => synthCairnStack({ bundle: false, objectLock: { mode: 'GOVERNANCE', days: 0 } })).toThrow(/objectLock days/);
+  });
+
+  it('expires noncurrent versions (what a deleted image object leaves) and the delete markers left alone, and aborts stale uploads', () => {
+    const [, bucket] = only('AWS::S3::Bucket', 'ImagesImageBucket');
+    expect((bucket.LifecycleConfiguration as { Rules: unknown[] }).Rules).toEqual([
+      { Id: 'abort-incomplete-multipart-uploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 }, Status: 'Enabled' },
+      { Id: 'expire-deleted-image-objects', NoncurrentVersionExpiration: { NoncurrentDays: NONCURRENT_VERSION_DAYS }, ExpiredObjectDeleteMarker: true, Status: 'Enabled' },
+    ]);
+    const longer = synthCairnStack({ bundle: false, props: { noncurrentVersionDays: 30 } });
+    try {
+      longer.template.hasResourceProperties('AWS::S3::Bucket', {
+        LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'expire-deleted-image-objects', NoncurrentVersionExpiration: { NoncurrentDays: 30 } })]) },
+      });
+    } finally {
+      longer.cleanup();
+    }
+  });
+
+  it('logs every request to it in an access log bucket of its own (SSE-S3, private, TLS only, retained)', () => {
+    const [logsId, accessLogs] = only('AWS::S3::Bucket', 'ImagesAccessLogs');
+    const [, bucket] = only('AWS::S3::Bucket', 'ImagesImageBucket');
+    expect(bucket.LoggingConfiguration).toEqual({ DestinationBucketName: { Ref: logsId }, LogFilePrefix: 'image-bucket/' });
+    expect(accessLogs).toMatchObject({
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LifecycleConfiguration: { Rules: [{ Id: 'expire-access-logs', ExpirationInDays: 365, Status: 'Enabled' }] },
+    });
+    expect(resources[logsId]!.DeletionPolicy).toBe('Retain');
   });
 
   it('refuses requests that do not use TLS', () => {
@@ -169,7 +209,18 @@ describe('Lambda functions', () => {
     const lambdas = ofType('AWS::Lambda::Function');
     expect(lambdas).toHaveLength(Object.keys(functions).length);
     for (const [, fn] of lambdas) {
-      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', TracingConfig: { Mode: 'Active' } });
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', TracingConfig: { Mode: 'Active' }, MemorySize: 512 });
+    }
+  });
+
+  it('have roles of their own with no managed policy, writing only to their own log group', () => {
+    for (const name of Object.keys(functions) as FunctionName[]) {
+      const roleId = roleIdOf(name);
+      expect(resources[roleId]!.Properties!.ManagedPolicyArns, name).toBeUndefined();
+      const logGroupId = referencedIds((lambda(name).props.LoggingConfig as { LogGroup: unknown }).LogGroup)[0]!;
+      expect(resources[logGroupId]!.Type).toBe('AWS::Logs::LogGroup');
+      const logs = roleStatements(resources, roleId).filter((s) => actionsOf(s).some((a) => a.startsWith('logs:')));
+      expect(logs.map((s) => [actionsOf(s).sort(), s.Resource]), name).toEqual([[['logs:CreateLogStream', 'logs:PutLogEvents'], { 'Fn::GetAtt': [logGroupId, 'Arn'] }]]);
     }
   });
 
@@ -304,6 +355,13 @@ describe('backup-job state machine', () => {
     expect(referencedIds(substitutions.BrokerFunctionArn)).toEqual([lambda('broker').logicalId]);
     expect(referencedIds(substitutions.CatalogFunctionArn)).toEqual([lambda('catalog').logicalId]);
     expect(referencedIds(substitutions.AgentDocumentName)[0]).toMatch(/^AgentDocument/);
+    // The stack's partition, not a literal `aws`: the same template deploys to aws-cn and aws-us-gov.
+    expect(substitutions.SendCommandTaskResource).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':states:::aws-sdk:ssm:sendCommand.waitForTaskToken']] });
+  });
+
+  it('names no partition literally anywhere in the template (every ARN takes AWS::Partition)', () => {
+    const text = JSON.stringify(synth.template.toJSON());
+    expect(text.match(/arn:aws[a-z-]*:/g) ?? []).toEqual([]);
   });
 
   it('sets TimeoutSeconds on every Task state, nested ones included', () => {
@@ -400,7 +458,7 @@ describe('scheduler tick', () => {
     expect(executions).toContain(':execution:');
     expect(executions).toContain(`{"Ref":"${stateMachineId()}"}`);
     expect(executions).toMatch(/":\*"\]\]\}$/);
-    const other = statements.flatMap(actionsOf).filter((a) => !/^(states:StartExecution|states:DescribeExecution|dynamodb:.*|xray:.*)$/.test(a));
+    const other = statements.flatMap(actionsOf).filter((a) => !/^(states:StartExecution|states:DescribeExecution|dynamodb:.*|xray:.*|logs:CreateLogStream|logs:PutLogEvents|events:PutEvents)$/.test(a));
     expect(other).toEqual([]);
     for (const name of ['jobs', 'broker', 'catalog', 'janitor'] as const) {
       expect(roleStatements(resources, roleIdOf(name)).flatMap(actionsOf).filter((a) => a.startsWith('states:')), name).toEqual([]);
@@ -467,9 +525,9 @@ describe('execution janitor', () => {
 });
 
 describe('edge agent access', () => {
-  it('defines the Cairn-RunBackupTask Command document (schema 2.2, download then runShellScript, taskToken and command)', () => {
+  it('defines the agent Command document (schema 2.2, download then runShellScript, taskToken and command), named <prefix>-RunBackupTask-<stack id>', () => {
     synth.template.hasResourceProperties('AWS::SSM::Document', {
-      Name: AGENT_DOCUMENT_NAME,
+      Name: { 'Fn::Join': ['-', [`cairn-${AGENT_DOCUMENT_BASE_NAME}`, Match.anyValue()]] },
       DocumentType: 'Command',
       Content: {
         schemaVersion: '2.2',
@@ -588,9 +646,69 @@ describe('agent grants (per-instance image prefixes)', () => {
   });
 });
 
+describe('deletion role', () => {
+  const deletionRole = () => only('AWS::IAM::Role', 'DeletionRole');
+
+  it('is the only principal allowed to delete object versions; the agent and the Lambdas may not', () => {
+    const [roleId] = deletionRole();
+    const holders = allStatements(resources)
+      .filter(({ kind, statement }) => kind === 'identity' && statement.Effect === 'Allow' && asList(statement.Action).some((a) => /^s3:(DeleteObjectVersion|\*|DeleteObject\*)$/.test(a)))
+      .map(({ logicalId }) => logicalId);
+    expect(holders.length).toBe(1);
+    const [policyId] = holders;
+    expect(asList(resources[policyId!]!.Properties!.Roles as unknown[])).toEqual([{ Ref: roleId }]);
+    const [agentRoleId] = only('AWS::IAM::Role', 'AgentRole');
+    expect(roleStatements(resources, agentRoleId).flatMap(actionsOf).filter((a) => a.includes('Version'))).toEqual([]);
+  });
+
+  it('may delete image objects and their versions and list versions under images/, and nothing else', () => {
+    const [roleId] = deletionRole();
+    const [bucketId] = only('AWS::S3::Bucket', 'ImagesImageBucket');
+    const statements = roleStatements(resources, roleId);
+    expect(statements.map((s) => [s.Effect, actionsOf(s).sort()])).toEqual([
+      ['Allow', ['s3:DeleteObject', 's3:DeleteObjectVersion']],
+      ['Allow', ['s3:ListBucketVersions']],
+    ]);
+    expect(statements[0]!.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/*images/*']] });
+    expect(statements[1]!.Resource).toEqual({ 'Fn::GetAtt': [bucketId, 'Arn'] });
+    expect(statements[1]!.Condition).toEqual({ StringLike: { 's3:prefix': ['*images/*'] } });
+    expect(JSON.stringify(statements)).not.toContain('BypassGovernanceRetention');
+  });
+
+  it('is assumable from this account only (an administrator, or a role granted sts:AssumeRole on it), and no role of the stack is', () => {
+    const [roleId, role] = deletionRole();
+    expect(role.AssumeRolePolicyDocument).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']] } } }],
+    });
+    expect(role.ManagedPolicyArns).toBeUndefined();
+    const assumers = allStatements(resources).filter(({ kind, statement }) => kind === 'identity' && asList(statement.Action).includes('sts:AssumeRole'));
+    expect(assumers.filter(({ statement }) => referencedIds(statement.Resource).includes(roleId))).toEqual([]);
+  });
+
+  it('is enforced by the bucket policy: every other principal is denied s3:DeleteObjectVersion', () => {
+    const [roleId] = deletionRole();
+    const [bucketId] = only('AWS::S3::Bucket', 'ImagesImageBucket');
+    synth.template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucketId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 's3:DeleteObjectVersion',
+            Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/*']] },
+            Condition: { ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [roleId, 'Arn'] } } },
+          },
+        ]),
+      },
+    });
+  });
+});
+
 describe('reports topic', () => {
   it('is KMS encrypted and refuses publishing without TLS', () => {
-    synth.template.hasResourceProperties('AWS::SNS::Topic', { TopicName: 'cairn-reports', KmsMasterKeyId: Match.anyValue() });
+    synth.template.hasResourceProperties('AWS::SNS::Topic', { TopicName: { 'Fn::Join': ['-', ['cairn-reports', Match.anyValue()]] }, KmsMasterKeyId: Match.anyValue() });
     synth.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
     });
@@ -633,6 +751,11 @@ describe('IAM policies', () => {
 });
 
 describe('stack outputs', () => {
+  it('publishes every output the CLI finds a deployment by (aws/deployment-outputs.ts), under the exact key it reads', () => {
+    const outputs = synth.template.toJSON().Outputs as Record<string, unknown>;
+    for (const key of Object.values(DEPLOYMENT_OUTPUT_KEYS)) expect(Object.keys(outputs), key).toContain(key);
+  });
+
   it('publishes the table names, bucket, state machine, document and agent role', () => {
     const outputs = Object.keys(synth.template.toJSON().Outputs as Record<string, unknown>);
     expect(outputs).toEqual(
@@ -648,6 +771,9 @@ describe('stack outputs', () => {
         'AgentRoleArn',
         'AgentRoleName',
         'AgentInstanceProfileName',
+        'ReportsTopicArn',
+        'DeletionRoleArn',
+        'AccessLogBucketName',
       ]),
     );
   });

@@ -3,7 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, type Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { CairnStack, REPO_ROOT } from '../../cdk/cairn-stack.ts';
+import { CairnStack, REPO_ROOT, type CairnStackProps } from '../../cdk/cairn-stack.ts';
+import type { ObjectLockSettings } from '../../cdk/constructs/image-store.ts';
 
 export const LAMBDA_ENTRIES = ['lambdas/jobs.ts', 'lambdas/broker.ts', 'lambdas/catalog.ts', 'lambdas/scheduler.ts', 'lambdas/agent-grants.ts', 'lambdas/janitor.ts'] as const;
 export const BACKUP_JOB_ASL = 'statemachines/backup-job.asl.json';
@@ -19,7 +20,7 @@ const MINIMAL_ASL = {
     Reserve: { Type: 'Task', Resource: '${BrokerFunctionArn}', TimeoutSeconds: 60, Next: 'Stream' },
     Stream: {
       Type: 'Task',
-      Resource: 'arn:aws:states:::aws-sdk:ssm:sendCommand.waitForTaskToken',
+      Resource: '${SendCommandTaskResource}',
       Parameters: { DocumentName: '${AgentDocumentName}', 'InstanceIds.$': '$.instanceIds', Parameters: { 'taskToken.$': 'States.Array($$.Task.Token)' } },
       TimeoutSeconds: 3600,
       HeartbeatSeconds: 600,
@@ -31,6 +32,8 @@ const MINIMAL_ASL = {
 
 export interface SynthResult {
   readonly template: Template;
+  /** The stack itself, for checks on the construct tree (cdk-nag, tags). */
+  readonly stack: CairnStack;
   /** The synthesized template as written to the cloud assembly (what cdk deploy would upload). */
   readonly templatePath: string;
   readonly assemblyDir: string;
@@ -70,13 +73,33 @@ function stubProject(created: string[]): string {
   return dir;
 }
 
+/** One synthesized stack of an app that may hold several (see synthCairnStacks). */
+export interface StackSpec {
+  readonly stackName: string;
+  readonly props?: CairnStackProps;
+  /** Adds to the stack before the synth (a test's deliberate flaw, to prove a check bites). */
+  readonly extend?: (stack: CairnStack) => void;
+}
+
 /**
  * One synth of CairnStack into a temp cloud assembly. Bundles the real handlers
  * when they exist (several seconds: share the result across a file's tests);
  * with `bundle: false`, or when a handler is missing, bundling is skipped
  * through the CDK's own `aws:cdk:bundling-stacks` context.
  */
-export function synthCairnStack(options: { bundle?: boolean; objectLock?: boolean; schedulerRate?: Duration } = {}): SynthResult {
+export function synthCairnStack(
+  options: { bundle?: boolean; objectLock?: ObjectLockSettings; schedulerRate?: Duration; props?: CairnStackProps; stackName?: string; extend?: (stack: CairnStack) => void } = {},
+): SynthResult {
+  const props: CairnStackProps = { objectLock: options.objectLock, schedulerRate: options.schedulerRate, ...options.props };
+  const [result] = synthCairnStacks([{ stackName: options.stackName ?? 'CairnStack', props, extend: options.extend }], { bundle: options.bundle });
+  return result!;
+}
+
+/**
+ * Several CairnStacks in one app (one account, as far as names go), in one
+ * synth. The results share one cleanup: calling any of them removes all.
+ */
+export function synthCairnStacks(specs: readonly StackSpec[], options: { bundle?: boolean } = {}): SynthResult[] {
   const created: string[] = [];
   const missingEntries = LAMBDA_ENTRIES.filter((entry) => !fs.existsSync(path.join(REPO_ROOT, entry)));
   const bundlingSkipped =
@@ -95,18 +118,32 @@ export function synthCairnStack(options: { bundle?: boolean; objectLock?: boolea
     fs.writeFileSync(backupJobDefinitionPath, JSON.stringify(MINIMAL_ASL, null, 2));
   }
 
+  const cleanup = () => created.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true }));
   const assemblyDir = tempDir('cairn-cdk-out-', created);
   const context: Record<string, unknown> = { ...cdkJsonContext() };
   if (bundlingSkipped) context['aws:cdk:bundling-stacks'] = [];
   const app = new App({ outdir: assemblyDir, context, analyticsReporting: false });
-  const stack = new CairnStack(app, 'CairnStack', { projectRoot, backupJobDefinitionPath, objectLock: options.objectLock ?? false, schedulerRate: options.schedulerRate });
-  const assembly = app.synth();
-  return {
+  let stacks: CairnStack[];
+  let assembly: ReturnType<App['synth']>;
+  try {
+    stacks = specs.map((spec) => {
+      const stack = new CairnStack(app, spec.stackName, { projectRoot, backupJobDefinitionPath, ...spec.props });
+      spec.extend?.(stack);
+      return stack;
+    });
+    assembly = app.synth();
+  } catch (error) {
+    // A stack its props refuse (a test expecting the throw) leaves no temp directory behind.
+    cleanup();
+    throw error;
+  }
+  return stacks.map((stack) => ({
     template: Template.fromStack(stack),
+    stack,
     templatePath: assembly.getStackByName(stack.stackName).templateFullPath,
     assemblyDir,
     bundlingSkipped,
     aslReplaced,
-    cleanup: () => created.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })),
-  };
+    cleanup,
+  }));
 }

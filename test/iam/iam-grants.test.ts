@@ -8,7 +8,7 @@ import { BACKUP_JOB_ASL, synthCairnStack, type SynthResult } from '../cdk/synth-
 import { REPO_ROOT } from '../../cdk/cairn-stack.ts';
 import { ALLOWED_UNUSED, ROLE_PREFIXES, TEST_AGENT_INSTANCE, TEST_AGENT_SESSION, arnOf, checkGrants, impliedCalls, inSession, withAgentGrantsAsWritten, type Template } from './policy-check.ts';
 import { COMPONENTS as RECORDED, recordComponents, type Recording } from './record-components.ts';
-import { SERVICE_COMPONENTS, serviceCalls, type CheckedComponent as Component } from './service-calls.ts';
+import { SERVICE_COMPONENTS, functionRuntimeCalls, serviceCalls, type CheckedComponent as Component } from './service-calls.ts';
 
 /** The clients record-components.ts backs up through the agent (a full, an incremental and a failed run; a cancelled run). */
 const AGENT_CLIENTS = ['cloudhost', 'cancelhost'];
@@ -78,6 +78,10 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
       agent: inSession(recording.calls.agent, TEST_AGENT_SESSION),
       ...serviceCalls(template, recording.names, readFileSync(join(REPO_ROOT, BACKUP_JOB_ASL), 'utf8')),
     };
+    // What the Lambda service does with each function's role: its logs and X-Ray traces.
+    for (const component of ['jobs', 'broker', 'catalog', 'scheduler', 'janitor'] as const) {
+      calls[component] = [...calls[component], ...functionRuntimeCalls(template, recording.names, ROLE_PREFIXES[component])];
+    }
   }, 240_000);
   afterAll(async () => {
     synth?.cleanup();
@@ -112,7 +116,8 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     expect(invoked('BrokerFunction')).toEqual(['Reserve', 'Release']);
     expect(invoked('CatalogFunction')).toEqual(['Catalog']);
     expect(calls.stateMachine.filter((c) => c.action === 'ssm:SendCommand').map((c) => arnOf(c.resource))).toEqual([
-      'arn:aws:ssm:us-east-1:123456789012:document/Cairn-RunBackupTask',
+      // The document's name is the stack's prefix, its base name and the first group of the stack's UUID.
+      'arn:aws:ssm:us-east-1:123456789012:document/cairn-RunBackupTask-4f1c2d3e',
       'arn:aws:ssm:us-east-1:123456789012:managed-instance/mi-*',
     ]);
     expect(calls.schedule.map((c) => [c.action, arnOf(c.resource)])).toEqual([['lambda:InvokeFunction', expect.stringMatching(/:function:SchedulerFunction/)]]);

@@ -21,6 +21,8 @@ const PARTITION = 'aws';
 const REGION = 'us-east-1';
 const ACCOUNT = '123456789012';
 const IMAGE_KEY_ID = 'image-key';
+const STACK_NAME = 'CairnStack';
+const STACK_ID = `arn:${PARTITION}:cloudformation:${REGION}:${ACCOUNT}:stack/${STACK_NAME}/4f1c2d3e-0000-4000-8000-000000000000`;
 
 /** Logical-id prefixes of the principals, by component (cdk/cairn-stack.ts construct ids). */
 export const ROLE_PREFIXES: Record<Component, string> = {
@@ -39,11 +41,12 @@ export const ROLE_PREFIXES: Record<Component, string> = {
  * reason it is still needed. Every other grant must be used by a recorded call.
  */
 export const ALLOWED_UNUSED: Record<Component, { action: string; resource?: RegExp; reason: string }[]> = {
-  jobs: xray(),
-  broker: xray(),
-  catalog: xray(),
-  scheduler: xray(),
-  janitor: xray(),
+  // Their logging and X-Ray calls are derived from each function's configuration (service-calls.ts functionRuntimeCalls).
+  jobs: [],
+  broker: [],
+  catalog: [],
+  scheduler: [],
+  janitor: [],
   agent: [
     {
       action: 's3:AbortMultipartUpload',
@@ -64,14 +67,6 @@ export const ALLOWED_UNUSED: Record<Component, { action: string; resource?: RegE
   ],
   schedule: [],
 };
-
-function xray(): { action: string; reason: string }[] {
-  const reason = 'X-Ray tracing (tracing: ACTIVE): the Lambda runtime sends the segments, not our code';
-  return [
-    { action: 'xray:PutTraceSegments', reason },
-    { action: 'xray:PutTelemetryRecords', reason },
-  ];
-}
 
 /**
  * Calls IAM authorizes on behalf of a recorded one: S3 asks KMS with the
@@ -131,6 +126,8 @@ export function resolveResource(value: unknown, template: Template, names: Emula
     if (type === 'AWS::S3::Bucket' && id.startsWith('ImagesImageBucket')) return `arn:${PARTITION}:s3:::${names.bucket}`;
     if (type === 'AWS::KMS::Key' && id.startsWith('ImagesImageKey')) return `arn:${PARTITION}:kms:${REGION}:${ACCOUNT}:key/${IMAGE_KEY_ID}`;
     if (type === 'AWS::StepFunctions::StateMachine') return arnOf({ kind: 'stateMachine', arn: names.stateMachineArn });
+    // A log group exists only in the template; its Arn attribute ends in `:*` (its streams).
+    if (type === 'AWS::Logs::LogGroup') return `arn:${PARTITION}:logs:${REGION}:${ACCOUNT}:log-group:${id}:*`;
     return `logical:${id}`;
   };
   // Functions and documents exist only in the template (the emulator runs no
@@ -139,14 +136,15 @@ export function resolveResource(value: unknown, template: Template, names: Emula
   const named = (id: string, ref: boolean): string | undefined => {
     const resource = template.Resources[id];
     if (resource?.Type === 'AWS::Lambda::Function') return ref ? id : `arn:${PARTITION}:lambda:${REGION}:${ACCOUNT}:function:${id}`;
-    if (resource?.Type === 'AWS::SSM::Document' && ref) return typeof resource.Properties?.Name === 'string' ? resource.Properties.Name : id;
+    // A stack-unique name is an Fn::Join of the prefix and the stack's id (cdk/stack-settings.ts uniqueName).
+    if (resource?.Type === 'AWS::SSM::Document' && ref) return resource.Properties?.Name === undefined ? id : resolve(resource.Properties.Name);
     return undefined;
   };
   const resolve = (v: unknown): string => {
     if (typeof v === 'string') return v;
     const o = v as Record<string, unknown>;
     if (typeof o.Ref === 'string') {
-      const pseudo: Record<string, string> = { 'AWS::Partition': PARTITION, 'AWS::Region': REGION, 'AWS::AccountId': ACCOUNT, 'AWS::URLSuffix': 'amazonaws.com' };
+      const pseudo: Record<string, string> = { 'AWS::Partition': PARTITION, 'AWS::Region': REGION, 'AWS::AccountId': ACCOUNT, 'AWS::URLSuffix': 'amazonaws.com', 'AWS::StackName': STACK_NAME, 'AWS::StackId': STACK_ID };
       if (o.Ref === 'AWS::NoValue') return '';
       if (pseudo[o.Ref] !== undefined) return pseudo[o.Ref]!;
       // Ref of a state machine is its ARN; of a table or bucket its name (not used in policies here).

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { arnOf, type Template } from './policy-check.ts';
-import { reachableTasks, scheduleCalls, stateMachineCalls, type AslMachine } from './service-calls.ts';
+import { functionRuntimeCalls, reachableTasks, scheduleCalls, stateMachineCalls, type AslMachine } from './service-calls.ts';
 
 const names = { tables: { config: 'c', jobs: 'j', catalog: 'k', media: 'm' }, bucket: 'b', stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:sm' };
 const task = (Resource: string, rest: Record<string, unknown> = {}) => ({ Type: 'Task', Resource, ...rest });
@@ -68,6 +68,14 @@ describe('calls derived from an ASL definition', () => {
     expect(callsOf(send({ InstanceIds: ['i-0abc'] }))[1]).toBe('ssm:SendCommand arn:aws:ec2:us-east-1:123456789012:instance/i-0abc (Task S)');
   });
 
+  it('derives an integration whose ARN the stack builds in its own partition (a whole-Resource placeholder)', () => {
+    const definition = { StartAt: 'S', States: { S: task('${Send}', { Parameters: { DocumentName: '${Doc}', 'InstanceIds.$': '$.ids' }, End: true }) } };
+    const { template, text } = templateFor(definition);
+    const substitutions = template.Resources.Machine!.Properties!.DefinitionSubstitutions as Record<string, unknown>;
+    substitutions.Send = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':states:::aws-sdk:ssm:sendCommand.waitForTaskToken']] };
+    expect(stateMachineCalls(template, names, text).map((c) => c.action)).toEqual(['ssm:SendCommand', 'ssm:SendCommand']);
+  });
+
   it('refuses what it cannot derive instead of passing it', () => {
     const one = (state: unknown) => ({ StartAt: 'S', States: { S: state } });
     expect(() => callsOf(one(task('arn:aws:states:::aws-sdk:dynamodb:putItem', { End: true })))).toThrow(/no IAM derivation for Task Resource/);
@@ -100,5 +108,26 @@ describe('calls derived from a schedule', () => {
     expect(scheduleCalls(template, names).map((c) => [c.action, arnOf(c.resource)])).toEqual([['lambda:InvokeFunction', 'arn:aws:lambda:us-east-1:123456789012:function:FnA']]);
     expect(() => scheduleCalls(templateFor({}, schedule('arn:aws:scheduler:::aws-sdk:sqs:sendMessage')).template, names)).toThrow(/no IAM derivation for target/);
     expect(() => scheduleCalls(templateFor({}, schedule({ 'Fn::GetAtt': ['FnA', 'Arn'] }, 'OtherRole')).template, names)).toThrow(/not the SchedulerScheduleRole role/);
+  });
+});
+
+describe('calls derived from a function\'s configuration', () => {
+  const fn = (properties: Record<string, unknown>) => ({
+    Logs: { Type: 'AWS::Logs::LogGroup' },
+    Fn: { Type: 'AWS::Lambda::Function', Properties: { Role: { 'Fn::GetAtt': ['JobsFunctionServiceRoleX', 'Arn'] }, ...properties } },
+  });
+  it('writes to the log group of its LoggingConfig, and sends X-Ray data only with active tracing', () => {
+    const logged = { Resources: fn({ LoggingConfig: { LogGroup: { Ref: 'Logs' } } }) } as Template;
+    expect(functionRuntimeCalls(logged, names, 'JobsFunctionServiceRole').map((c) => `${c.action} ${arnOf(c.resource)}`)).toEqual([
+      'logs:CreateLogStream arn:aws:logs:us-east-1:123456789012:log-group:Logs:log-stream:runtime',
+      'logs:PutLogEvents arn:aws:logs:us-east-1:123456789012:log-group:Logs:log-stream:runtime',
+    ]);
+    const traced = { Resources: fn({ LoggingConfig: { LogGroup: { Ref: 'Logs' } }, TracingConfig: { Mode: 'Active' } }) } as Template;
+    expect(functionRuntimeCalls(traced, names, 'JobsFunctionServiceRole').map((c) => c.action).slice(2)).toEqual(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
+  });
+
+  it('refuses a function that would log to a group of the runtime\'s making, and a role no function runs with', () => {
+    expect(() => functionRuntimeCalls({ Resources: fn({}) } as Template, names, 'JobsFunctionServiceRole')).toThrow(/no LoggingConfig.LogGroup/);
+    expect(() => functionRuntimeCalls({ Resources: fn({ LoggingConfig: { LogGroup: { Ref: 'Logs' } } }) } as Template, names, 'OtherRole')).toThrow(/no function runs with/);
   });
 });

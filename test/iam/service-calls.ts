@@ -99,11 +99,12 @@ function taskCalls(task: AslTask, substitute: (text: string) => string): AwsCall
   const resource = substitute(task.state.Resource ?? '');
   const operation = `Task ${task.path}`;
   // A bare Lambda ARN, or the optimized lambda:invoke integration with its FunctionName.
-  if (resource.startsWith('arn:aws:lambda:')) return [{ action: 'lambda:InvokeFunction', operation, resource: arn(resource) }];
-  if (/^arn:aws:states:::lambda:invoke(\.waitForTaskToken)?$/.test(resource)) {
+  // Any partition: the stack substitutes its own (AWS::Partition, `aws` here).
+  if (/^arn:aws[a-z-]*:lambda:/.test(resource)) return [{ action: 'lambda:InvokeFunction', operation, resource: arn(resource) }];
+  if (/^arn:aws[a-z-]*:states:::lambda:invoke(\.waitForTaskToken)?$/.test(resource)) {
     return [{ action: 'lambda:InvokeFunction', operation, resource: arn(staticParameter(task, 'FunctionName', substitute)) }];
   }
-  const sdk = /^arn:aws:states:::aws-sdk:([a-z0-9]+):([a-zA-Z0-9]+)(\.waitForTaskToken)?$/.exec(resource);
+  const sdk = /^arn:aws[a-z-]*:states:::aws-sdk:([a-z0-9]+):([a-zA-Z0-9]+)(\.waitForTaskToken)?$/.exec(resource);
   if (sdk && sdk[1] === 'ssm' && sdk[2] === 'sendCommand') {
     const document = staticParameter(task, 'DocumentName', substitute);
     const documentArn = document.startsWith('arn:') ? document : `arn:aws:ssm:${REGION}:${ACCOUNT}:document/${document}`;
@@ -171,9 +172,37 @@ export function scheduleCalls(template: Template, names: EmulatedNames): AwsCall
       const target = (r.Properties?.Target ?? {}) as { Arn?: unknown; RoleArn?: unknown };
       assertRole(target.RoleArn, ROLE_PREFIXES.schedule, id);
       const targetArn = resolveResource(target.Arn, template, names);
-      if (!targetArn.startsWith('arn:aws:lambda:')) throw new Error(`${id}: no IAM derivation for target ${targetArn}; teach test/iam/service-calls.ts what it calls`);
+      if (!/^arn:aws[a-z-]*:lambda:/.test(targetArn)) throw new Error(`${id}: no IAM derivation for target ${targetArn}; teach test/iam/service-calls.ts what it calls`);
       return { action: 'lambda:InvokeFunction', operation: `Schedule ${id} target`, resource: arn(targetArn) };
     });
+}
+
+/**
+ * What the Lambda service does with a function's role while it runs, for the
+ * functions whose role has `rolePrefix`: it writes the function's logs to the
+ * log group of its LoggingConfig (CreateLogStream, PutLogEvents; a stack-made
+ * group, so no CreateLogGroup), and with active tracing sends X-Ray segments
+ * and telemetry (no resource type: `*`). Our code makes none of these calls,
+ * so the recorder cannot see them.
+ */
+export function functionRuntimeCalls(template: Template, names: EmulatedNames, rolePrefix: string): AwsCall[] {
+  const calls: AwsCall[] = [];
+  for (const [id, r] of Object.entries(template.Resources)) {
+    if (r.Type !== 'AWS::Lambda::Function') continue;
+    const [roleId] = referencedIds(r.Properties?.Role);
+    if (roleId === undefined || !roleId.startsWith(rolePrefix)) continue;
+    const logging = r.Properties?.LoggingConfig as { LogGroup?: unknown } | undefined;
+    if (logging?.LogGroup === undefined) throw new Error(`${id}: no LoggingConfig.LogGroup, so the runtime would create /aws/lambda/<name> itself (logs:CreateLogGroup), which is not derived`);
+    const [groupId] = referencedIds(logging.LogGroup);
+    if (groupId === undefined || template.Resources[groupId]?.Type !== 'AWS::Logs::LogGroup') throw new Error(`${id}: logs to ${JSON.stringify(logging.LogGroup)}, not a log group of the stack`);
+    const stream = `${resolveResource({ 'Fn::GetAtt': [groupId, 'Arn'] }, template, names).replace(/:\*$/, '')}:log-stream:runtime`;
+    calls.push(...['CreateLogStream', 'PutLogEvents'].map((a) => ({ action: `logs:${a}`, operation: `${id} logging`, resource: arn(stream) })));
+    if ((r.Properties?.TracingConfig as { Mode?: string } | undefined)?.Mode === 'Active') {
+      calls.push(...['PutTraceSegments', 'PutTelemetryRecords'].map((a) => ({ action: `xray:${a}`, operation: `${id} tracing`, resource: { kind: 'any' } as const })));
+    }
+  }
+  if (calls.length === 0) throw new Error(`no function runs with a role named ${rolePrefix}*`);
+  return calls;
 }
 
 /** Both service-driven components' calls. */

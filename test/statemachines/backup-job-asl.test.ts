@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
-import { loadBackupJobDefinition } from '#local/asl-definition.ts';
+import { readFileSync } from 'node:fs';
+import { BACKUP_JOB_ASL, loadBackupJobDefinition } from '#local/asl-definition.ts';
 import { agentDocumentContent } from '../../cdk/constructs/agent-document.ts';
 
 const require = createRequire(import.meta.url);
@@ -33,7 +34,10 @@ describe('backup-job.asl.json', () => {
     for (const [name, state] of tasks) expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
   });
 
-  it('streams through the SSM callback integration with a heartbeat', () => {
+  it('streams through the SSM callback integration with a heartbeat, its ARN in the stack\'s partition', () => {
+    // The file names the integration by a placeholder the stack fills with its own partition (arn:aws-cn:..., arn:aws-us-gov:...).
+    const raw = JSON.parse(readFileSync(BACKUP_JOB_ASL, 'utf8')) as { States: Record<string, State> };
+    expect(raw.States.Stream?.Resource).toBe('${SendCommandTaskResource}');
     expect(states.Stream?.Resource).toBe('arn:aws:states:::aws-sdk:ssm:sendCommand.waitForTaskToken');
     expect(states.Stream?.HeartbeatSeconds).toBeGreaterThan(0);
     expect(states.Stream?.HeartbeatSeconds).toBeLessThan(states.Stream!.TimeoutSeconds!);
