@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The LocalStack suite deploys the whole stack: `npm run test:localstack` runs it on its own.
+    exclude: ['test/localstack/**', '**/node_modules/**'],
     setupFiles: ['test/setup/polyfills.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
