@@ -21,6 +21,8 @@ export interface S3UploadOptions {
   partSizeBytes: number;
   /** Parts sent at once. */
   concurrency: number;
+  /** Part sizes other than the ones chosen from `partSizeBytes` (tests use it to see parts grow on a few MiB). */
+  plan?: PartSizes;
 }
 
 /** An S3 request of an upload failed; `cause` is the SDK's error. A failure of the body itself is thrown as it is. */
@@ -60,7 +62,7 @@ export class S3UploadRequestError extends Error {
 export async function uploadObject(options: S3UploadOptions): Promise<{ bytes: number; parts: number }> {
   const { body } = options;
   const owned = body instanceof Uint8Array;
-  const plan = owned ? partSizesForObject(body.byteLength, options.partSizeBytes) : growingPartSizes(options.partSizeBytes);
+  const plan = options.plan ?? (owned ? partSizesForObject(body.byteLength, options.partSizeBytes) : growingPartSizes(options.partSizeBytes));
   const upload = new MultipartUpload(options, plan);
   const chunks = owned ? [body][Symbol.iterator]() : body[Symbol.asyncIterator]();
   // Set when the body itself threw: that error, not an S3 one, is what the caller sees.
