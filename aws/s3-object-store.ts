@@ -12,7 +12,7 @@ import {
 import { CairnError, NotFoundError, ValidationError } from '#core/errors.ts';
 import { byCodePoint } from '#core/code-point-order.ts';
 import { assertByteRange, assertFolderPrefix, assertKeyPrefix, assertObjectKey, type IncompleteWrite, type ObjectBody, type ObjectStore } from '#core/ports/object-store.ts';
-import { DEFAULT_S3_PART_SIZE_BYTES, DEFAULT_S3_UPLOAD_CONCURRENCY } from '#core/model/storage-unit.ts';
+import { DEFAULT_S3_PART_SIZE_BYTES, DEFAULT_S3_UPLOAD_CONCURRENCY, type StorageUnit } from '#core/model/storage-unit.ts';
 import { StatusCode, type StatusCodeValue } from '#core/status-codes.ts';
 import { errorName, httpStatusOf } from './aws-errors.ts';
 import { createAwsClients, type AwsClients } from './clients.ts';
@@ -35,6 +35,17 @@ export interface S3ObjectStoreOptions {
 }
 
 let environmentClients: AwsClients | undefined;
+
+/** The store of an S3 storage unit, with the unit's upload settings; `client` as in S3ObjectStoreOptions. */
+export function s3StorageUnitStore(unit: Extract<StorageUnit, { kind: 's3' }>, client?: S3Client): S3ObjectStore {
+  return new S3ObjectStore({
+    bucket: unit.bucket,
+    prefix: unit.prefix,
+    ...(client === undefined ? {} : { client }),
+    ...(unit.partSizeBytes === undefined ? {} : { partSizeBytes: unit.partSizeBytes }),
+    ...(unit.uploadConcurrency === undefined ? {} : { uploadConcurrency: unit.uploadConcurrency }),
+  });
+}
 
 /**
  * ObjectStore on an S3 bucket, keys under an optional prefix.

@@ -42,7 +42,7 @@ export const ALLOWED_UNUSED: Record<Component, { action: string; reason: string 
   agent: [
     {
       action: 's3:AbortMultipartUpload',
-      reason: 'lib-storage aborts a multipart upload whose body failed mid-way (S3ObjectStore.put, leavePartsOnError false); the suite cannot fail a body mid-part through runTask, test/aws/s3-object-store.test.ts covers that path',
+      reason: 'S3ObjectStore.put aborts a multipart upload whose body or S3 failed mid-way (aws/s3-upload.ts); the suite cannot fail a body mid-part through runTask, test/aws/s3-upload.test.ts and s3-object-store.test.ts cover that path',
     },
   ],  // Their logging and X-Ray calls are derived from the state machine's configuration, not allow-listed.
   stateMachine: [],
