@@ -55,8 +55,16 @@ export function isAbandonedUpload(upload: { initiated: Date; lastPart?: Date }, 
  * Safe to run concurrently with uploads and with another sweep: an upload
  * aborted twice or completed meanwhile (NoSuchUpload) is not a problem.
  */
-export async function sweepMultipartUploads(options: { client: S3Client; bucket: string; prefix: string; now: Date; graceSeconds?: number }): Promise<MultipartSweepReport> {
-  const { client, bucket, prefix, now } = options;
+export async function sweepMultipartUploads(options: {
+  client: S3Client;
+  bucket: string;
+  /** A folder, as a storage unit's prefix (`site1` and `site1/` both mean keys under `site1/`, not `site10/`); '' for the whole bucket. */
+  prefix: string;
+  now: Date;
+  graceSeconds?: number;
+}): Promise<MultipartSweepReport> {
+  const { client, bucket, now } = options;
+  const prefix = options.prefix === '' || options.prefix.endsWith('/') ? options.prefix : `${options.prefix}/`;
   const graceSeconds = options.graceSeconds ?? MULTIPART_SWEEP_GRACE_SECONDS;
   const report: MultipartSweepReport = { aborted: [], kept: 0, problems: [] };
   for (const upload of await listUploads(client, bucket, prefix)) {

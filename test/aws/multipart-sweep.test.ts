@@ -45,7 +45,7 @@ describe('isAbandonedUpload', () => {
 
 describe.skipIf(Boolean(skip))('sweepMultipartUploads', () => {
   it('aborts an upload idle past the grace period, keeps one still receiving parts, and stays inside its prefix', async (context) => {
-    // Prepare: under site1/, one upload with no part and one that just received a part; one more under site2/.
+    // Prepare: under site1/, one upload with no part and one that just received a part; one more under site10/.
     const s3 = clients!.s3;
     const bucket = `cairn-sweep-${randomUUID().slice(0, 12)}`;
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -53,7 +53,7 @@ describe.skipIf(Boolean(skip))('sweepMultipartUploads', () => {
     const idle = await start('site1/images/c1/c1_1/fragment-00001.tar');
     const busy = await start('site1/images/c2/c2_1/fragment-00001.tar');
     await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'site1/images/c2/c2_1/fragment-00001.tar', UploadId: busy, PartNumber: 1, Body: Buffer.alloc(5 * 1024 * 1024) }));
-    const elsewhere = await start('site2/images/c3/c3_1/fragment-00001.tar');
+    const elsewhere = await start('site10/images/c3/c3_1/fragment-00001.tar');
     const now = new Date();
     try {
       const listed = (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? [];
@@ -64,7 +64,7 @@ describe.skipIf(Boolean(skip))('sweepMultipartUploads', () => {
       }
 
       // Act
-      const report = await sweepMultipartUploads({ client: s3, bucket, prefix: 'site1/', now });
+      const report = await sweepMultipartUploads({ client: s3, bucket, prefix: 'site1', now });
 
       // Assess
       expect(report.aborted).toEqual([{ key: 'site1/images/c1/c1_1/fragment-00001.tar', uploadId: idle, initiated: idleStarted }]);
