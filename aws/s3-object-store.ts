@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   DeleteObjectsCommand,
@@ -10,17 +9,15 @@ import {
   ListMultipartUploadsCommand,
   ListObjectVersionsCommand,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { CairnError, NotFoundError } from '#core/errors.ts';
+import { CairnError, NotFoundError, ValidationError } from '#core/errors.ts';
 import { byCodePoint } from '#core/code-point-order.ts';
 import { assertByteRange, assertFolderPrefix, assertKeyPrefix, assertObjectKey, type IncompleteWrite, type ObjectBody, type ObjectStore } from '#core/ports/object-store.ts';
+import { DEFAULT_S3_PART_SIZE_BYTES, DEFAULT_S3_UPLOAD_CONCURRENCY, type StorageUnit } from '#core/model/storage-unit.ts';
 import { StatusCode, type StatusCodeValue } from '#core/status-codes.ts';
 import { errorName, httpStatusOf } from './aws-errors.ts';
 import { createAwsClients, type AwsClients } from './clients.ts';
-
-/** Multipart part size and parallel parts: memory per put is bounded by PART_SIZE × (QUEUE_SIZE + 1). */
-const PART_SIZE = 8 * 1024 * 1024;
-const QUEUE_SIZE = 2;
+import { assertPartSize } from './s3-part-size.ts';
+import { S3UploadRequestError, uploadObject } from './s3-upload.ts';
 
 export interface S3ObjectStoreOptions {
   bucket: string;
@@ -28,73 +25,74 @@ export interface S3ObjectStoreOptions {
   prefix?: string;
   /** Defaults to a client built from the environment (AWS_REGION, CAIRN_AWS_ENDPOINT). */
   client?: S3Client;
+  /**
+   * Size of a multipart upload's first parts, 5 MiB to 5 GiB (default
+   * 64 MiB); later parts of a long stream grow (aws/s3-part-size.ts).
+   */
+  partSizeBytes?: number;
+  /** Parts of one put sent at once (default 2). */
+  uploadConcurrency?: number;
 }
 
 let environmentClients: AwsClients | undefined;
 
+/** The store of an S3 storage unit, with the unit's upload settings; `client` as in S3ObjectStoreOptions. */
+export function s3StorageUnitStore(unit: Extract<StorageUnit, { kind: 's3' }>, client?: S3Client): S3ObjectStore {
+  return new S3ObjectStore({
+    bucket: unit.bucket,
+    prefix: unit.prefix,
+    ...(client === undefined ? {} : { client }),
+    ...(unit.partSizeBytes === undefined ? {} : { partSizeBytes: unit.partSizeBytes }),
+    ...(unit.uploadConcurrency === undefined ? {} : { uploadConcurrency: unit.uploadConcurrency }),
+  });
+}
+
 /**
  * ObjectStore on an S3 bucket, keys under an optional prefix.
  *
- * - `put` streams through @aws-sdk/lib-storage: one PutObject for a body of up
- *   to 8 MiB, a multipart upload above. S3 makes an object visible only when
- *   it is complete, which gives the port's atomicity; when the body fails the
- *   multipart upload is aborted, so no parts are left (a bucket lifecycle rule
- *   AbortIncompleteMultipartUpload covers a process that dies mid-upload).
- * - Works with versioning and Object Lock: uploads carry a checksum, which
- *   Object Lock buckets require.
+ * - `put` streams (aws/s3-upload.ts): one PutObject for a body that fits in
+ *   one part, a multipart upload above, with parts that grow so any object
+ *   up to S3's 5 TiB maximum fits in 10,000 parts. Memory per put is at most
+ *   the largest part × (uploadConcurrency + 1): 192 MiB at the defaults for
+ *   an object under 99.6 GiB, 3 GiB past 1.46 TiB (the parts are 1 GiB then).
+ *   S3 makes an object visible only when it is complete, which gives the
+ *   port's atomicity; when the body or S3 fails the multipart upload is
+ *   aborted, so no parts are left (aws/multipart-sweep.ts and the bucket's
+ *   AbortIncompleteMultipartUpload rule cover a process that dies mid-upload).
+ * - Works with versioning and Object Lock: uploads carry a CRC32 checksum,
+ *   which Object Lock buckets require.
  */
 export class S3ObjectStore implements ObjectStore {
   readonly #client: S3Client;
   readonly #bucket: string;
   readonly #prefix: string;
+  readonly #partSizeBytes: number;
+  readonly #uploadConcurrency: number;
 
   constructor(options: S3ObjectStoreOptions) {
     this.#bucket = options.bucket;
     const prefix = (options.prefix ?? '').replace(/\/+$/, '');
     if (prefix !== '') assertObjectKey(prefix);
     this.#prefix = prefix === '' ? '' : `${prefix}/`;
+    this.#partSizeBytes = options.partSizeBytes ?? DEFAULT_S3_PART_SIZE_BYTES;
+    assertPartSize(this.#partSizeBytes);
+    this.#uploadConcurrency = options.uploadConcurrency ?? DEFAULT_S3_UPLOAD_CONCURRENCY;
+    if (!Number.isSafeInteger(this.#uploadConcurrency) || this.#uploadConcurrency < 1) {
+      throw new ValidationError('invalid S3 upload concurrency', [`uploadConcurrency: ${this.#uploadConcurrency} is not a whole number of parts, 1 or more`]);
+    }
     this.#client = options.client ?? (environmentClients ??= createAwsClients()).s3;
   }
 
   async put(key: string, body: ObjectBody): Promise<{ bytes: number }> {
     const Key = this.#key(key);
-    let bytes = 0;
-    let bodyFailure: { error: unknown } | undefined;
-    // lib-storage keeps small chunks until a part is full, and the port lets callers
-    // refill a chunk once we ask for the next one: copy each chunk as it arrives.
-    const copies = async function* (source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
-      try {
-        for await (const chunk of source) {
-          bytes += chunk.byteLength;
-          yield Buffer.from(chunk);
-        }
-      } catch (error) {
-        bodyFailure = { error };
-        throw error;
-      }
-    };
-    let payload: Uint8Array | Readable;
-    if (body instanceof Uint8Array) {
-      payload = body;
-      bytes = body.byteLength;
-    } else payload = Readable.from(copies(body), { objectMode: true, highWaterMark: 1 });
-    const upload = new Upload({
-      client: this.#client,
-      params: { Bucket: this.#bucket, Key, Body: payload },
-      partSize: PART_SIZE,
-      queueSize: QUEUE_SIZE,
-      leavePartsOnError: false,
-    });
     try {
-      await upload.done();
+      const { bytes } = await uploadObject({ client: this.#client, bucket: this.#bucket, key: Key, body, partSizeBytes: this.#partSizeBytes, concurrency: this.#uploadConcurrency });
+      return { bytes };
     } catch (error) {
-      if (bodyFailure !== undefined) throw bodyFailure.error;
-      throw this.#failure('put', Key, error, StatusCode.MEDIA_WRITE_ERROR);
-    } finally {
-      // Ends the caller's iterator too when S3 failed before the body was read to its end.
-      if (payload instanceof Readable) payload.destroy();
+      // The body's own failure reaches the caller as it is; S3's is named.
+      if (error instanceof S3UploadRequestError) throw this.#failure(`put (${error.operation})`, Key, error.cause, StatusCode.MEDIA_WRITE_ERROR);
+      throw error;
     }
-    return { bytes };
   }
 
   async get(key: string, range?: { start: number; end?: number }): Promise<AsyncIterable<Uint8Array>> {

@@ -9,6 +9,6 @@ import { storageUnitOpener } from '#agent/transport/open-storage-unit.ts';
  * .dependency-cruiser.js).
  */
 export const openStorageUnit: StorageUnitOpener = storageUnitOpener(async (unit) => {
-  const { S3ObjectStore } = await import('#aws/s3-object-store.ts');
-  return new S3ObjectStore({ bucket: unit.bucket, prefix: unit.prefix });
+  const { s3StorageUnitStore } = await import('#aws/s3-object-store.ts');
+  return s3StorageUnitStore(unit);
 });

@@ -43,8 +43,10 @@ export function registerStorageUnits(program: Command): void {
     .option('--fragment-mib <n>', 'fragment size in MiB', positiveNumber)
     .option('--compression <codec>', 'none (default) or zstd: fragments stored as seekable zstd')
     .option('--compression-level <n>', 'zstd level, 1 (default) to 19', positiveNumber)
+    .option('--part-mib <n>', 'first multipart part size in MiB, 5 to 5120 (s3; default 64; parts grow past 99.6 GiB)', positiveNumber)
+    .option('--upload-concurrency <n>', 'parts of one object uploaded at once (s3; default 2): memory is part size × (n + 1)', positiveNumber)
     .option('--json', 'print JSON')
-    .action(async (o: { name: string; kind: string; path?: string; bucket?: string; prefix?: string; maxJobs?: number; fragmentMib?: number; compression?: string; compressionLevel?: number; json?: boolean }, command: Command) => {
+    .action(async (o: { name: string; kind: string; path?: string; bucket?: string; prefix?: string; maxJobs?: number; fragmentMib?: number; compression?: string; compressionLevel?: number; partMib?: number; uploadConcurrency?: number; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const unit = parseOrThrow(
         StorageUnit,
@@ -52,6 +54,9 @@ export function registerStorageUnits(program: Command): void {
           name: o.name,
           kind: o.kind,
           ...(o.kind === 'disk' ? { path: o.path && resolve(o.path) } : { bucket: o.bucket, prefix: o.prefix }),
+          // Only when given: a disk unit refuses them (the schema names the key).
+          ...(o.partMib === undefined ? {} : { partSizeBytes: o.partMib * 1024 * 1024 }),
+          ...(o.uploadConcurrency === undefined ? {} : { uploadConcurrency: o.uploadConcurrency }),
           maxConcurrentJobs: o.maxJobs,
           fragmentSizeBytes: o.fragmentMib === undefined ? undefined : o.fragmentMib * 1024 * 1024,
           // The schema says what is wrong with a codec or level (a level without zstd included).

@@ -27,9 +27,32 @@ const common = {
   compression: Compression.optional(),
 };
 
+/** S3's bounds for a multipart part (every part but the last): 5 MiB to 5 GiB. */
+export const S3_MIN_PART_BYTES = 5 * 1024 * 1024;
+export const S3_MAX_PART_BYTES = 5 * 1024 * 1024 * 1024;
+/** An S3 unit's part size and parts in flight when its settings leave them out. */
+export const DEFAULT_S3_PART_SIZE_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_S3_UPLOAD_CONCURRENCY = 2;
+
 export const DiskStorageUnit = z.object({ ...common, kind: z.literal('disk'), path: z.string().min(1) }).strict();
 export const S3StorageUnit = z
-  .object({ ...common, kind: z.literal('s3'), bucket: z.string().min(3), prefix: z.string().default('') })
+  .object({
+    ...common,
+    kind: z.literal('s3'),
+    bucket: z.string().min(3),
+    prefix: z.string().default(''),
+    /**
+     * Size of the first parts of a multipart upload (default 64 MiB). Parts
+     * double as a stream of unknown length grows, so any object up to S3's
+     * 5 TiB maximum fits in 10,000 parts (aws/s3-part-size.ts).
+     */
+    partSizeBytes: z.number().int().min(S3_MIN_PART_BYTES).max(S3_MAX_PART_BYTES).optional(),
+    /**
+     * Parts uploaded at once per object (default 2). A put holds at most
+     * part size × (this + 1) bytes: the parts in flight and the one filling.
+     */
+    uploadConcurrency: z.number().int().min(1).max(32).optional(),
+  })
   .strict();
 
 export const StorageUnit = z.discriminatedUnion('kind', [DiskStorageUnit, S3StorageUnit]);

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { createAwsClients } from '#aws/clients.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { sfnTaskToken } from '#aws/sfn-task-reporter.ts';
-import { S3ObjectStore } from '#aws/s3-object-store.ts';
+import { s3StorageUnitStore } from '#aws/s3-object-store.ts';
 import { UsageMeter } from '#aws/usage-meter.ts';
 import { storageUnitOpener } from './open-storage-unit.ts';
 import { runTask } from './run-task.ts';
@@ -44,7 +44,7 @@ export async function main(argv: string[]): Promise<void> {
             token: sfnTaskToken(clients.sfn, options.taskToken),
             jobs: options.jobsTable ? new DynamoJobStore({ client: clients.documents, tableName: options.jobsTable }) : undefined,
             // S3 units through the same clients (region, endpoint) as the rest of the task.
-            openStore: storageUnitOpener(async (unit) => new S3ObjectStore({ bucket: unit.bucket, prefix: unit.prefix, client: clients.s3 })),
+            openStore: storageUnitOpener(async (unit) => s3StorageUnitStore(unit, clients.s3)),
             // The agent host's clock: the one place the agent reads the time.
             clock: { now: () => new Date() },
             // Not fatal (the next report supersedes it), but never silent: SSM keeps stderr in the command output.

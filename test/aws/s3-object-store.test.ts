@@ -32,7 +32,11 @@ interface BucketFixture extends StoreFixture<S3ObjectStore> {
   cleanup: () => Promise<void>;
 }
 
-/** A fresh bucket per test; the store writes under a prefix so prefix handling is exercised too. */
+/**
+ * A fresh bucket per test; the store writes under a prefix so prefix handling
+ * is exercised too, in parts of S3's smallest size (5 MiB), so a few MiB
+ * make a multipart upload.
+ */
 async function openBucket(options: { objectLock?: boolean; prefix?: string } = {}): Promise<BucketFixture> {
   const s3 = clients!.s3;
   const bucket = `cairn-test-${randomUUID().slice(0, 13)}`;
@@ -60,7 +64,7 @@ async function openBucket(options: { objectLock?: boolean; prefix?: string } = {
     }
     await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
   };
-  return { store: new S3ObjectStore({ bucket, prefix: options.prefix ?? 'cairn/disk1', client: s3 }), bucket, s3, cleanup };
+  return { store: new S3ObjectStore({ bucket, prefix: options.prefix ?? 'cairn/disk1', client: s3, partSizeBytes: 5 * 1024 * 1024 }), bucket, s3, cleanup };
 }
 
 describeObjectStoreContract('S3', () => openBucket(), skip);
@@ -75,7 +79,7 @@ describe.skipIf(Boolean(skip))('S3ObjectStore', () => {
     // Prepare
     const { store, bucket, s3, cleanup } = await openBucket();
     try {
-      // Act: 20 MiB are two full parts before the reader dies.
+      // Act: 20 MiB are three parts sent and a fourth full before the reader dies.
       await expect(store.put('big.bin', failingAfter(randomBytes(20 * 1024 * 1024)))).rejects.toThrow('reader died');
       // Assess
       expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual([]);

@@ -50,7 +50,7 @@ export const ALLOWED_UNUSED: Record<Component, { action: string; resource?: RegE
   agent: [
     {
       action: 's3:AbortMultipartUpload',
-      reason: 'lib-storage aborts a multipart upload whose body failed mid-way (S3ObjectStore.put, leavePartsOnError false); the suite cannot fail a body mid-part through runTask, test/aws/s3-object-store.test.ts covers that path',
+      reason: 'S3ObjectStore.put aborts a multipart upload whose body or S3 failed mid-way (aws/s3-upload.ts); the suite cannot fail a body mid-part through runTask, test/aws/s3-upload.test.ts and s3-object-store.test.ts cover that path',
     },
     {
       action: 's3:GetObject',

@@ -7,7 +7,7 @@ import { CreateStateMachineCommand } from '@aws-sdk/client-sfn';
 import { CallLog, type AwsCall } from '#aws/call-recorder.ts';
 import { createAwsClients, type AwsClients } from '#aws/clients.ts';
 import { createTables } from '#aws/create-tables.ts';
-import { S3ObjectStore } from '#aws/s3-object-store.ts';
+import { S3ObjectStore, s3StorageUnitStore } from '#aws/s3-object-store.ts';
 import { SfnExecutionStarter } from '#aws/sfn-execution-starter.ts';
 import { SfnExecutionStatuses } from '#aws/sfn-execution-status.ts';
 import { sfnTaskToken } from '#aws/sfn-task-reporter.ts';
@@ -77,7 +77,8 @@ export async function recordComponents(endpoint: string): Promise<Recording> {
     const stateMachineArn = created.stateMachineArn!;
     const env = { CONFIG_TABLE: tables.config, JOBS_TABLE: tables.jobs, CATALOG_TABLE: tables.catalog, MEDIA_TABLE: tables.media, AWS_REGION: 'us-east-1' };
     const admin = dynamoDeps(env, setup);
-    await admin.config.putStorageUnit(StorageUnit.parse({ name: 's3-unit', kind: 's3', bucket, prefix: 'site1', fragmentSizeBytes: 1024 * 1024 }));
+    // 5 MiB parts (S3's smallest): the 9 MiB file below makes a multipart upload.
+    await admin.config.putStorageUnit(StorageUnit.parse({ name: 's3-unit', kind: 's3', bucket, prefix: 'site1', fragmentSizeBytes: 1024 * 1024, partSizeBytes: 5 * 1024 * 1024 }));
     // Due every evening (SCHEDULER_NOW is a Tuesday 22:30 UTC), for both of its clients.
     const everyDay = { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '22:00', duration: 7200 };
     await admin.config.putPolicy(
@@ -180,7 +181,7 @@ function agentRunner(clients: AwsClients, jobsTable: string) {
   let afterPut: ((key: string) => Promise<void>) | undefined;
   const openStore = async (unit: StorageUnit) => {
     if (unit.kind !== 's3') throw new Error('the IAM suite backs up to S3 only');
-    const store = new S3ObjectStore({ bucket: unit.bucket, prefix: unit.prefix, client: clients.s3 });
+    const store = s3StorageUnitStore(unit, clients.s3);
     const put: S3ObjectStore['put'] = async (key, body) => {
       const written = await S3ObjectStore.prototype.put.call(store, key, body);
       await afterPut?.(key);
