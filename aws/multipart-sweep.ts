@@ -1,6 +1,8 @@
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, ListPartsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CairnError } from '#core/errors.ts';
 import { CLAIM_GRACE_SECONDS } from '#core/jobs/janitor.ts';
+import type { StorageUnit } from '#core/model/storage-unit.ts';
+import type { AbandonedUploads, AbandonedUploadsReport } from '#core/ports/abandoned-uploads.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { errorName } from './aws-errors.ts';
 
@@ -134,4 +136,26 @@ async function newestPart(client: S3Client, bucket: string, upload: { key: strin
 
 function messageOf(error: unknown): string {
   return `${errorName(error) ?? 'Error'}: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+/**
+ * AbandonedUploads on S3 (sweepMultipartUploads) for the scheduler tick: the
+ * S3 storage units in `buckets` (the stack's image bucket: the only one its
+ * role may list and abort uploads in) are swept under their prefix; any other
+ * unit is skipped.
+ */
+export class S3AbandonedUploads implements AbandonedUploads {
+  readonly #client: S3Client;
+  readonly #buckets: ReadonlySet<string>;
+
+  constructor(options: { client: S3Client; buckets: readonly string[] }) {
+    this.#client = options.client;
+    this.#buckets = new Set(options.buckets);
+  }
+
+  async sweep(unit: StorageUnit, now: Date): Promise<AbandonedUploadsReport> {
+    if (unit.kind !== 's3' || !this.#buckets.has(unit.bucket)) return { aborted: [], problems: [] };
+    const report = await sweepMultipartUploads({ client: this.#client, bucket: unit.bucket, prefix: unit.prefix, now });
+    return { aborted: report.aborted.map(({ key, uploadId }) => ({ key, uploadId })), problems: report.problems };
+  }
 }

@@ -95,7 +95,8 @@ export class CairnStack extends Stack {
     this.alarmEmail = props.alarmEmail;
     this.resourceTags = resourceTags;
     // Tags.of reaches every taggable resource, including those other constructs add later.
-    for (const [key, value] of Object.entries(resourceTags)) Tags.of(this).add(key, value);
+    // CloudFormation's AWS::CloudWatch::Dashboard takes no Tags (cfn-lint E3002), though aws-cdk-lib offers them.
+    for (const [key, value] of Object.entries(resourceTags)) Tags.of(this).add(key, value, { excludeResourceTypes: ['AWS::CloudWatch::Dashboard'] });
 
     const { tables } = new CairnTablesConstruct(this, 'Tables');
     const images = new ImageStore(this, 'Images', { objectLock: props.objectLock, noncurrentVersionDays: props.noncurrentVersionDays });

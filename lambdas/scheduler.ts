@@ -1,15 +1,21 @@
 // Lambda entry: environment and SDK clients are set up once per cold start.
 import { SfnExecutionStarter } from '#aws/sfn-execution-starter.ts';
 import { SfnExecutionStatuses } from '#aws/sfn-execution-status.ts';
+import { S3AbandonedUploads } from '#aws/multipart-sweep.ts';
+import { IMAGE_BUCKET_ENV } from '#aws/tables.ts';
+import { parseOrThrow } from '#core/validation.ts';
+import { z } from 'zod';
 import { dynamoDeps } from './dynamo-deps.ts';
 import { observedLambda } from './observability.ts';
 import { createSchedulerHandler } from './scheduler-handler.ts';
 import { readStateMachineEnvironment, type StateMachineEnvironment } from './state-machine-environment.ts';
 
-export type SchedulerEnvironment = StateMachineEnvironment;
+/** Besides the state machine: the stack's image bucket, whose abandoned multipart uploads the sweep aborts. */
+const SchedulerExtras = z.object({ [IMAGE_BUCKET_ENV]: z.string().min(3, 'the image bucket name') });
+export type SchedulerEnvironment = StateMachineEnvironment & { readonly IMAGE_BUCKET: string };
 
 export function readSchedulerEnvironment(env: NodeJS.ProcessEnv = process.env): SchedulerEnvironment {
-  return readStateMachineEnvironment('scheduler', env);
+  return Object.freeze({ ...readStateMachineEnvironment('scheduler', env), IMAGE_BUCKET: parseOrThrow(SchedulerExtras, env, 'scheduler environment')[IMAGE_BUCKET_ENV]! });
 }
 
 const env = readSchedulerEnvironment();
@@ -23,7 +29,12 @@ export const handler = createSchedulerHandler({
   jobs,
   starter: new SfnExecutionStarter({ client: sfn, stateMachineArn: env.STATE_MACHINE_ARN }),
   // The sweep: jobs whose execution is gone or no longer running are ended, stranded reservations released.
-  sweep: { executions: new SfnExecutionStatuses({ client: sfn, stateMachineArn: env.STATE_MACHINE_ARN }), media },
+  sweep: {
+    executions: new SfnExecutionStatuses({ client: sfn, stateMachineArn: env.STATE_MACHINE_ARN }),
+    media,
+    // Multipart uploads dead agents left in the stack's bucket (the only one the function may list and abort in).
+    uploads: new S3AbandonedUploads({ client: clients.s3, buckets: [env.IMAGE_BUCKET] }),
+  },
   clock,
   // One JSON record per tick (Powertools Logger), errors at ERROR level; the tick's metrics.
   log: observability.log,

@@ -115,6 +115,11 @@ export class BackupJobStateMachine extends Construct {
         reason: 'The target instance is chosen at run time by the broker; SendCommand is also limited to the Cairn agent document',
       },
       {
+        // The same for EC2 instances that run the agent through its instance profile.
+        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
+        reason: 'EC2 agents are targets as hybrid ones are: the instance is chosen at run time by the broker; SendCommand is also limited to the Cairn agent document',
+      },
+      {
         // Vended log delivery (logs:CreateLogDelivery, ..., PutResourcePolicy)
         // and X-Ray (PutTraceSegments, GetSamplingRules, ...) take no
         // resource-level permissions: the Step Functions developer guide lists

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import type { CairnTables } from './cairn-tables.ts';
 import { newCairnFunction, type CairnFunctionSource } from './cairn-function.ts';
 import { grantPutJobEvents } from './job-events-grant.ts';
+import { bucketObjectsFinding } from '../nag-findings.ts';
 
 /** The variable lambdas/scheduler.ts reads the backup-job state machine's ARN from. */
 export const STATE_MACHINE_ARN_ENV = 'STATE_MACHINE_ARN';
@@ -84,9 +85,20 @@ export class SchedulerFunction extends Construct {
     // the reservations (Media: Query) and releasing one (GetItem, then
     // DeleteItem and UpdateItem in one transaction).
     props.stateMachine.grantExecution(this.function, 'states:DescribeExecution');
+    Validations.of(this.function.role!).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${Stack.of(this).getLogicalId(props.stateMachine.node.defaultChild as CfnElement)}"}]}]}:*]`,
+      reason: 'DescribeExecution of any execution of the backup-job state machine (the sweep looks up executions by the names jobs recorded); no other state machine',
+    });
     props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem');
     props.tables.catalog.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
     props.tables.media.grant(this.function, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    // Abandoned multipart uploads in the image bucket (aws/multipart-sweep.ts): list them, list an old one's parts, abort it.
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucketMultipartUploads'], resources: [props.imageBucket.bucketArn] }));
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListMultipartUploadParts', 's3:AbortMultipartUpload'], resources: [props.imageBucket.arnForObjects('*')] }));
+    Validations.of(this.function.role!).acknowledge({
+      id: bucketObjectsFinding(props.imageBucket, '*'),
+      reason: 'The sweep aborts multipart uploads under any storage unit prefix of the image bucket (units are configured at run time); it can list parts and abort uploads, never read or delete an object',
+    });
     // A job the sweep ends is a job state change: published like any other (lambdas/dynamo-deps.ts).
     grantPutJobEvents(this.function);
 

@@ -5,6 +5,7 @@ import type { ExecutionStarter, StartOutcome } from '../ports/execution-starter.
 import type { JobStore } from '../ports/job-store.ts';
 import type { ExecutionStatuses } from '../ports/execution-status.ts';
 import type { MediaStore } from '../ports/media-store.ts';
+import type { AbandonedUploads } from '../ports/abandoned-uploads.ts';
 import { sweepJobs, type SweepReport } from '../jobs/execution-janitor.ts';
 import { loadSettings } from '../settings.ts';
 import { StatusCode } from '../status-codes.ts';
@@ -28,7 +29,12 @@ export interface TickDeps extends ScheduleReaders {
    * reservations released. The cloud scheduler passes them; the standalone
    * runtime's own janitor (local/janitor.ts) does this job there.
    */
-  sweep?: { executions: ExecutionStatuses; media: Pick<MediaStore, 'release' | 'listReservations'> };
+  sweep?: {
+    executions: ExecutionStatuses;
+    media: Pick<MediaStore, 'release' | 'listReservations'>;
+    /** Given, each storage unit's abandoned multipart uploads are aborted too (aws/multipart-sweep.ts). */
+    uploads?: AbandonedUploads;
+  };
 }
 
 export interface TickResult {
@@ -40,7 +46,7 @@ export interface TickResult {
   /** How many (policy, client, schedule) were not due, each for a reason `cairn schedule due` shows. */
   notDue: number;
   /** What the sweep repaired (only when the tick sweeps). */
-  swept?: SweepReport;
+  swept?: SweepReport & { abortedUploads?: { storageUnit: string; key: string; uploadId: string }[] };
 }
 
 export interface TickHooks {
@@ -89,12 +95,24 @@ export async function schedulerTick(deps: TickDeps, now: Date, hooks: TickHooks 
   }
   // After the starts, so a slow sweep never delays a due job; it reads the jobs the due decision read.
   const problems = deps.sweep ? (result.swept = await sweepJobs({ ...deps.sweep, jobs: deps.jobs, catalog: deps.catalog }, input.jobs, now)).problems : [];
+  if (deps.sweep?.uploads && result.swept) {
+    result.swept.abortedUploads = [];
+    for (const unit of await deps.config.listStorageUnits()) {
+      try {
+        const swept = await deps.sweep.uploads.sweep(unit, now);
+        result.swept.abortedUploads.push(...swept.aborted.map((upload) => ({ storageUnit: unit.name, ...upload })));
+        problems.push(...swept.problems.map((problem) => `storage unit ${unit.name}: ${problem}`));
+      } catch (error) {
+        problems.push(`storage unit ${unit.name}: its abandoned uploads could not be swept: ${messageOf(error)}`);
+      }
+    }
+  }
   if (failed.length > 0) {
     const details = [...failed.map(({ name, error }) => `${name}: ${messageOf(error)}`), ...problems];
     throw new CairnError(statusOf(failed[0]!.error), `scheduler tick at ${result.at} could not start ${failed.length} of ${due.length} due jobs (started ${result.started.length})`, { cause: failed[0]!.error, details });
   }
   if (problems.length > 0) {
-    throw new CairnError(StatusCode.INTERNAL_ERROR, `scheduler tick at ${result.at} started what was due but could not repair ${problems.length} jobs or reservations (they are tried again next tick)`, { details: problems });
+    throw new CairnError(StatusCode.INTERNAL_ERROR, `scheduler tick at ${result.at} started what was due but could not repair ${problems.length} jobs, reservations or uploads (they are tried again next tick)`, { details: problems });
   }
   return result;
 }

@@ -137,7 +137,6 @@ describe('cdk-nag AwsSolutions', () => {
       [
         'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore] at CairnA/Agent/Role',
         'AwsSolutions-IAM5[Resource::*] at CairnA/Agent/Role',
-        'AwsSolutions-IAM5[Resource::<ImagesImageBucket83590BB4.Arn>/*images/*] at CairnA/Agent/Role',
         'AwsSolutions-IAM5[Resource::<ImagesImageBucket83590BB4.Arn>/*images/*] at CairnA/Deletion/Role',
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*] at CairnA/BackupJob/StateMachine/Role',
         'AwsSolutions-IAM5[Resource::*] at CairnA/BackupJob/StateMachine/Role',
@@ -145,6 +144,12 @@ describe('cdk-nag AwsSolutions', () => {
         'AwsSolutions-IAM5[Resource::*] at CairnA/Broker/FunctionServiceRole',
         'AwsSolutions-IAM5[Resource::*] at CairnA/Catalog/FunctionServiceRole',
         'AwsSolutions-IAM5[Resource::*] at CairnA/Scheduler/FunctionServiceRole',
+        'AwsSolutions-IAM5[Resource::*] at CairnA/Janitor/FunctionServiceRole',
+        'AwsSolutions-IAM5[Resource::*] at CairnA/AgentGrants/FunctionServiceRole',
+        'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*] at CairnA/BackupJob/StateMachine/Role',
+        'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"BackupJobStateMachineFFAF3664"}]}]}:*] at CairnA/Scheduler/FunctionServiceRole',
+        'AwsSolutions-IAM5[Resource::<ImagesImageBucket83590BB4.Arn>/*] at CairnA/Scheduler/FunctionServiceRole',
+        ...['Jobs', 'Broker', 'Catalog', 'Scheduler', 'Janitor', 'AgentGrants'].map((fn) => `AwsSolutions-L1 at CairnA/${fn}/Function`),
         'AwsSolutions-S1 at CairnA/Images/AccessLogs',
       ].sort(),
     );

@@ -50,7 +50,7 @@ describe('alarms', () => {
     const expected = [
       { metric: 'AWS/States/ExecutionsFailed', statistic: 'Sum', dimensions: { StateMachineArn: stateMachine } },
       { metric: 'AWS/States/ExecutionsTimedOut', statistic: 'Sum', dimensions: { StateMachineArn: stateMachine } },
-      ...['JobsFunction', 'BrokerFunction', 'CatalogFunction', 'SchedulerFunction'].map((prefix) => ({ metric: 'AWS/Lambda/Errors', statistic: 'Sum', dimensions: { FunctionName: fn(prefix) } })),
+      ...['JobsFunction', 'BrokerFunction', 'CatalogFunction', 'SchedulerFunction', 'JanitorFunction', 'AgentGrantsFunction'].map((prefix) => ({ metric: 'AWS/Lambda/Errors', statistic: 'Sum', dimensions: { FunctionName: fn(prefix) } })),
       { metric: 'Cairn/SchedulerTickFailed', statistic: 'Sum', dimensions: { service: 'cairn' } },
       { metric: 'AWS/Scheduler/TargetErrorCount', statistic: 'Sum', dimensions: { ScheduleGroup: group } },
       { metric: 'AWS/Scheduler/InvocationDroppedCount', statistic: 'Sum', dimensions: { ScheduleGroup: group } },
@@ -125,15 +125,15 @@ describe('job events grant', () => {
   const putEvents = (prefix: string) =>
     roleStatements(resources as never, roleOf(prefix)).filter((s) => s.Effect === 'Allow' && asList(s.Action).some((a) => a.startsWith('events:')));
 
-  it('lets the jobs and broker Lambdas, which change job states, put events on the default bus only', () => {
+  it('lets the Lambdas that change job states (jobs, broker, the sweep in the scheduler, the janitor) put events on the default bus only', () => {
     const defaultBus = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':events:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':event-bus/default']] };
-    for (const prefix of ['JobsFunction', 'BrokerFunction']) {
+    for (const prefix of ['JobsFunction', 'BrokerFunction', 'SchedulerFunction', 'JanitorFunction']) {
       const statements = putEvents(prefix);
       expect(statements.map((s) => [asList(s.Action), s.Resource]), prefix).toEqual([[['events:PutEvents'], defaultBus]]);
     }
   });
 
-  it('gives the catalog and scheduler Lambdas, which change no job state, no events action', () => {
-    for (const prefix of ['CatalogFunction', 'SchedulerFunction']) expect(putEvents(prefix), prefix).toEqual([]);
+  it('gives the catalog and agent-grants Lambdas, which change no job state, no events action', () => {
+    for (const prefix of ['CatalogFunction', 'AgentGrantsFunction']) expect(putEvents(prefix), prefix).toEqual([]);
   });
 });

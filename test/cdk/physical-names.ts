@@ -23,9 +23,10 @@ export interface PhysicalName {
 
 /**
  * Properties that end in `Name` but set no account-wide name: an inline
- * policy's name is unique only within the principal it is attached to.
+ * policy's name is unique only within the principal it is attached to; an
+ * alarm's MetricName names the metric it watches, not the alarm.
  */
-const NOT_ACCOUNT_WIDE: Readonly<Record<string, readonly string[]>> = { 'AWS::IAM::Policy': ['PolicyName'] };
+const NOT_ACCOUNT_WIDE: Readonly<Record<string, readonly string[]>> = { 'AWS::IAM::Policy': ['PolicyName'], 'AWS::CloudWatch::Alarm': ['MetricName'] };
 
 const ACCOUNT = '123456789012';
 const REGION = 'us-east-1';

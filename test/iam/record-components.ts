@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { CreateBucketCommand, PutBucketVersioningCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, CreateMultipartUploadCommand, PutBucketVersioningCommand } from '@aws-sdk/client-s3';
 import { CreateStateMachineCommand } from '@aws-sdk/client-sfn';
 import { CallLog, type AwsCall } from '#aws/call-recorder.ts';
 import { createAwsClients, type AwsClients } from '#aws/clients.ts';
@@ -20,6 +20,7 @@ import { dynamoDeps } from '#lambdas/dynamo-deps.ts';
 import { createJobsHandler } from '#lambdas/jobs-handler.ts';
 import { withUsageRecording } from '#lambdas/usage-recording.ts';
 import { createSchedulerHandler } from '#lambdas/scheduler-handler.ts';
+import { S3AbandonedUploads } from '#aws/multipart-sweep.ts';
 import { createJanitorHandler } from '#lambdas/janitor-handler.ts';
 import { runTask } from '#agent/transport/run-task.ts';
 import { loadBackupJobDefinition } from '#local/asl-definition.ts';
@@ -114,11 +115,17 @@ export async function recordComponents(endpoint: string): Promise<Recording> {
     outcomes.janitor = await janitor(executionEvent(stateMachineArn, 'iam-stopped', 'ABORTED'));
 
     await stuckJob(admin, 9002, 'iam-gone');
+    // A multipart upload a dead agent left (moto dates every upload's start to 2010): the sweep lists its parts and aborts it.
+    await setup.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'site1/images/deadhost/deadhost_1795400000/fragment-000001.tar' }));
     const schedulerDeps = dynamoDeps(env, clients.scheduler);
     const tick = createSchedulerHandler({
       ...schedulerDeps,
       starter: new SfnExecutionStarter({ client: clients.scheduler.sfn, stateMachineArn }),
-      sweep: { executions: new SfnExecutionStatuses({ client: clients.scheduler.sfn, stateMachineArn }), media: schedulerDeps.media },
+      sweep: {
+        executions: new SfnExecutionStatuses({ client: clients.scheduler.sfn, stateMachineArn }),
+        media: schedulerDeps.media,
+        uploads: new S3AbandonedUploads({ client: clients.scheduler.s3, buckets: [bucket] }),
+      },
       clock: { now: () => SCHEDULER_NOW },
     });
     outcomes.ticks = [await tick(), await tick()];

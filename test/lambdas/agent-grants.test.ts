@@ -176,8 +176,8 @@ describe.skipIf(Boolean(skip))(`agent-grants function on the emulator${skip ? ` 
       const calls = log.calls;
       expect(new Set(calls.map((c) => c.action))).toEqual(new Set(['dynamodb:Query', 'iam:ListPolicyVersions', 'iam:GetPolicyVersion', 'iam:CreatePolicyVersion', 'iam:DeletePolicyVersion']));
       expect(calls.filter((c) => !grants.some((g) => allows(g, c))).map((c) => `${c.action} ${arnOf(c.resource)}`)).toEqual([]);
-      // Reading the stream is Lambda's own doing (the event source mapping); X-Ray is the runtime's.
-      const byService = grants.filter((g) => !/^(dynamodb:(DescribeStream|GetRecords|GetShardIterator|ListStreams)|xray:)/.test(g.action));
+      // Reading the stream is Lambda's own doing (the event source mapping); its log group and X-Ray are the runtime's.
+      const byService = grants.filter((g) => !/^(dynamodb:(DescribeStream|GetRecords|GetShardIterator|ListStreams)|xray:|logs:(CreateLogStream|PutLogEvents)$)/.test(g.action));
       // Nothing more: the same actions, on the config table and exactly the four grant policies (each one written to).
       expect(new Set(byService.map((g) => g.action))).toEqual(new Set(calls.map((c) => c.action)));
       expect(new Set(byService.map((g) => g.resource))).toEqual(new Set([`arn:aws:dynamodb:us-east-1:123456789012:table/${tables.config}`, ...policyArns]));
