@@ -78,6 +78,17 @@ export function uniqueName(scope: IConstruct, base: string): string {
   return Fn.join('-', [namePrefix, base, stackIdSuffix()]);
 }
 
+/**
+ * The Powertools `service` of the stack's Lambdas (POWERTOOLS_SERVICE_NAME):
+ * `<prefix>-<stack id>`. Cairn's metrics carry it as their only dimension,
+ * so it must differ between stacks in one account and region, or each
+ * stack's alarms would count the other's failures.
+ */
+export function metricsServiceName(scope: IConstruct): string {
+  const { namePrefix } = settingsOf(scope);
+  return Fn.join('-', [namePrefix, stackIdSuffix()]);
+}
+
 /** The first 8 hex digits of the stack's UUID: `arn:...:stack/<name>/<uuid>`. */
 export function stackIdSuffix(): string {
   return Fn.select(0, Fn.split('-', Fn.select(2, Fn.split('/', Aws.STACK_ID))));

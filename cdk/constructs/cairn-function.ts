@@ -6,7 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Construct } from 'constructs';
 import { IMAGE_BUCKET_ENV, tableEnvVar } from '#aws/tables.ts';
-import { settingsOf } from '../stack-settings.ts';
+import { metricsServiceName, settingsOf } from '../stack-settings.ts';
 import type { CairnTables } from './cairn-tables.ts';
 
 /**
@@ -35,17 +35,16 @@ export interface CairnFunctionProps {
  */
 export const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
-export const POWERTOOLS_SERVICE_NAME = 'cairn';
-
 /**
  * The environment every handler parses at cold start (lambdas/environment.ts):
  * all four table names and the image bucket. A name is not a permission: each
  * function construct grants only the tables it uses, so a handler that touches
  * another table is refused by IAM, not by a missing variable.
  */
-export function cairnEnvironment(tables: CairnTables, imageBucketName: string): Record<string, string> {
+export function cairnEnvironment(tables: CairnTables, imageBucketName: string, serviceName: string): Record<string, string> {
   const environment: Record<string, string> = {
-    POWERTOOLS_SERVICE_NAME,
+    // Per stack (metricsServiceName): the dimension of Cairn's metrics and the `service` of its logs.
+    POWERTOOLS_SERVICE_NAME: serviceName,
     // Stack traces point into the TypeScript sources through the bundled source map.
     NODE_OPTIONS: '--enable-source-maps',
     [IMAGE_BUCKET_ENV]: imageBucketName,
@@ -107,7 +106,7 @@ export function newCairnFunction(scope: Construct, id: string, props: CairnFunct
     tracing: lambda.Tracing.ACTIVE,
     loggingFormat: lambda.LoggingFormat.JSON,
     logGroup,
-    environment: cairnEnvironment(props.tables, props.imageBucketName),
+    environment: cairnEnvironment(props.tables, props.imageBucketName, metricsServiceName(scope)),
     bundling: {
       forceDockerBundling: false,
       format: OutputFormat.ESM,

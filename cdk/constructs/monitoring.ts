@@ -8,7 +8,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { POWERTOOLS_SERVICE_NAME } from './cairn-function.ts';
+import { metricsServiceName } from '../stack-settings.ts';
 
 /**
  * The metrics the Lambdas publish (lambdas/metric-names.ts, which the CDK app
@@ -37,7 +37,7 @@ export interface MonitoringProps {
   readonly topic: sns.ITopic;
   /** Subscribes this address to the topic (the recipient confirms by mail). Default: no subscription. */
   readonly alarmEmail?: string;
-  /** The Powertools `service` dimension of Cairn's metrics. Default `cairn` (POWERTOOLS_SERVICE_NAME). */
+  /** The Powertools `service` dimension of Cairn's metrics. Default: the stack's (metricsServiceName), as its Lambdas set it. */
   readonly serviceName?: string;
 }
 
@@ -55,7 +55,7 @@ export class Monitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    const service = props.serviceName ?? POWERTOOLS_SERVICE_NAME;
+    const service = props.serviceName ?? metricsServiceName(this);
     const cairnMetric = (metricName: string, statistic: string, dimensions: Record<string, string> = {}) =>
       new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, statistic, period: ALARM_PERIOD, dimensionsMap: { service, ...dimensions } });
     const notify = new actions.SnsAction(props.topic);

@@ -228,7 +228,8 @@ describe('Lambda functions', () => {
     const ids = tableIds();
     for (const name of Object.keys(functions) as FunctionName[]) {
       const variables = (lambda(name).props.Environment as { Variables: Record<string, unknown> }).Variables;
-      expect(variables.POWERTOOLS_SERVICE_NAME).toBe('cairn');
+      // <prefix>-<first group of the stack's UUID>: the dimension of Cairn's metrics, per stack.
+      expect(variables.POWERTOOLS_SERVICE_NAME).toEqual({ 'Fn::Join': ['-', ['cairn', { 'Fn::Select': [0, { 'Fn::Split': ['-', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }] }] }]] });
       expect(referencedIds(variables.IMAGE_BUCKET)[0]).toMatch(/^ImagesImageBucket/);
       for (const table of tableNames) expect(variables[tableEnvVar[table]], `${name} ${tableEnvVar[table]}`).toEqual({ Ref: ids[table] });
     }

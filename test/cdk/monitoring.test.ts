@@ -47,15 +47,18 @@ describe('alarms', () => {
     // The group's name is a literal the CDK generates (the schedule names it the same way).
     const group = resources[idOf('AWS::Scheduler::ScheduleGroup', 'Scheduler')]!.Properties!.Name;
     const found = alarms().map(({ metric, statistic, dimensions }) => ({ metric, statistic, dimensions }));
+    // Cairn's own metrics carry the service name the stack's Lambdas publish under: per stack, so two stacks never share an alarm's data.
+    const service = (resources[idOf('AWS::Lambda::Function', 'SchedulerFunction')]!.Properties!.Environment as { Variables: Record<string, unknown> }).Variables.POWERTOOLS_SERVICE_NAME;
+    expect(JSON.stringify(service)).toContain('AWS::StackId');
     const expected = [
       { metric: 'AWS/States/ExecutionsFailed', statistic: 'Sum', dimensions: { StateMachineArn: stateMachine } },
       { metric: 'AWS/States/ExecutionsTimedOut', statistic: 'Sum', dimensions: { StateMachineArn: stateMachine } },
       ...['JobsFunction', 'BrokerFunction', 'CatalogFunction', 'SchedulerFunction', 'JanitorFunction', 'AgentGrantsFunction'].map((prefix) => ({ metric: 'AWS/Lambda/Errors', statistic: 'Sum', dimensions: { FunctionName: fn(prefix) } })),
-      { metric: 'Cairn/SchedulerTickFailed', statistic: 'Sum', dimensions: { service: 'cairn' } },
+      { metric: 'Cairn/SchedulerTickFailed', statistic: 'Sum', dimensions: { service } },
       { metric: 'AWS/Scheduler/TargetErrorCount', statistic: 'Sum', dimensions: { ScheduleGroup: group } },
       { metric: 'AWS/Scheduler/InvocationDroppedCount', statistic: 'Sum', dimensions: { ScheduleGroup: group } },
-      { metric: 'Cairn/JobsQueuedPastWindow', statistic: 'Maximum', dimensions: { service: 'cairn' } },
-      { metric: 'Cairn/JobEventsNotPublished', statistic: 'Sum', dimensions: { service: 'cairn' } },
+      { metric: 'Cairn/JobsQueuedPastWindow', statistic: 'Maximum', dimensions: { service } },
+      { metric: 'Cairn/JobEventsNotPublished', statistic: 'Sum', dimensions: { service } },
     ];
     const key = (a: { metric: string; dimensions: unknown }) => `${a.metric} ${JSON.stringify(a.dimensions)}`;
     expect(found.map(key).sort()).toEqual(expected.map(key).sort());
