@@ -4,11 +4,54 @@ import { StorageUnit } from '#core/model/storage-unit.ts';
 import { parseOrThrow } from '#core/validation.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, printJson, table } from '../output.ts';
-import { positiveNumber } from '../number-option.ts';
+import { positiveNumber, wholeNumber } from '../number-option.ts';
+import { UsageError } from '../usage-errors.ts';
+import { CairnError } from '#core/errors.ts';
+import type { ConfigStore } from '#core/ports/config-store.ts';
+import { loadSettings } from '#core/settings.ts';
+import { StatusCode } from '#core/status-codes.ts';
 
 /** `zstd-1`, or `none` for a unit that stores plain tar fragments. */
 function compressionLabel(compression: StorageUnit['compression']): string {
   return compression?.codec === 'zstd' ? `zstd-${compression.level}` : 'none';
+}
+
+/** Where a unit keeps its images, as the list shows it. */
+function unitLocation(unit: StorageUnit): string {
+  switch (unit.kind) {
+    case 'disk':
+      return unit.path;
+    case 's3':
+      return `s3://${unit.bucket}/${unit.prefix}`;
+    case 'tape':
+      return `robot ${unit.robot}, pool ${unit.pool} (indexes on ${unit.index.name})`;
+  }
+}
+
+/** The kind-specific fields of `storage-unit add`; options of another kind are passed on, so the schema names them as unexpected. */
+function locationOptions(o: { kind: string; path?: string; bucket?: string; prefix?: string; robot?: string; pool?: string; indexUnit?: string; unmountDelay?: number }, index: StorageUnit | undefined): Record<string, unknown> {
+  const given = (entries: Record<string, unknown>) => Object.fromEntries(Object.entries(entries).filter(([, v]) => v !== undefined));
+  switch (o.kind) {
+    case 'disk':
+      return given({ path: o.path && resolve(o.path), bucket: o.bucket, prefix: o.prefix, robot: o.robot, pool: o.pool, mediaUnmountDelaySeconds: o.unmountDelay });
+    case 'tape':
+      return given({ robot: o.robot, pool: o.pool, index, mediaUnmountDelaySeconds: o.unmountDelay, path: o.path, bucket: o.bucket, prefix: o.prefix });
+    default:
+      return given({ bucket: o.bucket, prefix: o.prefix ?? '', path: o.path, robot: o.robot, pool: o.pool, mediaUnmountDelaySeconds: o.unmountDelay });
+  }
+}
+
+/**
+ * The disk or S3 unit a tape unit's indexes and manifests go to, copied into
+ * the tape unit (`index`): a tape unit cannot hold them (its volumes are not
+ * mounted to browse).
+ */
+async function indexUnit(config: ConfigStore, tapeUnit: string, name: string | undefined): Promise<StorageUnit> {
+  if (name === undefined) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `tape unit ${tapeUnit}: name the disk or s3 unit for its indexes with --index-unit (there is no defaultStorageUnit setting)`);
+  const index = await config.getStorageUnit(name);
+  if (!index) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `tape unit ${tapeUnit}: its index unit ${name} does not exist (create a disk or s3 unit first, or name one with --index-unit)`);
+  if (index.kind === 'tape') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `tape unit ${tapeUnit}: its index unit ${name} is a tape unit; indexes are kept on a disk or s3 unit`);
+  return index;
 }
 
 /** `cairn storage-unit` (bpstulist / bpstuadd). */
@@ -26,7 +69,7 @@ export function registerStorageUnits(program: Command): void {
         console.log(
           table(
             ['NAME', 'KIND', 'LOCATION', 'MAX JOBS', 'IN USE', 'FRAGMENT SIZE', 'COMPRESSION'],
-            units.map((u) => [u.name, u.kind, u.kind === 'disk' ? u.path : `s3://${u.bucket}/${u.prefix}`, u.maxConcurrentJobs, reservations.filter((r) => r.kind === 'storage-unit-slot' && r.storageUnit === u.name).length, formatBytes(u.fragmentSizeBytes), compressionLabel(u.compression)]),
+            units.map((u) => [u.name, u.kind, unitLocation(u), u.maxConcurrentJobs, reservations.filter((r) => r.kind === 'storage-unit-slot' && r.storageUnit === u.name).length, formatBytes(u.fragmentSizeBytes), compressionLabel(u.compression)]),
           ),
         );
       });
@@ -35,7 +78,7 @@ export function registerStorageUnits(program: Command): void {
     .command('add')
     .description('create or replace a storage unit')
     .requiredOption('--name <name>', 'storage unit name')
-    .requiredOption('--kind <kind>', 'disk or s3')
+    .requiredOption('--kind <kind>', 'disk, s3 or tape')
     .option('--path <dir>', 'directory (disk)')
     .option('--bucket <bucket>', 'bucket (s3)')
     .option('--prefix <prefix>', 'key prefix (s3)')
@@ -45,26 +88,33 @@ export function registerStorageUnits(program: Command): void {
     .option('--compression-level <n>', 'zstd level, 1 (default) to 19', positiveNumber)
     .option('--part-mib <n>', 'first multipart part size in MiB, 5 to 5120 (s3; default 64; parts grow past 99.6 GiB)', positiveNumber)
     .option('--upload-concurrency <n>', 'parts of one object uploaded at once (s3; default 2): memory is part size × (n + 1)', positiveNumber)
+    .option('--robot <name>', 'the tape library whose drives the unit uses (tape)')
+    .option('--pool <name>', 'the volume pool its images are written to (tape)')
+    .option('--drives <n>', 'drives the unit may use at once (tape; its concurrent jobs: one drive each)', positiveNumber)
+    .option('--index-unit <name>', 'disk or s3 unit that keeps the file indexes and manifests of its images (tape; default: the defaultStorageUnit setting)')
+    .option('--unmount-delay <seconds>', 'seconds a drive stays loaded for the next job of the same pool (tape; default 180)', wholeNumber)
     .option('--json', 'print JSON')
-    .action(async (o: { name: string; kind: string; path?: string; bucket?: string; prefix?: string; maxJobs?: number; fragmentMib?: number; compression?: string; compressionLevel?: number; partMib?: number; uploadConcurrency?: number; json?: boolean }, command: Command) => {
+    .action(async (o: { name: string; kind: string; path?: string; bucket?: string; prefix?: string; robot?: string; pool?: string; drives?: number; indexUnit?: string; unmountDelay?: number; maxJobs?: number; fragmentMib?: number; compression?: string; compressionLevel?: number; partMib?: number; uploadConcurrency?: number; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const unit = parseOrThrow(
-        StorageUnit,
-        {
-          name: o.name,
-          kind: o.kind,
-          ...(o.kind === 'disk' ? { path: o.path && resolve(o.path) } : { bucket: o.bucket, prefix: o.prefix }),
-          // Only when given: a disk unit refuses them (the schema names the key).
-          ...(o.partMib === undefined ? {} : { partSizeBytes: o.partMib * 1024 * 1024 }),
-          ...(o.uploadConcurrency === undefined ? {} : { uploadConcurrency: o.uploadConcurrency }),
-          maxConcurrentJobs: o.maxJobs,
-          fragmentSizeBytes: o.fragmentMib === undefined ? undefined : o.fragmentMib * 1024 * 1024,
-          // The schema says what is wrong with a codec or level (a level without zstd included).
-          compression: o.compression === undefined && o.compressionLevel === undefined ? undefined : { codec: o.compression ?? 'none', ...(o.compressionLevel === undefined ? {} : { level: o.compressionLevel }) },
-        },
-        'storage unit',
-      );
+      if (o.kind === 'tape' && o.maxJobs !== undefined) throw new UsageError('a tape unit runs one job per drive: give --drives, not --max-jobs', command);
       await withBackend(globals, async (backend) => {
+        const index = o.kind === 'tape' ? await indexUnit(backend.config, o.name, o.indexUnit ?? (await loadSettings(backend.config)).defaultStorageUnit) : undefined;
+        const unit = parseOrThrow(
+          StorageUnit,
+          {
+            name: o.name,
+            kind: o.kind,
+            ...locationOptions(o, index),
+            // Only when given: a disk unit refuses them (the schema names the key).
+            ...(o.partMib === undefined ? {} : { partSizeBytes: o.partMib * 1024 * 1024 }),
+            ...(o.uploadConcurrency === undefined ? {} : { uploadConcurrency: o.uploadConcurrency }),
+            maxConcurrentJobs: o.kind === 'tape' ? o.drives : o.maxJobs,
+            fragmentSizeBytes: o.fragmentMib === undefined ? undefined : o.fragmentMib * 1024 * 1024,
+            // The schema says what is wrong with a codec or level (a level without zstd included).
+            compression: o.compression === undefined && o.compressionLevel === undefined ? undefined : { codec: o.compression ?? 'none', ...(o.compressionLevel === undefined ? {} : { level: o.compressionLevel }) },
+          },
+          'storage unit',
+        );
         await backend.config.putStorageUnit(unit);
         if (o.json ?? globals.json) printJson(unit);
         else console.log(`storage unit ${unit.name} saved`);

@@ -55,6 +55,32 @@ export const S3StorageUnit = z
   })
   .strict();
 
-export const StorageUnit = z.discriminatedUnion('kind', [DiskStorageUnit, S3StorageUnit]);
+/** How long a drive keeps a volume loaded after a job, for the next job of the same pool (NetBackup's media unmount delay). */
+export const DEFAULT_MEDIA_UNMOUNT_DELAY_SECONDS = 180;
+
+/**
+ * A tape storage unit: the drives of one robot (tape library) and the
+ * volumes of one volume pool. Its fragments are tape files on the pool's
+ * volumes; each image's file index and manifest are kept in `index`, a copy
+ * of a disk or S3 unit's settings taken when the unit was added (NetBackup
+ * keeps them in the primary server's image catalog, not on the tape), so
+ * `cairn ls` and point-in-time views never mount a tape, and the indexes of
+ * its images stay where they were written even if that unit is later
+ * changed. A job holds one drive, so `maxConcurrentJobs` is the drives it
+ * may use at once (`--drives`).
+ */
+export const TapeStorageUnit = z
+  .object({
+    ...common,
+    kind: z.literal('tape'),
+    robot: Name,
+    pool: Name,
+    index: z.discriminatedUnion('kind', [DiskStorageUnit, S3StorageUnit]),
+    /** Seconds a drive stays loaded after a job for the next job of the same pool; 0 unloads at once. */
+    mediaUnmountDelaySeconds: z.number().int().min(0).max(86_400).default(DEFAULT_MEDIA_UNMOUNT_DELAY_SECONDS),
+  })
+  .strict();
+
+export const StorageUnit = z.discriminatedUnion('kind', [DiskStorageUnit, S3StorageUnit, TapeStorageUnit]);
 export type StorageUnit = z.output<typeof StorageUnit>;
 export type StorageUnitInput = z.input<typeof StorageUnit>;

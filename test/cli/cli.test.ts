@@ -108,6 +108,27 @@ describe('the cairn CLI', () => {
     expect((await cairn('storage-unit', 'list')).stdout).toMatch(/^zdisk +disk .* zstd-1$/m);
   });
 
+  it('adds a tape unit whose indexes go to the default disk unit, and refuses options of another kind, a tape index unit and --max-jobs', async () => {
+    const add = await cairn('storage-unit', 'add', '--name', 'tld0', '--kind', 'tape', '--robot', 'lib1', '--pool', 'weekly', '--drives', '2', '--json');
+    expect(add.code, add.stdout).toBe(0);
+    expect(JSON.parse(add.stdout)).toMatchObject({ name: 'tld0', kind: 'tape', robot: 'lib1', pool: 'weekly', index: { name: 'local-disk', kind: 'disk' }, maxConcurrentJobs: 2, mediaUnmountDelaySeconds: 180 });
+    expect((await cairn('storage-unit', 'list')).stdout).toMatch(/^tld0 +tape +robot lib1, pool weekly \(indexes on local-disk\) +2 /m);
+
+    const withBucket = await cairn('storage-unit', 'add', '--name', 'tld1', '--kind', 'tape', '--robot', 'lib1', '--pool', 'weekly', '--bucket', 'b1', '--json');
+    expect(JSON.parse(withBucket.stdout).details.join('\n')).toMatch(/bucket/);
+    const onTape = await cairn('storage-unit', 'add', '--name', 'tld2', '--kind', 'tape', '--robot', 'lib1', '--pool', 'p', '--index-unit', 'tld0', '--json');
+    expect(JSON.parse(onTape.stdout)).toMatchObject({ statusCode: 20, message: expect.stringMatching(/index unit tld0 is a tape unit/) });
+    const noIndex = await cairn('storage-unit', 'add', '--name', 'tld3', '--kind', 'tape', '--robot', 'lib1', '--pool', 'p', '--index-unit', 'nowhere', '--json');
+    expect(JSON.parse(noIndex.stdout)).toMatchObject({ statusCode: 219, message: expect.stringMatching(/index unit nowhere does not exist/) });
+    const maxJobs = await cairn('storage-unit', 'add', '--name', 'tld4', '--kind', 'tape', '--robot', 'lib1', '--pool', 'p', '--max-jobs', '3', '--json');
+    expect(JSON.parse(maxJobs.stdout)).toMatchObject({ statusCode: 20, message: expect.stringMatching(/give --drives/) });
+    const diskWithRobot = await cairn('storage-unit', 'add', '--name', 'd9', '--kind', 'disk', '--path', join(work, 'd9'), '--robot', 'lib1', '--json');
+    expect(JSON.parse(diskWithRobot.stdout).details.join('\n')).toMatch(/robot/);
+    const names = (JSON.parse((await cairn('storage-unit', 'list', '--json')).stdout) as { name: string }[]).map((u) => u.name);
+    expect(names).toContain('tld0');
+    expect(names.filter((n) => /^(tld[1-4]|d9)$/.test(n))).toEqual([]);
+  });
+
   it('ends a backup of a missing path with status 71 and exit code 2', async () => {
     const backup = await cairn('backup', '--client', 'cli-host', '--path', join(work, 'nothing-here'));
     expect(backup.code).toBe(2);
