@@ -197,6 +197,8 @@ export class StTape implements TapeDrive {
         await this.#closeDevice();
         left -= 1;
       }
+      // No filemark asked with the device open for writing: nothing to do, st flushes its buffer at the next filemark (mt cannot run while the device is open).
+      if (count === 0 && this.#device) return;
       if (left > 0 || count === 0) await this.#run(['weof', String(left)], 'write-error');
       this.#atEnd = true;
     });
