@@ -56,16 +56,16 @@ export class ChangerScriptChanger implements Changer {
     this.description = `${options.script} ${options.changerDevice}`;
   }
 
-  inventory(): Promise<LibraryInventory> {
+  async inventory(): Promise<LibraryInventory> {
     return this.queue.run(() => this.readInventory());
   }
 
-  loaded(drive: number): Promise<DriveElement> {
+  async loaded(drive: number): Promise<DriveElement> {
     this.checkDrive(drive, 'loaded');
     return this.queue.run(() => this.loadedIn(drive));
   }
 
-  load(slot: number, drive: number): Promise<void> {
+  async load(slot: number, drive: number): Promise<void> {
     checkSlot(slot, 'load');
     this.checkDrive(drive, 'load');
     return this.queue.run(async () => {
@@ -73,7 +73,7 @@ export class ChangerScriptChanger implements Changer {
     });
   }
 
-  unload(slot: number | 'source', drive: number): Promise<void> {
+  async unload(slot: number | 'source', drive: number): Promise<void> {
     if (slot !== 'source') checkSlot(slot, 'unload');
     this.checkDrive(drive, 'unload');
     return this.queue.run(async () => {
@@ -82,7 +82,7 @@ export class ChangerScriptChanger implements Changer {
     });
   }
 
-  transfer(from: number, to: number): Promise<void> {
+  async transfer(from: number, to: number): Promise<void> {
     checkSlot(from, 'transfer');
     checkSlot(to, 'transfer');
     return this.queue.run(async () => {

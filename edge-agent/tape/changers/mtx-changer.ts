@@ -30,22 +30,22 @@ export class MtxChanger implements Changer {
     this.description = `mtx -f ${options.device}`;
   }
 
-  inventory(): Promise<LibraryInventory> {
+  async inventory(): Promise<LibraryInventory> {
     return this.queue.run(() => this.status());
   }
 
-  loaded(drive: number): Promise<DriveElement> {
+  async loaded(drive: number): Promise<DriveElement> {
     checkDrive(drive, 'loaded');
     return this.queue.run(async () => driveOf(await this.status(), drive, `what is in drive ${drive}`));
   }
 
-  load(slot: number, drive: number): Promise<void> {
+  async load(slot: number, drive: number): Promise<void> {
     checkSlot(slot, 'load');
     checkDrive(drive, 'load');
     return this.queue.run(() => this.move(`load slot ${slot} into drive ${drive}`, ['load', String(slot), String(drive)]));
   }
 
-  unload(slot: number | 'source', drive: number): Promise<void> {
+  async unload(slot: number | 'source', drive: number): Promise<void> {
     if (slot !== 'source') checkSlot(slot, 'unload');
     checkDrive(drive, 'unload');
     return this.queue.run(async () => {
@@ -55,7 +55,7 @@ export class MtxChanger implements Changer {
     });
   }
 
-  transfer(from: number, to: number): Promise<void> {
+  async transfer(from: number, to: number): Promise<void> {
     checkSlot(from, 'transfer');
     checkSlot(to, 'transfer');
     return this.queue.run(() => this.move(`move slot ${from} to slot ${to}`, ['transfer', String(from), String(to)]));
