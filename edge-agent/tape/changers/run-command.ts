@@ -1,8 +1,12 @@
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { ChangerError } from '#core/ports/changer.ts';
 
 /** How long a robot command may take before it is killed: a move in a large library takes minutes, an inventory after a door opened longer. */
 export const DEFAULT_CHANGER_TIMEOUT_MS = 15 * 60 * 1000;
+
+/** How much output is read from a command at most. */
+const OUTPUT_MAX = 16 * 1024 * 1024;
 
 /** How much of a command's output an error keeps. */
 const OUTPUT_LIMIT = 4096;
@@ -21,39 +25,61 @@ export interface CommandOutput {
 }
 
 /**
- * Runs a changer command with execFile, never through a shell, so a device
- * path or a barcode is never interpreted. Stdin is closed at once (a script
- * that reads it gets end of file instead of waiting for the timeout). A
- * non-zero exit, a kill or a failure to start rejects with a ChangerError
- * naming `what`, the argv, the exit code and the output.
+ * Runs a changer command as an argv (spawn, never a shell), so a device
+ * path or a barcode is never interpreted. Stdin is /dev/null (a script that
+ * reads it gets end of file instead of waiting for the timeout). Past
+ * the timeout its whole process group is killed (SIGKILL). A non-zero exit,
+ * a kill or a failure to start rejects with a ChangerError naming `what`,
+ * the argv, the exit code and the output.
  */
 export function runChangerCommand(what: string, file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandOutput> {
   const command = [file, ...args];
   const timeoutMs = options.timeoutMs ?? DEFAULT_CHANGER_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    const child = execFile(
-      file,
-      args,
-      { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', env: options.env, cwd: options.cwd ?? '/', maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        if (!error) {
-          resolve({ stdout, stderr });
-          return;
-        }
-        const output = describeOutput(stderr, stdout);
-        const failed = error as NodeJS.ErrnoException & { code?: number | string; killed?: boolean; signal?: NodeJS.Signals | null };
-        if (typeof failed.code === 'number') {
-          reject(new ChangerError(what, { command, exitCode: failed.code, output }, { cause: error }));
-        } else if (failed.signal) {
-          const reason = failed.killed ? `timed out after ${timeoutMs} ms` : undefined;
-          reject(new ChangerError(what, { command, signal: failed.signal, output, reason }, { cause: error }));
-        } else {
-          reject(new ChangerError(what, { command, output, reason: failed.message }, { cause: error }));
-        }
-      },
-    );
-    child.stdin?.end();
+    // No shell; stdin is /dev/null; its own process group, so a timeout kills a script and the mtx it started.
+    const child = spawn(file, args, { env: options.env, cwd: options.cwd ?? '/', stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL'); // no group (any more): the child alone, if it is still there
+      }
+    }, timeoutMs);
+    // It could not be started (ENOENT, EACCES): settled here; a 'close' that may follow changes nothing.
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(new ChangerError(what, { command, output: '', reason: error.message }, { cause: error }));
+    });
+    child.on('close', (exitCode, signal) => {
+      clearTimeout(timer);
+      const output = describeOutput(stderr(), stdout());
+      if (timedOut) {
+        reject(new ChangerError(what, { command, signal: signal ?? 'SIGKILL', output, reason: `timed out after ${timeoutMs} ms` }));
+      } else if (signal) {
+        reject(new ChangerError(what, { command, signal, output }));
+      } else if (exitCode !== 0) {
+        reject(new ChangerError(what, { command, exitCode: exitCode ?? undefined, output }));
+      } else {
+        resolve({ stdout: stdout(), stderr: stderr() });
+      }
+    });
   });
+}
+
+/** Everything a stream says, as text (bounded: a changer's status is kilobytes; more than 16 MiB is cut). */
+function collect(stream: Readable): () => string {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  stream.on('data', (chunk: Buffer) => {
+    if (bytes >= OUTPUT_MAX) return;
+    chunks.push(chunk);
+    bytes += chunk.length;
+  });
+  return () => Buffer.concat(chunks).toString('utf8');
 }
 
 /** Stderr then stdout, trimmed, cut to OUTPUT_LIMIT characters (the end is kept: scripts print the reason last). */
