@@ -4,6 +4,8 @@ import type { ConfigStore } from './ports/config-store.ts';
 import { describeIssues, parseOrThrow } from './validation.ts';
 import { ValidationError } from './errors.ts';
 
+const ErrorThreshold = z.object({ errors: z.number().int().min(1).max(1000), withinHours: z.number().int().min(1).max(720) }).strict();
+
 /** Global settings (bpconfig), each stored under its own key in the ConfigStore. */
 export const Settings = z.object({
   defaultStorageUnit: z.string().optional(),
@@ -17,6 +19,10 @@ export const Settings = z.object({
   /** `cairn schedule suspend`: the scheduler starts nothing while set. */
   schedulerSuspended: z.boolean().default(false),
   buffers: BufferSettings.default({ count: 16, sizeBytes: 256 * 1024 }),
+  /** Media error threshold: a volume with `errors` write, read or position errors within `withinHours` is FROZEN (core/media/error-policy.ts). */
+  mediaErrorFreeze: ErrorThreshold.default({ errors: 3, withinHours: 12 }),
+  /** Drive error threshold: a drive with `errors` errors within `withinHours` goes DOWN (core/media/error-policy.ts). */
+  driveErrorDown: ErrorThreshold.default({ errors: 3, withinHours: 12 }),
 });
 export type Settings = z.output<typeof Settings>;
 export const settingKeys = Object.keys(Settings.shape) as (keyof Settings)[];

@@ -1,13 +1,10 @@
 import type { Drive, Media, MediaErrorEntry } from '../model/tape-media.ts';
 
-/** N errors within a window: the threshold of the media error settings (core/settings.ts). */
+/** N errors within a window: the settings `mediaErrorFreeze` and `driveErrorDown` (core/settings.ts; 3 in 12 hours by default). */
 export interface ErrorThreshold {
   errors: number;
   withinHours: number;
 }
-
-export const DEFAULT_MEDIA_ERROR_FREEZE: ErrorThreshold = { errors: 3, withinHours: 12 };
-export const DEFAULT_DRIVE_ERROR_DOWN: ErrorThreshold = { errors: 3, withinHours: 12 };
 
 export type ErrorDecision<Action extends string> = { action: Action; reason: string } | { action: 'none'; reason: string };
 
