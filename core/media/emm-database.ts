@@ -3,7 +3,7 @@ import { byCodePoint } from '../code-point-order.ts';
 import { CairnError, ConflictError, NotFoundError } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { parseOrThrow } from '../validation.ts';
-import { Drive, Media, MediaErrorEntry, Robot, SCRATCH_POOL, VolumePool, newMedia, type DriveState } from '../model/tape-media.ts';
+import { Drive, Media, MediaErrorEntry, MediaId, Robot, SCRATCH_POOL, VolumePool, newMedia, type DriveState } from '../model/tape-media.ts';
 import type { EmmRecordKind, EmmRecords, EmmWrite } from '../ports/emm-records.ts';
 import type { InventoryResult, MediaDatabase, MediaFilter, MediaWrite, NewDrive, NewPool, NewRobot } from '../ports/media-manager.ts';
 import { reconcileInventory, type InventoryReport } from './inventory.ts';
@@ -236,7 +236,8 @@ export class EmmDatabase implements MediaDatabase {
     // The drives' loaded volumes follow what the changer says is in them.
     for (const drive of drives) {
       const reported = report.drives.find((d) => d.index === drive.index);
-      const barcode = reported?.barcode ? reported.barcode : undefined;
+      // A barcode that is no media id was reported as a problem; the drive is recorded as holding nothing known.
+      const barcode = reported?.barcode !== undefined && MediaId.safeParse(reported.barcode).success ? reported.barcode : undefined;
       if (drive.loaded?.mediaId === barcode) continue;
       await this.#change('drive', drive.name, (d) => {
         const { loaded: _loaded, ...rest } = d;

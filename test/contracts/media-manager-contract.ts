@@ -241,6 +241,15 @@ export function describeMediaManagerContract(adapter: string, open: OpenStore<Me
       expect(await failure(store().applyInventory('nolib', report, at))).toMatchObject({ missing: 'robot' });
     });
 
+    it('records nothing in a drive whose barcode is not a media id, and reports it', async () => {
+      await library();
+      await store().setDriveLoaded('d1', undefined, at);
+      const result = await store().applyInventory('lib1', { slots: [], drives: [{ index: 1, barcode: 'not a barcode' }] }, at);
+      expect(result.plan.problems).toEqual([{ where: 'drive d1 (index 1)', reason: expect.stringMatching(/is not a media id/) }]);
+      expect(await store().getDrive('d1')).not.toHaveProperty('loaded');
+      expect(await store().listMedia()).toEqual([]);
+    });
+
     it('removes a robot with its drives, and its volumes go outside it', async () => {
       await library();
       await store().addMedia(newMedia('A00001', at, { robot: 'lib1', slot: 1 }));
