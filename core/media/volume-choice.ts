@@ -1,5 +1,6 @@
 import { byCodePoint } from '../code-point-order.ts';
 import { SCRATCH_POOL, type Drive, type Media } from '../model/tape-media.ts';
+import type { Reservation } from '../model/resource-request.ts';
 
 /** What the broker asks for a job that writes: a volume of `pool` in `robot`, for images kept `retentionDays`. */
 export interface VolumeNeed {
@@ -14,6 +15,15 @@ export interface VolumeNeed {
 export interface InUse {
   mediaIds: ReadonlySet<string>;
   drives: ReadonlySet<string>;
+}
+
+/** The drives and volumes held by jobs other than `jobId`, from the broker's reservations (MediaStore.listReservations). */
+export function inUseBy(reservations: readonly Reservation[], jobId?: number): InUse {
+  const others = reservations.filter((r) => r.jobId !== jobId);
+  return {
+    mediaIds: new Set(others.flatMap((r) => (r.kind === 'volume' ? [r.mediaId] : []))),
+    drives: new Set(others.flatMap((r) => (r.kind === 'drive' ? [r.drive] : []))),
+  };
 }
 
 export type VolumeChoice =

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseDrive, chooseTapeResources, chooseVolume, type InUse } from '#core/media/volume-choice.ts';
+import { chooseDrive, chooseTapeResources, chooseVolume, inUseBy, type InUse } from '#core/media/volume-choice.ts';
 import { newMedia, type Drive, type Media } from '#core/model/tape-media.ts';
 
 const at = new Date('2026-11-01T02:00:00Z');
@@ -93,5 +93,22 @@ describe('drive and volume together', () => {
     const choice = chooseTapeResources(need, [active('A1', 10)], withLoaded, none);
     expect(choice).toMatchObject({ chosen: true, media: { mediaId: 'A1' }, drive: { name: 'd1' }, fromScratch: false });
     expect(choice.reason).toBe('volume A1 of pool weekly is ACTIVE with 10 bytes written, retention 28 days, already in a drive; drive d1 has volume A1 loaded already');
+  });
+});
+
+describe('what other jobs hold', () => {
+  it('takes the drives and volumes of every other job from the reservations', () => {
+    const reservedAt = at.toISOString();
+    const inUse = inUseBy(
+      [
+        { jobId: 1, kind: 'storage-unit-slot', storageUnit: 'tld1', reservedAt },
+        { jobId: 1, kind: 'drive', storageUnit: 'tld1', drive: 'd0', reservedAt },
+        { jobId: 1, kind: 'volume', pool: 'weekly', mediaId: 'A1', reservedAt },
+        { jobId: 2, kind: 'drive', storageUnit: 'tld1', drive: 'd1', reservedAt },
+        { jobId: 2, kind: 'volume', pool: 'weekly', mediaId: 'A2', reservedAt },
+      ],
+      2,
+    );
+    expect(inUse).toEqual({ mediaIds: new Set(['A1']), drives: new Set(['d0']) });
   });
 });
