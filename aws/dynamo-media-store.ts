@@ -2,7 +2,7 @@ import { GetCommand, TransactWriteCommand, paginateQuery, type DynamoDBDocumentC
 import { CairnError, ConflictError } from '#core/errors.ts';
 import { assertJobId } from '#core/ids.ts';
 import type { HeldResource, MediaStore, Reservation, ReservationResult, RequestedResource, ResourceRequest } from '#core/ports/media-store.ts';
-import { checkRequest, compareReservations, describeResource, heldResource, holdsExactly } from '#core/model/resource-request.ts';
+import { checkRequest, compareReservations, describeResource, exclusiveKey, heldByReason, heldResource, holdsExactly } from '#core/model/resource-request.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import {
   MAX_OPTIMISTIC_ATTEMPTS,
@@ -18,6 +18,7 @@ import {
 
 const RES = 'RES';
 const STU = 'STU';
+const HOLD = 'HOLD';
 
 /** A job's reservation item, as read: everything it holds, and when it was granted. */
 interface Held {
@@ -34,7 +35,12 @@ interface Held {
  *   items written before resource requests have `storageUnit` instead of
  *   `resources` and are read as one storage-unit slot.
  * - slot counter: `{ pk: 'STU', sk: <unit name>, inUse }`
+ * - drive or volume hold: `{ pk: 'HOLD', sk: 'drive#<name>' | 'volume#<media id>', jobId }`
  *
+ * A drive or volume a job takes is a hold item put on condition that it
+ * does not exist, in the same transaction: so a drive is never held by two
+ * jobs (whatever unit they ask through), nor a volume, and a request that
+ * loses one of them takes nothing else.
  * A job's whole request is ONE TransactWriteItems: the reservation item and
  * a conditional increment of every slot counter it takes. So the counters
  * always equal the slots held, a request is granted entirely or not at all,
@@ -56,7 +62,8 @@ export class DynamoMediaStore implements MediaStore {
     assertJobId(request.jobId);
     checkRequest(request);
     const { jobId, at } = request;
-    const slots = request.resources.filter((r) => r.kind === 'storage-unit-slot'); // checkRequest admits slots only
+    const slots = request.resources.filter((r) => r.kind === 'storage-unit-slot');
+    const exclusive = request.resources.filter((r) => r.kind !== 'storage-unit-slot');
     const held: Held = { jobId, resources: request.resources.map(heldResource), reservedAt: at.toISOString() };
     for (let attempt = 1; ; attempt++) {
       const current = await this.#held(jobId);
@@ -81,6 +88,14 @@ export class DynamoMediaStore implements MediaStore {
                   ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
                 },
               })),
+              ...exclusive.map((resource) => ({
+                Put: {
+                  TableName: this.#table,
+                  Item: { pk: HOLD, sk: exclusiveKey(resource)!, jobId },
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+                },
+              })),
             ],
           }),
         );
@@ -88,10 +103,21 @@ export class DynamoMediaStore implements MediaStore {
       } catch (error) {
         const reasons = cancellationReasons(error);
         if (reasons === undefined) throw dynamoFailure('TransactWriteItems', this.#table, error);
-        const [put, ...counters] = reasons;
+        const [put] = reasons;
+        const counters = reasons.slice(1, 1 + slots.length);
+        const holds = reasons.slice(1 + slots.length);
         // The job's own reservation appeared meanwhile (a concurrent retry of the same
         // step): the next round reads it and answers idempotently.
         const ownReservationAppeared = put?.Code === 'ConditionalCheckFailed';
+        const taken = holds.findIndex((h) => h?.Code === 'ConditionalCheckFailed');
+        if (taken >= 0 && !ownReservationAppeared) {
+          const heldNow = await this.#held(jobId);
+          if (heldNow !== undefined) return this.#alreadyHeld(heldNow, request.resources);
+          const resource = exclusive[taken]!;
+          const holder = numberAttribute(holds[taken]?.Item?.jobId?.N) ?? (await this.#holder(exclusiveKey(resource)!));
+          // Released between the two reads: the next round tries again.
+          if (holder !== undefined) return { granted: false, refused: resource, inUse: 1, reason: heldByReason(resource, holder) };
+        }
         const full = counters.findIndex((c) => c?.Code === 'ConditionalCheckFailed');
         if (full >= 0 && !ownReservationAppeared) {
           // DynamoDB may report only the first failed condition: look once more for the job's own reservation.
@@ -101,7 +127,7 @@ export class DynamoMediaStore implements MediaStore {
           const inUse = numberAttribute(counters[full]?.Item?.inUse?.N) ?? (await this.#inUse(slot.storageUnit));
           return { granted: false, refused: slot, inUse, reason: `storage unit ${slot.storageUnit} has ${inUse} of ${slot.maxConcurrentJobs} slots in use` };
         }
-        const retryable = ownReservationAppeared || isRetryableCancellation(reasons);
+        const retryable = ownReservationAppeared || taken >= 0 || isRetryableCancellation(reasons);
         if (!retryable) throw dynamoFailure('TransactWriteItems', this.#table, error);
         if (attempt >= MAX_OPTIMISTIC_ATTEMPTS) {
           throw new ConflictError(`reserving ${request.resources.map(describeResource).join(', ')} for job ${jobId} kept colliding with other transactions`, { cause: error, kind: 'contention' });
@@ -116,6 +142,7 @@ export class DynamoMediaStore implements MediaStore {
       const held = await this.#held(jobId);
       if (held === undefined) return false;
       const units = held.resources.flatMap((r) => (r.kind === 'storage-unit-slot' ? [r.storageUnit] : []));
+      const holds = held.resources.flatMap((r) => exclusiveKey(r) ?? []);
       try {
         await this.#client.send(
           new TransactWriteCommand({
@@ -130,6 +157,10 @@ export class DynamoMediaStore implements MediaStore {
                   ExpressionAttributeValues: { ':zero': 0, ':one': 1 },
                 },
               })),
+              // A hold that is missing is fine (nothing to give back); one of another job is never deleted.
+              ...holds.map((sk) => ({
+                Delete: { TableName: this.#table, Key: { pk: HOLD, sk }, ConditionExpression: 'attribute_not_exists(pk) OR jobId = :job', ExpressionAttributeValues: { ':job': jobId } },
+              })),
             ],
           }),
         );
@@ -137,7 +168,9 @@ export class DynamoMediaStore implements MediaStore {
       } catch (error) {
         const reasons = cancellationReasons(error);
         if (reasons === undefined) throw dynamoFailure('TransactWriteItems', this.#table, error);
-        const [reservation, ...counters] = reasons;
+        const [reservation] = reasons;
+        const counters = reasons.slice(1, 1 + units.length);
+        const foreignHold = reasons.slice(1 + units.length).findIndex((h) => h?.Code === 'ConditionalCheckFailed');
         // Released by a concurrent call: the next round finds nothing and answers false.
         const retryable = reservation?.Code === 'ConditionalCheckFailed' || isRetryableCancellation(reasons);
         const empty = counters.findIndex((c) => c?.Code === 'ConditionalCheckFailed');
@@ -147,6 +180,9 @@ export class DynamoMediaStore implements MediaStore {
             `storage unit ${units[empty]} counts no slot in use although job ${jobId} holds one; the media table ${this.#table} needs a consistency check`,
             { cause: error },
           );
+        }
+        if (!retryable && foreignHold >= 0) {
+          throw new CairnError(StatusCode.INTERNAL_ERROR, `${holds[foreignHold]} is held by another job although job ${jobId} holds it; the media table ${this.#table} needs a consistency check`, { cause: error });
         }
         if (!retryable) throw dynamoFailure('TransactWriteItems', this.#table, error);
         if (attempt >= MAX_OPTIMISTIC_ATTEMPTS) {
@@ -184,6 +220,16 @@ export class DynamoMediaStore implements MediaStore {
     try {
       const out = await this.#client.send(new GetCommand({ TableName: this.#table, Key: { pk: RES, sk: jobSortKey(jobId) }, ConsistentRead: true }));
       return out.Item === undefined ? undefined : toHeld(out.Item);
+    } catch (error) {
+      throw dynamoFailure('GetItem', this.#table, error);
+    }
+  }
+
+  /** The job holding a drive or volume now, if any. */
+  async #holder(sk: string): Promise<number | undefined> {
+    try {
+      const out = await this.#client.send(new GetCommand({ TableName: this.#table, Key: { pk: HOLD, sk }, ConsistentRead: true }));
+      return numberAttribute(out.Item?.jobId);
     } catch (error) {
       throw dynamoFailure('GetItem', this.#table, error);
     }

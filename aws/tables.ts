@@ -8,7 +8,8 @@
  *          a backup domain starts far fewer than the 1,000 writes/s a partition takes);
  *          pk=COUNTER, sk=jobId holds the job-id counter
  * Catalog  pk=client, sk=backupId (`<client>_<epochSeconds>`, so a client's images sort by time)
- * Media    pk=RES, sk=12-digit job id for reservations; pk=STU, sk=name holds a unit's slots in use
+ * Media    pk=RES, sk=12-digit job id for reservations; pk=STU, sk=name holds a unit's slots in use;
+ *          the media manager's records: pk=ROBOT|DRIVE|POOL|VOLUME, sk=name or media id (aws/dynamo-media-manager.ts)
  */
 export const tableNames = ['config', 'jobs', 'catalog', 'media'] as const;
 export type TableName = (typeof tableNames)[number];

@@ -36,7 +36,7 @@ export class ValidationError extends CairnError {
 }
 
 /** What a NotFoundError says is missing; each has the status code a job or command ends with. */
-export type MissingThing = 'job' | 'image' | 'object' | 'policy' | 'storage unit';
+export type MissingThing = 'job' | 'image' | 'object' | 'policy' | 'storage unit' | 'robot' | 'drive' | 'pool' | 'media';
 
 const missingStatus: Record<MissingThing, StatusCodeValue> = {
   job: StatusCode.JOB_NOT_FOUND,
@@ -44,6 +44,13 @@ const missingStatus: Record<MissingThing, StatusCodeValue> = {
   object: StatusCode.OBJECT_NOT_FOUND,
   policy: StatusCode.INVALID_POLICY,
   'storage unit': StatusCode.STORAGE_UNIT_UNAVAILABLE,
+  // A tape unit whose robot or drive is not configured cannot be used: NetBackup ends such a job with 219.
+  robot: StatusCode.STORAGE_UNIT_UNAVAILABLE,
+  drive: StatusCode.STORAGE_UNIT_UNAVAILABLE,
+  // A job whose pool or volume the media manager does not know cannot get media: 96, as NetBackup's
+  // "unable to allocate new media". 174 stays for the media manager failing, not for a name it lacks.
+  pool: StatusCode.UNABLE_TO_ALLOCATE_MEDIA,
+  media: StatusCode.UNABLE_TO_ALLOCATE_MEDIA,
 };
 
 /**

@@ -4,6 +4,8 @@ import type { ConfigStore } from './ports/config-store.ts';
 import { describeIssues, parseOrThrow } from './validation.ts';
 import { ValidationError } from './errors.ts';
 
+const ErrorThreshold = z.object({ errors: z.number().int().min(1).max(1000), withinHours: z.number().int().min(1).max(720) }).strict();
+
 /** Global settings (bpconfig), each stored under its own key in the ConfigStore. */
 export const Settings = z.object({
   defaultStorageUnit: z.string().optional(),
@@ -16,6 +18,10 @@ export const Settings = z.object({
   backupTries: z.object({ tries: z.number().int().min(1).max(100), withinHours: z.number().int().min(1).max(720) }).strict().default({ tries: 2, withinHours: 12 }),
   /** `cairn schedule suspend`: the scheduler starts nothing while set. */
   schedulerSuspended: z.boolean().default(false),
+  /** Media error threshold: a volume with `errors` write, read or position errors within `withinHours` is FROZEN (core/media/error-policy.ts). */
+  mediaErrorFreeze: ErrorThreshold.default({ errors: 3, withinHours: 12 }),
+  /** Drive error threshold: a drive with `errors` errors within `withinHours` goes DOWN (core/media/error-policy.ts). */
+  driveErrorDown: ErrorThreshold.default({ errors: 3, withinHours: 12 }),
   buffers: BufferSettings.default({ count: 16, sizeBytes: 256 * 1024 }),
 });
 export type Settings = z.output<typeof Settings>;

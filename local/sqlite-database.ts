@@ -41,6 +41,20 @@ CREATE TABLE IF NOT EXISTS job_usage (job_id INTEGER PRIMARY KEY, value TEXT NOT
 `;
 
 /**
+ * Issue 10 (tape): the media manager's records (robots, drives, volume pools,
+ * volumes), one versioned JSON document per row (local/sqlite-media-manager.ts),
+ * and the indexes that keep a drive or a volume with one job.
+ * Additive like the tables above, so it needs no versioned migration: a
+ * database written before it opens unchanged and simply has no tape records.
+ */
+const emmSchema = `
+CREATE TABLE IF NOT EXISTS emm_records (kind TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, key));
+-- A drive, a volume, is held by one job at a time: the reservation checks it, and the database holds it too.
+CREATE UNIQUE INDEX IF NOT EXISTS held_drives ON held_resources (json_extract(value, '$.drive')) WHERE kind = 'drive';
+CREATE UNIQUE INDEX IF NOT EXISTS held_volumes ON held_resources (json_extract(value, '$.mediaId')) WHERE kind = 'volume';
+`;
+
+/**
  * Opens (creating if needed) the standalone runtime's database. WAL and a
  * busy timeout let the CLI and a running `cairn local serve` share the file.
  * A database written by older code is migrated on open (sqlite-migrations.ts).
@@ -55,6 +69,7 @@ export function openSqliteDatabase(file: string): SqliteDatabase {
     db.exec(schema);
     db.exec(executionStartsSchema);
     db.exec(jobUsageSchema);
+    db.exec(emmSchema);
     migrate(db);
   } catch (error) {
     db.close();

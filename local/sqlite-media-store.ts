@@ -1,5 +1,5 @@
 import type { HeldResource, MediaStore, Reservation, ReservationResult, ResourceRequest } from '#core/ports/media-store.ts';
-import { checkRequest, compareReservations, describeResource, heldResource, holdsExactly, resourceKey } from '#core/model/resource-request.ts';
+import { checkRequest, compareReservations, describeResource, heldByReason, heldResource, holdsExactly, resourceKey } from '#core/model/resource-request.ts';
 import { ConflictError } from '#core/errors.ts';
 import { assertJobId } from '#core/ids.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
@@ -37,7 +37,13 @@ export class SqliteMediaStore implements MediaStore {
         return { granted: true, reservations: holding };
       }
       for (const resource of resources) {
-        if (resource.kind !== 'storage-unit-slot') continue; // checkRequest admits slots only
+        if (resource.kind !== 'storage-unit-slot') {
+          // A drive or volume is one job's: whoever holds it (any unit, any pool) refuses the request.
+          const name = resource.kind === 'drive' ? resource.drive : resource.mediaId;
+          const holder = this.#db.prepare(`SELECT job_id FROM held_resources WHERE kind = ? AND json_extract(value, '$.${resource.kind === 'drive' ? 'drive' : 'mediaId'}') = ?`).get(resource.kind, name) as { job_id: number } | undefined;
+          if (holder !== undefined) return { granted: false, refused: resource, inUse: 1, reason: heldByReason(resource, holder.job_id) };
+          continue;
+        }
         const { inUse } = this.#db.prepare("SELECT COUNT(*) AS inUse FROM held_resources WHERE kind = 'storage-unit-slot' AND storage_unit = ?").get(resource.storageUnit) as { inUse: number };
         if (inUse >= resource.maxConcurrentJobs) {
           return { granted: false, refused: resource, inUse, reason: `storage unit ${resource.storageUnit} has ${inUse} of ${resource.maxConcurrentJobs} slots in use` };

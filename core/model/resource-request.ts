@@ -9,9 +9,14 @@ import { StatusCode } from '../status-codes.ts';
 export type RequestedResource =
   /** One of a storage unit's concurrent-job slots (Maximum Concurrent Jobs). */
   | { kind: 'storage-unit-slot'; storageUnit: string; maxConcurrentJobs: number }
-  /** A tape drive of a tape storage unit: a named one, or any free one. Not reservable until tape lands. */
+  /**
+   * A tape drive of a tape storage unit. The store reserves a named one only:
+   * the broker chooses it first (core/media/volume-choice.ts) and asks again
+   * if another job took it meanwhile. A drive is held by one job at a time,
+   * whatever storage unit it is asked through.
+   */
   | { kind: 'drive'; storageUnit: string; drive?: string }
-  /** A tape volume of a volume pool: a named one (a restore's), or any writable one. Not reservable until tape lands. */
+  /** A tape volume of a volume pool, named (chosen as a drive is). A volume is held by one job at a time. */
   | { kind: 'volume'; pool: string; mediaId?: string };
 export type ResourceKind = RequestedResource['kind'];
 
@@ -38,8 +43,26 @@ export type ReservationResult =
    */
   | { granted: false; refused: RequestedResource; reason: string; inUse: number };
 
-/** The kinds an adapter can reserve today; the others are refused by `checkRequest`. */
-const RESERVABLE: ReadonlySet<ResourceKind> = new Set(['storage-unit-slot']);
+/**
+ * What no two jobs may hold at once: a drive by its name, a volume by its
+ * media id (undefined for slots, which are counted instead).
+ */
+export function exclusiveKey(resource: RequestedResource | HeldResource): string | undefined {
+  switch (resource.kind) {
+    case 'storage-unit-slot':
+      return undefined;
+    case 'drive':
+      return resource.drive === undefined ? undefined : `drive#${resource.drive}`;
+    case 'volume':
+      return resource.mediaId === undefined ? undefined : `volume#${resource.mediaId}`;
+  }
+}
+
+/** Why an exclusive resource is not available: "drive d1 is held by job 7". */
+export function heldByReason(resource: RequestedResource, holder: number | undefined): string {
+  const what = resource.kind === 'drive' ? `drive ${resource.drive}` : resource.kind === 'volume' ? `volume ${resource.mediaId}` : describeResource(resource);
+  return `${what} is held by ${holder === undefined ? 'another job' : `job ${holder}`}`;
+}
 
 /** A resource's identity: two requests for the same key are the same resource. */
 export function resourceKey(resource: RequestedResource | HeldResource): string {
@@ -66,17 +89,16 @@ export function describeResource(resource: RequestedResource | HeldResource): st
 
 /**
  * What every adapter checks before its transaction: a request names at
- * least one resource, each once, each of a kind that can be reserved now.
- * Drives and volumes are refused (status 20) until tape support lands,
- * rather than granted without anything behind them.
+ * least one resource, each once; a drive or a volume by name (status 20
+ * otherwise: choosing one is the broker's, not the store's).
  */
 export function checkRequest(request: ResourceRequest): void {
   if (!(Number.isInteger(request.jobId) && request.jobId > 0)) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `job id ${request.jobId} is not a positive integer`);
   if (request.resources.length === 0) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `the resource request of job ${request.jobId} names no resource`);
   const seen = new Set<string>();
   for (const resource of request.resources) {
-    if (!RESERVABLE.has(resource.kind)) {
-      throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `job ${request.jobId} asks for ${describeResource(resource)}: ${resource.kind} resources cannot be reserved until tape support lands`);
+    if (resource.kind !== 'storage-unit-slot' && exclusiveKey(resource) === undefined) {
+      throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `job ${request.jobId} asks for ${describeResource(resource)}: a ${resource.kind} must be named (the broker chooses it before it reserves)`);
     }
     const key = resourceKey(resource);
     if (seen.has(key)) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `the resource request of job ${request.jobId} names ${describeResource(resource)} twice`);
@@ -84,10 +106,18 @@ export function checkRequest(request: ResourceRequest): void {
   }
 }
 
-/** The held form of a granted resource (only slots are granted today; see `checkRequest`). */
+/** The held form of a granted resource (drives and volumes are named; see `checkRequest`). */
 export function heldResource(resource: RequestedResource): HeldResource {
-  if (resource.kind !== 'storage-unit-slot') throw new CairnError(StatusCode.INTERNAL_ERROR, `${resource.kind} resources cannot be held yet`);
-  return { kind: resource.kind, storageUnit: resource.storageUnit };
+  switch (resource.kind) {
+    case 'storage-unit-slot':
+      return { kind: resource.kind, storageUnit: resource.storageUnit };
+    case 'drive':
+      if (resource.drive === undefined) throw new CairnError(StatusCode.INTERNAL_ERROR, `${describeResource(resource)} cannot be held unnamed`);
+      return { kind: resource.kind, storageUnit: resource.storageUnit, drive: resource.drive };
+    case 'volume':
+      if (resource.mediaId === undefined) throw new CairnError(StatusCode.INTERNAL_ERROR, `${describeResource(resource)} cannot be held unnamed`);
+      return { kind: resource.kind, pool: resource.pool, mediaId: resource.mediaId };
+  }
 }
 
 /**

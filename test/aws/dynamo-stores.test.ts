@@ -4,6 +4,7 @@ import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
 import { DynamoMediaStore } from '#aws/dynamo-media-store.ts';
+import { dynamoMediaDatabase } from '#aws/dynamo-media-manager.ts';
 import { createTables, deleteTables } from '#aws/create-tables.ts';
 import type { TableName } from '#aws/tables.ts';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
@@ -14,6 +15,7 @@ import { describeConfigStoreContract } from '#test/contracts/config-store-contra
 import { describeJobStoreContract } from '#test/contracts/job-store-contract.ts';
 import { describeCatalogStoreContract } from '#test/contracts/catalog-store-contract.ts';
 import { describeMediaStoreContract } from '#test/contracts/media-store-contract.ts';
+import { describeMediaManagerContract } from '#test/contracts/media-manager-contract.ts';
 import { sampleJob, type StoreFixture } from '#test/contracts/fixtures.ts';
 import { emulatorClients, startAwsEmulator } from '#test/setup/aws-emulator.ts';
 
@@ -38,6 +40,7 @@ describeConfigStoreContract('DynamoDB', openDynamo('config', (o) => new DynamoCo
 describeJobStoreContract('DynamoDB', openDynamo('jobs', (o) => new DynamoJobStore(o)), skip);
 describeCatalogStoreContract('DynamoDB', openDynamo('catalog', (o) => new DynamoCatalogStore(o)), skip);
 describeMediaStoreContract('DynamoDB', openDynamo('media', (o) => new DynamoMediaStore(o)), skip);
+describeMediaManagerContract('DynamoDB', openDynamo('media', (o) => dynamoMediaDatabase(o)), skip);
 
 describe.skipIf(Boolean(skip))('DynamoMediaStore', () => {
   const at = new Date('2026-11-01T02:00:00Z');

@@ -140,10 +140,11 @@ export function describeMediaStoreContract(adapter: string, open: OpenStore<Medi
       expect(await store().listReservations('disk2')).toHaveLength(2);
     });
 
-    it('refuses drives, volumes and malformed requests with status 20, naming what was asked for', async () => {
+    it('refuses unnamed drives and volumes and malformed requests with status 20, naming what was asked for', async () => {
       const refusals: [RequestedResource[], RegExp][] = [
-        [[slot('disk1', 2), { kind: 'drive', storageUnit: 'tld1' }], /a drive of storage unit tld1.*tape/],
-        [[{ kind: 'volume', pool: 'weekly', mediaId: 'A00001' }], /volume A00001 of pool weekly.*tape/],
+        [[slot('disk1', 2), { kind: 'drive', storageUnit: 'tld1' }], /a drive of storage unit tld1: a drive must be named/],
+        [[{ kind: 'volume', pool: 'weekly' }], /a volume of pool weekly: a volume must be named/],
+        [[{ kind: 'volume', pool: 'weekly', mediaId: 'A00001' }, { kind: 'volume', pool: 'weekly', mediaId: 'A00001' }], /volume A00001 of pool weekly twice/],
         [[], /names no resource/],
         [[slot('disk1', 2), slot('disk1', 2)], /slot of storage unit disk1 twice/],
       ];
@@ -153,6 +154,59 @@ export function describeMediaStoreContract(adapter: string, open: OpenStore<Medi
         await expect(refused).rejects.toMatchObject({ statusCode: 20, message: expect.stringMatching(message) });
       }
       expect(await store().listReservations()).toEqual([]);
+    });
+  });
+  describeContract('MediaStore tape drives and volumes', adapter, open, skipReason, (store) => {
+    const at = new Date('2026-11-01T02:00:00Z');
+    const slot = (storageUnit = 'tld1', maxConcurrentJobs = 50): RequestedResource => ({ kind: 'storage-unit-slot', storageUnit, maxConcurrentJobs });
+    const drive = (name: string, storageUnit = 'tld1'): RequestedResource => ({ kind: 'drive', storageUnit, drive: name });
+    const volume = (mediaId: string, pool = 'weekly'): RequestedResource => ({ kind: 'volume', pool, mediaId });
+    const request = (jobId: number, ...resources: RequestedResource[]) => store().reserve({ jobId, resources, at });
+
+    it('grants a slot, a drive and a volume together, and lists them', async () => {
+      const granted = await request(1, slot(), drive('d0'), volume('A00001'));
+      expect(granted.granted).toBe(true);
+      expect(await store().listReservations()).toEqual([
+        { jobId: 1, kind: 'drive', storageUnit: 'tld1', drive: 'd0', reservedAt: at.toISOString() },
+        { jobId: 1, kind: 'storage-unit-slot', storageUnit: 'tld1', reservedAt: at.toISOString() },
+        { jobId: 1, kind: 'volume', pool: 'weekly', mediaId: 'A00001', reservedAt: at.toISOString() },
+      ]);
+      expect(await request(1, volume('A00001'), drive('d0'), slot())).toEqual(granted);
+    });
+
+    it('never gives one drive to two jobs, whatever unit they ask through, and the loser takes nothing', async () => {
+      await request(1, slot(), drive('d0'), volume('A00001'));
+      const refused = await request(2, slot('tld2'), drive('d0', 'tld2'), volume('A00002'));
+      expect(refused).toEqual({ granted: false, refused: drive('d0', 'tld2'), inUse: 1, reason: 'drive d0 is held by job 1' });
+      expect((await store().listReservations()).map((r) => r.jobId)).toEqual([1, 1, 1]);
+      expect((await request(3, slot(), drive('d1'), volume('A00002'))).granted).toBe(true);
+    });
+
+    it('never puts one volume in two drives', async () => {
+      await request(1, slot(), drive('d0'), volume('A00001'));
+      expect(await request(2, slot(), drive('d1'), volume('A00001', 'other'))).toEqual({ granted: false, refused: volume('A00001', 'other'), inUse: 1, reason: 'volume A00001 is held by job 1' });
+      expect(await store().release(1)).toBe(true);
+      expect((await request(2, slot(), drive('d1'), volume('A00001'))).granted).toBe(true);
+    });
+
+    it('lets racing jobs hold each drive and each volume once at most', async () => {
+      // Twenty jobs race for 2 drives and 4 volumes, each asking for drive i % 2 and volume i % 4.
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => request(i + 1, slot(), drive(`d${i % 2}`), volume(`V${i % 4}`))));
+      const held = await store().listReservations();
+      const drives = held.flatMap((r) => (r.kind === 'drive' ? [r.drive] : []));
+      const volumes = held.flatMap((r) => (r.kind === 'volume' ? [r.mediaId] : []));
+      expect(new Set(drives).size).toBe(drives.length);
+      expect(new Set(volumes).size).toBe(volumes.length);
+      const winners = results.filter((r) => r.granted).length;
+      expect(winners).toBeGreaterThanOrEqual(1);
+      expect(winners).toBeLessThanOrEqual(2);
+      expect(drives).toHaveLength(winners);
+      expect(held.filter((r) => r.kind === 'storage-unit-slot')).toHaveLength(winners);
+      for (const loser of results.filter((r) => !r.granted)) expect(loser).toMatchObject({ inUse: 1, reason: expect.stringMatching(/^(drive d[01]|volume V[0-3]) is held by job \d+$/) });
+      // Everything released, every drive and volume is free again.
+      for (const r of held) await store().release(r.jobId);
+      expect((await request(99, slot(), drive('d0'), volume('V0'))).granted).toBe(true);
+      expect((await request(98, slot(), drive('d1'), volume('V1'))).granted).toBe(true);
     });
   });
 }

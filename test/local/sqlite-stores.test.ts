@@ -8,10 +8,12 @@ import { SqliteConfigStore } from '#local/sqlite-config-store.ts';
 import { SqliteJobStore } from '#local/sqlite-job-store.ts';
 import { SqliteCatalogStore } from '#local/sqlite-catalog-store.ts';
 import { SqliteMediaStore } from '#local/sqlite-media-store.ts';
+import { sqliteMediaDatabase } from '#local/sqlite-media-manager.ts';
 import { describeConfigStoreContract } from '../contracts/config-store-contract.ts';
 import { describeJobStoreContract } from '../contracts/job-store-contract.ts';
 import { describeCatalogStoreContract } from '../contracts/catalog-store-contract.ts';
 import { describeMediaStoreContract } from '../contracts/media-store-contract.ts';
+import { describeMediaManagerContract } from '../contracts/media-manager-contract.ts';
 import type { SqliteDatabase } from '#local/sqlite-database.ts';
 import { asKind } from '#core/model/job.ts';
 import { legacyBackupJobJson } from '../contracts/legacy-records.ts';
@@ -35,6 +37,7 @@ describeConfigStoreContract('SQLite', opener((db) => new SqliteConfigStore(db)))
 describeJobStoreContract('SQLite', opener((db) => new SqliteJobStore(db)));
 describeCatalogStoreContract('SQLite', opener((db) => new SqliteCatalogStore(db)));
 describeMediaStoreContract('SQLite', opener((db) => new SqliteMediaStore(db)));
+describeMediaManagerContract('SQLite', opener((db) => sqliteMediaDatabase(db)));
 
 describe('SQLite stores on a database written before job kinds and resource requests', () => {
   let dir: string;

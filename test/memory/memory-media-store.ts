@@ -1,6 +1,6 @@
 import { ConflictError } from '#core/errors.ts';
 import { assertJobId } from '#core/ids.ts';
-import { checkRequest, compareReservations, describeResource, heldResource, holdsExactly } from '#core/model/resource-request.ts';
+import { checkRequest, compareReservations, describeResource, exclusiveKey, heldByReason, heldResource, holdsExactly } from '#core/model/resource-request.ts';
 import type { MediaStore, Reservation, ReservationResult, ResourceRequest } from '#core/ports/media-store.ts';
 import { io, stored } from './copy.ts';
 
@@ -27,7 +27,11 @@ export class MemoryMediaStore implements MediaStore {
       return { granted: true, reservations: holding.map(stored) };
     }
     for (const resource of resources) {
-      if (resource.kind !== 'storage-unit-slot') continue; // checkRequest admits slots only
+      if (resource.kind !== 'storage-unit-slot') {
+        const holder = this.#all().find((r) => exclusiveKey(r) === exclusiveKey(resource));
+        if (holder !== undefined) return { granted: false, refused: resource, inUse: 1, reason: heldByReason(resource, holder.jobId) };
+        continue;
+      }
       const inUse = this.#all().filter((r) => r.kind === 'storage-unit-slot' && r.storageUnit === resource.storageUnit).length;
       if (inUse >= resource.maxConcurrentJobs) {
         return { granted: false, refused: resource, inUse, reason: `storage unit ${resource.storageUnit} has ${inUse} of ${resource.maxConcurrentJobs} slots in use` };
