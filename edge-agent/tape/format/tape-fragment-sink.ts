@@ -32,8 +32,10 @@ export interface TapeFragmentSinkOptions {
  *
  * Positioning. Before each fragment the sink makes sure the tape is at
  * block 0 of `appendFile`: when the drive says so already (the fragment
- * before ended there) nothing moves; otherwise it rewinds and spaces
- * forward over `appendFile` filemarks. It never goes to end of data: after
+ * before ended there) nothing moves; from block 0 of an earlier file (where
+ * the label check leaves it: file 1) it spaces forward over the filemarks
+ * in between; from anywhere else it rewinds and spaces forward over
+ * `appendFile` filemarks. It never goes to end of data: after
  * a writer was killed, end of data is past a torn file (records without a
  * filemark), and the media database's append point is where the last
  * complete file ends. Spacing over filemarks stops exactly there, and
@@ -115,9 +117,11 @@ export class TapeFragmentSink implements FragmentSink {
     const drive = this.#drive;
     let status = await drive.status();
     if (status.fileNumber !== this.#appendFile || status.blockInFile !== 0 || status.block === undefined) {
-      await drive.rewind();
+      // From the start of an earlier file (after the label check: file 1), spacing forward is enough; from anywhere else, from the beginning.
+      const from = status.blockInFile === 0 && status.fileNumber !== undefined && status.fileNumber < this.#appendFile ? status.fileNumber : 0;
+      if (from === 0) await drive.rewind();
       try {
-        await drive.forwardFiles(this.#appendFile);
+        await drive.forwardFiles(this.#appendFile - from);
       } catch (error) {
         if (error instanceof TapeError && error.fault === 'blank-check') {
           throw new CairnError(StatusCode.MEDIA_WRITE_ERROR, `volume ${this.#mediaId} in ${drive.path} has fewer than ${this.#appendFile} complete tape files (label included), but the media database's append point is file ${this.#appendFile}: files the catalog may point at are missing; not writing`, { cause: error });
