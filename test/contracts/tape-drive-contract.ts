@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TapeError, type TapeDrive, type TapeFault, type TapeStatus } from '#core/ports/tape-drive.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
+import { FaultyTapeDrive } from '#agent/tape/drives/faulty-tape-drive.ts';
 import { type OpenStore, type StoreFixture, describeContract } from './fixtures.ts';
 
 export interface TapeDriveContractOptions {
@@ -221,6 +222,57 @@ export function describeTapeDriveContract(adapter: string, open: OpenStore<TapeD
       const error = await tape.readRecord(new Uint8Array(tape.blockSize - 512)).then(() => undefined, (e: unknown) => e);
       expect((error as CairnError).statusCode).toBe(StatusCode.INVALID_COMMAND_USAGE);
       expect(await readLabel(tape)).toBe('0:0');
+    });
+
+    describe('injected faults (FaultyTapeDrive around the adapter)', () => {
+      it('fails the write carrying the injected record with a write error, writes nothing of it, and lets the retry through', async () => {
+        const tape = new FaultyTapeDrive(drive(), { writeErrorAtRecord: 3 });
+        await tape.rewind();
+        await tape.writeRecords(records(tape, 0, 0, 2));
+        const error = await tape.writeRecords(records(tape, 0, 2, 2)).then(() => undefined, (e: unknown) => e);
+        expect(error).toBeInstanceOf(TapeError);
+        expect((error as TapeError).fault).toBe('write-error');
+        expect((error as TapeError).statusCode).toBe(StatusCode.MEDIA_WRITE_ERROR);
+        expect(await tape.status()).toMatchObject({ block: 2, atEndOfData: true });
+        await tape.writeRecords(records(tape, 0, 2, 2));
+        await tape.writeFilemarks();
+        await tape.rewind();
+        expect(await readAll(tape)).toEqual(['0:0', '0:1', '0:2', '0:3', 'FM', 'EOD']);
+        expect(tape.injected).toEqual({ write: 1, read: 0, position: 0 });
+      });
+
+      it('fails every later write and filemark once a sticky write fault struck', async () => {
+        const tape = new FaultyTapeDrive(drive(), { writeErrorAtRecord: 1, sticky: true });
+        await tape.rewind();
+        await expectFault(tape.writeRecords(records(tape, 0, 0, 1)), 'write-error');
+        await expectFault(tape.writeRecords(records(tape, 0, 0, 1)), 'write-error');
+        await expectFault(tape.writeFilemarks(), 'write-error');
+        expect(tape.injected.write).toBe(3);
+      });
+
+      it('fails the read of the injected record with a read error, past which the tape reads on', async () => {
+        const tape = new FaultyTapeDrive(drive());
+        await writeLayout(tape, [3]);
+        await tape.rewind();
+        tape.inject({ readErrorAtRecord: 2 });
+        expect(await readLabel(tape)).toBe('0:0');
+        const error = await readLabel(tape).then(() => undefined, (e: unknown) => e);
+        expect((error as TapeError).fault).toBe('read-error');
+        expect((error as TapeError).statusCode).toBe(StatusCode.MEDIA_READ_ERROR);
+        expect(await readAll(tape)).toEqual(['0:2', 'FM', 'EOD']);
+      });
+
+      it('fails the injected positioning call with a position error and leaves the tape where it was', async () => {
+        const tape = new FaultyTapeDrive(drive());
+        await writeLayout(tape, [2, 1]);
+        await tape.rewind();
+        tape.inject({ positionErrorAtCall: 2 });
+        await tape.forwardFiles(1);
+        await expectFault(tape.forwardFiles(1), 'position-error');
+        expect(await positionOf(tape)).toEqual({ fileNumber: 1, blockInFile: 0, block: 3 });
+        await tape.forwardFiles(1);
+        expect(await positionOf(tape)).toEqual({ fileNumber: 2, blockInFile: 0, block: 5 });
+      });
     });
 
     describe.skipIf(!options.openWithCapacity)(`early warning and end of media${options.openWithCapacity ? '' : ' (skipped: the adapter cannot be given a capacity)'}`, () => {
