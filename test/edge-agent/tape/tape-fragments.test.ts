@@ -4,10 +4,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { runBackup } from '#agent/image/backup.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
+import { FaultyTapeDrive } from '#agent/tape/drives/faulty-tape-drive.ts';
 import { TapeFragmentSink } from '#agent/tape/format/tape-fragment-sink.ts';
 import { CairnError } from '#core/errors.ts';
 import type { Fragment, Image } from '#core/model/image.ts';
-import type { TapeDrive, TapeRead } from '#core/ports/tape-drive.ts';
+import type { FragmentSinks } from '#core/ports/fragment-sink.ts';
+import { TapeError, type TapeDrive, type TapeRead } from '#core/ports/tape-drive.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { backupTask, catalogImage, patterned, recordingReporter, snapshotTree, tempDir } from '../helpers.ts';
 import { KiB, Shelf, gnuTarList, hasGnuTar, readVolumeBytes, type ShelfVolume } from './tape-shelf.ts';
@@ -79,9 +81,10 @@ describe('backups on file-tape volumes: one tape file per fragment', () => {
     shelves.push(made);
     return made;
   };
-  const backup = async (volumes: Shelf, unit: string, options: { backupId?: string; first?: ShelfVolume } = {}): Promise<Image> => {
-    const task = backupTask(unit, [source.dir], { backupId: options.backupId ?? 'host1_1700000000', buffers: { count: 4, sizeBytes: 16 * KiB } });
-    const result = await runBackup(task, { store: new FsObjectStore(unit), sinks: volumes.sinks(options.first), reporter: recordingReporter(), now: () => new Date() });
+  const backup = async (volumes: Shelf, unit: string, options: { backupId?: string; first?: ShelfVolume; sinks?: FragmentSinks; compress?: boolean } = {}): Promise<Image> => {
+    const compression = options.compress ? { storageUnit: { name: 'tape1', kind: 'disk' as const, path: unit, fragmentSizeBytes: 1024 * KiB, compression: { codec: 'zstd' as const, level: 1 } } } : {};
+    const task = backupTask(unit, [source.dir], { backupId: options.backupId ?? 'host1_1700000000', buffers: { count: 4, sizeBytes: 16 * KiB }, ...compression });
+    const result = await runBackup(task, { store: new FsObjectStore(unit), sinks: options.sinks ?? volumes.sinks(options.first), reporter: recordingReporter(), now: () => new Date() });
     return catalogImage(task, result);
   };
   const expectRestored = async (volumes: Shelf, unit: string, image: Image): Promise<void> => {
@@ -242,5 +245,55 @@ describe('backups on file-tape volumes: one tape file per fragment', () => {
     // Assess
     expect((failure as CairnError).statusCode).toBe(StatusCode.UNABLE_TO_ALLOCATE_MEDIA);
     expect(volumes.volumes.map((v) => v.appendFile)).toEqual([2, 2]);
+  });
+
+  it('fails the backup with the drive error (84) when a write fails mid-fragment; the append point stays, and the next backup writes over the torn file', async () => {
+    // Prepare: a first backup; then a drive that fails on the 20th record of the next one.
+    const volumes = new Shelf(dir('tape-shelf'), { ...SHAPE, capacityBytes: 16 * 1024 * KiB, earlyWarningBytes: 1024 * KiB });
+    shelves.push(volumes);
+    const unit = dir('tape-unit');
+    const first = await backup(volumes, unit);
+    const volume = volumes.volumes[0]!;
+    const appendFile = volume.appendFile;
+    const faulty = new TapeFragmentSink({ drive: new FaultyTapeDrive(volume.drive, { writeErrorAtRecord: 20 }), mediaId: volume.mediaId, appendFile, writeBytes: volumes.writeBytes });
+    const sinks: FragmentSinks = { first: async () => faulty, next: () => Promise.reject(new Error('one volume only')) };
+
+    // Act
+    const failure = await backup(volumes, unit, { backupId: 'host1_1700000100', sinks }).catch((error: unknown) => error);
+    const third = await backup(volumes, unit, { backupId: 'host1_1700000200', first: volume });
+
+    // Assess: records were written before the fault (a torn file), no filemark; the next backup starts at the same file.
+    expect(failure).toBeInstanceOf(TapeError);
+    expect(failure).toMatchObject({ fault: 'write-error', statusCode: StatusCode.MEDIA_WRITE_ERROR });
+    expect(faulty.appendFile).toBe(appendFile);
+    expect(fragmentsOf(third)[0]!.location).toMatchObject({ fileNumber: appendFile });
+    await expectRestored(volumes, unit, first);
+    await expectRestored(volumes, unit, third);
+  });
+
+  it('stores compressed fragments as tape files, and a single file of one reads the seek table and its frames only', async () => {
+    // Prepare: one volume. (Spanning with compression is the compressing sinks' business: they pass end of media through,
+    // a few batches of frames late, so a volume needs megabytes past its mark; test/edge-agent/fragment-sinks.test.ts.)
+    const volumes = new Shelf(dir('tape-shelf'), { ...SHAPE, capacityBytes: 16 * 1024 * KiB, earlyWarningBytes: 1024 * KiB });
+    shelves.push(volumes);
+    const unit = dir('tape-unit');
+
+    // Act
+    const image = await backup(volumes, unit, { compress: true });
+    const counting = new Map<TapeDrive, CountingDrive>();
+    const single = volumes.source((drive) => counting.get(drive) ?? counting.set(drive, new CountingDrive(drive)).get(drive)!);
+    const target = path.join(dir('tape-dst'), 'target');
+    const one = await restoreImage({ store: new FsObjectStore(unit), image, targetDir: target, fragmentSource: single, paths: [files[50]!] });
+
+    // Assess
+    expect(fragmentsOf(image).length).toBeGreaterThanOrEqual(2);
+    expect(fragmentsOf(image).every((f) => f.encoding?.codec === 'zstd-seekable')).toBe(true);
+    await expectRestored(volumes, unit, image);
+    expect(one.verified).toBe(1);
+    const [drive] = [...counting.values()];
+    // Two seeks (the seek table at the end of the fragment, then the frames holding the member); far fewer records than the fragment has.
+    expect(drive!.seeks).toHaveLength(2);
+    const fragment = fragmentsOf(image).find((f) => f.location.kind === 'tape' && drive!.path.endsWith(f.location.mediaId))!;
+    expect(drive!.records).toBeLessThan(Math.ceil(fragment.bytes / SHAPE.blockSize) / 2);
   });
 });
