@@ -68,7 +68,7 @@ export class TapeFragmentSink implements FragmentSink {
   readonly #writeBytes: number;
   #appendFile: number;
   #earlyWarning = false;
-  /** True while a write is in progress: one drive, one tape file at a time. */
+  /** True while a write or a positioning is in progress. */
   #writing = false;
 
   constructor(options: TapeFragmentSinkOptions) {
@@ -93,23 +93,40 @@ export class TapeFragmentSink implements FragmentSink {
     return this.#appendFile;
   }
 
-  async write(_number: number, body: AsyncIterable<Uint8Array>): Promise<WrittenFragment> {
-    if (this.#writing) throw new CairnError(StatusCode.INTERNAL_ERROR, `volume ${this.#mediaId}: a fragment is already being written`);
-    this.#writing = true;
-    try {
+  /**
+   * Positions the tape at the append point now, resolving with its logical
+   * block, as `write` does before each fragment: the Mount step calls it so
+   * that a volume that cannot be appended to fails the mount (84) rather
+   * than the first write.
+   */
+  position(): Promise<number> {
+    return this.#exclusive(() => this.#positionAtAppendPoint());
+  }
+
+  write(_number: number, body: AsyncIterable<Uint8Array>): Promise<WrittenFragment> {
+    return this.#exclusive(async () => {
       const fileNumber = this.#appendFile;
       const blockOffset = await this.#positionAtAppendPoint();
       const bytes = await this.#writeFile(body);
       this.#appendFile = fileNumber + 1;
       return { location: { kind: 'tape', mediaId: this.#mediaId, fileNumber, blockOffset }, bytes };
-    } finally {
-      this.#writing = false;
-    }
+    });
   }
 
   async discard(location: FragmentLocation): Promise<void> {
     if (location.kind !== 'tape' || location.mediaId !== this.#mediaId) throw new CairnError(StatusCode.INTERNAL_ERROR, `volume ${this.#mediaId} holds no fragment at ${JSON.stringify(location)}`);
     // Nothing to do: no catalog points at the file, and the tape cannot free it alone.
+  }
+
+  /** Runs `step` alone: one drive, one tape file at a time (the fragment writer never overlaps two writes; this says so if it did). */
+  async #exclusive<T>(step: () => Promise<T>): Promise<T> {
+    if (this.#writing) throw new CairnError(StatusCode.INTERNAL_ERROR, `volume ${this.#mediaId}: a fragment is already being written`);
+    this.#writing = true;
+    try {
+      return await step();
+    } finally {
+      this.#writing = false;
+    }
   }
 
   /** Puts the tape at block 0 of the append point; resolves with its logical block address. */

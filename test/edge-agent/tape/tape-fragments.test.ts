@@ -222,13 +222,15 @@ describe('backups on file-tape volumes: one tape file per fragment', () => {
     const appendFile = complete + 3;
     const sink = new TapeFragmentSink({ drive: volume.drive, mediaId: volume.mediaId, appendFile });
 
-    // Act
+    // Act: as the Mount step would (positioning first), and as a write would.
+    const mountFailure = await sink.position().catch((error: unknown) => error);
     const failure = await sink.write(1, (async function* () {
       yield new Uint8Array(1024);
     })()).catch((error: unknown) => error);
 
     // Assess: nothing written; the files the catalog points at are intact.
     expect(failure).toBeInstanceOf(CairnError);
+    expect((mountFailure as CairnError).message).toBe((failure as CairnError).message);
     expect((failure as CairnError).statusCode).toBe(StatusCode.MEDIA_WRITE_ERROR);
     expect((failure as CairnError).message).toBe(`volume ${volume.mediaId} in ${volume.file} has fewer than ${appendFile} complete tape files (label included), but the media database's append point is file ${appendFile}: files the catalog may point at are missing; not writing`);
     await volume.drive.seekEndOfData();
@@ -295,5 +297,25 @@ describe('backups on file-tape volumes: one tape file per fragment', () => {
     expect(drive!.seeks).toHaveLength(2);
     const fragment = fragmentsOf(image).find((f) => f.location.kind === 'tape' && drive!.path.endsWith(f.location.mediaId))!;
     expect(drive!.records).toBeLessThan(Math.ceil(fragment.bytes / SHAPE.blockSize) / 2);
+  });
+
+  it('refuses a tape file that is not the fragment the catalog describes (2001): shorter, or going on past its bytes', async () => {
+    // Prepare: a fragment read with a catalog that gives it two records more, and one that gives it two records fewer.
+    const volumes = shelf();
+    const image = await backup(volumes, dir('tape-unit'));
+    const fragment = fragmentsOf(image)[0]!;
+    const read = async (bytes: number): Promise<void> => {
+      const body = await volumes.source().read({ ...fragment, bytes });
+      for await (const chunk of body) void chunk;
+    };
+
+    // Act
+    const longer = await read(fragment.bytes + 2 * SHAPE.blockSize).catch((error: unknown) => error);
+    const shorter = await read(fragment.bytes - 2 * SHAPE.blockSize).catch((error: unknown) => error);
+
+    // Assess
+    const records = Math.ceil(fragment.bytes / SHAPE.blockSize);
+    expect(longer).toMatchObject({ statusCode: StatusCode.CORRUPT_IMAGE, message: `fragment 1 (media V00001, file 1, block 2): the tape file ends (a filemark) after ${records * SHAPE.blockSize} bytes; the catalog gives the fragment ${fragment.bytes + 2 * SHAPE.blockSize} bytes` });
+    expect(shorter).toMatchObject({ statusCode: StatusCode.CORRUPT_IMAGE, message: `fragment 1 (media V00001, file 1, block 2): the tape file goes on past the fragment's ${fragment.bytes - 2 * SHAPE.blockSize} bytes` });
   });
 });

@@ -151,4 +151,17 @@ describe('volume labels', () => {
     expect(failure.problem).toBe('blank');
     expect(failure.message).toBe(`wrong tape in ${blank.path}: expected volume A00001, found a blank tape (the tape in ${blank.path} is blank (nothing written at the beginning of tape))`);
   });
+
+  it('refuses a volume whose label gives another block size than the drive reads with', async () => {
+    // Prepare: a label saying 16 KiB records, on a volume in a drive set to 32 KiB.
+    const drive = await blankVolume();
+    await writeFile0(drive, await labelArchive({ formatVersion: 1, mediaId: 'A00004', blockSize: 16 * KiB, ...WRITTEN }));
+
+    // Act
+    const failure = await failureOf(checkMountedVolume(drive, 'A00004'));
+
+    // Assess
+    expect(failure.problem).toBe('wrong-volume');
+    expect(failure.message).toBe(`volume A00004 in ${drive.path} was written with 16384-byte records; the drive is set to 32768-byte records`);
+  });
 });
