@@ -20,6 +20,13 @@ export interface TapeDriveContractOptions {
    * early-warning and end-of-media tests then skip.
    */
   openWithCapacity?: (capacityBytes: number, earlyWarningBytes: number) => Promise<StoreFixture<TapeDrive>>;
+  /**
+   * The drive may report the file number or the block within the file as
+   * unknown after seeking or spacing (st does: after `mt seek` and `mt bsf`
+   * it prints -1). Where it does, those two are not compared; the logical
+   * block always is.
+   */
+  mayLoseFilePosition?: boolean;
 }
 
 /**
@@ -33,6 +40,24 @@ export interface TapeDriveContractOptions {
  */
 export function describeTapeDriveContract(adapter: string, open: OpenStore<TapeDrive>, options: TapeDriveContractOptions, skipReason?: string): void {
   describeContract('TapeDrive', adapter, open, skipReason, (drive) => {
+    /** Where the tape is; a field the adapter may not know (mayLoseFilePosition) is taken as expected when it is undefined. */
+    const positionOf = async (tape: TapeDrive, expected?: Position): Promise<Position> => {
+      const { fileNumber, blockInFile, block } = await tape.status();
+      const lenient = options.mayLoseFilePosition === true && expected !== undefined;
+      return {
+        fileNumber: fileNumber === undefined && lenient ? expected.fileNumber : fileNumber,
+        blockInFile: blockInFile === undefined && lenient ? expected.blockInFile : blockInFile,
+        block,
+      };
+    };
+    const expectPosition = async (tape: TapeDrive, expected: Position): Promise<void> => {
+      expect(await positionOf(tape, expected)).toEqual(expected);
+    };
+    const blockAndFile = async (tape: TapeDrive, expected: Omit<Position, 'blockInFile'>): Promise<void> => {
+      const { fileNumber, block } = await positionOf(tape, { ...expected, blockInFile: undefined });
+      expect({ fileNumber, block }).toEqual(expected);
+    };
+
     it.skipIf(!options.freshVolumeIsBlank)('reads end of data on a blank volume at the beginning of tape', async () => {
       expect(await drive().status()).toMatchObject({ online: true, fileNumber: 0, block: 0, atBeginning: true, atEndOfData: true, earlyWarning: false });
       expect(await drive().readRecord(new Uint8Array(drive().blockSize))).toEqual({ kind: 'end-of-data' });
@@ -42,12 +67,12 @@ export function describeTapeDriveContract(adapter: string, open: OpenStore<TapeD
       const tape = drive();
       await tape.rewind();
       expect(await tape.writeRecords(records(tape, 0, 0, 2))).toEqual({ earlyWarning: false });
-      expect(await positionOf(tape)).toEqual({ fileNumber: 0, blockInFile: 2, block: 2 });
+      await expectPosition(tape, { fileNumber: 0, blockInFile: 2, block: 2 });
       await tape.writeFilemarks();
-      expect(await positionOf(tape)).toEqual({ fileNumber: 1, blockInFile: 0, block: 3 });
+      await expectPosition(tape, { fileNumber: 1, blockInFile: 0, block: 3 });
       await tape.writeRecords(records(tape, 1, 0, 1));
       await tape.writeFilemarks(2);
-      expect(await positionOf(tape)).toEqual({ fileNumber: 3, blockInFile: 0, block: 6 });
+      await expectPosition(tape, { fileNumber: 3, blockInFile: 0, block: 6 });
       expect((await tape.status()).atEndOfData).toBe(true);
 
       await tape.rewind();
@@ -62,10 +87,10 @@ export function describeTapeDriveContract(adapter: string, open: OpenStore<TapeD
       await tape.rewind();
       const buffer = new Uint8Array(tape.blockSize);
       await tape.readRecord(buffer);
-      expect(await positionOf(tape)).toEqual({ fileNumber: 0, blockInFile: 1, block: 1 });
+      await expectPosition(tape, { fileNumber: 0, blockInFile: 1, block: 1 });
       await tape.readRecord(buffer);
       expect(await tape.readRecord(buffer)).toEqual({ kind: 'filemark' });
-      expect(await positionOf(tape)).toEqual({ fileNumber: 1, blockInFile: 0, block: 3 });
+      await expectPosition(tape, { fileNumber: 1, blockInFile: 0, block: 3 });
       expect(await tape.readRecord(buffer)).toEqual({ kind: 'record', bytes: tape.blockSize });
       expect(labelOf(buffer)).toBe('1:0');
     });
@@ -89,13 +114,13 @@ export function describeTapeDriveContract(adapter: string, open: OpenStore<TapeD
       await writeLayout(tape, [2, 3, 1]);
       await tape.rewind();
       await tape.forwardFiles(1);
-      expect(await positionOf(tape)).toEqual({ fileNumber: 1, blockInFile: 0, block: 3 });
+      await expectPosition(tape, { fileNumber: 1, blockInFile: 0, block: 3 });
       expect(await readLabel(tape)).toBe('1:0');
       await tape.forwardFiles(1);
-      expect(await positionOf(tape)).toEqual({ fileNumber: 2, blockInFile: 0, block: 7 });
+      await expectPosition(tape, { fileNumber: 2, blockInFile: 0, block: 7 });
       await tape.rewind();
       await tape.forwardFiles(3);
-      expect(await tape.status()).toMatchObject({ fileNumber: 3, block: 9, atEndOfData: true });
+      expect(await tape.status()).toMatchObject({ fileNumber: 3, block: 9 });
       expect(await readLabel(tape)).toBe('EOD');
     });
 
@@ -113,12 +138,12 @@ export function describeTapeDriveContract(adapter: string, open: OpenStore<TapeD
       await tape.forwardFiles(2);
       await tape.backwardFiles(1);
       // Before filemark 1 (block 6): reading crosses it again.
-      expect(await blockAndFile(tape)).toEqual({ fileNumber: 1, block: 6 });
+      await blockAndFile(tape, { fileNumber: 1, block: 6 });
       expect(await readLabel(tape)).toBe('FM');
       expect(await readLabel(tape)).toBe('2:0');
       // From inside file 2, two filemarks back: before filemark 0 (block 2).
       await tape.backwardFiles(2);
-      expect(await blockAndFile(tape)).toEqual({ fileNumber: 0, block: 2 });
+      await blockAndFile(tape, { fileNumber: 0, block: 2 });
       expect(await readLabel(tape)).toBe('FM');
       expect(await readLabel(tape)).toBe('1:0');
     });
@@ -142,7 +167,7 @@ export function describeTapeDriveContract(adapter: string, open: OpenStore<TapeD
       expect(await tape.status()).toMatchObject({ fileNumber: 3, block: 9, atEndOfData: true, atBeginning: false });
       await tape.writeRecords(records(tape, 3, 0, 2));
       await tape.writeFilemarks();
-      expect(await positionOf(tape)).toEqual({ fileNumber: 4, blockInFile: 0, block: 12 });
+      await expectPosition(tape, { fileNumber: 4, blockInFile: 0, block: 12 });
       await tape.rewind();
       expect(await readAll(tape)).toEqual(['0:0', '0:1', 'FM', '1:0', '1:1', '1:2', 'FM', '2:0', 'FM', '3:0', '3:1', 'FM', 'EOD']);
     });
@@ -151,10 +176,10 @@ export function describeTapeDriveContract(adapter: string, open: OpenStore<TapeD
       const tape = drive();
       await writeLayout(tape, [2, 3, 1]);
       await tape.seekBlock(4);
-      expect(await positionOf(tape)).toEqual({ fileNumber: 1, blockInFile: 1, block: 4 });
+      await expectPosition(tape, { fileNumber: 1, blockInFile: 1, block: 4 });
       expect(await readLabel(tape)).toBe('1:1');
       await tape.seekBlock(6);
-      expect(await blockAndFile(tape)).toEqual({ fileNumber: 1, block: 6 });
+      await blockAndFile(tape, { fileNumber: 1, block: 6 });
       expect(await readLabel(tape)).toBe('FM');
       await tape.seekBlock(7);
       expect(await readLabel(tape)).toBe('2:0');
@@ -162,7 +187,8 @@ export function describeTapeDriveContract(adapter: string, open: OpenStore<TapeD
       expect((await tape.status()).atBeginning).toBe(true);
       expect(await readLabel(tape)).toBe('0:0');
       await tape.seekBlock(9);
-      expect((await tape.status()).atEndOfData).toBe(true);
+      expect((await tape.status()).block).toBe(9);
+      expect(await readLabel(tape)).toBe('EOD');
     });
 
     it('refuses to seek past end of data with blank check', async () => {
@@ -176,11 +202,14 @@ export function describeTapeDriveContract(adapter: string, open: OpenStore<TapeD
       await writeLayout(tape, [2, 3, 1]);
       await tape.seekBlock(4);
       await tape.writeRecords(records(tape, 9, 0, 1));
-      expect(await tape.status()).toMatchObject({ fileNumber: 1, blockInFile: 2, block: 5, atEndOfData: true });
+      await expectPosition(tape, { fileNumber: 1, blockInFile: 2, block: 5 });
+      expect((await tape.status()).atEndOfData).toBe(true);
+      // Closed by a filemark before the tape moves (st writes one itself when it must close a device after writing).
+      await tape.writeFilemarks();
       await tape.rewind();
-      expect(await readAll(tape)).toEqual(['0:0', '0:1', 'FM', '1:0', '9:0', 'EOD']);
+      expect(await readAll(tape)).toEqual(['0:0', '0:1', 'FM', '1:0', '9:0', 'FM', 'EOD']);
       await tape.rewind();
-      await expectFault(tape.forwardFiles(2), 'blank-check');
+      await expectFault(tape.forwardFiles(3), 'blank-check');
     });
 
     it('erases everything after a filemark written in the middle of the tape', async () => {
@@ -269,9 +298,9 @@ export function describeTapeDriveContract(adapter: string, open: OpenStore<TapeD
         tape.inject({ positionErrorAtCall: 2 });
         await tape.forwardFiles(1);
         await expectFault(tape.forwardFiles(1), 'position-error');
-        expect(await positionOf(tape)).toEqual({ fileNumber: 1, blockInFile: 0, block: 3 });
+        await expectPosition(tape, { fileNumber: 1, blockInFile: 0, block: 3 });
         await tape.forwardFiles(1);
-        expect(await positionOf(tape)).toEqual({ fileNumber: 2, blockInFile: 0, block: 5 });
+        await expectPosition(tape, { fileNumber: 2, blockInFile: 0, block: 5 });
       });
     });
 
@@ -370,16 +399,7 @@ export async function readAll(tape: TapeDrive): Promise<string[]> {
   return seen;
 }
 
-async function positionOf(tape: TapeDrive): Promise<Pick<TapeStatus, 'fileNumber' | 'blockInFile' | 'block'>> {
-  const { fileNumber, blockInFile, block } = await tape.status();
-  return { fileNumber, blockInFile, block };
-}
-
-/** After spacing backward st knows the file and the logical block, not always the block within the file. */
-async function blockAndFile(tape: TapeDrive): Promise<Pick<TapeStatus, 'fileNumber' | 'block'>> {
-  const { fileNumber, block } = await tape.status();
-  return { fileNumber, block };
-}
+type Position = Pick<TapeStatus, 'fileNumber' | 'blockInFile' | 'block'>;
 
 async function expectFault(operation: Promise<unknown>, fault: TapeFault): Promise<void> {
   const error = await operation.then(() => undefined, (e: unknown) => e);
