@@ -5,6 +5,7 @@ import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { runBackup } from '#agent/image/backup.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
 import { FaultyTapeDrive } from '#agent/tape/drives/faulty-tape-drive.ts';
+import { fileTapeByteOffset } from '#agent/tape/drives/file-tape-format.ts';
 import { TapeFragmentSink } from '#agent/tape/format/tape-fragment-sink.ts';
 import { CairnError } from '#core/errors.ts';
 import type { Fragment, Image } from '#core/model/image.ts';
@@ -128,7 +129,9 @@ describe('backups on file-tape volumes: one tape file per fragment', () => {
       const location = fragment.location;
       if (location.kind !== 'tape') throw new Error('not on tape');
       const volume = volumes.volumes.find((v) => v.mediaId === location.mediaId)!;
-      const offset = volume.drive.byteOffsetOf(location.fileNumber);
+      // Where the catalog's location says: the file tape's records start at 1 MiB, and each filemark before is one logical block.
+      const offset = fileTapeByteOffset({ fileNumber: location.fileNumber, block: location.blockOffset, blockSize: SHAPE.blockSize });
+      expect(offset).toBe(volume.drive.byteOffsetOf(location.fileNumber));
       const records = Math.ceil(fragment.bytes / SHAPE.blockSize) * SHAPE.blockSize;
       listed.push(...gnuTarList(readVolumeBytes(volume.file, offset, records)));
     }
