@@ -208,7 +208,8 @@ describe('backups on file-tape volumes: one tape file per fragment', () => {
     // Assess: the second backup took the torn file's place, and the volume ends after it.
     expect(torn).toMatchObject({ fileNumber: appendFile, blockInFile: 5 });
     const location = fragmentsOf(second)[0]!.location;
-    expect(location).toMatchObject({ fileNumber: appendFile });
+    // Where the torn file began, not after it: a fragment glued to the torn records would not start where its tape file does.
+    expect(location).toMatchObject({ fileNumber: appendFile, blockOffset: torn.block! - 5 });
     await volume.drive.seekEndOfData();
     expect((await volume.drive.status()).fileNumber).toBe(appendFile + fragmentsOf(second).length);
     await expectRestored(volumes, unit, first);
@@ -260,6 +261,8 @@ describe('backups on file-tape volumes: one tape file per fragment', () => {
     const first = await backup(volumes, unit);
     const volume = volumes.volumes[0]!;
     const appendFile = volume.appendFile;
+    // The first backup's last filemark left the tape at the append point.
+    const appendBlock = (await volume.drive.status()).block;
     const faulty = new TapeFragmentSink({ drive: new FaultyTapeDrive(volume.drive, { writeErrorAtRecord: 20 }), mediaId: volume.mediaId, appendFile, writeBytes: volumes.writeBytes });
     const sinks: FragmentSinks = { first: async () => faulty, next: () => Promise.reject(new Error('one volume only')) };
 
@@ -271,7 +274,7 @@ describe('backups on file-tape volumes: one tape file per fragment', () => {
     expect(failure).toBeInstanceOf(TapeError);
     expect(failure).toMatchObject({ fault: 'write-error', statusCode: StatusCode.MEDIA_WRITE_ERROR });
     expect(faulty.appendFile).toBe(appendFile);
-    expect(fragmentsOf(third)[0]!.location).toMatchObject({ fileNumber: appendFile });
+    expect(fragmentsOf(third)[0]!.location).toMatchObject({ fileNumber: appendFile, blockOffset: appendBlock });
     await expectRestored(volumes, unit, first);
     await expectRestored(volumes, unit, third);
   });
