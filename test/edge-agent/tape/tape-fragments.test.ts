@@ -7,6 +7,7 @@ import { restoreImage } from '#agent/restore/restore.ts';
 import { FaultyTapeDrive } from '#agent/tape/drives/faulty-tape-drive.ts';
 import { fileTapeByteOffset } from '#agent/tape/drives/file-tape-format.ts';
 import { TapeFragmentSink } from '#agent/tape/format/tape-fragment-sink.ts';
+import { tapeFragmentSource } from '#agent/tape/format/tape-fragment-source.ts';
 import { CairnError } from '#core/errors.ts';
 import type { Fragment, Image } from '#core/model/image.ts';
 import type { FragmentSinks } from '#core/ports/fragment-sink.ts';
@@ -323,5 +324,22 @@ describe('backups on file-tape volumes: one tape file per fragment', () => {
     const records = Math.ceil(fragment.bytes / SHAPE.blockSize);
     expect(longer).toMatchObject({ statusCode: StatusCode.CORRUPT_IMAGE, message: `fragment 1 (media V00001, file 1, block 2): the tape file ends (a filemark) after ${records * SHAPE.blockSize} bytes; the catalog gives the fragment ${fragment.bytes + 2 * SHAPE.blockSize} bytes` });
     expect(shorter).toMatchObject({ statusCode: StatusCode.CORRUPT_IMAGE, message: `fragment 1 (media V00001, file 1, block 2): the tape file goes on past the fragment's ${fragment.bytes - 2 * SHAPE.blockSize} bytes` });
+  });
+
+  it('refuses to read a fragment from a drive holding another volume (93), checking the label once per volume mounted', async () => {
+    // Prepare: an image over several volumes, and a "robot" that always hands out the first volume's drive.
+    const volumes = shelf();
+    const unit = dir('tape-unit');
+    const image = await backup(volumes, unit);
+    const first = volumes.volumes[0]!;
+    const wrong = tapeFragmentSource({ mount: async () => first.drive });
+
+    // Act
+    const target = path.join(dir('tape-dst'), 'target');
+    const failure = await restoreImage({ store: new FsObjectStore(unit), image, targetDir: target, fragmentSource: wrong }).catch((error: unknown) => error);
+
+    // Assess
+    expect(failure).toMatchObject({ statusCode: StatusCode.WRONG_TAPE_IN_DRIVE, problem: 'wrong-volume' });
+    expect((failure as Error).message).toBe(`wrong tape in ${first.file}: expected volume V00002, found volume V00001 (pool daily, labelled 2026-12-03T04:00:00.000Z by cairn test)`);
   });
 });
