@@ -17,7 +17,14 @@ import { StatusCode, type StatusCodeValue } from '../status-codes.ts';
  * a recorded block with `seekBlock` (SCSI LOCATE, `mt seek`).
  *
  * Writing is append-only, as on tape: a write or a filemark at a position
- * erases everything after it (end of data moves there).
+ * erases everything after it (end of data moves there). A writer ends each
+ * tape file with `writeFilemarks` before it positions, reads or closes: st
+ * writes a filemark itself when a device it wrote to is closed, which is
+ * what moving the tape needs (edge-agent/tape/drives/README.md).
+ *
+ * Usage errors (a write that is not whole records, a read buffer shorter
+ * than a record, a negative count or block) are ValidationError (status
+ * 20), not medium faults.
  */
 export interface TapeDrive {
   /** The device or file path this drive opens. */
@@ -44,7 +51,9 @@ export interface TapeDrive {
    * early-warning mark: the writer should close the tape file soon; a few
    * more records (a trailer, the rest of a member) still fit. Rejects with
    * TapeError 'end-of-media' at the physical end (what did not fit is not
-   * on tape), 'write-error' on a medium or drive error.
+   * on tape; a file tape writes none of the call's records then, st may
+   * have written some: `status().block` tells), 'write-error' on a medium
+   * or drive error. Filemarks still fit at end of media.
    */
   writeRecords(data: Uint8Array): Promise<{ earlyWarning: boolean }>;
   /** Writes `count` filemarks (default 1), closing the current tape file. */
