@@ -30,6 +30,12 @@ export interface TapeFragmentSinkOptions {
  * drive's block size (the last one padded with zeros), closed by a
  * filemark. See docs/image-format.md, Tape.
  *
+ * Why the media database's append point and not the tape's own end: on st
+ * a killed writer's torn file is usually closed by a filemark after all
+ * (the driver writes one when a device written to is closed, or before the
+ * tape moves), so the tape cannot tell a torn file from a complete one; the
+ * append point, moved only once a fragment's filemark is written, can.
+ *
  * Positioning. Before each fragment the sink makes sure the tape is at
  * block 0 of `appendFile`: when the drive says so already (the fragment
  * before ended there) nothing moves; from block 0 of an earlier file (where
@@ -48,8 +54,9 @@ export interface TapeFragmentSinkOptions {
  * number and the logical block address where it starts, for `seekBlock`)
  * and `bytes`, the tar bytes it was given (the padding of the last record
  * is not counted; a reader trims to `bytes`). A drive error rejects with
- * the drive's TapeError (84); what was written is then a torn tape file that
- * nothing points at, and the append point does not move. `appendFile` is
+ * the drive's TapeError (84); what was written is then a tape file that
+ * nothing points at (closed by a filemark when one could still be written),
+ * and the append point does not move. `appendFile` is
  * the next append point once a write resolved: the media database must
  * record it before the catalog commits an image holding that fragment.
  *
@@ -206,6 +213,10 @@ export class TapeFragmentSink implements FragmentSink {
     } catch (error) {
       // A body that failed leaves a write of ours in flight: let it settle before the drive is used again.
       await inFlight?.catch(() => undefined);
+      // Close the torn file, as the port asks before the tape moves (st would write the filemark itself then). Best
+      // effort after a medium error: the error worth reporting is the first. The append point does not move, so the
+      // next fragment overwrites this file whether or not its filemark made it.
+      await drive.writeFilemarks(1).catch(() => undefined);
       throw error;
     }
   }

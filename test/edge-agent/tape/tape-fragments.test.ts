@@ -254,7 +254,7 @@ describe('backups on file-tape volumes: one tape file per fragment', () => {
     expect(volumes.volumes.map((v) => v.appendFile)).toEqual([2, 2]);
   });
 
-  it('fails the backup with the drive error (84) when a write fails mid-fragment; the append point stays, and the next backup writes over the torn file', async () => {
+  it('fails the backup with the drive error (84) when a write fails mid-fragment; the append point stays, and the next backup writes over the failed file', async () => {
     // Prepare: a first backup; then a drive that fails on the 20th record of the next one.
     const volumes = new Shelf(dir('tape-shelf'), { ...SHAPE, capacityBytes: 16 * 1024 * KiB, earlyWarningBytes: 1024 * KiB });
     shelves.push(volumes);
@@ -269,12 +269,16 @@ describe('backups on file-tape volumes: one tape file per fragment', () => {
 
     // Act
     const failure = await backup(volumes, unit, { backupId: 'host1_1700000100', sinks }).catch((error: unknown) => error);
+    await volume.drive.seekEndOfData();
+    const afterFailure = await volume.drive.status();
     const third = await backup(volumes, unit, { backupId: 'host1_1700000200', first: volume });
 
-    // Assess: records were written before the fault (a torn file), no filemark; the next backup starts at the same file.
+    // Assess: records were written before the fault, and the sink closed them with a filemark (as st would before the
+    // tape moves); the append point stayed, so the next backup writes over that file.
     expect(failure).toBeInstanceOf(TapeError);
     expect(failure).toMatchObject({ fault: 'write-error', statusCode: StatusCode.MEDIA_WRITE_ERROR });
     expect(faulty.appendFile).toBe(appendFile);
+    expect(afterFailure).toMatchObject({ fileNumber: appendFile + 1, blockInFile: 0 });
     expect(fragmentsOf(third)[0]!.location).toMatchObject({ fileNumber: appendFile, blockOffset: appendBlock });
     await expectRestored(volumes, unit, first);
     await expectRestored(volumes, unit, third);
