@@ -69,7 +69,7 @@ describe('volume labels', () => {
     const text = execFileSync('tar', ['-xOf', '-', 'CAIRN.LABEL'], { input: record, encoding: 'utf8' });
 
     // Assess
-    expect(listing).toMatch(/^-r--r--r-- cairn\/cairn +\d+ 2026-12-03 \d\d:00 CAIRN\.LABEL\n$/);
+    expect(listing).toMatch(/^-r--r--r-- cairn\/cairn +\d+ 20\d\d-\d\d-\d\d \d\d:\d\d CAIRN\.LABEL\n$/);
     expect(text).toBe(`${LABEL_MAGIC}\nformatVersion=1\nmediaId=A00001\npool=daily\nblockSize=32768\nwrittenAt=2026-12-03T04:00:00.000Z\nwrittenBy=cairn 0.1.0\n`);
   });
 
