@@ -11,6 +11,7 @@ import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { tapeFragmentSource } from '#agent/tape/format/tape-fragment-source.ts';
 import { writeLabel } from '#agent/tape/format/volume-label.ts';
 import { FileTape } from '#agent/tape/drives/file-tape.ts';
+import { restoreVolumes } from '#local/tape-restore.ts';
 import { realTapeDevices, type TapeDevices } from '#agent/tape/mount.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';
@@ -91,31 +92,20 @@ describe.skipIf(Boolean(skip))(`a backup job to a tape storage unit${skip ? ` (s
   const backup = (devices: TapeDevices, client = 'host1', hooks: Parameters<typeof runBackupJob>[2] = {}): Promise<BackupRun> =>
     runBackupJob({ ...runtime, tapeDevices: devices }, { client, selections: [source], storageUnit: 'tape1' }, hooks);
 
-  async function restoreAndCompare(image: Image, target: string): Promise<void> {
-    // The restore mounts the volume itself: a drive reserved for its duration, the volume loaded if it is not.
-    const restoreJob = 9000;
-    const location = image.copies[0]!.fragments[0]!.location;
-    if (location.kind !== 'tape') throw new Error('not on tape');
-    const media = (await runtime.emm.getMedia(location.mediaId))!;
-    const granted = await runtime.media.reserve({ jobId: restoreJob, resources: [{ kind: 'drive', storageUnit: 'tape1', drive: 'd0' }, { kind: 'volume', pool: 'daily', mediaId: media.mediaId }], at: AT });
-    expect(granted.granted).toBe(true);
-    const changer = realTapeDevices.openChanger({ name: 'lib1', changer: { type: 'changer-script', script: DISK_CHANGER, changerDevice: library.changerDevice }, drives: library.drives.map((path, index) => ({ index, path })) });
-    const inDrive = await changer.loaded(0);
-    if (!(inDrive.full && inDrive.sourceSlot === media.slot)) {
-      if (inDrive.full) await changer.unload('source', 0);
-      await changer.load(media.slot!, 0);
-    }
-    const drive = await FileTape.open(library.drives[0]!, { blockSize: BLOCK });
+  async function restoreAndCompare(image: Image, target: string, devices: TapeDevices): Promise<void> {
+    // The restore mounts the volume itself: a drive reserved for its duration, the volume loaded if it is not there.
+    const unit = (await runtime.config.getStorageUnit('tape1'))!;
+    if (unit.kind !== 'tape') throw new Error('not a tape unit');
+    const volumes = restoreVolumes({ emm: runtime.emm, media: runtime.media, now: () => runtime.clock.now() }, unit, 9000, devices);
     try {
-      const unit = (await runtime.config.getStorageUnit('tape1'))!;
-      const restored = await restoreImage({ store: await openStorageUnit(unit), image, targetDir: target, fragmentSource: tapeFragmentSource({ mount: async () => drive }) });
+      const restored = await restoreImage({ store: await openStorageUnit(unit), image, targetDir: target, fragmentSource: tapeFragmentSource(volumes) });
       expect(restored.refused).toEqual([]);
       const comparison = await compareTrees(source, join(target, source));
       expect(comparison.differences).toEqual([]);
     } finally {
-      await drive.close();
-      await runtime.media.release(restoreJob);
+      await volumes.close();
     }
+    expect(await runtime.media.listReservations()).toEqual([]);
   }
 
   it('reserves a drive and a scratch volume, mounts and labels it, writes, catalogs the tape locations, keeps it loaded; a second backup appends without a robot move; both restore byte for byte', async () => {
@@ -151,8 +141,21 @@ describe.skipIf(Boolean(skip))(`a backup job to a tape storage unit${skip ? ` (s
     expect(after.tapeFiles).toBe(1 + locations.length + image2.copies[0]!.fragments.length);
     expect(after.mountCount).toBe(1);
 
-    await restoreAndCompare(image, join(work, 'restore1'));
-    await restoreAndCompare(image2, join(work, 'restore2'));
+    await restoreAndCompare(image, join(work, 'restore1'), devices);
+    await restoreAndCompare(image2, join(work, 'restore2'), devices);
+    // Both restores read the volume where the backups left it: no robot move.
+    expect(devices.loads).toBe(1);
+  });
+
+  it('restores from a volume that is back in its slot: the restore mounts it in a free drive', async () => {
+    await setUp({ unmountDelaySeconds: 0 });
+    const devices = countingDevices();
+    const run = await backup(devices);
+    expect(run.statusCode).toBe(0);
+    expect(await library.changer.loaded(0)).toMatchObject({ full: false });
+    await restoreAndCompare((await runtime.catalog.getImage(run.backupId!))!, join(work, 'restore'), devices);
+    expect(devices.loads).toBe(2);
+    expect(await library.changer.loaded(0)).toMatchObject({ full: false });
   });
 
   it('unloads the volume back to its slot after the job when the unit has no unmount delay', async () => {
