@@ -11,7 +11,9 @@ import { StatusCode } from '#core/status-codes.ts';
 import { createJobsHandler } from '#lambdas/jobs-handler.ts';
 import { createBrokerHandler } from '#lambdas/broker-handler.ts';
 import { createCatalogHandler } from '#lambdas/catalog-handler.ts';
-import { runBackup } from '#agent/image/backup.ts';
+import { runBackupOnUnit } from '#agent/tape/tape-backup.ts';
+import { realTapeDevices, runMount, runUnmount, type TapeDevices } from '#agent/tape/mount.ts';
+import type { MediaDatabase } from '#core/ports/media-manager.ts';
 import { openStorageUnit } from './open-storage-unit.ts';
 import { dispatchCommand } from '#agent/transport/dispatch.ts';
 import { loadBackupJobDefinition } from './asl-definition.ts';
@@ -33,11 +35,15 @@ export interface JobEngineDeps {
   owner: string;
   /** Opens a task's storage unit for the in-process agent (default `local/open-storage-unit.ts`; tests wrap it with faults). */
   openStorageUnit?: StorageUnitOpener;
+  /** The media manager (EMM): tape units' drives and volumes. Without it a tape unit's job fails (174). */
+  emm?: MediaDatabase;
+  /** How the in-process agent reaches robots and drives (default: the real changer and drive adapters; tests may wrap them). */
+  tapeDevices?: TapeDevices;
   /** How long a stopped agent waits for an upload to stop before it leaves it to the janitor (runBackup's default unless given). */
   abortGraceMs?: number;
 }
 
-/** The `Parameters` the Stream state hands to ssm:SendCommand; locally they go to the in-process agent. */
+/** The `Parameters` the Stream, Mount and Unmount states hand to ssm:SendCommand; locally they go to the in-process agent. */
 const SendCommandInput = z.object({
   Parameters: z.object({ command: z.array(z.string()).length(1), taskToken: z.array(z.string()).length(1) }),
 });
@@ -57,7 +63,8 @@ export interface RunHooks {
 /**
  * Runs one backup job through the real backup-job.asl.json in-process. Every
  * Task state runs the same handler code as the Lambdas, wired to SQLite; the
- * Stream state runs the edge agent in this process instead of through SSM.
+ * Stream, Mount and Unmount states run the edge agent in this process instead
+ * of through SSM.
  */
 export async function runBackupJob(runtime: JobEngineDeps, request: Record<string, unknown>, hooks: RunHooks = {}): Promise<BackupRun> {
   const jobsHandler = createJobsHandler(runtime);
@@ -66,6 +73,7 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
   let jobId: number | undefined;
   let rejected: unknown;
   const open = runtime.openStorageUnit ?? openStorageUnit;
+  const devices = runtime.tapeDevices ?? realTapeDevices;
 
   const stream = async (input: unknown): Promise<unknown> => {
     try {
@@ -77,7 +85,10 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
       // In-process the agent's liveness is this process's own: no workflow heartbeat.
       const reporter = jobRecordReporter({ jobs: runtime.jobs, jobId, clock: runtime.clock, abort: cancelled, heartbeat: async () => undefined });
       return await dispatchCommand(command, {
-        backup: async (task) => runBackup(task, { store: await open(task.storageUnit), openStore: open, now: () => runtime.clock.now(), signal: cancelled.signal, reporter, abortGraceMs: runtime.abortGraceMs }),
+        backup: async (task) =>
+          runBackupOnUnit(task, { store: await open(task.storageUnit), openStore: open, now: () => runtime.clock.now(), signal: cancelled.signal, reporter, abortGraceMs: runtime.abortGraceMs }, devices),
+        mount: (task) => runMount(task, devices, () => runtime.clock.now()),
+        unmount: (task) => runUnmount(task, devices),
       });
     } catch (error) {
       throw toWorkflowError(error);
@@ -107,7 +118,9 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
             }
           },
           Reserve: (input: unknown) => brokerHandler(input),
+          Mount: stream,
           Stream: stream,
+          Unmount: stream,
           Catalog: (input: unknown) => catalogHandler(input),
           Release: (input: unknown) => brokerHandler(input),
           RetryDecision: (input: unknown) => jobsHandler(input),

@@ -3,6 +3,7 @@ import type { BackupCommand } from '../model/agent-command.ts';
 import type { ConfigStore } from '../ports/config-store.ts';
 import type { JobStore } from '../ports/job-store.ts';
 import type { MediaStore } from '../ports/media-store.ts';
+import type { MediaDatabase } from '../ports/media-manager.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
 import type { BackupJob } from '../model/job.ts';
 import type { StorageUnit } from '../model/storage-unit.ts';
@@ -15,6 +16,9 @@ import { makeBackupId } from '../ids.ts';
 import { resourceRetrySeconds, waitingSince } from './resource-retry.ts';
 import { loadSettings } from '../settings.ts';
 import { requireAgentInstance } from '../clients/agent-instance.ts';
+import { planTapeResources, tapeGrant, tapeResources, type TapeGrant } from './tape-choice.ts';
+import { recordTapeRelease } from './tape-release.ts';
+import type { JobOutcome } from '../jobs/job-service.ts';
 
 export interface BrokerDeps {
   config: ConfigStore;
@@ -29,6 +33,12 @@ export interface BrokerDeps {
    * the instance is IN_PROCESS_AGENT.
    */
   agents?: 'managed-instances' | 'in-process';
+  /**
+   * The media manager (EMM): needed for tape storage units, whose jobs get a
+   * drive and a volume chosen from it. Without it a tape unit's job fails
+   * with 174 before anything is reserved.
+   */
+  emm?: MediaDatabase;
 }
 
 /** The standalone runtime's agent: the one in its own process (never an SSM target). */
@@ -36,7 +46,7 @@ export const IN_PROCESS_AGENT = 'local';
 
 export type ReserveDecision =
   /** Granted: the command the Stream state sends the agent (`$.reservation.command`), and where to. */
-  | { granted: true; command: BackupCommand; agentInstanceId: string }
+  | { granted: true; command: BackupCommand; agentInstanceId: string; tape?: Omit<TapeGrant, 'target'> }
   | { granted: false; reason: string; retryAfterSeconds: number };
 
 /**
@@ -54,21 +64,44 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
   const settings = await loadSettings(deps.config);
   const windowEnd = job.windowEnd ? new Date(job.windowEnd) : undefined;
   if (job.state === 'QUEUED' && windowEnd && now >= windowEnd) {
-    throw new CairnError(StatusCode.BACKUP_WINDOW_CLOSED, `job ${jobId} was still queued when its window closed at ${job.windowEnd}${job.waitingReason ? ` (${job.waitingReason})` : ''}`);
+    // A job that waited for a drive or a volume did not get media: NetBackup's 96, not 196.
+    const forMedia = job.waitingReason?.startsWith(`waiting for ${WAITING_FOR.drive}:`) || job.waitingReason?.startsWith(`waiting for ${WAITING_FOR.volume}:`);
+    throw new CairnError(forMedia ? StatusCode.UNABLE_TO_ALLOCATE_MEDIA : StatusCode.BACKUP_WINDOW_CLOSED, `job ${jobId} was still queued when its window closed at ${job.windowEnd}${job.waitingReason ? ` (${job.waitingReason})` : ''}`);
   }
 
   // Before anything is reserved or claimed: a client no agent serves fails (48) holding nothing.
   const policy = job.policy ? await deps.config.getPolicy(job.policy) : undefined;
   const agentInstanceId = deps.agents === 'managed-instances' ? await requireAgentInstance(deps.config, job.client, policy) : IN_PROCESS_AGENT;
 
-  const result = await deps.media.reserve({ jobId, resources: backupResources(unit), at: now });
-  if (!result.granted) {
-    const reason = `waiting for ${WAITING_FOR[result.refused.kind]}: ${result.reason}`;
+  const wait = async (kind: ResourceKind, why: string): Promise<ReserveDecision> => {
+    const reason = `waiting for ${WAITING_FOR[kind]}: ${why}`;
     await deps.jobs.update(jobId, (j) => ({ ...j, waitingReason: reason, updatedAt: now.toISOString() }), { expectedStates: ['QUEUED'] });
     // Wake up when the window closes at the latest, so the job ends 196 on time; otherwise back off (resource-retry.ts says why).
     const untilClose = windowEnd ? Math.max(1, Math.ceil((windowEnd.getTime() - now.getTime()) / 1000)) : Infinity;
     const waited = (now.getTime() - waitingSince(job).getTime()) / 1000;
     return { granted: false, reason, retryAfterSeconds: Math.min(resourceRetrySeconds(settings.resourceRetrySeconds, waited), untilClose) };
+  };
+
+  // A tape unit: choose a drive and a volume first, then reserve them with the slot in one step. A lost race
+  // (another job took them in between) is refused by the store and chosen again at the next try.
+  let tape: TapeGrant | undefined;
+  let resources = backupResources(unit);
+  let fromScratch: { mediaId: string; pool: string } | undefined;
+  if (unit.kind === 'tape') {
+    if (!deps.emm) throw new CairnError(StatusCode.SYSTEM_ERROR_DURING_RESTORE, `storage unit ${unit.name} is a tape unit, and this broker has no media manager to choose its drive and volume`);
+    const planned = await planTapeResources(deps.emm, await deps.media.listReservations(), unit, job);
+    if (!planned.chosen) return wait(planned.waitingFor, planned.reason);
+    resources = tapeResources(unit, planned.plan);
+    tape = tapeGrant(jobId, unit, planned.plan);
+    if (planned.plan.fromScratch) fromScratch = { mediaId: planned.plan.media.mediaId, pool: unit.pool };
+  }
+
+  const result = await deps.media.reserve({ jobId, resources, at: now });
+  if (!result.granted) return wait(result.refused.kind, result.reason);
+  // Granted: a scratch volume is the pool's from now on (label refuses a volume holding images; a retried step finds it moved).
+  if (fromScratch && deps.emm) {
+    const media = await deps.emm.getMedia(fromScratch.mediaId);
+    if (media && media.pool !== fromScratch.pool) await deps.emm.label(fromScratch.mediaId, fromScratch.pool);
   }
 
   const started = job.state === 'ACTIVE' && job.backupId ? { active: job, backupId: job.backupId } : await claimAndStart(deps, job, unit.name, now);
@@ -99,8 +132,10 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
         storageUnit: unit,
         buffers: settings.buffers,
         ...(base ? { base } : {}),
+        ...(tape ? { tape: tape.target } : {}),
       },
     },
+    ...(tape ? { tape: { mount: tape.mount, afterSuccess: tape.afterSuccess, afterFailure: tape.afterFailure } } : {}),
   };
 }
 
@@ -109,9 +144,9 @@ const WAITING_FOR: Record<ResourceKind, string> = { 'storage-unit-slot': 'storag
 
 /**
  * What a backup needs, reserved in one transaction: a slot of its storage
- * unit (Maximum Concurrent Jobs). A tape unit will add a drive and a volume.
+ * unit (Maximum Concurrent Jobs). A tape unit adds the drive and the volume
+ * the broker chose (tape-choice.ts).
  */
-
 export function backupResources(unit: StorageUnit): RequestedResource[] {
   return [{ kind: 'storage-unit-slot', storageUnit: unit.name, maxConcurrentJobs: unit.maxConcurrentJobs }];
 }
@@ -167,7 +202,17 @@ async function claimAndStart(deps: BrokerDeps, job: BackupJob, storageUnit: stri
   return { active, backupId };
 }
 
-/** Gives back everything the job holds. Runs on every path out of a job; idempotent. */
-export async function releaseResources(deps: Pick<BrokerDeps, 'media'>, jobId: number): Promise<{ released: boolean }> {
+/**
+ * Gives back everything the job holds. Runs on every path out of a job;
+ * idempotent. A tape job's drive and volume are first recorded in the media
+ * manager as the Unmount step left them (tape-release.ts), given the job's
+ * `outcome` (what the workflow ends the job with).
+ */
+export async function releaseResources(
+  deps: Pick<BrokerDeps, 'media'> & Partial<Pick<BrokerDeps, 'emm' | 'config'>>,
+  jobId: number,
+  tape: { now?: Date; outcome?: JobOutcome } = {},
+): Promise<{ released: boolean }> {
+  if (deps.emm && deps.config && tape.now) await recordTapeRelease({ media: deps.media, emm: deps.emm, config: deps.config }, jobId, tape.now, tape.outcome);
   return { released: await deps.media.release(jobId) };
 }

@@ -6,10 +6,14 @@ import { StatusCode } from '../status-codes.ts';
 import { parseOrThrow } from '../validation.ts';
 import { imageRecord } from './image-record.ts';
 import { getJobOfKind } from '../jobs/job-of-kind.ts';
+import type { MediaDatabase } from '../ports/media-manager.ts';
+import { recordTapeWrites } from './tape-writes.ts';
 
 export interface CatalogDeps {
   jobs: JobStore;
   catalog: CatalogStore;
+  /** The media manager: an image with fragments on tape is recorded on its volumes before it is catalogued (tape-writes.ts). */
+  emm?: MediaDatabase;
 }
 
 /**
@@ -27,6 +31,11 @@ export async function commitImage(deps: CatalogDeps, jobId: number, rawResult: u
     throw new CairnError(StatusCode.CORRUPT_IMAGE, `agent reported image ${result.backupId} for job ${jobId}, which writes ${job.backupId ?? 'no image'}`);
   }
   const image = imageRecord({ ...job, jobId }, result);
+  const onTape = image.copies.some((c) => c.fragments.some((f) => f.location.kind === 'tape'));
+  if (onTape) {
+    if (!deps.emm) throw new CairnError(StatusCode.SYSTEM_ERROR_DURING_RESTORE, `image ${image.backupId} has fragments on tape, and the catalog has no media manager to record them in`);
+    await recordTapeWrites(deps.emm, image, job.retentionDays, now);
+  }
   await deps.catalog.putImage(image);
   // An administrator may have ended the job while the image was committed.
   // The job record is what the operator saw, so the image goes (its data

@@ -4,6 +4,7 @@ import { Image } from './image.ts';
 import { RestoreSource, RestoreTarget } from './job.ts';
 import { Name } from './names.ts';
 import { StorageUnit } from './storage-unit.ts';
+import { MountTask, UnmountTask } from './tape-task.ts';
 import { CairnError, messageOf } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { parseOrThrow } from '../validation.ts';
@@ -40,20 +41,27 @@ export type RestoreTask = z.output<typeof RestoreTask>;
 export const RestoreCommand = z.object({ kind: z.literal('restore'), task: RestoreTask }).strict();
 export type RestoreCommand = z.output<typeof RestoreCommand>;
 
-export const AgentCommand = z.discriminatedUnion('kind', [BackupCommand, RestoreCommand]);
+/** Load a tape volume into a reserved drive and make it ready to write (the backup-job's Mount step). */
+export const MountCommand = z.object({ kind: z.literal('mount'), task: MountTask }).strict();
+export type MountCommand = z.output<typeof MountCommand>;
+/** Take a volume out of a drive, or leave it loaded for the next job of its pool (Release's Unmount step). */
+export const UnmountCommand = z.object({ kind: z.literal('unmount'), task: UnmountTask }).strict();
+export type UnmountCommand = z.output<typeof UnmountCommand>;
+
+export const AgentCommand = z.discriminatedUnion('kind', [BackupCommand, RestoreCommand, MountCommand, UnmountCommand]);
 export type AgentCommand = z.output<typeof AgentCommand>;
 export type AgentCommandInput = z.input<typeof AgentCommand>;
 
 /**
  * Every kind an agent may be sent: the defined ones, and those reserved for
- * what comes next (mount and unmount a tape, take a snapshot, inventory a
- * library), whose payloads are defined when they land.
+ * what comes next (take a snapshot, inventory a library), whose payloads
+ * are defined when they land.
  */
 export const AGENT_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount', 'snapshot', 'inventory'] as const;
 export type AgentCommandKind = (typeof AGENT_COMMAND_KINDS)[number];
 
 /** The kinds this agent runs; any other kind is refused by `parseAgentCommand`. */
-export const RUNNABLE_COMMAND_KINDS = ['backup'] as const satisfies readonly AgentCommand['kind'][];
+export const RUNNABLE_COMMAND_KINDS = ['backup', 'mount', 'unmount'] as const satisfies readonly AgentCommand['kind'][];
 export type RunnableCommand = Extract<AgentCommand, { kind: (typeof RUNNABLE_COMMAND_KINDS)[number] }>;
 
 const isKnownKind = (kind: string): kind is AgentCommandKind => (AGENT_COMMAND_KINDS as readonly string[]).includes(kind);

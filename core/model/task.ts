@@ -3,6 +3,7 @@ import { BackupLevel } from './policy.ts';
 import { Fragment } from './image.ts';
 import { Name } from './names.ts';
 import { StorageUnit } from './storage-unit.ts';
+import { TapeTarget } from './tape-task.ts';
 
 /** Data buffers between the reader and the writer (NUMBER_DATA_BUFFERS × SIZE_DATA_BUFFERS). */
 export const BufferSettings = z
@@ -31,6 +32,8 @@ export const BackupTask = z
       .object({ backupId: z.string(), indexKey: z.string(), indexSha256: z.string(), storageUnit: StorageUnit })
       .strict()
       .optional(),
+    /** A tape unit's job: the drive the broker reserved and the volume Mount put in it; the fragments go there. */
+    tape: TapeTarget.optional(),
   })
   .strict();
 export type BackupTask = z.output<typeof BackupTask>;

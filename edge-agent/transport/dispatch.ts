@@ -1,5 +1,6 @@
 import type { RunnableCommand } from '#core/model/agent-command.ts';
 import type { BackupTask, BackupTaskResult } from '#core/model/task.ts';
+import type { MountResult, MountTask, UnmountResult, UnmountTask } from '#core/model/tape-task.ts';
 
 /**
  * What the agent does for each kind it runs. The type asks for one handler
@@ -8,14 +9,20 @@ import type { BackupTask, BackupTaskResult } from '#core/model/task.ts';
  */
 export interface CommandHandlers {
   backup(task: BackupTask): Promise<BackupTaskResult>;
+  mount(task: MountTask): Promise<MountResult>;
+  unmount(task: UnmountTask): Promise<UnmountResult>;
 }
 
-export type CommandResult = BackupTaskResult;
+export type CommandResult = BackupTaskResult | MountResult | UnmountResult;
 
 /** Runs a parsed command (`parseAgentCommand`) with the handler of its kind. */
 export function dispatchCommand(command: RunnableCommand, handlers: CommandHandlers): Promise<CommandResult> {
   switch (command.kind) {
     case 'backup':
       return handlers.backup(command.task);
+    case 'mount':
+      return handlers.mount(command.task);
+    case 'unmount':
+      return handlers.unmount(command.task);
   }
 }

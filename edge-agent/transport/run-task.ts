@@ -7,7 +7,8 @@ import type { JobStore } from '#core/ports/job-store.ts';
 import { addUsage, type UsageCounters } from '#core/model/job-usage.ts';
 import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
 import { TaskGoneError, type TaskToken } from '#core/ports/task-token.ts';
-import { runBackup } from '../image/backup.ts';
+import { runBackupOnUnit } from '../tape/tape-backup.ts';
+import { runMount, runUnmount } from '../tape/mount.ts';
 import { dispatchCommand } from './dispatch.ts';
 
 /** How often the agent tells Step Functions it is alive; well inside the Stream state's HeartbeatSeconds. */
@@ -68,11 +69,13 @@ export async function runTask(options: RunTaskOptions, adapters: RunTaskAdapters
   const timer = setInterval(() => void reporter.heartbeat().catch(() => undefined), HEARTBEAT_MS);
   try {
     const result = await dispatchCommand(command, {
-      backup: async (task) => runBackup(task, { store: await openStore(task.storageUnit), openStore, reporter, now: () => clock.now(), signal: abort.signal }),
+      backup: async (task) => runBackupOnUnit(task, { store: await openStore(task.storageUnit), openStore, reporter, now: () => clock.now(), signal: abort.signal }),
+      mount: (task) => runMount(task, undefined, () => clock.now()),
+      unmount: (task) => runUnmount(task),
     });
     await finalUsage();
     await token.succeed(result);
-    return result.statusCode;
+    return 'statusCode' in result ? result.statusCode : 0;
   } catch (error) {
     await finalUsage();
     // A workflow that stopped waiting needs no answer; any other failure (a cancel included) is reported with its status.

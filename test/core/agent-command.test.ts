@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AGENT_COMMAND_KINDS, AgentCommand, commandJobId, parseAgentCommand, type AgentCommandInput } from '#core/model/agent-command.ts';
+import { AGENT_COMMAND_KINDS, AgentCommand, RUNNABLE_COMMAND_KINDS, commandJobId, parseAgentCommand, type AgentCommandInput } from '#core/model/agent-command.ts';
 import { CairnError } from '#core/errors.ts';
 import { dispatchCommand } from '#agent/transport/dispatch.ts';
 import type { BackupTaskResult } from '#core/model/task.ts';
@@ -42,7 +42,7 @@ describe('agent command envelope', () => {
     expect(refusal(JSON.stringify({ kind: 'defragment', task: {} }))).toEqual({ statusCode: 20, message: expect.stringMatching(/unknown agent command kind 'defragment'/) });
   });
 
-  it.each(AGENT_COMMAND_KINDS.filter((k) => k !== 'backup'))('refuses %s, a kind this agent does not run yet, with status 20 naming it', (kind) => {
+  it.each(AGENT_COMMAND_KINDS.filter((k) => !(RUNNABLE_COMMAND_KINDS as readonly string[]).includes(k)))('refuses %s, a kind this agent does not run yet, with status 20 naming it', (kind) => {
     expect(refusal(JSON.stringify({ kind, task: { jobId: 1 } }))).toEqual({ statusCode: 20, message: expect.stringContaining(`agent command kind '${kind}' is not supported by this agent yet`) });
   });
 
@@ -60,8 +60,22 @@ describe('agent command envelope', () => {
         seen.push(task);
         return result;
       },
+      mount: () => Promise.reject(new Error('not a mount')),
+      unmount: () => Promise.reject(new Error('not an unmount')),
     });
     expect(out).toBe(result);
     expect(seen).toEqual([AgentCommand.parse(backup).task]);
+  });
+
+  it('parses a mount command and refuses one without its volume (20)', () => {
+    const robot = { name: 'lib1', changer: { type: 'changer-script', script: '/etc/bacula/scripts/disk-changer', changerDevice: '/srv/vtl/changer.conf' }, drives: [{ index: 0, path: '/srv/vtl/drive0' }] };
+    const drive = { name: 'd0', index: 0, path: '/srv/vtl/drive0', blockSize: 65536 };
+    const volume = { mediaId: 'CRN001L6', slot: 1, pool: 'daily', appendFile: 1, label: true };
+    const mount = parseAgentCommand(JSON.stringify({ kind: 'mount', task: { jobId: 3, robot, drive, volume } }));
+    expect(mount.kind).toBe('mount');
+    expect(commandJobId(mount)).toBe(3);
+    expect(refusal(JSON.stringify({ kind: 'mount', task: { jobId: 3, robot, drive } }))).toMatchObject({ statusCode: 20, message: expect.stringMatching(/invalid mount command.*task\.volume/) });
+    const unmount = parseAgentCommand(JSON.stringify({ kind: 'unmount', task: { jobId: 3, robot, drive, mediaId: 'CRN001L6', slot: 1, keepLoaded: false } }));
+    expect(unmount.kind).toBe('unmount');
   });
 });

@@ -115,11 +115,14 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     expect(invoked('JobsFunction')).toEqual(['Queue', 'RetryDecision', 'EndJob']);
     expect(invoked('BrokerFunction')).toEqual(['Reserve', 'Release']);
     expect(invoked('CatalogFunction')).toEqual(['Catalog']);
-    expect(calls.stateMachine.filter((c) => c.action === 'ssm:SendCommand').map((c) => arnOf(c.resource))).toEqual([
-      // The document's name is the stack's prefix, its base name and the first group of the stack's UUID.
-      'arn:aws:ssm:us-east-1:123456789012:document/cairn-RunBackupTask-4f1c2d3e',
-      'arn:aws:ssm:us-east-1:123456789012:managed-instance/mi-*',
-    ]);
+    // Mount, Stream and Unmount each send the agent document to the client's managed instance.
+    expect(calls.stateMachine.filter((c) => c.action === 'ssm:SendCommand').map((c) => arnOf(c.resource))).toEqual(
+      Array.from({ length: 3 }, () => [
+        // The document's name is the stack's prefix, its base name and the first group of the stack's UUID.
+        'arn:aws:ssm:us-east-1:123456789012:document/cairn-RunBackupTask-4f1c2d3e',
+        'arn:aws:ssm:us-east-1:123456789012:managed-instance/mi-*',
+      ]).flat(),
+    );
     expect(calls.schedule.map((c) => [c.action, arnOf(c.resource)])).toEqual([['lambda:InvokeFunction', expect.stringMatching(/:function:SchedulerFunction/)]]);
   });
 

@@ -60,16 +60,38 @@ describe('backup-job.asl.json', () => {
   });
 
   it('routes every failure after Queue through Release before the job ends', () => {
-    const afterQueue = ['Reserve', 'Stream', 'Catalog'];
+    const afterQueue = ['Mount', 'Stream', 'Catalog'];
     for (const name of afterQueue) {
       const catchers = states[name]?.Catch ?? [];
       expect(catchers.map((c) => c.Next), name).toEqual(['Failed']);
     }
-    expect(states.Failed?.Next).toBe('Release');
-    expect(states.Succeeded?.Next).toBe('Release');
+    // A failed Reserve forgets an earlier attempt's grant first, so no Unmount runs for a drive the job no longer holds.
+    expect(states.Reserve?.Catch?.map((c) => c.Next)).toEqual(['NotGranted']);
+    expect(states.NotGranted).toMatchObject({ Type: 'Pass', Result: { granted: false }, ResultPath: '$.reservation', Next: 'Failed' });
+    expect(states.Failed?.Next).toBe('TapeAfterFailure?');
+    expect(states.Succeeded?.Next).toBe('TapeAfterSuccess?');
+    for (const name of ['TapeAfterFailure?', 'TapeAfterSuccess?']) expect(states[name]?.Default, name).toBe('Release');
+    expect(states['TapeAfterFailure?']?.Choices?.map((c) => c.Next)).toEqual(['UnmountAfterFailure']);
+    expect(states['TapeAfterSuccess?']?.Choices?.map((c) => c.Next)).toEqual(['UnmountAfterSuccess']);
+    expect(states.Unmount?.Next).toBe('Release');
+    expect(states.Unmount?.Catch?.map((c) => c.Next)).toEqual(['Release']);
     expect(states.Release?.Next).toBe('RetryDecision');
     expect(states['Retry?']?.Default).toBe('EndJob');
     expect(states.WaitBeforeRetry?.Next).toBe('Reserve');
+  });
+
+  it('mounts a tape unit\'s volume between Reserve and Stream, and unmounts it before Release, through the agent', () => {
+    expect(states['Granted?']?.Choices?.map((c) => c.Next)).toEqual(['Tape?']);
+    expect(states['Tape?']?.Choices?.map((c) => c.Next)).toEqual(['Mount']);
+    expect(states['Tape?']?.Default).toBe('Stream');
+    expect(states.Mount?.Next).toBe('Stream');
+    for (const name of ['Mount', 'Unmount']) {
+      expect(states[name]?.Resource, name).toBe(states.Stream?.Resource);
+      expect(states[name]?.HeartbeatSeconds, name).toBeGreaterThan(0);
+    }
+    expect(states.Mount?.Parameters?.Parameters).toEqual({ 'taskToken.$': 'States.Array($$.Task.Token)', 'command.$': 'States.Array(States.JsonToString($.reservation.tape.mount))' });
+    expect(states.Unmount?.Parameters?.Parameters).toEqual({ 'taskToken.$': 'States.Array($$.Task.Token)', 'command.$': 'States.Array(States.JsonToString($.unmountCommand))' });
+    expect(states.Release?.Parameters).toMatchObject({ 'outcome.$': '$.outcome' });
   });
 
   it('ends the job when Release fails for good, and fails the execution where the janitor can repair it when EndJob does', () => {

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { Name } from './names.ts';
+import { Changer, MediaId } from './tape-media.ts';
+
+/**
+ * What the agent is told about tape for one job: the robot to move
+ * cartridges with, the drive the broker reserved and the volume it chose.
+ * The broker copies these from the media manager's records when it grants
+ * the job (core/broker/tape-choice.ts), so the agent never reads the media
+ * database: in AWS it has no access to it, and a record changed after the
+ * grant does not change what this job was given.
+ */
+
+/** The robot (library) as the agent drives it: its changer and, by drive index, each drive's path (a changer script's ARCHIVE-DEVICE). */
+export const TapeRobotAccess = z
+  .object({
+    name: Name,
+    changer: Changer,
+    drives: z.array(z.object({ index: z.number().int().min(0), path: z.string().min(1) }).strict()).min(1),
+  })
+  .strict();
+export type TapeRobotAccess = z.output<typeof TapeRobotAccess>;
+
+/** The reserved drive: `/dev/nst*` is a Linux st drive, any other path a file tape (disk-changer's `driveN` link). */
+export const TapeDriveAccess = z
+  .object({
+    name: Name,
+    index: z.number().int().min(0),
+    path: z.string().min(1),
+    blockSize: z.number().int().min(512),
+    /** File tapes only: the volume's capacity (its end of media), from the robot's record. */
+    fileTapeCapacityBytes: z.number().int().min(1).optional(),
+  })
+  .strict();
+export type TapeDriveAccess = z.output<typeof TapeDriveAccess>;
+
+/** The volume chosen for the job. */
+export const TapeVolumeAccess = z
+  .object({
+    mediaId: MediaId,
+    /** Its home slot in the robot: where Mount loads it from and Unmount puts it back. */
+    slot: z.number().int().min(1),
+    pool: Name,
+    /** The next tape file number (the media database's `tapeFiles`; 1 on a freshly labelled volume, the label being file 0). */
+    appendFile: z.number().int().min(1),
+    /** Never written (UNASSIGNED, from scratch or labelled into the pool): Mount writes its label; a blank tape only. */
+    label: z.boolean(),
+  })
+  .strict();
+export type TapeVolumeAccess = z.output<typeof TapeVolumeAccess>;
+
+/** What a tape backup's Stream step writes to (BackupTask.tape). */
+export const TapeTarget = z.object({ drive: TapeDriveAccess, volume: TapeVolumeAccess }).strict();
+export type TapeTarget = z.output<typeof TapeTarget>;
+
+/** Mount: have the robot put the volume in the drive (unless it is there), label or check it, position at the append point. */
+export const MountTask = z.object({ jobId: z.number().int().positive(), robot: TapeRobotAccess, drive: TapeDriveAccess, volume: TapeVolumeAccess }).strict();
+export type MountTask = z.output<typeof MountTask>;
+
+export const MountResult = z
+  .object({
+    mediaId: MediaId,
+    drive: Name,
+    /** False when the volume was in the drive already (no robot move). */
+    moved: z.boolean(),
+    /** True when Mount wrote the volume's label. */
+    labelled: z.boolean(),
+    appendFile: z.number().int().min(1),
+  })
+  .strict();
+export type MountResult = z.output<typeof MountResult>;
+
+/**
+ * Unmount: take the volume out of the drive and back to its slot, after
+ * rewinding and ejecting it on an st drive. With `keepLoaded` (a job that
+ * succeeded on a unit with mediaUnmountDelaySeconds > 0) the volume stays
+ * in the drive for the next job of the pool, and nothing moves.
+ */
+export const UnmountTask = z
+  .object({ jobId: z.number().int().positive(), robot: TapeRobotAccess, drive: TapeDriveAccess, mediaId: MediaId, slot: z.number().int().min(1), keepLoaded: z.boolean() })
+  .strict();
+export type UnmountTask = z.output<typeof UnmountTask>;
+
+export const UnmountResult = z.object({ drive: Name, unloaded: z.boolean() }).strict();
+export type UnmountResult = z.output<typeof UnmountResult>;
