@@ -10,6 +10,8 @@ import { SqliteConfigStore } from './sqlite-config-store.ts';
 import { SqliteJobStore } from './sqlite-job-store.ts';
 import { SqliteCatalogStore } from './sqlite-catalog-store.ts';
 import { SqliteMediaStore } from './sqlite-media-store.ts';
+import { sqliteMediaDatabase } from './sqlite-media-manager.ts';
+import type { MediaDatabase } from '#core/ports/media-manager.ts';
 
 export const DEFAULT_STORAGE_UNIT = 'local-disk';
 
@@ -21,6 +23,8 @@ export interface LocalRuntime {
   jobs: SqliteJobStore;
   catalog: SqliteCatalogStore;
   media: SqliteMediaStore;
+  /** The media manager (EMM): robots, drives, volume pools, volumes. */
+  emm: MediaDatabase;
   clock: Clock;
   /** `local:<host>:<pid>:<start time>`: marks the jobs this process runs, for orphan detection. */
   owner: string;
@@ -50,6 +54,7 @@ export async function openLocalRuntime(options: { home?: string; clock?: Clock }
     jobs: new SqliteJobStore(db),
     catalog: new SqliteCatalogStore(db),
     media: new SqliteMediaStore(db),
+    emm: sqliteMediaDatabase(db),
     clock: options.clock ?? systemClock,
     owner: localOwner(),
     close: () => db.close(),
