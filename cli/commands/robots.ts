@@ -4,10 +4,12 @@ import { describePlace } from '#core/media/inventory.ts';
 import type { Robot } from '#core/model/tape-media.ts';
 import type { InventoryResult } from '#core/ports/media-manager.ts';
 import { StatusCode } from '#core/status-codes.ts';
+import { requireAgentInstance } from '#core/clients/agent-instance.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, printJson, table } from '../output.ts';
 import { robotDefinition, type RobotAddOptions } from '../robot-definition.ts';
 import { parseSize } from '../size-option.ts';
+import { UsageError } from '../usage-errors.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -29,12 +31,15 @@ export function registerRobots(program: Command): void {
     .option('--drive <path>', 'a drive, once per drive, in index order: /dev/nstN is an st drive, any other path a file tape (disk-changer: BASE/driveN)', collect, [])
     .option('--block-size <size>', 'record size written to its drives, a multiple of 512 (default 256K)', parseSize)
     .option('--file-tape-capacity <size>', 'capacity of each volume of a virtual library (file tapes): its end of media', parseSize)
-    .option('--client <name>', 'the client whose agent drives the library (default: this machine, the standalone runtime)')
+    .option('--client <name>', 'the client whose agent drives the library (required with --aws; default: this machine, the standalone runtime)')
     .option('--json', 'print JSON')
     .action(async (name: string, o: RobotAddOptions & { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const definition = robotDefinition(name, o, command, { local: !globals.aws });
+      if (globals.aws && o.client === undefined) throw new UsageError('on a deployed stack, name the client whose agent drives the library with --client NAME', command);
       await withBackend(globals, async (backend) => {
+        // The cloud reaches a library only through its client's agent: that client must be mapped to an instance (48 otherwise).
+        if (backend.kind === 'aws') await requireAgentInstance(backend.config, o.client!, undefined);
         const added = await backend.emm.addRobot(definition.robot, backend.clock.now());
         const drives = [];
         try {
