@@ -43,7 +43,7 @@ export function driveName(robot: string, index: number): string {
  * paths, a block size the drives can use, a capacity only for file tapes.
  * When the library is attached to this machine (the standalone runtime and
  * no `--client`), the changer script must exist and be executable, and its
- * changer device exist; a library on another host is checked there, when
+ * changer device (or mtx's device) exist; a library on another host is checked there, when
  * its agent first drives it. Option combinations are usage errors; values
  * are status 20 naming the value and the rule.
  */
@@ -66,11 +66,6 @@ export function robotDefinition(name: string, o: RobotAddOptions, command: Comma
 
   const changer: NewRobot['changer'] =
     o.mtx !== undefined ? { type: 'mtx', device: path(o.mtx, '--mtx') } : { type: 'changer-script', script: path(o.changerScript!, '--changer-script'), changerDevice: path(o.changerDevice!, '--changer-device') };
-  if (here && changer.type === 'changer-script') {
-    checkExecutable(changer.script);
-    checkExists(changer.changerDevice, '--changer-device');
-  }
-
   const drivePaths = o.drive.map((d) => {
     if (!isAbsolute(d)) throw invalid(`--drive ${d}: give an absolute path (/dev/nstN for an st drive, the drive file for a file tape)`);
     return d;
@@ -94,6 +89,12 @@ export function robotDefinition(name: string, o: RobotAddOptions, command: Comma
   }
   const drives = drivePaths.map((d, index) => ({ name: driveName(name, index), robot: name, index, path: d, blockSize }));
   for (const d of drives) if (!Name.safeParse(d.name).success) throw invalid(`robot name ${name} is too long: its drive names (${d.name}) must be at most 64 characters`);
+  // Last, so a wrong option is named whatever the state of this machine's devices.
+  if (here && changer.type === 'changer-script') {
+    checkExecutable(changer.script);
+    checkExists(changer.changerDevice, '--changer-device');
+  }
+  if (here && changer.type === 'mtx') checkExists(changer.device, '--mtx');
   return {
     robot: { name, changer, ...(o.client === undefined ? {} : { client: o.client }), ...(o.fileTapeCapacity === undefined ? {} : { fileTapeCapacityBytes: o.fileTapeCapacity }) },
     drives,

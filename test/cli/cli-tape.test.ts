@@ -46,7 +46,7 @@ describe.skipIf(Boolean(skip))(`cairn robot, media, pool and drive on disk-chang
       ['vtl-d0', 0, library.drives[0], 65536, 'UP'],
       ['vtl-d1', 1, library.drives[1], 65536, 'UP'],
     ]);
-    expect((await refused('robot', 'add', 'vtl', '--mtx', '/dev/sg3', '--drive', '/dev/nst0')).message).toBe('robot vtl exists already');
+    expect((await refused('robot', 'add', 'vtl', '--mtx', '/dev/sg3', '--drive', '/dev/nst0', '--client', 'elsewhere')).message).toBe('robot vtl exists already');
 
     const inventory = await json<{ added: { mediaId: string; place: { slot: number } }[]; moved: unknown[]; left: unknown[]; problems: unknown[] }>('robot', 'inventory', 'vtl');
     expect(inventory.added.map((a) => [a.mediaId, a.place.slot])).toEqual(Object.entries(EIGHT).map(([slot, id]) => [id, Number(slot)]));
@@ -133,8 +133,8 @@ describe('cairn storage-unit add --kind tape against the media database', () => 
   afterAll(() => home.cleanup());
 
   it('defaults --drives to the robot\'s drives, refuses a missing robot or pool, scratch and too many drives, and keeps a used robot', async () => {
-    // mtx robots on another host are not checked here: the device is the agent's.
-    const setup = await Promise.all([cairn('robot', 'add', 'tld', '--mtx', '/dev/sg3', '--drive', '/dev/nst0', '--drive', '/dev/nst1', '--drive', '/dev/nst2'), cairn('pool', 'add', 'daily')]);
+    // A library on another host (--client): its mtx device is checked there, not here.
+    const setup = await Promise.all([cairn('robot', 'add', 'tld', '--mtx', '/dev/sg3', '--drive', '/dev/nst0', '--drive', '/dev/nst1', '--drive', '/dev/nst2', '--client', 'tapehost'), cairn('pool', 'add', 'daily')]);
     expect(setup.map((r) => r.code)).toEqual([0, 0]);
     const stu = (...extra: string[]) => cairn('storage-unit', 'add', '--name', 'tape1', '--kind', 'tape', ...extra);
 
