@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Drive, Media } from '#core/model/tape-media.ts';
 import { DISK_CHANGER, diskChangerLibrary, diskChangerSkipReason, type DiskChangerLibrary } from '#test/edge-agent/tape/disk-changer-library.ts';
 import { tempDir } from '#test/edge-agent/helpers.ts';
+import { openSqliteDatabase } from '#local/sqlite-database.ts';
+import { sqliteMediaDatabase } from '#local/sqlite-media-manager.ts';
 import { runCairn, type CliResult } from './cli-process.ts';
 
 const skip = diskChangerSkipReason();
@@ -76,6 +78,23 @@ describe.skipIf(Boolean(skip))(`cairn robot, media, pool and drive on disk-chang
     const [unfrozen, unsuspended] = await Promise.all([json<Media>('media', 'unfreeze', 'VOL001'), json<Media>('media', 'unsuspend', 'VOL002')]);
     expect(unfrozen).toMatchObject({ state: 'UNASSIGNED' });
     expect(unsuspended).toMatchObject({ state: 'UNASSIGNED' });
+  });
+
+  it('shows a volume\'s images and error history as a job records them', async () => {
+    // A job writes and fails through the same media database the CLI reads (the standalone runtime's SQLite file).
+    const db = openSqliteDatabase(join(home.dir, 'cairn.db'));
+    try {
+      const emm = sqliteMediaDatabase(db);
+      await emm.recordWrite('VOL005', { bytes: 3 * 65536, tapeFiles: 2, backupId: 'web1_1793494800', retentionDays: 14, at: new Date('2026-11-01T01:00:00Z') });
+      await emm.recordMediaError('VOL005', { at: '2026-11-01T01:05:00Z', kind: 'write', drive: 'vtl-d0', jobId: 12, message: 'write error at record 3' });
+    } finally {
+      db.close();
+    }
+    const shown = (await cairn('media', 'show', 'VOL005')).stdout;
+    expect(shown).toMatch(/^state +ACTIVE$/m);
+    expect(shown).toMatch(/^written +192\.0 KiB in 2 tape files$/m);
+    expect(shown).toMatch(/^images +web1_1793494800$/m);
+    expect(shown).toMatch(/^errors\nAT +KIND +DRIVE +JOB +MESSAGE\n2026-11-01T01:05:00Z +write +vtl-d0 +12 +write error at record 3$/m);
   });
 
   it('takes a drive down with a reason, brings it up and resets its errors', async () => {
