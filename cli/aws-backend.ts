@@ -5,6 +5,7 @@ import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
 import { DynamoMediaStore } from '#aws/dynamo-media-store.ts';
+import { dynamoMediaDatabase } from '#aws/dynamo-media-manager.ts';
 import { SfnExecutionStarter } from '#aws/sfn-execution-starter.ts';
 import { describeExecution, executionArnOf } from '#aws/sfn-execution-status.ts';
 import { readJobUsage, regionOfArn } from '#aws/job-usage-reader.ts';
@@ -31,6 +32,8 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
     jobs,
     catalog: new DynamoCatalogStore({ client, tableName: deployment.catalogTable }),
     media: new DynamoMediaStore({ client, tableName: deployment.mediaTable }),
+    // The EMM records share the Media table with the broker's reservations (aws/dynamo-media-manager.ts).
+    emm: dynamoMediaDatabase({ client, tableName: deployment.mediaTable }),
     clock: systemClock,
     cloudCost: {
       region: regionOfArn(deployment.stateMachineArn),

@@ -2,6 +2,7 @@ import type { ConfigStore } from '#core/ports/config-store.ts';
 import type { JobStore } from '#core/ports/job-store.ts';
 import type { CatalogStore } from '#core/ports/catalog-store.ts';
 import type { MediaStore } from '#core/ports/media-store.ts';
+import type { MediaDatabase } from '#core/ports/media-manager.ts';
 import type { Clock } from '#core/ports/clock.ts';
 import type { JobRef } from '#core/jobs/job-service.ts';
 import type { BackupRun } from '#local/job-engine.ts';
@@ -19,6 +20,8 @@ export interface Backend {
   jobs: JobStore;
   catalog: CatalogStore;
   media: MediaStore;
+  /** The media manager (EMM): robots, drives, volume pools and volumes (SQLite locally, the Media table on AWS). */
+  emm: MediaDatabase;
   clock: Clock;
   /** A deployed stack's region (its list prices) and a job's measured usage there; absent for the standalone runtime, which has no cloud cost. */
   cloudCost?: { region: string; usage(job: Job): Promise<JobUsage> };

@@ -22,6 +22,7 @@ export async function openBackend(options: GlobalOptions): Promise<Backend> {
     jobs: runtime.jobs,
     catalog: runtime.catalog,
     media: runtime.media,
+    emm: runtime.emm,
     clock: runtime.clock,
     // The job engine brings the ASL interpreter (a fifth of a second to load): only commands that run a backup pay for it.
     runBackup: async (request, hooks) => (await import('#local/job-engine.ts')).runBackupJob(runtime, request, hooks),

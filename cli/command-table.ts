@@ -5,7 +5,7 @@ import type { Command } from 'commander';
  * module that registers it, loaded only when needed. A command's module (and
  * through it the runtime it drives: SQLite, the ASL interpreter, the AWS SDK)
  * costs more to load than the rest of start-up; `cairn images` needs one of
- * them, not all thirteen. The names are the command's name and aliases as its
+ * them, not all seventeen. The names are the command's name and aliases as its
  * module registers them (test/cli/command-table.test.ts holds the two equal).
  */
 export interface CommandEntry {
@@ -20,6 +20,10 @@ export const COMMANDS: readonly CommandEntry[] = [
   { names: ['restore'], load: async () => (await import('./commands/restore.ts')).registerRestore },
   { names: ['ls'], load: async () => (await import('./commands/ls.ts')).registerLs },
   { names: ['storage-unit', 'stu'], load: async () => (await import('./commands/storage-units.ts')).registerStorageUnits },
+  { names: ['robot'], load: async () => (await import('./commands/robots.ts')).registerRobots },
+  { names: ['drive'], load: async () => (await import('./commands/drives.ts')).registerDrives },
+  { names: ['media'], load: async () => (await import('./commands/media.ts')).registerMedia },
+  { names: ['pool'], load: async () => (await import('./commands/pools.ts')).registerPools },
   { names: ['client'], load: async () => (await import('./commands/clients.ts')).registerClients },
   { names: ['agent'], load: async () => (await import('./commands/agent.ts')).registerAgent },
   { names: ['policy'], load: async () => (await import('./commands/policy.ts')).registerPolicy },

@@ -8,6 +8,8 @@ import { positiveNumber, wholeNumber } from '../number-option.ts';
 import { UsageError } from '../usage-errors.ts';
 import { CairnError } from '#core/errors.ts';
 import type { ConfigStore } from '#core/ports/config-store.ts';
+import type { MediaDatabase } from '#core/ports/media-manager.ts';
+import { SCRATCH_POOL } from '#core/model/tape-media.ts';
 import { loadSettings } from '#core/settings.ts';
 import { StatusCode } from '#core/status-codes.ts';
 
@@ -54,6 +56,24 @@ async function indexUnit(config: ConfigStore, tapeUnit: string, name: string | u
   return index;
 }
 
+/**
+ * A tape unit's robot and pool must exist in the media database (219
+ * otherwise: the unit could never get a drive or a volume), its pool must
+ * be one of its own (scratch feeds every pool), and it may use at most the
+ * robot's drives: by default all of them. Without --robot or --pool the
+ * schema names what is missing.
+ */
+async function tapeDrives(emm: MediaDatabase, unit: string, o: { robot?: string; pool?: string; drives?: number }): Promise<number | undefined> {
+  if (o.pool === SCRATCH_POOL) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `tape unit ${unit}: pool ${SCRATCH_POOL} holds the unassigned volumes every pool draws from; give the unit a pool of its own (cairn pool add NAME)`);
+  if (o.pool !== undefined && (await emm.getPool(o.pool)) === undefined) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `tape unit ${unit}: pool ${o.pool} does not exist (cairn pool add ${o.pool})`);
+  if (o.robot === undefined) return o.drives;
+  if ((await emm.getRobot(o.robot)) === undefined) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `tape unit ${unit}: robot ${o.robot} does not exist (cairn robot add, cairn robot list)`);
+  const count = (await emm.listDrives(o.robot)).length;
+  if (count === 0) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `tape unit ${unit}: robot ${o.robot} has no drives`);
+  if (o.drives !== undefined && o.drives > count) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `tape unit ${unit}: --drives ${o.drives} is more than robot ${o.robot}'s ${count} drive${count === 1 ? '' : 's'}`);
+  return o.drives ?? count;
+}
+
 /** `cairn storage-unit` (bpstulist / bpstuadd). */
 export function registerStorageUnits(program: Command): void {
   const stu = program.command('storage-unit').alias('stu').description('storage units (like bpstulist / bpstuadd)');
@@ -90,7 +110,7 @@ export function registerStorageUnits(program: Command): void {
     .option('--upload-concurrency <n>', 'parts of one object uploaded at once (s3; default 2): memory is part size × (n + 1)', positiveNumber)
     .option('--robot <name>', 'the tape library whose drives the unit uses (tape)')
     .option('--pool <name>', 'the volume pool its images are written to (tape)')
-    .option('--drives <n>', 'drives the unit may use at once (tape; its concurrent jobs: one drive each)', positiveNumber)
+    .option('--drives <n>', 'drives the unit may use at once (tape; its concurrent jobs: one drive each; default all of the robot\'s drives)', positiveNumber)
     .option('--index-unit <name>', 'disk or s3 unit that keeps the file indexes and manifests of its images (tape; default: the defaultStorageUnit setting)')
     .option('--unmount-delay <seconds>', 'seconds a drive stays loaded for the next job of the same pool (tape; default 180)', wholeNumber)
     .option('--json', 'print JSON')
@@ -99,6 +119,7 @@ export function registerStorageUnits(program: Command): void {
       if (o.kind === 'tape' && o.maxJobs !== undefined) throw new UsageError('a tape unit runs one job per drive: give --drives, not --max-jobs', command);
       await withBackend(globals, async (backend) => {
         const index = o.kind === 'tape' ? await indexUnit(backend.config, o.name, o.indexUnit ?? (await loadSettings(backend.config)).defaultStorageUnit) : undefined;
+        const drives = o.kind === 'tape' ? await tapeDrives(backend.emm, o.name, o) : o.drives;
         const unit = parseOrThrow(
           StorageUnit,
           {
@@ -108,7 +129,7 @@ export function registerStorageUnits(program: Command): void {
             // Only when given: a disk unit refuses them (the schema names the key).
             ...(o.partMib === undefined ? {} : { partSizeBytes: o.partMib * 1024 * 1024 }),
             ...(o.uploadConcurrency === undefined ? {} : { uploadConcurrency: o.uploadConcurrency }),
-            maxConcurrentJobs: o.kind === 'tape' ? o.drives : o.maxJobs,
+            maxConcurrentJobs: o.kind === 'tape' ? drives : o.maxJobs,
             fragmentSizeBytes: o.fragmentMib === undefined ? undefined : o.fragmentMib * 1024 * 1024,
             // The schema says what is wrong with a codec or level (a level without zstd included).
             compression: o.compression === undefined && o.compressionLevel === undefined ? undefined : { codec: o.compression ?? 'none', ...(o.compressionLevel === undefined ? {} : { level: o.compressionLevel }) },

@@ -81,6 +81,21 @@ const rows: Row[] = [
   { name: '--json: an unknown command is a JSON error with status 20', args: ['frobnicate', '--json'], exit: 2, expected: /"statusCode": 20,[\s\S]*"message": "unknown command 'frobnicate'"/ },
   { name: '--json: an impossible --at is a JSON error with status 20', args: ['schedule', 'due', '--at', '2026-02-30T00:00:00Z', '--json'], exit: 2, expected: /"statusCode": 20,[\s\S]*"message": "option '--at <time>' argument '2026-02-30T00:00:00Z' is invalid\. February 2026 has 28 days"/ },
   { name: '--json: a rejected policy file lists each problem once, in details', args: ['policy', 'apply', '-f', '{work}/negative.yaml', '--json'], exit: 2, expected: /"statusCode": 230,[\s\S]*"message": "policy file rejected, nothing was changed",\s*"details": \[\s*"\S+negative\.yaml: document 1 \(p\): schedules\[0\]\.frequency: -1h: a duration must be positive"\s*\]/, once: 'a duration must be positive' },
+  { name: 'an inventory of a robot that does not exist is 219 naming it', args: ['robot', 'inventory', 'lib9'], exit: 2, expected: /^cairn: status 219 \(the required storage unit is unavailable\): robot lib9 not found\n$/ },
+  { name: '--mtx and --changer-script together is a usage error', args: ['robot', 'add', 'lib', '--mtx', '/dev/sg3', '--changer-script', '{work}/changer.sh', '--changer-device', '/dev/sg3', '--drive', '/dev/nst0'], exit: 2, expected: new RegExp(`^cairn: ${USAGE}: give either --mtx DEVICE or --changer-script PATH --changer-device FILE, not both\\nUsage: cairn robot add \\[options\\] <name>`) },
+  { name: 'a size that is not one is a usage error naming the option', args: ['robot', 'add', 'lib', '--mtx', '/dev/sg3', '--drive', '/dev/nst0', '--block-size', '64Q'], exit: 2, expected: new RegExp(`^cairn: ${USAGE}: option '--block-size <size>' argument '64Q' is invalid\\. not a size`) },
+  { name: 'a block size that is not a multiple of 512 is refused', args: ['robot', 'add', 'lib', '--mtx', '/dev/sg3', '--drive', '/dev/nst0', '--block-size', '1000'], exit: 2, expected: new RegExp(`^cairn: ${USAGE}: --block-size 1000: must be a multiple of 512 bytes`) },
+  { name: 'a block size beyond the st driver is refused', args: ['robot', 'add', 'lib', '--mtx', '/dev/sg3', '--drive', '/dev/nst0', '--block-size', '16M'], exit: 2, expected: new RegExp(`^cairn: ${USAGE}: --block-size 16777216: at most 16776704 bytes \\(the st driver's 24-bit block size\\)`) },
+  { name: 'a drive given twice is refused', args: ['robot', 'add', 'lib', '--mtx', '/dev/sg3', '--drive', '/dev/nst0', '--drive', '/dev/nst0'], exit: 2, expected: new RegExp(`^cairn: ${USAGE}: --drive /dev/nst0 is given twice`) },
+  { name: 'a relative drive path is refused', args: ['robot', 'add', 'lib', '--mtx', '/dev/sg3', '--drive', 'nst0'], exit: 2, expected: new RegExp(`^cairn: ${USAGE}: --drive nst0: give an absolute path`) },
+  { name: 'a changer script that is not executable is refused', args: ['robot', 'add', 'lib', '--changer-script', '{work}/changer.sh', '--changer-device', '{work}/a-file', '--drive', '{work}/drive0'], exit: 2, expected: new RegExp(`^cairn: ${USAGE}: --changer-script \\S+/changer\\.sh: not executable`) },
+  { name: 'an mtx device missing on this host is refused naming it', args: ['robot', 'add', 'lib', '--mtx', '{work}/sg9', '--drive', '/dev/nst0'], exit: 2, expected: new RegExp(`^cairn: ${USAGE}: --mtx \\S+/sg9: does not exist \\(ENOENT\\)\\n$`) },
+  { name: 'a capacity for st drives only is refused', args: ['robot', 'add', 'lib', '--mtx', '/dev/sg3', '--drive', '/dev/nst0', '--file-tape-capacity', '1G'], exit: 2, expected: new RegExp(`^cairn: ${USAGE}: --file-tape-capacity is for file tapes`) },
+  { name: 'a robot without a changer is a usage error', args: ['robot', 'add', 'lib', '--drive', '/dev/nst0'], exit: 2, expected: new RegExp(`^cairn: ${USAGE}: name the robot's changer`) },
+  { name: '--json: a tape unit on a pool that does not exist is 219', args: ['storage-unit', 'add', '--name', 't', '--kind', 'tape', '--robot', 'lib9', '--pool', 'scratch2', '--json'], exit: 2, expected: /"statusCode": 219,[\s\S]*"message": "tape unit t: pool scratch2 does not exist \(cairn pool add scratch2\)"/ },
+  { name: 'a media state that is not one is a usage error listing the states', args: ['media', 'list', '--state', 'broken'], exit: 2, expected: new RegExp(`^cairn: ${USAGE}: --state broken: one of UNASSIGNED, ACTIVE, FULL, FROZEN, SUSPENDED`) },
+  { name: 'freezing a volume that does not exist names it', args: ['media', 'freeze', 'NOPE01'], exit: 2, expected: /^cairn: status 96 \([^)]*\): media NOPE01 not found\n$/ },
+  { name: 'a drive that does not exist is 219', args: ['drive', 'down', 'lib-d7'], exit: 2, expected: /^cairn: status 219 \(the required storage unit is unavailable\): drive lib-d7 not found\n$/ },
   { name: '--help still exits 0', args: ['backup', '--help'], exit: 0, expected: /^Usage: cairn backup \[options\]/ },
   { name: '--version still exits 0', args: ['--version'], exit: 0, expected: /^\d+\.\d+\.\d+\n$/ },
 ];
@@ -104,6 +119,7 @@ describe('cairn errors', () => {
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), 'cairn-cli-errors-'));
     writeFileSync(join(work, 'a-file'), 'not a directory\n');
+    writeFileSync(join(work, 'changer.sh'), '#!/bin/sh\nexit 0\n', { mode: 0o644 });
     writeFileSync(join(work, 'negative.yaml'), policy('-1h'));
     writeFileSync(join(work, 'fraction.yaml'), policy('3600.5'));
     writeFileSync(join(work, 'bomb.yaml'), aliasBomb());

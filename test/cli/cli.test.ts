@@ -109,6 +109,8 @@ describe('the cairn CLI', () => {
   });
 
   it('adds a tape unit whose indexes go to the default disk unit, and refuses options of another kind, a tape index unit and --max-jobs', async () => {
+    expect((await cairn('robot', 'add', 'lib1', '--mtx', '/dev/sg9', '--drive', '/dev/nst0', '--drive', '/dev/nst1', '--drive', '/dev/nst2', '--client', 'tapehost')).code).toBe(0);
+    expect((await cairn('pool', 'add', 'weekly')).code).toBe(0);
     const add = await cairn('storage-unit', 'add', '--name', 'tld0', '--kind', 'tape', '--robot', 'lib1', '--pool', 'weekly', '--drives', '2', '--json');
     expect(add.code, add.stdout).toBe(0);
     expect(JSON.parse(add.stdout)).toMatchObject({ name: 'tld0', kind: 'tape', robot: 'lib1', pool: 'weekly', index: { name: 'local-disk', kind: 'disk' }, maxConcurrentJobs: 2, mediaUnmountDelaySeconds: 180 });

@@ -1,0 +1,31 @@
+import type { InventoryReport } from '#core/media/inventory.ts';
+import type { LibraryInventory } from '#core/model/library-inventory.ts';
+import type { InventoryResult, MediaDatabase } from '#core/ports/media-manager.ts';
+import { NotFoundError } from '#core/errors.ts';
+import { openChanger } from './open-changer.ts';
+
+/** The part of a changer's inventory the media manager reconciles: slots, drives and mail slots with their barcodes. */
+export function inventoryReportOf(library: LibraryInventory): InventoryReport {
+  const slot = (s: LibraryInventory['slots'][number]) => ({ slot: s.slot, full: s.full, ...(s.barcode === undefined ? {} : { barcode: s.barcode }) });
+  return {
+    slots: library.slots.map(slot),
+    drives: library.drives.map((d) => ({ index: d.index, full: d.full, ...(d.barcode === undefined ? {} : { barcode: d.barcode }), ...(d.sourceSlot === undefined ? {} : { sourceSlot: d.sourceSlot }) })),
+    importExport: library.mailSlots.map(slot),
+  };
+}
+
+/**
+ * vmupdate on the host the library is attached to: reads the robot's
+ * changer (as the media manager records it) and applies the reconciliation
+ * to the media manager. Runs where the changer device or script is: the
+ * standalone runtime in process, or a host attached to the library.
+ * A robot that does not exist is a NotFoundError (219); a changer that
+ * fails is a ChangerError (174) and changes nothing.
+ */
+export async function takeInventory(emm: MediaDatabase, robotName: string, at: Date): Promise<InventoryResult> {
+  const robot = await emm.getRobot(robotName);
+  if (robot === undefined) throw new NotFoundError('robot', robotName);
+  const changer = openChanger(robot, await emm.listDrives(robotName));
+  const library = await changer.inventory();
+  return emm.applyInventory(robotName, inventoryReportOf(library), at);
+}
