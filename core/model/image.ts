@@ -8,9 +8,13 @@ const BACKUP_ID = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*_\d{10}$/);
 /**
  * Where a fragment's bytes are: an object in the copy's storage unit (disk
  * directory, S3 bucket), or a tape file on a volume. A tape position is the
- * tape file number (counted from the label, between filemarks) and the block
- * inside it where the fragment starts, so a restore can position without
- * reading what comes before.
+ * tape file number (the label is file 0; one fragment per tape file) and
+ * `blockOffset`, the logical block address where that tape file starts,
+ * counted from the beginning of tape with each filemark as one block (what
+ * `mt tell` / SCSI READ POSITION report), so a restore seeks straight there
+ * (`mt seek`, SCSI LOCATE) without reading or spacing over what comes
+ * before; a range of the fragment starts `⌊start / blockSize⌋` blocks
+ * further (docs/image-format.md, Tape).
  */
 export const FragmentLocation = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('object'), key: z.string().min(1) }).strict(),
@@ -20,6 +24,7 @@ export const FragmentLocation = z.discriminatedUnion('kind', [
       /** The volume's media id (its barcode / label), as vmquery shows it. */
       mediaId: z.string().regex(/^[A-Za-z0-9]{1,16}$/),
       fileNumber: z.number().int().min(0),
+      /** Logical block address of the tape file's first record (filemarks count one block each). */
       blockOffset: z.number().int().min(0),
     })
     .strict(),
