@@ -117,6 +117,8 @@ async function listTapeFiles(volume: string, run: CairnRun): Promise<number> {
       tar.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       tar.on('error', reject);
       tar.on('close', (code) => (code === 0 && stderr === '' ? resolve(stdout) : reject(new Error(`tar -tv of tape file ${tapeFile.fileNumber} at byte ${start}: exit ${code}: ${stderr.slice(0, 2000)}`))));
+      // tar stops reading at the archive's end-of-archive blocks; the record padding after them may meet a closed pipe.
+      tar.stdin.on('error', (error: NodeJS.ErrnoException) => void (error.code === 'EPIPE' || reject(error)));
       createReadStream(volume, { start, end: start + length - 1, highWaterMark: MiB }).on('error', reject).pipe(tar.stdin);
     });
     files += listing.split('\n').filter((line) => line.startsWith('-')).length;
