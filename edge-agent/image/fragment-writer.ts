@@ -125,11 +125,12 @@ export class FragmentWriter {
     const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
     // The entry can fail while `content` is still reading the file; it is awaited below.
     done.catch(() => undefined);
-    const sink = fragment.pack.entry(header, (error) => (error ? settle.reject(error) : settle.resolve()));
-    // Errors reach us through the entry callback; an 'error' event without a listener would crash the process.
-    sink.on('error', () => undefined);
     let result: R | undefined;
     try {
+      // Inside the try: a pack its sink stopped reading is destroyed, and `entry` throws, before the sink's own error arrives.
+      const sink = fragment.pack.entry(header, (error) => (error ? settle.reject(error) : settle.resolve()));
+      // Errors reach us through the entry callback; an 'error' event without a listener would crash the process.
+      sink.on('error', () => undefined);
       if (content) {
         result = await content((chunk) => {
           fragment.content.add(chunk);

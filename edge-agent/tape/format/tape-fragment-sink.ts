@@ -3,12 +3,13 @@ import type { FragmentLocation } from '#core/model/image.ts';
 import type { FragmentSink, WrittenFragment } from '#core/ports/fragment-sink.ts';
 import { TapeError, type TapeDrive } from '#core/ports/tape-drive.ts';
 import { StatusCode } from '#core/status-codes.ts';
+import { checkMountedVolume } from './volume-label.ts';
 
 /** Bytes handed to the drive per `writeRecords` call (rounded down to whole records, at least one): few calls, bounded memory. */
 export const WRITE_BYTES = 1024 * 1024;
 
 export interface TapeFragmentSinkOptions {
-  /** The drive, with the volume mounted and its label checked (`checkMountedVolume`). */
+  /** The drive, with the volume mounted and its label checked (`checkMountedVolume`, or `TapeFragmentSink.mount`). */
   drive: TapeDrive;
   /** The mounted volume's media id: what the locations name. */
   mediaId: string;
@@ -77,6 +78,19 @@ export class TapeFragmentSink implements FragmentSink {
   #earlyWarning = false;
   /** True while a write or a positioning is in progress. */
   #writing = false;
+
+  /**
+   * What the Mount step does with a volume a backup will append to: checks
+   * its label (`checkMountedVolume`: 93 on the wrong tape), positions at the
+   * append point (84 when the volume has fewer files than it says), and
+   * returns the sink, ready to write there.
+   */
+  static async mount(options: TapeFragmentSinkOptions): Promise<TapeFragmentSink> {
+    await checkMountedVolume(options.drive, options.mediaId);
+    const sink = new TapeFragmentSink(options);
+    await sink.position();
+    return sink;
+  }
 
   constructor(options: TapeFragmentSinkOptions) {
     if (!Number.isInteger(options.appendFile) || options.appendFile < 1) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `append point ${options.appendFile} of volume ${options.mediaId}: fragments start at tape file 1 (file 0 is the label)`);

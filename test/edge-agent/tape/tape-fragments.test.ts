@@ -346,4 +346,24 @@ describe('backups on file-tape volumes: one tape file per fragment', () => {
     expect(failure).toMatchObject({ statusCode: StatusCode.WRONG_TAPE_IN_DRIVE, problem: 'wrong-volume' });
     expect((failure as Error).message).toBe(`wrong tape in ${first.file}: expected volume V00002, found volume V00001 (pool daily, labelled 2026-12-03T04:00:00.000Z by cairn test)`);
   });
+
+  it('mounts a volume for appending: the label checked (93 on the wrong one, nothing written) and the tape at the append point', async () => {
+    // Prepare: two labelled volumes, one with a backup on it.
+    const volumes = new Shelf(dir('tape-shelf'), { ...SHAPE, capacityBytes: 16 * 1024 * KiB, earlyWarningBytes: 1024 * KiB });
+    shelves.push(volumes);
+    await backup(volumes, dir('tape-unit'));
+    const used = volumes.volumes[0]!;
+    const other = await volumes.volume('V00009');
+
+    // Act
+    const wrong = await TapeFragmentSink.mount({ drive: other.drive, mediaId: used.mediaId, appendFile: used.appendFile }).catch((error: unknown) => error);
+    const sink = await TapeFragmentSink.mount({ drive: used.drive, mediaId: used.mediaId, appendFile: used.appendFile });
+
+    // Assess
+    expect(wrong).toMatchObject({ statusCode: StatusCode.WRONG_TAPE_IN_DRIVE, message: `wrong tape in ${other.file}: expected volume V00001, found volume V00009 (pool daily, labelled 2026-12-03T04:00:00.000Z by cairn test)` });
+    await other.drive.seekEndOfData();
+    expect(await other.drive.status()).toMatchObject({ fileNumber: 1, blockInFile: 0 });
+    expect(sink.appendFile).toBe(used.appendFile);
+    expect(await used.drive.status()).toMatchObject({ fileNumber: used.appendFile, blockInFile: 0 });
+  });
 });
