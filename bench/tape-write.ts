@@ -30,14 +30,14 @@
  * of writing the same bytes.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fileTapeByteOffset } from '#agent/tape/drives/file-tape-format.ts';
 import { generateDataset, shapeAt } from './compare-dataset.ts';
 import { quote, settle, step } from './compare-shell.ts';
 import { TAR_B512_RECORD, type CairnRun } from './tape-write-cairn.ts';
+import { listTapeFiles } from './tape-write-check.ts';
 
 const MB = 1e6;
 const MiB = 1024 * 1024;
@@ -99,33 +99,6 @@ async function runSideA(args: string[]): Promise<Sample> {
   return { seconds: cairn.seconds, cpuSeconds: cairn.userSeconds + cairn.systemSeconds, processSeconds, cairn };
 }
 
-/**
- * GNU tar's listing of each tape file the backup wrote, read straight from
- * the volume file at the byte offset its catalog location gives: the
- * regular files in it. Throws if tar reports anything.
- */
-async function listTapeFiles(volume: string, run: CairnRun): Promise<number> {
-  let files = 0;
-  for (const tapeFile of run.tapeFiles) {
-    const start = fileTapeByteOffset({ fileNumber: tapeFile.fileNumber, block: tapeFile.blockOffset, blockSize: TAR_B512_RECORD });
-    const length = Math.ceil(tapeFile.bytes / TAR_B512_RECORD) * TAR_B512_RECORD;
-    const listing = await new Promise<string>((resolve, reject) => {
-      const tar = spawn('tar', ['-tvf', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      tar.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      tar.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      tar.on('error', reject);
-      tar.on('close', (code) => (code === 0 && stderr === '' ? resolve(stdout) : reject(new Error(`tar -tv of tape file ${tapeFile.fileNumber} at byte ${start}: exit ${code}: ${stderr.slice(0, 2000)}`))));
-      // tar stops reading at the archive's end-of-archive blocks; the record padding after them may meet a closed pipe.
-      tar.stdin.on('error', (error: NodeJS.ErrnoException) => void (error.code === 'EPIPE' || reject(error)));
-      createReadStream(volume, { start, end: start + length - 1, highWaterMark: MiB }).on('error', reject).pipe(tar.stdin);
-    });
-    files += listing.split('\n').filter((line) => line.startsWith('-')).length;
-  }
-  return files;
-}
-
 function dropCaches(): void {
   settle();
   spawnSync('bash', ['-c', 'echo 3 > /proc/sys/vm/drop_caches'], { stdio: 'ignore' });
@@ -138,7 +111,7 @@ async function measure(side: Side, paths: Paths, dataBytes: number, expectedFile
   switch (side) {
     case 'cairn': {
       const sample = await runSideA(['--dataset', paths.data, '--volume', paths.volume, '--unit', paths.unit]);
-      const listed = await listTapeFiles(paths.volume, sample.cairn!);
+      const listed = await listTapeFiles(paths.volume, sample.cairn!.tapeFiles, TAR_B512_RECORD);
       if (sample.cairn!.statusCode !== 0 || listed !== expectedFiles) throw new Error(`broken tape write: status ${sample.cairn!.statusCode}, GNU tar lists ${listed} files in the tape files, the dataset has ${expectedFiles}`);
       return sample;
     }
