@@ -7,8 +7,9 @@
  *   node --import tsx bench/tape-write-cairn.ts --volume FILE --sink-only BYTES [--block-kib 256]
  *
  * Cairn's real backup path onto a file tape: a blank volume file is
- * labelled (untimed: a scratch volume the library hands out is labelled
- * already), then `runBackup` of DIR with a `TapeFragmentSink` over
+ * labelled and mounted (`TapeFragmentSink.mount`: label check, positioning
+ * at the append point; untimed: a scratch volume the library hands out is
+ * labelled already, and the Mount step is not the write), then `runBackup` of DIR with a `TapeFragmentSink` over
  * `FileTape` (records of 256 KiB, tar -b 512's record size; one tape file
  * per fragment, 1 GiB fragments by default) and the file index and manifest
  * to a disk object store in `--unit`. Timed from the start of `runBackup`
@@ -85,7 +86,8 @@ export async function cairnTapeWrite(options: CairnRunOptions): Promise<CairnRun
   const drive = await FileTape.open(options.volume, { blockSize: options.blockSize });
   try {
     await writeLabel(drive, { mediaId: 'BENCH1', pool: 'bench', writtenAt: new Date().toISOString(), writtenBy: 'cairn bench' });
-    const sink = new TapeFragmentSink({ drive, mediaId: 'BENCH1', appendFile: 1 });
+    // The Mount step's part, untimed as the labelling: the label checked, the tape at the append point.
+    const sink = await TapeFragmentSink.mount({ drive, mediaId: 'BENCH1', appendFile: 1 });
     const task = benchTask(options.dataset, options.unit);
     const cpu = process.cpuUsage();
     const started = process.hrtime.bigint();
