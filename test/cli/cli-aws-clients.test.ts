@@ -11,7 +11,7 @@ import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { errorName, httpStatusOf } from '#aws/aws-errors.ts';
 import { samplePolicy, sampleStorageUnit } from '../contracts/fixtures.ts';
-import { type CliResult, runCairn } from './cli-process.ts';
+import { type CliResult, runCairn, cliAwsEnv } from './cli-process.ts';
 
 const emulator = await startAwsEmulator();
 const skip = 'skip' in emulator ? emulator.skip : undefined;
@@ -73,18 +73,7 @@ describe.skipIf(Boolean(skip))(`cairn --aws clients and agents${skip ? ` (skippe
     ({ stateMachineArn } = (await clients.sfn.send(
       new CreateStateMachineCommand({ name: `refusal-${Date.now()}`, roleArn: 'arn:aws:iam::123456789012:role/x', definition: JSON.stringify({ StartAt: 'Wait', States: { Wait: { Type: 'Pass', End: true } } }) }),
     )) as { stateMachineArn: string });
-    env = {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: 'testing',
-      AWS_SECRET_ACCESS_KEY: 'testing',
-      AWS_REGION: 'us-east-1',
-      CAIRN_CONFIG_TABLE: tables.config,
-      CAIRN_JOBS_TABLE: tables.jobs,
-      CAIRN_CATALOG_TABLE: tables.catalog,
-      CAIRN_MEDIA_TABLE: tables.media,
-      CAIRN_STATE_MACHINE_ARN: stateMachineArn,
-      CAIRN_AGENT_ROLE_NAME: 'CairnStack-AgentRole1234',
-    };
+    env = cliAwsEnv(tables, { CAIRN_STATE_MACHINE_ARN: stateMachineArn, CAIRN_AGENT_ROLE_NAME: 'CairnStack-AgentRole1234' });
   });
   afterAll(async () => {
     clients?.destroy();

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startAwsEmulator, emulatorClients } from '../setup/aws-emulator.ts';
+import { cliAwsEnv } from './cli-process.ts';
 import type { AwsClients } from '#aws/clients.ts';
 import { createTables } from '#aws/create-tables.ts';
 import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
@@ -24,17 +25,7 @@ describe.skipIf(Boolean(skip))(`cairn --aws robot, pool, media and drive${skip ?
     const tables = await createTables(clients.dynamodb, `clitape${Date.now()}`);
     await new DynamoConfigStore({ client: clients.documents, tableName: tables.config }).putClient({ name: 'tapehost', instanceId: 'mi-0123456789abcdef0' });
     library = diskChangerLibrary({ slots: 4, drives: 1, barcodes: { 1: 'AWS001', 2: 'AWS002', 3: 'AWS003' } });
-    env = {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: 'testing',
-      AWS_SECRET_ACCESS_KEY: 'testing',
-      AWS_REGION: 'us-east-1',
-      CAIRN_CONFIG_TABLE: tables.config,
-      CAIRN_JOBS_TABLE: tables.jobs,
-      CAIRN_CATALOG_TABLE: tables.catalog,
-      CAIRN_MEDIA_TABLE: tables.media,
-      CAIRN_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:backup-job',
-    };
+    env = cliAwsEnv(tables);
   });
   afterAll(async () => {
     clients?.destroy();

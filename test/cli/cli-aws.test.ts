@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateStateMachineCommand, ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { promisify } from 'node:util';
 import { startAwsEmulator, emulatorClients } from '../setup/aws-emulator.ts';
+import { cliAwsEnv } from './cli-process.ts';
 import type { AwsClients } from '#aws/clients.ts';
 import { createTables } from '#aws/create-tables.ts';
 import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
@@ -30,17 +31,7 @@ describe.skipIf(Boolean(skip))(`the cairn CLI against a deployed stack${skip ? `
     await new DynamoConfigStore({ client, tableName: tables.config }).putStorageUnit(sampleStorageUnit('disk1'));
     // A manual backup of a client with no agent instance is refused before it starts (cli-aws-clients.test.ts).
     await new DynamoConfigStore({ client, tableName: tables.config }).putClient({ name: 'client9', instanceId: 'mi-0123456789abcdef0' });
-    env = {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: 'testing',
-      AWS_SECRET_ACCESS_KEY: 'testing',
-      AWS_REGION: 'us-east-1',
-      CAIRN_CONFIG_TABLE: tables.config,
-      CAIRN_JOBS_TABLE: tables.jobs,
-      CAIRN_CATALOG_TABLE: tables.catalog,
-      CAIRN_MEDIA_TABLE: tables.media,
-      CAIRN_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:backup-job',
-    };
+    env = cliAwsEnv(tables);
   });
   afterAll(async () => {
     clients?.destroy();

@@ -27,3 +27,23 @@ export function spawnCairn(home: string, args: string[]): { child: ChildProcess;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   return { child, exited };
 }
+
+/**
+ * The environment `cairn --aws` reads its deployment from, for tables made
+ * on the emulator by createTables: what a deployed stack's outputs would
+ * give. `extra` adds or overrides (a real state machine's ARN, the agent role).
+ */
+export function cliAwsEnv(tables: { config: string; jobs: string; catalog: string; media: string }, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_REGION: 'us-east-1',
+    CAIRN_CONFIG_TABLE: tables.config,
+    CAIRN_JOBS_TABLE: tables.jobs,
+    CAIRN_CATALOG_TABLE: tables.catalog,
+    CAIRN_MEDIA_TABLE: tables.media,
+    CAIRN_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:backup-job',
+    ...extra,
+  };
+}
