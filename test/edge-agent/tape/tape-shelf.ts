@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FileTape } from '#agent/tape/drives/file-tape.ts';
@@ -127,8 +127,15 @@ export function readVolumeBytes(file: string, offset: number, length: number): B
   }
 }
 
-/** What `tar -tf -` lists of `archive` (GNU tar), throwing on its errors and warnings. */
+/**
+ * What `tar -tf -` lists of `archive` (GNU tar), throwing when tar fails.
+ * GNU tar stops reading at the archive's end blocks, so input after them (the
+ * rest of a volume read from a tape file's offset) may meet a closed pipe:
+ * that EPIPE is not a failure; tar's exit status says whether it was.
+ */
 export function gnuTarList(archive: Buffer): string[] {
-  const out = execFileSync('tar', ['-tf', '-'], { input: archive, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
-  return out.split('\n').filter((line) => line !== '');
+  const run = spawnSync('tar', ['-tf', '-'], { input: archive, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (run.error && (run.error as NodeJS.ErrnoException).code !== 'EPIPE') throw run.error;
+  if (run.status !== 0) throw new Error(`tar -tf exited ${run.status ?? run.signal}: ${run.stderr}`);
+  return run.stdout.split('\n').filter((line) => line !== '');
 }
