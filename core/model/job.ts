@@ -45,6 +45,17 @@ export type JobAttempt = z.output<typeof JobAttempt>;
 
 const JobId = z.number().int().positive();
 
+/**
+ * One line of a job's detailed status (NetBackup's Activity Monitor "Detailed
+ * Status"): what the media manager or the broker did for the job and why,
+ * e.g. "volume CRN001L6 had 1 errors ... within 12 hours: frozen".
+ */
+export const JobDetail = z.object({ at: IsoTime, message: z.string().max(2048) }).strict();
+export type JobDetail = z.output<typeof JobDetail>;
+
+/** How many detail lines a job keeps (the newest). */
+export const JOB_DETAILS_LIMIT = 100;
+
 /** What every job has, whatever its kind (besides `jobId` and `type`, which lead each record): lifecycle, owner, progress, times. */
 const jobBase = {
   state: JobState,
@@ -59,6 +70,8 @@ const jobBase = {
   attempts: z.array(JobAttempt).default([]),
   progress: JobProgress.default({ files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 }),
   error: z.string().optional(),
+  /** Detailed status, oldest first, across attempts; absent on jobs with none. */
+  details: z.array(JobDetail).optional(),
   /** The runtime instance running the job (standalone: `local:<host>:<pid>`), for orphan detection. */
   owner: z.string().optional(),
   queuedAt: IsoTime,

@@ -5,6 +5,7 @@ import { openChanger } from './open-changer.ts';
 import { isStDevice, openTapeDrive } from './open-drive.ts';
 import { readLabel, VolumeLabelError, writeLabel } from './format/volume-label.ts';
 import { TapeFragmentSink } from './format/tape-fragment-sink.ts';
+import { FaultReportingTapeDrive } from './drives/fault-reporting-drive.ts';
 
 /** How the agent reaches a robot and a drive: the real adapters by default; tests may wrap them. */
 export interface TapeDevices {
@@ -34,6 +35,10 @@ export const realTapeDevices: TapeDevices = {
  * 3. Positioning at the append point (`TapeFragmentSink.mount`): 84 when the
  *    volume has fewer complete tape files than the media manager says.
  *
+ * A tape error on the way (reading the label, writing it, positioning)
+ * carries the drive and the volume (`FaultReportingTapeDrive`), so Release
+ * counts it against both.
+ *
  * The drive is closed again: the Stream step opens it itself (in AWS it is
  * another process), checks the label once more and writes at the append point.
  */
@@ -47,7 +52,8 @@ export async function runMount(task: MountTask, devices: TapeDevices = realTapeD
     await changer.load(volume.slot, driveAccess.index);
     moved = true;
   }
-  const drive = await devices.openDrive(driveAccess);
+  // A read, write or position error while labelling or positioning names the drive and the volume, for the media manager's counts.
+  const drive = new FaultReportingTapeDrive(await devices.openDrive(driveAccess), { drive: driveAccess.name, mediaId: volume.mediaId });
   let labelled = false;
   try {
     if (volume.label) labelled = await labelIfBlank(drive, volume.mediaId, volume.pool, now());
