@@ -194,6 +194,8 @@ export function registerJobs(program: Command): void {
           ['window', job.type === 'backup' && job.windowStart ? `${job.windowStart} – ${job.windowEnd ?? '?'}` : undefined],
           ['earlier attempts', (job.attempts ?? []).map((a) => `#${a.attempt}: status ${a.statusCode} at ${a.endedAt}${a.error ? ` (${a.error})` : ''}`).join('\n                          ')],
           ['error', job.error],
+          // What the media manager and the broker did for the job (tape errors counted, a volume frozen, a drive DOWN).
+          ['details', (job.details ?? []).map((d) => `${d.at}  ${d.message}`).join('\n                          ')],
           ['unreadable', job.type === 'backup' ? job.unreadable.join('\n                          ') : undefined],
           ...costLines(priced),
         );
