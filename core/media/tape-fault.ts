@@ -16,10 +16,10 @@ export interface TapeFaultReport {
 
 /**
  * The faults the media manager counts against a drive and a volume: medium
- * and drive errors while writing, reading and positioning. Blank tape where
- * data was expected is a position error (the tape is not where it should
- * be). End of media, a write-protected cartridge and a drive that is not
- * ready are not: the tape is full, an operator's tab, or nothing loaded.
+ * and drive errors while writing, reading and positioning. Blank tape (a
+ * blank check: the drive read fine, nothing is written there), end of
+ * media, a write-protected cartridge and a drive that is not ready are not:
+ * a new or wrong tape, a full one, an operator's tab, nothing loaded.
  */
 export function countedKind(fault: TapeFault): MediaErrorKind | undefined {
   switch (fault) {
@@ -28,7 +28,6 @@ export function countedKind(fault: TapeFault): MediaErrorKind | undefined {
     case 'read-error':
       return 'read';
     case 'position-error':
-    case 'blank-check':
       return 'position';
     default:
       return undefined;

@@ -70,7 +70,9 @@ async function labelIfBlank(drive: TapeDrive, mediaId: string, pool: string, at:
     await readLabel(drive);
     return false;
   } catch (error) {
-    if (!(error instanceof VolumeLabelError) || error.problem !== 'blank') return false; // the label check that follows names what it found (93)
+    // A drive error reading the label is that error (counted by the media manager), not a tape to refuse.
+    if (!(error instanceof VolumeLabelError)) throw error;
+    if (error.problem !== 'blank') return false; // the label check that follows names what it found (93)
   }
   await writeLabel(drive, { mediaId, pool, writtenAt: at.toISOString(), writtenBy: 'cairn' });
   return true;

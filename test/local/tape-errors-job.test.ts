@@ -163,6 +163,22 @@ describe.skipIf(Boolean(skip))(`tape errors in backup and restore jobs${skip ? `
     expect(next.statusCode).toBe(0);
   });
 
+  it('counts a position error of the Mount (86) like a write error: the retry mounts another volume', async () => {
+    await setUp();
+    const devices = faultyDevices(library, (_drive, mediaId) => (mediaId === 'CRN001L6' ? { positionErrorAtCall: 1, sticky: true } : undefined));
+
+    const run = await backup(devices);
+
+    expect(run.statusCode).toBe(0);
+    const job = (await runtime.jobs.get(run.jobId!))!;
+    expect(job.attempts[0]).toMatchObject({ statusCode: 86, error: expect.stringMatching(/injected position error on rewind/) });
+    expect((await runtime.emm.getMedia('CRN001L6'))?.errors).toEqual([expect.objectContaining({ kind: 'position', drive: 'd0', jobId: run.jobId })]);
+    expect((await runtime.emm.getDrive('d0'))?.errorCount).toBe(1);
+    expect(await details(run.jobId!)).toContainEqual(expect.stringMatching(/^attempt 1: position error on volume CRN001L6 in drive d0/));
+    const image = (await runtime.catalog.getImage(run.backupId!))!;
+    expect(image.copies[0]!.fragments.every((f) => f.location.kind === 'tape' && f.location.mediaId === 'CRN002L6')).toBe(true);
+  });
+
   it('takes a drive with repeated errors DOWN; the next job uses the other drive', async () => {
     await setUp({ drives: 2 });
     await runtime.config.putSetting('driveErrorDown', { errors: 2, withinHours: 12 });

@@ -21,11 +21,11 @@ describe('tape fault reports', () => {
     expect(hasTapeFaultTag('media write error')).toBe(false);
   });
 
-  it('counts write, read and position errors (blank tape where data was expected is a position error), not end of media or a write-protect tab', () => {
+  it('counts write, read and position errors, not blank tape, end of media or a write-protect tab', () => {
     expect(countedKind('write-error')).toBe('write');
     expect(countedKind('read-error')).toBe('read');
     expect(countedKind('position-error')).toBe('position');
-    expect(countedKind('blank-check')).toBe('position');
+    expect(countedKind('blank-check')).toBeUndefined();
     expect(countedKind('end-of-media')).toBeUndefined();
     expect(countedKind('write-protected')).toBeUndefined();
     expect(countedKind('not-ready')).toBeUndefined();
