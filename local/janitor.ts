@@ -4,6 +4,7 @@ import { isOrphanOwner } from './orphans.ts';
 import { openStorageUnit } from './open-storage-unit.ts';
 import type { LocalRuntime } from './runtime.ts';
 import { orphanTapeUnloader } from './tape-orphan-unload.ts';
+import { tapeFragmentProblem } from '#core/media/tape-image-check.ts';
 import { realTapeDevices, type TapeDevices } from '#agent/tape/mount.ts';
 
 /**
@@ -21,7 +22,7 @@ export async function runJanitor(runtime: LocalRuntime, options: { tapeDevices?:
       jobs: runtime.jobs,
       catalog: runtime.catalog,
       media: runtime.media,
-      staging: objectStoreStaging(openStorageUnit),
+      staging: objectStoreStaging(openStorageUnit, { checkTapeFragment: async (backupId, location) => tapeFragmentProblem(await runtime.emm.getMedia(location.mediaId), backupId, location) }),
       isOrphaned: (job) => isOrphanOwner(job.owner, runtime.owner),
       unloadTape: orphanTapeUnloader(runtime, options.tapeDevices ?? realTapeDevices),
     },
