@@ -28,8 +28,8 @@ export class TapeDeviceObserver implements TapeDevices {
   readonly violations: string[] = [];
   readonly moves: { job: string; move: string }[] = [];
   readonly #job = new AsyncLocalStorage<string>();
-  /** Drive name → its open use. */
-  readonly #open = new Map<string, DriveUse>();
+  /** The uses open now (more than one on a drive or a volume is a violation, and all are kept). */
+  readonly #open = new Set<DriveUse>();
   /** Drive index → the slot the robot put in it, from the moves seen (the library starts empty). */
   readonly #inDrive = new Map<number, number>();
 
@@ -75,13 +75,14 @@ export class TapeDeviceObserver implements TapeDevices {
     const job = this.#current();
     const volume = volumeIn(access.path);
     const now = performance.now();
-    const same = this.#open.get(access.name);
-    if (same) this.violations.push(`${job} opens drive ${access.name} while ${same.job} has it open`);
-    for (const use of this.#open.values()) if (use.volume === volume && use.drive !== access.path) this.violations.push(`${job} opens volume ${volume} in ${access.name} while ${use.job} has it open in ${use.drive}`);
+    for (const use of this.#open) {
+      if (use.drive === access.path) this.violations.push(`${job} opens drive ${access.name} while ${use.job} has it open`);
+      else if (use.volume === volume) this.violations.push(`${job} opens volume ${volume} in ${access.name} while ${use.job} has it open in ${use.drive}`);
+    }
     const drive = await realTapeDevices.openDrive(access);
     const use: DriveUse = { job, drive: access.path, volume, from: now };
     this.uses.push(use);
-    this.#open.set(access.name, use);
+    this.#open.add(use);
     let closed = false;
     return new Proxy(drive, {
       get: (target, property) => {
@@ -90,7 +91,7 @@ export class TapeDeviceObserver implements TapeDevices {
             if (!closed) {
               closed = true;
               use.to = performance.now();
-              if (this.#open.get(access.name) === use) this.#open.delete(access.name);
+              this.#open.delete(use);
             }
             await target.close();
           };

@@ -37,6 +37,30 @@ describe.skipIf(Boolean(skip))(`${JOBS} tape jobs racing for 2 drives and 4 volu
   });
   afterAll(async () => cleanup?.());
 
+  it('has an observer that sees two jobs on one drive, one volume in two drives, and a robot move in a drive in use', async () => {
+    const observer = new TapeDeviceObserver();
+    const robot = (await runtime.emm.getRobot('lib1'))!;
+    const drives = await runtime.emm.listDrives('lib1');
+    const access = (i: number) => ({ name: drives[i]!.name, index: i, path: drives[i]!.path, blockSize: drives[i]!.blockSize });
+    const changer = observer.openChanger({ name: robot.name, changer: robot.changer, drives: drives.map((d) => ({ index: d.index, path: d.path })) });
+    await observer.run('job A', () => changer.load(1, 0));
+    const a = await observer.run('job A', () => observer.openDrive(access(0)));
+    const b = await observer.run('job B', () => observer.openDrive(access(0)));
+    await observer.run('job C', () => changer.load(1, 1).catch(() => undefined));
+    await observer.run('job C', () => changer.unload('source', 0).catch(() => undefined));
+    expect(observer.violations).toEqual([
+      'job B opens drive d0 while job A has it open',
+      'job C loads slot 1 into drive 1 while it is in drive 0',
+      'job C unloads drive 0 while job A has it open',
+    ]);
+    await a.close();
+    await b.close();
+    expect(observer.openNow).toEqual([]);
+    await library.changer.unload('source', 0).catch(() => undefined);
+    await library.changer.unload('source', 1).catch(() => undefined);
+    expect([(await library.changer.loaded(0)).full, (await library.changer.loaded(1)).full]).toEqual([false, false]);
+  });
+
   it('never puts two jobs on one drive or one volume in two drives; every job ends 0 or 96; nothing is left held, loaded or open; DONE images restore', async () => {
     const observer = new TapeDeviceObserver();
     const started = Date.now();
