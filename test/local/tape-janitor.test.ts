@@ -9,7 +9,9 @@ import { reserveResources } from '#core/broker/broker.ts';
 import { asKind } from '#core/model/job.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { diskChangerSkipReason, type DiskChangerLibrary } from '../edge-agent/tape/disk-changer-library.ts';
-import { restoreAndCompare, tapeLibraryRuntime } from './tape-library-runtime.ts';
+import { FileTape } from '#agent/tape/drives/file-tape.ts';
+import { labelArchive } from '#agent/tape/format/volume-label.ts';
+import { AT, BLOCK, restoreAndCompare, tapeLibraryRuntime } from './tape-library-runtime.ts';
 
 const skip = diskChangerSkipReason();
 const deadOwner = `local:${hostname()}:999999999`;
@@ -91,6 +93,25 @@ describe.skipIf(Boolean(skip))(`the janitor and tape drives of dead jobs${skip ?
     expect(await runtime.media.listReservations()).toEqual([]);
     expect(await library.changer.loaded(0)).toMatchObject({ full: false });
     expect(await runtime.emm.getMedia('CRN001L6')).toMatchObject({ mountCount: 0, tapeFiles: 0, images: [] });
+  });
+
+  it('labels again a volume whose label a Mount killed while labelling left torn (no filemark), but never a torn label of another volume', async () => {
+    await setUp();
+    const tornLabel = async (mediaId: string): Promise<void> => {
+      const tape = await FileTape.open(join(library.base, 'slot1'), { blockSize: BLOCK });
+      await tape.writeRecords(await labelArchive({ formatVersion: 1, mediaId, pool: 'daily', blockSize: BLOCK, writtenAt: AT.toISOString(), writtenBy: 'cairn (killed)' }));
+      await tape.close();
+    };
+    await tornLabel('CRN009L6');
+    const refused = await runBackupJob(runtime, { client: 'host1', selections: [source], storageUnit: 'tape1' });
+    expect(refused.statusCode).toBe(93);
+    expect(refused.error).toMatch(/label of volume CRN009L6 .* is torn/);
+
+    await tornLabel('CRN001L6');
+    const run = await runBackupJob(runtime, { client: 'host1', selections: [source], storageUnit: 'tape1' });
+    expect(run.statusCode, run.error).toBe(0);
+    expect(await runtime.emm.getMedia('CRN001L6')).toMatchObject({ state: 'ACTIVE', images: [run.backupId] });
+    await restoreAndCompare(runtime, (await runtime.catalog.getImage(run.backupId!))!, source, join(library.base, 'restore'));
   });
 
   it('reports a drive the robot cannot unload, and releases the job anyway (the next Mount unloads what the drive holds first)', async () => {
