@@ -64,9 +64,12 @@ describe.skipIf(Boolean(skip))(`${JOBS} tape jobs racing for 2 drives and 4 volu
   it('never puts two jobs on one drive or one volume in two drives; every job ends 0 or 96; nothing is left held, loaded or open; DONE images restore', async () => {
     const observer = new TapeDeviceObserver();
     const started = Date.now();
-    const windowEnd = new Date(started + 4_000).toISOString();
+    const windowEnd = new Date(started + 6_000).toISOString();
     const runs: { client: string; run: BackupRun }[] = await Promise.all(
       Array.from({ length: JOBS }, async (_, i) => {
+        // Started 60 ms apart: all are running within 3 s, and their Reserve retries (which back off with the time
+        // waited) do not all land on the same instants, which would leave a freed drive idle until the next burst.
+        await new Promise((resolve) => setTimeout(resolve, i * 60));
         const client = `racer${String(i + 1).padStart(2, '0')}`;
         // Two retentions: a volume takes images of one retention only, so jobs of the other need another volume, and
         // volumes move between slots and drives while the jobs race.
