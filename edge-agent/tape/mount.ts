@@ -64,7 +64,14 @@ export async function runMount(task: MountTask, devices: TapeDevices = realTapeD
   return { mediaId: volume.mediaId, drive: driveAccess.name, moved, labelled, appendFile: volume.appendFile };
 }
 
-/** Labels a blank tape as `mediaId`; true when it wrote the label. A tape already labelled `mediaId` is left as it is (the check follows). */
+/**
+ * Labels a blank tape as `mediaId`; true when it wrote the label. A tape
+ * already labelled `mediaId` is left as it is (the check follows). So is
+ * any other tape, except one whose label names `mediaId` but is torn (no
+ * filemark after it: a Mount killed while labelling): the broker says the
+ * volume was never written, so that half label is all there is, and it is
+ * written again rather than leaving the volume refused (93) for good.
+ */
 async function labelIfBlank(drive: TapeDrive, mediaId: string, pool: string, at: Date): Promise<boolean> {
   try {
     await readLabel(drive);
@@ -72,7 +79,8 @@ async function labelIfBlank(drive: TapeDrive, mediaId: string, pool: string, at:
   } catch (error) {
     // A drive error reading the label is that error (counted by the media manager), not a tape to refuse.
     if (!(error instanceof VolumeLabelError)) throw error;
-    if (error.problem !== 'blank') return false; // the label check that follows names what it found (93)
+    const tornOwnLabel = error.problem === 'corrupt' && error.found?.mediaId === mediaId;
+    if (error.problem !== 'blank' && !tornOwnLabel) return false; // the label check that follows names what it found (93)
   }
   await writeLabel(drive, { mediaId, pool, writtenAt: at.toISOString(), writtenBy: 'cairn' });
   return true;
