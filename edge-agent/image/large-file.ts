@@ -322,7 +322,8 @@ class BlockReader {
   /** A buffer for a fresh chunk: a spare one the pool gave back, or a new one; given back in turn once the pool has copied it. */
   #fresh(length: number): Buffer {
     const spare = this.#spare.pop();
-    const buffer = spare ? Buffer.from(spare, 0, length) : Buffer.from(new ArrayBuffer(READ_BYTES), 0, length);
+    // allocUnsafeSlow: a buffer of its own (the pool gives back its ArrayBuffer), not zero-filled (#read fills every byte).
+    const buffer = Buffer.from(spare ?? Buffer.allocUnsafeSlow(READ_BYTES).buffer, 0, length);
     recycleAfterCopy(buffer.buffer as ArrayBuffer, this.#giveBack);
     return buffer;
   }
