@@ -99,7 +99,7 @@ export class ReaderThread {
   constructor() {
     // esbuild's keepNames may wrap nested functions in `__name(...)`; the thread has no such helper, so it gets a no-op one.
     // No execArgv: the thread needs no loader hooks (`--import tsx`), and loading them would cost it a start-up.
-    this.#worker = new Worker(`const __name = (target) => target;\n(${readerThreadMain.toString()})();`, { eval: true, execArgv: process.env.CAIRN_READER_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.CAIRN_READER_PROF] : [] });
+    this.#worker = new Worker(`const __name = (target) => target;\n(${readerThreadMain.toString()})();`, { eval: true, execArgv: [] });
     this.#worker.unref();
     this.#worker.on('message', (replies: ReaderReply[]) => {
       for (const reply of replies) {
