@@ -202,7 +202,7 @@ export class ReaderThread {
     this.#post({ op: 'hashStart', id, blockBytes });
     const send = async (data: Uint8Array, blocks: boolean): Promise<ArrayBuffer> => {
       // A copy into shared memory, made now: the caller's buffer is reused or written out meanwhile.
-      // Buffer#copy (a memcpy), not TypedArray#set: `set` from a buffer the kernel has just read into cost about 1.5 ms a MiB here, `copy` 0.1.
+      // Buffer#copy (a memcpy), not TypedArray#set: from a buffer just read into on this thread `set` cost about 1.5 ms a MiB here, `copy` 0.1 (bench/README.md, What limits Cairn here).
       const slot = this.#takeSlot(data.byteLength);
       Buffer.from(data.buffer, data.byteOffset, data.byteLength).copy(Buffer.from(slot, 0, data.byteLength));
       let reply: ReaderReply;
