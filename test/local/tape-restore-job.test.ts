@@ -16,6 +16,7 @@ import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { writeLabel } from '#agent/tape/format/volume-label.ts';
 import { TapeFragmentSink } from '#agent/tape/format/tape-fragment-sink.ts';
 import { FileTape } from '#agent/tape/drives/file-tape.ts';
+import { FaultyTapeDrive } from '#agent/tape/drives/faulty-tape-drive.ts';
 import { realTapeDevices, type TapeDevices } from '#agent/tape/mount.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';
@@ -236,6 +237,21 @@ describe.skipIf(Boolean(skip))(`a restore job of a tape image${skip ? ` (skipped
     expect(await runtime.media.listReservations()).toEqual([]);
     expect(await library.changer.loaded(0)).toMatchObject({ full: false });
     expect(await library.changer.loaded(1)).toMatchObject({ full: false });
+    expect((await runtime.emm.getDrive('d0'))?.loaded).toBeUndefined();
+  });
+
+  it('ends with 85 when a record cannot be read, and still unmounts the volume and releases the drive', async () => {
+    await setUp({ unmountDelaySeconds: 180 });
+    const devices = countingDevices();
+    const backupId = await backupToTape(devices);
+    // The Read's drive fails on its fifth record (the label check reads the first).
+    const faulty: TapeDevices = { ...devices, openDrive: async (access) => new FaultyTapeDrive(await devices.openDrive(access), { readErrorAtRecord: 5, sticky: true }) };
+    const run = await restore(faulty, { backupId, targetDir: join(work, 'unreadable') });
+    expect(run.statusCode).toBe(85);
+    expect(run.job).toMatchObject({ state: 'DONE', statusCode: 85 });
+    expect(await runtime.media.listReservations()).toEqual([]);
+    // A failed job always unloads, even on a unit that keeps volumes loaded after a good job.
+    expect(await library.changer.loaded(0)).toMatchObject({ full: false });
     expect((await runtime.emm.getDrive('d0'))?.loaded).toBeUndefined();
   });
 
