@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Clock } from '#core/ports/clock.ts';
 import type { BrokerDeps } from '#core/broker/broker.ts';
+import type { RestorePlanner } from '#core/ports/restore-planner.ts';
 import { reserveRestoreVolume } from '#core/broker/restore-reservation.ts';
 import { planRestoreJob, queueRestoreJob, recordVolumeRead } from '#core/jobs/restore-job.ts';
 import { taskHandler, type HandlerObservability } from './handler-kit.ts';
@@ -15,9 +16,10 @@ const RestoreInput = z.discriminatedUnion('action', [
 /**
  * The restore job's own Task states (restore-job.asl.json): Queue, Plan,
  * Reserve (a drive and one volume) and RecordRead. Release and EndJob are
- * the broker's and the job manager's, as in the backup job.
+ * the broker's and the job manager's, as in the backup job. `planner`
+ * (where the image's index can be read) narrows Plan to the needed volumes.
  */
-export function createRestoreHandler(deps: BrokerDeps & { clock: Clock }, observability?: HandlerObservability) {
+export function createRestoreHandler(deps: BrokerDeps & { clock: Clock; planner?: RestorePlanner }, observability?: HandlerObservability) {
   return taskHandler(RestoreInput, 'restore', async (input) => {
     const now = deps.clock.now();
     switch (input.action) {

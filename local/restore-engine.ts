@@ -13,6 +13,7 @@ import { createBrokerHandler } from '#lambdas/broker-handler.ts';
 import { createRestoreHandler } from '#lambdas/restore-handler.ts';
 import { realTapeDevices, runMount, runUnmount } from '#agent/tape/mount.ts';
 import { runTapeRestoreRead } from '#agent/tape/tape-restore-read.ts';
+import { indexRestorePlanner } from '#agent/tape/tape-restore-plan.ts';
 import { dispatchCommand } from '#agent/transport/dispatch.ts';
 import { openStorageUnit } from './open-storage-unit.ts';
 import { loadRestoreJobDefinition } from './asl-definition.ts';
@@ -49,8 +50,9 @@ export interface RestoreHooks {
 export async function runRestoreJob(runtime: JobEngineDeps, request: RestoreRequest, hooks: RestoreHooks = {}): Promise<RestoreRun> {
   const jobsHandler = createJobsHandler(runtime);
   const brokerHandler = createBrokerHandler(runtime);
-  const restoreHandler = createRestoreHandler(runtime);
   const open = runtime.openStorageUnit ?? openStorageUnit;
+  // The index is on this machine's reach: Plan mounts only the volumes the restore reads.
+  const restoreHandler = createRestoreHandler({ ...runtime, planner: indexRestorePlanner(open) });
   const devices = runtime.tapeDevices ?? realTapeDevices;
   let jobId: number | undefined;
   let rejected: unknown;

@@ -6,6 +6,7 @@ import type { RestoreJob, RestoreVolume } from '../model/job.ts';
 import type { ConfigStore } from '../ports/config-store.ts';
 import type { JobStore } from '../ports/job-store.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
+import type { RestorePlanner } from '../ports/restore-planner.ts';
 import { getJobOfKind, updateJobOfKind } from './job-of-kind.ts';
 import { CairnError } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
@@ -108,15 +109,30 @@ export function volumesOf(image: Image): RestoreVolume[] {
 /**
  * The Plan state: which volumes to mount, in order, from the image's
  * fragments in the catalog, recorded on the job (`cairn jobs show` lists
- * them). The agent's Read of each volume then reads only the fragments that
- * hold selected paths (from the image's index), so a single-file restore
- * reads one fragment. The loop counter for the workflow starts at 0.
+ * them). With a planner (the standalone runtime: the agent's restore plan
+ * on the image's index) only the volumes holding fragments the restore
+ * reads, each with those fragments, and a path that matches nothing fails
+ * here (227) before anything is mounted; without one, every volume of the
+ * image. The agent's Read of each volume reads only the fragments that
+ * hold selected paths, so a single-file restore reads one fragment.
  */
-export async function planRestoreJob(deps: RestoreJobDeps, jobId: number, now: Date): Promise<{ count: number; volumes: string[] }> {
+export async function planRestoreJob(deps: RestoreJobDeps & { planner?: RestorePlanner }, jobId: number, now: Date): Promise<{ count: number; volumes: string[] }> {
   const job = await getJobOfKind(deps.jobs, jobId, 'restore');
   if (!('backupId' in job.source)) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `job ${jobId} restores a point in time; a restore job reads one tape image`);
-  const { image } = await tapeImageOf(deps, job.source.backupId);
-  const volumes = volumesOf(image);
+  const { image, storageUnit } = await tapeImageOf(deps, job.source.backupId);
+  let volumes = volumesOf(image);
+  // A whole-image restore reads every fragment: no index pass needed to know it.
+  const unit = deps.planner && job.paths.length > 0 ? await deps.config.getStorageUnit(storageUnit) : undefined;
+  if (deps.planner && unit) {
+    // Only the volumes holding fragments the restore reads: a single file on the third volume mounts that one.
+    const needed = await deps.planner.fragmentsFor(image, unit, job.paths);
+    const kept = volumes.flatMap((v) => {
+      const fragments = v.fragments.filter((f) => needed.has(f));
+      return fragments.length > 0 ? [{ ...v, fragments }] : [];
+    });
+    // Nothing to read (every selected entry's data is elsewhere): the first volume still runs the Read, which reports it.
+    volumes = kept.length > 0 ? kept : volumes.slice(0, 1);
+  }
   if (volumes.length === 0) throw new CairnError(StatusCode.CORRUPT_IMAGE, `image ${image.backupId} lists no fragment to read`);
   await updateJobOfKind(deps.jobs, jobId, 'restore', (j) => ({ ...j, volumes, updatedAt: now.toISOString() }));
   return { count: volumes.length, volumes: volumes.map((v) => v.mediaId) };

@@ -13,6 +13,7 @@ import { commitImage } from '#core/catalog/catalog-service.ts';
 import { cancelJob } from '#core/jobs/job-service.ts';
 import { runBackup } from '#agent/image/backup.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
+import { trustedIndex } from '#agent/restore/image-trust.ts';
 import { writeLabel } from '#agent/tape/format/volume-label.ts';
 import { TapeFragmentSink } from '#agent/tape/format/tape-fragment-sink.ts';
 import { FileTape } from '#agent/tape/drives/file-tape.ts';
@@ -273,7 +274,7 @@ describe.skipIf(Boolean(skip))(`a restore job of a tape image${skip ? ` (skipped
     expect(await runtime.media.listReservations()).toEqual([expect.objectContaining({ jobId: 9001 }), expect.objectContaining({ jobId: 9001 })]);
   });
 
-  it('restores an image that spans two volumes, mounting each in turn, byte for byte', async () => {
+  it('restores an image that spans two volumes, mounting each in turn, byte for byte; a single file on the second mounts only that one', async () => {
     await setUp();
     const backupId = await writeSpanningImage();
     const image = (await runtime.catalog.getImage(backupId))!;
@@ -289,6 +290,26 @@ describe.skipIf(Boolean(skip))(`a restore job of a tape image${skip ? ` (skipped
     expect(run.job?.volumes.map((v) => [v.mediaId, v.read])).toEqual([['CRN001L6', true], ['CRN002L6', true]]);
     expect(run.job?.progress.files).toBe(image.fileCount);
     expect(devices.loads).toBe(2);
+    expect(await runtime.media.listReservations()).toEqual([]);
+
+    // A single file on the second volume: the plan (from the index) mounts that volume only.
+    const copy = image.copies[0]!;
+    const onSecond = new Set(copy.fragments.filter((f) => f.location.kind === 'tape' && f.location.mediaId === 'CRN002L6').map((f) => f.number));
+    let wanted: string | undefined;
+    for await (const entry of trustedIndex(await openStorageUnit((await runtime.config.getStorageUnit('tape1'))!), image, copy)) if (entry.type === 'file' && onSecond.has(entry.fragment)) wanted = entry.path;
+    expect(wanted).toBeDefined();
+    const loadsBefore = devices.loads;
+    const single = await restore(devices, { backupId, targetDir: join(work, 'single'), paths: [wanted!] });
+    expect(single.error).toBeUndefined();
+    expect(single.statusCode).toBe(0);
+    expect(readFileSync(join(work, 'single', wanted!))).toEqual(readFileSync(wanted!));
+    expect(single.job?.volumes.map((v) => v.mediaId)).toEqual(['CRN002L6']);
+    expect(devices.loads - loadsBefore).toBe(1);
+
+    // A path that is not in the image fails at Plan (227), before any volume is mounted.
+    const nothing = await restore(devices, { backupId, targetDir: join(work, 'nothing'), paths: ['/no/such/path'] });
+    expect(nothing.statusCode).toBe(227);
+    expect(nothing.job?.volumes).toEqual([]);
     expect(await runtime.media.listReservations()).toEqual([]);
   });
 
