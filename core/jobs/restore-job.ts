@@ -144,10 +144,14 @@ const KEPT_PROBLEMS = 50;
 /**
  * After a volume's Read: its totals are added to the job's progress, the
  * volume marked read, and the status so far returned (1 once any member was
- * refused or not restored). Idempotent for a volume already marked read.
+ * refused or not restored). Idempotent for a volume already marked read. A
+ * job that ended meanwhile (cancelled) is refused with its status.
  */
 export async function recordVolumeRead(deps: Pick<RestoreJobDeps, 'jobs'>, jobId: number, volume: number, rawResult: unknown, now: Date): Promise<{ statusCode: number }> {
   const result = parseOrThrow(RestoreTaskResult, rawResult, 'restore result', StatusCode.INTERNAL_ERROR);
+  const current = await getJobOfKind(deps.jobs, jobId, 'restore');
+  // Cancelled while the volume was read: the job keeps the status it ended with and goes on to no other volume.
+  if (current.state === 'DONE') throw new CairnError((current.statusCode ?? StatusCode.TERMINATED_BY_ADMINISTRATOR) as never, `job ${jobId} ended (status ${current.statusCode}) while volume ${volume + 1} was read`);
   const job = await updateJobOfKind(deps.jobs, jobId, 'restore', (j) => {
     const current = j.volumes[volume];
     if (current === undefined || current.read) return j;

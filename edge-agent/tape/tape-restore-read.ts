@@ -58,7 +58,8 @@ export async function runTapeRestoreRead(task: RestoreTask, deps: TapeReadDeps, 
   const targetDir = task.target.directory;
   await checkTarget(targetDir);
 
-  const drive = await devices.openDrive(tape.drive);
+  const opened = await devices.openDrive(tape.drive);
+  const { drive, drain } = drainingDrive(opened);
   try {
     const fragmentSource = tapeFragmentSource({
       mount: async (mediaId: string): Promise<TapeDrive> => {
@@ -93,8 +94,44 @@ export async function runTapeRestoreRead(task: RestoreTask, deps: TapeReadDeps, 
     const statusCode = result.refused.length > 0 || result.failures.length > 0 ? StatusCode.PARTIAL_SUCCESS : StatusCode.SUCCESS;
     return { ...result, statusCode };
   } finally {
-    await drive.close();
+    // A stopped restore (cancel, a failure) may leave a read in flight: the drive closes once it has ended.
+    await drain();
+    await opened.close();
   }
+}
+
+/**
+ * The drive, with every operation begun on it tracked, and `drain`, which
+ * resolves once none is in flight (however each ended). A restore that
+ * stops (an administrator's cancel, a corrupt fragment) abandons the
+ * fragment being read; the read already asked of the drive still ends, and
+ * closing the drive under it would make it fail with nobody to hear it.
+ */
+function drainingDrive(drive: TapeDrive): { drive: TapeDrive; drain: () => Promise<void> } {
+  const inFlight = new Set<Promise<unknown>>();
+  const tracked = new Proxy(drive, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (!(result instanceof Promise)) return result;
+        inFlight.add(result);
+        result.then(
+          () => inFlight.delete(result),
+          () => inFlight.delete(result),
+        );
+        return result;
+      };
+    },
+  });
+  return {
+    drive: tracked,
+    drain: async () => {
+      // An abandoned reader may begin a few more reads (up to its next chunk) as each one ends.
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  };
 }
 
 /** The extractor's progress to the job record, at most once a second; a failed report does not stop the restore. */

@@ -123,5 +123,6 @@ describe('a tape restore job\'s plan and reservations', () => {
     const refused = await reserveRestoreVolume(runtime, jobId, 1, clock.now()).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(CairnError);
     expect(refused).toMatchObject({ statusCode: 150 });
+    await expect(recordVolumeRead(runtime, jobId, 1, result, clock.now())).rejects.toMatchObject({ statusCode: 150 });
   });
 });

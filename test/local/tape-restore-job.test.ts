@@ -274,6 +274,29 @@ describe.skipIf(Boolean(skip))(`a restore job of a tape image${skip ? ` (skipped
     expect(await runtime.media.listReservations()).toEqual([expect.objectContaining({ jobId: 9001 }), expect.objectContaining({ jobId: 9001 })]);
   });
 
+  it('is cancelled by `cairn jobs cancel` while it mounts and reads: the Read stops, the volume is unloaded and the drive released', async () => {
+    await setUp({ unmountDelaySeconds: 180 });
+    const devices = countingDevices();
+    const backupId = await backupToTape(devices);
+    let release!: () => void;
+    devices.hold = new Promise<void>((resolve) => (release = resolve));
+    let jobId: number | undefined;
+    const running = restore(devices, { backupId, targetDir: join(work, 'stopped') }, { onQueued: (ref) => (jobId = ref.jobId) });
+    for (let i = 0; i < 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (jobId !== undefined && (await runtime.jobs.get(jobId))?.state === 'ACTIVE') break;
+    }
+    expect((await runtime.jobs.get(jobId!))?.state).toBe('ACTIVE');
+    await cancelJob(runtime, jobId!, runtime.clock.now());
+    release();
+    const run = await running;
+    expect(run.statusCode).toBe(150);
+    // The Read stopped at its first progress report: not every file was restored.
+    expect(run.job?.volumes[0]?.read).toBe(false);
+    expect(await runtime.media.listReservations()).toEqual([]);
+    expect(await library.changer.loaded(0)).toMatchObject({ full: false });
+  });
+
   it('restores an image that spans two volumes, mounting each in turn, byte for byte; a single file on the second mounts only that one', async () => {
     await setUp();
     const backupId = await writeSpanningImage();
