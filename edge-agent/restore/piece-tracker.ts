@@ -56,7 +56,11 @@ export class PieceTracker {
   next(member: ExtractMember, clientPath: string, piece: PieceOf, fragment: number, disagreement: (entry: IndexEntry) => string | undefined): PieceVerdict {
     const open = this.#open;
     const what = `${member.header.name} (header at byte ${member.offset}, file bytes from ${piece.fileOffset})`;
-    if (open === undefined || open.entry.path !== clientPath) {
+    if (open !== undefined && open.entry.path !== clientPath) {
+      // Another file's piece where this one's next piece belongs (a forged index, or pieces out of place): this file is abandoned.
+      return { problem: `its piece ${open.pieces + 1} (from file byte ${open.next}) belongs where ${member.header.name} (header at byte ${member.offset}) is, a piece of ${clientPath}`, entry: open.entry };
+    }
+    if (open === undefined) {
       if (this.#abandoned.has(clientPath)) return { decision: { restore: false } };
       return { problem: `its piece ${what} comes with no earlier piece of it before` };
     }

@@ -359,7 +359,8 @@ class Pieces {
 
   async #verdict(verdict: ReturnType<PieceTracker['next']>): Promise<MemberDecision> {
     if ('decision' in verdict) return verdict.decision;
-    const wanted = verdict.entry !== undefined && this.#plan.wants(verdict.entry.path);
+    // Listed when it was to be restored: a line the plan refused, or a file not asked for, is passed over.
+    const wanted = verdict.entry !== undefined && this.#plan.decide(verdict.entry).restore;
     // The file's earlier pieces are dropped with it.
     if (this.tracker.open?.entry.path === verdict.entry?.path) {
       this.tracker.abandon();
