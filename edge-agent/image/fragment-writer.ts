@@ -169,6 +169,7 @@ export class FragmentWriter {
     this.#throwIfFailed();
     const places: MemberPlace[] = [];
     let piece: { fragment: OpenFragment; sink: Sink; done: Promise<void>; left: number; hash: ReturnType<typeof createHash> } | undefined;
+    // Like `add`, one member at a time: the next piece starts (possibly in a new fragment) once the last one's data is in.
     const start = async (header: PackHeader): Promise<void> => {
       if (this.#current && (this.#current.produced() >= this.#options.fragmentSizeBytes || this.#current.sink.endOfMedia)) await this.#close();
       const fragment = this.#current ?? (await this.#open());
@@ -176,9 +177,10 @@ export class FragmentWriter {
       let settle!: { resolve: () => void; reject: (error: unknown) => void };
       const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
       done.catch(() => undefined);
-      piece = { fragment, done, left: header.size ?? 0, hash: createHash('sha256'), sink: undefined as unknown as Sink };
-      piece.sink = fragment.pack.entry(header, (error) => (error ? settle.reject(error) : settle.resolve()));
-      piece.sink.on('error', () => undefined);
+      const sink = fragment.pack.entry(header, (error) => (error ? settle.reject(error) : settle.resolve()));
+      // Errors reach us through the entry callback, as in `add`.
+      sink.on('error', () => undefined);
+      piece = { fragment, sink, done, left: header.size ?? 0, hash: createHash('sha256') };
     };
     const end = async (): Promise<void> => {
       const current = piece!;

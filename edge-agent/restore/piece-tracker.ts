@@ -49,7 +49,7 @@ export class PieceTracker {
     this.#abandoned.delete(entry.path);
     this.#open = { entry: { ...entry, pieces }, decision, fragment, pieces: 1, next: length };
     if (!decision.restore) return { decision };
-    return { decision: { ...decision, piece: { fileOffset: 0, fileSize: piece.fileSize } } };
+    return { decision: { ...decision, piece: { fileOffset: 0, fileSize: piece.fileSize, fragment } } };
   }
 
   /** A piece after the first (`GNU.volume.offset` > 0) met in `fragment`. */
@@ -88,7 +88,7 @@ export class PieceTracker {
     open.next += length;
     const decision = open.decision;
     if (open.next === open.entry.size) this.#open = undefined;
-    return { decision: decision.restore ? { ...decision, piece: { fileOffset: piece.fileOffset, fileSize: piece.fileSize } } : decision };
+    return { decision: decision.restore ? { ...decision, piece: { fileOffset: piece.fileOffset, fileSize: piece.fileSize, fragment } } : decision };
   }
 
   /** Abandons the open file (if any); returns it, so the caller lists why and drops the extractor's file. */

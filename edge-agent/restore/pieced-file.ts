@@ -43,8 +43,12 @@ export class PiecedFile {
     return undefined;
   }
 
-  /** Appends a piece's data, in order. */
-  async append(data: AsyncIterable<Uint8Array>): Promise<void> {
+  /** The numbers of the fragments its pieces came from, in order (to name them when the whole file fails its sha256). */
+  readonly fragments: number[] = [];
+
+  /** Appends a piece's data, in order; `fragment` is where it was read. */
+  async append(data: AsyncIterable<Uint8Array>, fragment?: number): Promise<void> {
+    if (fragment !== undefined && this.fragments.at(-1) !== fragment) this.fragments.push(fragment);
     for await (const chunk of data) {
       this.#hash.update(chunk);
       let offset = 0;

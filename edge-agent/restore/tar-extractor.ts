@@ -39,7 +39,7 @@ export interface MemberDecision {
    * checks pieces against the index (restore/piece-tracker.ts) and drops an
    * unfinished file with `dropPieced`.
    */
-  piece?: { fileOffset: number; fileSize: number };
+  piece?: { fileOffset: number; fileSize: number; fragment?: number };
 }
 
 /** Called for every member in archive order, before any check or write. */
@@ -460,7 +460,7 @@ export class TarExtractor {
   }
 
   /** One piece of a file stored as pieces: the first opens a temporary file, each next one appends to it, the last puts the verified file in place. */
-  async #piece(entry: Entry, relative: string, absolute: string, decision: MemberDecision, piece: { fileOffset: number; fileSize: number }): Promise<void> {
+  async #piece(entry: Entry, relative: string, absolute: string, decision: MemberDecision, piece: NonNullable<MemberDecision['piece']>): Promise<void> {
     const header = entry.header;
     const clientPath = pathOfMember(relative);
     if (isSparseMember(header)) {
@@ -486,7 +486,7 @@ export class TarExtractor {
       return skipData(entry);
     }
     try {
-      await pieced.append(memberData(entry));
+      await pieced.append(memberData(entry), piece.fragment);
     } catch (error) {
       await this.dropPieced();
       throw error;
@@ -503,7 +503,7 @@ export class TarExtractor {
     try {
       const sha256 = pieced.digest();
       if (pieced.sha256 !== undefined && sha256 !== pieced.sha256) {
-        this.#reportCorrupt(pathOfMember(pieced.relative), `${contentMismatch(sha256, pieced.sha256)} (the file joined from its ${pieced.pieces} pieces)`);
+        this.#reportCorrupt(pathOfMember(pieced.relative), `${contentMismatch(sha256, pieced.sha256)} (the file joined from its ${pieced.pieces} pieces${pieced.fragments.length > 0 ? ` in fragment${pieced.fragments.length > 1 ? 's' : ''} ${pieced.fragments.join(', ')}` : ''})`);
         return;
       }
       const { handle, header } = pieced;
