@@ -8,6 +8,8 @@ import { readIndex } from '#agent/image/index-reader.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
 import type { Fragment, Image } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
+import type { CairnError } from '#core/errors.ts';
+import { StatusCode } from '#core/status-codes.ts';
 import { backupTask, catalogImage, patterned, recordingReporter, snapshotTree } from '../helpers.ts';
 import { KiB, Shelf, gnuTarList, hasGnuTar, readVolumeBytes } from './tape-shelf.ts';
 
@@ -41,8 +43,8 @@ describe('a file bigger than three tape volumes, written as pieces', () => {
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  const backup = async (): Promise<{ shelf: Shelf; unit: string; image: Image; lines: IndexEntry[] }> => {
-    const shelf = new Shelf(mkdtempSync(path.join(root, 'shelf-')), SHAPE);
+  const backup = async (limit?: number): Promise<{ shelf: Shelf; unit: string; image: Image; lines: IndexEntry[] }> => {
+    const shelf = new Shelf(mkdtempSync(path.join(root, 'shelf-')), SHAPE, limit === undefined ? {} : { limit });
     shelves.push(shelf);
     const unit = mkdtempSync(path.join(root, 'unit-'));
     const task = backupTask(unit, [source], { buffers: { count: 4, sizeBytes: 64 * KiB }, storageUnit: { name: 'tape1', kind: 'disk', path: unit, fragmentSizeBytes: 64 * MiB, pieceBytes: PIECE_BYTES } });
@@ -96,6 +98,9 @@ describe('a file bigger than three tape volumes, written as pieces', () => {
     for (const fragment of image.copies[0]!.fragments) {
       const bytes = fragmentBytes(shelf, fragment);
       listed.push(...gnuTarList(bytes));
+      const verbose = spawnSync('tar', ['-tvf', '-'], { input: bytes });
+      expect(verbose.status, verbose.stderr.toString()).toBe(0);
+      expect(verbose.stderr.toString()).toBe('');
       const run = spawnSync('tar', ['-xf', '-', '-C', out], { input: bytes });
       expect(run.status, run.stderr.toString()).toBe(0);
       // No warning about the GNU.volume.* keywords, or anything else.
@@ -115,7 +120,7 @@ describe('a file bigger than three tape volumes, written as pieces', () => {
     expect(readFileSync(path.join(out, base, 'z', 'after-4.txt')).equals(patterned(30 * KiB + 4, 7))).toBe(true);
   });
 
-  it('restores just the pieced file, reading only its spans on the volumes that hold it', async () => {
+  it('restores just the pieced file, mounting each volume that holds pieces of it', async () => {
     // Prepare
     const { shelf, unit, image } = await backup();
 
@@ -128,5 +133,16 @@ describe('a file bigger than three tape volumes, written as pieces', () => {
     expect(restored.verified).toBe(1);
     expect(readFileSync(path.join(target, source, 'big.bin')).equals(patterned(big, 2))).toBe(true);
     expect(snapshotTree(path.join(target, source)).has('a/before.txt')).toBe(false);
+  });
+
+  it('fails with 96 when the volumes run out in the middle of the file, after filling each past its early-warning mark', async () => {
+    // Act
+    const failure = await backup(3).catch((error: unknown) => error);
+
+    // Assess
+    expect((failure as CairnError).statusCode).toBe(StatusCode.UNABLE_TO_ALLOCATE_MEDIA);
+    const volumes = shelves.at(-1)!.volumes;
+    expect(volumes).toHaveLength(3);
+    for (const volume of volumes) expect((await volume.drive.status()).earlyWarning).toBe(true);
   });
 });
