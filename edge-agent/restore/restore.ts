@@ -199,7 +199,8 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
     }
     if (piece !== undefined && piece.fileOffset > 0) return pieces.next(member, clientPath, piece, fragment.number, (entry) => disagreementOf(entry, member));
     // Any other member while a pieced file waits for its next piece: that piece is not there.
-    await pieces.interrupted(`its piece ${pieces.tracker.open?.piece ?? ''} (from file byte ${pieces.tracker.open?.next ?? ''}) is not where it belongs: ${label} has ${member.header.name} there (header at byte ${member.offset})`);
+    const waiting = pieces.tracker.open;
+    if (waiting !== undefined) await pieces.abandon(`its piece ${waiting.piece} (from file byte ${waiting.next}) is not where it belongs: ${label} has ${member.header.name} there (header at byte ${member.offset})`);
     const entry = await cursor.match({ path: clientPath, offset: member.offset }, fragment.number, missing(noMember));
     if (entry === undefined) {
       if (plan.wants(clientPath)) failures.add(`${clientPath}${plan.source}`, `${label} holds it (header at byte ${member.offset}) where the index does not list it`);
