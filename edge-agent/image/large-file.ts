@@ -9,7 +9,9 @@ import { recycleAfterCopy } from '../transport/chunk-recycling.ts';
 import { BLOCK_BYTES, HASH_BYTES, ZERO_BLOCK_SHA256, blockCount, blockSha256, isZeroBlock } from './block-map.ts';
 import type { ContentWriter, FragmentWriter, MemberPlace } from './fragment-writer.ts';
 import { encodeSparseMap, sparseHeader, type Segment } from './sparse-member.ts';
-import { packHeader, type MemberSpec } from './tar-member.ts';
+import type { MemberSpec } from './tar-member.ts';
+import { addFileMember } from './piece-member.ts';
+import type { FilePieces } from '#core/model/task.ts';
 
 const readFd = promisify(readCallback);
 
@@ -31,6 +33,12 @@ export interface LargeFileInput {
   /** The member spec for the file as opened (its size is what the member holds). */
   spec: (stats: BigIntStats) => MemberSpec;
   fragments: FragmentWriter;
+  /**
+   * Member data above this is stored as pieces (piece-member.ts). Pieces
+   * are plain members: a sparse member (holes, block diff) whose data would
+   * be above it is not made, and the file is stored whole instead.
+   */
+  pieceBytes: number;
   /** The file's version in the base image: the image holding its data and its verified block map. */
   base?: { backupId: string; map: Buffer };
   signal?: AbortSignal;
@@ -45,6 +53,8 @@ export interface LargeFileInput {
 
 export interface LargeFileResult {
   place: MemberPlace;
+  /** Set when the file was stored as pieces: the index's `pieces`. */
+  pieces?: FilePieces[];
   spec: MemberSpec;
   stats: BigIntStats;
   /** Of the whole file content, as a restore reassembles it. */
@@ -79,6 +89,7 @@ export async function packLargeFile(input: LargeFileInput): Promise<LargeFileRes
     let result: Omit<LargeFileResult, 'place' | 'spec' | 'stats'> & { place: MemberPlace } | undefined;
     if (input.base) result = await storeDiff(input, reader, spec, input.base);
     if (!result && Number(stats.blocks) * 512 < spec.size) result = await storeSparse(input, reader, spec);
+    // Only a member of one piece may be sparse; a file stored in pieces is read whole (its holes as zeros).
     result ??= await storePlain(input, reader, spec);
     const problem = reader.problem ?? changedSince(fd, stats);
     return { ...result, spec, stats, ...(problem ? { problem } : {}) };
@@ -94,7 +105,8 @@ async function storeDiff(input: LargeFileInput, reader: BlockReader, spec: Membe
   const whole = input.hasher();
   const changed: Array<{ index: number; data: Buffer }> = [];
   let changedBytes = 0;
-  const limit = Math.min(MAX_DIFF_BYTES, spec.size / 2);
+  // A diff is one sparse member, never pieced: one that would not fit in a piece is stored whole (in pieces) instead.
+  const limit = Math.min(MAX_DIFF_BYTES, spec.size / 2, input.pieceBytes - SPARSE_MAP_ALLOWANCE);
   let sha256: string;
   const compare = (position: number, chunk: Buffer, blockHashes: Buffer): boolean => {
     for (let at = 0, k = 0; at < chunk.byteLength; at += BLOCK_BYTES, k++) {
@@ -137,6 +149,7 @@ async function storeDiff(input: LargeFileInput, reader: BlockReader, spec: Membe
     else segments.push({ offset: index * BLOCK_BYTES, length: data.byteLength });
   }
   const map = encodeSparseMap(segments, spec.size);
+  if (map.byteLength + changedBytes > input.pieceBytes) return undefined;
   const place = await input.fragments.add(sparseHeader(spec, segments, map.byteLength), async (write) => {
     // The fragment checksum takes the member's data (map and segments) by its sha256: a few changed blocks, hashed once more.
     const member = hashedWriter(write);
@@ -163,6 +176,8 @@ async function storeSparse(input: LargeFileInput, reader: BlockReader, spec: Mem
     if (last && last.offset + last.length === index * BLOCK_BYTES) last.length += length;
     else segments.push({ offset: index * BLOCK_BYTES, length });
   }
+  // Sparse members are not pieced: one whose data would be above a piece is stored whole (in pieces), holes as zeros.
+  if (encodedSparseBytes(segments, spec.size) > input.pieceBytes) return undefined;
   // Second pass: the data blocks only. Holes are hashed as the zeros a restore gives back.
   const hashes = Buffer.alloc(count * HASH_BYTES);
   const whole = input.hasher();
@@ -200,12 +215,12 @@ async function storePlain(input: LargeFileInput, reader: BlockReader, spec: Memb
   const hashes = Buffer.alloc(blockCount(spec.size) * HASH_BYTES);
   const whole = input.hasher();
   try {
-    // A whole member's data is the file: its sha256 is also what the fragment checksum takes.
-    const place = await input.fragments.add(packHeader(spec), async (write) => {
+    // A whole member's data is the file: its sha256 is also what the fragment checksum takes (pieces are hashed by the fragment writer).
+    const place = await addFileMember(input.fragments, spec, input.pieceBytes, async (write) => {
       await copyBlocks(input, reader, 0, spec.size, whole, hashes, write);
       return { sha256: await whole.digest() };
     });
-    return { place, sha256: place.result!.sha256, hashes, storedBytes: spec.size };
+    return { place, ...(place.pieces ? { pieces: place.pieces } : {}), sha256: place.result.sha256, hashes, storedBytes: spec.size };
   } finally {
     whole.dispose();
   }
@@ -232,6 +247,14 @@ async function copyBlocks(input: LargeFileInput, reader: BlockReader, from: numb
     previous = hashed;
   }
   await previous;
+}
+
+/** Room left in a piece for a diff's sparse map (its exact size is known once the blocks are). */
+const SPARSE_MAP_ALLOWANCE = 64 * 1024;
+
+/** The data bytes of a sparse member of `segments` (its map and their bytes). */
+function encodedSparseBytes(segments: readonly Segment[], realSize: number): number {
+  return encodeSparseMap(segments, realSize).byteLength + segments.reduce((sum, s) => sum + s.length, 0);
 }
 
 /** The sha256 of each block of `chunk` (one that starts on a block boundary; a short last block hashed as it is), 32 bytes each, as the reader thread's `chunk` gives them. */
