@@ -250,7 +250,8 @@ describe('Lambda functions', () => {
   it('are granted only the tables they use (least privilege)', () => {
     expect(tableAccess(roleIdOf('jobs'))).toEqual({ write: ['jobs'], read: ['config', 'jobs'] });
     expect(tableAccess(roleIdOf('broker'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['catalog', 'config', 'jobs', 'media'] });
-    expect(tableAccess(roleIdOf('catalog'))).toEqual({ write: ['catalog', 'jobs'], read: ['jobs'] });
+    // The catalog records the volumes a tape image wrote in the media manager (Media table).
+    expect(tableAccess(roleIdOf('catalog'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['jobs', 'media'] });
     // The sweep ends jobs (and withdraws their failed images) and releases reservations; the janitor the same, for one execution.
     expect(tableAccess(roleIdOf('scheduler'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['catalog', 'config', 'jobs', 'media'] });
     expect(tableAccess(roleIdOf('janitor'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['catalog', 'jobs', 'media'] });
