@@ -85,6 +85,25 @@ export const UnmountResult = z.object({ drive: Name, unloaded: z.boolean() }).st
 export type UnmountResult = z.output<typeof UnmountResult>;
 
 /**
+ * What one Read step of a tape restore job reads (RestoreTask.tape): the
+ * volume the Mount step put in the reserved drive, and the catalog's
+ * fragments on it. `volume` of `volumes` says where this volume comes in
+ * the restore: the first one checks the target directory is usable as the
+ * operator asked; the last one of several sets the modes and times of the
+ * directories that earlier volumes restored (later volumes wrote into them).
+ */
+export const TapeReadTarget = z
+  .object({
+    drive: TapeDriveAccess,
+    mediaId: MediaId,
+    volume: z.number().int().min(1),
+    volumes: z.number().int().min(1),
+    fragments: z.array(z.number().int().positive()).min(1),
+  })
+  .strict();
+export type TapeReadTarget = z.output<typeof TapeReadTarget>;
+
+/**
  * Take a library's inventory on the host it is attached to (vmupdate's
  * robot read): the agent reads the changer's slots, drives and mail slots
  * with their barcodes, and reports them; the media manager is updated by

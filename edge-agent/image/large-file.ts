@@ -5,6 +5,7 @@ import { describeFsError } from '../reader/fs-errors.ts';
 import { openWalkedFile } from '../reader/file-reader.ts';
 import type { BlockHasher } from '../reader/reader-thread.ts';
 import type { BusyMeter } from '../transport/busy-meter.ts';
+import { recycleAfterCopy } from '../transport/chunk-recycling.ts';
 import { BLOCK_BYTES, HASH_BYTES, ZERO_BLOCK_SHA256, blockCount, blockSha256, isZeroBlock } from './block-map.ts';
 import type { ContentWriter, FragmentWriter, MemberPlace } from './fragment-writer.ts';
 import { encodeSparseMap, sparseHeader, type Segment } from './sparse-member.ts';
@@ -14,6 +15,8 @@ const readFd = promisify(readCallback);
 
 /** Reads go in whole blocks, this many at a time. */
 const READ_BYTES = 16 * BLOCK_BYTES;
+/** Fresh read buffers given back by the pool (see `chunks`) kept for later reads. */
+const MAX_SPARE_READS = 4;
 /**
  * The changed blocks of a diff are held in memory from the one read that
  * hashes them to the member that stores them, so what is stored is exactly
@@ -256,6 +259,11 @@ class BlockReader {
   readonly #fd: number;
   readonly #size: number;
   readonly #meter: BusyMeter;
+  /** Fresh chunks' buffers the pool has copied (chunk-recycling.ts), read into again. */
+  readonly #spare: ArrayBuffer[] = [];
+  readonly #giveBack = (buffer: ArrayBuffer): void => {
+    if (this.#spare.length < MAX_SPARE_READS) this.#spare.push(buffer);
+  };
   problem: string | undefined;
 
   constructor(fd: number, size: number, meter: BusyMeter) {
@@ -270,6 +278,12 @@ class BlockReader {
    * handed to the tar stream (which may hold them after the write
    * resolves); otherwise two buffers take turns, and a chunk is valid until
    * the next one is asked for.
+   *
+   * A fresh chunk's buffer comes back once the buffer pool has copied it
+   * (chunk-recycling.ts: the tar stream hands member data to the pool as it
+   * got it, and nothing else keeps it) and is read into again: a new 1 MiB
+   * buffer a read cost about 3.5 ms of page faults here (the allocator maps
+   * fresh pages for it), the read itself 0.15 ms.
    */
   async *chunks(from: number, to: number, fresh: boolean): AsyncGenerator<{ position: number; chunk: Buffer }, void, undefined> {
     const spare = fresh ? undefined : [Buffer.allocUnsafe(READ_BYTES), Buffer.allocUnsafe(READ_BYTES)];
@@ -284,7 +298,7 @@ class BlockReader {
   }
 
   async #read(position: number, length: number, into: Buffer | undefined): Promise<Buffer> {
-    const buffer = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
+    const buffer = into ? into.subarray(0, length) : this.#fresh(length);
     let filled = 0;
     this.#meter.start();
     try {
@@ -302,6 +316,15 @@ class BlockReader {
       this.#meter.stop();
     }
     buffer.fill(0, filled);
+    return buffer;
+  }
+
+  /** A buffer for a fresh chunk: a spare one the pool gave back, or a new one; given back in turn once the pool has copied it. */
+  #fresh(length: number): Buffer {
+    const spare = this.#spare.pop();
+    // allocUnsafeSlow: a buffer of its own (the pool gives back its ArrayBuffer), not zero-filled (#read fills every byte).
+    const buffer = Buffer.from(spare ?? Buffer.allocUnsafeSlow(READ_BYTES).buffer, 0, length);
+    recycleAfterCopy(buffer.buffer as ArrayBuffer, this.#giveBack);
     return buffer;
   }
 }

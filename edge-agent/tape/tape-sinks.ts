@@ -5,6 +5,7 @@ import type { TapeTarget } from '#core/model/tape-task.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { TapeFragmentSink } from './format/tape-fragment-sink.ts';
 import { realTapeDevices, type TapeDevices } from './mount.ts';
+import { FaultReportingTapeDrive } from './drives/fault-reporting-drive.ts';
 
 /** A backup's tape sinks and the drive they hold open until `close`. */
 export interface TapeSinks {
@@ -26,7 +27,8 @@ export function tapeSinks(target: TapeTarget, devices: TapeDevices = realTapeDev
   let drive: TapeDrive | undefined;
   const sinks: FragmentSinks = {
     async first(): Promise<FragmentSink> {
-      drive = await devices.openDrive(target.drive);
+      // Its write, read and position errors name the drive and the volume (and where the tape was), for Release to count.
+      drive = new FaultReportingTapeDrive(await devices.openDrive(target.drive), { drive: target.drive.name, mediaId: target.volume.mediaId });
       return TapeFragmentSink.mount({ drive, mediaId: target.volume.mediaId, appendFile: target.volume.appendFile });
     },
     async next(full: FragmentSink): Promise<FragmentSink> {

@@ -9,6 +9,7 @@ import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
 import { TaskGoneError, type TaskToken } from '#core/ports/task-token.ts';
 import { runBackupOnUnit } from '../tape/tape-backup.ts';
 import { runMount, runUnmount } from '../tape/mount.ts';
+import { runTapeRestoreRead } from '../tape/tape-restore-read.ts';
 import { dispatchCommand } from './dispatch.ts';
 
 /** How often the agent tells Step Functions it is alive; well inside the Stream state's HeartbeatSeconds. */
@@ -70,6 +71,7 @@ export async function runTask(options: RunTaskOptions, adapters: RunTaskAdapters
   try {
     const result = await dispatchCommand(command, {
       backup: async (task) => runBackupOnUnit(task, { store: await openStore(task.storageUnit), openStore, reporter, now: () => clock.now(), signal: abort.signal }),
+      restore: async (task) => runTapeRestoreRead(task, { openStore, reporter, signal: abort.signal }),
       mount: (task) => runMount(task, undefined, () => clock.now()),
       unmount: (task) => runUnmount(task),
     });
