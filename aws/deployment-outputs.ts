@@ -79,18 +79,35 @@ export const AGENT_ROLE_ENV = 'CAIRN_AGENT_ROLE_NAME';
  * Status 20 naming the variable when neither gives it.
  */
 export async function resolveAgentRoleName(lookup: DeploymentLookup, env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  if (env[AGENT_ROLE_ENV]) return env[AGENT_ROLE_ENV];
+  return resolveOutput(lookup, 'AgentRoleName', AGENT_ROLE_ENV, env);
+}
+
+/** Environment variable naming the operator's agent document without asking CloudFormation. */
+export const AGENT_COMMAND_DOCUMENT_ENV = 'CAIRN_AGENT_COMMAND_DOCUMENT';
+
+/**
+ * The RunAgentCommand document's name (stack output AgentCommandDocumentName),
+ * which `cairn --aws robot inventory` sends to the robot's host:
+ * CAIRN_AGENT_COMMAND_DOCUMENT when set, else the stack's output.
+ */
+export async function resolveAgentCommandDocument(lookup: DeploymentLookup, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  return resolveOutput(lookup, 'AgentCommandDocumentName', AGENT_COMMAND_DOCUMENT_ENV, env);
+}
+
+/** One stack output by exact key, the variable winning when set; status 20 naming the variable when neither gives it. */
+async function resolveOutput(lookup: DeploymentLookup, outputKey: string, envName: string, env: NodeJS.ProcessEnv): Promise<string> {
+  if (env[envName]) return env[envName];
   const stackName = lookup.stack ?? 'CairnStack';
   const cfn = new CloudFormationClient({ region: lookup.region, endpoint: lookup.endpoint, profile: lookup.profile });
   let value: string | undefined;
   try {
     const stack = (await cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
-    value = stack?.Outputs?.find((o) => o.OutputKey === 'AgentRoleName')?.OutputValue;
+    value = stack?.Outputs?.find((o) => o.OutputKey === outputKey)?.OutputValue;
   } catch (error) {
-    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `cannot read stack ${stackName}: set ${AGENT_ROLE_ENV} or deploy with cdk deploy`, { cause: error });
+    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `cannot read stack ${stackName}: set ${envName} or deploy with cdk deploy`, { cause: error });
   } finally {
     cfn.destroy();
   }
-  if (!value) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `stack ${stackName} has no output AgentRoleName; set ${AGENT_ROLE_ENV}`);
+  if (!value) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `stack ${stackName} has no output ${outputKey}; set ${envName}`);
   return value;
 }

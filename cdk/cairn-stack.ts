@@ -109,6 +109,8 @@ export class CairnStack extends Stack {
     // The agent as one file, fetched and checked by the document on each host (cdk/constructs/agent-bundle.ts).
     const agentBundle = new AgentBundle(this, 'AgentBundle');
     const agentDocument = new AgentDocument(this, 'AgentDocument', { bundle: agentBundle, jobsTable: tables.jobs.tableName });
+    // The operator's commands (`cairn --aws robot inventory`: the changer is read on the robot's host); no task token, the answer on stdout.
+    const agentCommandDocument = new AgentDocument(this, 'AgentCommandDocument', { bundle: agentBundle, jobsTable: tables.jobs.tableName, runner: 'run-command' });
     const backupJob = new BackupJobStateMachine(this, 'BackupJob', {
       definitionPath: props.backupJobDefinitionPath ?? path.join(projectRoot, 'statemachines', 'backup-job.asl.json'),
       jobsFunction: jobs.function,
@@ -148,6 +150,7 @@ export class CairnStack extends Stack {
     new CfnOutput(this, 'BackupJobStateMachineArn', { value: backupJob.stateMachine.stateMachineArn });
     new CfnOutput(this, 'SchedulerFunctionName', { value: schedulerTick.function.functionName, description: 'the scheduler tick (aws lambda invoke to tick now)' });
     new CfnOutput(this, 'AgentDocumentName', { value: agentDocument.documentName });
+    new CfnOutput(this, 'AgentCommandDocumentName', { value: agentCommandDocument.documentName, description: 'operator commands on an agent host (cairn --aws robot inventory)' });
     new CfnOutput(this, 'AgentRoleArn', { value: agent.role.roleArn });
     new CfnOutput(this, 'AgentRoleName', { value: agent.role.roleName, description: 'the role of hybrid activations (cairn --aws agent activate)' });
     new CfnOutput(this, 'AgentInstanceProfileName', { value: agent.instanceProfile.instanceProfileName, description: 'for EC2 instances that run the agent' });

@@ -3,6 +3,7 @@ import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
 import { DynamoMediaStore } from '#aws/dynamo-media-store.ts';
+import { dynamoMediaDatabase } from '#aws/dynamo-media-manager.ts';
 import { EventBridgeJobEvents } from '#aws/eventbridge-job-events.ts';
 import { PublishingJobStore } from '#core/jobs/publishing-job-store.ts';
 import type { LambdaEnvironment } from './environment.ts';
@@ -16,7 +17,8 @@ import { systemClock } from './system-clock.ts';
  * The job store publishes each job state change to the default event bus
  * (PublishingJobStore, EventBridgeJobEvents), so whichever Lambda changes a
  * job's state publishes it; with `observability`, job ends are counted and a
- * change that could not be published is logged and counted.
+ * change that could not be published is logged and counted. `emm` is the
+ * media manager on the Media table (without it a tape unit's job fails 174).
  */
 export function dynamoDeps(env: LambdaEnvironment, clients: AwsClients = createAwsClients({ region: env.AWS_REGION }), observability?: HandlerObservability) {
   const client = clients.documents;
@@ -26,6 +28,9 @@ export function dynamoDeps(env: LambdaEnvironment, clients: AwsClients = createA
     jobs: new PublishingJobStore(new DynamoJobStore({ client, tableName: env.JOBS_TABLE }), events, reportUnpublished(observability)),
     catalog: new DynamoCatalogStore({ client, tableName: env.CATALOG_TABLE }),
     media: new DynamoMediaStore({ client, tableName: env.MEDIA_TABLE }),
+    // The media manager (EMM), on the same Media table: the broker chooses a tape job's drive and volume from it
+    // and records how Release left them; the catalog records the tape files an image wrote.
+    emm: dynamoMediaDatabase({ client, tableName: env.MEDIA_TABLE }),
     clock: systemClock,
   };
 }

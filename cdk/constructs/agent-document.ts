@@ -4,8 +4,27 @@ import { Construct } from 'constructs';
 import type { AgentBundle } from './agent-bundle.ts';
 import { uniqueName } from '../stack-settings.ts';
 
+/**
+ * The operator's document's script step: GetCommandInvocation's PluginName
+ * for its output. aws/ssm-agent-command.ts reads it by the same name
+ * (test/cdk/cairn-stack.test.ts checks they agree; cdk/ does not import aws/).
+ */
+export const AGENT_COMMAND_STEP = 'runAgentCommand';
+
 /** The middle of the document's name: `<prefix>-RunBackupTask-<stack id>` (stack-settings.ts uniqueName). */
 export const AGENT_DOCUMENT_BASE_NAME = 'RunBackupTask';
+/** The operator's document (`run-command`): `<prefix>-RunAgentCommand-<stack id>`. */
+export const AGENT_COMMAND_DOCUMENT_BASE_NAME = 'RunAgentCommand';
+
+/**
+ * Which agent entry a document runs: `run-task`, a workflow's command with
+ * its Step Functions task token (Mount, Stream, Unmount); `run-command`, an
+ * operator's command with no token (`cairn --aws robot inventory`), whose
+ * result the agent prints and SSM keeps for the sender.
+ */
+export type AgentRunner = 'run-task' | 'run-command';
+
+
 
 /**
  * aws:runShellScript's own ceiling (48 hours). SSM stops the script when it is
@@ -79,17 +98,25 @@ function literal(name: string, value: string): string {
  *
  * POSIX sh only: SSM runs the script with /bin/sh, which may be dash.
  */
-export function agentScript(config: AgentRunConfig): string[] {
+export function agentScript(config: AgentRunConfig, runner: AgentRunner = 'run-task'): string[] {
   if (!/^[0-9a-f]{64}$/.test(config.sha256)) throw new Error(`agent document: ${JSON.stringify(config.sha256)} is not a sha256 in hex`);
-  return [
-    'set -eu',
-    '# SSM Agent < 3.3.2746.0 does not export SSM_<parameter>: fall back to the textual value,',
-    '# read from a quoted here-document (no expansion; allowedPattern keeps it to one line).',
+  const token = [
     'if [ -z "${SSM_taskToken+x}" ]; then',
     "IFS= read -r SSM_taskToken <<'CAIRN_TASK_TOKEN_END'",
     '{{ taskToken }}',
     'CAIRN_TASK_TOKEN_END',
     'fi',
+  ];
+  const run =
+    runner === 'run-task'
+      ? `exec node "$agent" run-task --task-token "$SSM_taskToken" --command "$SSM_command" --region ${literal('region', config.region)} --jobs-table ${literal('jobs table', config.jobsTable)}`
+      : // An operator's command touches no AWS service itself: its answer is its stdout.
+        'exec node "$agent" run-command --command "$SSM_command"';
+  return [
+    'set -eu',
+    '# SSM Agent < 3.3.2746.0 does not export SSM_<parameter>: fall back to the textual value,',
+    '# read from a quoted here-document (no expansion; allowedPattern keeps it to one line).',
+    ...(runner === 'run-task' ? token : []),
     'if [ -z "${SSM_command+x}" ]; then',
     "IFS= read -r SSM_command <<'CAIRN_COMMAND_END'",
     '{{ command }}',
@@ -102,7 +129,7 @@ export function agentScript(config: AgentRunConfig): string[] {
     "if ! command -v sha256sum >/dev/null 2>&1; then echo 'cairn: sha256sum is not on PATH: it checks the agent before it runs (coreutils or busybox)' >&2; exit 127; fi",
     'set -- $(sha256sum "$agent")',
     `if [ "$1" != '${config.sha256}' ]; then echo "cairn: $agent has sha256 $1, not the ${config.sha256} this stack published: refusing to run it" >&2; exit 1; fi`,
-    `exec node "$agent" run-task --task-token "$SSM_taskToken" --command "$SSM_command" --region ${literal('region', config.region)} --jobs-table ${literal('jobs table', config.jobsTable)}`,
+    run,
   ];
 }
 
@@ -112,18 +139,21 @@ export interface AgentSource {
 }
 
 /** The Command document's content (schema 2.2): download the agent, then check and run it. */
-export function agentDocumentContent(config: AgentRunConfig, source: AgentSource): Record<string, unknown> {
+export function agentDocumentContent(config: AgentRunConfig, source: AgentSource, runner: AgentRunner = 'run-task'): Record<string, unknown> {
+  const taskToken = {
+    type: 'String',
+    description: 'Step Functions task token the agent reports to (SendTaskHeartbeat, SendTaskSuccess, SendTaskFailure).',
+    interpolationType: 'ENV_VAR',
+    allowedPattern: SINGLE_LINE_PATTERN,
+  };
   return {
     schemaVersion: '2.2',
     description:
-      'Cairn: run one agent command (a backup) with the edge agent on this managed instance. The agent heartbeats and ends the Step Functions task token itself.',
+      runner === 'run-task'
+        ? 'Cairn: run one agent command (a backup) with the edge agent on this managed instance. The agent heartbeats and ends the Step Functions task token itself.'
+        : 'Cairn: run one operator command (a library inventory) with the edge agent on this managed instance. The agent prints its result as one line of JSON on stdout (GetCommandInvocation).',
     parameters: {
-      taskToken: {
-        type: 'String',
-        description: 'Step Functions task token the agent reports to (SendTaskHeartbeat, SendTaskSuccess, SendTaskFailure).',
-        interpolationType: 'ENV_VAR',
-        allowedPattern: SINGLE_LINE_PATTERN,
-      },
+      ...(runner === 'run-task' ? { taskToken } : {}),
       command: {
         type: 'String',
         description: 'The agent command envelope as one line of JSON (core/model/agent-command.ts), e.g. {"kind":"backup","task":{...}}.',
@@ -145,12 +175,12 @@ export function agentDocumentContent(config: AgentRunConfig, source: AgentSource
       },
       {
         action: 'aws:runShellScript',
-        name: 'runBackupTask',
+        name: runner === 'run-task' ? 'runBackupTask' : AGENT_COMMAND_STEP,
         precondition: { StringEquals: ['platformType', 'Linux'] },
         inputs: {
           timeoutSeconds: String(AGENT_SCRIPT_TIMEOUT_SECONDS),
           workingDirectory: AGENT_DIRECTORY,
-          runCommand: agentScript(config),
+          runCommand: agentScript(config, runner),
         },
       },
     ],
@@ -162,12 +192,15 @@ export interface AgentDocumentProps {
   readonly bundle: AgentBundle;
   /** The Jobs table name, passed to the agent. */
   readonly jobsTable: string;
+  /** Which agent entry it runs; default `run-task` (the workflow's document). */
+  readonly runner?: AgentRunner;
 }
 
 /**
  * The SSM Command document the Stream state sends (ssm:sendCommand.waitForTaskToken)
  * to the agent's managed instance: Cairn's replacement for PBX/vnetd, with no
- * inbound port on the host. Each stack version's document names the agent
+ * inbound port on the host. With `runner: 'run-command'`, the operator's
+ * document (`cairn --aws robot inventory` sends it to the robot's host). Each stack version's document names the agent
  * bundle of that version (asset key and sha256), so a host always runs the
  * agent that matches the workflow that sent the command.
  */
@@ -183,7 +216,7 @@ export class AgentDocument extends Construct {
       // again, gets a document of its own. The state machine receives the name
       // through its definition substitutions, operators through the
       // AgentDocumentName output.
-      name: uniqueName(this, AGENT_DOCUMENT_BASE_NAME),
+      name: uniqueName(this, props.runner === 'run-command' ? AGENT_COMMAND_DOCUMENT_BASE_NAME : AGENT_DOCUMENT_BASE_NAME),
       documentType: 'Command',
       documentFormat: 'JSON',
       // Hybrid (mi-) and EC2 (i-) managed instances alike.
@@ -191,7 +224,7 @@ export class AgentDocument extends Construct {
       // A named document cannot be replaced in place; new content becomes a new
       // (default) version instead.
       updateMethod: 'NewVersion',
-      content: agentDocumentContent(config, { httpUrl: bundle.asset.httpUrl }),
+      content: agentDocumentContent(config, { httpUrl: bundle.asset.httpUrl }, props.runner),
     });
     this.documentName = document.ref;
   }

@@ -32,8 +32,12 @@ export class BrokerFunction extends Construct {
     });
     // Exactly what lambdas/broker.ts calls (test/iam checks it). A reservation and
     // its unit's slot counter change in one TransactWriteItems (Put/Delete the
-    // reservation, Update the counter); the job is read and written back.
-    props.tables.media.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    // reservation, Update the counter); the job is read and written back. For a tape
+    // unit it reads the media manager's robot, drives and volumes and every current
+    // reservation (Query of their partitions), moves a scratch volume into the pool,
+    // and at Release records the drive's loaded volume and the mount (Puts in a
+    // TransactWriteItems: aws/dynamo-media-manager.ts).
+    props.tables.media.grant(this.function, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
     // UpdateItem: each invocation adds its usage to the job's usage item (lambdas/usage-recording.ts).
     props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     props.tables.config.grant(this.function, 'dynamodb:GetItem');

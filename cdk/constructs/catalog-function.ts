@@ -12,8 +12,8 @@ export interface CatalogFunctionProps {
 
 /**
  * bpdbm: commits image records once the agent reports the data durable, from
- * the agent's result: it writes the catalog and the job, and never touches the
- * bucket.
+ * the agent's result: it writes the catalog and the job (and, for tape, the
+ * volumes in the media manager), and never touches the bucket.
  */
 export class CatalogFunction extends Construct {
   static readonly source = (projectRoot: string): CairnFunctionSource => ({ projectRoot, entry: 'lambdas/catalog.ts' });
@@ -35,5 +35,9 @@ export class CatalogFunction extends Construct {
     props.tables.catalog.grant(this.function, 'dynamodb:PutItem', 'dynamodb:DeleteItem');
     // UpdateItem: each invocation adds its usage to the job's usage item (lambdas/usage-recording.ts).
     props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    // An image with fragments on tape: each volume it wrote is read and written back in the
+    // media manager (tape files, bytes, images, expiration: core/catalog/tape-writes.ts), a Put
+    // in a TransactWriteItems conditional on the record's version.
+    props.tables.media.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem');
   }
 }

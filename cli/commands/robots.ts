@@ -10,6 +10,7 @@ import { formatBytes, printJson, table } from '../output.ts';
 import { robotDefinition, type RobotAddOptions } from '../robot-definition.ts';
 import { parseSize } from '../size-option.ts';
 import { UsageError } from '../usage-errors.ts';
+import { inventoryThroughAgent } from '../robot-inventory-agent.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -95,20 +96,16 @@ export function registerRobots(program: Command): void {
     .command('inventory')
     .description('read the library\'s slots and barcodes and update the media database (vmupdate): new volumes to scratch, moved ones, ones that left')
     .argument('<name>', 'robot name')
-    .option('--on-this-host', 'with --aws: run the changer on this machine (the host the library is attached to)')
+    .option('--on-this-host', 'with --aws: run the changer on this machine (the host the library is attached to) instead of on the robot\'s agent through SSM')
     .option('--json', 'print JSON')
     .action(async (name: string, o: { json?: boolean; onThisHost?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      if (globals.aws && !o.onThisHost) {
-        // Through SSM on the robot's agent is not built yet: say where it can run instead of pretending.
-        throw new CairnError(
-          StatusCode.INVALID_COMMAND_USAGE,
-          `robot inventory runs the changer where the library is attached; through the robot's agent (SSM) it is not available yet: on the library's host run \`cairn --aws robot inventory ${name} --on-this-host\``,
-        );
-      }
       await withBackend(globals, async (backend) => {
-        const { takeInventory } = await import('#agent/tape/robot-inventory.ts');
-        const result = await takeInventory(backend.emm, name, backend.clock.now());
+        // With --aws the changer is where the library is attached: the robot's agent reads it (SSM), or this host does.
+        const result =
+          backend.kind === 'aws' && !o.onThisHost
+            ? await inventoryThroughAgent(backend, globals, name)
+            : await (await import('#agent/tape/robot-inventory.ts')).takeInventory(backend.emm, name, backend.clock.now());
         if (o.json ?? globals.json) return printJson(inventoryJson(result));
         printInventory(result);
       });

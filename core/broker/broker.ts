@@ -15,7 +15,7 @@ import { StatusCode } from '../status-codes.ts';
 import { makeBackupId } from '../ids.ts';
 import { resourceRetrySeconds, waitingSince } from './resource-retry.ts';
 import { loadSettings } from '../settings.ts';
-import { requireAgentInstance } from '../clients/agent-instance.ts';
+import { jobAgentInstance } from './tape-agent.ts';
 import { planTapeResources, tapeGrant, tapeResources, type TapeGrant } from './tape-choice.ts';
 import { recordTapeRelease } from './tape-release.ts';
 import type { JobOutcome } from '../jobs/job-service.ts';
@@ -27,8 +27,9 @@ export interface BrokerDeps {
   catalog: CatalogStore;
   /**
    * Where agents run. `managed-instances` (the cloud runtime, lambdas/broker.ts):
-   * each client's SSM managed instance (core/clients/agent-instance.ts), and a
-   * client with none fails with status 48 before anything is sent. `in-process`
+   * each client's SSM managed instance (core/clients/agent-instance.ts; for a
+   * tape unit, that of its robot's client: tape-agent.ts), and a client with
+   * none fails with status 48 before anything is sent. `in-process`
    * (the default; the standalone runtime): the agent runs in this process and
    * the instance is IN_PROCESS_AGENT.
    */
@@ -69,9 +70,10 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
     throw new CairnError(forMedia ? StatusCode.UNABLE_TO_ALLOCATE_MEDIA : StatusCode.BACKUP_WINDOW_CLOSED, `job ${jobId} was still queued when its window closed at ${job.windowEnd}${job.waitingReason ? ` (${job.waitingReason})` : ''}`);
   }
 
-  // Before anything is reserved or claimed: a client no agent serves fails (48) holding nothing.
+  // Before anything is reserved or claimed: a client no agent serves fails (48) holding nothing; a tape unit's
+  // job runs on the agent of its robot's client (tape-agent.ts).
   const policy = job.policy ? await deps.config.getPolicy(job.policy) : undefined;
-  const agentInstanceId = deps.agents === 'managed-instances' ? await requireAgentInstance(deps.config, job.client, policy) : IN_PROCESS_AGENT;
+  const agentInstanceId = deps.agents === 'managed-instances' ? await jobAgentInstance(deps, job, policy, unit) : IN_PROCESS_AGENT;
 
   const wait = async (kind: ResourceKind, why: string): Promise<ReserveDecision> => {
     const reason = `waiting for ${WAITING_FOR[kind]}: ${why}`;

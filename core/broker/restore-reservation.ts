@@ -5,7 +5,7 @@ import { getJobOfKind, updateJobOfKind } from '../jobs/job-of-kind.ts';
 import { tapeImageOf } from '../jobs/restore-job.ts';
 import { chooseDrive, inUseBy } from '../media/volume-choice.ts';
 import { loadSettings } from '../settings.ts';
-import { requireAgentInstance } from '../clients/agent-instance.ts';
+import { jobAgentInstance } from './tape-agent.ts';
 import { CairnError } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { resourceRetrySeconds, waitingSince } from './resource-retry.ts';
@@ -55,7 +55,8 @@ export async function reserveRestoreVolume(deps: BrokerDeps, jobId: number, inde
   if (!media || media.robot !== robot.name || media.slot === undefined) {
     throw new CairnError(StatusCode.UNABLE_TO_ALLOCATE_MEDIA, `volume ${volume.mediaId} is not in robot ${robot.name}${media?.robot ? ` (it is in ${media.robot})` : ''}: put it in the library and run an inventory`);
   }
-  const agentInstanceId = deps.agents === 'managed-instances' ? await requireAgentInstance(deps.config, job.target.client, undefined) : IN_PROCESS_AGENT;
+  // Mount, Read and Unmount run on the robot's host, which must serve the target client (tape-agent.ts: 219, 48).
+  const agentInstanceId = deps.agents === 'managed-instances' ? await jobAgentInstance(deps, { client: job.target.client }, undefined, unit) : IN_PROCESS_AGENT;
 
   const wait = async (kind: ResourceKind, why: string): Promise<RestoreReserveDecision> => {
     const reason = `waiting for ${WAITING_FOR[kind]}: ${why}`;

@@ -4,7 +4,7 @@ import { Image } from './image.ts';
 import { RestoreSource, RestoreTarget } from './job.ts';
 import { Name } from './names.ts';
 import { StorageUnit } from './storage-unit.ts';
-import { MountTask, TapeReadTarget, UnmountTask } from './tape-task.ts';
+import { InventoryTask, MountTask, TapeReadTarget, UnmountTask } from './tape-task.ts';
 import { CairnError, messageOf } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { parseOrThrow } from '../validation.ts';
@@ -70,7 +70,11 @@ export type MountCommand = z.output<typeof MountCommand>;
 export const UnmountCommand = z.object({ kind: z.literal('unmount'), task: UnmountTask }).strict();
 export type UnmountCommand = z.output<typeof UnmountCommand>;
 
-export const AgentCommand = z.discriminatedUnion('kind', [BackupCommand, RestoreCommand, MountCommand, UnmountCommand]);
+/** Read a library's slots and barcodes on the host it is attached to (`cairn --aws robot inventory`). */
+export const InventoryCommand = z.object({ kind: z.literal('inventory'), task: InventoryTask }).strict();
+export type InventoryCommand = z.output<typeof InventoryCommand>;
+
+export const AgentCommand = z.discriminatedUnion('kind', [BackupCommand, RestoreCommand, MountCommand, UnmountCommand, InventoryCommand]);
 export type AgentCommand = z.output<typeof AgentCommand>;
 export type AgentCommandInput = z.input<typeof AgentCommand>;
 
@@ -82,12 +86,20 @@ export type AgentCommandInput = z.input<typeof AgentCommand>;
 export const AGENT_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount', 'snapshot', 'inventory'] as const;
 export type AgentCommandKind = (typeof AGENT_COMMAND_KINDS)[number];
 
-/** The kinds this agent runs; any other kind is refused by `parseAgentCommand`. */
+/** The kinds this agent runs for a workflow, with a task token (`cairn-agent run-task`); any other kind is refused by `parseAgentCommand`. */
 export const RUNNABLE_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount'] as const satisfies readonly AgentCommand['kind'][];
 export type RunnableCommand = Extract<AgentCommand, { kind: (typeof RUNNABLE_COMMAND_KINDS)[number] }>;
 
+/**
+ * The kinds an operator's command sends with no workflow and no task token
+ * (`cairn-agent run-command`, the RunAgentCommand document): the agent prints
+ * the result on stdout, where SSM keeps it for the sender
+ * (GetCommandInvocation). They belong to no job.
+ */
+export const OPERATOR_COMMAND_KINDS = ['inventory'] as const satisfies readonly AgentCommand['kind'][];
+export type OperatorCommand = Extract<AgentCommand, { kind: (typeof OPERATOR_COMMAND_KINDS)[number] }>;
+
 const isKnownKind = (kind: string): kind is AgentCommandKind => (AGENT_COMMAND_KINDS as readonly string[]).includes(kind);
-const isRunnable = (kind: AgentCommandKind): kind is RunnableCommand['kind'] => (RUNNABLE_COMMAND_KINDS as readonly string[]).includes(kind);
 
 /**
  * Parses the envelope as sent (JSON text) into a command this agent runs.
@@ -96,6 +108,15 @@ const isRunnable = (kind: AgentCommandKind): kind is RunnableCommand['kind'] => 
  * payload that does not match its kind's schema.
  */
 export function parseAgentCommand(text: string): RunnableCommand {
+  return parseCommandOf(text, RUNNABLE_COMMAND_KINDS, 'run-task') as RunnableCommand;
+}
+
+/** `parseAgentCommand` for `cairn-agent run-command`: only the operator's kinds (OPERATOR_COMMAND_KINDS). */
+export function parseOperatorCommand(text: string): OperatorCommand {
+  return parseCommandOf(text, OPERATOR_COMMAND_KINDS, 'run-command') as OperatorCommand;
+}
+
+function parseCommandOf(text: string, runs: readonly AgentCommandKind[], runner: 'run-task' | 'run-command'): AgentCommand {
   let envelope: unknown;
   try {
     envelope = JSON.parse(text);
@@ -105,11 +126,18 @@ export function parseAgentCommand(text: string): RunnableCommand {
   const kind = typeof envelope === 'object' && envelope !== null && 'kind' in envelope ? (envelope as { kind: unknown }).kind : undefined;
   if (typeof kind !== 'string') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, 'the agent command has no kind (expected { "kind": "backup", "task": ... })');
   if (!isKnownKind(kind)) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `unknown agent command kind '${kind}' (known: ${AGENT_COMMAND_KINDS.join(', ')})`);
-  if (!isRunnable(kind)) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `agent command kind '${kind}' is not supported by this agent yet (it runs: ${RUNNABLE_COMMAND_KINDS.join(', ')})`);
-  return parseOrThrow(AgentCommand, envelope, `${kind} command`) as RunnableCommand;
+  if (!runs.includes(kind)) {
+    const other = runner === 'run-task' ? OPERATOR_COMMAND_KINDS : RUNNABLE_COMMAND_KINDS;
+    if ((other as readonly string[]).includes(kind)) {
+      const why = runner === 'run-task' ? 'an operator\'s command: cairn-agent run-command runs it, with no task token' : 'a workflow\'s command: cairn-agent run-task runs it, with its task token';
+      throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `agent command kind '${kind}' is ${why}`);
+    }
+    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `agent command kind '${kind}' is not supported by this agent yet (${runner} runs: ${runs.join(', ')})`);
+  }
+  return parseOrThrow(AgentCommand, envelope, `${kind} command`);
 }
 
 /** The job a command works for: its progress goes to that job's record. */
-export function commandJobId(command: AgentCommand): number {
+export function commandJobId(command: RunnableCommand): number {
   return command.task.jobId;
 }

@@ -102,3 +102,30 @@ export const TapeReadTarget = z
   })
   .strict();
 export type TapeReadTarget = z.output<typeof TapeReadTarget>;
+
+/**
+ * Take a library's inventory on the host it is attached to (vmupdate's
+ * robot read): the agent reads the changer's slots, drives and mail slots
+ * with their barcodes, and reports them; the media manager is updated by
+ * whoever sent the command (`cairn --aws robot inventory`, with
+ * core/media/inventory.ts), so the agent never writes the media database.
+ */
+export const InventoryTask = z.object({ robot: TapeRobotAccess }).strict();
+export type InventoryTask = z.output<typeof InventoryTask>;
+
+const SlotReportSchema = z.object({ slot: z.number().int().min(0), barcode: z.string().optional(), full: z.boolean().optional() }).strict();
+
+/** What the agent reports (core/media/inventory.ts InventoryReport, checked as it comes back through SSM). */
+export const InventoryResult = z
+  .object({
+    robot: Name,
+    report: z
+      .object({
+        slots: z.array(SlotReportSchema),
+        drives: z.array(z.object({ index: z.number().int().min(0), barcode: z.string().optional(), full: z.boolean().optional(), sourceSlot: z.number().int().min(0).optional() }).strict()),
+        importExport: z.array(SlotReportSchema).optional(),
+      })
+      .strict(),
+  })
+  .strict();
+export type InventoryResult = z.output<typeof InventoryResult>;

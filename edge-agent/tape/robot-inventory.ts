@@ -1,8 +1,10 @@
 import type { InventoryReport } from '#core/media/inventory.ts';
 import type { LibraryInventory } from '#core/model/library-inventory.ts';
 import type { InventoryResult, MediaDatabase } from '#core/ports/media-manager.ts';
+import type { InventoryResult as AgentInventoryResult, InventoryTask } from '#core/model/tape-task.ts';
 import { NotFoundError } from '#core/errors.ts';
 import { openChanger } from './open-changer.ts';
+import { realTapeDevices, type TapeDevices } from './mount.ts';
 
 /** The part of a changer's inventory the media manager reconciles: slots, drives and mail slots with their barcodes. */
 export function inventoryReportOf(library: LibraryInventory): InventoryReport {
@@ -28,4 +30,17 @@ export async function takeInventory(emm: MediaDatabase, robotName: string, at: D
   const changer = openChanger(robot, await emm.listDrives(robotName));
   const library = await changer.inventory();
   return emm.applyInventory(robotName, inventoryReportOf(library), at);
+}
+
+/**
+ * The agent's side of `cairn --aws robot inventory` (an `inventory` command
+ * sent through SSM to the robot's host): reads the changer the task names
+ * and reports what it holds. It changes nothing, in the library or in the
+ * media manager, which the sender updates from the report. A changer that
+ * fails is a ChangerError (174).
+ */
+export async function runInventory(task: InventoryTask, devices: TapeDevices = realTapeDevices): Promise<AgentInventoryResult> {
+  const library = await devices.openChanger(task.robot).inventory();
+  const report = inventoryReportOf(library);
+  return { robot: task.robot.name, report: { slots: [...report.slots], drives: [...report.drives], importExport: [...(report.importExport ?? [])] } };
 }

@@ -6,6 +6,8 @@ import { s3StorageUnitStore } from '#aws/s3-object-store.ts';
 import { UsageMeter } from '#aws/usage-meter.ts';
 import { storageUnitOpener } from './open-storage-unit.ts';
 import { runTask } from './run-task.ts';
+import { runOperatorCommand } from './run-command.ts';
+import { messageOf, statusOf } from '#core/errors.ts';
 
 /**
  * `cairn-agent`: what the SSM document runs on an on-premise host. This is the
@@ -58,6 +60,22 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write(`cairn-agent: task ended with status ${status}\n`);
       // Partial success (1) is a success for SSM too; the workflow has the details.
       process.exitCode = status <= 1 ? 0 : 1;
+    });
+  program
+    .command('run-command')
+    .description('run one operator command (a library inventory) sent by `cairn --aws` and print its result as JSON (SSM keeps it for the sender)')
+    .requiredOption('--command <json>', 'the agent command envelope as JSON: {"kind":"inventory","task":{...}}')
+    .action(async (options: { command: string }) => {
+      // The answer is the whole of stdout, one line: `{"result":...}` or `{"statusCode":N,"message":...}` (cli/agent-command-reply.ts reads it).
+      try {
+        const result = await runOperatorCommand(options.command);
+        process.stdout.write(`${JSON.stringify({ result })}\n`);
+      } catch (error) {
+        const statusCode = statusOf(error);
+        process.stdout.write(`${JSON.stringify({ statusCode, message: messageOf(error) })}\n`);
+        process.stderr.write(`cairn-agent: command ended with status ${statusCode}\n`);
+        process.exitCode = 1;
+      }
     });
   await program.parseAsync(argv);
 }

@@ -8,7 +8,8 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { tableEnvVar, tableNames, type TableName } from '#aws/tables.ts';
 import { DEPLOYMENT_OUTPUT_KEYS } from '#aws/deployment-outputs.ts';
 import { REPO_ROOT } from '../../cdk/cairn-stack.ts';
-import { AGENT_DOCUMENT_BASE_NAME } from '../../cdk/constructs/agent-document.ts';
+import { AGENT_COMMAND_DOCUMENT_BASE_NAME, AGENT_DOCUMENT_BASE_NAME } from '../../cdk/constructs/agent-document.ts';
+import { AGENT_COMMAND_STEP } from '#aws/ssm-agent-command.ts';
 import { AGENT_GRANTS_ENV, AGENT_GRANTS_IAM_ACTIONS } from '../../cdk/constructs/agent-grants-function.ts';
 import { AGENT_GRANT_POLICY_COUNT } from '../../cdk/constructs/agent-role.ts';
 import { DEFINITION_SUBSTITUTIONS } from '../../cdk/constructs/backup-job-state-machine.ts';
@@ -250,7 +251,8 @@ describe('Lambda functions', () => {
   it('are granted only the tables they use (least privilege)', () => {
     expect(tableAccess(roleIdOf('jobs'))).toEqual({ write: ['jobs'], read: ['config', 'jobs'] });
     expect(tableAccess(roleIdOf('broker'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['catalog', 'config', 'jobs', 'media'] });
-    expect(tableAccess(roleIdOf('catalog'))).toEqual({ write: ['catalog', 'jobs'], read: ['jobs'] });
+    // The catalog records the volumes a tape image wrote in the media manager (Media table).
+    expect(tableAccess(roleIdOf('catalog'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['jobs', 'media'] });
     // The sweep ends jobs (and withdraws their failed images) and releases reservations; the janitor the same, for one execution.
     expect(tableAccess(roleIdOf('scheduler'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['catalog', 'config', 'jobs', 'media'] });
     expect(tableAccess(roleIdOf('janitor'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['catalog', 'jobs', 'media'] });
@@ -542,6 +544,22 @@ describe('edge agent access', () => {
     });
   });
 
+  it('defines the operator\'s document (<prefix>-RunAgentCommand-<stack id>): the same checked bundle, a command and no task token, run by run-command', () => {
+    const [, document] = only('AWS::SSM::Document', 'AgentCommandDocument');
+    const content = document.Content as { parameters: Record<string, unknown>; mainSteps: { name: string; inputs: { runCommand?: string[] } }[] };
+    expect(JSON.stringify(document.Name)).toContain(`cairn-${AGENT_COMMAND_DOCUMENT_BASE_NAME}`);
+    expect(Object.keys(content.parameters)).toEqual(['command']);
+    expect(content.mainSteps.map((step) => step.name)).toEqual(['downloadAgent', AGENT_COMMAND_STEP]);
+    const script = content.mainSteps[1]!.inputs.runCommand!;
+    expect(script.at(-1)).toBe('exec node "$agent" run-command --command "$SSM_command"');
+    expect(script.join('\n')).not.toContain('taskToken');
+    const [, backupDocument] = only('AWS::SSM::Document', 'AgentDocument');
+    // The same bundle, checked the same way, as the workflow's document.
+    const sha = (doc: Record<string, unknown>) => /sha256 \$1, not the ([0-9a-f]{64})/.exec(JSON.stringify(doc.Content))?.[1];
+    expect(sha(document)).toBeDefined();
+    expect(sha(document)).toBe(sha(backupDocument));
+  });
+
   it('has the document fetch the published agent bundle and check the sha256 of the file built at synth', () => {
     const [, document] = only('AWS::SSM::Document', 'AgentDocument');
     const content = JSON.stringify(document.Content);
@@ -770,6 +788,7 @@ describe('stack outputs', () => {
         'BackupJobStateMachineArn',
         'SchedulerFunctionName',
         'AgentDocumentName',
+        'AgentCommandDocumentName',
         'AgentRoleArn',
         'AgentRoleName',
         'AgentInstanceProfileName',

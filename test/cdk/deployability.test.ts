@@ -83,7 +83,7 @@ describe('physical names', () => {
   it('sees the names it must (the walk is not empty): document, topic, state machine and its log group, with the prefix', () => {
     const names = physicalNames(resourcesOf(a), first);
     const byType = (type: string) => names.filter((n) => n.type === type).map((n) => n.name);
-    expect(byType('AWS::SSM::Document')).toEqual(['cairn-a-RunBackupTask-0c1d2e3f']);
+    expect(byType('AWS::SSM::Document')).toEqual(['cairn-a-RunBackupTask-0c1d2e3f', 'cairn-a-RunAgentCommand-0c1d2e3f']);
     expect(byType('AWS::SNS::Topic')).toEqual(['cairn-a-reports-0c1d2e3f']);
     expect(byType('AWS::StepFunctions::StateMachine')).toEqual(['cairn-a-backup-job-0c1d2e3f']);
     expect(byType('AWS::Logs::LogGroup')).toEqual(['/aws/vendedlogs/states/cairn-a-backup-job-0c1d2e3f']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AGENT_COMMAND_KINDS, AgentCommand, RUNNABLE_COMMAND_KINDS, commandJobId, parseAgentCommand, type AgentCommandInput } from '#core/model/agent-command.ts';
+import { AGENT_COMMAND_KINDS, AgentCommand, OPERATOR_COMMAND_KINDS, RUNNABLE_COMMAND_KINDS, commandJobId, parseAgentCommand, parseOperatorCommand, type AgentCommandInput } from '#core/model/agent-command.ts';
 import { CairnError } from '#core/errors.ts';
 import { dispatchCommand } from '#agent/transport/dispatch.ts';
 import type { BackupTaskResult } from '#core/model/task.ts';
@@ -42,7 +42,20 @@ describe('agent command envelope', () => {
     expect(refusal(JSON.stringify({ kind: 'defragment', task: {} }))).toEqual({ statusCode: 20, message: expect.stringMatching(/unknown agent command kind 'defragment'/) });
   });
 
-  it.each(AGENT_COMMAND_KINDS.filter((k) => !(RUNNABLE_COMMAND_KINDS as readonly string[]).includes(k)))('refuses %s, a kind this agent does not run yet, with status 20 naming it', (kind) => {
+  it('runs an inventory only as an operator\'s command (run-command), and a workflow\'s kind only with its task token (run-task), with status 20 saying which', () => {
+    const inventory = { kind: 'inventory', task: { robot: { name: 'lib1', changer: { type: 'mtx', device: '/dev/sg3' }, drives: [{ index: 0, path: '/dev/nst0' }] } } };
+    expect(parseOperatorCommand(JSON.stringify(inventory))).toEqual(inventory);
+    expect(refusal(JSON.stringify(inventory))).toEqual({ statusCode: 20, message: "agent command kind 'inventory' is an operator's command: cairn-agent run-command runs it, with no task token" });
+    let refused: unknown;
+    try {
+      parseOperatorCommand(JSON.stringify(backup));
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toMatchObject({ statusCode: 20, message: "agent command kind 'backup' is a workflow's command: cairn-agent run-task runs it, with its task token" });
+  });
+
+  it.each(AGENT_COMMAND_KINDS.filter((k) => ![...RUNNABLE_COMMAND_KINDS, ...OPERATOR_COMMAND_KINDS].includes(k as never)))('refuses %s, a kind this agent does not run yet, with status 20 naming it', (kind) => {
     expect(refusal(JSON.stringify({ kind, task: { jobId: 1 } }))).toEqual({ statusCode: 20, message: expect.stringContaining(`agent command kind '${kind}' is not supported by this agent yet`) });
   });
 

@@ -26,6 +26,8 @@ import { runTask } from '#agent/transport/run-task.ts';
 import { loadBackupJobDefinition } from '#local/asl-definition.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { emulatorClientOptions } from '../setup/aws-emulator.ts';
+import { newMedia } from '#core/model/tape-media.ts';
+import { DISK_CHANGER, diskChangerLibrary } from '../edge-agent/tape/disk-changer-library.ts';
 import { claimOf, sampleImage, sampleJob, samplePolicy } from '../contracts/fixtures.ts';
 
 /** The principals of the stack whose calls our code makes (cdk/constructs/*). */
@@ -59,7 +61,11 @@ const SCHEDULER_NOW = new Date('2026-11-24T22:30:00.000Z');
  * scheduler (started, then already started; the first sweeps a job whose
  * execution does not exist), and the janitor on a stopped execution's job.
  * The janitor's and the sweep's jobs each hold a slot and have a catalogued
- * image, so ending them withdraws it and releases the slot.
+ * image, so ending them withdraws it and releases the slot. A tape backup
+ * (Mount, Stream, Unmount by the agent on Debian's disk-changer, its index on
+ * S3) makes the broker and the catalog use the media manager on the Media
+ * table: callers need bacula-sd's disk-changer (iam-grants.test.ts skips
+ * without it).
  */
 export async function recordComponents(endpoint: string): Promise<Recording> {
   const work = mkdtempSync(join(tmpdir(), 'cairn-iam-'));
@@ -105,6 +111,20 @@ export async function recordComponents(endpoint: string): Promise<Recording> {
     outcomes.full = await runWorkflow({ client: 'cloudhost', selections: [source], storageUnit: 's3-unit', owner: 'iam' });
     outcomes.incremental = await runWorkflow({ client: 'cloudhost', selections: [source], storageUnit: 's3-unit', level: 'differential-incremental', owner: 'iam' });
     outcomes.failed = await runWorkflow({ client: 'cloudhost', selections: [join(work, 'missing')], storageUnit: 's3-unit', owner: 'iam' });
+    // A tape unit: the broker chooses a drive and a scratch volume from the media manager (and moves the volume into the
+    // pool), the catalog records the tape files, Release records the drive as Unmount left it.
+    const library = diskChangerLibrary({ slots: 2, drives: 1, barcodes: { 1: 'IAM001' } });
+    try {
+      await admin.emm.addRobot({ name: 'iamlib', client: 'cloudhost', changer: { type: 'changer-script', script: DISK_CHANGER, changerDevice: library.changerDevice }, fileTapeCapacityBytes: 64 * 1024 * 1024 }, new Date());
+      await admin.emm.addDrive({ name: 'iamlib-d0', robot: 'iamlib', index: 0, path: library.drives[0]!, blockSize: 64 * 1024 });
+      await admin.emm.addPool({ name: 'iampool' });
+      await admin.emm.addMedia(newMedia('IAM001', new Date(), { robot: 'iamlib', slot: 1 }));
+      await admin.config.putStorageUnit(StorageUnit.parse({ name: 'tape-unit', kind: 'tape', robot: 'iamlib', pool: 'iampool', index: { name: 'tape-index', kind: 's3', bucket, prefix: 'site1' } }));
+      outcomes.tape = await runWorkflow({ client: 'cloudhost', selections: [source], storageUnit: 'tape-unit', owner: 'iam' });
+      outcomes.tapeVolume = await admin.emm.getMedia('IAM001');
+    } finally {
+      await library.cleanup();
+    }
     outcomes.cancelled = await runCancelledAgent(admin, agent, source);
     // What a reader of the bucket still sees of the cancelled image (its bytes stay as noncurrent versions until they expire).
     outcomes.cancelledLeftovers = await new S3ObjectStore({ bucket, prefix: 'site1', client: setup.s3 }).list('images/cancelhost/');
@@ -156,7 +176,9 @@ async function runBackupWorkflow(handlers: { jobs: Handler; broker: Handler; cat
           Reserve: handlers.broker,
           Release: handlers.broker,
           Catalog: handlers.catalog,
+          Mount: handlers.stream,
           Stream: handlers.stream,
+          Unmount: handlers.stream,
         } as never,
       },
     },
@@ -186,7 +208,9 @@ function agentRunner(clients: AwsClients, jobsTable: string) {
     { step: 'initialize', name: 'iamTaskAnswer', priority: 'low' } as never,
   );
   let afterPut: ((key: string) => Promise<void>) | undefined;
-  const openStore = async (unit: StorageUnit) => {
+  const openStore = async (opened: StorageUnit) => {
+    // A tape unit's store is its index unit's (its fragments go to the volume).
+    const unit = opened.kind === 'tape' ? opened.index : opened;
     if (unit.kind !== 's3') throw new Error('the IAM suite backs up to S3 only');
     const store = s3StorageUnitStore(unit, clients.s3);
     const put: S3ObjectStore['put'] = async (key, body) => {
