@@ -77,6 +77,7 @@ describe('the broker for a tape storage unit', () => {
     const media: MediaStore = {
       reserve: (request) => runtime.media.reserve(request),
       release: (jobId) => runtime.media.release(jobId),
+      exchangeVolume: (exchange) => runtime.media.exchangeVolume(exchange),
       listReservations: async (unit) => {
         const now = await runtime.media.listReservations(unit);
         if (!stale) return now;
