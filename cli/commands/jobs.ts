@@ -185,6 +185,8 @@ export function registerJobs(program: Command): void {
           ['storage unit', job.storageUnit],
           ['selections', job.selections.join(', ')],
           ['backup id', shownBackupId(job) === '-' ? `none (${job.backupId} was claimed; the job ended with status ${job.statusCode}, so no image has it)` : job.backupId],
+          // A tape job: every volume it was given, in order (spanning adds one at each end of media).
+          ['volumes', job.volumes?.join(', ')],
         );
         lines.push(
           ['files / bytes', `${job.progress.files} / ${formatBytes(job.progress.bytes)}`],

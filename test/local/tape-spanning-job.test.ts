@@ -17,6 +17,7 @@ import { realTapeDevices } from '#agent/tape/mount.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';
 import { DISK_CHANGER, diskChangerLibrary, diskChangerSkipReason, type DiskChangerLibrary } from '../edge-agent/tape/disk-changer-library.ts';
 import { gnuTarList, readVolumeBytes } from '../edge-agent/tape/tape-shelf.ts';
+import { runCairn } from '../cli/cli-process.ts';
 
 const skip = diskChangerSkipReason();
 const BLOCK = 64 * 1024;
@@ -119,6 +120,13 @@ describe.skipIf(Boolean(skip))(`a tape backup job that spans volumes${skip ? ` (
     expect(await library.changer.loaded(0)).toMatchObject({ full: true, sourceSlot: 3 });
 
     await restoreAndCompare(image, source, join(work, 'restore'));
+
+    // What the operator sees: the job's volumes, and each fragment's volume in the image.
+    const home = join(work, 'home');
+    expect((await runCairn(home, ['jobs', 'show', String(run.jobId)])).stdout).toMatch(/^volumes\s+CRN001L6, CRN002L6, CRN003L6$/m);
+    const [shown] = JSON.parse((await runCairn(home, ['images', '--json'])).stdout) as Array<{ volumes: string[]; fragments: Array<{ location: { mediaId: string } }> }>;
+    expect(shown!.volumes).toEqual(used);
+    expect(shown!.fragments.map((f) => f.location.mediaId)).toEqual(fragments.map(onVolume));
   });
 
   it('fails with 96 when no next volume comes before the window closes: the job says what it waits for meanwhile, the full volume is FULL, the drive is unloaded and released, nothing is catalogued', async () => {
