@@ -125,6 +125,8 @@ async function waitForVolume(
   const deadline = windowEnd && windowEnd < timeout ? windowEnd : timeout;
   if (now >= deadline) {
     const what = deadline === windowEnd ? `its window closed at ${job.windowEnd}` : `the media mount timeout (${settings.mediaMountTimeoutSeconds} s) passed`;
+    // The job no longer waits: its error says what it waited for.
+    await updateJobOfKind(deps.jobs, job.jobId, 'backup', (j) => ({ ...j, waitingReason: undefined, updatedAt: now.toISOString() }), { expectedStates: ['ACTIVE'] });
     throw new CairnError(StatusCode.UNABLE_TO_ALLOCATE_MEDIA, `job ${job.jobId}: volume ${full.mediaId} is full and ${what} with no next volume: ${why}`);
   }
   const reason = `waiting for volume: ${why} (volume ${full.mediaId} is full)`;

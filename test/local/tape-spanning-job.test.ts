@@ -145,7 +145,9 @@ describe.skipIf(Boolean(skip))(`a tape backup job that spans volumes${skip ? ` (
     expect(run.statusCode).toBe(96);
     expect(run.error).toMatch(/volume CRN001L6 is full and its window closed at .* with no next volume: pool daily has no writable volume/);
     expect(await runtime.emm.getMedia('CRN001L6')).toMatchObject({ state: 'FULL', images: [] });
-    expect(asKind(await runtime.jobs.get(run.jobId!), 'backup')?.volumes).toEqual(['CRN001L6']);
+    const ended = asKind(await runtime.jobs.get(run.jobId!), 'backup');
+    expect(ended).toMatchObject({ state: 'DONE', volumes: ['CRN001L6'] });
+    expect(ended?.waitingReason).toBeUndefined();
     expect(await runtime.catalog.listImages()).toEqual([]);
     expect(await runtime.media.listReservations()).toEqual([]);
     expect(await library.changer.loaded(0)).toMatchObject({ full: false });
