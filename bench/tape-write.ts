@@ -28,12 +28,25 @@
  * The disk image is written without holes: tar -cf without --sparse stores
  * holes as zeros where Cairn stores a sparse member, and the comparison is
  * of writing the same bytes.
+ *
+ * What the hashing costs against tar: Cairn sha256s every byte of every
+ * file (the index's content hash) and files of 16 MiB and more twice (their
+ * block map), which tar does not. This CPU's sha256 rate (one core,
+ * measured here before and after the rounds, the better kept) gives the
+ * seconds of one core that hashing takes. The ratio a writer would reach
+ * that did tar's work at tar's speed plus that hashing is the ceiling
+ * reported: tar / (tar + hashing) with the hashing on one core, tar / (tar
+ * + hashing / cores) with it spread over every core, per round. Only
+ * hashing overlapped with the I/O tar waits for (its read-ahead and final
+ * sync) could go above it.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LARGE_FILE_BYTES } from '#agent/image/block-map.ts';
 import { generateDataset, shapeAt } from './compare-dataset.ts';
 import { quote, settle, step } from './compare-shell.ts';
 import { TAR_B512_RECORD, type CairnRun } from './tape-write-cairn.ts';
@@ -99,6 +112,31 @@ async function runSideA(args: string[]): Promise<Sample> {
   return { seconds: cairn.seconds, cpuSeconds: cairn.userSeconds + cairn.systemSeconds, processSeconds, cairn };
 }
 
+/** This CPU's sha256 throughput on one core, in bytes a second: the best of three passes over 128 MiB in 1 MiB updates (Node's crypto, as Cairn's hashing). */
+function sha256BytesPerSecond(): number {
+  const chunk = randomBytes(MiB);
+  let best = Infinity;
+  for (let pass = 0; pass < 3; pass++) {
+    const started = process.hrtime.bigint();
+    const hash = createHash('sha256');
+    for (let i = 0; i < 128; i++) hash.update(chunk);
+    hash.digest();
+    best = Math.min(best, Number(process.hrtime.bigint() - started) / 1e9);
+  }
+  return (128 * MiB) / best;
+}
+
+/** The bytes a full backup of `dir` sha256s: every regular file's content once, and files of LARGE_FILE_BYTES or more once more for their block map. */
+function bytesHashed(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const size = statSync(path.join(entry.parentPath, entry.name)).size;
+    total += size >= LARGE_FILE_BYTES ? 2 * size : size;
+  }
+  return total;
+}
+
 function dropCaches(): void {
   settle();
   spawnSync('bash', ['-c', 'echo 3 > /proc/sys/vm/drop_caches'], { stdio: 'ignore' });
@@ -160,6 +198,8 @@ async function main(): Promise<void> {
     settle();
     // Read once, so that without --drop-caches both sides read the dataset from the page cache alike.
     step(`tar -cf - -C ${quote(paths.data)} . | cat > /dev/null`, { ioFile: paths.ioFile });
+    const hashed = bytesHashed(paths.data);
+    const rateBefore = sha256BytesPerSecond();
     const sides: Side[] = ['cairn', 'tar', 'disk', 'sink'];
     const samples: Record<Side, Sample[]> = { cairn: [], tar: [], disk: [], sink: [] };
     const loadAtStart = os.loadavg()[0]!;
@@ -175,7 +215,12 @@ async function main(): Promise<void> {
       if (round > 0) log(`round ${round}/${options.runs}: Cairn ${samples.cairn.at(-1)!.seconds.toFixed(2)} s, tar ${samples.tar.at(-1)!.seconds.toFixed(2)} s, Cairn to a disk unit ${samples.disk.at(-1)!.seconds.toFixed(2)} s, tape layer alone ${samples.sink.at(-1)!.seconds.toFixed(2)} s`);
       else log('warm-up round done');
     }
+    const sha256Rate = Math.max(rateBefore, sha256BytesPerSecond());
+    const hashSeconds = hashed / sha256Rate;
+    const cpus = os.cpus().length;
     const ratios = samples.cairn.map((cairn, i) => samples.tar[i]!.seconds / cairn.seconds);
+    const ceilingOneCore = samples.tar.map((tar) => tar.seconds / (tar.seconds + hashSeconds));
+    const ceilingAllCores = samples.tar.map((tar) => tar.seconds / (tar.seconds + hashSeconds / cpus));
     const processRatios = samples.cairn.map((cairn, i) => samples.tar[i]!.seconds / cairn.processSeconds!);
     const figure = (side: Side) => {
       const list = samples[side];
@@ -193,7 +238,7 @@ async function main(): Promise<void> {
       runs: options.runs,
       cache: canDrop ? 'dropped before every run (echo 3 > /proc/sys/vm/drop_caches)' : 'warm: the dataset read once before measuring, the page cache kept',
       durability: 'Cairn: FileTape fdatasyncs at each filemark, the disk store fsyncs the index and manifest; tar: `tar -b 512 -cf VOL -C DATA . && sync VOL` (an fsync of the archive)',
-      cpus: os.cpus().length,
+      cpus,
       loadAverage: { atStart: round(loadAtStart), atEnd: round(os.loadavg()[0]!) },
       cairnTape: figure('cairn'),
       tar: figure('tar'),
@@ -205,6 +250,18 @@ async function main(): Promise<void> {
       ratioWholeProcess: spread(processRatios),
       goal: GOAL,
       goalMet: spread(ratios).median >= GOAL,
+      /** What hashing alone costs, and the best ratio it leaves (see the top of this file). */
+      hashing: {
+        sha256MBPerSecondOneCore: round(sha256Rate / MB),
+        bytesHashed: hashed,
+        oneCoreSeconds: round(hashSeconds),
+        /** Hashing's seconds over tar's whole run, per round. */
+        overTar: spread(samples.tar.map((tar) => hashSeconds / tar.seconds)),
+        ceilingOneCore: spread(ceilingOneCore),
+        ceilingAllCores: spread(ceilingAllCores),
+        /** The ratio over its ceiling with the hashing spread over every core, per round. */
+        ratioOfCeiling: spread(ratios.map((ratio, i) => ratio / ceilingAllCores[i]!)),
+      },
       lastCairnRun: { imageBytes: lastCairn.bytes, volumeBytes: lastCairn.volumeBytes, tapeFiles: lastCairn.tapeFiles, times: lastCairn.times, writerWaits: lastCairn.writerWaits, readerWaits: lastCairn.readerWaits },
       tarVolumeBytes: statSync(paths.tarVolume, { throwIfNoEntry: false })?.size,
       check: `every Cairn run: GNU tar lists all ${expectedFiles} files in the tape files, read from the volume file at their recorded offsets`,
@@ -224,6 +281,8 @@ async function main(): Promise<void> {
         row('Cairn → disk unit', report.cairnDiskUnit),
         row('tape layer alone', report.tapeLayerAlone),
         `Cairn / tar throughput     ${report.ratio.median.toFixed(2)}× (${report.ratio.min.toFixed(2)}–${report.ratio.max.toFixed(2)}); goal ≥ ${GOAL}×: ${report.goalMet ? 'met' : 'not met'} (whole Cairn process, Node start-up included: ${report.ratioWholeProcess.median.toFixed(2)}×)`,
+        `hashing                    sha256 ${report.hashing.sha256MBPerSecondOneCore.toFixed(0)} MB/s a core; Cairn hashes ${(hashed / MB).toFixed(0)} MB (every file, those of ${LARGE_FILE_BYTES / MiB} MiB or more twice): ${hashSeconds.toFixed(2)} s of one core, ${report.hashing.overTar.median.toFixed(2)}× tar's whole run`,
+        `ceiling (tar + hashing)    ${report.hashing.ceilingAllCores.median.toFixed(2)}× with the hashing spread over ${cpus} cores, ${report.hashing.ceilingOneCore.median.toFixed(2)}× on one; Cairn reaches ${report.hashing.ratioOfCeiling.median.toFixed(2)} of the first`,
         times ? `Cairn's last run, where the time went (ms): elapsed ${times.elapsedMs}, reader ${times.readMs}, writer ${times.writeMs}, hashing ${times.hashMs}, writer waiting for data ${times.writerWaitMs}, reader waiting for the writer ${times.readerWaitMs}, main thread busy ${times.mainThreadMs}` : '',
         `check: ${report.check}: ok`,
         '',

@@ -6,6 +6,8 @@ import type { MediaDatabase } from '#core/ports/media-manager.ts';
 import type { Clock } from '#core/ports/clock.ts';
 import type { JobRef } from '#core/jobs/job-service.ts';
 import type { BackupRun } from '#local/job-engine.ts';
+import type { RestoreHooks, RestoreRun } from '#local/restore-engine.ts';
+import type { RestoreRequest } from '#core/jobs/restore-job.ts';
 import type { Job } from '#core/model/job.ts';
 import type { JobUsage } from '#core/model/job-usage.ts';
 
@@ -27,6 +29,8 @@ export interface Backend {
   cloudCost?: { region: string; usage(job: Job): Promise<JobUsage> };
   /** Starts a backup job and resolves when it has ended. */
   runBackup(request: Record<string, unknown>, hooks: { onQueued?: (job: JobRef) => void }): Promise<BackupRun>;
+  /** Runs a restore job of a tape image and resolves when it has ended; absent where the restore-job state machine is not deployed (AWS, for now). */
+  runRestore?(request: RestoreRequest, hooks: RestoreHooks): Promise<RestoreRun>;
   close(): void;
 }
 

@@ -26,6 +26,7 @@ export async function openBackend(options: GlobalOptions): Promise<Backend> {
     clock: runtime.clock,
     // The job engine brings the ASL interpreter (a fifth of a second to load): only commands that run a backup pay for it.
     runBackup: async (request, hooks) => (await import('#local/job-engine.ts')).runBackupJob(runtime, request, hooks),
+    runRestore: async (request, hooks) => (await import('#local/restore-engine.ts')).runRestoreJob(runtime, request, hooks),
     close: () => runtime.close(),
   };
 }

@@ -15,6 +15,7 @@ export const StatusCode = {
   NONE_OF_THE_FILES_EXIST: 71,
   MEDIA_WRITE_ERROR: 84,
   MEDIA_READ_ERROR: 85,
+  MEDIA_POSITION_ERROR: 86,
   WRONG_TAPE_IN_DRIVE: 93,
   UNABLE_TO_ALLOCATE_MEDIA: 96,
   TERMINATED_BY_ADMINISTRATOR: 150,
@@ -46,6 +47,7 @@ export const statusText: Record<StatusCodeValue, string> = {
   71: 'none of the files in the file list exist',
   84: 'media write error',
   85: 'media read error',
+  86: 'media position error',
   93: 'media manager found wrong tape in drive (its label is not the volume mounted for the job)',
   96: 'unable to allocate new media for backup, storage unit has none available',
   150: 'termination requested by administrator',
@@ -68,8 +70,10 @@ export const statusText: Record<StatusCodeValue, string> = {
  * A conflict (2005) is not: the record says the step is no longer wanted
  * (the job ended, another job holds the id), and trying again cannot change
  * that. Contention (2006) is: nothing was decided, the writes only collided.
+ * A tape write (84) or position (86) error is: the broker gives the retry
+ * another volume (core/broker/tape-choice.ts, suspect volumes).
  */
-export const retryableStatusCodes: ReadonlySet<number> = new Set([13, 41, 50, 84, 96, 219, 2000, 2002, 2006]);
+export const retryableStatusCodes: ReadonlySet<number> = new Set([13, 41, 50, 84, 86, 96, 219, 2000, 2002, 2006]);
 
 export function isRetryableStatus(code: number): boolean {
   return retryableStatusCodes.has(code);

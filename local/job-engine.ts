@@ -13,6 +13,7 @@ import { createBrokerHandler } from '#lambdas/broker-handler.ts';
 import { createCatalogHandler } from '#lambdas/catalog-handler.ts';
 import { runBackupOnUnit } from '#agent/tape/tape-backup.ts';
 import { realTapeDevices, runMount, runUnmount, type TapeDevices } from '#agent/tape/mount.ts';
+import { runTapeRestoreRead } from '#agent/tape/tape-restore-read.ts';
 import type { MediaDatabase } from '#core/ports/media-manager.ts';
 import { openStorageUnit } from './open-storage-unit.ts';
 import { dispatchCommand } from '#agent/transport/dispatch.ts';
@@ -115,6 +116,7 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
           await rendezvous.offer(jobId, task.waiter, { tape: task.tape });
           return backup!.next();
         },
+        restore: async (task) => runTapeRestoreRead(task, { openStore: open, reporter, signal: cancelled.signal }, devices),
         mount: (task) => runMount(task, devices, () => runtime.clock.now()),
         unmount: async (task) => {
           await stopWaiting(jobId, 'the job is unmounting its drive');

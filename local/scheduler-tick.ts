@@ -3,6 +3,9 @@ import { schedulerTick, type TickResult } from '#core/schedule/tick.ts';
 import type { BackupRun } from './job-engine.ts';
 import { backupJobStarter } from './local-execution-starter.ts';
 import type { LocalRuntime } from './runtime.ts';
+import { unloadIdleDrives, type IdleUnloadReport } from './idle-drive-unload.ts';
+import { messageOf } from '#core/errors.ts';
+import type { TapeDevices } from '#agent/tape/mount.ts';
 
 export interface LocalScheduler {
   /** One scheduler pass (core/schedule/tick.ts): starts each due job in this process, in the background. */
@@ -16,6 +19,10 @@ export interface LocalSchedulerHooks {
   onStarted?: (job: DueJob) => void;
   /** A job this scheduler started has ended. */
   onEnded?: (name: string, run: BackupRun) => void;
+  /** Drives this tick unloaded after their media unmount delay, or could not (reported only when there is something to say). */
+  onIdleUnload?: (report: IdleUnloadReport) => void;
+  /** How the in-process agent reaches robots and drives for those unloads (default: the real adapters; tests wrap them). */
+  tapeDevices?: TapeDevices;
 }
 
 /**
@@ -23,11 +30,20 @@ export interface LocalSchedulerHooks {
  * ExecutionStarter, which claims each execution name in SQLite. Two ticks
  * racing (two timers, two processes) start a due job once; the other answers
  * 'already-started'.
+ *
+ * Each tick first unloads the tape drives kept loaded past their unit's
+ * `mediaUnmountDelaySeconds` with no job (local/idle-drive-unload.ts), so
+ * the jobs it starts find the robot settled. A failed unload is reported,
+ * never fails the tick: the next tick tries again.
  */
 export function localScheduler(runtime: LocalRuntime, hooks: LocalSchedulerHooks = {}): LocalScheduler {
   const starter = backupJobStarter(runtime, hooks.onEnded);
   return {
-    tick: () => schedulerTick({ config: runtime.config, catalog: runtime.catalog, jobs: runtime.jobs, starter }, runtime.clock.now(), { onOutcome: (job, outcome) => (outcome === 'started' ? hooks.onStarted?.(job) : undefined) }),
+    tick: async () => {
+      const unloads = await unloadIdleDrives(runtime, runtime.clock.now(), hooks.tapeDevices).catch((error: unknown): IdleUnloadReport => ({ unloaded: [], problems: [`idle drives could not be looked at: ${messageOf(error)}`] }));
+      if (unloads.unloaded.length > 0 || unloads.problems.length > 0) hooks.onIdleUnload?.(unloads);
+      return schedulerTick({ config: runtime.config, catalog: runtime.catalog, jobs: runtime.jobs, starter }, runtime.clock.now(), { onOutcome: (job, outcome) => (outcome === 'started' ? hooks.onStarted?.(job) : undefined) });
+    },
     settled: () => starter.settled(),
   };
 }

@@ -19,7 +19,7 @@ import type { JobUsage } from '#core/model/job-usage.ts';
 function jobsTable(list: Job[]): string {
   return table(
     ['JOBID', 'STATE', 'STATUS', 'TRY', 'POLICY', 'SCHEDULE', 'CLIENT', 'FILES', 'BYTES', 'RATE', 'BACKUPID / WAITING', 'STARTED'],
-    list.map((j) => [j.jobId, j.state, j.statusCode, j.attempt, j.type === 'backup' ? j.policy : '-', j.type === 'backup' ? j.schedule : j.type, j.client, j.progress.files, formatBytes(j.progress.bytes), j.state === 'ACTIVE' ? `${formatBytes(j.progress.throughputBps)}/s` : '', j.state === 'QUEUED' || (j.state === 'ACTIVE' && j.waitingReason) ? j.waitingReason : shownBackupId(j), j.startedAt ?? j.queuedAt]),
+    list.map((j) => [j.jobId, j.state, j.statusCode, j.attempt, j.type === 'backup' ? j.policy : '-', j.type === 'backup' ? j.schedule : j.type, j.client, j.progress.files, formatBytes(j.progress.bytes), j.state === 'ACTIVE' ? `${formatBytes(j.progress.throughputBps)}/s` : '', j.type === 'restore' ? restoreCell(j) : j.state === 'QUEUED' || (j.state === 'ACTIVE' && j.waitingReason) ? j.waitingReason : shownBackupId(j), j.startedAt ?? j.queuedAt]),
   );
 }
 
@@ -42,6 +42,19 @@ function bottleneckLines(bottleneck: Bottleneck | undefined): [string, unknown][
   ];
 }
 
+/**
+ * A restore job's cell of the jobs table: why it waits (also while ACTIVE,
+ * between two volumes), else its image and the volumes it reads, the one
+ * being read marked with `*` while it runs.
+ */
+function restoreCell(job: RestoreJob): string {
+  if (job.state !== 'DONE' && job.waitingReason) return job.waitingReason;
+  const image = 'backupId' in job.source ? job.source.backupId : `tree at ${job.source.pointInTime}`;
+  const current = job.state === 'ACTIVE' ? job.volumes.findIndex((v) => !v.read) : -1;
+  const volumes = job.volumes.map((v, i) => (i === current ? `*${v.mediaId}` : v.mediaId)).join(',');
+  return volumes ? `${image} from ${volumes}` : image;
+}
+
 /** The lines of `jobs show` that only a restore job has. */
 function restoreLines(job: RestoreJob): [string, unknown][] {
   const source = 'backupId' in job.source ? `image ${job.source.backupId}` : `the tree at ${job.source.pointInTime}${job.source.policy ? ` (policy ${job.source.policy})` : ''}`;
@@ -51,6 +64,8 @@ function restoreLines(job: RestoreJob): [string, unknown][] {
     ['from', source],
     ['to', `${job.target.client}:${job.target.directory} (existing entries: ${job.target.existing})`],
     ['paths', job.paths.length > 0 ? job.paths.join(', ') : 'all'],
+    ...(job.volumes.length > 0 ? [['volumes', job.volumes.map((v) => `${v.mediaId} (fragments ${v.fragments.join(', ')}${v.read ? `, read: ${v.files ?? 0} entries, ${formatBytes(v.bytes ?? 0)}` : ''})`).join('\n                          ')] as [string, unknown]] : []),
+    ...(job.notRestored.length > 0 ? [['not restored', job.notRestored.join('\n                          ')] as [string, unknown]] : []),
   ];
 }
 
@@ -196,6 +211,8 @@ export function registerJobs(program: Command): void {
           ['window', job.type === 'backup' && job.windowStart ? `${job.windowStart} – ${job.windowEnd ?? '?'}` : undefined],
           ['earlier attempts', (job.attempts ?? []).map((a) => `#${a.attempt}: status ${a.statusCode} at ${a.endedAt}${a.error ? ` (${a.error})` : ''}`).join('\n                          ')],
           ['error', job.error],
+          // What the media manager and the broker did for the job (tape errors counted, a volume frozen, a drive DOWN).
+          ['details', (job.details ?? []).map((d) => `${d.at}  ${d.message}`).join('\n                          ')],
           ['unreadable', job.type === 'backup' ? job.unreadable.join('\n                          ') : undefined],
           ...costLines(priced),
         );

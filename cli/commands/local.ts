@@ -26,6 +26,10 @@ export function registerLocal(program: Command): void {
       const scheduler = localScheduler(runtime, {
         onStarted: (due) => note(`cairn: starting ${due.policy}/${due.schedule} for ${due.client}: ${due.reason}`),
         onEnded: (_name, run) => note(`cairn: job ${run.jobId ?? '-'} ended with status ${run.statusCode} (${describeStatus(run.statusCode)})`),
+        onIdleUnload: (report) => {
+          for (const d of report.unloaded) note(`cairn: unloaded volume ${d.mediaId} from drive ${d.drive}: idle ${Math.round(d.idleSeconds)} s, past its unmount delay of ${d.delaySeconds} s`);
+          for (const problem of report.problems) note(`cairn: ${problem}`);
+        },
       });
       const tick = async (): Promise<void> => {
         reportJanitor(await runJanitor(runtime));

@@ -12,6 +12,8 @@ import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, note, printJson } from '../output.ts';
 import { parseIsoTime } from '../time-option.ts';
 import { UsageError } from '../usage-errors.ts';
+import { exitCodeFor } from '../exit-code.ts';
+import { onTape, restoreTapeImage } from '../tape-restore.ts';
 
 interface RestoreCommandOptions {
   backupId?: string;
@@ -28,7 +30,9 @@ interface RestoreCommandOptions {
 
 /**
  * `cairn restore` (bprestore): a whole image or selected paths into a target
- * directory. A non-empty target is refused unless --overwrite or
+ * directory. An image on disk or S3 is restored in this process; an image
+ * on tape by a restore job (visible in `cairn jobs`, cancelled by `cairn
+ * jobs cancel`) that reserves a drive and mounts each volume in turn. A non-empty target is refused unless --overwrite or
  * --rename-existing says what to do with what is there. Exit 0 success,
  * 1 partial success (refused members, best-effort failures), 2 failure
  * (a corrupt image ends with status 2001 unless --continue-on-error).
@@ -64,6 +68,12 @@ export function registerRestore(program: Command): void {
           return { image, store: await openStorageUnit(unit) };
         };
         const targetDir = resolve(options.to);
+        if (options.backupId && (await onTape(backend, options.backupId))) {
+          // A tape image is restored by a restore job (restore-job.asl.json): a drive, each volume mounted in turn.
+          const statusCode = await restoreTapeImage(backend, { backupId: options.backupId, targetDir, paths: options.path, existing, continueOnError: options.continueOnError }, json);
+          process.exitCode = exitCodeFor(statusCode);
+          return;
+        }
         const at = options.at ?? backend.clock.now();
         const { image, store } = await openImage(options.backupId ?? (await imageAt(backend.catalog, { client: options.client!, policy: options.policy, at })).backupId);
         if (!json) note(`restoring ${image.backupId} (${image.level}, ${image.fileCount} entries, ${formatBytes(image.bytes)}) to ${targetDir}`);

@@ -104,6 +104,7 @@ export function registerStorageUnits(program: Command): void {
     .option('--prefix <prefix>', 'key prefix (s3)')
     .option('--max-jobs <n>', 'concurrent jobs', positiveNumber)
     .option('--fragment-mib <n>', 'fragment size in MiB', positiveNumber)
+    .option('--piece-mib <n>', 'files above this many MiB are stored as pieces, so a fragment may end inside a file (default 64; on tape, below the space past early warning)', positiveNumber)
     .option('--compression <codec>', 'none (default) or zstd: fragments stored as seekable zstd')
     .option('--compression-level <n>', 'zstd level, 1 (default) to 19', positiveNumber)
     .option('--part-mib <n>', 'first multipart part size in MiB, 5 to 5120 (s3; default 64; parts grow past 99.6 GiB)', positiveNumber)
@@ -114,7 +115,7 @@ export function registerStorageUnits(program: Command): void {
     .option('--index-unit <name>', 'disk or s3 unit that keeps the file indexes and manifests of its images (tape; default: the defaultStorageUnit setting)')
     .option('--unmount-delay <seconds>', 'seconds a drive stays loaded for the next job of the same pool (tape; default 180)', wholeNumber)
     .option('--json', 'print JSON')
-    .action(async (o: { name: string; kind: string; path?: string; bucket?: string; prefix?: string; robot?: string; pool?: string; drives?: number; indexUnit?: string; unmountDelay?: number; maxJobs?: number; fragmentMib?: number; compression?: string; compressionLevel?: number; partMib?: number; uploadConcurrency?: number; json?: boolean }, command: Command) => {
+    .action(async (o: { name: string; kind: string; path?: string; bucket?: string; prefix?: string; robot?: string; pool?: string; drives?: number; indexUnit?: string; unmountDelay?: number; maxJobs?: number; fragmentMib?: number; pieceMib?: number; compression?: string; compressionLevel?: number; partMib?: number; uploadConcurrency?: number; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       if (o.kind === 'tape' && o.maxJobs !== undefined) throw new UsageError('a tape unit runs one job per drive: give --drives, not --max-jobs', command);
       await withBackend(globals, async (backend) => {
@@ -131,6 +132,7 @@ export function registerStorageUnits(program: Command): void {
             ...(o.uploadConcurrency === undefined ? {} : { uploadConcurrency: o.uploadConcurrency }),
             maxConcurrentJobs: o.kind === 'tape' ? drives : o.maxJobs,
             fragmentSizeBytes: o.fragmentMib === undefined ? undefined : o.fragmentMib * 1024 * 1024,
+            ...(o.pieceMib === undefined ? {} : { pieceBytes: o.pieceMib * 1024 * 1024 }),
             // The schema says what is wrong with a codec or level (a level without zstd included).
             compression: o.compression === undefined && o.compressionLevel === undefined ? undefined : { codec: o.compression ?? 'none', ...(o.compressionLevel === undefined ? {} : { level: o.compressionLevel }) },
           },

@@ -214,10 +214,10 @@ async function claimAndStart(deps: BrokerDeps, job: BackupJob, storageUnit: stri
  * `outcome` (what the workflow ends the job with).
  */
 export async function releaseResources(
-  deps: Pick<BrokerDeps, 'media'> & Partial<Pick<BrokerDeps, 'emm' | 'config'>>,
+  deps: Pick<BrokerDeps, 'media'> & Partial<Pick<BrokerDeps, 'emm' | 'config' | 'jobs'>>,
   jobId: number,
   tape: { now?: Date; outcome?: JobOutcome } = {},
 ): Promise<{ released: boolean }> {
-  if (deps.emm && deps.config && tape.now) await recordTapeRelease({ media: deps.media, emm: deps.emm, config: deps.config }, jobId, tape.now, tape.outcome);
+  if (deps.emm && deps.config && tape.now) await recordTapeRelease({ media: deps.media, emm: deps.emm, config: deps.config, ...(deps.jobs ? { jobs: deps.jobs } : {}) }, jobId, tape.now, tape.outcome);
   return { released: await deps.media.release(jobId) };
 }

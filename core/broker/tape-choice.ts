@@ -5,7 +5,8 @@ import type { StorageUnit } from '../model/storage-unit.ts';
 import { SCRATCH_POOL, type Drive, type Media, type Robot } from '../model/tape-media.ts';
 import type { TapeDriveAccess, TapeRobotAccess, TapeTarget, TapeVolumeAccess } from '../model/tape-task.ts';
 import type { MediaDatabase } from '../ports/media-manager.ts';
-import { chooseTapeResources, inUseBy } from '../media/volume-choice.ts';
+import { inUseBy } from '../media/volume-choice.ts';
+import { chooseAvoidingSuspects } from '../media/suspect-volumes.ts';
 import { CairnError } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 
@@ -48,7 +49,8 @@ export async function planTapeResources(emm: MediaDatabase, reservations: readon
   const media = [...(await emm.listMedia({ pool: unit.pool, robot: robot.name })), ...(unit.pool === SCRATCH_POOL ? [] : await emm.listMedia({ pool: SCRATCH_POOL, robot: robot.name }))].filter(
     (m) => m.slot !== undefined && m.slot >= 1,
   );
-  const choice = chooseTapeResources({ robot: robot.name, pool: unit.pool, retentionDays: job.retentionDays }, media, drives, inUseBy(reservations, job.jobId));
+  // A retry after a tape error is given another volume than the one that failed the job (suspect-volumes.ts).
+  const choice = chooseAvoidingSuspects(job.jobId, { robot: robot.name, pool: unit.pool, retentionDays: job.retentionDays }, media, drives, inUseBy(reservations, job.jobId));
   if (!choice.chosen) return choice;
   return { chosen: true, plan: { robot, drives, drive: choice.drive, media: choice.media, fromScratch: choice.fromScratch, reason: choice.reason } };
 }

@@ -4,6 +4,8 @@ import type { MediaStore } from '../ports/media-store.ts';
 import { statusFromFailure, type JobOutcome } from '../jobs/job-service.ts';
 import { StatusCode } from '../status-codes.ts';
 import { isWritableState } from '../model/tape-media.ts';
+import type { JobStore } from '../ports/job-store.ts';
+import { recordTapeFaults } from './tape-fault-release.ts';
 
 /**
  * What Release records in the media manager for a tape job, before its
@@ -25,15 +27,21 @@ import { isWritableState } from '../model/tape-media.ts';
  *   reached end of media", so the volume is at its end whatever the catalog
  *   holds. FROZEN / SUSPENDED volumes keep their state.
  *
+ * - the tape errors the failure names (the agent's `[tape-fault ...]` tags):
+ *   counted on the volume and the drive, the error policy applied, the
+ *   job's detailed status told (tape-fault-release.ts).
+ *
  * Fragments of a failed job are not counted: nothing points at them, and
  * the append point (moved only by a catalogued image, tape-writes.ts) is
  * still before them, so the next job writes over them.
  */
-export async function recordTapeRelease(deps: { media: MediaStore; emm: MediaDatabase; config: ConfigStore }, jobId: number, now: Date, outcome: JobOutcome | undefined): Promise<void> {
+export async function recordTapeRelease(deps: { media: MediaStore; emm: MediaDatabase; config: ConfigStore; jobs?: JobStore }, jobId: number, now: Date, outcome: JobOutcome | undefined): Promise<void> {
   const held = (await deps.media.listReservations()).filter((r) => r.jobId === jobId);
   const drive = held.find((r) => r.kind === 'drive');
   const volume = held.find((r) => r.kind === 'volume');
   if (!drive || !volume) return;
+  // Tape errors first (tape-fault-release.ts): the volume may be frozen and the drive taken DOWN before they are freed.
+  await recordTapeFaults(deps, jobId, now, outcome, { drive: drive.drive, mediaId: volume.mediaId });
   const unit = await deps.config.getStorageUnit(drive.storageUnit);
   const statusCode = outcome === undefined ? undefined : outcome.failure ? statusFromFailure(outcome.failure) : outcome.statusCode;
   const succeeded = statusCode !== undefined && statusCode <= 1;

@@ -37,6 +37,15 @@ export interface JanitorDeps {
    * gone. Such a job is ended, and what it staged is removed at once.
    */
   isOrphaned(job: Job): boolean;
+  /**
+   * Unloads the tape drive an orphaned job holds (the Unmount its dead
+   * process never ran) and records the drive empty in the media manager,
+   * before its reservations are released; a job holding no drive is left
+   * alone. Absent where there is no tape. A failure is reported and the
+   * reservations are released anyway: the next Mount asks the changer what
+   * the drive holds and unloads it first.
+   */
+  unloadTape?(jobId: number, now: Date): Promise<void>;
 }
 
 /**
@@ -69,8 +78,9 @@ export interface JanitorReport {
  *    catalogued its image (the process died between the Catalog and EndJob
  *    steps) and the image checks out, the job succeeded: it ends with the
  *    image's status. Otherwise it ends 2002, and an image it catalogued is
- *    withdrawn. Its reservation is released either way, and so is one a
- *    DONE job still holds (its Release step failed for good).
+ *    withdrawn. A tape drive it holds is unloaded (`unloadTape`). Its
+ *    reservation is released either way, and so is one a DONE job still
+ *    holds (its Release step failed for good).
  * 2. A claim whose job no longer uses it (the job ended, moved on to another
  *    attempt, or is gone) has its data removed from the storage unit, then
  *    the claim itself: at once when the job's runner is gone, otherwise
@@ -97,6 +107,7 @@ async function endOrphanedJobs(deps: JanitorDeps, now: Date, report: JanitorRepo
       if (!deps.isOrphaned(job)) continue;
       try {
         const outcome = await outcomeOfOrphan(deps, job, now, report);
+        await deps.unloadTape?.(job.jobId, now).catch((error: unknown) => report.problems.push(`job ${job.jobId}: its tape drive could not be unloaded: ${messageOf(error)}`));
         await deps.media.release(job.jobId);
         const ended = await finishJob(deps.jobs, job.jobId, outcome.statusCode === undefined ? { failure: { Error: `Status${StatusCode.JOB_ORPHANED}`, Cause: outcome.reason } } : { statusCode: outcome.statusCode }, now);
         report.endedJobs.push({ jobId: job.jobId, statusCode: ended.statusCode, reason: outcome.reason });

@@ -128,7 +128,7 @@ export function statusFromFailure(failure: { Error?: string; Cause?: string }): 
 }
 
 /** Human text for a failure's cause: Lambda errors arrive as a JSON string. */
-function failureMessage(failure: { Error?: string; Cause?: string }): string {
+export function failureMessage(failure: { Error?: string; Cause?: string }): string {
   const cause = failure.Cause ?? '';
   try {
     const parsed = JSON.parse(cause) as { errorMessage?: string };

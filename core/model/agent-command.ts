@@ -4,7 +4,7 @@ import { Image } from './image.ts';
 import { RestoreSource, RestoreTarget } from './job.ts';
 import { Name } from './names.ts';
 import { StorageUnit } from './storage-unit.ts';
-import { ContinueBackupTask, MountTask, UnmountTask } from './tape-task.ts';
+import { ContinueBackupTask, MountTask, TapeReadTarget, UnmountTask } from './tape-task.ts';
 import { CairnError, messageOf } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { parseOrThrow } from '../validation.ts';
@@ -35,9 +35,31 @@ export const RestoreTask = z
     paths: z.array(z.string()).default([]),
     continueOnError: z.boolean().default(false),
     images: z.array(z.object({ image: Image, storageUnit: StorageUnit }).strict()).min(1),
+    /**
+     * A tape restore job's Read step: read this volume's share of the one
+     * image (its fragments holding the selected paths) from the drive the
+     * Mount step loaded. The agent runs only restores that name a volume;
+     * restores from disk and S3 run in the CLI's process.
+     */
+    tape: TapeReadTarget.optional(),
   })
   .strict();
 export type RestoreTask = z.output<typeof RestoreTask>;
+
+/** What a restore (or one volume's Read of it) did: as `cairn restore` reports it. */
+export const RestoreTaskResult = z
+  .object({
+    files: z.number().int().min(0),
+    bytes: z.number().int().min(0),
+    verified: z.number().int().min(0),
+    refused: z.array(z.string()),
+    renamed: z.array(z.string()),
+    failures: z.array(z.string()),
+    /** 0, or 1 (partial success) when members were refused or failed. */
+    statusCode: z.number().int().min(0).max(1),
+  })
+  .strict();
+export type RestoreTaskResult = z.output<typeof RestoreTaskResult>;
 export const RestoreCommand = z.object({ kind: z.literal('restore'), task: RestoreTask }).strict();
 export type RestoreCommand = z.output<typeof RestoreCommand>;
 
@@ -70,7 +92,7 @@ export const AGENT_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount', 'co
 export type AgentCommandKind = (typeof AGENT_COMMAND_KINDS)[number];
 
 /** The kinds this agent runs; any other kind is refused by `parseAgentCommand`. */
-export const RUNNABLE_COMMAND_KINDS = ['backup', 'mount', 'unmount', 'continue-backup'] as const satisfies readonly AgentCommand['kind'][];
+export const RUNNABLE_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount', 'continue-backup'] as const satisfies readonly AgentCommand['kind'][];
 export type RunnableCommand = Extract<AgentCommand, { kind: (typeof RUNNABLE_COMMAND_KINDS)[number] }>;
 
 const isKnownKind = (kind: string): kind is AgentCommandKind => (AGENT_COMMAND_KINDS as readonly string[]).includes(kind);

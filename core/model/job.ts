@@ -45,6 +45,17 @@ export type JobAttempt = z.output<typeof JobAttempt>;
 
 const JobId = z.number().int().positive();
 
+/**
+ * One line of a job's detailed status (NetBackup's Activity Monitor "Detailed
+ * Status"): what the media manager or the broker did for the job and why,
+ * e.g. "volume CRN001L6 had 1 errors ... within 12 hours: frozen".
+ */
+export const JobDetail = z.object({ at: IsoTime, message: z.string().max(2048) }).strict();
+export type JobDetail = z.output<typeof JobDetail>;
+
+/** How many detail lines a job keeps (the newest). */
+export const JOB_DETAILS_LIMIT = 100;
+
 /** What every job has, whatever its kind (besides `jobId` and `type`, which lead each record): lifecycle, owner, progress, times. */
 const jobBase = {
   state: JobState,
@@ -59,6 +70,8 @@ const jobBase = {
   attempts: z.array(JobAttempt).default([]),
   progress: JobProgress.default({ files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 }),
   error: z.string().optional(),
+  /** Detailed status, oldest first, across attempts; absent on jobs with none. */
+  details: z.array(JobDetail).optional(),
   /** The runtime instance running the job (standalone: `local:<host>:<pid>`), for orphan detection. */
   owner: z.string().optional(),
   queuedAt: IsoTime,
@@ -120,8 +133,27 @@ export const RestoreSource = z.union([
 export type RestoreSource = z.output<typeof RestoreSource>;
 
 /**
- * Restore a client's tree into a target. Defined so the union is real;
- * nothing queues a restore job yet (`cairn restore` runs in-process).
+ * One volume a tape restore reads, in the order the restore job mounts them
+ * (the order of the image's fragments): the catalog's fragments on it, and
+ * whether its Read step has finished.
+ */
+export const RestoreVolume = z
+  .object({
+    mediaId: z.string().min(1),
+    fragments: z.array(z.number().int().positive()).min(1),
+    read: z.boolean().default(false),
+    /** What its Read restored, once read. */
+    files: z.number().int().min(0).optional(),
+    bytes: z.number().int().min(0).optional(),
+  })
+  .strict();
+export type RestoreVolume = z.output<typeof RestoreVolume>;
+
+/**
+ * Restore a client's tree into a target. A restore of an image on tape is
+ * queued by `cairn restore` and runs through restore-job.asl.json (one
+ * Reserve, Mount, Read, Unmount, Release per volume); restores from disk and
+ * S3 units run in the CLI's process and record no job.
  * Its image is `source`, never `backupId`: on a backup job `backupId` is
  * the image the job writes, which the janitor and retries act on.
  */
@@ -137,6 +169,12 @@ export const RestoreJob = z
     /** Paths as backed up; empty restores everything. */
     paths: z.array(z.string()).default([]),
     continueOnError: z.boolean().default(false),
+    /** The storage unit of the copy read (a tape restore's: its robot's drives are the ones reserved). */
+    storageUnit: Name.optional(),
+    /** A tape restore's volumes, in mount order (set by its Plan step). */
+    volumes: z.array(RestoreVolume).default([]),
+    /** Members refused or not restored (status 1); the first few, for the operator. */
+    notRestored: z.array(z.string()).default([]),
   })
   .strict();
 export type RestoreJob = z.output<typeof RestoreJob>;

@@ -25,7 +25,19 @@ const common = {
   fragmentSizeBytes: z.number().int().min(1024 * 1024).default(1024 * 1024 * 1024),
   /** How fragments written to the unit are stored; absent: as plain tar archives. See Compression. */
   compression: Compression.optional(),
+  /**
+   * A regular file whose member data is above this many bytes is stored as
+   * pieces of at most this size, each a complete tar member, so a fragment
+   * may close between two pieces (at end of media, at fragmentSizeBytes) and
+   * a file bigger than a tape volume is writable (docs/image-format.md,
+   * Pieces). Absent: DEFAULT_PIECE_BYTES. On tape it must stay below the
+   * space a volume has past its early-warning mark.
+   */
+  pieceBytes: z.number().int().min(1024 * 1024).optional(),
 };
+
+/** A unit's `pieceBytes` when its settings leave it out: 64 MiB. */
+export const DEFAULT_PIECE_BYTES = 64 * 1024 * 1024;
 
 /** S3's bounds for a multipart part (every part but the last): 5 MiB to 5 GiB. */
 export const S3_MIN_PART_BYTES = 5 * 1024 * 1024;

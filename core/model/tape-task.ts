@@ -127,3 +127,22 @@ export type VolumeFullOutcome = z.output<typeof VolumeFullOutcome>;
 /** The next volume for a waiting backup (`continue-backup`): the same drive, the volume Mount just put in it. */
 export const ContinueBackupTask = z.object({ jobId: z.number().int().positive(), waiter: z.string().min(1).max(200), tape: TapeTarget }).strict();
 export type ContinueBackupTask = z.output<typeof ContinueBackupTask>;
+
+/**
+ * What one Read step of a tape restore job reads (RestoreTask.tape): the
+ * volume the Mount step put in the reserved drive, and the catalog's
+ * fragments on it. `volume` of `volumes` says where this volume comes in
+ * the restore: the first one checks the target directory is usable as the
+ * operator asked; the last one of several sets the modes and times of the
+ * directories that earlier volumes restored (later volumes wrote into them).
+ */
+export const TapeReadTarget = z
+  .object({
+    drive: TapeDriveAccess,
+    mediaId: MediaId,
+    volume: z.number().int().min(1),
+    volumes: z.number().int().min(1),
+    fragments: z.array(z.number().int().positive()).min(1),
+  })
+  .strict();
+export type TapeReadTarget = z.output<typeof TapeReadTarget>;

@@ -94,6 +94,10 @@ export const BackupTaskResult = z
 export type BackupTaskResult = z.output<typeof BackupTaskResult>;
 
 /** One line of an image's file index (index.ndjson.gz), in walk order. */
+/** Where one fragment's run of a pieced file's pieces starts (IndexEntry.pieces). */
+export const FilePieces = z.object({ fragment: z.number().int().min(1), offset: z.number().int().min(0), fileOffset: z.number().int().min(0) }).strict();
+export type FilePieces = z.output<typeof FilePieces>;
+
 export const IndexEntry = z
   .object({
     path: z.string(),
@@ -127,6 +131,15 @@ export const IndexEntry = z
      * content in this earlier image. `sha256` and `size` are of the whole file.
      */
     unchangedBlocksIn: z.string().optional(),
+    /**
+     * A file stored as pieces (docs/image-format.md, Pieces): one entry per
+     * fragment holding pieces of it, in order: where the first piece in
+     * that fragment starts (`offset`, its first header) and which byte of
+     * the file it starts with (`fileOffset`). The first entry is the line's
+     * `fragment` and `offset` with `fileOffset` 0. Pieces in one fragment
+     * are back to back.
+     */
+    pieces: z.array(FilePieces).min(1).optional(),
   })
   .strict();
 export type IndexEntry = z.output<typeof IndexEntry>;

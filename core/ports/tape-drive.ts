@@ -100,14 +100,15 @@ const FAULT_STATUS: Record<TapeFault, StatusCodeValue> = {
   'write-protected': StatusCode.MEDIA_WRITE_ERROR,
   'read-error': StatusCode.MEDIA_READ_ERROR,
   'blank-check': StatusCode.MEDIA_READ_ERROR,
-  'position-error': StatusCode.MEDIA_READ_ERROR,
+  'position-error': StatusCode.MEDIA_POSITION_ERROR,
   'not-ready': StatusCode.SYSTEM_ERROR_DURING_RESTORE,
 };
 
 /**
  * A tape operation that failed, with its fault (what the media manager
  * counts) and the status a job ends with: 84 for writing, 85 for reading
- * and positioning, 174 for a drive that is not ready.
+ * (and blank tape where data was expected), 86 for positioning (NetBackup's
+ * media position error), 174 for a drive that is not ready.
  */
 export class TapeError extends CairnError {
   readonly fault: TapeFault;

@@ -147,7 +147,7 @@ async function startImage(task: BackupTask, deps: BackupDeps): Promise<ImageRun>
   }
   const meters = new DataPathMeters(pool);
   const sinks = compressedAsConfigured(task.storageUnit.compression, deps.sinks ?? objectStoreSinks(deps.store, fragmentKeys(task)));
-  const writer = new ImageWriter({ store: deps.store, sinks, backupId: task.backupId, pool, fragmentSizeBytes: task.storageUnit.fragmentSizeBytes, signal: stop.signal, base, abortGraceMs: deps.abortGraceMs, meters });
+  const writer = new ImageWriter({ store: deps.store, sinks, backupId: task.backupId, pool, fragmentSizeBytes: task.storageUnit.fragmentSizeBytes, pieceBytes: task.storageUnit.pieceBytes, signal: stop.signal, base, abortGraceMs: deps.abortGraceMs, meters });
   // Stop the uploads at once, rather than when the reader next checks the signal.
   stop.signal.addEventListener('abort', () => void writer.abort(stop.signal.reason), { once: true });
   const ticker = new ProgressTicker({

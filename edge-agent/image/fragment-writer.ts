@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { pack as createPack, type Pack } from 'tar-stream';
 import type { Fragment } from '#core/model/image.ts';
 import type { FragmentSink, FragmentSinks, WrittenFragment } from '#core/ports/fragment-sink.ts';
@@ -151,6 +152,74 @@ export class FragmentWriter {
       throw error;
     }
     return { fragment: fragment.number, offset, result };
+  }
+
+  /**
+   * Adds one file as consecutive members, the pieces (piece-member.ts): the
+   * content written through `write` is cut into `headers[0].size`,
+   * `headers[1].size`, ... bytes, each piece a member of its own, and the
+   * fragment may close between two pieces as between any two members
+   * (fragment size, end of media: the next piece goes to the next sink).
+   * Each piece's data is hashed here for the fragment checksum, which takes
+   * every regular member's data by its sha256 (a second hash of these bytes:
+   * the reader hashes the whole file, and a piece is a part of it). Returns
+   * where each piece landed, in order. Failure as for `add`.
+   */
+  async addPieces<R extends ContentResult = ContentResult>(headers: readonly PackHeader[], content: (write: ContentWriter) => Promise<R>): Promise<{ places: MemberPlace[]; result: R }> {
+    this.#throwIfFailed();
+    const places: MemberPlace[] = [];
+    let piece: { fragment: OpenFragment; sink: Sink; done: Promise<void>; left: number; hash: ReturnType<typeof createHash> } | undefined;
+    // Like `add`, one member at a time: the next piece starts (possibly in a new fragment) once the last one's data is in.
+    const start = async (header: PackHeader): Promise<void> => {
+      if (this.#current && (this.#current.produced() >= this.#options.fragmentSizeBytes || this.#current.sink.endOfMedia)) await this.#close();
+      const fragment = this.#current ?? (await this.#open());
+      places.push({ fragment: fragment.number, offset: fragment.produced() });
+      let settle!: { resolve: () => void; reject: (error: unknown) => void };
+      const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+      done.catch(() => undefined);
+      const sink = fragment.pack.entry(header, (error) => (error ? settle.reject(error) : settle.resolve()));
+      // Errors reach us through the entry callback, as in `add`.
+      sink.on('error', () => undefined);
+      piece = { fragment, sink, done, left: header.size ?? 0, hash: createHash('sha256') };
+    };
+    const end = async (): Promise<void> => {
+      const current = piece!;
+      piece = undefined;
+      current.fragment.digest.member(current.hash.digest('hex'));
+      current.sink.end(undefined);
+      await current.done;
+    };
+    let fragmentOfError: OpenFragment | undefined;
+    try {
+      const write: ContentWriter = async (chunk) => {
+        for (let at = 0; at < chunk.byteLength; ) {
+          if (piece === undefined) {
+            const header = headers[places.length];
+            if (header === undefined) throw new Error(`the content is longer than its ${headers.length} pieces`);
+            await start(header);
+          }
+          const current = piece!;
+          fragmentOfError = current.fragment;
+          const take = Math.min(current.left, chunk.byteLength - at);
+          const part = at === 0 && take === chunk.byteLength ? chunk : chunk.subarray(at, at + take);
+          current.hash.update(part);
+          current.fragment.content.add(part);
+          await writeToSink(current.sink, part);
+          current.left -= take;
+          at += take;
+          if (current.left === 0) await end();
+        }
+      };
+      const result = await content(write);
+      if (piece !== undefined || places.length !== headers.length) throw new Error(`the content ended in piece ${places.length} of ${headers.length}`);
+      return { places, result };
+    } catch (error) {
+      const fragment = piece?.fragment ?? fragmentOfError ?? this.#current;
+      if (fragment && (fragment.pack.destroyed || fragment.pack.destroying)) await fragment.put.result.then(noop, noop);
+      this.#throwIfFailed();
+      await this.abort(error);
+      throw error;
+    }
   }
 
   /** Closes the last fragment (an image always has at least one) and returns them all. */

@@ -19,6 +19,8 @@ import { packHeader, type MemberSpec } from './tar-member.ts';
 import type { WalkEntry } from '../reader/walker.ts';
 import { BLOCK_BYTES, BlockMapWriter, LARGE_FILE_BYTES, readBlockMap } from './block-map.ts';
 import { packLargeFile } from './large-file.ts';
+import { addFileMember } from './piece-member.ts';
+import { DEFAULT_PIECE_BYTES } from '#core/model/storage-unit.ts';
 
 export interface ImageCounts {
   files: number;
@@ -41,6 +43,8 @@ export interface ImageWriterOptions {
   backupId: string;
   pool: BufferPool;
   fragmentSizeBytes: number;
+  /** Files whose member data is above this are stored as pieces (piece-member.ts); default DEFAULT_PIECE_BYTES. */
+  pieceBytes?: number;
   signal?: AbortSignal;
   /** For an incremental: the base image's index by path, its backup id, and its storage unit (for its block maps). */
   base?: { backupId: string; entries: ReadonlyMap<string, IndexEntry>; store?: ObjectStore };
@@ -294,13 +298,13 @@ export class ImageWriter {
       }
     }
     const spec = this.#spec(path, 'file', file.stats);
-    let place: MemberPlace & { result: CopyResult | undefined };
+    let place: MemberPlace & { result: CopyResult; pieces?: IndexEntry['pieces'] };
     try {
-      place = await this.#fragments.add(packHeader(spec), (write) => file.copyTo(write, this.#options.signal));
+      place = await addFileMember(this.#fragments, spec, this.#pieceBytes, (write) => file.copyTo(write, this.#options.signal));
     } finally {
       await file.dispose();
     }
-    const copied = place.result!;
+    const copied = place.result;
     if (copied.problem) {
       // The member is in the image, but it is not the file as it is now.
       this.counts.changed += 1;
@@ -309,7 +313,11 @@ export class ImageWriter {
     if (linkKey !== undefined) this.#hardlinks.set(linkKey, path);
     this.counts.files += 1;
     this.dataBytes += spec.size;
-    await this.#record(spec, place, copied.sha256, file.stats);
+    await this.#record(spec, place, copied.sha256, file.stats, place.pieces ? { pieces: place.pieces } : undefined);
+  }
+
+  get #pieceBytes(): number {
+    return this.#options.pieceBytes ?? DEFAULT_PIECE_BYTES;
   }
 
   /** A large file, stored by blocks (large-file.ts): a block diff against its base version when there is one with a block map. */
@@ -319,7 +327,7 @@ export class ImageWriter {
     const base = map && before ? { backupId: before.fromBackupId ?? this.#options.base!.backupId, map } : undefined;
     let stored;
     try {
-      stored = await packLargeFile({ sourcePath, walked, spec: (stats) => this.#spec(path, 'file', stats), fragments: this.#fragments, base, signal: this.#options.signal, meters: this.#fileMeters, hasher: () => this.#reader.blockHasher(BLOCK_BYTES, this.#fileMeters.hash) });
+      stored = await packLargeFile({ sourcePath, walked, spec: (stats) => this.#spec(path, 'file', stats), fragments: this.#fragments, pieceBytes: this.#pieceBytes, base, signal: this.#options.signal, meters: this.#fileMeters, hasher: () => this.#reader.blockHasher(BLOCK_BYTES, this.#fileMeters.hash) });
     } catch (error) {
       if (!(error instanceof UnreadableFileError)) throw error;
       return this.unreadable(path, error.reason);
@@ -331,7 +339,7 @@ export class ImageWriter {
     this.counts.files += 1;
     this.dataBytes += stored.spec.size;
     const blockMap = await this.#blockMaps.add(stored.hashes);
-    await this.#record(stored.spec, stored.place, stored.sha256, stored.stats, { blockMap, ...(stored.unchangedBlocksIn ? { unchangedBlocksIn: stored.unchangedBlocksIn } : {}) });
+    await this.#record(stored.spec, stored.place, stored.sha256, stored.stats, { blockMap, ...(stored.unchangedBlocksIn ? { unchangedBlocksIn: stored.unchangedBlocksIn } : {}), ...(stored.pieces ? { pieces: stored.pieces } : {}) });
   }
 
   /** The base version's block map, read from the base image's block-map object; undefined when it has none or it does not verify. */
@@ -353,7 +361,7 @@ export class ImageWriter {
     };
   }
 
-  async #record(spec: MemberSpec, place: MemberPlace, sha256?: string, stats?: FileStats, blocks?: Pick<IndexEntry, 'blockMap' | 'unchangedBlocksIn'>): Promise<void> {
+  async #record(spec: MemberSpec, place: MemberPlace, sha256?: string, stats?: FileStats, blocks?: Pick<IndexEntry, 'blockMap' | 'unchangedBlocksIn' | 'pieces'>): Promise<void> {
     const entry: IndexEntry = {
       path: spec.path,
       type: spec.type === 'link' ? 'hardlink' : spec.type,

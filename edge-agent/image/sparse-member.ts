@@ -1,5 +1,6 @@
 import path from 'node:path/posix';
 import { memberName, packHeader, type MemberSpec, type PackHeader } from './tar-member.ts';
+import { isPieceMember, pieceOf } from './piece-member.ts';
 
 /**
  * GNU tar's PAX sparse format 1.0 (GNU tar manual, "Storing Sparse Files";
@@ -71,13 +72,18 @@ export function isSparseMember(header: ReadHeader): boolean {
   return pax['GNU.sparse.major'] !== undefined || pax['GNU.sparse.name'] !== undefined;
 }
 
-/** The member's real name: `GNU.sparse.name` for a sparse member, its name otherwise. */
+/** The member's real name: `GNU.sparse.name` for a sparse member, the file's (`GNU.volume.filename`) for a piece (piece-member.ts), its name otherwise. */
 export function realMemberName(header: ReadHeader): string {
+  if (isPieceMember(header)) return paxOf(header)['GNU.volume.filename'] ?? header.name;
   return isSparseMember(header) ? (paxOf(header)['GNU.sparse.name'] ?? header.name) : header.name;
 }
 
-/** The size of the file a member holds: `GNU.sparse.realsize` for a sparse member, its data size otherwise. */
+/** The size of the file a member holds: `GNU.sparse.realsize` for a sparse member, the whole file's for a piece (NaN when its records do not parse), its data size otherwise. */
 export function realMemberSize(header: ReadHeader): number {
+  if (isPieceMember(header)) {
+    const piece = pieceOf(header);
+    return 'problem' in piece ? Number.NaN : piece.fileSize;
+  }
   if (!isSparseMember(header)) return header.size ?? 0;
   const text = paxOf(header)['GNU.sparse.realsize'];
   return text !== undefined && /^\d+$/.test(text) ? Number(text) : Number.NaN;

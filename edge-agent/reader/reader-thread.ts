@@ -21,6 +21,13 @@ const MAX_FREE_SLOTS = 4;
 /** Read buffers at least this big go back to the thread once copied (chunk-recycling.ts); smaller ones are cheap to leave to the collector. */
 const RECYCLE_MIN_BYTES = 64 * 1024;
 
+/**
+ * Chunks of a file asked for ahead of the one being written: the thread
+ * reads and hashes the next while this one is written, and has the one
+ * after that queued, so it never waits for a round trip between chunks.
+ */
+const CHUNKS_AHEAD = 2;
+
 /** See ReaderThread.blockHasher. */
 export interface BlockHasher {
   /** Feeds a chunk that starts on a block boundary; resolves with its blocks' sha256s (32 bytes each). The chunk is copied at once. */
@@ -61,7 +68,7 @@ const ZEROS = Buffer.alloc(64 * 1024);
  * bursts) costs one round trip, not one per file.
  *
  * Memory: what is in flight is what the caller asks for (the read-ahead's
- * first chunks and one chunk prefetched for the file being copied); the
+ * first chunks and CHUNKS_AHEAD chunks prefetched for the file being copied); the
  * thread holds no data between requests.
  *
  * The thread keeps the process alive only while a reply is awaited, so a
@@ -130,23 +137,31 @@ export class ReaderThread {
     return {
       stats,
       copyTo: async (write, signal) => {
-        let current = head;
+        if (!head) throw new Error('copyTo called twice');
+        let current: ChunkReply = head;
         head = undefined;
-        if (!current) throw new Error('copyTo called twice');
-        let prefetch: Promise<ChunkReply> | undefined;
+        // Chunks asked for and not yet taken, in order (CHUNKS_AHEAD). `asked` counts the bytes they will hold at most.
+        const ahead: Array<Promise<ChunkReply>> = [];
+        let asked = current.length;
+        const size = Number(stats.size);
         try {
           for (;;) {
-            // Ask for the next chunk before writing this one: the thread reads while we write.
-            prefetch = current.done ? undefined : this.#next(id, meters);
-            prefetch?.catch(() => undefined);
+            // Ask for the next chunks before writing this one: the thread reads while we write. Never past the size
+            // (a file that shrank ends earlier: a `next` after its end gets a `bug` reply, dropped below).
+            while (!current.done && ahead.length < CHUNKS_AHEAD && asked < size) {
+              const next = this.#next(id, meters);
+              next.catch(() => undefined);
+              ahead.push(next);
+              asked += chunkBytes;
+            }
             if (current.length > 0) {
               if (current.data.byteLength >= RECYCLE_MIN_BYTES) recycleAfterCopy(current.data, this.#giveBack);
               await write(Buffer.from(current.data, 0, current.length));
             }
+            const prefetch: Promise<ChunkReply> | undefined = current.done ? undefined : ahead.shift();
             if (!prefetch) break;
             signal?.throwIfAborted();
             current = await prefetch;
-            prefetch = undefined;
           }
           open = false;
           for (let left = current.zeros ?? 0; left > 0; left -= ZEROS.length) await write(left >= ZEROS.length ? ZEROS : ZEROS.subarray(0, left));
@@ -187,8 +202,9 @@ export class ReaderThread {
     this.#post({ op: 'hashStart', id, blockBytes });
     const send = async (data: Uint8Array, blocks: boolean): Promise<ArrayBuffer> => {
       // A copy into shared memory, made now: the caller's buffer is reused or written out meanwhile.
+      // Buffer#copy (a memcpy), not TypedArray#set: from a buffer just read into on this thread `set` cost about 1.5 ms a MiB here, `copy` 0.1 (bench/README.md, What limits Cairn here).
       const slot = this.#takeSlot(data.byteLength);
-      new Uint8Array(slot, 0, data.byteLength).set(data);
+      Buffer.from(data.buffer, data.byteOffset, data.byteLength).copy(Buffer.from(slot, 0, data.byteLength));
       let reply: ReaderReply;
       try {
         reply = await this.#request(blocks ? { op: 'hashChunk', id, data: slot, length: data.byteLength } : { op: 'hashChunk', id, data: slot, length: data.byteLength, blocks: false });

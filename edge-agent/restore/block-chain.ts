@@ -8,6 +8,7 @@ import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { objectStoreFragmentSource } from '../image/object-store-fragments.ts';
 import { isSparseMember, realMemberName } from '../image/sparse-member.ts';
+import { isPieceMember, pieceOf } from '../image/piece-member.ts';
 import { pathOfMember } from '../image/tar-member.ts';
 import { corruptImageError, readTrustedManifest, trustedIndex } from './image-trust.ts';
 import { writeAt, writeSparseData, type BaseContent } from './sparse-restore.ts';
@@ -110,13 +111,48 @@ export class BlockChain {
     await target.truncate(version.line.size);
   }
 
-  /** Reads one member by its index range and writes its data into `target`: at its offsets for a sparse member, from 0 otherwise. */
-  async #writeMember(target: FileHandle, source: ChainImage, { line, end }: StoredVersion): Promise<void> {
-    const fragment = source.fragments.get(line.fragment)!;
+  /**
+   * Reads one member by its index range and writes its data into `target`:
+   * at its offsets for a sparse member, from 0 otherwise; a file stored as
+   * pieces (image/piece-member.ts) is read run by run, each piece written at
+   * its file offset and required to continue the one before.
+   */
+  async #writeMember(target: FileHandle, source: ChainImage, version: StoredVersion): Promise<void> {
+    const { line, end } = version;
+    const runs = line.pieces;
+    if (runs === undefined) return this.#readSpan(source, line, line.fragment, line.offset, end, async (entry) => {
+      const { header } = entry;
+      if (isSparseMember(header)) await writeSparseData(entry as AsyncIterable<Uint8Array>, header, target);
+      else await writeFrom(target, entry as AsyncIterable<Uint8Array>, 0);
+      return false;
+    });
+    let next = 0;
+    for (const [i, run] of runs.entries()) {
+      const until = i + 1 < runs.length ? runs[i + 1]!.fileOffset : line.size;
+      await this.#readSpan(source, line, run.fragment, run.offset, i + 1 < runs.length ? undefined : end, async (entry, where) => {
+        const piece = isPieceMember(entry.header) ? pieceOf(entry.header) : undefined;
+        if (piece === undefined || 'problem' in piece || piece.fileOffset !== next || piece.fileSize !== line.size) {
+          const found = piece === undefined ? 'no piece' : 'problem' in piece ? piece.problem : `a piece from file byte ${piece.fileOffset} of ${piece.fileSize}`;
+          throw corruptImageError(`image ${source.image.backupId}`, problem(`${where}: ${entry.header.name} is ${found}, where its piece from file byte ${next} of ${line.size} belongs`));
+        }
+        next += await writeFrom(target, entry as AsyncIterable<Uint8Array>, next);
+        return next < until;
+      });
+      if (next !== until) throw corruptImageError(`image ${source.image.backupId}`, problem(`${line.path} in image ${source.image.backupId}: its pieces in fragment ${run.fragment} stop at file byte ${next}, where the index says ${until}`));
+    }
+  }
+
+  /**
+   * Parses the span of `fragment` from `start` (where the index places a
+   * member of `line`), handing each member of the file's name to `onMember`
+   * until it returns false.
+   */
+  async #readSpan(source: ChainImage, line: IndexEntry, number: number, start: number, end: number | undefined, onMember: (entry: Entry, where: string) => Promise<boolean>): Promise<void> {
+    const fragment = source.fragments.get(number)!;
     const where = `${line.path} in ${fragmentLabel(fragment)} of image ${source.image.backupId}`;
     let body: AsyncIterable<Uint8Array>;
     try {
-      body = await source.fragmentSource.read(fragment, { start: line.offset, end: end ?? Number.MAX_SAFE_INTEGER });
+      body = await source.fragmentSource.read(fragment, { start, end: end ?? Number.MAX_SAFE_INTEGER });
     } catch (error) {
       throw new CairnError(StatusCode.MEDIA_READ_ERROR, `cannot read ${where}, which holds earlier blocks of the file: ${messageOf(error)}`, { cause: error });
     }
@@ -128,27 +164,19 @@ export class BlockChain {
       for await (const entry of extract) {
         const { header } = entry;
         if (pathOfMember(realMemberName(header)) !== line.path || (header.type !== 'file' && header.type !== 'contiguous-file')) {
-          throw corruptImageError(`image ${source.image.backupId}`, problem(`${where}: the member at byte ${line.offset} is ${header.type} ${realMemberName(header)}, not the file its index line names`));
-        }
-        if (isSparseMember(header)) await writeSparseData(entry as AsyncIterable<Uint8Array>, header, target);
-        else {
-          let position = 0;
-          for await (const chunk of entry as AsyncIterable<Uint8Array>) {
-            await writeAt(target, chunk, position);
-            position += chunk.byteLength;
-          }
+          throw corruptImageError(`image ${source.image.backupId}`, problem(`${where}: the member at byte ${start} is ${header.type} ${realMemberName(header)}, not the file its index line names`));
         }
         found = true;
-        break;
+        if (!(await onMember(entry, where))) break;
       }
     } catch (error) {
       if (error instanceof CairnError) throw error;
-      throw corruptImageError(`image ${source.image.backupId}`, problem(`${where}: the member at byte ${line.offset} is unreadable: ${messageOf(error)}`));
+      throw corruptImageError(`image ${source.image.backupId}`, problem(`${where}: the member at byte ${start} is unreadable: ${messageOf(error)}`));
     } finally {
       extract.destroy();
       await feeding;
     }
-    if (!found) throw corruptImageError(`image ${source.image.backupId}`, problem(`${where}: no member at byte ${line.offset}`));
+    if (!found) throw corruptImageError(`image ${source.image.backupId}`, problem(`${where}: no member at byte ${start}`));
   }
 
   /**
@@ -190,7 +218,8 @@ export class BlockChain {
     const versions = new Map<string, StoredVersion>();
     let previous: StoredVersion | undefined;
     for await (const line of trustedIndex(opened.store, opened.image, copy)) {
-      if (previous && line.fragment === previous.line.fragment) previous.end = line.offset;
+      // A pieced file's member ends in the fragment of its last run of pieces.
+      if (previous && line.fragment === (previous.line.pieces?.at(-1)?.fragment ?? previous.line.fragment)) previous.end = line.offset;
       previous = undefined;
       if (line.type === 'file' && line.fromBackupId === undefined && line.blockMap !== undefined && line.sha256 !== undefined) {
         previous = { line, end: undefined };
@@ -199,10 +228,24 @@ export class BlockChain {
     }
     const fragments = new Map(copy.fragments.map((f) => [f.number, f]));
     for (const { line } of versions.values()) {
+      const missing = [line, ...(line.pieces ?? [])].find((place) => !fragments.has(place.fragment));
+      if (missing !== undefined) throw corruptImageError(`image ${backupId}`, problem(`${line.path}: the index places it (or pieces of it) in fragment ${missing.fragment}, which the catalog does not list`));
       if (!fragments.has(line.fragment)) throw corruptImageError(`image ${backupId}`, problem(`${line.path}: the index places it in fragment ${line.fragment}, which the catalog does not list`));
     }
     return { image: opened.image, copy, fragmentSource: objectStoreFragmentSource(opened.store, copy.storageUnit), fragments, versions };
   }
+}
+
+type Entry = Extract extends AsyncIterable<infer S> ? S : never;
+
+/** Writes a member's data into `target` from `position` on; returns the bytes written. */
+async function writeFrom(target: FileHandle, data: AsyncIterable<Uint8Array>, position: number): Promise<number> {
+  let at = position;
+  for await (const chunk of data) {
+    await writeAt(target, chunk, at);
+    at += chunk.byteLength;
+  }
+  return at - position;
 }
 
 /** Why `candidate` cannot hold earlier blocks of a file of `by`, or undefined (the rule of a point-in-time chain). */

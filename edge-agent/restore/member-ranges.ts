@@ -44,10 +44,11 @@ export class MemberRanges {
 
   note(entry: IndexEntry, wanted: boolean): void {
     if (entry.fromBackupId !== undefined || entry.fragment === 0) return;
-    const previous = this.#previous;
+    // A pieced file (its `pieces`) ends in the fragment of its last run: what follows it is placed after that.
+    const previous = this.#previous === undefined ? undefined : lastPlace(this.#previous);
     if (previous?.fragment === entry.fragment ? !(entry.offset > previous.offset) : this.#fragmentsSeen.has(entry.fragment)) this.#unordered.add(entry.fragment);
-    this.#fragmentsSeen.add(entry.fragment);
-    if (this.#open !== undefined) this.#close(this.#open.fragment === entry.fragment ? entry.offset : TO_THE_END);
+    for (const run of entry.pieces ?? [entry]) this.#fragmentsSeen.add(run.fragment);
+    if (this.#open !== undefined) this.#close(lastPlace(this.#open).fragment === entry.fragment ? entry.offset : TO_THE_END);
     if (wanted) this.#open = entry;
     this.#previous = entry;
   }
@@ -74,10 +75,25 @@ export class MemberRanges {
     return this.#ranges.has(fragment);
   }
 
-  /** Adds the open line's span, ending at `end`, to its fragment's ranges (merged with the last one when close). */
+  /**
+   * Adds the open line's span, ending at `end`, to its fragment's ranges
+   * (merged with the last one when close). A pieced file has one span per
+   * run of pieces: to the end of the archive in every fragment but its
+   * last, to `end` there.
+   */
   #close(end: number): void {
-    const entry = this.#open!;
+    const open = this.#open!;
     this.#open = undefined;
+    const runs = open.pieces;
+    if (runs === undefined) return this.#span(open, end);
+    runs.forEach((run, i) => {
+      const last = i === runs.length - 1;
+      const size = last ? open.size - run.fileOffset : runs[i + 1]!.fileOffset - run.fileOffset;
+      this.#span({ ...open, fragment: run.fragment, offset: run.offset, size }, last ? end : TO_THE_END);
+    });
+  }
+
+  #span(entry: IndexEntry, end: number): void {
     const estimatedEnd = end === TO_THE_END ? entry.offset + memberBytes(entry) : end;
     let ranges = this.#ranges.get(entry.fragment);
     if (ranges === undefined) this.#ranges.set(entry.fragment, (ranges = []));
@@ -92,6 +108,11 @@ export class MemberRanges {
     ranges.push({ start: entry.offset, end, first: entry.path });
     this.#wanted.set(entry.fragment, (this.#wanted.get(entry.fragment) ?? 0) + (estimatedEnd - entry.offset));
   }
+}
+
+/** Where a line's last member starts: its last run of pieces, or the line's own place. */
+function lastPlace(entry: IndexEntry): { fragment: number; offset: number } {
+  return entry.pieces?.at(-1) ?? entry;
 }
 
 /** About what a member takes in the archive: its header blocks (a pax header at most) and its data padded to 512. */

@@ -152,6 +152,7 @@ export async function planImage(options: PlanOptions): Promise<ImagePlan> {
       return;
     }
     fragments.add(entry.fragment);
+    for (const run of entry.pieces ?? []) fragments.add(run.fragment);
     if (entry.type === 'hardlink' && entry.linkTarget !== undefined && !selects(entry.linkTarget)) linkTargets.add(entry.linkTarget);
   }, ranges);
 
@@ -168,7 +169,7 @@ export async function planImage(options: PlanOptions): Promise<ImagePlan> {
     // A selected hard link brings its file, which comes earlier in walk order: a second pass finds its fragment and its span.
     await eachLine(pass, (chunk) => [...linkTargets].some((target) => chunkMayHoldPath(chunk, target)), (targetLine, entry) => {
       const wanted = linkTargets.has(entry.path) && entry.fromBackupId === undefined && lineProblem(entry, catalogFragments) === undefined;
-      if (wanted) fragments.add(entry.fragment);
+      if (wanted) for (const run of entry.pieces ?? [entry]) fragments.add(run.fragment);
       if (linkTargets.has(entry.path) && !selects(entry.path)) keep(targetLine, entry);
       targetRanges.note(entry, wanted);
     }, targetRanges);
@@ -291,9 +292,32 @@ export function lineProblem(entry: IndexEntry, catalogFragments: ReadonlyMap<num
   if ((entry.type === 'symlink' || entry.type === 'hardlink') && !entry.linkTarget) return `lists it as a ${entry.type} without a target`;
   if (entry.fromBackupId !== undefined) {
     if (entry.type !== 'file' || entry.fragment !== 0) return `says its data is in image ${entry.fromBackupId} but lists it as a ${entry.type} in fragment ${entry.fragment}`;
+    if (entry.pieces !== undefined) return `says its data is in image ${entry.fromBackupId} but lists pieces of it in this image`;
     return undefined;
   }
   if (!catalogFragments.has(entry.fragment)) return `places it in fragment ${entry.fragment}, which the catalog does not list`;
+  return entry.pieces === undefined ? undefined : piecesProblem(entry, catalogFragments);
+}
+
+/**
+ * Why a line's `pieces` cannot be those of its file, or undefined: the
+ * first run is the line's own place at file byte 0, and each next run is in
+ * a later fragment the catalog lists and starts further into the file,
+ * before its end. The members themselves are checked against it as they
+ * are read (piece-tracker.ts).
+ */
+function piecesProblem(entry: IndexEntry, catalogFragments: ReadonlyMap<number, Fragment>): string | undefined {
+  const pieces = entry.pieces!;
+  if (entry.type !== 'file') return `lists pieces of a ${entry.type}`;
+  const first = pieces[0]!;
+  if (first.fragment !== entry.fragment || first.offset !== entry.offset || first.fileOffset !== 0) return `lists its first pieces at file byte ${first.fileOffset} in fragment ${first.fragment} at byte ${first.offset}, not where the line places it (fragment ${entry.fragment}, byte ${entry.offset}, file byte 0)`;
+  for (let i = 1; i < pieces.length; i++) {
+    const run = pieces[i]!;
+    const before = pieces[i - 1]!;
+    if (run.fragment <= before.fragment) return `lists pieces in fragment ${run.fragment} after pieces in fragment ${before.fragment}`;
+    if (run.fileOffset <= before.fileOffset || run.fileOffset >= entry.size) return `lists pieces from file byte ${run.fileOffset} in fragment ${run.fragment}, which does not continue the pieces before (from byte ${before.fileOffset}) within the file's ${entry.size} bytes`;
+    if (!catalogFragments.has(run.fragment)) return `places pieces of it in fragment ${run.fragment}, which the catalog does not list`;
+  }
   return undefined;
 }
 

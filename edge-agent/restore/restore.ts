@@ -16,6 +16,8 @@ import { memberOwner, pathOfMember } from '../image/tar-member.ts';
 import { CorruptFragmentError } from '../codec/seek-table.ts';
 import { realMemberSize } from '../image/sparse-member.ts';
 import { BlockChain, type OpenImage } from './block-chain.ts';
+import { isPieceMember, pieceOf } from '../image/piece-member.ts';
+import { PieceTracker } from './piece-tracker.ts';
 import { fragmentChecksum, TAR_MEMBERS_CHECKSUM, TarMembersVerifier, type MemberDigests } from '../image/fragment-digest.ts';
 
 export interface RestoreOptions {
@@ -139,14 +141,17 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, chain: Bloc
     if (failures.count > before && !options.continueOnError) throw corruptImageError(options.subject, failures);
   };
   const cursor = new IndexCursor(plan.lines(), new Set(plan.fragments.map((f) => f.number)));
+  const pieces = new Pieces(plan, extractor, failures);
   try {
     for (const fragment of plan.fragments) {
       if (options.signal?.aborted) throw new CairnError(StatusCode.TERMINATED_BY_ADMINISTRATOR, 'termination requested by administrator', { cause: options.signal.reason });
       const before = failures.count;
-      await restoreFragment(plan, fragment, cursor, extractor, chain, failures, options.signal);
+      await restoreFragment(plan, fragment, cursor, extractor, chain, failures, options.signal, pieces);
       stopOnFailure(before);
     }
     const before = failures.count;
+    const open = pieces.tracker.open;
+    if (open !== undefined) await pieces.abandon(`its pieces stop at byte ${open.next} of ${open.entry.size}: piece ${open.piece} is not in the fragments read`);
     // Reading the index to its end checks its sha256 once more when it was read again for the data.
     await cursor.finish((entry) => {
       if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, noMemberFor(plan.copy, entry));
@@ -163,7 +168,7 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, chain: Bloc
  * restore wanting a small part of it) is read span by span, each fed to the
  * extractor at its offset; otherwise it is read whole and its sha256 checked.
  */
-async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: IndexCursor, extractor: TarExtractor, chain: BlockChain, failures: ProblemList, signal: AbortSignal | undefined): Promise<void> {
+async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: IndexCursor, extractor: TarExtractor, chain: BlockChain, failures: ProblemList, signal: AbortSignal | undefined, pieces: Pieces): Promise<void> {
   const label = fragmentLabel(fragment);
   const noMember = (e: IndexEntry): string => noMemberFor(plan.copy, e);
   const missing = (reason: (entry: IndexEntry) => string) => (entry: IndexEntry) => {
@@ -178,6 +183,7 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
       if (signal?.aborted) throw terminated(signal);
       if (!(error instanceof NotFoundError)) throw mediaReadError(label, error);
       failures.addLine(`${label} of image ${plan.image.backupId} is missing from storage unit ${plan.copy.storageUnit}`);
+      await pieces.interrupted(`piece ${pieces.tracker.open?.piece ?? ''} (from file byte ${pieces.tracker.open?.next ?? ''}) is in ${label}, which is missing`);
       await cursor.endFragment(fragment.number, missing(() => `not restored: ${label} is missing`));
       return undefined;
     }
@@ -185,6 +191,16 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
 
   const decide = async (member: ExtractMember): Promise<MemberDecision> => {
     const clientPath = pathOfMember(member.name);
+    const piece = isPieceMember(member.header) ? pieceOf(member.header) : undefined;
+    if (piece !== undefined && 'problem' in piece) {
+      await pieces.interrupted(`${label} holds ${piece.problem} (header at byte ${member.offset}) where its next piece belongs`);
+      failures.addLine(`${label}: ${piece.problem} (header at byte ${member.offset})`);
+      return { restore: false };
+    }
+    if (piece !== undefined && piece.fileOffset > 0) return pieces.next(member, clientPath, piece, fragment.number, (entry) => disagreementOf(entry, member));
+    // Any other member while a pieced file waits for its next piece: that piece is not there.
+    const waiting = pieces.tracker.open;
+    if (waiting !== undefined) await pieces.abandon(`its piece ${waiting.piece} (from file byte ${waiting.next}) is not where it belongs: ${label} has ${member.header.name} there (header at byte ${member.offset})`);
     const entry = await cursor.match({ path: clientPath, offset: member.offset }, fragment.number, missing(noMember));
     if (entry === undefined) {
       if (plan.wants(clientPath)) failures.add(`${clientPath}${plan.source}`, `${label} holds it (header at byte ${member.offset}) where the index does not list it`);
@@ -196,6 +212,13 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
       return { restore: false };
     }
     const decision = plan.decide(entry);
+    if (piece !== undefined || entry.pieces !== undefined) {
+      if (piece === undefined) {
+        if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, `${label}: the index says it is stored in pieces, and its member (header at byte ${member.offset}) holds it whole`);
+        return { restore: false };
+      }
+      return pieces.first(entry, decision, member, piece, fragment.number);
+    }
     // A block diff holds the changed blocks only: the rest is the file's version in an earlier image.
     if (!decision.restore || entry.unchangedBlocksIn === undefined) return decision;
     return chain.skips(plan.image, entry) ? { restore: false } : { ...decision, base: chain.baseOf(plan.image, entry) };
@@ -213,6 +236,7 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
       } catch (error) {
         // A span that does not parse is this fragment's failure; the next span starts at a header of its own.
         if (!(error instanceof MalformedArchiveError) && !(error instanceof CorruptFragmentError)) throw error;
+        await pieces.interrupted(`${label} is unreadable from where its piece ${pieces.tracker.open?.piece ?? ''} (from file byte ${pieces.tracker.open?.next ?? ''}) is`);
         failures.addLine(error.message);
       }
     }
@@ -232,6 +256,7 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
     broken = error;
   }
   const checksum = check.problem();
+  if (broken) await pieces.interrupted(`${label} is unreadable from where its piece ${pieces.tracker.open?.piece ?? ''} (from file byte ${pieces.tracker.open?.next ?? ''}) is`);
   if (broken) failures.addLine(checksum === undefined ? broken.message : `${broken.message}; ${checksum}`);
   else if (checksum !== undefined) failures.addLine(`${label}: ${checksum}`);
   await cursor.endFragment(fragment.number, missing(broken ? () => `not restored: ${label} is unreadable from there on` : noMember));
@@ -286,6 +311,64 @@ class FragmentCheck {
     const sha256 = this.#hash.digest('hex');
     if (sizeProblem === undefined && sha256 === expected) return undefined;
     return `the fragment ${sizeProblem ?? `is ${this.#bytes} bytes as expected`}, with sha256 ${sha256} where the catalog says ${expected}`;
+  }
+}
+
+/**
+ * Files stored as pieces in one plan: the tracker's checks (piece-tracker.ts)
+ * and what follows from them: a refused piece, or one that never comes,
+ * abandons its file, which is listed (when wanted) and whose unfinished
+ * temporary file the extractor drops.
+ */
+class Pieces {
+  readonly tracker = new PieceTracker();
+  readonly #plan: ImagePlan;
+  readonly #extractor: TarExtractor;
+  readonly #failures: ProblemList;
+
+  constructor(plan: ImagePlan, extractor: TarExtractor, failures: ProblemList) {
+    this.#plan = plan;
+    this.#extractor = extractor;
+    this.#failures = failures;
+  }
+
+  async first(entry: IndexEntry, decision: MemberDecision, member: ExtractMember, piece: Exclude<ReturnType<typeof pieceOf>, { problem: string }>, fragment: number): Promise<MemberDecision> {
+    return this.#verdict(this.tracker.first(entry, decision, member, piece, fragment));
+  }
+
+  async next(member: ExtractMember, clientPath: string, piece: Exclude<ReturnType<typeof pieceOf>, { problem: string }>, fragment: number, disagreement: (entry: IndexEntry) => string | undefined): Promise<MemberDecision> {
+    const verdict = this.tracker.next(member, clientPath, piece, fragment, disagreement);
+    if ('problem' in verdict && verdict.entry === undefined && this.#plan.wants(clientPath)) {
+      this.#failures.add(`${clientPath}${this.#plan.source}`, `not restored: ${verdict.problem}`);
+      return { restore: false };
+    }
+    return this.#verdict(verdict);
+  }
+
+  /** When a file waits for its next piece, it will not get it: abandoned, for `reason`. */
+  async interrupted(reason: string): Promise<void> {
+    if (this.tracker.open !== undefined) await this.abandon(reason);
+  }
+
+  async abandon(reason: string): Promise<void> {
+    const open = this.tracker.open;
+    const entry = this.tracker.abandon();
+    if (entry === undefined) return;
+    await this.#extractor.dropPieced();
+    if (open!.decision.restore && this.#plan.wants(entry.path)) this.#failures.add(`${entry.path}${this.#plan.source}`, `not restored: ${reason}`);
+  }
+
+  async #verdict(verdict: ReturnType<PieceTracker['next']>): Promise<MemberDecision> {
+    if ('decision' in verdict) return verdict.decision;
+    // Listed when it was to be restored: a line the plan refused, or a file not asked for, is passed over.
+    const wanted = verdict.entry !== undefined && this.#plan.decide(verdict.entry).restore;
+    // The file's earlier pieces are dropped with it.
+    if (this.tracker.open?.entry.path === verdict.entry?.path) {
+      this.tracker.abandon();
+      await this.#extractor.dropPieced();
+    }
+    if (wanted) this.#failures.add(`${verdict.entry!.path}${this.#plan.source}`, `not restored: ${verdict.problem}`);
+    return { restore: false };
   }
 }
 

@@ -15,6 +15,7 @@ import { memberMtimeSeconds, memberOwner, pathOfMember } from '../image/tar-memb
 import { isSparseMember, realMemberName, SparseMapError } from '../image/sparse-member.ts';
 import { restoreSparseMember, type BaseContent } from './sparse-restore.ts';
 import type { MemberDigests } from '../image/fragment-digest.ts';
+import { PiecedFile } from './pieced-file.ts';
 
 export interface ExtractMember {
   /** The name as stored in the archive, before any checks. */
@@ -30,6 +31,15 @@ export interface MemberDecision {
   sha256?: string;
   /** A block diff (a sparse member holding changed blocks only): writes the file's earlier version first (block-chain.ts). */
   base?: BaseContent;
+  /**
+   * A piece of a file stored as pieces (image/piece-member.ts): the piece
+   * at `fileOffset` of a file of `fileSize` bytes. The first (offset 0)
+   * opens the file, each next one must continue it; after the last the
+   * whole file's `sha256` is checked and it is put in place. The caller
+   * checks pieces against the index (restore/piece-tracker.ts) and drops an
+   * unfinished file with `dropPieced`.
+   */
+  piece?: { fileOffset: number; fileSize: number; fragment?: number };
 }
 
 /** Called for every member in archive order, before any check or write. */
@@ -186,6 +196,8 @@ export class TarExtractor {
   /** Temporary names are this restore's random tag and a counter: unguessable before it starts, and one randomBytes call instead of one per file. */
   readonly #tempTag = randomBytes(8).toString('hex');
   #temps = 0;
+  /** The file stored as pieces being restored, open across members and archives until its last piece. */
+  #pieced: PiecedFile | undefined;
 
   private constructor(target: string, options: ExtractOptions) {
     this.#target = target;
@@ -265,6 +277,8 @@ export class TarExtractor {
    * totals. Safe to call more than once and after a failed `extract`.
    */
   async finish(): Promise<ExtractResult> {
+    // A pieced file whose last piece never came is not a file: its caller has listed why.
+    await this.dropPieced();
     // Every batch was answered when the last `extract` settled.
     await this.#writer.close();
     const deferred = this.#deferred.splice(0).reverse();
@@ -389,6 +403,7 @@ export class TarExtractor {
    */
   async #file(entry: Entry, relative: string, absolute: string, decision: MemberDecision, hash: ContentHash): Promise<void> {
     const header = entry.header;
+    if (decision.piece) return this.#piece(entry, relative, absolute, decision, decision.piece);
     // A sparse member (holes, or a block diff on an earlier version) is written segment by segment at its offsets, by sparse-restore.ts.
     const sparse = isSparseMember(header) || decision.base !== undefined;
     if (sparse || header.size > BUFFERED_FILE_MAX) {
@@ -423,6 +438,89 @@ export class TarExtractor {
         this.#refuse(header.name, describeFsError(error));
       }
     });
+  }
+
+  /**
+   * The client path of the pieced file being restored and the byte it is
+   * waiting for, or undefined.
+   */
+  get piecedOpen(): { path: string; next: number; size: number } | undefined {
+    const pieced = this.#pieced;
+    return pieced === undefined ? undefined : { path: pathOfMember(pieced.relative), next: pieced.next, size: pieced.size };
+  }
+
+  /** Drops the pieced file being restored (its temporary file is removed); false when there is none. The caller reports why. */
+  async dropPieced(): Promise<boolean> {
+    const pieced = this.#pieced;
+    if (pieced === undefined) return false;
+    this.#pieced = undefined;
+    await pieced.handle.close().catch(() => undefined);
+    await unlink(pieced.temp).catch(() => undefined);
+    return true;
+  }
+
+  /** One piece of a file stored as pieces: the first opens a temporary file, each next one appends to it, the last puts the verified file in place. */
+  async #piece(entry: Entry, relative: string, absolute: string, decision: MemberDecision, piece: NonNullable<MemberDecision['piece']>): Promise<void> {
+    const header = entry.header;
+    const clientPath = pathOfMember(relative);
+    if (isSparseMember(header)) {
+      if (this.#pieced?.relative === relative) await this.dropPieced();
+      this.#reportCorrupt(clientPath, `not restored: its piece ${header.name} is also a sparse member, which pieces never are`);
+      return skipData(entry);
+    }
+    if (piece.fileOffset === 0) {
+      await this.dropPieced();
+      if ((await lstatOrUndefined(absolute))?.isDirectory() && !this.#mayRenameDirectory(relative)) {
+        this.#refuse(header.name, 'a directory is in the way');
+        return skipData(entry);
+      }
+      const temp = this.#tempName(absolute);
+      const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      this.#pieced = new PiecedFile({ relative, absolute, temp, handle, header, size: piece.fileSize, sha256: decision.sha256 });
+    }
+    const pieced = this.#pieced;
+    const refusal = pieced?.relative !== relative ? `its piece ${header.name} (file bytes from ${piece.fileOffset}) comes with no earlier piece of it being restored` : pieced.refusal(piece.fileOffset, header.size, piece.fileSize);
+    if (pieced === undefined || refusal !== undefined) {
+      if (pieced?.relative === relative) await this.dropPieced();
+      this.#reportCorrupt(clientPath, `not restored: ${refusal}`);
+      return skipData(entry);
+    }
+    try {
+      await pieced.append(memberData(entry), piece.fragment);
+    } catch (error) {
+      await this.dropPieced();
+      throw error;
+    }
+    if (!pieced.complete) return;
+    this.#pieced = undefined;
+    await this.#placePieced(pieced);
+  }
+
+  /** A pieced file whose last piece is in: checked against its sha256, given its owner, mode and times, and renamed into place. */
+  async #placePieced(pieced: PiecedFile): Promise<void> {
+    let closed = false;
+    let placed = false;
+    try {
+      const sha256 = pieced.digest();
+      if (pieced.sha256 !== undefined && sha256 !== pieced.sha256) {
+        this.#reportCorrupt(pathOfMember(pieced.relative), `${contentMismatch(sha256, pieced.sha256)} (the file joined from its ${pieced.pieces} pieces${pieced.fragments.length > 0 ? ` in fragment${pieced.fragments.length > 1 ? 's' : ''} ${pieced.fragments.join(', ')}` : ''})`);
+        return;
+      }
+      const { handle, header } = pieced;
+      if (this.#ownership) await handle.chown(...memberOwner(header)).catch(() => undefined);
+      await handle.chmod(header.mode & 0o7777);
+      const mtime = memberMtimeSeconds(header);
+      await handle.utimes(mtime, mtime);
+      await handle.close();
+      closed = true;
+      placed = await this.#place(pieced.relative, pieced.absolute, pieced.temp, realMemberName(header));
+      if (!placed) return;
+      this.#restored(pieced.relative, pieced.size);
+      if (pieced.sha256 !== undefined) this.#verified += 1;
+    } finally {
+      if (!closed) await pieced.handle.close().catch(() => undefined);
+      if (!placed) await unlink(pieced.temp).catch(() => undefined);
+    }
   }
 
   /** Writes a sparse member (or block diff) through sparse-restore.ts and checks the whole file's sha256 once it is assembled. */

@@ -11,11 +11,11 @@ import { WRITE_BYTES } from './format/tape-fragment-sink.ts';
  * (2 × its write size), every data buffer of the pool (count × size: bytes
  * tar-stream produced for this fragment), tar-stream's own queue and the
  * end-of-archive blocks (TAR_SLACK), the padded last record, and the rest
- * of the member being written (MEMBER_ROOM: a member up to that size always
- * fits; a bigger one is cut into pieces by the fragment writer).
+ * of the member being written: at most `memberBytes`, the unit's
+ * `pieceBytes` (a bigger file is written as pieces of that size: Pieces in
+ * docs/image-format.md), plus its headers (TAR_SLACK covers them).
  */
 export const TAR_SLACK = 64 * 1024;
-export const MEMBER_ROOM = 1024 * 1024;
 
 export interface TapeWriteRoom {
   /** The sink's bytes per drive write. */
@@ -32,15 +32,16 @@ export interface TapeWriteRoom {
  * to set: its default (a tenth of the capacity, at most 64 MiB), widened to
  * the room above, but never past half the volume. On a small volume (a few
  * MiB) the writes shrink first (a 32nd of the capacity, at least a record),
- * so the room stays a fraction of it; a volume too small even then fills
- * past its mark, and its write fails with 84 at the end, as on a real tape.
+ * so the room stays a fraction of it, and the unit's `pieceBytes` must be
+ * small too (1 MiB at least); a volume too small even then fills past its
+ * mark, and its write fails with 84 at the end, as on a real tape.
  */
-export function tapeWriteRoom(drive: TapeDriveAccess, buffers: BufferSettings): TapeWriteRoom {
+export function tapeWriteRoom(drive: TapeDriveAccess, buffers: BufferSettings, memberBytes: number): TapeWriteRoom {
   const capacity = drive.fileTapeCapacityBytes;
   if (capacity === undefined || drive.path.startsWith('/dev/')) return { writeBytes: WRITE_BYTES };
   const block = drive.blockSize;
   const writeBytes = Math.max(block, Math.min(WRITE_BYTES, Math.floor(capacity / 32 / block) * block));
-  const room = 2 * writeBytes + buffers.count * buffers.sizeBytes + TAR_SLACK + block + MEMBER_ROOM;
+  const room = 2 * writeBytes + buffers.count * buffers.sizeBytes + TAR_SLACK + block + memberBytes;
   const byDefault = Math.max(block, Math.min(64 * 1024 * 1024, Math.floor(capacity / 10)));
   return { writeBytes, earlyWarningBytes: Math.min(Math.floor(capacity / 2), Math.max(byDefault, room)) };
 }

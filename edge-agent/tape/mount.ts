@@ -5,6 +5,7 @@ import { openChanger } from './open-changer.ts';
 import { isStDevice, openTapeDrive } from './open-drive.ts';
 import { readLabel, VolumeLabelError, writeLabel } from './format/volume-label.ts';
 import { TapeFragmentSink } from './format/tape-fragment-sink.ts';
+import { FaultReportingTapeDrive } from './drives/fault-reporting-drive.ts';
 
 /** How the agent reaches a robot and a drive: the real adapters by default; tests may wrap them. */
 export interface TapeDevices {
@@ -34,6 +35,10 @@ export const realTapeDevices: TapeDevices = {
  * 3. Positioning at the append point (`TapeFragmentSink.mount`): 84 when the
  *    volume has fewer complete tape files than the media manager says.
  *
+ * A tape error on the way (reading the label, writing it, positioning)
+ * carries the drive and the volume (`FaultReportingTapeDrive`), so Release
+ * counts it against both.
+ *
  * The drive is closed again: the Stream step opens it itself (in AWS it is
  * another process), checks the label once more and writes at the append point.
  */
@@ -47,7 +52,8 @@ export async function runMount(task: MountTask, devices: TapeDevices = realTapeD
     await changer.load(volume.slot, driveAccess.index);
     moved = true;
   }
-  const drive = await devices.openDrive(driveAccess);
+  // A read, write or position error while labelling or positioning names the drive and the volume, for the media manager's counts.
+  const drive = new FaultReportingTapeDrive(await devices.openDrive(driveAccess), { drive: driveAccess.name, mediaId: volume.mediaId });
   let labelled = false;
   try {
     if (volume.label) labelled = await labelIfBlank(drive, volume.mediaId, volume.pool, now());
@@ -58,13 +64,23 @@ export async function runMount(task: MountTask, devices: TapeDevices = realTapeD
   return { mediaId: volume.mediaId, drive: driveAccess.name, moved, labelled, appendFile: volume.appendFile };
 }
 
-/** Labels a blank tape as `mediaId`; true when it wrote the label. A tape already labelled `mediaId` is left as it is (the check follows). */
+/**
+ * Labels a blank tape as `mediaId`; true when it wrote the label. A tape
+ * already labelled `mediaId` is left as it is (the check follows). So is
+ * any other tape, except one whose label names `mediaId` but is torn (no
+ * filemark after it: a Mount killed while labelling): the broker says the
+ * volume was never written, so that half label is all there is, and it is
+ * written again rather than leaving the volume refused (93) for good.
+ */
 async function labelIfBlank(drive: TapeDrive, mediaId: string, pool: string, at: Date): Promise<boolean> {
   try {
     await readLabel(drive);
     return false;
   } catch (error) {
-    if (!(error instanceof VolumeLabelError) || error.problem !== 'blank') return false; // the label check that follows names what it found (93)
+    // A drive error reading the label is that error (counted by the media manager), not a tape to refuse.
+    if (!(error instanceof VolumeLabelError)) throw error;
+    const tornOwnLabel = error.problem === 'corrupt' && error.found?.mediaId === mediaId;
+    if (error.problem !== 'blank' && !tornOwnLabel) return false; // the label check that follows names what it found (93)
   }
   await writeLabel(drive, { mediaId, pool, writtenAt: at.toISOString(), writtenBy: 'cairn' });
   return true;

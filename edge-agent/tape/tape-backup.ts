@@ -3,6 +3,7 @@ import { runBackup, type BackupDeps } from '../image/backup.ts';
 import { realTapeDevices, type TapeDevices } from './mount.ts';
 import { tapeSinks } from './tape-sinks.ts';
 import type { NextVolumes } from './spanning/next-volumes.ts';
+import { DEFAULT_PIECE_BYTES } from '#core/model/storage-unit.ts';
 
 /**
  * Runs a backup, its fragments on tape when the task says so (a tape unit's
@@ -14,7 +15,7 @@ import type { NextVolumes } from './spanning/next-volumes.ts';
  */
 export async function runBackupOnUnit(task: BackupTask, deps: BackupDeps, devices: TapeDevices = realTapeDevices, volumes?: NextVolumes): Promise<BackupTaskResult> {
   if (task.tape === undefined) return runBackup(task, deps);
-  const tape = tapeSinks(task.tape, devices, volumes, task.buffers);
+  const tape = tapeSinks(task.tape, devices, volumes, { buffers: task.buffers, memberBytes: task.storageUnit.pieceBytes ?? DEFAULT_PIECE_BYTES });
   try {
     return await runBackup(task, { ...deps, sinks: tape.sinks });
   } finally {

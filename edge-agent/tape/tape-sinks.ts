@@ -9,6 +9,8 @@ import { realTapeDevices, type TapeDevices } from './mount.ts';
 import type { FullVolume, NextVolumes } from './spanning/next-volumes.ts';
 import type { BufferSettings } from '#core/model/task.ts';
 import { tapeWriteRoom } from './early-warning.ts';
+import { DEFAULT_PIECE_BYTES } from '#core/model/storage-unit.ts';
+import { FaultReportingTapeDrive } from './drives/fault-reporting-drive.ts';
 
 /** A backup's tape sinks and the drive they hold open until `close`. */
 export interface TapeSinks {
@@ -33,18 +35,28 @@ export interface TapeSinks {
  * `next` rejects with 96 naming the volume that filled.
  *
  * Each volume is opened with the write size and (file tapes) the early
- * warning that leave room for what the backup's `buffers` may still hold
- * when the mark is reported (early-warning.ts).
+ * warning that leave room for what the backup's `buffers` and a member of
+ * up to `memberBytes` (the unit's piece size) may still bring when the
+ * mark is reported (early-warning.ts).
  */
-export function tapeSinks(target: TapeTarget, devices: TapeDevices = realTapeDevices, volumes?: NextVolumes, buffers: BufferSettings = { count: 16, sizeBytes: 256 * 1024 }): TapeSinks {
+export function tapeSinks(
+  target: TapeTarget,
+  devices: TapeDevices = realTapeDevices,
+  volumes?: NextVolumes,
+  room: { buffers: BufferSettings; memberBytes: number } = { buffers: { count: 16, sizeBytes: 256 * 1024 }, memberBytes: DEFAULT_PIECE_BYTES },
+): TapeSinks {
   let drive: TapeDrive | undefined;
   let driveName = target.drive.name;
   const used: string[] = [];
   const open = async (next: TapeTarget): Promise<FragmentSink> => {
-    const room = tapeWriteRoom(next.drive, buffers);
-    drive = await devices.openDrive(room.earlyWarningBytes === undefined ? next.drive : { ...next.drive, earlyWarningBytes: room.earlyWarningBytes });
+    const writeRoom = tapeWriteRoom(next.drive, room.buffers, room.memberBytes);
+    // Its write, read and position errors name the drive and the volume (and where the tape was), for Release to count.
+    drive = new FaultReportingTapeDrive(await devices.openDrive(writeRoom.earlyWarningBytes === undefined ? next.drive : { ...next.drive, earlyWarningBytes: writeRoom.earlyWarningBytes }), {
+      drive: next.drive.name,
+      mediaId: next.volume.mediaId,
+    });
     driveName = next.drive.name;
-    const sink = await TapeFragmentSink.mount({ drive, mediaId: next.volume.mediaId, appendFile: next.volume.appendFile, writeBytes: room.writeBytes });
+    const sink = await TapeFragmentSink.mount({ drive, mediaId: next.volume.mediaId, appendFile: next.volume.appendFile, writeBytes: writeRoom.writeBytes });
     used.push(next.volume.mediaId);
     return new CountingSink(sink);
   };

@@ -1,4 +1,4 @@
-import type { RunnableCommand } from '#core/model/agent-command.ts';
+import type { RestoreTask, RestoreTaskResult, RunnableCommand } from '#core/model/agent-command.ts';
 import type { BackupTask, BackupTaskResult } from '#core/model/task.ts';
 import type { ContinueBackupTask, MountResult, MountTask, UnmountResult, UnmountTask, VolumeFullOutcome } from '#core/model/tape-task.ts';
 
@@ -11,18 +11,22 @@ import type { ContinueBackupTask, MountResult, MountTask, UnmountResult, Unmount
  */
 export interface CommandHandlers {
   backup(task: BackupTask): Promise<BackupTaskResult | VolumeFullOutcome>;
+  /** A tape restore job's Read of one volume (edge-agent/tape/tape-restore-read.ts). */
+  restore(task: RestoreTask): Promise<RestoreTaskResult>;
   mount(task: MountTask): Promise<MountResult>;
   unmount(task: UnmountTask): Promise<UnmountResult>;
   continueBackup(task: ContinueBackupTask): Promise<BackupTaskResult | VolumeFullOutcome | undefined>;
 }
 
-export type CommandResult = BackupTaskResult | VolumeFullOutcome | MountResult | UnmountResult | undefined;
+export type CommandResult = BackupTaskResult | VolumeFullOutcome | RestoreTaskResult | MountResult | UnmountResult | undefined;
 
 /** Runs a parsed command (`parseAgentCommand`) with the handler of its kind. */
 export function dispatchCommand(command: RunnableCommand, handlers: CommandHandlers): Promise<CommandResult> {
   switch (command.kind) {
     case 'backup':
       return handlers.backup(command.task);
+    case 'restore':
+      return handlers.restore(command.task);
     case 'mount':
       return handlers.mount(command.task);
     case 'unmount':

@@ -10,6 +10,7 @@ import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
 import { TaskGoneError, type TaskToken } from '#core/ports/task-token.ts';
 import { runBackupOnUnit } from '../tape/tape-backup.ts';
 import { runMount, runUnmount } from '../tape/mount.ts';
+import { runTapeRestoreRead } from '../tape/tape-restore-read.ts';
 import { dispatchCommand } from './dispatch.ts';
 import type { SpanRendezvous } from '../tape/spanning/next-volumes.ts';
 import { SpanningBackup } from '../tape/spanning/spanning-backup.ts';
@@ -109,6 +110,7 @@ export async function runTask(options: RunTaskOptions, adapters: RunTaskAdapters
           await step?.succeed(outcome);
         }
       },
+      restore: async (task) => runTapeRestoreRead(task, { openStore, reporter, signal: abort.signal }),
       mount: (task) => runMount(task, undefined, () => clock.now()),
       unmount: async (task) => {
         // Every path out of a granted tape job unmounts: a backup of the job still waiting for a volume stops.

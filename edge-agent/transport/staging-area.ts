@@ -1,6 +1,6 @@
 import { imageKeys } from '#core/ids.ts';
 import type { StagingArea } from '#core/jobs/janitor.ts';
-import { fragmentLabel, primaryCopy, type Image, type ImageCopy } from '#core/model/image.ts';
+import { fragmentLabel, primaryCopy, type FragmentLocation, type Image, type ImageCopy } from '#core/model/image.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
 import { messageOf } from '#core/errors.ts';
@@ -13,11 +13,14 @@ import { manifestMismatches } from '../restore/image-trust.ts';
  * owns until the image is catalogued; discarding a claim removes that
  * folder with any partial file or unfinished multipart upload in it. The
  * caller gives the opener (the standalone janitor: local/open-storage-unit.ts).
+ * A tape unit's store is its index unit: the manifest and index are checked
+ * there, its fragments with `checkTapeFragment` (the media manager's record
+ * of the volume; no tape is mounted).
  */
-export function objectStoreStaging(openStore: StorageUnitOpener): StagingArea {
+export function objectStoreStaging(openStore: StorageUnitOpener, options: { checkTapeFragment?: TapeFragmentCheck } = {}): StagingArea {
   return {
     discard: async (claim, unit) => (await openStore(unit)).deletePrefix(`${imageKeys(claim.backupId).prefix}/`),
-    check: async (image, unit) => checkImageObjects(await openStore(unit), image),
+    check: async (image, unit) => checkImageObjects(await openStore(unit), image, primaryCopy(image), options.checkTapeFragment),
   };
 }
 
@@ -26,7 +29,10 @@ export function objectStoreStaging(openStore: StorageUnitOpener): StagingArea {
  * says what the catalog says, and every fragment and the index are there
  * with the catalogued sizes. Content checksums are restore's and verify's job.
  */
-export async function checkImageObjects(store: ObjectStore, image: Image, copy: ImageCopy = primaryCopy(image)): Promise<string[]> {
+/** What is wrong with a fragment on tape (undefined: nothing), for an image on a tape unit. */
+export type TapeFragmentCheck = (backupId: string, location: Extract<FragmentLocation, { kind: 'tape' }>) => Promise<string | undefined>;
+
+export async function checkImageObjects(store: ObjectStore, image: Image, copy: ImageCopy = primaryCopy(image), checkTapeFragment?: TapeFragmentCheck): Promise<string[]> {
   const problems: string[] = [];
   try {
     const manifest = await readManifest(store, copy.manifestKey);
@@ -35,6 +41,11 @@ export async function checkImageObjects(store: ObjectStore, image: Image, copy: 
     problems.push(`manifest ${copy.manifestKey}: ${messageOf(error)}`);
   }
   for (const fragment of copy.fragments) {
+    if (fragment.location.kind === 'tape' && checkTapeFragment) {
+      const problem = await checkTapeFragment(image.backupId, fragment.location);
+      if (problem) problems.push(`${fragmentLabel(fragment)}: ${problem}`);
+      continue;
+    }
     if (fragment.location.kind !== 'object') {
       problems.push(`${fragmentLabel(fragment)} is not an object, but copy ${copy.copyNumber} is on object storage unit ${copy.storageUnit}`);
       continue;

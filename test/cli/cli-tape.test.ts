@@ -97,6 +97,21 @@ describe.skipIf(Boolean(skip))(`cairn robot, media, pool and drive on disk-chang
     expect(shown).toMatch(/^errors\nAT +KIND +DRIVE +JOB +MESSAGE\n2026-11-01T01:05:00Z +write +vtl-d0 +12 +write error at record 3$/m);
   });
 
+  it('shows a drive\'s error count in the list and its error history', async () => {
+    const db = openSqliteDatabase(join(home.dir, 'cairn.db'));
+    try {
+      await sqliteMediaDatabase(db).recordDriveError('vtl-d0', { at: '2026-11-01T01:05:00Z', kind: 'write', mediaId: 'VOL005', jobId: 12, message: 'job 12 attempt 1: write error at record 3' });
+    } finally {
+      db.close();
+    }
+    expect((await cairn('drive', 'list')).stdout).toMatch(/^vtl-d0 +vtl +0 +file +\S+drive0 +64\.0 KiB +UP +1(\s|$)/m);
+    const shown = (await cairn('drive', 'show', 'vtl-d0')).stdout;
+    expect(shown).toMatch(/^error count +1$/m);
+    expect(shown).toMatch(/^errors\nAT +KIND +VOLUME +JOB +MESSAGE\n2026-11-01T01:05:00Z +write +VOL005 +12 +job 12 attempt 1: write error at record 3$/m);
+    expect(await json<Drive>('drive', 'show', 'vtl-d0')).toMatchObject({ errorCount: 1, errors: [{ kind: 'write', mediaId: 'VOL005', jobId: 12 }] });
+    expect((await refused('drive', 'show', 'nope')).statusCode).toBe(219);
+  });
+
   it('takes a drive down with a reason, brings it up and resets its errors', async () => {
     expect(await json<Drive>('drive', 'down', 'vtl-d1', '--reason', 'cleaning')).toMatchObject({ name: 'vtl-d1', state: 'DOWN', downReason: 'cleaning' });
     expect((await cairn('drive', 'list')).stdout).toMatch(/^vtl-d1 +vtl +1 +file +\S+drive1 +64\.0 KiB +DOWN +0 +cleaning$/m);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
@@ -106,6 +107,32 @@ describe('the cairn CLI', () => {
     const units = JSON.parse((await cairn('storage-unit', 'list', '--json')).stdout) as { name: string; compression?: unknown }[];
     expect(units.find((u) => u.name === 'zdisk')?.compression).toEqual({ codec: 'zstd', level: 1 });
     expect((await cairn('storage-unit', 'list')).stdout).toMatch(/^zdisk +disk .* zstd-1$/m);
+  });
+
+  it('adds a unit with --piece-mib; a file above it is backed up as pieces, listed once by ls and images, and restored', async () => {
+    const add = await cairn('storage-unit', 'add', '--name', 'pdisk', '--kind', 'disk', '--path', join(work, 'pdisk'), '--piece-mib', '1', '--fragment-mib', '1', '--json');
+    expect(add.code, add.stdout).toBe(0);
+    expect(JSON.parse(add.stdout)).toMatchObject({ name: 'pdisk', pieceBytes: 1024 * 1024 });
+    const source = join(work, 'pieced');
+    mkdirSync(source);
+    writeFileSync(join(source, 'big.bin'), randomBytes(3 * 1024 * 1024 + 5));
+    const backup = await cairn('backup', '--client', 'piece-host', '--path', source, '--storage-unit', 'pdisk', '--json');
+    expect(backup.code, backup.stderr).toBe(0);
+    const { backupId } = JSON.parse(backup.stdout) as { backupId: string };
+
+    const ls = JSON.parse((await cairn('ls', '--client', 'piece-host', source, '--json')).stdout) as { entries: { path: string; size: number }[] };
+    // The directory and the file, once, under its own name: no GNUFileParts.
+    expect(ls.entries.map((e) => [e.path, e.size])).toEqual([
+      [source, 0],
+      [join(source, 'big.bin'), 3 * 1024 * 1024 + 5],
+    ]);
+    const images = JSON.parse((await cairn('images', '--client', 'piece-host', '--json')).stdout) as { backupId: string; fileCount: number; fragments: unknown[] }[];
+    expect(images).toMatchObject([{ backupId, fileCount: 2 }]);
+    expect(images[0]!.fragments.length).toBeGreaterThan(2);
+    const target = join(work, 'pieced-restore');
+    const restore = await cairn('restore', '--backup-id', backupId, '--to', target, '--json');
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(readFileSync(join(target, source, 'big.bin')).equals(readFileSync(join(source, 'big.bin')))).toBe(true);
   });
 
   it('adds a tape unit whose indexes go to the default disk unit, and refuses options of another kind, a tape index unit and --max-jobs', async () => {

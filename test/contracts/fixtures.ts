@@ -65,6 +65,8 @@ export function sampleRestoreJob(jobId: number, overrides: Partial<RestoreJob> =
     target: { client: 'client2', directory: '/restore', existing: 'rename' },
     paths: ['/home/user'],
     continueOnError: false,
+    volumes: [],
+    notRestored: [],
     progress: { files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 },
     attempts: [],
     queuedAt: at,

@@ -156,7 +156,7 @@ export function describeTapeDriveContract(adapter: string, open: OpenStore<TapeD
       const error = await tape.backwardFiles(2).then(() => undefined, (e: unknown) => e);
       expect(error).toBeInstanceOf(TapeError);
       expect((error as TapeError).fault).toBe('position-error');
-      expect((error as TapeError).statusCode).toBe(StatusCode.MEDIA_READ_ERROR);
+      expect((error as TapeError).statusCode).toBe(StatusCode.MEDIA_POSITION_ERROR);
     });
 
     it('goes to end of data and appends there without touching what was written before', async () => {

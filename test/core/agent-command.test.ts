@@ -60,6 +60,7 @@ describe('agent command envelope', () => {
         seen.push(task);
         return result;
       },
+      restore: () => Promise.reject(new Error('not a restore')),
       mount: () => Promise.reject(new Error('not a mount')),
       unmount: () => Promise.reject(new Error('not an unmount')),
       continueBackup: () => Promise.reject(new Error('not a continue-backup')),

@@ -118,6 +118,26 @@ describe('the reader thread', () => {
     expect(result.sha256).toBe(sha256(stored));
   });
 
+  it('ends a file that shrank while chunks beyond its new end were already asked for, and reads the next file as usual', async () => {
+    const file = path.join(dir.dir, 'shrinks-ahead');
+    writeFileSync(file, patterned(40_000, 7));
+    const prepared = await reader.prepare(file, await lstat(file, { bigint: true }), 4096, meters());
+    truncateSync(file, 4096);
+    const out = collector();
+
+    const result = await prepared.copyTo(out.write);
+
+    const stored = out.bytes();
+    expect(stored.length).toBe(40_000);
+    expect(stored.subarray(4096).every((b) => b === 0)).toBe(true);
+    expect(result.problem).toBe('changed during backup: shrank from 40000 to 4096 bytes; stored zeros from there');
+    const next = path.join(dir.dir, 'after-shrink');
+    writeFileSync(next, patterned(20_000, 8));
+    const after = collector();
+    await (await reader.prepare(next, await lstat(next, { bigint: true }), 4096, meters())).copyTo(after.write);
+    expect(after.bytes().equals(patterned(20_000, 8))).toBe(true);
+  });
+
   it('cuts a file that grew after it was opened at its header size, and says so', async () => {
     const file = path.join(dir.dir, 'grows');
     writeFileSync(file, patterned(10_000, 6));

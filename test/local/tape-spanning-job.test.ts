@@ -23,7 +23,7 @@ const skip = diskChangerSkipReason();
 const BLOCK = 64 * 1024;
 const AT = new Date('2026-12-03T04:00:00.000Z');
 const BARCODES = { 1: 'CRN001L6', 2: 'CRN002L6', 3: 'CRN003L6', 4: 'CRN004L6' };
-/** Small volumes: 8 MiB, of which some 6 MiB before early warning (edge-agent/tape/early-warning.ts). */
+/** Small volumes: 8 MiB, of which some 6 MiB before early warning (edge-agent/tape/early-warning.ts, with pieces of 1 MiB). */
 const CAPACITY = 8 * 1024 * 1024;
 
 /**
@@ -47,7 +47,7 @@ describe.skipIf(Boolean(skip))(`a tape backup job that spans volumes${skip ? ` (
     await emm.addPool({ name: 'daily' });
     for (const [slot, mediaId] of Object.entries(BARCODES)) if (media.includes(mediaId)) await emm.addMedia(newMedia(mediaId, AT, { robot: 'lib1', slot: Number(slot) }));
     await runtime.config.putStorageUnit(
-      StorageUnit.parse({ name: 'tape1', kind: 'tape', robot: 'lib1', pool: 'daily', index: { name: 'tape1-index', kind: 'disk', path: join(work, 'index') }, mediaUnmountDelaySeconds: 180 }),
+      StorageUnit.parse({ name: 'tape1', kind: 'tape', robot: 'lib1', pool: 'daily', index: { name: 'tape1-index', kind: 'disk', path: join(work, 'index') }, mediaUnmountDelaySeconds: 180, pieceBytes: 1024 * 1024 }),
     );
     await runtime.config.putSetting('resourceRetrySeconds', 1);
     await runtime.config.putSetting('backupTries', { tries: 1, withinHours: 12 });

@@ -54,7 +54,7 @@ describe('a tape backup that fills its volume, run by the cairn-agent entry (run
       volume: { mediaId, slot, pool: 'daily', appendFile: 1, label: false },
       spanWaitSeconds: 30,
     });
-    const unit = StorageUnit.parse({ name: 'tape1', kind: 'tape', robot: 'lib1', pool: 'daily', index: { name: 'idx', kind: 'disk', path: join(dir, 'index') } });
+    const unit = StorageUnit.parse({ name: 'tape1', kind: 'tape', robot: 'lib1', pool: 'daily', index: { name: 'idx', kind: 'disk', path: join(dir, 'index') }, pieceBytes: 1024 * 1024 });
     const task: BackupTaskInput = { jobId: 5, backupId: 'host1_1796270400', client: 'host1', policy: 'p1', schedule: 'full', level: 'full', selections: [source], storageUnit: unit, buffers: { count: 4, sizeBytes: 64 * 1024 }, tape: target('VOL001', 1) };
     const stateDir = join(dir, 'state');
     const tokens: Record<string, ReturnType<typeof recordingToken>> = { 'token-1': recordingToken(), 'token-2': recordingToken() };

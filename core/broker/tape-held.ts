@@ -1,0 +1,38 @@
+import type { ConfigStore } from '../ports/config-store.ts';
+import type { MediaDatabase } from '../ports/media-manager.ts';
+import type { MediaStore } from '../ports/media-store.ts';
+import type { UnmountTask } from '../model/tape-task.ts';
+import { SCRATCH_POOL, type Drive, type Media, type Robot } from '../model/tape-media.ts';
+import { tapeGrant, type TapeUnit } from './tape-choice.ts';
+
+/**
+ * The Unmount a job's tape drive needs when the job's own Unmount step
+ * will never run (its process died: the janitor ends it), rebuilt from what
+ * it holds: its drive and volume reservations and the media manager's
+ * records of them, as the broker built them for its grant (`tapeGrant`'s
+ * `afterFailure`: always unload, the drive's state after a dead writer is
+ * not known). Undefined when the job holds no tape drive, or the records
+ * it names are gone (a removed robot, drive or volume: nothing to unload
+ * through the media manager then).
+ */
+export async function unmountOfHeldDrive(deps: { media: Pick<MediaStore, 'listReservations'>; emm: MediaDatabase; config: ConfigStore }, jobId: number): Promise<UnmountTask | undefined> {
+  const held = (await deps.media.listReservations()).filter((r) => r.jobId === jobId);
+  const driveHeld = held.find((r) => r.kind === 'drive');
+  const volumeHeld = held.find((r) => r.kind === 'volume');
+  if (!driveHeld || !volumeHeld) return undefined;
+  const unit = await deps.config.getStorageUnit(driveHeld.storageUnit);
+  if (unit?.kind !== 'tape') return undefined;
+  const robot = await deps.emm.getRobot(unit.robot);
+  const drives = robot ? await deps.emm.listDrives(robot.name) : [];
+  const drive = drives.find((d) => d.name === driveHeld.drive);
+  const media = await deps.emm.getMedia(volumeHeld.mediaId);
+  if (!robot || !drive || media?.slot === undefined) return undefined;
+  return unloadTask(jobId, unit, { robot, drives, drive, media });
+}
+
+/** The Unmount that takes `media` out of `drive` back to its slot, whatever the unit's delay (tapeGrant's `afterFailure`). */
+export function unloadTask(holder: number, unit: TapeUnit, records: { robot: Robot; drives: Drive[]; drive: Drive; media: Media }): UnmountTask {
+  const { media } = records;
+  const plan = { ...records, fromScratch: media.pool === SCRATCH_POOL && unit.pool !== SCRATCH_POOL, reason: `job ${holder} holds drive ${records.drive.name} and volume ${media.mediaId}` };
+  return tapeGrant(holder, unit, plan).afterFailure.task;
+}

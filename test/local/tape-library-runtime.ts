@@ -1,0 +1,109 @@
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
+import { StorageUnit } from '#core/model/storage-unit.ts';
+import { newMedia } from '#core/model/tape-media.ts';
+import type { Image } from '#core/model/image.ts';
+import type { Clock } from '#core/ports/clock.ts';
+import { restoreImage } from '#agent/restore/restore.ts';
+import { openStorageUnit } from '#local/open-storage-unit.ts';
+import { tapeFragmentSource } from '#agent/tape/format/tape-fragment-source.ts';
+import { fileTapeByteOffset } from '#agent/tape/drives/file-tape-format.ts';
+import { restoreVolumes } from '#local/tape-restore.ts';
+import { realTapeDevices, type TapeDevices } from '#agent/tape/mount.ts';
+import { compareTrees } from '#cli/demo/compare-trees.ts';
+import { DISK_CHANGER, diskChangerLibrary, type DiskChangerLibrary } from '../edge-agent/tape/disk-changer-library.ts';
+import { gnuTarList, readVolumeBytes } from '../edge-agent/tape/tape-shelf.ts';
+
+export const BLOCK = 64 * 1024;
+export const AT = new Date('2026-12-03T04:00:00.000Z');
+
+export interface TapeLibraryOptions {
+  drives?: number;
+  slots?: number;
+  /** slot → barcode; every one is added to the media manager in scratch. */
+  barcodes: Record<number, string>;
+  unmountDelaySeconds?: number;
+  capacityBytes?: number;
+  fragmentSizeBytes?: number;
+  clock?: Clock;
+}
+
+/**
+ * A standalone runtime (SQLite under `home`) with a disk-changer library
+ * (file tapes) as robot `lib1`, drives `d0`..`dN`, pool `daily` and the tape
+ * unit `tape1` writing it, as `cairn robot add` + `inventory` + `storage-unit
+ * add` would leave them. `runtime` is open; `close` closes it, `cleanup`
+ * removes everything.
+ */
+export async function tapeLibraryRuntime(options: TapeLibraryOptions): Promise<{ library: DiskChangerLibrary; runtime: LocalRuntime; home: string; work: string; cleanup: () => Promise<void> }> {
+  const library = diskChangerLibrary({ slots: options.slots ?? 8, drives: options.drives ?? 1, barcodes: options.barcodes });
+  const work = library.base;
+  const home = join(work, 'home');
+  const runtime = await openLocalRuntime({ home, ...(options.clock ? { clock: options.clock } : {}) });
+  const { emm } = runtime;
+  await emm.addRobot({ name: 'lib1', changer: { type: 'changer-script', script: DISK_CHANGER, changerDevice: library.changerDevice }, fileTapeCapacityBytes: options.capacityBytes ?? 256 * 1024 * 1024 }, AT);
+  for (const [index, path] of library.drives.entries()) await emm.addDrive({ name: `d${index}`, robot: 'lib1', index, path, blockSize: BLOCK });
+  await emm.addPool({ name: 'daily' });
+  for (const [slot, mediaId] of Object.entries(options.barcodes)) await emm.addMedia(newMedia(mediaId, AT, { robot: 'lib1', slot: Number(slot) }));
+  await runtime.config.putStorageUnit(
+    StorageUnit.parse({
+      name: 'tape1',
+      kind: 'tape',
+      robot: 'lib1',
+      pool: 'daily',
+      maxConcurrentJobs: options.drives ?? 1,
+      index: { name: 'tape1-index', kind: 'disk', path: join(work, 'index') },
+      mediaUnmountDelaySeconds: options.unmountDelaySeconds ?? 180,
+      ...(options.fragmentSizeBytes ? { fragmentSizeBytes: options.fragmentSizeBytes } : {}),
+    }),
+  );
+  await runtime.config.putSetting('resourceRetrySeconds', 1);
+  return {
+    library,
+    runtime,
+    home,
+    work,
+    cleanup: async () => {
+      runtime.close();
+      await library.cleanup();
+    },
+  };
+}
+
+/**
+ * Restores `image` from its volumes as the standalone restore does (a
+ * drive reserved under `jobId` while mounted) and compares it with
+ * `source` byte for byte; nothing stays reserved.
+ */
+export async function restoreAndCompare(runtime: LocalRuntime, image: Image, source: string, target: string, options: { devices?: TapeDevices; jobId?: number } = {}): Promise<void> {
+  const unit = (await runtime.config.getStorageUnit('tape1'))!;
+  if (unit.kind !== 'tape') throw new Error('not a tape unit');
+  const volumes = restoreVolumes({ emm: runtime.emm, media: runtime.media, now: () => runtime.clock.now() }, unit, options.jobId ?? 900_000, options.devices ?? realTapeDevices);
+  try {
+    const restored = await restoreImage({ store: await openStorageUnit(unit), image, targetDir: target, fragmentSource: tapeFragmentSource(volumes) });
+    expect(restored.refused, `image ${image.backupId}`).toEqual([]);
+    expect((await compareTrees(source, join(target, source))).differences, `image ${image.backupId}`).toEqual([]);
+  } finally {
+    await volumes.close();
+  }
+  expect(await runtime.media.listReservations()).toEqual([]);
+}
+
+/**
+ * What GNU tar lists of each fragment of `image`, read straight from its
+ * volume's file (disk-changer's `slotN`) at the offset its catalogued
+ * location gives: every fragment must be a tar archive of its own there.
+ */
+export async function gnuTarListFragments(runtime: LocalRuntime, library: DiskChangerLibrary, image: Image): Promise<string[]> {
+  const names: string[] = [];
+  for (const fragment of image.copies[0]!.fragments) {
+    const location = fragment.location;
+    if (location?.kind !== 'tape') throw new Error(`fragment ${fragment.number} of ${image.backupId} is not on tape`);
+    const media = (await runtime.emm.getMedia(location.mediaId))!;
+    const offset = fileTapeByteOffset({ fileNumber: location.fileNumber, block: location.blockOffset, blockSize: BLOCK });
+    const records = Math.ceil(fragment.bytes / BLOCK) * BLOCK;
+    names.push(...gnuTarList(readVolumeBytes(join(library.base, `slot${media.slot}`), offset, records)));
+  }
+  return names;
+}
