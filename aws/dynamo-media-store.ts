@@ -1,8 +1,8 @@
 import { GetCommand, TransactWriteCommand, paginateQuery, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CairnError, ConflictError } from '#core/errors.ts';
 import { assertJobId } from '#core/ids.ts';
-import type { HeldResource, MediaStore, Reservation, ReservationResult, RequestedResource, ResourceRequest } from '#core/ports/media-store.ts';
-import { checkRequest, compareReservations, describeResource, exclusiveKey, heldByReason, heldResource, holdsExactly } from '#core/model/resource-request.ts';
+import type { HeldResource, MediaStore, Reservation, ReservationResult, RequestedResource, ResourceRequest, VolumeExchange } from '#core/ports/media-store.ts';
+import { checkRequest, compareReservations, describeResource, exclusiveKey, heldByReason, heldResource, holdsExactly, planVolumeExchange } from '#core/model/resource-request.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import {
   MAX_OPTIMISTIC_ATTEMPTS,
@@ -132,6 +132,63 @@ export class DynamoMediaStore implements MediaStore {
         if (attempt >= MAX_OPTIMISTIC_ATTEMPTS) {
           throw new ConflictError(`reserving ${request.resources.map(describeResource).join(', ')} for job ${jobId} kept colliding with other transactions`, { cause: error, kind: 'contention' });
         }
+        await backoff(attempt);
+      }
+    }
+  }
+
+  /**
+   * One TransactWriteItems: the job's reservation item gets its new
+   * resource list (on condition that it still has the list read, so two
+   * exchanges of one job cannot interleave), the old volume's hold item is
+   * deleted (on condition that it is the job's) and the new one put (on
+   * condition that nobody holds it). A lost hold is a refusal; a collision
+   * is run again.
+   */
+  async exchangeVolume(exchange: VolumeExchange): Promise<ReservationResult> {
+    assertJobId(exchange.jobId);
+    const { jobId, from, to } = exchange;
+    const wanted: HeldResource = { kind: 'volume', pool: to.pool, mediaId: to.mediaId };
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.#held(jobId);
+      const plan = planVolumeExchange(current?.resources ?? [], exchange);
+      if (plan.kind === 'already') return { granted: true, reservations: toReservations(current!) };
+      const next: Held = { ...current!, resources: plan.next };
+      try {
+        await this.#client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: this.#table,
+                  Key: { pk: RES, sk: jobSortKey(jobId) },
+                  UpdateExpression: 'SET #resources = :next',
+                  ConditionExpression: '#resources = :current',
+                  ExpressionAttributeNames: { '#resources': 'resources' },
+                  ExpressionAttributeValues: { ':next': next.resources, ':current': current!.resources },
+                },
+              },
+              { Delete: { TableName: this.#table, Key: { pk: HOLD, sk: exclusiveKey({ kind: 'volume', pool: to.pool, mediaId: from })! }, ConditionExpression: 'jobId = :job', ExpressionAttributeValues: { ':job': jobId } } },
+              { Put: { TableName: this.#table, Item: { pk: HOLD, sk: exclusiveKey(wanted)!, jobId }, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const } },
+            ],
+          }),
+        );
+        return { granted: true, reservations: toReservations(next) };
+      } catch (error) {
+        const reasons = cancellationReasons(error);
+        if (reasons === undefined) throw dynamoFailure('TransactWriteItems', this.#table, error);
+        const [reservation, oldHold, newHold] = reasons;
+        if (newHold?.Code === 'ConditionalCheckFailed' && reservation?.Code !== 'ConditionalCheckFailed') {
+          const holder = numberAttribute(newHold.Item?.jobId?.N) ?? (await this.#holder(exclusiveKey(wanted)!));
+          if (holder !== undefined && holder !== jobId) return { granted: false, refused: { ...wanted }, inUse: 1, reason: heldByReason(wanted, holder) };
+        }
+        if (oldHold?.Code === 'ConditionalCheckFailed' && reservation?.Code !== 'ConditionalCheckFailed') {
+          throw new CairnError(StatusCode.INTERNAL_ERROR, `volume ${from} is not held by job ${jobId} although its reservation lists it; the media table ${this.#table} needs a consistency check`, { cause: error });
+        }
+        // The reservation changed meanwhile (a concurrent retry of the step): the next round reads it again.
+        const retryable = reservation?.Code === 'ConditionalCheckFailed' || newHold?.Code === 'ConditionalCheckFailed' || isRetryableCancellation(reasons);
+        if (!retryable) throw dynamoFailure('TransactWriteItems', this.#table, error);
+        if (attempt >= MAX_OPTIMISTIC_ATTEMPTS) throw new ConflictError(`exchanging volume ${from} for ${to.mediaId} for job ${jobId} kept colliding with other transactions`, { cause: error, kind: 'contention' });
         await backoff(attempt);
       }
     }

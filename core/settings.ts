@@ -22,6 +22,12 @@ export const Settings = z.object({
   mediaErrorFreeze: ErrorThreshold.default({ errors: 3, withinHours: 12 }),
   /** Drive error threshold: a drive with `errors` errors within `withinHours` goes DOWN (core/media/error-policy.ts). */
   driveErrorDown: ErrorThreshold.default({ errors: 3, withinHours: 12 }),
+  /**
+   * Media mount timeout: how long a tape job whose volume filled waits for
+   * the next writable volume of its pool (spanning) before it fails with 96;
+   * earlier when its window closes (core/broker/next-volume.ts).
+   */
+  mediaMountTimeoutSeconds: z.number().int().min(1).max(86_400).default(1800),
   buffers: BufferSettings.default({ count: 16, sizeBytes: 256 * 1024 }),
 });
 export type Settings = z.output<typeof Settings>;

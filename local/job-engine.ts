@@ -17,6 +17,8 @@ import { runTapeRestoreRead } from '#agent/tape/tape-restore-read.ts';
 import type { MediaDatabase } from '#core/ports/media-manager.ts';
 import { openStorageUnit } from './open-storage-unit.ts';
 import { dispatchCommand } from '#agent/transport/dispatch.ts';
+import { MemoryRendezvous } from '#agent/tape/spanning/memory-rendezvous.ts';
+import { SpanningBackup } from '#agent/tape/spanning/spanning-backup.ts';
 import { loadBackupJobDefinition } from './asl-definition.ts';
 import type { ConfigStore } from '#core/ports/config-store.ts';
 import type { JobStore } from '#core/ports/job-store.ts';
@@ -44,7 +46,7 @@ export interface JobEngineDeps {
   abortGraceMs?: number;
 }
 
-/** The `Parameters` the Stream, Mount and Unmount states hand to ssm:SendCommand; locally they go to the in-process agent. */
+/** The `Parameters` the Stream, Continue, Mount and Unmount states hand to ssm:SendCommand; locally they go to the in-process agent. */
 const SendCommandInput = z.object({
   Parameters: z.object({ command: z.array(z.string()).length(1), taskToken: z.array(z.string()).length(1) }),
 });
@@ -64,8 +66,16 @@ export interface RunHooks {
 /**
  * Runs one backup job through the real backup-job.asl.json in-process. Every
  * Task state runs the same handler code as the Lambdas, wired to SQLite; the
- * Stream, Mount and Unmount states run the edge agent in this process instead
- * of through SSM.
+ * Stream, Continue, Mount and Unmount states run the edge agent in this
+ * process instead of through SSM.
+ *
+ * Spanning in process: the Stream state starts the backup and ends with its
+ * first outcome (its result, or a volume-full while the backup keeps
+ * running and waits); each Continue state hands the waiting backup its next
+ * volume through a MemoryRendezvous and ends with the next outcome. Unmount
+ * (every path out of a granted tape job) first tells a backup still waiting
+ * that no volume comes and waits for it to end, and so does the end of the
+ * run: no backup outlives its job.
  */
 export async function runBackupJob(runtime: JobEngineDeps, request: Record<string, unknown>, hooks: RunHooks = {}): Promise<BackupRun> {
   const jobsHandler = createJobsHandler(runtime);
@@ -75,6 +85,14 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
   let rejected: unknown;
   const open = runtime.openStorageUnit ?? openStorageUnit;
   const devices = runtime.tapeDevices ?? realTapeDevices;
+  const rendezvous = new MemoryRendezvous();
+  const backups = new Map<number, SpanningBackup>();
+  let backupsStarted = 0;
+  const stopWaiting = async (jobId: number, reason: string): Promise<void> => {
+    await rendezvous.withdraw(jobId, reason);
+    await backups.get(jobId)?.ended;
+    backups.delete(jobId);
+  };
 
   const stream = async (input: unknown): Promise<unknown> => {
     try {
@@ -86,11 +104,24 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
       // In-process the agent's liveness is this process's own: no workflow heartbeat.
       const reporter = jobRecordReporter({ jobs: runtime.jobs, jobId, clock: runtime.clock, abort: cancelled, heartbeat: async () => undefined });
       return await dispatchCommand(command, {
-        backup: async (task) =>
-          runBackupOnUnit(task, { store: await open(task.storageUnit), openStore: open, now: () => runtime.clock.now(), signal: cancelled.signal, reporter, abortGraceMs: runtime.abortGraceMs }, devices),
+        backup: async (task) => {
+          const store = await open(task.storageUnit);
+          const backup = new SpanningBackup({ jobId, waiter: `local-${jobId}-${++backupsStarted}`, rendezvous, spanWaitSeconds: task.tape?.spanWaitSeconds, now: () => runtime.clock.now() });
+          backups.set(jobId, backup);
+          backup.start((volumes) => runBackupOnUnit(task, { store, openStore: open, now: () => runtime.clock.now(), signal: cancelled.signal, reporter, abortGraceMs: runtime.abortGraceMs }, devices, volumes));
+          return backup.next();
+        },
+        continueBackup: async (task) => {
+          const backup = backups.get(jobId);
+          await rendezvous.offer(jobId, task.waiter, { tape: task.tape });
+          return backup!.next();
+        },
         restore: async (task) => runTapeRestoreRead(task, { openStore: open, reporter, signal: cancelled.signal }, devices),
         mount: (task) => runMount(task, devices, () => runtime.clock.now()),
-        unmount: (task) => runUnmount(task, devices),
+        unmount: async (task) => {
+          await stopWaiting(jobId, 'the job is unmounting its drive');
+          return runUnmount(task, devices);
+        },
       });
     } catch (error) {
       throw toWorkflowError(error);
@@ -122,6 +153,9 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
           Reserve: (input: unknown) => brokerHandler(input),
           Mount: stream,
           Stream: stream,
+          ReserveNextVolume: (input: unknown) => brokerHandler(input),
+          MountNextVolume: stream,
+          Continue: stream,
           Unmount: stream,
           Catalog: (input: unknown) => catalogHandler(input),
           Release: (input: unknown) => brokerHandler(input),
@@ -137,6 +171,8 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
     await execution.result;
   } catch (failure) {
     error = failure instanceof Error ? (failure.cause instanceof Error ? failure.cause.message : failure.message) : String(failure);
+  } finally {
+    for (const waiting of [...backups.keys()]) await stopWaiting(waiting, 'its job has ended');
   }
   if (jobId === undefined) {
     const cause = rejected instanceof Error && rejected.cause instanceof CairnError ? rejected.cause : rejected;

@@ -68,6 +68,7 @@ export async function runRestoreJob(runtime: JobEngineDeps, request: RestoreRequ
         restore: (task) => runTapeRestoreRead(task, { openStore: open, reporter, signal: cancelled.signal }, devices),
         mount: (task) => runMount(task, devices, () => runtime.clock.now()),
         unmount: (task) => runUnmount(task, devices),
+        continueBackup: () => Promise.reject(new CairnError(StatusCode.INTERNAL_ERROR, 'a restore job sent the agent a continue-backup command')),
       });
     } catch (error) {
       throw toWorkflowError(error);

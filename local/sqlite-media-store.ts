@@ -1,5 +1,5 @@
-import type { HeldResource, MediaStore, Reservation, ReservationResult, ResourceRequest } from '#core/ports/media-store.ts';
-import { checkRequest, compareReservations, describeResource, heldByReason, heldResource, holdsExactly, resourceKey } from '#core/model/resource-request.ts';
+import type { HeldResource, MediaStore, Reservation, ReservationResult, ResourceRequest, VolumeExchange } from '#core/ports/media-store.ts';
+import { checkRequest, compareReservations, describeResource, heldByReason, heldResource, holdsExactly, planVolumeExchange, resourceKey } from '#core/model/resource-request.ts';
 import { ConflictError } from '#core/errors.ts';
 import { assertJobId } from '#core/ids.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
@@ -57,6 +57,24 @@ export class SqliteMediaStore implements MediaStore {
         return toReservation(row);
       });
       return { granted: true, reservations: reservations.sort(compareReservations) };
+    });
+    return attempt.immediate();
+  }
+
+  async exchangeVolume(exchange: VolumeExchange): Promise<ReservationResult> {
+    assertJobId(exchange.jobId);
+    const { jobId, from, to, at } = exchange;
+    const attempt = this.#db.transaction((): ReservationResult => {
+      const held = (this.#db.prepare('SELECT * FROM held_resources WHERE job_id = ? ORDER BY resource').all(jobId) as HeldRow[]).map(toReservation);
+      const plan = planVolumeExchange(held, exchange);
+      if (plan.kind === 'already') return { granted: true, reservations: held.sort(compareReservations) };
+      const wanted: HeldResource = { kind: 'volume', pool: to.pool, mediaId: to.mediaId };
+      const holder = this.#db.prepare("SELECT job_id FROM held_resources WHERE kind = 'volume' AND json_extract(value, '$.mediaId') = ?").get(to.mediaId) as { job_id: number } | undefined;
+      if (holder !== undefined) return { granted: false, refused: { ...wanted }, inUse: 1, reason: heldByReason(wanted, holder.job_id) };
+      this.#db.prepare("DELETE FROM held_resources WHERE job_id = ? AND kind = 'volume' AND json_extract(value, '$.mediaId') = ?").run(jobId, from);
+      const row: HeldRow = { job_id: jobId, resource: resourceKey(wanted), kind: 'volume', storage_unit: null, value: JSON.stringify(wanted), reserved_at: at.toISOString() };
+      this.#db.prepare('INSERT INTO held_resources (job_id, resource, kind, storage_unit, value, reserved_at) VALUES (@job_id, @resource, @kind, @storage_unit, @value, @reserved_at)').run(row);
+      return { granted: true, reservations: (this.#db.prepare('SELECT * FROM held_resources WHERE job_id = ?').all(jobId) as HeldRow[]).map(toReservation).sort(compareReservations) };
     });
     return attempt.immediate();
   }

@@ -19,7 +19,7 @@ import type { JobUsage } from '#core/model/job-usage.ts';
 function jobsTable(list: Job[]): string {
   return table(
     ['JOBID', 'STATE', 'STATUS', 'TRY', 'POLICY', 'SCHEDULE', 'CLIENT', 'FILES', 'BYTES', 'RATE', 'BACKUPID / WAITING', 'STARTED'],
-    list.map((j) => [j.jobId, j.state, j.statusCode, j.attempt, j.type === 'backup' ? j.policy : '-', j.type === 'backup' ? j.schedule : j.type, j.client, j.progress.files, formatBytes(j.progress.bytes), j.state === 'ACTIVE' ? `${formatBytes(j.progress.throughputBps)}/s` : '', j.type === 'restore' ? restoreCell(j) : j.state === 'QUEUED' ? j.waitingReason : shownBackupId(j), j.startedAt ?? j.queuedAt]),
+    list.map((j) => [j.jobId, j.state, j.statusCode, j.attempt, j.type === 'backup' ? j.policy : '-', j.type === 'backup' ? j.schedule : j.type, j.client, j.progress.files, formatBytes(j.progress.bytes), j.state === 'ACTIVE' ? `${formatBytes(j.progress.throughputBps)}/s` : '', j.type === 'restore' ? restoreCell(j) : j.state === 'QUEUED' || (j.state === 'ACTIVE' && j.waitingReason) ? j.waitingReason : shownBackupId(j), j.startedAt ?? j.queuedAt]),
   );
 }
 
@@ -200,6 +200,8 @@ export function registerJobs(program: Command): void {
           ['storage unit', job.storageUnit],
           ['selections', job.selections.join(', ')],
           ['backup id', shownBackupId(job) === '-' ? `none (${job.backupId} was claimed; the job ended with status ${job.statusCode}, so no image has it)` : job.backupId],
+          // A tape job: every volume it was given, in order (spanning adds one at each end of media).
+          ['volumes', job.volumes?.join(', ')],
         );
         lines.push(
           ['files / bytes', `${job.progress.files} / ${formatBytes(job.progress.bytes)}`],

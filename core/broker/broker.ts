@@ -16,7 +16,7 @@ import { makeBackupId } from '../ids.ts';
 import { resourceRetrySeconds, waitingSince } from './resource-retry.ts';
 import { loadSettings } from '../settings.ts';
 import { jobAgentInstance } from './tape-agent.ts';
-import { planTapeResources, tapeGrant, tapeResources, type TapeGrant } from './tape-choice.ts';
+import { planTapeResources, spanWaitSeconds, tapeGrant, tapeResources, type TapeGrant } from './tape-choice.ts';
 import { recordTapeRelease } from './tape-release.ts';
 import type { JobOutcome } from '../jobs/job-service.ts';
 
@@ -94,7 +94,7 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
     const planned = await planTapeResources(deps.emm, await deps.media.listReservations(), unit, job);
     if (!planned.chosen) return wait(planned.waitingFor, planned.reason);
     resources = tapeResources(unit, planned.plan);
-    tape = tapeGrant(jobId, unit, planned.plan);
+    tape = tapeGrant(jobId, unit, planned.plan, spanWaitSeconds(settings));
     if (planned.plan.fromScratch) fromScratch = { mediaId: planned.plan.media.mediaId, pool: unit.pool };
   }
 
@@ -116,6 +116,11 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
   const { level, base } = await chooseBase(deps, active, now);
   if (level !== active.level || base?.backupId !== active.baseBackupId) {
     await updateJobOfKind(deps.jobs, jobId, 'backup', (j) => ({ ...j, level, baseBackupId: base?.backupId }));
+  }
+  // A tape job lists every volume it is given (spanning adds the next ones: next-volume.ts).
+  const mediaId = tape?.target.volume.mediaId;
+  if (mediaId !== undefined && active.volumes?.at(-1) !== mediaId) {
+    await updateJobOfKind(deps.jobs, jobId, 'backup', (j) => ({ ...j, volumes: j.volumes?.at(-1) === mediaId ? j.volumes : [...(j.volumes ?? []), mediaId] }));
   }
   return {
     granted: true,

@@ -74,12 +74,25 @@ export interface TapeGrant {
   afterFailure: UnmountCommand;
 }
 
+/** The Mount state's TimeoutSeconds (backup-job.asl.json): how long the next volume's Mount may take. */
+const MOUNT_SECONDS = 3600;
+
+/**
+ * How long a backup whose volume filled waits for the next one on the agent
+ * (`TapeTarget.spanWaitSeconds`): the media mount timeout, within which the
+ * broker grants a volume or fails the job, and the time its Mount may take.
+ */
+export function spanWaitSeconds(settings: { mediaMountTimeoutSeconds: number }): number {
+  return settings.mediaMountTimeoutSeconds + MOUNT_SECONDS;
+}
+
 /**
  * The agent's side of the grant. The append point is the media manager's
  * `tapeFiles` (1 at least: file 0 is the label); a volume never written
- * (UNASSIGNED with no tape file) is labelled by Mount.
+ * (UNASSIGNED with no tape file) is labelled by Mount. `spanWait`: the
+ * target's `spanWaitSeconds`.
  */
-export function tapeGrant(jobId: number, unit: TapeUnit, plan: TapePlan): TapeGrant {
+export function tapeGrant(jobId: number, unit: TapeUnit, plan: TapePlan, spanWait?: number): TapeGrant {
   const { robot, drives, drive, media } = plan;
   if (media.slot === undefined) throw new CairnError(StatusCode.UNABLE_TO_ALLOCATE_MEDIA, `volume ${media.mediaId} has no home slot in robot ${robot.name}`);
   const robotAccess: TapeRobotAccess = { name: robot.name, changer: robot.changer, drives: drives.map((d) => ({ index: d.index, path: d.path })) };
@@ -93,7 +106,7 @@ export function tapeGrant(jobId: number, unit: TapeUnit, plan: TapePlan): TapeGr
   const volume: TapeVolumeAccess = { mediaId: media.mediaId, slot: media.slot, pool: unit.pool, appendFile: Math.max(1, media.tapeFiles), label: media.state === 'UNASSIGNED' && media.tapeFiles === 0 };
   const unmount = (keepLoaded: boolean): UnmountCommand => ({ kind: 'unmount', task: { jobId, robot: robotAccess, drive: driveAccess, mediaId: media.mediaId, slot: media.slot!, keepLoaded } });
   return {
-    target: { drive: driveAccess, volume },
+    target: { drive: driveAccess, volume, ...(spanWait === undefined ? {} : { spanWaitSeconds: spanWait }) },
     mount: { kind: 'mount', task: { jobId, robot: robotAccess, drive: driveAccess, volume } },
     afterSuccess: unmount(unit.mediaUnmountDelaySeconds > 0),
     afterFailure: unmount(false),

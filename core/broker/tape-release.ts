@@ -22,10 +22,12 @@ import { recordTapeFaults } from './tape-fault-release.ts';
  *   Mount asks the changer what the drive holds and never trusts this record.
  * - a mount, when the drive was not recorded as holding the volume (the
  *   robot loaded it): the volume's mount count and last mount.
- * - FULL, when the job failed with 96 after it was granted: until spanning
- *   (issue 10, item 6) the only 96 after a grant is the tape sink's "volume
- *   reached end of media", so the volume is at its end whatever the catalog
- *   holds. FROZEN / SUSPENDED volumes keep their state.
+ * - FULL, when the job failed with 96 after it was granted: a 96 after a
+ *   grant comes from spanning (no next volume before the window closed or
+ *   the mount timeout, or the agent gave up waiting for one), and the volume
+ *   the job holds then is the one that reached end of media, whatever the
+ *   catalog holds (ReserveNextVolume marked it FULL already; this makes sure).
+ *   FROZEN / SUSPENDED volumes keep their state.
  *
  * - the tape errors the failure names (the agent's `[tape-fault ...]` tags):
  *   counted on the volume and the drive, the error policy applied, the

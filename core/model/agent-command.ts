@@ -4,7 +4,7 @@ import { Image } from './image.ts';
 import { RestoreSource, RestoreTarget } from './job.ts';
 import { Name } from './names.ts';
 import { StorageUnit } from './storage-unit.ts';
-import { InventoryTask, MountTask, TapeReadTarget, UnmountTask } from './tape-task.ts';
+import { ContinueBackupTask, InventoryTask, MountTask, TapeReadTarget, UnmountTask } from './tape-task.ts';
 import { CairnError, messageOf } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { parseOrThrow } from '../validation.ts';
@@ -74,7 +74,16 @@ export type UnmountCommand = z.output<typeof UnmountCommand>;
 export const InventoryCommand = z.object({ kind: z.literal('inventory'), task: InventoryTask }).strict();
 export type InventoryCommand = z.output<typeof InventoryCommand>;
 
-export const AgentCommand = z.discriminatedUnion('kind', [BackupCommand, RestoreCommand, MountCommand, UnmountCommand, InventoryCommand]);
+/**
+ * Spanning: hand a backup that waits on a full volume the next one (the
+ * backup-job's Continue step). The task token of this command is the one
+ * the waiting backup ends (with its result, or the next volume-full); the
+ * command itself returns nothing of its own.
+ */
+export const ContinueBackupCommand = z.object({ kind: z.literal('continue-backup'), task: ContinueBackupTask }).strict();
+export type ContinueBackupCommand = z.output<typeof ContinueBackupCommand>;
+
+export const AgentCommand = z.discriminatedUnion('kind', [BackupCommand, RestoreCommand, MountCommand, UnmountCommand, ContinueBackupCommand, InventoryCommand]);
 export type AgentCommand = z.output<typeof AgentCommand>;
 export type AgentCommandInput = z.input<typeof AgentCommand>;
 
@@ -83,11 +92,11 @@ export type AgentCommandInput = z.input<typeof AgentCommand>;
  * what comes next (take a snapshot, inventory a library), whose payloads
  * are defined when they land.
  */
-export const AGENT_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount', 'snapshot', 'inventory'] as const;
+export const AGENT_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount', 'continue-backup', 'snapshot', 'inventory'] as const;
 export type AgentCommandKind = (typeof AGENT_COMMAND_KINDS)[number];
 
 /** The kinds this agent runs for a workflow, with a task token (`cairn-agent run-task`); any other kind is refused by `parseAgentCommand`. */
-export const RUNNABLE_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount'] as const satisfies readonly AgentCommand['kind'][];
+export const RUNNABLE_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount', 'continue-backup'] as const satisfies readonly AgentCommand['kind'][];
 export type RunnableCommand = Extract<AgentCommand, { kind: (typeof RUNNABLE_COMMAND_KINDS)[number] }>;
 
 /**

@@ -105,6 +105,8 @@ export const BackupJob = z
     windowEnd: IsoTime.optional(),
     /** Files that could not be read (status 1); the first few, for the operator. */
     unreadable: z.array(z.string()).default([]),
+    /** A tape job: every volume it was given (by Reserve, then ReserveNextVolume at each end of media), in order, over all its attempts. */
+    volumes: z.array(z.string()).optional(),
   })
   .strict();
 export type BackupJob = z.output<typeof BackupJob>;

@@ -1,4 +1,4 @@
-import { CairnError } from '../errors.ts';
+import { CairnError, ConflictError } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 
 /**
@@ -32,6 +32,14 @@ export type Reservation = HeldResource & { jobId: number; reservedAt: string };
 export interface ResourceRequest {
   jobId: number;
   resources: readonly RequestedResource[];
+  at: Date;
+}
+
+/** A tape job's volume hold moved from the full volume `from` to volume `to` of `pool` (MediaStore.exchangeVolume). */
+export interface VolumeExchange {
+  jobId: number;
+  from: string;
+  to: { pool: string; mediaId: string };
   at: Date;
 }
 
@@ -133,4 +141,22 @@ export function holdsExactly(held: readonly (HeldResource | RequestedResource)[]
 /** Reservations in listing order: by job id, then by resource. */
 export function compareReservations(a: Reservation, b: Reservation): number {
   return a.jobId - b.jobId || (resourceKey(a) < resourceKey(b) ? -1 : resourceKey(a) > resourceKey(b) ? 1 : 0);
+}
+
+/**
+ * What an adapter does with a volume exchange, given what the job holds now
+ * (every adapter applies the same rule inside its transaction): `already`
+ * when it holds `to` and not `from` (a retried step), `exchange` with the
+ * resources it holds afterwards. ConflictError when it does not hold `from`
+ * (nothing to exchange) or holds both.
+ */
+export function planVolumeExchange(held: readonly HeldResource[], exchange: VolumeExchange): { kind: 'already' } | { kind: 'exchange'; next: HeldResource[] } {
+  const holds = (mediaId: string): boolean => held.some((r) => r.kind === 'volume' && r.mediaId === mediaId);
+  if (exchange.from === exchange.to.mediaId) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `job ${exchange.jobId}: volume ${exchange.from} cannot be exchanged for itself`);
+  if (holds(exchange.to.mediaId) && !holds(exchange.from)) return { kind: 'already' };
+  if (!holds(exchange.from) || holds(exchange.to.mediaId)) {
+    const what = held.length === 0 ? 'nothing' : held.map(describeResource).join(', ');
+    throw new ConflictError(`job ${exchange.jobId} holds ${what}: it cannot exchange volume ${exchange.from} for volume ${exchange.to.mediaId}`);
+  }
+  return { kind: 'exchange', next: [...held.filter((r) => !(r.kind === 'volume' && r.mediaId === exchange.from)), { kind: 'volume', pool: exchange.to.pool, mediaId: exchange.to.mediaId }] };
 }

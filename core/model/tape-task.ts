@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Name } from './names.ts';
+import { IsoTime, Name } from './names.ts';
 import { Changer, MediaId } from './tape-media.ts';
 
 /**
@@ -30,6 +30,12 @@ export const TapeDriveAccess = z
     blockSize: z.number().int().min(512),
     /** File tapes only: the volume's capacity (its end of media), from the robot's record. */
     fileTapeCapacityBytes: z.number().int().min(1).optional(),
+    /**
+     * File tapes only: how far before the end of media the early warning is.
+     * Set by the agent for a backup (edge-agent/tape/early-warning.ts: the
+     * room its writer may still have in flight); absent, the file tape's default.
+     */
+    earlyWarningBytes: z.number().int().min(0).optional(),
   })
   .strict();
 export type TapeDriveAccess = z.output<typeof TapeDriveAccess>;
@@ -49,8 +55,14 @@ export const TapeVolumeAccess = z
   .strict();
 export type TapeVolumeAccess = z.output<typeof TapeVolumeAccess>;
 
-/** What a tape backup's Stream step writes to (BackupTask.tape). */
-export const TapeTarget = z.object({ drive: TapeDriveAccess, volume: TapeVolumeAccess }).strict();
+/**
+ * What a tape backup's Stream step writes to (BackupTask.tape), and after a
+ * volume filled, what its Continue step hands it (ContinueBackupTask).
+ * `spanWaitSeconds`: how long the agent waits for the next volume after it
+ * reported one full (the media mount timeout and the time a Mount may
+ * take); past it the backup fails with 96. Absent: SPAN_WAIT_SECONDS.
+ */
+export const TapeTarget = z.object({ drive: TapeDriveAccess, volume: TapeVolumeAccess, spanWaitSeconds: z.number().int().min(1).optional() }).strict();
 export type TapeTarget = z.output<typeof TapeTarget>;
 
 /** Mount: have the robot put the volume in the drive (unless it is there), label or check it, position at the append point. */
@@ -83,6 +95,38 @@ export type UnmountTask = z.output<typeof UnmountTask>;
 
 export const UnmountResult = z.object({ drive: Name, unloaded: z.boolean() }).strict();
 export type UnmountResult = z.output<typeof UnmountResult>;
+
+/** How long an agent waits for the next volume when the target does not say (the default media mount timeout, 30 min, and an hour for the Mount). */
+export const SPAN_WAIT_SECONDS = 1800 + 3600;
+
+/**
+ * What a tape backup's Stream (or Continue) step reports when its volume
+ * reached end of media and the fragment on it is closed: the volume is
+ * full, the backup waits (the agent process stays alive) for the next
+ * volume. The workflow reserves one (ReserveNextVolume), mounts it in the
+ * same drive and sends the waiting backup a `continue-backup` command.
+ */
+export const VolumeFullOutcome = z
+  .object({
+    outcome: z.literal('volume-full'),
+    jobId: z.number().int().positive(),
+    /** Which waiting backup process the continuation is for (several attempts of one job never share one). */
+    waiter: z.string().min(1).max(200),
+    mediaId: MediaId,
+    drive: Name,
+    /** Fragments the backup wrote on the volume, their bytes (tar), and the volume's append point after them. */
+    fragments: z.number().int().min(0),
+    bytes: z.number().int().min(0),
+    appendFile: z.number().int().min(1),
+    /** When the agent reported it (its clock): the media mount timeout counts from here. */
+    fullAt: IsoTime,
+  })
+  .strict();
+export type VolumeFullOutcome = z.output<typeof VolumeFullOutcome>;
+
+/** The next volume for a waiting backup (`continue-backup`): the same drive, the volume Mount just put in it. */
+export const ContinueBackupTask = z.object({ jobId: z.number().int().positive(), waiter: z.string().min(1).max(200), tape: TapeTarget }).strict();
+export type ContinueBackupTask = z.output<typeof ContinueBackupTask>;
 
 /**
  * What one Read step of a tape restore job reads (RestoreTask.tape): the

@@ -1,15 +1,22 @@
 import { CairnError } from '#core/errors.ts';
-import type { FragmentSink, FragmentSinks } from '#core/ports/fragment-sink.ts';
+import type { FragmentLocation } from '#core/model/image.ts';
+import type { FragmentSink, FragmentSinks, WrittenFragment } from '#core/ports/fragment-sink.ts';
 import type { TapeDrive } from '#core/ports/tape-drive.ts';
 import type { TapeTarget } from '#core/model/tape-task.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { TapeFragmentSink } from './format/tape-fragment-sink.ts';
 import { realTapeDevices, type TapeDevices } from './mount.ts';
+import type { FullVolume, NextVolumes } from './spanning/next-volumes.ts';
+import type { BufferSettings } from '#core/model/task.ts';
+import { tapeWriteRoom } from './early-warning.ts';
+import { DEFAULT_PIECE_BYTES } from '#core/model/storage-unit.ts';
 import { FaultReportingTapeDrive } from './drives/fault-reporting-drive.ts';
 
 /** A backup's tape sinks and the drive they hold open until `close`. */
 export interface TapeSinks {
   sinks: FragmentSinks;
+  /** Every volume written to so far, in order (the first once the first fragment started). */
+  readonly volumes: readonly string[];
   close(): Promise<void>;
 }
 
@@ -18,29 +25,89 @@ export interface TapeSinks {
  * in the reserved drive, opened, its label checked and positioned at the
  * append point when the first fragment comes.
  *
- * At end of media `next` rejects with 96 naming the volume that filled: a
- * backup fits on one volume until spanning (issue 10, item 6) makes `next`
- * ask the workflow for the next volume (reserve, mount) and go on. Release
- * then marks the volume FULL (core/broker/tape-release.ts).
+ * Spanning: at end of media the fragment writer has closed the fragment
+ * (its filemark is written) and asks `next`. The drive is closed (the
+ * Mount of the next volume unloads this one), `volumes.next` reports the
+ * full volume (what this backup wrote on it) and waits until the workflow
+ * reserved and mounted the next volume in the same drive; that volume is
+ * opened, its label checked and positioned at its append point, and the
+ * next fragment goes there. Without `volumes` (a caller that cannot span)
+ * `next` rejects with 96 naming the volume that filled.
+ *
+ * Each volume is opened with the write size and (file tapes) the early
+ * warning that leave room for what the backup's `buffers` and a member of
+ * up to `memberBytes` (the unit's piece size) may still bring when the
+ * mark is reported (early-warning.ts).
  */
-export function tapeSinks(target: TapeTarget, devices: TapeDevices = realTapeDevices): TapeSinks {
+export function tapeSinks(
+  target: TapeTarget,
+  devices: TapeDevices = realTapeDevices,
+  volumes?: NextVolumes,
+  room: { buffers: BufferSettings; memberBytes: number } = { buffers: { count: 16, sizeBytes: 256 * 1024 }, memberBytes: DEFAULT_PIECE_BYTES },
+): TapeSinks {
   let drive: TapeDrive | undefined;
+  let driveName = target.drive.name;
+  const used: string[] = [];
+  const open = async (next: TapeTarget): Promise<FragmentSink> => {
+    const writeRoom = tapeWriteRoom(next.drive, room.buffers, room.memberBytes);
+    // Its write, read and position errors name the drive and the volume (and where the tape was), for Release to count.
+    drive = new FaultReportingTapeDrive(await devices.openDrive(writeRoom.earlyWarningBytes === undefined ? next.drive : { ...next.drive, earlyWarningBytes: writeRoom.earlyWarningBytes }), {
+      drive: next.drive.name,
+      mediaId: next.volume.mediaId,
+    });
+    driveName = next.drive.name;
+    const sink = await TapeFragmentSink.mount({ drive, mediaId: next.volume.mediaId, appendFile: next.volume.appendFile, writeBytes: writeRoom.writeBytes });
+    used.push(next.volume.mediaId);
+    return new CountingSink(sink);
+  };
   const sinks: FragmentSinks = {
-    async first(): Promise<FragmentSink> {
-      // Its write, read and position errors name the drive and the volume (and where the tape was), for Release to count.
-      drive = new FaultReportingTapeDrive(await devices.openDrive(target.drive), { drive: target.drive.name, mediaId: target.volume.mediaId });
-      return TapeFragmentSink.mount({ drive, mediaId: target.volume.mediaId, appendFile: target.volume.appendFile });
-    },
+    first: () => open(target),
     async next(full: FragmentSink): Promise<FragmentSink> {
-      const mediaId = full instanceof TapeFragmentSink ? full.mediaId : target.volume.mediaId;
-      throw new CairnError(StatusCode.UNABLE_TO_ALLOCATE_MEDIA, `volume ${mediaId} in drive ${target.drive.name} reached end of media; spanning to another volume is not built yet, so the image must fit on one volume`);
+      const report: FullVolume =
+        full instanceof CountingSink
+          ? { mediaId: full.sink.mediaId, drive: driveName, fragments: full.fragments, bytes: full.bytes, appendFile: full.sink.appendFile }
+          : { mediaId: target.volume.mediaId, drive: driveName, fragments: 0, bytes: 0, appendFile: target.volume.appendFile };
+      if (volumes === undefined) {
+        throw new CairnError(StatusCode.UNABLE_TO_ALLOCATE_MEDIA, `volume ${report.mediaId} in drive ${driveName} reached end of media, and this backup cannot ask for another volume`);
+      }
+      // The next volume's Mount unloads this one: let go of the drive first.
+      await drive?.close();
+      drive = undefined;
+      return open(await volumes.next(report));
     },
   };
   return {
     sinks,
+    volumes: used,
     close: async () => {
       await drive?.close();
       drive = undefined;
     },
   };
+}
+
+/** A volume's sink, counting the fragments and bytes this backup wrote on it (for the volume-full report). */
+class CountingSink implements FragmentSink {
+  readonly sink: TapeFragmentSink;
+  fragments = 0;
+  bytes = 0;
+
+  constructor(sink: TapeFragmentSink) {
+    this.sink = sink;
+  }
+
+  get endOfMedia(): boolean {
+    return this.sink.endOfMedia;
+  }
+
+  async write(number: number, body: AsyncIterable<Uint8Array>): Promise<WrittenFragment> {
+    const written = await this.sink.write(number, body);
+    this.fragments += 1;
+    this.bytes += written.bytes;
+    return written;
+  }
+
+  discard(location: FragmentLocation): Promise<void> {
+    return this.sink.discard(location);
+  }
 }

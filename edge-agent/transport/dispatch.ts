@@ -1,21 +1,24 @@
 import type { RestoreTask, RestoreTaskResult, RunnableCommand } from '#core/model/agent-command.ts';
 import type { BackupTask, BackupTaskResult } from '#core/model/task.ts';
-import type { MountResult, MountTask, UnmountResult, UnmountTask } from '#core/model/tape-task.ts';
+import type { ContinueBackupTask, MountResult, MountTask, UnmountResult, UnmountTask, VolumeFullOutcome } from '#core/model/tape-task.ts';
 
 /**
  * What the agent does for each kind it runs. The type asks for one handler
  * per runnable kind, so a kind made runnable in core/model/agent-command.ts
- * does not compile until the agent can run it.
+ * does not compile until the agent can run it. A tape backup's step ends
+ * with its result or, when its volume filled, a volume-full outcome (the
+ * backup waits for the next volume, which `continueBackup` hands it).
  */
 export interface CommandHandlers {
-  backup(task: BackupTask): Promise<BackupTaskResult>;
+  backup(task: BackupTask): Promise<BackupTaskResult | VolumeFullOutcome>;
   /** A tape restore job's Read of one volume (edge-agent/tape/tape-restore-read.ts). */
   restore(task: RestoreTask): Promise<RestoreTaskResult>;
   mount(task: MountTask): Promise<MountResult>;
   unmount(task: UnmountTask): Promise<UnmountResult>;
+  continueBackup(task: ContinueBackupTask): Promise<BackupTaskResult | VolumeFullOutcome | undefined>;
 }
 
-export type CommandResult = BackupTaskResult | RestoreTaskResult | MountResult | UnmountResult;
+export type CommandResult = BackupTaskResult | VolumeFullOutcome | RestoreTaskResult | MountResult | UnmountResult | undefined;
 
 /** Runs a parsed command (`parseAgentCommand`) with the handler of its kind. */
 export function dispatchCommand(command: RunnableCommand, handlers: CommandHandlers): Promise<CommandResult> {
@@ -28,5 +31,7 @@ export function dispatchCommand(command: RunnableCommand, handlers: CommandHandl
       return handlers.mount(command.task);
     case 'unmount':
       return handlers.unmount(command.task);
+    case 'continue-backup':
+      return handlers.continueBackup(command.task);
   }
 }

@@ -8,6 +8,10 @@ import { storageUnitOpener } from './open-storage-unit.ts';
 import { runTask } from './run-task.ts';
 import { runOperatorCommand } from './run-command.ts';
 import { messageOf, statusOf } from '#core/errors.ts';
+import { randomUUID } from 'node:crypto';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { FileRendezvous } from '../tape/spanning/file-rendezvous.ts';
 
 /**
  * `cairn-agent`: what the SSM document runs on an on-premise host. This is the
@@ -25,7 +29,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--jobs-table <name>', 'Jobs table for progress reports', process.env.CAIRN_JOBS_TABLE)
     .option('--region <region>', 'AWS region (the SSM document passes the stack\'s; default AWS_REGION)', process.env.AWS_REGION)
     .option('--endpoint <url>', 'AWS endpoint (an emulator)')
-    .action(async (options: { taskToken: string; command: string; jobsTable?: string; region?: string; endpoint?: string }) => {
+    .option('--state-dir <dir>', "the agent's state directory on this host (where a tape backup waiting for its next volume meets the Continue step)", process.env.CAIRN_AGENT_STATE_DIR ?? join(homedir(), '.cairn-agent'))
+    .action(async (options: { taskToken: string; command: string; jobsTable?: string; region?: string; endpoint?: string; stateDir: string }) => {
       // The meter counts the task's S3 and DynamoDB requests; they go to the job with its progress (docs/cost.md).
       const meter = new UsageMeter();
       const clients = createAwsClients({ region: options.region, endpoint: options.endpoint, meter });
@@ -52,6 +57,13 @@ export async function main(argv: string[]): Promise<void> {
             // Not fatal (the next report supersedes it), but never silent: SSM keeps stderr in the command output.
             onProgressFailure: (error) => process.stderr.write(`cairn-agent: ${error instanceof Error ? error.message : String(error)}\n`),
             usage: () => meter.snapshot(),
+            // Spanning: a backup whose volume filled waits in this process; the Continue step's process finds it through these files.
+            spanning: {
+              rendezvous: new FileRendezvous({ directory: join(options.stateDir, 'spanning') }),
+              taskToken: options.taskToken,
+              tokenFor: (token) => sfnTaskToken(clients.sfn, token),
+              waiter: () => randomUUID(),
+            },
           },
         );
       } finally {

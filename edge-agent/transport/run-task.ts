@@ -2,6 +2,7 @@ import { commandJobId, parseAgentCommand, type RunnableCommand } from '#core/mod
 import type { Clock } from '#core/ports/clock.ts';
 import type { TaskReporter } from '#core/ports/task-reporter.ts';
 import { CairnError, messageOf, statusOf } from '#core/errors.ts';
+import { StatusCode } from '#core/status-codes.ts';
 import { jobRecordReporter, taskTokenReporter } from '#core/jobs/job-reporter.ts';
 import type { JobStore } from '#core/ports/job-store.ts';
 import { addUsage, type UsageCounters } from '#core/model/job-usage.ts';
@@ -11,6 +12,8 @@ import { runBackupOnUnit } from '../tape/tape-backup.ts';
 import { runMount, runUnmount } from '../tape/mount.ts';
 import { runTapeRestoreRead } from '../tape/tape-restore-read.ts';
 import { dispatchCommand } from './dispatch.ts';
+import type { SpanRendezvous } from '../tape/spanning/next-volumes.ts';
+import { SpanningBackup } from '../tape/spanning/spanning-backup.ts';
 
 /** How often the agent tells Step Functions it is alive; well inside the Stream state's HeartbeatSeconds. */
 const HEARTBEAT_MS = 60_000;
@@ -34,6 +37,14 @@ export interface RunTaskAdapters {
   onProgressFailure?: (error: unknown) => void;
   /** The agent's billed requests so far (aws/usage-meter.ts), reported with its progress as the job's usage; absent, none is reported. */
   usage?: () => UsageCounters;
+  /**
+   * Spanning on this host: where a tape backup that filled its volume and
+   * the Continue step's process meet (a FileRendezvous in the agent's state
+   * directory), this task's token as the workflow sent it, and how a token
+   * becomes a TaskToken. Without it a tape backup fails with 96 at end of
+   * media and `continue-backup` is refused.
+   */
+  spanning?: { rendezvous: SpanRendezvous; taskToken: string; tokenFor(token: string): TaskToken; waiter(): string };
 }
 
 /**
@@ -56,8 +67,15 @@ export async function runTask(options: RunTaskOptions, adapters: RunTaskAdapters
     await token.fail(failure);
     return failure.statusCode;
   }
+  // The task token the work reports on: this task's, and after a volume-full outcome the Continue step's (spanning).
+  let current: TaskToken | undefined = token;
+  const active: TaskToken = {
+    heartbeat: () => current?.heartbeat() ?? Promise.resolve(),
+    succeed: (output) => (current ?? token).succeed(output),
+    fail: (error) => (current ?? token).fail(error),
+  };
   // Liveness to the workflow through the task token; progress and `cairn jobs cancel` through the job record.
-  const liveness = taskTokenReporter(token, abort);
+  const liveness = taskTokenReporter(active, abort);
   const jobId = commandJobId(command);
   const reporter: TaskReporter = jobs
     ? withUsage(jobRecordReporter({ jobs, jobId, clock, abort, heartbeat: () => liveness.heartbeat(), onProgressFailure: adapters.onProgressFailure }), adapters.usage)
@@ -67,21 +85,58 @@ export async function runTask(options: RunTaskOptions, adapters: RunTaskAdapters
     if (jobs === undefined || adapters.usage === undefined) return;
     await jobs.recordProgress(jobId, { usage: carrying(adapters.usage()) }, clock.now()).catch((error: unknown) => adapters.onProgressFailure?.(error));
   };
+  const spanning = adapters.spanning;
   const timer = setInterval(() => void reporter.heartbeat().catch(() => undefined), HEARTBEAT_MS);
   try {
     const result = await dispatchCommand(command, {
-      backup: async (task) => runBackupOnUnit(task, { store: await openStore(task.storageUnit), openStore, reporter, now: () => clock.now(), signal: abort.signal }),
+      backup: async (task) => {
+        const deps = { store: await openStore(task.storageUnit), openStore, reporter, now: () => clock.now(), signal: abort.signal };
+        if (task.tape === undefined || spanning === undefined) return runBackupOnUnit(task, deps);
+        // A tape backup reports each full volume on the current token and goes on on the Continue step's.
+        const backup = new SpanningBackup({
+          jobId,
+          waiter: spanning.waiter(),
+          rendezvous: spanning.rendezvous,
+          spanWaitSeconds: task.tape.spanWaitSeconds,
+          now: () => clock.now(),
+          onContinuation: (continuation) => (current = continuation.taskToken === undefined ? undefined : spanning.tokenFor(continuation.taskToken)),
+        }).start((volumes) => runBackupOnUnit(task, deps, undefined, volumes));
+        for (;;) {
+          const outcome = await backup.next();
+          if (!('outcome' in outcome)) return outcome;
+          // Nothing reports on this token again: the next outcome goes to the Continue step's token.
+          const step = current;
+          current = undefined;
+          await step?.succeed(outcome);
+        }
+      },
       restore: async (task) => runTapeRestoreRead(task, { openStore, reporter, signal: abort.signal }),
       mount: (task) => runMount(task, undefined, () => clock.now()),
-      unmount: (task) => runUnmount(task),
+      unmount: async (task) => {
+        // Every path out of a granted tape job unmounts: a backup of the job still waiting for a volume stops.
+        await spanning?.rendezvous.withdraw(task.jobId, 'the job is unmounting its drive');
+        return runUnmount(task);
+      },
+      continueBackup: async (task) => {
+        if (spanning === undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, 'this agent was started without a state directory for spanning: it cannot hand a waiting backup its next volume');
+        await spanning.rendezvous.offer(task.jobId, task.waiter, { tape: task.tape, taskToken: spanning.taskToken });
+        return undefined;
+      },
     });
     await finalUsage();
-    await token.succeed(result);
-    return 'statusCode' in result ? result.statusCode : 0;
+    // continue-backup hands its token to the waiting backup, which ends it.
+    if (command.kind === 'continue-backup') return 0;
+    if (current === undefined) throw new CairnError(StatusCode.INTERNAL_ERROR, 'no task token to report the result on');
+    await current.succeed(result);
+    return result !== undefined && 'statusCode' in result ? result.statusCode : 0;
   } catch (error) {
     await finalUsage();
-    // A workflow that stopped waiting needs no answer; any other failure (a cancel included) is reported with its status.
-    if (!(abort.signal.reason instanceof TaskGoneError)) await token.fail(error);
+    // A workflow that stopped waiting needs no answer; any other failure (a cancel included) is reported with its status,
+    // on the token a workflow step waits on (none while a backup waited for a volume and gave up: then stderr has it).
+    if (!(abort.signal.reason instanceof TaskGoneError)) {
+      if (current === undefined) adapters.onProgressFailure?.(new CairnError(statusOf(error), `no workflow step waits for this backup any more: ${messageOf(error)}`));
+      else await current.fail(error);
+    }
     return statusOf(error);
   } finally {
     clearInterval(timer);

@@ -189,6 +189,52 @@ export function describeMediaStoreContract(adapter: string, open: OpenStore<Medi
       expect((await request(2, slot(), drive('d1'), volume('A00001'))).granted).toBe(true);
     });
 
+    it('exchanges a full volume for the next one in one step, keeping the slot and the drive', async () => {
+      await request(1, slot(), drive('d0'), volume('A00001'));
+      const later = new Date(at.getTime() + 60_000);
+      const exchanged = await store().exchangeVolume({ jobId: 1, from: 'A00001', to: { pool: 'weekly', mediaId: 'A00002' }, at: later });
+      expect(exchanged.granted).toBe(true);
+      const held = await store().listReservations();
+      expect(held.map((r) => [r.jobId, r.kind, r.kind === 'drive' ? r.drive : r.kind === 'volume' ? r.mediaId : r.storageUnit])).toEqual([
+        [1, 'drive', 'd0'],
+        [1, 'storage-unit-slot', 'tld1'],
+        [1, 'volume', 'A00002'],
+      ]);
+      if (exchanged.granted) expect(exchanged.reservations.map((r) => r.kind).sort()).toEqual(['drive', 'storage-unit-slot', 'volume']);
+      // A retried step is granted again and changes nothing; the full volume is free for another job.
+      expect((await store().exchangeVolume({ jobId: 1, from: 'A00001', to: { pool: 'weekly', mediaId: 'A00002' }, at: later })).granted).toBe(true);
+      expect(await store().listReservations()).toEqual(held);
+      expect((await request(2, slot(), drive('d1'), volume('A00001'))).granted).toBe(true);
+      expect(await store().release(1)).toBe(true);
+      expect((await store().listReservations()).map((r) => r.jobId)).toEqual([2, 2, 2]);
+    });
+
+    it('refuses an exchange for a volume another job holds, and changes nothing', async () => {
+      await request(1, slot(), drive('d0'), volume('A00001'));
+      await request(2, slot(), drive('d1'), volume('A00002'));
+      const before = await store().listReservations();
+      const refused = await store().exchangeVolume({ jobId: 1, from: 'A00001', to: { pool: 'weekly', mediaId: 'A00002' }, at });
+      expect(refused).toEqual({ granted: false, refused: volume('A00002'), inUse: 1, reason: 'volume A00002 is held by job 2' });
+      expect(await store().listReservations()).toEqual(before);
+    });
+
+    it('refuses to exchange a volume the job does not hold, with a conflict', async () => {
+      await request(1, slot(), drive('d0'), volume('A00001'));
+      await expect(store().exchangeVolume({ jobId: 1, from: 'A00009', to: { pool: 'weekly', mediaId: 'A00002' }, at })).rejects.toBeInstanceOf(ConflictError);
+      await expect(store().exchangeVolume({ jobId: 7, from: 'A00001', to: { pool: 'weekly', mediaId: 'A00002' }, at })).rejects.toBeInstanceOf(ConflictError);
+      expect((await store().listReservations()).filter((r) => r.kind === 'volume').map((r) => r.kind === 'volume' && r.mediaId)).toEqual(['A00001']);
+    });
+
+    it('lets one of two jobs racing to exchange for the same volume take it', async () => {
+      await request(1, slot(), drive('d0'), volume('A00001'));
+      await request(2, slot(), drive('d1'), volume('A00002'));
+      const results = await Promise.all([1, 2].map((jobId) => store().exchangeVolume({ jobId, from: jobId === 1 ? 'A00001' : 'A00002', to: { pool: 'weekly', mediaId: 'A00003' }, at })));
+      expect(results.filter((r) => r.granted)).toHaveLength(1);
+      const volumes = (await store().listReservations()).flatMap((r) => (r.kind === 'volume' ? [r.mediaId] : []));
+      expect(volumes.filter((v) => v === 'A00003')).toHaveLength(1);
+      expect(volumes).toHaveLength(2);
+    });
+
     it('lets racing jobs hold each drive and each volume once at most', async () => {
       // Twenty jobs race for 2 drives and 4 volumes, each asking for drive i % 2 and volume i % 4.
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => request(i + 1, slot(), drive(`d${i % 2}`), volume(`V${i % 4}`))));

@@ -76,9 +76,18 @@ describe('agent command envelope', () => {
       restore: () => Promise.reject(new Error('not a restore')),
       mount: () => Promise.reject(new Error('not a mount')),
       unmount: () => Promise.reject(new Error('not an unmount')),
+      continueBackup: () => Promise.reject(new Error('not a continue-backup')),
     });
     expect(out).toBe(result);
     expect(seen).toEqual([AgentCommand.parse(backup).task]);
+  });
+
+  it('parses a continue-backup command (the next volume for a waiting backup) and refuses one without its waiter (20)', () => {
+    const target = { drive: { name: 'd0', index: 0, path: '/srv/vtl/drive0', blockSize: 65536 }, volume: { mediaId: 'CRN002L6', slot: 2, pool: 'daily', appendFile: 1, label: true }, spanWaitSeconds: 5400 };
+    const parsed = parseAgentCommand(JSON.stringify({ kind: 'continue-backup', task: { jobId: 3, waiter: 'w-1', tape: target } }));
+    expect(parsed).toEqual({ kind: 'continue-backup', task: { jobId: 3, waiter: 'w-1', tape: target } });
+    expect(commandJobId(parsed)).toBe(3);
+    expect(refusal(JSON.stringify({ kind: 'continue-backup', task: { jobId: 3, tape: target } }))).toMatchObject({ statusCode: 20, message: expect.stringMatching(/invalid continue-backup command.*task\.waiter/) });
   });
 
   it('parses a mount command and refuses one without its volume (20)', () => {

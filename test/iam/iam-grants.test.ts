@@ -118,11 +118,11 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     // Every Task state of the ASL file: the three functions, by the states that invoke them, and the agent command.
     const invoked = (prefix: string) => calls.stateMachine.filter((c) => c.action === 'lambda:InvokeFunction' && arnOf(c.resource).includes(`:function:${prefix}`)).map((c) => c.operation.slice(5));
     expect(invoked('JobsFunction')).toEqual(['Queue', 'RetryDecision', 'EndJob']);
-    expect(invoked('BrokerFunction')).toEqual(['Reserve', 'Release']);
+    expect(invoked('BrokerFunction')).toEqual(['Reserve', 'Release', 'ReserveNextVolume']);
     expect(invoked('CatalogFunction')).toEqual(['Catalog']);
-    // Mount, Stream and Unmount each send the agent document to the client's managed instance.
+    // Mount, Stream, MountNextVolume, Continue and Unmount each send the agent document to the client's managed instance.
     expect(calls.stateMachine.filter((c) => c.action === 'ssm:SendCommand').map((c) => arnOf(c.resource))).toEqual(
-      Array.from({ length: 3 }, () => [
+      Array.from({ length: 5 }, () => [
         // The document's name is the stack's prefix, its base name and the first group of the stack's UUID.
         'arn:aws:ssm:us-east-1:123456789012:document/cairn-RunBackupTask-4f1c2d3e',
         'arn:aws:ssm:us-east-1:123456789012:managed-instance/mi-*',

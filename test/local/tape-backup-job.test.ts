@@ -1,7 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
 import { runBackupJob, type BackupRun } from '#local/job-engine.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
@@ -188,26 +186,6 @@ describe.skipIf(Boolean(skip))(`a backup job to a tape storage unit${skip ? ` (s
     expect(volume).toMatchObject({ state: 'UNASSIGNED', images: [], tapeFiles: 0, errors: [] });
     expect((await runtime.emm.getDrive('d0'))).toMatchObject({ state: 'UP', errorCount: 0 });
     expect(await runtime.catalog.listImages()).toEqual([]);
-  });
-
-  it('fails with 96 naming the volume when it reaches end of media (no spanning yet); the volume turns FULL and nothing is catalogued', async () => {
-    await setUp({ capacityBytes: 32 * 1024 * 1024, media: ['CRN001L6'] });
-    await runtime.config.putSetting('backupTries', { tries: 1, withinHours: 12 });
-    // What is in flight when the sink reports early warning (data buffers, the sink's 1 MiB write buffer, the member
-    // being written) must fit in the room past the mark (a tenth of the file tape: 3.2 MiB), or the write hits hard end
-    // of media (84) before the fragment can close: two 256 KiB buffers and 512 KiB files keep it under 2 MiB.
-    await runtime.config.putSetting('buffers', { count: 2, sizeBytes: 256 * 1024 });
-    // 35 MiB of incompressible files on a 32 MiB volume: the fragment closes at a member boundary past the mark.
-    const big = join(work, 'big');
-    mkdirSync(big);
-    for (let i = 0; i < 70; i++) writeFileSync(join(big, `f${i}`), randomBytes(512 * 1024));
-    const run = await runBackupJob({ ...runtime, tapeDevices: countingDevices() }, { client: 'host1', selections: [big], storageUnit: 'tape1' });
-    expect(run.statusCode).toBe(96);
-    expect(run.error).toMatch(/volume CRN001L6 in drive d0 reached end of media/);
-    expect(await runtime.emm.getMedia('CRN001L6')).toMatchObject({ state: 'FULL', images: [] });
-    expect(await runtime.catalog.listImages()).toEqual([]);
-    expect(await runtime.media.listReservations()).toEqual([]);
-    expect(await library.changer.loaded(0)).toMatchObject({ full: false });
   });
 
   it('makes a second job for the one drive wait with "all 1 drive busy", then runs it after the first', async () => {

@@ -9,6 +9,9 @@ import { FakeClock } from '#core/ports/clock.ts';
 import { CairnError } from '#core/errors.ts';
 import type { MediaStore } from '#core/ports/media-store.ts';
 import { tempDir } from '../edge-agent/helpers.ts';
+import { reserveNextVolume } from '#core/broker/next-volume.ts';
+import { asKind } from '#core/model/job.ts';
+import type { VolumeFullOutcome } from '#core/model/tape-task.ts';
 
 /** The broker's tape choice on the standalone runtime's SQLite stores (reservations and media manager). */
 describe('the broker for a tape storage unit', () => {
@@ -43,7 +46,13 @@ describe('the broker for a tape storage unit', () => {
     expect((await runtime.media.listReservations()).map((r) => ({ kind: r.kind, ...(r.kind === 'drive' ? { drive: r.drive } : r.kind === 'volume' ? { mediaId: r.mediaId } : {}) }))).toEqual(
       expect.arrayContaining([{ kind: 'drive', drive: 'd0' }, { kind: 'volume', mediaId: 'CRN001' }, { kind: 'storage-unit-slot' }]),
     );
-    expect(decision.command.task.tape).toEqual({ drive: { name: 'd0', index: 0, path: '/dev/nst0', blockSize: 65536 }, volume: { mediaId: 'CRN001', slot: 1, pool: 'daily', appendFile: 1, label: true } });
+    expect(decision.command.task.tape).toEqual({
+      drive: { name: 'd0', index: 0, path: '/dev/nst0', blockSize: 65536 },
+      volume: { mediaId: 'CRN001', slot: 1, pool: 'daily', appendFile: 1, label: true },
+      // The media mount timeout (1800 s by default) and an hour for the Mount: how long the agent waits for a next volume.
+      spanWaitSeconds: 5400,
+    });
+    expect(asKind(await runtime.jobs.get(job.jobId), 'backup')?.volumes).toEqual(['CRN001']);
     expect(decision.tape?.mount).toMatchObject({ kind: 'mount', task: { jobId: job.jobId, robot: { name: 'lib1', changer: { type: 'mtx', device: '/dev/sg9' } } } });
     expect(decision.tape?.afterSuccess.task.keepLoaded).toBe(true);
     expect(decision.tape?.afterFailure.task.keepLoaded).toBe(false);
@@ -77,6 +86,7 @@ describe('the broker for a tape storage unit', () => {
     const media: MediaStore = {
       reserve: (request) => runtime.media.reserve(request),
       release: (jobId) => runtime.media.release(jobId),
+      exchangeVolume: (exchange) => runtime.media.exchangeVolume(exchange),
       listReservations: async (unit) => {
         const now = await runtime.media.listReservations(unit);
         if (!stale) return now;
@@ -113,5 +123,68 @@ describe('the broker for a tape storage unit', () => {
     expect((await runtime.emm.getDrive('d0'))?.loaded).toBeUndefined();
     expect(await runtime.emm.getMedia('CRN001')).toMatchObject({ state: 'FULL', mountCount: 1 });
     expect(await runtime.media.listReservations()).toEqual([]);
+  });
+
+  describe('at end of media (spanning)', () => {
+    const full = (jobId: number, mediaId: string): VolumeFullOutcome => ({ outcome: 'volume-full', jobId, waiter: 'w-1', mediaId, drive: 'd0', fragments: 3, bytes: 123, appendFile: 4, fullAt: clock.now().toISOString() });
+    const granted = async (windowEnd?: string) => {
+      const job = await queue('host1', windowEnd);
+      const decision = await reserveResources(runtime, job.jobId, clock.now());
+      if (!decision.granted) throw new Error(decision.reason);
+      return job.jobId;
+    };
+
+    it('records the full volume FULL and exchanges it for the next one in the same drive, handing Mount, Unmount and Continue their commands; a retried step changes nothing more', async () => {
+      await runtime.emm.addMedia(newMedia('CRN001', clock.now(), { robot: 'lib1', slot: 1 }));
+      await runtime.emm.addMedia(newMedia('CRN002', clock.now(), { robot: 'lib1', slot: 2 }));
+      const jobId = await granted();
+      const next = await reserveNextVolume(runtime, jobId, full(jobId, 'CRN001'), clock.now());
+      if (!next.granted) throw new Error(next.reason);
+      expect(next.mediaId).toBe('CRN002');
+      expect(await runtime.emm.getMedia('CRN001')).toMatchObject({ state: 'FULL', mountCount: 1 });
+      expect(await runtime.emm.getMedia('CRN002')).toMatchObject({ pool: 'daily', state: 'UNASSIGNED' });
+      const held = (await runtime.media.listReservations()).map((r) => (r.kind === 'drive' ? r.drive : r.kind === 'volume' ? r.mediaId : r.kind));
+      expect(held.sort()).toEqual(['CRN002', 'd0', 'storage-unit-slot']);
+      expect(next.tape.mount.task).toMatchObject({ jobId, drive: { name: 'd0' }, volume: { mediaId: 'CRN002', slot: 2, label: true, appendFile: 1 } });
+      expect(next.tape.afterSuccess.task).toMatchObject({ mediaId: 'CRN002', slot: 2, keepLoaded: true });
+      expect(next.tape.afterFailure.task).toMatchObject({ mediaId: 'CRN002', slot: 2, keepLoaded: false });
+      expect(next.continue).toEqual({ kind: 'continue-backup', task: { jobId, waiter: 'w-1', tape: { drive: next.tape.mount.task.drive, volume: next.tape.mount.task.volume, spanWaitSeconds: 5400 } } });
+      expect(asKind(await runtime.jobs.get(jobId), 'backup')?.volumes).toEqual(['CRN001', 'CRN002']);
+
+      const again = await reserveNextVolume(runtime, jobId, full(jobId, 'CRN001'), clock.now());
+      expect(again).toEqual(next);
+      expect(asKind(await runtime.jobs.get(jobId), 'backup')?.volumes).toEqual(['CRN001', 'CRN002']);
+      expect((await runtime.emm.getMedia('CRN001'))?.mountCount).toBe(1);
+    });
+
+    it('never takes a volume held by another job or loaded in another drive', async () => {
+      await runtime.emm.addMedia(newMedia('CRN001', clock.now(), { robot: 'lib1', slot: 1 }));
+      await runtime.emm.addMedia(newMedia('CRN002', clock.now(), { robot: 'lib1', slot: 2 }));
+      await runtime.emm.addMedia(newMedia('CRN003', clock.now(), { robot: 'lib1', slot: 3 }));
+      const jobId = await granted();
+      // CRN002 sits in d1, kept loaded after an earlier job: the robot cannot load it into d0 from its slot.
+      await runtime.emm.label('CRN002', 'daily');
+      await runtime.emm.setDriveLoaded('d1', 'CRN002', clock.now());
+      const next = await reserveNextVolume(runtime, jobId, full(jobId, 'CRN001'), clock.now());
+      expect(next.granted && next.mediaId).toBe('CRN003');
+    });
+
+    it('waits with a precise reason while the pool has no writable volume, and fails with 96 once the media mount timeout is over', async () => {
+      await runtime.emm.addMedia(newMedia('CRN001', clock.now(), { robot: 'lib1', slot: 1 }));
+      await runtime.config.putSetting('mediaMountTimeoutSeconds', 600);
+      const jobId = await granted();
+      const outcome = full(jobId, 'CRN001');
+      const waiting = await reserveNextVolume(runtime, jobId, outcome, clock.now());
+      expect(waiting).toEqual({ granted: false, reason: 'waiting for volume: pool daily has no writable volume in robot lib1 and scratch is empty (1 FULL) (volume CRN001 is full)', retryAfterSeconds: 30 });
+      expect(await runtime.jobs.get(jobId)).toMatchObject({ state: 'ACTIVE', waitingReason: waiting.granted ? undefined : waiting.reason });
+      clock.advance(590 * 1000);
+      const late = await reserveNextVolume(runtime, jobId, outcome, clock.now());
+      expect(late.granted ? 0 : late.retryAfterSeconds).toBe(10);
+      clock.advance(10 * 1000);
+      const error = await reserveNextVolume(runtime, jobId, outcome, clock.now()).then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(CairnError);
+      expect((error as CairnError).statusCode).toBe(96);
+      expect((error as CairnError).message).toMatch(/volume CRN001 is full and the media mount timeout \(600 s\) passed with no next volume/);
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { ConflictError } from '#core/errors.ts';
 import { assertJobId } from '#core/ids.ts';
-import { checkRequest, compareReservations, describeResource, exclusiveKey, heldByReason, heldResource, holdsExactly } from '#core/model/resource-request.ts';
-import type { MediaStore, Reservation, ReservationResult, ResourceRequest } from '#core/ports/media-store.ts';
+import { checkRequest, compareReservations, describeResource, exclusiveKey, heldByReason, heldResource, holdsExactly, planVolumeExchange } from '#core/model/resource-request.ts';
+import type { HeldResource, MediaStore, Reservation, ReservationResult, ResourceRequest, VolumeExchange } from '#core/ports/media-store.ts';
 import { io, stored } from './copy.ts';
 
 /**
@@ -40,6 +40,21 @@ export class MemoryMediaStore implements MediaStore {
     const reservations = resources.map((r): Reservation => ({ ...heldResource(r), jobId, reservedAt: at.toISOString() })).sort(compareReservations);
     this.#held.set(jobId, reservations);
     return { granted: true, reservations: reservations.map(stored) };
+  }
+
+  async exchangeVolume(exchange: VolumeExchange): Promise<ReservationResult> {
+    assertJobId(exchange.jobId);
+    await io();
+    const { jobId, from, to, at } = exchange;
+    const holding = this.#held.get(jobId) ?? [];
+    const plan = planVolumeExchange(holding, exchange);
+    if (plan.kind === 'already') return { granted: true, reservations: holding.map(stored) };
+    const wanted: HeldResource = { kind: 'volume', pool: to.pool, mediaId: to.mediaId };
+    const holder = this.#all().find((r) => exclusiveKey(r) === exclusiveKey(wanted));
+    if (holder !== undefined) return { granted: false, refused: { ...wanted }, inUse: 1, reason: heldByReason(wanted, holder.jobId) };
+    const next = [...holding.filter((r) => !(r.kind === 'volume' && r.mediaId === from)), { ...wanted, jobId, reservedAt: at.toISOString() }].sort(compareReservations);
+    this.#held.set(jobId, next);
+    return { granted: true, reservations: next.map(stored) };
   }
 
   async release(jobId: number): Promise<boolean> {
