@@ -174,7 +174,7 @@ function throttledProgress(reporter: TaskReporter | undefined): ((progress: { fi
  * so at most one file spans the start of a volume). Costs a pass over the
  * index when an earlier volume was planned.
  */
-async function pieceCarry(plan: ImagePlan, onVolume: ReadonlySet<number>, tag: string): Promise<PieceCarry> {
+export async function pieceCarry(plan: ImagePlan, onVolume: ReadonlySet<number>, tag: string): Promise<PieceCarry> {
   const numbers = plan.fragments.map((f) => f.number);
   const first = Math.min(...numbers.filter((n) => onVolume.has(n)));
   const last = Math.max(...numbers.filter((n) => onVolume.has(n)));
