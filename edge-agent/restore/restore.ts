@@ -1,3 +1,4 @@
+import { unlink } from 'node:fs/promises';
 import { CairnError, NotFoundError } from '#core/errors.ts';
 import { readUntilAborted, terminated, untilAborted } from './until-aborted.ts';
 import { fragmentLabel, type Fragment, type ImageCopy, type Image } from '#core/model/image.ts';
@@ -159,6 +160,8 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, chain: Bloc
   };
   const cursor = new IndexCursor(plan.lines(), new Set(plan.fragments.map((f) => f.number)));
   const pieces = new Pieces(plan, extractor, failures);
+  /** The partial file kept for the next Read, if any. */
+  let kept: string | undefined;
   const resume = options.carry?.resume;
   if (resume !== undefined && plan.wants(resume.entry.path)) pieces.tracker.resume(resume.entry, plan.decide(resume.entry), resume.fileOffset);
   try {
@@ -174,13 +177,17 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, chain: Bloc
     // Its next piece is on a later volume: the Read that reads it continues the file.
     if (open !== undefined && later !== undefined && open.entry.pieces?.some((p) => p.fileOffset === open.next && later.has(p.fragment))) {
       pieces.tracker.suspend();
-      await extractor.keepPieced();
+      kept = await extractor.keepPieced();
     } else if (open !== undefined) await pieces.abandon(`its pieces stop at byte ${open.next} of ${open.entry.size}: piece ${open.piece} is not in the fragments read`);
     // Reading the index to its end checks its sha256 once more when it was read again for the data.
     await cursor.finish((entry) => {
       if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, noMemberFor(plan.copy, entry));
     });
     stopOnFailure(before);
+  } catch (error) {
+    // A Read that fails after keeping a partial file has no next Read to continue it.
+    if (kept !== undefined) await unlink(kept).catch(() => undefined);
+    throw error;
   } finally {
     await cursor.close();
   }

@@ -1,5 +1,5 @@
 import { chmod, lstat, realpath, unlink, utimes } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { basename, dirname, join, sep } from 'node:path';
 import type { RestoreTask, RestoreTaskResult } from '#core/model/agent-command.ts';
 import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
 import type { TaskReporter } from '#core/ports/task-reporter.ts';
@@ -188,14 +188,21 @@ export async function pieceCarry(plan: ImagePlan, onVolume: ReadonlySet<number>,
   return { tag, later };
 }
 
-/** Removes the partial file of the file a failed Read was to continue (a name inside the target, never followed: unlink does not). */
+/**
+ * Removes the partial file of the file a failed Read was to continue: only
+ * in a real directory inside the target (a parent that resolves elsewhere
+ * is left alone), and never followed (unlink removes a symlink itself).
+ */
 async function removePartial(carry: PieceCarry, targetDir: string): Promise<void> {
   const entry = carry.resume?.entry;
   if (entry === undefined) return;
   const parsed = parseMemberPath(entry.path.replace(/^\/+/, ''));
   if ('refused' in parsed) return;
   const absolute = join(targetDir, parsed.relative);
-  await unlink(partialPathOf(absolute, parsed.relative, carry.tag)).catch(() => undefined);
+  const root = await realpath(targetDir).catch(() => undefined);
+  const parent = await realpath(dirname(absolute)).catch(() => undefined);
+  if (root === undefined || parent === undefined || (parent !== root && !parent.startsWith(`${root}${sep}`))) return;
+  await unlink(join(parent, basename(partialPathOf(absolute, parsed.relative, carry.tag)))).catch(() => undefined);
 }
 
 /**
