@@ -1,7 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, realpath, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { parseMemberPath } from './safe-path.ts';
 
 /**
  * A pieced file carried from one Read of a tape restore job to the next
@@ -80,4 +81,20 @@ export async function reopenPartial(partial: string, fileOffset: number): Promis
     await handle.close().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Removes the partial file of the file at client path `clientPath` that a
+ * Read will not continue: only in a real directory inside `targetDir` (a
+ * parent that resolves elsewhere is left alone), never followed (unlink
+ * removes a symlink itself). Nothing there is no error.
+ */
+export async function removePartialOf(targetDir: string, clientPath: string, tag: string): Promise<void> {
+  const parsed = parseMemberPath(clientPath.replace(/^\/+/, ''));
+  if ('refused' in parsed) return;
+  const absolute = path.join(targetDir, parsed.relative);
+  const root = await realpath(targetDir).catch(() => undefined);
+  const parent = await realpath(path.dirname(absolute)).catch(() => undefined);
+  if (root === undefined || parent === undefined || (parent !== root && !parent.startsWith(`${root}${path.sep}`))) return;
+  await unlink(path.join(parent, path.basename(partialPathOf(absolute, parsed.relative, tag)))).catch(() => undefined);
 }

@@ -32,6 +32,12 @@ export class PieceTracker {
   #open: OpenPieces | undefined;
   /** Paths of files abandoned in this plan: their later pieces are passed over without a second report. */
   readonly #abandoned = new Set<string>();
+  /** A file resumed (`resume`) whose first piece in this Read has not been passed on: its partial file is not continued. */
+  #resumePending = false;
+
+  get resumePending(): boolean {
+    return this.#resumePending;
+  }
 
   /** The file waiting for its next piece, and that byte. */
   get open(): { entry: IndexEntry; decision: MemberDecision; next: number; piece: number } | undefined {
@@ -64,6 +70,7 @@ export class PieceTracker {
   resume(entry: IndexEntry, decision: MemberDecision, fileOffset: number): void {
     if (entry.pieces === undefined) return;
     this.#abandoned.delete(entry.path);
+    this.#resumePending = true;
     this.#open = { entry: { ...entry, pieces: entry.pieces }, decision, fragment: -1, pieces: entry.pieces.filter((p) => p.fileOffset < fileOffset).length, next: fileOffset, resumed: true };
   }
 
@@ -111,6 +118,7 @@ export class PieceTracker {
     const decision = open.decision;
     const resume = open.resumed === true ? { resume: true } : {};
     open.resumed = false;
+    this.#resumePending = false;
     if (open.next === open.entry.size) this.#open = undefined;
     return { decision: decision.restore ? { ...decision, piece: { fileOffset: piece.fileOffset, fileSize: piece.fileSize, fragment, ...resume } } : decision };
   }

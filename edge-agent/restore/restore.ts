@@ -19,6 +19,7 @@ import { realMemberSize } from '../image/sparse-member.ts';
 import { BlockChain, type OpenImage } from './block-chain.ts';
 import { isPieceMember, pieceOf } from '../image/piece-member.ts';
 import { PieceTracker } from './piece-tracker.ts';
+import { removePartialOf } from './partial-file.ts';
 import { fragmentChecksum, TAR_MEMBERS_CHECKSUM, TarMembersVerifier, type MemberDigests } from '../image/fragment-digest.ts';
 
 export interface RestoreOptions {
@@ -189,6 +190,8 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, chain: Bloc
     if (kept !== undefined) await unlink(kept).catch(() => undefined);
     throw error;
   } finally {
+    // The file an earlier Read kept was abandoned before its first piece here (listed why): its partial file goes.
+    if (resume !== undefined && pieces.tracker.resumePending) await removePartialOf(options.targetDir, resume.entry.path, options.carry!.tag);
     await cursor.close();
   }
 }

@@ -216,6 +216,8 @@ export class TarExtractor {
   #temps = 0;
   /** The file stored as pieces being restored, open across members and archives until its last piece. */
   #pieced: PiecedFile | undefined;
+  /** The file whose partial file (from an earlier Read) was refused: its later pieces are passed over without another report. */
+  #refusedPartial: string | undefined;
 
   private constructor(target: string, options: ExtractOptions) {
     this.#target = target;
@@ -490,6 +492,7 @@ export class TarExtractor {
       await this.dropPieced();
       const problem = await this.#resumePieced(relative, absolute, header, decision, piece);
       if (problem !== undefined) {
+        this.#refusedPartial = relative;
         this.#reportCorrupt(clientPath, `not restored: ${problem}`);
         return skipData(entry);
       }
@@ -504,6 +507,8 @@ export class TarExtractor {
       this.#pieced = new PiecedFile({ relative, absolute, temp, handle, header, size: piece.fileSize, sha256: decision.sha256 });
     }
     const pieced = this.#pieced;
+    // The later pieces of a file whose partial file was refused: already listed once.
+    if (pieced === undefined && piece.resume !== true && piece.fileOffset > 0 && this.#refusedPartial === relative) return skipData(entry);
     const refusal = pieced?.relative !== relative ? `its piece ${header.name} (file bytes from ${piece.fileOffset}) comes with no earlier piece of it being restored` : pieced.refusal(piece.fileOffset, header.size, piece.fileSize);
     if (pieced === undefined || refusal !== undefined) {
       if (pieced?.relative === relative) await this.dropPieced();

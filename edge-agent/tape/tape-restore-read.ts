@@ -1,5 +1,5 @@
-import { chmod, lstat, realpath, unlink, utimes } from 'node:fs/promises';
-import { basename, dirname, join, sep } from 'node:path';
+import { chmod, lstat, realpath, utimes } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import type { RestoreTask, RestoreTaskResult } from '#core/model/agent-command.ts';
 import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
 import type { TaskReporter } from '#core/ports/task-reporter.ts';
@@ -8,7 +8,7 @@ import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { planImage, type ImagePlan } from '../restore/restore-plan.ts';
 import { runPlans, type PieceCarry } from '../restore/restore.ts';
-import { partialPathOf } from '../restore/partial-file.ts';
+import { removePartialOf } from '../restore/partial-file.ts';
 import { checkTarget, type ExistingEntries } from '../restore/restore-target.ts';
 import { corruptImageError } from '../restore/image-trust.ts';
 import { parseMemberPath } from '../restore/safe-path.ts';
@@ -106,7 +106,7 @@ export async function runTapeRestoreRead(task: RestoreTask, deps: TapeReadDeps, 
       });
     } catch (error) {
       // The file this Read was to continue is not restored by this job: its partial file goes (the extractor removed it if it had reopened it).
-      await removePartial(carry, targetDir);
+      if (carry.resume !== undefined) await removePartialOf(targetDir, carry.resume.entry.path, carry.tag);
       throw error;
     }
     if (tape.volume === tape.volumes && tape.volumes > 1) await resetDirectories(plan, onVolume, targetDir);
@@ -186,23 +186,6 @@ export async function pieceCarry(plan: ImagePlan, onVolume: ReadonlySet<number>,
     if (run !== undefined) return { tag, later, resume: { entry, fileOffset: run.fileOffset } };
   }
   return { tag, later };
-}
-
-/**
- * Removes the partial file of the file a failed Read was to continue: only
- * in a real directory inside the target (a parent that resolves elsewhere
- * is left alone), and never followed (unlink removes a symlink itself).
- */
-async function removePartial(carry: PieceCarry, targetDir: string): Promise<void> {
-  const entry = carry.resume?.entry;
-  if (entry === undefined) return;
-  const parsed = parseMemberPath(entry.path.replace(/^\/+/, ''));
-  if ('refused' in parsed) return;
-  const absolute = join(targetDir, parsed.relative);
-  const root = await realpath(targetDir).catch(() => undefined);
-  const parent = await realpath(dirname(absolute)).catch(() => undefined);
-  if (root === undefined || parent === undefined || (parent !== root && !parent.startsWith(`${root}${sep}`))) return;
-  await unlink(join(parent, basename(partialPathOf(absolute, parsed.relative, carry.tag)))).catch(() => undefined);
 }
 
 /**

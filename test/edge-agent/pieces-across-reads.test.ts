@@ -66,12 +66,12 @@ describe('a pieced file joined across Reads', () => {
   };
 
   /** One Read of `fragments`: planned afresh, run through its own extractor, with the job's carry. */
-  const read = async (targetDir: string, fragments: number[], first: boolean, paths?: string[]): Promise<RestoreResult> => {
+  const read = async (targetDir: string, fragments: number[], first: boolean, paths?: string[], continueOnError = false): Promise<RestoreResult> => {
     const failures = new ProblemList();
     const plan: ImagePlan = await planImage({ store: new FsObjectStore(unit), image, selection: paths ? { kind: 'paths', paths } : { kind: 'all' }, failures });
     const onVolume = new Set(fragments);
     const carry = await pieceCarry(plan, onVolume, '7');
-    return runPlans([{ ...plan, fragments: plan.fragments.filter((f) => onVolume.has(f.number)) }], { targetDir, existing: first ? 'refuse' : 'overwrite', failures, subject: `image ${image.backupId}`, carry });
+    return runPlans([{ ...plan, fragments: plan.fragments.filter((f) => onVolume.has(f.number)) }], { targetDir, existing: first ? 'refuse' : 'overwrite', continueOnError, failures, subject: `image ${image.backupId}`, carry });
   };
 
   it('restores the file byte for byte over three Reads, keeping only a private partial file between them', async () => {
@@ -109,5 +109,21 @@ describe('a pieced file joined across Reads', () => {
       expect(existsSync(path.join(target, source, 'big.bin'))).toBe(false);
       expect(existsSync(partial)).toBe(false);
     }
+  });
+
+  it('with continue-on-error, lists the file once for a refused partial file, restores the rest, and leaves no partial file', async () => {
+    const target = path.join(mkdtempSync(path.join(root, 'best-')), 'target');
+    const [one, two, three] = groups();
+    await read(target, one!, true, undefined, true);
+    const partial = path.join(target, filesUnder(target).find((f) => f.includes('.cairn-partial-7-'))!);
+    appendFileSync(partial, 'x');
+    const second = await read(target, two!, false, undefined, true);
+    expect(second.failures).toEqual([expect.stringContaining(`${path.join(source, 'big.bin')}: not restored: its partial file ${partial} holds`)]);
+    expect(existsSync(partial)).toBe(false);
+    const third = await read(target, three!, false, undefined, true);
+    expect(third.failures).toEqual([expect.stringContaining('is not there')]);
+    expect(existsSync(path.join(target, source, 'big.bin'))).toBe(false);
+    expect(readFileSync(path.join(target, source, 'z', 'after.txt')).equals(patterned(3000, 2))).toBe(true);
+    expect(filesUnder(target).filter((f) => f.includes('.cairn-'))).toEqual([]);
   });
 });
