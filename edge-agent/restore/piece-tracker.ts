@@ -12,6 +12,8 @@ interface OpenPieces {
   pieces: number;
   /** The file byte the next piece must start at. */
   next: number;
+  /** Continued from an earlier Read of the job: the next piece met continues its partial file. */
+  resumed?: boolean;
 }
 
 /** What to do with a piece: the extractor's decision, or why it is refused (the file is then abandoned). */
@@ -30,6 +32,12 @@ export class PieceTracker {
   #open: OpenPieces | undefined;
   /** Paths of files abandoned in this plan: their later pieces are passed over without a second report. */
   readonly #abandoned = new Set<string>();
+  /** A file resumed (`resume`) whose first piece in this Read has not been passed on: its partial file is not continued. */
+  #resumePending = false;
+
+  get resumePending(): boolean {
+    return this.#resumePending;
+  }
 
   /** The file waiting for its next piece, and that byte. */
   get open(): { entry: IndexEntry; decision: MemberDecision; next: number; piece: number } | undefined {
@@ -50,6 +58,27 @@ export class PieceTracker {
     this.#open = { entry: { ...entry, pieces }, decision, fragment, pieces: 1, next: length };
     if (!decision.restore) return { decision };
     return { decision: { ...decision, piece: { fileOffset: 0, fileSize: piece.fileSize, fragment } } };
+  }
+
+  /**
+   * A file whose pieces before file byte `fileOffset` an earlier Read of
+   * this tape restore job wrote (its line is in a fragment this Read does
+   * not read): it waits for its next piece, which must be the first of a
+   * fragment's run, at exactly that byte (checked by `next` as for any
+   * fragment's first piece).
+   */
+  resume(entry: IndexEntry, decision: MemberDecision, fileOffset: number): void {
+    if (entry.pieces === undefined) return;
+    this.#abandoned.delete(entry.path);
+    this.#resumePending = true;
+    this.#open = { entry: { ...entry, pieces: entry.pieces }, decision, fragment: -1, pieces: entry.pieces.filter((p) => p.fileOffset < fileOffset).length, next: fileOffset, resumed: true };
+  }
+
+  /** The open file is kept for a later Read (its next piece is there); nothing is listed for it. Returns it. */
+  suspend(): OpenPieces['entry'] | undefined {
+    const open = this.#open;
+    this.#open = undefined;
+    return open?.entry;
   }
 
   /** A piece after the first (`GNU.volume.offset` > 0) met in `fragment`. */
@@ -87,8 +116,11 @@ export class PieceTracker {
     open.pieces = number;
     open.next += length;
     const decision = open.decision;
+    const resume = open.resumed === true ? { resume: true } : {};
+    open.resumed = false;
+    this.#resumePending = false;
     if (open.next === open.entry.size) this.#open = undefined;
-    return { decision: decision.restore ? { ...decision, piece: { fileOffset: piece.fileOffset, fileSize: piece.fileSize, fragment } } : decision };
+    return { decision: decision.restore ? { ...decision, piece: { fileOffset: piece.fileOffset, fileSize: piece.fileSize, fragment, ...resume } } : decision };
   }
 
   /** Abandons the open file (if any); returns it, so the caller lists why and drops the extractor's file. */

@@ -23,9 +23,12 @@ export class PiecedFile {
   pieces = 0;
   /** Where the next piece must start: the bytes written so far. */
   next = 0;
-  readonly #hash: Hash = createHash('sha256');
+  readonly #hash: Hash;
 
-  constructor(init: { relative: string; absolute: string; temp: string; handle: FileHandle; header: Header; size: number; sha256: string | undefined }) {
+  /** `next` and `hash`: a file continued from a partial file (partial-file.ts) holding its first `next` bytes, hashed into `hash`. */
+  constructor(init: { relative: string; absolute: string; temp: string; handle: FileHandle; header: Header; size: number; sha256: string | undefined; next?: number; hash?: Hash }) {
+    this.#hash = init.hash ?? createHash('sha256');
+    this.next = init.next ?? 0;
     this.relative = init.relative;
     this.absolute = init.absolute;
     this.temp = init.temp;

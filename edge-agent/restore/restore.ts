@@ -1,3 +1,4 @@
+import { unlink } from 'node:fs/promises';
 import { CairnError, NotFoundError } from '#core/errors.ts';
 import { readUntilAborted, terminated, untilAborted } from './until-aborted.ts';
 import { fragmentLabel, type Fragment, type ImageCopy, type Image } from '#core/model/image.ts';
@@ -18,6 +19,7 @@ import { realMemberSize } from '../image/sparse-member.ts';
 import { BlockChain, type OpenImage } from './block-chain.ts';
 import { isPieceMember, pieceOf } from '../image/piece-member.ts';
 import { PieceTracker } from './piece-tracker.ts';
+import { removePartialOf } from './partial-file.ts';
 import { fragmentChecksum, TAR_MEMBERS_CHECKSUM, TarMembersVerifier, type MemberDigests } from '../image/fragment-digest.ts';
 
 export interface RestoreOptions {
@@ -58,8 +60,24 @@ export interface RestoreResult {
   failures: string[];
 }
 
+/**
+ * A pieced file's pieces carried between the Reads of one tape restore job
+ * (one Read per volume, each its own pass; partial-file.ts): a file whose
+ * next piece is in a fragment in `later` is kept as a partial file when
+ * this Read ends; `resume`, a file an earlier Read kept, is continued from
+ * its partial file at the first of its pieces in this Read's fragments.
+ */
+export interface PieceCarry {
+  /** Names the partial files: the job number. */
+  tag: string;
+  /** Fragments a later Read of the job restores. */
+  later: ReadonlySet<number>;
+  /** The index line of the file an earlier Read kept unfinished, and the file byte this Read's first piece of it starts at. */
+  resume?: { entry: IndexEntry; fileOffset: number };
+}
+
 /** What running restore plans needs besides the plans. */
-export type RunOptions = Omit<RestoreOptions, 'store' | 'image' | 'copy' | 'fragmentSource' | 'paths'> & { failures: ProblemList; subject: string };
+export type RunOptions = Omit<RestoreOptions, 'store' | 'image' | 'copy' | 'fragmentSource' | 'paths'> & { failures: ProblemList; subject: string; carry?: PieceCarry };
 
 /**
  * Restores an image (or the `paths` of it) under `targetDir`, following the
@@ -120,6 +138,7 @@ export async function runPlans(plans: readonly ImagePlan[], options: RunOptions)
     onProgress: options.onProgress,
     signal: options.signal,
     onCorrupt: (clientPath, reason) => failures.add(clientPath, reason),
+    ...(options.carry === undefined ? {} : { partialTag: options.carry.tag }),
   });
   let completed = false;
   try {
@@ -142,6 +161,10 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, chain: Bloc
   };
   const cursor = new IndexCursor(plan.lines(), new Set(plan.fragments.map((f) => f.number)));
   const pieces = new Pieces(plan, extractor, failures);
+  /** The partial file kept for the next Read, if any. */
+  let kept: string | undefined;
+  const resume = options.carry?.resume;
+  if (resume !== undefined && plan.wants(resume.entry.path)) pieces.tracker.resume(resume.entry, plan.decide(resume.entry), resume.fileOffset);
   try {
     for (const fragment of plan.fragments) {
       if (options.signal?.aborted) throw new CairnError(StatusCode.TERMINATED_BY_ADMINISTRATOR, 'termination requested by administrator', { cause: options.signal.reason });
@@ -151,13 +174,24 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, chain: Bloc
     }
     const before = failures.count;
     const open = pieces.tracker.open;
-    if (open !== undefined) await pieces.abandon(`its pieces stop at byte ${open.next} of ${open.entry.size}: piece ${open.piece} is not in the fragments read`);
+    const later = options.carry?.later;
+    // Its next piece is on a later volume: the Read that reads it continues the file.
+    if (open !== undefined && later !== undefined && open.entry.pieces?.some((p) => p.fileOffset === open.next && later.has(p.fragment))) {
+      pieces.tracker.suspend();
+      kept = await extractor.keepPieced();
+    } else if (open !== undefined) await pieces.abandon(`its pieces stop at byte ${open.next} of ${open.entry.size}: piece ${open.piece} is not in the fragments read`);
     // Reading the index to its end checks its sha256 once more when it was read again for the data.
     await cursor.finish((entry) => {
       if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, noMemberFor(plan.copy, entry));
     });
     stopOnFailure(before);
+  } catch (error) {
+    // A Read that fails after keeping a partial file has no next Read to continue it.
+    if (kept !== undefined) await unlink(kept).catch(() => undefined);
+    throw error;
   } finally {
+    // The file an earlier Read kept was abandoned before its first piece here (listed why): its partial file goes.
+    if (resume !== undefined && pieces.tracker.resumePending) await removePartialOf(options.targetDir, resume.entry.path, options.carry!.tag);
     await cursor.close();
   }
 }
@@ -258,7 +292,11 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
   const checksum = check.problem();
   if (broken) await pieces.interrupted(`${label} is unreadable from where its piece ${pieces.tracker.open?.piece ?? ''} (from file byte ${pieces.tracker.open?.next ?? ''}) is`);
   if (broken) failures.addLine(checksum === undefined ? broken.message : `${broken.message}; ${checksum}`);
-  else if (checksum !== undefined) failures.addLine(`${label}: ${checksum}`);
+  else if (checksum !== undefined) {
+    // A file whose pieces run on past this fragment has pieces from bytes that failed the check: it is not restored (nor continued by a later Read).
+    await pieces.interrupted(`its pieces up to file byte ${pieces.tracker.open?.next ?? ''} include ${label}, which fails its checksum`);
+    failures.addLine(`${label}: ${checksum}`);
+  }
   await cursor.endFragment(fragment.number, missing(broken ? () => `not restored: ${label} is unreadable from there on` : noMember));
 }
 

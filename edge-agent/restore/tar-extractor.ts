@@ -16,6 +16,7 @@ import { isSparseMember, realMemberName, SparseMapError } from '../image/sparse-
 import { restoreSparseMember, type BaseContent } from './sparse-restore.ts';
 import type { MemberDigests } from '../image/fragment-digest.ts';
 import { PiecedFile } from './pieced-file.ts';
+import { partialPathOf, reopenPartial } from './partial-file.ts';
 
 export interface ExtractMember {
   /** The name as stored in the archive, before any checks. */
@@ -39,7 +40,18 @@ export interface MemberDecision {
    * checks pieces against the index (restore/piece-tracker.ts) and drops an
    * unfinished file with `dropPieced`.
    */
-  piece?: { fileOffset: number; fileSize: number; fragment?: number };
+  piece?: {
+    fileOffset: number;
+    fileSize: number;
+    fragment?: number;
+    /**
+     * The first piece of this Read of a file whose earlier pieces an
+     * earlier Read of the same tape restore job wrote: it continues the
+     * partial file that Read kept (`keepPieced`, partial-file.ts), which must
+     * hold exactly `fileOffset` bytes.
+     */
+    resume?: boolean;
+  };
 }
 
 /** Called for every member in archive order, before any check or write. */
@@ -72,6 +84,12 @@ export interface ExtractOptions {
   signal?: AbortSignal;
   /** Files written at once while the parser reads on, and the content bytes they may hold (default DEFAULT_IN_FLIGHT). */
   inFlight?: InFlightLimits;
+  /**
+   * Names the partial files a pieced file is kept in between the Reads of
+   * one tape restore job (its job number): needed by `keepPieced` and by a
+   * piece with `resume`.
+   */
+  partialTag?: string;
 }
 
 /**
@@ -198,6 +216,8 @@ export class TarExtractor {
   #temps = 0;
   /** The file stored as pieces being restored, open across members and archives until its last piece. */
   #pieced: PiecedFile | undefined;
+  /** The file whose partial file (from an earlier Read) was refused: its later pieces are passed over without another report. */
+  #refusedPartial: string | undefined;
 
   private constructor(target: string, options: ExtractOptions) {
     this.#target = target;
@@ -468,7 +488,15 @@ export class TarExtractor {
       this.#reportCorrupt(clientPath, `not restored: its piece ${header.name} is also a sparse member, which pieces never are`);
       return skipData(entry);
     }
-    if (piece.fileOffset === 0) {
+    if (piece.resume === true) {
+      await this.dropPieced();
+      const problem = await this.#resumePieced(relative, absolute, header, decision, piece);
+      if (problem !== undefined) {
+        this.#refusedPartial = relative;
+        this.#reportCorrupt(clientPath, `not restored: ${problem}`);
+        return skipData(entry);
+      }
+    } else if (piece.fileOffset === 0) {
       await this.dropPieced();
       if ((await lstatOrUndefined(absolute))?.isDirectory() && !this.#mayRenameDirectory(relative)) {
         this.#refuse(header.name, 'a directory is in the way');
@@ -479,6 +507,8 @@ export class TarExtractor {
       this.#pieced = new PiecedFile({ relative, absolute, temp, handle, header, size: piece.fileSize, sha256: decision.sha256 });
     }
     const pieced = this.#pieced;
+    // The later pieces of a file whose partial file was refused: already listed once.
+    if (pieced === undefined && piece.resume !== true && piece.fileOffset > 0 && this.#refusedPartial === relative) return skipData(entry);
     const refusal = pieced?.relative !== relative ? `its piece ${header.name} (file bytes from ${piece.fileOffset}) comes with no earlier piece of it being restored` : pieced.refusal(piece.fileOffset, header.size, piece.fileSize);
     if (pieced === undefined || refusal !== undefined) {
       if (pieced?.relative === relative) await this.dropPieced();
@@ -494,6 +524,51 @@ export class TarExtractor {
     if (!pieced.complete) return;
     this.#pieced = undefined;
     await this.#placePieced(pieced);
+  }
+
+  /**
+   * Continues a pieced file from the partial file an earlier Read of this
+   * job kept: the file is then that partial file (written on, and renamed
+   * into place after its last piece, or removed if dropped). Its mode,
+   * owner and times are this piece's header's (checked against the index
+   * line like the first piece's). Returns why it cannot be continued; a
+   * private file of the wrong size there is removed (it has this job's
+   * name, and no Read can continue it); anything else is left alone.
+   */
+  async #resumePieced(relative: string, absolute: string, header: Header, decision: MemberDecision, piece: NonNullable<MemberDecision['piece']>): Promise<string | undefined> {
+    const tag = this.#options.partialTag;
+    if (tag === undefined) return `its piece ${header.name} continues a partial file, and this restore keeps none`;
+    const partial = partialPathOf(absolute, relative, tag);
+    const reopened = await reopenPartial(partial, piece.fileOffset);
+    if ('problem' in reopened) {
+      if (reopened.remove) await unlink(partial).catch(() => undefined);
+      return reopened.problem;
+    }
+    this.#pieced = new PiecedFile({ relative, absolute, temp: partial, handle: reopened.handle, header, size: piece.fileSize, sha256: decision.sha256, next: piece.fileOffset, hash: reopened.hash });
+    return undefined;
+  }
+
+  /**
+   * Keeps the pieced file being restored, unfinished, for the next Read of
+   * this tape restore job (its next piece is on a later volume): renamed to
+   * its partial file name (partial-file.ts), private, and not counted as
+   * restored. Returns that name; undefined when there is none.
+   */
+  async keepPieced(): Promise<string | undefined> {
+    const pieced = this.#pieced;
+    if (pieced === undefined) return undefined;
+    const tag = this.#options.partialTag;
+    if (tag === undefined) throw new CairnError(StatusCode.INTERNAL_ERROR, `the pieced file ${pathOfMember(pieced.relative)} cannot be kept for a later Read: this restore names no partial files`);
+    this.#pieced = undefined;
+    const partial = partialPathOf(pieced.absolute, pieced.relative, tag);
+    try {
+      await pieced.handle.close();
+      if (pieced.temp !== partial) await rename(pieced.temp, partial);
+      return partial;
+    } catch (error) {
+      await unlink(pieced.temp).catch(() => undefined);
+      throw this.#writeError(pieced.header.name, error);
+    }
   }
 
   /** A pieced file whose last piece is in: checked against its sha256, given its owner, mode and times, and renamed into place. */

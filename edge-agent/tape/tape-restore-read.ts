@@ -7,7 +7,8 @@ import type { TapeDrive } from '#core/ports/tape-drive.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { planImage, type ImagePlan } from '../restore/restore-plan.ts';
-import { runPlans } from '../restore/restore.ts';
+import { runPlans, type PieceCarry } from '../restore/restore.ts';
+import { removePartialOf } from '../restore/partial-file.ts';
 import { checkTarget, type ExistingEntries } from '../restore/restore-target.ts';
 import { corruptImageError } from '../restore/image-trust.ts';
 import { parseMemberPath } from '../restore/safe-path.ts';
@@ -46,8 +47,17 @@ const REPORT_EVERY_MS = 1000;
  * of several sets the modes and times of the selected directories restored
  * by earlier volumes again, since later volumes wrote into them. (A
  * directory left without write permission by an earlier volume's Read
- * refuses a non-root agent's later writes into it; hard links and file
- * pieces whose parts are on two volumes are not joined across Reads.)
+ * refuses a non-root agent's later writes into it; a hard link whose
+ * target is on an earlier volume is not joined across Reads.)
+ *
+ * A file stored as pieces on two or more volumes is joined across Reads
+ * (`pieceCarry`): the Read that meets its first pieces keeps what it wrote
+ * as a partial file (restore/partial-file.ts) and lists nothing for it;
+ * each next Read continues that file at exactly the file byte the index
+ * places its first piece on that volume at (the partial file must hold
+ * exactly that many bytes); the Read of its last piece checks the whole
+ * file's sha256 and puts it in place. A Read that fails or is cancelled
+ * removes the partial file it was given or made.
  */
 export async function runTapeRestoreRead(task: RestoreTask, deps: TapeReadDeps, devices: TapeDevices = realTapeDevices): Promise<RestoreTaskResult> {
   const tape = task.tape;
@@ -81,15 +91,24 @@ export async function runTapeRestoreRead(task: RestoreTask, deps: TapeReadDeps, 
     const volumePlan: ImagePlan = { ...plan, fragments: plan.fragments.filter((f) => onVolume.has(f.number)) };
     const asked = task.target.existing;
     const existing: ExistingEntries = tape.volume === 1 || asked !== 'refuse' ? asked : 'overwrite';
-    const result = await runPlans([volumePlan], {
-      targetDir,
-      existing,
-      continueOnError: task.continueOnError,
-      failures,
-      subject,
-      signal: deps.signal,
-      onProgress: throttledProgress(deps.reporter),
-    });
+    const carry = await pieceCarry(plan, onVolume, String(task.jobId));
+    let result;
+    try {
+      result = await runPlans([volumePlan], {
+        targetDir,
+        existing,
+        continueOnError: task.continueOnError,
+        failures,
+        subject,
+        signal: deps.signal,
+        onProgress: throttledProgress(deps.reporter),
+        carry,
+      });
+    } catch (error) {
+      // The file this Read was to continue is not restored by this job: its partial file goes (the extractor removed it if it had reopened it).
+      if (carry.resume !== undefined) await removePartialOf(targetDir, carry.resume.entry.path, carry.tag);
+      throw error;
+    }
     if (tape.volume === tape.volumes && tape.volumes > 1) await resetDirectories(plan, onVolume, targetDir);
     const statusCode = result.refused.length > 0 || result.failures.length > 0 ? StatusCode.PARTIAL_SUCCESS : StatusCode.SUCCESS;
     return { ...result, statusCode };
@@ -144,6 +163,29 @@ function throttledProgress(reporter: TaskReporter | undefined): ((progress: { fi
     last = now;
     void reporter.progress({ files: progress.files, bytes: progress.bytes, throughputBps: 0, writerWaits: 0, readerWaits: 0, currentPath: progress.currentPath }).catch(() => undefined);
   };
+}
+
+/**
+ * What this Read carries of pieced files across volumes: the fragments
+ * later Reads restore (a file whose next piece is in one is kept as a
+ * partial file) and the file an earlier Read kept, if any: a file to
+ * restore whose index line is in a fragment before this volume's and
+ * which has a run of pieces on this volume (pieces are written in order,
+ * so at most one file spans the start of a volume). Costs a pass over the
+ * index when an earlier volume was planned.
+ */
+export async function pieceCarry(plan: ImagePlan, onVolume: ReadonlySet<number>, tag: string): Promise<PieceCarry> {
+  const numbers = plan.fragments.map((f) => f.number);
+  const first = Math.min(...numbers.filter((n) => onVolume.has(n)));
+  const last = Math.max(...numbers.filter((n) => onVolume.has(n)));
+  const later = new Set(numbers.filter((n) => n > last && !onVolume.has(n)));
+  if (!numbers.some((n) => n < first)) return { tag, later };
+  for await (const entry of plan.lines()) {
+    if (entry.pieces === undefined || entry.fragment >= first || !plan.wants(entry.path) || !plan.decide(entry).restore) continue;
+    const run = entry.pieces.find((p) => onVolume.has(p.fragment));
+    if (run !== undefined) return { tag, later, resume: { entry, fileOffset: run.fileOffset } };
+  }
+  return { tag, later };
 }
 
 /**
