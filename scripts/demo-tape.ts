@@ -83,7 +83,7 @@ async function main(): Promise<number> {
 
     cairn(home, 'pool', 'add', 'demo');
     cairn(home, 'storage-unit', 'add', '--name', 'demo-index', '--kind', 'disk', '--path', join(work, 'index'));
-    cairn(home, 'storage-unit', 'add', '--name', 'demo-tape', '--kind', 'tape', '--robot', 'vtl', '--pool', 'demo', '--index-unit', 'demo-index', '--fragment-mib', '4');
+    cairn(home, 'storage-unit', 'add', '--name', 'demo-tape', '--kind', 'tape', '--robot', 'vtl', '--pool', 'demo', '--index-unit', 'demo-index', '--fragment-mib', '4', '--piece-mib', '1');
     say('2. pool demo, storage unit demo-tape (file indexes on disk unit demo-index)');
 
     const source = join(work, 'source');
