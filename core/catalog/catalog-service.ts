@@ -34,7 +34,7 @@ export async function commitImage(deps: CatalogDeps, jobId: number, rawResult: u
   const onTape = image.copies.some((c) => c.fragments.some((f) => f.location.kind === 'tape'));
   if (onTape) {
     if (!deps.emm) throw new CairnError(StatusCode.SYSTEM_ERROR_DURING_RESTORE, `image ${image.backupId} has fragments on tape, and the catalog has no media manager to record them in`);
-    await recordTapeWrites(deps.emm, image, job.retentionDays, now);
+    await recordTapeWrites(deps.emm, image, job.retentionDays, now, result.fullVolume);
   }
   await deps.catalog.putImage(image);
   // An administrator may have ended the job while the image was committed.

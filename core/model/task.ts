@@ -89,6 +89,16 @@ export const BackupTaskResult = z
     elapsedMs: z.number().min(0),
     /** Where the time went; absent from agents older than the bottleneck verdict. */
     times: DataPathTimes.optional(),
+    /**
+     * A tape backup whose last volume is past its early-warning mark (the
+     * last fragment closed past it and no next fragment needed another
+     * volume, or the volume was past it when positioned): that volume's
+     * media id. The Catalog step records it FULL with the image's writes
+     * (core/catalog/tape-writes.ts), as bptm's end of media does, so no
+     * later job mounts it only to span after one member. Absent otherwise,
+     * and from older agents.
+     */
+    fullVolume: z.string().min(1).optional(),
   })
   .strict();
 export type BackupTaskResult = z.output<typeof BackupTaskResult>;

@@ -11,13 +11,17 @@ import { DEFAULT_PIECE_BYTES } from '#core/model/storage-unit.ts';
  * drive whatever happens. The index and manifest go to `deps.store`, the
  * tape unit's index unit. With `volumes`, a backup that fills its volume
  * asks for the next one and goes on there (spanning/); without, it fails
- * with 96.
+ * with 96. A backup that ends with its last volume past early warning says
+ * so in its result (`fullVolume`): the Catalog step records that volume FULL.
  */
 export async function runBackupOnUnit(task: BackupTask, deps: BackupDeps, devices: TapeDevices = realTapeDevices, volumes?: NextVolumes): Promise<BackupTaskResult> {
   if (task.tape === undefined) return runBackup(task, deps);
   const tape = tapeSinks(task.tape, devices, volumes, { buffers: task.buffers, memberBytes: task.storageUnit.pieceBytes ?? DEFAULT_PIECE_BYTES });
   try {
-    return await runBackup(task, { ...deps, sinks: tape.sinks });
+    const result = await runBackup(task, { ...deps, sinks: tape.sinks });
+    // The last volume past its mark: reported, for the Catalog step to record it FULL (NetBackup's end of media).
+    const full = tape.pastEarlyWarning;
+    return full === undefined ? result : { ...result, fullVolume: full };
   } finally {
     await tape.close();
   }

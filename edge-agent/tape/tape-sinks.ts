@@ -17,6 +17,14 @@ export interface TapeSinks {
   sinks: FragmentSinks;
   /** Every volume written to so far, in order (the first once the first fragment started). */
   readonly volumes: readonly string[];
+  /**
+   * The volume written to last when it is past its early-warning mark (the
+   * drive reported it during a write, or the volume was past it when
+   * positioned at its append point); undefined otherwise. Read once the
+   * backup finished: its result reports it (`fullVolume`) for the Catalog
+   * step to record the volume FULL.
+   */
+  readonly pastEarlyWarning: string | undefined;
   close(): Promise<void>;
 }
 
@@ -48,6 +56,7 @@ export function tapeSinks(
   let drive: TapeDrive | undefined;
   let driveName = target.drive.name;
   const used: string[] = [];
+  let current: CountingSink | undefined;
   const open = async (next: TapeTarget): Promise<FragmentSink> => {
     const writeRoom = tapeWriteRoom(next.drive, room.buffers, room.memberBytes);
     // Its write, read and position errors name the drive and the volume (and where the tape was), for Release to count.
@@ -58,7 +67,8 @@ export function tapeSinks(
     driveName = next.drive.name;
     const sink = await TapeFragmentSink.mount({ drive, mediaId: next.volume.mediaId, appendFile: next.volume.appendFile, writeBytes: writeRoom.writeBytes });
     used.push(next.volume.mediaId);
-    return new CountingSink(sink);
+    current = new CountingSink(sink);
+    return current;
   };
   const sinks: FragmentSinks = {
     first: () => open(target),
@@ -79,6 +89,9 @@ export function tapeSinks(
   return {
     sinks,
     volumes: used,
+    get pastEarlyWarning() {
+      return current?.endOfMedia ? current.sink.mediaId : undefined;
+    },
     close: async () => {
       await drive?.close();
       drive = undefined;
