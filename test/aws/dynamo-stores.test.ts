@@ -16,6 +16,7 @@ import { describeJobStoreContract } from '#test/contracts/job-store-contract.ts'
 import { describeCatalogStoreContract } from '#test/contracts/catalog-store-contract.ts';
 import { describeMediaStoreContract } from '#test/contracts/media-store-contract.ts';
 import { describeMediaManagerContract } from '#test/contracts/media-manager-contract.ts';
+import { describeTapeWritesContract } from '#test/contracts/tape-writes-contract.ts';
 import { sampleJob, type StoreFixture } from '#test/contracts/fixtures.ts';
 import { emulatorClients, startAwsEmulator } from '#test/setup/aws-emulator.ts';
 
@@ -41,6 +42,7 @@ describeJobStoreContract('DynamoDB', openDynamo('jobs', (o) => new DynamoJobStor
 describeCatalogStoreContract('DynamoDB', openDynamo('catalog', (o) => new DynamoCatalogStore(o)), skip);
 describeMediaStoreContract('DynamoDB', openDynamo('media', (o) => new DynamoMediaStore(o)), skip);
 describeMediaManagerContract('DynamoDB', openDynamo('media', (o) => dynamoMediaDatabase(o)), skip);
+describeTapeWritesContract('DynamoDB', openDynamo('media', (o) => dynamoMediaDatabase(o)), skip);
 
 describe.skipIf(Boolean(skip))('DynamoMediaStore', () => {
   const at = new Date('2026-11-01T02:00:00Z');

@@ -14,6 +14,7 @@ import { describeJobStoreContract } from '../contracts/job-store-contract.ts';
 import { describeCatalogStoreContract } from '../contracts/catalog-store-contract.ts';
 import { describeMediaStoreContract } from '../contracts/media-store-contract.ts';
 import { describeMediaManagerContract } from '../contracts/media-manager-contract.ts';
+import { describeTapeWritesContract } from '../contracts/tape-writes-contract.ts';
 import type { SqliteDatabase } from '#local/sqlite-database.ts';
 import { asKind } from '#core/model/job.ts';
 import { legacyBackupJobJson } from '../contracts/legacy-records.ts';
@@ -38,6 +39,7 @@ describeJobStoreContract('SQLite', opener((db) => new SqliteJobStore(db)));
 describeCatalogStoreContract('SQLite', opener((db) => new SqliteCatalogStore(db)));
 describeMediaStoreContract('SQLite', opener((db) => new SqliteMediaStore(db)));
 describeMediaManagerContract('SQLite', opener((db) => sqliteMediaDatabase(db)));
+describeTapeWritesContract('SQLite', opener((db) => sqliteMediaDatabase(db)));
 
 describe('SQLite stores on a database written before job kinds and resource requests', () => {
   let dir: string;
