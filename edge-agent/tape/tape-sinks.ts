@@ -42,6 +42,10 @@ export interface TapeSinks {
  * next fragment goes there. Without `volumes` (a caller that cannot span)
  * `next` rejects with 96 naming the volume that filled.
  *
+ * A first volume found past its early-warning mark when positioned at its
+ * append point is reported full at once, with nothing written on it (the
+ * Mount step does not refuse it: see edge-agent/tape/README.md).
+ *
  * Each volume is opened with the write size and (file tapes) the early
  * warning that leave room for what the backup's `buffers` and a member of
  * up to `memberBytes` (the unit's piece size) may still bring when the
@@ -71,7 +75,15 @@ export function tapeSinks(
     return current;
   };
   const sinks: FragmentSinks = {
-    first: () => open(target),
+    async first(): Promise<FragmentSink> {
+      let sink = await open(target);
+      // A volume already past its early-warning mark at its append point (a backup ended past it and its volume was
+      // not recorded FULL: an older agent's result) gets nothing more: it is reported full before anything is written
+      // on it, and the broker records it FULL and gives the next volume, as at end of media. A caller that cannot
+      // span writes on it (the room past the mark holds what a fragment may still bring).
+      while (sink.endOfMedia && volumes !== undefined) sink = await sinks.next(sink);
+      return sink;
+    },
     async next(full: FragmentSink): Promise<FragmentSink> {
       const report: FullVolume =
         full instanceof CountingSink
