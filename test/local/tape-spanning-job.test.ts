@@ -106,11 +106,14 @@ describe.skipIf(Boolean(skip))(`a tape backup job that spans volumes${skip ? ` (
     // Every volume starts its fragments at file 1, after its label.
     for (const mediaId of used) expect(fragments.find((f) => onVolume(f) === mediaId)!.location).toMatchObject({ fileNumber: 1, blockOffset: 2 });
 
-    // The media manager: full volumes FULL, the last ACTIVE, each with what the image wrote on it, a mount each.
+    // The media manager: full volumes FULL, each with what the image wrote on it, a mount each. The last is ACTIVE,
+    // or FULL when the image ended past its early-warning mark (how far the third volume gets varies around the mark;
+    // test/local/tape-early-warning-full.test.ts checks that case exactly).
     for (const mediaId of used) {
       const media = (await runtime.emm.getMedia(mediaId))!;
       const mine = fragments.filter((f) => onVolume(f) === mediaId);
-      expect(media).toMatchObject({ pool: 'daily', state: mediaId === 'CRN003L6' ? 'ACTIVE' : 'FULL', images: [run.backupId], tapeFiles: 1 + mine.length, mountCount: 1 });
+      expect(media).toMatchObject({ pool: 'daily', images: [run.backupId], tapeFiles: 1 + mine.length, mountCount: 1 });
+      expect(mediaId === 'CRN003L6' ? ['ACTIVE', 'FULL'] : ['FULL']).toContain(media.state);
       expect(media.bytesWritten).toBe(mine.reduce((n, f) => n + f.bytes, 0));
     }
     expect((await runtime.emm.getMedia('CRN004L6'))?.pool).toBe('scratch');
