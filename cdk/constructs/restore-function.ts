@@ -29,15 +29,16 @@ export class RestoreFunction extends Construct {
       tables: props.tables,
       imageBucketName: props.imageBucket.bucketName,
     });
-    // What lambdas/restore.ts calls: the job id counter and job records (Queue, Plan, RecordRead,
-    // and each invocation's usage item: UpdateItem); the image and its fragments (Queue, Plan:
-    // GetItem, Query); the unit and the client's settings; and, for Reserve, the media manager's
-    // robot, drives, volumes and reservations, with the drive and volume reservation written in
-    // one TransactWriteItems (core/broker/restore-reservation.ts, aws/dynamo-media-manager.ts).
+    // Exactly what lambdas/restore.ts calls (test/iam records it): the job id counter and the job
+    // records (Queue, Plan, Reserve's waiting reason, RecordRead) and each invocation's usage item
+    // (GetItem, PutItem, UpdateItem); the image (GetItem); the unit and the client's settings; for
+    // Reserve, the media manager's robot, drives, volumes and current reservations (GetItem, Query),
+    // the drive and volume reserved in one TransactWriteItems of Puts (aws/dynamo-media-manager.ts).
+    // Release is the broker's, so no DeleteItem or UpdateItem on Media.
     props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
-    props.tables.catalog.grant(this.function, 'dynamodb:GetItem', 'dynamodb:Query');
+    props.tables.catalog.grant(this.function, 'dynamodb:GetItem');
     props.tables.config.grant(this.function, 'dynamodb:GetItem');
-    props.tables.media.grant(this.function, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    props.tables.media.grant(this.function, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem');
     // Publishes the state changes of the restore jobs it queued and granted drives to.
     grantPutJobEvents(this.function);
   }

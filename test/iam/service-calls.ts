@@ -206,7 +206,10 @@ export function functionRuntimeCalls(template: Template, names: EmulatedNames, r
 }
 
 /** Both service-driven components' calls. */
-export function serviceCalls(template: Template, names: EmulatedNames, definitionText: string): Record<ServiceComponent, AwsCall[]> {
-  // The backup-job state machine (the stack also has the restore job's, cdk/constructs/restore-job-state-machine.ts).
-  return { stateMachine: stateMachineCalls(template, names, definitionText, { idPrefix: 'BackupJob', rolePrefix: ROLE_PREFIXES.stateMachine }), schedule: scheduleCalls(template, names) };
+export function serviceCalls(template: Template, names: EmulatedNames, definitionText: string, restoreDefinitionText: string): Record<ServiceComponent, AwsCall[]> {
+  return {
+    stateMachine: stateMachineCalls(template, names, definitionText, { idPrefix: 'BackupJob', rolePrefix: ROLE_PREFIXES.stateMachine }),
+    restoreStateMachine: stateMachineCalls(template, names, restoreDefinitionText, { idPrefix: 'RestoreJob', rolePrefix: ROLE_PREFIXES.restoreStateMachine }),
+    schedule: scheduleCalls(template, names),
+  };
 }
