@@ -111,3 +111,17 @@ async function resolveOutput(lookup: DeploymentLookup, outputKey: string, envNam
   if (!value) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `stack ${stackName} has no output ${outputKey}; set ${envName}`);
   return value;
 }
+
+/** The restore-job state machine's stack output (cdk/cairn-stack.ts), and the variable that names it without asking CloudFormation. */
+export const RESTORE_STATE_MACHINE_OUTPUT_KEY = 'RestoreJobStateMachineArn';
+export const RESTORE_STATE_MACHINE_ENV = 'CAIRN_RESTORE_STATE_MACHINE_ARN';
+
+/**
+ * The restore-job state machine's ARN, which `cairn --aws restore` of a tape
+ * image starts: CAIRN_RESTORE_STATE_MACHINE_ARN when set, else the stack's
+ * output. Looked up only for a tape restore, so a stack deployed before it had
+ * one still serves every other command; there it is status 20 naming the variable.
+ */
+export async function resolveRestoreStateMachineArn(lookup: DeploymentLookup, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  return resolveOutput(lookup, RESTORE_STATE_MACHINE_OUTPUT_KEY, RESTORE_STATE_MACHINE_ENV, env);
+}

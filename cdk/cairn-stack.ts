@@ -18,6 +18,8 @@ import { DeletionRole } from './constructs/deletion-role.ts';
 import { ImageStore, type ObjectLockSettings } from './constructs/image-store.ts';
 import { JanitorFunction } from './constructs/janitor-function.ts';
 import { JobsFunction } from './constructs/jobs-function.ts';
+import { RestoreFunction } from './constructs/restore-function.ts';
+import { RestoreJobStateMachine } from './constructs/restore-job-state-machine.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { SchedulerFunction } from './constructs/scheduler-function.ts';
 import { DEFAULT_SETTINGS, recordSettings, uniqueName } from './stack-settings.ts';
@@ -61,6 +63,8 @@ export interface CairnStackProps extends StackProps {
   readonly projectRoot?: string;
   /** The backup-job ASL file. Default: statemachines/backup-job.asl.json under projectRoot. */
   readonly backupJobDefinitionPath?: string;
+  /** The restore-job ASL file. Default: statemachines/restore-job.asl.json under projectRoot. */
+  readonly restoreJobDefinitionPath?: string;
   /** How often the scheduler ticks (context `schedulerRate`, in minutes). Default 1 minute. */
   readonly schedulerRate?: Duration;
 }
@@ -118,6 +122,15 @@ export class CairnStack extends Stack {
       catalogFunction: catalog.function,
       agentDocumentName: agentDocument.documentName,
     });
+    // Restores of tape images (cairn --aws restore): its own function for Queue, Plan, Reserve and RecordRead.
+    const restore = new RestoreFunction(this, 'Restore', functionProps);
+    const restoreJob = new RestoreJobStateMachine(this, 'RestoreJob', {
+      definitionPath: props.restoreJobDefinitionPath ?? path.join(projectRoot, 'statemachines', 'restore-job.asl.json'),
+      restoreFunction: restore.function,
+      jobsFunction: jobs.function,
+      brokerFunction: broker.function,
+      agentDocumentName: agentDocument.documentName,
+    });
     // Depends on the state machine, never the reverse: the workflow does not know who starts it.
     const schedulerTick = new SchedulerFunction(this, 'Scheduler', { ...functionProps, stateMachine: backupJob.stateMachine, rate: props.schedulerRate });
     // Ends the job of an execution that stopped, timed out or failed, and releases what it holds.
@@ -137,8 +150,8 @@ export class CairnStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     const reports = new sns.Topic(this, 'Reports', { topicName: uniqueName(this, 'reports'), masterKey: reportsKey, enforceSSL: true });
-    const functions = { jobs: jobs.function, broker: broker.function, catalog: catalog.function, scheduler: schedulerTick.function, janitor: janitor.function, agentGrants: agentGrants.function };
-    new Monitoring(this, 'Monitoring', { stateMachine: backupJob.stateMachine, functions, scheduleGroup: schedulerTick.scheduleGroup, topic: reports, alarmEmail: props.alarmEmail });
+    const functions = { jobs: jobs.function, broker: broker.function, catalog: catalog.function, restore: restore.function, scheduler: schedulerTick.function, janitor: janitor.function, agentGrants: agentGrants.function };
+    new Monitoring(this, 'Monitoring', { stateMachine: backupJob.stateMachine, restoreStateMachine: restoreJob.stateMachine, functions, scheduleGroup: schedulerTick.scheduleGroup, topic: reports, alarmEmail: props.alarmEmail });
 
     for (const name of tableNames) {
       // JobsTableName, ...: the names the agent and the CLI need (same variables as the Lambdas).
@@ -148,6 +161,7 @@ export class CairnStack extends Stack {
     new CfnOutput(this, 'ImageBucketName', { value: images.bucket.bucketName, description: 'IMAGE_BUCKET' });
     new CfnOutput(this, 'ImageKeyArn', { value: images.key.keyArn });
     new CfnOutput(this, 'BackupJobStateMachineArn', { value: backupJob.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'RestoreJobStateMachineArn', { value: restoreJob.stateMachine.stateMachineArn, description: 'restores of tape images (cairn --aws restore)' });
     new CfnOutput(this, 'SchedulerFunctionName', { value: schedulerTick.function.functionName, description: 'the scheduler tick (aws lambda invoke to tick now)' });
     new CfnOutput(this, 'AgentDocumentName', { value: agentDocument.documentName });
     new CfnOutput(this, 'AgentCommandDocumentName', { value: agentCommandDocument.documentName, description: 'operator commands on an agent host (cairn --aws robot inventory)' });

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createAwsClients } from '#aws/clients.ts';
-import { resolveDeployment } from '#aws/deployment-outputs.ts';
+import { resolveDeployment, resolveRestoreStateMachineArn } from '#aws/deployment-outputs.ts';
 import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
@@ -13,11 +13,12 @@ import { systemClock } from '#lambdas/system-clock.ts';
 import { requireAgentInstance } from '#core/clients/agent-instance.ts';
 import type { Backend, GlobalOptions } from './backend-interface.ts';
 import { followBackup } from './follow-backup.ts';
+import { followRestore } from './follow-restore.ts';
 
 /**
  * The CLI against a deployed stack: the same stores on DynamoDB, and backups
  * started as executions of the backup-job state machine, followed through the
- * Jobs table.
+ * Jobs table; restores of tape images the same way, on the restore-job state machine.
  */
 export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
   const deployment = await resolveDeployment(options);
@@ -53,6 +54,18 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
       // Follow the job the execution queued (it carries our owner tag) and the execution itself, until one of them has ended.
       const executionArn = executionArnOf(deployment.stateMachineArn, name);
       return followBackup({ owner, executionName: name, jobs, execution: () => describeExecution(clients.sfn, executionArn), pause: () => sleep(2000), onQueued: hooks.onQueued });
+    },
+    async runRestore(request, hooks) {
+      // A restore of a tape image: an execution of the restore-job state machine (its ARN looked up only now, so a stack
+      // deployed before it had one still serves every other command), followed through the Jobs table as a backup is.
+      const restoreStateMachineArn = await resolveRestoreStateMachineArn(options);
+      const owner = `cli:restore:${request.backupId}:${Date.now()}`;
+      const name = executionNameOfOwner(owner);
+      // The job carries the owner tag, not the execution's name: the scheduler's sweep and the janitor look a job's
+      // execution up on the backup-job state machine, and would end a running restore whose execution they cannot find there.
+      await new SfnExecutionStarter({ client: clients.sfn, stateMachineArn: restoreStateMachineArn, clock: systemClock }).start(name, { request: { ...request, owner } });
+      const executionArn = executionArnOf(restoreStateMachineArn, name);
+      return followRestore({ owner, executionName: name, jobs, execution: () => describeExecution(clients.sfn, executionArn), pause: () => sleep(2000), onQueued: hooks.onQueued });
     },
     close: () => clients.destroy(),
   };

@@ -29,7 +29,7 @@ export interface Backend {
   cloudCost?: { region: string; usage(job: Job): Promise<JobUsage> };
   /** Starts a backup job and resolves when it has ended. */
   runBackup(request: Record<string, unknown>, hooks: { onQueued?: (job: JobRef) => void }): Promise<BackupRun>;
-  /** Runs a restore job of a tape image and resolves when it has ended; absent where the restore-job state machine is not deployed (AWS, for now). */
+  /** Runs a restore job of a tape image and resolves when it has ended; in-process locally, an execution of the restore-job state machine on AWS. */
   runRestore?(request: RestoreRequest, hooks: RestoreHooks): Promise<RestoreRun>;
   close(): void;
 }

@@ -84,13 +84,13 @@ function doneRun(job: BackupJob): BackupRun {
 }
 
 /** The status a backup whose execution ended this way ends with: a stop is the administrator's (150), a timeout the agent's silence (41). */
-function statusOfEnded(status: string): number {
+export function statusOfEnded(status: string): number {
   if (status === 'ABORTED') return StatusCode.TERMINATED_BY_ADMINISTRATOR;
   if (status === 'TIMED_OUT') return StatusCode.NETWORK_TIMEOUT;
   return StatusCode.INTERNAL_ERROR;
 }
 
-function failureText(execution: ExecutionView): string {
+export function failureText(execution: ExecutionView): string {
   const parts = [execution.error, execution.cause].filter((p): p is string => typeof p === 'string' && p.length > 0);
   return parts.length === 0 ? '' : ` (${parts.join(': ').slice(0, 500)})`;
 }

@@ -88,45 +88,55 @@ export class BackupJobStateMachine extends Construct {
       }),
     );
 
-    // sendCommand.waitForTaskToken: SendCommand is authorized against the
-    // document and against every target instance, so both are listed. Agents
-    // run on hybrid-activated hosts (managed-instance/mi-...) and on EC2
-    // instances launched with the agent role's instance profile (ec2
-    // instance/i-...), agent-role.ts.
-    this.stateMachine.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['ssm:SendCommand'],
-        resources: [
-          Arn.format({ service: 'ssm', resource: 'document', resourceName: props.agentDocumentName }, stack),
-          Arn.format({ service: 'ssm', resource: 'managed-instance', resourceName: '*' }, stack),
-          Arn.format({ service: 'ec2', resource: 'instance', resourceName: '*' }, stack),
-        ],
-      }),
-    );
-
-    // cdk-nag IAM5 findings, each a wildcard nothing narrower can replace:
-    const role = this.stateMachine.role;
-    Validations.of(role).acknowledge(
-      {
-        // The agent's instance is chosen at run time (the broker's reservation
-        // names it), so the role may target any managed instance; the document
-        // statement above limits what it can make them run to Cairn's agent.
-        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*]',
-        reason: 'The target instance is chosen at run time by the broker; SendCommand is also limited to the Cairn agent document',
-      },
-      {
-        // The same for EC2 instances that run the agent through its instance profile.
-        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
-        reason: 'EC2 agents are targets as hybrid ones are: the instance is chosen at run time by the broker; SendCommand is also limited to the Cairn agent document',
-      },
-      {
-        // Vended log delivery (logs:CreateLogDelivery, ..., PutResourcePolicy)
-        // and X-Ray (PutTraceSegments, GetSamplingRules, ...) take no
-        // resource-level permissions: the Step Functions developer guide lists
-        // them on "*" for logging and tracing.
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'Log delivery and X-Ray actions for logging and tracing support no resource-level permissions (Step Functions developer guide)',
-      },
-    );
+    grantAgentCommands(this.stateMachine, props.agentDocumentName);
   }
+}
+
+/**
+ * What a job state machine's role needs to run the agent document with a task
+ * token (Mount, Stream or Read, Unmount), and the cdk-nag acknowledgments of
+ * its wildcards; the backup-job and restore-job state machines share it.
+ */
+export function grantAgentCommands(stateMachine: sfn.StateMachine, agentDocumentName: string): void {
+  const stack = Stack.of(stateMachine);
+  // sendCommand.waitForTaskToken: SendCommand is authorized against the
+  // document and against every target instance, so both are listed. Agents
+  // run on hybrid-activated hosts (managed-instance/mi-...) and on EC2
+  // instances launched with the agent role's instance profile (ec2
+  // instance/i-...), agent-role.ts.
+  stateMachine.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['ssm:SendCommand'],
+      resources: [
+        Arn.format({ service: 'ssm', resource: 'document', resourceName: agentDocumentName }, stack),
+        Arn.format({ service: 'ssm', resource: 'managed-instance', resourceName: '*' }, stack),
+        Arn.format({ service: 'ec2', resource: 'instance', resourceName: '*' }, stack),
+      ],
+    }),
+  );
+
+  // cdk-nag IAM5 findings, each a wildcard nothing narrower can replace:
+  const role = stateMachine.role;
+  Validations.of(role).acknowledge(
+    {
+      // The agent's instance is chosen at run time (the broker's reservation
+      // names it), so the role may target any managed instance; the document
+      // statement above limits what it can make them run to Cairn's agent.
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*]',
+      reason: 'The target instance is chosen at run time by the broker; SendCommand is also limited to the Cairn agent document',
+    },
+    {
+      // The same for EC2 instances that run the agent through its instance profile.
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
+      reason: 'EC2 agents are targets as hybrid ones are: the instance is chosen at run time by the broker; SendCommand is also limited to the Cairn agent document',
+    },
+    {
+      // Vended log delivery (logs:CreateLogDelivery, ..., PutResourcePolicy)
+      // and X-Ray (PutTraceSegments, GetSamplingRules, ...) take no
+      // resource-level permissions: the Step Functions developer guide lists
+      // them on "*" for logging and tracing.
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'Log delivery and X-Ray actions for logging and tracing support no resource-level permissions (Step Functions developer guide)',
+    },
+  );
 }

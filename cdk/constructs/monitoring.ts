@@ -29,6 +29,8 @@ const ALARM_PERIOD = Duration.minutes(5);
 export interface MonitoringProps {
   /** The backup-job state machine: failed and timed-out executions. */
   readonly stateMachine: sfn.IStateMachine;
+  /** The restore-job state machine (tape restores): its failed and timed-out executions alarm too. */
+  readonly restoreStateMachine?: sfn.IStateMachine;
   /** Every Cairn Lambda by its short name (jobs, broker, catalog, scheduler, janitor, agentGrants): one Errors alarm each. */
   readonly functions: Readonly<Record<string, lambda.IFunction>>;
   /** The scheduler tick's schedule group: Scheduler's target errors and dropped invocations. */
@@ -82,6 +84,11 @@ export class Monitoring extends Construct {
     };
     alarm('ExecutionsFailed', executions.failed, 'a backup-job execution failed (a job ended with a failure status, or the workflow itself failed)');
     alarm('ExecutionsTimedOut', executions.timedOut, 'a backup-job execution timed out (its job is ended by the janitor)');
+    if (props.restoreStateMachine) {
+      // No janitor watches these executions: a timed-out restore leaves its job and drive for the operator (cairn jobs cancel).
+      alarm('RestoreExecutionsFailed', props.restoreStateMachine.metricFailed({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a restore-job execution failed (a tape restore ended with a failure status, or the workflow itself failed)');
+      alarm('RestoreExecutionsTimedOut', props.restoreStateMachine.metricTimedOut({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a restore-job execution timed out (its job and drive stay held until cancelled)');
+    }
 
     const errors = Object.entries(props.functions).map(([name, fn]) => {
       const metric = fn.metricErrors({ period: ALARM_PERIOD, statistic: 'Sum' });

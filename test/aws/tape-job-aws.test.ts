@@ -10,7 +10,8 @@ import { createBrokerHandler } from '#lambdas/broker-handler.ts';
 import { createCatalogHandler } from '#lambdas/catalog-handler.ts';
 import { createJobsHandler } from '#lambdas/jobs-handler.ts';
 import { systemClock } from '#lambdas/system-clock.ts';
-import { loadBackupJobDefinition } from '#local/asl-definition.ts';
+import { loadBackupJobDefinition, loadRestoreJobDefinition } from '#local/asl-definition.ts';
+import { createRestoreHandler } from '#lambdas/restore-handler.ts';
 import { runTask } from '#agent/transport/run-task.ts';
 import { storageUnitOpener } from '#agent/transport/open-storage-unit.ts';
 import { toWorkflowError } from '#core/errors.ts';
@@ -18,6 +19,7 @@ import { StorageUnit } from '#core/model/storage-unit.ts';
 import { newMedia } from '#core/model/tape-media.ts';
 import type { TaskToken } from '#core/ports/task-token.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
+import { compareTrees } from '#cli/demo/compare-trees.ts';
 import { DISK_CHANGER, diskChangerLibrary, diskChangerSkipReason, type DiskChangerLibrary } from '../edge-agent/tape/disk-changer-library.ts';
 
 const emulator = await startAwsEmulator();
@@ -43,6 +45,8 @@ describe.skipIf(Boolean(skip))(`a tape backup job on DynamoDB, routed to the rob
   let deps: ReturnType<typeof dynamoDeps>;
   let jobsTable: string;
   let source: string;
+  /** The image the first test writes; the restore test reads it back. */
+  let writtenImage: string | undefined;
   /** The agent Tasks the workflow sent: state, instance, command kind. */
   const sent: { state: string; instance: string; kind: string }[] = [];
 
@@ -124,6 +128,7 @@ describe.skipIf(Boolean(skip))(`a tape backup job on DynamoDB, routed to the rob
       { state: 'Unmount', instance: TAPE_HOST, kind: 'unmount' },
     ]);
     const image = (run.output!.image as { backupId: string }).backupId;
+    writtenImage = image;
     const copy = (await deps.catalog.getImage(image))!.copies[0]!;
     const volume = copy.fragments.map((f) => f.location).find((l) => l.kind === 'tape');
     expect(volume).toMatchObject({ kind: 'tape', mediaId: expect.stringMatching(/^AWT00[12]$/), fileNumber: 1 });
@@ -144,6 +149,35 @@ describe.skipIf(Boolean(skip))(`a tape backup job on DynamoDB, routed to the rob
     expect(sent).toEqual([]);
     const [job] = await deps.jobs.list({ limit: 1 });
     expect(job).toMatchObject({ state: 'DONE', statusCode: 219, error: expect.stringContaining(`robot lib1, attached to instance ${TAPE_HOST} (client tapehost); client webhost runs on instance ${OTHER_HOST}`) });
+    expect(await deps.media.listReservations()).toEqual([]);
+  }, 60_000);
+  it('restores that image through the restore-job ASL as the stack runs it: the restore Lambda\'s Queue, Plan, Reserve and RecordRead, Read on the robot\'s instance', async (ctx) => {
+    if (writtenImage === undefined) return ctx.skip('the backup test above wrote no image');
+    sent.length = 0;
+    // As lambdas/restore.ts wires it: no planner (every volume of the image is mounted), agents on managed instances.
+    const restore = createRestoreHandler({ ...deps, agents: 'managed-instances' });
+    const broker = createBrokerHandler({ ...deps, agents: 'managed-instances' });
+    const jobs = createJobsHandler(deps);
+    const target = join(library.base, 'restored');
+    const machine = new StateMachine(loadRestoreJobDefinition() as never, { validationOptions: { checkPaths: true, checkArn: false } });
+    const execution = machine.run({ request: { backupId: writtenImage, targetDir: target, owner: 'restore-aws' } } as never, {
+      context: { Task: { Token: 'restore-aws-token' } } as never,
+      overrides: {
+        taskResourceLocalHandlers: { Queue: restore, Plan: restore, Reserve: restore, RecordRead: restore, Release: broker, EndJob: jobs, Mount: agent('Mount'), Read: agent('Read'), Unmount: agent('Unmount') } as never,
+      },
+    });
+    const output = (await execution.result) as Record<string, unknown>;
+
+    expect(output).toMatchObject({ reservation: { agentInstanceId: TAPE_HOST } });
+    expect(sent).toEqual([
+      { state: 'Mount', instance: TAPE_HOST, kind: 'mount' },
+      { state: 'Read', instance: TAPE_HOST, kind: 'restore' },
+      { state: 'Unmount', instance: TAPE_HOST, kind: 'unmount' },
+    ]);
+    const job = (await deps.jobs.list({ limit: 10 })).find((j) => j.type === 'restore' && j.owner === 'restore-aws');
+    expect(job).toMatchObject({ state: 'DONE', statusCode: 0, volumes: [{ read: true }] });
+    // The tree came back from tape, every file, mode, link and time as backed up.
+    expect((await compareTrees(source, join(target, source))).differences).toEqual([]);
     expect(await deps.media.listReservations()).toEqual([]);
   }, 60_000);
 });

@@ -6,13 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Duration } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { tableEnvVar, tableNames, type TableName } from '#aws/tables.ts';
-import { DEPLOYMENT_OUTPUT_KEYS } from '#aws/deployment-outputs.ts';
+import { DEPLOYMENT_OUTPUT_KEYS, RESTORE_STATE_MACHINE_OUTPUT_KEY } from '#aws/deployment-outputs.ts';
 import { REPO_ROOT } from '../../cdk/cairn-stack.ts';
 import { AGENT_COMMAND_DOCUMENT_BASE_NAME, AGENT_DOCUMENT_BASE_NAME } from '../../cdk/constructs/agent-document.ts';
 import { AGENT_COMMAND_STEP } from '#aws/ssm-agent-command.ts';
 import { AGENT_GRANTS_ENV, AGENT_GRANTS_IAM_ACTIONS } from '../../cdk/constructs/agent-grants-function.ts';
 import { AGENT_GRANT_POLICY_COUNT } from '../../cdk/constructs/agent-role.ts';
 import { DEFINITION_SUBSTITUTIONS } from '../../cdk/constructs/backup-job-state-machine.ts';
+import { RESTORE_DEFINITION_SUBSTITUTIONS } from '../../cdk/constructs/restore-job-state-machine.ts';
 import { NONCURRENT_VERSION_DAYS } from '../../cdk/constructs/image-store.ts';
 import { ESM_REQUIRE_BANNER } from '../../cdk/constructs/cairn-function.ts';
 import { SCHEDULER_RETRY_ATTEMPTS, STATE_MACHINE_ARN_ENV } from '../../cdk/constructs/scheduler-function.ts';
@@ -56,7 +57,7 @@ function tableIds(): Record<TableName, string> {
   return ids;
 }
 
-const functions = { jobs: 'JobsFunction', broker: 'BrokerFunction', catalog: 'CatalogFunction', scheduler: 'SchedulerFunction', agentGrants: 'AgentGrantsFunction', janitor: 'JanitorFunction' } as const;
+const functions = { jobs: 'JobsFunction', broker: 'BrokerFunction', catalog: 'CatalogFunction', scheduler: 'SchedulerFunction', agentGrants: 'AgentGrantsFunction', janitor: 'JanitorFunction', restore: 'RestoreFunction' } as const;
 type FunctionName = keyof typeof functions;
 
 function lambda(name: FunctionName) {
@@ -257,6 +258,8 @@ describe('Lambda functions', () => {
     expect(tableAccess(roleIdOf('scheduler'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['catalog', 'config', 'jobs', 'media'] });
     expect(tableAccess(roleIdOf('janitor'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['catalog', 'jobs', 'media'] });
     expect(tableAccess(roleIdOf('agentGrants'))).toEqual({ write: [], read: ['config'] });
+    // The restore job's Queue, Plan, Reserve and RecordRead: reads the image, writes the job and the media manager's reservations.
+    expect(tableAccess(roleIdOf('restore'))).toEqual({ write: ['jobs', 'media'], read: ['catalog', 'config', 'jobs', 'media'] });
   });
 
   // test/iam/iam-grants.test.ts checks each grant, action by action, against the calls each Lambda makes.
@@ -330,11 +333,12 @@ describe('Lambda bundles', () => {
 
 describe('backup-job state machine', () => {
   function stateMachineProps() {
-    return only('AWS::StepFunctions::StateMachine')[1];
+    return only('AWS::StepFunctions::StateMachine', 'BackupJob')[1];
   }
 
   it('is a STANDARD state machine with X-Ray tracing and ALL-level logging without execution data', () => {
-    synth.template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    // The backup job's and the restore job's (restore-job state machine below).
+    synth.template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
     expect(stateMachineProps()).toMatchObject({
       StateMachineType: 'STANDARD',
       TracingConfiguration: { Enabled: true },
@@ -411,8 +415,56 @@ describe('backup-job state machine', () => {
   });
 });
 
+describe('restore-job state machine', () => {
+  const restoreMachine = () => only('AWS::StepFunctions::StateMachine', 'RestoreJob');
+
+  it('is restore-job.asl.json, STANDARD, traced and logged like the backup job, every placeholder substituted', () => {
+    const props = restoreMachine()[1];
+    expect(props).toMatchObject({
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false },
+    });
+    const definition = props.DefinitionString as string;
+    expect(definition).toBe(fs.readFileSync(path.join(REPO_ROOT, 'statemachines', 'restore-job.asl.json'), 'utf8'));
+    const substitutions = props.DefinitionSubstitutions as Record<string, unknown>;
+    const used = new Set([...definition.matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1]!));
+    expect([...used].sort()).toEqual([...RESTORE_DEFINITION_SUBSTITUTIONS].sort());
+    expect(Object.keys(substitutions).sort()).toEqual([...RESTORE_DEFINITION_SUBSTITUTIONS].sort());
+    const resolved = definition.replace(/\$\{([^}]*)\}/g, (_, name: string) => `resolved-${name}`);
+    expect(resolved).not.toContain('${');
+    expect(() => JSON.parse(resolved)).not.toThrow();
+    expect(referencedIds(substitutions.RestoreFunctionArn)).toEqual([lambda('restore').logicalId]);
+    expect(referencedIds(substitutions.JobsFunctionArn)).toEqual([lambda('jobs').logicalId]);
+    expect(referencedIds(substitutions.BrokerFunctionArn)).toEqual([lambda('broker').logicalId]);
+    // Mount, Read and Unmount: the same agent document as the backup job's, by the stack's partition.
+    expect(referencedIds(substitutions.AgentDocumentName)[0]).toMatch(/^AgentDocument/);
+    expect(substitutions.SendCommandTaskResource).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':states:::aws-sdk:ssm:sendCommand.waitForTaskToken']] });
+  });
+
+  it('may invoke exactly the restore, broker and jobs functions and send the agent document, nothing else', () => {
+    const roleId = referencedIds(restoreMachine()[1].RoleArn)[0]!;
+    expect(roleId).not.toBe(referencedIds(only('AWS::StepFunctions::StateMachine', 'BackupJob')[1].RoleArn)[0]);
+    const statements = roleStatements(resources, roleId).filter((s) => s.Effect === 'Allow');
+    const invoke = statements.filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
+    expect(invoke).toHaveLength(1);
+    const byJson = (values: unknown[]) => values.map((v) => JSON.stringify(v)).sort();
+    expect(byJson(asList(invoke[0]!.Resource))).toEqual(byJson((['restore', 'broker', 'jobs'] as const).map((name) => ({ 'Fn::GetAtt': [lambda(name).logicalId, 'Arn'] }))));
+    const send = statements.filter((s) => actionsOf(s).includes('ssm:SendCommand'));
+    expect(send).toHaveLength(1);
+    expect(JSON.stringify(send[0]!.Resource)).toMatch(/:document\/".*AgentDocument/);
+    const other = statements.flatMap(actionsOf).filter((a) => !/^(lambda:InvokeFunction|ssm:SendCommand|logs:.*|xray:.*)$/.test(a));
+    expect(other).toEqual([]);
+  });
+
+  it('is a stack output the CLI reads (aws/deployment-outputs.ts)', () => {
+    const outputs = synth.template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(referencedIds(outputs[RESTORE_STATE_MACHINE_OUTPUT_KEY]!.Value)).toEqual([restoreMachine()[0]]);
+  });
+});
+
 describe('scheduler tick', () => {
-  const stateMachineId = () => only('AWS::StepFunctions::StateMachine')[0];
+  const stateMachineId = () => only('AWS::StepFunctions::StateMachine', 'BackupJob')[0];
 
   it('runs every minute by default, on time (no flexible window), invoking the scheduler function', () => {
     const [, schedule] = only('AWS::Scheduler::Schedule');
@@ -487,7 +539,7 @@ describe('scheduler tick', () => {
 });
 
 describe('execution janitor', () => {
-  const stateMachineId = () => only('AWS::StepFunctions::StateMachine')[0];
+  const stateMachineId = () => only('AWS::StepFunctions::StateMachine', 'BackupJob')[0];
 
   it('runs on every execution of the backup-job state machine that ends ABORTED, TIMED_OUT or FAILED, and on nothing else', () => {
     const [, rule] = only('AWS::Events::Rule', 'Janitor');
@@ -520,7 +572,7 @@ describe('execution janitor', () => {
   });
 
   it('deploys the Catch paths that end the job when Release or EndJob keep failing', () => {
-    const definition = JSON.parse((only('AWS::StepFunctions::StateMachine')[1].DefinitionString as string).replace(/\$\{([^}]*)\}/g, 'x')) as { States: Record<string, { Catch?: { ErrorEquals: string[]; Next: string }[]; Error?: string }> };
+    const definition = JSON.parse((only('AWS::StepFunctions::StateMachine', 'BackupJob')[1].DefinitionString as string).replace(/\$\{([^}]*)\}/g, 'x')) as { States: Record<string, { Catch?: { ErrorEquals: string[]; Next: string }[]; Error?: string }> };
     expect(definition.States.Release?.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.releaseFailure', Next: 'EndJob' }]);
     expect(definition.States.EndJob?.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.endFailure', Next: 'NotEnded' }]);
     expect(definition.States.JobNotEnded?.Error).toBe('JobNotEnded');

@@ -85,8 +85,8 @@ describe('physical names', () => {
     const byType = (type: string) => names.filter((n) => n.type === type).map((n) => n.name);
     expect(byType('AWS::SSM::Document')).toEqual(['cairn-a-RunBackupTask-0c1d2e3f', 'cairn-a-RunAgentCommand-0c1d2e3f']);
     expect(byType('AWS::SNS::Topic')).toEqual(['cairn-a-reports-0c1d2e3f']);
-    expect(byType('AWS::StepFunctions::StateMachine')).toEqual(['cairn-a-backup-job-0c1d2e3f']);
-    expect(byType('AWS::Logs::LogGroup')).toEqual(['/aws/vendedlogs/states/cairn-a-backup-job-0c1d2e3f']);
+    expect(byType('AWS::StepFunctions::StateMachine').sort()).toEqual(['cairn-a-backup-job-0c1d2e3f', 'cairn-a-restore-job-0c1d2e3f']);
+    expect(byType('AWS::Logs::LogGroup').sort()).toEqual(['/aws/vendedlogs/states/cairn-a-backup-job-0c1d2e3f', '/aws/vendedlogs/states/cairn-a-restore-job-0c1d2e3f']);
   });
 
   it('two stacks with different prefixes in one account share no physical name', () => {
@@ -146,10 +146,15 @@ describe('cdk-nag AwsSolutions', () => {
         'AwsSolutions-IAM5[Resource::*] at CairnA/Scheduler/FunctionServiceRole',
         'AwsSolutions-IAM5[Resource::*] at CairnA/Janitor/FunctionServiceRole',
         'AwsSolutions-IAM5[Resource::*] at CairnA/AgentGrants/FunctionServiceRole',
+        'AwsSolutions-IAM5[Resource::*] at CairnA/Restore/FunctionServiceRole',
+        // The restore job's state machine sends the same agent document to the instance its reservation names.
+        'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*] at CairnA/RestoreJob/StateMachine/Role',
+        'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*] at CairnA/RestoreJob/StateMachine/Role',
+        'AwsSolutions-IAM5[Resource::*] at CairnA/RestoreJob/StateMachine/Role',
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*] at CairnA/BackupJob/StateMachine/Role',
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"BackupJobStateMachineFFAF3664"}]}]}:*] at CairnA/Scheduler/FunctionServiceRole',
         'AwsSolutions-IAM5[Resource::<ImagesImageBucket83590BB4.Arn>/*] at CairnA/Scheduler/FunctionServiceRole',
-        ...['Jobs', 'Broker', 'Catalog', 'Scheduler', 'Janitor', 'AgentGrants'].map((fn) => `AwsSolutions-L1 at CairnA/${fn}/Function`),
+        ...['Jobs', 'Broker', 'Catalog', 'Scheduler', 'Janitor', 'AgentGrants', 'Restore'].map((fn) => `AwsSolutions-L1 at CairnA/${fn}/Function`),
         'AwsSolutions-S1 at CairnA/Images/AccessLogs',
       ].sort(),
     );

@@ -43,6 +43,7 @@ function alarms() {
 describe('alarms', () => {
   it('watch failed and timed-out executions, each Lambda, the scheduler, stuck jobs and unpublished events, and nothing else', () => {
     const stateMachine = { Ref: idOf('AWS::StepFunctions::StateMachine', 'BackupJob') };
+    const restoreMachine = { Ref: idOf('AWS::StepFunctions::StateMachine', 'RestoreJob') };
     const fn = (prefix: string) => ({ Ref: idOf('AWS::Lambda::Function', prefix) });
     // The group's name is a literal the CDK generates (the schedule names it the same way).
     const group = resources[idOf('AWS::Scheduler::ScheduleGroup', 'Scheduler')]!.Properties!.Name;
@@ -53,7 +54,9 @@ describe('alarms', () => {
     const expected = [
       { metric: 'AWS/States/ExecutionsFailed', statistic: 'Sum', dimensions: { StateMachineArn: stateMachine } },
       { metric: 'AWS/States/ExecutionsTimedOut', statistic: 'Sum', dimensions: { StateMachineArn: stateMachine } },
-      ...['JobsFunction', 'BrokerFunction', 'CatalogFunction', 'SchedulerFunction', 'JanitorFunction', 'AgentGrantsFunction'].map((prefix) => ({ metric: 'AWS/Lambda/Errors', statistic: 'Sum', dimensions: { FunctionName: fn(prefix) } })),
+      { metric: 'AWS/States/ExecutionsFailed', statistic: 'Sum', dimensions: { StateMachineArn: restoreMachine } },
+      { metric: 'AWS/States/ExecutionsTimedOut', statistic: 'Sum', dimensions: { StateMachineArn: restoreMachine } },
+      ...['JobsFunction', 'BrokerFunction', 'CatalogFunction', 'RestoreFunction', 'SchedulerFunction', 'JanitorFunction', 'AgentGrantsFunction'].map((prefix) => ({ metric: 'AWS/Lambda/Errors', statistic: 'Sum', dimensions: { FunctionName: fn(prefix) } })),
       { metric: 'Cairn/SchedulerTickFailed', statistic: 'Sum', dimensions: { service } },
       { metric: 'AWS/Scheduler/TargetErrorCount', statistic: 'Sum', dimensions: { ScheduleGroup: group } },
       { metric: 'AWS/Scheduler/InvocationDroppedCount', statistic: 'Sum', dimensions: { ScheduleGroup: group } },

@@ -6,6 +6,7 @@ import { startAwsEmulator } from '../setup/aws-emulator.ts';
 import { diskChangerSkipReason } from '../edge-agent/tape/disk-changer-library.ts';
 import { roleStatements, type Statement } from '../cdk/policy-walk.ts';
 import { BACKUP_JOB_ASL, synthCairnStack, type SynthResult } from '../cdk/synth-fixture.ts';
+const RESTORE_JOB_ASL = join('statemachines', 'restore-job.asl.json');
 import { REPO_ROOT } from '../../cdk/cairn-stack.ts';
 import { ALLOWED_UNUSED, ROLE_PREFIXES, TEST_AGENT_INSTANCE, TEST_AGENT_SESSION, arnOf, checkGrants, impliedCalls, inSession, withAgentGrantsAsWritten, type Template } from './policy-check.ts';
 import { COMPONENTS as RECORDED, recordComponents, type Recording } from './record-components.ts';
@@ -78,10 +79,10 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     calls = {
       ...recording.calls,
       agent: inSession(recording.calls.agent, TEST_AGENT_SESSION),
-      ...serviceCalls(template, recording.names, readFileSync(join(REPO_ROOT, BACKUP_JOB_ASL), 'utf8')),
+      ...serviceCalls(template, recording.names, readFileSync(join(REPO_ROOT, BACKUP_JOB_ASL), 'utf8'), readFileSync(join(REPO_ROOT, RESTORE_JOB_ASL), 'utf8')),
     };
     // What the Lambda service does with each function's role: its logs and X-Ray traces.
-    for (const component of ['jobs', 'broker', 'catalog', 'scheduler', 'janitor'] as const) {
+    for (const component of ['jobs', 'broker', 'catalog', 'restore', 'scheduler', 'janitor'] as const) {
       calls[component] = [...calls[component], ...functionRuntimeCalls(template, recording.names, ROLE_PREFIXES[component])];
     }
   }, 240_000);
@@ -98,6 +99,8 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     // A failed image on AWS is removed by the agent that wrote it (s3:DeleteObject, images/ only): nothing of it stays visible.
     expect(outcomes.cancelled).toMatchObject({ statusCode: 150, answer: { error: 'Status150' } });
     expect(outcomes.cancelledLeftovers).toEqual([]);
+    // The tape image restored by a restore job (restore-job.asl.json), the restore function's calls recorded.
+    expect(outcomes.restore).toMatchObject({ output: { final: { statusCode: 0 } } });
     // The tape backup: a drive and a scratch volume granted from the media manager, the volume's tape files recorded by the catalog.
     expect(outcomes.tape).toMatchObject({ output: { reservation: { tape: { mount: { kind: 'mount' } } }, image: { statusCode: 0 }, final: { statusCode: 0 } } });
     expect(outcomes.tapeVolume).toMatchObject({ mediaId: 'IAM001', pool: 'iampool', state: 'ACTIVE', tapeFiles: 2 });

@@ -29,10 +29,12 @@ export const ROLE_PREFIXES: Record<Component, string> = {
   jobs: 'JobsFunctionServiceRole',
   broker: 'BrokerFunctionServiceRole',
   catalog: 'CatalogFunctionServiceRole',
+  restore: 'RestoreFunctionServiceRole',
   scheduler: 'SchedulerFunctionServiceRole',
   janitor: 'JanitorFunctionServiceRole',
   agent: 'AgentRole',
   stateMachine: 'BackupJobStateMachineRole',
+  restoreStateMachine: 'RestoreJobStateMachineRole',
   schedule: 'SchedulerScheduleRole',
 };
 
@@ -45,6 +47,7 @@ export const ALLOWED_UNUSED: Record<Component, { action: string; resource?: RegE
   jobs: [],
   broker: [],
   catalog: [],
+  restore: [],
   scheduler: [],
   janitor: [],
   agent: [
@@ -63,6 +66,13 @@ export const ALLOWED_UNUSED: Record<Component, { action: string; resource?: RegE
       action: 'ssm:SendCommand',
       resource: /:ec2:[^:]*:[^:]*:instance\/\*$/,
       reason: 'EC2 agents (instance profile) are targets as hybrid ones are; the recorded workflow sends to a hybrid instance (mi-) only',
+    },
+  ],
+  restoreStateMachine: [
+    {
+      action: 'ssm:SendCommand',
+      resource: /:ec2:[^:]*:[^:]*:instance\/\*$/,
+      reason: 'EC2 agents (instance profile) are targets as hybrid ones are; the derived workflow sends to a hybrid instance (mi-) only',
     },
   ],
   schedule: [],

@@ -23,7 +23,8 @@ import { createSchedulerHandler } from '#lambdas/scheduler-handler.ts';
 import { S3AbandonedUploads } from '#aws/multipart-sweep.ts';
 import { createJanitorHandler } from '#lambdas/janitor-handler.ts';
 import { runTask } from '#agent/transport/run-task.ts';
-import { loadBackupJobDefinition } from '#local/asl-definition.ts';
+import { loadBackupJobDefinition, loadRestoreJobDefinition } from '#local/asl-definition.ts';
+import { createRestoreHandler } from '#lambdas/restore-handler.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { emulatorClientOptions } from '../setup/aws-emulator.ts';
 import { newMedia } from '#core/model/tape-media.ts';
@@ -31,7 +32,7 @@ import { DISK_CHANGER, diskChangerLibrary } from '../edge-agent/tape/disk-change
 import { claimOf, sampleImage, sampleJob, samplePolicy } from '../contracts/fixtures.ts';
 
 /** The principals of the stack whose calls our code makes (cdk/constructs/*). */
-export const COMPONENTS = ['jobs', 'broker', 'catalog', 'scheduler', 'janitor', 'agent'] as const;
+export const COMPONENTS = ['jobs', 'broker', 'catalog', 'restore', 'scheduler', 'janitor', 'agent'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 /** The names the emulator's resources got; the checker maps the template's tables and bucket onto them. */
@@ -122,6 +123,12 @@ export async function recordComponents(endpoint: string): Promise<Recording> {
       await admin.config.putStorageUnit(StorageUnit.parse({ name: 'tape-unit', kind: 'tape', robot: 'iamlib', pool: 'iampool', index: { name: 'tape-index', kind: 's3', bucket, prefix: 'site1' } }));
       outcomes.tape = await runWorkflow({ client: 'cloudhost', selections: [source], storageUnit: 'tape-unit', owner: 'iam' });
       outcomes.tapeVolume = await admin.emm.getMedia('IAM001');
+      // That image restored by a restore job (restore-job.asl.json): the restore Lambda's Queue, Plan, Reserve and
+      // RecordRead, the broker's Release, the jobs function's EndJob, the agent's Mount, Read and Unmount.
+      const restoreDeps = dynamoDeps(env, clients.restore);
+      const restoreHandler = metered(restoreDeps, createRestoreHandler(restoreDeps));
+      const tapeImage = (outcomes.tape as { output?: { image?: { backupId?: string } } }).output?.image?.backupId;
+      outcomes.restore = await runRestoreWorkflow({ restore: restoreHandler, broker: brokerHandler, jobs: jobsHandler, agent: agent.stream }, { backupId: tapeImage, targetDir: join(work, 'restored'), owner: 'iam' });
     } finally {
       await library.cleanup();
     }
@@ -183,6 +190,32 @@ async function runBackupWorkflow(handlers: { jobs: Handler; broker: Handler; cat
       },
     },
   );
+  try {
+    return { output: await execution.result };
+  } catch (error) {
+    return { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
+  }
+}
+
+/** The restore-job ASL in-process, each Task state handled by its component, as in AWS. */
+async function runRestoreWorkflow(handlers: { restore: Handler; broker: Handler; jobs: Handler; agent: Handler }, request: Record<string, unknown>): Promise<unknown> {
+  const machine = new StateMachine(loadRestoreJobDefinition() as never, { validationOptions: { checkPaths: true, checkArn: false } });
+  const execution = machine.run({ request } as never, {
+    context: { Task: { Token: 'iam-restore-token' } } as never,
+    overrides: {
+      taskResourceLocalHandlers: {
+        Queue: handlers.restore,
+        Plan: handlers.restore,
+        Reserve: handlers.restore,
+        RecordRead: handlers.restore,
+        Release: handlers.broker,
+        EndJob: handlers.jobs,
+        Mount: handlers.agent,
+        Read: handlers.agent,
+        Unmount: handlers.agent,
+      } as never,
+    },
+  });
   try {
     return { output: await execution.result };
   } catch (error) {

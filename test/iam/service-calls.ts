@@ -113,9 +113,9 @@ function taskCalls(task: AslTask, substitute: (text: string) => string): AwsCall
   throw new Error(`ASL ${task.path}: no IAM derivation for Task Resource ${resource}; teach test/iam/service-calls.ts what it calls`);
 }
 
-function onlyResource(template: Template, type: string): [string, Record<string, unknown>] {
-  const found = Object.entries(template.Resources).filter(([, r]) => r.Type === type);
-  if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
+function onlyResource(template: Template, type: string, idPrefix = ''): [string, Record<string, unknown>] {
+  const found = Object.entries(template.Resources).filter(([id, r]) => r.Type === type && id.startsWith(idPrefix));
+  if (found.length !== 1) throw new Error(`expected one ${type} ${idPrefix}, found ${found.length}`);
   return [found[0]![0], found[0]![1].Properties ?? {}];
 }
 
@@ -150,18 +150,18 @@ function configurationCalls(properties: Record<string, unknown>): AwsCall[] {
  * template's DefinitionSubstitutions, plus logging and tracing. The template
  * must deploy that same definition, or the derivation would check another one.
  */
-export function stateMachineCalls(template: Template, names: EmulatedNames, definitionText: string): AwsCall[] {
-  const [id, properties] = onlyResource(template, 'AWS::StepFunctions::StateMachine');
+export function stateMachineCalls(template: Template, names: EmulatedNames, definitionText: string, machine: { idPrefix: string; rolePrefix: string } = { idPrefix: '', rolePrefix: ROLE_PREFIXES.stateMachine }): AwsCall[] {
+  const [id, properties] = onlyResource(template, 'AWS::StepFunctions::StateMachine', machine.idPrefix);
   if (properties.DefinitionString !== definitionText) throw new Error(`${id} does not deploy the ASL file the calls are derived from`);
-  assertRole(properties.RoleArn, ROLE_PREFIXES.stateMachine, id);
+  assertRole(properties.RoleArn, machine.rolePrefix, id);
   const substitutions = (properties.DefinitionSubstitutions ?? {}) as Record<string, unknown>;
   const substitute = (text: string) =>
     text.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
       if (!(name in substitutions)) throw new Error(`ASL placeholder \${${name}} has no DefinitionSubstitution`);
       return resolveResource(substitutions[name], template, names);
     });
-  const machine = JSON.parse(definitionText) as AslMachine;
-  return [...reachableTasks(machine).flatMap((task) => taskCalls(task, substitute)), ...configurationCalls(properties)];
+  const definition = JSON.parse(definitionText) as AslMachine;
+  return [...reachableTasks(definition).flatMap((task) => taskCalls(task, substitute)), ...configurationCalls(properties)];
 }
 
 /** The schedule role's calls: each schedule invokes its target with it; Cairn's targets are Lambda functions. */
@@ -206,6 +206,10 @@ export function functionRuntimeCalls(template: Template, names: EmulatedNames, r
 }
 
 /** Both service-driven components' calls. */
-export function serviceCalls(template: Template, names: EmulatedNames, definitionText: string): Record<ServiceComponent, AwsCall[]> {
-  return { stateMachine: stateMachineCalls(template, names, definitionText), schedule: scheduleCalls(template, names) };
+export function serviceCalls(template: Template, names: EmulatedNames, definitionText: string, restoreDefinitionText: string): Record<ServiceComponent, AwsCall[]> {
+  return {
+    stateMachine: stateMachineCalls(template, names, definitionText, { idPrefix: 'BackupJob', rolePrefix: ROLE_PREFIXES.stateMachine }),
+    restoreStateMachine: stateMachineCalls(template, names, restoreDefinitionText, { idPrefix: 'RestoreJob', rolePrefix: ROLE_PREFIXES.restoreStateMachine }),
+    schedule: scheduleCalls(template, names),
+  };
 }
