@@ -41,9 +41,11 @@ export class BrokerFunction extends Construct {
     // UpdateItem: each invocation adds its usage to the job's usage item (lambdas/usage-recording.ts).
     props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     props.tables.config.grant(this.function, 'dynamodb:GetItem');
-    // Claims each job's backup id (a Put with a ConditionCheck on the image item),
-    // and finds the base image of an incremental (Query of the client's images).
-    props.tables.catalog.grant(this.function, 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem', 'dynamodb:Query');
+    // Claims each job's backup id (a Put with a ConditionCheck on the image item;
+    // when a claim of that id exists, a GetItem says whether it is this job's own:
+    // a retried step, or another job of the client in the same second), and finds
+    // the base image of an incremental (Query of the client's images).
+    props.tables.catalog.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem', 'dynamodb:Query');
     // Publishes the state changes of the jobs it granted resources (QUEUED → ACTIVE) to the default event bus.
     grantPutJobEvents(this.function);
   }

@@ -22,7 +22,7 @@ import { runCairn } from '../cli/cli-process.ts';
 const skip = diskChangerSkipReason();
 const BLOCK = 64 * 1024;
 const AT = new Date('2026-12-03T04:00:00.000Z');
-const BARCODES = { 1: 'CRN001L6', 2: 'CRN002L6', 3: 'CRN003L6', 4: 'CRN004L6' };
+const BARCODES = { 1: 'CRN001L6', 2: 'CRN002L6', 3: 'CRN003L6', 4: 'CRN004L6', 5: 'CRN005L6' };
 /** Small volumes: 8 MiB, of which some 6 MiB before early warning (edge-agent/tape/early-warning.ts, with pieces of 1 MiB). */
 const CAPACITY = 8 * 1024 * 1024;
 
@@ -79,7 +79,7 @@ describe.skipIf(Boolean(skip))(`a tape backup job that spans volumes${skip ? ` (
   }
 
   it('fills three volumes in one job: each full volume turns FULL, the next is reserved and mounted in the same drive, the job and the image list every volume, GNU tar lists each fragment from its volume, and the image restores byte for byte', async () => {
-    const source = await setUp(['CRN001L6', 'CRN002L6', 'CRN003L6', 'CRN004L6']);
+    const source = await setUp(['CRN001L6', 'CRN002L6', 'CRN003L6', 'CRN004L6', 'CRN005L6']);
     const run = await runBackupJob(runtime, { client: 'host1', selections: [source], storageUnit: 'tape1' });
     expect(run.error).toBeUndefined();
     expect(run.statusCode).toBe(0);
@@ -88,7 +88,12 @@ describe.skipIf(Boolean(skip))(`a tape backup job that spans volumes${skip ? ` (
     const fragments = image.copies[0]!.fragments;
     const onVolume = (f: (typeof fragments)[number]): string => (f.location.kind === 'tape' ? f.location.mediaId : 'not tape');
     const used = [...new Set(fragments.map(onVolume))];
-    expect(used).toEqual(['CRN001L6', 'CRN002L6', 'CRN003L6']);
+    // 16 MiB over volumes of 8 MiB, each closed at early warning: three volumes or four, as the bytes in flight
+    // when each mark came decide (edge-agent/tape/early-warning.ts); in order, from the first.
+    expect(used.length).toBeGreaterThanOrEqual(3);
+    expect(used).toEqual(Object.values(BARCODES).slice(0, used.length));
+    const last = used.at(-1)!;
+    const lastSlot = Number(Object.entries(BARCODES).find(([, id]) => id === last)![0]);
     // The job lists every volume it was given, in order.
     const job = asKind(await runtime.jobs.get(run.jobId!), 'backup')!;
     expect(job.volumes).toEqual(used);
@@ -113,20 +118,20 @@ describe.skipIf(Boolean(skip))(`a tape backup job that spans volumes${skip ? ` (
       const media = (await runtime.emm.getMedia(mediaId))!;
       const mine = fragments.filter((f) => onVolume(f) === mediaId);
       expect(media).toMatchObject({ pool: 'daily', images: [run.backupId], tapeFiles: 1 + mine.length, mountCount: 1 });
-      expect(mediaId === 'CRN003L6' ? ['ACTIVE', 'FULL'] : ['FULL']).toContain(media.state);
+      expect(mediaId === last ? ['ACTIVE', 'FULL'] : ['FULL']).toContain(media.state);
       expect(media.bytesWritten).toBe(mine.reduce((n, f) => n + f.bytes, 0));
     }
-    expect((await runtime.emm.getMedia('CRN004L6'))?.pool).toBe('scratch');
+    expect((await runtime.emm.getMedia('CRN005L6'))?.pool).toBe('scratch');
     // Released; the last volume stays loaded for the unmount delay, as the robot says.
     expect(await runtime.media.listReservations()).toEqual([]);
-    expect((await runtime.emm.getDrive('d0'))?.loaded?.mediaId).toBe('CRN003L6');
-    expect(await library.changer.loaded(0)).toMatchObject({ full: true, sourceSlot: 3 });
+    expect((await runtime.emm.getDrive('d0'))?.loaded?.mediaId).toBe(last);
+    expect(await library.changer.loaded(0)).toMatchObject({ full: true, sourceSlot: lastSlot });
 
     await restoreAndCompare(image, source, join(work, 'restore'));
 
     // What the operator sees: the job's volumes, and each fragment's volume in the image.
     const home = join(work, 'home');
-    expect((await runCairn(home, ['jobs', 'show', String(run.jobId)])).stdout).toMatch(/^volumes\s+CRN001L6, CRN002L6, CRN003L6$/m);
+    expect((await runCairn(home, ['jobs', 'show', String(run.jobId)])).stdout).toMatch(new RegExp(`^volumes\\s+${used.join(', ')}$`, 'm'));
     const [shown] = JSON.parse((await runCairn(home, ['images', '--json'])).stdout) as Array<{ volumes: string[]; fragments: Array<{ location: { mediaId: string } }> }>;
     expect(shown!.volumes).toEqual(used);
     expect(shown!.fragments.map((f) => f.location.mediaId)).toEqual(fragments.map(onVolume));
