@@ -10,12 +10,13 @@ import { fileTapeByteOffset } from '#agent/tape/drives/file-tape-format.ts';
 import type { TapeFileWritten } from './tape-write-cairn.ts';
 
 /**
- * The regular files GNU `tar -tvf -` lists in the tape files, all together.
- * Rejects if tar fails or says anything on stderr (a damaged header, an
+ * The regular files GNU `tar -tvf -` lists in the tape files, all together:
+ * a file written as pieces (members `<dir>/GNUFileParts/<base>.<k>`,
+ * docs/image-format.md "Pieces") counts once. Rejects if tar fails or says anything on stderr (a damaged header, an
  * archive cut short, garbage where a header should be).
  */
 export async function listTapeFiles(volume: string, tapeFiles: readonly TapeFileWritten[], blockSize: number): Promise<number> {
-  let files = 0;
+  const files = new Set<string>();
   for (const tapeFile of tapeFiles) {
     const start = fileTapeByteOffset({ fileNumber: tapeFile.fileNumber, block: tapeFile.blockOffset, blockSize });
     const length = Math.ceil(tapeFile.bytes / blockSize) * blockSize;
@@ -31,7 +32,12 @@ export async function listTapeFiles(volume: string, tapeFiles: readonly TapeFile
       tar.stdin.on('error', (error: NodeJS.ErrnoException) => void (error.code === 'EPIPE' || reject(error)));
       createReadStream(volume, { start, end: start + length - 1, highWaterMark: 1024 * 1024 }).on('error', reject).pipe(tar.stdin);
     });
-    files += listing.split('\n').filter((line) => line.startsWith('-')).length;
+    for (const line of listing.split('\n')) {
+      if (!line.startsWith('-')) continue;
+      // `-rw-r--r-- user/group SIZE DATE TIME NAME`: the name is what follows the time.
+      const name = line.replace(/^(\S+\s+){5}/, '');
+      files.add(name.replace(/\/GNUFileParts\/([^/]+)\.\d+$/, '/$1'));
+    }
   }
-  return files;
+  return files.size;
 }
