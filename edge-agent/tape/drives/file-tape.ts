@@ -1,6 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { ValidationError } from '#core/errors.ts';
 import { TapeError, type TapeDrive, type TapeRead, type TapeStatus } from '#core/ports/tape-drive.ts';
+import { EarlyWriteback } from '../../transport/early-writeback.ts';
 import { DATA_OFFSET, HEADER_BYTES, MARK_ENTRY_BYTES, MARK_TABLE_OFFSET, MAX_FILEMARKS, decodeHeader, decodeMarks, encodeHeader, encodeMarks } from './file-tape-format.ts';
 
 export interface FileTapeOptions {
@@ -36,7 +37,12 @@ const DEFAULT_EARLY_WARNING_MAX = 64 * 1024 * 1024;
  *
  * Durability follows tape: records are written with one pwrite per call and
  * not synced (a drive buffers too); a filemark syncs the records before it,
- * then the filemark (WRITE FILEMARKS flushes the drive's buffer). A process
+ * then the filemark (WRITE FILEMARKS flushes the drive's buffer). While
+ * records stream, the disk is started on them every 32 MiB (early
+ * writeback, not waited for), as a drive's buffer drains while the host
+ * fills it, so the filemark's sync has only the tail to wait for; an early
+ * flush that failed is the next write's or filemark's write error (st's
+ * deferred error). A process
  * killed mid-write leaves every complete tape file readable; the records
  * after the last filemark that reached the file are on the volume as an
  * unterminated tape file before end of data, and a torn last record (the
@@ -64,6 +70,8 @@ export class FileTape implements TapeDrive {
   #record = 0;
   #mark = 0;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Early flushes of the records being written (see the class comment); one per open volume file. */
+  #writeback: EarlyWriteback | undefined;
 
   private constructor(path: string, options: FileTapeOptions, file: FileHandle, writable: boolean, volume: Volume, marks: number[], records: number, fileBytes: number) {
     this.path = path;
@@ -213,6 +221,8 @@ export class FileTape implements TapeDrive {
       }
       await this.#prepareWrite(file);
       const at = DATA_OFFSET + this.#record * this.blockSize;
+      const writeback = this.#writebackOf(file);
+      if (writeback.failure) throw deferredWriteError(this.path, this.#record, writeback.failure.error);
       try {
         await writeAll(file, data, at);
       } catch (error) {
@@ -224,6 +234,7 @@ export class FileTape implements TapeDrive {
       this.#records = after;
       this.#fileBytes = at + data.byteLength;
       this.#record = after;
+      writeback.wrote(data.byteLength);
       return { earlyWarning: this.#pastEarlyWarning(after) };
     });
   }
@@ -240,6 +251,10 @@ export class FileTape implements TapeDrive {
         if (this.#mark + count > MAX_FILEMARKS) throw new TapeError('end-of-media', `${this.path}: the volume's filemark table is full (${MAX_FILEMARKS} filemarks)`);
         await this.#prepareWrite(file);
         // The records first, then the marks that close them: a mark on disk always has its records.
+        const writeback = this.#writebackOf(file);
+        await writeback.settle().catch((error: unknown) => {
+          throw deferredWriteError(this.path, this.#record, error);
+        });
         await file.datasync();
         await writeAll(file, encodeMarks(this.#mark, Array.from({ length: count }, () => this.#record)), MARK_TABLE_OFFSET + this.#mark * MARK_ENTRY_BYTES);
         await file.datasync();
@@ -289,7 +304,15 @@ export class FileTape implements TapeDrive {
   async #closeFile(): Promise<void> {
     const file = this.#file;
     this.#file = undefined;
+    // No flush may be left running on a descriptor being closed; its failure no longer matters to anyone.
+    await this.#writeback?.settle().catch(() => undefined);
+    this.#writeback = undefined;
     await file?.close();
+  }
+
+  #writebackOf(file: FileHandle): EarlyWriteback {
+    this.#writeback ??= new EarlyWriteback(file);
+    return this.#writeback;
   }
 
   /** Runs one operation after the ones before it (a drive does one thing at a time). */
@@ -370,6 +393,11 @@ function checkOptions(options: FileTapeOptions): void {
     problems.push(`earlyWarningBytes: ${earlyWarningBytes} (from 0, less than the capacity)`);
   }
   if (problems.length > 0) throw new ValidationError('bad file tape options', problems);
+}
+
+/** An early flush (see the class comment) failed: the records written since the last filemark may not be on the volume. */
+function deferredWriteError(path: string, record: number, cause: unknown): TapeError {
+  return new TapeError('write-error', `${path}: a flush of the records before record ${record} failed: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, { cause });
 }
 
 function checkCount(count: number): void {
