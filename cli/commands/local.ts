@@ -3,6 +3,7 @@ import { describeStatus } from '#core/status-codes.ts';
 import { runJanitor } from '#local/janitor.ts';
 import type { JanitorReport } from '#core/jobs/janitor.ts';
 import { localScheduler } from '#local/scheduler-tick.ts';
+import { ReaderThread } from '#agent/reader/reader-thread.ts';
 import { type GlobalOptions, openStandaloneRuntime } from '../backend.ts';
 import { note } from '../output.ts';
 import { positiveNumber } from '../number-option.ts';
@@ -17,6 +18,8 @@ export function registerLocal(program: Command): void {
     .option('--once', 'run one tick, wait for the jobs it started, and exit')
     .action(async (options: { tickSeconds: number; once?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
+      // A long-lived agent: its backups' reader thread is started now and kept between jobs, not started in each.
+      ReaderThread.keepIdleThread();
       const runtime = await openStandaloneRuntime(globals.home);
       note(`cairn: standalone service on ${runtime.home} (${runtime.owner})`);
       reportJanitor(await runJanitor(runtime));

@@ -95,7 +95,7 @@ export class ImageWriter {
   readonly #chunkBytes: number;
   readonly #fileMeters: FileMeters;
   /** Opens, reads and hashes files off the main thread; ended by `finish` or `abort`. */
-  readonly #reader = new ReaderThread();
+  readonly #reader = ReaderThread.take();
   #indexDone = false;
 
   constructor(options: ImageWriterOptions) {

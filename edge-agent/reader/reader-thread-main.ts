@@ -15,6 +15,8 @@
  *   with `stats`.
  * - `{ op: 'next', id }`: reads and hashes the next chunk; a ChunkReply.
  * - `{ op: 'close', id }`: closes the file; no reply.
+ * - `{ op: 'reset' }`: closes every file and drops every hash (the thread is
+ *   kept idle for its next owner, ReaderThread.close); no reply.
  * - `{ op: 'recycle', buffers }`: read buffers the main thread is done with
  *   (transferred back, see chunk-recycling.ts), for later chunks; no reply.
  * - `{ op: 'lstat', id, paths }`: lstats each path (the walk's stats, see
@@ -53,6 +55,7 @@ export type ReaderRequest =
   | { op: 'open'; id: number; path: string; dev: bigint; ino: bigint; chunkBytes: number }
   | { op: 'next'; id: number }
   | { op: 'close'; id: number }
+  | { op: 'reset' }
   | { op: 'recycle'; buffers: ArrayBuffer[] }
   | { op: 'lstat'; id: number; paths: string[] }
   | { op: 'hashStart'; id: number; blockBytes: number }
@@ -326,6 +329,12 @@ export function readerThreadMain(): void {
     if (request.op === 'hashZeros') return void hashZeros(request);
     if (request.op === 'hashEnd') return hashEnd(request.id);
     if (request.op === 'close') return void closeFile(request.id);
+    if (request.op === 'reset') {
+      // The owner is done and the thread is kept for the next one: nothing of this backup stays open.
+      for (const id of [...files.keys()]) closeFile(id);
+      hashes.clear();
+      return undefined;
+    }
     if (request.op === 'recycle') {
       for (const buffer of request.buffers) if (spare.length < MAX_SPARE) spare.push(buffer);
       return undefined;

@@ -95,24 +95,66 @@ export class ReaderThread {
     this.#returned.push(buffer);
   };
   #dead: Error | undefined;
+  /** Set by `close`: this owner is done with the thread (it ended, or went idle for the next backup). */
+  #closed = false;
 
-  constructor() {
+  /**
+   * A reader thread for a backup: the idle one kept by an agent that asked
+   * for it (`keepIdleThread`), or a new one. Starting a thread (Node's
+   * worker bootstrap, loading fs and crypto in it) took 40–60 ms here, on
+   * the path of the first file read; an agent runs job after job, and
+   * keeping one healthy idle thread takes that off every job's.
+   */
+  static take(): ReaderThread {
+    const thread = idleThread;
+    idleThread = undefined;
+    return thread && !thread.#dead ? thread : new ReaderThread();
+  }
+
+  /**
+   * From now on `close` keeps a healthy idle thread for the next `take`
+   * (one at most; more concurrent backups start their own), and one is
+   * started now, at the agent's start-up rather than in its first job. Only
+   * long-lived agents call this: an idle thread is unreferenced, so it never
+   * keeps a process alive, but a one-shot process has no next job.
+   */
+  static keepIdleThread(): void {
+    keepIdle = true;
+    idleThread ??= new ReaderThread();
+  }
+
+  /** `worker` and `slots`: a kept idle thread's, handed to its next owner (see `close`). */
+  constructor(kept?: { worker: Worker; slots: SharedArrayBuffer[] }) {
     // esbuild's keepNames may wrap nested functions in `__name(...)`; the thread has no such helper, so it gets a no-op one.
     // No execArgv: the thread needs no loader hooks (`--import tsx`), and loading them would cost it a start-up.
-    this.#worker = new Worker(`const __name = (target) => target;\n(${readerThreadMain.toString()})();`, { eval: true, execArgv: [] });
+    this.#worker = kept?.worker ?? new Worker(`const __name = (target) => target;\n(${readerThreadMain.toString()})();`, { eval: true, execArgv: [] });
+    if (kept) this.#slots.push(...kept.slots);
+    this.#worker.on('message', this.#onMessage);
+    this.#worker.on('error', this.#onError);
+    this.#worker.on('exit', this.#onExit);
+    // After the listeners: Node refs a worker's message port when its first 'message' listener is added (a kept
+    // thread gets its new owner's listener after the old one's went), and an idle thread must never hold the process.
     this.#worker.unref();
-    this.#worker.on('message', (replies: ReaderReply[]) => {
-      for (const reply of replies) {
-        const waiters = this.#pending.get(reply.id);
-        const waiter = waiters?.shift();
-        if (waiters?.length === 0) this.#pending.delete(reply.id);
-        waiter?.resolve(reply);
-      }
-      if (this.#pending.size === 0) this.#worker.unref();
-    });
-    this.#worker.on('error', (error) => this.#fail(new Error(`the reader thread failed: ${error.message}`, { cause: error })));
-    this.#worker.on('exit', (code) => this.#fail(new Error(`the reader thread exited (code ${code})`)));
   }
+
+  /** The thread's id (Worker.threadId): the same across owners while a kept thread is reused. */
+  get threadId(): number {
+    return this.#worker.threadId;
+  }
+
+  readonly #onMessage = (replies: ReaderReply[]): void => {
+    for (const reply of replies) {
+      const waiters = this.#pending.get(reply.id);
+      const waiter = waiters?.shift();
+      if (waiters?.length === 0) this.#pending.delete(reply.id);
+      waiter?.resolve(reply);
+    }
+    if (this.#pending.size === 0) this.#worker.unref();
+  };
+
+  readonly #onError = (error: Error): void => this.#fail(new Error(`the reader thread failed: ${error.message}`, { cause: error }));
+
+  readonly #onExit = (code: number): void => this.#fail(new Error(`the reader thread exited (code ${code})`));
 
   /**
    * Opens a walked file on the thread and reads its first chunk: the
@@ -243,8 +285,27 @@ export class ReaderThread {
     return new SharedArrayBuffer(Math.max(bytes, SLOT_BYTES));
   }
 
-  /** Ends the thread; requests in flight reject. */
+  /**
+   * Ends this owner's use of the thread; requests in flight reject. The
+   * thread ends, or, when the agent keeps an idle one (`keepIdleThread`),
+   * none is kept yet and this one is healthy with nothing in flight, it is
+   * reset (its files closed, its hashes dropped) and kept for the next
+   * `take`. A second call does nothing.
+   */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (keepIdle && idleThread === undefined && !this.#dead && this.#pending.size === 0) {
+      this.#post({ op: 'reset' });
+      this.flush();
+      // This owner's handle is spent: a late call on it fails and never reaches the thread's next owner, nor do its listeners.
+      this.#dead = new Error('the reader thread was closed');
+      this.#worker.off('message', this.#onMessage);
+      this.#worker.off('error', this.#onError);
+      this.#worker.off('exit', this.#onExit);
+      idleThread = new ReaderThread({ worker: this.#worker, slots: this.#slots.splice(0) });
+      return;
+    }
     this.#fail(new Error('the reader thread was closed'));
     await this.#worker.terminate();
   }
@@ -260,7 +321,7 @@ export class ReaderThread {
     throw new Error('bug' in reply ? reply.bug : 'the reader thread answered a read with a failure to open');
   }
 
-  #request(request: Exclude<ReaderRequest, { op: 'recycle' }>): Promise<ReaderReply> {
+  #request(request: Exclude<ReaderRequest, { op: 'recycle' | 'reset' }>): Promise<ReaderReply> {
     if (this.#dead) return Promise.reject(this.#dead);
     return new Promise((resolve, reject) => {
       // Referenced while a reply is awaited: a backup waiting only on its reader must not let the process end.
@@ -317,6 +378,10 @@ export class ReaderThread {
     this.#pending.clear();
   }
 }
+
+/** The healthy idle thread an agent keeps for its next backup (ReaderThread.keepIdleThread). */
+let idleThread: ReaderThread | undefined;
+let keepIdle = false;
 
 /** A file-system error rebuilt from what crossed the thread boundary, for describeFsError. */
 function asError(data: FsErrorData): Error {

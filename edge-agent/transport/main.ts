@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { FileRendezvous } from '../tape/spanning/file-rendezvous.ts';
+import { ReaderThread } from '../reader/reader-thread.ts';
 
 /**
  * `cairn-agent`: what the SSM document runs on an on-premise host. This is the
@@ -31,6 +32,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--endpoint <url>', 'AWS endpoint (an emulator)')
     .option('--state-dir <dir>', "the agent's state directory on this host (where a tape backup waiting for its next volume meets the Continue step)", process.env.CAIRN_AGENT_STATE_DIR ?? join(homedir(), '.cairn-agent'))
     .action(async (options: { taskToken: string; command: string; jobsTable?: string; region?: string; endpoint?: string; stateDir: string }) => {
+      // The backup's reader thread boots on the other core while this one sets up the AWS clients, not in the backup.
+      ReaderThread.keepIdleThread();
       // The meter counts the task's S3 and DynamoDB requests; they go to the job with its progress (docs/cost.md).
       const meter = new UsageMeter();
       const clients = createAwsClients({ region: options.region, endpoint: options.endpoint, meter });
