@@ -54,14 +54,7 @@ export interface ImageWriterOptions {
   meters: DataPathMeters;
 }
 
-/**
- * A file's first chunk is at most one data buffer (the read-ahead holds 32
- * of them, see backup.ts) and at most this; its later chunks are this big:
- * each chunk is a message each way between the threads (about 0.1 ms of
- * each thread's time), so 1 MiB rather than the 256 KiB buffer cuts a
- * medium file's messages by four, for 2 MiB in flight (CHUNKS_AHEAD) per
- * file being copied. Bigger reads do not go faster.
- */
+/** Bigger reads do not go faster and would only raise the memory in flight. */
 const MAX_READ_BYTES = 1024 * 1024;
 
 /**
@@ -182,7 +175,7 @@ export class ImageWriter {
       this.#linksPrepared.add(linkKey);
     }
     try {
-      return { entry, file: await this.#reader.prepare(sourcePath, stats, this.#chunkBytes, this.#fileMeters, MAX_READ_BYTES) };
+      return { entry, file: await this.#reader.prepare(sourcePath, stats, this.#chunkBytes, this.#fileMeters) };
     } catch (error) {
       if (error instanceof UnreadableFileError) return { entry, unreadable: error.reason };
       throw error;
@@ -298,7 +291,7 @@ export class ImageWriter {
     if (!file) {
       // Skipped ahead as a later link of a file whose first path then could not be read.
       try {
-        file = await this.#reader.prepare(sourcePath, walked, this.#chunkBytes, this.#fileMeters, MAX_READ_BYTES);
+        file = await this.#reader.prepare(sourcePath, walked, this.#chunkBytes, this.#fileMeters);
       } catch (error) {
         if (!(error instanceof UnreadableFileError)) throw error;
         return this.unreadable(path, error.reason);

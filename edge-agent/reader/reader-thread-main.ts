@@ -9,12 +9,11 @@
  * Protocol: messages are batches (arrays) of requests, handled in order;
  * the replies to a batch go back as one array. Requests (at most one reply
  * each):
- * - `{ op: 'open', id, path, dev, ino, chunkBytes, nextChunkBytes }`: opens
- *   the walked file (O_NOFOLLOW | O_NONBLOCK), fstats it, checks it is the
- *   same regular file, reads and hashes its first chunk (`chunkBytes`).
- *   Replies an OpenFailure or a ChunkReply with `stats`.
- * - `{ op: 'next', id }`: reads and hashes the next chunk (`nextChunkBytes`);
- *   a ChunkReply.
+ * - `{ op: 'open', id, path, dev, ino, chunkBytes }`: opens the walked file
+ *   (O_NOFOLLOW | O_NONBLOCK), fstats it, checks it is the same regular file,
+ *   reads and hashes its first chunk. Replies an OpenFailure or a ChunkReply
+ *   with `stats`.
+ * - `{ op: 'next', id }`: reads and hashes the next chunk; a ChunkReply.
  * - `{ op: 'close', id }`: closes the file; no reply.
  * - `{ op: 'reset' }`: closes every file and drops every hash (the thread is
  *   kept idle for its next owner, ReaderThread.close); no reply.
@@ -53,7 +52,7 @@ export interface WorkerStats {
 }
 
 export type ReaderRequest =
-  | { op: 'open'; id: number; path: string; dev: bigint; ino: bigint; chunkBytes: number; nextChunkBytes: number }
+  | { op: 'open'; id: number; path: string; dev: bigint; ino: bigint; chunkBytes: number }
   | { op: 'next'; id: number }
   | { op: 'close'; id: number }
   | { op: 'reset' }
@@ -299,7 +298,6 @@ export function readerThreadMain(): void {
     const file: OpenFile = { fd, size: Number(stats.size), position: 0, chunkBytes: request.chunkBytes, mtimeNs: stats.mtimeNs, hash: crypto.createHash('sha256'), problem: undefined };
     files.set(request.id, file);
     const reply = readChunk(request.id, file);
-    file.chunkBytes = request.nextChunkBytes;
     reply.stats = { dev: stats.dev, ino: stats.ino, mode: stats.mode, nlink: stats.nlink, uid: stats.uid, gid: stats.gid, size: stats.size, mtimeNs: stats.mtimeNs, ctimeNs: stats.ctimeNs };
     return reply;
   };

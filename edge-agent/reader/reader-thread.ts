@@ -157,14 +157,14 @@ export class ReaderThread {
   readonly #onExit = (code: number): void => this.#fail(new Error(`the reader thread exited (code ${code})`));
 
   /**
-   * Opens a walked file on the thread and reads its first chunk
-   * (`chunkBytes`; the later ones are `nextChunkBytes`): the thread's
-   * PreparedFile (see prepareFile in file-reader.ts for the contract). Rejects with UnreadableFileError for a file that cannot be
+   * Opens a walked file on the thread and reads its first chunk: the
+   * thread's PreparedFile (see prepareFile in file-reader.ts for the
+   * contract). Rejects with UnreadableFileError for a file that cannot be
    * backed up, and with an Error when the thread itself failed.
    */
-  async prepare(sourcePath: string, walked: { dev: bigint; ino: bigint }, chunkBytes: number, meters: FileMeters, nextChunkBytes = chunkBytes): Promise<PreparedFile> {
+  async prepare(sourcePath: string, walked: { dev: bigint; ino: bigint }, chunkBytes: number, meters: FileMeters): Promise<PreparedFile> {
     const id = this.#nextId++;
-    const reply = await meters.read.track(() => this.#request({ op: 'open', id, path: sourcePath, dev: walked.dev, ino: walked.ino, chunkBytes, nextChunkBytes }));
+    const reply = await meters.read.track(() => this.#request({ op: 'open', id, path: sourcePath, dev: walked.dev, ino: walked.ino, chunkBytes }));
     if ('replaced' in reply) throw new UnreadableFileError('replaced during backup');
     if ('error' in reply) throw new UnreadableFileError(reply.at === 'open' ? describeFsError(asError(reply.error), 'vanished during backup') : describeFsError(asError(reply.error)), { cause: asError(reply.error) });
     const first = this.#chunk(reply);
@@ -194,7 +194,7 @@ export class ReaderThread {
               const next = this.#next(id, meters);
               next.catch(() => undefined);
               ahead.push(next);
-              asked += nextChunkBytes;
+              asked += chunkBytes;
             }
             if (current.length > 0) {
               if (current.data.byteLength >= RECYCLE_MIN_BYTES) recycleAfterCopy(current.data, this.#giveBack);

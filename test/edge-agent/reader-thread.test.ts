@@ -56,20 +56,6 @@ describe('the reader thread', () => {
     expect(m.hash.ms).toBeGreaterThan(0);
   });
 
-  it('reads the first chunk at its size and the later ones at theirs (one message a MiB, not a data buffer)', async () => {
-    const file = path.join(dir.dir, 'f');
-    const content = patterned(30_000, 7);
-    writeFileSync(file, content);
-    const out = collector();
-
-    const prepared = await reader.prepare(file, await lstat(file, { bigint: true }), 4096, meters(), 10_000);
-    const result = await prepared.copyTo(out.write);
-
-    expect(out.chunks.map((c) => c.length)).toEqual([4096, 10_000, 10_000, 5904]);
-    expect(out.bytes().equals(content)).toBe(true);
-    expect(result).toEqual({ sha256: sha256(content) });
-  });
-
   it('reads an empty file and one that fits in the first chunk', async () => {
     const empty = path.join(dir.dir, 'empty');
     const small = path.join(dir.dir, 'small');
