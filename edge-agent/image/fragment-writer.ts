@@ -3,6 +3,7 @@ import { pack as createPack, type Pack } from 'tar-stream';
 import type { Fragment } from '#core/model/image.ts';
 import type { FragmentSink, FragmentSinks, WrittenFragment } from '#core/ports/fragment-sink.ts';
 import { throughPool, type BufferPool } from '../transport/buffer-pool.ts';
+import { cutIntoParts } from '../transport/chunk-recycling.ts';
 import type { PackHeader } from './tar-member.ts';
 import { ABORT_GRACE_MS, AbandonableWrite } from './abandonable-write.ts';
 import type { BusyMeter } from '../transport/busy-meter.ts';
@@ -201,7 +202,10 @@ export class FragmentWriter {
           const current = piece!;
           fragmentOfError = current.fragment;
           const take = Math.min(current.left, chunk.byteLength - at);
-          const part = at === 0 && take === chunk.byteLength ? chunk : chunk.subarray(at, at + take);
+          const whole = at === 0 && take === chunk.byteLength;
+          // A chunk across a piece boundary reaches the pool in two parts, maybe through two fragments: no recycling.
+          if (!whole) cutIntoParts(chunk);
+          const part = whole ? chunk : chunk.subarray(at, at + take);
           current.hash.update(part);
           current.fragment.content.add(part);
           await writeToSink(current.sink, part);

@@ -12,7 +12,10 @@
  * Contract: a buffer is registered only by its owner (reader-thread.ts)
  * and only for a chunk that goes through the pool whole and nowhere else
  * (the tar stream pushes member data as it gets it); after `copied` the
- * owner may overwrite it. A chunk that never reaches the pool (an aborted
+ * owner may overwrite it. A chunk cut into parts that go through the pool
+ * separately (a file's pieces, fragment-writer.ts) is taken out with
+ * `cutIntoParts` first: the first part copied would otherwise hand the
+ * buffer back (a transfer, which detaches it) under the parts still to come. A chunk that never reaches the pool (an aborted
  * backup) is simply left to the garbage collector.
  */
 const owners = new WeakMap<ArrayBufferLike, (buffer: ArrayBuffer) => void>();
@@ -28,4 +31,9 @@ export function copied(chunk: Uint8Array): void {
   if (!owner) return;
   owners.delete(chunk.buffer);
   owner(chunk.buffer as ArrayBuffer);
+}
+
+/** `chunk` is about to be cut into parts that reach the pool one by one: its buffer is not handed back (the garbage collector frees it). */
+export function cutIntoParts(chunk: Uint8Array): void {
+  owners.delete(chunk.buffer);
 }
