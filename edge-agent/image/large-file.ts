@@ -216,8 +216,10 @@ async function storePlain(input: LargeFileInput, reader: BlockReader, spec: Memb
   const whole = input.hasher();
   try {
     // A whole member's data is the file: its sha256 is also what the fragment checksum takes (pieces are hashed by the fragment writer).
+    // A file stored in pieces is hashed a third time here (each piece, by the fragment writer), so its blocks go to the thread.
+    const blocksOnThread = spec.size > input.pieceBytes;
     const place = await addFileMember(input.fragments, spec, input.pieceBytes, async (write) => {
-      await copyBlocks(input, reader, 0, spec.size, whole, hashes, write);
+      await copyBlocks(input, reader, 0, spec.size, whole, hashes, write, blocksOnThread);
       return { sha256: await whole.digest() };
     });
     return { place, ...(place.pieces ? { pieces: place.pieces } : {}), sha256: place.result.sha256, hashes, storedBytes: spec.size };
@@ -228,20 +230,27 @@ async function storePlain(input: LargeFileInput, reader: BlockReader, spec: Memb
 
 /**
  * Copies the blocks in [from, to) (block-aligned `from`) to the member,
- * hashing them whole on the hasher's thread and block by block here while
- * they are written; at most two chunks' copies wait there, so memory stays
- * bounded.
+ * hashing them whole on the hasher's thread and block by block, here while
+ * they are written or, with `blocksOnThread` (this thread hashes the bytes
+ * once more for pieces), there too; at most two chunks' copies wait there,
+ * so memory stays bounded.
  */
-async function copyBlocks(input: LargeFileInput, reader: BlockReader, from: number, to: number, whole: BlockHasher, hashes: Buffer, write: ContentWriter): Promise<void> {
+async function copyBlocks(input: LargeFileInput, reader: BlockReader, from: number, to: number, whole: BlockHasher, hashes: Buffer, write: ContentWriter, blocksOnThread = false): Promise<void> {
   let previous: Promise<void> | undefined;
   for await (const { position, chunk } of reader.chunks(from, to, true)) {
     input.signal?.throwIfAborted();
-    // The whole-file sha256 on the reader thread, the blocks' here (as in storeDiff): each thread hashes every byte once.
-    const hashed = whole.feed(chunk);
+    const at = (position / BLOCK_BYTES) * HASH_BYTES;
+    let hashed: Promise<void>;
+    if (blocksOnThread) {
+      hashed = whole.chunk(chunk).then((blockHashes) => void blockHashes.copy(hashes, at));
+    } else {
+      // The whole-file sha256 on the reader thread, the blocks' here (as in storeDiff): each thread hashes every byte once.
+      hashed = whole.feed(chunk);
+      const started = performance.now();
+      hashBlocks(chunk).copy(hashes, at);
+      input.meters.hash.add(performance.now() - started);
+    }
     hashed.catch(() => undefined); // awaited below; a write failing first must not leave it unhandled
-    const started = performance.now();
-    hashBlocks(chunk).copy(hashes, (position / BLOCK_BYTES) * HASH_BYTES);
-    input.meters.hash.add(performance.now() - started);
     await write(chunk);
     await previous;
     previous = hashed;
