@@ -20,7 +20,7 @@ export function readSchedulerEnvironment(env: NodeJS.ProcessEnv = process.env): 
 
 const env = readSchedulerEnvironment();
 const { observability, clients } = observedLambda(env);
-const { config, catalog, jobs, media, clock } = dynamoDeps(env, clients, observability);
+const { config, catalog, jobs, media, emm, clock } = dynamoDeps(env, clients, observability);
 const { sfn } = clients;
 
 export const handler = createSchedulerHandler({
@@ -31,7 +31,11 @@ export const handler = createSchedulerHandler({
   // The sweep: jobs whose execution is gone or no longer running are ended, stranded reservations released.
   sweep: {
     executions: new SfnExecutionStatuses({ client: sfn, stateMachineArn: env.STATE_MACHINE_ARN }),
+    // Restore jobs' executions are on the restore-job state machine.
+    ...(env.RESTORE_STATE_MACHINE_ARN ? { restoreExecutions: new SfnExecutionStatuses({ client: sfn, stateMachineArn: env.RESTORE_STATE_MACHINE_ARN }) } : {}),
     media,
+    // A tape drive a job the sweep ends held is recorded as possibly loaded: the idle unload empties it.
+    emm,
     // Multipart uploads dead agents left in the stack's bucket (the only one the function may list and abort in).
     uploads: new S3AbandonedUploads({ client: clients.s3, buckets: [env.IMAGE_BUCKET] }),
   },

@@ -13,6 +13,8 @@ import { bucketObjectsFinding } from '../nag-findings.ts';
 
 /** The variable lambdas/scheduler.ts reads the backup-job state machine's ARN from. */
 export const STATE_MACHINE_ARN_ENV = 'STATE_MACHINE_ARN';
+/** The variable lambdas/scheduler.ts and janitor.ts read the restore-job state machine's ARN from. */
+export const RESTORE_STATE_MACHINE_ARN_ENV = 'RESTORE_STATE_MACHINE_ARN';
 
 export const DEFAULT_SCHEDULER_RATE = Duration.minutes(1);
 
@@ -25,6 +27,8 @@ export interface SchedulerFunctionProps {
   readonly imageBucket: s3.IBucket;
   /** The backup-job state machine: the only one the scheduler may start executions of. */
   readonly stateMachine: sfn.IStateMachine;
+  /** The restore-job state machine: the sweep describes the executions restore jobs recorded (it starts none). */
+  readonly restoreStateMachine?: sfn.IStateMachine;
   /** How often the tick runs (context `schedulerRate`, in minutes). Default 1 minute. */
   readonly rate?: Duration;
 }
@@ -79,19 +83,25 @@ export class SchedulerFunction extends Construct {
     props.tables.jobs.grant(this.function, 'dynamodb:Query');
     props.stateMachine.grantStartExecution(this.function);
     // The sweep (core/jobs/execution-janitor.ts): the state of a quiet job's
-    // execution (DescribeExecution, executions of this state machine only);
-    // ending a job (Jobs: GetItem, PutItem) and withdrawing its failed image
-    // (Catalog: GetItem, then PutItem and DeleteItem in one transaction);
-    // the reservations (Media: Query) and releasing one (GetItem, then
-    // DeleteItem and UpdateItem in one transaction).
-    props.stateMachine.grantExecution(this.function, 'states:DescribeExecution');
-    Validations.of(this.function.role!).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${Stack.of(this).getLogicalId(props.stateMachine.node.defaultChild as CfnElement)}"}]}]}:*]`,
-      reason: 'DescribeExecution of any execution of the backup-job state machine (the sweep looks up executions by the names jobs recorded); no other state machine',
-    });
+    // execution (DescribeExecution, executions of the backup-job state
+    // machine, and of the restore-job one for restore jobs); ending a job
+    // (Jobs: GetItem, PutItem) and withdrawing its failed image (Catalog:
+    // GetItem, then PutItem and DeleteItem in one transaction); the
+    // reservations (Media: Query) and releasing one (GetItem, then DeleteItem
+    // and UpdateItem in one transaction); recording the tape drive an ended
+    // job held as possibly loaded (Media: Query the drives, GetItem, PutItem
+    // in one transaction).
+    for (const machine of [props.stateMachine, ...(props.restoreStateMachine ? [props.restoreStateMachine] : [])]) {
+      machine.grantExecution(this.function, 'states:DescribeExecution');
+      Validations.of(this.function.role!).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${Stack.of(this).getLogicalId(machine.node.defaultChild as CfnElement)}"}]}]}:*]`,
+        reason: 'DescribeExecution of any execution of the backup-job or restore-job state machine (the sweep looks up executions by the names jobs recorded); no other state machine',
+      });
+    }
+    if (props.restoreStateMachine) this.function.addEnvironment(RESTORE_STATE_MACHINE_ARN_ENV, props.restoreStateMachine.stateMachineArn);
     props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem');
     props.tables.catalog.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
-    props.tables.media.grant(this.function, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    props.tables.media.grant(this.function, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
     // Abandoned multipart uploads in the image bucket (aws/multipart-sweep.ts): list them, list an old one's parts, abort it.
     this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucketMultipartUploads'], resources: [props.imageBucket.bucketArn] }));
     this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListMultipartUploadParts', 's3:AbortMultipartUpload'], resources: [props.imageBucket.arnForObjects('*')] }));

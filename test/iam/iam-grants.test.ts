@@ -109,7 +109,15 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     // The janitor ended the stopped execution's job, withdrew its image and released its slot; the first tick's sweep did the same for the job whose execution is gone.
     expect(outcomes.janitor).toMatchObject({ jobId: 9001, action: 'ended', statusCode: 150, released: true, withdrawnImage: expect.any(String) });
     const swept = (outcomes.ticks as { swept?: { ended: unknown[]; problems: string[] } }[]).map((t) => t.swept);
-    expect(swept[0]).toMatchObject({ ended: [{ jobId: 9002, action: 'ended', statusCode: 2002, released: true, withdrawnImage: expect.any(String) }], problems: [] });
+    // A restore job's execution is looked up on the restore-job state machine (not there: 2002), its drive recorded as possibly loaded.
+    expect(outcomes.restoreJanitor).toMatchObject({ jobId: 9003, action: 'ended', statusCode: 150, released: true, driveLeftLoaded: { drive: 'iamlib-d0', mediaId: 'IAM001' } });
+    expect(swept[0]).toMatchObject({
+      ended: [
+        { jobId: 9002, action: 'ended', statusCode: 2002, released: true, withdrawnImage: expect.any(String) },
+        { jobId: 9004, action: 'ended', statusCode: 2002, released: true, driveLeftLoaded: { drive: 'iamlib-d0', mediaId: 'IAM001' } },
+      ],
+      problems: [],
+    });
     expect(swept[1]).toMatchObject({ ended: [], problems: [] });
     for (const component of COMPONENTS) expect(calls[component].length, component).toBeGreaterThan(0);
     const agentActions = new Set(calls.agent.map((c) => c.action));

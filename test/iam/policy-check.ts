@@ -141,7 +141,7 @@ export function resolveResource(value: unknown, template: Template, names: Emula
     }
     if (type === 'AWS::S3::Bucket' && id.startsWith('ImagesImageBucket')) return `arn:${PARTITION}:s3:::${names.bucket}`;
     if (type === 'AWS::KMS::Key' && id.startsWith('ImagesImageKey')) return `arn:${PARTITION}:kms:${REGION}:${ACCOUNT}:key/${IMAGE_KEY_ID}`;
-    if (type === 'AWS::StepFunctions::StateMachine') return arnOf({ kind: 'stateMachine', arn: names.stateMachineArn });
+    if (type === 'AWS::StepFunctions::StateMachine') return arnOf({ kind: 'stateMachine', arn: id.startsWith('RestoreJob') && names.restoreStateMachineArn ? names.restoreStateMachineArn : names.stateMachineArn });
     // A log group exists only in the template; its Arn attribute ends in `:*` (its streams).
     if (type === 'AWS::Logs::LogGroup') return `arn:${PARTITION}:logs:${REGION}:${ACCOUNT}:log-group:${id}:*`;
     return `logical:${id}`;
