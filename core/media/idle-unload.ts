@@ -47,7 +47,7 @@ const AgentAnswer = z.union([z.object({ result: UnmountResult }).strict(), z.obj
  *    (which ends `unloading`), then the hold is released. Answered with a
  *    failure, or ended without an answer (host offline, timed out): the
  *    drive stays recorded loaded, `unloading` is cleared and the hold
- *    released; a later tick tries again. Still running: left alone.
+ *    released; the next tick tries again. Still running: left alone.
  * 2. Each drive kept loaded past its unit's `mediaUnmountDelaySeconds`
  *    with no job is first reserved with its volume under a fresh job id
  *    that no job will ever have (`JobStore.nextJobId`), atomically against
@@ -77,11 +77,13 @@ export async function unloadIdleDrivesThroughAgent(deps: AgentIdleUnloadDeps, no
       report.problems.push(`drive ${drive.name}: the unload of ${drive.unloading.mediaId} (command ${drive.unloading.commandId}) could not be looked up: ${messageOf(error)}`);
     }
   }
-  if (!drives.some((d) => d.loaded && !d.unloading)) return report;
+  // A drive whose unload was looked up this tick waits for the next one (a failed unload is not sent again at once).
+  const fresh = drives.filter((d) => d.loaded && !d.unloading);
+  if (fresh.length === 0) return report;
   const [units, media, reservations] = await Promise.all([deps.config.listStorageUnits(), deps.emm.listMedia(), deps.media.listReservations()]);
   const heldDrives = new Set(reservations.flatMap((r) => (r.kind === 'drive' ? [r.drive] : [])));
   const tapeUnits = units.filter((u): u is TapeUnit => u.kind === 'tape');
-  const idle = drivesIdlePastDelay({ drives: drives.filter((d) => !d.unloading), units, media, heldDrives, now });
+  const idle = drivesIdlePastDelay({ drives: fresh, units, media, heldDrives, now });
   for (const candidate of idle) {
     try {
       const sent = await sendUnload(deps, candidate, tapeUnits, now);

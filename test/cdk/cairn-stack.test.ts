@@ -16,7 +16,7 @@ import { DEFINITION_SUBSTITUTIONS } from '../../cdk/constructs/backup-job-state-
 import { RESTORE_DEFINITION_SUBSTITUTIONS } from '../../cdk/constructs/restore-job-state-machine.ts';
 import { NONCURRENT_VERSION_DAYS } from '../../cdk/constructs/image-store.ts';
 import { ESM_REQUIRE_BANNER } from '../../cdk/constructs/cairn-function.ts';
-import { RESTORE_STATE_MACHINE_ARN_ENV, SCHEDULER_RETRY_ATTEMPTS, STATE_MACHINE_ARN_ENV } from '../../cdk/constructs/scheduler-function.ts';
+import { AGENT_COMMAND_DOCUMENT_ENV, RESTORE_STATE_MACHINE_ARN_ENV, SCHEDULER_RETRY_ATTEMPTS, STATE_MACHINE_ARN_ENV } from '../../cdk/constructs/scheduler-function.ts';
 import { JANITOR_RETRY_ATTEMPTS } from '../../cdk/constructs/janitor-function.ts';
 import { allStatements, asList, referencedIds, roleStatements, type Statement } from './policy-walk.ts';
 import { synthCairnStack, type SynthResult } from './synth-fixture.ts';
@@ -517,10 +517,29 @@ describe('scheduler tick', () => {
       expect(arn).toContain(`{"Ref":"${machine}"}`);
       expect(arn).toMatch(/":\*"\]\]\}$/);
     }
-    const other = statements.flatMap(actionsOf).filter((a) => !/^(states:StartExecution|states:DescribeExecution|dynamodb:.*|xray:.*|logs:CreateLogStream|logs:PutLogEvents|events:PutEvents|s3:ListBucketMultipartUploads|s3:ListMultipartUploadParts|s3:AbortMultipartUpload)$/.test(a));
+    // ssm: the idle drive unload (its own test below).
+    const other = statements.flatMap(actionsOf).filter((a) => !/^(states:StartExecution|states:DescribeExecution|dynamodb:.*|xray:.*|logs:CreateLogStream|logs:PutLogEvents|events:PutEvents|s3:ListBucketMultipartUploads|s3:ListMultipartUploadParts|s3:AbortMultipartUpload|ssm:SendCommand|ssm:GetCommandInvocation)$/.test(a));
     expect(other).toEqual([]);
     for (const name of ['jobs', 'broker', 'catalog', 'janitor'] as const) {
       expect(roleStatements(resources, roleIdOf(name)).flatMap(actionsOf).filter((a) => a.startsWith('states:')), name).toEqual([]);
+    }
+  });
+
+  it('lets the scheduler send the operator\'s document only (the idle drive unload), to managed and EC2 instances, and read what it sent; no other function sends commands', () => {
+    const [documentId] = only('AWS::SSM::Document', 'AgentCommandDocument');
+    const statements = roleStatements(resources, roleIdOf('scheduler')).filter((s) => s.Effect === 'Allow');
+    const send = statements.filter((s) => actionsOf(s).includes('ssm:SendCommand'));
+    expect(send.map(actionsOf)).toEqual([['ssm:SendCommand']]);
+    const targets = (send[0]!.Resource as unknown[]).map((r) => JSON.stringify(r));
+    expect(targets).toHaveLength(3);
+    expect(targets.filter((t) => t.includes(`:document/",{"Ref":"${documentId}"}`))).toHaveLength(1);
+    expect(targets.filter((t) => t.includes(':ssm:') && t.includes(':managed-instance/*'))).toHaveLength(1);
+    expect(targets.filter((t) => t.includes(':ec2:') && t.includes(':instance/*'))).toHaveLength(1);
+    expect(statements.filter((s) => actionsOf(s).includes('ssm:GetCommandInvocation')).map((s) => s.Resource)).toEqual(['*']);
+    const variables = (lambda('scheduler').props.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(variables[AGENT_COMMAND_DOCUMENT_ENV]).toEqual({ Ref: documentId });
+    for (const name of ['jobs', 'broker', 'catalog', 'janitor', 'restore', 'agentGrants'] as const) {
+      expect(roleStatements(resources, roleIdOf(name)).flatMap(actionsOf).filter((a) => a.startsWith('ssm:')), name).toEqual([]);
     }
   });
 

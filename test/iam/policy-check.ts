@@ -54,7 +54,13 @@ export const ALLOWED_UNUSED: Record<Component, { action: string; resource?: RegE
   ],
   catalog: [],
   restore: [],
-  scheduler: [],
+  scheduler: [
+    {
+      action: 'ssm:SendCommand',
+      resource: /:ec2:[^:]*:[^:]*:instance\/\*$/,
+      reason: "The idle drive unload sends to the robot's agent, on an EC2 instance (instance profile) as on a hybrid one; the recording's robot host is a hybrid instance (mi-) only",
+    },
+  ],
   janitor: [],
   agent: [
     {
@@ -118,6 +124,10 @@ export function arnOf(resource: CallResource): string {
       return resource.arn.replace(/^arn:aws:states:[^:]+:\d+:/, `arn:${PARTITION}:states:${REGION}:${ACCOUNT}:`);
     case 'eventBus':
       return resource.bus.startsWith('arn:') ? resource.bus : `arn:${PARTITION}:events:${REGION}:${ACCOUNT}:event-bus/${resource.bus}`;
+    case 'ssmDocument':
+      return `arn:${PARTITION}:ssm:${REGION}:${ACCOUNT}:document/${resource.name}`;
+    case 'ssmInstance':
+      return resource.instanceId.startsWith('mi-') ? `arn:${PARTITION}:ssm:${REGION}:${ACCOUNT}:managed-instance/${resource.instanceId}` : `arn:${PARTITION}:ec2:${REGION}:${ACCOUNT}:instance/${resource.instanceId}`;
     case 'any':
       return '*';
     case 'arn':

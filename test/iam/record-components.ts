@@ -21,6 +21,8 @@ import { createJobsHandler } from '#lambdas/jobs-handler.ts';
 import { withUsageRecording } from '#lambdas/usage-recording.ts';
 import { createSchedulerHandler } from '#lambdas/scheduler-handler.ts';
 import { S3AbandonedUploads } from '#aws/multipart-sweep.ts';
+import { SsmOperatorCommands } from '#aws/ssm-agent-command.ts';
+import { holdersOfUnloads } from '#core/media/idle-unload.ts';
 import { createJanitorHandler } from '#lambdas/janitor-handler.ts';
 import { runTask } from '#agent/transport/run-task.ts';
 import { loadBackupJobDefinition, loadRestoreJobDefinition } from '#local/asl-definition.ts';
@@ -70,7 +72,7 @@ const SCHEDULER_NOW = new Date('2026-11-24T22:30:00.000Z');
  * table: callers need bacula-sd's disk-changer (iam-grants.test.ts skips
  * without it).
  */
-export async function recordComponents(endpoint: string): Promise<Recording> {
+export async function recordComponents(endpoint: string, options: { agentCommandDocument?: string } = {}): Promise<Recording> {
   const work = mkdtempSync(join(tmpdir(), 'cairn-iam-'));
   const setup = createAwsClients(emulatorClientOptions(endpoint), {});
   const logs = Object.fromEntries(COMPONENTS.map((c) => [c, new CallLog()])) as Record<Component, CallLog>;
@@ -149,6 +151,11 @@ export async function recordComponents(endpoint: string): Promise<Recording> {
     await stuckRestore(admin, 9003, 'iam-restore-stopped');
     outcomes.restoreJanitor = await janitor(executionEvent(restoreStateMachineArn, 'iam-restore-stopped', 'ABORTED'));
 
+    // A drive kept loaded an hour past its unit's delay, on a robot whose client's agent runs on a hybrid instance: the first
+    // tick sends it the unload (the operator's document, as the stack names it), the second reads the invocation (moto answers
+    // Success with no output: no agent answer, so the drive stays recorded loaded and the hold is given back).
+    const agentCommandDocument = options.agentCommandDocument ?? 'cairn-RunAgentCommand-iam';
+    await idleDrive(admin, 'mi-0123456789abcdef3');
     await stuckJob(admin, 9002, 'iam-gone');
     // A restore job whose restore execution does not exist: the sweep describes it on the restore-job state machine.
     await stuckRestore(admin, 9004, 'iam-restore-gone');
@@ -163,8 +170,10 @@ export async function recordComponents(endpoint: string): Promise<Recording> {
         restoreExecutions: new SfnExecutionStatuses({ client: clients.scheduler.sfn, stateMachineArn: restoreStateMachineArn }),
         media: schedulerDeps.media,
         emm: schedulerDeps.emm,
+        spared: () => holdersOfUnloads(schedulerDeps.emm),
         uploads: new S3AbandonedUploads({ client: clients.scheduler.s3, buckets: [bucket] }),
       },
+      idleUnload: { media: schedulerDeps.media, emm: schedulerDeps.emm, agents: new SsmOperatorCommands({ client: clients.scheduler.ssm, documentName: agentCommandDocument }) },
       clock: { now: () => SCHEDULER_NOW },
     });
     outcomes.ticks = [await tick(), await tick()];
@@ -316,6 +325,18 @@ async function stuckJob(admin: ReturnType<typeof dynamoDeps>, jobId: number, exe
   await admin.media.reserve({ jobId, resources: [{ kind: 'storage-unit-slot', storageUnit: 's3-unit', maxConcurrentJobs: 4 }], at });
   await admin.catalog.claimBackupId(claimOf(image));
   await admin.catalog.putImage(image);
+}
+
+/** Robot idlelib (its client idlehost on `instanceId`), its drive holding IDLE01 since an hour before the tick, its unit's delay the default 180 s. */
+async function idleDrive(admin: ReturnType<typeof dynamoDeps>, instanceId: string): Promise<void> {
+  const at = new Date(SCHEDULER_NOW.getTime() - 3600_000);
+  await admin.config.putClient({ name: 'idlehost', instanceId });
+  await admin.emm.addRobot({ name: 'idlelib', client: 'idlehost', changer: { type: 'changer-script', script: DISK_CHANGER, changerDevice: '/var/lib/idlelib.conf' } }, at);
+  await admin.emm.addDrive({ name: 'idlelib-d0', robot: 'idlelib', index: 0, path: '/var/lib/idlelib/drive0', blockSize: 64 * 1024 });
+  await admin.emm.addMedia({ ...newMedia('IDLE01', at, { robot: 'idlelib', slot: 1 }), pool: 'iampool' });
+  const tapeUnit = await admin.config.getStorageUnit('tape-unit');
+  await admin.config.putStorageUnit(StorageUnit.parse({ ...tapeUnit, name: 'idle-unit', robot: 'idlelib' }));
+  await admin.emm.setDriveLoaded('idlelib-d0', 'IDLE01', at);
 }
 
 /** A restore job its execution left ACTIVE, quiet since before the scheduler's tick, holding the IAM library's drive and volume. */
