@@ -185,7 +185,7 @@ export interface SweepDeps extends ExecutionJanitorDeps {
   restoreExecutions?: ExecutionStatuses;
   media: Pick<MediaStore, 'release' | 'listReservations'>;
   /**
-   * Jobs ids that hold reservations for work that is no job (the scheduler's
+   * Job ids that hold reservations for work that is no job (the scheduler's
    * idle unloads, core/media/idle-unload.ts): never released as stranded.
    */
   spared?: () => Promise<ReadonlySet<number>>;
