@@ -19,6 +19,9 @@
  *   acts on the state machine, DescribeExecution on the execution.
  * - EventBridge: PutEvents is events:PutEvents on the bus of each entry
  *   (`default` when an entry names none).
+ * - SSM: SendCommand is authorized against the document and against each
+ *   target instance (a hybrid `mi-` managed instance, or an EC2 `i-`
+ *   instance); GetCommandInvocation names no resource.
  */
 
 /** What an action acts on, by kind; the checker turns it into an ARN. */
@@ -31,6 +34,10 @@ export type CallResource =
   | { kind: 'execution'; arn: string }
   /** An EventBridge event bus, by name (`default`) or ARN. */
   | { kind: 'eventBus'; bus: string }
+  /** An SSM document, by name (SendCommand). */
+  | { kind: 'ssmDocument'; name: string }
+  /** The target of an SSM command: a hybrid managed instance (`mi-...`) or an EC2 instance (`i-...`). */
+  | { kind: 'ssmInstance'; instanceId: string }
   | { kind: 'any' }
   /** Already an ARN: the calls an AWS service makes with a role of ours (Step Functions, Scheduler), which test/iam derives from the stack instead of recording. */
   | { kind: 'arn'; arn: string }
@@ -141,6 +148,13 @@ export function iamCallsOf(clientName: string, commandName: string, input: Input
     if (operation.startsWith('SendTask')) return [{ action: `states:${operation}`, operation, resource: { kind: 'any' } }];
     if (operation === 'StartExecution') return [{ action: 'states:StartExecution', operation, resource: { kind: 'stateMachine', arn: str(input.stateMachineArn) } }];
     if (operation === 'DescribeExecution') return [{ action: 'states:DescribeExecution', operation, resource: { kind: 'execution', arn: str(input.executionArn) } }];
+  }
+  if (service === 'ssm') {
+    if (operation === 'SendCommand') {
+      const instances = ((input.InstanceIds as string[] | undefined) ?? []).map((instanceId) => ({ action: 'ssm:SendCommand', operation, resource: { kind: 'ssmInstance', instanceId } as const }));
+      return [{ action: 'ssm:SendCommand', operation, resource: { kind: 'ssmDocument', name: str(input.DocumentName) } }, ...instances];
+    }
+    if (operation === 'GetCommandInvocation') return [{ action: 'ssm:GetCommandInvocation', operation, resource: { kind: 'any' } }];
   }
   if (service === 'events' && operation === 'PutEvents') {
     const buses = new Set(((input.Entries as { EventBusName?: string }[] | undefined) ?? []).map((e) => e.EventBusName || 'default'));

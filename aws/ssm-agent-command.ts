@@ -1,5 +1,7 @@
 import { GetCommandInvocationCommand, SendCommandCommand, type GetCommandInvocationCommandOutput, type SSMClient } from '@aws-sdk/client-ssm';
 import { CairnError } from '#core/errors.ts';
+import type { OperatorCommand } from '#core/model/agent-command.ts';
+import type { OperatorCommandState, OperatorCommands } from '#core/ports/operator-commands.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { errorName } from './aws-errors.ts';
 
@@ -74,5 +76,54 @@ async function invocationOf(ssm: SSMClient, commandId: string, instanceId: strin
   } catch (error) {
     if (errorName(error) === 'InvocationDoesNotExist') return undefined;
     throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `ssm:GetCommandInvocation of command ${commandId} failed (${errorName(error) ?? 'error'}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}
+
+/** How long an operator command sent without waiting (an idle unload) may take before SSM ends it (TimedOut). */
+export const DETACHED_COMMAND_TIMEOUT_SECONDS = 600;
+
+/**
+ * OperatorCommands on SSM: SendCommand of the RunAgentCommand document to
+ * one managed instance (the same parameters `runAgentCommand` sends), and
+ * GetCommandInvocation of its script step on a later call. SSM keeps an
+ * invocation's status and output for 30 days, longer than any unload waits.
+ */
+export class SsmOperatorCommands implements OperatorCommands {
+  readonly #ssm: SSMClient;
+  readonly #documentName: string;
+
+  constructor(options: { client: SSMClient; documentName: string }) {
+    this.#ssm = options.client;
+    this.#documentName = options.documentName;
+  }
+
+  async send(instanceId: string, command: OperatorCommand): Promise<string> {
+    try {
+      const sent = await this.#ssm.send(
+        new SendCommandCommand({
+          DocumentName: this.#documentName,
+          InstanceIds: [instanceId],
+          Parameters: { command: [JSON.stringify(command)] },
+          TimeoutSeconds: DETACHED_COMMAND_TIMEOUT_SECONDS,
+          Comment: `cairn ${command.kind}`,
+        }),
+      );
+      const commandId = sent.Command?.CommandId ?? '';
+      if (commandId === '') throw new Error('the answer has no command id');
+      return commandId;
+    } catch (error) {
+      throw new CairnError(StatusCode.SYSTEM_ERROR_DURING_RESTORE, `ssm:SendCommand of ${this.#documentName} to ${instanceId} failed (${errorName(error) ?? 'error'}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+
+  async state(commandId: string, instanceId: string): Promise<OperatorCommandState> {
+    const invocation = await invocationOf(this.#ssm, commandId, instanceId);
+    const status = invocation?.Status;
+    if (status === undefined || status === 'Pending' || status === 'InProgress' || status === 'Delayed') return { state: 'running' };
+    const stdout = invocation?.StandardOutputContent ?? '';
+    // The answer is the agent's whatever SSM says of the exit status (a refused command exits 1 with its answer).
+    if (stdout.trim() !== '') return { state: 'answered', stdout };
+    const stderr = invocation?.StandardErrorContent?.trim();
+    return { state: 'failed', reason: `the agent on ${instanceId} did not answer command ${commandId}: SSM says ${status}${invocation?.StatusDetails && invocation.StatusDetails !== status ? ` (${invocation.StatusDetails})` : ''}${stderr ? `: ${stderr}` : ''}` };
   }
 }

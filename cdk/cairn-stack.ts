@@ -132,9 +132,16 @@ export class CairnStack extends Stack {
       agentDocumentName: agentDocument.documentName,
     });
     // Depends on the state machine, never the reverse: the workflow does not know who starts it.
-    const schedulerTick = new SchedulerFunction(this, 'Scheduler', { ...functionProps, stateMachine: backupJob.stateMachine, rate: props.schedulerRate });
-    // Ends the job of an execution that stopped, timed out or failed, and releases what it holds.
-    const janitor = new JanitorFunction(this, 'Janitor', { ...functionProps, stateMachine: backupJob.stateMachine });
+    // It sends the operator's document to unload drives kept loaded past their unit's mediaUnmountDelaySeconds.
+    const schedulerTick = new SchedulerFunction(this, 'Scheduler', {
+      ...functionProps,
+      stateMachine: backupJob.stateMachine,
+      restoreStateMachine: restoreJob.stateMachine,
+      agentCommandDocumentName: agentCommandDocument.documentName,
+      rate: props.schedulerRate,
+    });
+    // Ends the job of a backup or restore execution that stopped, timed out or failed, and releases what it holds.
+    const janitor = new JanitorFunction(this, 'Janitor', { ...functionProps, stateMachine: backupJob.stateMachine, restoreStateMachine: restoreJob.stateMachine });
     const agent = new AgentRole(this, 'Agent', { jobsTable: tables.jobs, imageBucket: images.bucket, imageKey: images.key });
     // Writes each agent instance's client image prefixes into the agent role's grant policies.
     const agentGrants = new AgentGrantsFunction(this, 'AgentGrants', { ...functionProps, grantPolicies: agent.grantPolicies });

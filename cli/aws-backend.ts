@@ -61,9 +61,9 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
       const restoreStateMachineArn = await resolveRestoreStateMachineArn(options);
       const owner = `cli:restore:${request.backupId}:${Date.now()}`;
       const name = executionNameOfOwner(owner);
-      // The job carries the owner tag, not the execution's name: the scheduler's sweep and the janitor look a job's
-      // execution up on the backup-job state machine, and would end a running restore whose execution they cannot find there.
-      await new SfnExecutionStarter({ client: clients.sfn, stateMachineArn: restoreStateMachineArn, clock: systemClock }).start(name, { request: { ...request, owner } });
+      // The job records its execution's name: the janitor (on the restore-job state machine's events) and the scheduler's
+      // sweep (DescribeExecution on the restore-job state machine, for restore jobs) end it when the execution ends without it.
+      await new SfnExecutionStarter({ client: clients.sfn, stateMachineArn: restoreStateMachineArn, clock: systemClock }).start(name, { request: { ...request, owner, executionName: name } });
       const executionArn = executionArnOf(restoreStateMachineArn, name);
       return followRestore({ owner, executionName: name, jobs, execution: () => describeExecution(clients.sfn, executionArn), pause: () => sleep(2000), onQueued: hooks.onQueued });
     },

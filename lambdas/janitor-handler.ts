@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CairnError } from '#core/errors.ts';
 import { endJobOfExecution, type ExecutionJanitorDeps, type JanitorAction } from '#core/jobs/execution-janitor.ts';
 import type { Clock } from '#core/ports/clock.ts';
+import type { JobKind } from '#core/model/job.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { taskHandler } from './handler-kit.ts';
 
@@ -24,26 +25,31 @@ const ExecutionStatusChange = z.object({
 
 export interface JanitorDeps extends ExecutionJanitorDeps {
   clock: Clock;
-  /** The backup-job state machine: events of any other are refused. */
+  /** The backup-job state machine: its executions run backup jobs. */
   stateMachineArn: string;
+  /** The restore-job state machine: its executions run restore jobs. Events of any state machine but these two are refused. */
+  restoreStateMachineArn?: string;
   /** Where each action goes (EventBridge invokes the function asynchronously: nobody reads its return value). */
   log?: (action: JanitorAction) => void;
 }
 
 /**
- * The janitor Lambda: an execution of the backup-job state machine ended
- * ABORTED, TIMED_OUT or FAILED, so its job is ended with the status that
- * means and what it holds is released (core/jobs/execution-janitor.ts).
+ * The janitor Lambda: an execution of the backup-job or the restore-job
+ * state machine ended ABORTED, TIMED_OUT or FAILED, so its job (of the kind
+ * that state machine runs) is ended with the status that means and what it
+ * holds is released (core/jobs/execution-janitor.ts).
  */
 export function createJanitorHandler(deps: JanitorDeps) {
+  const machines: [string, JobKind][] = [[deps.stateMachineArn, 'backup'], ...(deps.restoreStateMachineArn ? [[deps.restoreStateMachineArn, 'restore'] as [string, JobKind]] : [])];
   return taskHandler(ExecutionStatusChange, 'janitor', async ({ detail }) => {
-    // An execution of our state machine: `arn:<partition>:states:<region>:<account>:execution:<machine>:<name>`.
-    const prefix = `${deps.stateMachineArn.replace(':stateMachine:', ':execution:')}:`;
+    const kind = machines.find(([arn]) => arn === detail.stateMachineArn)?.[1];
+    // An execution of one of our state machines: `arn:<partition>:states:<region>:<account>:execution:<machine>:<name>`.
+    const prefix = `${detail.stateMachineArn.replace(':stateMachine:', ':execution:')}:`;
     const executionName = detail.executionArn.slice(prefix.length);
-    if (detail.stateMachineArn !== deps.stateMachineArn || !detail.executionArn.startsWith(prefix) || executionName === '' || executionName.includes(':')) {
-      throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `execution ${detail.executionArn} is not one of the backup-job state machine ${deps.stateMachineArn}`);
+    if (kind === undefined || !detail.executionArn.startsWith(prefix) || executionName === '' || executionName.includes(':')) {
+      throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `execution ${detail.executionArn} is not one of the backup-job state machine ${deps.stateMachineArn}${deps.restoreStateMachineArn ? ` or the restore-job state machine ${deps.restoreStateMachineArn}` : ''}`);
     }
-    const action = await endJobOfExecution(deps, { executionName, status: detail.status, error: detail.error ?? undefined, cause: detail.cause ?? undefined }, deps.clock.now());
+    const action = await endJobOfExecution(deps, { executionName, kind, status: detail.status, error: detail.error ?? undefined, cause: detail.cause ?? undefined }, deps.clock.now());
     deps.log?.(action);
     return action;
   });

@@ -6,14 +6,17 @@ import { readStateMachineEnvironment } from './state-machine-environment.ts';
 
 const env = readStateMachineEnvironment('janitor');
 const { observability, clients } = observedLambda(env);
-const { jobs, media, catalog, clock } = dynamoDeps(env, clients, observability);
+const { jobs, media, catalog, emm, clock } = dynamoDeps(env, clients, observability);
 
 export const handler = createJanitorHandler({
   jobs,
   media,
   catalog,
+  // A tape drive a dead job held is recorded as possibly loaded; the scheduler's idle unload empties it through its agent.
+  emm,
   clock,
   stateMachineArn: env.STATE_MACHINE_ARN,
+  ...(env.RESTORE_STATE_MACHINE_ARN ? { restoreStateMachineArn: env.RESTORE_STATE_MACHINE_ARN } : {}),
   // One Powertools record per execution it looked after.
   log: (action) => observability.log('info', 'execution janitor', action),
 });

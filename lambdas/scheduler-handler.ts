@@ -8,11 +8,13 @@ import type { ConfigStore } from '#core/ports/config-store.ts';
 import type { ExecutionStarter } from '#core/ports/execution-starter.ts';
 import type { JobStore } from '#core/ports/job-store.ts';
 import { queuedPastWindow } from '#core/jobs/queued-past-window.ts';
-import { schedulerTick, type TickDeps, type TickHooks, type TickResult } from '#core/schedule/tick.ts';
+import { schedulerTick, type TickDeps, type TickHooks, type TickResult as CoreTickResult } from '#core/schedule/tick.ts';
+import { unloadIdleDrivesThroughAgent, type AgentIdleUnloadDeps, type AgentIdleUnloadReport } from '#core/media/idle-unload.ts';
 import { statusCodeErrors, type HandlerObservability } from './handler-kit.ts';
 import { Metric } from './metric-names.ts';
 
-export type { TickResult } from '#core/schedule/tick.ts';
+/** The core tick's result, and what the idle drive unload did (when the scheduler has one). */
+export type TickResult = CoreTickResult & { idleUnload?: AgentIdleUnloadReport };
 
 export interface SchedulerDeps {
   config: ConfigStore;
@@ -21,6 +23,14 @@ export interface SchedulerDeps {
   starter: ExecutionStarter;
   /** Given, each tick also sweeps: jobs whose execution is gone or no longer running end, stranded reservations are released. */
   sweep?: TickDeps['sweep'];
+  /**
+   * Given, each tick first unloads the tape drives kept loaded past their
+   * unit's mediaUnmountDelaySeconds through their robot's agent, and records
+   * those the agent has unloaded since (core/media/idle-unload.ts). Its
+   * problems are logged at ERROR level and never fail the tick (the next
+   * tick tries again), as in the standalone runtime.
+   */
+  idleUnload?: Omit<AgentIdleUnloadDeps, 'config' | 'jobs'>;
   clock: Clock;
   /** Where each tick's outcome goes (the tick runs as an asynchronous invocation: nobody reads its return value). */
   log?: (level: 'info' | 'error', message: string, data: unknown) => void;
@@ -37,16 +47,28 @@ export interface SchedulerDeps {
  */
 export function createSchedulerHandler(deps: SchedulerDeps) {
   const { observability } = deps;
-  const tick = (): Promise<TickResult> => {
+  const tick = async (): Promise<TickResult> => {
     const now = deps.clock.now();
+    // First, so the jobs this tick starts find the robot settled (as local/scheduler-tick.ts does).
+    const idleUnload = deps.idleUnload ? await unloadIdle(deps, deps.idleUnload, now) : undefined;
     // Counted from the jobs the due decision reads anyway: no second read of the Jobs table.
     const hooks: TickHooks = observability ? { onDueInput: ({ jobs }) => observability.count(Metric.JobsQueuedPastWindow, queuedPastWindow(jobs, now).length) } : {};
-    return schedulerTick(deps, now, hooks);
+    const result = await schedulerTick(deps, now, hooks);
+    return idleUnload ? { ...result, idleUnload } : result;
   };
   const handler = middy(tick);
   if (observability) handler.use([...observability.middlewares, tickMetrics(observability)]);
   handler.use(statusCodeErrors()).use(tickLog(deps.log));
   return (event?: unknown, context?: Context): Promise<TickResult> => handler(event, context ?? ({} as Context));
+}
+
+/** The idle unload step; what went wrong is reported and logged, never thrown (the due jobs must still start). */
+async function unloadIdle(deps: SchedulerDeps, unload: NonNullable<SchedulerDeps['idleUnload']>, now: Date): Promise<AgentIdleUnloadReport> {
+  const report = await unloadIdleDrivesThroughAgent({ ...unload, config: deps.config, jobs: deps.jobs }, now).catch(
+    (error: unknown): AgentIdleUnloadReport => ({ sent: [], unloaded: [], pending: [], problems: [`idle drives could not be looked at: ${messageOf(error)}`] }),
+  );
+  if (report.problems.length > 0) deps.log?.('error', 'idle drive unload', report);
+  return report;
 }
 
 /**

@@ -1,6 +1,8 @@
 // Lambda entry: environment and SDK clients are set up once per cold start.
 import { SfnExecutionStarter } from '#aws/sfn-execution-starter.ts';
 import { SfnExecutionStatuses } from '#aws/sfn-execution-status.ts';
+import { SsmOperatorCommands } from '#aws/ssm-agent-command.ts';
+import { holdersOfUnloads } from '#core/media/idle-unload.ts';
 import { S3AbandonedUploads } from '#aws/multipart-sweep.ts';
 import { IMAGE_BUCKET_ENV } from '#aws/tables.ts';
 import { parseOrThrow } from '#core/validation.ts';
@@ -10,17 +12,22 @@ import { observedLambda } from './observability.ts';
 import { createSchedulerHandler } from './scheduler-handler.ts';
 import { readStateMachineEnvironment, type StateMachineEnvironment } from './state-machine-environment.ts';
 
-/** Besides the state machine: the stack's image bucket, whose abandoned multipart uploads the sweep aborts. */
-const SchedulerExtras = z.object({ [IMAGE_BUCKET_ENV]: z.string().min(3, 'the image bucket name') });
-export type SchedulerEnvironment = StateMachineEnvironment & { readonly IMAGE_BUCKET: string };
+/**
+ * Besides the state machine: the stack's image bucket, whose abandoned
+ * multipart uploads the sweep aborts, and the RunAgentCommand document the
+ * idle drive unload sends (absent: drives are not unloaded by the tick).
+ */
+const SchedulerExtras = z.object({ [IMAGE_BUCKET_ENV]: z.string().min(3, 'the image bucket name'), AGENT_COMMAND_DOCUMENT: z.string().min(3, 'the RunAgentCommand document name').optional() });
+export type SchedulerEnvironment = StateMachineEnvironment & { readonly IMAGE_BUCKET: string; readonly AGENT_COMMAND_DOCUMENT?: string };
 
 export function readSchedulerEnvironment(env: NodeJS.ProcessEnv = process.env): SchedulerEnvironment {
-  return Object.freeze({ ...readStateMachineEnvironment('scheduler', env), IMAGE_BUCKET: parseOrThrow(SchedulerExtras, env, 'scheduler environment')[IMAGE_BUCKET_ENV]! });
+  const extras = parseOrThrow(SchedulerExtras, env, 'scheduler environment');
+  return Object.freeze({ ...readStateMachineEnvironment('scheduler', env), IMAGE_BUCKET: extras[IMAGE_BUCKET_ENV]!, ...(extras.AGENT_COMMAND_DOCUMENT ? { AGENT_COMMAND_DOCUMENT: extras.AGENT_COMMAND_DOCUMENT } : {}) });
 }
 
 const env = readSchedulerEnvironment();
 const { observability, clients } = observedLambda(env);
-const { config, catalog, jobs, media, clock } = dynamoDeps(env, clients, observability);
+const { config, catalog, jobs, media, emm, clock } = dynamoDeps(env, clients, observability);
 const { sfn } = clients;
 
 export const handler = createSchedulerHandler({
@@ -31,10 +38,18 @@ export const handler = createSchedulerHandler({
   // The sweep: jobs whose execution is gone or no longer running are ended, stranded reservations released.
   sweep: {
     executions: new SfnExecutionStatuses({ client: sfn, stateMachineArn: env.STATE_MACHINE_ARN }),
+    // Restore jobs' executions are on the restore-job state machine.
+    ...(env.RESTORE_STATE_MACHINE_ARN ? { restoreExecutions: new SfnExecutionStatuses({ client: sfn, stateMachineArn: env.RESTORE_STATE_MACHINE_ARN }) } : {}),
     media,
+    // A tape drive a job the sweep ends held is recorded as possibly loaded: the idle unload empties it.
+    emm,
+    // The idle unload's holders hold drives for no job: never released as stranded.
+    spared: () => holdersOfUnloads(emm),
     // Multipart uploads dead agents left in the stack's bucket (the only one the function may list and abort in).
     uploads: new S3AbandonedUploads({ client: clients.s3, buckets: [env.IMAGE_BUCKET] }),
   },
+  // Drives kept loaded past their unit's mediaUnmountDelaySeconds: unloaded by the robot's agent through SSM.
+  ...(env.AGENT_COMMAND_DOCUMENT ? { idleUnload: { media, emm, agents: new SsmOperatorCommands({ client: clients.ssm, documentName: env.AGENT_COMMAND_DOCUMENT }) } } : {}),
   clock,
   // One JSON record per tick (Powertools Logger), errors at ERROR level; the tick's metrics.
   log: observability.log,

@@ -2,13 +2,18 @@ import { z } from 'zod';
 import { parseOrThrow } from '#core/validation.ts';
 import { readEnvironment, type LambdaEnvironment } from './environment.ts';
 
+const STATE_MACHINE_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[\w.-]+$/;
+
 /**
- * What the functions that act on backup-job executions (the scheduler, the
- * janitor) need besides the shared environment: the state machine's ARN. The
- * name matches cdk/constructs/scheduler-function.ts and janitor-function.ts.
+ * What the functions that act on job executions (the scheduler, the
+ * janitor) need besides the shared environment: the backup-job state
+ * machine's ARN, and the restore-job state machine's (optional: without it
+ * restore executions are left alone). The names match
+ * cdk/constructs/scheduler-function.ts and janitor-function.ts.
  */
 const StateMachineEnvironment = z.object({
-  STATE_MACHINE_ARN: z.string().regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[\w.-]+$/, 'the backup-job state machine ARN'),
+  STATE_MACHINE_ARN: z.string().regex(STATE_MACHINE_ARN, 'the backup-job state machine ARN'),
+  RESTORE_STATE_MACHINE_ARN: z.string().regex(STATE_MACHINE_ARN, 'the restore-job state machine ARN').optional(),
 });
 export type StateMachineEnvironment = LambdaEnvironment & Readonly<z.output<typeof StateMachineEnvironment>>;
 

@@ -24,6 +24,13 @@ export const AGENT_COMMAND_DOCUMENT_BASE_NAME = 'RunAgentCommand';
  */
 export type AgentRunner = 'run-task' | 'run-command';
 
+/**
+ * The agent's state directory on a host when the document runs it (its
+ * `--state-dir`), unless the host's environment sets CAIRN_AGENT_STATE_DIR:
+ * a spanning backup's Stream and its Continue steps meet there.
+ */
+export const AGENT_STATE_DIR = '/var/lib/cairn-agent';
+
 
 
 /**
@@ -109,7 +116,9 @@ export function agentScript(config: AgentRunConfig, runner: AgentRunner = 'run-t
   ];
   const run =
     runner === 'run-task'
-      ? `exec node "$agent" run-task --task-token "$SSM_taskToken" --command "$SSM_command" --region ${literal('region', config.region)} --jobs-table ${literal('jobs table', config.jobsTable)}`
+      ? // --state-dir: where a tape backup waiting for its next volume meets the Continue step's process (FileRendezvous):
+        // both are commands of this document, so they must agree on it whatever HOME the SSM Agent gives them (often none).
+        `exec node "$agent" run-task --task-token "$SSM_taskToken" --command "$SSM_command" --region ${literal('region', config.region)} --jobs-table ${literal('jobs table', config.jobsTable)} --state-dir "\${CAIRN_AGENT_STATE_DIR:-${AGENT_STATE_DIR}}"`
       : // An operator's command touches no AWS service itself: its answer is its stdout.
         'exec node "$agent" run-command --command "$SSM_command"';
   return [

@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import type { CairnTables } from './cairn-tables.ts';
 import { newCairnFunction, type CairnFunctionSource } from './cairn-function.ts';
 import { grantPutJobEvents } from './job-events-grant.ts';
-import { STATE_MACHINE_ARN_ENV } from './scheduler-function.ts';
+import { RESTORE_STATE_MACHINE_ARN_ENV, STATE_MACHINE_ARN_ENV } from './scheduler-function.ts';
 
 /** The execution statuses the janitor repairs: every way an execution ends without its workflow ending the job. */
 export const JANITOR_STATUSES = ['ABORTED', 'TIMED_OUT', 'FAILED'] as const;
@@ -20,24 +20,30 @@ export interface JanitorFunctionProps {
   readonly projectRoot: string;
   readonly tables: CairnTables;
   readonly imageBucket: s3.IBucket;
-  /** The backup-job state machine: the only one whose executions the rule hands to the janitor. */
+  /** The backup-job state machine: its executions' ends go to the janitor. */
   readonly stateMachine: sfn.IStateMachine;
+  /** The restore-job state machine: its executions' ends go to the janitor too (restore jobs, their drives). */
+  readonly restoreStateMachine?: sfn.IStateMachine;
 }
 
 /**
- * The execution janitor: an EventBridge rule on the backup-job state
- * machine's executions that end ABORTED (StopExecution), TIMED_OUT (its
- * TimeoutSeconds) or FAILED (a step whose Catch could not end the job:
- * JobNotEnded, ReservationNotReleased, a runtime error) invokes the function,
- * which ends the execution's job with the status that means and releases what
- * it holds (lambdas/janitor.ts, core/jobs/execution-janitor.ts).
+ * The execution janitor: an EventBridge rule on the backup-job and the
+ * restore-job state machines' executions that end ABORTED (StopExecution),
+ * TIMED_OUT (its TimeoutSeconds) or FAILED (a step whose Catch could not end
+ * the job: JobNotEnded, ReservationNotReleased, a runtime error) invokes the
+ * function, which ends the execution's job (of the kind that state machine
+ * runs) with the status that means and releases what it holds
+ * (lambdas/janitor.ts, core/jobs/execution-janitor.ts).
  *
  * The function finds the job by its execution name (Jobs: GetItem), ends it
  * (Jobs: GetItem, PutItem), withdraws the image of a job that ended with a
- * failure (Catalog: GetItem, then PutItem and DeleteItem in one transaction)
+ * failure (Catalog: GetItem, then PutItem and DeleteItem in one transaction),
+ * records a tape drive the job held as possibly holding its volume (Media:
+ * Query the reservations and the drives, GetItem, PutItem in one
+ * transaction; the scheduler's idle unload takes it out through the agent)
  * and releases its reservation (Media: GetItem, then DeleteItem and
  * UpdateItem in one transaction). Nothing else: it reads no configuration and
- * never touches the bucket or Step Functions (the event carries the status).
+ * never touches the bucket, SSM or Step Functions (the event carries the status).
  */
 export class JanitorFunction extends Construct {
   static readonly source = (projectRoot: string): CairnFunctionSource => ({ projectRoot, entry: 'lambdas/janitor.ts' });
@@ -49,26 +55,27 @@ export class JanitorFunction extends Construct {
     super(scope, id);
     this.function = newCairnFunction(this, 'Function', {
       source: JanitorFunction.source(props.projectRoot),
-      description: 'Cairn janitor: ends the job of a backup-job execution that stopped, timed out or failed, and releases what it holds',
+      description: 'Cairn janitor: ends the job of a backup or restore execution that stopped, timed out or failed, and releases what it holds',
       tables: props.tables,
       imageBucketName: props.imageBucket.bucketName,
     });
     // The handler refuses events of any other state machine.
     this.function.addEnvironment(STATE_MACHINE_ARN_ENV, props.stateMachine.stateMachineArn);
+    if (props.restoreStateMachine) this.function.addEnvironment(RESTORE_STATE_MACHINE_ARN_ENV, props.restoreStateMachine.stateMachineArn);
     this.function.configureAsyncInvoke({ retryAttempts: JANITOR_RETRY_ATTEMPTS });
     // Exactly what lambdas/janitor.ts calls (test/iam checks it).
     props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem');
     props.tables.catalog.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
-    props.tables.media.grant(this.function, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    props.tables.media.grant(this.function, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
     // The job it ends is a job state change: published like any other (lambdas/dynamo-deps.ts).
     grantPutJobEvents(this.function);
 
     this.rule = new events.Rule(this, 'ExecutionEnded', {
-      description: 'Cairn: a backup-job execution ended without its workflow ending the job (stopped, timed out, failed)',
+      description: 'Cairn: a backup-job or restore-job execution ended without its workflow ending the job (stopped, timed out, failed)',
       eventPattern: {
         source: ['aws.states'],
         detailType: ['Step Functions Execution Status Change'],
-        detail: { stateMachineArn: [props.stateMachine.stateMachineArn], status: [...JANITOR_STATUSES] },
+        detail: { stateMachineArn: [props.stateMachine.stateMachineArn, ...(props.restoreStateMachine ? [props.restoreStateMachine.stateMachineArn] : [])], status: [...JANITOR_STATUSES] },
       },
       // Delivery to Lambda is retried by EventBridge for up to a day; the function's own failures by Lambda (above).
       targets: [new targets.LambdaFunction(this.function, { retryAttempts: 8, maxEventAge: Duration.hours(24) })],

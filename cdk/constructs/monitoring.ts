@@ -85,9 +85,9 @@ export class Monitoring extends Construct {
     alarm('ExecutionsFailed', executions.failed, 'a backup-job execution failed (a job ended with a failure status, or the workflow itself failed)');
     alarm('ExecutionsTimedOut', executions.timedOut, 'a backup-job execution timed out (its job is ended by the janitor)');
     if (props.restoreStateMachine) {
-      // No janitor watches these executions: a timed-out restore leaves its job and drive for the operator (cairn jobs cancel).
+      // The janitor ends the job of such an execution and frees its drive (as for backups); the alarms still tell the operator.
       alarm('RestoreExecutionsFailed', props.restoreStateMachine.metricFailed({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a restore-job execution failed (a tape restore ended with a failure status, or the workflow itself failed)');
-      alarm('RestoreExecutionsTimedOut', props.restoreStateMachine.metricTimedOut({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a restore-job execution timed out (its job and drive stay held until cancelled)');
+      alarm('RestoreExecutionsTimedOut', props.restoreStateMachine.metricTimedOut({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a restore-job execution timed out (its job is ended by the janitor)');
     }
 
     const errors = Object.entries(props.functions).map(([name, fn]) => {

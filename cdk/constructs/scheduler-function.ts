@@ -1,4 +1,4 @@
-import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Arn, type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -13,6 +13,10 @@ import { bucketObjectsFinding } from '../nag-findings.ts';
 
 /** The variable lambdas/scheduler.ts reads the backup-job state machine's ARN from. */
 export const STATE_MACHINE_ARN_ENV = 'STATE_MACHINE_ARN';
+/** The variable lambdas/scheduler.ts and janitor.ts read the restore-job state machine's ARN from. */
+export const RESTORE_STATE_MACHINE_ARN_ENV = 'RESTORE_STATE_MACHINE_ARN';
+/** The variable lambdas/scheduler.ts reads the RunAgentCommand document's name from (the idle drive unload). */
+export const AGENT_COMMAND_DOCUMENT_ENV = 'AGENT_COMMAND_DOCUMENT';
 
 export const DEFAULT_SCHEDULER_RATE = Duration.minutes(1);
 
@@ -25,8 +29,16 @@ export interface SchedulerFunctionProps {
   readonly imageBucket: s3.IBucket;
   /** The backup-job state machine: the only one the scheduler may start executions of. */
   readonly stateMachine: sfn.IStateMachine;
+  /** The restore-job state machine: the sweep describes the executions restore jobs recorded (it starts none). */
+  readonly restoreStateMachine?: sfn.IStateMachine;
   /** How often the tick runs (context `schedulerRate`, in minutes). Default 1 minute. */
   readonly rate?: Duration;
+  /**
+   * The operator's RunAgentCommand document: each tick sends `unmount` with it
+   * to the agent of a robot whose drive stayed loaded past its unit's
+   * mediaUnmountDelaySeconds, and reads the answer on a later tick.
+   */
+  readonly agentCommandDocumentName?: string;
 }
 
 /**
@@ -79,19 +91,25 @@ export class SchedulerFunction extends Construct {
     props.tables.jobs.grant(this.function, 'dynamodb:Query');
     props.stateMachine.grantStartExecution(this.function);
     // The sweep (core/jobs/execution-janitor.ts): the state of a quiet job's
-    // execution (DescribeExecution, executions of this state machine only);
-    // ending a job (Jobs: GetItem, PutItem) and withdrawing its failed image
-    // (Catalog: GetItem, then PutItem and DeleteItem in one transaction);
-    // the reservations (Media: Query) and releasing one (GetItem, then
-    // DeleteItem and UpdateItem in one transaction).
-    props.stateMachine.grantExecution(this.function, 'states:DescribeExecution');
-    Validations.of(this.function.role!).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${Stack.of(this).getLogicalId(props.stateMachine.node.defaultChild as CfnElement)}"}]}]}:*]`,
-      reason: 'DescribeExecution of any execution of the backup-job state machine (the sweep looks up executions by the names jobs recorded); no other state machine',
-    });
+    // execution (DescribeExecution, executions of the backup-job state
+    // machine, and of the restore-job one for restore jobs); ending a job
+    // (Jobs: GetItem, PutItem) and withdrawing its failed image (Catalog:
+    // GetItem, then PutItem and DeleteItem in one transaction); the
+    // reservations (Media: Query) and releasing one (GetItem, then DeleteItem
+    // and UpdateItem in one transaction); recording the tape drive an ended
+    // job held as possibly loaded (Media: Query the drives, GetItem, PutItem
+    // in one transaction).
+    for (const machine of [props.stateMachine, ...(props.restoreStateMachine ? [props.restoreStateMachine] : [])]) {
+      machine.grantExecution(this.function, 'states:DescribeExecution');
+      Validations.of(this.function.role!).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${Stack.of(this).getLogicalId(machine.node.defaultChild as CfnElement)}"}]}]}:*]`,
+        reason: 'DescribeExecution of any execution of the backup-job or restore-job state machine (the sweep looks up executions by the names jobs recorded); no other state machine',
+      });
+    }
+    if (props.restoreStateMachine) this.function.addEnvironment(RESTORE_STATE_MACHINE_ARN_ENV, props.restoreStateMachine.stateMachineArn);
     props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem');
     props.tables.catalog.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
-    props.tables.media.grant(this.function, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    props.tables.media.grant(this.function, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
     // Abandoned multipart uploads in the image bucket (aws/multipart-sweep.ts): list them, list an old one's parts, abort it.
     this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucketMultipartUploads'], resources: [props.imageBucket.bucketArn] }));
     this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListMultipartUploadParts', 's3:AbortMultipartUpload'], resources: [props.imageBucket.arnForObjects('*')] }));
@@ -101,6 +119,8 @@ export class SchedulerFunction extends Construct {
     });
     // A job the sweep ends is a job state change: published like any other (lambdas/dynamo-deps.ts).
     grantPutJobEvents(this.function);
+
+    if (props.agentCommandDocumentName) this.grantIdleUnload(props.agentCommandDocumentName, props.tables);
 
     // A group of its own, so the role's trust can name exactly where the schedule lives. It holds no data.
     this.scheduleGroup = new scheduler.ScheduleGroup(this, 'Group', { removalPolicy: RemovalPolicy.DESTROY });
@@ -124,5 +144,43 @@ export class SchedulerFunction extends Construct {
     this.scheduleRole.addToPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.function.functionArn] }));
     // The schedule names its group by a literal name, which CloudFormation cannot order by.
     this.schedule.node.addDependency(this.scheduleGroup);
+  }
+
+  /**
+   * The idle drive unload (core/media/idle-unload.ts): SendCommand of the
+   * operator's document only, to the robot's agent (a hybrid managed
+   * instance or an EC2 instance, chosen at run time from the robot's
+   * client), and GetCommandInvocation of what it sent (an action with no
+   * resource type: `*`). It reserves the drive under a fresh job id (Jobs:
+   * UpdateItem of the counter; Media: the reservation's transaction) and
+   * records the drive (Media: PutItem in a transaction, granted above).
+   */
+  private grantIdleUnload(documentName: string, tables: CairnTables): void {
+    const stack = Stack.of(this);
+    tables.jobs.grant(this.function, 'dynamodb:UpdateItem');
+    this.function.addEnvironment(AGENT_COMMAND_DOCUMENT_ENV, documentName);
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ssm:SendCommand'],
+        resources: [
+          Arn.format({ service: 'ssm', resource: 'document', resourceName: documentName }, stack),
+          Arn.format({ service: 'ssm', resource: 'managed-instance', resourceName: '*' }, stack),
+          Arn.format({ service: 'ec2', resource: 'instance', resourceName: '*' }, stack),
+        ],
+      }),
+    );
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation'], resources: ['*'] }));
+    Validations.of(this.function.role!).acknowledge(
+      {
+        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*]',
+        reason: "The robot's agent instance is chosen at run time (the robot's client); SendCommand is also limited to the RunAgentCommand document",
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
+        reason: "EC2 agents are targets as hybrid ones are: the robot's agent instance is chosen at run time; SendCommand is also limited to the RunAgentCommand document",
+      },
+    );
+    // ssm:GetCommandInvocation has no resource type: its `*` falls under the function's Resource::* finding,
+    // acknowledged where every Cairn function gets it (cairn-function.ts).
   }
 }

@@ -36,3 +36,46 @@ export function unloadTask(holder: number, unit: TapeUnit, records: { robot: Rob
   const plan = { ...records, fromScratch: media.pool === SCRATCH_POOL && unit.pool !== SCRATCH_POOL, reason: `job ${holder} holds drive ${records.drive.name} and volume ${media.mediaId}` };
   return tapeGrant(holder, unit, plan).afterFailure.task;
 }
+
+/** The drive and volume a dead job held, as the cloud janitor recorded them (`recordDriveOfDeadJob`). */
+export interface DriveLeftLoaded {
+  drive: string;
+  mediaId: string;
+}
+
+/**
+ * What the cloud janitor records for a tape job whose execution ended
+ * without its Unmount step (stopped, timed out, failed outside its
+ * Catch), before its reservations are released: the drive it held may
+ * hold its volume (the robot may have loaded it; nothing tells the janitor
+ * whether it did), so the media manager records the drive as holding that
+ * volume, last used now. The drive is never recorded empty here: nobody
+ * has unloaded it.
+ *
+ * The standalone janitor unloads such a drive at once, in process
+ * (local/tape-orphan-unload.ts). In AWS the robot is moved only by its
+ * agent through SSM, which the janitor (an EventBridge-invoked Lambda)
+ * does not wait for: the scheduler's idle unload (core/media/idle-unload.ts)
+ * sends the unload once the unit's `mediaUnmountDelaySeconds` passed, and
+ * records the drive empty only once the agent said it unloaded it. A job of
+ * the volume's pool may take the drive first: its Mount asks the changer
+ * what the drive holds and never trusts this record, and the volume's
+ * label is checked before anything is written or read.
+ *
+ * Undefined when the job holds no drive and volume, or the media manager
+ * no longer knows them (nothing to record then).
+ */
+export async function recordDriveOfDeadJob(
+  deps: { media: Pick<MediaStore, 'listReservations'>; emm: Pick<MediaDatabase, 'getDrive' | 'getMedia' | 'setDriveLoaded'> },
+  jobId: number,
+  now: Date,
+): Promise<DriveLeftLoaded | undefined> {
+  const held = (await deps.media.listReservations()).filter((r) => r.jobId === jobId);
+  const driveHeld = held.find((r) => r.kind === 'drive');
+  const volumeHeld = held.find((r) => r.kind === 'volume');
+  if (driveHeld?.kind !== 'drive' || volumeHeld?.kind !== 'volume') return undefined;
+  const [drive, media] = await Promise.all([deps.emm.getDrive(driveHeld.drive), deps.emm.getMedia(volumeHeld.mediaId)]);
+  if (!drive || !media) return undefined;
+  await deps.emm.setDriveLoaded(drive.name, media.mediaId, now);
+  return { drive: drive.name, mediaId: media.mediaId };
+}

@@ -1,8 +1,10 @@
-import { imageWrittenBy, type Job } from '../model/job.ts';
+import { imageWrittenBy, type Job, type JobKind } from '../model/job.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
 import type { ExecutionState, ExecutionStatuses } from '../ports/execution-status.ts';
 import type { JobStore } from '../ports/job-store.ts';
+import type { MediaDatabase } from '../ports/media-manager.ts';
 import type { MediaStore } from '../ports/media-store.ts';
+import { recordDriveOfDeadJob, type DriveLeftLoaded } from '../broker/tape-held.ts';
 import { messageOf } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { finishJob, type JobOutcome } from './job-service.ts';
@@ -16,9 +18,16 @@ import { finishJob, type JobOutcome } from './job-service.ts';
 export const JOB_NOT_ENDED = 'JobNotEnded';
 export const RESERVATION_NOT_RELEASED = 'ReservationNotReleased';
 
-/** How an execution of the backup-job workflow ended: an EventBridge status-change event, or DescribeExecution. */
+/** How an execution of a job workflow ended: an EventBridge status-change event, or DescribeExecution. */
 export interface ExecutionEnd extends ExecutionState {
   executionName: string;
+  /**
+   * The kind of job the workflow runs (the backup-job or the restore-job
+   * state machine: the event's state machine ARN says which). A job of
+   * another kind that recorded the same execution name is not this
+   * execution's: it is left alone. Absent: any kind.
+   */
+  kind?: JobKind;
 }
 
 /** Step Functions statuses in which an execution still runs, or may run again (a redrive). */
@@ -26,8 +35,16 @@ const OPEN = new Set(['RUNNING', 'PENDING_REDRIVE']);
 
 export interface ExecutionJanitorDeps {
   jobs: JobStore;
-  media: Pick<MediaStore, 'release'>;
+  media: Pick<MediaStore, 'release' | 'listReservations'>;
   catalog: Pick<CatalogStore, 'getImage' | 'withdrawImage'>;
+  /**
+   * The media manager: given, a tape drive the job holds (a backup's or a
+   * restore's) is recorded as possibly holding its volume before the
+   * reservation goes (`recordDriveOfDeadJob`), so the scheduler's idle
+   * unload takes it out through the robot's agent. Absent where no tape is
+   * configured.
+   */
+  emm?: Pick<MediaDatabase, 'getDrive' | 'getMedia' | 'setDriveLoaded'>;
 }
 
 /** What the janitor did about one execution's job. */
@@ -42,6 +59,8 @@ export interface JanitorAction {
   reason?: string;
   /** True when a reservation the job still held was released. */
   released: boolean;
+  /** The tape drive the job held, recorded as possibly holding its volume: the scheduler's idle unload empties it. */
+  driveLeftLoaded?: DriveLeftLoaded;
   /** The job's image, withdrawn from the catalog because the job ended with a failure. */
   withdrawnImage?: string;
 }
@@ -109,7 +128,7 @@ export function carriedOutcome(cause: string | undefined): JobOutcome | undefine
  */
 export async function endJobOfExecution(deps: ExecutionJanitorDeps, end: ExecutionEnd, now: Date): Promise<JanitorAction> {
   const job = await deps.jobs.findByExecution(end.executionName);
-  if (!job) return { executionName: end.executionName, action: 'no-job', released: false };
+  if (!job || (end.kind !== undefined && job.type !== end.kind)) return { executionName: end.executionName, action: 'no-job', released: false };
   return endJob(deps, job, end.executionName, outcomeOfExecution(end.executionName, end), now);
 }
 
@@ -119,8 +138,8 @@ export async function endJobOfExecution(deps: ExecutionJanitorDeps, end: Executi
  */
 async function endJob(deps: ExecutionJanitorDeps, job: Job, executionName: string, outcome: JobOutcome, now: Date): Promise<JanitorAction> {
   if (job.state === 'DONE') {
-    const released = await deps.media.release(job.jobId);
-    return { executionName, jobId: job.jobId, action: 'already-ended', statusCode: job.statusCode, released };
+    const tape = await releaseHeld(deps, job.jobId, now);
+    return { executionName, jobId: job.jobId, action: 'already-ended', statusCode: job.statusCode, ...tape };
   }
   const ended = await finishJob(deps.jobs, job.jobId, outcome, now);
   // A job and its image always agree: a Catalog step still running when the
@@ -134,9 +153,20 @@ async function endJob(deps: ExecutionJanitorDeps, job: Job, executionName: strin
     const image = backupId ? await deps.catalog.getImage(backupId) : undefined;
     if (image?.jobId === job.jobId && (await deps.catalog.withdrawImage(image.backupId, now))) withdrawnImage = image.backupId;
   }
-  const released = await deps.media.release(job.jobId);
+  const held = await releaseHeld(deps, job.jobId, now);
   const reason = outcome.failure?.Cause ?? `the execution ${executionName} carried status ${ended.statusCode}`;
-  return { executionName, jobId: job.jobId, action: 'ended', statusCode: ended.statusCode, reason, released, ...(withdrawnImage ? { withdrawnImage } : {}) };
+  return { executionName, jobId: job.jobId, action: 'ended', statusCode: ended.statusCode, reason, ...held, ...(withdrawnImage ? { withdrawnImage } : {}) };
+}
+
+/**
+ * Releases what the job holds; a tape drive among it is first recorded as
+ * possibly holding the job's volume (with the media manager), so a failure
+ * there leaves the reservation for the retried event or the next sweep.
+ */
+async function releaseHeld(deps: ExecutionJanitorDeps, jobId: number, now: Date): Promise<{ released: boolean; driveLeftLoaded?: DriveLeftLoaded }> {
+  const driveLeftLoaded = deps.emm ? await recordDriveOfDeadJob({ media: deps.media, emm: deps.emm }, jobId, now) : undefined;
+  const released = await deps.media.release(jobId);
+  return { released, ...(driveLeftLoaded ? { driveLeftLoaded } : {}) };
 }
 
 /** A job updated less than this long ago is not checked by the sweep: it is running (or the event janitor has it). */
@@ -145,8 +175,20 @@ export const SWEEP_QUIET_SECONDS = 600;
 export const SWEEP_LIMIT = 20;
 
 export interface SweepDeps extends ExecutionJanitorDeps {
+  /** Executions of the backup-job workflow: a backup job's `executionName` is looked up here. */
   executions: ExecutionStatuses;
+  /**
+   * Executions of the restore-job workflow: a restore job's. Absent, restore
+   * jobs are not checked (an execution of another workflow must never be
+   * looked up where it cannot be found: the job would be ended as gone).
+   */
+  restoreExecutions?: ExecutionStatuses;
   media: Pick<MediaStore, 'release' | 'listReservations'>;
+  /**
+   * Job ids that hold reservations for work that is no job (the scheduler's
+   * idle unloads, core/media/idle-unload.ts): never released as stranded.
+   */
+  spared?: () => Promise<ReadonlySet<number>>;
 }
 
 export interface SweepReport {
@@ -172,27 +214,42 @@ export interface SweepReport {
  * released per sweep. A job whose execution died stops being updated, so it
  * soon becomes the quietest; a running one reports progress or a waiting
  * reason, which moves it back. Jobs without an `executionName` (the
- * standalone runtime's, whose own janitor ends them) are not checked.
+ * standalone runtime's, whose own janitor ends them) are not checked, nor
+ * are restore jobs without `restoreExecutions`. A job's execution is looked
+ * up on its kind's workflow.
  */
 export async function sweepJobs(deps: SweepDeps, recentJobs: readonly Job[], now: Date, limit = SWEEP_LIMIT): Promise<SweepReport> {
   const report: SweepReport = { checked: 0, ended: [], released: [], problems: [] };
   const quietSince = now.getTime() - SWEEP_QUIET_SECONDS * 1000;
   const candidates = recentJobs
-    .filter((job): job is Job & { executionName: string } => job.state !== 'DONE' && job.executionName !== undefined && Date.parse(job.updatedAt) <= quietSince)
+    .filter((job): job is Job & { executionName: string } => job.state !== 'DONE' && job.executionName !== undefined && executionsOf(deps, job) !== undefined && Date.parse(job.updatedAt) <= quietSince)
     .sort((a, b) => Date.parse(a.updatedAt) - Date.parse(b.updatedAt) || a.jobId - b.jobId)
     .slice(0, limit);
   for (const job of candidates) {
     try {
       report.checked += 1;
-      const state = await deps.executions.describe(job.executionName);
+      const state = await executionsOf(deps, job)!.describe(job.executionName);
       if (state && OPEN.has(state.status)) continue;
       report.ended.push(await endJob(deps, job, job.executionName, outcomeOfExecution(job.executionName, state), now));
     } catch (error) {
       report.problems.push(`job ${job.jobId} (execution ${job.executionName}): ${messageOf(error)}`);
     }
   }
-  await releaseStranded(deps, recentJobs, limit, report);
+  let spared: ReadonlySet<number> = new Set();
+  try {
+    spared = (await deps.spared?.()) ?? spared;
+  } catch (error) {
+    // Nothing is released as stranded when what to spare is not known.
+    report.problems.push(`reservations of idle unloads could not be listed: ${messageOf(error)}`);
+    return report;
+  }
+  await releaseStranded(deps, recentJobs, limit, report, spared);
   return report;
+}
+
+/** Where a job's execution is looked up: its kind's workflow. */
+function executionsOf(deps: SweepDeps, job: Job): ExecutionStatuses | undefined {
+  return job.type === 'restore' ? deps.restoreExecutions : deps.executions;
 }
 
 /**
@@ -200,13 +257,16 @@ export async function sweepJobs(deps: SweepDeps, recentJobs: readonly Job[], now
  * release them otherwise (a Release that failed for good, a Reserve step
  * that granted after its job was ended). A DONE job never holds anything, so
  * this is safe beside running jobs. `recentJobs` spares reads: a listed job
- * that is not DONE is left to a later pass. Reports into `report`.
+ * that is not DONE is left to a later pass. Holders in `spared` (work that
+ * is no job, and holds a drive until it is done) are left alone. Reports
+ * into `report`.
  */
 export async function releaseStranded(
   deps: { jobs: Pick<JobStore, 'get'>; media: Pick<MediaStore, 'release' | 'listReservations'> },
   recentJobs: readonly Job[],
   limit: number,
   report: { released: number[]; problems: string[] },
+  spared: ReadonlySet<number> = new Set(),
 ): Promise<void> {
   let holders: number[];
   try {
@@ -218,6 +278,7 @@ export async function releaseStranded(
   const known = new Map(recentJobs.map((job) => [job.jobId, job]));
   for (const jobId of holders) {
     if (report.released.length >= limit) break;
+    if (spared.has(jobId)) continue;
     try {
       // A listed job that was not DONE is left to a later sweep (its list then says whether it ended);
       // one too old to be listed is read.

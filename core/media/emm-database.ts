@@ -3,7 +3,7 @@ import { byCodePoint } from '../code-point-order.ts';
 import { CairnError, ConflictError, NotFoundError } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { parseOrThrow } from '../validation.ts';
-import { Drive, Media, MediaErrorEntry, MediaId, Robot, SCRATCH_POOL, VolumePool, newMedia, type DriveState } from '../model/tape-media.ts';
+import { Drive, DriveUnloading, Media, MediaErrorEntry, MediaId, Robot, SCRATCH_POOL, VolumePool, newMedia, type DriveState } from '../model/tape-media.ts';
 import type { EmmRecordKind, EmmRecords, EmmWrite } from '../ports/emm-records.ts';
 import type { InventoryResult, MediaDatabase, MediaFilter, MediaWrite, NewDrive, NewPool, NewRobot } from '../ports/media-manager.ts';
 import { reconcileInventory, type InventoryReport } from './inventory.ts';
@@ -113,6 +113,14 @@ export class EmmDatabase implements MediaDatabase {
 
   async setDriveLoaded(name: string, mediaId: string | undefined, at: Date): Promise<Drive> {
     return this.#load(name, mediaId, at, false).then((r) => r.drive);
+  }
+
+  async setDriveUnloading(name: string, unloading: DriveUnloading | undefined): Promise<Drive> {
+    const value = unloading === undefined ? undefined : parseOrThrow(DriveUnloading, unloading, 'drive unloading');
+    return this.#change('drive', name, (drive) => {
+      const { unloading: _previous, ...rest } = drive;
+      return value === undefined ? rest : { ...rest, unloading: value };
+    });
   }
 
   // ---- pools
@@ -267,7 +275,8 @@ export class EmmDatabase implements MediaDatabase {
     return this.#retry(`recording the volume in drive ${driveName}`, async () => {
       const drive = await this.#must('drive', driveName);
       const media = mediaId === undefined ? undefined : await this.#must('media', mediaId);
-      const { loaded: _loaded, ...rest } = drive;
+      // A recorded load or unload ends any unload in flight (the agent answered, or the record was set by hand).
+      const { loaded: _loaded, unloading: _unloading, ...rest } = drive;
       const nextDrive: Drive = { ...rest, ...(mediaId === undefined ? {} : { loaded: { mediaId, since: drive.loaded?.mediaId === mediaId ? drive.loaded.since : when } }), lastUsedAt: when };
       const writes: EmmWrite[] = [put('drive', driveName, nextDrive, drive.version)];
       // The volume that was in the drive is no longer recorded there; nor is the new one in any other drive.

@@ -103,9 +103,11 @@ export type RunnableCommand = Extract<AgentCommand, { kind: (typeof RUNNABLE_COM
  * The kinds an operator's command sends with no workflow and no task token
  * (`cairn-agent run-command`, the RunAgentCommand document): the agent prints
  * the result on stdout, where SSM keeps it for the sender
- * (GetCommandInvocation). They belong to no job.
+ * (GetCommandInvocation). They belong to no job: `unmount` here is the
+ * cloud scheduler's idle unload (core/media/idle-unload.ts), its `jobId`
+ * the holder the drive is reserved under meanwhile.
  */
-export const OPERATOR_COMMAND_KINDS = ['inventory'] as const satisfies readonly AgentCommand['kind'][];
+export const OPERATOR_COMMAND_KINDS = ['inventory', 'unmount'] as const satisfies readonly AgentCommand['kind'][];
 export type OperatorCommand = Extract<AgentCommand, { kind: (typeof OPERATOR_COMMAND_KINDS)[number] }>;
 
 const isKnownKind = (kind: string): kind is AgentCommandKind => (AGENT_COMMAND_KINDS as readonly string[]).includes(kind);

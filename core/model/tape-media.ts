@@ -68,6 +68,12 @@ export type MediaErrorEntry = z.output<typeof MediaErrorEntry>;
 /** How many error entries a record keeps; older ones are dropped (the policy's window needs only the recent ones). */
 export const ERROR_HISTORY_LIMIT = 50;
 
+/** An unload asked of the robot's agent, not yet known to be done (Drive.unloading). */
+export const DriveUnloading = z
+  .object({ mediaId: MediaId, holder: z.number().int().min(1), instanceId: z.string().min(1), commandId: z.string().min(1), since: IsoTime })
+  .strict();
+export type DriveUnloading = z.output<typeof DriveUnloading>;
+
 export const Drive = z
   .object({
     name: Name,
@@ -88,6 +94,14 @@ export const Drive = z
     loaded: z.object({ mediaId: MediaId, since: IsoTime }).strict().optional(),
     /** When a job last used the drive: with mediaUnmountDelaySeconds, when a loaded volume is taken out. */
     lastUsedAt: IsoTime.optional(),
+    /**
+     * An unload of `loaded` asked of the robot's agent and not yet known to
+     * be done (the cloud scheduler's idle unload, core/media/idle-unload.ts):
+     * the command sent, and the holder id the drive and volume are reserved
+     * under meanwhile. `loaded` stays until the agent answers; any recorded
+     * load or unload (`setDriveLoaded`, `recordMount`) clears it.
+     */
+    unloading: DriveUnloading.optional(),
     version: Version,
   })
   .strict();

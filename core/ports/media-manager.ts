@@ -1,4 +1,4 @@
-import type { Drive, DriveState, Media, MediaErrorEntry, MediaState, Robot, VolumePool } from '../model/tape-media.ts';
+import type { Drive, DriveState, DriveUnloading, Media, MediaErrorEntry, MediaState, Robot, VolumePool } from '../model/tape-media.ts';
 import type { InventoryPlan, InventoryReport } from '../media/inventory.ts';
 
 export type { Drive, Media, Robot, VolumePool } from '../model/tape-media.ts';
@@ -79,8 +79,10 @@ export interface MediaDatabase {
   resetDriveErrors(name: string): Promise<Drive>;
   /** Adds an error to the drive's history and count (the error policy decides on DOWN; the caller applies it). */
   recordDriveError(name: string, error: MediaErrorEntry): Promise<Drive>;
-  /** What is in the drive now (undefined: empty), and that a job used it at `at`. */
+  /** What is in the drive now (undefined: empty), and that a job used it at `at`. Ends an unload in flight (`unloading`). */
   setDriveLoaded(name: string, mediaId: string | undefined, at: Date): Promise<Drive>;
+  /** Records an unload asked of the robot's agent (`Drive.unloading`), or that none is in flight any more (undefined); `loaded` is kept. */
+  setDriveUnloading(name: string, unloading: DriveUnloading | undefined): Promise<Drive>;
 
   addPool(pool: NewPool): Promise<VolumePool>;
   getPool(name: string): Promise<VolumePool | undefined>;

@@ -6,7 +6,7 @@ import type { JobStore } from '../ports/job-store.ts';
 import type { ExecutionStatuses } from '../ports/execution-status.ts';
 import type { MediaStore } from '../ports/media-store.ts';
 import type { AbandonedUploads } from '../ports/abandoned-uploads.ts';
-import { sweepJobs, type SweepReport } from '../jobs/execution-janitor.ts';
+import { sweepJobs, type SweepDeps, type SweepReport } from '../jobs/execution-janitor.ts';
 import { loadSettings } from '../settings.ts';
 import { StatusCode } from '../status-codes.ts';
 import { dueJobs, scheduledRequest, type DueInput, type DueJob } from './due.ts';
@@ -31,7 +31,13 @@ export interface TickDeps extends ScheduleReaders {
    */
   sweep?: {
     executions: ExecutionStatuses;
+    /** Restore jobs' executions (the restore-job workflow); absent, restore jobs are not checked. */
+    restoreExecutions?: ExecutionStatuses;
     media: Pick<MediaStore, 'release' | 'listReservations'>;
+    /** Given, a tape drive a job ended by the sweep held is recorded as possibly loaded (core/broker/tape-held.ts). */
+    emm?: SweepDeps['emm'];
+    /** Holders of reservations that are no job (idle unloads in flight): never released as stranded. */
+    spared?: SweepDeps['spared'];
     /** Given, each storage unit's abandoned multipart uploads are aborted too (aws/multipart-sweep.ts). */
     uploads?: AbandonedUploads;
   };

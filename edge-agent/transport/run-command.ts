@@ -1,14 +1,15 @@
 import { parseOperatorCommand } from '#core/model/agent-command.ts';
-import type { InventoryResult } from '#core/model/tape-task.ts';
-import { realTapeDevices, type TapeDevices } from '../tape/mount.ts';
+import type { InventoryResult, UnmountResult } from '#core/model/tape-task.ts';
+import { realTapeDevices, runUnmount, type TapeDevices } from '../tape/mount.ts';
 import { runInventory } from '../tape/robot-inventory.ts';
 
 /** What an operator's command answers: its result, printed as one line of JSON. */
-export type OperatorCommandResult = InventoryResult;
+export type OperatorCommandResult = InventoryResult | UnmountResult;
 
 /**
  * The agent entry for an operator's command (`cairn-agent run-command`, run by
- * the RunAgentCommand document): no workflow waits for it and there is no
+ * the RunAgentCommand document: a library inventory, an idle drive's unload):
+ * no workflow waits for it and there is no
  * task token or job; the result goes to stdout, which SSM keeps for the
  * sender (GetCommandInvocation). A kind that is not an operator's, a bad
  * payload (20) or a failure of the work rejects with its CairnError.
@@ -18,5 +19,8 @@ export async function runOperatorCommand(text: string, devices: TapeDevices = re
   switch (command.kind) {
     case 'inventory':
       return runInventory(command.task, devices);
+    // The cloud scheduler's idle unload: the drive's volume back to its slot (no-op for an empty drive).
+    case 'unmount':
+      return runUnmount(command.task, devices);
   }
 }

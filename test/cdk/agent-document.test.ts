@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { type AgentRunConfig, agentDocumentContent, agentScript, SINGLE_LINE_PATTERN } from '../../cdk/constructs/agent-document.ts';
+import { type AgentRunConfig, AGENT_STATE_DIR, agentDocumentContent, agentScript, SINGLE_LINE_PATTERN } from '../../cdk/constructs/agent-document.ts';
 
 /**
  * Runs the document's script the way the SSM Agent does: parameter references
@@ -66,11 +66,20 @@ describe('agent document script', () => {
       for (const command of hostile) {
         const taskToken = `AAAA+token/with=chars'"$(touch pwned)`;
         const args = run(shell, { taskToken, command }, agentSetsEnvironment);
-        expect(args).toEqual(['./abc123.mjs', 'run-task', '--task-token', taskToken, '--command', command, '--region', 'eu-west-3', '--jobs-table', config.jobsTable]);
+        // The state directory is the same for every command of the document (a spanning backup's Stream and Continue meet there).
+        expect(args).toEqual(['./abc123.mjs', 'run-task', '--task-token', taskToken, '--command', command, '--region', 'eu-west-3', '--jobs-table', config.jobsTable, '--state-dir', AGENT_STATE_DIR]);
         expect(fs.existsSync(path.join(dir, 'pwned'))).toBe(false);
       }
     },
   );
+
+  it('lets the host choose the agent\'s state directory (CAIRN_AGENT_STATE_DIR), else uses the stack\'s', () => {
+    fs.rmSync(path.join(dir, 'args'), { force: true });
+    const script = interpolate(agentScript(config).join('\n'), { taskToken: 't', command: '{}' });
+    const env = { PATH: `${path.join(dir, 'bin')}:/usr/bin:/bin`, HOME: dir, CAIRN_AGENT_STATE_DIR: '/srv/cairn state' };
+    expect(spawnSync('/bin/sh', ['-c', script], { cwd: dir, env, encoding: 'utf8' }).status).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'args'), 'utf8').split('\0').slice(-3, -1)).toEqual(['--state-dir', '/srv/cairn state']);
+  });
 
   it('refuses multi-line values, which could close the here-document', () => {
     const pattern = new RegExp(SINGLE_LINE_PATTERN);

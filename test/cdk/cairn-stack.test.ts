@@ -16,7 +16,7 @@ import { DEFINITION_SUBSTITUTIONS } from '../../cdk/constructs/backup-job-state-
 import { RESTORE_DEFINITION_SUBSTITUTIONS } from '../../cdk/constructs/restore-job-state-machine.ts';
 import { NONCURRENT_VERSION_DAYS } from '../../cdk/constructs/image-store.ts';
 import { ESM_REQUIRE_BANNER } from '../../cdk/constructs/cairn-function.ts';
-import { SCHEDULER_RETRY_ATTEMPTS, STATE_MACHINE_ARN_ENV } from '../../cdk/constructs/scheduler-function.ts';
+import { AGENT_COMMAND_DOCUMENT_ENV, RESTORE_STATE_MACHINE_ARN_ENV, SCHEDULER_RETRY_ATTEMPTS, STATE_MACHINE_ARN_ENV } from '../../cdk/constructs/scheduler-function.ts';
 import { JANITOR_RETRY_ATTEMPTS } from '../../cdk/constructs/janitor-function.ts';
 import { allStatements, asList, referencedIds, roleStatements, type Statement } from './policy-walk.ts';
 import { synthCairnStack, type SynthResult } from './synth-fixture.ts';
@@ -503,20 +503,43 @@ describe('scheduler tick', () => {
     expect(asList(resources[roleId]!.Properties!.ManagedPolicyArns as unknown[] | undefined)).toEqual([]);
   });
 
-  it('lets the scheduler function start executions of the backup-job state machine and describe them (the sweep), nothing else in Step Functions', () => {
+  it('lets the scheduler function start executions of the backup-job state machine and describe them and the restore-job state machine\'s (the sweep), nothing else in Step Functions', () => {
     const statements = roleStatements(resources, roleIdOf('scheduler')).filter((s) => s.Effect === 'Allow');
     const states = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('states:')));
     expect(states.map(actionsOf)).toEqual([['states:StartExecution'], ['states:DescribeExecution']]);
     expect(states[0]!.Resource).toEqual({ Ref: stateMachineId() });
-    // arn:<partition>:states:<region>:<account>:execution:<the state machine's name>:*
-    const executions = JSON.stringify(states[1]!.Resource);
-    expect(executions).toContain(':execution:');
-    expect(executions).toContain(`{"Ref":"${stateMachineId()}"}`);
-    expect(executions).toMatch(/":\*"\]\]\}$/);
-    const other = statements.flatMap(actionsOf).filter((a) => !/^(states:StartExecution|states:DescribeExecution|dynamodb:.*|xray:.*|logs:CreateLogStream|logs:PutLogEvents|events:PutEvents|s3:ListBucketMultipartUploads|s3:ListMultipartUploadParts|s3:AbortMultipartUpload)$/.test(a));
+    // arn:<partition>:states:<region>:<account>:execution:<the state machine's name>:*, for each of the two state machines
+    const executions = states[1]!.Resource as unknown[];
+    expect(executions).toHaveLength(2);
+    for (const [resource, machine] of [[executions[0], stateMachineId()], [executions[1], only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0]]] as const) {
+      const arn = JSON.stringify(resource);
+      expect(arn).toContain(':execution:');
+      expect(arn).toContain(`{"Ref":"${machine}"}`);
+      expect(arn).toMatch(/":\*"\]\]\}$/);
+    }
+    // ssm: the idle drive unload (its own test below).
+    const other = statements.flatMap(actionsOf).filter((a) => !/^(states:StartExecution|states:DescribeExecution|dynamodb:.*|xray:.*|logs:CreateLogStream|logs:PutLogEvents|events:PutEvents|s3:ListBucketMultipartUploads|s3:ListMultipartUploadParts|s3:AbortMultipartUpload|ssm:SendCommand|ssm:GetCommandInvocation)$/.test(a));
     expect(other).toEqual([]);
     for (const name of ['jobs', 'broker', 'catalog', 'janitor'] as const) {
       expect(roleStatements(resources, roleIdOf(name)).flatMap(actionsOf).filter((a) => a.startsWith('states:')), name).toEqual([]);
+    }
+  });
+
+  it('lets the scheduler send the operator\'s document only (the idle drive unload), to managed and EC2 instances, and read what it sent; no other function sends commands', () => {
+    const [documentId] = only('AWS::SSM::Document', 'AgentCommandDocument');
+    const statements = roleStatements(resources, roleIdOf('scheduler')).filter((s) => s.Effect === 'Allow');
+    const send = statements.filter((s) => actionsOf(s).includes('ssm:SendCommand'));
+    expect(send.map(actionsOf)).toEqual([['ssm:SendCommand']]);
+    const targets = (send[0]!.Resource as unknown[]).map((r) => JSON.stringify(r));
+    expect(targets).toHaveLength(3);
+    expect(targets.filter((t) => t.includes(`:document/",{"Ref":"${documentId}"}`))).toHaveLength(1);
+    expect(targets.filter((t) => t.includes(':ssm:') && t.includes(':managed-instance/*'))).toHaveLength(1);
+    expect(targets.filter((t) => t.includes(':ec2:') && t.includes(':instance/*'))).toHaveLength(1);
+    expect(statements.filter((s) => actionsOf(s).includes('ssm:GetCommandInvocation')).map((s) => s.Resource)).toEqual(['*']);
+    const variables = (lambda('scheduler').props.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(variables[AGENT_COMMAND_DOCUMENT_ENV]).toEqual({ Ref: documentId });
+    for (const name of ['jobs', 'broker', 'catalog', 'janitor', 'restore', 'agentGrants'] as const) {
+      expect(roleStatements(resources, roleIdOf(name)).flatMap(actionsOf).filter((a) => a.startsWith('ssm:')), name).toEqual([]);
     }
   });
 
@@ -524,6 +547,10 @@ describe('scheduler tick', () => {
     const variables = (name: FunctionName) => (lambda(name).props.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(variables('scheduler')[STATE_MACHINE_ARN_ENV]).toEqual({ Ref: stateMachineId() });
     expect(variables('janitor')[STATE_MACHINE_ARN_ENV]).toEqual({ Ref: stateMachineId() });
+    // Restore jobs' executions: the sweep describes them, the janitor tells their events from the backups'.
+    const restoreMachineId = only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0];
+    expect(variables('scheduler')[RESTORE_STATE_MACHINE_ARN_ENV]).toEqual({ Ref: restoreMachineId });
+    expect(variables('janitor')[RESTORE_STATE_MACHINE_ARN_ENV]).toEqual({ Ref: restoreMachineId });
     for (const name of ['jobs', 'broker', 'catalog'] as const) expect(variables(name)[STATE_MACHINE_ARN_ENV], name).toBeUndefined();
   });
 
@@ -541,13 +568,13 @@ describe('scheduler tick', () => {
 describe('execution janitor', () => {
   const stateMachineId = () => only('AWS::StepFunctions::StateMachine', 'BackupJob')[0];
 
-  it('runs on every execution of the backup-job state machine that ends ABORTED, TIMED_OUT or FAILED, and on nothing else', () => {
+  it('runs on every execution of the backup-job and the restore-job state machines that ends ABORTED, TIMED_OUT or FAILED, and on nothing else', () => {
     const [, rule] = only('AWS::Events::Rule', 'Janitor');
     expect(rule.State).toBe('ENABLED');
     expect(rule.EventPattern).toEqual({
       source: ['aws.states'],
       'detail-type': ['Step Functions Execution Status Change'],
-      detail: { stateMachineArn: [{ Ref: stateMachineId() }], status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
+      detail: { stateMachineArn: [{ Ref: stateMachineId() }, { Ref: only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0] }], status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
     });
     const targets = rule.Targets as { Arn: unknown; RetryPolicy?: unknown }[];
     expect(targets).toHaveLength(1);
@@ -568,7 +595,8 @@ describe('execution janitor', () => {
   it('is given no Step Functions, S3 or configuration access: the event carries the status, the job what it holds', () => {
     const actions = roleStatements(resources, roleIdOf('janitor')).filter((s) => s.Effect === 'Allow').flatMap(actionsOf);
     // Besides its records: its own log group and traces, and publishing the job it ends (a job state change).
-    expect(actions.filter((a) => !/^(dynamodb:(GetItem|PutItem|UpdateItem|DeleteItem)|xray:.*|logs:(CreateLogStream|PutLogEvents)|events:PutEvents)$/.test(a))).toEqual([]);
+    // Query: the reservations and the drives of the media manager (a dead tape job's drive is recorded as possibly loaded).
+    expect(actions.filter((a) => !/^(dynamodb:(GetItem|PutItem|UpdateItem|DeleteItem|Query)|xray:.*|logs:(CreateLogStream|PutLogEvents)|events:PutEvents)$/.test(a))).toEqual([]);
   });
 
   it('deploys the Catch paths that end the job when Release or EndJob keep failing', () => {

@@ -216,6 +216,23 @@ export function describeMediaManagerContract(adapter: string, open: OpenStore<Me
       expect(await store().getMedia('A00001')).not.toHaveProperty('drive');
     });
 
+    it('records an unload in flight beside the loaded volume, until it is cleared or a load or unload is recorded', async () => {
+      await library();
+      await store().addMedia(newMedia('A00002', at, { robot: 'lib1', slot: 2 }));
+      await store().setDriveLoaded('d0', 'A00002', at);
+      const unloading = { mediaId: 'A00002', holder: 41, instanceId: 'mi-0123456789abcdef0', commandId: 'c-1', since: later(3).toISOString() };
+
+      expect(await store().setDriveUnloading('d0', unloading)).toMatchObject({ loaded: { mediaId: 'A00002' }, unloading });
+      expect(await store().getDrive('d0')).toMatchObject({ loaded: { mediaId: 'A00002', since: at.toISOString() }, lastUsedAt: at.toISOString(), unloading });
+      expect(await store().setDriveUnloading('d0', undefined)).not.toHaveProperty('unloading');
+      expect((await store().getDrive('d0'))!.loaded?.mediaId).toBe('A00002');
+      await store().setDriveUnloading('d0', unloading);
+      await store().setDriveLoaded('d0', undefined, later(4));
+      expect(await store().getDrive('d0')).not.toHaveProperty('unloading');
+      expect(await store().getDrive('d0')).not.toHaveProperty('loaded');
+      expect((await failure(store().setDriveUnloading('nodrive', unloading))).statusCode).toBe(219);
+    });
+
     it('inventories a robot: adds new barcodes to scratch, moves known volumes, sends missing ones outside, reports the rest', async () => {
       await library();
       await store().addMedia(newMedia('K00001', at, { robot: 'lib1', slot: 1, pool: 'weekly' }));

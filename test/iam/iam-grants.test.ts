@@ -8,7 +8,7 @@ import { roleStatements, type Statement } from '../cdk/policy-walk.ts';
 import { BACKUP_JOB_ASL, synthCairnStack, type SynthResult } from '../cdk/synth-fixture.ts';
 const RESTORE_JOB_ASL = join('statemachines', 'restore-job.asl.json');
 import { REPO_ROOT } from '../../cdk/cairn-stack.ts';
-import { ALLOWED_UNUSED, ROLE_PREFIXES, TEST_AGENT_INSTANCE, TEST_AGENT_SESSION, arnOf, checkGrants, impliedCalls, inSession, withAgentGrantsAsWritten, type Template } from './policy-check.ts';
+import { ALLOWED_UNUSED, ROLE_PREFIXES, TEST_AGENT_INSTANCE, TEST_AGENT_SESSION, arnOf, checkGrants, impliedCalls, inSession, resolveResource, withAgentGrantsAsWritten, type Template } from './policy-check.ts';
 import { COMPONENTS as RECORDED, recordComponents, type Recording } from './record-components.ts';
 import { SERVICE_COMPONENTS, functionRuntimeCalls, serviceCalls, type CheckedComponent as Component } from './service-calls.ts';
 
@@ -72,7 +72,10 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     if ('skip' in emulator) return;
     // Policies do not depend on the bundles: skip esbuild.
     synth = synthCairnStack({ bundle: false });
-    recording = await recordComponents(emulator.endpoint);
+    // The operator's document as the stack names it: the scheduler's idle unload sends it, and its grant names it.
+    const documents = Object.entries((synth.template.toJSON() as Template).Resources).filter(([id, r]) => r.Type === 'AWS::SSM::Document' && id.startsWith('AgentCommandDocument'));
+    const names = { tables: { config: '', jobs: '', catalog: '', media: '' }, bucket: '', stateMachineArn: '' };
+    recording = await recordComponents(emulator.endpoint, { agentCommandDocument: resolveResource({ Ref: documents[0]![0] }, synth.template.toJSON() as Template, names) });
     // The agent's S3 grants are written at run time per instance (core/policies/agent-grants.ts):
     // check its calls as made from one host, with the grants for that host's two clients in place.
     template = withAgentGrantsAsWritten(synth.template.toJSON() as Template, recording.names, AGENT_CLIENTS.map((client) => ({ client, instanceId: TEST_AGENT_INSTANCE })));
@@ -109,8 +112,22 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     // The janitor ended the stopped execution's job, withdrew its image and released its slot; the first tick's sweep did the same for the job whose execution is gone.
     expect(outcomes.janitor).toMatchObject({ jobId: 9001, action: 'ended', statusCode: 150, released: true, withdrawnImage: expect.any(String) });
     const swept = (outcomes.ticks as { swept?: { ended: unknown[]; problems: string[] } }[]).map((t) => t.swept);
-    expect(swept[0]).toMatchObject({ ended: [{ jobId: 9002, action: 'ended', statusCode: 2002, released: true, withdrawnImage: expect.any(String) }], problems: [] });
+    // A restore job's execution is looked up on the restore-job state machine (not there: 2002), its drive recorded as possibly loaded.
+    expect(outcomes.restoreJanitor).toMatchObject({ jobId: 9003, action: 'ended', statusCode: 150, released: true, driveLeftLoaded: { drive: 'iamlib-d0', mediaId: 'IAM001' } });
+    expect(swept[0]).toMatchObject({
+      ended: [
+        { jobId: 9002, action: 'ended', statusCode: 2002, released: true, withdrawnImage: expect.any(String) },
+        { jobId: 9004, action: 'ended', statusCode: 2002, released: true, driveLeftLoaded: { drive: 'iamlib-d0', mediaId: 'IAM001' } },
+      ],
+      problems: [],
+    });
     expect(swept[1]).toMatchObject({ ended: [], problems: [] });
+    // The idle drive: the first tick sent its unload to the robot's agent, the second looked the command up (moto runs
+    // nothing: it is still in flight there, or ended without the agent's answer) and sent nothing more.
+    const idle = (outcomes.ticks as { idleUnload?: { sent: unknown[]; pending: { drive: string }[]; problems: string[] } }[]).map((t) => t.idleUnload);
+    expect(idle[0]).toMatchObject({ sent: [{ drive: 'idlelib-d0', mediaId: 'IDLE01', instanceId: 'mi-0123456789abcdef3' }], problems: [] });
+    expect(idle[1]?.sent).toEqual([]);
+    expect([...idle[1]!.pending.map((p) => p.drive), ...idle[1]!.problems.map((p) => p.split(':')[0])]).toEqual([expect.stringContaining('idlelib-d0')]);
     for (const component of COMPONENTS) expect(calls[component].length, component).toBeGreaterThan(0);
     const agentActions = new Set(calls.agent.map((c) => c.action));
     // Multipart upload, cleanup of a cancelled image, the base index of the incremental, progress, the task token.

@@ -54,7 +54,13 @@ export const ALLOWED_UNUSED: Record<Component, { action: string; resource?: RegE
   ],
   catalog: [],
   restore: [],
-  scheduler: [],
+  scheduler: [
+    {
+      action: 'ssm:SendCommand',
+      resource: /:ec2:[^:]*:[^:]*:instance\/\*$/,
+      reason: "The idle drive unload sends to the robot's agent, on an EC2 instance (instance profile) as on a hybrid one; the recording's robot host is a hybrid instance (mi-) only",
+    },
+  ],
   janitor: [],
   agent: [
     {
@@ -118,6 +124,10 @@ export function arnOf(resource: CallResource): string {
       return resource.arn.replace(/^arn:aws:states:[^:]+:\d+:/, `arn:${PARTITION}:states:${REGION}:${ACCOUNT}:`);
     case 'eventBus':
       return resource.bus.startsWith('arn:') ? resource.bus : `arn:${PARTITION}:events:${REGION}:${ACCOUNT}:event-bus/${resource.bus}`;
+    case 'ssmDocument':
+      return `arn:${PARTITION}:ssm:${REGION}:${ACCOUNT}:document/${resource.name}`;
+    case 'ssmInstance':
+      return resource.instanceId.startsWith('mi-') ? `arn:${PARTITION}:ssm:${REGION}:${ACCOUNT}:managed-instance/${resource.instanceId}` : `arn:${PARTITION}:ec2:${REGION}:${ACCOUNT}:instance/${resource.instanceId}`;
     case 'any':
       return '*';
     case 'arn':
@@ -141,7 +151,7 @@ export function resolveResource(value: unknown, template: Template, names: Emula
     }
     if (type === 'AWS::S3::Bucket' && id.startsWith('ImagesImageBucket')) return `arn:${PARTITION}:s3:::${names.bucket}`;
     if (type === 'AWS::KMS::Key' && id.startsWith('ImagesImageKey')) return `arn:${PARTITION}:kms:${REGION}:${ACCOUNT}:key/${IMAGE_KEY_ID}`;
-    if (type === 'AWS::StepFunctions::StateMachine') return arnOf({ kind: 'stateMachine', arn: names.stateMachineArn });
+    if (type === 'AWS::StepFunctions::StateMachine') return arnOf({ kind: 'stateMachine', arn: id.startsWith('RestoreJob') && names.restoreStateMachineArn ? names.restoreStateMachineArn : names.stateMachineArn });
     // A log group exists only in the template; its Arn attribute ends in `:*` (its streams).
     if (type === 'AWS::Logs::LogGroup') return `arn:${PARTITION}:logs:${REGION}:${ACCOUNT}:log-group:${id}:*`;
     return `logical:${id}`;

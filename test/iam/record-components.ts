@@ -21,6 +21,8 @@ import { createJobsHandler } from '#lambdas/jobs-handler.ts';
 import { withUsageRecording } from '#lambdas/usage-recording.ts';
 import { createSchedulerHandler } from '#lambdas/scheduler-handler.ts';
 import { S3AbandonedUploads } from '#aws/multipart-sweep.ts';
+import { SsmOperatorCommands } from '#aws/ssm-agent-command.ts';
+import { holdersOfUnloads } from '#core/media/idle-unload.ts';
 import { createJanitorHandler } from '#lambdas/janitor-handler.ts';
 import { runTask } from '#agent/transport/run-task.ts';
 import { loadBackupJobDefinition, loadRestoreJobDefinition } from '#local/asl-definition.ts';
@@ -29,7 +31,7 @@ import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { emulatorClientOptions } from '../setup/aws-emulator.ts';
 import { newMedia } from '#core/model/tape-media.ts';
 import { DISK_CHANGER, diskChangerLibrary } from '../edge-agent/tape/disk-changer-library.ts';
-import { claimOf, sampleImage, sampleJob, samplePolicy } from '../contracts/fixtures.ts';
+import { claimOf, sampleImage, sampleJob, samplePolicy, sampleRestoreJob } from '../contracts/fixtures.ts';
 
 /** The principals of the stack whose calls our code makes (cdk/constructs/*). */
 export const COMPONENTS = ['jobs', 'broker', 'catalog', 'restore', 'scheduler', 'janitor', 'agent'] as const;
@@ -40,6 +42,8 @@ export interface EmulatedNames {
   tables: { config: string; jobs: string; catalog: string; media: string };
   bucket: string;
   stateMachineArn: string;
+  /** The restore-job state machine's; absent, the template's restore state machine maps to `stateMachineArn`. */
+  restoreStateMachineArn?: string;
 }
 
 export interface Recording {
@@ -68,7 +72,7 @@ const SCHEDULER_NOW = new Date('2026-11-24T22:30:00.000Z');
  * table: callers need bacula-sd's disk-changer (iam-grants.test.ts skips
  * without it).
  */
-export async function recordComponents(endpoint: string): Promise<Recording> {
+export async function recordComponents(endpoint: string, options: { agentCommandDocument?: string } = {}): Promise<Recording> {
   const work = mkdtempSync(join(tmpdir(), 'cairn-iam-'));
   const setup = createAwsClients(emulatorClientOptions(endpoint), {});
   const logs = Object.fromEntries(COMPONENTS.map((c) => [c, new CallLog()])) as Record<Component, CallLog>;
@@ -83,6 +87,9 @@ export async function recordComponents(endpoint: string): Promise<Recording> {
       new CreateStateMachineCommand({ name: `backup-job-${Date.now()}`, definition: JSON.stringify(loadBackupJobDefinition()), roleArn: 'arn:aws:iam::123456789012:role/cairn-state-machine' }),
     );
     const stateMachineArn = created.stateMachineArn!;
+    const restoreStateMachineArn = (
+      await setup.sfn.send(new CreateStateMachineCommand({ name: `restore-job-${Date.now()}`, definition: JSON.stringify(loadRestoreJobDefinition()), roleArn: 'arn:aws:iam::123456789012:role/cairn-state-machine' }))
+    ).stateMachineArn!;
     const env = { CONFIG_TABLE: tables.config, JOBS_TABLE: tables.jobs, CATALOG_TABLE: tables.catalog, MEDIA_TABLE: tables.media, AWS_REGION: 'us-east-1' };
     const admin = dynamoDeps(env, setup);
     // 5 MiB parts (S3's smallest): the 9 MiB file below makes a multipart upload.
@@ -138,10 +145,20 @@ export async function recordComponents(endpoint: string): Promise<Recording> {
 
     // The janitor on the event of a stopped execution, as EventBridge delivers it.
     await stuckJob(admin, 9001, 'iam-stopped');
-    const janitor = createJanitorHandler({ ...dynamoDeps(env, clients.janitor), stateMachineArn, clock: { now: () => SCHEDULER_NOW } });
+    const janitor = createJanitorHandler({ ...dynamoDeps(env, clients.janitor), stateMachineArn, restoreStateMachineArn, clock: { now: () => SCHEDULER_NOW } });
     outcomes.janitor = await janitor(executionEvent(stateMachineArn, 'iam-stopped', 'ABORTED'));
+    // A restore execution stopped while its job held the tape drive: the janitor records the drive as possibly loaded (the media manager).
+    await stuckRestore(admin, 9003, 'iam-restore-stopped');
+    outcomes.restoreJanitor = await janitor(executionEvent(restoreStateMachineArn, 'iam-restore-stopped', 'ABORTED'));
 
+    // A drive kept loaded an hour past its unit's delay, on a robot whose client's agent runs on a hybrid instance: the first
+    // tick sends it the unload (the operator's document, as the stack names it), the second reads the invocation (moto answers
+    // Success with no output: no agent answer, so the drive stays recorded loaded and the hold is given back).
+    const agentCommandDocument = options.agentCommandDocument ?? 'cairn-RunAgentCommand-iam';
+    await idleDrive(admin, 'mi-0123456789abcdef3');
     await stuckJob(admin, 9002, 'iam-gone');
+    // A restore job whose restore execution does not exist: the sweep describes it on the restore-job state machine.
+    await stuckRestore(admin, 9004, 'iam-restore-gone');
     // A multipart upload a dead agent left (moto dates every upload's start to 2010): the sweep lists its parts and aborts it.
     await setup.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'site1/images/deadhost/deadhost_1795400000/fragment-000001.tar' }));
     const schedulerDeps = dynamoDeps(env, clients.scheduler);
@@ -150,15 +167,19 @@ export async function recordComponents(endpoint: string): Promise<Recording> {
       starter: new SfnExecutionStarter({ client: clients.scheduler.sfn, stateMachineArn }),
       sweep: {
         executions: new SfnExecutionStatuses({ client: clients.scheduler.sfn, stateMachineArn }),
+        restoreExecutions: new SfnExecutionStatuses({ client: clients.scheduler.sfn, stateMachineArn: restoreStateMachineArn }),
         media: schedulerDeps.media,
+        emm: schedulerDeps.emm,
+        spared: () => holdersOfUnloads(schedulerDeps.emm),
         uploads: new S3AbandonedUploads({ client: clients.scheduler.s3, buckets: [bucket] }),
       },
+      idleUnload: { media: schedulerDeps.media, emm: schedulerDeps.emm, agents: new SsmOperatorCommands({ client: clients.scheduler.ssm, documentName: agentCommandDocument }) },
       clock: { now: () => SCHEDULER_NOW },
     });
     outcomes.ticks = [await tick(), await tick()];
 
     const calls = Object.fromEntries(COMPONENTS.map((c) => [c, logs[c].calls])) as Record<Component, AwsCall[]>;
-    return { calls, names: { tables, bucket, stateMachineArn }, outcomes };
+    return { calls, names: { tables, bucket, stateMachineArn, restoreStateMachineArn }, outcomes };
   } finally {
     for (const c of COMPONENTS) clients[c].destroy();
     setup.destroy();
@@ -304,6 +325,25 @@ async function stuckJob(admin: ReturnType<typeof dynamoDeps>, jobId: number, exe
   await admin.media.reserve({ jobId, resources: [{ kind: 'storage-unit-slot', storageUnit: 's3-unit', maxConcurrentJobs: 4 }], at });
   await admin.catalog.claimBackupId(claimOf(image));
   await admin.catalog.putImage(image);
+}
+
+/** Robot idlelib (its client idlehost on `instanceId`), its drive holding IDLE01 since an hour before the tick, its unit's delay the default 180 s. */
+async function idleDrive(admin: ReturnType<typeof dynamoDeps>, instanceId: string): Promise<void> {
+  const at = new Date(SCHEDULER_NOW.getTime() - 3600_000);
+  await admin.config.putClient({ name: 'idlehost', instanceId });
+  await admin.emm.addRobot({ name: 'idlelib', client: 'idlehost', changer: { type: 'changer-script', script: DISK_CHANGER, changerDevice: '/var/lib/idlelib.conf' } }, at);
+  await admin.emm.addDrive({ name: 'idlelib-d0', robot: 'idlelib', index: 0, path: '/var/lib/idlelib/drive0', blockSize: 64 * 1024 });
+  await admin.emm.addMedia({ ...newMedia('IDLE01', at, { robot: 'idlelib', slot: 1 }), pool: 'iampool' });
+  const tapeUnit = await admin.config.getStorageUnit('tape-unit');
+  await admin.config.putStorageUnit(StorageUnit.parse({ ...tapeUnit, name: 'idle-unit', robot: 'idlelib' }));
+  await admin.emm.setDriveLoaded('idlelib-d0', 'IDLE01', at);
+}
+
+/** A restore job its execution left ACTIVE, quiet since before the scheduler's tick, holding the IAM library's drive and volume. */
+async function stuckRestore(admin: ReturnType<typeof dynamoDeps>, jobId: number, executionName: string): Promise<void> {
+  const at = new Date(SCHEDULER_NOW.getTime() - 3 * 3600_000 + jobId * 1000);
+  await admin.jobs.create(sampleRestoreJob(jobId, { state: 'ACTIVE', executionName, updatedAt: at.toISOString() }));
+  await admin.media.reserve({ jobId, resources: [{ kind: 'drive', storageUnit: 'tape-unit', drive: 'iamlib-d0' }, { kind: 'volume', pool: 'iampool', mediaId: 'IAM001' }], at });
 }
 
 /** The EventBridge event Step Functions sends when an execution of `stateMachineArn` ends with `status`. */

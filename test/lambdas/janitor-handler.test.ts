@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { createJanitorHandler } from '#lambdas/janitor-handler.ts';
 import type { JanitorAction } from '#core/jobs/execution-janitor.ts';
 import { memoryStores } from '../memory/memory-stores.ts';
-import { sampleJob } from '../contracts/fixtures.ts';
+import { sampleJob, sampleRestoreJob } from '../contracts/fixtures.ts';
 import { executionEvent } from '../iam/record-components.ts';
 
 const STATE_MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:CairnStack-backup-job';
+const RESTORE_MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:CairnStack-restore-job';
 
 describe('the janitor Lambda', () => {
   function setup() {
@@ -36,5 +37,19 @@ describe('the janitor Lambda', () => {
 
     for (const event of [foreign, mismatched, succeeded, { detail: {} }]) await expect(handler(event)).rejects.toMatchObject({ name: 'Status20' });
     expect((await stores.jobs.get(3))?.state).toBe('ACTIVE');
+  });
+
+  it('ends the restore job of a restore-job execution, and only a restore job; without that state machine its events are refused', async () => {
+    const stores = memoryStores();
+    await stores.jobs.create(sampleRestoreJob(4, { state: 'ACTIVE', executionName: 'cli-restore-x' }));
+    await stores.jobs.create(sampleJob(5, { state: 'ACTIVE', executionName: 'shared-name' }));
+    const handler = createJanitorHandler({ ...stores, stateMachineArn: STATE_MACHINE, restoreStateMachineArn: RESTORE_MACHINE });
+    const backupOnly = createJanitorHandler({ ...stores, stateMachineArn: STATE_MACHINE });
+
+    await expect(backupOnly(executionEvent(RESTORE_MACHINE, 'cli-restore-x', 'ABORTED'))).rejects.toMatchObject({ name: 'Status20' });
+    expect(await handler(executionEvent(RESTORE_MACHINE, 'cli-restore-x', 'ABORTED'))).toMatchObject({ jobId: 4, action: 'ended', statusCode: 150 });
+    expect(await handler(executionEvent(RESTORE_MACHINE, 'shared-name', 'ABORTED'))).toMatchObject({ action: 'no-job' });
+    expect(await stores.jobs.get(4)).toMatchObject({ state: 'DONE', statusCode: 150 });
+    expect((await stores.jobs.get(5))?.state).toBe('ACTIVE');
   });
 });

@@ -18,9 +18,10 @@ describe.skipIf(Boolean(skip))(`the inventory command on the agent${skip ? ` (sk
     await library.changer.load(2, 1);
     const robot = { name: 'lib1', changer: { type: 'changer-script' as const, script: DISK_CHANGER, changerDevice: library.changerDevice }, drives: library.drives.map((path, index) => ({ index, path })) };
 
-    const result = await runOperatorCommand(JSON.stringify({ kind: 'inventory', task: { robot } }));
+    const answered = await runOperatorCommand(JSON.stringify({ kind: 'inventory', task: { robot } }));
 
-    expect(InventoryResult.parse(result)).toEqual(result);
+    const result = InventoryResult.parse(answered);
+    expect(result).toEqual(answered);
     expect(result.robot).toBe('lib1');
     expect(result.report.slots.filter((s) => s.full).map((s) => [s.slot, s.barcode])).toEqual([
       [1, 'OPS001'],
@@ -34,8 +35,19 @@ describe.skipIf(Boolean(skip))(`the inventory command on the agent${skip ? ` (sk
   });
 
   it('refuses a workflow\'s command (20) and reports a changer that cannot run with 174', async () => {
-    await expect(runOperatorCommand(JSON.stringify({ kind: 'unmount', task: {} }))).rejects.toMatchObject({ statusCode: 20 });
+    await expect(runOperatorCommand(JSON.stringify({ kind: 'mount', task: {} }))).rejects.toMatchObject({ statusCode: 20 });
     const robot = { name: 'lib1', changer: { type: 'changer-script' as const, script: '/nonexistent/changer', changerDevice: '/nonexistent/conf' }, drives: [{ index: 0, path: '/nonexistent/drive0' }] };
     await expect(runOperatorCommand(JSON.stringify({ kind: 'inventory', task: { robot } }))).rejects.toMatchObject({ statusCode: 174 });
+  });
+
+  it('unloads a drive on the cloud scheduler\'s idle unload (its volume back to its slot) and says so; an empty drive is left alone', async () => {
+    library = diskChangerLibrary({ slots: 2, drives: 1, barcodes: { 1: 'OPS001' } });
+    await library.changer.load(1, 0);
+    const robot = { name: 'lib1', changer: { type: 'changer-script' as const, script: DISK_CHANGER, changerDevice: library.changerDevice }, drives: [{ index: 0, path: library.drives[0]! }] };
+    const unmount = { kind: 'unmount', task: { jobId: 77, robot, drive: { name: 'lib1-d0', index: 0, path: library.drives[0]!, blockSize: 65536 }, mediaId: 'OPS001', slot: 1, keepLoaded: false } };
+
+    expect(await runOperatorCommand(JSON.stringify(unmount))).toEqual({ drive: 'lib1-d0', unloaded: true });
+    expect((await library.changer.loaded(0)).full).toBe(false);
+    expect(await runOperatorCommand(JSON.stringify(unmount))).toEqual({ drive: 'lib1-d0', unloaded: false });
   });
 });
