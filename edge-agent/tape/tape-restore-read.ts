@@ -15,6 +15,7 @@ import { parseMemberPath } from '../restore/safe-path.ts';
 import { ProblemList } from '../reader/problems.ts';
 import { tapeFragmentSource } from './format/tape-fragment-source.ts';
 import { realTapeDevices, type TapeDevices } from './mount.ts';
+import { FaultReportingTapeDrive } from './drives/fault-reporting-drive.ts';
 
 export interface TapeReadDeps {
   /** Opens the tape unit's store: its index unit, where the image's manifest and index are. */
@@ -68,7 +69,9 @@ export async function runTapeRestoreRead(task: RestoreTask, deps: TapeReadDeps, 
   const targetDir = task.target.directory;
   await checkTarget(targetDir);
 
-  const opened = await devices.openDrive(tape.drive);
+  // A read, position or label error says which drive and volume (its `[tape-fault ...]` tag): the job's
+  // Release counts it on both as a backup's (core/broker/tape-release.ts), the error policy applied.
+  const opened = new FaultReportingTapeDrive(await devices.openDrive(tape.drive), { drive: tape.drive.name, mediaId: tape.mediaId });
   const { drive, drain } = drainingDrive(opened);
   try {
     const fragmentSource = tapeFragmentSource({

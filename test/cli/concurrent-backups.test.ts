@@ -25,6 +25,13 @@ interface BackupOutput {
  * Eight `cairn backup` processes of one client at once, five rounds: the
  * defect this guards against gave two of them one backup id, and one image
  * restored the other job's data.
+ *
+ * Ids have one-second resolution, so the eight jobs of a round take eight
+ * seconds between them however fast they run (each one that loses a second
+ * waits for the next). The rounds are of five clients and run at the same
+ * time: each client's eight processes race for its ids exactly as a round
+ * of one client alone did, and all forty share the catalog and the unit at
+ * once, which is no less contention; the file takes some 10 s, not 48.
  */
 describe('concurrent backups of one client', () => {
   let work: string;
@@ -34,26 +41,32 @@ describe('concurrent backups of one client', () => {
     home = join(work, 'home');
     const runtime = await openLocalRuntime({ home });
     const unit = (await runtime.config.getStorageUnit('local-disk'))!;
-    await runtime.config.putStorageUnit(StorageUnit.parse({ ...unit, maxConcurrentJobs: CONCURRENT }));
+    // Every process of every round at once: none waits for the unit, each races for its client's next id.
+    await runtime.config.putStorageUnit(StorageUnit.parse({ ...unit, maxConcurrentJobs: CONCURRENT * ROUNDS }));
     runtime.close();
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it(`gives ${CONCURRENT} jobs × ${ROUNDS} rounds unique ids, never ahead of their start, each image holding its own job's data`, async () => {
+    const rounds = await Promise.all(
+      Array.from({ length: ROUNDS }, async (_, r) => {
+        const round = r + 1;
+        const sources = Array.from({ length: CONCURRENT }, (_, i) => {
+          const dir = join(work, `r${round}`, `dir${i}`);
+          mkdirSync(join(dir, 'sub'), { recursive: true });
+          writeFileSync(join(dir, 'own.bin'), patterned(50_000 + i * 1000, round * 100 + i));
+          writeFileSync(join(dir, 'sub', 'name.txt'), `round ${round} dir ${i}\n`);
+          return dir;
+        });
+        // One client a round: the eight of a round race each other for that client's ids.
+        const results = await Promise.all(sources.map((source) => runCairn(home, ['backup', '--client', `same${round}`, '--path', source, '--json'])));
+        return results.map((result, i) => ({ source: sources[i]!, result }));
+      }),
+    );
     const outputs: { source: string; output: BackupOutput }[] = [];
-    for (let round = 1; round <= ROUNDS; round++) {
-      const sources = Array.from({ length: CONCURRENT }, (_, i) => {
-        const dir = join(work, `r${round}`, `dir${i}`);
-        mkdirSync(join(dir, 'sub'), { recursive: true });
-        writeFileSync(join(dir, 'own.bin'), patterned(50_000 + i * 1000, round * 100 + i));
-        writeFileSync(join(dir, 'sub', 'name.txt'), `round ${round} dir ${i}\n`);
-        return dir;
-      });
-      const results = await Promise.all(sources.map((source) => runCairn(home, ['backup', '--client', 'same', '--path', source, '--json'])));
-      results.forEach((result, i) => {
-        expect(result.code, result.stderr).toBe(0);
-        outputs.push({ source: sources[i]!, output: JSON.parse(result.stdout) as BackupOutput });
-      });
+    for (const { source, result } of rounds.flat()) {
+      expect(result.code, result.stderr).toBe(0);
+      outputs.push({ source, output: JSON.parse(result.stdout) as BackupOutput });
     }
 
     const ids = outputs.map((o) => o.output.backupId);

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, lstatSync, mkdirSync, openSync, closeSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runBackup } from '#agent/image/backup.ts';
 import { pack as createPack } from 'tar-stream';
 import { BLOCK_BYTES, LARGE_FILE_BYTES } from '#agent/image/block-map.ts';
@@ -186,9 +186,9 @@ describe('large files by blocks', () => {
      * was until the last day, when one block changes. Returns the images
      * and the content of each large file as each image saw it.
      */
-    async function chain(): Promise<{ unit: string; source: string; images: Backed[]; seen: Array<Map<string, Buffer>>; changedBlocks: number[]; files: { vm: string; log: string; db: string; still: string } }> {
-      const source = track('chain-src');
-      const unit = track('chain-unit');
+    async function chain(dir: (label: string) => string = track): Promise<{ unit: string; source: string; images: Backed[]; seen: Array<Map<string, Buffer>>; changedBlocks: number[]; files: { vm: string; log: string; db: string; still: string } }> {
+      const source = dir('chain-src');
+      const unit = dir('chain-unit');
       const files = { vm: path.join(source, 'vm/disk.img'), log: path.join(source, 'log/app.log'), db: path.join(source, 'db/app.db'), still: path.join(source, 'still/data.bin') };
       for (const dir of ['vm', 'log', 'db', 'still']) mkdirSync(path.join(source, dir));
       writeFileSync(files.still, patterned(LARGE + 2 * MiB, 5));
@@ -215,6 +215,23 @@ describe('large files by blocks', () => {
       return { unit, source, images, seen, changedBlocks, files };
     }
 
+    /**
+     * One chain, built once, for the tests that only read it (each restores
+     * into targets of its own and changes neither the source nor the unit);
+     * a test that changes either builds its own. Removed after the block.
+     */
+    const kept: Array<ReturnType<typeof tempDir>> = [];
+    let shared: ReturnType<typeof chain> | undefined;
+    const sharedChain = (): ReturnType<typeof chain> =>
+      (shared ??= chain((label) => {
+        const dir = tempDir(label);
+        kept.push(dir);
+        return dir.dir;
+      }));
+    afterAll(() => {
+      for (const dir of kept.splice(0)) dir.cleanup();
+    });
+
     const openerOf = (unit: string, images: readonly Backed[], missing?: string) => async (backupId: string) => {
       const found = images.find((b) => b.image.backupId === backupId);
       if (!found || backupId === missing) throw new NotFoundError('image', backupId);
@@ -223,7 +240,7 @@ describe('large files by blocks', () => {
 
     it('stores only the changed blocks, and restores every image byte for byte, plain and point in time', async () => {
       // Prepare
-      const { unit, images, seen, changedBlocks, files } = await chain();
+      const { unit, images, seen, changedBlocks, files } = await sharedChain();
       const openImage = openerOf(unit, images);
 
       for (let day = 1; day <= 5; day++) {
@@ -303,7 +320,7 @@ describe('large files by blocks', () => {
 
     it('refuses precisely when an image the chain needs is gone, before writing anything', async () => {
       // Prepare
-      const { unit, images } = await chain();
+      const { unit, images } = await sharedChain();
 
       // Act
       const target = path.join(track('chain-missing'), 'target');
@@ -321,7 +338,7 @@ describe('large files by blocks', () => {
 
     it('with best effort, lists the files whose chain is broken and restores the rest', async () => {
       // Prepare
-      const { unit, images, files } = await chain();
+      const { unit, images, files } = await sharedChain();
 
       // Act
       const target = path.join(track('chain-best-effort'), 'target');

@@ -6,15 +6,11 @@ import { StorageUnit } from '#core/model/storage-unit.ts';
 import { newMedia } from '#core/model/tape-media.ts';
 import { asKind } from '#core/model/job.ts';
 import type { Image } from '#core/model/image.ts';
-import { restoreImage } from '#agent/restore/restore.ts';
-import { openStorageUnit } from '#local/open-storage-unit.ts';
-import { tapeFragmentSource } from '#agent/tape/format/tape-fragment-source.ts';
 import { writeLabel } from '#agent/tape/format/volume-label.ts';
 import { FileTape } from '#agent/tape/drives/file-tape.ts';
-import { restoreVolumes } from '#local/tape-restore.ts';
 import { realTapeDevices, type TapeDevices } from '#agent/tape/mount.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
-import { compareTrees } from '#cli/demo/compare-trees.ts';
+import { restoreAndCompare as restoreImageAndCompare } from './tape-library-runtime.ts';
 import { DISK_CHANGER, diskChangerLibrary, diskChangerSkipReason, type DiskChangerLibrary } from '../edge-agent/tape/disk-changer-library.ts';
 
 const skip = diskChangerSkipReason();
@@ -92,21 +88,8 @@ describe.skipIf(Boolean(skip))(`a backup job to a tape storage unit${skip ? ` (s
   const backup = (devices: TapeDevices, client = 'host1', hooks: Parameters<typeof runBackupJob>[2] = {}): Promise<BackupRun> =>
     runBackupJob({ ...runtime, tapeDevices: devices }, { client, selections: [source], storageUnit: 'tape1' }, hooks);
 
-  async function restoreAndCompare(image: Image, target: string, devices: TapeDevices): Promise<void> {
-    // The restore mounts the volume itself: a drive reserved for its duration, the volume loaded if it is not there.
-    const unit = (await runtime.config.getStorageUnit('tape1'))!;
-    if (unit.kind !== 'tape') throw new Error('not a tape unit');
-    const volumes = restoreVolumes({ emm: runtime.emm, media: runtime.media, now: () => runtime.clock.now() }, unit, 9000, devices);
-    try {
-      const restored = await restoreImage({ store: await openStorageUnit(unit), image, targetDir: target, fragmentSource: tapeFragmentSource(volumes) });
-      expect(restored.refused).toEqual([]);
-      const comparison = await compareTrees(source, join(target, source));
-      expect(comparison.differences).toEqual([]);
-    } finally {
-      await volumes.close();
-    }
-    expect(await runtime.media.listReservations()).toEqual([]);
-  }
+  // The restore is a job: it mounts the volume itself, a drive reserved for its duration, the volume loaded if it is not there.
+  const restoreAndCompare = (image: Image, target: string, devices: TapeDevices) => restoreImageAndCompare(runtime, image, source, target, { devices });
 
   it('reserves a drive and a scratch volume, mounts and labels it, writes, catalogs the tape locations, keeps it loaded; a second backup appends without a robot move; both restore byte for byte', async () => {
     await setUp();

@@ -6,14 +6,11 @@ import { runBackupJob, type BackupRun } from '#local/job-engine.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
 import { newMedia } from '#core/model/tape-media.ts';
 import type { TapeDriveAccess } from '#core/model/tape-task.ts';
-import { restoreImage } from '#agent/restore/restore.ts';
-import { openStorageUnit } from '#local/open-storage-unit.ts';
-import { tapeFragmentSource } from '#agent/tape/format/tape-fragment-source.ts';
-import { restoreVolumes } from '#local/tape-restore.ts';
+import { runRestoreJob } from '#local/restore-engine.ts';
 import { realTapeDevices, type TapeDevices } from '#agent/tape/mount.ts';
 import { FaultyTapeDrive, type TapeFaults } from '#agent/tape/drives/faulty-tape-drive.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
-import { compareTrees } from '#cli/demo/compare-trees.ts';
+import { restoreAndCompare as restoreImageAndCompare } from './tape-library-runtime.ts';
 import { DISK_CHANGER, diskChangerLibrary, diskChangerSkipReason, type DiskChangerLibrary } from '../edge-agent/tape/disk-changer-library.ts';
 
 const skip = diskChangerSkipReason();
@@ -91,18 +88,7 @@ describe.skipIf(Boolean(skip))(`tape errors in backup and restore jobs${skip ? `
 
   const details = async (jobId: number): Promise<string[]> => ((await runtime.jobs.get(jobId))?.details ?? []).map((d) => d.message);
 
-  async function restoreAndCompare(backupId: string, target: string): Promise<void> {
-    const unit = (await runtime.config.getStorageUnit('tape1'))!;
-    if (unit.kind !== 'tape') throw new Error('not a tape unit');
-    const image = (await runtime.catalog.getImage(backupId))!;
-    const volumes = restoreVolumes({ emm: runtime.emm, media: runtime.media, now: () => runtime.clock.now() }, unit, 9000, realTapeDevices);
-    try {
-      await restoreImage({ store: await openStorageUnit(unit), image, targetDir: target, fragmentSource: tapeFragmentSource(volumes) });
-      expect((await compareTrees(source, join(target, source))).differences).toEqual([]);
-    } finally {
-      await volumes.close();
-    }
-  }
+  const restoreAndCompare = async (backupId: string, target: string) => restoreImageAndCompare(runtime, (await runtime.catalog.getImage(backupId))!, source, target);
 
   it('fails attempt 1 with 84 on a write error, freezes the volume at the threshold, and the retry finishes on another volume that restores byte for byte', async () => {
     await setUp();
@@ -204,28 +190,17 @@ describe.skipIf(Boolean(skip))(`tape errors in backup and restore jobs${skip ? `
     await restoreAndCompare(next.backupId!, join(library.base, 'restore'));
   });
 
-  it('counts a read error during a restore on the volume and the drive', async () => {
+  it('counts a read error during a restore job on the volume and the drive', async () => {
     await setUp();
     const run = await backup(realTapeDevices);
     expect(run.statusCode).toBe(0);
-    const image = (await runtime.catalog.getImage(run.backupId!))!;
-    const unit = (await runtime.config.getStorageUnit('tape1'))!;
-    if (unit.kind !== 'tape') throw new Error('not a tape unit');
     // Record 1 of the restore's reads is the label; record 3 is inside the first fragment.
     const devices = faultyDevices(library, () => ({ readErrorAtRecord: 3 }));
-    const volumes = restoreVolumes({ emm: runtime.emm, media: runtime.media, config: runtime.config, jobs: runtime.jobs, now: () => runtime.clock.now() }, unit, 9001, devices);
-    let failure: unknown;
-    try {
-      await restoreImage({ store: await openStorageUnit(unit), image, targetDir: join(library.base, 'restore'), fragmentSource: tapeFragmentSource(volumes) });
-    } catch (error) {
-      failure = error;
-    } finally {
-      await volumes.close();
-    }
-    expect(failure).toMatchObject({ statusCode: 85, message: expect.stringMatching(/injected read error at record 3/) });
+    const restore = await runRestoreJob({ ...runtime, tapeDevices: devices }, { backupId: run.backupId!, targetDir: join(library.base, 'restore') });
+    expect(restore).toMatchObject({ statusCode: 85, error: expect.stringMatching(/injected read error at record 3/) });
     const volume = (await runtime.emm.getMedia('CRN001L6'))!;
     expect(volume.state).toBe('ACTIVE');
-    expect(volume.errors).toEqual([expect.objectContaining({ kind: 'read', drive: 'd0', jobId: 9001 })]);
+    expect(volume.errors).toEqual([expect.objectContaining({ kind: 'read', drive: 'd0', jobId: restore.jobId })]);
     expect(await runtime.emm.getDrive('d0')).toMatchObject({ state: 'UP', errorCount: 1, errors: [expect.objectContaining({ kind: 'read', mediaId: 'CRN001L6' })] });
     expect(await runtime.media.listReservations()).toEqual([]);
   });

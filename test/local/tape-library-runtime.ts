@@ -5,11 +5,8 @@ import { StorageUnit } from '#core/model/storage-unit.ts';
 import { newMedia } from '#core/model/tape-media.ts';
 import type { Image } from '#core/model/image.ts';
 import type { Clock } from '#core/ports/clock.ts';
-import { restoreImage } from '#agent/restore/restore.ts';
-import { openStorageUnit } from '#local/open-storage-unit.ts';
-import { tapeFragmentSource } from '#agent/tape/format/tape-fragment-source.ts';
 import { fileTapeByteOffset } from '#agent/tape/drives/file-tape-format.ts';
-import { restoreVolumes } from '#local/tape-restore.ts';
+import { runRestoreJob, type RestoreRun } from '#local/restore-engine.ts';
 import { realTapeDevices, type TapeDevices } from '#agent/tape/mount.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';
 import { DISK_CHANGER, diskChangerLibrary, type DiskChangerLibrary } from '../edge-agent/tape/disk-changer-library.ts';
@@ -72,22 +69,20 @@ export async function tapeLibraryRuntime(options: TapeLibraryOptions): Promise<{
 }
 
 /**
- * Restores `image` from its volumes as the standalone restore does (a
- * drive reserved under `jobId` while mounted) and compares it with
- * `source` byte for byte; nothing stays reserved.
+ * Restores `image` as `cairn restore` does, as a restore job
+ * (local/restore-engine.ts: the real restore-job.asl.json, its drive and
+ * volume reserved through the broker while mounted), and compares it with
+ * `source` byte for byte: the job ends 0 with nothing left unrestored, and
+ * nothing stays reserved.
  */
-export async function restoreAndCompare(runtime: LocalRuntime, image: Image, source: string, target: string, options: { devices?: TapeDevices; jobId?: number } = {}): Promise<void> {
-  const unit = (await runtime.config.getStorageUnit('tape1'))!;
-  if (unit.kind !== 'tape') throw new Error('not a tape unit');
-  const volumes = restoreVolumes({ emm: runtime.emm, media: runtime.media, now: () => runtime.clock.now() }, unit, options.jobId ?? 900_000, options.devices ?? realTapeDevices);
-  try {
-    const restored = await restoreImage({ store: await openStorageUnit(unit), image, targetDir: target, fragmentSource: tapeFragmentSource(volumes) });
-    expect(restored.refused, `image ${image.backupId}`).toEqual([]);
-    expect((await compareTrees(source, join(target, source))).differences, `image ${image.backupId}`).toEqual([]);
-  } finally {
-    await volumes.close();
-  }
+export async function restoreAndCompare(runtime: LocalRuntime, image: Image, source: string, target: string, options: { devices?: TapeDevices } = {}): Promise<RestoreRun> {
+  const run = await runRestoreJob({ ...runtime, tapeDevices: options.devices ?? realTapeDevices }, { backupId: image.backupId, targetDir: target });
+  expect(run.error, `image ${image.backupId}`).toBeUndefined();
+  expect(run.statusCode, `image ${image.backupId}`).toBe(0);
+  expect(run.job?.notRestored, `image ${image.backupId}`).toEqual([]);
+  expect((await compareTrees(source, join(target, source))).differences, `image ${image.backupId}`).toEqual([]);
   expect(await runtime.media.listReservations()).toEqual([]);
+  return run;
 }
 
 /**

@@ -8,13 +8,8 @@ import { StorageUnit } from '#core/model/storage-unit.ts';
 import { newMedia } from '#core/model/tape-media.ts';
 import { asKind } from '#core/model/job.ts';
 import type { Image } from '#core/model/image.ts';
-import { restoreImage } from '#agent/restore/restore.ts';
-import { openStorageUnit } from '#local/open-storage-unit.ts';
-import { tapeFragmentSource } from '#agent/tape/format/tape-fragment-source.ts';
 import { fileTapeByteOffset } from '#agent/tape/drives/file-tape-format.ts';
-import { restoreVolumes } from '#local/tape-restore.ts';
-import { realTapeDevices } from '#agent/tape/mount.ts';
-import { compareTrees } from '#cli/demo/compare-trees.ts';
+import { restoreAndCompare as restoreImageAndCompare } from './tape-library-runtime.ts';
 import { DISK_CHANGER, diskChangerLibrary, diskChangerSkipReason, type DiskChangerLibrary } from '../edge-agent/tape/disk-changer-library.ts';
 import { gnuTarList, readVolumeBytes } from '../edge-agent/tape/tape-shelf.ts';
 import { runCairn } from '../cli/cli-process.ts';
@@ -65,18 +60,7 @@ describe.skipIf(Boolean(skip))(`a tape backup job that spans volumes${skip ? ` (
     await library?.cleanup();
   });
 
-  async function restoreAndCompare(image: Image, source: string, target: string): Promise<void> {
-    const unit = (await runtime.config.getStorageUnit('tape1'))!;
-    if (unit.kind !== 'tape') throw new Error('not a tape unit');
-    const volumes = restoreVolumes({ emm: runtime.emm, media: runtime.media, now: () => runtime.clock.now() }, unit, 9000, realTapeDevices);
-    try {
-      const restored = await restoreImage({ store: await openStorageUnit(unit), image, targetDir: target, fragmentSource: tapeFragmentSource(volumes) });
-      expect(restored.refused).toEqual([]);
-      expect((await compareTrees(source, join(target, source))).differences).toEqual([]);
-    } finally {
-      await volumes.close();
-    }
-  }
+  const restoreAndCompare = (image: Image, source: string, target: string) => restoreImageAndCompare(runtime, image, source, target);
 
   it('fills three volumes in one job: each full volume turns FULL, the next is reserved and mounted in the same drive, the job and the image list every volume, GNU tar lists each fragment from its volume, and the image restores byte for byte', async () => {
     const source = await setUp(['CRN001L6', 'CRN002L6', 'CRN003L6', 'CRN004L6', 'CRN005L6']);

@@ -17,9 +17,9 @@ export interface FaultContext {
  * (`[tape-fault kind=write drive=d0 media=CRN001L6 file=3 block=120]`,
  * core/media/tape-fault.ts): the drive, the volume and where the tape was.
  * The tag survives every wrapper that keeps the message, up to the job's
- * failure, where Release records it (core/broker/tape-release.ts). Where
- * the agent can reach the media manager itself (the standalone runtime's
- * restore) `onFault` records it at once. Other errors pass unchanged.
+ * failure, where Release records it (core/broker/tape-release.ts); a
+ * caller that wants each report as it happens passes `onFault`. Other
+ * errors pass unchanged.
  */
 export class FaultReportingTapeDrive implements TapeDrive {
   readonly drive: TapeDrive;
