@@ -69,8 +69,12 @@ export async function reserveRestoreVolume(deps: BrokerDeps, jobId: number, inde
   const reservations = await deps.media.listReservations();
   const inUse = inUseBy(reservations, jobId);
   const holder = reservations.find((r) => r.kind === 'volume' && r.mediaId === media.mediaId && r.jobId !== jobId);
-  if (holder) return wait('volume', `volume ${media.mediaId} is in use by job ${holder.jobId}`);
   const drives = await deps.emm.listDrives(robot.name);
+  if (holder) {
+    // The holder of an idle unload (core/media/idle-unload.ts) is no job: name the unload instead.
+    const unloading = drives.find((d) => d.unloading?.holder === holder.jobId);
+    return wait('volume', unloading ? `volume ${media.mediaId} is being unloaded from drive ${unloading.name} (idle past its unmount delay)` : `volume ${media.mediaId} is in use by job ${holder.jobId}`);
+  }
   const held = reservations.find((r) => r.jobId === jobId && r.kind === 'drive');
   const heldDrive = held?.kind === 'drive' ? drives.find((d) => d.name === held.drive) : undefined;
   const choice = heldDrive ? { chosen: true as const, drive: heldDrive, reason: `job ${jobId} holds drive ${heldDrive.name} already` } : chooseDrive(robot.name, media.mediaId, drives, inUse);

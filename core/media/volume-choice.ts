@@ -104,7 +104,8 @@ function whyNoVolume(need: VolumeNeed, ofPool: readonly Media[], usable: (m: Med
  * Preferred: the drive the volume is in already (no robot move), then an
  * empty drive, then one holding another volume (it is unloaded first), the
  * one least recently used. The reason of a refusal names every drive's
- * obstacle: "all 2 drives busy", "drive d1 is DOWN (...), drive d2 is busy".
+ * obstacle: "all 2 drives busy", "drive d1 is DOWN (...), drive d2 is busy",
+ * "drive d1 is unloading volume CRN002 (idle past its unmount delay)".
  */
 export function chooseDrive(robot: string, mediaId: string | undefined, drives: readonly Drive[], inUse: InUse): DriveChoice {
   const ofRobot = drives.filter((d) => d.robot === robot).sort((a, b) => a.index - b.index);
@@ -116,10 +117,11 @@ export function chooseDrive(robot: string, mediaId: string | undefined, drives: 
   if (empty) return { chosen: true, drive: empty, reason: `drive ${empty.name} is empty` };
   const other = [...free].sort((a, b) => byCodePoint(a.lastUsedAt ?? '', b.lastUsedAt ?? '') || a.index - b.index)[0];
   if (other) return { chosen: true, drive: other, reason: `drive ${other.name} is free; volume ${other.loaded!.mediaId} is unloaded from it first` };
-  const down = ofRobot.filter((d) => d.state === 'DOWN');
-  if (down.length === 0) return { chosen: false, reason: `all ${ofRobot.length} drive${ofRobot.length === 1 ? '' : 's'} busy` };
-  const parts = ofRobot.map((d) => (d.state === 'DOWN' ? `drive ${d.name} is DOWN${d.downReason ? ` (${d.downReason})` : ''}` : `drive ${d.name} is busy`));
-  return { chosen: false, reason: parts.join(', ') };
+  // An idle drive being unloaded (the cloud scheduler's, core/media/idle-unload.ts) is held by no job: say what it is doing.
+  const obstacle = (d: Drive): string | undefined =>
+    d.state === 'DOWN' ? `drive ${d.name} is DOWN${d.downReason ? ` (${d.downReason})` : ''}` : d.unloading ? `drive ${d.name} is unloading volume ${d.unloading.mediaId} (idle past its unmount delay)` : undefined;
+  if (ofRobot.every((d) => obstacle(d) === undefined)) return { chosen: false, reason: `all ${ofRobot.length} drive${ofRobot.length === 1 ? '' : 's'} busy` };
+  return { chosen: false, reason: ofRobot.map((d) => obstacle(d) ?? `drive ${d.name} is busy`).join(', ') };
 }
 
 export type TapeChoice =

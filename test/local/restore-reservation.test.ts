@@ -106,6 +106,21 @@ describe('a tape restore job\'s plan and reservations', () => {
     await runtime.media.release(901);
     await runtime.media.reserve({ jobId: 902, resources: [{ kind: 'volume', pool: 'daily', mediaId: 'CRN001' }], at: clock.now() });
     expect(await reserveRestoreVolume(runtime, jobId, 0, clock.now())).toMatchObject({ granted: false, reason: 'waiting for volume: volume CRN001 is in use by job 902' });
+
+    // The cloud scheduler's idle unload holds the drive and the volume under a holder id of no job: the reason names the unload.
+    await runtime.media.release(902);
+    await runtime.media.reserve({ jobId: 903, resources: [{ kind: 'drive', storageUnit: 'tape1', drive: 'd1' }, { kind: 'volume', pool: 'daily', mediaId: 'CRN001' }], at: clock.now() });
+    await runtime.emm.setDriveLoaded('d1', 'CRN001', clock.now());
+    await runtime.emm.setDriveUnloading('d1', { mediaId: 'CRN001', holder: 903, instanceId: 'mi-0123456789abcdef0', commandId: 'c0ffee00-0000-4000-8000-000000000001', since: clock.now().toISOString() });
+    expect(await reserveRestoreVolume(runtime, jobId, 0, clock.now())).toMatchObject({ granted: false, reason: 'waiting for volume: volume CRN001 is being unloaded from drive d1 (idle past its unmount delay)' });
+    // The volume free again but the drive still unloading (d0 is DOWN): the drive's obstacle is the unload.
+    await runtime.media.release(903);
+    await runtime.media.reserve({ jobId: 903, resources: [{ kind: 'drive', storageUnit: 'tape1', drive: 'd1' }], at: clock.now() });
+    expect(await reserveRestoreVolume(runtime, jobId, 0, clock.now())).toMatchObject({ granted: false, reason: 'waiting for drive: drive d0 is DOWN (cleaning), drive d1 is unloading volume CRN001 (idle past its unmount delay)' });
+    await runtime.media.release(903);
+    await runtime.emm.setDriveUnloading('d1', undefined);
+    await runtime.emm.setDriveLoaded('d1', undefined, clock.now());
+    await runtime.media.reserve({ jobId: 902, resources: [{ kind: 'volume', pool: 'daily', mediaId: 'CRN001' }], at: clock.now() });
     expect(await runtime.media.listReservations()).toEqual([expect.objectContaining({ jobId: 902 })]);
   });
 
