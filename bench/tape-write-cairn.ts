@@ -53,6 +53,8 @@ export interface CairnRunOptions {
   volume: string;
   unit: string;
   blockSize: number;
+  /** The unit's pieceBytes (default the storage unit's default, 64 MiB): tests make pieces of small files with it. */
+  pieceBytes?: number;
 }
 
 /** One tape file the backup wrote: where a reader finds it (the catalog's location) and its tar bytes. */
@@ -103,7 +105,7 @@ export async function cairnTapeWrite(options: CairnRunOptions): Promise<CairnRun
     await writeLabel(drive, { mediaId: 'BENCH1', pool: 'bench', writtenAt: new Date().toISOString(), writtenBy: 'cairn bench' });
     // The Mount step's part, untimed as the labelling: the label checked, the tape at the append point.
     const sink = await TapeFragmentSink.mount({ drive, mediaId: 'BENCH1', appendFile: 1 });
-    const task = benchTask(options.dataset, options.unit);
+    const task = benchTask(options.dataset, options.unit, options.pieceBytes);
     const cpu = process.cpuUsage();
     const started = process.hrtime.bigint();
     const result = await runBackup(task, {
@@ -184,8 +186,8 @@ export async function tapeSinkOnly(options: { volume: string; bytes: number; blo
   }
 }
 
-function benchTask(dataset: string, unit: string): BackupTask {
-  return BackupTask.parse({ jobId: 1, backupId: 'bench_1700000000', client: 'bench', policy: 'bench', schedule: 'full', level: 'full', selections: [dataset], storageUnit: { name: 'bench', kind: 'disk', path: unit } });
+function benchTask(dataset: string, unit: string, pieceBytes?: number): BackupTask {
+  return BackupTask.parse({ jobId: 1, backupId: 'bench_1700000000', client: 'bench', policy: 'bench', schedule: 'full', level: 'full', selections: [dataset], storageUnit: { name: 'bench', kind: 'disk', path: unit, ...(pieceBytes === undefined ? {} : { pieceBytes }) } });
 }
 
 function argument(argv: string[], name: string): string {

@@ -16,7 +16,11 @@
  *   B. `tar -b 512 -cf VOLUME -C DATASET . && sync VOLUME` (an fsync of the
  *      archive), timed as a whole by bash, on the same file system.
  *
- * and two controls that say where Cairn's time goes: the same `runBackup`
+ * then the peers that read and hash every byte as Cairn does, when
+ * installed: `borg create --compression none` and `restic backup
+ * --compression off` into a new repository, each followed by a syncfs of it
+ * (Cairn's throughput over each is reported too: tar hashes nothing, they
+ * do); and two controls that say where Cairn's time goes: the same `runBackup`
  * into a disk storage unit (no tape), and the tape layer alone (the sink
  * and FileTape fed as many bytes of ready chunks). The ratio is Cairn's
  * throughput over tar's (tar's seconds / Cairn's), per round; the issue's
@@ -50,7 +54,7 @@ import { fileURLToPath } from 'node:url';
 import { LARGE_FILE_BYTES } from '#agent/image/block-map.ts';
 import { DEFAULT_PIECE_BYTES } from '#core/model/storage-unit.ts';
 import { generateDataset, shapeAt } from './compare-dataset.ts';
-import { quote, settle, step } from './compare-shell.ts';
+import { commandExists, quote, settle, step } from './compare-shell.ts';
 import { TAR_B512_RECORD, type CairnRun } from './tape-write-cairn.ts';
 import { listTapeFiles } from './tape-write-check.ts';
 
@@ -81,7 +85,19 @@ function parseArgs(argv: string[]): Options {
   return { scale, runs, seed: value('--seed') ?? 'cairn-issue-10', dir: value('--dir') ?? os.tmpdir(), dropCaches: argv.includes('--drop-caches'), json: argv.includes('--json'), keep: argv.includes('--keep') };
 }
 
-type Side = 'cairn' | 'tar' | 'disk' | 'sink';
+type Side = 'cairn' | 'tar' | 'disk' | 'sink' | 'borg' | 'restic';
+
+/**
+ * The peers that, like Cairn, read and hash every byte of every file (borg:
+ * content-defined chunks, each hashed and stored once; restic the same,
+ * encrypted too), measured when installed (Debian's borgbackup and restic),
+ * with compression off: the same bytes to write as tar's and Cairn's. Each
+ * run starts from a new, empty repository (initialised untimed), so nothing
+ * is deduplicated against an earlier run.
+ */
+const PEERS = ['borg', 'restic'] as const;
+type Peer = (typeof PEERS)[number];
+const PEER_PACKAGES: Record<Peer, string> = { borg: 'borgbackup', restic: 'restic' };
 
 interface Sample {
   seconds: number;
@@ -97,6 +113,8 @@ interface Paths {
   unit: string;
   tarVolume: string;
   ioFile: string;
+  /** A peer's repository (and its cache and password), removed before each run. */
+  peer: string;
 }
 
 /** Runs tape-write-cairn.ts in a child; its JSON line and the child's whole wall time. */
@@ -152,7 +170,7 @@ function dropCaches(): void {
 
 async function measure(side: Side, paths: Paths, dataBytes: number, expectedFiles: number): Promise<Sample> {
   // Nothing left of the previous run, and its dirty pages written: no run pays for another's.
-  for (const leftover of [paths.volume, paths.tarVolume, paths.unit]) rmSync(leftover, { recursive: true, force: true });
+  for (const leftover of [paths.volume, paths.tarVolume, paths.unit, paths.peer]) rmSync(leftover, { recursive: true, force: true });
   settle();
   switch (side) {
     case 'cairn': {
@@ -169,7 +187,28 @@ async function measure(side: Side, paths: Paths, dataBytes: number, expectedFile
       const cost = step(`tar -b 512 -cf ${quote(paths.tarVolume)} -C ${quote(paths.data)} . && sync ${quote(paths.tarVolume)}`, { ioFile: paths.ioFile });
       return { seconds: cost.seconds, cpuSeconds: cost.cpuSeconds };
     }
+    case 'borg':
+    case 'restic':
+      return peerBackup(side, paths);
   }
+}
+
+/** One durable backup of the dataset by a peer into a new repository: its init untimed, the backup and a syncfs of the repository timed. */
+function peerBackup(peer: Peer, paths: Paths): Sample {
+  const repo = path.join(paths.peer, 'repo');
+  mkdirSync(paths.peer, { recursive: true });
+  if (peer === 'borg') {
+    const env = { BORG_BASE_DIR: path.join(paths.peer, 'home'), BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'yes' };
+    step(`borg init -e none ${quote(repo)}`, { env, ioFile: paths.ioFile });
+    settle();
+    const cost = step(`borg create --compression none ${quote(`${repo}::bench`)} ${quote(paths.data)} && sync -f ${quote(repo)}`, { env, ioFile: paths.ioFile });
+    return { seconds: cost.seconds, cpuSeconds: cost.cpuSeconds };
+  }
+  const env = { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD: 'bench-tape-password', RESTIC_CACHE_DIR: path.join(paths.peer, 'cache') };
+  step('restic init -q', { env, ioFile: paths.ioFile });
+  settle();
+  const cost = step(`restic backup -q --compression off ${quote(paths.data)} && sync -f ${quote(repo)}`, { env, ioFile: paths.ioFile });
+  return { seconds: cost.seconds, cpuSeconds: cost.cpuSeconds };
 }
 
 interface Spread {
@@ -194,7 +233,7 @@ async function main(): Promise<void> {
   const log = (line: string): void => void (options.json || process.stderr.write(`${line}\n`));
   mkdirSync(options.dir, { recursive: true });
   const work = mkdtempSync(path.join(options.dir, 'cairn-tape-bench-'));
-  const paths: Paths = { data: path.join(work, 'data'), volume: path.join(work, 'cairn.vol'), unit: path.join(work, 'unit'), tarVolume: path.join(work, 'tar.vol'), ioFile: path.join(work, 'step.io') };
+  const paths: Paths = { data: path.join(work, 'data'), volume: path.join(work, 'cairn.vol'), unit: path.join(work, 'unit'), tarVolume: path.join(work, 'tar.vol'), ioFile: path.join(work, 'step.io'), peer: path.join(work, 'peer') };
   const canDrop = options.dropCaches && process.getuid?.() === 0;
   try {
     const shape = shapeAt(options.scale);
@@ -208,8 +247,10 @@ async function main(): Promise<void> {
     step(`tar -cf - -C ${quote(paths.data)} . | cat > /dev/null`, { ioFile: paths.ioFile });
     const hashed = bytesHashed(paths.data);
     const rateBefore = sha256BytesPerSecond();
-    const sides: Side[] = ['cairn', 'tar', 'disk', 'sink'];
-    const samples: Record<Side, Sample[]> = { cairn: [], tar: [], disk: [], sink: [] };
+    const peers = PEERS.filter((peer) => commandExists(peer));
+    const peersMissing = PEERS.filter((peer) => !peers.includes(peer)).map((peer) => `${peer}: not installed (apt-get install ${PEER_PACKAGES[peer]})`);
+    const sides: Side[] = ['cairn', 'tar', 'disk', 'sink', ...peers];
+    const samples: Record<Side, Sample[]> = { cairn: [], tar: [], disk: [], sink: [], borg: [], restic: [] };
     const loadAtStart = os.loadavg()[0]!;
     // Round 0 is a warm-up (module caches, the file system's free extents), not counted.
     for (let round = 0; round <= options.runs; round++) {
@@ -220,7 +261,7 @@ async function main(): Promise<void> {
         const sample = await measure(side, paths, dataBytes, expectedFiles);
         if (round > 0) samples[side].push(sample);
       }
-      if (round > 0) log(`round ${round}/${options.runs}: Cairn ${samples.cairn.at(-1)!.seconds.toFixed(2)} s, tar ${samples.tar.at(-1)!.seconds.toFixed(2)} s, Cairn to a disk unit ${samples.disk.at(-1)!.seconds.toFixed(2)} s, tape layer alone ${samples.sink.at(-1)!.seconds.toFixed(2)} s`);
+      if (round > 0) log(`round ${round}/${options.runs}: Cairn ${samples.cairn.at(-1)!.seconds.toFixed(2)} s, tar ${samples.tar.at(-1)!.seconds.toFixed(2)} s, Cairn to a disk unit ${samples.disk.at(-1)!.seconds.toFixed(2)} s, tape layer alone ${samples.sink.at(-1)!.seconds.toFixed(2)} s${peers.map((peer) => `, ${peer} ${samples[peer].at(-1)!.seconds.toFixed(2)} s`).join('')}`);
       else log('warm-up round done');
     }
     const sha256Rate = Math.max(rateBefore, sha256BytesPerSecond());
@@ -252,6 +293,9 @@ async function main(): Promise<void> {
       tar: figure('tar'),
       cairnDiskUnit: figure('disk'),
       tapeLayerAlone: figure('sink'),
+      /** The peers that hash every byte too, and Cairn's throughput over each one's (its seconds / Cairn's), per round. */
+      peers: Object.fromEntries(peers.map((peer) => [peer, { ...figure(peer), cairnOverPeer: spread(samples.cairn.map((cairn, i) => samples[peer][i]!.seconds / cairn.seconds)) }])),
+      peersMissing,
       /** Cairn's throughput over tar's, per round (tar's seconds / Cairn's). */
       ratio: spread(ratios),
       /** The same with Cairn's whole child process (Node's start-up and module loading included). */
@@ -288,7 +332,10 @@ async function main(): Promise<void> {
         row('tar -b 512 -cf && sync', report.tar),
         row('Cairn → disk unit', report.cairnDiskUnit),
         row('tape layer alone', report.tapeLayerAlone),
+        ...peers.map((peer) => row(`${peer} (no compression)`, figure(peer))),
         `Cairn / tar throughput     ${report.ratio.median.toFixed(2)}× (${report.ratio.min.toFixed(2)}–${report.ratio.max.toFixed(2)}); goal ≥ ${GOAL}×: ${report.goalMet ? 'met' : 'not met'} (whole Cairn process, Node start-up included: ${report.ratioWholeProcess.median.toFixed(2)}×)`,
+        ...peers.map((peer) => `Cairn / ${peer} throughput ${' '.repeat(Math.max(0, 10 - peer.length))}${report.peers[peer]!.cairnOverPeer.median.toFixed(2)}× (${report.peers[peer]!.cairnOverPeer.min.toFixed(2)}–${report.peers[peer]!.cairnOverPeer.max.toFixed(2)}): ${peer} reads and hashes every byte too`),
+        ...peersMissing.map((missing) => `peer skipped: ${missing}`),
         `hashing                    sha256 ${report.hashing.sha256MBPerSecondOneCore.toFixed(0)} MB/s a core; Cairn hashes ${(hashed / MB).toFixed(0)} MB (every file, those of ${LARGE_FILE_BYTES / MiB} MiB or more twice, above ${DEFAULT_PIECE_BYTES / MiB} MiB three times): ${hashSeconds.toFixed(2)} s of one core, ${report.hashing.overTar.median.toFixed(2)}× tar's whole run`,
         `ceiling (tar + hashing)    ${report.hashing.ceilingAllCores.median.toFixed(2)}× with the hashing spread over ${cpus} cores, ${report.hashing.ceilingOneCore.median.toFixed(2)}× on one; Cairn reaches ${report.hashing.ratioOfCeiling.median.toFixed(2)} of the first`,
         times ? `Cairn's last run, where the time went (ms): elapsed ${times.elapsedMs}, reader ${times.readMs}, writer ${times.writeMs}, hashing ${times.hashMs}, writer waiting for data ${times.writerWaitMs}, reader waiting for the writer ${times.readerWaitMs}, main thread busy ${times.mainThreadMs}` : '',

@@ -38,6 +38,23 @@ describe.skipIf(!hasGnuTar)(`bench:tape's check of a tape write${hasGnuTar ? '' 
     expect(files).toBe(24);
   });
 
+  it('counts a file written as pieces once (its GNUFileParts members)', async () => {
+    // Prepare: a backup with pieces of 1 MiB of the same files and one of 3.5 MiB.
+    const dataset = path.join(work.dir, 'data-pieced');
+    mkdirSync(path.join(dataset, 'd'), { recursive: true });
+    writeFileSync(path.join(dataset, 'd', 'small.bin'), patterned(10_000, 1));
+    writeFileSync(path.join(dataset, 'd', 'big.bin'), patterned(3.5 * 1024 * 1024, 2));
+    const pieced = path.join(work.dir, 'pieced.vol');
+    const written = await cairnTapeWrite({ dataset, volume: pieced, unit: path.join(work.dir, 'unit-pieced'), blockSize: TAR_B512_RECORD, pieceBytes: 1024 * 1024 });
+    expect(written.statusCode).toBe(0);
+
+    // Act
+    const files = await listTapeFiles(pieced, written.tapeFiles, TAR_B512_RECORD);
+
+    // Assess: two files, not five members.
+    expect(files).toBe(2);
+  });
+
   it('rejects a tape file read shorter than it was written', async () => {
     // Prepare: the location's fragment cut to half its bytes: the cut falls inside a member, and tar finds the archive cut short.
     const half = [{ ...run.tapeFiles[0]!, bytes: Math.floor(run.bytes / 2 / 512) * 512 }];
