@@ -38,7 +38,12 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
     clock: systemClock,
     cloudCost: {
       region: regionOfArn(deployment.stateMachineArn),
-      usage: (job) => readJobUsage(job, { jobs, sfn: clients.sfn, stateMachineArn: deployment.stateMachineArn, executionName: job.owner?.startsWith('cli:') ? executionNameOfOwner(job.owner) : undefined }),
+      usage: async (job) => {
+        // A restore job's execution is one of the restore-job state machine (looked up only for one: a stack deployed
+        // before it had one still shows its backups' costs; there the restore's transitions are reported unknown).
+        const stateMachineArn = job.type === 'restore' ? await resolveRestoreStateMachineArn(options).catch(() => deployment.stateMachineArn) : deployment.stateMachineArn;
+        return readJobUsage(job, { jobs, sfn: clients.sfn, stateMachineArn, executionName: job.owner?.startsWith('cli:') ? executionNameOfOwner(job.owner) : undefined });
+      },
     },
     async runBackup(request, hooks) {
       // Refused before any execution starts: a client no agent serves would only fail later, in the broker (status 48 too).
