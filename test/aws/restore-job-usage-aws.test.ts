@@ -7,6 +7,7 @@ import { createTables } from '#aws/create-tables.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { sampleRestoreJob } from '#test/contracts/fixtures.ts';
 import { emulatorClientOptions, startAwsEmulator } from '#test/setup/aws-emulator.ts';
+import { cliAwsEnv } from '#test/cli/cli-process.ts';
 
 const run = promisify(execFile);
 const bin = new URL('../../bin/cairn.js', import.meta.url).pathname;
@@ -36,18 +37,8 @@ describe.skipIf(Boolean(skip))(`a restore job's cost in cairn --aws jobs show${s
     await setup.sfn.send(new StartExecutionCommand({ stateMachineArn: restoreMachine.stateMachineArn, name: 'cli-restore-host1_1700000000-1795399200000', input: '{}' }));
     const jobs = new DynamoJobStore({ client: setup.documents, tableName: tables.jobs });
     await jobs.create(sampleRestoreJob(43, { state: 'DONE', statusCode: 0, executionName: 'cli-restore-host1_1700000000-1795399200000' }));
-    const env = {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: 'testing',
-      AWS_SECRET_ACCESS_KEY: 'testing',
-      AWS_REGION: 'us-east-1',
-      CAIRN_CONFIG_TABLE: tables.config,
-      CAIRN_JOBS_TABLE: tables.jobs,
-      CAIRN_CATALOG_TABLE: tables.catalog,
-      CAIRN_MEDIA_TABLE: tables.media,
-      CAIRN_STATE_MACHINE_ARN: restoreMachine.stateMachineArn!.replace(/:[^:]+$/, ':backup-job'),
-      CAIRN_RESTORE_STATE_MACHINE_ARN: restoreMachine.stateMachineArn!,
-    };
+    // The backup-job state machine's ARN (cliAwsEnv's) has no execution of that name: only the restore-job one has.
+    const env = cliAwsEnv(tables, { CAIRN_RESTORE_STATE_MACHINE_ARN: restoreMachine.stateMachineArn! });
 
     // Act
     const { stdout } = await run(process.execPath, [bin, '--aws', '--endpoint', emulator.endpoint, 'jobs', 'show', '43', '--json'], { env });
