@@ -1,6 +1,6 @@
 import { CairnError, messageOf } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { drivesIdlePastDelay, type IdleDrive } from '#core/media/idle-drives.ts';
+import { drivesIdlePastDelay, holdIdleDrive, type IdleDrive } from '#core/media/idle-drives.ts';
 import { unloadTask } from '#core/broker/tape-held.ts';
 import type { TapeUnit } from '#core/broker/tape-choice.ts';
 import { runUnmount, realTapeDevices, type TapeDevices } from '#agent/tape/mount.ts';
@@ -54,22 +54,10 @@ async function unloadOne(runtime: Pick<LocalRuntime, 'config' | 'jobs' | 'media'
   const media = await runtime.emm.getMedia(idle.mediaId);
   const robot = await runtime.emm.getRobot(idle.robot);
   if (!unit || !robot || !media || media.slot === undefined) throw new CairnError(StatusCode.SYSTEM_ERROR_DURING_RESTORE, `no tape unit of robot ${idle.robot}, or volume ${idle.mediaId} has no home slot there: unload it by hand (cairn robot inventory afterwards)`);
-  const holder = await runtime.jobs.nextJobId();
-  const granted = await runtime.media.reserve({
-    jobId: holder,
-    resources: [
-      { kind: 'drive', storageUnit: unit.name, drive: idle.drive },
-      { kind: 'volume', pool: media.pool, mediaId: media.mediaId },
-    ],
-    at: now,
-  });
-  if (!granted.granted) return false;
+  const held = await holdIdleDrive(runtime, { idle, unitName: unit.name, robot: robot.name, media, units }, now);
+  if (!held) return false;
+  const { holder, drives, drive } = held;
   try {
-    const drives = await runtime.emm.listDrives(robot.name);
-    const drive = drives.find((d) => d.name === idle.drive);
-    // Decided again on the fresh record: a job that used the drive since the listing reset its idle time.
-    const still = drive && drivesIdlePastDelay({ drives: [drive], units, media: [media], heldDrives: new Set(), now }).some((d) => d.mediaId === idle.mediaId);
-    if (!drive || !still) return false;
     await runUnmount(unloadTask(holder, unit, { robot, drives, drive, media }), devices);
     await runtime.emm.setDriveLoaded(drive.name, undefined, now);
     return true;

@@ -1,5 +1,8 @@
 import type { Drive, Media } from '../model/tape-media.ts';
 import type { StorageUnit } from '../model/storage-unit.ts';
+import type { JobStore } from '../ports/job-store.ts';
+import type { MediaDatabase } from '../ports/media-manager.ts';
+import type { MediaStore } from '../ports/media-store.ts';
 
 type TapeUnit = Extract<StorageUnit, { kind: 'tape' }>;
 
@@ -50,4 +53,44 @@ export function drivesIdlePastDelay(input: {
     idle.push({ drive: drive.name, robot: drive.robot, mediaId: drive.loaded.mediaId, ...(unit ? { storageUnit: unit.name } : {}), delaySeconds, idleSeconds });
   }
   return idle;
+}
+
+/**
+ * The first step of unloading an idle drive, in both runtimes: the drive and
+ * its volume reserved under a fresh job id that no job will ever have
+ * (`JobStore.nextJobId`), atomically against the broker's reservations (a
+ * job that got there first keeps the drive), then the decision taken again
+ * on the fresh drive record (a job that used the drive since the listing
+ * reset its idle time; a drive `unloading` already is left alone).
+ * Resolves with the holder and the fresh records, the reservation held (the
+ * caller releases it); undefined when the drive is no longer idle, with
+ * nothing held.
+ */
+export async function holdIdleDrive(
+  deps: { jobs: Pick<JobStore, 'nextJobId'>; media: Pick<MediaStore, 'reserve' | 'release'>; emm: Pick<MediaDatabase, 'listDrives'> },
+  target: { idle: IdleDrive; unitName: string; robot: string; media: Media; units: readonly StorageUnit[] },
+  now: Date,
+): Promise<{ holder: number; drives: Drive[]; drive: Drive } | undefined> {
+  const { idle, media } = target;
+  const holder = await deps.jobs.nextJobId();
+  const granted = await deps.media.reserve({
+    jobId: holder,
+    resources: [
+      { kind: 'drive', storageUnit: target.unitName, drive: idle.drive },
+      { kind: 'volume', pool: media.pool, mediaId: media.mediaId },
+    ],
+    at: now,
+  });
+  if (!granted.granted) return undefined;
+  try {
+    const drives = await deps.emm.listDrives(target.robot);
+    const drive = drives.find((d) => d.name === idle.drive);
+    const still = drive && !drive.unloading && drivesIdlePastDelay({ drives: [drive], units: target.units, media: [media], heldDrives: new Set(), now }).some((d) => d.mediaId === idle.mediaId);
+    if (drive && still) return { holder, drives, drive };
+  } catch (error) {
+    await deps.media.release(holder);
+    throw error;
+  }
+  await deps.media.release(holder);
+  return undefined;
 }

@@ -11,7 +11,7 @@ import type { JobStore } from '../ports/job-store.ts';
 import type { MediaDatabase } from '../ports/media-manager.ts';
 import type { MediaStore } from '../ports/media-store.ts';
 import type { OperatorCommands } from '../ports/operator-commands.ts';
-import { drivesIdlePastDelay, type IdleDrive } from './idle-drives.ts';
+import { drivesIdlePastDelay, holdIdleDrive, type IdleDrive } from './idle-drives.ts';
 
 export interface AgentIdleUnloadDeps {
   config: ConfigStore;
@@ -140,23 +140,11 @@ async function sendUnload(deps: AgentIdleUnloadDeps, idle: IdleDrive, units: Tap
   if (robot.client === undefined) throw new CairnError(StatusCode.CLIENT_NOT_FOUND, `robot ${robot.name} names no client whose agent drives it (cairn --aws robot add ... --client NAME)`);
   const found = await agentInstanceOf(deps.config, robot.client, undefined);
   if (found.instanceId === undefined) throw new CairnError(StatusCode.CLIENT_NOT_FOUND, `robot ${robot.name} is driven by the agent of client ${robot.client}, which has no instance: ${found.reason}`);
-  const holder = await deps.jobs.nextJobId();
-  const granted = await deps.media.reserve({
-    jobId: holder,
-    resources: [
-      { kind: 'drive', storageUnit: unit.name, drive: idle.drive },
-      { kind: 'volume', pool: media.pool, mediaId: media.mediaId },
-    ],
-    at: now,
-  });
-  if (!granted.granted) return undefined;
+  const held = await holdIdleDrive(deps, { idle, unitName: unit.name, robot: robot.name, media, units }, now);
+  if (!held) return undefined;
+  const { holder, drives, drive } = held;
   let sent = false;
   try {
-    const drives = await deps.emm.listDrives(robot.name);
-    const drive = drives.find((d) => d.name === idle.drive);
-    // Decided again on the fresh record: a job that used the drive since the listing reset its idle time.
-    const still = drive && !drive.unloading && drivesIdlePastDelay({ drives: [drive], units, media: [media], heldDrives: new Set(), now }).some((d) => d.mediaId === idle.mediaId);
-    if (!drive || !still) return undefined;
     const commandId = await deps.agents.send(found.instanceId, { kind: 'unmount', task: unloadTask(holder, unit, { robot, drives, drive, media }) });
     sent = true;
     await deps.emm.setDriveUnloading(drive.name, { mediaId: media.mediaId, holder, instanceId: found.instanceId, commandId, since: now.toISOString() });
