@@ -19,6 +19,8 @@ export const StatusCode = {
   WRONG_TAPE_IN_DRIVE: 93,
   UNABLE_TO_ALLOCATE_MEDIA: 96,
   TERMINATED_BY_ADMINISTRATOR: 150,
+  /** A frozen image (snapshot) the policy requires could not be taken, or its removal failed. */
+  SNAPSHOT_ERROR: 156,
   SYSTEM_ERROR_DURING_RESTORE: 174,
   IMAGE_NOT_FOUND: 227,
   BACKUP_WINDOW_CLOSED: 196,
@@ -51,6 +53,7 @@ export const statusText: Record<StatusCodeValue, string> = {
   93: 'media manager found wrong tape in drive (its label is not the volume mounted for the job)',
   96: 'unable to allocate new media for backup, storage unit has none available',
   150: 'termination requested by administrator',
+  156: 'snapshot error encountered',
   174: 'media manager - system error occurred',
   196: 'client backup was not attempted because backup window closed',
   219: 'the required storage unit is unavailable',
