@@ -150,6 +150,14 @@ export const IndexEntry = z
      * are back to back.
      */
     pieces: z.array(FilePieces).min(1).optional(),
+    /**
+     * Extended attributes (docs/image-format.md, Extended attributes and
+     * ACLs): name → value in base64. The member's pax header holds the same
+     * as `SCHILY.xattr.NAME` records with raw values; restore applies these.
+     */
+    xattrs: z.record(z.string(), z.string()).optional(),
+    /** POSIX ACLs in GNU tar's text form (numeric ids): the access ACL beyond the mode bits, a directory's default ACL. */
+    acl: z.object({ access: z.string().optional(), default: z.string().optional() }).strict().optional(),
   })
   .strict();
 export type IndexEntry = z.output<typeof IndexEntry>;

@@ -8,6 +8,7 @@ import type { PackHeader } from './tar-member.ts';
 import { ABORT_GRACE_MS, AbandonableWrite } from './abandonable-write.ts';
 import type { BusyMeter } from '../transport/busy-meter.ts';
 import { TAR_MEMBERS_CHECKSUM, TarMembersDigest } from './fragment-digest.ts';
+import { rawPaxEntry, type AttrPackHeader } from './member-attrs.ts';
 
 export interface FragmentWriterOptions {
   /** Where the fragments go: the first sink, then the next one at each end of media. */
@@ -130,7 +131,7 @@ export class FragmentWriter {
     let result: R | undefined;
     try {
       // Inside the try: a pack its sink stopped reading is destroyed, and `entry` throws, before the sink's own error arrives.
-      const sink = fragment.pack.entry(header, (error) => (error ? settle.reject(error) : settle.resolve()));
+      const sink = packEntry(fragment.pack, header, (error) => (error ? settle.reject(error) : settle.resolve()));
       // Errors reach us through the entry callback; an 'error' event without a listener would crash the process.
       sink.on('error', () => undefined);
       if (content) {
@@ -178,7 +179,7 @@ export class FragmentWriter {
       let settle!: { resolve: () => void; reject: (error: unknown) => void };
       const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
       done.catch(() => undefined);
-      const sink = fragment.pack.entry(header, (error) => (error ? settle.reject(error) : settle.resolve()));
+      const sink = packEntry(fragment.pack, header, (error) => (error ? settle.reject(error) : settle.resolve()));
       // Errors reach us through the entry callback, as in `add`.
       sink.on('error', () => undefined);
       piece = { fragment, sink, done, left: header.size ?? 0, hash: createHash('sha256') };
@@ -346,6 +347,24 @@ function countProduced(pack: Pack, onChunk: (chunk: Uint8Array) => void): () => 
 
 type Sink = ReturnType<Pack['entry']>;
 
+/**
+ * Starts a member: a header with extended attributes or ACLs goes as a pax
+ * header built by member-attrs.ts (its values are bytes, which tar-stream's
+ * own pax writer cannot hold), pushed into the archive as it is, followed
+ * by the member's plain header; any other as tar-stream writes it. Both are
+ * part of the member at its offset. Members are added one at a time (each
+ * `add` waits for the one before), so the pack is between entries here and
+ * the pushed blocks land right before the member's header.
+ */
+function packEntry(pack: Pack, header: AttrPackHeader, callback: (error?: Error | null) => void): Sink {
+  const raw = rawPaxEntry(header);
+  if (raw === undefined) {
+    if ('attrs' in header) delete header.attrs;
+    return pack.entry(header, callback);
+  }
+  pack.push(raw.paxBlocks);
+  return pack.entry(raw.member, callback);
+}
 /** Writes one chunk, waiting while tar-stream applies backpressure; rejects if the entry is destroyed. */
 function writeToSink(sink: Sink, chunk: Uint8Array): Promise<void> {
   if (sink.destroyed || sink.destroying) return Promise.reject(new Error('tar entry destroyed'));

@@ -21,6 +21,8 @@ import { BLOCK_BYTES, BlockMapWriter, LARGE_FILE_BYTES, readBlockMap } from './b
 import { packLargeFile } from './large-file.ts';
 import { addFileMember } from './piece-member.ts';
 import { DEFAULT_PIECE_BYTES } from '#core/model/storage-unit.ts';
+import { XattrReader, type AttrResult } from '../reader/xattr-reader.ts';
+import { indexedAttrs, type MemberAttrs } from './member-attrs.ts';
 
 export interface ImageCounts {
   files: number;
@@ -71,6 +73,8 @@ export interface PreparedEntry {
   unreadable?: string;
   /** A large file (block-map.ts): read and stored by blocks when it is added, not ahead. */
   large?: boolean;
+  /** Its extended attributes and ACLs, or why they could not be read (xattr-reader.ts). */
+  attrs?: AttrResult;
 }
 
 /**
@@ -96,6 +100,9 @@ export class ImageWriter {
   readonly #fileMeters: FileMeters;
   /** Opens, reads and hashes files off the main thread; ended by `finish` or `abort`. */
   readonly #reader = ReaderThread.take();
+  /** Extended attributes and ACLs, read a directory at a time as the walk lists it. */
+  readonly #xattrs = new XattrReader();
+  #xattrToolReported = false;
   #indexDone = false;
 
   constructor(options: ImageWriterOptions) {
@@ -157,6 +164,19 @@ export class ImageWriter {
    * read: that becomes `unreadable`.
    */
   async prepare(entry: WalkEntry): Promise<PreparedEntry> {
+    const attrs = this.#xattrs.of(entry.sourcePath);
+    const prepared = await this.#prepareData(entry);
+    const found = await attrs;
+    if (found.attrs !== undefined || found.problem !== undefined) prepared.attrs = found;
+    return prepared;
+  }
+
+  /** The walk listed a directory: its entries' attributes are read now, in one batch (walker.ts `onListed`). */
+  listed(sourceDir: string, names: readonly string[]): void {
+    this.#xattrs.listed(sourceDir, names);
+  }
+
+  async #prepareData(entry: WalkEntry): Promise<PreparedEntry> {
     const { sourcePath, stats } = entry;
     if (stats.isSymbolicLink()) {
       try {
@@ -169,7 +189,7 @@ export class ImageWriter {
     const unchanged = this.#unchangedSinceBase(entry);
     if (unchanged) return { entry, unchanged };
     const linkKey = linkKeyOf(stats);
-    if (linkKey === undefined && stats.size >= LARGE_FILE_BYTES) return { entry, large: true };
+    if (linkKey === undefined && (stats.size >= LARGE_FILE_BYTES || hasHolesOnDisk(stats))) return { entry, large: true };
     if (linkKey !== undefined) {
       if (this.#linksPrepared.has(linkKey)) return { entry };
       this.#linksPrepared.add(linkKey);
@@ -202,13 +222,15 @@ export class ImageWriter {
     const { path, stats } = prepared.entry;
     this.currentPath = path;
     if (path === '/') return; // the root itself has no member name; its contents follow
+    this.#attrProblems(prepared);
+    const attrs = prepared.attrs?.attrs;
     if (stats.isDirectory()) {
-      const spec = this.#spec(path, 'directory', stats);
+      const spec = this.#spec(path, 'directory', stats, attrs);
       await this.#record(spec, await this.#fragments.add(packHeader(spec)), undefined, stats);
       this.counts.directories += 1;
     } else if (stats.isSymbolicLink()) {
       if (prepared.linkTarget === undefined) return this.unreadable(path, prepared.unreadable ?? 'cannot read the link');
-      const spec = { ...this.#spec(path, 'symlink', stats), linkTarget: prepared.linkTarget };
+      const spec = { ...this.#spec(path, 'symlink', stats, attrs), linkTarget: prepared.linkTarget };
       await this.#record(spec, await this.#fragments.add(packHeader(spec)));
       this.counts.symlinks += 1;
     } else if (stats.isFile()) {
@@ -221,6 +243,7 @@ export class ImageWriter {
 
   /** Closes the last fragment and the index; after this every object but the manifest is durable. */
   async finish(): Promise<{ fragments: Fragment[]; indexKey: string; indexSha256: string; indexEntries: number; indexChunks?: IndexChunkTable }> {
+    this.#xattrs.clear();
     await this.#reader.close();
     const fragments = await this.#fragments.finish();
     await this.#blockMaps.finish();
@@ -249,8 +272,8 @@ export class ImageWriter {
     return same ? before : undefined;
   }
 
-  async #addUnchanged(before: IndexEntry, walked: BigIntStats): Promise<void> {
-    const spec = this.#spec(before.path, 'file', walked);
+  async #addUnchanged(before: IndexEntry, walked: BigIntStats, attrs: MemberAttrs | undefined): Promise<void> {
+    const spec = this.#spec(before.path, 'file', walked, attrs);
     const entry: IndexEntry = {
       path: before.path,
       type: 'file',
@@ -265,6 +288,7 @@ export class ImageWriter {
       ctimeMs: before.ctimeMs,
       ino: before.ino,
       fromBackupId: before.fromBackupId ?? this.#options.base!.backupId,
+      ...indexedAttrs(attrs),
     };
     // Every image lists the block maps of all its large files, so the next incremental reads its base's only.
     const map = await this.#baseBlockMap(before);
@@ -275,8 +299,9 @@ export class ImageWriter {
 
   async #addFile(prepared: PreparedEntry): Promise<void> {
     const { path, sourcePath, stats: walked } = prepared.entry;
-    if (prepared.unchanged) return this.#addUnchanged(prepared.unchanged, walked);
-    if (prepared.large) return this.#addLarge(prepared.entry);
+    const attrs = prepared.attrs?.attrs;
+    if (prepared.unchanged) return this.#addUnchanged(prepared.unchanged, walked, attrs);
+    if (prepared.large) return this.#addLarge(prepared.entry, attrs);
     const linkKey = linkKeyOf(walked);
     const first = linkKey === undefined ? undefined : this.#hardlinks.get(linkKey);
     if (first !== undefined) {
@@ -297,7 +322,7 @@ export class ImageWriter {
         return this.unreadable(path, error.reason);
       }
     }
-    const spec = this.#spec(path, 'file', file.stats);
+    const spec = this.#spec(path, 'file', file.stats, attrs);
     let place: MemberPlace & { result: CopyResult; pieces?: IndexEntry['pieces'] };
     try {
       place = await addFileMember(this.#fragments, spec, this.#pieceBytes, (write) => file.copyTo(write, this.#options.signal));
@@ -321,13 +346,13 @@ export class ImageWriter {
   }
 
   /** A large file, stored by blocks (large-file.ts): a block diff against its base version when there is one with a block map. */
-  async #addLarge({ path, sourcePath, stats: walked }: WalkEntry): Promise<void> {
+  async #addLarge({ path, sourcePath, stats: walked }: WalkEntry, attrs: MemberAttrs | undefined): Promise<void> {
     const before = this.#options.base?.entries.get(path);
     const map = before ? await this.#baseBlockMap(before) : undefined;
     const base = map && before ? { backupId: before.fromBackupId ?? this.#options.base!.backupId, map } : undefined;
     let stored;
     try {
-      stored = await packLargeFile({ sourcePath, walked, spec: (stats) => this.#spec(path, 'file', stats), fragments: this.#fragments, pieceBytes: this.#pieceBytes, base, signal: this.#options.signal, meters: this.#fileMeters, hasher: () => this.#reader.blockHasher(BLOCK_BYTES, this.#fileMeters.hash) });
+      stored = await packLargeFile({ sourcePath, walked, spec: (stats) => this.#spec(path, 'file', stats, attrs), fragments: this.#fragments, pieceBytes: this.#pieceBytes, base, signal: this.#options.signal, meters: this.#fileMeters, hasher: () => this.#reader.blockHasher(BLOCK_BYTES, this.#fileMeters.hash) });
     } catch (error) {
       if (!(error instanceof UnreadableFileError)) throw error;
       return this.unreadable(path, error.reason);
@@ -349,7 +374,7 @@ export class ImageWriter {
     return readBlockMap(base.store, base.backupId, before.blockMap, before.size);
   }
 
-  #spec(path: string, type: MemberSpec['type'], stats: FileStats): MemberSpec {
+  #spec(path: string, type: MemberSpec['type'], stats: FileStats, attrs?: MemberAttrs): MemberSpec {
     return {
       path,
       type,
@@ -358,7 +383,18 @@ export class ImageWriter {
       gid: Number(stats.gid),
       mtimeNs: stats.mtimeNs,
       size: type === 'file' ? Number(stats.size) : 0,
+      ...(attrs ? { attrs } : {}),
     };
+  }
+
+  /** Attributes that could not be read make the job partly successful (status 1): the member is kept, with what could be read. */
+  #attrProblems(prepared: PreparedEntry): void {
+    if (prepared.attrs?.problem !== undefined) this.problems.add(prepared.entry.path, prepared.attrs.problem);
+    const tool = this.#xattrs.toolProblem;
+    if (tool !== undefined && !this.#xattrToolReported) {
+      this.#xattrToolReported = true;
+      this.problems.addLine(tool);
+    }
   }
 
   async #record(spec: MemberSpec, place: MemberPlace, sha256?: string, stats?: FileStats, blocks?: Pick<IndexEntry, 'blockMap' | 'unchangedBlocksIn' | 'pieces'>): Promise<void> {
@@ -380,8 +416,20 @@ export class ImageWriter {
       entry.ino = String(stats.ino);
     }
     if (blocks) Object.assign(entry, blocks);
+    // Hard-link members carry none: the attributes are the inode's, restored with its first path.
+    if (spec.type !== 'link') Object.assign(entry, indexedAttrs(spec.attrs));
     await this.#index.add(entry);
   }
+}
+
+/**
+ * A file with holes on disk (fewer blocks allocated than its size, GNU
+ * tar's test) is stored as a sparse member whatever its size, from one
+ * 64 KiB block up (holes are found block by block: a smaller file has none
+ * to give). Small files without holes keep the fast path.
+ */
+function hasHolesOnDisk(stats: BigIntStats): boolean {
+  return stats.size >= BigInt(BLOCK_BYTES) && stats.blocks * 512n < stats.size;
 }
 
 /** Identity of a file with more than one name; undefined for a file with one. */

@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import type { Pack } from 'tar-stream';
+import type { AttrPackHeader, MemberAttrs } from './member-attrs.ts';
 
 /** The member types a Cairn image holds (tar-stream's names; `link` is a hard link). */
 export type MemberType = 'file' | 'directory' | 'symlink' | 'link';
@@ -20,6 +21,8 @@ export interface MemberSpec {
   size: number;
   /** Symlink: the link's text as read. Hard link: the absolute path of the first link. */
   linkTarget?: string;
+  /** Extended attributes and ACLs (member-attrs.ts): carried on the header to the fragment writer, which writes their pax records. */
+  attrs?: MemberAttrs;
 }
 
 /** Largest value the 8-byte octal ustar fields hold; bigger ids go into pax records. */
@@ -69,6 +72,7 @@ export function packHeader(spec: MemberSpec): PackHeader {
   if (spec.type === 'symlink') header.linkname = spec.linkTarget ?? '';
   if (spec.type === 'link') header.linkname = memberName(spec.linkTarget ?? '', 'file');
   if (Object.keys(pax).length > 0) header.pax = pax;
+  if (spec.attrs) (header as AttrPackHeader).attrs = spec.attrs;
   return header;
 }
 

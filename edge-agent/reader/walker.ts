@@ -37,6 +37,13 @@ export interface WalkHooks {
    * backup gives the reader thread's, which makes a batch one message.
    */
   lstat?: (paths: string[]) => Promise<Array<{ stats: BigIntStats } | { error: unknown }>>;
+  /**
+   * A directory was listed: its source path and the names the walk will
+   * take (excluded ones left out), before any of them is stat'ed. The
+   * backup reads their extended attributes in one batch from here
+   * (xattr-reader.ts).
+   */
+  onListed?: (sourceDir: string, names: readonly string[]) => void;
 }
 
 const DEFAULT_STAT_AHEAD = 64;
@@ -88,6 +95,7 @@ async function* walkFrom(entry: WalkEntry, hooks: WalkHooks): AsyncGenerator<Wal
       children.push(name);
     }
   }
+  hooks.onListed?.(entry.sourcePath, children);
   // Stat the children in batches, the next one asked for halfway through walking this one: one round trip after another is what makes a walk slow.
   const size = Math.max(1, hooks.statAhead ?? DEFAULT_STAT_AHEAD);
   const statBatch = hooks.lstat ?? lstatEach;

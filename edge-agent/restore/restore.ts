@@ -20,6 +20,7 @@ import { BlockChain, type OpenImage } from './block-chain.ts';
 import { isPieceMember, pieceOf } from '../image/piece-member.ts';
 import { PieceTracker } from './piece-tracker.ts';
 import { removePartialOf } from './partial-file.ts';
+import { attrsOfIndex } from '../image/member-attrs.ts';
 import { fragmentChecksum, TAR_MEMBERS_CHECKSUM, TarMembersVerifier, type MemberDigests } from '../image/fragment-digest.ts';
 
 export interface RestoreOptions {
@@ -245,7 +246,7 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
       if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, `${label}: ${disagreement}`);
       return { restore: false };
     }
-    const decision = plan.decide(entry);
+    const decision = withAttrs(plan.decide(entry), entry);
     if (piece !== undefined || entry.pieces !== undefined) {
       if (piece === undefined) {
         if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, `${label}: the index says it is stored in pieces, and its member (header at byte ${member.offset}) holds it whole`);
@@ -408,6 +409,12 @@ class Pieces {
     if (wanted) this.#failures.add(`${verdict.entry!.path}${this.#plan.source}`, `not restored: ${verdict.problem}`);
     return { restore: false };
   }
+}
+
+/** A decision to restore a line that has extended attributes or ACLs carries them, for the extractor to set once the member is in place. */
+function withAttrs(decision: MemberDecision, entry: IndexEntry): MemberDecision {
+  const attrs = decision.restore ? attrsOfIndex(entry) : undefined;
+  return attrs ? { ...decision, attrs } : decision;
 }
 
 const memberTypeOf: Record<IndexEntry['type'], string> = { file: 'file', directory: 'directory', symlink: 'symlink', hardlink: 'link' };

@@ -17,6 +17,8 @@ import { restoreSparseMember, type BaseContent } from './sparse-restore.ts';
 import type { MemberDigests } from '../image/fragment-digest.ts';
 import { PiecedFile } from './pieced-file.ts';
 import { partialPathOf, reopenPartial } from './partial-file.ts';
+import { AttrRestorer } from './attr-restorer.ts';
+import type { MemberAttrs } from '../image/member-attrs.ts';
 
 export interface ExtractMember {
   /** The name as stored in the archive, before any checks. */
@@ -52,6 +54,8 @@ export interface MemberDecision {
      */
     resume?: boolean;
   };
+  /** Extended attributes and ACLs to set once the member is in place (attr-restorer.ts), from its verified index line. */
+  attrs?: MemberAttrs;
 }
 
 /** Called for every member in archive order, before any check or write. */
@@ -106,6 +110,9 @@ const BUFFERED_FILE_MAX = 4 * 1024 * 1024;
 
 /** A streamed file is written in batches of this size (fewer, bigger writes), one batch written while the next is read. */
 const WRITE_BATCH = 1024 * 1024;
+
+/** Members whose extended attributes or ACLs wait to be applied, at most (see `#keepAttrs`). */
+const ATTR_BATCH = 1024;
 
 /** A tar header block: a member's data starts this far after its (own) header. */
 const HEADER_BLOCK = 512;
@@ -218,6 +225,8 @@ export class TarExtractor {
   #pieced: PiecedFile | undefined;
   /** The file whose partial file (from an earlier Read) was refused: its later pieces are passed over without another report. */
   #refusedPartial: string | undefined;
+  /** Members' extended attributes and ACLs, set in batches once their members are in place. */
+  readonly #attrs = new AttrRestorer();
 
   private constructor(target: string, options: ExtractOptions) {
     this.#target = target;
@@ -301,6 +310,8 @@ export class TarExtractor {
     await this.dropPieced();
     // Every batch was answered when the last `extract` settled.
     await this.#writer.close();
+    // Before the directories' modes: a directory made read-only would refuse them.
+    await this.#applyAttrs();
     const deferred = this.#deferred.splice(0).reverse();
     for (const dir of deferred) {
       try {
@@ -359,6 +370,7 @@ export class TarExtractor {
       const absolute = path.join(this.#target, parsed.relative);
       // A file still being written at this path is put in place first, as if members were restored one by one.
       await this.#inFlight.settled(parsed.relative);
+      if (decision.attrs) await this.#keepAttrs(absolute, decision.attrs, header.mode);
       switch (header.type) {
         case 'file':
         case 'contiguous-file':
@@ -850,6 +862,23 @@ export class TarExtractor {
   #reportCorrupt(clientPath: string, reason: string): void {
     if (this.#options.onCorrupt) this.#options.onCorrupt(clientPath, reason);
     else this.#corrupt.push(`${clientPath}: ${reason}`);
+  }
+
+  /**
+   * Holds a member's attributes until it is in place; past ATTR_BATCH of
+   * them, the members written so far are settled and theirs applied, so
+   * memory stays bounded (a pieced file still open waits for the next batch).
+   */
+  async #keepAttrs(absolute: string, attrs: MemberAttrs, mode: number): Promise<void> {
+    if (this.#attrs.size >= ATTR_BATCH) {
+      await this.#inFlight.drain();
+      await this.#applyAttrs((p) => this.#pieced !== undefined && p === path.join(this.#target, this.#pieced.relative));
+    }
+    this.#attrs.add(absolute, attrs, mode & 0o7777);
+  }
+
+  async #applyAttrs(keep?: (absolute: string) => boolean): Promise<void> {
+    for (const problem of await this.#attrs.apply(keep)) this.#refused.push(problem.startsWith(`${this.#target}/`) ? problem.slice(this.#target.length + 1) : problem);
   }
 
   #refuse(name: string, reason: string): void {

@@ -1,0 +1,219 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import type { MemberAttrs } from '../image/member-attrs.ts';
+import { errorsByPath, parseDump, unquote } from './attr-dump.ts';
+
+/** What the reader learned of one path's attributes. */
+export interface AttrResult {
+  attrs?: MemberAttrs;
+  /** Why its attributes (some or all) could not be read: the job lists it (status 1). */
+  problem?: string;
+}
+
+/** Runs a tool with arguments; resolves with its stdout and stderr (as latin1 text, every byte kept) and exit code, rejects only when it cannot be started. */
+export type RunTool = (file: string, args: string[]) => Promise<{ stdout: string; stderr: string; code: number }>;
+
+export const runTool: RunTool = (file, args) =>
+  new Promise((resolve, reject) => {
+    execFile(file, args, { encoding: 'latin1', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } }, (error, stdout, stderr) => {
+      if (error && typeof error.code !== 'number') reject(error);
+      else resolve({ stdout, stderr, code: typeof error?.code === 'number' ? error.code : 0 });
+    });
+  });
+
+/** Paths a tool is given at once: well inside the kernel's argument limit for any path length. */
+const MAX_ARG_BYTES = 96 * 1024;
+
+/** The attribute namespaces kept (see member-attrs.ts for why not `system.*`). */
+const KEPT = /^(user|trusted|security)\./;
+const ACL_ACCESS = 'system.posix_acl_access';
+const ACL_DEFAULT = 'system.posix_acl_default';
+
+/**
+ * Reads extended attributes and POSIX ACLs with the attr and acl tools
+ * (Node has no xattr call; the native `fs-xattr` package would need a
+ * compiler on every agent host and is not a dependency), in batches:
+ *
+ * - when the walk lists a directory (`listed`), ONE `getfattr -d -m - -h
+ *   -e base64` over all its entries starts at once and runs while the walk
+ *   stats and packs them; getfattr prints only the files that have any
+ *   attribute, so a directory of files without costs one process and
+ *   nothing per file;
+ * - only for the entries that hold an ACL (`system.posix_acl_*` in that
+ *   output) ONE `getfacl -n -p -E` follows for the directory.
+ *
+ * A path that was not in a listed directory (a selection root) is read in a
+ * batch of the paths asked for in the same turn.
+ *
+ * An error getfattr or getfacl names for a path becomes that path's
+ * `problem`, except "No such file or directory": a file that vanished is
+ * reported by the reader itself when it opens it. A tool that cannot run
+ * (not installed) is one problem of the job (`toolProblem`), said once, and
+ * no attributes are read.
+ *
+ * Memory: a directory's results are kept until its entries are taken
+ * (`of`, once each), and only for entries that have attributes.
+ */
+export class XattrReader {
+  readonly #run: RunTool;
+  /** Results by source path, for paths of directories whose getfattr ran or runs. */
+  readonly #pending = new Map<string, { result: Promise<Map<string, AttrResult>>; left: number }>();
+  /** Source path → its directory's key in #pending, until taken. */
+  readonly #dirOf = new Map<string, string>();
+  #toolProblem: string | undefined;
+  #loose: { paths: string[]; result: Promise<Map<string, AttrResult>> } | undefined;
+
+  constructor(run: RunTool = runTool) {
+    this.#run = run;
+  }
+
+  /** Why no attributes could be read at all (a tool missing), once; undefined otherwise. */
+  get toolProblem(): string | undefined {
+    return this.#toolProblem;
+  }
+
+  /** The walk listed `dir` (a source path) with these entry names: their attributes are read now, in one batch. */
+  listed(dir: string, names: readonly string[]): void {
+    if (names.length === 0 || this.#toolProblem !== undefined) return;
+    const paths = names.map((name) => path.join(dir, name));
+    const result = this.#read(paths);
+    result.catch(() => undefined);
+    this.#pending.set(dir, { result, left: paths.length });
+    for (const p of paths) this.#dirOf.set(p, dir);
+  }
+
+  /** The attributes of one walked path (its source path); each path once. */
+  async of(sourcePath: string): Promise<AttrResult> {
+    if (this.#toolProblem !== undefined) return {};
+    const dir = this.#dirOf.get(sourcePath);
+    if (dir === undefined) return this.#ofLoose(sourcePath);
+    this.#dirOf.delete(sourcePath);
+    const batch = this.#pending.get(dir)!;
+    // Every entry of the directory taken: its batch goes.
+    if (--batch.left === 0) this.#pending.delete(dir);
+    const results = await batch.result;
+    const result = results.get(sourcePath);
+    results.delete(sourcePath);
+    return result ?? {};
+  }
+
+  /** Forgets every batch not taken (the walk ended, or stopped early; entries it could not stat are never taken). */
+  clear(): void {
+    this.#pending.clear();
+    this.#dirOf.clear();
+  }
+
+  #ofLoose(sourcePath: string): Promise<AttrResult> {
+    if (!this.#loose) {
+      const batch = { paths: [] as string[], result: Promise.resolve(new Map<string, AttrResult>()) };
+      // Paths asked for in this turn go together.
+      batch.result = Promise.resolve().then(() => {
+        this.#loose = undefined;
+        return this.#read(batch.paths);
+      });
+      this.#loose = batch;
+    }
+    this.#loose.paths.push(sourcePath);
+    return this.#loose.result.then((results) => results.get(sourcePath) ?? {});
+  }
+
+  async #read(paths: string[]): Promise<Map<string, AttrResult>> {
+    const results = new Map<string, AttrResult>();
+    const withAcl: string[] = [];
+    for (const batch of argBatches(paths)) {
+      const ran = await this.#tool('getfattr', ['-d', '-m', '-', '-h', '-e', 'base64', '--absolute-names', '--', ...batch]);
+      if (!ran) return results;
+      for (const file of parseDump(ran.stdout)) {
+        const xattrs: NonNullable<MemberAttrs['xattrs']> = [];
+        for (const line of file.lines) {
+          const cut = line.indexOf('=');
+          const name = unquote(cut === -1 ? line : line.slice(0, cut)).toString();
+          const value = cut === -1 ? '' : line.slice(cut + 1);
+          if (name === ACL_ACCESS || name === ACL_DEFAULT) {
+            if (withAcl.at(-1) !== file.path) withAcl.push(file.path);
+          } else if (KEPT.test(name)) xattrs.push({ name, value: decodeValue(value) });
+        }
+        if (xattrs.length > 0) results.set(file.path, { attrs: { xattrs } });
+      }
+      this.#problems(ran.stderr, 'getfattr', batch, results);
+    }
+    if (withAcl.length > 0) await this.#readAcls(withAcl, results);
+    return results;
+  }
+
+  async #readAcls(paths: string[], results: Map<string, AttrResult>): Promise<void> {
+    for (const batch of argBatches(paths)) {
+      // -n numeric ids, -p absolute names kept, -E no "#effective" comments (GNU tar strips them too).
+      const ran = await this.#tool('getfacl', ['-n', '-p', '-E', '--', ...batch]);
+      if (!ran) return;
+      for (const file of parseDump(ran.stdout)) {
+        const access = file.lines.filter((l) => !l.startsWith('default:'));
+        const defaults = file.lines.filter((l) => l.startsWith('default:')).map((l) => l.slice('default:'.length));
+        const acl: NonNullable<MemberAttrs['acl']> = {};
+        // Only user::, group:: and other:: is the mode, not an ACL (GNU tar writes none either: file_has_acl is false).
+        if (access.length > 3) acl.access = aclText(access);
+        if (defaults.length > 0) acl.default = aclText(defaults);
+        if (acl.access === undefined && acl.default === undefined) continue;
+        const result = results.get(file.path) ?? {};
+        result.attrs = { ...result.attrs, acl };
+        results.set(file.path, result);
+      }
+      this.#problems(ran.stderr, 'getfacl', batch, results, 'ACL');
+    }
+  }
+
+  #problems(stderr: string, tool: string, batch: readonly string[], results: Map<string, AttrResult>, what = 'extended attributes'): void {
+    if (stderr.trim() === '') return;
+    const { byPath, other } = errorsByPath(stderr, tool, batch);
+    for (const [p, reason] of byPath) {
+      if (/No such file or directory/.test(reason)) continue;
+      const result = results.get(p) ?? {};
+      result.problem = `${what} not read (${tool}: ${reason})`;
+      results.set(p, result);
+    }
+    // An error line naming no path we gave: every path of the batch may be incomplete.
+    if (other.length > 0) for (const p of batch) {
+      const result = results.get(p) ?? {};
+      result.problem ??= `${what} may be incomplete (${tool}: ${other[0]})`;
+      results.set(p, result);
+    }
+  }
+
+  async #tool(file: string, args: string[]): Promise<{ stdout: string; stderr: string } | undefined> {
+    try {
+      return await this.#run(file, args);
+    } catch (error) {
+      this.#toolProblem ??= `extended attributes and ACLs not read: cannot run ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)}; it is in the ${file === 'getfacl' ? 'acl' : 'attr'} package)`;
+      return undefined;
+    }
+  }
+}
+
+/** getfattr's `-e base64` value: `0s` and base64; text (`"..."`) and hex (`0x`) are read too, should a getfattr print them. */
+function decodeValue(value: string): Buffer {
+  if (value.startsWith('0s')) return Buffer.from(value.slice(2), 'base64');
+  if (value.startsWith('0x')) return Buffer.from(value.slice(2), 'hex');
+  if (value.startsWith('"') && value.endsWith('"')) return unquote(value.slice(1, -1));
+  return Buffer.from(value, 'latin1');
+}
+
+/** libacl's `acl_to_text` layout: each entry on its own line, ending in a newline. */
+function aclText(entries: readonly string[]): string {
+  return entries.map((e) => `${e.replace(/\s*#.*$/, '')}\n`).join('');
+}
+
+function* argBatches(paths: readonly string[]): Generator<string[]> {
+  let batch: string[] = [];
+  let bytes = 0;
+  for (const p of paths) {
+    const size = Buffer.byteLength(p) + 1;
+    if (batch.length > 0 && bytes + size > MAX_ARG_BYTES) {
+      yield batch;
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(p);
+    bytes += size;
+  }
+  if (batch.length > 0) yield batch;
+}
