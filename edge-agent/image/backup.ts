@@ -168,7 +168,7 @@ function fragmentKeys(task: BackupTask): (n: number) => string {
 /** Walks the roots and packs every entry, reading a few entries ahead; stops as soon as the stop signal fires. */
 async function packTree(run: ImageRun, roots: Awaited<ReturnType<typeof statSelections>>['roots'], exclude: ReturnType<typeof excludeMatcher>): Promise<void> {
   const { writer, stop, meters } = run;
-  const hooks = { exclude, onProblem: (p: string, reason: string) => writer.unreadable(p, reason), onExcluded: () => void (writer.counts.excluded += 1), lstat: (paths: string[]) => writer.lstat(paths), onListed: (dir: string, names: readonly string[]) => writer.listed(dir, names) };
+  const hooks = { exclude, onProblem: (p: string, reason: string) => writer.unreadable(p, reason), onExcluded: () => void (writer.counts.excluded += 1), lstat: (paths: string[]) => writer.lstat(paths), onListed: (dir: string, names: readonly string[]) => writer.listed(dir, names), onSubdirectories: (dirs: readonly string[]) => writer.subdirectories(dirs) };
   // The walk and the read-ahead are the reader's file-system work: they count as its busy time.
   const walked = metered(walk(roots, hooks), meters.read);
   const prepared = readAhead(walked, (entry) => meters.read.track(() => writer.prepare(entry)), (p) => writer.dispose(p), READ_AHEAD_ENTRIES, () => writer.flushReads());

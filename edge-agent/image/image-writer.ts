@@ -176,6 +176,11 @@ export class ImageWriter {
     this.#xattrs.listed(sourceDir, names);
   }
 
+  /** The walk found subdirectories it will enter: their attributes are read ahead (walker.ts `onSubdirectories`). */
+  subdirectories(sourceDirs: readonly string[]): void {
+    this.#xattrs.ahead(sourceDirs);
+  }
+
   async #prepareData(entry: WalkEntry): Promise<PreparedEntry> {
     const { sourcePath, stats } = entry;
     if (stats.isSymbolicLink()) {

@@ -44,6 +44,8 @@ export interface WalkHooks {
    * (xattr-reader.ts).
    */
   onListed?: (sourceDir: string, names: readonly string[]) => void;
+  /** Subdirectories found in a batch just stat'ed (source paths, in walk order): the walk enters them later (xattr-reader.ts reads ahead). */
+  onSubdirectories?: (sourceDirs: readonly string[]) => void;
 }
 
 const DEFAULT_STAT_AHEAD = 64;
@@ -109,6 +111,10 @@ async function* walkFrom(entry: WalkEntry, hooks: WalkHooks): AsyncGenerator<Wal
   for (let from = 0; next; from += size) {
     const results = await next;
     next = undefined;
+    if (hooks.onSubdirectories) {
+      const dirs = results.flatMap((r, i) => ('stats' in r && r.stats.isDirectory() ? [path.join(entry.sourcePath, children[from + i]!)] : []));
+      if (dirs.length > 0) hooks.onSubdirectories(dirs);
+    }
     const half = Math.floor((results.length - 1) / 2);
     for (let i = 0; i < results.length; i++) {
       const result = results[i]!;

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { MemberAttrs } from '../image/member-attrs.ts';
 import { errorsByPath, parseDump, unquote } from './attr-dump.ts';
@@ -22,7 +23,14 @@ export const runTool: RunTool = (file, args) =>
   });
 
 /** Paths a tool is given at once: well inside the kernel's argument limit for any path length. */
-const MAX_ARG_BYTES = 96 * 1024;
+const MAX_ARG_BYTES = 256 * 1024;
+
+/** Directories read ahead of the walk (see `ahead`) and not listed by it yet, at most: their results are kept (only entries with attributes). */
+const MAX_EARLY = 128;
+/** Read-ahead batches in flight at once: the other core's worth. */
+const MAX_RUNNING = 2;
+/** Directories read ahead in one batch (one getfattr over all their entries), at most. */
+const GROUP_DIRS = 64;
 
 /** The attribute namespaces kept (see member-attrs.ts for why not `system.*`). */
 const KEPT = /^(user|trusted|security)\./;
@@ -42,6 +50,18 @@ const ACL_DEFAULT = 'system.posix_acl_default';
  * - only for the entries that hold an ACL (`system.posix_acl_*` in that
  *   output) ONE `getfacl -n -p -E` follows for the directory.
  *
+ * A process costs some milliseconds to start (tens on a loaded host, and
+ * a fork of the agent's main thread), and the walk would wait that long at
+ * every directory. So the walk also names the subdirectories it found
+ * (`ahead`) before it enters them, and they are listed (readdir) and read
+ * here in advance, in walk order (a directory's subdirectories before its
+ * later siblings: depth first), up to GROUP_DIRS directories in one
+ * getfattr, MAX_RUNNING such batches at a time and MAX_EARLY directories
+ * ahead at most; the walk finds their results ready, and a tree of small
+ * directories costs a process per few thousand entries, not one per
+ * directory. Names the walk lists that the early listing did not have
+ * (created meanwhile) are read when it lists them.
+ *
  * A path that was not in a listed directory (a selection root) is read in a
  * batch of the paths asked for in the same turn.
  *
@@ -60,6 +80,11 @@ export class XattrReader {
   readonly #pending = new Map<string, { result: Promise<Map<string, AttrResult>>; left: number }>();
   /** Source path → its directory's key in #pending, until taken. */
   readonly #dirOf = new Map<string, string>();
+  /** Directories read ahead, by source path, until the walk lists them: the names read and their results. */
+  readonly #early = new Map<string, Promise<{ names: Set<string>; results: Map<string, AttrResult> }>>();
+  /** Subdirectories the walk will enter, in its order, not read ahead yet. */
+  #queue: string[] = [];
+  #running = 0;
   #toolProblem: string | undefined;
   #loose: { paths: string[]; result: Promise<Map<string, AttrResult>> } | undefined;
 
@@ -74,12 +99,56 @@ export class XattrReader {
 
   /** The walk listed `dir` (a source path) with these entry names: their attributes are read now, in one batch. */
   listed(dir: string, names: readonly string[]): void {
+    const early = this.#early.get(dir);
+    if (early) {
+      this.#early.delete(dir);
+      this.#pump();
+    } else {
+      // Reached before it was read ahead: read now, not again later.
+      const queued = this.#queue.indexOf(dir);
+      if (queued !== -1) this.#queue.splice(queued, 1);
+    }
     if (names.length === 0 || this.#toolProblem !== undefined) return;
     const paths = names.map((name) => path.join(dir, name));
-    const result = this.#read(paths);
+    const result = early ? early.then(async ({ names: had, results }) => this.#merge(results, paths.filter((p) => !had.has(path.basename(p))))) : this.#read(paths);
     result.catch(() => undefined);
     this.#pending.set(dir, { result, left: paths.length });
     for (const p of paths) this.#dirOf.set(p, dir);
+  }
+
+  /** The walk found these subdirectories (source paths, in walk order) and will enter them: some are read ahead. */
+  ahead(dirs: readonly string[]): void {
+    if (this.#toolProblem !== undefined || dirs.length === 0) return;
+    // Found inside the directory being walked: entered before the rest of the queue (its later siblings and theirs).
+    this.#queue.unshift(...dirs);
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (this.#running < MAX_RUNNING && this.#early.size < MAX_EARLY && this.#queue.length > 0) {
+      const group = this.#queue.splice(0, Math.min(GROUP_DIRS, MAX_EARLY - this.#early.size));
+      this.#running += 1;
+      // Not listable now: the walk says why when it tries, and reads its names then.
+      const listings = Promise.all(group.map((dir) => readdir(dir).catch(() => [] as string[])));
+      const read = listings
+        .then(async (lists) => {
+          const paths = group.flatMap((dir, k) => lists[k]!.map((name) => path.join(dir, name)));
+          return { lists, results: paths.length > 0 ? await this.#read(paths) : new Map<string, AttrResult>() };
+        })
+        .finally(() => {
+          this.#running -= 1;
+          this.#pump();
+        });
+      read.catch(() => undefined);
+      // One results map for the group: its keys are whole paths, each taken once.
+      group.forEach((dir, k) => this.#early.set(dir, read.then(({ lists, results }) => ({ names: new Set(lists[k]), results }))));
+    }
+  }
+
+  async #merge(results: Map<string, AttrResult>, missing: string[]): Promise<Map<string, AttrResult>> {
+    if (missing.length === 0) return results;
+    for (const [p, result] of await this.#read(missing)) results.set(p, result);
+    return results;
   }
 
   /** The attributes of one walked path (its source path); each path once. */
@@ -101,6 +170,8 @@ export class XattrReader {
   clear(): void {
     this.#pending.clear();
     this.#dirOf.clear();
+    this.#early.clear();
+    this.#queue = [];
   }
 
   #ofLoose(sourcePath: string): Promise<AttrResult> {
