@@ -61,10 +61,10 @@ export class AttrRestorer {
     this.#pending.push({ absolute, attrs, mode });
   }
 
-  /** Applies what was added, except the paths `keep` holds back (a file still being written); returns what failed, as `path: reason`. */
-  async apply(keep?: (absolute: string) => boolean): Promise<string[]> {
-    const batch = keep ? this.#pending.filter((p) => !keep(p.absolute)) : this.#pending;
-    this.#pending = keep ? this.#pending.filter((p) => keep(p.absolute)) : [];
+  /** Applies what was added, except what `keep` holds back for a later call; returns what failed, as `path: reason`. */
+  async apply(keep?: (absolute: string, attrs: MemberAttrs) => boolean): Promise<string[]> {
+    const batch = keep ? this.#pending.filter((p) => !keep(p.absolute, p.attrs)) : this.#pending;
+    this.#pending = keep ? this.#pending.filter((p) => keep(p.absolute, p.attrs)) : [];
     if (batch.length === 0) return [];
     const problems: string[] = [];
     const withXattrs = batch.filter((p) => (p.attrs.xattrs?.length ?? 0) > 0);

@@ -867,17 +867,19 @@ export class TarExtractor {
   /**
    * Holds a member's attributes until it is in place; past ATTR_BATCH of
    * them, the members written so far are settled and theirs applied, so
-   * memory stays bounded (a pieced file still open waits for the next batch).
+   * memory stays bounded. Held back to `finish`: a pieced file still open,
+   * and default ACLs (files created in a directory after its default ACL
+   * is set would inherit ACLs they did not have).
    */
   async #keepAttrs(absolute: string, attrs: MemberAttrs, mode: number): Promise<void> {
     if (this.#attrs.size >= ATTR_BATCH) {
       await this.#inFlight.drain();
-      await this.#applyAttrs((p) => this.#pieced !== undefined && p === path.join(this.#target, this.#pieced.relative));
+      await this.#applyAttrs((p, a) => a.acl?.default !== undefined || (this.#pieced !== undefined && p === path.join(this.#target, this.#pieced.relative)));
     }
     this.#attrs.add(absolute, attrs, mode & 0o7777);
   }
 
-  async #applyAttrs(keep?: (absolute: string) => boolean): Promise<void> {
+  async #applyAttrs(keep?: (absolute: string, attrs: MemberAttrs) => boolean): Promise<void> {
     for (const problem of await this.#attrs.apply(keep)) this.#refused.push(problem.startsWith(`${this.#target}/`) ? problem.slice(this.#target.length + 1) : problem);
   }
 

@@ -135,6 +135,7 @@ function makeTree(source: string): void {
   run('setfacl', ['-m', 'u:1001:r--,m::r--', path.join(d, 'own-acl.txt')]);
   mkdirSync(path.join(d, 'sub'));
   writeSparse(path.join(source, 'sparse.img'));
+  run('setfattr', ['-n', 'user.kind', '-v', 'disk image', path.join(source, 'sparse.img')]);
   symlinkSync('notes.txt', path.join(source, 'link'));
 }
 
@@ -219,6 +220,15 @@ describe.skipIf(place.reason !== undefined || place.dir === '')(`extended attrib
       expect(statSync(sparse).blocks).toBeLessThanOrEqual(statSync(path.join(source, 'sparse.img')).blocks + 16);
       expect(dataRanges(sparse)).toEqual(dataRanges(path.join(source, 'sparse.img')));
     }
+    expect(lines.find((l) => l.path === path.join(source, 'sparse.img'))?.blockMap).toBeDefined();
+
+    // Act: one file, read by range.
+    const one = path.join(place.dir, 'one');
+    const single = await restoreImage({ store, image, targetDir: one, paths: [path.join(source, 'tagged.bin')] });
+
+    // Assess
+    expect(single.refused).toEqual([]);
+    expect(run('getfattr', ['-d', '-m', '-', '-e', 'base64', 'tagged.bin'], path.join(one, source))).toBe(run('getfattr', ['-d', '-m', '-', '-e', 'base64', 'tagged.bin'], source));
   });
 
   it('lists a file whose attributes cannot be read, and the job ends 1, not 0', async () => {
