@@ -231,6 +231,32 @@ describe.skipIf(place.reason !== undefined || place.dir === '')(`extended attrib
     expect(run('getfattr', ['-d', '-m', '-', '-e', 'base64', 'tagged.bin'], path.join(one, source))).toBe(run('getfattr', ['-d', '-m', '-', '-e', 'base64', 'tagged.bin'], source));
   });
 
+  it('sets attributes in batches past 1,024 members, and a default ACL only after the files under it', async () => {
+    // Prepare: 1,100 files with an attribute each in a directory whose default ACL came after them (they have none).
+    const many = path.join(place.dir, 'many');
+    const dir = path.join(many, 'acl-dir');
+    mkdirSync(dir, { recursive: true });
+    const names = Array.from({ length: 1100 }, (_, i) => `f${String(i).padStart(4, '0')}`);
+    for (const name of names) writeFileSync(path.join(dir, name), name);
+    execFileSync('setfattr', ['--restore=-'], { input: names.map((n) => `# file: ${path.join(dir, n)}\nuser.n=0s${Buffer.from(n).toString('base64')}\n\n`).join('') });
+    run('setfacl', ['-d', '-m', 'u:1000:rwx', dir]);
+    const unitMany = path.join(place.dir, 'unit-many');
+    const task = backupTask(unitMany, [many], { backupId: 'host1_1700000100' });
+    const store = new FsObjectStore(unitMany);
+
+    // Act
+    const result = await runBackup(task, { store, openStore: openStorageUnit, reporter: recordingReporter(), now: () => new Date() });
+    const target = path.join(place.dir, 'many-restored');
+    const restored = await restoreImage({ store, image: catalogImage(task, result), targetDir: target });
+
+    // Assess
+    expect(result.statusCode).toBe(0);
+    expect(restored.refused).toEqual([]);
+    expect(xattrDump(path.join(target, many))).toBe(xattrDump(many));
+    // Files made after the directory's default ACL was set would have inherited it: they must have none, as in the source.
+    expect(aclDump(path.join(target, many))).toBe(aclDump(many));
+  });
+
   it('lists a file whose attributes cannot be read, and the job ends 1, not 0', async () => {
     // Prepare: getfattr run as nobody cannot enter a directory only root may (a real permission error, from the real tool).
     const closed = path.join(place.dir, 'closed');
