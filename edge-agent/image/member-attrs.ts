@@ -1,4 +1,7 @@
-import type { PackHeader } from './tar-member.ts';
+import type { Pack } from 'tar-stream';
+
+/** tar-stream's header (as tar-member.ts's PackHeader, spelled here so the two files do not import each other). */
+type PackHeader = Parameters<Pack['entry']>[0];
 
 /**
  * A member's extended attributes and POSIX ACLs, as the reader found them
