@@ -248,7 +248,7 @@ export class ImageWriter {
 
   /** Closes the last fragment and the index; after this every object but the manifest is durable. */
   async finish(): Promise<{ fragments: Fragment[]; indexKey: string; indexSha256: string; indexEntries: number; indexChunks?: IndexChunkTable }> {
-    this.#xattrs.clear();
+    await this.#xattrs.clear();
     await this.#reader.close();
     const fragments = await this.#fragments.finish();
     await this.#blockMaps.finish();
@@ -259,7 +259,7 @@ export class ImageWriter {
 
   /** Stops every upload in flight; they leave nothing behind, or are named by `discardWritten` if they would not stop. Never rejects. */
   async abort(reason: unknown): Promise<void> {
-    await Promise.all([this.#fragments.abort(reason), this.#index.abort(reason), this.#blockMaps.abort(reason), this.#reader.close()]);
+    await Promise.all([this.#fragments.abort(reason), this.#index.abort(reason), this.#blockMaps.abort(reason), this.#reader.close(), this.#xattrs.clear()]);
   }
 
   /**

@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { MemberAttrs } from '../image/member-attrs.ts';
 import { errorsByPath, parseDump, unquote } from './attr-dump.ts';
+import { ToolThread } from './tool-thread.ts';
 
 /** What the reader learned of one path's attributes. */
 export interface AttrResult {
@@ -88,8 +89,12 @@ export class XattrReader {
   #toolProblem: string | undefined;
   #loose: { paths: string[]; result: Promise<Map<string, AttrResult>> } | undefined;
 
-  constructor(run: RunTool = runTool) {
-    this.#run = run;
+  /** Runs the tools from here when given nothing (see tool-thread.ts). */
+  readonly #thread: ToolThread | undefined;
+
+  constructor(run?: RunTool) {
+    this.#thread = run ? undefined : new ToolThread();
+    this.#run = run ?? ((file, args) => this.#thread!.run(file, args));
   }
 
   /** Why no attributes could be read at all (a tool missing), once; undefined otherwise. */
@@ -166,12 +171,13 @@ export class XattrReader {
     return result ?? {};
   }
 
-  /** Forgets every batch not taken (the walk ended, or stopped early; entries it could not stat are never taken). */
-  clear(): void {
+  /** Forgets every batch not taken (the walk ended, or stopped early; entries it could not stat are never taken) and ends the tool thread. */
+  async clear(): Promise<void> {
     this.#pending.clear();
     this.#dirOf.clear();
     this.#early.clear();
     this.#queue = [];
+    await this.#thread?.close();
   }
 
   #ofLoose(sourcePath: string): Promise<AttrResult> {
