@@ -8,13 +8,14 @@ type PackHeader = Parameters<Pack['entry']>[0];
  * (reader/xattr-reader.ts) and as restore applies them
  * (restore/attr-restorer.ts). Absent on the great majority of members.
  *
- * - `xattrs`: every `user.*`, `trusted.*` and `security.*` attribute, name
- *   and raw value, in the order getfattr lists them. `system.*` is not kept
- *   as attributes: `system.posix_acl_access` / `_default` are the ACLs
- *   below (GNU tar also stores them a second time as binary
+ * - `xattrs`: every attribute getfattr lists (`user.*`, `trusted.*` and
+ *   `security.*`, and any other namespace a file system has, as GNU tar
+ *   keeps them all), name and raw value, in the order getfattr lists
+ *   them, except `system.posix_acl_access` / `_default`: those are the
+ *   ACLs below (GNU tar also stores them a second time as binary
  *   `SCHILY.xattr.system.posix_acl_*`, which `tar -x` ignores unless told
- *   `--xattrs-include`); other `system.*` names (nfs4_acl, richacl) are
- *   file-system specific and cannot be set on another one.
+ *   `--xattrs-include`). One that cannot be set where it is restored
+ *   (`system.nfs4_acl` on ext4, `trusted.*` when not root) is listed there.
  * - `acl`: the access ACL (only when the file has entries beyond its mode)
  *   and a directory's default ACL, each in the long text form libacl's
  *   `acl_to_text` gives and GNU tar stores (one entry a line, each line

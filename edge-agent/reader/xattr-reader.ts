@@ -33,8 +33,6 @@ const MAX_RUNNING = 2;
 /** Directories read ahead in one batch (one getfattr over all their entries), at most. */
 const GROUP_DIRS = 64;
 
-/** The attribute namespaces kept (see member-attrs.ts for why not `system.*`). */
-const KEPT = /^(user|trusted|security)\./;
 const ACL_ACCESS = 'system.posix_acl_access';
 const ACL_DEFAULT = 'system.posix_acl_default';
 
@@ -208,7 +206,7 @@ export class XattrReader {
           const value = cut === -1 ? '' : line.slice(cut + 1);
           if (name === ACL_ACCESS || name === ACL_DEFAULT) {
             if (withAcl.at(-1) !== file.path) withAcl.push(file.path);
-          } else if (KEPT.test(name)) xattrs.push({ name, value: decodeValue(value) });
+          } else xattrs.push({ name, value: decodeValue(value) });
         }
         if (xattrs.length > 0) results.set(file.path, { attrs: { xattrs } });
       }

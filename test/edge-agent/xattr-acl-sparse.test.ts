@@ -7,6 +7,7 @@ import { runBackup } from '#agent/image/backup.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
 import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { XattrReader, runTool } from '#agent/reader/xattr-reader.ts';
+import { AttrRestorer, runWithInput } from '#agent/restore/attr-restorer.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { indexLines, keyOf } from './forge.ts';
 import { backupTask, catalogImage, patterned, recordingReporter } from './helpers.ts';
@@ -271,6 +272,23 @@ describe.skipIf(place.reason !== undefined || place.dir === '')(`extended attrib
 
     // Assess
     expect(found.problem).toMatch(/extended attributes not read \(getfattr: Permission denied\)/);
+  });
+
+  it('lists what setfattr and setfacl could not set, by path', async () => {
+    // Prepare: the tools run as nobody, on a file in a directory only root may enter (real errors from the real tools).
+    const closed = path.join(place.dir, 'closed-target');
+    mkdirSync(closed, { mode: 0o700 });
+    const file = path.join(closed, 'f');
+    writeFileSync(file, 'x');
+    const nobody = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+    const restorer = new AttrRestorer((tool, args, input) => runWithInput('setpriv', [...nobody, tool, ...args], input));
+    restorer.add(file, { xattrs: [{ name: 'user.a', value: Buffer.from('1') }], acl: { access: 'user::rw-\nuser:1000:r--\ngroup::r--\nmask::r--\nother::---\n' } }, 0o640);
+
+    // Act
+    const problems = await restorer.apply();
+
+    // Assess
+    expect(problems).toEqual([`${file}: extended attributes not restored (setfattr: Permission denied)`, `${file}: ACL not restored (setfacl: Permission denied)`]);
   });
 
   it('says so, with status 1, when getfattr cannot run at all', async () => {
