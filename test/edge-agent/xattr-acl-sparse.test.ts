@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runBackup } from '#agent/image/backup.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
 import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
@@ -75,7 +75,7 @@ function prepareFileSystem(): void {
   try {
     writeFileSync(image, '');
     truncateSync(image, 128 * MiB);
-    execFileSync('mkfs.ext4', ['-q', '-F', image], { stdio: 'ignore' });
+    execFileSync('mkfs.ext4', ['-q', '-F', '-b', '4096', image], { stdio: 'ignore' });
     mkdirSync(mount, { recursive: true });
     execFileSync('mount', ['-o', 'loop,user_xattr,acl', image, mount], { stdio: 'ignore' });
     place.mount = mount;
@@ -170,18 +170,14 @@ function filesUnder(dir: string, prefix = ''): string[] {
 }
 
 describe.skipIf(place.reason !== undefined || place.dir === '')(`extended attributes, ACLs and sparse files${place.reason ? ` (skipped: ${place.reason})` : ''}`, () => {
-  let source: string;
-  let unit: string;
-  beforeAll(() => {
-    source = path.join(place.dir, 'source');
-    unit = path.join(place.dir, 'unit');
-    mkdirSync(source);
-    makeTree(source);
-  });
   afterAll(() => removeFileSystem());
 
   it('restores them identical by cairn restore and by tar --xattrs --acls -xf of the fragments; the sparse file keeps its holes', async () => {
     // Prepare
+    const source = path.join(place.dir, 'source');
+    const unit = path.join(place.dir, 'unit');
+    mkdirSync(source);
+    makeTree(source);
     const store = new FsObjectStore(unit);
     const task = backupTask(unit, [source]);
 
