@@ -370,7 +370,8 @@ export class TarExtractor {
       const absolute = path.join(this.#target, parsed.relative);
       // A file still being written at this path is put in place first, as if members were restored one by one.
       await this.#inFlight.settled(parsed.relative);
-      if (decision.attrs) await this.#keepAttrs(absolute, decision.attrs, header.mode);
+      // A pieced file's attributes once a Read: with its first piece, or the piece a later Read of a tape restore resumes it with.
+      if (decision.attrs && (decision.piece === undefined || decision.piece.fileOffset === 0 || decision.piece.resume)) await this.#keepAttrs(absolute, decision.attrs, header.mode);
       switch (header.type) {
         case 'file':
         case 'contiguous-file':

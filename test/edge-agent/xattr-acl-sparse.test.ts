@@ -254,6 +254,32 @@ describe.skipIf(place.reason !== undefined || place.dir === '')(`extended attrib
     expect(aclDump(path.join(target, many))).toBe(aclDump(many));
   });
 
+  it('sets the attributes of a file stored as pieces once, after its last piece', async () => {
+    // Prepare: 3.5 MiB in pieces of 1 MiB.
+    const pieced = path.join(place.dir, 'pieced');
+    mkdirSync(pieced);
+    const file = path.join(pieced, 'big.bin');
+    writeFileSync(file, patterned(3 * MiB + 512 * KiB, 5));
+    run('setfattr', ['-n', 'user.parts', '-v', 'four', file]);
+    run('setfacl', ['-m', 'u:1000:r--', file]);
+    const unitPieced = path.join(place.dir, 'unit-pieced');
+    const task = backupTask(unitPieced, [pieced], { backupId: 'host1_1700000200', storageUnit: { name: 'disk1', kind: 'disk', path: unitPieced, fragmentSizeBytes: MiB, pieceBytes: MiB } });
+    const store = new FsObjectStore(unitPieced);
+
+    // Act
+    const result = await runBackup(task, { store, openStore: openStorageUnit, reporter: recordingReporter(), now: () => new Date() });
+    const image = catalogImage(task, result);
+    const target = path.join(place.dir, 'pieced-restored');
+    const restored = await restoreImage({ store, image, targetDir: target });
+
+    // Assess
+    expect((await indexLines(store, image)).find((l) => l.path === file)?.pieces?.length).toBeGreaterThan(1);
+    expect(restored.refused).toEqual([]);
+    expect(readFileSync(path.join(target, file)).equals(readFileSync(file))).toBe(true);
+    expect(xattrDump(path.join(target, pieced))).toBe(xattrDump(pieced));
+    expect(aclDump(path.join(target, pieced))).toBe(aclDump(pieced));
+  });
+
   it('lists a file whose attributes cannot be read, and the job ends 1, not 0', async () => {
     // Prepare: getfattr run as nobody cannot enter a directory only root may (a real permission error, from the real tool).
     const closed = path.join(place.dir, 'closed');
