@@ -30,6 +30,9 @@ export const LVM_SNAPSHOT_TAG = 'cairn';
  */
 const MOUNT_OPTIONS: Record<string, string> = { ext2: 'ro', ext3: 'ro,noload', ext4: 'ro,noload', xfs: 'ro,nouuid,norecovery' };
 
+/** Added to every snapshot mount: the agent only reads it, so nothing on it is ever a device, a set-user-id program or executable. */
+const SAFE_MOUNT_OPTIONS = 'nodev,nosuid,noexec';
+
 /** The fields read from `lvs --reportformat json` (real outputs: test/fixtures/snapshot/lvm/). */
 const LVS_FIELDS = 'vg_name,lv_name,lv_path,lv_attr,origin,lv_tags';
 const LvsReport = z.object({
@@ -88,7 +91,7 @@ export class LvmSnapshotProvider implements SnapshotProvider {
     try {
       if (created.exitCode !== 0) throw snapshotError(`cannot snapshot ${sourceRoot}`, ['lvcreate', ...createArgs], created);
       await mkdir(mountPoint, { recursive: true, mode: 0o700 });
-      await runOrFail(this.run, `cannot mount snapshot ${snapshot} read-only`, 'mount', ['-t', fstype, '-o', MOUNT_OPTIONS[fstype]!, device, mountPoint]);
+      await runOrFail(this.run, `cannot mount snapshot ${snapshot} read-only`, 'mount', ['-t', fstype, '-o', `${MOUNT_OPTIONS[fstype]!},${SAFE_MOUNT_OPTIONS}`, device, mountPoint]);
     } catch (error) {
       // Nothing half-made stays: the mount point, and a volume lvcreate made even if it then failed.
       await this.delete(image).catch(() => undefined);
@@ -114,7 +117,8 @@ export class LvmSnapshotProvider implements SnapshotProvider {
     const { lv } = this.handleOf(image);
     const args = ['--reportformat', 'json', '-o', LVS_FIELDS, lv];
     const result = await this.run('lvs', args);
-    if (result.exitCode !== 0 && /Failed to find logical volume/.test(result.stderr)) return false;
+    // The volume, or its whole group (a disk that went away), is not there.
+    if (result.exitCode !== 0 && /Failed to find logical volume|Volume group "[^"]*" not found/.test(result.stderr)) return false;
     if (result.exitCode !== 0) throw snapshotError(`cannot tell whether snapshot ${lv} exists`, ['lvs', ...args], result);
     return parseLvs(result, ['lvs', ...args]).some((v) => `${v.vg_name}/${v.lv_name}` === lv);
   }

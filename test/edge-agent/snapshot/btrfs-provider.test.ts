@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -73,6 +73,34 @@ describe.skipIf(Boolean(skipReason))(`BtrfsSnapshotProvider on a loop device${sk
       await expect(store.provider.delete(forged)).rejects.toMatchObject({ statusCode: 156 });
       await expect(store.provider.exists(forged)).rejects.toMatchObject({ statusCode: 156 });
       expect(spawnSync('stat', ['-c', '%i', store.root], { encoding: 'utf8' }).stdout.trim()).toBe('256');
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('probes through the names as given: a final symbolic link is on its directory\'s volume, a path through a link is refused', async () => {
+    const { store, cleanup } = await openVolume();
+    try {
+      await symlink(join(store.root, 'dir'), join(store.root, 'link'));
+      expect(await store.provider.probe(join(store.root, 'link'))).toEqual({ ok: true, sourceRoot: store.root });
+      expect(await store.provider.probe(join(store.root, 'link', 'b.txt'))).toEqual({ ok: false, reason: `${join(store.root, 'link', 'b.txt')} goes through the symbolic link ${join(store.root, 'link')}: name the path it points to` });
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('refuses a .cairn-snapshots that is not a subvolume, or that others may enter, leaving it as it was', async () => {
+    const { store, cleanup } = await openVolume();
+    try {
+      const container = join(store.root, BTRFS_SNAPSHOT_DIRECTORY);
+      await mkdir(container);
+      const create = () => store.provider.create({ sourceRoot: store.root, name: cairnSnapshotName(54, store.root), jobId: 54, createdAt: '2026-12-03T14:00:00.000Z' });
+      await expect(create()).rejects.toMatchObject({ statusCode: 156, message: expect.stringContaining('is not a btrfs subvolume') });
+      spawnSync('rmdir', [container]);
+      spawnSync('btrfs', ['subvolume', 'create', container]);
+      await chmod(container, 0o755);
+      await expect(create()).rejects.toMatchObject({ statusCode: 156, message: expect.stringContaining('owner-only') });
+      expect(await store.leftovers()).toEqual([]);
     } finally {
       await cleanup();
     }
