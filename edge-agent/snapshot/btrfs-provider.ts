@@ -61,20 +61,26 @@ export class BtrfsSnapshotProvider implements SnapshotProvider {
     if (!(await isSubvolumeRoot(sourceRoot)) || (await mountOf(sourceRoot, this.run))?.fstype !== 'btrfs') {
       throw snapshotRefusal(`cannot snapshot ${sourceRoot}: it is not the root of a btrfs subvolume`);
     }
-    const directory = await this.snapshotDirectory(sourceRoot);
-    const readRoot = join(directory, name);
+    const image = await this.imageOf(request);
+    const { readRoot } = image;
+    await this.snapshotDirectory(sourceRoot);
     if ((await lstat(readRoot).catch(() => undefined)) !== undefined) {
       throw snapshotRefusal(`cannot snapshot ${sourceRoot}: ${readRoot} already exists (a leftover of job ${request.jobId}: delete it first)`);
     }
     const args = ['subvolume', 'snapshot', '-r', sourceRoot, readRoot];
     const result = await this.run('btrfs', args);
-    const image = FrozenImage.parse({ method: 'btrfs', name, jobId: request.jobId, sourceRoot, readRoot, handle: { subvolume: readRoot }, createdAt: request.createdAt });
     if (result.exitCode !== 0) {
       // A snapshot that appeared although the tool failed is removed: nothing half-made stays.
       await this.delete(image).catch(() => undefined);
       throw snapshotError(`cannot snapshot ${sourceRoot}`, ['btrfs', ...args], result);
     }
     return image;
+  }
+
+  async imageOf(request: { sourceRoot: string; name: string; jobId: number; createdAt: string }): Promise<FrozenImage> {
+    checkSnapshotName(request.name, request.jobId);
+    const readRoot = join(request.sourceRoot, BTRFS_SNAPSHOT_DIRECTORY, request.name);
+    return FrozenImage.parse({ method: 'btrfs', name: request.name, jobId: request.jobId, sourceRoot: request.sourceRoot, readRoot, handle: { subvolume: readRoot }, createdAt: request.createdAt });
   }
 
   async delete(image: FrozenImage): Promise<void> {

@@ -80,10 +80,8 @@ export class LvmSnapshotProvider implements SnapshotProvider {
     if ('reason' in found) throw snapshotRefusal(`cannot snapshot ${sourceRoot}: ${found.reason}`);
     if (found.mountPoint !== sourceRoot) throw snapshotRefusal(`cannot snapshot ${sourceRoot}: it is not the mount point of its logical volume (${found.mountPoint} is)`);
     const { volume, fstype } = found;
-    const snapshot = `${volume.vg_name}/${name}`;
-    const device = `/dev/${volume.vg_name}/${name}`;
-    const mountPoint = join(this.mountBase, name);
-    const image = FrozenImage.parse({ method: 'lvm', name, jobId: request.jobId, sourceRoot, readRoot: mountPoint, handle: { lv: snapshot, device, mountPoint }, createdAt: request.createdAt });
+    const image = this.imageIn(volume.vg_name, request);
+    const { lv: snapshot, device, mountPoint } = image.handle as { lv: string; device: string; mountPoint: string };
     if (await this.exists(image)) throw snapshotRefusal(`cannot snapshot ${sourceRoot}: ${snapshot} already exists (a leftover of job ${request.jobId}: delete it first)`);
 
     const createArgs = ['--snapshot', ...this.sizeArguments, '--addtag', LVM_SNAPSHOT_TAG, '--name', name, `${volume.vg_name}/${volume.lv_name}`];
@@ -98,6 +96,20 @@ export class LvmSnapshotProvider implements SnapshotProvider {
       throw error instanceof CairnError ? error : snapshotError(`cannot mount snapshot ${snapshot}`, ['mkdir', mountPoint], undefined, error);
     }
     return image;
+  }
+
+  async imageOf(request: { sourceRoot: string; name: string; jobId: number; createdAt: string }): Promise<FrozenImage> {
+    checkSnapshotName(request.name, request.jobId);
+    const found = await this.volumeOf(request.sourceRoot);
+    if ('reason' in found) throw snapshotRefusal(`cannot tell the volume group of ${request.sourceRoot}: ${found.reason}`);
+    return this.imageIn(found.volume.vg_name, request);
+  }
+
+  /** The image of `request` in volume group `vg`: the snapshot volume VG/NAME, mounted at <mount base>/NAME. */
+  private imageIn(vg: string, request: { sourceRoot: string; name: string; jobId: number; createdAt: string }): FrozenImage {
+    const mountPoint = join(this.mountBase, request.name);
+    const handle = { lv: `${vg}/${request.name}`, device: `/dev/${vg}/${request.name}`, mountPoint };
+    return FrozenImage.parse({ method: 'lvm', name: request.name, jobId: request.jobId, sourceRoot: request.sourceRoot, readRoot: mountPoint, handle, createdAt: request.createdAt });
   }
 
   async delete(image: FrozenImage): Promise<void> {

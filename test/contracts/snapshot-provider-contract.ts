@@ -104,6 +104,20 @@ export function describeSnapshotProviderContract(adapter: string, open: OpenStor
       }
     });
 
+    it('tells, changing nothing, the image create makes for a request, so an image whose create was cut short can be deleted', async () => {
+      const { provider, root, leftovers } = volume();
+      const request = { sourceRoot: root, name: cairnSnapshotName(46, root), jobId: 46, createdAt: AT };
+      const before = await leftovers();
+      const expected = await provider.imageOf!(request);
+      expect(await leftovers()).toEqual(before);
+      expect(await provider.exists(expected)).toBe(false);
+      const image = await provider.create(request);
+      expect(image).toEqual(expected);
+      await provider.delete(await provider.imageOf!(request));
+      expect(await provider.exists(image)).toBe(false);
+      expect(await leftovers()).toEqual(before);
+    });
+
     it('deletes an image, and deleting it again resolves; exists then says false', async () => {
       const { provider, leftovers } = volume();
       const before = await leftovers();

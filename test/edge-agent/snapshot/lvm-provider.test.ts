@@ -175,6 +175,13 @@ describe('LvmSnapshotProvider on its command lines and the tools\' real outputs'
     expect(remaining()).toEqual([]);
   });
 
+  it('tells the image a create of the same request makes (imageOf) from findmnt and lvs alone, creating nothing', async () => {
+    const { run, calls } = scriptedRunner([findSrv(), lvsOfSrv()]);
+    expect(await new LvmSnapshotProvider({ run, mountBase: BASE }).imageOf({ sourceRoot: '/srv', name: NAME, jobId: 7, createdAt: AT })).toEqual(image());
+    expect(calls.map((c) => c[0])).toEqual(['findmnt', 'lvs']);
+    expect(existsSync(join(BASE, NAME))).toBe(false);
+  });
+
   it('reads a volume group that is gone (its disk removed) as the snapshot gone', async () => {
     const { run } = scriptedRunner([{ command: ['lvs', '--reportformat', 'json', '-o', FIELDS, `i11snapvg/${NAME}`], result: { exitCode: 5, stdout: fixture('lvs-not-a-volume.json'), stderr: fixture('lvs-not-a-volume.stderr').replaceAll('loop0', 'i11snapvg') } }]);
     expect(await new LvmSnapshotProvider({ run, mountBase: BASE }).exists(image())).toBe(false);
