@@ -4,7 +4,7 @@ import { FrozenImage } from '#core/model/snapshot.ts';
 import type { SnapshotProvider } from '#core/ports/snapshot-provider.ts';
 import { describeMount, mountOf } from './mount-of.ts';
 import { type RunTool, runTool, snapshotError, snapshotRefusal } from './run-tool.ts';
-import { checkSnapshotName } from './snapshot-name.ts';
+import { checkSnapshotRequest } from './snapshot-name.ts';
 
 /**
  * Where the btrfs provider keeps its snapshots: a subvolume of this name at
@@ -56,8 +56,8 @@ export class BtrfsSnapshotProvider implements SnapshotProvider {
   }
 
   async create(request: { sourceRoot: string; name: string; jobId: number; createdAt: string }): Promise<FrozenImage> {
-    const { sourceRoot, name } = request;
-    checkSnapshotName(name, request.jobId);
+    const { sourceRoot } = request;
+    checkSnapshotRequest(request);
     if (!(await isSubvolumeRoot(sourceRoot)) || (await mountOf(sourceRoot, this.run))?.fstype !== 'btrfs') {
       throw snapshotRefusal(`cannot snapshot ${sourceRoot}: it is not the root of a btrfs subvolume`);
     }
@@ -78,7 +78,7 @@ export class BtrfsSnapshotProvider implements SnapshotProvider {
   }
 
   async imageOf(request: { sourceRoot: string; name: string; jobId: number; createdAt: string }): Promise<FrozenImage> {
-    checkSnapshotName(request.name, request.jobId);
+    checkSnapshotRequest(request);
     const readRoot = join(request.sourceRoot, BTRFS_SNAPSHOT_DIRECTORY, request.name);
     return FrozenImage.parse({ method: 'btrfs', name: request.name, jobId: request.jobId, sourceRoot: request.sourceRoot, readRoot, handle: { subvolume: readRoot }, createdAt: request.createdAt });
   }

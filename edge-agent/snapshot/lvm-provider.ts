@@ -7,7 +7,7 @@ import type { SnapshotProvider } from '#core/ports/snapshot-provider.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { describeMount, isMountPoint, mountOf } from './mount-of.ts';
 import { type RunTool, type ToolResult, runOrFail, runTool, snapshotError, snapshotRefusal } from './run-tool.ts';
-import { checkSnapshotName } from './snapshot-name.ts';
+import { checkSnapshotRequest } from './snapshot-name.ts';
 
 /** The copy-on-write space a snapshot gets unless configured: a tenth of its origin, lvcreate's own unit for it. */
 export const DEFAULT_LVM_SNAPSHOT_SIZE = '10%ORIGIN';
@@ -75,7 +75,7 @@ export class LvmSnapshotProvider implements SnapshotProvider {
 
   async create(request: { sourceRoot: string; name: string; jobId: number; createdAt: string }): Promise<FrozenImage> {
     const { sourceRoot, name } = request;
-    checkSnapshotName(name, request.jobId);
+    checkSnapshotRequest(request);
     const found = await this.volumeOf(sourceRoot);
     if ('reason' in found) throw snapshotRefusal(`cannot snapshot ${sourceRoot}: ${found.reason}`);
     if (found.mountPoint !== sourceRoot) throw snapshotRefusal(`cannot snapshot ${sourceRoot}: it is not the mount point of its logical volume (${found.mountPoint} is)`);
@@ -99,7 +99,7 @@ export class LvmSnapshotProvider implements SnapshotProvider {
   }
 
   async imageOf(request: { sourceRoot: string; name: string; jobId: number; createdAt: string }): Promise<FrozenImage> {
-    checkSnapshotName(request.name, request.jobId);
+    checkSnapshotRequest(request);
     const found = await this.volumeOf(request.sourceRoot);
     if ('reason' in found) throw snapshotRefusal(`cannot tell the volume group of ${request.sourceRoot}: ${found.reason}`);
     return this.imageIn(found.volume.vg_name, request);

@@ -4,7 +4,7 @@ import { FrozenImage } from '#core/model/snapshot.ts';
 import type { SnapshotProvider } from '#core/ports/snapshot-provider.ts';
 import { describeMount, mountOf } from './mount-of.ts';
 import { type RunTool, runTool, snapshotError, snapshotRefusal } from './run-tool.ts';
-import { checkSnapshotName } from './snapshot-name.ts';
+import { checkSnapshotRequest } from './snapshot-name.ts';
 
 /** The user property every Cairn snapshot carries: the job that made it (`zfs get cairn:job`). */
 export const ZFS_JOB_PROPERTY = 'cairn:job';
@@ -44,7 +44,7 @@ export class ZfsSnapshotProvider implements SnapshotProvider {
 
   async create(request: { sourceRoot: string; name: string; jobId: number; createdAt: string }): Promise<FrozenImage> {
     const { sourceRoot, name } = request;
-    checkSnapshotName(name, request.jobId);
+    checkSnapshotRequest(request);
     const found = await this.datasetOf(sourceRoot);
     if ('reason' in found) throw snapshotRefusal(`cannot snapshot ${sourceRoot}: ${found.reason}`);
     if (found.mountPoint !== sourceRoot) throw snapshotRefusal(`cannot snapshot ${sourceRoot}: it is not the mount point of its dataset (${found.mountPoint} is)`);
@@ -66,7 +66,7 @@ export class ZfsSnapshotProvider implements SnapshotProvider {
   }
 
   async imageOf(request: { sourceRoot: string; name: string; jobId: number; createdAt: string }): Promise<FrozenImage> {
-    checkSnapshotName(request.name, request.jobId);
+    checkSnapshotRequest(request);
     const found = await this.datasetOf(request.sourceRoot);
     if ('reason' in found) throw snapshotRefusal(`cannot tell the dataset of ${request.sourceRoot}: ${found.reason}`);
     return imageIn(found.dataset, request);

@@ -141,11 +141,13 @@ export function describeSnapshotProviderContract(adapter: string, open: OpenStor
       expect(await leftovers()).toEqual(before);
     });
 
-    it('rejects a name that does not carry the job id with status 156, before making anything', async () => {
+    it('rejects a name that does not carry the job id, a relative root and a bad time with status 156, before making anything', async () => {
       const { provider, root, leftovers } = volume();
       const before = await leftovers();
       await expect(provider.create({ sourceRoot: root, name: cairnSnapshotName(7, root), jobId: 8, createdAt: AT })).rejects.toMatchObject({ statusCode: StatusCode.SNAPSHOT_ERROR });
       await expect(provider.create({ sourceRoot: root, name: '../../etc', jobId: 8, createdAt: AT })).rejects.toMatchObject({ statusCode: StatusCode.SNAPSHOT_ERROR });
+      await expect(provider.create({ sourceRoot: root.slice(1), name: cairnSnapshotName(8, root), jobId: 8, createdAt: AT })).rejects.toMatchObject({ statusCode: StatusCode.SNAPSHOT_ERROR });
+      await expect(provider.create({ sourceRoot: root, name: cairnSnapshotName(8, root), jobId: 8, createdAt: 'yesterday' })).rejects.toMatchObject({ statusCode: StatusCode.SNAPSHOT_ERROR });
       expect(await leftovers()).toEqual(before);
     });
   });
