@@ -87,6 +87,29 @@ export interface CopyResult {
   sha256: string;
   /** Set when what was stored differs from the file as it is now: the reason, for the unreadable list. */
   problem?: string;
+  /**
+   * Set with `problem` when the file changed while it was read (its size,
+   * mtime or ctime moved, or it shrank or grew under the reader), rather
+   * than failing to read: the copy may be torn, and reading the file again
+   * may give a consistent one (image-writer.ts does, up to MAX_FILE_READS).
+   */
+  changed?: true;
+  /** Reads of the file from its start that this copy took, when more than one (a small file read again on the reader thread). */
+  reads?: number;
+}
+
+/**
+ * How many times a file that changed while it was read is read in all
+ * before its last copy is kept as inconsistent (docs/image-format.md, Files
+ * that change while they are read). A small file that fits in the reader's
+ * first chunk is read again on the reader thread before any of it is packed;
+ * a bigger one is stored again as a new member of the same name.
+ */
+export const MAX_FILE_READS = 3;
+
+/** The unreadable list's text for a file whose last copy changed while it was read, after `reads` reads. */
+export function changedText(problem: string, reads: number): string {
+  return reads > 1 ? `${problem} (read ${reads} times); its last copy is kept but never restored as good` : problem;
 }
 
 /**
@@ -252,7 +275,7 @@ class ContentReader {
     return data;
   }
 
-  /** After the last read: a file whose mtime moved was written to while we read it. */
+  /** After the last read: a file whose mtime moved was written to while we read it (the reader thread, which the backup uses, also compares size and ctime). */
   checkUnchanged(mtimeNs: bigint): void {
     if (this.problem) return;
     let after: BigIntStats;

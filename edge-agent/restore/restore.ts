@@ -245,6 +245,10 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
       if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, `${label}: ${disagreement}`);
       return { restore: false };
     }
+    // A copy that changed while it was backed up is never restored as good (docs/image-format.md, Files that change
+    // while they are read): a superseded one is passed over (the file read again follows); the last copy of a file
+    // that kept changing is refused and listed, which makes the restore's status 1.
+    if (entry.changed === 'inconsistent' && plan.wants(entry.path)) extractor.refuseMember(member.name, INCONSISTENT_COPY);
     const decision = plan.decide(entry);
     if (piece !== undefined || entry.pieces !== undefined) {
       if (piece === undefined) {
@@ -409,6 +413,9 @@ class Pieces {
     return { restore: false };
   }
 }
+
+/** Why the last copy of a file that kept changing while it was backed up is not restored. */
+export const INCONSISTENT_COPY = 'not restored: it changed while it was backed up and the image holds no consistent copy of it';
 
 const memberTypeOf: Record<IndexEntry['type'], string> = { file: 'file', directory: 'directory', symlink: 'symlink', hardlink: 'link' };
 
