@@ -191,8 +191,9 @@ export class ReaderThread {
         try {
           for (;;) {
             // Ask for the next chunks before writing this one: the thread reads while we write. Never past the size
-            // (a file that shrank ends earlier: a `next` after its end gets a `bug` reply, dropped below).
-            while (!current.done && ahead.length < CHUNKS_AHEAD && asked < size) {
+            // (a file that shrank ends earlier: a `next` after its end gets a `bug` reply, dropped below), but always
+            // one while the file is not done: a short read (a file being truncated) leaves `asked` ahead of the thread.
+            while (!current.done && ahead.length < CHUNKS_AHEAD && (asked < size || ahead.length === 0)) {
               const next = this.#next(id, meters);
               next.catch(() => undefined);
               ahead.push(next);
