@@ -143,7 +143,7 @@ export async function prepareFile(sourcePath: string, walked: BigIntStats, chunk
   try {
     head = await reader.next();
     if (reader.done) {
-      reader.checkUnchanged(stats.mtimeNs);
+      reader.checkUnchanged(stats);
       release();
     }
   } catch (error) {
@@ -164,7 +164,7 @@ export async function prepareFile(sourcePath: string, walked: BigIntStats, chunk
         if (head) await pass(head);
         head = undefined;
         await copyRest(reader, pass, signal);
-        if (open) reader.checkUnchanged(stats.mtimeNs);
+        if (open) reader.checkUnchanged(stats);
         return reader.problem ? { sha256: hash.digest('hex'), problem: reader.problem } : { sha256: hash.digest('hex') };
       } finally {
         release();
@@ -191,7 +191,7 @@ export async function copyFileContent(
   fd: number,
   size: number,
   write: (chunk: Uint8Array) => Promise<void>,
-  options: { chunkBytes: number; signal?: AbortSignal; mtimeNs?: bigint },
+  options: { chunkBytes: number; signal?: AbortSignal; mtimeNs?: bigint; ctimeNs?: bigint },
 ): Promise<CopyResult> {
   const hash = createHash('sha256');
   const reader = new ContentReader(fd, size, options.chunkBytes);
@@ -203,7 +203,7 @@ export async function copyFileContent(
     },
     options.signal,
   );
-  if (options.mtimeNs !== undefined) reader.checkUnchanged(options.mtimeNs);
+  if (options.mtimeNs !== undefined) reader.checkUnchanged({ mtimeNs: options.mtimeNs, ...(options.ctimeNs === undefined ? {} : { ctimeNs: options.ctimeNs }) });
   return reader.problem ? { sha256: hash.digest('hex'), problem: reader.problem } : { sha256: hash.digest('hex') };
 }
 
@@ -275,8 +275,8 @@ class ContentReader {
     return data;
   }
 
-  /** After the last read: a file whose mtime moved was written to while we read it (the reader thread, which the backup uses, also compares size and ctime). */
-  checkUnchanged(mtimeNs: bigint): void {
+  /** After the last read: a file whose size, mtime or ctime moved was written to while we read it (those of `before` that are given). */
+  checkUnchanged(before: { mtimeNs: bigint; ctimeNs?: bigint; size?: bigint }): void {
     if (this.problem) return;
     let after: BigIntStats;
     try {
@@ -284,6 +284,7 @@ class ContentReader {
     } catch {
       return; // the content is already read; an fstat failure now says nothing about it
     }
-    if (after.mtimeNs !== mtimeNs) this.problem = problemText({ kind: 'modified' });
+    const moved = after.mtimeNs !== before.mtimeNs || (before.ctimeNs !== undefined && after.ctimeNs !== before.ctimeNs) || (before.size !== undefined && after.size !== before.size);
+    if (moved) this.problem = problemText({ kind: 'modified' });
   }
 }

@@ -182,7 +182,7 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, chain: Bloc
     } else if (open !== undefined) await pieces.abandon(`its pieces stop at byte ${open.next} of ${open.entry.size}: piece ${open.piece} is not in the fragments read`);
     // Reading the index to its end checks its sha256 once more when it was read again for the data.
     await cursor.finish((entry) => {
-      if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, noMemberFor(plan.copy, entry));
+      if (plan.wants(entry.path) && entry.changed !== 'superseded') failures.add(`${entry.path}${plan.source}`, noMemberFor(plan.copy, entry));
     });
     stopOnFailure(before);
   } catch (error) {
@@ -205,8 +205,9 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, chain: Bloc
 async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: IndexCursor, extractor: TarExtractor, chain: BlockChain, failures: ProblemList, signal: AbortSignal | undefined, pieces: Pieces): Promise<void> {
   const label = fragmentLabel(fragment);
   const noMember = (e: IndexEntry): string => noMemberFor(plan.copy, e);
+  // A superseded copy is never restored: its member not being read loses nothing.
   const missing = (reason: (entry: IndexEntry) => string) => (entry: IndexEntry) => {
-    if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, reason(entry));
+    if (plan.wants(entry.path) && entry.changed !== 'superseded') failures.add(`${entry.path}${plan.source}`, reason(entry));
   };
   /** The fragment's bytes (or those of `range`); undefined, with the failure listed, when the fragment is not in the store. */
   const open = async (range?: MemberRange): Promise<AsyncIterable<Uint8Array> | undefined> => {

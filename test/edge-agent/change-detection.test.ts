@@ -247,7 +247,8 @@ describe('change detection without a snapshot', () => {
       const spec = rewriteAt.get((chunks += 1));
       if (spec) rewriteInPlace(spec.path, next.get(spec.path)!);
     };
-    const task = backupTask(unit, [source], { storageUnit: { name: 'disk1', kind: 'disk', path: unit, fragmentSizeBytes: MiB, pieceBytes: 4 * MiB } });
+    // One fragment for all: a restore of one path then reads the spans of its good copy only (ranged reads).
+    const task = backupTask(unit, [source], { storageUnit: { name: 'disk1', kind: 'disk', path: unit, fragmentSizeBytes: 64 * MiB, pieceBytes: 4 * MiB } });
 
     // Act
     const result = await runBackup(task, { store: instrumented, reporter: recordingReporter(), now: () => new Date() });
@@ -269,6 +270,13 @@ describe('change detection without a snapshot', () => {
     expect(linesOf(lines, large.path)[1]!.pieces?.length).toBeGreaterThanOrEqual(1);
     expect(linesOf(lines, large.path)[1]!.blockMap).toBeDefined();
     expect(restored).toMatchObject({ refused: [], failures: [] });
+    // A restore of one path reads only its spans: the good copy, never the superseded one.
+    for (const spec of [medium, large]) {
+      const one = path.join(track('cd1-one'), 'target');
+      const selective = await restoreImage({ store, image, targetDir: one, paths: [spec.path] });
+      expect(selective, spec.path).toMatchObject({ refused: [], failures: [], verified: 1 });
+      expect(readFileSync(path.join(one, spec.path)).equals(next.get(spec.path)!), spec.path).toBe(true);
+    }
   }, 60_000);
 
   it('a file that changes on every read is stored MAX_FILE_READS times, listed with status 1, refused by restore, and read again by the next incremental', async () => {
