@@ -274,6 +274,12 @@ export function readerThreadMain(): void {
       hashMs += performance.now() - started;
       file.position += length;
       done = file.position === file.size;
+      // A short read of a regular file is its end: it shrank while being read (known now, not one read later, so a
+      // first chunk that holds the whole file can be read again).
+      if (!done && bytesRead < want) {
+        file.problem = { kind: 'shrank', from: file.size, to: file.position };
+        done = true;
+      }
     }
     const reply: ChunkReply = { id, data: buffer.buffer as ArrayBuffer, length, done, hashMs };
     if (!done) return reply;

@@ -17,7 +17,7 @@ import type { BackupTaskResult, IndexEntry } from '#core/model/task.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { copy1, indexLines, keyOf } from './forge.ts';
 import { backupTask, catalogImage, InstrumentedStore, recordingReporter, tempDir } from './helpers.ts';
-import { bodyOf, TRAILER_BYTES, versionIn, versionOf } from './self-describing-versions.ts';
+import { bodyOf, LONG_VERSION_EXTRA, TRAILER_BYTES, versionIn, versionOf } from './self-describing-versions.ts';
 
 /*
  * Change detection without a snapshot (docs/image-format.md, Files that
@@ -139,14 +139,16 @@ describe('change detection without a snapshot', () => {
     // Prepare: small, medium (streamed) and large (by blocks, in pieces) files; half keep their size and mtime.
     const source = track('cd-src');
     const unit = track('cd-unit');
-    const sizes = [100, 3 * KiB, 6 * KiB, 20 * KiB, 60 * KiB, 3 * MiB, LARGE_FILE_BYTES + MiB];
+    const sizes = [100, 3000, 6 * KiB, 60 * KiB, 3 * MiB, LARGE_FILE_BYTES + MiB];
     const specs: FileSpec[] = sizes.flatMap((size, i) => [
       { path: path.join(source, `f${i}-same.bin`), file: 2 * i, size, sameSize: true },
       ...(size < LARGE_FILE_BYTES ? [{ path: path.join(source, `f${i}-resize.bin`), file: 2 * i + 1, size, sameSize: false }] : []),
     ]);
     writeFirstVersions(specs);
-    // Two writers: small files in a tight loop of their own, so their few-microsecond reads meet rewrites too.
-    const writing = await Promise.all([startWriter(specs.filter((spec) => spec.size < MiB)), startWriter(specs.filter((spec) => spec.size >= MiB))]);
+    // Two writers: files of one page in a tight loop of their own, so their few-microsecond reads meet rewrites too;
+    // bigger ones in the other, each version synced (rewriting-writer-child.ts says why).
+    const onePage = (spec: FileSpec): boolean => spec.size + LONG_VERSION_EXTRA <= 4096;
+    const writing = await Promise.all([startWriter(specs.filter(onePage)), startWriter(specs.filter((spec) => !onePage(spec)))]);
     const store = new FsObjectStore(unit);
     const task = backupTask(unit, [source], { storageUnit: { name: 'disk1', kind: 'disk', path: unit, fragmentSizeBytes: MiB, pieceBytes: 8 * MiB } });
 
@@ -222,9 +224,8 @@ describe('change detection without a snapshot', () => {
 
     // Assess: every copy not flagged as changed is one complete version; some were read again, none more than allowed.
     expect(copies.filter((copy) => !copy.changed && copy.torn !== undefined)).toEqual([]);
-    expect(copies.every((copy) => copy.reads <= MAX_FILE_READS)).toBe(true);
-    expect(copies.every((copy) => !copy.changed || copy.reads === MAX_FILE_READS)).toBe(true);
-    expect(copies.some((copy) => copy.reads > 1)).toBe(true);
+    expect(copies.filter((copy) => copy.reads > MAX_FILE_READS || (copy.changed && copy.reads !== MAX_FILE_READS))).toEqual([]);
+    expect(copies.filter((copy) => copy.reads > 1).length, `copies read again, of ${copies.length}`).toBeGreaterThan(0);
   }, 60_000);
 
   it.skipIf(!hasGnuTar)('a file changed once while it is read (same size, mtime set back) is read again and ends good: status 0', async () => {

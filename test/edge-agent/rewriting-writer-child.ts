@@ -1,5 +1,5 @@
 import { closeSync, fdatasyncSync, ftruncateSync, futimesSync, openSync, writeSync } from 'node:fs';
-import { bodyOf, sealVersion, setGeneration, TRAILER_BYTES, versionOf } from './self-describing-versions.ts';
+import { bodyOf, LONG_VERSION_EXTRA, sealVersion, setGeneration, TRAILER_BYTES, versionOf } from './self-describing-versions.ts';
 
 /*
  * A writer that rewrites files without pause, in place, until it is killed
@@ -31,13 +31,11 @@ interface Spec {
 /** The fixed mtime of `sameSize` files (seconds). */
 const FIXED_MTIME = 1_700_000_000;
 const PAGE = 4096;
-/** How much longer the long version of a resized file is. */
-const LONGER = 1000;
 
 const specs = JSON.parse(process.argv[2]!) as Spec[];
 const files = specs.map((spec) => {
   const bodies = [0, 1, 2].map((variant) => bodyOf(spec.file, variant, spec.size - TRAILER_BYTES));
-  return { spec, fd: openSync(spec.path, 'r+'), versions: bodies.map((body) => versionOf(body, 0)), long: Buffer.alloc(spec.size + LONGER + TRAILER_BYTES, 0x5a), generation: 0 };
+  return { spec, fd: openSync(spec.path, 'r+'), versions: bodies.map((body) => versionOf(body, 0)), long: Buffer.alloc(spec.size + LONG_VERSION_EXTRA, 0x5a), generation: 0 };
 });
 
 for (let round = 1; ; round++) {

@@ -11,6 +11,9 @@ import { createHash } from 'node:crypto';
  * between two system calls (rewriting-writer-child.ts).
  */
 
+/** How much a resized file's long version is longer than its short one (rewriting-writer-child.ts). */
+export const LONG_VERSION_EXTRA = 1000 + 77;
+
 /** Newline + `v` + 10 digits of generation + space + 64 hex digits of the sha256 of what comes before. */
 export const TRAILER_BYTES = 77;
 
