@@ -73,7 +73,7 @@ function writeFirstVersions(specs: readonly FileSpec[]): void {
   }
 }
 
-/** Starts the writer process on `specs`; resolves once it has rewritten every file once. */
+/** Starts the writer process on `specs`; resolves once it is rewriting them. */
 async function startWriter(specs: readonly FileSpec[]): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./rewriting-writer-child.ts', import.meta.url)), JSON.stringify(specs)], { stdio: ['ignore', 'pipe', 'pipe'] });
   writers.push(child);

@@ -18,7 +18,7 @@ import { bodyOf, LONG_VERSION_EXTRA, sealVersion, setGeneration, TRAILER_BYTES, 
  * a write, half done, and a write in progress since before a reader opened
  * the file leaves no trace in its size, mtime or ctime (docs/image-format.md,
  * Files that change while they are read).
- * Prints `ready` once every file was rewritten once.
+ * Prints `ready` when it starts rewriting.
  */
 
 interface Spec {
@@ -38,6 +38,7 @@ const files = specs.map((spec) => {
   return { spec, fd: openSync(spec.path, 'r+'), versions: bodies.map((body) => versionOf(body, 0)), long: Buffer.alloc(spec.size + LONG_VERSION_EXTRA, 0x5a), generation: 0 };
 });
 
+process.stdout.write('ready\n');
 for (let round = 1; ; round++) {
   for (const file of files) {
     const version = file.versions[(file.generation += 1) % 3]!;
@@ -56,7 +57,6 @@ for (let round = 1; ; round++) {
     ftruncateSync(file.fd, version.byteLength);
     if (file.long.byteLength > PAGE) fdatasyncSync(file.fd);
   }
-  if (round === 1) process.stdout.write('ready\n');
   if (round === Number.MAX_SAFE_INTEGER) break;
 }
 for (const file of files) closeSync(file.fd);
