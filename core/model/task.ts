@@ -150,6 +150,16 @@ export const IndexEntry = z
      * are back to back.
      */
     pieces: z.array(FilePieces).min(1).optional(),
+    /**
+     * A copy of a file that changed while it was read (size, mtime or ctime
+     * moved, or it shrank or grew under the reader): its content may be torn
+     * and is never restored as good (docs/image-format.md, Files that change
+     * while they are read). `superseded`: the next member of the same name
+     * (the next line) is the file read again. `inconsistent`: the last copy
+     * the backup made (it kept changing, or could not be read again); the
+     * backup listed it and ended with status 1, and restore refuses it.
+     */
+    changed: z.enum(['superseded', 'inconsistent']).optional(),
   })
   .strict();
 export type IndexEntry = z.output<typeof IndexEntry>;
