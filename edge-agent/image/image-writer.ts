@@ -21,6 +21,7 @@ import { BLOCK_BYTES, BlockMapWriter, LARGE_FILE_BYTES, readBlockMap } from './b
 import { packLargeFile } from './large-file.ts';
 import { addFileMember } from './piece-member.ts';
 import { DEFAULT_PIECE_BYTES } from '#core/model/storage-unit.ts';
+import type { FileSource } from './entry-source.ts';
 
 export interface ImageCounts {
   files: number;
@@ -52,6 +53,8 @@ export interface ImageWriterOptions {
   abortGraceMs?: number;
   /** Where the time goes: reads, file hashing, fragment writes. */
   meters: DataPathMeters;
+  /** Content and link targets from elsewhere than `sourcePath` (the offhost mover's device; entry-source.ts). */
+  files?: FileSource;
 }
 
 /** Bigger reads do not go faster and would only raise the memory in flight. */
@@ -160,22 +163,22 @@ export class ImageWriter {
     const { sourcePath, stats } = entry;
     if (stats.isSymbolicLink()) {
       try {
-        return { entry, linkTarget: await readlink(sourcePath) };
+        return { entry, linkTarget: this.#options.files ? await this.#options.files.readlink(entry) : await readlink(sourcePath) };
       } catch (error) {
-        return { entry, unreadable: describeFsError(error, 'vanished during backup') };
+        return { entry, unreadable: error instanceof UnreadableFileError ? error.reason : describeFsError(error, 'vanished during backup') };
       }
     }
     if (!stats.isFile()) return { entry };
     const unchanged = this.#unchangedSinceBase(entry);
     if (unchanged) return { entry, unchanged };
     const linkKey = linkKeyOf(stats);
-    if (linkKey === undefined && stats.size >= LARGE_FILE_BYTES) return { entry, large: true };
+    if (linkKey === undefined && stats.size >= LARGE_FILE_BYTES && !this.#options.files) return { entry, large: true };
     if (linkKey !== undefined) {
       if (this.#linksPrepared.has(linkKey)) return { entry };
       this.#linksPrepared.add(linkKey);
     }
     try {
-      return { entry, file: await this.#reader.prepare(sourcePath, stats, this.#chunkBytes, this.#fileMeters) };
+      return { entry, file: await this.#prepareFile(entry) };
     } catch (error) {
       if (error instanceof UnreadableFileError) return { entry, unreadable: error.reason };
       throw error;
@@ -274,7 +277,7 @@ export class ImageWriter {
   }
 
   async #addFile(prepared: PreparedEntry): Promise<void> {
-    const { path, sourcePath, stats: walked } = prepared.entry;
+    const { path, stats: walked } = prepared.entry;
     if (prepared.unchanged) return this.#addUnchanged(prepared.unchanged, walked);
     if (prepared.large) return this.#addLarge(prepared.entry);
     const linkKey = linkKeyOf(walked);
@@ -291,7 +294,7 @@ export class ImageWriter {
     if (!file) {
       // Skipped ahead as a later link of a file whose first path then could not be read.
       try {
-        file = await this.#reader.prepare(sourcePath, walked, this.#chunkBytes, this.#fileMeters);
+        file = await this.#prepareFile(prepared.entry);
       } catch (error) {
         if (!(error instanceof UnreadableFileError)) throw error;
         return this.unreadable(path, error.reason);
@@ -314,6 +317,12 @@ export class ImageWriter {
     this.counts.files += 1;
     this.dataBytes += spec.size;
     await this.#record(spec, place, copied.sha256, file.stats, place.pieces ? { pieces: place.pieces } : undefined);
+  }
+
+  /** Opens a file and reads its first chunk: on the reader thread, or through the file source when there is one. */
+  #prepareFile(entry: WalkEntry): Promise<PreparedFile> {
+    const files = this.#options.files;
+    return files ? files.prepare(entry, this.#chunkBytes, this.#fileMeters) : this.#reader.prepare(entry.sourcePath, entry.stats, this.#chunkBytes, this.#fileMeters);
   }
 
   get #pieceBytes(): number {
