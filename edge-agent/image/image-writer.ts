@@ -22,6 +22,7 @@ import { packLargeFile } from './large-file.ts';
 import { addFileMember } from './piece-member.ts';
 import { DEFAULT_PIECE_BYTES } from '#core/model/storage-unit.ts';
 import type { FileSource } from './entry-source.ts';
+import { addSparseFileMember, isSparsePrepared } from './sparse-file-member.ts';
 
 export interface ImageCounts {
   files: number;
@@ -303,7 +304,9 @@ export class ImageWriter {
     const spec = this.#spec(path, 'file', file.stats);
     let place: MemberPlace & { result: CopyResult; pieces?: IndexEntry['pieces'] };
     try {
-      place = await addFileMember(this.#fragments, spec, this.#pieceBytes, (write) => file.copyTo(write, this.#options.signal));
+      // A file whose reader knows its holes (the offhost mover) is stored sparse when it fits one piece.
+      const sparse = isSparsePrepared(file) ? await addSparseFileMember(this.#fragments, spec, file, this.#pieceBytes, this.#options.signal) : undefined;
+      place = sparse ?? (await addFileMember(this.#fragments, spec, this.#pieceBytes, (write) => file.copyTo(write, this.#options.signal)));
     } finally {
       await file.dispose();
     }

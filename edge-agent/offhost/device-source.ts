@@ -4,6 +4,8 @@ import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { FileSource } from '../image/entry-source.ts';
+import type { ContentWriter } from '../image/fragment-writer.ts';
+import type { SparsePreparedFile } from '../image/sparse-file-member.ts';
 import { describeFsError } from '../reader/fs-errors.ts';
 import { prepareFile, UnreadableFileError, type CopyResult, type FileMeters, type PreparedFile } from '../reader/file-reader.ts';
 import type { WalkEntry } from '../reader/walker.ts';
@@ -105,48 +107,55 @@ export class DeviceFileSource implements FileSource {
     return prepareFile(here, walked, chunkBytes, meters);
   }
 
-  #deviceFile(entry: WalkEntry, ranges: readonly DeviceRange[], chunkBytes: number, meters: FileMeters): PreparedFile {
+  /** A mapped file: its bytes read from the device at its ranges; it knows its holes, so the image writer may store it sparse. */
+  #deviceFile(entry: WalkEntry, ranges: readonly DeviceRange[], chunkBytes: number, meters: FileMeters): SparsePreparedFile {
     const stats = statsOf(this.#options.lineOf(entry).stats);
     const size = Number(stats.size);
     let used = false;
+    /** Streams the file in order: device reads (one read ahead, so the device is read while the chunk before is hashed and written), and the holes, written as zeros or only hashed. */
+    const stream = async (write: ContentWriter, holes: 'write' | 'skip', signal?: AbortSignal): Promise<CopyResult> => {
+      if (used) throw new Error('the content of a prepared file is copied once');
+      used = true;
+      const hash = createHash('sha256');
+      let problem: string | undefined;
+      const hashed = (chunk: Buffer): void => {
+        meters.hash.start();
+        hash.update(chunk);
+        meters.hash.stop();
+      };
+      const reads = planReads(ranges, size, chunkBytes);
+      const start = (at: number): Promise<Buffer> | undefined => {
+        const step = reads[at];
+        if (!step || 'zeros' in step) return undefined;
+        return this.#read(step.deviceOffset, step.bytes, step.fileOffset, meters).then((r) => {
+          problem ??= r.problem;
+          return r.data;
+        });
+      };
+      let pending = start(0);
+      for (let i = 0; i < reads.length; i++) {
+        signal?.throwIfAborted();
+        const step = reads[i]!;
+        if ('zeros' in step) {
+          for (let left = step.zeros; left > 0; left -= ZEROS.length) {
+            const zeros = left >= ZEROS.length ? ZEROS : ZEROS.subarray(0, left);
+            hashed(zeros);
+            if (holes === 'write') await write(zeros);
+          }
+          pending ??= start(i + 1);
+          continue;
+        }
+        const data = await pending!;
+        pending = start(i + 1);
+        hashed(data);
+        await write(data);
+      }
+      return problem ? { sha256: hash.digest('hex'), problem } : { sha256: hash.digest('hex') };
+    };
     return {
       stats,
-      copyTo: async (write, signal): Promise<CopyResult> => {
-        if (used) throw new Error('copyTo called twice');
-        used = true;
-        const hash = createHash('sha256');
-        let problem: string | undefined;
-        const pass = async (chunk: Buffer): Promise<void> => {
-          meters.hash.start();
-          hash.update(chunk);
-          meters.hash.stop();
-          await write(chunk);
-        };
-        const reads = planReads(ranges, size, chunkBytes);
-        const start = (at: number): Promise<Buffer> | undefined => {
-          const step = reads[at];
-          if (!step || 'zeros' in step) return undefined;
-          return this.#read(step.deviceOffset, step.bytes, step.fileOffset, meters).then((r) => {
-            problem ??= r.problem;
-            return r.data;
-          });
-        };
-        // One read ahead: the device is read while the chunk before is hashed and written.
-        let pending = start(0);
-        for (let i = 0; i < reads.length; i++) {
-          signal?.throwIfAborted();
-          const step = reads[i]!;
-          if ('zeros' in step) {
-            for (let left = step.zeros; left > 0; left -= ZEROS.length) await pass(left >= ZEROS.length ? ZEROS : ZEROS.subarray(0, left));
-            pending ??= start(i + 1);
-            continue;
-          }
-          const data = await pending!;
-          pending = start(i + 1);
-          await pass(data);
-        }
-        return problem ? { sha256: hash.digest('hex'), problem } : { sha256: hash.digest('hex') };
-      },
+      copyTo: (write, signal) => stream(write, 'write', signal),
+      sparse: { segments: ranges.map((r) => ({ offset: r.fileOffset, length: r.bytes })), copyData: (write, signal) => stream(write, 'skip', signal) },
       dispose: async () => {
         used = true;
       },
