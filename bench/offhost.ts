@@ -181,7 +181,7 @@ async function main(): Promise<void> {
     execFileSync('sync', ['-f', mount]);
     execFileSync('mount', ['-o', 'remount,ro', mount]);
 
-    const rounds: Array<{ fileSeconds: number; offhostSeconds: number; offhostBackupSeconds: number; mapSeconds: number; ratio: number; ratioBackupOnly: number; offhost: BackupTaskResult['offhost'] }> = [];
+    const rounds: Array<{ fileSeconds: number; offhostSeconds: number; offhostBackupSeconds: number; mapSeconds: number; ratio: number; ratioBackupOnly: number; offhost: BackupTaskResult['offhost']; fileTimes: BackupTaskResult['times']; moverTimes: BackupTaskResult['times'] }> = [];
     for (let round = 0; round <= options.runs; round++) {
       const units = { file: path.join(dir, `unit-file-${round}`), offhost: path.join(dir, `unit-offhost-${round}`) };
       let file: { seconds: number; result: BackupTaskResult } | undefined;
@@ -201,7 +201,8 @@ async function main(): Promise<void> {
           device,
           workDir: path.join(dir, 'work'),
           reporter: quiet,
-          mover: { command: [process.execPath, path.join(REPO, 'bin/cairn-agent.js'), 'mover'], env: { ...process.env, CAIRN_FROM_SOURCE: '1' } },
+          // bin/cairn-agent.js runs the dist/ bundle when it is fresh (npm run build), else the sources through tsx.
+          mover: { command: [process.execPath, path.join(REPO, 'bin/cairn-agent.js'), 'mover'] },
         });
         // The map's own time is measured apart below; the mover's backup is its result's elapsedMs.
         off = { seconds: Number(process.hrtime.bigint() - started) / 1e9, mapSeconds: Number.NaN, result };
@@ -221,7 +222,7 @@ async function main(): Promise<void> {
       rmSync(units.offhost, { recursive: true, force: true });
       if (round === 0) continue; // warm-up
       const backupOnly = off!.mapSeconds + off!.result.elapsedMs / 1000;
-      rounds.push({ fileSeconds: file!.seconds, offhostSeconds: off!.seconds, offhostBackupSeconds: backupOnly, mapSeconds: off!.mapSeconds, ratio: file!.seconds / off!.seconds, ratioBackupOnly: file!.seconds / backupOnly, offhost: off!.result.offhost });
+      rounds.push({ fileSeconds: file!.seconds, offhostSeconds: off!.seconds, offhostBackupSeconds: backupOnly, mapSeconds: off!.mapSeconds, ratio: file!.seconds / off!.seconds, ratioBackupOnly: file!.seconds / backupOnly, offhost: off!.result.offhost, fileTimes: file!.result.times, moverTimes: off!.result.times });
     }
     const report = {
       dataset: { ...dataset, mib: dataset.bytes / MiB, fileSystem: 'ext4 (inline_data) on a loop device', cache: options.dropCaches ? 'dropped before every run' : 'warm' },

@@ -1,3 +1,4 @@
+import type { BigIntStats } from 'node:fs';
 import type { FileMeters, PreparedFile } from '../reader/file-reader.ts';
 import type { WalkEntry } from '../reader/walker.ts';
 
@@ -20,7 +21,8 @@ import type { WalkEntry } from '../reader/walker.ts';
  *   and a block map would need a second pass over them.
  */
 export interface FileSource {
-  prepare(entry: WalkEntry, chunkBytes: number, meters: FileMeters): Promise<PreparedFile>;
+  /** `readFile` is the writer's own reader (the reader thread), for a file the source reads as a file at a path of its choosing. */
+  prepare(entry: WalkEntry, chunkBytes: number, meters: FileMeters, readFile: (sourcePath: string, walked: BigIntStats) => Promise<PreparedFile>): Promise<PreparedFile>;
   /** A symlink's target; rejects with UnreadableFileError when it cannot be had. */
   readlink(entry: WalkEntry): Promise<string>;
 }

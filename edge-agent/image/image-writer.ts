@@ -325,7 +325,8 @@ export class ImageWriter {
   /** Opens a file and reads its first chunk: on the reader thread, or through the file source when there is one. */
   #prepareFile(entry: WalkEntry): Promise<PreparedFile> {
     const files = this.#options.files;
-    return files ? files.prepare(entry, this.#chunkBytes, this.#fileMeters) : this.#reader.prepare(entry.sourcePath, entry.stats, this.#chunkBytes, this.#fileMeters);
+    const read = (sourcePath: string, walked: BigIntStats): Promise<PreparedFile> => this.#reader.prepare(sourcePath, walked, this.#chunkBytes, this.#fileMeters);
+    return files ? files.prepare(entry, this.#chunkBytes, this.#fileMeters, read) : read(entry.sourcePath, entry.stats);
   }
 
   get #pieceBytes(): number {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { read as readCallback } from 'node:fs';
+import { read as readCallback, type BigIntStats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -7,7 +7,7 @@ import type { FileSource } from '../image/entry-source.ts';
 import type { ContentWriter } from '../image/fragment-writer.ts';
 import type { SparsePreparedFile } from '../image/sparse-file-member.ts';
 import { describeFsError } from '../reader/fs-errors.ts';
-import { prepareFile, UnreadableFileError, type CopyResult, type FileMeters, type PreparedFile } from '../reader/file-reader.ts';
+import { UnreadableFileError, type CopyResult, type FileMeters, type PreparedFile } from '../reader/file-reader.ts';
 import type { WalkEntry } from '../reader/walker.ts';
 import { recycleAfterCopy } from '../transport/chunk-recycling.ts';
 import { statsOf, type DeviceRange, type MapEntry } from './extent-map.ts';
@@ -79,7 +79,7 @@ export class DeviceFileSource implements FileSource {
     return line.linkTarget;
   }
 
-  async prepare(entry: WalkEntry, chunkBytes: number, meters: FileMeters): Promise<PreparedFile> {
+  async prepare(entry: WalkEntry, chunkBytes: number, meters: FileMeters, readFile: (sourcePath: string, walked: BigIntStats) => Promise<PreparedFile>): Promise<PreparedFile> {
     const line = this.#options.lineOf(entry);
     if (line.ranges) {
       this.#options.counts.deviceFiles += 1;
@@ -88,11 +88,11 @@ export class DeviceFileSource implements FileSource {
     const reason = line.fallback ?? 'not in the extent map';
     const counts = this.#options.counts.fallbackFiles;
     counts[reason] = (counts[reason] ?? 0) + 1;
-    return this.#fallback(entry, line, reason, chunkBytes, meters);
+    return this.#fallback(entry, line, reason, readFile);
   }
 
   /** A file read as a file from the mover's read-only mount of the image, once it is checked to be the inode that was mapped. */
-  async #fallback(entry: WalkEntry, line: MapEntry, reason: string, chunkBytes: number, meters: FileMeters): Promise<PreparedFile> {
+  async #fallback(entry: WalkEntry, line: MapEntry, reason: string, readFile: (sourcePath: string, walked: BigIntStats) => Promise<PreparedFile>): Promise<PreparedFile> {
     const root = this.#options.fallbackRoot;
     if (root === undefined) throw new UnreadableFileError(`its data is not in plain extents (${reason}) and the data mover has no read-only mount of the image to read it from`);
     const here = path.join(root, line.relative);
@@ -104,7 +104,8 @@ export class DeviceFileSource implements FileSource {
     }
     // The mover's mount has its own device number; the inode and size say it is the file that was mapped.
     if (!walked.isFile() || walked.ino !== entry.stats.ino || walked.size !== entry.stats.size) throw new UnreadableFileError(`its data is not in plain extents (${reason}) and ${here} is not the file that was mapped`);
-    return prepareFile(here, walked, chunkBytes, meters);
+    // The writer's reader (its thread): opened O_NOFOLLOW and checked to be this inode again, read and hashed there.
+    return readFile(here, walked);
   }
 
   /** A mapped file: its bytes read from the device at its ranges; it knows its holes, so the image writer may store it sparse. */
@@ -112,27 +113,30 @@ export class DeviceFileSource implements FileSource {
     const stats = statsOf(this.#options.lineOf(entry).stats);
     const size = Number(stats.size);
     let used = false;
+    let problem: string | undefined;
+    const reads = planReads(ranges, size, chunkBytes);
+    const start = (at: number): Promise<Buffer> | undefined => {
+      const step = reads[at];
+      if (!step || 'zeros' in step) return undefined;
+      return this.#read(step.deviceOffset, step.bytes, step.fileOffset, meters).then((r) => {
+        problem ??= r.problem;
+        return r.data;
+      });
+    };
+    // The first read starts now: the writer prepares files ahead of the one it packs, so their first reads overlap (as the reader thread's first chunks do).
+    let first = start(0);
     /** Streams the file in order: device reads (one read ahead, so the device is read while the chunk before is hashed and written), and the holes, written as zeros or only hashed. */
     const stream = async (write: ContentWriter, holes: 'write' | 'skip', signal?: AbortSignal): Promise<CopyResult> => {
       if (used) throw new Error('the content of a prepared file is copied once');
       used = true;
       const hash = createHash('sha256');
-      let problem: string | undefined;
       const hashed = (chunk: Buffer): void => {
         meters.hash.start();
         hash.update(chunk);
         meters.hash.stop();
       };
-      const reads = planReads(ranges, size, chunkBytes);
-      const start = (at: number): Promise<Buffer> | undefined => {
-        const step = reads[at];
-        if (!step || 'zeros' in step) return undefined;
-        return this.#read(step.deviceOffset, step.bytes, step.fileOffset, meters).then((r) => {
-          problem ??= r.problem;
-          return r.data;
-        });
-      };
-      let pending = start(0);
+      let pending = first;
+      first = undefined;
       for (let i = 0; i < reads.length; i++) {
         signal?.throwIfAborted();
         const step = reads[i]!;
@@ -158,6 +162,7 @@ export class DeviceFileSource implements FileSource {
       sparse: { segments: ranges.map((r) => ({ offset: r.fileOffset, length: r.bytes })), copyData: (write, signal) => stream(write, 'skip', signal) },
       dispose: async () => {
         used = true;
+        first = undefined;
       },
     };
   }
