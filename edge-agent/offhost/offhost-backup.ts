@@ -100,6 +100,8 @@ async function runMoverProcess(request: OffhostRequest, jobFile: string): Promis
     const code = await exited;
     if (last && 'result' in last) return BackupTaskResult.parse(last.result);
     if (last && 'statusCode' in last) throw new CairnError(last.statusCode as CairnError['statusCode'], last.message, { details: last.details ?? [] });
+    // Stopped before it could answer (SIGTERM while it was still loading): the cancel is the reason, not the silence.
+    if (request.signal?.aborted) throw new CairnError(StatusCode.TERMINATED_BY_ADMINISTRATOR, 'termination requested by administrator (the data mover was stopped)', { cause: request.signal.reason });
     throw new CairnError(StatusCode.CLIENT_PROCESS_ABORTED, `the data mover ended (exit ${code}) without a result${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`);
   } catch (error) {
     if (error instanceof CairnError) throw error;

@@ -243,6 +243,22 @@ describe.skipIf(Boolean(skip))(`offhost backup by extent map of an ext4 image on
     expect(Number(lstatSync(path.join(target, tree, 'sparse/holes.bin'), { bigint: true }).blocks) * 512).toBeLessThan(MiB);
   });
 
+  it('stops the mover when the job is cancelled: 150, and the mover removes what it wrote', async () => {
+    const unit = path.join(dir, 'unit-cancel');
+    const stop = new AbortController();
+    // The mover's first heartbeat comes as its image starts: cancel then, while it is writing.
+    const reporter = { progress: async () => undefined, heartbeat: async () => stop.abort() };
+    const task = backupTask(unit, [tree], { backupId: 'host1_1700000004' });
+    const failure = await failureOf(
+      runOffhostBackup({ task, readRoot: mount, device, workDir: path.join(dir, 'work'), reporter, signal: stop.signal, mover: { command: [process.execPath, path.join(REPO, 'bin/cairn-agent.js'), 'mover'], env: { ...process.env, CAIRN_FROM_SOURCE: '1' } } }),
+    );
+    expect(failure.statusCode).toBe(150);
+    const left = existsSync(unit) ? sh('find', [unit, '-type', 'f']) : '';
+    expect(left.split('\n').filter((f) => /fragment-|manifest|index/.test(f))).toEqual([]);
+    // The agent's map and job file are gone too.
+    expect(existsSync(path.join(dir, 'work', `${task.backupId}.map.ndjson`))).toBe(false);
+  });
+
   it('refuses a file system that is not frozen (mounted read-write) with 156, before anything is written', async () => {
     execFileSync('mount', ['-o', 'remount,rw', mount]);
     try {
