@@ -176,9 +176,10 @@ async function checkFrozenImage(readRoot: string, device: string): Promise<MapHe
   const refuse = (why: string, cause?: unknown): CairnError => new CairnError(StatusCode.SNAPSHOT_ERROR, `offhost backup of ${readRoot}: ${why}`, cause === undefined ? {} : { cause });
   let mount: { source: string; fsType: string; options: string[]; target: string };
   try {
-    const { stdout } = await run('findmnt', ['-n', '-r', '-o', 'SOURCE,FSTYPE,OPTIONS,TARGET', '--target', readRoot]);
-    const [source, fsType, options, target] = stdout.trim().split('\n')[0]!.split(' ');
-    mount = { source: unescapeFindmnt(source ?? ''), fsType: fsType ?? '', options: (options ?? '').split(','), target: unescapeFindmnt(target ?? '') };
+    // JSON, so names with blanks need no unescaping (as edge-agent/snapshot/mount-of.ts reads it; OPTIONS added for `ro`).
+    const { stdout } = await run('findmnt', ['-J', '-T', readRoot, '-o', 'TARGET,SOURCE,FSTYPE,OPTIONS']);
+    const found = (JSON.parse(stdout) as { filesystems: Array<{ target: string; source: string; fstype: string; options: string }> }).filesystems[0]!;
+    mount = { source: found.source.replace(/\[[^\]]*\]$/, ''), fsType: found.fstype, options: found.options.split(','), target: found.target };
   } catch (error) {
     throw refuse(`cannot find its mount (findmnt): ${error instanceof Error ? error.message : String(error)}`, error);
   }
@@ -207,9 +208,4 @@ async function deviceSize(device: string): Promise<number> {
   } finally {
     await handle.close();
   }
-}
-
-/** findmnt -r escapes blanks and other odd bytes as \xNN. */
-function unescapeFindmnt(text: string): string {
-  return text.replace(/\\x([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
