@@ -259,6 +259,13 @@ describe.skipIf(Boolean(skip))(`offhost backup by extent map of an ext4 image on
     expect(existsSync(path.join(dir, 'work', `${task.backupId}.map.ndjson`))).toBe(false);
   });
 
+  it('ends with 50 when the mover dies without a word (killed -9), naming what it said on stderr', async () => {
+    const task = backupTask(path.join(dir, 'unit-killed'), [tree], { backupId: 'host1_1700000006' });
+    const failure = await failureOf(runOffhostBackup({ task, readRoot: mount, device, workDir: path.join(dir, 'work'), reporter: recordingReporter(), mover: { command: ['sh', '-c', 'echo reading the device >&2; kill -9 $$'] } }));
+    expect(failure.statusCode).toBe(50);
+    expect(failure.message).toMatch(/the data mover ended .*without a result: reading the device/);
+  });
+
   it('refuses a file system that is not frozen (mounted read-write) with 156, before anything is written', async () => {
     execFileSync('mount', ['-o', 'remount,rw', mount]);
     try {
@@ -269,6 +276,33 @@ describe.skipIf(Boolean(skip))(`offhost backup by extent map of an ext4 image on
       expect(existsSync(path.join(dir, 'unit-rw'))).toBe(false);
     } finally {
       execFileSync('mount', ['-o', 'remount,ro', mount]);
+    }
+  });
+});
+
+const noBtrfs = skip ?? (spawnSync('sh', ['-c', 'command -v mkfs.btrfs']).status === 0 ? undefined : 'mkfs.btrfs is missing');
+
+describe.skipIf(Boolean(noBtrfs))(`offhost backup of a btrfs image${noBtrfs ? ` (skipped: ${noBtrfs})` : ''}`, () => {
+  it('is refused with 156 naming btrfs: its extents are addresses in its own logical space, not device offsets', async () => {
+    const dir = path.join(ROOT, `btrfs-${process.pid}`);
+    const mount = path.join(dir, 'mnt');
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(mount, { recursive: true });
+    execFileSync('truncate', ['-s', '128M', path.join(dir, 'btrfs.img')]);
+    execFileSync('mkfs.btrfs', ['-q', '-f', path.join(dir, 'btrfs.img')]);
+    const device = sh('losetup', ['-f', '--show', path.join(dir, 'btrfs.img')]);
+    let mounted = false;
+    try {
+      execFileSync('mount', ['-o', 'ro', device, mount]);
+      mounted = true;
+      const task = backupTask(path.join(dir, 'unit'), [mount], { backupId: 'host1_1700000005' });
+      const failure = await failureOf(runOffhostBackup({ task, readRoot: mount, device, workDir: path.join(dir, 'work'), reporter: recordingReporter(), mover: { command: ['false'] } }));
+      expect(failure.statusCode).toBe(156);
+      expect(failure.message).toMatch(/it is btrfs/);
+    } finally {
+      if (mounted) spawnSync('umount', [mount]);
+      spawnSync('losetup', ['-d', device]);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
