@@ -22,6 +22,9 @@ const run = promisify(execFile);
  */
 const DEVICE_OFFSET_FS: ReadonlySet<string> = new Set(['ext2', 'ext3', 'ext4', 'xfs']);
 
+/** filefrag runs at once, each on a batch of files, while the walk goes on: the runs wait on the disk, not the CPU. */
+const MAPS_IN_FLIGHT = 2;
+
 /** Extent flags whose data is plain blocks on the device; any other flag makes the file fall back to a file read. */
 const PLAIN_FLAGS: ReadonlySet<string> = new Set(['last', 'eof', 'merged', 'unwritten']);
 
@@ -80,10 +83,17 @@ export async function mapFrozenImage(request: MapRequest): Promise<MapSummary> {
     for (const m of found.missing) problems.push(m);
     excluded += found.excluded.length;
     const hooks = { exclude: request.exclude, onProblem: (p: string, reason: string) => void problems.push({ path: p, reason }), onExcluded: () => void (excluded += 1) };
-    // Entries are held a batch at a time: the files of a batch go to one filefrag run.
+    // Entries are held a batch at a time: the files of a batch go to one filefrag run, started at once, so the walk
+    // goes on while filefrag maps (at most MAPS_IN_FLIGHT batches); batches are written in walk order.
     let batch: WalkEntry[] = [];
     // A multiply-linked file's data is read once, at its first path (the image writer makes the others hard-link members): only that one is mapped.
     const linked = new Set<string>();
+    const inFlight: Array<{ entries: WalkEntry[]; firsts: Set<WalkEntry>; extents: Promise<Map<string, FileExtents>> }> = [];
+    const writeOldest = async (): Promise<void> => {
+      const { entries, firsts, extents } = inFlight.shift()!;
+      const found = await extents;
+      for (const entry of entries) await write(await describeEntry(entry, head, firsts.has(entry) ? found.get(entry.sourcePath) : undefined, summary, firsts.has(entry)));
+    };
     const flush = async (): Promise<void> => {
       const firsts = new Set<WalkEntry>();
       for (const e of batch) {
@@ -93,15 +103,23 @@ export async function mapFrozenImage(request: MapRequest): Promise<MapSummary> {
         if (key !== undefined) linked.add(key);
         firsts.add(e);
       }
-      const extents = firsts.size > 0 ? await mapFiles([...firsts].map((e) => e.sourcePath), request.filefrag) : new Map<string, FileExtents>();
-      for (const entry of batch) await write(await describeEntry(entry, head, firsts.has(entry) || !entry.stats.isFile() ? extents.get(entry.sourcePath) : undefined, summary, firsts.has(entry)));
+      const extents = firsts.size > 0 ? mapFiles([...firsts].map((e) => e.sourcePath), request.filefrag) : Promise.resolve(new Map<string, FileExtents>());
+      extents.catch(() => undefined); // awaited in turn by writeOldest
+      inFlight.push({ entries: batch, firsts, extents });
       batch = [];
+      if (inFlight.length >= MAPS_IN_FLIGHT) await writeOldest();
     };
-    for await (const entry of walk(found.roots, hooks)) {
-      batch.push(entry);
-      if (batch.length >= FILEFRAG_BATCH) await flush();
+    try {
+      for await (const entry of walk(found.roots, hooks)) {
+        batch.push(entry);
+        if (batch.length >= FILEFRAG_BATCH) await flush();
+      }
+      await flush();
+      while (inFlight.length > 0) await writeOldest();
+    } finally {
+      // A failure part-way: let the filefrag runs still going end before the map is given up.
+      await Promise.allSettled(inFlight.map((b) => b.extents));
     }
-    await flush();
     for (const problem of problems) await write({ kind: 'problem', ...problem });
     if (excluded > 0) await write({ kind: 'excluded', count: excluded });
   } finally {
