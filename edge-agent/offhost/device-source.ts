@@ -19,17 +19,24 @@ const ZEROS = Buffer.alloc(256 * 1024);
 const MAX_SPARE_READS = 4;
 
 /**
- * The device ranges a mover read, merged where they touch: what the test
- * (and the job's figures) compare with the extent map.
+ * What a mover read of the device: bytes and reads (the job's figures) and,
+ * when asked for (`keepRanges`: tests, audits; it grows with the extents
+ * read), the ranges, merged where they touch, to compare with the map.
  */
 export class RangeLog {
   readonly ranges: Array<{ offset: number; bytes: number }> = [];
+  readonly #keepRanges: boolean;
   bytes = 0;
   reads = 0;
+
+  constructor(keepRanges = false) {
+    this.#keepRanges = keepRanges;
+  }
 
   add(offset: number, bytes: number): void {
     this.bytes += bytes;
     this.reads += 1;
+    if (!this.#keepRanges) return;
     const last = this.ranges.at(-1);
     if (last && last.offset + last.bytes === offset) last.bytes += bytes;
     else this.ranges.push({ offset, bytes });

@@ -62,7 +62,7 @@ export async function runMover(input: MoverJob, deps: MoverDeps): Promise<Backup
   const head = await readHead(job.map);
   const device = job.device ?? head.device;
   const handle = await openDevice(device, head);
-  const log = new RangeLog();
+  const log = new RangeLog(job.rangesOut !== undefined);
   const counts: MoverCounts = { deviceFiles: 0, fallbackFiles: {} };
   try {
     const lines = new WeakMap<WalkEntry, MapEntry>();
