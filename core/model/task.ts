@@ -66,6 +66,22 @@ export const DataPathTimes = z
 export type DataPathTimes = z.output<typeof DataPathTimes>;
 
 /** What the agent reports when every byte of the image is durable in the storage unit. */
+/**
+ * An offhost backup's figures (edge-agent/offhost/, docs/offhost.md): files
+ * whose data the mover read from the device, files read as files instead
+ * (data not in plain extents) by reason, and what it read of the device.
+ */
+export const OffhostFigures = z
+  .object({
+    deviceFiles: z.number().int().min(0),
+    fallbackFiles: z.number().int().min(0),
+    fallbackReasons: z.record(z.string(), z.number().int().min(0)),
+    deviceBytesRead: z.number().int().min(0),
+    deviceReads: z.number().int().min(0),
+  })
+  .strict();
+export type OffhostFigures = z.output<typeof OffhostFigures>;
+
 export const BackupTaskResult = z
   .object({
     backupId: z.string(),
@@ -99,6 +115,8 @@ export const BackupTaskResult = z
      * and from older agents.
      */
     fullVolume: z.string().min(1).optional(),
+    /** Set by an offhost backup (data moved by extent map). */
+    offhost: OffhostFigures.optional(),
   })
   .strict();
 export type BackupTaskResult = z.output<typeof BackupTaskResult>;

@@ -21,6 +21,8 @@ import { BLOCK_BYTES, BlockMapWriter, LARGE_FILE_BYTES, readBlockMap } from './b
 import { packLargeFile, type LargeFileResult } from './large-file.ts';
 import { addFileMember } from './piece-member.ts';
 import { DEFAULT_PIECE_BYTES } from '#core/model/storage-unit.ts';
+import type { FileSource } from './entry-source.ts';
+import { addSparseFileMember, isSparsePrepared } from './sparse-file-member.ts';
 
 export interface ImageCounts {
   files: number;
@@ -52,6 +54,8 @@ export interface ImageWriterOptions {
   abortGraceMs?: number;
   /** Where the time goes: reads, file hashing, fragment writes. */
   meters: DataPathMeters;
+  /** Content and link targets from elsewhere than `sourcePath` (the offhost mover's device; entry-source.ts). */
+  files?: FileSource;
 }
 
 /** Bigger reads do not go faster and would only raise the memory in flight. */
@@ -160,22 +164,22 @@ export class ImageWriter {
     const { sourcePath, stats } = entry;
     if (stats.isSymbolicLink()) {
       try {
-        return { entry, linkTarget: await readlink(sourcePath) };
+        return { entry, linkTarget: this.#options.files ? await this.#options.files.readlink(entry) : await readlink(sourcePath) };
       } catch (error) {
-        return { entry, unreadable: describeFsError(error, 'vanished during backup') };
+        return { entry, unreadable: error instanceof UnreadableFileError ? error.reason : describeFsError(error, 'vanished during backup') };
       }
     }
     if (!stats.isFile()) return { entry };
     const unchanged = this.#unchangedSinceBase(entry);
     if (unchanged) return { entry, unchanged };
     const linkKey = linkKeyOf(stats);
-    if (linkKey === undefined && stats.size >= LARGE_FILE_BYTES) return { entry, large: true };
+    if (linkKey === undefined && stats.size >= LARGE_FILE_BYTES && !this.#options.files) return { entry, large: true };
     if (linkKey !== undefined) {
       if (this.#linksPrepared.has(linkKey)) return { entry };
       this.#linksPrepared.add(linkKey);
     }
     try {
-      return { entry, file: await this.#reader.prepare(sourcePath, stats, this.#chunkBytes, this.#fileMeters) };
+      return { entry, file: await this.#prepareFile(entry) };
     } catch (error) {
       if (error instanceof UnreadableFileError) return { entry, unreadable: error.reason };
       throw error;
@@ -292,7 +296,7 @@ export class ImageWriter {
     if (!file) {
       // Skipped ahead as a later link of a file whose first path then could not be read.
       try {
-        file = await this.#reader.prepare(sourcePath, walked, this.#chunkBytes, this.#fileMeters);
+        file = await this.#prepareFile(prepared.entry);
       } catch (error) {
         if (!(error instanceof UnreadableFileError)) throw error;
         return this.unreadable(path, error.reason);
@@ -307,7 +311,10 @@ export class ImageWriter {
       const spec = this.#spec(path, 'file', file.stats);
       let place: MemberPlace & { result: CopyResult; pieces?: IndexEntry['pieces'] };
       try {
-        place = await addFileMember(this.#fragments, spec, this.#pieceBytes, (write) => file!.copyTo(write, this.#options.signal));
+        // A file whose reader knows its holes (the offhost mover) is stored sparse when it fits one piece.
+        const current = file;
+        const sparse = isSparsePrepared(current) ? await addSparseFileMember(this.#fragments, spec, current, this.#pieceBytes, this.#options.signal) : undefined;
+        place = sparse ?? (await addFileMember(this.#fragments, spec, this.#pieceBytes, (write) => current.copyTo(write, this.#options.signal)));
       } finally {
         await file.dispose();
       }
@@ -339,6 +346,13 @@ export class ImageWriter {
     }
     if (linkKey !== undefined) this.#hardlinks.set(linkKey, path);
     this.counts.files += 1;
+  }
+
+  /** Opens a file and reads its first chunk: on the reader thread, or through the file source when there is one. */
+  #prepareFile(entry: WalkEntry): Promise<PreparedFile> {
+    const files = this.#options.files;
+    const read = (sourcePath: string, walked: BigIntStats): Promise<PreparedFile> => this.#reader.prepare(sourcePath, walked, this.#chunkBytes, this.#fileMeters);
+    return files ? files.prepare(entry, this.#chunkBytes, this.#fileMeters, read) : read(entry.sourcePath, entry.stats);
   }
 
   get #pieceBytes(): number {
