@@ -25,6 +25,8 @@ export const BackupTask = z
     level: BackupLevel,
     selections: z.array(z.string()).min(1),
     exclude: z.array(z.string()).default([]),
+    /** Descend into file systems mounted under a selection (the policy's crossMountPoints); absent: false. */
+    crossMountPoints: z.boolean().optional(),
     storageUnit: StorageUnit,
     buffers: BufferSettings.default({ count: 16, sizeBytes: 256 * 1024 }),
     /** For an incremental: the image changes are detected against, and where its index is. */
