@@ -22,6 +22,7 @@ import { packLargeFile } from './large-file.ts';
 import { addFileMember } from './piece-member.ts';
 import { DEFAULT_PIECE_BYTES } from '#core/model/storage-unit.ts';
 import { specialKindOf } from './special-member.ts';
+import { fsPathOf, nameFromBytes } from '#core/model/file-name.ts';
 import { OwnerNames } from '../reader/owner-names.ts';
 
 export interface ImageCounts {
@@ -166,7 +167,8 @@ export class ImageWriter {
     const { sourcePath, stats } = entry;
     if (stats.isSymbolicLink()) {
       try {
-        return { entry, linkTarget: await readlink(sourcePath) };
+        // As bytes: a target that is not UTF-8 keeps them (core/model/file-name.ts).
+        return { entry, linkTarget: nameFromBytes(await readlink(fsPathOf(sourcePath), { encoding: 'buffer' })) };
       } catch (error) {
         return { entry, unreadable: describeFsError(error, 'vanished during backup') };
       }

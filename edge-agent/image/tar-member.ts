@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import type { Pack } from 'tar-stream';
+import { bytesOfName, escapedName, hasRawBytes } from '#core/model/file-name.ts';
 
 /** The member types a Cairn image holds (tar-stream's names; `link` is a hard link). */
 export type MemberType = 'file' | 'directory' | 'symlink' | 'link' | SpecialMemberType;
@@ -178,4 +179,67 @@ function typeBits(type: MemberType): number {
     default:
       return constants.S_IFREG;
   }
+}
+
+/**
+ * A member whose name, link target or pax values hold bytes that are not
+ * UTF-8 (core/model/file-name.ts): tar-stream writes every header string as
+ * UTF-8, so such a member gets its pax header written here, with the raw
+ * bytes in its `path`, `linkpath` and other records, as GNU tar writes such
+ * names (tested with GNU tar 1.34: it writes the bytes without a
+ * `hdrcharset=BINARY` record and warns "Ignoring unknown extended header
+ * keyword" when it reads one, so none is written). `block` (the pax
+ * header: a ustar block of type `x`, its records, their padding) goes into
+ * the archive just before `member`, whose ustar fields hold a stand-in name
+ * and which carries no pax records of its own. tar-stream packs no data for
+ * an `x` member, so the block is encoded here (paxHeaderBlock).
+ * Returns undefined for every other member (one regex test of the name).
+ */
+export function binaryNamePax(header: PackHeader): { block: Buffer; member: PackHeader } | undefined {
+  const pax = (header.pax ?? {}) as Record<string, string>;
+  if (!hasRawBytes(header.name) && !hasRawBytes(header.linkname ?? '') && !Object.values(pax).some(hasRawBytes)) return undefined;
+  const records: Buffer[] = [paxRecord('path', bytesOfName(header.name))];
+  if (header.linkname) records.push(paxRecord('linkpath', bytesOfName(header.linkname)));
+  for (const [key, value] of Object.entries(pax)) records.push(paxRecord(key, bytesOfName(value)));
+  const data = Buffer.concat(records);
+  const member: PackHeader = { ...header, name: standIn(header.name, header.type === 'directory'), pax: undefined };
+  if (header.linkname) member.linkname = standIn(header.linkname, false);
+  delete member.pax;
+  const seconds = Math.max(0, Math.floor((header.mtime?.getTime() ?? 0) / 1000));
+  return { block: Buffer.concat([paxHeaderBlock(data.byteLength, seconds), data, Buffer.alloc((512 - (data.byteLength % 512)) % 512)]), member };
+}
+
+/** The ustar header of a pax extended header (typeflag `x`) of `size` bytes: hand-written, as tar-stream does not export its encoder. */
+function paxHeaderBlock(size: number, mtimeSeconds: number): Buffer {
+  const block = Buffer.alloc(512);
+  const octal = (value: number, at: number, width: number): void => void block.write(`${value.toString(8).padStart(width - 1, '0')}\0`, at, 'latin1');
+  block.write('PaxHeader', 0, 'latin1');
+  octal(0o644, 100, 8);
+  octal(0, 108, 8);
+  octal(0, 116, 8);
+  octal(size, 124, 12);
+  octal(Math.min(mtimeSeconds, 0o77777777777), 136, 12);
+  block.write('x', 156, 'latin1');
+  block.write('ustar\x0000', 257, 'latin1');
+  // The checksum is taken with its own field as eight spaces.
+  block.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const byte of block) sum += byte;
+  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return block;
+}
+
+/** A pax record, `LEN key=value\n`, LEN counting the whole record in bytes (its own digits too). */
+function paxRecord(key: string, value: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
+  let length = body.byteLength + 1;
+  while (String(length).length + body.byteLength > length) length += 1;
+  return Buffer.concat([Buffer.from(String(length)), body]);
+}
+
+/** What the ustar name field says when the real name is in the pax record: the escaped name where it fits ustar's 100 bytes, else a fixed word. */
+function standIn(name: string, directory: boolean): string {
+  const escaped = escapedName(name);
+  if (Buffer.byteLength(escaped) <= 100 && /^[\x20-\x7e]*$/.test(escaped)) return escaped;
+  return directory ? 'cairn-binary-name/' : 'cairn-binary-name';
 }

@@ -3,6 +3,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExcludeMatcher } from './exclude.ts';
 import { describeFsError } from './fs-errors.ts';
+import { fsPathOf, nameFromBytes } from '#core/model/file-name.ts';
 
 /**
  * One thing found on the client, with the `lstat` taken when it was found.
@@ -51,7 +52,7 @@ const DEFAULT_STAT_AHEAD = 64;
 function lstatEach(paths: string[]): Promise<Array<{ stats: BigIntStats } | { error: unknown }>> {
   return Promise.all(
     paths.map((p) =>
-      lstat(p, { bigint: true }).then(
+      lstat(fsPathOf(p), { bigint: true }).then(
         (stats) => ({ stats }),
         (error: unknown) => ({ error }),
       ),
@@ -79,7 +80,8 @@ async function* walkFrom(entry: WalkEntry, hooks: WalkHooks, device: bigint | un
   if (device !== undefined && entry.stats.dev !== device) return;
   let names: string[];
   try {
-    names = await readdir(entry.sourcePath);
+    // Names are read as bytes: one that is not UTF-8 becomes a string that keeps its bytes (core/model/file-name.ts), opened by them again.
+    names = (await readdir(fsPathOf(entry.sourcePath), { encoding: 'buffer' })).map(nameFromBytes);
   } catch (error) {
     hooks.onProblem(entry.path, `cannot read directory: ${describeFsError(error)}`);
     return;
@@ -88,10 +90,7 @@ async function* walkFrom(entry: WalkEntry, hooks: WalkHooks, device: bigint | un
   const children: string[] = [];
   for (const name of names) {
     const child = path.join(entry.path, name);
-    if (name.includes('\uFFFD')) {
-      // Node decodes names as UTF-8; an undecodable name cannot be opened again by its decoded form.
-      hooks.onProblem(child, 'file name is not valid UTF-8');
-    } else if (hooks.exclude(child)) {
+    if (hooks.exclude(child)) {
       hooks.onExcluded?.(child);
     } else {
       children.push(name);

@@ -1,8 +1,6 @@
-import { execFile, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { bytesOfName } from '#core/model/file-name.ts';
 
 /**
  * Sets the mtimes (and atimes, to the same value, as the rest of restore
@@ -17,8 +15,8 @@ const run = promisify(execFile);
  * - one `python3` process per restore, fed `path\0ns\0` records on stdin,
  *   calling os.utime(ns=..., follow_symlinks=False) (utimensat with
  *   nanoseconds): a few microseconds a file, no process per file;
- * - where there is no python3, `touch -h -d @S.N` per file (GNU touch keeps
- *   nanoseconds and negative times): a process per file, slow but exact.
+ * - where there is no python3, `xargs -0 touch -h -d @S.N` per distinct time (GNU touch keeps
+ *   nanoseconds and negative times): a process per distinct time, slower but exact.
  * Node has no utimensat binding and Cairn ships no native addon of its own
  * for it; this is hand-written for that reason.
  */
@@ -41,7 +39,7 @@ export class ExactTimes {
     if (this.#python !== false && this.#pythonCommand !== undefined) {
       const helper = this.#startHelper(this.#pythonCommand);
       if (helper) {
-        helper.stdin.write(Buffer.concat([Buffer.from(absolute), NUL, Buffer.from(String(ns)), NUL]));
+        helper.stdin.write(Buffer.concat([bytesOfName(absolute), NUL, Buffer.from(String(ns)), NUL]));
         return;
       }
     }
@@ -56,15 +54,19 @@ export class ExactTimes {
       problems.push(...(await this.#helperDone!));
       this.#helper = undefined;
     }
-    // The fallback: a process per file, two at a time (the restore is I/O bound anyway).
-    const queue = this.#fallback.splice(0);
+    // The fallback: `xargs -0 touch` once per distinct time (touch sets one time for all its files), two at a time.
+    // The names go through xargs's stdin as bytes: Node's argv is UTF-8 text, which a name that is not cannot pass through.
+    const byTime = new Map<bigint, Buffer[]>();
+    for (const { absolute, ns } of this.#fallback.splice(0)) {
+      const names = byTime.get(ns) ?? [];
+      names.push(bytesOfName(absolute), NUL);
+      byTime.set(ns, names);
+    }
+    const queue = [...byTime];
     const worker = async (): Promise<void> => {
       for (let item = queue.shift(); item; item = queue.shift()) {
-        try {
-          await run('touch', ['-h', '-c', '-d', `@${secondsText(item.ns)}`, '--', item.absolute]);
-        } catch (error) {
-          problems.push(`${item.absolute}: cannot set its time exactly (${(error as Error).message.split('\n')[0]})`);
-        }
+        const failure = await touchAll(item[0], Buffer.concat(item[1]));
+        if (failure !== undefined) problems.push(`${item[1].length / 2} file(s) with mtime ${secondsText(item[0])}: cannot set their times exactly (${failure})`);
       }
     };
     await Promise.all([worker(), worker()]);
@@ -128,6 +130,19 @@ export function nodeSetsExactly(ns: bigint, seconds: number): boolean {
   let fraction = Math.trunc((seconds - whole) * 1e9);
   fraction -= fraction % 1000;
   return BigInt(whole) * 1_000_000_000n + BigInt(fraction) === ns;
+}
+
+/** Sets the times of the NUL-separated `names` to `ns` with `xargs -0 touch`; resolves with why it failed, or undefined. */
+function touchAll(ns: bigint, names: Buffer): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const child = spawn('xargs', ['-0', 'touch', '-h', '-c', '-d', `@${secondsText(ns)}`, '--'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdin.on('error', () => undefined); // reported by `close`
+    child.on('error', (error) => resolve(error.message));
+    child.on('close', (code) => resolve(code === 0 ? undefined : stderr.split('\n')[0] || `xargs exited with ${code}`));
+    child.stdin.end(names);
+  });
 }
 
 /** `ns` as signed seconds with nine decimals, as touch -d @ reads it (`-100.5` is 100.5 s before the epoch). */

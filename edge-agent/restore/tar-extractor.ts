@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, realpath, rename, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, realpath, rename, symlink, unlink, utimes, type FileHandle } from './fs-names.ts';
 import path from 'node:path';
 import { extract as createExtract, type Extract, type Header } from 'tar-stream';
 import { CairnError, messageOf } from '#core/errors.ts';
@@ -13,6 +13,8 @@ import { parseMemberPath } from './safe-path.ts';
 import { drainedOrClosed } from './tar-drain.ts';
 import { memberMtimeNs, memberMtimeSeconds, pathOfMember } from '../image/tar-member.ts';
 import { ExactTimes } from './exact-times.ts';
+import { keepRawPaxNames } from './raw-pax-names.ts';
+import { hasRawBytes } from '#core/model/file-name.ts';
 import { RestoreOwners } from './restore-owners.ts';
 import { makeSpecialNode, SpecialNodeError } from './special-node.ts';
 import { isSparseMember, realMemberName, SparseMapError } from '../image/sparse-member.ts';
@@ -270,6 +272,7 @@ export class TarExtractor {
    */
   async extract(source: AsyncIterable<Uint8Array>, decide?: DecideMember, label = 'the archive', baseOffset = 0, digests?: MemberDigests): Promise<void> {
     const extract = createExtract();
+    keepRawPaxNames(extract);
     let parserError: unknown;
     extract.on('error', (error: unknown) => {
       parserError ??= error;
@@ -457,7 +460,8 @@ export class TarExtractor {
     }
     await this.#inFlight.room(header.size);
     // `rename` puts files in place one at a time, choosing `.cairn-old` names: that stays here.
-    if (this.#options.existing !== 'rename') return this.#batchedFile(entry, relative, absolute, decision, hash);
+    // The writer thread takes names as strings; one that is not UTF-8 (its bytes kept as lone surrogates) is written here, by its bytes.
+    if (this.#options.existing !== 'rename' && !hasRawBytes(relative)) return this.#batchedFile(entry, relative, absolute, decision, hash);
     const content = await readWhole(entry);
     const sha256 = hash ? hash.shared() : createHash('sha256').update(content).digest('hex');
     if (decision.sha256 !== undefined && sha256 !== decision.sha256) {

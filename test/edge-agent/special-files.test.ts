@@ -1,6 +1,6 @@
 import { keyOf } from './forge.ts';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync, type BigIntStats } from 'node:fs';
+import { chownSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync, type BigIntStats } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import type { Image } from '#core/model/image.ts';
 import type { BackupTaskResult, IndexEntry } from '#core/model/task.ts';
 import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { backupTask, catalogImage, recordingReporter, tempDir } from './helpers.ts';
+import { escapedName, fsPathOf, nameFromBytes } from '#core/model/file-name.ts';
 
 const GNU_TAR = '/usr/bin/tar';
 const hasGnuTar = existsSync(GNU_TAR) && execFileSync(GNU_TAR, ['--version']).toString().includes('GNU tar');
@@ -50,6 +51,15 @@ function buildTree(root: string): { socket: string } {
   chownSync(at('owners/nameless'), 54321, 65432);
   execFileSync('mknod', ['-m', '600', at('owners/device-owned'), 'c', '1', '5']);
   chownSync(at('owners/device-owned'), 1, 2);
+  // Names that are not UTF-8 (Latin-1 bytes, a cut UTF-8 sequence), a symlink whose target is not, a hard link to such a name.
+  const latin1 = nameFromBytes(Buffer.from('names/caf\xe9-\xff', 'latin1'));
+  const cut = nameFromBytes(Buffer.concat([Buffer.from('names/dir-'), Buffer.from([0xe2, 0x82])]));
+  mkdirSync(at('names'));
+  writeFileSync(fsPathOf(at(latin1)), 'latin-1 name\n');
+  mkdirSync(fsPathOf(at(cut)));
+  writeFileSync(fsPathOf(at(`${cut}/inside \\x41 \uFFFD.txt`)), 'inside a directory whose name is cut UTF-8\n');
+  symlinkSync(fsPathOf(nameFromBytes(Buffer.from('caf\xe9-\xff', 'latin1'))), fsPathOf(at('names/link-to-latin1')));
+  linkSync(fsPathOf(at(latin1)), fsPathOf(at(nameFromBytes(Buffer.from('names/hard-\xfe', 'latin1')))));
   touch('owners', '1500000000.5');
   touch('dev', '1400000000.000000999');
   touch('times', '-10.25');
@@ -64,6 +74,7 @@ interface Node {
   rdev: bigint;
   mtimeNs: bigint;
   size: bigint;
+  nlink: bigint;
   content?: string;
   target?: string;
 }
@@ -72,14 +83,14 @@ interface Node {
 function snapshot(root: string): Map<string, Node> {
   const out = new Map<string, Node>();
   const visit = (relative: string): void => {
-    const absolute = path.join(root, relative);
+    const absolute = fsPathOf(path.join(root, relative));
     const stats: BigIntStats = lstatSync(absolute, { bigint: true });
     if (stats.isSocket()) return;
-    const node: Node = { type: typeOf(stats), mode: stats.mode, uid: stats.uid, gid: stats.gid, rdev: stats.isCharacterDevice() || stats.isBlockDevice() ? stats.rdev : 0n, mtimeNs: stats.mtimeNs, size: stats.isFile() ? stats.size : 0n };
+    const node: Node = { type: typeOf(stats), mode: stats.mode, uid: stats.uid, gid: stats.gid, rdev: stats.isCharacterDevice() || stats.isBlockDevice() ? stats.rdev : 0n, mtimeNs: stats.mtimeNs, size: stats.isFile() ? stats.size : 0n, nlink: stats.nlink };
     if (stats.isFile()) node.content = readFileSync(absolute, 'latin1');
-    if (stats.isSymbolicLink()) node.target = readlinkSync(absolute);
-    out.set(relative || '.', node);
-    if (stats.isDirectory()) for (const name of readdirSync(absolute).sort()) visit(relative ? `${relative}/${name}` : name);
+    if (stats.isSymbolicLink()) node.target = escapedName(nameFromBytes(readlinkSync(absolute, { encoding: 'buffer' })));
+    out.set(escapedName(relative) || '.', node);
+    if (stats.isDirectory()) for (const name of readdirSync(absolute, { encoding: 'buffer' }).map(nameFromBytes).sort()) visit(relative ? `${relative}/${name}` : name);
   };
   visit('');
   return out;

@@ -51,7 +51,7 @@ describe('times in member headers', () => {
   it('a ustar mtime field never wraps: after 2038 it holds the largest time tar-stream can write and pax holds the real one', () => {
     const packed = packHeader({ path: '/a', type: 'file', mode: 0o644, uid: 0, gid: 0, mtimeNs: 10_413_792_000_000_000_000n, size: 0 });
     expect(packed.mtime!.getTime() / 1000).toBe(0x7fffffff);
-    expect(packed.pax?.mtime).toBe('10413792000');
+    expect((packed.pax as Record<string, string> | undefined)?.mtime).toBe('10413792000');
   });
 
   it('are left to the exact pass when Node (libuv: microseconds, no negative times) cannot set them', () => {
