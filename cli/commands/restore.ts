@@ -11,6 +11,7 @@ import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, note, printJson } from '../output.ts';
 import { parseIsoTime } from '../time-option.ts';
+import { collectClientPaths } from '../path-option.ts';
 import { UsageError } from '../usage-errors.ts';
 import { exitCodeFor } from '../exit-code.ts';
 import { onTape, restoreTapeImage } from '../tape-restore.ts';
@@ -47,7 +48,7 @@ export function registerRestore(program: Command): void {
     .option('--at <time>', 'with --client: rebuild the tree as it was at this time (ISO 8601), from the image chain', parseIsoTime)
     .option('--policy <name>', 'with --at: only images of this policy')
     .requiredOption('--to <dir>', 'target directory; nothing is written outside it')
-    .option('--path <path...>', 'only these paths (as backed up, e.g. /home/user/file); each must be in the image')
+    .option('--path <path...>', 'only these paths (as backed up, e.g. /home/user/file; \\\\ for a backslash, \\xHH for a byte of a name that is not UTF-8, as cairn ls prints them); each must be in the image', collectClientPaths)
     .option('--overwrite', 'the target may hold entries: replace existing files (directories are merged)')
     .option('--rename-existing', 'the target may hold entries: keep each one that would be replaced as NAME.cairn-old[.N]')
     .option('--continue-on-error', 'best effort: list corrupt fragments and files, restore the rest, exit 1')

@@ -17,7 +17,8 @@
  * hand-written: no library in the project does surrogateescape.
  */
 
-const ESCAPED_BYTES = /[\uDC80-\uDCFF]/;
+/** With the `u` flag, so the low half of a surrogate pair (an emoji) is not taken for an escaped byte. */
+const ESCAPED_BYTES = /[\uDC80-\uDCFF]/u;
 
 /** Whether `name` holds bytes that are not UTF-8 (and must be opened by its bytes). */
 export function hasRawBytes(name: string): boolean {
@@ -70,7 +71,7 @@ export function fsPathOf(name: string): string | Buffer {
 
 /** The name for people and command lines: `\xHH` for each byte that is not UTF-8, `\\` for a backslash. */
 export function escapedName(name: string): string {
-  return name.replace(/[\\\uDC80-\uDCFF]/g, (char) => (char === '\\' ? '\\\\' : `\\x${(char.charCodeAt(0) - 0xdc00).toString(16).toUpperCase()}`));
+  return name.replace(/[\\\uDC80-\uDCFF]/gu, (char) => (char === '\\' ? '\\\\' : `\\x${(char.charCodeAt(0) - 0xdc00).toString(16).toUpperCase()}`));
 }
 
 /** Reads `escapedName`'s form back; undefined when it is not that form (a lone `\`, `\x` not followed by 80 to FF). */
