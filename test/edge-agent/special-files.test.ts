@@ -175,6 +175,16 @@ describe.skipIf(!isRoot)('backup and restore of FIFOs, devices, exact times and 
     expectSameTree(snapshot(path.join(target, source.dir, 'tree')), expected);
   });
 
+  it('restores a name that is not UTF-8 asked for by path, alone, with its bytes', async () => {
+    const target = path.join(scratch.dir, 'one-name');
+    const wanted = path.join(source.dir, 'tree', nameFromBytes(Buffer.from('names/caf\xe9-\xff', 'latin1')));
+    const restored = await restoreImage({ store, image, targetDir: target, paths: [wanted] });
+    expect(restored.refused).toEqual([]);
+    const names = readdirSync(path.join(target, source.dir, 'tree', 'names'), { encoding: 'buffer' });
+    expect(names.map((n) => n.toString('latin1'))).toEqual(['caf\xe9-\xff']);
+    expect(readFileSync(fsPathOf(path.join(target, wanted)), 'utf8')).toBe('latin-1 name\n');
+  });
+
   it('sets exact times with touch where there is no python3', async () => {
     const target = path.join(scratch.dir, 'cairn-touch');
     const restored = await restoreImage({ store, image, targetDir: target, exactTimes: { python: false } });
