@@ -104,18 +104,27 @@ function defaultPython(): string {
   return existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 }
 
-/** Reads `path\0ns\0` records; a path that is gone is passed over (what was placed there was refused); other failures go to stderr as lines. */
+/** Reads `path\0ns\0` records as they come (memory stays flat); a path that is gone is passed over (what was placed there was refused); other failures go to stderr as lines. */
 const PYTHON_HELPER = `
 import os, sys
-data = sys.stdin.buffer.read().split(b"\\0")
-for i in range(0, len(data) - 1, 2):
-    path, ns = data[i], int(data[i + 1])
+def apply(path, ns):
     try:
         os.utime(path, ns=(ns, ns), follow_symlinks=False)
     except FileNotFoundError:
         pass
     except OSError as e:
         sys.stderr.write(path.decode("utf-8", "backslashreplace") + ": cannot set its time exactly (" + e.strerror + ")\\n")
+rest = b""
+while True:
+    chunk = sys.stdin.buffer.read1(1 << 20)
+    if not chunk:
+        break
+    fields = (rest + chunk).split(b"\\0")
+    rest = fields.pop()
+    if len(fields) % 2:
+        rest = fields.pop() + b"\\0" + rest
+    for i in range(0, len(fields), 2):
+        apply(fields[i], int(fields[i + 1]))
 `;
 
 /**
