@@ -211,3 +211,36 @@ describe.skipIf(!isRoot)('backup and restore of FIFOs, devices, exact times and 
     expectSameTree(snapshot(path.join(target, source.dir, 'tree')), expected);
   });
 });
+
+describe('a file stored as pieces under a name that is not UTF-8', () => {
+  let work: ReturnType<typeof tempDir>;
+  afterAll(() => work?.cleanup());
+
+  it('restores with its bytes and its name', async () => {
+    // Prepare: 2.5 MiB under a Latin-1 name, pieces of 1 MiB (each piece's GNU.volume.filename holds the raw name too)
+    work = tempDir('special-pieces');
+    const root = path.join(work.dir, 'tree');
+    mkdirSync(root);
+    const name = path.join(root, nameFromBytes(Buffer.from('gro\xdf-\xe9', 'latin1')));
+    const content = Buffer.alloc(2.5 * 1024 * 1024, 7);
+    content.write('start', 0);
+    writeFileSync(fsPathOf(name), content);
+    const unitDir = path.join(work.dir, 'unit');
+    mkdirSync(unitDir);
+    const store = new FsObjectStore(unitDir);
+    const task = backupTask(unitDir, [root], { storageUnit: { name: 'disk1', kind: 'disk', path: unitDir, fragmentSizeBytes: 1024 * 1024, pieceBytes: 1024 * 1024 } });
+
+    // Act
+    const result = await runBackup(task, { store, reporter: recordingReporter(), now: () => new Date() });
+    const target = path.join(work.dir, 'restored');
+    const restored = await restoreImage({ store, image: catalogImage(task, result), targetDir: target });
+
+    // Assess
+    expect(result.statusCode).toBe(0);
+    expect(result.fragments.length).toBeGreaterThan(1);
+    expect(restored.refused).toEqual([]);
+    expect(restored.failures).toEqual([]);
+    expect(readdirSync(path.join(target, root), { encoding: 'buffer' }).map((n) => n.toString('latin1'))).toEqual(['gro\xdf-\xe9']);
+    expect(readFileSync(fsPathOf(path.join(target, name))).equals(content)).toBe(true);
+  });
+});
