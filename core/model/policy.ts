@@ -103,6 +103,12 @@ export const Policy = z
     /** Absolute paths on the client. */
     selections: z.array(z.string().startsWith('/', 'a backup selection is an absolute path')).min(1),
     exclude: z.array(z.string()).default([]),
+    /**
+     * Whether the walk goes into file systems mounted under a selection
+     * (bpbkar's Cross mount points). false: a directory on another device
+     * than its selection's is backed up as a directory, without its contents.
+     */
+    crossMountPoints: z.boolean().default(false),
     schedules: z.array(Schedule).min(1),
     storageUnit: Name,
     /** Absent: `file`. */

@@ -25,6 +25,8 @@ export const BackupTask = z
     level: BackupLevel,
     selections: z.array(z.string()).min(1),
     exclude: z.array(z.string()).default([]),
+    /** Descend into file systems mounted under a selection (the policy's crossMountPoints); absent: false. */
+    crossMountPoints: z.boolean().optional(),
     storageUnit: StorageUnit,
     buffers: BufferSettings.default({ count: 16, sizeBytes: 256 * 1024 }),
     /** For an incremental: the image changes are detected against, and where its index is. */
@@ -129,7 +131,8 @@ export type FilePieces = z.output<typeof FilePieces>;
 export const IndexEntry = z
   .object({
     path: z.string(),
-    type: z.enum(['file', 'directory', 'symlink', 'hardlink']),
+    /** FIFOs and devices carry tar-stream's names for their member types (docs/image-format.md, Special files). */
+    type: z.enum(['file', 'directory', 'symlink', 'hardlink', 'fifo', 'character-device', 'block-device']),
     mode: z.number().int(),
     uid: z.number().int(),
     gid: z.number().int(),
@@ -137,6 +140,8 @@ export const IndexEntry = z
     /** Milliseconds since the epoch. */
     mtimeMs: z.number(),
     linkTarget: z.string().optional(),
+    /** A character or block device's number. */
+    device: z.object({ major: z.number().int().min(0), minor: z.number().int().min(0) }).strict().optional(),
     /** The fragment holding the member; 0 when the data is in an earlier image (`fromBackupId`). */
     fragment: z.number().int().min(0),
     /** Byte offset of the member's first header inside its fragment. */

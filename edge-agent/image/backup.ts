@@ -90,7 +90,7 @@ export async function runBackup(task: BackupTask, deps: BackupDeps): Promise<Bac
     for (const m of missing) run.writer.unreadable(m.path, m.reason);
     run.writer.counts.excluded += excluded.length;
     run.ticker.start();
-    await packTree(run, roots, exclude, deps.entries);
+    await packTree(run, roots, exclude, task.crossMountPoints === true, deps.entries);
     const image = await run.writer.finish();
     const completedAt = deps.now();
     const manifest = describeImage(task, run, image, { startedAt, completedAt });
@@ -173,9 +173,9 @@ function fragmentKeys(task: BackupTask): (n: number) => string {
 }
 
 /** Walks the roots (or takes the entry source's entries) and packs every entry, reading a few entries ahead; stops as soon as the stop signal fires. */
-async function packTree(run: ImageRun, roots: Awaited<ReturnType<typeof statSelections>>['roots'], exclude: ReturnType<typeof excludeMatcher>, source?: EntrySource): Promise<void> {
+async function packTree(run: ImageRun, roots: Awaited<ReturnType<typeof statSelections>>['roots'], exclude: ReturnType<typeof excludeMatcher>, crossMountPoints: boolean, source?: EntrySource): Promise<void> {
   const { writer, stop, meters } = run;
-  const hooks = { exclude, onProblem: (p: string, reason: string) => writer.unreadable(p, reason), onExcluded: () => void (writer.counts.excluded += 1), lstat: (paths: string[]) => writer.lstat(paths) };
+  const hooks = { exclude, crossMountPoints, onProblem: (p: string, reason: string) => writer.unreadable(p, reason), onExcluded: () => void (writer.counts.excluded += 1), lstat: (paths: string[]) => writer.lstat(paths) };
   // The walk and the read-ahead are the reader's file-system work: they count as its busy time.
   const walked = metered(source ? source.entries({ onProblem: hooks.onProblem, onExcluded: (count) => void (writer.counts.excluded += count) }) : walk(roots, hooks), meters.read);
   const prepared = readAhead(walked, (entry) => meters.read.track(() => writer.prepare(entry)), (p) => writer.dispose(p), READ_AHEAD_ENTRIES, () => writer.flushReads());

@@ -23,6 +23,9 @@ import { addFileMember } from './piece-member.ts';
 import { DEFAULT_PIECE_BYTES } from '#core/model/storage-unit.ts';
 import type { FileSource } from './entry-source.ts';
 import { addSparseFileMember, isSparsePrepared } from './sparse-file-member.ts';
+import { specialKindOf } from './special-member.ts';
+import { fsPathOf, nameFromBytes } from '#core/model/file-name.ts';
+import { OwnerNames } from '../reader/owner-names.ts';
 
 export interface ImageCounts {
   files: number;
@@ -35,6 +38,8 @@ export interface ImageCounts {
   skipped: number;
   /** Files an incremental left in earlier images. */
   unchanged: number;
+  /** FIFOs, character and block devices (special-member.ts). */
+  specials: number;
 }
 
 export interface ImageWriterOptions {
@@ -85,7 +90,7 @@ export interface PreparedEntry {
  */
 export class ImageWriter {
   readonly problems = new ProblemList();
-  readonly counts: ImageCounts = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, changed: 0, unreadable: 0, excluded: 0, skipped: 0, unchanged: 0 };
+  readonly counts: ImageCounts = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, changed: 0, unreadable: 0, excluded: 0, skipped: 0, unchanged: 0, specials: 0 };
   dataBytes = 0;
   currentPath: string | undefined;
   readonly #options: ImageWriterOptions;
@@ -101,6 +106,8 @@ export class ImageWriter {
   /** Opens, reads and hashes files off the main thread; ended by `finish` or `abort`. */
   readonly #reader = ReaderThread.take();
   #indexDone = false;
+  /** uid/gid → names, read once per job on the first member (owner-names.ts). */
+  #ownerNames: OwnerNames | undefined;
 
   constructor(options: ImageWriterOptions) {
     this.#options = options;
@@ -164,7 +171,8 @@ export class ImageWriter {
     const { sourcePath, stats } = entry;
     if (stats.isSymbolicLink()) {
       try {
-        return { entry, linkTarget: this.#options.files ? await this.#options.files.readlink(entry) : await readlink(sourcePath) };
+        // As bytes: a target that is not UTF-8 keeps them (core/model/file-name.ts).
+        return { entry, linkTarget: this.#options.files ? await this.#options.files.readlink(entry) : nameFromBytes(await readlink(fsPathOf(sourcePath), { encoding: 'buffer' })) };
       } catch (error) {
         return { entry, unreadable: error instanceof UnreadableFileError ? error.reason : describeFsError(error, 'vanished during backup') };
       }
@@ -218,9 +226,21 @@ export class ImageWriter {
     } else if (stats.isFile()) {
       await this.#addFile(prepared);
     } else {
-      // Sockets, FIFOs and devices are not data; GNU tar skips sockets too.
-      this.counts.skipped += 1;
+      await this.#addSpecial(path, stats);
     }
+  }
+
+  /** A FIFO or device becomes a member of its own type; a socket (or what cannot be kept) is listed as skipped, so the job ends with status 1. */
+  async #addSpecial(path: string, stats: BigIntStats): Promise<void> {
+    const kind = specialKindOf(stats);
+    if ('skip' in kind) {
+      this.counts.skipped += 1;
+      this.problems.add(path, kind.skip);
+      return;
+    }
+    const spec: MemberSpec = { ...this.#spec(path, kind.type, stats), ...(kind.device ? { device: kind.device } : {}) };
+    await this.#record(spec, await this.#fragments.add(packHeader(spec)));
+    this.counts.specials += 1;
   }
 
   /** Closes the last fragment and the index; after this every object but the manifest is durable. */
@@ -414,21 +434,28 @@ export class ImageWriter {
   }
 
   #spec(path: string, type: MemberSpec['type'], stats: FileStats): MemberSpec {
+    const uid = Number(stats.uid);
+    const gid = Number(stats.gid);
+    const names = (this.#ownerNames ??= OwnerNames.ofThisHost());
+    const uname = names.userName(uid);
+    const gname = names.groupName(gid);
     return {
       path,
       type,
       mode: Number(stats.mode) & 0o7777,
-      uid: Number(stats.uid),
-      gid: Number(stats.gid),
+      uid,
+      gid,
       mtimeNs: stats.mtimeNs,
       size: type === 'file' ? Number(stats.size) : 0,
+      ...(uname !== undefined ? { uname } : {}),
+      ...(gname !== undefined ? { gname } : {}),
     };
   }
 
   async #record(spec: MemberSpec, place: MemberPlace, sha256?: string, stats?: FileStats, blocks?: Pick<IndexEntry, 'blockMap' | 'unchangedBlocksIn' | 'pieces' | 'changed'>): Promise<void> {
     const entry: IndexEntry = {
       path: spec.path,
-      type: spec.type === 'link' ? 'hardlink' : spec.type,
+      type: indexTypeOf(spec.type),
       mode: spec.mode,
       uid: spec.uid,
       gid: spec.gid,
@@ -438,6 +465,7 @@ export class ImageWriter {
       offset: place.offset,
     };
     if (spec.linkTarget !== undefined) entry.linkTarget = spec.linkTarget;
+    if (spec.device) entry.device = spec.device;
     if (sha256 !== undefined) entry.sha256 = sha256;
     if (stats !== undefined) {
       entry.ctimeMs = Number(stats.ctimeNs) / 1e6;
@@ -446,6 +474,11 @@ export class ImageWriter {
     if (blocks) Object.assign(entry, blocks);
     await this.#index.add(entry);
   }
+}
+
+/** The index's name of a member type (a hard link is `hardlink` there). */
+function indexTypeOf(type: MemberSpec['type']): IndexEntry['type'] {
+  return type === 'link' ? 'hardlink' : type;
 }
 
 /** Identity of a file with more than one name; undefined for a file with one. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { fsPathOf } from '#core/model/file-name.ts';
 import { closeSync, constants, fstatSync, open as openCallback, read as readCallback, type BigIntStats } from 'node:fs';
 import { promisify } from 'node:util';
 import { describeFsError } from './fs-errors.ts';
@@ -48,7 +49,7 @@ export interface OpenedFile {
 export async function openWalkedFile(sourcePath: string, walked: BigIntStats): Promise<OpenedFile> {
   let fd: number;
   try {
-    fd = await openFd(sourcePath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = await openFd(fsPathOf(sourcePath), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     throw new UnreadableFileError(describeFsError(error, 'vanished during backup'), { cause: error });
   }

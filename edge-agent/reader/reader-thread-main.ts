@@ -58,12 +58,12 @@ export interface WorkerStats {
 }
 
 export type ReaderRequest =
-  | { op: 'open'; id: number; path: string; dev: bigint; ino: bigint; chunkBytes: number; maxReads: number }
+  | { op: 'open'; id: number; path: string | Uint8Array; dev: bigint; ino: bigint; chunkBytes: number; maxReads: number }
   | { op: 'next'; id: number }
   | { op: 'close'; id: number }
   | { op: 'reset' }
   | { op: 'recycle'; buffers: ArrayBuffer[] }
-  | { op: 'lstat'; id: number; paths: string[] }
+  | { op: 'lstat'; id: number; paths: Array<string | Uint8Array> }
   | { op: 'hashStart'; id: number; blockBytes: number }
   | { op: 'hashChunk'; id: number; data: SharedArrayBuffer; length: number; blocks?: false }
   | { op: 'hashZeros'; id: number; length: number }
@@ -318,10 +318,13 @@ export function readerThreadMain(): void {
     return reply;
   };
 
+  /** A name that is not UTF-8 arrives as its bytes (a Uint8Array after the message copy). */
+  const pathOf = (path: string | Uint8Array): string | Buffer => (typeof path === 'string' ? path : Buffer.from(path.buffer, path.byteOffset, path.byteLength));
+
   const open = (request: Extract<ReaderRequest, { op: 'open' }>): ReaderReply => {
     let fd: number;
     try {
-      fd = fs.openSync(request.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+      fd = fs.openSync(pathOf(request.path), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
     } catch (error) {
       return { id: request.id, error: errorData(error), at: 'open' };
     }
@@ -348,7 +351,7 @@ export function readerThreadMain(): void {
     const results: LstatReply['results'] = [];
     for (const path of request.paths) {
       try {
-        const s = fs.lstatSync(path, { bigint: true });
+        const s = fs.lstatSync(pathOf(path), { bigint: true });
         results.push({
           stats: { dev: s.dev, mode: s.mode, nlink: s.nlink, uid: s.uid, gid: s.gid, rdev: s.rdev, blksize: s.blksize, ino: s.ino, size: s.size, blocks: s.blocks, atimeNs: s.atimeNs, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, birthtimeNs: s.birthtimeNs },
         });

@@ -4,6 +4,7 @@ import { describeFsError } from './fs-errors.ts';
 import type { BusyMeter } from '../transport/busy-meter.ts';
 import { recycleAfterCopy } from '../transport/chunk-recycling.ts';
 import { MAX_FILE_READS, problemText, UnreadableFileError, type CopyResult, type FileMeters, type PreparedFile } from './file-reader.ts';
+import { fsPathOf } from '#core/model/file-name.ts';
 import { readerThreadMain, type ChunkReply, type FsErrorData, type LstatFields, type ReaderReply, type ReaderRequest } from './reader-thread-main.ts';
 
 /**
@@ -166,7 +167,7 @@ export class ReaderThread {
    */
   async prepare(sourcePath: string, walked: { dev: bigint; ino: bigint }, chunkBytes: number, meters: FileMeters, maxReads = MAX_FILE_READS): Promise<PreparedFile> {
     const id = this.#nextId++;
-    const reply = await meters.read.track(() => this.#request({ op: 'open', id, path: sourcePath, dev: walked.dev, ino: walked.ino, chunkBytes, maxReads }));
+    const reply = await meters.read.track(() => this.#request({ op: 'open', id, path: fsPathOf(sourcePath), dev: walked.dev, ino: walked.ino, chunkBytes, maxReads }));
     if ('replaced' in reply) throw new UnreadableFileError('replaced during backup');
     if ('error' in reply) throw new UnreadableFileError(reply.at === 'open' ? describeFsError(asError(reply.error), 'vanished during backup') : describeFsError(asError(reply.error)), { cause: asError(reply.error) });
     const first = this.#chunk(reply);
@@ -232,7 +233,8 @@ export class ReaderThread {
    * errno code) that lstat failed with.
    */
   async lstat(paths: string[]): Promise<Array<{ stats: BigIntStats } | { error: Error }>> {
-    const reply = await this.#request({ op: 'lstat', id: this.#nextId++, paths });
+    // A name that is not UTF-8 goes as its bytes (a Uint8Array, which fs takes as a path on the other side).
+    const reply = await this.#request({ op: 'lstat', id: this.#nextId++, paths: paths.map(fsPathOf) });
     if (!('results' in reply)) throw new Error('bug' in reply ? reply.bug : 'the reader thread answered an lstat with something else');
     return reply.results.map((result) => ('stats' in result ? { stats: asBigIntStats(result.stats) } : { error: asError(result.error) }));
   }

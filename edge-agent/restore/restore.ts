@@ -43,6 +43,10 @@ export interface RestoreOptions {
   signal?: AbortSignal;
   /** Opens earlier images (catalog record and store): block-diff files need the image their unchanged blocks are in. */
   openImage?: OpenImage;
+  /** Owners by number only, never by the user and group names in the image (GNU tar's --numeric-owner). */
+  numericOwner?: boolean;
+  /** How times Node cannot set exactly are set (restore/exact-times.ts); `python: false` uses touch alone. */
+  exactTimes?: { python?: string | false };
 }
 
 export interface RestoreResult {
@@ -139,6 +143,8 @@ export async function runPlans(plans: readonly ImagePlan[], options: RunOptions)
     signal: options.signal,
     onCorrupt: (clientPath, reason) => failures.add(clientPath, reason),
     ...(options.carry === undefined ? {} : { partialTag: options.carry.tag }),
+    ...(options.numericOwner ? { numericOwner: true } : {}),
+    ...(options.exactTimes ? { exactTimes: options.exactTimes } : {}),
   });
   let completed = false;
   try {
@@ -418,7 +424,7 @@ class Pieces {
 /** Why the last copy of a file that kept changing while it was backed up is not restored. */
 export const INCONSISTENT_COPY = 'not restored: it changed while it was backed up and the image holds no consistent copy of it';
 
-const memberTypeOf: Record<IndexEntry['type'], string> = { file: 'file', directory: 'directory', symlink: 'symlink', hardlink: 'link' };
+const memberTypeOf: Record<IndexEntry['type'], string> = { file: 'file', directory: 'directory', symlink: 'symlink', hardlink: 'link', fifo: 'fifo', 'character-device': 'character-device', 'block-device': 'block-device' };
 
 /**
  * How a member's header differs from its (verified) index line, or
@@ -436,6 +442,7 @@ function disagreementOf(entry: IndexEntry, member: ExtractMember): string | unde
   if (uid !== entry.uid || gid !== entry.gid) return differs('owner', `${uid}:${gid}`, `${entry.uid}:${entry.gid}`);
   if (entry.type === 'symlink' && header.linkname !== entry.linkTarget) return differs('link target', header.linkname, entry.linkTarget);
   if (entry.type === 'hardlink' && pathOfMember(header.linkname ?? '') !== entry.linkTarget) return differs('link target', pathOfMember(header.linkname ?? ''), entry.linkTarget);
+  if (entry.device && (entry.device.major !== header.devmajor || entry.device.minor !== header.devminor)) return differs('device number', `${header.devmajor}:${header.devminor}`, `${entry.device.major}:${entry.device.minor}`);
   return undefined;
 }
 
