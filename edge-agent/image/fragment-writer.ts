@@ -4,7 +4,7 @@ import type { Fragment } from '#core/model/image.ts';
 import type { FragmentSink, FragmentSinks, WrittenFragment } from '#core/ports/fragment-sink.ts';
 import { throughPool, type BufferPool } from '../transport/buffer-pool.ts';
 import { cutIntoParts } from '../transport/chunk-recycling.ts';
-import type { PackHeader } from './tar-member.ts';
+import { binaryNamePax, type PackHeader } from './tar-member.ts';
 import { ABORT_GRACE_MS, AbandonableWrite } from './abandonable-write.ts';
 import type { BusyMeter } from '../transport/busy-meter.ts';
 import { TAR_MEMBERS_CHECKSUM, TarMembersDigest } from './fragment-digest.ts';
@@ -348,23 +348,26 @@ function countProduced(pack: Pack, onChunk: (chunk: Uint8Array) => void): () => 
 type Sink = ReturnType<Pack['entry']>;
 
 /**
- * Starts a member: a header with extended attributes or ACLs goes as a pax
- * header built by member-attrs.ts (its values are bytes, which tar-stream's
- * own pax writer cannot hold), pushed into the archive as it is, followed
- * by the member's plain header; any other as tar-stream writes it. Both are
- * part of the member at its offset. Members are added one at a time (each
- * `add` waits for the one before), so the pack is between entries here and
- * the pushed blocks land right before the member's header.
+ * Starts a member. A header whose pax records tar-stream cannot write goes
+ * as a pax header built by hand, pushed into the archive as bytes, followed
+ * by the member's plain header: extended attributes or ACLs (member-attrs.ts
+ * `rawPaxEntry`: their values are bytes, tar-stream writes pax values as
+ * UTF-8 text), or a name, link target or pax value that is not UTF-8
+ * (tar-member.ts `binaryNamePax`); either header holds all the member's
+ * records (raw-pax-header.ts). Any other header goes as tar-stream writes
+ * it. The pushed blocks are part of the member at its offset, counted and
+ * hashed as headers: members are added one at a time (each `add` waits for
+ * the one before), so the pack is between entries here and they land right
+ * before the member's header.
  */
 function packEntry(pack: Pack, header: AttrPackHeader, callback: (error?: Error | null) => void): Sink {
-  const raw = rawPaxEntry(header);
-  if (raw === undefined) {
-    if ('attrs' in header) delete header.attrs;
-    return pack.entry(header, callback);
-  }
-  pack.push(raw.paxBlocks);
+  const { attrs, ...plain } = header;
+  const raw = rawPaxEntry(header) ?? binaryNamePax(plain);
+  if (raw === undefined) return pack.entry(attrs === undefined ? header : plain, callback);
+  pack.push(raw.block);
   return pack.entry(raw.member, callback);
 }
+
 /** Writes one chunk, waiting while tar-stream applies backpressure; rejects if the entry is destroyed. */
 function writeToSink(sink: Sink, chunk: Uint8Array): Promise<void> {
   if (sink.destroyed || sink.destroying) return Promise.reject(new Error('tar entry destroyed'));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { extract as createExtract, pack as createPack } from 'tar-stream';
-import { attrsOfIndex, indexedAttrs, paxRecord, rawPaxEntry, xattrKeyword } from '#agent/image/member-attrs.ts';
+import { attrsOfIndex, indexedAttrs, rawPaxEntry, xattrKeyword } from '#agent/image/member-attrs.ts';
+import { paxRecord } from '#agent/image/raw-pax-header.ts';
 import { packHeader } from '#agent/image/tar-member.ts';
 import { errorsByPath, parseDump, quote, unquote } from '#agent/reader/attr-dump.ts';
 
@@ -52,7 +53,7 @@ describe('pax records of extended attributes', () => {
     expect(members[0]!.pax!.mtime).toBe('1700000000.5');
     expect(members[0]!.pax!['SCHILY.acl.access']).toContain('user:7:r--\n');
     expect(members[0]!.pax!['SCHILY.xattr.user.bin']).toBeDefined();
-    expect(raw.paxBlocks.includes(Buffer.from('SCHILY.xattr.user.bin=\u0000\u00ff\n', 'latin1'))).toBe(true);
+    expect(raw.block.includes(Buffer.from('SCHILY.xattr.user.bin=\u0000\u00ff\n', 'latin1'))).toBe(true);
     expect(raw.member.name.length).toBeLessThanOrEqual(100);
     expect(raw.member.pax).toBeUndefined();
   });
@@ -91,7 +92,7 @@ async function archiveOf(raw: NonNullable<ReturnType<typeof rawPaxEntry>>): Prom
   const chunks: Buffer[] = [];
   pack.on('data', (chunk: unknown) => void chunks.push(chunk as Buffer));
   const ended = new Promise<void>((resolve) => pack.on('end', () => resolve()));
-  pack.push(raw.paxBlocks);
+  pack.push(raw.block);
   pack.entry(raw.member, Buffer.alloc(0));
   pack.finalize();
   await ended;
