@@ -17,11 +17,14 @@ function toolThreadMain(): void {
   const { parentPort } = process.getBuiltinModule('node:worker_threads');
   if (!parentPort) return;
   const port = parentPort;
-  port.on('message', ({ id, file, args }: { id: number; file: string; args: string[] }) => {
-    execFile(file, args, { encoding: 'latin1', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } }, (error, stdout, stderr) => {
+  port.on('message', ({ id, file, args, input }: { id: number; file: string; args: string[]; input?: Uint8Array }) => {
+    const child = execFile(file, args, { encoding: 'latin1', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } }, (error, stdout, stderr) => {
       if (error && typeof error.code !== 'number') port.postMessage({ id, error: { code: typeof error.code === 'string' ? error.code : undefined, message: error.message } });
       else port.postMessage({ id, stdout, stderr, code: typeof error?.code === 'number' ? error.code : 0 });
     });
+    // The paths, for xargs (xattr-reader.ts); a tool that exits early says why by its exit code and stderr.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(input);
   });
 }
 
@@ -39,13 +42,14 @@ export class ToolThread {
   readonly #pending = new Map<number, { resolve: (run: ToolRun) => void; reject: (error: Error) => void }>();
   #next = 1;
 
-  run(file: string, args: string[]): Promise<ToolRun> {
+  /** Runs `file` with `args`, `input` (if any) on its stdin. */
+  run(file: string, args: string[], input?: Uint8Array): Promise<ToolRun> {
     const worker = this.#start();
     const id = this.#next++;
     if (this.#pending.size === 0) worker.ref();
     return new Promise<ToolRun>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      worker.postMessage({ id, file, args });
+      worker.postMessage({ id, file, args, input });
     });
   }
 

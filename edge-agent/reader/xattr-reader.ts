@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { bytesOfName, fsPathOf, nameFromBytes } from '#core/model/file-name.ts';
 import type { MemberAttrs } from '../image/member-attrs.ts';
 import { errorsByPath, parseDump, unquote } from './attr-dump.ts';
 import { ToolThread } from './tool-thread.ts';
@@ -12,19 +13,33 @@ export interface AttrResult {
   problem?: string;
 }
 
-/** Runs a tool with arguments; resolves with its stdout and stderr (as latin1 text, every byte kept) and exit code, rejects only when it cannot be started. */
-export type RunTool = (file: string, args: string[]) => Promise<{ stdout: string; stderr: string; code: number }>;
+/**
+ * Runs a tool with arguments and `input` on its stdin; resolves with its
+ * stdout and stderr (as latin1 text, every byte kept) and exit code,
+ * rejects only when it cannot be started.
+ */
+export type RunTool = (file: string, args: string[], input?: Uint8Array) => Promise<{ stdout: string; stderr: string; code: number }>;
 
-export const runTool: RunTool = (file, args) =>
+export const runTool: RunTool = (file, args, input) =>
   new Promise((resolve, reject) => {
-    execFile(file, args, { encoding: 'latin1', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } }, (error, stdout, stderr) => {
+    const child = execFile(file, args, { encoding: 'latin1', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } }, (error, stdout, stderr) => {
       if (error && typeof error.code !== 'number') reject(error);
       else resolve({ stdout, stderr, code: typeof error?.code === 'number' ? error.code : 0 });
     });
+    child.stdin?.on('error', () => undefined); // a tool that exits early: its exit code and stderr say why
+    child.stdin?.end(input);
   });
 
-/** Paths a tool is given at once: well inside the kernel's argument limit for any path length. */
-const MAX_ARG_BYTES = 256 * 1024;
+/**
+ * The paths go to the tools as NUL-separated bytes on stdin, through
+ * `xargs -0 -r` (findutils), never as arguments: an argument is a string,
+ * and a name that is not UTF-8 (core/model/file-name.ts) would reach the
+ * tool with U+FFFD in place of its bytes, naming no file. xargs also splits
+ * a long list within the kernel's argument limit.
+ */
+const XARGS = ['-0', '-r'];
+/** xargs's exit codes for a command it could not run (126) or find (127). */
+const NOT_RUN = new Set([126, 127]);
 
 /** Directories read ahead of the walk (see `ahead`) and not listed by it yet, at most: their results are kept (only entries with attributes). */
 const MAX_EARLY = 128;
@@ -48,6 +63,10 @@ const ACL_DEFAULT = 'system.posix_acl_default';
  *   nothing per file;
  * - only for the entries that hold an ACL (`system.posix_acl_*` in that
  *   output) ONE `getfacl -n -p -E` follows for the directory.
+ *
+ * Each through `xargs -0 -r` with the paths on its stdin as bytes (see
+ * XARGS: a name that is not UTF-8 cannot be an argument string), and the
+ * names in their output read back as bytes (attr-dump.ts).
  *
  * A process costs some milliseconds to start (tens on a loaded host, and
  * a fork of the agent's main thread), and the walk would wait that long at
@@ -92,7 +111,7 @@ export class XattrReader {
 
   constructor(run?: RunTool) {
     this.#thread = run ? undefined : new ToolThread();
-    this.#run = run ?? ((file, args) => this.#thread!.run(file, args));
+    this.#run = run ?? ((file, args, input) => this.#thread!.run(file, args, input));
   }
 
   /** Why no attributes could be read at all (a tool missing), once; undefined otherwise. */
@@ -132,7 +151,7 @@ export class XattrReader {
       const group = this.#queue.splice(0, Math.min(GROUP_DIRS, MAX_EARLY - this.#early.size));
       this.#running += 1;
       // Not listable now: the walk says why when it tries, and reads its names then.
-      const listings = Promise.all(group.map((dir) => readdir(dir).catch(() => [] as string[])));
+      const listings = Promise.all(group.map((dir) => readdir(fsPathOf(dir), { encoding: 'buffer' }).then((names) => names.map(nameFromBytes), () => [] as string[])));
       const read = listings
         .then(async (lists) => {
           const paths = group.flatMap((dir, k) => lists[k]!.map((name) => path.join(dir, name)));
@@ -195,46 +214,42 @@ export class XattrReader {
   async #read(paths: string[]): Promise<Map<string, AttrResult>> {
     const results = new Map<string, AttrResult>();
     const withAcl: string[] = [];
-    for (const batch of argBatches(paths)) {
-      const ran = await this.#tool('getfattr', ['-d', '-m', '-', '-h', '-e', 'base64', '--absolute-names', '--', ...batch]);
-      if (!ran) return results;
-      for (const file of parseDump(ran.stdout)) {
-        const xattrs: NonNullable<MemberAttrs['xattrs']> = [];
-        for (const line of file.lines) {
-          const cut = line.indexOf('=');
-          const name = unquote(cut === -1 ? line : line.slice(0, cut)).toString();
-          const value = cut === -1 ? '' : line.slice(cut + 1);
-          if (name === ACL_ACCESS || name === ACL_DEFAULT) {
-            if (withAcl.at(-1) !== file.path) withAcl.push(file.path);
-          } else xattrs.push({ name, value: decodeValue(value) });
-        }
-        if (xattrs.length > 0) results.set(file.path, { attrs: { xattrs } });
+    const ran = await this.#tool('getfattr', ['-d', '-m', '-', '-h', '-e', 'base64', '--absolute-names', '--'], paths);
+    if (!ran) return results;
+    for (const file of parseDump(ran.stdout)) {
+      const xattrs: NonNullable<MemberAttrs['xattrs']> = [];
+      for (const line of file.lines) {
+        const cut = line.indexOf('=');
+        const name = nameFromBytes(unquote(cut === -1 ? line : line.slice(0, cut)));
+        const value = cut === -1 ? '' : line.slice(cut + 1);
+        if (name === ACL_ACCESS || name === ACL_DEFAULT) {
+          if (withAcl.at(-1) !== file.path) withAcl.push(file.path);
+        } else xattrs.push({ name, value: decodeValue(value) });
       }
-      this.#problems(ran.stderr, 'getfattr', batch, results);
+      if (xattrs.length > 0) results.set(file.path, { attrs: { xattrs } });
     }
+    this.#problems(ran.stderr, 'getfattr', paths, results);
     if (withAcl.length > 0) await this.#readAcls(withAcl, results);
     return results;
   }
 
   async #readAcls(paths: string[], results: Map<string, AttrResult>): Promise<void> {
-    for (const batch of argBatches(paths)) {
-      // -n numeric ids, -p absolute names kept, -E no "#effective" comments (GNU tar strips them too).
-      const ran = await this.#tool('getfacl', ['-n', '-p', '-E', '--', ...batch]);
-      if (!ran) return;
-      for (const file of parseDump(ran.stdout)) {
-        const access = file.lines.filter((l) => !l.startsWith('default:'));
-        const defaults = file.lines.filter((l) => l.startsWith('default:')).map((l) => l.slice('default:'.length));
-        const acl: NonNullable<MemberAttrs['acl']> = {};
-        // Only user::, group:: and other:: is the mode, not an ACL (GNU tar writes none either: file_has_acl is false).
-        if (access.length > 3) acl.access = aclText(access);
-        if (defaults.length > 0) acl.default = aclText(defaults);
-        if (acl.access === undefined && acl.default === undefined) continue;
-        const result = results.get(file.path) ?? {};
-        result.attrs = { ...result.attrs, acl };
-        results.set(file.path, result);
-      }
-      this.#problems(ran.stderr, 'getfacl', batch, results, 'ACL');
+    // -n numeric ids, -p absolute names kept, -E no "#effective" comments (GNU tar strips them too).
+    const ran = await this.#tool('getfacl', ['-n', '-p', '-E', '--'], paths);
+    if (!ran) return;
+    for (const file of parseDump(ran.stdout)) {
+      const access = file.lines.filter((l) => !l.startsWith('default:'));
+      const defaults = file.lines.filter((l) => l.startsWith('default:')).map((l) => l.slice('default:'.length));
+      const acl: NonNullable<MemberAttrs['acl']> = {};
+      // Only user::, group:: and other:: is the mode, not an ACL (GNU tar writes none either: file_has_acl is false).
+      if (access.length > 3) acl.access = aclText(access);
+      if (defaults.length > 0) acl.default = aclText(defaults);
+      if (acl.access === undefined && acl.default === undefined) continue;
+      const result = results.get(file.path) ?? {};
+      result.attrs = { ...result.attrs, acl };
+      results.set(file.path, result);
     }
+    this.#problems(ran.stderr, 'getfacl', paths, results, 'ACL');
   }
 
   #problems(stderr: string, tool: string, batch: readonly string[], results: Map<string, AttrResult>, what = 'extended attributes'): void {
@@ -254,13 +269,21 @@ export class XattrReader {
     }
   }
 
-  async #tool(file: string, args: string[]): Promise<{ stdout: string; stderr: string } | undefined> {
-    try {
-      return await this.#run(file, args);
-    } catch (error) {
-      this.#toolProblem ??= `extended attributes and ACLs not read: cannot run ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)}; it is in the ${file === 'getfacl' ? 'acl' : 'attr'} package)`;
+  /** Runs `file` with `args` over `paths` (xargs, paths on stdin); undefined, and the job told once, when it cannot run at all. */
+  async #tool(file: string, args: string[], paths: readonly string[]): Promise<{ stdout: string; stderr: string } | undefined> {
+    const input = Buffer.concat(paths.flatMap((p) => [bytesOfName(p), Buffer.alloc(1)]));
+    const cannotRun = (why: string): undefined => {
+      this.#toolProblem ??= `extended attributes and ACLs not read: cannot run ${file} (${why}; it is in the ${file === 'getfacl' ? 'acl' : 'attr'} package, xargs in findutils)`;
       return undefined;
+    };
+    let ran;
+    try {
+      ran = await this.#run('xargs', [...XARGS, file, ...args], input);
+    } catch (error) {
+      return cannotRun(`xargs: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
     }
+    if (NOT_RUN.has(ran.code)) return cannotRun(Buffer.from(ran.stderr, 'latin1').toString().trim().split('\n')[0] || `xargs exited ${ran.code}`);
+    return ran;
   }
 }
 
@@ -275,20 +298,4 @@ function decodeValue(value: string): Buffer {
 /** libacl's `acl_to_text` layout: each entry on its own line, ending in a newline. */
 function aclText(entries: readonly string[]): string {
   return entries.map((e) => `${e.replace(/\s*#.*$/, '')}\n`).join('');
-}
-
-function* argBatches(paths: readonly string[]): Generator<string[]> {
-  let batch: string[] = [];
-  let bytes = 0;
-  for (const p of paths) {
-    const size = Buffer.byteLength(p) + 1;
-    if (batch.length > 0 && bytes + size > MAX_ARG_BYTES) {
-      yield batch;
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(p);
-    bytes += size;
-  }
-  if (batch.length > 0) yield batch;
 }

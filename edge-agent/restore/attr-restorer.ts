@@ -30,7 +30,9 @@ interface Pending {
  * Applies restored members' extended attributes and ACLs, after their data
  * and metadata are in place: one `setfattr -h --restore=-` and one
  * `setfacl --restore=-` a batch (the dump formats of getfattr and getfacl
- * on stdin; attr-dump.ts), never a process per file.
+ * on stdin; attr-dump.ts), never a process per file. The paths are in that
+ * text, quoted as `\ooo` byte by byte, so a name that is not UTF-8 reaches
+ * the tools as its bytes (they unquote it).
  *
  * After, because: ownership is set as a file is written, and a chown
  * clears `security.capability`; an access ACL sets the group bits to its
@@ -89,7 +91,7 @@ export class AttrRestorer {
       return batch.map((p) => `${p.absolute}: ${reason}`);
     }
     if (ran.code === 0 && ran.stderr.trim() === '') return [];
-    const { byPath, other } = errorsByPath(Buffer.from(ran.stderr, 'latin1').toString(), file, batch.map((p) => p.absolute));
+    const { byPath, other } = errorsByPath(ran.stderr, file, batch.map((p) => p.absolute));
     const problems: string[] = [];
     for (const [p, reason] of byPath) if (!/No such file or directory/.test(reason)) problems.push(`${p}: ${what} not restored (${file}: ${reason})`);
     if (other.length > 0 || (ran.code !== 0 && byPath.size === 0)) problems.push(`${what} of ${batch.length} restored paths may be incomplete (${file} exited ${ran.code}: ${other[0] ?? 'no message'})`);

@@ -3,6 +3,7 @@ import { extract as createExtract, pack as createPack } from 'tar-stream';
 import { attrsOfIndex, indexedAttrs, rawPaxEntry, xattrKeyword } from '#agent/image/member-attrs.ts';
 import { paxRecord } from '#agent/image/raw-pax-header.ts';
 import { packHeader } from '#agent/image/tar-member.ts';
+import { nameFromBytes } from '#core/model/file-name.ts';
 import { errorsByPath, parseDump, quote, unquote } from '#agent/reader/attr-dump.ts';
 
 async function parse(archive: Buffer): Promise<Array<{ name: string; pax: Record<string, string> | null }>> {
@@ -58,6 +59,23 @@ describe('pax records of extended attributes', () => {
     expect(raw.member.pax).toBeUndefined();
   });
 
+  it('holds a name that is not UTF-8 as its bytes, and every record special files add, with the attributes', async () => {
+    // Prepare: a device under a Latin-1 name, a time before 1970, an owner name that does not fit ustar, an ACL and an xattr.
+    const name = nameFromBytes(Buffer.from('/dev/caf\xe9-\xff', 'latin1'));
+    const header = packHeader({ path: name, type: 'character-device', mode: 0o620, uid: 1, gid: 2, mtimeNs: -1_234_567_890_987_654_321n, size: 0, device: { major: 1, minor: 3 }, uname: 'u'.repeat(40), gname: 'tty', attrs: { xattrs: [{ name: 'security.x', value: Buffer.from([1, 2]) }], acl: { access: 'user::rw-\nuser:7:r--\ngroup::r--\nmask::r--\nother::---\n' } } });
+
+    // Act
+    const raw = rawPaxEntry(header)!;
+    const members = await parse(await archiveOf(raw));
+
+    // Assess: the raw bytes in the path record; mtime, uname, device numbers and the attributes all in the one member.
+    expect(raw.block.includes(Buffer.from(' path=dev/caf\xe9-\xff\n', 'latin1'))).toBe(true);
+    expect(members).toHaveLength(1);
+    expect(members[0]!.pax).toMatchObject({ mtime: '-1234567890.987654321', uname: 'u'.repeat(40), 'SCHILY.acl.access': expect.stringContaining('user:7:r--') });
+    expect(members[0]!.pax!['SCHILY.xattr.security.x']).toBeDefined();
+    expect(raw.member).toMatchObject({ type: 'character-device', devmajor: 1, devminor: 3, gname: 'tty', name: 'dev/caf\\xE9-\\xFF' });
+  });
+
   it('keeps binary values through the index form', () => {
     const attrs = { xattrs: [{ name: 'user.b', value: Buffer.from([0, 1, 254, 255]) }], acl: { default: 'user::rwx\ngroup::r-x\nother::---\n' } };
     expect(attrsOfIndex(indexedAttrs(attrs))).toEqual(attrs);
@@ -78,6 +96,15 @@ describe('the dump formats of the attr and acl tools', () => {
       { path: '/a b', lines: ['user.x=0sAQ=='] },
       { path: '/c', lines: ['user::rw-'] },
     ]);
+  });
+
+  it('reads names that are not UTF-8 back as their bytes, from either tool\'s quoting', () => {
+    // getfattr writes a backslash as \134, getfacl as \\; both write a byte such as 0xff raw (output read as latin1).
+    const name = nameFromBytes(Buffer.from('/d/a\xff\\b', 'latin1'));
+    expect(parseDump('# file: /d/a\xff\\134b\nuser.x=0sAQ==\n\n# file: /d/a\xff\\\\b\nuser::rw-\n\n').map((f) => f.path)).toEqual([name, name]);
+    const { byPath } = errorsByPath('getfattr: /d/a\xff\\134b: Permission denied\n', 'getfattr', [name]);
+    expect(byPath.get(name)).toBe('Permission denied');
+    expect(quote(name)).toBe('/d/a\\377\\134b');
   });
 
   it('names the path of an error line, even one holding ": "', () => {

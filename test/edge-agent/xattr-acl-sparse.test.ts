@@ -1,6 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runBackup } from '#agent/image/backup.ts';
@@ -11,6 +10,7 @@ import { AttrRestorer, runWithInput } from '#agent/restore/attr-restorer.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { indexLines, keyOf } from './forge.ts';
 import { backupTask, catalogImage, patterned, recordingReporter } from './helpers.ts';
+import { aclDump, dataRanges, filesUnder, KiB, makeTree, MiB, place, removeFileSystem, run, xattrDump } from './attr-tree.ts';
 
 /**
  * Issue 11, done when: "a tree with sparse files, xattrs, ACLs restores
@@ -19,155 +19,9 @@ import { backupTask, catalogImage, patterned, recordingReporter } from './helper
  * attributes, ACLs and sparse files; FIFOs, devices, times, owners and
  * names have their own test). Everything is real: setfattr/setfacl make
  * the tree, Cairn backs it up and restores it, GNU tar extracts the raw
- * fragments, getfattr/getfacl/filefrag compare.
+ * fragments, getfattr/getfacl/filefrag compare. The whole tree of the
+ * done-when bullet, with the other kinds too, is full-tree.test.ts.
  */
-
-const KiB = 1024;
-const MiB = 1024 * KiB;
-const ROOT = '/tmp/i11-xattr-acl';
-
-function run(file: string, args: string[], cwd?: string): string {
-  return execFileSync(file, args, { encoding: 'utf8', cwd, env: { ...process.env, LC_ALL: 'C' } });
-}
-
-function works(file: string, args: string[]): boolean {
-  try {
-    execFileSync(file, args, { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const tools = works('tar', ['--version']) && works('getfattr', ['--version']) && works('setfacl', ['--version']) && works('filefrag', ['-V']);
-const isRoot = process.getuid?.() === 0;
-
-/** Whether `dir`'s file system keeps user xattrs and POSIX ACLs. */
-function keepsAttrs(dir: string): boolean {
-  const probe = path.join(dir, '.probe');
-  try {
-    writeFileSync(probe, '');
-    execFileSync('setfattr', ['-n', 'user.probe', '-v', '1', probe], { stdio: 'ignore' });
-    execFileSync('setfacl', ['-m', 'u:1234:r', probe], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    rmSync(probe, { force: true });
-  }
-}
-
-/**
- * Where the test's trees go: the system temp directory when its file system
- * keeps xattrs and ACLs (ext4 here), else (tmpfs without them) a small ext4
- * file system on a loop device under ROOT, made and removed by the test.
- */
-const place = { dir: '', mount: undefined as string | undefined, reason: undefined as string | undefined };
-function prepareFileSystem(): void {
-  if (!tools) return void (place.reason = 'GNU tar, attr, acl or e2fsprogs missing');
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'cairn-xattr-'));
-  if (keepsAttrs(tmp)) return void (place.dir = tmp);
-  rmSync(tmp, { recursive: true, force: true });
-  if (!isRoot) return void (place.reason = 'the temp directory keeps no xattrs or ACLs, and a loop file system needs root');
-  mkdirSync(ROOT, { recursive: true });
-  const image = path.join(ROOT, `fs-${process.pid}.img`);
-  const mount = path.join(ROOT, `mnt-${process.pid}`);
-  try {
-    writeFileSync(image, '');
-    truncateSync(image, 128 * MiB);
-    execFileSync('mkfs.ext4', ['-q', '-F', '-b', '4096', image], { stdio: 'ignore' });
-    mkdirSync(mount, { recursive: true });
-    execFileSync('mount', ['-o', 'loop,user_xattr,acl', image, mount], { stdio: 'ignore' });
-    place.mount = mount;
-    place.dir = mkdtempSync(path.join(mount, 'cairn-xattr-'));
-  } catch (error) {
-    place.reason = `no loop file system with xattrs: ${String(error)}`;
-  } finally {
-    rmSync(image, { force: true }); // unlinked while mounted: gone with the unmount
-  }
-}
-function removeFileSystem(): void {
-  if (place.mount !== undefined) {
-    execFileSync('umount', [place.mount], { stdio: 'ignore' });
-    rmSync(place.mount, { recursive: true, force: true });
-  } else if (place.dir !== '') rmSync(place.dir, { recursive: true, force: true });
-}
-prepareFileSystem();
-
-/** A 6 MiB file with holes between four data runs, the last one ending the file (not on a block boundary). */
-function writeSparse(file: string): void {
-  writeFileSync(file, '');
-  truncateSync(file, 6 * MiB + 1000);
-  const fd = openSync(file, 'r+');
-  try {
-    for (const [n, [at, length]] of [
-      [0, 64 * KiB],
-      [MiB, 128 * KiB],
-      [3 * MiB + 256 * KiB, 64 * KiB],
-      [6 * MiB - 64 * KiB, 64 * KiB + 1000],
-    ].entries()) writeSync(fd, patterned(length!, 20 + n), 0, length!, at!);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** The tree: user xattrs (text, binary, large, an odd name) on files and a directory, access and default ACLs, a sparse file, plain entries. */
-function makeTree(source: string): void {
-  const d = path.join(source, 'shared');
-  mkdirSync(d);
-  run('setfacl', ['-m', 'u:1000:rwx,g:2000:r-x', d]);
-  run('setfacl', ['-d', '-m', 'u:1000:r-x,g:2000:rwx,o::---', d]);
-  run('setfattr', ['-n', 'user.role', '-v', 'team share', d]);
-  writeFileSync(path.join(source, 'notes.txt'), 'notes\n');
-  // Past the unit's 1 MiB fragment size: what follows is in a second fragment.
-  writeFileSync(path.join(source, 'a-filler.bin'), patterned(MiB + 100, 1));
-  const tagged = path.join(source, 'tagged.bin');
-  writeFileSync(tagged, patterned(5000, 3));
-  run('setfattr', ['-n', 'user.text', '-v', 'hello', tagged]);
-  run('setfattr', ['-n', 'user.binary', '-v', `0s${Buffer.from(Array.from({ length: 256 }, (_, i) => i)).toString('base64')}`, tagged]);
-  run('setfattr', ['-n', 'user.large', '-v', `0s${patterned(3000, 9).toString('base64')}`, tagged]);
-  run('setfattr', ['-n', 'user.odd=name%25', '-v', 'x', tagged]);
-  run('setfattr', ['-n', 'user.empty', tagged]);
-  if (isRoot) run('setfattr', ['-n', 'trusted.origin', '-v', 'lab', tagged]);
-  // Made inside the directory: inherits its default ACL as an access ACL.
-  writeFileSync(path.join(d, 'inherited.txt'), 'inherits\n');
-  writeFileSync(path.join(d, 'own-acl.txt'), 'own\n');
-  run('setfacl', ['-b', path.join(d, 'own-acl.txt')]);
-  run('setfacl', ['-m', 'u:1001:r--,m::r--', path.join(d, 'own-acl.txt')]);
-  mkdirSync(path.join(d, 'sub'));
-  writeSparse(path.join(source, 'sparse.img'));
-  run('setfattr', ['-n', 'user.kind', '-v', 'disk image', path.join(source, 'sparse.img')]);
-  symlinkSync('notes.txt', path.join(source, 'link'));
-}
-
-/** getfattr of every entry under `dir` (names relative), all namespaces, so ACLs (system.posix_acl_*) are compared too. */
-function xattrDump(dir: string): string {
-  return run('getfattr', ['-R', '-d', '-m', '-', '-e', 'base64', '-h', '.'], dir);
-}
-function aclDump(dir: string): string {
-  return run('getfacl', ['-R', '-n', '-p', '.'], dir);
-}
-
-/** The data ranges of a file (filefrag's extents, logical bytes), joined where they touch. */
-function dataRanges(file: string): Array<[number, number]> {
-  const out = run('filefrag', ['-v', '-b1', file]);
-  const ranges: Array<[number, number]> = [];
-  for (const match of out.matchAll(/^\s*\d+:\s+(\d+)\.\.\s*(\d+):/gm)) {
-    const start = Number(match[1]);
-    const end = Number(match[2]) + 1;
-    const last = ranges.at(-1);
-    if (last && last[1] === start) last[1] = end;
-    else ranges.push([start, end]);
-  }
-  return ranges;
-}
-
-function filesUnder(dir: string, prefix = ''): string[] {
-  return readdirSync(path.join(dir, prefix), { withFileTypes: true }).flatMap((e) => {
-    const name = path.join(prefix, e.name);
-    return e.isDirectory() ? [name, ...filesUnder(dir, name)] : [name];
-  });
-}
 
 describe.skipIf(place.reason !== undefined || place.dir === '')(`extended attributes, ACLs and sparse files${place.reason ? ` (skipped: ${place.reason})` : ''}`, () => {
   afterAll(() => removeFileSystem());
@@ -285,7 +139,7 @@ describe.skipIf(place.reason !== undefined || place.dir === '')(`extended attrib
     const closed = path.join(place.dir, 'closed');
     mkdirSync(closed, { mode: 0o700 });
     writeFileSync(path.join(closed, 'secret'), 'x');
-    const asNobody = (file: string, args: string[]) => runTool('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', file, ...args]);
+    const asNobody = (file: string, args: string[], input?: Uint8Array) => runTool('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', file, ...args], input);
     const reader = new XattrReader(asNobody);
 
     // Act
@@ -314,16 +168,18 @@ describe.skipIf(place.reason !== undefined || place.dir === '')(`extended attrib
   });
 
   it('says so, with status 1, when getfattr cannot run at all', async () => {
-    // Prepare
+    // Prepare: a PATH with xargs (which runs the attr tools) and no getfattr, as on a host without the attr package.
     const small = path.join(place.dir, 'small');
     mkdirSync(small);
     writeFileSync(path.join(small, 'a.txt'), 'a');
+    const bin = mkdtempSync(path.join(place.dir, 'bin-'));
+    symlinkSync(execFileSync('sh', ['-c', 'command -v xargs'], { encoding: 'utf8' }).trim(), path.join(bin, 'xargs'));
     const unit2 = path.join(place.dir, 'unit2');
     const task = backupTask(unit2, [small]);
     const savedPath = process.env.PATH;
 
     // Act
-    process.env.PATH = '/nonexistent';
+    process.env.PATH = bin;
     let result;
     try {
       result = await runBackup(task, { store: new FsObjectStore(unit2), openStore: openStorageUnit, reporter: recordingReporter(), now: () => new Date() });
@@ -333,6 +189,6 @@ describe.skipIf(place.reason !== undefined || place.dir === '')(`extended attrib
 
     // Assess
     expect(result.statusCode).toBe(1);
-    expect(result.unreadable.join('\n')).toMatch(/extended attributes and ACLs not read: cannot run getfattr \(ENOENT/);
+    expect(result.unreadable.join('\n')).toMatch(/extended attributes and ACLs not read: cannot run getfattr \(xargs: getfattr: No such file or directory/);
   });
 });
