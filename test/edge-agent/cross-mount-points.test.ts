@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '#agent/image/backup.ts';
 import { readIndex } from '#agent/image/index-reader.ts';
 import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
+import { statSelections, walk } from '#agent/reader/walker.ts';
 import { Policy } from '#core/model/policy.ts';
 import type { BackupTaskResult } from '#core/model/task.ts';
 import { backupTask, recordingReporter, tempDir } from './helpers.ts';
@@ -74,6 +75,19 @@ describe.skipIf(!mountable)('a walk over a file system mounted under a selection
   it('goes into the mounted file system with crossMountPoints', async () => {
     const result = await runBackup(backupTask(unit.dir, [root], { backupId: 'host1_1700000002', crossMountPoints: true }), { store, reporter: recordingReporter(), now: () => new Date() });
     expect(await indexedPaths(store, result, root)).toEqual(['.', 'here.txt', 'mnt', 'mnt/inside', 'mnt/inside/there.txt']);
+  });
+
+  it('names to the attribute read-ahead only the directories the walk enters (xattr-reader.ts waits for their listing)', async () => {
+    const named = async (crossMountPoints: boolean): Promise<{ ahead: string[]; listed: string[] }> => {
+      const { roots } = await statSelections([root], () => false);
+      const ahead: string[] = [];
+      const listed: string[] = [];
+      const hooks = { exclude: () => false, onProblem: () => undefined, crossMountPoints, onSubdirectories: (dirs: readonly string[]) => void ahead.push(...dirs), onListed: (dir: string) => void listed.push(dir) };
+      for await (const _entry of walk(roots, hooks)) void _entry;
+      return { ahead: ahead.map((p) => path.relative(root, p)), listed: listed.map((p) => path.relative(root, p) || '.') };
+    };
+    expect(await named(false)).toEqual({ ahead: [], listed: ['.'] });
+    expect(await named(true)).toEqual({ ahead: ['mnt', 'mnt/inside'], listed: ['.', 'mnt', 'mnt/inside'] });
   });
 
   it('backs up a selection that is itself the mount point, with its contents', async () => {
