@@ -29,6 +29,13 @@ export const Settings = z.object({
    */
   mediaMountTimeoutSeconds: z.number().int().min(1).max(86_400).default(1800),
   buffers: BufferSettings.default({ count: 16, sizeBytes: 256 * 1024 }),
+  /**
+   * Maximum jobs per client (NetBackup's global attribute): how many streams
+   * of one multiple-data-streams job run at once on one client, besides the
+   * policy's maxJobsPerPolicy. Unset: no limit but the policy's (NetBackup's
+   * default is 1, which would run every stream one after the other).
+   */
+  maxJobsPerClient: z.number().int().min(1).max(1000).optional(),
 });
 export type Settings = z.output<typeof Settings>;
 export const settingKeys = Object.keys(Settings.shape) as (keyof Settings)[];

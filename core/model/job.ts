@@ -107,6 +107,10 @@ export const BackupJob = z
     unreadable: z.array(z.string()).default([]),
     /** A tape job: every volume it was given (by Reserve, then ReserveNextVolume at each end of media), in order, over all its attempts. */
     volumes: z.array(z.string()).optional(),
+    /** A stream of a multiple-data-streams job: its parent job, which writes no image and ends when every stream has (core/jobs/data-streams.ts). */
+    parentJobId: JobId.optional(),
+    /** A multiple-data-streams parent: its streams' jobs, in the order they were queued. */
+    childJobIds: z.array(JobId).optional(),
   })
   .strict();
 export type BackupJob = z.output<typeof BackupJob>;
