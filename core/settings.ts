@@ -28,7 +28,6 @@ export const Settings = z.object({
    * earlier when its window closes (core/broker/next-volume.ts).
    */
   mediaMountTimeoutSeconds: z.number().int().min(1).max(86_400).default(1800),
-  buffers: BufferSettings.default({ count: 16, sizeBytes: 256 * 1024 }),
   /**
    * Maximum jobs per client (NetBackup's global attribute): how many streams
    * of one multiple-data-streams job run at once on one client, besides the
@@ -36,6 +35,7 @@ export const Settings = z.object({
    * default is 1, which would run every stream one after the other).
    */
   maxJobsPerClient: z.number().int().min(1).max(1000).optional(),
+  buffers: BufferSettings.default({ count: 16, sizeBytes: 256 * 1024 }),
 });
 export type Settings = z.output<typeof Settings>;
 export const settingKeys = Object.keys(Settings.shape) as (keyof Settings)[];
