@@ -111,6 +111,15 @@ export const BackupJob = z
     parentJobId: JobId.optional(),
     /** A multiple-data-streams parent: its streams' jobs, in the order they were queued. */
     childJobIds: z.array(JobId).optional(),
+    /**
+     * A multiple-data-streams parent in the cloud runtime, advanced one
+     * scheduler tick at a time (core/jobs/stream-advance.ts): its streams once
+     * known, and the savefs probe sent to the client's agent for `ALL`.
+     */
+    streaming: z
+      .object({ streams: z.array(z.string()).min(1).optional(), probe: z.object({ instanceId: z.string().min(1), commandId: z.string().min(1) }).strict().optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 export type BackupJob = z.output<typeof BackupJob>;
