@@ -3,7 +3,6 @@ import { JobState, imageWrittenBy, type RestoreJob } from '#core/model/job.ts';
 import { describeStatus } from '#core/status-codes.ts';
 import { CairnError, NotFoundError } from '#core/errors.ts';
 import { parseOrThrow } from '#core/validation.ts';
-import { cancelJob } from '#core/jobs/job-service.ts';
 import { bottleneckOf, type Bottleneck } from '#core/jobs/bottleneck.ts';
 import type { Job } from '#core/model/job.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
@@ -16,6 +15,7 @@ import { formatUsd, jobCost, type CostLine, type JobCost } from '#core/cost/job-
 import type { Backend } from '../backend-interface.ts';
 import type { JobUsage } from '#core/model/job-usage.ts';
 import { groupStreams, streamsCell } from '../job-streams.ts';
+import { cancelJobAndStreams } from '#core/jobs/data-streams.ts';
 
 function jobsTable(list: Job[]): string {
   return table(
@@ -139,9 +139,10 @@ export function registerJobs(program: Command): void {
     .action(async (jobId: number, options: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
-        const result = await cancelJob(backend, jobId, backend.clock.now());
+        // A multiple-data-streams parent takes its running streams with it.
+        const result = await cancelJobAndStreams(backend, jobId, backend.clock.now());
         if (options.json ?? globals.json) printJson(result);
-        else console.log(`job ${jobId} cancelled: status 150 (${describeStatus(150)})${result.released ? ', resources released' : ''}`);
+        else console.log(`job ${jobId} cancelled: status 150 (${describeStatus(150)})${result.released ? ', resources released' : ''}${result.streamsCancelled?.length ? `; its streams ${result.streamsCancelled.join(', ')} cancelled too` : ''}`);
       });
     });
 

@@ -4,7 +4,7 @@ import type { Settings } from '../settings.ts';
 import type { JobStore } from '../ports/job-store.ts';
 import { ALL_LOCAL_FILE_SYSTEMS } from '../model/selection.ts';
 import { getJobOfKind, updateJobOfKind } from './job-of-kind.ts';
-import { queueBackupJob, type JobDeps } from './job-service.ts';
+import { cancelJob, queueBackupJob, type JobDeps } from './job-service.ts';
 import { CairnError } from '../errors.ts';
 import { StatusCode, describeStatus } from '../status-codes.ts';
 
@@ -126,4 +126,29 @@ export async function endParentJob(jobs: JobStore, parentJobId: number, now: Dat
     endedAt: now.toISOString(),
     updatedAt: now.toISOString(),
   }));
+}
+
+/**
+ * `cairn jobs cancel` of any job (`cancelJob`), and for a parent its streams
+ * that have not ended too: the parent, once ended, starts no further stream
+ * (both runtimes check it before each start), and each running stream stops
+ * as any cancelled job does. A stream that cannot be cancelled (it ended
+ * meanwhile) is left as it is.
+ */
+export async function cancelJobAndStreams(deps: Parameters<typeof cancelJob>[0], jobId: number, now: Date): Promise<Awaited<ReturnType<typeof cancelJob>> & { streamsCancelled?: number[] }> {
+  const result = await cancelJob(deps, jobId, now);
+  const job = await deps.jobs.get(jobId);
+  if (job?.type !== 'backup' || job.childJobIds === undefined) return result;
+  const streamsCancelled: number[] = [];
+  for (const id of job.childJobIds) {
+    const stream = await deps.jobs.get(id);
+    if (!stream || stream.state === 'DONE') continue;
+    try {
+      await cancelJob(deps, id, now);
+      streamsCancelled.push(id);
+    } catch {
+      // It ended between the read and the cancel: nothing to stop.
+    }
+  }
+  return { ...result, streamsCancelled };
 }

@@ -6,6 +6,10 @@ import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
 import type { Clock } from '#core/ports/clock.ts';
 import { asKind, type BackupJob } from '#core/model/job.ts';
 import { samplePolicy } from '../contracts/fixtures.ts';
+import { runPolicyBackup } from '#local/multi-stream-job.ts';
+import { openStorageUnit } from '#local/open-storage-unit.ts';
+import { cancelJobAndStreams } from '#core/jobs/data-streams.ts';
+import { withFaults } from '#test/support/faults.ts';
 import { tickAndWait } from './tick-and-wait.ts';
 
 const everyDay = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -64,5 +68,38 @@ describe('the standalone scheduler and multiple data streams', () => {
     clock.advance(3601_000);
     expect((await tickAndWait(rt)).map((r) => r.statusCode)).toEqual([0]);
     expect((await rt.jobs.list()).filter((j) => j.type === 'backup' && j.childJobIds !== undefined)).toHaveLength(2);
+  });
+});
+
+describe('cancelling a multiple-data-streams parent', () => {
+  it('cancels its running stream and starts no further one', async () => {
+    // Prepare: three streams, one at a time, each slowed so that the cancel comes while the first runs
+    const work = mkdtempSync(join(tmpdir(), 'cairn-streams-cancel-'));
+    const rt = await openLocalRuntime({ home: join(work, 'home') });
+    try {
+      const dirs = ['a', 'b', 'c'].map((d) => join(work, d));
+      for (const dir of dirs) {
+        mkdirSync(dir);
+        writeFileSync(join(dir, 'f.txt'), dir);
+      }
+      await rt.config.putPolicy(samplePolicy('three', { selections: dirs, multipleDataStreams: true, maxJobsPerPolicy: 1, storageUnit: 'local-disk', clients: [{ name: 'h1', priority: 1 }] }));
+      const slowed = { ...rt, openStorageUnit: async (unit: Parameters<typeof openStorageUnit>[0]) => withFaults(await openStorageUnit(unit)).delay('put', 1500).port };
+      let parentId = 0;
+      let cancelled: Promise<unknown> | undefined;
+      // Act
+      const run = await runPolicyBackup(slowed, { client: 'h1', policy: 'three' }, {
+        onQueued: (job) => (parentId = job.jobId),
+        onStreamQueued: () => (cancelled ??= new Promise((resolve) => setTimeout(resolve, 300)).then(() => cancelJobAndStreams(rt, parentId, rt.clock.now()))),
+      });
+      // Assess
+      expect(await cancelled).toMatchObject({ statusCode: 150, streamsCancelled: [parentId + 1] });
+      expect(run.statusCode).toBe(150);
+      const jobs = await rt.jobs.list();
+      expect(jobs.map((j) => [j.jobId, j.statusCode]).sort()).toEqual([[parentId, 150], [parentId + 1, 150]]);
+      expect(await rt.catalog.listImages()).toEqual([]);
+    } finally {
+      rt.close();
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });
