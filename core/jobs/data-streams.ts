@@ -110,14 +110,14 @@ export async function addChildJob(jobs: JobStore, parentJobId: number, childJobI
 export async function endParentJob(jobs: JobStore, parentJobId: number, now: Date, failure?: { statusCode: number; error: string }): Promise<BackupJob> {
   const parent = await getJobOfKind(jobs, parentJobId, 'backup');
   if (parent.state === 'DONE') return parent;
-  let outcome: { statusCode: number; error?: string };
-  if (failure) outcome = failure;
-  else {
-    const children = await Promise.all((parent.childJobIds ?? []).map((id) => getJobOfKind(jobs, id, 'backup')));
-    outcome = parentOutcome(children);
-  }
+  const children = await Promise.all((parent.childJobIds ?? []).map((id) => getJobOfKind(jobs, id, 'backup')));
+  const outcome: { statusCode: number; error?: string } = failure ?? parentOutcome(children);
+  // The parent shows what its streams moved, in all.
+  const files = children.reduce((sum, c) => sum + c.progress.files, 0);
+  const bytes = children.reduce((sum, c) => sum + c.progress.bytes, 0);
   return updateJobOfKind(jobs, parentJobId, 'backup', (job) => (job.state === 'DONE' ? job : {
     ...job,
+    progress: { ...job.progress, files, bytes },
     state: 'DONE',
     statusCode: outcome.statusCode,
     statusText: describeStatus(outcome.statusCode),

@@ -85,6 +85,14 @@ export async function advanceParents(deps: StreamDeps, now: Date): Promise<Strea
   return report;
 }
 
+/**
+ * How long a stream's execution may run without its Queue state recording
+ * its job. Queue is its first state and takes seconds; an execution that has
+ * not queued by then was refused (NotQueued) or died, and the stream counts
+ * as failed so that the parent can end.
+ */
+export const STREAM_QUEUE_GRACE_SECONDS = 900;
+
 /** The agent's answer on stdout (edge-agent/transport/main.ts run-command): its result, or the status it failed with. */
 const ProbeAnswer = z.union([z.object({ result: ProbeResultSchema }).strict(), z.object({ statusCode: z.number().int(), message: z.string() }).strict()]);
 
@@ -146,6 +154,9 @@ export async function advanceParent(deps: StreamDeps, parent: BackupJob, now: Da
   const started: string[] = [];
   let running = 0;
   let ended = 0;
+  const lost: string[] = [];
+  const startedAt = parent.streaming?.startedAt ?? {};
+  const graceOver = (name: string): boolean => startedAt[name] !== undefined && now.getTime() - Date.parse(startedAt[name]) > STREAM_QUEUE_GRACE_SECONDS * 1000;
   for (const [index, selection] of streams.entries()) {
     const name = streamExecutionName(parent.executionName, index + 1);
     const job = await deps.jobs.findByExecution(name);
@@ -156,13 +167,25 @@ export async function advanceParent(deps: StreamDeps, parent: BackupJob, now: Da
       continue;
     }
     if (running >= limit) continue;
+    if (graceOver(name)) {
+      // Started on an earlier tick and still no job: its execution never queued it.
+      lost.push(`${name} (${selection})`);
+      continue;
+    }
+    // Recorded before the start, so a stream is never started without its time: a start lost after it is started again next tick.
+    if (startedAt[name] === undefined) {
+      const at = now.toISOString();
+      await updateJobOfKind(deps.jobs, parent.jobId, 'backup', (j) => ({ ...j, streaming: { ...j.streaming, startedAt: { ...j.streaming?.startedAt, [name]: j.streaming?.startedAt?.[name] ?? at } } }));
+      startedAt[name] = at;
+    }
     const outcome = await deps.starter.start(name, { request: streamRequest(parent, selection, name) });
     if (outcome === 'started') started.push(name);
     running++;
   }
   if (started.length > 0) await noteOnParent(deps.jobs, parent.jobId, `started streams ${started.join(', ')} (${running} of ${streams.length} running, at most ${limit} at once: ${why})`, now);
-  if (ended < streams.length) return { started };
-  const done = await endParentJob(deps.jobs, parent.jobId, now);
+  if (ended + lost.length < streams.length) return { started };
+  const failure = lost.length === 0 ? undefined : { statusCode: StatusCode.CLIENT_PROCESS_ABORTED, error: `${lost.length} of ${streams.length} streams never recorded a job within ${STREAM_QUEUE_GRACE_SECONDS} s of their start (the execution was refused or died before its Queue state): ${lost.join(', ')}` };
+  const done = await endParentJob(deps.jobs, parent.jobId, now, failure);
   return { started, ended: { jobId: parent.jobId, statusCode: done.statusCode ?? StatusCode.INTERNAL_ERROR } };
 }
 

@@ -117,7 +117,12 @@ export const BackupJob = z
      * known, and the savefs probe sent to the client's agent for `ALL`.
      */
     streaming: z
-      .object({ streams: z.array(z.string()).min(1).optional(), probe: z.object({ instanceId: z.string().min(1), commandId: z.string().min(1) }).strict().optional() })
+      .object({
+        streams: z.array(z.string()).min(1).optional(),
+        probe: z.object({ instanceId: z.string().min(1), commandId: z.string().min(1) }).strict().optional(),
+        /** When each stream's execution was started, by execution name: one that never queues its job is given up after a grace time. */
+        startedAt: z.record(z.string(), IsoTime).optional(),
+      })
       .strict()
       .optional(),
   })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { advanceParents, multiStreamStarter } from '#core/jobs/stream-advance.ts';
+import { STREAM_QUEUE_GRACE_SECONDS, advanceParents, multiStreamStarter } from '#core/jobs/stream-advance.ts';
 import { finishJob, queueBackupJob } from '#core/jobs/job-service.ts';
 import { sweepJobs } from '#core/jobs/execution-janitor.ts';
 import type { OperatorCommand } from '#core/model/agent-command.ts';
@@ -122,5 +122,22 @@ describe('multiple data streams in the cloud runtime, one scheduler tick at a ti
     expect(report.ended).toEqual([{ jobId: 1, statusCode: 2000 }]);
     expect((await s.jobs.get(1))?.error).toMatch(/savefs probe of client c1 failed: the mount table/);
     expect(s.executions.executions.started.size).toBe(0);
+  });
+});
+
+describe('a stream whose execution never queues its job', () => {
+  it('is given up after the grace time, and the parent ends with status 50 naming it', async () => {
+    const s = await setUp(2);
+    await s.config.putPolicy(samplePolicy('p', { selections: ['/a', '/b'], multipleDataStreams: true, clients: [{ name: 'c1', priority: 1, agentInstanceId: INSTANCE }] }));
+    await s.starter.start('p.c1.full.1796508000', { request: { client: 'c1', policy: 'p', executionName: 'p.c1.full.1796508000' } });
+    // Both streams started; only the first one's Queue state ever runs.
+    const [first] = [...s.executions.executions.started.values()] as { request: unknown }[];
+    const queued = await queueBackupJob(s, first!.request, s.now());
+    await finishJob(s.jobs, queued.jobId, { statusCode: 0 }, s.now());
+    expect((await advanceParents(s.deps, s.now())).ended).toEqual([]);
+    const late = new Date(s.now().getTime() + (STREAM_QUEUE_GRACE_SECONDS + 1) * 1000);
+    const report = await advanceParents(s.deps, late);
+    expect(report.ended).toEqual([{ jobId: 1, statusCode: 50 }]);
+    expect((await s.jobs.get(1))?.error).toMatch(/1 of 2 streams never recorded a job .*p\.c1\.full\.1796508000\.s2 \(\/b\)/);
   });
 });
