@@ -61,7 +61,7 @@ describe.skipIf(loopSkipReason())('a policy with multiple data streams over thre
     // Prepare
     await runtime.config.putPolicy(samplePolicy('streams', { selections: fileSystems, storageUnit: 'local-disk', clients: [{ name: 'host1', priority: 1 }], multipleDataStreams: true, maxJobsPerPolicy: 3 }));
     // Act
-    const run = await runPolicyBackup(slowed(1000), { client: 'host1', policy: 'streams' });
+    const run = await runPolicyBackup(slowed(1500), { client: 'host1', policy: 'streams' });
     // Assess
     expect(run).toMatchObject({ statusCode: 0 });
     const parent = asKind(await runtime.jobs.get(run.jobId!), 'backup')!;
