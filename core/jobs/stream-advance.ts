@@ -139,7 +139,7 @@ export async function advanceParent(deps: StreamDeps, parent: BackupJob, now: Da
       if (!answer) return fail(StatusCode.CLIENT_PROCESS_ABORTED, `the agent on ${probe.instanceId} answered the savefs probe with something that is not its JSON answer`);
       if ('statusCode' in answer) return fail(answer.statusCode, `the savefs probe of client ${parent.client} failed: ${answer.message}`);
       mountPoints = answer.result.fileSystems.map((fs) => fs.mountPoint);
-      await noteOnParent(deps.jobs, parent.jobId, `${ALL_LOCAL_FILE_SYSTEMS} on client ${parent.client}: ${mountPoints.join(', ') || 'no local file system'}; left out ${answer.result.skipped.length} mounts`, now);
+      await noteOnParent(deps.jobs, parent.jobId, `${ALL_LOCAL_FILE_SYSTEMS} on client ${parent.client}: ${mountPoints.join(', ') || 'no local file system'}; left out ${answer.result.skippedTotal ?? answer.result.skipped.length} mounts`, now);
     }
     try {
       streams = streamSelections(parent.selections, mountPoints);

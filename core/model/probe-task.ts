@@ -14,6 +14,8 @@ export const ProbeResultSchema = z
   .object({
     fileSystems: z.array(z.object({ mountPoint: z.string().startsWith('/'), fsType: z.string(), source: z.string(), device: z.string() }).strict()),
     skipped: z.array(z.object({ mountPoint: z.string(), fsType: z.string(), reason: z.string() }).strict()),
+    /** How many mounts were left out in all, when `skipped` lists only the first of them (the answer must fit SSM's 24,000 characters of output). */
+    skippedTotal: z.number().int().min(0).optional(),
   })
   .strict();
 export type ProbeAnswer = z.output<typeof ProbeResultSchema>;

@@ -9,6 +9,8 @@ import { localFileSystems, type LocalFileSystem, type SkippedMount } from './loc
 export interface ProbeResult {
   fileSystems: LocalFileSystem[];
   skipped: SkippedMount[];
+  /** Set when `skipped` lists only the first of the mounts left out: how many there were. */
+  skippedTotal?: number;
 }
 
 /** Where the agent reads its mount table: its own mount namespace's, as the reader sees the files. */
