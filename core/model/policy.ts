@@ -81,6 +81,16 @@ export const PolicyClient = z
   })
   .strict();
 
+/**
+ * How a policy's data reaches the image (NetBackup's "Perform offhost
+ * backup"): `file`, the client reader; `offhost`, the agent maps the frozen
+ * image's files to their extents on its block device and a data mover
+ * process reads those device ranges (edge-agent/offhost/, docs/offhost.md).
+ * Offhost needs a frozen image on a block device with ext2/3/4 or xfs.
+ */
+export const BackupMethod = z.enum(['file', 'offhost']);
+export type BackupMethod = z.output<typeof BackupMethod>;
+
 export const Policy = z
   .object({
     name: Name,
@@ -103,6 +113,8 @@ export const Policy = z
     exclude: z.array(z.string()).default([]),
     schedules: z.array(Schedule).min(1),
     storageUnit: Name,
+    /** Absent: `file`. */
+    backupMethod: BackupMethod.optional(),
   })
   .strict()
   .superRefine((policy, ctx) => {

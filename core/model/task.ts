@@ -66,6 +66,22 @@ export const DataPathTimes = z
 export type DataPathTimes = z.output<typeof DataPathTimes>;
 
 /** What the agent reports when every byte of the image is durable in the storage unit. */
+/**
+ * An offhost backup's figures (edge-agent/offhost/, docs/offhost.md): files
+ * whose data the mover read from the device, files read as files instead
+ * (data not in plain extents) by reason, and what it read of the device.
+ */
+export const OffhostFigures = z
+  .object({
+    deviceFiles: z.number().int().min(0),
+    fallbackFiles: z.number().int().min(0),
+    fallbackReasons: z.record(z.string(), z.number().int().min(0)),
+    deviceBytesRead: z.number().int().min(0),
+    deviceReads: z.number().int().min(0),
+  })
+  .strict();
+export type OffhostFigures = z.output<typeof OffhostFigures>;
+
 export const BackupTaskResult = z
   .object({
     backupId: z.string(),
@@ -99,6 +115,8 @@ export const BackupTaskResult = z
      * and from older agents.
      */
     fullVolume: z.string().min(1).optional(),
+    /** Set by an offhost backup (data moved by extent map). */
+    offhost: OffhostFigures.optional(),
   })
   .strict();
 export type BackupTaskResult = z.output<typeof BackupTaskResult>;
@@ -150,6 +168,16 @@ export const IndexEntry = z
      * are back to back.
      */
     pieces: z.array(FilePieces).min(1).optional(),
+    /**
+     * A copy of a file that changed while it was read (size, mtime or ctime
+     * moved, or it shrank or grew under the reader): its content may be torn
+     * and is never restored as good (docs/image-format.md, Files that change
+     * while they are read). `superseded`: the next member of the same name
+     * (the next line) is the file read again. `inconsistent`: the last copy
+     * the backup made (it kept changing, or could not be read again); the
+     * backup listed it and ended with status 1, and restore refuses it.
+     */
+    changed: z.enum(['superseded', 'inconsistent']).optional(),
   })
   .strict();
 export type IndexEntry = z.output<typeof IndexEntry>;

@@ -182,7 +182,7 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, chain: Bloc
     } else if (open !== undefined) await pieces.abandon(`its pieces stop at byte ${open.next} of ${open.entry.size}: piece ${open.piece} is not in the fragments read`);
     // Reading the index to its end checks its sha256 once more when it was read again for the data.
     await cursor.finish((entry) => {
-      if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, noMemberFor(plan.copy, entry));
+      if (plan.wants(entry.path) && entry.changed !== 'superseded') failures.add(`${entry.path}${plan.source}`, noMemberFor(plan.copy, entry));
     });
     stopOnFailure(before);
   } catch (error) {
@@ -205,8 +205,9 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, chain: Bloc
 async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: IndexCursor, extractor: TarExtractor, chain: BlockChain, failures: ProblemList, signal: AbortSignal | undefined, pieces: Pieces): Promise<void> {
   const label = fragmentLabel(fragment);
   const noMember = (e: IndexEntry): string => noMemberFor(plan.copy, e);
+  // A superseded copy is never restored: its member not being read loses nothing.
   const missing = (reason: (entry: IndexEntry) => string) => (entry: IndexEntry) => {
-    if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, reason(entry));
+    if (plan.wants(entry.path) && entry.changed !== 'superseded') failures.add(`${entry.path}${plan.source}`, reason(entry));
   };
   /** The fragment's bytes (or those of `range`); undefined, with the failure listed, when the fragment is not in the store. */
   const open = async (range?: MemberRange): Promise<AsyncIterable<Uint8Array> | undefined> => {
@@ -245,6 +246,10 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
       if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, `${label}: ${disagreement}`);
       return { restore: false };
     }
+    // A copy that changed while it was backed up is never restored as good (docs/image-format.md, Files that change
+    // while they are read): a superseded one is passed over (the file read again follows); the last copy of a file
+    // that kept changing is refused and listed, which makes the restore's status 1.
+    if (entry.changed === 'inconsistent' && plan.wants(entry.path)) extractor.refuseMember(member.name, INCONSISTENT_COPY);
     const decision = plan.decide(entry);
     if (piece !== undefined || entry.pieces !== undefined) {
       if (piece === undefined) {
@@ -409,6 +414,9 @@ class Pieces {
     return { restore: false };
   }
 }
+
+/** Why the last copy of a file that kept changing while it was backed up is not restored. */
+export const INCONSISTENT_COPY = 'not restored: it changed while it was backed up and the image holds no consistent copy of it';
 
 const memberTypeOf: Record<IndexEntry['type'], string> = { file: 'file', directory: 'directory', symlink: 'symlink', hardlink: 'link' };
 

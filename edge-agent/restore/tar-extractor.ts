@@ -852,6 +852,11 @@ export class TarExtractor {
     else this.#corrupt.push(`${clientPath}: ${reason}`);
   }
 
+  /** Lists a member that is not restored for a reason its caller found (it is then passed over with `decide`). */
+  refuseMember(name: string, reason: string): void {
+    this.#refuse(name, reason);
+  }
+
   #refuse(name: string, reason: string): void {
     this.#refused.push(`${name}: ${reason}`);
   }
