@@ -7,8 +7,8 @@ import { expandAllSelection } from '#agent/probe/probe.ts';
 
 /**
  * The probe's rule on real mount tables:
- * - ci-machine.txt: /proc/self/mountinfo of the machine these tests were written on (2026-12-03), unedited
- *   (an ext4 image another test had loop-mounted at that moment among them);
+ * - ci-machine.txt: /proc/self/mountinfo of the machine these tests were written on (2026-12-03), less one
+ *   tmpfs of its sandbox (an ext4 image another test had loop-mounted at that moment among them);
  * - util-linux.txt, util-linux-btrfs.txt: util-linux's libmount test files
  *   (tests/ts/libmount/files/mountinfo and mountinfo_btrfs), unedited;
  * - ubuntu-desktop.txt: an Ubuntu 24.04 desktop's table (snaps, EFI, NFS, sshfs, a bind mount, Docker, an ISO, ZFS);
