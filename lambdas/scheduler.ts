@@ -3,6 +3,7 @@ import { SfnExecutionStarter } from '#aws/sfn-execution-starter.ts';
 import { SfnExecutionStatuses } from '#aws/sfn-execution-status.ts';
 import { SsmOperatorCommands } from '#aws/ssm-agent-command.ts';
 import { holdersOfUnloads } from '#core/media/idle-unload.ts';
+import { multiStreamStarter } from '#core/jobs/stream-advance.ts';
 import { S3AbandonedUploads } from '#aws/multipart-sweep.ts';
 import { IMAGE_BUCKET_ENV } from '#aws/tables.ts';
 import { parseOrThrow } from '#core/validation.ts';
@@ -29,12 +30,18 @@ const env = readSchedulerEnvironment();
 const { observability, clients } = observedLambda(env);
 const { config, catalog, jobs, media, emm, clock } = dynamoDeps(env, clients, observability);
 const { sfn } = clients;
+const backupJobs = new SfnExecutionStarter({ client: sfn, stateMachineArn: env.STATE_MACHINE_ARN });
+// The savefs probe of a multiple-data-streams parent with ALL goes to the client's agent through the RunAgentCommand document.
+const operatorCommands = env.AGENT_COMMAND_DOCUMENT ? new SsmOperatorCommands({ client: clients.ssm, documentName: env.AGENT_COMMAND_DOCUMENT }) : undefined;
+const streams = { starter: backupJobs, ...(operatorCommands ? { agents: operatorCommands } : {}) };
 
 export const handler = createSchedulerHandler({
   config,
   catalog,
   jobs,
-  starter: new SfnExecutionStarter({ client: sfn, stateMachineArn: env.STATE_MACHINE_ARN }),
+  // A policy with multiple data streams: a parent job whose streams each tick advances (core/jobs/stream-advance.ts).
+  starter: multiStreamStarter(backupJobs, { ...streams, config, jobs, now: () => clock.now() }),
+  streams,
   // The sweep: jobs whose execution is gone or no longer running are ended, stranded reservations released.
   sweep: {
     executions: new SfnExecutionStatuses({ client: sfn, stateMachineArn: env.STATE_MACHINE_ARN }),
@@ -49,7 +56,7 @@ export const handler = createSchedulerHandler({
     uploads: new S3AbandonedUploads({ client: clients.s3, buckets: [env.IMAGE_BUCKET] }),
   },
   // Drives kept loaded past their unit's mediaUnmountDelaySeconds: unloaded by the robot's agent through SSM.
-  ...(env.AGENT_COMMAND_DOCUMENT ? { idleUnload: { media, emm, agents: new SsmOperatorCommands({ client: clients.ssm, documentName: env.AGENT_COMMAND_DOCUMENT }) } } : {}),
+  ...(operatorCommands ? { idleUnload: { media, emm, agents: operatorCommands } } : {}),
   clock,
   // One JSON record per tick (Powertools Logger), errors at ERROR level; the tick's metrics.
   log: observability.log,

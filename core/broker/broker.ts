@@ -19,6 +19,7 @@ import { jobAgentInstance } from './tape-agent.ts';
 import { planTapeResources, spanWaitSeconds, tapeGrant, tapeResources, type TapeGrant } from './tape-choice.ts';
 import { recordTapeRelease } from './tape-release.ts';
 import type { JobOutcome } from '../jobs/job-service.ts';
+import { clientJobLimitWait } from './client-job-limit.ts';
 
 export interface BrokerDeps {
   config: ConfigStore;
@@ -75,7 +76,7 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
   const policy = job.policy ? await deps.config.getPolicy(job.policy) : undefined;
   const agentInstanceId = deps.agents === 'managed-instances' ? await jobAgentInstance(deps, job, policy, unit) : IN_PROCESS_AGENT;
 
-  const wait = async (kind: ResourceKind, why: string): Promise<ReserveDecision> => {
+  const wait = async (kind: ResourceKind | 'client-job', why: string): Promise<ReserveDecision> => {
     const reason = `waiting for ${WAITING_FOR[kind]}: ${why}`;
     await deps.jobs.update(jobId, (j) => ({ ...j, waitingReason: reason, updatedAt: now.toISOString() }), { expectedStates: ['QUEUED'] });
     // Wake up when the window closes at the latest, so the job ends 196 on time; otherwise back off (resource-retry.ts says why).
@@ -83,6 +84,10 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
     const waited = (now.getTime() - waitingSince(job).getTime()) / 1000;
     return { granted: false, reason, retryAfterSeconds: Math.min(resourceRetrySeconds(settings.resourceRetrySeconds, waited), untilClose) };
   };
+
+  // Maximum jobs per client: before anything is chosen or reserved (client-job-limit.ts).
+  const clientBusy = await clientJobLimitWait(deps.jobs, job, settings);
+  if (clientBusy) return wait('client-job', clientBusy);
 
   // A tape unit: choose a drive and a volume first, then reserve them with the slot in one step. A lost race
   // (another job took them in between) is refused by the store and chosen again at the next try.
@@ -148,7 +153,7 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
 }
 
 /** How a queued job's waiting reason names the resource it waits for, as NetBackup's Activity Monitor does. */
-const WAITING_FOR: Record<ResourceKind, string> = { 'storage-unit-slot': 'storage unit slot', drive: 'drive', volume: 'volume' };
+const WAITING_FOR: Record<ResourceKind | 'client-job', string> = { 'storage-unit-slot': 'storage unit slot', drive: 'drive', volume: 'volume', 'client-job': 'a client job slot' };
 
 /**
  * What a backup needs, reserved in one transaction: a slot of its storage

@@ -222,7 +222,8 @@ export async function sweepJobs(deps: SweepDeps, recentJobs: readonly Job[], now
   const report: SweepReport = { checked: 0, ended: [], released: [], problems: [] };
   const quietSince = now.getTime() - SWEEP_QUIET_SECONDS * 1000;
   const candidates = recentJobs
-    .filter((job): job is Job & { executionName: string } => job.state !== 'DONE' && job.executionName !== undefined && executionsOf(deps, job) !== undefined && Date.parse(job.updatedAt) <= quietSince)
+    // A multiple-data-streams parent (childJobIds) runs no execution of its own: core/jobs/stream-advance.ts ends it.
+    .filter((job): job is Job & { executionName: string } => job.state !== 'DONE' && job.executionName !== undefined && !(job.type === 'backup' && job.childJobIds !== undefined) && executionsOf(deps, job) !== undefined && Date.parse(job.updatedAt) <= quietSince)
     .sort((a, b) => Date.parse(a.updatedAt) - Date.parse(b.updatedAt) || a.jobId - b.jobId)
     .slice(0, limit);
   for (const job of candidates) {

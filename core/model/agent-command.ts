@@ -5,6 +5,7 @@ import { RestoreSource, RestoreTarget } from './job.ts';
 import { Name } from './names.ts';
 import { StorageUnit } from './storage-unit.ts';
 import { ContinueBackupTask, InventoryTask, MountTask, TapeReadTarget, UnmountTask } from './tape-task.ts';
+import { ProbeTask } from './probe-task.ts';
 import { CairnError, messageOf } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { parseOrThrow } from '../validation.ts';
@@ -83,7 +84,11 @@ export type InventoryCommand = z.output<typeof InventoryCommand>;
 export const ContinueBackupCommand = z.object({ kind: z.literal('continue-backup'), task: ContinueBackupTask }).strict();
 export type ContinueBackupCommand = z.output<typeof ContinueBackupCommand>;
 
-export const AgentCommand = z.discriminatedUnion('kind', [BackupCommand, RestoreCommand, MountCommand, UnmountCommand, ContinueBackupCommand, InventoryCommand]);
+/** List the client's local file systems for `ALL` (NetWorker's savefs probe; core/model/probe-task.ts). */
+export const ProbeCommand = z.object({ kind: z.literal('probe'), task: ProbeTask }).strict();
+export type ProbeCommand = z.output<typeof ProbeCommand>;
+
+export const AgentCommand = z.discriminatedUnion('kind', [BackupCommand, RestoreCommand, MountCommand, UnmountCommand, ContinueBackupCommand, InventoryCommand, ProbeCommand]);
 export type AgentCommand = z.output<typeof AgentCommand>;
 export type AgentCommandInput = z.input<typeof AgentCommand>;
 
@@ -92,7 +97,7 @@ export type AgentCommandInput = z.input<typeof AgentCommand>;
  * what comes next (take a snapshot, inventory a library), whose payloads
  * are defined when they land.
  */
-export const AGENT_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount', 'continue-backup', 'snapshot', 'inventory'] as const;
+export const AGENT_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount', 'continue-backup', 'snapshot', 'inventory', 'probe'] as const;
 export type AgentCommandKind = (typeof AGENT_COMMAND_KINDS)[number];
 
 /** The kinds this agent runs for a workflow, with a task token (`cairn-agent run-task`); any other kind is refused by `parseAgentCommand`. */
@@ -105,9 +110,10 @@ export type RunnableCommand = Extract<AgentCommand, { kind: (typeof RUNNABLE_COM
  * the result on stdout, where SSM keeps it for the sender
  * (GetCommandInvocation). They belong to no job: `unmount` here is the
  * cloud scheduler's idle unload (core/media/idle-unload.ts), its `jobId`
- * the holder the drive is reserved under meanwhile.
+ * the holder the drive is reserved under meanwhile; `probe` is a
+ * multiple-data-streams parent's savefs probe, read on a later tick.
  */
-export const OPERATOR_COMMAND_KINDS = ['inventory', 'unmount'] as const satisfies readonly AgentCommand['kind'][];
+export const OPERATOR_COMMAND_KINDS = ['inventory', 'unmount', 'probe'] as const satisfies readonly AgentCommand['kind'][];
 export type OperatorCommand = Extract<AgentCommand, { kind: (typeof OPERATOR_COMMAND_KINDS)[number] }>;
 
 const isKnownKind = (kind: string): kind is AgentCommandKind => (AGENT_COMMAND_KINDS as readonly string[]).includes(kind);

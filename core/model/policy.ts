@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Name } from './names.ts';
 import { Duration } from './durations.ts';
+import { BackupSelection } from './selection.ts';
 
 export const BackupLevel = z.enum(['full', 'differential-incremental', 'cumulative-incremental']);
 export type BackupLevel = z.output<typeof BackupLevel>;
@@ -97,11 +98,18 @@ export const Policy = z
     /** Higher runs first, as NetBackup's job priority. */
     priority: z.number().int().min(0).max(99999).default(0),
     maxJobsPerPolicy: z.number().int().min(1).optional(),
+    /**
+     * Allow multiple data streams (NetBackup's policy attribute): one child
+     * job per selection, and per local file system for `ALL`, run in parallel
+     * up to `maxJobsPerPolicy` and the `maxJobsPerClient` setting, under one
+     * parent job (core/jobs/data-streams.ts). Off: one job reads every selection.
+     */
+    multipleDataStreams: z.boolean().default(false),
     /** The zone start windows and calendar days are read in. */
     timeZone: TimeZone.default('UTC'),
     clients: z.array(PolicyClient).min(1),
-    /** Absolute paths on the client. */
-    selections: z.array(z.string().startsWith('/', 'a backup selection is an absolute path')).min(1),
+    /** Absolute paths on the client, or `ALL`: every local file system of the client (edge-agent/probe/). */
+    selections: z.array(BackupSelection).min(1),
     exclude: z.array(z.string()).default([]),
     /**
      * Whether the walk goes into file systems mounted under a selection
