@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Name } from './names.ts';
 import { Duration } from './durations.ts';
+import { SnapshotChoice } from './snapshot.ts';
 
 export const BackupLevel = z.enum(['full', 'differential-incremental', 'cumulative-incremental']);
 export type BackupLevel = z.output<typeof BackupLevel>;
@@ -70,6 +71,27 @@ export const Schedule = z
 export type Schedule = z.output<typeof Schedule>;
 export type ScheduleInput = z.input<typeof Schedule>;
 
+/**
+ * Frozen images (NetBackup's snapshot options): how the agent freezes each
+ * selection's file system before reading it. `auto` picks the method from the
+ * file system of each selection; `none` reads the live file system. A
+ * required snapshot that cannot be taken ends the job with 156; otherwise the
+ * job reads that selection live and says so in its details.
+ */
+const policySnapshotFields = {
+  snapshot: SnapshotChoice.default('none'),
+  snapshotRequired: z.boolean().default(false),
+  /** The size of an LVM snapshot volume (lvcreate -L: `512M`, `10G`, `1.5t`); absent, the provider's default. */
+  lvmSnapshotSize: z
+    .string()
+    .regex(/^\d+(\.\d+)?[bBsSkKmMgGtTpPeE]?$/, 'an LVM size such as 512M or 10G (lvcreate -L)')
+    .optional(),
+};
+
+function checkSnapshotFields(policy: { snapshot: SnapshotChoice; snapshotRequired: boolean }, ctx: z.RefinementCtx): void {
+  if (policy.snapshotRequired && policy.snapshot === 'none') ctx.addIssue({ code: 'custom', path: ['snapshotRequired'], message: 'a required snapshot needs a snapshot method (auto, btrfs, lvm or zfs), not none' });
+}
+
 export const PolicyClient = z
   .object({
     name: Name,
@@ -95,9 +117,11 @@ export const Policy = z
     exclude: z.array(z.string()).default([]),
     schedules: z.array(Schedule).min(1),
     storageUnit: Name,
+    ...policySnapshotFields,
   })
   .strict()
   .superRefine((policy, ctx) => {
+    checkSnapshotFields(policy, ctx);
     const duplicates = (names: string[], path: string, what: string): void => {
       const seen = new Set<string>();
       names.forEach((name, i) => {

@@ -20,6 +20,7 @@ import { readAhead } from '../reader/read-ahead.ts';
 import { statSelections, walk } from '../reader/walker.ts';
 import { readIndex } from './index-reader.ts';
 import { chunkTableSha256 } from './index-chunks.ts';
+import { selectionSources } from '#core/snapshot/snapshot-plan.ts';
 
 export interface BackupDeps {
   /** The storage unit of the copy: the index and manifest go here, and the fragments unless `sinks` says otherwise. */
@@ -77,7 +78,8 @@ export async function runBackup(task: BackupTask, deps: BackupDeps): Promise<Bac
   checkSelections(task);
   if (deps.signal?.aborted) throw terminated(deps.signal.reason);
   const exclude = excludeMatcher(task.exclude);
-  const { roots, missing, excluded } = await findRoots(task, exclude, deps.sourceRoots);
+  // The Snapshot step's images: each selection is read inside the image that covers it, and recorded under its own name.
+  const { roots, missing, excluded } = await findRoots(task, exclude, deps.sourceRoots ?? selectionSources(task.selections, task.snapshots?.images ?? []));
   const run = await startImage(task, deps);
   try {
     for (const m of missing) run.writer.unreadable(m.path, m.reason);

@@ -631,7 +631,8 @@ describe('edge agent access', () => {
     expect(Object.keys(content.parameters)).toEqual(['command']);
     expect(content.mainSteps.map((step) => step.name)).toEqual(['downloadAgent', AGENT_COMMAND_STEP]);
     const script = content.mainSteps[1]!.inputs.runCommand!;
-    expect(script.at(-1)).toBe('exec node "$agent" run-command --command "$SSM_command"');
+    // The same state directory as run-task's: the janitor's delete-snapshot finds the images the workflow's commands recorded.
+    expect(script.at(-1)).toBe('exec node "$agent" run-command --command "$SSM_command" --state-dir "${CAIRN_AGENT_STATE_DIR:-/var/lib/cairn-agent}"');
     expect(script.join('\n')).not.toContain('taskToken');
     const [, backupDocument] = only('AWS::SSM::Document', 'AgentDocument');
     // The same bundle, checked the same way, as the workflow's document.
