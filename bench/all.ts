@@ -2,15 +2,16 @@
  * `npm run bench [-- ARGS]`: the agent's benchmarks one after the other,
  * each given the same ARGS (each takes the flags it knows and ignores the
  * others): agent-memory.ts (memory bound, throughput to a disk unit), then
- * tape-write.ts (file-tape throughput next to tar). With `--json`, one
- * object `{ agentMemory, tapeWrite }`. Exits with the first non-zero status.
+ * tape-write.ts (file-tape throughput next to tar), then snapshot.ts (btrfs
+ * snapshot create and delete time). With `--json`, one object
+ * `{ agentMemory, tapeWrite, snapshot }`. Exits with the first non-zero status.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
-const benches = { agentMemory: 'agent-memory.ts', tapeWrite: 'tape-write.ts' };
+const benches = { agentMemory: 'agent-memory.ts', tapeWrite: 'tape-write.ts', snapshot: 'snapshot.ts' };
 const reports: Record<string, unknown> = {};
 let status = 0;
 for (const [name, file] of Object.entries(benches)) {
