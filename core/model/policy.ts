@@ -81,10 +81,10 @@ export type ScheduleInput = z.input<typeof Schedule>;
 const policySnapshotFields = {
   snapshot: SnapshotChoice.default('none'),
   snapshotRequired: z.boolean().default(false),
-  /** The size of an LVM snapshot volume (lvcreate -L: `512M`, `10G`, `1.5t`); absent, the provider's default. */
+  /** The copy-on-write size of an LVM snapshot volume: a percentage (`10%ORIGIN`, `20%FREE`: lvcreate --extents) or a size (`512M`, `2G`: --size); absent, 10%ORIGIN. */
   lvmSnapshotSize: z
     .string()
-    .regex(/^\d+(\.\d+)?[bBsSkKmMgGtTpPeE]?$/, 'an LVM size such as 512M or 10G (lvcreate -L)')
+    .regex(/^(\d+%(ORIGIN|VG|FREE|PVS)|\d+(\.\d+)?[bBsSkKmMgGtTpPeE]?)$/, 'a percentage such as 10%ORIGIN or a size such as 512M or 2G (lvcreate --extents / --size)')
     .optional(),
 };
 

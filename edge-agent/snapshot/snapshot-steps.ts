@@ -19,7 +19,7 @@ export async function runSnapshotStep(task: SnapshotTask, agent: SnapshotAgent |
   if (agent === undefined) throw new CairnError(StatusCode.SNAPSHOT_ERROR, `job ${task.jobId}: this agent was started without a state directory, so it cannot record the snapshots it would take`);
   const taken = await takeJobSnapshots(task, agent);
   const lines = [...taken.images.map((i) => `snapshot ${i.name} (${i.method}) of ${i.sourceRoot} taken; read at ${i.readRoot}`), ...taken.fellBack.map(fallbackDetail)];
-  if (jobs && lines.length > 0) await addDetails(jobs, task.jobId, agent.now(), lines);
+  if (jobs && lines.length > 0) await addAttemptDetails(jobs, task.jobId, agent.now(), lines);
   return taken;
 }
 
@@ -32,9 +32,15 @@ export async function runDeleteSnapshotStep(task: DeleteSnapshotTask, agent: Sna
   if (agent === undefined) throw new CairnError(StatusCode.SNAPSHOT_ERROR, `job ${task.jobId}: this agent was started without a state directory, so it has no snapshot registry to delete from`);
   const result = await deleteJobSnapshots(task, agent);
   const lines = [...result.deleted.map((name) => `snapshot ${name} deleted`), ...result.failed.map((f) => `snapshot ${f.name} not deleted: ${f.reason}`)];
-  if (jobs && lines.length > 0) await addDetails(jobs, task.jobId, agent.now(), lines);
+  if (jobs && lines.length > 0) await addAttemptDetails(jobs, task.jobId, agent.now(), lines);
   if (result.failed.length > 0) {
     throw new CairnError(StatusCode.SNAPSHOT_ERROR, `job ${task.jobId}: ${result.failed.length} snapshot(s) not deleted (the agent's next start tries again)`, { details: result.failed.map((f) => `${f.name}: ${f.reason}`) });
   }
   return result;
+}
+
+/** Adds the lines as the job's current attempt's (a retry takes an image of the same name: its lines are its own). */
+async function addAttemptDetails(jobs: JobStore, jobId: number, at: Date, lines: readonly string[]): Promise<void> {
+  const attempt = (await jobs.get(jobId))?.attempt ?? 1;
+  await addDetails(jobs, jobId, at, lines.map((line) => `attempt ${attempt}: ${line}`));
 }
