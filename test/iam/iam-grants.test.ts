@@ -140,9 +140,9 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     expect(invoked('JobsFunction')).toEqual(['Queue', 'RetryDecision', 'EndJob']);
     expect(invoked('BrokerFunction')).toEqual(['Reserve', 'Release', 'ReserveNextVolume']);
     expect(invoked('CatalogFunction')).toEqual(['Catalog']);
-    // Mount, Stream, MountNextVolume, Continue and Unmount each send the agent document to the client's managed instance.
+    // Snapshot, Mount, Stream, MountNextVolume, Continue, Unmount and DeleteSnapshot each send the agent document to the client's managed instance.
     expect(calls.stateMachine.filter((c) => c.action === 'ssm:SendCommand').map((c) => arnOf(c.resource))).toEqual(
-      Array.from({ length: 5 }, () => [
+      Array.from({ length: 7 }, () => [
         // The document's name is the stack's prefix, its base name and the first group of the stack's UUID.
         'arn:aws:ssm:us-east-1:123456789012:document/cairn-RunBackupTask-4f1c2d3e',
         'arn:aws:ssm:us-east-1:123456789012:managed-instance/mi-*',
