@@ -26,6 +26,11 @@ import type { FrozenImage, SnapshotMethod } from '../model/snapshot.ts';
  *   run on every path of a job and again after a crash. Failure: status 156.
  * - `exists` says whether the image is still there (for `cairn snapshot list`
  *   and for clean-up at the agent's start).
+ * - `imageOf` (the providers in edge-agent/snapshot/ all have it) gives the
+ *   image `create` makes for the same request, whether or not it exists,
+ *   without changing anything: what deletes the image of an agent killed
+ *   inside `create`, which recorded only the request. It rejects (156) when
+ *   the volume cannot be told any more (an LV no longer mounted there).
  */
 export interface SnapshotProvider {
   readonly method: SnapshotMethod;
@@ -33,4 +38,5 @@ export interface SnapshotProvider {
   create(request: { sourceRoot: string; name: string; jobId: number; createdAt: string }): Promise<FrozenImage>;
   delete(image: FrozenImage): Promise<void>;
   exists(image: FrozenImage): Promise<boolean>;
+  imageOf?(request: { sourceRoot: string; name: string; jobId: number; createdAt: string }): Promise<FrozenImage>;
 }

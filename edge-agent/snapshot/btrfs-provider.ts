@@ -1,10 +1,10 @@
-import { chmod, lstat, stat } from 'node:fs/promises';
+import { chmod, lstat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FrozenImage } from '#core/model/snapshot.ts';
 import type { SnapshotProvider } from '#core/ports/snapshot-provider.ts';
 import { describeMount, mountOf } from './mount-of.ts';
 import { type RunTool, runTool, snapshotError, snapshotRefusal } from './run-tool.ts';
-import { checkSnapshotName } from './snapshot-name.ts';
+import { checkSnapshotRequest } from './snapshot-name.ts';
 
 /**
  * Where the btrfs provider keeps its snapshots: a subvolume of this name at
@@ -51,30 +51,36 @@ export class BtrfsSnapshotProvider implements SnapshotProvider {
     if (mount.fstype !== 'btrfs') return { ok: false, reason: `${describeMount(path, mount)}, not btrfs` };
     if (isInsideBtrfsSnapshotDirectory(path)) return { ok: false, reason: `${path} is inside Cairn's snapshot directory (${BTRFS_SNAPSHOT_DIRECTORY})` };
     const root = await subvolumeRootOf(resolve(path));
-    if (root === undefined) return { ok: false, reason: `${path} is on btrfs (${mount.source}) but no subvolume root was found above it` };
+    if (typeof root !== 'string') return { ok: false, reason: root.reason };
     return { ok: true, sourceRoot: root };
   }
 
   async create(request: { sourceRoot: string; name: string; jobId: number; createdAt: string }): Promise<FrozenImage> {
-    const { sourceRoot, name } = request;
-    checkSnapshotName(name, request.jobId);
+    const { sourceRoot } = request;
+    checkSnapshotRequest(request);
     if (!(await isSubvolumeRoot(sourceRoot)) || (await mountOf(sourceRoot, this.run))?.fstype !== 'btrfs') {
       throw snapshotRefusal(`cannot snapshot ${sourceRoot}: it is not the root of a btrfs subvolume`);
     }
-    const directory = await this.snapshotDirectory(sourceRoot);
-    const readRoot = join(directory, name);
+    const image = await this.imageOf(request);
+    const { readRoot } = image;
+    await this.snapshotDirectory(sourceRoot);
     if ((await lstat(readRoot).catch(() => undefined)) !== undefined) {
       throw snapshotRefusal(`cannot snapshot ${sourceRoot}: ${readRoot} already exists (a leftover of job ${request.jobId}: delete it first)`);
     }
     const args = ['subvolume', 'snapshot', '-r', sourceRoot, readRoot];
     const result = await this.run('btrfs', args);
-    const image = FrozenImage.parse({ method: 'btrfs', name, jobId: request.jobId, sourceRoot, readRoot, handle: { subvolume: readRoot }, createdAt: request.createdAt });
     if (result.exitCode !== 0) {
       // A snapshot that appeared although the tool failed is removed: nothing half-made stays.
       await this.delete(image).catch(() => undefined);
       throw snapshotError(`cannot snapshot ${sourceRoot}`, ['btrfs', ...args], result);
     }
     return image;
+  }
+
+  async imageOf(request: { sourceRoot: string; name: string; jobId: number; createdAt: string }): Promise<FrozenImage> {
+    checkSnapshotRequest(request);
+    const readRoot = join(request.sourceRoot, BTRFS_SNAPSHOT_DIRECTORY, request.name);
+    return FrozenImage.parse({ method: 'btrfs', name: request.name, jobId: request.jobId, sourceRoot: request.sourceRoot, readRoot, handle: { subvolume: readRoot }, createdAt: request.createdAt });
   }
 
   async delete(image: FrozenImage): Promise<void> {
@@ -114,6 +120,9 @@ export class BtrfsSnapshotProvider implements SnapshotProvider {
       await chmod(directory, 0o700);
     } else if (!(await isSubvolumeRoot(directory))) {
       throw snapshotRefusal(`cannot snapshot ${sourceRoot}: ${directory} exists and is not a btrfs subvolume (move it away)`);
+    } else if (found.uid !== process.getuid?.() || (found.mode & 0o077) !== 0) {
+      // A user who made it could rename the images in it (leaking them) or read a copy of a directory closed to them since.
+      throw snapshotRefusal(`cannot snapshot ${sourceRoot}: ${directory} is not the agent's own (owner ${found.uid}, mode ${(found.mode & 0o777).toString(8)}; it must be owner-only): move it away`);
     }
     return directory;
   }
@@ -125,16 +134,25 @@ async function isSubvolumeRoot(path: string): Promise<boolean> {
   return found !== undefined && found.isDirectory() && found.ino === SUBVOLUME_ROOT_INODE;
 }
 
-/** The deepest subvolume root containing `path`: up from it on the same device, the first directory with inode 256. */
-async function subvolumeRootOf(path: string): Promise<string | undefined> {
-  const start = await stat(path).catch(() => undefined);
-  if (start === undefined) return undefined;
+/**
+ * The deepest subvolume root containing `path`: up from it on the same
+ * device, the first directory with inode 256. The walk is on the names as
+ * given (lstat), so the root is a prefix of `path` and the frozen image maps
+ * back to the original names; a path through a symbolic link is refused
+ * (which volume it is on would differ from the names the reader records).
+ * A final symbolic link is the link itself, which its directory holds.
+ */
+async function subvolumeRootOf(path: string): Promise<string | { reason: string }> {
+  const start = await lstat(path).catch(() => undefined);
+  if (start === undefined) return { reason: `${path} does not exist` };
   let directory = start.isDirectory() ? path : dirname(path);
+  const device = start.isDirectory() ? start.dev : (await lstat(directory)).dev;
   for (;;) {
-    const found = await stat(directory).catch(() => undefined);
-    if (found === undefined || found.dev !== start.dev) return undefined;
+    const found = await lstat(directory).catch(() => undefined);
+    if (found === undefined) return { reason: `${directory} cannot be read` };
+    if (found.isSymbolicLink()) return { reason: `${path} goes through the symbolic link ${directory}: name the path it points to` };
+    if (found.dev !== device || directory === '/') return { reason: `${path} is on btrfs but no subvolume root was found above it` };
     if (found.ino === SUBVOLUME_ROOT_INODE) return directory;
-    if (directory === '/') return undefined;
     directory = dirname(directory);
   }
 }

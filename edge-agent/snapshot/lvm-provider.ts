@@ -7,7 +7,7 @@ import type { SnapshotProvider } from '#core/ports/snapshot-provider.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { describeMount, isMountPoint, mountOf } from './mount-of.ts';
 import { type RunTool, type ToolResult, runOrFail, runTool, snapshotError, snapshotRefusal } from './run-tool.ts';
-import { checkSnapshotName } from './snapshot-name.ts';
+import { checkSnapshotRequest } from './snapshot-name.ts';
 
 /** The copy-on-write space a snapshot gets unless configured: a tenth of its origin, lvcreate's own unit for it. */
 export const DEFAULT_LVM_SNAPSHOT_SIZE = '10%ORIGIN';
@@ -29,6 +29,9 @@ export const LVM_SNAPSHOT_TAG = 'cairn';
  * same and `nouuid` because the snapshot has its origin's UUID.
  */
 const MOUNT_OPTIONS: Record<string, string> = { ext2: 'ro', ext3: 'ro,noload', ext4: 'ro,noload', xfs: 'ro,nouuid,norecovery' };
+
+/** Added to every snapshot mount: the agent only reads it, so nothing on it is ever a device, a set-user-id program or executable. */
+const SAFE_MOUNT_OPTIONS = 'nodev,nosuid,noexec';
 
 /** The fields read from `lvs --reportformat json` (real outputs: test/fixtures/snapshot/lvm/). */
 const LVS_FIELDS = 'vg_name,lv_name,lv_path,lv_attr,origin,lv_tags';
@@ -72,15 +75,13 @@ export class LvmSnapshotProvider implements SnapshotProvider {
 
   async create(request: { sourceRoot: string; name: string; jobId: number; createdAt: string }): Promise<FrozenImage> {
     const { sourceRoot, name } = request;
-    checkSnapshotName(name, request.jobId);
+    checkSnapshotRequest(request);
     const found = await this.volumeOf(sourceRoot);
     if ('reason' in found) throw snapshotRefusal(`cannot snapshot ${sourceRoot}: ${found.reason}`);
     if (found.mountPoint !== sourceRoot) throw snapshotRefusal(`cannot snapshot ${sourceRoot}: it is not the mount point of its logical volume (${found.mountPoint} is)`);
     const { volume, fstype } = found;
-    const snapshot = `${volume.vg_name}/${name}`;
-    const device = `/dev/${volume.vg_name}/${name}`;
-    const mountPoint = join(this.mountBase, name);
-    const image = FrozenImage.parse({ method: 'lvm', name, jobId: request.jobId, sourceRoot, readRoot: mountPoint, handle: { lv: snapshot, device, mountPoint }, createdAt: request.createdAt });
+    const image = this.imageIn(volume.vg_name, request);
+    const { lv: snapshot, device, mountPoint } = image.handle as { lv: string; device: string; mountPoint: string };
     if (await this.exists(image)) throw snapshotRefusal(`cannot snapshot ${sourceRoot}: ${snapshot} already exists (a leftover of job ${request.jobId}: delete it first)`);
 
     const createArgs = ['--snapshot', ...this.sizeArguments, '--addtag', LVM_SNAPSHOT_TAG, '--name', name, `${volume.vg_name}/${volume.lv_name}`];
@@ -88,13 +89,27 @@ export class LvmSnapshotProvider implements SnapshotProvider {
     try {
       if (created.exitCode !== 0) throw snapshotError(`cannot snapshot ${sourceRoot}`, ['lvcreate', ...createArgs], created);
       await mkdir(mountPoint, { recursive: true, mode: 0o700 });
-      await runOrFail(this.run, `cannot mount snapshot ${snapshot} read-only`, 'mount', ['-t', fstype, '-o', MOUNT_OPTIONS[fstype]!, device, mountPoint]);
+      await runOrFail(this.run, `cannot mount snapshot ${snapshot} read-only`, 'mount', ['-t', fstype, '-o', `${MOUNT_OPTIONS[fstype]!},${SAFE_MOUNT_OPTIONS}`, device, mountPoint]);
     } catch (error) {
       // Nothing half-made stays: the mount point, and a volume lvcreate made even if it then failed.
       await this.delete(image).catch(() => undefined);
       throw error instanceof CairnError ? error : snapshotError(`cannot mount snapshot ${snapshot}`, ['mkdir', mountPoint], undefined, error);
     }
     return image;
+  }
+
+  async imageOf(request: { sourceRoot: string; name: string; jobId: number; createdAt: string }): Promise<FrozenImage> {
+    checkSnapshotRequest(request);
+    const found = await this.volumeOf(request.sourceRoot);
+    if ('reason' in found) throw snapshotRefusal(`cannot tell the volume group of ${request.sourceRoot}: ${found.reason}`);
+    return this.imageIn(found.volume.vg_name, request);
+  }
+
+  /** The image of `request` in volume group `vg`: the snapshot volume VG/NAME, mounted at <mount base>/NAME. */
+  private imageIn(vg: string, request: { sourceRoot: string; name: string; jobId: number; createdAt: string }): FrozenImage {
+    const mountPoint = join(this.mountBase, request.name);
+    const handle = { lv: `${vg}/${request.name}`, device: `/dev/${vg}/${request.name}`, mountPoint };
+    return FrozenImage.parse({ method: 'lvm', name: request.name, jobId: request.jobId, sourceRoot: request.sourceRoot, readRoot: mountPoint, handle, createdAt: request.createdAt });
   }
 
   async delete(image: FrozenImage): Promise<void> {
@@ -114,7 +129,8 @@ export class LvmSnapshotProvider implements SnapshotProvider {
     const { lv } = this.handleOf(image);
     const args = ['--reportformat', 'json', '-o', LVS_FIELDS, lv];
     const result = await this.run('lvs', args);
-    if (result.exitCode !== 0 && /Failed to find logical volume/.test(result.stderr)) return false;
+    // The volume, or its whole group (a disk that went away), is not there.
+    if (result.exitCode !== 0 && /Failed to find logical volume|Volume group "[^"]*" not found/.test(result.stderr)) return false;
     if (result.exitCode !== 0) throw snapshotError(`cannot tell whether snapshot ${lv} exists`, ['lvs', ...args], result);
     return parseLvs(result, ['lvs', ...args]).some((v) => `${v.vg_name}/${v.lv_name}` === lv);
   }

@@ -4,7 +4,7 @@ import { FrozenImage } from '#core/model/snapshot.ts';
 import type { SnapshotProvider } from '#core/ports/snapshot-provider.ts';
 import { describeMount, mountOf } from './mount-of.ts';
 import { type RunTool, runTool, snapshotError, snapshotRefusal } from './run-tool.ts';
-import { checkSnapshotName } from './snapshot-name.ts';
+import { checkSnapshotRequest } from './snapshot-name.ts';
 
 /** The user property every Cairn snapshot carries: the job that made it (`zfs get cairn:job`). */
 export const ZFS_JOB_PROPERTY = 'cairn:job';
@@ -44,13 +44,13 @@ export class ZfsSnapshotProvider implements SnapshotProvider {
 
   async create(request: { sourceRoot: string; name: string; jobId: number; createdAt: string }): Promise<FrozenImage> {
     const { sourceRoot, name } = request;
-    checkSnapshotName(name, request.jobId);
+    checkSnapshotRequest(request);
     const found = await this.datasetOf(sourceRoot);
     if ('reason' in found) throw snapshotRefusal(`cannot snapshot ${sourceRoot}: ${found.reason}`);
     if (found.mountPoint !== sourceRoot) throw snapshotRefusal(`cannot snapshot ${sourceRoot}: it is not the mount point of its dataset (${found.mountPoint} is)`);
+    const image = imageIn(found.dataset, request);
+    const { readRoot } = image;
     const snapshot = `${found.dataset}@${name}`;
-    const readRoot = join(sourceRoot, '.zfs', 'snapshot', name);
-    const image = FrozenImage.parse({ method: 'zfs', name, jobId: request.jobId, sourceRoot, readRoot, handle: { snapshot }, createdAt: request.createdAt });
     if (await this.exists(image)) throw snapshotRefusal(`cannot snapshot ${sourceRoot}: ${snapshot} already exists (a leftover of job ${request.jobId}: delete it first)`);
     const args = ['snapshot', '-o', `${ZFS_JOB_PROPERTY}=${request.jobId}`, snapshot];
     const result = await this.run('zfs', args);
@@ -63,6 +63,13 @@ export class ZfsSnapshotProvider implements SnapshotProvider {
       throw snapshotRefusal(`cannot read snapshot ${snapshot}: ${readRoot} is not a directory after \`zfs snapshot\``);
     }
     return image;
+  }
+
+  async imageOf(request: { sourceRoot: string; name: string; jobId: number; createdAt: string }): Promise<FrozenImage> {
+    checkSnapshotRequest(request);
+    const found = await this.datasetOf(request.sourceRoot);
+    if ('reason' in found) throw snapshotRefusal(`cannot tell the dataset of ${request.sourceRoot}: ${found.reason}`);
+    return imageIn(found.dataset, request);
   }
 
   async delete(image: FrozenImage): Promise<void> {
@@ -106,4 +113,10 @@ export class ZfsSnapshotProvider implements SnapshotProvider {
     if (type !== 'filesystem') return { reason: `${describeMount(path, mount)}, a ZFS ${type ?? 'dataset'} (only file systems are frozen)` };
     return { dataset: name, mountPoint: mount.target };
   }
+}
+
+/** The image of `request` in `dataset`: DATASET@NAME, read at <sourceRoot>/.zfs/snapshot/NAME. */
+function imageIn(dataset: string, request: { sourceRoot: string; name: string; jobId: number; createdAt: string }): FrozenImage {
+  const readRoot = join(request.sourceRoot, '.zfs', 'snapshot', request.name);
+  return FrozenImage.parse({ method: 'zfs', name: request.name, jobId: request.jobId, sourceRoot: request.sourceRoot, readRoot, handle: { snapshot: `${dataset}@${request.name}` }, createdAt: request.createdAt });
 }

@@ -104,6 +104,20 @@ export function describeSnapshotProviderContract(adapter: string, open: OpenStor
       }
     });
 
+    it('tells, changing nothing, the image create makes for a request, so an image whose create was cut short can be deleted', async () => {
+      const { provider, root, leftovers } = volume();
+      const request = { sourceRoot: root, name: cairnSnapshotName(46, root), jobId: 46, createdAt: AT };
+      const before = await leftovers();
+      const expected = await provider.imageOf!(request);
+      expect(await leftovers()).toEqual(before);
+      expect(await provider.exists(expected)).toBe(false);
+      const image = await provider.create(request);
+      expect(image).toEqual(expected);
+      await provider.delete(await provider.imageOf!(request));
+      expect(await provider.exists(image)).toBe(false);
+      expect(await leftovers()).toEqual(before);
+    });
+
     it('deletes an image, and deleting it again resolves; exists then says false', async () => {
       const { provider, leftovers } = volume();
       const before = await leftovers();
@@ -127,11 +141,13 @@ export function describeSnapshotProviderContract(adapter: string, open: OpenStor
       expect(await leftovers()).toEqual(before);
     });
 
-    it('rejects a name that does not carry the job id with status 156, before making anything', async () => {
+    it('rejects a name that does not carry the job id, a relative root and a bad time with status 156, before making anything', async () => {
       const { provider, root, leftovers } = volume();
       const before = await leftovers();
       await expect(provider.create({ sourceRoot: root, name: cairnSnapshotName(7, root), jobId: 8, createdAt: AT })).rejects.toMatchObject({ statusCode: StatusCode.SNAPSHOT_ERROR });
       await expect(provider.create({ sourceRoot: root, name: '../../etc', jobId: 8, createdAt: AT })).rejects.toMatchObject({ statusCode: StatusCode.SNAPSHOT_ERROR });
+      await expect(provider.create({ sourceRoot: root.slice(1), name: cairnSnapshotName(8, root), jobId: 8, createdAt: AT })).rejects.toMatchObject({ statusCode: StatusCode.SNAPSHOT_ERROR });
+      await expect(provider.create({ sourceRoot: root, name: cairnSnapshotName(8, root), jobId: 8, createdAt: 'yesterday' })).rejects.toMatchObject({ statusCode: StatusCode.SNAPSHOT_ERROR });
       expect(await leftovers()).toEqual(before);
     });
   });

@@ -1,6 +1,7 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BTRFS_SNAPSHOT_DIRECTORY, BtrfsSnapshotProvider, isInsideBtrfsSnapshotDirectory } from '#agent/snapshot/btrfs-provider.ts';
 import { type SnapshotVolume, SNAPSHOT_VOLUME_FILES, describeSnapshotProviderContract } from '#test/contracts/snapshot-provider-contract.ts';
@@ -78,8 +79,75 @@ describe.skipIf(Boolean(skipReason))(`BtrfsSnapshotProvider on a loop device${sk
     }
   });
 
+  it('probes through the names as given: a final symbolic link is on its directory\'s volume, a path through a link is refused', async () => {
+    const { store, cleanup } = await openVolume();
+    try {
+      await symlink(join(store.root, 'dir'), join(store.root, 'link'));
+      expect(await store.provider.probe(join(store.root, 'link'))).toEqual({ ok: true, sourceRoot: store.root });
+      expect(await store.provider.probe(join(store.root, 'link', 'b.txt'))).toEqual({ ok: false, reason: `${join(store.root, 'link', 'b.txt')} goes through the symbolic link ${join(store.root, 'link')}: name the path it points to` });
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('refuses a .cairn-snapshots that is not a subvolume, or that others may enter, leaving it as it was', async () => {
+    const { store, cleanup } = await openVolume();
+    try {
+      const container = join(store.root, BTRFS_SNAPSHOT_DIRECTORY);
+      await mkdir(container);
+      const create = () => store.provider.create({ sourceRoot: store.root, name: cairnSnapshotName(54, store.root), jobId: 54, createdAt: '2026-12-03T14:00:00.000Z' });
+      await expect(create()).rejects.toMatchObject({ statusCode: 156, message: expect.stringContaining('is not a btrfs subvolume') });
+      spawnSync('rmdir', [container]);
+      spawnSync('btrfs', ['subvolume', 'create', container]);
+      await chmod(container, 0o755);
+      await expect(create()).rejects.toMatchObject({ statusCode: 156, message: expect.stringContaining('owner-only') });
+      expect(await store.leftovers()).toEqual([]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('deletes what an agent killed (-9) inside create left (as the tool starts, or once it made the image, before the agent recorded it), from the request alone (imageOf)', async () => {
+    const { store, cleanup } = await openVolume();
+    try {
+      const made: boolean[] = [];
+      for (const [round, [step, delayMs]] of ([['running btrfs subvolume snapshot', 0], ['running btrfs subvolume snapshot', 15], ['ran btrfs subvolume snapshot', 0]] as const).entries()) {
+        const jobId = 60 + round;
+        const child = spawn(process.execPath, ['--import', 'tsx', new URL('create-child.ts', import.meta.url).pathname, store.root, String(jobId)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let said = '';
+        child.stdout.on('data', (chunk: Buffer) => (said += chunk.toString()));
+        const ended = new Promise((resolve) => child.on('close', resolve));
+        while (!said.includes(step) && child.exitCode === null) await sleep(1);
+        await sleep(delayMs);
+        child.kill('SIGKILL');
+        await ended;
+        // The btrfs tool runs in its own process group and outlives the agent: the clean-up comes after it is done.
+        const name = cairnSnapshotName(jobId, store.root);
+        while (await toolStillRunning(name)) await sleep(10);
+        const request = { sourceRoot: store.root, name, jobId, createdAt: new Date(0).toISOString() };
+        made.push(await store.provider.exists(await store.provider.imageOf!(request)));
+        await store.provider.delete(await store.provider.imageOf!(request));
+        expect(await store.provider.exists(await store.provider.imageOf!(request))).toBe(false);
+      }
+      // Killed as the tool starts, the image is there or not (the tool, once spawned, outlives the agent); killed after it, it is.
+      expect(made.at(-1)).toBe(true);
+      expect(await store.leftovers()).toEqual([]);
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('probes a path on another file system to a reason naming its type and device', async () => {
     const probe = await new BtrfsSnapshotProvider().probe('/proc/self');
     expect(probe).toEqual({ ok: false, reason: '/proc/self is proc on proc, not btrfs' });
   });
 });
+
+/** Whether a process whose command line names `name` (the btrfs tool making that image) still runs. */
+async function toolStillRunning(name: string): Promise<boolean> {
+  for (const pid of (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry))) {
+    const commandLine = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (commandLine.includes(name) && !commandLine.includes('vitest')) return true;
+  }
+  return false;
+}

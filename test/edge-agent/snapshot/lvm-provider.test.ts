@@ -90,7 +90,7 @@ describe('LvmSnapshotProvider on its command lines and the tools\' real outputs'
       lvsOfSrv(),
       lvsOfSnapshot(false),
       { command: ['lvcreate', '--snapshot', '--extents', '10%ORIGIN', '--addtag', 'cairn', '--name', NAME, 'i11snapvg/data'], result: { stdout: `  Logical volume "${NAME}" created.\n` } },
-      { command: ['mount', '-t', 'ext4', '-o', 'ro,noload', `/dev/i11snapvg/${NAME}`, join(BASE, NAME)], result: {} },
+      { command: ['mount', '-t', 'ext4', '-o', 'ro,noload,nodev,nosuid,noexec', `/dev/i11snapvg/${NAME}`, join(BASE, NAME)], result: {} },
     ]);
     const made = await new LvmSnapshotProvider({ run, mountBase: BASE }).create({ sourceRoot: '/srv', name: NAME, jobId: 7, createdAt: AT });
     expect(made).toEqual(image());
@@ -105,7 +105,7 @@ describe('LvmSnapshotProvider on its command lines and the tools\' real outputs'
       lvsOfSrv(),
       lvsOfSnapshot(false),
       { command: ['lvcreate', '--snapshot', '--size', '2G', '--addtag', 'cairn', '--name', NAME, 'i11snapvg/data'], result: {} },
-      { command: ['mount', '-t', 'xfs', '-o', 'ro,nouuid,norecovery', `/dev/i11snapvg/${NAME}`, join(BASE, NAME)], result: {} },
+      { command: ['mount', '-t', 'xfs', '-o', 'ro,nouuid,norecovery,nodev,nosuid,noexec', `/dev/i11snapvg/${NAME}`, join(BASE, NAME)], result: {} },
     ]);
     await new LvmSnapshotProvider({ run, mountBase: BASE, size: '2G' }).create({ sourceRoot: '/srv', name: NAME, jobId: 7, createdAt: AT });
     expect(remaining()).toEqual([]);
@@ -135,7 +135,7 @@ describe('LvmSnapshotProvider on its command lines and the tools\' real outputs'
       lvsOfSrv(),
       lvsOfSnapshot(false),
       { command: ['lvcreate', '--snapshot', '--extents', '10%ORIGIN', '--addtag', 'cairn', '--name', NAME, 'i11snapvg/data'], result: {} },
-      { command: ['mount', '-t', 'ext4', '-o', 'ro,noload', `/dev/i11snapvg/${NAME}`, join(BASE, NAME)], result: { exitCode: 32, stderr: `mount: ${join(BASE, NAME)}: wrong fs type, bad option, bad superblock on /dev/mapper/i11snapvg-${NAME}.` } },
+      { command: ['mount', '-t', 'ext4', '-o', 'ro,noload,nodev,nosuid,noexec', `/dev/i11snapvg/${NAME}`, join(BASE, NAME)], result: { exitCode: 32, stderr: `mount: ${join(BASE, NAME)}: wrong fs type, bad option, bad superblock on /dev/mapper/i11snapvg-${NAME}.` } },
       mounted(false),
       lvsOfSnapshot(true),
       { command: ['lvremove', '-f', `i11snapvg/${NAME}`], result: {} },
@@ -173,6 +173,18 @@ describe('LvmSnapshotProvider on its command lines and the tools\' real outputs'
     await provider.delete(image());
     expect(await provider.exists(image())).toBe(false);
     expect(remaining()).toEqual([]);
+  });
+
+  it('tells the image a create of the same request makes (imageOf) from findmnt and lvs alone, creating nothing', async () => {
+    const { run, calls } = scriptedRunner([findSrv(), lvsOfSrv()]);
+    expect(await new LvmSnapshotProvider({ run, mountBase: BASE }).imageOf({ sourceRoot: '/srv', name: NAME, jobId: 7, createdAt: AT })).toEqual(image());
+    expect(calls.map((c) => c[0])).toEqual(['findmnt', 'lvs']);
+    expect(existsSync(join(BASE, NAME))).toBe(false);
+  });
+
+  it('reads a volume group that is gone (its disk removed) as the snapshot gone', async () => {
+    const { run } = scriptedRunner([{ command: ['lvs', '--reportformat', 'json', '-o', FIELDS, `i11snapvg/${NAME}`], result: { exitCode: 5, stdout: fixture('lvs-not-a-volume.json'), stderr: fixture('lvs-not-a-volume.stderr').replaceAll('loop0', 'i11snapvg') } }]);
+    expect(await new LvmSnapshotProvider({ run, mountBase: BASE }).exists(image())).toBe(false);
   });
 
   it('fails a delete whose lvremove fails while the volume is still there, with 156 naming it', async () => {

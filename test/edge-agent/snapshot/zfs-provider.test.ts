@@ -94,6 +94,12 @@ describe('ZfsSnapshotProvider on its command lines and the tools\' outputs', () 
     await expect(new ZfsSnapshotProvider({ run: leftover.run }).create({ sourceRoot: '/tank/home', name: NAME, jobId: 9, createdAt: AT })).rejects.toMatchObject({ statusCode: 156, message: expect.stringContaining('already exists') });
   });
 
+  it('tells the image a create of the same request makes (imageOf) from findmnt and zfs list alone', async () => {
+    const { run, calls } = scriptedRunner([findHome(), listHome()]);
+    expect(await new ZfsSnapshotProvider({ run }).imageOf({ sourceRoot: '/tank/home', name: NAME, jobId: 9, createdAt: AT })).toEqual(image());
+    expect(calls).toHaveLength(2);
+  });
+
   it('deletes with zfs destroy DATASET@NAME; a second delete finds it gone and destroys nothing', async () => {
     const { run, remaining } = scriptedRunner([listSnapshot(true), { command: ['zfs', 'destroy', SNAPSHOT], result: {} }, listSnapshot(false), listSnapshot(false)]);
     const provider = new ZfsSnapshotProvider({ run });
