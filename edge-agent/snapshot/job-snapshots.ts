@@ -6,6 +6,7 @@ import { planSnapshots, requiredSnapshotMessage, type SelectionChoice } from '#c
 import { StatusCode } from '#core/status-codes.ts';
 import type { ProcessIdentity } from './process-identity.ts';
 import type { SnapshotRecord, SnapshotRegistry } from './snapshot-registry.ts';
+import { imageOfUnfinishedCreate } from './unfinished-create.ts';
 
 export type SnapshotProviders = Record<SnapshotMethod, SnapshotProvider>;
 
@@ -130,14 +131,19 @@ async function deleteImages(agent: SnapshotAgent, providers: SnapshotProviders, 
  * The DeleteSnapshot step (and the cloud janitor's delete): removes every
  * image the registry records for the job, and the task's own images. An
  * image already gone counts as deleted. A record whose image was never
- * recorded made (the agent died inside create) cannot be deleted by
- * handle: it is reported failed and left for `cairn snapshot list`.
+ * recorded made (the agent died inside create) is deleted where the method
+ * puts its images (btrfs: `imageOfUnfinishedCreate`), else reported failed
+ * and left for `cairn snapshot list`.
  */
 export async function deleteJobSnapshots(task: DeleteSnapshotTask, agent: SnapshotAgent): Promise<DeleteSnapshotResult> {
   const records = (await agent.registry.list()).filter((r) => r.jobId === task.jobId);
   const images = new Map<string, FrozenImage>();
   for (const image of task.images) if (image.jobId === task.jobId) images.set(image.name, image);
-  for (const record of records) if (record.image) images.set(record.name, record.image);
+  for (const record of records) {
+    // A record without its image: the agent died inside create; where the method's images are determined by the record, that place.
+    const image = record.image ?? imageOfUnfinishedCreate(record);
+    if (image) images.set(record.name, image);
+  }
   const result = await deleteImages(agent, agent.openProviders({}), [...images.values()]);
   for (const record of records.filter((r) => r.image === undefined && !images.has(r.name))) {
     result.failed.push({ name: record.name, reason: `the agent that made it died while creating it; its ${record.method} image of ${record.sourceRoot} may exist and must be checked by hand` });

@@ -111,4 +111,21 @@ describe.skipIf(Boolean(skipReason))(`the agent's snapshot steps on a btrfs loop
     expect(await later.openProviders({}).btrfs.exists(mine!)).toBe(false);
     expect(await later.registry.list()).toEqual([]);
   });
+
+  it('removes the image of an agent that died inside create, which its record never named, and the record of one that was never made', async () => {
+    const vol = volumeWith('died-in-create', ['d']);
+    const agent = agentAt({ isAlive: () => false, now: () => new Date('2026-12-03T16:00:00.000Z') });
+    const base = { jobId: 41, method: 'btrfs' as const, sourceRoot: vol, owner: deadProcess(), recordedAt: '2026-12-03T14:00:00.000Z', heldUntil: '2026-12-03T14:30:00.000Z' };
+    // Made, then the agent died before recording it; and recorded, then the agent died before making it.
+    await agent.registry.put({ ...base, name: 'cairn-job-41-made' });
+    const made = await agent.openProviders({}).btrfs.create({ sourceRoot: vol, name: 'cairn-job-41-made', jobId: 41, createdAt: base.recordedAt });
+    await agent.registry.put({ ...base, name: 'cairn-job-41-never' });
+
+    const report = await cleanUpSnapshots(agent);
+
+    expect(report.removed.map((r) => r.name)).toEqual(['cairn-job-41-made', 'cairn-job-41-never']);
+    expect(report.problems).toEqual([]);
+    expect(await agent.openProviders({}).btrfs.exists(made)).toBe(false);
+    expect(await agent.registry.list()).toEqual([]);
+  });
 });
