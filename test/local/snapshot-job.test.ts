@@ -184,6 +184,34 @@ describe.skipIf(Boolean(skipReason))(`a backup job that reads a btrfs snapshot${
     }
   });
 
+  it('deletes the snapshot of a job cancelled mid-stream', async () => {
+    const data = volume('cancelled');
+    const runtime = await runtimeWith({ selections: [data], snapshot: 'btrfs', snapshotRequired: true });
+    const release = new AbortController();
+    let faults: ReturnType<typeof withFaults<ObjectStore>> | undefined;
+    const openStore = async (unit: StorageUnit): Promise<ObjectStore> => {
+      faults = withFaults(await openStorageUnit(unit)).hang('put', { when: (key) => /fragment-\d+\.tar$/.test(key), signal: release.signal });
+      return faults.port;
+    };
+    let jobId = 0;
+    try {
+      const running = runBackupJob({ ...runtime, openStorageUnit: openStore, abortGraceMs: 200 }, { client: 'host1', policy: 'snap' }, { onQueued: (job) => (jobId = job.jobId) });
+      // The stream is blocked on its first fragment write, reading inside the snapshot.
+      while ((faults?.calls('put') ?? 0) < 2) await new Promise((r) => setTimeout(r, 10));
+      expect(cairnSubvolumes(loop.mountPoint)).toHaveLength(1);
+      const { cancelJob } = await import('#core/jobs/job-service.ts');
+      expect(await cancelJob(runtime, jobId, new Date())).toMatchObject({ statusCode: 150 });
+      const run = await running;
+
+      expect(run.statusCode).toBe(150);
+      expect(cairnSubvolumes(loop.mountPoint)).toEqual([]);
+      expect(await new SnapshotRegistry(localAgentStateDir(runtime.home)).list()).toEqual([]);
+    } finally {
+      release.abort();
+      runtime.close();
+    }
+  });
+
   it('removes the snapshot of an agent killed mid-stream at the runtime\'s next start', async () => {
     // Prepare: enough data that the stream writes several fragments.
     const data = volume('killed');
