@@ -6,7 +6,6 @@ import { planSnapshots, requiredSnapshotMessage, type SelectionChoice } from '#c
 import { StatusCode } from '#core/status-codes.ts';
 import type { ProcessIdentity } from './process-identity.ts';
 import type { SnapshotRecord, SnapshotRegistry } from './snapshot-registry.ts';
-import { imageOfUnfinishedCreate } from './unfinished-create.ts';
 
 export type SnapshotProviders = Record<SnapshotMethod, SnapshotProvider>;
 
@@ -131,23 +130,22 @@ async function deleteImages(agent: SnapshotAgent, providers: SnapshotProviders, 
  * The DeleteSnapshot step (and the cloud janitor's delete): removes every
  * image the registry records for the job, and the task's own images. An
  * image already gone counts as deleted. A record whose image was never
- * recorded made (the agent died inside create) is deleted where the method
- * puts its images (btrfs: `imageOfUnfinishedCreate`), else reported failed
- * and left for `cairn snapshot list`.
+ * recorded made (the agent died inside create) is deleted through the
+ * provider's `imageOf` (`recordedImage`), else reported failed and left for
+ * `cairn snapshot list`.
  */
 export async function deleteJobSnapshots(task: DeleteSnapshotTask, agent: SnapshotAgent): Promise<DeleteSnapshotResult> {
   const records = (await agent.registry.list()).filter((r) => r.jobId === task.jobId);
   const images = new Map<string, FrozenImage>();
   for (const image of task.images) if (image.jobId === task.jobId) images.set(image.name, image);
+  const providers = agent.openProviders({});
+  const unknown: Array<{ name: string; reason: string }> = [];
   for (const record of records) {
-    // A record without its image: the agent died inside create; where the method's images are determined by the record, that place.
-    const image = record.image ?? imageOfUnfinishedCreate(record);
+    const image = await recordedImage(record, providers).catch((error: unknown) => void unknown.push({ name: record.name, reason: messageOf(error) }));
     if (image) images.set(record.name, image);
   }
-  const result = await deleteImages(agent, agent.openProviders({}), [...images.values()]);
-  for (const record of records.filter((r) => r.image === undefined && !images.has(r.name))) {
-    result.failed.push({ name: record.name, reason: `the agent that made it died while creating it; its ${record.method} image of ${record.sourceRoot} may exist and must be checked by hand` });
-  }
+  const result = await deleteImages(agent, providers, [...images.values()]);
+  result.failed.push(...unknown);
   return result;
 }
 
@@ -160,6 +158,22 @@ export async function adoptJobSnapshots(jobId: number, agent: SnapshotAgent): Pr
   const records = (await agent.registry.list()).filter((r) => r.jobId === jobId);
   for (const record of records) await agent.registry.put({ ...record, owner: agent.owner, heldUntil: heldUntil(agent, agent.now()) });
   return records.length;
+}
+
+/**
+ * The image a record names: the one it recorded, or, when the agent died
+ * inside `create` and recorded only the request, the one `create` makes for
+ * it (the provider's `imageOf`, which changes nothing; the image may or may
+ * not exist, and `delete` resolves either way). Rejects (156) when the
+ * provider cannot tell it.
+ */
+export async function recordedImage(record: SnapshotRecord, providers: SnapshotProviders): Promise<FrozenImage> {
+  if (record.image) return record.image;
+  const provider = providers[record.method];
+  if (provider.imageOf === undefined) {
+    throw new CairnError(StatusCode.SNAPSHOT_ERROR, `the agent that made it died while creating it, and the ${record.method} provider cannot tell its image of ${record.sourceRoot}: check by hand`);
+  }
+  return provider.imageOf({ sourceRoot: record.sourceRoot, name: record.name, jobId: record.jobId, createdAt: record.recordedAt });
 }
 
 function heldUntil(agent: SnapshotAgent, now: Date): string {

@@ -1,8 +1,7 @@
 import { messageOf } from '#core/errors.ts';
 import { leftoverVerdict } from '#core/snapshot/snapshot-plan.ts';
-import type { SnapshotAgent } from './job-snapshots.ts';
+import { recordedImage, type SnapshotAgent } from './job-snapshots.ts';
 import type { SnapshotRecord } from './snapshot-registry.ts';
-import { imageOfUnfinishedCreate } from './unfinished-create.ts';
 
 /** What the agent's clean-up at its start did. */
 export interface SnapshotCleanupReport {
@@ -40,13 +39,9 @@ export async function cleanUpSnapshots(agent: SnapshotAgent, options: { jobActiv
         report.kept.push({ name: record.name, jobId: record.jobId, why: verdict.why });
         continue;
       }
-      // An agent that died inside create left a record without its image: the image is where the method puts it, or nowhere.
-      const image = record.image ?? imageOfUnfinishedCreate(record);
-      if (image === undefined) {
-        report.problems.push(`${record.name}: ${verdict.why}, but its agent died while creating it: its ${record.method} image of ${record.sourceRoot} may exist and must be checked by hand`);
-        continue;
-      }
       providers ??= agent.openProviders({});
+      // An agent that died inside create left a record without its image: the provider tells the image create makes.
+      const image = await recordedImage(record, providers);
       await providers[image.method].delete(image);
       await agent.registry.remove(record.name);
       report.removed.push({ name: record.name, jobId: record.jobId, why: verdict.why });
