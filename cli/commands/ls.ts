@@ -8,6 +8,9 @@ import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, printJson, table } from '../output.ts';
 import { parseIsoTime } from '../time-option.ts';
+import { parseClientPath } from '../path-option.ts';
+import { escapedName } from '#core/model/file-name.ts';
+import type { IndexEntry } from '#core/model/task.ts';
 
 /** `cairn ls` (bplist): what a client had at a path at a point in time. */
 export function registerLs(program: Command): void {
@@ -26,15 +29,18 @@ export function registerLs(program: Command): void {
         const { storageUnit } = primaryCopy(image);
         const unit = await backend.config.getStorageUnit(storageUnit);
         if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${storageUnit} does not exist`);
-        const entries = await listImagePath(await openStorageUnit(unit), image, path);
+        const entries = await listImagePath(await openStorageUnit(unit), image, parseClientPath(path));
         if (options.json ?? globals.json) return printJson({ backupId: image.backupId, entries });
         console.log(`${image.backupId} (${image.level}, ${image.createdAt}):`);
         console.log(
           table(
             ['MODE', 'SIZE', 'MODIFIED', 'PATH', 'IN IMAGE'],
-            entries.map((e) => [`${e.type[0]}${(e.mode & 0o7777).toString(8).padStart(4, '0')}`, formatBytes(e.size), new Date(e.mtimeMs).toISOString(), e.linkTarget ? `${e.path} -> ${e.linkTarget}` : e.path, e.fromBackupId ?? image.backupId]),
+            entries.map((e) => [`${TYPE_LETTER[e.type]}${(e.mode & 0o7777).toString(8).padStart(4, '0')}`, formatBytes(e.size), new Date(e.mtimeMs).toISOString(), e.linkTarget ? `${escapedName(e.path)} -> ${escapedName(e.linkTarget)}` : escapedName(e.path), e.fromBackupId ?? image.backupId]),
           ),
         );
       });
     });
 }
+
+/** The MODE column's first letter; FIFOs and devices as ls(1) shows them. */
+const TYPE_LETTER: Record<IndexEntry['type'], string> = { file: 'f', directory: 'd', symlink: 's', hardlink: 'h', fifo: 'p', 'character-device': 'c', 'block-device': 'b' };

@@ -140,6 +140,7 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
         level,
         selections: job.selections,
         exclude: job.exclude,
+        ...(job.crossMountPoints ? { crossMountPoints: true } : {}),
         storageUnit: unit,
         buffers: settings.buffers,
         ...(base ? { base } : {}),

@@ -30,7 +30,7 @@ export interface JobRef {
 export async function queueBackupJob(deps: JobDeps, rawRequest: unknown, now: Date): Promise<JobRef> {
   const request = parseOrThrow(BackupRequest, rawRequest, 'backup request');
   const settings = await loadSettings(deps.config);
-  let resolved: Pick<BackupJob, 'policy' | 'schedule' | 'level' | 'storageUnit' | 'selections' | 'exclude' | 'retentionDays'>;
+  let resolved: Pick<BackupJob, 'policy' | 'schedule' | 'level' | 'storageUnit' | 'selections' | 'exclude' | 'retentionDays'> & Pick<Partial<BackupJob>, 'crossMountPoints'>;
 
   if (request.policy) {
     const policy = await deps.config.getPolicy(request.policy);
@@ -47,6 +47,7 @@ export async function queueBackupJob(deps: JobDeps, rawRequest: unknown, now: Da
       storageUnit: request.storageUnit ?? policy.storageUnit,
       selections: request.selections ?? policy.selections,
       exclude: policy.exclude,
+      ...(policy.crossMountPoints ? { crossMountPoints: true } : {}),
       retentionDays: request.retentionDays ?? schedule.retention.days,
     };
   } else {

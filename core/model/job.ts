@@ -93,6 +93,8 @@ export const BackupJob = z
     /** Resolved from the policy when queued, so a policy edit does not change a running job. */
     selections: z.array(z.string()).min(1),
     exclude: z.array(z.string()).default([]),
+    /** The policy's crossMountPoints (absent: false, and on jobs queued before it existed). */
+    crossMountPoints: z.boolean().optional(),
     retentionDays: z.number().int().min(0),
     backupId: z.string().optional(),
     /** For an incremental: the image it is taken against (set when resources are granted). */

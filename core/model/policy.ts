@@ -102,6 +102,16 @@ export const PolicyClient = z
   })
   .strict();
 
+/**
+ * How a policy's data reaches the image (NetBackup's "Perform offhost
+ * backup"): `file`, the client reader; `offhost`, the agent maps the frozen
+ * image's files to their extents on its block device and a data mover
+ * process reads those device ranges (edge-agent/offhost/, docs/offhost.md).
+ * Offhost needs a frozen image on a block device with ext2/3/4 or xfs.
+ */
+export const BackupMethod = z.enum(['file', 'offhost']);
+export type BackupMethod = z.output<typeof BackupMethod>;
+
 export const Policy = z
   .object({
     name: Name,
@@ -115,8 +125,16 @@ export const Policy = z
     /** Absolute paths on the client. */
     selections: z.array(z.string().startsWith('/', 'a backup selection is an absolute path')).min(1),
     exclude: z.array(z.string()).default([]),
+    /**
+     * Whether the walk goes into file systems mounted under a selection
+     * (bpbkar's Cross mount points). false: a directory on another device
+     * than its selection's is backed up as a directory, without its contents.
+     */
+    crossMountPoints: z.boolean().default(false),
     schedules: z.array(Schedule).min(1),
     storageUnit: Name,
+    /** Absent: `file`. */
+    backupMethod: BackupMethod.optional(),
     ...policySnapshotFields,
   })
   .strict()

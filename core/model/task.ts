@@ -26,6 +26,8 @@ export const BackupTask = z
     level: BackupLevel,
     selections: z.array(z.string()).min(1),
     exclude: z.array(z.string()).default([]),
+    /** Descend into file systems mounted under a selection (the policy's crossMountPoints); absent: false. */
+    crossMountPoints: z.boolean().optional(),
     storageUnit: StorageUnit,
     buffers: BufferSettings.default({ count: 16, sizeBytes: 256 * 1024 }),
     /** For an incremental: the image changes are detected against, and where its index is. */
@@ -73,6 +75,22 @@ export const DataPathTimes = z
 export type DataPathTimes = z.output<typeof DataPathTimes>;
 
 /** What the agent reports when every byte of the image is durable in the storage unit. */
+/**
+ * An offhost backup's figures (edge-agent/offhost/, docs/offhost.md): files
+ * whose data the mover read from the device, files read as files instead
+ * (data not in plain extents) by reason, and what it read of the device.
+ */
+export const OffhostFigures = z
+  .object({
+    deviceFiles: z.number().int().min(0),
+    fallbackFiles: z.number().int().min(0),
+    fallbackReasons: z.record(z.string(), z.number().int().min(0)),
+    deviceBytesRead: z.number().int().min(0),
+    deviceReads: z.number().int().min(0),
+  })
+  .strict();
+export type OffhostFigures = z.output<typeof OffhostFigures>;
+
 export const BackupTaskResult = z
   .object({
     backupId: z.string(),
@@ -106,6 +124,8 @@ export const BackupTaskResult = z
      * and from older agents.
      */
     fullVolume: z.string().min(1).optional(),
+    /** Set by an offhost backup (data moved by extent map). */
+    offhost: OffhostFigures.optional(),
   })
   .strict();
 export type BackupTaskResult = z.output<typeof BackupTaskResult>;
@@ -118,7 +138,8 @@ export type FilePieces = z.output<typeof FilePieces>;
 export const IndexEntry = z
   .object({
     path: z.string(),
-    type: z.enum(['file', 'directory', 'symlink', 'hardlink']),
+    /** FIFOs and devices carry tar-stream's names for their member types (docs/image-format.md, Special files). */
+    type: z.enum(['file', 'directory', 'symlink', 'hardlink', 'fifo', 'character-device', 'block-device']),
     mode: z.number().int(),
     uid: z.number().int(),
     gid: z.number().int(),
@@ -126,6 +147,8 @@ export const IndexEntry = z
     /** Milliseconds since the epoch. */
     mtimeMs: z.number(),
     linkTarget: z.string().optional(),
+    /** A character or block device's number. */
+    device: z.object({ major: z.number().int().min(0), minor: z.number().int().min(0) }).strict().optional(),
     /** The fragment holding the member; 0 when the data is in an earlier image (`fromBackupId`). */
     fragment: z.number().int().min(0),
     /** Byte offset of the member's first header inside its fragment. */
@@ -157,6 +180,16 @@ export const IndexEntry = z
      * are back to back.
      */
     pieces: z.array(FilePieces).min(1).optional(),
+    /**
+     * A copy of a file that changed while it was read (size, mtime or ctime
+     * moved, or it shrank or grew under the reader): its content may be torn
+     * and is never restored as good (docs/image-format.md, Files that change
+     * while they are read). `superseded`: the next member of the same name
+     * (the next line) is the file read again. `inconsistent`: the last copy
+     * the backup made (it kept changing, or could not be read again); the
+     * backup listed it and ended with status 1, and restore refuses it.
+     */
+    changed: z.enum(['superseded', 'inconsistent']).optional(),
   })
   .strict();
 export type IndexEntry = z.output<typeof IndexEntry>;

@@ -21,6 +21,7 @@ import { statSelections, walk } from '../reader/walker.ts';
 import { readIndex } from './index-reader.ts';
 import { chunkTableSha256 } from './index-chunks.ts';
 import { selectionSources } from '#core/snapshot/snapshot-plan.ts';
+import type { EntrySource } from './entry-source.ts';
 
 export interface BackupDeps {
   /** The storage unit of the copy: the index and manifest go here, and the fragments unless `sinks` says otherwise. */
@@ -43,6 +44,12 @@ export interface BackupDeps {
    * up on it and ends (default 10 s, ABORT_GRACE_MS); tests shorten it.
    */
   abortGraceMs?: number;
+  /**
+   * The entries and their content from elsewhere than a walk of the
+   * selections on this host (the offhost mover's extent map,
+   * entry-source.ts); the selections are then only recorded.
+   */
+  entries?: EntrySource;
 }
 
 /**
@@ -79,13 +86,14 @@ export async function runBackup(task: BackupTask, deps: BackupDeps): Promise<Bac
   if (deps.signal?.aborted) throw terminated(deps.signal.reason);
   const exclude = excludeMatcher(task.exclude);
   // The Snapshot step's images: each selection is read inside the image that covers it, and recorded under its own name.
-  const { roots, missing, excluded } = await findRoots(task, exclude, deps.sourceRoots ?? selectionSources(task.selections, task.snapshots?.images ?? []));
+  const sourceRoots = deps.sourceRoots ?? selectionSources(task.selections, task.snapshots?.images ?? []);
+  const { roots, missing, excluded } = deps.entries ? { roots: [], missing: [], excluded: [] } : await findRoots(task, exclude, sourceRoots);
   const run = await startImage(task, deps);
   try {
     for (const m of missing) run.writer.unreadable(m.path, m.reason);
     run.writer.counts.excluded += excluded.length;
     run.ticker.start();
-    await packTree(run, roots, exclude);
+    await packTree(run, roots, exclude, task.crossMountPoints === true, deps.entries);
     const image = await run.writer.finish();
     const completedAt = deps.now();
     const manifest = describeImage(task, run, image, { startedAt, completedAt });
@@ -149,7 +157,7 @@ async function startImage(task: BackupTask, deps: BackupDeps): Promise<ImageRun>
   }
   const meters = new DataPathMeters(pool);
   const sinks = compressedAsConfigured(task.storageUnit.compression, deps.sinks ?? objectStoreSinks(deps.store, fragmentKeys(task)));
-  const writer = new ImageWriter({ store: deps.store, sinks, backupId: task.backupId, pool, fragmentSizeBytes: task.storageUnit.fragmentSizeBytes, pieceBytes: task.storageUnit.pieceBytes, signal: stop.signal, base, abortGraceMs: deps.abortGraceMs, meters });
+  const writer = new ImageWriter({ store: deps.store, sinks, backupId: task.backupId, pool, fragmentSizeBytes: task.storageUnit.fragmentSizeBytes, pieceBytes: task.storageUnit.pieceBytes, signal: stop.signal, base, abortGraceMs: deps.abortGraceMs, meters, ...(deps.entries ? { files: deps.entries.files } : {}) });
   // Stop the uploads at once, rather than when the reader next checks the signal.
   stop.signal.addEventListener('abort', () => void writer.abort(stop.signal.reason), { once: true });
   const ticker = new ProgressTicker({
@@ -167,12 +175,12 @@ function fragmentKeys(task: BackupTask): (n: number) => string {
   return (n) => compressedKey(task.storageUnit.compression, plain(n));
 }
 
-/** Walks the roots and packs every entry, reading a few entries ahead; stops as soon as the stop signal fires. */
-async function packTree(run: ImageRun, roots: Awaited<ReturnType<typeof statSelections>>['roots'], exclude: ReturnType<typeof excludeMatcher>): Promise<void> {
+/** Walks the roots (or takes the entry source's entries) and packs every entry, reading a few entries ahead; stops as soon as the stop signal fires. */
+async function packTree(run: ImageRun, roots: Awaited<ReturnType<typeof statSelections>>['roots'], exclude: ReturnType<typeof excludeMatcher>, crossMountPoints: boolean, source?: EntrySource): Promise<void> {
   const { writer, stop, meters } = run;
-  const hooks = { exclude, onProblem: (p: string, reason: string) => writer.unreadable(p, reason), onExcluded: () => void (writer.counts.excluded += 1), lstat: (paths: string[]) => writer.lstat(paths) };
+  const hooks = { exclude, crossMountPoints, onProblem: (p: string, reason: string) => writer.unreadable(p, reason), onExcluded: () => void (writer.counts.excluded += 1), lstat: (paths: string[]) => writer.lstat(paths) };
   // The walk and the read-ahead are the reader's file-system work: they count as its busy time.
-  const walked = metered(walk(roots, hooks), meters.read);
+  const walked = metered(source ? source.entries({ onProblem: hooks.onProblem, onExcluded: (count) => void (writer.counts.excluded += count) }) : walk(roots, hooks), meters.read);
   const prepared = readAhead(walked, (entry) => meters.read.track(() => writer.prepare(entry)), (p) => writer.dispose(p), READ_AHEAD_ENTRIES, () => writer.flushReads());
   for await (const entry of prepared) {
     stop.signal.throwIfAborted();

@@ -4,7 +4,7 @@ import type { Fragment } from '#core/model/image.ts';
 import type { FragmentSink, FragmentSinks, WrittenFragment } from '#core/ports/fragment-sink.ts';
 import { throughPool, type BufferPool } from '../transport/buffer-pool.ts';
 import { cutIntoParts } from '../transport/chunk-recycling.ts';
-import type { PackHeader } from './tar-member.ts';
+import { binaryNamePax, type PackHeader } from './tar-member.ts';
 import { ABORT_GRACE_MS, AbandonableWrite } from './abandonable-write.ts';
 import type { BusyMeter } from '../transport/busy-meter.ts';
 import { TAR_MEMBERS_CHECKSUM, TarMembersDigest } from './fragment-digest.ts';
@@ -130,7 +130,7 @@ export class FragmentWriter {
     let result: R | undefined;
     try {
       // Inside the try: a pack its sink stopped reading is destroyed, and `entry` throws, before the sink's own error arrives.
-      const sink = fragment.pack.entry(header, (error) => (error ? settle.reject(error) : settle.resolve()));
+      const sink = fragment.pack.entry(withBinaryNames(fragment.pack, header), (error) => (error ? settle.reject(error) : settle.resolve()));
       // Errors reach us through the entry callback; an 'error' event without a listener would crash the process.
       sink.on('error', () => undefined);
       if (content) {
@@ -178,7 +178,7 @@ export class FragmentWriter {
       let settle!: { resolve: () => void; reject: (error: unknown) => void };
       const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
       done.catch(() => undefined);
-      const sink = fragment.pack.entry(header, (error) => (error ? settle.reject(error) : settle.resolve()));
+      const sink = fragment.pack.entry(withBinaryNames(fragment.pack, header), (error) => (error ? settle.reject(error) : settle.resolve()));
       // Errors reach us through the entry callback, as in `add`.
       sink.on('error', () => undefined);
       piece = { fragment, sink, done, left: header.size ?? 0, hash: createHash('sha256') };
@@ -331,6 +331,19 @@ export class FragmentWriter {
  * too (the fragment checksum); tar-stream pushes member data as the very
  * objects it was given, which is how the checksum tells data from headers.
  */
+/**
+ * A member with a name that is not UTF-8 (tar-member.ts, binaryNamePax):
+ * its pax header is pushed first, as bytes, and the header to pack next is
+ * returned; any other header is returned as it is.
+ */
+function withBinaryNames(pack: Pack, header: PackHeader): PackHeader {
+  const binary = binaryNamePax(header);
+  if (!binary) return header;
+  // Between members (the previous one is done, the next not begun): the bytes go out in order, counted and hashed as headers.
+  pack.push(binary.block);
+  return binary.member;
+}
+
 function countProduced(pack: Pack, onChunk: (chunk: Uint8Array) => void): () => number {
   let produced = 0;
   const push = pack.push.bind(pack);

@@ -8,7 +8,7 @@ import type { ObjectStore } from '#core/ports/object-store.ts';
 import { messageOf } from '#core/errors.ts';
 import type { BufferPool } from '../transport/buffer-pool.ts';
 import type { DataPathMeters } from '../transport/busy-meter.ts';
-import { UnreadableFileError, type CopyResult, type FileMeters, type FileStats, type PreparedFile } from '../reader/file-reader.ts';
+import { changedText, MAX_FILE_READS, UnreadableFileError, type CopyResult, type FileMeters, type FileStats, type PreparedFile } from '../reader/file-reader.ts';
 import { ReaderThread } from '../reader/reader-thread.ts';
 import { FragmentWriter, type MemberPlace } from './fragment-writer.ts';
 import { describeFsError } from '../reader/fs-errors.ts';
@@ -18,9 +18,14 @@ import { ProblemList } from '../reader/problems.ts';
 import { packHeader, type MemberSpec } from './tar-member.ts';
 import type { WalkEntry } from '../reader/walker.ts';
 import { BLOCK_BYTES, BlockMapWriter, LARGE_FILE_BYTES, readBlockMap } from './block-map.ts';
-import { packLargeFile } from './large-file.ts';
+import { packLargeFile, type LargeFileResult } from './large-file.ts';
 import { addFileMember } from './piece-member.ts';
 import { DEFAULT_PIECE_BYTES } from '#core/model/storage-unit.ts';
+import type { FileSource } from './entry-source.ts';
+import { addSparseFileMember, isSparsePrepared } from './sparse-file-member.ts';
+import { specialKindOf } from './special-member.ts';
+import { fsPathOf, nameFromBytes } from '#core/model/file-name.ts';
+import { OwnerNames } from '../reader/owner-names.ts';
 
 export interface ImageCounts {
   files: number;
@@ -33,6 +38,8 @@ export interface ImageCounts {
   skipped: number;
   /** Files an incremental left in earlier images. */
   unchanged: number;
+  /** FIFOs, character and block devices (special-member.ts). */
+  specials: number;
 }
 
 export interface ImageWriterOptions {
@@ -52,6 +59,8 @@ export interface ImageWriterOptions {
   abortGraceMs?: number;
   /** Where the time goes: reads, file hashing, fragment writes. */
   meters: DataPathMeters;
+  /** Content and link targets from elsewhere than `sourcePath` (the offhost mover's device; entry-source.ts). */
+  files?: FileSource;
 }
 
 /** Bigger reads do not go faster and would only raise the memory in flight. */
@@ -81,7 +90,7 @@ export interface PreparedEntry {
  */
 export class ImageWriter {
   readonly problems = new ProblemList();
-  readonly counts: ImageCounts = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, changed: 0, unreadable: 0, excluded: 0, skipped: 0, unchanged: 0 };
+  readonly counts: ImageCounts = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, changed: 0, unreadable: 0, excluded: 0, skipped: 0, unchanged: 0, specials: 0 };
   dataBytes = 0;
   currentPath: string | undefined;
   readonly #options: ImageWriterOptions;
@@ -97,6 +106,8 @@ export class ImageWriter {
   /** Opens, reads and hashes files off the main thread; ended by `finish` or `abort`. */
   readonly #reader = ReaderThread.take();
   #indexDone = false;
+  /** uid/gid → names, read once per job on the first member (owner-names.ts). */
+  #ownerNames: OwnerNames | undefined;
 
   constructor(options: ImageWriterOptions) {
     this.#options = options;
@@ -160,22 +171,23 @@ export class ImageWriter {
     const { sourcePath, stats } = entry;
     if (stats.isSymbolicLink()) {
       try {
-        return { entry, linkTarget: await readlink(sourcePath) };
+        // As bytes: a target that is not UTF-8 keeps them (core/model/file-name.ts).
+        return { entry, linkTarget: this.#options.files ? await this.#options.files.readlink(entry) : nameFromBytes(await readlink(fsPathOf(sourcePath), { encoding: 'buffer' })) };
       } catch (error) {
-        return { entry, unreadable: describeFsError(error, 'vanished during backup') };
+        return { entry, unreadable: error instanceof UnreadableFileError ? error.reason : describeFsError(error, 'vanished during backup') };
       }
     }
     if (!stats.isFile()) return { entry };
     const unchanged = this.#unchangedSinceBase(entry);
     if (unchanged) return { entry, unchanged };
     const linkKey = linkKeyOf(stats);
-    if (linkKey === undefined && stats.size >= LARGE_FILE_BYTES) return { entry, large: true };
+    if (linkKey === undefined && stats.size >= LARGE_FILE_BYTES && !this.#options.files) return { entry, large: true };
     if (linkKey !== undefined) {
       if (this.#linksPrepared.has(linkKey)) return { entry };
       this.#linksPrepared.add(linkKey);
     }
     try {
-      return { entry, file: await this.#reader.prepare(sourcePath, stats, this.#chunkBytes, this.#fileMeters) };
+      return { entry, file: await this.#prepareFile(entry) };
     } catch (error) {
       if (error instanceof UnreadableFileError) return { entry, unreadable: error.reason };
       throw error;
@@ -214,9 +226,21 @@ export class ImageWriter {
     } else if (stats.isFile()) {
       await this.#addFile(prepared);
     } else {
-      // Sockets, FIFOs and devices are not data; GNU tar skips sockets too.
-      this.counts.skipped += 1;
+      await this.#addSpecial(path, stats);
     }
+  }
+
+  /** A FIFO or device becomes a member of its own type; a socket (or what cannot be kept) is listed as skipped, so the job ends with status 1. */
+  async #addSpecial(path: string, stats: BigIntStats): Promise<void> {
+    const kind = specialKindOf(stats);
+    if ('skip' in kind) {
+      this.counts.skipped += 1;
+      this.problems.add(path, kind.skip);
+      return;
+    }
+    const spec: MemberSpec = { ...this.#spec(path, kind.type, stats), ...(kind.device ? { device: kind.device } : {}) };
+    await this.#record(spec, await this.#fragments.add(packHeader(spec)));
+    this.counts.specials += 1;
   }
 
   /** Closes the last fragment and the index; after this every object but the manifest is durable. */
@@ -244,7 +268,8 @@ export class ImageWriter {
   #unchangedSinceBase(entry: WalkEntry): IndexEntry | undefined {
     const before = this.#options.base?.entries.get(entry.path);
     const { stats } = entry;
-    if (!before || before.type !== 'file' || before.sha256 === undefined || stats.nlink > 1n) return undefined;
+    // A copy that changed while it was read is never a base: the file is read again.
+    if (!before || before.type !== 'file' || before.sha256 === undefined || before.changed !== undefined || stats.nlink > 1n) return undefined;
     const same = before.size === Number(stats.size) && before.mtimeMs === Number(stats.mtimeNs) / 1e6 && before.ctimeMs === Number(stats.ctimeNs) / 1e6 && before.ino === String(stats.ino);
     return same ? before : undefined;
   }
@@ -291,29 +316,63 @@ export class ImageWriter {
     if (!file) {
       // Skipped ahead as a later link of a file whose first path then could not be read.
       try {
-        file = await this.#reader.prepare(sourcePath, walked, this.#chunkBytes, this.#fileMeters);
+        file = await this.#prepareFile(prepared.entry);
       } catch (error) {
         if (!(error instanceof UnreadableFileError)) throw error;
         return this.unreadable(path, error.reason);
       }
     }
-    const spec = this.#spec(path, 'file', file.stats);
-    let place: MemberPlace & { result: CopyResult; pieces?: IndexEntry['pieces'] };
-    try {
-      place = await addFileMember(this.#fragments, spec, this.#pieceBytes, (write) => file.copyTo(write, this.#options.signal));
-    } finally {
-      await file.dispose();
-    }
-    const copied = place.result;
-    if (copied.problem) {
-      // The member is in the image, but it is not the file as it is now.
-      this.counts.changed += 1;
-      this.problems.add(path, copied.problem);
+    // A file that changed while it was read is stored again, as a new member of the same name, up to MAX_FILE_READS
+    // reads in all (docs/image-format.md, Files that change while they are read): its bytes are in the fragment
+    // already. A copy's line waits until the next copy is stored, to say whether one follows it.
+    let reads = 0;
+    let torn: { spec: MemberSpec; place: MemberPlace; sha256: string; stats: FileStats; pieces?: IndexEntry['pieces']; problem: string } | undefined;
+    for (;;) {
+      const spec = this.#spec(path, 'file', file.stats);
+      let place: MemberPlace & { result: CopyResult; pieces?: IndexEntry['pieces'] };
+      try {
+        // A file whose reader knows its holes (the offhost mover) is stored sparse when it fits one piece.
+        const current = file;
+        const sparse = isSparsePrepared(current) ? await addSparseFileMember(this.#fragments, spec, current, this.#pieceBytes, this.#options.signal) : undefined;
+        place = sparse ?? (await addFileMember(this.#fragments, spec, this.#pieceBytes, (write) => current.copyTo(write, this.#options.signal)));
+      } finally {
+        await file.dispose();
+      }
+      const copied = place.result;
+      reads += copied.reads ?? 1;
+      this.dataBytes += spec.size;
+      if (torn) await this.#record(torn.spec, torn.place, torn.sha256, torn.stats, { ...(torn.pieces ? { pieces: torn.pieces } : {}), changed: 'superseded' });
+      torn = undefined;
+      if (!copied.changed || reads >= MAX_FILE_READS) {
+        if (copied.problem) {
+          // The member is in the image, but it is not the file as it is now.
+          this.counts.changed += 1;
+          this.problems.add(path, copied.changed ? changedText(copied.problem, reads) : copied.problem);
+        }
+        await this.#record(spec, place, copied.sha256, file.stats, { ...(place.pieces ? { pieces: place.pieces } : {}), ...(copied.changed ? { changed: 'inconsistent' as const } : {}) });
+        break;
+      }
+      torn = { spec, place, sha256: copied.sha256, stats: file.stats, ...(place.pieces ? { pieces: place.pieces } : {}), problem: copied.problem! };
+      try {
+        file = await this.#reader.prepare(sourcePath, walked, this.#chunkBytes, this.#fileMeters, MAX_FILE_READS - reads);
+      } catch (error) {
+        if (!(error instanceof UnreadableFileError)) throw error;
+        // The torn copy is all the image has: kept, never as good.
+        this.counts.changed += 1;
+        this.problems.add(path, `${torn.problem} (read ${reads} time${reads > 1 ? 's' : ''}), and could not be read again (${error.reason}); its last copy is kept but never restored as good`);
+        await this.#record(torn.spec, torn.place, torn.sha256, torn.stats, { ...(torn.pieces ? { pieces: torn.pieces } : {}), changed: 'inconsistent' });
+        break;
+      }
     }
     if (linkKey !== undefined) this.#hardlinks.set(linkKey, path);
     this.counts.files += 1;
-    this.dataBytes += spec.size;
-    await this.#record(spec, place, copied.sha256, file.stats, place.pieces ? { pieces: place.pieces } : undefined);
+  }
+
+  /** Opens a file and reads its first chunk: on the reader thread, or through the file source when there is one. */
+  #prepareFile(entry: WalkEntry): Promise<PreparedFile> {
+    const files = this.#options.files;
+    const read = (sourcePath: string, walked: BigIntStats): Promise<PreparedFile> => this.#reader.prepare(sourcePath, walked, this.#chunkBytes, this.#fileMeters);
+    return files ? files.prepare(entry, this.#chunkBytes, this.#fileMeters, read) : read(entry.sourcePath, entry.stats);
   }
 
   get #pieceBytes(): number {
@@ -325,21 +384,46 @@ export class ImageWriter {
     const before = this.#options.base?.entries.get(path);
     const map = before ? await this.#baseBlockMap(before) : undefined;
     const base = map && before ? { backupId: before.fromBackupId ?? this.#options.base!.backupId, map } : undefined;
-    let stored;
-    try {
-      stored = await packLargeFile({ sourcePath, walked, spec: (stats) => this.#spec(path, 'file', stats), fragments: this.#fragments, pieceBytes: this.#pieceBytes, base, signal: this.#options.signal, meters: this.#fileMeters, hasher: () => this.#reader.blockHasher(BLOCK_BYTES, this.#fileMeters.hash) });
-    } catch (error) {
-      if (!(error instanceof UnreadableFileError)) throw error;
-      return this.unreadable(path, error.reason);
+    // As for other files: one that changed while it was read is stored again, up to MAX_FILE_READS reads.
+    let torn: LargeFileResult | undefined;
+    for (let reads = 1; ; reads++) {
+      let stored: LargeFileResult;
+      try {
+        stored = await packLargeFile({ sourcePath, walked, spec: (stats) => this.#spec(path, 'file', stats), fragments: this.#fragments, pieceBytes: this.#pieceBytes, base, signal: this.#options.signal, meters: this.#fileMeters, hasher: () => this.#reader.blockHasher(BLOCK_BYTES, this.#fileMeters.hash) });
+      } catch (error) {
+        if (!(error instanceof UnreadableFileError)) throw error;
+        if (!torn) return this.unreadable(path, error.reason);
+        // The torn copy is all the image has: kept, never as good.
+        this.counts.files += 1;
+        this.counts.changed += 1;
+        this.problems.add(path, `${torn.problem} (read ${reads - 1} time${reads > 2 ? 's' : ''}), and could not be read again (${error.reason}); its last copy is kept but never restored as good`);
+        return this.#recordLarge(torn, 'inconsistent');
+      }
+      this.dataBytes += stored.spec.size;
+      if (torn) await this.#recordLarge(torn, 'superseded');
+      torn = undefined;
+      if (!stored.changed || reads >= MAX_FILE_READS) {
+        if (stored.problem) {
+          this.counts.changed += 1;
+          this.problems.add(path, stored.changed ? changedText(stored.problem, reads) : stored.problem);
+        }
+        this.counts.files += 1;
+        return this.#recordLarge(stored, stored.changed ? 'inconsistent' : undefined);
+      }
+      torn = stored;
     }
-    if (stored.problem) {
-      this.counts.changed += 1;
-      this.problems.add(path, stored.problem);
-    }
-    this.counts.files += 1;
-    this.dataBytes += stored.spec.size;
-    const blockMap = await this.#blockMaps.add(stored.hashes);
-    await this.#record(stored.spec, stored.place, stored.sha256, stored.stats, { blockMap, ...(stored.unchangedBlocksIn ? { unchangedBlocksIn: stored.unchangedBlocksIn } : {}), ...(stored.pieces ? { pieces: stored.pieces } : {}) });
+  }
+
+  /**
+   * A large file's line. A copy that changed while it was read gets no block
+   * map: no later block diff is based on it (block-chain.ts and the next
+   * incremental take lines with a block map only).
+   */
+  async #recordLarge(stored: LargeFileResult, changed: IndexEntry['changed']): Promise<void> {
+    const blocks: Pick<IndexEntry, 'blockMap' | 'unchangedBlocksIn' | 'pieces' | 'changed'> = changed ? { changed } : { blockMap: await this.#blockMaps.add(stored.hashes) };
+    if (stored.unchangedBlocksIn) blocks.unchangedBlocksIn = stored.unchangedBlocksIn;
+    if (stored.pieces) blocks.pieces = stored.pieces;
+    await this.#record(stored.spec, stored.place, stored.sha256, stored.stats, blocks);
   }
 
   /** The base version's block map, read from the base image's block-map object; undefined when it has none or it does not verify. */
@@ -350,21 +434,28 @@ export class ImageWriter {
   }
 
   #spec(path: string, type: MemberSpec['type'], stats: FileStats): MemberSpec {
+    const uid = Number(stats.uid);
+    const gid = Number(stats.gid);
+    const names = (this.#ownerNames ??= OwnerNames.ofThisHost());
+    const uname = names.userName(uid);
+    const gname = names.groupName(gid);
     return {
       path,
       type,
       mode: Number(stats.mode) & 0o7777,
-      uid: Number(stats.uid),
-      gid: Number(stats.gid),
+      uid,
+      gid,
       mtimeNs: stats.mtimeNs,
       size: type === 'file' ? Number(stats.size) : 0,
+      ...(uname !== undefined ? { uname } : {}),
+      ...(gname !== undefined ? { gname } : {}),
     };
   }
 
-  async #record(spec: MemberSpec, place: MemberPlace, sha256?: string, stats?: FileStats, blocks?: Pick<IndexEntry, 'blockMap' | 'unchangedBlocksIn' | 'pieces'>): Promise<void> {
+  async #record(spec: MemberSpec, place: MemberPlace, sha256?: string, stats?: FileStats, blocks?: Pick<IndexEntry, 'blockMap' | 'unchangedBlocksIn' | 'pieces' | 'changed'>): Promise<void> {
     const entry: IndexEntry = {
       path: spec.path,
-      type: spec.type === 'link' ? 'hardlink' : spec.type,
+      type: indexTypeOf(spec.type),
       mode: spec.mode,
       uid: spec.uid,
       gid: spec.gid,
@@ -374,6 +465,7 @@ export class ImageWriter {
       offset: place.offset,
     };
     if (spec.linkTarget !== undefined) entry.linkTarget = spec.linkTarget;
+    if (spec.device) entry.device = spec.device;
     if (sha256 !== undefined) entry.sha256 = sha256;
     if (stats !== undefined) {
       entry.ctimeMs = Number(stats.ctimeNs) / 1e6;
@@ -382,6 +474,11 @@ export class ImageWriter {
     if (blocks) Object.assign(entry, blocks);
     await this.#index.add(entry);
   }
+}
+
+/** The index's name of a member type (a hard link is `hardlink` there). */
+function indexTypeOf(type: MemberSpec['type']): IndexEntry['type'] {
+  return type === 'link' ? 'hardlink' : type;
 }
 
 /** Identity of a file with more than one name; undefined for a file with one. */

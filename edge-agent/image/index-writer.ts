@@ -104,7 +104,8 @@ export class IndexWriter {
 
   async add(entry: IndexEntry): Promise<void> {
     this.#throwIfStopped();
-    if (this.#chunkEntries > 0 && comparePaths(entry.path, this.#chunkLast) <= 0) {
+    // The same path again is no break: a file that changed while it was read has one line per copy (image-writer.ts).
+    if (this.#chunkEntries > 0 && comparePaths(entry.path, this.#chunkLast) < 0) {
       this.#orderBreaks += 1;
       if (this.#orderBreaks <= MAX_ORDER_BREAKS) await this.#cut();
     }

@@ -67,6 +67,8 @@ export interface LargeFileResult {
   storedBytes: number;
   /** The file changed or failed to read while being stored; what is stored is consistent with `sha256`. */
   problem?: string;
+  /** Set with `problem` when the file changed while it was read (not a read failure): the copy may be torn (see CopyResult.changed). */
+  changed?: true;
 }
 
 /**
@@ -91,8 +93,10 @@ export async function packLargeFile(input: LargeFileInput): Promise<LargeFileRes
     if (!result && Number(stats.blocks) * 512 < spec.size) result = await storeSparse(input, reader, spec);
     // Only a member of one piece may be sparse; a file stored in pieces is read whole (its holes as zeros).
     result ??= await storePlain(input, reader, spec);
-    const problem = reader.problem ?? changedSince(fd, stats);
-    return { ...result, spec, stats, ...(problem ? { problem } : {}) };
+    const since = reader.problem === undefined ? changedSince(fd, stats) : undefined;
+    const problem = reader.problem ?? since;
+    const changed = since !== undefined || reader.changed;
+    return { ...result, spec, stats, ...(problem ? { problem } : {}), ...(problem && changed ? { changed: true as const } : {}) };
   } finally {
     closeSync(fd);
   }
@@ -274,11 +278,21 @@ function hashBlocks(chunk: Buffer): Buffer {
   return out;
 }
 
-/** How the file differs from when it was opened, or undefined: a stored file that changed meanwhile is reported, as for small files. */
+/**
+ * How the file differs from when it was opened, or undefined: a stored file
+ * that changed meanwhile is reported, as for small files. ctime catches a
+ * same-size rewrite whose mtime was set back (utimes).
+ */
 function changedSince(fd: number, opened: BigIntStats): string | undefined {
-  const now = fstatSync(fd, { bigint: true });
+  let now: BigIntStats;
+  try {
+    now = fstatSync(fd, { bigint: true });
+  } catch {
+    return undefined; // the content is already read; an fstat failure now says nothing about it
+  }
   if (now.size !== opened.size) return `changed during backup: ${opened.size} bytes when opened, ${now.size} after; stored the first ${opened.size}`;
   if (now.mtimeNs !== opened.mtimeNs) return 'changed during backup (its mtime moved while it was read)';
+  if (now.ctimeNs !== opened.ctimeNs) return 'changed during backup (its ctime moved while it was read)';
   return undefined;
 }
 
@@ -297,6 +311,8 @@ class BlockReader {
     if (this.#spare.length < MAX_SPARE_READS) this.#spare.push(buffer);
   };
   problem: string | undefined;
+  /** The problem is that the file shrank under the reader (it changed), not a read failure. */
+  changed = false;
 
   constructor(fd: number, size: number, meter: BusyMeter) {
     this.#fd = fd;
@@ -337,6 +353,7 @@ class BlockReader {
       while (filled < length) {
         const { bytesRead } = await readFd(this.#fd, buffer, filled, length - filled, position + filled);
         if (bytesRead === 0) {
+          if (this.problem === undefined) this.changed = true;
           this.problem ??= `changed during backup: shrank below ${position + filled} of ${this.#size} bytes; stored zeros from there`;
           break;
         }

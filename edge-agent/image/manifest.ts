@@ -75,10 +75,12 @@ export const ImageManifest = z
         /** Not in the image (also in `unreadable`). */
         unreadable: count,
         excluded: count,
-        /** Sockets, FIFOs and devices: not backed up. */
+        /** Sockets and what else could not be kept as a member: not backed up (also in `unreadable`; FIFOs and devices before they were kept). */
         skipped: count,
         /** Unchanged files an incremental left in earlier images (index lines with `fromBackupId`). */
         unchanged: count.default(0),
+        /** FIFOs, character and block devices kept as members (absent in manifests written before they were). */
+        specials: count.default(0),
       })
       .strict(),
     buffers: z.object({ count: count, sizeBytes: count, writerWaits: count, readerWaits: count }).strict(),

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { fsPathOf } from '#core/model/file-name.ts';
 import { closeSync, constants, fstatSync, open as openCallback, read as readCallback, type BigIntStats } from 'node:fs';
 import { promisify } from 'node:util';
 import { describeFsError } from './fs-errors.ts';
@@ -48,7 +49,7 @@ export interface OpenedFile {
 export async function openWalkedFile(sourcePath: string, walked: BigIntStats): Promise<OpenedFile> {
   let fd: number;
   try {
-    fd = await openFd(sourcePath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = await openFd(fsPathOf(sourcePath), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     throw new UnreadableFileError(describeFsError(error, 'vanished during backup'), { cause: error });
   }
@@ -87,6 +88,29 @@ export interface CopyResult {
   sha256: string;
   /** Set when what was stored differs from the file as it is now: the reason, for the unreadable list. */
   problem?: string;
+  /**
+   * Set with `problem` when the file changed while it was read (its size,
+   * mtime or ctime moved, or it shrank or grew under the reader), rather
+   * than failing to read: the copy may be torn, and reading the file again
+   * may give a consistent one (image-writer.ts does, up to MAX_FILE_READS).
+   */
+  changed?: true;
+  /** Reads of the file from its start that this copy took, when more than one (a small file read again on the reader thread). */
+  reads?: number;
+}
+
+/**
+ * How many times a file that changed while it was read is read in all
+ * before its last copy is kept as inconsistent (docs/image-format.md, Files
+ * that change while they are read). A small file that fits in the reader's
+ * first chunk is read again on the reader thread before any of it is packed;
+ * a bigger one is stored again as a new member of the same name.
+ */
+export const MAX_FILE_READS = 3;
+
+/** The unreadable list's text for a file whose last copy changed while it was read, after `reads` reads. */
+export function changedText(problem: string, reads: number): string {
+  return reads > 1 ? `${problem} (read ${reads} times); its last copy is kept but never restored as good` : problem;
 }
 
 /**
@@ -120,7 +144,7 @@ export async function prepareFile(sourcePath: string, walked: BigIntStats, chunk
   try {
     head = await reader.next();
     if (reader.done) {
-      reader.checkUnchanged(stats.mtimeNs);
+      reader.checkUnchanged(stats);
       release();
     }
   } catch (error) {
@@ -141,7 +165,7 @@ export async function prepareFile(sourcePath: string, walked: BigIntStats, chunk
         if (head) await pass(head);
         head = undefined;
         await copyRest(reader, pass, signal);
-        if (open) reader.checkUnchanged(stats.mtimeNs);
+        if (open) reader.checkUnchanged(stats);
         return reader.problem ? { sha256: hash.digest('hex'), problem: reader.problem } : { sha256: hash.digest('hex') };
       } finally {
         release();
@@ -168,7 +192,7 @@ export async function copyFileContent(
   fd: number,
   size: number,
   write: (chunk: Uint8Array) => Promise<void>,
-  options: { chunkBytes: number; signal?: AbortSignal; mtimeNs?: bigint },
+  options: { chunkBytes: number; signal?: AbortSignal; mtimeNs?: bigint; ctimeNs?: bigint },
 ): Promise<CopyResult> {
   const hash = createHash('sha256');
   const reader = new ContentReader(fd, size, options.chunkBytes);
@@ -180,7 +204,7 @@ export async function copyFileContent(
     },
     options.signal,
   );
-  if (options.mtimeNs !== undefined) reader.checkUnchanged(options.mtimeNs);
+  if (options.mtimeNs !== undefined) reader.checkUnchanged({ mtimeNs: options.mtimeNs, ...(options.ctimeNs === undefined ? {} : { ctimeNs: options.ctimeNs }) });
   return reader.problem ? { sha256: hash.digest('hex'), problem: reader.problem } : { sha256: hash.digest('hex') };
 }
 
@@ -252,8 +276,8 @@ class ContentReader {
     return data;
   }
 
-  /** After the last read: a file whose mtime moved was written to while we read it. */
-  checkUnchanged(mtimeNs: bigint): void {
+  /** After the last read: a file whose size, mtime or ctime moved was written to while we read it (those of `before` that are given). */
+  checkUnchanged(before: { mtimeNs: bigint; ctimeNs?: bigint; size?: bigint }): void {
     if (this.problem) return;
     let after: BigIntStats;
     try {
@@ -261,6 +285,7 @@ class ContentReader {
     } catch {
       return; // the content is already read; an fstat failure now says nothing about it
     }
-    if (after.mtimeNs !== mtimeNs) this.problem = problemText({ kind: 'modified' });
+    const moved = after.mtimeNs !== before.mtimeNs || (before.ctimeNs !== undefined && after.ctimeNs !== before.ctimeNs) || (before.size !== undefined && after.size !== before.size);
+    if (moved) this.problem = problemText({ kind: 'modified' });
   }
 }

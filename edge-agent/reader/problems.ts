@@ -1,3 +1,5 @@
+import { escapedName } from '#core/model/file-name.ts';
+
 /**
  * What could not be backed up, as `path: reason` lines. All are counted;
  * only the first `limit` are kept, so a tree of a million unreadable files
@@ -12,8 +14,9 @@ export class ProblemList {
     this.limit = limit;
   }
 
+  /** The path in its escaped form (core/model/file-name.ts): a name that is not UTF-8 stays readable, and the line is text any store keeps. */
   add(path: string, reason: string): void {
-    this.addLine(`${path}: ${reason}`);
+    this.addLine(`${escapedName(path)}: ${reason}`);
   }
 
   /** A problem that is not about one path (a fragment, an image). */

@@ -9,10 +9,14 @@
  * Protocol: messages are batches (arrays) of requests, handled in order;
  * the replies to a batch go back as one array. Requests (at most one reply
  * each):
- * - `{ op: 'open', id, path, dev, ino, chunkBytes }`: opens the walked file
- *   (O_NOFOLLOW | O_NONBLOCK), fstats it, checks it is the same regular file,
- *   reads and hashes its first chunk. Replies an OpenFailure or a ChunkReply
- *   with `stats`.
+ * - `{ op: 'open', id, path, dev, ino, chunkBytes, maxReads }`: opens the
+ *   walked file (O_NOFOLLOW | O_NONBLOCK), fstats it, checks it is the same
+ *   regular file, reads and hashes its first chunk. A file that fits in it
+ *   and changed while it was read (docs/image-format.md, Files that change
+ *   while they are read) is read again at once, up to `maxReads` reads in
+ *   all: nothing of it has left the thread yet, so this costs no image
+ *   space. Replies an OpenFailure or a ChunkReply with `stats` (of the read
+ *   whose bytes it carries).
  * - `{ op: 'next', id }`: reads and hashes the next chunk; a ChunkReply.
  * - `{ op: 'close', id }`: closes the file; no reply.
  * - `{ op: 'reset' }`: closes every file and drops every hash (the thread is
@@ -34,7 +38,9 @@
  * A ChunkReply carries the chunk's bytes as a transferred ArrayBuffer, and
  * once the content is done: `sha256` (of the bytes stored, zero-fill
  * included), `problem` when the file did not match its header size or was
- * modified while read, and `zeros`, how many zero bytes to store after the
+ * modified while read (its size, mtime or ctime at the end differ from the
+ * `fstat` its read started with), `reads` when it was read more than once,
+ * and `zeros`, how many zero bytes to store after the
  * last chunk. The file is closed as soon as it is done.
  */
 
@@ -52,12 +58,12 @@ export interface WorkerStats {
 }
 
 export type ReaderRequest =
-  | { op: 'open'; id: number; path: string; dev: bigint; ino: bigint; chunkBytes: number }
+  | { op: 'open'; id: number; path: string | Uint8Array; dev: bigint; ino: bigint; chunkBytes: number; maxReads: number }
   | { op: 'next'; id: number }
   | { op: 'close'; id: number }
   | { op: 'reset' }
   | { op: 'recycle'; buffers: ArrayBuffer[] }
-  | { op: 'lstat'; id: number; paths: string[] }
+  | { op: 'lstat'; id: number; paths: Array<string | Uint8Array> }
   | { op: 'hashStart'; id: number; blockBytes: number }
   | { op: 'hashChunk'; id: number; data: SharedArrayBuffer; length: number; blocks?: false }
   | { op: 'hashZeros'; id: number; length: number }
@@ -108,6 +114,8 @@ export interface ChunkReply {
   done: boolean;
   sha256?: string;
   problem?: ReadProblem;
+  /** How many times the file was read from its start on the thread, when more than once (it changed while read). */
+  reads?: number;
   zeros?: number;
   /** Milliseconds this reply spent hashing, for the job's hashing figure. */
   hashMs: number;
@@ -151,9 +159,13 @@ export function readerThreadMain(): void {
     size: number;
     position: number;
     chunkBytes: number;
-    mtimeNs: bigint;
+    /** The `fstat` this read started from: its size, mtime and ctime are compared with the `fstat` after the last read. */
+    stats: WorkerStats;
     hash: ReturnType<typeof crypto.createHash>;
     problem: ReadProblem | undefined;
+    /** Reads from the start made so far, and the most allowed (the open request's `maxReads`). */
+    reads: number;
+    maxReads: number;
   }
   const files = new Map<number, OpenFile>();
 
@@ -224,8 +236,15 @@ export function readerThreadMain(): void {
     }
   };
 
-  /** Reads the next chunk; see ContentReader.next in file-reader.ts, whose semantics this keeps. */
-  const readChunk = (id: number, file: OpenFile): ChunkReply => {
+  const statsOf = (stats: import('node:fs').BigIntStats): WorkerStats => ({ dev: stats.dev, ino: stats.ino, mode: stats.mode, nlink: stats.nlink, uid: stats.uid, gid: stats.gid, size: stats.size, mtimeNs: stats.mtimeNs, ctimeNs: stats.ctimeNs });
+
+  /**
+   * Reads the next chunk; see ContentReader.next in file-reader.ts, whose
+   * semantics this keeps. `first`: the chunk goes out with the open's reply,
+   * so when it holds the whole file and the file changed meanwhile, the file
+   * is read again from its start (see the protocol above).
+   */
+  const readChunk = (id: number, file: OpenFile, first = false): ChunkReply => {
     const remaining = file.size - file.position;
     const want = Math.min(file.chunkBytes, remaining);
     // On the last read ask for one byte more: getting it means the file grew.
@@ -255,6 +274,12 @@ export function readerThreadMain(): void {
       hashMs += performance.now() - started;
       file.position += length;
       done = file.position === file.size;
+      // A short read of a regular file is its end: it shrank while being read (known now, not one read later, so a
+      // first chunk that holds the whole file can be read again).
+      if (!done && bytesRead < want) {
+        file.problem = { kind: 'shrank', from: file.size, to: file.position };
+        done = true;
+      }
     }
     const reply: ChunkReply = { id, data: buffer.buffer as ArrayBuffer, length, done, hashMs };
     if (!done) return reply;
@@ -264,23 +289,42 @@ export function readerThreadMain(): void {
     reply.sha256 = file.hash.digest('hex');
     reply.hashMs += performance.now() - started;
     if (zeros > 0) reply.zeros = zeros;
-    if (file.problem === undefined) {
-      // After the last read: a file whose mtime moved was written to while we read it.
+    // After the last read, the one fstat that was always made: a file whose size, mtime or ctime moved was written
+    // to while we read it (ctime also catches a same-size rewrite whose mtime was set back with utimes).
+    let after: import('node:fs').BigIntStats | undefined;
+    if (file.problem === undefined || file.problem.kind !== 'read-failed') {
       try {
-        if (fs.fstatSync(file.fd, { bigint: true }).mtimeNs !== file.mtimeNs) file.problem = { kind: 'modified' };
+        after = fs.fstatSync(file.fd, { bigint: true });
       } catch {
         // The content is already read; an fstat failure now says nothing about it.
       }
     }
+    if (file.problem === undefined && after !== undefined && (after.size !== file.stats.size || after.mtimeNs !== file.stats.mtimeNs || after.ctimeNs !== file.stats.ctimeNs)) file.problem = { kind: 'modified' };
+    if (first && after !== undefined && file.problem !== undefined && file.problem.kind !== 'read-failed' && file.reads < file.maxReads) {
+      // Nothing of this read has left the thread: read it again, from the stats it has now.
+      file.stats = statsOf(after);
+      file.size = Number(after.size);
+      file.position = 0;
+      file.hash = crypto.createHash('sha256');
+      file.problem = undefined;
+      file.reads += 1;
+      const again = readChunk(id, file, true);
+      again.hashMs += reply.hashMs;
+      return again;
+    }
     if (file.problem !== undefined) reply.problem = file.problem;
+    if (file.reads > 1) reply.reads = file.reads;
     closeFile(id);
     return reply;
   };
 
+  /** A name that is not UTF-8 arrives as its bytes (a Uint8Array after the message copy). */
+  const pathOf = (path: string | Uint8Array): string | Buffer => (typeof path === 'string' ? path : Buffer.from(path.buffer, path.byteOffset, path.byteLength));
+
   const open = (request: Extract<ReaderRequest, { op: 'open' }>): ReaderReply => {
     let fd: number;
     try {
-      fd = fs.openSync(request.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+      fd = fs.openSync(pathOf(request.path), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
     } catch (error) {
       return { id: request.id, error: errorData(error), at: 'open' };
     }
@@ -295,10 +339,11 @@ export function readerThreadMain(): void {
       fs.closeSync(fd);
       return { id: request.id, replaced: true };
     }
-    const file: OpenFile = { fd, size: Number(stats.size), position: 0, chunkBytes: request.chunkBytes, mtimeNs: stats.mtimeNs, hash: crypto.createHash('sha256'), problem: undefined };
+    const file: OpenFile = { fd, size: Number(stats.size), position: 0, chunkBytes: request.chunkBytes, stats: statsOf(stats), hash: crypto.createHash('sha256'), problem: undefined, reads: 1, maxReads: request.maxReads };
     files.set(request.id, file);
-    const reply = readChunk(request.id, file);
-    reply.stats = { dev: stats.dev, ino: stats.ino, mode: stats.mode, nlink: stats.nlink, uid: stats.uid, gid: stats.gid, size: stats.size, mtimeNs: stats.mtimeNs, ctimeNs: stats.ctimeNs };
+    const reply = readChunk(request.id, file, true);
+    // The stats of the read whose bytes go out (a file read again has the stats its last read started from).
+    reply.stats = file.stats;
     return reply;
   };
 
@@ -306,7 +351,7 @@ export function readerThreadMain(): void {
     const results: LstatReply['results'] = [];
     for (const path of request.paths) {
       try {
-        const s = fs.lstatSync(path, { bigint: true });
+        const s = fs.lstatSync(pathOf(path), { bigint: true });
         results.push({
           stats: { dev: s.dev, mode: s.mode, nlink: s.nlink, uid: s.uid, gid: s.gid, rdev: s.rdev, blksize: s.blksize, ino: s.ino, size: s.size, blocks: s.blocks, atimeNs: s.atimeNs, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, birthtimeNs: s.birthtimeNs },
         });

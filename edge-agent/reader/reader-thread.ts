@@ -3,7 +3,8 @@ import { Worker } from 'node:worker_threads';
 import { describeFsError } from './fs-errors.ts';
 import type { BusyMeter } from '../transport/busy-meter.ts';
 import { recycleAfterCopy } from '../transport/chunk-recycling.ts';
-import { problemText, UnreadableFileError, type CopyResult, type FileMeters, type PreparedFile } from './file-reader.ts';
+import { MAX_FILE_READS, problemText, UnreadableFileError, type CopyResult, type FileMeters, type PreparedFile } from './file-reader.ts';
+import { fsPathOf } from '#core/model/file-name.ts';
 import { readerThreadMain, type ChunkReply, type FsErrorData, type LstatFields, type ReaderReply, type ReaderRequest } from './reader-thread-main.ts';
 
 /**
@@ -160,11 +161,13 @@ export class ReaderThread {
    * Opens a walked file on the thread and reads its first chunk: the
    * thread's PreparedFile (see prepareFile in file-reader.ts for the
    * contract). Rejects with UnreadableFileError for a file that cannot be
-   * backed up, and with an Error when the thread itself failed.
+   * backed up, and with an Error when the thread itself failed. A file that
+   * fits in the first chunk and changes while it is read is read again there,
+   * up to `maxReads` reads; `copyTo`'s result says how many it took.
    */
-  async prepare(sourcePath: string, walked: { dev: bigint; ino: bigint }, chunkBytes: number, meters: FileMeters): Promise<PreparedFile> {
+  async prepare(sourcePath: string, walked: { dev: bigint; ino: bigint }, chunkBytes: number, meters: FileMeters, maxReads = MAX_FILE_READS): Promise<PreparedFile> {
     const id = this.#nextId++;
-    const reply = await meters.read.track(() => this.#request({ op: 'open', id, path: sourcePath, dev: walked.dev, ino: walked.ino, chunkBytes }));
+    const reply = await meters.read.track(() => this.#request({ op: 'open', id, path: fsPathOf(sourcePath), dev: walked.dev, ino: walked.ino, chunkBytes, maxReads }));
     if ('replaced' in reply) throw new UnreadableFileError('replaced during backup');
     if ('error' in reply) throw new UnreadableFileError(reply.at === 'open' ? describeFsError(asError(reply.error), 'vanished during backup') : describeFsError(asError(reply.error)), { cause: asError(reply.error) });
     const first = this.#chunk(reply);
@@ -189,8 +192,9 @@ export class ReaderThread {
         try {
           for (;;) {
             // Ask for the next chunks before writing this one: the thread reads while we write. Never past the size
-            // (a file that shrank ends earlier: a `next` after its end gets a `bug` reply, dropped below).
-            while (!current.done && ahead.length < CHUNKS_AHEAD && asked < size) {
+            // (a file that shrank ends earlier: a `next` after its end gets a `bug` reply, dropped below), but always
+            // one while the file is not done: a short read (a file being truncated) leaves `asked` ahead of the thread.
+            while (!current.done && ahead.length < CHUNKS_AHEAD && (asked < size || ahead.length === 0)) {
               const next = this.#next(id, meters);
               next.catch(() => undefined);
               ahead.push(next);
@@ -209,6 +213,8 @@ export class ReaderThread {
           for (let left = current.zeros ?? 0; left > 0; left -= ZEROS.length) await write(left >= ZEROS.length ? ZEROS : ZEROS.subarray(0, left));
           const result: CopyResult = { sha256: current.sha256! };
           if (current.problem) result.problem = problemText(current.problem.kind === 'read-failed' ? { ...current.problem, error: asError(current.problem.error) } : current.problem);
+          if (current.problem && current.problem.kind !== 'read-failed') result.changed = true;
+          if (current.reads !== undefined) result.reads = current.reads;
           return result;
         } finally {
           close();
@@ -227,7 +233,8 @@ export class ReaderThread {
    * errno code) that lstat failed with.
    */
   async lstat(paths: string[]): Promise<Array<{ stats: BigIntStats } | { error: Error }>> {
-    const reply = await this.#request({ op: 'lstat', id: this.#nextId++, paths });
+    // A name that is not UTF-8 goes as its bytes (a Uint8Array, which fs takes as a path on the other side).
+    const reply = await this.#request({ op: 'lstat', id: this.#nextId++, paths: paths.map(fsPathOf) });
     if (!('results' in reply)) throw new Error('bug' in reply ? reply.bug : 'the reader thread answered an lstat with something else');
     return reply.results.map((result) => ('stats' in result ? { stats: asBigIntStats(result.stats) } : { error: asError(result.error) }));
   }

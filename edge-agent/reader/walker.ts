@@ -3,6 +3,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExcludeMatcher } from './exclude.ts';
 import { describeFsError } from './fs-errors.ts';
+import { fsPathOf, nameFromBytes } from '#core/model/file-name.ts';
 
 /**
  * One thing found on the client, with the `lstat` taken when it was found.
@@ -37,6 +38,13 @@ export interface WalkHooks {
    * backup gives the reader thread's, which makes a batch one message.
    */
   lstat?: (paths: string[]) => Promise<Array<{ stats: BigIntStats } | { error: unknown }>>;
+  /**
+   * Go into directories on another device than their selection root's
+   * (default false, as bpbkar and `tar --one-file-system`): without it such
+   * a directory (a mount point, or a btrfs subvolume, which has its own
+   * device number) is yielded, its contents are not.
+   */
+  crossMountPoints?: boolean;
 }
 
 const DEFAULT_STAT_AHEAD = 64;
@@ -44,7 +52,7 @@ const DEFAULT_STAT_AHEAD = 64;
 function lstatEach(paths: string[]): Promise<Array<{ stats: BigIntStats } | { error: unknown }>> {
   return Promise.all(
     paths.map((p) =>
-      lstat(p, { bigint: true }).then(
+      lstat(fsPathOf(p), { bigint: true }).then(
         (stats) => ({ stats }),
         (error: unknown) => ({ error }),
       ),
@@ -57,20 +65,23 @@ function lstatEach(paths: string[]): Promise<Array<{ stats: BigIntStats } | { er
  * order: each directory before its contents, the contents sorted by name.
  *
  * Symbolic links are yielded as links and never followed. Mount points are
- * crossed. Children are stat'ed in batches, one batch ahead of the walk, so
+ * crossed only with `crossMountPoints`. Children are stat'ed in batches, one batch ahead of the walk, so
  * memory holds one sorted name list and two batches of stats per open
  * directory level, never the tree.
  */
 export async function* walk(roots: readonly WalkEntry[], hooks: WalkHooks): AsyncGenerator<WalkEntry, void, undefined> {
-  for (const root of roots) yield* walkFrom(root, hooks);
+  for (const root of roots) yield* walkFrom(root, hooks, hooks.crossMountPoints === true ? undefined : root.stats.dev);
 }
 
-async function* walkFrom(entry: WalkEntry, hooks: WalkHooks): AsyncGenerator<WalkEntry, void, undefined> {
+/** `device`: the selection root's device when mount points are not crossed. */
+async function* walkFrom(entry: WalkEntry, hooks: WalkHooks, device: bigint | undefined): AsyncGenerator<WalkEntry, void, undefined> {
   yield entry;
   if (!entry.stats.isDirectory()) return;
+  if (device !== undefined && entry.stats.dev !== device) return;
   let names: string[];
   try {
-    names = await readdir(entry.sourcePath);
+    // Names are read as bytes: one that is not UTF-8 becomes a string that keeps its bytes (core/model/file-name.ts), opened by them again.
+    names = (await readdir(fsPathOf(entry.sourcePath), { encoding: 'buffer' })).map(nameFromBytes);
   } catch (error) {
     hooks.onProblem(entry.path, `cannot read directory: ${describeFsError(error)}`);
     return;
@@ -79,10 +90,7 @@ async function* walkFrom(entry: WalkEntry, hooks: WalkHooks): AsyncGenerator<Wal
   const children: string[] = [];
   for (const name of names) {
     const child = path.join(entry.path, name);
-    if (name.includes('\uFFFD')) {
-      // Node decodes names as UTF-8; an undecodable name cannot be opened again by its decoded form.
-      hooks.onProblem(child, 'file name is not valid UTF-8');
-    } else if (hooks.exclude(child)) {
+    if (hooks.exclude(child)) {
       hooks.onExcluded?.(child);
     } else {
       children.push(name);
@@ -107,7 +115,7 @@ async function* walkFrom(entry: WalkEntry, hooks: WalkHooks): AsyncGenerator<Wal
       const name = children[from + i]!;
       const child = path.join(entry.path, name);
       if ('error' in result) hooks.onProblem(child, describeFsError(result.error, 'vanished during backup'));
-      else yield* walkFrom({ path: child, sourcePath: path.join(entry.sourcePath, name), stats: result.stats }, hooks);
+      else yield* walkFrom({ path: child, sourcePath: path.join(entry.sourcePath, name), stats: result.stats }, hooks, device);
       if (i === half) next = batch(from + size);
     }
   }

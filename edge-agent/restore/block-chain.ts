@@ -73,7 +73,7 @@ export class BlockChain {
       if (plan.image.level === 'full') continue;
       // The plan's pass over the verified index kept these: the index is not read again.
       for (const line of plan.blockDiffs) {
-        if (line.unchangedBlocksIn === undefined || !plan.wants(line.path) || line.fromBackupId !== undefined) continue;
+        if (line.unchangedBlocksIn === undefined || !plan.wants(line.path) || line.fromBackupId !== undefined || line.changed !== undefined) continue;
         try {
           await this.#resolve(line.unchangedBlocksIn, line.path, plan.image);
         } catch (error) {

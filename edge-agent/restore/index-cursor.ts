@@ -12,7 +12,9 @@ export type OnMissing = (entry: IndexEntry) => void;
 /**
  * Walks an image's index in step with the members of the fragments being
  * read. Index and fragments are both in walk order, so each member meets its
- * line with nothing held in memory but one line of look-ahead.
+ * line with nothing held in memory but one line of look-ahead (two after
+ * a superseded copy's line: docs/image-format.md, Files that change while
+ * they are read).
  *
  * Each line records the offset of its member's first header, so the cursor
  * tells the two ways they can disagree apart: a line whose offset lies
@@ -24,8 +26,9 @@ export type OnMissing = (entry: IndexEntry) => void;
 export class IndexCursor {
   readonly #entries: AsyncGenerator<IndexEntry, void, undefined>;
   readonly #read: ReadonlySet<number>;
-  #next: IndexEntry | undefined;
-  #peeked = false;
+  /** Lines of fragments being read, looked at and not taken yet (two at most). */
+  readonly #ahead: IndexEntry[] = [];
+  #ended = false;
 
   /** `read`: the numbers of the fragments that will be read, in order. */
   constructor(entries: AsyncGenerator<IndexEntry, void, undefined>, read: ReadonlySet<number>) {
@@ -44,7 +47,14 @@ export class IndexCursor {
         continue;
       }
       if (entry.path === member.path) {
-        this.#peeked = false;
+        // A copy that changed while it was read is followed by the file read again (a line of the same path): when
+        // the member at hand is at or past that one, the superseded copy's member was not read (a ranged read).
+        const after = entry.changed === 'superseded' ? await this.#second() : undefined;
+        if (after?.path === member.path && after.fragment === fragment && after.offset <= member.offset) {
+          this.#take(onMissing);
+          continue;
+        }
+        this.#ahead.shift();
         return entry;
       }
       if (entry.offset >= member.offset) return undefined;
@@ -72,16 +82,26 @@ export class IndexCursor {
 
   /** The next line of a fragment being read. */
   async #peek(): Promise<IndexEntry | undefined> {
-    while (!this.#peeked) {
+    await this.#fill(1);
+    return this.#ahead[0];
+  }
+
+  /** The line after the next one, of a fragment being read. */
+  async #second(): Promise<IndexEntry | undefined> {
+    await this.#fill(2);
+    return this.#ahead[1];
+  }
+
+  async #fill(count: number): Promise<void> {
+    while (this.#ahead.length < count && !this.#ended) {
       const step = await this.#entries.next();
-      this.#next = step.done ? undefined : step.value;
-      this.#peeked = step.done === true || this.#read.has(step.value.fragment);
+      if (step.done) this.#ended = true;
+      else if (this.#read.has(step.value.fragment)) this.#ahead.push(step.value);
     }
-    return this.#next;
   }
 
   #take(onMissing: OnMissing): void {
-    this.#peeked = false;
-    if (this.#next !== undefined) onMissing(this.#next);
+    const entry = this.#ahead.shift();
+    if (entry !== undefined) onMissing(entry);
   }
 }

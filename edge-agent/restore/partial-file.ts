@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, realpath, unlink, type FileHandle } from 'node:fs/promises';
+import { open, realpath, unlink, type FileHandle } from './fs-names.ts';
 import path from 'node:path';
 import { parseMemberPath } from './safe-path.ts';
 

@@ -102,6 +102,8 @@ export async function listImagePath(store: ObjectStore, image: Image, path: stri
   const out: IndexEntry[] = [];
   const copy = primaryCopy(image);
   for await (const entry of readIndex(store, copy.indexKey, copy.indexSha256)) {
+    // A copy that changed while it was read and was read again: the path's next line is what the image holds.
+    if (entry.changed === 'superseded') continue;
     const parent = entry.path.slice(0, Math.max(entry.path.lastIndexOf('/'), 1));
     if (entry.path === dir || parent === dir) out.push(entry);
   }

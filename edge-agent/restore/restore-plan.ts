@@ -131,9 +131,16 @@ export async function planImage(options: PlanOptions): Promise<ImagePlan> {
   const pass: IndexPass = { store, image, copy, chunks };
   const mayHold = selectionChunks(selection, roots);
   await eachLine(pass, mayHold, (line, entry) => {
-    ranges?.note(entry, selects(entry.path) && catalogFragments.has(entry.fragment));
+    // A superseded copy (it changed while it was read; the file read again follows) is never read; the last copy of a
+    // file that kept changing is, to be refused when its member is met (restore.ts).
+    ranges?.note(entry, selects(entry.path) && catalogFragments.has(entry.fragment) && entry.changed !== 'superseded');
     if (!selects(entry.path)) return;
     keep(line, entry);
+    if (entry.changed !== undefined) {
+      for (const r of roots) if (isAtOrUnder(entry.path, r.root)) r.matched = true;
+      if (entry.changed === 'inconsistent' && catalogFragments.has(entry.fragment)) fragments.add(entry.fragment);
+      return;
+    }
     if (entry.unchangedBlocksIn !== undefined && entry.fromBackupId === undefined) blockDiffs.push(entry);
     if (selection.kind === 'picks') found.add(entry.path);
     if (entry.fromBackupId !== undefined && !options.onUnchanged && selection.kind !== 'picks') {
@@ -201,7 +208,7 @@ export async function planImage(options: PlanOptions): Promise<ImagePlan> {
     source,
     wants,
     decide: (entry) => {
-      if (!wants(entry.path) || entry.fromBackupId !== undefined || lineProblem(entry, catalogFragments) !== undefined) return { restore: false };
+      if (!wants(entry.path) || entry.fromBackupId !== undefined || entry.changed !== undefined || lineProblem(entry, catalogFragments) !== undefined) return { restore: false };
       if (selection.kind === 'picks') {
         const pick = selection.picks.get(entry.path);
         if (!pick || pickProblem(entry, selection) !== undefined) return { restore: false };

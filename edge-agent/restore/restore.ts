@@ -43,6 +43,10 @@ export interface RestoreOptions {
   signal?: AbortSignal;
   /** Opens earlier images (catalog record and store): block-diff files need the image their unchanged blocks are in. */
   openImage?: OpenImage;
+  /** Owners by number only, never by the user and group names in the image (GNU tar's --numeric-owner). */
+  numericOwner?: boolean;
+  /** How times Node cannot set exactly are set (restore/exact-times.ts); `python: false` uses touch alone. */
+  exactTimes?: { python?: string | false };
 }
 
 export interface RestoreResult {
@@ -139,6 +143,8 @@ export async function runPlans(plans: readonly ImagePlan[], options: RunOptions)
     signal: options.signal,
     onCorrupt: (clientPath, reason) => failures.add(clientPath, reason),
     ...(options.carry === undefined ? {} : { partialTag: options.carry.tag }),
+    ...(options.numericOwner ? { numericOwner: true } : {}),
+    ...(options.exactTimes ? { exactTimes: options.exactTimes } : {}),
   });
   let completed = false;
   try {
@@ -182,7 +188,7 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, chain: Bloc
     } else if (open !== undefined) await pieces.abandon(`its pieces stop at byte ${open.next} of ${open.entry.size}: piece ${open.piece} is not in the fragments read`);
     // Reading the index to its end checks its sha256 once more when it was read again for the data.
     await cursor.finish((entry) => {
-      if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, noMemberFor(plan.copy, entry));
+      if (plan.wants(entry.path) && entry.changed !== 'superseded') failures.add(`${entry.path}${plan.source}`, noMemberFor(plan.copy, entry));
     });
     stopOnFailure(before);
   } catch (error) {
@@ -205,8 +211,9 @@ async function restorePlan(plan: ImagePlan, extractor: TarExtractor, chain: Bloc
 async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: IndexCursor, extractor: TarExtractor, chain: BlockChain, failures: ProblemList, signal: AbortSignal | undefined, pieces: Pieces): Promise<void> {
   const label = fragmentLabel(fragment);
   const noMember = (e: IndexEntry): string => noMemberFor(plan.copy, e);
+  // A superseded copy is never restored: its member not being read loses nothing.
   const missing = (reason: (entry: IndexEntry) => string) => (entry: IndexEntry) => {
-    if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, reason(entry));
+    if (plan.wants(entry.path) && entry.changed !== 'superseded') failures.add(`${entry.path}${plan.source}`, reason(entry));
   };
   /** The fragment's bytes (or those of `range`); undefined, with the failure listed, when the fragment is not in the store. */
   const open = async (range?: MemberRange): Promise<AsyncIterable<Uint8Array> | undefined> => {
@@ -245,6 +252,10 @@ async function restoreFragment(plan: ImagePlan, fragment: Fragment, cursor: Inde
       if (plan.wants(entry.path)) failures.add(`${entry.path}${plan.source}`, `${label}: ${disagreement}`);
       return { restore: false };
     }
+    // A copy that changed while it was backed up is never restored as good (docs/image-format.md, Files that change
+    // while they are read): a superseded one is passed over (the file read again follows); the last copy of a file
+    // that kept changing is refused and listed, which makes the restore's status 1.
+    if (entry.changed === 'inconsistent' && plan.wants(entry.path)) extractor.refuseMember(member.name, INCONSISTENT_COPY);
     const decision = plan.decide(entry);
     if (piece !== undefined || entry.pieces !== undefined) {
       if (piece === undefined) {
@@ -410,7 +421,10 @@ class Pieces {
   }
 }
 
-const memberTypeOf: Record<IndexEntry['type'], string> = { file: 'file', directory: 'directory', symlink: 'symlink', hardlink: 'link' };
+/** Why the last copy of a file that kept changing while it was backed up is not restored. */
+export const INCONSISTENT_COPY = 'not restored: it changed while it was backed up and the image holds no consistent copy of it';
+
+const memberTypeOf: Record<IndexEntry['type'], string> = { file: 'file', directory: 'directory', symlink: 'symlink', hardlink: 'link', fifo: 'fifo', 'character-device': 'character-device', 'block-device': 'block-device' };
 
 /**
  * How a member's header differs from its (verified) index line, or
@@ -428,6 +442,7 @@ function disagreementOf(entry: IndexEntry, member: ExtractMember): string | unde
   if (uid !== entry.uid || gid !== entry.gid) return differs('owner', `${uid}:${gid}`, `${entry.uid}:${entry.gid}`);
   if (entry.type === 'symlink' && header.linkname !== entry.linkTarget) return differs('link target', header.linkname, entry.linkTarget);
   if (entry.type === 'hardlink' && pathOfMember(header.linkname ?? '') !== entry.linkTarget) return differs('link target', pathOfMember(header.linkname ?? ''), entry.linkTarget);
+  if (entry.device && (entry.device.major !== header.devmajor || entry.device.minor !== header.devminor)) return differs('device number', `${header.devmajor}:${header.devminor}`, `${entry.device.major}:${entry.device.minor}`);
   return undefined;
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from './fs-names.ts';
 import { hashZeros } from '../image/block-map.ts';
 import { readSparseMap, realMemberSize, sparseVersionProblem, SparseMapError } from '../image/sparse-member.ts';
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, realpath, rename, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, realpath, rename, symlink, unlink, utimes, type FileHandle } from './fs-names.ts';
 import path from 'node:path';
 import { extract as createExtract, type Extract, type Header } from 'tar-stream';
 import { CairnError, messageOf } from '#core/errors.ts';
@@ -11,7 +11,12 @@ import { FileWriter, type SmallFileOutcome } from './file-writer.ts';
 import { InFlight, type InFlightLimits } from './in-flight.ts';
 import { parseMemberPath } from './safe-path.ts';
 import { drainedOrClosed } from './tar-drain.ts';
-import { memberMtimeSeconds, memberOwner, pathOfMember } from '../image/tar-member.ts';
+import { memberMtimeNs, memberMtimeSeconds, pathOfMember } from '../image/tar-member.ts';
+import { ExactTimes } from './exact-times.ts';
+import { keepRawPaxNames } from './raw-pax-names.ts';
+import { hasRawBytes } from '#core/model/file-name.ts';
+import { RestoreOwners } from './restore-owners.ts';
+import { makeSpecialNode, SpecialNodeError } from './special-node.ts';
 import { isSparseMember, realMemberName, SparseMapError } from '../image/sparse-member.ts';
 import { restoreSparseMember, type BaseContent } from './sparse-restore.ts';
 import type { MemberDigests } from '../image/fragment-digest.ts';
@@ -76,6 +81,10 @@ export interface ExtractOptions {
   targetDir: string;
   /** Restore owners (uid/gid); defaults to "when running as root". Best effort. */
   restoreOwnership?: boolean;
+  /** Owners by number only, never by the member's user and group names (GNU tar's --numeric-owner; restore-owners.ts). */
+  numericOwner?: boolean;
+  /** How times Node cannot set exactly are set (exact-times.ts); `python: false` uses touch alone. */
+  exactTimes?: { python?: string | false };
   /** Default `overwrite`. */
   existing?: ExistingEntryAction;
   /** A file whose content failed its sha256 (it is not put in place); collected in `corrupt` when absent. */
@@ -145,6 +154,7 @@ interface DeferredDirectory {
   absolute: string;
   mode: number;
   mtime: number;
+  mtimeNs: bigint;
   uid: number;
   gid: number;
 }
@@ -197,6 +207,9 @@ export class TarExtractor {
   readonly #target: string;
   readonly #options: ExtractOptions;
   readonly #ownership: boolean;
+  readonly #owners: RestoreOwners;
+  /** Sets, at `finish`, the times Node's utimes could not set exactly (nanoseconds, before 1970). */
+  readonly #times: ExactTimes;
   /** Directories inside the target (relative paths) known to be real directories. */
   readonly #knownDirectories = new Set<string>();
   readonly #deferred: DeferredDirectory[] = [];
@@ -223,6 +236,8 @@ export class TarExtractor {
     this.#target = target;
     this.#options = options;
     this.#ownership = options.restoreOwnership ?? process.getuid?.() === 0;
+    this.#owners = new RestoreOwners(options.numericOwner ?? false);
+    this.#times = new ExactTimes(options.exactTimes);
     this.#writer = new FileWriter(target);
     this.#inFlight = new InFlight(options.inFlight ?? DEFAULT_IN_FLIGHT, () => this.#writer.flush());
     // A cancel stops the writer between two files: nothing new is begun, the file being written is finished.
@@ -257,6 +272,7 @@ export class TarExtractor {
    */
   async extract(source: AsyncIterable<Uint8Array>, decide?: DecideMember, label = 'the archive', baseOffset = 0, digests?: MemberDigests): Promise<void> {
     const extract = createExtract();
+    keepRawPaxNames(extract);
     let parserError: unknown;
     extract.on('error', (error: unknown) => {
       parserError ??= error;
@@ -309,10 +325,13 @@ export class TarExtractor {
         if (this.#ownership) await lchown(dir.absolute, dir.uid, dir.gid).catch(() => undefined);
         await chmod(dir.absolute, dir.mode);
         await utimes(dir.absolute, dir.mtime, dir.mtime);
+        this.#times.note(dir.absolute, dir.mtimeNs, dir.mtime);
       } catch (error) {
         throw new CairnError(StatusCode.SYSTEM_ERROR_DURING_RESTORE, `cannot set the mode and time of ${dir.absolute}: ${describeFsError(error)}`, { cause: error });
       }
     }
+    // After every other time was set: nothing restore does later touches these.
+    for (const problem of await this.#times.finish()) this.#refused.push(problem);
     return this.totals();
   }
 
@@ -372,6 +391,11 @@ export class TarExtractor {
         case 'link':
           await skipData(entry);
           return await this.#hardlink(parsed.relative, absolute, header);
+        case 'fifo':
+        case 'character-device':
+        case 'block-device':
+          await skipData(entry);
+          return await this.#special(parsed.relative, absolute, header);
         default:
           this.#refuse(name, `unsupported member type ${String(header.type)}`);
           return await skipData(entry);
@@ -436,7 +460,8 @@ export class TarExtractor {
     }
     await this.#inFlight.room(header.size);
     // `rename` puts files in place one at a time, choosing `.cairn-old` names: that stays here.
-    if (this.#options.existing !== 'rename') return this.#batchedFile(entry, relative, absolute, decision, hash);
+    // The writer thread takes names as strings; one that is not UTF-8 (its bytes kept as lone surrogates) is written here, by its bytes.
+    if (this.#options.existing !== 'rename' && !hasRawBytes(relative)) return this.#batchedFile(entry, relative, absolute, decision, hash);
     const content = await readWhole(entry);
     const sha256 = hash ? hash.shared() : createHash('sha256').update(content).digest('hex');
     if (decision.sha256 !== undefined && sha256 !== decision.sha256) {
@@ -582,7 +607,7 @@ export class TarExtractor {
         return;
       }
       const { handle, header } = pieced;
-      if (this.#ownership) await handle.chown(...memberOwner(header)).catch(() => undefined);
+      if (this.#ownership) await handle.chown(...this.#owners.ownerOf(header)).catch(() => undefined);
       await handle.chmod(header.mode & 0o7777);
       const mtime = memberMtimeSeconds(header);
       await handle.utimes(mtime, mtime);
@@ -590,6 +615,7 @@ export class TarExtractor {
       closed = true;
       placed = await this.#place(pieced.relative, pieced.absolute, pieced.temp, realMemberName(header));
       if (!placed) return;
+      this.#times.note(pieced.absolute, memberMtimeNs(header), mtime);
       this.#restored(pieced.relative, pieced.size);
       if (pieced.sha256 !== undefined) this.#verified += 1;
     } finally {
@@ -633,7 +659,7 @@ export class TarExtractor {
       // Never written: its reserved room is taken by the next file.
       if (sha256 !== decision.sha256) return this.#reportCorrupt(pathOfMember(relative), contentMismatch(sha256, decision.sha256));
     }
-    const [uid, gid] = memberOwner(header);
+    const [uid, gid] = this.#owners.ownerOf(header);
     const outcome = this.#writer.add(
       {
         temp: this.#tempName(absolute),
@@ -647,12 +673,14 @@ export class TarExtractor {
       },
       view.subarray(0, filled),
     );
-    this.#inFlight.add(relative, filled, async () => this.#batchedOutcome(await outcome, relative, header.name, filled, decision));
+    this.#inFlight.add(relative, filled, async () => this.#batchedOutcome(await outcome, relative, header, filled, decision, absolute));
   }
 
-  #batchedOutcome(outcome: SmallFileOutcome, relative: string, name: string, bytes: number, decision: MemberDecision): void {
+  #batchedOutcome(outcome: SmallFileOutcome, relative: string, header: Header, bytes: number, decision: MemberDecision, absolute: string): void {
+    const name = header.name;
     switch (outcome.status) {
       case 'placed':
+        this.#times.note(absolute, memberMtimeNs(header), memberMtimeSeconds(header));
         this.#restored(relative, bytes);
         if (decision.sha256 !== undefined) this.#verified += 1;
         return;
@@ -723,7 +751,7 @@ export class TarExtractor {
     try {
       const bytes = await content(handle, temp);
       if (bytes === undefined) return;
-      if (this.#ownership) await handle.chown(...memberOwner(header)).catch(() => undefined);
+      if (this.#ownership) await handle.chown(...this.#owners.ownerOf(header)).catch(() => undefined);
       await handle.chmod(header.mode & 0o7777);
       const mtime = memberMtimeSeconds(header);
       await handle.utimes(mtime, mtime);
@@ -731,6 +759,7 @@ export class TarExtractor {
       closed = true;
       placed = await this.#place(relative, absolute, temp, header.name);
       if (!placed) return;
+      this.#times.note(absolute, memberMtimeNs(header), mtime);
       this.#restored(relative, bytes);
       if (decision.sha256 !== undefined) this.#verified += 1;
     } finally {
@@ -778,8 +807,8 @@ export class TarExtractor {
       await mkdir(absolute, 0o700);
     }
     this.#knownDirectories.add(relative);
-    const [uid, gid] = memberOwner(header);
-    this.#deferred.push({ absolute, mode: header.mode & 0o7777, mtime: memberMtimeSeconds(header), uid, gid });
+    const [uid, gid] = this.#owners.ownerOf(header);
+    this.#deferred.push({ absolute, mode: header.mode & 0o7777, mtime: memberMtimeSeconds(header), mtimeNs: memberMtimeNs(header), uid, gid });
     this.#restored(relative, 0);
   }
 
@@ -789,9 +818,32 @@ export class TarExtractor {
     // The link's text is kept as it was, even when it points outside the
     // target: restore never follows it, and later members cannot go through it.
     await symlink(header.linkname, absolute);
-    if (this.#ownership) await lchown(absolute, ...memberOwner(header)).catch(() => undefined);
+    if (this.#ownership) await lchown(absolute, ...this.#owners.ownerOf(header)).catch(() => undefined);
     const mtime = memberMtimeSeconds(header);
     await lutimes(absolute, mtime, mtime);
+    this.#times.note(absolute, memberMtimeNs(header), mtime);
+    this.#restored(relative, 0);
+  }
+
+  /**
+   * A FIFO or device node (special-node.ts): made where nothing is (what is
+   * there is removed or kept aside, as for a link), then given its owner,
+   * mode and times. A node that cannot be made (no CAP_MKNOD) is refused.
+   */
+  async #special(relative: string, absolute: string, header: Header): Promise<void> {
+    if (!(await this.#clearForLink(header.name, relative, absolute))) return;
+    try {
+      await makeSpecialNode(absolute, header);
+    } catch (error) {
+      if (!(error instanceof SpecialNodeError)) throw error;
+      return this.#refuse(header.name, `cannot make the ${header.type}: ${error.message}`);
+    }
+    // lchown and chmod act on the node itself: neither opens it (opening a FIFO would block).
+    if (this.#ownership) await lchown(absolute, ...this.#owners.ownerOf(header)).catch(() => undefined);
+    await chmod(absolute, header.mode & 0o7777);
+    const mtime = memberMtimeSeconds(header);
+    await lutimes(absolute, mtime, mtime);
+    this.#times.note(absolute, memberMtimeNs(header), mtime);
     this.#restored(relative, 0);
   }
 
@@ -850,6 +902,11 @@ export class TarExtractor {
   #reportCorrupt(clientPath: string, reason: string): void {
     if (this.#options.onCorrupt) this.#options.onCorrupt(clientPath, reason);
     else this.#corrupt.push(`${clientPath}: ${reason}`);
+  }
+
+  /** Lists a member that is not restored for a reason its caller found (it is then passed over with `decide`). */
+  refuseMember(name: string, reason: string): void {
+    this.#refuse(name, reason);
   }
 
   #refuse(name: string, reason: string): void {

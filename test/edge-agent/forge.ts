@@ -190,7 +190,7 @@ export async function forgeImage(store: ObjectStore, backupId: string, members: 
     indexEntries: lines.length,
     unreadable: [],
     unreadableCount: 0,
-    counts: { files, directories: lines.length - files, symlinks: 0, hardlinks: 0, changed: 0, unreadable: 0, excluded: 0, skipped: 0, unchanged: 0 },
+    counts: { files, directories: lines.length - files, symlinks: 0, hardlinks: 0, changed: 0, unreadable: 0, excluded: 0, skipped: 0, unchanged: 0, specials: 0 },
     buffers: { count: 4, sizeBytes: 65536, writerWaits: 0, readerWaits: 0 },
   };
   await store.put(keys.manifest, encodeManifest(manifest));
