@@ -1,5 +1,6 @@
 import type { BackupTask } from '../model/task.ts';
-import type { BackupCommand } from '../model/agent-command.ts';
+import type { BackupCommand, DeleteSnapshotCommand, SnapshotCommand } from '../model/agent-command.ts';
+import type { Policy } from '../model/policy.ts';
 import type { ConfigStore } from '../ports/config-store.ts';
 import type { JobStore } from '../ports/job-store.ts';
 import type { MediaStore } from '../ports/media-store.ts';
@@ -47,8 +48,11 @@ export interface BrokerDeps {
 export const IN_PROCESS_AGENT = 'local';
 
 export type ReserveDecision =
-  /** Granted: the command the Stream state sends the agent (`$.reservation.command`), and where to. */
-  | { granted: true; command: BackupCommand; agentInstanceId: string; tape?: Omit<TapeGrant, 'target'> }
+  /**
+   * Granted: the command the Stream state sends the agent (`$.reservation.command`), and where to. A policy
+   * with a snapshot method adds the Snapshot step's command and the DeleteSnapshot step's (`snapshotCommands`).
+   */
+  | ({ granted: true; command: BackupCommand; agentInstanceId: string; tape?: Omit<TapeGrant, 'target'> } & Partial<SnapshotGrant>)
   | { granted: false; reason: string; retryAfterSeconds: number };
 
 /**
@@ -149,6 +153,29 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
       },
     },
     ...(tape ? { tape: { mount: tape.mount, afterSuccess: tape.afterSuccess, afterFailure: tape.afterFailure } } : {}),
+    ...snapshotCommands(policy, jobId, job.selections),
+  };
+}
+
+/** A grant's frozen-image commands: what the Snapshot step sends (`$.reservation.snapshot`) and the DeleteSnapshot step (`$.reservation.deleteSnapshot`). */
+export interface SnapshotGrant {
+  snapshot: SnapshotCommand;
+  deleteSnapshot: DeleteSnapshotCommand;
+}
+
+/**
+ * The Snapshot and DeleteSnapshot commands of a job whose policy asks for a
+ * frozen image; none for `snapshot: none` and for a manual backup without a
+ * policy (the workflow then skips both steps).
+ */
+export function snapshotCommands(policy: Pick<Policy, 'snapshot' | 'snapshotRequired' | 'lvmSnapshotSize'> | undefined, jobId: number, selections: readonly string[]): SnapshotGrant | Record<string, never> {
+  if (policy === undefined || policy.snapshot === 'none') return {};
+  return {
+    snapshot: {
+      kind: 'snapshot',
+      task: { jobId, selections: [...selections], choice: policy.snapshot, required: policy.snapshotRequired, ...(policy.lvmSnapshotSize === undefined ? {} : { lvmSnapshotSize: policy.lvmSnapshotSize }) },
+    },
+    deleteSnapshot: { kind: 'delete-snapshot', task: { jobId, images: [] } },
   };
 }
 

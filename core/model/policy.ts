@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Name } from './names.ts';
 import { Duration } from './durations.ts';
 import { BackupSelection } from './selection.ts';
+import { SnapshotChoice } from './snapshot.ts';
 
 export const BackupLevel = z.enum(['full', 'differential-incremental', 'cumulative-incremental']);
 export type BackupLevel = z.output<typeof BackupLevel>;
@@ -71,6 +72,27 @@ export const Schedule = z
 export type Schedule = z.output<typeof Schedule>;
 export type ScheduleInput = z.input<typeof Schedule>;
 
+/**
+ * Frozen images (NetBackup's snapshot options): how the agent freezes each
+ * selection's file system before reading it. `auto` picks the method from the
+ * file system of each selection; `none` reads the live file system. A
+ * required snapshot that cannot be taken ends the job with 156; otherwise the
+ * job reads that selection live and says so in its details.
+ */
+const policySnapshotFields = {
+  snapshot: SnapshotChoice.default('none'),
+  snapshotRequired: z.boolean().default(false),
+  /** The copy-on-write size of an LVM snapshot volume: a percentage (`10%ORIGIN`, `20%FREE`: lvcreate --extents) or a size (`512M`, `2G`: --size); absent, 10%ORIGIN. */
+  lvmSnapshotSize: z
+    .string()
+    .regex(/^(\d+%(ORIGIN|VG|FREE|PVS)|\d+(\.\d+)?[bBsSkKmMgGtTpPeE]?)$/, 'a percentage such as 10%ORIGIN or a size such as 512M or 2G (lvcreate --extents / --size)')
+    .optional(),
+};
+
+function checkSnapshotFields(policy: { snapshot: SnapshotChoice; snapshotRequired: boolean }, ctx: z.RefinementCtx): void {
+  if (policy.snapshotRequired && policy.snapshot === 'none') ctx.addIssue({ code: 'custom', path: ['snapshotRequired'], message: 'a required snapshot needs a snapshot method (auto, btrfs, lvm or zfs), not none' });
+}
+
 export const PolicyClient = z
   .object({
     name: Name,
@@ -121,9 +143,11 @@ export const Policy = z
     storageUnit: Name,
     /** Absent: `file`. */
     backupMethod: BackupMethod.optional(),
+    ...policySnapshotFields,
   })
   .strict()
   .superRefine((policy, ctx) => {
+    checkSnapshotFields(policy, ctx);
     const duplicates = (names: string[], path: string, what: string): void => {
       const seen = new Set<string>();
       names.forEach((name, i) => {

@@ -20,6 +20,7 @@ import { readAhead } from '../reader/read-ahead.ts';
 import { statSelections, walk } from '../reader/walker.ts';
 import { readIndex } from './index-reader.ts';
 import { chunkTableSha256 } from './index-chunks.ts';
+import { selectionSources } from '#core/snapshot/snapshot-plan.ts';
 import type { EntrySource } from './entry-source.ts';
 import { expandAllSelection } from '../probe/probe.ts';
 
@@ -87,7 +88,9 @@ export async function runBackup(given: BackupTask, deps: BackupDeps): Promise<Ba
   checkSelections(task);
   if (deps.signal?.aborted) throw terminated(deps.signal.reason);
   const exclude = excludeMatcher(task.exclude);
-  const { roots, missing, excluded } = deps.entries ? { roots: [], missing: [], excluded: [] } : await findRoots(task, exclude, deps.sourceRoots);
+  // The Snapshot step's images: each selection is read inside the image that covers it, and recorded under its own name.
+  const sourceRoots = deps.sourceRoots ?? selectionSources(task.selections, task.snapshots?.images ?? []);
+  const { roots, missing, excluded } = deps.entries ? { roots: [], missing: [], excluded: [] } : await findRoots(task, exclude, sourceRoots);
   const run = await startImage(task, deps);
   try {
     for (const m of missing) run.writer.unreadable(m.path, m.reason);
