@@ -141,7 +141,8 @@ export class CairnStack extends Stack {
       rate: props.schedulerRate,
     });
     // Ends the job of a backup or restore execution that stopped, timed out or failed, and releases what it holds.
-    const janitor = new JanitorFunction(this, 'Janitor', { ...functionProps, stateMachine: backupJob.stateMachine, restoreStateMachine: restoreJob.stateMachine });
+    // A stopped backup job's snapshots are deleted by its agent (delete-snapshot, the operator's document).
+    const janitor = new JanitorFunction(this, 'Janitor', { ...functionProps, stateMachine: backupJob.stateMachine, restoreStateMachine: restoreJob.stateMachine, agentCommandDocumentName: agentCommandDocument.documentName });
     const agent = new AgentRole(this, 'Agent', { jobsTable: tables.jobs, imageBucket: images.bucket, imageKey: images.key });
     // Writes each agent instance's client image prefixes into the agent role's grant policies.
     const agentGrants = new AgentGrantsFunction(this, 'AgentGrants', { ...functionProps, grantPolicies: agent.grantPolicies });

@@ -24,6 +24,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { names: ['drive'], load: async () => (await import('./commands/drives.ts')).registerDrives },
   { names: ['media'], load: async () => (await import('./commands/media.ts')).registerMedia },
   { names: ['pool'], load: async () => (await import('./commands/pools.ts')).registerPools },
+  { names: ['snapshot'], load: async () => (await import('./commands/snapshots.ts')).registerSnapshots },
   { names: ['client'], load: async () => (await import('./commands/clients.ts')).registerClients },
   { names: ['agent'], load: async () => (await import('./commands/agent.ts')).registerAgent },
   { names: ['policy'], load: async () => (await import('./commands/policy.ts')).registerPolicy },

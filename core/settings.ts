@@ -28,6 +28,15 @@ export const Settings = z.object({
    * earlier when its window closes (core/broker/next-volume.ts).
    */
   mediaMountTimeoutSeconds: z.number().int().min(1).max(86_400).default(1800),
+  /**
+   * Maximum jobs per client (NetBackup's global attribute): how many backups
+   * of one client run at once (the broker keeps the next one queued:
+   * broker/client-job-limit.ts), and so how many streams of one
+   * multiple-data-streams job, besides the policy's maxJobsPerPolicy. Unset:
+   * no limit (NetBackup's default is 1, which would run every stream one
+   * after the other).
+   */
+  maxJobsPerClient: z.number().int().min(1).max(1000).optional(),
   buffers: BufferSettings.default({ count: 16, sizeBytes: 256 * 1024 }),
 });
 export type Settings = z.output<typeof Settings>;

@@ -10,11 +10,12 @@ import type { JobStore } from '#core/ports/job-store.ts';
 import { queuedPastWindow } from '#core/jobs/queued-past-window.ts';
 import { schedulerTick, type TickDeps, type TickHooks, type TickResult as CoreTickResult } from '#core/schedule/tick.ts';
 import { unloadIdleDrivesThroughAgent, type AgentIdleUnloadDeps, type AgentIdleUnloadReport } from '#core/media/idle-unload.ts';
+import { advanceParents, type StreamDeps, type StreamsReport } from '#core/jobs/stream-advance.ts';
 import { statusCodeErrors, type HandlerObservability } from './handler-kit.ts';
 import { Metric } from './metric-names.ts';
 
 /** The core tick's result, and what the idle drive unload did (when the scheduler has one). */
-export type TickResult = CoreTickResult & { idleUnload?: AgentIdleUnloadReport };
+export type TickResult = CoreTickResult & { idleUnload?: AgentIdleUnloadReport; streams?: StreamsReport };
 
 export interface SchedulerDeps {
   config: ConfigStore;
@@ -31,6 +32,14 @@ export interface SchedulerDeps {
    * tick tries again), as in the standalone runtime.
    */
   idleUnload?: Omit<AgentIdleUnloadDeps, 'config' | 'jobs'>;
+  /**
+   * Given, each tick then advances the multiple-data-streams parents
+   * (core/jobs/stream-advance.ts: the savefs probe's answer, streams started
+   * within the limits, parents ended); `starter` should then be
+   * `multiStreamStarter` around the same backup-job starter. Problems are
+   * logged and tried again at the next tick.
+   */
+  streams?: Omit<StreamDeps, 'config' | 'jobs'>;
   clock: Clock;
   /** Where each tick's outcome goes (the tick runs as an asynchronous invocation: nobody reads its return value). */
   log?: (level: 'info' | 'error', message: string, data: unknown) => void;
@@ -54,7 +63,9 @@ export function createSchedulerHandler(deps: SchedulerDeps) {
     // Counted from the jobs the due decision reads anyway: no second read of the Jobs table.
     const hooks: TickHooks = observability ? { onDueInput: ({ jobs }) => observability.count(Metric.JobsQueuedPastWindow, queuedPastWindow(jobs, now).length) } : {};
     const result = await schedulerTick(deps, now, hooks);
-    return idleUnload ? { ...result, idleUnload } : result;
+    const streams = deps.streams ? await advanceParents({ ...deps.streams, config: deps.config, jobs: deps.jobs }, now).catch((error: unknown): StreamsReport => ({ ended: [], started: [], problems: [`multiple-data-streams parents could not be looked at: ${messageOf(error)}`] })) : undefined;
+    if (streams && streams.problems.length > 0) deps.log?.('error', 'multiple-data-streams parents could not all be advanced (tried again next tick)', streams);
+    return { ...result, ...(idleUnload ? { idleUnload } : {}), ...(streams ? { streams } : {}) };
   };
   const handler = middy(tick);
   if (observability) handler.use([...observability.middlewares, tickMetrics(observability)]);

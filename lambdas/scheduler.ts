@@ -3,6 +3,9 @@ import { SfnExecutionStarter } from '#aws/sfn-execution-starter.ts';
 import { SfnExecutionStatuses } from '#aws/sfn-execution-status.ts';
 import { SsmOperatorCommands } from '#aws/ssm-agent-command.ts';
 import { holdersOfUnloads } from '#core/media/idle-unload.ts';
+import { multiStreamStarter } from '#core/jobs/stream-advance.ts';
+import { sendSnapshotDelete } from '#core/jobs/snapshot-delete.ts';
+import type { Job } from '#core/model/job.ts';
 import { S3AbandonedUploads } from '#aws/multipart-sweep.ts';
 import { IMAGE_BUCKET_ENV } from '#aws/tables.ts';
 import { parseOrThrow } from '#core/validation.ts';
@@ -29,12 +32,19 @@ const env = readSchedulerEnvironment();
 const { observability, clients } = observedLambda(env);
 const { config, catalog, jobs, media, emm, clock } = dynamoDeps(env, clients, observability);
 const { sfn } = clients;
+const backupJobs = new SfnExecutionStarter({ client: sfn, stateMachineArn: env.STATE_MACHINE_ARN });
+// The RunAgentCommand document: the idle unload sends `unmount` with it, the sweep `delete-snapshot` for a job it ends,
+// and a multiple-data-streams parent with ALL its savefs `probe`.
+const agents = env.AGENT_COMMAND_DOCUMENT ? new SsmOperatorCommands({ client: clients.ssm, documentName: env.AGENT_COMMAND_DOCUMENT }) : undefined;
+const streams = { starter: backupJobs, ...(agents ? { agents } : {}) };
 
 export const handler = createSchedulerHandler({
   config,
   catalog,
   jobs,
-  starter: new SfnExecutionStarter({ client: sfn, stateMachineArn: env.STATE_MACHINE_ARN }),
+  // A policy with multiple data streams: a parent job whose streams each tick advances (core/jobs/stream-advance.ts).
+  starter: multiStreamStarter(backupJobs, { ...streams, config, jobs, now: () => clock.now() }),
+  streams,
   // The sweep: jobs whose execution is gone or no longer running are ended, stranded reservations released.
   sweep: {
     executions: new SfnExecutionStatuses({ client: sfn, stateMachineArn: env.STATE_MACHINE_ARN }),
@@ -45,11 +55,13 @@ export const handler = createSchedulerHandler({
     emm,
     // The idle unload's holders hold drives for no job: never released as stranded.
     spared: () => holdersOfUnloads(emm),
+    // A backup job the sweep ends (its execution stopped or timed out: no DeleteSnapshot ran) has its snapshots deleted by its agent.
+    ...(agents ? { deleteSnapshots: (job: Job) => sendSnapshotDelete({ config, emm, agents }, job) } : {}),
     // Multipart uploads dead agents left in the stack's bucket (the only one the function may list and abort in).
     uploads: new S3AbandonedUploads({ client: clients.s3, buckets: [env.IMAGE_BUCKET] }),
   },
   // Drives kept loaded past their unit's mediaUnmountDelaySeconds: unloaded by the robot's agent through SSM.
-  ...(env.AGENT_COMMAND_DOCUMENT ? { idleUnload: { media, emm, agents: new SsmOperatorCommands({ client: clients.ssm, documentName: env.AGENT_COMMAND_DOCUMENT }) } } : {}),
+  ...(agents ? { idleUnload: { media, emm, agents } } : {}),
   clock,
   // One JSON record per tick (Powertools Logger), errors at ERROR level; the tick's metrics.
   log: observability.log,

@@ -6,17 +6,24 @@ import type { LocalRuntime } from './runtime.ts';
 import { orphanTapeUnloader } from './tape-orphan-unload.ts';
 import { tapeFragmentProblem } from '#core/media/tape-image-check.ts';
 import { realTapeDevices, type TapeDevices } from '#agent/tape/mount.ts';
+import type { SnapshotAgent } from '#agent/snapshot/job-snapshots.ts';
+import { cleanUpLocalSnapshots, localSnapshotAgent } from './local-snapshots.ts';
+
+/** The standalone janitor's report: the core janitor's, and the frozen images it removed. */
+export type LocalJanitorReport = JanitorReport & { removedSnapshots: Array<{ name: string; jobId: number; why: string }> };
 
 /**
  * The standalone runtime's janitor, run on start and on every tick: jobs a
  * dead process left QUEUED or ACTIVE end (2002, or the status of the image
  * they catalogued), the tape drive one held is unloaded, their
  * reservations are released, and staged images nobody will commit are
- * removed from their storage units. `tapeDevices`: how the in-process
- * agent reaches robots and drives (tests wrap them).
+ * removed from their storage units. Then the frozen images of jobs that
+ * ended with their owner process gone are deleted (local-snapshots.ts).
+ * `tapeDevices`: how the in-process agent reaches robots and drives, and
+ * `snapshots` its snapshot work (tests wrap them).
  */
-export async function runJanitor(runtime: LocalRuntime, options: { tapeDevices?: TapeDevices } = {}): Promise<JanitorReport> {
-  return reconcile(
+export async function runJanitor(runtime: LocalRuntime, options: { tapeDevices?: TapeDevices; snapshots?: SnapshotAgent } = {}): Promise<LocalJanitorReport> {
+  const report = await reconcile(
     {
       config: runtime.config,
       jobs: runtime.jobs,
@@ -28,4 +35,7 @@ export async function runJanitor(runtime: LocalRuntime, options: { tapeDevices?:
     },
     runtime.clock.now(),
   );
+  // After the jobs of dead processes ended: their images' jobs are no longer active.
+  const snapshots = await cleanUpLocalSnapshots(options.snapshots ?? localSnapshotAgent(runtime.home), runtime.jobs);
+  return { ...report, removedSnapshots: snapshots.removed, problems: [...report.problems, ...snapshots.problems.map((p) => `snapshot ${p}`)] };
 }

@@ -19,6 +19,9 @@ import type { CatalogStore } from '#core/ports/catalog-store.ts';
 import type { MediaStore } from '#core/ports/media-store.ts';
 import type { Clock } from '#core/ports/clock.ts';
 import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
+import type { SnapshotAgent } from '#agent/snapshot/job-snapshots.ts';
+import { runDeleteSnapshotStep, runSnapshotStep } from '#agent/snapshot/snapshot-steps.ts';
+import { localSnapshotAgent } from './local-snapshots.ts';
 
 /** What the engine runs against: the standalone runtime's SQLite stores, or (in tests) any adapters of the same ports. */
 export interface JobEngineDeps {
@@ -37,6 +40,10 @@ export interface JobEngineDeps {
   tapeDevices?: TapeDevices;
   /** How long a stopped agent waits for an upload to stop before it leaves it to the janitor (runBackup's default unless given). */
   abortGraceMs?: number;
+  /** CAIRN_HOME: the in-process agent keeps its snapshot registry under it (local/local-snapshots.ts). */
+  home?: string;
+  /** The in-process agent's snapshot work (default: the real providers, the registry under `home`; tests wrap it). */
+  snapshots?: SnapshotAgent;
 }
 
 export interface BackupRun {
@@ -54,8 +61,9 @@ export interface RunHooks {
 /**
  * Runs one backup job through the real backup-job.asl.json in-process. Every
  * Task state runs the same handler code as the Lambdas, wired to SQLite; the
- * Stream, Continue, Mount and Unmount states run the edge agent in this
- * process instead of through SSM.
+ * Snapshot, Stream, Continue, Mount, Unmount and DeleteSnapshot states run
+ * the edge agent in this process instead of through SSM (its snapshot
+ * registry under CAIRN_HOME/agent, this process the owner of its images).
  *
  * Spanning in process: the Stream state starts the backup and ends with its
  * first outcome (its result, or a volume-full while the backup keeps
@@ -71,6 +79,7 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
   const catalogHandler = createCatalogHandler(runtime);
   const open = runtime.openStorageUnit ?? openStorageUnit;
   const devices = runtime.tapeDevices ?? realTapeDevices;
+  const snapshots = runtime.snapshots ?? (runtime.home === undefined ? undefined : localSnapshotAgent(runtime.home));
   const rendezvous = new MemoryRendezvous();
   const backups = new Map<number, SpanningBackup>();
   let backupsStarted = 0;
@@ -99,6 +108,8 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
       await stopWaiting(jobId, 'the job is unmounting its drive');
       return runUnmount(task, devices);
     },
+    snapshot: (task) => runSnapshotStep(task, snapshots, runtime.jobs),
+    deleteSnapshot: (task) => runDeleteSnapshotStep(task, snapshots, runtime.jobs),
   }));
 
   const end = await runInProcess(loadBackupJobDefinition(), { request: { owner: runtime.owner, ...request } }, {
@@ -106,6 +117,8 @@ export async function runBackupJob(runtime: JobEngineDeps, request: Record<strin
     onQueued: hooks.onQueued,
     states: {
       Reserve: (input) => brokerHandler(input),
+      Snapshot: stream,
+      DeleteSnapshot: stream,
       Mount: stream,
       Stream: stream,
       ReserveNextVolume: (input) => brokerHandler(input),

@@ -2,7 +2,8 @@ import { CairnError, messageOf, statusOf } from '#core/errors.ts';
 import type { Clock } from '#core/ports/clock.ts';
 import { assertExecutionName, type ExecutionStarter, type StartOutcome } from '#core/ports/execution-starter.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { runBackupJob, type BackupRun } from './job-engine.ts';
+import type { BackupRun } from './job-engine.ts';
+import { runPolicyBackup } from './multi-stream-job.ts';
 import type { LocalRuntime } from './runtime.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
 
@@ -72,7 +73,9 @@ export class LocalExecutionStarter<R = unknown> implements ExecutionStarter {
 
 /**
  * The standalone service's starter: an execution is the backup-job workflow
- * run in-process (job-engine.ts) with the execution input's `request`.
+ * run in-process (job-engine.ts) with the execution input's `request`; for a
+ * policy with multiple data streams, its parent job and one such workflow per
+ * stream (multi-stream-job.ts).
  */
 export function backupJobStarter(runtime: LocalRuntime, onEnded?: (name: string, run: BackupRun) => void): LocalExecutionStarter<BackupRun> {
   return new LocalExecutionStarter<BackupRun>({
@@ -81,7 +84,7 @@ export function backupJobStarter(runtime: LocalRuntime, onEnded?: (name: string,
     execute: async (input) => {
       const request = (input as { request?: unknown } | null)?.request;
       if (typeof request !== 'object' || request === null) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, 'a backup-job execution needs { request: {...} } as its input');
-      return runBackupJob(runtime, request as Record<string, unknown>);
+      return runPolicyBackup(runtime, request as Record<string, unknown>);
     },
     onEnded: (name, end) => onEnded?.(name, 'result' in end ? end.result : { statusCode: statusOf(end.error), error: messageOf(end.error) }),
   });

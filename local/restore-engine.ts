@@ -50,6 +50,8 @@ export async function runRestoreJob(runtime: JobEngineDeps, request: RestoreRequ
     mount: (task) => runMount(task, devices, () => runtime.clock.now()),
     unmount: (task) => runUnmount(task, devices),
     continueBackup: () => Promise.reject(new CairnError(StatusCode.INTERNAL_ERROR, 'a restore job sent the agent a continue-backup command')),
+    snapshot: () => Promise.reject(new CairnError(StatusCode.INTERNAL_ERROR, 'a restore job sent the agent a snapshot command')),
+    deleteSnapshot: () => Promise.reject(new CairnError(StatusCode.INTERNAL_ERROR, 'a restore job sent the agent a delete-snapshot command')),
   }));
 
   const end = await runInProcess(loadRestoreJobDefinition(), { request: { owner: runtime.owner, ...request } }, {

@@ -119,8 +119,9 @@ export function agentScript(config: AgentRunConfig, runner: AgentRunner = 'run-t
       ? // --state-dir: where a tape backup waiting for its next volume meets the Continue step's process (FileRendezvous):
         // both are commands of this document, so they must agree on it whatever HOME the SSM Agent gives them (often none).
         `exec node "$agent" run-task --task-token "$SSM_taskToken" --command "$SSM_command" --region ${literal('region', config.region)} --jobs-table ${literal('jobs table', config.jobsTable)} --state-dir "\${CAIRN_AGENT_STATE_DIR:-${AGENT_STATE_DIR}}"`
-      : // An operator's command touches no AWS service itself: its answer is its stdout.
-        'exec node "$agent" run-command --command "$SSM_command"';
+      : // An operator's command touches no AWS service itself: its answer is its stdout. --state-dir: the janitor's
+        // delete-snapshot removes the images the run-task processes recorded there.
+        `exec node "$agent" run-command --command "$SSM_command" --state-dir "\${CAIRN_AGENT_STATE_DIR:-${AGENT_STATE_DIR}}"`;
   return [
     'set -eu',
     '# SSM Agent < 3.3.2746.0 does not export SSM_<parameter>: fall back to the textual value,',

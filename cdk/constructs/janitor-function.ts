@@ -1,4 +1,5 @@
-import { Duration } from 'aws-cdk-lib';
+import { Arn, Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -8,7 +9,7 @@ import { Construct } from 'constructs';
 import type { CairnTables } from './cairn-tables.ts';
 import { newCairnFunction, type CairnFunctionSource } from './cairn-function.ts';
 import { grantPutJobEvents } from './job-events-grant.ts';
-import { RESTORE_STATE_MACHINE_ARN_ENV, STATE_MACHINE_ARN_ENV } from './scheduler-function.ts';
+import { AGENT_COMMAND_DOCUMENT_ENV, RESTORE_STATE_MACHINE_ARN_ENV, STATE_MACHINE_ARN_ENV } from './scheduler-function.ts';
 
 /** The execution statuses the janitor repairs: every way an execution ends without its workflow ending the job. */
 export const JANITOR_STATUSES = ['ABORTED', 'TIMED_OUT', 'FAILED'] as const;
@@ -24,6 +25,13 @@ export interface JanitorFunctionProps {
   readonly stateMachine: sfn.IStateMachine;
   /** The restore-job state machine: its executions' ends go to the janitor too (restore jobs, their drives). */
   readonly restoreStateMachine?: sfn.IStateMachine;
+  /**
+   * The operator's RunAgentCommand document: given, a backup job the janitor
+   * ends has its frozen images deleted by its agent (`delete-snapshot`, as the
+   * idle unload sends `unmount`): a stopped or timed-out execution ran no
+   * DeleteSnapshot step.
+   */
+  readonly agentCommandDocumentName?: string;
 }
 
 /**
@@ -42,8 +50,11 @@ export interface JanitorFunctionProps {
  * Query the reservations and the drives, GetItem, PutItem in one
  * transaction; the scheduler's idle unload takes it out through the agent)
  * and releases its reservation (Media: GetItem, then DeleteItem and
- * UpdateItem in one transaction). Nothing else: it reads no configuration and
- * never touches the bucket, SSM or Step Functions (the event carries the status).
+ * UpdateItem in one transaction). With the RunAgentCommand document, a
+ * backup job it ends whose policy takes snapshots gets its agent sent
+ * `delete-snapshot` (Config: GetItem of the policy, unit and client; SSM:
+ * SendCommand of that document). Nothing else: it never touches the bucket
+ * or Step Functions (the event carries the status).
  */
 export class JanitorFunction extends Construct {
   static readonly source = (projectRoot: string): CairnFunctionSource => ({ projectRoot, entry: 'lambdas/janitor.ts' });
@@ -69,6 +80,7 @@ export class JanitorFunction extends Construct {
     props.tables.media.grant(this.function, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
     // The job it ends is a job state change: published like any other (lambdas/dynamo-deps.ts).
     grantPutJobEvents(this.function);
+    if (props.agentCommandDocumentName) this.grantSnapshotDelete(props.agentCommandDocumentName, props.tables);
 
     this.rule = new events.Rule(this, 'ExecutionEnded', {
       description: 'Cairn: a backup-job or restore-job execution ended without its workflow ending the job (stopped, timed out, failed)',
@@ -80,5 +92,38 @@ export class JanitorFunction extends Construct {
       // Delivery to Lambda is retried by EventBridge for up to a day; the function's own failures by Lambda (above).
       targets: [new targets.LambdaFunction(this.function, { retryAttempts: 8, maxEventAge: Duration.hours(24) })],
     });
+  }
+
+  /**
+   * A stopped backup job's snapshots (core/jobs/snapshot-delete.ts): the
+   * job's policy, storage unit and client mapping (Config: GetItem) say
+   * which agent instance its commands went to; SendCommand of the operator's
+   * document only, to that instance (chosen at run time: `*`). It does not
+   * wait for the answer: the agent's clean-up at its next start is the backstop.
+   */
+  private grantSnapshotDelete(documentName: string, tables: CairnTables): void {
+    const stack = Stack.of(this);
+    tables.config.grant(this.function, 'dynamodb:GetItem');
+    this.function.addEnvironment(AGENT_COMMAND_DOCUMENT_ENV, documentName);
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ssm:SendCommand'],
+        resources: [
+          Arn.format({ service: 'ssm', resource: 'document', resourceName: documentName }, stack),
+          Arn.format({ service: 'ssm', resource: 'managed-instance', resourceName: '*' }, stack),
+          Arn.format({ service: 'ec2', resource: 'instance', resourceName: '*' }, stack),
+        ],
+      }),
+    );
+    Validations.of(this.function.role!).acknowledge(
+      {
+        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*]',
+        reason: "The stopped job's agent instance is chosen at run time (its client's); SendCommand is also limited to the RunAgentCommand document",
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
+        reason: "EC2 agents are targets as hybrid ones are: the stopped job's agent instance is chosen at run time; SendCommand is also limited to the RunAgentCommand document",
+      },
+    );
   }
 }

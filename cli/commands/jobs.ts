@@ -3,7 +3,6 @@ import { JobState, imageWrittenBy, type RestoreJob } from '#core/model/job.ts';
 import { describeStatus } from '#core/status-codes.ts';
 import { CairnError, NotFoundError } from '#core/errors.ts';
 import { parseOrThrow } from '#core/validation.ts';
-import { cancelJob } from '#core/jobs/job-service.ts';
 import { bottleneckOf, type Bottleneck } from '#core/jobs/bottleneck.ts';
 import type { Job } from '#core/model/job.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
@@ -15,11 +14,14 @@ import { jobWithoutErrnoText } from '../errno-text.ts';
 import { formatUsd, jobCost, type CostLine, type JobCost } from '#core/cost/job-cost.ts';
 import type { Backend } from '../backend-interface.ts';
 import type { JobUsage } from '#core/model/job-usage.ts';
+import { groupStreams, streamsCell } from '../job-streams.ts';
+import { cancelJobAndStreams } from '#core/jobs/data-streams.ts';
 
 function jobsTable(list: Job[]): string {
   return table(
     ['JOBID', 'STATE', 'STATUS', 'TRY', 'POLICY', 'SCHEDULE', 'CLIENT', 'FILES', 'BYTES', 'RATE', 'BACKUPID / WAITING', 'STARTED'],
-    list.map((j) => [j.jobId, j.state, j.statusCode, j.attempt, j.type === 'backup' ? j.policy : '-', j.type === 'backup' ? j.schedule : j.type, j.client, j.progress.files, formatBytes(j.progress.bytes), j.state === 'ACTIVE' ? `${formatBytes(j.progress.throughputBps)}/s` : '', j.type === 'restore' ? restoreCell(j) : j.state === 'QUEUED' || (j.state === 'ACTIVE' && j.waitingReason) ? j.waitingReason : shownBackupId(j), j.startedAt ?? j.queuedAt]),
+    // A multiple-data-streams parent is followed by its streams, indented under it.
+    groupStreams(list).map(({ job: j, stream }) => [stream ? `  └ ${j.jobId}` : j.jobId, j.state, j.statusCode, j.attempt, j.type === 'backup' ? j.policy : '-', j.type === 'backup' ? j.schedule : j.type, j.client, j.progress.files, formatBytes(j.progress.bytes), j.state === 'ACTIVE' ? `${formatBytes(j.progress.throughputBps)}/s` : '', j.type === 'restore' ? restoreCell(j) : j.state === 'QUEUED' || (j.state === 'ACTIVE' && j.waitingReason) ? j.waitingReason : (streamsCell(j) ?? shownBackupId(j)), j.startedAt ?? j.queuedAt]),
   );
 }
 
@@ -137,9 +139,10 @@ export function registerJobs(program: Command): void {
     .action(async (jobId: number, options: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
-        const result = await cancelJob(backend, jobId, backend.clock.now());
+        // A multiple-data-streams parent takes its running streams with it.
+        const result = await cancelJobAndStreams(backend, jobId, backend.clock.now());
         if (options.json ?? globals.json) printJson(result);
-        else console.log(`job ${jobId} cancelled: status 150 (${describeStatus(150)})${result.released ? ', resources released' : ''}`);
+        else console.log(`job ${jobId} cancelled: status 150 (${describeStatus(150)})${result.released ? ', resources released' : ''}${result.streamsCancelled?.length ? `; its streams ${result.streamsCancelled.join(', ')} cancelled too` : ''}`);
       });
     });
 
@@ -202,6 +205,9 @@ export function registerJobs(program: Command): void {
           ['backup id', shownBackupId(job) === '-' ? `none (${job.backupId} was claimed; the job ended with status ${job.statusCode}, so no image has it)` : job.backupId],
           // A tape job: every volume it was given, in order (spanning adds one at each end of media).
           ['volumes', job.volumes?.join(', ')],
+          // Multiple data streams: a parent lists its streams' jobs, a stream names its parent.
+          ['streams', job.childJobIds?.join(', ')],
+          ['parent job', job.parentJobId],
         );
         lines.push(
           ['files / bytes', `${job.progress.files} / ${formatBytes(job.progress.bytes)}`],

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { describeStatus } from '#core/status-codes.ts';
-import { runJanitor } from '#local/janitor.ts';
-import type { JanitorReport } from '#core/jobs/janitor.ts';
+import { runJanitor, type LocalJanitorReport } from '#local/janitor.ts';
 import { localScheduler } from '#local/scheduler-tick.ts';
 import { ReaderThread } from '#agent/reader/reader-thread.ts';
 import { type GlobalOptions, openStandaloneRuntime } from '../backend.ts';
@@ -60,10 +59,11 @@ export function registerLocal(program: Command): void {
     });
 }
 
-function reportJanitor(report: JanitorReport): void {
+function reportJanitor(report: LocalJanitorReport): void {
   for (const job of report.endedJobs) note(`cairn: ended job ${job.jobId} with status ${job.statusCode}: ${job.reason}`);
   for (const jobId of report.releasedReservations) note(`cairn: released what ended job ${jobId} still held`);
   for (const image of report.withdrawnImages) note(`cairn: withdrew image ${image.backupId} of job ${image.jobId}: ${image.reason}`);
   for (const claim of report.removedClaims) note(`cairn: removed staged image ${claim.backupId} of job ${claim.jobId} from ${claim.storageUnit} (${claim.objects} objects, ${claim.incomplete} incomplete, ${claim.bytes} bytes): ${claim.reason}`);
+  for (const snapshot of report.removedSnapshots) note(`cairn: deleted snapshot ${snapshot.name} of job ${snapshot.jobId}: ${snapshot.why}`);
   for (const problem of report.problems) note(`cairn: janitor: ${problem}`);
 }

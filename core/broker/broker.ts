@@ -1,5 +1,6 @@
 import type { BackupTask } from '../model/task.ts';
-import type { BackupCommand } from '../model/agent-command.ts';
+import type { BackupCommand, DeleteSnapshotCommand, SnapshotCommand } from '../model/agent-command.ts';
+import type { Policy } from '../model/policy.ts';
 import type { ConfigStore } from '../ports/config-store.ts';
 import type { JobStore } from '../ports/job-store.ts';
 import type { MediaStore } from '../ports/media-store.ts';
@@ -19,6 +20,7 @@ import { jobAgentInstance } from './tape-agent.ts';
 import { planTapeResources, spanWaitSeconds, tapeGrant, tapeResources, type TapeGrant } from './tape-choice.ts';
 import { recordTapeRelease } from './tape-release.ts';
 import type { JobOutcome } from '../jobs/job-service.ts';
+import { clientJobLimitWait } from './client-job-limit.ts';
 
 export interface BrokerDeps {
   config: ConfigStore;
@@ -46,8 +48,11 @@ export interface BrokerDeps {
 export const IN_PROCESS_AGENT = 'local';
 
 export type ReserveDecision =
-  /** Granted: the command the Stream state sends the agent (`$.reservation.command`), and where to. */
-  | { granted: true; command: BackupCommand; agentInstanceId: string; tape?: Omit<TapeGrant, 'target'> }
+  /**
+   * Granted: the command the Stream state sends the agent (`$.reservation.command`), and where to. A policy
+   * with a snapshot method adds the Snapshot step's command and the DeleteSnapshot step's (`snapshotCommands`).
+   */
+  | ({ granted: true; command: BackupCommand; agentInstanceId: string; tape?: Omit<TapeGrant, 'target'> } & Partial<SnapshotGrant>)
   | { granted: false; reason: string; retryAfterSeconds: number };
 
 /**
@@ -75,7 +80,7 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
   const policy = job.policy ? await deps.config.getPolicy(job.policy) : undefined;
   const agentInstanceId = deps.agents === 'managed-instances' ? await jobAgentInstance(deps, job, policy, unit) : IN_PROCESS_AGENT;
 
-  const wait = async (kind: ResourceKind, why: string): Promise<ReserveDecision> => {
+  const wait = async (kind: ResourceKind | 'client-job', why: string): Promise<ReserveDecision> => {
     const reason = `waiting for ${WAITING_FOR[kind]}: ${why}`;
     await deps.jobs.update(jobId, (j) => ({ ...j, waitingReason: reason, updatedAt: now.toISOString() }), { expectedStates: ['QUEUED'] });
     // Wake up when the window closes at the latest, so the job ends 196 on time; otherwise back off (resource-retry.ts says why).
@@ -83,6 +88,10 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
     const waited = (now.getTime() - waitingSince(job).getTime()) / 1000;
     return { granted: false, reason, retryAfterSeconds: Math.min(resourceRetrySeconds(settings.resourceRetrySeconds, waited), untilClose) };
   };
+
+  // Maximum jobs per client: before anything is chosen or reserved (client-job-limit.ts).
+  const clientBusy = await clientJobLimitWait(deps.jobs, job, settings);
+  if (clientBusy) return wait('client-job', clientBusy);
 
   // A tape unit: choose a drive and a volume first, then reserve them with the slot in one step. A lost race
   // (another job took them in between) is refused by the store and chosen again at the next try.
@@ -144,11 +153,34 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
       },
     },
     ...(tape ? { tape: { mount: tape.mount, afterSuccess: tape.afterSuccess, afterFailure: tape.afterFailure } } : {}),
+    ...snapshotCommands(policy, jobId, job.selections),
+  };
+}
+
+/** A grant's frozen-image commands: what the Snapshot step sends (`$.reservation.snapshot`) and the DeleteSnapshot step (`$.reservation.deleteSnapshot`). */
+export interface SnapshotGrant {
+  snapshot: SnapshotCommand;
+  deleteSnapshot: DeleteSnapshotCommand;
+}
+
+/**
+ * The Snapshot and DeleteSnapshot commands of a job whose policy asks for a
+ * frozen image; none for `snapshot: none` and for a manual backup without a
+ * policy (the workflow then skips both steps).
+ */
+export function snapshotCommands(policy: Pick<Policy, 'snapshot' | 'snapshotRequired' | 'lvmSnapshotSize'> | undefined, jobId: number, selections: readonly string[]): SnapshotGrant | Record<string, never> {
+  if (policy === undefined || policy.snapshot === 'none') return {};
+  return {
+    snapshot: {
+      kind: 'snapshot',
+      task: { jobId, selections: [...selections], choice: policy.snapshot, required: policy.snapshotRequired, ...(policy.lvmSnapshotSize === undefined ? {} : { lvmSnapshotSize: policy.lvmSnapshotSize }) },
+    },
+    deleteSnapshot: { kind: 'delete-snapshot', task: { jobId, images: [] } },
   };
 }
 
 /** How a queued job's waiting reason names the resource it waits for, as NetBackup's Activity Monitor does. */
-const WAITING_FOR: Record<ResourceKind, string> = { 'storage-unit-slot': 'storage unit slot', drive: 'drive', volume: 'volume' };
+const WAITING_FOR: Record<ResourceKind | 'client-job', string> = { 'storage-unit-slot': 'storage unit slot', drive: 'drive', volume: 'volume', 'client-job': 'a client job slot' };
 
 /**
  * What a backup needs, reserved in one transaction: a slot of its storage

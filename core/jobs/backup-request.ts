@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BackupLevel } from '../model/policy.ts';
 import { Name } from '../model/names.ts';
+import { BackupSelection } from '../model/selection.ts';
 
 /**
  * What starts a backup job: a policy's schedule for one client (scheduled or
@@ -14,7 +15,7 @@ export const BackupRequest = z
     schedule: Name.optional(),
     level: BackupLevel.optional(),
     /** Overrides the policy's selections; required without a policy. */
-    selections: z.array(z.string().startsWith('/', 'a backup selection is an absolute path')).min(1).optional(),
+    selections: z.array(BackupSelection).min(1).optional(),
     /** Required without a policy unless the `defaultStorageUnit` setting names one. */
     storageUnit: Name.optional(),
     retentionDays: z.number().int().min(0).optional(),
@@ -25,6 +26,8 @@ export const BackupRequest = z
     executionName: z.string().max(80).optional(),
     /** Who runs the job (for orphan detection in the standalone runtime). */
     owner: z.string().optional(),
+    /** Set for a stream of a multiple-data-streams job: its parent job. */
+    parentJobId: z.number().int().positive().optional(),
   })
   .strict();
 export type BackupRequest = z.output<typeof BackupRequest>;

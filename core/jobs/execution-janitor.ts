@@ -45,6 +45,14 @@ export interface ExecutionJanitorDeps {
    * configured.
    */
   emm?: Pick<MediaDatabase, 'getDrive' | 'getMedia' | 'setDriveLoaded'>;
+  /**
+   * Given, a backup job this janitor ends has its frozen images deleted
+   * through its agent (`sendSnapshotDelete`, core/jobs/snapshot-delete.ts):
+   * a stopped or timed-out execution ran no DeleteSnapshot step. Its failure
+   * is reported in the action, never fails the janitor (the agent's clean-up
+   * at its next start is the backstop).
+   */
+  deleteSnapshots?: (job: Job) => Promise<{ instanceId: string; commandId: string } | undefined>;
 }
 
 /** What the janitor did about one execution's job. */
@@ -63,6 +71,8 @@ export interface JanitorAction {
   driveLeftLoaded?: DriveLeftLoaded;
   /** The job's image, withdrawn from the catalog because the job ended with a failure. */
   withdrawnImage?: string;
+  /** The delete-snapshot command sent to the job's agent, or why it could not be sent. */
+  snapshotDelete?: { instanceId: string; commandId: string } | { problem: string };
 }
 
 /**
@@ -154,8 +164,19 @@ async function endJob(deps: ExecutionJanitorDeps, job: Job, executionName: strin
     if (image?.jobId === job.jobId && (await deps.catalog.withdrawImage(image.backupId, now))) withdrawnImage = image.backupId;
   }
   const held = await releaseHeld(deps, job.jobId, now);
+  const snapshotDelete = await deleteSnapshotsOf(deps, job);
   const reason = outcome.failure?.Cause ?? `the execution ${executionName} carried status ${ended.statusCode}`;
-  return { executionName, jobId: job.jobId, action: 'ended', statusCode: ended.statusCode, reason, ...held, ...(withdrawnImage ? { withdrawnImage } : {}) };
+  return { executionName, jobId: job.jobId, action: 'ended', statusCode: ended.statusCode, reason, ...held, ...(withdrawnImage ? { withdrawnImage } : {}), ...(snapshotDelete ? { snapshotDelete } : {}) };
+}
+
+/** Sends the job's delete-snapshot when the janitor can; a failure is reported, not thrown. */
+async function deleteSnapshotsOf(deps: ExecutionJanitorDeps, job: Job): Promise<JanitorAction['snapshotDelete']> {
+  if (deps.deleteSnapshots === undefined) return undefined;
+  try {
+    return await deps.deleteSnapshots(job);
+  } catch (error) {
+    return { problem: `the delete-snapshot command for job ${job.jobId} was not sent (the agent's clean-up at its next start removes its images): ${messageOf(error)}` };
+  }
 }
 
 /**
@@ -222,7 +243,8 @@ export async function sweepJobs(deps: SweepDeps, recentJobs: readonly Job[], now
   const report: SweepReport = { checked: 0, ended: [], released: [], problems: [] };
   const quietSince = now.getTime() - SWEEP_QUIET_SECONDS * 1000;
   const candidates = recentJobs
-    .filter((job): job is Job & { executionName: string } => job.state !== 'DONE' && job.executionName !== undefined && executionsOf(deps, job) !== undefined && Date.parse(job.updatedAt) <= quietSince)
+    // A multiple-data-streams parent (childJobIds) runs no execution of its own: core/jobs/stream-advance.ts ends it.
+    .filter((job): job is Job & { executionName: string } => job.state !== 'DONE' && job.executionName !== undefined && !(job.type === 'backup' && job.childJobIds !== undefined) && executionsOf(deps, job) !== undefined && Date.parse(job.updatedAt) <= quietSince)
     .sort((a, b) => Date.parse(a.updatedAt) - Date.parse(b.updatedAt) || a.jobId - b.jobId)
     .slice(0, limit);
   for (const job of candidates) {

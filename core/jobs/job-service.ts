@@ -86,6 +86,7 @@ export async function queueBackupJob(deps: JobDeps, rawRequest: unknown, now: Da
     dueAt: request.dueAt,
     attempts: [],
     executionName: request.executionName,
+    ...(request.parentJobId === undefined ? {} : { parentJobId: request.parentJobId }),
     queuedAt: at,
     updatedAt: at,
   };

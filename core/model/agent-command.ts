@@ -4,7 +4,9 @@ import { Image } from './image.ts';
 import { RestoreSource, RestoreTarget } from './job.ts';
 import { Name } from './names.ts';
 import { StorageUnit } from './storage-unit.ts';
+import { DeleteSnapshotTask, SnapshotTask } from './snapshot-task.ts';
 import { ContinueBackupTask, InventoryTask, MountTask, TapeReadTarget, UnmountTask } from './tape-task.ts';
+import { ProbeTask } from './probe-task.ts';
 import { CairnError, messageOf } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { parseOrThrow } from '../validation.ts';
@@ -83,7 +85,18 @@ export type InventoryCommand = z.output<typeof InventoryCommand>;
 export const ContinueBackupCommand = z.object({ kind: z.literal('continue-backup'), task: ContinueBackupTask }).strict();
 export type ContinueBackupCommand = z.output<typeof ContinueBackupCommand>;
 
-export const AgentCommand = z.discriminatedUnion('kind', [BackupCommand, RestoreCommand, MountCommand, UnmountCommand, ContinueBackupCommand, InventoryCommand]);
+/** List the client's local file systems for `ALL` (NetWorker's savefs probe; core/model/probe-task.ts). */
+export const ProbeCommand = z.object({ kind: z.literal('probe'), task: ProbeTask }).strict();
+export type ProbeCommand = z.output<typeof ProbeCommand>;
+
+/** Freeze the job's selections before Stream (the backup-job's Snapshot step); answers JobSnapshots. */
+export const SnapshotCommand = z.object({ kind: z.literal('snapshot'), task: SnapshotTask }).strict();
+export type SnapshotCommand = z.output<typeof SnapshotCommand>;
+/** Remove the job's frozen images (the DeleteSnapshot step on every path; the cloud janitor after a stop or a time-out). */
+export const DeleteSnapshotCommand = z.object({ kind: z.literal('delete-snapshot'), task: DeleteSnapshotTask }).strict();
+export type DeleteSnapshotCommand = z.output<typeof DeleteSnapshotCommand>;
+
+export const AgentCommand = z.discriminatedUnion('kind', [BackupCommand, RestoreCommand, MountCommand, UnmountCommand, ContinueBackupCommand, InventoryCommand, SnapshotCommand, DeleteSnapshotCommand, ProbeCommand]);
 export type AgentCommand = z.output<typeof AgentCommand>;
 export type AgentCommandInput = z.input<typeof AgentCommand>;
 
@@ -92,11 +105,11 @@ export type AgentCommandInput = z.input<typeof AgentCommand>;
  * what comes next (take a snapshot, inventory a library), whose payloads
  * are defined when they land.
  */
-export const AGENT_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount', 'continue-backup', 'snapshot', 'inventory'] as const;
+export const AGENT_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount', 'continue-backup', 'snapshot', 'delete-snapshot', 'inventory', 'probe'] as const;
 export type AgentCommandKind = (typeof AGENT_COMMAND_KINDS)[number];
 
 /** The kinds this agent runs for a workflow, with a task token (`cairn-agent run-task`); any other kind is refused by `parseAgentCommand`. */
-export const RUNNABLE_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount', 'continue-backup'] as const satisfies readonly AgentCommand['kind'][];
+export const RUNNABLE_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount', 'continue-backup', 'snapshot', 'delete-snapshot'] as const satisfies readonly AgentCommand['kind'][];
 export type RunnableCommand = Extract<AgentCommand, { kind: (typeof RUNNABLE_COMMAND_KINDS)[number] }>;
 
 /**
@@ -105,9 +118,12 @@ export type RunnableCommand = Extract<AgentCommand, { kind: (typeof RUNNABLE_COM
  * the result on stdout, where SSM keeps it for the sender
  * (GetCommandInvocation). They belong to no job: `unmount` here is the
  * cloud scheduler's idle unload (core/media/idle-unload.ts), its `jobId`
- * the holder the drive is reserved under meanwhile.
+ * the holder the drive is reserved under meanwhile; `delete-snapshot` the
+ * cloud janitor's removal of the frozen images of a job whose execution
+ * was stopped or timed out (no workflow step runs then); `probe` is a
+ * multiple-data-streams parent's savefs probe, read on a later tick.
  */
-export const OPERATOR_COMMAND_KINDS = ['inventory', 'unmount'] as const satisfies readonly AgentCommand['kind'][];
+export const OPERATOR_COMMAND_KINDS = ['inventory', 'unmount', 'delete-snapshot', 'probe'] as const satisfies readonly AgentCommand['kind'][];
 export type OperatorCommand = Extract<AgentCommand, { kind: (typeof OPERATOR_COMMAND_KINDS)[number] }>;
 
 const isKnownKind = (kind: string): kind is AgentCommandKind => (AGENT_COMMAND_KINDS as readonly string[]).includes(kind);

@@ -109,6 +109,24 @@ export const BackupJob = z
     unreadable: z.array(z.string()).default([]),
     /** A tape job: every volume it was given (by Reserve, then ReserveNextVolume at each end of media), in order, over all its attempts. */
     volumes: z.array(z.string()).optional(),
+    /** A stream of a multiple-data-streams job: its parent job, which writes no image and ends when every stream has (core/jobs/data-streams.ts). */
+    parentJobId: JobId.optional(),
+    /** A multiple-data-streams parent: its streams' jobs, in the order they were queued. */
+    childJobIds: z.array(JobId).optional(),
+    /**
+     * A multiple-data-streams parent in the cloud runtime, advanced one
+     * scheduler tick at a time (core/jobs/stream-advance.ts): its streams once
+     * known, and the savefs probe sent to the client's agent for `ALL`.
+     */
+    streaming: z
+      .object({
+        streams: z.array(z.string()).min(1).optional(),
+        probe: z.object({ instanceId: z.string().min(1), commandId: z.string().min(1) }).strict().optional(),
+        /** When each stream's execution was started, by execution name: one that never queues its job is given up after a grace time. */
+        startedAt: z.record(z.string(), IsoTime).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type BackupJob = z.output<typeof BackupJob>;

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { Name } from './names.ts';
 import { Duration } from './durations.ts';
+import { BackupSelection } from './selection.ts';
+import { SnapshotChoice } from './snapshot.ts';
 
 export const BackupLevel = z.enum(['full', 'differential-incremental', 'cumulative-incremental']);
 export type BackupLevel = z.output<typeof BackupLevel>;
@@ -70,6 +72,27 @@ export const Schedule = z
 export type Schedule = z.output<typeof Schedule>;
 export type ScheduleInput = z.input<typeof Schedule>;
 
+/**
+ * Frozen images (NetBackup's snapshot options): how the agent freezes each
+ * selection's file system before reading it. `auto` picks the method from the
+ * file system of each selection; `none` reads the live file system. A
+ * required snapshot that cannot be taken ends the job with 156; otherwise the
+ * job reads that selection live and says so in its details.
+ */
+const policySnapshotFields = {
+  snapshot: SnapshotChoice.default('none'),
+  snapshotRequired: z.boolean().default(false),
+  /** The copy-on-write size of an LVM snapshot volume: a percentage (`10%ORIGIN`, `20%FREE`: lvcreate --extents) or a size (`512M`, `2G`: --size); absent, 10%ORIGIN. */
+  lvmSnapshotSize: z
+    .string()
+    .regex(/^(\d+%(ORIGIN|VG|FREE|PVS)|\d+(\.\d+)?[bBsSkKmMgGtTpPeE]?)$/, 'a percentage such as 10%ORIGIN or a size such as 512M or 2G (lvcreate --extents / --size)')
+    .optional(),
+};
+
+function checkSnapshotFields(policy: { snapshot: SnapshotChoice; snapshotRequired: boolean }, ctx: z.RefinementCtx): void {
+  if (policy.snapshotRequired && policy.snapshot === 'none') ctx.addIssue({ code: 'custom', path: ['snapshotRequired'], message: 'a required snapshot needs a snapshot method (auto, btrfs, lvm or zfs), not none' });
+}
+
 export const PolicyClient = z
   .object({
     name: Name,
@@ -97,11 +120,18 @@ export const Policy = z
     /** Higher runs first, as NetBackup's job priority. */
     priority: z.number().int().min(0).max(99999).default(0),
     maxJobsPerPolicy: z.number().int().min(1).optional(),
+    /**
+     * Allow multiple data streams (NetBackup's policy attribute): one child
+     * job per selection, and per local file system for `ALL`, run in parallel
+     * up to `maxJobsPerPolicy` and the `maxJobsPerClient` setting, under one
+     * parent job (core/jobs/data-streams.ts). Off: one job reads every selection.
+     */
+    multipleDataStreams: z.boolean().default(false),
     /** The zone start windows and calendar days are read in. */
     timeZone: TimeZone.default('UTC'),
     clients: z.array(PolicyClient).min(1),
-    /** Absolute paths on the client. */
-    selections: z.array(z.string().startsWith('/', 'a backup selection is an absolute path')).min(1),
+    /** Absolute paths on the client, or `ALL`: every local file system of the client (edge-agent/probe/). */
+    selections: z.array(BackupSelection).min(1),
     exclude: z.array(z.string()).default([]),
     /**
      * Whether the walk goes into file systems mounted under a selection
@@ -113,9 +143,11 @@ export const Policy = z
     storageUnit: Name,
     /** Absent: `file`. */
     backupMethod: BackupMethod.optional(),
+    ...policySnapshotFields,
   })
   .strict()
   .superRefine((policy, ctx) => {
+    checkSnapshotFields(policy, ctx);
     const duplicates = (names: string[], path: string, what: string): void => {
       const seen = new Set<string>();
       names.forEach((name, i) => {

@@ -4,6 +4,7 @@ import { Fragment } from './image.ts';
 import { Name } from './names.ts';
 import { StorageUnit } from './storage-unit.ts';
 import { TapeTarget } from './tape-task.ts';
+import { JobSnapshots } from './snapshot.ts';
 
 /** Data buffers between the reader and the writer (NUMBER_DATA_BUFFERS × SIZE_DATA_BUFFERS). */
 export const BufferSettings = z
@@ -36,6 +37,12 @@ export const BackupTask = z
       .optional(),
     /** A tape unit's job: the drive the broker reserved and the volume Mount put in it; the fragments go there. */
     tape: TapeTarget.optional(),
+    /**
+     * The frozen images the Snapshot step took (and the selections it read
+     * live instead): the agent reads each path inside the image that covers
+     * it (readPathOf) and records the original path. Absent: everything live.
+     */
+    snapshots: JobSnapshots.optional(),
   })
   .strict();
 export type BackupTask = z.output<typeof BackupTask>;

@@ -20,7 +20,9 @@ import { readAhead } from '../reader/read-ahead.ts';
 import { statSelections, walk } from '../reader/walker.ts';
 import { readIndex } from './index-reader.ts';
 import { chunkTableSha256 } from './index-chunks.ts';
+import { selectionSources } from '#core/snapshot/snapshot-plan.ts';
 import type { EntrySource } from './entry-source.ts';
+import { expandAllSelection } from '../probe/probe.ts';
 
 export interface BackupDeps {
   /** The storage unit of the copy: the index and manifest go here, and the fragments unless `sinks` says otherwise. */
@@ -79,12 +81,16 @@ const RESULT_UNREADABLE_LIMIT = 100;
  *   After a rejection nothing of the image is left in the store (best effort;
  *   objects that could not be removed are named in the error's details).
  */
-export async function runBackup(task: BackupTask, deps: BackupDeps): Promise<BackupTaskResult> {
+export async function runBackup(given: BackupTask, deps: BackupDeps): Promise<BackupTaskResult> {
   const startedAt = deps.now();
+  // `ALL` is expanded here, on the client, to its local file systems (edge-agent/probe/); the manifest lists what it became.
+  const task = { ...given, selections: await expandAllSelection(given.selections) };
   checkSelections(task);
   if (deps.signal?.aborted) throw terminated(deps.signal.reason);
   const exclude = excludeMatcher(task.exclude);
-  const { roots, missing, excluded } = deps.entries ? { roots: [], missing: [], excluded: [] } : await findRoots(task, exclude, deps.sourceRoots);
+  // The Snapshot step's images: each selection is read inside the image that covers it, and recorded under its own name.
+  const sourceRoots = deps.sourceRoots ?? selectionSources(task.selections, task.snapshots?.images ?? []);
+  const { roots, missing, excluded } = deps.entries ? { roots: [], missing: [], excluded: [] } : await findRoots(task, exclude, sourceRoots);
   const run = await startImage(task, deps);
   try {
     for (const m of missing) run.writer.unreadable(m.path, m.reason);

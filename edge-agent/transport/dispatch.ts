@@ -1,5 +1,7 @@
 import type { RestoreTask, RestoreTaskResult, RunnableCommand } from '#core/model/agent-command.ts';
 import type { BackupTask, BackupTaskResult } from '#core/model/task.ts';
+import type { JobSnapshots } from '#core/model/snapshot.ts';
+import type { DeleteSnapshotResult, DeleteSnapshotTask, SnapshotTask } from '#core/model/snapshot-task.ts';
 import type { ContinueBackupTask, MountResult, MountTask, UnmountResult, UnmountTask, VolumeFullOutcome } from '#core/model/tape-task.ts';
 
 /**
@@ -16,9 +18,13 @@ export interface CommandHandlers {
   mount(task: MountTask): Promise<MountResult>;
   unmount(task: UnmountTask): Promise<UnmountResult>;
   continueBackup(task: ContinueBackupTask): Promise<BackupTaskResult | VolumeFullOutcome | undefined>;
+  /** The Snapshot step: freeze the selections' volumes (edge-agent/snapshot/job-snapshots.ts). */
+  snapshot(task: SnapshotTask): Promise<JobSnapshots>;
+  /** The DeleteSnapshot step: remove the job's frozen images. */
+  deleteSnapshot(task: DeleteSnapshotTask): Promise<DeleteSnapshotResult>;
 }
 
-export type CommandResult = BackupTaskResult | VolumeFullOutcome | RestoreTaskResult | MountResult | UnmountResult | undefined;
+export type CommandResult = BackupTaskResult | VolumeFullOutcome | RestoreTaskResult | MountResult | UnmountResult | JobSnapshots | DeleteSnapshotResult | undefined;
 
 /** Runs a parsed command (`parseAgentCommand`) with the handler of its kind. */
 export function dispatchCommand(command: RunnableCommand, handlers: CommandHandlers): Promise<CommandResult> {
@@ -33,5 +39,9 @@ export function dispatchCommand(command: RunnableCommand, handlers: CommandHandl
       return handlers.unmount(command.task);
     case 'continue-backup':
       return handlers.continueBackup(command.task);
+    case 'snapshot':
+      return handlers.snapshot(command.task);
+    case 'delete-snapshot':
+      return handlers.deleteSnapshot(command.task);
   }
 }

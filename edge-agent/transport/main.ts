@@ -6,6 +6,7 @@ import { s3StorageUnitStore } from '#aws/s3-object-store.ts';
 import { UsageMeter } from '#aws/usage-meter.ts';
 import { storageUnitOpener } from './open-storage-unit.ts';
 import { runTask } from './run-task.ts';
+import { openSnapshotAgent } from '../snapshot/snapshot-agent.ts';
 import { runOperatorCommand } from './run-command.ts';
 import { messageOf, statusOf } from '#core/errors.ts';
 import { randomUUID } from 'node:crypto';
@@ -68,6 +69,8 @@ export async function main(argv: string[]): Promise<void> {
               tokenFor: (token) => sfnTaskToken(clients.sfn, token),
               waiter: () => randomUUID(),
             },
+            // Frozen images: recorded in the state directory, taken over by each command of their job, left ones removed.
+            snapshots: openSnapshotAgent(options.stateDir),
           },
         );
       } finally {
@@ -81,10 +84,11 @@ export async function main(argv: string[]): Promise<void> {
     .command('run-command')
     .description('run one operator command (a library inventory) sent by `cairn --aws` and print its result as JSON (SSM keeps it for the sender)')
     .requiredOption('--command <json>', 'the agent command envelope as JSON: {"kind":"inventory","task":{...}}')
-    .action(async (options: { command: string }) => {
+    .option('--state-dir <dir>', "the agent's state directory on this host (its snapshot registry, for delete-snapshot)", process.env.CAIRN_AGENT_STATE_DIR ?? join(homedir(), '.cairn-agent'))
+    .action(async (options: { command: string; stateDir: string }) => {
       // The answer is the whole of stdout, one line: `{"result":...}` or `{"statusCode":N,"message":...}` (cli/agent-command-reply.ts reads it).
       try {
-        const result = await runOperatorCommand(options.command);
+        const result = await runOperatorCommand(options.command, undefined, openSnapshotAgent(options.stateDir));
         process.stdout.write(`${JSON.stringify({ result })}\n`);
       } catch (error) {
         const statusCode = statusOf(error);

@@ -14,6 +14,9 @@ import { runTapeRestoreRead } from '../tape/tape-restore-read.ts';
 import { dispatchCommand } from './dispatch.ts';
 import type { SpanRendezvous } from '../tape/spanning/next-volumes.ts';
 import { SpanningBackup } from '../tape/spanning/spanning-backup.ts';
+import { adoptJobSnapshots, type SnapshotAgent } from '../snapshot/job-snapshots.ts';
+import { cleanUpSnapshots } from '../snapshot/snapshot-cleanup.ts';
+import { runDeleteSnapshotStep, runSnapshotStep } from '../snapshot/snapshot-steps.ts';
 
 /** How often the agent tells Step Functions it is alive; well inside the Stream state's HeartbeatSeconds. */
 const HEARTBEAT_MS = 60_000;
@@ -45,6 +48,14 @@ export interface RunTaskAdapters {
    * media and `continue-backup` is refused.
    */
   spanning?: { rendezvous: SpanRendezvous; taskToken: string; tokenFor(token: string): TaskToken; waiter(): string };
+  /**
+   * Frozen images on this host (the registry in the agent's state
+   * directory). Each command first takes its job's images over and removes
+   * the leftovers of others (`cleanUpSnapshots`: no job store here, so a dead
+   * owner past its hand-over time decides). Without it `snapshot` and
+   * `delete-snapshot` fail with 156.
+   */
+  snapshots?: SnapshotAgent;
 }
 
 /**
@@ -86,6 +97,8 @@ export async function runTask(options: RunTaskOptions, adapters: RunTaskAdapters
     await jobs.recordProgress(jobId, { usage: carrying(adapters.usage()) }, clock.now()).catch((error: unknown) => adapters.onProgressFailure?.(error));
   };
   const spanning = adapters.spanning;
+  const snapshots = adapters.snapshots;
+  if (snapshots) await startSnapshotWork(snapshots, jobId, adapters.onProgressFailure);
   const timer = setInterval(() => void reporter.heartbeat().catch(() => undefined), HEARTBEAT_MS);
   try {
     const result = await dispatchCommand(command, {
@@ -122,6 +135,8 @@ export async function runTask(options: RunTaskOptions, adapters: RunTaskAdapters
         await spanning.rendezvous.offer(task.jobId, task.waiter, { tape: task.tape, taskToken: spanning.taskToken });
         return undefined;
       },
+      snapshot: (task) => runSnapshotStep(task, snapshots, jobs),
+      deleteSnapshot: (task) => runDeleteSnapshotStep(task, snapshots, jobs),
     });
     await finalUsage();
     // continue-backup hands its token to the waiting backup, which ends it.
@@ -140,6 +155,25 @@ export async function runTask(options: RunTaskOptions, adapters: RunTaskAdapters
     return statusOf(error);
   } finally {
     clearInterval(timer);
+    // The job's images stay held for its next command (the hand-over time counts from now).
+    if (snapshots) await adoptJobSnapshots(jobId, snapshots).catch((error: unknown) => adapters.onProgressFailure?.(error));
+  }
+}
+
+/**
+ * Before the command's work: this process takes its job's images over, and
+ * the images of other jobs whose owner is gone past their hand-over time
+ * are removed. Never fails the command: what goes wrong is written where
+ * SSM keeps it, and the next command tries again.
+ */
+async function startSnapshotWork(snapshots: SnapshotAgent, jobId: number, onProblem: ((error: unknown) => void) | undefined): Promise<void> {
+  try {
+    await adoptJobSnapshots(jobId, snapshots);
+    const report = await cleanUpSnapshots(snapshots, { spare: (record) => record.jobId === jobId });
+    for (const removed of report.removed) onProblem?.(new Error(`deleted snapshot ${removed.name} of job ${removed.jobId}: ${removed.why}`));
+    for (const problem of report.problems) onProblem?.(new Error(`snapshot clean-up: ${problem}`));
+  } catch (error) {
+    onProblem?.(error);
   }
 }
 

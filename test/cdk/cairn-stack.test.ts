@@ -256,7 +256,8 @@ describe('Lambda functions', () => {
     expect(tableAccess(roleIdOf('catalog'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['jobs', 'media'] });
     // The sweep ends jobs (and withdraws their failed images) and releases reservations; the janitor the same, for one execution.
     expect(tableAccess(roleIdOf('scheduler'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['catalog', 'config', 'jobs', 'media'] });
-    expect(tableAccess(roleIdOf('janitor'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['catalog', 'jobs', 'media'] });
+    // The janitor reads the configuration only to find a stopped job's agent (its snapshots' delete-snapshot).
+    expect(tableAccess(roleIdOf('janitor'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['catalog', 'config', 'jobs', 'media'] });
     expect(tableAccess(roleIdOf('agentGrants'))).toEqual({ write: [], read: ['config'] });
     // The restore job's Queue, Plan, Reserve and RecordRead: reads the image, writes the job and the media manager's reservations.
     expect(tableAccess(roleIdOf('restore'))).toEqual({ write: ['jobs', 'media'], read: ['catalog', 'config', 'jobs', 'media'] });
@@ -525,20 +526,22 @@ describe('scheduler tick', () => {
     }
   });
 
-  it('lets the scheduler send the operator\'s document only (the idle drive unload), to managed and EC2 instances, and read what it sent; no other function sends commands', () => {
+  it('lets the scheduler (the idle drive unload) and the janitor (a stopped job\'s delete-snapshot) send the operator\'s document only, to managed and EC2 instances; only the scheduler reads what it sent; no other function sends commands', () => {
     const [documentId] = only('AWS::SSM::Document', 'AgentCommandDocument');
-    const statements = roleStatements(resources, roleIdOf('scheduler')).filter((s) => s.Effect === 'Allow');
-    const send = statements.filter((s) => actionsOf(s).includes('ssm:SendCommand'));
-    expect(send.map(actionsOf)).toEqual([['ssm:SendCommand']]);
-    const targets = (send[0]!.Resource as unknown[]).map((r) => JSON.stringify(r));
-    expect(targets).toHaveLength(3);
-    expect(targets.filter((t) => t.includes(`:document/",{"Ref":"${documentId}"}`))).toHaveLength(1);
-    expect(targets.filter((t) => t.includes(':ssm:') && t.includes(':managed-instance/*'))).toHaveLength(1);
-    expect(targets.filter((t) => t.includes(':ec2:') && t.includes(':instance/*'))).toHaveLength(1);
-    expect(statements.filter((s) => actionsOf(s).includes('ssm:GetCommandInvocation')).map((s) => s.Resource)).toEqual(['*']);
-    const variables = (lambda('scheduler').props.Environment as { Variables: Record<string, unknown> }).Variables;
-    expect(variables[AGENT_COMMAND_DOCUMENT_ENV]).toEqual({ Ref: documentId });
-    for (const name of ['jobs', 'broker', 'catalog', 'janitor', 'restore', 'agentGrants'] as const) {
+    for (const name of ['scheduler', 'janitor'] as const) {
+      const statements = roleStatements(resources, roleIdOf(name)).filter((s) => s.Effect === 'Allow');
+      const send = statements.filter((s) => actionsOf(s).includes('ssm:SendCommand'));
+      expect(send.map(actionsOf), name).toEqual([['ssm:SendCommand']]);
+      const targets = (send[0]!.Resource as unknown[]).map((r) => JSON.stringify(r));
+      expect(targets).toHaveLength(3);
+      expect(targets.filter((t) => t.includes(`:document/",{"Ref":"${documentId}"}`))).toHaveLength(1);
+      expect(targets.filter((t) => t.includes(':ssm:') && t.includes(':managed-instance/*'))).toHaveLength(1);
+      expect(targets.filter((t) => t.includes(':ec2:') && t.includes(':instance/*'))).toHaveLength(1);
+      expect(statements.filter((s) => actionsOf(s).includes('ssm:GetCommandInvocation')).map((s) => s.Resource), name).toEqual(name === 'scheduler' ? ['*'] : []);
+      const variables = (lambda(name).props.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(variables[AGENT_COMMAND_DOCUMENT_ENV], name).toEqual({ Ref: documentId });
+    }
+    for (const name of ['jobs', 'broker', 'catalog', 'restore', 'agentGrants'] as const) {
       expect(roleStatements(resources, roleIdOf(name)).flatMap(actionsOf).filter((a) => a.startsWith('ssm:')), name).toEqual([]);
     }
   });
@@ -592,11 +595,13 @@ describe('execution janitor', () => {
     expect(asyncConfig?.[1].Properties).toMatchObject({ MaximumRetryAttempts: JANITOR_RETRY_ATTEMPTS });
   });
 
-  it('is given no Step Functions, S3 or configuration access: the event carries the status, the job what it holds', () => {
-    const actions = roleStatements(resources, roleIdOf('janitor')).filter((s) => s.Effect === 'Allow').flatMap(actionsOf);
+  it('is given no Step Functions or S3 access, and SSM only to send the operator\'s document: the event carries the status, the job what it holds', () => {
+    const statements = roleStatements(resources, roleIdOf('janitor')).filter((s) => s.Effect === 'Allow');
+    const actions = statements.flatMap(actionsOf);
     // Besides its records: its own log group and traces, and publishing the job it ends (a job state change).
     // Query: the reservations and the drives of the media manager (a dead tape job's drive is recorded as possibly loaded).
-    expect(actions.filter((a) => !/^(dynamodb:(GetItem|PutItem|UpdateItem|DeleteItem|Query)|xray:.*|logs:(CreateLogStream|PutLogEvents)|events:PutEvents)$/.test(a))).toEqual([]);
+    // ssm:SendCommand: a stopped backup job's delete-snapshot, to its agent.
+    expect(actions.filter((a) => !/^(dynamodb:(GetItem|PutItem|UpdateItem|DeleteItem|Query)|xray:.*|logs:(CreateLogStream|PutLogEvents)|events:PutEvents|ssm:SendCommand)$/.test(a))).toEqual([]);
   });
 
   it('deploys the Catch paths that end the job when Release or EndJob keep failing', () => {
@@ -631,7 +636,8 @@ describe('edge agent access', () => {
     expect(Object.keys(content.parameters)).toEqual(['command']);
     expect(content.mainSteps.map((step) => step.name)).toEqual(['downloadAgent', AGENT_COMMAND_STEP]);
     const script = content.mainSteps[1]!.inputs.runCommand!;
-    expect(script.at(-1)).toBe('exec node "$agent" run-command --command "$SSM_command"');
+    // The same state directory as run-task's: the janitor's delete-snapshot finds the images the workflow's commands recorded.
+    expect(script.at(-1)).toBe('exec node "$agent" run-command --command "$SSM_command" --state-dir "${CAIRN_AGENT_STATE_DIR:-/var/lib/cairn-agent}"');
     expect(script.join('\n')).not.toContain('taskToken');
     const [, backupDocument] = only('AWS::SSM::Document', 'AgentDocument');
     // The same bundle, checked the same way, as the workflow's document.

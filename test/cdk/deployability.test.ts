@@ -139,6 +139,7 @@ describe('cdk-nag AwsSolutions', () => {
         'AwsSolutions-IAM5[Resource::*] at CairnA/Agent/Role',
         'AwsSolutions-IAM5[Resource::<ImagesImageBucket83590BB4.Arn>/*images/*] at CairnA/Deletion/Role',
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*] at CairnA/BackupJob/StateMachine/Role',
+        'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*] at CairnA/Janitor/FunctionServiceRole',
         'AwsSolutions-IAM5[Resource::*] at CairnA/BackupJob/StateMachine/Role',
         'AwsSolutions-IAM5[Resource::*] at CairnA/Jobs/FunctionServiceRole',
         'AwsSolutions-IAM5[Resource::*] at CairnA/Broker/FunctionServiceRole',
@@ -152,6 +153,7 @@ describe('cdk-nag AwsSolutions', () => {
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*] at CairnA/RestoreJob/StateMachine/Role',
         'AwsSolutions-IAM5[Resource::*] at CairnA/RestoreJob/StateMachine/Role',
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*] at CairnA/BackupJob/StateMachine/Role',
+        'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*] at CairnA/Janitor/FunctionServiceRole',
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"BackupJobStateMachineFFAF3664"}]}]}:*] at CairnA/Scheduler/FunctionServiceRole',
         'AwsSolutions-IAM5[Resource::<ImagesImageBucket83590BB4.Arn>/*] at CairnA/Scheduler/FunctionServiceRole',
         // The sweep describes restore jobs' executions too; the idle drive unload sends the operator's document to the robot's agent.

@@ -4,6 +4,7 @@ import { ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { emptyUsage, type UsageCounters } from '#core/model/job-usage.ts';
 import { type OpenStore, sampleJob, sampleRestoreJob, describeContract } from './fixtures.ts';
+import { addChildJob } from '#core/jobs/data-streams.ts';
 
 export function describeJobStoreContract(adapter: string, open: OpenStore<JobStore>, skipReason?: string): void {
   describeContract('JobStore', adapter, open, skipReason, (store) => {
@@ -240,6 +241,20 @@ export function describeJobStoreContract(adapter: string, open: OpenStore<JobSto
       await store().recordProgress(1, { bytes: 10, usage: { ...emptyUsage(), s3Tier1Requests: 3, s3BytesUp: 10 } }, at);
       await store().recordProgress(1, { bytes: 20, usage: { ...emptyUsage(), s3Tier1Requests: 5, s3BytesUp: 20 } }, at);
       expect((await store().get(1))?.progress.usage).toEqual({ ...emptyUsage(), s3Tier1Requests: 5, s3BytesUp: 20 });
+    });
+
+    it('keeps the link between a multiple-data-streams parent and its streams, and loses no stream recorded at once', async () => {
+      // Prepare: a parent and four streams naming it (core/jobs/data-streams.ts)
+      await store().create(sampleJob(1, { state: 'ACTIVE', childJobIds: [], selections: ['ALL'] }));
+      for (const id of [2, 3, 4, 5]) await store().create(sampleJob(id, { parentJobId: 1, selections: [`/fs${id}`] }));
+      // Act: every stream adds itself to the parent at the same time
+      await Promise.all([2, 3, 4, 5].map((id) => addChildJob(store(), 1, id, new Date('2026-12-03T10:00:00Z'))));
+      // Assess
+      const parent = await store().get(1);
+      expect(parent?.type === 'backup' ? [...(parent.childJobIds ?? [])].sort() : undefined).toEqual([2, 3, 4, 5]);
+      expect(await store().get(3)).toEqual(sampleJob(3, { parentJobId: 1, selections: ['/fs3'] }));
+      const listed = await store().list();
+      expect(listed.filter((j) => j.type === 'backup' && j.parentJobId === 1).map((j) => j.jobId).sort()).toEqual([2, 3, 4, 5]);
     });
   });
 }

@@ -77,6 +77,8 @@ describe('agent command envelope', () => {
       mount: () => Promise.reject(new Error('not a mount')),
       unmount: () => Promise.reject(new Error('not an unmount')),
       continueBackup: () => Promise.reject(new Error('not a continue-backup')),
+      snapshot: () => Promise.reject(new Error('not a snapshot')),
+      deleteSnapshot: () => Promise.reject(new Error('not a delete-snapshot')),
     });
     expect(out).toBe(result);
     expect(seen).toEqual([AgentCommand.parse(backup).task]);

@@ -110,7 +110,7 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     // Two due jobs per tick; the emulator does not refuse a repeated execution name as Step Functions does, so the second tick starts them again.
     expect((outcomes.ticks as { started: string[]; alreadyStarted: string[] }[]).map((t) => t.started.length + t.alreadyStarted.length)).toEqual([2, 2]);
     // The janitor ended the stopped execution's job, withdrew its image and released its slot; the first tick's sweep did the same for the job whose execution is gone.
-    expect(outcomes.janitor).toMatchObject({ jobId: 9001, action: 'ended', statusCode: 150, released: true, withdrawnImage: expect.any(String) });
+    expect(outcomes.janitor).toMatchObject({ jobId: 9001, action: 'ended', statusCode: 150, released: true, withdrawnImage: expect.any(String), snapshotDelete: { instanceId: 'mi-0123456789abcdef5', commandId: expect.any(String) } });
     const swept = (outcomes.ticks as { swept?: { ended: unknown[]; problems: string[] } }[]).map((t) => t.swept);
     // A restore job's execution is looked up on the restore-job state machine (not there: 2002), its drive recorded as possibly loaded.
     expect(outcomes.restoreJanitor).toMatchObject({ jobId: 9003, action: 'ended', statusCode: 150, released: true, driveLeftLoaded: { drive: 'iamlib-d0', mediaId: 'IAM001' } });
@@ -140,9 +140,9 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     expect(invoked('JobsFunction')).toEqual(['Queue', 'RetryDecision', 'EndJob']);
     expect(invoked('BrokerFunction')).toEqual(['Reserve', 'Release', 'ReserveNextVolume']);
     expect(invoked('CatalogFunction')).toEqual(['Catalog']);
-    // Mount, Stream, MountNextVolume, Continue and Unmount each send the agent document to the client's managed instance.
+    // Snapshot, Mount, Stream, MountNextVolume, Continue, Unmount and DeleteSnapshot each send the agent document to the client's managed instance.
     expect(calls.stateMachine.filter((c) => c.action === 'ssm:SendCommand').map((c) => arnOf(c.resource))).toEqual(
-      Array.from({ length: 5 }, () => [
+      Array.from({ length: 7 }, () => [
         // The document's name is the stack's prefix, its base name and the first group of the stack's UUID.
         'arn:aws:ssm:us-east-1:123456789012:document/cairn-RunBackupTask-4f1c2d3e',
         'arn:aws:ssm:us-east-1:123456789012:managed-instance/mi-*',

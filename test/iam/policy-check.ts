@@ -61,7 +61,13 @@ export const ALLOWED_UNUSED: Record<Component, { action: string; resource?: RegE
       reason: "The idle drive unload sends to the robot's agent, on an EC2 instance (instance profile) as on a hybrid one; the recording's robot host is a hybrid instance (mi-) only",
     },
   ],
-  janitor: [],
+  janitor: [
+    {
+      action: 'ssm:SendCommand',
+      resource: /:ec2:[^:]*:[^:]*:instance\/\*$/,
+      reason: "A stopped job's delete-snapshot goes to its agent on an EC2 instance (instance profile) as on a hybrid one; the recording's client is on a hybrid instance (mi-) only",
+    },
+  ],
   agent: [
     {
       action: 's3:AbortMultipartUpload',

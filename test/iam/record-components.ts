@@ -24,6 +24,7 @@ import { S3AbandonedUploads } from '#aws/multipart-sweep.ts';
 import { SsmOperatorCommands } from '#aws/ssm-agent-command.ts';
 import { holdersOfUnloads } from '#core/media/idle-unload.ts';
 import { createJanitorHandler } from '#lambdas/janitor-handler.ts';
+import { sendSnapshotDelete } from '#core/jobs/snapshot-delete.ts';
 import { runTask } from '#agent/transport/run-task.ts';
 import { loadBackupJobDefinition, loadRestoreJobDefinition } from '#local/asl-definition.ts';
 import { createRestoreHandler } from '#lambdas/restore-handler.ts';
@@ -143,9 +144,21 @@ export async function recordComponents(endpoint: string, options: { agentCommand
     // What a reader of the bucket still sees of the cancelled image (its bytes stay as noncurrent versions until they expire).
     outcomes.cancelledLeftovers = await new S3ObjectStore({ bucket, prefix: 'site1', client: setup.s3 }).list('images/cancelhost/');
 
-    // The janitor on the event of a stopped execution, as EventBridge delivers it.
-    await stuckJob(admin, 9001, 'iam-stopped');
-    const janitor = createJanitorHandler({ ...dynamoDeps(env, clients.janitor), stateMachineArn, restoreStateMachineArn, clock: { now: () => SCHEDULER_NOW } });
+    // The janitor on the event of a stopped execution, as EventBridge delivers it. Its policy takes snapshots: the janitor
+    // sends its agent (the client's hybrid instance) delete-snapshot with the operator's document, as lambdas/janitor.ts wires it.
+    const agentCommandDocument = options.agentCommandDocument ?? 'cairn-RunAgentCommand-iam';
+    await admin.config.putPolicy(samplePolicy('snapshotting', { storageUnit: 's3-unit', clients: [{ name: 'stuckhost', priority: 1 }], snapshot: 'btrfs' }));
+    await admin.config.putClient({ name: 'stuckhost', instanceId: 'mi-0123456789abcdef5' });
+    await stuckJob(admin, 9001, 'iam-stopped', 'snapshotting');
+    const janitorDeps = dynamoDeps(env, clients.janitor);
+    const janitorAgents = new SsmOperatorCommands({ client: clients.janitor.ssm, documentName: agentCommandDocument });
+    const janitor = createJanitorHandler({
+      ...janitorDeps,
+      deleteSnapshots: (job) => sendSnapshotDelete({ config: janitorDeps.config, emm: janitorDeps.emm, agents: janitorAgents }, job),
+      stateMachineArn,
+      restoreStateMachineArn,
+      clock: { now: () => SCHEDULER_NOW },
+    });
     outcomes.janitor = await janitor(executionEvent(stateMachineArn, 'iam-stopped', 'ABORTED'));
     // A restore execution stopped while its job held the tape drive: the janitor records the drive as possibly loaded (the media manager).
     await stuckRestore(admin, 9003, 'iam-restore-stopped');
@@ -154,7 +167,6 @@ export async function recordComponents(endpoint: string, options: { agentCommand
     // A drive kept loaded an hour past its unit's delay, on a robot whose client's agent runs on a hybrid instance: the first
     // tick sends it the unload (the operator's document, as the stack names it), the second reads the invocation (moto answers
     // Success with no output: no agent answer, so the drive stays recorded loaded and the hold is given back).
-    const agentCommandDocument = options.agentCommandDocument ?? 'cairn-RunAgentCommand-iam';
     await idleDrive(admin, 'mi-0123456789abcdef3');
     await stuckJob(admin, 9002, 'iam-gone');
     // A restore job whose restore execution does not exist: the sweep describes it on the restore-job state machine.
@@ -318,10 +330,10 @@ async function runCancelledAgent(admin: ReturnType<typeof dynamoDeps>, agent: Re
 }
 
 /** A job its execution left ACTIVE: quiet since before the scheduler's tick, holding a slot, its image catalogued. */
-async function stuckJob(admin: ReturnType<typeof dynamoDeps>, jobId: number, executionName: string): Promise<void> {
+async function stuckJob(admin: ReturnType<typeof dynamoDeps>, jobId: number, executionName: string, policy?: string): Promise<void> {
   const at = new Date(SCHEDULER_NOW.getTime() - 3 * 3600_000 + jobId * 1000);
   const image = sampleImage('stuckhost', at, { jobId, storageUnit: 's3-unit' });
-  await admin.jobs.create(sampleJob(jobId, { client: 'stuckhost', state: 'ACTIVE', executionName, backupId: image.backupId, storageUnit: 's3-unit', updatedAt: at.toISOString() }));
+  await admin.jobs.create(sampleJob(jobId, { client: 'stuckhost', state: 'ACTIVE', executionName, backupId: image.backupId, storageUnit: 's3-unit', updatedAt: at.toISOString(), ...(policy ? { policy } : {}) }));
   await admin.media.reserve({ jobId, resources: [{ kind: 'storage-unit-slot', storageUnit: 's3-unit', maxConcurrentJobs: 4 }], at });
   await admin.catalog.claimBackupId(claimOf(image));
   await admin.catalog.putImage(image);

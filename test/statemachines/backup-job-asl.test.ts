@@ -60,7 +60,7 @@ describe('backup-job.asl.json', () => {
   });
 
   it('routes every failure after Queue through Release before the job ends', () => {
-    const afterQueue = ['Mount', 'Stream', 'Catalog'];
+    const afterQueue = ['Snapshot', 'Mount', 'Stream', 'Catalog'];
     for (const name of afterQueue) {
       const catchers = states[name]?.Catch ?? [];
       expect(catchers.map((c) => c.Next), name).toEqual(['Failed']);
@@ -70,18 +70,23 @@ describe('backup-job.asl.json', () => {
     expect(states.NotGranted).toMatchObject({ Type: 'Pass', Result: { granted: false }, ResultPath: '$.reservation', Next: 'Failed' });
     expect(states.Failed?.Next).toBe('TapeAfterFailure?');
     expect(states.Succeeded?.Next).toBe('TapeAfterSuccess?');
-    for (const name of ['TapeAfterFailure?', 'TapeAfterSuccess?']) expect(states[name]?.Default, name).toBe('Release');
+    for (const name of ['TapeAfterFailure?', 'TapeAfterSuccess?']) expect(states[name]?.Default, name).toBe('SnapshotTaken?');
     expect(states['TapeAfterFailure?']?.Choices?.map((c) => c.Next)).toEqual(['UnmountAfterFailure']);
     expect(states['TapeAfterSuccess?']?.Choices?.map((c) => c.Next)).toEqual(['UnmountAfterSuccess']);
-    expect(states.Unmount?.Next).toBe('Release');
-    expect(states.Unmount?.Catch?.map((c) => c.Next)).toEqual(['Release']);
+    expect(states.Unmount?.Next).toBe('SnapshotTaken?');
+    expect(states.Unmount?.Catch?.map((c) => c.Next)).toEqual(['SnapshotTaken?']);
+    expect(states['SnapshotTaken?']?.Choices?.map((c) => c.Next)).toEqual(['DeleteSnapshot']);
+    expect(states['SnapshotTaken?']?.Default).toBe('Release');
+    expect(states.DeleteSnapshot?.Next).toBe('Release');
+    expect(states.DeleteSnapshot?.Catch?.map((c) => c.Next)).toEqual(['Release']);
     expect(states.Release?.Next).toBe('RetryDecision');
     expect(states['Retry?']?.Default).toBe('EndJob');
     expect(states.WaitBeforeRetry?.Next).toBe('Reserve');
   });
 
   it('mounts a tape unit\'s volume between Reserve and Stream, and unmounts it before Release, through the agent', () => {
-    expect(states['Granted?']?.Choices?.map((c) => c.Next)).toEqual(['Tape?']);
+    expect(states['Granted?']?.Choices?.map((c) => c.Next)).toEqual(['Snapshot?']);
+    expect(states['Snapshot?']?.Default).toBe('Tape?');
     expect(states['Tape?']?.Choices?.map((c) => c.Next)).toEqual(['Mount']);
     expect(states['Tape?']?.Default).toBe('Stream');
     expect(states.Mount?.Next).toBe('Stream');
@@ -92,6 +97,22 @@ describe('backup-job.asl.json', () => {
     expect(states.Mount?.Parameters?.Parameters).toEqual({ 'taskToken.$': 'States.Array($$.Task.Token)', 'command.$': 'States.Array(States.JsonToString($.reservation.tape.mount))' });
     expect(states.Unmount?.Parameters?.Parameters).toEqual({ 'taskToken.$': 'States.Array($$.Task.Token)', 'command.$': 'States.Array(States.JsonToString($.unmountCommand))' });
     expect(states.Release?.Parameters).toMatchObject({ 'outcome.$': '$.outcome' });
+  });
+
+  it('takes the snapshot between Reserve and Mount or Stream, and deletes it before Release on every path, through the agent', () => {
+    expect(states['Snapshot?']?.Choices).toEqual([{ Variable: '$.reservation.snapshot', IsPresent: true, Next: 'Snapshot' }]);
+    expect(states.Snapshot?.Next).toBe('StreamFromSnapshots');
+    // The Stream (and so Continue: the same backup goes on) reads inside the images the Snapshot step answered.
+    expect(states.StreamFromSnapshots).toMatchObject({ Type: 'Pass', InputPath: '$.snapshots', ResultPath: '$.reservation.command.task.snapshots', Next: 'Tape?' });
+    for (const name of ['Snapshot', 'DeleteSnapshot']) {
+      expect(states[name]?.Resource, name).toBe(states.Stream?.Resource);
+      expect(states[name]?.HeartbeatSeconds, name).toBeGreaterThan(0);
+    }
+    expect(states.Snapshot?.Parameters?.Parameters).toEqual({ 'taskToken.$': 'States.Array($$.Task.Token)', 'command.$': 'States.Array(States.JsonToString($.reservation.snapshot))' });
+    expect(states.DeleteSnapshot?.Parameters?.Parameters).toEqual({ 'taskToken.$': 'States.Array($$.Task.Token)', 'command.$': 'States.Array(States.JsonToString($.reservation.deleteSnapshot))' });
+    // Every way to Release passes SnapshotTaken?: success, failure (with or without a drive) and so before a retry.
+    const toRelease = Object.entries(states).filter(([, s]) => s.Next === 'Release' || s.Default === 'Release' || (s.Catch ?? []).some((c) => c.Next === 'Release'));
+    expect(toRelease.map(([name]) => name).sort()).toEqual(['DeleteSnapshot', 'SnapshotTaken?']);
   });
 
   it('ends the job when Release fails for good, and fails the execution where the janitor can repair it when EndJob does', () => {
