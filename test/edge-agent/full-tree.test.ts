@@ -19,7 +19,8 @@ import { buildTree, expectSameTree, snapshot } from './special-tree.ts';
  * fragments; the sparse file keeps its holes" — as one tree, made of the
  * two trees of xattr-acl-sparse.test.ts and special-files.test.ts (without
  * their socket and unkeepable device, so the job must end 0), plus names
- * that are not UTF-8 carrying attributes: a file with a binary xattr and an
+ * that are not UTF-8 carrying attributes: a file with a binary xattr, an
+ * xattr whose own name is not UTF-8 and an
  * access ACL, a directory with an xattr and a default ACL (set after the
  * file inside it was made, which therefore has none).
  */
@@ -37,6 +38,7 @@ describe.skipIf(!isRoot || place.reason !== undefined || place.dir === '')(`the 
 f=$(printf 'names/attr-\377\351')
 printf 'not UTF-8, with attributes\n' > "$f"
 setfattr -n user.tag -v 0x00ff0a "$f"
+setfattr -n "$(printf 'user.name-\376')" -v 'a name that is not UTF-8' "$f"
 setfacl -m u:1000:r--,g:2000:rw- "$f"
 d=$(printf 'names/dir-\342\202')
 setfattr -n user.dir -v cut "$d"
@@ -69,7 +71,7 @@ touch -d @-2000000000.5 "$f"`], { cwd: source });
     expect({ status: tar.status, stderr: tar.stderr }).toEqual({ status: 0, stderr: '' });
     expect(image.copies[0]!.fragments.length).toBeGreaterThan(1);
     const tagged = (await indexLines(store, image)).find((l) => l.path === path.join(source, nameFromBytes(Buffer.from('names/attr-\xff\xe9', 'latin1'))));
-    expect(tagged?.xattrs).toEqual({ 'user.tag': Buffer.from([0, 0xff, 0x0a]).toString('base64') });
+    expect(tagged?.xattrs).toEqual({ 'user.tag': Buffer.from([0, 0xff, 0x0a]).toString('base64'), [nameFromBytes(Buffer.from('user.name-\xfe', 'latin1'))]: Buffer.from('a name that is not UTF-8').toString('base64') });
     expect(tagged?.acl?.access).toContain('user:1000:r--\n');
     expect(expectedXattrs).toContain('names/attr-\xff\xe9');
     expect(expectedAcls).toContain('default:user:1000:r-x');
