@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CairnError } from '#core/errors.ts';
+import { ALL_LOCAL_FILE_SYSTEMS } from '#core/model/selection.ts';
 import { readPathOf, type FrozenImage } from '#core/model/snapshot.ts';
 import type { BackupTask, BackupTaskResult } from '#core/model/task.ts';
 import { StatusCode } from '#core/status-codes.ts';
@@ -63,6 +64,7 @@ export async function runOffhostTask(task: BackupTask, deps: Pick<BackupDeps, 'r
  */
 export async function frozenSourceOf(selection: string, images: readonly FrozenImage[]): Promise<FrozenSource> {
   const needs = (why: string): CairnError => new CairnError(StatusCode.SNAPSHOT_ERROR, `offhost backup of ${selection} needs a frozen image on a block device: ${why}`);
+  if (selection === ALL_LOCAL_FILE_SYSTEMS) throw needs('ALL stands for every local file system, and an offhost job maps one device (name its mount point instead)');
   const image = coveringImage(selection, images);
   if (image !== undefined) {
     const device = image.handle.device;

@@ -2,9 +2,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { frozenSourceOf, moverCommand } from '#agent/offhost/offhost-task.ts';
+import { frozenSourceOf, moverCommand, runOffhostTask } from '#agent/offhost/offhost-task.ts';
 import type { FrozenImage } from '#core/model/snapshot.ts';
-import { failureOf } from '../helpers.ts';
+import { backupTask, failureOf, recordingReporter } from '../helpers.ts';
 
 const image = (method: FrozenImage['method'], sourceRoot: string, readRoot: string, handle: Record<string, string>): FrozenImage => ({
   method,
@@ -29,10 +29,30 @@ describe('where an offhost job finds its frozen image', () => {
     expect(failure.message).toMatch(/^offhost backup of \/srv\/data needs a frozen image on a block device: its btrfs snapshot cairn-job-7-abc is not on a block device/);
   });
 
+  it('refuses ALL with 156: a job maps one device', async () => {
+    const failure = await failureOf(frozenSourceOf('ALL', []));
+    expect(failure.statusCode).toBe(156);
+    expect(failure.message).toMatch(/ALL stands for every local file system/);
+  });
+
   it.skipIf(!existsSync('/proc/self/mountinfo'))('refuses a file system not mounted from a block device (proc) with 156', async () => {
     const failure = await failureOf(frozenSourceOf('/proc/self', []));
     expect(failure.statusCode).toBe(156);
     expect(failure.message).toMatch(/needs a frozen image on a block device: no snapshot of the job covers it, and its file system \(proc on \/proc\) is mounted from proc, not a block device/);
+  });
+});
+
+describe('an offhost job over several devices', () => {
+  it('is refused with 156 naming each selection’s device, before anything is mapped or written', async () => {
+    const lvm = (root: string, name: string): FrozenImage => ({ ...image('lvm', root, `/run/cairn/snap/${name}`, { lv: `vg0/${name}`, device: `/dev/vg0/${name}`, mountPoint: `/run/cairn/snap/${name}` }), name });
+    const task = backupTask('/nonexistent/unit', ['/srv/a', '/home/b'], {
+      backupMethod: 'offhost',
+      snapshots: { images: [lvm('/srv', 'cairn-job-7-aaa'), lvm('/home', 'cairn-job-7-bbb')], fellBack: [] },
+    });
+    const failure = await failureOf(runOffhostTask(task, { reporter: recordingReporter() }));
+    expect(failure.statusCode).toBe(156);
+    expect(failure.message).toMatch(/maps one frozen image a job, and these selections are on 2: /);
+    expect(failure.details).toEqual(['/srv/a: /dev/vg0/cairn-job-7-aaa on /run/cairn/snap/cairn-job-7-aaa', '/home/b: /dev/vg0/cairn-job-7-bbb on /run/cairn/snap/cairn-job-7-bbb']);
   });
 });
 
