@@ -9,6 +9,7 @@ import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
 import { asKind } from '#core/model/job.ts';
 import { samplePolicy } from '../contracts/fixtures.ts';
+import { runCairn } from '../cli/cli-process.ts';
 
 /*
  * A standalone backup job of a policy with `backupMethod: offhost`, for
@@ -116,6 +117,23 @@ describe.skipIf(Boolean(skipReason))(`a backup job of an offhost policy${skipRea
     const target = join(WORK, 'restore');
     const restored = await restoreImage({ store: await openStorageUnit((await runtime.config.getStorageUnit('local-disk'))!), image: imageRecord!, targetDir: target });
     expect(restored.refused).toEqual([]);
+    expect(treeOf(join(target, data))).toEqual(source);
+  });
+
+  it('runs the same through `cairn backup` and `cairn restore` (the mover found beside bin/cairn.js)', async () => {
+    const source = treeOf(data);
+    const home = join(WORK, 'home');
+
+    const backup = await runCairn(home, ['backup', '--client', 'host1', '--policy', 'offhost', '--json']);
+
+    expect(backup.code, backup.stderr).toBe(0);
+    const result = JSON.parse(backup.stdout) as { jobId: number; statusCode: number; backupId: string };
+    expect(result.statusCode).toBe(0);
+    const shown = JSON.parse((await runCairn(home, ['jobs', 'show', String(result.jobId), '--json'])).stdout) as { details?: Array<{ message: string }> };
+    expect(shown.details?.map((d) => d.message)).toEqual(expect.arrayContaining([expect.stringMatching(/^offhost: 41 files read from the device .*, 10 fell back to a file read \(inline 10\)$/)]));
+    const target = join(WORK, 'restore-cli');
+    const restore = await runCairn(home, ['restore', '--backup-id', result.backupId, '--to', target, '--json']);
+    expect(restore.code, restore.stderr).toBe(0);
     expect(treeOf(join(target, data))).toEqual(source);
   });
 });
