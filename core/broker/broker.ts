@@ -146,6 +146,7 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
         selections: job.selections,
         exclude: job.exclude,
         ...(job.crossMountPoints ? { crossMountPoints: true } : {}),
+        ...(job.backupMethod === 'offhost' ? { backupMethod: 'offhost' as const } : {}),
         storageUnit: unit,
         buffers: settings.buffers,
         ...(base ? { base } : {}),

@@ -1,4 +1,5 @@
-import { BackupTaskResult } from '../model/task.ts';
+import { BackupTaskResult, type OffhostFigures } from '../model/task.ts';
+import { JOB_DETAILS_LIMIT } from '../model/job.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
 import type { JobStore } from '../ports/job-store.ts';
 import { CairnError } from '../errors.ts';
@@ -52,6 +53,7 @@ export async function commitImage(deps: CatalogDeps, jobId: number, rawResult: u
       ...j,
       progress: { ...j.progress, files: result.fileCount, bytes: result.bytes, throughputBps: Math.round(result.bytes / seconds), writerWaits: result.writerWaits, readerWaits: result.readerWaits, times: result.times ?? j.progress.times, currentPath: undefined },
       unreadable: result.unreadable,
+      ...(result.offhost ? { details: [...(j.details ?? []), { at: now.toISOString(), message: offhostDetail(result.offhost) }].slice(-JOB_DETAILS_LIMIT) } : {}),
       updatedAt: now.toISOString(),
     }));
   } catch (error) {
@@ -62,4 +64,10 @@ export async function commitImage(deps: CatalogDeps, jobId: number, rawResult: u
     throw error;
   }
   return { backupId: image.backupId, statusCode: result.statusCode };
+}
+
+/** An offhost backup's figures as one line of the job's details: how many files the mover read from the device, and how many fell back to a file read (docs/offhost.md). */
+export function offhostDetail(figures: OffhostFigures): string {
+  const reasons = Object.entries(figures.fallbackReasons).map(([reason, count]) => `${reason} ${count}`).join(', ');
+  return `offhost: ${figures.deviceFiles} files read from the device (${figures.deviceBytesRead} bytes in ${figures.deviceReads} reads), ${figures.fallbackFiles} fell back to a file read${reasons ? ` (${reasons})` : ''}`;
 }

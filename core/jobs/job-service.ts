@@ -30,7 +30,7 @@ export interface JobRef {
 export async function queueBackupJob(deps: JobDeps, rawRequest: unknown, now: Date): Promise<JobRef> {
   const request = parseOrThrow(BackupRequest, rawRequest, 'backup request');
   const settings = await loadSettings(deps.config);
-  let resolved: Pick<BackupJob, 'policy' | 'schedule' | 'level' | 'storageUnit' | 'selections' | 'exclude' | 'retentionDays'> & Pick<Partial<BackupJob>, 'crossMountPoints'>;
+  let resolved: Pick<BackupJob, 'policy' | 'schedule' | 'level' | 'storageUnit' | 'selections' | 'exclude' | 'retentionDays'> & Pick<Partial<BackupJob>, 'crossMountPoints' | 'backupMethod'>;
 
   if (request.policy) {
     const policy = await deps.config.getPolicy(request.policy);
@@ -48,6 +48,7 @@ export async function queueBackupJob(deps: JobDeps, rawRequest: unknown, now: Da
       selections: request.selections ?? policy.selections,
       exclude: policy.exclude,
       ...(policy.crossMountPoints ? { crossMountPoints: true } : {}),
+      ...(policy.backupMethod === 'offhost' ? { backupMethod: 'offhost' as const } : {}),
       retentionDays: request.retentionDays ?? schedule.retention.days,
     };
   } else {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BackupLevel } from './policy.ts';
+import { BackupLevel, BackupMethod } from './policy.ts';
 import { IsoTime, Name } from './names.ts';
 import { DataPathTimes } from './task.ts';
 import { UsageCounters } from './job-usage.ts';
@@ -95,6 +95,8 @@ export const BackupJob = z
     exclude: z.array(z.string()).default([]),
     /** The policy's crossMountPoints (absent: false, and on jobs queued before it existed). */
     crossMountPoints: z.boolean().optional(),
+    /** The policy's backupMethod when `offhost` (absent: `file`, and on jobs queued before it existed). */
+    backupMethod: BackupMethod.optional(),
     retentionDays: z.number().int().min(0),
     backupId: z.string().optional(),
     /** For an incremental: the image it is taken against (set when resources are granted). */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BackupLevel } from './policy.ts';
+import { BackupLevel, BackupMethod } from './policy.ts';
 import { Fragment } from './image.ts';
 import { Name } from './names.ts';
 import { StorageUnit } from './storage-unit.ts';
@@ -28,6 +28,8 @@ export const BackupTask = z
     exclude: z.array(z.string()).default([]),
     /** Descend into file systems mounted under a selection (the policy's crossMountPoints); absent: false. */
     crossMountPoints: z.boolean().optional(),
+    /** The policy's backupMethod: `offhost` maps a frozen image on a block device and a data mover reads it (docs/offhost.md); absent: `file`. */
+    backupMethod: BackupMethod.optional(),
     storageUnit: StorageUnit,
     buffers: BufferSettings.default({ count: 16, sizeBytes: 256 * 1024 }),
     /** For an incremental: the image changes are detected against, and where its index is. */

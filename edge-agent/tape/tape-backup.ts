@@ -1,5 +1,6 @@
 import type { BackupTask, BackupTaskResult } from '#core/model/task.ts';
 import { runBackup, type BackupDeps } from '../image/backup.ts';
+import { runOffhostTask } from '../offhost/offhost-task.ts';
 import { realTapeDevices, type TapeDevices } from './mount.ts';
 import { tapeSinks } from './tape-sinks.ts';
 import type { NextVolumes } from './spanning/next-volumes.ts';
@@ -15,6 +16,8 @@ import { DEFAULT_PIECE_BYTES } from '#core/model/storage-unit.ts';
  * so in its result (`fullVolume`): the Catalog step records that volume FULL.
  */
 export async function runBackupOnUnit(task: BackupTask, deps: BackupDeps, devices: TapeDevices = realTapeDevices, volumes?: NextVolumes): Promise<BackupTaskResult> {
+  // An offhost policy's data goes through the mapper and the data mover (docs/offhost.md); a tape unit is refused there.
+  if (task.backupMethod === 'offhost') return runOffhostTask(task, deps);
   if (task.tape === undefined) return runBackup(task, deps);
   const tape = tapeSinks(task.tape, devices, volumes, { buffers: task.buffers, memberBytes: task.storageUnit.pieceBytes ?? DEFAULT_PIECE_BYTES });
   try {
