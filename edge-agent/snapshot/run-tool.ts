@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import { runArgv } from '../tools/run-argv.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 
@@ -26,54 +25,18 @@ export const DEFAULT_TOOL_TIMEOUT_MS = 5 * 60 * 1000;
 const OUTPUT_MAX = 4 * 1024 * 1024;
 
 /**
- * The real runner. Hand-written next to tape/changers/run-command.ts rather
- * than reusing it: that one rejects on a non-zero exit with a ChangerError
- * (status 174), while a provider needs the exit code as data and fails with
- * 156. Stdin is /dev/null; LC_ALL=C keeps the tools' messages in English, so
+ * The real runner, on the agent's one tool runner (tools/run-argv.ts: argv,
+ * stdin /dev/null, process group killed past the timeout). A provider reads
+ * the exit code as data and fails with 156 itself. LC_ALL=C keeps the tools' messages in English, so
  * the few a provider reads ("Failed to find logical volume") match; the tool
  * runs in its own process group, killed whole past the timeout.
  */
-export function runTool(file: string, args: readonly string[], timeoutMs = DEFAULT_TOOL_TIMEOUT_MS): Promise<ToolResult> {
-  return new Promise((resolve) => {
-    const env = { ...process.env, LC_ALL: 'C', LVM_SUPPRESS_FD_WARNINGS: '1' };
-    const child = spawn(file, args, { env, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const stdout = collect(child.stdout);
-    const stderr = collect(child.stderr);
-    let timedOut = false;
-    let settled = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      if (settled) return;
-      settled = true;
-      resolve({ exitCode: 127, stdout: '', stderr: `${file}: ${error.message}` });
-    });
-    child.on('close', (exitCode, signal) => {
-      clearTimeout(timer);
-      if (settled) return;
-      settled = true;
-      const killed = timedOut ? `${file}: killed after ${timeoutMs} ms` : signal ? `${file}: killed by ${signal}` : '';
-      resolve({ exitCode: exitCode ?? 128 + 9, stdout: stdout(), stderr: [stderr(), killed].filter(Boolean).join('\n') });
-    });
-  });
-}
-
-function collect(stream: Readable): () => string {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  stream.on('data', (chunk: Buffer) => {
-    if (bytes >= OUTPUT_MAX) return;
-    chunks.push(chunk);
-    bytes += chunk.length;
-  });
-  return () => Buffer.concat(chunks).toString('utf8');
+export async function runTool(file: string, args: readonly string[], timeoutMs = DEFAULT_TOOL_TIMEOUT_MS): Promise<ToolResult> {
+  const env = { ...process.env, LC_ALL: 'C', LVM_SUPPRESS_FD_WARNINGS: '1' };
+  const outcome = await runArgv(file, args, { env, timeoutMs, outputMax: OUTPUT_MAX });
+  if (outcome.startError) return { exitCode: 127, stdout: '', stderr: `${file}: ${outcome.startError.message}` };
+  const killed = outcome.timedOut ? `${file}: killed after ${timeoutMs} ms` : outcome.signal ? `${file}: killed by ${outcome.signal}` : '';
+  return { exitCode: outcome.exitCode ?? 128 + 9, stdout: outcome.stdout, stderr: [outcome.stderr, killed].filter(Boolean).join('\n') };
 }
 
 /** What a tool said, for a message: stderr then stdout, trimmed, the last 2000 characters (tools print the reason last). */

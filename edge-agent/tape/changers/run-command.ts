@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import { runArgv } from '../../tools/run-argv.ts';
 import { ChangerError } from '#core/ports/changer.ts';
 
 /** How long a robot command may take before it is killed: a move in a large library takes minutes, an inventory after a door opened longer. */
@@ -25,61 +24,23 @@ export interface CommandOutput {
 }
 
 /**
- * Runs a changer command as an argv (spawn, never a shell), so a device
- * path or a barcode is never interpreted. Stdin is /dev/null (a script that
- * reads it gets end of file instead of waiting for the timeout). Past
- * the timeout its whole process group is killed (SIGKILL). A non-zero exit,
+ * Runs a changer command through the agent's tool runner (tools/run-argv.ts:
+ * an argv, never a shell, so a device path or a barcode is never
+ * interpreted; stdin /dev/null; its whole process group killed past the
+ * timeout, so a script and the mtx it started go together). A non-zero exit,
  * a kill or a failure to start rejects with a ChangerError naming `what`,
  * the argv, the exit code and the output.
  */
-export function runChangerCommand(what: string, file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandOutput> {
+export async function runChangerCommand(what: string, file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandOutput> {
   const command = [file, ...args];
   const timeoutMs = options.timeoutMs ?? DEFAULT_CHANGER_TIMEOUT_MS;
-  return new Promise((resolve, reject) => {
-    // No shell; stdin is /dev/null; its own process group, so a timeout kills a script and the mtx it started.
-    const child = spawn(file, args, { env: options.env, cwd: options.cwd ?? '/', stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const stdout = collect(child.stdout);
-    const stderr = collect(child.stderr);
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL'); // no group (any more): the child alone, if it is still there
-      }
-    }, timeoutMs);
-    // It could not be started (ENOENT, EACCES): settled here; a 'close' that may follow changes nothing.
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(new ChangerError(what, { command, output: '', reason: error.message }, { cause: error }));
-    });
-    child.on('close', (exitCode, signal) => {
-      clearTimeout(timer);
-      const output = describeOutput(stderr(), stdout());
-      if (timedOut) {
-        reject(new ChangerError(what, { command, signal: signal ?? 'SIGKILL', output, reason: `timed out after ${timeoutMs} ms` }));
-      } else if (signal) {
-        reject(new ChangerError(what, { command, signal, output }));
-      } else if (exitCode !== 0) {
-        reject(new ChangerError(what, { command, exitCode: exitCode ?? undefined, output }));
-      } else {
-        resolve({ stdout: stdout(), stderr: stderr() });
-      }
-    });
-  });
-}
-
-/** Everything a stream says, as text (bounded: a changer's status is kilobytes; more than 16 MiB is cut). */
-function collect(stream: Readable): () => string {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  stream.on('data', (chunk: Buffer) => {
-    if (bytes >= OUTPUT_MAX) return;
-    chunks.push(chunk);
-    bytes += chunk.length;
-  });
-  return () => Buffer.concat(chunks).toString('utf8');
+  const outcome = await runArgv(file, args, { timeoutMs, outputMax: OUTPUT_MAX, ...(options.env ? { env: options.env } : {}), ...(options.cwd ? { cwd: options.cwd } : {}) });
+  if (outcome.startError) throw new ChangerError(what, { command, output: '', reason: outcome.startError.message }, { cause: outcome.startError });
+  const output = describeOutput(outcome.stderr, outcome.stdout);
+  if (outcome.timedOut) throw new ChangerError(what, { command, signal: outcome.signal ?? 'SIGKILL', output, reason: `timed out after ${timeoutMs} ms` });
+  if (outcome.signal) throw new ChangerError(what, { command, signal: outcome.signal, output });
+  if (outcome.exitCode !== 0) throw new ChangerError(what, { command, exitCode: outcome.exitCode ?? undefined, output });
+  return { stdout: outcome.stdout, stderr: outcome.stderr };
 }
 
 /** Stderr then stdout, trimmed, cut to OUTPUT_LIMIT characters (the end is kept: scripts print the reason last). */
