@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CairnError } from '#core/errors.ts';
 import { ALL_LOCAL_FILE_SYSTEMS } from '#core/model/selection.ts';
@@ -12,6 +11,7 @@ import type { BackupTask, BackupTaskResult } from '#core/model/task.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import type { BackupDeps } from '../image/backup.ts';
 import { runOffhostBackup } from './offhost-backup.ts';
+import { PACKAGED_AGENT_SCRIPT } from '../agent-script.ts';
 
 const run = promisify(execFile);
 
@@ -119,7 +119,7 @@ export function moverCommand(env: NodeJS.ProcessEnv = process.env, argv: readonl
   const candidates = [
     script !== undefined && path.basename(script).startsWith('cairn-agent') ? script : undefined,
     script === undefined ? undefined : path.join(path.dirname(script), 'cairn-agent.js'),
-    fileURLToPath(new URL('../../bin/cairn-agent.js', import.meta.url)),
+    PACKAGED_AGENT_SCRIPT,
   ];
   const found = candidates.find((c) => c !== undefined && existsSync(c));
   if (found === undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, 'offhost backup: cannot find cairn-agent to start the data mover; set CAIRN_MOVER_COMMAND');
