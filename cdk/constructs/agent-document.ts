@@ -1,4 +1,5 @@
-import { Stack, Token } from 'aws-cdk-lib';
+import { Arn, Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import type { AgentBundle } from './agent-bundle.ts';
@@ -238,4 +239,23 @@ export class AgentDocument extends Construct {
     });
     this.documentName = document.ref;
   }
+}
+
+/**
+ * SendCommand of the operator's document (RunAgentCommand) only, to any
+ * agent instance: a hybrid managed instance or an EC2 instance, chosen at
+ * run time from the job's or the robot's client (`*`). Shared by the
+ * functions that send operator commands (the scheduler's idle unload and
+ * probe, the janitor's snapshot delete).
+ */
+export function sendAgentCommandStatement(scope: Construct, documentName: string): iam.PolicyStatement {
+  const stack = Stack.of(scope);
+  return new iam.PolicyStatement({
+    actions: ['ssm:SendCommand'],
+    resources: [
+      Arn.format({ service: 'ssm', resource: 'document', resourceName: documentName }, stack),
+      Arn.format({ service: 'ssm', resource: 'managed-instance', resourceName: '*' }, stack),
+      Arn.format({ service: 'ec2', resource: 'instance', resourceName: '*' }, stack),
+    ],
+  });
 }

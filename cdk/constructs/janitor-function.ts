@@ -1,5 +1,4 @@
-import { Arn, Duration, Stack, Validations } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -10,6 +9,7 @@ import type { CairnTables } from './cairn-tables.ts';
 import { newCairnFunction, type CairnFunctionSource } from './cairn-function.ts';
 import { grantPutJobEvents } from './job-events-grant.ts';
 import { AGENT_COMMAND_DOCUMENT_ENV, RESTORE_STATE_MACHINE_ARN_ENV, STATE_MACHINE_ARN_ENV } from './scheduler-function.ts';
+import { sendAgentCommandStatement } from './agent-document.ts';
 
 /** The execution statuses the janitor repairs: every way an execution ends without its workflow ending the job. */
 export const JANITOR_STATUSES = ['ABORTED', 'TIMED_OUT', 'FAILED'] as const;
@@ -102,19 +102,9 @@ export class JanitorFunction extends Construct {
    * wait for the answer: the agent's clean-up at its next start is the backstop.
    */
   private grantSnapshotDelete(documentName: string, tables: CairnTables): void {
-    const stack = Stack.of(this);
     tables.config.grant(this.function, 'dynamodb:GetItem');
     this.function.addEnvironment(AGENT_COMMAND_DOCUMENT_ENV, documentName);
-    this.function.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['ssm:SendCommand'],
-        resources: [
-          Arn.format({ service: 'ssm', resource: 'document', resourceName: documentName }, stack),
-          Arn.format({ service: 'ssm', resource: 'managed-instance', resourceName: '*' }, stack),
-          Arn.format({ service: 'ec2', resource: 'instance', resourceName: '*' }, stack),
-        ],
-      }),
-    );
+    this.function.addToRolePolicy(sendAgentCommandStatement(this, documentName));
     Validations.of(this.function.role!).acknowledge(
       {
         id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*]',

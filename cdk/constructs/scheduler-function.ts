@@ -1,4 +1,4 @@
-import { Arn, type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -10,6 +10,7 @@ import type { CairnTables } from './cairn-tables.ts';
 import { newCairnFunction, type CairnFunctionSource } from './cairn-function.ts';
 import { grantPutJobEvents } from './job-events-grant.ts';
 import { bucketObjectsFinding } from '../nag-findings.ts';
+import { sendAgentCommandStatement } from './agent-document.ts';
 
 /** The variable lambdas/scheduler.ts reads the backup-job state machine's ARN from. */
 export const STATE_MACHINE_ARN_ENV = 'STATE_MACHINE_ARN';
@@ -156,19 +157,9 @@ export class SchedulerFunction extends Construct {
    * records the drive (Media: PutItem in a transaction, granted above).
    */
   private grantIdleUnload(documentName: string, tables: CairnTables): void {
-    const stack = Stack.of(this);
     tables.jobs.grant(this.function, 'dynamodb:UpdateItem');
     this.function.addEnvironment(AGENT_COMMAND_DOCUMENT_ENV, documentName);
-    this.function.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['ssm:SendCommand'],
-        resources: [
-          Arn.format({ service: 'ssm', resource: 'document', resourceName: documentName }, stack),
-          Arn.format({ service: 'ssm', resource: 'managed-instance', resourceName: '*' }, stack),
-          Arn.format({ service: 'ec2', resource: 'instance', resourceName: '*' }, stack),
-        ],
-      }),
-    );
+    this.function.addToRolePolicy(sendAgentCommandStatement(this, documentName));
     this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation'], resources: ['*'] }));
     Validations.of(this.function.role!).acknowledge(
       {
