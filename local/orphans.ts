@@ -1,21 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-
-/**
- * When the process started, in clock ticks since boot (field 22 of
- * /proc/PID/stat), or undefined where there is no /proc. A pid alone is
- * not an identity: after a reboot another program may have it, and a job
- * owned by "that pid" would look alive forever.
- */
-export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
+import { processStartTime } from '#agent/snapshot/process-identity.ts';
 
 /** `local:<host>:<pid>[:<start time>]`: who runs a job in the standalone runtime. */
 export function localOwner(pid = process.pid): string {
