@@ -1,18 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createAwsClients } from '#aws/clients.ts';
-import { resolveDeployment, resolveRestoreStateMachineArn } from '#aws/deployment-outputs.ts';
+import { resolveAgentCommandDocument, resolveDeployment, resolveRestoreStateMachineArn } from '#aws/deployment-outputs.ts';
 import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
 import { DynamoMediaStore } from '#aws/dynamo-media-store.ts';
 import { dynamoMediaDatabase } from '#aws/dynamo-media-manager.ts';
 import { SfnExecutionStarter } from '#aws/sfn-execution-starter.ts';
-import { describeExecution, executionArnOf } from '#aws/sfn-execution-status.ts';
+import { SfnExecutionStatuses, describeExecution, executionArnOf } from '#aws/sfn-execution-status.ts';
+import { SsmOperatorCommands } from '#aws/ssm-agent-command.ts';
 import { readJobUsage, regionOfArn } from '#aws/job-usage-reader.ts';
 import { systemClock } from '#lambdas/system-clock.ts';
-import { requireAgentInstance } from '#core/clients/agent-instance.ts';
+import { ALL_LOCAL_FILE_SYSTEMS } from '#core/model/selection.ts';
 import type { Backend, GlobalOptions } from './backend-interface.ts';
-import { followBackup } from './follow-backup.ts';
+import { executionNameOfOwner, startAwsBackup } from './aws-backup.ts';
 import { followRestore } from './follow-restore.ts';
 
 /**
@@ -46,19 +47,14 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
       },
     },
     async runBackup(request, hooks) {
-      // Refused before any execution starts: a client no agent serves would only fail later, in the broker (status 48 too).
-      const policy = typeof request.policy === 'string' ? await config.getPolicy(request.policy) : undefined;
-      await requireAgentInstance(config, request.client as string, policy);
-      const owner = `cli:${request.client as string}:${Date.now()}`;
-      const name = executionNameOfOwner(owner);
-      // The name carries this call's client and instant, so the execution of that name is this call's whatever
-      // the outcome says ('already-started' here can only be this host's clock running ahead of AWS's).
-      // The job records its execution's name: `jobs show` finds the execution's history (its state transitions), and the
-      // janitor and the sweep find the job when the execution ends without ending it.
-      await starter.start(name, { request: { ...request, owner, executionName: name } });
-      // Follow the job the execution queued (it carries our owner tag) and the execution itself, until one of them has ended.
-      const executionArn = executionArnOf(deployment.stateMachineArn, name);
-      return followBackup({ owner, executionName: name, jobs, execution: () => describeExecution(clients.sfn, executionArn), pause: () => sleep(2000), onQueued: hooks.onQueued });
+      // The RunAgentCommand document is looked up only for a multiple-data-streams policy over ALL (its savefs probe):
+      // a stack without it can still run every other backup, and such a one is refused (20) before anything starts.
+      const agents = (await probesClients(config, request)) ? new SsmOperatorCommands({ client: clients.ssm, documentName: await resolveAgentCommandDocument(options) }) : undefined;
+      return startAwsBackup(
+        { config, jobs, starter, executions: new SfnExecutionStatuses({ client: clients.sfn, stateMachineArn: deployment.stateMachineArn }), ...(agents ? { agents } : {}), clock: systemClock, pause: () => sleep(2000) },
+        request,
+        hooks,
+      );
     },
     async runRestore(request, hooks) {
       // A restore of a tape image: an execution of the restore-job state machine (its ARN looked up only now, so a stack
@@ -76,7 +72,10 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
   };
 }
 
-/** The execution a `cairn --aws backup` starts, named after its owner tag (also how `jobs show` finds it for jobs that did not record it). */
-function executionNameOfOwner(owner: string): string {
-  return owner.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
+/** Whether the request runs a multiple-data-streams policy whose selections (the request's, else the policy's) hold ALL. */
+async function probesClients(config: DynamoConfigStore, request: Record<string, unknown>): Promise<boolean> {
+  const policy = typeof request.policy === 'string' ? await config.getPolicy(request.policy) : undefined;
+  if (!policy?.multipleDataStreams) return false;
+  const selections = Array.isArray(request.selections) ? (request.selections as string[]) : policy.selections;
+  return selections.includes(ALL_LOCAL_FILE_SYSTEMS);
 }

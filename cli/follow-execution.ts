@@ -42,7 +42,7 @@ export interface FollowedKind<J extends Job, Ref, Run> {
 }
 
 /** Step Functions statuses in which the execution still runs, or may run again. */
-const OPEN = new Set(['RUNNING', 'PENDING_REDRIVE']);
+export const OPEN_EXECUTION_STATUSES: ReadonlySet<string> = new Set(['RUNNING', 'PENDING_REDRIVE']);
 
 /**
  * Follows a job started as an execution of its state machine until it has
@@ -88,7 +88,7 @@ export async function followExecution<J extends Job, Ref, Run extends { jobId?: 
       continue;
     }
     unknown = 0;
-    if (OPEN.has(execution.status)) continue;
+    if (OPEN_EXECUTION_STATUSES.has(execution.status)) continue;
     // The execution has ended: its last write to the Jobs table happened before, so one more read settles it.
     const last = job === undefined ? await findJob() : await read(job.jobId);
     if (last?.state === 'DONE') return kind.doneRun(last);
