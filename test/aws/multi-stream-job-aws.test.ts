@@ -103,7 +103,7 @@ describe.skipIf(Boolean(skip))(`a multiple-data-streams backup started by cairn 
   /** A policy no tick ever starts (its schedule is manual-only), with multiple data streams, at most 2 at once. */
   const putPolicy = (name: string, selections: string[]) =>
     engine.config.putPolicy(
-      samplePolicy(name, { selections, storageUnit: 's3-unit', clients: [{ name: 'cloudhost', priority: 1 }], multipleDataStreams: true, maxJobsPerPolicy: 2, schedules: [{ name: 'full', type: 'full', windows: [], retention: { days: 7 } }] as never }),
+      samplePolicy(name, { selections, storageUnit: 's3-unit', clients: [{ name: 'cloudhost', priority: 1 }], multipleDataStreams: true, maxJobsPerPolicy: 2, schedules: [{ name: 'full', type: 'full', windows: [], retention: { days: 7 } }] }),
     );
   const cli = (overrides: Partial<AwsBackupDeps> = {}): AwsBackupDeps => ({ config: engine.config, jobs: engine.jobs, starter: executions, executions, clock: systemClock, pause: () => sleep(100), ...overrides });
   const childrenOf = async (parentJobId: number): Promise<BackupJob[]> => {
