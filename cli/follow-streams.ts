@@ -54,15 +54,17 @@ export async function followParent(options: FollowParentOptions): Promise<Backup
     const parent = asKind(await streams.jobs.get(parentJobId), 'backup');
     if (!parent) return { jobId: parentJobId, statusCode: StatusCode.INTERNAL_ERROR, error: `the parent job ${parentJobId} is no longer in the Jobs table` };
     if (parent.state === 'DONE') return doneRun(parent);
+    let stuck: BackupRun | undefined;
     try {
       const step = await advanceParent(streams, parent, options.now());
-      failures = 0;
       if (step.ended) return doneRun(asKind(await streams.jobs.get(parentJobId), 'backup') ?? parent);
+      stuck = await stuckStream(options, parent, looks, limit);
+      failures = 0;
     } catch (error) {
+      // A throttled or failed call: the next look tries again, as the next tick would.
       if (++failures >= limit) return { jobId: parentJobId, statusCode: statusOf(error), error: `the parent job ${parentJobId} could not be advanced ${failures} times in a row (${messageOf(error)}); it stays ACTIVE and the scheduler's tick goes on advancing it` };
       continue;
     }
-    const stuck = await stuckStream(options, parent, looks, limit);
     if (stuck) return stuck;
   }
 }

@@ -3,6 +3,7 @@ import { startAwsBackup, type AwsBackupDeps } from '#cli/aws-backup.ts';
 import { finishJob, queueBackupJob } from '#core/jobs/job-service.ts';
 import { asKind } from '#core/model/job.ts';
 import { StatusCode } from '#core/status-codes.ts';
+import { CairnError } from '#core/errors.ts';
 import { MemoryJobStore } from '#test/memory/memory-job-store.ts';
 import { MemoryConfigStore } from '#test/memory/memory-config-store.ts';
 import { InProcessExecutions, type ExecutionResult } from '#test/support/in-process-executions.ts';
@@ -71,6 +72,17 @@ describe('cairn --aws backup of a policy with multiple data streams', () => {
     expect((await s.jobs.get(run.jobId!))?.state).toBe('ACTIVE');
     // Given the janitor's time: three looks, not the first one.
     expect(s.looks()).toBeGreaterThanOrEqual(3);
+  });
+
+  it('stops following a parent it cannot advance (StartExecution keeps failing), leaving it to the tick', async () => {
+    const s = await setUp(async () => ({ statusCode: 0 }));
+    const throttled = { start: async (): Promise<never> => { throw new CairnError(StatusCode.INTERNAL_ERROR, 'StartExecution failed: ThrottlingException'); } };
+
+    const run = await startAwsBackup({ ...s.deps, starter: throttled }, { client: 'c1', policy: 'p' }, {});
+
+    expect(run.statusCode).toBe(StatusCode.INTERNAL_ERROR);
+    expect(run.error).toMatch(/^the parent job \d+ could not be advanced 3 times in a row \(StartExecution failed: ThrottlingException\); it stays ACTIVE and the scheduler's tick goes on advancing it$/);
+    expect(await s.jobs.get(run.jobId!)).toMatchObject({ state: 'ACTIVE', childJobIds: [] });
   });
 
   it('refuses a client no agent serves before it queues anything (48)', async () => {
