@@ -82,7 +82,7 @@ describe.skipIf(Boolean(skip))(`a multiple-data-streams backup started by cairn 
       openStorageUnit: async (unit) => withFaults(await openStorageUnit(unit)).delay('put', 300).port,
     };
     executions = new InProcessExecutions((input) => runBackupJob(engine, (input as { request: Record<string, unknown> }).request));
-    await engine.config.putStorageUnit(StorageUnit.parse({ name: 's3-unit', kind: 's3', bucket: BUCKET, prefix: 'site1', fragmentSizeBytes: 1024 * 1024, maxConcurrentJobs: 4 }));
+    await engine.config.putStorageUnit(StorageUnit.parse({ name: 's3-unit', kind: 's3', bucket: BUCKET, prefix: 'site1', fragmentSizeBytes: 4 * 1024 * 1024, maxConcurrentJobs: 4 }));
     await engine.config.putClient({ name: 'cloudhost', instanceId: INSTANCE });
     // One try: a stream that fails ends at once instead of waiting out the Job Retry Delay.
     await engine.config.putSetting('backupTries', { tries: 1, withinHours: 1 });
