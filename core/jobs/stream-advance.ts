@@ -173,13 +173,17 @@ export async function advanceParent(deps: StreamDeps, parent: BackupJob, now: Da
       continue;
     }
     // Recorded before the start, so a stream is never started without its time: a start lost after it is started again next tick.
-    if (startedAt[name] === undefined) {
+    const firstStart = startedAt[name] === undefined;
+    if (firstStart) {
       const at = now.toISOString();
       await updateJobOfKind(deps.jobs, parent.jobId, 'backup', (j) => ({ ...j, streaming: { ...j.streaming, startedAt: { ...j.streaming?.startedAt, [name]: j.streaming?.startedAt?.[name] ?? at } } }));
       startedAt[name] = at;
     }
     const outcome = await deps.starter.start(name, { request: streamRequest(parent, selection, name) });
-    if (outcome === 'started') started.push(name);
+    // A stream started again before its Queue state ran is no news: Step Functions answers 'started' for a running
+    // execution of the same input within seconds of its start, and `cairn --aws backup` steps every 2 s. (A start retried
+    // after one that failed is not noted either: its job is recorded on the parent as any stream's is.)
+    if (outcome === 'started' && firstStart) started.push(name);
     running++;
   }
   if (started.length > 0) await noteOnParent(deps.jobs, parent.jobId, `started streams ${started.join(', ')} (${running} of ${streams.length} running, at most ${limit} at once: ${why})`, now);

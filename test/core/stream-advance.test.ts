@@ -141,3 +141,25 @@ describe('a stream whose execution never queues its job', () => {
     expect((await s.jobs.get(1))?.error).toMatch(/1 of 2 streams never recorded a job .*p\.c1\.full\.1796508000\.s2 \(\/b\)/);
   });
 });
+
+describe('a stream started again before its Queue state ran', () => {
+  it('is noted on the parent once, although Step Functions answers started again within seconds', async () => {
+    // Prepare: a starter that answers as StartExecution does for a running execution of the same input a few seconds old.
+    const s = await setUp(2);
+    await s.config.putPolicy(samplePolicy('p', { selections: ['/a', '/b', '/c'], multipleDataStreams: true, maxJobsPerPolicy: 2, clients: [{ name: 'c1', priority: 1, agentInstanceId: INSTANCE }] }));
+    const calls: string[] = [];
+    const answersStarted = { start: async (name: string) => (calls.push(name), 'started' as const) };
+    const deps = { ...s.deps, starter: answersStarted };
+    await multiStreamStarter(answersStarted, { ...deps, now: s.now }).start('p.c1.full.1796508000', { request: { client: 'c1', policy: 'p', executionName: 'p.c1.full.1796508000' } });
+
+    // Act: two more steps before any stream's Queue state runs (cairn --aws backup looks every 2 s).
+    const later = [await advanceParents(deps, s.now()), await advanceParents(deps, s.now())];
+
+    // Assess: started again (harmless), never a third stream, and one note.
+    expect(calls).toEqual(['.s1', '.s2', '.s1', '.s2', '.s1', '.s2'].map((n) => `p.c1.full.1796508000${n}`));
+    expect(later.map((r) => r.started)).toEqual([[], []]);
+    expect((await s.jobs.get(1))?.details?.filter((d) => d.message.startsWith('started streams')).map((d) => d.message)).toEqual([
+      'started streams p.c1.full.1796508000.s1, p.c1.full.1796508000.s2 (2 of 3 running, at most 2 at once: maxJobsPerPolicy 2)',
+    ]);
+  });
+});
