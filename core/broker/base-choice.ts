@@ -1,15 +1,9 @@
 import type { Image } from '../model/image.ts';
 import type { BackupJob } from '../model/job.ts';
+import { sameSelections } from '../model/selection.ts';
 
 /** What an incremental is taken against, or why it runs as a full. */
 export type BaseDecision = { level: BackupJob['level']; base?: Image; why: string };
-
-/** The same selections, as sets (order and repeats do not change what a backup covers). */
-export function sameSelections(a: readonly string[], b: readonly string[]): boolean {
-  const left = new Set(a);
-  const right = new Set(b);
-  return left.size === right.size && [...left].every((s) => right.has(s));
-}
 
 /**
  * The image an incremental is taken against (NetBackup's rules): a

@@ -2,7 +2,7 @@ import type { Image } from '../model/image.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
 import { CairnError } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
-import { sameSelections } from '../broker/base-choice.ts';
+import { sameSelections } from '../model/selection.ts';
 
 /**
  * The image that shows a client's tree as it was at `at`: the newest

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chooseBaseImage, sameSelections } from '#core/broker/base-choice.ts';
+import { chooseBaseImage } from '#core/broker/base-choice.ts';
+import { sameSelections } from '#core/model/selection.ts';
 import type { Image } from '#core/model/image.ts';
 import type { BackupJob } from '#core/model/job.ts';
 import { sampleImage } from '../contracts/fixtures.ts';
