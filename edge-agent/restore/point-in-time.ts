@@ -103,7 +103,7 @@ async function planChain(options: PointInTimeOptions, image: Image, paths: reado
  * no stream holds goes to the first image, which answers that it matches
  * nothing (227), as a restore of one image does.
  */
-function routePaths(finals: readonly Image[], paths: readonly string[] | undefined): (readonly string[] | undefined)[] {
+export function routePaths(finals: readonly Image[], paths: readonly string[] | undefined): (readonly string[] | undefined)[] {
   if (paths === undefined) return finals.map(() => undefined);
   if (finals.length === 1) return [paths];
   const routed: string[][] = finals.map(() => []);
