@@ -4,6 +4,7 @@ import { ALL_LOCAL_FILE_SYSTEMS } from '#core/model/selection.ts';
 import type { BackupJob } from '#core/model/job.ts';
 import type { Policy } from '#core/model/policy.ts';
 import { loadSettings } from '#core/settings.ts';
+import { updateJobOfKind } from '#core/jobs/job-of-kind.ts';
 import { messageOf, statusOf } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { probeLocalFileSystems, type ProbeResult } from '#agent/probe/probe.ts';
@@ -55,6 +56,9 @@ async function runStreams(runtime: JobEngineDeps, policy: Policy, request: Recor
       await noteOnParent(runtime.jobs, parent.jobId, `${ALL_LOCAL_FILE_SYSTEMS} on client ${parent.client}: ${mountPoints.join(', ') || 'no local file system'}${left}`, now());
     }
     streams = streamSelections(parent.selections, mountPoints);
+    // Recorded on the parent as the cloud runtime does (stream-advance.ts): each stream's image names them all.
+    const known = streams;
+    await updateJobOfKind(runtime.jobs, parent.jobId, 'backup', (j) => ({ ...j, streaming: { ...j.streaming, streams: known }, updatedAt: now().toISOString() }));
     const settings = await loadSettings(runtime.config);
     const chosen = streamLimit(policy, settings, streams.length);
     limit = chosen.limit;

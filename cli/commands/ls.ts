@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { primaryCopy } from '#core/model/image.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { imageAt } from '#core/catalog/point-in-time.ts';
+import { imagesAt } from '#core/catalog/point-in-time.ts';
+import { byCodePoint } from '#core/code-point-order.ts';
 import { listImagePath } from '#agent/restore/point-in-time.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
@@ -25,11 +26,20 @@ export function registerLs(program: Command): void {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
         const at = options.at ?? backend.clock.now();
-        const image = await imageAt(backend.catalog, { client: options.client, policy: options.policy, at });
-        const { storageUnit } = primaryCopy(image);
-        const unit = await backend.config.getStorageUnit(storageUnit);
-        if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${storageUnit} does not exist`);
-        const entries = await listImagePath(await openStorageUnit(unit), image, parseClientPath(path));
+        // With multiple data streams, one image per stream shows the tree (imagesAt): their entries together, the newest image's first.
+        const { images } = await imagesAt(backend.catalog, { client: options.client, policy: options.policy, at });
+        const image = images[0]!;
+        const byPath = new Map<string, IndexEntry>();
+        for (const shown of images) {
+          const { storageUnit } = primaryCopy(shown);
+          const unit = await backend.config.getStorageUnit(storageUnit);
+          if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${storageUnit} does not exist`);
+          for (const entry of await listImagePath(await openStorageUnit(unit), shown, parseClientPath(path))) {
+            // An entry of another stream's image is in that image (IN IMAGE), as an unchanged file is in its earlier one.
+            if (!byPath.has(entry.path)) byPath.set(entry.path, shown === image ? entry : { ...entry, fromBackupId: entry.fromBackupId ?? shown.backupId });
+          }
+        }
+        const entries = images.length === 1 ? [...byPath.values()] : [...byPath.values()].sort((a, b) => byCodePoint(a.path, b.path));
         if (options.json ?? globals.json) return printJson({ backupId: image.backupId, entries });
         console.log(`${image.backupId} (${image.level}, ${image.createdAt}):`);
         console.log(

@@ -6,7 +6,7 @@ import { StatusCode } from '#core/status-codes.ts';
 import { restoreImage, type RestoreResult } from '#agent/restore/restore.ts';
 import type { ExistingEntries } from '#agent/restore/restore-target.ts';
 import { restorePointInTime } from '#agent/restore/point-in-time.ts';
-import { imageAt } from '#core/catalog/point-in-time.ts';
+import { imagesAt } from '#core/catalog/point-in-time.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, note, printJson } from '../output.ts';
@@ -80,13 +80,20 @@ export function registerRestore(program: Command): void {
           return;
         }
         const at = options.at ?? backend.clock.now();
-        const { image, store } = await openImage(options.backupId ?? (await imageAt(backend.catalog, { client: options.client!, policy: options.policy, at })).backupId);
-        if (!json) note(`restoring ${image.backupId} (${image.level}, ${image.fileCount} entries, ${formatBytes(image.bytes)}) to ${targetDir}`);
+        // A client at a time: the image that shows its tree, or with multiple data streams one per stream (imagesAt).
+        const view = options.backupId ? undefined : await imagesAt(backend.catalog, { client: options.client!, policy: options.policy, at });
+        const { image, store } = await openImage(options.backupId ?? view!.images[0]!.backupId);
+        const streamImages = view?.images.slice(1) ?? [];
+        if (!json) {
+          note(`restoring ${image.backupId} (${image.level}, ${image.fileCount} entries, ${formatBytes(image.bytes)}) to ${targetDir}`);
+          for (const other of streamImages) note(`  with stream ${other.selections?.join(', ')}: ${other.backupId} (${other.level}, ${other.fileCount} entries, ${formatBytes(other.bytes)})`);
+          for (const stream of view?.missing ?? []) note(`  stream ${stream} has no image at or before ${at.toISOString()}: nothing of it is restored`);
+        }
         const how = { targetDir, paths: options.path, existing, continueOnError: options.continueOnError, ...(options.numericOwner ? { numericOwner: true } : {}) };
-        const result = options.client ? await restorePointInTime({ ...how, image, openImage, policy: options.policy }) : await restoreImage({ ...how, store, image, openImage });
+        const result = options.client ? await restorePointInTime({ ...how, image, openImage, policy: options.policy, streamImages }) : await restoreImage({ ...how, store, image, openImage });
         // Refused members and best-effort failures: the rest is restored, exit 1 (partial success).
         const statusCode = result.refused.length > 0 || result.failures.length > 0 ? StatusCode.PARTIAL_SUCCESS : StatusCode.SUCCESS;
-        if (json) printJson({ backupId: image.backupId, targetDir, statusCode, ...result });
+        if (json) printJson({ backupId: image.backupId, targetDir, statusCode, ...result, ...(view?.missing.length ? { missingStreams: view.missing } : {}) });
         else printSummary(result, statusCode);
         process.exitCode = statusCode;
       });

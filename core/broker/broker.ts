@@ -21,6 +21,8 @@ import { planTapeResources, spanWaitSeconds, tapeGrant, tapeResources, type Tape
 import { recordTapeRelease } from './tape-release.ts';
 import type { JobOutcome } from '../jobs/job-service.ts';
 import { clientJobLimitWait } from './client-job-limit.ts';
+import { chooseBaseImage } from './base-choice.ts';
+import { JOB_DETAILS_LIMIT } from '../model/job.ts';
 
 export interface BrokerDeps {
   config: ConfigStore;
@@ -122,9 +124,11 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
     return { granted: false, reason, retryAfterSeconds: 1 };
   }
   const { active, backupId } = started;
-  const { level, base } = await chooseBase(deps, active, now);
+  const { level, base, why } = await chooseBase(deps, active, now);
   if (level !== active.level || base?.backupId !== active.baseBackupId) {
-    await updateJobOfKind(deps.jobs, jobId, 'backup', (j) => ({ ...j, level, baseBackupId: base?.backupId }));
+    // The job says why it is not the incremental it was queued as, or what it is taken against.
+    const detail = { at: now.toISOString(), message: why };
+    await updateJobOfKind(deps.jobs, jobId, 'backup', (j) => ({ ...j, level, baseBackupId: base?.backupId, details: [...(j.details ?? []), detail].slice(-JOB_DETAILS_LIMIT) }));
   }
   // A tape job lists every volume it is given (spanning adds the next ones: next-volume.ts).
   const mediaId = tape?.target.volume.mediaId;
@@ -193,22 +197,20 @@ export function backupResources(unit: StorageUnit): RequestedResource[] {
 }
 
 /**
- * The image an incremental is taken against: a differential incremental
- * against the last backup of any level, a cumulative one against the last
- * full, both of the same policy and client. With no full to build on, the
+ * The base of an incremental (base-choice.ts: the last backup of the same
+ * client, policy and selections), with the copy changes are detected
+ * against. No full to build on, or a base whose storage unit is gone: the
  * job runs as a full, as NetBackup does.
  */
-async function chooseBase(deps: BrokerDeps, job: BackupJob, now: Date): Promise<{ level: BackupJob['level']; base?: BackupTask['base'] }> {
-  if (job.level === 'full') return { level: 'full' };
-  const images = (await deps.catalog.listImages({ client: job.client, policy: job.policy, to: now })).filter((i) => i.statusCode <= 1 && i.state === 'ACTIVE' && i.backupId !== job.backupId);
-  const lastFull = images.find((i) => i.level === 'full');
-  if (!lastFull) return { level: 'full' };
-  const image = job.level === 'differential-incremental' ? images[0]! : lastFull;
+async function chooseBase(deps: BrokerDeps, job: BackupJob, now: Date): Promise<{ level: BackupJob['level']; base?: BackupTask['base']; why: string }> {
+  if (job.level === 'full') return { level: 'full', why: 'a full backup' };
+  const decision = chooseBaseImage(await deps.catalog.listImages({ client: job.client, policy: job.policy, to: now }), job);
+  if (!decision.base) return { level: 'full', why: decision.why };
   // Changes are detected against the base's primary copy: the one a restore of it reads.
-  const copy = primaryCopy(image);
+  const copy = primaryCopy(decision.base);
   const unit = await deps.config.getStorageUnit(copy.storageUnit);
-  if (!unit) return { level: 'full' };
-  return { level: job.level, base: { backupId: image.backupId, indexKey: copy.indexKey, indexSha256: copy.indexSha256, storageUnit: unit } };
+  if (!unit) return { level: 'full', why: `runs as a full: storage unit ${copy.storageUnit} of the base ${decision.base.backupId} no longer exists` };
+  return { level: decision.level, base: { backupId: decision.base.backupId, indexKey: copy.indexKey, indexSha256: copy.indexSha256, storageUnit: unit }, why: decision.why };
 }
 
 /**

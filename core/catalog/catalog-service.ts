@@ -31,7 +31,7 @@ export async function commitImage(deps: CatalogDeps, jobId: number, rawResult: u
   if (job.backupId !== result.backupId) {
     throw new CairnError(StatusCode.CORRUPT_IMAGE, `agent reported image ${result.backupId} for job ${jobId}, which writes ${job.backupId ?? 'no image'}`);
   }
-  const image = imageRecord({ ...job, jobId }, result);
+  const image = imageRecord({ ...job, jobId, ...(await streamsOfParent(deps.jobs, job.parentJobId)) }, result);
   const onTape = image.copies.some((c) => c.fragments.some((f) => f.location.kind === 'tape'));
   if (onTape) {
     if (!deps.emm) throw new CairnError(StatusCode.SYSTEM_ERROR_DURING_RESTORE, `image ${image.backupId} has fragments on tape, and the catalog has no media manager to record them in`);
@@ -64,6 +64,19 @@ export async function commitImage(deps: CatalogDeps, jobId: number, rawResult: u
     throw error;
   }
   return { backupId: image.backupId, statusCode: result.statusCode };
+}
+
+/**
+ * A stream's image names every stream of its parent (the parent records them
+ * once it has worked them out, before it starts any), so that a point-in-time
+ * view knows which images make up the client's whole tree. Nothing for a job
+ * that is not a stream, or whose parent does not record its streams.
+ */
+async function streamsOfParent(jobs: JobStore, parentJobId: number | undefined): Promise<{ streams?: string[] }> {
+  if (parentJobId === undefined) return {};
+  const parent = await jobs.get(parentJobId);
+  const streams = parent?.type === 'backup' ? parent.streaming?.streams : undefined;
+  return streams ? { streams } : {};
 }
 
 /** An offhost backup's figures as one line of the job's details: how many files the mover read from the device, and how many fell back to a file read (docs/offhost.md). */

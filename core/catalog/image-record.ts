@@ -15,6 +15,10 @@ export interface ImageOrigin {
   jobId: number;
   retentionDays: number;
   baseBackupId?: string;
+  /** The job's selections as run (a stream's: its one selection). */
+  selections: readonly string[];
+  /** A stream's: every stream of its parent job (core/jobs/data-streams.ts). */
+  streams?: readonly string[];
 }
 
 /**
@@ -39,6 +43,8 @@ export function imageRecord(origin: ImageOrigin, result: BackupTaskResult): Imag
     expiresAt: new Date(createdAt.getTime() + origin.retentionDays * DAY_MS).toISOString(),
     state: 'ACTIVE',
     ...(origin.baseBackupId ? { baseBackupId: origin.baseBackupId } : {}),
+    selections: [...origin.selections],
+    ...(origin.streams ? { streams: [...origin.streams] } : {}),
     // A backup writes the primary copy; more copies come from duplication.
     copies: [
       {

@@ -130,6 +130,21 @@ export const Image = z
     state: ImageState,
     /** The image an incremental was taken against. */
     baseBackupId: z.string().optional(),
+    /**
+     * The selections the image covers: its job's as run (for a stream of a
+     * multiple-data-streams job, its one file system or selection; `ALL`
+     * as the policy says it when one job expanded it on the client). An
+     * incremental's base has the same ones (core/broker/base-choice.ts).
+     * Absent on images catalogued before it was recorded.
+     */
+    selections: z.array(z.string()).min(1).optional(),
+    /**
+     * A stream's image: every stream of its parent job, in order, its own
+     * `selections[0]` among them. A point-in-time view of the client reads
+     * the newest image of each (core/catalog/point-in-time.ts). Absent for
+     * any other image.
+     */
+    streams: z.array(z.string()).min(1).optional(),
     /** Copy 1 (the primary) first; copy numbers are unique. */
     copies: z.array(ImageCopy).min(1),
   })

@@ -119,6 +119,8 @@ export const BackupJob = z
      * A multiple-data-streams parent in the cloud runtime, advanced one
      * scheduler tick at a time (core/jobs/stream-advance.ts): its streams once
      * known, and the savefs probe sent to the client's agent for `ALL`.
+     * The standalone runtime records `streams` too: each stream's image names
+     * them all (core/catalog/catalog-service.ts).
      */
     streaming: z
       .object({

@@ -9,6 +9,7 @@ import { ProblemList } from '../reader/problems.ts';
 import { runPlans, type RestoreOptions, type RestoreResult } from './restore.ts';
 import { planImage, type ExpectedContent, type ImagePlan } from './restore-plan.ts';
 import { checkTarget } from './restore-target.ts';
+import { isAtOrUnder, selectionRoot } from './safe-path.ts';
 
 export interface PointInTimeOptions extends Omit<RestoreOptions, 'store' | 'image'> {
   /** The image that shows the tree at the chosen time (see core imageAt): the catalog record. */
@@ -17,6 +18,12 @@ export interface PointInTimeOptions extends Omit<RestoreOptions, 'store' | 'imag
   openImage: (backupId: string) => Promise<{ image: Image; store: ObjectStore }>;
   /** When the image was chosen within a policy: earlier images must be of that policy too. */
   policy?: string;
+  /**
+   * The other streams' images of a multiple-data-streams view (core
+   * imagesAt): each is the final image of its own stream's chain, restored
+   * with `image` into the same target in one pass.
+   */
+  streamImages?: Image[];
 }
 
 /**
@@ -33,17 +40,43 @@ export interface PointInTimeOptions extends Omit<RestoreOptions, 'store' | 'imag
  * index line gives. Every image is checked (manifest against the catalog,
  * index sha256, lines) before anything is written; failures follow
  * restoreImage's rules.
+ *
+ * A multiple-data-streams policy's tree is several such trees, one per
+ * stream (`streamImages`): each final image is the authority for its own
+ * stream and brings its own earlier images; all of them are restored in
+ * one pass into the one target.
  */
 export async function restorePointInTime(options: PointInTimeOptions): Promise<RestoreResult & { images: string[] }> {
   await checkTarget(options.targetDir);
-  const final = await options.openImage(options.image.backupId);
   const failures = new ProblemList();
-  const subject = `the point-in-time image chain of ${final.image.backupId}`;
+  const finals = [options.image, ...(options.streamImages ?? [])];
+  const subject = `the point-in-time image chain of ${finals.map((i) => i.backupId).join(', ')}`;
+  const routed = routePaths(finals, options.paths);
+  const earlier: ImagePlan[] = [];
+  const finalPlans: ImagePlan[] = [];
+  for (const [index, image] of finals.entries()) {
+    const paths = routed[index];
+    if (paths !== undefined && paths.length === 0) continue;
+    const { plan, earlier: chain } = await planChain(options, image, paths, failures);
+    finalPlans.push(plan);
+    earlier.push(...chain);
+  }
+  if (failures.count > 0 && !options.continueOnError) throw corruptImageError(subject, failures);
+  // Oldest first, the final images last (oldest first too), so each final image's directory modes and times win.
+  const byTime = (a: ImagePlan, b: ImagePlan): number => Date.parse(a.image.createdAt) - Date.parse(b.image.createdAt);
+  const plans = [...earlier.sort(byTime), ...finalPlans.sort(byTime)];
+  const result = await runPlans(plans, { ...options, failures, subject });
+  return { ...result, images: plans.map((p) => p.image.backupId) };
+}
+
+/** One final image's plan and the plans of the earlier images its unchanged files are taken from. */
+async function planChain(options: PointInTimeOptions, image: Image, paths: readonly string[] | undefined, failures: ProblemList): Promise<{ plan: ImagePlan; earlier: ImagePlan[] }> {
+  const final = await options.openImage(image.backupId);
   const unchanged = new Map<string, Map<string, ExpectedContent>>();
-  const finalPlan = await planImage({
+  const plan = await planImage({
     store: final.store,
     image: final.image,
-    selection: options.paths === undefined ? { kind: 'all' } : { kind: 'paths', paths: options.paths },
+    selection: paths === undefined ? { kind: 'all' } : { kind: 'paths', paths },
     failures,
     onUnchanged: (entry) => {
       let picks = unchanged.get(entry.fromBackupId);
@@ -51,19 +84,40 @@ export async function restorePointInTime(options: PointInTimeOptions): Promise<R
       picks.set(entry.path, { sha256: entry.sha256, size: entry.size });
     },
   });
-
   const earlier: ImagePlan[] = [];
   for (const [backupId, picks] of unchanged) {
     const source = await openEarlier(options, final.image, backupId, picks.size, failures);
     if (!source) continue;
     earlier.push(await planImage({ store: source.store, image: source.image, selection: { kind: 'picks', picks, by: final.image.backupId }, failures }));
   }
-  if (failures.count > 0 && !options.continueOnError) throw corruptImageError(subject, failures);
-  // Oldest first, the final image last.
-  earlier.sort((a, b) => Date.parse(a.image.createdAt) - Date.parse(b.image.createdAt));
-  const plans = [...earlier, finalPlan];
-  const result = await runPlans(plans, { ...options, failures, subject });
-  return { ...result, images: plans.map((p) => p.image.backupId) };
+  return { plan, earlier };
+}
+
+/**
+ * The operator's paths each final image is asked for (undefined: the whole
+ * image). With one image, all of them. With a stream's images, a path goes
+ * to every image with a selection at or under it (`/` to all of them), else
+ * to the image whose selection holds it most closely (`/home/a` to the
+ * stream of `/home` rather than that of `/`, which holds only the mount
+ * point), so that each image is asked only for paths it can hold; a path
+ * no stream holds goes to the first image, which answers that it matches
+ * nothing (227), as a restore of one image does.
+ */
+export function routePaths(finals: readonly Image[], paths: readonly string[] | undefined): (readonly string[] | undefined)[] {
+  if (paths === undefined) return finals.map(() => undefined);
+  if (finals.length === 1) return [paths];
+  const routed: string[][] = finals.map(() => []);
+  for (const given of paths) {
+    const path = selectionRoot(given);
+    const selectionsOf = (image: Image): string[] => (image.selections ?? ['/']).map(selectionRoot);
+    const below = finals.flatMap((image, index) => (selectionsOf(image).some((s) => isAtOrUnder(s, path)) ? [index] : []));
+    let closest: { index: number; depth: number } | undefined;
+    finals.forEach((image, index) => {
+      for (const s of selectionsOf(image)) if (isAtOrUnder(path, s) && (closest === undefined || s.length > closest.depth)) closest = { index, depth: s.length };
+    });
+    for (const index of below.length > 0 ? below : [closest?.index ?? 0]) routed[index]!.push(given);
+  }
+  return routed;
 }
 
 /**

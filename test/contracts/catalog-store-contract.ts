@@ -44,6 +44,25 @@ export function describeCatalogStoreContract(adapter: string, open: OpenStore<Ca
       expect(ids(await store().listImages({ from: t(2), to: t(3) }))).toEqual([sampleImage('client1', t(3)).backupId, sampleImage('client2', t(2)).backupId]);
     });
 
+    it('keeps the selections an image covers, and a stream image its parent\'s streams, through commit, get and list', async () => {
+      // Prepare: a stream's image, a whole policy's image, and one catalogued before selections were recorded.
+      const stream = sampleImage('client1', t(1), { policy: 'streams', selections: ['/srv/b'], streams: ['/srv/a', '/srv/b', '/srv/c'] });
+      const whole = sampleImage('client1', t(2), { selections: ['/home', '/etc'] });
+      const older = sampleImage('client1', t(3));
+      // Act
+      for (const image of [stream, whole, older]) await claimAndCommit(store(), image);
+      // Assess
+      expect(await store().getImage(stream.backupId)).toEqual(stream);
+      expect(await store().getImage(whole.backupId)).toEqual(whole);
+      const listed = await store().listImages({ client: 'client1' });
+      expect(listed.map((i) => [i.selections, i.streams])).toEqual([[undefined, undefined], [['/home', '/etc'], undefined], [['/srv/b'], ['/srv/a', '/srv/b', '/srv/c']]]);
+      expect(listed[0]).not.toHaveProperty('selections');
+      expect(await store().listImages({ client: 'client1', policy: 'streams' })).toEqual([stream]);
+      // A retried Catalog step is the identical record; other selections under the id are another image.
+      await store().putImage(stream);
+      await expect(store().putImage({ ...stream, selections: ['/srv/a'] })).rejects.toBeInstanceOf(ConflictError);
+    });
+
     it('gives a backup id to one job only, however many claim it at once', async () => {
       const image = sampleImage('client1', t(1));
       const outcomes = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((jobId) => store().claimBackupId(claimOf(image, jobId))));
