@@ -5,10 +5,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { FileSource } from '../image/entry-source.ts';
 import type { ContentWriter } from '../image/fragment-writer.ts';
+import { attrsOfIndex } from '../image/member-attrs.ts';
 import type { SparsePreparedFile } from '../image/sparse-file-member.ts';
 import { describeFsError } from '../reader/fs-errors.ts';
 import { UnreadableFileError, type CopyResult, type FileMeters, type PreparedFile } from '../reader/file-reader.ts';
 import type { WalkEntry } from '../reader/walker.ts';
+import type { AttrResult } from '../reader/xattr-reader.ts';
 import { recycleAfterCopy } from '../transport/chunk-recycling.ts';
 import { statsOf, type DeviceRange, type MapEntry } from './extent-map.ts';
 
@@ -78,6 +80,13 @@ export class DeviceFileSource implements FileSource {
 
   constructor(options: DeviceSourceOptions) {
     this.#options = options;
+  }
+
+  /** The attributes the agent read where the image is mounted, from the entry's map line. */
+  attrs(entry: WalkEntry): AttrResult {
+    const line = this.#options.lineOf(entry);
+    const attrs = attrsOfIndex(line);
+    return { ...(attrs ? { attrs } : {}), ...(line.attrsProblem !== undefined ? { problem: line.attrsProblem } : {}) };
   }
 
   async readlink(entry: WalkEntry): Promise<string> {
