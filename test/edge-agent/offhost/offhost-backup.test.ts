@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '#agent/image/backup.ts';
 import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { runOffhostBackup } from '#agent/offhost/offhost-backup.ts';
-import type { MapSummary } from '#agent/offhost/mapper.ts';
+import { mapFrozenImage, type MapSummary } from '#agent/offhost/mapper.ts';
+import { excludeMatcher } from '#agent/reader/exclude.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
 import type { BackupTask, BackupTaskResult } from '#core/model/task.ts';
 import { backupTask, catalogImage, failureOf, patterned, recordingReporter, snapshotTree, type TreeNode } from '../helpers.ts';
@@ -370,6 +371,16 @@ describe.each([EXT4, XFS])('offhost backup by extent map of an $name image on a 
     expectSameContent(snapshotTree(path.join(target, tree)), source);
     expect(attrDump(path.join(target, tree))).toEqual(sourceAttrs);
     expect(Number(lstatSync(path.join(target, tree, 'sparse/holes.bin'), { bigint: true }).blocks) * 512).toBeLessThan(MiB);
+  });
+
+  it('says in the map, once, when the attr tools cannot run where the image is mounted (the mover lists it: status 1)', async () => {
+    const out = path.join(dir, 'no-attr-tools.map.ndjson');
+    const notFound = Object.assign(new Error('spawn xargs ENOENT'), { code: 'ENOENT' });
+    const summary = await mapFrozenImage({ selections: [tree], exclude: excludeMatcher([]), readRoot: mount, device, out, runTool: () => Promise.reject(notFound) });
+    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(summary.withAttrs).toBe(0);
+    expect(lines.filter((l) => 'xattrs' in l || 'acl' in l)).toEqual([]);
+    expect(lines.filter((l) => l.kind === 'note')).toEqual([{ kind: 'note', reason: expect.stringMatching(/^extended attributes and ACLs not read: cannot run getfattr/) }]);
   });
 
   it('stops the mover when the job is cancelled: 150, and the mover removes what it wrote', async () => {
