@@ -56,8 +56,10 @@ export const DeviceRange = z
   .strict();
 export type DeviceRange = z.output<typeof DeviceRange>;
 
-/** An attribute value: base64 (a value is bytes, not text). */
-const Base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64');
+/** An attribute value: base64 (a value is bytes, not text), at most Linux's XATTR_SIZE_MAX (64 KiB) of them. */
+const Base64 = z.string().max(Math.ceil((64 * 1024) / 3) * 4).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64');
+/** An attribute name: `namespace.name`, at most XATTR_NAME_MAX (255) characters, no NUL (it ends a name for the kernel and for tar). */
+const XattrName = z.string().max(255).regex(/^[^.\0]+\.[^\0]+$/, 'not an attribute name (namespace.name)');
 /**
  * An ACL in libacl's long text form as the reader keeps it (one entry a
  * line, each ending in a newline, numeric ids): checked here, as it goes
@@ -80,7 +82,7 @@ export const MapEntry = z
     /** A regular file whose data is not in plain extents, and why: read as a file. */
     fallback: z.string().optional(),
     /** Extended attributes (name → value, base64), in the order getfattr lists them; never the ACLs' `system.posix_acl_*`. */
-    xattrs: z.record(z.string().min(1), Base64).optional(),
+    xattrs: z.record(XattrName, Base64).optional(),
     /** POSIX ACLs: the access ACL (entries beyond the mode) and a directory's default ACL. */
     acl: z.object({ access: AclText.optional(), default: AclText.optional() }).strict().optional(),
     /** Why its attributes (some or all) could not be read: the mover lists it (status 1), as a file-level backup does. */

@@ -126,6 +126,8 @@ describe('the data mover', () => {
     ['a value that is not base64', { xattrs: { 'user.x': 'not base64!' } }, /not base64/],
     ['an ACL that is not in long text form', { acl: { access: 'user:1234:rw-; rm -rf /' } }, /not an ACL in long text form/],
     ['an ACL passed as an attribute', { xattrs: { 'system.posix_acl_access': 'AAAA' } }, /ACLs go in `acl`/],
+    ['an attribute name without a namespace', { xattrs: { color: 'AAAA' } }, /not an attribute name/],
+    ['an attribute name with a NUL', { xattrs: { 'user.a\u0000b': 'AAAA' } }, /not an attribute name/],
   ])('refuses a map entry with %s, with 20', async (_what, attrs, message) => {
     writeMap([{ path: '/data/f0', size: 1, ranges: [{ fileOffset: 0, deviceOffset: 0, bytes: 1 }], ...attrs }]);
     const failure = await failureOf(runMover({ task: backupTask(unit, ['/data']), map: mapFile }, { store: new FsObjectStore(unit), reporter: recordingReporter(), now: () => new Date() }));
