@@ -3,6 +3,7 @@ import { read as readCallback, type BigIntStats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { fsPathOf } from '#core/model/file-name.ts';
 import type { FileSource } from '../image/entry-source.ts';
 import type { ContentWriter } from '../image/fragment-writer.ts';
 import { attrsOfIndex } from '../image/member-attrs.ts';
@@ -114,7 +115,7 @@ export class DeviceFileSource implements FileSource {
     const here = path.join(root, line.relative);
     let walked;
     try {
-      walked = await lstat(here, { bigint: true });
+      walked = await lstat(fsPathOf(here), { bigint: true });
     } catch (error) {
       throw new UnreadableFileError(`its data is not in plain extents (${reason}) and the mover cannot read it: ${describeFsError(error)}`, { cause: error });
     }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { CairnError } from '#core/errors.ts';
+import { fsPathOf, hasRawBytes, nameFromBytes } from '#core/model/file-name.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import type { ExcludeMatcher } from '../reader/exclude.ts';
 import { indexedAttrs } from '../image/member-attrs.ts';
@@ -163,7 +164,8 @@ async function describeEntry(entry: WalkEntry, head: MapHead, extents: FileExten
   if (line.relative.startsWith('..')) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `offhost backup: ${entry.path} is read from ${entry.sourcePath}, outside the frozen image ${head.readRoot}`);
   if (entry.stats.isSymbolicLink()) {
     try {
-      line.linkTarget = await readlink(entry.sourcePath);
+      // As bytes, as the file-level reader reads it: a name or target that is not UTF-8 keeps them.
+      line.linkTarget = nameFromBytes(await readlink(fsPathOf(entry.sourcePath), { encoding: 'buffer' }));
     } catch (error) {
       // The mover lists it as unreadable, as a file-level backup would.
       line.fallback = describeFsError(error, 'vanished during backup');
@@ -172,7 +174,7 @@ async function describeEntry(entry: WalkEntry, head: MapHead, extents: FileExten
   }
   // A later path of a multiply-linked file: its data is at its first path.
   if (!entry.stats.isFile() || !first) return line;
-  const ranges = extents ? rangesOf(extents, entry.stats, head) : { fallback: 'not mapped (filefrag gave no extents)' };
+  const ranges = extents ? rangesOf(extents, entry.stats, head) : { fallback: hasRawBytes(entry.sourcePath) ? 'name not UTF-8 (filefrag takes names as text)' : 'not mapped (filefrag gave no extents)' };
   if ('fallback' in ranges) {
     line.fallback = ranges.fallback;
     summary.fallback[ranges.fallback] = (summary.fallback[ranges.fallback] ?? 0) + 1;

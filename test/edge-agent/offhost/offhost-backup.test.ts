@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -102,6 +102,32 @@ function addAttrs(root: string): void {
   execFileSync('setfacl', ['-m', 'u:1234:rw-,g:4321:r--', at('plain/d0/f7.bin')]);
   execFileSync('setfacl', ['-m', 'u:1234:r--', at('inline/small-5.txt')]);
   execFileSync('setfacl', ['-m', 'u:1234:rwx', '-d', '-m', 'u:1234:r-x,g:4321:rwx', at('plain/d2')]);
+}
+
+/**
+ * Names that are not UTF-8, in a directory of their own (a second
+ * selection: snapshotTree reads names as text): a file with an attribute,
+ * and a symlink whose name and target are not UTF-8.
+ */
+const ODD_FILE = Buffer.from('caf\xe9.bin', 'latin1');
+function buildOddNames(root: string): void {
+  mkdirSync(root);
+  const at = (name: Buffer): Buffer => Buffer.concat([Buffer.from(`${root}/`), name]);
+  writeFileSync(at(ODD_FILE), patterned(20 * KiB, 77));
+  symlinkSync(ODD_FILE, at(Buffer.from('link\xff', 'latin1')));
+  // setfattr takes the name as an argument string: through the shell, from printf's octal escape.
+  execFileSync('sh', ['-c', `setfattr -n user.odd -v "not utf-8" "$(printf 'caf\\351.bin')"`], { cwd: root });
+}
+
+/** A tree of names that are not UTF-8, read as bytes: each name (latin1) with its content, link target, and getfattr's dump. */
+function oddTree(root: string): { entries: Array<[string, string]>; xattrs: string } {
+  const entries: Array<[string, string]> = readdirSync(root, { encoding: 'buffer' }).map((name) => {
+    const at = Buffer.concat([Buffer.from(`${root}/`), name]);
+    const stats = lstatSync(at);
+    const what = stats.isSymbolicLink() ? `-> ${readlinkSync(at, { encoding: 'buffer' }).toString('latin1')}` : createHash('sha256').update(readFileSync(at)).digest('hex');
+    return [name.toString('latin1'), what];
+  });
+  return { entries: entries.sort(), xattrs: execFileSync('getfattr', ['-R', '-d', '-m', 'user', '-h', '-e', 'base64', '.'], { cwd: root, encoding: 'latin1' }) };
 }
 
 /**
@@ -259,6 +285,8 @@ describe.each([EXT4, XFS])('offhost backup by extent map of an $name image on a 
   let unfreeze: () => void = () => undefined;
   let inlineCount = 0;
   let sourceAttrs: ReturnType<typeof attrDump>;
+  let odd = '';
+  let oddSource: ReturnType<typeof oddTree>;
   let source: Map<string, TreeNode>;
   let fileTask: BackupTask;
   let fileResult: BackupTaskResult;
@@ -276,17 +304,20 @@ describe.each([EXT4, XFS])('offhost backup by extent map of an $name image on a 
     execFileSync('mount', [originDevice, origin]);
     mounted = true;
     ({ inline: inlineCount } = buildTree(path.join(origin, 'tree')));
+    buildOddNames(path.join(origin, 'odd'));
     const frozen = fs.freeze({ dir, image, device: originDevice, mount: origin });
     ({ device, mount } = frozen);
     unfreeze = frozen.undo;
     tree = path.join(mount, 'tree');
+    odd = path.join(mount, 'odd');
     source = snapshotTree(tree);
+    oddSource = oddTree(odd);
     sourceAttrs = attrDump(tree);
 
-    fileTask = backupTask(path.join(dir, 'unit-file'), [tree], { backupId: 'host1_1700000001' });
+    fileTask = backupTask(path.join(dir, 'unit-file'), [tree, odd], { backupId: 'host1_1700000001' });
     fileResult = await runBackup(fileTask, { store: new FsObjectStore(path.join(dir, 'unit-file')), reporter: recordingReporter(), now: () => new Date() });
 
-    offTask = backupTask(path.join(dir, 'unit-offhost'), [tree], { backupId: 'host1_1700000002' });
+    offTask = backupTask(path.join(dir, 'unit-offhost'), [tree, odd], { backupId: 'host1_1700000002' });
     const rangesOut = path.join(dir, 'ranges.json');
     const reporter = recordingReporter();
     ({ result: offResult, map } = await runOffhostBackup({
@@ -308,13 +339,15 @@ describe.each([EXT4, XFS])('offhost backup by extent map of an $name image on a 
   });
 
   it(`maps the fragmented, sparse and ordinary files to device ranges${fs.inline ? ' and sends the inline ones to a file read, and says how many' : ', every one (no inline data)'}`, () => {
-    const fallback = fs.inline ? inlineCount : 0;
+    const inline = fs.inline ? inlineCount : 0;
+    // And the file whose name is not UTF-8 (filefrag takes names as argument strings).
+    const reasons = { ...(fs.inline ? { inline: inlineCount } : {}), 'name not UTF-8 (filefrag takes names as text)': 1 };
     expect(inlineCount).toBeGreaterThan(0);
-    expect(map.fallback).toEqual(fs.inline ? { inline: inlineCount } : {});
-    expect(offResult.offhost).toMatchObject({ fallbackFiles: fallback, fallbackReasons: fs.inline ? { inline: inlineCount } : {} });
+    expect(map.fallback).toEqual(reasons);
+    expect(offResult.offhost).toMatchObject({ fallbackFiles: inline + 1, fallbackReasons: reasons });
     // Every other regular file is read from the device (the later hard link is not read at all).
     const regular = [...source.values()].filter((n) => n.type === 'file').length;
-    expect(offResult.offhost!.deviceFiles).toBe(regular - fallback - 1);
+    expect(offResult.offhost!.deviceFiles).toBe(regular - inline - 1);
     expect(offResult.statusCode).toBe(0);
     // The interleaved files really are fragmented.
     const fragExtents = sh('filefrag', [path.join(tree, 'frag/interleaved-a.bin')]);
@@ -358,7 +391,12 @@ describe.each([EXT4, XFS])('offhost backup by extent map of an $name image on a 
     expect(sourceAttrs.acls.join('\n')).toMatch(/default:group:4321:rwx/);
     expect(attrDump(path.join(offTarget, tree))).toEqual(sourceAttrs);
     expect(attrDump(path.join(fileTarget, tree))).toEqual(sourceAttrs);
-    expect(map.withAttrs).toBeGreaterThanOrEqual(9);
+    expect(map.withAttrs).toBeGreaterThanOrEqual(10);
+    // Names that are not UTF-8: the same bytes, content, link target and attributes.
+    expect(oddSource.entries).toHaveLength(2);
+    expect(oddSource.xattrs).toMatch(/user\.odd=/);
+    expect(oddTree(path.join(offTarget, odd))).toEqual(oddSource);
+    expect(oddTree(path.join(fileTarget, odd))).toEqual(oddSource);
   });
 
   it('writes fragments GNU tar extracts to the same tree (sparse members with their holes), attributes and ACLs included', () => {
@@ -370,6 +408,7 @@ describe.each([EXT4, XFS])('offhost backup by extent map of an $name image on a 
     for (const fragment of fragments) execFileSync('tar', ['--xattrs', '--xattrs-include=*', '--acls', '-xf', fragment, '-C', target]);
     expectSameContent(snapshotTree(path.join(target, tree)), source);
     expect(attrDump(path.join(target, tree))).toEqual(sourceAttrs);
+    expect(oddTree(path.join(target, odd))).toEqual(oddSource);
     expect(Number(lstatSync(path.join(target, tree, 'sparse/holes.bin'), { bigint: true }).blocks) * 512).toBeLessThan(MiB);
   });
 
