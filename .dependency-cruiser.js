@@ -21,8 +21,8 @@ const NODE_IO = '^(node:)?(fs|fs/promises|child_process|os|net|http|https|http2|
 /** Packages that reach AWS, a database, the CDK, an interpreter or a command line: never in core/. */
 const IO_PACKAGES = '(^|/)node_modules/(@aws-sdk/|@smithy/|aws-cdk-lib/|constructs/|better-sqlite3/|aws-local-stepfunctions/|@middy/|commander/)';
 
-/** The cairn-agent composition root: the one edge-agent file that builds adapters and hands them to the agent. */
-const AGENT_ENTRY = '^edge-agent/transport/main\\.ts$';
+/** The cairn-agent composition roots (the agent, and its data mover's light entry): the edge-agent files that build adapters and hand them to the agent. */
+const AGENT_ENTRY = '^edge-agent/transport/(main|mover-main)\\.ts$';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 export default {
@@ -172,10 +172,10 @@ export default {
     },
     {
       name: 'bin-starts-entry-points-only',
-      comment: 'bin/ starts the two programs, cli/main.ts and edge-agent/transport/main.ts (through its launcher, bin/launch.js), and nothing else of ours.',
+      comment: 'bin/ starts the programs, cli/main.ts, edge-agent/transport/main.ts and its mover entry mover-main.ts (through their launcher, bin/launch.js), and nothing else of ours.',
       severity: 'error',
       from: { path: '^bin/' },
-      to: { path: OURS, pathNot: '^(bin/launch\\.js|cli/main\\.ts|edge-agent/transport/main\\.ts)$' },
+      to: { path: OURS, pathNot: '^(bin/launch\\.js|cli/main\\.ts|edge-agent/transport/(main|mover-main)\\.ts)$' },
     },
     {
       name: 'statemachines-are-read-not-imported',

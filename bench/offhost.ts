@@ -12,13 +12,14 @@
  * (the frozen image), and in rounds, alternating which goes first:
  *
  *   A. file level: `runBackup` of the tree into a disk storage unit, in this process;
- *   B. offhost: `runOffhostBackup`: the extent map (filefrag) and the data
- *      mover as a separate process (`cairn-agent mover`, through tsx from
- *      the sources) writing the same image into another disk unit.
+ *   B. offhost: `runOffhostBackup`: the extent map (filefrag, getfattr) and
+ *      the data mover as a separate process (`cairn-agent mover`: its own
+ *      entry, dist/cairn-mover.js when the build is fresh, else the sources
+ *      through tsx) writing the same image into another disk unit.
  *
  * The ratio is B's throughput over A's (A's seconds / B's), per round;
  * median, min and max are printed. B is timed whole (map, the mover's
- * start-up through tsx, its backup) and, beside it, as the map plus the
+ * start-up, its backup) and, beside it, as the map plus the
  * mover's own backup (its result's elapsedMs: what a mover already running
  * would take). After the first round, untimed, both images' indexes must
  * list the same paths with the same sha256s, or the bench exits 1.

@@ -37,7 +37,8 @@ export interface BuildOptions {
   agentBundle?: boolean;
 }
 
-export const PROGRAMS: Record<string, string> = { cairn: 'cli/main.ts', 'cairn-agent': 'edge-agent/transport/main.ts' };
+/** `cairn-mover` is `cairn-agent mover` (bin/cairn-agent.js picks it): the offhost data mover without the rest of the agent. */
+export const PROGRAMS: Record<string, string> = { cairn: 'cli/main.ts', 'cairn-agent': 'edge-agent/transport/main.ts', 'cairn-mover': 'edge-agent/transport/mover-main.ts' };
 
 /**
  * Packages bundled rather than loaded from node_modules: zod is pure ESM and
@@ -110,11 +111,17 @@ const AGENT_FORBIDDEN = /(^|[\\/])node_modules[\\/](better-sqlite3|tsx|aws-cdk-l
  * directory. The banner gives the inlined CommonJS packages (the AWS SDK) a
  * real `require` for Node built-ins, which ESM lacks.
  */
+const AGENT_BUNDLE_ENTRY = `const { main } = process.argv[2] === 'mover' ? await import('./edge-agent/transport/mover-main.ts') : await import('./edge-agent/transport/main.ts');
+await main(process.argv);
+`;
+
 export async function buildAgentBundle(root: string, outfile: string): Promise<void> {
   const result = await esbuild.build({
     absWorkingDir: root,
-    // The entry runs the agent's main, as bin/cairn-agent.js does for the dist/ build.
-    stdin: { contents: "import { main } from './edge-agent/transport/main.ts';\nawait main(process.argv);\n", resolveDir: root, sourcefile: 'cairn-agent-entry.ts', loader: 'ts' },
+    // The entry runs the agent's main, or the data mover's for `mover`, as bin/cairn-agent.js does for the dist/ build. Both
+    // imported dynamically: esbuild then wraps each module to run on first import, so the mover's process runs the
+    // modules it needs and not the rest (the AWS SDK's above all), though the one file is still read whole.
+    stdin: { contents: AGENT_BUNDLE_ENTRY, resolveDir: root, sourcefile: 'cairn-agent-entry.ts', loader: 'ts' },
     outfile,
     bundle: true,
     splitting: false,

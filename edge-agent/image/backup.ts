@@ -183,7 +183,7 @@ async function packTree(run: ImageRun, roots: Awaited<ReturnType<typeof statSele
   const { writer, stop, meters } = run;
   const hooks = { exclude, crossMountPoints, onProblem: (p: string, reason: string) => writer.unreadable(p, reason), onExcluded: () => void (writer.counts.excluded += 1), lstat: (paths: string[]) => writer.lstat(paths), onListed: (dir: string, names: readonly string[]) => writer.listed(dir, names), onSubdirectories: (dirs: readonly string[]) => writer.subdirectories(dirs) };
   // The walk and the read-ahead are the reader's file-system work: they count as its busy time.
-  const walked = metered(source ? source.entries({ onProblem: hooks.onProblem, onExcluded: (count) => void (writer.counts.excluded += count) }) : walk(roots, hooks), meters.read);
+  const walked = metered(source ? source.entries({ onProblem: hooks.onProblem, onExcluded: (count) => void (writer.counts.excluded += count), onNote: (line) => writer.problems.addLine(line) }) : walk(roots, hooks), meters.read);
   const prepared = readAhead(walked, (entry) => meters.read.track(() => writer.prepare(entry)), (p) => writer.dispose(p), READ_AHEAD_ENTRIES, () => writer.flushReads());
   for await (const entry of prepared) {
     stop.signal.throwIfAborted();

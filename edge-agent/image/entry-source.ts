@@ -1,6 +1,7 @@
 import type { BigIntStats } from 'node:fs';
 import type { FileMeters, PreparedFile } from '../reader/file-reader.ts';
 import type { WalkEntry } from '../reader/walker.ts';
+import type { AttrResult } from '../reader/xattr-reader.ts';
 
 /**
  * Where file content and link targets come from when they are not read from
@@ -25,6 +26,13 @@ export interface FileSource {
   prepare(entry: WalkEntry, chunkBytes: number, meters: FileMeters, readFile: (sourcePath: string, walked: BigIntStats) => Promise<PreparedFile>): Promise<PreparedFile>;
   /** A symlink's target; rejects with UnreadableFileError when it cannot be had. */
   readlink(entry: WalkEntry): Promise<string>;
+  /**
+   * The entry's extended attributes and ACLs, or why they could not be
+   * read, as the file-level reader finds them (reader/xattr-reader.ts);
+   * asked for every entry, once. The image writer packs and indexes them
+   * as it does the reader's.
+   */
+  attrs(entry: WalkEntry): AttrResult;
 }
 
 /**
@@ -33,8 +41,15 @@ export interface FileSource {
  * walk was made where the file system is mounted; what it could not walk or
  * left out comes along through `hooks` (listed as unreadable, status 1; counted as excluded).
  */
+export interface EntrySourceHooks {
+  onProblem: (path: string, reason: string) => void;
+  onExcluded: (count: number) => void;
+  /** A problem of the job that names no path (the attr tools could not run where the walk was made): listed, status 1. */
+  onNote: (line: string) => void;
+}
+
 export interface EntrySource {
   /** The entries in the walker's order: each directory before its contents, contents sorted by name. */
-  entries(hooks: { onProblem: (path: string, reason: string) => void; onExcluded: (count: number) => void }): AsyncIterable<WalkEntry>;
+  entries(hooks: EntrySourceHooks): AsyncIterable<WalkEntry>;
   readonly files: FileSource;
 }

@@ -175,9 +175,9 @@ export class ImageWriter {
    * read: that becomes `unreadable`.
    */
   async prepare(entry: WalkEntry): Promise<PreparedEntry> {
-    // An entry source's entries (the offhost mover's map) carry no attributes: there is no file system to read them from here (docs/offhost.md, Limits).
-    if (this.#options.files) return this.#prepareData(entry);
-    const attrs = this.#xattrs.of(entry.sourcePath);
+    // An entry source's attributes come with its entries (the offhost mover's map, read where the image is mounted): there is no file system to read them from here.
+    const files = this.#options.files;
+    const attrs = files ? Promise.resolve(files.attrs(entry)) : this.#xattrs.of(entry.sourcePath);
     const prepared = await this.#prepareData(entry);
     const found = await attrs;
     if (found.attrs !== undefined || found.problem !== undefined) prepared.attrs = found;

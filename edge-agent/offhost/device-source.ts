@@ -3,12 +3,15 @@ import { read as readCallback, type BigIntStats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { fsPathOf } from '#core/model/file-name.ts';
 import type { FileSource } from '../image/entry-source.ts';
 import type { ContentWriter } from '../image/fragment-writer.ts';
+import { attrsOfIndex } from '../image/member-attrs.ts';
 import type { SparsePreparedFile } from '../image/sparse-file-member.ts';
 import { describeFsError } from '../reader/fs-errors.ts';
 import { UnreadableFileError, type CopyResult, type FileMeters, type PreparedFile } from '../reader/file-reader.ts';
 import type { WalkEntry } from '../reader/walker.ts';
+import type { AttrResult } from '../reader/xattr-reader.ts';
 import { recycleAfterCopy } from '../transport/chunk-recycling.ts';
 import { statsOf, type DeviceRange, type MapEntry } from './extent-map.ts';
 
@@ -80,6 +83,13 @@ export class DeviceFileSource implements FileSource {
     this.#options = options;
   }
 
+  /** The attributes the agent read where the image is mounted, from the entry's map line. */
+  attrs(entry: WalkEntry): AttrResult {
+    const line = this.#options.lineOf(entry);
+    const attrs = attrsOfIndex(line);
+    return { ...(attrs ? { attrs } : {}), ...(line.attrsProblem !== undefined ? { problem: line.attrsProblem } : {}) };
+  }
+
   async readlink(entry: WalkEntry): Promise<string> {
     const line = this.#options.lineOf(entry);
     if (line.linkTarget === undefined) throw new UnreadableFileError(line.fallback ?? 'no link target in the extent map');
@@ -105,7 +115,7 @@ export class DeviceFileSource implements FileSource {
     const here = path.join(root, line.relative);
     let walked;
     try {
-      walked = await lstat(here, { bigint: true });
+      walked = await lstat(fsPathOf(here), { bigint: true });
     } catch (error) {
       throw new UnreadableFileError(`its data is not in plain extents (${reason}) and the mover cannot read it: ${describeFsError(error)}`, { cause: error });
     }

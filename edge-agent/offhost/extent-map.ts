@@ -12,9 +12,16 @@ import { z } from 'zod';
  * Physical ranges are bytes on the device the head names; file offsets are
  * bytes of the file. A file's bytes not covered by a range read as zeros
  * (holes, unwritten extents, the tail past the last extent).
+ *
+ * An entry also carries the extended attributes and POSIX ACLs the agent
+ * read where the image is mounted (the file-level reader's collector,
+ * reader/xattr-reader.ts), in the form the image index keeps them
+ * (image/member-attrs.ts `IndexedAttrs`: values base64), so the mover,
+ * which has no file system to read them from, writes the same pax records.
  */
 
-export const MAP_FORMAT = 'cairn-extent-map-1';
+/** Format 2 added `xattrs`, `acl`, `attrsProblem` and the `note` line; a mover refuses a map of another format. */
+export const MAP_FORMAT = 'cairn-extent-map-2';
 
 export const MapHead = z
   .object({
@@ -49,6 +56,17 @@ export const DeviceRange = z
   .strict();
 export type DeviceRange = z.output<typeof DeviceRange>;
 
+/** An attribute value: base64 (a value is bytes, not text), at most Linux's XATTR_SIZE_MAX (64 KiB) of them. */
+const Base64 = z.string().max(Math.ceil((64 * 1024) / 3) * 4).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64');
+/** An attribute name: `namespace.name`, at most XATTR_NAME_MAX (255) characters, no NUL (it ends a name for the kernel and for tar). */
+const XattrName = z.string().max(255).regex(/^[^.\0]+\.[^\0]+$/, 'not an attribute name (namespace.name)');
+/**
+ * An ACL in libacl's long text form as the reader keeps it (one entry a
+ * line, each ending in a newline, numeric ids): checked here, as it goes
+ * to setfacl and tar on restore.
+ */
+const AclText = z.string().regex(/^(?:(?:user|group|mask|other):[^:\n]*:[rwx-]{3}\n)+$/, 'not an ACL in long text form');
+
 export const MapEntry = z
   .object({
     kind: z.literal('entry'),
@@ -63,13 +81,22 @@ export const MapEntry = z
     ranges: z.array(DeviceRange).optional(),
     /** A regular file whose data is not in plain extents, and why: read as a file. */
     fallback: z.string().optional(),
+    /** Extended attributes (name → value, base64), in the order getfattr lists them; never the ACLs' `system.posix_acl_*`. */
+    xattrs: z.record(XattrName, Base64).optional(),
+    /** POSIX ACLs: the access ACL (entries beyond the mode) and a directory's default ACL. */
+    acl: z.object({ access: AclText.optional(), default: AclText.optional() }).strict().optional(),
+    /** Why its attributes (some or all) could not be read: the mover lists it (status 1), as a file-level backup does. */
+    attrsProblem: z.string().min(1).optional(),
   })
-  .strict();
+  .strict()
+  .refine((e) => !Object.keys(e.xattrs ?? {}).some((name) => name.startsWith('system.posix_acl_')), { message: 'ACLs go in `acl`, not as system.posix_acl_* attributes' });
 export type MapEntry = z.output<typeof MapEntry>;
 
 export const MapProblem = z.object({ kind: z.literal('problem'), path: z.string(), reason: z.string() }).strict();
 export const MapExcluded = z.object({ kind: z.literal('excluded'), count: z.number().int().min(0) }).strict();
-export const MapLine = z.discriminatedUnion('kind', [MapEntry, MapProblem, MapExcluded]);
+/** A problem of the whole job, not of one path (the attr tools could not run where the image was mapped): the mover lists the line (status 1). */
+export const MapNote = z.object({ kind: z.literal('note'), reason: z.string().min(1) }).strict();
+export const MapLine = z.discriminatedUnion('kind', [MapEntry, MapProblem, MapExcluded, MapNote]);
 export type MapLine = z.output<typeof MapLine>;
 
 export function mappedStats(stats: BigIntStats): MappedStats {

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { CairnError } from '#core/errors.ts';
+import { hasRawBytes } from '#core/model/file-name.ts';
 import { StatusCode } from '#core/status-codes.ts';
 
 /*
@@ -48,8 +49,9 @@ export const FILEFRAG_BATCH = 256;
 export async function mapFiles(paths: readonly string[], command = 'filefrag'): Promise<Map<string, FileExtents>> {
   const found = new Map<string, FileExtents>();
   for (let from = 0; from < paths.length; from += FILEFRAG_BATCH) {
-    // A name with a newline would make the output ambiguous: such files are read as files.
-    const batch = paths.slice(from, from + FILEFRAG_BATCH).filter((p) => !p.includes('\n'));
+    // A name with a newline would make the output ambiguous, and one that is not UTF-8 cannot be an argument string
+    // (core/model/file-name.ts): such files are read as files.
+    const batch = paths.slice(from, from + FILEFRAG_BATCH).filter((p) => !p.includes('\n') && !hasRawBytes(p));
     if (batch.length === 0) continue;
     const stdout = await runFilefrag(command, batch);
     for (const file of parseFilefrag(stdout, batch)) found.set(file.path, file);

@@ -5,10 +5,13 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { CairnError } from '#core/errors.ts';
+import { fsPathOf, hasRawBytes, nameFromBytes } from '#core/model/file-name.ts';
 import { StatusCode } from '#core/status-codes.ts';
+import { indexedAttrs } from '../image/member-attrs.ts';
 import type { ExcludeMatcher } from '../reader/exclude.ts';
 import { describeFsError } from '../reader/fs-errors.ts';
 import { statSelections, walk, type Selection, type WalkEntry } from '../reader/walker.ts';
+import { XattrReader, type AttrResult, type RunTool } from '../reader/xattr-reader.ts';
 import { MAP_FORMAT, mappedStats, type DeviceRange, type MapEntry, type MapHead, type MapLine } from './extent-map.ts';
 import { FILEFRAG_BATCH, mapFiles, type FileExtents } from './filefrag.ts';
 
@@ -40,6 +43,8 @@ export interface MapRequest {
   out: string;
   /** The filefrag command (tests give a missing one). */
   filefrag?: string;
+  /** How the attr and acl tools are run (default: the reader's tool thread); tests give one that cannot run them. */
+  runTool?: RunTool;
 }
 
 export interface MapSummary {
@@ -51,6 +56,8 @@ export interface MapSummary {
   fallback: Record<string, number>;
   /** Device bytes the mapped files' ranges cover. */
   mappedBytes: number;
+  /** Entries that carry extended attributes or ACLs. */
+  withAttrs: number;
 }
 
 /**
@@ -67,13 +74,16 @@ export interface MapSummary {
  */
 export async function mapFrozenImage(request: MapRequest): Promise<MapSummary> {
   const head = await checkFrozenImage(request.readRoot, request.device);
-  const summary: MapSummary = { head, entries: 0, mappedFiles: 0, fallback: {}, mappedBytes: 0 };
+  const summary: MapSummary = { head, entries: 0, mappedFiles: 0, fallback: {}, mappedBytes: 0, withAttrs: 0 };
   const out = createWriteStream(request.out, { mode: 0o600 });
   const write = async (line: MapLine | MapHead): Promise<void> => {
     if (!out.write(`${JSON.stringify(line)}\n`)) await once(out, 'drain');
   };
   const problems: Array<{ path: string; reason: string }> = [];
   let excluded = 0;
+  // Attributes are read where the image is mounted, by the file-level reader's own collector (a getfattr a directory,
+  // read ahead of the walk): the mover has no file system to read them from, so they travel in the map.
+  const xattrs = new XattrReader(request.runTool);
   try {
     await write(head);
     const found = await statSelections(request.selections, request.exclude);
@@ -82,17 +92,31 @@ export async function mapFrozenImage(request: MapRequest): Promise<MapSummary> {
     }
     for (const m of found.missing) problems.push(m);
     excluded += found.excluded.length;
-    const hooks = { exclude: request.exclude, onProblem: (p: string, reason: string) => void problems.push({ path: p, reason }), onExcluded: () => void (excluded += 1) };
+    const hooks = {
+      exclude: request.exclude,
+      onProblem: (p: string, reason: string) => void problems.push({ path: p, reason }),
+      onExcluded: () => void (excluded += 1),
+      onListed: (dir: string, names: readonly string[]) => xattrs.listed(dir, names),
+      onSubdirectories: (dirs: readonly string[]) => xattrs.ahead(dirs),
+    };
     // Entries are held a batch at a time: the files of a batch go to one filefrag run, started at once, so the walk
     // goes on while filefrag maps (at most MAPS_IN_FLIGHT batches); batches are written in walk order.
     let batch: WalkEntry[] = [];
+    // Each entry's attributes, asked for as it is walked (the reader batches them by directory), taken when its line is written.
+    const attrsOf = new Map<WalkEntry, Promise<AttrResult>>();
     // A multiply-linked file's data is read once, at its first path (the image writer makes the others hard-link members): only that one is mapped.
     const linked = new Set<string>();
     const inFlight: Array<{ entries: WalkEntry[]; firsts: Set<WalkEntry>; extents: Promise<Map<string, FileExtents>> }> = [];
     const writeOldest = async (): Promise<void> => {
       const { entries, firsts, extents } = inFlight.shift()!;
       const found = await extents;
-      for (const entry of entries) await write(await describeEntry(entry, head, firsts.has(entry) ? found.get(entry.sourcePath) : undefined, summary, firsts.has(entry)));
+      for (const entry of entries) {
+        const line = await describeEntry(entry, head, firsts.has(entry) ? found.get(entry.sourcePath) : undefined, summary, firsts.has(entry));
+        const attrs = await attrsOf.get(entry)!;
+        attrsOf.delete(entry);
+        withAttrs(line, attrs, summary);
+        await write(line);
+      }
     };
     const flush = async (): Promise<void> => {
       const firsts = new Set<WalkEntry>();
@@ -111,6 +135,9 @@ export async function mapFrozenImage(request: MapRequest): Promise<MapSummary> {
     };
     try {
       for await (const entry of walk(found.roots, hooks)) {
+        const attrs = xattrs.of(entry.sourcePath);
+        attrs.catch(() => undefined); // awaited in turn by writeOldest
+        attrsOf.set(entry, attrs);
         batch.push(entry);
         if (batch.length >= FILEFRAG_BATCH) await flush();
       }
@@ -122,7 +149,9 @@ export async function mapFrozenImage(request: MapRequest): Promise<MapSummary> {
     }
     for (const problem of problems) await write({ kind: 'problem', ...problem });
     if (excluded > 0) await write({ kind: 'excluded', count: excluded });
+    if (xattrs.toolProblem !== undefined) await write({ kind: 'note', reason: xattrs.toolProblem });
   } finally {
+    await xattrs.clear();
     out.end();
     await once(out, 'close');
   }
@@ -135,7 +164,8 @@ async function describeEntry(entry: WalkEntry, head: MapHead, extents: FileExten
   if (line.relative.startsWith('..')) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `offhost backup: ${entry.path} is read from ${entry.sourcePath}, outside the frozen image ${head.readRoot}`);
   if (entry.stats.isSymbolicLink()) {
     try {
-      line.linkTarget = await readlink(entry.sourcePath);
+      // As bytes, as the file-level reader reads it: a name or target that is not UTF-8 keeps them.
+      line.linkTarget = nameFromBytes(await readlink(fsPathOf(entry.sourcePath), { encoding: 'buffer' }));
     } catch (error) {
       // The mover lists it as unreadable, as a file-level backup would.
       line.fallback = describeFsError(error, 'vanished during backup');
@@ -144,7 +174,7 @@ async function describeEntry(entry: WalkEntry, head: MapHead, extents: FileExten
   }
   // A later path of a multiply-linked file: its data is at its first path.
   if (!entry.stats.isFile() || !first) return line;
-  const ranges = extents ? rangesOf(extents, entry.stats, head) : { fallback: 'not mapped (filefrag gave no extents)' };
+  const ranges = extents ? rangesOf(extents, entry.stats, head) : { fallback: hasRawBytes(entry.sourcePath) ? 'name not UTF-8 (filefrag takes names as text)' : 'not mapped (filefrag gave no extents)' };
   if ('fallback' in ranges) {
     line.fallback = ranges.fallback;
     summary.fallback[ranges.fallback] = (summary.fallback[ranges.fallback] ?? 0) + 1;
@@ -154,6 +184,15 @@ async function describeEntry(entry: WalkEntry, head: MapHead, extents: FileExten
     summary.mappedBytes += ranges.ranges.reduce((sum, r) => sum + r.bytes, 0);
   }
   return line;
+}
+
+/** Puts an entry's attributes (or why they could not be read) on its map line, in the index's form (member-attrs.ts). */
+function withAttrs(line: MapEntry, found: AttrResult, summary: MapSummary): void {
+  const { xattrs, acl } = indexedAttrs(found.attrs);
+  if (xattrs !== undefined) line.xattrs = xattrs;
+  if (acl !== undefined) line.acl = acl;
+  if (xattrs !== undefined || acl !== undefined) summary.withAttrs += 1;
+  if (found.problem !== undefined) line.attrsProblem = found.problem;
 }
 
 /**

@@ -12,7 +12,7 @@ import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
 import type { TaskReporter } from '#core/ports/task-reporter.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { runBackup } from '../image/backup.ts';
-import type { EntrySource } from '../image/entry-source.ts';
+import type { EntrySource, EntrySourceHooks } from '../image/entry-source.ts';
 import type { WalkEntry } from '../reader/walker.ts';
 import { DeviceFileSource, RangeLog, type MoverCounts } from './device-source.ts';
 import { MapHead, MapLine, statsOf, type MapEntry } from './extent-map.ts';
@@ -140,7 +140,7 @@ async function openDevice(device: string, head: MapHead): Promise<FileHandle> {
  * are out of order or past its size, ends the backup with 20 (a forged or
  * damaged map must not make the mover read elsewhere).
  */
-async function* mapEntries(map: string, lines: WeakMap<WalkEntry, MapEntry>, hooks: { onProblem: (path: string, reason: string) => void; onExcluded: (count: number) => void }, fallbackRoot: string | undefined): AsyncGenerator<WalkEntry, void, undefined> {
+async function* mapEntries(map: string, lines: WeakMap<WalkEntry, MapEntry>, hooks: EntrySourceHooks, fallbackRoot: string | undefined): AsyncGenerator<WalkEntry, void, undefined> {
   let number = 0;
   for await (const text of createInterface({ input: createReadStream(map), crlfDelay: Infinity })) {
     number += 1;
@@ -153,6 +153,7 @@ async function* mapEntries(map: string, lines: WeakMap<WalkEntry, MapEntry>, hoo
     }
     if (line.kind === 'problem') hooks.onProblem(line.path, line.reason);
     else if (line.kind === 'excluded') hooks.onExcluded(line.count);
+    else if (line.kind === 'note') hooks.onNote(line.reason);
     else {
       const stats = statsOf(line.stats);
       checkRanges(line, Number(stats.size), number);

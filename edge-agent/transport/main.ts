@@ -14,7 +14,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { FileRendezvous } from '../tape/spanning/file-rendezvous.ts';
 import { ReaderThread } from '../reader/reader-thread.ts';
-import { moverProcess } from '../offhost/mover-process.ts';
+import { addMoverCommand } from './mover-main.ts';
 
 /**
  * `cairn-agent`: what the SSM document runs on an on-premise host. This is the
@@ -97,20 +97,7 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = 1;
       }
     });
-  program
-    .command('mover')
-    .description('the offhost data mover: read the files of an extent map from the device and write their image (docs/offhost.md); one JSON line a message on stdout')
-    .requiredOption('--job <file>', 'the mover job the agent wrote: the backup task, the extent map, the device')
-    .option('--region <region>', 'AWS region for an S3 storage unit (default AWS_REGION)', process.env.AWS_REGION)
-    .option('--endpoint <url>', 'AWS endpoint (an emulator)')
-    .action(async (options: { job: string; region?: string; endpoint?: string }) => {
-      // AWS clients only for an S3 unit: a mover writing to a disk unit needs no region.
-      let clients: ReturnType<typeof createAwsClients> | undefined;
-      try {
-        process.exitCode = await moverProcess(options.job, storageUnitOpener(async (unit) => s3StorageUnitStore(unit, (clients ??= createAwsClients({ region: options.region, endpoint: options.endpoint })).s3)));
-      } finally {
-        clients?.destroy();
-      }
-    });
+  // Listed here for --help; bin/cairn-agent.js and the one-file bundle start it through mover-main.ts, without this file's imports.
+  addMoverCommand(program);
   await program.parseAsync(argv);
 }

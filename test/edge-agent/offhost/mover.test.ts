@@ -2,9 +2,12 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from '
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
+import { readIndex } from '#agent/image/index-reader.ts';
 import { MAP_FORMAT, mappedStats, type MapEntry, type MapHead } from '#agent/offhost/extent-map.ts';
 import { runMover } from '#agent/offhost/mover.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
+import type { BackupTaskResult, IndexEntry } from '#core/model/task.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { backupTask, catalogImage, failureOf, patterned, recordingReporter, tempDir } from '../helpers.ts';
 
@@ -15,6 +18,12 @@ import { backupTask, catalogImage, failureOf, patterned, recordingReporter, temp
  */
 
 const KiB = 1024;
+
+async function readIndexEntries(store: ObjectStore, result: BackupTaskResult): Promise<Map<string, IndexEntry>> {
+  const entries = new Map<string, IndexEntry>();
+  for await (const entry of readIndex(store, result.indexKey, result.indexSha256)) entries.set(entry.path, entry);
+  return entries;
+}
 
 describe('the data mover', () => {
   let scratch: ReturnType<typeof tempDir>;
@@ -87,6 +96,50 @@ describe('the data mover', () => {
     expect(failure.statusCode).toBe(StatusCode.INVALID_COMMAND_USAGE);
     expect(failure.message).toMatch(/past the file/);
     expect(readdirSync(unit, { recursive: true }).filter((f) => String(f).includes('fragment') || String(f).endsWith('.json'))).toEqual([]);
+  });
+
+  it('writes the attributes a map entry carries as the pax records a file-level backup writes, and indexes them', async () => {
+    const acl = { access: 'user::rw-\nuser:1234:rw-\ngroup::r--\nmask::rw-\nother::r--\n' };
+    writeMap([{ path: '/data/f0', size: 1, ranges: [{ fileOffset: 0, deviceOffset: 0, bytes: 1 }], xattrs: { 'user.color': Buffer.from('blue').toString('base64'), 'user.bin': Buffer.from([0, 1, 255]).toString('base64') }, acl }]);
+    const task = backupTask(unit, ['/data']);
+    const result = await runMover({ task, map: mapFile }, { store: new FsObjectStore(unit), reporter: recordingReporter(), now: () => new Date() });
+    expect(result.statusCode).toBe(0);
+    const fragment = readdirSync(unit, { recursive: true }).map(String).find((f) => /fragment-.*\.tar$/.test(f))!;
+    const bytes = readFileSync(path.join(unit, fragment));
+    for (const record of [Buffer.from('SCHILY.xattr.user.color=blue\n'), Buffer.concat([Buffer.from('SCHILY.xattr.user.bin='), Buffer.from([0, 1, 255, 10])]), Buffer.from(`SCHILY.acl.access=${acl.access}\n`)]) {
+      expect(bytes.includes(record), `${record.toString('latin1')} in the fragment`).toBe(true);
+    }
+    const indexed = await readIndexEntries(new FsObjectStore(unit), result);
+    expect(indexed.get('/data/f0')).toMatchObject({ xattrs: { 'user.color': Buffer.from('blue').toString('base64') }, acl });
+  });
+
+  it('lists the attributes the agent could not read, and a note of the map, as problems (status 1)', async () => {
+    writeMap([{ path: '/data/f0', size: 1, ranges: [{ fileOffset: 0, deviceOffset: 0, bytes: 1 }], attrsProblem: 'extended attributes not read (getfattr: Permission denied)' }]);
+    writeFileSync(mapFile, `${readFileSync(mapFile, 'utf8')}${JSON.stringify({ kind: 'note', reason: 'extended attributes and ACLs not read: cannot run getfattr' })}\n`);
+    const result = await runMover({ task: backupTask(unit, ['/data']), map: mapFile }, { store: new FsObjectStore(unit), reporter: recordingReporter(), now: () => new Date() });
+    expect(result.statusCode).toBe(1);
+    expect(result.unreadable.join('\n')).toMatch(/\/data\/f0: extended attributes not read \(getfattr: Permission denied\)/);
+    expect(result.unreadable).toContain('extended attributes and ACLs not read: cannot run getfattr');
+  });
+
+  it.each([
+    ['a value that is not base64', { xattrs: { 'user.x': 'not base64!' } }, /not base64/],
+    ['an ACL that is not in long text form', { acl: { access: 'user:1234:rw-; rm -rf /' } }, /not an ACL in long text form/],
+    ['an ACL passed as an attribute', { xattrs: { 'system.posix_acl_access': 'AAAA' } }, /ACLs go in `acl`/],
+    ['an attribute name without a namespace', { xattrs: { color: 'AAAA' } }, /not an attribute name/],
+    ['an attribute name with a NUL', { xattrs: { 'user.a\u0000b': 'AAAA' } }, /not an attribute name/],
+  ])('refuses a map entry with %s, with 20', async (_what, attrs, message) => {
+    writeMap([{ path: '/data/f0', size: 1, ranges: [{ fileOffset: 0, deviceOffset: 0, bytes: 1 }], ...attrs }]);
+    const failure = await failureOf(runMover({ task: backupTask(unit, ['/data']), map: mapFile }, { store: new FsObjectStore(unit), reporter: recordingReporter(), now: () => new Date() }));
+    expect(failure.statusCode).toBe(StatusCode.INVALID_COMMAND_USAGE);
+    expect(failure.message).toMatch(message);
+  });
+
+  it('refuses a map of the format before attributes (cairn-extent-map-1), with 20', async () => {
+    writeMap([{ path: '/data/f0', size: 1, ranges: [{ fileOffset: 0, deviceOffset: 0, bytes: 1 }] }], { format: 'cairn-extent-map-1' as typeof MAP_FORMAT });
+    const failure = await failureOf(runMover({ task: backupTask(unit, ['/data']), map: mapFile }, { store: new FsObjectStore(unit), reporter: recordingReporter(), now: () => new Date() }));
+    expect(failure.statusCode).toBe(StatusCode.INVALID_COMMAND_USAGE);
+    expect(failure.message).toMatch(/does not start with a map head/);
   });
 
   it('refuses a device of another size than the one mapped (156), before writing anything', async () => {
