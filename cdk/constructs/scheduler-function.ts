@@ -116,10 +116,16 @@ export class SchedulerFunction extends Construct {
     this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListMultipartUploadParts', 's3:AbortMultipartUpload'], resources: [props.imageBucket.arnForObjects('*')] }));
     Validations.of(this.function.role!).acknowledge({
       id: bucketObjectsFinding(props.imageBucket, '*'),
-      reason: 'The sweep aborts multipart uploads under any storage unit prefix of the image bucket (units are configured at run time); it can list parts and abort uploads, never read or delete an object',
+      reason: 'The sweep aborts multipart uploads, and the cleanup deletes expired images, under any storage unit prefix of the image bucket (units are configured at run time); it can list parts, abort uploads and delete objects, never read or write one',
     });
     // A job the sweep ends is a job state change: published like any other (lambdas/dynamo-deps.ts).
     grantPutJobEvents(this.function);
+    // The cleanup (core/catalog/expire-images.ts): a client's images (Catalog: Query), an expiring image marked and
+    // its row removed (GetItem, PutItem, DeleteItem, granted above); its folder in the image bucket deleted, every
+    // version (S3ObjectStore.deletePrefix: list versions, DeleteObjects); its volumes updated (Media, granted above).
+    props.tables.catalog.grant(this.function, 'dynamodb:Query');
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucketVersions'], resources: [props.imageBucket.bucketArn] }));
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'], resources: [props.imageBucket.arnForObjects('*')] }));
 
     if (props.agentCommandDocumentName) this.grantIdleUnload(props.agentCommandDocumentName, props.tables);
 

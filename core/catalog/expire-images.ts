@@ -42,6 +42,13 @@ export interface ExpirationDeps {
   jobs: Pick<JobStore, 'list'>;
   /** Opens a disk or S3 unit's object store. One that cannot reach a unit (the cloud scheduler and a disk unit on an agent host) throws: that image waits, EXPIRED, for a run that can. */
   openStorageUnit: StorageUnitOpener;
+  /**
+   * Whether this runtime can reach a unit's storage at all (default: every
+   * unit). The scheduled cleanup leaves an image with a copy on a unit it
+   * cannot reach as it is (ACTIVE, listed in `unreachable`), so those never
+   * take the places of the images it can expire.
+   */
+  canReach?: (unit: StorageUnit) => boolean;
   /** The media manager: tape images leave their volumes' lists, and empty volumes return to scratch. Without it a tape image is not expired (reported). */
   emm?: MediaDatabase;
   /** The broker's reservations: a volume a job holds is never recycled under it. */
@@ -70,6 +77,8 @@ export interface ExpirationRun {
   deferred: number;
   /** Volumes returned to the scratch pool. */
   recycled: RecycledVolume[];
+  /** Images the plan expires that this runtime cannot reach (`canReach`): they wait for a run that can. */
+  unreachable?: { backupId: string; storageUnit: string }[];
   /** What went wrong: an image that could not be expired stays (EXPIRED once marked) and is tried again by the next run. */
   problems: string[];
 }
@@ -90,11 +99,29 @@ export async function expirationPlan(deps: Pick<ExpirationDeps, 'catalog' | 'job
 
 /** The scheduled cleanup: expires what the plan says, newest first, at most `maxImages`, then recycles emptied volumes. */
 export async function runExpiration(deps: ExpirationDeps, now: Date, options: ExpirationOptions = {}): Promise<ExpirationRun> {
-  const plan = await expirationPlan(deps, now);
-  const max = options.maxImages ?? Infinity;
-  const chosen = plan.expire.slice(0, max);
+  const [images, inFlight] = await Promise.all([deps.catalog.listImages(), inFlightBackups(deps.jobs)]);
+  const plan = planExpiration({ images, now, inFlight });
+  const unreachable: { backupId: string; storageUnit: string }[] = [];
+  let expirable = plan.expire;
+  if (deps.canReach) {
+    const byId = new Map(images.map((i) => [i.backupId, i]));
+    const units = new Map<string, StorageUnit | undefined>();
+    const reachable: Expiring[] = [];
+    for (const entry of plan.expire) {
+      let away: string | undefined;
+      for (const copy of byId.get(entry.backupId)?.copies ?? []) {
+        if (!units.has(copy.storageUnit)) units.set(copy.storageUnit, await deps.config.getStorageUnit(copy.storageUnit));
+        const unit = units.get(copy.storageUnit);
+        if (unit && !deps.canReach(unit)) away = unit.name;
+      }
+      if (away === undefined) reachable.push(entry);
+      else unreachable.push({ backupId: entry.backupId, storageUnit: away });
+    }
+    expirable = reachable;
+  }
+  const chosen = expirable.slice(0, options.maxImages ?? Infinity);
   const run = await expireAll(deps, chosen);
-  return { ...run, kept: [...plan.kept, ...run.kept], deferred: plan.expire.length - chosen.length };
+  return { ...run, kept: [...plan.kept, ...run.kept], deferred: expirable.length - chosen.length, ...(unreachable.length > 0 ? { unreachable } : {}) };
 }
 
 /**

@@ -122,6 +122,12 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
       problems: [],
     });
     expect(swept[1]).toMatchObject({ ended: [], problems: [] });
+    // The first tick's cleanup expired the incremental (its S3 folder deleted) and the tape image (its index folder deleted,
+    // its volume emptied and returned to scratch); the second had nothing left to do.
+    const expirations = (outcomes.ticks as { expiration?: { expired: { backupId: string; volumes: string[] }[]; recycled: unknown[]; problems: string[] } }[]).map((t) => t.expiration);
+    expect(expirations[0]).toMatchObject({ problems: [], recycled: [{ mediaId: 'IAM001', fromPool: 'iampool' }] });
+    expect(expirations[0]!.expired.map((e) => e.volumes)).toEqual([['IAM001'], []]);
+    expect(expirations[1]).toMatchObject({ expired: [], recycled: [], problems: [] });
     // The idle drive: the first tick sent its unload to the robot's agent, the second looked the command up (moto runs
     // nothing: it is still in flight there, or ended without the agent's answer) and sent nothing more.
     const idle = (outcomes.ticks as { idleUnload?: { sent: unknown[]; pending: { drive: string }[]; problems: string[] } }[]).map((t) => t.idleUnload);
