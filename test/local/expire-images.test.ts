@@ -6,6 +6,7 @@ import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { FakeClock } from '#core/ports/clock.ts';
 import { expirationPlan, expireImageNow, runExpiration, setImageExpiry, type ExpirationDeps } from '#core/catalog/expire-images.ts';
 import { recordTapeWrites } from '#core/catalog/tape-writes.ts';
+import { commitImage } from '#core/catalog/catalog-service.ts';
 import type { Image } from '#core/model/image.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
@@ -161,6 +162,20 @@ describe('expiring images on the standalone runtime', () => {
     expect(run.kept).toEqual([expect.objectContaining({ backupId: full.backupId, neededBy: late!.backupId })]);
     expect(await rt.catalog.getImage(full.backupId)).toMatchObject({ state: 'ACTIVE' });
     expect(await store.list(`images/c1/${full.backupId}/`)).toHaveLength(4);
+  });
+
+  it('withdraws an incremental committed against a base that expired while it was taken (the Catalog step’s side of the race)', async () => {
+    const full = await written(0, 1);
+    const backupId = sampleImage('c1', day(3)).backupId;
+    await rt.jobs.create(sampleJob(60, { client: 'c1', state: 'ACTIVE', level: 'differential-incremental', baseBackupId: full.backupId, backupId, storageUnit: 'local-disk' }));
+    expect(await rt.catalog.claimBackupId({ backupId, jobId: 60, client: 'c1', storageUnit: 'local-disk', claimedAt: day(3).toISOString() })).toBe(true);
+    // The cleanup ran between the broker's choice and the commit (its plan did not see the job, as when it read the jobs first).
+    await rt.catalog.updateImage(full.backupId, (i) => ({ ...i, state: 'EXPIRED' }));
+    const result = { backupId, statusCode: 0, fragments: [], fileCount: 0, bytes: 0, indexKey: `images/c1/${backupId}/index.ndjson.gz`, indexSha256: 'b'.repeat(64), manifestKey: `images/c1/${backupId}/manifest.json`, unreadable: [], unreadableCount: 0, writerWaits: 0, readerWaits: 0, elapsedMs: 5 };
+    await expect(commitImage({ jobs: rt.jobs, catalog: rt.catalog }, 60, result, day(3))).rejects.toThrow(`image ${backupId} was taken against ${full.backupId}, which is being expired; the image was withdrawn`);
+    expect(await rt.catalog.getImage(backupId)).toBeUndefined();
+    // Its data stays claimed by the job, for the janitor.
+    expect((await rt.catalog.listClaims()).map((c) => c.backupId)).toEqual([backupId]);
   });
 
   it('keeps the base of a backup job still running', async () => {
