@@ -122,10 +122,11 @@ export class SchedulerFunction extends Construct {
     grantPutJobEvents(this.function);
     // The cleanup (core/catalog/expire-images.ts): a client's images (Catalog: Query), an expiring image marked and
     // its row removed (GetItem, PutItem, DeleteItem, granted above); its folder in the image bucket deleted, every
-    // version (S3ObjectStore.deletePrefix: list versions, DeleteObjects); its volumes updated (Media, granted above).
+    // version (S3ObjectStore.deletePrefix: list versions, DeleteObjects of each version: the bucket is versioned, so
+    // s3:DeleteObjectVersion alone); its volumes updated (Media, granted above).
     props.tables.catalog.grant(this.function, 'dynamodb:Query');
     this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucketVersions'], resources: [props.imageBucket.bucketArn] }));
-    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'], resources: [props.imageBucket.arnForObjects('*')] }));
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObjectVersion'], resources: [props.imageBucket.arnForObjects('*')] }));
 
     if (props.agentCommandDocumentName) this.grantIdleUnload(props.agentCommandDocumentName, props.tables);
 
