@@ -11,7 +11,7 @@ import { IMAGE_BUCKET_ENV } from '#aws/tables.ts';
 import { parseOrThrow } from '#core/validation.ts';
 import { z } from 'zod';
 import { dynamoDeps } from './dynamo-deps.ts';
-import { cloudReachable, cloudStorageOpener } from './cloud-storage-opener.ts';
+import { cloudReachable, cloudStorageOpener } from '#aws/cloud-storage-opener.ts';
 import { observedLambda } from './observability.ts';
 import { createSchedulerHandler } from './scheduler-handler.ts';
 import { readStateMachineEnvironment, type StateMachineEnvironment } from './state-machine-environment.ts';

@@ -17,7 +17,7 @@ import type { Image } from '#core/model/image.ts';
 import type { MediaDatabase } from '#core/ports/media-manager.ts';
 import { FakeClock } from '#core/ports/clock.ts';
 import { createSchedulerHandler } from '#lambdas/scheduler-handler.ts';
-import { cloudReachable, cloudStorageOpener } from '#lambdas/cloud-storage-opener.ts';
+import { cloudReachable, cloudStorageOpener } from '#aws/cloud-storage-opener.ts';
 import { claimAndCommit, sampleImage } from '#test/contracts/fixtures.ts';
 import { emulatorClients, startAwsEmulator } from '#test/setup/aws-emulator.ts';
 

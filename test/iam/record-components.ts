@@ -20,7 +20,7 @@ import { dynamoDeps } from '#lambdas/dynamo-deps.ts';
 import { createJobsHandler } from '#lambdas/jobs-handler.ts';
 import { withUsageRecording } from '#lambdas/usage-recording.ts';
 import { createSchedulerHandler } from '#lambdas/scheduler-handler.ts';
-import { cloudReachable, cloudStorageOpener } from '#lambdas/cloud-storage-opener.ts';
+import { cloudReachable, cloudStorageOpener } from '#aws/cloud-storage-opener.ts';
 import { setImageExpiry } from '#core/catalog/expire-images.ts';
 import { S3AbandonedUploads } from '#aws/multipart-sweep.ts';
 import { SsmOperatorCommands } from '#aws/ssm-agent-command.ts';
