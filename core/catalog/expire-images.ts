@@ -208,12 +208,15 @@ async function expireOne(deps: ExpirationDeps, entry: Expiring): Promise<{ expir
   });
   if (!marked) return { expired: { ...entry, objectsDeleted: 0, bytesDeleted: 0, volumes: [] } }; // removed meanwhile: done
   // 2. Check again, after the mark: what committed or started before it is seen here; what comes after it sees EXPIRED.
-  if (wasActive) {
-    const need = await stillNeeded(deps, marked);
-    if (need) {
-      await deps.catalog.updateImage(entry.backupId, (i) => (i.state === 'EXPIRED' ? { ...i, state: 'ACTIVE' } : undefined));
-      return { kept: { backupId: entry.backupId, client: entry.client, expiresAt: entry.expiresAt, neededBy: need.by, reason: `kept: ${need.reason}` } };
-    }
+  const need = await stillNeeded(deps, marked);
+  if (need && wasActive) {
+    await deps.catalog.updateImage(entry.backupId, (i) => (i.state === 'EXPIRED' ? { ...i, state: 'ACTIVE' } : undefined));
+    return { kept: { backupId: entry.backupId, client: entry.client, expiresAt: entry.expiresAt, neededBy: need.by, reason: `kept: ${need.reason}` } };
+  }
+  if (need) {
+    // Marked by another run that has not checked yet (it will take it back), or that died between its mark and its
+    // check. Only the run that marked it takes a mark back; this one never deletes what an ACTIVE image needs.
+    throw new CairnError(StatusCode.CONFLICT, `it is EXPIRED, but ${need.by} needs it (${need.reason}): left for the run that marked it; if none is running (it died), its data is whole: \`cairn images expire --backup-id ${marked.backupId} --force\` expires it with what needs it`);
   }
   // 3. Delete the data, every copy.
   let objectsDeleted = 0;

@@ -178,6 +178,21 @@ describe('expiring images on the standalone runtime', () => {
     expect((await rt.catalog.listClaims()).map((c) => c.backupId)).toEqual([backupId]);
   });
 
+  it('never deletes an image another run marked while an ACTIVE image needs it; --force takes both', async () => {
+    const full = await written(0, 1);
+    const incr = await written(1, 30, full);
+    // A run marked the full and died before its check (or is about to take its mark back).
+    await rt.catalog.updateImage(full.backupId, (i) => ({ ...i, state: 'EXPIRED' }));
+    const run = await runExpiration(deps(), day(5));
+    expect(run.expired).toEqual([]);
+    expect(run.problems).toEqual([
+      `image ${full.backupId}: it is EXPIRED, but ${incr.backupId} needs it (incremental ${incr.backupId} was taken against it while it was being expired (until ${incr.expiresAt})): left for the run that marked it; if none is running (it died), its data is whole: \`cairn images expire --backup-id ${full.backupId} --force\` expires it with what needs it; tried again at the next cleanup`,
+    ]);
+    expect(await store.list(`images/c1/${full.backupId}/`)).toHaveLength(4);
+    expect((await expireImageNow(deps(), full.backupId, day(5), { force: true })).expired.map((e) => e.backupId)).toEqual([incr.backupId, full.backupId]);
+    expect(await store.list('images/')).toEqual([]);
+  });
+
   it('keeps the base of a backup job still running', async () => {
     const full = await written(0, 1);
     await rt.jobs.create(sampleJob(77, { client: 'c1', state: 'ACTIVE', level: 'differential-incremental', baseBackupId: full.backupId }));
