@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
-import { DeleteCommand, GetCommand, TransactWriteCommand, paginateQuery, paginateScan, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, TransactWriteCommand, paginateQuery, paginateScan, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { byCodePoint } from '#core/code-point-order.ts';
-import { assertBackupIdOf, differentImage, uncataloguable } from '#core/catalog/catalog-refusals.ts';
+import { assertBackupIdOf, checkedImageChange, differentImage, notExpired, uncataloguable } from '#core/catalog/catalog-refusals.ts';
 import { makeBackupId } from '#core/ids.ts';
 import { primaryCopy, type Image, type ImageClaim } from '#core/model/image.ts';
 import { IMAGE_RECORD_VERSION, upgradeImageRecord } from '#core/catalog/image-versions.ts';
@@ -134,6 +134,53 @@ export class DynamoCatalogStore implements CatalogStore {
     if (client === undefined) return undefined;
     const item = await this.#getItem(client, backupId);
     return item === undefined ? undefined : imageOf(item, this.#table);
+  }
+
+  async updateImage(backupId: string, change: (image: Image) => Image | undefined): Promise<Image | undefined> {
+    const client = BACKUP_ID.exec(backupId)?.[1];
+    if (client === undefined) return undefined;
+    for (let attempt = 1; ; attempt++) {
+      const item = await this.#getItem(client, backupId);
+      if (item === undefined) return undefined;
+      const image = imageOf(item, this.#table);
+      const changed = change(image);
+      if (changed === undefined || isDeepStrictEqual(changed, image)) return image;
+      const next = checkedImageChange(image, changed);
+      try {
+        // Conditional on the item read (its json and version): a concurrent change makes this one apply again to the fresh record.
+        await this.#client.send(
+          new PutCommand({
+            TableName: this.#table,
+            Item: { pk: client, sk: backupId, v: IMAGE_RECORD_VERSION, policy: next.policy, createdAt: next.createdAt, json: JSON.stringify(next) },
+            ConditionExpression: '#json = :json AND ' + (item.v === undefined ? 'attribute_not_exists(v)' : 'v = :v'),
+            ExpressionAttributeNames: { '#json': 'json' },
+            ExpressionAttributeValues: { ':json': item.json, ...(item.v === undefined ? {} : { ':v': item.v }) },
+          }),
+        );
+        return next;
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw dynamoFailure('PutItem', this.#table, error);
+        if (attempt >= MAX_OPTIMISTIC_ATTEMPTS) throw dynamoFailure('PutItem', this.#table, error);
+        await backoff(attempt);
+      }
+    }
+  }
+
+  async removeExpiredImage(backupId: string): Promise<boolean> {
+    const client = BACKUP_ID.exec(backupId)?.[1];
+    if (client === undefined) return false;
+    const item = await this.#getItem(client, backupId);
+    if (item === undefined) return false;
+    const image = imageOf(item, this.#table);
+    if (image.state !== 'EXPIRED') throw notExpired(image);
+    try {
+      // Conditional on the EXPIRED record read: a record changed meanwhile is looked at again.
+      await this.#client.send(new DeleteCommand({ TableName: this.#table, Key: { pk: client, sk: backupId }, ConditionExpression: '#json = :json', ExpressionAttributeNames: { '#json': 'json' }, ExpressionAttributeValues: { ':json': item.json } }));
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return this.removeExpiredImage(backupId);
+      throw dynamoFailure('DeleteItem', this.#table, error);
+    }
   }
 
   async listImages(query: ImageQuery = {}): Promise<Image[]> {

@@ -11,11 +11,12 @@ import { queuedPastWindow } from '#core/jobs/queued-past-window.ts';
 import { schedulerTick, type TickDeps, type TickHooks, type TickResult as CoreTickResult } from '#core/schedule/tick.ts';
 import { unloadIdleDrivesThroughAgent, type AgentIdleUnloadDeps, type AgentIdleUnloadReport } from '#core/media/idle-unload.ts';
 import { advanceParents, type StreamDeps, type StreamsReport } from '#core/jobs/stream-advance.ts';
+import { DEFAULT_EXPIRATIONS_PER_TICK, runExpiration, type ExpirationDeps, type ExpirationRun } from '#core/catalog/expire-images.ts';
 import { statusCodeErrors, type HandlerObservability } from './handler-kit.ts';
 import { Metric } from './metric-names.ts';
 
 /** The core tick's result, and what the idle drive unload did (when the scheduler has one). */
-export type TickResult = CoreTickResult & { idleUnload?: AgentIdleUnloadReport; streams?: StreamsReport };
+export type TickResult = CoreTickResult & { idleUnload?: AgentIdleUnloadReport; streams?: StreamsReport; expiration?: ExpirationRun };
 
 export interface SchedulerDeps {
   config: ConfigStore;
@@ -40,6 +41,14 @@ export interface SchedulerDeps {
    * logged and tried again at the next tick.
    */
   streams?: Omit<StreamDeps, 'config' | 'jobs'>;
+  /**
+   * Given, each tick ends with the cleanup (core/catalog/expire-images.ts):
+   * at most `maxImages` images past their retention that nothing needs are
+   * expired (their S3 objects deleted, tape volumes emptied of them and
+   * returned to scratch), as the standalone tick does. Its problems are
+   * logged at ERROR level and tried again at the next tick, never failing it.
+   */
+  expiration?: Omit<ExpirationDeps, 'catalog' | 'config' | 'jobs'> & { maxImages?: number };
   clock: Clock;
   /** Where each tick's outcome goes (the tick runs as an asynchronous invocation: nobody reads its return value). */
   log?: (level: 'info' | 'error', message: string, data: unknown) => void;
@@ -65,7 +74,8 @@ export function createSchedulerHandler(deps: SchedulerDeps) {
     const result = await schedulerTick(deps, now, hooks);
     const streams = deps.streams ? await advanceParents({ ...deps.streams, config: deps.config, jobs: deps.jobs }, now).catch((error: unknown): StreamsReport => ({ ended: [], started: [], problems: [`multiple-data-streams parents could not be looked at: ${messageOf(error)}`] })) : undefined;
     if (streams && streams.problems.length > 0) deps.log?.('error', 'multiple-data-streams parents could not all be advanced (tried again next tick)', streams);
-    return { ...result, ...(idleUnload ? { idleUnload } : {}), ...(streams ? { streams } : {}) };
+    const expiration = deps.expiration ? await expire(deps, deps.expiration, now) : undefined;
+    return { ...result, ...(idleUnload ? { idleUnload } : {}), ...(streams ? { streams } : {}), ...(expiration ? { expiration } : {}) };
   };
   const handler = middy(tick);
   if (observability) handler.use([...observability.middlewares, tickMetrics(observability)]);
@@ -80,6 +90,16 @@ async function unloadIdle(deps: SchedulerDeps, unload: NonNullable<SchedulerDeps
   );
   if (report.problems.length > 0) deps.log?.('error', 'idle drive unload', report);
   return report;
+}
+
+/** The cleanup step; what went wrong is reported and logged, never thrown (the next tick tries again). */
+async function expire(deps: SchedulerDeps, expiration: NonNullable<SchedulerDeps['expiration']>, now: Date): Promise<ExpirationRun> {
+  const { maxImages = DEFAULT_EXPIRATIONS_PER_TICK, ...ports } = expiration;
+  const run = await runExpiration({ ...ports, catalog: deps.catalog, config: deps.config, jobs: deps.jobs }, now, { maxImages }).catch(
+    (error: unknown): ExpirationRun => ({ expired: [], kept: [], deferred: 0, recycled: [], problems: [`the cleanup could not run: ${messageOf(error)}`] }),
+  );
+  if (run.problems.length > 0) deps.log?.('error', 'image expiration (tried again next tick)', run);
+  return run;
 }
 
 /**

@@ -11,6 +11,7 @@ import { IMAGE_BUCKET_ENV } from '#aws/tables.ts';
 import { parseOrThrow } from '#core/validation.ts';
 import { z } from 'zod';
 import { dynamoDeps } from './dynamo-deps.ts';
+import { cloudReachable, cloudStorageOpener } from '#aws/cloud-storage-opener.ts';
 import { observedLambda } from './observability.ts';
 import { createSchedulerHandler } from './scheduler-handler.ts';
 import { readStateMachineEnvironment, type StateMachineEnvironment } from './state-machine-environment.ts';
@@ -62,6 +63,9 @@ export const handler = createSchedulerHandler({
   },
   // Drives kept loaded past their unit's mediaUnmountDelaySeconds: unloaded by the robot's agent through SSM.
   ...(agents ? { idleUnload: { media, emm, agents } } : {}),
+  // The cleanup: images past retention expired (S3 objects deleted with the function's client; a disk unit's
+  // folder is on its agent's host, so its images wait for `cairn images expire` there), emptied volumes to scratch.
+  expiration: { openStorageUnit: cloudStorageOpener(clients.s3), canReach: cloudReachable, media, emm },
   clock,
   // One JSON record per tick (Powertools Logger), errors at ERROR level; the tick's metrics.
   log: observability.log,

@@ -6,10 +6,15 @@ import type { LocalRuntime } from './runtime.ts';
 import { unloadIdleDrives, type IdleUnloadReport } from './idle-drive-unload.ts';
 import { messageOf } from '#core/errors.ts';
 import type { TapeDevices } from '#agent/tape/mount.ts';
+import { DEFAULT_EXPIRATIONS_PER_TICK, runExpiration, type ExpirationRun } from '#core/catalog/expire-images.ts';
+import { openStorageUnit } from './open-storage-unit.ts';
+
+/** A tick's outcome: the core tick's, and what its cleanup expired (core/catalog/expire-images.ts). */
+export type LocalTickResult = TickResult & { expiration: ExpirationRun };
 
 export interface LocalScheduler {
   /** One scheduler pass (core/schedule/tick.ts): starts each due job in this process, in the background. */
-  tick(): Promise<TickResult>;
+  tick(): Promise<LocalTickResult>;
   /** Resolves once every job this scheduler started has ended. */
   settled(): Promise<void>;
 }
@@ -23,6 +28,10 @@ export interface LocalSchedulerHooks {
   onIdleUnload?: (report: IdleUnloadReport) => void;
   /** How the in-process agent reaches robots and drives for those unloads (default: the real adapters; tests wrap them). */
   tapeDevices?: TapeDevices;
+  /** What this tick's cleanup did, reported only when it expired or recycled something, or could not do something. */
+  onExpiration?: (run: ExpirationRun) => void;
+  /** Images expired per tick at most (default DEFAULT_EXPIRATIONS_PER_TICK): the rest wait for the next tick. */
+  maxExpirationsPerTick?: number;
 }
 
 /**
@@ -35,6 +44,12 @@ export interface LocalSchedulerHooks {
  * `mediaUnmountDelaySeconds` with no job (local/idle-drive-unload.ts), so
  * the jobs it starts find the robot settled. A failed unload is reported,
  * never fails the tick: the next tick tries again.
+ *
+ * After starting the due jobs, each tick runs the cleanup (nbdelete):
+ * images past their retention that no other image needs are expired, at
+ * most `maxExpirationsPerTick` of them, and volumes left with no image
+ * return to scratch (core/catalog/expire-images.ts). Its problems are
+ * reported and tried again at the next tick; they never fail the tick.
  */
 export function localScheduler(runtime: LocalRuntime, hooks: LocalSchedulerHooks = {}): LocalScheduler {
   const starter = backupJobStarter(runtime, hooks.onEnded);
@@ -42,7 +57,14 @@ export function localScheduler(runtime: LocalRuntime, hooks: LocalSchedulerHooks
     tick: async () => {
       const unloads = await unloadIdleDrives(runtime, runtime.clock.now(), hooks.tapeDevices).catch((error: unknown): IdleUnloadReport => ({ unloaded: [], problems: [`idle drives could not be looked at: ${messageOf(error)}`] }));
       if (unloads.unloaded.length > 0 || unloads.problems.length > 0) hooks.onIdleUnload?.(unloads);
-      return schedulerTick({ config: runtime.config, catalog: runtime.catalog, jobs: runtime.jobs, starter }, runtime.clock.now(), { onOutcome: (job, outcome) => (outcome === 'started' ? hooks.onStarted?.(job) : undefined) });
+      const result = await schedulerTick({ config: runtime.config, catalog: runtime.catalog, jobs: runtime.jobs, starter }, runtime.clock.now(), { onOutcome: (job, outcome) => (outcome === 'started' ? hooks.onStarted?.(job) : undefined) });
+      const expiration = await runExpiration(
+        { catalog: runtime.catalog, config: runtime.config, jobs: runtime.jobs, media: runtime.media, emm: runtime.emm, openStorageUnit },
+        runtime.clock.now(),
+        { maxImages: hooks.maxExpirationsPerTick ?? DEFAULT_EXPIRATIONS_PER_TICK },
+      ).catch((error: unknown): ExpirationRun => ({ expired: [], kept: [], deferred: 0, recycled: [], problems: [`the cleanup could not run: ${messageOf(error)}`] }));
+      if (expiration.expired.length + expiration.recycled.length + expiration.problems.length > 0) hooks.onExpiration?.(expiration);
+      return { ...result, expiration };
     },
     settled: () => starter.settled(),
   };

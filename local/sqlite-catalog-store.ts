@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { CatalogStore, ImageQuery } from '#core/ports/catalog-store.ts';
 import { primaryCopy, type Image, type ImageClaim } from '#core/model/image.ts';
 import { byCodePoint } from '#core/code-point-order.ts';
-import { assertBackupIdOf, differentImage, uncataloguable } from '#core/catalog/catalog-refusals.ts';
+import { assertBackupIdOf, checkedImageChange, differentImage, notExpired, uncataloguable } from '#core/catalog/catalog-refusals.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
 
 /**
@@ -72,6 +72,32 @@ export class SqliteCatalogStore implements CatalogStore {
 
   async getImage(backupId: string): Promise<Image | undefined> {
     return this.#image(backupId);
+  }
+
+  async updateImage(backupId: string, change: (image: Image) => Image | undefined): Promise<Image | undefined> {
+    // One IMMEDIATE transaction reads and writes the row: no other writer comes between.
+    return this.#db
+      .transaction((): Image | undefined => {
+        const image = this.#image(backupId);
+        if (image === undefined) return undefined;
+        const changed = change(image);
+        if (changed === undefined || isDeepStrictEqual(changed, image)) return image;
+        const next = checkedImageChange(image, changed);
+        this.#db.prepare('UPDATE images SET value = ? WHERE backup_id = ?').run(JSON.stringify(next), backupId);
+        return next;
+      })
+      .immediate();
+  }
+
+  async removeExpiredImage(backupId: string): Promise<boolean> {
+    return this.#db
+      .transaction((): boolean => {
+        const image = this.#image(backupId);
+        if (image === undefined) return false;
+        if (image.state !== 'EXPIRED') throw notExpired(image);
+        return this.#db.prepare('DELETE FROM images WHERE backup_id = ?').run(backupId).changes > 0;
+      })
+      .immediate();
   }
 
   async listImages(query: ImageQuery = {}): Promise<Image[]> {

@@ -32,7 +32,9 @@ export class CatalogFunction extends Construct {
     // replaces the claim with the image in one TransactWriteItems (Put the image,
     // Delete the claim), and ends the job's catalog step on its record. It reads
     // nothing from the bucket: the agent's result carries what the image record needs.
-    props.tables.catalog.grant(this.function, 'dynamodb:PutItem', 'dynamodb:DeleteItem');
+    // GetItem: an incremental's base is read after the commit, and the image withdrawn if the base expired
+    // meanwhile (core/catalog/catalog-service.ts, the Catalog step's side of the race with the cleanup).
+    props.tables.catalog.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
     // UpdateItem: each invocation adds its usage to the job's usage item (lambdas/usage-recording.ts).
     props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     // An image with fragments on tape: each volume it wrote is read and written back in the

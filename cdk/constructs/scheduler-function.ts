@@ -11,6 +11,7 @@ import { newCairnFunction, type CairnFunctionSource } from './cairn-function.ts'
 import { grantPutJobEvents } from './job-events-grant.ts';
 import { bucketObjectsFinding } from '../nag-findings.ts';
 import { sendAgentCommandStatement } from './agent-document.ts';
+import { IMAGE_OBJECT_KEYS } from './deletion-role.ts';
 
 /** The variable lambdas/scheduler.ts reads the backup-job state machine's ARN from. */
 export const STATE_MACHINE_ARN_ENV = 'STATE_MACHINE_ARN';
@@ -120,6 +121,17 @@ export class SchedulerFunction extends Construct {
     });
     // A job the sweep ends is a job state change: published like any other (lambdas/dynamo-deps.ts).
     grantPutJobEvents(this.function);
+    // The cleanup (core/catalog/expire-images.ts): a client's images (Catalog: Query), an expiring image marked and
+    // its row removed (GetItem, PutItem, DeleteItem, granted above); its folder's current objects listed and deleted
+    // (aws/cloud-storage-opener.ts: delete markers; only the deletion role may destroy versions, which the bucket's
+    // lifecycle expires); its volumes updated (Media, granted above).
+    props.tables.catalog.grant(this.function, 'dynamodb:Query');
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.imageBucket.bucketArn] }));
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [props.imageBucket.arnForObjects(IMAGE_OBJECT_KEYS)] }));
+    Validations.of(this.function.role!).acknowledge({
+      id: bucketObjectsFinding(props.imageBucket, IMAGE_OBJECT_KEYS),
+      reason: 'The cleanup deletes expired images under <storage unit>/images/<client>/<backup id>/, chosen at run time; delete markers only (no s3:DeleteObjectVersion)',
+    });
 
     if (props.agentCommandDocumentName) this.grantIdleUnload(props.agentCommandDocumentName, props.tables);
 

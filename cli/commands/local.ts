@@ -32,6 +32,11 @@ export function registerLocal(program: Command): void {
           for (const d of report.unloaded) note(`cairn: unloaded volume ${d.mediaId} from drive ${d.drive}: idle ${Math.round(d.idleSeconds)} s, past its unmount delay of ${d.delaySeconds} s`);
           for (const problem of report.problems) note(`cairn: ${problem}`);
         },
+        onExpiration: (run) => {
+          for (const e of run.expired) note(`cairn: expired image ${e.backupId} (${e.reason}): ${e.objectsDeleted} objects, ${e.bytesDeleted} bytes deleted${e.volumes.length ? `, off volume(s) ${e.volumes.join(', ')}` : ''}`);
+          for (const v of run.recycled) note(`cairn: volume ${v.mediaId} returned from pool ${v.fromPool} to scratch: its images have all expired`);
+          for (const problem of run.problems) note(`cairn: cleanup: ${problem}`);
+        },
       });
       const tick = async (): Promise<void> => {
         reportJanitor(await runJanitor(runtime));

@@ -64,6 +64,8 @@ export function registerRestore(program: Command): void {
         const openImage = async (backupId: string) => {
           const image = await backend.catalog.getImage(backupId);
           if (!image) throw new NotFoundError('image', backupId);
+          // An image being expired (its data may be half deleted) is never read.
+          if (image.state !== 'ACTIVE') throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${backupId} is being expired (${image.state}): it cannot be restored`);
           // Restores read the primary copy, as bprestore does without -copy.
           const { storageUnit } = primaryCopy(image);
           const unit = await backend.config.getStorageUnit(storageUnit);

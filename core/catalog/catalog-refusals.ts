@@ -1,4 +1,6 @@
 import { ConflictError, ValidationError } from '../errors.ts';
+import { Image } from '../model/image.ts';
+import { describeIssues } from '../validation.ts';
 
 /**
  * The refusals every CatalogStore adapter gives in the same words, so that
@@ -34,4 +36,22 @@ export function uncataloguable(image: { backupId: string; jobId: number }, holde
 /** `putImage` of a record other than the one catalogued under its backup id. */
 export function differentImage(backupId: string): ConflictError {
   return new ConflictError(`a different image ${backupId} is in the catalog already`);
+}
+
+/**
+ * The record an `updateImage` change made, checked: a valid image that keeps
+ * what identifies it (ValidationError naming each field otherwise).
+ */
+export function checkedImageChange(before: Image, after: Image): Image {
+  const parsed = Image.safeParse(after);
+  if (!parsed.success) throw new ValidationError('invalid image change', describeIssues(parsed.error));
+  const fields = ['backupId', 'client', 'policy', 'jobId', 'createdAt'] as const;
+  const changed = fields.filter((f) => before[f] !== parsed.data[f]);
+  if (changed.length > 0) throw new ValidationError('invalid image change', changed.map((f) => `${f}: ${String(before[f])} cannot become ${String(parsed.data[f])}`));
+  return parsed.data;
+}
+
+/** `removeExpiredImage` of an image that is not being expired. */
+export function notExpired(image: Image): ConflictError {
+  return new ConflictError(`image ${image.backupId} is ${image.state}, not EXPIRED: only an image being expired has its record removed`);
 }

@@ -1,4 +1,5 @@
 import { BackupTaskResult, type OffhostFigures } from '../model/task.ts';
+import type { Image } from '../model/image.ts';
 import { JOB_DETAILS_LIMIT } from '../model/job.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
 import type { JobStore } from '../ports/job-store.ts';
@@ -47,6 +48,9 @@ export async function commitImage(deps: CatalogDeps, jobId: number, rawResult: u
     await deps.catalog.withdrawImage(image.backupId, now);
     throw new CairnError((after?.statusCode ?? StatusCode.TERMINATED_BY_ADMINISTRATOR) as never, `job ${jobId} ended (status ${after?.statusCode}) while its image ${image.backupId} was catalogued; the image was withdrawn`);
   }
+  // An incremental's base expired while it was taken: its unchanged files would point at deleted data. The
+  // expiration marks before it reads the images, this reads the base after the commit: one always sees the other.
+  await refuseExpiredBase(deps, image, now);
   const seconds = Math.max(result.elapsedMs / 1000, 0.001);
   try {
     await deps.jobs.update(jobId, (j) => ({
@@ -83,4 +87,13 @@ async function streamsOfParent(jobs: JobStore, parentJobId: number | undefined):
 export function offhostDetail(figures: OffhostFigures): string {
   const reasons = Object.entries(figures.fallbackReasons).map(([reason, count]) => `${reason} ${count}`).join(', ');
   return `offhost: ${figures.deviceFiles} files read from the device (${figures.deviceBytesRead} bytes in ${figures.deviceReads} reads), ${figures.fallbackFiles} fell back to a file read${reasons ? ` (${reasons})` : ''}`;
+}
+
+/** Withdraws a just-committed incremental whose base is no longer ACTIVE (expired meanwhile: core/catalog/expire-images.ts), failing the step (2005): the job ends naming the base, and the next backup takes another. */
+async function refuseExpiredBase(deps: CatalogDeps, image: Image, now: Date): Promise<void> {
+  if (image.baseBackupId === undefined) return;
+  const base = await deps.catalog.getImage(image.baseBackupId);
+  if (base?.state === 'ACTIVE') return;
+  await deps.catalog.withdrawImage(image.backupId, now);
+  throw new CairnError(StatusCode.CONFLICT, `image ${image.backupId} was taken against ${image.baseBackupId}, which ${base ? 'is being expired' : 'has expired'}; the image was withdrawn`);
 }

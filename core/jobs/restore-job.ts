@@ -49,6 +49,7 @@ export interface RestoreJobDeps {
 export async function tapeImageOf(deps: RestoreJobDeps, backupId: string): Promise<{ image: Image; storageUnit: string }> {
   const image = await deps.catalog.getImage(backupId);
   if (!image) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${backupId} is not in the catalog`);
+  if (image.state !== 'ACTIVE') throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${backupId} is being expired (${image.state}): it cannot be restored`);
   // Restores read the primary copy, as bprestore does without -copy.
   const { storageUnit } = primaryCopy(image);
   const unit = await deps.config.getStorageUnit(storageUnit);

@@ -54,6 +54,24 @@ export interface CatalogStore {
    */
   withdrawImage(backupId: string, at: Date): Promise<boolean>;
   getImage(backupId: string): Promise<Image | undefined>;
+  /**
+   * Changes a catalogued image (its expiration date, its state): `change`
+   * gets the stored record and returns the new one, or undefined to leave it
+   * as it is. A compare-and-set on the whole record: a change that lost a
+   * race is applied again to the fresh record. The new record keeps the
+   * image's identity (backup id, client, policy, job, creation time);
+   * anything else is a ValidationError and nothing is written. Resolves the
+   * record as stored afterwards, or undefined when there is no such image.
+   */
+  updateImage(backupId: string, change: (image: Image) => Image | undefined): Promise<Image | undefined>;
+  /**
+   * Removes the record of an image being expired (state EXPIRED: marked
+   * first, its data deleted since). True when it removed it; false when
+   * there was none (removed already: idempotent). An image in any other
+   * state is refused (ConflictError 2005) and kept: a record is removed only
+   * as the last step of its expiration (core/catalog/expire-images.ts).
+   */
+  removeExpiredImage(backupId: string): Promise<boolean>;
   /** Matching images, newest first. Claims are never listed. */
   listImages(query?: ImageQuery): Promise<Image[]>;
 }

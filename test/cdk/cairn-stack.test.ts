@@ -253,7 +253,8 @@ describe('Lambda functions', () => {
     expect(tableAccess(roleIdOf('jobs'))).toEqual({ write: ['jobs'], read: ['config', 'jobs'] });
     expect(tableAccess(roleIdOf('broker'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['catalog', 'config', 'jobs', 'media'] });
     // The catalog records the volumes a tape image wrote in the media manager (Media table).
-    expect(tableAccess(roleIdOf('catalog'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['jobs', 'media'] });
+    // And reads an incremental's base after the commit (withdrawn if the cleanup expired it meanwhile).
+    expect(tableAccess(roleIdOf('catalog'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['catalog', 'jobs', 'media'] });
     // The sweep ends jobs (and withdraws their failed images) and releases reservations; the janitor the same, for one execution.
     expect(tableAccess(roleIdOf('scheduler'))).toEqual({ write: ['catalog', 'jobs', 'media'], read: ['catalog', 'config', 'jobs', 'media'] });
     // The janitor reads the configuration only to find a stopped job's agent (its snapshots' delete-snapshot).
@@ -264,13 +265,13 @@ describe('Lambda functions', () => {
   });
 
   // test/iam/iam-grants.test.ts checks each grant, action by action, against the calls each Lambda makes.
-  it('none reads or writes an object in the bucket (the agent does; the catalog works from its result); the scheduler only sweeps abandoned uploads', () => {
+  it('none reads or writes an object in the bucket (the agent does; the catalog works from its result); the scheduler only sweeps abandoned uploads and deletes expired images (markers, never versions)', () => {
     for (const name of Object.keys(functions) as FunctionName[]) {
       const s3Actions = roleStatements(resources, roleIdOf(name))
         .filter((s) => s.Effect === 'Allow')
         .flatMap(actionsOf)
         .filter((a) => a.startsWith('s3:'));
-      expect(s3Actions.sort(), name).toEqual(name === 'scheduler' ? ['s3:AbortMultipartUpload', 's3:ListBucketMultipartUploads', 's3:ListMultipartUploadParts'] : []);
+      expect(s3Actions.sort(), name).toEqual(name === 'scheduler' ? ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:ListBucket', 's3:ListBucketMultipartUploads', 's3:ListMultipartUploadParts'] : []);
     }
   });
 });
@@ -519,7 +520,7 @@ describe('scheduler tick', () => {
       expect(arn).toMatch(/":\*"\]\]\}$/);
     }
     // ssm: the idle drive unload (its own test below).
-    const other = statements.flatMap(actionsOf).filter((a) => !/^(states:StartExecution|states:DescribeExecution|dynamodb:.*|xray:.*|logs:CreateLogStream|logs:PutLogEvents|events:PutEvents|s3:ListBucketMultipartUploads|s3:ListMultipartUploadParts|s3:AbortMultipartUpload|ssm:SendCommand|ssm:GetCommandInvocation)$/.test(a));
+    const other = statements.flatMap(actionsOf).filter((a) => !/^(states:StartExecution|states:DescribeExecution|dynamodb:.*|xray:.*|logs:CreateLogStream|logs:PutLogEvents|events:PutEvents|s3:ListBucketMultipartUploads|s3:ListMultipartUploadParts|s3:AbortMultipartUpload|s3:ListBucket|s3:DeleteObject|ssm:SendCommand|ssm:GetCommandInvocation)$/.test(a));
     expect(other).toEqual([]);
     for (const name of ['jobs', 'broker', 'catalog', 'janitor'] as const) {
       expect(roleStatements(resources, roleIdOf(name)).flatMap(actionsOf).filter((a) => a.startsWith('states:')), name).toEqual([]);

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { CatalogStore } from '#core/ports/catalog-store.ts';
 import { describeCatalogCopiesContract } from './catalog-copies-contract.ts';
+import { describeCatalogExpiryContract } from './catalog-expiry-contract.ts';
 import { ConflictError, ValidationError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { type OpenStore, claimAndCommit, claimOf, sampleImage, describeContract } from './fixtures.ts';
 
 export function describeCatalogStoreContract(adapter: string, open: OpenStore<CatalogStore>, skipReason?: string): void {
   describeCatalogCopiesContract(adapter, open, skipReason);
+  describeCatalogExpiryContract(adapter, open, skipReason);
   describeContract('CatalogStore', adapter, open, skipReason, (store) => {
 
     const t = (day: number): Date => new Date(Date.UTC(2026, 10, day, 1, 0, 0));

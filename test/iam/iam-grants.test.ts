@@ -122,12 +122,20 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
       problems: [],
     });
     expect(swept[1]).toMatchObject({ ended: [], problems: [] });
+    // The first tick's cleanup expired the incremental (its S3 folder deleted) and the tape image (its index folder deleted,
+    // its volume emptied and returned to scratch); the second had nothing left to do.
+    const expirations = (outcomes.ticks as { expiration?: { expired: { backupId: string; volumes: string[] }[]; recycled: unknown[]; problems: string[] } }[]).map((t) => t.expiration);
+    expect(expirations[0]).toMatchObject({ problems: [], recycled: [{ mediaId: 'IAM001', fromPool: 'iampool' }] });
+    expect(expirations[0]!.expired.map((e) => e.volumes)).toEqual([['IAM001'], []]);
+    expect(expirations[1]).toMatchObject({ expired: [], recycled: [], problems: [] });
     // The idle drive: the first tick sent its unload to the robot's agent, the second looked the command up (moto runs
     // nothing: it is still in flight there, or ended without the agent's answer) and sent nothing more.
     const idle = (outcomes.ticks as { idleUnload?: { sent: unknown[]; pending: { drive: string }[]; problems: string[] } }[]).map((t) => t.idleUnload);
     expect(idle[0]).toMatchObject({ sent: [{ drive: 'idlelib-d0', mediaId: 'IDLE01', instanceId: 'mi-0123456789abcdef3' }], problems: [] });
     expect(idle[1]?.sent).toEqual([]);
-    expect([...idle[1]!.pending.map((p) => p.drive), ...idle[1]!.problems.map((p) => p.split(':')[0])]).toEqual([expect.stringContaining('idlelib-d0')]);
+    // And iamlib-d0 holds IAM001, which the first tick's cleanup returned to scratch: no unit writes scratch, so its delay
+    // is 0 and the second tick unloads it through its robot's agent (the recording's tape robot has none mapped: a problem).
+    expect([...idle[1]!.pending.map((p) => p.drive), ...idle[1]!.problems.map((p) => p.split(':')[0])]).toEqual([expect.stringContaining('idlelib-d0'), 'drive iamlib-d0']);
     for (const component of COMPONENTS) expect(calls[component].length, component).toBeGreaterThan(0);
     const agentActions = new Set(calls.agent.map((c) => c.action));
     // Multipart upload, cleanup of a cancelled image, the base index of the incremental, progress, the task token.

@@ -20,6 +20,8 @@ import { dynamoDeps } from '#lambdas/dynamo-deps.ts';
 import { createJobsHandler } from '#lambdas/jobs-handler.ts';
 import { withUsageRecording } from '#lambdas/usage-recording.ts';
 import { createSchedulerHandler } from '#lambdas/scheduler-handler.ts';
+import { cloudReachable, cloudStorageOpener } from '#aws/cloud-storage-opener.ts';
+import { setImageExpiry } from '#core/catalog/expire-images.ts';
 import { S3AbandonedUploads } from '#aws/multipart-sweep.ts';
 import { SsmOperatorCommands } from '#aws/ssm-agent-command.ts';
 import { holdersOfUnloads } from '#core/media/idle-unload.ts';
@@ -173,6 +175,10 @@ export async function recordComponents(endpoint: string, options: { agentCommand
     await stuckRestore(admin, 9004, 'iam-restore-gone');
     // A multipart upload a dead agent left (moto dates every upload's start to 2010): the sweep lists its parts and aborts it.
     await setup.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'site1/images/deadhost/deadhost_1795400000/fragment-000001.tar' }));
+    // The incremental and the tape image past their retention (shortened by the administrator): the first tick's cleanup
+    // expires them (their objects in the bucket deleted, the tape volume emptied and returned to scratch).
+    const imageOf = (outcome: unknown): string | undefined => (outcome as { output?: { image?: { backupId?: string } } }).output?.image?.backupId;
+    for (const backupId of [imageOf(outcomes.incremental), imageOf(outcomes.tape)]) if (backupId) await setImageExpiry(admin, backupId, new Date('2026-11-01T00:00:00Z'));
     const schedulerDeps = dynamoDeps(env, clients.scheduler);
     const tick = createSchedulerHandler({
       ...schedulerDeps,
@@ -186,6 +192,7 @@ export async function recordComponents(endpoint: string, options: { agentCommand
         uploads: new S3AbandonedUploads({ client: clients.scheduler.s3, buckets: [bucket] }),
       },
       idleUnload: { media: schedulerDeps.media, emm: schedulerDeps.emm, agents: new SsmOperatorCommands({ client: clients.scheduler.ssm, documentName: agentCommandDocument }) },
+      expiration: { openStorageUnit: cloudStorageOpener(clients.scheduler.s3), canReach: cloudReachable, media: schedulerDeps.media, emm: schedulerDeps.emm },
       clock: { now: () => SCHEDULER_NOW },
     });
     outcomes.ticks = [await tick(), await tick()];

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { assertBackupIdOf, differentImage, uncataloguable } from '#core/catalog/catalog-refusals.ts';
+import { assertBackupIdOf, checkedImageChange, differentImage, notExpired, uncataloguable } from '#core/catalog/catalog-refusals.ts';
 import { byCodePoint } from '#core/code-point-order.ts';
 import { primaryCopy, type Image, type ImageClaim } from '#core/model/image.ts';
 import type { CatalogStore, ImageQuery } from '#core/ports/catalog-store.ts';
@@ -64,6 +64,25 @@ export class MemoryCatalogStore implements CatalogStore {
     await io();
     const image = this.#images.get(backupId);
     return image === undefined ? undefined : stored(image);
+  }
+
+  async updateImage(backupId: string, change: (image: Image) => Image | undefined): Promise<Image | undefined> {
+    await io();
+    const image = this.#images.get(backupId);
+    if (image === undefined) return undefined;
+    const changed = change(stored(image));
+    if (changed === undefined || isDeepStrictEqual(changed, image)) return stored(image);
+    const next = stored(checkedImageChange(image, changed));
+    this.#images.set(backupId, next);
+    return stored(next);
+  }
+
+  async removeExpiredImage(backupId: string): Promise<boolean> {
+    await io();
+    const image = this.#images.get(backupId);
+    if (image === undefined) return false;
+    if (image.state !== 'EXPIRED') throw notExpired(image);
+    return this.#images.delete(backupId);
   }
 
   async listImages(query: ImageQuery = {}): Promise<Image[]> {
