@@ -2,15 +2,12 @@ import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { messageOf } from '#core/errors.ts';
 import type { ReportPublisher } from '#core/ports/report-publisher.ts';
-import { buildReport, type ReportPeriod } from '#core/report/build-report.ts';
+import { buildReport, REPORT_JOBS, type ReportPeriod } from '#core/report/build-report.ts';
 import type { JobReport } from '#core/report/job-report.ts';
 import { loadSettings } from '#core/settings.ts';
 import { ensurePrivateDirectory, PRIVATE_FILE_MODE } from './private-files.ts';
 import { WebhookReportPublisher, type WebhookOptions } from './report-webhook.ts';
 import type { LocalRuntime } from './runtime.ts';
-
-/** How many recent jobs a report reads (as many as a scheduler tick does). */
-export const REPORT_JOBS = 5000;
 
 /** How long report files are kept under $CAIRN_HOME/reports/, by the time in their name. */
 export const REPORT_RETENTION_DAYS = 30;

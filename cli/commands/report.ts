@@ -1,10 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { periodSince } from '#core/report/report-period.ts';
-import { buildReport } from '#core/report/build-report.ts';
+import { buildReport, REPORT_JOBS } from '#core/report/build-report.ts';
 import { renderReportText } from '#core/report/render-text.ts';
 import { messageOf } from '#core/errors.ts';
-import { REPORT_JOBS } from '#local/run-report.ts';
 import { WebhookReportPublisher } from '#local/report-webhook.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { note, printJson } from '../output.ts';

@@ -8,6 +8,9 @@ export interface ReportPeriod {
   to: Date;
 }
 
+/** How many recent jobs a report reads (as many as a scheduler tick does): newest first, so the oldest of a long period may be missing (`truncated`). */
+export const REPORT_JOBS = 5000;
+
 /** How many names of unread (or not restored) files a partial job's reason shows. */
 const REASON_NAMES = 3;
 
