@@ -13,6 +13,10 @@ export function reportBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
+/** Control characters (a line break in an error text, say) as spaces, so one job stays on its lines of the table. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const oneLine = (text: string): string => text.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+
 const seconds = (value: number | undefined): string => (value === undefined ? '' : formatDuration(Math.round(value)));
 const rate = (value: number | undefined): string => (value === undefined ? '' : `${reportBytes(Math.round(value))}/s`);
 const status = (line: ReportStream): string => (line.statusCode === undefined ? line.state.toLowerCase() : String(line.statusCode));
@@ -20,7 +24,7 @@ const status = (line: ReportStream): string => (line.statusCode === undefined ? 
 const HEADERS = ['JOBID', 'STATUS', 'CLIENT', 'POLICY', 'SCHEDULE', 'LEVEL', 'FILES', 'BYTES', 'DURATION', 'RATE', 'ENDED'];
 
 function row(line: ReportStream, stream: boolean): string[] {
-  return [stream ? `  └ ${line.jobId}` : String(line.jobId), status(line), line.client, line.policy ?? line.kind, line.schedule ?? '', line.level ?? '', String(line.files), reportBytes(line.bytes), seconds(line.durationSeconds), rate(line.throughputBps), line.endedAt ?? ''];
+  return [stream ? `  └ ${line.jobId}` : String(line.jobId), status(line), oneLine(line.client), oneLine(line.policy ?? line.kind), line.schedule ?? '', line.level ?? '', String(line.files), reportBytes(line.bytes), seconds(line.durationSeconds), rate(line.throughputBps), line.endedAt ?? ''];
 }
 
 /** The report's one-line summary (also the SNS subject and the head of the text). */
@@ -39,7 +43,7 @@ export function reportSummary(report: JobReport): string {
 export function renderReportText(report: JobReport): string {
   const t = report.totals;
   const rows: { cells: string[]; note?: string }[] = [];
-  const noteOf = (line: ReportStream): string | undefined => (line.reason !== undefined && line.outcome !== 'success' ? `${line.outcome === 'running' ? 'waiting' : line.statusText ?? 'reason'}: ${line.reason}` : undefined);
+  const noteOf = (line: ReportStream): string | undefined => (line.reason !== undefined && line.outcome !== 'success' ? `${line.outcome === 'running' ? 'waiting' : line.statusText ?? 'reason'}: ${oneLine(line.reason)}` : undefined);
   const add = (line: ReportLine | ReportStream, stream: boolean): void => {
     rows.push({ cells: row(line, stream), note: noteOf(line) });
     for (const child of 'streams' in line ? (line.streams ?? []) : []) add(child, true);

@@ -100,6 +100,12 @@ describe('the completion report of a night of mixed results', () => {
     expect(text).toContain('  status 219 (the required storage unit is unavailable): 1');
   });
 
+  it('keeps a reason with line breaks on its one line of the table', () => {
+    const jobs = nightJobs().map((j) => (j.jobId === 6 ? { ...j, error: 'first line\nsecond line\r\n\tthird' } : j));
+    const text = renderReportText(buildReport(jobs, period, NIGHT_END));
+    expect(text).toContain('      file read failed: first line second line third\n');
+  });
+
   it('reports an empty period as such', () => {
     const empty = buildReport(nightJobs(), periodSince('1m', new Date('2026-11-01T00:00:00Z')), NIGHT_END);
     expect(empty.jobs).toEqual([]);
