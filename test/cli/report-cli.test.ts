@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { samplePolicy } from '../contracts/fixtures.ts';
 import { join } from 'node:path';
 import { openLocalRuntime } from '#local/runtime.ts';
 import { JobReport } from '#core/report/job-report.ts';
@@ -46,5 +47,32 @@ describe('cairn report (standalone: the SQLite job table)', () => {
     const hook = await runCairn(home, ['report', '--webhook', 'http://reports.example.com/x']);
     expect(hook.code).not.toBe(0);
     expect(hook.stderr).toMatch(/http: only to this machine/);
+  });
+});
+
+describe('cairn local serve --once (the run report of the standalone service)', () => {
+  let work: string;
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('prints the run report when its job ended and writes it under $CAIRN_HOME/reports', async () => {
+    mkdirSync('/tmp/i12-report', { recursive: true });
+    work = mkdtempSync('/tmp/i12-report/serve-');
+    const home = join(work, 'home');
+    mkdirSync(join(work, 'data'));
+    writeFileSync(join(work, 'data', 'f.txt'), 'hello');
+    const rt = await openLocalRuntime({ home });
+    const days = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+    await rt.config.putPolicy(samplePolicy('served', { selections: [join(work, 'data')], storageUnit: 'local-disk', clients: [{ name: 'srv1', priority: 1 }], schedules: [{ name: 'full', type: 'full', frequency: 3600, windows: [{ days: [...days], start: '00:00', duration: 86400 }], retention: { days: 1 } }] }));
+    rt.close();
+
+    const served = await runCairn(home, ['local', 'serve', '--once']);
+
+    expect(served.code).toBe(0);
+    expect(served.stdout).toMatch(/^Cairn report: 0 failed, 0 partial, 1 succeeded \(/);
+    expect(served.stdout).toMatch(/\n1 +0 +srv1 +served +full +full +2 +/);
+    const files = readdirSync(join(home, 'reports'));
+    expect(files).toEqual([expect.stringMatching(/^report-\d{8}T\d{6}Z-1\.json$/)]);
+    expect(served.stderr).toContain(`cairn: report written to ${join(home, 'reports', files[0]!)}`);
+    expect(JobReport.parse(JSON.parse(readFileSync(join(home, 'reports', files[0]!), 'utf8'))).totals).toMatchObject({ jobs: 1, succeeded: 1 });
   });
 });
