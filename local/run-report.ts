@@ -75,7 +75,10 @@ export interface RunReporterOptions {
 export class RunReporter {
   readonly #runtime: Pick<LocalRuntime, 'jobs' | 'config' | 'clock' | 'home'>;
   readonly #options: RunReporterOptions;
-  #running = 0;
+  /** The executions of the run in progress that have not ended, by name. */
+  readonly #running = new Set<string>();
+  /** Ends told before their start (the run's promise settled before the tick's callback ran): that start is not counted. */
+  readonly #endedEarly = new Set<string>();
   #runStart: Date | undefined;
   #pending: Promise<void> = Promise.resolve();
 
@@ -84,16 +87,24 @@ export class RunReporter {
     this.#options = options;
   }
 
-  /** A job of the scheduler's started (LocalSchedulerHooks.onStarted). */
-  started(): void {
-    if (this.#running === 0) this.#runStart = this.#runtime.clock.now();
-    this.#running++;
+  /** The scheduler started the execution `name` (LocalSchedulerHooks.onStarted, the due job's `executionName`). */
+  started(name: string): void {
+    if (this.#runStart === undefined) this.#runStart = this.#runtime.clock.now();
+    if (this.#endedEarly.delete(name)) this.#reportIfIdle();
+    else this.#running.add(name);
   }
 
-  /** A job of the scheduler's ended (LocalSchedulerHooks.onEnded): the last of a run reports it. */
-  ended(): void {
-    this.#running = Math.max(0, this.#running - 1);
-    if (this.#running > 0 || this.#runStart === undefined) return;
+  /** The execution `name` ended (LocalSchedulerHooks.onEnded): the last of a run reports it. */
+  ended(name: string): void {
+    if (!this.#running.delete(name)) {
+      this.#endedEarly.add(name);
+      return;
+    }
+    this.#reportIfIdle();
+  }
+
+  #reportIfIdle(): void {
+    if (this.#running.size > 0 || this.#runStart === undefined) return;
     const period = { from: this.#runStart, to: this.#runtime.clock.now() };
     this.#runStart = undefined;
     this.#pending = this.#pending.then(() => this.#report(period));

@@ -31,12 +31,12 @@ export function registerLocal(program: Command): void {
       const reports = new RunReporter(runtime, { onReport: reportRun });
       const scheduler = localScheduler(runtime, {
         onStarted: (due) => {
-          reports.started();
+          reports.started(due.executionName);
           note(`cairn: starting ${due.policy}/${due.schedule} for ${due.client}: ${due.reason}`);
         },
-        onEnded: (_name, run) => {
+        onEnded: (name, run) => {
           note(`cairn: job ${run.jobId ?? '-'} ended with status ${run.statusCode} (${describeStatus(run.statusCode)})`);
-          reports.ended();
+          reports.ended(name);
         },
         onIdleUnload: (report) => {
           for (const d of report.unloaded) note(`cairn: unloaded volume ${d.mediaId} from drive ${d.drive}: idle ${Math.round(d.idleSeconds)} s, past its unmount delay of ${d.delaySeconds} s`);

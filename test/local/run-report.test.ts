@@ -59,7 +59,7 @@ describe('the standalone completion report after a scheduler run', () => {
   async function runOnce(options: { attempts?: number } = {}): Promise<RunReportOutcome[]> {
     const outcomes: RunReportOutcome[] = [];
     const reports = new RunReporter(rt, { onReport: (o) => outcomes.push(o), webhookOptions: { attempts: options.attempts ?? 3, delaysMs: [10], timeoutMs: 2000 } });
-    const scheduler = localScheduler(rt, { onStarted: () => reports.started(), onEnded: () => reports.ended() });
+    const scheduler = localScheduler(rt, { onStarted: (due) => reports.started(due.executionName), onEnded: (name) => reports.ended(name) });
     await scheduler.tick();
     await scheduler.settled();
     await reports.settled();
@@ -143,6 +143,24 @@ describe('the standalone completion report after a scheduler run', () => {
     await saveSetting(rt.config, 'reportWebhookUrl', 'https://reports.example.com/hook');
     await saveSetting(rt.config, 'reportWebhookUrl', 'http://[::1]:8080/hook');
     expect(() => new WebhookReportPublisher('http://10.0.0.1/hook')).toThrow(/http: only to this machine/);
+  });
+
+  it('reports a run once, when its last execution ended, even when an end is told before its start', async () => {
+    const outcomes: RunReportOutcome[] = [];
+    const reports = new RunReporter(rt, { onReport: (o) => outcomes.push(o) });
+    reports.started('a');
+    reports.ended('b');
+    reports.started('b');
+    await reports.settled();
+    expect(outcomes).toEqual([]);
+    reports.ended('a');
+    await reports.settled();
+    expect(outcomes).toHaveLength(1);
+    // The next start begins a new run.
+    reports.started('c');
+    reports.ended('c');
+    await reports.settled();
+    expect(outcomes).toHaveLength(2);
   });
 
   it('keeps report files 30 days by the time in their name', () => {
