@@ -12,7 +12,11 @@ import type { ReportPeriod } from './build-report.ts';
  */
 export function periodSince(since: string, now: Date): ReportPeriod {
   const seconds = durationSeconds(since.trim());
-  if (typeof seconds === 'number') return { from: new Date(now.getTime() - seconds * 1000), to: now };
+  if (typeof seconds === 'number') {
+    // Before 1970 no job ran, and far enough back a time has no ISO 8601 form the report could carry.
+    if (seconds * 1000 > now.getTime()) throw new ValidationError('invalid report period', [`--since ${since}: reaches back before 1970-01-01`]);
+    return { from: new Date(now.getTime() - seconds * 1000), to: now };
+  }
   if (IsoTime.safeParse(since.trim()).success) {
     const from = new Date(since.trim());
     if (from.getTime() > now.getTime()) throw new ValidationError('invalid report period', [`--since ${since}: after now (${now.toISOString()})`]);

@@ -120,6 +120,7 @@ describe('the report period', () => {
     expect(periodSince('2026-12-01T18:00:00+01:00', NIGHT_END).from.toISOString()).toBe('2026-12-01T17:00:00.000Z');
     expect(() => periodSince('yesterday', NIGHT_END)).toThrow(/invalid report period/);
     expect(() => periodSince('2027-01-01T00:00:00Z', NIGHT_END)).toThrow(/invalid report period/);
+    expect(() => periodSince('100000w', NIGHT_END)).toThrow(/before 1970/);
   });
 
   it('finds the last run: the busy period that ended with the last job, not while a job still runs', () => {
