@@ -21,6 +21,8 @@ import { JobsFunction } from './constructs/jobs-function.ts';
 import { RestoreFunction } from './constructs/restore-function.ts';
 import { RestoreJobStateMachine } from './constructs/restore-job-state-machine.ts';
 import { Monitoring } from './constructs/monitoring.ts';
+import { REPORT_MESSAGE_FILTER, ReportFunction } from './constructs/report-function.ts';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { SchedulerFunction } from './constructs/scheduler-function.ts';
 import { DEFAULT_SETTINGS, recordSettings, uniqueName } from './stack-settings.ts';
 
@@ -59,6 +61,13 @@ export interface CairnStackProps extends StackProps {
   readonly objectLock?: ObjectLockSettings;
   /** Days a deleted image object's bytes (noncurrent versions) are kept (context `noncurrentVersionDays`). Default 7. */
   readonly noncurrentVersionDays?: number;
+  /**
+   * Where completion reports go besides the alarm address (context
+   * `reportEmail`): an email subscription to the reports topic that takes
+   * reports only (a filter policy on `cairn-message: report`). Default none;
+   * `alarmEmail` receives reports and alarms.
+   */
+  readonly reportEmail?: string;
   /** Where package.json, package-lock.json and lambdas/ live. Default: the repository root. */
   readonly projectRoot?: string;
   /** The backup-job ASL file. Default: statemachines/backup-job.asl.json under projectRoot. */
@@ -96,6 +105,7 @@ export class CairnStack extends Stack {
     recordSettings(this, settings);
     ({ namePrefix: this.namePrefix, logRetention: this.logRetention, lambdaMemoryMiB: this.lambdaMemoryMiB } = settings);
     if (props.alarmEmail !== undefined && !EMAIL.test(props.alarmEmail)) throw new Error(`alarmEmail must be an email address, not ${JSON.stringify(props.alarmEmail)}`);
+    if (props.reportEmail !== undefined && !EMAIL.test(props.reportEmail)) throw new Error(`reportEmail must be an email address, not ${JSON.stringify(props.reportEmail)}`);
     this.alarmEmail = props.alarmEmail;
     this.resourceTags = resourceTags;
     // Tags.of reaches every taggable resource, including those other constructs add later.
@@ -158,6 +168,9 @@ export class CairnStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     const reports = new sns.Topic(this, 'Reports', { topicName: uniqueName(this, 'reports'), masterKey: reportsKey, enforceSSL: true });
+    // The completion report of each run and of each day (core/report/), published to the topic.
+    const report = new ReportFunction(this, 'Report', { ...functionProps, topic: reports, topicKey: reportsKey });
+    if (props.reportEmail !== undefined) reports.addSubscription(new subscriptions.EmailSubscription(props.reportEmail, { filterPolicy: REPORT_MESSAGE_FILTER }));
     const functions = { jobs: jobs.function, broker: broker.function, catalog: catalog.function, restore: restore.function, scheduler: schedulerTick.function, janitor: janitor.function, agentGrants: agentGrants.function };
     new Monitoring(this, 'Monitoring', { stateMachine: backupJob.stateMachine, restoreStateMachine: restoreJob.stateMachine, functions, scheduleGroup: schedulerTick.scheduleGroup, topic: reports, alarmEmail: props.alarmEmail });
 
@@ -179,6 +192,7 @@ export class CairnStack extends Stack {
     new CfnOutput(this, 'AgentGrantsFunctionName', { value: agentGrants.function.functionName, description: 'rewrites the agent grants from the client mapping (aws lambda invoke after the first deploy)' });
     new CfnOutput(this, 'ReportsTopicArn', { value: reports.topicArn });
     new CfnOutput(this, 'ReportsTopicName', { value: reports.topicName });
+    new CfnOutput(this, 'ReportFunctionName', { value: report.function.functionName, description: 'publishes completion reports (aws lambda invoke --payload \'{"since":"24h"}\')' });
     new CfnOutput(this, 'DeletionRoleArn', { value: deletion.role.roleArn, description: 'the only principal that may delete image object versions' });
     new CfnOutput(this, 'AccessLogBucketName', { value: images.accessLogs.bucketName, description: 'S3 server access logs of the image bucket' });
   }

@@ -3,6 +3,7 @@ import { BufferSettings } from './model/task.ts';
 import type { ConfigStore } from './ports/config-store.ts';
 import { describeIssues, parseOrThrow } from './validation.ts';
 import { ValidationError } from './errors.ts';
+import { webhookUrlProblem } from './report/webhook-url.ts';
 
 const ErrorThreshold = z.object({ errors: z.number().int().min(1).max(1000), withinHours: z.number().int().min(1).max(720) }).strict();
 
@@ -38,6 +39,18 @@ export const Settings = z.object({
    */
   maxJobsPerClient: z.number().int().min(1).max(1000).optional(),
   buffers: BufferSettings.default({ count: 16, sizeBytes: 256 * 1024 }),
+  /**
+   * Standalone: where each scheduler run's completion report is POSTed as
+   * JSON (local/run-report.ts). https:, or http: to this machine only
+   * (core/report/webhook-url.ts). Unset: none is sent.
+   */
+  reportWebhookUrl: z
+    .string()
+    .superRefine((url, ctx) => {
+      const problem = webhookUrlProblem(url);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${url}: ${problem}` });
+    })
+    .optional(),
 });
 export type Settings = z.output<typeof Settings>;
 export const settingKeys = Object.keys(Settings.shape) as (keyof Settings)[];

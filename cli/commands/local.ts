@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { describeStatus } from '#core/status-codes.ts';
 import { runJanitor, type LocalJanitorReport } from '#local/janitor.ts';
 import { localScheduler } from '#local/scheduler-tick.ts';
+import { RunReporter, type RunReportOutcome } from '#local/run-report.ts';
+import { renderReportText } from '#core/report/render-text.ts';
 import { ReaderThread } from '#agent/reader/reader-thread.ts';
 import { type GlobalOptions, openStandaloneRuntime } from '../backend.ts';
 import { note } from '../output.ts';
@@ -25,9 +27,17 @@ export function registerLocal(program: Command): void {
       const units = await runtime.config.listStorageUnits();
       const policies = await runtime.config.listPolicies();
       note(`cairn: ${units.length} storage unit(s): ${units.map((u) => u.name).join(', ')}; ${policies.length} polic${policies.length === 1 ? 'y' : 'ies'}`);
+      // Each run's completion report once its last job ended: printed, written under $CAIRN_HOME/reports/, sent to the webhook setting.
+      const reports = new RunReporter(runtime, { onReport: reportRun });
       const scheduler = localScheduler(runtime, {
-        onStarted: (due) => note(`cairn: starting ${due.policy}/${due.schedule} for ${due.client}: ${due.reason}`),
-        onEnded: (_name, run) => note(`cairn: job ${run.jobId ?? '-'} ended with status ${run.statusCode} (${describeStatus(run.statusCode)})`),
+        onStarted: (due) => {
+          reports.started(due.executionName);
+          note(`cairn: starting ${due.policy}/${due.schedule} for ${due.client}: ${due.reason}`);
+        },
+        onEnded: (name, run) => {
+          note(`cairn: job ${run.jobId ?? '-'} ended with status ${run.statusCode} (${describeStatus(run.statusCode)})`);
+          reports.ended(name);
+        },
         onIdleUnload: (report) => {
           for (const d of report.unloaded) note(`cairn: unloaded volume ${d.mediaId} from drive ${d.drive}: idle ${Math.round(d.idleSeconds)} s, past its unmount delay of ${d.delaySeconds} s`);
           for (const problem of report.problems) note(`cairn: ${problem}`);
@@ -45,6 +55,7 @@ export function registerLocal(program: Command): void {
       if (options.once) {
         await tick();
         await scheduler.settled();
+        await reports.settled();
         runtime.close();
         return;
       }
@@ -60,8 +71,17 @@ export function registerLocal(program: Command): void {
         process.once('SIGTERM', stop);
       });
       await scheduler.settled();
+      await reports.settled();
       runtime.close();
     });
+}
+
+/** A run's report on stdout (the table), and where it went; a failure to write or send it is a note, never a failed service. */
+function reportRun(outcome: RunReportOutcome): void {
+  if (outcome.report) process.stdout.write(renderReportText(outcome.report));
+  if (outcome.file) note(`cairn: report written to ${outcome.file}`);
+  if (outcome.webhook?.sent) note(`cairn: report sent to ${outcome.webhook.url}`);
+  for (const problem of outcome.problems) note(`cairn: report: ${problem}`);
 }
 
 function reportJanitor(report: LocalJanitorReport): void {

@@ -57,7 +57,7 @@ function tableIds(): Record<TableName, string> {
   return ids;
 }
 
-const functions = { jobs: 'JobsFunction', broker: 'BrokerFunction', catalog: 'CatalogFunction', scheduler: 'SchedulerFunction', agentGrants: 'AgentGrantsFunction', janitor: 'JanitorFunction', restore: 'RestoreFunction' } as const;
+const functions = { jobs: 'JobsFunction', broker: 'BrokerFunction', catalog: 'CatalogFunction', scheduler: 'SchedulerFunction', agentGrants: 'AgentGrantsFunction', janitor: 'JanitorFunction', restore: 'RestoreFunction', report: 'ReportFunction' } as const;
 type FunctionName = keyof typeof functions;
 
 function lambda(name: FunctionName) {
@@ -303,6 +303,7 @@ describe('Lambda bundles', () => {
     env.IMAGE_BUCKET = 'image-bucket';
     env[STATE_MACHINE_ARN_ENV] = 'arn:aws:states:eu-west-1:123456789012:stateMachine:CairnStack-backup-job';
     env[AGENT_GRANTS_ENV.partition] = 'aws';
+    env.REPORTS_TOPIC_ARN = 'arn:aws:sns:eu-west-1:123456789012:cairn-reports-abc';
     env[AGENT_GRANTS_ENV.policyArns] = 'arn:aws:iam::123456789012:policy/CairnStack-AgentClientGrants0-ABC,arn:aws:iam::123456789012:policy/CairnStack-AgentClientGrants1-DEF';
     for (const key of without) delete env[key];
     // On failure print only the message: Node would otherwise quote the minified source line (megabytes).

@@ -148,6 +148,7 @@ describe('cdk-nag AwsSolutions', () => {
         'AwsSolutions-IAM5[Resource::*] at CairnA/Janitor/FunctionServiceRole',
         'AwsSolutions-IAM5[Resource::*] at CairnA/AgentGrants/FunctionServiceRole',
         'AwsSolutions-IAM5[Resource::*] at CairnA/Restore/FunctionServiceRole',
+        'AwsSolutions-IAM5[Resource::*] at CairnA/Report/FunctionServiceRole',
         // The restore job's state machine sends the same agent document to the instance its reservation names.
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*] at CairnA/RestoreJob/StateMachine/Role',
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*] at CairnA/RestoreJob/StateMachine/Role',
@@ -160,7 +161,7 @@ describe('cdk-nag AwsSolutions', () => {
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"RestoreJobStateMachineC166343F"}]}]}:*] at CairnA/Scheduler/FunctionServiceRole',
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*] at CairnA/Scheduler/FunctionServiceRole',
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*] at CairnA/Scheduler/FunctionServiceRole',
-        ...['Jobs', 'Broker', 'Catalog', 'Scheduler', 'Janitor', 'AgentGrants', 'Restore'].map((fn) => `AwsSolutions-L1 at CairnA/${fn}/Function`),
+        ...['Jobs', 'Broker', 'Catalog', 'Scheduler', 'Janitor', 'AgentGrants', 'Restore', 'Report'].map((fn) => `AwsSolutions-L1 at CairnA/${fn}/Function`),
         'AwsSolutions-S1 at CairnA/Images/AccessLogs',
       ].sort(),
     );

@@ -85,7 +85,7 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
       ...serviceCalls(template, recording.names, readFileSync(join(REPO_ROOT, BACKUP_JOB_ASL), 'utf8'), readFileSync(join(REPO_ROOT, RESTORE_JOB_ASL), 'utf8')),
     };
     // What the Lambda service does with each function's role: its logs and X-Ray traces.
-    for (const component of ['jobs', 'broker', 'catalog', 'restore', 'scheduler', 'janitor'] as const) {
+    for (const component of ['jobs', 'broker', 'catalog', 'restore', 'scheduler', 'janitor', 'report'] as const) {
       calls[component] = [...calls[component], ...functionRuntimeCalls(template, recording.names, ROLE_PREFIXES[component])];
     }
   }, 240_000);
@@ -111,6 +111,9 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     expect((outcomes.ticks as { started: string[]; alreadyStarted: string[] }[]).map((t) => t.started.length + t.alreadyStarted.length)).toEqual([2, 2]);
     // The janitor ended the stopped execution's job, withdrew its image and released its slot; the first tick's sweep did the same for the job whose execution is gone.
     expect(outcomes.janitor).toMatchObject({ jobId: 9001, action: 'ended', statusCode: 150, released: true, withdrawnImage: expect.any(String), snapshotDelete: { instanceId: 'mi-0123456789abcdef5', commandId: expect.any(String) } });
+    // The report function read the jobs above and published the day's report.
+    expect(outcomes.report).toMatchObject({ action: 'published', totals: { jobs: expect.any(Number) } });
+    expect((outcomes.report as { totals: { jobs: number } }).totals.jobs).toBeGreaterThan(3);
     const swept = (outcomes.ticks as { swept?: { ended: unknown[]; problems: string[] } }[]).map((t) => t.swept);
     // A restore job's execution is looked up on the restore-job state machine (not there: 2002), its drive recorded as possibly loaded.
     expect(outcomes.restoreJanitor).toMatchObject({ jobId: 9003, action: 'ended', statusCode: 150, released: true, driveLeftLoaded: { drive: 'iamlib-d0', mediaId: 'IAM001' } });

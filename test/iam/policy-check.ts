@@ -21,6 +21,7 @@ const PARTITION = 'aws';
 const REGION = 'us-east-1';
 const ACCOUNT = '123456789012';
 const IMAGE_KEY_ID = 'image-key';
+const REPORTS_KEY_ID = 'reports-key';
 const STACK_NAME = 'CairnStack';
 const STACK_ID = `arn:${PARTITION}:cloudformation:${REGION}:${ACCOUNT}:stack/${STACK_NAME}/4f1c2d3e-0000-4000-8000-000000000000`;
 
@@ -32,6 +33,7 @@ export const ROLE_PREFIXES: Record<Component, string> = {
   restore: 'RestoreFunctionServiceRole',
   scheduler: 'SchedulerFunctionServiceRole',
   janitor: 'JanitorFunctionServiceRole',
+  report: 'ReportFunctionServiceRole',
   agent: 'AgentRole',
   stateMachine: 'BackupJobStateMachineRole',
   restoreStateMachine: 'RestoreJobStateMachineRole',
@@ -68,6 +70,7 @@ export const ALLOWED_UNUSED: Record<Component, { action: string; resource?: RegE
       reason: "A stopped job's delete-snapshot goes to its agent on an EC2 instance (instance profile) as on a hybrid one; the recording's client is on a hybrid instance (mi-) only",
     },
   ],
+  report: [],
   agent: [
     {
       action: 's3:AbortMultipartUpload',
@@ -105,7 +108,12 @@ export const ALLOWED_UNUSED: Record<Component, { action: string; resource?: RegE
 export function impliedCalls(calls: readonly AwsCall[], names: EmulatedNames): AwsCall[] {
   const implied: AwsCall[] = [];
   const key: CallResource = { kind: 'unknown', detail: `kms-key:${IMAGE_KEY_ID}` };
+  const reportsKey: CallResource = { kind: 'unknown', detail: `kms-key:${REPORTS_KEY_ID}` };
   for (const call of calls) {
+    // The reports topic is encrypted (SSE-KMS): SNS asks KMS for a data key with the publisher's permissions.
+    if (call.action === 'sns:Publish' && call.resource.kind === 'arn' && call.resource.arn === names.reportsTopicArn) {
+      implied.push({ action: 'kms:GenerateDataKey', operation: 'Publish (SSE-KMS)', resource: reportsKey }, { action: 'kms:Decrypt', operation: 'Publish (SSE-KMS)', resource: reportsKey });
+    }
     if (call.resource.kind !== 'object' || call.resource.bucket !== names.bucket) continue;
     if (call.action === 's3:PutObject') {
       implied.push({ action: 'kms:GenerateDataKey', operation: `${call.operation} (SSE-KMS)`, resource: key });
@@ -157,6 +165,8 @@ export function resolveResource(value: unknown, template: Template, names: Emula
     }
     if (type === 'AWS::S3::Bucket' && id.startsWith('ImagesImageBucket')) return `arn:${PARTITION}:s3:::${names.bucket}`;
     if (type === 'AWS::KMS::Key' && id.startsWith('ImagesImageKey')) return `arn:${PARTITION}:kms:${REGION}:${ACCOUNT}:key/${IMAGE_KEY_ID}`;
+    if (type === 'AWS::KMS::Key' && id.startsWith('ReportsKey')) return `arn:${PARTITION}:kms:${REGION}:${ACCOUNT}:key/${REPORTS_KEY_ID}`;
+    if (type === 'AWS::SNS::Topic' && id.startsWith('Reports') && names.reportsTopicArn) return names.reportsTopicArn;
     if (type === 'AWS::StepFunctions::StateMachine') return arnOf({ kind: 'stateMachine', arn: id.startsWith('RestoreJob') && names.restoreStateMachineArn ? names.restoreStateMachineArn : names.stateMachineArn });
     // A log group exists only in the template; its Arn attribute ends in `:*` (its streams).
     if (type === 'AWS::Logs::LogGroup') return `arn:${PARTITION}:logs:${REGION}:${ACCOUNT}:log-group:${id}:*`;

@@ -26,6 +26,8 @@ import { S3AbandonedUploads } from '#aws/multipart-sweep.ts';
 import { SsmOperatorCommands } from '#aws/ssm-agent-command.ts';
 import { holdersOfUnloads } from '#core/media/idle-unload.ts';
 import { createJanitorHandler } from '#lambdas/janitor-handler.ts';
+import { createReportHandler } from '#lambdas/report-handler.ts';
+import { SnsReportPublisher, snsQuery } from '#aws/sns-report-publisher.ts';
 import { sendSnapshotDelete } from '#core/jobs/snapshot-delete.ts';
 import { runTask } from '#agent/transport/run-task.ts';
 import { loadBackupJobDefinition, loadRestoreJobDefinition } from '#local/asl-definition.ts';
@@ -37,7 +39,7 @@ import { DISK_CHANGER, diskChangerLibrary } from '../edge-agent/tape/disk-change
 import { claimOf, sampleImage, sampleJob, samplePolicy, sampleRestoreJob } from '../contracts/fixtures.ts';
 
 /** The principals of the stack whose calls our code makes (cdk/constructs/*). */
-export const COMPONENTS = ['jobs', 'broker', 'catalog', 'restore', 'scheduler', 'janitor', 'agent'] as const;
+export const COMPONENTS = ['jobs', 'broker', 'catalog', 'restore', 'scheduler', 'janitor', 'report', 'agent'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 /** The names the emulator's resources got; the checker maps the template's tables and bucket onto them. */
@@ -47,6 +49,8 @@ export interface EmulatedNames {
   stateMachineArn: string;
   /** The restore-job state machine's; absent, the template's restore state machine maps to `stateMachineArn`. */
   restoreStateMachineArn?: string;
+  /** The reports topic on the emulator (the report function publishes to it). */
+  reportsTopicArn?: string;
 }
 
 export interface Recording {
@@ -197,8 +201,15 @@ export async function recordComponents(endpoint: string, options: { agentCommand
     });
     outcomes.ticks = [await tick(), await tick()];
 
+    // The report function (lambdas/report.ts) on the day's report: it reads the jobs above and publishes to the reports topic.
+    const sns = { credentials: emulatorClientOptions(endpoint).credentials as never, region: 'us-east-1', endpoint };
+    const reportsTopicArn = /<TopicArn>([^<]+)<\/TopicArn>/.exec(await snsQuery(sns, 'CreateTopic', { Name: `cairn-reports-${Date.now()}` }, '*'))![1]!;
+    const reportDeps = dynamoDeps(env, clients.report);
+    const report = createReportHandler({ jobs: reportDeps.jobs, clock: reportDeps.clock, publisher: new SnsReportPublisher(reportsTopicArn, { credentials: sns.credentials, endpoint, recorder: logs.report }) });
+    outcomes.report = await report({ since: '24h' });
+
     const calls = Object.fromEntries(COMPONENTS.map((c) => [c, logs[c].calls])) as Record<Component, AwsCall[]>;
-    return { calls, names: { tables, bucket, stateMachineArn, restoreStateMachineArn }, outcomes };
+    return { calls, names: { tables, bucket, stateMachineArn, restoreStateMachineArn, reportsTopicArn }, outcomes };
   } finally {
     for (const c of COMPONENTS) clients[c].destroy();
     setup.destroy();
