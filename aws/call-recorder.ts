@@ -18,6 +18,7 @@
  * - Step Functions: SendTask* name no resource (Resource "*"); StartExecution
  *   acts on the state machine, DescribeExecution on the execution.
  * - EventBridge: PutEvents is events:PutEvents on the bus of each entry
+ * - SNS: Publish is sns:Publish on the topic it names.
  *   (`default` when an entry names none).
  * - SSM: SendCommand is authorized against the document and against each
  *   target instance (a hybrid `mi-` managed instance, or an EC2 `i-`
@@ -87,7 +88,7 @@ export function recordCalls(client: MiddlewareHost, recorder: CallRecorder): voi
   client.middlewareStack.add(middleware as never, { step: 'initialize', name: 'cairnCallRecorder', override: true } as never);
 }
 
-const SERVICES: Record<string, string> = { DynamoDBClient: 'dynamodb', S3Client: 's3', SFNClient: 'states', SSMClient: 'ssm', EventBridgeClient: 'events' };
+const SERVICES: Record<string, string> = { DynamoDBClient: 'dynamodb', S3Client: 's3', SFNClient: 'states', SSMClient: 'ssm', EventBridgeClient: 'events', SNSClient: 'sns' };
 
 const S3_OBJECT_ACTIONS: Record<string, string> = {
   PutObject: 's3:PutObject',
@@ -160,6 +161,7 @@ export function iamCallsOf(clientName: string, commandName: string, input: Input
     const buses = new Set(((input.Entries as { EventBusName?: string }[] | undefined) ?? []).map((e) => e.EventBusName || 'default'));
     return [...buses].map((bus) => ({ action: 'events:PutEvents', operation, resource: { kind: 'eventBus', bus } }));
   }
+  if (service === 'sns' && operation === 'Publish') return [{ action: 'sns:Publish', operation, resource: { kind: 'arn', arn: str(input.TopicArn) } }];
   return [{ action: `${service}:${operation}`, operation, resource: { kind: 'unknown', detail: JSON.stringify(Object.keys(input ?? {})) } }];
 }
 

@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { recordCalls, type CallRecorder } from './call-recorder.ts';
@@ -52,6 +53,8 @@ export interface AwsClients {
   readonly ssm: SSMClient;
   /** EventBridge: where the Lambdas publish job state changes (aws/eventbridge-job-events.ts). */
   readonly events: EventBridgeClient;
+  /** SNS: where the report function publishes completion reports (aws/sns-report-publisher.ts). */
+  readonly sns: SNSClient;
   /** Closes the sockets of every client created so far. */
   destroy(): void;
 }
@@ -107,6 +110,7 @@ export function createAwsClients(options: AwsClientOptions = {}, env: NodeJS.Pro
   const s3 = once(() => recorded(new S3Client({ ...common, ...(resolved.endpoint === undefined ? {} : { forcePathStyle: true }) })));
   const sfn = once(() => recorded(new SFNClient(common)));
   const ssm = once(() => recorded(new SSMClient(common)));
+  const sns = once(() => recorded(new SNSClient(common)));
   // Publishing a job event must never hold a Task state up for long (aws/eventbridge-job-events.ts):
   // a stalled request fails after 2 s (throwOnRequestTimeout: the handler only warns otherwise), so the
   // SDK's 3 attempts end in about 6 s, well inside a Lambda's timeout.
@@ -130,6 +134,9 @@ export function createAwsClients(options: AwsClientOptions = {}, env: NodeJS.Pro
     },
     get events() {
       return events();
+    },
+    get sns() {
+      return sns();
     },
     destroy() {
       for (const client of created.splice(0)) client.destroy();

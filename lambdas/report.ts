@@ -13,7 +13,6 @@ const ReportExtras = z.object({ REPORTS_TOPIC_ARN: z.string().regex(/^arn:[^:]+:
 const env = Object.freeze({ ...readEnvironment(), ...parseOrThrow(ReportExtras, process.env, 'report environment') });
 const { observability, clients } = observedLambda(env);
 const { jobs, clock } = dynamoDeps(env, clients, observability);
-// The function's own credentials, as its SDK clients resolve them (aws/sns-report-publisher.ts says why SNS is called by hand).
-const publisher = new SnsReportPublisher(env.REPORTS_TOPIC_ARN, { credentials: clients.dynamodb.config.credentials, ...(clients.options.endpoint ? { endpoint: clients.options.endpoint } : {}) });
+const publisher = new SnsReportPublisher(env.REPORTS_TOPIC_ARN, clients.sns);
 
 export const handler = createReportHandler({ jobs, clock, publisher }, observability);

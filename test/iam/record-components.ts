@@ -27,7 +27,8 @@ import { SsmOperatorCommands } from '#aws/ssm-agent-command.ts';
 import { holdersOfUnloads } from '#core/media/idle-unload.ts';
 import { createJanitorHandler } from '#lambdas/janitor-handler.ts';
 import { createReportHandler } from '#lambdas/report-handler.ts';
-import { SnsReportPublisher, snsQuery } from '#aws/sns-report-publisher.ts';
+import { CreateTopicCommand } from '@aws-sdk/client-sns';
+import { SnsReportPublisher } from '#aws/sns-report-publisher.ts';
 import { sendSnapshotDelete } from '#core/jobs/snapshot-delete.ts';
 import { runTask } from '#agent/transport/run-task.ts';
 import { loadBackupJobDefinition, loadRestoreJobDefinition } from '#local/asl-definition.ts';
@@ -202,10 +203,9 @@ export async function recordComponents(endpoint: string, options: { agentCommand
     outcomes.ticks = [await tick(), await tick()];
 
     // The report function (lambdas/report.ts) on the day's report: it reads the jobs above and publishes to the reports topic.
-    const sns = { credentials: emulatorClientOptions(endpoint).credentials as never, region: 'us-east-1', endpoint };
-    const reportsTopicArn = /<TopicArn>([^<]+)<\/TopicArn>/.exec(await snsQuery(sns, 'CreateTopic', { Name: `cairn-reports-${Date.now()}` }, '*'))![1]!;
+    const reportsTopicArn = (await setup.sns.send(new CreateTopicCommand({ Name: `cairn-reports-${Date.now()}` }))).TopicArn!;
     const reportDeps = dynamoDeps(env, clients.report);
-    const report = createReportHandler({ jobs: reportDeps.jobs, clock: reportDeps.clock, publisher: new SnsReportPublisher(reportsTopicArn, { credentials: sns.credentials, endpoint, recorder: logs.report }) });
+    const report = createReportHandler({ jobs: reportDeps.jobs, clock: reportDeps.clock, publisher: new SnsReportPublisher(reportsTopicArn, clients.report.sns) });
     outcomes.report = await report({ since: '24h' });
 
     const calls = Object.fromEntries(COMPONENTS.map((c) => [c, logs[c].calls])) as Record<Component, AwsCall[]>;
