@@ -6,6 +6,8 @@ export default defineConfig({
     // The LocalStack suite deploys the whole stack: `npm run test:localstack` runs it on its own.
     exclude: ['test/localstack/**', '**/node_modules/**'],
     setupFiles: ['test/setup/polyfills.ts'],
+    // Once per run, before the workers: where moto_server really is (a pyenv shim resolved).
+    globalSetup: ['test/setup/aws-emulator-path.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Suites that share one emulator process run in their own files; forks keep
