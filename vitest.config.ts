@@ -2,14 +2,18 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * Test folders whose files share one module cache per worker (`isolate: false`):
- * each file otherwise starts a fresh process that loads zod, luxon, fast-check
- * and the modules under test again, which was most of these files' CPU
- * (test/core: 54 s of CPU isolated, 28 s shared). Only folders whose tests
- * keep no state outside their own values belong here: core/ is pure (no fs,
- * no environment, no clock but the one passed in), and its tests neither stub
- * nor mock. A folder is added after its files pass both ways.
+ * each file otherwise starts a fresh process that loads zod, luxon, fast-check,
+ * the ASL interpreter and the modules under test again, which was most of these
+ * files' CPU (test/core: 54 s of CPU isolated, 30 s shared; test/statemachines
+ * and test/memory: 19 s, 15 s). Only folders whose tests keep no state outside
+ * their own values belong here: core/ is pure (no fs, no environment, no clock
+ * but the one passed in), the state machine tests run the ASL files in process
+ * on stubbed tasks, the memory stores are values; none stubs or mocks. A folder
+ * is added after its files pass both ways. Not edge-agent/: its helpers set up
+ * file systems when imported (attr-tree.ts), which a shared module cache would
+ * share between files, and one file's afterAll removed another's.
  */
-const SHARED_MODULES = ['test/core/**/*.test.ts'];
+const SHARED_MODULES = ['test/core/**/*.test.ts', 'test/statemachines/**/*.test.ts', 'test/memory/**/*.test.ts'];
 
 export default defineConfig({
   test: {
