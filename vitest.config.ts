@@ -1,11 +1,25 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Test folders whose files share one module cache per worker (`isolate: false`):
+ * each file otherwise starts a fresh process that loads zod, luxon, fast-check,
+ * the ASL interpreter and the modules under test again, which was most of these
+ * files' CPU (test/core: 54 s of CPU isolated, 30 s shared; test/statemachines
+ * and test/memory: 19 s, 15 s). Only folders whose tests keep no state outside
+ * their own values belong here: core/ is pure (no fs, no environment, no clock
+ * but the one passed in), the state machine tests run the ASL files in process
+ * on stubbed tasks, the memory stores are values; none stubs or mocks. A folder
+ * is added after its files pass both ways. Not edge-agent/: its helpers set up
+ * file systems when imported (attr-tree.ts), which a shared module cache would
+ * share between files, and one file's afterAll removed another's.
+ */
+const SHARED_MODULES = ['test/core/**/*.test.ts', 'test/statemachines/**/*.test.ts', 'test/memory/**/*.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // The LocalStack suite deploys the whole stack: `npm run test:localstack` runs it on its own.
-    exclude: ['test/localstack/**', '**/node_modules/**'],
     setupFiles: ['test/setup/polyfills.ts'],
+    // Once per run, before the workers: where moto_server really is (a pyenv shim resolved).
+    globalSetup: ['test/setup/aws-emulator-path.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Suites that share one emulator process run in their own files; forks keep
@@ -17,5 +31,17 @@ export default defineConfig({
     // cairn CLI, mtx/disk-changer, esbuild), so two overlap well; every file
     // owns its temp dirs and emulator port, so none depends on running alone.
     maxWorkers: 2,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'isolated',
+          include: ['test/**/*.test.ts'],
+          // The LocalStack suite deploys the whole stack: `npm run test:localstack` runs it on its own.
+          exclude: ['test/localstack/**', '**/node_modules/**', ...SHARED_MODULES],
+        },
+      },
+      { extends: true, test: { name: 'shared-modules', include: SHARED_MODULES, isolate: false } },
+    ],
   },
 });

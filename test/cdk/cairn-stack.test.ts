@@ -21,12 +21,15 @@ import { JANITOR_RETRY_ATTEMPTS } from '../../cdk/constructs/janitor-function.ts
 import { allStatements, asList, referencedIds, roleStatements, type Statement } from './policy-walk.ts';
 import { synthCairnStack, type SynthResult } from './synth-fixture.ts';
 
-// One synth (with esbuild bundling of the three handlers) shared by every test in this file.
+// One synth (with esbuild bundling of the handlers) shared by every test in this file.
+// Without the built-in CloudFormation validation (its engine costs ~10 s of CPU in
+// each process): deployability.test.ts validates four variants of this stack and
+// stack-props.test.ts the one cdk/app.ts synthesizes (see synth-fixture.ts).
 let synth: SynthResult;
 let resources: Record<string, { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string }>;
 
 beforeAll(() => {
-  synth = synthCairnStack();
+  synth = synthCairnStack({ validate: false });
   resources = synth.template.toJSON().Resources;
   if (synth.bundlingSkipped) console.warn(`cdk tests: Lambda bundling skipped (${synth.bundlingSkipped})`);
   if (synth.aslReplaced) console.warn(`cdk tests: ${synth.aslReplaced}`);
@@ -151,7 +154,7 @@ describe('image bucket', () => {
     expect(bucket.ObjectLockConfiguration).toBeUndefined();
     // Bundling is irrelevant here; skipping it keeps these synths fast.
     for (const lock of [{ mode: 'GOVERNANCE', days: 14 }, { mode: 'COMPLIANCE', days: 365 }] as const) {
-      const locked = synthCairnStack({ bundle: false, objectLock: lock });
+      const locked = synthCairnStack({ bundle: false, validate: false, objectLock: lock });
       try {
         const [, lockedBucket] = Object.entries(locked.template.findResources('AWS::S3::Bucket')).find(([id]) => id.startsWith('ImagesImageBucket'))!;
         expect(lockedBucket.Properties).toMatchObject({
@@ -163,8 +166,8 @@ describe('image bucket', () => {
         locked.cleanup();
       }
     }
-    expect(() => synthCairnStack({ bundle: false, objectLock: { mode: 'LEGAL' as never, days: 1 } })).toThrow(/GOVERNANCE or COMPLIANCE/);
-    expect(() => synthCairnStack({ bundle: false, objectLock: { mode: 'GOVERNANCE', days: 0 } })).toThrow(/objectLock days/);
+    expect(() => synthCairnStack({ bundle: false, validate: false, objectLock: { mode: 'LEGAL' as never, days: 1 } })).toThrow(/GOVERNANCE or COMPLIANCE/);
+    expect(() => synthCairnStack({ bundle: false, validate: false, objectLock: { mode: 'GOVERNANCE', days: 0 } })).toThrow(/objectLock days/);
   });
 
   it('expires noncurrent versions (what a deleted image object leaves) and the delete markers left alone, and aborts stale uploads', () => {
@@ -173,7 +176,7 @@ describe('image bucket', () => {
       { Id: 'abort-incomplete-multipart-uploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 }, Status: 'Enabled' },
       { Id: 'expire-deleted-image-objects', NoncurrentVersionExpiration: { NoncurrentDays: NONCURRENT_VERSION_DAYS }, ExpiredObjectDeleteMarker: true, Status: 'Enabled' },
     ]);
-    const longer = synthCairnStack({ bundle: false, props: { noncurrentVersionDays: 30 } });
+    const longer = synthCairnStack({ bundle: false, validate: false, props: { noncurrentVersionDays: 30 } });
     try {
       longer.template.hasResourceProperties('AWS::S3::Bucket', {
         LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'expire-deleted-image-objects', NoncurrentVersionExpiration: { NoncurrentDays: 30 } })]) },
@@ -560,7 +563,7 @@ describe('scheduler tick', () => {
   });
 
   it('ticks at the rate the stack is given (context schedulerRate)', () => {
-    const slow = synthCairnStack({ bundle: false, schedulerRate: Duration.minutes(5) });
+    const slow = synthCairnStack({ bundle: false, validate: false, schedulerRate: Duration.minutes(5) });
     try {
       slow.template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(5 minutes)', Target: Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: SCHEDULER_RETRY_ATTEMPTS, MaximumEventAgeInSeconds: 300 } }) });
       slow.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumEventAgeInSeconds: 300 });

@@ -5,14 +5,15 @@ import { Metric, METRICS_NAMESPACE } from '#lambdas/metric-names.ts';
 import { CairnStack, REPO_ROOT } from '../../cdk/cairn-stack.ts';
 import { CairnMetric, METRICS_NAMESPACE as CDK_NAMESPACE } from '../../cdk/constructs/monitoring.ts';
 import { allStatements, asList, referencedIds, roleStatements } from './policy-walk.ts';
-import { cdkJsonContext, synthCairnStack, type SynthResult } from './synth-fixture.ts';
+import { synthCairnStack, testAppProps, type SynthResult } from './synth-fixture.ts';
 
-// Alarms, dashboard and grants do not depend on the bundles: one synth without esbuild.
+// Alarms, dashboard and grants do not depend on the bundles: one synth without
+// esbuild, and without the built-in validation (see synth-fixture.ts).
 let synth: SynthResult;
 let resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 
 beforeAll(() => {
-  synth = synthCairnStack({ bundle: false });
+  synth = synthCairnStack({ bundle: false, validate: false });
   resources = synth.template.toJSON().Resources;
 });
 afterAll(() => synth?.cleanup());
@@ -97,7 +98,7 @@ describe('alarms', () => {
 
   it('are mailed to nobody unless alarmEmail is given, then to that address', () => {
     expect(ofType('AWS::SNS::Subscription')).toEqual([]);
-    const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] }, analyticsReporting: false });
+    const app = new App(testAppProps({ bundlingSkipped: true, validate: false }));
     const stack = new CairnStack(app, 'Mailed', { projectRoot: REPO_ROOT, alarmEmail: 'ops@example.com' });
     const mailed = Template.fromStack(stack);
     mailed.resourceCountIs('AWS::SNS::Subscription', 1);

@@ -31,7 +31,8 @@ describe('stack properties', () => {
   };
 
   beforeAll(() => {
-    synth = synthCairnStack({ bundle: false, props });
+    // Validated where cdk/app.ts synthesizes the same properties, below (see synth-fixture.ts).
+    synth = synthCairnStack({ bundle: false, validate: false, props });
     resources = synth.template.toJSON().Resources as Resources;
   });
   afterAll(() => synth?.cleanup());
@@ -142,7 +143,20 @@ describe('the CDK app (cdk/app.ts)', () => {
     try {
       // What the cdk CLI hands the app: cdk.json's context plus the -c values, and the output directory.
       // Bundling is skipped for speed (the CLI's own aws:cdk:bundling-stacks context); names do not depend on it.
-      const context = { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [], stackName: 'CairnApp', namePrefix: 'apptest', objectLock: 'compliance', objectLockDays: '21', tags: '{"Owner":"ops"}' };
+      // The built-in CloudFormation validation runs, as in `cdk synth` (an error fails the synth), on every
+      // property the in-process synth above sets without it.
+      const context = {
+        ...cdkJsonContext(),
+        'aws:cdk:bundling-stacks': [],
+        stackName: 'CairnApp',
+        namePrefix: 'apptest',
+        objectLock: 'compliance',
+        objectLockDays: '21',
+        tags: '{"Owner":"ops"}',
+        logRetention: '90',
+        lambdaMemory: '1024',
+        alarmEmail: 'ops@example.com',
+      };
       const run = spawnSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [path.join(REPO_ROOT, 'cdk', 'app.ts')], {
         cwd: REPO_ROOT,
         env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify(context), CDK_OUTDIR: outdir },
@@ -158,6 +172,8 @@ describe('the CDK app (cdk/app.ts)', () => {
       const machine = resources.find((r) => r.Type === 'AWS::StepFunctions::StateMachine')!;
       expect(JSON.stringify(machine.Properties!.StateMachineName)).toContain('"apptest-backup-job"');
       expect(tagsOf(bucket?.Properties)).toMatchObject({ Application: 'Cairn', Owner: 'ops' });
+      expect(resources.filter((r) => r.Type === 'AWS::Lambda::Function').map((r) => r.Properties?.MemorySize)).toContain(1024);
+      expect(resources.filter((r) => r.Type === 'AWS::SNS::Subscription').map((r) => r.Properties?.Endpoint)).toEqual(['ops@example.com']);
     } finally {
       fs.rmSync(outdir, { recursive: true, force: true });
     }

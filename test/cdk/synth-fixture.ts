@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, type Duration } from 'aws-cdk-lib';
+import { App, type AppProps, type Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { CairnStack, REPO_ROOT, type CairnStackProps } from '../../cdk/cairn-stack.ts';
 import type { ObjectLockSettings } from '../../cdk/constructs/image-store.ts';
@@ -82,16 +82,42 @@ export interface StackSpec {
 }
 
 /**
+ * How a test synthesizes. `bundle: false` skips the handlers' esbuild bundling.
+ * `validate: false` skips aws-cdk-lib's built-in CloudFormation validation,
+ * which `cdk synth` runs on every synth and cdk.json's
+ * `@aws-cdk/core:validateAgainstDefaultRules` turns into errors: its rule
+ * engine (WebAssembly) costs some 10 s of CPU to start in each test process,
+ * then 1-2 s a template. The templates `cdk synth` would deploy are validated
+ * where their shape is the subject: cairn-stack.test.ts (the default stack,
+ * bundled), deployability.test.ts (four stacks: Object Lock, alarm email,
+ * name prefixes) and stack-props.test.ts's run of cdk/app.ts (the CLI's own
+ * path, with every property of the context). A test that synthesizes the
+ * same stack to read its policies or alarms opts out.
+ */
+export interface SynthOptions {
+  readonly bundle?: boolean;
+  /** Default true: run the built-in validation, as `cdk synth` does. */
+  readonly validate?: boolean;
+}
+
+/** The App props of a test synth: cdk.json's context, and the validation as asked (see SynthOptions). */
+export function testAppProps(options: SynthOptions & { outdir?: string; bundlingSkipped?: boolean } = {}): AppProps {
+  const context: Record<string, unknown> = { ...cdkJsonContext() };
+  if (options.bundlingSkipped) context['aws:cdk:bundling-stacks'] = [];
+  return { outdir: options.outdir, context, analyticsReporting: false, builtinCloudFormationValidation: options.validate ?? true };
+}
+
+/**
  * One synth of CairnStack into a temp cloud assembly. Bundles the real handlers
  * when they exist (several seconds: share the result across a file's tests);
  * with `bundle: false`, or when a handler is missing, bundling is skipped
  * through the CDK's own `aws:cdk:bundling-stacks` context.
  */
 export function synthCairnStack(
-  options: { bundle?: boolean; objectLock?: ObjectLockSettings; schedulerRate?: Duration; props?: CairnStackProps; stackName?: string; extend?: (stack: CairnStack) => void } = {},
+  options: SynthOptions & { objectLock?: ObjectLockSettings; schedulerRate?: Duration; props?: CairnStackProps; stackName?: string; extend?: (stack: CairnStack) => void } = {},
 ): SynthResult {
   const props: CairnStackProps = { objectLock: options.objectLock, schedulerRate: options.schedulerRate, ...options.props };
-  const [result] = synthCairnStacks([{ stackName: options.stackName ?? 'CairnStack', props, extend: options.extend }], { bundle: options.bundle });
+  const [result] = synthCairnStacks([{ stackName: options.stackName ?? 'CairnStack', props, extend: options.extend }], { bundle: options.bundle, validate: options.validate });
   return result!;
 }
 
@@ -99,7 +125,7 @@ export function synthCairnStack(
  * Several CairnStacks in one app (one account, as far as names go), in one
  * synth. The results share one cleanup: calling any of them removes all.
  */
-export function synthCairnStacks(specs: readonly StackSpec[], options: { bundle?: boolean } = {}): SynthResult[] {
+export function synthCairnStacks(specs: readonly StackSpec[], options: SynthOptions = {}): SynthResult[] {
   const created: string[] = [];
   const missingEntries = LAMBDA_ENTRIES.filter((entry) => !fs.existsSync(path.join(REPO_ROOT, entry)));
   const bundlingSkipped =
@@ -120,9 +146,7 @@ export function synthCairnStacks(specs: readonly StackSpec[], options: { bundle?
 
   const cleanup = () => created.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true }));
   const assemblyDir = tempDir('cairn-cdk-out-', created);
-  const context: Record<string, unknown> = { ...cdkJsonContext() };
-  if (bundlingSkipped) context['aws:cdk:bundling-stacks'] = [];
-  const app = new App({ outdir: assemblyDir, context, analyticsReporting: false });
+  const app = new App(testAppProps({ outdir: assemblyDir, bundlingSkipped: bundlingSkipped !== undefined, validate: options.validate }));
   let stacks: CairnStack[];
   let assembly: ReturnType<App['synth']>;
   try {
