@@ -18,6 +18,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { names: ['jobs'], load: async () => (await import('./commands/jobs.ts')).registerJobs },
   { names: ['images'], load: async () => (await import('./commands/images.ts')).registerImages },
   { names: ['restore'], load: async () => (await import('./commands/restore.ts')).registerRestore },
+  { names: ['verify'], load: async () => (await import('./commands/verify.ts')).registerVerify },
   { names: ['ls'], load: async () => (await import('./commands/ls.ts')).registerLs },
   { names: ['storage-unit', 'stu'], load: async () => (await import('./commands/storage-units.ts')).registerStorageUnits },
   { names: ['robot'], load: async () => (await import('./commands/robots.ts')).registerRobots },

@@ -197,6 +197,7 @@ export function registerJobs(program: Command): void {
           ['waiting reason', job.waitingReason],
         ];
         if (job.type === 'restore') lines.push(...restoreLines(job));
+        else if (job.type === 'verify') lines.push(['client', job.client], ['image', job.image], ['storage unit', job.storageUnit], ['problems', job.problemCount > 0 ? `${job.problemCount}, first: ${job.problems[0] ?? ''}` : undefined]);
         else lines.push(
           ['policy / schedule', `${job.policy} / ${job.schedule} (${job.level})`],
           ['client', job.client],
