@@ -8,6 +8,8 @@ import { FakeClock } from '#core/ports/clock.ts';
 import { primaryCopy } from '#core/model/image.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
+import { localScheduler } from '#local/scheduler-tick.ts';
+import { asKind } from '#core/model/job.ts';
 import { tickAndWait } from './tick-and-wait.ts';
 import { samplePolicy } from '../contracts/fixtures.ts';
 
@@ -68,6 +70,34 @@ describe('verify job in the standalone runtime', () => {
     expect(bad.error).toContain('its content has sha256');
     expect(bad.job).toMatchObject({ state: 'DONE', statusCode: StatusCode.CORRUPT_IMAGE, problemCount: 1 });
     expect(bad.job!.problems[0]).toContain('run.sh');
+  }, 60_000);
+
+  it('a policy with a verify schedule: the tick after the backup verifies its image, once, through a verify job', async () => {
+    const source = join(work, 'source');
+    makeSampleTree(source, { largeBytes: 100_000 });
+    const allDay = [{ days: [...everyDay], start: '00:00', duration: 86400 }];
+    await rt.config.putPolicy(
+      samplePolicy('office', {
+        selections: [source],
+        storageUnit: 'local-disk',
+        clients: [{ name: 'pc1', priority: 1 }],
+        schedules: [{ name: 'daily-full', type: 'full', frequency: 86400, windows: allDay, retention: { days: 30 } }],
+        verify: { frequency: 86400, windows: allDay },
+      }),
+    );
+    const runs = await tickAndWait(rt);
+    expect(runs.map((r) => r.statusCode)).toEqual([0]);
+    const started: string[] = [];
+    const scheduler = localScheduler(rt, { onVerifyStarted: (job) => started.push(job.backupId) });
+    await scheduler.tick();
+    await scheduler.tick(); // a second tick starts nothing twice
+    await scheduler.settled();
+    expect(started).toEqual([runs[0]!.backupId]);
+    const verifies = (await rt.jobs.list({ limit: 10 })).flatMap((j) => asKind(j, 'verify') ?? []);
+    expect(verifies.map((j) => [j.image, j.state, j.statusCode, j.policy, j.schedule])).toEqual([[runs[0]!.backupId, 'DONE', 0, 'office', 'verify']]);
+    await scheduler.tick();
+    await scheduler.settled();
+    expect(started).toHaveLength(1);
   }, 60_000);
 
   it('refuses an image that is not in the catalog before queueing a job (227)', async () => {
