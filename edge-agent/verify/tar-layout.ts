@@ -66,7 +66,8 @@ export class TarLayout {
       const n = this.#mode === 'padding' ? Math.min(this.#padding, chunk.byteLength - at) : chunk.byteLength - at;
       for (let i = 0; i < n; i++) {
         if (chunk[at + i] !== 0) {
-          this.#problem(this.#offset + i, this.#mode === 'padding' ? 'the padding after its data is not zeros' : 'a byte after the end-of-archive blocks is not zero');
+          if (this.#mode === 'padding') this.#problem(this.#offset + i, 'the padding after its data is not zeros');
+          else this.#problem(this.#offset + i, 'a byte after the end-of-archive blocks is not zero', false);
           break;
         }
       }
@@ -110,7 +111,7 @@ export class TarLayout {
       return;
     }
     if (this.#zeroBlocks > 0) {
-      this.#problem(offset - BLOCK, 'a zero block stands where a header belongs');
+      this.#problem(offset - BLOCK, 'a zero block stands where a header belongs (or the end-of-archive blocks are damaged)', false);
       this.#zeroBlocks = 0;
     }
     const start = this.#chainStart ?? offset;
@@ -137,8 +138,9 @@ export class TarLayout {
     this.#padding = (BLOCK - (size % BLOCK)) % BLOCK;
   }
 
-  #problem(offset: number, reason: string): void {
-    this.problems.push({ offset, memberStart: this.#member, reason });
+  /** `ofMember` false: the bytes belong to no member (after the end-of-archive blocks), so none is named. */
+  #problem(offset: number, reason: string, ofMember = true): void {
+    this.problems.push({ offset, memberStart: ofMember ? this.#member : undefined, reason });
   }
 }
 
