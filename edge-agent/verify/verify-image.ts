@@ -241,6 +241,8 @@ async function verifyFragment(fragment: Fragment, source: FragmentSource, expect
       for await (const chunk of entry as AsyncIterable<Uint8Array>) {
         content?.hash.update(chunk);
         size += chunk.byteLength;
+        // A large member shows its bytes going by (the caller throttles what it reports).
+        options.onProgress?.({ files: totals.members, bytes: totals.bytes + bytes, currentPath: clientPath });
       }
       if (content) finishContent(content, size, pieced, totals, problem, first);
     }
