@@ -33,7 +33,7 @@ export interface Backend {
   runBackup(request: Record<string, unknown>, hooks: { onQueued?: (job: JobRef) => void }): Promise<BackupRun>;
   /** Runs a restore job of a tape image and resolves when it has ended; in-process locally, an execution of the restore-job state machine on AWS. */
   runRestore?(request: RestoreRequest, hooks: RestoreHooks): Promise<RestoreRun>;
-  /** Runs a verify job of one image and resolves when it has ended; in-process locally (verify-job.asl.json). Absent on AWS until the stack deploys the verify-job state machine. */
+  /** Runs a verify job of one image and resolves when it has ended; in-process locally, an execution of the verify-job state machine on AWS (verify-job.asl.json). */
   runVerify?(request: VerifyRequest, hooks: { onQueued?: (job: VerifyJobRef) => void }): Promise<VerifyRun>;
   close(): void;
 }

@@ -42,7 +42,7 @@ export function registerVerify(program: Command): void {
       const json = options.json ?? globals.json;
       if (Boolean(options.backupId) === Boolean(options.client) || (options.client !== undefined) !== (options.since !== undefined)) throw new UsageError('give either --backup-id ID, or --client C --since TIME', command);
       await withBackend(globals, async (backend) => {
-        if (backend.runVerify === undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, 'verify jobs run in the standalone runtime; the stack does not deploy the verify-job state machine yet');
+        if (backend.runVerify === undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, 'this backend does not run verify jobs');
         const images = options.backupId ? [options.backupId] : (await backend.catalog.listImages({ client: options.client, from: options.since })).sort((a, b) => a.createdAt.localeCompare(b.createdAt)).map((i) => i.backupId);
         if (images.length === 0) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `client ${options.client} has no image created since ${options.since?.toISOString()}`);
         const outcomes = [];
