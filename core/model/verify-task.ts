@@ -30,11 +30,6 @@ export const VerifyTaskResult = z
   .strict();
 export type VerifyTaskResult = z.output<typeof VerifyTaskResult>;
 
-/**
- * The command envelope of the Verify step. Not (yet) one of the SSM agent's
- * runnable kinds (agent-command.ts): the standalone runtime runs it in
- * process; an agent on an SSM managed instance refuses it until it is added
- * there.
- */
+/** The command envelope of the Verify step: one of the agent's runnable kinds (agent-command.ts), sent with a task token. */
 export const VerifyCommand = z.object({ kind: z.literal('verify'), task: VerifyTask }).strict();
 export type VerifyCommand = z.output<typeof VerifyCommand>;
