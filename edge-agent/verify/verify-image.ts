@@ -223,6 +223,7 @@ async function verifyFragment(fragment: Fragment, source: FragmentSource, expect
 
   const extract = createExtract();
   keepRawPaxNames(extract);
+  const paxFormat = watchPaxRecords(extract);
   extract.on('error', () => undefined);
   const feeding = feed(pass(), extract);
   let parserError: unknown;
@@ -235,6 +236,8 @@ async function verifyFragment(fragment: Fragment, source: FragmentSource, expect
       const clientPath = pathOfMember(name);
       totals.members += 1;
       options.onProgress?.({ files: totals.members, bytes: totals.bytes + bytes, currentPath: clientPath });
+      const badRecords = paxFormat.take();
+      if (badRecords !== undefined) problem({ path: expected?.get(first)?.path ?? clientPath, offset: first, reason: `its pax records are malformed: ${badRecords}` });
       const content = checkMember({ header, first, own, clientPath, expected, unmatched, pieced, problem, unchecked });
       // The member's data: hashed when its content is checked, read and dropped otherwise.
       let size = 0;
@@ -312,9 +315,10 @@ interface Content {
 function checkMember(check: MemberCheck): Content | undefined {
   const { header, first, own, clientPath, expected, unmatched, pieced, problem, unchecked } = check;
   const pax = (header.pax ?? {}) as Record<string, string>;
-  for (const key of Object.keys(pax)) if (!KNOWN_PAX.test(key)) problem({ path: clientPath, offset: first, reason: `its pax header has a record ${JSON.stringify(key)}, which no Cairn member carries` });
+  // The member is the index's line at its offset: a damaged path record must not rename it.
+  const line = expected?.get(first);
+  for (const key of Object.keys(pax)) if (!KNOWN_PAX.test(key)) problem({ path: line?.path ?? clientPath, offset: first, reason: `its pax header has a record ${JSON.stringify(key)}, which no Cairn member carries` });
   if (expected === undefined) return undefined; // the index is not trusted: the fragment checksum and the structure are all there is
-  const line = expected.get(first);
   unmatched.delete(first);
 
   if (isPieceMember(header)) {
@@ -447,6 +451,50 @@ class IndexLines {
     if (next.done) this.#done = true;
     return next.done ? undefined : next.value;
   }
+}
+
+/**
+ * Checks the exact form of every pax header's records as tar-stream reads
+ * them (`LEN keyword=value\n`, LEN the record's length in decimal, the
+ * records filling the header's data exactly): tar-stream skips a record's
+ * newline and stops quietly at a bad length, so a damaged separator would
+ * otherwise change nothing a field comparison sees. Wraps the same private
+ * `_decodeLongHeader` as keepRawPaxNames (restore/raw-pax-names.ts, whose
+ * test fails if an upgrade changes it); `take` gives the problem of the
+ * pax header read before the member now yielded, once.
+ */
+function watchPaxRecords(extract: Extract): { take(): string | undefined } {
+  const target = extract as unknown as { _decodeLongHeader?: (buf: Buffer) => void; _header?: { type?: string } | null };
+  const original = target._decodeLongHeader;
+  let pending: string | undefined;
+  if (typeof original === 'function') {
+    target._decodeLongHeader = function (this: typeof target, buf: Buffer): void {
+      if (this._header?.type === 'pax-header') pending = paxRecordsProblem(buf);
+      original.call(this, buf);
+    };
+  }
+  return {
+    take() {
+      const problem = pending;
+      pending = undefined;
+      return problem;
+    },
+  };
+}
+
+/** How a pax header's data departs from `LEN keyword=value\n` records filling it exactly, or undefined. */
+export function paxRecordsProblem(buf: Buffer): string | undefined {
+  for (let at = 0; at < buf.length; ) {
+    const space = buf.indexOf(0x20, at);
+    const digits = space < 0 ? '' : buf.toString('latin1', at, space);
+    if (!/^[1-9]\d*$/.test(digits)) return `the record at byte ${at} of the pax data has no length`;
+    const length = Number(digits);
+    if (at + length > buf.length) return `the record at byte ${at} of the pax data is ${length} bytes long, past the end of the data`;
+    if (buf[at + length - 1] !== 0x0a) return `the record at byte ${at} of the pax data does not end with a newline`;
+    if (buf.indexOf(0x3d, space + 1) < 0 || buf.indexOf(0x3d, space + 1) >= at + length - 1) return `the record at byte ${at} of the pax data has no keyword=value`;
+    at += length;
+  }
+  return undefined;
 }
 
 function isCorrupt(error: unknown): boolean {

@@ -32,7 +32,7 @@ interface Layout {
   path: string;
   own: number;
   /** The pax header block and its records, when the member has them. */
-  pax?: { header: number; records: number; size: number };
+  pax?: { header: number; records: number; size: number; subMicrosecond: Array<[number, number]> };
   dataStart: number;
   size: number;
   regular: boolean;
@@ -50,9 +50,11 @@ function layoutOf(bytes: Buffer): Layout[] {
     const type = header[156]!;
     const size = hasNoData(type) ? 0 : headerSize(header);
     if (type === 0x78) {
-      pax = { header: at, records: at + 512, size };
-      const records = bytes.subarray(at + 512, at + 512 + size).toString('utf8');
-      paxPath = /\d+ path=([^\n]*)\n/.exec(records)?.[1];
+      const records = bytes.subarray(at + 512, at + 512 + size).toString('latin1');
+      const mtime = /\d+ mtime=-?\d+\.(\d*)\n/.exec(records);
+      const fraction = mtime ? at + 512 + mtime.index + mtime[0].length - 1 - mtime[1]!.length : 0;
+      pax = { header: at, records: at + 512, size, subMicrosecond: mtime && mtime[1]!.length > 6 ? [[fraction + 6, fraction + mtime[1]!.length]] : [] };
+      paxPath = /\d+ path=([^\n]*)\n/.exec(bytes.subarray(at + 512, at + 512 + size).toString('utf8'))?.[1];
     } else {
       const name = paxPath ?? header.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
       const prefix = header.subarray(345, 500).toString('utf8').replace(/\0.*$/s, '');
@@ -93,8 +95,12 @@ async function injections(image: Image, read: (key: string) => Promise<Buffer>, 
   }
   for (let i = 0; i < counts.pax; i++) {
     const m = pick(withPax);
-    // Half in the pax header's own block, half in its records (not the zero padding after them).
-    const at = i % 2 === 0 ? m.pax!.header + random(512) : m.pax!.records + random(m.pax!.size);
+    // Half in the pax header's own block, half in its records (not the zero padding after them). Not the last three
+    // digits of a pax mtime: below the precision of the index's milliseconds (a double), no member-level check can see
+    // them change, only the fragment checksum (docs/architecture.md, Verify), which then names the fragment, not the member.
+    let at: number;
+    do at = i % 2 === 0 ? m.pax!.header + random(512) : m.pax!.records + random(m.pax!.size);
+    while (m.pax!.subMicrosecond.some(([from, to]) => at >= from && at < to));
     out.push({ kind: 'pax', key: m.key, at, path: m.path, fragment: m.fragment });
   }
   const index = await read(copy.indexKey);
