@@ -125,3 +125,12 @@ export const RESTORE_STATE_MACHINE_ENV = 'CAIRN_RESTORE_STATE_MACHINE_ARN';
 export async function resolveRestoreStateMachineArn(lookup: DeploymentLookup, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   return resolveOutput(lookup, RESTORE_STATE_MACHINE_OUTPUT_KEY, RESTORE_STATE_MACHINE_ENV, env);
 }
+
+/** The verify-job state machine's stack output, and the variable that names it (the stack does not deploy it yet: until it does, set the variable). */
+export const VERIFY_STATE_MACHINE_OUTPUT_KEY = 'VerifyJobStateMachineArn';
+export const VERIFY_STATE_MACHINE_ENV = 'CAIRN_VERIFY_STATE_MACHINE_ARN';
+
+/** The verify-job state machine's ARN, which `cairn --aws verify` starts; status 20 naming the variable when neither gives it. */
+export async function resolveVerifyStateMachineArn(lookup: DeploymentLookup, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  return resolveOutput(lookup, VERIFY_STATE_MACHINE_OUTPUT_KEY, VERIFY_STATE_MACHINE_ENV, env);
+}

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createAwsClients } from '#aws/clients.ts';
-import { resolveAgentCommandDocument, resolveDeployment, resolveRestoreStateMachineArn } from '#aws/deployment-outputs.ts';
+import { resolveAgentCommandDocument, resolveDeployment, resolveRestoreStateMachineArn, resolveVerifyStateMachineArn } from '#aws/deployment-outputs.ts';
 import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
@@ -15,6 +15,7 @@ import { ALL_LOCAL_FILE_SYSTEMS } from '#core/model/selection.ts';
 import type { Backend, GlobalOptions } from './backend-interface.ts';
 import { executionNameOfOwner, startAwsBackup } from './aws-backup.ts';
 import { followRestore } from './follow-restore.ts';
+import { followVerify } from './follow-verify.ts';
 
 /**
  * The CLI against a deployed stack: the same stores on DynamoDB, and backups
@@ -67,6 +68,15 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
       await new SfnExecutionStarter({ client: clients.sfn, stateMachineArn: restoreStateMachineArn, clock: systemClock }).start(name, { request: { ...request, owner, executionName: name } });
       const executionArn = executionArnOf(restoreStateMachineArn, name);
       return followRestore({ owner, executionName: name, jobs, execution: () => describeExecution(clients.sfn, executionArn), pause: () => sleep(2000), onQueued: hooks.onQueued });
+    },
+    async runVerify(request, hooks) {
+      // A verify job: an execution of the verify-job state machine, followed through the Jobs table as a restore is.
+      // The stack does not deploy that state machine yet: until it does, CAIRN_VERIFY_STATE_MACHINE_ARN names one (else status 20).
+      const verifyStateMachineArn = await resolveVerifyStateMachineArn(options);
+      const owner = `cli:verify:${request.backupId}:${Date.now()}`;
+      const name = executionNameOfOwner(owner);
+      await new SfnExecutionStarter({ client: clients.sfn, stateMachineArn: verifyStateMachineArn, clock: systemClock }).start(name, { request: { ...request, owner, executionName: name } });
+      return followVerify({ owner, executionName: name, jobs, execution: () => describeExecution(clients.sfn, executionArnOf(verifyStateMachineArn, name)), pause: () => sleep(2000), onQueued: hooks.onQueued });
     },
     close: () => clients.destroy(),
   };

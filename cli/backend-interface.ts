@@ -8,6 +8,8 @@ import type { JobRef } from '#core/jobs/job-service.ts';
 import type { BackupRun } from '#local/job-engine.ts';
 import type { RestoreHooks, RestoreRun } from '#local/restore-engine.ts';
 import type { RestoreRequest } from '#core/jobs/restore-job.ts';
+import type { VerifyJobRef, VerifyRequest } from '#core/jobs/verify-job.ts';
+import type { VerifyRun } from '#local/verify-engine.ts';
 import type { Job } from '#core/model/job.ts';
 import type { JobUsage } from '#core/model/job-usage.ts';
 
@@ -31,6 +33,8 @@ export interface Backend {
   runBackup(request: Record<string, unknown>, hooks: { onQueued?: (job: JobRef) => void }): Promise<BackupRun>;
   /** Runs a restore job of a tape image and resolves when it has ended; in-process locally, an execution of the restore-job state machine on AWS. */
   runRestore?(request: RestoreRequest, hooks: RestoreHooks): Promise<RestoreRun>;
+  /** Runs a verify job of one image and resolves when it has ended; in-process locally, an execution of the verify-job state machine on AWS (verify-job.asl.json). */
+  runVerify?(request: VerifyRequest, hooks: { onQueued?: (job: VerifyJobRef) => void }): Promise<VerifyRun>;
   close(): void;
 }
 

@@ -27,6 +27,7 @@ export async function openBackend(options: GlobalOptions): Promise<Backend> {
     // The job engine brings the ASL interpreter (a fifth of a second to load): only commands that run a backup pay for it.
     runBackup: async (request, hooks) => (await import('#local/multi-stream-job.ts')).runPolicyBackup(runtime, request, hooks),
     runRestore: async (request, hooks) => (await import('#local/restore-engine.ts')).runRestoreJob(runtime, request, hooks),
+    runVerify: async (request, hooks) => (await import('#local/verify-engine.ts')).runVerifyJob(runtime, request, hooks),
     close: () => runtime.close(),
   };
 }

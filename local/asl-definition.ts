@@ -5,6 +5,8 @@ export const BACKUP_JOB_ASL = fileURLToPath(new URL('../statemachines/backup-job
 
 export const RESTORE_JOB_ASL = fileURLToPath(new URL('../statemachines/restore-job.asl.json', import.meta.url));
 
+export const VERIFY_JOB_ASL = fileURLToPath(new URL('../statemachines/verify-job.asl.json', import.meta.url));
+
 /**
  * The ASL file with its CDK substitutions (cdk/constructs/backup-job-state-machine.ts
  * DEFINITION_SUBSTITUTIONS) filled with placeholder ARNs: in the standalone
@@ -20,12 +22,18 @@ export function loadRestoreJobDefinition(): Record<string, unknown> {
   return loadDefinition(RESTORE_JOB_ASL);
 }
 
+/** verify-job.asl.json, filled the same way (its Queue, Start and Record states use `${VerifyFunctionArn}`). */
+export function loadVerifyJobDefinition(): Record<string, unknown> {
+  return loadDefinition(VERIFY_JOB_ASL);
+}
+
 function loadDefinition(file: string): Record<string, unknown> {
   const substitutions: Record<string, string> = {
     JobsFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-jobs',
     BrokerFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-broker',
     CatalogFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-catalog',
     RestoreFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-restore',
+    VerifyFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-verify',
     AgentDocumentName: 'cairn-RunBackupTask-local',
     SendCommandTaskResource: 'arn:aws:states:::aws-sdk:ssm:sendCommand.waitForTaskToken',
   };

@@ -11,6 +11,8 @@ import { openStorageUnit } from './open-storage-unit.ts';
 
 /** A tick's outcome: the core tick's, and what its cleanup expired (core/catalog/expire-images.ts). */
 export type LocalTickResult = TickResult & { expiration: ExpirationRun };
+import type { DueVerify } from '#core/schedule/verify-due.ts';
+import { localVerifyScheduler } from './verify-starter.ts';
 
 export interface LocalScheduler {
   /** One scheduler pass (core/schedule/tick.ts): starts each due job in this process, in the background. */
@@ -26,6 +28,8 @@ export interface LocalSchedulerHooks {
   onEnded?: (name: string, run: BackupRun) => void;
   /** Drives this tick unloaded after their media unmount delay, or could not (reported only when there is something to say). */
   onIdleUnload?: (report: IdleUnloadReport) => void;
+  /** A scheduled verify this scheduler started (a policy's `verify` schedule). */
+  onVerifyStarted?: (job: DueVerify) => void;
   /** How the in-process agent reaches robots and drives for those unloads (default: the real adapters; tests wrap them). */
   tapeDevices?: TapeDevices;
   /** What this tick's cleanup did, reported only when it expired or recycled something, or could not do something. */
@@ -53,11 +57,14 @@ export interface LocalSchedulerHooks {
  */
 export function localScheduler(runtime: LocalRuntime, hooks: LocalSchedulerHooks = {}): LocalScheduler {
   const starter = backupJobStarter(runtime, hooks.onEnded);
+  const verifies = localVerifyScheduler(runtime);
   return {
     tick: async () => {
       const unloads = await unloadIdleDrives(runtime, runtime.clock.now(), hooks.tapeDevices).catch((error: unknown): IdleUnloadReport => ({ unloaded: [], problems: [`idle drives could not be looked at: ${messageOf(error)}`] }));
       if (unloads.unloaded.length > 0 || unloads.problems.length > 0) hooks.onIdleUnload?.(unloads);
       const result = await schedulerTick({ config: runtime.config, catalog: runtime.catalog, jobs: runtime.jobs, starter }, runtime.clock.now(), { onOutcome: (job, outcome) => (outcome === 'started' ? hooks.onStarted?.(job) : undefined) });
+      // Scheduled verifies (policies with a `verify` schedule) after the backups, which they never hold up.
+      for (const job of await verifies.tick()) hooks.onVerifyStarted?.(job);
       const expiration = await runExpiration(
         { catalog: runtime.catalog, config: runtime.config, jobs: runtime.jobs, media: runtime.media, emm: runtime.emm, openStorageUnit },
         runtime.clock.now(),
@@ -66,6 +73,9 @@ export function localScheduler(runtime: LocalRuntime, hooks: LocalSchedulerHooks
       if (expiration.expired.length + expiration.recycled.length + expiration.problems.length > 0) hooks.onExpiration?.(expiration);
       return { ...result, expiration };
     },
-    settled: () => starter.settled(),
+    settled: async () => {
+      await starter.settled();
+      await verifies.settled();
+    },
   };
 }

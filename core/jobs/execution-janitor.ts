@@ -269,8 +269,9 @@ export async function sweepJobs(deps: SweepDeps, recentJobs: readonly Job[], now
   return report;
 }
 
-/** Where a job's execution is looked up: its kind's workflow. */
+/** Where a job's execution is looked up: its kind's workflow (none yet for verify jobs, which the stack does not run: never swept against another kind's). */
 function executionsOf(deps: SweepDeps, job: Job): ExecutionStatuses | undefined {
+  if (job.type === 'verify') return undefined;
   return job.type === 'restore' ? deps.restoreExecutions : deps.executions;
 }
 

@@ -32,9 +32,9 @@ export type JobProgress = z.output<typeof JobProgress>;
  * Every kind of job. `type` is the discriminant and has been stored on every
  * job record since the first one (`type: 'backup'`), so records written
  * before kinds existed are read as they are: no migration.
- * Kinds still to come: verify, duplicate, expire, catalog-backup, inventory.
+ * Kinds still to come: duplicate, expire, catalog-backup, inventory.
  */
-export const JOB_KINDS = ['backup', 'restore'] as const;
+export const JOB_KINDS = ['backup', 'restore', 'verify'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 /** What one attempt of a job ended with, kept when the job is retried (Backup Tries). */
@@ -203,7 +203,33 @@ export const RestoreJob = z
   .strict();
 export type RestoreJob = z.output<typeof RestoreJob>;
 
-export const Job = z.discriminatedUnion('type', [BackupJob, RestoreJob]);
+/**
+ * Verify one image (bpverify): read every fragment, check every sha256 and
+ * the tar structure, write nothing (core/jobs/verify-job.ts,
+ * verify-job.asl.json). Like a restore's, its image is never `backupId`
+ * (the image a backup job writes, which the janitor acts on): it is `image`.
+ */
+export const VerifyJob = z
+  .object({
+    jobId: JobId,
+    type: z.literal('verify'),
+    ...jobBase,
+    /** The image's client. */
+    client: Name,
+    /** The image verified, and the storage unit of the copy read (the primary). */
+    image: z.string().min(1),
+    storageUnit: Name,
+    /** A scheduled verify: the policy and schedule that queued it. */
+    policy: Name.optional(),
+    schedule: Name.optional(),
+    /** What the verify found, first bad member first (`path (object at byte N): reason`); the first few, for the operator. */
+    problems: z.array(z.string()).default([]),
+    problemCount: z.number().int().min(0).default(0),
+  })
+  .strict();
+export type VerifyJob = z.output<typeof VerifyJob>;
+
+export const Job = z.discriminatedUnion('type', [BackupJob, RestoreJob, VerifyJob]);
 export type Job = z.output<typeof Job>;
 export type JobOfKind<K extends JobKind> = Extract<Job, { type: K }>;
 

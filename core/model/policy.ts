@@ -93,6 +93,20 @@ function checkSnapshotFields(policy: { snapshot: SnapshotChoice; snapshotRequire
   if (policy.snapshotRequired && policy.snapshot === 'none') ctx.addIssue({ code: 'custom', path: ['snapshotRequired'], message: 'a required snapshot needs a snapshot method (auto, btrfs, lvm or zfs), not none' });
 }
 
+/**
+ * Scheduled verification (bpverify run by a policy): the latest image of each
+ * of the policy's clients is verified when it has not been yet, and again
+ * every `frequency` (core/schedule/verify-due.ts), starting only inside the
+ * windows. Absent: the policy schedules no verify.
+ */
+export const VerifySchedule = z
+  .object({
+    frequency: Duration,
+    windows: z.array(StartWindow).min(1, 'a scheduled verify needs at least one start window (none: it would never start)'),
+  })
+  .strict();
+export type VerifySchedule = z.output<typeof VerifySchedule>;
+
 export const PolicyClient = z
   .object({
     name: Name,
@@ -143,6 +157,8 @@ export const Policy = z
     storageUnit: Name,
     /** Absent: `file`. */
     backupMethod: BackupMethod.optional(),
+    /** Verify the latest images on a schedule of their own (VerifySchedule); absent: never. */
+    verify: VerifySchedule.optional(),
     ...policySnapshotFields,
   })
   .strict()

@@ -204,12 +204,12 @@ export function fragmentChecksum(fragment: Pick<Fragment, 'checksum'>): { update
  * header whatever its size field says (POSIX; tar-stream and GNU tar read
  * them so), so none is taken here either.
  */
-function hasNoData(typeflag: number): boolean {
+export function hasNoData(typeflag: number): boolean {
   return typeflag >= 0x31 && typeflag <= 0x36;
 }
 
 /** '0', NUL (old tar) and '7' (contiguous) are regular files: the members whose data the checksum replaces by its digest. */
-function isRegularFile(typeflag: number): boolean {
+export function isRegularFile(typeflag: number): boolean {
   return typeflag === 0x30 || typeflag === 0 || typeflag === 0x37;
 }
 
@@ -218,7 +218,7 @@ function isRegularFile(typeflag: number): boolean {
  * bit set (what tar-stream writes beyond 8 GiB). Anything else counts as 0:
  * deterministic, which is all a checksum needs of a damaged header.
  */
-function headerSize(header: Buffer): number {
+export function headerSize(header: Buffer): number {
   const first = header[124]!;
   if (first & 0x80) {
     if (first !== 0x80) return 0;

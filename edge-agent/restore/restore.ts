@@ -439,7 +439,7 @@ const memberTypeOf: Record<IndexEntry['type'], string> = { file: 'file', directo
  * restore applies from a header before then (type, size, mode, owner, link
  * target) must agree with the index first.
  */
-function disagreementOf(entry: IndexEntry, member: ExtractMember): string | undefined {
+export function disagreementOf(entry: IndexEntry, member: ExtractMember): string | undefined {
   const { header } = member;
   const differs = (what: string, found: unknown, expected: unknown): string => `the member's ${what} is ${JSON.stringify(found)}, the index says ${JSON.stringify(expected)}`;
   if (memberTypeOf[entry.type] !== header.type) return differs('type', header.type, memberTypeOf[entry.type]);

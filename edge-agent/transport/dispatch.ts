@@ -2,6 +2,9 @@ import type { RestoreTask, RestoreTaskResult, RunnableCommand } from '#core/mode
 import type { BackupTask, BackupTaskResult } from '#core/model/task.ts';
 import type { JobSnapshots } from '#core/model/snapshot.ts';
 import type { DeleteSnapshotResult, DeleteSnapshotTask, SnapshotTask } from '#core/model/snapshot-task.ts';
+import type { VerifyTask, VerifyTaskResult } from '#core/model/verify-task.ts';
+import { CairnError } from '#core/errors.ts';
+import { StatusCode } from '#core/status-codes.ts';
 import type { ContinueBackupTask, MountResult, MountTask, UnmountResult, UnmountTask, VolumeFullOutcome } from '#core/model/tape-task.ts';
 
 /**
@@ -22,9 +25,11 @@ export interface CommandHandlers {
   snapshot(task: SnapshotTask): Promise<JobSnapshots>;
   /** The DeleteSnapshot step: remove the job's frozen images. */
   deleteSnapshot(task: DeleteSnapshotTask): Promise<DeleteSnapshotResult>;
+  /** A verify job's Verify step (edge-agent/verify/verify-task.ts). Optional: a runner without it refuses the kind (20). */
+  verify?(task: VerifyTask): Promise<VerifyTaskResult>;
 }
 
-export type CommandResult = BackupTaskResult | VolumeFullOutcome | RestoreTaskResult | MountResult | UnmountResult | JobSnapshots | DeleteSnapshotResult | undefined;
+export type CommandResult = BackupTaskResult | VolumeFullOutcome | RestoreTaskResult | MountResult | UnmountResult | JobSnapshots | DeleteSnapshotResult | VerifyTaskResult | undefined;
 
 /** Runs a parsed command (`parseAgentCommand`) with the handler of its kind. */
 export function dispatchCommand(command: RunnableCommand, handlers: CommandHandlers): Promise<CommandResult> {
@@ -43,5 +48,8 @@ export function dispatchCommand(command: RunnableCommand, handlers: CommandHandl
       return handlers.snapshot(command.task);
     case 'delete-snapshot':
       return handlers.deleteSnapshot(command.task);
+    case 'verify':
+      if (handlers.verify === undefined) return Promise.reject(new CairnError(StatusCode.INVALID_COMMAND_USAGE, 'this runner does not run verify commands'));
+      return handlers.verify(command.task);
   }
 }

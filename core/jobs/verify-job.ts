@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import { primaryCopy } from '../model/image.ts';
+import type { VerifyJob } from '../model/job.ts';
+import { VerifyTaskResult, type VerifyCommand } from '../model/verify-task.ts';
+import type { CatalogStore } from '../ports/catalog-store.ts';
+import type { ConfigStore } from '../ports/config-store.ts';
+import type { JobStore } from '../ports/job-store.ts';
+import { requireAgentInstance } from '../clients/agent-instance.ts';
+import { IN_PROCESS_AGENT } from '../broker/broker.ts';
+import { getJobOfKind, updateJobOfKind } from './job-of-kind.ts';
+import { CairnError } from '../errors.ts';
+import { StatusCode } from '../status-codes.ts';
+import { parseOrThrow } from '../validation.ts';
+
+/** What starts a verify job (bpverify -backupid): one image; `policy`/`schedule` when a schedule queued it. */
+export const VerifyRequest = z
+  .object({
+    backupId: z.string().min(1),
+    policy: z.string().min(1).optional(),
+    schedule: z.string().min(1).optional(),
+    executionName: z.string().max(80).optional(),
+    /** Who runs the job (for orphan detection in the standalone runtime). */
+    owner: z.string().optional(),
+  })
+  .strict();
+export type VerifyRequest = z.input<typeof VerifyRequest>;
+
+/** What the verify-job state machine carries from state to state. */
+export interface VerifyJobRef {
+  jobId: number;
+  client: string;
+  backupId: string;
+}
+
+export interface VerifyJobDeps {
+  config: ConfigStore;
+  jobs: JobStore;
+  catalog: Pick<CatalogStore, 'getImage'>;
+  /** `managed-instances` (AWS): the Verify step goes to the client's agent; otherwise to the agent in this process. */
+  agents?: 'in-process' | 'managed-instances';
+}
+
+/** How many problems the job record keeps (the agent's result has the count). */
+const KEPT_PROBLEMS = 50;
+
+/**
+ * The Queue state: records a QUEUED verify job of an image's primary copy.
+ * 227 for an image not in the catalog, 219 for a storage unit that no longer
+ * exists; an image on tape is refused (20) until the verify job mounts
+ * volumes as the restore job does.
+ */
+export async function queueVerifyJob(deps: VerifyJobDeps, rawRequest: unknown, now: Date): Promise<VerifyJobRef> {
+  const request = parseOrThrow(VerifyRequest, rawRequest, 'verify request');
+  const { image, unit } = await verifiedImage(deps, request.backupId);
+  const jobId = await deps.jobs.nextJobId();
+  const at = now.toISOString();
+  const job: VerifyJob = {
+    jobId,
+    type: 'verify',
+    state: 'QUEUED',
+    attempt: 1,
+    client: image.client,
+    image: image.backupId,
+    storageUnit: unit.name,
+    ...(request.policy ? { policy: request.policy } : {}),
+    ...(request.schedule ? { schedule: request.schedule } : {}),
+    problems: [],
+    problemCount: 0,
+    progress: { files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 },
+    attempts: [],
+    owner: request.owner,
+    executionName: request.executionName,
+    queuedAt: at,
+    updatedAt: at,
+  };
+  await deps.jobs.create(job);
+  return { jobId, client: job.client, backupId: image.backupId };
+}
+
+/**
+ * The Start state: the job turns ACTIVE and gets its Verify command and the
+ * agent that runs it (the client's, which reaches the storage unit it wrote
+ * to). Nothing is reserved: a verify of a disk or S3 copy takes no storage
+ * unit slot, as a restore does not. A job that ended meanwhile (cancelled)
+ * is refused with its status.
+ */
+export async function startVerifyJob(deps: VerifyJobDeps, jobId: number, now: Date): Promise<{ agentInstanceId: string; command: VerifyCommand }> {
+  const job = await getJobOfKind(deps.jobs, jobId, 'verify');
+  if (job.state === 'DONE') throw new CairnError((job.statusCode ?? StatusCode.TERMINATED_BY_ADMINISTRATOR) as never, `job ${jobId} ended before it started`);
+  const { image, unit } = await verifiedImage(deps, job.image);
+  const agentInstanceId = deps.agents === 'managed-instances' ? await requireAgentInstance(deps.config, job.client, undefined) : IN_PROCESS_AGENT;
+  const at = now.toISOString();
+  await updateJobOfKind(deps.jobs, jobId, 'verify', (j) => ({ ...j, state: 'ACTIVE', waitingReason: undefined, startedAt: j.startedAt ?? at, updatedAt: at }), { expectedStates: ['QUEUED', 'ACTIVE'] });
+  return { agentInstanceId, command: { kind: 'verify', task: { jobId, image, storageUnit: unit } } };
+}
+
+/**
+ * The Record state: the result goes to the job (totals, problems) and
+ * becomes the job's outcome for EndJob: status 0, or 2001 (corrupt image)
+ * with the first bad member as the job's error.
+ */
+export async function recordVerifyResult(deps: Pick<VerifyJobDeps, 'jobs'>, jobId: number, rawResult: unknown, now: Date): Promise<{ statusCode: number } | { failure: { Error: string; Cause: string } }> {
+  const result = parseOrThrow(VerifyTaskResult, rawResult, 'verify result', StatusCode.INTERNAL_ERROR);
+  const job = await updateJobOfKind(deps.jobs, jobId, 'verify', (j) => ({
+    ...j,
+    progress: { ...j.progress, files: result.members, bytes: result.bytes, currentPath: undefined },
+    problems: result.problems.slice(0, KEPT_PROBLEMS),
+    problemCount: result.problemCount,
+    updatedAt: now.toISOString(),
+  }));
+  if (result.problemCount === 0) return { statusCode: StatusCode.SUCCESS };
+  const cause = `image ${job.image} is corrupt (${result.problemCount} problem${result.problemCount === 1 ? '' : 's'}): ${result.problems[0] ?? 'unknown problem'}`;
+  return { failure: { Error: `Status${StatusCode.CORRUPT_IMAGE}`, Cause: cause } };
+}
+
+async function verifiedImage(deps: VerifyJobDeps, backupId: string) {
+  const image = await deps.catalog.getImage(backupId);
+  if (!image) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${backupId} is not in the catalog`);
+  const { storageUnit } = primaryCopy(image);
+  const unit = await deps.config.getStorageUnit(storageUnit);
+  if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${storageUnit} of image ${backupId} does not exist`);
+  if (unit.kind === 'tape') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `image ${backupId} is on tape unit ${unit.name}: verifying tape images is not built yet (the verify job does not mount volumes)`);
+  return { image, unit };
+}
