@@ -20,11 +20,29 @@ import type { Image } from '../model/image.ts';
  * in `expire`, so a half-done expiration is finished by the next run.
  */
 
-/** A backup job that has not ended: the base it is taken against (and that base's chain) must stay. */
+/**
+ * A job that has not ended and needs an image chain: a backup's base (its
+ * incremental will point into that chain), or the image a restore or a verify
+ * reads (a restore of an incremental reads its whole chain; a verify reads
+ * one image, and keeping its chain too costs nothing). All of it must stay.
+ */
 export interface InFlightBackup {
   jobId: number;
   baseBackupId?: string;
+  /** What the job does with the chain (default `backup`), for the reason shown. */
+  kind?: 'backup' | 'restore' | 'verify';
 }
+
+/** Why an open job keeps an image: what `cairn images` and a refused expiration say. */
+export function jobNeedLabel(job: InFlightBackup): string {
+  return NEED_LABEL[job.kind ?? 'backup'](job.jobId);
+}
+
+const NEED_LABEL: Record<NonNullable<InFlightBackup['kind']>, (jobId: number) => string> = {
+  backup: (jobId) => `backup job ${jobId} is being taken against it and needs it until it ends`,
+  restore: (jobId) => `restore job ${jobId} reads it and needs it until it ends`,
+  verify: (jobId) => `verify job ${jobId} reads it and needs it until it ends`,
+};
 
 export interface ExpirationInput {
   /** Every catalogued image of the clients considered (a dependant of another client never exists: bases are the client's own). */
@@ -86,7 +104,7 @@ interface Need {
 class Dependencies {
   readonly #byId = new Map<string, Image>();
   readonly #dependants = new Map<string, Image[]>();
-  readonly #jobNeeds = new Map<string, number>();
+  readonly #jobNeeds = new Map<string, InFlightBackup>();
   readonly #ends = new Map<string, number>();
 
   constructor(images: readonly Image[], inFlight: readonly InFlightBackup[]) {
@@ -103,7 +121,7 @@ class Dependencies {
         const id = pending.pop()!;
         if (seen.has(id)) continue;
         seen.add(id);
-        if (!this.#jobNeeds.has(id)) this.#jobNeeds.set(id, job.jobId);
+        if (!this.#jobNeeds.has(id)) this.#jobNeeds.set(id, job);
         const image = this.#byId.get(id);
         if (image) pending.push(...basesOf(image));
       }
@@ -135,7 +153,7 @@ class Dependencies {
   /** The longest need of `backupId` by others (not its own date), if any. */
   need(backupId: string): Need | undefined {
     const job = this.#jobNeeds.get(backupId);
-    if (job !== undefined) return { until: undefined, by: `job ${job}`, byLabel: `backup job ${job} is being taken against it and needs it until it ends` };
+    if (job !== undefined) return { until: undefined, by: `job ${job.jobId}`, byLabel: jobNeedLabel(job) };
     let best: { image: Image; end: number | undefined } | undefined;
     for (const dependant of this.dependants(backupId)) {
       const end = this.end(dependant.backupId);

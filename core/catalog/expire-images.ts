@@ -8,8 +8,8 @@ import type { MediaStore } from '../ports/media-store.ts';
 import type { StorageUnitOpener } from '../ports/storage-unit-opener.ts';
 import { CairnError, NotFoundError, messageOf } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
-import { asKind } from '../model/job.ts';
-import { basesOf, planAdministratorExpiration, planExpiration, type ExpirationPlan, type Expiring, type InFlightBackup, type Kept } from './expiration-plan.ts';
+import { asKind, type Job } from '../model/job.ts';
+import { basesOf, jobNeedLabel, planAdministratorExpiration, planExpiration, type ExpirationPlan, type Expiring, type InFlightBackup, type Kept } from './expiration-plan.ts';
 import { isExpiredVolume, recycled, whyNotRecycled, withoutImage } from '../media/volume-recycle.ts';
 
 /**
@@ -93,13 +93,13 @@ export const DEFAULT_EXPIRATIONS_PER_TICK = 25;
 
 /** The decision alone (`cairn images expire --dry-run`, and `cairn images`' reasons). */
 export async function expirationPlan(deps: Pick<ExpirationDeps, 'catalog' | 'jobs'>, now: Date): Promise<ExpirationPlan> {
-  const [images, inFlight] = await Promise.all([deps.catalog.listImages(), inFlightBackups(deps.jobs)]);
+  const { images, inFlight } = await imagesAndNeeds(deps);
   return planExpiration({ images, now, inFlight });
 }
 
 /** The scheduled cleanup: expires what the plan says, newest first, at most `maxImages`, then recycles emptied volumes. */
 export async function runExpiration(deps: ExpirationDeps, now: Date, options: ExpirationOptions = {}): Promise<ExpirationRun> {
-  const [images, inFlight] = await Promise.all([deps.catalog.listImages(), inFlightBackups(deps.jobs)]);
+  const { images, inFlight } = await imagesAndNeeds(deps);
   const plan = planExpiration({ images, now, inFlight });
   const unreachable: { backupId: string; storageUnit: string }[] = [];
   let expirable = plan.expire;
@@ -134,7 +134,7 @@ export async function runExpiration(deps: ExpirationDeps, now: Date, options: Ex
 export async function expireImageNow(deps: ExpirationDeps, backupId: string, now: Date, options: { force?: boolean; dryRun?: boolean } = {}): Promise<ExpirationRun> {
   const image = await deps.catalog.getImage(backupId);
   if (!image) throw new NotFoundError('image', backupId);
-  const [images, inFlight] = await Promise.all([deps.catalog.listImages({ client: image.client }), inFlightBackups(deps.jobs)]);
+  const { images, inFlight } = await imagesAndNeeds(deps, image.client);
   const decision = planAdministratorExpiration({ images, now, inFlight, backupId, force: options.force ?? false });
   if (!decision.allowed) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, decision.reason, { details: decision.dependants.map((d) => `needed by ${d}`) });
   if (options.dryRun) return { expired: decision.expire.map((e) => ({ ...e, objectsDeleted: 0, bytesDeleted: 0, volumes: [] })), kept: [], deferred: 0, recycled: [], problems: [] };
@@ -235,16 +235,16 @@ async function expireOne(deps: ExpirationDeps, entry: Expiring): Promise<{ expir
   return { expired: { ...entry, objectsDeleted, bytesDeleted, volumes } };
 }
 
-/** Whether an ACTIVE image or a running backup job needs the image after all (step 2). */
+/** Whether an ACTIVE image or a job not ended (a backup on it, a restore or verify reading it) needs the image after all (step 2). */
 async function stillNeeded(deps: ExpirationDeps, image: Image): Promise<{ by: string; reason: string } | undefined> {
-  const [images, inFlight] = await Promise.all([deps.catalog.listImages({ client: image.client }), inFlightBackups(deps.jobs)]);
+  const { images, inFlight } = await imagesAndNeeds(deps, image.client);
   const dependant = images.find((i) => i.state === 'ACTIVE' && basesOf(i).includes(image.backupId));
   if (dependant) return { by: dependant.backupId, reason: `incremental ${dependant.backupId} was taken against it while it was being expired (until ${dependant.expiresAt})` };
   const byId = new Map(images.map((i) => [i.backupId, i]));
   for (const job of inFlight) {
     // The job's base chain, as the planner walks it.
     for (let id = job.baseBackupId, steps = 0; id !== undefined && steps < 10_000; id = byId.get(id)?.baseBackupId, steps++) {
-      if (id === image.backupId) return { by: `job ${job.jobId}`, reason: `backup job ${job.jobId} is being taken against it and needs it until it ends` };
+      if (id === image.backupId) return { by: `job ${job.jobId}`, reason: jobNeedLabel(job) };
     }
   }
   return undefined;
@@ -319,11 +319,38 @@ function volumesOf(image: Image): string[] {
   return [...new Set(image.copies.flatMap((c) => c.fragments.flatMap((f) => (f.location.kind === 'tape' ? [f.location.mediaId] : []))))];
 }
 
-/** Backup jobs not ended yet, with the base each was given. */
-async function inFlightBackups(jobs: Pick<JobStore, 'list'>): Promise<InFlightBackup[]> {
+/** Jobs not ended yet. */
+async function openJobs(jobs: Pick<JobStore, 'list'>): Promise<Job[]> {
   const [queued, active] = await Promise.all([jobs.list({ state: 'QUEUED', limit: 10_000 }), jobs.list({ state: 'ACTIVE', limit: 10_000 })]);
-  return [...queued, ...active].flatMap((job) => {
+  return [...queued, ...active];
+}
+
+/**
+ * The image chains jobs not ended yet need: a backup's base; the image a
+ * verify or a restore of one image reads; for a restore of a point in time,
+ * every image of its client (and policy) taken up to that time, since the
+ * view it rebuilds may start at any of them. The restore and the verify
+ * otherwise fail halfway when the cleanup deletes what they read.
+ */
+function chainsNeeded(open: readonly Job[], images: readonly Image[]): InFlightBackup[] {
+  return open.flatMap((job): InFlightBackup[] => {
     const backup = asKind(job, 'backup');
-    return backup ? [{ jobId: backup.jobId, ...(backup.baseBackupId === undefined ? {} : { baseBackupId: backup.baseBackupId }) }] : [];
+    if (backup) return [{ jobId: backup.jobId, ...(backup.baseBackupId === undefined ? {} : { baseBackupId: backup.baseBackupId }) }];
+    const verify = asKind(job, 'verify');
+    if (verify) return [{ jobId: verify.jobId, baseBackupId: verify.image, kind: 'verify' }];
+    const restore = asKind(job, 'restore');
+    if (!restore) return [];
+    const source = restore.source;
+    if ('backupId' in source) return [{ jobId: restore.jobId, baseBackupId: source.backupId, kind: 'restore' }];
+    const at = Date.parse(source.pointInTime);
+    return images
+      .filter((i) => i.client === restore.client && (source.policy === undefined || i.policy === source.policy) && Date.parse(i.createdAt) <= at)
+      .map((i) => ({ jobId: restore.jobId, baseBackupId: i.backupId, kind: 'restore' as const }));
   });
+}
+
+/** The images (all, or one client's) and the chains open jobs need among them. */
+async function imagesAndNeeds(deps: Pick<ExpirationDeps, 'catalog' | 'jobs'>, client?: string): Promise<{ images: Image[]; inFlight: InFlightBackup[] }> {
+  const [images, open] = await Promise.all([deps.catalog.listImages(client === undefined ? undefined : { client }), openJobs(deps.jobs)]);
+  return { images, inFlight: chainsNeeded(open, images) };
 }

@@ -95,6 +95,22 @@ describe('the expiration plan', () => {
     ]);
   });
 
+  it('keeps what a restore or a verify not ended reads, saying which job reads it', () => {
+    const full = image(0, 1);
+    const incr = image(1, 1, full);
+    const other = image(2, 1);
+    const plan = planExpiration({ images: [full, incr, other], now: day(5), inFlight: [{ jobId: 7, baseBackupId: incr.backupId, kind: 'restore' }, { jobId: 8, baseBackupId: other.backupId, kind: 'verify' }] });
+    expect(plan.expire).toEqual([]);
+    expect(plan.kept.map((k) => [k.backupId, k.reason])).toEqual(
+      expect.arrayContaining([
+        [incr.backupId, 'kept: restore job 7 reads it and needs it until it ends'],
+        [full.backupId, 'kept: restore job 7 reads it and needs it until it ends'],
+        [other.backupId, 'kept: verify job 8 reads it and needs it until it ends'],
+      ]),
+    );
+    expect(plan.kept).toHaveLength(3);
+  });
+
   it('lists every EXPIRED image to finish its expiration, whatever its date, and they keep nothing', () => {
     const full = image(0, 1);
     const incr = { ...image(1, 50, full), state: 'EXPIRED' as const };

@@ -13,6 +13,7 @@ import { StorageUnit } from '#core/model/storage-unit.ts';
 import { newMedia } from '#core/model/tape-media.ts';
 import { frozen } from '#core/media/media-changes.ts';
 import { CairnError } from '#core/errors.ts';
+import { RestoreJob, VerifyJob } from '#core/model/job.ts';
 import { claimAndCommit, sampleImage, sampleJob } from '../contracts/fixtures.ts';
 
 const DAY = 86_400_000;
@@ -199,6 +200,26 @@ describe('expiring images on the standalone runtime', () => {
     const run = await runExpiration(deps(), day(5));
     expect(run.kept).toEqual([expect.objectContaining({ backupId: full.backupId, neededBy: 'job 77' })]);
     await expect(expireImageNow(deps(), full.backupId, day(5), { force: true })).rejects.toThrow(/backup job 77 is being taken against it/);
+  });
+
+  it('keeps what a restore or a verify not ended reads: one image, or every image of the client up to a point in time', async () => {
+    const full = await written(0, 1);
+    const incr = await written(1, 1, full);
+    const at = day(1).toISOString();
+    const base = { state: 'QUEUED' as const, queuedAt: at, updatedAt: at, client: 'c1', target: { client: 'c1', directory: '/tmp/nowhere' } };
+    await rt.jobs.create(RestoreJob.parse({ jobId: 81, type: 'restore', ...base, source: { pointInTime: incr.createdAt } }));
+    let run = await runExpiration(deps(), day(5));
+    expect(run.expired).toEqual([]);
+    expect(run.kept.map((k) => [k.backupId, k.reason]).sort()).toEqual([
+      [full.backupId, 'kept: restore job 81 reads it and needs it until it ends'],
+      [incr.backupId, 'kept: restore job 81 reads it and needs it until it ends'],
+    ]);
+    await rt.jobs.update(81, (j) => ({ ...j, state: 'DONE', statusCode: 0, endedAt: at }));
+    await rt.jobs.create(VerifyJob.parse({ jobId: 82, type: 'verify', state: 'ACTIVE', queuedAt: at, updatedAt: at, client: 'c1', image: full.backupId, storageUnit: 'local-disk' }));
+    await expect(expireImageNow(deps(), full.backupId, day(5), { force: true })).rejects.toThrow(/verify job 82 reads it/);
+    await rt.jobs.update(82, (j) => ({ ...j, state: 'DONE', statusCode: 0, endedAt: at }));
+    run = await runExpiration(deps(), day(5));
+    expect(run.expired.map((e) => e.backupId).sort()).toEqual([full.backupId, incr.backupId].sort());
   });
 
   it('lets the administrator expire an image now, refusing one others need unless --force, which takes them too', async () => {
