@@ -30,7 +30,12 @@ const inventory: StorageInventory = async (unit, prefix) => {
 /** The structural check of one copy (present, catalogued sizes; a tape copy's fragments against the media manager's volume records). */
 function copyChecker(emm: MediaDatabase, open: StorageUnitOpener = openStorageUnit): CatalogCheckDeps['checkCopy'] {
   return async (image: Image, copy: ImageCopy, unit: StorageUnit) =>
-    checkImageObjects(await open(unit), image, copy, async (backupId, location) => tapeFragmentProblem(await emm.getMedia(location.mediaId), backupId, location));
+    checkImageObjects(await open(unit), image, copy, async (backupId, location) => {
+      // A volume that no longer lists the image is its own finding (volume-misses-image, listed again by a repair):
+      // here only what makes the data unreadable counts (no such volume, a tape file past its append point).
+      const media = await emm.getMedia(location.mediaId);
+      return tapeFragmentProblem(media && { ...media, images: [...media.images, backupId] }, backupId, location);
+    });
 }
 
 /**
@@ -59,7 +64,15 @@ export async function localCatalogCheck(globals: GlobalOptions): Promise<Catalog
       endDeadJobs: async (jobIds) => {
         const { runJanitor } = await import('#local/janitor.ts');
         const report = await runJanitor(runtime);
-        return { ended: report.endedJobs.filter((e) => jobIds.includes(e.jobId)), problems: report.problems };
+        return {
+          ended: report.endedJobs.filter((e) => jobIds.includes(e.jobId)),
+          problems: report.problems,
+          otherChanges: [
+            ...report.endedJobs.filter((e) => !jobIds.includes(e.jobId)).map((e) => ({ subject: `job ${e.jobId}`, change: `ended by the janitor with status ${e.statusCode} (${e.reason})` })),
+            ...report.withdrawnImages.map((w) => ({ subject: `image ${w.backupId}`, change: `withdrawn by the janitor (${w.reason})` })),
+            ...report.removedClaims.map((c) => ({ subject: `claim ${c.backupId} of job ${c.jobId}`, change: `its staged data removed from ${c.storageUnit} by the janitor: ${c.objects} objects, ${c.bytes} bytes (${c.reason})` })),
+          ],
+        };
       },
       spared: () => holdersOfUnloads(runtime.emm),
     },

@@ -40,7 +40,7 @@ export interface CatalogCheckDeps {
   /** Why nothing runs this QUEUED or ACTIVE job any more, or undefined while something may. */
   whyDead(job: Job): Promise<string | undefined>;
   /** Ends these dead jobs the way the runtime's janitor does and releases what they hold. */
-  endDeadJobs(jobIds: readonly number[], now: Date): Promise<{ ended: { jobId: number; statusCode: number; reason: string }[]; problems: string[] }>;
+  endDeadJobs(jobIds: readonly number[], now: Date): Promise<{ ended: { jobId: number; statusCode: number; reason: string }[]; problems: string[]; otherChanges?: RepairChange[] }>;
   /** Holders of reservations that are no job (idle unloads). */
   spared?: () => Promise<ReadonlySet<number>>;
   /** The expiration executor's other ports (storage reachability), for finishing half-done expirations. */
@@ -77,13 +77,7 @@ export interface CatalogCheckReport {
 
 export async function runCatalogCheck(deps: CatalogCheckDeps, now: Date, options: CatalogCheckOptions): Promise<CatalogCheckReport> {
   const problems: string[] = [];
-  const [images, claims, units, reservations, volumes] = await Promise.all([
-    deps.catalog.listImages(),
-    deps.catalog.listClaims(),
-    deps.config.listStorageUnits(),
-    deps.media.listReservations(),
-    deps.emm ? deps.emm.listMedia() : Promise.resolve([]),
-  ]);
+  const units = await deps.config.listStorageUnits();
   const unitByName = new Map(units.map((u) => [u.name, u]));
 
   // Units kept in the same place (a tape unit's index in a disk unit's directory) are listed once, owning together.
@@ -104,6 +98,15 @@ export async function runCatalogCheck(deps: CatalogCheckDeps, now: Date, options
       problems.push(problem);
     }
   }
+
+  // The catalog is read after the storage: an object listed was written before this read, so its image (committed)
+  // or its claim (taken before any byte is written) is seen here, and no object being written is taken for an orphan.
+  const [images, claims, reservations, volumes] = await Promise.all([
+    deps.catalog.listImages(),
+    deps.catalog.listClaims(),
+    deps.media.listReservations(),
+    deps.emm ? deps.emm.listMedia() : Promise.resolve([]),
+  ]);
 
   const copyChecks: CopyCheck[] = [];
   for (const image of images) {
@@ -172,6 +175,8 @@ async function repair(deps: CatalogCheckDeps, findings: readonly Finding[], now:
         report.changes.push({ subject: f.subject, change: `ended with status ${ended.statusCode} (${ended.reason}); its reservations released` });
         done.add(f);
       }
+      // What else the janitor did on its way (an abandoned claim's data removed, an image withdrawn): changes too.
+      report.changes.push(...(outcome.otherChanges ?? []));
       report.problems.push(...outcome.problems);
     } catch (error) {
       for (const f of dead) failed(f, error);
@@ -201,6 +206,9 @@ async function repair(deps: CatalogCheckDeps, findings: readonly Finding[], now:
       if (after?.broken?.copies.includes(copyNumber)) {
         report.changes.push({ subject: f.subject, change: 'marked broken' });
         done.add(f);
+      } else if (after === undefined) {
+        // Withdrawn with its dead job (the janitor, above), or expired meanwhile: nothing left to mark.
+        done.add(f);
       }
     } catch (error) {
       failed(f, error);
@@ -213,6 +221,20 @@ async function repair(deps: CatalogCheckDeps, findings: readonly Finding[], now:
       if (await deps.catalog.getImage(f.action.backupId)) continue;
       await deps.emm.updateMedia(f.action.mediaId, (m) => withoutImage(m, f.action.backupId));
       report.changes.push({ subject: f.subject, change: `image ${f.action.backupId} taken off its list` });
+      done.add(f);
+    } catch (error) {
+      failed(f, error);
+    }
+  }
+  for (const f of of('relist-image')) {
+    try {
+      if (!deps.emm) throw new Error('no media manager');
+      const { mediaId, backupId } = f.action;
+      // Only while the image is still catalogued and the volume has not gone back to scratch meanwhile.
+      if ((await deps.catalog.getImage(backupId))?.state !== 'ACTIVE') continue;
+      const after = await deps.emm.updateMedia(mediaId, (m) => (m.images.includes(backupId) || m.state === 'UNASSIGNED' ? m : { ...m, images: [...m.images, backupId] }));
+      if (!after.images.includes(backupId)) continue;
+      report.changes.push({ subject: f.subject, change: `image ${backupId} listed on it again` });
       done.add(f);
     } catch (error) {
       failed(f, error);

@@ -19,9 +19,10 @@ export type RepairAction =
   | { do: 'end-job'; jobId: number }
   | { do: 'release'; jobId: number }
   | { do: 'unlist-image'; mediaId: string; backupId: string }
+  | { do: 'relist-image'; mediaId: string; backupId: string }
   | { do: 'finish-expiration'; backupId: string };
 
-export type FindingKind = 'orphan-object' | 'damaged-image' | 'dead-job' | 'stale-reservation' | 'volume-lists-unknown-image' | 'half-expired-image';
+export type FindingKind = 'orphan-object' | 'damaged-image' | 'dead-job' | 'stale-reservation' | 'volume-lists-unknown-image' | 'volume-misses-image' | 'half-expired-image';
 
 export interface Finding {
   kind: FindingKind;
@@ -188,6 +189,29 @@ function volumeLists(state: CatalogState): Finding[] {
         repair: `take ${backupId} off the volume's list (an emptied volume returns to scratch at the next expiration run)`,
         action: { do: 'unlist-image', mediaId: volume.mediaId, backupId },
       });
+    }
+  }
+  // The reverse: a catalogued image with a fragment on a volume that does not list it. The volume could return to
+  // scratch and be overwritten while the image is still restorable: it is listed again, when its tape file is still
+  // on the volume (before its append point); a fragment past it is a damaged copy (checkCopy says so).
+  for (const image of state.images) {
+    if (image.state !== 'ACTIVE') continue;
+    const seen = new Set<string>();
+    for (const copy of image.copies) {
+      for (const f of copy.fragments) {
+        if (f.location.kind !== 'tape' || seen.has(f.location.mediaId)) continue;
+        const volume = state.volumes.find((v) => v.mediaId === f.location.mediaId);
+        if (!volume || volume.images.includes(image.backupId) || f.location.fileNumber < 1 || f.location.fileNumber >= volume.tapeFiles) continue;
+        seen.add(volume.mediaId);
+        found.push({
+          kind: 'volume-misses-image',
+          subject: `volume ${volume.mediaId}`,
+          bytes: 0,
+          detail: `image ${image.backupId} has a fragment on volume ${volume.mediaId} (tape file ${f.location.fileNumber}), which does not list it`,
+          repair: `list ${image.backupId} on the volume again, so the volume stays out of scratch while the image lives`,
+          action: { do: 'relist-image', mediaId: volume.mediaId, backupId: image.backupId },
+        });
+      }
     }
   }
   return found;

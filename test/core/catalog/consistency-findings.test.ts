@@ -71,6 +71,23 @@ describe('the catalog check decision', () => {
   });
 });
 
+describe('a tape image its volume does not list', () => {
+  const onTape = (fileNumber: number) => {
+    const base = sampleImage('t1', new Date('2026-11-21T00:00:00Z'), { storageUnit: 'tape1' });
+    return { ...base, copies: [{ ...base.copies[0]!, fragments: [{ ...base.copies[0]!.fragments[0]!, location: { kind: 'tape' as const, mediaId: 'A00002', fileNumber, blockOffset: 0 } }] }] };
+  };
+  const volume = { ...newMedia('A00002', now), state: 'ACTIVE' as const, tapeFiles: 3, images: [] };
+  it('is listed on it again while its tape file is before the append point', () => {
+    const image = onTape(2);
+    expect(findInconsistencies(state({ images: [image], volumes: [volume] }))).toEqual([expect.objectContaining({ kind: 'volume-misses-image', action: { do: 'relist-image', mediaId: 'A00002', backupId: image.backupId } })]);
+  });
+  it('is not listed again past the append point (the copy check reports it damaged), nor when the volume lists it', () => {
+    expect(findInconsistencies(state({ images: [onTape(3)], volumes: [volume] }))).toEqual([]);
+    const image = onTape(1);
+    expect(findInconsistencies(state({ images: [image], volumes: [{ ...volume, images: [image.backupId] }] }))).toEqual([]);
+  });
+});
+
 describe('an image whose every copy is broken', () => {
   const broken = { ...sampleImage('c1', new Date('2026-11-25T00:00:00Z')), broken: { at: now.toISOString(), copies: [1], reasons: ['copy 1: fragment 1 is missing'] } };
   it('is no point in time of its client, and no base of a new incremental', () => {
