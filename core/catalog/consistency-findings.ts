@@ -145,8 +145,8 @@ function damagedCopies(state: CatalogState): Finding[] {
 }
 
 function deadJobs(state: CatalogState): Finding[] {
-  return state.deadJobs.map(({ job, reason }) => ({
-    kind: 'dead-job' as const,
+  return state.deadJobs.map(({ job, reason }): Finding => ({
+    kind: 'dead-job',
     subject: `job ${job.jobId}`,
     bytes: 0,
     detail: `${job.type} job ${job.jobId} is ${job.state}, but ${reason}`,
@@ -199,15 +199,16 @@ function volumeLists(state: CatalogState): Finding[] {
     const seen = new Set<string>();
     for (const copy of image.copies) {
       for (const f of copy.fragments) {
-        if (f.location.kind !== 'tape' || seen.has(f.location.mediaId)) continue;
-        const volume = state.volumes.find((v) => v.mediaId === f.location.mediaId);
-        if (!volume || volume.images.includes(image.backupId) || f.location.fileNumber < 1 || f.location.fileNumber >= volume.tapeFiles) continue;
+        const location = f.location;
+        if (location.kind !== 'tape' || seen.has(location.mediaId)) continue;
+        const volume = state.volumes.find((v) => v.mediaId === location.mediaId);
+        if (!volume || volume.images.includes(image.backupId) || location.fileNumber < 1 || location.fileNumber >= volume.tapeFiles) continue;
         seen.add(volume.mediaId);
         found.push({
           kind: 'volume-misses-image',
           subject: `volume ${volume.mediaId}`,
           bytes: 0,
-          detail: `image ${image.backupId} has a fragment on volume ${volume.mediaId} (tape file ${f.location.fileNumber}), which does not list it`,
+          detail: `image ${image.backupId} has a fragment on volume ${volume.mediaId} (tape file ${location.fileNumber}), which does not list it`,
           repair: `list ${image.backupId} on the volume again, so the volume stays out of scratch while the image lives`,
           action: { do: 'relist-image', mediaId: volume.mediaId, backupId: image.backupId },
         });
@@ -220,8 +221,8 @@ function volumeLists(state: CatalogState): Finding[] {
 function halfExpired(state: CatalogState): Finding[] {
   return state.images
     .filter((i) => i.state === 'EXPIRED')
-    .map((i) => ({
-      kind: 'half-expired-image' as const,
+    .map((i): Finding => ({
+      kind: 'half-expired-image',
       subject: `image ${i.backupId}`,
       bytes: 0,
       detail: `image ${i.backupId} is EXPIRED but its record is still there: an expiration did not finish`,
