@@ -70,7 +70,7 @@ export async function localCatalogCheck(globals: GlobalOptions): Promise<Catalog
           otherChanges: [
             ...report.endedJobs.filter((e) => !jobIds.includes(e.jobId)).map((e) => ({ subject: `job ${e.jobId}`, change: `ended by the janitor with status ${e.statusCode} (${e.reason})` })),
             ...report.withdrawnImages.map((w) => ({ subject: `image ${w.backupId}`, change: `withdrawn by the janitor (${w.reason})` })),
-            ...report.removedClaims.map((c) => ({ subject: `claim ${c.backupId} of job ${c.jobId}`, change: `its staged data removed from ${c.storageUnit} by the janitor: ${c.objects} objects, ${c.bytes} bytes (${c.reason})` })),
+            ...report.removedClaims.map((c) => ({ subject: `claim ${c.backupId} of job ${c.jobId}`, change: `its staged data removed from ${c.storageUnit} by the janitor: ${c.objects} objects and ${c.incomplete} incomplete writes, ${c.bytes} bytes (${c.reason})` })),
           ],
         };
       },
