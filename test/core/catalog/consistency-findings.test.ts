@@ -22,6 +22,11 @@ describe('the catalog check decision', () => {
     expect(found).toEqual([expect.objectContaining({ kind: 'orphan-object', subject: `disk1:${folder}stray`, bytes: 99, action: { do: 'delete-object', storageUnit: 'disk1', key: `${folder}stray` } })]);
   });
 
+  it('counts what units kept in the same place own together (a tape unit’s index in a disk unit’s directory)', () => {
+    const listing = { storageUnit: 'disk2', sameStorageAs: ['disk1'], objects: [object(`${folder}manifest.json`)] };
+    expect(findInconsistencies(state({ listings: [listing] }))).toEqual([]);
+  });
+
   it('reports an image folder on a unit where the image has no copy as orphaned there', () => {
     const found = findInconsistencies(state({ listings: [{ storageUnit: 'disk2', objects: [object(`${folder}manifest.json`)] }] }));
     expect(found.map((f) => f.subject)).toEqual([`disk2:${folder}manifest.json`]);
