@@ -31,7 +31,7 @@ export function registerImages(program: Command): void {
         console.log(
           table(
             ['BACKUPID', 'CLIENT', 'POLICY', 'SCHEDULE', 'LEVEL', 'STATUS', 'FILES', 'SIZE', 'FRAGS', 'CREATED', 'EXPIRES', 'STATE'],
-            images.map((i) => [i.backupId, i.client, i.policy, i.schedule, i.level, i.statusCode, i.fileCount, formatBytes(i.bytes), primaryCopy(i).fragments.length, i.createdAt, i.expiresAt, i.state]),
+            images.map((i) => [i.backupId, i.client, i.policy, i.schedule, i.level, i.statusCode, i.fileCount, formatBytes(i.bytes), primaryCopy(i).fragments.length, i.createdAt, i.expiresAt, i.broken ? `${i.state} (broken copy ${i.broken.copies.join(', ')})` : i.state]),
           ),
         );
         // The reasons on lines of their own: a table column would be as wide as the longest reason.

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { primaryCopy } from '#core/model/image.ts';
+import { primaryCopy, usableImage } from '#core/model/image.ts';
 import { CairnError, NotFoundError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { restoreImage, type RestoreResult } from '#agent/restore/restore.ts';
@@ -66,6 +66,8 @@ export function registerRestore(program: Command): void {
           if (!image) throw new NotFoundError('image', backupId);
           // An image being expired (its data may be half deleted) is never read.
           if (image.state !== 'ACTIVE') throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${backupId} is being expired (${image.state}): it cannot be restored`);
+          // Every copy's data found missing or short by `cairn catalog check --repair`.
+          if (!usableImage(image)) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${backupId} is marked broken by the catalog check (${image.broken?.reasons[0] ?? 'its data is missing'}): it cannot be restored`);
           // Restores read the primary copy, as bprestore does without -copy.
           const { storageUnit } = primaryCopy(image);
           const unit = await backend.config.getStorageUnit(storageUnit);

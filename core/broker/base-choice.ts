@@ -1,4 +1,4 @@
-import type { Image } from '../model/image.ts';
+import { usableImage, type Image } from '../model/image.ts';
 import type { BackupJob } from '../model/job.ts';
 import { sameSelections } from '../model/selection.ts';
 
@@ -39,7 +39,7 @@ export type BaseDecision = { level: BackupJob['level']; base?: Image; why: strin
  */
 export function chooseBaseImage(images: readonly Image[], job: Pick<BackupJob, 'level' | 'selections' | 'parentJobId' | 'backupId'>): BaseDecision {
   if (job.level === 'full') return { level: 'full', why: 'a full backup' };
-  const eligible = images.filter((i) => i.statusCode <= 1 && i.state === 'ACTIVE' && i.backupId !== job.backupId);
+  const eligible = images.filter((i) => i.statusCode <= 1 && i.state === 'ACTIVE' && usableImage(i) && i.backupId !== job.backupId);
   const stream = job.parentJobId !== undefined;
   const own = eligible.filter((i) => (i.selections === undefined ? !stream : sameSelections(i.selections, job.selections)));
   let chain = own;

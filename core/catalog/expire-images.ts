@@ -171,6 +171,21 @@ export async function setImageExpiry(deps: Pick<ExpirationDeps, 'catalog' | 'emm
   return image;
 }
 
+/**
+ * Finishes the expirations of these images, which must be EXPIRED already
+ * (marked by a run that did not finish): the catalog check's repair
+ * (core/catalog/catalog-check.ts). The same steps as a cleanup's; an image
+ * found ACTIVE is left alone.
+ */
+export async function finishExpirations(deps: ExpirationDeps, backupIds: readonly string[]): Promise<Omit<ExpirationRun, 'deferred'>> {
+  const entries: Expiring[] = [];
+  for (const backupId of backupIds) {
+    const image = await deps.catalog.getImage(backupId);
+    if (image?.state === 'EXPIRED') entries.push({ backupId, client: image.client, expiresAt: image.expiresAt, reason: 'finishing an expiration begun earlier' });
+  }
+  return expireAll(deps, entries);
+}
+
 /** Expires each in order (newest first), then recycles the volumes they left. One image's failure does not stop the others. */
 async function expireAll(deps: ExpirationDeps, chosen: readonly Expiring[]): Promise<Omit<ExpirationRun, 'deferred'>> {
   const run: Omit<ExpirationRun, 'deferred'> = { expired: [], kept: [], recycled: [], problems: [] };

@@ -1,4 +1,4 @@
-import type { Image } from '../model/image.ts';
+import { usableImage, type Image } from '../model/image.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
 import { CairnError } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
@@ -38,7 +38,7 @@ export interface PointInTimeView {
  * id until they expire).
  */
 export function pointInTimeImages(images: readonly Image[]): PointInTimeView | undefined {
-  const good = images.filter((i) => i.statusCode <= 1 && i.state === 'ACTIVE');
+  const good = images.filter((i) => i.statusCode <= 1 && i.state === 'ACTIVE' && usableImage(i));
   const newest = good[0];
   if (!newest) return undefined;
   if (newest.streams === undefined) return { images: [newest], missing: [] };

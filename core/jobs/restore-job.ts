@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { primaryCopy, type Image } from '../model/image.ts';
+import { primaryCopy, usableImage, type Image } from '../model/image.ts';
 import { Name } from '../model/names.ts';
 import { RestoreTaskResult } from '../model/agent-command.ts';
 import type { RestoreJob, RestoreVolume } from '../model/job.ts';
@@ -50,6 +50,7 @@ export async function tapeImageOf(deps: RestoreJobDeps, backupId: string): Promi
   const image = await deps.catalog.getImage(backupId);
   if (!image) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${backupId} is not in the catalog`);
   if (image.state !== 'ACTIVE') throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${backupId} is being expired (${image.state}): it cannot be restored`);
+  if (!usableImage(image)) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${backupId} is marked broken by the catalog check (${image.broken?.reasons[0] ?? 'its data is missing'}): it cannot be restored`);
   // Restores read the primary copy, as bprestore does without -copy.
   const { storageUnit } = primaryCopy(image);
   const unit = await deps.config.getStorageUnit(storageUnit);

@@ -147,6 +147,18 @@ export const Image = z
     streams: z.array(z.string()).min(1).optional(),
     /** Copy 1 (the primary) first; copy numbers are unique. */
     copies: z.array(ImageCopy).min(1),
+    /**
+     * Copies the catalog check (`cairn catalog check --repair`,
+     * core/catalog/consistency-check.ts) found missing or short data in: a
+     * fragment, the index or the manifest gone or not the catalogued size.
+     * The record stays (it says what was there, and expiration removes it on
+     * its date); an image whose every copy is broken is never restored from
+     * nor taken as a base (`usableImage`). Absent: nothing found broken.
+     */
+    broken: z
+      .object({ at: IsoTime, copies: z.array(z.number().int().positive()).min(1), reasons: z.array(z.string()).min(1) })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((image, ctx) => {
@@ -159,6 +171,16 @@ export type Image = z.output<typeof Image>;
 /** The copy restores read by default. Every image has one (the schema requires it first). */
 export function primaryCopy(image: Image): ImageCopy {
   return image.copies[0]!;
+}
+
+/** Whether the catalog check marked this copy broken (its data is missing or short). */
+export function isBrokenCopy(image: Image, copyNumber: number): boolean {
+  return image.broken?.copies.includes(copyNumber) ?? false;
+}
+
+/** False when every copy of the image is marked broken: nothing restores it, nothing takes it as a base. */
+export function usableImage(image: Image): boolean {
+  return image.copies.some((c) => !isBrokenCopy(image, c.copyNumber));
 }
 
 /** Copy `copyNumber` of the image, or undefined. */
