@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { rm, stat, writeFile, rename } from 'node:fs/promises';
+import { readdir, rm, stat, writeFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CairnError } from '#core/errors.ts';
 import { imageRecord } from '#core/catalog/image-record.ts';
@@ -101,6 +101,7 @@ export async function writeCatalogImage(deps: CatalogImageDeps, unit: StorageUni
   const backupId = makeBackupId(CATALOG_CLIENT, now);
   if ((await deps.catalog.getImage(backupId)) !== undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `a catalog backup ${backupId} was taken this second already`);
   const folder = join(options.workDir, backupId);
+  await removeLeftCopies(options.workDir, now);
   ensurePrivateDirectory(folder);
   try {
     const copy = join(folder, options.fileName);
@@ -146,6 +147,23 @@ export async function writeCatalogImage(deps: CatalogImageDeps, unit: StorageUni
  */
 function plainTarUnit(unit: StorageUnit): StorageUnit {
   return { ...unit, compression: { codec: 'none' }, pieceBytes: Number.MAX_SAFE_INTEGER };
+}
+
+/** A catalog copy older than this in the work folder was left by a killed catalog backup (one takes seconds). */
+const LEFT_COPY_AGE_MS = 3600_000;
+
+/**
+ * Removes the catalog copies a killed catalog backup left in `workDir`
+ * (each is a whole copy of the catalog: it must not lie about). A folder
+ * is named after its backup id, so its age is in its name; younger ones
+ * may be another catalog backup's, running now, and stay.
+ */
+async function removeLeftCopies(workDir: string, now: Date): Promise<void> {
+  const entries = await readdir(workDir).catch(() => [] as string[]);
+  for (const name of entries) {
+    const match = /^cairn-catalog_(\d{10})$/.exec(name);
+    if (match && now.getTime() - Number(match[1]) * 1000 > LEFT_COPY_AGE_MS) await rm(join(workDir, name), { recursive: true, force: true });
+  }
 }
 
 async function sha256OfFile(file: string): Promise<string> {

@@ -174,7 +174,12 @@ async function extractMember(store: ObjectStore, locations: readonly { kind: str
         next();
       })().catch((error: unknown) => extract.destroy(error as Error));
     });
-    await pipeline(Readable.from(await store.get(location.key)), extract);
+    try {
+      await pipeline(Readable.from(await store.get(location.key)), extract);
+    } catch (error) {
+      if (error instanceof CairnError) throw error;
+      throw new CairnError(StatusCode.CORRUPT_IMAGE, `fragment ${location.key} of the catalog image ${dr.backupId} cannot be read as a tar archive: ${messageOf(error)}`, { cause: error });
+    }
     if (found === undefined) continue;
     if (found.sha256 !== dr.catalogSha256 || found.bytes !== dr.catalogBytes) throw new CairnError(StatusCode.CORRUPT_IMAGE, `the catalog database in image ${dr.backupId} is not the one the DR file names (sha256 or size differ)`);
     return;
