@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -64,6 +64,8 @@ export async function recoverLocalCatalog(options: { drFile: string; home?: stri
   const dbFile = join(home, 'cairn.db');
   if (!options.force && existsSync(dbFile)) await refuseNonEmpty(home);
   ensurePrivateDirectory(home);
+  // What a killed recovery left: a whole or partial copy of the catalog, never to lie about.
+  for (const name of await readdir(home)) if (name.startsWith('cairn.db.recovering-')) await rm(join(home, name), { force: true });
   const partial = join(home, `cairn.db.recovering-${process.pid}`);
   let manifest: ImageManifest;
   try {

@@ -62,7 +62,9 @@ describe('catalog recovery refusals', () => {
     } finally {
       writeFileSync(fragment(), original);
     }
+    writeFileSync(join(home, 'cairn.db.recovering-999999'), 'what a killed recovery left');
     const recovered = await recoverLocalCatalog({ drFile: taken.drFile, home });
+    expect(readdirSync(home).filter((n) => n.includes('recovering'))).toEqual([]);
     expect(recovered).toMatchObject({ backupId: taken.image.backupId, images: 1, committedClaims: [] });
   }, 60_000);
 });
