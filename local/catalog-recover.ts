@@ -74,7 +74,8 @@ export async function recoverLocalCatalog(options: { drFile: string; home?: stri
     for (const suffix of ['', '-wal', '-shm']) await rm(`${dbFile}${suffix}`, { force: true });
     await rename(partial, dbFile);
   } finally {
-    await rm(partial, { force: true });
+    // The integrity check's read-only connection leaves the copy's (empty) -wal and -shm files behind.
+    for (const suffix of ['', '-wal', '-shm']) await rm(`${partial}${suffix}`, { force: true });
   }
   const runtime = await openLocalRuntime({ home });
   try {
