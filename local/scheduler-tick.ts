@@ -13,6 +13,7 @@ import { openStorageUnit } from './open-storage-unit.ts';
 export type LocalTickResult = TickResult & { expiration: ExpirationRun };
 import type { DueVerify } from '#core/schedule/verify-due.ts';
 import { localVerifyScheduler } from './verify-starter.ts';
+import { runScheduledCatalogBackup, type ScheduledCatalogBackup } from './scheduled-catalog-backup.ts';
 
 export interface LocalScheduler {
   /** One scheduler pass (core/schedule/tick.ts): starts each due job in this process, in the background. */
@@ -30,6 +31,8 @@ export interface LocalSchedulerHooks {
   onIdleUnload?: (report: IdleUnloadReport) => void;
   /** A scheduled verify this scheduler started (a policy's `verify` schedule). */
   onVerifyStarted?: (job: DueVerify) => void;
+  /** A policy's `catalogBackup` schedule was due and the catalog was backed up (or could not be: `error`). */
+  onCatalogBackup?: (run: ScheduledCatalogBackup | { error: string }) => void;
   /** How the in-process agent reaches robots and drives for those unloads (default: the real adapters; tests wrap them). */
   tapeDevices?: TapeDevices;
   /** What this tick's cleanup did, reported only when it expired or recycled something, or could not do something. */
@@ -65,6 +68,9 @@ export function localScheduler(runtime: LocalRuntime, hooks: LocalSchedulerHooks
       const result = await schedulerTick({ config: runtime.config, catalog: runtime.catalog, jobs: runtime.jobs, starter }, runtime.clock.now(), { onOutcome: (job, outcome) => (outcome === 'started' ? hooks.onStarted?.(job) : undefined) });
       // Scheduled verifies (policies with a `verify` schedule) after the backups, which they never hold up.
       for (const job of await verifies.tick()) hooks.onVerifyStarted?.(job);
+      // A scheduled catalog backup (a policy's `catalogBackup`), in the tick: its failure is reported and tried again next tick.
+      const catalogBackup = await runScheduledCatalogBackup(runtime).catch((error: unknown) => ({ error: `the catalog backup failed: ${messageOf(error)}` }));
+      if (catalogBackup !== undefined) hooks.onCatalogBackup?.(catalogBackup);
       const expiration = await runExpiration(
         { catalog: runtime.catalog, config: runtime.config, jobs: runtime.jobs, media: runtime.media, emm: runtime.emm, openStorageUnit },
         runtime.clock.now(),

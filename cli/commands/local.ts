@@ -47,6 +47,10 @@ export function registerLocal(program: Command): void {
           for (const v of run.recycled) note(`cairn: volume ${v.mediaId} returned from pool ${v.fromPool} to scratch: its images have all expired`);
           for (const problem of run.problems) note(`cairn: cleanup: ${problem}`);
         },
+        onCatalogBackup: (run) => {
+          if ('error' in run) return note(`cairn: ${run.error}`);
+          note(`cairn: catalog backed up as ${run.outcome.image.backupId} (policy ${run.policy}: ${run.reason}); DR file ${run.outcome.drFile}: keep a copy off this machine`);
+        },
       });
       const tick = async (): Promise<void> => {
         reportJanitor(await runJanitor(runtime));

@@ -107,6 +107,24 @@ export const VerifySchedule = z
   .strict();
 export type VerifySchedule = z.output<typeof VerifySchedule>;
 
+/**
+ * Scheduled catalog backups (NetBackup's catalog backup policy, NetWorker's
+ * bootstrap): the whole catalog is backed up as an image of its own, as
+ * `cairn catalog backup` does, when the last one is at least `frequency`
+ * old and a window is open (core/schedule/catalog-backup-due.ts); each
+ * writes a new DR file under $CAIRN_HOME/dr/. Absent: the policy schedules
+ * no catalog backup. Standalone only for now (the local scheduler tick).
+ */
+export const CatalogBackupSchedule = z
+  .object({
+    frequency: Duration,
+    windows: z.array(StartWindow).min(1, 'a scheduled catalog backup needs at least one start window (none: it would never start)'),
+    /** A disk or S3 unit, not one under $CAIRN_HOME; absent: the policy's storage unit. */
+    storageUnit: Name.optional(),
+  })
+  .strict();
+export type CatalogBackupSchedule = z.output<typeof CatalogBackupSchedule>;
+
 export const PolicyClient = z
   .object({
     name: Name,
@@ -159,6 +177,8 @@ export const Policy = z
     backupMethod: BackupMethod.optional(),
     /** Verify the latest images on a schedule of their own (VerifySchedule); absent: never. */
     verify: VerifySchedule.optional(),
+    /** Back up the catalog on a schedule of its own (CatalogBackupSchedule); absent: never. */
+    catalogBackup: CatalogBackupSchedule.optional(),
     ...policySnapshotFields,
   })
   .strict()

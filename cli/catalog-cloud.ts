@@ -1,0 +1,98 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createAwsClients } from '#aws/clients.ts';
+import { resolveDeployment } from '#aws/deployment-outputs.ts';
+import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
+import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
+import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
+import { countItems, dumpTables, loadTables, TableDump } from '#aws/dynamo-table-dump.ts';
+import type { TableName } from '#aws/tables.ts';
+import { CairnError, messageOf } from '#core/errors.ts';
+import { StatusCode } from '#core/status-codes.ts';
+import { writeCatalogImage, type CatalogBackupOutcome } from '#local/catalog-backup.ts';
+import { catalogTheCatalogImage, fetchCatalogCopy, readDrFile } from '#local/catalog-recover.ts';
+import { PRIVATE_FILE_MODE } from '#local/private-files.ts';
+import { commitCompleteClaims } from '#local/catalog-import.ts';
+import { openStorageUnit } from '#local/open-storage-unit.ts';
+import { resolveCairnHome } from '#local/runtime.ts';
+import type { GlobalOptions } from './backend-interface.ts';
+
+/** The name of the tables' copy inside a cloud catalog image. */
+const TABLES_FILE = 'tables.json';
+
+async function openTables(globals: GlobalOptions) {
+  const deployment = await resolveDeployment(globals);
+  const clients = createAwsClients({ region: globals.region, endpoint: globals.endpoint, profile: globals.profile });
+  const client = clients.documents;
+  const names: Record<TableName, string> = { config: deployment.configTable, jobs: deployment.jobsTable, catalog: deployment.catalogTable, media: deployment.mediaTable };
+  return {
+    client,
+    names,
+    config: new DynamoConfigStore({ client, tableName: names.config }),
+    jobs: new DynamoJobStore({ client, tableName: names.jobs }),
+    catalog: new DynamoCatalogStore({ client, tableName: names.catalog }),
+    destroy: () => clients.destroy(),
+  };
+}
+
+/**
+ * `cairn --aws catalog backup`: the four DynamoDB tables scanned
+ * (aws/dynamo-table-dump.ts says why a scan and not an export) into one
+ * JSON file, written from this machine as a catalog image like the
+ * standalone one, catalogued in the Catalog table; the DR file goes under
+ * $CAIRN_HOME/dr/ of this machine unless `drFile` says.
+ */
+export async function backupCloudCatalog(globals: GlobalOptions, options: { storageUnit: string; drFile?: string }): Promise<CatalogBackupOutcome & { warning?: string }> {
+  const tables = await openTables(globals);
+  const work = await mkdtemp(join(tmpdir(), 'cairn-catalog-'));
+  try {
+    const unit = await tables.config.getStorageUnit(options.storageUnit);
+    if (unit === undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `storage unit ${options.storageUnit} does not exist`);
+    return await writeCatalogImage({ catalog: tables.catalog, jobs: tables.jobs, now: () => new Date() }, unit, {
+      runtime: 'cloud',
+      workDir: work,
+      drDir: join(resolveCairnHome(globals.home), 'dr'),
+      fileName: TABLES_FILE,
+      produce: async (file) => writeFile(file, JSON.stringify(await dumpTables(tables.client, tables.names)), { mode: PRIVATE_FILE_MODE }),
+      ...(options.drFile === undefined ? {} : { drFile: options.drFile }),
+    });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+    tables.destroy();
+  }
+}
+
+/**
+ * `cairn --aws catalog recover`: the tables' items put back from the
+ * catalog image a DR file names (checked as the standalone recovery
+ * checks it), into the deployment's tables. Refuses (20) tables holding
+ * images or jobs unless `force` (a freshly deployed stack has none).
+ */
+export async function recoverCloudCatalog(globals: GlobalOptions, options: { drFile: string; force: boolean }): Promise<{ backupId: string; images: number; jobs: number; items: Record<TableName, number>; committedClaims: string[]; problems: string[] }> {
+  const dr = await readDrFile(options.drFile);
+  if (dr.runtime !== 'cloud') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `${options.drFile} is the DR file of a standalone catalog: recover it without --aws`);
+  const tables = await openTables(globals);
+  const work = await mkdtemp(join(tmpdir(), 'cairn-recover-'));
+  try {
+    if (!options.force) {
+      const counts = await countItems(tables.client, tables.names);
+      if (counts.catalog + counts.jobs > 0) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `the deployment's tables hold ${counts.catalog} catalog and ${counts.jobs} job items: recovering would overwrite them (give --force to do so)`);
+    }
+    const file = join(work, TABLES_FILE);
+    const manifest = await fetchCatalogCopy(dr, file);
+    let dump: TableDump;
+    try {
+      dump = TableDump.parse(JSON.parse(await readFile(file, 'utf8')));
+    } catch (error) {
+      throw new CairnError(StatusCode.CORRUPT_IMAGE, `the catalog image ${dr.backupId} does not hold a copy of the tables: ${messageOf(error)}`, { cause: error });
+    }
+    const items = await loadTables(tables.client, tables.names, dump);
+    await catalogTheCatalogImage({ catalog: tables.catalog, config: tables.config }, dr, manifest, new Date());
+    const claims = await commitCompleteClaims({ catalog: tables.catalog, config: tables.config, openStore: openStorageUnit });
+    return { backupId: dr.backupId, images: (await tables.catalog.listImages()).length, jobs: dump.tables.jobs.filter((i) => i.pk === 'JOB').length, items, committedClaims: claims.committed, problems: claims.problems };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+    tables.destroy();
+  }
+}
