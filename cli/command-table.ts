@@ -20,6 +20,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { names: ['restore'], load: async () => (await import('./commands/restore.ts')).registerRestore },
   { names: ['report'], load: async () => (await import('./commands/report.ts')).registerReport },
   { names: ['verify'], load: async () => (await import('./commands/verify.ts')).registerVerify },
+  { names: ['duplicate'], load: async () => (await import('./commands/duplicate.ts')).registerDuplicate },
   { names: ['ls'], load: async () => (await import('./commands/ls.ts')).registerLs },
   { names: ['storage-unit', 'stu'], load: async () => (await import('./commands/storage-units.ts')).registerStorageUnits },
   { names: ['robot'], load: async () => (await import('./commands/robots.ts')).registerRobots },

@@ -107,6 +107,23 @@ export const VerifySchedule = z
   .strict();
 export type VerifySchedule = z.output<typeof VerifySchedule>;
 
+/**
+ * A further copy of each image the policy writes (NetBackup's storage
+ * lifecycle policy: backup to disk now, duplicate within N hours, each copy
+ * with its own retention). The scheduler tick duplicates an image due for
+ * it (core/schedule/duplicate-due.ts); the copy expires on its own
+ * retention, counted from the image's creation.
+ */
+export const PolicyCopy = z
+  .object({
+    storageUnit: Name,
+    /** How long after the backup the copy should exist (`6h`, `1d`); absent: at once. */
+    within: Duration.optional(),
+    retention: Retention,
+  })
+  .strict();
+export type PolicyCopy = z.output<typeof PolicyCopy>;
+
 export const PolicyClient = z
   .object({
     name: Name,
@@ -159,6 +176,8 @@ export const Policy = z
     backupMethod: BackupMethod.optional(),
     /** Verify the latest images on a schedule of their own (VerifySchedule); absent: never. */
     verify: VerifySchedule.optional(),
+    /** Copies 2, 3, ... of every image, each on its own unit with its own retention; absent: one copy. */
+    copies: z.array(PolicyCopy).max(9).optional(),
     ...policySnapshotFields,
   })
   .strict()
