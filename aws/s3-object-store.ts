@@ -12,7 +12,7 @@ import {
 import { CairnError, NotFoundError, ValidationError } from '#core/errors.ts';
 import { byCodePoint } from '#core/code-point-order.ts';
 import { assertByteRange, assertFolderPrefix, assertKeyPrefix, assertObjectKey, type IncompleteWrite, type ObjectBody, type ObjectStore } from '#core/ports/object-store.ts';
-import { DEFAULT_S3_PART_SIZE_BYTES, DEFAULT_S3_UPLOAD_CONCURRENCY, type StorageUnit } from '#core/model/storage-unit.ts';
+import { DEFAULT_S3_PART_SIZE_BYTES, DEFAULT_S3_UPLOAD_CONCURRENCY, type S3StorageClass, type StorageUnit } from '#core/model/storage-unit.ts';
 import { StatusCode, type StatusCodeValue } from '#core/status-codes.ts';
 import { errorName, httpStatusOf } from './aws-errors.ts';
 import { createAwsClients, type AwsClients } from './clients.ts';
@@ -32,6 +32,8 @@ export interface S3ObjectStoreOptions {
   partSizeBytes?: number;
   /** Parts of one put sent at once (default 2). */
   uploadConcurrency?: number;
+  /** The storage class objects are written with (absent: the bucket's default). */
+  storageClass?: S3StorageClass;
 }
 
 let environmentClients: AwsClients | undefined;
@@ -44,6 +46,7 @@ export function s3StorageUnitStore(unit: Extract<StorageUnit, { kind: 's3' }>, c
     ...(client === undefined ? {} : { client }),
     ...(unit.partSizeBytes === undefined ? {} : { partSizeBytes: unit.partSizeBytes }),
     ...(unit.uploadConcurrency === undefined ? {} : { uploadConcurrency: unit.uploadConcurrency }),
+    ...(unit.storageClass === undefined ? {} : { storageClass: unit.storageClass }),
   });
 }
 
@@ -68,6 +71,7 @@ export class S3ObjectStore implements ObjectStore {
   readonly #prefix: string;
   readonly #partSizeBytes: number;
   readonly #uploadConcurrency: number;
+  readonly #storageClass: S3StorageClass | undefined;
 
   constructor(options: S3ObjectStoreOptions) {
     this.#bucket = options.bucket;
@@ -80,13 +84,14 @@ export class S3ObjectStore implements ObjectStore {
     if (!Number.isSafeInteger(this.#uploadConcurrency) || this.#uploadConcurrency < 1) {
       throw new ValidationError('invalid S3 upload concurrency', [`uploadConcurrency: ${this.#uploadConcurrency} is not a whole number of parts, 1 or more`]);
     }
+    this.#storageClass = options.storageClass;
     this.#client = options.client ?? (environmentClients ??= createAwsClients()).s3;
   }
 
   async put(key: string, body: ObjectBody): Promise<{ bytes: number }> {
     const Key = this.#key(key);
     try {
-      const { bytes } = await uploadObject({ client: this.#client, bucket: this.#bucket, key: Key, body, partSizeBytes: this.#partSizeBytes, concurrency: this.#uploadConcurrency });
+      const { bytes } = await uploadObject({ client: this.#client, bucket: this.#bucket, key: Key, body, partSizeBytes: this.#partSizeBytes, concurrency: this.#uploadConcurrency, ...(this.#storageClass === undefined ? {} : { storageClass: this.#storageClass }) });
       return { bytes };
     } catch (error) {
       // The body's own failure reaches the caller as it is; S3's is named.

@@ -8,6 +8,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { CairnError } from '#core/errors.ts';
+import type { S3StorageClass } from '#core/model/storage-unit.ts';
 import type { ObjectBody } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { growingPartSizes, partSizesForObject, S3_MAX_PARTS, type PartSizes } from './s3-part-size.ts';
@@ -21,6 +22,8 @@ export interface S3UploadOptions {
   partSizeBytes: number;
   /** Parts sent at once. */
   concurrency: number;
+  /** The storage class of the object (absent: the bucket's default). */
+  storageClass?: S3StorageClass;
   /** Part sizes other than the ones chosen from `partSizeBytes` (tests use it to see parts grow on a few MiB). */
   plan?: PartSizes;
 }
@@ -154,7 +157,7 @@ class MultipartUpload {
     const last = this.#full ?? this.#part;
     if (this.#uploadId === undefined) {
       await this.#request('PutObject', () =>
-        this.#options.client.send(new PutObjectCommand({ Bucket: this.#options.bucket, Key: this.#options.key, Body: last?.bytes() ?? Buffer.alloc(0), ChecksumAlgorithm: 'CRC32' })),
+        this.#options.client.send(new PutObjectCommand({ Bucket: this.#options.bucket, Key: this.#options.key, Body: last?.bytes() ?? Buffer.alloc(0), ChecksumAlgorithm: 'CRC32', ...storageClassOf(this.#options) })),
       );
       return { bytes: this.#bytes, parts: 1 };
     }
@@ -199,7 +202,7 @@ class MultipartUpload {
     }
     if (this.#uploadId === undefined) {
       this.#uploadId = this.#request('CreateMultipartUpload', async () => {
-        const out = await this.#options.client.send(new CreateMultipartUploadCommand({ Bucket: this.#options.bucket, Key: this.#options.key, ChecksumAlgorithm: 'CRC32' }));
+        const out = await this.#options.client.send(new CreateMultipartUploadCommand({ Bucket: this.#options.bucket, Key: this.#options.key, ChecksumAlgorithm: 'CRC32', ...storageClassOf(this.#options) }));
         if (out.UploadId === undefined) throw new Error('CreateMultipartUpload returned no UploadId');
         return out.UploadId;
       });
@@ -287,4 +290,9 @@ class PartFill {
     this.#chunks.splice(0, this.#chunks.length, joined);
     return joined;
   }
+}
+
+/** The StorageClass field of a put, only when the unit sets one (requests stay as they were otherwise). */
+function storageClassOf(options: S3UploadOptions): { StorageClass?: S3StorageClass } {
+  return options.storageClass === undefined ? {} : { StorageClass: options.storageClass };
 }

@@ -15,7 +15,7 @@ import { BrokerFunction } from './constructs/broker-function.ts';
 import { CairnTablesConstruct } from './constructs/cairn-tables.ts';
 import { CatalogFunction } from './constructs/catalog-function.ts';
 import { DeletionRole } from './constructs/deletion-role.ts';
-import { ImageStore, type ObjectLockSettings } from './constructs/image-store.ts';
+import { ImageStore, type ImageTransition, type ObjectLockSettings } from './constructs/image-store.ts';
 import { JanitorFunction } from './constructs/janitor-function.ts';
 import { JobsFunction } from './constructs/jobs-function.ts';
 import { RestoreFunction } from './constructs/restore-function.ts';
@@ -61,6 +61,8 @@ export interface CairnStackProps extends StackProps {
   readonly objectLock?: ObjectLockSettings;
   /** Days a deleted image object's bytes (noncurrent versions) are kept (context `noncurrentVersionDays`). Default 7. */
   readonly noncurrentVersionDays?: number;
+  /** Lifecycle transitions of image objects to colder storage classes (context `imageTransitions`). Default none. */
+  readonly imageTransitions?: readonly ImageTransition[];
   /**
    * Where completion reports go besides the alarm address (context
    * `reportEmail`): an email subscription to the reports topic that takes
@@ -113,7 +115,7 @@ export class CairnStack extends Stack {
     for (const [key, value] of Object.entries(resourceTags)) Tags.of(this).add(key, value, { excludeResourceTypes: ['AWS::CloudWatch::Dashboard'] });
 
     const { tables } = new CairnTablesConstruct(this, 'Tables');
-    const images = new ImageStore(this, 'Images', { objectLock: props.objectLock, noncurrentVersionDays: props.noncurrentVersionDays });
+    const images = new ImageStore(this, 'Images', { objectLock: props.objectLock, noncurrentVersionDays: props.noncurrentVersionDays, transitions: props.imageTransitions });
 
     const functionProps = { projectRoot, tables, imageBucket: images.bucket };
     const jobs = new JobsFunction(this, 'Jobs', functionProps);

@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { CairnStackProps } from './cairn-stack.ts';
-import { DEFAULT_OBJECT_LOCK, type ObjectLockSettings } from './constructs/image-store.ts';
+import { DEFAULT_OBJECT_LOCK, type ImageTransition, type ObjectLockSettings } from './constructs/image-store.ts';
 
 /** The stack the app creates when no `stackName` context is given; `cairn --stack` defaults to it too. */
 export const DEFAULT_STACK_NAME = 'CairnStack';
@@ -19,6 +19,7 @@ export const CONTEXT_KEYS = [
   'objectLockDays',
   'noncurrentVersionDays',
   'schedulerRate',
+  'imageTransitions',
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -44,7 +45,17 @@ export function stackPropsFromContext(get: (key: ContextKey) => unknown): CairnS
     objectLock: objectLock(get('objectLock'), get('objectLockDays')),
     noncurrentVersionDays: whole(get('noncurrentVersionDays'), 'noncurrentVersionDays', 1, 36_500),
     schedulerRate: rate === undefined ? undefined : Duration.minutes(rate),
+    ...(get('imageTransitions') === undefined ? {} : { imageTransitions: transitions(get('imageTransitions')) }),
   };
+}
+
+/** `STANDARD_IA:30,GLACIER_IR:90`: each class and the days after which objects move to it (ImageStore checks them). */
+function transitions(value: unknown): ImageTransition[] {
+  if (typeof value !== 'string' || !/^[A-Z_]+:\d+(,[A-Z_]+:\d+)*$/.test(value)) throw new Error(`context imageTransitions must look like STANDARD_IA:30,GLACIER_IR:90, not ${JSON.stringify(value)}`);
+  return value.split(',').map((part) => {
+    const [storageClass, days] = part.split(':');
+    return { storageClass: storageClass as ImageTransition['storageClass'], days: Number(days) };
+  });
 }
 
 function text(value: unknown, key: string): string | undefined {

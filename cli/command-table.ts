@@ -21,6 +21,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { names: ['report'], load: async () => (await import('./commands/report.ts')).registerReport },
   { names: ['verify'], load: async () => (await import('./commands/verify.ts')).registerVerify },
   { names: ['catalog'], load: async () => (await import('./commands/catalog.ts')).registerCatalog },
+  { names: ['duplicate'], load: async () => (await import('./commands/duplicate.ts')).registerDuplicate },
   { names: ['ls'], load: async () => (await import('./commands/ls.ts')).registerLs },
   { names: ['storage-unit', 'stu'], load: async () => (await import('./commands/storage-units.ts')).registerStorageUnits },
   { names: ['robot'], load: async () => (await import('./commands/robots.ts')).registerRobots },

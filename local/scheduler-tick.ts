@@ -14,6 +14,7 @@ export type LocalTickResult = TickResult & { expiration: ExpirationRun };
 import type { DueVerify } from '#core/schedule/verify-due.ts';
 import { localVerifyScheduler } from './verify-starter.ts';
 import { runScheduledCatalogBackup, type ScheduledCatalogBackup } from './scheduled-catalog-backup.ts';
+import { runDueDuplicates, type DuplicationRun } from './duplicate-tick.ts';
 
 export interface LocalScheduler {
   /** One scheduler pass (core/schedule/tick.ts): starts each due job in this process, in the background. */
@@ -37,6 +38,8 @@ export interface LocalSchedulerHooks {
   tapeDevices?: TapeDevices;
   /** What this tick's cleanup did, reported only when it expired or recycled something, or could not do something. */
   onExpiration?: (run: ExpirationRun) => void;
+  /** What this tick's duplication (policies' `copies`) did, reported only when it made or failed a copy. */
+  onDuplication?: (run: DuplicationRun) => void;
   /** Images expired per tick at most (default DEFAULT_EXPIRATIONS_PER_TICK): the rest wait for the next tick. */
   maxExpirationsPerTick?: number;
 }
@@ -71,6 +74,9 @@ export function localScheduler(runtime: LocalRuntime, hooks: LocalSchedulerHooks
       // A scheduled catalog backup (a policy's `catalogBackup`), in the tick: its failure is reported and tried again next tick.
       const catalogBackup = await runScheduledCatalogBackup(runtime).catch((error: unknown) => ({ error: `the catalog backup failed: ${messageOf(error)}` }));
       if (catalogBackup !== undefined) hooks.onCatalogBackup?.(catalogBackup);
+      // Copies policies declare (`copies`), before the cleanup, which may then expire a primary whose own retention ended.
+      const duplication = await runDueDuplicates(runtime).catch((error: unknown): DuplicationRun => ({ done: [], deferred: 0, problems: [`duplication could not run: ${messageOf(error)}`] }));
+      if (duplication.done.length + duplication.problems.length > 0) hooks.onDuplication?.(duplication);
       const expiration = await runExpiration(
         { catalog: runtime.catalog, config: runtime.config, jobs: runtime.jobs, media: runtime.media, emm: runtime.emm, openStorageUnit },
         runtime.clock.now(),

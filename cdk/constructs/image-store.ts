@@ -35,6 +35,33 @@ export interface ImageStoreProps {
   readonly objectLock?: ObjectLockSettings;
   /** Days a noncurrent version (a deleted or overwritten object's bytes) is kept before S3 expires it. Default 7. */
   readonly noncurrentVersionDays?: number;
+  /**
+   * Lifecycle transitions of the image objects to colder storage classes
+   * (context `imageTransitions`, `STANDARD_IA:30,GLACIER_IR:90`), counted
+   * from each object's creation. Only classes a GET reads at once: a restore
+   * or verify of an object in GLACIER or DEEP_ARCHIVE would fail.
+   */
+  readonly transitions?: readonly ImageTransition[];
+}
+
+/** Storage classes image objects may move to: read at once by a GET (core/model/storage-unit.ts S3StorageClass, without STANDARD). */
+export const TRANSITION_CLASSES = ['STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER_IR'] as const;
+export interface ImageTransition {
+  readonly storageClass: (typeof TRANSITION_CLASSES)[number];
+  readonly days: number;
+}
+
+/** Checks transitions as S3 would refuse them at deploy time: known classes, days in order, at least 30 days before an infrequent-access class. */
+export function validateTransitions(transitions: readonly ImageTransition[]): readonly ImageTransition[] {
+  let last = -1;
+  for (const t of transitions) {
+    if (!TRANSITION_CLASSES.includes(t.storageClass)) throw new Error(`image transition storage class must be one of ${TRANSITION_CLASSES.join(', ')} (a GET reads them at once), not ${JSON.stringify(t.storageClass)}`);
+    if (!Number.isInteger(t.days) || t.days < 0 || t.days > 36_500) throw new Error(`image transition days must be a whole number from 0 to 36500, not ${JSON.stringify(t.days)}`);
+    if ((t.storageClass === 'STANDARD_IA' || t.storageClass === 'ONEZONE_IA') && t.days < 30) throw new Error(`S3 moves objects to ${t.storageClass} after 30 days at the earliest, not ${t.days}`);
+    if (t.days <= last) throw new Error(`image transitions must be in order of days: ${t.days} comes after ${last}`);
+    last = t.days;
+  }
+  return transitions;
 }
 
 export function validateObjectLock(lock: ObjectLockSettings): ObjectLockSettings {
@@ -68,6 +95,7 @@ export class ImageStore extends Construct {
     this.objectLock = props.objectLock && validateObjectLock(props.objectLock);
     const noncurrentDays = props.noncurrentVersionDays ?? NONCURRENT_VERSION_DAYS;
     if (!Number.isInteger(noncurrentDays) || noncurrentDays < 1) throw new Error(`noncurrentVersionDays must be a whole number of days, at least 1, not ${noncurrentDays}`);
+    const transitions = validateTransitions(props.transitions ?? []);
     const { logRetention } = settingsOf(this);
 
     this.accessLogs = new s3.Bucket(this, 'AccessLogs', {
@@ -118,6 +146,10 @@ export class ImageStore extends Construct {
         // their versions stay current. Under Object Lock a version is expired
         // only once its retention has passed.
         { id: 'expire-deleted-image-objects', noncurrentVersionExpiration: Duration.days(noncurrentDays), expiredObjectDeleteMarker: true },
+        // Older images' objects to colder classes, as the stack's settings say (docs/architecture.md, Duplication: S3 storage classes).
+        ...(transitions.length === 0
+          ? []
+          : [{ id: 'transition-image-objects', transitions: transitions.map((t) => ({ storageClass: new s3.StorageClass(t.storageClass), transitionAfter: Duration.days(t.days) })) }]),
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });

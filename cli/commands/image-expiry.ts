@@ -78,9 +78,10 @@ function report(run: ExpirationRun, how: { json: boolean | undefined; dryRun: bo
   for (const e of run.expired) {
     console.log(how.dryRun ? `would expire ${e.backupId}: ${e.reason}` : `expired ${e.backupId}: ${e.reason}; ${e.objectsDeleted} objects (${e.bytesDeleted} bytes) deleted${e.volumes.length ? `; off volume(s) ${e.volumes.join(', ')}` : ''}`);
   }
+  for (const c of run.copiesExpired ?? []) console.log(`expired copy ${c.copyNumber} of ${c.backupId} on ${c.storageUnit}: ${c.reason}; ${c.objectsDeleted} objects (${c.bytesDeleted} bytes) deleted`);
   for (const k of run.kept) console.log(`${k.backupId}: past its expiration ${k.expiresAt}, ${k.reason}`);
   for (const v of run.recycled) console.log(`volume ${v.mediaId} returned from pool ${v.fromPool} to scratch`);
   if (run.deferred > 0) console.log(`${run.deferred} more image(s) to expire: run again`);
-  if (run.expired.length === 0 && run.problems.length === 0) console.log('nothing to expire');
+  if (run.expired.length === 0 && (run.copiesExpired ?? []).length === 0 && run.problems.length === 0) console.log('nothing to expire');
   for (const p of run.problems) note(`cairn: ${p}`);
 }

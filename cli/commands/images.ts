@@ -34,6 +34,8 @@ export function registerImages(program: Command): void {
             images.map((i) => [i.backupId, i.client, i.policy, i.schedule, i.level, i.statusCode, i.fileCount, formatBytes(i.bytes), primaryCopy(i).fragments.length, i.createdAt, i.expiresAt, i.broken ? `${i.state} (broken copy ${i.broken.copies.join(', ')})` : i.state]),
           ),
         );
+        // Copies beyond the primary on lines of their own, so the table stays as scripts read it.
+        for (const i of images) if (i.copies.length > 1) console.log(`${i.backupId}: ${i.copies.map((c, n) => `copy ${c.copyNumber} on ${c.storageUnit}${n === 0 ? ' (primary)' : ''} until ${c.expiresAt ?? i.expiresAt}`).join(', ')}`);
         // The reasons on lines of their own: a table column would be as wide as the longest reason.
         for (const i of images) {
           const k = kept.get(i.backupId);

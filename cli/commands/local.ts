@@ -45,11 +45,16 @@ export function registerLocal(program: Command): void {
         onExpiration: (run) => {
           for (const e of run.expired) note(`cairn: expired image ${e.backupId} (${e.reason}): ${e.objectsDeleted} objects, ${e.bytesDeleted} bytes deleted${e.volumes.length ? `, off volume(s) ${e.volumes.join(', ')}` : ''}`);
           for (const v of run.recycled) note(`cairn: volume ${v.mediaId} returned from pool ${v.fromPool} to scratch: its images have all expired`);
+          for (const c of run.copiesExpired ?? []) note(`cairn: expired copy ${c.copyNumber} of image ${c.backupId} on ${c.storageUnit} (${c.reason}): ${c.objectsDeleted} objects, ${c.bytesDeleted} bytes deleted`);
           for (const problem of run.problems) note(`cairn: cleanup: ${problem}`);
         },
         onCatalogBackup: (run) => {
           if ('error' in run) return note(`cairn: ${run.error}`);
           note(`cairn: catalog backed up as ${run.outcome.image.backupId} (policy ${run.policy}: ${run.reason}); DR file ${run.outcome.drFile}: keep a copy off this machine`);
+        },
+        onDuplication: (run) => {
+          for (const d of run.done) note(`cairn: image ${d.backupId}: copy ${d.copyNumber} on ${d.storageUnit}${d.alreadyPresent ? ' was there already' : `, ${d.objects} objects, ${d.bytes} bytes, verified`}; expires ${d.expiresAt}`);
+          for (const problem of run.problems) note(`cairn: duplication: ${problem}`);
         },
       });
       const tick = async (): Promise<void> => {

@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { primaryCopy, usableImage } from '#core/model/image.ts';
+import { usableImage, type ImageCopy } from '#core/model/image.ts';
 import { CairnError, NotFoundError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { restoreImage, type RestoreResult } from '#agent/restore/restore.ts';
+import type { RestoreResult } from '#agent/restore/restore.ts';
+import { readableCopy, readFromCopy, restoreFromCopies } from '#agent/restore/copy-fallback.ts';
 import type { ExistingEntries } from '#agent/restore/restore-target.ts';
 import { restorePointInTime } from '#agent/restore/point-in-time.ts';
 import { imagesAt } from '#core/catalog/point-in-time.ts';
@@ -61,18 +62,27 @@ export function registerRestore(program: Command): void {
       if (options.overwrite && options.renameExisting) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, 'give --overwrite or --rename-existing, not both');
       const existing: ExistingEntries = options.overwrite ? 'overwrite' : options.renameExisting ? 'rename' : 'refuse';
       await withBackend(globals, async (backend) => {
-        const openImage = async (backupId: string) => {
+        const openCopy = async (copy: ImageCopy) => {
+          const unit = await backend.config.getStorageUnit(copy.storageUnit);
+          if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${copy.storageUnit} does not exist`);
+          return openStorageUnit(unit);
+        };
+        const catalogued = async (backupId: string) => {
           const image = await backend.catalog.getImage(backupId);
           if (!image) throw new NotFoundError('image', backupId);
           // An image being expired (its data may be half deleted) is never read.
           if (image.state !== 'ACTIVE') throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${backupId} is being expired (${image.state}): it cannot be restored`);
           // Every copy's data found missing or short by `cairn catalog check --repair`.
           if (!usableImage(image)) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${backupId} is marked broken by the catalog check (${image.broken?.reasons[0] ?? 'its data is missing'}): it cannot be restored`);
-          // Restores read the primary copy, as bprestore does without -copy.
-          const { storageUnit } = primaryCopy(image);
-          const unit = await backend.config.getStorageUnit(storageUnit);
-          if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${storageUnit} of image ${image.backupId} does not exist`);
-          return { image, store: await openStorageUnit(unit) };
+          return image;
+        };
+        const openImage = async (backupId: string) => {
+          const image = await catalogued(backupId);
+          // Restores read the primary copy, as bprestore does without -copy, or the next copy whose objects are all there (copy-fallback.ts), saying so.
+          const notes: string[] = [];
+          const { copy, store } = await readableCopy(image, openCopy, notes);
+          if (!json) for (const n of notes) note(n);
+          return { image: readFromCopy(image, copy), store };
         };
         const targetDir = resolve(options.to);
         if (options.backupId && (await onTape(backend, options.backupId))) {
@@ -86,7 +96,8 @@ export function registerRestore(program: Command): void {
         const at = options.at ?? backend.clock.now();
         // A client at a time: the image that shows its tree, or with multiple data streams one per stream (imagesAt).
         const view = options.backupId ? undefined : await imagesAt(backend.catalog, { client: options.client!, policy: options.policy, at });
-        const { image, store } = await openImage(options.backupId ?? view!.images[0]!.backupId);
+        // A point in time opens its image through openImage (a readable copy first); a whole image chooses its copy in restoreFromCopies.
+        const image = options.backupId ? await catalogued(options.backupId) : (await openImage(view!.images[0]!.backupId)).image;
         const streamImages = view?.images.slice(1) ?? [];
         if (!json) {
           note(`restoring ${image.backupId} (${image.level}, ${image.fileCount} entries, ${formatBytes(image.bytes)}) to ${targetDir}`);
@@ -94,7 +105,10 @@ export function registerRestore(program: Command): void {
           for (const stream of view?.missing ?? []) note(`  stream ${stream} has no image at or before ${at.toISOString()}: nothing of it is restored`);
         }
         const how = { targetDir, paths: options.path, existing, continueOnError: options.continueOnError, ...(options.numericOwner ? { numericOwner: true } : {}) };
-        const result = options.client ? await restorePointInTime({ ...how, image, openImage, policy: options.policy, streamImages }) : await restoreImage({ ...how, store, image, openImage });
+        // A whole image: from the copy openImage chose, and again from the next copy when that one turns out corrupt (said on stderr, listed in --json as `fallbacks`).
+        const result = options.client
+          ? await restorePointInTime({ ...how, image, openImage, policy: options.policy, streamImages })
+          : await restoreFromCopies({ ...how, image, openImage }, openCopy, json ? undefined : (line) => note(line));
         // Refused members and best-effort failures: the rest is restored, exit 1 (partial success).
         const statusCode = result.refused.length > 0 || result.failures.length > 0 ? StatusCode.PARTIAL_SUCCESS : StatusCode.SUCCESS;
         if (json) printJson({ backupId: image.backupId, targetDir, statusCode, ...result, ...(view?.missing.length ? { missingStreams: view.missing } : {}) });

@@ -109,13 +109,14 @@ export function registerStorageUnits(program: Command): void {
     .option('--compression-level <n>', 'zstd level, 1 (default) to 19', positiveNumber)
     .option('--part-mib <n>', 'first multipart part size in MiB, 5 to 5120 (s3; default 64; parts grow past 99.6 GiB)', positiveNumber)
     .option('--upload-concurrency <n>', 'parts of one object uploaded at once (s3; default 2): memory is part size × (n + 1)', positiveNumber)
+    .option('--storage-class <class>', 'S3 storage class of every object written (s3): STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING or GLACIER_IR')
     .option('--robot <name>', 'the tape library whose drives the unit uses (tape)')
     .option('--pool <name>', 'the volume pool its images are written to (tape)')
     .option('--drives <n>', 'drives the unit may use at once (tape; its concurrent jobs: one drive each; default all of the robot\'s drives)', positiveNumber)
     .option('--index-unit <name>', 'disk or s3 unit that keeps the file indexes and manifests of its images (tape; default: the defaultStorageUnit setting)')
     .option('--unmount-delay <seconds>', 'seconds a drive stays loaded for the next job of the same pool (tape; default 180)', wholeNumber)
     .option('--json', 'print JSON')
-    .action(async (o: { name: string; kind: string; path?: string; bucket?: string; prefix?: string; robot?: string; pool?: string; drives?: number; indexUnit?: string; unmountDelay?: number; maxJobs?: number; fragmentMib?: number; pieceMib?: number; compression?: string; compressionLevel?: number; partMib?: number; uploadConcurrency?: number; json?: boolean }, command: Command) => {
+    .action(async (o: { name: string; kind: string; path?: string; bucket?: string; prefix?: string; robot?: string; pool?: string; drives?: number; indexUnit?: string; unmountDelay?: number; maxJobs?: number; fragmentMib?: number; pieceMib?: number; compression?: string; compressionLevel?: number; partMib?: number; uploadConcurrency?: number; storageClass?: string; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       if (o.kind === 'tape' && o.maxJobs !== undefined) throw new UsageError('a tape unit runs one job per drive: give --drives, not --max-jobs', command);
       await withBackend(globals, async (backend) => {
@@ -130,6 +131,7 @@ export function registerStorageUnits(program: Command): void {
             // Only when given: a disk unit refuses them (the schema names the key).
             ...(o.partMib === undefined ? {} : { partSizeBytes: o.partMib * 1024 * 1024 }),
             ...(o.uploadConcurrency === undefined ? {} : { uploadConcurrency: o.uploadConcurrency }),
+            ...(o.storageClass === undefined ? {} : { storageClass: o.storageClass }),
             maxConcurrentJobs: o.kind === 'tape' ? drives : o.maxJobs,
             fragmentSizeBytes: o.fragmentMib === undefined ? undefined : o.fragmentMib * 1024 * 1024,
             ...(o.pieceMib === undefined ? {} : { pieceBytes: o.pieceMib * 1024 * 1024 }),

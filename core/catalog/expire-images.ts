@@ -11,6 +11,7 @@ import { StatusCode } from '../status-codes.ts';
 import { asKind, type Job } from '../model/job.ts';
 import { basesOf, jobNeedLabel, planAdministratorExpiration, planExpiration, type ExpirationPlan, type Expiring, type InFlightBackup, type Kept } from './expiration-plan.ts';
 import { isExpiredVolume, recycled, whyNotRecycled, withoutImage } from '../media/volume-recycle.ts';
+import { planCopyExpiration, withoutExpiredCopy, type CopyExpiring } from './copy-expiration.ts';
 
 /**
  * Carries out expirations (nbdelete): the planner (expiration-plan.ts)
@@ -63,6 +64,13 @@ export interface ExpiredImage extends Expiring {
   volumes: string[];
 }
 
+/** A copy removed on its own retention, its image staying (copy-expiration.ts). */
+export interface ExpiredCopy extends CopyExpiring {
+  objectsDeleted: number;
+  bytesDeleted: number;
+  volumes: string[];
+}
+
 export interface RecycledVolume {
   mediaId: string;
   /** The pool it left for scratch. */
@@ -79,6 +87,8 @@ export interface ExpirationRun {
   recycled: RecycledVolume[];
   /** Images the plan expires that this runtime cannot reach (`canReach`): they wait for a run that can. */
   unreachable?: { backupId: string; storageUnit: string }[];
+  /** Copies removed on their own retention while their image stays. */
+  copiesExpired?: ExpiredCopy[];
   /** What went wrong: an image that could not be expired stays (EXPIRED once marked) and is tried again by the next run. */
   problems: string[];
 }
@@ -121,7 +131,44 @@ export async function runExpiration(deps: ExpirationDeps, now: Date, options: Ex
   }
   const chosen = expirable.slice(0, options.maxImages ?? Infinity);
   const run = await expireAll(deps, chosen);
-  return { ...run, kept: [...plan.kept, ...run.kept], deferred: expirable.length - chosen.length, ...(unreachable.length > 0 ? { unreachable } : {}) };
+  const going = new Set(plan.expire.map((e) => e.backupId));
+  const copies = await expireCopies(deps, images.filter((i) => !going.has(i.backupId)), inFlight, now, run.problems);
+  return { ...run, kept: [...plan.kept, ...run.kept], deferred: expirable.length - chosen.length, ...(unreachable.length > 0 ? { unreachable } : {}), ...(copies.length > 0 ? { copiesExpired: copies } : {}) };
+}
+
+/**
+ * The copies whose own retention ended while their image stays
+ * (copy-expiration.ts): each leaves the catalog record first (a
+ * compare-and-set, so a copy a restore could still choose is never
+ * half-deleted under it), then its data is deleted as an image's copy is.
+ * A run killed between the two leaves data no copy owns, which the catalog
+ * check reports as orphans. A copy on a unit this runtime cannot reach
+ * waits for a run that can.
+ */
+async function expireCopies(deps: ExpirationDeps, images: readonly Image[], inFlight: readonly InFlightBackup[], now: Date, problems: string[]): Promise<ExpiredCopy[]> {
+  const byId = new Map(images.map((i) => [i.backupId, i]));
+  const busy = new Set<string>();
+  for (const job of inFlight) for (let id = job.baseBackupId, steps = 0; id !== undefined && !busy.has(id) && steps < 10_000; id = byId.get(id)?.baseBackupId, steps++) busy.add(id);
+  const done: ExpiredCopy[] = [];
+  for (const entry of planCopyExpiration({ images, now, busy })) {
+    try {
+      const unit = await deps.config.getStorageUnit(entry.storageUnit);
+      if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${entry.storageUnit} is not configured`);
+      if (deps.canReach && !deps.canReach(unit)) continue;
+      let removed: ImageCopy | undefined;
+      const after = await deps.catalog.updateImage(entry.backupId, (i) => {
+        const change = withoutExpiredCopy(i, entry.copyNumber, now);
+        removed = change?.copy;
+        return change?.image;
+      });
+      if (!after || !removed) continue;
+      const deleted = await deleteCopyData(deps, after, removed, unit);
+      done.push({ ...entry, objectsDeleted: deleted.objects, bytesDeleted: deleted.bytes, volumes: deleted.volumes });
+    } catch (error) {
+      problems.push(`copy ${entry.copyNumber} of image ${entry.backupId}: ${messageOf(error)}; tried again at the next cleanup`);
+    }
+  }
+  return done;
 }
 
 /**

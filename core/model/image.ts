@@ -76,7 +76,7 @@ export const Fragment = z
   .strict();
 export type Fragment = z.output<typeof Fragment>;
 
-/** Copy 1 is the primary copy: the one restores read unless told otherwise (NetBackup's copy numbers). */
+/** Copy 1 is the primary copy a backup writes: the one restores read unless told otherwise (NetBackup's copy numbers), until it expires before its duplicates. */
 export const PRIMARY_COPY = 1;
 
 /**
@@ -101,6 +101,13 @@ export const ImageCopy = z
      */
     indexChunksSha256: SHA256.optional(),
     manifestKey: z.string(),
+    /**
+     * When this copy's own retention ends (a duplicate's, from its policy's
+     * `copies` or `cairn duplicate --retention-days`). Absent: the image's
+     * `expiresAt`. The image's date is never before any copy's: the image
+     * goes with its last copy (core/catalog/image-copies.ts).
+     */
+    expiresAt: IsoTime.optional(),
   })
   .strict();
 export type ImageCopy = z.output<typeof ImageCopy>;
@@ -145,7 +152,11 @@ export const Image = z
      * any other image.
      */
     streams: z.array(z.string()).min(1).optional(),
-    /** Copy 1 (the primary) first; copy numbers are unique. */
+    /**
+     * In copy-number order; the first is the primary (copy 1, or once copy 1
+     * has expired before its duplicates, the lowest copy left). Copy numbers
+     * are unique and never reused.
+     */
     copies: z.array(ImageCopy).min(1),
     /**
      * Copies the catalog check (`cairn catalog check --repair`,
@@ -163,7 +174,8 @@ export const Image = z
   .strict()
   .superRefine((image, ctx) => {
     const numbers = image.copies.map((c) => c.copyNumber);
-    if (numbers[0] !== PRIMARY_COPY) ctx.addIssue({ code: 'custom', path: ['copies', 0, 'copyNumber'], message: `the first copy is the primary, copy ${PRIMARY_COPY}` });
+    // The primary is the first: copy 1 until it expires before its duplicates, then the lowest copy left (NetBackup promotes the next copy).
+    if (numbers.some((n, i) => i > 0 && n <= numbers[i - 1]!)) ctx.addIssue({ code: 'custom', path: ['copies'], message: `copies are in copy-number order, the primary first: ${numbers.join(', ')}` });
     if (new Set(numbers).size !== numbers.length) ctx.addIssue({ code: 'custom', path: ['copies'], message: `copy numbers repeat: ${numbers.join(', ')}` });
   });
 export type Image = z.output<typeof Image>;

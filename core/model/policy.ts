@@ -125,6 +125,23 @@ export const CatalogBackupSchedule = z
   .strict();
 export type CatalogBackupSchedule = z.output<typeof CatalogBackupSchedule>;
 
+/**
+ * A further copy of each image the policy writes (NetBackup's storage
+ * lifecycle policy: backup to disk now, duplicate within N hours, each copy
+ * with its own retention). The scheduler tick duplicates an image due for
+ * it (core/schedule/duplicate-due.ts); the copy expires on its own
+ * retention, counted from the image's creation.
+ */
+export const PolicyCopy = z
+  .object({
+    storageUnit: Name,
+    /** How long after the backup the copy should exist (`6h`, `1d`); absent: at once. */
+    within: Duration.optional(),
+    retention: Retention,
+  })
+  .strict();
+export type PolicyCopy = z.output<typeof PolicyCopy>;
+
 export const PolicyClient = z
   .object({
     name: Name,
@@ -179,6 +196,8 @@ export const Policy = z
     verify: VerifySchedule.optional(),
     /** Back up the catalog on a schedule of its own (CatalogBackupSchedule); absent: never. */
     catalogBackup: CatalogBackupSchedule.optional(),
+    /** Copies 2, 3, ... of every image, each on its own unit with its own retention; absent: one copy. */
+    copies: z.array(PolicyCopy).max(9).optional(),
     ...policySnapshotFields,
   })
   .strict()

@@ -46,6 +46,10 @@ export const S3_MAX_PART_BYTES = 5 * 1024 * 1024 * 1024;
 export const DEFAULT_S3_PART_SIZE_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_S3_UPLOAD_CONCURRENCY = 2;
 
+/** S3 storage classes an object can be read from at once (GET needs no prior restore). */
+export const S3StorageClass = z.enum(['STANDARD', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER_IR']);
+export type S3StorageClass = z.output<typeof S3StorageClass>;
+
 export const DiskStorageUnit = z.object({ ...common, kind: z.literal('disk'), path: z.string().min(1) }).strict();
 export const S3StorageUnit = z
   .object({
@@ -64,6 +68,13 @@ export const S3StorageUnit = z
      * part size × (this + 1) bytes: the parts in flight and the one filling.
      */
     uploadConcurrency: z.number().int().min(1).max(32).optional(),
+    /**
+     * The S3 storage class every object of the unit is written with (absent:
+     * the bucket's default, STANDARD). Classes a restore reads at once only:
+     * an archive class that must be restored before a GET (GLACIER,
+     * DEEP_ARCHIVE) would make every restore and verify fail.
+     */
+    storageClass: S3StorageClass.optional(),
   })
   .strict();
 

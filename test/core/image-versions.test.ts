@@ -76,9 +76,11 @@ describe('stored image records of older versions', () => {
     expect((failure as CairnError).details.length).toBeGreaterThan(0);
   });
 
-  it('refuses an image whose first copy is not the primary', () => {
+  it('refuses an image whose copies are not in copy-number order (the first is the primary: copy 2 once copy 1 expired)', () => {
     const image = sampleImage('host1', new Date('2026-12-02T00:00:00Z'));
-    const wrong = { ...image, copies: [{ ...image.copies[0]!, copyNumber: 2 }] };
+    const wrong = { ...image, copies: [{ ...image.copies[0]!, copyNumber: 2 }, { ...image.copies[0]!, copyNumber: 1, storageUnit: 'disk2' }] };
     expect(() => upgradeImageRecord(wrong, IMAGE_RECORD_VERSION)).toThrow(/not a valid version 2 record/);
+    const promoted = { ...image, copies: [{ ...image.copies[0]!, copyNumber: 2 }] };
+    expect(upgradeImageRecord(promoted, IMAGE_RECORD_VERSION).copies[0]!.copyNumber).toBe(2);
   });
 });

@@ -1,0 +1,64 @@
+import type { Command } from 'commander';
+import { duplicateImage } from '#agent/duplicate/duplicate-image.ts';
+import { openStorageUnit } from '#local/open-storage-unit.ts';
+import { type GlobalOptions, withBackend } from '../backend.ts';
+import { positiveNumber } from '../number-option.ts';
+import { formatBytes, note, printJson } from '../output.ts';
+
+interface DuplicateCommandOptions {
+  backupId: string;
+  to: string;
+  fromCopy?: number;
+  retentionDays?: number;
+  json?: boolean;
+}
+
+/** How often progress is shown, at most. */
+const PROGRESS_MS = 1000;
+
+/**
+ * `cairn duplicate` (bpduplicate): copies an image's primary copy (or
+ * `--from-copy N`) to another disk or S3 storage unit as its next copy,
+ * verified, then catalogued (edge-agent/duplicate/). Runs in this process
+ * in both runtimes (`cairn --aws duplicate` reads and writes S3 with the
+ * operator's credentials), showing progress on stderr. Exit 0 when the copy
+ * is catalogued (or was already there), 2 otherwise.
+ */
+export function registerDuplicate(program: Command): void {
+  program
+    .command('duplicate')
+    .description('copy an image to another storage unit as copy 2, 3, ... (like bpduplicate)')
+    .requiredOption('--backup-id <id>', 'the image to duplicate')
+    .requiredOption('--to <stu>', 'the storage unit the new copy goes to (disk or S3)')
+    .option('--from-copy <n>', 'the copy to read (default: the primary)', positiveNumber)
+    .option('--retention-days <n>', "the new copy's own retention, in days from now (default: the image's expiration)", positiveNumber)
+    .option('--json', 'print JSON')
+    .action(async (options: DuplicateCommandOptions, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const json = options.json ?? globals.json;
+      await withBackend(globals, async (backend) => {
+        const now = backend.clock.now();
+        let shown = 0;
+        const result = await duplicateImage(
+          { catalog: backend.catalog, config: backend.config, openStorageUnit },
+          {
+            backupId: options.backupId,
+            to: options.to,
+            ...(options.fromCopy === undefined ? {} : { fromCopy: options.fromCopy }),
+            ...(options.retentionDays === undefined ? {} : { expiresAt: new Date(now.getTime() + options.retentionDays * 86_400_000).toISOString() }),
+            onProgress: (p) => {
+              if (json || (Date.now() - shown < PROGRESS_MS && p.current !== 'verifying')) return;
+              shown = Date.now();
+              note(p.current === 'verifying' ? `  ${p.objects} objects, ${formatBytes(p.bytes)} written: verifying the copy` : `  ${p.objects} objects, ${formatBytes(p.bytes)}: ${p.current}`);
+            },
+          },
+        );
+        if (json) return printJson(result);
+        note(
+          result.alreadyPresent
+            ? `image ${result.backupId} already has copy ${result.copyNumber} on ${result.storageUnit}: nothing catalogued`
+            : `image ${result.backupId}: copy ${result.copyNumber} on ${result.storageUnit} (from copy ${result.fromCopy}), ${result.objects} objects, ${formatBytes(result.bytes)}, verified; expires ${result.expiresAt}`,
+        );
+      });
+    });
+}
