@@ -30,8 +30,13 @@ export interface VerifyJobRef {
   jobId: number;
   client: string;
   backupId: string;
-  /** The image is on a tape unit: the job reads it volume by volume (Plan, then Reserve/Mount/Read/Unmount/Release per volume: verify-tape.ts). */
-  tape: boolean;
+  /**
+   * The image is on a tape unit: the job reads it volume by volume (Plan,
+   * then Reserve/Mount/Read/Unmount/Release per volume: verify-tape.ts).
+   * Queue always sets it (the workflow's OnTape? choice reads it); a ref
+   * rebuilt from a job record (cli/follow-verify.ts) leaves it out.
+   */
+  tape?: boolean;
 }
 
 export interface VerifyJobDeps {

@@ -527,7 +527,9 @@ function watchPaxRecords(extract: Extract): { take(): string | undefined } {
 }
 
 /** How a pax header's data departs from `LEN keyword=value\n` records filling it exactly, or undefined. */
-export function paxRecordsProblem(buf: Buffer): string | undefined {
+export function paxRecordsProblem(data: Uint8Array): string | undefined {
+  // tar-stream hands on the bytes as its source chunked them: a tape source's are Uint8Array views, whose toString takes no encoding.
+  const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   for (let at = 0; at < buf.length; ) {
     const space = buf.indexOf(0x20, at);
     const digits = space < 0 ? '' : buf.toString('latin1', at, space);

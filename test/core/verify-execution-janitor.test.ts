@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { endJobOfExecution, sweepJobs } from '#core/jobs/execution-janitor.ts';
 import type { VerifyJob } from '#core/model/job.ts';
+import { createJanitorHandler } from '#lambdas/janitor-handler.ts';
 import { memoryStores, type MemoryStores } from '../memory/memory-stores.ts';
+import { sampleJob } from '../contracts/fixtures.ts';
+import { executionEvent } from '../iam/record-components.ts';
 
 const NOW = new Date('2026-11-23T02:00:00Z');
 const LONG_AGO = new Date(NOW.getTime() - 3600_000).toISOString();
@@ -66,5 +69,20 @@ describe('the execution janitor and verify executions', () => {
     expect(asked).toEqual([]);
     expect(report.ended).toEqual([]);
     expect((await stores.jobs.get(7))?.state).toBe('ACTIVE');
+  });
+
+  it('the janitor Lambda ends a verify job on its state machine\'s event, and leaves a backup job of the same execution name alone', async () => {
+    const backups = 'arn:aws:states:eu-west-1:123456789012:stateMachine:CairnStack-backup-job';
+    const verifies = 'arn:aws:states:eu-west-1:123456789012:stateMachine:CairnStack-verify-job';
+    const stores = memoryStores();
+    await verifying(stores, 7, 'verify-1');
+    await stores.jobs.create(sampleJob(8, { state: 'ACTIVE', executionName: 'same-name' }));
+    const handler = createJanitorHandler({ ...stores, stateMachineArn: backups, verifyStateMachineArn: verifies });
+
+    expect(await handler(executionEvent(verifies, 'verify-1', 'ABORTED'))).toMatchObject({ jobId: 7, action: 'ended', statusCode: 150, released: true });
+    expect(await handler(executionEvent(verifies, 'same-name', 'ABORTED'))).toMatchObject({ action: 'no-job' });
+    expect((await stores.jobs.get(8))?.state).toBe('ACTIVE');
+    // Without the verify-job state machine, its events are refused (20).
+    await expect(createJanitorHandler({ ...stores, stateMachineArn: backups })(executionEvent(verifies, 'verify-1', 'ABORTED'))).rejects.toMatchObject({ name: 'Status20' });
   });
 });

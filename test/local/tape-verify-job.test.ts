@@ -118,7 +118,7 @@ describe.skipIf(Boolean(skip))(`a verify job of a tape image${skip ? ` (skipped:
     await expectReleased();
   });
 
-  it('verifies an image spanning two volumes, a file pieced across them included, and names that file for a byte flipped in its part on the second volume', async () => {
+  it('verifies an image spanning volumes, a file pieced across them included, and names that file for a byte flipped in its part on a later volume', async () => {
     // Volumes of 8 MiB: a 10 MiB file in pieces of 1 MiB runs from the first volume onto the second.
     const source = await setUp({ capacityBytes: 8 * 1024 * 1024, pieceBytes: 1024 * 1024 });
     mkdirSync(join(source, 'small'), { recursive: true });
@@ -127,7 +127,8 @@ describe.skipIf(Boolean(skip))(`a verify job of a tape image${skip ? ` (skipped:
     writeFileSync(join(source, 'big.bin'), big);
     const image = await backup(source);
     const volumes = [...new Set(image.copies[0]!.fragments.map((f) => (f.location.kind === 'tape' ? f.location.mediaId : '')))];
-    expect(volumes.length).toBe(2);
+    // Two volumes or three, as the bytes in flight when early warning came decide (edge-agent/tape/early-warning.ts).
+    expect(volumes.length).toBeGreaterThanOrEqual(2);
 
     const clean = await runVerifyJob(runtime, { backupId: image.backupId });
     expect(clean.error).toBeUndefined();
@@ -135,8 +136,13 @@ describe.skipIf(Boolean(skip))(`a verify job of a tape image${skip ? ` (skipped:
     expect(clean.job?.volumes?.map((v) => [v.mediaId, v.read])).toEqual(volumes.map((v) => [v, true]));
     await expectReleased();
 
-    // The last MiB of the big file is on the second volume.
-    await flipOnVolume(volumes[1]!, big.subarray(big.length - 4096, big.length - 4096 + 64), 10);
+    // The big file's last bytes are on a later volume than its first: a part whose earlier pieces another Read saw.
+    const needle = big.subarray(big.length - 4096, big.length - 4096 + 64);
+    const holders: string[] = [];
+    for (const mediaId of volumes) if (readFileSync(await volumeFile(mediaId)).includes(needle)) holders.push(mediaId);
+    expect(holders).toHaveLength(1);
+    expect(holders[0]).not.toBe(volumes[0]);
+    await flipOnVolume(holders[0]!, needle, 10);
     const damaged = await runVerifyJob(runtime, { backupId: image.backupId });
     expect(damaged.statusCode).toBe(2001);
     expect(damaged.error).toContain(join(source, 'big.bin'));
