@@ -157,6 +157,8 @@ describe('cdk-nag AwsSolutions', () => {
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*] at CairnA/Janitor/FunctionServiceRole',
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"BackupJobStateMachineFFAF3664"}]}]}:*] at CairnA/Scheduler/FunctionServiceRole',
         'AwsSolutions-IAM5[Resource::<ImagesImageBucket83590BB4.Arn>/*] at CairnA/Scheduler/FunctionServiceRole',
+        // The scheduler's cleanup (expiration) deletes expired images' objects, under the images/ prefix only.
+        'AwsSolutions-IAM5[Resource::<ImagesImageBucket83590BB4.Arn>/*images/*] at CairnA/Scheduler/FunctionServiceRole',
         // The sweep describes restore jobs' executions too; the idle drive unload sends the operator's document to the robot's agent.
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"RestoreJobStateMachineC166343F"}]}]}:*] at CairnA/Scheduler/FunctionServiceRole',
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*] at CairnA/Scheduler/FunctionServiceRole',
