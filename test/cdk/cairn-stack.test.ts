@@ -344,8 +344,8 @@ describe('backup-job state machine', () => {
   }
 
   it('is a STANDARD state machine with X-Ray tracing and ALL-level logging without execution data', () => {
-    // The backup job's and the restore job's (restore-job state machine below).
-    synth.template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+    // The backup job's, the restore job's and the verify job's (restore-job and verify-job state machines below).
+    synth.template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
     expect(stateMachineProps()).toMatchObject({
       StateMachineType: 'STANDARD',
       TracingConfiguration: { Enabled: true },
