@@ -20,6 +20,8 @@ import { JanitorFunction } from './constructs/janitor-function.ts';
 import { JobsFunction } from './constructs/jobs-function.ts';
 import { RestoreFunction } from './constructs/restore-function.ts';
 import { RestoreJobStateMachine } from './constructs/restore-job-state-machine.ts';
+import { VerifyFunction } from './constructs/verify-function.ts';
+import { VerifyJobStateMachine } from './constructs/verify-job-state-machine.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { REPORT_MESSAGE_FILTER, ReportFunction } from './constructs/report-function.ts';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -76,6 +78,8 @@ export interface CairnStackProps extends StackProps {
   readonly backupJobDefinitionPath?: string;
   /** The restore-job ASL file. Default: statemachines/restore-job.asl.json under projectRoot. */
   readonly restoreJobDefinitionPath?: string;
+  /** The verify-job ASL file. Default: statemachines/verify-job.asl.json under projectRoot. */
+  readonly verifyJobDefinitionPath?: string;
   /** How often the scheduler ticks (context `schedulerRate`, in minutes). Default 1 minute. */
   readonly schedulerRate?: Duration;
 }
@@ -143,18 +147,28 @@ export class CairnStack extends Stack {
       brokerFunction: broker.function,
       agentDocumentName: agentDocument.documentName,
     });
+    // Verify jobs (cairn --aws verify, bpverify): its own function for Queue, Start, Record and a tape image's Plan, Reserve, RecordRead.
+    const verify = new VerifyFunction(this, 'Verify', functionProps);
+    const verifyJob = new VerifyJobStateMachine(this, 'VerifyJob', {
+      definitionPath: props.verifyJobDefinitionPath ?? path.join(projectRoot, 'statemachines', 'verify-job.asl.json'),
+      verifyFunction: verify.function,
+      jobsFunction: jobs.function,
+      brokerFunction: broker.function,
+      agentDocumentName: agentDocument.documentName,
+    });
     // Depends on the state machine, never the reverse: the workflow does not know who starts it.
     // It sends the operator's document to unload drives kept loaded past their unit's mediaUnmountDelaySeconds.
     const schedulerTick = new SchedulerFunction(this, 'Scheduler', {
       ...functionProps,
       stateMachine: backupJob.stateMachine,
       restoreStateMachine: restoreJob.stateMachine,
+      verifyStateMachine: verifyJob.stateMachine,
       agentCommandDocumentName: agentCommandDocument.documentName,
       rate: props.schedulerRate,
     });
     // Ends the job of a backup or restore execution that stopped, timed out or failed, and releases what it holds.
     // A stopped backup job's snapshots are deleted by its agent (delete-snapshot, the operator's document).
-    const janitor = new JanitorFunction(this, 'Janitor', { ...functionProps, stateMachine: backupJob.stateMachine, restoreStateMachine: restoreJob.stateMachine, agentCommandDocumentName: agentCommandDocument.documentName });
+    const janitor = new JanitorFunction(this, 'Janitor', { ...functionProps, stateMachine: backupJob.stateMachine, restoreStateMachine: restoreJob.stateMachine, verifyStateMachine: verifyJob.stateMachine, agentCommandDocumentName: agentCommandDocument.documentName });
     const agent = new AgentRole(this, 'Agent', { jobsTable: tables.jobs, imageBucket: images.bucket, imageKey: images.key });
     // Writes each agent instance's client image prefixes into the agent role's grant policies.
     const agentGrants = new AgentGrantsFunction(this, 'AgentGrants', { ...functionProps, grantPolicies: agent.grantPolicies });
@@ -185,6 +199,7 @@ export class CairnStack extends Stack {
     new CfnOutput(this, 'ImageKeyArn', { value: images.key.keyArn });
     new CfnOutput(this, 'BackupJobStateMachineArn', { value: backupJob.stateMachine.stateMachineArn });
     new CfnOutput(this, 'RestoreJobStateMachineArn', { value: restoreJob.stateMachine.stateMachineArn, description: 'restores of tape images (cairn --aws restore)' });
+    new CfnOutput(this, 'VerifyJobStateMachineArn', { value: verifyJob.stateMachine.stateMachineArn, description: 'verify jobs (cairn --aws verify)' });
     new CfnOutput(this, 'SchedulerFunctionName', { value: schedulerTick.function.functionName, description: 'the scheduler tick (aws lambda invoke to tick now)' });
     new CfnOutput(this, 'AgentDocumentName', { value: agentDocument.documentName });
     new CfnOutput(this, 'AgentCommandDocumentName', { value: agentCommandDocument.documentName, description: 'operator commands on an agent host (cairn --aws robot inventory)' });

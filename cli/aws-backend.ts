@@ -71,7 +71,8 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
     },
     async runVerify(request, hooks) {
       // A verify job: an execution of the verify-job state machine, followed through the Jobs table as a restore is.
-      // The stack does not deploy that state machine yet: until it does, CAIRN_VERIFY_STATE_MACHINE_ARN names one (else status 20).
+      // The stack's VerifyJobStateMachineArn output names it (CAIRN_VERIFY_STATE_MACHINE_ARN wins when set); the janitor and the
+      // scheduler's sweep end the job on that state machine's executions, as for restores.
       const verifyStateMachineArn = await resolveVerifyStateMachineArn(options);
       const owner = `cli:verify:${request.backupId}:${Date.now()}`;
       const name = executionNameOfOwner(owner);

@@ -29,25 +29,31 @@ export interface JanitorDeps extends ExecutionJanitorDeps {
   stateMachineArn: string;
   /** The restore-job state machine: its executions run restore jobs. Events of any state machine but these two are refused. */
   restoreStateMachineArn?: string;
+  /** The verify-job state machine: its executions run verify jobs. */
+  verifyStateMachineArn?: string;
   /** Where each action goes (EventBridge invokes the function asynchronously: nobody reads its return value). */
   log?: (action: JanitorAction) => void;
 }
 
 /**
- * The janitor Lambda: an execution of the backup-job or the restore-job
- * state machine ended ABORTED, TIMED_OUT or FAILED, so its job (of the kind
+ * The janitor Lambda: an execution of the backup-job, the restore-job or
+ * the verify-job state machine ended ABORTED, TIMED_OUT or FAILED, so its job (of the kind
  * that state machine runs) is ended with the status that means and what it
  * holds is released (core/jobs/execution-janitor.ts).
  */
 export function createJanitorHandler(deps: JanitorDeps) {
-  const machines: [string, JobKind][] = [[deps.stateMachineArn, 'backup'], ...(deps.restoreStateMachineArn ? [[deps.restoreStateMachineArn, 'restore'] as [string, JobKind]] : [])];
+  const machines: [string, JobKind][] = [
+    [deps.stateMachineArn, 'backup'],
+    ...(deps.restoreStateMachineArn ? [[deps.restoreStateMachineArn, 'restore'] as [string, JobKind]] : []),
+    ...(deps.verifyStateMachineArn ? [[deps.verifyStateMachineArn, 'verify'] as [string, JobKind]] : []),
+  ];
   return taskHandler(ExecutionStatusChange, 'janitor', async ({ detail }) => {
     const kind = machines.find(([arn]) => arn === detail.stateMachineArn)?.[1];
     // An execution of one of our state machines: `arn:<partition>:states:<region>:<account>:execution:<machine>:<name>`.
     const prefix = `${detail.stateMachineArn.replace(':stateMachine:', ':execution:')}:`;
     const executionName = detail.executionArn.slice(prefix.length);
     if (kind === undefined || !detail.executionArn.startsWith(prefix) || executionName === '' || executionName.includes(':')) {
-      throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `execution ${detail.executionArn} is not one of the backup-job state machine ${deps.stateMachineArn}${deps.restoreStateMachineArn ? ` or the restore-job state machine ${deps.restoreStateMachineArn}` : ''}`);
+      throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `execution ${detail.executionArn} is not one of the backup-job state machine ${deps.stateMachineArn}${deps.restoreStateMachineArn ? ` or the restore-job state machine ${deps.restoreStateMachineArn}` : ''}${deps.verifyStateMachineArn ? ` or the verify-job state machine ${deps.verifyStateMachineArn}` : ''}`);
     }
     const action = await endJobOfExecution(deps, { executionName, kind, status: detail.status, error: detail.error ?? undefined, cause: detail.cause ?? undefined }, deps.clock.now());
     deps.log?.(action);

@@ -11,12 +11,21 @@ import { queuedPastWindow } from '#core/jobs/queued-past-window.ts';
 import { schedulerTick, type TickDeps, type TickHooks, type TickResult as CoreTickResult } from '#core/schedule/tick.ts';
 import { unloadIdleDrivesThroughAgent, type AgentIdleUnloadDeps, type AgentIdleUnloadReport } from '#core/media/idle-unload.ts';
 import { advanceParents, type StreamDeps, type StreamsReport } from '#core/jobs/stream-advance.ts';
+import { dueVerifies, scheduledVerifyRequest } from '#core/schedule/verify-due.ts';
+import type { DueInput } from '#core/schedule/due.ts';
 import { DEFAULT_EXPIRATIONS_PER_TICK, runExpiration, type ExpirationDeps, type ExpirationRun } from '#core/catalog/expire-images.ts';
 import { statusCodeErrors, type HandlerObservability } from './handler-kit.ts';
 import { Metric } from './metric-names.ts';
 
 /** The core tick's result, and what the idle drive unload did (when the scheduler has one). */
-export type TickResult = CoreTickResult & { idleUnload?: AgentIdleUnloadReport; streams?: StreamsReport; expiration?: ExpirationRun };
+export type TickResult = CoreTickResult & { idleUnload?: AgentIdleUnloadReport; streams?: StreamsReport; expiration?: ExpirationRun; verifies?: VerifiesReport };
+
+/** The scheduled verifies a tick started (execution names), and those it could not start (tried again next tick). */
+export interface VerifiesReport {
+  started: string[];
+  alreadyStarted: string[];
+  problems: string[];
+}
 
 export interface SchedulerDeps {
   config: ConfigStore;
@@ -49,6 +58,14 @@ export interface SchedulerDeps {
    * logged at ERROR level and tried again at the next tick, never failing it.
    */
   expiration?: Omit<ExpirationDeps, 'catalog' | 'config' | 'jobs'> & { maxImages?: number };
+  /**
+   * Given, each tick also starts the verifies due (core/schedule/verify-due.ts,
+   * decided from what the backup decision read) as executions of the
+   * verify-job state machine, as the standalone tick does
+   * (local/verify-starter.ts). A verify that cannot be started is logged at
+   * ERROR level and tried again at the next tick, never failing it.
+   */
+  verifies?: ExecutionStarter;
   clock: Clock;
   /** Where each tick's outcome goes (the tick runs as an asynchronous invocation: nobody reads its return value). */
   log?: (level: 'info' | 'error', message: string, data: unknown) => void;
@@ -70,17 +87,39 @@ export function createSchedulerHandler(deps: SchedulerDeps) {
     // First, so the jobs this tick starts find the robot settled (as local/scheduler-tick.ts does).
     const idleUnload = deps.idleUnload ? await unloadIdle(deps, deps.idleUnload, now) : undefined;
     // Counted from the jobs the due decision reads anyway: no second read of the Jobs table.
-    const hooks: TickHooks = observability ? { onDueInput: ({ jobs }) => observability.count(Metric.JobsQueuedPastWindow, queuedPastWindow(jobs, now).length) } : {};
+    let dueInput: DueInput | undefined;
+    const hooks: TickHooks = {
+      onDueInput: (input) => {
+        dueInput = input;
+        observability?.count(Metric.JobsQueuedPastWindow, queuedPastWindow(input.jobs, now).length);
+      },
+    };
     const result = await schedulerTick(deps, now, hooks);
+    const verifies = deps.verifies && dueInput ? await startVerifies(deps.verifies, dueInput) : undefined;
+    if (verifies && verifies.problems.length > 0) deps.log?.('error', 'scheduled verifies could not all be started (tried again next tick)', verifies);
     const streams = deps.streams ? await advanceParents({ ...deps.streams, config: deps.config, jobs: deps.jobs }, now).catch((error: unknown): StreamsReport => ({ ended: [], started: [], problems: [`multiple-data-streams parents could not be looked at: ${messageOf(error)}`] })) : undefined;
     if (streams && streams.problems.length > 0) deps.log?.('error', 'multiple-data-streams parents could not all be advanced (tried again next tick)', streams);
     const expiration = deps.expiration ? await expire(deps, deps.expiration, now) : undefined;
-    return { ...result, ...(idleUnload ? { idleUnload } : {}), ...(streams ? { streams } : {}), ...(expiration ? { expiration } : {}) };
+    return { ...result, ...(idleUnload ? { idleUnload } : {}), ...(streams ? { streams } : {}), ...(expiration ? { expiration } : {}), ...(verifies ? { verifies } : {}) };
   };
   const handler = middy(tick);
   if (observability) handler.use([...observability.middlewares, tickMetrics(observability)]);
   handler.use(statusCodeErrors()).use(tickLog(deps.log));
   return (event?: unknown, context?: Context): Promise<TickResult> => handler(event, context ?? ({} as Context));
+}
+
+/** Starts the verifies due after the backups, each by its execution name (two ticks start it once); failures are reported, not thrown. */
+async function startVerifies(starter: ExecutionStarter, input: DueInput): Promise<VerifiesReport> {
+  const report: VerifiesReport = { started: [], alreadyStarted: [], problems: [] };
+  for (const job of dueVerifies(input).due) {
+    try {
+      const outcome = await starter.start(job.executionName, { request: scheduledVerifyRequest(job) });
+      (outcome === 'started' ? report.started : report.alreadyStarted).push(job.executionName);
+    } catch (error) {
+      report.problems.push(`verify ${job.executionName}: ${messageOf(error)}`);
+    }
+  }
+  return report;
 }
 
 /** The idle unload step; what went wrong is reported and logged, never thrown (the due jobs must still start). */

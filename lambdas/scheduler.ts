@@ -51,6 +51,8 @@ export const handler = createSchedulerHandler({
     executions: new SfnExecutionStatuses({ client: sfn, stateMachineArn: env.STATE_MACHINE_ARN }),
     // Restore jobs' executions are on the restore-job state machine.
     ...(env.RESTORE_STATE_MACHINE_ARN ? { restoreExecutions: new SfnExecutionStatuses({ client: sfn, stateMachineArn: env.RESTORE_STATE_MACHINE_ARN }) } : {}),
+    // Verify jobs' executions are on the verify-job state machine.
+    ...(env.VERIFY_STATE_MACHINE_ARN ? { verifyExecutions: new SfnExecutionStatuses({ client: sfn, stateMachineArn: env.VERIFY_STATE_MACHINE_ARN }) } : {}),
     media,
     // A tape drive a job the sweep ends held is recorded as possibly loaded: the idle unload empties it.
     emm,
@@ -61,6 +63,8 @@ export const handler = createSchedulerHandler({
     // Multipart uploads dead agents left in the stack's bucket (the only one the function may list and abort in).
     uploads: new S3AbandonedUploads({ client: clients.s3, buckets: [env.IMAGE_BUCKET] }),
   },
+  // Scheduled verifies (a policy's `verify`): executions of the verify-job state machine, named so two ticks start one.
+  ...(env.VERIFY_STATE_MACHINE_ARN ? { verifies: new SfnExecutionStarter({ client: sfn, stateMachineArn: env.VERIFY_STATE_MACHINE_ARN }) } : {}),
   // Drives kept loaded past their unit's mediaUnmountDelaySeconds: unloaded by the robot's agent through SSM.
   ...(agents ? { idleUnload: { media, emm, agents } } : {}),
   // The cleanup: images past retention expired (S3 objects deleted with the function's client; a disk unit's

@@ -1,17 +1,15 @@
-import { z } from 'zod';
 import type { VerifyJobRef, VerifyRequest } from '#core/jobs/verify-job.ts';
-import { jobRecordReporter } from '#core/jobs/job-reporter.ts';
-import { toWorkflowError } from '#core/errors.ts';
+import { CairnError } from '#core/errors.ts';
 import { asKind, type VerifyJob } from '#core/model/job.ts';
-import { VerifyCommand } from '#core/model/verify-task.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { parseOrThrow } from '#core/validation.ts';
 import { createJobsHandler } from '#lambdas/jobs-handler.ts';
+import { createBrokerHandler } from '#lambdas/broker-handler.ts';
 import { createVerifyHandler } from '#lambdas/verify-handler.ts';
 import { runVerifyTask } from '#agent/verify/verify-task.ts';
+import { realTapeDevices, runMount, runUnmount } from '#agent/tape/mount.ts';
 import { openStorageUnit } from './open-storage-unit.ts';
 import { loadVerifyJobDefinition } from './asl-definition.ts';
-import { runInProcess, type TaskHandler } from './in-process-execution.ts';
+import { inProcessAgent, runInProcess } from './in-process-execution.ts';
 import type { JobEngineDeps } from './job-engine.ts';
 
 export interface VerifyRun {
@@ -22,32 +20,32 @@ export interface VerifyRun {
   job?: VerifyJob;
 }
 
-/** The `Parameters` the Verify state hands to ssm:SendCommand; here they go to the agent in this process. */
-const SendCommandInput = z.object({ Parameters: z.object({ command: z.array(z.string()).length(1) }) });
-
 /**
  * Runs one verify job through the real verify-job.asl.json in-process (as
- * restore-engine.ts runs restore jobs): Queue, Start and Record on the
- * verify handler, EndJob on the job manager's; the Verify state runs the
- * agent's verify in this process instead of through SSM, reporting to the
- * job record (`cairn jobs cancel` from another process stops it at its next
- * report, status 150).
+ * restore-engine.ts runs restore jobs): Queue, Start, Record, Plan, Reserve
+ * and RecordRead on the verify handler, Release on the broker's, EndJob on
+ * the job manager's; the Verify, Mount, Read and Unmount states run the
+ * agent in this process instead of through SSM, reporting to the job record
+ * (`cairn jobs cancel` from another process stops a Verify or Read at its
+ * next report, status 150; a tape job then unmounts and releases).
  */
 export async function runVerifyJob(runtime: JobEngineDeps, request: VerifyRequest, hooks: { onQueued?: (job: VerifyJobRef) => void } = {}): Promise<VerifyRun> {
   const jobsHandler = createJobsHandler(runtime);
+  const brokerHandler = createBrokerHandler(runtime);
   const verifyHandler = createVerifyHandler(runtime);
   const open = runtime.openStorageUnit ?? openStorageUnit;
-  const agent: TaskHandler = async (input) => {
-    try {
-      const sent = parseOrThrow(SendCommandInput, input, 'ssm:sendCommand input');
-      const command = parseOrThrow(VerifyCommand, JSON.parse(sent.Parameters.command[0]!), 'verify command');
-      const abort = new AbortController();
-      const reporter = jobRecordReporter({ jobs: runtime.jobs, jobId: command.task.jobId, clock: runtime.clock, abort, heartbeat: async () => undefined });
-      return await runVerifyTask(command.task, { openStore: open, reporter, signal: abort.signal });
-    } catch (error) {
-      throw toWorkflowError(error);
-    }
-  };
+  const devices = runtime.tapeDevices ?? realTapeDevices;
+  const refuse = (kind: string) => () => Promise.reject(new CairnError(StatusCode.INTERNAL_ERROR, `a verify job sent the agent a ${kind} command`));
+  const agent = inProcessAgent(runtime, ({ reporter, signal }) => ({
+    verify: (task) => runVerifyTask(task, { openStore: open, reporter, signal, devices }),
+    mount: (task) => runMount(task, devices, () => runtime.clock.now()),
+    unmount: (task) => runUnmount(task, devices),
+    backup: refuse('backup'),
+    restore: refuse('restore'),
+    continueBackup: refuse('continue-backup'),
+    snapshot: refuse('snapshot'),
+    deleteSnapshot: refuse('delete-snapshot'),
+  }));
   const end = await runInProcess(loadVerifyJobDefinition(), { request: { owner: runtime.owner, ...request } }, {
     queue: async (input) => (await verifyHandler(input)) as VerifyJobRef,
     onQueued: hooks.onQueued,
@@ -55,6 +53,13 @@ export async function runVerifyJob(runtime: JobEngineDeps, request: VerifyReques
       Start: (input) => verifyHandler(input),
       Verify: agent,
       Record: (input) => verifyHandler(input),
+      Plan: (input) => verifyHandler(input),
+      Reserve: (input) => verifyHandler(input),
+      Mount: agent,
+      Read: agent,
+      RecordRead: (input) => verifyHandler(input),
+      Unmount: agent,
+      Release: (input) => brokerHandler(input),
       EndJob: (input) => jobsHandler(input),
     },
   });

@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import type { CairnTables } from './cairn-tables.ts';
 import { newCairnFunction, type CairnFunctionSource } from './cairn-function.ts';
 import { grantPutJobEvents } from './job-events-grant.ts';
-import { AGENT_COMMAND_DOCUMENT_ENV, RESTORE_STATE_MACHINE_ARN_ENV, STATE_MACHINE_ARN_ENV } from './scheduler-function.ts';
+import { AGENT_COMMAND_DOCUMENT_ENV, RESTORE_STATE_MACHINE_ARN_ENV, STATE_MACHINE_ARN_ENV, VERIFY_STATE_MACHINE_ARN_ENV } from './scheduler-function.ts';
 import { sendAgentCommandStatement } from './agent-document.ts';
 
 /** The execution statuses the janitor repairs: every way an execution ends without its workflow ending the job. */
@@ -25,6 +25,8 @@ export interface JanitorFunctionProps {
   readonly stateMachine: sfn.IStateMachine;
   /** The restore-job state machine: its executions' ends go to the janitor too (restore jobs, their drives). */
   readonly restoreStateMachine?: sfn.IStateMachine;
+  /** The verify-job state machine: its executions' ends go to the janitor too (verify jobs, a tape image's drive). */
+  readonly verifyStateMachine?: sfn.IStateMachine;
   /**
    * The operator's RunAgentCommand document: given, a backup job the janitor
    * ends has its frozen images deleted by its agent (`delete-snapshot`, as the
@@ -73,6 +75,7 @@ export class JanitorFunction extends Construct {
     // The handler refuses events of any other state machine.
     this.function.addEnvironment(STATE_MACHINE_ARN_ENV, props.stateMachine.stateMachineArn);
     if (props.restoreStateMachine) this.function.addEnvironment(RESTORE_STATE_MACHINE_ARN_ENV, props.restoreStateMachine.stateMachineArn);
+    if (props.verifyStateMachine) this.function.addEnvironment(VERIFY_STATE_MACHINE_ARN_ENV, props.verifyStateMachine.stateMachineArn);
     this.function.configureAsyncInvoke({ retryAttempts: JANITOR_RETRY_ATTEMPTS });
     // Exactly what lambdas/janitor.ts calls (test/iam checks it).
     props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem');
@@ -87,7 +90,10 @@ export class JanitorFunction extends Construct {
       eventPattern: {
         source: ['aws.states'],
         detailType: ['Step Functions Execution Status Change'],
-        detail: { stateMachineArn: [props.stateMachine.stateMachineArn, ...(props.restoreStateMachine ? [props.restoreStateMachine.stateMachineArn] : [])], status: [...JANITOR_STATUSES] },
+        detail: {
+          stateMachineArn: [props.stateMachine.stateMachineArn, ...(props.restoreStateMachine ? [props.restoreStateMachine.stateMachineArn] : []), ...(props.verifyStateMachine ? [props.verifyStateMachine.stateMachineArn] : [])],
+          status: [...JANITOR_STATUSES],
+        },
       },
       // Delivery to Lambda is retried by EventBridge for up to a day; the function's own failures by Lambda (above).
       targets: [new targets.LambdaFunction(this.function, { retryAttempts: 8, maxEventAge: Duration.hours(24) })],

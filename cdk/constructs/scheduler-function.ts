@@ -17,6 +17,8 @@ import { IMAGE_OBJECT_KEYS } from './deletion-role.ts';
 export const STATE_MACHINE_ARN_ENV = 'STATE_MACHINE_ARN';
 /** The variable lambdas/scheduler.ts and janitor.ts read the restore-job state machine's ARN from. */
 export const RESTORE_STATE_MACHINE_ARN_ENV = 'RESTORE_STATE_MACHINE_ARN';
+/** The variable lambdas/scheduler.ts and janitor.ts read the verify-job state machine's ARN from. */
+export const VERIFY_STATE_MACHINE_ARN_ENV = 'VERIFY_STATE_MACHINE_ARN';
 /** The variable lambdas/scheduler.ts reads the RunAgentCommand document's name from (the idle drive unload). */
 export const AGENT_COMMAND_DOCUMENT_ENV = 'AGENT_COMMAND_DOCUMENT';
 
@@ -33,6 +35,8 @@ export interface SchedulerFunctionProps {
   readonly stateMachine: sfn.IStateMachine;
   /** The restore-job state machine: the sweep describes the executions restore jobs recorded (it starts none). */
   readonly restoreStateMachine?: sfn.IStateMachine;
+  /** The verify-job state machine: the tick starts the verifies due (a policy's `verify`), the sweep describes verify jobs' executions. */
+  readonly verifyStateMachine?: sfn.IStateMachine;
   /** How often the tick runs (context `schedulerRate`, in minutes). Default 1 minute. */
   readonly rate?: Duration;
   /**
@@ -101,14 +105,19 @@ export class SchedulerFunction extends Construct {
     // and UpdateItem in one transaction); recording the tape drive an ended
     // job held as possibly loaded (Media: Query the drives, GetItem, PutItem
     // in one transaction).
-    for (const machine of [props.stateMachine, ...(props.restoreStateMachine ? [props.restoreStateMachine] : [])]) {
+    for (const machine of [props.stateMachine, ...(props.restoreStateMachine ? [props.restoreStateMachine] : []), ...(props.verifyStateMachine ? [props.verifyStateMachine] : [])]) {
       machine.grantExecution(this.function, 'states:DescribeExecution');
       Validations.of(this.function.role!).acknowledge({
         id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${Stack.of(this).getLogicalId(machine.node.defaultChild as CfnElement)}"}]}]}:*]`,
-        reason: 'DescribeExecution of any execution of the backup-job or restore-job state machine (the sweep looks up executions by the names jobs recorded); no other state machine',
+        reason: 'DescribeExecution of any execution of the backup-job, restore-job or verify-job state machine (the sweep looks up executions by the names jobs recorded); no other state machine',
       });
     }
     if (props.restoreStateMachine) this.function.addEnvironment(RESTORE_STATE_MACHINE_ARN_ENV, props.restoreStateMachine.stateMachineArn);
+    if (props.verifyStateMachine) {
+      // Scheduled verifies: StartExecution of the verify-job state machine, by the name the due decision builds.
+      props.verifyStateMachine.grantStartExecution(this.function);
+      this.function.addEnvironment(VERIFY_STATE_MACHINE_ARN_ENV, props.verifyStateMachine.stateMachineArn);
+    }
     props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem');
     props.tables.catalog.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
     props.tables.media.grant(this.function, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');

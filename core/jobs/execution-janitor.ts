@@ -204,6 +204,8 @@ export interface SweepDeps extends ExecutionJanitorDeps {
    * looked up where it cannot be found: the job would be ended as gone).
    */
   restoreExecutions?: ExecutionStatuses;
+  /** Executions of the verify-job workflow: a verify job's. Absent, verify jobs are not checked (as restore jobs without theirs). */
+  verifyExecutions?: ExecutionStatuses;
   media: Pick<MediaStore, 'release' | 'listReservations'>;
   /**
    * Job ids that hold reservations for work that is no job (the scheduler's
@@ -236,7 +238,8 @@ export interface SweepReport {
  * soon becomes the quietest; a running one reports progress or a waiting
  * reason, which moves it back. Jobs without an `executionName` (the
  * standalone runtime's, whose own janitor ends them) are not checked, nor
- * are restore jobs without `restoreExecutions`. A job's execution is looked
+ * are restore jobs without `restoreExecutions` or verify jobs without
+ * `verifyExecutions`. A job's execution is looked
  * up on its kind's workflow.
  */
 export async function sweepJobs(deps: SweepDeps, recentJobs: readonly Job[], now: Date, limit = SWEEP_LIMIT): Promise<SweepReport> {
@@ -269,9 +272,9 @@ export async function sweepJobs(deps: SweepDeps, recentJobs: readonly Job[], now
   return report;
 }
 
-/** Where a job's execution is looked up: its kind's workflow (none yet for verify jobs, which the stack does not run: never swept against another kind's). */
+/** Where a job's execution is looked up: its kind's workflow, never another kind's (the job would be ended as gone). */
 function executionsOf(deps: SweepDeps, job: Job): ExecutionStatuses | undefined {
-  if (job.type === 'verify') return undefined;
+  if (job.type === 'verify') return deps.verifyExecutions;
   return job.type === 'restore' ? deps.restoreExecutions : deps.executions;
 }
 

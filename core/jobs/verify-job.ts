@@ -30,6 +30,13 @@ export interface VerifyJobRef {
   jobId: number;
   client: string;
   backupId: string;
+  /**
+   * The image is on a tape unit: the job reads it volume by volume (Plan,
+   * then Reserve/Mount/Read/Unmount/Release per volume: verify-tape.ts).
+   * Queue always sets it (the workflow's OnTape? choice reads it); a ref
+   * rebuilt from a job record (cli/follow-verify.ts) leaves it out.
+   */
+  tape?: boolean;
 }
 
 export interface VerifyJobDeps {
@@ -46,8 +53,7 @@ const KEPT_PROBLEMS = 50;
 /**
  * The Queue state: records a QUEUED verify job of an image's primary copy.
  * 227 for an image not in the catalog, 219 for a storage unit that no longer
- * exists; an image on tape is refused (20) until the verify job mounts
- * volumes as the restore job does.
+ * exists. `tape` in the result sends an image on tape down the volume loop.
  */
 export async function queueVerifyJob(deps: VerifyJobDeps, rawRequest: unknown, now: Date): Promise<VerifyJobRef> {
   const request = parseOrThrow(VerifyRequest, rawRequest, 'verify request');
@@ -74,7 +80,7 @@ export async function queueVerifyJob(deps: VerifyJobDeps, rawRequest: unknown, n
     updatedAt: at,
   };
   await deps.jobs.create(job);
-  return { jobId, client: job.client, backupId: image.backupId };
+  return { jobId, client: job.client, backupId: image.backupId, tape: unit.kind === 'tape' };
 }
 
 /**
@@ -82,12 +88,14 @@ export async function queueVerifyJob(deps: VerifyJobDeps, rawRequest: unknown, n
  * agent that runs it (the client's, which reaches the storage unit it wrote
  * to). Nothing is reserved: a verify of a disk or S3 copy takes no storage
  * unit slot, as a restore does not. A job that ended meanwhile (cancelled)
- * is refused with its status.
+ * is refused with its status; a tape image's job reserves a drive per
+ * volume instead (verify-tape.ts), so Start refuses it (20).
  */
 export async function startVerifyJob(deps: VerifyJobDeps, jobId: number, now: Date): Promise<{ agentInstanceId: string; command: VerifyCommand }> {
   const job = await getJobOfKind(deps.jobs, jobId, 'verify');
   if (job.state === 'DONE') throw new CairnError((job.statusCode ?? StatusCode.TERMINATED_BY_ADMINISTRATOR) as never, `job ${jobId} ended before it started`);
   const { image, unit } = await verifiedImage(deps, job.image);
+  if (unit.kind === 'tape') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `job ${jobId}: image ${job.image} is on tape unit ${unit.name}; its volumes are verified one Read step at a time`);
   const agentInstanceId = deps.agents === 'managed-instances' ? await requireAgentInstance(deps.config, job.client, undefined) : IN_PROCESS_AGENT;
   const at = now.toISOString();
   await updateJobOfKind(deps.jobs, jobId, 'verify', (j) => ({ ...j, state: 'ACTIVE', waitingReason: undefined, startedAt: j.startedAt ?? at, updatedAt: at }), { expectedStates: ['QUEUED', 'ACTIVE'] });
@@ -108,17 +116,22 @@ export async function recordVerifyResult(deps: Pick<VerifyJobDeps, 'jobs'>, jobI
     problemCount: result.problemCount,
     updatedAt: now.toISOString(),
   }));
-  if (result.problemCount === 0) return { statusCode: StatusCode.SUCCESS };
-  const cause = `image ${job.image} is corrupt (${result.problemCount} problem${result.problemCount === 1 ? '' : 's'}): ${result.problems[0] ?? 'unknown problem'}`;
+  return verifyOutcome(job);
+}
+
+/** A verify job's outcome from what it recorded: status 0, or a Status2001 failure naming its first problem. */
+export function verifyOutcome(job: Pick<VerifyJob, 'image' | 'problems' | 'problemCount'>): { statusCode: number } | { failure: { Error: string; Cause: string } } {
+  if (job.problemCount === 0) return { statusCode: StatusCode.SUCCESS };
+  const cause = `image ${job.image} is corrupt (${job.problemCount} problem${job.problemCount === 1 ? '' : 's'}): ${job.problems[0] ?? 'unknown problem'}`;
   return { failure: { Error: `Status${StatusCode.CORRUPT_IMAGE}`, Cause: cause } };
 }
 
-async function verifiedImage(deps: VerifyJobDeps, backupId: string) {
+/** The image (227 when not in the catalog) and the unit of its primary copy (219 when it no longer exists). */
+export async function verifiedImage(deps: Pick<VerifyJobDeps, 'config' | 'catalog'>, backupId: string) {
   const image = await deps.catalog.getImage(backupId);
   if (!image) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${backupId} is not in the catalog`);
   const { storageUnit } = primaryCopy(image);
   const unit = await deps.config.getStorageUnit(storageUnit);
   if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${storageUnit} of image ${backupId} does not exist`);
-  if (unit.kind === 'tape') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `image ${backupId} is on tape unit ${unit.name}: verifying tape images is not built yet (the verify job does not mount volumes)`);
   return { image, unit };
 }

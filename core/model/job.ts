@@ -225,6 +225,8 @@ export const VerifyJob = z
     /** What the verify found, first bad member first (`path (object at byte N): reason`); the first few, for the operator. */
     problems: z.array(z.string()).default([]),
     problemCount: z.number().int().min(0).default(0),
+    /** A tape image's volumes, in mount order (set by its Plan step), each read in turn as a restore job's are. */
+    volumes: z.array(RestoreVolume).optional(),
   })
   .strict();
 export type VerifyJob = z.output<typeof VerifyJob>;

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { Image } from './image.ts';
 import { StorageUnit } from './storage-unit.ts';
+import { TapeReadTarget } from './tape-task.ts';
 
 /**
  * A verify job's Verify step (verify-job.asl.json): the agent reads the
- * image's primary copy on `storageUnit` and checks it, writing nothing
+ * image's primary copy on `storageUnit` (or one volume of it: `tape`) and checks it, writing nothing
  * (edge-agent/verify/verify-image.ts). The catalog record travels with the
  * task: it is the root of trust the agent checks the storage against.
  */
@@ -13,6 +14,13 @@ export const VerifyTask = z
     jobId: z.number().int().positive(),
     image: Image,
     storageUnit: StorageUnit,
+    /**
+     * A tape image's verify job reads one volume per Read step (the restore
+     * job's loop): the drive the Mount step loaded, the volume, and the
+     * catalog's fragments on it. The manifest and index are checked on the
+     * first volume; each fragment is checked when its volume is read.
+     */
+    tape: TapeReadTarget.optional(),
   })
   .strict();
 export type VerifyTask = z.output<typeof VerifyTask>;

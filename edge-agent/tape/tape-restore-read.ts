@@ -129,7 +129,7 @@ export async function runTapeRestoreRead(task: RestoreTask, deps: TapeReadDeps, 
  * fragment being read; the read already asked of the drive still ends, and
  * closing the drive under it would make it fail with nobody to hear it.
  */
-function drainingDrive(drive: TapeDrive): { drive: TapeDrive; drain: () => Promise<void> } {
+export function drainingDrive(drive: TapeDrive): { drive: TapeDrive; drain: () => Promise<void> } {
   const inFlight = new Set<Promise<unknown>>();
   const tracked = new Proxy(drive, {
     get(target, property) {

@@ -47,6 +47,17 @@ export interface VerifyOptions {
   fragmentSource?: FragmentSource;
   onProgress?: (progress: VerifyProgress) => void;
   signal?: AbortSignal;
+  /**
+   * One volume's share of a tape image (a verify job reads its volumes one
+   * Read step at a time, as a restore job does): only `fragments` are read;
+   * the manifest and index problems are reported with the first volume
+   * only. A file whose pieces run from one volume onto the next cannot have
+   * its whole-file sha256 recomputed (no Read sees all of it): its pieces
+   * are checked against its index line and their place in the file, and
+   * their bytes by each fragment's checksum, which names the file when it
+   * fails.
+   */
+  volume?: { fragments: ReadonlySet<number>; first: boolean; last: boolean };
 }
 
 export interface VerifyResult {
@@ -97,7 +108,10 @@ export async function verifyImage(options: VerifyOptions): Promise<VerifyResult>
   const copy = options.copy ?? primaryCopy(image);
   const problems: VerifyProblem[] = [];
   let problemCount = 0;
+  const volume = options.volume;
   const add = (problem: VerifyProblem): void => {
+    // The image-wide findings (manifest, index) belong to one volume's Read: the first.
+    if (volume !== undefined && !volume.first && problem.fragment === undefined && problem.where !== 'the image') return;
     problemCount += 1;
     if (problems.length < KEPT_PROBLEMS) problems.push(problem);
   };
@@ -142,14 +156,19 @@ export async function verifyImage(options: VerifyOptions): Promise<VerifyResult>
   const lines = indexTrusted ? new IndexLines(trustedIndex(store, image, copy)) : undefined;
   const totals = { members: 0, filesHashed: 0, bytes: 0, files: 0 };
   const pieced: PiecedState = { open: undefined };
-  const fragments = [...copy.fragments].sort((a, b) => a.number - b.number);
+  const all = [...copy.fragments].sort((a, b) => a.number - b.number);
+  const fragments = volume === undefined ? all : all.filter((f) => volume.fragments.has(f.number));
+  const lastRead = fragments.at(-1)?.number ?? 0;
   try {
-    for (const fragment of fragments) {
+    for (const fragment of all) {
       if (options.signal?.aborted) throw new CairnError(StatusCode.TERMINATED_BY_ADMINISTRATOR, 'termination requested by administrator', { cause: options.signal.reason });
+      if (fragment.number > lastRead) break;
       const expected = lines ? await lines.of(fragment.number) : undefined;
+      // A fragment on an earlier volume: its lines are passed over (their pieces' later starts are kept), its bytes not read.
+      if (volume !== undefined && !volume.fragments.has(fragment.number)) continue;
       for (const problem of await verifyFragment(fragment, source, expected, pieced, totals, options)) add(problem);
     }
-    if (pieced.open) add({ path: pieced.open.line.path, where: 'the image', reason: `its pieces stop at file byte ${pieced.open.next} of ${pieced.open.line.size}` });
+    if (pieced.open && !continuesAfter(pieced.open.line, lastRead)) add({ path: pieced.open.line.path, where: 'the image', reason: `its pieces stop at file byte ${pieced.open.next} of ${pieced.open.line.size}` });
   } finally {
     await lines?.close();
   }
@@ -170,8 +189,17 @@ export function describeProblem(problem: VerifyProblem): string {
 }
 
 interface PiecedState {
-  /** A file stored as pieces whose next piece is still to come: its line, the hash of its bytes so far, and the next file byte. */
-  open: { line: IndexEntry; hash: Hash; next: number } | undefined;
+  /**
+   * A file stored as pieces whose next piece is still to come: its line, the
+   * hash of its bytes so far, and the next file byte. `resumed`: its first
+   * pieces were on an earlier volume, so the hash does not cover the file.
+   */
+  open: { line: IndexEntry; hash: Hash; next: number; resumed?: boolean } | undefined;
+}
+
+/** Whether a pieced file has a piece in a fragment after `fragment` (on a later volume, for a volume's Read). */
+function continuesAfter(line: IndexEntry, fragment: number): boolean {
+  return (line.pieces ?? []).some((p) => p.fragment > fragment);
 }
 
 interface Totals {
@@ -238,7 +266,7 @@ async function verifyFragment(fragment: Fragment, source: FragmentSource, expect
       options.onProgress?.({ files: totals.members, bytes: totals.bytes + bytes, currentPath: clientPath });
       const badRecords = paxFormat.take();
       if (badRecords !== undefined) problem({ path: expected?.get(first)?.path ?? clientPath, offset: first, reason: `its pax records are malformed: ${badRecords}` });
-      const content = checkMember({ header, first, own, clientPath, expected, unmatched, pieced, problem, unchecked });
+      const content = checkMember({ header, first, own, clientPath, expected, unmatched, pieced, problem, unchecked, fragment: fragment.number, volume: options.volume });
       // The member's data: hashed when its content is checked, read and dropped otherwise.
       let size = 0;
       for await (const chunk of entry as AsyncIterable<Uint8Array>) {
@@ -253,6 +281,8 @@ async function verifyFragment(fragment: Fragment, source: FragmentSource, expect
     if (options.signal?.aborted) throw terminated(options.signal);
     parserError = error;
   }
+  // A file whose pieces go on on a later volume: this Read cannot finish its sha256, so the fragment checksum speaks for its bytes here.
+  if (options.volume !== undefined && pieced.open !== undefined && continuesAfter(pieced.open.line, Math.max(...options.volume.fragments))) unchecked.push(pieced.open.line.path);
   const fed = await feeding;
   if (fed.error !== undefined && !(fed.error instanceof CairnError && fed.error.statusCode === StatusCode.CORRUPT_IMAGE)) {
     if (options.signal?.aborted) throw terminated(options.signal);
@@ -302,6 +332,9 @@ interface MemberCheck {
   pieced: PiecedState;
   problem: (p: Omit<VerifyProblem, 'where' | 'fragment'>) => void;
   unchecked: string[];
+  /** The fragment read, and the volume's share when only one volume is read. */
+  fragment: number;
+  volume: VerifyOptions['volume'];
 }
 
 /** How a member's content is checked: a plain file on its own, a piece as part of its file (`pieced.open`). */
@@ -335,8 +368,16 @@ function checkMember(check: MemberCheck): Content | undefined {
         return undefined;
       }
       if (piece.fileOffset !== 0) {
-        problem({ path: line.path, offset: first, reason: `its piece here starts at file byte ${piece.fileOffset}, where its earlier pieces were not read` });
-        return undefined;
+        // A volume's Read meets a file whose earlier pieces were on an earlier volume: it goes on from where the index places this piece.
+        const here = line.pieces?.find((p) => p.offset === first && p.fragment === check.fragment);
+        const resumable = check.volume !== undefined && here !== undefined && line.pieces!.some((p) => p.fragment < check.fragment && !check.volume!.fragments.has(p.fragment));
+        if (!resumable || clientPath !== line.path || here.fileOffset !== piece.fileOffset) {
+          problem({ path: line.path, offset: first, reason: resumable && here ? `its piece here starts at file byte ${piece.fileOffset}, the index says ${here.fileOffset}` : `its piece here starts at file byte ${piece.fileOffset}, where its earlier pieces were not read` });
+          return undefined;
+        }
+        unchecked.push(line.path);
+        pieced.open = { line, hash: createHash('sha256'), next: piece.fileOffset, resumed: true };
+        return { hash: pieced.open.hash, line, piece: true };
       }
       if (!compareLine(line, header, first, own, problem)) return undefined;
       pieced.open = { line, hash: createHash('sha256'), next: 0 };
@@ -347,6 +388,7 @@ function checkMember(check: MemberCheck): Content | undefined {
       pieced.open = undefined;
       return undefined;
     }
+    if (open.resumed) unchecked.push(open.line.path);
     return { hash: open.hash, line: open.line, piece: true };
   }
   if (pieced.open !== undefined) {
@@ -396,6 +438,8 @@ function finishContent(content: Content, size: number, pieced: PiecedState, tota
     open.next += size;
     if (open.next < line.size) return;
     pieced.open = undefined;
+    // Its first pieces were on an earlier volume: the fragment checksums stand for its content.
+    if (open.resumed) return;
   }
   const sha256 = content.hash.digest('hex');
   totals.filesHashed += 1;
@@ -483,7 +527,9 @@ function watchPaxRecords(extract: Extract): { take(): string | undefined } {
 }
 
 /** How a pax header's data departs from `LEN keyword=value\n` records filling it exactly, or undefined. */
-export function paxRecordsProblem(buf: Buffer): string | undefined {
+export function paxRecordsProblem(data: Uint8Array): string | undefined {
+  // tar-stream hands on the bytes as its source chunked them: a tape source's are Uint8Array views, whose toString takes no encoding.
+  const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   for (let at = 0; at < buf.length; ) {
     const space = buf.indexOf(0x20, at);
     const digits = space < 0 ? '' : buf.toString('latin1', at, space);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Duration } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { tableEnvVar, tableNames, type TableName } from '#aws/tables.ts';
-import { DEPLOYMENT_OUTPUT_KEYS, RESTORE_STATE_MACHINE_OUTPUT_KEY } from '#aws/deployment-outputs.ts';
+import { DEPLOYMENT_OUTPUT_KEYS, RESTORE_STATE_MACHINE_OUTPUT_KEY, VERIFY_STATE_MACHINE_OUTPUT_KEY } from '#aws/deployment-outputs.ts';
 import { REPO_ROOT } from '../../cdk/cairn-stack.ts';
 import { AGENT_COMMAND_DOCUMENT_BASE_NAME, AGENT_DOCUMENT_BASE_NAME } from '../../cdk/constructs/agent-document.ts';
 import { AGENT_COMMAND_STEP } from '#aws/ssm-agent-command.ts';
@@ -14,9 +14,10 @@ import { AGENT_GRANTS_ENV, AGENT_GRANTS_IAM_ACTIONS } from '../../cdk/constructs
 import { AGENT_GRANT_POLICY_COUNT } from '../../cdk/constructs/agent-role.ts';
 import { DEFINITION_SUBSTITUTIONS } from '../../cdk/constructs/backup-job-state-machine.ts';
 import { RESTORE_DEFINITION_SUBSTITUTIONS } from '../../cdk/constructs/restore-job-state-machine.ts';
+import { VERIFY_DEFINITION_SUBSTITUTIONS } from '../../cdk/constructs/verify-job-state-machine.ts';
 import { NONCURRENT_VERSION_DAYS } from '../../cdk/constructs/image-store.ts';
 import { ESM_REQUIRE_BANNER } from '../../cdk/constructs/cairn-function.ts';
-import { AGENT_COMMAND_DOCUMENT_ENV, RESTORE_STATE_MACHINE_ARN_ENV, SCHEDULER_RETRY_ATTEMPTS, STATE_MACHINE_ARN_ENV } from '../../cdk/constructs/scheduler-function.ts';
+import { AGENT_COMMAND_DOCUMENT_ENV, RESTORE_STATE_MACHINE_ARN_ENV, SCHEDULER_RETRY_ATTEMPTS, STATE_MACHINE_ARN_ENV, VERIFY_STATE_MACHINE_ARN_ENV } from '../../cdk/constructs/scheduler-function.ts';
 import { JANITOR_RETRY_ATTEMPTS } from '../../cdk/constructs/janitor-function.ts';
 import { allStatements, asList, referencedIds, roleStatements, type Statement } from './policy-walk.ts';
 import { synthCairnStack, type SynthResult } from './synth-fixture.ts';
@@ -60,7 +61,7 @@ function tableIds(): Record<TableName, string> {
   return ids;
 }
 
-const functions = { jobs: 'JobsFunction', broker: 'BrokerFunction', catalog: 'CatalogFunction', scheduler: 'SchedulerFunction', agentGrants: 'AgentGrantsFunction', janitor: 'JanitorFunction', restore: 'RestoreFunction', report: 'ReportFunction' } as const;
+const functions = { jobs: 'JobsFunction', broker: 'BrokerFunction', catalog: 'CatalogFunction', scheduler: 'SchedulerFunction', agentGrants: 'AgentGrantsFunction', janitor: 'JanitorFunction', restore: 'RestoreFunction', report: 'ReportFunction', verify: 'VerifyFunction' } as const;
 type FunctionName = keyof typeof functions;
 
 function lambda(name: FunctionName) {
@@ -343,8 +344,8 @@ describe('backup-job state machine', () => {
   }
 
   it('is a STANDARD state machine with X-Ray tracing and ALL-level logging without execution data', () => {
-    // The backup job's and the restore job's (restore-job state machine below).
-    synth.template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+    // The backup job's, the restore job's and the verify job's (restore-job and verify-job state machines below).
+    synth.template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
     expect(stateMachineProps()).toMatchObject({
       StateMachineType: 'STANDARD',
       TracingConfiguration: { Enabled: true },
@@ -469,6 +470,52 @@ describe('restore-job state machine', () => {
   });
 });
 
+describe('verify-job state machine', () => {
+  const verifyMachine = () => only('AWS::StepFunctions::StateMachine', 'VerifyJob');
+
+  it('is verify-job.asl.json, STANDARD, traced and logged like the restore job, every placeholder substituted', () => {
+    const props = verifyMachine()[1];
+    expect(props).toMatchObject({ StateMachineType: 'STANDARD', TracingConfiguration: { Enabled: true }, LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false } });
+    const definition = props.DefinitionString as string;
+    expect(definition).toBe(fs.readFileSync(path.join(REPO_ROOT, 'statemachines', 'verify-job.asl.json'), 'utf8'));
+    const substitutions = props.DefinitionSubstitutions as Record<string, unknown>;
+    const used = new Set([...definition.matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1]!));
+    expect([...used].sort()).toEqual([...VERIFY_DEFINITION_SUBSTITUTIONS].sort());
+    expect(Object.keys(substitutions).sort()).toEqual([...VERIFY_DEFINITION_SUBSTITUTIONS].sort());
+    expect(referencedIds(substitutions.VerifyFunctionArn)).toEqual([lambda('verify').logicalId]);
+    expect(referencedIds(substitutions.JobsFunctionArn)).toEqual([lambda('jobs').logicalId]);
+    expect(referencedIds(substitutions.BrokerFunctionArn)).toEqual([lambda('broker').logicalId]);
+    // Verify, Mount, Read and Unmount: the agent document the backup and restore jobs send.
+    expect(referencedIds(substitutions.AgentDocumentName)[0]).toMatch(/^AgentDocument/);
+  });
+
+  it('may invoke exactly the verify, broker and jobs functions and send the agent document, nothing else', () => {
+    const roleId = referencedIds(verifyMachine()[1].RoleArn)[0]!;
+    expect(roleId).not.toBe(referencedIds(only('AWS::StepFunctions::StateMachine', 'RestoreJob')[1].RoleArn)[0]);
+    const statements = roleStatements(resources, roleId).filter((s) => s.Effect === 'Allow');
+    const invoke = statements.filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
+    expect(invoke).toHaveLength(1);
+    const byJson = (values: unknown[]) => values.map((v) => JSON.stringify(v)).sort();
+    expect(byJson(asList(invoke[0]!.Resource))).toEqual(byJson((['verify', 'broker', 'jobs'] as const).map((name) => ({ 'Fn::GetAtt': [lambda(name).logicalId, 'Arn'] }))));
+    const send = statements.filter((s) => actionsOf(s).includes('ssm:SendCommand'));
+    expect(send).toHaveLength(1);
+    expect(JSON.stringify(send[0]!.Resource)).toMatch(/:document\/".*AgentDocument/);
+    const other = statements.flatMap(actionsOf).filter((a) => !/^(lambda:InvokeFunction|ssm:SendCommand|logs:.*|xray:.*)$/.test(a));
+    expect(other).toEqual([]);
+  });
+
+  it('has a function that reads the image and writes the job and the media manager\'s reservations, nothing in S3', () => {
+    expect(tableAccess(roleIdOf('verify'))).toEqual({ write: ['jobs', 'media'], read: ['catalog', 'config', 'jobs', 'media'] });
+    const s3 = roleStatements(resources, roleIdOf('verify')).flatMap(actionsOf).filter((a) => a.startsWith('s3:'));
+    expect(s3).toEqual([]);
+  });
+
+  it('is the stack output `cairn --aws verify` reads (aws/deployment-outputs.ts)', () => {
+    const outputs = synth.template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(referencedIds(outputs[VERIFY_STATE_MACHINE_OUTPUT_KEY]!.Value)).toEqual([verifyMachine()[0]]);
+  });
+});
+
 describe('scheduler tick', () => {
   const stateMachineId = () => only('AWS::StepFunctions::StateMachine', 'BackupJob')[0];
 
@@ -509,15 +556,17 @@ describe('scheduler tick', () => {
     expect(asList(resources[roleId]!.Properties!.ManagedPolicyArns as unknown[] | undefined)).toEqual([]);
   });
 
-  it('lets the scheduler function start executions of the backup-job state machine and describe them and the restore-job state machine\'s (the sweep), nothing else in Step Functions', () => {
+  it('lets the scheduler function start executions of the backup-job and verify-job state machines and describe them and the restore-job state machine\'s (the sweep), nothing else in Step Functions', () => {
     const statements = roleStatements(resources, roleIdOf('scheduler')).filter((s) => s.Effect === 'Allow');
     const states = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('states:')));
-    expect(states.map(actionsOf)).toEqual([['states:StartExecution'], ['states:DescribeExecution']]);
-    expect(states[0]!.Resource).toEqual({ Ref: stateMachineId() });
-    // arn:<partition>:states:<region>:<account>:execution:<the state machine's name>:*, for each of the two state machines
-    const executions = states[1]!.Resource as unknown[];
-    expect(executions).toHaveLength(2);
-    for (const [resource, machine] of [[executions[0], stateMachineId()], [executions[1], only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0]]] as const) {
+    expect(states.flatMap(actionsOf).sort()).toEqual(['states:DescribeExecution', 'states:StartExecution']);
+    const verifyMachineId = only('AWS::StepFunctions::StateMachine', 'VerifyJob')[0];
+    const start = states.find((s) => actionsOf(s).includes('states:StartExecution'))!;
+    expect(asList(start.Resource).map((r) => JSON.stringify(r)).sort()).toEqual([{ Ref: stateMachineId() }, { Ref: verifyMachineId }].map((r) => JSON.stringify(r)).sort());
+    // arn:<partition>:states:<region>:<account>:execution:<the state machine's name>:*, for each of the three state machines
+    const executions = states.find((s) => actionsOf(s).includes('states:DescribeExecution'))!.Resource as unknown[];
+    expect(executions).toHaveLength(3);
+    for (const [resource, machine] of [[executions[0], stateMachineId()], [executions[1], only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0]], [executions[2], verifyMachineId]] as const) {
       const arn = JSON.stringify(resource);
       expect(arn).toContain(':execution:');
       expect(arn).toContain(`{"Ref":"${machine}"}`);
@@ -559,6 +608,10 @@ describe('scheduler tick', () => {
     const restoreMachineId = only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0];
     expect(variables('scheduler')[RESTORE_STATE_MACHINE_ARN_ENV]).toEqual({ Ref: restoreMachineId });
     expect(variables('janitor')[RESTORE_STATE_MACHINE_ARN_ENV]).toEqual({ Ref: restoreMachineId });
+    // Verify jobs' executions: the tick starts the scheduled ones, the sweep describes them, the janitor tells their events apart.
+    const verifyMachineId = only('AWS::StepFunctions::StateMachine', 'VerifyJob')[0];
+    expect(variables('scheduler')[VERIFY_STATE_MACHINE_ARN_ENV]).toEqual({ Ref: verifyMachineId });
+    expect(variables('janitor')[VERIFY_STATE_MACHINE_ARN_ENV]).toEqual({ Ref: verifyMachineId });
     for (const name of ['jobs', 'broker', 'catalog'] as const) expect(variables(name)[STATE_MACHINE_ARN_ENV], name).toBeUndefined();
   });
 
@@ -576,13 +629,13 @@ describe('scheduler tick', () => {
 describe('execution janitor', () => {
   const stateMachineId = () => only('AWS::StepFunctions::StateMachine', 'BackupJob')[0];
 
-  it('runs on every execution of the backup-job and the restore-job state machines that ends ABORTED, TIMED_OUT or FAILED, and on nothing else', () => {
+  it('runs on every execution of the backup-job, restore-job and verify-job state machines that ends ABORTED, TIMED_OUT or FAILED, and on nothing else', () => {
     const [, rule] = only('AWS::Events::Rule', 'Janitor');
     expect(rule.State).toBe('ENABLED');
     expect(rule.EventPattern).toEqual({
       source: ['aws.states'],
       'detail-type': ['Step Functions Execution Status Change'],
-      detail: { stateMachineArn: [{ Ref: stateMachineId() }, { Ref: only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0] }], status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
+      detail: { stateMachineArn: [{ Ref: stateMachineId() }, { Ref: only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0] }, { Ref: only('AWS::StepFunctions::StateMachine', 'VerifyJob')[0] }], status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
     });
     const targets = rule.Targets as { Arn: unknown; RetryPolicy?: unknown }[];
     expect(targets).toHaveLength(1);
