@@ -16,9 +16,10 @@ import { defineConfig } from 'vitest/config';
 const SHARED_MODULES = ['test/core/**/*.test.ts', 'test/statemachines/**/*.test.ts', 'test/memory/**/*.test.ts'];
 
 /**
- * Long runs (`*.long.test.ts`, about a minute or more of CPU each: the
- * 100 simulated days of expiration) are kept out of `npm test`'s 10-minute
- * budget; `npm run test:large` runs them (CAIRN_TEST_LONG=1), and CI runs that
+ * Long runs (`*.long.test.ts`: the 100 simulated days of expiration, and the
+ * race and kill stress runs of real CLI processes — concurrent backups, racing
+ * ticks, tape races, backups killed with SIGKILL — 20–80 s each) are kept out
+ * of `npm test`'s 10-minute budget; `npm run test:large` runs them (CAIRN_TEST_LONG=1), and CI runs that
  * after `npm test`. Named on the command line, a long file still runs.
  */
 const LONG = process.env.CAIRN_TEST_LONG === '1' ? [] : ['test/**/*.long.test.ts'];

@@ -18,7 +18,7 @@ const deadOwner = `local:${hostname()}:999999999`;
 
 /**
  * The standalone janitor and tape: a job whose process died while it held
- * a drive (the moments a real kill cannot aim at: test/cli/killed-tape-backups.test.ts
+ * a drive (the moments a real kill cannot aim at: test/cli/killed-tape-backups.long.test.ts
  * kills at random) ends, the drive is unloaded by the in-process agent and
  * recorded empty, and its reservations go.
  */
