@@ -74,7 +74,8 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
       // The stack's VerifyJobStateMachineArn output names it (CAIRN_VERIFY_STATE_MACHINE_ARN wins when set); the janitor and the
       // scheduler's sweep end the job on that state machine's executions, as for restores.
       const verifyStateMachineArn = await resolveVerifyStateMachineArn(options);
-      const owner = `cli:verify:${request.backupId}:${Date.now()}`;
+      // A rehearsal of a policy's client names no image: its owner names the client.
+      const owner = `cli:${request.rehearsal ? 'rehearse' : 'verify'}:${request.backupId ?? request.rehearsal?.client ?? request.policy}:${Date.now()}`;
       const name = executionNameOfOwner(owner);
       await new SfnExecutionStarter({ client: clients.sfn, stateMachineArn: verifyStateMachineArn, clock: systemClock }).start(name, { request: { ...request, owner, executionName: name } });
       return followVerify({ owner, executionName: name, jobs, execution: () => describeExecution(clients.sfn, executionArnOf(verifyStateMachineArn, name)), pause: () => sleep(2000), onQueued: hooks.onQueued });

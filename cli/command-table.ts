@@ -20,6 +20,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { names: ['restore'], load: async () => (await import('./commands/restore.ts')).registerRestore },
   { names: ['report'], load: async () => (await import('./commands/report.ts')).registerReport },
   { names: ['verify'], load: async () => (await import('./commands/verify.ts')).registerVerify },
+  { names: ['rehearse'], load: async () => (await import('./commands/rehearse.ts')).registerRehearse },
   { names: ['catalog'], load: async () => (await import('./commands/catalog.ts')).registerCatalog },
   { names: ['duplicate'], load: async () => (await import('./commands/duplicate.ts')).registerDuplicate },
   { names: ['ls'], load: async () => (await import('./commands/ls.ts')).registerLs },

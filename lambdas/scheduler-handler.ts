@@ -12,6 +12,7 @@ import { schedulerTick, type TickDeps, type TickHooks, type TickResult as CoreTi
 import { unloadIdleDrivesThroughAgent, type AgentIdleUnloadDeps, type AgentIdleUnloadReport } from '#core/media/idle-unload.ts';
 import { advanceParents, type StreamDeps, type StreamsReport } from '#core/jobs/stream-advance.ts';
 import { dueVerifies, scheduledVerifyRequest } from '#core/schedule/verify-due.ts';
+import { dueRehearsals, scheduledRehearsalRequest } from '#core/schedule/rehearsal-due.ts';
 import type { DueInput } from '#core/schedule/due.ts';
 import { DEFAULT_EXPIRATIONS_PER_TICK, runExpiration, type ExpirationDeps, type ExpirationRun } from '#core/catalog/expire-images.ts';
 import { statusCodeErrors, type HandlerObservability } from './handler-kit.ts';
@@ -108,12 +109,14 @@ export function createSchedulerHandler(deps: SchedulerDeps) {
   return (event?: unknown, context?: Context): Promise<TickResult> => handler(event, context ?? ({} as Context));
 }
 
-/** Starts the verifies due after the backups, each by its execution name (two ticks start it once); failures are reported, not thrown. */
+/** Starts the verifies and restore rehearsals due after the backups, each by its execution name (two ticks start it once); failures are reported, not thrown. */
 async function startVerifies(starter: ExecutionStarter, input: DueInput): Promise<VerifiesReport> {
   const report: VerifiesReport = { started: [], alreadyStarted: [], problems: [] };
-  for (const job of dueVerifies(input).due) {
+  // Restore rehearsals (a policy's `rehearsal`) run on the verify-job state machine too.
+  const due = [...dueVerifies(input).due.map((job) => ({ job, request: scheduledVerifyRequest(job) })), ...dueRehearsals(input).due.map((job) => ({ job, request: scheduledRehearsalRequest(job) }))];
+  for (const { job, request } of due) {
     try {
-      const outcome = await starter.start(job.executionName, { request: scheduledVerifyRequest(job) });
+      const outcome = await starter.start(job.executionName, { request });
       (outcome === 'started' ? report.started : report.alreadyStarted).push(job.executionName);
     } catch (error) {
       report.problems.push(`verify ${job.executionName}: ${messageOf(error)}`);

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { VerifyJobRef, VerifyRequest } from '#core/jobs/verify-job.ts';
 import { CairnError } from '#core/errors.ts';
 import { asKind, type VerifyJob } from '#core/model/job.ts';
@@ -37,7 +38,8 @@ export async function runVerifyJob(runtime: JobEngineDeps, request: VerifyReques
   const devices = runtime.tapeDevices ?? realTapeDevices;
   const refuse = (kind: string) => () => Promise.reject(new CairnError(StatusCode.INTERNAL_ERROR, `a verify job sent the agent a ${kind} command`));
   const agent = inProcessAgent(runtime, ({ reporter, signal }) => ({
-    verify: (task) => runVerifyTask(task, { openStore: open, reporter, signal, devices }),
+    // A rehearsal restores into $CAIRN_HOME/rehearsals unless its policy or request names a scratch directory.
+    verify: (task) => runVerifyTask(task, { openStore: open, reporter, signal, devices, ...(runtime.home === undefined ? {} : { defaultScratch: join(runtime.home, 'rehearsals') }) }),
     mount: (task) => runMount(task, devices, () => runtime.clock.now()),
     unmount: (task) => runUnmount(task, devices),
     backup: refuse('backup'),

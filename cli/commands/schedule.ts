@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { dueJobs } from '#core/schedule/due.ts';
 import { loadDueInput } from '#core/schedule/tick.ts';
 import { dueVerifies } from '#core/schedule/verify-due.ts';
+import { dueRehearsals } from '#core/schedule/rehearsal-due.ts';
 import { loadSettings, saveSetting, settingKeys } from '#core/settings.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
@@ -32,11 +33,15 @@ export function registerSchedule(program: Command): void {
         // Scheduled verifies (a policy's `verify`): the same input, their own decision (core/schedule/verify-due.ts).
         const verifies = dueVerifies({ ...input, policies: input.policies.filter((p) => !options.policy || p.name === options.policy) });
         const verifyDue = keep(verifies.due);
-        const notDue = [...keep(result.notDue), ...keep(verifies.notDue)];
-        if (options.json ?? globals.json) return printJson({ at: now.toISOString(), due, notDue, ...(verifyDue.length > 0 ? { verifies: verifyDue } : {}) });
+        // Restore rehearsals (a policy's `rehearsal`): their own decision too (core/schedule/rehearsal-due.ts).
+        const rehearsals = dueRehearsals({ ...input, policies: input.policies.filter((p) => !options.policy || p.name === options.policy) });
+        const rehearsalDue = keep(rehearsals.due);
+        const notDue = [...keep(result.notDue), ...keep(verifies.notDue), ...keep(rehearsals.notDue)];
+        if (options.json ?? globals.json) return printJson({ at: now.toISOString(), due, notDue, ...(verifyDue.length > 0 ? { verifies: verifyDue } : {}), ...(rehearsalDue.length > 0 ? { rehearsals: rehearsalDue } : {}) });
         console.log(`due at ${now.toISOString()}${input.suspended ? ' (scheduling is SUSPENDED)' : ''}:`);
         console.log(due.length ? table(['POLICY', 'CLIENT', 'SCHEDULE', 'LEVEL', 'DUE', 'WINDOW', 'WHY'], due.map((d) => [d.policy, d.client, d.schedule, d.level, d.dueSince, `${d.windowStart} – ${d.windowEnd}`, d.reason])) : '  nothing');
         if (verifyDue.length > 0) console.log(`\nverifies due:\n${table(['POLICY', 'CLIENT', 'IMAGE', 'DUE', 'WHY'], verifyDue.map((d) => [d.policy, d.client, d.backupId, d.dueSince, d.reason]))}`);
+        if (rehearsalDue.length > 0) console.log(`\nrehearsals due:\n${table(['POLICY', 'CLIENT', 'IMAGE', 'DUE', 'WHY'], rehearsalDue.map((d) => [d.policy, d.client, d.backupId, d.dueSince, d.reason]))}`);
         if (options.all) {
           console.log('\nnot due:');
           console.log(notDue.length ? table(['POLICY', 'CLIENT', 'SCHEDULE', 'WHY NOT'], notDue.map((n) => [n.policy, n.client, n.schedule, n.reason])) : '  nothing');

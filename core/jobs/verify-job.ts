@@ -4,51 +4,43 @@ import type { VerifyJob } from '../model/job.ts';
 import { VerifyTaskResult, type VerifyCommand } from '../model/verify-task.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
 import type { ConfigStore } from '../ports/config-store.ts';
-import type { JobStore } from '../ports/job-store.ts';
 import { requireAgentInstance } from '../clients/agent-instance.ts';
 import { IN_PROCESS_AGENT } from '../broker/broker.ts';
 import { getJobOfKind, updateJobOfKind } from './job-of-kind.ts';
 import { CairnError } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { parseOrThrow } from '../validation.ts';
+import type { VerifyJobDeps, VerifyJobRef } from './verify-job-deps.ts';
+import { RehearsalRequest, queueRehearsal, rehearsalCommand, rehearsalOutcome, recordRehearsal } from './rehearsal.ts';
 
-/** What starts a verify job (bpverify -backupid): one image; `policy`/`schedule` when a schedule queued it. */
+/**
+ * What starts a verify job (bpverify -backupid): one image; `policy`/`schedule` when a schedule queued it.
+ * With `rehearsal` it is a restore rehearsal (rehearsal.ts): of `backupId`, or of the latest usable image of
+ * `rehearsal.client` in `policy`; `sample` and `scratch` default to the policy's `rehearsal` schedule.
+ */
 export const VerifyRequest = z
   .object({
-    backupId: z.string().min(1),
+    backupId: z.string().min(1).optional(),
     policy: z.string().min(1).optional(),
     schedule: z.string().min(1).optional(),
     executionName: z.string().max(80).optional(),
     /** Who runs the job (for orphan detection in the standalone runtime). */
     owner: z.string().optional(),
+    rehearsal: RehearsalRequest.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.rehearsal === undefined && r.backupId === undefined) ctx.addIssue({ code: 'custom', path: ['backupId'], message: 'a verify names its image (backupId)' });
+    if (r.rehearsal !== undefined && r.backupId === undefined && (r.policy === undefined || r.rehearsal.client === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['rehearsal'], message: 'a rehearsal names its image (backupId), or a policy and rehearsal.client (the latest usable image)' });
+    }
+  });
 export type VerifyRequest = z.input<typeof VerifyRequest>;
 
-/** What the verify-job state machine carries from state to state. */
-export interface VerifyJobRef {
-  jobId: number;
-  client: string;
-  backupId: string;
-  /**
-   * The image is on a tape unit: the job reads it volume by volume (Plan,
-   * then Reserve/Mount/Read/Unmount/Release per volume: verify-tape.ts).
-   * Queue always sets it (the workflow's OnTape? choice reads it); a ref
-   * rebuilt from a job record (cli/follow-verify.ts) leaves it out.
-   */
-  tape?: boolean;
-}
-
-export interface VerifyJobDeps {
-  config: ConfigStore;
-  jobs: JobStore;
-  catalog: Pick<CatalogStore, 'getImage'>;
-  /** `managed-instances` (AWS): the Verify step goes to the client's agent; otherwise to the agent in this process. */
-  agents?: 'in-process' | 'managed-instances';
-}
+export type { VerifyJobDeps, VerifyJobRef } from './verify-job-deps.ts';
 
 /** How many problems the job record keeps (the agent's result has the count). */
-const KEPT_PROBLEMS = 50;
+export const KEPT_PROBLEMS = 50;
 
 /**
  * The Queue state: records a QUEUED verify job of an image's primary copy.
@@ -57,7 +49,8 @@ const KEPT_PROBLEMS = 50;
  */
 export async function queueVerifyJob(deps: VerifyJobDeps, rawRequest: unknown, now: Date): Promise<VerifyJobRef> {
   const request = parseOrThrow(VerifyRequest, rawRequest, 'verify request');
-  const { image, unit } = await verifiedImage(deps, request.backupId);
+  if (request.rehearsal !== undefined) return queueRehearsal(deps, request, request.rehearsal, now);
+  const { image, unit } = await verifiedImage(deps, request.backupId!);
   const jobId = await deps.jobs.nextJobId();
   const at = now.toISOString();
   const job: VerifyJob = {
@@ -94,6 +87,7 @@ export async function queueVerifyJob(deps: VerifyJobDeps, rawRequest: unknown, n
 export async function startVerifyJob(deps: VerifyJobDeps, jobId: number, now: Date): Promise<{ agentInstanceId: string; command: VerifyCommand }> {
   const job = await getJobOfKind(deps.jobs, jobId, 'verify');
   if (job.state === 'DONE') throw new CairnError((job.statusCode ?? StatusCode.TERMINATED_BY_ADMINISTRATOR) as never, `job ${jobId} ended before it started`);
+  if (job.rehearsal !== undefined) return rehearsalCommand(deps, job, now);
   const { image, unit } = await verifiedImage(deps, job.image);
   if (unit.kind === 'tape') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `job ${jobId}: image ${job.image} is on tape unit ${unit.name}; its volumes are verified one Read step at a time`);
   const agentInstanceId = deps.agents === 'managed-instances' ? await requireAgentInstance(deps.config, job.client, undefined) : IN_PROCESS_AGENT;
@@ -109,6 +103,7 @@ export async function startVerifyJob(deps: VerifyJobDeps, jobId: number, now: Da
  */
 export async function recordVerifyResult(deps: Pick<VerifyJobDeps, 'jobs'>, jobId: number, rawResult: unknown, now: Date): Promise<{ statusCode: number } | { failure: { Error: string; Cause: string } }> {
   const result = parseOrThrow(VerifyTaskResult, rawResult, 'verify result', StatusCode.INTERNAL_ERROR);
+  if ((await getJobOfKind(deps.jobs, jobId, 'verify')).rehearsal !== undefined) return rehearsalOutcome(await recordRehearsal(deps, jobId, result, now));
   const job = await updateJobOfKind(deps.jobs, jobId, 'verify', (j) => ({
     ...j,
     progress: { ...j.progress, files: result.members, bytes: result.bytes, currentPath: undefined },
@@ -127,7 +122,7 @@ export function verifyOutcome(job: Pick<VerifyJob, 'image' | 'problems' | 'probl
 }
 
 /** The image (227 when not in the catalog) and the unit of its primary copy (219 when it no longer exists). */
-export async function verifiedImage(deps: Pick<VerifyJobDeps, 'config' | 'catalog'>, backupId: string) {
+export async function verifiedImage(deps: { config: Pick<ConfigStore, 'getStorageUnit'>; catalog: Pick<CatalogStore, 'getImage'> }, backupId: string) {
   const image = await deps.catalog.getImage(backupId);
   if (!image) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${backupId} is not in the catalog`);
   const { storageUnit } = primaryCopy(image);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BackupLevel, BackupMethod } from './policy.ts';
+import { BackupLevel, BackupMethod, RehearsalSample } from './policy.ts';
 import { IsoTime, Name } from './names.ts';
 import { DataPathTimes } from './task.ts';
 import { UsageCounters } from './job-usage.ts';
@@ -204,6 +204,34 @@ export const RestoreJob = z
 export type RestoreJob = z.output<typeof RestoreJob>;
 
 /**
+ * What a restore rehearsal's job keeps: what it was asked (`sample`,
+ * `scratch`), the images its point-in-time view restored from, and once
+ * the agent answered, what it checked, where it restored to and whether
+ * that directory was removed. Mismatches are the verify job's `problems`.
+ */
+export const RehearsalRecord = z
+  .object({
+    sample: RehearsalSample,
+    /** The scratch directory asked for (absent: the agent's default). */
+    scratch: z.string().min(1).optional(),
+    /** The final image(s) of the point-in-time view, newest first. */
+    images: z.array(z.string().min(1)).default([]),
+    /** Every image a file was restored from (earlier images of an incremental's unchanged files included). */
+    restoredFrom: z.array(z.string().min(1)).optional(),
+    /** Regular files chosen, and how many were compared with the index. */
+    sampleSize: z.number().int().min(0).optional(),
+    filesChecked: z.number().int().min(0).optional(),
+    bytes: z.number().int().min(0).optional(),
+    /** The directory the sample was restored into, and whether it is gone. */
+    scratchPath: z.string().optional(),
+    scratchDeleted: z.boolean().optional(),
+    /** Why the directory could not be removed (what remains, for the operator). */
+    scratchProblem: z.string().optional(),
+  })
+  .strict();
+export type RehearsalRecord = z.output<typeof RehearsalRecord>;
+
+/**
  * Verify one image (bpverify): read every fragment, check every sha256 and
  * the tar structure, write nothing (core/jobs/verify-job.ts,
  * verify-job.asl.json). Like a restore's, its image is never `backupId`
@@ -227,6 +255,8 @@ export const VerifyJob = z
     problemCount: z.number().int().min(0).default(0),
     /** A tape image's volumes, in mount order (set by its Plan step), each read in turn as a restore job's are. */
     volumes: z.array(RestoreVolume).optional(),
+    /** A restore rehearsal (core/jobs/rehearsal.ts): a sample restored into scratch and compared; mismatches are `problems`. */
+    rehearsal: RehearsalRecord.optional(),
   })
   .strict();
 export type VerifyJob = z.output<typeof VerifyJob>;

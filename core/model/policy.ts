@@ -108,6 +108,44 @@ export const VerifySchedule = z
 export type VerifySchedule = z.output<typeof VerifySchedule>;
 
 /**
+ * A scratch directory on the client for restore rehearsals: absolute, no
+ * `.` or `..` segment (the directory a rehearsal empties must be the one
+ * written), and never `/` itself.
+ */
+export const ScratchDirectory = z
+  .string()
+  .min(1, 'an absolute directory on the client')
+  .refine((dir) => dir.startsWith('/'), 'an absolute directory on the client (it starts with /)')
+  .refine((dir) => !dir.split('/').some((segment) => segment === '..' || segment === '.'), 'no . or .. segments (the scratch directory must be named as it is)')
+  .refine((dir) => dir.replace(/\/+/g, '/') !== '/', 'not / itself: a rehearsal writes and removes its directory under the scratch directory')
+  .refine((dir) => !dir.includes('\0'), 'no NUL byte');
+
+/** How many regular files a rehearsal restores: a positive count, or `all` (the whole tree is restored). */
+export const RehearsalSample = z.union([z.number().int('a whole number of files').positive('at least 1 file'), z.literal('all')], { error: 'a positive whole number of files, or all' });
+export type RehearsalSample = z.output<typeof RehearsalSample>;
+
+/** Files a rehearsal restores when the policy does not say. */
+export const DEFAULT_REHEARSAL_SAMPLE = 20;
+
+/**
+ * Restore rehearsals (core/schedule/rehearsal-due.ts): the latest image of
+ * each client is restored, a sample of its files or the whole tree, into a
+ * fresh directory under `scratch` on the client, every restored file
+ * compared with the index, and the directory removed. Absent: the policy
+ * schedules none. `scratch` absent: `$CAIRN_HOME/rehearsals` standalone,
+ * the agent state directory's `rehearsals/` on an agent host.
+ */
+export const RehearsalSchedule = z
+  .object({
+    frequency: Duration,
+    windows: z.array(StartWindow).min(1, 'a scheduled rehearsal needs at least one start window (none: it would never start)'),
+    sample: RehearsalSample.default(DEFAULT_REHEARSAL_SAMPLE),
+    scratch: ScratchDirectory.optional(),
+  })
+  .strict();
+export type RehearsalSchedule = z.output<typeof RehearsalSchedule>;
+
+/**
  * Scheduled catalog backups (NetBackup's catalog backup policy, NetWorker's
  * bootstrap): the whole catalog is backed up as an image of its own, as
  * `cairn catalog backup` does, when the last one is at least `frequency`
@@ -194,6 +232,8 @@ export const Policy = z
     backupMethod: BackupMethod.optional(),
     /** Verify the latest images on a schedule of their own (VerifySchedule); absent: never. */
     verify: VerifySchedule.optional(),
+    /** Restore rehearsals of the latest images on a schedule of their own (RehearsalSchedule); absent: never. */
+    rehearsal: RehearsalSchedule.optional(),
     /** Back up the catalog on a schedule of its own (CatalogBackupSchedule); absent: never. */
     catalogBackup: CatalogBackupSchedule.optional(),
     /** Copies 2, 3, ... of every image, each on its own unit with its own retention; absent: one copy. */

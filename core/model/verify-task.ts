@@ -2,6 +2,45 @@ import { z } from 'zod';
 import { Image } from './image.ts';
 import { StorageUnit } from './storage-unit.ts';
 import { TapeReadTarget } from './tape-task.ts';
+import { RehearsalSample } from './policy.ts';
+
+/**
+ * A restore rehearsal's Verify step: `image` (the task's) and `others` are
+ * the final images of the client's point-in-time view; `earlier` the
+ * images their incrementals' unchanged files may be in; `units` the disk
+ * and S3 units their copies are on (the agent opens the first usable copy
+ * of each, as a restore does). The sample is chosen on the agent from the
+ * index with `seed` (core/jobs/rehearsal-sample.ts).
+ */
+export const RehearsalTask = z
+  .object({
+    sample: RehearsalSample,
+    seed: z.string().min(1),
+    /** The client's scratch directory; absent: the agent's default. */
+    scratch: z.string().min(1).optional(),
+    policy: z.string().min(1).optional(),
+    others: z.array(Image).default([]),
+    earlier: z.array(Image).default([]),
+    units: z.array(StorageUnit).min(1),
+  })
+  .strict();
+export type RehearsalTask = z.output<typeof RehearsalTask>;
+
+/** What a rehearsal did, with the verify result's totals (`members`/`filesHashed`: files compared; `problems`: mismatches). */
+export const RehearsalResult = z
+  .object({
+    images: z.array(z.string()),
+    restoredFrom: z.array(z.string()),
+    sampleSize: z.number().int().min(0),
+    filesChecked: z.number().int().min(0),
+    scratchPath: z.string(),
+    scratchDeleted: z.boolean(),
+    scratchProblem: z.string().optional(),
+    /** The restore itself failed: its status and message (the job ends with that status). */
+    restoreFailure: z.object({ statusCode: z.number().int(), message: z.string() }).strict().optional(),
+  })
+  .strict();
+export type RehearsalResult = z.output<typeof RehearsalResult>;
 
 /**
  * A verify job's Verify step (verify-job.asl.json): the agent reads the
@@ -21,6 +60,8 @@ export const VerifyTask = z
      * first volume; each fragment is checked when its volume is read.
      */
     tape: TapeReadTarget.optional(),
+    /** A restore rehearsal instead of a read of the copy (edge-agent/rehearsal/). */
+    rehearsal: RehearsalTask.optional(),
   })
   .strict();
 export type VerifyTask = z.output<typeof VerifyTask>;
@@ -34,6 +75,8 @@ export const VerifyTaskResult = z
     bytes: z.number().int().min(0),
     problemCount: z.number().int().min(0),
     problems: z.array(z.string()),
+    /** Present when the task was a rehearsal (older agents never send it). */
+    rehearsal: RehearsalResult.optional(),
   })
   .strict();
 export type VerifyTaskResult = z.output<typeof VerifyTaskResult>;

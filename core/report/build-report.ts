@@ -57,7 +57,8 @@ function lineOf(job: Job, period: ReportPeriod): ReportStream {
   const throughputBps = measured ?? (durationSeconds !== undefined && durationSeconds > 0 ? job.progress.bytes / durationSeconds : undefined);
   const line: ReportStream = {
     jobId: job.jobId,
-    kind: job.type,
+    // A restore rehearsal is a verify-kind job; the report names it for what it is.
+    kind: job.type === 'verify' && job.rehearsal !== undefined ? 'rehearsal' : job.type,
     client: job.client,
     policy: backup?.policy,
     schedule: backup?.schedule,

@@ -32,7 +32,8 @@ export interface DueVerify {
 export function dueVerifies(input: DueInput): { due: DueVerify[]; notDue: NotDue[] } {
   const due: DueVerify[] = [];
   const notDue: NotDue[] = [];
-  const verifies = input.jobs.filter((j): j is VerifyJob => j.type === 'verify');
+  // A restore rehearsal is a verify-kind job of its own schedule (rehearsal-due.ts): it is not a verify of the image.
+  const verifies = input.jobs.filter((j): j is VerifyJob => j.type === 'verify' && j.rehearsal === undefined);
   for (const policy of input.policies) {
     const schedule = policy.verify;
     if (schedule === undefined) continue;

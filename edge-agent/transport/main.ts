@@ -71,6 +71,8 @@ export async function main(argv: string[]): Promise<void> {
             },
             // Frozen images: recorded in the state directory, taken over by each command of their job, left ones removed.
             snapshots: openSnapshotAgent(options.stateDir),
+            // Restore rehearsals whose policy names no scratch directory restore under the state directory.
+            rehearsalScratch: join(options.stateDir, 'rehearsals'),
           },
         );
       } finally {

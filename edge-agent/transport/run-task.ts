@@ -57,6 +57,8 @@ export interface RunTaskAdapters {
    * `delete-snapshot` fail with 156.
    */
   snapshots?: SnapshotAgent;
+  /** Where a restore rehearsal whose policy names no scratch directory restores: the state directory's `rehearsals/`. */
+  rehearsalScratch?: string;
 }
 
 /**
@@ -138,7 +140,7 @@ export async function runTask(options: RunTaskOptions, adapters: RunTaskAdapters
       },
       snapshot: (task) => runSnapshotStep(task, snapshots, jobs),
       deleteSnapshot: (task) => runDeleteSnapshotStep(task, snapshots, jobs),
-      verify: (task) => runVerifyTask(task, { openStore, reporter, signal: abort.signal }),
+      verify: (task) => runVerifyTask(task, { openStore, reporter, signal: abort.signal, ...(adapters.rehearsalScratch === undefined ? {} : { defaultScratch: adapters.rehearsalScratch }) }),
     });
     await finalUsage();
     // continue-backup hands its token to the waiting backup, which ends it.

@@ -9,6 +9,7 @@ import { tapeFragmentSource } from '../tape/format/tape-fragment-source.ts';
 import { FaultReportingTapeDrive } from '../tape/drives/fault-reporting-drive.ts';
 import { realTapeDevices, type TapeDevices } from '../tape/mount.ts';
 import { drainingDrive } from '../tape/tape-restore-read.ts';
+import { runRehearsal } from '../rehearsal/rehearse.ts';
 import { describeProblem, verifyImage, type VerifyOptions } from './verify-image.ts';
 
 /** Progress reports at most this often (each is a job record write). */
@@ -21,6 +22,8 @@ export interface VerifyTaskDeps {
   now?: () => number;
   /** Where a tape volume's drive is opened (default: the real devices). */
   devices?: TapeDevices;
+  /** A rehearsal's scratch directory when its task names none (edge-agent/rehearsal/). */
+  defaultScratch?: string;
 }
 
 /**
@@ -30,6 +33,8 @@ export interface VerifyTaskDeps {
  * corrupt image is a result, not a failure: the Record step turns it into
  * the job's status.
  *
+ * With `task.rehearsal` it is a restore rehearsal (edge-agent/rehearsal/rehearse.ts).
+ *
  * With `task.tape` it is a tape verify job's Read of one volume: the drive
  * the Mount step loaded is opened, the volume's label checked before its
  * first read (93 on the wrong tape), and only the volume's fragments read,
@@ -38,6 +43,8 @@ export interface VerifyTaskDeps {
  * and volume (`[tape-fault ...]`), which the job's Release counts.
  */
 export async function runVerifyTask(task: VerifyTask, deps: VerifyTaskDeps): Promise<VerifyTaskResult> {
+  // A restore rehearsal is a verify job's variant: it restores into scratch instead of reading the copy.
+  if (task.rehearsal !== undefined) return runRehearsal(task, deps);
   const store = await deps.openStore(task.storageUnit);
   const tape = task.tape;
   if (tape === undefined) return verifyWith(task, deps, { store });
