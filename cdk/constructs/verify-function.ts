@@ -35,9 +35,10 @@ export class VerifyFunction extends Construct {
     // and each invocation's usage item (GetItem, PutItem, UpdateItem); the image (GetItem); the unit and
     // the client's settings (GetItem); for a tape image's Reserve, the media manager's robot, drives,
     // volumes and reservations (GetItem, Query) and the drive and volume reserved (TransactWriteItems of
-    // Puts). Release is the broker's, so no DeleteItem or UpdateItem on Media.
+    // Puts). Release is the broker's, so no DeleteItem or UpdateItem on Media. A restore rehearsal's Queue and
+    // Start list the client's images (Query, as the broker's base choice): its latest view and the chain behind it.
     props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
-    props.tables.catalog.grant(this.function, 'dynamodb:GetItem');
+    props.tables.catalog.grant(this.function, 'dynamodb:GetItem', 'dynamodb:Query');
     props.tables.config.grant(this.function, 'dynamodb:GetItem');
     props.tables.media.grant(this.function, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem');
     // Publishes the state changes of the verify jobs it queues, starts and grants drives to.
