@@ -4,7 +4,7 @@ import type { VerifyRequest } from '#core/jobs/verify-job.ts';
 import { asKind } from '#core/model/job.ts';
 import { RehearsalSample, ScratchDirectory } from '#core/model/policy.ts';
 import { describeStatus, StatusCode, type StatusCodeValue } from '#core/status-codes.ts';
-import { parseOrThrow } from '#core/validation.ts';
+import type { z } from 'zod';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import type { Backend } from '../backend-interface.ts';
 import { formatBytes, note, printJson } from '../output.ts';
@@ -48,8 +48,8 @@ export function registerRehearse(program: Command): void {
       const json = options.json ?? globals.json;
       if (Boolean(options.backupId) === Boolean(options.policy) && !(options.backupId && options.policy)) throw new UsageError('give --policy P [--client C], or --backup-id ID', command);
       if (options.client && !options.policy) throw new UsageError('--client goes with --policy', command);
-      const sample = options.sample === undefined ? undefined : parseOrThrow(RehearsalSample, options.sample === 'all' ? 'all' : /^\d+$/.test(options.sample) ? Number(options.sample) : options.sample, '--sample', StatusCode.INVALID_COMMAND_USAGE);
-      const scratch = options.scratch === undefined ? undefined : parseOrThrow(ScratchDirectory, options.scratch, '--scratch', StatusCode.INVALID_COMMAND_USAGE);
+      const sample = options.sample === undefined ? undefined : optionValue(RehearsalSample, options.sample === 'all' ? 'all' : /^\d+$/.test(options.sample) ? Number(options.sample) : options.sample, '--sample', options.sample);
+      const scratch = options.scratch === undefined ? undefined : optionValue(ScratchDirectory, options.scratch, '--scratch', options.scratch);
       const rehearsal = { ...(sample === undefined ? {} : { sample }), ...(scratch === undefined ? {} : { scratch }) };
       await withBackend(globals, async (backend) => {
         if (backend.runVerify === undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, 'this backend does not run rehearsal jobs');
@@ -121,4 +121,11 @@ async function rehearseOne(backend: Backend, request: VerifyRequest, json: boole
     for (const line of outcome.mismatches.slice(1, 10)) note(`  also: ${line}`);
   }
   return outcome;
+}
+
+/** The option's value checked by the policy's own rule; 20 naming the option, the value and the rule it breaks. */
+function optionValue<T extends z.ZodType>(schema: T, value: unknown, option: string, given: string): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `${option} ${given}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
 }

@@ -33,7 +33,7 @@ describe('scheduled restore rehearsal: the due decision', () => {
   it('passes over a newer image that is broken, failed or being expired', () => {
     const broken = sampleImage('client1', at('2026-11-02T23:00:00Z'), { policy: 'daily-home' });
     const failed = sampleImage('client1', at('2026-11-02T23:30:00Z'), { policy: 'daily-home', statusCode: 50 });
-    const expiring = sampleImage('client1', at('2026-11-02T23:45:00Z'), { policy: 'daily-home', state: 'EXPIRING' });
+    const expiring = sampleImage('client1', at('2026-11-02T23:45:00Z'), { policy: 'daily-home', state: 'EXPIRED' });
     const withBroken = { ...broken, broken: { copies: broken.copies.map((c) => c.copyNumber), reasons: ['fragment missing'], at: '2026-11-03T00:00:00Z' } };
     const { due } = dueRehearsals({ policies: [policy], images: [...images, withBroken as never, failed, expiring], jobs: [], now: at('2026-11-03T03:00:00Z') });
     expect(due.map((d) => d.backupId)).toEqual([latest.backupId]);
