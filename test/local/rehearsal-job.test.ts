@@ -14,7 +14,7 @@ import { buildReport } from '#core/report/build-report.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import type { DueVerify } from '#core/schedule/verify-due.ts';
 import { tickAndWait } from './tick-and-wait.ts';
-import { samplePolicy } from '../contracts/fixtures.ts';
+import { sampleImage, samplePolicy } from '../contracts/fixtures.ts';
 
 const everyDay = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 const allDay = [{ days: [...everyDay], start: '00:00', duration: 86400 }];
@@ -143,6 +143,18 @@ describe('restore rehearsal in the standalone runtime', () => {
     expect(existsSync(left)).toBe(false);
     expect(readdirSync(scratch).sort()).toEqual([`cairn-rehearsal-42-${process.pid}-def456`, 'not-ours']);
   }, 120_000);
+
+  it('an image only on tape: the job is recorded and ends 20 with the reason; nothing is restored', async () => {
+    const image = sampleImage('pc1', new Date('2026-11-01T22:00:00Z'), { policy: 'office', storageUnit: 'tape1' });
+    const onTape = { ...image, copies: image.copies.map((c) => ({ ...c, fragments: c.fragments.map((f) => ({ ...f, location: { kind: 'tape' as const, mediaId: 'CRN001', fileNumber: 1, blockOffset: 2 } })) })) };
+    expect(await rt.catalog.claimBackupId({ backupId: image.backupId, jobId: 1, client: 'pc1', storageUnit: 'tape1', claimedAt: image.createdAt })).toBe(true);
+    await rt.catalog.putImage(onTape);
+    const run = await runVerifyJob(rt, { backupId: image.backupId, rehearsal: { sample: 'all' } });
+    expect(run.statusCode).toBe(StatusCode.INVALID_COMMAND_USAGE);
+    expect(run.error).toContain(`image ${image.backupId} of client pc1 is only on tape (storage unit tape1): a rehearsal restores from a disk or S3 copy, and tape rehearsals are not built yet`);
+    expect(run.job).toMatchObject({ state: 'DONE', statusCode: 20, rehearsal: { sample: 'all', images: [image.backupId] } });
+    expect(existsSync(join(rt.home, 'rehearsals'))).toBe(false);
+  });
 
   it('refuses a rehearsal of a client the policy does not list before queueing a job (48)', async () => {
     await rt.config.putPolicy(samplePolicy('office', { selections: ['/tmp'], storageUnit: 'local-disk', clients: [{ name: 'pc1', priority: 1 }] }));
