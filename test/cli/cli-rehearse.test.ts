@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCairn, type CliResult } from './cli-process.ts';
+import { randomBytes } from 'node:crypto';
+import { runCairn, spawnCairn, type CliResult } from './cli-process.ts';
 
 /** `cairn rehearse` as an operator runs it: a restore rehearsal job, progress, --json, scratch removed; `cairn schedule due` and `cairn report` show it. */
 describe('cairn rehearse', () => {
@@ -71,5 +72,35 @@ describe('cairn rehearse', () => {
     const stranger = await cairn('rehearse', '--policy', 'office', '--client', 'nobody', '--json');
     expect(stranger.code).toBe(2);
     expect(JSON.parse(stranger.stdout).message).toContain('client nobody is not a client of policy office');
+  }, 180_000);
+
+  it('a rehearsal killed mid-restore leaves its scratch directory; the next rehearsal there removes it', async () => {
+    const tree = join(work, 'killed-source');
+    mkdirSync(tree);
+    writeFileSync(join(tree, 'large.bin'), randomBytes(48 * 1024 * 1024));
+    writeFileSync(join(tree, 'small.txt'), 'small\n');
+    const backup = await cairn('backup', '--client', 'khost', '--path', tree, '--json');
+    expect(backup.code, backup.stderr).toBe(0);
+    const { backupId } = JSON.parse(backup.stdout) as { backupId: string };
+    const scratch = join(work, 'kill-scratch');
+    mkdirSync(scratch);
+
+    // SIGKILL as soon as the rehearsal's directory appears: nothing in the process runs after it, no finally.
+    const { child, exited } = spawnCairn(home, ['rehearse', '--backup-id', backupId, '--sample', 'all', '--scratch', scratch]);
+    const started = Date.now();
+    let left: string[] = [];
+    while (left.length === 0 && Date.now() - started < 60_000) {
+      left = readdirSync(scratch).filter((n) => n.startsWith('cairn-rehearsal-'));
+      if (left.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    child.kill('SIGKILL');
+    expect(await exited).toMatchObject({ signal: 'SIGKILL' });
+    expect(left).toHaveLength(1);
+    expect(readdirSync(scratch)).toEqual(left);
+
+    const next = await cairn('rehearse', '--backup-id', backupId, '--sample', '1', '--scratch', scratch, '--json');
+    expect(next.code, next.stderr).toBe(0);
+    expect(JSON.parse(next.stdout)).toMatchObject({ statusCode: 0, filesChecked: 1, scratchDeleted: true });
+    expect(readdirSync(scratch)).toEqual([]);
   }, 180_000);
 });
