@@ -21,7 +21,7 @@ function jobsTable(list: Job[]): string {
   return table(
     ['JOBID', 'STATE', 'STATUS', 'TRY', 'POLICY', 'SCHEDULE', 'CLIENT', 'FILES', 'BYTES', 'RATE', 'BACKUPID / WAITING', 'STARTED'],
     // A multiple-data-streams parent is followed by its streams, indented under it.
-    groupStreams(list).map(({ job: j, stream }) => [stream ? `  └ ${j.jobId}` : j.jobId, j.state, j.statusCode, j.attempt, j.type === 'backup' ? j.policy : '-', j.type === 'backup' ? j.schedule : j.type, j.client, j.progress.files, formatBytes(j.progress.bytes), j.state === 'ACTIVE' ? `${formatBytes(j.progress.throughputBps)}/s` : '', j.type === 'restore' ? restoreCell(j) : j.type === 'verify' ? `${j.image}${j.problemCount > 0 ? ` (${j.problemCount} problems)` : ''}` : j.state === 'QUEUED' || (j.state === 'ACTIVE' && j.waitingReason) ? j.waitingReason : (streamsCell(j) ?? shownBackupId(j)), j.startedAt ?? j.queuedAt]),
+    groupStreams(list).map(({ job: j, stream }) => [stream ? `  └ ${j.jobId}` : j.jobId, j.state, j.statusCode, j.attempt, j.type === 'backup' ? j.policy : '-', j.type === 'backup' ? j.schedule : j.type === 'verify' && j.rehearsal ? 'rehearsal' : j.type, j.client, j.progress.files, formatBytes(j.progress.bytes), j.state === 'ACTIVE' ? `${formatBytes(j.progress.throughputBps)}/s` : '', j.type === 'restore' ? restoreCell(j) : j.type === 'verify' ? `${j.image}${j.problemCount > 0 ? ` (${j.problemCount} problems)` : ''}` : j.state === 'QUEUED' || (j.state === 'ACTIVE' && j.waitingReason) ? j.waitingReason : (streamsCell(j) ?? shownBackupId(j)), j.startedAt ?? j.queuedAt]),
   );
 }
 
@@ -210,6 +210,15 @@ export function registerJobs(program: Command): void {
           ['streams', job.childJobIds?.join(', ')],
           ['parent job', job.parentJobId],
         );
+        // A restore rehearsal (a verify-kind job): what it sampled, checked and where it restored to.
+        if (job.type === 'verify' && job.rehearsal) {
+          const r = job.rehearsal;
+          lines.push(
+            ['rehearsal', `sample ${r.sample}${r.sampleSize === undefined ? '' : ` (${r.sampleSize} files)`}, ${r.filesChecked ?? 0} checked`],
+            ['restored from', r.restoredFrom?.join(', ')],
+            ['scratch', r.scratchPath === undefined ? r.scratch : `${r.scratchPath} (${r.scratchDeleted ? 'removed' : `NOT removed: ${r.scratchProblem ?? 'unknown reason'}`})`],
+          );
+        }
         lines.push(
           ['files / bytes', `${job.progress.files} / ${formatBytes(job.progress.bytes)}`],
           ['throughput', `${formatBytes(job.progress.throughputBps)}/s`],

@@ -59,6 +59,9 @@ describe('cairn rehearse', () => {
     expect(text.stderr).toMatch(/scratch .*cairn-rehearsal-\d+-\d+-\w+: removed/);
     expect(readdirSync(join(work, 'scratch'))).toEqual([]);
 
+    const shown = await cairn('jobs', 'show', String(outcome.jobId));
+    expect(shown.stdout).toMatch(/rehearsal\s+sample 2 \(2 files\), 2 checked/);
+    expect(shown.stdout).toMatch(/scratch\s+.*cairn-rehearsal-\d+-\d+-\w+ \(removed\)/);
     const report = JSON.parse((await cairn('report', '--since', '1h', '--json')).stdout) as { jobs: Array<{ jobId: number; kind: string; files: number }> };
     expect(report.jobs.find((j) => j.jobId === outcome.jobId)).toMatchObject({ kind: 'rehearsal', files: 2 });
 
