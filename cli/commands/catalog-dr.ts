@@ -65,9 +65,8 @@ export function registerCatalogDr(catalog: Command): void {
       await withBackend(globals, async (backend) => {
         const unit = await backend.config.getStorageUnit(options.stu);
         if (unit === undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `storage unit ${options.stu} does not exist`);
-        if (unit.kind === 'tape') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `storage unit ${unit.name} is a tape unit: import from its index unit's images is not built yet`);
         const [{ importImages }, { openStorageUnit }] = await Promise.all([import('#local/catalog-import.ts'), import('#local/open-storage-unit.ts')]);
-        const outcome = await importImages({ store: await openStorageUnit(unit), catalog: backend.catalog, config: backend.config, now: backend.clock.now() }, unit, { retentionDays: options.retentionDays });
+        const outcome = await importImages({ store: await openStorageUnit(unit), catalog: backend.catalog, config: backend.config, now: backend.clock.now(), emm: backend.emm }, unit, { retentionDays: options.retentionDays });
         if (json) {
           return printJson({
             imported: outcome.imported.map((i) => ({ backupId: i.backupId, client: i.client, policy: i.policy, level: i.level, fileCount: i.fileCount, bytes: i.bytes, copyNumber: primaryCopy(i).copyNumber })),
