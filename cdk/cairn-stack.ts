@@ -187,8 +187,8 @@ export class CairnStack extends Stack {
     // The completion report of each run and of each day (core/report/), published to the topic.
     const report = new ReportFunction(this, 'Report', { ...functionProps, topic: reports, topicKey: reportsKey });
     if (props.reportEmail !== undefined) reports.addSubscription(new subscriptions.EmailSubscription(props.reportEmail, { filterPolicy: REPORT_MESSAGE_FILTER }));
-    const functions = { jobs: jobs.function, broker: broker.function, catalog: catalog.function, restore: restore.function, scheduler: schedulerTick.function, janitor: janitor.function, agentGrants: agentGrants.function };
-    new Monitoring(this, 'Monitoring', { stateMachine: backupJob.stateMachine, restoreStateMachine: restoreJob.stateMachine, functions, scheduleGroup: schedulerTick.scheduleGroup, topic: reports, alarmEmail: props.alarmEmail });
+    const functions = { jobs: jobs.function, broker: broker.function, catalog: catalog.function, restore: restore.function, verify: verify.function, scheduler: schedulerTick.function, janitor: janitor.function, agentGrants: agentGrants.function, report: report.function };
+    new Monitoring(this, 'Monitoring', { stateMachine: backupJob.stateMachine, restoreStateMachine: restoreJob.stateMachine, verifyStateMachine: verifyJob.stateMachine, functions, scheduleGroup: schedulerTick.scheduleGroup, topic: reports, alarmEmail: props.alarmEmail });
 
     for (const name of tableNames) {
       // JobsTableName, ...: the names the agent and the CLI need (same variables as the Lambdas).

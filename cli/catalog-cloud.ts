@@ -9,6 +9,7 @@ import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { countItems, dumpTables, loadTables, TableDump } from '#aws/dynamo-table-dump.ts';
 import type { TableName } from '#aws/tables.ts';
 import { CairnError, messageOf } from '#core/errors.ts';
+import { relocateDrUnit, type DrUnitRelocation, type RelocatedUnit } from '#core/model/dr-unit-relocation.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { writeCatalogImage, type CatalogBackupOutcome } from '#local/catalog-backup.ts';
 import { catalogTheCatalogImage, fetchCatalogCopy, readDrFile } from '#local/catalog-recover.ts';
@@ -69,8 +70,11 @@ export async function backupCloudCatalog(globals: GlobalOptions, options: { stor
  * checks it), into the deployment's tables. Refuses (20) tables holding
  * images or jobs unless `force` (a freshly deployed stack has none).
  */
-export async function recoverCloudCatalog(globals: GlobalOptions, options: { drFile: string; force: boolean }): Promise<{ backupId: string; images: number; jobs: number; items: Record<TableName, number>; committedClaims: string[]; problems: string[] }> {
-  const dr = await readDrFile(options.drFile);
+export async function recoverCloudCatalog(
+  globals: GlobalOptions,
+  options: { drFile: string; force: boolean; relocate?: DrUnitRelocation },
+): Promise<{ backupId: string; images: number; jobs: number; items: Record<TableName, number>; committedClaims: string[]; problems: string[]; relocatedUnit?: RelocatedUnit }> {
+  const { dr, relocated } = relocateDrUnit(await readDrFile(options.drFile), options.relocate ?? {});
   if (dr.runtime !== 'cloud') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `${options.drFile} is the DR file of a standalone catalog: recover it without --aws`);
   const tables = await openTables(globals);
   const work = await mkdtemp(join(tmpdir(), 'cairn-recover-'));
@@ -88,9 +92,11 @@ export async function recoverCloudCatalog(globals: GlobalOptions, options: { drF
       throw new CairnError(StatusCode.CORRUPT_IMAGE, `the catalog image ${dr.backupId} does not hold a copy of the tables: ${messageOf(error)}`, { cause: error });
     }
     const items = await loadTables(tables.client, tables.names, dump);
+    // The tables' copy defines the unit where it was: moved before the claims below open it.
+    if (relocated) await tables.config.putStorageUnit(dr.storageUnit);
     await catalogTheCatalogImage({ catalog: tables.catalog, config: tables.config }, dr, manifest, new Date());
     const claims = await commitCompleteClaims({ catalog: tables.catalog, config: tables.config, openStore: openStorageUnit });
-    return { backupId: dr.backupId, images: (await tables.catalog.listImages()).length, jobs: dump.tables.jobs.filter((i) => i.pk === 'JOB').length, items, committedClaims: claims.committed, problems: claims.problems };
+    return { backupId: dr.backupId, images: (await tables.catalog.listImages()).length, jobs: dump.tables.jobs.filter((i) => i.pk === 'JOB').length, items, committedClaims: claims.committed, problems: claims.problems, ...(relocated ? { relocatedUnit: relocated } : {}) };
   } finally {
     await rm(work, { recursive: true, force: true });
     tables.destroy();

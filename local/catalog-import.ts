@@ -4,6 +4,9 @@ import type { Image } from '#core/model/image.ts';
 import type { StorageUnit } from '#core/model/storage-unit.ts';
 import type { CatalogStore } from '#core/ports/catalog-store.ts';
 import type { ConfigStore } from '#core/ports/config-store.ts';
+import type { MediaDatabase } from '#core/ports/media-manager.ts';
+import { SCRATCH_POOL } from '#core/model/tape-media.ts';
+import { recordTapeWrites } from '#core/catalog/tape-writes.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
 import { imageKeys } from '#core/ids.ts';
@@ -32,10 +35,24 @@ export interface ImportOutcome {
  * manifest is a backup that never finished (staged) or an expiration that
  * stopped half way, and is skipped and reported, never catalogued.
  * Idempotent: an image the catalog has is left alone, so a second import
- * changes nothing. Tape fragments are not checked here (the volume may not
- * be mounted); their manifests, which stay on the unit's index store, are.
+ * changes nothing.
+ *
+ * A tape unit: `store` is its index unit's (manifests and indexes stay
+ * there). Its fragments are not read here (the volumes may be in a vault);
+ * instead every volume the manifest names must be known to the media
+ * manager (`emm`), else the image is skipped naming the volume (run the
+ * robot's inventory, or `cairn media add`, first). Before the record is
+ * committed, a volume the new media manager has in scratch moves into the
+ * unit's pool, and the image's writes are counted on its volumes as the
+ * Catalog step counts them (core/catalog/tape-writes.ts): the volume turns
+ * ACTIVE with its append point past the image, so no backup writes over it. `cairn verify` reads the tape copy.
  */
-export async function importImages(deps: { store: ObjectStore; catalog: CatalogStore; config: ConfigStore; now: Date }, unit: StorageUnit, options: { retentionDays?: number } = {}): Promise<ImportOutcome> {
+export async function importImages(
+  deps: { store: ObjectStore; catalog: CatalogStore; config: ConfigStore; now: Date; emm?: MediaDatabase },
+  unit: StorageUnit,
+  options: { retentionDays?: number } = {},
+): Promise<ImportOutcome> {
+  if (unit.kind === 'tape' && deps.emm === undefined) throw new CairnError(StatusCode.INTERNAL_ERROR, `importing tape unit ${unit.name} needs the media manager`);
   const outcome: ImportOutcome = { imported: [], alreadyCatalogued: [], skipped: [] };
   const folders = new Map<string, string[]>();
   for (const key of await deps.store.list('images/')) {
@@ -70,10 +87,33 @@ export async function importImages(deps: { store: ObjectStore; catalog: CatalogS
       outcome.skipped.push({ folder, reason: `backup id ${image.backupId} is claimed by a job in progress` });
       continue;
     }
+    if (unit.kind === 'tape') {
+      const unknown = await unknownVolumes(deps.emm!, manifest);
+      if (unknown.length > 0) {
+        outcome.skipped.push({ folder, reason: `its fragments are on volume${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')}, which the media manager does not know: inventory the robot (cairn robots inventory) or add the volume (cairn media add), then import again` });
+        continue;
+      }
+      // A volume the new media manager has in scratch moves into the unit's pool, as the broker moves one it writes.
+      for (const mediaId of tapeVolumes(manifest)) if ((await deps.emm!.getMedia(mediaId))?.pool === SCRATCH_POOL) await deps.emm!.label(mediaId, unit.pool);
+      // Counted on its volumes before the record points at them (the tape sink's order), so a scratch volume is protected first.
+      await recordTapeWrites(deps.emm!, image, retentionDays, deps.now);
+    }
     await deps.catalog.putImage(image);
     outcome.imported.push(image);
   }
   return outcome;
+}
+
+/** The volumes of the manifest's tape fragments that the media manager has no record of, in fragment order. */
+async function unknownVolumes(emm: Pick<MediaDatabase, 'getMedia'>, manifest: ImageManifest): Promise<string[]> {
+  const volumes = tapeVolumes(manifest);
+  const known = await Promise.all(volumes.map(async (mediaId) => (await emm.getMedia(mediaId)) !== undefined));
+  return volumes.filter((_, n) => !known[n]);
+}
+
+/** The volumes the manifest's tape fragments are on, each once, in fragment order. */
+function tapeVolumes(manifest: ImageManifest): string[] {
+  return [...new Set(manifest.fragments.flatMap((f) => (f.location.kind === 'tape' ? [f.location.mediaId] : [])))];
 }
 
 /** The policy's schedule retention when the catalog has it, else the caller's, else the default. */

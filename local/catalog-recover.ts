@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { extract as createExtract } from 'tar-stream';
 import { CairnError, messageOf } from '#core/errors.ts';
 import { DisasterRecoveryFile } from '#core/model/dr-file.ts';
+import { relocateDrUnit, type DrUnitRelocation, type RelocatedUnit } from '#core/model/dr-unit-relocation.ts';
 import type { Image } from '#core/model/image.ts';
 import type { CatalogStore } from '#core/ports/catalog-store.ts';
 import type { ConfigStore } from '#core/ports/config-store.ts';
@@ -31,6 +32,8 @@ export interface RecoverOutcome {
   /** Backups running at the catalog copy whose complete images were found and committed (commitCompleteClaims). */
   committedClaims: string[];
   problems: string[];
+  /** The DR file's unit, when `relocate` moved it: the recovered catalog defines it where it is now. */
+  relocatedUnit?: RelocatedUnit;
 }
 
 /** Reads and checks a DR file: 20 when it is not one (not JSON, or not this schema). */
@@ -56,9 +59,12 @@ export async function readDrFile(file: string): Promise<DisasterRecoveryFile> {
  * catalogued in the recovered catalog from its manifest (the copy it holds
  * was taken before the image existed), so it is not an orphan there.
  * Refuses (20) a home whose catalog has images or jobs, unless `force`.
+ * With `relocate`, the DR file's unit is read where it is now (its disk
+ * directory mounted elsewhere), and the recovered catalog defines it there,
+ * so the images on it restore without a further step.
  */
-export async function recoverLocalCatalog(options: { drFile: string; home?: string; force?: boolean }): Promise<RecoverOutcome> {
-  const dr = await readDrFile(options.drFile);
+export async function recoverLocalCatalog(options: { drFile: string; home?: string; force?: boolean; relocate?: DrUnitRelocation }): Promise<RecoverOutcome> {
+  const { dr, relocated } = relocateDrUnit(await readDrFile(options.drFile), options.relocate ?? {});
   if (dr.runtime !== 'standalone') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `${options.drFile} is the DR file of a cloud catalog: recover it with --aws`);
   const home = resolveCairnHome(options.home);
   const dbFile = join(home, 'cairn.db');
@@ -79,10 +85,12 @@ export async function recoverLocalCatalog(options: { drFile: string; home?: stri
   }
   const runtime = await openLocalRuntime({ home });
   try {
+    // Before anything opens the unit (the claims below): the recovered copy still defines it where it was.
+    if (relocated) await runtime.config.putStorageUnit(dr.storageUnit);
     await catalogTheCatalogImage(runtime, dr, manifest, runtime.clock.now());
     const claims = await commitCompleteClaims({ catalog: runtime.catalog, config: runtime.config, openStore: openStorageUnit });
     const count = (table: string): number => (runtime.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
-    return { home, backupId: dr.backupId, images: count('images'), jobs: count('jobs'), committedClaims: claims.committed, problems: claims.problems };
+    return { home, backupId: dr.backupId, images: count('images'), jobs: count('jobs'), committedClaims: claims.committed, problems: claims.problems, ...(relocated ? { relocatedUnit: relocated } : {}) };
   } finally {
     runtime.close();
   }
@@ -121,8 +129,10 @@ export async function catalogTheCatalogImage(stores: { catalog: CatalogStore; co
  */
 export async function fetchCatalogCopy(dr: DisasterRecoveryFile, target: string): Promise<ImageManifest> {
   const store = await openStorageUnit(dr.storageUnit);
-  const manifestBytes = await readAll(await store.get(dr.manifestKey)).catch((error: unknown) => {
-    throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `the catalog image's manifest ${dr.manifestKey} cannot be read from storage unit ${dr.storageUnit.name}: ${messageOf(error)}`, { cause: error });
+  // Both the get and the read inside the catch: a unit whose directory is gone fails at the get.
+  const manifestBytes = await (async () => readAll(await store.get(dr.manifestKey)))().catch((error: unknown) => {
+    const moved = dr.storageUnit.kind === 'disk' ? ' (mounted elsewhere on this machine? give --unit-path DIR)' : dr.storageUnit.kind === 's3' ? ' (in another bucket now? give --unit-bucket, --unit-prefix)' : '';
+    throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `the catalog image's manifest ${dr.manifestKey} cannot be read from storage unit ${dr.storageUnit.name}${moved}: ${messageOf(error)}`, { cause: error });
   });
   if (manifestBytes.length !== dr.manifestBytes || createHash('sha256').update(manifestBytes).digest('hex') !== dr.manifestSha256) {
     throw new CairnError(StatusCode.CORRUPT_IMAGE, `the catalog image's manifest ${dr.manifestKey} is not the one the DR file names (sha256 or size differ)`);

@@ -31,7 +31,9 @@ export interface MonitoringProps {
   readonly stateMachine: sfn.IStateMachine;
   /** The restore-job state machine (tape restores): its failed and timed-out executions alarm too. */
   readonly restoreStateMachine?: sfn.IStateMachine;
-  /** Every Cairn Lambda by its short name (jobs, broker, catalog, scheduler, janitor, agentGrants): one Errors alarm each. */
+  /** The verify-job state machine: a verify that finds a corrupt image (2001) fails its execution, so its failures alarm too. */
+  readonly verifyStateMachine?: sfn.IStateMachine;
+  /** Every Cairn Lambda by its short name (jobs, broker, catalog, restore, verify, scheduler, janitor, agentGrants, report): one Errors alarm each. */
   readonly functions: Readonly<Record<string, lambda.IFunction>>;
   /** The scheduler tick's schedule group: Scheduler's target errors and dropped invocations. */
   readonly scheduleGroup: scheduler.IScheduleGroup;
@@ -88,6 +90,11 @@ export class Monitoring extends Construct {
       // The janitor ends the job of such an execution and frees its drive (as for backups); the alarms still tell the operator.
       alarm('RestoreExecutionsFailed', props.restoreStateMachine.metricFailed({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a restore-job execution failed (a tape restore ended with a failure status, or the workflow itself failed)');
       alarm('RestoreExecutionsTimedOut', props.restoreStateMachine.metricTimedOut({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a restore-job execution timed out (its job is ended by the janitor)');
+    }
+    if (props.verifyStateMachine) {
+      // A corrupt image found by a verify (scheduled or not) is news nobody should learn on the day of a restore.
+      alarm('VerifyExecutionsFailed', props.verifyStateMachine.metricFailed({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a verify-job execution failed (an image is corrupt, status 2001, or could not be read)');
+      alarm('VerifyExecutionsTimedOut', props.verifyStateMachine.metricTimedOut({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a verify-job execution timed out (its job is ended by the janitor)');
     }
 
     const errors = Object.entries(props.functions).map(([name, fn]) => {

@@ -36,15 +36,20 @@ export function registerCatalogDr(catalog: Command): void {
     .description('rebuild the catalog on a new machine from the catalog image a DR file names (refuses a non-empty catalog without --force)')
     .requiredOption('--dr-file <path>', 'the disaster-recovery file `cairn catalog backup` wrote')
     .option('--force', 'replace the catalog this home has')
+    .option('--unit-path <dir>', "the DR file's disk unit is mounted here now (not where the DR file says): read it here, and the recovered catalog defines the unit here")
+    .option('--unit-bucket <name>', "the DR file's S3 unit's objects are in this bucket now (a replica's)")
+    .option('--unit-prefix <prefix>', "the DR file's S3 unit's objects are under this prefix now")
     .option('--json', 'print JSON')
-    .action(async (options: { drFile: string; force?: boolean; json?: boolean }, command: Command) => {
+    .action(async (options: { drFile: string; force?: boolean; unitPath?: string; unitBucket?: string; unitPrefix?: string; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const json = options.json ?? globals.json;
+      const relocate = { ...(options.unitPath !== undefined ? { path: resolve(options.unitPath) } : {}), ...(options.unitBucket !== undefined ? { bucket: options.unitBucket } : {}), ...(options.unitPrefix !== undefined ? { prefix: options.unitPrefix } : {}) };
       const outcome = globals.aws
-        ? await (await import('../catalog-cloud.ts')).recoverCloudCatalog(globals, { drFile: resolve(options.drFile), force: options.force ?? false })
-        : await (await import('#local/catalog-recover.ts')).recoverLocalCatalog({ drFile: resolve(options.drFile), home: globals.home, force: options.force ?? false });
+        ? await (await import('../catalog-cloud.ts')).recoverCloudCatalog(globals, { drFile: resolve(options.drFile), force: options.force ?? false, relocate })
+        : await (await import('#local/catalog-recover.ts')).recoverLocalCatalog({ drFile: resolve(options.drFile), home: globals.home, force: options.force ?? false, relocate });
       if (json) return printJson(outcome);
       note(`catalog recovered from ${outcome.backupId}${'home' in outcome ? ` into ${outcome.home}` : ''}: ${outcome.images} images, ${outcome.jobs} jobs`);
+      if (outcome.relocatedUnit) note(`  storage unit ${outcome.relocatedUnit.name} is now defined at ${outcome.relocatedUnit.to} (the DR file had ${outcome.relocatedUnit.from})`);
       for (const backupId of outcome.committedClaims) note(`  image ${backupId}, being written at the catalog backup, was complete on its unit: catalogued`);
       for (const problem of outcome.problems) note(`  ${problem}`);
     });
@@ -60,9 +65,8 @@ export function registerCatalogDr(catalog: Command): void {
       await withBackend(globals, async (backend) => {
         const unit = await backend.config.getStorageUnit(options.stu);
         if (unit === undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `storage unit ${options.stu} does not exist`);
-        if (unit.kind === 'tape') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `storage unit ${unit.name} is a tape unit: import from its index unit's images is not built yet`);
         const [{ importImages }, { openStorageUnit }] = await Promise.all([import('#local/catalog-import.ts'), import('#local/open-storage-unit.ts')]);
-        const outcome = await importImages({ store: await openStorageUnit(unit), catalog: backend.catalog, config: backend.config, now: backend.clock.now() }, unit, { retentionDays: options.retentionDays });
+        const outcome = await importImages({ store: await openStorageUnit(unit), catalog: backend.catalog, config: backend.config, now: backend.clock.now(), emm: backend.emm }, unit, { retentionDays: options.retentionDays });
         if (json) {
           return printJson({
             imported: outcome.imported.map((i) => ({ backupId: i.backupId, client: i.client, policy: i.policy, level: i.level, fileCount: i.fileCount, bytes: i.bytes, copyNumber: primaryCopy(i).copyNumber })),

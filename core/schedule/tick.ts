@@ -33,6 +33,8 @@ export interface TickDeps extends ScheduleReaders {
     executions: ExecutionStatuses;
     /** Restore jobs' executions (the restore-job workflow); absent, restore jobs are not checked. */
     restoreExecutions?: ExecutionStatuses;
+    /** Verify jobs' executions (the verify-job workflow); absent, verify jobs are not checked. */
+    verifyExecutions?: ExecutionStatuses;
     media: Pick<MediaStore, 'release' | 'listReservations'>;
     /** Given, a tape drive a job ended by the sweep held is recorded as possibly loaded (core/broker/tape-held.ts). */
     emm?: SweepDeps['emm'];

@@ -45,6 +45,7 @@ describe('alarms', () => {
   it('watch failed and timed-out executions, each Lambda, the scheduler, stuck jobs and unpublished events, and nothing else', () => {
     const stateMachine = { Ref: idOf('AWS::StepFunctions::StateMachine', 'BackupJob') };
     const restoreMachine = { Ref: idOf('AWS::StepFunctions::StateMachine', 'RestoreJob') };
+    const verifyMachine = { Ref: idOf('AWS::StepFunctions::StateMachine', 'VerifyJob') };
     const fn = (prefix: string) => ({ Ref: idOf('AWS::Lambda::Function', prefix) });
     // The group's name is a literal the CDK generates (the schedule names it the same way).
     const group = resources[idOf('AWS::Scheduler::ScheduleGroup', 'Scheduler')]!.Properties!.Name;
@@ -57,7 +58,9 @@ describe('alarms', () => {
       { metric: 'AWS/States/ExecutionsTimedOut', statistic: 'Sum', dimensions: { StateMachineArn: stateMachine } },
       { metric: 'AWS/States/ExecutionsFailed', statistic: 'Sum', dimensions: { StateMachineArn: restoreMachine } },
       { metric: 'AWS/States/ExecutionsTimedOut', statistic: 'Sum', dimensions: { StateMachineArn: restoreMachine } },
-      ...['JobsFunction', 'BrokerFunction', 'CatalogFunction', 'RestoreFunction', 'SchedulerFunction', 'JanitorFunction', 'AgentGrantsFunction'].map((prefix) => ({ metric: 'AWS/Lambda/Errors', statistic: 'Sum', dimensions: { FunctionName: fn(prefix) } })),
+      { metric: 'AWS/States/ExecutionsFailed', statistic: 'Sum', dimensions: { StateMachineArn: verifyMachine } },
+      { metric: 'AWS/States/ExecutionsTimedOut', statistic: 'Sum', dimensions: { StateMachineArn: verifyMachine } },
+      ...['JobsFunction', 'BrokerFunction', 'CatalogFunction', 'RestoreFunction', 'VerifyFunction', 'SchedulerFunction', 'JanitorFunction', 'AgentGrantsFunction', 'ReportFunction'].map((prefix) => ({ metric: 'AWS/Lambda/Errors', statistic: 'Sum', dimensions: { FunctionName: fn(prefix) } })),
       { metric: 'Cairn/SchedulerTickFailed', statistic: 'Sum', dimensions: { service } },
       { metric: 'AWS/Scheduler/TargetErrorCount', statistic: 'Sum', dimensions: { ScheduleGroup: group } },
       { metric: 'AWS/Scheduler/InvocationDroppedCount', statistic: 'Sum', dimensions: { ScheduleGroup: group } },

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AwsClients } from '#aws/clients.ts';
@@ -76,5 +76,16 @@ describe.skipIf(Boolean(skip))(`cairn --aws catalog backup and recover${skip ? `
     const again = await cairn(target, 'catalog', 'recover', '--dr-file', drFile, '--json');
     expect(again.code).toBe(2);
     expect(JSON.parse(again.stdout)).toMatchObject({ statusCode: 20 });
+
+    // The unit's directory mounted elsewhere: recovered from there, and the tables define the unit there.
+    const moved = join(work, 'stu-moved');
+    renameSync(join(work, 'stu'), moved);
+    const lost = await cairn(target, 'catalog', 'recover', '--dr-file', drFile, '--force', '--json');
+    expect(JSON.parse(lost.stdout)).toMatchObject({ statusCode: 219, message: expect.stringContaining('--unit-path') });
+    const relocated = await cairn(target, 'catalog', 'recover', '--dr-file', drFile, '--force', '--unit-path', moved, '--json');
+    expect(relocated.code, relocated.stderr).toBe(0);
+    expect(JSON.parse(relocated.stdout)).toMatchObject({ backupId, relocatedUnit: { name: 'dr-disk', from: join(work, 'stu'), to: moved } });
+    expect(await stores(target).config.getStorageUnit('dr-disk')).toMatchObject({ kind: 'disk', path: moved });
+    expect(await stores(target).catalog.listImages()).toEqual(imagesBefore);
   }, 120_000);
 });

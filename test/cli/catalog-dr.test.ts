@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +33,7 @@ describe('catalog backup, disaster recovery and import', () => {
   const offsite = join(work, 'offsite', 'catalog.dr.json');
   const cairn = (...args: string[]): Promise<CliResult> => runCairn(home, args);
   let before: ListedImage[];
+  let fullId: string;
 
   beforeAll(async () => {
     rmSync(work, { recursive: true, force: true });
@@ -63,7 +64,7 @@ describe('catalog backup, disaster recovery and import', () => {
   it('recovers the catalog from the DR file after $CAIRN_HOME is deleted, and restores the older image byte for byte', async () => {
     const full = await cairn('backup', '--client', 'h1', '--policy', 'files', '--schedule', 'full', '--json');
     expect(full.code, full.stderr).toBe(0);
-    const fullId = (JSON.parse(full.stdout) as { backupId: string }).backupId;
+    fullId = (JSON.parse(full.stdout) as { backupId: string }).backupId;
     cpSync(source, asOfFull, { recursive: true });
     await sleep(1100); // backup ids are by the second
     writeFileSync(join(source, 'docs', 'a.txt'), 'alpha, changed after the full\n');
@@ -137,4 +138,32 @@ describe('catalog backup, disaster recovery and import', () => {
     expect(second.imported).toEqual([]);
     expect(second.alreadyCatalogued.length).toBe(outcome.imported.length);
   }, 60_000);
+  it('recovers with the unit mounted elsewhere (--unit-path): refused without it, and the recovered catalog defines the unit where it is now', async () => {
+    const moved = join(work, 'stu-mounted-elsewhere');
+    renameSync(stu, moved);
+    const home4 = join(work, 'home-moved');
+    const cairn4 = (...args: string[]): Promise<CliResult> => runCairn(home4, args);
+    try {
+      // Where the DR file says, the unit is gone: a precise refusal, and no catalog put in place.
+      const lost = await cairn4('catalog', 'recover', '--dr-file', offsite, '--json');
+      expect(lost.code).toBe(2);
+      expect(JSON.parse(lost.stdout)).toMatchObject({ statusCode: 219, message: expect.stringContaining('give --unit-path DIR') });
+      expect(existsSync(join(home4, 'cairn.db'))).toBe(false);
+      // A path for the wrong kind of unit, and a relative path, are named.
+      const wrongKind = JSON.parse((await cairn4('catalog', 'recover', '--dr-file', offsite, '--unit-bucket', 'replica-bucket', '--json')).stdout) as { statusCode: number; message: string };
+      expect(wrongKind).toMatchObject({ statusCode: 20, message: expect.stringContaining('is a disk unit (give --unit-path)') });
+
+      const recovered = await cairn4('catalog', 'recover', '--dr-file', offsite, '--unit-path', moved, '--json');
+      expect(recovered.code, recovered.stderr).toBe(0);
+      expect(JSON.parse(recovered.stdout)).toMatchObject({ relocatedUnit: { name: 'dr-disk', from: stu, to: moved } });
+      const units = JSON.parse((await cairn4('storage-unit', 'list', '--json')).stdout) as { name: string; path?: string }[];
+      expect(units.find((u) => u.name === 'dr-disk')?.path).toBe(moved);
+      const target = join(work, 'restored-moved');
+      const restore = await cairn4('restore', '--backup-id', fullId, '--to', target, '--json');
+      expect(restore.code, restore.stderr).toBe(0);
+      for (const file of ['docs/a.txt', 'docs/b.bin', 'c.txt']) expect(readFileSync(join(target, source, file)).equals(readFileSync(join(asOfFull, file))), file).toBe(true);
+    } finally {
+      renameSync(moved, stu);
+    }
+  }, 90_000);
 });

@@ -7,6 +7,7 @@ import { diskChangerSkipReason } from '../edge-agent/tape/disk-changer-library.t
 import { roleStatements, type Statement } from '../cdk/policy-walk.ts';
 import { BACKUP_JOB_ASL, synthCairnStack, type SynthResult } from '../cdk/synth-fixture.ts';
 const RESTORE_JOB_ASL = join('statemachines', 'restore-job.asl.json');
+const VERIFY_JOB_ASL = join('statemachines', 'verify-job.asl.json');
 import { REPO_ROOT } from '../../cdk/cairn-stack.ts';
 import { ALLOWED_UNUSED, ROLE_PREFIXES, TEST_AGENT_INSTANCE, TEST_AGENT_SESSION, arnOf, checkGrants, impliedCalls, inSession, resolveResource, withAgentGrantsAsWritten, type Template } from './policy-check.ts';
 import { COMPONENTS as RECORDED, recordComponents, type Recording } from './record-components.ts';
@@ -82,10 +83,14 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     calls = {
       ...recording.calls,
       agent: inSession(recording.calls.agent, TEST_AGENT_SESSION),
-      ...serviceCalls(template, recording.names, readFileSync(join(REPO_ROOT, BACKUP_JOB_ASL), 'utf8'), readFileSync(join(REPO_ROOT, RESTORE_JOB_ASL), 'utf8')),
+      ...serviceCalls(template, recording.names, {
+        backup: readFileSync(join(REPO_ROOT, BACKUP_JOB_ASL), 'utf8'),
+        restore: readFileSync(join(REPO_ROOT, RESTORE_JOB_ASL), 'utf8'),
+        verify: readFileSync(join(REPO_ROOT, VERIFY_JOB_ASL), 'utf8'),
+      }),
     };
     // What the Lambda service does with each function's role: its logs and X-Ray traces.
-    for (const component of ['jobs', 'broker', 'catalog', 'restore', 'scheduler', 'janitor', 'report'] as const) {
+    for (const component of ['jobs', 'broker', 'catalog', 'restore', 'verify', 'scheduler', 'janitor', 'report'] as const) {
       calls[component] = [...calls[component], ...functionRuntimeCalls(template, recording.names, ROLE_PREFIXES[component])];
     }
   }, 240_000);
@@ -104,6 +109,10 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     expect(outcomes.cancelledLeftovers).toEqual([]);
     // The tape image restored by a restore job (restore-job.asl.json), the restore function's calls recorded.
     expect(outcomes.restore).toMatchObject({ output: { final: { statusCode: 0 } } });
+    // The full (S3) and the tape image verified by verify jobs (verify-job.asl.json), the verify function's calls recorded.
+    expect(outcomes.verify).toMatchObject({ output: { final: { statusCode: 0 } } });
+    expect(outcomes.tapeVerify).toMatchObject({ output: { final: { statusCode: 0 } } });
+    expect(outcomes.verifyJanitor).toMatchObject({ jobId: 9005, action: 'ended' });
     // The tape backup: a drive and a scratch volume granted from the media manager, the volume's tape files recorded by the catalog.
     expect(outcomes.tape).toMatchObject({ output: { reservation: { tape: { mount: { kind: 'mount' } } }, image: { statusCode: 0 }, final: { statusCode: 0 } } });
     expect(outcomes.tapeVolume).toMatchObject({ mediaId: 'IAM001', pool: 'iampool', state: 'ACTIVE', tapeFiles: 2 });
@@ -121,10 +130,16 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
       ended: [
         { jobId: 9002, action: 'ended', statusCode: 2002, released: true, withdrawnImage: expect.any(String) },
         { jobId: 9004, action: 'ended', statusCode: 2002, released: true, driveLeftLoaded: { drive: 'iamlib-d0', mediaId: 'IAM001' } },
+        // A verify job's execution is looked up on the verify-job state machine.
+        { jobId: 9006, action: 'ended', statusCode: 2002, executionName: 'iam-verify-gone' },
       ],
       problems: [],
     });
     expect(swept[1]).toMatchObject({ ended: [], problems: [] });
+    // The verify due on policy `verified` was started as a verify-job execution (the emulator does not refuse a repeated name: started twice).
+    const verifies = (outcomes.ticks as { verifies?: { started: string[]; alreadyStarted: string[]; problems: string[] } }[]).map((t) => t.verifies);
+    expect(verifies[0]).toMatchObject({ problems: [] });
+    expect(verifies.map((v) => (v?.started.length ?? 0) + (v?.alreadyStarted.length ?? 0))).toEqual([1, 1]);
     // The first tick's cleanup expired the incremental (its S3 folder deleted) and the tape image (its index folder deleted,
     // its volume emptied and returned to scratch); the second had nothing left to do.
     const expirations = (outcomes.ticks as { expiration?: { expired: { backupId: string; volumes: string[] }[]; recycled: unknown[]; problems: string[] } }[]).map((t) => t.expiration);

@@ -31,12 +31,14 @@ export const ROLE_PREFIXES: Record<Component, string> = {
   broker: 'BrokerFunctionServiceRole',
   catalog: 'CatalogFunctionServiceRole',
   restore: 'RestoreFunctionServiceRole',
+  verify: 'VerifyFunctionServiceRole',
   scheduler: 'SchedulerFunctionServiceRole',
   janitor: 'JanitorFunctionServiceRole',
   report: 'ReportFunctionServiceRole',
   agent: 'AgentRole',
   stateMachine: 'BackupJobStateMachineRole',
   restoreStateMachine: 'RestoreJobStateMachineRole',
+  verifyStateMachine: 'VerifyJobStateMachineRole',
   schedule: 'SchedulerScheduleRole',
 };
 
@@ -56,6 +58,13 @@ export const ALLOWED_UNUSED: Record<Component, { action: string; resource?: RegE
   ],
   catalog: [],
   restore: [],
+  verify: [
+    {
+      action: 'dynamodb:Query',
+      resource: /table\/[^/]*catalog(\/index\/.*)?$/,
+      reason: "A restore rehearsal's Queue and Start list the client's images (its latest view, the incremental chain behind it: core/jobs/rehearsal.ts); the recording runs no rehearsal; test/aws/rehearsal-aws.test.ts runs those calls on the emulator",
+    },
+  ],
   scheduler: [
     {
       action: 'ssm:SendCommand',
@@ -90,6 +99,13 @@ export const ALLOWED_UNUSED: Record<Component, { action: string; resource?: RegE
     },
   ],
   restoreStateMachine: [
+    {
+      action: 'ssm:SendCommand',
+      resource: /:ec2:[^:]*:[^:]*:instance\/\*$/,
+      reason: 'EC2 agents (instance profile) are targets as hybrid ones are; the derived workflow sends to a hybrid instance (mi-) only',
+    },
+  ],
+  verifyStateMachine: [
     {
       action: 'ssm:SendCommand',
       resource: /:ec2:[^:]*:[^:]*:instance\/\*$/,
@@ -167,7 +183,11 @@ export function resolveResource(value: unknown, template: Template, names: Emula
     if (type === 'AWS::KMS::Key' && id.startsWith('ImagesImageKey')) return `arn:${PARTITION}:kms:${REGION}:${ACCOUNT}:key/${IMAGE_KEY_ID}`;
     if (type === 'AWS::KMS::Key' && id.startsWith('ReportsKey')) return `arn:${PARTITION}:kms:${REGION}:${ACCOUNT}:key/${REPORTS_KEY_ID}`;
     if (type === 'AWS::SNS::Topic' && id.startsWith('Reports') && names.reportsTopicArn) return names.reportsTopicArn;
-    if (type === 'AWS::StepFunctions::StateMachine') return arnOf({ kind: 'stateMachine', arn: id.startsWith('RestoreJob') && names.restoreStateMachineArn ? names.restoreStateMachineArn : names.stateMachineArn });
+    if (type === 'AWS::StepFunctions::StateMachine') {
+      // Each machine of the stack is its own emulated one: a grant on the verify machine is never taken for one on the backup machine.
+      const machine = id.startsWith('RestoreJob') ? names.restoreStateMachineArn : id.startsWith('VerifyJob') ? names.verifyStateMachineArn : names.stateMachineArn;
+      return arnOf({ kind: 'stateMachine', arn: machine ?? names.stateMachineArn });
+    }
     // A log group exists only in the template; its Arn attribute ends in `:*` (its streams).
     if (type === 'AWS::Logs::LogGroup') return `arn:${PARTITION}:logs:${REGION}:${ACCOUNT}:log-group:${id}:*`;
     return `logical:${id}`;

@@ -31,8 +31,10 @@ import { CreateTopicCommand } from '@aws-sdk/client-sns';
 import { SnsReportPublisher } from '#aws/sns-report-publisher.ts';
 import { sendSnapshotDelete } from '#core/jobs/snapshot-delete.ts';
 import { runTask } from '#agent/transport/run-task.ts';
-import { loadBackupJobDefinition, loadRestoreJobDefinition } from '#local/asl-definition.ts';
+import { loadBackupJobDefinition, loadRestoreJobDefinition, loadVerifyJobDefinition } from '#local/asl-definition.ts';
 import { createRestoreHandler } from '#lambdas/restore-handler.ts';
+import { createVerifyHandler } from '#lambdas/verify-handler.ts';
+import type { VerifyJob } from '#core/model/job.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { emulatorClientOptions } from '../setup/aws-emulator.ts';
 import { newMedia } from '#core/model/tape-media.ts';
@@ -40,7 +42,7 @@ import { DISK_CHANGER, diskChangerLibrary } from '../edge-agent/tape/disk-change
 import { claimOf, sampleImage, sampleJob, samplePolicy, sampleRestoreJob } from '../contracts/fixtures.ts';
 
 /** The principals of the stack whose calls our code makes (cdk/constructs/*). */
-export const COMPONENTS = ['jobs', 'broker', 'catalog', 'restore', 'scheduler', 'janitor', 'report', 'agent'] as const;
+export const COMPONENTS = ['jobs', 'broker', 'catalog', 'restore', 'verify', 'scheduler', 'janitor', 'report', 'agent'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 /** The names the emulator's resources got; the checker maps the template's tables and bucket onto them. */
@@ -50,6 +52,8 @@ export interface EmulatedNames {
   stateMachineArn: string;
   /** The restore-job state machine's; absent, the template's restore state machine maps to `stateMachineArn`. */
   restoreStateMachineArn?: string;
+  /** The verify-job state machine's (mapped the same way). */
+  verifyStateMachineArn?: string;
   /** The reports topic on the emulator (the report function publishes to it). */
   reportsTopicArn?: string;
 }
@@ -98,6 +102,9 @@ export async function recordComponents(endpoint: string, options: { agentCommand
     const restoreStateMachineArn = (
       await setup.sfn.send(new CreateStateMachineCommand({ name: `restore-job-${Date.now()}`, definition: JSON.stringify(loadRestoreJobDefinition()), roleArn: 'arn:aws:iam::123456789012:role/cairn-state-machine' }))
     ).stateMachineArn!;
+    const verifyStateMachineArn = (
+      await setup.sfn.send(new CreateStateMachineCommand({ name: `verify-job-${Date.now()}`, definition: JSON.stringify(loadVerifyJobDefinition()), roleArn: 'arn:aws:iam::123456789012:role/cairn-state-machine' }))
+    ).stateMachineArn!;
     const env = { CONFIG_TABLE: tables.config, JOBS_TABLE: tables.jobs, CATALOG_TABLE: tables.catalog, MEDIA_TABLE: tables.media, AWS_REGION: 'us-east-1' };
     const admin = dynamoDeps(env, setup);
     // 5 MiB parts (S3's smallest): the 9 MiB file below makes a multipart upload.
@@ -118,6 +125,7 @@ export async function recordComponents(endpoint: string, options: { agentCommand
     const brokerHandler = metered(brokerDeps, createBrokerHandler(brokerDeps));
     const catalogHandler = metered(catalogDeps, createCatalogHandler(catalogDeps));
     const agent = agentRunner(clients.agent, tables.jobs);
+    const imageOf = (outcome: unknown): string | undefined => (outcome as { output?: { image?: { backupId?: string } } }).output?.image?.backupId;
     const runWorkflow = (request: Record<string, unknown>) => runBackupWorkflow({ jobs: jobsHandler, broker: brokerHandler, catalog: catalogHandler, stream: agent.stream }, request);
 
     // Act: the paths.
@@ -127,6 +135,11 @@ export async function recordComponents(endpoint: string, options: { agentCommand
     outcomes.full = await runWorkflow({ client: 'cloudhost', selections: [source], storageUnit: 's3-unit', owner: 'iam' });
     outcomes.incremental = await runWorkflow({ client: 'cloudhost', selections: [source], storageUnit: 's3-unit', level: 'differential-incremental', owner: 'iam' });
     outcomes.failed = await runWorkflow({ client: 'cloudhost', selections: [join(work, 'missing')], storageUnit: 's3-unit', owner: 'iam' });
+    // The full verified by a verify job (verify-job.asl.json): the verify Lambda's Queue, Start and Record, the agent's Verify.
+    const verifyDeps = dynamoDeps(env, clients.verify);
+    const verifyHandler = metered(verifyDeps, createVerifyHandler(verifyDeps));
+    const verifyHandlers = { verify: verifyHandler, broker: brokerHandler, jobs: jobsHandler, agent: agent.stream };
+    outcomes.verify = await runVerifyWorkflow(verifyHandlers, { backupId: imageOf(outcomes.full), owner: 'iam' });
     // A tape unit: the broker chooses a drive and a scratch volume from the media manager (and moves the volume into the
     // pool), the catalog records the tape files, Release records the drive as Unmount left it.
     const library = diskChangerLibrary({ slots: 2, drives: 1, barcodes: { 1: 'IAM001' } });
@@ -144,6 +157,8 @@ export async function recordComponents(endpoint: string, options: { agentCommand
       const restoreHandler = metered(restoreDeps, createRestoreHandler(restoreDeps));
       const tapeImage = (outcomes.tape as { output?: { image?: { backupId?: string } } }).output?.image?.backupId;
       outcomes.restore = await runRestoreWorkflow({ restore: restoreHandler, broker: brokerHandler, jobs: jobsHandler, agent: agent.stream }, { backupId: tapeImage, targetDir: join(work, 'restored'), owner: 'iam' });
+      // And verified by a verify job: its Plan, Reserve and RecordRead read the media manager, Release the broker's.
+      outcomes.tapeVerify = await runVerifyWorkflow(verifyHandlers, { backupId: tapeImage, owner: 'iam' });
     } finally {
       await library.cleanup();
     }
@@ -164,12 +179,16 @@ export async function recordComponents(endpoint: string, options: { agentCommand
       deleteSnapshots: (job) => sendSnapshotDelete({ config: janitorDeps.config, emm: janitorDeps.emm, agents: janitorAgents }, job),
       stateMachineArn,
       restoreStateMachineArn,
+      verifyStateMachineArn,
       clock: { now: () => SCHEDULER_NOW },
     });
     outcomes.janitor = await janitor(executionEvent(stateMachineArn, 'iam-stopped', 'ABORTED'));
     // A restore execution stopped while its job held the tape drive: the janitor records the drive as possibly loaded (the media manager).
     await stuckRestore(admin, 9003, 'iam-restore-stopped');
     outcomes.restoreJanitor = await janitor(executionEvent(restoreStateMachineArn, 'iam-restore-stopped', 'ABORTED'));
+    // A verify execution that timed out: the janitor ends its job (of the verify kind, found on the verify-job machine).
+    await stuckVerify(admin, 9005, 'iam-verify-stopped');
+    outcomes.verifyJanitor = await janitor(executionEvent(verifyStateMachineArn, 'iam-verify-stopped', 'TIMED_OUT'));
 
     // A drive kept loaded an hour past its unit's delay, on a robot whose client's agent runs on a hybrid instance: the first
     // tick sends it the unload (the operator's document, as the stack names it), the second reads the invocation (moto answers
@@ -178,11 +197,23 @@ export async function recordComponents(endpoint: string, options: { agentCommand
     await stuckJob(admin, 9002, 'iam-gone');
     // A restore job whose restore execution does not exist: the sweep describes it on the restore-job state machine.
     await stuckRestore(admin, 9004, 'iam-restore-gone');
+    // A verify job whose verify execution does not exist: the sweep describes it on the verify-job state machine.
+    await stuckVerify(admin, 9006, 'iam-verify-gone');
+    // A policy whose verify schedule is due at the tick (its backups are not): the tick starts a verify-job execution of cloudhost's latest image of it.
+    await admin.config.putPolicy(
+      samplePolicy('verified', {
+        storageUnit: 's3-unit',
+        clients: [{ name: 'cloudhost' }],
+        selections: [join(work, 'source')],
+        verify: { frequency: 86400, windows: [everyDay] },
+      } as never),
+    );
+    await admin.catalog.claimBackupId(claimOf(sampleImage('cloudhost', new Date(SCHEDULER_NOW.getTime() - 86_400_000), { policy: 'verified', storageUnit: 's3-unit' })));
+    await admin.catalog.putImage(sampleImage('cloudhost', new Date(SCHEDULER_NOW.getTime() - 86_400_000), { policy: 'verified', storageUnit: 's3-unit' }));
     // A multipart upload a dead agent left (moto dates every upload's start to 2010): the sweep lists its parts and aborts it.
     await setup.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'site1/images/deadhost/deadhost_1795400000/fragment-000001.tar' }));
     // The incremental and the tape image past their retention (shortened by the administrator): the first tick's cleanup
     // expires them (their objects in the bucket deleted, the tape volume emptied and returned to scratch).
-    const imageOf = (outcome: unknown): string | undefined => (outcome as { output?: { image?: { backupId?: string } } }).output?.image?.backupId;
     for (const backupId of [imageOf(outcomes.incremental), imageOf(outcomes.tape)]) if (backupId) await setImageExpiry(admin, backupId, new Date('2026-11-01T00:00:00Z'));
     const schedulerDeps = dynamoDeps(env, clients.scheduler);
     const tick = createSchedulerHandler({
@@ -191,6 +222,7 @@ export async function recordComponents(endpoint: string, options: { agentCommand
       sweep: {
         executions: new SfnExecutionStatuses({ client: clients.scheduler.sfn, stateMachineArn }),
         restoreExecutions: new SfnExecutionStatuses({ client: clients.scheduler.sfn, stateMachineArn: restoreStateMachineArn }),
+        verifyExecutions: new SfnExecutionStatuses({ client: clients.scheduler.sfn, stateMachineArn: verifyStateMachineArn }),
         media: schedulerDeps.media,
         emm: schedulerDeps.emm,
         spared: () => holdersOfUnloads(schedulerDeps.emm),
@@ -198,6 +230,7 @@ export async function recordComponents(endpoint: string, options: { agentCommand
       },
       idleUnload: { media: schedulerDeps.media, emm: schedulerDeps.emm, agents: new SsmOperatorCommands({ client: clients.scheduler.ssm, documentName: agentCommandDocument }) },
       expiration: { openStorageUnit: cloudStorageOpener(clients.scheduler.s3), canReach: cloudReachable, media: schedulerDeps.media, emm: schedulerDeps.emm },
+      verifies: new SfnExecutionStarter({ client: clients.scheduler.sfn, stateMachineArn: verifyStateMachineArn }),
       clock: { now: () => SCHEDULER_NOW },
     });
     outcomes.ticks = [await tick(), await tick()];
@@ -209,7 +242,7 @@ export async function recordComponents(endpoint: string, options: { agentCommand
     outcomes.report = await report({ since: '24h' });
 
     const calls = Object.fromEntries(COMPONENTS.map((c) => [c, logs[c].calls])) as Record<Component, AwsCall[]>;
-    return { calls, names: { tables, bucket, stateMachineArn, restoreStateMachineArn, reportsTopicArn }, outcomes };
+    return { calls, names: { tables, bucket, stateMachineArn, restoreStateMachineArn, verifyStateMachineArn, reportsTopicArn }, outcomes };
   } finally {
     for (const c of COMPONENTS) clients[c].destroy();
     setup.destroy();
@@ -261,6 +294,35 @@ async function runRestoreWorkflow(handlers: { restore: Handler; broker: Handler;
         RecordRead: handlers.restore,
         Release: handlers.broker,
         EndJob: handlers.jobs,
+        Mount: handlers.agent,
+        Read: handlers.agent,
+        Unmount: handlers.agent,
+      } as never,
+    },
+  });
+  try {
+    return { output: await execution.result };
+  } catch (error) {
+    return { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
+  }
+}
+
+/** The verify-job ASL in-process, each Task state handled by its component, as in AWS (disk and S3 images: Start, Verify, Record; tape: the volume loop). */
+async function runVerifyWorkflow(handlers: { verify: Handler; broker: Handler; jobs: Handler; agent: Handler }, request: Record<string, unknown>): Promise<unknown> {
+  const machine = new StateMachine(loadVerifyJobDefinition() as never, { validationOptions: { checkPaths: true, checkArn: false } });
+  const execution = machine.run({ request } as never, {
+    context: { Task: { Token: 'iam-verify-token' } } as never,
+    overrides: {
+      taskResourceLocalHandlers: {
+        Queue: handlers.verify,
+        Start: handlers.verify,
+        Record: handlers.verify,
+        Plan: handlers.verify,
+        Reserve: handlers.verify,
+        RecordRead: handlers.verify,
+        Release: handlers.broker,
+        EndJob: handlers.jobs,
+        Verify: handlers.agent,
         Mount: handlers.agent,
         Read: handlers.agent,
         Unmount: handlers.agent,
@@ -374,6 +436,16 @@ async function stuckRestore(admin: ReturnType<typeof dynamoDeps>, jobId: number,
   const at = new Date(SCHEDULER_NOW.getTime() - 3 * 3600_000 + jobId * 1000);
   await admin.jobs.create(sampleRestoreJob(jobId, { state: 'ACTIVE', executionName, updatedAt: at.toISOString() }));
   await admin.media.reserve({ jobId, resources: [{ kind: 'drive', storageUnit: 'tape-unit', drive: 'iamlib-d0' }, { kind: 'volume', pool: 'iampool', mediaId: 'IAM001' }], at });
+}
+
+/** A verify job its execution left ACTIVE, quiet since before the scheduler's tick (a disk or S3 image's: it holds nothing). */
+async function stuckVerify(admin: ReturnType<typeof dynamoDeps>, jobId: number, executionName: string): Promise<void> {
+  const at = new Date(SCHEDULER_NOW.getTime() - 3 * 3600_000 + jobId * 1000).toISOString();
+  const job: VerifyJob = {
+    jobId, type: 'verify', state: 'ACTIVE', attempt: 1, client: 'stuckhost', image: `stuckhost_${1795300000 + jobId}`, storageUnit: 's3-unit', problems: [], problemCount: 0,
+    progress: { files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 }, attempts: [], executionName, queuedAt: at, startedAt: at, updatedAt: at,
+  };
+  await admin.jobs.create(job);
 }
 
 /** The EventBridge event Step Functions sends when an execution of `stateMachineArn` ends with `status`. */
