@@ -17,6 +17,8 @@ import { commitCompleteClaims } from '#local/catalog-import.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { resolveCairnHome } from '#local/runtime.ts';
 import type { GlobalOptions } from './backend-interface.ts';
+import { catalogBackupAsJob } from '#local/catalog-backup-job.ts';
+import { cliOwner } from './cli-owner.ts';
 
 /** The name of the tables' copy inside a cloud catalog image. */
 const TABLES_FILE = 'tables.json';
@@ -43,20 +45,23 @@ async function openTables(globals: GlobalOptions) {
  * standalone one, catalogued in the Catalog table; the DR file goes under
  * $CAIRN_HOME/dr/ of this machine unless `drFile` says.
  */
-export async function backupCloudCatalog(globals: GlobalOptions, options: { storageUnit: string; drFile?: string }): Promise<CatalogBackupOutcome & { warning?: string }> {
+export async function backupCloudCatalog(globals: GlobalOptions, options: { storageUnit: string; drFile?: string }): Promise<CatalogBackupOutcome & { jobId: number; warning?: string }> {
   const tables = await openTables(globals);
   const work = await mkdtemp(join(tmpdir(), 'cairn-catalog-'));
   try {
-    const unit = await tables.config.getStorageUnit(options.storageUnit);
-    if (unit === undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `storage unit ${options.storageUnit} does not exist`);
-    return await writeCatalogImage({ catalog: tables.catalog, jobs: tables.jobs, now: () => new Date() }, unit, {
+    const run = await catalogBackupAsJob({ jobs: tables.jobs, now: () => new Date(), owner: cliOwner() }, { storageUnit: options.storageUnit }, async (claimFor) => {
+      const unit = await tables.config.getStorageUnit(options.storageUnit);
+      if (unit === undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `storage unit ${options.storageUnit} does not exist`);
+      return writeCatalogImage({ catalog: tables.catalog, jobs: tables.jobs, now: () => new Date(), claimFor }, unit, {
       runtime: 'cloud',
       workDir: work,
       drDir: join(resolveCairnHome(globals.home), 'dr'),
       fileName: TABLES_FILE,
       produce: async (file) => writeFile(file, JSON.stringify(await dumpTables(tables.client, tables.names)), { mode: PRIVATE_FILE_MODE }),
-      ...(options.drFile === undefined ? {} : { drFile: options.drFile }),
+        ...(options.drFile === undefined ? {} : { drFile: options.drFile }),
+      });
     });
+    return { ...run.result, jobId: run.jobId };
   } finally {
     await rm(work, { recursive: true, force: true });
     tables.destroy();

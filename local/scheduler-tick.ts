@@ -15,6 +15,8 @@ import type { DueVerify } from '#core/schedule/verify-due.ts';
 import { localVerifyScheduler } from './verify-starter.ts';
 import { runScheduledCatalogBackup, type ScheduledCatalogBackup } from './scheduled-catalog-backup.ts';
 import { runDueDuplicates, type DuplicationRun } from './duplicate-tick.ts';
+import { recordFinishedJob } from '#core/jobs/lifecycle-job.ts';
+import { cleanupDidSomething, cleanupFields, cleanupOutcome } from '#core/jobs/lifecycle-outcomes.ts';
 
 export interface LocalScheduler {
   /** One scheduler pass (core/schedule/tick.ts): starts each due job in this process, in the background. */
@@ -77,12 +79,19 @@ export function localScheduler(runtime: LocalRuntime, hooks: LocalSchedulerHooks
       // Copies policies declare (`copies`), before the cleanup, which may then expire a primary whose own retention ended.
       const duplication = await runDueDuplicates(runtime).catch((error: unknown): DuplicationRun => ({ done: [], deferred: 0, problems: [`duplication could not run: ${messageOf(error)}`] }));
       if (duplication.done.length + duplication.problems.length > 0) hooks.onDuplication?.(duplication);
+      const cleanupStarted = runtime.clock.now();
       const expiration = await runExpiration(
         { catalog: runtime.catalog, config: runtime.config, jobs: runtime.jobs, media: runtime.media, emm: runtime.emm, openStorageUnit },
         runtime.clock.now(),
         { maxImages: hooks.maxExpirationsPerTick ?? DEFAULT_EXPIRATIONS_PER_TICK },
       ).catch((error: unknown): ExpirationRun => ({ expired: [], kept: [], deferred: 0, recycled: [], problems: [`the cleanup could not run: ${messageOf(error)}`] }));
       if (expiration.expired.length + expiration.recycled.length + expiration.problems.length > 0) hooks.onExpiration?.(expiration);
+      // A cleanup that did or failed something is an image-cleanup job (`cairn jobs`, the report); one that found nothing is none.
+      if (cleanupDidSomething(expiration)) {
+        await recordFinishedJob({ jobs: runtime.jobs, now: () => runtime.clock.now(), owner: runtime.owner }, 'image-cleanup', cleanupFields('tick'), cleanupStarted, cleanupOutcome(expiration)).catch((error: unknown) =>
+          hooks.onExpiration?.({ ...expiration, problems: [...expiration.problems, `the cleanup's job could not be recorded: ${messageOf(error)}`] }),
+        );
+      }
       return { ...result, expiration };
     },
     settled: async () => {
