@@ -13,6 +13,8 @@ import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
 import type { ExecutionStatuses } from '#core/ports/execution-status.ts';
 import type { GlobalOptions } from './backend-interface.ts';
 import type { JobStore } from '#core/ports/job-store.ts';
+import type { LocalRuntime } from '#local/runtime.ts';
+import { isOrphanOwner } from '#local/orphans.ts';
 
 /** The catalog check's ports in one runtime, and how to close what they opened. */
 export interface CatalogCheckRuntime {
@@ -50,14 +52,13 @@ function copyChecker(emm: MediaDatabase, open: StorageUnitOpener = openStorageUn
  */
 export async function localCatalogCheck(globals: GlobalOptions): Promise<CatalogCheckRuntime> {
   const { openStandaloneRuntime } = await import('./backend.ts');
-  const { isOrphanOwner } = await import('#local/orphans.ts');
   const runtime = await openStandaloneRuntime(globals.home);
+  return { jobs: runtime.jobs, owner: runtime.owner, clock: runtime.clock, close: () => runtime.close(), deps: localCatalogCheckDeps(runtime) };
+}
+
+/** The catalog check's ports on an open standalone runtime: `cairn catalog check`'s, and the tick's scheduled check's (`cairn local serve`). */
+export function localCatalogCheckDeps(runtime: LocalRuntime): CatalogCheckDeps {
   return {
-    jobs: runtime.jobs,
-    owner: runtime.owner,
-    clock: runtime.clock,
-    close: () => runtime.close(),
-    deps: {
       catalog: runtime.catalog,
       config: runtime.config,
       jobs: runtime.jobs,
@@ -81,7 +82,6 @@ export async function localCatalogCheck(globals: GlobalOptions): Promise<Catalog
         };
       },
       spared: () => holdersOfUnloads(runtime.emm),
-    },
   };
 }
 

@@ -8,6 +8,7 @@ import { StorageUnit } from '#core/model/storage-unit.ts';
 import type { JobReport } from '#core/report/job-report.ts';
 import { claimAndCommit, sampleImage, samplePolicy } from '../contracts/fixtures.ts';
 import { runCairn } from '../cli/cli-process.ts';
+import { localCatalogCheckDeps } from '#cli/catalog-check-deps.ts';
 
 const everyDay = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 const manualOnly = [{ name: 'full', type: 'full' as const, windows: [], retention: { days: 28 } }];
@@ -55,5 +56,30 @@ describe('the standalone tick records its lifecycle jobs', () => {
       ['image-cleanup', 'success', 0, 'cairn-catalog'],
     ]);
     rt = await openLocalRuntime({ home: join(work, 'home'), clock });
+  }, 60_000);
+
+  it('runs a policy\'s catalogCheck as a catalog-check job when due, and not again until its frequency has passed', async () => {
+    await rt.config.putPolicy(samplePolicy('daily', { storageUnit: 'disk1', schedules: manualOnly, catalogCheck: { frequency: 86_400, windows: [{ days: [...everyDay], start: '00:00', duration: 86_400 }], grace: 3600 } }));
+    const runs: unknown[] = [];
+    const scheduler = localScheduler(rt, { catalogCheck: () => localCatalogCheckDeps(rt), onCatalogCheck: (run) => runs.push(run) });
+
+    await scheduler.tick();
+    clock.advance(3600_000);
+    await scheduler.tick();
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ policy: 'daily', reason: 'the catalog has never been checked on this schedule', statusCode: 0 });
+    clock.advance(86_400_000);
+    await scheduler.tick();
+    await scheduler.settled();
+
+    const checks = (await rt.jobs.list()).filter((j) => j.type === 'catalog-check');
+    expect(checks.map((j) => [j.state, j.statusCode, j.type === 'catalog-check' ? [j.policy, j.repair] : undefined])).toEqual([
+      ['DONE', 0, ['daily', false]],
+      ['DONE', 0, ['daily', false]],
+    ]);
+    // Without the check's ports (a tick that was given none), nothing runs.
+    clock.advance(2 * 86_400_000);
+    await localScheduler(rt).tick();
+    expect((await rt.jobs.list()).filter((j) => j.type === 'catalog-check')).toHaveLength(2);
   }, 60_000);
 });
