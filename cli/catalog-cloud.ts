@@ -17,7 +17,7 @@ import { commitCompleteClaims } from '#local/catalog-import.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { resolveCairnHome } from '#local/runtime.ts';
 import type { GlobalOptions } from './backend-interface.ts';
-import { catalogBackupAsJob } from '#local/catalog-backup-job.ts';
+import { catalogBackupAsJob, endRecoveredCatalogBackupJob } from '#local/catalog-backup-job.ts';
 import { cliOwner } from './cli-owner.ts';
 
 /** The name of the tables' copy inside a cloud catalog image. */
@@ -94,6 +94,9 @@ export async function recoverCloudCatalog(globals: GlobalOptions, options: { drF
     }
     const items = await loadTables(tables.client, tables.names, dump);
     await catalogTheCatalogImage({ catalog: tables.catalog, config: tables.config }, dr, manifest, new Date());
+    // The catalog-backup job that wrote this copy was ACTIVE in it: its image is complete, so it ended well.
+    const image = await tables.catalog.getImage(dr.backupId);
+    if (image) await endRecoveredCatalogBackupJob(tables.jobs, image, new Date());
     const claims = await commitCompleteClaims({ catalog: tables.catalog, config: tables.config, openStore: openStorageUnit });
     return { backupId: dr.backupId, images: (await tables.catalog.listImages()).length, jobs: dump.tables.jobs.filter((i) => i.pk === 'JOB').length, items, committedClaims: claims.committed, problems: claims.problems };
   } finally {
