@@ -16,6 +16,7 @@ import type { Backend, GlobalOptions } from './backend-interface.ts';
 import { executionNameOfOwner, startAwsBackup } from './aws-backup.ts';
 import { followRestore } from './follow-restore.ts';
 import { followVerify } from './follow-verify.ts';
+import { cliOwner } from './cli-owner.ts';
 
 /**
  * The CLI against a deployed stack: the same stores on DynamoDB, and backups
@@ -38,6 +39,7 @@ export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
     // The EMM records share the Media table with the broker's reservations (aws/dynamo-media-manager.ts).
     emm: dynamoMediaDatabase({ client, tableName: deployment.mediaTable }),
     clock: systemClock,
+    owner: cliOwner(),
     cloudCost: {
       region: regionOfArn(deployment.stateMachineArn),
       usage: async (job) => {

@@ -27,6 +27,12 @@ export interface Backend {
   /** The media manager (EMM): robots, drives, volume pools and volumes (SQLite locally, the Media table on AWS). */
   emm: MediaDatabase;
   clock: Clock;
+  /**
+   * Who runs the jobs this process runs itself (duplicates, image cleanups,
+   * catalog backups and checks): the standalone runtime's owner (its
+   * janitor ends them when this process is gone), or `cli:<host>:<pid>` with --aws.
+   */
+  owner: string;
   /** A deployed stack's region (its list prices) and a job's measured usage there; absent for the standalone runtime, which has no cloud cost. */
   cloudCost?: { region: string; usage(job: Job): Promise<JobUsage> };
   /** Starts a backup job and resolves when it has ended. */

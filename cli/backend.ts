@@ -24,6 +24,7 @@ export async function openBackend(options: GlobalOptions): Promise<Backend> {
     media: runtime.media,
     emm: runtime.emm,
     clock: runtime.clock,
+    owner: runtime.owner,
     // The job engine brings the ASL interpreter (a fifth of a second to load): only commands that run a backup pay for it.
     runBackup: async (request, hooks) => (await import('#local/multi-stream-job.ts')).runPolicyBackup(runtime, request, hooks),
     runRestore: async (request, hooks) => (await import('#local/restore-engine.ts')).runRestoreJob(runtime, request, hooks),

@@ -12,10 +12,16 @@ import type { StorageInventory } from '#core/ports/storage-inventory.ts';
 import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
 import type { ExecutionStatuses } from '#core/ports/execution-status.ts';
 import type { GlobalOptions } from './backend-interface.ts';
+import type { JobStore } from '#core/ports/job-store.ts';
+import type { LocalRuntime } from '#local/runtime.ts';
+import { isOrphanOwner } from '#local/orphans.ts';
 
 /** The catalog check's ports in one runtime, and how to close what they opened. */
 export interface CatalogCheckRuntime {
   deps: CatalogCheckDeps;
+  /** Where the check's own catalog-check job is recorded, and who runs it. */
+  jobs: JobStore;
+  owner: string;
   clock: Clock;
   close(): void;
 }
@@ -46,12 +52,13 @@ function copyChecker(emm: MediaDatabase, open: StorageUnitOpener = openStorageUn
  */
 export async function localCatalogCheck(globals: GlobalOptions): Promise<CatalogCheckRuntime> {
   const { openStandaloneRuntime } = await import('./backend.ts');
-  const { isOrphanOwner } = await import('#local/orphans.ts');
   const runtime = await openStandaloneRuntime(globals.home);
+  return { jobs: runtime.jobs, owner: runtime.owner, clock: runtime.clock, close: () => runtime.close(), deps: localCatalogCheckDeps(runtime) };
+}
+
+/** The catalog check's ports on an open standalone runtime: `cairn catalog check`'s, and the tick's scheduled check's (`cairn local serve`). */
+export function localCatalogCheckDeps(runtime: LocalRuntime): CatalogCheckDeps {
   return {
-    clock: runtime.clock,
-    close: () => runtime.close(),
-    deps: {
       catalog: runtime.catalog,
       config: runtime.config,
       jobs: runtime.jobs,
@@ -75,7 +82,6 @@ export async function localCatalogCheck(globals: GlobalOptions): Promise<Catalog
         };
       },
       spared: () => holdersOfUnloads(runtime.emm),
-    },
   };
 }
 
@@ -117,7 +123,10 @@ export async function awsCatalogCheck(globals: GlobalOptions): Promise<CatalogCh
   // S3 units (and a tape unit's S3 index) with this command's clients (its --endpoint); a disk unit is read where this runs.
   const opener: StorageUnitOpener = async (unit) => (unit.kind === 's3' || (unit.kind === 'tape' && unit.index.kind === 's3') ? s3Opener(unit) : openStorageUnit(unit));
   const cloudInventory: StorageInventory = async (unit, prefix) => (unit.kind === 'disk' ? inventory(unit, prefix) : listS3Objects(unit, prefix, clients.s3));
+  const { cliOwner } = await import('./cli-owner.ts');
   return {
+    jobs,
+    owner: cliOwner(),
     clock: systemClock,
     close: () => clients.destroy(),
     deps: {

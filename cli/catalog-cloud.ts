@@ -18,6 +18,8 @@ import { commitCompleteClaims } from '#local/catalog-import.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { resolveCairnHome } from '#local/runtime.ts';
 import type { GlobalOptions } from './backend-interface.ts';
+import { catalogBackupAsJob, endRecoveredCatalogBackupJob } from '#local/catalog-backup-job.ts';
+import { cliOwner } from './cli-owner.ts';
 
 /** The name of the tables' copy inside a cloud catalog image. */
 const TABLES_FILE = 'tables.json';
@@ -44,20 +46,23 @@ async function openTables(globals: GlobalOptions) {
  * standalone one, catalogued in the Catalog table; the DR file goes under
  * $CAIRN_HOME/dr/ of this machine unless `drFile` says.
  */
-export async function backupCloudCatalog(globals: GlobalOptions, options: { storageUnit: string; drFile?: string }): Promise<CatalogBackupOutcome & { warning?: string }> {
+export async function backupCloudCatalog(globals: GlobalOptions, options: { storageUnit: string; drFile?: string }): Promise<CatalogBackupOutcome & { jobId: number; warning?: string }> {
   const tables = await openTables(globals);
   const work = await mkdtemp(join(tmpdir(), 'cairn-catalog-'));
   try {
-    const unit = await tables.config.getStorageUnit(options.storageUnit);
-    if (unit === undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `storage unit ${options.storageUnit} does not exist`);
-    return await writeCatalogImage({ catalog: tables.catalog, jobs: tables.jobs, now: () => new Date() }, unit, {
+    const run = await catalogBackupAsJob({ jobs: tables.jobs, now: () => new Date(), owner: cliOwner() }, { storageUnit: options.storageUnit }, async (claimFor) => {
+      const unit = await tables.config.getStorageUnit(options.storageUnit);
+      if (unit === undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `storage unit ${options.storageUnit} does not exist`);
+      return writeCatalogImage({ catalog: tables.catalog, jobs: tables.jobs, now: () => new Date(), claimFor }, unit, {
       runtime: 'cloud',
       workDir: work,
       drDir: join(resolveCairnHome(globals.home), 'dr'),
       fileName: TABLES_FILE,
       produce: async (file) => writeFile(file, JSON.stringify(await dumpTables(tables.client, tables.names)), { mode: PRIVATE_FILE_MODE }),
-      ...(options.drFile === undefined ? {} : { drFile: options.drFile }),
+        ...(options.drFile === undefined ? {} : { drFile: options.drFile }),
+      });
     });
+    return { ...run.result, jobId: run.jobId };
   } finally {
     await rm(work, { recursive: true, force: true });
     tables.destroy();
@@ -95,6 +100,9 @@ export async function recoverCloudCatalog(
     // The tables' copy defines the unit where it was: moved before the claims below open it.
     if (relocated) await tables.config.putStorageUnit(dr.storageUnit);
     await catalogTheCatalogImage({ catalog: tables.catalog, config: tables.config }, dr, manifest, new Date());
+    // The catalog-backup job that wrote this copy was ACTIVE in it: its image is complete, so it ended well.
+    const image = await tables.catalog.getImage(dr.backupId);
+    if (image) await endRecoveredCatalogBackupJob(tables.jobs, image, new Date());
     const claims = await commitCompleteClaims({ catalog: tables.catalog, config: tables.config, openStore: openStorageUnit });
     return { backupId: dr.backupId, images: (await tables.catalog.listImages()).length, jobs: dump.tables.jobs.filter((i) => i.pk === 'JOB').length, items, committedClaims: claims.committed, problems: claims.problems, ...(relocated ? { relocatedUnit: relocated } : {}) };
   } finally {

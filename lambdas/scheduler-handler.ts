@@ -16,6 +16,8 @@ import { dueRehearsals, scheduledRehearsalRequest } from '#core/schedule/rehears
 import type { DueInput } from '#core/schedule/due.ts';
 import { DEFAULT_EXPIRATIONS_PER_TICK, runExpiration, type ExpirationDeps, type ExpirationRun } from '#core/catalog/expire-images.ts';
 import { statusCodeErrors, type HandlerObservability } from './handler-kit.ts';
+import { recordFinishedJob } from '#core/jobs/lifecycle-job.ts';
+import { cleanupDidSomething, cleanupFields, cleanupOutcome } from '#core/jobs/lifecycle-outcomes.ts';
 import { Metric } from './metric-names.ts';
 
 /** The core tick's result, and what the idle drive unload did (when the scheduler has one). */
@@ -83,8 +85,10 @@ export interface SchedulerDeps {
  */
 export function createSchedulerHandler(deps: SchedulerDeps) {
   const { observability } = deps;
-  const tick = async (): Promise<TickResult> => {
+  const tick = async (_event: unknown, context: Context): Promise<TickResult> => {
     const now = deps.clock.now();
+    // The owner of the jobs this invocation runs itself (the cleanup's): the sweep ends one the invocation left once its time limit has passed.
+    const owner = `lambda:scheduler:${context.awsRequestId ?? 'unknown'}`;
     // First, so the jobs this tick starts find the robot settled (as local/scheduler-tick.ts does).
     const idleUnload = deps.idleUnload ? await unloadIdle(deps, deps.idleUnload, now) : undefined;
     // Counted from the jobs the due decision reads anyway: no second read of the Jobs table.
@@ -100,7 +104,7 @@ export function createSchedulerHandler(deps: SchedulerDeps) {
     if (verifies && verifies.problems.length > 0) deps.log?.('error', 'scheduled verifies could not all be started (tried again next tick)', verifies);
     const streams = deps.streams ? await advanceParents({ ...deps.streams, config: deps.config, jobs: deps.jobs }, now).catch((error: unknown): StreamsReport => ({ ended: [], started: [], problems: [`multiple-data-streams parents could not be looked at: ${messageOf(error)}`] })) : undefined;
     if (streams && streams.problems.length > 0) deps.log?.('error', 'multiple-data-streams parents could not all be advanced (tried again next tick)', streams);
-    const expiration = deps.expiration ? await expire(deps, deps.expiration, now) : undefined;
+    const expiration = deps.expiration ? await expire(deps, deps.expiration, now, owner) : undefined;
     return { ...result, ...(idleUnload ? { idleUnload } : {}), ...(streams ? { streams } : {}), ...(expiration ? { expiration } : {}), ...(verifies ? { verifies } : {}) };
   };
   const handler = middy(tick);
@@ -135,11 +139,17 @@ async function unloadIdle(deps: SchedulerDeps, unload: NonNullable<SchedulerDeps
 }
 
 /** The cleanup step; what went wrong is reported and logged, never thrown (the next tick tries again). */
-async function expire(deps: SchedulerDeps, expiration: NonNullable<SchedulerDeps['expiration']>, now: Date): Promise<ExpirationRun> {
+async function expire(deps: SchedulerDeps, expiration: NonNullable<SchedulerDeps['expiration']>, now: Date, owner: string): Promise<ExpirationRun> {
   const { maxImages = DEFAULT_EXPIRATIONS_PER_TICK, ...ports } = expiration;
   const run = await runExpiration({ ...ports, catalog: deps.catalog, config: deps.config, jobs: deps.jobs }, now, { maxImages }).catch(
     (error: unknown): ExpirationRun => ({ expired: [], kept: [], deferred: 0, recycled: [], problems: [`the cleanup could not run: ${messageOf(error)}`] }),
   );
+  // A cleanup that did or failed something is an image-cleanup job (as the standalone tick's): `cairn jobs`, the report.
+  if (cleanupDidSomething(run)) {
+    await recordFinishedJob({ jobs: deps.jobs, now: () => deps.clock.now(), owner }, 'image-cleanup', cleanupFields('tick'), now, cleanupOutcome(run)).catch((error: unknown) =>
+      run.problems.push(`the cleanup's job could not be recorded: ${messageOf(error)}`),
+    );
+  }
   if (run.problems.length > 0) deps.log?.('error', 'image expiration (tried again next tick)', run);
   return run;
 }

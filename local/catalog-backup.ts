@@ -48,11 +48,11 @@ export interface CatalogBackupOutcome {
  *    not have it: recovery adds it from its manifest), then the DR file is
  *    written, owner-only, last: a DR file always names a complete image.
  */
-export async function backupLocalCatalog(runtime: LocalRuntime, options: { storageUnit: string; drFile?: string; retentionDays?: number }): Promise<CatalogBackupOutcome> {
+export async function backupLocalCatalog(runtime: LocalRuntime, options: { storageUnit: string; drFile?: string; retentionDays?: number; claimFor?: (backupId: string) => Promise<number> }): Promise<CatalogBackupOutcome> {
   const unit = await runtime.config.getStorageUnit(options.storageUnit);
   if (unit === undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `storage unit ${options.storageUnit} does not exist`);
   return writeCatalogImage(
-    { catalog: runtime.catalog, jobs: runtime.jobs, now: () => runtime.clock.now() },
+    { catalog: runtime.catalog, jobs: runtime.jobs, now: () => runtime.clock.now(), ...(options.claimFor ? { claimFor: options.claimFor } : {}) },
     unit,
     {
       runtime: 'standalone',
@@ -72,6 +72,13 @@ export interface CatalogImageDeps {
   catalog: CatalogStore;
   jobs: Pick<JobStore, 'nextJobId'>;
   now: () => Date;
+  /**
+   * The job the image's id is claimed for: a catalog-backup job records the
+   * image it writes and gives its own id, so the janitor that ends the job
+   * of a killed run finds the claim (local/catalog-backup-job.ts). Absent:
+   * a new job id, which no job has.
+   */
+  claimFor?: (backupId: string) => Promise<number>;
 }
 
 export interface CatalogImageOptions {
@@ -108,7 +115,7 @@ export async function writeCatalogImage(deps: CatalogImageDeps, unit: StorageUni
     await options.produce(copy);
     const catalogSha256 = await sha256OfFile(copy);
     const catalogBytes = (await stat(copy)).size;
-    const jobId = await deps.jobs.nextJobId();
+    const jobId = deps.claimFor ? await deps.claimFor(backupId) : await deps.jobs.nextJobId();
     const claimed = await deps.catalog.claimBackupId({ backupId, jobId, client: CATALOG_CLIENT, storageUnit: unit.name, claimedAt: now.toISOString() });
     if (!claimed) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `backup id ${backupId} is claimed already`);
     const store = await openStorageUnit(unit);

@@ -15,6 +15,11 @@ import type { DueVerify } from '#core/schedule/verify-due.ts';
 import { localVerifyScheduler } from './verify-starter.ts';
 import { runScheduledCatalogBackup, type ScheduledCatalogBackup } from './scheduled-catalog-backup.ts';
 import { runDueDuplicates, type DuplicationRun } from './duplicate-tick.ts';
+import { recordFinishedJob } from '#core/jobs/lifecycle-job.ts';
+import { runScheduledCatalogCheck, type ScheduledCatalogCheck } from '#core/jobs/scheduled-catalog-check.ts';
+import type { CatalogCheckDeps } from '#core/catalog/catalog-check.ts';
+import type { DueInput } from '#core/schedule/due.ts';
+import { cleanupDidSomething, cleanupFields, cleanupOutcome } from '#core/jobs/lifecycle-outcomes.ts';
 
 export interface LocalScheduler {
   /** One scheduler pass (core/schedule/tick.ts): starts each due job in this process, in the background. */
@@ -40,6 +45,14 @@ export interface LocalSchedulerHooks {
   onExpiration?: (run: ExpirationRun) => void;
   /** What this tick's duplication (policies' `copies`) did, reported only when it made or failed a copy. */
   onDuplication?: (run: DuplicationRun) => void;
+  /**
+   * The catalog check's ports (cli/catalog-check-deps.ts builds them: S3
+   * units are listed with the AWS SDK, which local/ does not load); given,
+   * a policy's `catalogCheck` runs in the tick when due, as a catalog-check job.
+   */
+  catalogCheck?: () => CatalogCheckDeps;
+  /** A scheduled catalog check ran (or could not: `error`). */
+  onCatalogCheck?: (run: ScheduledCatalogCheck | { error: string }) => void;
   /** Images expired per tick at most (default DEFAULT_EXPIRATIONS_PER_TICK): the rest wait for the next tick. */
   maxExpirationsPerTick?: number;
 }
@@ -68,21 +81,37 @@ export function localScheduler(runtime: LocalRuntime, hooks: LocalSchedulerHooks
     tick: async () => {
       const unloads = await unloadIdleDrives(runtime, runtime.clock.now(), hooks.tapeDevices).catch((error: unknown): IdleUnloadReport => ({ unloaded: [], problems: [`idle drives could not be looked at: ${messageOf(error)}`] }));
       if (unloads.unloaded.length > 0 || unloads.problems.length > 0) hooks.onIdleUnload?.(unloads);
-      const result = await schedulerTick({ config: runtime.config, catalog: runtime.catalog, jobs: runtime.jobs, starter }, runtime.clock.now(), { onOutcome: (job, outcome) => (outcome === 'started' ? hooks.onStarted?.(job) : undefined) });
+      let dueInput: DueInput | undefined;
+      const result = await schedulerTick({ config: runtime.config, catalog: runtime.catalog, jobs: runtime.jobs, starter }, runtime.clock.now(), {
+        onOutcome: (job, outcome) => (outcome === 'started' ? hooks.onStarted?.(job) : undefined),
+        onDueInput: (input) => void (dueInput = input),
+      });
       // Scheduled verifies (policies with a `verify` schedule) after the backups, which they never hold up.
       for (const job of await verifies.tick()) hooks.onVerifyStarted?.(job);
       // A scheduled catalog backup (a policy's `catalogBackup`), in the tick: its failure is reported and tried again next tick.
       const catalogBackup = await runScheduledCatalogBackup(runtime).catch((error: unknown) => ({ error: `the catalog backup failed: ${messageOf(error)}` }));
       if (catalogBackup !== undefined) hooks.onCatalogBackup?.(catalogBackup);
+      // A scheduled catalog check (a policy's `catalogCheck`), decided from what the backup decision read; its failure is reported.
+      if (hooks.catalogCheck && dueInput) {
+        const check = await runScheduledCatalogCheck({ jobs: runtime.jobs, owner: runtime.owner, now: () => runtime.clock.now(), check: hooks.catalogCheck() }, dueInput).catch((error: unknown) => ({ error: `the catalog check failed: ${messageOf(error)}` }));
+        if (check !== undefined) hooks.onCatalogCheck?.(check);
+      }
       // Copies policies declare (`copies`), before the cleanup, which may then expire a primary whose own retention ended.
       const duplication = await runDueDuplicates(runtime).catch((error: unknown): DuplicationRun => ({ done: [], deferred: 0, problems: [`duplication could not run: ${messageOf(error)}`] }));
       if (duplication.done.length + duplication.problems.length > 0) hooks.onDuplication?.(duplication);
+      const cleanupStarted = runtime.clock.now();
       const expiration = await runExpiration(
         { catalog: runtime.catalog, config: runtime.config, jobs: runtime.jobs, media: runtime.media, emm: runtime.emm, openStorageUnit },
         runtime.clock.now(),
         { maxImages: hooks.maxExpirationsPerTick ?? DEFAULT_EXPIRATIONS_PER_TICK },
       ).catch((error: unknown): ExpirationRun => ({ expired: [], kept: [], deferred: 0, recycled: [], problems: [`the cleanup could not run: ${messageOf(error)}`] }));
       if (expiration.expired.length + expiration.recycled.length + expiration.problems.length > 0) hooks.onExpiration?.(expiration);
+      // A cleanup that did or failed something is an image-cleanup job (`cairn jobs`, the report); one that found nothing is none.
+      if (cleanupDidSomething(expiration)) {
+        await recordFinishedJob({ jobs: runtime.jobs, now: () => runtime.clock.now(), owner: runtime.owner }, 'image-cleanup', cleanupFields('tick'), cleanupStarted, cleanupOutcome(expiration)).catch((error: unknown) =>
+          hooks.onExpiration?.({ ...expiration, problems: [...expiration.problems, `the cleanup's job could not be recorded: ${messageOf(error)}`] }),
+        );
+      }
       return { ...result, expiration };
     },
     settled: async () => {

@@ -4,6 +4,8 @@ import { formatBytes, note, printJson } from '../output.ts';
 import { UsageError } from '../usage-errors.ts';
 import { DEFAULT_ORPHAN_GRACE_SECONDS, runCatalogCheck, type CatalogCheckReport } from '#core/catalog/catalog-check.ts';
 import { durationSeconds, formatDuration } from '#core/model/durations.ts';
+import { runAsJob } from '#core/jobs/lifecycle-job.ts';
+import { catalogCheckFields, catalogCheckOutcome } from '#core/jobs/lifecycle-outcomes.ts';
 
 /**
  * `cairn catalog check [--repair] [--grace 24h] [--json]` (NetWorker nsrck,
@@ -27,7 +29,9 @@ export function registerCatalogCheck(catalog: Command): void {
       const { localCatalogCheck, awsCatalogCheck } = await import('../catalog-check-deps.ts');
       const runtime = globals.aws ? await awsCatalogCheck(globals) : await localCatalogCheck(globals);
       try {
-        const report = await runCatalogCheck(runtime.deps, runtime.clock.now(), { repair: options.repair ?? false, graceSeconds: grace });
+        const repair = options.repair ?? false;
+        // A catalog-check job (`cairn jobs`, the report): its status says what `cairn catalog check` exits with.
+        const { result: report } = await runAsJob({ jobs: runtime.jobs, now: () => runtime.clock.now(), owner: runtime.owner }, 'catalog-check', catalogCheckFields(repair), () => runCatalogCheck(runtime.deps, runtime.clock.now(), { repair, graceSeconds: grace }), catalogCheckOutcome);
         if (report.unrepaired.length > 0 || report.problems.length > 0) process.exitCode = 1;
         if (options.json ?? globals.json) return printJson(report);
         print(report, grace);

@@ -25,8 +25,8 @@ export function registerCatalogDr(catalog: Command): void {
       const json = options.json ?? globals.json;
       const drFile = options.drFile === undefined ? undefined : resolve(options.drFile);
       const outcome = globals.aws ? await (await import('../catalog-cloud.ts')).backupCloudCatalog(globals, { storageUnit: options.to, drFile }) : await backupStandalone(globals, { storageUnit: options.to, drFile, retentionDays: options.retentionDays });
-      if (json) return printJson({ backupId: outcome.dr.backupId, storageUnit: outcome.dr.storageUnit.name, manifestKey: outcome.dr.manifestKey, catalogBytes: outcome.dr.catalogBytes, catalogSha256: outcome.dr.catalogSha256, drFile: outcome.drFile });
-      note(`catalog backup ${outcome.dr.backupId} written to storage unit ${outcome.dr.storageUnit.name} (${formatBytes(outcome.dr.catalogBytes)} of catalog, sha256 ${outcome.dr.catalogSha256})`);
+      if (json) return printJson({ jobId: outcome.jobId, backupId: outcome.dr.backupId, storageUnit: outcome.dr.storageUnit.name, manifestKey: outcome.dr.manifestKey, catalogBytes: outcome.dr.catalogBytes, catalogSha256: outcome.dr.catalogSha256, drFile: outcome.drFile });
+      note(`job ${outcome.jobId}: catalog backup ${outcome.dr.backupId} written to storage unit ${outcome.dr.storageUnit.name} (${formatBytes(outcome.dr.catalogBytes)} of catalog, sha256 ${outcome.dr.catalogSha256})`);
       note(`disaster-recovery file: ${outcome.drFile}`);
       note('keep a copy of the DR file off this machine (mail it, print it, put it in a vault): `cairn catalog recover --dr-file FILE` needs it on a new machine');
       if (outcome.warning) note(`warning: ${outcome.warning}`);
@@ -82,14 +82,14 @@ export function registerCatalogDr(catalog: Command): void {
 }
 
 async function backupStandalone(globals: GlobalOptions, options: { storageUnit: string; drFile?: string; retentionDays?: number }) {
-  const [{ runJanitor }, { backupLocalCatalog }] = await Promise.all([import('#local/janitor.ts'), import('#local/catalog-backup.ts')]);
+  const [{ runJanitor }, { backupLocalCatalog }, { catalogBackupAsJob }] = await Promise.all([import('#local/janitor.ts'), import('#local/catalog-backup.ts'), import('#local/catalog-backup-job.ts')]);
   const runtime = await openStandaloneRuntime(globals.home);
   try {
     await runJanitor(runtime);
-    const outcome = await backupLocalCatalog(runtime, options);
+    const { jobId, result: outcome } = await catalogBackupAsJob({ jobs: runtime.jobs, now: () => runtime.clock.now(), owner: runtime.owner }, { storageUnit: options.storageUnit }, (claimFor) => backupLocalCatalog(runtime, { ...options, claimFor }));
     const unit = outcome.dr.storageUnit;
     const inHome = unit.kind === 'disk' && `${resolve(unit.path)}/`.startsWith(`${resolve(runtime.home)}/`);
-    return { ...outcome, warning: inHome ? `storage unit ${unit.name} is under ${runtime.home}: losing the machine loses the catalog backup with it` : undefined };
+    return { ...outcome, jobId, warning: inHome ? `storage unit ${unit.name} is under ${runtime.home}: losing the machine loses the catalog backup with it` : undefined };
   } finally {
     runtime.close();
   }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { duplicateImage } from '#agent/duplicate/duplicate-image.ts';
+import { duplicateAsJob } from '#local/duplicate-job.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { positiveNumber } from '../number-option.ts';
@@ -19,7 +19,8 @@ const PROGRESS_MS = 1000;
 /**
  * `cairn duplicate` (bpduplicate): copies an image's primary copy (or
  * `--from-copy N`) to another disk or S3 storage unit as its next copy,
- * verified, then catalogued (edge-agent/duplicate/). Runs in this process
+ * verified, then catalogued (edge-agent/duplicate/), as a `duplicate` job
+ * (`cairn jobs` shows it; a failure ends it with its status). Runs in this process
  * in both runtimes (`cairn --aws duplicate` reads and writes S3 with the
  * operator's credentials), showing progress on stderr. Exit 0 when the copy
  * is catalogued (or was already there), 2 otherwise.
@@ -39,8 +40,8 @@ export function registerDuplicate(program: Command): void {
       await withBackend(globals, async (backend) => {
         const now = backend.clock.now();
         let shown = 0;
-        const result = await duplicateImage(
-          { catalog: backend.catalog, config: backend.config, openStorageUnit },
+        const { jobId, result } = await duplicateAsJob(
+          { catalog: backend.catalog, config: backend.config, openStorageUnit, jobs: backend.jobs, now: () => backend.clock.now(), owner: backend.owner },
           {
             backupId: options.backupId,
             to: options.to,
@@ -53,11 +54,11 @@ export function registerDuplicate(program: Command): void {
             },
           },
         );
-        if (json) return printJson(result);
+        if (json) return printJson({ ...result, jobId });
         note(
           result.alreadyPresent
-            ? `image ${result.backupId} already has copy ${result.copyNumber} on ${result.storageUnit}: nothing catalogued`
-            : `image ${result.backupId}: copy ${result.copyNumber} on ${result.storageUnit} (from copy ${result.fromCopy}), ${result.objects} objects, ${formatBytes(result.bytes)}, verified; expires ${result.expiresAt}`,
+            ? `job ${jobId}: image ${result.backupId} already has copy ${result.copyNumber} on ${result.storageUnit}: nothing catalogued`
+            : `job ${jobId}: image ${result.backupId}: copy ${result.copyNumber} on ${result.storageUnit} (from copy ${result.fromCopy}), ${result.objects} objects, ${formatBytes(result.bytes)}, verified; expires ${result.expiresAt}`,
         );
       });
     });

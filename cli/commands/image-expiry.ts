@@ -6,6 +6,8 @@ import { wholeNumber } from '../number-option.ts';
 import { UsageError } from '../usage-errors.ts';
 import { expirationPlan, expireImageNow, runExpiration, setImageExpiry, type ExpirationDeps, type ExpirationRun } from '#core/catalog/expire-images.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
+import { runAsJob } from '#core/jobs/lifecycle-job.ts';
+import { cleanupFields, cleanupOutcome } from '#core/jobs/lifecycle-outcomes.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -33,9 +35,14 @@ export function registerImageExpiry(images: Command): void {
       await withBackend(globals, async (backend) => {
         const now = backend.clock.now();
         const deps = expirationDeps(backend);
+        if (options.backupId && options.dryRun) return report(await expireImageNow(deps, options.backupId, now, { force: options.force ?? false, dryRun: true }), { json, dryRun: true });
+        // A run that changes something is an image-cleanup job (`cairn jobs`, the report), whatever it finds.
+        const asJob = (expire: () => Promise<ExpirationRun>) =>
+          runAsJob({ jobs: backend.jobs, now: () => backend.clock.now(), owner: backend.owner }, 'image-cleanup', cleanupFields('command'), expire, cleanupOutcome);
         if (options.backupId) {
-          const run = await expireImageNow(deps, options.backupId, now, { force: options.force ?? false, dryRun: options.dryRun ?? false });
-          return report(run, { json, dryRun: options.dryRun ?? false });
+          const backupId = options.backupId;
+          const run = await asJob(() => expireImageNow(deps, backupId, now, { force: options.force ?? false }));
+          return report(run.result, { json, dryRun: false, jobId: run.jobId });
         }
         if (options.dryRun) {
           const plan = await expirationPlan(deps, now);
@@ -45,7 +52,8 @@ export function registerImageExpiry(images: Command): void {
           if (plan.expire.length === 0) console.log('nothing to expire');
           return;
         }
-        return report(await runExpiration(deps, now), { json, dryRun: false });
+        const run = await asJob(() => runExpiration(deps, now));
+        return report(run.result, { json, dryRun: false, jobId: run.jobId });
       });
     });
 
@@ -72,9 +80,10 @@ export function registerImageExpiry(images: Command): void {
 }
 
 /** Prints a run; exit code 1 when something could not be expired (it is tried again by the next cleanup). */
-function report(run: ExpirationRun, how: { json: boolean | undefined; dryRun: boolean }): void {
+function report(run: ExpirationRun, how: { json: boolean | undefined; dryRun: boolean; jobId?: number }): void {
   if (run.problems.length > 0) process.exitCode = 1;
-  if (how.json) return printJson({ dryRun: how.dryRun, ...run });
+  if (how.json) return printJson({ dryRun: how.dryRun, ...(how.jobId === undefined ? {} : { jobId: how.jobId }), ...run });
+  if (how.jobId !== undefined) note(`job ${how.jobId} (image-cleanup)`);
   for (const e of run.expired) {
     console.log(how.dryRun ? `would expire ${e.backupId}: ${e.reason}` : `expired ${e.backupId}: ${e.reason}; ${e.objectsDeleted} objects (${e.bytesDeleted} bytes) deleted${e.volumes.length ? `; off volume(s) ${e.volumes.join(', ')}` : ''}`);
   }

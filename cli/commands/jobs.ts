@@ -16,12 +16,13 @@ import type { Backend } from '../backend-interface.ts';
 import type { JobUsage } from '#core/model/job-usage.ts';
 import { groupStreams, streamsCell } from '../job-streams.ts';
 import { cancelJobAndStreams } from '#core/jobs/data-streams.ts';
+import { isLifecycleJob, lifecycleCell, lifecycleLines } from '../lifecycle-job-lines.ts';
 
 function jobsTable(list: Job[]): string {
   return table(
     ['JOBID', 'STATE', 'STATUS', 'TRY', 'POLICY', 'SCHEDULE', 'CLIENT', 'FILES', 'BYTES', 'RATE', 'BACKUPID / WAITING', 'STARTED'],
     // A multiple-data-streams parent is followed by its streams, indented under it.
-    groupStreams(list).map(({ job: j, stream }) => [stream ? `  └ ${j.jobId}` : j.jobId, j.state, j.statusCode, j.attempt, j.type === 'backup' ? j.policy : '-', j.type === 'backup' ? j.schedule : j.type === 'verify' && j.rehearsal ? 'rehearsal' : j.type, j.client, j.progress.files, formatBytes(j.progress.bytes), j.state === 'ACTIVE' ? `${formatBytes(j.progress.throughputBps)}/s` : '', j.type === 'restore' ? restoreCell(j) : j.type === 'verify' ? `${j.image}${j.problemCount > 0 ? ` (${j.problemCount} problems)` : ''}` : j.state === 'QUEUED' || (j.state === 'ACTIVE' && j.waitingReason) ? j.waitingReason : (streamsCell(j) ?? shownBackupId(j)), j.startedAt ?? j.queuedAt]),
+    groupStreams(list).map(({ job: j, stream }) => [stream ? `  └ ${j.jobId}` : j.jobId, j.state, j.statusCode, j.attempt, j.type === 'backup' ? j.policy : '-', j.type === 'backup' ? j.schedule : j.type === 'verify' && j.rehearsal ? 'rehearsal' : j.type, j.client, j.progress.files, formatBytes(j.progress.bytes), j.state === 'ACTIVE' ? `${formatBytes(j.progress.throughputBps)}/s` : '', j.type === 'restore' ? restoreCell(j) : j.type === 'verify' ? `${j.image}${j.problemCount > 0 ? ` (${j.problemCount} problems)` : ''}` : isLifecycleJob(j) ? lifecycleCell(j) : j.state === 'QUEUED' || (j.state === 'ACTIVE' && j.waitingReason) ? j.waitingReason : (streamsCell(j) ?? shownBackupId(j)), j.startedAt ?? j.queuedAt]),
   );
 }
 
@@ -198,6 +199,7 @@ export function registerJobs(program: Command): void {
         ];
         if (job.type === 'restore') lines.push(...restoreLines(job));
         else if (job.type === 'verify') lines.push(['client', job.client], ['image', job.image], ['storage unit', job.storageUnit], ['problems', job.problemCount > 0 ? `${job.problemCount}, first: ${job.problems[0] ?? ''}` : undefined]);
+        else if (isLifecycleJob(job)) lines.push(...lifecycleLines(job));
         else lines.push(
           ['policy / schedule', `${job.policy} / ${job.schedule} (${job.level})`],
           ['client', job.client],

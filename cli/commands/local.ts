@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { localCatalogCheckDeps } from '../catalog-check-deps.ts';
 import { describeStatus } from '#core/status-codes.ts';
 import { runJanitor, type LocalJanitorReport } from '#local/janitor.ts';
 import { localScheduler } from '#local/scheduler-tick.ts';
@@ -51,6 +52,12 @@ export function registerLocal(program: Command): void {
         onCatalogBackup: (run) => {
           if ('error' in run) return note(`cairn: ${run.error}`);
           note(`cairn: catalog backed up as ${run.outcome.image.backupId} (policy ${run.policy}: ${run.reason}); DR file ${run.outcome.drFile}: keep a copy off this machine`);
+        },
+        // A policy's `catalogCheck`, run in the tick when due with the check's own ports (S3 units listed from here).
+        catalogCheck: () => localCatalogCheckDeps(runtime),
+        onCatalogCheck: (run) => {
+          if ('error' in run) return note(`cairn: ${run.error}`);
+          note(`cairn: catalog checked, job ${run.jobId} (policy ${run.policy}: ${run.reason}): ${run.report.findings.length} finding(s)${run.report.repaired ? `, ${run.report.changes.length} change(s), ${run.report.unrepaired.length} left` : ''}; status ${run.statusCode}`);
         },
         onDuplication: (run) => {
           for (const d of run.done) note(`cairn: image ${d.backupId}: copy ${d.copyNumber} on ${d.storageUnit}${d.alreadyPresent ? ' was there already' : `, ${d.objects} objects, ${d.bytes} bytes, verified`}; expires ${d.expiresAt}`);

@@ -3,6 +3,7 @@ import { dueJobs } from '#core/schedule/due.ts';
 import { loadDueInput } from '#core/schedule/tick.ts';
 import { dueVerifies } from '#core/schedule/verify-due.ts';
 import { dueRehearsals } from '#core/schedule/rehearsal-due.ts';
+import { dueCatalogCheck } from '#core/schedule/catalog-check-due.ts';
 import { loadSettings, saveSetting, settingKeys } from '#core/settings.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
@@ -37,11 +38,16 @@ export function registerSchedule(program: Command): void {
         const rehearsals = dueRehearsals({ ...input, policies: input.policies.filter((p) => !options.policy || p.name === options.policy) });
         const rehearsalDue = keep(rehearsals.due);
         const notDue = [...keep(result.notDue), ...keep(verifies.notDue), ...keep(rehearsals.notDue)];
-        if (options.json ?? globals.json) return printJson({ at: now.toISOString(), due, notDue, ...(verifyDue.length > 0 ? { verifies: verifyDue } : {}), ...(rehearsalDue.length > 0 ? { rehearsals: rehearsalDue } : {}) });
+        // A scheduled catalog check (a policy's `catalogCheck`): its own decision, from the same jobs (core/schedule/catalog-check-due.ts).
+        const checks = dueCatalogCheck({ ...input, policies: input.policies.filter((p) => !options.policy || p.name === options.policy) });
+        const catalogCheck = checks.due || checks.notDue.length > 0 ? { ...(checks.due ? { due: checks.due } : {}), notDue: checks.notDue } : undefined;
+        if (options.json ?? globals.json) return printJson({ at: now.toISOString(), due, notDue, ...(verifyDue.length > 0 ? { verifies: verifyDue } : {}), ...(rehearsalDue.length > 0 ? { rehearsals: rehearsalDue } : {}), ...(catalogCheck ? { catalogCheck } : {}) });
         console.log(`due at ${now.toISOString()}${input.suspended ? ' (scheduling is SUSPENDED)' : ''}:`);
         console.log(due.length ? table(['POLICY', 'CLIENT', 'SCHEDULE', 'LEVEL', 'DUE', 'WINDOW', 'WHY'], due.map((d) => [d.policy, d.client, d.schedule, d.level, d.dueSince, `${d.windowStart} – ${d.windowEnd}`, d.reason])) : '  nothing');
         if (verifyDue.length > 0) console.log(`\nverifies due:\n${table(['POLICY', 'CLIENT', 'IMAGE', 'DUE', 'WHY'], verifyDue.map((d) => [d.policy, d.client, d.backupId, d.dueSince, d.reason]))}`);
         if (rehearsalDue.length > 0) console.log(`\nrehearsals due:\n${table(['POLICY', 'CLIENT', 'IMAGE', 'DUE', 'WHY'], rehearsalDue.map((d) => [d.policy, d.client, d.backupId, d.dueSince, d.reason]))}`);
+        if (checks.due) console.log(`\ncatalog check due (policy ${checks.due.policy}${checks.due.repair ? ', with repair' : ''}): ${checks.due.reason}`);
+        if (options.all) for (const n of checks.notDue) console.log(`\ncatalog check of policy ${n.policy} not due: ${n.reason}`);
         if (options.all) {
           console.log('\nnot due:');
           console.log(notDue.length ? table(['POLICY', 'CLIENT', 'SCHEDULE', 'WHY NOT'], notDue.map((n) => [n.policy, n.client, n.schedule, n.reason])) : '  nothing');

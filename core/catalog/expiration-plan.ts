@@ -30,7 +30,7 @@ export interface InFlightBackup {
   jobId: number;
   baseBackupId?: string;
   /** What the job does with the chain (default `backup`), for the reason shown. */
-  kind?: 'backup' | 'restore' | 'verify';
+  kind?: 'backup' | 'restore' | 'verify' | 'duplicate';
 }
 
 /** Why an open job keeps an image: what `cairn images` and a refused expiration say. */
@@ -42,6 +42,7 @@ const NEED_LABEL: Record<NonNullable<InFlightBackup['kind']>, (jobId: number) =>
   backup: (jobId) => `backup job ${jobId} is being taken against it and needs it until it ends`,
   restore: (jobId) => `restore job ${jobId} reads it and needs it until it ends`,
   verify: (jobId) => `verify job ${jobId} reads it and needs it until it ends`,
+  duplicate: (jobId) => `duplicate job ${jobId} copies it and needs it until it ends`,
 };
 
 export interface ExpirationInput {

@@ -389,7 +389,7 @@ async function openJobs(jobs: Pick<JobStore, 'list'>): Promise<Job[]> {
 
 /**
  * The image chains jobs not ended yet need: a backup's base; the image a
- * verify or a restore of one image reads; for a restore of a point in time,
+ * verify, a duplicate or a restore of one image reads; for a restore of a point in time,
  * every image of its client (and policy) taken up to that time, since the
  * view it rebuilds may start at any of them. The restore and the verify
  * otherwise fail halfway when the cleanup deletes what they read.
@@ -400,6 +400,9 @@ function chainsNeeded(open: readonly Job[], images: readonly Image[]): InFlightB
     if (backup) return [{ jobId: backup.jobId, ...(backup.baseBackupId === undefined ? {} : { baseBackupId: backup.baseBackupId }) }];
     const verify = asKind(job, 'verify');
     if (verify) return [{ jobId: verify.jobId, baseBackupId: verify.image, kind: 'verify' }];
+    // A duplicate reads its image's copy while it writes the new one: the image stays until the copy is catalogued.
+    const duplicate = asKind(job, 'duplicate');
+    if (duplicate) return [{ jobId: duplicate.jobId, baseBackupId: duplicate.image, kind: 'duplicate' }];
     const restore = asKind(job, 'restore');
     if (!restore) return [];
     const source = restore.source;

@@ -1,4 +1,4 @@
-import { imageWrittenBy, type Job, type JobKind } from '../model/job.ts';
+import { imageWrittenBy, LIFECYCLE_JOB_KINDS, type Job, type JobKind } from '../model/job.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
 import type { ExecutionState, ExecutionStatuses } from '../ports/execution-status.ts';
 import type { JobStore } from '../ports/job-store.ts';
@@ -260,6 +260,7 @@ export async function sweepJobs(deps: SweepDeps, recentJobs: readonly Job[], now
       report.problems.push(`job ${job.jobId} (execution ${job.executionName}): ${messageOf(error)}`);
     }
   }
+  await endLapsedLambdaJobs(deps, recentJobs, now, limit, report);
   let spared: ReadonlySet<number> = new Set();
   try {
     spared = (await deps.spared?.()) ?? spared;
@@ -272,8 +273,45 @@ export async function sweepJobs(deps: SweepDeps, recentJobs: readonly Job[], now
   return report;
 }
 
-/** Where a job's execution is looked up: its kind's workflow, never another kind's (the job would be ended as gone). */
+/**
+ * The longest a Lambda invocation runs (its hard limit, 15 minutes), and a
+ * margin: a job a Lambda owns (`lambda:<function>:<request id>`, the
+ * scheduler's catalog backups and checks, core/jobs/lifecycle-job.ts) that
+ * is not DONE this long after it was queued has lost its runner for good.
+ */
+export const LAMBDA_JOB_LIMIT_SECONDS = 15 * 60 + 60;
+
+/** Whether a job runs in the process that started it with no workflow execution (core/jobs/lifecycle-job.ts). */
+function isLifecycleJob(job: Job): boolean {
+  return (LIFECYCLE_JOB_KINDS as readonly string[]).includes(job.type);
+}
+
+/**
+ * Ends the lifecycle jobs whose Lambda must have ended (LAMBDA_JOB_LIMIT_SECONDS
+ * after they were queued) with 2002, as the standalone janitor ends those
+ * of a dead process. They hold no reservation and no workflow; a catalog
+ * backup's claim is then removed by the catalog check's repair (its job DONE).
+ * Jobs the CLI runs with --aws (`cli:` owners) are left alone: nothing here
+ * can tell whether the operator's process lives.
+ */
+async function endLapsedLambdaJobs(deps: SweepDeps, recentJobs: readonly Job[], now: Date, limit: number, report: SweepReport): Promise<void> {
+  const lapsed = recentJobs
+    .filter((job) => job.state !== 'DONE' && isLifecycleJob(job) && job.owner?.startsWith('lambda:') === true && now.getTime() - Date.parse(job.queuedAt) > LAMBDA_JOB_LIMIT_SECONDS * 1000)
+    .slice(0, limit);
+  for (const job of lapsed) {
+    const reason = `the Lambda invocation that ran the job (${job.owner}) ended, its time limit past, while the job was ${job.state}`;
+    try {
+      const ended = await finishJob(deps.jobs, job.jobId, { failure: { Error: `Status${StatusCode.JOB_ORPHANED}`, Cause: reason } }, now);
+      report.ended.push({ executionName: job.owner ?? '', jobId: job.jobId, action: 'ended', statusCode: ended.statusCode, reason, released: await deps.media.release(job.jobId) });
+    } catch (error) {
+      report.problems.push(`job ${job.jobId} (${job.owner}): ${messageOf(error)}`);
+    }
+  }
+}
+
+/** Where a job's execution is looked up: its kind's workflow, never another kind's (the job would be ended as gone). Lifecycle jobs have none. */
 function executionsOf(deps: SweepDeps, job: Job): ExecutionStatuses | undefined {
+  if (isLifecycleJob(job)) return undefined;
   if (job.type === 'verify') return deps.verifyExecutions;
   return job.type === 'restore' ? deps.restoreExecutions : deps.executions;
 }

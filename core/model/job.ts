@@ -32,10 +32,15 @@ export type JobProgress = z.output<typeof JobProgress>;
  * Every kind of job. `type` is the discriminant and has been stored on every
  * job record since the first one (`type: 'backup'`), so records written
  * before kinds existed are read as they are: no migration.
- * Kinds still to come: duplicate, expire, catalog-backup, inventory.
+ * The lifecycle kinds (duplicate, image-cleanup, catalog-backup,
+ * catalog-check) run in the process that starts them, with no workflow
+ * execution (core/jobs/lifecycle-job.ts). Kind still to come: inventory.
  */
-export const JOB_KINDS = ['backup', 'restore', 'verify'] as const;
+export const JOB_KINDS = ['backup', 'restore', 'verify', 'duplicate', 'image-cleanup', 'catalog-backup', 'catalog-check'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
+/** The kinds that run in one process as one operation, with no workflow execution (core/jobs/lifecycle-job.ts). */
+export const LIFECYCLE_JOB_KINDS = ['duplicate', 'image-cleanup', 'catalog-backup', 'catalog-check'] as const satisfies readonly JobKind[];
+export type LifecycleJobKind = (typeof LIFECYCLE_JOB_KINDS)[number];
 
 /** What one attempt of a job ended with, kept when the job is retried (Backup Tries). */
 export const JobAttempt = z
@@ -261,7 +266,116 @@ export const VerifyJob = z
   .strict();
 export type VerifyJob = z.output<typeof VerifyJob>;
 
-export const Job = z.discriminatedUnion('type', [BackupJob, RestoreJob, VerifyJob]);
+/**
+ * One copy of an image made by `cairn duplicate` or a policy's `copies`
+ * (bpduplicate; NetBackup's Activity Monitor shows a Duplication job). The
+ * data moves in the process that runs it (edge-agent/duplicate/); the job
+ * records it. Its image is `image`, never `backupId` (which the janitor
+ * acts on as the image a backup job writes). Bytes and objects copied are
+ * in `progress` (bytes, files).
+ */
+export const DuplicateJob = z
+  .object({
+    jobId: JobId,
+    type: z.literal('duplicate'),
+    ...jobBase,
+    /** The image's client. */
+    client: Name,
+    image: z.string().min(1),
+    /** The unit the new copy goes to. */
+    storageUnit: Name,
+    /** The copy read (absent: the primary, until the job has started), and its unit. */
+    fromCopy: z.number().int().positive().optional(),
+    fromStorageUnit: Name.optional(),
+    /** The number the new copy was catalogued as (set when the job ends). */
+    copyNumber: z.number().int().positive().optional(),
+    /** The image had that copy already (an earlier or concurrent run catalogued it): nothing was catalogued. */
+    alreadyPresent: z.boolean().optional(),
+    /** A scheduled copy: the policy whose `copies` declared it. */
+    policy: Name.optional(),
+  })
+  .strict();
+export type DuplicateJob = z.output<typeof DuplicateJob>;
+
+/**
+ * One run of the image cleanup (nbdelete; NetBackup's Image Cleanup job):
+ * a scheduler tick's that expired, recycled or failed something, or one
+ * `cairn images expire`. Counts and the first few names, for the operator.
+ */
+export const ImageCleanupJob = z
+  .object({
+    jobId: JobId,
+    type: z.literal('image-cleanup'),
+    ...jobBase,
+    /** The catalog's own jobs name the catalog as their client (CATALOG_CLIENT, as the catalog image does), as NetBackup shows the master server. */
+    client: Name,
+    /** What ran it: a scheduler tick's cleanup, or `cairn images expire`. */
+    trigger: z.enum(['tick', 'command']),
+    /** Images expired, the first few, and how many in all. */
+    expired: z.array(z.string()).default([]),
+    expiredCount: z.number().int().min(0).default(0),
+    /** Images past their retention kept because another image needs them (an incremental's base). */
+    keptCount: z.number().int().min(0).default(0),
+    /** Expirable images left for the next run (the per-tick bound). */
+    deferred: z.number().int().min(0).default(0),
+    /** Volumes returned to scratch. */
+    recycledVolumes: z.array(z.string()).default([]),
+    problems: z.array(z.string()).default([]),
+    problemCount: z.number().int().min(0).default(0),
+  })
+  .strict();
+export type ImageCleanupJob = z.output<typeof ImageCleanupJob>;
+
+/**
+ * A catalog backup (NetBackup's Catalog Backup job, NetWorker's bootstrap):
+ * the whole catalog written as an image on a disk or S3 unit, and the DR
+ * file that finds it. `image` is the catalog image, set when its id is
+ * claimed, so the janitor finds what a killed run claimed (imageWrittenBy).
+ */
+export const CatalogBackupJob = z
+  .object({
+    jobId: JobId,
+    type: z.literal('catalog-backup'),
+    ...jobBase,
+    /** The catalog's own jobs name the catalog as their client (CATALOG_CLIENT, as the catalog image does), as NetBackup shows the master server. */
+    client: Name,
+    storageUnit: Name,
+    image: z.string().min(1).optional(),
+    /** Where the disaster-recovery file was written (on the machine that ran the job; the cloud scheduler's: an S3 key on the unit). */
+    drFile: z.string().optional(),
+    /** A scheduled catalog backup: the policy whose `catalogBackup` was due. */
+    policy: Name.optional(),
+  })
+  .strict();
+export type CatalogBackupJob = z.output<typeof CatalogBackupJob>;
+
+/**
+ * A catalog check (nsrck, bpdbm -consistency): what the catalog, the jobs,
+ * the reservations, the media manager and the storage units disagree about
+ * (core/catalog/catalog-check.ts), and with `repair` what was done.
+ */
+export const CatalogCheckJob = z
+  .object({
+    jobId: JobId,
+    type: z.literal('catalog-check'),
+    ...jobBase,
+    /** The catalog's own jobs name the catalog as their client (CATALOG_CLIENT, as the catalog image does), as NetBackup shows the master server. */
+    client: Name,
+    repair: z.boolean(),
+    /** A scheduled check: the policy whose `catalogCheck` was due. */
+    policy: Name.optional(),
+    /** Findings by kind (orphan-object: 3, ...). */
+    findings: z.record(z.string(), z.number().int().min(0)).default({}),
+    /** Changes the repair made, and findings left unrepaired. */
+    repairs: z.number().int().min(0).default(0),
+    unrepaired: z.number().int().min(0).default(0),
+    /** The first few findings and problems, for the operator. */
+    problems: z.array(z.string()).default([]),
+  })
+  .strict();
+export type CatalogCheckJob = z.output<typeof CatalogCheckJob>;
+
+export const Job = z.discriminatedUnion('type', [BackupJob, RestoreJob, VerifyJob, DuplicateJob, ImageCleanupJob, CatalogBackupJob, CatalogCheckJob]);
 export type Job = z.output<typeof Job>;
 export type JobOfKind<K extends JobKind> = Extract<Job, { type: K }>;
 
@@ -283,7 +397,10 @@ export function storedJob(record: unknown, where: string): Job {
 /**
  * The id of the image the job writes (claimed in the catalog), if it writes
  * one. The janitor and cancel act on it; a restore reads images and writes none.
+ * A catalog backup writes the catalog image; a duplicate writes a copy of an
+ * image that exists already, which no janitor may withdraw.
  */
 export function imageWrittenBy(job: Job): string | undefined {
+  if (job.type === 'catalog-backup') return job.image;
   return job.type === 'backup' ? job.backupId : undefined;
 }

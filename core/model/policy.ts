@@ -164,6 +164,25 @@ export const CatalogBackupSchedule = z
 export type CatalogBackupSchedule = z.output<typeof CatalogBackupSchedule>;
 
 /**
+ * A catalog check on a schedule (nsrck run by savegrp, NetBackup's
+ * bpdbm -consistency in a maintenance window): like `catalogBackup`, on a
+ * policy, so it has the policy's windows, time zone and active switch, and
+ * one check of the one catalog runs per tick whichever policy asks
+ * (core/schedule/catalog-check-due.ts). `repair` fixes what is safe, as
+ * `cairn catalog check --repair`; orphans younger than `grace` (default
+ * 24h) are reported, never deleted.
+ */
+export const CatalogCheckSchedule = z
+  .object({
+    frequency: Duration,
+    windows: z.array(StartWindow).min(1, 'a scheduled catalog check needs at least one start window (none: it would never start)'),
+    repair: z.boolean({ error: 'repair is true or false' }).optional(),
+    grace: Duration.optional(),
+  })
+  .strict();
+export type CatalogCheckSchedule = z.output<typeof CatalogCheckSchedule>;
+
+/**
  * A further copy of each image the policy writes (NetBackup's storage
  * lifecycle policy: backup to disk now, duplicate within N hours, each copy
  * with its own retention). The scheduler tick duplicates an image due for
@@ -236,6 +255,8 @@ export const Policy = z
     rehearsal: RehearsalSchedule.optional(),
     /** Back up the catalog on a schedule of its own (CatalogBackupSchedule); absent: never. */
     catalogBackup: CatalogBackupSchedule.optional(),
+    /** Check the catalog on a schedule of its own (CatalogCheckSchedule); absent: only when an administrator runs `cairn catalog check`. */
+    catalogCheck: CatalogCheckSchedule.optional(),
     /** Copies 2, 3, ... of every image, each on its own unit with its own retention; absent: one copy. */
     copies: z.array(PolicyCopy).max(9).optional(),
     ...policySnapshotFields,

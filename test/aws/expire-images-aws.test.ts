@@ -107,6 +107,10 @@ describe.skipIf(Boolean(skip))(`expiration on DynamoDB and S3${skip ? ` (skipped
     expect((versions.DeleteMarkers ?? []).filter((m) => expiredFolders.includes(folderOf(m.Key!)) && m.IsLatest).length).toBe(5);
     expect((await stores.catalog.listImages()).map((i) => i.backupId).sort()).toEqual([full.backupId, incr.backupId, onPrem.backupId].sort());
     expect(await stores.emm.getMedia('T00001')).toMatchObject({ pool: 'scratch', state: 'UNASSIGNED', images: [], tapeFiles: 0 });
+    // The tick's cleanup is an image-cleanup job in the Jobs table, owned by the invocation.
+    expect((await stores.jobs.list()).map((j) => [j.type, j.state, j.statusCode, j.type === 'image-cleanup' ? [j.trigger, j.expiredCount, j.recycledVolumes, j.owner] : undefined])).toEqual([
+      ['image-cleanup', 'DONE', 0, ['tick', 2, ['T00001'], 'lambda:scheduler:unknown']],
+    ]);
 
     // A kill between the mark and the deletes: the next tick finishes it.
     clock.set(day(7));

@@ -1,3 +1,4 @@
+import type { Job } from '#core/model/job.ts';
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,10 +66,16 @@ describe.skipIf(Boolean(skip))(`cairn --aws catalog backup and recover${skip ? `
 
     const recovered = await cairn(target, 'catalog', 'recover', '--dr-file', drFile, '--json');
     expect(recovered.code, recovered.stderr).toBe(0);
-    expect(JSON.parse(recovered.stdout)).toMatchObject({ backupId, jobs: 30, images: 4, committedClaims: [] });
+    // 30 jobs and the catalog-backup job that wrote the copy (ACTIVE in it).
+    expect(JSON.parse(recovered.stdout)).toMatchObject({ backupId, jobs: 31, images: 4, committedClaims: [] });
     const after = stores(target);
     expect(await after.catalog.listImages()).toEqual(imagesBefore);
-    expect(await after.jobs.list()).toEqual(await stores(source).jobs.list());
+    const { jobId: backupJobId } = JSON.parse(backup.stdout) as { jobId: number };
+    const others = (jobs: Job[]) => jobs.filter((j) => j.jobId !== backupJobId);
+    expect(others(await after.jobs.list())).toEqual(others(await stores(source).jobs.list()));
+    // It comes back ended: the DR file names its complete image.
+    expect(await after.jobs.get(backupJobId)).toMatchObject({ type: 'catalog-backup', state: 'DONE', statusCode: 0, image: backupId });
+    expect(imagesBefore.find((i) => i.backupId === backupId)!.jobId).toBe(backupJobId);
     expect(await after.config.listStorageUnits()).toEqual(await stores(source).config.listStorageUnits());
     // The job-id counter came back too: the next job does not reuse an id.
     expect(await new DynamoJobStore({ client: clients.documents, tableName: target.jobs }).nextJobId()).toBeGreaterThan(30);

@@ -5,6 +5,9 @@ import { StatusCode } from '#core/status-codes.ts';
 import { emptyUsage, type UsageCounters } from '#core/model/job-usage.ts';
 import { type OpenStore, sampleJob, sampleRestoreJob, describeContract } from './fixtures.ts';
 import { addChildJob } from '#core/jobs/data-streams.ts';
+import { runAsJob } from '#core/jobs/lifecycle-job.ts';
+import { CairnError } from '#core/errors.ts';
+import { describeStatus } from '#core/status-codes.ts';
 
 export function describeJobStoreContract(adapter: string, open: OpenStore<JobStore>, skipReason?: string): void {
   describeContract('JobStore', adapter, open, skipReason, (store) => {
@@ -89,6 +92,38 @@ export function describeJobStoreContract(adapter: string, open: OpenStore<JobSto
       await store().update(2, (job) => ({ ...job, state: 'ACTIVE' }));
       expect(await store().get(2)).toEqual({ ...sampleRestoreJob(2), state: 'ACTIVE' });
       expect((await store().list()).map((j) => j.type)).toEqual(['restore', 'backup']);
+    });
+
+    it('keeps the lifecycle kinds (duplicate, image-cleanup, catalog-backup, catalog-check) run as jobs, beside the older kinds', async () => {
+      await store().create(sampleJob(await store().nextJobId()));
+      let t = Date.parse('2026-03-01T10:00:00.000Z');
+      const deps = { jobs: store(), now: () => new Date((t += 1000)), owner: 'local:host:42' };
+      const seen: string[] = [];
+      const dup = await runAsJob(deps, 'duplicate', { client: 'host1', image: 'host1_1700000000', storageUnit: 'archive', policy: 'daily-home' }, async (job) => {
+        seen.push((await store().get(job.jobId))!.state);
+        await job.progress({ bytes: 512, files: 2 });
+        return 3;
+      }, (copyNumber) => ({ statusCode: 0, fields: { copyNumber, fromCopy: 1 }, progress: { bytes: 1024, files: 4 } }));
+      const cleanup = await runAsJob(deps, 'image-cleanup', { client: 'cairn-catalog', trigger: 'tick' }, async () => 'x', () => ({ statusCode: 1, reason: '1 problem(s)', fields: { expired: ['a_1', 'b_2'], expiredCount: 2, recycledVolumes: ['CRN001'], problems: ['image c_3: gone'], problemCount: 1 } }));
+      const backup = runAsJob(deps, 'catalog-backup', { client: 'cairn-catalog', storageUnit: 'nowhere' }, async (job) => {
+        await job.record({ image: 'cairn-catalog_1772359200' });
+        throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, 'storage unit nowhere does not exist');
+      }, () => ({ statusCode: 0 }));
+      await expect(backup).rejects.toThrow('storage unit nowhere does not exist');
+      const check = await runAsJob(deps, 'catalog-check', { client: 'cairn-catalog', repair: true }, async () => undefined, () => ({ statusCode: 0, fields: { findings: { 'orphan-object': 2 }, repairs: 2 } }));
+
+      expect(seen).toEqual(['ACTIVE']);
+      expect((await store().list()).map((j) => [j.jobId, j.type, j.state, j.statusCode])).toEqual([
+        [check.jobId, 'catalog-check', 'DONE', 0],
+        [check.jobId - 1, 'catalog-backup', 'DONE', StatusCode.STORAGE_UNIT_UNAVAILABLE],
+        [cleanup.jobId, 'image-cleanup', 'DONE', 1],
+        [dup.jobId, 'duplicate', 'DONE', 0],
+        [1, 'backup', 'QUEUED', undefined],
+      ]);
+      expect(await store().get(dup.jobId)).toMatchObject({ client: 'host1', image: 'host1_1700000000', storageUnit: 'archive', copyNumber: 3, fromCopy: 1, policy: 'daily-home', owner: 'local:host:42', progress: { bytes: 1024, files: 4 }, queuedAt: '2026-03-01T10:00:01.000Z', startedAt: '2026-03-01T10:00:02.000Z', endedAt: '2026-03-01T10:00:04.000Z' });
+      expect(await store().get(cleanup.jobId)).toMatchObject({ trigger: 'tick', expiredCount: 2, recycledVolumes: ['CRN001'], problemCount: 1, error: '1 problem(s)', statusText: describeStatus(1) });
+      expect(await store().get(check.jobId - 1)).toMatchObject({ image: 'cairn-catalog_1772359200', error: 'storage unit nowhere does not exist' });
+      expect(await store().get(check.jobId)).toMatchObject({ repair: true, findings: { 'orphan-object': 2 }, repairs: 2, unrepaired: 0 });
     });
 
     describe('where adapters used to disagree', () => {

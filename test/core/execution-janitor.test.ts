@@ -5,6 +5,7 @@ import type { ExecutionState } from '#core/ports/execution-status.ts';
 import { makeBackupId } from '#core/ids.ts';
 import { memoryStores, type MemoryStores } from '../memory/memory-stores.ts';
 import { claimOf, sampleImage, sampleJob } from '../contracts/fixtures.ts';
+import { CatalogCheckJob } from '#core/model/job.ts';
 
 const NOW = new Date('2026-11-23T02:00:00Z');
 const LONG_AGO = new Date(NOW.getTime() - 3600_000).toISOString();
@@ -198,5 +199,27 @@ describe('the sweep', () => {
 
     expect(report.problems).toEqual(['job 1 (execution throttled): ThrottlingException']);
     expect(report.ended.map((a) => a.jobId)).toEqual([2]);
+  });
+});
+
+describe('the sweep and the lifecycle jobs (duplicate, image-cleanup, catalog-backup, catalog-check)', () => {
+  const lifecycle = (jobId: number, owner: string, queuedAt: string): CatalogCheckJob =>
+    CatalogCheckJob.parse({ jobId, type: 'catalog-check', client: 'cairn-catalog', repair: false, state: 'ACTIVE', owner, attempt: 1, attempts: [], progress: { files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 }, findings: {}, repairs: 0, unrepaired: 0, problems: [], queuedAt, startedAt: queuedAt, updatedAt: queuedAt });
+
+  it('ends one a Lambda ran once the Lambda time limit has passed (2002), and leaves a younger one, one the CLI runs, and the execution lookups alone', async () => {
+    const stores = memoryStores();
+    const described: string[] = [];
+    const executions = { describe: async (name: string) => (described.push(name), undefined) };
+    await stores.jobs.create(lifecycle(1, 'lambda:scheduler:req-1', LONG_AGO));
+    await stores.jobs.create(lifecycle(2, 'lambda:scheduler:req-2', new Date(NOW.getTime() - 5 * 60_000).toISOString()));
+    await stores.jobs.create(lifecycle(3, 'cli:laptop:4242', LONG_AGO));
+
+    const report = await sweepJobs({ ...stores, executions }, await stores.jobs.list(), NOW);
+
+    expect(described).toEqual([]);
+    expect(report.problems).toEqual([]);
+    expect(report.ended.map((a) => [a.jobId, a.statusCode])).toEqual([[1, 2002]]);
+    expect(await stores.jobs.get(1)).toMatchObject({ state: 'DONE', statusCode: 2002, error: 'the Lambda invocation that ran the job (lambda:scheduler:req-1) ended, its time limit past, while the job was ACTIVE' });
+    expect((await stores.jobs.list()).map((j) => [j.jobId, j.state])).toEqual([[3, 'ACTIVE'], [2, 'ACTIVE'], [1, 'DONE']]);
   });
 });

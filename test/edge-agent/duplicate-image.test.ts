@@ -233,12 +233,22 @@ describe('copies a policy declares, made by the standalone tick', () => {
     await s.config.putStorageUnit(StorageUnit.parse({ name: 'archive', kind: 'disk', path: path.join(s.work.dir, 'archive') }));
     await s.config.putPolicy(samplePolicy(s.image.policy, { copies: [{ storageUnit: 'archive', within: 6 * 3600, retention: { days: 90 } }, { storageUnit: 'nowhere', retention: { days: 7 } }] }));
     const clock = new FakeClock(new Date(Date.parse(s.image.createdAt) + 3600_000));
-    const run = await runDueDuplicates({ catalog: s.catalog, config: s.config, clock });
+    const jobs = new MemoryJobStore();
+    const run = await runDueDuplicates({ catalog: s.catalog, config: s.config, jobs, clock, owner: 'local:test:1' });
     expect(run.done.map((d) => [d.copyNumber, d.storageUnit, d.expiresAt])).toEqual([[2, 'archive', new Date(Date.parse(s.image.createdAt) + 90 * 86_400_000).toISOString()]]);
     expect(run.problems).toEqual([`image ${s.image.backupId} to nowhere: storage unit nowhere does not exist; tried again at the next tick`]);
     const image = (await s.catalog.getImage(s.image.backupId))!;
     expect(image.copies.map((c) => c.storageUnit)).toEqual(['disk1', 'archive']);
-    const next = await runDueDuplicates({ catalog: s.catalog, config: s.config, clock });
+    // Each copy is a duplicate job: the one made DONE 0 with its copy number and bytes, the failed one with its status and reason.
+    const recorded = (await jobs.list()).sort((a, b) => a.jobId - b.jobId);
+    expect(recorded.map((j) => [j.type, j.state, j.statusCode, 'storageUnit' in j ? j.storageUnit : undefined, j.owner])).toEqual([
+      ['duplicate', 'DONE', 0, 'archive', 'local:test:1'],
+      ['duplicate', 'DONE', StatusCode.STORAGE_UNIT_UNAVAILABLE, 'nowhere', 'local:test:1'],
+    ]);
+    expect(recorded[0]).toMatchObject({ image: s.image.backupId, client: s.image.client, copyNumber: 2, fromCopy: 1, policy: s.image.policy, progress: { bytes: run.done[0]!.bytes } });
+    expect(recorded[1]!.error).toBe('storage unit nowhere does not exist');
+    expect(run.done[0]!.jobId).toBe(recorded[0]!.jobId);
+    const next = await runDueDuplicates({ catalog: s.catalog, config: s.config, jobs, clock, owner: 'local:test:1' });
     expect(next.done).toEqual([]);
     expect(next.problems).toHaveLength(1);
   }, 60_000);

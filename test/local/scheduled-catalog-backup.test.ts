@@ -45,6 +45,9 @@ describe('scheduled catalog backups', () => {
     expect(first).toMatchObject({ policy: 'daily', reason: 'the catalog has never been backed up' });
     expect(existsSync(first.outcome.drFile)).toBe(true);
     expect(first.outcome.image.copies[0]!.storageUnit).toBe('offsite');
+    // A catalog-backup job, owned by this process: `cairn jobs` and the report show it.
+    expect(await rt.jobs.get(first.jobId)).toMatchObject({ type: 'catalog-backup', state: 'DONE', statusCode: 0, policy: 'daily', storageUnit: 'offsite', image: first.outcome.image.backupId, drFile: first.outcome.drFile, owner: rt.owner });
+    expect(first.outcome.image.jobId).toBe(first.jobId);
 
     clock.advance(3600_000);
     await scheduler.tick();
@@ -65,6 +68,11 @@ describe('scheduled catalog backups', () => {
     clock.advance(60_000);
     await scheduler.tick();
     expect(runs).toEqual([{ error: 'the catalog backup failed: storage unit nowhere does not exist' }, { error: 'the catalog backup failed: storage unit nowhere does not exist' }]);
+    const jobs = await rt.jobs.list();
+    expect(jobs.map((j) => [j.type, j.state, j.statusCode, j.error])).toEqual([
+      ['catalog-backup', 'DONE', 20, 'storage unit nowhere does not exist'],
+      ['catalog-backup', 'DONE', 20, 'storage unit nowhere does not exist'],
+    ]);
     await scheduler.settled();
   });
 });

@@ -1,0 +1,142 @@
+import type { z } from 'zod';
+import { Job, type CatalogBackupJob, type CatalogCheckJob, type DuplicateJob, type ImageCleanupJob, type JobOfKind, type JobProgress, type LifecycleJobKind } from '../model/job.ts';
+import type { JobStore } from '../ports/job-store.ts';
+import { messageOf, statusOf } from '../errors.ts';
+import { StatusCode, describeStatus } from '../status-codes.ts';
+import { parseOrThrow } from '../validation.ts';
+
+interface Schemas {
+  duplicate: typeof DuplicateJob;
+  'image-cleanup': typeof ImageCleanupJob;
+  'catalog-backup': typeof CatalogBackupJob;
+  'catalog-check': typeof CatalogCheckJob;
+}
+
+/** The fields every job has, which the runner sets. */
+type BaseKey = 'jobId' | 'type' | 'state' | 'statusCode' | 'statusText' | 'attempt' | 'waitingReason' | 'executionName' | 'attempts' | 'progress' | 'error' | 'details' | 'owner' | 'queuedAt' | 'startedAt' | 'endedAt' | 'updatedAt';
+
+/** The fields of a lifecycle kind its caller gives (those with defaults may be left out). */
+export type LifecycleFields<K extends LifecycleJobKind> = Omit<z.input<Schemas[K]>, BaseKey>;
+
+export interface LifecycleJobDeps {
+  jobs: JobStore;
+  now: () => Date;
+  /**
+   * Who runs the job: the standalone runtime's `local:<host>:<pid>:<start>`
+   * (its janitor ends the job when that process is gone), the scheduler
+   * Lambda's `lambda:scheduler:<request id>` (the cloud sweep ends it once the
+   * Lambda's time limit has passed), or the CLI's `cli:<host>:<pid>`.
+   */
+  owner: string;
+}
+
+/** What the operation can tell its job while it runs. */
+export interface LifecycleJobContext<K extends LifecycleJobKind> {
+  jobId: number;
+  /** Records progress (bytes, files) while the job is ACTIVE; a failure to record is ignored (the next report supersedes it). */
+  progress(progress: Partial<JobProgress>): Promise<void>;
+  /** Records fields learned while running (the image a catalog backup claims); rejects when the job store does. */
+  record(fields: Partial<LifecycleFields<K>>): Promise<void>;
+}
+
+/** How the operation ended: its status (0 success, 1 partial), the fields to record, its figures. */
+export interface LifecycleJobEnd<K extends LifecycleJobKind> {
+  statusCode: number;
+  /** Why a status other than 0 (the job record's error). */
+  reason?: string;
+  fields?: Partial<LifecycleFields<K>>;
+  progress?: Partial<JobProgress>;
+}
+
+export interface LifecycleJobRun<R> {
+  jobId: number;
+  statusCode: number;
+  result: R;
+}
+
+/**
+ * Runs one lifecycle operation (a duplicate, an image cleanup, a catalog
+ * backup or check) as a job, in this process: the job is created QUEUED,
+ * made ACTIVE, `work` runs, and the job ends DONE with the status `ended`
+ * says. When `work` throws, the job ends with the error's status (a
+ * CairnError's, else 2000) and its message as the reason, and the error is
+ * thrown on: the caller reports it as before.
+ *
+ * Every exit path ends the job, except the death of the process itself:
+ * then the runtime's janitor ends it by its `owner` (standalone: the
+ * process is gone; cloud: the scheduler Lambda's time limit has passed).
+ * A job an administrator ended meanwhile (cancel) keeps its status.
+ */
+export async function runAsJob<K extends LifecycleJobKind, R>(
+  deps: LifecycleJobDeps,
+  kind: K,
+  fields: LifecycleFields<K>,
+  work: (job: LifecycleJobContext<K>) => Promise<R>,
+  ended: (result: R) => LifecycleJobEnd<K>,
+  options: { startedAt?: Date } = {},
+): Promise<LifecycleJobRun<R>> {
+  const jobId = await deps.jobs.nextJobId();
+  const queuedAt = (options.startedAt ?? deps.now()).toISOString();
+  const job = parseOrThrow(Job, { ...fields, jobId, type: kind, state: 'QUEUED', owner: deps.owner, queuedAt, updatedAt: queuedAt }, `${kind} job`, StatusCode.INTERNAL_ERROR);
+  await deps.jobs.create(job);
+  const startedAt = options.startedAt?.toISOString() ?? deps.now().toISOString();
+  await deps.jobs.update(jobId, (j) => ({ ...j, state: 'ACTIVE', startedAt, updatedAt: startedAt }), { expectedStates: ['QUEUED'] });
+  const context: LifecycleJobContext<K> = {
+    jobId,
+    progress: async (progress) => void (await deps.jobs.recordProgress(jobId, progress, deps.now()).catch(() => undefined)),
+    record: async (more) => {
+      const at = deps.now();
+      await deps.jobs.update(jobId, (j) => (j.state === 'DONE' ? j : withFields(j, more, at)));
+    },
+  };
+  let result: R;
+  try {
+    result = await work(context);
+  } catch (error) {
+    await end(deps, jobId, { statusCode: statusOf(error), reason: messageOf(error) }).catch(() => undefined);
+    throw error;
+  }
+  const outcome = ended(result);
+  const statusCode = await end(deps, jobId, outcome);
+  return { jobId, statusCode, result };
+}
+
+/**
+ * Records an operation that has run already as a job (QUEUED, ACTIVE, DONE
+ * in turn, started at `startedAt`): for work most runs of which do nothing,
+ * recorded only when it did something (the scheduler tick's image cleanup,
+ * whose every step the next run finishes should its process die).
+ */
+export async function recordFinishedJob<K extends LifecycleJobKind>(deps: LifecycleJobDeps, kind: K, fields: LifecycleFields<K>, startedAt: Date, outcome: LifecycleJobEnd<K>): Promise<number> {
+  const run = await runAsJob(deps, kind, fields, async () => undefined, () => outcome, { startedAt });
+  return run.jobId;
+}
+
+/** Ends the job DONE with the outcome, unless it ended already (a cancel): then its status stands. */
+async function end<K extends LifecycleJobKind>(deps: LifecycleJobDeps, jobId: number, outcome: LifecycleJobEnd<K>): Promise<number> {
+  const at = deps.now();
+  const done = await deps.jobs.update(jobId, (j) => {
+    if (j.state === 'DONE') return j;
+    const withMore = withFields(j, outcome.fields ?? {}, at);
+    return {
+      ...withMore,
+      state: 'DONE',
+      statusCode: outcome.statusCode,
+      statusText: describeStatus(outcome.statusCode),
+      waitingReason: undefined,
+      error: outcome.reason,
+      progress: { ...withMore.progress, ...outcome.progress },
+      endedAt: at.toISOString(),
+      updatedAt: at.toISOString(),
+    };
+  });
+  return done.statusCode ?? outcome.statusCode;
+}
+
+/** The job with more of its kind's fields, checked against its kind's schema (a field of another kind is a bug: 2000). */
+function withFields<K extends LifecycleJobKind>(job: Job, fields: Partial<LifecycleFields<K>>, at: Date): Job {
+  return parseOrThrow(Job, { ...job, ...fields, updatedAt: at.toISOString() }, `job ${job.jobId}`, StatusCode.INTERNAL_ERROR) as JobOfKind<K>;
+}
+
+/** At most this many names (images, findings, problems) a lifecycle job keeps of a list; its count says how many in all. */
+export const LIFECYCLE_NAMES_KEPT = 10;

@@ -1,0 +1,54 @@
+import { duplicateImage, type DuplicateDeps, type DuplicateRequest, type DuplicateResult } from '#agent/duplicate/duplicate-image.ts';
+import { runAsJob, type LifecycleJobRun } from '#core/jobs/lifecycle-job.ts';
+import { sourceCopy } from '#core/catalog/image-copies.ts';
+import { NotFoundError } from '#core/errors.ts';
+import type { JobStore } from '#core/ports/job-store.ts';
+
+/** How often a running duplicate's bytes are recorded on its job, at most. */
+const PROGRESS_MS = 1000;
+
+/**
+ * One duplicate (bpduplicate) as a `duplicate` job in this process: the
+ * job is ACTIVE while the copy is written and verified, shows its bytes as
+ * they go, and ends with the copy number catalogued (0), or the failure's
+ * status and reason; the failure is thrown on. Used by `cairn duplicate`
+ * (both runtimes) and the standalone tick's policy copies.
+ */
+export async function duplicateAsJob(
+  deps: DuplicateDeps & { jobs: JobStore; now: () => Date; owner: string },
+  request: DuplicateRequest & { policy?: string },
+): Promise<LifecycleJobRun<DuplicateResult>> {
+  // An image not in the catalog is refused before any job, as a backup of an unknown policy is: there is nothing to copy.
+  const image = await deps.catalog.getImage(request.backupId);
+  if (!image) throw new NotFoundError('image', request.backupId);
+  const from = sourceCopy(image, request.fromCopy);
+  let shown = 0;
+  const { policy, ...duplicate } = request;
+  return runAsJob(
+    deps,
+    'duplicate',
+    {
+      client: image.client,
+      image: request.backupId,
+      storageUnit: request.to,
+      ...(from ? { fromCopy: from.copyNumber, fromStorageUnit: from.storageUnit } : {}),
+      ...(policy === undefined ? {} : { policy }),
+    },
+    (job) =>
+      duplicateImage(deps, {
+        ...duplicate,
+        onProgress: (p) => {
+          request.onProgress?.(p);
+          // One write a second at most: a copy of many small objects must not become a job-table write per object.
+          if (deps.now().getTime() - shown < PROGRESS_MS) return;
+          shown = deps.now().getTime();
+          void job.progress({ files: p.objects, bytes: p.bytes });
+        },
+      }),
+    (result) => ({
+      statusCode: 0,
+      fields: { copyNumber: result.copyNumber, fromCopy: result.fromCopy, ...(result.alreadyPresent ? { alreadyPresent: true } : {}) },
+      progress: { files: result.objects, bytes: result.bytes },
+    }),
+  );
+}
