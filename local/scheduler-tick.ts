@@ -75,7 +75,7 @@ export function localScheduler(runtime: LocalRuntime, hooks: LocalSchedulerHooks
       const catalogBackup = await runScheduledCatalogBackup(runtime).catch((error: unknown) => ({ error: `the catalog backup failed: ${messageOf(error)}` }));
       if (catalogBackup !== undefined) hooks.onCatalogBackup?.(catalogBackup);
       // Copies policies declare (`copies`), before the cleanup, which may then expire a primary whose own retention ended.
-      const duplication = await runDueDuplicates(runtime).catch((error: unknown): DuplicationRun => ({ done: [], deferred: 0, problems: [`duplication could not run: ${messageOf(error)}`] }));
+      const duplication = await runDueDuplicates(runtime, undefined, hooks.tapeDevices ? { tapeDevices: hooks.tapeDevices } : {}).catch((error: unknown): DuplicationRun => ({ done: [], deferred: 0, problems: [`duplication could not run: ${messageOf(error)}`] }));
       if (duplication.done.length + duplication.problems.length > 0) hooks.onDuplication?.(duplication);
       const expiration = await runExpiration(
         { catalog: runtime.catalog, config: runtime.config, jobs: runtime.jobs, media: runtime.media, emm: runtime.emm, openStorageUnit },

@@ -7,12 +7,29 @@ import type { ConfigStore } from '#core/ports/config-store.ts';
 import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { encodeManifest, readManifest } from '../image/manifest.ts';
-import { writeCopy, type CopyProgress } from './write-copy.ts';
+import { writeCopy, type CopyProgress, type WrittenCopy } from './write-copy.ts';
+import { writeTapeCopy } from './write-tape-copy.ts';
+import type { TapeCopyHolding } from './tape-copy-drive.ts';
 
 export interface DuplicateDeps {
   catalog: CatalogStore;
   config: Pick<ConfigStore, 'getStorageUnit'>;
   openStorageUnit: StorageUnitOpener;
+  /**
+   * What a copy to or from a tape unit needs: the broker's stores, the media
+   * manager, the robot and drives (`TapeCopyHolding` without its holder), and
+   * `holder`, which gives an id to hold the drive and volumes under when the
+   * request names no job (the standalone runtime's: a holder its janitor
+   * spares while this process lives, local/reservation-holders.ts). Absent:
+   * a tape unit is refused (20).
+   */
+  tape?: Omit<TapeCopyHolding, 'holder' | 'signal'> & { holder(): Promise<ReservationHolder> };
+}
+
+/** An id reservations are held under, for as long as a duplicate runs without a job of its own; `end` gives it up once they are released. */
+export interface ReservationHolder {
+  jobId: number;
+  end(): Promise<void>;
 }
 
 export interface DuplicateRequest {
@@ -25,6 +42,12 @@ export interface DuplicateRequest {
   expiresAt?: string;
   onProgress?: (progress: CopyProgress) => void;
   signal?: AbortSignal;
+  /**
+   * The job running the duplicate: a copy to or from tape holds its drive
+   * and volumes under it (so the janitor treats them as that job's). Absent:
+   * `deps.tape.holder()` gives one.
+   */
+  jobId?: number;
 }
 
 export interface DuplicateResult {
@@ -34,6 +57,8 @@ export interface DuplicateResult {
   fromCopy: number;
   objects: number;
   bytes: number;
+  /** The tape volumes the copy was written on, in order (a copy to a tape unit). */
+  volumes?: string[];
   /** True when the image already had a copy on that unit (committed by an earlier or concurrent run): nothing was catalogued. */
   alreadyPresent?: boolean;
   expiresAt: string;
@@ -49,8 +74,15 @@ export interface DuplicateResult {
  * whole object) before it commits. Two runs to the same unit write the same
  * bytes; the first commit wins and the other reports the copy present.
  *
- * Refused (20): an image being expired, a tape target or source, a unit
- * that already holds a copy (or shares the object root of one that does).
+ * Refused (20): an image being expired, a unit that already holds a copy
+ * (or shares the object root of one that does), a tape source, a tape
+ * target from a tape copy, and a tape unit with no `deps.tape`.
+ *
+ * To a tape unit (write-tape-copy.ts) the copy reserves a drive and volumes
+ * through the broker's rules under `request.jobId` (or a holder from
+ * `deps.tape.holder()`), writes each fragment as a tape file, spans at end
+ * of media, reads the copy back from tape, records the volumes' writes, and
+ * releases the drive on every path; the catalog commit comes after.
  */
 export async function duplicateImage(deps: DuplicateDeps, request: DuplicateRequest): Promise<DuplicateResult> {
   const image = await deps.catalog.getImage(request.backupId);
@@ -69,15 +101,27 @@ export async function duplicateImage(deps: DuplicateDeps, request: DuplicateRequ
 
   const [fromStore, toStore] = await Promise.all([deps.openStorageUnit(fromUnit), deps.openStorageUnit(target)]);
   let copyNumber = nextCopyNumber(image);
-  const written = await writeCopy({
+  const common = {
     image,
-    from: { copy: from, store: fromStore },
-    to: { storageUnit: target.name, store: toStore },
     copyNumber,
     ...(request.expiresAt === undefined ? {} : { expiresAt: request.expiresAt }),
     ...(request.onProgress ? { onProgress: request.onProgress } : {}),
     ...(request.signal ? { signal: request.signal } : {}),
-  });
+  };
+  let written: WrittenCopy & { volumes?: string[] };
+  if (target.kind === 'tape') {
+    const tape = deps.tape;
+    if (!tape) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `storage unit ${target.name} is a tape unit, and this runtime cannot reach its robot and drives to duplicate to it (cairn --aws duplicate to tape is not built: the drives are on the robot's host)`);
+    const held = request.jobId === undefined ? await tape.holder() : undefined;
+    try {
+      const { holder: _holder, ...services } = tape;
+      written = await writeTapeCopy({ ...common, from: { copy: from, store: fromStore }, to: { unit: target, indexStore: toStore } }, { ...services, holder: request.jobId ?? held!.jobId });
+    } finally {
+      await held?.end();
+    }
+  } else {
+    written = await writeCopy({ ...common, from: { copy: from, store: fromStore }, to: { storageUnit: target.name, store: toStore } });
+  }
 
   // Catalog last: a compare-and-set on the record. A copy number taken meanwhile (another duplicate to another unit) is rewritten in the manifest and tried again.
   for (let attempt = 0; ; attempt++) {
@@ -88,7 +132,7 @@ export async function duplicateImage(deps: DuplicateDeps, request: DuplicateRequ
       return outcome.kind === 'added' ? outcome.image : undefined;
     });
     if (!stored || !outcome) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${image.backupId} left the catalog while it was being duplicated: copy ${copyNumber} on ${target.name} is not catalogued`);
-    const base = { backupId: image.backupId, storageUnit: target.name, fromCopy: from.copyNumber, objects: written.objects, bytes: written.bytes };
+    const base = { backupId: image.backupId, storageUnit: target.name, fromCopy: from.copyNumber, objects: written.objects, bytes: written.bytes, ...(written.volumes ? { volumes: written.volumes } : {}) };
     switch (outcome.kind) {
       case 'added':
         return { ...base, copyNumber, expiresAt: copy.expiresAt ?? stored.expiresAt };
