@@ -9,6 +9,8 @@ import { StatusCode } from '#core/status-codes.ts';
 import { encodeManifest, readManifest } from '../image/manifest.ts';
 import { writeCopy, type CopyProgress, type WrittenCopy } from './write-copy.ts';
 import { writeTapeCopy } from './write-tape-copy.ts';
+import { tapeCopyReader } from './tape-copy-reader.ts';
+import type { TapeUnit } from '#core/broker/tape-choice.ts';
 import type { TapeCopyHolding } from './tape-copy-drive.ts';
 
 export interface DuplicateDeps {
@@ -75,14 +77,16 @@ export interface DuplicateResult {
  * bytes; the first commit wins and the other reports the copy present.
  *
  * Refused (20): an image being expired, a unit that already holds a copy
- * (or shares the object root of one that does), a tape source, a tape
- * target from a tape copy, and a tape unit with no `deps.tape`.
+ * (or shares the object root of one that does), a copy from tape to tape,
+ * and a tape unit with no `deps.tape`.
  *
  * To a tape unit (write-tape-copy.ts) the copy reserves a drive and volumes
  * through the broker's rules under `request.jobId` (or a holder from
  * `deps.tape.holder()`), writes each fragment as a tape file, spans at end
  * of media, reads the copy back from tape, records the volumes' writes, and
- * releases the drive on every path; the catalog commit comes after.
+ * releases the drive on every path; the catalog commit comes after. From
+ * a tape copy (tape-copy-reader.ts) its fragments are read volume by volume
+ * in one drive reserved the same way, and written as objects.
  */
 export async function duplicateImage(deps: DuplicateDeps, request: DuplicateRequest): Promise<DuplicateResult> {
   const image = await deps.catalog.getImage(request.backupId);
@@ -97,7 +101,11 @@ export async function duplicateImage(deps: DuplicateDeps, request: DuplicateRequ
   if (refusal) throw refusal;
   const fromUnit = units.get(from.storageUnit);
   if (!fromUnit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `copy ${from.copyNumber} of image ${image.backupId} is on storage unit ${from.storageUnit}, which does not exist`);
-  if (fromUnit.kind === 'tape') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `copy ${from.copyNumber} of image ${image.backupId} is on tape unit ${fromUnit.name}: duplication from tape is not built yet (it needs a drive reserved by a job); give --from-copy with a disk or S3 copy`);
+  if (fromUnit.kind === 'tape' && target.kind === 'tape') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `copy ${from.copyNumber} of image ${image.backupId} is on tape unit ${fromUnit.name}: a copy from tape to tape is not built (it needs two drives); give --from-copy with a disk or S3 copy, or duplicate to a disk or S3 unit`);
+  if ((fromUnit.kind === 'tape' || target.kind === 'tape') && !deps.tape) {
+    const unit = fromUnit.kind === 'tape' ? fromUnit.name : target.name;
+    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `storage unit ${unit} is a tape unit, and this runtime cannot reach its robot and drives to duplicate ${fromUnit.kind === 'tape' ? 'from' : 'to'} it (cairn --aws duplicate with tape is not built: the drives are on the robot's host)`);
+  }
 
   const [fromStore, toStore] = await Promise.all([deps.openStorageUnit(fromUnit), deps.openStorageUnit(target)]);
   let copyNumber = nextCopyNumber(image);
@@ -109,13 +117,27 @@ export async function duplicateImage(deps: DuplicateDeps, request: DuplicateRequ
     ...(request.signal ? { signal: request.signal } : {}),
   };
   let written: WrittenCopy & { volumes?: string[] };
-  if (target.kind === 'tape') {
-    const tape = deps.tape;
-    if (!tape) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `storage unit ${target.name} is a tape unit, and this runtime cannot reach its robot and drives to duplicate to it (cairn --aws duplicate to tape is not built: the drives are on the robot's host)`);
+  const tape = deps.tape;
+  if ((target.kind === 'tape' || fromUnit.kind === 'tape') && tape) {
     const held = request.jobId === undefined ? await tape.holder() : undefined;
     try {
       const { holder: _holder, ...services } = tape;
-      written = await writeTapeCopy({ ...common, from: { copy: from, store: fromStore }, to: { unit: target, indexStore: toStore } }, { ...services, holder: request.jobId ?? held!.jobId });
+      const holding = { ...services, holder: request.jobId ?? held!.jobId, ...(request.signal ? { signal: request.signal } : {}) };
+      if (target.kind === 'tape') {
+        written = await writeTapeCopy({ ...common, from: { copy: from, store: fromStore }, to: { unit: target, indexStore: toStore } }, holding);
+      } else {
+        // From tape: its fragments read volume by volume in one reserved drive, released once the copy is written and read back.
+        const reader = tapeCopyReader(holding, fromUnit as TapeUnit);
+        let failure: unknown;
+        try {
+          written = await writeCopy({ ...common, from: { copy: from, store: fromStore, readFragment: reader.read }, to: { storageUnit: target.name, store: toStore } });
+        } catch (error) {
+          failure = error;
+          throw error;
+        } finally {
+          await reader.release(failure === undefined, failure);
+        }
+      }
     } finally {
       await held?.end();
     }

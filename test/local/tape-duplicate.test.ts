@@ -15,6 +15,9 @@ import { realTapeDevices, type TapeDevices } from '#agent/tape/mount.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { samplePolicy } from '../contracts/fixtures.ts';
 import { restoreAndCompare, tapeLibraryRuntime } from './tape-library-runtime.ts';
+import { restoreFromCopies } from '#agent/restore/copy-fallback.ts';
+import { openStorageUnit } from '#local/open-storage-unit.ts';
+import { compareTrees } from '#cli/demo/compare-trees.ts';
 import { diskChangerSkipReason, type DiskChangerLibrary } from '../edge-agent/tape/disk-changer-library.ts';
 
 const skip = diskChangerSkipReason();
@@ -176,6 +179,33 @@ describe.skipIf(Boolean(skip))(`duplication to tape${skip ? ` (skipped: ${skip})
     expect(verified.statusCode).toBe(2001);
     expect(verified.error).toContain('marker.bin');
     await expectReleased();
+  });
+
+  it('copies a tape image spanning two volumes (a file pieced across them) to disk, reading volume by volume in one reserved drive; the disk copy restores byte for byte', async () => {
+    const source = await setUp({ capacityBytes: 8 * 1024 * 1024 });
+    const unit = (await runtime.config.getStorageUnit('tape1'))!;
+    await runtime.config.putStorageUnit(StorageUnit.parse({ ...unit, pieceBytes: 1024 * 1024, fragmentSizeBytes: 1024 * 1024 }));
+    await runtime.config.putSetting('buffers', { count: 8, sizeBytes: 64 * 1024 });
+    mkdirSync(join(source, 'small'), { recursive: true });
+    for (let i = 0; i < 8; i++) writeFileSync(join(source, 'small', `f${i}`), randomBytes(50 * 1024 + i));
+    writeFileSync(join(source, 'big.bin'), randomBytes(10 * 1024 * 1024));
+    const run = await runBackupJob(runtime, { client: 'host1', selections: [source], storageUnit: 'tape1' });
+    expect(run.statusCode).toBe(0);
+    const image = (await runtime.catalog.getImage(run.backupId!))!;
+    expect(volumesOf(image, 1).length).toBeGreaterThanOrEqual(2);
+
+    const result = await duplicateImage(localDuplicateDeps(runtime), { backupId: image.backupId, to: 'disk1' });
+    expect(result).toMatchObject({ copyNumber: 2, storageUnit: 'disk1', fromCopy: 1 });
+    await expectReleased();
+    const stored = (await runtime.catalog.getImage(image.backupId))!;
+    expect(copyOf(stored, 2)!.fragments.every((f) => f.location.kind === 'object')).toBe(true);
+
+    // The disk copy alone: the tape copy gone from the record, the restore reads disk1.
+    const onDisk = (await runtime.catalog.updateImage(image.backupId, (i) => ({ ...i, copies: i.copies.filter((c) => c.copyNumber !== 1) })))!;
+    const target = join(work, 'restored');
+    const restored = await restoreFromCopies({ image: onDisk, targetDir: target }, (copy) => openStorageUnit(StorageUnit.parse({ name: copy.storageUnit, kind: 'disk', path: join(work, 'disk1') })));
+    expect(restored.fallbacks).toEqual([]);
+    expect((await compareTrees(source, join(target, source))).differences).toEqual([]);
   });
 
   it("makes a policy's copy to a tape unit from the standalone tick", async () => {
