@@ -135,6 +135,9 @@ describe.skipIf(Boolean(skip))(`duplication to tape${skip ? ` (skipped: ${skip})
     const source = await setUp({ capacityBytes: 8 * 1024 * 1024 });
     mkdirSync(source, { recursive: true });
     for (let i = 0; i < 6; i++) writeFileSync(join(source, `f${i}.bin`), randomBytes(1024 * 1024 + i));
+    // A file in pieces of 1 MiB over several fragments (and so, likely, volumes): the read-back hashes it whole.
+    await runtime.config.putStorageUnit(StorageUnit.parse({ name: 'disk1', kind: 'disk', path: join(work, 'disk1'), fragmentSizeBytes: 1024 * 1024, pieceBytes: 1024 * 1024 }));
+    writeFileSync(join(source, 'big.bin'), randomBytes(5 * 1024 * 1024));
     const image = await backupToDisk(source);
     expect(copyOf(image, 1)!.fragments.length).toBeGreaterThan(5);
 
