@@ -12,6 +12,7 @@ import type { VerifyJobRef, VerifyRequest } from '#core/jobs/verify-job.ts';
 import type { VerifyRun } from '#local/verify-engine.ts';
 import type { Job } from '#core/model/job.ts';
 import type { JobUsage } from '#core/model/job-usage.ts';
+import type { DuplicateDeps } from '#agent/duplicate/duplicate-image.ts';
 
 /**
  * What the CLI talks to: the standalone runtime on this machine, or a deployed
@@ -41,6 +42,14 @@ export interface Backend {
   runRestore?(request: RestoreRequest, hooks: RestoreHooks): Promise<RestoreRun>;
   /** Runs a verify job of one image and resolves when it has ended; in-process locally, an execution of the verify-job state machine on AWS (verify-job.asl.json). */
   runVerify?(request: VerifyRequest, hooks: { onQueued?: (job: VerifyJobRef) => void }): Promise<VerifyRun>;
+  /**
+   * What `cairn duplicate` hands the duplicate (edge-agent/duplicate/): the
+   * standalone runtime's reaches its tape units (drives reserved under a
+   * holder its janitor spares: local/reservation-holders.ts); absent on
+   * AWS, where the drives are on the robot's host and a copy to tape is
+   * refused.
+   */
+  duplicateDeps?(options: { onWait?: (reason: string) => void }): Promise<DuplicateDeps>;
   close(): void;
 }
 

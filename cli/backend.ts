@@ -29,6 +29,7 @@ export async function openBackend(options: GlobalOptions): Promise<Backend> {
     runBackup: async (request, hooks) => (await import('#local/multi-stream-job.ts')).runPolicyBackup(runtime, request, hooks),
     runRestore: async (request, hooks) => (await import('#local/restore-engine.ts')).runRestoreJob(runtime, request, hooks),
     runVerify: async (request, hooks) => (await import('#local/verify-engine.ts')).runVerifyJob(runtime, request, hooks),
+    duplicateDeps: async (options) => (await import('#local/duplicate-deps.ts')).localDuplicateDeps(runtime, options),
     close: () => runtime.close(),
   };
 }

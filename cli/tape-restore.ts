@@ -1,19 +1,11 @@
-import { CairnError } from '#core/errors.ts';
-import { primaryCopy } from '#core/model/image.ts';
+import { CairnError, messageOf } from '#core/errors.ts';
+import { isBrokenCopy, type Image, type ImageCopy } from '#core/model/image.ts';
 import { asKind, type RestoreJob } from '#core/model/job.ts';
 import type { RestoreRequest } from '#core/jobs/restore-job.ts';
 import { describeStatus, type StatusCodeValue } from '#core/status-codes.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import type { Backend } from './backend-interface.ts';
 import { formatBytes, note, printJson } from './output.ts';
-
-/** Whether the image's primary copy (the one a restore reads) is on a tape unit. An unknown image is left to the caller to report. */
-export async function onTape(backend: Backend, backupId: string): Promise<boolean> {
-  const image = await backend.catalog.getImage(backupId);
-  if (!image) return false;
-  const unit = await backend.config.getStorageUnit(primaryCopy(image).storageUnit);
-  return unit?.kind === 'tape';
-}
 
 /** How often the CLI looks at the running job to show where it is. */
 const POLL_MS = 500;
@@ -24,7 +16,7 @@ const POLL_MS = 500;
  * changes; prints the outcome (JSON with --json). Resolves with the job's
  * status code; a request refused before the job was queued throws its status.
  */
-export async function restoreTapeImage(backend: Backend, request: RestoreRequest, json: boolean | undefined): Promise<number> {
+export async function restoreTapeImage(backend: Backend, request: RestoreRequest, json: boolean | undefined, options: { fallingBack?: boolean } = {}): Promise<number> {
   if (backend.runRestore === undefined) {
     throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `image ${request.backupId} is on tape: its restore runs as a restore job, which this backend does not run yet (use the standalone runtime on the host attached to the library)`);
   }
@@ -62,8 +54,10 @@ export async function restoreTapeImage(backend: Backend, request: RestoreRequest
     volumes: job?.volumes ?? [],
     notRestored: job?.notRestored ?? [],
   };
-  if (json) printJson(outcome);
-  else {
+  // A failure another copy will make good is told on stderr only: --json prints the outcome of the copy that ends it.
+  const passedOver = options.fallingBack === true && run.statusCode > StatusCode.PARTIAL_SUCCESS;
+  if (json && !passedOver) printJson(outcome);
+  else if (!json) {
     note(`restore job ${run.jobId} ended with status ${run.statusCode} (${outcome.statusText}): ${outcome.files} entries, ${formatBytes(outcome.bytes)} from ${outcome.volumes.length} volume${outcome.volumes.length === 1 ? '' : 's'} (${outcome.volumes.map((v) => v.mediaId).join(', ')})`);
     if (run.error) note(`  error: ${run.error}`);
     for (const line of outcome.notRestored) note(`  ${line}`);
@@ -77,4 +71,62 @@ function whereIs(job: RestoreJob): string {
   const current = job.volumes.findIndex((v) => !v.read);
   if (job.state !== 'ACTIVE' || current < 0) return '';
   return `  volume ${current + 1} of ${job.volumes.length} (${job.volumes[current]!.mediaId}): ${job.progress.files} entries, ${formatBytes(job.progress.bytes)}`;
+}
+
+/** Statuses a restore from one copy ends with that another copy may make good: the copy's data, its media or its unit failed. */
+export const COPY_FAILURES: ReadonlySet<number> = new Set([
+  StatusCode.CORRUPT_IMAGE,
+  StatusCode.MEDIA_WRITE_ERROR,
+  StatusCode.MEDIA_READ_ERROR,
+  StatusCode.MEDIA_POSITION_ERROR,
+  StatusCode.UNABLE_TO_ALLOCATE_MEDIA,
+  StatusCode.STORAGE_UNIT_UNAVAILABLE,
+]);
+
+/**
+ * `cairn restore --backup-id` of an image with a copy on tape: the copies
+ * in order, the primary first (broken ones left out), each tried until one
+ * restores. A copy on tape runs a restore job of that copy
+ * (`RestoreRequest.copyNumber`); the disk and S3 copies from there on run
+ * `objects` (restoreFromCopies, which passes over a disk or S3 copy that
+ * is missing or corrupt by itself). A copy that fails with its data, media
+ * or unit (COPY_FAILURES) hands over to the next copy, said on stderr, and
+ * the next restores into the same target with overwrite (what the failed
+ * one put in place was each checked against its index sha256). Resolves
+ * with the status of the restore that ended it.
+ */
+export async function restoreAcrossCopies(
+  backend: Backend,
+  image: Image,
+  tapeUnits: ReadonlySet<string>,
+  request: Omit<RestoreRequest, 'copyNumber'>,
+  json: boolean | undefined,
+  objects: (image: Image, existing: NonNullable<RestoreRequest['existing']>) => Promise<number>,
+): Promise<number> {
+  const onTapeUnit = (copy: ImageCopy): boolean => tapeUnits.has(copy.storageUnit);
+  let remaining = image.copies.filter((c) => !isBrokenCopy(image, c.copyNumber));
+  let existing = request.existing ?? 'refuse';
+  for (;;) {
+    const head = remaining[0];
+    if (!head) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${image.backupId} has no copy left to restore from`);
+    const tape = onTapeUnit(head);
+    // After a tape copy: the next copy. After the disk and S3 copies (tried together): the tape copies among the rest.
+    const rest = tape ? remaining.slice(1) : remaining.filter(onTapeUnit);
+    const next = rest[0];
+    const handOver = (why: string): void => {
+      if (!json) note(`copy ${head.copyNumber}${tape ? '' : ' (and the disk and S3 copies after it)'} on ${head.storageUnit} ${why}: restoring from copy ${next!.copyNumber} on ${next!.storageUnit}`);
+    };
+    try {
+      const statusCode = tape
+        ? await restoreTapeImage(backend, { ...request, existing, copyNumber: head.copyNumber }, json, { fallingBack: next !== undefined })
+        : await objects({ ...image, copies: remaining.filter((c) => !onTapeUnit(c)) }, existing);
+      if (next === undefined || !COPY_FAILURES.has(statusCode)) return statusCode;
+      handOver(`failed with status ${statusCode}`);
+    } catch (error) {
+      if (next === undefined || !(error instanceof CairnError && COPY_FAILURES.has(error.statusCode))) throw error;
+      handOver(`could not be restored (${messageOf(error)})`);
+    }
+    remaining = rest;
+    existing = 'overwrite';
+  }
 }

@@ -97,7 +97,7 @@ export function localScheduler(runtime: LocalRuntime, hooks: LocalSchedulerHooks
         if (check !== undefined) hooks.onCatalogCheck?.(check);
       }
       // Copies policies declare (`copies`), before the cleanup, which may then expire a primary whose own retention ended.
-      const duplication = await runDueDuplicates(runtime).catch((error: unknown): DuplicationRun => ({ done: [], deferred: 0, problems: [`duplication could not run: ${messageOf(error)}`] }));
+      const duplication = await runDueDuplicates(runtime, undefined, hooks.tapeDevices ? { tapeDevices: hooks.tapeDevices } : {}).catch((error: unknown): DuplicationRun => ({ done: [], deferred: 0, problems: [`duplication could not run: ${messageOf(error)}`] }));
       if (duplication.done.length + duplication.problems.length > 0) hooks.onDuplication?.(duplication);
       const cleanupStarted = runtime.clock.now();
       const expiration = await runExpiration(

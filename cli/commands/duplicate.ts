@@ -20,7 +20,9 @@ const PROGRESS_MS = 1000;
  * `cairn duplicate` (bpduplicate): copies an image's primary copy (or
  * `--from-copy N`) to another disk or S3 storage unit as its next copy,
  * verified, then catalogued (edge-agent/duplicate/), as a `duplicate` job
- * (`cairn jobs` shows it; a failure ends it with its status). Runs in this process
+ * (`cairn jobs` shows it; a failure ends it with its status); standalone,
+ * also to a tape unit (a drive and volumes reserved through the broker's
+ * rules, the copy read back from tape). Runs in this process
  * in both runtimes (`cairn --aws duplicate` reads and writes S3 with the
  * operator's credentials), showing progress on stderr. Exit 0 when the copy
  * is catalogued (or was already there), 2 otherwise.
@@ -30,7 +32,7 @@ export function registerDuplicate(program: Command): void {
     .command('duplicate')
     .description('copy an image to another storage unit as copy 2, 3, ... (like bpduplicate)')
     .requiredOption('--backup-id <id>', 'the image to duplicate')
-    .requiredOption('--to <stu>', 'the storage unit the new copy goes to (disk or S3)')
+    .requiredOption('--to <stu>', 'the storage unit the new copy goes to (disk, S3, or tape in the standalone runtime)')
     .option('--from-copy <n>', 'the copy to read (default: the primary)', positiveNumber)
     .option('--retention-days <n>', "the new copy's own retention, in days from now (default: the image's expiration)", positiveNumber)
     .option('--json', 'print JSON')
@@ -40,8 +42,11 @@ export function registerDuplicate(program: Command): void {
       await withBackend(globals, async (backend) => {
         const now = backend.clock.now();
         let shown = 0;
+        const onWait = (reason: string): void => {
+          if (!json) note(`  ${reason}`);
+        };
         const { jobId, result } = await duplicateAsJob(
-          { catalog: backend.catalog, config: backend.config, openStorageUnit, jobs: backend.jobs, now: () => backend.clock.now(), owner: backend.owner },
+          { ...((await backend.duplicateDeps?.({ onWait })) ?? { catalog: backend.catalog, config: backend.config, openStorageUnit }), jobs: backend.jobs, now: () => backend.clock.now(), owner: backend.owner },
           {
             backupId: options.backupId,
             to: options.to,
@@ -58,7 +63,7 @@ export function registerDuplicate(program: Command): void {
         note(
           result.alreadyPresent
             ? `job ${jobId}: image ${result.backupId} already has copy ${result.copyNumber} on ${result.storageUnit}: nothing catalogued`
-            : `job ${jobId}: image ${result.backupId}: copy ${result.copyNumber} on ${result.storageUnit} (from copy ${result.fromCopy}), ${result.objects} objects, ${formatBytes(result.bytes)}, verified; expires ${result.expiresAt}`,
+            : `job ${jobId}: image ${result.backupId}: copy ${result.copyNumber} on ${result.storageUnit} (from copy ${result.fromCopy})${result.volumes ? ` on volumes ${result.volumes.join(', ')}` : ''}, ${result.objects} objects, ${formatBytes(result.bytes)}, verified; expires ${result.expiresAt}`,
         );
       });
     });

@@ -15,7 +15,7 @@ import { parseIsoTime } from '../time-option.ts';
 import { collectClientPaths } from '../path-option.ts';
 import { UsageError } from '../usage-errors.ts';
 import { exitCodeFor } from '../exit-code.ts';
-import { onTape, restoreTapeImage } from '../tape-restore.ts';
+import { restoreAcrossCopies } from '../tape-restore.ts';
 
 interface RestoreCommandOptions {
   backupId?: string;
@@ -85,13 +85,27 @@ export function registerRestore(program: Command): void {
           return { image: readFromCopy(image, copy), store };
         };
         const targetDir = resolve(options.to);
-        if (options.backupId && (await onTape(backend, options.backupId))) {
-          // The restore job's task does not carry it yet: refused rather than ignored.
-          if (options.numericOwner) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, '--numeric-owner is not supported for images on tape yet');
-          // A tape image is restored by a restore job (restore-job.asl.json): a drive, each volume mounted in turn.
-          const statusCode = await restoreTapeImage(backend, { backupId: options.backupId, targetDir, paths: options.path, existing, continueOnError: options.continueOnError }, json);
-          process.exitCode = exitCodeFor(statusCode);
-          return;
+        if (options.backupId) {
+          const image = await catalogued(options.backupId);
+          const tapeUnits = new Set<string>();
+          for (const copy of image.copies) if ((await backend.config.getStorageUnit(copy.storageUnit))?.kind === 'tape') tapeUnits.add(copy.storageUnit);
+          if (tapeUnits.size > 0) {
+            // The restore job's task does not carry it yet: refused rather than ignored.
+            if (options.numericOwner) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, '--numeric-owner is not supported for images with a copy on tape yet');
+            // A copy on tape is restored by a restore job (restore-job.asl.json: a drive, each volume mounted in turn); a copy
+            // that fails hands over to the next copy, on tape or not (tape-restore.ts).
+            const request = { backupId: options.backupId, targetDir, paths: options.path, existing, continueOnError: options.continueOnError };
+            const statusCode = await restoreAcrossCopies(backend, image, tapeUnits, request, json, async (fromObjects, existingNow) => {
+              if (!json) note(`restoring ${image.backupId} (${image.level}, ${image.fileCount} entries, ${formatBytes(image.bytes)}) to ${targetDir}`);
+              const result = await restoreFromCopies({ targetDir, paths: options.path, existing: existingNow, continueOnError: options.continueOnError, image: fromObjects, openImage }, openCopy, json ? undefined : (line) => note(line));
+              const statusCode = result.refused.length > 0 || result.failures.length > 0 ? StatusCode.PARTIAL_SUCCESS : StatusCode.SUCCESS;
+              if (json) printJson({ backupId: image.backupId, targetDir, statusCode, ...result });
+              else printSummary(result, statusCode);
+              return statusCode;
+            });
+            process.exitCode = exitCodeFor(statusCode);
+            return;
+          }
         }
         const at = options.at ?? backend.clock.now();
         // A client at a time: the image that shows its tree, or with multiple data streams one per stream (imagesAt).

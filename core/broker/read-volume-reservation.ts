@@ -47,7 +47,7 @@ const WAITING_FOR: Record<ResourceKind, string> = { 'storage-unit-slot': 'storag
  */
 export async function reserveReadVolume(
   deps: BrokerDeps,
-  read: { job: VolumeReadingJob; backupId: string; agentClient: string; volumes: ReadonlyArray<{ mediaId: string; fragments: number[] }>; index: number },
+  read: { job: VolumeReadingJob; backupId: string; agentClient: string; volumes: ReadonlyArray<{ mediaId: string; fragments: number[] }>; index: number; copyNumber?: number },
   now: Date,
 ): Promise<ReadVolumeDecision> {
   const { job, index } = read;
@@ -56,7 +56,7 @@ export async function reserveReadVolume(
   const volume = read.volumes[index];
   if (!volume) throw new CairnError(StatusCode.INTERNAL_ERROR, `job ${jobId} has no volume ${index + 1} to read (it has ${read.volumes.length})`);
   if (!deps.emm) throw new CairnError(StatusCode.SYSTEM_ERROR_DURING_RESTORE, `job ${jobId} reads tape, and this broker has no media manager to choose a drive`);
-  const { image, storageUnit } = await tapeImageOf(deps, read.backupId);
+  const { image, storageUnit } = await tapeImageOf(deps, read.backupId, read.copyNumber);
   const unit = await deps.config.getStorageUnit(storageUnit);
   if (unit?.kind !== 'tape') throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${storageUnit} is not a tape unit`);
   const robot = await deps.emm.getRobot(unit.robot);

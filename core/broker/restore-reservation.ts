@@ -23,7 +23,7 @@ export async function reserveRestoreVolume(deps: BrokerDeps, jobId: number, inde
   if (job.state === 'DONE') throw new CairnError((job.statusCode ?? StatusCode.TERMINATED_BY_ADMINISTRATOR) as never, `job ${jobId} ended before volume ${index + 1} was reserved`);
   if (!('backupId' in job.source)) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `job ${jobId} restores a point in time; a restore job reads one tape image`);
   // Mount, Read and Unmount run on the robot's host, which must serve the target client (tape-agent.ts: 219, 48).
-  const decision = await reserveReadVolume(deps, { job, backupId: job.source.backupId, agentClient: job.target.client, volumes: job.volumes, index }, now);
+  const decision = await reserveReadVolume(deps, { job, backupId: job.source.backupId, agentClient: job.target.client, volumes: job.volumes, index, ...(job.copyNumber === undefined ? {} : { copyNumber: job.copyNumber }) }, now);
   if (!decision.granted) return decision;
   const { image, unit, target, ...granted } = decision;
   return {

@@ -35,19 +35,11 @@ export function objectRootOf(unit: StorageUnit): string {
 
 /**
  * Why a copy of `image` cannot be written to `target`, or undefined when it
- * can: the image must be ACTIVE; the target must be a disk or S3 unit (a
- * copy to tape needs a drive and volumes the duplicate does not reserve yet);
- * no copy of the image may be on that unit or on a unit with the same object
+ * can: the image must be ACTIVE; no copy of the image may be on that unit or on a unit with the same object
  * root (`units`: the units of the image's copies, by name).
  */
 export function duplicateRefusal(image: Image, target: StorageUnit, units: ReadonlyMap<string, StorageUnit | undefined>): CairnError | undefined {
   if (image.state !== 'ACTIVE') return new CairnError(StatusCode.INVALID_COMMAND_USAGE, `image ${image.backupId} is being expired (${image.state}): it cannot be duplicated`);
-  if (target.kind === 'tape') {
-    return new CairnError(
-      StatusCode.INVALID_COMMAND_USAGE,
-      `storage unit ${target.name} is a tape unit: duplication to tape is not built yet (a copy to tape needs a drive and volumes reserved by a job, which cairn duplicate does not take); duplicate to a disk or S3 unit`,
-    );
-  }
   const same = image.copies.find((c) => c.storageUnit === target.name);
   if (same) return new CairnError(StatusCode.INVALID_COMMAND_USAGE, `image ${image.backupId} already has copy ${same.copyNumber} on storage unit ${target.name}`);
   const root = objectRootOf(target);

@@ -1,4 +1,4 @@
-import type { Image } from '../model/image.ts';
+import type { Fragment, Image } from '../model/image.ts';
 import type { MediaDatabase } from '../ports/media-manager.ts';
 import { isWritableState, type Media } from '../model/tape-media.ts';
 import { written } from '../media/media-changes.ts';
@@ -52,4 +52,38 @@ function markedFull(media: Media): Media {
   if (isWritableState(media.state)) return { ...media, state: 'FULL' };
   if (media.state === 'FROZEN' || media.state === 'SUSPENDED') return media.heldFrom === 'FULL' ? media : { ...media, heldFrom: 'FULL' };
   return media;
+}
+
+/**
+ * What a duplicate wrote to tape (a copy of an image, not its primary),
+ * recorded on each volume before the copy is catalogued, as
+ * `recordTapeWrites` does for a backup: bytes, tape files up to the copy's
+ * last one there (the append point moves past them), the image, the
+ * copy's expiration and retention. `fullVolume` turns FULL with it.
+ *
+ * Idempotent by the append point, not by the image list: a volume whose
+ * append point is already past the copy's last file there counted it (a
+ * retried step). The image may be listed on the volume already (another
+ * copy of it, or an earlier run that died before its catalog commit, whose
+ * files this copy wrote over), and its files must still be counted, or a
+ * later backup would write over the copy.
+ */
+export async function recordCopyWrites(emm: MediaDatabase, backupId: string, fragments: readonly Fragment[], write: { expiresAt: string; retentionDays: number; at: Date; fullVolume?: string }): Promise<void> {
+  const byVolume = new Map<string, { bytes: number; lastFile: number }>();
+  for (const fragment of fragments) {
+    if (fragment.location.kind !== 'tape') continue;
+    const seen = byVolume.get(fragment.location.mediaId) ?? { bytes: 0, lastFile: 0 };
+    byVolume.set(fragment.location.mediaId, { bytes: seen.bytes + fragment.bytes, lastFile: Math.max(seen.lastFile, fragment.location.fileNumber) });
+  }
+  for (const [mediaId, { bytes, lastFile }] of byVolume) {
+    const full = mediaId === write.fullVolume;
+    await emm.updateMedia(mediaId, (media) =>
+      media.tapeFiles > lastFile
+        ? full
+          ? markedFull(media)
+          : media
+        : written(media, { bytes, tapeFiles: lastFile + 1 - media.tapeFiles, backupId, expiresAt: write.expiresAt, retentionDays: write.retentionDays, at: write.at, ...(full ? { full: true } : {}) }),
+    );
+  }
+  if (write.fullVolume !== undefined && !byVolume.has(write.fullVolume)) await emm.updateMedia(write.fullVolume, markedFull);
 }

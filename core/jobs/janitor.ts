@@ -46,6 +46,12 @@ export interface JanitorDeps {
    * the drive holds and unloads it first.
    */
   unloadTape?(jobId: number, now: Date): Promise<void>;
+  /**
+   * Ids that hold reservations without a job record and whose holder still
+   * runs (a standalone duplicate to tape: local/reservation-holders.ts):
+   * their reservations are not stranded and stay.
+   */
+  sparedHolders?: ReadonlySet<number>;
 }
 
 /**
@@ -96,7 +102,7 @@ export async function reconcile(deps: JanitorDeps, now: Date): Promise<JanitorRe
   await endOrphanedJobs(deps, now, report);
   // The same pass the cloud sweep makes (execution-janitor.ts); every job is read, none is listed.
   const stranded = { released: report.releasedReservations, problems: report.problems };
-  await releaseStranded(deps, [], SWEEP_LIMIT, stranded);
+  await releaseStranded(deps, [], SWEEP_LIMIT, stranded, deps.sparedHolders);
   await removeAbandonedClaims(deps, now, report);
   return report;
 }

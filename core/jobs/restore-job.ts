@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { primaryCopy, usableImage, type Image } from '../model/image.ts';
+import { copyOf, primaryCopy, usableImage, type Image } from '../model/image.ts';
 import { Name } from '../model/names.ts';
 import { RestoreTaskResult } from '../model/agent-command.ts';
 import type { RestoreJob, RestoreVolume } from '../model/job.ts';
@@ -28,6 +28,8 @@ export const RestoreRequest = z
     executionName: z.string().max(80).optional(),
     /** Who runs the job (for orphan detection in the standalone runtime). */
     owner: z.string().optional(),
+    /** The copy read (bprestore -copy): a copy on tape; absent, the primary. `cairn restore` names another when the one it tried failed. */
+    copyNumber: z.number().int().positive().optional(),
   })
   .strict();
 export type RestoreRequest = z.input<typeof RestoreRequest>;
@@ -45,24 +47,32 @@ export interface RestoreJobDeps {
   catalog: Pick<CatalogStore, 'getImage'>;
 }
 
-/** The restore's image and the tape unit its primary copy is on; 227 / 219 / 20 otherwise. */
-export async function tapeImageOf(deps: RestoreJobDeps, backupId: string): Promise<{ image: Image; storageUnit: string }> {
+/**
+ * The restore's image and the tape unit its primary copy (or copy
+ * `copyNumber`) is on; 227 / 219 / 20 otherwise. With `copyNumber` the image
+ * comes back holding that copy alone, so everything downstream (the plan,
+ * the agent's Read) reads it as the primary: a valid record (one copy), only
+ * ever read, never written back.
+ */
+export async function tapeImageOf(deps: RestoreJobDeps, backupId: string, copyNumber?: number): Promise<{ image: Image; storageUnit: string }> {
   const image = await deps.catalog.getImage(backupId);
   if (!image) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${backupId} is not in the catalog`);
   if (image.state !== 'ACTIVE') throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${backupId} is being expired (${image.state}): it cannot be restored`);
   if (!usableImage(image)) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${backupId} is marked broken by the catalog check (${image.broken?.reasons[0] ?? 'its data is missing'}): it cannot be restored`);
   // Restores read the primary copy, as bprestore does without -copy.
-  const { storageUnit } = primaryCopy(image);
+  const copy = copyNumber === undefined ? primaryCopy(image) : copyOf(image, copyNumber);
+  if (!copy) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${backupId} has no copy ${copyNumber} (its copies: ${image.copies.map((c) => c.copyNumber).join(', ')})`);
+  const { storageUnit } = copy;
   const unit = await deps.config.getStorageUnit(storageUnit);
   if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${storageUnit} of image ${backupId} does not exist`);
   if (unit.kind !== 'tape') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `image ${backupId} is on ${unit.kind} unit ${unit.name}: a restore job reads tape images; \`cairn restore\` restores it in its own process`);
-  return { image, storageUnit };
+  return { image: copyNumber === undefined ? image : { ...image, copies: [copy] }, storageUnit };
 }
 
 /** Records a QUEUED restore job for an image on tape (the Queue state). */
 export async function queueRestoreJob(deps: RestoreJobDeps, rawRequest: unknown, now: Date): Promise<RestoreJobRef> {
   const request = parseOrThrow(RestoreRequest, rawRequest, 'restore request');
-  const { image, storageUnit } = await tapeImageOf(deps, request.backupId);
+  const { image, storageUnit } = await tapeImageOf(deps, request.backupId, request.copyNumber);
   const jobId = await deps.jobs.nextJobId();
   const at = now.toISOString();
   const job: RestoreJob = {
@@ -76,6 +86,7 @@ export async function queueRestoreJob(deps: RestoreJobDeps, rawRequest: unknown,
     paths: request.paths,
     continueOnError: request.continueOnError,
     storageUnit,
+    ...(request.copyNumber === undefined ? {} : { copyNumber: request.copyNumber }),
     volumes: [],
     notRestored: [],
     waitingReason: 'waiting for resources',
@@ -121,7 +132,7 @@ export function volumesOf(image: Image): RestoreVolume[] {
 export async function planRestoreJob(deps: RestoreJobDeps & { planner?: RestorePlanner }, jobId: number, now: Date): Promise<{ count: number; volumes: string[] }> {
   const job = await getJobOfKind(deps.jobs, jobId, 'restore');
   if (!('backupId' in job.source)) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `job ${jobId} restores a point in time; a restore job reads one tape image`);
-  const { image, storageUnit } = await tapeImageOf(deps, job.source.backupId);
+  const { image, storageUnit } = await tapeImageOf(deps, job.source.backupId, job.copyNumber);
   let volumes = volumesOf(image);
   // A whole-image restore reads every fragment: no index pass needed to know it.
   const unit = deps.planner && job.paths.length > 0 ? await deps.config.getStorageUnit(storageUnit) : undefined;

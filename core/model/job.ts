@@ -200,6 +200,8 @@ export const RestoreJob = z
     continueOnError: z.boolean().default(false),
     /** The storage unit of the copy read (a tape restore's: its robot's drives are the ones reserved). */
     storageUnit: Name.optional(),
+    /** The copy read when it is not the primary (`cairn restore` falling back to another copy). */
+    copyNumber: z.number().int().positive().optional(),
     /** A tape restore's volumes, in mount order (set by its Plan step). */
     volumes: z.array(RestoreVolume).default([]),
     /** Members refused or not restored (status 1); the first few, for the operator. */

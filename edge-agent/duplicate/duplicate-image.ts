@@ -7,12 +7,31 @@ import type { ConfigStore } from '#core/ports/config-store.ts';
 import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { encodeManifest, readManifest } from '../image/manifest.ts';
-import { writeCopy, type CopyProgress } from './write-copy.ts';
+import { writeCopy, type CopyProgress, type WrittenCopy } from './write-copy.ts';
+import { writeTapeCopy } from './write-tape-copy.ts';
+import { tapeCopyReader } from './tape-copy-reader.ts';
+import type { TapeUnit } from '#core/broker/tape-choice.ts';
+import type { TapeCopyHolding } from './tape-copy-drive.ts';
 
 export interface DuplicateDeps {
   catalog: CatalogStore;
   config: Pick<ConfigStore, 'getStorageUnit'>;
   openStorageUnit: StorageUnitOpener;
+  /**
+   * What a copy to or from a tape unit needs: the broker's stores, the media
+   * manager, the robot and drives (`TapeCopyHolding` without its holder), and
+   * `holder`, which gives an id to hold the drive and volumes under when the
+   * request names no job (the standalone runtime's: a holder its janitor
+   * spares while this process lives, local/reservation-holders.ts). Absent:
+   * a tape unit is refused (20).
+   */
+  tape?: Omit<TapeCopyHolding, 'holder' | 'signal'> & { holder(): Promise<ReservationHolder> };
+}
+
+/** An id reservations are held under, for as long as a duplicate runs without a job of its own; `end` gives it up once they are released. */
+export interface ReservationHolder {
+  jobId: number;
+  end(): Promise<void>;
 }
 
 export interface DuplicateRequest {
@@ -25,6 +44,12 @@ export interface DuplicateRequest {
   expiresAt?: string;
   onProgress?: (progress: CopyProgress) => void;
   signal?: AbortSignal;
+  /**
+   * The job running the duplicate: a copy to or from tape holds its drive
+   * and volumes under it (so the janitor treats them as that job's). Absent:
+   * `deps.tape.holder()` gives one.
+   */
+  jobId?: number;
 }
 
 export interface DuplicateResult {
@@ -34,6 +59,8 @@ export interface DuplicateResult {
   fromCopy: number;
   objects: number;
   bytes: number;
+  /** The tape volumes the copy was written on, in order (a copy to a tape unit). */
+  volumes?: string[];
   /** True when the image already had a copy on that unit (committed by an earlier or concurrent run): nothing was catalogued. */
   alreadyPresent?: boolean;
   expiresAt: string;
@@ -49,8 +76,17 @@ export interface DuplicateResult {
  * whole object) before it commits. Two runs to the same unit write the same
  * bytes; the first commit wins and the other reports the copy present.
  *
- * Refused (20): an image being expired, a tape target or source, a unit
- * that already holds a copy (or shares the object root of one that does).
+ * Refused (20): an image being expired, a unit that already holds a copy
+ * (or shares the object root of one that does), a copy from tape to tape,
+ * and a tape unit with no `deps.tape`.
+ *
+ * To a tape unit (write-tape-copy.ts) the copy reserves a drive and volumes
+ * through the broker's rules under `request.jobId` (or a holder from
+ * `deps.tape.holder()`), writes each fragment as a tape file, spans at end
+ * of media, reads the copy back from tape, records the volumes' writes, and
+ * releases the drive on every path; the catalog commit comes after. From
+ * a tape copy (tape-copy-reader.ts) its fragments are read volume by volume
+ * in one drive reserved the same way, and written as objects.
  */
 export async function duplicateImage(deps: DuplicateDeps, request: DuplicateRequest): Promise<DuplicateResult> {
   const image = await deps.catalog.getImage(request.backupId);
@@ -65,19 +101,49 @@ export async function duplicateImage(deps: DuplicateDeps, request: DuplicateRequ
   if (refusal) throw refusal;
   const fromUnit = units.get(from.storageUnit);
   if (!fromUnit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `copy ${from.copyNumber} of image ${image.backupId} is on storage unit ${from.storageUnit}, which does not exist`);
-  if (fromUnit.kind === 'tape') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `copy ${from.copyNumber} of image ${image.backupId} is on tape unit ${fromUnit.name}: duplication from tape is not built yet (it needs a drive reserved by a job); give --from-copy with a disk or S3 copy`);
+  if (fromUnit.kind === 'tape' && target.kind === 'tape') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `copy ${from.copyNumber} of image ${image.backupId} is on tape unit ${fromUnit.name}: a copy from tape to tape is not built (it needs two drives); give --from-copy with a disk or S3 copy, or duplicate to a disk or S3 unit`);
+  if ((fromUnit.kind === 'tape' || target.kind === 'tape') && !deps.tape) {
+    const unit = fromUnit.kind === 'tape' ? fromUnit.name : target.name;
+    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `storage unit ${unit} is a tape unit, and this runtime cannot reach its robot and drives to duplicate ${fromUnit.kind === 'tape' ? 'from' : 'to'} it (cairn --aws duplicate with tape is not built: the drives are on the robot's host)`);
+  }
 
   const [fromStore, toStore] = await Promise.all([deps.openStorageUnit(fromUnit), deps.openStorageUnit(target)]);
   let copyNumber = nextCopyNumber(image);
-  const written = await writeCopy({
+  const common = {
     image,
-    from: { copy: from, store: fromStore },
-    to: { storageUnit: target.name, store: toStore },
     copyNumber,
     ...(request.expiresAt === undefined ? {} : { expiresAt: request.expiresAt }),
     ...(request.onProgress ? { onProgress: request.onProgress } : {}),
     ...(request.signal ? { signal: request.signal } : {}),
-  });
+  };
+  let written: WrittenCopy & { volumes?: string[] };
+  const tape = deps.tape;
+  if ((target.kind === 'tape' || fromUnit.kind === 'tape') && tape) {
+    const held = request.jobId === undefined ? await tape.holder() : undefined;
+    try {
+      const { holder: _holder, ...services } = tape;
+      const holding = { ...services, holder: request.jobId ?? held!.jobId, ...(request.signal ? { signal: request.signal } : {}) };
+      if (target.kind === 'tape') {
+        written = await writeTapeCopy({ ...common, from: { copy: from, store: fromStore }, to: { unit: target, indexStore: toStore } }, holding);
+      } else {
+        // From tape: its fragments read volume by volume in one reserved drive, released once the copy is written and read back.
+        const reader = tapeCopyReader(holding, fromUnit as TapeUnit);
+        let failure: unknown;
+        try {
+          written = await writeCopy({ ...common, from: { copy: from, store: fromStore, readFragment: reader.read }, to: { storageUnit: target.name, store: toStore } });
+        } catch (error) {
+          failure = error;
+          throw error;
+        } finally {
+          await reader.release(failure === undefined, failure);
+        }
+      }
+    } finally {
+      await held?.end();
+    }
+  } else {
+    written = await writeCopy({ ...common, from: { copy: from, store: fromStore }, to: { storageUnit: target.name, store: toStore } });
+  }
 
   // Catalog last: a compare-and-set on the record. A copy number taken meanwhile (another duplicate to another unit) is rewritten in the manifest and tried again.
   for (let attempt = 0; ; attempt++) {
@@ -88,7 +154,7 @@ export async function duplicateImage(deps: DuplicateDeps, request: DuplicateRequ
       return outcome.kind === 'added' ? outcome.image : undefined;
     });
     if (!stored || !outcome) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${image.backupId} left the catalog while it was being duplicated: copy ${copyNumber} on ${target.name} is not catalogued`);
-    const base = { backupId: image.backupId, storageUnit: target.name, fromCopy: from.copyNumber, objects: written.objects, bytes: written.bytes };
+    const base = { backupId: image.backupId, storageUnit: target.name, fromCopy: from.copyNumber, objects: written.objects, bytes: written.bytes, ...(written.volumes ? { volumes: written.volumes } : {}) };
     switch (outcome.kind) {
       case 'added':
         return { ...base, copyNumber, expiresAt: copy.expiresAt ?? stored.expiresAt };

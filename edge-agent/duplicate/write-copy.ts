@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CairnError, NotFoundError, messageOf } from '#core/errors.ts';
-import { fragmentLabel, type Image, type ImageCopy } from '#core/model/image.ts';
+import { fragmentLabel, type Fragment, type Image, type ImageCopy } from '#core/model/image.ts';
+import { imageKeys } from '#core/ids.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { encodeManifest } from '../image/manifest.ts';
@@ -17,8 +18,13 @@ export interface CopyProgress {
 
 export interface WriteCopyOptions {
   image: Image;
-  /** The copy read, and the store of its unit. */
-  from: { copy: ImageCopy; store: ObjectStore };
+  /**
+   * The copy read, and the store of its unit (for a tape copy, its index
+   * storage). `readFragment` reads a tape fragment's stored bytes (a copy
+   * on tape: tape-copy-reader.ts); its fragments then become objects named
+   * as a backup names them (`fragment-NNNNN.tar`, `.tar.zst` when encoded).
+   */
+  from: { copy: ImageCopy; store: ObjectStore; readFragment?: (fragment: Fragment) => Promise<AsyncIterable<Uint8Array>> };
   /** The unit written (by name) and its store. */
   to: { storageUnit: string; store: ObjectStore };
   copyNumber: number;
@@ -60,8 +66,13 @@ export async function writeCopy(options: WriteCopyOptions): Promise<WrittenCopy>
   const manifest = await readTrustedManifest(from.store, image, from.copy);
   const folder = from.copy.manifestKey.slice(0, from.copy.manifestKey.lastIndexOf('/') + 1);
   if (!folder.endsWith(`/${image.backupId}/`)) throw new CairnError(StatusCode.CORRUPT_IMAGE, `copy ${from.copy.copyNumber} of image ${image.backupId} has its manifest outside the image's folder (${from.copy.manifestKey}): it is not duplicated`);
-  const fragments = new Map(from.copy.fragments.flatMap((f) => (f.location.kind === 'object' ? [[f.location.key, f] as const] : [])));
-  if (fragments.size !== from.copy.fragments.length) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `copy ${from.copy.copyNumber} of image ${image.backupId} is on tape: duplication from tape is not built yet`);
+  // Each fragment under its object key on the target: its own key, or for a tape fragment the key a backup gives it.
+  const plainKey = imageKeys(image.backupId).fragment;
+  const targetKeyOf = (f: Fragment): string => (f.location.kind === 'object' ? f.location.key : f.encoding ? `${plainKey(f.number)}.zst` : plainKey(f.number));
+  const fragments = new Map(from.copy.fragments.map((f) => [targetKeyOf(f), f] as const));
+  const onTape = from.copy.fragments.some((f) => f.location.kind === 'tape');
+  if (onTape && from.readFragment === undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `copy ${from.copy.copyNumber} of image ${image.backupId} is on tape, and this duplicate has no drive to read it`);
+  if (fragments.size !== from.copy.fragments.length) throw new CairnError(StatusCode.CORRUPT_IMAGE, `copy ${from.copy.copyNumber} of image ${image.backupId} names one fragment key twice: it is not duplicated`);
 
   const listed = new Set((await from.store.list(folder)).filter((k) => k !== from.copy.manifestKey));
   // Everything the catalog names is copied even if the listing missed it (then its get says it is missing).
@@ -75,7 +86,7 @@ export async function writeCopy(options: WriteCopyOptions): Promise<WrittenCopy>
     const what = fragment ? fragmentLabel(fragment) : key === from.copy.indexKey ? `index ${key}` : key;
     let body: AsyncIterable<Uint8Array>;
     try {
-      body = await from.store.get(key);
+      body = fragment && fragment.location.kind === 'tape' ? await from.readFragment!(fragment) : await from.store.get(key);
     } catch (error) {
       if (error instanceof NotFoundError) throw new CairnError(StatusCode.CORRUPT_IMAGE, `image ${image.backupId} is corrupt: ${what} of copy ${from.copy.copyNumber} is missing from storage unit ${from.copy.storageUnit}`, { cause: error });
       throw error;
@@ -107,12 +118,13 @@ export async function writeCopy(options: WriteCopyOptions): Promise<WrittenCopy>
 
   const copy: ImageCopy = {
     ...from.copy,
+    fragments: from.copy.fragments.map((f) => (f.location.kind === 'object' ? f : { ...f, location: { kind: 'object' as const, key: targetKeyOf(f) } })),
     copyNumber: options.copyNumber,
     storageUnit: to.storageUnit,
     ...(options.expiresAt === undefined ? {} : { expiresAt: options.expiresAt }),
   };
   if (options.expiresAt === undefined) delete copy.expiresAt;
-  await to.store.put(copy.manifestKey, encodeManifest({ ...manifest, copyNumber: copy.copyNumber, storageUnit: copy.storageUnit }));
+  await to.store.put(copy.manifestKey, encodeManifest({ ...manifest, copyNumber: copy.copyNumber, storageUnit: copy.storageUnit, fragments: copy.fragments }));
   progress.objects += 1;
 
   // Read back: the copy as the catalog will describe it, checked as bpverify checks an image.

@@ -41,7 +41,7 @@ describe('image copies in the catalog', () => {
     expect(addCopy({ ...two, state: 'EXPIRED' }, copyOn(image, 3, 'disk3')).kind).toBe('refused');
   });
 
-  it('refuses a unit holding a copy, one with the same object root, a tape unit and an image being expired', () => {
+  it('refuses a unit holding a copy, one with the same object root (a tape unit: its index storage) and an image being expired', () => {
     const image = sampleImage('c1', at);
     const units = new Map([['disk1', disk1]]);
     expect(duplicateRefusal(image, disk2, units)).toBeUndefined();
@@ -49,7 +49,9 @@ describe('image copies in the catalog', () => {
     const alias = StorageUnit.parse({ name: 'alias', kind: 'disk', path: '/srv/disk1/' });
     expect(duplicateRefusal(image, alias, units)?.message).toContain('keeps its objects where disk1 does');
     const tape = StorageUnit.parse({ name: 'tape1', kind: 'tape', robot: 'r', pool: 'p', index: { name: 'i', kind: 'disk', path: '/srv/idx' } });
-    expect(duplicateRefusal(image, tape, units)?.message).toContain('duplication to tape is not built yet');
+    expect(duplicateRefusal(image, tape, units)).toBeUndefined();
+    const tapeOnDisk1 = StorageUnit.parse({ name: 'tape2', kind: 'tape', robot: 'r', pool: 'p', index: { name: 'i', kind: 'disk', path: '/srv/disk1' } });
+    expect(duplicateRefusal(image, tapeOnDisk1, units)?.message).toContain('keeps its objects where disk1 does');
     expect(duplicateRefusal({ ...image, state: 'EXPIRED' }, disk2, units)?.message).toContain('being expired');
     expect(objectRootOf(StorageUnit.parse({ name: 's', kind: 's3', bucket: 'bucket1', prefix: 'x/' }))).toBe('s3:bucket1/x');
   });

@@ -160,7 +160,7 @@ describe('duplication disk → disk', () => {
     writeFileSync(first, bytes);
   }, 60_000);
 
-  it('refuses a unit that holds a copy already, one sharing its directory, a tape unit, and a corrupt source (nothing catalogued)', async () => {
+  it('refuses a unit that holds a copy already, one sharing its directory, a tape unit where no drives are reachable, and a corrupt source (nothing catalogued)', async () => {
     const before = (await s.catalog.getImage(s.image.backupId))!;
     await s.config.putStorageUnit(StorageUnit.parse({ name: 'disk1b', kind: 'disk', path: `${s.primaryUnit}/` }));
     await s.config.putStorageUnit(StorageUnit.parse({ name: 'tape1', kind: 'tape', robot: 'r1', pool: 'p1', index: { name: 'idx', kind: 'disk', path: path.join(s.work.dir, 'idx') } }));
@@ -168,7 +168,7 @@ describe('duplication disk → disk', () => {
     expect((await failureOf(duplicateImage(s.deps, { backupId: s.image.backupId, to: 'disk1b' }))).message).toContain('keeps its objects where disk1 does');
     const tape = await failureOf(duplicateImage(s.deps, { backupId: s.image.backupId, to: 'tape1' }));
     expect(tape.statusCode).toBe(StatusCode.INVALID_COMMAND_USAGE);
-    expect(tape.message).toContain('duplication to tape is not built yet');
+    expect(tape.message).toContain('cannot reach its robot and drives');
 
     // A corrupt source is never copied as good.
     const third = path.join(s.work.dir, 'disk3');
