@@ -27,8 +27,9 @@ const LONG = process.env.CAIRN_TEST_LONG === '1' ? [] : ['test/**/*.long.test.ts
 export default defineConfig({
   test: {
     setupFiles: ['test/setup/polyfills.ts'],
-    // Once per run, before the workers: where moto_server really is (a pyenv shim resolved).
-    globalSetup: ['test/setup/aws-emulator-path.ts'],
+    // Once per run, before the workers: where moto_server really is (a pyenv shim resolved),
+    // and one moto_server per worker slot, reset for each file (test/setup/moto-per-worker.ts).
+    globalSetup: ['test/setup/aws-emulator-path.ts', 'test/setup/moto-per-worker.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Suites that share one emulator process run in their own files; forks keep
