@@ -8,12 +8,19 @@ import { defineConfig } from 'vitest/config';
  * and test/memory: 19 s, 15 s). Only folders whose tests keep no state outside
  * their own values belong here: core/ is pure (no fs, no environment, no clock
  * but the one passed in), the state machine tests run the ASL files in process
- * on stubbed tasks, the memory stores are values; none stubs or mocks. A folder
- * is added after its files pass both ways. Not edge-agent/: its helpers set up
- * file systems when imported (attr-tree.ts), which a shared module cache would
- * share between files, and one file's afterAll removed another's.
+ * on stubbed tasks, the memory stores are values; none stubs or mocks. The
+ * edge-agent tests own their temp directories and mocks nothing; their one
+ * helper that set up a file system when imported (attr-tree.ts) now does it
+ * per file (prepareAttrPlace). A folder is added after its files pass both ways.
  */
-const SHARED_MODULES = ['test/core/**/*.test.ts', 'test/statemachines/**/*.test.ts', 'test/memory/**/*.test.ts'];
+const SHARED_MODULES = ['test/core/**/*.test.ts', 'test/statemachines/**/*.test.ts', 'test/memory/**/*.test.ts', 'test/edge-agent/**/*.test.ts'];
+
+/**
+ * Files of those folders that change process-wide state and so keep a process
+ * of their own: ReaderThread.keepIdleThread() cannot be undone, and the other
+ * reader-thread tests run without it.
+ */
+const OWN_PROCESS = ['test/edge-agent/reader-thread-idle.test.ts'];
 
 /**
  * Long runs (`*.long.test.ts`: the 100 simulated days of expiration, and the
@@ -27,8 +34,9 @@ const LONG = process.env.CAIRN_TEST_LONG === '1' ? [] : ['test/**/*.long.test.ts
 export default defineConfig({
   test: {
     setupFiles: ['test/setup/polyfills.ts'],
-    // Once per run, before the workers: where moto_server really is (a pyenv shim resolved).
-    globalSetup: ['test/setup/aws-emulator-path.ts'],
+    // Once per run, before the workers: where moto_server really is (a pyenv shim resolved),
+    // and one moto_server per worker slot, reset for each file (test/setup/moto-per-worker.ts).
+    globalSetup: ['test/setup/aws-emulator-path.ts', 'test/setup/moto-per-worker.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Suites that share one emulator process run in their own files; forks keep
@@ -50,7 +58,8 @@ export default defineConfig({
           exclude: ['test/localstack/**', '**/node_modules/**', ...SHARED_MODULES, ...LONG],
         },
       },
-      { extends: true, test: { name: 'shared-modules', include: SHARED_MODULES, isolate: false } },
+      { extends: true, test: { name: 'shared-modules', include: SHARED_MODULES, exclude: ['**/node_modules/**', ...OWN_PROCESS, ...LONG], isolate: false } },
+      { extends: true, test: { name: 'own-process', include: OWN_PROCESS } },
     ],
   },
 });

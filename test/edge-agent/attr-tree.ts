@@ -7,8 +7,8 @@ import { patterned } from './helpers.ts';
 /**
  * The tree of extended attributes, ACLs and sparse files
  * (xattr-acl-sparse.test.ts, full-tree.test.ts), where it is made (a file
- * system that keeps them, prepared when this module is loaded: each test
- * file has its own) and how the tools show it.
+ * system that keeps them, prepared by each test file with `prepareAttrPlace()`
+ * and removed by its afterAll) and how the tools show it.
  */
 
 export const KiB = 1024;
@@ -47,20 +47,30 @@ function keepsAttrs(dir: string): boolean {
   }
 }
 
+/** Where a test file's trees go, or why it cannot have them. */
+export interface AttrPlace {
+  dir: string;
+  mount: string | undefined;
+  reason: string | undefined;
+}
+
 /**
  * Where the test's trees go: the system temp directory when its file system
  * keeps xattrs and ACLs (ext4 here), else (tmpfs without them) a small ext4
  * file system on a loop device under ROOT, made and removed by the test.
+ * Called by each test file at its top level, not when this module loads: a
+ * module cache shared between files would otherwise give two files one place,
+ * and the first file's afterAll would remove the second's.
  */
-export const place = { dir: '', mount: undefined as string | undefined, reason: undefined as string | undefined };
-function prepareFileSystem(): void {
-  if (!tools) return void (place.reason = 'GNU tar, attr, acl or e2fsprogs missing');
+export function prepareAttrPlace(): AttrPlace {
+  const place: AttrPlace = { dir: '', mount: undefined, reason: undefined };
+  if (!tools) return { ...place, reason: 'GNU tar, attr, acl or e2fsprogs missing' };
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'cairn-xattr-'));
-  if (keepsAttrs(tmp)) return void (place.dir = tmp);
+  if (keepsAttrs(tmp)) return { ...place, dir: tmp };
   rmSync(tmp, { recursive: true, force: true });
-  if (!isRoot) return void (place.reason = 'the temp directory keeps no xattrs or ACLs, and a loop file system needs root');
+  if (!isRoot) return { ...place, reason: 'the temp directory keeps no xattrs or ACLs, and a loop file system needs root' };
   mkdirSync(ROOT, { recursive: true });
-  // Unique per test file: files run in threads of one process (one pid).
+  // Unique per test file: files may run in one process (one pid).
   const mount = mkdtempSync(path.join(ROOT, 'mnt-'));
   const image = `${mount}.img`;
   try {
@@ -75,14 +85,14 @@ function prepareFileSystem(): void {
   } finally {
     rmSync(image, { force: true }); // unlinked while mounted: gone with the unmount
   }
+  return place;
 }
-export function removeFileSystem(): void {
+export function removeFileSystem(place: AttrPlace): void {
   if (place.mount !== undefined) {
     execFileSync('umount', [place.mount], { stdio: 'ignore' });
     rmSync(place.mount, { recursive: true, force: true });
   } else if (place.dir !== '') rmSync(place.dir, { recursive: true, force: true });
 }
-prepareFileSystem();
 
 /** A 6 MiB file with holes between four data runs, the last one ending the file (not on a block boundary). */
 export function writeSparse(file: string): void {

@@ -9,8 +9,10 @@ import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { fsPathOf, nameFromBytes } from '#core/model/file-name.ts';
 import { indexLines, keyOf } from './forge.ts';
 import { backupTask, catalogImage, recordingReporter } from './helpers.ts';
-import { aclDump, dataRanges, isRoot, makeTree, MiB, place, removeFileSystem, xattrDump } from './attr-tree.ts';
+import { aclDump, dataRanges, isRoot, makeTree, MiB, prepareAttrPlace, removeFileSystem, xattrDump } from './attr-tree.ts';
 import { buildTree, expectSameTree, snapshot } from './special-tree.ts';
+
+const place = prepareAttrPlace();
 
 /**
  * Issue 11, done when: "A tree with sparse files, a FIFO, devices, xattrs,
@@ -25,7 +27,7 @@ import { buildTree, expectSameTree, snapshot } from './special-tree.ts';
  * file inside it was made, which therefore has none).
  */
 describe.skipIf(!isRoot || place.reason !== undefined || place.dir === '')(`the whole tree of the done-when bullet${place.reason ? ` (skipped: ${place.reason})` : isRoot ? '' : ' (skipped: mknod and chown need root)'}`, () => {
-  afterAll(() => removeFileSystem());
+  afterAll(() => removeFileSystem(place));
 
   it('restores identical by cairn restore and by tar --xattrs --acls -xf of the fragments, holes kept, the job ending 0', async () => {
     // Prepare

@@ -10,7 +10,9 @@ import { AttrRestorer, runWithInput } from '#agent/restore/attr-restorer.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { indexLines, keyOf } from './forge.ts';
 import { backupTask, catalogImage, patterned, recordingReporter } from './helpers.ts';
-import { aclDump, dataRanges, filesUnder, KiB, makeTree, MiB, place, removeFileSystem, run, xattrDump } from './attr-tree.ts';
+import { aclDump, dataRanges, filesUnder, KiB, makeTree, MiB, prepareAttrPlace, removeFileSystem, run, xattrDump } from './attr-tree.ts';
+
+const place = prepareAttrPlace();
 
 /**
  * Issue 11, done when: "a tree with sparse files, xattrs, ACLs restores
@@ -24,7 +26,7 @@ import { aclDump, dataRanges, filesUnder, KiB, makeTree, MiB, place, removeFileS
  */
 
 describe.skipIf(place.reason !== undefined || place.dir === '')(`extended attributes, ACLs and sparse files${place.reason ? ` (skipped: ${place.reason})` : ''}`, () => {
-  afterAll(() => removeFileSystem());
+  afterAll(() => removeFileSystem(place));
 
   it('restores them identical by cairn restore and by tar --xattrs --acls -xf of the fragments; the sparse file keeps its holes', async () => {
     // Prepare
