@@ -128,7 +128,9 @@ describe.skipIf(Boolean(skip))(`a multiple-data-streams backup started by cairn 
     expect(children.map((c) => c.selections)).toEqual(dirs.map((d) => [d]));
     expect(children.map((c) => c.executionName)).toEqual([1, 2, 3].map((n) => `${parent.executionName}.s${n}`));
     for (const child of children) expect(child).toMatchObject({ state: 'DONE', statusCode: 0, parentJobId: parent.jobId });
-    expect(mostAtOnce(children)).toBe(2);
+    // The limit is the invariant: never more than 2 ACTIVE at once. Whether two did overlap depends on timing (the
+    // follow loop's pause against a child's few delayed puts): asserting exactly 2 failed once in an idle run.
+    expect(mostAtOnce(children)).toBeLessThanOrEqual(2);
     expect(parent.progress.files).toBe(children.reduce((sum, c) => sum + c.progress.files, 0));
     for (const child of children) {
       const image = await engine.catalog.getImage(child.backupId!);
