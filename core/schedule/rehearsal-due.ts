@@ -1,10 +1,7 @@
 import { usableImage, type Image } from '../model/image.ts';
-import type { VerifyJob } from '../model/job.ts';
 import type { Policy } from '../model/policy.ts';
-import { formatDuration } from '../model/durations.ts';
-import { executionNameFor, type DueInput, type NotDue } from './due.ts';
-import { openWindowAt } from './windows.ts';
-import type { DueVerify } from './verify-due.ts';
+import type { DueInput, NotDue } from './due.ts';
+import { dueImageChecks, type DueVerify } from './image-check-due.ts';
 
 /** The schedule name rehearsal jobs and their decisions carry (a policy's rehearsal is not one of its backup schedules). */
 export const REHEARSAL_SCHEDULE = 'rehearsal';
@@ -25,55 +22,17 @@ export interface DueRehearsal extends DueVerify {
  * running, or rehearsed recently. Pure: time comes in `input.now`.
  */
 export function dueRehearsals(input: DueInput): { due: DueRehearsal[]; notDue: NotDue[] } {
-  const due: DueRehearsal[] = [];
-  const notDue: NotDue[] = [];
-  const rehearsals = input.jobs.filter((j): j is VerifyJob => j.type === 'verify' && j.rehearsal !== undefined);
-  for (const policy of input.policies) {
-    const schedule = policy.rehearsal;
-    if (schedule === undefined) continue;
-    const no = (client: string, reason: string): void => void notDue.push({ policy: policy.name, client, schedule: REHEARSAL_SCHEDULE, reason });
-    const gate = input.suspended ? 'the scheduler is suspended' : !policy.active ? 'the policy is inactive' : undefined;
-    const window = gate === undefined ? openWindowAt(schedule.windows, policy.timeZone, input.now) : undefined;
-    for (const { name: client } of policy.clients) {
-      if (gate !== undefined) {
-        no(client, gate);
-        continue;
-      }
-      if (window === undefined) {
-        no(client, 'no rehearsal window is open');
-        continue;
-      }
-      const image = latestUsableImage(input.images, policy, client);
-      if (image === undefined) {
-        no(client, `client ${client} has no usable image of policy ${policy.name} to rehearse a restore of`);
-        continue;
-      }
-      const mine = rehearsals.filter((j) => j.policy === policy.name && j.client === client);
-      const running = mine.find((j) => j.state !== 'DONE');
-      if (running) {
-        no(client, `rehearsal job ${running.jobId} of ${running.image} is still ${running.state}`);
-        continue;
-      }
-      const last = mine.filter((j) => j.image === image.backupId).sort((a, b) => b.queuedAt.localeCompare(a.queuedAt))[0];
-      const nextAt = last === undefined ? window.start : new Date(Math.max(window.start.getTime(), Date.parse(last.queuedAt) + schedule.frequency * 1000));
-      if (nextAt > input.now) {
-        no(client, `image ${image.backupId} was rehearsed at ${last!.queuedAt} (status ${last!.statusCode ?? '?'}); next after ${nextAt.toISOString()} (every ${formatDuration(schedule.frequency)})`);
-        continue;
-      }
-      const imageSeconds = Math.floor(Date.parse(image.createdAt) / 1000);
-      const sample = schedule.sample === 'all' ? 'the whole tree' : `${schedule.sample} files`;
-      due.push({
-        kind: 'rehearsal',
-        policy: policy.name,
-        client,
-        backupId: image.backupId,
-        dueSince: nextAt.toISOString(),
-        reason: last === undefined ? `image ${image.backupId} has not been rehearsed (${sample})` : `image ${image.backupId} was last rehearsed at ${last.queuedAt}, ${formatDuration(schedule.frequency)} or more ago (${sample})`,
-        executionName: executionNameFor(policy.name, client, `${REHEARSAL_SCHEDULE}-${imageSeconds}`, nextAt),
-      });
-    }
-  }
-  return { due, notDue };
+  const { due, notDue } = dueImageChecks(input, {
+    schedule: REHEARSAL_SCHEDULE,
+    noun: 'rehearsal',
+    done: 'rehearsed',
+    of: (policy) => policy.rehearsal,
+    isMine: (job) => job.rehearsal !== undefined,
+    latest: latestUsableImage,
+    noImage: (client, policy) => `client ${client} has no usable image of policy ${policy.name} to rehearse a restore of`,
+    detail: (schedule) => ` (${schedule.sample === 'all' ? 'the whole tree' : `${schedule.sample} files`})`,
+  });
+  return { due: due.map((d) => ({ kind: 'rehearsal', ...d })), notDue };
 }
 
 /** The request a due rehearsal starts its verify-job execution with (core/jobs/verify-job.ts VerifyRequest): sample and scratch come from the policy at Queue. */
