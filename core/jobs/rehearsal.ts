@@ -1,3 +1,4 @@
+import { queuedVerifyJob } from './queued-verify-job.ts';
 import { z } from 'zod';
 import { isBrokenCopy, usableImage, type Image, type ImageCopy } from '../model/image.ts';
 import type { VerifyJob } from '../model/job.ts';
@@ -55,32 +56,20 @@ export async function queueRehearsal(deps: VerifyJobDeps, request: { backupId?: 
   const copy = restoreCopy(image) ?? image.copies[0]!;
   const sample = rehearsal.sample ?? policy?.rehearsal?.sample ?? DEFAULT_REHEARSAL_SAMPLE;
   const scratch = rehearsal.scratch ?? policy?.rehearsal?.scratch;
-  const jobId = await deps.jobs.nextJobId();
-  const at = now.toISOString();
-  const job: VerifyJob = {
-    jobId,
-    type: 'verify',
-    state: 'QUEUED',
-    attempt: 1,
+  const job = queuedVerifyJob(await deps.jobs.nextJobId(), now, {
     client: image.client,
     image: image.backupId,
     storageUnit: copy.storageUnit,
     // A rehearsal is always of a policy's image: the chain it follows is that policy's.
     policy: request.policy ?? image.policy,
     ...(request.schedule ? { schedule: request.schedule } : {}),
-    problems: [],
-    problemCount: 0,
-    progress: { files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 },
-    attempts: [],
     owner: request.owner,
     executionName: request.executionName,
     rehearsal: { sample, ...(scratch === undefined ? {} : { scratch }), images: images.map((i) => i.backupId) },
-    queuedAt: at,
-    updatedAt: at,
-  };
+  });
   await deps.jobs.create(job);
   // Never the tape volume loop: Start refuses an image only on tape, with the reason.
-  return { jobId, client: job.client, backupId: image.backupId, tape: false };
+  return { jobId: job.jobId, client: job.client, backupId: image.backupId, tape: false };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { queuedVerifyJob } from './queued-verify-job.ts';
 import { z } from 'zod';
 import { primaryCopy } from '../model/image.ts';
 import type { VerifyJob } from '../model/job.ts';
@@ -51,29 +52,17 @@ export async function queueVerifyJob(deps: VerifyJobDeps, rawRequest: unknown, n
   const request = parseOrThrow(VerifyRequest, rawRequest, 'verify request');
   if (request.rehearsal !== undefined) return queueRehearsal(deps, request, request.rehearsal, now);
   const { image, unit } = await verifiedImage(deps, request.backupId!);
-  const jobId = await deps.jobs.nextJobId();
-  const at = now.toISOString();
-  const job: VerifyJob = {
-    jobId,
-    type: 'verify',
-    state: 'QUEUED',
-    attempt: 1,
+  const job = queuedVerifyJob(await deps.jobs.nextJobId(), now, {
     client: image.client,
     image: image.backupId,
     storageUnit: unit.name,
     ...(request.policy ? { policy: request.policy } : {}),
     ...(request.schedule ? { schedule: request.schedule } : {}),
-    problems: [],
-    problemCount: 0,
-    progress: { files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 },
-    attempts: [],
     owner: request.owner,
     executionName: request.executionName,
-    queuedAt: at,
-    updatedAt: at,
-  };
+  });
   await deps.jobs.create(job);
-  return { jobId, client: job.client, backupId: image.backupId, tape: unit.kind === 'tape' };
+  return { jobId: job.jobId, client: job.client, backupId: image.backupId, tape: unit.kind === 'tape' };
 }
 
 /**
