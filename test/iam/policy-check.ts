@@ -235,9 +235,22 @@ export function resolveResource(value: unknown, template: Template, names: Emula
   return resolve(value);
 }
 
+/**
+ * Each pattern's compiled RegExp. The mutation tests run checkGrants some 150
+ * times over every call and grant of the stack: compiling the same few
+ * hundred patterns again for each match was most of iam-grants.test.ts's
+ * own CPU (its two mutation tests: 21.8 s, 1.9 s cached; the file's CPU
+ * with moto's recording, 34.6 s then 24.6 s).
+ */
+const compiledPatterns = new Map<string, RegExp>();
+
 /** IAM's ARN matching: `*` any run of characters, `?` one. */
 export function arnMatches(pattern: string, arn: string): boolean {
-  const regex = new RegExp(`^${pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`);
+  let regex = compiledPatterns.get(pattern);
+  if (regex === undefined) {
+    regex = new RegExp(`^${pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`);
+    compiledPatterns.set(pattern, regex);
+  }
   return regex.test(arn);
 }
 
