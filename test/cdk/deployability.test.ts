@@ -30,8 +30,9 @@ beforeAll(() => {
   // Neither check depends on the bundles: skip esbuild.
   [a, b, flawed, twin] = synthCairnStacks(
     [
-      // Object Lock on in one: the locked bucket is the form with more to get wrong.
-      { stackName: 'CairnA', props: { namePrefix: 'cairn-a', objectLock: { mode: 'COMPLIANCE', days: 30 }, alarmEmail: 'ops@example.com' } },
+      // Object Lock on in one: the locked bucket is the form with more to get wrong; both mail
+      // addresses too (the reports' filtered subscription: report.test.ts reads it without validating).
+      { stackName: 'CairnA', props: { namePrefix: 'cairn-a', objectLock: { mode: 'COMPLIANCE', days: 30 }, alarmEmail: 'ops@example.com', reportEmail: 'reports@example.com' } },
       { stackName: 'CairnB', props: { namePrefix: 'cairn-b' } },
       {
         stackName: 'CairnFlawed',
