@@ -46,6 +46,13 @@ export interface BackupDeps {
    */
   abortGraceMs?: number;
   /**
+   * Files of this size and above are stored by blocks (block-map.ts;
+   * default LARGE_FILE_BYTES, 16 MiB). Tests of the block path lower it, so
+   * their files are a few MiB rather than tens: the same code at a sixteenth
+   * of the bytes.
+   */
+  largeFileBytes?: number;
+  /**
    * The entries and their content from elsewhere than a walk of the
    * selections on this host (the offhost mover's extent map,
    * entry-source.ts); the selections are then only recorded.
@@ -160,7 +167,7 @@ async function startImage(task: BackupTask, deps: BackupDeps): Promise<ImageRun>
   }
   const meters = new DataPathMeters(pool);
   const sinks = compressedAsConfigured(task.storageUnit.compression, deps.sinks ?? objectStoreSinks(deps.store, fragmentKeys(task)));
-  const writer = new ImageWriter({ store: deps.store, sinks, backupId: task.backupId, pool, fragmentSizeBytes: task.storageUnit.fragmentSizeBytes, pieceBytes: task.storageUnit.pieceBytes, signal: stop.signal, base, abortGraceMs: deps.abortGraceMs, meters, ...(deps.entries ? { files: deps.entries.files } : {}) });
+  const writer = new ImageWriter({ store: deps.store, sinks, backupId: task.backupId, pool, fragmentSizeBytes: task.storageUnit.fragmentSizeBytes, pieceBytes: task.storageUnit.pieceBytes, signal: stop.signal, base, abortGraceMs: deps.abortGraceMs, largeFileBytes: deps.largeFileBytes, meters, ...(deps.entries ? { files: deps.entries.files } : {}) });
   // Stop the uploads at once, rather than when the reader next checks the signal.
   stop.signal.addEventListener('abort', () => void writer.abort(stop.signal.reason), { once: true });
   const ticker = new ProgressTicker({

@@ -59,6 +59,8 @@ export interface ImageWriterOptions {
   base?: { backupId: string; entries: ReadonlyMap<string, IndexEntry>; store?: ObjectStore };
   /** How long `abort` waits for each upload to stop before leaving it behind (default ABORT_GRACE_MS). */
   abortGraceMs?: number;
+  /** Files of this size and above are stored by blocks (default LARGE_FILE_BYTES; BackupDeps.largeFileBytes). */
+  largeFileBytes?: number;
   /** Where the time goes: reads, file hashing, fragment writes. */
   meters: DataPathMeters;
   /** Content and link targets from elsewhere than `sourcePath` (the offhost mover's device; entry-source.ts). */
@@ -208,7 +210,7 @@ export class ImageWriter {
     const unchanged = this.#unchangedSinceBase(entry);
     if (unchanged) return { entry, unchanged };
     const linkKey = linkKeyOf(stats);
-    if (linkKey === undefined && !this.#options.files && (stats.size >= LARGE_FILE_BYTES || hasHolesOnDisk(stats))) return { entry, large: true };
+    if (linkKey === undefined && !this.#options.files && (stats.size >= (this.#options.largeFileBytes ?? LARGE_FILE_BYTES) || hasHolesOnDisk(stats))) return { entry, large: true };
     if (linkKey !== undefined) {
       if (this.#linksPrepared.has(linkKey)) return { entry };
       this.#linksPrepared.add(linkKey);

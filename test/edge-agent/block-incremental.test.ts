@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runBackup } from '#agent/image/backup.ts';
 import { pack as createPack } from 'tar-stream';
-import { BLOCK_BYTES, LARGE_FILE_BYTES } from '#agent/image/block-map.ts';
+import { BLOCK_BYTES } from '#agent/image/block-map.ts';
 import { sparseHeader } from '#agent/image/sparse-member.ts';
 import { restorePointInTime } from '#agent/restore/point-in-time.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
@@ -21,8 +21,13 @@ import { copy1, indexLines, keyOf, objectBytes } from './forge.ts';
 import { backupTask, catalogImage, patterned, recordingReporter, tempDir } from './helpers.ts';
 
 const MiB = 1024 * 1024;
-/** Sizes just past the large-file threshold, so every file below is stored by blocks. */
-const LARGE = LARGE_FILE_BYTES;
+/**
+ * The large-file threshold these backups run with (BackupDeps.largeFileBytes):
+ * 1 MiB rather than LARGE_FILE_BYTES, so the chain's files are 2-5 MiB, not
+ * 17-20 (the same block path at a sixteenth of the bytes: this file took 38 s
+ * in CI at 16 MiB). Sizes just past it, so every file below is stored by blocks.
+ */
+const LARGE = MiB;
 const hasGnuTar = (() => {
   try {
     return execFileSync('tar', ['--version'], { encoding: 'utf8' }).includes('GNU tar');
@@ -31,7 +36,7 @@ const hasGnuTar = (() => {
   }
 })();
 
-/** A sparse file of 24 MiB (past LARGE_FILE_BYTES): three 1 MiB extents of data, the rest holes. */
+/** A sparse file of 24 MiB (past LARGE, and with holes, so large at any threshold): three 1 MiB extents of data, the rest holes. */
 function writeSparseImage(file: string): void {
   writeFileSync(file, '');
   truncateSync(file, 24 * MiB);
@@ -85,7 +90,7 @@ async function backUp(unit: string, source: string, id: string, base?: Image): P
     backupId: id,
     ...(base ? { level: 'differential-incremental', base: { backupId: base.backupId, indexKey: copy1(base).indexKey, indexSha256: copy1(base).indexSha256, storageUnit: { name: 'disk1', kind: 'disk', path: unit, fragmentSizeBytes: MiB } } } : {}),
   });
-  const result = await runBackup(task, { store, openStore: openStorageUnit, reporter: recordingReporter(), now: () => new Date() });
+  const result = await runBackup(task, { store, openStore: openStorageUnit, reporter: recordingReporter(), now: () => new Date(), largeFileBytes: LARGE });
   const image = catalogImage(task, result);
   return { image, lines: await indexLines(store, image), stored: image.copies[0]!.fragments.reduce((sum, f) => sum + f.bytes, 0) };
 }
@@ -166,7 +171,7 @@ describe('large files by blocks', () => {
     const faults = withFaults(store).failOn('put', 1, broken, (key) => key.endsWith('/blocks.bin'));
 
     // Act
-    const failure = await runBackup(backupTask('/unused', [source]), { store: faults.port, reporter: recordingReporter(), now: () => new Date() }).then(
+    const failure = await runBackup(backupTask('/unused', [source]), { store: faults.port, reporter: recordingReporter(), now: () => new Date(), largeFileBytes: LARGE }).then(
       () => undefined,
       (error: unknown) => error,
     );
@@ -205,7 +210,7 @@ describe('large files by blocks', () => {
         truncateSync(files.db, LARGE + 4 * MiB - day * 70_000);
         if (day === 5) {
           const fd = openSync(files.still, 'r+');
-          writeSync(fd, patterned(1000, 55), 0, 1000, 3 * MiB + 10);
+          writeSync(fd, patterned(1000, 55), 0, 1000, 2 * MiB + 10);
           closeSync(fd);
         }
         images.push(await backUp(unit, source, `host1_${1700000000 + day * 3600}`, images.at(-1)!.image));
