@@ -17,7 +17,12 @@ import { defineConfig } from 'vitest/config';
  * observability.test.ts stubs the environment and stdout, so it keeps its own
  * process). test/aws, cli and local stay isolated: sharing them all was slower
  * as a whole (647 s against 564 s), so a folder is added only after its files
- * pass both ways and are measured faster.
+ * pass both ways and are measured faster. Their cost is not module loading:
+ * a test/cli file is `cairn` process starts (~0.4 s of CPU each, from the
+ * dist/ bundle `npm run build` leaves; from the sources through tsx when
+ * dist/ is stale, 1.3-1.7 s), a test/aws file moto's answers; sharing saves
+ * neither. Per-file figures, and what was cut without losing a check, are
+ * in test/README.md ("Where npm test's time goes").
  */
 const SHARED_MODULES = ['test/core/**/*.test.ts', 'test/statemachines/**/*.test.ts', 'test/memory/**/*.test.ts', 'test/edge-agent/**/*.test.ts', 'test/cdk/**/*.test.ts', 'test/iam/**/*.test.ts', 'test/lambdas/**/*.test.ts'];
 
