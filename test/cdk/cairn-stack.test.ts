@@ -25,7 +25,7 @@ import { synthCairnStack, type SynthResult } from './synth-fixture.ts';
 // One synth (with esbuild bundling of the handlers) shared by every test in this file.
 // Without the built-in CloudFormation validation (its engine costs ~10 s of CPU in
 // each process): deployability.test.ts validates four variants of this stack and
-// stack-props.test.ts the one cdk/app.ts synthesizes (see synth-fixture.ts).
+// the one cdk/app.ts synthesizes (see synth-fixture.ts).
 let synth: SynthResult;
 let resources: Record<string, { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string }>;
 

@@ -1,14 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App, CfnResource, TagManager } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { CairnStack, DEFAULT_TAGS, type CairnStackProps } from '../../cdk/cairn-stack.ts';
 import { DEFAULT_STACK_NAME, stackPropsFromContext, type ContextKey } from '../../cdk/context.ts';
-import { REPO_ROOT } from '../../cdk/cairn-stack.ts';
-import { cdkJsonContext, synthCairnStack, type SynthResult } from './synth-fixture.ts';
+import { synthCairnStack, type SynthResult } from './synth-fixture.ts';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 
@@ -135,47 +130,4 @@ describe('cdk context', () => {
     expect(() => from({ stackName: 'my stack' })).toThrow(/stackName/);
     expect(() => from({ schedulerRate: '0' })).toThrow(/schedulerRate/);
   });
-});
-
-describe('the CDK app (cdk/app.ts)', () => {
-  it('builds the stack the context describes, as `cdk synth -c ...` runs it', () => {
-    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-cdk-app-'));
-    try {
-      // What the cdk CLI hands the app: cdk.json's context plus the -c values, and the output directory.
-      // Bundling is skipped for speed (the CLI's own aws:cdk:bundling-stacks context); names do not depend on it.
-      // The built-in CloudFormation validation runs, as in `cdk synth` (an error fails the synth), on every
-      // property the in-process synth above sets without it.
-      const context = {
-        ...cdkJsonContext(),
-        'aws:cdk:bundling-stacks': [],
-        stackName: 'CairnApp',
-        namePrefix: 'apptest',
-        objectLock: 'compliance',
-        objectLockDays: '21',
-        tags: '{"Owner":"ops"}',
-        logRetention: '90',
-        lambdaMemory: '1024',
-        alarmEmail: 'ops@example.com',
-      };
-      const run = spawnSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [path.join(REPO_ROOT, 'cdk', 'app.ts')], {
-        cwd: REPO_ROOT,
-        env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify(context), CDK_OUTDIR: outdir },
-        encoding: 'utf8',
-        timeout: 120_000,
-      });
-      expect(run.stderr).not.toMatch(/ERROR|Validation failed/);
-      expect(run.status).toBe(0);
-      const template = JSON.parse(fs.readFileSync(path.join(outdir, 'CairnApp.template.json'), 'utf8')) as { Resources: Resources };
-      const resources = Object.values(template.Resources);
-      const bucket = resources.find((r) => r.Type === 'AWS::S3::Bucket' && r.Properties?.ObjectLockEnabled === true);
-      expect(bucket?.Properties?.ObjectLockConfiguration).toEqual({ ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 21 } } });
-      const machine = resources.find((r) => r.Type === 'AWS::StepFunctions::StateMachine')!;
-      expect(JSON.stringify(machine.Properties!.StateMachineName)).toContain('"apptest-backup-job"');
-      expect(tagsOf(bucket?.Properties)).toMatchObject({ Application: 'Cairn', Owner: 'ops' });
-      expect(resources.filter((r) => r.Type === 'AWS::Lambda::Function').map((r) => r.Properties?.MemorySize)).toContain(1024);
-      expect(resources.filter((r) => r.Type === 'AWS::SNS::Subscription').map((r) => r.Properties?.Endpoint)).toEqual(['ops@example.com']);
-    } finally {
-      fs.rmSync(outdir, { recursive: true, force: true });
-    }
-  }, 150_000);
 });

@@ -89,9 +89,9 @@ export interface StackSpec {
  * engine (WebAssembly) costs some 10 s of CPU to start in each test process,
  * then 1-2 s a template. The templates `cdk synth` would deploy are validated
  * where their shape is the subject: deployability.test.ts (four stacks:
- * Object Lock, alarm and report addresses, name prefixes) and
- * stack-props.test.ts's run of cdk/app.ts (the CLI's own path, with every
- * property of the context). A test that synthesizes the same stack to read
+ * Object Lock, alarm and report addresses, name prefixes) and its run of
+ * cdk/app.ts (the CLI's own path, with every property of the context), in
+ * one process, so the engine starts once. A test that synthesizes the same stack to read
  * its policies, alarms, topics or bundles opts out (cairn-stack.test.ts,
  * report.test.ts, ...).
  */
