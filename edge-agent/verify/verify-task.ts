@@ -59,7 +59,7 @@ export async function runVerifyTask(task: VerifyTask, deps: VerifyTaskDeps): Pro
         return drive;
       },
     });
-    return await verifyWith(task, deps, { store, fragmentSource, volume: { fragments: new Set(tape.fragments), first: tape.volume === 1, last: tape.volume === tape.volumes } });
+    return await verifyWith(task, deps, { store, fragmentSource, volume: { fragments: new Set(tape.fragments), first: tape.volume === 1, last: tape.volume === tape.volumes, ...(task.carry ? { carryIn: task.carry } : {}) } });
   } finally {
     await drain();
     await opened.close();
@@ -84,5 +84,5 @@ async function verifyWith(task: VerifyTask, deps: VerifyTaskDeps, how: Pick<Veri
     },
   });
   await reporting;
-  return { fragments: result.fragments, members: result.members, filesHashed: result.filesHashed, bytes: result.bytes, problemCount: result.problemCount, problems: result.problems.slice(0, 50).map(describeProblem) };
+  return { fragments: result.fragments, members: result.members, filesHashed: result.filesHashed, bytes: result.bytes, problemCount: result.problemCount, problems: result.problems.slice(0, 50).map(describeProblem), ...(result.carryOut ? { carry: result.carryOut } : {}) };
 }
