@@ -9,7 +9,7 @@ import { tapeFragmentSource } from '../tape/format/tape-fragment-source.ts';
 import { FaultReportingTapeDrive } from '../tape/drives/fault-reporting-drive.ts';
 import { realTapeDevices, type TapeDevices } from '../tape/mount.ts';
 import { drainingDrive } from '../tape/tape-restore-read.ts';
-import { runRehearsal } from '../rehearsal/rehearse.ts';
+import { runRehearsal, type RehearsalDeps } from '../rehearsal/rehearse.ts';
 import { describeProblem, verifyImage, type VerifyOptions } from './verify-image.ts';
 
 /** Progress reports at most this often (each is a job record write). */
@@ -24,6 +24,8 @@ export interface VerifyTaskDeps {
   devices?: TapeDevices;
   /** A rehearsal's scratch directory when its task names none (edge-agent/rehearsal/). */
   defaultScratch?: string;
+  /** Where this runtime holds the robot (standalone): a rehearsal of an image only on tape reads it through a drive it reserves (RehearsalDeps.tape). */
+  tape?: RehearsalDeps['tape'];
 }
 
 /**
