@@ -80,8 +80,10 @@ export interface DuplicateResult {
  * bytes; the first commit wins and the other reports the copy present.
  *
  * Refused (20): an image being expired, a unit that already holds a copy
- * (or shares the object root of one that does), a copy from tape to tape,
- * and a tape unit with no `deps.tape`.
+ * (or shares the object root of one that does), a copy from tape to tape
+ * with fewer than two drives or into the source's pool, and a tape unit
+ * with no `deps.tape`. From tape to tape, one drive reads (its own holder)
+ * and another writes.
  *
  * To a tape unit (write-tape-copy.ts) the copy reserves a drive and volumes
  * through the broker's rules under `request.jobId` (or a holder from
@@ -104,11 +106,12 @@ export async function duplicateImage(deps: DuplicateDeps, request: DuplicateRequ
   if (refusal) throw refusal;
   const fromUnit = units.get(from.storageUnit);
   if (!fromUnit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `copy ${from.copyNumber} of image ${image.backupId} is on storage unit ${from.storageUnit}, which does not exist`);
-  if (fromUnit.kind === 'tape' && target.kind === 'tape') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `copy ${from.copyNumber} of image ${image.backupId} is on tape unit ${fromUnit.name}: a copy from tape to tape is not built (it needs two drives); give --from-copy with a disk or S3 copy, or duplicate to a disk or S3 unit`);
   if ((fromUnit.kind === 'tape' || target.kind === 'tape') && !deps.tape) {
     const unit = fromUnit.kind === 'tape' ? fromUnit.name : target.name;
     throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `storage unit ${unit} is a tape unit, and this runtime cannot reach its robot and drives to duplicate ${fromUnit.kind === 'tape' ? 'from' : 'to'} it (cairn --aws duplicate with tape is not built: the drives are on the robot's host)`);
   }
+
+  if (fromUnit.kind === 'tape' && target.kind === 'tape' && deps.tape) await tapeToTapeRefusal(deps.tape, image.backupId, from.copyNumber, fromUnit as TapeUnit, target as TapeUnit);
 
   const [fromStore, toStore] = await Promise.all([deps.openStorageUnit(fromUnit), deps.openStorageUnit(target)]);
   let copyNumber = nextCopyNumber(image);
@@ -126,7 +129,22 @@ export async function duplicateImage(deps: DuplicateDeps, request: DuplicateRequ
     try {
       const { holder: _holder, ...services } = tape;
       const holding = { ...services, holder: request.jobId ?? held!.jobId, ...(request.signal ? { signal: request.signal } : {}) };
-      if (target.kind === 'tape') {
+      if (target.kind === 'tape' && fromUnit.kind === 'tape') {
+        // Tape to tape: two drives. The source's drive is held under a holder of its own (a release frees everything its holder holds), and its first volume reserved before the writer chooses its volumes.
+        const readHolder = await tape.holder();
+        let failure: unknown;
+        const reader = tapeCopyReader({ ...services, holder: readHolder.jobId, ...(request.signal ? { signal: request.signal } : {}) }, fromUnit as TapeUnit);
+        try {
+          const first = from.fragments.find((f) => f.location.kind === 'tape');
+          if (first?.location.kind === 'tape') await reader.hold(first.location.mediaId);
+          written = await writeTapeCopy({ ...common, from: { copy: from, store: fromStore, readFragment: reader.read }, to: { unit: target, indexStore: toStore } }, holding);
+        } catch (error) {
+          failure = error;
+          throw error;
+        } finally {
+          await reader.release(failure === undefined, failure).finally(() => readHolder.end());
+        }
+      } else if (target.kind === 'tape') {
         written = await writeTapeCopy({ ...common, from: { copy: from, store: fromStore }, to: { unit: target, indexStore: toStore } }, holding);
       } else {
         // From tape: its fragments read volume by volume in one reserved drive, released once the copy is written and read back.
@@ -229,4 +247,21 @@ async function dropUnownedFolder(store: ObjectStore, backupId: string, copy: Ima
   } catch (error) {
     return ` (the objects it wrote under ${folder} could not be deleted: ${messageOf(error)}; cairn catalog check reports them as orphans)`;
   }
+}
+
+/**
+ * Why a copy from one tape unit to another cannot be made here, thrown
+ * (20), before anything is reserved: it reads through one drive and writes
+ * through another at once, so the robots must have two drives between them
+ * (one robot: two drives of it); and the target's pool must not be the
+ * source's, or the writer could choose to append to a volume the reader
+ * still has to read (each would wait for the other until the mount
+ * timeout).
+ */
+async function tapeToTapeRefusal(tape: NonNullable<DuplicateDeps['tape']>, backupId: string, copyNumber: number, from: TapeUnit, to: TapeUnit): Promise<void> {
+  const what = `copy ${copyNumber} of image ${backupId} is on tape unit ${from.name}: a copy from tape to tape unit ${to.name}`;
+  if (from.pool === to.pool) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `${what} writes to the pool its source volumes are in (${to.pool}); give the target unit another pool`);
+  if (from.robot !== to.robot) return;
+  const drives = await tape.emm.listDrives(from.robot);
+  if (drives.length < 2) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `${what} reads through one drive and writes through another, and robot ${from.robot} has ${drives.length} drive(s); give --from-copy with a disk or S3 copy, or add a drive`);
 }
