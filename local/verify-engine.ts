@@ -39,7 +39,16 @@ export async function runVerifyJob(runtime: JobEngineDeps, request: VerifyReques
   const refuse = (kind: string) => () => Promise.reject(new CairnError(StatusCode.INTERNAL_ERROR, `a verify job sent the agent a ${kind} command`));
   const agent = inProcessAgent(runtime, ({ reporter, signal }) => ({
     // A rehearsal restores into $CAIRN_HOME/rehearsals unless its policy or request names a scratch directory.
-    verify: (task) => runVerifyTask(task, { openStore: open, reporter, signal, devices, ...(runtime.home === undefined ? {} : { defaultScratch: join(runtime.home, 'rehearsals') }) }),
+    // A rehearsal of an image only on tape reserves a drive of its robot through the broker, under its job, as a tape restore does.
+    verify: (task) =>
+      runVerifyTask(task, {
+        openStore: open,
+        reporter,
+        signal,
+        devices,
+        ...(runtime.home === undefined ? {} : { defaultScratch: join(runtime.home, 'rehearsals') }),
+        ...(runtime.emm ? { tape: { config: runtime.config, media: runtime.media, emm: runtime.emm, devices, now: () => runtime.clock.now() } } : {}),
+      }),
     mount: (task) => runMount(task, devices, () => runtime.clock.now()),
     unmount: (task) => runUnmount(task, devices),
     backup: refuse('backup'),

@@ -20,5 +20,8 @@ export async function reserveVerifyVolume(deps: BrokerDeps, jobId: number, index
   const decision = await reserveReadVolume(deps, { job, backupId: job.image, agentClient: job.client, volumes: job.volumes ?? [], index }, now);
   if (!decision.granted) return decision;
   const { image, unit, target, ...granted } = decision;
-  return { ...granted, read: { kind: 'verify', task: { jobId, image, storageUnit: unit, tape: target } } };
+  // The pieced file the previous volume's Read ended inside: its hash goes on in this Read.
+  const carried = job.carry?.afterVolume === index - 1 ? job.carry : undefined;
+  const carry = carried ? { carry: { path: carried.path, next: carried.next, sha256State: carried.sha256State } } : {};
+  return { ...granted, read: { kind: 'verify', task: { jobId, image, storageUnit: unit, tape: target, ...carry } } };
 }

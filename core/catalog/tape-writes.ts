@@ -2,6 +2,8 @@ import type { Fragment, Image } from '../model/image.ts';
 import type { MediaDatabase } from '../ports/media-manager.ts';
 import { isWritableState, type Media } from '../model/tape-media.ts';
 import { written } from '../media/media-changes.ts';
+import { withoutImage } from '../media/volume-recycle.ts';
+import { NotFoundError } from '../errors.ts';
 
 /**
  * Records in the media manager what an image wrote to each tape volume,
@@ -86,4 +88,33 @@ export async function recordCopyWrites(emm: MediaDatabase, backupId: string, fra
     );
   }
   if (write.fullVolume !== undefined && !byVolume.has(write.fullVolume)) await emm.updateMedia(write.fullVolume, markedFull);
+}
+
+/**
+ * Undoes what `recordCopyWrites` listed when the copy then was not
+ * catalogued (the catalog's compare-and-set found a copy on the unit
+ * committed by a concurrent run, or the image being expired, or gone): the
+ * image leaves the list of each volume the copy wrote on, unless a copy the
+ * catalog still has (`current`, the record as the refusal read it) has a
+ * fragment there. The append point stays where the copy moved it, so its
+ * tape files are never written over while this runs and nothing points at
+ * them afterwards; a volume left with no image returns to scratch at the
+ * next expiration run, as an expired image's volume does. Without this the
+ * volume would list an image whose copy is not there, and never return to
+ * scratch. Resolves the volumes the image was taken off; a volume the media
+ * manager no longer knows holds nothing to take off.
+ */
+export async function unrecordCopyWrites(emm: MediaDatabase, backupId: string, volumes: readonly string[], current: Image | undefined): Promise<string[]> {
+  const kept = new Set(current?.copies.flatMap((c) => c.fragments.flatMap((f) => (f.location.kind === 'tape' ? [f.location.mediaId] : []))) ?? []);
+  const taken: string[] = [];
+  for (const mediaId of volumes) {
+    if (kept.has(mediaId)) continue;
+    try {
+      await emm.updateMedia(mediaId, (m) => withoutImage(m, backupId));
+      taken.push(mediaId);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+  }
+  return taken;
 }

@@ -77,8 +77,11 @@ export async function queueRehearsal(deps: VerifyJobDeps, request: { backupId?: 
  * command: the final images (read again: one expired meanwhile is 227),
  * the earlier images an incremental's unchanged files may be in, and the
  * disk and S3 units their copies are on. An image whose every usable copy
- * is on tape is refused (20) with the reason: rehearsals read disk and S3
- * copies only (docs/architecture.md, What is not built yet).
+ * is on tape is rehearsed from tape where the runtime runs the agent in
+ * process and holds the robot (standalone: the agent reserves a drive
+ * under the job, edge-agent/rehearsal/tape-reader.ts), its tape unit given
+ * with the others; with managed-instance agents (the cloud) it is refused
+ * (20) with the reason (docs/architecture.md, What is not built yet).
  */
 export async function rehearsalCommand(deps: VerifyJobDeps, job: VerifyJob, now: Date): Promise<{ agentInstanceId: string; command: VerifyCommand }> {
   const rehearsal = job.rehearsal!;
@@ -86,19 +89,23 @@ export async function rehearsalCommand(deps: VerifyJobDeps, job: VerifyJob, now:
   for (const backupId of rehearsal.images.length > 0 ? rehearsal.images : [job.image]) {
     const image = await deps.catalog.getImage(backupId);
     if (!image || image.state !== 'ACTIVE') throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${backupId} ${image ? `is being expired (${image.state})` : 'is no longer in the catalog'}: job ${job.jobId} cannot rehearse its restore`);
-    if (restoreCopy(image) === undefined) {
-      const tape = image.copies.filter((c) => !isBrokenCopy(image, c.copyNumber)).map((c) => c.storageUnit);
-      throw new CairnError(
-        StatusCode.INVALID_COMMAND_USAGE,
-        `image ${backupId} of client ${image.client} is only on tape (storage unit ${[...new Set(tape)].join(', ')}): a rehearsal restores from a disk or S3 copy, and tape rehearsals are not built yet (duplicate the image to a disk or S3 unit, or verify it with cairn verify)`,
-      );
+    const usable = image.copies.filter((c) => !isBrokenCopy(image, c.copyNumber));
+    if (restoreCopy(image) === undefined && (tapeCopy(image) === undefined || deps.agents === 'managed-instances')) {
+      const where = usable.length > 0 ? `only on tape (storage unit ${[...new Set(usable.map((c) => c.storageUnit))].join(', ')})` : 'on no usable copy (every copy is marked broken)';
+      const why =
+        usable.length > 0
+          ? 'a rehearsal in the cloud restores from a disk or S3 copy: rehearsing from tape runs in the standalone runtime only (cairn rehearse without --aws, on the host of the robot), since the cloud path of the verify job has no drive reservation for a rehearsal'
+          : 'there is nothing to restore from';
+      throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `image ${backupId} of client ${image.client} is ${where}: ${why} (duplicate the image to a disk or S3 unit, or verify it with cairn verify)`);
     }
     finals.push(image);
   }
   const earlier = await chainOf(deps, finals, job.policy);
-  const units = await unitsOf(deps, [...finals, ...earlier]);
-  const unit = units.find((u) => u.name === restoreCopy(finals[0]!)!.storageUnit);
-  if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${restoreCopy(finals[0]!)!.storageUnit} of image ${finals[0]!.backupId} does not exist`);
+  // Tape units are given only where the agent can reserve a drive (in process): a managed agent gets none.
+  const units = await unitsOf(deps, [...finals, ...earlier], deps.agents !== 'managed-instances');
+  const readCopy = restoreCopy(finals[0]!) ?? tapeCopy(finals[0]!)!;
+  const unit = units.find((u) => u.name === readCopy.storageUnit);
+  if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${readCopy.storageUnit} of image ${finals[0]!.backupId} does not exist`);
   const agentInstanceId = deps.agents === 'managed-instances' ? await requireAgentInstance(deps.config, job.client, undefined) : IN_PROCESS_AGENT;
   const at = now.toISOString();
   await updateJobOfKind(deps.jobs, job.jobId, 'verify', (j) => ({ ...j, state: 'ACTIVE', waitingReason: undefined, startedAt: j.startedAt ?? at, updatedAt: at }), { expectedStates: ['QUEUED', 'ACTIVE'] });
@@ -216,13 +223,18 @@ async function chainOf(deps: VerifyJobDeps, finals: readonly Image[], policy: st
   return [...chain.values()];
 }
 
-/** The disk and S3 units the images' copies are on (a unit that no longer exists is left out: the agent names it when it needs it). */
-async function unitsOf(deps: VerifyJobDeps, images: readonly Image[]): Promise<StorageUnit[]> {
-  const names = new Set(images.flatMap((i) => i.copies.filter((c) => !c.fragments.some((f) => f.location.kind === 'tape')).map((c) => c.storageUnit)));
+/** The disk and S3 units the images' copies are on, and with `tape` their tape units (a unit that no longer exists is left out: the agent names it when it needs it). */
+async function unitsOf(deps: VerifyJobDeps, images: readonly Image[], tape: boolean): Promise<StorageUnit[]> {
+  const names = new Set(images.flatMap((i) => i.copies.filter((c) => tape || !c.fragments.some((f) => f.location.kind === 'tape')).map((c) => c.storageUnit)));
   const units: StorageUnit[] = [];
   for (const name of names) {
     const unit = await deps.config.getStorageUnit(name);
-    if (unit && unit.kind !== 'tape') units.push(unit);
+    if (unit && (tape || unit.kind !== 'tape')) units.push(unit);
   }
   return units;
+}
+
+/** The first tape copy not marked broken: what a rehearsal restores from when no disk or S3 copy can be read. */
+function tapeCopy(image: Image): ImageCopy | undefined {
+  return image.copies.find((c) => !isBrokenCopy(image, c.copyNumber) && c.fragments.some((f) => f.location.kind === 'tape'));
 }

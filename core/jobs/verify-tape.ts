@@ -54,10 +54,14 @@ export async function recordVerifyVolume(deps: { jobs: JobStore }, jobId: number
     const read = volumes[volume];
     if (read === undefined || read.read) return j;
     const marked = volumes.map((v, i) => (i === volume ? { ...v, read: true, files: result.members, bytes: result.bytes } : v));
+    // A file running on onto the next volume: its hash so far, for that volume's Read (the next Reserve puts it in the task).
+    const { carry: _old, ...rest } = j;
+    const carry = result.carry ? { carry: { ...result.carry, afterVolume: volume } } : {};
     // The agent's progress reports during a Read count that volume only: the job's totals are the sum of the volumes read.
     const sum = (key: 'files' | 'bytes'): number => marked.reduce((n, v) => n + (v[key] ?? 0), 0);
     return {
-      ...j,
+      ...rest,
+      ...carry,
       volumes: marked,
       progress: { ...j.progress, files: sum('files'), bytes: sum('bytes'), currentPath: undefined },
       problems: [...j.problems, ...result.problems].slice(0, KEPT_PROBLEMS),

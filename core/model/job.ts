@@ -3,6 +3,7 @@ import { BackupLevel, BackupMethod, RehearsalSample } from './policy.ts';
 import { IsoTime, Name } from './names.ts';
 import { DataPathTimes } from './task.ts';
 import { UsageCounters } from './job-usage.ts';
+import { PieceCarry } from './verify-task.ts';
 import { StatusCode } from '../status-codes.ts';
 import { parseOrThrow } from '../validation.ts';
 
@@ -262,6 +263,8 @@ export const VerifyJob = z
     problemCount: z.number().int().min(0).default(0),
     /** A tape image's volumes, in mount order (set by its Plan step), each read in turn as a restore job's are. */
     volumes: z.array(RestoreVolume).optional(),
+    /** A tape image's pieced file that runs from volume `afterVolume` (0-based) onto the next: its hash so far, for that volume's Read (verify-task.ts PieceCarry). */
+    carry: PieceCarry.extend({ afterVolume: z.number().int().min(0) }).strict().optional(),
     /** A restore rehearsal (core/jobs/rehearsal.ts): a sample restored into scratch and compared; mismatches are `problems`. */
     rehearsal: RehearsalRecord.optional(),
   })

@@ -43,6 +43,24 @@ export const RehearsalResult = z
 export type RehearsalResult = z.output<typeof RehearsalResult>;
 
 /**
+ * A tape verify job's file whose pieces run from one volume onto the next:
+ * its sha256 state after the last piece the volume's Read hashed
+ * (edge-agent/verify/resumable-sha256.ts, about 150 characters), the file's
+ * path, and the file byte its next piece starts at. The Read hands it back,
+ * RecordRead keeps it on the job, and the next volume's Reserve puts it in
+ * that Read's task, so the whole file's sha256 is checked on the volume
+ * with its last piece.
+ */
+export const PieceCarry = z
+  .object({
+    path: z.string().min(1),
+    next: z.number().int().min(1),
+    sha256State: z.string().min(1).max(1000),
+  })
+  .strict();
+export type PieceCarry = z.output<typeof PieceCarry>;
+
+/**
  * A verify job's Verify step (verify-job.asl.json): the agent reads the
  * image's primary copy on `storageUnit` (or one volume of it: `tape`) and checks it, writing nothing
  * (edge-agent/verify/verify-image.ts). The catalog record travels with the
@@ -60,6 +78,8 @@ export const VerifyTask = z
      * first volume; each fragment is checked when its volume is read.
      */
     tape: TapeReadTarget.optional(),
+    /** With `tape`: the pieced file the previous volume's Read ended inside, and its hash so far. */
+    carry: PieceCarry.optional(),
     /** A restore rehearsal instead of a read of the copy (edge-agent/rehearsal/). */
     rehearsal: RehearsalTask.optional(),
   })
@@ -75,6 +95,8 @@ export const VerifyTaskResult = z
     bytes: z.number().int().min(0),
     problemCount: z.number().int().min(0),
     problems: z.array(z.string()),
+    /** A volume's Read that ended inside a pieced file whose next piece is on the next volume (older agents never send it). */
+    carry: PieceCarry.optional(),
     /** Present when the task was a rehearsal (older agents never send it). */
     rehearsal: RehearsalResult.optional(),
   })

@@ -7,6 +7,8 @@ import { TapeCopyDrive, type TapeCopyHolding } from './tape-copy-drive.ts';
 export interface TapeCopyReader {
   /** A tape fragment's stored bytes (compressed, for an encoded fragment), read whole from its recorded block. */
   read(fragment: Fragment): Promise<AsyncIterable<Uint8Array>>;
+  /** Reserves a drive and mounts `mediaId` now, before any read (a copy from tape to tape holds its source volume before the writer chooses its volumes). */
+  hold(mediaId: string): Promise<void>;
   /** Unloads and releases the drive, on every path; nothing when no fragment was read. */
   release(succeeded: boolean, failure?: unknown): Promise<void>;
 }
@@ -25,14 +27,16 @@ export interface TapeCopyReader {
  */
 export function tapeCopyReader(holding: TapeCopyHolding, unit: TapeUnit): TapeCopyReader {
   let drive: TapeCopyDrive | undefined;
-  const source = tapeFragmentSource({
-    mount: async (mediaId: string): Promise<TapeDrive> => {
-      if (drive === undefined) drive = await TapeCopyDrive.forReading(holding, unit, mediaId);
-      else await drive.switchTo(mediaId);
-      return drive.open();
-    },
-  });
+  const mount = async (mediaId: string): Promise<TapeDrive> => {
+    if (drive === undefined) drive = await TapeCopyDrive.forReading(holding, unit, mediaId);
+    else await drive.switchTo(mediaId);
+    return drive.open();
+  };
+  const source = tapeFragmentSource({ mount });
   return {
+    hold: async (mediaId) => {
+      await mount(mediaId);
+    },
     // Without its encoding the source yields the stored bytes as they are, which the copy keeps.
     read: (fragment) => source.read({ ...fragment, encoding: undefined }),
     release: async (succeeded, failure) => {

@@ -18,8 +18,12 @@ import type { CopyProgress, WrittenCopy } from './write-copy.ts';
 
 export interface WriteTapeCopyOptions {
   image: Image;
-  /** The copy read (on a disk or S3 unit), and the store of its unit. */
-  from: { copy: ImageCopy; store: ObjectStore };
+  /**
+   * The copy read, and the store of its unit (for a tape copy, its index
+   * storage). `readFragment` reads a tape fragment's stored bytes through a
+   * drive of its own (tape-copy-reader.ts): a copy from tape to tape.
+   */
+  from: { copy: ImageCopy; store: ObjectStore; readFragment?: (fragment: Fragment) => Promise<AsyncIterable<Uint8Array>> };
   /** The tape unit written, and the store of its index unit (indexes, block maps, manifests). */
   to: { unit: TapeUnit; indexStore: ObjectStore };
   copyNumber: number;
@@ -73,8 +77,8 @@ export async function writeTapeCopy(options: WriteTapeCopyOptions, holding: Tape
   const { image, from, to } = options;
   const manifest = await readTrustedManifest(from.store, image, from.copy);
   const folder = from.copy.manifestKey.slice(0, from.copy.manifestKey.lastIndexOf('/') + 1);
-  const objectFragments = from.copy.fragments.flatMap((f) => (f.location.kind === 'object' ? [f] : []));
-  if (objectFragments.length !== from.copy.fragments.length) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `copy ${from.copy.copyNumber} of image ${image.backupId} is on tape: a copy from tape to tape is not built`);
+  const objectFragments = from.copy.fragments.flatMap((f) => (f.location.kind === 'object' || (f.location.kind === 'tape' && from.readFragment) ? [f] : []));
+  if (objectFragments.length !== from.copy.fragments.length) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `copy ${from.copy.copyNumber} of image ${image.backupId} is on tape, and this duplicate has no drive to read it`);
   const expiresAt = options.expiresAt ?? image.expiresAt;
   const retentionDays = Math.max(0, Math.round((Date.parse(expiresAt) - Date.parse(image.createdAt)) / DAY_MS));
   const progress: CopyProgress = { objects: 0, bytes: 0, current: '' };
@@ -168,8 +172,10 @@ export async function writeTapeCopy(options: WriteTapeCopyOptions, holding: Tape
 
 /** Streams one fragment's stored bytes onto the tape, checked against the catalog; resolves with its tape location. */
 async function writeFragment(image: Image, from: WriteTapeCopyOptions['from'], fragment: Fragment, sink: TapeFragmentSink, progress: CopyProgress): Promise<Fragment['location']> {
-  if (fragment.location.kind !== 'object') throw new CairnError(StatusCode.INTERNAL_ERROR, `${fragmentLabel(fragment)} is not an object`);
-  const body = await getSource(image, from, fragment.location.key, fragmentLabel(fragment));
+  let body: AsyncIterable<Uint8Array>;
+  if (fragment.location.kind === 'tape' && from.readFragment) body = await from.readFragment(fragment);
+  else if (fragment.location.kind === 'object') body = await getSource(image, from, fragment.location.key, fragmentLabel(fragment));
+  else throw new CairnError(StatusCode.INTERNAL_ERROR, `${fragmentLabel(fragment)} is not an object`);
   const checksum = fragment.encoding === undefined ? fragmentChecksum(fragment) : undefined;
   let bytes = 0;
   async function* counted(): AsyncGenerator<Uint8Array> {

@@ -4,7 +4,8 @@ import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Image, ImageCopy } from '#core/model/image.ts';
-import { primaryCopy } from '#core/model/image.ts';
+import { isBrokenCopy, primaryCopy } from '#core/model/image.ts';
+import type { FragmentSource } from '#core/ports/fragment-sink.ts';
 import type { RehearsalTask, VerifyTask, VerifyTaskResult } from '#core/model/verify-task.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import type { StorageUnitOpener } from '#core/ports/storage-unit-opener.ts';
@@ -16,6 +17,8 @@ import { readIndex } from '../image/index-reader.ts';
 import { readableCopy, readFromCopy } from '../restore/copy-fallback.ts';
 import { restorePointInTime } from '../restore/point-in-time.ts';
 import { makeScratch, removeScratch, sweepStaleScratch } from './scratch.ts';
+import { rehearsalTapeReader, type RehearsalTapeReader } from './tape-reader.ts';
+import type { TapeCopyHolding } from '../duplicate/tape-copy-drive.ts';
 
 /** Progress reports at most this often (each is a job record write). */
 const REPORT_EVERY_MS = 1000;
@@ -29,6 +32,13 @@ export interface RehearsalDeps {
   now?: () => number;
   /** The scratch directory when the task names none: `$CAIRN_HOME/rehearsals` standalone, `<state dir>/rehearsals` on an agent host. */
   defaultScratch?: string;
+  /**
+   * The robot's drives and the broker's stores, where this runtime holds
+   * them (the standalone one): an image with no readable disk or S3 copy is
+   * then restored from its tape copy, its drive and volumes reserved under
+   * the rehearsal's job (tape-reader.ts). Absent: tape copies are not read.
+   */
+  tape?: Omit<TapeCopyHolding, 'holder' | 'signal'>;
 }
 
 /**
@@ -59,8 +69,9 @@ export async function runRehearsal(task: VerifyTask, deps: RehearsalDeps): Promi
   const found = { sampleSize: 0, filesChecked: 0, bytes: 0, mismatches: [] as string[], mismatchCount: 0, restoredFrom: [] as string[] };
   let restoreFailure: { statusCode: number; message: string } | undefined;
   let thrown: unknown;
+  const tapeReader = deps.tape ? rehearsalTapeReader({ ...deps.tape, holder: task.jobId, ...(deps.signal ? { signal: deps.signal } : {}) }) : undefined;
   try {
-    const openImage = imageOpener(rehearsal, finals, deps.openStore);
+    const openImage = imageOpener(rehearsal, finals, deps.openStore, tapeReader);
     const opened = await Promise.all(finals.map((i) => openImage(i.backupId)));
     const sample = rehearsal.sample === 'all' ? undefined : await chooseFrom(opened, rehearsal);
     found.sampleSize = sample?.length ?? 0;
@@ -99,6 +110,13 @@ export async function runRehearsal(task: VerifyTask, deps: RehearsalDeps): Promi
   } finally {
     await progress.flush();
   }
+  // The drive is unloaded and its reservation freed on every path (a tape rehearsal), before the directory goes.
+  if (tapeReader) {
+    const failed = thrown ?? (restoreFailure === undefined ? undefined : new CairnError(restoreFailure.statusCode as never, restoreFailure.message));
+    await tapeReader.release(failed === undefined, failed).catch((error: unknown) => {
+      thrown ??= error;
+    });
+  }
   const scratchProblem = await removeScratch(dir);
   if (thrown !== undefined) {
     if (scratchProblem === undefined) throw thrown;
@@ -127,21 +145,33 @@ export async function runRehearsal(task: VerifyTask, deps: RehearsalDeps): Promi
 /**
  * Opens an image the task carries (a final image or an earlier one) from
  * its first readable copy, as `cairn restore` does (copy-fallback.ts): not
- * on tape, not marked broken, every object present. The agent has no
- * catalog: an image the task does not carry is 227.
+ * on tape, not marked broken, every object present. None, and a tape reader
+ * given (the standalone runtime): its first tape copy not marked broken,
+ * its manifest and index from the unit's index storage, its fragments from
+ * the drive (`tapeReader`). The agent has no catalog: an image the task
+ * does not carry is 227.
  */
-function imageOpener(task: RehearsalTask, finals: readonly Image[], openStore: StorageUnitOpener) {
+function imageOpener(task: RehearsalTask, finals: readonly Image[], openStore: StorageUnitOpener, tapeReader?: RehearsalTapeReader) {
   const images = new Map([...finals, ...task.earlier].map((i) => [i.backupId, i]));
   const openCopy = async (copy: ImageCopy): Promise<ObjectStore> => {
     const unit = task.units.find((u) => u.name === copy.storageUnit);
     if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${copy.storageUnit} does not exist`);
     return openStore(unit);
   };
-  return async (backupId: string): Promise<{ image: Image; store: ObjectStore }> => {
+  return async (backupId: string): Promise<{ image: Image; store: ObjectStore; fragmentSource?: FragmentSource }> => {
     const image = images.get(backupId);
     if (!image) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${backupId} is not one the rehearsal was given (the catalog's chain of this client ends before it)`);
-    const { copy, store } = await readableCopy(image, openCopy, []);
-    return { image: readFromCopy(image, copy), store };
+    try {
+      const { copy, store } = await readableCopy(image, openCopy, []);
+      return { image: readFromCopy(image, copy), store };
+    } catch (error) {
+      const tape = tapeReader ? image.copies.find((c) => c.fragments.some((f) => f.location.kind === 'tape') && !isBrokenCopy(image, c.copyNumber)) : undefined;
+      if (!tape || !tapeReader) throw error;
+      const unit = task.units.find((u) => u.name === tape.storageUnit);
+      if (!unit || unit.kind !== 'tape') throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `copy ${tape.copyNumber} of image ${backupId} is on tape unit ${tape.storageUnit}, which the rehearsal was not given`);
+      const fragmentSource: FragmentSource = tapeReader.source(unit);
+      return { image: readFromCopy(image, tape), store: await openStore(unit.index), fragmentSource };
+    }
   };
 }
 

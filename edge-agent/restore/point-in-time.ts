@@ -1,6 +1,7 @@
 import { primaryCopy, type Image } from '#core/model/image.ts';
 import type { IndexEntry } from '#core/model/task.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
+import type { FragmentSource } from '#core/ports/fragment-sink.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { corruptImageError } from './image-trust.ts';
@@ -14,8 +15,11 @@ import { isAtOrUnder, selectionRoot } from './safe-path.ts';
 export interface PointInTimeOptions extends Omit<RestoreOptions, 'store' | 'image'> {
   /** The image that shows the tree at the chosen time (see core imageAt): the catalog record. */
   image: Image;
-  /** Opens the image a backup id names, with the store of its primary copy: the final image and those its unchanged files point at. */
-  openImage: (backupId: string) => Promise<{ image: Image; store: ObjectStore }>;
+  /**
+   * Opens the image a backup id names, with the store of its primary copy: the final image and those its unchanged files point at.
+   * `fragmentSource`: where that copy's fragments are read when they are not objects in `store` (a copy on tape: its drive).
+   */
+  openImage: (backupId: string) => Promise<{ image: Image; store: ObjectStore; fragmentSource?: FragmentSource }>;
   /** When the image was chosen within a policy: earlier images must be of that policy too. */
   policy?: string;
   /**
@@ -76,6 +80,7 @@ async function planChain(options: PointInTimeOptions, image: Image, paths: reado
   const plan = await planImage({
     store: final.store,
     image: final.image,
+    ...(final.fragmentSource ? { fragmentSource: final.fragmentSource } : {}),
     selection: paths === undefined ? { kind: 'all' } : { kind: 'paths', paths },
     failures,
     onUnchanged: (entry) => {
@@ -88,7 +93,7 @@ async function planChain(options: PointInTimeOptions, image: Image, paths: reado
   for (const [backupId, picks] of unchanged) {
     const source = await openEarlier(options, final.image, backupId, picks.size, failures);
     if (!source) continue;
-    earlier.push(await planImage({ store: source.store, image: source.image, selection: { kind: 'picks', picks, by: final.image.backupId }, failures }));
+    earlier.push(await planImage({ store: source.store, image: source.image, ...(source.fragmentSource ? { fragmentSource: source.fragmentSource } : {}), selection: { kind: 'picks', picks, by: final.image.backupId }, failures }));
   }
   return { plan, earlier };
 }
@@ -125,9 +130,9 @@ export function routePaths(finals: readonly Image[], paths: readonly string[] | 
  * point at, when the chain may follow it; otherwise the refusal goes to
  * `failures` and the result is undefined.
  */
-async function openEarlier(options: PointInTimeOptions, final: Image, backupId: string, files: number, failures: ProblemList): Promise<{ image: Image; store: ObjectStore } | undefined> {
+async function openEarlier(options: PointInTimeOptions, final: Image, backupId: string, files: number, failures: ProblemList): Promise<{ image: Image; store: ObjectStore; fragmentSource?: FragmentSource } | undefined> {
   const holds = `image ${backupId}, which the index of ${final.backupId} names as holding ${files} unchanged file(s)`;
-  let source: { image: Image; store: ObjectStore };
+  let source: { image: Image; store: ObjectStore; fragmentSource?: FragmentSource };
   try {
     source = await options.openImage(backupId);
   } catch (error) {

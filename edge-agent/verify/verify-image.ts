@@ -17,6 +17,8 @@ import { keepRawPaxNames } from '../restore/raw-pax-names.ts';
 import { disagreementOf } from '../restore/restore.ts';
 import { drainedOrClosed } from '../restore/tar-drain.ts';
 import { TarLayout } from './tar-layout.ts';
+import { ResumableSha256 } from './resumable-sha256.ts';
+import type { PieceCarry } from '#core/model/verify-task.ts';
 
 /** One thing wrong with an image, located as precisely as the check that found it can. */
 export interface VerifyProblem {
@@ -51,13 +53,17 @@ export interface VerifyOptions {
    * One volume's share of a tape image (a verify job reads its volumes one
    * Read step at a time, as a restore job does): only `fragments` are read;
    * the manifest and index problems are reported with the first volume
-   * only. A file whose pieces run from one volume onto the next cannot have
-   * its whole-file sha256 recomputed (no Read sees all of it): its pieces
-   * are checked against its index line and their place in the file, and
-   * their bytes by each fragment's checksum, which names the file when it
-   * fails.
+   * only. A file whose pieces run from one volume onto the next is hashed
+   * with a resumable sha256 (resumable-sha256.ts): the Read of the volume
+   * its first pieces are on ends with the hash state in `carryOut`, and the
+   * next volume's Read, given it as `carryIn`, goes on from it, so the
+   * last volume checks the whole file's sha256 against its index line.
+   * Without `carryIn` (a job recorded before carries, or a state that does
+   * not match the piece met) its later pieces are checked against its index
+   * line and their place in the file, and their bytes by each fragment's
+   * checksum, which names the file when it fails.
    */
-  volume?: { fragments: ReadonlySet<number>; first: boolean; last: boolean };
+  volume?: { fragments: ReadonlySet<number>; first: boolean; last: boolean; carryIn?: PieceCarry };
 }
 
 export interface VerifyResult {
@@ -73,6 +79,8 @@ export interface VerifyResult {
   /** The first problems found (in image order: manifest, index, then fragments by offset). */
   problems: VerifyProblem[];
   problemCount: number;
+  /** A volume's Read that ends inside a pieced file whose next piece is on the next volume: the file's hash so far, for that Read. */
+  carryOut?: PieceCarry;
 }
 
 /** Problems kept in a result; the count says how many there were. */
@@ -172,7 +180,10 @@ export async function verifyImage(options: VerifyOptions): Promise<VerifyResult>
   } finally {
     await lines?.close();
   }
-  return { backupId: image.backupId, copyNumber: copy.copyNumber, fragments: fragments.length, members: totals.members, filesHashed: totals.filesHashed, bytes: totals.bytes, problems, problemCount };
+  // The file goes on on the next volume: its hash so far travels with the job to that volume's Read.
+  const open = pieced.open;
+  const carryOut = volume !== undefined && open !== undefined && open.hash instanceof ResumableSha256 && continuesAfter(open.line, lastRead) ? { path: open.line.path, next: open.next, sha256State: open.hash.save() } : undefined;
+  return { backupId: image.backupId, copyNumber: copy.copyNumber, fragments: fragments.length, members: totals.members, filesHashed: totals.filesHashed, bytes: totals.bytes, problems, problemCount, ...(carryOut ? { carryOut } : {}) };
 }
 
 /** The error a verify ends with for a corrupt image: status 2001, naming the first bad member; the details list the problems found. */
@@ -194,8 +205,11 @@ interface PiecedState {
    * hash of its bytes so far, and the next file byte. `resumed`: its first
    * pieces were on an earlier volume, so the hash does not cover the file.
    */
-  open: { line: IndexEntry; hash: Hash; next: number; resumed?: boolean } | undefined;
+  open: { line: IndexEntry; hash: ContentHash; next: number; resumed?: boolean } | undefined;
 }
+
+/** node:crypto's Hash, or the resumable one for a file that crosses a volume boundary. */
+type ContentHash = Hash | ResumableSha256;
 
 /** Whether a pieced file has a piece in a fragment after `fragment` (on a later volume, for a volume's Read). */
 function continuesAfter(line: IndexEntry, fragment: number): boolean {
@@ -339,7 +353,7 @@ interface MemberCheck {
 
 /** How a member's content is checked: a plain file on its own, a piece as part of its file (`pieced.open`). */
 interface Content {
-  hash: Hash;
+  hash: ContentHash;
   line: IndexEntry;
   piece: boolean;
 }
@@ -375,12 +389,16 @@ function checkMember(check: MemberCheck): Content | undefined {
           problem({ path: line.path, offset: first, reason: resumable && here ? `its piece here starts at file byte ${piece.fileOffset}, the index says ${here.fileOffset}` : `its piece here starts at file byte ${piece.fileOffset}, where its earlier pieces were not read` });
           return undefined;
         }
-        unchecked.push(line.path);
-        pieced.open = { line, hash: createHash('sha256'), next: piece.fileOffset, resumed: true };
+        // The hash of its earlier pieces, carried from the volume before: the whole file is checked at its last piece.
+        const carried = carriedHash(check.volume!.carryIn, line.path, piece.fileOffset, problem, first);
+        if (carried === undefined) unchecked.push(line.path);
+        pieced.open = carried === undefined ? { line, hash: createHash('sha256'), next: piece.fileOffset, resumed: true } : { line, hash: carried, next: piece.fileOffset };
         return { hash: pieced.open.hash, line, piece: true };
       }
       if (!compareLine(line, header, first, own, problem)) return undefined;
-      pieced.open = { line, hash: createHash('sha256'), next: 0 };
+      // A file whose pieces run onto a later volume is hashed so that its state can go to that volume's Read.
+      const crosses = check.volume !== undefined && continuesAfter(line, Math.max(...check.volume.fragments));
+      pieced.open = { line, hash: crosses ? ResumableSha256.create() : createHash('sha256'), next: 0 };
       return { hash: pieced.open.hash, line, piece: true };
     }
     if (open === undefined || open.line.path !== clientPath || open.next !== piece.fileOffset) {
@@ -404,6 +422,25 @@ function checkMember(check: MemberCheck): Content | undefined {
   if (plain) return { hash: createHash('sha256'), line, piece: false };
   if (line.type === 'file' && (header.size ?? 0) > 0) unchecked.push(line.path);
   else if (pax.mtime !== undefined || pax.uname !== undefined || pax.gname !== undefined) unchecked.push(line.path);
+  return undefined;
+}
+
+/**
+ * The hash a volume's Read goes on from for a file whose earlier pieces the
+ * previous volume's Read hashed: the carry must name this file and the file
+ * byte this piece starts at (anything else is not this file's state, and the
+ * file's bytes here fall back to the fragment checksums). A carry whose
+ * state is malformed is a problem of the file.
+ */
+function carriedHash(carry: PieceCarry | undefined, path: string, fileOffset: number, problem: MemberCheck['problem'], first: number): ResumableSha256 | undefined {
+  if (carry === undefined || carry.path !== path || carry.next !== fileOffset) return undefined;
+  try {
+    const hash = ResumableSha256.restore(carry.sha256State);
+    if (hash.length === fileOffset) return hash;
+    problem({ path, offset: first, reason: `the hash carried from the previous volume covers ${hash.length} bytes, where this piece starts at file byte ${fileOffset}` });
+  } catch (error) {
+    problem({ path, offset: first, reason: messageOf(error) });
+  }
   return undefined;
 }
 

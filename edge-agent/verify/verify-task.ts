@@ -9,7 +9,7 @@ import { tapeFragmentSource } from '../tape/format/tape-fragment-source.ts';
 import { FaultReportingTapeDrive } from '../tape/drives/fault-reporting-drive.ts';
 import { realTapeDevices, type TapeDevices } from '../tape/mount.ts';
 import { drainingDrive } from '../tape/tape-restore-read.ts';
-import { runRehearsal } from '../rehearsal/rehearse.ts';
+import { runRehearsal, type RehearsalDeps } from '../rehearsal/rehearse.ts';
 import { describeProblem, verifyImage, type VerifyOptions } from './verify-image.ts';
 
 /** Progress reports at most this often (each is a job record write). */
@@ -24,6 +24,8 @@ export interface VerifyTaskDeps {
   devices?: TapeDevices;
   /** A rehearsal's scratch directory when its task names none (edge-agent/rehearsal/). */
   defaultScratch?: string;
+  /** Where this runtime holds the robot (standalone): a rehearsal of an image only on tape reads it through a drive it reserves (RehearsalDeps.tape). */
+  tape?: RehearsalDeps['tape'];
 }
 
 /**
@@ -59,7 +61,7 @@ export async function runVerifyTask(task: VerifyTask, deps: VerifyTaskDeps): Pro
         return drive;
       },
     });
-    return await verifyWith(task, deps, { store, fragmentSource, volume: { fragments: new Set(tape.fragments), first: tape.volume === 1, last: tape.volume === tape.volumes } });
+    return await verifyWith(task, deps, { store, fragmentSource, volume: { fragments: new Set(tape.fragments), first: tape.volume === 1, last: tape.volume === tape.volumes, ...(task.carry ? { carryIn: task.carry } : {}) } });
   } finally {
     await drain();
     await opened.close();
@@ -84,5 +86,5 @@ async function verifyWith(task: VerifyTask, deps: VerifyTaskDeps, how: Pick<Veri
     },
   });
   await reporting;
-  return { fragments: result.fragments, members: result.members, filesHashed: result.filesHashed, bytes: result.bytes, problemCount: result.problemCount, problems: result.problems.slice(0, 50).map(describeProblem) };
+  return { fragments: result.fragments, members: result.members, filesHashed: result.filesHashed, bytes: result.bytes, problemCount: result.problemCount, problems: result.problems.slice(0, 50).map(describeProblem), ...(result.carryOut ? { carry: result.carryOut } : {}) };
 }

@@ -9,6 +9,7 @@ import { localScheduler } from '#local/scheduler-tick.ts';
 import { FakeClock } from '#core/ports/clock.ts';
 import { primaryCopy } from '#core/model/image.ts';
 import { asKind } from '#core/model/job.ts';
+import { queueRehearsal, rehearsalCommand } from '#core/jobs/rehearsal.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { buildReport } from '#core/report/build-report.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
@@ -144,15 +145,16 @@ describe('restore rehearsal in the standalone runtime', () => {
     expect(readdirSync(scratch).sort()).toEqual([`cairn-rehearsal-42-${process.pid}-def456`, 'not-ours']);
   }, 120_000);
 
-  it('an image only on tape: the job is recorded and ends 20 with the reason; nothing is restored', async () => {
+  it('an image only on tape, with managed-instance agents (the cloud): Start refuses it (20) with the reason; standalone it is rehearsed from tape (test/local/tape-rehearsal.test.ts)', async () => {
     const image = sampleImage('pc1', new Date('2026-11-01T22:00:00Z'), { policy: 'office', storageUnit: 'tape1' });
     const onTape = { ...image, copies: image.copies.map((c) => ({ ...c, fragments: c.fragments.map((f) => ({ ...f, location: { kind: 'tape' as const, mediaId: 'CRN001', fileNumber: 1, blockOffset: 2 } })) })) };
     expect(await rt.catalog.claimBackupId({ backupId: image.backupId, jobId: 1, client: 'pc1', storageUnit: 'tape1', claimedAt: image.createdAt })).toBe(true);
     await rt.catalog.putImage(onTape);
-    const run = await runVerifyJob(rt, { backupId: image.backupId, rehearsal: { sample: 'all' } });
-    expect(run.statusCode).toBe(StatusCode.INVALID_COMMAND_USAGE);
-    expect(run.error).toContain(`image ${image.backupId} of client pc1 is only on tape (storage unit tape1): a rehearsal restores from a disk or S3 copy, and tape rehearsals are not built yet`);
-    expect(run.job).toMatchObject({ state: 'DONE', statusCode: 20, rehearsal: { sample: 'all', images: [image.backupId] } });
+    const deps = { config: rt.config, jobs: rt.jobs, catalog: rt.catalog, agents: 'managed-instances' as const };
+    const ref = await queueRehearsal(deps, { backupId: image.backupId }, { sample: 'all' }, clock.now());
+    const job = asKind(await rt.jobs.get(ref.jobId), 'verify')!;
+    await expect(rehearsalCommand(deps, job, clock.now())).rejects.toMatchObject({ statusCode: StatusCode.INVALID_COMMAND_USAGE });
+    await expect(rehearsalCommand(deps, job, clock.now())).rejects.toThrow(`image ${image.backupId} of client pc1 is only on tape (storage unit tape1): a rehearsal in the cloud restores from a disk or S3 copy: rehearsing from tape runs in the standalone runtime only`);
     expect(existsSync(join(rt.home, 'rehearsals'))).toBe(false);
   });
 

@@ -118,7 +118,7 @@ describe.skipIf(Boolean(skip))(`a verify job of a tape image${skip ? ` (skipped:
     await expectReleased();
   });
 
-  it('verifies an image spanning volumes, a file pieced across them included, and names that file for a byte flipped in its part on a later volume', async () => {
+  it('verifies an image spanning volumes, a file pieced across them hashed whole (its sha256 state carried from volume to volume), and names that file by its whole-file sha256 for a byte flipped in its part on a later volume', async () => {
     // Volumes of 8 MiB: a 10 MiB file in pieces of 1 MiB runs from the first volume onto the second.
     const source = await setUp({ capacityBytes: 8 * 1024 * 1024, pieceBytes: 1024 * 1024 });
     mkdirSync(join(source, 'small'), { recursive: true });
@@ -134,6 +134,7 @@ describe.skipIf(Boolean(skip))(`a verify job of a tape image${skip ? ` (skipped:
     expect(clean.error).toBeUndefined();
     expect(clean.statusCode).toBe(0);
     expect(clean.job?.volumes?.map((v) => [v.mediaId, v.read])).toEqual(volumes.map((v) => [v, true]));
+    expect(clean.job).toMatchObject({ problemCount: 0, problems: [] });
     await expectReleased();
 
     // The big file's last bytes are on a later volume than its first: a part whose earlier pieces another Read saw.
@@ -146,6 +147,8 @@ describe.skipIf(Boolean(skip))(`a verify job of a tape image${skip ? ` (skipped:
     const damaged = await runVerifyJob(runtime, { backupId: image.backupId });
     expect(damaged.statusCode).toBe(2001);
     expect(damaged.error).toContain(join(source, 'big.bin'));
+    // Its hash went from volume to volume with the job: the whole file's sha256, checked at its last piece, names it.
+    expect(damaged.job!.problems.find((p) => p.startsWith(join(source, 'big.bin')) && /its content has sha256/.test(p))).toBeDefined();
     expect(damaged.job?.volumes?.every((v) => v.read)).toBe(true);
     await expectReleased();
   });
