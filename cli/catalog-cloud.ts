@@ -1,3 +1,4 @@
+import { systemTimer } from '#lambdas/system-clock.ts';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,10 +51,10 @@ export async function backupCloudCatalog(globals: GlobalOptions, options: { stor
   const tables = await openTables(globals);
   const work = await mkdtemp(join(tmpdir(), 'cairn-catalog-'));
   try {
-    const run = await catalogBackupAsJob({ jobs: tables.jobs, now: () => new Date(), owner: cliOwner() }, { storageUnit: options.storageUnit }, async (claimFor) => {
+    const run = await catalogBackupAsJob({ jobs: tables.jobs, now: () => new Date(), owner: cliOwner(), timer: systemTimer }, { storageUnit: options.storageUnit }, async (claimFor, signal) => {
       const unit = await tables.config.getStorageUnit(options.storageUnit);
       if (unit === undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `storage unit ${options.storageUnit} does not exist`);
-      return writeCatalogImage({ catalog: tables.catalog, jobs: tables.jobs, now: () => new Date(), claimFor }, unit, {
+      return writeCatalogImage({ catalog: tables.catalog, jobs: tables.jobs, now: () => new Date(), claimFor, signal }, unit, {
       runtime: 'cloud',
       workDir: work,
       drDir: join(resolveCairnHome(globals.home), 'dr'),

@@ -1,7 +1,7 @@
 import { CairnError, messageOf } from '#core/errors.ts';
 import { isBrokenCopy, type Image, type ImageCopy } from '#core/model/image.ts';
 import { asKind, type RestoreJob } from '#core/model/job.ts';
-import type { RestoreRequest } from '#core/jobs/restore-job.ts';
+import { COPY_FAILURES, type RestoreRequest } from '#core/jobs/restore-job.ts';
 import { describeStatus, type StatusCodeValue } from '#core/status-codes.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import type { Backend } from './backend-interface.ts';
@@ -73,15 +73,8 @@ function whereIs(job: RestoreJob): string {
   return `  volume ${current + 1} of ${job.volumes.length} (${job.volumes[current]!.mediaId}): ${job.progress.files} entries, ${formatBytes(job.progress.bytes)}`;
 }
 
-/** Statuses a restore from one copy ends with that another copy may make good: the copy's data, its media or its unit failed. */
-export const COPY_FAILURES: ReadonlySet<number> = new Set([
-  StatusCode.CORRUPT_IMAGE,
-  StatusCode.MEDIA_WRITE_ERROR,
-  StatusCode.MEDIA_READ_ERROR,
-  StatusCode.MEDIA_POSITION_ERROR,
-  StatusCode.UNABLE_TO_ALLOCATE_MEDIA,
-  StatusCode.STORAGE_UNIT_UNAVAILABLE,
-]);
+/** Statuses a restore from one copy ends with that another copy may make good (the restore job's own fallback uses the same set). */
+export { COPY_FAILURES };
 
 /**
  * `cairn restore --backup-id` of an image with a copy on tape: the copies

@@ -137,3 +137,13 @@ export function toWorkflowError(error: unknown): unknown {
   wrapped.name = `Status${error.statusCode}`;
   return wrapped;
 }
+
+/**
+ * Rejects at a safe point of work whose `signal` aborted (its job was
+ * cancelled): with the abort's reason when it is a CairnError (the job
+ * reporter's 150 naming the job), else 150.
+ */
+export function stopIfAborted(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  throw signal.reason instanceof CairnError ? signal.reason : new CairnError(StatusCode.TERMINATED_BY_ADMINISTRATOR, 'termination requested by administrator', { cause: signal.reason });
+}

@@ -1,4 +1,4 @@
-import type { Clock } from '#core/ports/clock.ts';
+import type { Clock, Timer } from '#core/ports/clock.ts';
 
 /**
  * The wall clock, for the processes that run outside tests: the Lambdas
@@ -8,3 +8,12 @@ import type { Clock } from '#core/ports/clock.ts';
  * cli/ may import lambdas/, lambdas/ may not import local/.
  */
 export const systemClock: Clock = { now: () => new Date() };
+
+/** The wall clock's repeated work: an unref'd setInterval, so a timer left running never keeps a process alive. */
+export const systemTimer: Timer = {
+  every: (ms, tick) => {
+    const interval = setInterval(tick, ms);
+    interval.unref();
+    return () => clearInterval(interval);
+  },
+};

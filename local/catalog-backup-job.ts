@@ -1,4 +1,4 @@
-import { runAsJob, type LifecycleJobRun } from '#core/jobs/lifecycle-job.ts';
+import { runAsJob, type LifecycleJobDeps, type LifecycleJobRun } from '#core/jobs/lifecycle-job.ts';
 import { CATALOG_CLIENT } from '#core/model/dr-file.ts';
 import { finishJob } from '#core/jobs/job-service.ts';
 import { StatusCode } from '#core/status-codes.ts';
@@ -12,12 +12,16 @@ import type { CatalogBackupOutcome } from './catalog-backup.ts';
  * its id is claimed and claims it under the job's own id. So a run killed
  * after its claim leaves a job whose image the janitor finds and removes
  * (its process gone: at once). The job ends 0 with the image and the DR
- * file, or with the failure's status and reason (thrown on).
+ * file, or with the failure's status and reason (thrown on). `write` is
+ * given the job's signal too: a cancel (`cairn jobs cancel`) stops it
+ * before its claim, during the image's writing (the image writer removes
+ * what it wrote) or before the catalog commit (the janitor removes the
+ * ended job's claim and its image), and no DR file is written.
  */
 export async function catalogBackupAsJob(
-  deps: { jobs: JobStore; now: () => Date; owner: string },
+  deps: LifecycleJobDeps,
   job: { storageUnit: string; policy?: string },
-  write: (claimFor: (backupId: string) => Promise<number>) => Promise<CatalogBackupOutcome>,
+  write: (claimFor: (backupId: string) => Promise<number>, signal: AbortSignal) => Promise<CatalogBackupOutcome>,
 ): Promise<LifecycleJobRun<CatalogBackupOutcome>> {
   return runAsJob(
     deps,
@@ -28,7 +32,7 @@ export async function catalogBackupAsJob(
         // Recorded before the claim: the janitor then never sees a claim of this job it does not know the image of.
         await context.record({ image: backupId });
         return context.jobId;
-      }),
+      }, context.signal),
     (outcome) => ({ statusCode: 0, fields: { image: outcome.dr.backupId, drFile: outcome.drFile }, progress: { files: 1, bytes: outcome.dr.catalogBytes } }),
   );
 }

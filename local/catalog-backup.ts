@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, rm, stat, writeFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { CairnError } from '#core/errors.ts';
+import { CairnError, stopIfAborted } from '#core/errors.ts';
 import { imageRecord } from '#core/catalog/image-record.ts';
 import { makeBackupId } from '#core/ids.ts';
 import { CATALOG_CLIENT, CATALOG_POLICY, CATALOG_SCHEDULE, DisasterRecoveryFile, DR_FILE_FORMAT, DR_FILE_VERSION } from '#core/model/dr-file.ts';
@@ -48,11 +48,11 @@ export interface CatalogBackupOutcome {
  *    not have it: recovery adds it from its manifest), then the DR file is
  *    written, owner-only, last: a DR file always names a complete image.
  */
-export async function backupLocalCatalog(runtime: LocalRuntime, options: { storageUnit: string; drFile?: string; retentionDays?: number; claimFor?: (backupId: string) => Promise<number> }): Promise<CatalogBackupOutcome> {
+export async function backupLocalCatalog(runtime: LocalRuntime, options: { storageUnit: string; drFile?: string; retentionDays?: number; claimFor?: (backupId: string) => Promise<number>; signal?: AbortSignal }): Promise<CatalogBackupOutcome> {
   const unit = await runtime.config.getStorageUnit(options.storageUnit);
   if (unit === undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `storage unit ${options.storageUnit} does not exist`);
   return writeCatalogImage(
-    { catalog: runtime.catalog, jobs: runtime.jobs, now: () => runtime.clock.now(), ...(options.claimFor ? { claimFor: options.claimFor } : {}) },
+    { catalog: runtime.catalog, jobs: runtime.jobs, now: () => runtime.clock.now(), ...(options.claimFor ? { claimFor: options.claimFor } : {}), ...(options.signal ? { signal: options.signal } : {}) },
     unit,
     {
       runtime: 'standalone',
@@ -79,6 +79,13 @@ export interface CatalogImageDeps {
    * a new job id, which no job has.
    */
   claimFor?: (backupId: string) => Promise<number>;
+  /**
+   * Stops the catalog backup (its job was cancelled): looked at before the
+   * claim, by the image writer while it writes (it removes what it wrote),
+   * and before the catalog commit. A stop after the claim leaves the claim
+   * of an ended job, which the janitor drops with its data.
+   */
+  signal?: AbortSignal;
 }
 
 export interface CatalogImageOptions {
@@ -113,6 +120,7 @@ export async function writeCatalogImage(deps: CatalogImageDeps, unit: StorageUni
   try {
     const copy = join(folder, options.fileName);
     await options.produce(copy);
+    stopIfAborted(deps.signal);
     const catalogSha256 = await sha256OfFile(copy);
     const catalogBytes = (await stat(copy)).size;
     const jobId = deps.claimFor ? await deps.claimFor(backupId) : await deps.jobs.nextJobId();
@@ -120,7 +128,8 @@ export async function writeCatalogImage(deps: CatalogImageDeps, unit: StorageUni
     if (!claimed) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `backup id ${backupId} is claimed already`);
     const store = await openStorageUnit(unit);
     const task = BackupTask.parse({ jobId, backupId, client: CATALOG_CLIENT, policy: CATALOG_POLICY, schedule: CATALOG_SCHEDULE, level: 'full', selections: [folder], storageUnit: plainTarUnit(unit) });
-    const result = await runBackup(task, { store, reporter: { progress: async () => undefined, heartbeat: async () => undefined }, now: deps.now });
+    const result = await runBackup(task, { store, reporter: { progress: async () => undefined, heartbeat: async () => undefined }, now: deps.now, ...(deps.signal ? { signal: deps.signal } : {}) });
+    stopIfAborted(deps.signal);
     const image = imageRecord({ client: CATALOG_CLIENT, policy: CATALOG_POLICY, schedule: CATALOG_SCHEDULE, level: 'full', storageUnit: unit.name, jobId, retentionDays: options.retentionDays ?? DEFAULT_CATALOG_RETENTION_DAYS, selections: [folder] }, result);
     await deps.catalog.putImage(image);
     const manifest = await readAll(await store.get(result.manifestKey));

@@ -1,8 +1,7 @@
 import { duplicateImage, type DuplicateDeps, type DuplicateRequest, type DuplicateResult } from '#agent/duplicate/duplicate-image.ts';
-import { runAsJob, type LifecycleJobRun } from '#core/jobs/lifecycle-job.ts';
+import { runAsJob, type LifecycleJobDeps, type LifecycleJobRun } from '#core/jobs/lifecycle-job.ts';
 import { sourceCopy } from '#core/catalog/image-copies.ts';
 import { NotFoundError } from '#core/errors.ts';
-import type { JobStore } from '#core/ports/job-store.ts';
 
 /** How often a running duplicate's bytes are recorded on its job, at most. */
 const PROGRESS_MS = 1000;
@@ -13,9 +12,17 @@ const PROGRESS_MS = 1000;
  * they go, and ends with the copy number catalogued (0), or the failure's
  * status and reason; the failure is thrown on. Used by `cairn duplicate`
  * (both runtimes) and the standalone tick's policy copies.
+ *
+ * `cairn jobs cancel` from any process stops it: the job's watch aborts the
+ * duplicate's signal, the copy stops between two objects (or within one,
+ * between two chunks), or during its read-back or a wait for a drive,
+ * catalogues nothing, releases the drive and volumes it held, and the job
+ * keeps its 150. What was written stays uncatalogued under the copy's
+ * folder (or past a volume's append point on tape): the next duplicate
+ * writes it again.
  */
 export async function duplicateAsJob(
-  deps: DuplicateDeps & { jobs: JobStore; now: () => Date; owner: string },
+  deps: DuplicateDeps & LifecycleJobDeps,
   request: DuplicateRequest & { policy?: string },
 ): Promise<LifecycleJobRun<DuplicateResult>> {
   // An image not in the catalog is refused before any job, as a backup of an unknown policy is: there is nothing to copy.
@@ -37,6 +44,7 @@ export async function duplicateAsJob(
     (job) =>
       duplicateImage(deps, {
         ...duplicate,
+        signal: request.signal ? AbortSignal.any([request.signal, job.signal]) : job.signal,
         onProgress: (p) => {
           request.onProgress?.(p);
           // One write a second at most: a copy of many small objects must not become a job-table write per object.

@@ -1,3 +1,4 @@
+import { systemTimer } from '#lambdas/system-clock.ts';
 import type { DuplicateResult } from '#agent/duplicate/duplicate-image.ts';
 import type { JobStore } from '#core/ports/job-store.ts';
 import { duplicateAsJob } from './duplicate-job.ts';
@@ -47,7 +48,7 @@ export async function runDueDuplicates(
   for (const entry of due.slice(0, max)) {
     try {
       const copy = await duplicateAsJob(
-        { ...deps, jobs: runtime.jobs, now: () => runtime.clock.now(), owner: runtime.owner },
+        { ...deps, jobs: runtime.jobs, now: () => runtime.clock.now(), owner: runtime.owner, timer: systemTimer },
         { backupId: entry.backupId, to: entry.storageUnit, expiresAt: entry.expiresAt, policy: entry.policy },
       );
       run.done.push({ ...copy.result, jobId: copy.jobId });

@@ -63,6 +63,7 @@ export async function runRestoreJob(runtime: JobEngineDeps, request: RestoreRequ
       Mount: agent,
       Read: agent,
       RecordRead: (input) => restoreHandler(input),
+      NextCopy: (input) => restoreHandler(input),
       Unmount: agent,
       Release: (input) => brokerHandler(input),
       EndJob: (input) => jobsHandler(input),

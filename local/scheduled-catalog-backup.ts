@@ -1,3 +1,4 @@
+import { systemTimer } from '#lambdas/system-clock.ts';
 import { loadSettings } from '#core/settings.ts';
 import { CATALOG_CLIENT } from '#core/model/dr-file.ts';
 import { dueCatalogBackup } from '#core/schedule/catalog-backup-due.ts';
@@ -28,8 +29,8 @@ export async function runScheduledCatalogBackup(runtime: LocalRuntime): Promise<
   const { due } = dueCatalogBackup({ policies, images, suspended: settings.schedulerSuspended, now });
   if (due === undefined) return undefined;
   const retentionDays = policies.find((p) => p.name === due.policy)?.schedules[0]?.retention.days;
-  const run = await catalogBackupAsJob({ jobs: runtime.jobs, now: () => runtime.clock.now(), owner: runtime.owner }, { storageUnit: due.storageUnit, policy: due.policy }, (claimFor) =>
-    backupLocalCatalog(runtime, { storageUnit: due.storageUnit, retentionDays, claimFor }),
+  const run = await catalogBackupAsJob({ jobs: runtime.jobs, now: () => runtime.clock.now(), owner: runtime.owner, timer: systemTimer }, { storageUnit: due.storageUnit, policy: due.policy }, (claimFor, signal) =>
+    backupLocalCatalog(runtime, { storageUnit: due.storageUnit, retentionDays, claimFor, signal }),
   );
   return { policy: due.policy, jobId: run.jobId, reason: due.reason, outcome: run.result };
 }

@@ -16,6 +16,7 @@ import { localVerifyScheduler } from './verify-starter.ts';
 import { runScheduledCatalogBackup, type ScheduledCatalogBackup } from './scheduled-catalog-backup.ts';
 import { runDueDuplicates, type DuplicationRun } from './duplicate-tick.ts';
 import { recordFinishedJob } from '#core/jobs/lifecycle-job.ts';
+import { systemTimer } from '#lambdas/system-clock.ts';
 import { runScheduledCatalogCheck, type ScheduledCatalogCheck } from '#core/jobs/scheduled-catalog-check.ts';
 import type { CatalogCheckDeps } from '#core/catalog/catalog-check.ts';
 import type { DueInput } from '#core/schedule/due.ts';
@@ -93,7 +94,7 @@ export function localScheduler(runtime: LocalRuntime, hooks: LocalSchedulerHooks
       if (catalogBackup !== undefined) hooks.onCatalogBackup?.(catalogBackup);
       // A scheduled catalog check (a policy's `catalogCheck`), decided from what the backup decision read; its failure is reported.
       if (hooks.catalogCheck && dueInput) {
-        const check = await runScheduledCatalogCheck({ jobs: runtime.jobs, owner: runtime.owner, now: () => runtime.clock.now(), check: hooks.catalogCheck() }, dueInput).catch((error: unknown) => ({ error: `the catalog check failed: ${messageOf(error)}` }));
+        const check = await runScheduledCatalogCheck({ jobs: runtime.jobs, owner: runtime.owner, now: () => runtime.clock.now(), timer: systemTimer, check: hooks.catalogCheck() }, dueInput).catch((error: unknown) => ({ error: `the catalog check failed: ${messageOf(error)}` }));
         if (check !== undefined) hooks.onCatalogCheck?.(check);
       }
       // Copies policies declare (`copies`), before the cleanup, which may then expire a primary whose own retention ended.

@@ -5,6 +5,7 @@ import { UsageError } from '../usage-errors.ts';
 import { DEFAULT_ORPHAN_GRACE_SECONDS, runCatalogCheck, type CatalogCheckReport } from '#core/catalog/catalog-check.ts';
 import { durationSeconds, formatDuration } from '#core/model/durations.ts';
 import { runAsJob } from '#core/jobs/lifecycle-job.ts';
+import { systemTimer } from '#lambdas/system-clock.ts';
 import { catalogCheckFields, catalogCheckOutcome } from '#core/jobs/lifecycle-outcomes.ts';
 
 /**
@@ -31,7 +32,7 @@ export function registerCatalogCheck(catalog: Command): void {
       try {
         const repair = options.repair ?? false;
         // A catalog-check job (`cairn jobs`, the report): its status says what `cairn catalog check` exits with.
-        const { result: report } = await runAsJob({ jobs: runtime.jobs, now: () => runtime.clock.now(), owner: runtime.owner }, 'catalog-check', catalogCheckFields(repair), () => runCatalogCheck(runtime.deps, runtime.clock.now(), { repair, graceSeconds: grace }), catalogCheckOutcome);
+        const { result: report } = await runAsJob({ jobs: runtime.jobs, now: () => runtime.clock.now(), owner: runtime.owner, timer: systemTimer }, 'catalog-check', catalogCheckFields(repair), (job) => runCatalogCheck(runtime.deps, runtime.clock.now(), { repair, graceSeconds: grace, signal: job.signal }), catalogCheckOutcome);
         if (report.unrepaired.length > 0 || report.problems.length > 0) process.exitCode = 1;
         if (options.json ?? globals.json) return printJson(report);
         print(report, grace);

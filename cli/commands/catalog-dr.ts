@@ -1,3 +1,4 @@
+import { systemTimer } from '#lambdas/system-clock.ts';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CairnError } from '#core/errors.ts';
@@ -86,7 +87,7 @@ async function backupStandalone(globals: GlobalOptions, options: { storageUnit: 
   const runtime = await openStandaloneRuntime(globals.home);
   try {
     await runJanitor(runtime);
-    const { jobId, result: outcome } = await catalogBackupAsJob({ jobs: runtime.jobs, now: () => runtime.clock.now(), owner: runtime.owner }, { storageUnit: options.storageUnit }, (claimFor) => backupLocalCatalog(runtime, { ...options, claimFor }));
+    const { jobId, result: outcome } = await catalogBackupAsJob({ jobs: runtime.jobs, now: () => runtime.clock.now(), owner: runtime.owner, timer: systemTimer }, { storageUnit: options.storageUnit }, (claimFor, signal) => backupLocalCatalog(runtime, { ...options, claimFor, signal }));
     const unit = outcome.dr.storageUnit;
     const inHome = unit.kind === 'disk' && `${resolve(unit.path)}/`.startsWith(`${resolve(runtime.home)}/`);
     return { ...outcome, jobId, warning: inHome ? `storage unit ${unit.name} is under ${runtime.home}: losing the machine loses the catalog backup with it` : undefined };

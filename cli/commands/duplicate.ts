@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { duplicateAsJob } from '#local/duplicate-job.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
+import { systemTimer } from '#lambdas/system-clock.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { positiveNumber } from '../number-option.ts';
 import { formatBytes, note, printJson } from '../output.ts';
@@ -46,7 +47,7 @@ export function registerDuplicate(program: Command): void {
           if (!json) note(`  ${reason}`);
         };
         const { jobId, result } = await duplicateAsJob(
-          { ...((await backend.duplicateDeps?.({ onWait })) ?? { catalog: backend.catalog, config: backend.config, openStorageUnit }), jobs: backend.jobs, now: () => backend.clock.now(), owner: backend.owner },
+          { ...((await backend.duplicateDeps?.({ onWait })) ?? { catalog: backend.catalog, config: backend.config, openStorageUnit }), jobs: backend.jobs, now: () => backend.clock.now(), owner: backend.owner, timer: systemTimer },
           {
             backupId: options.backupId,
             to: options.to,

@@ -7,6 +7,7 @@ import { UsageError } from '../usage-errors.ts';
 import { expirationPlan, expireImageNow, runExpiration, setImageExpiry, type ExpirationDeps, type ExpirationRun } from '#core/catalog/expire-images.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { runAsJob } from '#core/jobs/lifecycle-job.ts';
+import { systemTimer } from '#lambdas/system-clock.ts';
 import { cleanupFields, cleanupOutcome } from '#core/jobs/lifecycle-outcomes.ts';
 
 const DAY_MS = 86_400_000;
@@ -37,11 +38,11 @@ export function registerImageExpiry(images: Command): void {
         const deps = expirationDeps(backend);
         if (options.backupId && options.dryRun) return report(await expireImageNow(deps, options.backupId, now, { force: options.force ?? false, dryRun: true }), { json, dryRun: true });
         // A run that changes something is an image-cleanup job (`cairn jobs`, the report), whatever it finds.
-        const asJob = (expire: () => Promise<ExpirationRun>) =>
-          runAsJob({ jobs: backend.jobs, now: () => backend.clock.now(), owner: backend.owner }, 'image-cleanup', cleanupFields('command'), expire, cleanupOutcome);
+        const asJob = (expire: (signal: AbortSignal) => Promise<ExpirationRun>) =>
+          runAsJob({ jobs: backend.jobs, now: () => backend.clock.now(), owner: backend.owner, timer: systemTimer }, 'image-cleanup', cleanupFields('command'), (job) => expire(job.signal), cleanupOutcome);
         if (options.backupId) {
           const backupId = options.backupId;
-          const run = await asJob(() => expireImageNow(deps, backupId, now, { force: options.force ?? false }));
+          const run = await asJob((signal) => expireImageNow(deps, backupId, now, { force: options.force ?? false, signal }));
           return report(run.result, { json, dryRun: false, jobId: run.jobId });
         }
         if (options.dryRun) {
@@ -52,7 +53,7 @@ export function registerImageExpiry(images: Command): void {
           if (plan.expire.length === 0) console.log('nothing to expire');
           return;
         }
-        const run = await asJob(() => runExpiration(deps, now));
+        const run = await asJob((signal) => runExpiration(deps, now, { signal }));
         return report(run.result, { json, dryRun: false, jobId: run.jobId });
       });
     });

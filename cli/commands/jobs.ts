@@ -1,3 +1,4 @@
+import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { JobState, imageWrittenBy, type RestoreJob } from '#core/model/job.ts';
 import { describeStatus } from '#core/status-codes.ts';
@@ -141,7 +142,7 @@ export function registerJobs(program: Command): void {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
         // A multiple-data-streams parent takes its running streams with it.
-        const result = await cancelJobAndStreams(backend, jobId, backend.clock.now());
+        const result = await cancelJobAndStreams(backend, jobId, backend.clock.now(), `${userInfo().username}@${hostname()}, cairn jobs cancel`);
         if (options.json ?? globals.json) printJson(result);
         else console.log(`job ${jobId} cancelled: status 150 (${describeStatus(150)})${result.released ? ', resources released' : ''}${result.streamsCancelled?.length ? `; its streams ${result.streamsCancelled.join(', ')} cancelled too` : ''}`);
       });

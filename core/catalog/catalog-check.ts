@@ -8,7 +8,7 @@ import type { MediaDatabase } from '../ports/media-manager.ts';
 import type { MediaStore } from '../ports/media-store.ts';
 import type { StorageInventory } from '../ports/storage-inventory.ts';
 import type { StorageUnitOpener } from '../ports/storage-unit-opener.ts';
-import { messageOf } from '../errors.ts';
+import { messageOf, stopIfAborted } from '../errors.ts';
 import { withoutImage } from '../media/volume-recycle.ts';
 import { finishExpirations, type ExpirationDeps } from './expire-images.ts';
 import { findInconsistencies, type CopyCheck, type Finding, type ObjectUnitListing, type RepairAction } from './consistency-findings.ts';
@@ -51,6 +51,12 @@ export interface CatalogCheckOptions {
   repair: boolean;
   /** Orphans younger than this are not deleted (default 24 hours). */
   graceSeconds?: number;
+  /**
+   * Stops the check (its job was cancelled): looked at between two units'
+   * listings, two copies' checks and two repairs, so a repair is done whole
+   * or not begun. Rejects with the abort's 150.
+   */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_ORPHAN_GRACE_SECONDS = 24 * 3600;
@@ -88,6 +94,7 @@ export async function runCatalogCheck(deps: CatalogCheckDeps, now: Date, options
   }
   const listings: ObjectUnitListing[] = [];
   for (const [first, ...others] of places.values()) {
+    stopIfAborted(options.signal);
     const unit = first!;
     const sameStorageAs = others.length > 0 ? { sameStorageAs: others.map((u) => u.name) } : {};
     try {
@@ -112,6 +119,7 @@ export async function runCatalogCheck(deps: CatalogCheckDeps, now: Date, options
   for (const image of images) {
     if (image.state !== 'ACTIVE') continue;
     for (const copy of image.copies) {
+      stopIfAborted(options.signal);
       const unit = unitByName.get(copy.storageUnit);
       const found = unit ? await deps.checkCopy(image, copy, unit).catch((error: unknown) => [messageOf(error)]) : [`storage unit ${copy.storageUnit} is not configured`];
       copyChecks.push({ backupId: image.backupId, copyNumber: copy.copyNumber, storageUnit: copy.storageUnit, problems: found });
@@ -146,7 +154,7 @@ export async function runCatalogCheck(deps: CatalogCheckDeps, now: Date, options
     report.unrepaired = findings;
     return report;
   }
-  await repair(deps, findings, now, report, unitByName, listings);
+  await repair(deps, findings, now, report, unitByName, listings, options.signal);
   return report;
 }
 
@@ -156,13 +164,14 @@ function placeOf(unit: StorageUnit): string {
   return store.kind === 'disk' ? `disk:${store.path.replace(/\/+$/, '')}` : `s3:${store.bucket}/${store.prefix.replace(/\/+$/, '')}`;
 }
 
-async function repair(deps: CatalogCheckDeps, findings: readonly Finding[], now: Date, report: CatalogCheckReport, units: ReadonlyMap<string, StorageUnit>, listings: readonly ObjectUnitListing[]): Promise<void> {
+async function repair(deps: CatalogCheckDeps, findings: readonly Finding[], now: Date, report: CatalogCheckReport, units: ReadonlyMap<string, StorageUnit>, listings: readonly ObjectUnitListing[], signal: AbortSignal | undefined): Promise<void> {
   const done = new Set<Finding>();
   const failed = (finding: Finding, error: unknown) => report.problems.push(`${finding.subject}: the repair failed: ${messageOf(error)}`);
   const of = <K extends RepairAction['do']>(kind: K) => findings.filter((f): f is Finding & { action: Extract<RepairAction, { do: K }> } => f.action?.do === kind);
 
   // Dead jobs first: ending one releases its reservations and may withdraw the image it catalogued.
   const dead = of('end-job');
+  stopIfAborted(signal);
   if (dead.length > 0) {
     try {
       const outcome = await deps.endDeadJobs(
@@ -184,6 +193,7 @@ async function repair(deps: CatalogCheckDeps, findings: readonly Finding[], now:
   }
   const released = new Set<number>();
   for (const f of of('release')) {
+    stopIfAborted(signal);
     try {
       if (!released.has(f.action.jobId)) {
         released.add(f.action.jobId);
@@ -196,6 +206,7 @@ async function repair(deps: CatalogCheckDeps, findings: readonly Finding[], now:
     }
   }
   for (const f of of('mark-broken')) {
+    stopIfAborted(signal);
     try {
       const { backupId, copyNumber, reasons } = f.action;
       const after = await deps.catalog.updateImage(backupId, (image) => {
@@ -215,6 +226,7 @@ async function repair(deps: CatalogCheckDeps, findings: readonly Finding[], now:
     }
   }
   for (const f of of('unlist-image')) {
+    stopIfAborted(signal);
     try {
       if (!deps.emm) throw new Error('no media manager');
       // Looked at again: an image committed meanwhile keeps its place on the volume.
@@ -227,6 +239,7 @@ async function repair(deps: CatalogCheckDeps, findings: readonly Finding[], now:
     }
   }
   for (const f of of('relist-image')) {
+    stopIfAborted(signal);
     try {
       if (!deps.emm) throw new Error('no media manager');
       const { mediaId, backupId } = f.action;
@@ -245,6 +258,7 @@ async function repair(deps: CatalogCheckDeps, findings: readonly Finding[], now:
     const run = await finishExpirations(
       { catalog: deps.catalog, config: deps.config, jobs: deps.jobs, openStorageUnit: deps.openStorageUnit, ...(deps.emm ? { emm: deps.emm } : {}), media: deps.media, ...deps.expiration },
       expiring.map((f) => f.action.backupId),
+      signal,
     );
     for (const e of run.expired) {
       report.changes.push({ subject: `image ${e.backupId}`, change: `expiration finished: ${e.objectsDeleted} objects (${e.bytesDeleted} bytes) deleted, record removed` });
@@ -256,6 +270,7 @@ async function repair(deps: CatalogCheckDeps, findings: readonly Finding[], now:
   const owners = await ownedNow(deps);
   const sharing = new Map(listings.map((l) => [l.storageUnit, l.sameStorageAs]));
   for (const f of of('delete-object')) {
+    stopIfAborted(signal);
     try {
       const unit = units.get(f.action.storageUnit);
       if (!unit) throw new Error(`storage unit ${f.action.storageUnit} is not configured`);

@@ -6,7 +6,7 @@ import type { JobStore } from '../ports/job-store.ts';
 import type { MediaDatabase } from '../ports/media-manager.ts';
 import type { MediaStore } from '../ports/media-store.ts';
 import type { StorageUnitOpener } from '../ports/storage-unit-opener.ts';
-import { CairnError, NotFoundError, messageOf } from '../errors.ts';
+import { CairnError, NotFoundError, messageOf, stopIfAborted } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { asKind, type Job } from '../model/job.ts';
 import { basesOf, jobNeedLabel, planAdministratorExpiration, planExpiration, type ExpirationPlan, type Expiring, type InFlightBackup, type Kept } from './expiration-plan.ts';
@@ -96,6 +96,13 @@ export interface ExpirationRun {
 export interface ExpirationOptions {
   /** At most this many images per run (the scheduler tick's bound); the rest wait for the next run. */
   maxImages?: number;
+  /**
+   * Stops the run (its image-cleanup job was cancelled): looked at between
+   * two images and two copies, so each image is expired whole (or, marked
+   * EXPIRED, finished by the next run) or not begun. Rejects with the
+   * abort's 150; the images expired before it stay expired.
+   */
+  signal?: AbortSignal;
 }
 
 /** What a scheduler tick does at most: images expired per tick. */
@@ -130,9 +137,9 @@ export async function runExpiration(deps: ExpirationDeps, now: Date, options: Ex
     expirable = reachable;
   }
   const chosen = expirable.slice(0, options.maxImages ?? Infinity);
-  const run = await expireAll(deps, chosen);
+  const run = await expireAll(deps, chosen, options.signal);
   const going = new Set(plan.expire.map((e) => e.backupId));
-  const copies = await expireCopies(deps, images.filter((i) => !going.has(i.backupId)), inFlight, now, run.problems);
+  const copies = await expireCopies(deps, images.filter((i) => !going.has(i.backupId)), inFlight, now, run.problems, options.signal);
   return { ...run, kept: [...plan.kept, ...run.kept], deferred: expirable.length - chosen.length, ...(unreachable.length > 0 ? { unreachable } : {}), ...(copies.length > 0 ? { copiesExpired: copies } : {}) };
 }
 
@@ -145,12 +152,13 @@ export async function runExpiration(deps: ExpirationDeps, now: Date, options: Ex
  * check reports as orphans. A copy on a unit this runtime cannot reach
  * waits for a run that can.
  */
-async function expireCopies(deps: ExpirationDeps, images: readonly Image[], inFlight: readonly InFlightBackup[], now: Date, problems: string[]): Promise<ExpiredCopy[]> {
+async function expireCopies(deps: ExpirationDeps, images: readonly Image[], inFlight: readonly InFlightBackup[], now: Date, problems: string[], signal: AbortSignal | undefined): Promise<ExpiredCopy[]> {
   const byId = new Map(images.map((i) => [i.backupId, i]));
   const busy = new Set<string>();
   for (const job of inFlight) for (let id = job.baseBackupId, steps = 0; id !== undefined && !busy.has(id) && steps < 10_000; id = byId.get(id)?.baseBackupId, steps++) busy.add(id);
   const done: ExpiredCopy[] = [];
   for (const entry of planCopyExpiration({ images, now, busy })) {
+    stopIfAborted(signal);
     try {
       const unit = await deps.config.getStorageUnit(entry.storageUnit);
       if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${entry.storageUnit} is not configured`);
@@ -178,7 +186,7 @@ async function expireCopies(deps: ExpirationDeps, images: readonly Image[], inFl
  * that needs it (they could not be restored without it). An image a
  * running backup is being taken against is always refused.
  */
-export async function expireImageNow(deps: ExpirationDeps, backupId: string, now: Date, options: { force?: boolean; dryRun?: boolean } = {}): Promise<ExpirationRun> {
+export async function expireImageNow(deps: ExpirationDeps, backupId: string, now: Date, options: { force?: boolean; dryRun?: boolean; signal?: AbortSignal } = {}): Promise<ExpirationRun> {
   const image = await deps.catalog.getImage(backupId);
   if (!image) throw new NotFoundError('image', backupId);
   const { images, inFlight } = await imagesAndNeeds(deps, image.client);
@@ -186,7 +194,7 @@ export async function expireImageNow(deps: ExpirationDeps, backupId: string, now
   if (!decision.allowed) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, decision.reason, { details: decision.dependants.map((d) => `needed by ${d}`) });
   if (options.dryRun) return { expired: decision.expire.map((e) => ({ ...e, objectsDeleted: 0, bytesDeleted: 0, volumes: [] })), kept: [], deferred: 0, recycled: [], problems: [] };
   // An administrator's expiration marks an ACTIVE image whatever its date: step 2 still takes it back when an image committed meanwhile needs it.
-  return { ...(await expireAll(deps, decision.expire)), deferred: 0 };
+  return { ...(await expireAll(deps, decision.expire, options.signal)), deferred: 0 };
 }
 
 /**
@@ -224,20 +232,21 @@ export async function setImageExpiry(deps: Pick<ExpirationDeps, 'catalog' | 'emm
  * (core/catalog/catalog-check.ts). The same steps as a cleanup's; an image
  * found ACTIVE is left alone.
  */
-export async function finishExpirations(deps: ExpirationDeps, backupIds: readonly string[]): Promise<Omit<ExpirationRun, 'deferred'>> {
+export async function finishExpirations(deps: ExpirationDeps, backupIds: readonly string[], signal?: AbortSignal): Promise<Omit<ExpirationRun, 'deferred'>> {
   const entries: Expiring[] = [];
   for (const backupId of backupIds) {
     const image = await deps.catalog.getImage(backupId);
     if (image?.state === 'EXPIRED') entries.push({ backupId, client: image.client, expiresAt: image.expiresAt, reason: 'finishing an expiration begun earlier' });
   }
-  return expireAll(deps, entries);
+  return expireAll(deps, entries, signal);
 }
 
-/** Expires each in order (newest first), then recycles the volumes they left. One image's failure does not stop the others. */
-async function expireAll(deps: ExpirationDeps, chosen: readonly Expiring[]): Promise<Omit<ExpirationRun, 'deferred'>> {
+/** Expires each in order (newest first), then recycles the volumes they left. One image's failure does not stop the others; an abort does, between two images. */
+async function expireAll(deps: ExpirationDeps, chosen: readonly Expiring[], signal?: AbortSignal): Promise<Omit<ExpirationRun, 'deferred'>> {
   const run: Omit<ExpirationRun, 'deferred'> = { expired: [], kept: [], recycled: [], problems: [] };
   const touched = new Set<string>();
   for (const entry of chosen) {
+    stopIfAborted(signal);
     try {
       const outcome = await expireOne(deps, entry);
       if ('kept' in outcome) run.kept.push(outcome.kept);

@@ -135,8 +135,8 @@ export async function endParentJob(jobs: JobStore, parentJobId: number, now: Dat
  * as any cancelled job does. A stream that cannot be cancelled (it ended
  * meanwhile) is left as it is.
  */
-export async function cancelJobAndStreams(deps: Parameters<typeof cancelJob>[0], jobId: number, now: Date): Promise<Awaited<ReturnType<typeof cancelJob>> & { streamsCancelled?: number[] }> {
-  const result = await cancelJob(deps, jobId, now);
+export async function cancelJobAndStreams(deps: Parameters<typeof cancelJob>[0], jobId: number, now: Date, by?: string): Promise<Awaited<ReturnType<typeof cancelJob>> & { streamsCancelled?: number[] }> {
+  const result = await cancelJob(deps, jobId, now, by);
   const job = await deps.jobs.get(jobId);
   if (job?.type !== 'backup' || job.childJobIds === undefined) return result;
   const streamsCancelled: number[] = [];
@@ -144,7 +144,7 @@ export async function cancelJobAndStreams(deps: Parameters<typeof cancelJob>[0],
     const stream = await deps.jobs.get(id);
     if (!stream || stream.state === 'DONE') continue;
     try {
-      await cancelJob(deps, id, now);
+      await cancelJob(deps, id, now, by);
       streamsCancelled.push(id);
     } catch {
       // It ended between the read and the cancel: nothing to stop.

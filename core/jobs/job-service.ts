@@ -217,13 +217,15 @@ export async function decideRetry(deps: JobDeps, jobId: number, outcome: JobOutc
 /**
  * An administrator ends a job (status 150) and takes back what it holds. The
  * running workflow notices at its next step (the agent at its next progress
- * report) and ends without cataloguing anything.
+ * report, a lifecycle job at its next look at its record) and ends without
+ * cataloguing anything. `by` names who cancelled, for the job's reason
+ * (`cancelled by an administrator (root@host1, cairn jobs cancel)`).
  */
-export async function cancelJob(deps: JobDeps & { media: Pick<MediaStore, 'release'>; catalog: Pick<CatalogStore, 'getImage' | 'withdrawImage'> }, jobId: number, now: Date): Promise<{ jobId: number; statusCode: number; released: boolean }> {
+export async function cancelJob(deps: JobDeps & { media: Pick<MediaStore, 'release'>; catalog: Pick<CatalogStore, 'getImage' | 'withdrawImage'> }, jobId: number, now: Date, by?: string): Promise<{ jobId: number; statusCode: number; released: boolean }> {
   const job = await deps.jobs.get(jobId);
   if (!job) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `job ${jobId} does not exist`);
   if (job.state === 'DONE') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `job ${jobId} has already ended with status ${job.statusCode}`);
-  const ended = await finishJob(deps.jobs, jobId, { failure: { Error: `Status${StatusCode.TERMINATED_BY_ADMINISTRATOR}`, Cause: 'cancelled by an administrator' } }, now);
+  const ended = await finishJob(deps.jobs, jobId, { failure: { Error: `Status${StatusCode.TERMINATED_BY_ADMINISTRATOR}`, Cause: `cancelled by an administrator${by ? ` (${by})` : ''}` } }, now);
   // The Catalog step may have committed the job's image just before: a job
   // and its image always agree, so the image is withdrawn (commitImage
   // checks the job after committing, so one of the two sees the other).

@@ -1,8 +1,10 @@
 import type { z } from 'zod';
 import { Job, type CatalogBackupJob, type CatalogCheckJob, type DuplicateJob, type ImageCleanupJob, type JobOfKind, type JobProgress, type LifecycleJobKind } from '../model/job.ts';
 import type { JobStore } from '../ports/job-store.ts';
-import { messageOf, statusOf } from '../errors.ts';
-import { StatusCode, describeStatus } from '../status-codes.ts';
+import type { Timer } from '../ports/clock.ts';
+import { CairnError, messageOf, statusOf } from '../errors.ts';
+import { jobRecordReporter } from './job-reporter.ts';
+import { StatusCode, describeStatus, type StatusCodeValue } from '../status-codes.ts';
 import { parseOrThrow } from '../validation.ts';
 
 interface Schemas {
@@ -28,11 +30,36 @@ export interface LifecycleJobDeps {
    * Lambda's time limit has passed), or the CLI's `cli:<host>:<pid>`.
    */
   owner: string;
+  /**
+   * How the running job learns that it was ended from elsewhere (`cairn jobs
+   * cancel` in another process, a janitor): every `watchEveryMs` its record
+   * is stamped by the job-record reporter's heartbeat (core/jobs/job-reporter.ts,
+   * the reporter a backup's agent uses), whose write the store refuses once
+   * the job is DONE; that aborts the work's `signal`. The runtime's timer
+   * (lambdas/system-clock.ts `systemTimer`); tests tick by hand.
+   */
+  timer: Timer;
+  /** How often the record is looked at (default LIFECYCLE_WATCH_MS). */
+  watchEveryMs?: number;
 }
+
+/**
+ * How often a running lifecycle job looks at its record for a cancel: one
+ * conditional write (an empty progress report) each time, so a duplicate
+ * of an hour costs 1800 writes, and a cancel is noticed within 2 s.
+ */
+export const LIFECYCLE_WATCH_MS = 2000;
 
 /** What the operation can tell its job while it runs. */
 export interface LifecycleJobContext<K extends LifecycleJobKind> {
   jobId: number;
+  /**
+   * Aborted once the job was ended from elsewhere (cancelled: its reason a
+   * CairnError 150 naming the job). The operation stops at its next safe
+   * point (between objects, images or steps), catalogues nothing it had not
+   * catalogued, releases what it holds, and rejects.
+   */
+  signal: AbortSignal;
   /** Records progress (bytes, files) while the job is ACTIVE; a failure to record is ignored (the next report supersedes it). */
   progress(progress: Partial<JobProgress>): Promise<void>;
   /** Records fields learned while running (the image a catalog backup claims); rejects when the job store does. */
@@ -65,7 +92,12 @@ export interface LifecycleJobRun<R> {
  * Every exit path ends the job, except the death of the process itself:
  * then the runtime's janitor ends it by its `owner` (standalone: the
  * process is gone; cloud: the scheduler Lambda's time limit has passed).
- * A job an administrator ended meanwhile (cancel) keeps its status.
+ * A job an administrator ended meanwhile (cancel) keeps its status: the
+ * watch (`deps.timer`) aborts `work`'s signal, and once `work` rejects the
+ * error thrown on is a CairnError with the job's status (150) and the
+ * reason the job was ended with. An operation that finished all the same
+ * (the cancel came after its last safe point) leaves a line in the job's
+ * details saying what it did.
  */
 export async function runAsJob<K extends LifecycleJobKind, R>(
   deps: LifecycleJobDeps,
@@ -81,8 +113,11 @@ export async function runAsJob<K extends LifecycleJobKind, R>(
   await deps.jobs.create(job);
   const startedAt = options.startedAt?.toISOString() ?? deps.now().toISOString();
   await deps.jobs.update(jobId, (j) => ({ ...j, state: 'ACTIVE', startedAt, updatedAt: startedAt }), { expectedStates: ['QUEUED'] });
+  const abort = new AbortController();
+  const stopWatching = watch(deps, jobId, abort);
   const context: LifecycleJobContext<K> = {
     jobId,
+    signal: abort.signal,
     progress: async (progress) => void (await deps.jobs.recordProgress(jobId, progress, deps.now()).catch(() => undefined)),
     record: async (more) => {
       const at = deps.now();
@@ -93,13 +128,34 @@ export async function runAsJob<K extends LifecycleJobKind, R>(
   try {
     result = await work(context);
   } catch (error) {
-    await end(deps, jobId, { statusCode: statusOf(error), reason: messageOf(error) }).catch(() => undefined);
+    const done = await end(deps, jobId, { statusCode: statusOf(error), reason: messageOf(error) }).catch(() => undefined);
+    if (abort.signal.aborted && done?.statusCode !== undefined) throw new CairnError(done.statusCode as StatusCodeValue, `job ${jobId} (${kind}) was ended while it ran (status ${done.statusCode}${done.error ? `: ${done.error}` : ''}): it stopped before it finished`, { cause: error });
     throw error;
+  } finally {
+    stopWatching();
   }
   const outcome = ended(result);
-  const statusCode = await end(deps, jobId, outcome);
-  return { jobId, statusCode, result };
+  const done = await end(deps, jobId, outcome);
+  return { jobId, statusCode: done.statusCode ?? outcome.statusCode, result };
 }
+
+/** Stamps the job's record every `watchEveryMs`, one write at a time, until stopped; a refused stamp (the job ended) aborts `abort`. */
+function watch(deps: LifecycleJobDeps, jobId: number, abort: AbortController): () => void {
+  const reporter = jobRecordReporter({ jobs: deps.jobs, jobId, clock: { now: deps.now }, abort, heartbeat: async () => undefined });
+  let busy = false;
+  return deps.timer.every(deps.watchEveryMs ?? LIFECYCLE_WATCH_MS, () => {
+    if (busy || abort.signal.aborted) return;
+    busy = true;
+    // A stamp that fails (the store unreachable for a moment) is tried again at the next tick: the work goes on.
+    void reporter
+      .heartbeat()
+      .catch(() => undefined)
+      .finally(() => (busy = false));
+  });
+}
+
+/** For work that has run already: nothing to watch. */
+const NO_TIMER: Timer = { every: () => () => undefined };
 
 /**
  * Records an operation that has run already as a job (QUEUED, ACTIVE, DONE
@@ -107,16 +163,24 @@ export async function runAsJob<K extends LifecycleJobKind, R>(
  * recorded only when it did something (the scheduler tick's image cleanup,
  * whose every step the next run finishes should its process die).
  */
-export async function recordFinishedJob<K extends LifecycleJobKind>(deps: LifecycleJobDeps, kind: K, fields: LifecycleFields<K>, startedAt: Date, outcome: LifecycleJobEnd<K>): Promise<number> {
-  const run = await runAsJob(deps, kind, fields, async () => undefined, () => outcome, { startedAt });
+export async function recordFinishedJob<K extends LifecycleJobKind>(deps: Omit<LifecycleJobDeps, 'timer' | 'watchEveryMs'>, kind: K, fields: LifecycleFields<K>, startedAt: Date, outcome: LifecycleJobEnd<K>): Promise<number> {
+  const run = await runAsJob({ ...deps, timer: NO_TIMER }, kind, fields, async () => undefined, () => outcome, { startedAt });
   return run.jobId;
 }
 
-/** Ends the job DONE with the outcome, unless it ended already (a cancel): then its status stands. */
-async function end<K extends LifecycleJobKind>(deps: LifecycleJobDeps, jobId: number, outcome: LifecycleJobEnd<K>): Promise<number> {
+/**
+ * Ends the job DONE with the outcome, unless it ended already (a cancel):
+ * then its status stands, and an operation that finished all the same
+ * (status 0 or 1) is noted in its details. Resolves the ended job.
+ */
+async function end<K extends LifecycleJobKind>(deps: LifecycleJobDeps, jobId: number, outcome: LifecycleJobEnd<K>): Promise<Job> {
   const at = deps.now();
-  const done = await deps.jobs.update(jobId, (j) => {
-    if (j.state === 'DONE') return j;
+  return deps.jobs.update(jobId, (j) => {
+    if (j.state === 'DONE') {
+      if (outcome.statusCode > StatusCode.PARTIAL_SUCCESS) return j;
+      const what = Object.entries(outcome.fields ?? {}).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ');
+      return { ...j, details: [...(j.details ?? []), { at: at.toISOString(), message: `the ${j.type} had finished (status ${outcome.statusCode}${what ? `; ${what}` : ''}) when it learned the job was ended`.slice(0, 2048) }] };
+    }
     const withMore = withFields(j, outcome.fields ?? {}, at);
     return {
       ...withMore,
@@ -130,7 +194,6 @@ async function end<K extends LifecycleJobKind>(deps: LifecycleJobDeps, jobId: nu
       updatedAt: at.toISOString(),
     };
   });
-  return done.statusCode ?? outcome.statusCode;
 }
 
 /** The job with more of its kind's fields, checked against its kind's schema (a field of another kind is a bug: 2000). */

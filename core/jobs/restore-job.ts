@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { copyOf, primaryCopy, usableImage, type Image } from '../model/image.ts';
+import { copyOf, isBrokenCopy, primaryCopy, usableImage, type Image } from '../model/image.ts';
 import { Name } from '../model/names.ts';
 import { RestoreTaskResult } from '../model/agent-command.ts';
 import type { RestoreJob, RestoreVolume } from '../model/job.ts';
@@ -8,9 +8,10 @@ import type { JobStore } from '../ports/job-store.ts';
 import type { CatalogStore } from '../ports/catalog-store.ts';
 import type { RestorePlanner } from '../ports/restore-planner.ts';
 import { getJobOfKind, updateJobOfKind } from './job-of-kind.ts';
-import { CairnError } from '../errors.ts';
+import { CairnError, messageOf } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { parseOrThrow } from '../validation.ts';
+import { failureMessage, statusFromFailure } from './job-service.ts';
 
 /**
  * What starts a restore job (bprestore of an image on tape): the image, the
@@ -69,10 +70,37 @@ export async function tapeImageOf(deps: RestoreJobDeps, backupId: string, copyNu
   return { image: copyNumber === undefined ? image : { ...image, copies: [copy] }, storageUnit };
 }
 
-/** Records a QUEUED restore job for an image on tape (the Queue state). */
+/** Statuses a restore from one copy ends with that another copy may make good: the copy's data (2001), its media (84, 85, 86, 96) or its unit (219) failed. */
+export const COPY_FAILURES: ReadonlySet<number> = new Set([
+  StatusCode.CORRUPT_IMAGE,
+  StatusCode.MEDIA_WRITE_ERROR,
+  StatusCode.MEDIA_READ_ERROR,
+  StatusCode.MEDIA_POSITION_ERROR,
+  StatusCode.UNABLE_TO_ALLOCATE_MEDIA,
+  StatusCode.STORAGE_UNIT_UNAVAILABLE,
+]);
+
+/** The copies after the primary on tape units, not marked broken, in copy order: where a restore job of the primary falls back to. */
+async function laterTapeCopies(deps: RestoreJobDeps, image: Image): Promise<number[]> {
+  const primary = primaryCopy(image).copyNumber;
+  const later: number[] = [];
+  for (const copy of [...image.copies].sort((a, b) => a.copyNumber - b.copyNumber)) {
+    if (copy.copyNumber === primary || isBrokenCopy(image, copy.copyNumber)) continue;
+    if ((await deps.config.getStorageUnit(copy.storageUnit))?.kind === 'tape') later.push(copy.copyNumber);
+  }
+  return later;
+}
+
+/**
+ * Records a QUEUED restore job for an image on tape (the Queue state). A
+ * restore of the primary (no `copyNumber`) may fall back to the image's
+ * later copies on tape (`fallbackCopies`); one of a named copy reads that
+ * copy alone (bprestore -copy; `cairn restore` walks the copies itself).
+ */
 export async function queueRestoreJob(deps: RestoreJobDeps, rawRequest: unknown, now: Date): Promise<RestoreJobRef> {
   const request = parseOrThrow(RestoreRequest, rawRequest, 'restore request');
   const { image, storageUnit } = await tapeImageOf(deps, request.backupId, request.copyNumber);
+  const fallbackCopies = request.copyNumber === undefined ? await laterTapeCopies(deps, image) : [];
   const jobId = await deps.jobs.nextJobId();
   const at = now.toISOString();
   const job: RestoreJob = {
@@ -87,6 +115,7 @@ export async function queueRestoreJob(deps: RestoreJobDeps, rawRequest: unknown,
     continueOnError: request.continueOnError,
     storageUnit,
     ...(request.copyNumber === undefined ? {} : { copyNumber: request.copyNumber }),
+    ...(fallbackCopies.length > 0 ? { fallbackCopies } : {}),
     volumes: [],
     notRestored: [],
     waitingReason: 'waiting for resources',
@@ -181,4 +210,59 @@ export async function recordVolumeRead(deps: Pick<RestoreJobDeps, 'jobs'>, jobId
     };
   });
   return { statusCode: job.notRestored.length > 0 || result.statusCode > 0 ? StatusCode.PARTIAL_SUCCESS : StatusCode.SUCCESS };
+}
+
+export type FallbackDecision = { next: true; copyNumber: number; storageUnit: string } | { next: false; reason: string };
+
+/**
+ * After a failed copy has been unmounted and released (the NextCopy state):
+ * when it failed with its data, media or unit (COPY_FAILURES) and the job
+ * has a further copy on tape (`fallbackCopies`, each looked at again: one
+ * since expired, marked broken or no longer on a tape unit is passed
+ * over), the job is turned to that copy: `copyNumber` and `storageUnit`
+ * set, its volumes planned again by Plan, what the failed copy read
+ * forgotten (its totals, volumes and members not restored), the target
+ * written with overwrite from now on (what the failed copy put in place
+ * was each checked against its index sha256 first), and a detail line
+ * saying which copy failed and why. Otherwise the job ends with the
+ * failure. A job that ended meanwhile (cancelled) never goes on.
+ */
+export async function fallBackToNextCopy(deps: RestoreJobDeps, jobId: number, failure: { Error?: string; Cause?: string }, now: Date): Promise<FallbackDecision> {
+  const job = await getJobOfKind(deps.jobs, jobId, 'restore');
+  if (job.state === 'DONE') return { next: false, reason: `job ${jobId} has ended (status ${job.statusCode})` };
+  if (!('backupId' in job.source)) return { next: false, reason: 'a point-in-time restore reads one image' };
+  const statusCode = statusFromFailure(failure);
+  if (!COPY_FAILURES.has(statusCode)) return { next: false, reason: `status ${statusCode} is not a failure of the copy` };
+  const failed = job.copyNumber ?? (await deps.catalog.getImage(job.source.backupId).then((i) => (i ? primaryCopy(i).copyNumber : 1)));
+  const passed: string[] = [];
+  let left = job.fallbackCopies ?? [];
+  while (left.length > 0) {
+    const [copyNumber, ...rest] = left as [number, ...number[]];
+    left = rest;
+    let storageUnit: string;
+    try {
+      ({ storageUnit } = await tapeImageOf(deps, job.source.backupId, copyNumber));
+      const image = await deps.catalog.getImage(job.source.backupId);
+      if (image && isBrokenCopy(image, copyNumber)) throw new CairnError(StatusCode.CORRUPT_IMAGE, `copy ${copyNumber} is marked broken`);
+    } catch (error) {
+      passed.push(`copy ${copyNumber}: ${messageOf(error)}`);
+      continue;
+    }
+    const at = now.toISOString();
+    const said = `copy ${failed} on ${job.storageUnit ?? '?'} failed with status ${statusCode} (${failureMessage(failure)}): restoring from copy ${copyNumber} on ${storageUnit}${passed.length > 0 ? ` (passed over ${passed.join('; ')})` : ''}`;
+    await updateJobOfKind(deps.jobs, jobId, 'restore', (j) => ({
+      ...j,
+      copyNumber,
+      storageUnit,
+      fallbackCopies: rest,
+      volumes: [],
+      notRestored: [],
+      target: { ...j.target, existing: 'overwrite' },
+      progress: { ...j.progress, files: 0, bytes: 0, currentPath: undefined },
+      details: [...(j.details ?? []), { at, message: said.slice(0, 2048) }],
+      updatedAt: at,
+    }));
+    return { next: true, copyNumber, storageUnit };
+  }
+  return { next: false, reason: passed.length > 0 ? `no further copy could be read (${passed.join('; ')})` : 'no further copy on tape' };
 }

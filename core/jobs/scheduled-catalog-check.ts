@@ -1,9 +1,8 @@
 import { runCatalogCheck, type CatalogCheckDeps, type CatalogCheckReport } from '../catalog/catalog-check.ts';
 import type { Job } from '../model/job.ts';
 import type { Policy } from '../model/policy.ts';
-import type { JobStore } from '../ports/job-store.ts';
 import { dueCatalogCheck } from '../schedule/catalog-check-due.ts';
-import { runAsJob } from './lifecycle-job.ts';
+import { runAsJob, type LifecycleJobDeps } from './lifecycle-job.ts';
 import { catalogCheckFields, catalogCheckOutcome } from './lifecycle-outcomes.ts';
 
 export interface ScheduledCatalogCheck {
@@ -23,11 +22,11 @@ export interface ScheduledCatalogCheck {
  * check itself could not run (its job ended with the failure).
  */
 export async function runScheduledCatalogCheck(
-  deps: { jobs: JobStore; owner: string; now: () => Date; check: CatalogCheckDeps },
+  deps: LifecycleJobDeps & { check: CatalogCheckDeps },
   input: { policies: readonly Policy[]; jobs: readonly Job[]; suspended?: boolean; now: Date },
 ): Promise<ScheduledCatalogCheck | undefined> {
   const { due } = dueCatalogCheck(input);
   if (due === undefined) return undefined;
-  const run = await runAsJob(deps, 'catalog-check', catalogCheckFields(due.repair, due.policy), () => runCatalogCheck(deps.check, deps.now(), { repair: due.repair, graceSeconds: due.graceSeconds }), catalogCheckOutcome);
+  const run = await runAsJob(deps, 'catalog-check', catalogCheckFields(due.repair, due.policy), (job) => runCatalogCheck(deps.check, deps.now(), { repair: due.repair, graceSeconds: due.graceSeconds, signal: job.signal }), catalogCheckOutcome);
   return { policy: due.policy, reason: due.reason, jobId: run.jobId, statusCode: run.statusCode, report: run.result };
 }

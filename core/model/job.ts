@@ -201,8 +201,14 @@ export const RestoreJob = z
     continueOnError: z.boolean().default(false),
     /** The storage unit of the copy read (a tape restore's: its robot's drives are the ones reserved). */
     storageUnit: Name.optional(),
-    /** The copy read when it is not the primary (`cairn restore` falling back to another copy). */
+    /** The copy read when it is not the primary (`cairn restore` falling back to another copy, or the job's own fallback). */
     copyNumber: z.number().int().positive().optional(),
+    /**
+     * The further copies on tape the job falls back to, in order, when the
+     * copy it reads fails with its data, media or unit (COPY_FAILURES):
+     * set at Queue for a restore of the primary, taken one by one.
+     */
+    fallbackCopies: z.array(z.number().int().positive()).optional(),
     /** A tape restore's volumes, in mount order (set by its Plan step). */
     volumes: z.array(RestoreVolume).default([]),
     /** Members refused or not restored (status 1); the first few, for the operator. */

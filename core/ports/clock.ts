@@ -6,6 +6,17 @@ export interface Clock {
   now(): Date;
 }
 
+/**
+ * Repeated work on the wall clock's time: `every(ms, tick)` calls `tick`
+ * every `ms` until the function it returns is called. A running lifecycle
+ * job looks at its record with it (core/jobs/lifecycle-job.ts). The
+ * adapter is `systemTimer` (lambdas/system-clock.ts, setInterval, which
+ * keeps no process alive); tests tick by hand.
+ */
+export interface Timer {
+  every(ms: number, tick: () => void): () => void;
+}
+
 /** A clock tests move by hand. */
 export class FakeClock implements Clock {
   #now: number;

@@ -167,6 +167,8 @@ export async function duplicateImage(deps: DuplicateDeps, request: DuplicateRequ
   }
 
   // Catalog last: a compare-and-set on the record. A copy number taken meanwhile (another duplicate to another unit) is rewritten in the manifest and tried again.
+  // A duplicate stopped (its job cancelled) after its last object catalogues nothing: its objects stay as a stopped run's do.
+  if (request.signal?.aborted) throw new CairnError(StatusCode.TERMINATED_BY_ADMINISTRATOR, `termination requested by administrator: copy ${copyNumber} of image ${image.backupId} on ${target.name} was written and not catalogued`, { cause: request.signal.reason });
   for (let attempt = 0; ; attempt++) {
     const copy: ImageCopy = { ...written.copy, copyNumber };
     let outcome: ReturnType<typeof addCopy> | undefined;

@@ -31,11 +31,22 @@ export interface TapeCopyHolding {
   /** Told each time the duplicate waits for a drive or a volume, with the reason (as a job's waiting reason reads). */
   onWait?: (reason: string) => void;
   signal?: AbortSignal;
-  /** How a wait is slept (tests shorten it). */
-  sleep?: (ms: number) => Promise<void>;
+  /** How a wait is slept (tests shorten it); it should end early when `signal` aborts. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-const sleepFor = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Sleeps `ms`, cut short when `signal` aborts (a cancelled duplicate does not sleep out the broker's back-off of a minute or more). */
+function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
 
 /**
  * A drive of a tape unit held by a duplicate, and the volume in it
@@ -253,6 +264,6 @@ async function waitFor<T>(holding: TapeCopyHolding, attempt: () => Promise<{ val
     const waited = (holding.now().getTime() - started) / 1000;
     if (waited >= settings.mediaMountTimeoutSeconds) throw new CairnError(StatusCode.UNABLE_TO_ALLOCATE_MEDIA, `no drive or volume within the media mount timeout (${settings.mediaMountTimeoutSeconds} s): ${answer.reason}`);
     holding.onWait?.(answer.reason);
-    await sleep(Math.min(resourceRetrySeconds(settings.resourceRetrySeconds, waited), settings.mediaMountTimeoutSeconds - waited + 1) * 1000);
+    await sleep(Math.min(resourceRetrySeconds(settings.resourceRetrySeconds, waited), settings.mediaMountTimeoutSeconds - waited + 1) * 1000, holding.signal);
   }
 }

@@ -96,6 +96,8 @@ export async function writeCopy(options: WriteCopyOptions): Promise<WrittenCopy>
     let bytes = 0;
     async function* counted(): AsyncGenerator<Uint8Array> {
       for await (const chunk of body) {
+        // Within an object too: a cancel does not wait for a fragment of gigabytes to be copied whole.
+        if (options.signal?.aborted) throw new CairnError(StatusCode.TERMINATED_BY_ADMINISTRATOR, 'termination requested by administrator', { cause: options.signal.reason });
         stored.update(chunk);
         checksum?.update(chunk);
         bytes += chunk.byteLength;

@@ -163,7 +163,7 @@ describe.skipIf(Boolean(skip))(`a tape backup job on DynamoDB, routed to the rob
     const execution = machine.run({ request: { backupId: writtenImage, targetDir: target, owner: 'restore-aws' } } as never, {
       context: { Task: { Token: 'restore-aws-token' } } as never,
       overrides: {
-        taskResourceLocalHandlers: { Queue: restore, Plan: restore, Reserve: restore, RecordRead: restore, Release: broker, EndJob: jobs, Mount: agent('Mount'), Read: agent('Read'), Unmount: agent('Unmount') } as never,
+        taskResourceLocalHandlers: { Queue: restore, Plan: restore, Reserve: restore, RecordRead: restore, NextCopy: restore, Release: broker, EndJob: jobs, Mount: agent('Mount'), Read: agent('Read'), Unmount: agent('Unmount') } as never,
       },
     });
     const output = (await execution.result) as Record<string, unknown>;

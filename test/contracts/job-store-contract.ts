@@ -97,7 +97,7 @@ export function describeJobStoreContract(adapter: string, open: OpenStore<JobSto
     it('keeps the lifecycle kinds (duplicate, image-cleanup, catalog-backup, catalog-check) run as jobs, beside the older kinds', async () => {
       await store().create(sampleJob(await store().nextJobId()));
       let t = Date.parse('2026-03-01T10:00:00.000Z');
-      const deps = { jobs: store(), now: () => new Date((t += 1000)), owner: 'local:host:42' };
+      const deps = { jobs: store(), now: () => new Date((t += 1000)), owner: 'local:host:42', timer: { every: () => () => undefined } };
       const seen: string[] = [];
       const dup = await runAsJob(deps, 'duplicate', { client: 'host1', image: 'host1_1700000000', storageUnit: 'archive', policy: 'daily-home' }, async (job) => {
         seen.push((await store().get(job.jobId))!.state);

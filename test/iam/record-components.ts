@@ -292,6 +292,7 @@ async function runRestoreWorkflow(handlers: { restore: Handler; broker: Handler;
         Plan: handlers.restore,
         Reserve: handlers.restore,
         RecordRead: handlers.restore,
+        NextCopy: handlers.restore,
         Release: handlers.broker,
         EndJob: handlers.jobs,
         Mount: handlers.agent,

@@ -33,7 +33,7 @@ describe('restore-job.asl.json', () => {
     expect(text).not.toMatch(/"QueryLanguage"\s*:\s*"JSONata"/);
     expect(text).not.toMatch(/"Assign"/);
     const tasks = Object.entries(states).filter(([, s]) => s.Type === 'Task');
-    expect(tasks.map(([name]) => name).sort()).toEqual(['EndJob', 'Mount', 'Plan', 'Queue', 'Read', 'RecordRead', 'Release', 'Reserve', 'Unmount']);
+    expect(tasks.map(([name]) => name).sort()).toEqual(['EndJob', 'Mount', 'NextCopy', 'Plan', 'Queue', 'Read', 'RecordRead', 'Release', 'Reserve', 'Unmount']);
     for (const [name, state] of tasks) expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
     for (const name of ['Mount', 'Read', 'Unmount']) {
       expect(states[name]?.Resource, name).toBe('arn:aws:states:::aws-sdk:ssm:sendCommand.waitForTaskToken');
@@ -76,7 +76,7 @@ describe('restore-job.asl.json', () => {
     expect(states.NextVolume?.Next).toBe('MoreVolumes?');
   });
 
-  it('routes every failure after Queue through Unmount (when a drive is held) and Release to EndJob', () => {
+  it('routes every failure after Queue through Unmount (when a drive is held), Release and NextCopy to EndJob, or to Plan on the next copy', () => {
     for (const name of ['Plan', 'Mount', 'Read', 'RecordRead']) expect(states[name]?.Catch?.map((c) => c.Next), name).toEqual(['Failed']);
     expect(states.Reserve?.Catch?.map((c) => c.Next)).toEqual(['NotGranted']);
     expect(states.NotGranted?.Next).toBe('Failed');
@@ -85,7 +85,15 @@ describe('restore-job.asl.json', () => {
     expect(states['TapeAfterFailure?']?.Default).toBe('Release');
     expect(states.UnmountAfterFailure?.Next).toBe('Unmount');
     expect(states.Unmount?.Catch?.map((c) => [c.Next, c.ResultPath])).toEqual([['Release', '$.unmountFailure']]);
-    expect(states['AfterRelease?']?.Choices?.map((c) => c.Next)).toEqual(['EndJob']);
+    expect(states['AfterRelease?']?.Choices?.map((c) => c.Next)).toEqual(['NextCopy']);
+    expect(states.NextCopy?.Parameters).toEqual({ action: 'nextCopy', 'jobId.$': '$.job.jobId', 'failure.$': '$.outcome.failure' });
+    expect(states.NextCopy?.Catch?.map((c) => c.Next)).toEqual(['EndJob']);
+    expect(states.NextCopy?.Next).toBe('NextCopy?');
+    expect(states['NextCopy?']?.Choices?.map((c) => c.Next)).toEqual(['OnNextCopy']);
+    expect(states['NextCopy?']?.Default).toBe('EndJob');
+    // The next copy starts clean: no reservation (TapeAfterFailure? would unmount the old drive again), plan or failure.
+    expect(states.OnNextCopy).not.toHaveProperty('ResultPath');
+    expect(states.OnNextCopy).toMatchObject({ Parameters: { 'request.$': '$.request', 'job.$': '$.job', 'nextCopy.$': '$.nextCopy' }, Next: 'Plan' });
     expect(states.Release?.Catch?.map((c) => c.Next)).toEqual(['ReleaseFailed']);
     expect(states.ReleaseFailed?.Next).toBe('EndJob');
     expect(states.EndJob?.Catch?.map((c) => c.Next)).toEqual(['NotEnded']);
