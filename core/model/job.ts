@@ -293,6 +293,8 @@ export const DuplicateJob = z
     copyNumber: z.number().int().positive().optional(),
     /** The image had that copy already (an earlier or concurrent run catalogued it): nothing was catalogued. */
     alreadyPresent: z.boolean().optional(),
+    /** The new copy's own retention end, as asked (a policy copy's); absent: it follows the image's. */
+    expiresAt: IsoTime.optional(),
     /** A scheduled copy: the policy whose `copies` declared it. */
     policy: Name.optional(),
   })
