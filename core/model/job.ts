@@ -271,8 +271,10 @@ export type VerifyJob = z.output<typeof VerifyJob>;
 /**
  * One copy of an image made by `cairn duplicate` or a policy's `copies`
  * (bpduplicate; NetBackup's Activity Monitor shows a Duplication job). The
- * data moves in the process that runs it (edge-agent/duplicate/); the job
- * records it. Its image is `image`, never `backupId` (which the janitor
+ * data moves in the process that runs it (edge-agent/duplicate/), or, for
+ * the cloud scheduler's policy copies, on the client's agent in the
+ * duplicate-job workflow (core/jobs/duplicate-job.ts; such a job has an
+ * `executionName`); the job records it. Its image is `image`, never `backupId` (which the janitor
  * acts on as the image a backup job writes). Bytes and objects copied are
  * in `progress` (bytes, files).
  */
