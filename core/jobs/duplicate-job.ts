@@ -129,19 +129,22 @@ export async function startDuplicateJob(deps: DuplicateJobDeps, jobId: number, n
  * catalogued). A Status20 failure when the image began expiring meanwhile,
  * and a Status2005 failure when another duplicate took the copy number
  * (the manifest written names it; the next run writes the copy again):
- * in both nothing is catalogued.
+ * in both nothing is catalogued. A job that ended meanwhile (cancelled) is
+ * given no copy either: its own status stands.
  */
 export async function recordDuplicateCopy(deps: Pick<DuplicateJobDeps, 'jobs' | 'catalog'>, jobId: number, rawResult: unknown, now: Date): Promise<DuplicateOutcome> {
   const result = parseOrThrow(DuplicateTaskResult, rawResult, 'duplicate result', StatusCode.INTERNAL_ERROR);
   const job = await getJobOfKind(deps.jobs, jobId, 'duplicate');
   if (result.copy.storageUnit !== job.storageUnit) throw new CairnError(StatusCode.INTERNAL_ERROR, `job ${jobId} copies to ${job.storageUnit}, the agent answered with a copy on ${result.copy.storageUnit}`);
+  const failure = (status: number, cause: string): DuplicateOutcome => ({ failure: { Error: `Status${status}`, Cause: cause } });
+  // A job ended meanwhile (`cairn jobs cancel` after the agent's last report) is not given a copy: what it wrote stays uncatalogued, as after any failure.
+  if (job.state === 'DONE') return failure(job.statusCode ?? StatusCode.TERMINATED_BY_ADMINISTRATOR, `job ${jobId} ended (status ${job.statusCode}) before its copy was catalogued: copy ${result.copy.copyNumber} on ${job.storageUnit} is not catalogued`);
   let outcome: ReturnType<typeof addCopy> | undefined;
   const stored = await deps.catalog.updateImage(job.image, (current) => {
     outcome = addCopy(current, result.copy);
     return outcome.kind === 'added' ? outcome.image : undefined;
   });
   if (!stored || !outcome) throw new CairnError(StatusCode.IMAGE_NOT_FOUND, `image ${job.image} left the catalog while it was being duplicated: copy ${result.copy.copyNumber} on ${job.storageUnit} is not catalogued`);
-  const failure = (status: number, cause: string): DuplicateOutcome => ({ failure: { Error: `Status${status}`, Cause: cause } });
   if (outcome.kind === 'refused') return failure(StatusCode.INVALID_COMMAND_USAGE, outcome.reason);
   if (outcome.kind === 'renumber') {
     return failure(StatusCode.CONFLICT, `image ${job.image}: copy number ${result.copy.copyNumber} was taken by another duplicate while this copy was written; copy ${result.copy.copyNumber} on ${job.storageUnit} is not catalogued (the next run writes it again)`);

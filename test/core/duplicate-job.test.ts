@@ -58,6 +58,15 @@ describe('the duplicate job\'s Record step', () => {
     expect((await stores.catalog.getImage(image.backupId))!.copies.map((c) => c.storageUnit)).toEqual(['disk1', 's3copy']);
   });
 
+  it('catalogues nothing for a job cancelled after its agent wrote the copy: its status stands', async () => {
+    const { stores, image } = await withImage();
+    const job = await started(stores, image, 's3copy');
+    await stores.jobs.update(job.jobId, (j) => ({ ...j, state: 'DONE', statusCode: 150 }));
+
+    expect(await recordDuplicateCopy(stores, job.jobId, job.result, NOW)).toMatchObject({ failure: { Error: 'Status150', Cause: expect.stringContaining('not catalogued') } });
+    expect((await stores.catalog.getImage(image.backupId))!.copies).toHaveLength(1);
+  });
+
   it('refuses a tape source or target at Queue with 20, naming the unit', async () => {
     const { stores, image } = await withImage();
     await stores.config.putStorageUnit(StorageUnit.parse({ name: 'vault', kind: 'tape', robot: 'tld0', pool: 'p', index: { name: 'i', kind: 'disk', path: '/srv/cairn/tape-index' } }));
