@@ -110,7 +110,7 @@ export function createSchedulerHandler(deps: SchedulerDeps) {
     const result = await schedulerTick(deps, now, hooks);
     const verifies = deps.verifies && dueInput ? await startVerifies(deps.verifies, dueInput) : undefined;
     if (verifies && verifies.problems.length > 0) deps.log?.('error', 'scheduled verifies could not all be started (tried again next tick)', verifies);
-    const duplicates = deps.duplicates && dueInput ? await startDueDuplicates({ starter: deps.duplicates, jobs: deps.jobs }, dueInput) : undefined;
+    const duplicates = deps.duplicates && dueInput ? await startDueDuplicates({ starter: deps.duplicates, jobs: deps.jobs, units: deps.config, ...(deps.sweep?.duplicateExecutions ? { executions: deps.sweep.duplicateExecutions } : {}) }, dueInput) : undefined;
     if (duplicates && duplicates.problems.length > 0) deps.log?.('error', 'policy copies could not all be started (tried again next tick)', duplicates);
     const streams = deps.streams ? await advanceParents({ ...deps.streams, config: deps.config, jobs: deps.jobs }, now).catch((error: unknown): StreamsReport => ({ ended: [], started: [], problems: [`multiple-data-streams parents could not be looked at: ${messageOf(error)}`] })) : undefined;
     if (streams && streams.problems.length > 0) deps.log?.('error', 'multiple-data-streams parents could not all be advanced (tried again next tick)', streams);

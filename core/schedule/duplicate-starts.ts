@@ -2,6 +2,8 @@ import type { Image } from '../model/image.ts';
 import type { Job } from '../model/job.ts';
 import type { Policy } from '../model/policy.ts';
 import type { ExecutionStarter } from '../ports/execution-starter.ts';
+import type { ExecutionStatuses } from '../ports/execution-status.ts';
+import type { ConfigStore } from '../ports/config-store.ts';
 import type { JobStore } from '../ports/job-store.ts';
 import { messageOf } from '../errors.ts';
 import { dueDuplicates, type DueDuplicate } from './duplicate-due.ts';
@@ -19,10 +21,22 @@ export interface DuplicatesReport {
   waiting: string[];
   /** Due copies left for later ticks (the per-tick bound). */
   deferred: number;
+  /** `image to unit: why`: copies this workflow cannot make (a tape source or target), never started. */
+  skipped: string[];
   problems: string[];
 }
 
 const EXECUTION_NAME = /^[A-Za-z0-9._-]+$/;
+
+/** What starting the due copies needs: the starter and the jobs; with `units` tape copies are skipped, with `executions` a refused start is retried. */
+export interface DuplicateStartDeps {
+  starter: ExecutionStarter;
+  jobs: Pick<JobStore, 'findByExecution'>;
+  /** The storage units: a copy from or to a tape unit is skipped (the workflow reserves no drive), not started to be refused. */
+  units?: Pick<ConfigStore, 'getStorageUnit'>;
+  /** The duplicate-job executions: a used name whose execution has closed without a job (Queue refused it) moves on to the next attempt. */
+  executions?: ExecutionStatuses;
+}
 
 /**
  * The execution name of a policy copy's `attempt`th duplicate job: one name
@@ -52,16 +66,20 @@ export function duplicateExecutionName(backupId: string, storageUnit: string, at
  * among `jobs`, so a failed copy is started again at the next tick under a
  * new name. When that name was used already (the earlier jobs have left the
  * recent jobs read) and its job has ended, the next attempt is tried, up to
- * NAME_PROBES more; a name whose job is running, or that queued no job (a
- * refused request), counts as started. Failures to start are reported,
+ * NAME_PROBES more; a name whose job is running counts as started, and one
+ * that queued no job too unless `deps.executions` says its execution has
+ * closed (Queue refused it: a store failure, say), when the next name is
+ * tried. With `deps.units`, a copy from or to a tape unit is skipped
+ * (reported, not started): the workflow would refuse it. Failures to start are reported,
  * not thrown: the next tick tries again.
  */
 export async function startDueDuplicates(
-  deps: { starter: ExecutionStarter; jobs: Pick<JobStore, 'findByExecution'> },
+  deps: DuplicateStartDeps,
   input: { policies: readonly Policy[]; images: readonly Image[]; jobs: readonly Job[]; now: Date },
   max = DEFAULT_DUPLICATE_STARTS_PER_TICK,
 ): Promise<DuplicatesReport> {
-  const report: DuplicatesReport = { started: [], alreadyStarted: [], waiting: [], deferred: 0, problems: [] };
+  const report: DuplicatesReport = { started: [], alreadyStarted: [], waiting: [], deferred: 0, skipped: [], problems: [] };
+  const primaries = new Map(input.images.map((image) => [image.backupId, image.copies[0]?.storageUnit] as const));
   const duplicates = input.jobs.filter((j) => j.type === 'duplicate');
   const busy = new Set(duplicates.filter((j) => j.state !== 'DONE').map((j) => j.image));
   let tried = 0;
@@ -74,10 +92,15 @@ export async function startDueDuplicates(
       report.deferred += 1;
       continue;
     }
-    tried += 1;
-    busy.add(due.backupId);
     const ended = duplicates.filter((j) => j.state === 'DONE' && j.image === due.backupId && j.storageUnit === due.storageUnit).length;
     try {
+      const tape = await tapeUnitOf(deps, [primaries.get(due.backupId), due.storageUnit]);
+      if (tape !== undefined) {
+        report.skipped.push(`${due.backupId} to ${due.storageUnit}: storage unit ${tape} is a tape unit (the cloud duplicate job does not reserve drives yet)`);
+        continue;
+      }
+      tried += 1;
+      busy.add(due.backupId);
       await startOne(deps, due, ended + 1, report);
     } catch (error) {
       report.problems.push(`copy of ${due.backupId} to ${due.storageUnit}: ${messageOf(error)}`);
@@ -86,7 +109,19 @@ export async function startDueDuplicates(
   return report;
 }
 
-async function startOne(deps: { starter: ExecutionStarter; jobs: Pick<JobStore, 'findByExecution'> }, due: DueDuplicate, firstAttempt: number, report: DuplicatesReport): Promise<void> {
+/** The first of `names` that is a tape unit, when the units are known. */
+async function tapeUnitOf(deps: DuplicateStartDeps, names: readonly (string | undefined)[]): Promise<string | undefined> {
+  if (deps.units === undefined) return undefined;
+  for (const name of names) {
+    if (name !== undefined && (await deps.units.getStorageUnit(name))?.kind === 'tape') return name;
+  }
+  return undefined;
+}
+
+/** Step Functions statuses of an execution that may still queue its job. */
+const OPEN = new Set(['RUNNING', 'PENDING_REDRIVE']);
+
+async function startOne(deps: DuplicateStartDeps, due: DueDuplicate, firstAttempt: number, report: DuplicatesReport): Promise<void> {
   for (let attempt = firstAttempt; attempt <= firstAttempt + NAME_PROBES; attempt++) {
     const name = duplicateExecutionName(due.backupId, due.storageUnit, attempt);
     const request = { backupId: due.backupId, to: due.storageUnit, expiresAt: due.expiresAt, policy: due.policy, executionName: name };
@@ -94,11 +129,19 @@ async function startOne(deps: { starter: ExecutionStarter; jobs: Pick<JobStore, 
       report.started.push(name);
       return;
     }
-    // The name was used: by a run of this copy still going (or refused at Queue), or by an attempt that has ended.
+    // The name was used: by a run of this copy still going, by one Queue refused (no job), or by an attempt that has ended.
     const job = await deps.jobs.findByExecution(name);
-    if (job === undefined || job.state !== 'DONE') {
+    if (job !== undefined && job.state !== 'DONE') {
       report.alreadyStarted.push(name);
       return;
+    }
+    if (job === undefined) {
+      // No job: still before its Queue, or refused there. Known closed, the next name is tried; unknown, it counts as started.
+      const state = await deps.executions?.describe(name);
+      if (state === undefined || OPEN.has(state.status)) {
+        report.alreadyStarted.push(name);
+        return;
+      }
     }
   }
   report.problems.push(`copy of ${due.backupId} to ${due.storageUnit}: attempts ${firstAttempt} to ${firstAttempt + NAME_PROBES} have all ended (their jobs say why); not started`);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Policy } from '#core/model/policy.ts';
+import { StorageUnit } from '#core/model/storage-unit.ts';
 import type { DuplicateJob } from '#core/model/job.ts';
 import { createSchedulerHandler } from '#lambdas/scheduler-handler.ts';
 import { duplicateExecutionName } from '#core/schedule/duplicate-starts.ts';
@@ -77,6 +78,26 @@ describe('the scheduler Lambda and policy copies', () => {
     await stores.jobs.create({ ...endedDuplicateJob(await stores.jobs.nextJobId(), image.backupId, 's3copy', first.duplicates!.started[0]!, 0), state: 'QUEUED', statusCode: undefined, endedAt: undefined });
     const second = await tick({});
     expect(second.duplicates).toMatchObject({ started: [], alreadyStarted: [], waiting: [`${image.backupId} to s3copy`, `${image.backupId} to offsite`] });
+  });
+
+  it('skips a copy to a tape unit (the workflow would refuse it), and starts again a copy whose execution Queue refused (closed, no job)', async () => {
+    const { stores, image } = await storesWithCopies(['vault', 's3copy']);
+    await stores.config.putStorageUnit(StorageUnit.parse({ name: 'vault', kind: 'tape', robot: 'r', pool: 'p', index: { name: 'i', kind: 'disk', path: '/srv/idx' } }));
+    const duplicates = new MemoryExecutionStarter();
+    const closed = new Set<string>();
+    const duplicateExecutions = { describe: async (name: string) => (closed.has(name) ? { status: 'FAILED', error: 'JobNotQueued' } : { status: 'RUNNING' }) };
+    const tick = createSchedulerHandler({ ...stores, starter: new MemoryExecutionStarter(), duplicates, sweep: { executions: { describe: async () => undefined }, duplicateExecutions, media: stores.media } });
+
+    const first = await tick({});
+    const name = duplicateExecutionName(image.backupId, 's3copy', 1);
+    expect(first.duplicates).toMatchObject({ started: [name], skipped: [`${image.backupId} to vault: storage unit vault is a tape unit (the cloud duplicate job does not reserve drives yet)`], problems: [] });
+    // Still running, no job yet: started already.
+    expect((await tick({})).duplicates).toMatchObject({ started: [], alreadyStarted: [name] });
+
+    // Its Queue refused it (a store failure): closed with no job, so the next tick starts the next attempt.
+    closed.add(name);
+    const third = await tick({});
+    expect(third.duplicates).toMatchObject({ started: [duplicateExecutionName(image.backupId, 's3copy', 2)], problems: [] });
   });
 
   it('keeps execution names to what Step Functions accepts, one per attempt', () => {
