@@ -22,6 +22,8 @@ import { RestoreFunction } from './constructs/restore-function.ts';
 import { RestoreJobStateMachine } from './constructs/restore-job-state-machine.ts';
 import { VerifyFunction } from './constructs/verify-function.ts';
 import { VerifyJobStateMachine } from './constructs/verify-job-state-machine.ts';
+import { DuplicateFunction } from './constructs/duplicate-function.ts';
+import { DuplicateJobStateMachine } from './constructs/duplicate-job-state-machine.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { REPORT_MESSAGE_FILTER, ReportFunction } from './constructs/report-function.ts';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -80,6 +82,8 @@ export interface CairnStackProps extends StackProps {
   readonly restoreJobDefinitionPath?: string;
   /** The verify-job ASL file. Default: statemachines/verify-job.asl.json under projectRoot. */
   readonly verifyJobDefinitionPath?: string;
+  /** The duplicate-job ASL file. Default: statemachines/duplicate-job.asl.json under projectRoot. */
+  readonly duplicateJobDefinitionPath?: string;
   /** How often the scheduler ticks (context `schedulerRate`, in minutes). Default 1 minute. */
   readonly schedulerRate?: Duration;
 }
@@ -156,6 +160,14 @@ export class CairnStack extends Stack {
       brokerFunction: broker.function,
       agentDocumentName: agentDocument.documentName,
     });
+    // Policy copies (a policy's `copies`, bpduplicate): its own function for Queue, Start and Record; the agent writes the copy.
+    const duplicate = new DuplicateFunction(this, 'Duplicate', functionProps);
+    const duplicateJob = new DuplicateJobStateMachine(this, 'DuplicateJob', {
+      definitionPath: props.duplicateJobDefinitionPath ?? path.join(projectRoot, 'statemachines', 'duplicate-job.asl.json'),
+      duplicateFunction: duplicate.function,
+      jobsFunction: jobs.function,
+      agentDocumentName: agentDocument.documentName,
+    });
     // Depends on the state machine, never the reverse: the workflow does not know who starts it.
     // It sends the operator's document to unload drives kept loaded past their unit's mediaUnmountDelaySeconds.
     const schedulerTick = new SchedulerFunction(this, 'Scheduler', {
@@ -163,12 +175,13 @@ export class CairnStack extends Stack {
       stateMachine: backupJob.stateMachine,
       restoreStateMachine: restoreJob.stateMachine,
       verifyStateMachine: verifyJob.stateMachine,
+      duplicateStateMachine: duplicateJob.stateMachine,
       agentCommandDocumentName: agentCommandDocument.documentName,
       rate: props.schedulerRate,
     });
     // Ends the job of a backup or restore execution that stopped, timed out or failed, and releases what it holds.
     // A stopped backup job's snapshots are deleted by its agent (delete-snapshot, the operator's document).
-    const janitor = new JanitorFunction(this, 'Janitor', { ...functionProps, stateMachine: backupJob.stateMachine, restoreStateMachine: restoreJob.stateMachine, verifyStateMachine: verifyJob.stateMachine, agentCommandDocumentName: agentCommandDocument.documentName });
+    const janitor = new JanitorFunction(this, 'Janitor', { ...functionProps, stateMachine: backupJob.stateMachine, restoreStateMachine: restoreJob.stateMachine, verifyStateMachine: verifyJob.stateMachine, duplicateStateMachine: duplicateJob.stateMachine, agentCommandDocumentName: agentCommandDocument.documentName });
     const agent = new AgentRole(this, 'Agent', { jobsTable: tables.jobs, imageBucket: images.bucket, imageKey: images.key });
     // Writes each agent instance's client image prefixes into the agent role's grant policies.
     const agentGrants = new AgentGrantsFunction(this, 'AgentGrants', { ...functionProps, grantPolicies: agent.grantPolicies });
@@ -187,8 +200,8 @@ export class CairnStack extends Stack {
     // The completion report of each run and of each day (core/report/), published to the topic.
     const report = new ReportFunction(this, 'Report', { ...functionProps, topic: reports, topicKey: reportsKey });
     if (props.reportEmail !== undefined) reports.addSubscription(new subscriptions.EmailSubscription(props.reportEmail, { filterPolicy: REPORT_MESSAGE_FILTER }));
-    const functions = { jobs: jobs.function, broker: broker.function, catalog: catalog.function, restore: restore.function, verify: verify.function, scheduler: schedulerTick.function, janitor: janitor.function, agentGrants: agentGrants.function, report: report.function };
-    new Monitoring(this, 'Monitoring', { stateMachine: backupJob.stateMachine, restoreStateMachine: restoreJob.stateMachine, verifyStateMachine: verifyJob.stateMachine, functions, scheduleGroup: schedulerTick.scheduleGroup, topic: reports, alarmEmail: props.alarmEmail });
+    const functions = { jobs: jobs.function, broker: broker.function, catalog: catalog.function, restore: restore.function, verify: verify.function, duplicate: duplicate.function, scheduler: schedulerTick.function, janitor: janitor.function, agentGrants: agentGrants.function, report: report.function };
+    new Monitoring(this, 'Monitoring', { stateMachine: backupJob.stateMachine, restoreStateMachine: restoreJob.stateMachine, verifyStateMachine: verifyJob.stateMachine, duplicateStateMachine: duplicateJob.stateMachine, functions, scheduleGroup: schedulerTick.scheduleGroup, topic: reports, alarmEmail: props.alarmEmail });
 
     for (const name of tableNames) {
       // JobsTableName, ...: the names the agent and the CLI need (same variables as the Lambdas).
@@ -200,6 +213,7 @@ export class CairnStack extends Stack {
     new CfnOutput(this, 'BackupJobStateMachineArn', { value: backupJob.stateMachine.stateMachineArn });
     new CfnOutput(this, 'RestoreJobStateMachineArn', { value: restoreJob.stateMachine.stateMachineArn, description: 'restores of tape images (cairn --aws restore)' });
     new CfnOutput(this, 'VerifyJobStateMachineArn', { value: verifyJob.stateMachine.stateMachineArn, description: 'verify jobs (cairn --aws verify)' });
+    new CfnOutput(this, 'DuplicateJobStateMachineArn', { value: duplicateJob.stateMachine.stateMachineArn, description: 'duplicate jobs (the policy copies the scheduler starts)' });
     new CfnOutput(this, 'SchedulerFunctionName', { value: schedulerTick.function.functionName, description: 'the scheduler tick (aws lambda invoke to tick now)' });
     new CfnOutput(this, 'AgentDocumentName', { value: agentDocument.documentName });
     new CfnOutput(this, 'AgentCommandDocumentName', { value: agentCommandDocument.documentName, description: 'operator commands on an agent host (cairn --aws robot inventory)' });

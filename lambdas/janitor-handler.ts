@@ -31,6 +31,8 @@ export interface JanitorDeps extends ExecutionJanitorDeps {
   restoreStateMachineArn?: string;
   /** The verify-job state machine: its executions run verify jobs. */
   verifyStateMachineArn?: string;
+  /** The duplicate-job state machine: its executions run duplicate jobs (policy copies). */
+  duplicateStateMachineArn?: string;
   /** Where each action goes (EventBridge invokes the function asynchronously: nobody reads its return value). */
   log?: (action: JanitorAction) => void;
 }
@@ -46,6 +48,7 @@ export function createJanitorHandler(deps: JanitorDeps) {
     [deps.stateMachineArn, 'backup'],
     ...(deps.restoreStateMachineArn ? [[deps.restoreStateMachineArn, 'restore'] as [string, JobKind]] : []),
     ...(deps.verifyStateMachineArn ? [[deps.verifyStateMachineArn, 'verify'] as [string, JobKind]] : []),
+    ...(deps.duplicateStateMachineArn ? [[deps.duplicateStateMachineArn, 'duplicate'] as [string, JobKind]] : []),
   ];
   return taskHandler(ExecutionStatusChange, 'janitor', async ({ detail }) => {
     const kind = machines.find(([arn]) => arn === detail.stateMachineArn)?.[1];
@@ -53,7 +56,7 @@ export function createJanitorHandler(deps: JanitorDeps) {
     const prefix = `${detail.stateMachineArn.replace(':stateMachine:', ':execution:')}:`;
     const executionName = detail.executionArn.slice(prefix.length);
     if (kind === undefined || !detail.executionArn.startsWith(prefix) || executionName === '' || executionName.includes(':')) {
-      throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `execution ${detail.executionArn} is not one of the backup-job state machine ${deps.stateMachineArn}${deps.restoreStateMachineArn ? ` or the restore-job state machine ${deps.restoreStateMachineArn}` : ''}${deps.verifyStateMachineArn ? ` or the verify-job state machine ${deps.verifyStateMachineArn}` : ''}`);
+      throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `execution ${detail.executionArn} is not one of the backup-job state machine ${deps.stateMachineArn}${deps.restoreStateMachineArn ? ` or the restore-job state machine ${deps.restoreStateMachineArn}` : ''}${deps.verifyStateMachineArn ? ` or the verify-job state machine ${deps.verifyStateMachineArn}` : ''}${deps.duplicateStateMachineArn ? ` or the duplicate-job state machine ${deps.duplicateStateMachineArn}` : ''}`);
     }
     const action = await endJobOfExecution(deps, { executionName, kind, status: detail.status, error: detail.error ?? undefined, cause: detail.cause ?? undefined }, deps.clock.now());
     deps.log?.(action);

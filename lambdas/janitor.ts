@@ -29,6 +29,7 @@ export const handler = createJanitorHandler({
   stateMachineArn: env.STATE_MACHINE_ARN,
   ...(env.RESTORE_STATE_MACHINE_ARN ? { restoreStateMachineArn: env.RESTORE_STATE_MACHINE_ARN } : {}),
   ...(env.VERIFY_STATE_MACHINE_ARN ? { verifyStateMachineArn: env.VERIFY_STATE_MACHINE_ARN } : {}),
+  ...(env.DUPLICATE_STATE_MACHINE_ARN ? { duplicateStateMachineArn: env.DUPLICATE_STATE_MACHINE_ARN } : {}),
   // One Powertools record per execution it looked after.
   log: (action) => observability.log('info', 'execution janitor', action),
 });

@@ -19,9 +19,10 @@ import { statusCodeErrors, type HandlerObservability } from './handler-kit.ts';
 import { recordFinishedJob } from '#core/jobs/lifecycle-job.ts';
 import { cleanupDidSomething, cleanupFields, cleanupOutcome } from '#core/jobs/lifecycle-outcomes.ts';
 import { Metric } from './metric-names.ts';
+import { startDueDuplicates, type DuplicatesReport } from '#core/schedule/duplicate-starts.ts';
 
 /** The core tick's result, and what the idle drive unload did (when the scheduler has one). */
-export type TickResult = CoreTickResult & { idleUnload?: AgentIdleUnloadReport; streams?: StreamsReport; expiration?: ExpirationRun; verifies?: VerifiesReport };
+export type TickResult = CoreTickResult & { idleUnload?: AgentIdleUnloadReport; streams?: StreamsReport; expiration?: ExpirationRun; verifies?: VerifiesReport; duplicates?: DuplicatesReport };
 
 /** The scheduled verifies a tick started (execution names), and those it could not start (tried again next tick). */
 export interface VerifiesReport {
@@ -69,6 +70,13 @@ export interface SchedulerDeps {
    * ERROR level and tried again at the next tick, never failing it.
    */
   verifies?: ExecutionStarter;
+  /**
+   * Given, each tick also starts the policy copies due (core/schedule/duplicate-starts.ts)
+   * as executions of the duplicate-job state machine, a few per tick, one
+   * name per (image, unit, attempt). A copy that cannot be started is
+   * logged at ERROR level and tried again at the next tick, never failing it.
+   */
+  duplicates?: ExecutionStarter;
   clock: Clock;
   /** Where each tick's outcome goes (the tick runs as an asynchronous invocation: nobody reads its return value). */
   log?: (level: 'info' | 'error', message: string, data: unknown) => void;
@@ -102,10 +110,12 @@ export function createSchedulerHandler(deps: SchedulerDeps) {
     const result = await schedulerTick(deps, now, hooks);
     const verifies = deps.verifies && dueInput ? await startVerifies(deps.verifies, dueInput) : undefined;
     if (verifies && verifies.problems.length > 0) deps.log?.('error', 'scheduled verifies could not all be started (tried again next tick)', verifies);
+    const duplicates = deps.duplicates && dueInput ? await startDueDuplicates({ starter: deps.duplicates, jobs: deps.jobs, units: deps.config, ...(deps.sweep?.duplicateExecutions ? { executions: deps.sweep.duplicateExecutions } : {}) }, dueInput) : undefined;
+    if (duplicates && duplicates.problems.length > 0) deps.log?.('error', 'policy copies could not all be started (tried again next tick)', duplicates);
     const streams = deps.streams ? await advanceParents({ ...deps.streams, config: deps.config, jobs: deps.jobs }, now).catch((error: unknown): StreamsReport => ({ ended: [], started: [], problems: [`multiple-data-streams parents could not be looked at: ${messageOf(error)}`] })) : undefined;
     if (streams && streams.problems.length > 0) deps.log?.('error', 'multiple-data-streams parents could not all be advanced (tried again next tick)', streams);
     const expiration = deps.expiration ? await expire(deps, deps.expiration, now, owner) : undefined;
-    return { ...result, ...(idleUnload ? { idleUnload } : {}), ...(streams ? { streams } : {}), ...(expiration ? { expiration } : {}), ...(verifies ? { verifies } : {}) };
+    return { ...result, ...(idleUnload ? { idleUnload } : {}), ...(streams ? { streams } : {}), ...(expiration ? { expiration } : {}), ...(verifies ? { verifies } : {}), ...(duplicates ? { duplicates } : {}) };
   };
   const handler = middy(tick);
   if (observability) handler.use([...observability.middlewares, tickMetrics(observability)]);

@@ -7,7 +7,7 @@ const STATE_MACHINE_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine
 /**
  * What the functions that act on job executions (the scheduler, the
  * janitor) need besides the shared environment: the backup-job state
- * machine's ARN, and the restore-job and verify-job state machines'
+ * machine's ARN, and the restore-job verify-job and duplicate-job state machines'
  * (optional: without one, that kind's executions are left alone). The names match
  * cdk/constructs/scheduler-function.ts and janitor-function.ts.
  */
@@ -15,6 +15,7 @@ const StateMachineEnvironment = z.object({
   STATE_MACHINE_ARN: z.string().regex(STATE_MACHINE_ARN, 'the backup-job state machine ARN'),
   RESTORE_STATE_MACHINE_ARN: z.string().regex(STATE_MACHINE_ARN, 'the restore-job state machine ARN').optional(),
   VERIFY_STATE_MACHINE_ARN: z.string().regex(STATE_MACHINE_ARN, 'the verify-job state machine ARN').optional(),
+  DUPLICATE_STATE_MACHINE_ARN: z.string().regex(STATE_MACHINE_ARN, 'the duplicate-job state machine ARN').optional(),
 });
 export type StateMachineEnvironment = LambdaEnvironment & Readonly<z.output<typeof StateMachineEnvironment>>;
 

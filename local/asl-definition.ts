@@ -7,6 +7,8 @@ export const RESTORE_JOB_ASL = fileURLToPath(new URL('../statemachines/restore-j
 
 export const VERIFY_JOB_ASL = fileURLToPath(new URL('../statemachines/verify-job.asl.json', import.meta.url));
 
+export const DUPLICATE_JOB_ASL = fileURLToPath(new URL('../statemachines/duplicate-job.asl.json', import.meta.url));
+
 /**
  * The ASL file with its CDK substitutions (cdk/constructs/backup-job-state-machine.ts
  * DEFINITION_SUBSTITUTIONS) filled with placeholder ARNs: in the standalone
@@ -27,6 +29,11 @@ export function loadVerifyJobDefinition(): Record<string, unknown> {
   return loadDefinition(VERIFY_JOB_ASL);
 }
 
+/** duplicate-job.asl.json, filled the same way (its Queue, Start and Record states use `${DuplicateFunctionArn}`). */
+export function loadDuplicateJobDefinition(): Record<string, unknown> {
+  return loadDefinition(DUPLICATE_JOB_ASL);
+}
+
 function loadDefinition(file: string): Record<string, unknown> {
   const substitutions: Record<string, string> = {
     JobsFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-jobs',
@@ -34,6 +41,7 @@ function loadDefinition(file: string): Record<string, unknown> {
     CatalogFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-catalog',
     RestoreFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-restore',
     VerifyFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-verify',
+    DuplicateFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-duplicate',
     AgentDocumentName: 'cairn-RunBackupTask-local',
     SendCommandTaskResource: 'arn:aws:states:::aws-sdk:ssm:sendCommand.waitForTaskToken',
   };

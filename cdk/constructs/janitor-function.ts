@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import type { CairnTables } from './cairn-tables.ts';
 import { newCairnFunction, type CairnFunctionSource } from './cairn-function.ts';
 import { grantPutJobEvents } from './job-events-grant.ts';
-import { AGENT_COMMAND_DOCUMENT_ENV, RESTORE_STATE_MACHINE_ARN_ENV, STATE_MACHINE_ARN_ENV, VERIFY_STATE_MACHINE_ARN_ENV } from './scheduler-function.ts';
+import { AGENT_COMMAND_DOCUMENT_ENV, DUPLICATE_STATE_MACHINE_ARN_ENV, RESTORE_STATE_MACHINE_ARN_ENV, STATE_MACHINE_ARN_ENV, VERIFY_STATE_MACHINE_ARN_ENV } from './scheduler-function.ts';
 import { sendAgentCommandStatement } from './agent-document.ts';
 
 /** The execution statuses the janitor repairs: every way an execution ends without its workflow ending the job. */
@@ -27,6 +27,8 @@ export interface JanitorFunctionProps {
   readonly restoreStateMachine?: sfn.IStateMachine;
   /** The verify-job state machine: its executions' ends go to the janitor too (verify jobs, a tape image's drive). */
   readonly verifyStateMachine?: sfn.IStateMachine;
+  /** The duplicate-job state machine: its executions' ends go to the janitor too (policy copies' duplicate jobs). */
+  readonly duplicateStateMachine?: sfn.IStateMachine;
   /**
    * The operator's RunAgentCommand document: given, a backup job the janitor
    * ends has its frozen images deleted by its agent (`delete-snapshot`, as the
@@ -76,6 +78,7 @@ export class JanitorFunction extends Construct {
     this.function.addEnvironment(STATE_MACHINE_ARN_ENV, props.stateMachine.stateMachineArn);
     if (props.restoreStateMachine) this.function.addEnvironment(RESTORE_STATE_MACHINE_ARN_ENV, props.restoreStateMachine.stateMachineArn);
     if (props.verifyStateMachine) this.function.addEnvironment(VERIFY_STATE_MACHINE_ARN_ENV, props.verifyStateMachine.stateMachineArn);
+    if (props.duplicateStateMachine) this.function.addEnvironment(DUPLICATE_STATE_MACHINE_ARN_ENV, props.duplicateStateMachine.stateMachineArn);
     this.function.configureAsyncInvoke({ retryAttempts: JANITOR_RETRY_ATTEMPTS });
     // Exactly what lambdas/janitor.ts calls (test/iam checks it).
     props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem');
@@ -91,7 +94,7 @@ export class JanitorFunction extends Construct {
         source: ['aws.states'],
         detailType: ['Step Functions Execution Status Change'],
         detail: {
-          stateMachineArn: [props.stateMachine.stateMachineArn, ...(props.restoreStateMachine ? [props.restoreStateMachine.stateMachineArn] : []), ...(props.verifyStateMachine ? [props.verifyStateMachine.stateMachineArn] : [])],
+          stateMachineArn: [props.stateMachine.stateMachineArn, ...(props.restoreStateMachine ? [props.restoreStateMachine.stateMachineArn] : []), ...(props.verifyStateMachine ? [props.verifyStateMachine.stateMachineArn] : []), ...(props.duplicateStateMachine ? [props.duplicateStateMachine.stateMachineArn] : [])],
           status: [...JANITOR_STATUSES],
         },
       },

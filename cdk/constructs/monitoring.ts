@@ -33,6 +33,8 @@ export interface MonitoringProps {
   readonly restoreStateMachine?: sfn.IStateMachine;
   /** The verify-job state machine: a verify that finds a corrupt image (2001) fails its execution, so its failures alarm too. */
   readonly verifyStateMachine?: sfn.IStateMachine;
+  /** The duplicate-job state machine: a policy copy that failed (a corrupt source, 2001, say) leaves the image with fewer copies than its policy wants. */
+  readonly duplicateStateMachine?: sfn.IStateMachine;
   /** Every Cairn Lambda by its short name (jobs, broker, catalog, restore, verify, scheduler, janitor, agentGrants, report): one Errors alarm each. */
   readonly functions: Readonly<Record<string, lambda.IFunction>>;
   /** The scheduler tick's schedule group: Scheduler's target errors and dropped invocations. */
@@ -95,6 +97,11 @@ export class Monitoring extends Construct {
       // A corrupt image found by a verify (scheduled or not) is news nobody should learn on the day of a restore.
       alarm('VerifyExecutionsFailed', props.verifyStateMachine.metricFailed({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a verify-job execution failed (an image is corrupt, status 2001, or could not be read)');
       alarm('VerifyExecutionsTimedOut', props.verifyStateMachine.metricTimedOut({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a verify-job execution timed out (its job is ended by the janitor)');
+    }
+    if (props.duplicateStateMachine) {
+      // The scheduler tries a failed copy again each tick; the alarm says the image still lacks a copy its policy declares.
+      alarm('DuplicateExecutionsFailed', props.duplicateStateMachine.metricFailed({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a duplicate-job execution failed (a policy copy was not made: a corrupt source, status 2001, an unreachable unit, or a refused request)');
+      alarm('DuplicateExecutionsTimedOut', props.duplicateStateMachine.metricTimedOut({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a duplicate-job execution timed out (its job is ended by the janitor)');
     }
 
     const errors = Object.entries(props.functions).map(([name, fn]) => {

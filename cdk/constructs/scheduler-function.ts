@@ -19,6 +19,8 @@ export const STATE_MACHINE_ARN_ENV = 'STATE_MACHINE_ARN';
 export const RESTORE_STATE_MACHINE_ARN_ENV = 'RESTORE_STATE_MACHINE_ARN';
 /** The variable lambdas/scheduler.ts and janitor.ts read the verify-job state machine's ARN from. */
 export const VERIFY_STATE_MACHINE_ARN_ENV = 'VERIFY_STATE_MACHINE_ARN';
+/** The variable lambdas/scheduler.ts and janitor.ts read the duplicate-job state machine's ARN from. */
+export const DUPLICATE_STATE_MACHINE_ARN_ENV = 'DUPLICATE_STATE_MACHINE_ARN';
 /** The variable lambdas/scheduler.ts reads the RunAgentCommand document's name from (the idle drive unload). */
 export const AGENT_COMMAND_DOCUMENT_ENV = 'AGENT_COMMAND_DOCUMENT';
 
@@ -37,6 +39,8 @@ export interface SchedulerFunctionProps {
   readonly restoreStateMachine?: sfn.IStateMachine;
   /** The verify-job state machine: the tick starts the verifies due (a policy's `verify`), the sweep describes verify jobs' executions. */
   readonly verifyStateMachine?: sfn.IStateMachine;
+  /** The duplicate-job state machine: the tick starts the policy copies due (a policy's `copies`), the sweep describes their jobs' executions. */
+  readonly duplicateStateMachine?: sfn.IStateMachine;
   /** How often the tick runs (context `schedulerRate`, in minutes). Default 1 minute. */
   readonly rate?: Duration;
   /**
@@ -105,11 +109,11 @@ export class SchedulerFunction extends Construct {
     // and UpdateItem in one transaction); recording the tape drive an ended
     // job held as possibly loaded (Media: Query the drives, GetItem, PutItem
     // in one transaction).
-    for (const machine of [props.stateMachine, ...(props.restoreStateMachine ? [props.restoreStateMachine] : []), ...(props.verifyStateMachine ? [props.verifyStateMachine] : [])]) {
+    for (const machine of [props.stateMachine, ...(props.restoreStateMachine ? [props.restoreStateMachine] : []), ...(props.verifyStateMachine ? [props.verifyStateMachine] : []), ...(props.duplicateStateMachine ? [props.duplicateStateMachine] : [])]) {
       machine.grantExecution(this.function, 'states:DescribeExecution');
       Validations.of(this.function.role!).acknowledge({
         id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${Stack.of(this).getLogicalId(machine.node.defaultChild as CfnElement)}"}]}]}:*]`,
-        reason: 'DescribeExecution of any execution of the backup-job, restore-job or verify-job state machine (the sweep looks up executions by the names jobs recorded); no other state machine',
+        reason: 'DescribeExecution of any execution of the backup-job, restore-job, verify-job or duplicate-job state machine (the sweep looks up executions by the names jobs recorded); no other state machine',
       });
     }
     if (props.restoreStateMachine) this.function.addEnvironment(RESTORE_STATE_MACHINE_ARN_ENV, props.restoreStateMachine.stateMachineArn);
@@ -117,6 +121,11 @@ export class SchedulerFunction extends Construct {
       // Scheduled verifies: StartExecution of the verify-job state machine, by the name the due decision builds.
       props.verifyStateMachine.grantStartExecution(this.function);
       this.function.addEnvironment(VERIFY_STATE_MACHINE_ARN_ENV, props.verifyStateMachine.stateMachineArn);
+    }
+    if (props.duplicateStateMachine) {
+      // Policy copies: StartExecution of the duplicate-job state machine, by the name of (image, unit, attempt).
+      props.duplicateStateMachine.grantStartExecution(this.function);
+      this.function.addEnvironment(DUPLICATE_STATE_MACHINE_ARN_ENV, props.duplicateStateMachine.stateMachineArn);
     }
     props.tables.jobs.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem');
     props.tables.catalog.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');

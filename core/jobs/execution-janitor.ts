@@ -206,6 +206,13 @@ export interface SweepDeps extends ExecutionJanitorDeps {
   restoreExecutions?: ExecutionStatuses;
   /** Executions of the verify-job workflow: a verify job's. Absent, verify jobs are not checked (as restore jobs without theirs). */
   verifyExecutions?: ExecutionStatuses;
+  /**
+   * Executions of the duplicate-job workflow: a duplicate job that has an
+   * `executionName` (a policy copy the cloud scheduler started). Absent, they
+   * are not checked. A duplicate job without one runs in its process (`cairn
+   * duplicate`, the standalone tick) and is ended as a lifecycle job.
+   */
+  duplicateExecutions?: ExecutionStatuses;
   media: Pick<MediaStore, 'release' | 'listReservations'>;
   /**
    * Job ids that hold reservations for work that is no job (the scheduler's
@@ -296,7 +303,7 @@ function isLifecycleJob(job: Job): boolean {
  */
 async function endLapsedLambdaJobs(deps: SweepDeps, recentJobs: readonly Job[], now: Date, limit: number, report: SweepReport): Promise<void> {
   const lapsed = recentJobs
-    .filter((job) => job.state !== 'DONE' && isLifecycleJob(job) && job.owner?.startsWith('lambda:') === true && now.getTime() - Date.parse(job.queuedAt) > LAMBDA_JOB_LIMIT_SECONDS * 1000)
+    .filter((job) => job.state !== 'DONE' && isLifecycleJob(job) && job.executionName === undefined && job.owner?.startsWith('lambda:') === true && now.getTime() - Date.parse(job.queuedAt) > LAMBDA_JOB_LIMIT_SECONDS * 1000)
     .slice(0, limit);
   for (const job of lapsed) {
     const reason = `the Lambda invocation that ran the job (${job.owner}) ended, its time limit past, while the job was ${job.state}`;
@@ -311,6 +318,8 @@ async function endLapsedLambdaJobs(deps: SweepDeps, recentJobs: readonly Job[], 
 
 /** Where a job's execution is looked up: its kind's workflow, never another kind's (the job would be ended as gone). Lifecycle jobs have none. */
 function executionsOf(deps: SweepDeps, job: Job): ExecutionStatuses | undefined {
+  // A duplicate job a workflow runs (core/jobs/duplicate-job.ts) is looked up by its execution, as a verify job is.
+  if (job.type === 'duplicate' && job.executionName !== undefined) return deps.duplicateExecutions;
   if (isLifecycleJob(job)) return undefined;
   if (job.type === 'verify') return deps.verifyExecutions;
   return job.type === 'restore' ? deps.restoreExecutions : deps.executions;

@@ -8,6 +8,7 @@ import { DeleteSnapshotTask, SnapshotTask } from './snapshot-task.ts';
 import { ContinueBackupTask, InventoryTask, MountTask, TapeReadTarget, UnmountTask } from './tape-task.ts';
 import { ProbeTask } from './probe-task.ts';
 import { VerifyCommand } from './verify-task.ts';
+import { DuplicateCommand } from './duplicate-task.ts';
 import { CairnError, messageOf } from '../errors.ts';
 import { StatusCode } from '../status-codes.ts';
 import { parseOrThrow } from '../validation.ts';
@@ -97,7 +98,7 @@ export type SnapshotCommand = z.output<typeof SnapshotCommand>;
 export const DeleteSnapshotCommand = z.object({ kind: z.literal('delete-snapshot'), task: DeleteSnapshotTask }).strict();
 export type DeleteSnapshotCommand = z.output<typeof DeleteSnapshotCommand>;
 
-export const AgentCommand = z.discriminatedUnion('kind', [BackupCommand, RestoreCommand, MountCommand, UnmountCommand, ContinueBackupCommand, InventoryCommand, SnapshotCommand, DeleteSnapshotCommand, ProbeCommand, VerifyCommand]);
+export const AgentCommand = z.discriminatedUnion('kind', [BackupCommand, RestoreCommand, MountCommand, UnmountCommand, ContinueBackupCommand, InventoryCommand, SnapshotCommand, DeleteSnapshotCommand, ProbeCommand, VerifyCommand, DuplicateCommand]);
 export type AgentCommand = z.output<typeof AgentCommand>;
 export type AgentCommandInput = z.input<typeof AgentCommand>;
 
@@ -106,11 +107,11 @@ export type AgentCommandInput = z.input<typeof AgentCommand>;
  * what comes next (take a snapshot, inventory a library), whose payloads
  * are defined when they land.
  */
-export const AGENT_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount', 'continue-backup', 'snapshot', 'delete-snapshot', 'inventory', 'probe', 'verify'] as const;
+export const AGENT_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount', 'continue-backup', 'snapshot', 'delete-snapshot', 'inventory', 'probe', 'verify', 'duplicate'] as const;
 export type AgentCommandKind = (typeof AGENT_COMMAND_KINDS)[number];
 
 /** The kinds this agent runs for a workflow, with a task token (`cairn-agent run-task`); any other kind is refused by `parseAgentCommand`. */
-export const RUNNABLE_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount', 'continue-backup', 'snapshot', 'delete-snapshot', 'verify'] as const satisfies readonly AgentCommand['kind'][];
+export const RUNNABLE_COMMAND_KINDS = ['backup', 'restore', 'mount', 'unmount', 'continue-backup', 'snapshot', 'delete-snapshot', 'verify', 'duplicate'] as const satisfies readonly AgentCommand['kind'][];
 export type RunnableCommand = Extract<AgentCommand, { kind: (typeof RUNNABLE_COMMAND_KINDS)[number] }>;
 
 /**

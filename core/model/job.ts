@@ -280,8 +280,10 @@ export type VerifyJob = z.output<typeof VerifyJob>;
 /**
  * One copy of an image made by `cairn duplicate` or a policy's `copies`
  * (bpduplicate; NetBackup's Activity Monitor shows a Duplication job). The
- * data moves in the process that runs it (edge-agent/duplicate/); the job
- * records it. Its image is `image`, never `backupId` (which the janitor
+ * data moves in the process that runs it (edge-agent/duplicate/), or, for
+ * the cloud scheduler's policy copies, on the client's agent in the
+ * duplicate-job workflow (core/jobs/duplicate-job.ts; such a job has an
+ * `executionName`); the job records it. Its image is `image`, never `backupId` (which the janitor
  * acts on as the image a backup job writes). Bytes and objects copied are
  * in `progress` (bytes, files).
  */
@@ -302,6 +304,8 @@ export const DuplicateJob = z
     copyNumber: z.number().int().positive().optional(),
     /** The image had that copy already (an earlier or concurrent run catalogued it): nothing was catalogued. */
     alreadyPresent: z.boolean().optional(),
+    /** The new copy's own retention end, as asked (a policy copy's); absent: it follows the image's. */
+    expiresAt: IsoTime.optional(),
     /** A scheduled copy: the policy whose `copies` declared it. */
     policy: Name.optional(),
   })

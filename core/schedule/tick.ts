@@ -35,6 +35,8 @@ export interface TickDeps extends ScheduleReaders {
     restoreExecutions?: ExecutionStatuses;
     /** Verify jobs' executions (the verify-job workflow); absent, verify jobs are not checked. */
     verifyExecutions?: ExecutionStatuses;
+    /** Duplicate jobs' executions (the duplicate-job workflow); absent, execution-owned duplicate jobs are not checked. */
+    duplicateExecutions?: ExecutionStatuses;
     media: Pick<MediaStore, 'release' | 'listReservations'>;
     /** Given, a tape drive a job ended by the sweep held is recorded as possibly loaded (core/broker/tape-held.ts). */
     emm?: SweepDeps['emm'];

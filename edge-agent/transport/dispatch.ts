@@ -3,6 +3,7 @@ import type { BackupTask, BackupTaskResult } from '#core/model/task.ts';
 import type { JobSnapshots } from '#core/model/snapshot.ts';
 import type { DeleteSnapshotResult, DeleteSnapshotTask, SnapshotTask } from '#core/model/snapshot-task.ts';
 import type { VerifyTask, VerifyTaskResult } from '#core/model/verify-task.ts';
+import type { DuplicateTask, DuplicateTaskResult } from '#core/model/duplicate-task.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import type { ContinueBackupTask, MountResult, MountTask, UnmountResult, UnmountTask, VolumeFullOutcome } from '#core/model/tape-task.ts';
@@ -27,9 +28,11 @@ export interface CommandHandlers {
   deleteSnapshot(task: DeleteSnapshotTask): Promise<DeleteSnapshotResult>;
   /** A verify job's Verify step (edge-agent/verify/verify-task.ts). Optional: a runner without it refuses the kind (20). */
   verify?(task: VerifyTask): Promise<VerifyTaskResult>;
+  /** A duplicate job's Copy step (edge-agent/duplicate/duplicate-task.ts). Optional, as `verify`. */
+  duplicate?(task: DuplicateTask): Promise<DuplicateTaskResult>;
 }
 
-export type CommandResult = BackupTaskResult | VolumeFullOutcome | RestoreTaskResult | MountResult | UnmountResult | JobSnapshots | DeleteSnapshotResult | VerifyTaskResult | undefined;
+export type CommandResult = BackupTaskResult | VolumeFullOutcome | RestoreTaskResult | MountResult | UnmountResult | JobSnapshots | DeleteSnapshotResult | VerifyTaskResult | DuplicateTaskResult | undefined;
 
 /** Runs a parsed command (`parseAgentCommand`) with the handler of its kind. */
 export function dispatchCommand(command: RunnableCommand, handlers: CommandHandlers): Promise<CommandResult> {
@@ -51,5 +54,8 @@ export function dispatchCommand(command: RunnableCommand, handlers: CommandHandl
     case 'verify':
       if (handlers.verify === undefined) return Promise.reject(new CairnError(StatusCode.INVALID_COMMAND_USAGE, 'this runner does not run verify commands'));
       return handlers.verify(command.task);
+    case 'duplicate':
+      if (handlers.duplicate === undefined) return Promise.reject(new CairnError(StatusCode.INVALID_COMMAND_USAGE, 'this runner does not run duplicate commands'));
+      return handlers.duplicate(command.task);
   }
 }

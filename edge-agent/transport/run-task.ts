@@ -12,6 +12,7 @@ import { runBackupOnUnit } from '../tape/tape-backup.ts';
 import { runMount, runUnmount } from '../tape/mount.ts';
 import { runTapeRestoreRead } from '../tape/tape-restore-read.ts';
 import { runVerifyTask } from '../verify/verify-task.ts';
+import { runDuplicateTask } from '../duplicate/duplicate-task.ts';
 import { dispatchCommand } from './dispatch.ts';
 import type { SpanRendezvous } from '../tape/spanning/next-volumes.ts';
 import { SpanningBackup } from '../tape/spanning/spanning-backup.ts';
@@ -141,6 +142,7 @@ export async function runTask(options: RunTaskOptions, adapters: RunTaskAdapters
       snapshot: (task) => runSnapshotStep(task, snapshots, jobs),
       deleteSnapshot: (task) => runDeleteSnapshotStep(task, snapshots, jobs),
       verify: (task) => runVerifyTask(task, { openStore, reporter, signal: abort.signal, ...(adapters.rehearsalScratch === undefined ? {} : { defaultScratch: adapters.rehearsalScratch }) }),
+      duplicate: (task) => runDuplicateTask(task, { openStore, reporter, signal: abort.signal }),
     });
     await finalUsage();
     // continue-backup hands its token to the waiting backup, which ends it.

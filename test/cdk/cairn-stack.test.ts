@@ -61,7 +61,7 @@ function tableIds(): Record<TableName, string> {
   return ids;
 }
 
-const functions = { jobs: 'JobsFunction', broker: 'BrokerFunction', catalog: 'CatalogFunction', scheduler: 'SchedulerFunction', agentGrants: 'AgentGrantsFunction', janitor: 'JanitorFunction', restore: 'RestoreFunction', report: 'ReportFunction', verify: 'VerifyFunction' } as const;
+const functions = { jobs: 'JobsFunction', broker: 'BrokerFunction', catalog: 'CatalogFunction', scheduler: 'SchedulerFunction', agentGrants: 'AgentGrantsFunction', janitor: 'JanitorFunction', restore: 'RestoreFunction', report: 'ReportFunction', verify: 'VerifyFunction', duplicate: 'DuplicateFunction' } as const;
 type FunctionName = keyof typeof functions;
 
 function lambda(name: FunctionName) {
@@ -345,7 +345,7 @@ describe('backup-job state machine', () => {
 
   it('is a STANDARD state machine with X-Ray tracing and ALL-level logging without execution data', () => {
     // The backup job's, the restore job's and the verify job's (restore-job and verify-job state machines below).
-    synth.template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
+    synth.template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
     expect(stateMachineProps()).toMatchObject({
       StateMachineType: 'STANDARD',
       TracingConfiguration: { Enabled: true },
@@ -562,12 +562,14 @@ describe('scheduler tick', () => {
     expect(states.flatMap(actionsOf).sort()).toEqual(['states:DescribeExecution', 'states:StartExecution']);
     const verifyMachineId = only('AWS::StepFunctions::StateMachine', 'VerifyJob')[0];
     const start = states.find((s) => actionsOf(s).includes('states:StartExecution'))!;
-    expect(asList(start.Resource).map((r) => JSON.stringify(r)).sort()).toEqual([{ Ref: stateMachineId() }, { Ref: verifyMachineId }].map((r) => JSON.stringify(r)).sort());
+    const duplicateMachineId = only('AWS::StepFunctions::StateMachine', 'DuplicateJob')[0];
+    expect(asList(start.Resource).map((r) => JSON.stringify(r)).sort()).toEqual([{ Ref: stateMachineId() }, { Ref: verifyMachineId }, { Ref: duplicateMachineId }].map((r) => JSON.stringify(r)).sort());
     // arn:<partition>:states:<region>:<account>:execution:<the state machine's name>:*, for each of the three state machines
     const executions = states.find((s) => actionsOf(s).includes('states:DescribeExecution'))!.Resource as unknown[];
-    expect(executions).toHaveLength(3);
-    for (const [resource, machine] of [[executions[0], stateMachineId()], [executions[1], only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0]], [executions[2], verifyMachineId]] as const) {
-      const arn = JSON.stringify(resource);
+    expect(executions).toHaveLength(4);
+    const machines = [stateMachineId(), only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0], verifyMachineId, duplicateMachineId];
+    for (const machine of machines) {
+      const arn = JSON.stringify(executions.find((resource) => JSON.stringify(resource).includes(`{"Ref":"${machine}"}`)));
       expect(arn).toContain(':execution:');
       expect(arn).toContain(`{"Ref":"${machine}"}`);
       expect(arn).toMatch(/":\*"\]\]\}$/);
@@ -635,7 +637,7 @@ describe('execution janitor', () => {
     expect(rule.EventPattern).toEqual({
       source: ['aws.states'],
       'detail-type': ['Step Functions Execution Status Change'],
-      detail: { stateMachineArn: [{ Ref: stateMachineId() }, { Ref: only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0] }, { Ref: only('AWS::StepFunctions::StateMachine', 'VerifyJob')[0] }], status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
+      detail: { stateMachineArn: [{ Ref: stateMachineId() }, { Ref: only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0] }, { Ref: only('AWS::StepFunctions::StateMachine', 'VerifyJob')[0] }, { Ref: only('AWS::StepFunctions::StateMachine', 'DuplicateJob')[0] }], status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
     });
     const targets = rule.Targets as { Arn: unknown; RetryPolicy?: unknown }[];
     expect(targets).toHaveLength(1);

@@ -89,8 +89,8 @@ describe('physical names', () => {
     const byType = (type: string) => names.filter((n) => n.type === type).map((n) => n.name);
     expect(byType('AWS::SSM::Document')).toEqual(['cairn-a-RunBackupTask-0c1d2e3f', 'cairn-a-RunAgentCommand-0c1d2e3f']);
     expect(byType('AWS::SNS::Topic')).toEqual(['cairn-a-reports-0c1d2e3f']);
-    expect(byType('AWS::StepFunctions::StateMachine').sort()).toEqual(['cairn-a-backup-job-0c1d2e3f', 'cairn-a-restore-job-0c1d2e3f', 'cairn-a-verify-job-0c1d2e3f']);
-    expect(byType('AWS::Logs::LogGroup').sort()).toEqual(['/aws/vendedlogs/states/cairn-a-backup-job-0c1d2e3f', '/aws/vendedlogs/states/cairn-a-restore-job-0c1d2e3f', '/aws/vendedlogs/states/cairn-a-verify-job-0c1d2e3f']);
+    expect(byType('AWS::StepFunctions::StateMachine').sort()).toEqual(['cairn-a-backup-job-0c1d2e3f', 'cairn-a-duplicate-job-0c1d2e3f', 'cairn-a-restore-job-0c1d2e3f', 'cairn-a-verify-job-0c1d2e3f']);
+    expect(byType('AWS::Logs::LogGroup').sort()).toEqual(['/aws/vendedlogs/states/cairn-a-backup-job-0c1d2e3f', '/aws/vendedlogs/states/cairn-a-duplicate-job-0c1d2e3f', '/aws/vendedlogs/states/cairn-a-restore-job-0c1d2e3f', '/aws/vendedlogs/states/cairn-a-verify-job-0c1d2e3f']);
   });
 
   it('two stacks with different prefixes in one account share no physical name', () => {
@@ -162,6 +162,12 @@ describe('cdk-nag AwsSolutions', () => {
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*] at CairnA/VerifyJob/StateMachine/Role',
         'AwsSolutions-IAM5[Resource::*] at CairnA/VerifyJob/StateMachine/Role',
         'AwsSolutions-IAM5[Resource::*] at CairnA/Verify/FunctionServiceRole',
+        // The duplicate job's state machine and Lambda (policy copies), as the verify job's; the sweep describes its executions.
+        'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*] at CairnA/DuplicateJob/StateMachine/Role',
+        'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*] at CairnA/DuplicateJob/StateMachine/Role',
+        'AwsSolutions-IAM5[Resource::*] at CairnA/DuplicateJob/StateMachine/Role',
+        'AwsSolutions-IAM5[Resource::*] at CairnA/Duplicate/FunctionServiceRole',
+        'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"DuplicateJobStateMachineC5A14C2B"}]}]}:*] at CairnA/Scheduler/FunctionServiceRole',
         // The sweep describes verify jobs' executions too.
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"VerifyJobStateMachineB8D63D7F"}]}]}:*] at CairnA/Scheduler/FunctionServiceRole',
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*] at CairnA/BackupJob/StateMachine/Role',
@@ -174,7 +180,7 @@ describe('cdk-nag AwsSolutions', () => {
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"RestoreJobStateMachineC166343F"}]}]}:*] at CairnA/Scheduler/FunctionServiceRole',
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*] at CairnA/Scheduler/FunctionServiceRole',
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*] at CairnA/Scheduler/FunctionServiceRole',
-        ...['Jobs', 'Broker', 'Catalog', 'Scheduler', 'Janitor', 'AgentGrants', 'Restore', 'Report', 'Verify'].map((fn) => `AwsSolutions-L1 at CairnA/${fn}/Function`),
+        ...['Jobs', 'Broker', 'Catalog', 'Scheduler', 'Janitor', 'AgentGrants', 'Restore', 'Report', 'Verify', 'Duplicate'].map((fn) => `AwsSolutions-L1 at CairnA/${fn}/Function`),
         'AwsSolutions-S1 at CairnA/Images/AccessLogs',
       ].sort(),
     );

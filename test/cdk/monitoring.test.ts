@@ -46,6 +46,7 @@ describe('alarms', () => {
     const stateMachine = { Ref: idOf('AWS::StepFunctions::StateMachine', 'BackupJob') };
     const restoreMachine = { Ref: idOf('AWS::StepFunctions::StateMachine', 'RestoreJob') };
     const verifyMachine = { Ref: idOf('AWS::StepFunctions::StateMachine', 'VerifyJob') };
+    const duplicateMachine = { Ref: idOf('AWS::StepFunctions::StateMachine', 'DuplicateJob') };
     const fn = (prefix: string) => ({ Ref: idOf('AWS::Lambda::Function', prefix) });
     // The group's name is a literal the CDK generates (the schedule names it the same way).
     const group = resources[idOf('AWS::Scheduler::ScheduleGroup', 'Scheduler')]!.Properties!.Name;
@@ -60,7 +61,9 @@ describe('alarms', () => {
       { metric: 'AWS/States/ExecutionsTimedOut', statistic: 'Sum', dimensions: { StateMachineArn: restoreMachine } },
       { metric: 'AWS/States/ExecutionsFailed', statistic: 'Sum', dimensions: { StateMachineArn: verifyMachine } },
       { metric: 'AWS/States/ExecutionsTimedOut', statistic: 'Sum', dimensions: { StateMachineArn: verifyMachine } },
-      ...['JobsFunction', 'BrokerFunction', 'CatalogFunction', 'RestoreFunction', 'VerifyFunction', 'SchedulerFunction', 'JanitorFunction', 'AgentGrantsFunction', 'ReportFunction'].map((prefix) => ({ metric: 'AWS/Lambda/Errors', statistic: 'Sum', dimensions: { FunctionName: fn(prefix) } })),
+      { metric: 'AWS/States/ExecutionsFailed', statistic: 'Sum', dimensions: { StateMachineArn: duplicateMachine } },
+      { metric: 'AWS/States/ExecutionsTimedOut', statistic: 'Sum', dimensions: { StateMachineArn: duplicateMachine } },
+      ...['JobsFunction', 'BrokerFunction', 'CatalogFunction', 'RestoreFunction', 'VerifyFunction', 'DuplicateFunction', 'SchedulerFunction', 'JanitorFunction', 'AgentGrantsFunction', 'ReportFunction'].map((prefix) => ({ metric: 'AWS/Lambda/Errors', statistic: 'Sum', dimensions: { FunctionName: fn(prefix) } })),
       { metric: 'Cairn/SchedulerTickFailed', statistic: 'Sum', dimensions: { service } },
       { metric: 'AWS/Scheduler/TargetErrorCount', statistic: 'Sum', dimensions: { ScheduleGroup: group } },
       { metric: 'AWS/Scheduler/InvocationDroppedCount', statistic: 'Sum', dimensions: { ScheduleGroup: group } },

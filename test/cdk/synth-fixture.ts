@@ -6,7 +6,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { CairnStack, REPO_ROOT, type CairnStackProps } from '../../cdk/cairn-stack.ts';
 import type { ObjectLockSettings } from '../../cdk/constructs/image-store.ts';
 
-export const LAMBDA_ENTRIES = ['lambdas/jobs.ts', 'lambdas/broker.ts', 'lambdas/catalog.ts', 'lambdas/scheduler.ts', 'lambdas/agent-grants.ts', 'lambdas/janitor.ts', 'lambdas/report.ts', 'lambdas/verify.ts'] as const;
+export const LAMBDA_ENTRIES = ['lambdas/jobs.ts', 'lambdas/broker.ts', 'lambdas/catalog.ts', 'lambdas/scheduler.ts', 'lambdas/agent-grants.ts', 'lambdas/janitor.ts', 'lambdas/report.ts', 'lambdas/verify.ts', 'lambdas/duplicate.ts'] as const;
 export const BACKUP_JOB_ASL = 'statemachines/backup-job.asl.json';
 
 /**

@@ -8,6 +8,7 @@ import { roleStatements, type Statement } from '../cdk/policy-walk.ts';
 import { BACKUP_JOB_ASL, synthCairnStack, type SynthResult } from '../cdk/synth-fixture.ts';
 const RESTORE_JOB_ASL = join('statemachines', 'restore-job.asl.json');
 const VERIFY_JOB_ASL = join('statemachines', 'verify-job.asl.json');
+const DUPLICATE_JOB_ASL = join('statemachines', 'duplicate-job.asl.json');
 import { REPO_ROOT } from '../../cdk/cairn-stack.ts';
 import { ALLOWED_UNUSED, ROLE_PREFIXES, TEST_AGENT_INSTANCE, TEST_AGENT_SESSION, arnOf, checkGrants, impliedCalls, inSession, resolveResource, withAgentGrantsAsWritten, type Template } from './policy-check.ts';
 import { COMPONENTS as RECORDED, recordComponents, type Recording } from './record-components.ts';
@@ -87,10 +88,11 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
         backup: readFileSync(join(REPO_ROOT, BACKUP_JOB_ASL), 'utf8'),
         restore: readFileSync(join(REPO_ROOT, RESTORE_JOB_ASL), 'utf8'),
         verify: readFileSync(join(REPO_ROOT, VERIFY_JOB_ASL), 'utf8'),
+        duplicate: readFileSync(join(REPO_ROOT, DUPLICATE_JOB_ASL), 'utf8'),
       }),
     };
     // What the Lambda service does with each function's role: its logs and X-Ray traces.
-    for (const component of ['jobs', 'broker', 'catalog', 'restore', 'verify', 'scheduler', 'janitor', 'report'] as const) {
+    for (const component of ['jobs', 'broker', 'catalog', 'restore', 'verify', 'duplicate', 'scheduler', 'janitor', 'report'] as const) {
       calls[component] = [...calls[component], ...functionRuntimeCalls(template, recording.names, ROLE_PREFIXES[component])];
     }
   }, 240_000);
@@ -113,6 +115,11 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     expect(outcomes.verify).toMatchObject({ output: { final: { statusCode: 0 } } });
     expect(outcomes.tapeVerify).toMatchObject({ output: { final: { statusCode: 0 } } });
     expect(outcomes.verifyJanitor).toMatchObject({ jobId: 9005, action: 'ended' });
+    // A disk image copied to a second S3 unit by a duplicate job (duplicate-job.asl.json): the duplicate function's Queue,
+    // Start and Record recorded, and the agent's Copy (its puts and read-back on S3); the catalog lists copy 2.
+    expect(outcomes.duplicate).toMatchObject({ output: { outcome: { statusCode: 0 }, final: { statusCode: 0 } } });
+    expect(outcomes.duplicateCopies).toEqual([[1, 'disk-unit'], [2, 's3-copy']]);
+    expect(outcomes.duplicateJanitor).toMatchObject({ jobId: 9007, action: 'ended', statusCode: 150 });
     // The tape backup: a drive and a scratch volume granted from the media manager, the volume's tape files recorded by the catalog.
     expect(outcomes.tape).toMatchObject({ output: { reservation: { tape: { mount: { kind: 'mount' } } }, image: { statusCode: 0 }, final: { statusCode: 0 } } });
     expect(outcomes.tapeVolume).toMatchObject({ mediaId: 'IAM001', pool: 'iampool', state: 'ACTIVE', tapeFiles: 2 });
@@ -132,6 +139,8 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
         { jobId: 9004, action: 'ended', statusCode: 2002, released: true, driveLeftLoaded: { drive: 'iamlib-d0', mediaId: 'IAM001' } },
         // A verify job's execution is looked up on the verify-job state machine.
         { jobId: 9006, action: 'ended', statusCode: 2002, executionName: 'iam-verify-gone' },
+        // A policy copy's duplicate job is looked up on the duplicate-job state machine.
+        { jobId: 9008, action: 'ended', statusCode: 2002, executionName: 'iam-duplicate-gone' },
       ],
       problems: [],
     });
@@ -140,6 +149,10 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     const verifies = (outcomes.ticks as { verifies?: { started: string[]; alreadyStarted: string[]; problems: string[] } }[]).map((t) => t.verifies);
     expect(verifies[0]).toMatchObject({ problems: [] });
     expect(verifies.map((v) => (v?.started.length ?? 0) + (v?.alreadyStarted.length ?? 0))).toEqual([1, 1]);
+    // The copy policy `copied` declares of its image was started as a duplicate-job execution.
+    const duplicates = (outcomes.ticks as { duplicates?: { started: string[]; alreadyStarted: string[]; problems: string[] } }[]).map((t) => t.duplicates);
+    expect(duplicates[0]).toMatchObject({ problems: [] });
+    expect(duplicates[0]!.started).toHaveLength(1);
     // The first tick's cleanup expired the incremental (its S3 folder deleted) and the tape image (its index folder deleted,
     // its volume emptied and returned to scratch); the second had nothing left to do.
     const expirations = (outcomes.ticks as { expiration?: { expired: { backupId: string; volumes: string[] }[]; recycled: unknown[]; problems: string[] } }[]).map((t) => t.expiration);
@@ -185,7 +198,8 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
   });
 
   it('refuses the agent every image object call until its instance is granted those clients, and from another host', () => {
-    const objectCall = (line: string) => /^agent: s3:\w+ on arn:aws:s3:::[^/]+\/site1\/images\//.test(line);
+    // site1: the backups' unit; site2: the unit the duplicate job's Copy wrote a copy to (the same per-instance grants cover it).
+    const objectCall = (line: string) => /^agent: s3:\w+ on arn:aws:s3:::[^/]+\/site[12]\/images\//.test(line);
     const agentObjectCalls = new Set(calls.agent.filter((c) => c.resource.kind === 'object').map((c) => `${c.action} ${arnOf(c.resource)}`));
     expect(agentObjectCalls.size).toBeGreaterThan(3);
     // The stack as deployed, before the agent-grants function has written anything.

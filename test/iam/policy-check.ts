@@ -32,6 +32,7 @@ export const ROLE_PREFIXES: Record<Component, string> = {
   catalog: 'CatalogFunctionServiceRole',
   restore: 'RestoreFunctionServiceRole',
   verify: 'VerifyFunctionServiceRole',
+  duplicate: 'DuplicateFunctionServiceRole',
   scheduler: 'SchedulerFunctionServiceRole',
   janitor: 'JanitorFunctionServiceRole',
   report: 'ReportFunctionServiceRole',
@@ -39,6 +40,7 @@ export const ROLE_PREFIXES: Record<Component, string> = {
   stateMachine: 'BackupJobStateMachineRole',
   restoreStateMachine: 'RestoreJobStateMachineRole',
   verifyStateMachine: 'VerifyJobStateMachineRole',
+  duplicateStateMachine: 'DuplicateJobStateMachineRole',
   schedule: 'SchedulerScheduleRole',
 };
 
@@ -65,6 +67,7 @@ export const ALLOWED_UNUSED: Record<Component, { action: string; resource?: RegE
       reason: "A restore rehearsal's Queue and Start list the client's images (its latest view, the incremental chain behind it: core/jobs/rehearsal.ts); the recording runs no rehearsal; test/aws/rehearsal-aws.test.ts runs those calls on the emulator",
     },
   ],
+  duplicate: [],
   scheduler: [
     {
       action: 'ssm:SendCommand',
@@ -106,6 +109,13 @@ export const ALLOWED_UNUSED: Record<Component, { action: string; resource?: RegE
     },
   ],
   verifyStateMachine: [
+    {
+      action: 'ssm:SendCommand',
+      resource: /:ec2:[^:]*:[^:]*:instance\/\*$/,
+      reason: 'EC2 agents (instance profile) are targets as hybrid ones are; the derived workflow sends to a hybrid instance (mi-) only',
+    },
+  ],
+  duplicateStateMachine: [
     {
       action: 'ssm:SendCommand',
       resource: /:ec2:[^:]*:[^:]*:instance\/\*$/,
@@ -185,7 +195,7 @@ export function resolveResource(value: unknown, template: Template, names: Emula
     if (type === 'AWS::SNS::Topic' && id.startsWith('Reports') && names.reportsTopicArn) return names.reportsTopicArn;
     if (type === 'AWS::StepFunctions::StateMachine') {
       // Each machine of the stack is its own emulated one: a grant on the verify machine is never taken for one on the backup machine.
-      const machine = id.startsWith('RestoreJob') ? names.restoreStateMachineArn : id.startsWith('VerifyJob') ? names.verifyStateMachineArn : names.stateMachineArn;
+      const machine = id.startsWith('RestoreJob') ? names.restoreStateMachineArn : id.startsWith('VerifyJob') ? names.verifyStateMachineArn : id.startsWith('DuplicateJob') ? names.duplicateStateMachineArn : names.stateMachineArn;
       return arnOf({ kind: 'stateMachine', arn: machine ?? names.stateMachineArn });
     }
     // A log group exists only in the template; its Arn attribute ends in `:*` (its streams).

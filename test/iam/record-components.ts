@@ -31,10 +31,12 @@ import { CreateTopicCommand } from '@aws-sdk/client-sns';
 import { SnsReportPublisher } from '#aws/sns-report-publisher.ts';
 import { sendSnapshotDelete } from '#core/jobs/snapshot-delete.ts';
 import { runTask } from '#agent/transport/run-task.ts';
-import { loadBackupJobDefinition, loadRestoreJobDefinition, loadVerifyJobDefinition } from '#local/asl-definition.ts';
+import { loadBackupJobDefinition, loadDuplicateJobDefinition, loadRestoreJobDefinition, loadVerifyJobDefinition } from '#local/asl-definition.ts';
+import { createDuplicateHandler } from '#lambdas/duplicate-handler.ts';
+import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { createRestoreHandler } from '#lambdas/restore-handler.ts';
 import { createVerifyHandler } from '#lambdas/verify-handler.ts';
-import type { VerifyJob } from '#core/model/job.ts';
+import type { DuplicateJob, VerifyJob } from '#core/model/job.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { emulatorClientOptions } from '../setup/aws-emulator.ts';
 import { newMedia } from '#core/model/tape-media.ts';
@@ -42,7 +44,7 @@ import { DISK_CHANGER, diskChangerLibrary } from '../edge-agent/tape/disk-change
 import { claimOf, sampleImage, sampleJob, samplePolicy, sampleRestoreJob } from '../contracts/fixtures.ts';
 
 /** The principals of the stack whose calls our code makes (cdk/constructs/*). */
-export const COMPONENTS = ['jobs', 'broker', 'catalog', 'restore', 'verify', 'scheduler', 'janitor', 'report', 'agent'] as const;
+export const COMPONENTS = ['jobs', 'broker', 'catalog', 'restore', 'verify', 'duplicate', 'scheduler', 'janitor', 'report', 'agent'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 /** The names the emulator's resources got; the checker maps the template's tables and bucket onto them. */
@@ -54,6 +56,8 @@ export interface EmulatedNames {
   restoreStateMachineArn?: string;
   /** The verify-job state machine's (mapped the same way). */
   verifyStateMachineArn?: string;
+  /** The duplicate-job state machine's (mapped the same way). */
+  duplicateStateMachineArn?: string;
   /** The reports topic on the emulator (the report function publishes to it). */
   reportsTopicArn?: string;
 }
@@ -105,6 +109,9 @@ export async function recordComponents(endpoint: string, options: { agentCommand
     const verifyStateMachineArn = (
       await setup.sfn.send(new CreateStateMachineCommand({ name: `verify-job-${Date.now()}`, definition: JSON.stringify(loadVerifyJobDefinition()), roleArn: 'arn:aws:iam::123456789012:role/cairn-state-machine' }))
     ).stateMachineArn!;
+    const duplicateStateMachineArn = (
+      await setup.sfn.send(new CreateStateMachineCommand({ name: `duplicate-job-${Date.now()}`, definition: JSON.stringify(loadDuplicateJobDefinition()), roleArn: 'arn:aws:iam::123456789012:role/cairn-state-machine' }))
+    ).stateMachineArn!;
     const env = { CONFIG_TABLE: tables.config, JOBS_TABLE: tables.jobs, CATALOG_TABLE: tables.catalog, MEDIA_TABLE: tables.media, AWS_REGION: 'us-east-1' };
     const admin = dynamoDeps(env, setup);
     // 5 MiB parts (S3's smallest): the 9 MiB file below makes a multipart upload.
@@ -140,6 +147,15 @@ export async function recordComponents(endpoint: string, options: { agentCommand
     const verifyHandler = metered(verifyDeps, createVerifyHandler(verifyDeps));
     const verifyHandlers = { verify: verifyHandler, broker: brokerHandler, jobs: jobsHandler, agent: agent.stream };
     outcomes.verify = await runVerifyWorkflow(verifyHandlers, { backupId: imageOf(outcomes.full), owner: 'iam' });
+    // A disk image (a backup to a disk unit on the agent's host) copied to a second S3 unit by a duplicate job
+    // (duplicate-job.asl.json): the duplicate Lambda's Queue, Start and Record, the agent's Copy (puts and read-back on S3).
+    await admin.config.putStorageUnit(StorageUnit.parse({ name: 'disk-unit', kind: 'disk', path: join(work, 'disk-unit'), fragmentSizeBytes: 1024 * 1024 }));
+    await admin.config.putStorageUnit(StorageUnit.parse({ name: 's3-copy', kind: 's3', bucket, prefix: 'site2', fragmentSizeBytes: 1024 * 1024, partSizeBytes: 5 * 1024 * 1024 }));
+    outcomes.diskFull = await runWorkflow({ client: 'cloudhost', selections: [source], storageUnit: 'disk-unit', owner: 'iam' });
+    const duplicateDeps = dynamoDeps(env, clients.duplicate);
+    const duplicateHandler = metered(duplicateDeps, createDuplicateHandler(duplicateDeps));
+    outcomes.duplicate = await runDuplicateWorkflow({ duplicate: duplicateHandler, jobs: jobsHandler, agent: agent.stream }, { backupId: imageOf(outcomes.diskFull), to: 's3-copy', owner: 'iam' });
+    outcomes.duplicateCopies = (await admin.catalog.getImage(imageOf(outcomes.diskFull) ?? ''))?.copies.map((c) => [c.copyNumber, c.storageUnit]);
     // A tape unit: the broker chooses a drive and a scratch volume from the media manager (and moves the volume into the
     // pool), the catalog records the tape files, Release records the drive as Unmount left it.
     const library = diskChangerLibrary({ slots: 2, drives: 1, barcodes: { 1: 'IAM001' } });
@@ -180,6 +196,7 @@ export async function recordComponents(endpoint: string, options: { agentCommand
       stateMachineArn,
       restoreStateMachineArn,
       verifyStateMachineArn,
+      duplicateStateMachineArn,
       clock: { now: () => SCHEDULER_NOW },
     });
     outcomes.janitor = await janitor(executionEvent(stateMachineArn, 'iam-stopped', 'ABORTED'));
@@ -189,6 +206,9 @@ export async function recordComponents(endpoint: string, options: { agentCommand
     // A verify execution that timed out: the janitor ends its job (of the verify kind, found on the verify-job machine).
     await stuckVerify(admin, 9005, 'iam-verify-stopped');
     outcomes.verifyJanitor = await janitor(executionEvent(verifyStateMachineArn, 'iam-verify-stopped', 'TIMED_OUT'));
+    // A policy copy's duplicate execution that was stopped: the janitor ends its job (found on the duplicate-job machine).
+    await stuckDuplicate(admin, 9007, 'iam-duplicate-stopped');
+    outcomes.duplicateJanitor = await janitor(executionEvent(duplicateStateMachineArn, 'iam-duplicate-stopped', 'ABORTED'));
 
     // A drive kept loaded an hour past its unit's delay, on a robot whose client's agent runs on a hybrid instance: the first
     // tick sends it the unload (the operator's document, as the stack names it), the second reads the invocation (moto answers
@@ -199,6 +219,12 @@ export async function recordComponents(endpoint: string, options: { agentCommand
     await stuckRestore(admin, 9004, 'iam-restore-gone');
     // A verify job whose verify execution does not exist: the sweep describes it on the verify-job state machine.
     await stuckVerify(admin, 9006, 'iam-verify-gone');
+    // A policy copy's duplicate job whose execution does not exist: the sweep describes it on the duplicate-job state machine.
+    await stuckDuplicate(admin, 9008, 'iam-duplicate-gone');
+    // A policy that copies its images to s3-copy: the tick starts a duplicate-job execution for its image.
+    await admin.config.putPolicy(samplePolicy('copied', { storageUnit: 's3-unit', clients: [{ name: 'copyhost' }], selections: [join(work, 'source')], copies: [{ storageUnit: 's3-copy', retention: { days: 30 } }] } as never));
+    await admin.catalog.claimBackupId(claimOf(sampleImage('copyhost', new Date(SCHEDULER_NOW.getTime() - 86_400_000), { policy: 'copied', storageUnit: 's3-unit' })));
+    await admin.catalog.putImage(sampleImage('copyhost', new Date(SCHEDULER_NOW.getTime() - 86_400_000), { policy: 'copied', storageUnit: 's3-unit' }));
     // A policy whose verify schedule is due at the tick (its backups are not): the tick starts a verify-job execution of cloudhost's latest image of it.
     await admin.config.putPolicy(
       samplePolicy('verified', {
@@ -223,6 +249,7 @@ export async function recordComponents(endpoint: string, options: { agentCommand
         executions: new SfnExecutionStatuses({ client: clients.scheduler.sfn, stateMachineArn }),
         restoreExecutions: new SfnExecutionStatuses({ client: clients.scheduler.sfn, stateMachineArn: restoreStateMachineArn }),
         verifyExecutions: new SfnExecutionStatuses({ client: clients.scheduler.sfn, stateMachineArn: verifyStateMachineArn }),
+        duplicateExecutions: new SfnExecutionStatuses({ client: clients.scheduler.sfn, stateMachineArn: duplicateStateMachineArn }),
         media: schedulerDeps.media,
         emm: schedulerDeps.emm,
         spared: () => holdersOfUnloads(schedulerDeps.emm),
@@ -231,6 +258,7 @@ export async function recordComponents(endpoint: string, options: { agentCommand
       idleUnload: { media: schedulerDeps.media, emm: schedulerDeps.emm, agents: new SsmOperatorCommands({ client: clients.scheduler.ssm, documentName: agentCommandDocument }) },
       expiration: { openStorageUnit: cloudStorageOpener(clients.scheduler.s3), canReach: cloudReachable, media: schedulerDeps.media, emm: schedulerDeps.emm },
       verifies: new SfnExecutionStarter({ client: clients.scheduler.sfn, stateMachineArn: verifyStateMachineArn }),
+      duplicates: new SfnExecutionStarter({ client: clients.scheduler.sfn, stateMachineArn: duplicateStateMachineArn }),
       clock: { now: () => SCHEDULER_NOW },
     });
     outcomes.ticks = [await tick(), await tick()];
@@ -242,7 +270,7 @@ export async function recordComponents(endpoint: string, options: { agentCommand
     outcomes.report = await report({ since: '24h' });
 
     const calls = Object.fromEntries(COMPONENTS.map((c) => [c, logs[c].calls])) as Record<Component, AwsCall[]>;
-    return { calls, names: { tables, bucket, stateMachineArn, restoreStateMachineArn, verifyStateMachineArn, reportsTopicArn }, outcomes };
+    return { calls, names: { tables, bucket, stateMachineArn, restoreStateMachineArn, verifyStateMachineArn, duplicateStateMachineArn, reportsTopicArn }, outcomes };
   } finally {
     for (const c of COMPONENTS) clients[c].destroy();
     setup.destroy();
@@ -337,6 +365,20 @@ async function runVerifyWorkflow(handlers: { verify: Handler; broker: Handler; j
   }
 }
 
+/** The duplicate-job ASL in-process, each Task state handled by its component, as in AWS. */
+async function runDuplicateWorkflow(handlers: { duplicate: Handler; jobs: Handler; agent: Handler }, request: Record<string, unknown>): Promise<unknown> {
+  const machine = new StateMachine(loadDuplicateJobDefinition() as never, { validationOptions: { checkPaths: true, checkArn: false } });
+  const execution = machine.run({ request } as never, {
+    context: { Task: { Token: 'iam-duplicate-token' } } as never,
+    overrides: { taskResourceLocalHandlers: { Queue: handlers.duplicate, Start: handlers.duplicate, Record: handlers.duplicate, EndJob: handlers.jobs, Copy: handlers.agent } as never },
+  });
+  try {
+    return { output: await execution.result };
+  } catch (error) {
+    return { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
+  }
+}
+
 /**
  * The agent as the SSM document runs it (`runTask`), with the agent's clients.
  * The task-token answer it sends (SendTaskSuccess / SendTaskFailure) is what
@@ -358,7 +400,9 @@ function agentRunner(clients: AwsClients, jobsTable: string) {
   const openStore = async (opened: StorageUnit) => {
     // A tape unit's store is its index unit's (its fragments go to the volume).
     const unit = opened.kind === 'tape' ? opened.index : opened;
-    if (unit.kind !== 's3') throw new Error('the IAM suite backs up to S3 only');
+    // A disk unit is on the agent's host: no AWS call (the duplicate job's source copy).
+    if (unit.kind === 'disk') return new FsObjectStore(unit.path);
+    if (unit.kind !== 's3') throw new Error('the IAM suite backs up to S3 and disk only');
     const store = s3StorageUnitStore(unit, clients.s3);
     const put: S3ObjectStore['put'] = async (key, body) => {
       const written = await S3ObjectStore.prototype.put.call(store, key, body);
@@ -444,6 +488,16 @@ async function stuckVerify(admin: ReturnType<typeof dynamoDeps>, jobId: number, 
   const at = new Date(SCHEDULER_NOW.getTime() - 3 * 3600_000 + jobId * 1000).toISOString();
   const job: VerifyJob = {
     jobId, type: 'verify', state: 'ACTIVE', attempt: 1, client: 'stuckhost', image: `stuckhost_${1795300000 + jobId}`, storageUnit: 's3-unit', problems: [], problemCount: 0,
+    progress: { files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 }, attempts: [], executionName, queuedAt: at, startedAt: at, updatedAt: at,
+  };
+  await admin.jobs.create(job);
+}
+
+/** A policy copy's duplicate job its execution left ACTIVE: quiet since before the scheduler's tick. */
+async function stuckDuplicate(admin: ReturnType<typeof dynamoDeps>, jobId: number, executionName: string): Promise<void> {
+  const at = new Date(SCHEDULER_NOW.getTime() - 3 * 3600_000 + jobId * 1000).toISOString();
+  const job: DuplicateJob = {
+    jobId, type: 'duplicate', state: 'ACTIVE', attempt: 1, client: 'stuckhost', image: `stuckhost_${1795300000 + jobId}`, storageUnit: 's3-copy',
     progress: { files: 0, bytes: 0, throughputBps: 0, writerWaits: 0, readerWaits: 0 }, attempts: [], executionName, queuedAt: at, startedAt: at, updatedAt: at,
   };
   await admin.jobs.create(job);

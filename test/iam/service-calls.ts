@@ -206,11 +206,12 @@ export function functionRuntimeCalls(template: Template, names: EmulatedNames, r
 }
 
 /** Both service-driven components' calls. */
-export function serviceCalls(template: Template, names: EmulatedNames, definitions: { backup: string; restore: string; verify: string }): Record<ServiceComponent, AwsCall[]> {
+export function serviceCalls(template: Template, names: EmulatedNames, definitions: { backup: string; restore: string; verify: string; duplicate: string }): Record<ServiceComponent, AwsCall[]> {
   return {
     stateMachine: stateMachineCalls(template, names, definitions.backup, { idPrefix: 'BackupJob', rolePrefix: ROLE_PREFIXES.stateMachine }),
     restoreStateMachine: stateMachineCalls(template, names, definitions.restore, { idPrefix: 'RestoreJob', rolePrefix: ROLE_PREFIXES.restoreStateMachine }),
     verifyStateMachine: stateMachineCalls(template, names, definitions.verify, { idPrefix: 'VerifyJob', rolePrefix: ROLE_PREFIXES.verifyStateMachine }),
+    duplicateStateMachine: stateMachineCalls(template, names, definitions.duplicate, { idPrefix: 'DuplicateJob', rolePrefix: ROLE_PREFIXES.duplicateStateMachine }),
     schedule: scheduleCalls(template, names),
   };
 }
