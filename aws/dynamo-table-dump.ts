@@ -7,6 +7,8 @@ import { tableNames, type TableName } from './tables.ts';
 
 export const TABLE_DUMP_FORMAT = 'cairn-dynamodb-tables';
 export const TABLE_DUMP_VERSION = 1;
+/** The name of the tables' copy inside a cloud catalog image (`cairn --aws catalog backup`, the catalog-job Lambda). */
+export const TABLES_FILE = 'tables.json';
 
 /** The cloud catalog's copy in a catalog image: every item of every table, as the document client reads them (plain JSON). */
 export const TableDump = z
