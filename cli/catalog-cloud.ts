@@ -6,7 +6,7 @@ import { resolveDeployment } from '#aws/deployment-outputs.ts';
 import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
 import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
-import { countItems, dumpTables, loadTables, TableDump, TABLES_FILE } from '#aws/dynamo-table-dump.ts';
+import { countItems, dumpTablesToFile, loadTables, TableDump, TABLES_FILE } from '#aws/dynamo-table-dump.ts';
 import { S3ObjectStore } from '#aws/s3-object-store.ts';
 import { readAll } from '#core/ports/object-store.ts';
 import type { TableName } from '#aws/tables.ts';
@@ -57,7 +57,7 @@ export async function backupCloudCatalog(globals: GlobalOptions, options: { stor
         runtime: 'cloud',
         workDir: work,
         fileName: TABLES_FILE,
-        produce: async (file) => writeFile(file, JSON.stringify(await dumpTables(tables.client, tables.names)), { mode: PRIVATE_FILE_MODE }),
+        produce: (file) => dumpTablesToFile(tables.client, tables.names, file),
         saveDr: drFileSaver(join(resolveCairnHome(globals.home), 'dr'), options.drFile),
       });
     });

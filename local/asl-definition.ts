@@ -7,6 +7,8 @@ export const RESTORE_JOB_ASL = fileURLToPath(new URL('../statemachines/restore-j
 
 export const VERIFY_JOB_ASL = fileURLToPath(new URL('../statemachines/verify-job.asl.json', import.meta.url));
 
+export const CATALOG_JOB_ASL = fileURLToPath(new URL('../statemachines/catalog-job.asl.json', import.meta.url));
+
 /**
  * The ASL file with its CDK substitutions (cdk/constructs/backup-job-state-machine.ts
  * DEFINITION_SUBSTITUTIONS) filled with placeholder ARNs: in the standalone
@@ -27,6 +29,11 @@ export function loadVerifyJobDefinition(): Record<string, unknown> {
   return loadDefinition(VERIFY_JOB_ASL);
 }
 
+/** catalog-job.asl.json, filled the same way (its Queue and Run states use `${CatalogJobFunctionArn}`): the cloud's scheduled catalog jobs, run in process by tests. */
+export function loadCatalogJobDefinition(): Record<string, unknown> {
+  return loadDefinition(CATALOG_JOB_ASL);
+}
+
 function loadDefinition(file: string): Record<string, unknown> {
   const substitutions: Record<string, string> = {
     JobsFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-jobs',
@@ -34,6 +41,7 @@ function loadDefinition(file: string): Record<string, unknown> {
     CatalogFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-catalog',
     RestoreFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-restore',
     VerifyFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-verify',
+    CatalogJobFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-catalog-job',
     AgentDocumentName: 'cairn-RunBackupTask-local',
     SendCommandTaskResource: 'arn:aws:states:::aws-sdk:ssm:sendCommand.waitForTaskToken',
   };

@@ -79,6 +79,23 @@ export async function runAsJob<K extends LifecycleJobKind, R>(
   const queuedAt = (options.startedAt ?? deps.now()).toISOString();
   const job = parseOrThrow(Job, { ...fields, jobId, type: kind, state: 'QUEUED', owner: deps.owner, queuedAt, updatedAt: queuedAt }, `${kind} job`, StatusCode.INTERNAL_ERROR);
   await deps.jobs.create(job);
+  return runQueuedJob<K, R>(deps, jobId, work, ended, options);
+}
+
+/**
+ * The rest of `runAsJob` for a lifecycle job queued already (by the Queue
+ * state of the catalog-job state machine, say): the QUEUED job turns
+ * ACTIVE (a job in any other state is refused: it ran or was cancelled),
+ * `work` runs, and the job ends DONE with the status `ended` says, or with
+ * the error `work` threw, which is thrown on.
+ */
+export async function runQueuedJob<K extends LifecycleJobKind, R>(
+  deps: Pick<LifecycleJobDeps, 'jobs' | 'now'>,
+  jobId: number,
+  work: (job: LifecycleJobContext<K>) => Promise<R>,
+  ended: (result: R) => LifecycleJobEnd<K>,
+  options: { startedAt?: Date } = {},
+): Promise<LifecycleJobRun<R>> {
   const startedAt = options.startedAt?.toISOString() ?? deps.now().toISOString();
   await deps.jobs.update(jobId, (j) => ({ ...j, state: 'ACTIVE', startedAt, updatedAt: startedAt }), { expectedStates: ['QUEUED'] });
   const context: LifecycleJobContext<K> = {
@@ -113,7 +130,7 @@ export async function recordFinishedJob<K extends LifecycleJobKind>(deps: Lifecy
 }
 
 /** Ends the job DONE with the outcome, unless it ended already (a cancel): then its status stands. */
-async function end<K extends LifecycleJobKind>(deps: LifecycleJobDeps, jobId: number, outcome: LifecycleJobEnd<K>): Promise<number> {
+async function end<K extends LifecycleJobKind>(deps: Pick<LifecycleJobDeps, 'jobs' | 'now'>, jobId: number, outcome: LifecycleJobEnd<K>): Promise<number> {
   const at = deps.now();
   const done = await deps.jobs.update(jobId, (j) => {
     if (j.state === 'DONE') return j;
