@@ -53,6 +53,8 @@ export const handler = createSchedulerHandler({
     ...(env.RESTORE_STATE_MACHINE_ARN ? { restoreExecutions: new SfnExecutionStatuses({ client: sfn, stateMachineArn: env.RESTORE_STATE_MACHINE_ARN }) } : {}),
     // Verify jobs' executions are on the verify-job state machine.
     ...(env.VERIFY_STATE_MACHINE_ARN ? { verifyExecutions: new SfnExecutionStatuses({ client: sfn, stateMachineArn: env.VERIFY_STATE_MACHINE_ARN }) } : {}),
+    // Scheduled catalog backups' and checks' executions are on the catalog-job state machine.
+    ...(env.CATALOG_JOB_STATE_MACHINE_ARN ? { catalogExecutions: new SfnExecutionStatuses({ client: sfn, stateMachineArn: env.CATALOG_JOB_STATE_MACHINE_ARN }) } : {}),
     media,
     // A tape drive a job the sweep ends held is recorded as possibly loaded: the idle unload empties it.
     emm,
@@ -65,6 +67,8 @@ export const handler = createSchedulerHandler({
   },
   // Scheduled verifies (a policy's `verify`): executions of the verify-job state machine, named so two ticks start one.
   ...(env.VERIFY_STATE_MACHINE_ARN ? { verifies: new SfnExecutionStarter({ client: sfn, stateMachineArn: env.VERIFY_STATE_MACHINE_ARN }) } : {}),
+  // Scheduled catalog backups and checks (a policy's catalogBackup, catalogCheck): executions of the catalog-job state machine.
+  ...(env.CATALOG_JOB_STATE_MACHINE_ARN ? { catalogJobs: new SfnExecutionStarter({ client: sfn, stateMachineArn: env.CATALOG_JOB_STATE_MACHINE_ARN }) } : {}),
   // Drives kept loaded past their unit's mediaUnmountDelaySeconds: unloaded by the robot's agent through SSM.
   ...(agents ? { idleUnload: { media, emm, agents } } : {}),
   // The cleanup: images past retention expired (S3 objects deleted with the function's client; a disk unit's
