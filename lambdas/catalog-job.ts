@@ -45,7 +45,8 @@ export const handler = withUsageRecording(
           executions: statuses(env.STATE_MACHINE_ARN),
           ...(env.RESTORE_STATE_MACHINE_ARN ? { restoreExecutions: statuses(env.RESTORE_STATE_MACHINE_ARN) } : {}),
           ...(env.VERIFY_STATE_MACHINE_ARN ? { verifyExecutions: statuses(env.VERIFY_STATE_MACHINE_ARN) } : {}),
-          ...(env.CATALOG_JOB_STATE_MACHINE_ARN ? { catalogExecutions: statuses(env.CATALOG_JOB_STATE_MACHINE_ARN) } : {}),
+          // None for catalog jobs: the stack cannot hand this function its own state machine's ARN (a cycle); the
+          // scheduler's sweep ends a dead catalog job by its execution.
         },
         checkImageObjects,
         now,

@@ -33,6 +33,8 @@ export interface MonitoringProps {
   readonly restoreStateMachine?: sfn.IStateMachine;
   /** The verify-job state machine: a verify that finds a corrupt image (2001) fails its execution, so its failures alarm too. */
   readonly verifyStateMachine?: sfn.IStateMachine;
+  /** The catalog-job state machine: a scheduled catalog backup or check that failed (status above 1) or timed out. */
+  readonly catalogJobStateMachine?: sfn.IStateMachine;
   /** Every Cairn Lambda by its short name (jobs, broker, catalog, restore, verify, scheduler, janitor, agentGrants, report): one Errors alarm each. */
   readonly functions: Readonly<Record<string, lambda.IFunction>>;
   /** The scheduler tick's schedule group: Scheduler's target errors and dropped invocations. */
@@ -95,6 +97,12 @@ export class Monitoring extends Construct {
       // A corrupt image found by a verify (scheduled or not) is news nobody should learn on the day of a restore.
       alarm('VerifyExecutionsFailed', props.verifyStateMachine.metricFailed({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a verify-job execution failed (an image is corrupt, status 2001, or could not be read)');
       alarm('VerifyExecutionsTimedOut', props.verifyStateMachine.metricTimedOut({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a verify-job execution timed out (its job is ended by the janitor)');
+    }
+
+    if (props.catalogJobStateMachine) {
+      // A catalog backup that did not happen is a disaster recovery that cannot: said the day it fails.
+      alarm('CatalogJobExecutionsFailed', props.catalogJobStateMachine.metricFailed({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a catalog-job execution failed (a scheduled catalog backup or check ended with a status above 1, or could not run)');
+      alarm('CatalogJobExecutionsTimedOut', props.catalogJobStateMachine.metricTimedOut({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a catalog-job execution timed out (its job is ended by the janitor)');
     }
 
     const errors = Object.entries(props.functions).map(([name, fn]) => {
