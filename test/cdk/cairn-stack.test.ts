@@ -213,7 +213,8 @@ describe('image bucket', () => {
 describe('Lambda functions', () => {
   it('run nodejs22.x on arm64 with the bundled ESM handler', () => {
     const lambdas = ofType('AWS::Lambda::Function');
-    expect(lambdas).toHaveLength(Object.keys(functions).length);
+    // And the catalog-job function (test/cdk/catalog-job-stack.test.ts checks its grants).
+    expect(lambdas).toHaveLength(Object.keys(functions).length + 1);
     for (const [, fn] of lambdas) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', TracingConfig: { Mode: 'Active' }, MemorySize: 512 });
     }
@@ -345,7 +346,8 @@ describe('backup-job state machine', () => {
 
   it('is a STANDARD state machine with X-Ray tracing and ALL-level logging without execution data', () => {
     // The backup job's, the restore job's and the verify job's (restore-job and verify-job state machines below).
-    synth.template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
+    // And the catalog job's (test/cdk/catalog-job-stack.test.ts).
+    synth.template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
     expect(stateMachineProps()).toMatchObject({
       StateMachineType: 'STANDARD',
       TracingConfiguration: { Enabled: true },
@@ -562,12 +564,14 @@ describe('scheduler tick', () => {
     expect(states.flatMap(actionsOf).sort()).toEqual(['states:DescribeExecution', 'states:StartExecution']);
     const verifyMachineId = only('AWS::StepFunctions::StateMachine', 'VerifyJob')[0];
     const start = states.find((s) => actionsOf(s).includes('states:StartExecution'))!;
-    expect(asList(start.Resource).map((r) => JSON.stringify(r)).sort()).toEqual([{ Ref: stateMachineId() }, { Ref: verifyMachineId }].map((r) => JSON.stringify(r)).sort());
-    // arn:<partition>:states:<region>:<account>:execution:<the state machine's name>:*, for each of the three state machines
+    const catalogMachineId = only('AWS::StepFunctions::StateMachine', 'CatalogJob')[0];
+    expect(asList(start.Resource).map((r) => JSON.stringify(r)).sort()).toEqual([{ Ref: stateMachineId() }, { Ref: verifyMachineId }, { Ref: catalogMachineId }].map((r) => JSON.stringify(r)).sort());
+    // arn:<partition>:states:<region>:<account>:execution:<the state machine's name>:*, for each of the four state machines
     const executions = states.find((s) => actionsOf(s).includes('states:DescribeExecution'))!.Resource as unknown[];
-    expect(executions).toHaveLength(3);
-    for (const [resource, machine] of [[executions[0], stateMachineId()], [executions[1], only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0]], [executions[2], verifyMachineId]] as const) {
-      const arn = JSON.stringify(resource);
+    expect(executions).toHaveLength(4);
+    // (The catalog job's statement merges with the others': found by its machine, wherever it lands.)
+    for (const machine of [stateMachineId(), only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0], verifyMachineId, catalogMachineId]) {
+      const arn = executions.map((r) => JSON.stringify(r)).find((r) => r.includes(`{"Ref":"${machine}"}`)) ?? '';
       expect(arn).toContain(':execution:');
       expect(arn).toContain(`{"Ref":"${machine}"}`);
       expect(arn).toMatch(/":\*"\]\]\}$/);
@@ -635,7 +639,7 @@ describe('execution janitor', () => {
     expect(rule.EventPattern).toEqual({
       source: ['aws.states'],
       'detail-type': ['Step Functions Execution Status Change'],
-      detail: { stateMachineArn: [{ Ref: stateMachineId() }, { Ref: only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0] }, { Ref: only('AWS::StepFunctions::StateMachine', 'VerifyJob')[0] }], status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
+      detail: { stateMachineArn: [{ Ref: stateMachineId() }, { Ref: only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0] }, { Ref: only('AWS::StepFunctions::StateMachine', 'VerifyJob')[0] }, { Ref: only('AWS::StepFunctions::StateMachine', 'CatalogJob')[0] }], status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
     });
     const targets = rule.Targets as { Arn: unknown; RetryPolicy?: unknown }[];
     expect(targets).toHaveLength(1);
