@@ -40,9 +40,9 @@ export interface CatalogJobFunctionProps {
  *   the job records (Query by execution name and by state, GetItem, PutItem, UpdateItem),
  *   the image and claim written (PutItem, DeleteItem) and the check's repairs
  *   (Catalog, Media: GetItem, PutItem, UpdateItem, DeleteItem, Query);
- * - the image bucket: listed (the check's inventory), image objects and DR files
- *   read, written and deleted (an orphan the repair removes), under
- *   `*images/*` and `*catalog-dr/*` only, with the image key;
+ * - the image bucket: listed (the check's inventory), image objects read,
+ *   written and deleted (an orphan the repair removes) under `*images/*`,
+ *   DR files written under `*catalog-dr/*`, with the image key;
  * - DescribeExecution of the job state machines (a dead job);
  * - PutEvents of its job state changes. No SSM: nothing is sent to an agent.
  */
@@ -67,16 +67,15 @@ export class CatalogJobFunction extends Construct {
 
     props.tables.config.grant(this.function, 'dynamodb:Scan', 'dynamodb:Query', 'dynamodb:GetItem');
     props.tables.jobs.grant(this.function, 'dynamodb:Scan', 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
-    props.tables.catalog.grant(this.function, 'dynamodb:Scan', 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    // ConditionCheckItem: committing the catalog image checks its claim in the same transaction (aws/dynamo-catalog-store.ts).
+    props.tables.catalog.grant(this.function, 'dynamodb:Scan', 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem');
     props.tables.media.grant(this.function, 'dynamodb:Scan', 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
 
     this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.imageBucket.bucketArn] }));
-    this.function.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
-        resources: CATALOG_JOB_OBJECT_KEYS.map((keys) => props.imageBucket.arnForObjects(keys)),
-      }),
-    );
+    // Images: the catalog image written, copies' manifests and objects looked at, an orphan removed by a repair.
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], resources: [props.imageBucket.arnForObjects(CATALOG_JOB_OBJECT_KEYS[0])] }));
+    // DR files: written only (recovery reads them with the operator's credentials).
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.imageBucket.arnForObjects(CATALOG_JOB_OBJECT_KEYS[1])] }));
     props.imageKey.grant(this.function, 'kms:Decrypt', 'kms:GenerateDataKey');
     Validations.of(this.function.role!).acknowledge(
       ...CATALOG_JOB_OBJECT_KEYS.map((keys) => ({

@@ -44,17 +44,16 @@ describe('the catalog-job state machine and function in CairnStack', () => {
     expect(JSON.stringify(invoke.map((s) => s.Resource))).toBe(JSON.stringify([[{ 'Fn::GetAtt': [idOf('AWS::Lambda::Function', 'CatalogJobFunction'), 'Arn'] }, { 'Fn::GetAtt': [idOf('AWS::Lambda::Function', 'JobsFunction'), 'Arn'] }]]));
   });
 
-  it('gives the function 15 minutes and what a backup and a check need: Scan of the four tables, the image bucket listed and written under images/ and catalog-dr/ only, no SSM', () => {
+  it('gives the function 15 minutes and what a backup and a check need: Scan of the four tables, the image bucket listed, images read, written and deleted, DR files written, no SSM', () => {
     const fn = resources[idOf('AWS::Lambda::Function', 'CatalogJobFunction')]!.Properties!;
     expect(fn.Timeout).toBe(900);
     const role = (fn.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
     const statements = roleStatements(resources, role);
     const scans = withAction(statements, 'dynamodb:Scan').flatMap((s) => asList(s.Resource as unknown[]));
     for (const table of ['ConfigTable', 'JobsTable', 'CatalogTable', 'MediaTable']) expect(JSON.stringify(scans), table).toContain(table);
-    const writes = withAction(statements, 's3:PutObject');
-    expect(writes).toHaveLength(1);
-    const keys = asList(writes[0]!.Resource as unknown[]).map((r) => JSON.stringify(r).match(/"(\/[^"]*)"\]\]\}$/)?.[1]);
-    expect(keys.sort()).toEqual(['/*catalog-dr/*', '/*images/*']);
+    // Image objects read, written and deleted; DR files written only.
+    const byKeys = Object.fromEntries(withAction(statements, 's3:PutObject').map((st) => [JSON.stringify(st.Resource).match(/"(\/[^"]*)"\]\]\}$/)?.[1], actionsOf([st]).sort()]));
+    expect(byKeys).toEqual({ '/*images/*': ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'], '/*catalog-dr/*': ['s3:PutObject'] });
     expect(JSON.stringify(withAction(statements, 's3:ListBucket')[0]!.Resource)).toContain('ImageBucket');
     expect(actionsOf(statements).filter((a) => a.startsWith('ssm:'))).toEqual([]);
     expect(actionsOf(statements)).not.toContain('states:StartExecution');
