@@ -24,6 +24,13 @@ const IO_PACKAGES = '(^|/)node_modules/(@aws-sdk/|@smithy/|aws-cdk-lib/|construc
 /** The cairn-agent composition roots (the agent, and its data mover's light entry): the edge-agent files that build adapters and hand them to the agent. */
 const AGENT_ENTRY = '^edge-agent/transport/(main|mover-main)\\.ts$';
 
+/**
+ * The catalog-job Lambda's composition root: a catalog backup writes its image with the agent's image
+ * writer and the catalog check reads each copy's manifest with the agent's reader, so this one entry
+ * file may import edge-agent/catalog/ (and nothing else of edge-agent/) and hand them to its handler.
+ */
+const CATALOG_JOB_ENTRY = '^lambdas/catalog-job\\.ts$';
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 export default {
   forbidden: [
@@ -102,8 +109,16 @@ export default {
       name: 'lambdas-import-core-aws-and-themselves',
       comment: 'lambdas/ holds the handlers (shared with the standalone runtime) and their DynamoDB wiring: it imports core/, aws/ and its own files, never local/, edge-agent/, cli/ or cdk/.',
       severity: 'error',
-      from: { path: '^lambdas/' },
+      from: { path: '^lambdas/', pathNot: CATALOG_JOB_ENTRY },
       to: { path: OURS, pathNot: '^(core|aws|lambdas)/' },
+    },
+    {
+      name: 'catalog-job-entry-composes-the-catalog-image',
+      comment:
+        'lambdas/catalog-job.ts may import edge-agent/catalog/ besides core/, aws/ and lambdas/: the catalog image writer and the copy check run in the catalog-job Lambda (a Lambda has no agent to send them to), and the entry hands them to its handler as ports. No other edge-agent/ folder, and no local/, cli/ or cdk/.',
+      severity: 'error',
+      from: { path: CATALOG_JOB_ENTRY },
+      to: { path: OURS, pathNot: '^(core|aws|lambdas|edge-agent/catalog)/' },
     },
     {
       name: 'lambda-handlers-take-their-adapters',

@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { BatchWriteCommand, ScanCommand, type BatchWriteCommandInput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { CairnError } from '#core/errors.ts';
@@ -7,6 +8,8 @@ import { tableNames, type TableName } from './tables.ts';
 
 export const TABLE_DUMP_FORMAT = 'cairn-dynamodb-tables';
 export const TABLE_DUMP_VERSION = 1;
+/** The name of the tables' copy inside a cloud catalog image (`cairn --aws catalog backup`, the catalog-job Lambda). */
+export const TABLES_FILE = 'tables.json';
 
 /** The cloud catalog's copy in a catalog image: every item of every table, as the document client reads them (plain JSON). */
 export const TableDump = z
@@ -23,6 +26,11 @@ type WriteRequests = NonNullable<BatchWriteCommandInput['RequestItems']>[string]
 /** BatchWriteItem's limit per call. */
 const BATCH = 25;
 const MAX_UNPROCESSED_ATTEMPTS = 10;
+
+/** The four tables dumped (dumpTables) into `file` as JSON, owner-only: the catalog copy a cloud catalog image holds. */
+export async function dumpTablesToFile(client: DynamoDBDocumentClient, names: Record<TableName, string>, file: string): Promise<void> {
+  await writeFile(file, JSON.stringify(await dumpTables(client, names)), { mode: 0o600 });
+}
 
 /**
  * Every item of the four tables, by a paginated Scan with strongly

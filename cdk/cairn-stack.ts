@@ -24,6 +24,8 @@ import { VerifyFunction } from './constructs/verify-function.ts';
 import { VerifyJobStateMachine } from './constructs/verify-job-state-machine.ts';
 import { DuplicateFunction } from './constructs/duplicate-function.ts';
 import { DuplicateJobStateMachine } from './constructs/duplicate-job-state-machine.ts';
+import { CatalogJobFunction } from './constructs/catalog-job-function.ts';
+import { CatalogJobStateMachine } from './constructs/catalog-job-state-machine.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { REPORT_MESSAGE_FILTER, ReportFunction } from './constructs/report-function.ts';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -182,6 +184,12 @@ export class CairnStack extends Stack {
     // Ends the job of a backup or restore execution that stopped, timed out or failed, and releases what it holds.
     // A stopped backup job's snapshots are deleted by its agent (delete-snapshot, the operator's document).
     const janitor = new JanitorFunction(this, 'Janitor', { ...functionProps, stateMachine: backupJob.stateMachine, restoreStateMachine: restoreJob.stateMachine, verifyStateMachine: verifyJob.stateMachine, duplicateStateMachine: duplicateJob.stateMachine, agentCommandDocumentName: agentCommandDocument.documentName });
+    // Scheduled catalog backups and checks (a policy's catalogBackup, catalogCheck): their own function, with Lambda's
+    // longest timeout, and state machine; the scheduler starts them, its sweep and the janitor end their dead jobs.
+    const catalogJobFunction = new CatalogJobFunction(this, 'CatalogJobFunction', { ...functionProps, imageKey: images.key, stateMachines: { backup: backupJob.stateMachine, restore: restoreJob.stateMachine, verify: verifyJob.stateMachine } });
+    const catalogJob = new CatalogJobStateMachine(this, 'CatalogJob', { definitionPath: path.join(projectRoot, 'statemachines', 'catalog-job.asl.json'), catalogJobFunction, jobsFunction: jobs.function });
+    catalogJob.grantToScheduler(schedulerTick.function);
+    catalogJob.grantToJanitor(janitor.function, janitor.rule);
     const agent = new AgentRole(this, 'Agent', { jobsTable: tables.jobs, imageBucket: images.bucket, imageKey: images.key });
     // Writes each agent instance's client image prefixes into the agent role's grant policies.
     const agentGrants = new AgentGrantsFunction(this, 'AgentGrants', { ...functionProps, grantPolicies: agent.grantPolicies });
@@ -200,8 +208,8 @@ export class CairnStack extends Stack {
     // The completion report of each run and of each day (core/report/), published to the topic.
     const report = new ReportFunction(this, 'Report', { ...functionProps, topic: reports, topicKey: reportsKey });
     if (props.reportEmail !== undefined) reports.addSubscription(new subscriptions.EmailSubscription(props.reportEmail, { filterPolicy: REPORT_MESSAGE_FILTER }));
-    const functions = { jobs: jobs.function, broker: broker.function, catalog: catalog.function, restore: restore.function, verify: verify.function, duplicate: duplicate.function, scheduler: schedulerTick.function, janitor: janitor.function, agentGrants: agentGrants.function, report: report.function };
-    new Monitoring(this, 'Monitoring', { stateMachine: backupJob.stateMachine, restoreStateMachine: restoreJob.stateMachine, verifyStateMachine: verifyJob.stateMachine, duplicateStateMachine: duplicateJob.stateMachine, functions, scheduleGroup: schedulerTick.scheduleGroup, topic: reports, alarmEmail: props.alarmEmail });
+    const functions = { jobs: jobs.function, broker: broker.function, catalog: catalog.function, restore: restore.function, verify: verify.function, duplicate: duplicate.function, scheduler: schedulerTick.function, janitor: janitor.function, agentGrants: agentGrants.function, report: report.function, catalogJob: catalogJobFunction.function };
+    new Monitoring(this, 'Monitoring', { stateMachine: backupJob.stateMachine, restoreStateMachine: restoreJob.stateMachine, verifyStateMachine: verifyJob.stateMachine, duplicateStateMachine: duplicateJob.stateMachine, catalogJobStateMachine: catalogJob.stateMachine, functions, scheduleGroup: schedulerTick.scheduleGroup, topic: reports, alarmEmail: props.alarmEmail });
 
     for (const name of tableNames) {
       // JobsTableName, ...: the names the agent and the CLI need (same variables as the Lambdas).
@@ -214,6 +222,7 @@ export class CairnStack extends Stack {
     new CfnOutput(this, 'RestoreJobStateMachineArn', { value: restoreJob.stateMachine.stateMachineArn, description: 'restores of tape images (cairn --aws restore)' });
     new CfnOutput(this, 'VerifyJobStateMachineArn', { value: verifyJob.stateMachine.stateMachineArn, description: 'verify jobs (cairn --aws verify)' });
     new CfnOutput(this, 'DuplicateJobStateMachineArn', { value: duplicateJob.stateMachine.stateMachineArn, description: 'duplicate jobs (the policy copies the scheduler starts)' });
+    new CfnOutput(this, 'CatalogJobStateMachineArn', { value: catalogJob.stateMachine.stateMachineArn, description: 'scheduled catalog backups and checks (a policy\'s catalogBackup, catalogCheck)' });
     new CfnOutput(this, 'SchedulerFunctionName', { value: schedulerTick.function.functionName, description: 'the scheduler tick (aws lambda invoke to tick now)' });
     new CfnOutput(this, 'AgentDocumentName', { value: agentDocument.documentName });
     new CfnOutput(this, 'AgentCommandDocumentName', { value: agentCommandDocument.documentName, description: 'operator commands on an agent host (cairn --aws robot inventory)' });

@@ -5,7 +5,7 @@ import type { MediaDatabase } from '#core/ports/media-manager.ts';
 import type { Clock } from '#core/ports/clock.ts';
 import { holdersOfUnloads } from '#core/media/idle-unload.ts';
 import { tapeFragmentProblem } from '#core/media/tape-image-check.ts';
-import { checkImageObjects } from '#agent/transport/staging-area.ts';
+import { checkImageObjects } from '#agent/catalog/image-objects-check.ts';
 import { listDiskObjects } from '#agent/disk/fs-inventory.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
 import type { StorageInventory } from '#core/ports/storage-inventory.ts';

@@ -7,12 +7,15 @@ import { resolveDeployment } from '#aws/deployment-outputs.ts';
 import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
 import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
-import { countItems, dumpTables, loadTables, TableDump } from '#aws/dynamo-table-dump.ts';
+import { countItems, dumpTablesToFile, loadTables, TableDump, TABLES_FILE } from '#aws/dynamo-table-dump.ts';
+import { S3ObjectStore } from '#aws/s3-object-store.ts';
+import { readAll } from '#core/ports/object-store.ts';
 import type { TableName } from '#aws/tables.ts';
 import { CairnError, messageOf } from '#core/errors.ts';
 import { relocateDrUnit, type DrUnitRelocation, type RelocatedUnit } from '#core/model/dr-unit-relocation.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { writeCatalogImage, type CatalogBackupOutcome } from '#local/catalog-backup.ts';
+import { writeCatalogImage, type CatalogBackupOutcome } from '#agent/catalog/catalog-image.ts';
+import { drFileSaver } from '#local/catalog-backup.ts';
 import { catalogTheCatalogImage, fetchCatalogCopy, readDrFile } from '#local/catalog-recover.ts';
 import { PRIVATE_FILE_MODE } from '#local/private-files.ts';
 import { commitCompleteClaims } from '#local/catalog-import.ts';
@@ -21,9 +24,6 @@ import { resolveCairnHome } from '#local/runtime.ts';
 import type { GlobalOptions } from './backend-interface.ts';
 import { catalogBackupAsJob, endRecoveredCatalogBackupJob } from '#local/catalog-backup-job.ts';
 import { cliOwner } from './cli-owner.ts';
-
-/** The name of the tables' copy inside a cloud catalog image. */
-const TABLES_FILE = 'tables.json';
 
 async function openTables(globals: GlobalOptions) {
   const deployment = await resolveDeployment(globals);
@@ -54,13 +54,12 @@ export async function backupCloudCatalog(globals: GlobalOptions, options: { stor
     const run = await catalogBackupAsJob({ jobs: tables.jobs, now: () => new Date(), owner: cliOwner(), timer: systemTimer }, { storageUnit: options.storageUnit }, async (claimFor, signal) => {
       const unit = await tables.config.getStorageUnit(options.storageUnit);
       if (unit === undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `storage unit ${options.storageUnit} does not exist`);
-      return writeCatalogImage({ catalog: tables.catalog, jobs: tables.jobs, now: () => new Date(), claimFor, signal }, unit, {
-      runtime: 'cloud',
-      workDir: work,
-      drDir: join(resolveCairnHome(globals.home), 'dr'),
-      fileName: TABLES_FILE,
-      produce: async (file) => writeFile(file, JSON.stringify(await dumpTables(tables.client, tables.names)), { mode: PRIVATE_FILE_MODE }),
-        ...(options.drFile === undefined ? {} : { drFile: options.drFile }),
+      return writeCatalogImage({ catalog: tables.catalog, jobs: tables.jobs, now: () => new Date(), openStore: openStorageUnit, claimFor, signal }, unit, {
+        runtime: 'cloud',
+        workDir: work,
+        fileName: TABLES_FILE,
+        produce: (file) => dumpTablesToFile(tables.client, tables.names, file),
+        saveDr: drFileSaver(join(resolveCairnHome(globals.home), 'dr'), options.drFile),
       });
     });
     return { ...run.result, jobId: run.jobId };
@@ -80,11 +79,11 @@ export async function recoverCloudCatalog(
   globals: GlobalOptions,
   options: { drFile: string; force: boolean; relocate?: DrUnitRelocation },
 ): Promise<{ backupId: string; images: number; jobs: number; items: Record<TableName, number>; committedClaims: string[]; problems: string[]; relocatedUnit?: RelocatedUnit }> {
-  const { dr, relocated } = relocateDrUnit(await readDrFile(options.drFile), options.relocate ?? {});
-  if (dr.runtime !== 'cloud') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `${options.drFile} is the DR file of a standalone catalog: recover it without --aws`);
   const tables = await openTables(globals);
   const work = await mkdtemp(join(tmpdir(), 'cairn-recover-'));
   try {
+    const { dr, relocated } = relocateDrUnit(await readDrFile(await localDrFile(globals, options.drFile, work)), options.relocate ?? {});
+    if (dr.runtime !== 'cloud') throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `${options.drFile} is the DR file of a standalone catalog: recover it without --aws`);
     if (!options.force) {
       const counts = await countItems(tables.client, tables.names);
       if (counts.catalog + counts.jobs > 0) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `the deployment's tables hold ${counts.catalog} catalog and ${counts.jobs} job items: recovering would overwrite them (give --force to do so)`);
@@ -109,5 +108,27 @@ export async function recoverCloudCatalog(
   } finally {
     await rm(work, { recursive: true, force: true });
     tables.destroy();
+  }
+}
+
+/**
+ * The DR file as a file of this machine: `drFile` itself, or, given as
+ * `s3://bucket/key` (where the catalog-job Lambda writes it, next to the
+ * catalog image: its job's `drFile`), downloaded into `work` first with
+ * this command's clients.
+ */
+async function localDrFile(globals: GlobalOptions, drFile: string, work: string): Promise<string> {
+  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(drFile);
+  if (!match) return drFile;
+  const clients = createAwsClients({ region: globals.region, endpoint: globals.endpoint, profile: globals.profile });
+  try {
+    const body = await readAll(await new S3ObjectStore({ bucket: match[1]!, prefix: '', client: clients.s3 }).get(match[2]!));
+    const file = join(work, 'dr.json');
+    await writeFile(file, body, { mode: PRIVATE_FILE_MODE });
+    return file;
+  } catch (error) {
+    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `the DR file ${drFile} could not be read: ${messageOf(error)}`, { cause: error });
+  } finally {
+    clients.destroy();
   }
 }

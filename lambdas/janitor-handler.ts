@@ -33,6 +33,8 @@ export interface JanitorDeps extends ExecutionJanitorDeps {
   verifyStateMachineArn?: string;
   /** The duplicate-job state machine: its executions run duplicate jobs (policy copies). */
   duplicateStateMachineArn?: string;
+  /** The catalog-job state machine: its executions run scheduled catalog backups and checks. */
+  catalogStateMachineArn?: string;
   /** Where each action goes (EventBridge invokes the function asynchronously: nobody reads its return value). */
   log?: (action: JanitorAction) => void;
 }
@@ -44,11 +46,12 @@ export interface JanitorDeps extends ExecutionJanitorDeps {
  * holds is released (core/jobs/execution-janitor.ts).
  */
 export function createJanitorHandler(deps: JanitorDeps) {
-  const machines: [string, JobKind][] = [
+  const machines: [string, JobKind | readonly JobKind[]][] = [
     [deps.stateMachineArn, 'backup'],
     ...(deps.restoreStateMachineArn ? [[deps.restoreStateMachineArn, 'restore'] as [string, JobKind]] : []),
     ...(deps.verifyStateMachineArn ? [[deps.verifyStateMachineArn, 'verify'] as [string, JobKind]] : []),
-    ...(deps.duplicateStateMachineArn ? [[deps.duplicateStateMachineArn, 'duplicate'] as [string, JobKind]] : []),
+    ...(deps.duplicateStateMachineArn ? [[deps.duplicateStateMachineArn, ['duplicate']] as [string, readonly JobKind[]]] : []),
+    ...(deps.catalogStateMachineArn ? [[deps.catalogStateMachineArn, ['catalog-backup', 'catalog-check']] as [string, readonly JobKind[]]] : []),
   ];
   return taskHandler(ExecutionStatusChange, 'janitor', async ({ detail }) => {
     const kind = machines.find(([arn]) => arn === detail.stateMachineArn)?.[1];
@@ -56,7 +59,7 @@ export function createJanitorHandler(deps: JanitorDeps) {
     const prefix = `${detail.stateMachineArn.replace(':stateMachine:', ':execution:')}:`;
     const executionName = detail.executionArn.slice(prefix.length);
     if (kind === undefined || !detail.executionArn.startsWith(prefix) || executionName === '' || executionName.includes(':')) {
-      throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `execution ${detail.executionArn} is not one of the backup-job state machine ${deps.stateMachineArn}${deps.restoreStateMachineArn ? ` or the restore-job state machine ${deps.restoreStateMachineArn}` : ''}${deps.verifyStateMachineArn ? ` or the verify-job state machine ${deps.verifyStateMachineArn}` : ''}${deps.duplicateStateMachineArn ? ` or the duplicate-job state machine ${deps.duplicateStateMachineArn}` : ''}`);
+      throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `execution ${detail.executionArn} is not one of the backup-job state machine ${deps.stateMachineArn}${deps.restoreStateMachineArn ? ` or the restore-job state machine ${deps.restoreStateMachineArn}` : ''}${deps.verifyStateMachineArn ? ` or the verify-job state machine ${deps.verifyStateMachineArn}` : ''}${deps.duplicateStateMachineArn ? ` or the duplicate-job state machine ${deps.duplicateStateMachineArn}` : ''}${deps.catalogStateMachineArn ? ` or the catalog-job state machine ${deps.catalogStateMachineArn}` : ''}`);
     }
     const action = await endJobOfExecution(deps, { executionName, kind, status: detail.status, error: detail.error ?? undefined, cause: detail.cause ?? undefined }, deps.clock.now());
     deps.log?.(action);

@@ -30,6 +30,8 @@ export const handler = createJanitorHandler({
   ...(env.RESTORE_STATE_MACHINE_ARN ? { restoreStateMachineArn: env.RESTORE_STATE_MACHINE_ARN } : {}),
   ...(env.VERIFY_STATE_MACHINE_ARN ? { verifyStateMachineArn: env.VERIFY_STATE_MACHINE_ARN } : {}),
   ...(env.DUPLICATE_STATE_MACHINE_ARN ? { duplicateStateMachineArn: env.DUPLICATE_STATE_MACHINE_ARN } : {}),
+  // Scheduled catalog backups and checks run in executions of the catalog-job state machine.
+  ...(env.CATALOG_JOB_STATE_MACHINE_ARN ? { catalogStateMachineArn: env.CATALOG_JOB_STATE_MACHINE_ARN } : {}),
   // One Powertools record per execution it looked after.
   log: (action) => observability.log('info', 'execution janitor', action),
 });

@@ -20,9 +20,10 @@ import { recordFinishedJob } from '#core/jobs/lifecycle-job.ts';
 import { cleanupDidSomething, cleanupFields, cleanupOutcome } from '#core/jobs/lifecycle-outcomes.ts';
 import { Metric } from './metric-names.ts';
 import { startDueDuplicates, type DuplicatesReport } from '#core/schedule/duplicate-starts.ts';
+import { startCatalogJobs, type CatalogJobsReport } from './catalog-job-starts.ts';
 
 /** The core tick's result, and what the idle drive unload did (when the scheduler has one). */
-export type TickResult = CoreTickResult & { idleUnload?: AgentIdleUnloadReport; streams?: StreamsReport; expiration?: ExpirationRun; verifies?: VerifiesReport; duplicates?: DuplicatesReport };
+export type TickResult = CoreTickResult & { idleUnload?: AgentIdleUnloadReport; streams?: StreamsReport; expiration?: ExpirationRun; verifies?: VerifiesReport; duplicates?: DuplicatesReport; catalogJobs?: CatalogJobsReport };
 
 /** The scheduled verifies a tick started (execution names), and those it could not start (tried again next tick). */
 export interface VerifiesReport {
@@ -77,6 +78,13 @@ export interface SchedulerDeps {
    * logged at ERROR level and tried again at the next tick, never failing it.
    */
   duplicates?: ExecutionStarter;
+  /**
+   * Given, each tick also starts the catalog backup and the catalog check
+   * due (a policy's `catalogBackup`, `catalogCheck`) as executions of the
+   * catalog-job state machine (lambdas/catalog-job-starts.ts). One that
+   * cannot be started is logged at ERROR level and tried again next tick.
+   */
+  catalogJobs?: ExecutionStarter;
   clock: Clock;
   /** Where each tick's outcome goes (the tick runs as an asynchronous invocation: nobody reads its return value). */
   log?: (level: 'info' | 'error', message: string, data: unknown) => void;
@@ -112,10 +120,12 @@ export function createSchedulerHandler(deps: SchedulerDeps) {
     if (verifies && verifies.problems.length > 0) deps.log?.('error', 'scheduled verifies could not all be started (tried again next tick)', verifies);
     const duplicates = deps.duplicates && dueInput ? await startDueDuplicates({ starter: deps.duplicates, jobs: deps.jobs, units: deps.config, ...(deps.sweep?.duplicateExecutions ? { executions: deps.sweep.duplicateExecutions } : {}) }, dueInput) : undefined;
     if (duplicates && duplicates.problems.length > 0) deps.log?.('error', 'policy copies could not all be started (tried again next tick)', duplicates);
+    const catalogJobs = deps.catalogJobs && dueInput ? await startCatalogJobs(deps.catalogJobs, dueInput) : undefined;
+    if (catalogJobs && catalogJobs.problems.length > 0) deps.log?.('error', 'scheduled catalog jobs could not all be started (tried again next tick)', catalogJobs);
     const streams = deps.streams ? await advanceParents({ ...deps.streams, config: deps.config, jobs: deps.jobs }, now).catch((error: unknown): StreamsReport => ({ ended: [], started: [], problems: [`multiple-data-streams parents could not be looked at: ${messageOf(error)}`] })) : undefined;
     if (streams && streams.problems.length > 0) deps.log?.('error', 'multiple-data-streams parents could not all be advanced (tried again next tick)', streams);
     const expiration = deps.expiration ? await expire(deps, deps.expiration, now, owner) : undefined;
-    return { ...result, ...(idleUnload ? { idleUnload } : {}), ...(streams ? { streams } : {}), ...(expiration ? { expiration } : {}), ...(verifies ? { verifies } : {}), ...(duplicates ? { duplicates } : {}) };
+    return { ...result, ...(idleUnload ? { idleUnload } : {}), ...(streams ? { streams } : {}), ...(expiration ? { expiration } : {}), ...(verifies ? { verifies } : {}), ...(duplicates ? { duplicates } : {}), ...(catalogJobs ? { catalogJobs } : {}) };
   };
   const handler = middy(tick);
   if (observability) handler.use([...observability.middlewares, tickMetrics(observability)]);

@@ -55,6 +55,8 @@ export const handler = createSchedulerHandler({
     ...(env.VERIFY_STATE_MACHINE_ARN ? { verifyExecutions: new SfnExecutionStatuses({ client: sfn, stateMachineArn: env.VERIFY_STATE_MACHINE_ARN }) } : {}),
     // Duplicate jobs a policy copy started run on the duplicate-job state machine (those `cairn duplicate` runs have no execution).
     ...(env.DUPLICATE_STATE_MACHINE_ARN ? { duplicateExecutions: new SfnExecutionStatuses({ client: sfn, stateMachineArn: env.DUPLICATE_STATE_MACHINE_ARN }) } : {}),
+    // Scheduled catalog backups' and checks' executions are on the catalog-job state machine.
+    ...(env.CATALOG_JOB_STATE_MACHINE_ARN ? { catalogExecutions: new SfnExecutionStatuses({ client: sfn, stateMachineArn: env.CATALOG_JOB_STATE_MACHINE_ARN }) } : {}),
     media,
     // A tape drive a job the sweep ends held is recorded as possibly loaded: the idle unload empties it.
     emm,
@@ -69,6 +71,8 @@ export const handler = createSchedulerHandler({
   ...(env.VERIFY_STATE_MACHINE_ARN ? { verifies: new SfnExecutionStarter({ client: sfn, stateMachineArn: env.VERIFY_STATE_MACHINE_ARN }) } : {}),
   // Policy copies (a policy's `copies`): executions of the duplicate-job state machine, named per (image, unit, attempt).
   ...(env.DUPLICATE_STATE_MACHINE_ARN ? { duplicates: new SfnExecutionStarter({ client: sfn, stateMachineArn: env.DUPLICATE_STATE_MACHINE_ARN }) } : {}),
+  // Scheduled catalog backups and checks (a policy's catalogBackup, catalogCheck): executions of the catalog-job state machine.
+  ...(env.CATALOG_JOB_STATE_MACHINE_ARN ? { catalogJobs: new SfnExecutionStarter({ client: sfn, stateMachineArn: env.CATALOG_JOB_STATE_MACHINE_ARN }) } : {}),
   // Drives kept loaded past their unit's mediaUnmountDelaySeconds: unloaded by the robot's agent through SSM.
   ...(agents ? { idleUnload: { media, emm, agents } } : {}),
   // The cleanup: images past retention expired (S3 objects deleted with the function's client; a disk unit's

@@ -16,6 +16,7 @@ const StateMachineEnvironment = z.object({
   RESTORE_STATE_MACHINE_ARN: z.string().regex(STATE_MACHINE_ARN, 'the restore-job state machine ARN').optional(),
   VERIFY_STATE_MACHINE_ARN: z.string().regex(STATE_MACHINE_ARN, 'the verify-job state machine ARN').optional(),
   DUPLICATE_STATE_MACHINE_ARN: z.string().regex(STATE_MACHINE_ARN, 'the duplicate-job state machine ARN').optional(),
+  CATALOG_JOB_STATE_MACHINE_ARN: z.string().regex(STATE_MACHINE_ARN, 'the catalog-job state machine ARN').optional(),
 });
 export type StateMachineEnvironment = LambdaEnvironment & Readonly<z.output<typeof StateMachineEnvironment>>;
 

@@ -8,6 +8,7 @@ export const RESTORE_JOB_ASL = fileURLToPath(new URL('../statemachines/restore-j
 export const VERIFY_JOB_ASL = fileURLToPath(new URL('../statemachines/verify-job.asl.json', import.meta.url));
 
 export const DUPLICATE_JOB_ASL = fileURLToPath(new URL('../statemachines/duplicate-job.asl.json', import.meta.url));
+export const CATALOG_JOB_ASL = fileURLToPath(new URL('../statemachines/catalog-job.asl.json', import.meta.url));
 
 /**
  * The ASL file with its CDK substitutions (cdk/constructs/backup-job-state-machine.ts
@@ -34,6 +35,11 @@ export function loadDuplicateJobDefinition(): Record<string, unknown> {
   return loadDefinition(DUPLICATE_JOB_ASL);
 }
 
+/** catalog-job.asl.json, filled the same way (its Queue and Run states use `${CatalogJobFunctionArn}`): the cloud's scheduled catalog jobs, run in process by tests. */
+export function loadCatalogJobDefinition(): Record<string, unknown> {
+  return loadDefinition(CATALOG_JOB_ASL);
+}
+
 function loadDefinition(file: string): Record<string, unknown> {
   const substitutions: Record<string, string> = {
     JobsFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-jobs',
@@ -42,6 +48,7 @@ function loadDefinition(file: string): Record<string, unknown> {
     RestoreFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-restore',
     VerifyFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-verify',
     DuplicateFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-duplicate',
+    CatalogJobFunctionArn: 'arn:aws:lambda:local:000000000000:function:cairn-catalog-job',
     AgentDocumentName: 'cairn-RunBackupTask-local',
     SendCommandTaskResource: 'arn:aws:states:::aws-sdk:ssm:sendCommand.waitForTaskToken',
   };

@@ -3,7 +3,7 @@ import { CATALOG_CLIENT } from '#core/model/dr-file.ts';
 import { finishJob } from '#core/jobs/job-service.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import type { JobStore } from '#core/ports/job-store.ts';
-import type { CatalogBackupOutcome } from './catalog-backup.ts';
+import type { CatalogBackupOutcome } from '#agent/catalog/catalog-image.ts';
 
 /**
  * A catalog backup as a `catalog-backup` job, in either runtime: `write`

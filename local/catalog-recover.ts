@@ -19,7 +19,7 @@ import { readManifest, type ImageManifest } from '#agent/image/manifest.ts';
 import { pathOfMember } from '#agent/image/tar-member.ts';
 import { recordFromManifest } from '#agent/image/manifest-record.ts';
 import { commitCompleteClaims } from './catalog-import.ts';
-import { DEFAULT_CATALOG_RETENTION_DAYS } from './catalog-backup.ts';
+import { DEFAULT_CATALOG_RETENTION_DAYS } from '#agent/catalog/catalog-image.ts';
 import { openStorageUnit } from './open-storage-unit.ts';
 import { ensurePrivateDirectory, PRIVATE_FILE_MODE } from './private-files.ts';
 import { openLocalRuntime, resolveCairnHome } from './runtime.ts';

@@ -2,7 +2,8 @@ import { systemTimer } from '#lambdas/system-clock.ts';
 import { loadSettings } from '#core/settings.ts';
 import { CATALOG_CLIENT } from '#core/model/dr-file.ts';
 import { dueCatalogBackup } from '#core/schedule/catalog-backup-due.ts';
-import { backupLocalCatalog, type CatalogBackupOutcome } from './catalog-backup.ts';
+import type { CatalogBackupOutcome } from '#agent/catalog/catalog-image.ts';
+import { backupLocalCatalog } from './catalog-backup.ts';
 import type { LocalRuntime } from './runtime.ts';
 import { catalogBackupAsJob } from './catalog-backup-job.ts';
 

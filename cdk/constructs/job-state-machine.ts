@@ -23,7 +23,8 @@ export interface JobStateMachineProps {
    * statement lists them.
    */
   readonly functions: Readonly<Record<string, lambda.IFunction>>;
-  readonly agentDocumentName: string;
+  /** The agent document its Task states send; absent (the catalog job, whose work runs in a Lambda): the role sends none. */
+  readonly agentDocumentName?: string;
 }
 
 /**
@@ -66,8 +67,7 @@ export class JobStateMachine extends Construct {
     const functions = Object.entries(props.functions);
     const substitutions: Record<string, string> = {
       ...Object.fromEntries(functions.map(([placeholder, fn]) => [placeholder, fn.functionArn])),
-      AgentDocumentName: props.agentDocumentName,
-      SendCommandTaskResource: sendCommandTaskResource(stack.partition),
+      ...(props.agentDocumentName === undefined ? {} : { AgentDocumentName: props.agentDocumentName, SendCommandTaskResource: sendCommandTaskResource(stack.partition) }),
     };
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
@@ -84,9 +84,21 @@ export class JobStateMachine extends Construct {
     // versions or aliases (`<arn>:*`), which grantInvoke would add.
     this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: functions.map(([, fn]) => fn.functionArn) }));
 
-    grantAgentCommands(this.stateMachine, props.agentDocumentName);
+    if (props.agentDocumentName !== undefined) grantAgentCommands(this.stateMachine, props.agentDocumentName);
+    else Validations.of(this.stateMachine.role).acknowledge(LOGGING_AND_TRACING_FINDING);
   }
 }
+
+/**
+ * Vended log delivery (logs:CreateLogDelivery, ..., PutResourcePolicy) and
+ * X-Ray (PutTraceSegments, GetSamplingRules, ...) take no resource-level
+ * permissions: the Step Functions developer guide lists them on "*" for
+ * logging and tracing. Every job state machine's role has them.
+ */
+const LOGGING_AND_TRACING_FINDING = {
+  id: 'AwsSolutions-IAM5[Resource::*]',
+  reason: 'Log delivery and X-Ray actions for logging and tracing support no resource-level permissions (Step Functions developer guide)',
+};
 
 /**
  * What a job state machine's role needs to run the agent document with a task
@@ -126,13 +138,6 @@ export function grantAgentCommands(stateMachine: sfn.StateMachine, agentDocument
       id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
       reason: 'EC2 agents are targets as hybrid ones are: the instance is chosen at run time by the broker; SendCommand is also limited to the Cairn agent document',
     },
-    {
-      // Vended log delivery (logs:CreateLogDelivery, ..., PutResourcePolicy)
-      // and X-Ray (PutTraceSegments, GetSamplingRules, ...) take no
-      // resource-level permissions: the Step Functions developer guide lists
-      // them on "*" for logging and tracing.
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'Log delivery and X-Ray actions for logging and tracing support no resource-level permissions (Step Functions developer guide)',
-    },
+    LOGGING_AND_TRACING_FINDING,
   );
 }

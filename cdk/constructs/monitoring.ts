@@ -35,6 +35,8 @@ export interface MonitoringProps {
   readonly verifyStateMachine?: sfn.IStateMachine;
   /** The duplicate-job state machine: a policy copy that failed (a corrupt source, 2001, say) leaves the image with fewer copies than its policy wants. */
   readonly duplicateStateMachine?: sfn.IStateMachine;
+  /** The catalog-job state machine: a scheduled catalog backup or check that failed (status above 1) or timed out. */
+  readonly catalogJobStateMachine?: sfn.IStateMachine;
   /** Every Cairn Lambda by its short name (jobs, broker, catalog, restore, verify, scheduler, janitor, agentGrants, report): one Errors alarm each. */
   readonly functions: Readonly<Record<string, lambda.IFunction>>;
   /** The scheduler tick's schedule group: Scheduler's target errors and dropped invocations. */
@@ -102,6 +104,12 @@ export class Monitoring extends Construct {
       // The scheduler tries a failed copy again each tick; the alarm says the image still lacks a copy its policy declares.
       alarm('DuplicateExecutionsFailed', props.duplicateStateMachine.metricFailed({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a duplicate-job execution failed (a policy copy was not made: a corrupt source, status 2001, an unreachable unit, or a refused request)');
       alarm('DuplicateExecutionsTimedOut', props.duplicateStateMachine.metricTimedOut({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a duplicate-job execution timed out (its job is ended by the janitor)');
+    }
+
+    if (props.catalogJobStateMachine) {
+      // A catalog backup that did not happen is a disaster recovery that cannot: said the day it fails.
+      alarm('CatalogJobExecutionsFailed', props.catalogJobStateMachine.metricFailed({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a catalog-job execution failed (a scheduled catalog backup or check ended with a status above 1, or could not run)');
+      alarm('CatalogJobExecutionsTimedOut', props.catalogJobStateMachine.metricTimedOut({ period: ALARM_PERIOD, statistic: 'Sum' }), 'a catalog-job execution timed out (its job is ended by the janitor)');
     }
 
     const errors = Object.entries(props.functions).map(([name, fn]) => {

@@ -35,7 +35,7 @@ export function registerCatalogDr(catalog: Command): void {
   catalog
     .command('recover')
     .description('rebuild the catalog on a new machine from the catalog image a DR file names (refuses a non-empty catalog without --force)')
-    .requiredOption('--dr-file <path>', 'the disaster-recovery file `cairn catalog backup` wrote')
+    .requiredOption('--dr-file <path>', 'the disaster-recovery file `cairn catalog backup` wrote (with --aws also s3://bucket/key, where a scheduled catalog backup keeps it)')
     .option('--force', 'replace the catalog this home has')
     .option('--unit-path <dir>', "the DR file's disk unit is mounted here now (not where the DR file says): read it here, and the recovered catalog defines the unit here")
     .option('--unit-bucket <name>', "the DR file's S3 unit's objects are in this bucket now (a replica's)")
@@ -46,7 +46,7 @@ export function registerCatalogDr(catalog: Command): void {
       const json = options.json ?? globals.json;
       const relocate = { ...(options.unitPath !== undefined ? { path: resolve(options.unitPath) } : {}), ...(options.unitBucket !== undefined ? { bucket: options.unitBucket } : {}), ...(options.unitPrefix !== undefined ? { prefix: options.unitPrefix } : {}) };
       const outcome = globals.aws
-        ? await (await import('../catalog-cloud.ts')).recoverCloudCatalog(globals, { drFile: resolve(options.drFile), force: options.force ?? false, relocate })
+        ? await (await import('../catalog-cloud.ts')).recoverCloudCatalog(globals, { drFile: options.drFile.startsWith('s3://') ? options.drFile : resolve(options.drFile), force: options.force ?? false, relocate })
         : await (await import('#local/catalog-recover.ts')).recoverLocalCatalog({ drFile: resolve(options.drFile), home: globals.home, force: options.force ?? false, relocate });
       if (json) return printJson(outcome);
       note(`catalog recovered from ${outcome.backupId}${'home' in outcome ? ` into ${outcome.home}` : ''}: ${outcome.images} images, ${outcome.jobs} jobs`);

@@ -28,7 +28,7 @@ export function registerPolicy(program: Command): void {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const documents = readPolicyFile(options.file);
       await withBackend(globals, async (backend) => {
-        const results = await applyPolicies(backend.config, documents, { dryRun: options.dryRun }).catch((error: unknown) => {
+        const results = await applyPolicies(backend.config, documents, { dryRun: options.dryRun, cloud: backend.kind === 'aws' }).catch((error: unknown) => {
           throw inPolicyFile(options.file, error);
         });
         if (options.json ?? globals.json) return printJson(results);

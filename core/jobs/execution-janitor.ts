@@ -27,7 +27,7 @@ export interface ExecutionEnd extends ExecutionState {
    * another kind that recorded the same execution name is not this
    * execution's: it is left alone. Absent: any kind.
    */
-  kind?: JobKind;
+  kind?: JobKind | readonly JobKind[];
 }
 
 /** Step Functions statuses in which an execution still runs, or may run again (a redrive). */
@@ -138,7 +138,7 @@ export function carriedOutcome(cause: string | undefined): JobOutcome | undefine
  */
 export async function endJobOfExecution(deps: ExecutionJanitorDeps, end: ExecutionEnd, now: Date): Promise<JanitorAction> {
   const job = await deps.jobs.findByExecution(end.executionName);
-  if (!job || (end.kind !== undefined && job.type !== end.kind)) return { executionName: end.executionName, action: 'no-job', released: false };
+  if (!job || (end.kind !== undefined && !(typeof end.kind === 'string' ? [end.kind] : end.kind).includes(job.type))) return { executionName: end.executionName, action: 'no-job', released: false };
   return endJob(deps, job, end.executionName, outcomeOfExecution(end.executionName, end), now);
 }
 
@@ -213,6 +213,8 @@ export interface SweepDeps extends ExecutionJanitorDeps {
    * duplicate`, the standalone tick) and is ended as a lifecycle job.
    */
   duplicateExecutions?: ExecutionStatuses;
+  /** Executions of the catalog-job workflow: a catalog-backup or catalog-check job's that has an execution name (the cloud scheduler's). Absent, they are not checked. */
+  catalogExecutions?: ExecutionStatuses;
   media: Pick<MediaStore, 'release' | 'listReservations'>;
   /**
    * Job ids that hold reservations for work that is no job (the scheduler's
@@ -320,6 +322,8 @@ async function endLapsedLambdaJobs(deps: SweepDeps, recentJobs: readonly Job[], 
 function executionsOf(deps: SweepDeps, job: Job): ExecutionStatuses | undefined {
   // A duplicate job a workflow runs (core/jobs/duplicate-job.ts) is looked up by its execution, as a verify job is.
   if (job.type === 'duplicate' && job.executionName !== undefined) return deps.duplicateExecutions;
+  // A scheduled catalog job in the cloud runs in an execution of the catalog-job state machine (its name recorded); others in their process.
+  if ((job.type === 'catalog-backup' || job.type === 'catalog-check') && job.executionName !== undefined) return deps.catalogExecutions;
   if (isLifecycleJob(job)) return undefined;
   if (job.type === 'verify') return deps.verifyExecutions;
   return job.type === 'restore' ? deps.restoreExecutions : deps.executions;

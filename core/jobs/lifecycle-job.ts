@@ -111,6 +111,23 @@ export async function runAsJob<K extends LifecycleJobKind, R>(
   const queuedAt = (options.startedAt ?? deps.now()).toISOString();
   const job = parseOrThrow(Job, { ...fields, jobId, type: kind, state: 'QUEUED', owner: deps.owner, queuedAt, updatedAt: queuedAt }, `${kind} job`, StatusCode.INTERNAL_ERROR);
   await deps.jobs.create(job);
+  return runQueuedJob<K, R>(deps, jobId, work, ended, options);
+}
+
+/**
+ * The rest of `runAsJob` for a lifecycle job queued already (by the Queue
+ * state of the catalog-job state machine, say): the QUEUED job turns
+ * ACTIVE (a job in any other state is refused: it ran or was cancelled),
+ * `work` runs, and the job ends DONE with the status `ended` says, or with
+ * the error `work` threw, which is thrown on.
+ */
+export async function runQueuedJob<K extends LifecycleJobKind, R>(
+  deps: Pick<LifecycleJobDeps, 'jobs' | 'now' | 'timer' | 'watchEveryMs'>,
+  jobId: number,
+  work: (job: LifecycleJobContext<K>) => Promise<R>,
+  ended: (result: R) => LifecycleJobEnd<K>,
+  options: { startedAt?: Date } = {},
+): Promise<LifecycleJobRun<R>> {
   const startedAt = options.startedAt?.toISOString() ?? deps.now().toISOString();
   await deps.jobs.update(jobId, (j) => ({ ...j, state: 'ACTIVE', startedAt, updatedAt: startedAt }), { expectedStates: ['QUEUED'] });
   const abort = new AbortController();
@@ -129,7 +146,7 @@ export async function runAsJob<K extends LifecycleJobKind, R>(
     result = await work(context);
   } catch (error) {
     const done = await end(deps, jobId, { statusCode: statusOf(error), reason: messageOf(error) }).catch(() => undefined);
-    if (abort.signal.aborted && done?.statusCode !== undefined) throw new CairnError(done.statusCode as StatusCodeValue, `job ${jobId} (${kind}) was ended while it ran (status ${done.statusCode}${done.error ? `: ${done.error}` : ''}): it stopped before it finished`, { cause: error });
+    if (abort.signal.aborted && done?.statusCode !== undefined) throw new CairnError(done.statusCode as StatusCodeValue, `job ${jobId} (${done.type}) was ended while it ran (status ${done.statusCode}${done.error ? `: ${done.error}` : ''}): it stopped before it finished`, { cause: error });
     throw error;
   } finally {
     stopWatching();
@@ -140,7 +157,7 @@ export async function runAsJob<K extends LifecycleJobKind, R>(
 }
 
 /** Stamps the job's record every `watchEveryMs`, one write at a time, until stopped; a refused stamp (the job ended) aborts `abort`. */
-function watch(deps: LifecycleJobDeps, jobId: number, abort: AbortController): () => void {
+function watch(deps: Pick<LifecycleJobDeps, 'jobs' | 'now' | 'timer' | 'watchEveryMs'>, jobId: number, abort: AbortController): () => void {
   const reporter = jobRecordReporter({ jobs: deps.jobs, jobId, clock: { now: deps.now }, abort, heartbeat: async () => undefined });
   let busy = false;
   return deps.timer.every(deps.watchEveryMs ?? LIFECYCLE_WATCH_MS, () => {
@@ -173,7 +190,7 @@ export async function recordFinishedJob<K extends LifecycleJobKind>(deps: Omit<L
  * then its status stands, and an operation that finished all the same
  * (status 0 or 1) is noted in its details. Resolves the ended job.
  */
-async function end<K extends LifecycleJobKind>(deps: LifecycleJobDeps, jobId: number, outcome: LifecycleJobEnd<K>): Promise<Job> {
+async function end<K extends LifecycleJobKind>(deps: Pick<LifecycleJobDeps, 'jobs' | 'now'>, jobId: number, outcome: LifecycleJobEnd<K>): Promise<Job> {
   const at = deps.now();
   return deps.jobs.update(jobId, (j) => {
     if (j.state === 'DONE') {

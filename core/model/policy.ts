@@ -150,8 +150,10 @@ export type RehearsalSchedule = z.output<typeof RehearsalSchedule>;
  * bootstrap): the whole catalog is backed up as an image of its own, as
  * `cairn catalog backup` does, when the last one is at least `frequency`
  * old and a window is open (core/schedule/catalog-backup-due.ts); each
- * writes a new DR file under $CAIRN_HOME/dr/. Absent: the policy schedules
- * no catalog backup. Standalone only for now (the local scheduler tick).
+ * writes a new DR file under $CAIRN_HOME/dr/ (in the cloud, where the
+ * scheduler starts it as a catalog-job execution: an object next to the
+ * image, which must be on an S3 unit). Absent: the policy schedules no
+ * catalog backup.
  */
 export const CatalogBackupSchedule = z
   .object({

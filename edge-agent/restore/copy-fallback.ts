@@ -2,7 +2,7 @@ import { CairnError, messageOf } from '#core/errors.ts';
 import { isBrokenCopy, type Image, type ImageCopy } from '#core/model/image.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { checkImageObjects } from '../transport/staging-area.ts';
+import { checkImageObjects } from '../catalog/image-objects-check.ts';
 import { restoreImage, type RestoreOptions, type RestoreResult } from './restore.ts';
 
 /*
@@ -12,7 +12,7 @@ import { restoreImage, type RestoreOptions, type RestoreResult } from './restore
  * choose the copy:
  * - before anything is written, each copy's objects are looked up (manifest
  *   against the catalog, every fragment present with its catalogued size,
- *   the index present: staging-area.ts's checkImageObjects); a copy that
+ *   the index present: catalog/image-objects-check.ts); a copy that
  *   fails is passed over;
  * - a restore that ends with a corrupt image (2001: a fragment or file
  *   whose sha256 does not match) is run again from the next copy, into the

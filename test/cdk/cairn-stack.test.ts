@@ -213,7 +213,8 @@ describe('image bucket', () => {
 describe('Lambda functions', () => {
   it('run nodejs22.x on arm64 with the bundled ESM handler', () => {
     const lambdas = ofType('AWS::Lambda::Function');
-    expect(lambdas).toHaveLength(Object.keys(functions).length);
+    // And the catalog-job function (test/cdk/catalog-job-stack.test.ts checks its grants).
+    expect(lambdas).toHaveLength(Object.keys(functions).length + 1);
     for (const [, fn] of lambdas) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler', TracingConfig: { Mode: 'Active' }, MemorySize: 512 });
     }
@@ -344,8 +345,9 @@ describe('backup-job state machine', () => {
   }
 
   it('is a STANDARD state machine with X-Ray tracing and ALL-level logging without execution data', () => {
-    // The backup job's, the restore job's and the verify job's (restore-job and verify-job state machines below).
-    synth.template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
+    // The backup job's, the restore job's and the verify job's (restore-job and verify-job state machines below),
+    // the duplicate job's (test/cdk/duplicate-job-stack.test.ts) and the catalog job's (test/cdk/catalog-job-stack.test.ts).
+    synth.template.resourceCountIs('AWS::StepFunctions::StateMachine', 5);
     expect(stateMachineProps()).toMatchObject({
       StateMachineType: 'STANDARD',
       TracingConfiguration: { Enabled: true },
@@ -563,13 +565,14 @@ describe('scheduler tick', () => {
     const verifyMachineId = only('AWS::StepFunctions::StateMachine', 'VerifyJob')[0];
     const start = states.find((s) => actionsOf(s).includes('states:StartExecution'))!;
     const duplicateMachineId = only('AWS::StepFunctions::StateMachine', 'DuplicateJob')[0];
-    expect(asList(start.Resource).map((r) => JSON.stringify(r)).sort()).toEqual([{ Ref: stateMachineId() }, { Ref: verifyMachineId }, { Ref: duplicateMachineId }].map((r) => JSON.stringify(r)).sort());
-    // arn:<partition>:states:<region>:<account>:execution:<the state machine's name>:*, for each of the three state machines
+    const catalogMachineId = only('AWS::StepFunctions::StateMachine', 'CatalogJob')[0];
+    expect(asList(start.Resource).map((r) => JSON.stringify(r)).sort()).toEqual([{ Ref: stateMachineId() }, { Ref: verifyMachineId }, { Ref: duplicateMachineId }, { Ref: catalogMachineId }].map((r) => JSON.stringify(r)).sort());
+    // arn:<partition>:states:<region>:<account>:execution:<the state machine's name>:*, for each of the five state machines
     const executions = states.find((s) => actionsOf(s).includes('states:DescribeExecution'))!.Resource as unknown[];
-    expect(executions).toHaveLength(4);
-    const machines = [stateMachineId(), only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0], verifyMachineId, duplicateMachineId];
-    for (const machine of machines) {
-      const arn = JSON.stringify(executions.find((resource) => JSON.stringify(resource).includes(`{"Ref":"${machine}"}`)));
+    expect(executions).toHaveLength(5);
+    // (The catalog job's statement merges with the others': found by its machine, wherever it lands.)
+    for (const machine of [stateMachineId(), only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0], verifyMachineId, duplicateMachineId, catalogMachineId]) {
+      const arn = executions.map((r) => JSON.stringify(r)).find((r) => r.includes(`{"Ref":"${machine}"}`)) ?? '';
       expect(arn).toContain(':execution:');
       expect(arn).toContain(`{"Ref":"${machine}"}`);
       expect(arn).toMatch(/":\*"\]\]\}$/);
@@ -637,7 +640,7 @@ describe('execution janitor', () => {
     expect(rule.EventPattern).toEqual({
       source: ['aws.states'],
       'detail-type': ['Step Functions Execution Status Change'],
-      detail: { stateMachineArn: [{ Ref: stateMachineId() }, { Ref: only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0] }, { Ref: only('AWS::StepFunctions::StateMachine', 'VerifyJob')[0] }, { Ref: only('AWS::StepFunctions::StateMachine', 'DuplicateJob')[0] }], status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
+      detail: { stateMachineArn: [{ Ref: stateMachineId() }, { Ref: only('AWS::StepFunctions::StateMachine', 'RestoreJob')[0] }, { Ref: only('AWS::StepFunctions::StateMachine', 'VerifyJob')[0] }, { Ref: only('AWS::StepFunctions::StateMachine', 'DuplicateJob')[0] }, { Ref: only('AWS::StepFunctions::StateMachine', 'CatalogJob')[0] }], status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
     });
     const targets = rule.Targets as { Arn: unknown; RetryPolicy?: unknown }[];
     expect(targets).toHaveLength(1);

@@ -89,8 +89,8 @@ describe('physical names', () => {
     const byType = (type: string) => names.filter((n) => n.type === type).map((n) => n.name);
     expect(byType('AWS::SSM::Document')).toEqual(['cairn-a-RunBackupTask-0c1d2e3f', 'cairn-a-RunAgentCommand-0c1d2e3f']);
     expect(byType('AWS::SNS::Topic')).toEqual(['cairn-a-reports-0c1d2e3f']);
-    expect(byType('AWS::StepFunctions::StateMachine').sort()).toEqual(['cairn-a-backup-job-0c1d2e3f', 'cairn-a-duplicate-job-0c1d2e3f', 'cairn-a-restore-job-0c1d2e3f', 'cairn-a-verify-job-0c1d2e3f']);
-    expect(byType('AWS::Logs::LogGroup').sort()).toEqual(['/aws/vendedlogs/states/cairn-a-backup-job-0c1d2e3f', '/aws/vendedlogs/states/cairn-a-duplicate-job-0c1d2e3f', '/aws/vendedlogs/states/cairn-a-restore-job-0c1d2e3f', '/aws/vendedlogs/states/cairn-a-verify-job-0c1d2e3f']);
+    expect(byType('AWS::StepFunctions::StateMachine').sort()).toEqual(['cairn-a-backup-job-0c1d2e3f', 'cairn-a-catalog-job-0c1d2e3f', 'cairn-a-duplicate-job-0c1d2e3f', 'cairn-a-restore-job-0c1d2e3f', 'cairn-a-verify-job-0c1d2e3f']);
+    expect(byType('AWS::Logs::LogGroup').sort()).toEqual(['/aws/vendedlogs/states/cairn-a-backup-job-0c1d2e3f', '/aws/vendedlogs/states/cairn-a-catalog-job-0c1d2e3f', '/aws/vendedlogs/states/cairn-a-duplicate-job-0c1d2e3f', '/aws/vendedlogs/states/cairn-a-restore-job-0c1d2e3f', '/aws/vendedlogs/states/cairn-a-verify-job-0c1d2e3f']);
   });
 
   it('two stacks with different prefixes in one account share no physical name', () => {
@@ -182,6 +182,17 @@ describe('cdk-nag AwsSolutions', () => {
         'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*] at CairnA/Scheduler/FunctionServiceRole',
         ...['Jobs', 'Broker', 'Catalog', 'Scheduler', 'Janitor', 'AgentGrants', 'Restore', 'Report', 'Verify', 'Duplicate'].map((fn) => `AwsSolutions-L1 at CairnA/${fn}/Function`),
         'AwsSolutions-S1 at CairnA/Images/AccessLogs',
+        // The catalog job: its state machine (logging and tracing only: no agent document), and its Lambda, which
+        // writes catalog images and DR files under a unit's images/ and catalog-dr/ and tells dead jobs by their executions.
+        'AwsSolutions-IAM5[Resource::*] at CairnA/CatalogJob/StateMachine/Role',
+        'AwsSolutions-IAM5[Resource::*] at CairnA/CatalogJobFunction/FunctionServiceRole',
+        'AwsSolutions-L1 at CairnA/CatalogJobFunction/Function',
+        'AwsSolutions-IAM5[Resource::<ImagesImageBucket83590BB4.Arn>/*catalog-dr/*] at CairnA/CatalogJobFunction/FunctionServiceRole',
+        'AwsSolutions-IAM5[Resource::<ImagesImageBucket83590BB4.Arn>/*images/*] at CairnA/CatalogJobFunction/FunctionServiceRole',
+        ...['BackupJobStateMachineFFAF3664', 'RestoreJobStateMachineC166343F', 'VerifyJobStateMachineB8D63D7F'].map(
+          (machine) => `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${machine}"}]}]}:*] at CairnA/CatalogJobFunction/FunctionServiceRole`,
+        ),
+        'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"CatalogJobStateMachine55EAD6A7"}]}]}:*] at CairnA/Scheduler/FunctionServiceRole',
       ].sort(),
     );
   });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { imageKeys } from '#core/ids.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
 import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
-import { checkImageObjects } from '#agent/transport/staging-area.ts';
+import { checkImageObjects } from '#agent/catalog/image-objects-check.ts';
 import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dueCatalogBackup } from '#core/schedule/catalog-backup-due.ts';
 import type { Policy } from '#core/model/policy.ts';
+import { CatalogBackupJob } from '#core/model/job.ts';
 import { samplePolicy, sampleImage } from '../contracts/fixtures.ts';
 
 const everyDay = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -11,7 +12,7 @@ const withCatalogBackup = (name: string, overrides: Partial<Policy> = {}): Polic
 describe('when a catalog backup is due', () => {
   it('is due once a window is open and there is none yet, to the schedule\'s unit, for one policy only', () => {
     const decision = dueCatalogBackup({ policies: [withCatalogBackup('a'), withCatalogBackup('b'), samplePolicy('c')], images: [], now });
-    expect(decision.due).toEqual({ policy: 'a', storageUnit: 'offsite', reason: 'the catalog has never been backed up' });
+    expect(decision.due).toEqual({ policy: 'a', storageUnit: 'offsite', reason: 'the catalog has never been backed up', dueAt: new Date('2026-12-03T08:00:00Z') });
     expect(decision.notDue).toEqual([{ policy: 'b', reason: 'policy a backs the catalog up in this tick' }]);
   });
 
@@ -24,6 +25,20 @@ describe('when a catalog backup is due', () => {
     expect(later.due).toBeUndefined();
     const due = dueCatalogBackup({ policies: [withCatalogBackup('a')], images: [last], now: new Date('2026-12-04T09:00:00Z') });
     expect(due.due?.reason).toBe(`the last catalog backup ${last.backupId} is 1d or more old`);
+    expect(due.due?.dueAt).toEqual(new Date('2026-12-04T08:00:00Z'));
+  });
+
+  it('with the jobs (the cloud\'s): held back while an execution\'s catalog backup runs, and due again under a new instant after one failed', () => {
+    const policies = [withCatalogBackup('a')];
+    const job = (state: 'ACTIVE' | 'DONE', extra: Record<string, unknown> = {}): CatalogBackupJob =>
+      CatalogBackupJob.parse({ jobId: 5, type: 'catalog-backup', client: 'cairn-catalog', storageUnit: 'offsite', policy: 'a', state, executionName: 'a.cairn-catalog.catalog-backup.1', queuedAt: '2026-12-03T08:00:10.000Z', updatedAt: '2026-12-03T08:00:10.000Z', ...extra });
+    expect(dueCatalogBackup({ policies, images: [], jobs: [job('ACTIVE')], now }).notDue).toEqual([{ policy: 'a', reason: 'catalog backup job 5 is ACTIVE' }]);
+    // A killed CLI run (no execution) never holds the schedule back.
+    expect(dueCatalogBackup({ policies, images: [], jobs: [job('ACTIVE', { executionName: undefined })], now }).due?.dueAt).toEqual(new Date('2026-12-03T08:00:00Z'));
+    const failed = job('DONE', { statusCode: 219, endedAt: '2026-12-03T08:01:00.000Z' });
+    expect(dueCatalogBackup({ policies, images: [], jobs: [failed], now }).due?.dueAt).toEqual(new Date('2026-12-03T08:01:00Z'));
+    // A failure of another policy's, or one before the instant, does not move it.
+    expect(dueCatalogBackup({ policies, images: [], jobs: [{ ...failed, policy: 'b' }, { ...failed, endedAt: '2026-12-03T07:00:00.000Z' }], now }).due?.dueAt).toEqual(new Date('2026-12-03T08:00:00Z'));
   });
 
   it('is not due outside its windows, for an inactive policy, or with the scheduler suspended; the policy\'s unit by default', () => {

@@ -16,7 +16,7 @@ describe('when a scheduled catalog check is due', () => {
   it('is due in an open window when the policy never checked, with its repair and grace (default 24h)', () => {
     const policies = [samplePolicy('p1', { catalogCheck: { ...nightly, repair: true } }), samplePolicy('p2', { catalogCheck: { ...nightly, grace: 3600 } })];
     expect(dueCatalogCheck({ policies, jobs: [], now: NOW })).toEqual({
-      due: { policy: 'p1', repair: true, graceSeconds: 86_400, reason: 'the catalog has never been checked on this schedule' },
+      due: { policy: 'p1', repair: true, graceSeconds: 86_400, reason: 'the catalog has never been checked on this schedule', dueAt: new Date('2026-06-10T02:00:00Z') },
       notDue: [{ policy: 'p2', reason: 'policy p1 checks the catalog in this tick' }],
     });
   });
@@ -27,7 +27,10 @@ describe('when a scheduled catalog check is due', () => {
     expect(dueCatalogCheck({ policies, jobs: [recent, checkJob(9, '2026-06-10T02:30:00.000Z', { policy: undefined }), checkJob(8, '2026-06-10T02:00:00.000Z', { policy: 'other' })], now: NOW })).toEqual({
       notDue: [{ policy: 'p1', reason: 'its last catalog check, job 7, started at 2026-06-09T23:00:00.000Z; next after 2026-06-10T23:00:00.000Z (every 1d)' }],
     });
-    expect(dueCatalogCheck({ policies, jobs: [checkJob(7, '2026-06-09T02:10:00.000Z')], now: NOW }).due?.reason).toBe('its last catalog check, job 7, is 1d or more old');
+    const again = dueCatalogCheck({ policies, jobs: [checkJob(7, '2026-06-09T02:10:00.000Z')], now: NOW }).due;
+    expect(again?.reason).toBe('its last catalog check, job 7, is 1d or more old');
+    // The due instant (the cloud's execution name) is the last check plus the frequency, not the window's opening: ticks agree on it.
+    expect(again?.dueAt).toEqual(new Date('2026-06-10T02:10:00Z'));
   });
 
   it('is not due outside its windows, while suspended, for an inactive policy, or while any catalog check runs', () => {

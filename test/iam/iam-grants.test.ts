@@ -92,7 +92,7 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
       }),
     };
     // What the Lambda service does with each function's role: its logs and X-Ray traces.
-    for (const component of ['jobs', 'broker', 'catalog', 'restore', 'verify', 'duplicate', 'scheduler', 'janitor', 'report'] as const) {
+    for (const component of ['jobs', 'broker', 'catalog', 'restore', 'verify', 'duplicate', 'scheduler', 'janitor', 'report', 'catalogJob'] as const) {
       calls[component] = [...calls[component], ...functionRuntimeCalls(template, recording.names, ROLE_PREFIXES[component])];
     }
   }, 240_000);
@@ -128,6 +128,8 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     // The janitor ended the stopped execution's job, withdrew its image and released its slot; the first tick's sweep did the same for the job whose execution is gone.
     expect(outcomes.janitor).toMatchObject({ jobId: 9001, action: 'ended', statusCode: 150, released: true, withdrawnImage: expect.any(String), snapshotDelete: { instanceId: 'mi-0123456789abcdef5', commandId: expect.any(String) } });
     // The report function read the jobs above and published the day's report.
+    // The catalog-job function's backup and check ran to their ends (the check finds the stray object at least: status 0 or 1).
+    expect(outcomes.catalogJobs).toMatchObject([{ job: { type: 'catalog-backup', state: 'DONE', statusCode: 0 } }, { job: { type: 'catalog-check', state: 'DONE', repair: true } }]);
     expect(outcomes.report).toMatchObject({ action: 'published', totals: { jobs: expect.any(Number) } });
     expect((outcomes.report as { totals: { jobs: number } }).totals.jobs).toBeGreaterThan(3);
     const swept = (outcomes.ticks as { swept?: { ended: unknown[]; problems: string[] } }[]).map((t) => t.swept);

@@ -37,6 +37,7 @@ export const ROLE_PREFIXES: Record<Component, string> = {
   janitor: 'JanitorFunctionServiceRole',
   report: 'ReportFunctionServiceRole',
   agent: 'AgentRole',
+  catalogJob: 'CatalogJobFunctionFunctionServiceRole',
   stateMachine: 'BackupJobStateMachineRole',
   restoreStateMachine: 'RestoreJobStateMachineRole',
   verifyStateMachine: 'VerifyJobStateMachineRole',
@@ -83,6 +84,12 @@ export const ALLOWED_UNUSED: Record<Component, { action: string; resource?: RegE
     },
   ],
   report: [],
+  catalogJob: [
+    {
+      action: 's3:AbortMultipartUpload',
+      reason: 'S3ObjectStore.put aborts a multipart upload whose body or S3 failed mid-way (aws/s3-upload.ts); a catalog image of the recording is one small PUT, test/aws/s3-upload.test.ts covers that path',
+    },
+  ],
   agent: [
     {
       action: 's3:AbortMultipartUpload',

@@ -12,7 +12,7 @@ import { SfnExecutionStarter } from '#aws/sfn-execution-starter.ts';
 import { SfnExecutionStatuses } from '#aws/sfn-execution-status.ts';
 import { sfnTaskToken } from '#aws/sfn-task-reporter.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
-import { systemClock } from '#lambdas/system-clock.ts';
+import { systemClock, systemTimer } from '#lambdas/system-clock.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
 import { createBrokerHandler } from '#lambdas/broker-handler.ts';
 import { createCatalogHandler } from '#lambdas/catalog-handler.ts';
@@ -39,12 +39,19 @@ import { createVerifyHandler } from '#lambdas/verify-handler.ts';
 import type { DuplicateJob, VerifyJob } from '#core/model/job.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { emulatorClientOptions } from '../setup/aws-emulator.ts';
+import { createCatalogJobHandler } from '#lambdas/catalog-job-handler.ts';
+import { cloudCatalogCheckDeps } from '#lambdas/cloud-catalog-check.ts';
+import { dumpTablesToFile, TABLES_FILE } from '#aws/dynamo-table-dump.ts';
+import { checkImageObjects } from '#agent/catalog/image-objects-check.ts';
+import { unitCatalogImageWriter } from '#agent/catalog/unit-catalog-image.ts';
+import { loadCatalogJobDefinition } from '#local/asl-definition.ts';
+import { runInProcess } from '#local/in-process-execution.ts';
 import { newMedia } from '#core/model/tape-media.ts';
 import { DISK_CHANGER, diskChangerLibrary } from '../edge-agent/tape/disk-changer-library.ts';
 import { claimOf, sampleImage, sampleJob, samplePolicy, sampleRestoreJob } from '../contracts/fixtures.ts';
 
 /** The principals of the stack whose calls our code makes (cdk/constructs/*). */
-export const COMPONENTS = ['jobs', 'broker', 'catalog', 'restore', 'verify', 'duplicate', 'scheduler', 'janitor', 'report', 'agent'] as const;
+export const COMPONENTS = ['jobs', 'broker', 'catalog', 'restore', 'verify', 'duplicate', 'scheduler', 'janitor', 'report', 'agent', 'catalogJob'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 /** The names the emulator's resources got; the checker maps the template's tables and bucket onto them. */
@@ -262,6 +269,56 @@ export async function recordComponents(endpoint: string, options: { agentCommand
       clock: { now: () => SCHEDULER_NOW },
     });
     outcomes.ticks = [await tick(), await tick()];
+
+    // The catalog-job function (lambdas/catalog-job.ts, wired as its entry wires it) in catalog-job.asl.json: a scheduled
+    // catalog backup to the S3 unit (the tables scanned, the image and its DR object written), then a scheduled check with
+    // repair that finds a stray object (deleted) and looks at every copy and open job.
+    const catalogJobDeps = dynamoDeps(env, clients.catalogJob);
+    const later = { now: () => new Date(Date.now() + 3600_000) };
+    const catalogJobHandler = metered(
+      catalogJobDeps,
+      createCatalogJobHandler({
+        jobs: catalogJobDeps.jobs,
+        config: catalogJobDeps.config,
+        clock: later,
+        timer: systemTimer,
+        check: cloudCatalogCheckDeps({
+          catalog: catalogJobDeps.catalog,
+          config: catalogJobDeps.config,
+          jobs: catalogJobDeps.jobs,
+          media: catalogJobDeps.media,
+          emm: catalogJobDeps.emm,
+          s3: clients.catalogJob.s3,
+          executions: {
+            executions: new SfnExecutionStatuses({ client: clients.catalogJob.sfn, stateMachineArn }),
+            restoreExecutions: new SfnExecutionStatuses({ client: clients.catalogJob.sfn, stateMachineArn: restoreStateMachineArn }),
+            verifyExecutions: new SfnExecutionStatuses({ client: clients.catalogJob.sfn, stateMachineArn: verifyStateMachineArn }),
+          },
+          checkImageObjects,
+          now: later.now,
+        }),
+        writeCatalogImage: unitCatalogImageWriter(
+          { catalog: catalogJobDeps.catalog, jobs: catalogJobDeps.jobs, now: later.now, openStore: cloudStorageOpener(clients.catalogJob.s3) },
+          { workDir: join(work, 'catalog-job'), fileName: TABLES_FILE, produce: (file) => dumpTablesToFile(clients.catalogJob.documents, tables, file) },
+        ),
+      }),
+    );
+    await new S3ObjectStore({ bucket, prefix: 'site1', client: setup.s3 }).put('images/ghost/ghost_1700000000/fragment-00001.tar', Buffer.alloc(10, 1));
+    // Jobs of each kind whose executions Step Functions does not know: the check describes them and its repair ends them.
+    await stuckJob(admin, 9101, 'iam-catalog-gone');
+    await stuckRestore(admin, 9102, 'iam-catalog-restore-gone');
+    await stuckVerify(admin, 9103, 'iam-catalog-verify-gone');
+    outcomes.catalogJobs = [];
+    for (const request of [
+      { kind: 'catalog-backup', policy: 'iam-catalog', storageUnit: 's3-unit', dueAt: SCHEDULER_NOW.toISOString(), executionName: 'iam-catalog-backup' },
+      { kind: 'catalog-check', policy: 'iam-catalog', repair: true, graceSeconds: 60, dueAt: SCHEDULER_NOW.toISOString(), executionName: 'iam-catalog-check' },
+    ]) {
+      const end = await runInProcess(loadCatalogJobDefinition(), { request }, {
+        queue: async (input) => (await catalogJobHandler(input)) as { jobId: number },
+        states: { Run: (input) => catalogJobHandler(input), EndJob: (input) => jobsHandler(input) },
+      });
+      (outcomes.catalogJobs as unknown[]).push({ ...end, job: end.jobId === undefined ? undefined : await admin.jobs.get(end.jobId) });
+    }
 
     // The report function (lambdas/report.ts) on the day's report: it reads the jobs above and publishes to the reports topic.
     const reportsTopicArn = (await setup.sns.send(new CreateTopicCommand({ Name: `cairn-reports-${Date.now()}` }))).TopicArn!;

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CairnError } from '#core/errors.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
 import { FakeClock } from '#core/ports/clock.ts';
-import { backupLocalCatalog, type CatalogBackupOutcome } from '#local/catalog-backup.ts';
+import { backupLocalCatalog } from '#local/catalog-backup.ts';
+import type { CatalogBackupOutcome } from '#agent/catalog/catalog-image.ts';
 import { readDrFile, recoverLocalCatalog } from '#local/catalog-recover.ts';
 import { openLocalRuntime } from '#local/runtime.ts';
 

@@ -7,7 +7,8 @@ import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
 import { runBackupJob } from '#local/job-engine.ts';
 import { duplicateAsJob } from '#local/duplicate-job.ts';
 import { catalogBackupAsJob } from '#local/catalog-backup-job.ts';
-import { writeCatalogImage } from '#local/catalog-backup.ts';
+import { writeCatalogImage } from '#agent/catalog/catalog-image.ts';
+import { drFileSaver } from '#local/catalog-backup.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { localCatalogCheckDeps } from '#cli/catalog-check-deps.ts';
 import { cancelJob } from '#core/jobs/job-service.ts';
@@ -145,12 +146,12 @@ describe('a lifecycle job cancelled while it runs', () => {
     const drDir = join(work, 'dr');
     const unit = (await runtime.config.getStorageUnit('disk2'))!;
     const stopped = catalogBackupAsJob(jobDeps, { storageUnit: 'disk2' }, (claimFor, signal) =>
-      writeCatalogImage({ catalog: runtime.catalog, jobs: runtime.jobs, now: () => runtime.clock.now(), claimFor, signal }, unit, {
+      writeCatalogImage({ catalog: runtime.catalog, jobs: runtime.jobs, now: () => runtime.clock.now(), openStore: openStorageUnit, claimFor, signal }, unit, {
         runtime: 'standalone',
         workDir: join(work, 'catalog-work'),
-        drDir,
+        saveDr: drFileSaver(drDir),
         fileName: 'cairn.db',
-        produce: async (file) => {
+        produce: async (file: string) => {
           await runtime.db.backup(file);
           await cancelRunning('catalog-backup');
         },

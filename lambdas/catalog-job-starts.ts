@@ -1,0 +1,33 @@
+import { messageOf } from '#core/errors.ts';
+import type { ExecutionStarter } from '#core/ports/execution-starter.ts';
+import { dueCatalogJobs } from '#core/schedule/catalog-job-due.ts';
+import type { DueInput } from '#core/schedule/due.ts';
+
+/** The catalog jobs a tick started (execution names), those started before, and those it could not start (tried again next tick). */
+export interface CatalogJobsReport {
+  started: string[];
+  alreadyStarted: string[];
+  problems: string[];
+}
+
+/**
+ * Starts the catalog backup and the catalog check due (a policy's
+ * `catalogBackup` and `catalogCheck`; core/schedule/catalog-job-due.ts) as
+ * executions of the catalog-job state machine, each by its execution name
+ * (kind, policy, due instant: two ticks start it once). The work runs in
+ * the catalog-job Lambda, whose time limit is the 15 minutes a catalog
+ * backup or a full check may need, not in the tick. Failures are reported,
+ * never thrown: the backups the tick started stand.
+ */
+export async function startCatalogJobs(starter: ExecutionStarter, input: DueInput): Promise<CatalogJobsReport> {
+  const report: CatalogJobsReport = { started: [], alreadyStarted: [], problems: [] };
+  for (const job of dueCatalogJobs(input)) {
+    try {
+      const outcome = await starter.start(job.executionName, { request: job.request });
+      (outcome === 'started' ? report.started : report.alreadyStarted).push(job.executionName);
+    } catch (error) {
+      report.problems.push(`${job.request.kind} ${job.executionName}: ${messageOf(error)}`);
+    }
+  }
+  return report;
+}
