@@ -48,8 +48,8 @@ describe('stack properties', () => {
 
   it('starts every name Cairn sets with the prefix', () => {
     const named = ['AWS::SSM::Document', 'AWS::SNS::Topic', 'AWS::StepFunctions::StateMachine'].flatMap(ofType);
-    // The two agent documents (the workflow's and the operator's), the reports topic, the backup-job, restore-job and verify-job state machines.
-    expect(named).toHaveLength(6);
+    // The two agent documents (the workflow's and the operator's), the reports topic, the backup-job, restore-job, verify-job, duplicate-job and catalog-job state machines.
+    expect(named).toHaveLength(8);
     for (const [id, r] of named) {
       const name = Object.entries(r.Properties ?? {}).find(([key]) => key.endsWith('Name'))![1] as { 'Fn::Join': [string, unknown[]] };
       expect(String(name['Fn::Join'][1][0]), id).toMatch(/^acme-backup-/);
