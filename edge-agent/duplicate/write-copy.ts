@@ -6,6 +6,8 @@ import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { encodeManifest } from '../image/manifest.ts';
 import { fragmentChecksum } from '../image/fragment-digest.ts';
+import { blockMapKey } from '../image/block-map.ts';
+import { readIndex } from '../image/index-reader.ts';
 import { readTrustedManifest } from '../restore/image-trust.ts';
 import { corruptImageOf, verifyImage } from '../verify/verify-image.ts';
 
@@ -42,8 +44,9 @@ export interface WrittenCopy {
 
 /**
  * Writes copy `copyNumber` of an image to another object store (bpduplicate's
- * data half): every object of the source copy's folder
- * (`images/<client>/<backupId>/`: fragments, block maps, index), under the
+ * data half): every object of the source copy the catalog and its index
+ * name (`images/<client>/<backupId>/`: fragments, the block-map object when
+ * the index points into it, index; found without listing), under the
  * same keys, then its manifest (the source's, naming the new copy number and
  * unit), last, as a backup writes one. Nothing is catalogued here: the
  * caller commits the copy once this resolves (data first, catalog last).
@@ -61,6 +64,17 @@ export interface WrittenCopy {
  * next run writes it again (puts replace whole objects), and a catalog
  * check finds it if no run comes.
  */
+/** Whether an entry of the copy's index has a block map (its large files' per-block sha256s, in `blocks.bin`); the index is checked against the catalog's sha256 as it is read. */
+async function indexNamesBlockMap(store: ObjectStore, copy: ImageCopy): Promise<boolean> {
+  try {
+    for await (const entry of readIndex(store, copy.indexKey, copy.indexSha256)) if (entry.blockMap !== undefined) return true;
+  } catch (error) {
+    if (error instanceof NotFoundError) throw new CairnError(StatusCode.CORRUPT_IMAGE, `the index ${copy.indexKey} of copy ${copy.copyNumber} is missing from storage unit ${copy.storageUnit}`, { cause: error });
+    throw error;
+  }
+  return false;
+}
+
 export async function writeCopy(options: WriteCopyOptions): Promise<WrittenCopy> {
   const { image, from, to } = options;
   const manifest = await readTrustedManifest(from.store, image, from.copy);
@@ -74,9 +88,12 @@ export async function writeCopy(options: WriteCopyOptions): Promise<WrittenCopy>
   if (onTape && from.readFragment === undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `copy ${from.copy.copyNumber} of image ${image.backupId} is on tape, and this duplicate has no drive to read it`);
   if (fragments.size !== from.copy.fragments.length) throw new CairnError(StatusCode.CORRUPT_IMAGE, `copy ${from.copy.copyNumber} of image ${image.backupId} names one fragment key twice: it is not duplicated`);
 
-  const listed = new Set((await from.store.list(folder)).filter((k) => k !== from.copy.manifestKey));
-  // Everything the catalog names is copied even if the listing missed it (then its get says it is missing).
-  for (const key of [...fragments.keys(), from.copy.indexKey]) listed.add(key);
+  // The copy's objects, from the catalog and the index alone (no listing: the agent's S3 grant has no
+  // s3:ListBucket, and a listing would copy objects no record vouches for): the fragments, the index, and
+  // the block-map object when an index entry points into it (core/catalog/consistency-findings.ts owns the
+  // same set). A missing one fails its get (2001); nothing else in the folder is copied.
+  const listed = new Set([...fragments.keys(), from.copy.indexKey]);
+  if (await indexNamesBlockMap(from.store, from.copy)) listed.add(blockMapKey(image.backupId));
   const progress: CopyProgress = { objects: 0, bytes: 0, current: '' };
   for (const key of [...listed].sort()) {
     if (options.signal?.aborted) throw new CairnError(StatusCode.TERMINATED_BY_ADMINISTRATOR, 'termination requested by administrator', { cause: options.signal.reason });

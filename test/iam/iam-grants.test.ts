@@ -119,6 +119,8 @@ describe.skipIf(Boolean(skip))(`IAM grants against recorded AWS calls${skip ? ` 
     // Start and Record recorded, and the agent's Copy (its puts and read-back on S3); the catalog lists copy 2.
     expect(outcomes.duplicate).toMatchObject({ output: { outcome: { statusCode: 0 }, final: { statusCode: 0 } } });
     expect(outcomes.duplicateCopies).toEqual([[1, 'disk-unit'], [2, 's3-copy']]);
+    expect(outcomes.s3Duplicate).toMatchObject({ output: { outcome: { statusCode: 0 }, final: { statusCode: 0 } } });
+    expect(outcomes.s3DuplicateCopies).toEqual([[1, 's3-unit'], [2, 's3-copy']]);
     expect(outcomes.duplicateJanitor).toMatchObject({ jobId: 9007, action: 'ended', statusCode: 150 });
     // The tape backup: a drive and a scratch volume granted from the media manager, the volume's tape files recorded by the catalog.
     expect(outcomes.tape).toMatchObject({ output: { reservation: { tape: { mount: { kind: 'mount' } } }, image: { statusCode: 0 }, final: { statusCode: 0 } } });

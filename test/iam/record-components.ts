@@ -163,6 +163,10 @@ export async function recordComponents(endpoint: string, options: { agentCommand
     const duplicateHandler = metered(duplicateDeps, createDuplicateHandler(duplicateDeps));
     outcomes.duplicate = await runDuplicateWorkflow({ duplicate: duplicateHandler, jobs: jobsHandler, agent: agent.stream }, { backupId: imageOf(outcomes.diskFull), to: 's3-copy', owner: 'iam' });
     outcomes.duplicateCopies = (await admin.catalog.getImage(imageOf(outcomes.diskFull) ?? ''))?.copies.map((c) => [c.copyNumber, c.storageUnit]);
+    // An S3 image copied to a second S3 unit the same way: the agent reads the source objects it is granted, and lists
+    // nothing (write-copy.ts finds the objects from the catalog record and the index; the agent has no s3:ListBucket).
+    outcomes.s3Duplicate = await runDuplicateWorkflow({ duplicate: duplicateHandler, jobs: jobsHandler, agent: agent.stream }, { backupId: imageOf(outcomes.full), to: 's3-copy', owner: 'iam' });
+    outcomes.s3DuplicateCopies = (await admin.catalog.getImage(imageOf(outcomes.full) ?? ''))?.copies.map((c) => [c.copyNumber, c.storageUnit]);
     // A tape unit: the broker chooses a drive and a scratch volume from the media manager (and moves the volume into the
     // pool), the catalog records the tape files, Release records the drive as Unmount left it.
     const library = diskChangerLibrary({ slots: 2, drives: 1, barcodes: { 1: 'IAM001' } });
