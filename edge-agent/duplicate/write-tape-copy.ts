@@ -136,7 +136,8 @@ export async function writeTapeCopy(options: WriteTapeCopyOptions, holding: Tape
     }
     const copy: ImageCopy = { ...from.copy, copyNumber: options.copyNumber, storageUnit: to.unit.name, fragments, ...(options.expiresAt === undefined ? {} : { expiresAt: options.expiresAt }) };
     if (options.expiresAt === undefined) delete copy.expiresAt;
-    await to.indexStore.put(copy.manifestKey, encodeManifest({ ...manifest, copyNumber: copy.copyNumber, storageUnit: copy.storageUnit, fragments }));
+    const written = encodeManifest({ ...manifest, copyNumber: copy.copyNumber, storageUnit: copy.storageUnit, fragments });
+    await to.indexStore.put(copy.manifestKey, written);
     progress.objects += 1;
 
     // Read-back, volume by volume in this drive, as a verify job of a tape image reads it.
@@ -150,7 +151,10 @@ export async function writeTapeCopy(options: WriteTapeCopyOptions, holding: Tape
     });
     let result;
     try {
-      result = await verifyImage({ store: to.indexStore, image, copy, fragmentSource: source, ...(options.signal ? { signal: options.signal } : {}) });
+      // The manifest this run wrote, not the one at its key now: a concurrent run of the same copy writes that key too (with
+      // its own volumes), and this read-back checks this run's volumes. The run that loses the catalog commit puts the
+      // winner's manifest back (duplicate-image.ts).
+      result = await verifyImage({ store: withManifest(to.indexStore, copy.manifestKey, written), image, copy, fragmentSource: source, ...(options.signal ? { signal: options.signal } : {}) });
     } catch (error) {
       throw new CairnError(error instanceof CairnError ? error.statusCode : StatusCode.MEDIA_READ_ERROR, `copy ${copy.copyNumber} on tape unit ${to.unit.name} could not be read back: ${messageOf(error)}`, { cause: error });
     }
@@ -218,4 +222,23 @@ async function getSource(image: Image, from: WriteTapeCopyOptions['from'], key: 
     if (error instanceof NotFoundError) throw new CairnError(StatusCode.CORRUPT_IMAGE, `image ${image.backupId} is corrupt: ${what} of copy ${from.copy.copyNumber} is missing from storage unit ${from.copy.storageUnit}`, { cause: error });
     throw error;
   }
+}
+
+/** `store` with `key` read as `bytes` (this run's manifest); every other call goes to `store`. */
+function withManifest(store: ObjectStore, key: string, bytes: Uint8Array): ObjectStore {
+  return {
+    put: (k, body) => store.put(k, body),
+    get: async (k, range) => {
+      if (k !== key) return store.get(k, range);
+      const end = Math.min(range?.end ?? bytes.byteLength, bytes.byteLength);
+      return (async function* () {
+        yield bytes.subarray(range?.start ?? 0, end);
+      })();
+    },
+    head: async (k) => (k === key ? { bytes: bytes.byteLength } : store.head(k)),
+    list: (prefix) => store.list(prefix),
+    delete: (k) => store.delete(k),
+    listIncomplete: (prefix) => store.listIncomplete(prefix),
+    deletePrefix: (prefix) => store.deletePrefix(prefix),
+  };
 }
