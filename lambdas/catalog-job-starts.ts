@@ -1,14 +1,10 @@
-import { messageOf } from '#core/errors.ts';
 import type { ExecutionStarter } from '#core/ports/execution-starter.ts';
 import { dueCatalogJobs } from '#core/schedule/catalog-job-due.ts';
 import type { DueInput } from '#core/schedule/due.ts';
+import { startExecutions, type StartsReport } from '#core/schedule/start-executions.ts';
 
 /** The catalog jobs a tick started (execution names), those started before, and those it could not start (tried again next tick). */
-export interface CatalogJobsReport {
-  started: string[];
-  alreadyStarted: string[];
-  problems: string[];
-}
+export type CatalogJobsReport = StartsReport;
 
 /**
  * Starts the catalog backup and the catalog check due (a policy's
@@ -19,15 +15,6 @@ export interface CatalogJobsReport {
  * backup or a full check may need, not in the tick. Failures are reported,
  * never thrown: the backups the tick started stand.
  */
-export async function startCatalogJobs(starter: ExecutionStarter, input: DueInput): Promise<CatalogJobsReport> {
-  const report: CatalogJobsReport = { started: [], alreadyStarted: [], problems: [] };
-  for (const job of dueCatalogJobs(input)) {
-    try {
-      const outcome = await starter.start(job.executionName, { request: job.request });
-      (outcome === 'started' ? report.started : report.alreadyStarted).push(job.executionName);
-    } catch (error) {
-      report.problems.push(`${job.request.kind} ${job.executionName}: ${messageOf(error)}`);
-    }
-  }
-  return report;
+export function startCatalogJobs(starter: ExecutionStarter, input: DueInput): Promise<CatalogJobsReport> {
+  return startExecutions(starter, dueCatalogJobs(input).map((job) => ({ executionName: job.executionName, request: job.request, label: job.request.kind })));
 }

@@ -46,20 +46,23 @@ export interface JanitorDeps extends ExecutionJanitorDeps {
  * holds is released (core/jobs/execution-janitor.ts).
  */
 export function createJanitorHandler(deps: JanitorDeps) {
-  const machines: [string, JobKind | readonly JobKind[]][] = [
-    [deps.stateMachineArn, 'backup'],
-    ...(deps.restoreStateMachineArn ? [[deps.restoreStateMachineArn, 'restore'] as [string, JobKind]] : []),
-    ...(deps.verifyStateMachineArn ? [[deps.verifyStateMachineArn, 'verify'] as [string, JobKind]] : []),
-    ...(deps.duplicateStateMachineArn ? [[deps.duplicateStateMachineArn, ['duplicate']] as [string, readonly JobKind[]]] : []),
-    ...(deps.catalogStateMachineArn ? [[deps.catalogStateMachineArn, ['catalog-backup', 'catalog-check']] as [string, readonly JobKind[]]] : []),
+  // Each state machine given, the kind of job its executions run, and its name in the refusal below (the backup-job one always, first).
+  type Machine = [arn: string, kind: JobKind | readonly JobKind[], name: string];
+  const optional: [string | undefined, JobKind | readonly JobKind[], string][] = [
+    [deps.restoreStateMachineArn, 'restore', 'restore-job'],
+    [deps.verifyStateMachineArn, 'verify', 'verify-job'],
+    [deps.duplicateStateMachineArn, ['duplicate'], 'duplicate-job'],
+    [deps.catalogStateMachineArn, ['catalog-backup', 'catalog-check'], 'catalog-job'],
   ];
+  const machines: Machine[] = [[deps.stateMachineArn, 'backup', 'backup-job'], ...optional.filter((m): m is Machine => Boolean(m[0]))];
+  const known = machines.map(([arn, , name]) => `the ${name} state machine ${arn}`).join(' or ');
   return taskHandler(ExecutionStatusChange, 'janitor', async ({ detail }) => {
     const kind = machines.find(([arn]) => arn === detail.stateMachineArn)?.[1];
     // An execution of one of our state machines: `arn:<partition>:states:<region>:<account>:execution:<machine>:<name>`.
     const prefix = `${detail.stateMachineArn.replace(':stateMachine:', ':execution:')}:`;
     const executionName = detail.executionArn.slice(prefix.length);
     if (kind === undefined || !detail.executionArn.startsWith(prefix) || executionName === '' || executionName.includes(':')) {
-      throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `execution ${detail.executionArn} is not one of the backup-job state machine ${deps.stateMachineArn}${deps.restoreStateMachineArn ? ` or the restore-job state machine ${deps.restoreStateMachineArn}` : ''}${deps.verifyStateMachineArn ? ` or the verify-job state machine ${deps.verifyStateMachineArn}` : ''}${deps.duplicateStateMachineArn ? ` or the duplicate-job state machine ${deps.duplicateStateMachineArn}` : ''}${deps.catalogStateMachineArn ? ` or the catalog-job state machine ${deps.catalogStateMachineArn}` : ''}`);
+      throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `execution ${detail.executionArn} is not one of ${known}`);
     }
     const action = await endJobOfExecution(deps, { executionName, kind, status: detail.status, error: detail.error ?? undefined, cause: detail.cause ?? undefined }, deps.clock.now());
     deps.log?.(action);

@@ -14,6 +14,7 @@ import { advanceParents, type StreamDeps, type StreamsReport } from '#core/jobs/
 import { dueVerifies, scheduledVerifyRequest } from '#core/schedule/verify-due.ts';
 import { dueRehearsals, scheduledRehearsalRequest } from '#core/schedule/rehearsal-due.ts';
 import type { DueInput } from '#core/schedule/due.ts';
+import { startExecutions, type StartsReport } from '#core/schedule/start-executions.ts';
 import { DEFAULT_EXPIRATIONS_PER_TICK, runExpiration, type ExpirationDeps, type ExpirationRun } from '#core/catalog/expire-images.ts';
 import { statusCodeErrors, type HandlerObservability } from './handler-kit.ts';
 import { recordFinishedJob } from '#core/jobs/lifecycle-job.ts';
@@ -26,11 +27,7 @@ import { startCatalogJobs, type CatalogJobsReport } from './catalog-job-starts.t
 export type TickResult = CoreTickResult & { idleUnload?: AgentIdleUnloadReport; streams?: StreamsReport; expiration?: ExpirationRun; verifies?: VerifiesReport; duplicates?: DuplicatesReport; catalogJobs?: CatalogJobsReport };
 
 /** The scheduled verifies a tick started (execution names), and those it could not start (tried again next tick). */
-export interface VerifiesReport {
-  started: string[];
-  alreadyStarted: string[];
-  problems: string[];
-}
+export type VerifiesReport = StartsReport;
 
 export interface SchedulerDeps {
   config: ConfigStore;
@@ -134,19 +131,10 @@ export function createSchedulerHandler(deps: SchedulerDeps) {
 }
 
 /** Starts the verifies and restore rehearsals due after the backups, each by its execution name (two ticks start it once); failures are reported, not thrown. */
-async function startVerifies(starter: ExecutionStarter, input: DueInput): Promise<VerifiesReport> {
-  const report: VerifiesReport = { started: [], alreadyStarted: [], problems: [] };
+function startVerifies(starter: ExecutionStarter, input: DueInput): Promise<VerifiesReport> {
   // Restore rehearsals (a policy's `rehearsal`) run on the verify-job state machine too.
   const due = [...dueVerifies(input).due.map((job) => ({ job, request: scheduledVerifyRequest(job) })), ...dueRehearsals(input).due.map((job) => ({ job, request: scheduledRehearsalRequest(job) }))];
-  for (const { job, request } of due) {
-    try {
-      const outcome = await starter.start(job.executionName, { request });
-      (outcome === 'started' ? report.started : report.alreadyStarted).push(job.executionName);
-    } catch (error) {
-      report.problems.push(`verify ${job.executionName}: ${messageOf(error)}`);
-    }
-  }
-  return report;
+  return startExecutions(starter, due.map(({ job, request }) => ({ executionName: job.executionName, request, label: 'verify' })));
 }
 
 /** The idle unload step; what went wrong is reported and logged, never thrown (the due jobs must still start). */

@@ -2,17 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { startAwsEmulator, emulatorClients } from '../setup/aws-emulator.ts';
-import { createTables } from '#aws/create-tables.ts';
-import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
-import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
-import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
-import { DynamoMediaStore } from '#aws/dynamo-media-store.ts';
+import { startAwsEmulator } from '../setup/aws-emulator.ts';
+import { emulatorJobDeps } from '../setup/emulator-job-deps.ts';
 import { S3ObjectStore } from '#aws/s3-object-store.ts';
 import { runBackupJob, type JobEngineDeps } from '#local/job-engine.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
-import { systemClock } from '#lambdas/system-clock.ts';
 import { restoreImage } from '#agent/restore/restore.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';
@@ -37,20 +31,8 @@ describe.skipIf(Boolean(skip))(`a backup job on DynamoDB and S3${skip ? ` (skipp
   beforeAll(async () => {
     if ('skip' in emulator) return;
     work = mkdtempSync(join(tmpdir(), 'cairn-aws-e2e-'));
-    const clients = emulatorClients(emulator.endpoint);
-    const tables = await createTables(clients.dynamodb, `e2e${Date.now()}`);
-    await clients.s3.send(new CreateBucketCommand({ Bucket: 'cairn-images-e2e' }));
-    // The agent opens S3 storage units with clients from the environment, as on a real host.
-    Object.assign(process.env, { CAIRN_AWS_ENDPOINT: emulator.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
-    const client = clients.documents;
-    deps = {
-      config: new DynamoConfigStore({ client, tableName: tables.config }),
-      jobs: new DynamoJobStore({ client, tableName: tables.jobs }),
-      catalog: new DynamoCatalogStore({ client, tableName: tables.catalog }),
-      media: new DynamoMediaStore({ client, tableName: tables.media }),
-      clock: systemClock,
-      owner: 'test',
-    };
+    // Tables, bucket and the agent's environment on the emulator (test/setup/emulator-job-deps.ts).
+    ({ deps } = await emulatorJobDeps(emulator.endpoint, 'e2e', 'cairn-images-e2e'));
     await deps.config.putStorageUnit(StorageUnit.parse({ name: 's3-unit', kind: 's3', bucket: 'cairn-images-e2e', prefix: 'site1', fragmentSizeBytes: 1024 * 1024 }));
     // Restore streams the index while it reads fragments: it needs more than the
     // one connection the emulator's DynamoDB clients are limited to.

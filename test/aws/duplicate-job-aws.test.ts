@@ -2,13 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { startAwsEmulator, emulatorClients } from '../setup/aws-emulator.ts';
-import { createTables } from '#aws/create-tables.ts';
-import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
-import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
-import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
-import { DynamoMediaStore } from '#aws/dynamo-media-store.ts';
+import { startAwsEmulator } from '../setup/aws-emulator.ts';
+import { emulatorJobDeps } from '../setup/emulator-job-deps.ts';
 import { S3ObjectStore } from '#aws/s3-object-store.ts';
 import { runBackupJob, type JobEngineDeps } from '#local/job-engine.ts';
 import { runDuplicateJob } from '#local/duplicate-engine.ts';
@@ -17,7 +12,6 @@ import { StorageUnit } from '#core/model/storage-unit.ts';
 import { copyOf, primaryCopy, type Fragment } from '#core/model/image.ts';
 import type { ObjectStore } from '#core/ports/object-store.ts';
 import { verifyImage } from '#agent/verify/verify-image.ts';
-import { systemClock } from '#lambdas/system-clock.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 
 const emulator = await startAwsEmulator();
@@ -49,24 +43,13 @@ describe.skipIf(Boolean(skip))(`a duplicate job on DynamoDB, disk to S3${skip ? 
   beforeAll(async () => {
     if ('skip' in emulator) return;
     work = mkdtempSync(join(tmpdir(), 'cairn-duplicate-aws-'));
-    const clients = emulatorClients(emulator.endpoint);
-    const tables = await createTables(clients.dynamodb, `dup${Date.now()}`);
-    await clients.s3.send(new CreateBucketCommand({ Bucket: 'cairn-images-dup' }));
-    // The agent opens S3 storage units with clients from the environment, as on a real host.
-    Object.assign(process.env, { CAIRN_AWS_ENDPOINT: emulator.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
-    const client = clients.documents;
-    deps = {
-      config: new DynamoConfigStore({ client, tableName: tables.config }),
-      jobs: new DynamoJobStore({ client, tableName: tables.jobs }),
-      catalog: new DynamoCatalogStore({ client, tableName: tables.catalog }),
-      media: new DynamoMediaStore({ client, tableName: tables.media }),
-      clock: systemClock,
-      owner: 'test',
-    };
+    // Tables, bucket and the agent's environment on the emulator (test/setup/emulator-job-deps.ts).
+    const emulated = await emulatorJobDeps(emulator.endpoint, 'dup', 'cairn-images-dup');
+    deps = emulated.deps;
     diskUnit = StorageUnit.parse({ name: 'disk-unit', kind: 'disk', path: join(work, 'disk'), fragmentSizeBytes: 1024 * 1024 });
     await deps.config.putStorageUnit(diskUnit);
     await deps.config.putStorageUnit(StorageUnit.parse({ name: 's3-unit', kind: 's3', bucket: 'cairn-images-dup', prefix: 'site2', fragmentSizeBytes: 1024 * 1024 }));
-    bucketStore = new S3ObjectStore({ bucket: 'cairn-images-dup', prefix: 'site2', client: clients.s3, partSizeBytes: 5 * 1024 * 1024 });
+    bucketStore = new S3ObjectStore({ bucket: 'cairn-images-dup', prefix: 'site2', client: emulated.clients.s3, partSizeBytes: 5 * 1024 * 1024 });
   });
   afterAll(async () => {
     process.env = saved;

@@ -2,14 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { startAwsEmulator, emulatorClients } from '../setup/aws-emulator.ts';
+import { startAwsEmulator } from '../setup/aws-emulator.ts';
+import { emulatorJobDeps } from '../setup/emulator-job-deps.ts';
 import type { AwsClients } from '#aws/clients.ts';
-import { createTables } from '#aws/create-tables.ts';
-import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
-import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
-import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
-import { DynamoMediaStore } from '#aws/dynamo-media-store.ts';
 import { S3ObjectStore } from '#aws/s3-object-store.ts';
 import { runBackupJob, type JobEngineDeps } from '#local/job-engine.ts';
 import { openStorageUnit } from '#local/open-storage-unit.ts';
@@ -66,18 +61,11 @@ describe.skipIf(Boolean(skip))(`a multiple-data-streams backup started by cairn 
     if ('skip' in emulator) return;
     rmSync(WORK, { recursive: true, force: true });
     mkdirSync(WORK, { recursive: true });
-    clients = emulatorClients(emulator.endpoint);
-    const tables = await createTables(clients.dynamodb, `streams${Date.now()}`);
-    await clients.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    // The agent opens S3 storage units with clients from the environment, as on a real host.
-    Object.assign(process.env, { CAIRN_AWS_ENDPOINT: emulator.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
-    const client = clients.documents;
+    // Tables, bucket and the agent's environment on the emulator (test/setup/emulator-job-deps.ts).
+    const emulated = await emulatorJobDeps(emulator.endpoint, 'streams', BUCKET);
+    clients = emulated.clients;
     engine = {
-      config: new DynamoConfigStore({ client, tableName: tables.config }),
-      jobs: new DynamoJobStore({ client, tableName: tables.jobs }),
-      catalog: new DynamoCatalogStore({ client, tableName: tables.catalog }),
-      media: new DynamoMediaStore({ client, tableName: tables.media }),
-      clock: systemClock,
+      ...emulated.deps,
       owner: 'streams-aws',
       openStorageUnit: async (unit) => withFaults(await openStorageUnit(unit)).delay('put', 300).port,
     };

@@ -2,19 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { startAwsEmulator, emulatorClients } from '../setup/aws-emulator.ts';
-import { createTables } from '#aws/create-tables.ts';
-import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
-import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
-import { DynamoCatalogStore } from '#aws/dynamo-catalog-store.ts';
-import { DynamoMediaStore } from '#aws/dynamo-media-store.ts';
+import { startAwsEmulator } from '../setup/aws-emulator.ts';
+import { emulatorJobDeps } from '../setup/emulator-job-deps.ts';
 import { S3ObjectStore } from '#aws/s3-object-store.ts';
 import { runBackupJob, type JobEngineDeps } from '#local/job-engine.ts';
 import { runVerifyJob } from '#local/verify-engine.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
 import { primaryCopy } from '#core/model/image.ts';
-import { systemClock } from '#lambdas/system-clock.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 
 const emulator = await startAwsEmulator();
@@ -39,22 +33,11 @@ describe.skipIf(Boolean(skip))(`a verify job on DynamoDB and S3${skip ? ` (skipp
   beforeAll(async () => {
     if ('skip' in emulator) return;
     work = mkdtempSync(join(tmpdir(), 'cairn-verify-aws-'));
-    const clients = emulatorClients(emulator.endpoint);
-    const tables = await createTables(clients.dynamodb, `verify${Date.now()}`);
-    await clients.s3.send(new CreateBucketCommand({ Bucket: 'cairn-images-verify' }));
-    // The agent opens S3 storage units with clients from the environment, as on a real host.
-    Object.assign(process.env, { CAIRN_AWS_ENDPOINT: emulator.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
-    const client = clients.documents;
-    deps = {
-      config: new DynamoConfigStore({ client, tableName: tables.config }),
-      jobs: new DynamoJobStore({ client, tableName: tables.jobs }),
-      catalog: new DynamoCatalogStore({ client, tableName: tables.catalog }),
-      media: new DynamoMediaStore({ client, tableName: tables.media }),
-      clock: systemClock,
-      owner: 'test',
-    };
+    // Tables, bucket and the agent's environment on the emulator (test/setup/emulator-job-deps.ts).
+    const emulated = await emulatorJobDeps(emulator.endpoint, 'verify', 'cairn-images-verify');
+    deps = emulated.deps;
     await deps.config.putStorageUnit(StorageUnit.parse({ name: 's3-unit', kind: 's3', bucket: 'cairn-images-verify', prefix: 'site1', fragmentSizeBytes: 1024 * 1024 }));
-    bucketStore = new S3ObjectStore({ bucket: 'cairn-images-verify', prefix: 'site1', client: clients.s3, partSizeBytes: 5 * 1024 * 1024 });
+    bucketStore = new S3ObjectStore({ bucket: 'cairn-images-verify', prefix: 'site1', client: emulated.clients.s3, partSizeBytes: 5 * 1024 * 1024 });
   });
   afterAll(async () => {
     process.env = saved;

@@ -341,103 +341,57 @@ export async function recordComponents(endpoint: string, options: { agentCommand
 
 type Handler = (input: unknown) => Promise<unknown>;
 
-/** The real ASL in-process, each Task state handled by its component, as in AWS. */
-async function runBackupWorkflow(handlers: { jobs: Handler; broker: Handler; catalog: Handler; stream: Handler }, request: Record<string, unknown>): Promise<unknown> {
-  const machine = new StateMachine(loadBackupJobDefinition() as never, { validationOptions: { checkPaths: true, checkArn: false } });
-  const execution = machine.run(
-    { request } as never,
-    {
-      context: { Task: { Token: 'iam-task-token' } } as never,
-      overrides: {
-        taskResourceLocalHandlers: {
-          Queue: handlers.jobs,
-          RetryDecision: handlers.jobs,
-          EndJob: handlers.jobs,
-          Reserve: handlers.broker,
-          Release: handlers.broker,
-          Catalog: handlers.catalog,
-          Mount: handlers.stream,
-          Stream: handlers.stream,
-          Unmount: handlers.stream,
-        } as never,
-      },
-    },
-  );
+/**
+ * A workflow's real ASL in-process (aws-local-stepfunctions), each Task state
+ * handled by the component that runs it in AWS; the run's output, or its error
+ * as `name: message`. The four runners below only say which component runs
+ * which state.
+ */
+async function runAsl(definition: unknown, token: string, states: Record<string, Handler>, request: Record<string, unknown>): Promise<unknown> {
+  const machine = new StateMachine(definition as never, { validationOptions: { checkPaths: true, checkArn: false } });
+  const execution = machine.run({ request } as never, {
+    context: { Task: { Token: token } } as never,
+    overrides: { taskResourceLocalHandlers: states as never },
+  });
   try {
     return { output: await execution.result };
   } catch (error) {
     return { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
   }
+}
+
+/** The backup-job ASL in-process, each Task state handled by its component, as in AWS. */
+function runBackupWorkflow(handlers: { jobs: Handler; broker: Handler; catalog: Handler; stream: Handler }, request: Record<string, unknown>): Promise<unknown> {
+  const { jobs, broker, catalog, stream } = handlers;
+  return runAsl(loadBackupJobDefinition(), 'iam-task-token', { Queue: jobs, RetryDecision: jobs, EndJob: jobs, Reserve: broker, Release: broker, Catalog: catalog, Mount: stream, Stream: stream, Unmount: stream }, request);
 }
 
 /** The restore-job ASL in-process, each Task state handled by its component, as in AWS. */
-async function runRestoreWorkflow(handlers: { restore: Handler; broker: Handler; jobs: Handler; agent: Handler }, request: Record<string, unknown>): Promise<unknown> {
-  const machine = new StateMachine(loadRestoreJobDefinition() as never, { validationOptions: { checkPaths: true, checkArn: false } });
-  const execution = machine.run({ request } as never, {
-    context: { Task: { Token: 'iam-restore-token' } } as never,
-    overrides: {
-      taskResourceLocalHandlers: {
-        Queue: handlers.restore,
-        Plan: handlers.restore,
-        Reserve: handlers.restore,
-        RecordRead: handlers.restore,
-        NextCopy: handlers.restore,
-        Release: handlers.broker,
-        EndJob: handlers.jobs,
-        Mount: handlers.agent,
-        Read: handlers.agent,
-        Unmount: handlers.agent,
-      } as never,
-    },
-  });
-  try {
-    return { output: await execution.result };
-  } catch (error) {
-    return { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
-  }
+function runRestoreWorkflow(handlers: { restore: Handler; broker: Handler; jobs: Handler; agent: Handler }, request: Record<string, unknown>): Promise<unknown> {
+  const { restore, broker, jobs, agent } = handlers;
+  return runAsl(
+    loadRestoreJobDefinition(),
+    'iam-restore-token',
+    { Queue: restore, Plan: restore, Reserve: restore, RecordRead: restore, NextCopy: restore, Release: broker, EndJob: jobs, Mount: agent, Read: agent, Unmount: agent },
+    request,
+  );
 }
 
 /** The verify-job ASL in-process, each Task state handled by its component, as in AWS (disk and S3 images: Start, Verify, Record; tape: the volume loop). */
-async function runVerifyWorkflow(handlers: { verify: Handler; broker: Handler; jobs: Handler; agent: Handler }, request: Record<string, unknown>): Promise<unknown> {
-  const machine = new StateMachine(loadVerifyJobDefinition() as never, { validationOptions: { checkPaths: true, checkArn: false } });
-  const execution = machine.run({ request } as never, {
-    context: { Task: { Token: 'iam-verify-token' } } as never,
-    overrides: {
-      taskResourceLocalHandlers: {
-        Queue: handlers.verify,
-        Start: handlers.verify,
-        Record: handlers.verify,
-        Plan: handlers.verify,
-        Reserve: handlers.verify,
-        RecordRead: handlers.verify,
-        Release: handlers.broker,
-        EndJob: handlers.jobs,
-        Verify: handlers.agent,
-        Mount: handlers.agent,
-        Read: handlers.agent,
-        Unmount: handlers.agent,
-      } as never,
-    },
-  });
-  try {
-    return { output: await execution.result };
-  } catch (error) {
-    return { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
-  }
+function runVerifyWorkflow(handlers: { verify: Handler; broker: Handler; jobs: Handler; agent: Handler }, request: Record<string, unknown>): Promise<unknown> {
+  const { verify, broker, jobs, agent } = handlers;
+  return runAsl(
+    loadVerifyJobDefinition(),
+    'iam-verify-token',
+    { Queue: verify, Start: verify, Record: verify, Plan: verify, Reserve: verify, RecordRead: verify, Release: broker, EndJob: jobs, Verify: agent, Mount: agent, Read: agent, Unmount: agent },
+    request,
+  );
 }
 
 /** The duplicate-job ASL in-process, each Task state handled by its component, as in AWS. */
-async function runDuplicateWorkflow(handlers: { duplicate: Handler; jobs: Handler; agent: Handler }, request: Record<string, unknown>): Promise<unknown> {
-  const machine = new StateMachine(loadDuplicateJobDefinition() as never, { validationOptions: { checkPaths: true, checkArn: false } });
-  const execution = machine.run({ request } as never, {
-    context: { Task: { Token: 'iam-duplicate-token' } } as never,
-    overrides: { taskResourceLocalHandlers: { Queue: handlers.duplicate, Start: handlers.duplicate, Record: handlers.duplicate, EndJob: handlers.jobs, Copy: handlers.agent } as never },
-  });
-  try {
-    return { output: await execution.result };
-  } catch (error) {
-    return { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
-  }
+function runDuplicateWorkflow(handlers: { duplicate: Handler; jobs: Handler; agent: Handler }, request: Record<string, unknown>): Promise<unknown> {
+  const { duplicate, jobs, agent } = handlers;
+  return runAsl(loadDuplicateJobDefinition(), 'iam-duplicate-token', { Queue: duplicate, Start: duplicate, Record: duplicate, EndJob: jobs, Copy: agent }, request);
 }
 
 /**

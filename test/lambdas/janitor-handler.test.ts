@@ -39,6 +39,15 @@ describe('the janitor Lambda', () => {
     expect((await stores.jobs.get(3))?.state).toBe('ACTIVE');
   });
 
+  it('names, refusing an event of a state machine it does not know, every state machine it was given, backup first', async () => {
+    const arn = (name: string) => STATE_MACHINE.replace('CairnStack-backup-job', name);
+    const handler = createJanitorHandler({ ...memoryStores(), stateMachineArn: STATE_MACHINE, verifyStateMachineArn: arn('verify'), catalogStateMachineArn: arn('catalog') });
+    const foreign = executionEvent(arn('other'), 'n1', 'ABORTED');
+    await expect(handler(foreign)).rejects.toThrow(
+      `execution ${foreign.detail.executionArn} is not one of the backup-job state machine ${STATE_MACHINE} or the verify-job state machine ${arn('verify')} or the catalog-job state machine ${arn('catalog')}`,
+    );
+  });
+
   it('ends the restore job of a restore-job execution, and only a restore job; without that state machine its events are refused', async () => {
     const stores = memoryStores();
     await stores.jobs.create(sampleRestoreJob(4, { state: 'ACTIVE', executionName: 'cli-restore-x' }));

@@ -7,6 +7,7 @@ import type { Image } from '#core/model/image.ts';
 import type { Clock } from '#core/ports/clock.ts';
 import { fileTapeByteOffset } from '#agent/tape/drives/file-tape-format.ts';
 import { runRestoreJob, type RestoreRun } from '#local/restore-engine.ts';
+import { runBackupJob } from '#local/job-engine.ts';
 import { realTapeDevices, type TapeDevices } from '#agent/tape/mount.ts';
 import { compareTrees } from '#cli/demo/compare-trees.ts';
 import { DISK_CHANGER, diskChangerLibrary, type DiskChangerLibrary } from '../edge-agent/tape/disk-changer-library.ts';
@@ -66,6 +67,33 @@ export async function tapeLibraryRuntime(options: TapeLibraryOptions): Promise<{
       await library.cleanup();
     },
   };
+}
+
+/**
+ * The library a tape image test (verify, restore rehearsal) backs up to: three
+ * scratch volumes, one drive, no unmount delay, 1 MiB fragments, one backup
+ * try; with `pieceBytes`, tape1 writes pieces of that size (small buffers, so
+ * a piece spans several). Returns tapeLibraryRuntime's result and the
+ * source directory's path (not made).
+ */
+export async function tapeImageLibrary(options: { capacityBytes?: number; pieceBytes?: number } = {}): Promise<Awaited<ReturnType<typeof tapeLibraryRuntime>> & { source: string }> {
+  const made = await tapeLibraryRuntime({ barcodes: { 1: 'CRN001L6', 2: 'CRN002L6', 3: 'CRN003L6' }, drives: 1, unmountDelaySeconds: 0, fragmentSizeBytes: 1024 * 1024, ...(options.capacityBytes ? { capacityBytes: options.capacityBytes } : {}) });
+  const { runtime } = made;
+  if (options.pieceBytes) {
+    const unit = (await runtime.config.getStorageUnit('tape1'))!;
+    await runtime.config.putStorageUnit(StorageUnit.parse({ ...unit, pieceBytes: options.pieceBytes }));
+    await runtime.config.putSetting('buffers', { count: 8, sizeBytes: 64 * 1024 });
+  }
+  await runtime.config.putSetting('backupTries', { tries: 1, withinHours: 12 });
+  return { ...made, source: join(made.work, 'source') };
+}
+
+/** A full backup of `source` from host1 to `storageUnit`, which must end 0; the image it catalogued. */
+export async function backupImage(runtime: LocalRuntime, source: string, storageUnit: string): Promise<Image> {
+  const run = await runBackupJob(runtime, { client: 'host1', selections: [source], storageUnit });
+  expect(run.error).toBeUndefined();
+  expect(run.statusCode).toBe(0);
+  return (await runtime.catalog.getImage(run.backupId!))!;
 }
 
 /**

@@ -3,12 +3,10 @@ import { join } from 'node:path';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { LocalRuntime } from '#local/runtime.ts';
-import { runBackupJob } from '#local/job-engine.ts';
 import { runVerifyJob } from '#local/verify-engine.ts';
-import { StorageUnit } from '#core/model/storage-unit.ts';
 import type { Image } from '#core/model/image.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
-import { tapeLibraryRuntime } from './tape-library-runtime.ts';
+import { backupImage, tapeImageLibrary } from './tape-library-runtime.ts';
 import { diskChangerSkipReason, type DiskChangerLibrary } from '../edge-agent/tape/disk-changer-library.ts';
 
 const skip = diskChangerSkipReason();
@@ -35,24 +33,14 @@ describe.skipIf(Boolean(skip))(`a restore rehearsal from tape${skip ? ` (skipped
     cleanup = undefined;
   });
 
+  /** The library and runtime (tape-library-runtime.ts' tapeImageLibrary); the source directory's path. */
   async function setUp(options: { capacityBytes?: number; pieceBytes?: number } = {}): Promise<string> {
-    const made = await tapeLibraryRuntime({ barcodes: { 1: 'CRN001L6', 2: 'CRN002L6', 3: 'CRN003L6' }, drives: 1, unmountDelaySeconds: 0, fragmentSizeBytes: 1024 * 1024, ...(options.capacityBytes ? { capacityBytes: options.capacityBytes } : {}) });
+    const made = await tapeImageLibrary(options);
     ({ library, runtime, cleanup } = made);
-    if (options.pieceBytes) {
-      const unit = (await runtime.config.getStorageUnit('tape1'))!;
-      await runtime.config.putStorageUnit(StorageUnit.parse({ ...unit, pieceBytes: options.pieceBytes }));
-      await runtime.config.putSetting('buffers', { count: 8, sizeBytes: 64 * 1024 });
-    }
-    await runtime.config.putSetting('backupTries', { tries: 1, withinHours: 12 });
-    return join(made.work, 'source');
+    return made.source;
   }
 
-  async function backup(source: string): Promise<Image> {
-    const run = await runBackupJob(runtime, { client: 'host1', selections: [source], storageUnit: 'tape1' });
-    expect(run.error).toBeUndefined();
-    expect(run.statusCode).toBe(0);
-    return (await runtime.catalog.getImage(run.backupId!))!;
-  }
+  const backup = (source: string): Promise<Image> => backupImage(runtime, source, 'tape1');
 
   /** Nothing held, nothing loaded, no scratch directory left. */
   async function expectReleased(): Promise<void> {

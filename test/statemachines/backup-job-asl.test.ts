@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { BACKUP_JOB_ASL, loadBackupJobDefinition } from '#local/asl-definition.ts';
+import { expectJsonPathOnly, expectValidAsl } from './asl-checks.ts';
 import { agentDocumentContent } from '../../cdk/constructs/agent-document.ts';
 
-const require = createRequire(import.meta.url);
-const aslValidator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errors: unknown[] };
 
 interface State {
   Type: string;
@@ -23,9 +21,7 @@ const states = definition.States;
 
 describe('backup-job.asl.json', () => {
   it('is valid Amazon States Language', () => {
-    const result = aslValidator(definition);
-    expect(result.errors).toEqual([]);
-    expect(result.isValid).toBe(true);
+    expectValidAsl(definition);
   });
 
   it('sets TimeoutSeconds on every Task state explicitly', () => {
@@ -53,10 +49,8 @@ describe('backup-job.asl.json', () => {
   });
 
   it('uses JSONPath only: no JSONata, no Assign', () => {
-    const text = JSON.stringify(definition);
-    expect(text).not.toMatch(/"QueryLanguage"\s*:\s*"JSONata"/);
-    expect(text).not.toMatch(/"Assign"/);
-    expect(text).not.toMatch(/\{%/);
+    expectJsonPathOnly(definition);
+    expect(JSON.stringify(definition)).not.toMatch(/\{%/);
   });
 
   it('routes every failure after Queue through Release before the job ends', () => {

@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { RESTORE_JOB_ASL, loadBackupJobDefinition, loadRestoreJobDefinition } from '#local/asl-definition.ts';
+import { expectJsonPathOnly, expectValidAsl } from './asl-checks.ts';
 
-const require = createRequire(import.meta.url);
-const aslValidator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errors: unknown[] };
 
 interface State {
   Type: string;
@@ -23,15 +21,11 @@ const agentParameters = (command: string) => ({ 'taskToken.$': 'States.Array($$.
 
 describe('restore-job.asl.json', () => {
   it('is valid Amazon States Language', () => {
-    const result = aslValidator(definition);
-    expect(result.errors).toEqual([]);
-    expect(result.isValid).toBe(true);
+    expectValidAsl(definition);
   });
 
   it('uses JSONPath only, and sets TimeoutSeconds on every Task state and a heartbeat on every agent state', () => {
-    const text = JSON.stringify(definition);
-    expect(text).not.toMatch(/"QueryLanguage"\s*:\s*"JSONata"/);
-    expect(text).not.toMatch(/"Assign"/);
+    expectJsonPathOnly(definition);
     const tasks = Object.entries(states).filter(([, s]) => s.Type === 'Task');
     expect(tasks.map(([name]) => name).sort()).toEqual(['EndJob', 'Mount', 'NextCopy', 'Plan', 'Queue', 'Read', 'RecordRead', 'Release', 'Reserve', 'Unmount']);
     for (const [name, state] of tasks) expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
