@@ -1,0 +1,9 @@
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The package root (where package.json, cli/ and dist/ are). This module sits
+ * one folder below the root in the sources (cli/) and in the build (dist/),
+ * which is why it, and not a module deeper down, resolves it from its own URL
+ * (scripts/build.ts refuses a deeper module that does).
+ */
+export const packageRoot: string = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
