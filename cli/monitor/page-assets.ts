@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../package-root.ts';
+import { packageRoot, runningFromBuild } from '../package-root.ts';
 
 /** The page's files as the server hands them out: name → content type and bytes. */
 export type PageAssets = Map<string, { type: string; body: Buffer }>;
@@ -54,12 +54,13 @@ export async function bundlePage(root = packageRoot): Promise<{ js: string; inpu
 }
 
 /**
- * The page's files: the build's (dist/monitor/) when it is there, else a
- * bundle made now from the sources. The CSS is a plain file, served as is.
+ * The page's files: the build's (dist/monitor/) when this process runs the
+ * build, else a bundle made now from the sources (a stale dist/ is not
+ * served beside newer code). The CSS is a plain file, served as is.
  */
-export async function loadPageAssets(root = packageRoot): Promise<PageAssets> {
+export async function loadPageAssets(root = packageRoot, fromDist = runningFromBuild): Promise<PageAssets> {
   const built = join(root, PAGE_DIST);
-  const fromBuild = existsSync(join(built, 'monitor.js')) && existsSync(join(built, 'monitor.css'));
+  const fromBuild = fromDist && existsSync(join(built, 'monitor.js')) && existsSync(join(built, 'monitor.css'));
   const js = fromBuild ? readFileSync(join(built, 'monitor.js')) : Buffer.from((await bundlePage(root)).js);
   const css = readFileSync(fromBuild ? join(built, 'monitor.css') : join(root, PAGE_CSS));
   return new Map([

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -173,5 +173,20 @@ describe('POST /api/jobs/:id/cancel', () => {
 describe('the bind address', () => {
   it('refuses a non-loopback host without TLS, and says what is needed', async () => {
     await expect(startMonitor({ backend: runtime, token, host: '0.0.0.0', port: 0, actor: 'x' })).rejects.toThrow(/--monitor-host 0\.0\.0\.0 is not a loopback address: .*needs --tls-cert and --tls-key/);
+  });
+});
+
+describe('the page', () => {
+  it('is bundled in process from the sources when no build is running: one module script, no inline code', async () => {
+    const { loadPageAssets } = await import('#cli/monitor/page-assets.ts');
+    const assets = await loadPageAssets(undefined, false);
+    const html = assets.get('/')!.body.toString();
+    expect(html).toMatch(/<script type="module" src="\/monitor\.js"><\/script>/);
+    expect(html.match(/<script/g)).toHaveLength(1);
+    expect(html).not.toMatch(/<style|style=/);
+    expect(assets.get('/monitor.js')!.body.length).toBeGreaterThan(5000);
+    // Preact's own code handles dangerouslySetInnerHTML; the page's sources never use it, nor innerHTML.
+    for (const file of ['main.ts', 'api.ts', 'format.ts']) expect(readFileSync(new URL(`../../cli/monitor/page/${file}`, import.meta.url), 'utf8'), file).not.toMatch(/innerHTML|dangerouslySetInnerHTML|eval\(/);
+    expect(assets.get('/monitor.css')!.type).toBe('text/css; charset=utf-8');
   });
 });
