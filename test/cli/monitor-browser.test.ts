@@ -122,6 +122,13 @@ describe.skipIf(Boolean(skip))(`the activity monitor in a browser${skip ? ` (ski
     await page.locator('tr[data-job="2"]').waitFor();
     await page.screenshot({ path: join(ARTIFACTS, 'jobs-phone.png'), fullPage: true });
 
+    // A backup of the file named like markup itself: its name is the job's selection, shown as text.
+    const evil = await runCairn(home, ['backup', '--client', 'web-host', '--path', join(work, 'data', EVIL), '--json']);
+    expect(evil.code, evil.stderr).toBe(0);
+    await page.locator('tr[data-job="3"] td.state', { hasText: 'DONE' }).waitFor({ timeout: 10_000 });
+    await page.goto(`${new URL(loginUrl).origin}/#/jobs/3`);
+    expect(await page.locator('dd', { hasText: EVIL }).first().textContent()).toBe(join(work, 'data', EVIL));
+
     // Assess
     expect(await page.locator('img').count()).toBe(0);
     expect(dialogs).toEqual([]);
