@@ -6,6 +6,7 @@ import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
 import { loadOrCreateToken } from '#cli/monitor/token.ts';
 import { startMonitor, type Monitor } from '#cli/monitor/server.ts';
 import { sampleJob } from '../contracts/fixtures.ts';
+import { runCairn } from './cli-process.ts';
 
 /**
  * The monitor's HTTP server over a real standalone runtime (SQLite): the
@@ -173,6 +174,17 @@ describe('POST /api/jobs/:id/cancel', () => {
 describe('the bind address', () => {
   it('refuses a non-loopback host without TLS, and says what is needed', async () => {
     await expect(startMonitor({ backend: runtime, token, host: '0.0.0.0', port: 0, actor: 'x' })).rejects.toThrow(/--monitor-host 0\.0\.0\.0 is not a loopback address: .*needs --tls-cert and --tls-key/);
+  });
+
+  it('stops `cairn local serve` before it runs anything, and names a port that is not one', async () => {
+    const home = join(work, 'serve-home');
+    const wide = await runCairn(home, ['local', 'serve', '--monitor-host', '0.0.0.0']);
+    expect(wide.code).toBe(2);
+    expect(wide.stderr).toMatch(/status 20 .*--monitor-host 0\.0\.0\.0 is not a loopback address: serving the monitor beyond this machine needs --tls-cert and --tls-key/);
+    expect(wide.stderr).not.toMatch(/standalone service on/);
+    const port = await runCairn(home, ['local', 'serve', '--monitor-port', '70000']);
+    expect(port.code).not.toBe(0);
+    expect(port.stderr).toMatch(/70000 is not a port \(0 to 65535; 0 turns the monitor off\)/);
   });
 });
 
