@@ -20,11 +20,12 @@
 // The agent also ships as ONE self-contained file, dist/cairn-agent.mjs
 // (buildAgentBundle below): what the stack publishes as an asset and the SSM
 // document runs on a host that has Node and nothing else.
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import { MANIFEST_FORMAT, MANIFEST_NAME, fingerprint } from '../bin/launch.js';
+import { PAGE_CSS, bundlePage } from '../cli/monitor/page-assets.ts';
 
 export interface BuildOptions {
   /** The package root: package.json and the sources. */
@@ -35,6 +36,8 @@ export interface BuildOptions {
   outdir?: string;
   /** Also write the self-contained agent, AGENT_BUNDLE_NAME (`npm run build` does). */
   agentBundle?: boolean;
+  /** Also bundle the activity monitor's page into monitor/ (`npm run build` does; cli/monitor/page-assets.ts serves it). */
+  monitorPage?: boolean;
 }
 
 /** `cairn-mover` is `cairn-agent mover` (bin/cairn-agent.js picks it): the offhost data mover without the rest of the agent. */
@@ -184,6 +187,14 @@ export async function build(options: BuildOptions): Promise<string[]> {
       }
     }
     if (options.agentBundle) await buildAgentBundle(root, join(staging, AGENT_BUNDLE_NAME));
+    if (options.monitorPage) {
+      // The page's sources join the manifest's inputs: an edited page makes the build stale like an edited command.
+      const page = await bundlePage(root);
+      mkdirSync(join(staging, 'monitor'));
+      writeFileSync(join(staging, 'monitor', 'monitor.js'), page.js);
+      copyFileSync(join(root, PAGE_CSS), join(staging, 'monitor', 'monitor.css'));
+      inputs = [...new Set([...inputs, ...page.inputs.filter((file) => !file.startsWith('node_modules/')), PAGE_CSS])].sort();
+    }
     // The manifest is written last: a staging directory without one is never taken for a build.
     const manifest = { format: MANIFEST_FORMAT, inputs: Object.fromEntries(inputs.map((file) => [file, fingerprint(join(root, file))])) };
     writeFileSync(join(staging, MANIFEST_NAME), `${JSON.stringify(manifest, null, 1)}\n`);
@@ -211,6 +222,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     process.exit(0);
   }
   const started = performance.now();
-  const inputs = await build({ root, entryPoints: PROGRAMS, agentBundle: true });
-  console.log(`built ${[...Object.keys(PROGRAMS).map((p) => `dist/${p}.js`), `dist/${AGENT_BUNDLE_NAME}`].join(', ')} from ${inputs.length} files in ${Math.round(performance.now() - started)} ms`);
+  const inputs = await build({ root, entryPoints: PROGRAMS, agentBundle: true, monitorPage: true });
+  console.log(`built ${[...Object.keys(PROGRAMS).map((p) => `dist/${p}.js`), `dist/${AGENT_BUNDLE_NAME}`, 'dist/monitor/'].join(', ')} from ${inputs.length} files in ${Math.round(performance.now() - started)} ms`);
 }

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { localCatalogCheckDeps } from '../catalog-check-deps.ts';
 import { describeStatus } from '#core/status-codes.ts';
 import { runJanitor, type LocalJanitorReport } from '#local/janitor.ts';
@@ -9,6 +9,8 @@ import { ReaderThread } from '#agent/reader/reader-thread.ts';
 import { type GlobalOptions, openStandaloneRuntime } from '../backend.ts';
 import { note } from '../output.ts';
 import { positiveNumber } from '../number-option.ts';
+import { startMonitorFor, type MonitorFlags } from '../monitor/serve-monitor.ts';
+import { checkBind } from '../monitor/server.ts';
 
 /** `cairn local serve` (`npm start`): the standalone service in the foreground. */
 export function registerLocal(program: Command): void {
@@ -18,8 +20,14 @@ export function registerLocal(program: Command): void {
     .description('run the scheduler tick, job engine and agent in the foreground until interrupted')
     .option('--tick-seconds <n>', 'seconds between scheduler ticks', positiveNumber, 60)
     .option('--once', 'run one tick, wait for the jobs it started, and exit')
-    .action(async (options: { tickSeconds: number; once?: boolean }, command: Command) => {
+    .option('--monitor-port <n>', 'port of the activity monitor page (0 turns it off; not started with --once)', nonNegativePort, 8466)
+    .option('--monitor-host <address>', 'address the monitor binds to; anything but loopback needs --tls-cert and --tls-key', '127.0.0.1')
+    .option('--tls-cert <file>', 'PEM certificate: the monitor serves HTTPS')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--json', 'print the monitor URL as one JSON line on stdout')
+    .action(async (options: { tickSeconds: number; once?: boolean; json?: boolean } & MonitorFlags, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
+      if (!options.once && options.monitorPort !== 0) checkBind(options.monitorHost, options.tlsCert !== undefined ? { cert: options.tlsCert, key: options.tlsKey ?? '' } : undefined);
       // A long-lived agent: its backups' reader thread is started now and kept between jobs, not started in each.
       ReaderThread.keepIdleThread();
       const runtime = await openStandaloneRuntime(globals.home);
@@ -75,6 +83,8 @@ export function registerLocal(program: Command): void {
         runtime.close();
         return;
       }
+      // The activity monitor (cli/monitor/): refused before anything runs when its bind address needs TLS; a port in use is a note, not a stopped service.
+      const monitor = await startMonitorFor(runtime, runtime.home, options, Boolean(options.json ?? globals.json));
       await tick();
       const timer = setInterval(() => void tick().catch((e: unknown) => note(`cairn: tick failed: ${String(e)}`)), options.tickSeconds * 1000);
       await new Promise<void>((resolve) => {
@@ -86,10 +96,17 @@ export function registerLocal(program: Command): void {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
+      await monitor?.close();
       await scheduler.settled();
       await reports.settled();
       runtime.close();
     });
+}
+
+/** A TCP port, 0 to 65535 (0: no monitor). */
+function nonNegativePort(value: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError(`${value} is not a port (0 to 65535; 0 turns the monitor off)`);
+  return Number(value);
 }
 
 /** A run's report on stdout (the table), and where it went; a failure to write or send it is a note, never a failed service. */

@@ -1,0 +1,183 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { CairnError, NotFoundError, ValidationError } from '#core/errors.ts';
+import { StatusCode } from '#core/status-codes.ts';
+import { cancelJobAndStreams } from '#core/jobs/data-streams.ts';
+import type { Backend } from '../backend-interface.ts';
+import { SECURITY_HEADERS, TOKEN_COOKIE, crossSiteReason, isAuthorized, isLoopback, sameSecret } from './http-guard.ts';
+import { listJobs, parseJobFilter, showJob } from './jobs-view.ts';
+import { JobEvents } from './job-events.ts';
+import { loadPageAssets, type PageAssets } from './page-assets.ts';
+
+/** The port `cairn local serve` serves the monitor on unless told otherwise (`--monitor-port`; 0 turns it off). */
+export const DEFAULT_MONITOR_PORT = 8466;
+
+export interface MonitorOptions {
+  /** The stores the page reads and the cancel acts on: the standalone runtime, or (later) a deployed stack's. */
+  backend: Pick<Backend, 'config' | 'jobs' | 'catalog' | 'media' | 'clock'>;
+  /** The token every request must carry (token.ts: $CAIRN_HOME/monitor-token). */
+  token: string;
+  /** Bind address; default 127.0.0.1. Anything but loopback needs `tls`. */
+  host?: string;
+  /** Port; 0 picks a free one (tests). */
+  port: number;
+  /** PEM files; with them the monitor serves HTTPS (and may bind beyond loopback). */
+  tls?: { cert: string; key: string };
+  /** Who a cancel from the page is recorded as, e.g. `root@host1, cairn monitor`. */
+  actor: string;
+  /** How often the live feed looks at the job list; default 1000 ms. */
+  pollMs?: number;
+  /** The page's files; default the build's or a bundle made on the first request (page-assets.ts). */
+  assets?: () => Promise<PageAssets>;
+}
+
+export interface Monitor {
+  /** Where the page is, without the token: `http://127.0.0.1:8466`. */
+  origin: string;
+  /** The page with the token, to open once: it sets the cookie and drops the token from the address. */
+  loginUrl: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Refuses a bind address beyond loopback without TLS: the token (and the
+ * cookie) would cross the network in clear. Checked before anything listens.
+ */
+export function checkBind(host: string, tls: MonitorOptions['tls']): void {
+  if (!isLoopback(host) && tls === undefined) {
+    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `--monitor-host ${host} is not a loopback address: serving the monitor beyond this machine needs --tls-cert and --tls-key (the token would otherwise cross the network in clear)`);
+  }
+}
+
+function readPem(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `${what} ${file}: cannot be read: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * The activity monitor's HTTP server: node:http and a dozen routes, no web
+ * framework (README.md says why). Every request must carry the token, as a
+ * bearer header or the cookie `GET /?token=` sets; the answer without it is
+ * 401 with no data.
+ */
+export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
+  const host = options.host ?? '127.0.0.1';
+  checkBind(host, options.tls);
+  const scheme = options.tls ? 'https' : 'http';
+  let assets: Promise<PageAssets> | undefined;
+  // Loaded (or bundled) on the first request that needs them; a failed bundle is tried again on the next.
+  const pageAssets = (): Promise<PageAssets> =>
+    (assets ??= (options.assets ?? (() => loadPageAssets()))().catch((error: unknown) => {
+      assets = undefined;
+      throw error;
+    }));
+  const events = new JobEvents(options.backend.jobs, options.pollMs ?? 1000);
+  const handler = (request: IncomingMessage, response: ServerResponse): void => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) response.setHeader(name, value);
+    handle(request, response).catch((error: unknown) => sendError(response, error));
+  };
+  const server: Server = options.tls ? createHttpsServer({ cert: readPem(options.tls.cert, '--tls-cert'), key: readPem(options.tls.key, '--tls-key') }, handler) : createHttpServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new CairnError(StatusCode.INVALID_COMMAND_USAGE, `monitor: cannot listen on ${host}:${options.port}: ${error.code === 'EADDRINUSE' ? 'the port is in use (--monitor-port picks another, 0 turns the monitor off)' : error.message}`, { cause: error })),
+    );
+    server.listen(options.port, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  const origin = `${scheme}://${hostPart}:${port}`;
+  // The Host header a request may name: what it was served on (and localhost for a loopback bind). Anything else is a rebinding attempt.
+  const hosts = new Set([`${hostPart}:${port}`, ...(isLoopback(host) ? [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`] : [])]);
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (!hosts.has(request.headers.host ?? '')) throw new HttpError(421, `Host ${request.headers.host ?? '(none)'} is not what this monitor serves`);
+    const url = new URL(request.url ?? '/', origin);
+    const method = request.method ?? 'GET';
+    if (method === 'GET' && url.pathname === '/' && url.searchParams.has('token')) return login(url, response);
+    if (!isAuthorized(request, options.token)) throw new HttpError(401, 'the monitor token is missing or wrong: open the URL `cairn local serve` printed, or send Authorization: Bearer <token> ($CAIRN_HOME/monitor-token)');
+    if (method === 'POST') {
+      const refused = crossSiteReason(request, `${scheme}://${request.headers.host}`);
+      if (refused) throw new HttpError(403, `refused as a possible cross-site request: ${refused}`);
+      const cancel = /^\/api\/jobs\/(\d{1,12})\/cancel$/.exec(url.pathname);
+      if (cancel) return sendJson(response, 200, await cancelFromPage(Number(cancel[1])));
+      throw new HttpError(404, `no such action: POST ${url.pathname}`);
+    }
+    if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, `${method} is not served`);
+    if (url.pathname === '/api/jobs') {
+      const { jobs, etag } = await listJobs(options.backend.jobs, parseJobFilter(url.searchParams));
+      response.setHeader('ETag', etag);
+      response.setHeader('Cache-Control', 'no-cache');
+      if (request.headers['if-none-match'] === etag) return void response.writeHead(304).end();
+      return sendJson(response, 200, { jobs });
+    }
+    const one = /^\/api\/jobs\/(\d{1,12})$/.exec(url.pathname);
+    if (one) {
+      const job = await showJob(options.backend.jobs, Number(one[1]));
+      if (!job) throw new HttpError(404, `job ${one[1]} not found`);
+      return sendJson(response, 200, job);
+    }
+    if (url.pathname === '/api/events') return events.subscribe(request, response);
+    const asset = (await pageAssets()).get(url.pathname);
+    if (!asset) throw new HttpError(404, `${url.pathname}: not found`);
+    response.writeHead(200, { 'Content-Type': asset.type, 'Content-Length': asset.body.length, 'Cache-Control': 'no-cache' });
+    response.end(method === 'HEAD' ? undefined : asset.body);
+  }
+
+  /** `GET /?token=`: the cookie, then a redirect that drops the token from the address bar and the history. */
+  function login(url: URL, response: ServerResponse): void {
+    if (!sameSecret(url.searchParams.get('token') ?? undefined, options.token)) throw new HttpError(401, 'the token in the URL is wrong');
+    response.setHeader('Set-Cookie', `${TOKEN_COOKIE}=${options.token}; HttpOnly; SameSite=Strict; Path=/${options.tls ? '; Secure' : ''}`);
+    response.writeHead(303, { Location: '/' }).end();
+  }
+
+  /** The cancel `cairn jobs cancel` runs (a multiple-data-streams parent takes its streams with it), recorded as the monitor's actor. */
+  async function cancelFromPage(jobId: number): Promise<unknown> {
+    const job = await options.backend.jobs.get(jobId);
+    if (!job) throw new HttpError(404, `job ${jobId} not found`);
+    if (job.state === 'DONE') throw new HttpError(409, `job ${jobId} has already ended with status ${job.statusCode}`);
+    return cancelJobAndStreams(options.backend, jobId, options.backend.clock.now(), options.actor);
+  }
+
+  return {
+    origin,
+    loginUrl: `${origin}/?token=${options.token}`,
+    close: async () => {
+      events.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A refusal with its HTTP status; the message is the body's `message`. */
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+/** Every failure as JSON: refusals with their status, Cairn's errors with their status code and text, anything else a 500 that says so. */
+function sendError(response: ServerResponse, error: unknown): void {
+  if (response.headersSent) return void response.destroy();
+  if (error instanceof HttpError) return sendJson(response, error.status, { error: 'refused', message: error.message });
+  if (error instanceof CairnError) {
+    const status = error instanceof ValidationError ? 400 : error instanceof NotFoundError ? 404 : error.statusCode === StatusCode.INVALID_COMMAND_USAGE ? 409 : 500;
+    return sendJson(response, status, error.toJSON());
+  }
+  sendJson(response, 500, { error: 'internal', message: error instanceof Error ? error.message : String(error) });
+}
