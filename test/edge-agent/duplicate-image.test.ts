@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CreateBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '#agent/image/backup.ts';
 import { FsObjectStore } from '#agent/disk/fs-object-store.ts';
 import { duplicateImage, type DuplicateDeps } from '#agent/duplicate/duplicate-image.ts';
+import { writeCopy } from '#agent/duplicate/write-copy.ts';
+import { blockMapKey } from '#agent/image/block-map.ts';
+import { imageKeys } from '#core/ids.ts';
 import { restoreFromCopies } from '#agent/restore/copy-fallback.ts';
 import { storageUnitOpener } from '#agent/transport/open-storage-unit.ts';
 import { verifyImage } from '#agent/verify/verify-image.ts';
@@ -25,7 +28,7 @@ import { runExpiration } from '#core/catalog/expire-images.ts';
 import { FakeClock } from '#core/ports/clock.ts';
 import { runDueDuplicates } from '#local/duplicate-tick.ts';
 import { samplePolicy } from '../contracts/fixtures.ts';
-import { backupTask, catalogImage, failureOf, InstrumentedStore, recordingReporter, tempDir } from './helpers.ts';
+import { backupTask, catalogImage, failureOf, InstrumentedStore, patterned, recordingReporter, tempDir } from './helpers.ts';
 
 /** Every regular file and symlink under `root`, by relative path: a file's sha256, a link's target. */
 function contentOf(root: string): Map<string, string> {
@@ -293,4 +296,75 @@ describe.skipIf(Boolean(skip))(`duplication disk → S3${skip ? ` (skipped: ${sk
     expect(restored.lines.join('\n')).toContain('copy 1 of image host1_1700000000 on storage unit disk1 cannot be read');
     expect(restored.tree).toEqual(contentOf(s.source));
   }, 120_000);
+});
+
+/**
+ * writeCopy finds the objects of a copy from the catalog record and its
+ * index, never by listing the source: the cloud agent's S3 grant has no
+ * s3:ListBucket (core/policies/agent-grants.ts), so a listing would fail
+ * with AccessDenied, and a listing would also copy objects no record
+ * vouches for.
+ */
+const MiB = 1024 * 1024;
+const writeCopyDirs: Array<ReturnType<typeof tempDir>> = [];
+afterAll(() => {
+  for (const dir of writeCopyDirs.splice(0)) dir.cleanup();
+});
+
+/** A store whose listing fails as S3 does for a caller without s3:ListBucket. */
+class UnlistableStore extends FsObjectStore {
+  override async list(prefix: string): Promise<string[]> {
+    throw new Error(`AccessDenied: not allowed to list ${prefix}`);
+  }
+}
+
+async function backedUp(largeFile: boolean) {
+  const work = tempDir('write-copy-objects');
+  writeCopyDirs.push(work);
+  const source = path.join(work.dir, 'source');
+  mkdirSync(source);
+  writeFileSync(path.join(source, 'small.txt'), 'small file\n');
+  // Past the 1 MiB large-file threshold below: stored by blocks, with its block map in blocks.bin.
+  if (largeFile) writeFileSync(path.join(source, 'large.bin'), patterned(2 * MiB, 3));
+  const unit = path.join(work.dir, 'disk1');
+  const task = backupTask(unit, [source], { storageUnit: { name: 'disk1', kind: 'disk', path: unit } });
+  const image = catalogImage(task, await runBackup(task, { store: new FsObjectStore(unit), reporter: recordingReporter(), now: () => new Date(), largeFileBytes: MiB }));
+  return { work, unit, image, target: path.join(work.dir, 'disk2') };
+}
+
+describe('writeCopy without listing the source', () => {
+  it('copies the fragments, the index, the manifest and the block map an index entry points into, and nothing else', async () => {
+    const { unit, image, target } = await backedUp(true);
+    const blocks = blockMapKey(image.backupId);
+    expect(existsSync(path.join(unit, blocks))).toBe(true);
+    // An object no record names, in the image's folder: not copied.
+    const stray = `${imageKeys(image.backupId).prefix}/stray.bin`;
+    writeFileSync(path.join(unit, stray), 'not vouched for');
+
+    const written = await writeCopy({ image, from: { copy: primaryCopy(image), store: new UnlistableStore(unit) }, to: { storageUnit: 'disk2', store: new FsObjectStore(target) }, copyNumber: 2 });
+
+    // Buffer.equals, not toEqual: a deep comparison of MiB-sized buffers takes seconds.
+    expect(readFileSync(path.join(target, blocks)).equals(readFileSync(path.join(unit, blocks)))).toBe(true);
+    expect(existsSync(path.join(target, stray))).toBe(false);
+    const copy = primaryCopy(image);
+    // Fragments, index, block map, and the manifest written last.
+    expect(written.objects).toBe(copy.fragments.length + 3);
+    for (const key of [...copy.fragments.map((f) => (f.location.kind === 'object' ? f.location.key : '')), copy.indexKey]) expect(readFileSync(path.join(target, key)).equals(readFileSync(path.join(unit, key))), key).toBe(true);
+  });
+
+  it('copies no block map when no index entry has one', async () => {
+    const { unit, image, target } = await backedUp(false);
+    const written = await writeCopy({ image, from: { copy: primaryCopy(image), store: new UnlistableStore(unit) }, to: { storageUnit: 'disk2', store: new FsObjectStore(target) }, copyNumber: 2 });
+    expect(written.objects).toBe(primaryCopy(image).fragments.length + 2);
+    expect(existsSync(path.join(target, blockMapKey(image.backupId)))).toBe(false);
+  });
+
+  it('fails with 2001 naming the block map when the index points into one that is missing', async () => {
+    const { unit, image, target } = await backedUp(true);
+    rmSync(path.join(unit, blockMapKey(image.backupId)));
+    await expect(writeCopy({ image, from: { copy: primaryCopy(image), store: new UnlistableStore(unit) }, to: { storageUnit: 'disk2', store: new FsObjectStore(target) }, copyNumber: 2 })).rejects.toMatchObject({
+      statusCode: 2001,
+      message: expect.stringContaining('blocks.bin'),
+    });
+  });
 });
