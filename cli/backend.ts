@@ -16,6 +16,11 @@ export async function openBackend(options: GlobalOptions): Promise<Backend> {
   const runtime = await openStandaloneRuntime(options.home);
   // Every command starts from a consistent state: what a killed process left is ended and removed first.
   await runJanitor(runtime);
+  return localBackend(runtime);
+}
+
+/** The standalone runtime as a Backend: its stores, and its engines loaded when a command first runs a job. */
+export function localBackend(runtime: LocalRuntime): Backend {
   return {
     kind: 'local',
     config: runtime.config,

@@ -6,7 +6,7 @@ import { localScheduler } from '#local/scheduler-tick.ts';
 import { RunReporter, type RunReportOutcome } from '#local/run-report.ts';
 import { renderReportText } from '#core/report/render-text.ts';
 import { ReaderThread } from '#agent/reader/reader-thread.ts';
-import { type GlobalOptions, openStandaloneRuntime } from '../backend.ts';
+import { type GlobalOptions, localBackend, openStandaloneRuntime } from '../backend.ts';
 import { note } from '../output.ts';
 import { positiveNumber } from '../number-option.ts';
 import { startMonitorFor, type MonitorFlags } from '../monitor/serve-monitor.ts';
@@ -84,7 +84,7 @@ export function registerLocal(program: Command): void {
         return;
       }
       // The activity monitor (cli/monitor/): refused before anything runs when its bind address needs TLS; a port in use is a note, not a stopped service.
-      const monitor = await startMonitorFor(runtime, runtime.home, options, Boolean(options.json ?? globals.json));
+      const monitor = await startMonitorFor(localBackend(runtime), runtime.home, options, Boolean(options.json ?? globals.json));
       await tick();
       const timer = setInterval(() => void tick().catch((e: unknown) => note(`cairn: tick failed: ${String(e)}`)), options.tickSeconds * 1000);
       await new Promise<void>((resolve) => {

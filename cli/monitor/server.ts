@@ -2,21 +2,27 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { CairnError, NotFoundError, ValidationError } from '#core/errors.ts';
+import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { cancelJobAndStreams } from '#core/jobs/data-streams.ts';
-import type { Backend } from '../backend-interface.ts';
 import { SECURITY_HEADERS, TOKEN_COOKIE, crossSiteReason, isAuthorized, isLoopback, sameSecret } from './http-guard.ts';
-import { listJobs, parseJobFilter, showJob } from './jobs-view.ts';
+import { HttpError, sendError, sendJson } from './http-reply.ts';
 import { JobEvents } from './job-events.ts';
+import { JOB_ROUTES } from './job-routes.ts';
 import { loadPageAssets, type PageAssets } from './page-assets.ts';
+import type { MonitorBackend, MonitorRoute } from './route.ts';
+
+/**
+ * Every API route, by area (each area's module says what it serves). The
+ * first whose method and pattern match a request answers it.
+ */
+const ROUTES: MonitorRoute[] = [...JOB_ROUTES];
 
 /** The port `cairn local serve` serves the monitor on unless told otherwise (`--monitor-port`; 0 turns it off). */
 export const DEFAULT_MONITOR_PORT = 8466;
 
 export interface MonitorOptions {
-  /** The stores the page reads and the cancel acts on: the standalone runtime, or (later) a deployed stack's. */
-  backend: Pick<Backend, 'config' | 'jobs' | 'catalog' | 'media' | 'clock'>;
+  /** The stores the page reads and its actions act on: the standalone runtime's, or a deployed stack's. */
+  backend: MonitorBackend;
   /** The token every request must carry (token.ts: $CAIRN_HOME/monitor-token). */
   token: string;
   /** Bind address; default 127.0.0.1. Anything but loopback needs `tls`. */
@@ -103,24 +109,16 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     if (method === 'POST') {
       const refused = crossSiteReason(request, `${scheme}://${request.headers.host}`);
       if (refused) throw new HttpError(403, `refused as a possible cross-site request: ${refused}`);
-      const cancel = /^\/api\/jobs\/(\d{1,12})\/cancel$/.exec(url.pathname);
-      if (cancel) return sendJson(response, 200, await cancelFromPage(Number(cancel[1])));
-      throw new HttpError(404, `no such action: POST ${url.pathname}`);
+    } else if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, `${method} is not served`);
+    for (const route of ROUTES) {
+      const match = route.path.exec(url.pathname);
+      if (!match || route.method !== (method === 'HEAD' ? 'GET' : method)) continue;
+      const body = await route.handle({ request, response, url, match, backend: options.backend, actor: options.actor });
+      if (body !== undefined) sendJson(response, 200, body);
+      return;
     }
-    if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, `${method} is not served`);
-    if (url.pathname === '/api/jobs') {
-      const { jobs, etag } = await listJobs(options.backend.jobs, parseJobFilter(url.searchParams));
-      response.setHeader('ETag', etag);
-      response.setHeader('Cache-Control', 'no-cache');
-      if (request.headers['if-none-match'] === etag) return void response.writeHead(304).end();
-      return sendJson(response, 200, { jobs });
-    }
-    const one = /^\/api\/jobs\/(\d{1,12})$/.exec(url.pathname);
-    if (one) {
-      const job = await showJob(options.backend.jobs, Number(one[1]));
-      if (!job) throw new HttpError(404, `job ${one[1]} not found`);
-      return sendJson(response, 200, job);
-    }
+    if (method === 'POST') throw new HttpError(404, `no such action: POST ${url.pathname}`);
+    if (url.pathname.startsWith('/api/') && url.pathname !== '/api/events') throw new HttpError(404, `no such API: GET ${url.pathname}`);
     if (url.pathname === '/api/events') return events.subscribe(request, response);
     const asset = (await pageAssets()).get(url.pathname);
     if (!asset) throw new HttpError(404, `${url.pathname}: not found`);
@@ -135,14 +133,6 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     response.writeHead(303, { Location: '/' }).end();
   }
 
-  /** The cancel `cairn jobs cancel` runs (a multiple-data-streams parent takes its streams with it), recorded as the monitor's actor. */
-  async function cancelFromPage(jobId: number): Promise<unknown> {
-    const job = await options.backend.jobs.get(jobId);
-    if (!job) throw new HttpError(404, `job ${jobId} not found`);
-    if (job.state === 'DONE') throw new HttpError(409, `job ${jobId} has already ended with status ${job.statusCode}`);
-    return cancelJobAndStreams(options.backend, jobId, options.backend.clock.now(), options.actor);
-  }
-
   return {
     origin,
     loginUrl: `${origin}/?token=${options.token}`,
@@ -152,32 +142,4 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-/** A refusal with its HTTP status; the message is the body's `message`. */
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'HttpError';
-  }
-}
-
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
-  response.end(text);
-}
-
-/** Every failure as JSON: refusals with their status, Cairn's errors with their status code and text, anything else a 500 that says so. */
-function sendError(response: ServerResponse, error: unknown): void {
-  if (response.headersSent) return void response.destroy();
-  if (error instanceof HttpError) return sendJson(response, error.status, { error: 'refused', message: error.message });
-  if (error instanceof CairnError) {
-    const status = error instanceof ValidationError ? 400 : error instanceof NotFoundError ? 404 : error.statusCode === StatusCode.INVALID_COMMAND_USAGE ? 409 : 500;
-    return sendJson(response, status, error.toJSON());
-  }
-  sendJson(response, 500, { error: 'internal', message: error instanceof Error ? error.message : String(error) });
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLocalRuntime, type LocalRuntime } from '#local/runtime.ts';
 import { loadOrCreateToken } from '#cli/monitor/token.ts';
 import { startMonitor, type Monitor } from '#cli/monitor/server.ts';
+import { localBackend } from '#cli/backend.ts';
 import { sampleJob } from '../contracts/fixtures.ts';
 import { runCairn } from './cli-process.ts';
 
@@ -26,7 +27,7 @@ beforeAll(async () => {
   await runtime.jobs.create(sampleJob(2, { state: 'DONE', statusCode: 13, client: 'beta', policy: 'p2' }));
   await runtime.jobs.create(sampleJob(3, { state: 'QUEUED', client: 'alpha', policy: 'p2', waitingReason: 'waiting for a drive' }));
   token = loadOrCreateToken(join(work, 'home'));
-  monitor = await startMonitor({ backend: runtime, token, port: 0, actor: 'tester@host1, cairn monitor', pollMs: 20, assets: async () => new Map([['/', page]]) });
+  monitor = await startMonitor({ backend: localBackend(runtime), token, port: 0, actor: 'tester@host1, cairn monitor', pollMs: 20, assets: async () => new Map([['/', page]]) });
 });
 afterAll(async () => {
   await monitor?.close();
@@ -173,7 +174,7 @@ describe('POST /api/jobs/:id/cancel', () => {
 
 describe('the bind address', () => {
   it('refuses a non-loopback host without TLS, and says what is needed', async () => {
-    await expect(startMonitor({ backend: runtime, token, host: '0.0.0.0', port: 0, actor: 'x' })).rejects.toThrow(/--monitor-host 0\.0\.0\.0 is not a loopback address: .*needs --tls-cert and --tls-key/);
+    await expect(startMonitor({ backend: localBackend(runtime), token, host: '0.0.0.0', port: 0, actor: 'x' })).rejects.toThrow(/--monitor-host 0\.0\.0\.0 is not a loopback address: .*needs --tls-cert and --tls-key/);
   });
 
   it('stops `cairn local serve` before it runs anything, and names a port that is not one', async () => {

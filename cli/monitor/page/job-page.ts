@@ -1,0 +1,68 @@
+/// <reference lib="dom" />
+import { h, type ComponentChildren, type JSX } from 'preact';
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { cancelJob, fetchJob, type JobRow } from './api.ts';
+import { formatTime } from './format.ts';
+import { Progress, StatusCell } from './job-parts.ts';
+
+type VNode = JSX.Element;
+
+export function JobPage({ jobId, version }: { jobId: number; version: number }): VNode {
+  const [job, setJob] = useState<JobRow | undefined>(undefined);
+  const [problem, setProblem] = useState<string | undefined>(undefined);
+  const [cancelling, setCancelling] = useState(false);
+  useEffect(() => {
+    fetchJob(jobId).then(
+      (row) => (setJob(row), setProblem(undefined)),
+      (error: Error) => setProblem(error.message),
+    );
+  }, [jobId, version]);
+  const cancel = useCallback(() => {
+    setCancelling(true);
+    cancelJob(jobId)
+      .then(() => fetchJob(jobId))
+      .then(setJob, (error: Error) => setProblem(error.message))
+      .finally(() => setCancelling(false));
+  }, [jobId]);
+  if (!job) return h('section', null, h('p', null, problem ?? 'Loading…'), h('a', { href: '#/jobs' }, '← all jobs'));
+  const rows: [string, ComponentChildren][] = [
+    ['Kind', job.type],
+    ['State', job.state],
+    ['Status', h(StatusCell, { job })],
+    ['Waiting for', job.state !== 'DONE' ? job.waitingReason : undefined],
+    ['Error', job.error],
+    ['Client', job.client],
+    ['Policy', job.policy && `${job.policy}${job.schedule ? ` / ${job.schedule}` : ''}`],
+    ['Level', job.level],
+    ['Storage unit', job.storageUnit],
+    ['Selections', job.selections?.join(', ')],
+    ['Volumes', job.volumes?.join(', ')],
+    ['Progress', h(Progress, { job })],
+    ['Current file', job.progress.currentPath],
+    ['Queued', formatTime(job.queuedAt)],
+    ['Started', formatTime(job.startedAt)],
+    ['Ended', formatTime(job.endedAt)],
+  ];
+  return h(
+    'section',
+    { class: 'job' },
+    h('a', { href: '#/jobs' }, '← all jobs'),
+    h('h1', null, `Job ${job.jobId}`),
+    job.state !== 'DONE' && h('button', { type: 'button', class: 'cancel', disabled: cancelling, onClick: cancel }, cancelling ? 'Cancelling…' : 'Cancel job'),
+    problem && h('p', { class: 'problem', role: 'alert' }, problem),
+    h('dl', null, rows.filter(([, value]) => value !== undefined && value !== '').map(([label, value]) => [h('dt', null, label), h('dd', null, value)])),
+    job.attempts.length > 0 && [h('h2', null, 'Attempts'), h('ol', { class: 'attempts' }, job.attempts.map((a) => h('li', null, `attempt ${a.attempt}: status ${a.statusCode}${a.error ? ` (${a.error})` : ''}, ended ${formatTime(a.endedAt)}`)))],
+    h('h2', null, 'Timeline'),
+    h(
+      'ol',
+      { class: 'timeline' },
+      timeline(job).map((entry) => h('li', null, h('time', null, formatTime(entry.at)), ' ', entry.message)),
+    ),
+  );
+}
+
+/** The job's state changes and its detail lines, oldest first. */
+function timeline(job: JobRow): { at: string; message: string }[] {
+  const entries = [{ at: job.queuedAt, message: 'queued' }, ...(job.startedAt ? [{ at: job.startedAt, message: 'active' }] : []), ...(job.details ?? []), ...(job.endedAt ? [{ at: job.endedAt, message: `done, status ${job.statusCode ?? '?'}` }] : [])];
+  return entries.sort((a, b) => a.at.localeCompare(b.at));
+}
