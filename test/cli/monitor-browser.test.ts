@@ -1,25 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLocalRuntime } from '#local/runtime.ts';
 import { sampleJob } from '../contracts/fixtures.ts';
-import { cairnBin, runCairn } from './cli-process.ts';
+import { runCairn } from './cli-process.ts';
+import { ARTIFACTS, browserSkipReason as skip, startMonitorSession, type MonitorSession } from './monitor-browser-harness.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-function playwrightMissing(): string | undefined {
-  try {
-    createRequire(import.meta.url).resolve('playwright-core');
-    return undefined;
-  } catch {
-    return 'playwright-core is not installed';
-  }
-}
-const skip = !existsSync(CHROMIUM) ? `${CHROMIUM} is absent (Debian's chromium package)` : playwrightMissing();
-const ARTIFACTS = new URL('../../test-artifacts/monitor/', import.meta.url).pathname;
 const EVIL = '<img src=x onerror=alert(1)>';
 
 /**
@@ -30,52 +16,25 @@ const EVIL = '<img src=x onerror=alert(1)>';
  * test-artifacts/monitor/ at laptop and phone width.
  */
 describe.skipIf(Boolean(skip))(`the activity monitor in a browser${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let session: MonitorSession;
   let work: string;
   let home: string;
-  let serve: ChildProcess;
   let loginUrl: string;
-  let browser: import('playwright-core').Browser;
 
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'cairn-monitor-browser-'));
-    home = join(work, 'home');
+    session = await startMonitorSession('monitor-browser');
+    ({ work, home, loginUrl } = session);
     mkdirSync(join(work, 'data'));
     writeFileSync(join(work, 'data', 'plain.txt'), 'hello');
     writeFileSync(join(work, 'data', EVIL), 'not markup');
-    mkdirSync(ARTIFACTS, { recursive: true });
-    // A free port (0 turns the monitor off): taken from the kernel and let go.
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port: free } = probe.address() as AddressInfo;
-        probe.close(() => resolve(free));
-      });
-    });
-    serve = spawn(process.execPath, [cairnBin, '--home', home, 'local', 'serve', '--monitor-port', String(port), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    loginUrl = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      serve.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const line = /\{"monitor":.*\}\n/.exec(out);
-        if (line) resolve((JSON.parse(line[0]) as { monitor: { url: string } }).monitor.url);
-      });
-      serve.once('exit', (code) => reject(new Error(`cairn local serve exited ${code} before printing the monitor URL`)));
-    });
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   }, 30_000);
 
   afterAll(async () => {
-    await browser?.close();
-    if (serve && serve.exitCode === null) {
-      const exited = new Promise((resolve) => serve.once('exit', resolve));
-      serve.kill('SIGTERM');
-      await exited;
-    }
-    rmSync(work, { recursive: true, force: true });
+    await session?.close();
   });
 
   it('shows a backup live until DONE 0, cancels a queued job, and escapes a file name', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await session.browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     const dialogs: string[] = [];
     page.on('dialog', (dialog) => {
