@@ -1,12 +1,6 @@
 import type { Command } from 'commander';
-import { primaryCopy } from '#core/model/image.ts';
-import { CairnError } from '#core/errors.ts';
-import { StatusCode } from '#core/status-codes.ts';
-import { imagesAt } from '#core/catalog/point-in-time.ts';
-import { byCodePoint } from '#core/code-point-order.ts';
-import { listImagePath } from '#agent/restore/point-in-time.ts';
-import { openStorageUnit } from '#local/open-storage-unit.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
+import { listClientPath } from '../image-browse.ts';
 import { formatBytes, printJson, table } from '../output.ts';
 import { parseIsoTime } from '../time-option.ts';
 import { parseClientPath } from '../path-option.ts';
@@ -25,21 +19,7 @@ export function registerLs(program: Command): void {
     .action(async (path: string, options: { client: string; at?: Date; policy?: string; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
-        const at = options.at ?? backend.clock.now();
-        // With multiple data streams, one image per stream shows the tree (imagesAt): their entries together, the newest image's first.
-        const { images } = await imagesAt(backend.catalog, { client: options.client, policy: options.policy, at });
-        const image = images[0]!;
-        const byPath = new Map<string, IndexEntry>();
-        for (const shown of images) {
-          const { storageUnit } = primaryCopy(shown);
-          const unit = await backend.config.getStorageUnit(storageUnit);
-          if (!unit) throw new CairnError(StatusCode.STORAGE_UNIT_UNAVAILABLE, `storage unit ${storageUnit} does not exist`);
-          for (const entry of await listImagePath(await openStorageUnit(unit), shown, parseClientPath(path))) {
-            // An entry of another stream's image is in that image (IN IMAGE), as an unchanged file is in its earlier one.
-            if (!byPath.has(entry.path)) byPath.set(entry.path, shown === image ? entry : { ...entry, fromBackupId: entry.fromBackupId ?? shown.backupId });
-          }
-        }
-        const entries = images.length === 1 ? [...byPath.values()] : [...byPath.values()].sort((a, b) => byCodePoint(a.path, b.path));
+        const { image, entries } = await listClientPath(backend, { client: options.client, policy: options.policy, at: options.at ?? backend.clock.now(), path: parseClientPath(path) });
         if (options.json ?? globals.json) return printJson({ backupId: image.backupId, entries });
         console.log(`${image.backupId} (${image.level}, ${image.createdAt}):`);
         console.log(

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { Job, type CatalogBackupJob, type CatalogCheckJob, type DuplicateJob, type ImageCleanupJob, type JobOfKind, type JobProgress, type LifecycleJobKind } from '../model/job.ts';
+import { Job, type CatalogBackupJob, type CatalogCheckJob, type DuplicateJob, type ImageCleanupJob, type JobOfKind, type JobProgress, type LifecycleJobKind, type RestoreJob } from '../model/job.ts';
 import type { JobStore } from '../ports/job-store.ts';
 import type { Timer } from '../ports/clock.ts';
 import { CairnError, messageOf, statusOf } from '../errors.ts';
@@ -12,13 +12,21 @@ interface Schemas {
   'image-cleanup': typeof ImageCleanupJob;
   'catalog-backup': typeof CatalogBackupJob;
   'catalog-check': typeof CatalogCheckJob;
+  restore: typeof RestoreJob;
 }
+
+/**
+ * The kinds `runAsJob` runs in one process: the lifecycle kinds, and a
+ * restore of a disk or S3 image started from the activity monitor
+ * (cli/recorded-restore.ts), which has no workflow of its own either.
+ */
+export type InProcessJobKind = LifecycleJobKind | 'restore';
 
 /** The fields every job has, which the runner sets. */
 type BaseKey = 'jobId' | 'type' | 'state' | 'statusCode' | 'statusText' | 'attempt' | 'waitingReason' | 'executionName' | 'attempts' | 'progress' | 'error' | 'details' | 'owner' | 'queuedAt' | 'startedAt' | 'endedAt' | 'updatedAt';
 
 /** The fields of a lifecycle kind its caller gives (those with defaults may be left out). */
-export type LifecycleFields<K extends LifecycleJobKind> = Omit<z.input<Schemas[K]>, BaseKey>;
+export type LifecycleFields<K extends InProcessJobKind> = Omit<z.input<Schemas[K]>, BaseKey>;
 
 export interface LifecycleJobDeps {
   jobs: JobStore;
@@ -51,7 +59,7 @@ export interface LifecycleJobDeps {
 export const LIFECYCLE_WATCH_MS = 2000;
 
 /** What the operation can tell its job while it runs. */
-export interface LifecycleJobContext<K extends LifecycleJobKind> {
+export interface LifecycleJobContext<K extends InProcessJobKind> {
   jobId: number;
   /**
    * Aborted once the job was ended from elsewhere (cancelled: its reason a
@@ -67,7 +75,7 @@ export interface LifecycleJobContext<K extends LifecycleJobKind> {
 }
 
 /** How the operation ended: its status (0 success, 1 partial), the fields to record, its figures. */
-export interface LifecycleJobEnd<K extends LifecycleJobKind> {
+export interface LifecycleJobEnd<K extends InProcessJobKind> {
   statusCode: number;
   /** Why a status other than 0 (the job record's error). */
   reason?: string;
@@ -99,7 +107,7 @@ export interface LifecycleJobRun<R> {
  * (the cancel came after its last safe point) leaves a line in the job's
  * details saying what it did.
  */
-export async function runAsJob<K extends LifecycleJobKind, R>(
+export async function runAsJob<K extends InProcessJobKind, R>(
   deps: LifecycleJobDeps,
   kind: K,
   fields: LifecycleFields<K>,
@@ -121,7 +129,7 @@ export async function runAsJob<K extends LifecycleJobKind, R>(
  * `work` runs, and the job ends DONE with the status `ended` says, or with
  * the error `work` threw, which is thrown on.
  */
-export async function runQueuedJob<K extends LifecycleJobKind, R>(
+export async function runQueuedJob<K extends InProcessJobKind, R>(
   deps: Pick<LifecycleJobDeps, 'jobs' | 'now' | 'timer' | 'watchEveryMs'>,
   jobId: number,
   work: (job: LifecycleJobContext<K>) => Promise<R>,
@@ -180,7 +188,7 @@ const NO_TIMER: Timer = { every: () => () => undefined };
  * recorded only when it did something (the scheduler tick's image cleanup,
  * whose every step the next run finishes should its process die).
  */
-export async function recordFinishedJob<K extends LifecycleJobKind>(deps: Omit<LifecycleJobDeps, 'timer' | 'watchEveryMs'>, kind: K, fields: LifecycleFields<K>, startedAt: Date, outcome: LifecycleJobEnd<K>): Promise<number> {
+export async function recordFinishedJob<K extends InProcessJobKind>(deps: Omit<LifecycleJobDeps, 'timer' | 'watchEveryMs'>, kind: K, fields: LifecycleFields<K>, startedAt: Date, outcome: LifecycleJobEnd<K>): Promise<number> {
   const run = await runAsJob({ ...deps, timer: NO_TIMER }, kind, fields, async () => undefined, () => outcome, { startedAt });
   return run.jobId;
 }
@@ -190,7 +198,7 @@ export async function recordFinishedJob<K extends LifecycleJobKind>(deps: Omit<L
  * then its status stands, and an operation that finished all the same
  * (status 0 or 1) is noted in its details. Resolves the ended job.
  */
-async function end<K extends LifecycleJobKind>(deps: Pick<LifecycleJobDeps, 'jobs' | 'now'>, jobId: number, outcome: LifecycleJobEnd<K>): Promise<Job> {
+async function end<K extends InProcessJobKind>(deps: Pick<LifecycleJobDeps, 'jobs' | 'now'>, jobId: number, outcome: LifecycleJobEnd<K>): Promise<Job> {
   const at = deps.now();
   return deps.jobs.update(jobId, (j) => {
     if (j.state === 'DONE') {
@@ -214,7 +222,7 @@ async function end<K extends LifecycleJobKind>(deps: Pick<LifecycleJobDeps, 'job
 }
 
 /** The job with more of its kind's fields, checked against its kind's schema (a field of another kind is a bug: 2000). */
-function withFields<K extends LifecycleJobKind>(job: Job, fields: Partial<LifecycleFields<K>>, at: Date): Job {
+function withFields<K extends InProcessJobKind>(job: Job, fields: Partial<LifecycleFields<K>>, at: Date): Job {
   return parseOrThrow(Job, { ...job, ...fields, updatedAt: at.toISOString() }, `job ${job.jobId}`, StatusCode.INTERNAL_ERROR) as JobOfKind<K>;
 }
 
