@@ -30,6 +30,39 @@ export async function listImageDirectory(backend: Stores, image: Image, path: st
   return listImagePath(await openCopyStore(backend, primaryCopy(image)), image, path);
 }
 
+/** A directory of one image as the monitor walks it: its entries, and the directories only implied by deeper paths. */
+export interface ImageDirectory {
+  /** The entries at `path` and directly under it, in index order. */
+  entries: IndexEntry[];
+  /**
+   * Directories under `path` that the index has no line for but holds paths
+   * below (an image of `/srv/data` has no `/srv`): so the tree can be walked
+   * from `/` down to what was backed up.
+   */
+  implied: string[];
+}
+
+/** `listImageDirectory`, plus the directories between `path` and the deeper paths the index holds (one pass over the index). */
+export async function browseImageDirectory(backend: Stores, image: Image, path: string): Promise<ImageDirectory> {
+  const dir = path === '/' ? '/' : path.replace(/\/+$/, '');
+  const prefix = dir === '/' ? '/' : `${dir}/`;
+  const copy = primaryCopy(image);
+  const store = await openCopyStore(backend, copy);
+  const entries: IndexEntry[] = [];
+  const below = new Set<string>();
+  for await (const entry of readIndex(store, copy.indexKey, copy.indexSha256)) {
+    if (entry.changed === 'superseded') continue;
+    if (entry.path === dir) entries.push(entry);
+    else if (entry.path.startsWith(prefix) && entry.path.length > prefix.length) {
+      const next = entry.path.indexOf('/', prefix.length);
+      if (next === -1) entries.push(entry);
+      else below.add(entry.path.slice(0, next));
+    }
+  }
+  const listed = new Set(entries.map((e) => e.path));
+  return { entries, implied: [...below].filter((p) => !listed.has(p)).sort(byCodePoint) };
+}
+
 /** A client's tree at a path and a time: the image that shows it and the entries there. */
 export interface ClientListing {
   /** The newest image of the view (with multiple data streams, one per stream shows the tree). */

@@ -1,7 +1,7 @@
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { systemTimer } from '#lambdas/system-clock.ts';
-import { listClientPath, listImageDirectory, searchClientImages } from '../image-browse.ts';
+import { browseImageDirectory, listClientPath, searchClientImages } from '../image-browse.ts';
 import { restorableImage, startRecordedRestore } from '../recorded-restore.ts';
 import { parseIsoTime } from '../time-option.ts';
 import { HttpError, readJsonBody } from './http-reply.ts';
@@ -60,7 +60,7 @@ export const IMAGE_ROUTES: MonitorRoute[] = [
     },
   },
   {
-    // One image's directory: `?path=/home/a` (default /), paged by `offset` and `limit`.
+    // One image's directory: `?path=/home/a` (default /), paged by `offset` and `limit`; the directories above what was backed up are there too (implied), so `/` leads down to it.
     method: 'GET',
     path: new RegExp(`^/api/images/${SEGMENT}/entries$`),
     handle: async ({ url, match, backend }) => {
@@ -71,8 +71,8 @@ export const IMAGE_ROUTES: MonitorRoute[] = [
       return answering(async () => {
         const image = await backend.catalog.getImage(backupId);
         if (!image) throw new HttpError(404, `image ${backupId} not found`);
-        const entries = await listImageDirectory(backend, image, path);
-        return { backupId, image: imageRow(image), path, ...pageOfEntries(entries, path, paging) };
+        const { entries, implied } = await browseImageDirectory(backend, image, path);
+        return { backupId, image: imageRow(image), path, ...pageOfEntries(entries, path, paging, implied) };
       });
     },
   },

@@ -57,6 +57,8 @@ export interface EntryRow {
   linkTarget?: string;
   /** The image the entry's data is in when not the one listed (an incremental's unchanged file, another stream's image). */
   fromBackupId?: string;
+  /** A directory the index has no line for, above what was backed up (its mode, size and time are unknown: 0). */
+  implied?: true;
 }
 
 export function entryRow(entry: IndexEntry): EntryRow {
@@ -137,9 +139,14 @@ export function checkParams(params: URLSearchParams, allowed: readonly string[])
   if (unknown.length > 0) throw new HttpError(400, `${unknown.join(', ')}: not a parameter here (${allowed.join(', ')})`);
 }
 
+/** A directory only implied by deeper paths (image-browse.ts browseImageDirectory). */
+function impliedRow(path: string): EntryRow {
+  return { path, name: path.slice(path.lastIndexOf('/') + 1), type: 'directory', mode: 0, size: 0, mtimeMs: 0, implied: true };
+}
+
 /** A page of a directory's entries: the directory itself left out, directories first, then by name. */
-export function pageOfEntries(entries: readonly IndexEntry[], dir: string, paging: { offset: number; limit: number }): { entries: EntryRow[]; total: number; offset: number; limit: number } {
-  const inside = entries.filter((e) => e.path !== dir).map(entryRow);
+export function pageOfEntries(entries: readonly IndexEntry[], dir: string, paging: { offset: number; limit: number }, implied: readonly string[] = []): { entries: EntryRow[]; total: number; offset: number; limit: number } {
+  const inside = [...entries.filter((e) => e.path !== dir).map(entryRow), ...implied.map(impliedRow)];
   inside.sort((a, b) => Number(b.type === 'directory') - Number(a.type === 'directory') || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { entries: inside.slice(paging.offset, paging.offset + paging.limit), total: inside.length, ...paging };
 }

@@ -97,6 +97,16 @@ describe('browsing', () => {
     expect(deep.body.entries).toEqual([expect.objectContaining({ name: 'big.bin', type: 'file', size: big.length, path: join(source, 'docs', 'deep', 'big.bin') })]);
   });
 
+  it('leads from / down to what was backed up through the directories above it (implied, with no line in the index)', async () => {
+    const top = source.split('/')[1]!;
+    const root = await get(`/api/images/${first}/entries`);
+    expect(root.body.path).toBe('/');
+    expect(root.body.entries).toEqual([{ path: `/${top}`, name: top, type: 'directory', mode: 0, size: 0, mtimeMs: 0, implied: true }]);
+    const parent = await get(`/api/images/${first}/entries?path=${encodeURIComponent(join(source, '..'))}`);
+    expect(parent.body.entries).toEqual([expect.objectContaining({ path: source, type: 'directory' })]);
+    expect((parent.body.entries as { implied?: boolean }[])[0]!.implied).toBeUndefined();
+  });
+
   it('pages a directory by offset and limit, with the total', async () => {
     const { body } = await get(`/api/images/${second}/entries?path=${encodeURIComponent(source)}&offset=1&limit=1`);
     expect(body).toMatchObject({ total: 3, offset: 1, limit: 1 });

@@ -4,6 +4,7 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import { cancelJob, fetchJob, type JobRow } from './api.ts';
 import { formatTime } from './format.ts';
 import { Progress, StatusCell } from './job-parts.ts';
+import { ImageLink } from './image-link.ts';
 
 type VNode = JSX.Element;
 
@@ -50,6 +51,7 @@ export function JobPage({ jobId, version }: { jobId: number; version: number }):
     h('h1', null, `Job ${job.jobId}`),
     job.state !== 'DONE' && h('button', { type: 'button', class: 'cancel', disabled: cancelling, onClick: cancel }, cancelling ? 'Cancelling…' : 'Cancel job'),
     problem && h('p', { class: 'problem', role: 'alert' }, problem),
+    h(ImageLink, { job }),
     h('dl', null, rows.filter(([, value]) => value !== undefined && value !== '').map(([label, value]) => [h('dt', null, label), h('dd', null, value)])),
     job.attempts.length > 0 && [h('h2', null, 'Attempts'), h('ol', { class: 'attempts' }, job.attempts.map((a) => h('li', null, `attempt ${a.attempt}: status ${a.statusCode}${a.error ? ` (${a.error})` : ''}, ended ${formatTime(a.endedAt)}`)))],
     h('h2', null, 'Timeline'),

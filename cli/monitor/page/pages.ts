@@ -2,6 +2,7 @@
 import { h, type JSX } from 'preact';
 import { JobPage } from './job-page.ts';
 import { JobsPage } from './jobs-page.ts';
+import { ImagesPage } from './images-page.ts';
 
 /**
  * The page's views by address (`#/jobs`, `#/jobs/12`, ...): the first whose
@@ -18,7 +19,19 @@ export interface PageRoute {
 export const PAGES: PageRoute[] = [
   { pattern: /^#\/jobs\/(\d+)$/, view: (match, version) => h(JobPage, { jobId: Number(match[1]), version }) },
   { pattern: /^#\/jobs$/, nav: { label: 'Jobs', href: '#/jobs' }, view: (_match, version) => h(JobsPage, { version }) },
+  // #/images, #/images/<client>, #/images/<client>/<backupId>[?path=<dir>]: each part percent-encoded.
+  { pattern: /^#\/images(?:\/([^/?]+))?(?:\/([^/?]+))?(?:\?path=([^&]*))?$/, nav: { label: 'Images', href: '#/images' }, view: (match) => h(ImagesPage, { client: decoded(match[1]), backupId: decoded(match[2]), path: decoded(match[3]) }) },
 ];
+
+/** A percent-encoded part of the address, or undefined (a malformed one too). */
+function decoded(part: string | undefined): string | undefined {
+  if (!part) return undefined;
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return undefined;
+  }
+}
 
 /** The view for a hash; anything unknown (and the empty hash) is the jobs table. */
 export function pageFor(hash: string, version: number): JSX.Element {

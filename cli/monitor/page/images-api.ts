@@ -1,0 +1,71 @@
+/// <reference lib="dom" />
+import { answer } from './api.ts';
+
+/*
+ * The Images page's calls (cli/monitor/image-routes.ts). Names and paths
+ * travel as JSON strings and come back as text nodes: nothing is parsed as markup.
+ */
+
+export interface ImageRow {
+  backupId: string;
+  client: string;
+  policy: string;
+  schedule: string;
+  level: string;
+  statusCode: number;
+  state: string;
+  createdAt: string;
+  expiresAt: string;
+  bytes: number;
+  fileCount: number;
+  storageUnit: string;
+  copies: { copyNumber: number; storageUnit: string; expiresAt?: string }[];
+  broken?: boolean;
+}
+
+export interface EntryRow {
+  path: string;
+  name: string;
+  type: string;
+  mode: number;
+  size: number;
+  mtimeMs: number;
+  linkTarget?: string;
+  fromBackupId?: string;
+  implied?: true;
+}
+
+export interface DirectoryPage {
+  backupId: string;
+  path: string;
+  entries: EntryRow[];
+  total: number;
+  offset: number;
+  limit: number;
+}
+
+export interface SearchAnswer {
+  name: string;
+  match: 'glob' | 'substring';
+  imagesSearched: number;
+  truncated: boolean;
+  hits: (EntryRow & { backupId: string; createdAt: string })[];
+}
+
+const part = encodeURIComponent;
+
+export async function fetchImages(client: string): Promise<{ clients: string[]; images: ImageRow[] }> {
+  return answer(await fetch(`/api/images${client ? `?client=${part(client)}` : ''}`));
+}
+
+export async function fetchDirectory(backupId: string, path: string, offset: number): Promise<DirectoryPage> {
+  return answer(await fetch(`/api/images/${part(backupId)}/entries?path=${part(path)}&offset=${offset}`));
+}
+
+export async function searchName(client: string, name: string): Promise<SearchAnswer> {
+  return answer(await fetch(`/api/clients/${part(client)}/search?name=${part(name)}`));
+}
+
+export async function startRestore(backupId: string, body: { paths: string[]; targetDir: string; existing: string }): Promise<{ jobId: number }> {
+  return answer(await fetch(`/api/images/${part(backupId)}/restore`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }));
+}
