@@ -183,7 +183,9 @@ export type RestoreVolume = z.output<typeof RestoreVolume>;
  * Restore a client's tree into a target. A restore of an image on tape is
  * queued by `cairn restore` and runs through restore-job.asl.json (one
  * Reserve, Mount, Read, Unmount, Release per volume); restores from disk and
- * S3 units run in the CLI's process and record no job.
+ * S3 units run in the CLI's process and record no job, except those started
+ * from the activity monitor, which run as a restore job in its process
+ * (cli/recorded-restore.ts).
  * Its image is `source`, never `backupId`: on a backup job `backupId` is
  * the image the job writes, which the janitor and retries act on.
  */

@@ -86,6 +86,7 @@ describe.skipIf(Boolean(skip))(`the Images page in a browser${skip ? ` (skipped:
     await page.locator('dd', { hasText: 'DONE' }).waitFor({ timeout: 20_000 });
     expect(await page.locator('dd .ok b').textContent()).toBe('0');
     expect(await page.locator('dd', { hasText: /^restore$/ }).count()).toBe(1);
+    expect(await page.locator('.image-link li').allTextContents()).toEqual([join(data, EVIL)]);
 
     // The one file, byte for byte, and nothing else.
     expect(readFileSync(join(target, data, EVIL)).equals(content)).toBe(true);

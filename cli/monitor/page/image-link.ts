@@ -5,8 +5,15 @@ import type { JobRow } from './api.ts';
 import { fetchImages } from './images-api.ts';
 import { imageHref } from './images-page.ts';
 
-/** On a backup job's page: "Browse image / Restore…" when the image it wrote is in the catalog (job-page.ts renders it). */
-export function ImageLink({ job }: { job: JobRow & { backupId?: string } }): JSX.Element | null {
+/** The fields of a backup or restore job this component reads (api.ts JobRow has the common ones). */
+type ImageJob = JobRow & { backupId?: string; source?: { backupId?: string; pointInTime?: string }; target?: { directory: string; existing: string }; paths?: string[]; notRestored?: string[] };
+
+/**
+ * On a job's page (job-page.ts renders it): for a backup job whose image is
+ * in the catalog, "Browse image / Restore…"; for a restore job, what it
+ * restores where, and the members it refused or could not restore.
+ */
+export function ImageLink({ job }: { job: ImageJob }): JSX.Element | null {
   const [exists, setExists] = useState(false);
   const { backupId, client } = job;
   useEffect(() => {
@@ -20,6 +27,16 @@ export function ImageLink({ job }: { job: JobRow & { backupId?: string } }): JSX
       current = false;
     };
   }, [job.type, job.state, backupId, client]);
+  if (job.type === 'restore' && job.target) {
+    const from = job.source?.backupId;
+    return h(
+      'div',
+      { class: 'image-link' },
+      h('p', null, 'Restores ', job.paths && job.paths.length > 0 ? `${job.paths.length} picked path${job.paths.length === 1 ? '' : 's'}` : 'the whole image', ' of ', from && client ? h('a', { href: imageHref(client, from) }, from) : (job.source?.pointInTime ?? '?'), ` to ${job.target.directory} (existing entries: ${job.target.existing})`),
+      job.paths && job.paths.length > 0 && h('ul', { class: 'picked' }, job.paths.map((p) => h('li', { key: p }, p))),
+      job.notRestored && job.notRestored.length > 0 && [h('h2', null, 'Not restored'), h('ul', { class: 'picked' }, job.notRestored.map((p) => h('li', { key: p }, p)))],
+    );
+  }
   if (!exists || !backupId || !client) return null;
   return h('p', { class: 'image-link' }, h('a', { href: imageHref(client, backupId) }, 'Browse image / Restore…'));
 }
