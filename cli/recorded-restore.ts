@@ -160,5 +160,8 @@ async function startTapeRestore(backend: Omit<Backend, 'close'>, image: Image, r
   );
   // A restore that fails before it is queued (its request refused) rejects here instead of leaving the caller waiting.
   const jobId = await Promise.race([jobIdKnown, run.then((ended) => ended.jobId ?? Promise.reject(new CairnError(ended.statusCode as never, ended.error ?? 'the restore job was not queued')))]);
+  // Who started it, as on a disk restore's job; a job that has moved on meanwhile only misses the line (the restore is not held up for it).
+  const at = backend.clock.now().toISOString();
+  await backend.jobs.update(jobId, (j) => ({ ...j, details: [{ at, message: `started by ${request.by}`.slice(0, 2048) }, ...(j.details ?? [])] })).catch(() => undefined);
   return { jobId, finished };
 }

@@ -8,6 +8,11 @@ import { startMonitor, type Monitor } from '#cli/monitor/server.ts';
 import { localBackend } from '#cli/backend.ts';
 import { nameMatcher } from '#cli/monitor/name-match.ts';
 import { runCairn } from './cli-process.ts';
+import { runBackupJob } from '#local/job-engine.ts';
+import { StorageUnit } from '#core/model/storage-unit.ts';
+import { newMedia } from '#core/model/tape-media.ts';
+import { DISK_CHANGER, diskChangerLibrary, diskChangerSkipReason, type DiskChangerLibrary } from '#test/edge-agent/tape/disk-changer-library.ts';
+import { tempDir } from '#test/edge-agent/helpers.ts';
 
 /**
  * The Images area of the monitor over a real standalone runtime: images made
@@ -194,6 +199,19 @@ describe('restoring from the page', () => {
     expect((await get('/api/jobs?kind=restore')).body.jobs).toEqual([expect.objectContaining({ jobId: body.jobId })]);
   });
 
+  it('is cancelled from the Jobs API as any job: it ends 150 and keeps that status', async () => {
+    const target = join(work, 'restored-cancelled');
+    const { body } = await post(`/api/images/${second}/restore`, { paths: [source], targetDir: target });
+    const cancel = await post(`/api/jobs/${body.jobId as number}/cancel`, {});
+    expect(cancel.status, JSON.stringify(cancel.body)).toBe(200);
+    const job = await waitForDone(body.jobId as number);
+    expect(job).toMatchObject({ type: 'restore', statusCode: 150 });
+    expect(job.error).toMatch(/cancelled by an administrator \(tester@host1, cairn monitor\)/);
+    // The restore stops at its next member; the record is not overwritten by its end.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await get(`/api/jobs/${body.jobId as number}`)).body).toMatchObject({ state: 'DONE', statusCode: 150 });
+  });
+
   it('refuses a target that is not empty (409) and changes nothing in it, as cairn restore does', async () => {
     const target = join(work, 'restored-busy');
     mkdirSync(target);
@@ -254,4 +272,62 @@ describe('restoring from the page', () => {
     expect(job.error).toMatch(/later\.conf/);
     expect(existsSync(join(target, source, 'later.conf'))).toBe(false);
   });
+});
+
+const tapeSkip = diskChangerSkipReason();
+
+/** A tape image restored from the page: the restore job `cairn restore` runs (a drive, the volume mounted), started through the same API. */
+describe.skipIf(Boolean(tapeSkip))(`restoring a tape image from the page${tapeSkip ? ` (skipped: ${tapeSkip})` : ''}`, () => {
+  let library: DiskChangerLibrary;
+  let tapeHome: { dir: string; cleanup: () => void };
+  let tapeRuntime: LocalRuntime;
+  let tapeMonitor: Monitor;
+  let tapeSource: string;
+  let backupId: string;
+  const AT = new Date('2026-12-03T04:00:00.000Z');
+
+  beforeAll(async () => {
+    library = diskChangerLibrary({ slots: 2, drives: 1, barcodes: { 1: 'VOL001' } });
+    tapeHome = tempDir('monitor-images-tape');
+    tapeSource = join(tapeHome.dir, 'source');
+    mkdirSync(tapeSource);
+    writeFileSync(join(tapeSource, 'one.bin'), big.subarray(0, 300_000));
+    writeFileSync(join(tapeSource, 'two.txt'), 'two\n');
+    tapeRuntime = await openLocalRuntime({ home: tapeHome.dir });
+    await tapeRuntime.emm.addRobot({ name: 'vtl', changer: { type: 'changer-script', script: DISK_CHANGER, changerDevice: library.changerDevice }, fileTapeCapacityBytes: 64 * 1024 * 1024 }, AT);
+    await tapeRuntime.emm.addDrive({ name: 'vtl-d0', robot: 'vtl', index: 0, path: library.drives[0]!, blockSize: 64 * 1024 });
+    await tapeRuntime.emm.addPool({ name: 'daily' });
+    await tapeRuntime.emm.addMedia(newMedia('VOL001', AT, { robot: 'vtl', slot: 1 }));
+    await tapeRuntime.config.putStorageUnit(StorageUnit.parse({ name: 'tape1', kind: 'tape', robot: 'vtl', pool: 'daily', index: { name: 'idx', kind: 'disk', path: join(tapeHome.dir, 'idx') } }));
+    const backup = await runBackupJob(tapeRuntime, { client: 'tape-host', selections: [tapeSource], storageUnit: 'tape1' });
+    expect(backup.statusCode, backup.error).toBe(0);
+    backupId = backup.backupId!;
+    tapeMonitor = await startMonitor({ backend: localBackend(tapeRuntime), token, port: 0, actor: 'tester@host1, cairn monitor', pollMs: 20, assets: async () => new Map() });
+  }, 120_000);
+  afterAll(async () => {
+    await tapeMonitor?.close();
+    tapeRuntime?.close();
+    await library?.cleanup();
+    tapeHome?.cleanup();
+  });
+
+  it('browses it and restores one file through a tape restore job that ends DONE 0 with its volume, byte for byte', async () => {
+    const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+    const listed = (await (await fetch(`${tapeMonitor.origin}/api/images/${backupId}/entries?path=${encodeURIComponent(tapeSource)}`, { headers })).json()) as { entries: { name: string }[] };
+    expect(listed.entries.map((e) => e.name)).toEqual(['one.bin', 'two.txt']);
+    const target = join(tapeHome.dir, 'restored');
+    const picked = join(tapeSource, 'one.bin');
+    const started = await fetch(`${tapeMonitor.origin}/api/images/${backupId}/restore`, { method: 'POST', headers, body: JSON.stringify({ paths: [picked], targetDir: target }) });
+    const { jobId } = (await started.json()) as { jobId: number };
+    expect(started.status).toBe(200);
+    let job: Record<string, unknown> = {};
+    for (let i = 0; i < 600 && job.state !== 'DONE'; i += 1) {
+      job = (await (await fetch(`${tapeMonitor.origin}/api/jobs/${jobId}`, { headers })).json()) as Record<string, unknown>;
+      if (job.state !== 'DONE') await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(job).toMatchObject({ type: 'restore', state: 'DONE', statusCode: 0, storageUnit: 'tape1', volumes: [{ mediaId: 'VOL001', read: true }] });
+    expect((job.details as { message: string }[]).map((d) => d.message)).toContain('started by tester@host1, cairn monitor');
+    expect(readFileSync(join(target, picked)).equals(big.subarray(0, 300_000))).toBe(true);
+    expect(existsSync(join(target, tapeSource, 'two.txt'))).toBe(false);
+  }, 60_000);
 });
