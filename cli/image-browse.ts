@@ -71,6 +71,8 @@ export interface ClientListing {
   images: Image[];
   /** An entry of another stream's image names it in `fromBackupId`, as an unchanged file of an incremental names its earlier image. */
   entries: IndexEntry[];
+  /** Directories under the path with no index line of their own in any of the images (browseImageDirectory); `cairn ls` does not print them. */
+  implied: string[];
 }
 
 /** `cairn ls --client C --at T PATH`: what the client had at `path` at `at`; 227 when no image was taken at or before `at`. */
@@ -79,14 +81,17 @@ export async function listClientPath(backend: Stores, query: { client: string; p
   const { images } = await imagesAt(backend.catalog, { client: query.client, policy: query.policy, at: query.at });
   const image = images[0]!;
   const byPath = new Map<string, IndexEntry>();
+  const implied = new Set<string>();
   for (const shown of images) {
-    for (const entry of await listImageDirectory(backend, shown, query.path)) {
+    const directory = await browseImageDirectory(backend, shown, query.path);
+    for (const path of directory.implied) implied.add(path);
+    for (const entry of directory.entries) {
       // An entry of another stream's image is in that image (IN IMAGE), as an unchanged file is in its earlier one.
       if (!byPath.has(entry.path)) byPath.set(entry.path, shown === image ? entry : { ...entry, fromBackupId: entry.fromBackupId ?? shown.backupId });
     }
   }
   const entries = images.length === 1 ? [...byPath.values()] : [...byPath.values()].sort((a, b) => byCodePoint(a.path, b.path));
-  return { image, images, entries };
+  return { image, images, entries, implied: [...implied].filter((p) => !byPath.has(p)).sort(byCodePoint) };
 }
 
 /** One entry found by `searchClientImages`, with the image it is in. */

@@ -96,8 +96,8 @@ export const IMAGE_ROUTES: MonitorRoute[] = [
       const policy = url.searchParams.get('policy') || undefined;
       const paging = parsePaging(url.searchParams);
       return answering(async () => {
-        const { image, images, entries } = await listClientPath(backend, { client, policy, at, path });
-        return { client, at: at.toISOString(), backupId: image.backupId, images: images.map((i) => i.backupId), path, ...pageOfEntries(entries, path, paging) };
+        const { image, images, entries, implied } = await listClientPath(backend, { client, policy, at, path });
+        return { client, at: at.toISOString(), backupId: image.backupId, images: images.map((i) => i.backupId), path, ...pageOfEntries(entries, path, paging, implied) };
       });
     },
   },

@@ -92,6 +92,16 @@ describe.skipIf(Boolean(skip))(`the Images page in a browser${skip ? ` (skipped:
     expect(readFileSync(join(target, data, EVIL)).equals(content)).toBe(true);
     expect(readdirSync(join(target, data))).toEqual([EVIL]);
 
+    // The client at a time (cairn ls): walked from / the same way, each entry naming its image.
+    await page.goto(`${session.origin}/#/images/web-host`);
+    await page.getByRole('link', { name: /^Browse web-host at a time/ }).click();
+    for (const part of data.split('/').filter((p) => p !== '')) {
+      await page.locator('table.entries').getByRole('button', { name: `${part}/`, exact: true }).click();
+      await page.locator('.crumbs b', { hasText: part }).waitFor();
+    }
+    await page.locator(`tr[data-entry="${EVIL}"]`).waitFor();
+    expect(await page.locator(`tr[data-entry="${EVIL}"] td`).last().textContent()).toBe(backupId);
+
     // Phone width: the image view at the backed-up directory.
     await page.setViewportSize({ width: 375, height: 800 });
     await page.goto(`${session.origin}/#/images/web-host/${encodeURIComponent(backupId)}?path=${encodeURIComponent(data)}`);

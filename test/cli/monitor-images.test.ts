@@ -129,6 +129,8 @@ describe('browsing', () => {
       expect(then.body.backupId).toBe(first);
       expect(names(then.body)).not.toContain('later.conf');
     }
+    const root = await get('/api/clients/web1/entries');
+    expect(root.body.entries).toEqual([expect.objectContaining({ name: source.split('/')[1], type: 'directory', implied: true })]);
     const before = await get(`/api/clients/web1/entries?at=2001-01-01T00:00:00Z`);
     expect(before.status).toBe(404);
     expect(before.body.message).toMatch(/no image of client web1/);

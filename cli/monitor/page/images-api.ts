@@ -69,3 +69,14 @@ export async function searchName(client: string, name: string): Promise<SearchAn
 export async function startRestore(backupId: string, body: { paths: string[]; targetDir: string; existing: string }): Promise<{ jobId: number }> {
   return answer(await fetch(`/api/images/${part(backupId)}/restore`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }));
 }
+
+export interface ClientTreePage extends DirectoryPage {
+  client: string;
+  at: string;
+  /** The images the view shows (with multiple data streams, one per stream), newest first. */
+  images: string[];
+}
+
+export async function fetchClientTree(client: string, path: string, at: string, offset: number): Promise<ClientTreePage> {
+  return answer(await fetch(`/api/clients/${part(client)}/entries?path=${part(path)}&offset=${offset}${at ? `&at=${part(at)}` : ''}`));
+}

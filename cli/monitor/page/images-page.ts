@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { formatBytes, formatTime } from './format.ts';
 import { fetchImages, searchName, type ImageRow, type SearchAnswer } from './images-api.ts';
 import { ImageBrowser } from './images-browser.ts';
+import { ClientTree } from './images-tree.ts';
 
 type VNode = JSX.Element;
 
@@ -23,7 +24,7 @@ export function parentOf(path: string): string {
  * images`), search a file name across them, and open one to walk and restore
  * from (images-browser.ts).
  */
-export function ImagesPage({ client, backupId, path }: { client?: string; backupId?: string; path?: string }): VNode {
+export function ImagesPage({ client, backupId, path, tree }: { client?: string; backupId?: string; path?: string; tree?: boolean }): VNode {
   const [clients, setClients] = useState<string[] | undefined>(undefined);
   const [images, setImages] = useState<ImageRow[]>([]);
   const [problem, setProblem] = useState<string | undefined>(undefined);
@@ -67,9 +68,11 @@ export function ImagesPage({ client, backupId, path }: { client?: string; backup
     problem && h('p', { class: 'problem', role: 'alert' }, problem),
     clients !== undefined && clients.length === 0 && h('p', null, 'No images yet.'),
     client && h(NameSearch, { client }),
-    client && backupId
-      ? h(ImageBrowser, { key: backupId, client, backupId, image, initialPath: path })
-      : client && h(ImagesTable, { client, images }),
+    client && tree
+      ? h(ClientTree, { client })
+      : client && backupId
+        ? h(ImageBrowser, { key: backupId, client, backupId, image, initialPath: path })
+        : client && [h('p', null, h('a', { href: `${imageHref(client)}/tree` }, `Browse ${client} at a time (its images merged, as cairn ls)`)), h(ImagesTable, { client, images })],
   );
 }
 

@@ -19,6 +19,8 @@ export interface PageRoute {
 export const PAGES: PageRoute[] = [
   { pattern: /^#\/jobs\/(\d+)$/, view: (match, version) => h(JobPage, { jobId: Number(match[1]), version }) },
   { pattern: /^#\/jobs$/, nav: { label: 'Jobs', href: '#/jobs' }, view: (_match, version) => h(JobsPage, { version }) },
+  // #/images/<client>/tree: the client at a time (no backup id is `tree`: they are <client>_<seconds>).
+  { pattern: /^#\/images\/([^/?]+)\/tree$/, view: (match) => h(ImagesPage, { client: decoded(match[1]), tree: true }) },
   // #/images, #/images/<client>, #/images/<client>/<backupId>[?path=<dir>]: each part percent-encoded.
   { pattern: /^#\/images(?:\/([^/?]+))?(?:\/([^/?]+))?(?:\?path=([^&]*))?$/, nav: { label: 'Images', href: '#/images' }, view: (match) => h(ImagesPage, { client: decoded(match[1]), backupId: decoded(match[2]), path: decoded(match[3]) }) },
 ];
