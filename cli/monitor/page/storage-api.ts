@@ -92,9 +92,12 @@ export async function fetchMedia(filters: MediaFilters): Promise<MediaRow[]> {
   return (await answer<{ media: MediaRow[] }>(await fetch(`/api/storage/media?${query.toString()}`))).media;
 }
 
-/** `cairn drive up|down NAME` from the page (the server records who). */
-export async function driveAction(name: string, verb: 'up' | 'down'): Promise<DriveRow> {
-  return answer<DriveRow>(await fetch(`/api/storage/drives/${encodeURIComponent(name)}/${verb}`, { method: 'POST' }));
+export type DriveVerb = 'up' | 'down' | 'reset';
+
+/** `cairn drive up|down [--reason R]|reset NAME` from the page (the server records who took it down). */
+export async function driveAction(name: string, verb: DriveVerb, reason = ''): Promise<DriveRow> {
+  const body = verb === 'down' && reason.trim() !== '' ? { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ reason: reason.trim() }) } : { method: 'POST' };
+  return answer<DriveRow>(await fetch(`/api/storage/drives/${encodeURIComponent(name)}/${verb}`, body));
 }
 
 /** `cairn media freeze|unfreeze ID` from the page. */

@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import { h, type ComponentChildren, type JSX } from 'preact';
 import { formatBytes, formatTime } from './format.ts';
-import type { DriveRow, MediaRow, RobotRow, StorageUnitRow } from './storage-api.ts';
+import type { DriveRow, DriveVerb, MediaRow, RobotRow, StorageUnitRow } from './storage-api.ts';
 
 type VNode = JSX.Element;
 
@@ -56,13 +56,16 @@ function badge(state: string): VNode {
   return h('span', { class: `badge ${state.toLowerCase()}` }, state);
 }
 
-export function DrivesTable({ drives, busy, onAction }: { drives: DriveRow[]; busy: string | undefined; onAction: (name: string, verb: 'up' | 'down') => void }): VNode {
+function driveButton(d: DriveRow, verb: DriveVerb, busy: string | undefined, onAction: (name: string, verb: DriveVerb) => void): VNode {
+  const label = verb === 'up' ? 'Up' : verb === 'down' ? 'Down' : 'Reset errors';
+  return h('button', { type: 'button', class: `action ${verb}`, disabled: busy !== undefined, 'aria-label': `${label} ${d.name}`, onClick: () => onAction(d.name, verb) }, busy === `drive:${d.name}:${verb}` ? '…' : label);
+}
+
+export function DrivesTable({ drives, busy, onAction }: { drives: DriveRow[]; busy: string | undefined; onAction: (name: string, verb: DriveVerb) => void }): VNode {
   return h(Table, {
     name: 'drives',
     headings: ['Drive', 'Robot', 'State', 'Loaded', 'Held by', 'Errors', ''],
     rows: drives.map((d) => {
-      const verb = d.state === 'UP' ? 'down' : 'up';
-      const waiting = busy === `drive:${d.name}`;
       return {
         key: d.name,
         attrs: { 'data-drive': d.name },
@@ -73,7 +76,7 @@ export function DrivesTable({ drives, busy, onAction }: { drives: DriveRow[]; bu
           d.loaded?.mediaId ?? '',
           jobLink(d.heldBy),
           String(d.errorCount),
-          h('button', { type: 'button', class: `action ${verb}`, disabled: busy !== undefined, 'aria-label': `${verb === 'up' ? 'Up' : 'Down'} ${d.name}`, onClick: () => onAction(d.name, verb) }, waiting ? '…' : verb === 'up' ? 'Up' : 'Down'),
+          [driveButton(d, d.state === 'UP' ? 'down' : 'up', busy, onAction), d.errorCount > 0 ? driveButton(d, 'reset', busy, onAction) : null],
         ],
       };
     }),
