@@ -10,7 +10,8 @@ import type { Policy, StartWindow } from '#core/model/policy.ts';
  * of it stores the same policy again (test/cli/monitor-policies.test.ts).
  */
 export function policyYaml(policy: Policy): string {
-  return stringify(withTextDurations(policy), { lineWidth: 0 });
+  // Written so YAML 1.1 readers (PyYAML, older yq) read it as our 1.2 reader does: `"10:00"` quoted, else 1.1 reads 600 (base 60).
+  return stringify(withTextDurations(policy), { lineWidth: 0, version: '1.1' });
 }
 
 /** The policy with each duration field (seconds when stored) as `formatDuration` text; everything else as stored. */

@@ -116,6 +116,8 @@ describe('the policies', () => {
     expect(body.yaml).toMatch(/frequency: 1w\n/);
     expect(body.yaml).toMatch(/duration: 4h30m\n/);
     expect(body.yaml).toMatch(/grace: 12h\n/);
+    // Start times are quoted: a YAML 1.1 reader (PyYAML) reads 10:00 unquoted as the number 600.
+    expect(body.yaml).toMatch(/start: "06:00"\n/);
     expect(body.yaml).toContain(EVIL);
     writeFileSync(join(work, 'weekend.yaml'), body.yaml as string);
     const again = await runCairn(home, ['policy', 'apply', '-f', join(work, 'weekend.yaml'), '--json']);
