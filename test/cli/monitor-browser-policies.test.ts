@@ -101,8 +101,9 @@ describe.skipIf(Boolean(skip))(`the Policies and Schedule pages in a browser${sk
     await page.getByRole('link', { name: 'Policies', exact: true }).click();
     await page.locator('tr[data-policy="web-tier"] td[data-label="State"]', { hasText: 'suspended' }).waitFor();
 
-    // The schedule at phone width, at a chosen time in the window: nothing is due while suspended, and the reason says why.
+    // The list and the schedule at phone width, at a chosen time in the window: nothing is due while suspended, and the reason says why.
     await page.setViewportSize({ width: 375, height: 800 });
+    await page.screenshot({ path: join(ARTIFACTS, 'policies-phone.png'), fullPage: true });
     await page.getByRole('link', { name: 'Schedule', exact: true }).click();
     await page.getByTestId('due-preview').waitFor();
     await page.locator('input[name="at"]').fill(inWindow);
