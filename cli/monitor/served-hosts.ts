@@ -52,7 +52,8 @@ export function servedHosts(bind: string, port: number, certificate?: Buffer): S
       if (name.startsWith('*.')) patterns.push(name.slice(1));
       else exact.add(name);
     }
-    for (const address of named.ip) exact.add(bracketed(address));
+    // Node prints an IPv6 address of the certificate expanded (0:0:0:0:0:0:0:1); the URL parser writes it as a Host header does ([::1]).
+    for (const address of named.ip) exact.add(address.includes(':') ? new URL(`http://[${address}]/`).hostname : address);
     if (isWildcard(bind)) {
       for (const name of loopbackNames) exact.add(name);
       for (const addresses of Object.values(networkInterfaces())) for (const a of addresses ?? []) exact.add(bracketed(a.address.toLowerCase()));

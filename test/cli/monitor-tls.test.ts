@@ -76,7 +76,7 @@ describe.skipIf(Boolean(skip))(`the monitor over TLS${skip ? ` (skipped: ${skip}
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'cairn-monitor-tls-'));
     tls = { cert: join(work, 'cert.pem'), key: join(work, 'key.pem') };
-    await run(openssl!, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', tls.key, '-out', tls.cert, '-days', '2', '-subj', '/CN=monitor.test', '-addext', 'subjectAltName=DNS:monitor.test,DNS:*.cairn.test,IP:192.0.2.7']);
+    await run(openssl!, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', tls.key, '-out', tls.cert, '-days', '2', '-subj', '/CN=monitor.test', '-addext', 'subjectAltName=DNS:monitor.test,DNS:*.cairn.test,IP:192.0.2.7,IP:2001:db8::5']);
     runtime = await openLocalRuntime({ home: join(work, 'home') });
     for (const id of [1, 2, 3]) await runtime.jobs.create(sampleJob(id, { state: 'QUEUED', client: 'alpha' }));
   });
@@ -115,7 +115,7 @@ describe.skipIf(Boolean(skip))(`the monitor over TLS${skip ? ` (skipped: ${skip}
     // The first DNS name of the certificate: https://0.0.0.0:port reaches nothing.
     expect(monitor.origin).toBe(`https://monitor.test:${port}`);
     const status = async (host: string): Promise<number> => (await https(port, '/api/jobs', { host, headers: { Authorization: `Bearer ${token}` } })).status;
-    for (const host of [`monitor.test:${port}`, `MONITOR.test:${port}`, `${hostname()}:${port}`, `${hostname().split('.')[0]}:${port}`, `a.cairn.test:${port}`, `192.0.2.7:${port}`, `127.0.0.1:${port}`, `localhost:${port}`]) {
+    for (const host of [`monitor.test:${port}`, `MONITOR.test:${port}`, `${hostname()}:${port}`, `${hostname().split('.')[0]}:${port}`, `a.cairn.test:${port}`, `192.0.2.7:${port}`, `[2001:db8::5]:${port}`, `127.0.0.1:${port}`, `localhost:${port}`]) {
       expect(await status(host), host).toBe(200);
     }
     for (const host of [`evil.example:${port}`, `a.b.cairn.test:${port}`, `cairn.test:${port}`, `monitor.test:${port + 1}`, `monitor.test`, `0.0.0.0:${port}`]) {
