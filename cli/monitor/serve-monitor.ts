@@ -37,7 +37,7 @@ export async function startMonitorFor(backend: MonitorOptions['backend'], home: 
     return monitor;
   } catch (error) {
     if (required || !(error instanceof CairnError) || !/cannot listen/.test(error.message)) throw error;
-    note(`cairn: ${error.message}; the service runs without its monitor`);
+    note(`cairn: ${error.message}; the service runs without its monitor (--monitor-port 0 turns it off)`);
     return undefined;
   }
 }

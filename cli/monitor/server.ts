@@ -92,7 +92,7 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
   const server: Server = options.tls ? createHttpsServer({ cert, key: readPem(options.tls.key, '--tls-key') }, handler) : createHttpServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new CairnError(StatusCode.INVALID_COMMAND_USAGE, `monitor: cannot listen on ${host}:${options.port}: ${error.code === 'EADDRINUSE' ? 'the port is in use (--monitor-port picks another, 0 turns the monitor off)' : error.message}`, { cause: error })),
+      reject(new CairnError(StatusCode.INVALID_COMMAND_USAGE, `monitor: cannot listen on ${host}:${options.port}: ${error.code === 'EADDRINUSE' ? 'the port is in use (--monitor-port picks another)' : error.message}`, { cause: error })),
     );
     server.listen(options.port, host, () => resolve());
   });

@@ -204,12 +204,26 @@ describe.skipIf(Boolean(skip))(`cairn --aws monitor against the stack's tables${
     await expect(fetch(`${origin}/api/jobs`, { headers: bearer() })).rejects.toThrow();
   }, 30_000);
 
-  it('fails with 20 naming the table when the stack cannot be read, before it serves anything', async () => {
+  it("fails naming the table and DynamoDB's refusal when the Jobs table cannot be read, before it serves anything", async () => {
     const port = await freePort();
     const failed = await runCairn(home, ['--aws', '--endpoint', endpoint(), 'monitor', '--monitor-port', String(port)], { env: { ...env, CAIRN_JOBS_TABLE: 'no-such-table' } });
     expect(failed.code).toBe(2);
-    expect(failed.stderr).toMatch(/no-such-table/);
+    expect(failed.stderr).toMatch(/status 2000 .*DynamoDB Query on table no-such-table failed: ResourceNotFoundException/);
     expect(failed.stderr).not.toMatch(/activity monitor on/);
+  });
+
+  it('fails with 20 when its port is taken: the page is the whole command, not a note', async () => {
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as { port: number }).port;
+      const failed = await runCairn(home, ['--aws', '--endpoint', endpoint(), 'monitor', '--monitor-port', String(port)], { env });
+      expect(failed.code).toBe(2);
+      expect(failed.stderr).toMatch(new RegExp(`status 20 .*monitor: cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use \\(--monitor-port picks another\\)`));
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 });
 
