@@ -9,6 +9,8 @@ import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
 import { openAwsBackend } from '#cli/aws-backend.ts';
 import type { Backend } from '#cli/backend-interface.ts';
 import { startMonitor, type Monitor } from '#cli/monitor/server.ts';
+import { startMonitorFor } from '#cli/monitor/serve-monitor.ts';
+import { loadOrCreateToken } from '#cli/monitor/token.ts';
 import { emulatorClients, startAwsEmulator } from '#test/setup/aws-emulator.ts';
 import { sampleJob } from '../contracts/fixtures.ts';
 import { cairnBin, cliAwsEnv, runCairn } from '../cli/cli-process.ts';
@@ -278,6 +280,29 @@ describe.skipIf(Boolean(skip))(`the monitor's live feed over DynamoDB${skip ? ` 
     controller.abort();
     const job = (await (await fetch(`${monitor.origin}/api/jobs/1`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { progress: { files: number; bytes: number } };
     expect(job.progress).toMatchObject({ files: 12, bytes: 4096 });
+  });
+
+  it('looks at the table only every --poll-seconds: no second Query within two seconds at 60', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'cairn-monitor-poll-'));
+    const slow = await startMonitorFor(backend, home, { monitorPort: await freePort(), monitorHost: '127.0.0.1', pollSeconds: 60 }, false, { required: true });
+    try {
+      const controller = new AbortController();
+      const stream = await fetch(`${slow!.origin}/api/events`, { headers: { Authorization: `Bearer ${loadOrCreateToken(home)}` }, signal: controller.signal });
+      const reader = stream.body!.getReader();
+      let text = '';
+      const until = Date.now() + 2000;
+      // Every poll writes either a jobs event or an idle comment: one poll (on connecting) is one line of either.
+      while (Date.now() < until) {
+        const chunk = await Promise.race([reader.read(), new Promise<undefined>((resolve) => setTimeout(resolve, until - Date.now()))]);
+        if (chunk?.value) text += new TextDecoder().decode(chunk.value);
+      }
+      controller.abort();
+      expect(text.match(/event: jobs/g)).toHaveLength(1);
+      expect(text).not.toMatch(/: idle/);
+    } finally {
+      await slow?.close();
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
 
