@@ -18,6 +18,8 @@ import { ARTIFACTS, CHROMIUM, browserSkipReason, freePort } from '../cli/monitor
 
 const emulator = await startAwsEmulator();
 const skip = 'skip' in emulator ? emulator.skip : undefined;
+// Both suites below use the one emulator: it is stopped after the last.
+afterAll(() => ('stop' in emulator ? emulator.stop() : undefined));
 
 /** Reads server-sent events from a response until a `jobs` event, and returns its ETag. */
 function jobsEvents(response: Response): () => Promise<string> {
@@ -97,7 +99,6 @@ describe.skipIf(Boolean(skip))(`cairn --aws monitor against the stack's tables${
     }
     clients?.destroy();
     if (work) rmSync(work, { recursive: true, force: true });
-    if (!('skip' in emulator)) await emulator.stop();
   });
 
   it('serves on loopback with the token kept owner-only under --home', () => {
@@ -266,7 +267,6 @@ describe.skipIf(Boolean(skip))(`the monitor's live feed over DynamoDB${skip ? ` 
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }
-    if (!('skip' in emulator)) await emulator.stop();
   });
 
   it("sends a jobs event when an agent records a running job's progress", async () => {
