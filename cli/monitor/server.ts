@@ -9,6 +9,7 @@ import { servedHosts } from './served-hosts.ts';
 import { HttpError, sendError, sendJson } from './http-reply.ts';
 import { JobEvents } from './job-events.ts';
 import { JOB_ROUTES } from './job-routes.ts';
+import { POLICY_ROUTES } from './policy-routes.ts';
 import { loadPageAssets, type PageAssets } from './page-assets.ts';
 import type { MonitorBackend, MonitorRoute } from './route.ts';
 
@@ -16,7 +17,7 @@ import type { MonitorBackend, MonitorRoute } from './route.ts';
  * Every API route, by area (each area's module says what it serves). The
  * first whose method and pattern match a request answers it.
  */
-const ROUTES: MonitorRoute[] = [...JOB_ROUTES];
+const ROUTES: MonitorRoute[] = [...JOB_ROUTES, ...POLICY_ROUTES];
 
 /** The port `cairn local serve` serves the monitor on unless told otherwise (`--monitor-port`; 0 turns it off). */
 export const DEFAULT_MONITOR_PORT = 8466;

@@ -37,7 +37,7 @@ export interface Filters {
   policy: string;
 }
 
-async function answer<T>(response: Response): Promise<T> {
+export async function answer<T>(response: Response): Promise<T> {
   const body = (await response.json()) as T & { message?: string };
   if (!response.ok) throw new Error(body.message ?? `HTTP ${response.status}`);
   return body;

@@ -2,6 +2,8 @@
 import { h, type JSX } from 'preact';
 import { JobPage } from './job-page.ts';
 import { JobsPage } from './jobs-page.ts';
+import { PoliciesPage, PolicyPage } from './policies-page.ts';
+import { SchedulePage } from './schedule-page.ts';
 
 /**
  * The page's views by address (`#/jobs`, `#/jobs/12`, ...): the first whose
@@ -18,6 +20,9 @@ export interface PageRoute {
 export const PAGES: PageRoute[] = [
   { pattern: /^#\/jobs\/(\d+)$/, view: (match, version) => h(JobPage, { jobId: Number(match[1]), version }) },
   { pattern: /^#\/jobs$/, nav: { label: 'Jobs', href: '#/jobs' }, view: (_match, version) => h(JobsPage, { version }) },
+  { pattern: /^#\/policies\/([^/]+)$/, view: (match, version) => h(PolicyPage, { segment: match[1]!, version }) },
+  { pattern: /^#\/policies$/, nav: { label: 'Policies', href: '#/policies' }, view: (_match, version) => h(PoliciesPage, { version }) },
+  { pattern: /^#\/schedule$/, nav: { label: 'Schedule', href: '#/schedule' }, view: (_match, version) => h(SchedulePage, { version }) },
 ];
 
 /** The view for a hash; anything unknown (and the empty hash) is the jobs table. */
