@@ -58,7 +58,7 @@ describe.skipIf(Boolean(skip))(`the Storage page in a browser${skip ? ` (skipped
     const scriptErrors: string[] = [];
     page.on('pageerror', (error) => scriptErrors.push(error.message));
 
-    // Prepare: the page's timers on a clock the test can move (its 5 s look for changes no job made); log in, then the Storage page from the menu.
+    // Prepare: the page's timers on a clock the test can move (its 15 s look for changes no job made); log in, then the Storage page from the menu.
     await page.clock.install();
     await page.goto(session.loginUrl);
     await page.getByRole('link', { name: 'Storage' }).click();
@@ -95,7 +95,7 @@ describe.skipIf(Boolean(skip))(`the Storage page in a browser${skip ? ` (skipped
       ['VOL002', 'FROZEN'],
       ['VOL003', 'UNASSIGNED'],
     ]);
-    await page.clock.fastForward(5_000);
+    await page.clock.fastForward(15_000);
     await page.locator('tr[data-drive="vtl-d0"] .badge', { hasText: 'UP' }).waitFor();
     expect(await page.locator('tr[data-drive="vtl-d0"] .reason').count()).toBe(0);
     await page.screenshot({ path: join(ARTIFACTS, 'storage-laptop.png'), fullPage: true });

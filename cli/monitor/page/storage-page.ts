@@ -7,13 +7,13 @@ import { DrivesTable, MediaTable, RobotsTable, UnitsTable } from './storage-tabl
 type VNode = JSX.Element;
 
 /** How often the page looks at the media database itself, for changes no job made. */
-const STORAGE_LOOK_MS = 5_000;
+const STORAGE_LOOK_MS = 15_000;
 
 /**
  * The Storage page (`#/storage`): storage units, robots and their drives,
  * and volumes, as the `cairn storage-unit | robot | drive | media` lists
  * show them; Up/Down on a drive and Freeze/Unfreeze on a volume. It reloads
- * on every change the live feed reports, after each action, and every 5 s
+ * on every change the live feed reports, after each action, and every 15 s
  * (a `cairn drive down` changes no job, so the feed does not report it).
  */
 export function StoragePage({ version }: { version: number }): VNode {
