@@ -36,6 +36,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { names: ['schedule'], load: async () => (await import('./commands/schedule.ts')).registerSchedule },
   { names: ['config'], load: async () => (await import('./commands/schedule.ts')).registerConfig },
   { names: ['local'], load: async () => (await import('./commands/local.ts')).registerLocal },
+  { names: ['monitor'], load: async () => (await import('./commands/monitor.ts')).registerMonitor },
   { names: ['demo'], load: async () => (await import('./commands/demo.ts')).registerDemo },
 ];
 

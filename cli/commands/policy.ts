@@ -6,6 +6,7 @@ import { NotFoundError } from '#core/errors.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { printJson, table } from '../output.ts';
 import { inPolicyFile, readPolicyFile } from '../policy-file.ts';
+import { policyYaml } from '../policy-yaml.ts';
 
 export { readPolicyFile };
 
@@ -48,13 +49,15 @@ export function registerPolicy(program: Command): void {
     });
   policy
     .command('show <name>')
+    .option('--yaml', 'print the policy as YAML that `cairn policy apply -f` takes back')
     .option('--json', 'print JSON')
-    .action(async (name: string, options: { json?: boolean }, command: Command) => {
+    .action(async (name: string, options: { yaml?: boolean; json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
         const p = await backend.config.getPolicy(name);
         if (!p) throw new NotFoundError('policy', name);
         if (options.json ?? globals.json) return printJson(p);
+        if (options.yaml) return void process.stdout.write(policyYaml(p));
         console.log(`policy ${p.name}: ${p.active ? 'active' : 'INACTIVE'}, priority ${p.priority}, time zone ${p.timeZone}, storage unit ${p.storageUnit}`);
         console.log(`  clients:    ${p.clients.map((c) => `${c.name} (priority ${c.priority})`).join(', ')}`);
         console.log(`  selections: ${p.selections.join(', ')}${p.exclude.length ? `; exclude ${p.exclude.join(', ')}` : ''}`);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { NotFoundError } from '#core/errors.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { printJson, table } from '../output.ts';
+import { listPoolRows } from '../storage-listing.ts';
 
 /** `cairn pool` (vmpool): volume pools; `scratch` is built in. */
 export function registerPools(program: Command): void {
@@ -27,8 +28,7 @@ export function registerPools(program: Command): void {
     .action(async (o: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
-        const media = await backend.emm.listMedia();
-        const pools = (await backend.emm.listPools()).map((p) => ({ ...p, volumes: media.filter((m) => m.pool === p.name).length }));
+        const pools = await listPoolRows(backend.emm);
         if (o.json ?? globals.json) return printJson(pools);
         console.log(table(['NAME', 'VOLUMES', 'DESCRIPTION'], pools.map((p) => [p.name, p.volumes, p.description])));
       });

@@ -11,6 +11,7 @@ import { robotDefinition, type RobotAddOptions } from '../robot-definition.ts';
 import { parseSize } from '../size-option.ts';
 import { UsageError } from '../usage-errors.ts';
 import { inventoryThroughAgent } from '../robot-inventory-agent.ts';
+import { listRobotRows } from '../storage-listing.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -62,10 +63,7 @@ export function registerRobots(program: Command): void {
     .action(async (o: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
-        const robots = await backend.emm.listRobots();
-        const drives = await backend.emm.listDrives();
-        const media = await backend.emm.listMedia();
-        const rows = robots.map((r) => ({ ...r, drives: drives.filter((d) => d.robot === r.name).map((d) => d.name), volumes: media.filter((m) => m.robot === r.name).length }));
+        const rows = await listRobotRows(backend.emm);
         if (o.json ?? globals.json) return printJson(rows);
         console.log(
           table(

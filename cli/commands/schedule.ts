@@ -1,15 +1,11 @@
 import type { Command } from 'commander';
-import { dueJobs } from '#core/schedule/due.ts';
-import { loadDueInput } from '#core/schedule/tick.ts';
-import { dueVerifies } from '#core/schedule/verify-due.ts';
-import { dueRehearsals } from '#core/schedule/rehearsal-due.ts';
-import { dueCatalogCheck } from '#core/schedule/catalog-check-due.ts';
 import { loadSettings, saveSetting, settingKeys } from '#core/settings.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { type GlobalOptions, withBackend } from '../backend.ts';
 import { printJson, table } from '../output.ts';
 import { parseIsoTime } from '../time-option.ts';
+import { duePreview } from '../schedule-preview.ts';
 
 /** `cairn schedule` (nbpemreq): what is due and why, and suspending the scheduler. */
 export function registerSchedule(program: Command): void {
@@ -26,23 +22,12 @@ export function registerSchedule(program: Command): void {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
         const now = options.at ?? backend.clock.now();
-        // The same data, read the same way, as the scheduler tick decides on.
-        const input = await loadDueInput(backend, now);
-        const result = dueJobs({ ...input, policies: input.policies.filter((p) => !options.policy || p.name === options.policy) });
-        const keep = <T extends { client: string }>(rows: T[]): T[] => rows.filter((r) => !options.client || r.client === options.client);
-        const due = keep(result.due);
-        // Scheduled verifies (a policy's `verify`): the same input, their own decision (core/schedule/verify-due.ts).
-        const verifies = dueVerifies({ ...input, policies: input.policies.filter((p) => !options.policy || p.name === options.policy) });
-        const verifyDue = keep(verifies.due);
-        // Restore rehearsals (a policy's `rehearsal`): their own decision too (core/schedule/rehearsal-due.ts).
-        const rehearsals = dueRehearsals({ ...input, policies: input.policies.filter((p) => !options.policy || p.name === options.policy) });
-        const rehearsalDue = keep(rehearsals.due);
-        const notDue = [...keep(result.notDue), ...keep(verifies.notDue), ...keep(rehearsals.notDue)];
-        // A scheduled catalog check (a policy's `catalogCheck`): its own decision, from the same jobs (core/schedule/catalog-check-due.ts).
-        const checks = dueCatalogCheck({ ...input, policies: input.policies.filter((p) => !options.policy || p.name === options.policy) });
-        const catalogCheck = checks.due || checks.notDue.length > 0 ? { ...(checks.due ? { due: checks.due } : {}), notDue: checks.notDue } : undefined;
-        if (options.json ?? globals.json) return printJson({ at: now.toISOString(), due, notDue, ...(verifyDue.length > 0 ? { verifies: verifyDue } : {}), ...(rehearsalDue.length > 0 ? { rehearsals: rehearsalDue } : {}), ...(catalogCheck ? { catalogCheck } : {}) });
-        console.log(`due at ${now.toISOString()}${input.suspended ? ' (scheduling is SUSPENDED)' : ''}:`);
+        // The same decision the scheduler tick makes (schedule-preview.ts), shared with the monitor's Schedule page.
+        const preview = await duePreview(backend, now, { policy: options.policy, client: options.client });
+        const { due, notDue, verifies: verifyDue, rehearsals: rehearsalDue, catalogCheck } = preview;
+        const checks = catalogCheck ?? { notDue: [] };
+        if (options.json ?? globals.json) return printJson({ at: preview.at, due, notDue, ...(verifyDue.length > 0 ? { verifies: verifyDue } : {}), ...(rehearsalDue.length > 0 ? { rehearsals: rehearsalDue } : {}), ...(catalogCheck ? { catalogCheck } : {}) });
+        console.log(`due at ${now.toISOString()}${preview.suspended ? ' (scheduling is SUSPENDED)' : ''}:`);
         console.log(due.length ? table(['POLICY', 'CLIENT', 'SCHEDULE', 'LEVEL', 'DUE', 'WINDOW', 'WHY'], due.map((d) => [d.policy, d.client, d.schedule, d.level, d.dueSince, `${d.windowStart} – ${d.windowEnd}`, d.reason])) : '  nothing');
         if (verifyDue.length > 0) console.log(`\nverifies due:\n${table(['POLICY', 'CLIENT', 'IMAGE', 'DUE', 'WHY'], verifyDue.map((d) => [d.policy, d.client, d.backupId, d.dueSince, d.reason]))}`);
         if (rehearsalDue.length > 0) console.log(`\nrehearsals due:\n${table(['POLICY', 'CLIENT', 'IMAGE', 'DUE', 'WHY'], rehearsalDue.map((d) => [d.policy, d.client, d.backupId, d.dueSince, d.reason]))}`);

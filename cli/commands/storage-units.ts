@@ -6,6 +6,7 @@ import { type GlobalOptions, withBackend } from '../backend.ts';
 import { formatBytes, printJson, table } from '../output.ts';
 import { positiveNumber, wholeNumber } from '../number-option.ts';
 import { UsageError } from '../usage-errors.ts';
+import { listStorageUnitsInUse } from '../storage-listing.ts';
 import { CairnError } from '#core/errors.ts';
 import type { ConfigStore } from '#core/ports/config-store.ts';
 import type { MediaDatabase } from '#core/ports/media-manager.ts';
@@ -83,13 +84,12 @@ export function registerStorageUnits(program: Command): void {
     .action(async (options: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       await withBackend(globals, async (backend) => {
-        const units = await backend.config.listStorageUnits();
-        const reservations = await backend.media.listReservations();
-        if (options.json ?? globals.json) return printJson(units.map((u) => ({ ...u, inUse: reservations.filter((r) => r.kind === 'storage-unit-slot' && r.storageUnit === u.name).length })));
+        const units = await listStorageUnitsInUse(backend.config, backend.media);
+        if (options.json ?? globals.json) return printJson(units);
         console.log(
           table(
             ['NAME', 'KIND', 'LOCATION', 'MAX JOBS', 'IN USE', 'FRAGMENT SIZE', 'COMPRESSION'],
-            units.map((u) => [u.name, u.kind, unitLocation(u), u.maxConcurrentJobs, reservations.filter((r) => r.kind === 'storage-unit-slot' && r.storageUnit === u.name).length, formatBytes(u.fragmentSizeBytes), compressionLabel(u.compression)]),
+            units.map((u) => [u.name, u.kind, unitLocation(u), u.maxConcurrentJobs, u.inUse, formatBytes(u.fragmentSizeBytes), compressionLabel(u.compression)]),
           ),
         );
       });

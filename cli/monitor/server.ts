@@ -5,10 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { SECURITY_HEADERS, TOKEN_COOKIE, crossSiteReason, isAuthorized, isLoopback, sameSecret } from './http-guard.ts';
+import { servedHosts } from './served-hosts.ts';
 import { HttpError, sendError, sendJson } from './http-reply.ts';
 import { JobEvents } from './job-events.ts';
 import { JOB_ROUTES } from './job-routes.ts';
 import { IMAGE_ROUTES } from './image-routes.ts';
+import { POLICY_ROUTES } from './policy-routes.ts';
+import { STORAGE_ROUTES } from './storage-routes.ts';
 import { loadPageAssets, type PageAssets } from './page-assets.ts';
 import type { MonitorBackend, MonitorRoute } from './route.ts';
 
@@ -16,7 +19,7 @@ import type { MonitorBackend, MonitorRoute } from './route.ts';
  * Every API route, by area (each area's module says what it serves). The
  * first whose method and pattern match a request answers it.
  */
-const ROUTES: MonitorRoute[] = [...JOB_ROUTES, ...IMAGE_ROUTES];
+const ROUTES: MonitorRoute[] = [...JOB_ROUTES, ...IMAGE_ROUTES, ...POLICY_ROUTES, ...STORAGE_ROUTES];
 
 /** The port `cairn local serve` serves the monitor on unless told otherwise (`--monitor-port`; 0 turns it off). */
 export const DEFAULT_MONITOR_PORT = 8466;
@@ -88,25 +91,25 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) response.setHeader(name, value);
     handle(request, response).catch((error: unknown) => sendError(response, error));
   };
-  const server: Server = options.tls ? createHttpsServer({ cert: readPem(options.tls.cert, '--tls-cert'), key: readPem(options.tls.key, '--tls-key') }, handler) : createHttpServer(handler);
+  const cert = options.tls ? readPem(options.tls.cert, '--tls-cert') : undefined;
+  const server: Server = options.tls ? createHttpsServer({ cert, key: readPem(options.tls.key, '--tls-key') }, handler) : createHttpServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new CairnError(StatusCode.INVALID_COMMAND_USAGE, `monitor: cannot listen on ${host}:${options.port}: ${error.code === 'EADDRINUSE' ? 'the port is in use (--monitor-port picks another, 0 turns the monitor off)' : error.message}`, { cause: error })),
+      reject(new CairnError(StatusCode.INVALID_COMMAND_USAGE, `monitor: cannot listen on ${host}:${options.port}: ${error.code === 'EADDRINUSE' ? 'the port is in use (--monitor-port picks another)' : error.message}`, { cause: error })),
     );
     server.listen(options.port, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const hostPart = host.includes(':') ? `[${host}]` : host;
-  const origin = `${scheme}://${hostPart}:${port}`;
-  // The Host header a request may name: what it was served on (and localhost for a loopback bind). Anything else is a rebinding attempt.
-  const hosts = new Set([`${hostPart}:${port}`, ...(isLoopback(host) ? [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`] : [])]);
+  // The Host headers a request may name (served-hosts.ts says which and why); anything else is a rebinding attempt.
+  const hosts = servedHosts(host, port, cert);
+  const origin = `${scheme}://${hosts.originHost}:${port}`;
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    if (!hosts.has(request.headers.host ?? '')) throw new HttpError(421, `Host ${request.headers.host ?? '(none)'} is not what this monitor serves`);
+    if (!hosts.accepts(request.headers.host)) throw new HttpError(421, `Host ${request.headers.host ?? '(none)'} is not what this monitor serves`);
     const url = new URL(request.url ?? '/', origin);
     const method = request.method ?? 'GET';
     if (method === 'GET' && url.pathname === '/' && url.searchParams.has('token')) return login(url, response);
-    if (!isAuthorized(request, options.token)) throw new HttpError(401, 'the monitor token is missing or wrong: open the URL `cairn local serve` printed, or send Authorization: Bearer <token> ($CAIRN_HOME/monitor-token)');
+    if (!isAuthorized(request, options.token)) throw new HttpError(401, 'the monitor token is missing or wrong: open the URL the command printed (`cairn local serve`, `cairn --aws monitor`), or send Authorization: Bearer <token> ($CAIRN_HOME/monitor-token)');
     if (method === 'POST') {
       const refused = crossSiteReason(request, `${scheme}://${request.headers.host}`);
       if (refused) throw new HttpError(403, `refused as a possible cross-site request: ${refused}`);

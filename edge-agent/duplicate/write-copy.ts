@@ -6,10 +6,9 @@ import type { ObjectStore } from '#core/ports/object-store.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { encodeManifest } from '../image/manifest.ts';
 import { fragmentChecksum } from '../image/fragment-digest.ts';
-import { blockMapKey } from '../image/block-map.ts';
-import { readIndex } from '../image/index-reader.ts';
 import { readTrustedManifest } from '../restore/image-trust.ts';
 import { corruptImageOf, verifyImage } from '../verify/verify-image.ts';
+import { copySideObjects } from './copy-side-objects.ts';
 
 export interface CopyProgress {
   objects: number;
@@ -64,17 +63,6 @@ export interface WrittenCopy {
  * next run writes it again (puts replace whole objects), and a catalog
  * check finds it if no run comes.
  */
-/** Whether an entry of the copy's index has a block map (its large files' per-block sha256s, in `blocks.bin`); the index is checked against the catalog's sha256 as it is read. */
-async function indexNamesBlockMap(store: ObjectStore, copy: ImageCopy): Promise<boolean> {
-  try {
-    for await (const entry of readIndex(store, copy.indexKey, copy.indexSha256)) if (entry.blockMap !== undefined) return true;
-  } catch (error) {
-    if (error instanceof NotFoundError) throw new CairnError(StatusCode.CORRUPT_IMAGE, `the index ${copy.indexKey} of copy ${copy.copyNumber} is missing from storage unit ${copy.storageUnit}`, { cause: error });
-    throw error;
-  }
-  return false;
-}
-
 export async function writeCopy(options: WriteCopyOptions): Promise<WrittenCopy> {
   const { image, from, to } = options;
   const manifest = await readTrustedManifest(from.store, image, from.copy);
@@ -88,12 +76,9 @@ export async function writeCopy(options: WriteCopyOptions): Promise<WrittenCopy>
   if (onTape && from.readFragment === undefined) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `copy ${from.copy.copyNumber} of image ${image.backupId} is on tape, and this duplicate has no drive to read it`);
   if (fragments.size !== from.copy.fragments.length) throw new CairnError(StatusCode.CORRUPT_IMAGE, `copy ${from.copy.copyNumber} of image ${image.backupId} names one fragment key twice: it is not duplicated`);
 
-  // The copy's objects, from the catalog and the index alone (no listing: the agent's S3 grant has no
-  // s3:ListBucket, and a listing would copy objects no record vouches for): the fragments, the index, and
-  // the block-map object when an index entry points into it (core/catalog/consistency-findings.ts owns the
-  // same set). A missing one fails its get (2001); nothing else in the folder is copied.
-  const listed = new Set([...fragments.keys(), from.copy.indexKey]);
-  if (await indexNamesBlockMap(from.store, from.copy)) listed.add(blockMapKey(image.backupId));
+  // The copy's objects from the catalog and the index alone, never a listing (copy-side-objects.ts says why).
+  // A missing one fails its get (2001); nothing else in the folder is copied.
+  const listed = new Set([...fragments.keys(), ...(await copySideObjects(from.store, image, from.copy))]);
   const progress: CopyProgress = { objects: 0, bytes: 0, current: '' };
   for (const key of [...listed].sort()) {
     if (options.signal?.aborted) throw new CairnError(StatusCode.TERMINATED_BY_ADMINISTRATOR, 'termination requested by administrator', { cause: options.signal.reason });

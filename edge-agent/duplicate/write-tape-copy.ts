@@ -15,6 +15,7 @@ import { tapeFragmentSource } from '../tape/format/tape-fragment-source.ts';
 import { tapeWriteRoom } from '../tape/early-warning.ts';
 import { TapeCopyDrive, type TapeCopyHolding } from './tape-copy-drive.ts';
 import type { CopyProgress, WrittenCopy } from './write-copy.ts';
+import { copySideObjects } from './copy-side-objects.ts';
 
 export interface WriteTapeCopyOptions {
   image: Image;
@@ -76,7 +77,6 @@ const DAY_MS = 86_400_000;
 export async function writeTapeCopy(options: WriteTapeCopyOptions, holding: TapeCopyHolding): Promise<WrittenTapeCopy> {
   const { image, from, to } = options;
   const manifest = await readTrustedManifest(from.store, image, from.copy);
-  const folder = from.copy.manifestKey.slice(0, from.copy.manifestKey.lastIndexOf('/') + 1);
   const objectFragments = from.copy.fragments.flatMap((f) => (f.location.kind === 'object' || (f.location.kind === 'tape' && from.readFragment) ? [f] : []));
   if (objectFragments.length !== from.copy.fragments.length) throw new CairnError(StatusCode.INVALID_COMMAND_USAGE, `copy ${from.copy.copyNumber} of image ${image.backupId} is on tape, and this duplicate has no drive to read it`);
   const expiresAt = options.expiresAt ?? image.expiresAt;
@@ -123,11 +123,8 @@ export async function writeTapeCopy(options: WriteTapeCopyOptions, holding: Tape
     const fullVolume = sink.endOfMedia ? drive.mediaId : undefined;
     await drive.close();
 
-    // The index, block maps and anything else of the folder (but the manifest and the fragments), to the index storage.
-    const keys = new Set((await from.store.list(folder)).filter((k) => k !== from.copy.manifestKey));
-    for (const f of objectFragments) if (f.location.kind === 'object') keys.delete(f.location.key);
-    keys.add(from.copy.indexKey);
-    for (const key of [...keys].sort()) {
+    // The index and the block map it points into, to the index storage: from the catalog and the index, never a listing (copy-side-objects.ts).
+    for (const key of await copySideObjects(from.store, image, from.copy)) {
       aborted();
       progress.current = key;
       options.onProgress?.({ ...progress });
@@ -198,7 +195,7 @@ async function writeFragment(image: Image, from: WriteTapeCopyOptions['from'], f
   return written.location;
 }
 
-/** Copies one object of the source folder to the index storage; the index must have the catalog's sha256. */
+/** Copies one side object (the index, the block map) to the index storage; the index must have the catalog's sha256. */
 async function copyObject(image: Image, from: WriteTapeCopyOptions['from'], key: string, store: ObjectStore, progress: CopyProgress): Promise<void> {
   const what = key === from.copy.indexKey ? `index ${key}` : key;
   const body = await getSource(image, from, key, what);

@@ -61,17 +61,40 @@ export async function startMonitorSession(name: string, serveArgs: string[] = []
   const serve = spawn(process.execPath, [cairnBin, '--home', home, 'local', 'serve', '--monitor-port', String(port), '--json', ...serveArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   serve.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const loginUrl = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    serve.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = /\{"monitor":.*\}\n/.exec(out);
-      if (line) resolve((JSON.parse(line[0]) as { monitor: { url: string } }).monitor.url);
+  const stop = async (): Promise<void> => {
+    if (serve.exitCode !== null || serve.signalCode !== null) return;
+    const exited = new Promise((resolve) => serve.once('exit', resolve));
+    serve.kill('SIGTERM');
+    await exited;
+  };
+  let loginUrl: string;
+  let browser: import('playwright-core').Browser;
+  try {
+    loginUrl = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      // Under the test's own timeout: a service that never prints its URL is stopped here, not left running.
+      const timer = setTimeout(() => reject(new Error(`cairn local serve printed no monitor URL in 20 s: ${stderr}`)), 20_000);
+      serve.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const line = /\{"monitor":.*\}\n/.exec(out);
+        if (line) {
+          clearTimeout(timer);
+          resolve((JSON.parse(line[0]) as { monitor: { url: string } }).monitor.url);
+        }
+      });
+      serve.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`cairn local serve exited ${code} before printing the monitor URL: ${stderr}`));
+      });
     });
-    serve.once('exit', (code) => reject(new Error(`cairn local serve exited ${code} before printing the monitor URL: ${stderr}`)));
-  });
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  } catch (error) {
+    // Nothing is left behind when the set-up fails: the service is stopped and the scratch directory removed.
+    await stop();
+    rmSync(work, { recursive: true, force: true });
+    throw error;
+  }
   return {
     work,
     home,
@@ -81,11 +104,7 @@ export async function startMonitorSession(name: string, serveArgs: string[] = []
     browser,
     close: async () => {
       await browser.close();
-      if (serve.exitCode === null) {
-        const exited = new Promise((resolve) => serve.once('exit', resolve));
-        serve.kill('SIGTERM');
-        await exited;
-      }
+      await stop();
       rmSync(work, { recursive: true, force: true });
     },
   };

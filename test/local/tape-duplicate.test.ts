@@ -11,6 +11,8 @@ import { duplicateImage } from '#agent/duplicate/duplicate-image.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
 import { copyOf, type Image } from '#core/model/image.ts';
 import type { TapeDrive } from '#core/ports/tape-drive.ts';
+import type { ObjectStore } from '#core/ports/object-store.ts';
+import { imageKeys } from '#core/ids.ts';
 import { realTapeDevices, type TapeDevices } from '#agent/tape/mount.ts';
 import { makeSampleTree } from '#cli/demo/sample-tree.ts';
 import { samplePolicy } from '../contracts/fixtures.ts';
@@ -52,6 +54,17 @@ function corruptingDevices(): TapeDevices {
       }) as TapeDrive;
     },
   };
+}
+
+/** A store whose listing fails as S3 does for a caller without s3:ListBucket. */
+function withoutListing(store: ObjectStore): ObjectStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'list') return async (prefix: string) => Promise.reject(new Error(`AccessDenied: not allowed to list ${prefix}`));
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 /**
@@ -108,8 +121,16 @@ describe.skipIf(Boolean(skip))(`duplication to tape${skip ? ` (skipped: ${skip})
     const image = await backupToDisk(source);
     const waits: string[] = [];
 
-    const result = await duplicateImage(localDuplicateDeps(runtime, { onWait: (r) => waits.push(r) }), { backupId: image.backupId, to: 'tape1' });
+    // The source is read without listing it (the cloud agent may not list S3), and an object no record names is not copied.
+    const stray = `${imageKeys(image.backupId).prefix}/stray.bin`;
+    writeFileSync(join(work, 'disk1', stray), 'not vouched for');
+    const deps = localDuplicateDeps(runtime, { onWait: (r) => waits.push(r) });
+    const unlistable = { ...deps, openStorageUnit: async (unit: StorageUnit) => (unit.name === 'disk1' ? withoutListing(await deps.openStorageUnit(unit)) : deps.openStorageUnit(unit)) };
+
+    const result = await duplicateImage(unlistable, { backupId: image.backupId, to: 'tape1' });
     expect(result).toMatchObject({ backupId: image.backupId, copyNumber: 2, storageUnit: 'tape1', fromCopy: 1, volumes: ['CRN001L6'] });
+    const tapeIndexStore = await deps.openStorageUnit((await runtime.config.getStorageUnit('tape1'))!);
+    expect((await tapeIndexStore.list(imageKeys(image.backupId).prefix)).sort()).toEqual([copyOf(image, 1)!.indexKey, copyOf(image, 1)!.manifestKey].sort());
     await expectReleased();
     const stored = (await runtime.catalog.getImage(image.backupId))!;
     const copy = copyOf(stored, 2)!;

@@ -3,6 +3,9 @@ import { h, type JSX } from 'preact';
 import { JobPage } from './job-page.ts';
 import { JobsPage } from './jobs-page.ts';
 import { ImagesPage } from './images-page.ts';
+import { PoliciesPage, PolicyPage } from './policies-page.ts';
+import { SchedulePage } from './schedule-page.ts';
+import { StoragePage } from './storage-page.ts';
 
 /**
  * The page's views by address (`#/jobs`, `#/jobs/12`, ...): the first whose
@@ -23,6 +26,10 @@ export const PAGES: PageRoute[] = [
   { pattern: /^#\/images\/([^/?]+)\/tree$/, view: (match) => h(ImagesPage, { client: decoded(match[1]), tree: true }) },
   // #/images, #/images/<client>, #/images/<client>/<backupId>[?path=<dir>]: each part percent-encoded.
   { pattern: /^#\/images(?:\/([^/?]+))?(?:\/([^/?]+))?(?:\?path=([^&]*))?$/, nav: { label: 'Images', href: '#/images' }, view: (match) => h(ImagesPage, { client: decoded(match[1]), backupId: decoded(match[2]), path: decoded(match[3]) }) },
+  { pattern: /^#\/policies\/([^/]+)$/, view: (match, version) => h(PolicyPage, { segment: match[1]!, version }) },
+  { pattern: /^#\/policies$/, nav: { label: 'Policies', href: '#/policies' }, view: (_match, version) => h(PoliciesPage, { version }) },
+  { pattern: /^#\/schedule$/, nav: { label: 'Schedule', href: '#/schedule' }, view: (_match, version) => h(SchedulePage, { version }) },
+  { pattern: /^#\/storage$/, nav: { label: 'Storage', href: '#/storage' }, view: (_match, version) => h(StoragePage, { version }) },
 ];
 
 /** A percent-encoded part of the address, or undefined (a malformed one too). */
