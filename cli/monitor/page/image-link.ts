@@ -3,7 +3,7 @@ import { h, type JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { JobRow } from './api.ts';
 import { fetchImages } from './images-api.ts';
-import { imageHref } from './images-page.ts';
+import { imageHref } from './images-address.ts';
 
 /** The fields of a backup or restore job this component reads (api.ts JobRow has the common ones). */
 type ImageJob = JobRow & { backupId?: string; source?: { backupId?: string; pointInTime?: string }; target?: { directory: string; existing: string }; paths?: string[]; notRestored?: string[] };

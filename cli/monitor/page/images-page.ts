@@ -5,19 +5,9 @@ import { formatBytes, formatTime } from './format.ts';
 import { fetchImages, searchName, type ImageRow, type SearchAnswer } from './images-api.ts';
 import { ImageBrowser } from './images-browser.ts';
 import { ClientTree } from './images-tree.ts';
+import { imageHref, parentOf } from './images-address.ts';
 
 type VNode = JSX.Element;
-
-/** `#/images/<client>/<backupId>`: each part percent-encoded. */
-export function imageHref(client?: string, backupId?: string): string {
-  return `#/images${client ? `/${encodeURIComponent(client)}` : ''}${client && backupId ? `/${encodeURIComponent(backupId)}` : ''}`;
-}
-
-/** The parent directory of an image path (`/` for a top-level one). */
-export function parentOf(path: string): string {
-  const cut = path.lastIndexOf('/');
-  return cut <= 0 ? '/' : path.slice(0, cut);
-}
 
 /**
  * The Images view: pick a client, see its images newest first (as `cairn

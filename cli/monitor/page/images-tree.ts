@@ -3,7 +3,7 @@ import { h, type JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { formatBytes, formatTime } from './format.ts';
 import { fetchClientTree, type ClientTreePage } from './images-api.ts';
-import { imageHref } from './images-page.ts';
+import { imageHref } from './images-address.ts';
 
 type VNode = JSX.Element;
 
