@@ -23,7 +23,8 @@ export interface JobRow {
   details?: { at: string; message: string }[];
   progress: { files: number; bytes: number; throughputBps: number; currentPath?: string };
   selections?: string[];
-  volumes?: string[];
+  /** A backup's media ids; a restore's volumes with what was read from each. */
+  volumes?: (string | { mediaId: string })[];
   queuedAt: string;
   startedAt?: string;
   endedAt?: string;
@@ -37,7 +38,7 @@ export interface Filters {
   policy: string;
 }
 
-async function answer<T>(response: Response): Promise<T> {
+export async function answer<T>(response: Response): Promise<T> {
   const body = (await response.json()) as T & { message?: string };
   if (!response.ok) throw new Error(body.message ?? `HTTP ${response.status}`);
   return body;

@@ -2,6 +2,7 @@
 import { h, type JSX } from 'preact';
 import { JobPage } from './job-page.ts';
 import { JobsPage } from './jobs-page.ts';
+import { StatusPage } from './status-page.ts';
 
 /**
  * The page's views by address (`#/jobs`, `#/jobs/12`, ...): the first whose
@@ -18,6 +19,7 @@ export interface PageRoute {
 export const PAGES: PageRoute[] = [
   { pattern: /^#\/jobs\/(\d+)$/, view: (match, version) => h(JobPage, { jobId: Number(match[1]), version }) },
   { pattern: /^#\/jobs$/, nav: { label: 'Jobs', href: '#/jobs' }, view: (_match, version) => h(JobsPage, { version }) },
+  { pattern: /^#\/status(?:\/(\d{1,5}))?$/, view: (match) => h(StatusPage, match[1] === undefined ? {} : { code: Number(match[1]) }) },
 ];
 
 /** The view for a hash; anything unknown (and the empty hash) is the jobs table. */
