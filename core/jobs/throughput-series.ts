@@ -25,7 +25,7 @@ export class ThroughputSeries {
 
   /** Records `bytes` written so far at `at`. A time before the newest point is ignored (a clock that stepped back). */
   add(at: Date, bytes: number): void {
-    const seconds = Math.round(at.getTime() / 100) / 10;
+    const seconds = at.getTime() / 1000;
     const point: ThroughputSample = [seconds, Math.max(0, Math.round(bytes))];
     const newest = this.#points.at(-1);
     if (newest && seconds < newest[0]) return;

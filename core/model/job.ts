@@ -12,7 +12,7 @@ export type JobState = z.output<typeof JobState>;
 
 /**
  * One point of a job's throughput over time: [seconds since the epoch (to
- * the tenth), image bytes written so far]. Cumulative bytes, so a rate over
+ * the millisecond), image bytes written so far]. Cumulative bytes, so a rate over
  * any two points is their difference over their distance, whatever was
  * thinned out between them (core/jobs/throughput-series.ts).
  */

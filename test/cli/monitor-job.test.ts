@@ -39,7 +39,7 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'cairn-monitor-job-'));
   runtime = await openLocalRuntime({ home: join(work, 'home') });
   mkdirSync(join(work, 'data'));
-  // Big enough that the data path runs for more than a tenth of a second: two samples at different times.
+  // Big enough that the data path takes measurable time: its first and last samples are apart.
   writeFileSync(join(work, 'data', 'big.bin'), randomBytes(24 * 1024 * 1024));
   const backend = localBackend(runtime);
   const run = await backend.runBackup({ client: 'web-host', selections: [join(work, 'data')] }, {});

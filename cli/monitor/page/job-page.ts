@@ -31,7 +31,7 @@ export function JobPage({ jobId, version }: { jobId: number; version: number }):
   const restart = useCallback(() => {
     setRestarting(true);
     restartJob(jobId).then(
-      (started) => void (location.hash = `#/jobs/${started.jobId}`),
+      (started) => (setRestarting(false), void (location.hash = `#/jobs/${started.jobId}`)),
       (error: Error) => (setProblem(error.message), setRestarting(false)),
     );
   }, [jobId]);
