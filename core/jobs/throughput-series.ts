@@ -55,13 +55,22 @@ export class ThroughputSeries {
   }
 }
 
-/** Bytes per second between consecutive points, at the later point's time: what the job page charts. */
+/**
+ * Bytes per second over each interval between consecutive points, each at
+ * its interval's end, led by the first interval's rate at the first point's
+ * time: what the job page charts as steps (the rate held over the interval),
+ * so even a one-interval job spans its own time. Empty with fewer than two
+ * points at different times.
+ */
 export function ratesOf(points: readonly ThroughputSample[]): { at: number; bytesPerSecond: number }[] {
   const rates: { at: number; bytesPerSecond: number }[] = [];
   for (let i = 1; i < points.length; i++) {
     const [t0, b0] = points[i - 1]!;
     const [t1, b1] = points[i]!;
-    if (t1 > t0) rates.push({ at: t1, bytesPerSecond: Math.max(0, (b1 - b0) / (t1 - t0)) });
+    if (t1 <= t0) continue;
+    const bytesPerSecond = Math.max(0, (b1 - b0) / (t1 - t0));
+    if (rates.length === 0) rates.push({ at: t0, bytesPerSecond });
+    rates.push({ at: t1, bytesPerSecond });
   }
   return rates;
 }

@@ -42,12 +42,14 @@ describe('a job throughput series', () => {
     expect(series.points().at(-1)).toEqual([start / 1000 + 5, 500]);
   });
 
-  it('gives the rate between consecutive points, whatever was thinned between them', () => {
+  it('gives the rate over each interval at its end, led by the first rate at the start, whatever was thinned between them', () => {
     expect(ratesOf([[100, 0], [102, 2048], [106, 2048], [107, 3072]])).toEqual([
+      { at: 100, bytesPerSecond: 1024 },
       { at: 102, bytesPerSecond: 1024 },
       { at: 106, bytesPerSecond: 0 },
       { at: 107, bytesPerSecond: 1024 },
     ]);
     expect(ratesOf([[100, 0]])).toEqual([]);
+    expect(ratesOf([[100, 0], [100.5, 512]])).toEqual([{ at: 100, bytesPerSecond: 1024 }, { at: 100.5, bytesPerSecond: 1024 }]);
   });
 });

@@ -27,7 +27,8 @@ export function ThroughputChart({ points }: { points: { at: number; bytesPerSeco
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
-      series: [{}, { label: 'throughput', stroke: '#0b5cad', width: 2, fill: 'rgba(11, 92, 173, 0.12)', points: { show: points.length < 30 } }],
+      // Each rate held over the interval that ends at its point: steps, not a line between averages.
+      series: [{}, { label: 'throughput', stroke: '#0b5cad', width: 2, fill: 'rgba(11, 92, 173, 0.12)', paths: uPlot.paths.stepped?.({ align: -1 }), points: { show: false } }],
       axes: [{}, { size: 78, values: (_u, values) => values.map((v) => `${formatBytes(Math.round(v))}/s`) }],
     };
     const chart = new uPlot(options, [points.map((p) => p.at), points.map((p) => p.bytesPerSecond)], element);
