@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -122,5 +122,13 @@ describe('GET /api/status-codes', () => {
     expect(codes.length).toBe(Object.keys(statusText).length);
     expect(codes).toContainEqual({ code: 150, text: 'termination requested by administrator', retried: false });
     expect(codes).toContainEqual({ code: 13, text: 'file read failed', retried: true });
+  });
+});
+
+describe('the job pages\' sources', () => {
+  it('never write HTML: every server string (a file name, an error, a detail line) is a text node', () => {
+    for (const file of ['job-page.ts', 'job-parts.ts', 'job-chart.ts', 'job-api.ts', 'status-page.ts', 'jobs-page.ts']) {
+      expect(readFileSync(new URL(`../../cli/monitor/page/${file}`, import.meta.url), 'utf8'), file).not.toMatch(/innerHTML|dangerouslySetInnerHTML|insertAdjacentHTML|eval\(/);
+    }
   });
 });

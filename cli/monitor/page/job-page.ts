@@ -65,7 +65,7 @@ export function JobPage({ jobId, version }: { jobId: number; version: number }):
     job.restartRefusal === undefined && h('button', { type: 'button', class: 'restart', disabled: restarting, onClick: restart }, restarting ? 'Restarting…' : 'Restart job'),
     problem && h('p', { class: 'problem', role: 'alert' }, problem),
     h('dl', null, rows.filter(([, value]) => value !== undefined && value !== '').map(([label, value]) => [h('dt', null, label), h('dd', null, value)])),
-    job.attempts.length > 0 && [h('h2', null, 'Attempts'), h('ol', { class: 'attempts' }, job.attempts.map((a) => h('li', null, `attempt ${a.attempt}: status ${a.statusCode}${a.error ? ` (${a.error})` : ''}, ended ${formatTime(a.endedAt)}`)))],
+    job.attempts.length > 0 && [h('h2', null, 'Attempts'), h('ol', { class: 'attempts' }, job.attempts.map((a) => h('li', null, `attempt ${a.attempt}: status `, h('a', { href: `#/status/${a.statusCode}`, class: 'status-link' }, String(a.statusCode)), `${a.error ? ` (${a.error})` : ''}, ended ${formatTime(a.endedAt)}`)))],
     job.type === 'backup' && job.state !== 'QUEUED' && [h('h2', null, 'Throughput'), job.throughput && job.throughput.length > 0 ? h(ThroughputChart, { points: job.throughput }) : h('p', { class: 'figures' }, 'No throughput samples recorded (the job was too short, or its agent predates them).')],
     job.cost && h(CostSection, { cost: job.cost }),
     h('h2', null, 'Timeline'),
