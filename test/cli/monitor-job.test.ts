@@ -8,6 +8,8 @@ import { startMonitor, type Monitor } from '#cli/monitor/server.ts';
 import { localBackend } from '#cli/backend.ts';
 import { statusText } from '#core/status-codes.ts';
 import type { Job } from '#core/model/job.ts';
+import { emptyUsage, type UsageCounters } from '#core/model/job-usage.ts';
+import { showJob } from '#cli/monitor/jobs-view.ts';
 import { sampleJob, sampleRestoreJob } from '../contracts/fixtures.ts';
 
 /**
@@ -130,5 +132,17 @@ describe('the job pages\' sources', () => {
     for (const file of ['job-page.ts', 'job-parts.ts', 'job-chart.ts', 'job-api.ts', 'status-page.ts', 'jobs-page.ts']) {
       expect(readFileSync(new URL(`../../cli/monitor/page/${file}`, import.meta.url), 'utf8'), file).not.toMatch(/innerHTML|dangerouslySetInnerHTML|insertAdjacentHTML|eval\(/);
     }
+  });
+});
+
+describe('a job\'s cost', () => {
+  it('is the measured usage priced for the stack\'s region where the backend measures one (cairn --aws), as `cairn jobs show` prints it', async () => {
+    // A deployed stack's backend: its region and the job's usage (aws/job-usage-reader.ts reads these from the tables and the execution's history).
+    const agent: UsageCounters = { ...emptyUsage(), s3Tier1Requests: 40, s3BytesUp: 2 * 1024 ** 3 };
+    const backend = { ...localBackend(runtime), cloudCost: { region: 'eu-west-1', usage: async () => ({ lambdas: { ...emptyUsage(), lambdaInvocations: 12 }, agent, stateTransitions: { count: 30, events: 61 } }) } };
+    const shown = await showJob(backend, backupJobId);
+    expect(shown?.cost).toMatchObject({ region: 'eu-west-1', totalAtLeast: expect.any(Boolean) });
+    expect(shown?.cost?.lines.map((line) => line.service)).toEqual(expect.arrayContaining(['Step Functions', 'Lambda', 'S3']));
+    expect(shown?.cost?.totalUsd).toBeGreaterThan(0);
   });
 });
