@@ -2,7 +2,7 @@ import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { JobState, imageWrittenBy, type RestoreJob } from '#core/model/job.ts';
 import { describeStatus } from '#core/status-codes.ts';
-import { CairnError, NotFoundError } from '#core/errors.ts';
+import { NotFoundError } from '#core/errors.ts';
 import { parseOrThrow } from '#core/validation.ts';
 import { bottleneckOf, type Bottleneck } from '#core/jobs/bottleneck.ts';
 import type { Job } from '#core/model/job.ts';
@@ -12,9 +12,9 @@ import { positiveNumber } from '../number-option.ts';
 import { backupOutcome, outcomeLines } from '../backup-outcome.ts';
 import { exitCodeFor } from '../exit-code.ts';
 import { jobWithoutErrnoText } from '../errno-text.ts';
-import { formatUsd, jobCost, type CostLine, type JobCost } from '#core/cost/job-cost.ts';
-import type { Backend } from '../backend-interface.ts';
-import type { JobUsage } from '#core/model/job-usage.ts';
+import { formatUsd, type CostLine, type JobCost } from '#core/cost/job-cost.ts';
+import { costOf } from '../job-cost-of.ts';
+import { restartJob } from '../job-restart.ts';
 import { groupStreams, streamsCell } from '../job-streams.ts';
 import { cancelJobAndStreams } from '#core/jobs/data-streams.ts';
 import { isLifecycleJob, lifecycleCell, lifecycleLines } from '../lifecycle-job-lines.ts';
@@ -75,13 +75,6 @@ function restoreLines(job: RestoreJob): [string, unknown][] {
 
 /** What the standalone runtime says in place of a cost: it runs no billed cloud service (an S3 storage unit's requests are not counted). */
 const STANDALONE_COST = 'none: the standalone runtime runs no Step Functions, Lambda or DynamoDB (the requests of an S3 storage unit are not counted)';
-
-/** The job's measured usage priced for its stack's region; undefined on the standalone runtime. */
-async function costOf(backend: Backend, job: Job): Promise<{ cost: JobCost; usage: JobUsage } | undefined> {
-  if (backend.cloudCost === undefined) return undefined;
-  const usage = await backend.cloudCost.usage(job);
-  return { usage, cost: jobCost(usage, backend.cloudCost.region) };
-}
 
 /** One line of the cost section: the count, then its price (or why there is none). */
 function costLine(line: CostLine, cost: JobCost): [string, unknown] {
@@ -157,15 +150,7 @@ export function registerJobs(program: Command): void {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const json = options.json ?? globals.json;
       await withBackend(globals, async (backend) => {
-        const job = await backend.jobs.get(jobId);
-        if (!job) throw new NotFoundError('job', jobId);
-        if (job.type !== 'backup') throw new CairnError(20, `job ${jobId} is a ${job.type} job; only a backup job can be restarted`);
-        if (job.state !== 'DONE') throw new CairnError(20, `job ${jobId} is ${job.state}; only an ended job can be restarted`);
-        const manual = job.policy === 'manual';
-        const run = await backend.runBackup(
-          { client: job.client, policy: manual ? undefined : job.policy, schedule: job.schedule, level: job.level, selections: job.selections, storageUnit: job.storageUnit, retentionDays: job.retentionDays },
-          { onQueued: (ref) => (json ? undefined : note(`job ${jobId} restarted as job ${ref.jobId}`)) },
-        );
+        const run = await restartJob(backend, jobId, `${userInfo().username}@${hostname()}, cairn jobs restart`, { onQueued: (ref) => (json ? undefined : note(`job ${jobId} restarted as job ${ref.jobId}`)) });
         const outcome = await backupOutcome(backend, run);
         if (json) printJson({ restartedFrom: jobId, ...outcome });
         else for (const line of outcomeLines(outcome)) note(line);

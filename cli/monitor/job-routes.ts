@@ -1,9 +1,13 @@
+import { describeStatus } from '#core/status-codes.ts';
 import { cancelJobAndStreams } from '#core/jobs/data-streams.ts';
+import type { JobRef } from '#core/jobs/job-service.ts';
+import { restartJob } from '../job-restart.ts';
 import { HttpError, sendJson } from './http-reply.ts';
 import { listJobs, parseJobFilter, showJob } from './jobs-view.ts';
-import type { MonitorRoute } from './route.ts';
+import type { MonitorRoute, RouteContext } from './route.ts';
+import { statusCodesView } from './status-codes-view.ts';
 
-/** The jobs table, one job, and the cancel: the routes of the Jobs pages. */
+/** The jobs table, one job, the cancel and the restart: the routes of the Jobs pages. */
 export const JOB_ROUTES: MonitorRoute[] = [
   {
     method: 'GET',
@@ -21,7 +25,7 @@ export const JOB_ROUTES: MonitorRoute[] = [
     method: 'GET',
     path: /^\/api\/jobs\/(\d{1,12})$/,
     handle: async ({ match, backend }) => {
-      const job = await showJob(backend.jobs, Number(match[1]));
+      const job = await showJob(backend, Number(match[1]));
       if (!job) throw new HttpError(404, `job ${match[1]} not found`);
       return job;
     },
@@ -38,4 +42,36 @@ export const JOB_ROUTES: MonitorRoute[] = [
       return cancelJobAndStreams(backend, jobId, backend.clock.now(), actor);
     },
   },
+  {
+    // The status codes' document (docs/status-codes.md) as data: what every status link on the page opens.
+    method: 'GET',
+    path: /^\/api\/status-codes$/,
+    handle: async () => statusCodesView(),
+  },
+  {
+    // What `cairn jobs restart` runs, recorded as the monitor's actor; answered once the new job is queued, which then runs in this process.
+    method: 'POST',
+    path: /^\/api\/jobs\/(\d{1,12})\/restart$/,
+    handle: async ({ match, backend, actor }) => {
+      const jobId = Number(match[1]);
+      const queued = await startRestart(backend, jobId, actor);
+      return { restartedFrom: jobId, jobId: queued.jobId };
+    },
+  },
 ];
+
+/**
+ * Starts the restart and resolves with the new job as soon as it is queued.
+ * A refusal (no such job: 404; not an ended backup: 20, a 409 with the
+ * CLI's reason; a request the queue refuses) rejects instead. The job ends
+ * on its own: its outcome is in its record, not in this answer.
+ */
+function startRestart(backend: RouteContext['backend'], jobId: number, actor: string): Promise<JobRef> {
+  return new Promise<JobRef>((resolve, reject) => {
+    restartJob(backend, jobId, actor, { onQueued: resolve }).then(
+      // Ended without being queued (the queue refused the request): say why. After a queue this changes nothing.
+      (run) => reject(new HttpError(409, `job ${jobId} was not restarted: status ${run.statusCode} (${describeStatus(run.statusCode)})${run.error ? `: ${run.error}` : ''}`)),
+      reject,
+    );
+  });
+}

@@ -3,6 +3,12 @@ import { ValidationError } from '#core/errors.ts';
 import { describeStatus } from '#core/status-codes.ts';
 import { JOB_KINDS, type Job } from '#core/model/job.ts';
 import type { JobStore } from '#core/ports/job-store.ts';
+import { bottleneckOf, type Bottleneck } from '#core/jobs/bottleneck.ts';
+import { restartRefusal } from '#core/jobs/restart-job.ts';
+import { ratesOf } from '#core/jobs/throughput-series.ts';
+import type { JobCost } from '#core/cost/job-cost.ts';
+import { costOf } from '../job-cost-of.ts';
+import type { MonitorBackend } from './route.ts';
 
 /** The job states a filter may name (core/model/job.ts). */
 const STATES = ['QUEUED', 'ACTIVE', 'DONE'] as const;
@@ -51,6 +57,13 @@ function withStatusText(job: Job): JobView {
   return job.statusCode === undefined ? job : { ...job, statusText: describeStatus(job.statusCode) };
 }
 
+/** A row of the table leaves out the throughput series (up to 120 points a job): only the job page charts it. */
+function withoutSamples(job: Job): Job {
+  if (job.progress.samples === undefined) return job;
+  const { samples: _samples, ...progress } = job.progress;
+  return { ...job, progress };
+}
+
 function matches(job: Job, filter: JobFilter): boolean {
   const fields = job as { client?: string; policy?: string };
   if (filter.status !== undefined && job.statusCode !== filter.status) return false;
@@ -66,14 +79,36 @@ export async function listJobs(jobs: JobStore, filter: JobFilter): Promise<{ job
   const views = listed
     .filter((job) => matches(job, filter))
     .sort((a, b) => b.jobId - a.jobId)
-    .map(withStatusText);
+    .map((job) => withStatusText(withoutSamples(job)));
   return { jobs: views, etag: etagOf(views) };
 }
 
-/** One job with its status text, or undefined when there is none with that id. */
-export async function showJob(jobs: JobStore, jobId: number): Promise<JobView | undefined> {
-  const job = await jobs.get(jobId);
-  return job && withStatusText(job);
+/**
+ * One job as its page shows it: what `cairn jobs show` prints beside the
+ * record. `restartRefusal` is why Restart is refused (absent when the job can
+ * be restarted); `bottleneck` the verdict and its figures for a backup that
+ * has moved data; `cost` the measured usage priced for the stack's region,
+ * absent on the standalone runtime (no billed cloud service); `throughput`
+ * the rates between the recorded samples, for the chart.
+ */
+export type JobDetailView = JobView & { restartRefusal?: string; bottleneck?: Bottleneck; cost?: JobCost; throughput?: { at: number; bytesPerSecond: number }[] };
+
+/** One job in detail, or undefined when there is none with that id. */
+export async function showJob(backend: Pick<MonitorBackend, 'jobs' | 'cloudCost'>, jobId: number): Promise<JobDetailView | undefined> {
+  const job = await backend.jobs.get(jobId);
+  if (!job) return undefined;
+  const refusal = restartRefusal(job);
+  // The same rule as `cairn jobs show`: only a backup moves data through the buffer pool.
+  const bottleneck = job.type === 'backup' && job.state !== 'QUEUED' ? bottleneckOf(job.progress) : undefined;
+  const priced = await costOf(backend, job);
+  const samples = job.progress.samples;
+  return {
+    ...withStatusText(job),
+    ...(refusal === undefined ? {} : { restartRefusal: refusal }),
+    ...(bottleneck ? { bottleneck } : {}),
+    ...(priced ? { cost: priced.cost } : {}),
+    ...(samples && samples.length > 1 ? { throughput: ratesOf(samples) } : {}),
+  };
 }
 
 /** A strong ETag of a JSON value: the same list gives the same tag in every process. */

@@ -10,6 +10,21 @@ import { parseOrThrow } from '../validation.ts';
 export const JobState = z.enum(['QUEUED', 'ACTIVE', 'DONE']);
 export type JobState = z.output<typeof JobState>;
 
+/**
+ * One point of a job's throughput over time: [seconds since the epoch (to
+ * the millisecond), image bytes written so far]. Cumulative bytes, so a rate over
+ * any two points is their difference over their distance, whatever was
+ * thinned out between them (core/jobs/throughput-series.ts).
+ */
+export const ThroughputSample = z.tuple([z.number().min(0), z.number().int().min(0)]);
+export type ThroughputSample = z.output<typeof ThroughputSample>;
+/**
+ * The most points a job keeps. Bounded because the record is one DynamoDB
+ * item (400 KB, and the progress map is stored twice there): 120 pairs of
+ * numbers are under 6 KB in either copy, whatever the job's length.
+ */
+export const MAX_THROUGHPUT_SAMPLES = 120;
+
 export const JobProgress = z
   .object({
     files: z.number().int().min(0).default(0),
@@ -25,6 +40,8 @@ export const JobProgress = z
     times: DataPathTimes.optional(),
     /** The agent's own S3 and DynamoDB requests so far (its totals, each report replacing the last); absent from older agents. */
     usage: UsageCounters.optional(),
+    /** Throughput over time, oldest first (the agent's whole series with each report, replacing the last); absent from older agents and from kinds that do not report one. */
+    samples: z.array(ThroughputSample).max(MAX_THROUGHPUT_SAMPLES).optional(),
   })
   .strict();
 export type JobProgress = z.output<typeof JobProgress>;

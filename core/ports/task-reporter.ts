@@ -1,5 +1,6 @@
 import type { DataPathTimes } from '../model/task.ts';
 import type { UsageCounters } from '../model/job-usage.ts';
+import type { ThroughputSample } from '../model/job.ts';
 
 /** What a running task reports: figures for the job record (the Activity Monitor). */
 export interface TaskProgress {
@@ -13,6 +14,8 @@ export interface TaskProgress {
   times?: DataPathTimes;
   /** The agent's requests to the cloud services so far (its totals), when its runtime counts them. */
   usage?: UsageCounters;
+  /** Throughput over time so far, the whole bounded series (core/jobs/throughput-series.ts), when the task keeps one. */
+  samples?: ThroughputSample[];
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { DataPathTimes } from '#core/model/task.ts';
 import type { TaskReporter } from '#core/ports/task-reporter.ts';
+import { ThroughputSeries } from '#core/jobs/throughput-series.ts';
 
 export interface ProgressSnapshot {
   files: number;
@@ -40,11 +41,14 @@ export class ProgressTicker {
   #busy = false;
   #lastReported = '';
   #lastHeartbeatAt: number;
+  /** Throughput over time, sent whole with each report (bounded: core/jobs/throughput-series.ts); it starts at 0 bytes now. */
+  readonly #series = new ThroughputSeries();
 
   constructor(options: ProgressTickerOptions) {
     this.#options = { progressEveryMs: 1000, heartbeatEveryMs: 10_000, ...options };
     this.#startedAt = options.now().getTime();
     this.#lastHeartbeatAt = this.#startedAt;
+    this.#series.add(options.now(), 0);
   }
 
   start(): void {
@@ -96,9 +100,11 @@ export class ProgressTicker {
     const key = `${snapshot.files}/${snapshot.bytes}/${snapshot.writerWaits}/${snapshot.readerWaits}`;
     if (!force && key === this.#lastReported) return;
     this.#lastReported = key;
-    const elapsedSeconds = Math.max((this.#options.now().getTime() - this.#startedAt) / 1000, 0.001);
+    const now = this.#options.now();
+    const elapsedSeconds = Math.max((now.getTime() - this.#startedAt) / 1000, 0.001);
+    this.#series.add(now, snapshot.bytes);
     try {
-      await this.#options.reporter.progress({ ...snapshot, throughputBps: Math.round(snapshot.bytes / elapsedSeconds) });
+      await this.#options.reporter.progress({ ...snapshot, throughputBps: Math.round(snapshot.bytes / elapsedSeconds), samples: this.#series.points() });
     } catch {
       // Advisory (see the class comment): the next report supersedes this one.
     }

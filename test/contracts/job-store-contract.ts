@@ -3,6 +3,7 @@ import type { JobStore } from '#core/ports/job-store.ts';
 import { ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { emptyUsage, type UsageCounters } from '#core/model/job-usage.ts';
+import { MAX_THROUGHPUT_SAMPLES } from '#core/model/job.ts';
 import { type OpenStore, sampleJob, sampleRestoreJob, describeContract } from './fixtures.ts';
 import { addChildJob } from '#core/jobs/data-streams.ts';
 import { runAsJob } from '#core/jobs/lifecycle-job.ts';
@@ -172,6 +173,17 @@ export function describeJobStoreContract(adapter: string, open: OpenStore<JobSto
       await store().recordProgress(1, { bytes: 10, times }, at);
       await store().recordProgress(1, { bytes: 20, times: { ...times, elapsedMs: 2500 } }, at);
       expect((await store().get(1))?.progress).toMatchObject({ bytes: 20, times: { ...times, elapsedMs: 2500 } });
+    });
+
+    it('keeps the throughput series, each report replacing the last whole, up to its largest form', async () => {
+      await store().create(sampleJob(1, { state: 'ACTIVE' }));
+      await store().recordProgress(1, { bytes: 30, samples: [[1795600000, 0], [1795600001.5, 10], [1795600003, 30]] }, at);
+      await store().recordProgress(1, { bytes: 40, samples: [[1795600000, 0], [1795600004, 40]] }, at);
+      expect((await store().get(1))?.progress.samples).toEqual([[1795600000, 0], [1795600004, 40]]);
+      // The most a job keeps (MAX_THROUGHPUT_SAMPLES points of the longest numbers) is one ordinary write.
+      const largest = Array.from({ length: MAX_THROUGHPUT_SAMPLES }, (_, i): [number, number] => [1795600000.1 + i * 1000, Number.MAX_SAFE_INTEGER - i]);
+      expect(await store().recordProgress(1, { samples: largest }, at)).toEqual({ recorded: true });
+      expect((await store().get(1))?.progress).toMatchObject({ bytes: 40, samples: largest });
     });
 
     it('records nothing on a job that ended, and answers with its state and status (how the agent sees a cancel)', async () => {

@@ -23,7 +23,8 @@ export interface JobRow {
   details?: { at: string; message: string }[];
   progress: { files: number; bytes: number; throughputBps: number; currentPath?: string };
   selections?: string[];
-  volumes?: string[];
+  /** A backup's media ids; a restore's volumes with what was read from each. */
+  volumes?: (string | { mediaId: string })[];
   queuedAt: string;
   startedAt?: string;
   endedAt?: string;

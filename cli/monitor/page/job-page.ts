@@ -1,19 +1,22 @@
 /// <reference lib="dom" />
 import { h, type ComponentChildren, type JSX } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { cancelJob, fetchJob, type JobRow } from './api.ts';
+import { cancelJob, type JobRow } from './api.ts';
+import { fetchJobDetail, restartJob, type JobDetail } from './job-api.ts';
+import { ThroughputChart } from './job-chart.ts';
 import { formatTime } from './format.ts';
-import { Progress, StatusCell } from './job-parts.ts';
+import { CostSection, Progress, StatusCell, volumeNames } from './job-parts.ts';
 import { ImageLink } from './image-link.ts';
 
 type VNode = JSX.Element;
 
 export function JobPage({ jobId, version }: { jobId: number; version: number }): VNode {
-  const [job, setJob] = useState<JobRow | undefined>(undefined);
+  const [job, setJob] = useState<JobDetail | undefined>(undefined);
   const [problem, setProblem] = useState<string | undefined>(undefined);
   const [cancelling, setCancelling] = useState(false);
+  const [restarting, setRestarting] = useState(false);
   useEffect(() => {
-    fetchJob(jobId).then(
+    fetchJobDetail(jobId).then(
       (row) => (setJob(row), setProblem(undefined)),
       (error: Error) => setProblem(error.message),
     );
@@ -21,9 +24,17 @@ export function JobPage({ jobId, version }: { jobId: number; version: number }):
   const cancel = useCallback(() => {
     setCancelling(true);
     cancelJob(jobId)
-      .then(() => fetchJob(jobId))
+      .then(() => fetchJobDetail(jobId))
       .then(setJob, (error: Error) => setProblem(error.message))
       .finally(() => setCancelling(false));
+  }, [jobId]);
+  // What `cairn jobs restart` does; the page then shows the new job.
+  const restart = useCallback(() => {
+    setRestarting(true);
+    restartJob(jobId).then(
+      (started) => (setRestarting(false), void (location.hash = `#/jobs/${started.jobId}`)),
+      (error: Error) => (setProblem(error.message), setRestarting(false)),
+    );
   }, [jobId]);
   if (!job) return h('section', null, h('p', null, problem ?? 'Loading…'), h('a', { href: '#/jobs' }, '← all jobs'));
   const rows: [string, ComponentChildren][] = [
@@ -37,9 +48,11 @@ export function JobPage({ jobId, version }: { jobId: number; version: number }):
     ['Level', job.level],
     ['Storage unit', job.storageUnit],
     ['Selections', job.selections?.join(', ')],
-    ['Volumes', job.volumes?.join(', ')],
+    ['Volumes', volumeNames(job)],
     ['Progress', h(Progress, { job })],
     ['Current file', job.progress.currentPath],
+    ['Bottleneck', job.bottleneck && `${job.bottleneck.label}: ${job.bottleneck.because}`],
+    ['Figures', job.bottleneck?.figures],
     ['Queued', formatTime(job.queuedAt)],
     ['Started', formatTime(job.startedAt)],
     ['Ended', formatTime(job.endedAt)],
@@ -50,10 +63,13 @@ export function JobPage({ jobId, version }: { jobId: number; version: number }):
     h('a', { href: '#/jobs' }, '← all jobs'),
     h('h1', null, `Job ${job.jobId}`),
     job.state !== 'DONE' && h('button', { type: 'button', class: 'cancel', disabled: cancelling, onClick: cancel }, cancelling ? 'Cancelling…' : 'Cancel job'),
+    job.restartRefusal === undefined && h('button', { type: 'button', class: 'restart', disabled: restarting, onClick: restart }, restarting ? 'Restarting…' : 'Restart job'),
     problem && h('p', { class: 'problem', role: 'alert' }, problem),
     h(ImageLink, { job }),
     h('dl', null, rows.filter(([, value]) => value !== undefined && value !== '').map(([label, value]) => [h('dt', null, label), h('dd', null, value)])),
-    job.attempts.length > 0 && [h('h2', null, 'Attempts'), h('ol', { class: 'attempts' }, job.attempts.map((a) => h('li', null, `attempt ${a.attempt}: status ${a.statusCode}${a.error ? ` (${a.error})` : ''}, ended ${formatTime(a.endedAt)}`)))],
+    job.attempts.length > 0 && [h('h2', null, 'Attempts'), h('ol', { class: 'attempts' }, job.attempts.map((a) => h('li', null, `attempt ${a.attempt}: status `, h('a', { href: `#/status/${a.statusCode}`, class: 'status-link' }, String(a.statusCode)), `${a.error ? ` (${a.error})` : ''}, ended ${formatTime(a.endedAt)}`)))],
+    job.type === 'backup' && job.state !== 'QUEUED' && [h('h2', null, 'Throughput'), job.throughput && job.throughput.length > 0 ? h(ThroughputChart, { points: job.throughput }) : h('p', { class: 'figures' }, 'No throughput samples recorded (the job was too short, or its agent predates them).')],
+    job.cost && h(CostSection, { cost: job.cost }),
     h('h2', null, 'Timeline'),
     h(
       'ol',

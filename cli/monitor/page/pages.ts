@@ -6,6 +6,7 @@ import { ImagesPage } from './images-page.ts';
 import { PoliciesPage, PolicyPage } from './policies-page.ts';
 import { SchedulePage } from './schedule-page.ts';
 import { StoragePage } from './storage-page.ts';
+import { StatusPage } from './status-page.ts';
 
 /**
  * The page's views by address (`#/jobs`, `#/jobs/12`, ...): the first whose
@@ -30,6 +31,7 @@ export const PAGES: PageRoute[] = [
   { pattern: /^#\/policies$/, nav: { label: 'Policies', href: '#/policies' }, view: (_match, version) => h(PoliciesPage, { version }) },
   { pattern: /^#\/schedule$/, nav: { label: 'Schedule', href: '#/schedule' }, view: (_match, version) => h(SchedulePage, { version }) },
   { pattern: /^#\/storage$/, nav: { label: 'Storage', href: '#/storage' }, view: (_match, version) => h(StoragePage, { version }) },
+  { pattern: /^#\/status(?:\/(\d{1,5}))?$/, view: (match) => h(StatusPage, match[1] === undefined ? {} : { code: Number(match[1]) }) },
 ];
 
 /** A percent-encoded part of the address, or undefined (a malformed one too). */

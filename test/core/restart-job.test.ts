@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { restartRefusal, restartRequest } from '#core/jobs/restart-job.ts';
+import { StatusCode } from '#core/status-codes.ts';
+import { sampleJob, sampleRestoreJob } from '../contracts/fixtures.ts';
+
+describe('restarting a job', () => {
+  it('runs an ended backup again with its policy, client, schedule, level, selections, unit and retention', () => {
+    const job = sampleJob(7, { state: 'DONE', statusCode: 13 });
+    expect(restartRefusal(job)).toBeUndefined();
+    expect(restartRequest(job)).toEqual({ client: 'client1', policy: 'daily-home', schedule: 'full', level: 'full', selections: ['/home'], storageUnit: 'disk1', retentionDays: 14 });
+  });
+
+  it('leaves a manual backup without a policy (it names its paths)', () => {
+    expect(restartRequest(sampleJob(7, { state: 'DONE', statusCode: 71, policy: 'manual', schedule: 'user' }))).not.toHaveProperty('policy');
+  });
+
+  it('refuses a job that has not ended and a job that is not a backup, with status 20 and the reason', () => {
+    for (const [job, reason] of [
+      [sampleJob(3, { state: 'ACTIVE' }), 'job 3 is ACTIVE; only an ended job can be restarted'],
+      [sampleJob(4, { state: 'QUEUED' }), 'job 4 is QUEUED; only an ended job can be restarted'],
+      [sampleRestoreJob(5, { state: 'DONE', statusCode: 0 }), 'job 5 is a restore job; only a backup job can be restarted'],
+    ] as const) {
+      expect(restartRefusal(job)).toBe(reason);
+      expect(() => restartRequest(job)).toThrow(expect.objectContaining({ statusCode: StatusCode.INVALID_COMMAND_USAGE, message: reason }));
+    }
+  });
+});
