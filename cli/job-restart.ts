@@ -17,11 +17,27 @@ export async function restartJob(backend: Pick<Backend, 'jobs' | 'clock' | 'runB
   const job = await backend.jobs.get(jobId);
   if (!job) throw new NotFoundError('job', jobId);
   const request = restartRequest(job);
-  return backend.runBackup(request, {
-    onQueued: (ref) => {
-      hooks.onQueued?.(ref);
-      // Best effort: the restart runs whether or not its detail line lands.
-      void addDetails(backend.jobs, ref.jobId, backend.clock.now(), [restartDetail(jobId, by)]).catch(() => undefined);
-    },
-  });
+  // The claim, a compare-and-swap on the ended job before anything is queued: of two restarts at once only one gets past it.
+  await backend.jobs.update(jobId, (current) => (restartRequest(current), current.type === 'backup' ? { ...current, restartedAs: 0 } : current));
+  const mark = (restartedAs: number | undefined): Promise<unknown> =>
+    backend.jobs.update(jobId, (current) => (current.type === 'backup' ? { ...current, restartedAs } : current)).catch(() => undefined);
+  let queued = false;
+  const run = backend
+    .runBackup(request, {
+      onQueued: (ref) => {
+        queued = true;
+        hooks.onQueued?.(ref);
+        // Best effort: the restart runs whether or not its detail line and the original's restartedAs land.
+        void addDetails(backend.jobs, ref.jobId, backend.clock.now(), [restartDetail(jobId, by)]).catch(() => undefined);
+        void mark(ref.jobId);
+      },
+    })
+    .catch(async (error: unknown) => {
+      if (!queued) await mark(undefined);
+      throw error;
+    });
+  const ended = await run;
+  // Never queued (the queue refused the request): the job may be restarted again.
+  if (!queued) await mark(undefined);
+  return ended;
 }

@@ -33,6 +33,24 @@ export function sendError(response: ServerResponse, error: unknown): void {
 /** The most a POST body may hold: the page sends small JSON (a restore's file list is the largest). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/** application/json, with parameters or none (not `application/json-seq`, nor `text/json`). */
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+
+/**
+ * What every POST must be before its route runs: a body, if it has one,
+ * declared application/json (415 otherwise: an HTML form or a `text/plain`
+ * fetch is what a cross-site request can send without a preflight) and no
+ * longer than MAX_BODY_BYTES by its Content-Length (413 before reading it).
+ * A route that takes no body is then never run on one it would ignore.
+ */
+export function checkPostBody(request: IncomingMessage): void {
+  const length = request.headers['content-length'];
+  if (length !== undefined && Number(length) > MAX_BODY_BYTES) throw new HttpError(413, `the request body is over ${MAX_BODY_BYTES} bytes (Content-Length ${length})`);
+  const type = request.headers['content-type'];
+  const hasBody = (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined;
+  if ((hasBody || type !== undefined) && !JSON_TYPE.test(type ?? '')) throw new HttpError(415, `the request body must be application/json, not ${type || '(no Content-Type)'}`);
+}
+
 /**
  * A POST's JSON body: an empty body is `{}`; more than MAX_BODY_BYTES is a
  * 413, a body that is not JSON a 400 naming the parse error, and a content
@@ -49,7 +67,7 @@ export async function readJsonBody(request: IncomingMessage): Promise<unknown> {
   }
   if (size === 0) return {};
   const type = request.headers['content-type'] ?? '';
-  if (!/^application\/json\b/i.test(type)) throw new HttpError(415, `the request body must be application/json, not ${type || '(no Content-Type)'}`);
+  if (!JSON_TYPE.test(type)) throw new HttpError(415, `the request body must be application/json, not ${type || '(no Content-Type)'}`);
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
   } catch (error) {

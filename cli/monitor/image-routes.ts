@@ -1,4 +1,5 @@
 import { CairnError } from '#core/errors.ts';
+import type { Job } from '#core/model/job.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { systemTimer } from '#lambdas/system-clock.ts';
 import { browseImageDirectory, listClientPath, searchClientImages } from '../image-browse.ts';
@@ -7,7 +8,7 @@ import { parseIsoTime } from '../time-option.ts';
 import { HttpError, readJsonBody } from './http-reply.ts';
 import { checkAbsolutePath, checkParams, entryRow, imageRow, pageOfEntries, parsePaging, parseRestoreBody } from './images-view.ts';
 import { nameMatcher } from './name-match.ts';
-import type { MonitorRoute } from './route.ts';
+import type { MonitorRoute, RouteContext } from './route.ts';
 
 /** How many hits a search returns, and how many of the client's images (newest first) it reads. */
 export const SEARCH_MAX_HITS = 500;
@@ -36,6 +37,42 @@ async function answering<T>(work: () => Promise<T>): Promise<T> {
     if (error instanceof CairnError && error.statusCode === StatusCode.IMAGE_NOT_FOUND) throw new HttpError(404, error.message);
     if (error instanceof CairnError && (error.statusCode === StatusCode.INVALID_COMMAND_USAGE || error.statusCode === StatusCode.SYSTEM_ERROR_DURING_RESTORE)) throw new HttpError(409, error.message);
     throw error;
+  }
+}
+
+/** Whether one directory is the other or holds it: two restores into either would write into one tree. */
+function overlaps(a: string, b: string): boolean {
+  return a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
+}
+
+/** A restore job not ended whose target is, holds or is inside `targetDir` (a restore from the page or any other runtime's restore job). */
+async function targetInUse(backend: RouteContext['backend'], targetDir: string): Promise<Job | undefined> {
+  for (const state of ['QUEUED', 'ACTIVE'] as const) {
+    const found = (await backend.jobs.list({ state })).find((job) => job.type === 'restore' && overlaps(job.target.directory, targetDir));
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Targets of restores this process is starting: held from the look for a running restore until the new job is recorded. */
+const startingTargets = new Set<string>();
+
+/**
+ * Starts a restore unless another one writes into the same tree: one still
+ * being started here (two clicks at once), or a restore job not ended
+ * (`inUse`, which reads the job store: another tab, another process). Two
+ * restores into one empty directory would otherwise both find it empty and
+ * interleave their files. 409 naming the job (or the start) in the way.
+ */
+async function oneRestorePerTarget<T>(targetDir: string, inUse: () => Promise<Job | undefined>, start: () => Promise<T>): Promise<T> {
+  if ([...startingTargets].some((t) => overlaps(t, targetDir))) throw new HttpError(409, `targetDir: a restore into ${targetDir} is being started: wait for its job, or pick another directory`);
+  startingTargets.add(targetDir);
+  try {
+    const running = await inUse();
+    if (running) throw new HttpError(409, `targetDir: ${targetDir} is where restore job ${running.jobId} (${running.state}) writes${running.type === 'restore' && running.target.directory !== targetDir ? ` (${running.target.directory})` : ''}: wait for it to end, or pick another directory`);
+    return await start();
+  } finally {
+    startingTargets.delete(targetDir);
   }
 }
 
@@ -130,7 +167,7 @@ export const IMAGE_ROUTES: MonitorRoute[] = [
         throw new HttpError(409, (error as Error).message);
       });
       return answering(async () => {
-        const started = await startRecordedRestore(backend, { backupId, ...body, by: actor }, systemTimer);
+        const started = await oneRestorePerTarget(body.targetDir, () => targetInUse(backend, body.targetDir), () => startRecordedRestore(backend, { backupId, ...body, by: actor }, systemTimer));
         // The job record says how it ends; this process only has to keep it running.
         void started.finished;
         return { jobId: started.jobId, backupId, targetDir: body.targetDir, paths: body.paths };

@@ -1,6 +1,15 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { JobStore } from '#core/ports/job-store.ts';
+import { HttpError } from './http-reply.ts';
 import { listJobs } from './jobs-view.ts';
+
+/**
+ * The most live feeds open at once: a page holds one per tab; each holds a
+ * socket (a file descriptor) for as long as it is open. Beyond it a new one
+ * is a 503 (the page's EventSource tries again later), so a script opening
+ * streams in a loop cannot take the process's descriptors.
+ */
+export const MAX_EVENT_STREAMS = 64;
 
 /**
  * The live feed (`GET /api/events`, server-sent events): a `jobs` event with
@@ -21,13 +30,15 @@ export class JobEvents {
     private readonly pollMs: number,
   ) {}
 
-  subscribe(request: IncomingMessage, response: ServerResponse): void {
+  subscribe(response: ServerResponse): void {
+    if (this.clients.size >= MAX_EVENT_STREAMS) throw new HttpError(503, `${MAX_EVENT_STREAMS} live feeds are open already: close a tab of the monitor`);
     response.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
     // The browser reconnects after 2 s when the connection drops (a restarted service).
     response.write('retry: 2000\n\n');
     if (this.etag !== undefined) response.write(jobsEvent(this.etag));
     this.clients.add(response);
-    request.once('close', () => {
+    // The response's close: the client went away (or the server closed it), whether or not the request had ended.
+    response.once('close', () => {
       this.clients.delete(response);
       if (this.clients.size === 0) this.stop();
     });

@@ -60,12 +60,14 @@ export function servedHosts(bind: string, port: number, certificate?: Buffer): S
       originHost = named.dns.find((name) => !name.startsWith('*.')) ?? machine;
     }
   }
+  const defaultPort = certificate === undefined ? 80 : 443;
   return {
     originHost,
     accepts(host) {
       if (host === undefined) return false;
-      const match = /^(.+):(\d{1,5})$/.exec(host.toLowerCase());
-      if (!match || Number(match[2]) !== port) return false;
+      // A browser leaves the port out of Host when it is the scheme's (`--monitor-port 80`, or 443 with TLS).
+      const match = /^(.+?)(?::(\d{1,5}))?$/.exec(host.toLowerCase());
+      if (!match || Number(match[2] ?? defaultPort) !== port) return false;
       const name = match[1]!;
       if (exact.has(name)) return true;
       // `*.example.com` covers `a.example.com`, not `a.b.example.com` nor `example.com` (RFC 6125 §6.4.3).

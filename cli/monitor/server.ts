@@ -6,7 +6,7 @@ import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { SECURITY_HEADERS, TOKEN_COOKIE, crossSiteReason, isAuthorized, isLoopback, sameSecret } from './http-guard.ts';
 import { servedHosts } from './served-hosts.ts';
-import { HttpError, sendError, sendJson } from './http-reply.ts';
+import { checkPostBody, HttpError, sendError, sendJson } from './http-reply.ts';
 import { JobEvents } from './job-events.ts';
 import { JOB_ROUTES } from './job-routes.ts';
 import { IMAGE_ROUTES } from './image-routes.ts';
@@ -41,7 +41,21 @@ export interface MonitorOptions {
   pollMs?: number;
   /** The page's files; default the build's or a bundle made on the first request (page-assets.ts). */
   assets?: () => Promise<PageAssets>;
+  /** How long a client may take to send its headers, and its whole request; default HEADERS_TIMEOUT_MS and REQUEST_TIMEOUT_MS (tests shorten them). */
+  timeouts?: { headersMs: number; requestMs: number };
 }
+
+/**
+ * A client that sends its headers or its body a byte at a time (slowloris)
+ * is answered 408 and dropped after these, not after node's 60 s and 300 s:
+ * the page's requests are small and on loopback or a LAN. Node looks for
+ * overdue requests every CHECK_INTERVAL_MS (its default, 30 s, would let one
+ * linger that much longer). A live feed's stream is a response, not a
+ * request: these do not end it.
+ */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+const CHECK_INTERVAL_MS = 1000;
 
 export interface Monitor {
   /** Where the page is, without the token: `http://127.0.0.1:8466`. */
@@ -92,7 +106,8 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     handle(request, response).catch((error: unknown) => sendError(response, error));
   };
   const cert = options.tls ? readPem(options.tls.cert, '--tls-cert') : undefined;
-  const server: Server = options.tls ? createHttpsServer({ cert, key: readPem(options.tls.key, '--tls-key') }, handler) : createHttpServer(handler);
+  const timeouts = { headersTimeout: options.timeouts?.headersMs ?? HEADERS_TIMEOUT_MS, requestTimeout: options.timeouts?.requestMs ?? REQUEST_TIMEOUT_MS, connectionsCheckingInterval: CHECK_INTERVAL_MS };
+  const server: Server = options.tls ? createHttpsServer({ cert, key: readPem(options.tls.key, '--tls-key'), ...timeouts }, handler) : createHttpServer(timeouts, handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(new CairnError(StatusCode.INVALID_COMMAND_USAGE, `monitor: cannot listen on ${host}:${options.port}: ${error.code === 'EADDRINUSE' ? 'the port is in use (--monitor-port picks another)' : error.message}`, { cause: error })),
@@ -111,8 +126,11 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     if (method === 'GET' && url.pathname === '/' && url.searchParams.has('token')) return login(url, response);
     if (!isAuthorized(request, options.token)) throw new HttpError(401, 'the monitor token is missing or wrong: open the URL the command printed (`cairn local serve`, `cairn --aws monitor`), or send Authorization: Bearer <token> ($CAIRN_HOME/monitor-token)');
     if (method === 'POST') {
-      const refused = crossSiteReason(request, `${scheme}://${request.headers.host}`);
+      // The Host passed hosts.accepts, in any case; a browser's Origin is in lower case.
+      const refused = crossSiteReason(request, `${scheme}://${request.headers.host!.toLowerCase()}`);
       if (refused) throw new HttpError(403, `refused as a possible cross-site request: ${refused}`);
+      // Before any route runs, including those that read no body (cancel, restart, suspend): a form's or text/plain body is never acted on.
+      checkPostBody(request);
     } else if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, `${method} is not served`);
     for (const route of ROUTES) {
       const match = route.path.exec(url.pathname);
@@ -123,7 +141,7 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     }
     if (method === 'POST') throw new HttpError(404, `no such action: POST ${url.pathname}`);
     if (url.pathname.startsWith('/api/') && url.pathname !== '/api/events') throw new HttpError(404, `no such API: GET ${url.pathname}`);
-    if (url.pathname === '/api/events') return events.subscribe(request, response);
+    if (url.pathname === '/api/events') return events.subscribe(response);
     const asset = (await pageAssets()).get(url.pathname);
     if (!asset) throw new HttpError(404, `${url.pathname}: not found`);
     response.writeHead(200, { 'Content-Type': asset.type, 'Content-Length': asset.body.length, 'Cache-Control': 'no-cache' });

@@ -11,6 +11,7 @@ import { MANUAL_POLICY, type BackupRequest } from './backup-request.ts';
 export function restartRefusal(job: Job): string | undefined {
   if (job.type !== 'backup') return `job ${job.jobId} is a ${job.type} job; only a backup job can be restarted`;
   if (job.state !== 'DONE') return `job ${job.jobId} is ${job.state}; only an ended job can be restarted`;
+  if (job.restartedAs !== undefined) return job.restartedAs > 0 ? `job ${job.jobId} was restarted already, as job ${job.restartedAs}: restart that one` : `job ${job.jobId} is being restarted`;
   return undefined;
 }
 

@@ -139,6 +139,14 @@ export const BackupJob = z
     /** A multiple-data-streams parent: its streams' jobs, in the order they were queued. */
     childJobIds: z.array(JobId).optional(),
     /**
+     * Set on an ended job when it is restarted (`cairn jobs restart`, the
+     * monitor's Restart): the new job's id, or 0 while it is being queued. A
+     * compare-and-swap sets it before anything is queued, so two restarts at
+     * once (a double click, two operators) run one new job; a second restart
+     * is refused naming this one (restart the new job instead).
+     */
+    restartedAs: z.number().int().min(0).optional(),
+    /**
      * A multiple-data-streams parent in the cloud runtime, advanced one
      * scheduler tick at a time (core/jobs/stream-advance.ts): its streams once
      * known, and the savefs probe sent to the client's agent for `ALL`.

@@ -19,6 +19,9 @@ describe('restarting a job', () => {
       [sampleJob(3, { state: 'ACTIVE' }), 'job 3 is ACTIVE; only an ended job can be restarted'],
       [sampleJob(4, { state: 'QUEUED' }), 'job 4 is QUEUED; only an ended job can be restarted'],
       [sampleRestoreJob(5, { state: 'DONE', statusCode: 0 }), 'job 5 is a restore job; only a backup job can be restarted'],
+      // Restarted once already (the compare-and-swap of cli/job-restart.ts): one new job per ended job.
+      [sampleJob(6, { state: 'DONE', statusCode: 13, restartedAs: 9 }), 'job 6 was restarted already, as job 9: restart that one'],
+      [sampleJob(8, { state: 'DONE', statusCode: 13, restartedAs: 0 }), 'job 8 is being restarted'],
     ] as const) {
       expect(restartRefusal(job)).toBe(reason);
       expect(() => restartRequest(job)).toThrow(expect.objectContaining({ statusCode: StatusCode.INVALID_COMMAND_USAGE, message: reason }));
