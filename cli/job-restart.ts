@@ -11,7 +11,11 @@ import type { Backend } from './backend-interface.ts';
  * detail line on the new job naming the job it restarts and `by`. Rejects
  * with NotFoundError for no such job and CairnError 20 with the reason for a
  * job that cannot be restarted, before anything is queued; resolves when the
- * new job has ended.
+ * new job has ended. A job is restarted once: the original's `restartedAs` is
+ * claimed by a compare-and-swap (0) before the request is queued and then set
+ * to the new job's id, so two restarts at once (a double click, the page and
+ * `cairn jobs restart`) run one new job; a request the queue refuses lets go
+ * of the claim.
  */
 export async function restartJob(backend: Pick<Backend, 'jobs' | 'clock' | 'runBackup'>, jobId: number, by: string, hooks: { onQueued?: (job: JobRef) => void } = {}): Promise<BackupRun> {
   const job = await backend.jobs.get(jobId);

@@ -144,7 +144,7 @@ export function registerJobs(program: Command): void {
   jobs
     .command('restart')
     .argument('<jobId>', 'job id', positiveNumber)
-    .description('run an ended job again as a new job with the same policy, client, schedule and selections (like bpdbjobs -restart)')
+    .description('run an ended job again as a new job with the same policy, client, schedule and selections (like bpdbjobs -restart); once: a job restarted already is refused, naming its restart')
     .option('--json', 'print JSON')
     .action(async (jobId: number, options: { json?: boolean }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
