@@ -77,13 +77,26 @@ export function entryRow(entry: IndexEntry): EntryRow {
 const MAX_PATH = 4096;
 
 /**
+ * A value of the page's body as a refusal names it: a string quoted (cut at
+ * 200 characters), anything else by its kind. Never JSON.stringify of what
+ * was sent: an array nested 500,000 deep (1 MB of `[`) overflows its stack,
+ * which was a 500 instead of a 400.
+ */
+function described(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  return typeof value === 'object' ? 'an object' : String(value);
+}
+
+/**
  * An absolute client or target path: it starts with `/`, has no `.` or `..`
  * part, no empty part and no NUL. `field` names it in the refusal.
  */
 export function checkAbsolutePath(field: string, value: unknown): string {
   if (value === undefined || value === null || value === '') throw new HttpError(400, `${field}: missing (an absolute path, e.g. /home/user)`);
-  if (typeof value !== 'string') throw new HttpError(400, `${field}: ${JSON.stringify(value)} is not a string`);
-  const shown = JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
+  if (typeof value !== 'string') throw new HttpError(400, `${field}: ${described(value)} is not a string`);
+  const shown = described(value);
   if (value.length > MAX_PATH) throw new HttpError(400, `${field}: ${shown} is longer than ${MAX_PATH} characters`);
   if (!value.startsWith('/')) throw new HttpError(400, `${field}: ${shown} is not an absolute path (it must start with /)`);
   if (value.includes('\0')) throw new HttpError(400, `${field}: ${shown} holds a NUL character`);
@@ -115,7 +128,7 @@ export function parseRestoreBody(body: unknown): RestoreBody {
   if (paths.length > MAX_RESTORE_PATHS) throw new HttpError(400, `paths: ${paths.length} paths, more than ${MAX_RESTORE_PATHS}: restore their directory instead`);
   const checked = paths.map((p, i) => checkAbsolutePath(`paths[${i}]`, p));
   const target = checkAbsolutePath('targetDir', targetDir);
-  if (existing !== undefined && !(EXISTING as readonly unknown[]).includes(existing)) throw new HttpError(400, `existing: ${JSON.stringify(existing)} is not one of ${EXISTING.join(', ')}`);
+  if (existing !== undefined && !(EXISTING as readonly unknown[]).includes(existing)) throw new HttpError(400, `existing: ${described(existing)} is not one of ${EXISTING.join(', ')}`);
   return { paths: [...new Set(checked)], targetDir: target, existing: (existing as RestoreBody['existing'] | undefined) ?? 'refuse' };
 }
 

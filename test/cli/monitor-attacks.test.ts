@@ -225,6 +225,19 @@ describe('input', () => {
     expect(dotted.text).not.toMatch(/root:/);
   });
 
+  it('names a value nested 500,000 deep as what it is: a 400, not a stack overflow\'s 500', async () => {
+    const deep = `${'['.repeat(500_000)}${']'.repeat(500_000)}`;
+    for (const [body, message] of [
+      [`{"paths":[${deep}],"targetDir":"/tmp/x"}`, 'paths[0]: an array is not a string'],
+      [`{"paths":["/x"],"targetDir":${deep}}`, 'targetDir: an array is not a string'],
+      [`{"paths":["/x"],"targetDir":"/tmp/x","existing":${deep}}`, 'existing: an array is not one of refuse, overwrite, rename'],
+    ] as const) {
+      const answer = await post(`/api/images/${backupId}/restore`, body);
+      expect(answer.status, message).toBe(400);
+      expect(((await answer.json()) as { message: string }).message).toBe(message);
+    }
+  });
+
   it('refuses traversal in a restore\'s paths and target', async () => {
     for (const body of [
       { paths: ['/etc/../../etc/passwd'], targetDir: join(work, 'r-trav') },
@@ -260,6 +273,7 @@ describe('input', () => {
     } as RequestInit).catch((error: Error) => error);
     // Answered 413 while the body still comes; the client may see the answer or the connection closed under it.
     if (streamed instanceof Response) expect(streamed.status).toBe(413);
+    console.log(`2 MiB streamed body: ${streamed instanceof Response ? streamed.status : `connection closed (${streamed.message})`}`);
   });
 
   it('drops a client that sends its headers, or its body, too slowly (slowloris) with 408', async () => {
@@ -295,6 +309,7 @@ describe('the live feed', () => {
       for (let i = 0; i < 200; i++) (await open()).abort();
       const after = await until(async () => (timers() <= before.timers && fds() <= before.fds + 2 ? { timers: timers(), fds: fds() } : undefined), 5000);
       expect(after.timers).toBeLessThanOrEqual(before.timers);
+      console.log(`200 live feeds opened and dropped: ${before.fds} → ${after.fds} descriptors, ${before.timers} → ${after.timers} timers`);
       const held = await Promise.all(Array.from({ length: MAX_EVENT_STREAMS }, open));
       const refused = await fetch(`${feeds.origin}/api/events`, { headers: bearer });
       expect(refused.status).toBe(503);
@@ -316,6 +331,7 @@ describe('double clicks', () => {
     await runtime.jobs.create(sampleJob(job, { state: 'QUEUED' }));
     const answers = await Promise.all([post(`/api/jobs/${job}/cancel`), post(`/api/jobs/${job}/cancel`)]);
     const statuses = answers.map((a) => a.status).sort();
+    console.log(`Cancel twice at once: ${statuses.join(' and ')}`);
     expect(statuses[0]).toBe(200);
     expect([200, 409]).toContain(statuses[1]);
     const ended = await runtime.jobs.get(job);
