@@ -2,8 +2,16 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 
-/** The cookie the page's requests carry the token in (HttpOnly: no script of the page can read it). */
-export const TOKEN_COOKIE = 'cairn_token';
+/**
+ * The cookie the page's requests carry the token in (HttpOnly: no script of
+ * the page can read it), named by the monitor's port: a browser keeps cookies
+ * by host, not by port, so two monitors on one machine (`cairn local serve`
+ * and `cairn --aws monitor` with another home) under one name would each log
+ * the other out at every login.
+ */
+export function tokenCookie(port: number): string {
+  return `cairn_token_${port}`;
+}
 
 /**
  * Sent with every response. The page is one module script and one style
@@ -41,17 +49,17 @@ export function bearerOf(request: IncomingMessage): string | undefined {
 }
 
 /** The token cookie's value, if the request carries it. */
-export function cookieTokenOf(request: IncomingMessage): string | undefined {
+export function cookieTokenOf(request: IncomingMessage, cookie: string): string | undefined {
   for (const part of (request.headers.cookie ?? '').split(';')) {
     const [name, ...value] = part.trim().split('=');
-    if (name === TOKEN_COOKIE) return value.join('=');
+    if (name === cookie) return value.join('=');
   }
   return undefined;
 }
 
 /** Whether the request carries the token, in the Authorization header or the cookie. */
-export function isAuthorized(request: IncomingMessage, token: string): boolean {
-  return sameSecret(bearerOf(request), token) || sameSecret(cookieTokenOf(request), token);
+export function isAuthorized(request: IncomingMessage, token: string, cookie: string): boolean {
+  return sameSecret(bearerOf(request), token) || sameSecret(cookieTokenOf(request, cookie), token);
 }
 
 /**

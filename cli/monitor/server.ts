@@ -4,7 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
-import { SECURITY_HEADERS, TOKEN_COOKIE, crossSiteReason, isAuthorized, isLoopback, sameSecret } from './http-guard.ts';
+import { SECURITY_HEADERS, crossSiteReason, isAuthorized, isLoopback, sameSecret, tokenCookie } from './http-guard.ts';
 import { servedHosts } from './served-hosts.ts';
 import { checkPostBody, HttpError, sendError, sendJson } from './http-reply.ts';
 import { JobEvents } from './job-events.ts';
@@ -118,13 +118,14 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
   // The Host headers a request may name (served-hosts.ts says which and why); anything else is a rebinding attempt.
   const hosts = servedHosts(host, port, cert);
   const origin = `${scheme}://${hosts.originHost}:${port}`;
+  const cookie = tokenCookie(port);
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     if (!hosts.accepts(request.headers.host)) throw new HttpError(421, `Host ${request.headers.host ?? '(none)'} is not what this monitor serves`);
     const url = new URL(request.url ?? '/', origin);
     const method = request.method ?? 'GET';
     if (method === 'GET' && url.pathname === '/' && url.searchParams.has('token')) return login(url, response);
-    if (!isAuthorized(request, options.token)) throw new HttpError(401, 'the monitor token is missing or wrong: open the URL the command printed (`cairn local serve`, `cairn --aws monitor`), or send Authorization: Bearer <token> ($CAIRN_HOME/monitor-token)');
+    if (!isAuthorized(request, options.token, cookie)) throw new HttpError(401, 'the monitor token is missing or wrong: open the URL the command printed (`cairn local serve`, `cairn --aws monitor`), or send Authorization: Bearer <token> ($CAIRN_HOME/monitor-token)');
     if (method === 'POST') {
       // The Host passed hosts.accepts, in any case; a browser's Origin is in lower case.
       const refused = crossSiteReason(request, `${scheme}://${request.headers.host!.toLowerCase()}`);
@@ -151,7 +152,7 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
   /** `GET /?token=`: the cookie, then a redirect that drops the token from the address bar and the history. */
   function login(url: URL, response: ServerResponse): void {
     if (!sameSecret(url.searchParams.get('token') ?? undefined, options.token)) throw new HttpError(401, 'the token in the URL is wrong');
-    response.setHeader('Set-Cookie', `${TOKEN_COOKIE}=${options.token}; HttpOnly; SameSite=Strict; Path=/${options.tls ? '; Secure' : ''}`);
+    response.setHeader('Set-Cookie', `${cookie}=${options.token}; HttpOnly; SameSite=Strict; Path=/${options.tls ? '; Secure' : ''}`);
     response.writeHead(303, { Location: '/' }).end();
   }
 

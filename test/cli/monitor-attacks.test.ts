@@ -36,6 +36,8 @@ const ACTOR = 'attacker@host1, cairn monitor';
 const page = { type: 'text/html; charset=utf-8', body: Buffer.from('<!doctype html><title>monitor</title>') };
 const script = { type: 'text/javascript; charset=utf-8', body: Buffer.from('export {};') };
 const bearer = { Authorization: `Bearer ${token}` };
+/** The token cookie `GET /?token=` sets on this monitor (named by its port). */
+const cookieName = (): string => `cairn_token_${new URL(monitor.origin).port}`;
 const get = (path: string, headers: Record<string, string> = bearer): Promise<Response> => fetch(`${monitor.origin}${path}`, { headers, redirect: 'manual' });
 const post = (path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> =>
   fetch(`${monitor.origin}${path}`, { method: 'POST', headers: { ...bearer, Origin: monitor.origin, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...headers }, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
@@ -96,7 +98,7 @@ describe('the token', () => {
     for (const path of [`/api/jobs?token=${token}`, `/api/jobs/1?token=${token}`, `/monitor.js?token=${token}`, `/api/events?token=${token}`]) expect((await get(path, {})).status, path).toBe(401);
     for (const given of ['', 'c', 'c'.repeat(63), 'c'.repeat(65), `${token}x`, token.toUpperCase(), `${token},${token}`]) {
       expect((await get('/api/jobs', { Authorization: `Bearer ${given}` })).status, given).toBe(401);
-      expect((await get('/api/jobs', { Cookie: `cairn_token=${given}` })).status, given).toBe(401);
+      expect((await get('/api/jobs', { Cookie: `${cookieName()}=${given}` })).status, given).toBe(401);
     }
     expect((await get('/api/jobs', { Cookie: `other=${token}` })).status).toBe(401);
     expect((await get('/api/jobs', { Authorization: `Basic ${Buffer.from(`x:${token}`).toString('base64')}` })).status).toBe(401);
@@ -109,6 +111,25 @@ describe('the token', () => {
     const spaced = await raw(monitor.origin, `GET /api/jobs HTTP/1.1\r\nHost: ${new URL(monitor.origin).host}\r\nAuthorization: Bearer   ${token}   \r\nConnection: close\r\n\r\n`);
     expect(statusOf(spaced.text)).toBe(200);
     expect((await get('/api/jobs', { Authorization: `Bearer ${token.slice(0, 10)} ${token.slice(10)}` })).status).toBe(401);
+  });
+
+  it('in the cookie of one monitor does not open another on this machine, and two logins keep both (the cookie is named by the port)', async () => {
+    const other = await startMonitor({ backend: localBackend(runtime), token: 'd'.repeat(64), port: 0, actor: ACTOR, assets: async () => new Map([['/', page]]) });
+    try {
+      const first = (await get(`/?token=${token}`, {})).headers.get('set-cookie')!.split(';')[0]!;
+      const second = (await fetch(`${other.loginUrl}`, { redirect: 'manual' })).headers.get('set-cookie')!.split(';')[0]!;
+      expect(first.split('=')[0]).toBe(cookieName());
+      expect(second.split('=')[0]).toBe(`cairn_token_${new URL(other.origin).port}`);
+      // What a browser sends each of them: every cookie of the host, whatever the port.
+      const both = `${first}; ${second}`;
+      expect((await get('/api/jobs', { Cookie: both })).status).toBe(200);
+      expect((await fetch(`${other.origin}/api/jobs`, { headers: { Cookie: both } })).status).toBe(200);
+      expect((await fetch(`${other.origin}/api/jobs`, { headers: { Cookie: first } })).status).toBe(401);
+      // The old name opens nothing.
+      expect((await get('/api/jobs', { Cookie: `cairn_token=${token}` })).status).toBe(401);
+    } finally {
+      await other.close();
+    }
   });
 
   it('in a wrong login URL sets no cookie; the right one\'s redirect leaks no referrer', async () => {
@@ -126,7 +147,7 @@ describe('the token', () => {
 
 describe('cross-site requests and rebinding', () => {
   it('refuses a POST with Origin null, a foreign Origin, or only the cookie, and runs nothing', async () => {
-    const cookie = { Authorization: '', Cookie: `cairn_token=${token}` };
+    const cookie = { Authorization: '', Cookie: `${cookieName()}=${token}` };
     const job = await runtime.jobs.nextJobId();
     await runtime.jobs.create(sampleJob(job, { state: 'QUEUED' }));
     for (const headers of [{ Origin: 'null' }, { Origin: 'http://evil.example' }, { Origin: monitor.origin.replace('127.0.0.1', 'localhost') }, { ...cookie, Origin: 'null' }]) {
@@ -135,7 +156,7 @@ describe('cross-site requests and rebinding', () => {
     const { request } = await import('node:http');
     const url = new URL(monitor.origin);
     const cookieOnly = await new Promise<number>((resolve, reject) => {
-      request({ method: 'POST', host: url.hostname, port: url.port, path: `/api/jobs/${job}/cancel`, headers: { Cookie: `cairn_token=${token}` } }, (r) => resolve(r.statusCode ?? 0))
+      request({ method: 'POST', host: url.hostname, port: url.port, path: `/api/jobs/${job}/cancel`, headers: { Cookie: `${cookieName()}=${token}` } }, (r) => resolve(r.statusCode ?? 0))
         .on('error', reject)
         .end();
     });

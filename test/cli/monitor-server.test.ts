@@ -60,7 +60,7 @@ describe('the token', () => {
     expect(login.status).toBe(303);
     expect(login.headers.get('location')).toBe('/');
     const cookie = login.headers.get('set-cookie') ?? '';
-    expect(cookie).toMatch(new RegExp(`^cairn_token=${token}; HttpOnly; SameSite=Strict; Path=/$`));
+    expect(cookie).toMatch(new RegExp(`^cairn_token_${new URL(monitor.origin).port}=${token}; HttpOnly; SameSite=Strict; Path=/$`));
     const opened = await fetch(`${monitor.origin}/`, { headers: { Cookie: cookie.split(';')[0]! } });
     expect(opened.status).toBe(200);
     expect(opened.headers.get('content-security-policy')).toMatch(/default-src 'self'; script-src 'self'/);
@@ -151,7 +151,7 @@ describe('POST /api/jobs/:id/cancel', () => {
     const { request } = await import('node:http');
     const url = new URL(monitor.origin);
     const cookieOnly = await new Promise<number>((resolve, reject) => {
-      request({ method: 'POST', host: url.hostname, port: url.port, path: '/api/jobs/3/cancel', headers: { Cookie: `cairn_token=${token}` } }, (r) => resolve(r.statusCode ?? 0))
+      request({ method: 'POST', host: url.hostname, port: url.port, path: '/api/jobs/3/cancel', headers: { Cookie: `cairn_token_${url.port}=${token}` } }, (r) => resolve(r.statusCode ?? 0))
         .on('error', reject)
         .end();
     });

@@ -51,7 +51,7 @@ async function login(port: number, host: string, address?: string): Promise<stri
   expect(answer.status).toBe(303);
   expect(answer.headers.location).toBe('/');
   const cookie = (answer.headers['set-cookie'] as string[])[0]!;
-  expect(cookie).toBe(`cairn_token=${token}; HttpOnly; SameSite=Strict; Path=/; Secure`);
+  expect(cookie).toBe(`cairn_token_${port}=${token}; HttpOnly; SameSite=Strict; Path=/; Secure`);
   return cookie.split(';')[0]!;
 }
 
