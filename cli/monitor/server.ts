@@ -122,7 +122,7 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     if (!hosts.accepts(request.headers.host)) throw new HttpError(421, `Host ${request.headers.host ?? '(none)'} is not what this monitor serves`);
-    const url = new URL(request.url ?? '/', origin);
+    const url = requestUrl(request.url ?? '/', origin);
     const method = request.method ?? 'GET';
     if (method === 'GET' && url.pathname === '/' && url.searchParams.has('token')) return login(url, response);
     if (!isAuthorized(request, options.token, cookie)) throw new HttpError(401, 'the monitor token is missing or wrong: open the URL the command printed (`cairn local serve`, `cairn --aws monitor`), or send Authorization: Bearer <token> ($CAIRN_HOME/monitor-token)');
@@ -147,6 +147,22 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     if (!asset) throw new HttpError(404, `${url.pathname}: not found`);
     response.writeHead(200, { 'Content-Type': asset.type, 'Content-Length': asset.body.length, 'Cache-Control': 'no-cache' });
     response.end(method === 'HEAD' ? undefined : asset.body);
+  }
+
+  /**
+   * The request's path and query, read against the served origin. Only a path
+   * is served: an absolute-form target (`GET http://other/...`, a proxy's
+   * request, which no browser sends a server) or `*` is a 400, and so is one
+   * the URL parser refuses (before, a 500). `//name/x` stays a path, not a
+   * host named in the target.
+   */
+  function requestUrl(target: string, base: string): URL {
+    if (!target.startsWith('/')) throw new HttpError(400, `the request target ${JSON.stringify(target.slice(0, 200))} is not a path`);
+    try {
+      return new URL(`${base}${target}`);
+    } catch {
+      throw new HttpError(400, `the request target ${JSON.stringify(target.slice(0, 200))} is not a valid path`);
+    }
   }
 
   /** `GET /?token=`: the cookie, then a redirect that drops the token from the address bar and the history. */

@@ -240,6 +240,13 @@ describe('input', () => {
     for (const path of ['/api/images/%c0%ae%c0%ae/entries', '/api/policies/%c0%ae%c0%ae%c0%af', '/api/storage/drives/%E0%A4%A']) expect((await get(path)).status, path).toBe(400);
     // A name beyond a route's limit is no route: 404, not a lookup.
     expect((await get(`/api/images/${'x'.repeat(300)}/entries`)).status).toBe(404);
+    // Only a path is a request target: not a proxy's absolute form (whatever host it names), not `*`; `//host/...` is a path.
+    const target = async (text: string): Promise<{ status: number; body: string }> => {
+      const answer = (await raw(monitor.origin, `GET ${text} HTTP/1.1\r\nHost: ${new URL(monitor.origin).host}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`)).text;
+      return { status: statusOf(answer), body: answer.slice(answer.indexOf('\r\n\r\n') + 4) };
+    };
+    for (const text of ['http://[::1', 'http://evil.example/api/jobs', `${monitor.origin}/api/jobs`, '*']) expect((await target(text)).status, text).toBe(400);
+    expect(await target('//evil.example/api/jobs')).toMatchObject({ status: 404, body: expect.stringMatching(/not found/) });
     // The URL parser resolves dot segments before routing: they reach no file.
     const dotted = await raw(monitor.origin, `GET /api/../../../etc/passwd HTTP/1.1\r\nHost: ${new URL(monitor.origin).host}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
     expect(statusOf(dotted.text)).toBe(404);
