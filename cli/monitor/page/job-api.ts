@@ -5,6 +5,8 @@ import { answer, type JobRow } from './api.ts';
 export interface JobDetail extends JobRow {
   /** Why Restart is refused; absent when the job can be restarted. */
   restartRefusal?: string;
+  /** The job this one was restarted as (0 while it is being queued); a job is restarted once. */
+  restartedAs?: number;
   bottleneck?: { verdict: string; label: string; because: string; figures: string };
   /** The measured usage priced for the stack's region; absent on the standalone runtime. */
   cost?: {

@@ -47,6 +47,8 @@ export function JobPage({ jobId, version }: { jobId: number; version: number }):
     ['Policy', job.policy && `${job.policy}${job.schedule ? ` / ${job.schedule}` : ''}`],
     ['Level', job.level],
     ['Storage unit', job.storageUnit],
+    // Where a restart went: the one job it ran (a second restart is refused, naming it).
+    ['Restarted as', job.restartedAs ? h('a', { href: `#/jobs/${job.restartedAs}`, 'data-testid': 'restarted-as' }, `job ${job.restartedAs}`) : undefined],
     ['Selections', job.selections?.join(', ')],
     ['Volumes', volumeNames(job)],
     ['Progress', h(Progress, { job })],
