@@ -64,14 +64,23 @@ export async function restorableImage(backend: Pick<Backend, 'catalog'>, backupI
  * The target is checked before the job is queued, as `cairn restore` checks
  * it before writing: it must be (or be creatable as) a writable directory,
  * and with `existing: 'refuse'` new or empty (20 naming what is in it).
- * Nothing already there is replaced unless `existing` says so.
+ * Nothing already there is replaced unless `existing` says so. With --aws a
+ * tape image's target is on the robot's agent host, which checks it.
+ *
+ * With --aws a disk or S3 image is read by this process, as `cairn --aws
+ * restore` reads it: an S3 copy is downloaded with this machine's AWS
+ * credentials, a disk unit's path must be reachable here.
  */
 export async function startRecordedRestore(backend: Omit<Backend, 'close'>, request: RecordedRestoreRequest, timer: Timer): Promise<StartedRestore> {
   const image = await restorableImage(backend, request.backupId);
-  await checkTarget(request.targetDir);
-  await checkExisting(request.targetDir, request.existing);
   const primary = primaryCopy(image);
   const primaryUnit = await backend.config.getStorageUnit(primary.storageUnit);
+  // With --aws a tape image's restore job runs on the robot's agent host and writes there: this machine cannot see that
+  // directory, so the agent's restore checks it (as `cairn --aws restore` leaves it to the job). Everywhere else the files
+  // are written on this machine, and the target is checked here before anything is queued.
+  if (primaryUnit?.kind === 'tape' && backend.kind === 'aws') return startTapeRestore(backend, image, request);
+  await checkTarget(request.targetDir);
+  await checkExisting(request.targetDir, request.existing);
   if (primaryUnit?.kind === 'tape') return startTapeRestore(backend, image, request);
   const jobs = backend.jobs;
   const now = (): Date => backend.clock.now();

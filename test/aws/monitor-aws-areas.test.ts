@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateStateMachineCommand, DescribeExecutionCommand, ListExecutionsCommand } from '@aws-sdk/client-sfn';
+import { CreateStateMachineCommand, DescribeExecutionCommand, ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { CallLog } from '#aws/call-recorder.ts';
 import { dynamoMediaDatabase } from '#aws/dynamo-media-manager.ts';
 import { UsageMeter } from '#aws/usage-meter.ts';
@@ -14,6 +14,8 @@ import { StorageUnit } from '#core/model/storage-unit.ts';
 import { newMedia } from '#core/model/tape-media.ts';
 import type { MediaDatabase } from '#core/ports/media-manager.ts';
 import { loadSettings } from '#core/settings.ts';
+import { queueRestoreJob } from '#core/jobs/restore-job.ts';
+import { claimAndCommit, sampleImage } from '#test/contracts/fixtures.ts';
 import { createJobsHandler } from '#lambdas/jobs-handler.ts';
 import { systemClock } from '#lambdas/system-clock.ts';
 import { withUsageRecording } from '#lambdas/usage-recording.ts';
@@ -66,6 +68,7 @@ describe.skipIf(Boolean(skip))(`the monitor's areas over a stack's tables${skip 
   let calls: CallLog;
   let monitor: Monitor;
   let stateMachineArn: string;
+  let restoreStateMachineArn: string;
   let source: string;
   let backupId: string;
   let backupJobId: number;
@@ -91,7 +94,8 @@ describe.skipIf(Boolean(skip))(`the monitor's areas over a stack's tables${skip 
     await deps.config.putStorageUnit(StorageUnit.parse({ name: 's3-unit', kind: 's3', bucket: BUCKET, prefix: 'site1', fragmentSizeBytes: 1024 * 1024 }));
     // The stack's backup-job state machine: on moto a Pass machine, whose executions stay RUNNING (moto runs no Lambda).
     stateMachineArn = (await emulated.clients.sfn.send(new CreateStateMachineCommand({ name: `backup-job-${Date.now()}`, roleArn: 'arn:aws:iam::123456789012:role/x', definition: JSON.stringify({ StartAt: 'Queue', States: { Queue: { Type: 'Pass', End: true } } }) }))).stateMachineArn!;
-    Object.assign(process.env, cliAwsEnv(emulated.tables, { CAIRN_STATE_MACHINE_ARN: stateMachineArn }));
+    restoreStateMachineArn = (await emulated.clients.sfn.send(new CreateStateMachineCommand({ name: `restore-job-${Date.now()}`, roleArn: 'arn:aws:iam::123456789012:role/x', definition: JSON.stringify({ StartAt: 'Queue', States: { Queue: { Type: 'Pass', End: true } } }) }))).stateMachineArn!;
+    Object.assign(process.env, cliAwsEnv(emulated.tables, { CAIRN_STATE_MACHINE_ARN: stateMachineArn, CAIRN_RESTORE_STATE_MACHINE_ARN: restoreStateMachineArn }));
 
     // An image on the S3 unit, by the real backup job (stores on DynamoDB, data through the real S3 SDK).
     source = join(work, 'source');
@@ -202,11 +206,39 @@ describe.skipIf(Boolean(skip))(`the monitor's areas over a stack's tables${skip 
     expect(String(again.body.message)).toMatch(/not empty/);
   }, 60_000);
 
+  it("starts a tape image's restore as an execution of the restore-job state machine, as `cairn --aws restore` does, leaving its target to the robot's agent host", async () => {
+    // A tape image in the catalog (a record only: no drive here writes one) on a tape unit of the robot.
+    await deps.config.putStorageUnit(StorageUnit.parse({ name: 'tape1', kind: 'tape', robot: 'lib1', pool: 'weekly', index: { name: 'tape1-index', kind: 's3', bucket: BUCKET, prefix: 'tape-index' } }));
+    const image = sampleImage('tapehost', new Date('2026-11-30T01:00:00Z'), { storageUnit: 'tape1' });
+    await claimAndCommit(deps.catalog, image);
+    // A directory that is not empty on this machine: the restore writes on the robot's host, whose agent checks its own.
+    const restored = post(`/api/images/${encodeURIComponent(image.backupId)}/restore`, { paths: ['/home/a.txt'], targetDir: work });
+    let executions: { executionArn?: string }[] = [];
+    for (let i = 0; i < 100 && executions.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      executions = (await emulated.clients.sfn.send(new ListExecutionsCommand({ stateMachineArn: restoreStateMachineArn }))).executions ?? [];
+    }
+    expect(executions).toHaveLength(1);
+    const executionArn = executions[0]!.executionArn!;
+    const input = JSON.parse((await emulated.clients.sfn.send(new DescribeExecutionCommand({ executionArn }))).input!) as { request: Record<string, unknown> };
+    expect(input.request).toMatchObject({ backupId: image.backupId, targetDir: work, paths: ['/home/a.txt'], existing: 'refuse', owner: expect.stringMatching(/^cli:restore:tapehost_/) });
+    // Step Functions' Queue state: the restore Lambda's queueRestoreJob on the tables.
+    const queued = await queueRestoreJob({ config: deps.config, jobs: deps.jobs, catalog: deps.catalog }, input.request, new Date());
+    const answer = await restored;
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expect(answer.body).toMatchObject({ jobId: queued.jobId, backupId: image.backupId, targetDir: work });
+    const job = await deps.jobs.get(queued.jobId);
+    expect(job).toMatchObject({ type: 'restore', state: 'QUEUED', storageUnit: 'tape1' });
+    expect(job?.details?.[0]?.message).toBe(`started by ${ACTOR}`);
+    // The execution stopped, the monitor's follow of it ends (the job's record is left as the stack would leave it to its janitor).
+    await emulated.clients.sfn.send(new StopExecutionCommand({ executionArn }));
+  }, 60_000);
+
   it('lists the units, the robot, its drives and the pools from the Media table, and the volumes by filter', async () => {
     const overview = await get('/api/storage');
     expect(overview.status).toBe(200);
     expect(overview.body).toMatchObject({
-      units: [{ name: 's3-unit', kind: 's3', inUse: 0 }],
+      units: [{ name: 's3-unit', kind: 's3', inUse: 0 }, { name: 'tape1', kind: 'tape', pool: 'weekly', inUse: 0 }],
       robots: [{ name: 'lib1', drives: ['lib1-d0', 'lib1-d1'], volumes: 3 }],
       drives: [{ name: 'lib1-d0', state: 'UP' }, { name: 'lib1-d1', state: 'UP' }],
       pools: [{ name: 'scratch', volumes: 2 }, { name: 'weekly', description: 'weekly fulls', volumes: 1 }],
