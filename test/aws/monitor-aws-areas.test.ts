@@ -13,7 +13,7 @@ import { startMonitor, type Monitor } from '#cli/monitor/server.ts';
 import { StorageUnit } from '#core/model/storage-unit.ts';
 import { newMedia } from '#core/model/tape-media.ts';
 import type { MediaDatabase } from '#core/ports/media-manager.ts';
-import { loadSettings } from '#core/settings.ts';
+import { loadSettings, settingKeys } from '#core/settings.ts';
 import { queueRestoreJob } from '#core/jobs/restore-job.ts';
 import { claimAndCommit, sampleImage } from '#test/contracts/fixtures.ts';
 import { createJobsHandler } from '#lambdas/jobs-handler.ts';
@@ -142,7 +142,13 @@ describe.skipIf(Boolean(skip))(`the monitor's areas over a stack's tables${skip 
   }, 60_000);
 
   it('previews what is due at a chosen time with its reasons, and refuses a time it cannot read', async () => {
+    calls.calls.length = 0;
     const preview = await get(`/api/schedule/due?at=${WEDNESDAY_NIGHT}&client=cloudhost`);
+    // What `cairn --aws schedule due` reads, as the scheduler tick does: the policies, every image (a Scan), the newest
+    // jobs (one Query of up to 5000), and the settings (a GetItem each).
+    const read = calls.calls.map((c) => `${c.action} ${(c.resource as { table: string }).table}`);
+    expect(read.filter((c) => !c.startsWith('dynamodb:GetItem'))).toEqual([`dynamodb:Query ${emulated.tables.config}`, `dynamodb:Scan ${emulated.tables.catalog}`, `dynamodb:Query ${emulated.tables.jobs}`]);
+    expect(read.filter((c) => c.startsWith('dynamodb:GetItem'))).toEqual(Array<string>(settingKeys.length).fill(`dynamodb:GetItem ${emulated.tables.config}`));
     expect(preview.status).toBe(200);
     expect(preview.body).toMatchObject({ at: '2026-12-02T23:00:00.000Z', suspended: false, due: [{ policy: 'nightly', client: 'cloudhost', schedule: 'daily' }] });
     expect(JSON.stringify(preview.body.due)).toMatch(/window/);
@@ -162,7 +168,10 @@ describe.skipIf(Boolean(skip))(`the monitor's areas over a stack's tables${skip 
   it("lists the catalog table's clients and images, and browses the image's index on S3 down to a file", async () => {
     const all = await get('/api/images');
     expect(all.body.clients).toEqual(['cloudhost']);
+    calls.calls.length = 0;
     const mine = await get('/api/images?client=cloudhost');
+    // The clients need every image: a Scan of the Catalog table per request, as `cairn --aws images` makes (no index by client).
+    expect(calls.calls.map((c) => `${c.action} ${(c.resource as { table: string }).table}`)).toEqual([`dynamodb:Scan ${emulated.tables.catalog}`]);
     expect(mine.body).toMatchObject({ client: 'cloudhost', images: [{ backupId, level: 'full' }] });
     // From / down to what was backed up: the directories above it are implied (no index line).
     const root = await get(`/api/images/${encodeURIComponent(backupId)}/entries?path=/`);
@@ -305,7 +314,10 @@ describe.skipIf(Boolean(skip))(`the monitor's areas over a stack's tables${skip 
     expect(answer.body).toEqual({ restartedFrom: backupJobId, jobId: queued.jobId });
     await lambda({ action: 'finish', jobId: queued.jobId, outcome: { statusCode: 0 } }, context);
 
+    calls.calls.length = 0;
     const shown = await get(`/api/jobs/${queued.jobId}`);
+    // What one look at a job's page costs with --aws: the job, its usage item, and its execution's history (one page here).
+    expect(calls.calls.map((c) => c.action).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:GetItem', 'states:GetExecutionHistory']);
     expect(shown.body).toMatchObject({ jobId: queued.jobId, state: 'DONE', statusCode: 0 });
     expect(JSON.stringify(shown.body.details)).toContain(`restart of job ${backupJobId}`);
     const cost = shown.body.cost as { region: string; lines: { what: string; quantity: number }[]; totalUsd?: number };
