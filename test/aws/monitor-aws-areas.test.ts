@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateStateMachineCommand, DescribeExecutionCommand, ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { CreateStateMachineCommand, DescribeExecutionCommand, ListExecutionsCommand, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { CallLog } from '#aws/call-recorder.ts';
 import { dynamoMediaDatabase } from '#aws/dynamo-media-manager.ts';
 import { UsageMeter } from '#aws/usage-meter.ts';
@@ -15,7 +15,7 @@ import { newMedia } from '#core/model/tape-media.ts';
 import type { MediaDatabase } from '#core/ports/media-manager.ts';
 import { loadSettings, settingKeys } from '#core/settings.ts';
 import { queueRestoreJob } from '#core/jobs/restore-job.ts';
-import { claimAndCommit, sampleImage } from '#test/contracts/fixtures.ts';
+import { claimAndCommit, sampleImage, sampleJob } from '#test/contracts/fixtures.ts';
 import { createJobsHandler } from '#lambdas/jobs-handler.ts';
 import { systemClock } from '#lambdas/system-clock.ts';
 import { withUsageRecording } from '#lambdas/usage-recording.ts';
@@ -326,8 +326,26 @@ describe.skipIf(Boolean(skip))(`the monitor's areas over a stack's tables${skip 
     expect(cost.lines.find((l) => /^state transitions/.test(l.what))).toMatchObject({ quantity: 1 });
     expect(cost.lines.find((l) => /invocations/.test(l.what))).toMatchObject({ quantity: 2 });
     expect(cost.totalUsd).toBeGreaterThan(0);
-    // A job that is not an ended backup: refused with the command's reason.
+    // Just ended: its Lambdas may still record usage, so the next look reads it again.
+    calls.calls.length = 0;
+    await get(`/api/jobs/${queued.jobId}`);
+    expect(calls.calls.map((c) => c.action)).toContain('states:GetExecutionHistory');
     expect((await post(`/api/jobs/${queued.jobId + 100}/restart`)).status).toBe(404);
   }, 60_000);
+
+  it("reads a settled job's cost once, however often its page is looked at", async () => {
+    // A backup that ended ten minutes ago, with its execution on the stack's state machine.
+    await emulated.clients.sfn.send(new StartExecutionCommand({ stateMachineArn, name: 'nightly-settled-1', input: '{}' }));
+    const ended = new Date(Date.now() - 10 * 60_000).toISOString();
+    const jobId = (await deps.jobs.nextJobId()) + 1000;
+    await deps.jobs.create(sampleJob(jobId, { state: 'DONE', statusCode: 0, executionName: 'nightly-settled-1', queuedAt: ended, updatedAt: ended }));
+    calls.calls.length = 0;
+    const first = await get(`/api/jobs/${jobId}`);
+    const second = await get(`/api/jobs/${jobId}`);
+    expect(second.body.cost).toEqual(first.body.cost);
+    expect((first.body.cost as { lines: { what: string; quantity: number }[] }).lines.find((l) => /^state transitions/.test(l.what))).toMatchObject({ quantity: 1 });
+    // The job's record is read each time (it may change); its usage and its execution's history once.
+    expect(calls.calls.map((c) => c.action).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:GetItem', 'dynamodb:GetItem', 'states:GetExecutionHistory']);
+  });
 });
 
