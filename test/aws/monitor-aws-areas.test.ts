@@ -271,7 +271,20 @@ describe.skipIf(Boolean(skip))(`the monitor's areas over a stack's tables${skip 
     expect(await emm.getMedia('VOL002')).toMatchObject({ state: 'FROZEN', heldFrom: 'UNASSIGNED' });
     expect((await post('/api/storage/media/VOL002/unfreeze')).body).toMatchObject({ state: 'UNASSIGNED' });
     expect((await emm.getMedia('VOL002'))?.state).toBe('UNASSIGNED');
+    // An error the agent recorded on the drive, cleared from the page as `cairn --aws drive reset` clears it.
+    await emm.recordDriveError('lib1-d0', { at: new Date().toISOString(), kind: 'write', mediaId: 'VOL001', message: 'write error at record 3' });
+    expect((await get('/api/storage/drives/lib1-d0')).body).toMatchObject({ errorCount: 1 });
+    expect((await post('/api/storage/drives/lib1-d0/reset')).body).toMatchObject({ name: 'lib1-d0', errorCount: 0, errors: [] });
+    expect(await emm.getDrive('lib1-d0')).toMatchObject({ errorCount: 0, errors: [] });
     expect((await post('/api/storage/drives/nodrive/up')).status).toBe(404);
+  });
+
+  it('serves the status codes, and lists the backup job that wrote the S3 image by kind', async () => {
+    const codes = await get('/api/status-codes');
+    expect(codes.status).toBe(200);
+    expect(JSON.stringify(codes.body)).toMatch(/"code":48/);
+    const listed = await get('/api/jobs?kind=backup');
+    expect((listed.body.jobs as { jobId: number; backupId?: string }[]).find((j) => j.jobId === backupJobId)).toMatchObject({ state: 'DONE', statusCode: 0 });
   });
 
   it('reads each listing of the Media and Config tables once per Storage page load', async () => {
