@@ -30,6 +30,8 @@ export async function duplicateAsJob(
   if (!image) throw new NotFoundError('image', request.backupId);
   const from = sourceCopy(image, request.fromCopy);
   let shown = 0;
+  // The drives the copy is given (to write a tape copy, to read one), recorded on the job as each is held.
+  const drives: string[] = [];
   const { policy, ...duplicate } = request;
   return runAsJob(
     deps,
@@ -52,10 +54,17 @@ export async function duplicateAsJob(
           shown = deps.now().getTime();
           void job.progress({ files: p.objects, bytes: p.bytes });
         },
+        onDrive: (drive) => {
+          request.onDrive?.(drive);
+          if (drives.includes(drive)) return;
+          drives.push(drive);
+          // Best effort while it runs (as progress is); the end records the whole list again.
+          job.record({ drives: [...drives] }).catch(() => undefined);
+        },
       }),
     (result) => ({
       statusCode: 0,
-      fields: { copyNumber: result.copyNumber, fromCopy: result.fromCopy, ...(result.alreadyPresent ? { alreadyPresent: true } : {}) },
+      fields: { copyNumber: result.copyNumber, fromCopy: result.fromCopy, ...(result.alreadyPresent ? { alreadyPresent: true } : {}), ...(drives.length > 0 ? { drives: [...drives] } : {}) },
       progress: { files: result.objects, bytes: result.bytes },
     }),
   );

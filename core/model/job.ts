@@ -95,6 +95,13 @@ const jobBase = {
   error: z.string().optional(),
   /** Detailed status, oldest first, across attempts; absent on jobs with none. */
   details: z.array(JobDetail).optional(),
+  /**
+   * A tape job (a backup to a tape unit, a restore or verify of a tape image,
+   * a duplicate to or from tape): the drives it was given, by name, in the
+   * order it was first given each, over all its attempts (core/jobs/job-drives.ts).
+   * Absent on jobs that used none and on records written before it existed.
+   */
+  drives: z.array(z.string().min(1)).optional(),
   /** The runtime instance running the job (standalone: `local:<host>:<pid>`), for orphan detection. */
   owner: z.string().optional(),
   queuedAt: IsoTime,

@@ -78,7 +78,7 @@ describe.skipIf(Boolean(skip))(`a verify job of a tape image${skip ? ` (skipped:
     const clean = await runVerifyJob(runtime, { backupId: image.backupId });
     expect(clean.error).toBeUndefined();
     expect(clean.statusCode).toBe(0);
-    expect(clean.job).toMatchObject({ type: 'verify', state: 'DONE', statusCode: 0, storageUnit: 'tape1', problemCount: 0, problems: [], volumes: [{ mediaId, read: true }] });
+    expect(clean.job).toMatchObject({ type: 'verify', state: 'DONE', statusCode: 0, storageUnit: 'tape1', problemCount: 0, problems: [], volumes: [{ mediaId, read: true }], drives: ['d0'] });
     expect(clean.job!.progress.files).toBeGreaterThan(10);
     expect(clean.job!.progress.bytes).toBeGreaterThan(2 * 1024 * 1024);
     await expectReleased();

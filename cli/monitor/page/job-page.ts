@@ -5,7 +5,7 @@ import { cancelJob, type JobRow } from './api.ts';
 import { fetchJobDetail, restartJob, type JobDetail } from './job-api.ts';
 import { ThroughputChart } from './job-chart.ts';
 import { formatTime } from './format.ts';
-import { CostSection, Progress, StatusCell, volumeNames } from './job-parts.ts';
+import { CostSection, Progress, StatusCell, driveNames, volumeNames } from './job-parts.ts';
 import { ImageLink } from './image-link.ts';
 
 type VNode = JSX.Element;
@@ -49,6 +49,7 @@ export function JobPage({ jobId, version }: { jobId: number; version: number }):
     ['Storage unit', job.storageUnit],
     ['Selections', job.selections?.join(', ')],
     ['Volumes', volumeNames(job)],
+    ['Drives', driveNames(job)],
     ['Progress', h(Progress, { job })],
     ['Current file', job.progress.currentPath],
     ['Bottleneck', job.bottleneck && `${job.bottleneck.label}: ${job.bottleneck.because}`],
