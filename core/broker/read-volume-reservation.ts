@@ -113,6 +113,16 @@ export async function reserveReadVolume(
     tape: { mount, afterSuccess: grant.afterSuccess, afterFailure: grant.afterFailure },
     image,
     unit,
-    target: { drive: grant.target.drive, mediaId: media.mediaId, volume: index + 1, volumes: read.volumes.length, fragments: volume.fragments },
+    target: { drive: grant.target.drive, mediaId: media.mediaId, volume: index + 1, volumes: read.volumes.length, fragments: volume.fragments, ...readBefore(job, index) },
   };
+}
+
+/**
+ * A later volume's Read goes on from what the earlier ones read: their bytes
+ * (the job's progress, which each RecordRead sets to the sum of the volumes
+ * read) and the job's throughput series so far. None for the first volume.
+ */
+function readBefore(job: VolumeReadingJob, index: number): Pick<TapeReadTarget, 'before'> {
+  if (index === 0) return {};
+  return { before: { bytes: job.progress.bytes, samples: job.progress.samples ?? [] } };
 }

@@ -16,6 +16,7 @@ import { ProblemList } from '../reader/problems.ts';
 import { tapeFragmentSource } from './format/tape-fragment-source.ts';
 import { realTapeDevices, type TapeDevices } from './mount.ts';
 import { FaultReportingTapeDrive } from './drives/fault-reporting-drive.ts';
+import { ThroughputSampler } from '../transport/throughput-sampler.ts';
 
 export interface TapeReadDeps {
   /** Opens the tape unit's store: its index unit, where the image's manifest and index are. */
@@ -95,6 +96,8 @@ export async function runTapeRestoreRead(task: RestoreTask, deps: TapeReadDeps, 
     const asked = task.target.existing;
     const existing: ExistingEntries = tape.volume === 1 || asked !== 'refuse' ? asked : 'overwrite';
     const carry = await pieceCarry(plan, onVolume, String(task.jobId));
+    // The job's chart: this volume's series goes on from the volumes read before it.
+    const sampler = new ThroughputSampler(new Date(), tape.before);
     let result;
     try {
       result = await runPlans([volumePlan], {
@@ -104,7 +107,7 @@ export async function runTapeRestoreRead(task: RestoreTask, deps: TapeReadDeps, 
         failures,
         subject,
         signal: deps.signal,
-        onProgress: throttledProgress(deps.reporter),
+        onProgress: throttledProgress(deps.reporter, sampler),
         carry,
       });
     } catch (error) {
@@ -112,6 +115,8 @@ export async function runTapeRestoreRead(task: RestoreTask, deps: TapeReadDeps, 
       if (carry.resume !== undefined) await removePartialOf(targetDir, carry.resume.entry.path, carry.tag);
       throw error;
     }
+    // The series' last point: what this volume restored, however short its Read (advisory: RecordRead records the totals).
+    await deps.reporter?.progress({ files: result.files, bytes: result.bytes, throughputBps: 0, writerWaits: 0, readerWaits: 0, samples: sampler.sample(new Date(), result.bytes) }).catch(() => undefined);
     if (tape.volume === tape.volumes && tape.volumes > 1) await resetDirectories(plan, onVolume, targetDir);
     const statusCode = result.refused.length > 0 || result.failures.length > 0 ? StatusCode.PARTIAL_SUCCESS : StatusCode.SUCCESS;
     return { ...result, statusCode };
@@ -156,15 +161,16 @@ export function drainingDrive(drive: TapeDrive): { drive: TapeDrive; drain: () =
   };
 }
 
-/** The extractor's progress to the job record, at most once a second; a failed report does not stop the restore. */
-function throttledProgress(reporter: TaskReporter | undefined): ((progress: { files: number; bytes: number; currentPath: string }) => void) | undefined {
+/** The extractor's progress to the job record, with the throughput series, at most once a second; a failed report does not stop the restore. */
+function throttledProgress(reporter: TaskReporter | undefined, sampler: ThroughputSampler): ((progress: { files: number; bytes: number; currentPath: string }) => void) | undefined {
   if (reporter === undefined) return undefined;
   let last = 0;
   return (progress) => {
     const now = Date.now();
     if (now - last < REPORT_EVERY_MS) return;
     last = now;
-    void reporter.progress({ files: progress.files, bytes: progress.bytes, throughputBps: 0, writerWaits: 0, readerWaits: 0, currentPath: progress.currentPath }).catch(() => undefined);
+    const samples = sampler.sample(new Date(now), progress.bytes);
+    void reporter.progress({ files: progress.files, bytes: progress.bytes, throughputBps: 0, writerWaits: 0, readerWaits: 0, currentPath: progress.currentPath, samples }).catch(() => undefined);
   };
 }
 
