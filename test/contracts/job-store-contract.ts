@@ -87,6 +87,14 @@ export function describeJobStoreContract(adapter: string, open: OpenStore<JobSto
       expect((await store().list({ state: 'QUEUED', limit: 2 })).map((j) => j.jobId)).toEqual([11, 10]);
     });
 
+    it('keeps the drives and volumes a tape job was given, through updates and progress reports', async () => {
+      await store().create(sampleJob(1));
+      await store().update(1, (job) => ({ ...job, state: 'ACTIVE', volumes: ['CRN001L6'], drives: ['d0'] }));
+      await store().recordProgress(1, { bytes: 10 }, new Date('2026-12-03T04:00:00.000Z'));
+      await store().update(1, (job) => ({ ...job, drives: [...(job.drives ?? []), 'd1'] }));
+      expect(await store().get(1)).toMatchObject({ volumes: ['CRN001L6'], drives: ['d0', 'd1'], progress: { bytes: 10 } });
+    });
+
     it('keeps jobs of every kind with their own details', async () => {
       await store().create(sampleJob(1));
       await store().create(sampleRestoreJob(2));
