@@ -97,7 +97,8 @@ export async function runTapeRestoreRead(task: RestoreTask, deps: TapeReadDeps, 
     const existing: ExistingEntries = tape.volume === 1 || asked !== 'refuse' ? asked : 'overwrite';
     const carry = await pieceCarry(plan, onVolume, String(task.jobId));
     // The job's chart: this volume's series goes on from the volumes read before it.
-    const sampler = new ThroughputSampler(new Date(), tape.before);
+    const readStarted = Date.now();
+    const sampler = new ThroughputSampler(new Date(readStarted), tape.before);
     let result;
     try {
       result = await runPlans([volumePlan], {
@@ -107,7 +108,7 @@ export async function runTapeRestoreRead(task: RestoreTask, deps: TapeReadDeps, 
         failures,
         subject,
         signal: deps.signal,
-        onProgress: throttledProgress(deps.reporter, sampler),
+        onProgress: throttledProgress(deps.reporter, sampler, readStarted),
         carry,
       });
     } catch (error) {
@@ -116,7 +117,8 @@ export async function runTapeRestoreRead(task: RestoreTask, deps: TapeReadDeps, 
       throw error;
     }
     // The series' last point: what this volume restored, however short its Read (advisory: RecordRead records the totals).
-    await deps.reporter?.progress({ files: result.files, bytes: result.bytes, throughputBps: 0, writerWaits: 0, readerWaits: 0, samples: sampler.sample(new Date(), result.bytes) }).catch(() => undefined);
+    const readEnded = Date.now();
+    await deps.reporter?.progress({ files: result.files, bytes: result.bytes, throughputBps: rateOf(result.bytes, readStarted, readEnded), writerWaits: 0, readerWaits: 0, samples: sampler.sample(new Date(readEnded), result.bytes) }).catch(() => undefined);
     if (tape.volume === tape.volumes && tape.volumes > 1) await resetDirectories(plan, onVolume, targetDir);
     const statusCode = result.refused.length > 0 || result.failures.length > 0 ? StatusCode.PARTIAL_SUCCESS : StatusCode.SUCCESS;
     return { ...result, statusCode };
@@ -162,7 +164,7 @@ export function drainingDrive(drive: TapeDrive): { drive: TapeDrive; drain: () =
 }
 
 /** The extractor's progress to the job record, with the throughput series, at most once a second; a failed report does not stop the restore. */
-function throttledProgress(reporter: TaskReporter | undefined, sampler: ThroughputSampler): ((progress: { files: number; bytes: number; currentPath: string }) => void) | undefined {
+function throttledProgress(reporter: TaskReporter | undefined, sampler: ThroughputSampler, started: number): ((progress: { files: number; bytes: number; currentPath: string }) => void) | undefined {
   if (reporter === undefined) return undefined;
   let last = 0;
   return (progress) => {
@@ -170,8 +172,13 @@ function throttledProgress(reporter: TaskReporter | undefined, sampler: Throughp
     if (now - last < REPORT_EVERY_MS) return;
     last = now;
     const samples = sampler.sample(new Date(now), progress.bytes);
-    void reporter.progress({ files: progress.files, bytes: progress.bytes, throughputBps: 0, writerWaits: 0, readerWaits: 0, currentPath: progress.currentPath, samples }).catch(() => undefined);
+    void reporter.progress({ files: progress.files, bytes: progress.bytes, throughputBps: rateOf(progress.bytes, started, now), writerWaits: 0, readerWaits: 0, currentPath: progress.currentPath, samples }).catch(() => undefined);
   };
+}
+
+/** Bytes per second of this Read (the volume's bytes over its time so far). */
+function rateOf(bytes: number, started: number, at: number): number {
+  return Math.round(bytes / Math.max((at - started) / 1000, 0.001));
 }
 
 /**

@@ -131,6 +131,7 @@ describe.skipIf(Boolean(skip))(`a backup job to a tape storage unit${skip ? ` (s
     // Its throughput over time, for the job page's chart: from 0 to what it restored.
     expect(restored.job!.progress.samples?.[0]?.[1]).toBe(0);
     expect(restored.job!.progress.samples?.at(-1)?.[1]).toBe(restored.job!.progress.bytes);
+    expect(restored.job!.progress.throughputBps).toBeGreaterThan(0);
     await restoreAndCompare(image2, join(work, 'restore2'), devices);
     // Both restores read the volume where the backups left it: no robot move.
     expect(devices.loads).toBe(1);
