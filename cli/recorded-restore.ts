@@ -1,5 +1,5 @@
 import { primaryCopy, usableImage, type Image, type ImageCopy } from '#core/model/image.ts';
-import { Job } from '#core/model/job.ts';
+import { Job, type ThroughputSample } from '#core/model/job.ts';
 import { CairnError, NotFoundError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { parseOrThrow } from '#core/validation.ts';
@@ -9,6 +9,7 @@ import { readableCopy, readFromCopy, restoreFromCopies, type FallbackResult } fr
 import { checkExisting, checkTarget, type ExistingEntries } from '#agent/restore/restore-target.ts';
 import type { Backend } from './backend-interface.ts';
 import { openCopyStore } from './image-browse.ts';
+import { ThroughputSampler } from '#agent/transport/throughput-sampler.ts';
 
 /** A restore of picked paths of one image into a directory on this machine. */
 export interface RecordedRestoreRequest {
@@ -113,11 +114,13 @@ export async function startRecordedRestore(backend: Omit<Backend, 'close'>, requ
     const { copy, store } = await readableCopy(earlier, openCopy, []);
     return { image: readFromCopy(earlier, copy), store };
   };
-  const finished = runQueuedJob<'restore', FallbackResult>(
+  const finished = runQueuedJob<'restore', FallbackResult & { samples: ThroughputSample[] }>(
     { jobs, now, timer },
     jobId,
     async (context) => {
       let lastReport = 0;
+      // The job page's chart, as a backup's: the bounded series, sent whole with each report.
+      const sampler = new ThroughputSampler(now());
       return restoreFromCopies(
         {
           image,
@@ -130,11 +133,11 @@ export async function startRecordedRestore(backend: Omit<Backend, 'close'>, requ
             const moment = now().getTime();
             if (moment - lastReport < PROGRESS_EVERY_MS) return;
             lastReport = moment;
-            void context.progress({ files: progress.files, bytes: progress.bytes, currentPath: progress.currentPath });
+            void context.progress({ files: progress.files, bytes: progress.bytes, currentPath: progress.currentPath, samples: sampler.sample(new Date(moment), progress.bytes) });
           },
         },
         openCopy,
-      );
+      ).then((result) => ({ ...result, samples: sampler.sample(now(), result.bytes) }));
     },
     (result) => {
       const problems = [...result.refused.map((r) => `refused: ${r}`), ...result.failures.map((f) => `failed: ${f}`)];
@@ -143,7 +146,7 @@ export async function startRecordedRestore(backend: Omit<Backend, 'close'>, requ
         statusCode,
         ...(problems.length > 0 ? { reason: `${result.refused.length} refused, ${result.failures.length} failed` } : {}),
         fields: { notRestored: problems.slice(0, KEPT_PROBLEMS), ...(result.copyNumber !== primary.copyNumber ? { copyNumber: result.copyNumber } : {}) },
-        progress: { files: result.files, bytes: result.bytes, currentPath: undefined },
+        progress: { files: result.files, bytes: result.bytes, currentPath: undefined, samples: result.samples },
       };
     },
   ).then(

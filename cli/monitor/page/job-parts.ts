@@ -31,6 +31,12 @@ export function volumeNames(job: JobRow): string | undefined {
   return job.volumes.map((v) => (typeof v === 'string' ? v : v.mediaId)).join(', ');
 }
 
+/** The drives a tape job was given, by name (absent on jobs that used none, and on records older than the field). */
+export function driveNames(job: JobRow): string | undefined {
+  if (!job.drives || job.drives.length === 0) return undefined;
+  return job.drives.join(', ');
+}
+
 /** The cloud cost `cairn --aws jobs show` prints: the measured counts, their list prices, what is not measured. Only a deployed stack has one. */
 export function CostSection({ cost }: { cost: NonNullable<JobDetail['cost']> }): VNode {
   const usd = (value: number): string => `$${value < 0.01 ? value.toPrecision(2) : value.toFixed(2)}`;
