@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createAwsClients } from '#aws/clients.ts';
+import type { CallRecorder } from '#aws/call-recorder.ts';
 import { resolveAgentCommandDocument, resolveDeployment, resolveRestoreStateMachineArn, resolveVerifyStateMachineArn } from '#aws/deployment-outputs.ts';
 import { DynamoConfigStore } from '#aws/dynamo-config-store.ts';
 import { DynamoJobStore } from '#aws/dynamo-job-store.ts';
@@ -22,10 +23,12 @@ import { cliOwner } from './cli-owner.ts';
  * The CLI against a deployed stack: the same stores on DynamoDB, and backups
  * started as executions of the backup-job state machine, followed through the
  * Jobs table; restores of tape images the same way, on the restore-job state machine.
+ * `observe.recorder` receives every AWS call the backend makes (aws/call-recorder.ts):
+ * tests count what a monitor page costs; commands leave it unset.
  */
-export async function openAwsBackend(options: GlobalOptions): Promise<Backend> {
+export async function openAwsBackend(options: GlobalOptions, observe: { recorder?: CallRecorder } = {}): Promise<Backend> {
   const deployment = await resolveDeployment(options);
-  const clients = createAwsClients({ region: options.region, endpoint: options.endpoint, profile: options.profile });
+  const clients = createAwsClients({ region: options.region, endpoint: options.endpoint, profile: options.profile, ...(observe.recorder ? { recorder: observe.recorder } : {}) });
   const client = clients.documents;
   const jobs = new DynamoJobStore({ client, tableName: deployment.jobsTable });
   const starter = new SfnExecutionStarter({ client: clients.sfn, stateMachineArn: deployment.stateMachineArn, clock: systemClock });

@@ -35,6 +35,8 @@ export function lifecycleLines(job: LifecycleJob): [string, unknown][] {
         ['from', job.fromCopy === undefined ? undefined : `copy ${job.fromCopy} on ${job.fromStorageUnit ?? '?'}`],
         ['to', `${job.storageUnit}${job.copyNumber === undefined ? '' : ` as copy ${job.copyNumber}`}${job.alreadyPresent ? ' (already there: nothing catalogued)' : ''}`],
         ['policy', job.policy],
+        // A copy to or from tape: the drives it was given.
+        ['drives', job.drives?.join(', ')],
       ];
     case 'image-cleanup':
       return [

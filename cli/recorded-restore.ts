@@ -1,5 +1,5 @@
 import { primaryCopy, usableImage, type Image, type ImageCopy } from '#core/model/image.ts';
-import { Job } from '#core/model/job.ts';
+import { Job, type ThroughputSample } from '#core/model/job.ts';
 import { CairnError, NotFoundError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { parseOrThrow } from '#core/validation.ts';
@@ -9,6 +9,7 @@ import { readableCopy, readFromCopy, restoreFromCopies, type FallbackResult } fr
 import { checkExisting, checkTarget, type ExistingEntries } from '#agent/restore/restore-target.ts';
 import type { Backend } from './backend-interface.ts';
 import { openCopyStore } from './image-browse.ts';
+import { ThroughputSampler } from '#agent/transport/throughput-sampler.ts';
 
 /** A restore of picked paths of one image into a directory on this machine. */
 export interface RecordedRestoreRequest {
@@ -64,14 +65,23 @@ export async function restorableImage(backend: Pick<Backend, 'catalog'>, backupI
  * The target is checked before the job is queued, as `cairn restore` checks
  * it before writing: it must be (or be creatable as) a writable directory,
  * and with `existing: 'refuse'` new or empty (20 naming what is in it).
- * Nothing already there is replaced unless `existing` says so.
+ * Nothing already there is replaced unless `existing` says so. With --aws a
+ * tape image's target is on the robot's agent host, which checks it.
+ *
+ * With --aws a disk or S3 image is read by this process, as `cairn --aws
+ * restore` reads it: an S3 copy is downloaded with this machine's AWS
+ * credentials, a disk unit's path must be reachable here.
  */
 export async function startRecordedRestore(backend: Omit<Backend, 'close'>, request: RecordedRestoreRequest, timer: Timer): Promise<StartedRestore> {
   const image = await restorableImage(backend, request.backupId);
-  await checkTarget(request.targetDir);
-  await checkExisting(request.targetDir, request.existing);
   const primary = primaryCopy(image);
   const primaryUnit = await backend.config.getStorageUnit(primary.storageUnit);
+  // With --aws a tape image's restore job runs on the robot's agent host and writes there: this machine cannot see that
+  // directory, so the agent's restore checks it (as `cairn --aws restore` leaves it to the job). Everywhere else the files
+  // are written on this machine, and the target is checked here before anything is queued.
+  if (primaryUnit?.kind === 'tape' && backend.kind === 'aws') return startTapeRestore(backend, image, request);
+  await checkTarget(request.targetDir);
+  await checkExisting(request.targetDir, request.existing);
   if (primaryUnit?.kind === 'tape') return startTapeRestore(backend, image, request);
   const jobs = backend.jobs;
   const now = (): Date => backend.clock.now();
@@ -104,11 +114,13 @@ export async function startRecordedRestore(backend: Omit<Backend, 'close'>, requ
     const { copy, store } = await readableCopy(earlier, openCopy, []);
     return { image: readFromCopy(earlier, copy), store };
   };
-  const finished = runQueuedJob<'restore', FallbackResult>(
+  const finished = runQueuedJob<'restore', FallbackResult & { samples: ThroughputSample[] }>(
     { jobs, now, timer },
     jobId,
     async (context) => {
       let lastReport = 0;
+      // The job page's chart, as a backup's: the bounded series, sent whole with each report.
+      const sampler = new ThroughputSampler(now());
       return restoreFromCopies(
         {
           image,
@@ -121,11 +133,11 @@ export async function startRecordedRestore(backend: Omit<Backend, 'close'>, requ
             const moment = now().getTime();
             if (moment - lastReport < PROGRESS_EVERY_MS) return;
             lastReport = moment;
-            void context.progress({ files: progress.files, bytes: progress.bytes, currentPath: progress.currentPath });
+            void context.progress({ files: progress.files, bytes: progress.bytes, currentPath: progress.currentPath, samples: sampler.sample(new Date(moment), progress.bytes) });
           },
         },
         openCopy,
-      );
+      ).then((result) => ({ ...result, samples: sampler.sample(now(), result.bytes) }));
     },
     (result) => {
       const problems = [...result.refused.map((r) => `refused: ${r}`), ...result.failures.map((f) => `failed: ${f}`)];
@@ -134,7 +146,7 @@ export async function startRecordedRestore(backend: Omit<Backend, 'close'>, requ
         statusCode,
         ...(problems.length > 0 ? { reason: `${result.refused.length} refused, ${result.failures.length} failed` } : {}),
         fields: { notRestored: problems.slice(0, KEPT_PROBLEMS), ...(result.copyNumber !== primary.copyNumber ? { copyNumber: result.copyNumber } : {}) },
-        progress: { files: result.files, bytes: result.bytes, currentPath: undefined },
+        progress: { files: result.files, bytes: result.bytes, currentPath: undefined, samples: result.samples },
       };
     },
   ).then(

@@ -2,6 +2,7 @@ import { duplicateImage, type DuplicateDeps, type DuplicateRequest, type Duplica
 import { runAsJob, type LifecycleJobDeps, type LifecycleJobRun } from '#core/jobs/lifecycle-job.ts';
 import { sourceCopy } from '#core/catalog/image-copies.ts';
 import { NotFoundError } from '#core/errors.ts';
+import { ThroughputSampler } from '#agent/transport/throughput-sampler.ts';
 
 /** How often a running duplicate's bytes are recorded on its job, at most. */
 const PROGRESS_MS = 1000;
@@ -30,6 +31,10 @@ export async function duplicateAsJob(
   if (!image) throw new NotFoundError('image', request.backupId);
   const from = sourceCopy(image, request.fromCopy);
   let shown = 0;
+  // The drives the copy is given (to write a tape copy, to read one), recorded on the job as each is held.
+  const drives: string[] = [];
+  // The job page's chart, as a backup's: the bounded series, sent whole with each report.
+  const sampler = new ThroughputSampler(deps.now());
   const { policy, ...duplicate } = request;
   return runAsJob(
     deps,
@@ -50,13 +55,20 @@ export async function duplicateAsJob(
           // One write a second at most: a copy of many small objects must not become a job-table write per object.
           if (deps.now().getTime() - shown < PROGRESS_MS) return;
           shown = deps.now().getTime();
-          void job.progress({ files: p.objects, bytes: p.bytes });
+          void job.progress({ files: p.objects, bytes: p.bytes, samples: sampler.sample(deps.now(), p.bytes) });
+        },
+        onDrive: (drive) => {
+          request.onDrive?.(drive);
+          if (drives.includes(drive)) return;
+          drives.push(drive);
+          // Best effort while it runs (as progress is); the end records the whole list again.
+          job.record({ drives: [...drives] }).catch(() => undefined);
         },
       }),
     (result) => ({
       statusCode: 0,
-      fields: { copyNumber: result.copyNumber, fromCopy: result.fromCopy, ...(result.alreadyPresent ? { alreadyPresent: true } : {}) },
-      progress: { files: result.objects, bytes: result.bytes },
+      fields: { copyNumber: result.copyNumber, fromCopy: result.fromCopy, ...(result.alreadyPresent ? { alreadyPresent: true } : {}), ...(drives.length > 0 ? { drives: [...drives] } : {}) },
+      progress: { files: result.objects, bytes: result.bytes, samples: sampler.sample(deps.now(), result.bytes) },
     }),
   );
 }

@@ -69,6 +69,7 @@ function restoreLines(job: RestoreJob): [string, unknown][] {
     ['to', `${job.target.client}:${job.target.directory} (existing entries: ${job.target.existing})`],
     ['paths', job.paths.length > 0 ? job.paths.join(', ') : 'all'],
     ...(job.volumes.length > 0 ? [['volumes', job.volumes.map((v) => `${v.mediaId} (fragments ${v.fragments.join(', ')}${v.read ? `, read: ${v.files ?? 0} entries, ${formatBytes(v.bytes ?? 0)}` : ''})`).join('\n                          ')] as [string, unknown]] : []),
+    ...(job.drives && job.drives.length > 0 ? [['drives', job.drives.join(', ')] as [string, unknown]] : []),
     ...(job.notRestored.length > 0 ? [['not restored', job.notRestored.join('\n                          ')] as [string, unknown]] : []),
   ];
 }
@@ -184,7 +185,7 @@ export function registerJobs(program: Command): void {
           ['waiting reason', job.waitingReason],
         ];
         if (job.type === 'restore') lines.push(...restoreLines(job));
-        else if (job.type === 'verify') lines.push(['client', job.client], ['image', job.image], ['storage unit', job.storageUnit], ['problems', job.problemCount > 0 ? `${job.problemCount}, first: ${job.problems[0] ?? ''}` : undefined]);
+        else if (job.type === 'verify') lines.push(['client', job.client], ['image', job.image], ['storage unit', job.storageUnit], ['volumes', job.volumes?.map((v) => v.mediaId).join(', ')], ['drives', job.drives?.join(', ')], ['problems', job.problemCount > 0 ? `${job.problemCount}, first: ${job.problems[0] ?? ''}` : undefined]);
         else if (isLifecycleJob(job)) lines.push(...lifecycleLines(job));
         else lines.push(
           ['policy / schedule', `${job.policy} / ${job.schedule} (${job.level})`],
@@ -194,6 +195,7 @@ export function registerJobs(program: Command): void {
           ['backup id', shownBackupId(job) === '-' ? `none (${job.backupId} was claimed; the job ended with status ${job.statusCode}, so no image has it)` : job.backupId],
           // A tape job: every volume it was given, in order (spanning adds one at each end of media).
           ['volumes', job.volumes?.join(', ')],
+          ['drives', job.drives?.join(', ')],
           // Multiple data streams: a parent lists its streams' jobs, a stream names its parent.
           ['streams', job.childJobIds?.join(', ')],
           ['parent job', job.parentJobId],

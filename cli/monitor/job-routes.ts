@@ -1,4 +1,5 @@
-import { describeStatus } from '#core/status-codes.ts';
+import { CairnError, NotFoundError, ValidationError } from '#core/errors.ts';
+import { StatusCode, describeStatus } from '#core/status-codes.ts';
 import { cancelJobAndStreams } from '#core/jobs/data-streams.ts';
 import type { JobRef } from '#core/jobs/job-service.ts';
 import { restartJob } from '../job-restart.ts';
@@ -71,7 +72,15 @@ function startRestart(backend: RouteContext['backend'], jobId: number, actor: st
     restartJob(backend, jobId, actor, { onQueued: resolve }).then(
       // Ended without being queued (the queue refused the request): say why. After a queue this changes nothing.
       (run) => reject(new HttpError(409, `job ${jobId} was not restarted: status ${run.statusCode} (${describeStatus(run.statusCode)})${run.error ? `: ${run.error}` : ''}`)),
-      reject,
+      // Refused before anything started for what the request names (with --aws, a client no agent serves: 48): a 409 with
+      // the command's reason, as a job that is not an ended backup (20) already is. A missing job stays a 404, bad input a
+      // 400, and Cairn's own failures (2000 and up) a 500.
+      (error: unknown) => reject(refusedRequest(error) ? new HttpError(409, `job ${jobId} was not restarted: status ${error.statusCode} (${describeStatus(error.statusCode)}): ${error.message}`) : error),
     );
   });
+}
+
+/** A refusal of what the request names other than 20 (sendError answers that one 409 itself), as opposed to a missing job, bad input, or a failure of Cairn or its stores (2000 and up). */
+function refusedRequest(error: unknown): error is CairnError {
+  return error instanceof CairnError && !(error instanceof NotFoundError) && !(error instanceof ValidationError) && error.statusCode !== StatusCode.INVALID_COMMAND_USAGE && error.statusCode < StatusCode.INTERNAL_ERROR;
 }

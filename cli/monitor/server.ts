@@ -13,6 +13,7 @@ import { IMAGE_ROUTES } from './image-routes.ts';
 import { POLICY_ROUTES } from './policy-routes.ts';
 import { STORAGE_ROUTES } from './storage-routes.ts';
 import { loadPageAssets, type PageAssets } from './page-assets.ts';
+import { withSettledCost } from './settled-cost.ts';
 import type { MonitorBackend, MonitorRoute } from './route.ts';
 
 /**
@@ -101,6 +102,8 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
       throw error;
     }));
   const events = new JobEvents(options.backend.jobs, options.pollMs ?? 1000);
+  // A settled job's cost is read once, however often its page is looked at (settled-cost.ts).
+  const backend = withSettledCost(options.backend);
   const handler = (request: IncomingMessage, response: ServerResponse): void => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) response.setHeader(name, value);
     handle(request, response).catch((error: unknown) => sendError(response, error));
@@ -136,7 +139,7 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     for (const route of ROUTES) {
       const match = route.path.exec(url.pathname);
       if (!match || route.method !== (method === 'HEAD' ? 'GET' : method)) continue;
-      const body = await route.handle({ request, response, url, match, backend: options.backend, actor: options.actor });
+      const body = await route.handle({ request, response, url, match, backend, actor: options.actor });
       if (body !== undefined) sendJson(response, 200, body);
       return;
     }

@@ -1,8 +1,7 @@
 import type { Drive, Media } from '#core/model/tape-media.ts';
-import { listPoolRows, listRobotRows, listStorageUnitsInUse } from '../storage-listing.ts';
 import { readJsonBody } from './http-reply.ts';
 import type { MonitorRoute, RouteContext } from './route.ts';
-import { downReason, listDriveViews, listMediaViews, noFields, parseMediaFilter, pathPart, showDrive, showMedia } from './storage-view.ts';
+import { downReason, listMediaViews, noFields, parseMediaFilter, pathPart, showDrive, showMedia, storageOverview } from './storage-view.ts';
 
 /** A drive name or media id in a path: anything up to the next slash, decoded (storage-view.ts pathPart). */
 const PART = '([^/]{1,200})';
@@ -52,11 +51,9 @@ function mediaAction(verb: 'freeze' | 'unfreeze'): MonitorRoute {
 export const STORAGE_ROUTES: MonitorRoute[] = [
   {
     method: 'GET',
+    // One load of the page: every row, and the volumes of its filter (`pool`, `robot`, `state`), from one read of each listing.
     path: /^\/api\/storage$/,
-    handle: async ({ backend }) => {
-      const [units, robots, drives, pools] = await Promise.all([listStorageUnitsInUse(backend.config, backend.media), listRobotRows(backend.emm), listDriveViews(backend), listPoolRows(backend.emm)]);
-      return { units, robots, drives, pools };
-    },
+    handle: async ({ url, backend }) => storageOverview(backend, parseMediaFilter(url.searchParams)),
   },
   { method: 'GET', path: new RegExp(`^/api/storage/drives/${PART}$`), handle: async ({ match, backend }) => showDrive(backend, pathPart(match[1]!, 'drive')) },
   {

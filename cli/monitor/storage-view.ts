@@ -2,6 +2,8 @@ import { NotFoundError, ValidationError } from '#core/errors.ts';
 import { MediaState, type Drive, type Media } from '#core/model/tape-media.ts';
 import type { MediaFilter } from '#core/ports/media-manager.ts';
 import type { Reservation } from '#core/ports/media-store.ts';
+import { matchesMediaFilter } from '#core/media/emm-database.ts';
+import { poolRows, readStorageRecords, robotRows, storageUnitsInUse, type PoolRow, type RobotRow, type StorageUnitInUse } from '../storage-listing.ts';
 import { HttpError } from './http-reply.ts';
 import type { MonitorBackend } from './route.ts';
 
@@ -28,8 +30,7 @@ function holders(reservations: Reservation[], kind: 'drive' | 'volume'): Map<str
 
 const withHolder = <T extends object>(record: T, holder: number | undefined): T & { heldBy?: number } => (holder === undefined ? record : { ...record, heldBy: holder });
 
-export async function listDriveViews(backend: MonitorBackend): Promise<DriveView[]> {
-  const [drives, reservations] = await Promise.all([backend.emm.listDrives(), backend.media.listReservations()]);
+export function driveViews(drives: Drive[], reservations: Reservation[]): DriveView[] {
   const held = holders(reservations, 'drive');
   return drives.map((d) => withHolder(d, held.get(d.name)));
 }
@@ -42,8 +43,31 @@ export async function showDrive(backend: MonitorBackend, name: string): Promise<
 
 export async function listMediaViews(backend: MonitorBackend, filter: MediaFilter): Promise<MediaView[]> {
   const [media, reservations] = await Promise.all([backend.emm.listMedia(filter), backend.media.listReservations()]);
+  return mediaViews(media, filter, reservations);
+}
+
+/** The volumes `listMedia(filter)` lists, from every volume already read, with their holders. */
+export function mediaViews(media: Media[], filter: MediaFilter, reservations: Reservation[]): MediaView[] {
   const held = holders(reservations, 'volume');
-  return media.map((m) => withHolder(m, held.get(m.mediaId)));
+  return media.filter((m) => matchesMediaFilter(m, filter)).map((m) => withHolder(m, held.get(m.mediaId)));
+}
+
+/**
+ * One load of the Storage page (`GET /api/storage`): the rows of `cairn
+ * storage-unit | robot | drive | pool list --json` and the volumes of the
+ * page's filter, all from one read of each listing (readStorageRecords),
+ * where the separate listings read the volumes three times, the
+ * reservations three times and the drives twice.
+ */
+export async function storageOverview(backend: MonitorBackend, filter: MediaFilter): Promise<{ units: StorageUnitInUse[]; robots: RobotRow[]; drives: DriveView[]; pools: PoolRow[]; media: MediaView[] }> {
+  const records = await readStorageRecords(backend.config, backend.media, backend.emm);
+  return {
+    units: storageUnitsInUse(records.units, records.reservations),
+    robots: robotRows(records.robots, records.drives, records.media),
+    drives: driveViews(records.drives, records.reservations),
+    pools: poolRows(records.pools, records.media),
+    media: mediaViews(records.media, filter, records.reservations),
+  };
 }
 
 export async function showMedia(backend: MonitorBackend, mediaId: string): Promise<MediaView> {

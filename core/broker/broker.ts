@@ -23,6 +23,7 @@ import type { JobOutcome } from '../jobs/job-service.ts';
 import { clientJobLimitWait } from './client-job-limit.ts';
 import { chooseBaseImage } from './base-choice.ts';
 import { JOB_DETAILS_LIMIT } from '../model/job.ts';
+import { withDrive } from '../jobs/job-drives.ts';
 
 export interface BrokerDeps {
   config: ConfigStore;
@@ -130,10 +131,12 @@ export async function reserveResources(deps: BrokerDeps, jobId: number, now: Dat
     const detail = { at: now.toISOString(), message: why };
     await updateJobOfKind(deps.jobs, jobId, 'backup', (j) => ({ ...j, level, baseBackupId: base?.backupId, details: [...(j.details ?? []), detail].slice(-JOB_DETAILS_LIMIT) }));
   }
-  // A tape job lists every volume it is given (spanning adds the next ones: next-volume.ts).
+  // A tape job lists every volume it is given (spanning adds the next ones: next-volume.ts) and the drive it
+  // writes them in (spanning keeps the drive; a retry may be given another).
   const mediaId = tape?.target.volume.mediaId;
-  if (mediaId !== undefined && active.volumes?.at(-1) !== mediaId) {
-    await updateJobOfKind(deps.jobs, jobId, 'backup', (j) => ({ ...j, volumes: j.volumes?.at(-1) === mediaId ? j.volumes : [...(j.volumes ?? []), mediaId] }));
+  const driveName = tape?.target.drive.name;
+  if (mediaId !== undefined && driveName !== undefined && (active.volumes?.at(-1) !== mediaId || !active.drives?.includes(driveName))) {
+    await updateJobOfKind(deps.jobs, jobId, 'backup', (j) => ({ ...j, volumes: j.volumes?.at(-1) === mediaId ? j.volumes : [...(j.volumes ?? []), mediaId], drives: withDrive(j.drives, driveName) }));
   }
   return {
     granted: true,

@@ -12,6 +12,7 @@ import { StatusCode } from '../status-codes.ts';
 import { resourceRetrySeconds, waitingSince } from './resource-retry.ts';
 import { IN_PROCESS_AGENT, type BrokerDeps } from './broker.ts';
 import { tapeGrant, type TapeGrant } from './tape-choice.ts';
+import { withDrive } from '../jobs/job-drives.ts';
 
 /** A job that reads a tape image volume by volume: a restore job, a verify job. */
 export type VolumeReadingJob = Extract<Job, { type: 'restore' | 'verify' }>;
@@ -97,9 +98,10 @@ export async function reserveReadVolume(
     at: now,
   });
   if (!result.granted) return wait(result.refused.kind, result.reason);
-  // ACTIVE from its first volume on, no longer waiting.
+  // ACTIVE from its first volume on, no longer waiting; the drive is listed among the job's drives (each volume may be read in another).
   const at = now.toISOString();
-  await deps.jobs.update(jobId, (j) => ({ ...j, state: 'ACTIVE', waitingReason: undefined, startedAt: j.startedAt ?? at, updatedAt: at }), { expectedStates: ['QUEUED', 'ACTIVE'] });
+  const driveName = choice.drive.name;
+  await deps.jobs.update(jobId, (j) => ({ ...j, state: 'ACTIVE', waitingReason: undefined, startedAt: j.startedAt ?? at, updatedAt: at, drives: withDrive(j.drives, driveName) }), { expectedStates: ['QUEUED', 'ACTIVE'] });
 
   const grant = tapeGrant(jobId, unit, { robot, drives, drive: choice.drive, media, fromScratch: false, reason: choice.reason });
   // A read: never label, whatever the media manager's record says (a volume holding images is not blank).
@@ -111,6 +113,16 @@ export async function reserveReadVolume(
     tape: { mount, afterSuccess: grant.afterSuccess, afterFailure: grant.afterFailure },
     image,
     unit,
-    target: { drive: grant.target.drive, mediaId: media.mediaId, volume: index + 1, volumes: read.volumes.length, fragments: volume.fragments },
+    target: { drive: grant.target.drive, mediaId: media.mediaId, volume: index + 1, volumes: read.volumes.length, fragments: volume.fragments, ...readBefore(job, index) },
   };
+}
+
+/**
+ * A later volume's Read goes on from what the earlier ones read: their bytes
+ * (the job's progress, which each RecordRead sets to the sum of the volumes
+ * read) and the job's throughput series so far. None for the first volume.
+ */
+function readBefore(job: VolumeReadingJob, index: number): Pick<TapeReadTarget, 'before'> {
+  if (index === 0) return {};
+  return { before: { bytes: job.progress.bytes, samples: job.progress.samples ?? [] } };
 }

@@ -171,8 +171,7 @@ export class EmmDatabase implements MediaDatabase {
   }
 
   async listMedia(filter: MediaFilter = {}): Promise<Media[]> {
-    const media = await this.#list('media');
-    return media.filter((m) => (filter.pool === undefined || m.pool === filter.pool) && (filter.robot === undefined || m.robot === filter.robot) && (filter.state === undefined || m.state === filter.state));
+    return (await this.#list('media')).filter((m) => matchesMediaFilter(m, filter));
   }
 
   async updateMedia(mediaId: string, change: (media: Media) => Media, options: { expectedVersion?: number } = {}): Promise<Media> {
@@ -370,4 +369,9 @@ function touch(kind: EmmRecordKind, value: { name: string; version: number }): E
 
 function del(kind: EmmRecordKind, key: string, expectVersion: number): EmmWrite {
   return { op: 'delete', kind, key, expectVersion };
+}
+
+/** Whether a volume is one `listMedia(filter)` lists: every field the filter gives matches. */
+export function matchesMediaFilter(media: Media, filter: MediaFilter): boolean {
+  return (filter.pool === undefined || media.pool === filter.pool) && (filter.robot === undefined || media.robot === filter.robot) && (filter.state === undefined || media.state === filter.state);
 }

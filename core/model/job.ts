@@ -6,24 +6,13 @@ import { UsageCounters } from './job-usage.ts';
 import { PieceCarry } from './verify-task.ts';
 import { StatusCode } from '../status-codes.ts';
 import { parseOrThrow } from '../validation.ts';
+// The throughput series' point lives in its own module: tape-task.ts carries a series too, and this module imports it (through verify-task.ts).
+import { MAX_THROUGHPUT_SAMPLES, ThroughputSample } from './throughput-sample.ts';
+export { MAX_THROUGHPUT_SAMPLES, ThroughputSample } from './throughput-sample.ts';
 
 export const JobState = z.enum(['QUEUED', 'ACTIVE', 'DONE']);
 export type JobState = z.output<typeof JobState>;
 
-/**
- * One point of a job's throughput over time: [seconds since the epoch (to
- * the millisecond), image bytes written so far]. Cumulative bytes, so a rate over
- * any two points is their difference over their distance, whatever was
- * thinned out between them (core/jobs/throughput-series.ts).
- */
-export const ThroughputSample = z.tuple([z.number().min(0), z.number().int().min(0)]);
-export type ThroughputSample = z.output<typeof ThroughputSample>;
-/**
- * The most points a job keeps. Bounded because the record is one DynamoDB
- * item (400 KB, and the progress map is stored twice there): 120 pairs of
- * numbers are under 6 KB in either copy, whatever the job's length.
- */
-export const MAX_THROUGHPUT_SAMPLES = 120;
 
 export const JobProgress = z
   .object({
@@ -95,6 +84,13 @@ const jobBase = {
   error: z.string().optional(),
   /** Detailed status, oldest first, across attempts; absent on jobs with none. */
   details: z.array(JobDetail).optional(),
+  /**
+   * A tape job (a backup to a tape unit, a restore or verify of a tape image,
+   * a duplicate to or from tape): the drives it was given, by name, in the
+   * order it was first given each, over all its attempts (core/jobs/job-drives.ts).
+   * Absent on jobs that used none and on records written before it existed.
+   */
+  drives: z.array(z.string().min(1)).optional(),
   /** The runtime instance running the job (standalone: `local:<host>:<pid>`), for orphan detection. */
   owner: z.string().optional(),
   queuedAt: IsoTime,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { IsoTime, Name } from './names.ts';
 import { Changer, MediaId } from './tape-media.ts';
+import { MAX_THROUGHPUT_SAMPLES, ThroughputSample } from './throughput-sample.ts';
 
 /**
  * What the agent is told about tape for one job: the robot to move
@@ -143,6 +144,14 @@ export const TapeReadTarget = z
     volume: z.number().int().min(1),
     volumes: z.number().int().min(1),
     fragments: z.array(z.number().int().positive()).min(1),
+    /**
+     * What the job's earlier volumes read (a later volume's Read): their bytes
+     * and the job's throughput series so far, which this Read's series goes on
+     * from, so the job's chart covers every volume (the job record keeps only
+     * the series each report sends whole). At most MAX_THROUGHPUT_SAMPLES
+     * points: under 4 KB of the command.
+     */
+    before: z.object({ bytes: z.number().int().min(0), samples: z.array(ThroughputSample).max(MAX_THROUGHPUT_SAMPLES) }).strict().optional(),
   })
   .strict();
 export type TapeReadTarget = z.output<typeof TapeReadTarget>;

@@ -46,6 +46,8 @@ export interface DuplicateRequest {
   /** The new copy's own retention end (ISO time); absent: the image's date. */
   expiresAt?: string;
   onProgress?: (progress: CopyProgress) => void;
+  /** Told the name of each tape drive the copy is given (to write, or to read a tape copy), as it is given: what the job records as its drives. */
+  onDrive?: (drive: string) => void;
   signal?: AbortSignal;
   /**
    * The job running the duplicate: a copy to or from tape holds its drive
@@ -128,12 +130,13 @@ export async function duplicateImage(deps: DuplicateDeps, request: DuplicateRequ
     const held = request.jobId === undefined ? await tape.holder() : undefined;
     try {
       const { holder: _holder, ...services } = tape;
-      const holding = { ...services, holder: request.jobId ?? held!.jobId, ...(request.signal ? { signal: request.signal } : {}) };
+      const told = { ...(request.signal ? { signal: request.signal } : {}), ...(request.onDrive ? { onDrive: request.onDrive } : {}) };
+      const holding = { ...services, holder: request.jobId ?? held!.jobId, ...told };
       if (target.kind === 'tape' && fromUnit.kind === 'tape') {
         // Tape to tape: two drives. The source's drive is held under a holder of its own (a release frees everything its holder holds), and its first volume reserved before the writer chooses its volumes.
         const readHolder = await tape.holder();
         let failure: unknown;
-        const reader = tapeCopyReader({ ...services, holder: readHolder.jobId, ...(request.signal ? { signal: request.signal } : {}) }, fromUnit as TapeUnit);
+        const reader = tapeCopyReader({ ...services, holder: readHolder.jobId, ...told }, fromUnit as TapeUnit);
         try {
           const first = from.fragments.find((f) => f.location.kind === 'tape');
           if (first?.location.kind === 'tape') await reader.hold(first.location.mediaId);

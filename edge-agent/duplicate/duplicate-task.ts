@@ -5,6 +5,7 @@ import { copyOf } from '#core/model/image.ts';
 import { CairnError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { writeCopy } from './write-copy.ts';
+import { ThroughputSampler } from '../transport/throughput-sampler.ts';
 
 /** Progress reports at most this often (each is a job record write). */
 const REPORT_EVERY_MS = 1000;
@@ -37,6 +38,8 @@ export async function runDuplicateTask(task: DuplicateTask, deps: DuplicateTaskD
   const [fromStore, toStore] = await Promise.all([deps.openStore(task.fromStorageUnit), deps.openStore(task.storageUnit)]);
   const now = deps.now ?? Date.now;
   const started = now();
+  // The job page's chart, as a backup's: the bounded series, sent whole with each report.
+  const sampler = new ThroughputSampler(new Date(started));
   let last = 0;
   let reporting: Promise<void> = Promise.resolve();
   const written = await writeCopy({
@@ -51,9 +54,12 @@ export async function runDuplicateTask(task: DuplicateTask, deps: DuplicateTaskD
       if (at - last < REPORT_EVERY_MS) return;
       last = at;
       const seconds = Math.max((at - started) / 1000, 0.001);
-      reporting = reporting.then(() => deps.reporter.progress({ files: p.objects, bytes: p.bytes, throughputBps: Math.round(p.bytes / seconds), writerWaits: 0, readerWaits: 0, currentPath: p.current }));
+      reporting = reporting.then(() => deps.reporter.progress({ files: p.objects, bytes: p.bytes, throughputBps: Math.round(p.bytes / seconds), writerWaits: 0, readerWaits: 0, currentPath: p.current, samples: sampler.sample(new Date(at), p.bytes) }));
     },
   });
   await reporting;
+  // The series' last point, however short the copy (advisory: the Record step records the totals).
+  const seconds = Math.max((now() - started) / 1000, 0.001);
+  await deps.reporter.progress({ files: written.objects, bytes: written.bytes, throughputBps: Math.round(written.bytes / seconds), writerWaits: 0, readerWaits: 0, samples: sampler.sample(new Date(now()), written.bytes) }).catch(() => undefined);
   return { copy: written.copy, objects: written.objects, bytes: written.bytes };
 }

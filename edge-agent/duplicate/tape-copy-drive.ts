@@ -28,6 +28,8 @@ export interface TapeCopyHolding {
   devices: TapeDevices;
   holder: number;
   now: () => Date;
+  /** Told the name of the drive once it is held (the duplicate's job lists it among its drives). */
+  onDrive?: (drive: string) => void;
   /** Told each time the duplicate waits for a drive or a volume, with the reason (as a job's waiting reason reads). */
   onWait?: (reason: string) => void;
   signal?: AbortSignal;
@@ -85,6 +87,7 @@ export class TapeCopyDrive {
     this.#media = media;
     this.#grant = grant;
     this.volumes.push(media.mediaId);
+    holding.onDrive?.(drive.name);
   }
 
   /** A drive and a volume to write on (`retentionDays`: the copy's, so an ACTIVE volume of the same retention is appended to), mounted. */

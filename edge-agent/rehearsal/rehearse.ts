@@ -19,6 +19,7 @@ import { restorePointInTime } from '../restore/point-in-time.ts';
 import { makeScratch, removeScratch, sweepStaleScratch } from './scratch.ts';
 import { rehearsalTapeReader, type RehearsalTapeReader } from './tape-reader.ts';
 import type { TapeCopyHolding } from '../duplicate/tape-copy-drive.ts';
+import { ThroughputSampler } from '../transport/throughput-sampler.ts';
 
 /** Progress reports at most this often (each is a job record write). */
 const REPORT_EVERY_MS = 1000;
@@ -220,6 +221,8 @@ async function compare(dir: string, file: SampledFile): Promise<string | undefin
 function throttledProgress(deps: RehearsalDeps) {
   const now = deps.now ?? Date.now;
   const started = now();
+  // The job page's chart, as a backup's: the bounded series, sent whole with each report.
+  const sampler = new ThroughputSampler(new Date(started));
   let last = 0;
   let reporting: Promise<void> = Promise.resolve();
   const report = (p: { files: number; bytes: number; currentPath?: string }): void => {
@@ -227,7 +230,7 @@ function throttledProgress(deps: RehearsalDeps) {
     if (at - last < REPORT_EVERY_MS) return;
     last = at;
     const seconds = Math.max((at - started) / 1000, 0.001);
-    reporting = reporting.then(() => deps.reporter.progress({ files: p.files, bytes: p.bytes, throughputBps: Math.round(p.bytes / seconds), writerWaits: 0, readerWaits: 0, ...(p.currentPath === undefined ? {} : { currentPath: p.currentPath }) })).catch(() => undefined);
+    reporting = reporting.then(() => deps.reporter.progress({ files: p.files, bytes: p.bytes, throughputBps: Math.round(p.bytes / seconds), writerWaits: 0, readerWaits: 0, ...(p.currentPath === undefined ? {} : { currentPath: p.currentPath }), samples: sampler.sample(new Date(at), p.bytes) })).catch(() => undefined);
   };
   return Object.assign(report, { flush: () => reporting });
 }

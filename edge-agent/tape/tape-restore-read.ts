@@ -16,6 +16,7 @@ import { ProblemList } from '../reader/problems.ts';
 import { tapeFragmentSource } from './format/tape-fragment-source.ts';
 import { realTapeDevices, type TapeDevices } from './mount.ts';
 import { FaultReportingTapeDrive } from './drives/fault-reporting-drive.ts';
+import { ThroughputSampler } from '../transport/throughput-sampler.ts';
 
 export interface TapeReadDeps {
   /** Opens the tape unit's store: its index unit, where the image's manifest and index are. */
@@ -95,6 +96,9 @@ export async function runTapeRestoreRead(task: RestoreTask, deps: TapeReadDeps, 
     const asked = task.target.existing;
     const existing: ExistingEntries = tape.volume === 1 || asked !== 'refuse' ? asked : 'overwrite';
     const carry = await pieceCarry(plan, onVolume, String(task.jobId));
+    // The job's chart: this volume's series goes on from the volumes read before it.
+    const readStarted = Date.now();
+    const sampler = new ThroughputSampler(new Date(readStarted), tape.before);
     let result;
     try {
       result = await runPlans([volumePlan], {
@@ -104,7 +108,7 @@ export async function runTapeRestoreRead(task: RestoreTask, deps: TapeReadDeps, 
         failures,
         subject,
         signal: deps.signal,
-        onProgress: throttledProgress(deps.reporter),
+        onProgress: throttledProgress(deps.reporter, sampler, readStarted),
         carry,
       });
     } catch (error) {
@@ -112,6 +116,9 @@ export async function runTapeRestoreRead(task: RestoreTask, deps: TapeReadDeps, 
       if (carry.resume !== undefined) await removePartialOf(targetDir, carry.resume.entry.path, carry.tag);
       throw error;
     }
+    // The series' last point: what this volume restored, however short its Read (advisory: RecordRead records the totals).
+    const readEnded = Date.now();
+    await deps.reporter?.progress({ files: result.files, bytes: result.bytes, throughputBps: rateOf(result.bytes, readStarted, readEnded), writerWaits: 0, readerWaits: 0, samples: sampler.sample(new Date(readEnded), result.bytes) }).catch(() => undefined);
     if (tape.volume === tape.volumes && tape.volumes > 1) await resetDirectories(plan, onVolume, targetDir);
     const statusCode = result.refused.length > 0 || result.failures.length > 0 ? StatusCode.PARTIAL_SUCCESS : StatusCode.SUCCESS;
     return { ...result, statusCode };
@@ -156,16 +163,22 @@ export function drainingDrive(drive: TapeDrive): { drive: TapeDrive; drain: () =
   };
 }
 
-/** The extractor's progress to the job record, at most once a second; a failed report does not stop the restore. */
-function throttledProgress(reporter: TaskReporter | undefined): ((progress: { files: number; bytes: number; currentPath: string }) => void) | undefined {
+/** The extractor's progress to the job record, with the throughput series, at most once a second; a failed report does not stop the restore. */
+function throttledProgress(reporter: TaskReporter | undefined, sampler: ThroughputSampler, started: number): ((progress: { files: number; bytes: number; currentPath: string }) => void) | undefined {
   if (reporter === undefined) return undefined;
   let last = 0;
   return (progress) => {
     const now = Date.now();
     if (now - last < REPORT_EVERY_MS) return;
     last = now;
-    void reporter.progress({ files: progress.files, bytes: progress.bytes, throughputBps: 0, writerWaits: 0, readerWaits: 0, currentPath: progress.currentPath }).catch(() => undefined);
+    const samples = sampler.sample(new Date(now), progress.bytes);
+    void reporter.progress({ files: progress.files, bytes: progress.bytes, throughputBps: rateOf(progress.bytes, started, now), writerWaits: 0, readerWaits: 0, currentPath: progress.currentPath, samples }).catch(() => undefined);
   };
+}
+
+/** Bytes per second of this Read (the volume's bytes over its time so far). */
+function rateOf(bytes: number, started: number, at: number): number {
+  return Math.round(bytes / Math.max((at - started) / 1000, 0.001));
 }
 
 /**

@@ -9,6 +9,7 @@ import { tapeFragmentSource } from '../tape/format/tape-fragment-source.ts';
 import { FaultReportingTapeDrive } from '../tape/drives/fault-reporting-drive.ts';
 import { realTapeDevices, type TapeDevices } from '../tape/mount.ts';
 import { drainingDrive } from '../tape/tape-restore-read.ts';
+import { ThroughputSampler } from '../transport/throughput-sampler.ts';
 import { runRehearsal, type RehearsalDeps } from '../rehearsal/rehearse.ts';
 import { describeProblem, verifyImage, type VerifyOptions } from './verify-image.ts';
 
@@ -71,8 +72,14 @@ export async function runVerifyTask(task: VerifyTask, deps: VerifyTaskDeps): Pro
 async function verifyWith(task: VerifyTask, deps: VerifyTaskDeps, how: Pick<VerifyOptions, 'store' | 'fragmentSource' | 'volume'>): Promise<VerifyTaskResult> {
   const now = deps.now ?? Date.now;
   const started = now();
+  // The job's chart: a tape volume's Read goes on from the series of the volumes before it.
+  const sampler = new ThroughputSampler(new Date(started), task.tape?.before);
   let last = 0;
   let reporting: Promise<void> = Promise.resolve();
+  const report = (p: { files: number; bytes: number; currentPath?: string }, at: number): Promise<void> => {
+    const seconds = Math.max((at - started) / 1000, 0.001);
+    return deps.reporter.progress({ files: p.files, bytes: p.bytes, throughputBps: Math.round(p.bytes / seconds), writerWaits: 0, readerWaits: 0, ...(p.currentPath === undefined ? {} : { currentPath: p.currentPath }), samples: sampler.sample(new Date(at), p.bytes) });
+  };
   const result = await verifyImage({
     ...how,
     image: task.image,
@@ -81,10 +88,11 @@ async function verifyWith(task: VerifyTask, deps: VerifyTaskDeps, how: Pick<Veri
       const at = now();
       if (at - last < REPORT_EVERY_MS) return;
       last = at;
-      const seconds = Math.max((at - started) / 1000, 0.001);
-      reporting = reporting.then(() => deps.reporter.progress({ files: p.files, bytes: p.bytes, throughputBps: Math.round(p.bytes / seconds), writerWaits: 0, readerWaits: 0, currentPath: p.currentPath }));
+      reporting = reporting.then(() => report(p, at));
     },
   });
   await reporting;
+  // The last point: the series ends at what was read, however short the read (advisory, as every report is: the job's end records the totals).
+  await report({ files: result.members, bytes: result.bytes }, now()).catch(() => undefined);
   return { fragments: result.fragments, members: result.members, filesHashed: result.filesHashed, bytes: result.bytes, problemCount: result.problemCount, problems: result.problems.slice(0, 50).map(describeProblem), ...(result.carryOut ? { carry: result.carryOut } : {}) };
 }

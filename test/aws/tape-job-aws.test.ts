@@ -139,6 +139,9 @@ describe.skipIf(Boolean(skip))(`a tape backup job on DynamoDB, routed to the rob
     // Kept loaded for the next job of the pool (mediaUnmountDelaySeconds), recorded by Release.
     expect(await deps.emm.getDrive('lib1-d0')).toMatchObject({ loaded: { mediaId: media.mediaId } });
     expect(await deps.media.listReservations()).toEqual([]);
+    // The broker Lambda recorded on the job (DynamoDB) the volume and the drive it granted.
+    const job = (await deps.jobs.list({ limit: 10 })).find((j) => j.type === 'backup' && j.backupId === image);
+    expect(job).toMatchObject({ state: 'DONE', statusCode: 0, volumes: [media.mediaId], drives: ['lib1-d0'] });
   }, 60_000);
 
   it('refuses a client on another host (219) and sends it nothing: the robot\'s agent would back up its own files', async () => {
@@ -175,7 +178,7 @@ describe.skipIf(Boolean(skip))(`a tape backup job on DynamoDB, routed to the rob
       { state: 'Unmount', instance: TAPE_HOST, kind: 'unmount' },
     ]);
     const job = (await deps.jobs.list({ limit: 10 })).find((j) => j.type === 'restore' && j.owner === 'restore-aws');
-    expect(job).toMatchObject({ state: 'DONE', statusCode: 0, volumes: [{ read: true }] });
+    expect(job).toMatchObject({ state: 'DONE', statusCode: 0, volumes: [{ read: true }], drives: ['lib1-d0'] });
     // The tree came back from tape, every file, mode, link and time as backed up.
     expect((await compareTrees(source, join(target, source))).differences).toEqual([]);
     expect(await deps.media.listReservations()).toEqual([]);

@@ -41,6 +41,7 @@ describe.skipIf(Boolean(skip))(`cairn restore of a tape image${skip ? ` (skipped
     // (test/cli/cli-tape.test.ts runs those commands), and a backup to tape, in process: each cairn process costs seconds here.
     const runtime = await openLocalRuntime({ home: home.dir });
     let backupId: string;
+    let backupJobId: number;
     try {
       await runtime.emm.addRobot({ name: 'vtl', changer: { type: 'changer-script', script: DISK_CHANGER, changerDevice: library.changerDevice }, fileTapeCapacityBytes: 64 * 1024 * 1024 }, AT);
       for (const [index, path] of library.drives.entries()) await runtime.emm.addDrive({ name: `vtl-d${index}`, robot: 'vtl', index, path, blockSize: 64 * 1024 });
@@ -50,6 +51,7 @@ describe.skipIf(Boolean(skip))(`cairn restore of a tape image${skip ? ` (skipped
       const backup = await runBackupJob(runtime, { client: 'host1', selections: [source], storageUnit: 'tape1' });
       expect(backup.statusCode, backup.error).toBe(0);
       backupId = backup.backupId!;
+      backupJobId = backup.jobId!;
     } finally {
       runtime.close();
     }
@@ -64,11 +66,13 @@ describe.skipIf(Boolean(skip))(`cairn restore of a tape image${skip ? ` (skipped
 
     // A single-file restore with --json, while the jobs are listed.
     const one = join(source, 'docs', 'file-05-4096.bin');
-    const [single, listed, table, shown] = await Promise.all([
+    const [single, listed, table, shown, shownJson, backupShown] = await Promise.all([
       cairn('restore', '--backup-id', backupId, '--to', join(home.dir, 'one'), '--path', one, '--json'),
       cairn('jobs', '--json'),
       cairn('jobs'),
       cairn('jobs', 'show', String(jobId)),
+      cairn('jobs', 'show', String(jobId), '--json'),
+      cairn('jobs', 'show', String(backupJobId)),
     ]);
     expect(single.code, single.stderr).toBe(0);
     expect(JSON.parse(single.stdout)).toMatchObject({ backupId, statusCode: 0, files: 1, volumes: [{ mediaId: 'VOL001', read: true }], notRestored: [] });
@@ -76,5 +80,10 @@ describe.skipIf(Boolean(skip))(`cairn restore of a tape image${skip ? ` (skipped
     expect((JSON.parse(listed.stdout) as Job[]).find((j) => j.jobId === jobId)).toMatchObject({ type: 'restore', state: 'DONE', statusCode: 0, source: { backupId }, volumes: [{ mediaId: 'VOL001', read: true }] });
     expect(table.stdout).toContain(`${backupId} from VOL001`);
     expect(shown.stdout).toMatch(/volumes\s+VOL001 \(fragments 1.*read: \d+ entries/);
+    // The drive each job was given: the restore's and the backup's.
+    expect(shown.stdout).toMatch(/^drives\s+vtl-d0$/m);
+    expect(JSON.parse(shownJson.stdout)).toMatchObject({ jobId, drives: ['vtl-d0'] });
+    expect(backupShown.stdout).toMatch(/^volumes\s+VOL001$/m);
+    expect(backupShown.stdout).toMatch(/^drives\s+vtl-d0$/m);
   }, 180_000);
 });

@@ -3,7 +3,7 @@ import type { JobStore } from '#core/ports/job-store.ts';
 import { ConflictError, NotFoundError, ValidationError } from '#core/errors.ts';
 import { StatusCode } from '#core/status-codes.ts';
 import { emptyUsage, type UsageCounters } from '#core/model/job-usage.ts';
-import { MAX_THROUGHPUT_SAMPLES } from '#core/model/job.ts';
+import { MAX_THROUGHPUT_SAMPLES, type BackupJob } from '#core/model/job.ts';
 import { type OpenStore, sampleJob, sampleRestoreJob, describeContract } from './fixtures.ts';
 import { addChildJob } from '#core/jobs/data-streams.ts';
 import { runAsJob } from '#core/jobs/lifecycle-job.ts';
@@ -85,6 +85,14 @@ export function describeJobStoreContract(adapter: string, open: OpenStore<JobSto
       expect((await store().list({ state: 'DONE' })).map((j) => j.jobId)).toEqual([12, 9, 6, 3]);
       expect((await store().list({ limit: 3 })).map((j) => j.jobId)).toEqual([12, 11, 10]);
       expect((await store().list({ state: 'QUEUED', limit: 2 })).map((j) => j.jobId)).toEqual([11, 10]);
+    });
+
+    it('keeps the drives and volumes a tape job was given, through updates and progress reports', async () => {
+      await store().create(sampleJob(1));
+      await store().update(1, (job) => ({ ...(job as BackupJob), state: 'ACTIVE', volumes: ['CRN001L6'], drives: ['d0'] }));
+      await store().recordProgress(1, { bytes: 10 }, new Date('2026-12-03T04:00:00.000Z'));
+      await store().update(1, (job) => ({ ...job, drives: [...(job.drives ?? []), 'd1'] }));
+      expect(await store().get(1)).toMatchObject({ volumes: ['CRN001L6'], drives: ['d0', 'd1'], progress: { bytes: 10 } });
     });
 
     it('keeps jobs of every kind with their own details', async () => {

@@ -100,6 +100,8 @@ describe.skipIf(Boolean(skip))(`a backup job to a tape storage unit${skip ? ` (s
     expect(devices.loads).toBe(1);
     expect(devices.unloads).toBe(0);
     expect(await runtime.media.listReservations()).toEqual([]);
+    // The job names the volume and the drive it was given (the job page's Volumes and Drives).
+    expect(asKind(await runtime.jobs.get(first.jobId!), 'backup')).toMatchObject({ volumes: ['CRN001L6'], drives: ['d0'] });
 
     const image = (await runtime.catalog.getImage(first.backupId!))!;
     const locations = image.copies[0]!.fragments.map((f) => f.location);
@@ -124,7 +126,12 @@ describe.skipIf(Boolean(skip))(`a backup job to a tape storage unit${skip ? ` (s
     expect(after.tapeFiles).toBe(1 + locations.length + image2.copies[0]!.fragments.length);
     expect(after.mountCount).toBe(1);
 
-    await restoreAndCompare(image, join(work, 'restore1'), devices);
+    const restored = await restoreAndCompare(image, join(work, 'restore1'), devices);
+    expect(restored.job).toMatchObject({ volumes: [{ mediaId: 'CRN001L6', read: true }], drives: ['d0'] });
+    // Its throughput over time, for the job page's chart: from 0 to what it restored.
+    expect(restored.job!.progress.samples?.[0]?.[1]).toBe(0);
+    expect(restored.job!.progress.samples?.at(-1)?.[1]).toBe(restored.job!.progress.bytes);
+    expect(restored.job!.progress.throughputBps).toBeGreaterThan(0);
     await restoreAndCompare(image2, join(work, 'restore2'), devices);
     // Both restores read the volume where the backups left it: no robot move.
     expect(devices.loads).toBe(1);

@@ -242,6 +242,12 @@ describe.skipIf(Boolean(skip))(`duplication to tape${skip ? ` (skipped: ${skip})
     expect(ticked.problems).toEqual([]);
     expect(ticked.done).toMatchObject([{ backupId: image.backupId, storageUnit: 'tape1', copyNumber: 2 }]);
     await expectReleased();
+    // The duplicate job names the drive the copy was written in, as a tape backup does.
+    const job = (await runtime.jobs.list({ limit: 100 })).find((j) => j.type === 'duplicate');
+    expect(job).toMatchObject({ state: 'DONE', statusCode: 0, drives: ['d0'] });
+    // Its throughput over time, for the job page's chart: from 0 to what it copied.
+    expect(job!.progress.samples?.[0]?.[1]).toBe(0);
+    expect(job!.progress.samples?.at(-1)?.[1]).toBe(job!.progress.bytes);
     // Nothing more is due.
     expect((await runDueDuplicates(runtime)).done).toEqual([]);
   });

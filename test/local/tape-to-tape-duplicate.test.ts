@@ -61,7 +61,11 @@ describe.skipIf(Boolean(skip))(`duplication from tape to tape${skip ? ` (skipped
     const image = (await runtime.catalog.getImage(run.backupId!))!;
     const [sourceVolume] = volumesOf(image, 1);
 
-    const result = await duplicateImage(localDuplicateDeps(runtime), { backupId: image.backupId, to: 'tape2' });
+    const drives: string[] = [];
+    const result = await duplicateImage(localDuplicateDeps(runtime), { backupId: image.backupId, to: 'tape2', onDrive: (drive) => drives.push(drive) });
+    // Both drives are told, the reading one first (what a duplicate job records as its drives).
+    expect(drives).toHaveLength(2);
+    expect(new Set(drives).size).toBe(2);
     expect(result).toMatchObject({ copyNumber: 2, storageUnit: 'tape2', fromCopy: 1 });
     await expectReleased(2);
     const stored = (await runtime.catalog.getImage(image.backupId))!;

@@ -78,7 +78,7 @@ describe.skipIf(Boolean(skip))(`a verify job of a tape image${skip ? ` (skipped:
     const clean = await runVerifyJob(runtime, { backupId: image.backupId });
     expect(clean.error).toBeUndefined();
     expect(clean.statusCode).toBe(0);
-    expect(clean.job).toMatchObject({ type: 'verify', state: 'DONE', statusCode: 0, storageUnit: 'tape1', problemCount: 0, problems: [], volumes: [{ mediaId, read: true }] });
+    expect(clean.job).toMatchObject({ type: 'verify', state: 'DONE', statusCode: 0, storageUnit: 'tape1', problemCount: 0, problems: [], volumes: [{ mediaId, read: true }], drives: ['d0'] });
     expect(clean.job!.progress.files).toBeGreaterThan(10);
     expect(clean.job!.progress.bytes).toBeGreaterThan(2 * 1024 * 1024);
     await expectReleased();
@@ -123,6 +123,12 @@ describe.skipIf(Boolean(skip))(`a verify job of a tape image${skip ? ` (skipped:
     expect(clean.statusCode).toBe(0);
     expect(clean.job?.volumes?.map((v) => [v.mediaId, v.read])).toEqual(volumes.map((v) => [v, true]));
     expect(clean.job).toMatchObject({ problemCount: 0, problems: [] });
+    // One throughput series over every volume: each Read goes on from the series and bytes of the volumes before it,
+    // so it rises from 0 to the job's total (the sum of the volumes), never back.
+    const samples = clean.job!.progress.samples!;
+    expect(samples[0]![1]).toBe(0);
+    expect(samples.at(-1)![1]).toBe(clean.job!.progress.bytes);
+    expect(samples.every((s, i) => i === 0 || (s[0] >= samples[i - 1]![0] && s[1] >= samples[i - 1]![1]))).toBe(true);
     await expectReleased();
 
     // The big file's last bytes are on a later volume than its first: a part whose earlier pieces another Read saw.

@@ -25,6 +25,8 @@ export interface JobRow {
   selections?: string[];
   /** A backup's media ids; a restore's volumes with what was read from each. */
   volumes?: (string | { mediaId: string })[];
+  /** A tape job's drives, by name, in the order it was first given each. */
+  drives?: string[];
   queuedAt: string;
   startedAt?: string;
   endedAt?: string;

@@ -5,10 +5,13 @@ import { cancelJob, type JobRow } from './api.ts';
 import { fetchJobDetail, restartJob, type JobDetail } from './job-api.ts';
 import { ThroughputChart } from './job-chart.ts';
 import { formatTime } from './format.ts';
-import { CostSection, Progress, StatusCell, volumeNames } from './job-parts.ts';
+import { CostSection, Progress, StatusCell, driveNames, volumeNames } from './job-parts.ts';
 import { ImageLink } from './image-link.ts';
 
 type VNode = JSX.Element;
+
+/** The kinds whose agent records a throughput series (`progress.samples`): a backup's data path, a restore's and a verify's reads, a duplicate's copy. */
+const CHARTED_KINDS: ReadonlySet<string> = new Set(['backup', 'restore', 'verify', 'duplicate']);
 
 export function JobPage({ jobId, version }: { jobId: number; version: number }): VNode {
   const [job, setJob] = useState<JobDetail | undefined>(undefined);
@@ -51,6 +54,7 @@ export function JobPage({ jobId, version }: { jobId: number; version: number }):
     ['Restarted as', job.restartedAs ? h('a', { href: `#/jobs/${job.restartedAs}`, 'data-testid': 'restarted-as' }, `job ${job.restartedAs}`) : undefined],
     ['Selections', job.selections?.join(', ')],
     ['Volumes', volumeNames(job)],
+    ['Drives', driveNames(job)],
     ['Progress', h(Progress, { job })],
     ['Current file', job.progress.currentPath],
     ['Bottleneck', job.bottleneck && `${job.bottleneck.label}: ${job.bottleneck.because}`],
@@ -70,7 +74,7 @@ export function JobPage({ jobId, version }: { jobId: number; version: number }):
     h(ImageLink, { job }),
     h('dl', null, rows.filter(([, value]) => value !== undefined && value !== '').map(([label, value]) => [h('dt', null, label), h('dd', null, value)])),
     job.attempts.length > 0 && [h('h2', null, 'Attempts'), h('ol', { class: 'attempts' }, job.attempts.map((a) => h('li', null, `attempt ${a.attempt}: status `, h('a', { href: `#/status/${a.statusCode}`, class: 'status-link' }, String(a.statusCode)), `${a.error ? ` (${a.error})` : ''}, ended ${formatTime(a.endedAt)}`)))],
-    job.type === 'backup' && job.state !== 'QUEUED' && [h('h2', null, 'Throughput'), job.throughput && job.throughput.length > 0 ? h(ThroughputChart, { points: job.throughput }) : h('p', { class: 'figures' }, 'No throughput samples recorded (the job was too short, or its agent predates them).')],
+    CHARTED_KINDS.has(job.type) && job.state !== 'QUEUED' && [h('h2', null, 'Throughput'), job.throughput && job.throughput.length > 0 ? h(ThroughputChart, { points: job.throughput }) : h('p', { class: 'figures' }, 'No throughput samples recorded (the job was too short, or its agent predates them).')],
     job.cost && h(CostSection, { cost: job.cost }),
     h('h2', null, 'Timeline'),
     h(

@@ -16,11 +16,13 @@ export function StatusCell({ job }: { job: JobRow }): VNode | null {
 export function Progress({ job }: { job: JobRow }): VNode {
   const { bytes, files, throughputBps } = job.progress;
   // A job records what it moved, not what it has left to move: the bar is full when it ended, moving while it runs.
+  // An ended job's bar takes its outcome's colour: a full blue bar on a failed or cancelled job would read as "all done".
   const share = job.state === 'DONE' ? 1 : undefined;
+  const outcome = job.statusCode === undefined ? '' : job.statusCode === 0 ? '' : job.statusCode === 1 ? ' partial' : ' failed';
   return h(
     'div',
     { class: 'progress' },
-    share === undefined ? h('div', { class: job.state === 'ACTIVE' ? 'bar running' : 'bar' }) : h('div', { class: 'bar', role: 'progressbar', 'aria-valuenow': Math.round(share * 100), 'aria-valuemin': 0, 'aria-valuemax': 100 }, h('div', { class: 'fill', style: { width: `${Math.round(share * 100)}%` } })),
+    share === undefined ? h('div', { class: job.state === 'ACTIVE' ? 'bar running' : 'bar' }) : h('div', { class: 'bar', role: 'progressbar', 'aria-valuenow': Math.round(share * 100), 'aria-valuemin': 0, 'aria-valuemax': 100 }, h('div', { class: `fill${outcome}`, style: { width: `${Math.round(share * 100)}%` } })),
     h('span', { class: 'figures' }, `${formatBytes(bytes)} · ${files} files${job.state === 'ACTIVE' ? ` · ${formatBytes(throughputBps)}/s` : ''}`),
   );
 }
@@ -29,6 +31,12 @@ export function Progress({ job }: { job: JobRow }): VNode {
 export function volumeNames(job: JobRow): string | undefined {
   if (!job.volumes || job.volumes.length === 0) return undefined;
   return job.volumes.map((v) => (typeof v === 'string' ? v : v.mediaId)).join(', ');
+}
+
+/** The drives a tape job was given, by name (absent on jobs that used none, and on records older than the field). */
+export function driveNames(job: JobRow): string | undefined {
+  if (!job.drives || job.drives.length === 0) return undefined;
+  return job.drives.join(', ');
 }
 
 /** The cloud cost `cairn --aws jobs show` prints: the measured counts, their list prices, what is not measured. Only a deployed stack has one. */

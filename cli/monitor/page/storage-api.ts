@@ -74,6 +74,8 @@ export interface StorageOverview {
   robots: RobotRow[];
   drives: DriveRow[];
   pools: PoolRow[];
+  /** The volumes of the filters the overview was asked with. */
+  media: MediaRow[];
 }
 
 export interface MediaFilters {
@@ -83,13 +85,10 @@ export interface MediaFilters {
 
 export const MEDIA_STATES = ['UNASSIGNED', 'ACTIVE', 'FULL', 'FROZEN', 'SUSPENDED'];
 
-export async function fetchStorage(): Promise<StorageOverview> {
-  return answer<StorageOverview>(await fetch('/api/storage'));
-}
-
-export async function fetchMedia(filters: MediaFilters): Promise<MediaRow[]> {
+/** One load of the page: every table, and the volumes of `filters`, in one request (the server reads each listing once). */
+export async function fetchStorage(filters: MediaFilters): Promise<StorageOverview> {
   const query = new URLSearchParams(Object.entries(filters).filter(([, value]) => value !== ''));
-  return (await answer<{ media: MediaRow[] }>(await fetch(`/api/storage/media?${query.toString()}`))).media;
+  return answer<StorageOverview>(await fetch(`/api/storage?${query.toString()}`));
 }
 
 export type DriveVerb = 'up' | 'down' | 'reset';

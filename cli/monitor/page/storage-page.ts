@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import { h, type JSX } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { driveAction, fetchMedia, fetchStorage, mediaAction, MEDIA_STATES, type DriveVerb, type MediaFilters, type MediaRow, type StorageOverview } from './storage-api.ts';
+import { driveAction, fetchStorage, mediaAction, MEDIA_STATES, type DriveVerb, type MediaFilters, type MediaRow, type StorageOverview } from './storage-api.ts';
 import { DrivesTable, MediaTable, RobotsTable, UnitsTable } from './storage-tables.ts';
 
 type VNode = JSX.Element;
@@ -34,20 +34,11 @@ export function StoragePage({ version }: { version: number }): VNode {
     return () => clearInterval(timer);
   }, []);
 
+  // One request a load (the overview with the volumes of the filters): the server reads each listing once for all of it.
   useEffect(() => {
     let current = true;
-    fetchStorage().then(
-      (body) => current && (setOverview(body), setProblem(undefined)),
-      (error: Error) => current && setProblem(error.message),
-    );
-    return () => {
-      current = false;
-    };
-  }, [version, acted, looked]);
-  useEffect(() => {
-    let current = true;
-    fetchMedia(filters).then(
-      (rows) => current && (setMedia(rows), setProblem(undefined)),
+    fetchStorage(filters).then(
+      (body) => current && (setOverview(body), setMedia(body.media), setProblem(undefined)),
       (error: Error) => current && setProblem(error.message),
     );
     return () => {
