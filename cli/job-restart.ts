@@ -20,11 +20,22 @@ import type { Backend } from './backend-interface.ts';
 export async function restartJob(backend: Pick<Backend, 'jobs' | 'clock' | 'runBackup'>, jobId: number, by: string, hooks: { onQueued?: (job: JobRef) => void } = {}): Promise<BackupRun> {
   const job = await backend.jobs.get(jobId);
   if (!job) throw new NotFoundError('job', jobId);
-  const request = restartRequest(job);
+  const request = restartRequest(job, backend.clock.now());
   // The claim, a compare-and-swap on the ended job before anything is queued: of two restarts at once only one gets past it.
-  await backend.jobs.update(jobId, (current) => (restartRequest(current), current.type === 'backup' ? { ...current, restartedAs: 0 } : current));
+  // Its time lets a claim left by a process that died before queuing lapse (RESTART_CLAIM_MS).
+  await backend.jobs.update(jobId, (current) => {
+    const now = backend.clock.now();
+    restartRequest(current, now);
+    return current.type === 'backup' ? { ...current, restartedAs: 0, restartClaimedAt: now.toISOString() } : current;
+  });
   const mark = (restartedAs: number | undefined): Promise<unknown> =>
-    backend.jobs.update(jobId, (current) => (current.type === 'backup' ? { ...current, restartedAs } : current)).catch(() => undefined);
+    backend.jobs
+      .update(jobId, (current) => {
+        if (current.type !== 'backup') return current;
+        const { restartClaimedAt: _claim, restartedAs: _was, ...rest } = current;
+        return restartedAs === undefined ? rest : { ...rest, restartedAs };
+      })
+      .catch(() => undefined);
   let queued = false;
   const run = backend
     .runBackup(request, {

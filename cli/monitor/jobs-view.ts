@@ -94,10 +94,10 @@ export async function listJobs(jobs: JobStore, filter: JobFilter): Promise<{ job
 export type JobDetailView = JobView & { restartRefusal?: string; bottleneck?: Bottleneck; cost?: JobCost; throughput?: { at: number; bytesPerSecond: number }[] };
 
 /** One job in detail, or undefined when there is none with that id. */
-export async function showJob(backend: Pick<MonitorBackend, 'jobs' | 'cloudCost'>, jobId: number): Promise<JobDetailView | undefined> {
+export async function showJob(backend: Pick<MonitorBackend, 'jobs' | 'cloudCost' | 'clock'>, jobId: number): Promise<JobDetailView | undefined> {
   const job = await backend.jobs.get(jobId);
   if (!job) return undefined;
-  const refusal = restartRefusal(job);
+  const refusal = restartRefusal(job, backend.clock.now());
   // The same rule as `cairn jobs show`: only a backup moves data through the buffer pool.
   const bottleneck = job.type === 'backup' && job.state !== 'QUEUED' ? bottleneckOf(job.progress) : undefined;
   const priced = await costOf(backend, job);

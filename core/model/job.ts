@@ -143,6 +143,12 @@ export const BackupJob = z
      */
     restartedAs: z.number().int().min(0).optional(),
     /**
+     * When the claim (`restartedAs: 0`) was taken. A claim older than
+     * RESTART_CLAIM_MS (core/jobs/restart-job.ts) is one whose process died
+     * between the claim and the queue: it no longer refuses a restart.
+     */
+    restartClaimedAt: IsoTime.optional(),
+    /**
      * A multiple-data-streams parent in the cloud runtime, advanced one
      * scheduler tick at a time (core/jobs/stream-advance.ts): its streams once
      * known, and the savefs probe sent to the client's agent for `ALL`.
