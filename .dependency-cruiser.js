@@ -200,6 +200,13 @@ export default {
       to: { path: '^statemachines/' },
     },
     {
+      name: 'monitor-page-imports-only-types-of-the-server',
+      comment: 'cli/monitor/page/ runs in the browser: besides its own files and preact it may import only types (erased by esbuild), such as the server views\' answer shapes, so the page and the server share one definition of each answer and no server code reaches the bundle.',
+      severity: 'error',
+      from: { path: '^cli/monitor/page/' },
+      to: { path: OURS, pathNot: '^cli/monitor/page/', dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'production-code-does-not-import-tests-or-tools',
       comment: 'Nothing shipped imports test/, bench/ or scripts/: fixtures and tools stay out of the product.',
       severity: 'error',

@@ -1,39 +1,11 @@
 /// <reference lib="dom" />
+import type { EntryRow, ImageRow } from '../images-view.ts';
 import { answer } from './api.ts';
 
 /*
  * The Images page's calls (cli/monitor/image-routes.ts). Names and paths
  * travel as JSON strings and come back as text nodes: nothing is parsed as markup.
  */
-
-export interface ImageRow {
-  backupId: string;
-  client: string;
-  policy: string;
-  schedule: string;
-  level: string;
-  statusCode: number;
-  state: string;
-  createdAt: string;
-  expiresAt: string;
-  bytes: number;
-  fileCount: number;
-  storageUnit: string;
-  copies: { copyNumber: number; storageUnit: string; expiresAt?: string }[];
-  broken?: boolean;
-}
-
-export interface EntryRow {
-  path: string;
-  name: string;
-  type: string;
-  mode: number;
-  size: number;
-  mtimeMs: number;
-  linkTarget?: string;
-  fromBackupId?: string;
-  implied?: true;
-}
 
 export interface DirectoryPage {
   backupId: string;
@@ -80,3 +52,5 @@ export interface ClientTreePage extends DirectoryPage {
 export async function fetchClientTree(client: string, path: string, at: string, offset: number): Promise<ClientTreePage> {
   return answer(await fetch(`/api/clients/${part(client)}/entries?path=${part(path)}&offset=${offset}${at ? `&at=${part(at)}` : ''}`));
 }
+
+export type { EntryRow, ImageRow };

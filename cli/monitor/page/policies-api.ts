@@ -1,19 +1,8 @@
 /// <reference lib="dom" />
+import type { PolicyRow } from '../policies-view.ts';
 import { answer } from './api.ts';
 
 /** The Policies and Schedule pages' calls (cli/monitor/policy-routes.ts). */
-
-/** A policy as `GET /api/policies` lists it. */
-export interface PolicyRow {
-  name: string;
-  active: boolean;
-  type: string;
-  priority: number;
-  clients: string[];
-  schedules: { name: string; level: string; when: string }[];
-  storageUnit: string;
-  timeZone: string;
-}
 
 export interface DueRow {
   policy: string;
@@ -61,3 +50,5 @@ export async function fetchDue(at: Date): Promise<DuePreview> {
 export async function setSchedulerSuspended(suspended: boolean): Promise<boolean> {
   return (await answer<{ schedulerSuspended: boolean }>(await fetch(`/api/schedule/${suspended ? 'suspend' : 'resume'}`, { method: 'POST' }))).schedulerSuspended;
 }
+
+export type { PolicyRow };
