@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DISK_CHANGER, diskChangerLibrary, diskChangerSkipReason, type DiskChangerLibrary } from '#test/edge-agent/tape/disk-changer-library.ts';
 import { runCairn } from './cli-process.ts';
-import { ARTIFACTS, browserSkipReason, startMonitorSession, type MonitorSession } from './monitor-browser-harness.ts';
+import { ARTIFACTS, browserSkipReason, startMonitorSession, type MonitorSession, openWatchedPage } from './monitor-browser-harness.ts';
 
 const skip = browserSkipReason ?? diskChangerSkipReason();
 
@@ -49,10 +49,7 @@ describe.skipIf(Boolean(skip))(`a tape job's page in a browser${skip ? ` (skippe
   });
 
   it('shows the volume and the drive each job used, and the restore\'s throughput chart, at laptop and phone width', async () => {
-    const context = await session.browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const page = await context.newPage();
-    const scriptErrors: string[] = [];
-    page.on('pageerror', (error) => scriptErrors.push(error.message));
+    const { context, page, scriptErrors } = await openWatchedPage(session.browser, { viewport: { width: 1280, height: 800 } });
     await page.goto(session.loginUrl);
 
     await page.goto(`${session.origin}/#/jobs/${backupJob}`);

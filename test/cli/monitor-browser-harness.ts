@@ -109,3 +109,28 @@ export async function startMonitorSession(name: string, serveArgs: string[] = []
     },
   };
 }
+
+/** A page in a fresh context, with what it must never do collected: dialogs (dismissed), script errors, CSP violations. */
+export interface WatchedPage {
+  context: import('playwright-core').BrowserContext;
+  page: import('playwright-core').Page;
+  /** Every alert/confirm/prompt the page opened: a file name run as markup would open one. */
+  dialogs: string[];
+  /** Uncaught errors in the page's script. */
+  scriptErrors: string[];
+  /** Console reports of a Content-Security-Policy violation (an inline style or script the CSP refused). */
+  cspViolations: string[];
+}
+
+export async function openWatchedPage(browser: import('playwright-core').Browser, options: import('playwright-core').BrowserContextOptions): Promise<WatchedPage> {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  const watched: WatchedPage = { context, page, dialogs: [], scriptErrors: [], cspViolations: [] };
+  page.on('dialog', (dialog) => {
+    watched.dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  page.on('pageerror', (error) => watched.scriptErrors.push(error.message));
+  page.on('console', (message) => void (/Content Security Policy/i.test(message.text()) && watched.cspViolations.push(message.text())));
+  return watched;
+}

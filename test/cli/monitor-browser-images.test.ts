@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCairn } from './cli-process.ts';
-import { ARTIFACTS, browserSkipReason as skip, startMonitorSession, type MonitorSession } from './monitor-browser-harness.ts';
+import { ARTIFACTS, browserSkipReason as skip, startMonitorSession, type MonitorSession, openWatchedPage } from './monitor-browser-harness.ts';
 
 const EVIL = '<img src=x onerror=alert(1)>';
 
@@ -37,15 +37,7 @@ describe.skipIf(Boolean(skip))(`the Images page in a browser${skip ? ` (skipped:
     const backup = await runCairn(session.home, ['backup', '--client', 'web-host', '--path', data, '--json']);
     expect(backup.code, backup.stderr).toBe(0);
     const { backupId, jobId } = JSON.parse(backup.stdout) as { backupId: string; jobId: number };
-    const context = await session.browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const page = await context.newPage();
-    const dialogs: string[] = [];
-    page.on('dialog', (dialog) => {
-      dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
-    const scriptErrors: string[] = [];
-    page.on('pageerror', (error) => scriptErrors.push(error.message));
+    const { context, page, dialogs, scriptErrors } = await openWatchedPage(session.browser, { viewport: { width: 1280, height: 800 } });
     await page.goto(session.loginUrl);
 
     // From the backup job's page to its image.

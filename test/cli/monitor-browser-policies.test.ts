@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCairn } from './cli-process.ts';
-import { ARTIFACTS, browserSkipReason as skip, startMonitorSession, type MonitorSession } from './monitor-browser-harness.ts';
+import { ARTIFACTS, browserSkipReason as skip, startMonitorSession, type MonitorSession, openWatchedPage } from './monitor-browser-harness.ts';
 
 const EVIL = '<img src=x onerror=alert(1)>';
 const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
@@ -63,15 +63,7 @@ describe.skipIf(Boolean(skip))(`the Policies and Schedule pages in a browser${sk
   };
 
   it('lists the policies, shows the YAML as text, suspends and resumes, and previews what is due', async () => {
-    const context = await session.browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'UTC' });
-    const page = await context.newPage();
-    const dialogs: string[] = [];
-    page.on('dialog', (dialog) => {
-      dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
-    const scriptErrors: string[] = [];
-    page.on('pageerror', (error) => scriptErrors.push(error.message));
+    const { context, page, dialogs, scriptErrors } = await openWatchedPage(session.browser, { viewport: { width: 1280, height: 800 }, timezoneId: 'UTC' });
 
     // The list, from the menu.
     await page.goto(session.loginUrl);

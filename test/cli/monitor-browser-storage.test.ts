@@ -4,7 +4,7 @@ import type { Drive, Media } from '#core/model/tape-media.ts';
 import { DISK_CHANGER, diskChangerLibrary, diskChangerSkipReason, type DiskChangerLibrary } from '#test/edge-agent/tape/disk-changer-library.ts';
 import { openLocalRuntime } from '#local/runtime.ts';
 import { runCairn } from './cli-process.ts';
-import { ARTIFACTS, browserSkipReason, startMonitorSession, type MonitorSession } from './monitor-browser-harness.ts';
+import { ARTIFACTS, browserSkipReason, startMonitorSession, type MonitorSession, openWatchedPage } from './monitor-browser-harness.ts';
 
 const EVIL = '<img src=x onerror=alert(1)>';
 const skip = browserSkipReason ?? diskChangerSkipReason();
@@ -48,15 +48,7 @@ describe.skipIf(Boolean(skip))(`the Storage page in a browser${skip ? ` (skipped
   });
 
   it('shows units, drives and volumes, takes a drive down and freezes a volume from the page, at laptop and phone width', async () => {
-    const context = await session.browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const page = await context.newPage();
-    const dialogs: string[] = [];
-    page.on('dialog', (dialog) => {
-      dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
-    const scriptErrors: string[] = [];
-    page.on('pageerror', (error) => scriptErrors.push(error.message));
+    const { context, page, dialogs, scriptErrors } = await openWatchedPage(session.browser, { viewport: { width: 1280, height: 800 } });
 
     // Prepare: the page's timers on a clock the test can move (its 15 s look for changes no job made); log in, then the Storage page from the menu.
     await page.clock.install();

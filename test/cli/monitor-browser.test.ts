@@ -3,7 +3,7 @@ import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCairn, spawnCairn } from './cli-process.ts';
-import { ARTIFACTS, browserSkipReason as skip, startMonitorSession, type MonitorSession } from './monitor-browser-harness.ts';
+import { ARTIFACTS, browserSkipReason as skip, startMonitorSession, type MonitorSession, openWatchedPage } from './monitor-browser-harness.ts';
 
 const EVIL = '<img src=x onerror=alert(1)>';
 
@@ -41,19 +41,9 @@ describe.skipIf(Boolean(skip))(`the activity monitor in a browser${skip ? ` (ski
   });
 
   it('shows a backup live until DONE 0 with its chart, cancels real waiting and running jobs, restarts a failed one, and escapes a file name', async () => {
-    const context = await session.browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const page = await context.newPage();
+    // uPlot and Preact style through the CSSOM, which `style-src 'self'` allows; an inline style or script would be reported in cspViolations.
+    const { context, page, dialogs, scriptErrors, cspViolations } = await openWatchedPage(session.browser, { viewport: { width: 1280, height: 800 } });
     const origin = new URL(loginUrl).origin;
-    const dialogs: string[] = [];
-    page.on('dialog', (dialog) => {
-      dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
-    const scriptErrors: string[] = [];
-    page.on('pageerror', (error) => scriptErrors.push(error.message));
-    // uPlot and Preact style through the CSSOM, which `style-src 'self'` allows; an inline style or script would be reported here.
-    const cspViolations: string[] = [];
-    page.on('console', (message) => void (/Content Security Policy/i.test(message.text()) && cspViolations.push(message.text())));
     const jobShown = async (jobId: number): Promise<{ state: string; statusCode: number; error?: string; details?: { message: string }[] }> => JSON.parse((await runCairn(home, ['jobs', 'show', String(jobId), '--json'])).stdout);
 
     // Prepare: log in with the token; the URL drops it.
